@@ -1,0 +1,188 @@
+"""A run's configuration: typed, validated, YAML in and out.
+
+The defaults are the embedded Zhejiang scenario.  Each stage owns its own section
+(``grid``, ``prior``, ``inversion``, ``zoning``, ``maps``); every value has a documented default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gridcarbon.errors import ConfigError, InputFileError
+from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.maps.config import MapConfig
+from gridcarbon.zoning.config import ZoningConfig
+
+__all__ = [
+    "RunConfig",
+    "GridConfig",
+    "PriorConfig",
+    "PeriodConfig",
+    "SPECIES",
+    "SECTORS",
+    "load_config",
+]
+
+#: Species gridcarbon models.  NOx is expressed as NO2 mass, VOC as NMVOC mass.
+SPECIES: tuple[str, ...] = ("CO2", "NOx", "VOC")
+
+#: Emission sectors of the prior inventory.
+SECTORS: tuple[str, ...] = (
+    "power",
+    "industry_petrochemical",
+    "industry_cement",
+    "industry_steel",
+    "industry_chemical",
+    "industry_textile",
+    "industry_paper",
+    "industry_other",
+    "residential_commercial",
+    "road_transport",
+    "shipping_ports",
+    "solvent_use",
+    "agriculture",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class GridConfig(_Section):
+    """The 3 km grid."""
+
+    cell_size_m: float = Field(3000.0, gt=0, description="cell edge, metres")
+    buffer_m: float = Field(
+        0.0, ge=0, description="margin around the region (land + territorial sea), metres"
+    )
+    crs: str | None = Field(
+        None,
+        description="projected equal-area CRS (EPSG code, PROJ string or WKT); "
+        "None = Albers equal-area on CGCS2000, standard parallels 27.5N/30.5N, centre 29N 120.5E",
+    )
+    territorial_sea_m: float = Field(
+        22224.0, ge=0, description="seaward buffer of the land standing for the territorial sea"
+    )
+
+
+class PeriodConfig(_Section):
+    """The period to grid, in Beijing dates (inclusive), inside one inventory year."""
+
+    start: dt.date = Field(dt.date(2023, 1, 1), description="first Beijing day")
+    end: dt.date = Field(dt.date(2023, 1, 31), description="last Beijing day (inclusive)")
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodConfig:
+        if self.end < self.start:
+            raise ValueError(f"period end {self.end} is before start {self.start}")
+        if self.end.year != self.start.year:
+            raise ValueError(
+                f"period {self.start}..{self.end} spans two inventory years; "
+                "run one Beijing calendar year at a time"
+            )
+        return self
+
+    @property
+    def year(self) -> int:
+        """The inventory (Beijing calendar) year."""
+        return self.start.year
+
+
+class PriorConfig(_Section):
+    """The prior inventory."""
+
+    point_sources_csv: Path | None = Field(
+        None,
+        description="user point-source CSV replacing the synthetic facility catalogue "
+        "(columns: see gridcarbon.grids.inventory.POINT_COLUMNS)",
+    )
+    keep_sectors: bool = Field(False, description="keep a `sector` dimension in the grids")
+    seed: int = Field(20231, description="seed of the synthetic facility catalogue")
+    drop_points_outside: bool = Field(
+        False,
+        description="drop (and log) point sources outside the grid instead of raising an error",
+    )
+
+
+class OutputConfig(_Section):
+    """Where and how results are written."""
+
+    directory: Path = Field(Path("gridcarbon-output"), description="output folder")
+    formats: list[Literal["netcdf", "zarr", "geotiff"]] = Field(
+        default_factory=lambda: ["netcdf", "geotiff"],
+        description="formats of the gridded results",
+    )
+
+
+class RunConfig(_Section):
+    """A whole run.  ``RunConfig()`` is the embedded Zhejiang default."""
+
+    scenario: Literal["zhejiang"] = "zhejiang"
+    species: list[Literal["CO2", "NOx", "VOC"]] = Field(default_factory=lambda: list(SPECIES))
+    sectors: list[str] = Field(default_factory=lambda: list(SECTORS))
+    period: PeriodConfig = Field(default_factory=PeriodConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    prior: PriorConfig = Field(default_factory=PriorConfig)
+    inversion: InversionConfig = Field(default_factory=InversionConfig)
+    zoning: ZoningConfig = Field(default_factory=ZoningConfig)
+    maps: MapConfig = Field(default_factory=MapConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("sectors")
+    @classmethod
+    def _known_sectors(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(SECTORS))
+        if unknown:
+            raise ValueError(f"unknown sector(s) {unknown}; known sectors are {list(SECTORS)}")
+        if not v:
+            raise ValueError("at least one sector is needed")
+        return v
+
+    @field_validator("species")
+    @classmethod
+    def _species_nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one species is needed")
+        return list(dict.fromkeys(v))
+
+    # -- YAML -------------------------------------------------------------------------------
+    def to_yaml(self) -> str:
+        """The configuration as YAML text (every value, defaults included)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> RunConfig:
+        """Parse and validate YAML text; raises :class:`ConfigError` naming the bad value."""
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"configuration is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("configuration must be a YAML mapping of sections")
+        return cls.validate_dict(data)
+
+    @classmethod
+    def validate_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Validate a plain dict; raises :class:`ConfigError` with every problem listed."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    """Read a YAML run configuration; ``None`` gives the default."""
+    if path is None:
+        return RunConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"configuration file {str(path)!r} does not exist")
+    return RunConfig.from_yaml(path.read_text(encoding="utf-8"))

@@ -1,0 +1,224 @@
+"""The emission Dataset: gridded area sources plus a point-source table, with CF metadata.
+
+Layout (see also ``docs/architecture.md``):
+
+* ``CO2``, ``NOx``, ``VOC`` ``(time, y, x)`` float32, kg h-1 per cell: **area sources**;
+* ``CO2_point``, ``NOx_point``, ``VOC_point`` ``(time, point)`` float32, kg h-1: **point sources**,
+  kept as a table so that later stages can place them exactly (``point_row``/``point_col`` give
+  their cell, ``point_lon``/``point_lat`` their location);
+* ``time`` UTC, hour-beginning, with ``time_bnds``; ``x``/``y`` cell centres in metres, 2-D
+  ``lon``/``lat``; ``region_fraction (y, x)``; a ``crs`` grid-mapping variable with ``crs_wkt``.
+
+:func:`total_grid` adds the point sources into their cells when a single field is wanted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridcarbon.errors import InputDataError
+from gridcarbon.grids.gridspec import GridSpec
+
+__all__ = [
+    "emission_dataset",
+    "total_grid",
+    "grid_mapping_variable",
+    "SPECIES_ATTRS",
+    "point_variable",
+    "species_in",
+]
+
+#: CF attributes per species.
+SPECIES_ATTRS: dict[str, dict[str, str]] = {
+    "CO2": {
+        "long_name": "carbon dioxide emission from area sources per grid cell",
+        "standard_name": "tendency_of_atmosphere_mass_content_of_carbon_dioxide_due_to_emission",
+    },
+    "NOx": {
+        "long_name": "nitrogen oxides emission (as NO2 mass) from area sources per grid cell",
+        "standard_name": "tendency_of_atmosphere_mass_content_of_nox_expressed_as_nitrogen_dioxide_due_to_emission",
+    },
+    "VOC": {
+        "long_name": "non-methane volatile organic compounds emission from area sources per grid cell",
+        "standard_name": "tendency_of_atmosphere_mass_content_of_nmvoc_expressed_as_carbon_due_to_emission",
+    },
+}
+# The CF standard names above are per unit area; ours are per cell, so they are kept as
+# long_name guidance and not asserted as standard_name (see _species_attrs).
+
+#: Point-source attribute columns carried as ``point_*`` coordinates.
+POINT_COORDS = (
+    "point_id",
+    "name",
+    "sector",
+    "park",
+    "lon",
+    "lat",
+    "row",
+    "col",
+    "stack_height_m",
+    "stack_diameter_m",
+    "exit_velocity_m_s",
+    "exit_temperature_K",
+)
+
+
+def point_variable(species: str) -> str:
+    """Name of the point-source variable of ``species`` (``"CO2"`` → ``"CO2_point"``)."""
+    return f"{species}_point"
+
+
+def species_in(ds: xr.Dataset) -> list[str]:
+    """The species (of CO2, NOx, VOC) that ``ds`` holds as gridded variables."""
+    return [s for s in SPECIES_ATTRS if s in ds.data_vars]
+
+
+def _species_attrs(species: str) -> dict[str, str]:
+    return {
+        "long_name": SPECIES_ATTRS[species]["long_name"],
+        "units": "kg h-1",
+        "cell_methods": "area: sum time: mean",
+        "grid_mapping": "crs",
+        "coordinates": "lat lon",
+    }
+
+
+def grid_mapping_variable(grid: GridSpec) -> xr.DataArray:
+    """The CF grid-mapping variable ``crs`` for ``grid`` (with ``crs_wkt`` and GDAL's ``spatial_ref``)."""
+    attrs = grid.crs.to_cf()
+    attrs["crs_wkt"] = grid.crs_wkt
+    attrs["spatial_ref"] = grid.crs_wkt
+    attrs["GeoTransform"] = " ".join(str(v) for v in grid.transform.to_gdal())
+    return xr.DataArray(np.int32(0), attrs=attrs)
+
+
+def emission_dataset(
+    grid: GridSpec,
+    time: pd.DatetimeIndex | np.ndarray,
+    area: Mapping[str, np.ndarray],
+    points: pd.DataFrame | None = None,
+    point_emissions: Mapping[str, np.ndarray] | None = None,
+    region_fraction: np.ndarray | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    sector: list[str] | None = None,
+) -> xr.Dataset:
+    """Assemble an emission Dataset with CF-1.10 metadata.
+
+    Parameters
+    ----------
+    grid : GridSpec
+        The grid.
+    time : DatetimeIndex
+        Hour-beginning UTC time stamps (naive, or tz-aware UTC).
+    area : mapping species → array
+        ``(time, y, x)`` (or ``(time, sector, y, x)`` with ``sector``), kg h-1 per cell.
+    points : DataFrame, optional
+        Point-source table with the columns of :data:`POINT_COORDS` (``row``/``col`` = cell).
+    point_emissions : mapping species → array, optional
+        ``(time, point)`` kg h-1.
+    region_fraction : array, optional
+        ``(y, x)`` fraction of each cell inside the region.
+    attrs : mapping, optional
+        Global attributes (``synthetic``, provenance, ...).  Non-string values are stored as JSON.
+    sector : list of str, optional
+        Sector labels when the area arrays carry a sector dimension.
+    """
+    time = pd.DatetimeIndex(time)
+    if time.tz is not None:
+        time = time.tz_convert("UTC").tz_localize(None)
+    nt = time.size
+    lon, lat = grid.lonlat()
+    coords: dict[str, Any] = {
+        "time": ("time", time.values, {"standard_name": "time", "long_name": "start of hour (UTC)",
+                                       "bounds": "time_bnds"}),
+        "y": ("y", grid.y, {"standard_name": "projection_y_coordinate", "units": "m",
+                            "long_name": "cell-centre y"}),
+        "x": ("x", grid.x, {"standard_name": "projection_x_coordinate", "units": "m",
+                            "long_name": "cell-centre x"}),
+        "lon": (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
+        "lat": (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
+    }
+    dims = ("time", "y", "x") if sector is None else ("time", "sector", "y", "x")
+    if sector is not None:
+        coords["sector"] = ("sector", np.asarray(sector, dtype=str))
+    data_vars: dict[str, Any] = {"crs": grid_mapping_variable(grid)}
+    step = np.timedelta64(1, "h")
+    data_vars["time_bnds"] = (
+        ("time", "nv"),
+        np.stack([time.values, time.values + step], axis=1),
+    )
+    for sp, arr in area.items():
+        if sp not in SPECIES_ATTRS:
+            raise InputDataError(f"unknown species {sp!r}; expected one of {list(SPECIES_ATTRS)}")
+        arr = np.asarray(arr)
+        expect = (nt, grid.ny, grid.nx) if sector is None else (nt, len(sector), grid.ny, grid.nx)
+        if arr.shape != expect:
+            raise InputDataError(f"{sp} array has shape {arr.shape}, expected {expect}")
+        data_vars[sp] = (dims, arr.astype(np.float32, copy=False), _species_attrs(sp))
+    if points is not None:
+        missing = [c for c in POINT_COORDS if c not in points.columns]
+        if missing:
+            raise InputDataError(f"point-source table lacks column(s) {missing}")
+        for c in POINT_COORDS:
+            values = points[c].to_numpy()
+            if values.dtype == object:
+                values = values.astype(str)
+            coords[f"point_{c}" if c != "point_id" else "point_id"] = ("point", values)
+        for sp, arr in (point_emissions or {}).items():
+            arr = np.asarray(arr)
+            if arr.shape != (nt, len(points)):
+                raise InputDataError(
+                    f"{point_variable(sp)} has shape {arr.shape}, expected {(nt, len(points))}"
+                )
+            data_vars[point_variable(sp)] = (
+                ("time", "point"),
+                arr.astype(np.float32, copy=False),
+                {"long_name": f"{sp} emission from point sources", "units": "kg h-1",
+                 "cell_methods": "time: mean"},
+            )
+    if region_fraction is not None:
+        data_vars["region_fraction"] = (
+            ("y", "x"),
+            np.asarray(region_fraction, dtype=np.float64),
+            {"long_name": "fraction of the cell inside the region (land + territorial sea)",
+             "units": "1", "grid_mapping": "crs"},
+        )
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update({"Conventions": "CF-1.10", "cell_size_m": grid.cell_size})
+    for k, v in (attrs or {}).items():
+        ds.attrs[k] = v if isinstance(v, str | int | float | np.integer | np.floating) else json.dumps(v)
+    return ds
+
+
+def total_grid(ds: xr.Dataset, species: str) -> xr.DataArray:
+    """Area plus point sources of ``species`` on the grid, ``(time, y, x)`` float32, kg h-1.
+
+    Point sources are added to the cell that contains them.  With a ``sector`` dimension the
+    sectors are summed first.
+    """
+    field = ds[species]
+    if "sector" in field.dims:
+        field = field.sum("sector", dtype=np.float64).astype(np.float32)
+    out = field.values.copy()
+    pvar = point_variable(species)
+    if pvar in ds:
+        rows = ds["point_row"].values.astype(np.int64)
+        cols = ds["point_col"].values.astype(np.int64)
+        ny, nx = out.shape[-2:]
+        flat = out.reshape(out.shape[0], ny * nx)
+        idx = rows * nx + cols
+        pts = ds[pvar].values
+        for j in range(idx.size):  # few hundred points: a loop is clear and cheap
+            flat[:, idx[j]] += pts[:, j]
+    da = xr.DataArray(out, dims=("time", "y", "x"), coords=field.coords, attrs=dict(field.attrs))
+    da.attrs["long_name"] = da.attrs.get("long_name", "").replace(
+        "from area sources", "from area and point sources"
+    )
+    da.name = species
+    return da

@@ -1,0 +1,62 @@
+"""Land-cover fractions on the grid from MODIS MCD12C1 2019 (IGBP classes, 0.05 degrees)."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+from rasterio.warp import Resampling, reproject
+
+from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.scenario.geography import data_path
+
+__all__ = ["landcover_fractions", "LANDCOVER_FILE", "IGBP_GROUPS"]
+
+LANDCOVER_FILE = "zhejiang_igbp_mcd12c1_2019.tif"
+
+#: Weights of each IGBP class in each proxy group.  Class 14 (cropland/natural vegetation mosaic)
+#: is split half cropland, half forest; woody savannas (8) count as forest, as they are wooded
+#: hills in Zhejiang.
+IGBP_GROUPS: dict[str, dict[int, float]] = {
+    "urban": {13: 1.0},
+    "cropland": {12: 1.0, 14: 0.5},
+    "forest": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0, 8: 1.0, 14: 0.5},
+    "water": {0: 1.0, 11: 1.0},
+    "other": {6: 1.0, 7: 1.0, 9: 1.0, 10: 1.0, 15: 1.0, 16: 1.0},
+}
+
+
+def landcover_fractions(grid: GridSpec) -> dict[str, np.ndarray]:
+    """Fraction of each grid cell in each land-cover group.
+
+    The 0.05-degree IGBP majority classes are turned into per-group indicators and averaged onto
+    the grid by area (GDAL ``average`` resampling).  Cells outside the raster get 0.
+
+    Returns
+    -------
+    dict of str → ndarray
+        ``urban``, ``cropland``, ``forest``, ``water``, ``other``; each ``(ny, nx)`` float64 in
+        [0, 1]; the groups sum to 1 where the raster has data.
+    """
+    with rasterio.open(data_path(LANDCOVER_FILE)) as src:
+        classes = src.read(1)
+        src_transform, src_crs, nodata = src.transform, src.crs, src.nodata
+    out: dict[str, np.ndarray] = {}
+    for group, weights in IGBP_GROUPS.items():
+        indicator = np.zeros(classes.shape, np.float32)
+        for cls, w in weights.items():
+            indicator[classes == cls] = w
+        indicator[classes == nodata] = np.nan
+        dst = np.full(grid.shape, np.nan, np.float32)
+        reproject(
+            indicator,
+            dst,
+            src_transform=src_transform,
+            src_crs=src_crs,
+            src_nodata=np.nan,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs_wkt,
+            dst_nodata=np.nan,
+            resampling=Resampling.average,
+        )
+        out[group] = np.nan_to_num(dst.astype(np.float64), nan=0.0)
+    return out
