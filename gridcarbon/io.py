@@ -76,6 +76,9 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     _check_target(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; results are for people to share
     try:
         yield tmp
         _replace(tmp, path)
