@@ -2,12 +2,101 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Raster variants a map can show, in layer-control order.
+RASTER_VARIANTS: tuple[str, ...] = ("prior", "posterior", "difference", "uncertainty_reduction")
 
 
 class MapConfig(BaseModel):
-    """Settings of the maps stage; every field has a documented default."""
+    """Settings of the maps stage; every field has a documented default.
+
+    The defaults give the reviewers' map of ``docs/maps.md``: a self-contained HTML file (no
+    network request) with CO2/NOx/VOC rasters, control units, hotspots and stations.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = Field(True, description="run this stage in `gridcarbon run`")
+    self_contained: bool = Field(
+        True,
+        description="inline every script, style and image into the HTML (zero network requests); "
+        "False links Leaflet from its CDN instead (smaller file, needs internet: `--cdn`)",
+    )
+    file_name: str = Field("map.html", description="file name of the map in the run's output folder")
+    title: str = Field("gridcarbon — emissions, corrections and co-located hotspots",
+                       description="page title")
+    # -- rasters ---------------------------------------------------------------------------------
+    raster_variants: list[Literal["prior", "posterior", "difference", "uncertainty_reduction"]] = (
+        Field(
+            default_factory=lambda: list(RASTER_VARIANTS),
+            description="raster layers per species; those whose data are missing are skipped",
+        )
+    )
+    raster_species: list[Literal["CO2", "NOx", "VOC"]] | None = Field(
+        None, description="species to draw; None = every species in the prior"
+    )
+    raster_pixels_per_cell: int = Field(
+        3, ge=1, le=10,
+        description="Web-Mercator pixels per 3 km cell of the warped image (nearest neighbour)",
+    )
+    raster_opacity: float = Field(0.75, ge=0.0, le=1.0, description="opacity of raster images")
+    raster_initial: str | None = Field(
+        None,
+        description="raster shown when the map opens, as '<variant> <species>' (e.g. "
+        "'posterior CO2'); None = none when a unit layer is drawn (it would hide the raster), "
+        "otherwise the posterior (else prior) of the first species",
+    )
+    n_classes: int = Field(8, ge=3, le=12, description="colour classes of linear sequential scales")
+    log_scale: Literal["auto", "always", "never"] = Field(
+        "auto", description="log class breaks: 'auto' uses them where the data span decades"
+    )
+    log_min_decades: float = Field(
+        2.0, gt=0,
+        description="with log_scale='auto', positive values whose 2nd–99.5th percentiles span "
+        "at least this many decades get log class breaks",
+    )
+    colormap_sequential: str = Field("viridis", description="branca linear colormap of emissions")
+    colormap_diverging: str = Field(
+        "RdBu_11", description="branca diverging colormap of posterior − prior (reversed: red = up)"
+    )
+    colormap_reduction: str = Field("plasma", description="colormap of the uncertainty reduction")
+    colormap_units: str = Field("magma", description="colormap of the control-unit metric")
+    # -- control units -----------------------------------------------------------------------------
+    unit_metric: str | None = Field(
+        None,
+        description="unit column that colours the units; None = the first present of "
+        "gridcarbon.maps.inputs.UNIT_METRIC_CANDIDATES (co-located hotspot hours first)",
+    )
+    unit_series_variables: list[str] | None = Field(
+        None,
+        description="per-unit series charted in popups and animated by the time slider; "
+        "None = all variables of the unit series (the first drives the slider)",
+    )
+    unit_simplify_m: float = Field(
+        150.0, ge=0, description="topology-preserving simplification tolerance of unit polygons, m"
+    )
+    coordinate_decimals: int = Field(
+        4, ge=3, le=7, description="decimals of lon/lat written into the HTML (4 ≈ 11 m)"
+    )
+    # -- base layer, hotspots, stations -------------------------------------------------------------
+    boundary_simplify_m: float = Field(
+        200.0, ge=0, description="simplification tolerance of the province/city/county outlines, m"
+    )
+    hotspot_min_steps: int = Field(
+        1, ge=1, description="show a cell as a hotspot if it is hot in at least this many time steps"
+    )
+    tile_layers: list[Literal["OpenStreetMap", "OpenTopoMap"]] = Field(
+        default_factory=lambda: ["OpenStreetMap", "OpenTopoMap"],
+        description="optional web basemaps (off when the map opens; blank without internet)",
+    )
+    layer_control_collapsed: bool = Field(
+        False, description="collapse the layer control into an icon"
+    )
+
+    @field_validator("raster_variants")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
