@@ -20,6 +20,15 @@ from gridcarbon.grids.gridspec import GridSpec
 __all__ = ["coverage_matrix", "coverage_fraction_grid"]
 
 
+def _clip(geom: shapely.Geometry, x0: float, y0: float, x1: float, y1: float) -> shapely.Geometry:
+    """Intersection of ``geom`` with a rectangle: GEOS rectangle clipping, which is fast, with
+    the general overlay as the fallback for the rare degenerate input it rejects."""
+    try:
+        return shapely.clip_by_rect(geom, x0, y0, x1, y1)
+    except shapely.errors.GEOSException:
+        return shapely.intersection(geom, shapely.box(x0, y0, x1, y1))
+
+
 def _polygon_coverage(
     geom: shapely.Geometry, grid: GridSpec
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +48,7 @@ def _polygon_coverage(
     full_row = (xs[-1] - xs[0]) * cs
     for r in range(r0, r1):
         y_top = gy1 - r * cs
-        strip = shapely.clip_by_rect(geom, xs[0], y_top - cs, xs[-1], y_top)
+        strip = _clip(geom, xs[0], y_top - cs, xs[-1], y_top)
         strip_area = shapely.area(strip)
         if strip_area <= 0.0:
             continue
@@ -52,7 +61,7 @@ def _polygon_coverage(
             k1 = min(int(np.ceil((sx1 - xs[0]) / cs)), c1 - c0)
             frac = np.zeros(c1 - c0)
             for k in range(k0, k1):
-                piece = shapely.clip_by_rect(strip, xs[k], y_top - cs, xs[k + 1], y_top)
+                piece = _clip(strip, xs[k], y_top - cs, xs[k + 1], y_top)
                 frac[k] = shapely.area(piece) / (cs * cs)
         nz = np.flatnonzero(frac > 0)
         cells.append(r * grid.nx + c0 + nz)

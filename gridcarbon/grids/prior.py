@@ -174,7 +174,7 @@ def iter_prior(
     maps = maps.reshape(len(inventory.sectors), len(species), grid.size)
     sector_index = {s: i for i, s in enumerate(inventory.sectors)}
     pts = inventory.points
-    p_sector = pts["sector"].map(sector_index).to_numpy()
+    p_sector = pts["sector"].map(sector_index).to_numpy(dtype=np.int64)
     attrs = _provenance(config, inventory)
     chunks = month_slices(positions, hours)
     for sl in tqdm(chunks, desc="prior", unit="month", disable=not progress):
