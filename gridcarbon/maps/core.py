@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
-from branca.element import Element, Html
+from branca.element import Element
 from folium.map import CustomPane
 
 from gridcarbon.errors import InputDataError
@@ -24,7 +24,14 @@ from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.maps.assets import LEAFLET_CSS, LEAFLET_JS, inline_assets
 from gridcarbon.maps.charts import PALETTE, line_chart_svg
 from gridcarbon.maps.config import MapConfig
-from gridcarbon.maps.elements import LayerLegend, UnitTimeSlider, escape, map_css
+from gridcarbon.maps.elements import (
+    BindContent,
+    LayerLegend,
+    UnitSeriesPopup,
+    UnitTimeSlider,
+    escape,
+    map_css,
+)
 from gridcarbon.maps.inputs import (
     BEIJING_OFFSET,
     UNIT_ID_COLUMNS,
@@ -76,6 +83,7 @@ VARIANT_LABEL = {
 STATION_COLORS = {
     "background": "#009E73",
     "regional": "#0072B2",
+    "urban": "#D55E00",
     "urban high-precision": "#D55E00",
     "urban_high_precision": "#D55E00",
     "micro": "#CC79A7",
@@ -249,6 +257,13 @@ def _unit_fields(gdf: gpd.GeoDataFrame, exclude: set[str]) -> list[str]:
     return cols[:16]
 
 
+def _sig(v: float) -> float | None:
+    """3 significant digits (None for NaN), to keep numbers short in the HTML."""
+    if not np.isfinite(v):
+        return None
+    return float(f"{v:.3g}")
+
+
 def _class_string(values: np.ndarray, scale: ClassScale) -> str:
     cls = scale.classify(values)
     return "".join("-" if c == NODATA else np.base_repr(int(c), 36).lower() for c in cls)
@@ -324,28 +339,22 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
                       "colors": list(scale.colors)}
         mode_scales[dim] = scale
 
-    # popups: charts of every series variable
-    popups = []
-    for i, code in enumerate(codes):
-        parts = [f'<div class="gc-popup"><div class="gc-h">{escape(gdf["unit_name"].iloc[i])}</div>'
-                 f'<div>{escape(code)}</div>']
-        for dim in ("hour", "month"):
-            for v in series_names:
-                t = tables[dim].get(v)
-                if t is None or code not in t.index or len(t.columns) < 2:
-                    continue
-                vals = t.loc[code].to_numpy(float)
-                xl = ([f"{int(h):02d}" for h in t.columns] if dim == "hour"
-                      else [str(int(c)) for c in t.columns])
-                parts.append(line_chart_svg(
-                    xl, [(v, vals, "#0072B2")],
-                    title=f"{_pretty(v)} by {'hour (Beijing)' if dim == 'hour' else 'month'}",
-                    units=t.attrs.get("units", ""), tick_every=6 if dim == "hour" else 1,
-                ))
-        if len(parts) == 1 + 0 and not series_names:
-            parts.append("<div><i>no time series for this unit</i></div>")
-        parts.append("</div>")
-        popups.append("".join(parts))
+    # popups: numbers of every series variable, drawn as charts in the browser
+    charts: dict[str, dict] = {}
+    series_rows: dict[str, np.ndarray] = {}
+    for dim in ("hour", "month"):
+        vars_ = [v for v in series_names if v in tables[dim] and len(tables[dim][v].columns) >= 2]
+        if not vars_:
+            continue
+        cols = list(tables[dim][vars_[0]].columns)
+        labels = ([f"{int(h):02d}" for h in cols] if dim == "hour"
+                  else [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in cols])
+        charts[dim] = {"labels": labels, "every": 6 if dim == "hour" else 2,
+                       "vars": [{"title": f"{_pretty(v)} by {'hour (Beijing)' if dim == 'hour' else 'month'}",
+                                 "units": tables[dim][v].attrs.get("units", "")} for v in vars_]}
+        series_rows[dim] = np.stack(
+            [tables[dim][v].reindex(index=codes, columns=cols).to_numpy(float) for v in vars_],
+            axis=1)  # (unit, var, frame)
 
     geoms = _simplify_lonlat(gdf.geometry.values, grid, cfg.unit_simplify_m)
     props = []
@@ -355,7 +364,9 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
             v = gdf[c].iloc[i]
             p[c] = fmt(float(v)) if pd.notna(v) else "–"
         p["gc_fill"] = fills[i]
-        p["gc_popup"] = popups[i]
+        if series_rows:
+            p["gc_s"] = {dim: [[_sig(x) for x in row] for row in arr[i]]
+                         for dim, arr in series_rows.items()}
         for prop, strings in frame_strings.items():
             p[prop] = strings[i]
         props.append(p)
@@ -371,10 +382,9 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
             aliases=["code", "name", "category", "subtype", *[_pretty(c) for c in fields]],
             localize=False, sticky=True, class_name="gc-tooltip",
         ),
-        popup=folium.GeoJsonPopup(fields=["gc_popup"], labels=False, localize=False,
-                                  max_width=520, class_name="gc-unit-popup"),
     )
     layer.add_to(m)
+    UnitSeriesPopup(layer, charts).add_to(m)
 
     legend = []
     if mscale is not None:
@@ -500,14 +510,16 @@ def _add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.Data
     group = folium.FeatureGroup(name=LAYER_NAMES["stations"], show=True)
     for _, row in st.iterrows():
         colour = STATION_COLORS.get(row["kind"].lower(), "#666666")
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             location=[float(row["lat"]), float(row["lon"])],
             radius=4 if row["kind"].lower() == "micro" else 6,
             color="#222222", weight=1, fill=True, fill_color=colour, fill_opacity=0.95,
-            tooltip=folium.Tooltip(escape(f"{row['name']} ({row['kind']})")),
-            popup=folium.Popup(Html(_station_popup(row, stats, station_series), script=True),
-                               max_width=360),
-        ).add_to(group)
+        )
+        marker.add_child(BindContent(
+            popup_html=_station_popup(row, stats, station_series),
+            tooltip_html=escape(f"{row['name']} ({row['kind']})"),
+        ))
+        marker.add_to(group)
     group.add_to(m)
     kinds = list(dict.fromkeys(st["kind"].tolist()))
     items = [(STATION_COLORS.get(k.lower(), "#666666"), f"{k or 'unknown'} ({(st['kind'] == k).sum()})")

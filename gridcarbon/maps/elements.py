@@ -20,7 +20,7 @@ import html
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-__all__ = ["LayerLegend", "UnitTimeSlider", "map_css"]
+__all__ = ["LayerLegend", "UnitTimeSlider", "UnitSeriesPopup", "BindContent", "map_css", "escape"]
 
 
 class LayerLegend(MacroElement):
@@ -176,6 +176,118 @@ class UnitTimeSlider(MacroElement):
         self.legend_key = legend_key
         self.metric_label = metric_label
         self.title = title
+
+
+class UnitSeriesPopup(MacroElement):
+    """Popups of a GeoJson layer with small SVG line charts drawn from per-feature numbers.
+
+    Storing a chart's SVG per unit would cost ~5 KB per unit in the HTML; the numbers cost a
+    tenth of that, so the SVG is drawn when a popup opens.  Each feature carries
+    ``properties[prop] = {"hour": [[24 values], ...], "month": [[12 values], ...]}`` (one list
+    per variable of ``charts[dim]``, null = no data); the header shows ``properties.unit_name``
+    and ``properties.unit_code``, which must already be HTML-escaped (as the tooltip's are).
+
+    Parameters
+    ----------
+    layer : folium.GeoJson
+    charts : dict
+        ``{dim: {"labels": [...], "every": int, "vars": [{"title": str, "units": str}]}}``.
+    prop : str
+        The property holding the numbers.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(){
+            var layer = {{ this.layer.get_name() }};
+            var charts = {{ this.charts|tojson }};
+            function esc(s) { var d = document.createElement('div'); d.textContent = String(s); return d.innerHTML; }
+            function fmt(v) {
+                if (!isFinite(v)) { return '–'; }
+                var a = Math.abs(v);
+                if (a !== 0 && (a >= 1e5 || a < 1e-3)) { return v.toExponential(2); }
+                return Number(v.toPrecision(3)).toLocaleString('en');
+            }
+            function chart(title, units, labels, values, every) {
+                var W = 240, H = 96, L = 34, R = 6, T = 14, B = 16, pw = W - L - R, ph = H - T - B;
+                var fin = values.filter(function(v){ return v !== null && isFinite(v); });
+                if (fin.length === 0) { return ''; }
+                var lo = Math.min.apply(null, fin), hi = Math.max.apply(null, fin);
+                if (hi === lo) { var d = Math.abs(lo) || 1; lo -= 0.05 * d; hi += 0.05 * d; }
+                var n = values.length;
+                function px(i) { return L + (n > 1 ? Math.round(i * pw / (n - 1)) : Math.round(pw / 2)); }
+                function py(v) { return T + Math.round((hi - v) / (hi - lo) * ph); }
+                var s = '<svg xmlns="http://www.w3.org/2000/svg" width="' + W + '" height="' + H +
+                    '" class="gc-chart" font-size="9" font-family="sans-serif">' +
+                    '<text x="' + L + '" y="10">' + esc(title) + (units ? ' (' + esc(units) + ')' : '') + '</text>' +
+                    '<rect x="' + L + '" y="' + T + '" width="' + pw + '" height="' + ph + '" fill="none" stroke="#bbb"/>' +
+                    '<text x="' + (L - 2) + '" y="' + (T + 7) + '" text-anchor="end">' + esc(fmt(hi)) + '</text>' +
+                    '<text x="' + (L - 2) + '" y="' + (T + ph) + '" text-anchor="end">' + esc(fmt(lo)) + '</text>';
+                for (var i = 0; i < n; i += every) {
+                    s += '<text x="' + px(i) + '" y="' + (H - 4) + '" text-anchor="middle">' + esc(labels[i]) + '</text>';
+                }
+                var pts = [];
+                values.forEach(function(v, i) { if (v !== null && isFinite(v)) { pts.push(px(i) + ',' + py(v)); } });
+                s += '<polyline fill="none" stroke="#0072B2" stroke-width="1.3" points="' + pts.join(' ') + '"/>';
+                return s + '</svg>';
+            }
+            layer.bindPopup(function(l) {
+                var p = l.feature.properties, data = p[{{ this.prop|tojson }}] || {};
+                var html = '<div class="gc-popup"><div class="gc-h">' + (p.unit_name || '') +
+                    '</div><div>' + (p.unit_code || '') + '</div>';
+                var any = false;
+                Object.keys(charts).forEach(function(dim) {
+                    var c = charts[dim], rows = data[dim] || [];
+                    c.vars.forEach(function(v, j) {
+                        if (rows[j]) { var svg = chart(v.title, v.units, c.labels, rows[j], c.every); if (svg) { any = true; html += svg; } }
+                    });
+                });
+                if (!any) { html += '<div><i>no time series for this unit</i></div>'; }
+                return html + '</div>';
+            }, {maxWidth: 520, className: 'gc-unit-popup'});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer, charts: dict, prop: str = "gc_s"):
+        super().__init__()
+        self._name = "UnitSeriesPopup"
+        self.layer = layer
+        self.charts = charts
+        self.prop = prop
+
+
+class BindContent(MacroElement):
+    """Bind a popup and/or tooltip of ready-made (escaped) HTML to a layer.
+
+    folium's ``Tooltip`` and ``Popup(Html(...))`` put their text inside a JavaScript template
+    literal (and ``Html`` needs jQuery), so a ``${...}`` or a backtick in a station name would be
+    evaluated.  Here the HTML goes in as a JSON string literal (``tojson`` escapes ``<``, ``>``,
+    ``&`` and quotes), which is never evaluated; the caller escapes the text (see :func:`escape`).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {%- if this.popup_html is not none %}
+        {{ this._parent.get_name() }}.bindPopup({{ this.popup_html|tojson }}, {maxWidth: {{ this.max_width|tojson }}});
+        {%- endif %}
+        {%- if this.tooltip_html is not none %}
+        {{ this._parent.get_name() }}.bindTooltip({{ this.tooltip_html|tojson }}, {sticky: true});
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, popup_html: str | None = None, tooltip_html: str | None = None,
+                 max_width: int = 360):
+        super().__init__()
+        self._name = "BindContent"
+        self.popup_html = popup_html
+        self.tooltip_html = tooltip_html
+        self.max_width = max_width
 
 
 _CSS = """
