@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from gridcarbon.cli import cli
+from tests.conftest import small_config
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, list(args), obj={}, catch_exceptions=False)
+
+
+def test_help_teaches():
+    r = _invoke("--help")
+    assert r.exit_code == 0
+    for word in ("run", "grid", "config", "Beijing", "--verbose", "--quiet"):
+        assert word in r.output
+    r = _invoke("grid", "--help")
+    assert "--overwrite" in r.output and "kg h-1" in r.output
+
+
+def test_grid_writes_and_refuses_to_overwrite(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    out = tmp_path / "out"
+    r = _invoke("grid", "--config", str(cfg), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in out.iterdir()} >= {"prior.nc", "prior_totals.tif", "config.yaml",
+                                              "summary.json", "prior_point_sources.csv"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["hours"] == 72 and summary["synthetic"] == "true"
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
+    assert r.exit_code == 2 and "already exists" in r.output and "--overwrite" in r.output
+    r = _invoke("grid", "--config", str(cfg), "--out", str(out), "--overwrite", "--format", "zarr")
+    assert r.exit_code == 0
+    assert (out / "prior.zarr").is_dir() and not (out / "prior.nc").exists()
+
+
+def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("grid:\n  cell_size_m: -3\n")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
+    assert r.exit_code == 2
+    assert "grid.cell_size_m" in r.output and "greater than 0" in r.output
+    assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
+
+
+def test_failure_midway_leaves_no_partial_folder(tmp_path):
+    csv = tmp_path / "points.csv"
+    csv.write_text("point_id,name,sector,park,lon,lat\nP1,x,power,none,121,29\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config(prior={"point_sources_csv": str(csv)}).to_yaml())
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
+    assert r.exit_code == 2 and "lacks column(s)" in r.output
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "points.csv"]
+
+
+def test_period_options(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = _invoke("grid", "--config", str(cfg), "--start", "2023-02-01", "--end", "2023-02-01",
+                "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["hours"] == 24
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--year", "2023", "--start",
+                                 "2023-01-01", "--out", str(tmp_path / "p")], obj={})
+    assert r.exit_code == 2 and "either --year" in r.output
