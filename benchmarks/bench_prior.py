@@ -56,7 +56,8 @@ def bench_memory(year: int) -> dict:
     inv = prior_inventory(cfg)
     species = list(cfg.species)
     maps = np.stack([inv.area_maps(sp) for sp in species], axis=1).reshape(
-        len(inv.sectors), len(species), inv.grid.size)
+        len(inv.sectors), len(species), inv.grid.size
+    )
     W = hourly_weight_matrix(year, inv.sectors)
     hourly_area_emissions(W[:24], maps)  # warm the numba cache
     out = np.zeros((len(species), W.shape[0], inv.grid.size), np.float32)
@@ -64,16 +65,20 @@ def bench_memory(year: int) -> dict:
     p_sector = inv.points["sector"].map({s: i for i, s in enumerate(inv.sectors)}).to_numpy()
     t0 = time.perf_counter()
     hourly_area_emissions(W, maps, out)
-    points = {sp: (W[:, p_sector] * inv.points[sp].to_numpy()[None, :]).astype(np.float32)
-              for sp in species}
+    points = {
+        sp: (W[:, p_sector] * inv.points[sp].to_numpy()[None, :]).astype(np.float32)
+        for sp in species
+    }
     seconds = time.perf_counter() - t0
     hours = beijing_year_hours(year) + pd.Timedelta(hours=8)
     month = hours.month.to_numpy()
     checksums = {}
     for m in range(1, 13):
         sel = month == m
-        checksums[m] = {sp: float(out[j][sel].sum(dtype=np.float64) + points[sp][sel].sum(dtype=np.float64))
-                        for j, sp in enumerate(species)}
+        checksums[m] = {
+            sp: float(out[j][sel].sum(dtype=np.float64) + points[sp][sel].sum(dtype=np.float64))
+            for j, sp in enumerate(species)
+        }
     cell_hours = W.shape[0] * inv.grid.size
     return {
         "mode": "memory",
@@ -85,7 +90,9 @@ def bench_memory(year: int) -> dict:
         "seconds": seconds,
         "cell_hours_per_s": cell_hours / seconds,
         "values_per_s": out.size / seconds,
-        "checksums_t": {m: {sp: round(v / 1e3, 3) for sp, v in c.items()} for m, c in checksums.items()},
+        "checksums_t": {
+            m: {sp: round(v / 1e3, 3) for sp, v in c.items()} for m, c in checksums.items()
+        },
         "peak_rss_gb": _peak_rss_gb(),
     }
 
@@ -99,7 +106,8 @@ def bench_zarr(year: int, workdir: Path) -> dict:
     inv = prior_inventory(cfg)
     W = hourly_weight_matrix(year, inv.sectors)
     maps = np.stack([inv.area_maps(sp) for sp in cfg.species], axis=1).reshape(
-        len(inv.sectors), len(cfg.species), inv.grid.size)
+        len(inv.sectors), len(cfg.species), inv.grid.size
+    )
     hourly_area_emissions(W[:24], maps)  # warm the numba cache
     store = workdir / f"prior_{year}.zarr"
     shutil.rmtree(store, ignore_errors=True)
@@ -137,29 +145,50 @@ def main() -> None:
     if args.mode == "zarr":
         print(json.dumps(bench_zarr(args.year, args.workdir)))
         return
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-          f"numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+        f"numba threads {os.environ.get('NUMBA_NUM_THREADS', 'default')}"
+    )
     for mode in ("memory", "zarr"):
         # Run twice: the first run fills the numba cache on a fresh checkout.
         for attempt in range(2):
-            proc = subprocess.run([sys.executable, __file__, "--mode", mode, "--year", str(args.year),
-                                   "--workdir", str(args.workdir)], capture_output=True, text=True,
-                                  check=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--mode",
+                    mode,
+                    "--year",
+                    str(args.year),
+                    "--workdir",
+                    str(args.workdir),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             if attempt == 0:
                 continue
             if mode == "memory":
-                print(f"in memory: {r['grid']}, {r['hours']} h, {r['species']} species, "
-                      f"{r['values']:,} values ({r['array_gb']:.2f} GB float32) in "
-                      f"{r['seconds']:.2f} s wall = {r['cell_hours_per_s']:,.0f} cell-hours/s "
-                      f"({r['values_per_s']:,.0f} values/s); peak RSS {r['peak_rss_gb']:.2f} GB")
+                print(
+                    f"in memory: {r['grid']}, {r['hours']} h, {r['species']} species, "
+                    f"{r['values']:,} values ({r['array_gb']:.2f} GB float32) in "
+                    f"{r['seconds']:.2f} s wall = {r['cell_hours_per_s']:,.0f} cell-hours/s "
+                    f"({r['values_per_s']:,.0f} values/s); peak RSS {r['peak_rss_gb']:.2f} GB"
+                )
                 for m, c in r["checksums_t"].items():
-                    print(f"  checksum month {int(m):2d}: " + ", ".join(f"{sp} {v:,.3f} t" for sp, v in c.items()))
+                    print(
+                        f"  checksum month {int(m):2d}: "
+                        + ", ".join(f"{sp} {v:,.3f} t" for sp, v in c.items())
+                    )
             else:
-                print(f"streamed to Zarr: {r['hours']} h in {r['seconds']:.2f} s wall "
-                      f"({r['cell_hours_per_s']:,.0f} cell-hours/s), store {r['store_gb']:.3f} GB "
-                      f"on disk; peak RSS {r['peak_rss_gb']:.2f} GB "
-                      f"(of which {r['peak_rss_gb_before_stream']:.2f} GB before streaming)")
+                print(
+                    f"streamed to Zarr: {r['hours']} h in {r['seconds']:.2f} s wall "
+                    f"({r['cell_hours_per_s']:,.0f} cell-hours/s), store {r['store_gb']:.3f} GB "
+                    f"on disk; peak RSS {r['peak_rss_gb']:.2f} GB "
+                    f"(of which {r['peak_rss_gb_before_stream']:.2f} GB before streaming)"
+                )
 
 
 if __name__ == "__main__":

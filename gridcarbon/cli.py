@@ -24,12 +24,18 @@ log = logging.getLogger("gridcarbon")
 
 def _setup_logging(verbose: int, quiet: int) -> None:
     level = logging.WARNING + 10 * (quiet - verbose)
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("gridcarbon").setLevel(max(level, logging.DEBUG))
 
 
-def load_cli_config(config_path: Path | None, start: dt.date | None = None,
-                    end: dt.date | None = None, year: int | None = None):
+def load_cli_config(
+    config_path: Path | None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    year: int | None = None,
+):
     """The run configuration from ``--config`` with the period options applied."""
     from gridcarbon.config import RunConfig, load_config
     from gridcarbon.errors import ConfigError
@@ -46,17 +52,32 @@ def load_cli_config(config_path: Path | None, start: dt.date | None = None,
 
 
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="YAML run configuration (default: the embedded Zhejiang scenario; "
     "`gridcarbon config` prints it to start from).",
 )
 period_options = [
-    click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                 help="First Beijing day of the period (YYYY-MM-DD)."),
-    click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                 help="Last Beijing day of the period, inclusive (YYYY-MM-DD)."),
-    click.option("--year", type=int, default=None,
-                 help="Grid a whole Beijing calendar year (8,760 or 8,784 hours)."),
+    click.option(
+        "--start",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="First Beijing day of the period (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--end",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="Last Beijing day of the period, inclusive (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--year",
+        type=int,
+        default=None,
+        help="Grid a whole Beijing calendar year (8,760 or 8,784 hours).",
+    ),
 ]
 
 
@@ -114,11 +135,21 @@ def config_command(config_path: Path | None) -> None:
 @cli.command("grid")
 @config_option
 @_period
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("gridcarbon-prior"), show_default=True, help="Output folder.")
-@click.option("--format", "formats", type=click.Choice(["netcdf", "zarr", "geotiff"]),
-              multiple=True, help="Output formats (repeatable; default from the config: "
-              "netcdf and geotiff).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("gridcarbon-prior"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["netcdf", "zarr", "geotiff"]),
+    multiple=True,
+    help="Output formats (repeatable; default from the config: netcdf and geotiff).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.pass_context
 def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite) -> None:
@@ -153,22 +184,33 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
 
 def _echo_summary(summary: dict, out_dir: Path) -> None:
     g = summary["grid"]
-    click.echo(f"grid {g['ny']} x {g['nx']} cells of {g['cell_size_m']:.0f} m; "
-               f"{summary['hours']} hours {summary['period_utc'][0]} .. {summary['period_utc'][1]} UTC; "
-               f"{summary['point_sources']} point sources")
+    click.echo(
+        f"grid {g['ny']} x {g['nx']} cells of {g['cell_size_m']:.0f} m; "
+        f"{summary['hours']} hours {summary['period_utc'][0]} .. {summary['period_utc'][1]} UTC; "
+        f"{summary['point_sources']} point sources"
+    )
     for sp, t in summary["totals"].items():
-        click.echo(f"  {sp:4s} {t['total_t']:>16,.0f} t  (area {t['area_t']:,.0f} t, "
-                   f"points {t['point_t']:,.0f} t)")
+        click.echo(
+            f"  {sp:4s} {t['total_t']:>16,.0f} t  (area {t['area_t']:,.0f} t, "
+            f"points {t['point_t']:,.0f} t)"
+        )
     if summary.get("synthetic") == "true":
-        click.echo("  NOTE: synthetic inventory (assumed totals, synthetic facilities) on real geography")
+        click.echo(
+            "  NOTE: synthetic inventory (assumed totals, synthetic facilities) on real geography"
+        )
     click.echo(f"written to {out_dir}")
 
 
 @cli.command("run")
 @config_option
 @_period
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: output.directory of the config, ./gridcarbon-output).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: output.directory of the config, ./gridcarbon-output).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.pass_context
 def run_command(ctx, config_path, start, end, year, out_dir, overwrite) -> None:

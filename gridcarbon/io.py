@@ -35,7 +35,9 @@ __all__ = [
 
 def _check_target(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise OutputExistsError(
+            f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
+        )
 
 
 def _replace(tmp: Path, path: Path) -> None:
@@ -99,13 +101,24 @@ def _encoding(ds: xr.Dataset, zarr: bool) -> dict:
             if zarr:
                 enc[name] = {"chunks": chunks, "dtype": "float32", "compressors": [_blosc()]}
             else:
-                enc[name] = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks,
-                             "dtype": "float32"}
-    enc["time"] = {"units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian",
-                   "dtype": "int64"}
+                enc[name] = {
+                    "zlib": True,
+                    "complevel": 4,
+                    "shuffle": True,
+                    "chunksizes": chunks,
+                    "dtype": "float32",
+                }
+    enc["time"] = {
+        "units": "hours since 1970-01-01 00:00:00",
+        "calendar": "proleptic_gregorian",
+        "dtype": "int64",
+    }
     if "time_bnds" in ds:
-        enc["time_bnds"] = {"units": "hours since 1970-01-01 00:00:00",
-                            "calendar": "proleptic_gregorian", "dtype": "int64"}
+        enc["time_bnds"] = {
+            "units": "hours since 1970-01-01 00:00:00",
+            "calendar": "proleptic_gregorian",
+            "dtype": "int64",
+        }
     return enc
 
 
@@ -128,7 +141,9 @@ def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> P
     """Write an emission Dataset as compressed NetCDF4, chunked by time (at most a month)."""
     path = Path(path)
     with atomic_path(path, overwrite) as tmp:
-        _prepare(ds).to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, False))
+        _prepare(ds).to_netcdf(
+            tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, False)
+        )
     return path
 
 
@@ -137,7 +152,9 @@ def write_zarr(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Pat
     return write_zarr_stream([ds], path, overwrite)
 
 
-def write_zarr_stream(parts: Iterable[xr.Dataset], path: str | Path, overwrite: bool = False) -> Path:
+def write_zarr_stream(
+    parts: Iterable[xr.Dataset], path: str | Path, overwrite: bool = False
+) -> Path:
     """Write consecutive time chunks (e.g. months from :func:`iter_prior`) to one Zarr store.
 
     Only one chunk is in memory at a time.
@@ -148,20 +165,23 @@ def write_zarr_stream(parts: Iterable[xr.Dataset], path: str | Path, overwrite: 
         for part in parts:
             part = _prepare(part)
             if first:
-                part.to_zarr(tmp, mode="w", encoding=_encoding(part, True), consolidated=True,
-                             zarr_format=2)
+                part.to_zarr(
+                    tmp, mode="w", encoding=_encoding(part, True), consolidated=True, zarr_format=2
+                )
                 first = False
             else:
                 static = [v for v in part.variables if "time" not in part[v].dims]
-                part.drop_vars(static).to_zarr(tmp, append_dim="time", consolidated=True,
-                                               zarr_format=2)
+                part.drop_vars(static).to_zarr(
+                    tmp, append_dim="time", consolidated=True, zarr_format=2
+                )
         if first:
             raise InputDataError("nothing to write: no time chunks were given")
     return path
 
 
-def write_geotiff(ds: xr.Dataset, path: str | Path, overwrite: bool = False,
-                  species: list[str] | None = None) -> Path:
+def write_geotiff(
+    ds: xr.Dataset, path: str | Path, overwrite: bool = False, species: list[str] | None = None
+) -> Path:
     """Write the period totals (area + point sources, kg per cell) as a GeoTIFF, one band per species.
 
     Band descriptions name the species; the CRS and transform are the grid's, so GDAL and QGIS
@@ -174,12 +194,22 @@ def write_geotiff(ds: xr.Dataset, path: str | Path, overwrite: bool = False,
 
     grid = GridSpec.from_dataset(ds)
     species = species_in(ds) if species is None else species
-    bands = [total_grid(ds, sp).sum("time", dtype=np.float64).values.astype(np.float32)
-             for sp in species]
+    bands = [
+        total_grid(ds, sp).sum("time", dtype=np.float64).values.astype(np.float32) for sp in species
+    ]
     profile = {
-        "driver": "GTiff", "width": grid.nx, "height": grid.ny, "count": len(bands),
-        "dtype": "float32", "crs": grid.crs_wkt, "transform": grid.transform,
-        "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256, "blockysize": 256,
+        "driver": "GTiff",
+        "width": grid.nx,
+        "height": grid.ny,
+        "count": len(bands),
+        "dtype": "float32",
+        "crs": grid.crs_wkt,
+        "transform": grid.transform,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
     }
     path = Path(path)
     with atomic_path(path, overwrite) as tmp:
@@ -187,7 +217,9 @@ def write_geotiff(ds: xr.Dataset, path: str | Path, overwrite: bool = False,
             for i, (sp, band) in enumerate(zip(species, bands, strict=True), start=1):
                 dst.write(band, i)
                 dst.set_band_description(i, f"{sp} total emission over the period (kg per cell)")
-                dst.update_tags(i, species=sp, units="kg", long_name=f"{sp} emission, area + point sources")
+                dst.update_tags(
+                    i, species=sp, units="kg", long_name=f"{sp} emission, area + point sources"
+                )
             dst.update_tags(
                 synthetic=ds.attrs.get("synthetic", "unknown"),
                 gridcarbon_version=ds.attrs.get("gridcarbon_version", ""),
@@ -209,7 +241,9 @@ def open_grids(path: str | Path) -> xr.Dataset:
         else:
             ds = xr.open_dataset(path, engine="netcdf4")
     except Exception as exc:  # the backends raise many kinds of error for a wrong file
-        raise InputFileError(f"{str(path)!r} is not a NetCDF file or Zarr store gridcarbon can read ({exc})") from None
+        raise InputFileError(
+            f"{str(path)!r} is not a NetCDF file or Zarr store gridcarbon can read ({exc})"
+        ) from None
     missing = [v for v in ("crs", "x", "y", "time") if v not in ds.variables]
     if missing:
         raise InputFileError(f"{str(path)!r} is not gridcarbon emission grids: it lacks {missing}")

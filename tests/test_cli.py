@@ -27,8 +27,13 @@ def test_grid_writes_and_refuses_to_overwrite(tmp_path):
     out = tmp_path / "out"
     r = _invoke("grid", "--config", str(cfg), "--out", str(out))
     assert r.exit_code == 0, r.output
-    assert {p.name for p in out.iterdir()} >= {"prior.nc", "prior_totals.tif", "config.yaml",
-                                              "summary.json", "prior_point_sources.csv"}
+    assert {p.name for p in out.iterdir()} >= {
+        "prior.nc",
+        "prior_totals.tif",
+        "config.yaml",
+        "summary.json",
+        "prior_point_sources.csv",
+    }
     summary = json.loads((out / "summary.json").read_text())
     assert summary["hours"] == 72 and summary["synthetic"] == "true"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
@@ -63,10 +68,32 @@ def test_failure_midway_leaves_no_partial_folder(tmp_path):
 def test_period_options(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(small_config().to_yaml())
-    r = _invoke("grid", "--config", str(cfg), "--start", "2023-02-01", "--end", "2023-02-01",
-                "--out", str(tmp_path / "o"))
+    r = _invoke(
+        "grid",
+        "--config",
+        str(cfg),
+        "--start",
+        "2023-02-01",
+        "--end",
+        "2023-02-01",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert r.exit_code == 0
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["hours"] == 24
-    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--year", "2023", "--start",
-                                 "2023-01-01", "--out", str(tmp_path / "p")], obj={})
+    r = CliRunner().invoke(
+        cli,
+        [
+            "grid",
+            "--config",
+            str(cfg),
+            "--year",
+            "2023",
+            "--start",
+            "2023-01-01",
+            "--out",
+            str(tmp_path / "p"),
+        ],
+        obj={},
+    )
     assert r.exit_code == 2 and "either --year" in r.output

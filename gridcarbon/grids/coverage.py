@@ -29,9 +29,7 @@ def _clip(geom: shapely.Geometry, x0: float, y0: float, x1: float, y1: float) ->
         return shapely.intersection(geom, shapely.box(x0, y0, x1, y1))
 
 
-def _polygon_coverage(
-    geom: shapely.Geometry, grid: GridSpec
-) -> tuple[np.ndarray, np.ndarray]:
+def _polygon_coverage(geom: shapely.Geometry, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
     """Flat cell indices and fractions (intersection area / cell area) of one polygon."""
     cs = grid.cell_size
     gx0, gy0, gx1, gy1 = grid.bounds
@@ -71,7 +69,9 @@ def _polygon_coverage(
     return np.concatenate(cells), np.concatenate(fracs)
 
 
-def coverage_matrix(grid: GridSpec, geometries: Sequence[shapely.Geometry] | np.ndarray) -> sp.csr_matrix:
+def coverage_matrix(
+    grid: GridSpec, geometries: Sequence[shapely.Geometry] | np.ndarray
+) -> sp.csr_matrix:
     """Sparse ``(n_geometries, grid.size)`` matrix of exact coverage fractions.
 
     Parameters

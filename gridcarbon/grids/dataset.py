@@ -135,12 +135,29 @@ def emission_dataset(
     nt = time.size
     lon, lat = grid.lonlat()
     coords: dict[str, Any] = {
-        "time": ("time", time.values, {"standard_name": "time", "long_name": "start of hour (UTC)",
-                                       "bounds": "time_bnds"}),
-        "y": ("y", grid.y, {"standard_name": "projection_y_coordinate", "units": "m",
-                            "long_name": "cell-centre y"}),
-        "x": ("x", grid.x, {"standard_name": "projection_x_coordinate", "units": "m",
-                            "long_name": "cell-centre x"}),
+        "time": (
+            "time",
+            time.values,
+            {"standard_name": "time", "long_name": "start of hour (UTC)", "bounds": "time_bnds"},
+        ),
+        "y": (
+            "y",
+            grid.y,
+            {
+                "standard_name": "projection_y_coordinate",
+                "units": "m",
+                "long_name": "cell-centre y",
+            },
+        ),
+        "x": (
+            "x",
+            grid.x,
+            {
+                "standard_name": "projection_x_coordinate",
+                "units": "m",
+                "long_name": "cell-centre x",
+            },
+        ),
         "lon": (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
         "lat": (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
     }
@@ -179,20 +196,28 @@ def emission_dataset(
             data_vars[point_variable(sp)] = (
                 ("time", "point"),
                 arr.astype(np.float32, copy=False),
-                {"long_name": f"{sp} emission from point sources", "units": "kg h-1",
-                 "cell_methods": "time: mean"},
+                {
+                    "long_name": f"{sp} emission from point sources",
+                    "units": "kg h-1",
+                    "cell_methods": "time: mean",
+                },
             )
     if region_fraction is not None:
         data_vars["region_fraction"] = (
             ("y", "x"),
             np.asarray(region_fraction, dtype=np.float64),
-            {"long_name": "fraction of the cell inside the region (land + territorial sea)",
-             "units": "1", "grid_mapping": "crs"},
+            {
+                "long_name": "fraction of the cell inside the region (land + territorial sea)",
+                "units": "1",
+                "grid_mapping": "crs",
+            },
         )
     ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update({"Conventions": "CF-1.10", "cell_size_m": grid.cell_size})
     for k, v in (attrs or {}).items():
-        ds.attrs[k] = v if isinstance(v, str | int | float | np.integer | np.floating) else json.dumps(v)
+        ds.attrs[k] = (
+            v if isinstance(v, str | int | float | np.integer | np.floating) else json.dumps(v)
+        )
     return ds
 
 

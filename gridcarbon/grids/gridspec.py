@@ -90,7 +90,9 @@ class GridSpec:
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.cell_size) or self.cell_size <= 0:
-            raise ConfigError(f"cell_size must be a positive number of metres, got {self.cell_size!r}")
+            raise ConfigError(
+                f"cell_size must be a positive number of metres, got {self.cell_size!r}"
+            )
         if int(self.nx) < 1 or int(self.ny) < 1:
             raise ConfigError(f"grid must have at least one cell, got nx={self.nx}, ny={self.ny}")
         crs = _parse_crs(self.crs_wkt)

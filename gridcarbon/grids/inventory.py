@@ -34,8 +34,9 @@ POINT_COLUMNS = (
 )
 
 
-def validate_points(points: pd.DataFrame, sectors: list[str] | None = None,
-                    source: str = "point-source table") -> pd.DataFrame:
+def validate_points(
+    points: pd.DataFrame, sectors: list[str] | None = None, source: str = "point-source table"
+) -> pd.DataFrame:
     """Check a point-source table and return a clean copy with the right dtypes.
 
     Raises :class:`InputDataError` naming the first bad row and column.
@@ -59,8 +60,15 @@ def validate_points(points: pd.DataFrame, sectors: list[str] | None = None,
                 f"{source} row {i} ({pts['point_id'][i]}): unknown sector {pts['sector'][i]!r}; "
                 f"known sectors are {sectors}"
             )
-    numeric = ["lon", "lat", "stack_height_m", "stack_diameter_m", "exit_velocity_m_s",
-               "exit_temperature_K", *SPECIES_COLUMNS]
+    numeric = [
+        "lon",
+        "lat",
+        "stack_height_m",
+        "stack_diameter_m",
+        "exit_velocity_m_s",
+        "exit_temperature_K",
+        *SPECIES_COLUMNS,
+    ]
     for c in numeric:
         values = pd.to_numeric(pts[c], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
@@ -75,8 +83,9 @@ def validate_points(points: pd.DataFrame, sectors: list[str] | None = None,
         pts[c] = values
     if ((pts["lon"].abs() > 180) | (pts["lat"].abs() > 90)).any():
         i = int(np.flatnonzero((pts["lon"].abs() > 180) | (pts["lat"].abs() > 90))[0])
-        raise InputDataError(f"{source} row {i}: lon/lat ({pts['lon'][i]}, {pts['lat'][i]}) "
-                             "are not degrees")
+        raise InputDataError(
+            f"{source} row {i}: lon/lat ({pts['lon'][i]}, {pts['lat'][i]}) are not degrees"
+        )
     return pts
 
 
@@ -101,7 +110,8 @@ def locate_points(points: pd.DataFrame, grid: GridSpec, drop_outside: bool = Fal
         dropped = points.loc[outside, list(SPECIES_COLUMNS)].sum()
         log.warning(
             "dropped %d point source(s) outside the grid (%s), carrying %s kg/yr",
-            int(outside.sum()), ", ".join(points.loc[outside, "point_id"].astype(str)[:5]),
+            int(outside.sum()),
+            ", ".join(points.loc[outside, "point_id"].astype(str)[:5]),
             dropped.to_dict(),
         )
     out = points.loc[~outside].copy()

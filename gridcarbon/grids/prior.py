@@ -100,8 +100,11 @@ def grid_from_config(config: RunConfig) -> GridSpec:
     from gridcarbon.grids.gridspec import default_crs
     from gridcarbon.scenario.geography import region_polygon
 
-    crs = default_crs() if config.grid.crs is None else GridSpec.from_bounds(
-        (0, 0, 1, 1), 1.0, config.grid.crs).crs
+    crs = (
+        default_crs()
+        if config.grid.crs is None
+        else GridSpec.from_bounds((0, 0, 1, 1), 1.0, config.grid.crs).crs
+    )
     region = region_polygon(crs, config.grid.territorial_sea_m)
     x0, y0, x1, y1 = region.bounds
     b = config.grid.buffer_m
@@ -144,7 +147,8 @@ def _provenance(config: RunConfig, inventory: Inventory) -> dict[str, str]:
         "synthetic": "true" if inventory.synthetic else "false",
         "synthetic_components": (
             "provincial sector totals (assumed), facility catalogue (synthetic)"
-            if inventory.synthetic else ""
+            if inventory.synthetic
+            else ""
         ),
         "gridcarbon_version": __version__,
         "config": config.to_yaml(),
@@ -225,5 +229,12 @@ def build_prior(config: RunConfig | None = None, progress: bool = False) -> xr.D
     if len(parts) == 1:
         return parts[0]
     time_vars = [v for v in parts[0].data_vars if "time" in parts[0][v].dims]
-    return xr.concat(parts, dim="time", data_vars=time_vars, coords="minimal",
-                     compat="override", join="override", combine_attrs="override")
+    return xr.concat(
+        parts,
+        dim="time",
+        data_vars=time_vars,
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="override",
+    )

@@ -71,8 +71,13 @@ class SectorProfile:
     @classmethod
     def make(cls, month, weekday, hour_workday, hour_offday=None, holiday=1.0) -> SectorProfile:
         hw = _norm(hour_workday)
-        return cls(_norm(month), _norm(weekday), hw,
-                   hw if hour_offday is None else _norm(hour_offday), float(holiday))
+        return cls(
+            _norm(month),
+            _norm(weekday),
+            hw,
+            hw if hour_offday is None else _norm(hour_offday),
+            float(holiday),
+        )
 
 
 FLAT = SectorProfile.make(np.ones(12), np.ones(7), np.ones(24))
@@ -82,22 +87,214 @@ FLAT = SectorProfile.make(np.ones(12), np.ones(7), np.ones(24))
 # transport with morning and evening rush hours (08 and 18 Beijing); residential with meal-time
 # peaks and a winter maximum; solvent use in the working day and warmer months; shipping nearly
 # flat; agriculture (machinery, burning) in daylight with spring and autumn peaks.
-_H_DAY = [0.6, 0.55, 0.5, 0.5, 0.55, 0.7, 0.9, 1.1, 1.25, 1.3, 1.3, 1.3,
-          1.25, 1.3, 1.3, 1.3, 1.25, 1.2, 1.15, 1.05, 0.95, 0.85, 0.75, 0.65]
-_H_ROAD_WORK = [0.25, 0.15, 0.12, 0.12, 0.18, 0.45, 1.1, 1.9, 2.1, 1.5, 1.25, 1.2,
-                1.15, 1.2, 1.25, 1.35, 1.6, 1.95, 2.05, 1.5, 1.1, 0.85, 0.6, 0.4]
-_H_ROAD_OFF = [0.35, 0.22, 0.15, 0.12, 0.13, 0.25, 0.5, 0.85, 1.2, 1.45, 1.55, 1.55,
-               1.5, 1.45, 1.45, 1.5, 1.55, 1.6, 1.5, 1.3, 1.1, 0.9, 0.7, 0.5]
-_H_RES = [0.35, 0.3, 0.3, 0.3, 0.35, 0.7, 1.5, 1.8, 1.2, 0.9, 1.1, 1.7,
-          1.5, 0.9, 0.8, 0.8, 1.0, 1.6, 2.0, 1.6, 1.2, 0.9, 0.6, 0.4]
-_H_SOLVENT = [0.2, 0.2, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 1.8, 2.0, 2.0, 1.8,
-              1.6, 1.9, 2.0, 2.0, 1.8, 1.4, 0.9, 0.6, 0.4, 0.3, 0.25, 0.2]
-_H_INDUSTRY = [0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 0.95, 1.05, 1.15, 1.15, 1.15, 1.1,
-               1.05, 1.15, 1.15, 1.15, 1.1, 1.05, 1.0, 0.95, 0.95, 0.9, 0.9, 0.85]
-_H_AGRI = [0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 0.9, 1.6, 2.0, 2.2, 2.2, 2.0,
-           1.7, 2.0, 2.2, 2.1, 1.8, 1.2, 0.6, 0.3, 0.2, 0.1, 0.1, 0.1]
-_H_SHIP = [0.9, 0.9, 0.9, 0.9, 0.9, 0.95, 1.0, 1.05, 1.1, 1.1, 1.1, 1.1,
-           1.05, 1.1, 1.1, 1.1, 1.05, 1.05, 1.0, 1.0, 0.95, 0.95, 0.9, 0.9]
+_H_DAY = [
+    0.6,
+    0.55,
+    0.5,
+    0.5,
+    0.55,
+    0.7,
+    0.9,
+    1.1,
+    1.25,
+    1.3,
+    1.3,
+    1.3,
+    1.25,
+    1.3,
+    1.3,
+    1.3,
+    1.25,
+    1.2,
+    1.15,
+    1.05,
+    0.95,
+    0.85,
+    0.75,
+    0.65,
+]
+_H_ROAD_WORK = [
+    0.25,
+    0.15,
+    0.12,
+    0.12,
+    0.18,
+    0.45,
+    1.1,
+    1.9,
+    2.1,
+    1.5,
+    1.25,
+    1.2,
+    1.15,
+    1.2,
+    1.25,
+    1.35,
+    1.6,
+    1.95,
+    2.05,
+    1.5,
+    1.1,
+    0.85,
+    0.6,
+    0.4,
+]
+_H_ROAD_OFF = [
+    0.35,
+    0.22,
+    0.15,
+    0.12,
+    0.13,
+    0.25,
+    0.5,
+    0.85,
+    1.2,
+    1.45,
+    1.55,
+    1.55,
+    1.5,
+    1.45,
+    1.45,
+    1.5,
+    1.55,
+    1.6,
+    1.5,
+    1.3,
+    1.1,
+    0.9,
+    0.7,
+    0.5,
+]
+_H_RES = [
+    0.35,
+    0.3,
+    0.3,
+    0.3,
+    0.35,
+    0.7,
+    1.5,
+    1.8,
+    1.2,
+    0.9,
+    1.1,
+    1.7,
+    1.5,
+    0.9,
+    0.8,
+    0.8,
+    1.0,
+    1.6,
+    2.0,
+    1.6,
+    1.2,
+    0.9,
+    0.6,
+    0.4,
+]
+_H_SOLVENT = [
+    0.2,
+    0.2,
+    0.2,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.2,
+    1.8,
+    2.0,
+    2.0,
+    1.8,
+    1.6,
+    1.9,
+    2.0,
+    2.0,
+    1.8,
+    1.4,
+    0.9,
+    0.6,
+    0.4,
+    0.3,
+    0.25,
+    0.2,
+]
+_H_INDUSTRY = [
+    0.85,
+    0.85,
+    0.85,
+    0.85,
+    0.85,
+    0.9,
+    0.95,
+    1.05,
+    1.15,
+    1.15,
+    1.15,
+    1.1,
+    1.05,
+    1.15,
+    1.15,
+    1.15,
+    1.1,
+    1.05,
+    1.0,
+    0.95,
+    0.95,
+    0.9,
+    0.9,
+    0.85,
+]
+_H_AGRI = [
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.3,
+    0.9,
+    1.6,
+    2.0,
+    2.2,
+    2.2,
+    2.0,
+    1.7,
+    2.0,
+    2.2,
+    2.1,
+    1.8,
+    1.2,
+    0.6,
+    0.3,
+    0.2,
+    0.1,
+    0.1,
+    0.1,
+]
+_H_SHIP = [
+    0.9,
+    0.9,
+    0.9,
+    0.9,
+    0.9,
+    0.95,
+    1.0,
+    1.05,
+    1.1,
+    1.1,
+    1.1,
+    1.1,
+    1.05,
+    1.1,
+    1.1,
+    1.1,
+    1.05,
+    1.05,
+    1.0,
+    1.0,
+    0.95,
+    0.95,
+    0.9,
+    0.9,
+]
 
 _M_INDUSTRY = [0.95, 0.72, 1.0, 1.03, 1.04, 1.04, 1.02, 1.02, 1.04, 1.03, 1.05, 1.06]
 _W_INDUSTRY = [1.03, 1.03, 1.03, 1.03, 1.02, 0.95, 0.91]
@@ -105,38 +302,92 @@ _W_INDUSTRY = [1.03, 1.03, 1.03, 1.03, 1.02, 0.95, 0.91]
 PROFILES: dict[str, SectorProfile] = {
     "power": SectorProfile.make(
         [1.12, 0.95, 0.96, 0.92, 0.95, 1.0, 1.13, 1.15, 1.0, 0.92, 0.93, 1.07],
-        [1.02, 1.02, 1.02, 1.02, 1.01, 0.96, 0.95], _H_DAY, holiday=0.85),
+        [1.02, 1.02, 1.02, 1.02, 1.01, 0.96, 0.95],
+        _H_DAY,
+        holiday=0.85,
+    ),
     "industry_petrochemical": SectorProfile.make(np.ones(12), np.ones(7), np.ones(24)),
     "industry_cement": SectorProfile.make(
-        [0.85, 0.45, 1.0, 1.1, 1.12, 1.05, 0.95, 0.95, 1.05, 1.15, 1.18, 1.15], _W_INDUSTRY,
-        _H_INDUSTRY, holiday=0.5),
+        [0.85, 0.45, 1.0, 1.1, 1.12, 1.05, 0.95, 0.95, 1.05, 1.15, 1.18, 1.15],
+        _W_INDUSTRY,
+        _H_INDUSTRY,
+        holiday=0.5,
+    ),
     "industry_steel": SectorProfile.make(_M_INDUSTRY, np.ones(7), np.ones(24), holiday=0.9),
     "industry_chemical": SectorProfile.make(_M_INDUSTRY, _W_INDUSTRY, _H_INDUSTRY, holiday=0.8),
     "industry_textile": SectorProfile.make(
-        [0.95, 0.55, 1.05, 1.05, 1.05, 1.05, 1.0, 1.0, 1.05, 1.05, 1.1, 1.1], _W_INDUSTRY,
-        _H_SOLVENT, [0.8 * v + 0.2 for v in _H_SOLVENT], holiday=0.45),
+        [0.95, 0.55, 1.05, 1.05, 1.05, 1.05, 1.0, 1.0, 1.05, 1.05, 1.1, 1.1],
+        _W_INDUSTRY,
+        _H_SOLVENT,
+        [0.8 * v + 0.2 for v in _H_SOLVENT],
+        holiday=0.45,
+    ),
     "industry_paper": SectorProfile.make(_M_INDUSTRY, _W_INDUSTRY, _H_INDUSTRY, holiday=0.7),
-    "industry_other": SectorProfile.make(_M_INDUSTRY, [1.06, 1.06, 1.06, 1.06, 1.04, 0.9, 0.82],
-                                         _H_SOLVENT, [0.7 * v + 0.3 for v in _H_SOLVENT],
-                                         holiday=0.5),
+    "industry_other": SectorProfile.make(
+        _M_INDUSTRY,
+        [1.06, 1.06, 1.06, 1.06, 1.04, 0.9, 0.82],
+        _H_SOLVENT,
+        [0.7 * v + 0.3 for v in _H_SOLVENT],
+        holiday=0.5,
+    ),
     "residential_commercial": SectorProfile.make(
         [1.35, 1.3, 1.05, 0.9, 0.85, 0.85, 0.9, 0.9, 0.85, 0.9, 1.05, 1.3],
-        [0.97, 0.97, 0.97, 0.97, 1.0, 1.06, 1.06], _H_RES,
-        [0.35, 0.3, 0.3, 0.3, 0.3, 0.45, 0.9, 1.5, 1.6, 1.2, 1.2, 1.7,
-         1.6, 1.0, 0.9, 0.9, 1.0, 1.6, 2.0, 1.7, 1.3, 1.0, 0.7, 0.45], holiday=1.15),
+        [0.97, 0.97, 0.97, 0.97, 1.0, 1.06, 1.06],
+        _H_RES,
+        [
+            0.35,
+            0.3,
+            0.3,
+            0.3,
+            0.3,
+            0.45,
+            0.9,
+            1.5,
+            1.6,
+            1.2,
+            1.2,
+            1.7,
+            1.6,
+            1.0,
+            0.9,
+            0.9,
+            1.0,
+            1.6,
+            2.0,
+            1.7,
+            1.3,
+            1.0,
+            0.7,
+            0.45,
+        ],
+        holiday=1.15,
+    ),
     "road_transport": SectorProfile.make(
         [0.95, 0.82, 1.0, 1.02, 1.03, 1.02, 1.0, 1.0, 1.03, 1.04, 1.04, 1.05],
-        [1.02, 1.01, 1.01, 1.02, 1.06, 0.95, 0.93], _H_ROAD_WORK, _H_ROAD_OFF, holiday=0.8),
+        [1.02, 1.01, 1.01, 1.02, 1.06, 0.95, 0.93],
+        _H_ROAD_WORK,
+        _H_ROAD_OFF,
+        holiday=0.8,
+    ),
     "shipping_ports": SectorProfile.make(
-        [0.98, 0.85, 1.0, 1.02, 1.02, 1.02, 1.03, 1.0, 1.0, 1.02, 1.03, 1.03], np.ones(7),
-        _H_SHIP, holiday=0.9),
+        [0.98, 0.85, 1.0, 1.02, 1.02, 1.02, 1.03, 1.0, 1.0, 1.02, 1.03, 1.03],
+        np.ones(7),
+        _H_SHIP,
+        holiday=0.9,
+    ),
     "solvent_use": SectorProfile.make(
         [0.85, 0.6, 0.95, 1.0, 1.08, 1.15, 1.2, 1.2, 1.1, 1.02, 0.95, 0.9],
-        [1.08, 1.08, 1.08, 1.08, 1.06, 0.85, 0.77], _H_SOLVENT,
-        [0.6 * v + 0.4 for v in _H_SOLVENT], holiday=0.45),
+        [1.08, 1.08, 1.08, 1.08, 1.06, 0.85, 0.77],
+        _H_SOLVENT,
+        [0.6 * v + 0.4 for v in _H_SOLVENT],
+        holiday=0.45,
+    ),
     "agriculture": SectorProfile.make(
-        [0.6, 0.6, 1.1, 1.3, 1.4, 1.3, 0.9, 0.8, 1.0, 1.3, 1.2, 0.5], np.ones(7), _H_AGRI,
-        holiday=0.7),
+        [0.6, 0.6, 1.1, 1.3, 1.4, 1.3, 0.9, 0.8, 1.0, 1.3, 1.2, 0.5],
+        np.ones(7),
+        _H_AGRI,
+        holiday=0.7,
+    ),
 }
 
 
@@ -181,7 +432,10 @@ def day_types(dates: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _profile_factors(
-    profile: SectorProfile, bj_month: np.ndarray, bj_dow: np.ndarray, bj_hour: np.ndarray,
+    profile: SectorProfile,
+    bj_month: np.ndarray,
+    bj_dow: np.ndarray,
+    bj_hour: np.ndarray,
     dtype_of_hour: np.ndarray,
 ) -> np.ndarray:
     weekday_mean_workday = profile.weekday[:5].mean()
@@ -195,13 +449,15 @@ def _profile_factors(
             profile.weekday[bj_dow],
         ),
     )
-    hour = np.where(dtype_of_hour == WORKDAY, profile.hour_workday[bj_hour],
-                    profile.hour_offday[bj_hour])
+    hour = np.where(
+        dtype_of_hour == WORKDAY, profile.hour_workday[bj_hour], profile.hour_offday[bj_hour]
+    )
     return profile.month[bj_month - 1] * day * hour
 
 
-def hourly_weight_matrix(year: int, sectors: list[str],
-                         profiles: dict[str, SectorProfile] | None = None) -> np.ndarray:
+def hourly_weight_matrix(
+    year: int, sectors: list[str], profiles: dict[str, SectorProfile] | None = None
+) -> np.ndarray:
     """Hourly weights of every sector over the Beijing calendar year.
 
     Returns

@@ -49,19 +49,19 @@ _KT = 1e6  # kg per kt
 PROVINCIAL_TOTALS = pd.DataFrame(
     {
         #                         CO2 Mt  NOx kt  VOC kt
-        "power":                  (190.0,  90.0,    5.0),
-        "industry_petrochemical": (25.0,   25.0,  120.0),
-        "industry_cement":        (40.0,   70.0,    3.0),
-        "industry_steel":         (25.0,   35.0,   10.0),
-        "industry_chemical":      (20.0,   15.0,  150.0),
-        "industry_textile":       (10.0,   10.0,   60.0),
-        "industry_paper":         (8.0,    10.0,   15.0),
-        "industry_other":         (50.0,   60.0,  100.0),
-        "residential_commercial": (25.0,   25.0,   60.0),
-        "road_transport":         (45.0,  220.0,  160.0),
-        "shipping_ports":         (15.0,  120.0,   20.0),
-        "solvent_use":            (0.0,     0.0,  420.0),
-        "agriculture":            (5.0,    30.0,   30.0),
+        "power": (190.0, 90.0, 5.0),
+        "industry_petrochemical": (25.0, 25.0, 120.0),
+        "industry_cement": (40.0, 70.0, 3.0),
+        "industry_steel": (25.0, 35.0, 10.0),
+        "industry_chemical": (20.0, 15.0, 150.0),
+        "industry_textile": (10.0, 10.0, 60.0),
+        "industry_paper": (8.0, 10.0, 15.0),
+        "industry_other": (50.0, 60.0, 100.0),
+        "residential_commercial": (25.0, 25.0, 60.0),
+        "road_transport": (45.0, 220.0, 160.0),
+        "shipping_ports": (15.0, 120.0, 20.0),
+        "solvent_use": (0.0, 0.0, 420.0),
+        "agriculture": (5.0, 30.0, 30.0),
     },
     index=["CO2", "NOx", "VOC"],
 ).T * np.array([1e9, _KT, _KT])  # → kg per year
@@ -107,7 +107,9 @@ def _stable_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "little")
 
 
-def facility_catalogue(grid: GridSpec, seed: int = 20231, sectors: list[str] | None = None) -> pd.DataFrame:
+def facility_catalogue(
+    grid: GridSpec, seed: int = 20231, sectors: list[str] | None = None
+) -> pd.DataFrame:
     """The synthetic facility catalogue: point sources placed in the real industrial areas.
 
     Each park hosts a few facilities of each of its sectors; a sector's point-source total
@@ -148,20 +150,24 @@ def facility_catalogue(grid: GridSpec, seed: int = 20231, sectors: list[str] | N
                 else:
                     x, y = float(px), float(py)
                 lon, lat = grid.unproject(x, y)
-                park_short = park.name.split(" (")[0] if park.key not in _SHORT else _SHORT[park.key]
-                members.append({
-                    "point_id": f"ZJ-{park.key}-{_SECTOR_LABEL[sector]}-{k:02d}",
-                    "name": f"{park_short} {_SECTOR_LABEL[sector]} #{k}",
-                    "sector": sector,
-                    "park": park.name,
-                    "lon": round(float(lon), 5),
-                    "lat": round(float(lat), 5),
-                    "stack_height_m": round(h * rng.uniform(0.7, 1.2), 1),
-                    "stack_diameter_m": round(d * rng.uniform(0.8, 1.2), 2),
-                    "exit_velocity_m_s": round(v * rng.uniform(0.8, 1.2), 1),
-                    "exit_temperature_K": round(temp * rng.uniform(0.95, 1.05), 1),
-                    "size": rng.lognormal(0.0, 0.6),
-                })
+                park_short = (
+                    park.name.split(" (")[0] if park.key not in _SHORT else _SHORT[park.key]
+                )
+                members.append(
+                    {
+                        "point_id": f"ZJ-{park.key}-{_SECTOR_LABEL[sector]}-{k:02d}",
+                        "name": f"{park_short} {_SECTOR_LABEL[sector]} #{k}",
+                        "sector": sector,
+                        "park": park.name,
+                        "lon": round(float(lon), 5),
+                        "lat": round(float(lat), 5),
+                        "stack_height_m": round(h * rng.uniform(0.7, 1.2), 1),
+                        "stack_diameter_m": round(d * rng.uniform(0.8, 1.2), 2),
+                        "exit_velocity_m_s": round(v * rng.uniform(0.8, 1.2), 1),
+                        "exit_temperature_K": round(temp * rng.uniform(0.95, 1.05), 1),
+                        "size": rng.lognormal(0.0, 0.6),
+                    }
+                )
         sizes = np.array([m.pop("size") for m in members])
         shares = sizes / sizes.sum()
         for m, share in zip(members, shares, strict=True):
@@ -175,11 +181,26 @@ def facility_catalogue(grid: GridSpec, seed: int = 20231, sectors: list[str] | N
 
 
 _SHORT = {
-    "zhenhai": "Zhenhai", "zhapu": "Zhapu", "toumen": "Toumen", "shangyu": "Shangyu",
-    "daishan": "Daishan", "beilun": "Beilun", "quzhou": "Quzhou", "jiande": "Jiande",
-    "fuyang": "Fuyang", "changxing": "Changxing", "tongxiang": "Tongxiang", "haining": "Haining",
-    "keqiao": "Keqiao", "jiaojiang": "Jiaojiang", "longwan": "Longwan", "leqing": "Leqing",
-    "lanxi": "Lanxi", "xiaoshan": "Xiaoshan", "yiwu": "Yiwu", "liuheng": "Liuheng",
+    "zhenhai": "Zhenhai",
+    "zhapu": "Zhapu",
+    "toumen": "Toumen",
+    "shangyu": "Shangyu",
+    "daishan": "Daishan",
+    "beilun": "Beilun",
+    "quzhou": "Quzhou",
+    "jiande": "Jiande",
+    "fuyang": "Fuyang",
+    "changxing": "Changxing",
+    "tongxiang": "Tongxiang",
+    "haining": "Haining",
+    "keqiao": "Keqiao",
+    "jiaojiang": "Jiaojiang",
+    "longwan": "Longwan",
+    "leqing": "Leqing",
+    "lanxi": "Lanxi",
+    "xiaoshan": "Xiaoshan",
+    "yiwu": "Yiwu",
+    "liuheng": "Liuheng",
 }
 
 
@@ -238,11 +259,16 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
 
     def industrial(sector: str, sigma: float = 8000.0) -> np.ndarray:
         parks = [p for p in INDUSTRIAL_PARKS if sector in p.sectors] or list(INDUSTRIAL_PARKS)
-        k = _gaussian_kernel(grid, [(p.lon, p.lat) for p in parks], [p.area_km2 for p in parks], sigma)
+        k = _gaussian_kernel(
+            grid, [(p.lon, p.lat) for p in parks], [p.area_km2 for p in parks], sigma
+        )
         return land_fraction * (k / k.max() + 0.15 * lc["urban"])
 
     all_parks = _gaussian_kernel(
-        grid, [(p.lon, p.lat) for p in INDUSTRIAL_PARKS], [p.area_km2 for p in INDUSTRIAL_PARKS], 8000.0
+        grid,
+        [(p.lon, p.lat) for p in INDUSTRIAL_PARKS],
+        [p.area_km2 for p in INDUSTRIAL_PARKS],
+        8000.0,
     )
     port_k = _gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 12000.0)
     port_land = _gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 3000.0)
@@ -261,7 +287,8 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
         "road_transport": 0.7 * pop_n + 0.3 * _normalise(urban_land),
         "shipping_ports": sea_fraction * (0.15 + port_k / port_k.max())
         + 0.5 * land_fraction * port_land / port_land.max(),
-        "solvent_use": 0.6 * pop_n + 0.4 * _normalise(land_fraction * (all_parks / all_parks.max() + lc["urban"])),
+        "solvent_use": 0.6 * pop_n
+        + 0.4 * _normalise(land_fraction * (all_parks / all_parks.max() + lc["urban"])),
         "agriculture": lc["cropland"] * land_fraction,
     }
     out = {k: _normalise(v) for k, v in proxies.items()}

@@ -19,8 +19,9 @@ def polygons(draw):
     cx = draw(st.floats(5000, 25000))
     cy = draw(st.floats(5000, 19000))
     n = draw(st.integers(3, 24))
-    angles = np.sort(np.array(draw(st.lists(st.floats(0, 2 * np.pi), min_size=n, max_size=n,
-                                            unique=True))))
+    angles = np.sort(
+        np.array(draw(st.lists(st.floats(0, 2 * np.pi), min_size=n, max_size=n, unique=True)))
+    )
     radii = np.array(draw(st.lists(st.floats(10, 4900), min_size=n, max_size=n)))
     ring = np.column_stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
     poly = shapely.make_valid(shapely.Polygon(ring))

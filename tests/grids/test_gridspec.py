@@ -35,8 +35,13 @@ def test_default_grid_shape_and_alignment(grid):
 def test_geodesic_cell_area_is_9_km2(grid):
     # Cells in the corners and the centre: an equal-area projection keeps 9 km² everywhere.
     polys = grid.cell_polygons().reshape(grid.shape)
-    for r, c in [(0, 0), (0, grid.nx - 1), (grid.ny - 1, 0), (grid.ny - 1, grid.nx - 1),
-                 (grid.ny // 2, grid.nx // 2)]:
+    for r, c in [
+        (0, 0),
+        (0, grid.nx - 1),
+        (grid.ny - 1, 0),
+        (grid.ny - 1, grid.nx - 1),
+        (grid.ny // 2, grid.nx // 2),
+    ]:
         cell = shapely.segmentize(polys[r, c], 100.0)  # follow the projected straight edges
         lonlat = shapely.transform(cell, lambda xy: np.column_stack(grid.unproject(*xy.T)))
         assert _geodesic_area(lonlat) == pytest.approx(9.0e6, rel=1e-5)
@@ -46,8 +51,9 @@ def test_region_fraction_area_matches_geodesic_area(grid):
     region = region_polygon(grid.crs)
     frac = coverage_fraction_grid(grid, region)
     grid_area = float((frac * grid.cell_area).sum())
-    lonlat = shapely.transform(shapely.segmentize(region, 500.0),
-                               lambda xy: np.column_stack(grid.unproject(*xy.T)))
+    lonlat = shapely.transform(
+        shapely.segmentize(region, 500.0), lambda xy: np.column_stack(grid.unproject(*xy.T))
+    )
     assert grid_area == pytest.approx(_geodesic_area(lonlat), rel=1e-5)
     # The land alone, against the geodesic area of the boundary data itself.
     land_lonlat = shapely.union_all(load_boundaries("province").geometry.values)

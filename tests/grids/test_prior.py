@@ -43,13 +43,18 @@ def test_annual_mass_per_sector_and_species(year):
 
 
 def test_sector_dimension_keeps_sector_totals():
-    cfg = small_config(period=_year(2024), prior={"keep_sectors": True},
-                       sectors=["road_transport", "solvent_use", "power"])
+    cfg = small_config(
+        period=_year(2024),
+        prior={"keep_sectors": True},
+        sectors=["road_transport", "solvent_use", "power"],
+    )
     sums = 0.0
     for part in iter_prior(cfg):
         assert part["CO2"].dims == ("time", "sector", "y", "x")
         sums = sums + part["VOC"].sum(("time", "y", "x"), dtype=np.float64).values
-    expected_area = PROVINCIAL_TOTALS.loc[["road_transport", "solvent_use", "power"], "VOC"].to_numpy()
+    expected_area = PROVINCIAL_TOTALS.loc[
+        ["road_transport", "solvent_use", "power"], "VOC"
+    ].to_numpy()
     expected_area = expected_area * np.array([1.0, 1.0, 0.0])  # power is all point sources
     np.testing.assert_allclose(sums, expected_area, rtol=1e-6)
 
@@ -79,8 +84,9 @@ def test_prior_layout_and_metadata(small_cfg):
     assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["synthetic"] == "true"
     assert ds["time"].values[0] == np.datetime64("2023-01-19T16:00")
     assert ds.sizes["time"] == 72
-    np.testing.assert_array_equal(ds["time_bnds"].values[:, 1] - ds["time_bnds"].values[:, 0],
-                                  np.timedelta64(1, "h"))
+    np.testing.assert_array_equal(
+        ds["time_bnds"].values[:, 1] - ds["time_bnds"].values[:, 0], np.timedelta64(1, "h")
+    )
     assert {"lon", "lat"} <= set(ds.coords)
     # Hours differ in spatial pattern (sector-specific profiles): normalised maps are not equal.
     co2 = total_grid(ds, "CO2").values
@@ -121,8 +127,9 @@ def test_round_trip_netcdf_zarr_geotiff(tmp_path, small_cfg):
         assert src.transform == grid.transform
         assert src.count == 3
         co2 = src.read(1)
-    np.testing.assert_allclose(co2.sum(dtype=np.float64),
-                               float(ds["CO2"].sum()) + float(ds["CO2_point"].sum()), rtol=1e-5)
+    np.testing.assert_allclose(
+        co2.sum(dtype=np.float64), float(ds["CO2"].sum()) + float(ds["CO2_point"].sum()), rtol=1e-5
+    )
 
 
 def test_writers_refuse_overwrite(tmp_path, small_cfg):
@@ -198,7 +205,8 @@ def test_point_outside_grid_raises_or_is_dropped(tmp_path, caplog):
     with pytest.raises(OutsideGridError, match="'FAR'"):
         build_prior(small_config(prior={"point_sources_csv": str(path)}))
     with caplog.at_level("WARNING"):
-        ds = build_prior(small_config(prior={"point_sources_csv": str(path),
-                                             "drop_points_outside": True}))
+        ds = build_prior(
+            small_config(prior={"point_sources_csv": str(path), "drop_points_outside": True})
+        )
     assert list(ds["point_id"].values) == ["P1"]
     assert "dropped 1 point source" in caplog.text

@@ -56,20 +56,26 @@ def test_spring_festival_has_holiday_profile():
     dates = pd.date_range("2023-01-16", "2023-01-29", freq="D")
     types = day_types(dates)
     # 2023 Spring Festival: 21-27 January off; Saturday 28 and Sunday 29 January are make-up days.
-    assert list(types[dates.get_indexer(pd.date_range("2023-01-21", "2023-01-27"))]) == [HOLIDAY] * 7
+    assert (
+        list(types[dates.get_indexer(pd.date_range("2023-01-21", "2023-01-27"))]) == [HOLIDAY] * 7
+    )
     assert types[dates.get_loc(pd.Timestamp("2023-01-28"))] == WORKDAY
     assert types[dates.get_loc(pd.Timestamp("2023-01-16"))] == WORKDAY
     w = hourly_weights(2023, "industry_cement")
     t = beijing_year_hours(2023) + pd.Timedelta(hours=8)
+
     def daily(d):
         return w[t.normalize() == pd.Timestamp(d)].sum()
 
     p = PROFILES["industry_cement"]
     # Monday 16 Jan (ordinary) vs Monday 23 Jan (Spring Festival holiday), same month.
-    assert daily("2023-01-23") / daily("2023-01-16") == pytest.approx(p.holiday / p.weekday[0], rel=1e-12)
+    assert daily("2023-01-23") / daily("2023-01-16") == pytest.approx(
+        p.holiday / p.weekday[0], rel=1e-12
+    )
     # A make-up working Saturday gets the working-day factor, not Saturday's.
     assert daily("2023-01-28") / daily("2023-01-16") == pytest.approx(
-        p.weekday[:5].mean() / p.weekday[0], rel=1e-12)
+        p.weekday[:5].mean() / p.weekday[0], rel=1e-12
+    )
 
 
 def test_uncovered_year_warns_and_falls_back():
