@@ -12,13 +12,16 @@ from gridcarbon.config import RunConfig, load_config  # noqa: E402
 from gridcarbon.errors import GridcarbonError  # noqa: E402
 from gridcarbon.grids.gridspec import GridSpec  # noqa: E402
 from gridcarbon.grids.prior import build_prior, iter_prior  # noqa: E402
+from gridcarbon.pipeline import RunResult, run  # noqa: E402
 
 __all__ = [
     "__version__",
     "GridSpec",
     "GridcarbonError",
     "RunConfig",
+    "RunResult",
     "build_prior",
     "iter_prior",
     "load_config",
+    "run",
 ]
