@@ -53,6 +53,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+class GridExtent(_Section):
+    """An explicit grid extent in the grid CRS (metres)."""
+
+    x_min: float = Field(description="western edge, metres")
+    y_max: float = Field(description="northern edge, metres")
+    nx: int = Field(gt=0, description="columns")
+    ny: int = Field(gt=0, description="rows")
+
+
 class GridConfig(_Section):
     """The 3 km grid."""
 
@@ -68,6 +77,21 @@ class GridConfig(_Section):
     territorial_sea_m: float = Field(
         22224.0, ge=0, description="seaward buffer of the land standing for the territorial sea"
     )
+    extent: GridExtent | None = Field(
+        None,
+        description="an explicit grid (x_min, y_max, nx, ny in the grid CRS); None = the region's "
+        "bounding box plus buffer_m",
+    )
+
+    @classmethod
+    def from_gridspec(cls, spec: Any, **kwargs: Any) -> GridConfig:
+        """The config section that reproduces ``spec`` (a :class:`GridSpec`) exactly."""
+        return cls(
+            cell_size_m=spec.cell_size,
+            crs=spec.crs_wkt,
+            extent=GridExtent(x_min=spec.x_min, y_max=spec.y_max, nx=spec.nx, ny=spec.ny),
+            **kwargs,
+        )
 
 
 class PeriodConfig(_Section):

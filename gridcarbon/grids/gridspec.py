@@ -13,7 +13,7 @@ from affine import Affine
 
 from gridcarbon.errors import ConfigError, CRSError, OutsideGridError
 
-__all__ = ["GridSpec", "default_crs", "DEFAULT_CRS_NAME"]
+__all__ = ["GridSpec", "default_crs", "parse_crs", "to_projected", "DEFAULT_CRS_NAME"]
 
 DEFAULT_CRS_NAME = "CGCS2000 / Zhejiang Albers equal-area (27.5N, 30.5N; 29N 120.5E)"
 
@@ -44,7 +44,8 @@ def default_crs(
     )
 
 
-def _parse_crs(crs: Any) -> pyproj.CRS:
+def parse_crs(crs: Any) -> pyproj.CRS:
+    """Parse a projected CRS in metres, raising :class:`CRSError` with a fix otherwise."""
     try:
         parsed = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
@@ -95,7 +96,7 @@ class GridSpec:
             )
         if int(self.nx) < 1 or int(self.ny) < 1:
             raise ConfigError(f"grid must have at least one cell, got nx={self.nx}, ny={self.ny}")
-        crs = _parse_crs(self.crs_wkt)
+        crs = parse_crs(self.crs_wkt)
         object.__setattr__(self, "crs_wkt", crs.to_wkt())
         object.__setattr__(self, "nx", int(self.nx))
         object.__setattr__(self, "ny", int(self.ny))
@@ -118,7 +119,7 @@ class GridSpec:
         """
         if not np.isfinite(cell_size) or cell_size <= 0:
             raise ConfigError(f"cell_size must be a positive number of metres, got {cell_size!r}")
-        crs = default_crs() if crs is None else _parse_crs(crs)
+        crs = default_crs() if crs is None else parse_crs(crs)
         x0, y0, x1, y1 = bounds
         if not (x1 > x0 and y1 > y0):
             raise ConfigError(f"empty bounds {bounds!r}")
@@ -153,7 +154,7 @@ class GridSpec:
         """
         if buffer_m < 0:
             raise ConfigError(f"buffer_m must be >= 0 metres, got {buffer_m!r}")
-        crs = default_crs() if crs is None else _parse_crs(crs)
+        crs = default_crs() if crs is None else parse_crs(crs)
         projected = to_projected(region_lonlat, crs)
         x0, y0, x1, y1 = projected.bounds
         return cls.from_bounds(

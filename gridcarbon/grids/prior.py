@@ -96,19 +96,20 @@ def hourly_area_emissions(
 
 
 def grid_from_config(config: RunConfig) -> GridSpec:
-    """The grid of ``config``: the region (land + territorial sea) plus the buffer."""
-    from gridcarbon.grids.gridspec import default_crs
+    """The grid of ``config``: its explicit extent, or the region (land + territorial sea) plus
+    the buffer."""
+    from gridcarbon.grids.gridspec import default_crs, parse_crs
     from gridcarbon.scenario.geography import region_polygon
 
-    crs = (
-        default_crs()
-        if config.grid.crs is None
-        else GridSpec.from_bounds((0, 0, 1, 1), 1.0, config.grid.crs).crs
-    )
-    region = region_polygon(crs, config.grid.territorial_sea_m)
+    g = config.grid
+    crs = default_crs() if g.crs is None else parse_crs(g.crs)
+    if g.extent is not None:
+        e = g.extent
+        return GridSpec(crs.to_wkt(), e.x_min, e.y_max, g.cell_size_m, e.nx, e.ny)
+    region = region_polygon(crs, g.territorial_sea_m)
     x0, y0, x1, y1 = region.bounds
-    b = config.grid.buffer_m
-    return GridSpec.from_bounds((x0 - b, y0 - b, x1 + b, y1 + b), config.grid.cell_size_m, crs)
+    b = g.buffer_m
+    return GridSpec.from_bounds((x0 - b, y0 - b, x1 + b, y1 + b), g.cell_size_m, crs)
 
 
 def prior_inventory(config: RunConfig, grid: GridSpec | None = None) -> Inventory:

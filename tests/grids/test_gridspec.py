@@ -105,3 +105,13 @@ def test_bad_crs_and_cell_size():
         GridSpec(default_crs().to_wkt(), 0.0, 0.0, -3000.0, 10, 10)
     with pytest.raises(ValueError):  # the error classes are ValueErrors too
         GridSpec.from_bounds((0, 0, 10, 10), -1.0)
+
+
+def test_grid_serialises_through_the_config(grid):
+    from gridcarbon.config import GridConfig, RunConfig
+    from gridcarbon.grids.prior import grid_from_config
+
+    cfg = RunConfig(grid=GridConfig.from_gridspec(grid))
+    again = RunConfig.from_yaml(cfg.to_yaml())
+    assert grid_from_config(again) == grid
+    assert grid_from_config(RunConfig()) == grid  # the default is the region's box
