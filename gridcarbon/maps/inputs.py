@@ -172,7 +172,7 @@ def _series_from_dataset(ds: xr.Dataset, dim: str) -> dict[str, pd.DataFrame]:
             out[str(name)] = pd.DataFrame(
                 arr, index=pd.Index(np.asarray(codes).astype(str), name="unit_code"),
                 columns=[int(c) for c in ds[dim].values],
-            ).assign()
+            )
             out[str(name)].attrs["units"] = v.attrs.get("units", "")
             out[str(name)].attrs["long_name"] = v.attrs.get("long_name", str(name))
     return out

@@ -50,7 +50,7 @@ class MercatorImage:
         """(row, col) of the pixel containing lon/lat."""
         tr = pyproj.Transformer.from_crs("EPSG:4326", WEB_MERCATOR, always_xy=True)
         x, y = tr.transform(lon, lat)
-        col, row = ~self.transform * (x, y)
+        col, row = ~self.transform @ (x, y)
         return int(np.floor(row)), int(np.floor(col))
 
 
@@ -84,8 +84,8 @@ def warp_to_mercator(classes: np.ndarray, grid: GridSpec, pixels_per_cell: int =
         resampling=Resampling.nearest,
     )
     tr = pyproj.Transformer.from_crs(WEB_MERCATOR, "EPSG:4326", always_xy=True)
-    west, north = dst_transform * (0, 0)
-    east, south = dst_transform * (width, height)
+    west, north = dst_transform @ (0, 0)
+    east, south = dst_transform @ (width, height)
     lon0, lat0 = tr.transform(west, south)
     lon1, lat1 = tr.transform(east, north)
     return MercatorImage(out, dst_transform, [[float(lat0), float(lon0)], [float(lat1), float(lon1)]])

@@ -42,8 +42,14 @@ def fmt(v: float, sig: int = 3) -> str:
         return "0"
     a = abs(v)
     if a >= 1e5 or a < 1e-3:
-        return f"{v:.{sig - 1}e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
-    digits = max(0, sig - 1 - int(math.floor(math.log10(a))))
+        mant, exp = f"{v:.{sig - 1}e}".split("e")
+        if "." in mant:
+            mant = mant.rstrip("0").rstrip(".")
+        return f"{mant}e{int(exp)}"
+    shift = sig - 1 - int(math.floor(math.log10(a)))
+    digits = max(0, shift)
+    if shift < 0:
+        v = round(v, shift)
     s = f"{v:,.{digits}f}"
     if "." in s:
         s = s.rstrip("0").rstrip(".")

@@ -1,0 +1,98 @@
+"""Class breaks, colours and legends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridcarbon.errors import ConfigError
+from gridcarbon.maps.scales import (
+    NODATA,
+    ClassScale,
+    colors_from,
+    diverging_scale,
+    fixed_scale,
+    fmt,
+    legend_html,
+    sequential_scale,
+)
+
+
+def test_linear_scale_for_narrow_data():
+    v = np.linspace(0, 95, 200)
+    s = sequential_scale(v, "x", "kg", n_classes=8)
+    assert not s.log
+    assert s.breaks[0] == 0 and s.breaks[-1] >= np.percentile(v[v > 0], 99.5)
+    assert np.allclose(np.diff(s.breaks), s.breaks[1] - s.breaks[0])  # equal steps
+    assert 5 <= s.n <= 10
+
+
+def test_log_scale_when_data_span_decades():
+    v = np.logspace(-1, 4, 500)
+    s = sequential_scale(v, "x", "kg")
+    assert s.log
+    ratios = {round(b / 10 ** np.floor(np.log10(b)), 6) for b in s.breaks}
+    assert ratios <= {1.0, 2.0, 5.0, 3.0}
+    assert s.breaks[0] <= np.percentile(v, 2) and s.breaks[-1] >= np.percentile(v, 99.5)
+    assert not sequential_scale(v, "x", "kg", log="never").log
+
+
+def test_diverging_is_symmetric_and_centred():
+    rng = np.random.default_rng(0)
+    v = rng.normal(0, 10, 1000)
+    s = diverging_scale(v, "d", "kg")
+    b = np.asarray(s.breaks)
+    assert np.allclose(b, -b[::-1])
+    assert s.n % 2 == 1
+    mid = s.n // 2
+    assert s.classify(np.array([0.0]))[0] == mid  # zero sits in the centre class
+    assert s.classify(np.array([b[-1] * 10]))[0] == s.n - 1
+    assert s.classify(np.array([b[0] * 10]))[0] == 0
+    # red for increase, blue for decrease (RdBu reversed)
+    hi, lo = s.colors[-1], s.colors[0]
+    assert int(hi[1:3], 16) > int(hi[5:7], 16) and int(lo[5:7], 16) > int(lo[1:3], 16)
+
+
+def test_diverging_log_when_span_decades():
+    v = np.concatenate([np.logspace(-2, 3, 300), -np.logspace(-2, 2, 300)])
+    s = diverging_scale(v, "d", "kg")
+    assert s.log and np.allclose(s.breaks, -np.asarray(s.breaks)[::-1])
+
+
+def test_classify_edges_and_nodata():
+    s = ClassScale((0.0, 1.0, 2.0, 3.0), ("#000000", "#111111", "#222222"), "t",
+                   open_low=False, open_high=False)
+    got = s.classify(np.array([-1, 0, 0.5, 1, 2.999, 3, 3.5, np.nan]))
+    assert got.tolist() == [NODATA, 0, 0, 1, 2, 2, NODATA, NODATA]
+    s2 = ClassScale((0.0, 1.0, 2.0), ("#000000", "#111111"), "t")
+    assert s2.classify(np.array([-5, 99])).tolist() == [0, 1]
+    assert s2.labels() == ["< 1", "≥ 1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1e7, allow_nan=False), min_size=1, max_size=60))
+def test_sequential_classes_are_monotone(values):
+    v = np.asarray(values)
+    s = sequential_scale(v, "x", "kg")
+    cls = s.classify(np.sort(v)).astype(int)
+    assert np.all(np.diff(cls) >= 0)
+    assert cls.max() < s.n
+
+
+def test_fixed_scale_and_legend_escape():
+    s = fixed_scale(np.linspace(0, 1, 11).tolist(), "<b>UR</b>", "1", "plasma")
+    assert s.n == 10
+    html_ = legend_html(s, "sub <i>")
+    assert "<b>UR</b>" not in html_ and "&lt;b&gt;UR&lt;/b&gt;" in html_
+    assert html_.count('class="gc-sw"') == 10
+
+
+def test_colors_and_fmt():
+    c = colors_from("viridis", 5)
+    assert len(c) == 5 and len(set(c)) == 5 and all(x.startswith("#") for x in c)
+    with pytest.raises(ConfigError):
+        colors_from("no-such-map", 3)
+    assert fmt(1234.5) == "1,230" and fmt(0.01234) == "0.0123" and fmt(0) == "0"
+    assert fmt(float("nan")) == "–" and fmt(2.5e6) == "2.5e6"
