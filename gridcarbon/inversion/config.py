@@ -1,8 +1,81 @@
-"""Configuration of the inversion stage (a section of :class:`gridcarbon.config.RunConfig`)."""
+"""Configuration of the inversion stage (a section of :class:`gridcarbon.config.RunConfig`).
+
+Every modelling choice of the inverse model is a field here with a documented default; the
+reasons for each default are given in ``docs/inversion.md``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["InversionConfig", "OSSEConfig", "STATION_KINDS", "OBS_SPECIES"]
+
+#: Station classes of the network (DESIGN §3).
+STATION_KINDS: tuple[str, ...] = (
+    "background",
+    "demonstration",
+    "regional",
+    "urban",
+    "sink",
+    "micro",
+)
+
+#: Observed species and the emitted species they constrain.
+OBS_SPECIES: dict[str, str] = {"CO2": "CO2", "NO2": "NOx", "VOC": "VOC"}
+
+
+def _default_meas_error() -> dict[str, dict[str, float]]:
+    # 1-sigma hourly measurement error by station class, in ppm (CO2), ppb (NO2), ppbC (VOC).
+    return {
+        "background": {"CO2": 0.1, "NO2": 1.0},
+        "demonstration": {"CO2": 0.1, "NO2": 1.0, "VOC": 2.0},
+        "regional": {"CO2": 0.2, "NO2": 1.0},
+        "urban": {"CO2": 0.3, "NO2": 1.5, "VOC": 3.0},
+        "sink": {"CO2": 0.3},
+        "micro": {"CO2": 2.0, "NO2": 5.0},
+    }
+
+
+class OSSEConfig(BaseModel):
+    """Settings of the observing-system simulation experiments (synthetic truth)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    replicates: int = Field(3, ge=1, description="seeded replicates in one call")
+    seed: int = Field(20240, description="seed of replicate 0 (replicate i uses seed + i)")
+    mode: Literal["perturbed", "identical"] = Field(
+        "perturbed",
+        description="'perturbed': observations made with perturbed winds and mixing height plus "
+        "unmodelled biogenic signal (the test that counts); 'identical': same transport as the "
+        "inversion (identical twin, a consistency check)",
+    )
+    sector_biases: dict[str, float] = Field(
+        default_factory=lambda: {"industry_petrochemical": 0.30, "road_transport": -0.20},
+        description="relative bias of the truth per sector (e.g. +0.30 = 30% higher than prior)",
+    )
+    wind_direction_error_deg: float = Field(20.0, ge=0, description="1-sigma wind direction error")
+    wind_speed_error: float = Field(0.20, ge=0, description="1-sigma relative wind speed error")
+    mixing_height_bias: float = Field(
+        0.20, description="relative bias of the mixing height seen by the truth (+0.2 = 20% higher)"
+    )
+    error_time_scale_h: float = Field(
+        6.0, gt=0, description="e-folding time of the (AR(1)) wind errors, hours"
+    )
+    error_length_scale_km: float = Field(
+        150.0, gt=0, description="e-folding length of the wind errors between stations, km"
+    )
+    micro_drift_per_day: dict[str, float] = Field(
+        default_factory=lambda: {"CO2": 0.05, "NO2": 0.1},
+        description="1-sigma linear drift of micro-sensor bias per day (ppm, ppb)",
+    )
+    station_radius_km: float = Field(30.0, gt=0, description="'near a station' for the metrics")
+    cities: list[str] = Field(
+        default_factory=lambda: ["330100", "330200"],
+        description="city adcodes whose CO2 totals are scored (Hangzhou, Ningbo)",
+    )
 
 
 class InversionConfig(BaseModel):
@@ -11,3 +84,180 @@ class InversionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = Field(True, description="run this stage in `gridcarbon run`")
+    seed: int = Field(20230, description="seed of synthetic met, network noise and solvers")
+
+    # -- inputs -------------------------------------------------------------------------------
+    stations: Path | None = Field(
+        None, description="station table (CSV/Parquet); None = embedded synthetic default network"
+    )
+    observations: Path | None = Field(
+        None,
+        description="observation table (long CSV/Parquet); None = synthetic OSSE observations",
+    )
+    observation_time_zone: str = Field(
+        "UTC", description="time zone of naive time stamps in observation files ('UTC' or 'Asia/Shanghai')"
+    )
+    meteorology: Path | None = Field(
+        None, description="ERA5-style NetCDF (u10, v10, blh, tcc or sshf); None = synthetic"
+    )
+    n_micro_stations: int = Field(82, ge=0, description="micro stations in the default network")
+
+    # -- state vector -------------------------------------------------------------------------
+    block_cells: int = Field(
+        3, ge=1, le=20, description="edge of a state block in grid cells (1 = per cell)"
+    )
+    window_hours: int = Field(
+        24, ge=1, le=744, description="time window of a scaling factor, hours (1 h .. a month)"
+    )
+    prior_error: float = Field(0.5, gt=0, description="1-sigma error of each scaling factor")
+    length_scale_km: float = Field(
+        20.0, gt=0, description="e-folding length of the (separable exponential) spatial correlation"
+    )
+    time_scale_days: float = Field(
+        5.0, gt=0, description="e-folding time of the correlation between time windows, days"
+    )
+    species_correlation: dict[str, float] = Field(
+        default_factory=lambda: {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3},
+        description="correlation of the errors of different species (shared sources)",
+    )
+    n_point_unknowns: int = Field(
+        20, ge=0, description="largest point sources (by CO2) that get their own factors"
+    )
+    point_prior_error: float = Field(0.3, gt=0, description="1-sigma error of their factors")
+    background_sectors: int = Field(
+        4, ge=1, le=16, description="inflow-direction sectors of the daily background unknowns"
+    )
+    background_prior: dict[str, float] = Field(
+        default_factory=lambda: {"CO2": 420.0, "NO2": 5.0, "VOC": 10.0},
+        description="prior background (ppm, ppb, ppbC)",
+    )
+    background_error: dict[str, float] = Field(
+        default_factory=lambda: {"CO2": 3.0, "NO2": 3.0, "VOC": 5.0},
+        description="1-sigma error of the daily background per inflow sector",
+    )
+    micro_bias_error: dict[str, float] = Field(
+        default_factory=lambda: {"CO2": 5.0, "NO2": 5.0, "VOC": 10.0},
+        description="1-sigma prior error of each micro station's constant bias",
+    )
+    neighbour_density_scale: dict[str, float] = Field(
+        default_factory=lambda: {
+            "Shanghai": 3.0, "Jiangsu": 1.3, "Anhui": 0.6, "Jiangxi": 0.5, "Fujian": 0.7,
+        },
+        description="emission density of each neighbouring province relative to Zhejiang's mean "
+        "(coarse inflow prior in the grid outside the region)",
+    )
+    neighbour_prior_error: float = Field(0.5, gt=0, description="error of the neighbour factors")
+    biogenic: Literal["unmodelled", "scaled"] = Field(
+        "unmodelled",
+        description="'unmodelled': NEE (CO2) and isoprene (VOC) are only in the OSSE truth; "
+        "'scaled': a prior biogenic field is modelled with one scale factor per species and day",
+    )
+    biogenic_prior_error: float = Field(0.5, gt=0, description="error of the biogenic factors")
+
+    # -- observations and R -------------------------------------------------------------------
+    aggregation: Literal["afternoon_mean", "hourly"] = Field(
+        "afternoon_mean",
+        description="assimilate daily afternoon means, or hourly values with R inflated by the "
+        "effective sample size",
+    )
+    assimilation_hours_local: dict[str, list[int]] = Field(
+        default_factory=lambda: {
+            "CO2": [12, 13, 14, 15, 16], "NO2": [12, 13, 14, 15, 16], "VOC": [12, 13, 14, 15, 16],
+        },
+        description="Beijing hours (hour-beginning) assimilated per species",
+    )
+    measurement_error: dict[str, dict[str, float]] = Field(
+        default_factory=_default_meas_error,
+        description="hourly 1-sigma measurement error by station class and species",
+    )
+    model_error_rel: float = Field(
+        0.5, ge=0, description="model (transport) error as a fraction of the modelled enhancement"
+    )
+    model_error_floor: dict[str, float] = Field(
+        default_factory=lambda: {"CO2": 1.0, "NO2": 2.0, "VOC": 3.0},
+        description="absolute floor of the hourly model error (ppm, ppb, ppbC)",
+    )
+    model_error_time_scale_h: float = Field(
+        3.0, gt=0, description="e-folding time of the hour-to-hour model-error correlation"
+    )
+    point_dominance_max: float = Field(
+        0.5, gt=0, le=1, description="drop station-hours where one point source gives more than "
+        "this share of the modelled enhancement"
+    )
+
+    # -- plume operator -----------------------------------------------------------------------
+    max_distance_km: float = Field(50.0, gt=0, description="truncation distance")
+    max_travel_hours: float = Field(2.0, gt=0, description="truncation travel time")
+    lateral_sigmas: float = Field(3.0, gt=0, description="lateral truncation in sigma_y")
+    subcells: int = Field(5, ge=1, le=25, description="sub-cell quadrature per axis (far cells)")
+    subcells_near: int = Field(
+        15, ge=1, le=51, description="sub-cell quadrature per axis in the station's own and "
+        "neighbouring cells"
+    )
+    calm_floor_m_s: float = Field(1.0, gt=0, description="wind speeds are floored here")
+    calm_exclude_m_s: float = Field(0.5, ge=0, description="hours below this are not assimilated")
+    lid_uniform_factor: float = Field(
+        1.6, gt=0, description="classes A-D mix uniformly below the lid once sigma_z > f * z_i"
+    )
+    urban_fraction_threshold: float = Field(
+        0.5, ge=0, le=1, description="source cells with at least this urban fraction use Briggs urban"
+    )
+    area_source_height_m: float = Field(10.0, ge=0, description="release height of area sources")
+    nox_lifetime_day_h: float = Field(4.0, gt=0, description="NOx e-folding lifetime by day")
+    nox_lifetime_night_h: float = Field(12.0, gt=0, description="NOx e-folding lifetime at night")
+    no2_primary_fraction: float = Field(0.1, ge=0, le=1, description="NO2/NOx at emission")
+    no2_equilibrium_fraction: float = Field(
+        0.75, ge=0, le=1, description="NO2/NOx reached by an aged plume (photostationary)"
+    )
+    no2_conversion_time_h: float = Field(
+        0.5, gt=0, description="e-folding time of NO -> NO2 conversion towards the equilibrium"
+    )
+    voc_molar_mass_per_carbon: float = Field(
+        14.0, gt=0, description="NMVOC mass per mole of carbon, g/mol (ppbC conversion)"
+    )
+    model_temperature_K: float = Field(298.15, gt=0, description="T of model ppm/ppb conversion")
+    model_pressure_kPa: float = Field(101.325, gt=0, description="p of model ppm/ppb conversion")
+
+    # -- solver ---------------------------------------------------------------------------------
+    solver: Literal["auto", "dense", "cg"] = Field(
+        "auto", description="'dense' exact, 'cg' Lanczos-CG in B^1/2 space, 'auto' by state size"
+    )
+    dense_max_state: int = Field(6000, ge=1, description="'auto' uses dense up to this size")
+    cg_tol: float = Field(1e-6, gt=0, description="CG stops at this relative gradient norm")
+    lanczos_max_vectors: int = Field(
+        300, ge=2, description="Lanczos vectors kept (CG iterations), bounding memory and time"
+    )
+    lanczos_min_vectors: int = Field(
+        120, ge=1, description="Lanczos iterations done even after CG converged (for sigma)"
+    )
+    negative_factors: Literal["keep", "clip"] = Field(
+        "clip", description="posterior grids: keep negative factors or clip them at 0 "
+        "(they are counted and reported either way)"
+    )
+
+    osse: OSSEConfig = Field(default_factory=OSSEConfig)
+
+    @field_validator("species_correlation")
+    @classmethod
+    def _corr(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, r in v.items():
+            parts = k.split("-")
+            if len(parts) != 2 or not set(parts) <= {"CO2", "NOx", "VOC"}:
+                raise ValueError(f"species_correlation key {k!r} must be like 'CO2-NOx'")
+            if not -1 < r < 1:
+                raise ValueError(f"species_correlation {k!r} = {r} must be in (-1, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> InversionConfig:
+        if self.calm_exclude_m_s > self.calm_floor_m_s:
+            raise ValueError("calm_exclude_m_s must not exceed calm_floor_m_s")
+        for sp, hours in self.assimilation_hours_local.items():
+            if sp not in OBS_SPECIES:
+                raise ValueError(f"assimilation_hours_local: unknown species {sp!r}")
+            if not hours or any(h < 0 or h > 23 for h in hours):
+                raise ValueError(f"assimilation_hours_local[{sp}] must be hours 0..23")
+        for kind in self.measurement_error:
+            if kind not in STATION_KINDS:
+                raise ValueError(f"measurement_error: unknown station class {kind!r}")
+        return self

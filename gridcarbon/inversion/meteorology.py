@@ -1,0 +1,156 @@
+"""Hourly meteorology: ERA5-style reader, interpolation to stations and grid, stability.
+
+A met Dataset has ``u10``, ``v10`` (m/s), ``blh`` (m), ``tcc`` (0–1) and ``t2m`` (K) on
+``(time, lat, lon)``; :func:`gridcarbon.scenario.meteorology.synthetic_met` makes the default and
+:func:`read_era5` reads ERA5 single-level NetCDF.  :func:`met_at_points` interpolates bilinearly
+in space (and linearly in time) and adds wind speed, direction, sun elevation and the Turner
+stability class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.inversion.dispersion import sun_elevation, turner_class
+
+__all__ = ["read_era5", "met_at_points", "met_on_grid", "PointMet", "perturb_point_met"]
+
+_RENAME = {"valid_time": "time", "latitude": "lat", "longitude": "lon"}
+
+
+def read_era5(path: str | Path) -> xr.Dataset:
+    """Read ERA5-style single-level NetCDF (``u10``, ``v10``, ``blh``, and ``tcc`` or ``sshf``).
+
+    ``t2m`` is optional (283.15 K when absent).  Without ``tcc``, cloud cover is estimated from
+    the surface sensible heat flux ``sshf`` (ERA5: J m-2 accumulated over the hour, downward
+    positive): by day ``1 - H / H_clear`` with ``H_clear = 0.35 * 1000 W m-2 * sin(elevation)``,
+    at night 0.5 (unknown) — a stated approximation.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"meteorology file {str(path)!r} does not exist")
+    try:
+        ds = xr.open_dataset(path)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read meteorology {str(path)!r}: {exc}") from None
+    ds = ds.rename({k: v for k, v in _RENAME.items() if k in ds.variables or k in ds.dims})
+    for extra in ("number", "expver"):
+        if extra in ds.dims:
+            ds = ds.isel({extra: 0})
+    miss = [v for v in ("u10", "v10", "blh") if v not in ds]
+    if miss:
+        raise InputDataError(f"meteorology {str(path)!r} lacks {miss}; need u10, v10, blh and tcc or sshf")
+    if "tcc" not in ds and "sshf" not in ds:
+        raise InputDataError(f"meteorology {str(path)!r} has neither tcc (cloud cover) nor sshf")
+    ds = ds.sortby("lat").sortby("lon").sortby("time")
+    if "t2m" not in ds:
+        ds["t2m"] = xr.full_like(ds["u10"], 283.15)
+    if "tcc" not in ds:
+        h_up = -ds["sshf"] / 3600.0  # upward W m-2
+        lon2, lat2 = np.meshgrid(ds["lon"].values, ds["lat"].values)
+        el = sun_elevation(ds["time"].values[:, None, None], lon2[None], lat2[None])
+        clear = 350.0 * np.clip(np.sin(np.radians(el)), 0.05, None)
+        cc = np.where(el > 0, 1 - np.clip(h_up.values / clear, 0, 1), 0.5)
+        ds["tcc"] = (("time", "lat", "lon"), cc.astype(np.float32))
+    ds.attrs.setdefault("synthetic", "false")
+    return ds[["u10", "v10", "blh", "tcc", "t2m"]]
+
+
+@dataclass
+class PointMet:
+    """Hourly met at points, arrays ``(time, point)``.
+
+    Attributes: ``speed`` (10 m wind, m/s, not floored), ``direction_from`` (degrees, where the
+    wind blows from), ``blh`` (m), ``cloud`` (0–1), ``t2m`` (K), ``sun_elevation`` (degrees),
+    ``stability`` (0..5 = A..F, Turner), ``times`` (UTC).
+    """
+
+    times: pd.DatetimeIndex
+    speed: np.ndarray
+    direction_from: np.ndarray
+    blh: np.ndarray
+    cloud: np.ndarray
+    t2m: np.ndarray
+    sun_elevation: np.ndarray
+    stability: np.ndarray
+
+    def copy(self) -> PointMet:
+        return PointMet(self.times, *(np.array(getattr(self, f)) for f in (
+            "speed", "direction_from", "blh", "cloud", "t2m", "sun_elevation", "stability")))
+
+
+def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
+    lon = np.asarray(lon, float)
+    lat = np.asarray(lat, float)
+    glon, glat = met["lon"].values, met["lat"].values
+    if lon.min() < glon[0] or lon.max() > glon[-1] or lat.min() < glat[0] or lat.max() > glat[-1]:
+        raise InputDataError(
+            f"meteorology covers lon {glon[0]}..{glon[-1]}, lat {glat[0]}..{glat[-1]}, which does "
+            f"not contain all points (lon {lon.min():.2f}..{lon.max():.2f}, lat "
+            f"{lat.min():.2f}..{lat.max():.2f}); give a larger met domain")
+    t = pd.DatetimeIndex(times)
+    mt = pd.DatetimeIndex(met["time"].values)
+    if t.min() < mt.min() or t.max() > mt.max():
+        raise InputDataError(f"meteorology covers {mt.min()}..{mt.max()}, not {t.min()}..{t.max()}")
+    pts = xr.Dataset({"lon": ("p", lon), "lat": ("p", lat)})
+    sub = met.interp(lon=pts["lon"], lat=pts["lat"], method="linear")
+    sub = sub.interp(time=t.values, method="linear")
+    return {v: np.asarray(sub[v].transpose("time", "p").values, float) for v in
+            ("u10", "v10", "blh", "tcc", "t2m")}
+
+
+def met_at_points(met: xr.Dataset, times, lon, lat) -> PointMet:
+    """Met interpolated to points (bilinear in space, linear in time) plus Turner stability."""
+    f = _interp(met, times, lon, lat)
+    t = pd.DatetimeIndex(times)
+    speed = np.hypot(f["u10"], f["v10"])
+    direction = (np.degrees(np.arctan2(-f["u10"], -f["v10"])) + 360.0) % 360.0
+    el = sun_elevation(t.values[:, None], np.asarray(lon, float)[None], np.asarray(lat, float)[None])
+    stab = turner_class(speed, el, f["tcc"])
+    return PointMet(t, speed, direction, np.clip(f["blh"], 50.0, None), f["tcc"], f["t2m"], el, stab)
+
+
+def met_on_grid(met: xr.Dataset, grid: GridSpec, times) -> PointMet:
+    """Met at every cell centre, arrays ``(time, ny*nx)`` (C order)."""
+    lon, lat = grid.lonlat()
+    return met_at_points(met, times, lon.ravel(), lat.ravel())
+
+
+def perturb_point_met(pm: PointMet, xy_m: np.ndarray, rng: np.random.Generator,
+                      direction_sd_deg: float, speed_sd: float, blh_bias: float,
+                      time_scale_h: float, length_scale_km: float) -> PointMet:
+    """Perturbed copy of point met for the 'perturbed transport' OSSE.
+
+    Wind-direction errors (additive, degrees) and wind-speed errors (multiplicative, lognormal)
+    are AR(1) in time with e-folding ``time_scale_h`` and correlated between points as
+    ``exp(-d / length_scale_km)``; the mixing height is multiplied by ``1 + blh_bias``.  The
+    stability class is recomputed from the perturbed wind.
+    """
+    nt, npt = pm.speed.shape
+    d = np.hypot(xy_m[:, 0][:, None] - xy_m[:, 0][None], xy_m[:, 1][:, None] - xy_m[:, 1][None])
+    C = np.exp(-d / (length_scale_km * 1000.0)) + 1e-9 * np.eye(npt)
+    L = np.linalg.cholesky(C)
+    a = np.exp(-1.0 / time_scale_h)
+
+    def ar1() -> np.ndarray:
+        z = rng.standard_normal((nt, npt)) @ L.T
+        out = np.empty_like(z)
+        out[0] = z[0]
+        for i in range(1, nt):
+            out[i] = a * out[i - 1] + np.sqrt(1 - a * a) * z[i]
+        return out
+
+    new = pm.copy()
+    new.direction_from = (pm.direction_from + direction_sd_deg * ar1()) % 360.0
+    sig = np.log1p(speed_sd)
+    new.speed = pm.speed * np.exp(sig * ar1() - 0.5 * sig * sig)
+    new.blh = pm.blh * (1.0 + blh_bias)
+    new.stability = turner_class(new.speed, pm.sun_elevation, pm.cloud)
+    return new

@@ -1,0 +1,227 @@
+"""Bayesian solvers in B^1/2 space and the posterior covariance they return.
+
+With ``x = x_b + S v`` (``S = B^1/2``), the cost is
+``J(v) = ½ vᵀv + ½ (d - G v)ᵀ R⁻¹ (d - G v)``, ``G = H S``, ``d = y - H x_b``; its Hessian is
+``A = I + Gᵀ R⁻¹ G`` and the posterior covariance ``P = S A⁻¹ S``.
+
+* :func:`solve_dense` — exact: forms A, Cholesky, full posterior covariance (small problems).
+* :func:`solve_lanczos_cg` — conjugate gradient in its Lanczos form (as CONGRAD, Fisher 1998,
+  used in CO2 inversions): the control-variable transform S is the preconditioner; the
+  Lanczos vectors Q and tridiagonal T give the CG iterate ``v = Q T⁻¹ Qᵀ b`` and the
+  low-rank posterior ``A⁻¹ ≈ I + Q (T⁻¹ - I) Qᵀ``, kept as ``P ≈ B + W diag(mu) Wᵀ`` with
+  ``W = S Q U`` (U, theta the eigenpairs of T, ``mu = 1/theta - 1``).  Full reorthogonalisation;
+  when the Krylov space is exhausted it restarts from a random vector in range(Gᵀ).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from gridcarbon.inversion.state import PriorCovariance
+
+__all__ = ["Problem", "Solution", "PosteriorCovariance", "solve_dense", "solve_lanczos_cg"]
+
+
+@dataclass
+class Problem:
+    """A linear-Gaussian inversion: ``J`` (obs × state, sparse), innovations ``d``, obs error
+    variances ``r_var``, and the prior covariance."""
+
+    J: sp.csr_matrix
+    d: np.ndarray
+    r_var: np.ndarray
+    B: PriorCovariance
+
+    def G(self, v: np.ndarray) -> np.ndarray:
+        return self.J @ self.B.sqrt_apply(v)
+
+    def GT(self, z: np.ndarray) -> np.ndarray:
+        return self.B.sqrt_apply(self.J.T @ z)
+
+
+class PosteriorCovariance:
+    """Posterior covariance of the state: dense ``P`` or ``B + W diag(mu) Wᵀ``."""
+
+    def __init__(self, B: PriorCovariance, P: np.ndarray | None = None,
+                 W: np.ndarray | None = None, mu: np.ndarray | None = None) -> None:
+        self.B = B
+        self.P = P
+        self.W = W
+        self.mu = mu
+
+    @property
+    def kind(self) -> str:
+        return "dense" if self.P is not None else "low-rank"
+
+    def diag(self) -> np.ndarray:
+        """Posterior variances of all state elements."""
+        if self.P is not None:
+            return np.clip(np.diag(self.P).copy(), 0, None)
+        d = self.B.sd ** 2
+        if self.W is not None and self.W.shape[1]:
+            d = d + (self.W ** 2) @ self.mu
+        return np.clip(d, 0, None)
+
+    def aggregate_var(self, A: sp.spmatrix | np.ndarray, batch: int = 32) -> np.ndarray:
+        """``diag(A P Aᵀ)``: posterior variances of linear combinations (rows of A) of the state.
+
+        Uses the covariance between all elements (never independence).
+        """
+        A = sp.csr_matrix(A)
+        if self.P is not None:
+            AP = (A @ self.P)
+            return np.asarray((A.multiply(AP)).sum(axis=1)).ravel()
+        out = np.zeros(A.shape[0])
+        AT = A.T.tocsc()
+        for a in range(0, A.shape[0], batch):
+            b = min(A.shape[0], a + batch)
+            cols = AT[:, a:b].toarray()
+            SA = self.B.sqrt_apply(cols)
+            out[a:b] = (SA ** 2).sum(axis=0)
+        if self.W is not None and self.W.shape[1]:
+            AW = A @ self.W
+            out += (AW ** 2) @ self.mu
+        return np.clip(out, 0, None)
+
+    def prior_aggregate_var(self, A: sp.spmatrix, batch: int = 32) -> np.ndarray:
+        """``diag(A B Aᵀ)``."""
+        A = sp.csr_matrix(A)
+        out = np.zeros(A.shape[0])
+        AT = A.T.tocsc()
+        for a in range(0, A.shape[0], batch):
+            b = min(A.shape[0], a + batch)
+            SA = self.B.sqrt_apply(AT[:, a:b].toarray())
+            out[a:b] = (SA ** 2).sum(axis=0)
+        return out
+
+
+@dataclass
+class Solution:
+    """Result of a solver: ``v`` (B^1/2-space increment), ``x_inc = S v``, covariance, info."""
+
+    v: np.ndarray
+    x_inc: np.ndarray
+    cov: PosteriorCovariance
+    dofs: float
+    cost: float
+    info: dict = field(default_factory=dict)
+
+
+def _cost(prob: Problem, v: np.ndarray) -> float:
+    r = prob.d - prob.G(v)
+    return 0.5 * float(v @ v + r @ (r / prob.r_var))
+
+
+def solve_dense(prob: Problem) -> Solution:
+    """Exact solution with the full posterior covariance (forms ``G = J S`` densely)."""
+    t0 = time.perf_counter()
+    S = prob.B.dense_sqrt()
+    G = np.asarray(prob.J @ S)
+    Gw = G / np.sqrt(prob.r_var)[:, None]
+    A = Gw.T @ Gw
+    A[np.diag_indices_from(A)] += 1.0
+    c = sla.cho_factor(A, lower=True)
+    b = G.T @ (prob.d / prob.r_var)
+    v = sla.cho_solve(c, b)
+    Ainv = sla.cho_solve(c, np.eye(A.shape[0]))
+    P = S @ Ainv @ S
+    dofs = float(A.shape[0] - np.trace(Ainv))
+    return Solution(v, S @ v, PosteriorCovariance(prob.B, P=P), dofs, _cost(prob, v),
+                    {"solver": "dense", "seconds": time.perf_counter() - t0, "n": A.shape[0],
+                     "m": int(prob.d.size)})
+
+
+def solve_lanczos_cg(prob: Problem, tol: float = 1e-6, max_vectors: int = 300,
+                     min_vectors: int = 0, seed: int = 0, keep_tol: float = 1e-8) -> Solution:
+    """Lanczos-form CG in B^1/2 space with full reorthogonalisation (see module docstring).
+
+    Parameters
+    ----------
+    tol : float
+        Stop when the gradient norm ``‖A v - b‖`` falls below ``tol ‖b‖`` …
+    max_vectors : int
+        … or at this many Lanczos vectors (memory ``n × max_vectors`` floats).
+    min_vectors : int
+        Keep iterating up to this many vectors even after convergence, to improve the
+        posterior covariance (the mean is unaffected).
+    seed : int
+        Seed of restart vectors.
+    keep_tol : float
+        Eigenpairs of T with ``|1/theta - 1|`` below this are dropped from W.
+    """
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    n = prob.B.n
+    b = prob.GT(prob.d / prob.r_var)
+    bnorm = float(np.linalg.norm(b))
+    kmax = int(min(max_vectors, n))
+    Q = np.zeros((kmax, n))
+    alpha = np.zeros(kmax)
+    beta = np.zeros(kmax)
+    converged_at = None
+    restarts = 0
+    if bnorm == 0:
+        return Solution(np.zeros(n), np.zeros(n), PosteriorCovariance(prob.B, W=np.zeros((n, 0)),
+                        mu=np.zeros(0)), 0.0, _cost(prob, np.zeros(n)), {"solver": "cg", "iterations": 0})
+    q = b / bnorm
+    k = 0
+    res_hist = []
+    y = np.zeros(0)
+    while k < kmax:
+        Q[k] = q
+        Gq = prob.G(q)
+        w = q + prob.GT(Gq / prob.r_var)
+        alpha[k] = q @ w
+        # full reorthogonalisation (twice is enough)
+        for _ in range(2):
+            w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
+        bk = float(np.linalg.norm(w))
+        k += 1
+        T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
+        e1 = np.zeros(k)
+        e1[0] = bnorm
+        y = np.linalg.solve(T, e1)
+        res = bk * abs(y[-1]) / bnorm
+        res_hist.append(res)
+        if converged_at is None and (res < tol or bk < 1e-12 * bnorm):
+            converged_at = k
+        if converged_at is not None and k >= min_vectors:
+            break
+        if k >= kmax:
+            break
+        if bk < 1e-10 * max(1.0, abs(alpha[k - 1])):
+            # invariant subspace: restart with a random vector in range(Gᵀ)
+            z = rng.standard_normal(prob.d.size) / np.sqrt(prob.r_var)
+            w = prob.GT(z)
+            for _ in range(2):
+                w -= Q[:k].T @ (Q[:k] @ w)
+            nw = float(np.linalg.norm(w))
+            if nw < 1e-10 * float(np.linalg.norm(prob.GT(z))):
+                break  # range(Gᵀ) exhausted: the Krylov basis is exact
+            beta[k - 1] = 0.0
+            q = w / nw
+            restarts += 1
+            continue
+        beta[k - 1] = bk
+        q = w / bk
+    Qk = Q[:k]
+    v = Qk.T @ y
+    T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
+    theta, U = np.linalg.eigh(T)
+    mu = 1.0 / theta - 1.0
+    keep = np.abs(mu) > keep_tol
+    V = Qk.T @ U[:, keep]  # (n, r)
+    del Q
+    W = prob.B.sqrt_apply(V)
+    dofs = float(np.sum(1.0 - 1.0 / theta))
+    info = {"solver": "cg", "iterations": k, "converged_at": converged_at,
+            "final_relative_gradient": float(res_hist[-1]) if res_hist else 0.0,
+            "restarts": restarts, "vectors_kept": int(keep.sum()),
+            "seconds": time.perf_counter() - t0, "n": n, "m": int(prob.d.size)}
+    return Solution(v, prob.B.sqrt_apply(v), PosteriorCovariance(prob.B, W=W, mu=mu[keep]),
+                    dofs, _cost(prob, v), info)

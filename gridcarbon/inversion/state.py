@@ -1,0 +1,270 @@
+"""The state vector of the inversion and its prior error covariance B.
+
+State layout (segments in this order; :attr:`StateLayout.segments` gives their slices):
+
+``grid``        multiplicative factors of the prior per species, time window and cell block,
+                 ``(species, window, block_row, block_col)``, C order; prior mean 1;
+``points``      factors of the largest point sources, ``(species, point)``; prior mean 1;
+``neighbours``  factors of the coarse neighbouring-province prior, ``(species, province)``;
+``biogenic``    (only with ``biogenic = "scaled"``) factors of the prior biogenic fields per
+                 species and day;
+``background``  additive background offsets per observed species, Beijing day and inflow
+                 sector, in ppm / ppb / ppbC; prior mean 0;
+``bias``        constant bias per micro station and observed species; prior mean 0.
+
+B = species ⊗ time ⊗ space for the grid factors, with exponential correlations
+``exp(-|Δ|/L)`` separately along block rows and columns (a separable exponential,
+``exp(-(|dx|+|dy|)/L)``), ``exp(-|Δt|/T)`` between windows and a species correlation matrix;
+point and neighbour factors share the species correlation; the other unknowns are independent.
+``B^1/2`` is the symmetric square root, applied factor by factor (:class:`PriorCovariance`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gridcarbon.errors import ConfigError
+
+__all__ = ["StateLayout", "PriorCovariance", "species_correlation_matrix", "exp_corr"]
+
+
+def exp_corr(n: int, step: float, scale: float) -> np.ndarray:
+    """Exponential correlation ``exp(-|i-j| step / scale)`` of ``n`` equally spaced points."""
+    i = np.arange(n)
+    return np.exp(-np.abs(i[:, None] - i[None, :]) * step / scale)
+
+
+def _sym_sqrt(C: np.ndarray) -> np.ndarray:
+    w, U = np.linalg.eigh(C)
+    if w.min() < -1e-10:
+        raise ConfigError(f"correlation matrix is not positive semi-definite (eigenvalue {w.min():.3g})")
+    return (U * np.sqrt(np.clip(w, 0, None))) @ U.T
+
+
+def species_correlation_matrix(species: list[str], corr: dict[str, float]) -> np.ndarray:
+    """Species correlation matrix from ``{"CO2-NOx": r, ...}`` (missing pairs: 0)."""
+    n = len(species)
+    C = np.eye(n)
+    for key, r in corr.items():
+        a, b = key.split("-")
+        if a in species and b in species:
+            i, j = species.index(a), species.index(b)
+            C[i, j] = C[j, i] = r
+    if np.linalg.eigvalsh(C).min() <= 0:
+        raise ConfigError(f"species_correlation {corr} is not positive definite; lower the correlations")
+    return C
+
+
+@dataclass
+class StateLayout:
+    """Where each unknown sits in the state vector.
+
+    Attributes
+    ----------
+    species : list of str
+        Emitted species in state order (of CO2, NOx, VOC).
+    ny, nx, block : int
+        Grid shape and block edge (cells); ``nby, nbx`` block rows/columns.
+    window_hours, nt : int
+        Hours per window and hours in the period; ``nw`` windows.
+    point_index : ndarray
+        Indices (into the prior's point table) of the points with own factors.
+    neighbours : list of str
+        Neighbouring provinces with inflow factors.
+    biogenic_species : list of str
+        Species with biogenic factors (empty unless ``biogenic = "scaled"``).
+    obs_species : list of str
+        Observed species (CO2, NO2, VOC) with background offsets.
+    ndays, nsectors : int
+        Background days and inflow sectors.
+    bias_keys : list of (station_id, obs species)
+        Micro-station biases.
+    """
+
+    species: list[str]
+    ny: int
+    nx: int
+    block: int
+    window_hours: int
+    nt: int
+    point_index: np.ndarray
+    neighbours: list[str]
+    biogenic_species: list[str]
+    obs_species: list[str]
+    ndays: int
+    nsectors: int
+    bias_keys: list[tuple[str, str]]
+    segments: dict[str, slice] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nby = -(-self.ny // self.block)
+        self.nbx = -(-self.nx // self.block)
+        self.nw = -(-self.nt // self.window_hours)
+        sizes = {
+            "grid": len(self.species) * self.nw * self.nby * self.nbx,
+            "points": len(self.species) * len(self.point_index),
+            "neighbours": len(self.species) * len(self.neighbours),
+            "biogenic": len(self.biogenic_species) * self.ndays,
+            "background": len(self.obs_species) * self.ndays * self.nsectors,
+            "bias": len(self.bias_keys),
+        }
+        self.segments = {}
+        off = 0
+        for k, s in sizes.items():
+            self.segments[k] = slice(off, off + s)
+            off += s
+        self.n = off
+
+    @property
+    def ns(self) -> int:
+        return len(self.species)
+
+    @property
+    def grid_shape(self) -> tuple[int, int, int, int]:
+        return (self.ns, self.nw, self.nby, self.nbx)
+
+    def xb(self) -> np.ndarray:
+        """Prior state: 1 for factors, 0 for offsets and biases."""
+        x = np.zeros(self.n)
+        for k in ("grid", "points", "neighbours", "biogenic"):
+            x[self.segments[k]] = 1.0
+        return x
+
+    def cell_block(self) -> np.ndarray:
+        """Flat block index ``by * nbx + bx`` of every cell (flat, C order)."""
+        r, c = np.divmod(np.arange(self.ny * self.nx), self.nx)
+        return (r // self.block) * self.nbx + c // self.block
+
+    def hour_window(self) -> np.ndarray:
+        """Window index of every hour of the period."""
+        return np.arange(self.nt) // self.window_hours
+
+    def grid_col(self, s: int, w, blk) -> np.ndarray:
+        """State index of grid factor (species s, window w, flat block blk)."""
+        return self.segments["grid"].start + (s * self.nw + np.asarray(w)) * (self.nby * self.nbx) + np.asarray(blk)
+
+    def describe(self) -> pd.DataFrame:
+        """One row per state element outside the grid segment (kind, species, key)."""
+        rows = []
+        for s in self.species:
+            for p in self.point_index:
+                rows.append(("points", s, str(p)))
+        for s in self.species:
+            for nb in self.neighbours:
+                rows.append(("neighbours", s, nb))
+        for s in self.biogenic_species:
+            for d in range(self.ndays):
+                rows.append(("biogenic", s, f"day{d}"))
+        for s in self.obs_species:
+            for d in range(self.ndays):
+                for k in range(self.nsectors):
+                    rows.append(("background", s, f"day{d}/sector{k}"))
+        for sid, s in self.bias_keys:
+            rows.append(("bias", s, sid))
+        df = pd.DataFrame(rows, columns=["segment", "species", "key"])
+        df.index = np.arange(self.segments["grid"].stop, self.n)
+        return df
+
+    def to_dict(self) -> dict:
+        return {"species": self.species, "ny": self.ny, "nx": self.nx, "block": self.block,
+                "window_hours": self.window_hours, "nt": self.nt, "nw": self.nw,
+                "nby": self.nby, "nbx": self.nbx, "n": self.n,
+                "segments": {k: [v.start, v.stop] for k, v in self.segments.items()},
+                "points": [int(p) for p in self.point_index], "neighbours": self.neighbours,
+                "biogenic_species": self.biogenic_species, "obs_species": self.obs_species,
+                "ndays": self.ndays, "nsectors": self.nsectors,
+                "bias_keys": [list(k) for k in self.bias_keys]}
+
+
+class PriorCovariance:
+    """B and its symmetric square root S (B = S S), applied without forming them.
+
+    Parameters
+    ----------
+    layout : StateLayout
+    sigma : float
+        1-sigma error of the grid factors.
+    Cs : ndarray
+        Species correlation (ns × ns).
+    length_scale_m, cell_size_m, time_scale_h : float
+    extra_sigma : dict
+        ``points``, ``neighbours``, ``biogenic`` (float) and ``background``, ``bias`` (arrays of
+        per-element 1-sigma).
+    """
+
+    def __init__(self, layout: StateLayout, sigma: float, Cs: np.ndarray, length_scale_m: float,
+                 cell_size_m: float, time_scale_h: float, extra_sigma: dict) -> None:
+        self.layout = layout
+        self.sigma = float(sigma)
+        step = layout.block * cell_size_m
+        self.Cs = Cs
+        self.Ss = _sym_sqrt(Cs)
+        self.Sy = _sym_sqrt(exp_corr(layout.nby, step, length_scale_m))
+        self.Sx = _sym_sqrt(exp_corr(layout.nbx, step, length_scale_m))
+        self.Ct = exp_corr(layout.nw, layout.window_hours, time_scale_h)
+        self.St = _sym_sqrt(self.Ct)
+        L = layout
+        self.sd = np.zeros(L.n)
+        self.sd[L.segments["grid"]] = self.sigma
+        self.sd[L.segments["points"]] = extra_sigma.get("points", 0.3)
+        self.sd[L.segments["neighbours"]] = extra_sigma.get("neighbours", 0.5)
+        self.sd[L.segments["biogenic"]] = extra_sigma.get("biogenic", 0.5)
+        self.sd[L.segments["background"]] = extra_sigma.get("background", 1.0)
+        self.sd[L.segments["bias"]] = extra_sigma.get("bias", 1.0)
+
+    @property
+    def n(self) -> int:
+        return self.layout.n
+
+    def prior_std(self) -> np.ndarray:
+        """Square root of diag(B)."""
+        return self.sd.copy()
+
+    def sqrt_apply(self, v: np.ndarray) -> np.ndarray:
+        """``S @ v`` for a vector ``(n,)`` or a block ``(n, k)`` (S is symmetric)."""
+        L = self.layout
+        one = v.ndim == 1
+        V = v[:, None] if one else v
+        k = V.shape[1]
+        out = np.empty_like(V, dtype=np.float64)
+        g = L.segments["grid"]
+        X = np.ascontiguousarray(V[g]).reshape(L.ns, L.nw, L.nby, L.nbx, k)
+        X = np.matmul(self.Sx, X.reshape(-1, L.nbx, k))  # along block columns
+        X = np.matmul(self.Sy, X.reshape(L.ns * L.nw, L.nby, L.nbx * k))
+        X = np.matmul(self.St, X.reshape(L.ns, L.nw, L.nby * L.nbx * k))
+        X = (self.Ss @ X.reshape(L.ns, -1))
+        out[g] = self.sigma * X.reshape(-1, k)
+        for seg in ("points", "neighbours"):
+            sl = L.segments[seg]
+            if sl.stop > sl.start:
+                Y = V[sl].reshape(L.ns, -1, k)
+                out[sl] = (self.sd[sl][:, None] * (self.Ss @ Y.reshape(L.ns, -1)).reshape(-1, k))
+        for seg in ("biogenic", "background", "bias"):
+            sl = L.segments[seg]
+            out[sl] = self.sd[sl][:, None] * V[sl]
+        return out[:, 0] if one else out
+
+    def dense_sqrt(self) -> np.ndarray:
+        """S as a dense ``(n, n)`` matrix (small problems only)."""
+        n = self.n
+        if n > 20000:
+            raise ConfigError(f"state of {n} unknowns is too large for the dense solver; use solver: cg")
+        S = np.empty((n, n))
+        for a in range(0, n, 2048):
+            b = min(n, a + 2048)
+            E = np.zeros((n, b - a))
+            E[np.arange(a, b), np.arange(b - a)] = 1.0
+            S[:, a:b] = self.sqrt_apply(E)
+        return S
+
+    def with_species_correlation(self, Cs: np.ndarray) -> PriorCovariance:
+        """A copy with another species correlation (e.g. identity)."""
+        new = object.__new__(PriorCovariance)
+        new.__dict__.update(self.__dict__)
+        new.Cs = Cs
+        new.Ss = _sym_sqrt(Cs)
+        new.sd = self.sd.copy()
+        return new
