@@ -146,6 +146,10 @@ class ZoningConfig(BaseModel):
     hourly_hotspots: bool = Field(
         True, description="compute Gi* for every hour as well as for daily and monthly bins"
     )
+    hourly_z: bool = Field(
+        False, description="keep hourly Gi* z-scores in hotspots_hour.nc (bins and co-location "
+        "flags are always kept; the z-scores of every hour are large)"
+    )
     toroidal_shifts: int = Field(
         199, ge=0,
         description="random toroidal shifts of the NOx and VOC hot maps forming the null "

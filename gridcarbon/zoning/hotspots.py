@@ -1,0 +1,429 @@
+"""Hotspots of each species, their co-location, the chance baselines, and per-unit figures.
+
+Fields are the total emission per cell (area + point sources, :func:`total_grid`) per hour, or
+summed to Beijing days / months.  For each species and time step: Gi* z (:mod:`.gistar`), BH bins.
+A cell-time is a **co-located hotspot** when it is hot (bin ≥ ``hotspot_min_bin``) in CO2, NOx
+and VOC; pairwise co-location likewise.  Its confidence bin is the weakest of the species' bins.
+
+Two baselines say whether co-location is more than chance:
+
+* **independence**: if each species' hot cells at time *t* were placed at random among the
+  ``n`` region cells, the expected triple count is ``Σ_t h1 h2 h3 / n²`` (pairwise
+  ``Σ_t h_a h_b / n``);
+* **toroidal shift**: the NOx and VOC hot maps are shifted (with wrap-around) by random offsets
+  of at least twice the Gi* radius, the same offset for every time step, which keeps each map's
+  spatial clustering and temporal pattern but breaks the alignment between species;
+  ``p = (1 + #{null ≥ observed}) / (K + 1)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+
+import numba as nb
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import xarray as xr
+
+from gridcarbon.errors import InputDataError
+from gridcarbon.zoning.config import ZoningConfig
+from gridcarbon.zoning.emerging import EMERGING_CATEGORIES, MIN_BINS, classify_emerging
+from gridcarbon.zoning.gistar import fdr_bins, gi_star
+from gridcarbon.zoning.tally import aggregate_time, sparse_time_matmul
+
+__all__ = [
+    "region_mask",
+    "species_fields",
+    "hotspot_level",
+    "colocation_sets",
+    "toroidal_null",
+    "unit_hotspot_table",
+    "PATHWAYS",
+    "pathway_for",
+]
+
+log = logging.getLogger(__name__)
+
+#: Differentiated co-control pathways by unit type (DESIGN §3, from the Huzhou pilot).
+PATHWAYS: dict[str, tuple[str, str]] = {
+    "industrial_agglomeration": (
+        "co-control technology for high-energy, high-emission industries in the park "
+        "(process upgrades, end-of-pipe NOx/VOC control with energy efficiency and fuel switching)",
+        "园区高耗能高排放行业减污降碳协同技术"),
+    "urban_living": (
+        "living, transport and building measures (clean heating and cooking, low-emission "
+        "transport, energy-efficient buildings)",
+        "生活、交通、建筑领域协同减排"),
+    "general_control": (
+        "agriculture: low-emission farming, fertiliser and residue management, rural energy",
+        "农业领域减污降碳"),
+    "priority_protection": (
+        "protection and carbon-sink enhancement (forest and wetland protection, restoration)",
+        "生态保护与碳汇提升"),
+    "key_control": (
+        "key-control unit: targeted co-control of the dominant emitting sectors",
+        "重点行业减污降碳协同管控"),
+}
+
+
+def pathway_for(category: str, subtype: str) -> tuple[str, str]:
+    """Recommended co-control pathway (English, Chinese) of a unit by its type."""
+    if subtype in ("industrial_agglomeration", "urban_living"):
+        return PATHWAYS[subtype]
+    return PATHWAYS.get(category, PATHWAYS["general_control"])
+
+
+def region_mask(grids: xr.Dataset, min_fraction: float = 0.0) -> np.ndarray:
+    """Cells inside the region: ``region_fraction > min_fraction`` (all cells if absent)."""
+    if "region_fraction" in grids:
+        return np.asarray(grids["region_fraction"].values > min_fraction)
+    return np.ones((grids.sizes["y"], grids.sizes["x"]), bool)
+
+
+def species_fields(grids: xr.Dataset, species: str, level: str, total: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Total (area + point) emission per cell at ``level`` (hour: kg h-1; day/month: kg).
+
+    ``total`` is the hourly ``total_grid(grids, species)`` if already computed.
+    Returns ``(fields (nbin, ny, nx), bin labels in Beijing time)``.
+    """
+    from gridcarbon.grids.dataset import total_grid
+
+    tot = total_grid(grids, species).values if total is None else total
+    time = grids["time"].values
+    if level == "hour":
+        return tot, (pd.DatetimeIndex(time) + pd.Timedelta(hours=8)).values
+    sums, labels = aggregate_time(tot.reshape(tot.shape[0], -1), time, level, axis=0)
+    return sums.reshape((-1,) + tot.shape[1:]), labels
+
+
+def colocation_sets(species: list[str]) -> list[tuple[str, ...]]:
+    """The species sets tested: all species together, then every pair."""
+    sets: list[tuple[str, ...]] = []
+    if len(species) >= 3:
+        sets.append(tuple(species))
+    sets.extend(itertools.combinations(species, 2))
+    return sets
+
+
+def set_name(s: tuple[str, ...]) -> str:
+    """Variable-name stem of a species set: ``all`` for all three, ``CO2_NOx`` for a pair."""
+    return "all" if len(s) >= 3 else "_".join(s)
+
+
+@nb.njit(parallel=True, cache=True)
+def _shift_counts(h1_ptr, h1_idx, h2, h3, use3, shifts, nx, ny, out):
+    K = shifts.shape[0]
+    nt = h1_ptr.size - 1
+    for k in nb.prange(K):
+        dy2, dx2, dy3, dx3 = shifts[k, 0], shifts[k, 1], shifts[k, 2], shifts[k, 3]
+        cnt = 0
+        for t in range(nt):
+            for j in range(h1_ptr[t], h1_ptr[t + 1]):
+                c = h1_idx[j]
+                r = c // nx
+                cc = c % nx
+                r2 = (r + dy2) % ny
+                c2 = (cc + dx2) % nx
+                if h2[t, r2 * nx + c2]:
+                    if use3:
+                        r3 = (r + dy3) % ny
+                        c3 = (cc + dx3) % nx
+                        if h3[t, r3 * nx + c3]:
+                            cnt += 1
+                    else:
+                        cnt += 1
+        out[k] = cnt
+
+
+def _random_shifts(ny: int, nx: int, K: int, min_cells: float, rng) -> np.ndarray:
+    out = []
+    while len(out) < K:
+        dy2, dx2, dy3, dx3 = rng.integers(0, ny), rng.integers(0, nx), rng.integers(0, ny), \
+            rng.integers(0, nx)
+
+        def far(dy, dx):
+            ty = min(dy, ny - dy)
+            tx = min(dx, nx - dx)
+            return math.hypot(ty, tx) >= min_cells
+
+        if far(dy2, dx2) and far(dy3, dx3) and far((dy3 - dy2) % ny, (dx3 - dx2) % nx):
+            out.append((dy2, dx2, dy3, dx3))
+    return np.asarray(out, np.int64)
+
+
+def toroidal_null(hot: list[np.ndarray], n_shifts: int, min_shift_cells: float, seed: int
+                  ) -> np.ndarray:
+    """Co-location counts of ``hot[0] & shift(hot[1]) [& shift'(hot[2])]`` for random shifts.
+
+    ``hot`` are (nt, ny, nx) bool maps (False outside the region).  Returns ``n_shifts`` counts.
+    """
+    nt, ny, nx = hot[0].shape
+    rng = np.random.default_rng(seed)
+    shifts = _random_shifts(ny, nx, n_shifts, min_shift_cells, rng)
+    h1 = hot[0].reshape(nt, -1)
+    counts = h1.sum(axis=1)
+    ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    idx = np.flatnonzero(h1.ravel()) % (ny * nx)
+    h2 = np.ascontiguousarray(hot[1].reshape(nt, -1))
+    use3 = len(hot) > 2
+    h3 = np.ascontiguousarray(hot[2].reshape(nt, -1)) if use3 else h2
+    out = np.empty(n_shifts, np.int64)
+    _shift_counts(ptr, idx.astype(np.int64), h2, h3, use3, shifts, nx, ny, out)
+    return out
+
+
+def hotspot_level(
+    grids: xr.Dataset,
+    level: str,
+    config: ZoningConfig | None = None,
+    species: list[str] | None = None,
+    emerging: bool = False,
+    totals: dict[str, np.ndarray] | None = None,
+    keep_z: bool = True,
+) -> xr.Dataset:
+    """Gi*, BH bins, co-location and baselines of every species at one time ``level``.
+
+    Parameters
+    ----------
+    grids : emission Dataset
+    level : "hour", "day" or "month"
+    config : ZoningConfig (radius, q levels, hot threshold, shifts, seed)
+    species : default every species in ``grids``
+    emerging : also run the emerging-hotspot analysis over the bins (needs ≥ 10 bins)
+    totals : species → hourly ``total_grid`` arrays, to avoid recomputing them per level
+    keep_z : keep the z-scores in the Dataset (False drops them after binning to save space)
+
+    Returns
+    -------
+    xr.Dataset with dims ``(time, y, x)`` (``time`` = Beijing bin start, UTC+8, naive):
+    ``<sp>_z`` (float32), ``<sp>_bin`` (int8, −3..3), ``coloc_<set>`` (int8: 0 = not co-located,
+    1..3 = weakest bin among the set), ``n_hot_<sp>``/``n_coloc_<set>``/
+    ``expected_coloc_<set>`` (time); ``region_mask``; ``lon``/``lat``; ``crs``; with
+    ``emerging``, ``<sp>_emerging`` (y, x) category codes and ``<sp>_mk_z``/``<sp>_mk_p``/
+    ``<sp>_mk_tau``.  Attributes hold the co-location summary (``colocation_json``).
+    """
+    from gridcarbon.grids.dataset import species_in
+
+    cfg = config or ZoningConfig()
+    species = species or species_in(grids)
+    mask = region_mask(grids, cfg.region_min_fraction)
+    n = int(mask.sum())
+    cell = float(grids.attrs.get("cell_size_m", abs(float(grids.x[1] - grids.x[0]))))
+    data: dict[str, tuple] = {}
+    hot: dict[str, np.ndarray] = {}
+    bins: dict[str, np.ndarray] = {}
+    zs: dict[str, np.ndarray] = {}
+    labels = None
+    for s in species:
+        fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
+        z = gi_star(fields, mask, cfg.gi_radius_m, cell, out=np.empty(fields.shape, np.float32))
+        b = fdr_bins(z, mask, cfg.fdr_levels)
+        bins[s] = b
+        hot[s] = b >= cfg.hotspot_min_bin
+        zs[s] = z
+        data[f"{s}_z"] = (("time", "y", "x"), z, {
+            "long_name": f"Getis-Ord Gi* z-score of {s} (area + point sources)",
+            "units": "1", "weights": f"binary distance band {cfg.gi_radius_m} m, focal cell "
+            "included, cells outside the region excluded"})
+        data[f"{s}_bin"] = (("time", "y", "x"), b, {
+            "long_name": f"{s} hot/cold-spot confidence bin (Benjamini–Hochberg per time step)",
+            "flag_values": np.arange(-3, 4, dtype=np.int8),
+            "flag_meanings": "cold_q0.01 cold_q0.05 cold_q0.10 not_significant hot_q0.10 "
+                             "hot_q0.05 hot_q0.01"})
+        data[f"n_hot_{s}"] = (("time",), hot[s].reshape(hot[s].shape[0], -1).sum(axis=1))
+    summary = []
+    for combo in colocation_sets(species):
+        name = set_name(combo)
+        allhot = np.logical_and.reduce([hot[s] for s in combo])
+        weakest = np.minimum.reduce([np.abs(bins[s]) for s in combo]).astype(np.int8)
+        data[f"coloc_{name}"] = (("time", "y", "x"), np.where(allhot, weakest, 0).astype(np.int8), {
+            "long_name": f"co-located hotspot of {'+'.join(combo)}: weakest confidence bin "
+                         "(0 = not co-located)",
+            "flag_values": np.arange(0, 4, dtype=np.int8),
+            "flag_meanings": "none q0.10 q0.05 q0.01"})
+        obs_t = allhot.reshape(allhot.shape[0], -1).sum(axis=1)
+        h = [hot[s].reshape(hot[s].shape[0], -1).sum(axis=1).astype(np.float64) for s in combo]
+        exp_t = np.prod(h, axis=0) / float(n) ** (len(combo) - 1)
+        data[f"n_coloc_{name}"] = (("time",), obs_t)
+        data[f"expected_coloc_{name}"] = (("time",), exp_t, {
+            "long_name": "expected co-located cells if the species' hot cells were independent"})
+        obs, exp = int(obs_t.sum()), float(exp_t.sum())
+        row = {"level": level, "set": "+".join(combo), "observed_cell_steps": obs,
+               "expected_independent": exp,
+               "ratio_to_independent": obs / exp if exp > 0 else float("nan"),
+               "n_steps": int(allhot.shape[0]), "n_region_cells": n}
+        if cfg.toroidal_shifts > 0 and obs > 0:
+            null = toroidal_null([hot[s] for s in combo], cfg.toroidal_shifts,
+                                 2 * cfg.gi_radius_m / cell, cfg.seed)
+            row.update({"toroidal_null_mean": float(null.mean()),
+                        "toroidal_null_p95": float(np.percentile(null, 95)),
+                        "ratio_to_toroidal": obs / null.mean() if null.mean() > 0 else float("inf"),
+                        "toroidal_p": float((1 + (null >= obs).sum()) / (null.size + 1)),
+                        "n_shifts": int(null.size)})
+        else:
+            row.update({"toroidal_null_mean": float("nan"), "toroidal_null_p95": float("nan"),
+                        "ratio_to_toroidal": float("nan"), "toroidal_p": float("nan"),
+                        "n_shifts": 0})
+        summary.append(row)
+    coords = {"time": ("time", labels, {"long_name": f"start of the Beijing {level} (UTC+8)"}),
+              "y": grids["y"], "x": grids["x"]}
+    for c in ("lon", "lat"):
+        if c in grids.coords:
+            coords[c] = grids[c]
+    data["region_mask"] = (("y", "x"), mask.astype(np.int8),
+                           {"long_name": "cell inside the region and in the Gi* analysis"})
+    if "crs" in grids:
+        data["crs"] = grids["crs"]
+    ds = xr.Dataset(data, coords=coords)
+    if emerging:
+        if ds.sizes["time"] < MIN_BINS:
+            raise InputDataError(
+                f"emerging-hotspot analysis needs at least {MIN_BINS} {level} bins, the period "
+                f"has {ds.sizes['time']}"
+            )
+        for s in species:
+            codes, mk = classify_emerging(zs[s].astype(np.float64), bins[s],
+                                          cfg.emerging_alpha, cfg.emerging_min_bin)
+            codes = np.where(mask, codes, -1).astype(np.int8)
+            ds[f"{s}_emerging"] = (("y", "x"), codes, {
+                "long_name": f"{s} emerging-hotspot category over {level} bins (within-period "
+                             "trend; -1 = outside the region)",
+                "flag_values": np.arange(len(EMERGING_CATEGORIES), dtype=np.int8),
+                "flag_meanings": " ".join(c.replace(" ", "_") for c in EMERGING_CATEGORIES)})
+            ds[f"{s}_mk_z"] = (("y", "x"), mk["z"].astype(np.float32))
+            ds[f"{s}_mk_p"] = (("y", "x"), mk["p"].astype(np.float32))
+            ds[f"{s}_mk_tau"] = (("y", "x"), mk["Tau"].astype(np.float32))
+    if not keep_z:
+        ds = ds.drop_vars([f"{s}_z" for s in species])
+    ds.attrs.update({
+        "level": level, "gi_radius_m": cfg.gi_radius_m,
+        "fdr_levels": json.dumps(list(cfg.fdr_levels)), "hotspot_min_bin": cfg.hotspot_min_bin,
+        "colocation_json": json.dumps(summary),
+        "synthetic": grids.attrs.get("synthetic", "unknown"),
+    })
+    return ds
+
+
+def _emission_in_coloc(F: sp.csr_matrix, area_fields: np.ndarray, coloc: np.ndarray,
+                       point_unit: np.ndarray | None, point_cell: np.ndarray | None,
+                       point_vals: np.ndarray | None) -> np.ndarray:
+    """Per unit, Σ over bins of the unit's emission in cells flagged by ``coloc`` (nbin, ncell)."""
+    nb_ = coloc.shape[0]
+    masked = (area_fields.reshape(nb_, -1) * coloc.reshape(nb_, -1)).astype(np.float64)
+    out = sparse_time_matmul(F, masked).sum(axis=0)
+    if point_unit is not None and point_vals is not None and point_unit.size:
+        inside = point_unit >= 0
+        flags = coloc.reshape(nb_, -1)[:, point_cell[inside]]
+        vals = (point_vals[:, inside] * flags).sum(axis=0)
+        np.add.at(out, point_unit[inside], vals)
+    return out
+
+
+def unit_hotspot_table(
+    grids: xr.Dataset,
+    units: pd.DataFrame,
+    F: sp.csr_matrix,
+    point_unit: np.ndarray | None,
+    day: xr.Dataset,
+    hour: xr.Dataset | None,
+    species: list[str],
+    cell_area_m2: float,
+) -> pd.DataFrame:
+    """Per-unit hotspot figures from the daily (and, if given, hourly) hotspot Datasets.
+
+    Columns (``<set>`` = ``all`` or a pair such as ``CO2_NOx``):
+    ``coloc_<set>_cell_days`` (Σ days Σ cells F·flag, cell-day equivalents),
+    ``coloc_<set>_km2_days``, ``coloc_<set>_area_km2`` (unit area ever co-located),
+    ``coloc_all_share_<sp>`` (share of the unit's period emission of <sp> in co-located
+    cell-days), ``coloc_<set>_expected`` and ``coloc_<set>_obs_exp`` (observed / expected if the
+    species' hot areas inside the unit were independent day by day), ``hot_<sp>_cell_days``,
+    ``emerging_<sp>`` (dominant category by area), ``emerging_<sp>_share``,
+    with hourly data ``coloc_all_cell_hours``, ``coloc_all_hours`` (unit-area mean) and
+    ``coloc_all_any_hours`` (hours with any co-location in the unit);
+    ``pathway``/``pathway_zh``.
+    """
+    A = np.asarray(F.sum(axis=1)).ravel()
+    out = pd.DataFrame({"unit_code": units["unit_code"].to_numpy()})
+    nd = day.sizes["time"]
+    cell_km2 = cell_area_m2 / 1e6
+    hot_area = {}
+    for s in species:
+        h = (day[f"{s}_bin"].values >= int(day.attrs["hotspot_min_bin"])).reshape(nd, -1)
+        hot_area[s] = sparse_time_matmul(F, h.astype(np.float32))  # (nd, nu)
+        out[f"hot_{s}_cell_days"] = hot_area[s].sum(axis=0)
+    point_cell = None
+    if point_unit is not None and "point_row" in grids.coords:
+        point_cell = (grids["point_row"].values.astype(np.int64) * grids.sizes["x"]
+                      + grids["point_col"].values.astype(np.int64))
+    from gridcarbon.grids.dataset import point_variable
+
+    for combo in colocation_sets(species):
+        name = set_name(combo)
+        flag = (day[f"coloc_{name}"].values > 0).reshape(nd, -1)
+        per_day = sparse_time_matmul(F, flag.astype(np.float32))  # (nd, nu)
+        out[f"coloc_{name}_cell_days"] = per_day.sum(axis=0)
+        out[f"coloc_{name}_km2_days"] = out[f"coloc_{name}_cell_days"] * cell_km2
+        out[f"coloc_{name}_area_km2"] = (F @ flag.any(axis=0).astype(np.float64)) * cell_km2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = np.sum(np.prod([hot_area[s] for s in combo], axis=0)
+                              / np.where(A > 0, A, np.nan) ** (len(combo) - 1), axis=0)
+            out[f"coloc_{name}_expected"] = expected
+            out[f"coloc_{name}_obs_exp"] = np.where(expected > 0,
+                                                    out[f"coloc_{name}_cell_days"] / expected,
+                                                    np.nan)
+        if name == "all" or len(species) < 3:
+            for s in species:
+                area_day, _ = species_fields_area(grids, s)
+                pv = None
+                if point_variable(s) in grids and point_unit is not None:
+                    pv, _ = aggregate_time(grids[point_variable(s)].values, grids["time"].values,
+                                           "day", axis=0)
+                num = _emission_in_coloc(F, area_day, flag, point_unit, point_cell, pv)
+                total = sparse_time_matmul(F, area_day.reshape(nd, -1)).sum(axis=0)
+                if pv is not None:
+                    inside = point_unit >= 0
+                    np.add.at(total, point_unit[inside], pv[:, inside].sum(axis=0))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[f"coloc_{name}_share_{s}"] = np.where(total > 0, num / total, np.nan)
+    for s in species:
+        var = f"{s}_emerging"
+        if var in day:
+            codes = day[var].values.ravel()
+            per_cat = np.stack([F @ (codes == k).astype(np.float64)
+                                for k in range(len(EMERGING_CATEGORIES))], axis=1)
+            dom = per_cat.argmax(axis=1)
+            out[f"emerging_{s}"] = [EMERGING_CATEGORIES[k] for k in dom]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[f"emerging_{s}_share"] = np.where(A > 0, per_cat.max(axis=1) / A, np.nan)
+            hot_codes = np.isin(codes, np.arange(1, 9))
+            out[f"emerging_{s}_hot_share"] = np.where(
+                A > 0, (F @ hot_codes.astype(np.float64)) / np.where(A > 0, A, 1), np.nan)
+        else:
+            out[f"emerging_{s}"] = "not computed"
+    if hour is not None and "coloc_all" in hour:
+        nh = hour.sizes["time"]
+        flag = (hour["coloc_all"].values > 0).reshape(nh, -1)
+        per_hour = sparse_time_matmul(F, flag.astype(np.float32))
+        out["coloc_all_cell_hours"] = per_hour.sum(axis=0)
+        out["coloc_all_hours"] = np.where(A > 0, per_hour.sum(axis=0) / np.where(A > 0, A, 1), 0.0)
+        out["coloc_all_any_hours"] = (per_hour > 0).sum(axis=0)
+    pw = [pathway_for(c, s) for c, s in zip(units["category"], units["subtype"], strict=True)]
+    out["pathway"] = [p[0] for p in pw]
+    out["pathway_zh"] = [p[1] for p in pw]
+    return out
+
+
+def species_fields_area(grids: xr.Dataset, species: str) -> tuple[np.ndarray, np.ndarray]:
+    """Area sources only, summed to Beijing days: ``(ndays, ny, nx)`` kg, and the day labels."""
+    field = grids[species]
+    if "sector" in field.dims:
+        field = field.sum("sector")
+    arr = field.transpose("time", "y", "x").values
+    sums, labels = aggregate_time(arr.reshape(arr.shape[0], -1), grids["time"].values, "day",
+                                  axis=0)
+    return sums.reshape((-1,) + arr.shape[1:]), labels
