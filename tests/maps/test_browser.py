@@ -1,0 +1,251 @@
+"""The maps in a real browser: headless Chromium driven by Playwright (system Chromium).
+
+Skipped with the reason when Playwright or Chromium is missing; CI installs both (see
+docs/maps.md).  Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from browser import browser, open_page, skip_reason
+from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_stations, small_units
+
+from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(skip_reason() is not None,
+                                                      reason=skip_reason() or "")]
+
+ARTIFACTS = None
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    with browser() as c:
+        yield c
+
+
+# JavaScript helpers evaluated in the page ------------------------------------------------------
+FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"
+
+COUNT_LAYERS = f"""() => {{
+    const map = {FIND_MAP};
+    const out = {{paths: 0, units: 0, images: 0, loaded_images: 0}};
+    map.eachLayer(l => {{
+        if (l instanceof L.Path) {{ out.paths += 1; }}
+        if (l.feature && l.feature.properties && l.feature.properties.unit_code !== undefined) {{ out.units += 1; }}
+    }});
+    document.querySelectorAll('img.leaflet-image-layer').forEach(img => {{
+        out.images += 1;
+        if (img.complete && img.naturalWidth > 0) {{ out.loaded_images += 1; }}
+    }});
+    return out;
+}}"""
+
+CANVAS_INK = """() => {
+    // share of non-transparent pixels on the vector canvas (boundaries, units, hotspots)
+    const c = document.querySelector('.leaflet-overlay-pane canvas');
+    if (!c) { return 0; }
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < d.length; i += 4 * 7) { if (d[i] > 0) { ink += 1; } }
+    return ink / (d.length / (4 * 7));
+}"""
+
+
+def _unit_fills() -> str:
+    return f"""() => {{
+        const map = {FIND_MAP}; const out = [];
+        map.eachLayer(l => {{ if (l.feature && l.feature.properties && l.feature.properties.unit_code !== undefined) {{ out.push(l.options.fillColor); }} }});
+        return out;
+    }}"""
+
+
+# the default map --------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_default_map_in_browser(ctx, default_map):
+    p = open_page(ctx, default_map["path"], settle_ms=1500)
+    shot = p.screenshot("default_map.png")
+    assert shot.stat().st_size > 10_000
+    assert p.console_errors() == []
+    assert p.network_requests() == [], "the map made network requests"
+    assert p.cdp_requests, "the DevTools protocol saw no request at all (not even the page)"
+
+    names = p.layer_names()
+    expected = [raster_layer_name(v, sp) for sp in ("CO2", "NOx", "VOC")
+                for v in ("prior", "posterior", "difference", "uncertainty_reduction")]
+    expected += [LAYER_NAMES[k] for k in ("units", "province", "city", "county", "hot3", "hot2",
+                                          "stations")]
+    missing = [n for n in expected if n not in names]
+    assert not missing, f"missing from the layer control: {missing}"
+    # a scale bar
+    assert p.js("!!document.querySelector('.leaflet-control-scale-line')")
+
+    counts = p.js(COUNT_LAYERS)
+    assert counts["units"] == len(default_map["inputs"]["units"])
+    assert counts["paths"] > counts["units"]  # boundaries, hotspots and stations too
+    assert p.js(CANVAS_INK) > 0.2  # units and boundaries are drawn
+
+    # toggling a raster toggles its legend, and the raster image decodes
+    key = "raster:posterior:CO2"
+    assert not p.legend_visible(key)
+    p.set_layer("CO2 posterior", True)
+    assert p.legend_visible(key)
+    counts = p.js(COUNT_LAYERS)
+    assert counts["images"] == 1 and counts["loaded_images"] == 1
+    p.set_layer(LAYER_NAMES["units"], False)
+    assert not p.legend_visible("units")
+    p.screenshot("default_map_co2_posterior.png")
+    p.set_layer("CO2 posterior", False)
+    assert not p.legend_visible(key)
+    assert p.js(COUNT_LAYERS)["images"] == 0
+    p.set_layer(LAYER_NAMES["units"], True)
+    assert p.legend_visible("units")
+    # switching the boundaries off removes ink from the canvas; on again restores it
+    assert p.console_errors() == [] and p.network_requests() == []
+
+
+# XSS ----------------------------------------------------------------------------------------------
+def test_hostile_names_show_as_text_and_run_nothing(ctx, small_map_path):
+    p = open_page(ctx, small_map_path)
+    # a payload that ran would raise a dialog (alert) – none may appear, and no error
+    assert p.dialogs == []
+    assert p.console_errors() == []
+    assert p.network_requests() == []
+    # open every unit's tooltip and popup and every station's: text shows, no element injected
+    texts = p.js(f"""() => {{
+        const map = {FIND_MAP}; const out = [];
+        map.eachLayer(l => {{
+            if (l.feature && l.feature.properties && l.feature.properties.unit_code !== undefined) {{
+                const parent = Object.values(l._eventParents || {{}})[0];
+                const at = l.getBounds().getCenter();
+                parent._tooltip._source = l;
+                parent.openTooltip(at);
+                const t = document.querySelector('.leaflet-tooltip');
+                out.push({{kind: 'unit-tooltip', text: t.textContent, imgs: t.querySelectorAll('img,script').length}});
+                parent.closeTooltip();
+                parent._popup._source = l;
+                parent.openPopup(at);
+                const pp = document.querySelector('.leaflet-popup-content');
+                out.push({{kind: 'unit-popup', text: pp.textContent, imgs: pp.querySelectorAll('img,script').length,
+                           svgs: pp.querySelectorAll('svg polyline').length}});
+                map.closePopup();
+            }}
+            if (l instanceof L.CircleMarker && l.getPopup && l.getPopup()) {{
+                l.openPopup();
+                const pp = document.querySelector('.leaflet-popup-content');
+                out.push({{kind: 'station-popup', text: pp.textContent, imgs: pp.querySelectorAll('img,script').length,
+                           svgs: pp.querySelectorAll('svg polyline').length}});
+                map.closePopup();
+                l.openTooltip();
+                const t = document.querySelector('.leaflet-tooltip');
+                out.push({{kind: 'station-tooltip', text: t ? t.textContent : '', imgs: t ? t.querySelectorAll('img,script').length : -1}});
+                l.closeTooltip();
+            }}
+        }});
+        return out;
+    }}""")
+    p.screenshot("small_map_after_popups.png")
+    assert p.dialogs == [] and p.console_errors() == []
+    kinds = {t["kind"] for t in texts}
+    assert kinds == {"unit-tooltip", "unit-popup", "station-popup", "station-tooltip"}
+    assert all(t["imgs"] == 0 for t in texts), [t for t in texts if t["imgs"]]
+    joined = "\n".join(t["text"] for t in texts)
+    for payload in (XSS_IMG, XSS_SCRIPT, "<b>ZH4</b>", '" onmouseover="alert(1)" x="'):
+        assert payload in joined, f"{payload!r} is not shown as text"
+    # popups carry their charts
+    assert all(t["svgs"] >= 1 for t in texts if t["kind"] in ("unit-popup", "station-popup"))
+    assert p.js("document.querySelectorAll('img:not(.leaflet-image-layer)').length") == 0
+
+
+def test_template_literal_payloads_do_not_run(ctx, tmp_path):
+    """Names that would break out of a JavaScript template literal or string stay inert."""
+    grid = small_grid()
+    prior = small_prior(grid)
+    units = small_units(grid)
+    units.loc[0, "unit_name"] = "${window.__pwned = 1}"
+    units.loc[1, "unit_name"] = "`; window.__pwned = 2; `"
+    units.loc[2, "subtype"] = "'); window.__pwned = 3; ('"
+    st = small_stations(grid)
+    st.loc[0, "name"] = "${window.__pwned = 4}"
+    st.loc[1, "name"] = "`+(window.__pwned = 5)+`"
+    st.loc[2, "kind"] = "</script><script>window.__pwned = 6</script>"
+    path = write_map(make_map(prior, units=units, stations=st), tmp_path / "tpl.html")
+    p = open_page(ctx, path)
+    p.js(f"""() => {{ const map = {FIND_MAP};
+        map.eachLayer(l => {{ if (l.getPopup && l.getPopup()) {{ try {{ l.openPopup(); }} catch (e) {{}} map.closePopup(); }}
+                             if (l.getTooltip && l.getTooltip()) {{ try {{ l.openTooltip(); l.closeTooltip(); }} catch (e) {{}} }} }}); }}""")
+    assert p.js("window.__pwned === undefined")
+    assert p.console_errors() == [] and p.dialogs == []
+
+
+# raster placement ---------------------------------------------------------------------------------
+def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
+    """A hot cell at a known lon/lat is drawn at that place on the map, within one cell."""
+    grid = small_grid(20, 16, lon=118.3, lat=27.4)  # far from the Albers centre: rotation shows
+    r, c = 11, 16
+    prior = small_prior(grid, hours=2, hot=(r, c))
+    cfg = MapConfig(raster_species=["CO2"], raster_variants=["prior"], raster_initial="prior CO2",
+                    tile_layers=[], raster_opacity=1.0)
+    path = write_map(make_map(prior, config=cfg), tmp_path / "placement.html")
+    p = open_page(ctx, path)
+    lon, lat = (float(v) for v in grid.cell_center_lonlat(r, c))
+    lon2, lat2 = (float(v) for v in grid.cell_center_lonlat(r, c + 1))
+    got = p.js(f"""([lat, lon, lat2, lon2]) => {{
+        const map = {FIND_MAP};
+        map.setView([lat, lon], 11, {{animate: false}});
+        return new Promise(resolve => setTimeout(() => {{
+            const img = document.querySelector('img.leaflet-image-layer');
+            const rect = img.getBoundingClientRect();
+            const mrect = map.getContainer().getBoundingClientRect();
+            const cv = document.createElement('canvas');
+            cv.width = img.naturalWidth; cv.height = img.naturalHeight;
+            const g = cv.getContext('2d'); g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, cv.width, cv.height).data;
+            // the hot cell is the only class above the lowest: find the brightest (yellow) pixels
+            let sx = 0, sy = 0, n = 0;
+            for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) {{
+                const i = 4 * (y * cv.width + x);
+                if (d[i + 3] > 0 && d[i] + d[i + 1] > 300) {{ sx += x + 0.5; sy += y + 0.5; n++; }}
+            }}
+            const px = rect.left - mrect.left + sx / n * rect.width / cv.width;
+            const py = rect.top - mrect.top + sy / n * rect.height / cv.height;
+            const want = map.latLngToContainerPoint([lat, lon]);
+            const next = map.latLngToContainerPoint([lat2, lon2]);
+            resolve({{n: n, px: px, py: py, wx: want.x, wy: want.y,
+                      cell: Math.hypot(next.x - want.x, next.y - want.y)}});
+        }}, 400));
+    }}""", [lat, lon, lat2, lon2])
+    p.screenshot("raster_placement.png")
+    assert got["n"] > 0, "hot cell not found in the image"
+    off = float(np.hypot(got["px"] - got["wx"], got["py"] - got["wy"]))
+    assert got["cell"] > 20  # zoomed in enough for the check to mean something
+    assert off < got["cell"], f"cell drawn {off:.1f} px from its place (one cell = {got['cell']:.1f} px)"
+    assert off < 0.5 * got["cell"]
+
+
+# time slider --------------------------------------------------------------------------------------
+def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
+    p = open_page(ctx, small_map_path)
+    static = p.js(_unit_fills())
+    assert p.js("document.querySelector('.gc-slider select').options.length") == 3  # metric, hour, month
+    p.js("""() => { const s = document.querySelector('.gc-slider select');
+                   s.value = 'hour'; s.dispatchEvent(new Event('change')); }""")
+    frames = []
+    for k in (0, 6, 12, 18):
+        p.js(f"""() => {{ const r = document.querySelector('.gc-slider .gc-range');
+                        r.value = {k}; r.dispatchEvent(new Event('input')); }}""")
+        frames.append(p.js(_unit_fills()))
+        assert p.js("document.querySelector('.gc-slider .gc-frame').textContent") == f"{k:02d}:00"
+    assert len({tuple(f) for f in frames}) > 1, "the frames do not change the colours"
+    vis = p.js("""() => Array.from(document.querySelectorAll('[data-gc-legend="units"] .gc-mode'))
+                    .map(e => [e.getAttribute('data-mode'), e.style.display !== 'none'])""")
+    assert dict(vis) == {"metric": False, "hour": True, "month": False}
+    p.screenshot("small_map_hour_18.png")
+    p.js("""() => { const s = document.querySelector('.gc-slider select');
+                   s.value = 'month'; s.dispatchEvent(new Event('change')); }""")
+    assert p.js("document.querySelector('.gc-slider .gc-frame').textContent") == "Jan"
+    p.js("""() => { const s = document.querySelector('.gc-slider select');
+                   s.value = 'metric'; s.dispatchEvent(new Event('change')); }""")
+    assert p.js(_unit_fills()) == static
+    assert p.console_errors() == []
