@@ -406,7 +406,7 @@ def day_types(dates: pd.DatetimeIndex) -> np.ndarray:
     """
     import chinese_calendar
 
-    out = np.where(dates.dayofweek >= 5, WEEKEND, WORKDAY).astype(np.int8)
+    out = np.where(dates.day_of_week >= 5, WEEKEND, WORKDAY).astype(np.int8)
     uncovered: set[int] = set()
     for i, d in enumerate(dates):
         day = dt.date(d.year, d.month, d.day)
@@ -477,7 +477,7 @@ def hourly_weight_matrix(
     day_index = ((bj.normalize() - dates[0]) // pd.Timedelta(days=1)).to_numpy()
     dtype_of_hour = types[day_index]
     month = bj.month.to_numpy()
-    dow = bj.dayofweek.to_numpy()
+    dow = bj.day_of_week.to_numpy()
     hour = bj.hour.to_numpy()
     W = np.empty((utc.size, len(sectors)), dtype=np.float64)
     for j, s in enumerate(sectors):
