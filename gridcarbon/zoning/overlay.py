@@ -25,7 +25,7 @@ from gridcarbon.grids.gridspec import GridSpec
 __all__ = ["Overlay", "unit_coverage", "assign_points", "default_cache_dir", "coverage_cache_key"]
 
 log = logging.getLogger(__name__)
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 def default_cache_dir() -> Path:
@@ -71,20 +71,41 @@ def _exact_by_boxes(geom: shapely.Geometry, grid: GridSpec) -> tuple[np.ndarray,
 
 
 def _coverage_robust(grid: GridSpec, geoms_m: np.ndarray) -> tuple[sp.csr_matrix, list[int]]:
+    """:func:`coverage_matrix`, with every row checked against the polygon's area in the grid.
+
+    Rows where GEOS fails, or whose sum differs from the polygon area (inside the grid) by more
+    than 1e-9 relative + 1e-6 m², are recomputed by exact box intersection.  Both happen on
+    near-degenerate input (slivers; holes touching the shell), reproduced in
+    ``tests/zoning/test_coverage_bugs.py`` for the grids owner.
+    """
+    fallback: list[int] = []
     try:
-        return coverage_matrix(grid, geoms_m).tocsr(), []
+        F = coverage_matrix(grid, geoms_m).tocsr()
     except shapely.errors.GEOSException:
-        pass
-    rows, fallback = [], []
-    for i, g in enumerate(geoms_m):
-        try:
-            rows.append(coverage_matrix(grid, [g]).tocsr())
-        except shapely.errors.GEOSException:
-            idx, frac = _exact_by_boxes(g, grid)
-            rows.append(sp.csr_matrix((frac, (np.zeros(idx.size, int), idx)),
-                                      shape=(1, grid.size)))
-            fallback.append(i)
-    return sp.vstack(rows, format="csr"), fallback
+        rows = []
+        for i, g in enumerate(geoms_m):
+            try:
+                rows.append(coverage_matrix(grid, [g]).tocsr())
+            except shapely.errors.GEOSException:
+                rows.append(sp.csr_matrix((1, grid.size)))
+                fallback.append(i)
+        F = sp.vstack(rows, format="csr")
+    box = shapely.box(*grid.bounds)
+    inside = shapely.within(geoms_m, box)
+    true = shapely.area(geoms_m)
+    if not inside.all():
+        true = np.where(inside, true, shapely.area(shapely.intersection(geoms_m, box)))
+    got = np.asarray(F.sum(axis=1)).ravel() * grid.cell_area
+    bad = np.abs(got - true) > 1e-9 * true + 1e-6
+    fallback = sorted(set(fallback) | set(np.flatnonzero(bad).tolist()))
+    if not fallback:
+        return F, []
+    F = F.tolil()
+    for i in fallback:
+        idx, frac = _exact_by_boxes(geoms_m[i], grid)
+        F.rows[i] = idx.tolist()
+        F.data[i] = frac.tolist()
+    return F.tocsr(), fallback
 
 
 def unit_coverage(
@@ -125,8 +146,8 @@ def unit_coverage(
             log.warning("ignoring unreadable coverage cache %s (%s)", path, exc)
     F, fallback = _coverage_robust(grid, geoms_m)
     if fallback:
-        log.warning("coverage_matrix failed on %d unit geometries (GEOS clip_by_rect on slivers); "
-                    "their rows were computed by exact box intersection: %s", len(fallback),
+        log.warning("coverage_matrix failed or lost area on %d unit geometries; their rows were "
+                    "recomputed by exact box intersection: %s", len(fallback),
                     [str(codes[i]) for i in fallback[:10]])
     F.sort_indices()
     if use_cache:
