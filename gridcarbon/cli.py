@@ -21,6 +21,9 @@ __all__ = ["main", "cli"]
 
 log = logging.getLogger("gridcarbon")
 
+#: Periods longer than this (62 days) are streamed month by month instead of held in memory.
+STREAM_ABOVE_HOURS = 24 * 62
+
 
 def _setup_logging(verbose: int, quiet: int) -> None:
     level = logging.WARNING + 10 * (quiet - verbose)
@@ -158,11 +161,11 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
     Writes prior.nc (CF-1.10 NetCDF, kg h-1 per cell, area sources plus a point-source table),
     prior_totals.tif (period totals, one band per species, area + point sources),
     prior.zarr with --format zarr, prior_point_sources.csv and config.yaml.  Periods longer than
-    two months are streamed month by month so memory stays bounded.
+    two months are streamed month by month (through a Zarr store) so memory stays bounded.
     """
     from gridcarbon.grids.prior import build_prior, period_hours
     from gridcarbon.io import atomic_directory
-    from gridcarbon.pipeline import prior_summary, stream_prior_to_zarr, write_prior
+    from gridcarbon.pipeline import prior_summary, write_prior, write_prior_streamed
 
     cfg = load_cli_config(config_path, start and start.date(), end and end.date(), year)
     if formats:
@@ -171,13 +174,12 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
     hours, _ = period_hours(cfg)
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        if hours.size > 24 * 62 and cfg.output.formats == ["zarr"]:
-            stream_prior_to_zarr(cfg, tmp / "prior.zarr", progress=progress)
-            click.echo(f"streamed {hours.size} hours to {out_dir / 'prior.zarr'}")
-            return
-        ds = build_prior(cfg, progress=progress)
-        write_prior(cfg, ds, tmp)
-        summary = prior_summary(ds)
+        if hours.size > STREAM_ABOVE_HOURS:
+            _, summary = write_prior_streamed(cfg, tmp, progress=progress)
+        else:
+            ds = build_prior(cfg, progress=progress)
+            write_prior(cfg, ds, tmp)
+            summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _echo_summary(summary, out_dir)
 

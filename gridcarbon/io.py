@@ -28,6 +28,7 @@ __all__ = [
     "write_zarr",
     "write_zarr_stream",
     "write_geotiff",
+    "period_totals",
     "open_grids",
     "read_point_sources",
 ]
@@ -179,24 +180,34 @@ def write_zarr_stream(
     return path
 
 
+def period_totals(ds: xr.Dataset, species: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Period totals of area + point sources per cell, ``(ny, nx)`` float64 kg, by species."""
+    from gridcarbon.grids.dataset import species_in, total_grid
+
+    species = species_in(ds) if species is None else species
+    return {sp: total_grid(ds, sp).sum("time", dtype=np.float64).values for sp in species}
+
+
 def write_geotiff(
-    ds: xr.Dataset, path: str | Path, overwrite: bool = False, species: list[str] | None = None
+    ds: xr.Dataset,
+    path: str | Path,
+    overwrite: bool = False,
+    totals: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write the period totals (area + point sources, kg per cell) as a GeoTIFF, one band per species.
 
     Band descriptions name the species; the CRS and transform are the grid's, so GDAL and QGIS
-    place it correctly.
+    place it correctly.  ``totals`` (from :func:`period_totals`, or accumulated while streaming)
+    spares reading the grids again; ``ds`` then only supplies the grid, period and metadata.
     """
     import rasterio
 
-    from gridcarbon.grids.dataset import species_in, total_grid
     from gridcarbon.grids.gridspec import GridSpec
 
     grid = GridSpec.from_dataset(ds)
-    species = species_in(ds) if species is None else species
-    bands = [
-        total_grid(ds, sp).sum("time", dtype=np.float64).values.astype(np.float32) for sp in species
-    ]
+    totals = period_totals(ds) if totals is None else totals
+    species = list(totals)
+    bands = [np.asarray(totals[sp], dtype=np.float32) for sp in species]
     profile = {
         "driver": "GTiff",
         "width": grid.nx,

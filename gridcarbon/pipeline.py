@@ -52,13 +52,25 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def prior_summary(ds: xr.Dataset) -> dict[str, Any]:
-    """Period totals (area + point, t), grid size and period of an emission Dataset."""
-    totals = {}
-    for sp in species_in(ds):
-        area = float(ds[sp].sum(dtype=np.float64))
-        point = float(ds[f"{sp}_point"].sum(dtype=np.float64)) if f"{sp}_point" in ds else 0.0
-        totals[sp] = {"area_t": area / 1e3, "point_t": point / 1e3, "total_t": (area + point) / 1e3}
+def prior_summary(
+    ds: xr.Dataset, sums: dict[str, tuple[float, float]] | None = None
+) -> dict[str, Any]:
+    """Period totals (area + point, t), grid size and period of an emission Dataset.
+
+    ``sums`` (species → (area kg, point kg)), when already known, spares reading the grids.
+    """
+    if sums is None:
+        sums = {
+            sp: (
+                float(ds[sp].sum(dtype=np.float64)),
+                float(ds[f"{sp}_point"].sum(dtype=np.float64)) if f"{sp}_point" in ds else 0.0,
+            )
+            for sp in species_in(ds)
+        }
+    totals = {
+        sp: {"area_t": area / 1e3, "point_t": point / 1e3, "total_t": (area + point) / 1e3}
+        for sp, (area, point) in sums.items()
+    }
     t = ds["time"].values
     return {
         "grid": {
@@ -90,12 +102,26 @@ def write_prior(
     if "geotiff" in config.output.formats:
         files[f"{stem}_geotiff"] = write_geotiff(ds, out_dir / f"{stem}_totals.tif")
     if "point" in ds.dims:
-        pts = ds[[v for v in ds.data_vars if v.endswith("_point")]].sum("time").to_dataframe()
-        pts.columns = [f"{c.removesuffix('_point')}_kg_period" for c in pts.columns]
+        sums = {
+            sp: ds[f"{sp}_point"].sum("time", dtype=np.float64).values
+            for sp in species_in(ds)
+            if f"{sp}_point" in ds
+        }
         csv = out_dir / f"{stem}_point_sources.csv"
-        pts.reset_index().to_csv(csv, index=False)
-        files[f"{stem}_points"] = csv
+        files[f"{stem}_points"] = _write_point_table(ds, sums, csv)
     return files
+
+
+def _write_point_table(ds: xr.Dataset, sums: dict[str, np.ndarray], path: Path) -> Path:
+    """The point sources (their coordinates and stack parameters) with period totals, kg."""
+    from gridcarbon.grids.dataset import POINT_COORDS
+
+    names = [c if c == "point_id" else f"point_{c}" for c in POINT_COORDS]
+    table = ds[[c for c in names if c in ds.coords]].to_dataframe()[names]
+    for sp, values in sums.items():
+        table[f"{sp}_kg_period"] = values
+    table.reset_index(drop=True).to_csv(path, index=False)
+    return path
 
 
 def run(
@@ -198,10 +224,55 @@ def _later_stages() -> list[tuple[str, Any]]:
     return [("inversion", _inversion_stage), ("zoning", _zoning_stage), ("maps", _map_stage)]
 
 
-def stream_prior_to_zarr(
-    config: RunConfig, path: Path, overwrite: bool = False, progress: bool = False
-) -> Path:
-    """Stream the prior month by month to a Zarr store (bounded memory, for a year or more)."""
-    from gridcarbon.grids.prior import iter_prior
+def write_prior_streamed(
+    config: RunConfig, out_dir: Path, progress: bool = False
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Write the prior of a long period (e.g. a year) with one month in memory at a time.
 
-    return write_zarr_stream(iter_prior(config, progress=progress), path, overwrite=overwrite)
+    The months stream into a Zarr store; period totals and point sums accumulate on the way
+    (for the GeoTIFF, the point table and the summary); NetCDF, when asked for, is then written
+    from the store one variable at a time.  Returns the files by role and the summary.
+    """
+    import shutil
+
+    from gridcarbon.grids.dataset import total_grid
+    from gridcarbon.grids.prior import iter_prior
+    from gridcarbon.io import open_grids
+
+    totals: dict[str, np.ndarray] = {}
+    sums: dict[str, list[float]] = {}
+    point_sums: dict[str, np.ndarray] = {}
+
+    def tap(parts):
+        for part in parts:
+            for sp in species_in(part):
+                totals[sp] = (
+                    totals.get(sp, 0.0) + total_grid(part, sp).sum("time", dtype=np.float64).values
+                )
+                s = sums.setdefault(sp, [0.0, 0.0])
+                s[0] += float(part[sp].sum(dtype=np.float64))
+                if f"{sp}_point" in part:
+                    p = part[f"{sp}_point"].sum("time", dtype=np.float64).values
+                    point_sums[sp] = point_sums.get(sp, 0.0) + p
+                    s[1] += float(p.sum())
+            yield part
+
+    formats = config.output.formats
+    store = out_dir / ("prior.zarr" if "zarr" in formats else ".prior-stream.zarr")
+    write_zarr_stream(tap(iter_prior(config, progress=progress)), store)
+    files: dict[str, Path] = {}
+    ds = open_grids(store)
+    if "zarr" in formats:
+        files["prior_zarr"] = store
+    if "netcdf" in formats:
+        files["prior_netcdf"] = write_netcdf(ds, out_dir / "prior.nc")
+    if "geotiff" in formats:
+        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=totals)
+    if point_sums:
+        csv = out_dir / "prior_point_sources.csv"
+        files["prior_points"] = _write_point_table(ds, point_sums, csv)
+    summary = prior_summary(ds, sums={sp: (a, p) for sp, (a, p) in sums.items()})
+    ds.close()
+    if "zarr" not in formats:
+        shutil.rmtree(store)
+    return files, summary

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from gridcarbon.cli import cli
@@ -97,3 +98,41 @@ def test_period_options(tmp_path):
         obj={},
     )
     assert r.exit_code == 2 and "either --year" in r.output
+
+
+def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
+    import numpy as np
+    import rasterio
+    import xarray as xr
+
+    import gridcarbon.cli
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    args = ["grid", "--config", str(cfg), "--start", "2023-01-30", "--end", "2023-02-02"]
+    assert _invoke(*args, "--out", str(tmp_path / "mem")).exit_code == 0
+    monkeypatch.setattr(gridcarbon.cli, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
+    assert _invoke(*args, "--out", str(tmp_path / "str")).exit_code == 0
+    a = xr.open_dataset(tmp_path / "mem" / "prior.nc").load()
+    b = xr.open_dataset(tmp_path / "str" / "prior.nc").load()
+    xr.testing.assert_identical(a.drop_attrs(deep=True), b.drop_attrs(deep=True))
+    with (
+        rasterio.open(tmp_path / "mem" / "prior_totals.tif") as s1,
+        rasterio.open(tmp_path / "str" / "prior_totals.tif") as s2,
+    ):
+        np.testing.assert_allclose(s1.read(), s2.read(), rtol=1e-6)
+    s_mem = json.loads((tmp_path / "mem" / "summary.json").read_text())
+    s_str = json.loads((tmp_path / "str" / "summary.json").read_text())
+    for sp in ("CO2", "NOx", "VOC"):
+        assert s_mem["totals"][sp]["total_t"] == pytest.approx(
+            s_str["totals"][sp]["total_t"], rel=1e-9
+        )
+    assert sorted(p.name for p in (tmp_path / "str").iterdir()) == sorted(
+        p.name for p in (tmp_path / "mem").iterdir()
+    )
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "mem" / "prior_point_sources.csv"),
+        pd.read_csv(tmp_path / "str" / "prior_point_sources.csv"),
+    )
