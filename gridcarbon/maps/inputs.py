@@ -358,6 +358,11 @@ def station_statistics(series: pd.DataFrame) -> pd.DataFrame:
     if not need <= set(series.columns):
         raise InputDataError(f"station series lacks column(s) {sorted(need - set(series.columns))}")
     s = series[np.isfinite(pd.to_numeric(series["observed"], errors="coerce"))]
+    if "used" in s.columns:
+        used = s["used"]
+        if used.dtype == object:
+            used = used.astype(str).str.lower().isin(["true", "1", "yes"])
+        s = s[used.astype(bool)]
     models = [m for m in ("prior", "posterior") if m in s.columns]
     recs = []
     for (sid, sp), g in s.groupby(["station_id", "species"], sort=True):

@@ -127,7 +127,7 @@ RUN_DIR_FILES = {
     "units": ["zones.gpkg", "control_units.gpkg", "zone_report.gpkg", "units.gpkg"],
     "unit_series": ["unit_series.nc", "zones_series.nc", "unit_profiles.nc"],
     "hotspots": ["hotspots.nc", "hotspots.zarr"],
-    "stations": ["stations.csv", "stations.parquet"],
+    "stations": ["stations.csv", "stations.parquet"],  # else derived from station_stats.csv
     "station_series": ["station_series.csv", "station_series.parquet", "station_timeseries.csv",
                        "station_timeseries.parquet"],
     "config": ["config.yaml"],
@@ -190,6 +190,12 @@ def read_run_dir(run_dir: str | Path) -> dict[str, Any]:
         out["hotspots"] = xr.open_zarr(p) if p.is_dir() else xr.open_dataset(p)
     if (p := _first(run_dir, "stations")) is not None:
         out["stations"] = _read_table(p)
+    elif (p := run_dir / "station_stats.csv").exists():
+        # the inversion stage writes per-station statistics with kind and location
+        st = _read_table(p)
+        if {"station_id", "lon", "lat"} <= set(st.columns):
+            cols = [c for c in ("station_id", "name", "kind", "lon", "lat") if c in st.columns]
+            out["stations"] = st[cols].drop_duplicates("station_id").reset_index(drop=True)
     if (p := _first(run_dir, "station_series")) is not None:
         out["station_series"] = _read_table(p)
     if (p := _first(run_dir, "config")) is not None:
