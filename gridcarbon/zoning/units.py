@@ -220,6 +220,24 @@ def _read_file(path: Path, cfg: ZoningConfig) -> tuple[gpd.GeoDataFrame, str | N
                      polys[0], path)
     try:
         gdf = pyogrio.read_dataframe(path, **kwargs)
+    except UnicodeDecodeError:
+        # DBF field names are limited to 10 bytes: UTF-8 Chinese names get cut mid-character.
+        # Read the bytes as Latin-1 and decode them ourselves, dropping the cut characters.
+        kwargs["encoding"] = "latin1"
+        try:
+            gdf = pyogrio.read_dataframe(path, **kwargs)
+        except Exception as exc:
+            raise InputFileError(f"cannot read control units from {str(path)!r}: {exc}") from None
+
+        def fix(v):
+            return v.encode("latin1").decode(encoding or "utf-8", errors="ignore") \
+                if isinstance(v, str) else v
+
+        gdf = gdf.rename(columns={c: fix(c) for c in gdf.columns if c != gdf.geometry.name})
+        for c in gdf.columns:
+            if c != gdf.geometry.name and not pd.api.types.is_numeric_dtype(gdf[c]):
+                gdf[c] = gdf[c].map(fix).astype(object)
+        encoding = f"{encoding} (field names cut at the DBF 10-byte limit)"
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
         raise InputFileError(f"cannot read control units from {str(path)!r}: {exc}") from None
     return gdf, encoding
@@ -241,6 +259,20 @@ def _find_columns(columns: list[str], cfg: ZoningConfig) -> dict[str, str]:
         for cand in candidates:
             if cand.lower() in lower:
                 found[std] = lower[cand.lower()]
+                break
+    # Shapefile field names are cut at 10 bytes (e.g. UTF-8 "单元编码" → "单元编"): accept a
+    # field that is a prefix (>= 3 characters) of a candidate name.
+    used = set(found.values())
+    for std, candidates in DEFAULT_COLUMN_CANDIDATES.items():
+        if std in found:
+            continue
+        for col in columns:
+            key = col.strip()
+            if col in used or len(key) < 3:
+                continue
+            if any(c.startswith(key) and c != key for c in candidates):
+                found[std] = col
+                used.add(col)
                 break
     return found
 
