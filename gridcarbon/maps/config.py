@@ -70,6 +70,12 @@ class MapConfig(BaseModel):
         description="unit column that colours the units; None = the first present of "
         "gridcarbon.maps.inputs.UNIT_METRIC_CANDIDATES (co-located hotspot hours first)",
     )
+    unit_tooltip_fields: list[str] | None = Field(
+        None,
+        description="unit columns listed in the tooltip after code, name, category and subtype; "
+        "None = the colouring metric, then totals, intensities and hotspot figures "
+        "(gridcarbon.maps.core.TOOLTIP_PATTERNS)",
+    )
     unit_series_variables: list[str] | None = Field(
         None,
         description="per-unit series charted in popups and animated by the time slider; "
@@ -84,6 +90,11 @@ class MapConfig(BaseModel):
     # -- base layer, hotspots, stations -------------------------------------------------------------
     boundary_simplify_m: float = Field(
         200.0, ge=0, description="simplification tolerance of the province/city/county outlines, m"
+    )
+    hotspot_level: Literal["day", "hour", "month"] = Field(
+        "day",
+        description="level of the zoning stage's hotspot Datasets drawn on the hotspot layers "
+        "(the per-unit figures come from daily aggregates)",
     )
     hotspot_min_steps: int = Field(
         1, ge=1, description="show a cell as a hotspot if it is hot in at least this many time steps"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,6 @@ from gridcarbon.maps.elements import (
     map_css,
 )
 from gridcarbon.maps.inputs import (
-    BEIJING_OFFSET,
     UNIT_ID_COLUMNS,
     UNIT_METRIC_CANDIDATES,
     hotspot_cells,
@@ -241,20 +241,69 @@ def _add_rasters(m: folium.Map, grid: GridSpec, fields: list[dict], cfg: MapConf
     return names
 
 
+_ALIAS_PATTERNS = [
+    (r"^(CO2|NOx|VOC)_kg$", r"\1 total (kg)"),
+    (r"^(CO2|NOx|VOC)_area_kg$", r"\1 area sources (kg)"),
+    (r"^(CO2|NOx|VOC)_point_kg$", r"\1 point sources (kg)"),
+    (r"^(CO2|NOx|VOC)_t_per_km2$", r"\1 intensity (t km⁻²)"),
+    (r"^(CO2|NOx|VOC)_share_pct$", r"\1 share of province (%)"),
+    (r"^(CO2|NOx|VOC)_rank$", r"\1 rank"),
+    (r"^coloc_all_hours$", "co-located hotspot hours"),
+    (r"^coloc_all_cell_hours$", "co-located hotspot cell-hours"),
+    (r"^coloc_all_any_hours$", "hours with any co-located hotspot"),
+    (r"^coloc_all_cell_days$", "co-located hotspot cell-days"),
+    (r"^coloc_all_obs_exp$", "co-located: observed / expected"),
+    (r"^coloc_all_share_(CO2|NOx|VOC)$", r"\1 share inside co-located hotspots"),
+    (r"^coloc_(CO2|NOx|VOC)_(CO2|NOx|VOC)_cell_days$", r"\1+\2 hotspot cell-days"),
+    (r"^hot_(CO2|NOx|VOC)_cell_days$", r"\1 hotspot cell-days"),
+    (r"^emerging_(CO2|NOx|VOC)$", r"\1 emerging-hotspot category"),
+    (r"^area_km2$", "area (km²)"),
+]
+
+#: Columns shown in a unit's tooltip when ``MapConfig.unit_tooltip_fields`` is None, in order
+#: (regular expressions; the colouring metric comes first).
+TOOLTIP_PATTERNS = [
+    r"^area_km2$",
+    r"^(CO2|NOx|VOC)_kg$", r"^(CO2|NOx|VOC)_total.*",
+    r"^(CO2|NOx|VOC)_t_per_km2$", r"^(CO2|NOx|VOC)_intensity.*",
+    r"^coloc_all_(hours|cell_hours|cell_days|obs_exp)$", r"^coloc_all_share_.*",
+    r"^colocated_.*", r"^coloc_.*_cell_days$", r"^emerging_(CO2|NOx|VOC)$",
+    r"^(CO2|NOx|VOC)_posterior_std_kg$", r"^persistent_.*",
+]
+
+
 def _pretty(col: str) -> str:
+    """Readable label of a unit column (e.g. ``CO2_t_per_km2`` → ``CO2 intensity (t km⁻²)``)."""
+    import re
+
+    for pat, rep in _ALIAS_PATTERNS:
+        if re.match(pat, col):
+            return re.sub(pat, rep, col)
     return col.replace("_", " ")
 
 
-def _unit_fields(gdf: gpd.GeoDataFrame, exclude: set[str]) -> list[str]:
-    skip = {"geometry", *UNIT_ID_COLUMNS, *exclude}
-    cols = []
-    for c in gdf.columns:
-        if c in skip or str(c).startswith("_"):
-            continue
-        s = gdf[c]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            cols.append(c)
-    return cols[:16]
+def _unit_fields(gdf: gpd.GeoDataFrame, wanted: list[str] | None, metric: str | None,
+                 limit: int = 18) -> list[str]:
+    """Tooltip columns: ``wanted`` if given, else :data:`TOOLTIP_PATTERNS` then other numbers."""
+    import re
+
+    if wanted is not None:
+        missing = [c for c in wanted if c not in gdf.columns]
+        if missing:
+            raise InputDataError(f"unit tooltip field(s) {missing} are not unit columns")
+        cols = list(wanted)
+    else:
+        skip = {"geometry", *UNIT_ID_COLUMNS}
+        avail = [c for c in gdf.columns if c not in skip and not str(c).startswith("_")]
+        cols = []
+        for pat in TOOLTIP_PATTERNS:
+            cols += [c for c in avail if re.match(pat, str(c)) and c not in cols]
+        if not cols:  # unknown producer: its numeric columns
+            cols = [c for c in avail if pd.api.types.is_numeric_dtype(gdf[c])
+                    and not pd.api.types.is_bool_dtype(gdf[c])]
+    if metric is not None:
+        cols = [metric] + [c for c in cols if c != metric]
+    return cols[:limit]
 
 
 def _sig(v: float) -> float | None:
@@ -290,15 +339,14 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
     if metric is None:
         metric = next((c for c in UNIT_METRIC_CANDIDATES if c in gdf.columns), None)
         if metric is None:
-            numeric = _unit_fields(gdf, set())
+            numeric = [c for c in gdf.columns if c not in ("geometry", *UNIT_ID_COLUMNS)
+                       and pd.api.types.is_numeric_dtype(gdf[c])
+                       and not pd.api.types.is_bool_dtype(gdf[c])]
             metric = numeric[0] if numeric else None
     elif metric not in gdf.columns:
         raise InputDataError(f"unit metric {metric!r} is not a column of the units "
                              f"(columns: {[c for c in gdf.columns if c != 'geometry']})")
-    fields = _unit_fields(gdf, set())
-    if metric is not None and metric in fields:
-        fields.remove(metric)
-        fields.insert(0, metric)
+    fields = _unit_fields(gdf, cfg.unit_tooltip_fields, metric)
 
     tables = unit_series_tables(unit_series)
     series_names, tables = _series_frames_for(tables, cfg)
@@ -362,7 +410,12 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
         p: dict[str, Any] = {c: escape(gdf[c].iloc[i]) for c in UNIT_ID_COLUMNS}
         for c in fields:
             v = gdf[c].iloc[i]
-            p[c] = fmt(float(v)) if pd.notna(v) else "–"
+            if isinstance(v, bool | np.bool_):
+                p[c] = "yes" if v else "no"
+            elif isinstance(v, int | float | np.integer | np.floating):
+                p[c] = fmt(float(v)) if pd.notna(v) else "–"
+            else:
+                p[c] = escape(v) if pd.notna(v) else "–"
         p["gc_fill"] = fills[i]
         if series_rows:
             p["gc_s"] = {dim: [[_sig(x) for x in row] for row in arr[i]]
@@ -412,6 +465,12 @@ def _cell_polygons_lonlat(grid: GridSpec, rows: np.ndarray, cols: np.ndarray) ->
 
 
 def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) -> None:
+    if isinstance(hotspots, Mapping) and not isinstance(hotspots, xr.Dataset):  # {level: Dataset}
+        if cfg.hotspot_level in hotspots:
+            hotspots = hotspots[cfg.hotspot_level]
+        else:
+            level, hotspots = next(iter(hotspots.items()))
+            log.warning("no %r hotspot level; drawing %r", cfg.hotspot_level, level)
     cells = hotspots if isinstance(hotspots, pd.DataFrame) else hotspot_cells(hotspots, grid)
     cells = cells[cells["n_steps"] >= cfg.hotspot_min_steps]
     for key, kinds in (("hot3", ["CO2+NOx+VOC"]), ("hot2", ["CO2+NOx", "CO2+VOC", "NOx+VOC"])):

@@ -47,12 +47,17 @@ UNIT_ID_COLUMNS = ("unit_code", "unit_name", "category", "subtype")
 
 #: Columns tried in turn for the unit colouring when ``MapConfig.unit_metric`` is None.
 UNIT_METRIC_CANDIDATES = (
+    "coloc_all_hours",
+    "coloc_all_cell_hours",
+    "coloc_all_cell_days",
     "colocated_hotspot_hours",
     "colocated_hotspot_cell_hours",
     "colocated_hotspot_cell_days",
     "colocated_hotspot_days",
     "colocated_hotspot_area_km2",
     "colocated_hotspot_share",
+    "CO2_t_per_km2",
+    "CO2_kg",
     "CO2_intensity",
     "CO2_total",
 )
@@ -160,7 +165,23 @@ def unit_frame(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.reset_index(drop=True)
 
 
+def _month_numbers(values: np.ndarray) -> list[int]:
+    if np.issubdtype(np.asarray(values).dtype, np.datetime64):
+        return [int(m) for m in pd.DatetimeIndex(values).month]
+    return [int(c) for c in values]
+
+
 def _series_from_dataset(ds: xr.Dataset, dim: str) -> dict[str, pd.DataFrame]:
+    # a variable with a species dimension (the zoning stage's diurnal profile) → one per species
+    if "species" in ds.dims:
+        parts = {}
+        for name, v in ds.data_vars.items():
+            if "species" in v.dims:
+                for sp in ds["species"].values:
+                    parts[str(sp)] = v.sel(species=sp).drop_vars("species").assign_attrs(v.attrs)
+            else:
+                parts[str(name)] = v
+        ds = xr.Dataset(parts)
     unit_dim = next((d for d in ("unit", "unit_code") if d in ds.dims), None)
     if unit_dim is None:
         raise InputDataError(f"unit series Dataset needs a 'unit' dimension, has {list(ds.dims)}")
@@ -171,7 +192,8 @@ def _series_from_dataset(ds: xr.Dataset, dim: str) -> dict[str, pd.DataFrame]:
             arr = v.transpose(unit_dim, dim).values.astype(float)
             out[str(name)] = pd.DataFrame(
                 arr, index=pd.Index(np.asarray(codes).astype(str), name="unit_code"),
-                columns=[int(c) for c in ds[dim].values],
+                columns=_month_numbers(ds[dim].values) if dim == "month"
+                else [int(c) for c in ds[dim].values],
             )
             out[str(name)].attrs["units"] = v.attrs.get("units", "")
             out[str(name)].attrs["long_name"] = v.attrs.get("long_name", str(name))
@@ -184,8 +206,11 @@ def unit_series_tables(unit_series: Any) -> dict[str, dict[str, pd.DataFrame]]:
     Each frame has one row per ``unit_code`` and one column per Beijing hour (0–23) or month
     (1–12); ``frame.attrs['units']`` carries the unit.  Accepted ``unit_series``:
 
-    * an ``xr.Dataset`` with a ``unit`` dimension (labels = unit codes, or a ``unit_code``
-      coordinate) and variables over ``(unit, hour)`` and/or ``(unit, month)``;
+    * an ``xr.Dataset`` (or DataArray) with a ``unit`` dimension (labels = unit codes, or a
+      ``unit_code`` coordinate) and variables over ``(unit, hour)`` and/or ``(unit, month)``;
+      a ``species`` dimension splits a variable into one per species (the zoning stage's
+      ``diurnal`` profile ``(unit, hour, species)``); ``month`` may hold dates (the zoning
+      stage's ``tally_month``);
     * a mapping ``{"hour": Dataset-or-DataFrame, "month": ...}`` where a DataFrame is long, with
       ``unit_code``, ``hour`` (or ``month``) and one column per variable;
     * a long DataFrame with ``unit_code`` and ``hour`` or ``month`` and value columns.
@@ -193,6 +218,8 @@ def unit_series_tables(unit_series: Any) -> dict[str, dict[str, pd.DataFrame]]:
     out: dict[str, dict[str, pd.DataFrame]] = {"hour": {}, "month": {}}
     if unit_series is None:
         return out
+    if isinstance(unit_series, xr.DataArray):
+        unit_series = unit_series.to_dataset(name=unit_series.name or "value")
     if isinstance(unit_series, xr.Dataset):
         for dim in ("hour", "month"):
             if dim in unit_series.dims:
@@ -239,7 +266,9 @@ def _bin_var(ds: xr.Dataset, species: str) -> xr.DataArray | None:
 def hotspot_cells(hotspots: xr.Dataset, grid: GridSpec | None = None) -> pd.DataFrame:
     """Per-cell hotspot counts: co-located (all three species) and pairwise.
 
-    Accepted ``hotspots``: an ``xr.Dataset`` over ``(time, y, x)`` (``time`` may be hours or
+    Accepted ``hotspots``: the zoning stage's hotspot Dataset (``coloc_all``,
+    ``coloc_<A>_<B>``: weakest confidence bin 0–3 per cell-step; a ``{level: Dataset}`` mapping
+    gives its ``"day"`` level), or an ``xr.Dataset`` over ``(time, y, x)`` (``time`` may be hours or
     days, or absent) with per-species Gi* confidence bins ``gi_bin_<SP>`` (or ``<SP>_gi_bin``,
     or one ``gi_bin`` with a ``species`` dimension), integers −3…3 as in ArcGIS (±3/±2/±1 =
     BH-significant hot/cold at q = 0.01/0.05/0.10).  A cell-step is a *co-located* hotspot where
@@ -255,6 +284,8 @@ def hotspot_cells(hotspots: xr.Dataset, grid: GridSpec | None = None) -> pd.Data
         (of all steps), ``n_99``, ``n_95``, ``n_90`` (steps at each confidence), ``confidence``
         (the confidence reached in most of its hot steps: "99%", "95%", "90%" or "unknown").
     """
+    if isinstance(hotspots, Mapping) and not isinstance(hotspots, xr.Dataset):  # {level: Dataset}
+        hotspots = hotspots.get("day", next(iter(hotspots.values())))
     bins = {sp: _bin_var(hotspots, sp) for sp in SPECIES3}
     rows = []
     has_time = "time" in hotspots.dims
@@ -278,7 +309,22 @@ def hotspot_cells(hotspots: xr.Dataset, grid: GridSpec | None = None) -> pd.Data
             df["confidence"] = "unknown"
         rows.append(df)
 
-    if all(b is not None for b in bins.values()):
+    def arr3(name: str) -> np.ndarray:
+        v = hotspots[name].transpose(*(("time",) if has_time else ()), "y", "x").values
+        v = np.nan_to_num(np.asarray(v, dtype=float), nan=0.0).astype(np.int8)
+        return v if has_time else v[None]
+
+    if "coloc_all" in hotspots:
+        # the zoning stage's own co-location: weakest bin (0 = none) per cell-step, with its
+        # hotspot_min_bin already applied; pairwise cells that are also all-three are left out
+        all3 = arr3("coloc_all")
+        add("CO2+NOx+VOC", all3 > 0, np.clip(all3, 0, 3))
+        for a, b in itertools.combinations(SPECIES3, 2):
+            name = f"coloc_{a}_{b}"
+            if name in hotspots:
+                pair = arr3(name)
+                add(f"{a}+{b}", (pair > 0) & (all3 == 0), np.clip(pair, 0, 3))
+    elif all(b is not None for b in bins.values()):
         arrs = {}
         for sp, b in bins.items():
             v = b.transpose(*(("time",) if has_time else ()), "y", "x").values

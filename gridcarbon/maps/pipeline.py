@@ -49,14 +49,21 @@ def from_zoning_result(zoning_result: Any) -> dict[str, Any]:
     """``units``, ``unit_series`` and ``hotspots`` from the zoning stage's result.
 
     Looked up as attributes or keys: units in ``units`` / ``control_units`` / ``zones``; series
-    in ``unit_series``, else ``diurnal`` and ``monthly`` (combined as ``{"hour": ..., "month":
-    ...}``); hotspots in ``hotspots`` / ``hotspot_bins``.
+    in ``unit_series``, else ``diurnal`` and ``monthly`` (or the species of ``tally_month``),
+    combined as ``{"hour": ..., "month": ...}``; hotspots in ``hotspots`` / ``hotspot_bins``
+    (a ``{level: Dataset}`` mapping, as :class:`gridcarbon.zoning.stage.ZoningResult` has,
+    is passed on and its ``"day"`` level drawn).
     """
     units = _get(zoning_result, "units", "control_units", "zones", "unit_table")
     series = _get(zoning_result, "unit_series")
     if series is None:
         hour = _get(zoning_result, "diurnal", "unit_diurnal", "diurnal_profiles")
         month = _get(zoning_result, "monthly", "unit_monthly", "monthly_series")
+        if month is None:
+            tm = _get(zoning_result, "tally_month")
+            if isinstance(tm, xr.Dataset):  # per-unit monthly sums: keep the species themselves
+                keep = [v for v in ("CO2", "NOx", "VOC") if v in tm.data_vars]
+                month = tm[keep] if keep else None
         if hour is not None or month is not None:
             series = {"hour": hour, "month": month}
     hotspots = _get(zoning_result, "hotspots", "hotspot_bins", "hotspot_dataset")
@@ -124,9 +131,9 @@ def run_map_stage(
 RUN_DIR_FILES = {
     "prior": ["prior.nc", "prior.zarr"],
     "posterior": ["posterior.nc", "posterior.zarr"],
-    "units": ["zones.gpkg", "control_units.gpkg", "zone_report.gpkg", "units.gpkg"],
-    "unit_series": ["unit_series.nc", "zones_series.nc", "unit_profiles.nc"],
-    "hotspots": ["hotspots.nc", "hotspots.zarr"],
+    "units": ["zone_units.gpkg", "zones.gpkg", "control_units.gpkg", "units.gpkg"],
+    "unit_series": ["zone_diurnal.nc", "unit_series.nc"],
+    "hotspots": ["hotspots_day.nc", "hotspots.nc", "hotspots.zarr"],
     "stations": ["stations.csv", "stations.parquet"],  # else derived from station_stats.csv
     "station_series": ["station_series.csv", "station_series.parquet", "station_timeseries.csv",
                        "station_timeseries.parquet"],
@@ -185,7 +192,15 @@ def read_run_dir(run_dir: str | Path) -> dict[str, Any]:
     if (p := _first(run_dir, "units")) is not None:
         out["units"] = _read_units(p)
     if (p := _first(run_dir, "unit_series")) is not None:
-        out["unit_series"] = xr.open_dataset(p)
+        series = xr.open_dataset(p)
+        daily = run_dir / "zone_tally_daily.nc"
+        if daily.exists():  # the zoning stage's monthly sums ride along with the daily ones
+            d = xr.open_dataset(daily)
+            keep = [v for v in ("CO2_monthly", "NOx_monthly", "VOC_monthly") if v in d]
+            if keep and "month" in d.dims:
+                series = {"hour": series,
+                          "month": d[keep].rename({k: k.removesuffix("_monthly") for k in keep})}
+        out["unit_series"] = series
     if (p := _first(run_dir, "hotspots")) is not None:
         out["hotspots"] = xr.open_zarr(p) if p.is_dir() else xr.open_dataset(p)
     if (p := _first(run_dir, "stations")) is not None:

@@ -65,7 +65,6 @@ def test_hotspot_cells_counts_and_confidence():
 
 
 def test_hotspot_confidence_is_the_weakest_species():
-    grid = small_grid(4, 3)
     t = pd.date_range("2023-01-01", periods=3, freq="D")
     b = {sp: np.zeros((3, 3, 4), np.int8) for sp in ("CO2", "NOx", "VOC")}
     b["CO2"][:, 1, 1] = 3
