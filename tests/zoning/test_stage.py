@@ -1,0 +1,166 @@
+"""The zoning stage end to end on a small grid, and the `gridcarbon zones` command."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+import xarray as xr
+from click.testing import CliRunner
+
+from gridcarbon.errors import OutputExistsError
+from gridcarbon.zoning.config import ZoningConfig
+from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
+from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
+from synthetic import synthetic_grids
+
+CATS = ["优先保护单元", "重点管控单元", "一般管控单元"]
+
+
+def lattice_units(path):
+    lons = np.linspace(119.9, 120.7, 6)
+    lats = np.linspace(29.85, 30.4, 5)
+    rows = []
+    k = 0
+    for i in range(len(lons) - 1):
+        for j in range(len(lats) - 1):
+            k += 1
+            cat = CATS[k % 3]
+            digit = str(k % 3 + 1)
+            sub = ["生态保护红线", "产业集聚类" if k % 2 else "城镇生活类", ""][k % 3]
+            rows.append({"单元编码": f"ZH330109{digit}{k:04d}", "单元名称": f"测试单元{k}",
+                         "管控类别": cat, "单元分类": sub,
+                         "geometry": shapely.segmentize(
+                             shapely.box(lons[i], lats[j], lons[i + 1], lats[j + 1]), 0.01)})
+    # a unit smaller than a cell, cut out of the lattice unit around it
+    tiny = shapely.box(120.30, 30.10, 120.304, 30.103)
+    for r in rows:
+        if r["geometry"].intersects(tiny):
+            r["geometry"] = shapely.difference(r["geometry"], tiny)
+    rows.append({"单元编码": "ZH33010920999", "单元名称": "小单元", "管控类别": "重点管控单元",
+                 "单元分类": "产业集聚类", "geometry": tiny})
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4490")
+    gdf.to_file(path, layer="units")
+    return gdf
+
+
+@pytest.fixture(scope="module")
+def stage_run(small_grid, tmp_path_factory):
+    d = tmp_path_factory.mktemp("stage")
+    lattice_units(d / "units.gpkg")
+    ds = synthetic_grids(small_grid, days=12, n_points=25, seed=3)
+    cfg = ZoningConfig(units_path=d / "units.gpkg", cache_dir=d / "cache", toroidal_shifts=19,
+                       check_offset=False, top_n=5)
+    res = run_zoning_stage(cfg, ds, d / "out")
+    return res, ds, cfg, d
+
+
+def test_outputs_written(stage_run):
+    res, ds, cfg, d = stage_run
+    for name in OUTPUT_FILES.values():
+        if name == "hotspots_hour.nc" and not cfg.hourly_hotspots:
+            continue
+        assert (d / "out" / name).exists(), name
+    g = gpd.read_file(d / "out" / "zone_units.gpkg")
+    assert len(g) == 21 and g.crs.to_epsg() == 4490
+    for col in ("unit_code", "unit_name", "category", "subtype", "CO2_kg", "NOx_t_per_km2",
+                "VOC_share_pct", "CO2_rank", "coloc_all_cell_days", "coloc_all_area_km2",
+                "coloc_all_share_NOx", "coloc_all_obs_exp", "emerging_CO2", "pathway",
+                "coloc_all_hours"):
+        assert col in g.columns, col
+    assert set(g["emerging_VOC"]) <= set(EMERGING_CATEGORIES)
+    html = (d / "out" / "zone_report.html").read_text(encoding="utf-8")
+    assert "Synthetic data" in html and "<svg" in html and "ZH330109" in html
+    assert "http" not in html.split("<body>")[1].split("Provenance")[0]  # self-contained
+    xl = pd.ExcelFile(d / "out" / "zone_report.xlsx")
+    assert {"units", "by_category", "by_subtype", "by_county", "by_city", "colocation", "qa",
+            "provenance"} <= set(xl.sheet_names)
+    qa = json.loads((d / "out" / "zone_units_qa.json").read_text(encoding="utf-8"))
+    assert qa["n_units"] == 21 and qa["n_overlaps"] == 0
+
+
+def test_totals_and_rollups_consistent(stage_run):
+    res, ds, cfg, d = stage_run
+    t = res.table
+    for s in ("CO2", "NOx", "VOC"):
+        grid_total = float(res.tally[f"{s}_grid_total"].sum())
+        direct = float(ds[s].values.sum(dtype=np.float64) + ds[f"{s}_point"].values.sum(dtype=np.float64))
+        assert grid_total == pytest.approx(direct, rel=1e-9)
+        inside = t[f"{s}_kg"].sum()
+        outside = float(res.tally[f"{s}_outside"].sum())
+        assert inside + outside == pytest.approx(grid_total, rel=1e-6)
+        assert t[f"{s}_share_pct"].sum() == pytest.approx(100 * inside / grid_total, rel=1e-9)
+        for by in ("category", "subtype", "county_code", "city_code"):
+            assert res.rollups[by][f"{s}_kg"].sum() == pytest.approx(inside, rel=1e-9)
+        day = res.tally_day[s].values.sum(axis=1)
+        np.testing.assert_allclose(day, t[f"{s}_kg"], rtol=1e-9)
+        assert sorted(t[f"{s}_rank"]) == list(range(1, len(t) + 1)) or t[f"{s}_rank"].min() == 1
+    small = t.set_index("unit_code").loc["ZH33010920999"]
+    assert small["CO2_area_kg"] > 0  # smaller than a cell, still gets its share
+
+
+def test_diurnal_and_hotspot_layers(stage_run):
+    res, ds, cfg, d = stage_run
+    di = xr.open_dataset(d / "out" / "zone_diurnal.nc")["diurnal_profile"]
+    assert di.shape == (21, 24, 3)
+    # the mean over Beijing hours equals the mean hourly rate (whole days)
+    np.testing.assert_allclose(di.values.mean(axis=1)[:, 0], res.tally["CO2"].values.mean(axis=1),
+                               rtol=1e-9)
+    day = xr.open_dataset(d / "out" / "hotspots_day.nc")
+    assert day.sizes["time"] == 12
+    for v in ("CO2_bin", "NOx_bin", "VOC_bin", "coloc_all", "coloc_CO2_NOx", "CO2_emerging",
+              "CO2_z", "n_coloc_all", "expected_coloc_all"):
+        assert v in day, v
+    both = (day["CO2_bin"] >= 1) & (day["NOx_bin"] >= 1) & (day["VOC_bin"] >= 1)
+    np.testing.assert_array_equal((day["coloc_all"] > 0).values, both.values)
+    weakest = np.minimum(np.minimum(day["CO2_bin"], day["NOx_bin"]), day["VOC_bin"])
+    np.testing.assert_array_equal(day["coloc_all"].values[both.values], weakest.values[both.values])
+    hour = xr.open_dataset(d / "out" / "hotspots_hour.nc")
+    assert hour.sizes["time"] == 12 * 24 and "CO2_z" not in hour and "coloc_all" in hour
+    assert res.colocation["set"].tolist()[:4] == ["CO2+NOx+VOC", "CO2+NOx", "CO2+VOC", "NOx+VOC"]
+
+
+def test_unit_hotspot_figures(stage_run):
+    res, ds, cfg, d = stage_run
+    day = res.hotspots["day"]
+    F = res.overlay.F
+    flag = (day["coloc_all"].values > 0).reshape(12, -1).astype(float)
+    expect = np.asarray((F @ flag.T).sum(axis=1)).ravel()
+    np.testing.assert_allclose(res.table["coloc_all_cell_days"], expect, rtol=1e-12)
+    share = res.table["coloc_all_share_CO2"]
+    assert ((share >= 0) & (share <= 1 + 1e-12)).all()
+    t = res.table.set_index("unit_code")
+    assert (t.loc[t.index.str[8] == "1", "pathway"].str.contains("carbon-sink")).all()
+
+
+def test_refuses_to_overwrite(stage_run):
+    res, ds, cfg, d = stage_run
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        run_zoning_stage(cfg, ds, d / "out")
+
+
+def test_zones_command(stage_run, small_grid, tmp_path):
+    from gridcarbon.config import RunConfig
+    from gridcarbon.zoning.cli import zones_command
+
+    res, ds, cfg, d = stage_run
+    grids = tmp_path / "grids.nc"
+    ds.to_netcdf(grids)
+    rc = RunConfig()
+    rc.zoning = cfg.model_copy(update={"units_path": None, "hourly_hotspots": False})
+    (tmp_path / "run.yaml").write_text(rc.to_yaml(), encoding="utf-8")
+    runner = CliRunner()
+    args = ["--config", str(tmp_path / "run.yaml"), "--grids", str(grids),
+            "--units", str(d / "units.gpkg"), "--out", str(tmp_path / "z")]
+    out = runner.invoke(zones_command, args)
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "z" / "zone_units.gpkg").exists()
+    assert not (tmp_path / "z" / "hotspots_hour.nc").exists()
+    again = runner.invoke(zones_command, args)
+    assert again.exit_code == 2 and "overwrite" in again.output
+    assert runner.invoke(zones_command, args + ["--overwrite"]).exit_code == 0
+    bad = runner.invoke(zones_command, ["--grids", str(tmp_path / "missing.nc"),
+                                        "--out", str(tmp_path / "z2")])
+    assert bad.exit_code == 2 and "do not exist" in bad.output

@@ -1,0 +1,114 @@
+"""Time aggregation, roll-ups, diurnal profiles, posterior std of unit totals, co-location nulls."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from gridcarbon.errors import InputDataError
+from gridcarbon.zoning.hotspots import toroidal_null
+from gridcarbon.zoning.tally import (
+    aggregate_time,
+    posterior_unit_std,
+    sparse_time_matmul,
+    unit_total_std_from_covariance,
+)
+
+
+def test_sparse_time_matmul_equals_scipy():
+    rng = np.random.default_rng(0)
+    F = sp.random(50, 300, density=0.05, random_state=1, format="csr")
+    x = rng.normal(size=(17, 300)).astype(np.float32)
+    np.testing.assert_allclose(sparse_time_matmul(F, x), (F @ x.astype(np.float64).T).T,
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(InputDataError):
+        sparse_time_matmul(F, x[:, :10])
+
+
+def test_beijing_day_and_month_bins():
+    # UTC hours from 2023-01-30 16:00 (= Beijing Jan 31 00:00) for 3 Beijing days
+    time = pd.date_range("2023-01-30 16:00", periods=72, freq="h").values
+    v = np.arange(72, dtype=float)[None]
+    d, lab = aggregate_time(v, time, "day")
+    assert [str(x)[:10] for x in lab] == ["2023-01-31", "2023-02-01", "2023-02-02"]
+    np.testing.assert_allclose(d[0], [v[0, :24].sum(), v[0, 24:48].sum(), v[0, 48:].sum()])
+    m, lab = aggregate_time(v, time, "month")
+    assert [str(x)[:7] for x in lab] == ["2023-01", "2023-02"]
+    np.testing.assert_allclose(m[0], [v[0, :24].sum(), v[0, 24:].sum()])
+    p, _ = aggregate_time(v, time, "period")
+    assert p[0, 0] == v.sum()
+
+
+def test_posterior_std_forms_agree_and_keep_correlations():
+    rng = np.random.default_rng(4)
+    n = 8
+    A = rng.normal(size=(n, n))
+    B = A @ A.T / n + 0.1 * np.eye(n)  # prior covariance of scaling factors
+    H = rng.normal(size=(3, n))
+    K = B @ H.T @ np.linalg.inv(H @ B @ H.T + 0.5 * np.eye(3))
+    P = B - K @ H @ B  # posterior
+    F = sp.csr_matrix(rng.uniform(0, 1, size=(2, n)) * (rng.uniform(size=(2, n)) > 0.3))
+    e = rng.uniform(10, 100, size=n)
+    dense = unit_total_std_from_covariance(F, e, P=P)
+    c = F.toarray() * e
+    np.testing.assert_allclose(dense, np.sqrt(np.einsum("ij,jk,ik->i", c, P, c)), rtol=1e-12)
+    # square-root form P = S Sᵀ
+    S = np.linalg.cholesky(P + 1e-12 * np.eye(n))
+    np.testing.assert_allclose(unit_total_std_from_covariance(F, e, P_sqrt=S), dense, rtol=1e-6)
+    # low-rank update form P = B − U Uᵀ with U = K (H B Hᵀ + R)^½
+    M = H @ B @ H.T + 0.5 * np.eye(3)
+    U = K @ np.linalg.cholesky(M)
+    Bs = np.linalg.cholesky(B)
+    np.testing.assert_allclose(unit_total_std_from_covariance(F, e, P_sqrt=Bs, U=U), dense,
+                               rtol=1e-9)
+    # ensemble form: anomalies / sqrt(m-1) of samples from N(0, P) converge to the same
+    X = rng.multivariate_normal(np.zeros(n), P, size=200_000)
+    Xa = (X - X.mean(axis=0)) / np.sqrt(X.shape[0] - 1)
+    np.testing.assert_allclose(unit_total_std_from_covariance(F, e, P_sqrt=Xa.T), dense, rtol=0.02)
+    # an independence assumption gives a different answer
+    indep = unit_total_std_from_covariance(F, e, P_diag=np.diag(P))
+    assert np.abs(indep - dense).max() > 0.05 * dense.max()
+
+
+def test_posterior_std_needs_the_inversion_function(monkeypatch):
+    import gridcarbon.inversion as inv
+
+    monkeypatch.delattr(inv, "unit_total_std", raising=False)
+    with pytest.raises(InputDataError, match="unit_total_std"):
+        posterior_unit_std(object(), sp.csr_matrix((1, 4)), "CO2")
+    calls = []
+    monkeypatch.setattr(inv, "unit_total_std",
+                        lambda r, F, s, ts: calls.append((s, ts)) or np.ones(F.shape[0]),
+                        raising=False)
+    out = posterior_unit_std(object(), sp.csr_matrix((3, 4)), "NOx", None)
+    assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None)]
+
+
+def _blob(shape, r, c, rad=2):
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (yy - r) ** 2 + (xx - c) ** 2 <= rad * rad
+
+
+def test_toroidal_null_detects_colocation_only_when_real():
+    rng = np.random.default_rng(9)
+    T, ny, nx = 20, 40, 40
+    a = np.zeros((T, ny, nx), bool)
+    b = np.zeros_like(a)
+    c = np.zeros_like(a)
+    for t in range(T):
+        r, q = rng.integers(5, 35, 2)
+        a[t] |= _blob((ny, nx), r, q)
+        b[t] |= _blob((ny, nx), r, q)  # b sits on a: real co-location
+        r2, q2 = rng.integers(5, 35, 2)
+        c[t] |= _blob((ny, nx), r2, q2)  # c independent of a
+    obs_ab = int((a & b).sum())
+    null_ab = toroidal_null([a, b], 199, 6.0, seed=1)
+    p_ab = (1 + (null_ab >= obs_ab).sum()) / 200
+    assert p_ab <= 0.01
+    obs_ac = int((a & c).sum())
+    null_ac = toroidal_null([a, c], 199, 6.0, seed=1)
+    p_ac = (1 + (null_ac >= obs_ac).sum()) / 200
+    assert p_ac > 0.05
+    # the triple version counts a & shift(b) & shift'(c)
+    null_abc = toroidal_null([a, b, c], 49, 6.0, seed=2)
+    assert null_abc.shape == (49,) and (null_abc <= a.sum()).all()
