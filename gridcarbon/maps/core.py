@@ -252,6 +252,7 @@ _ALIAS_PATTERNS = [
     (r"^coloc_all_cell_hours$", "co-located hotspot cell-hours"),
     (r"^coloc_all_any_hours$", "hours with any co-located hotspot"),
     (r"^coloc_all_cell_days$", "co-located hotspot cell-days"),
+    (r"^coloc_all_area_km2$", "co-located hotspot area (km²)"),
     (r"^coloc_all_obs_exp$", "co-located: observed / expected"),
     (r"^coloc_all_share_(CO2|NOx|VOC)$", r"\1 share inside co-located hotspots"),
     (r"^coloc_(CO2|NOx|VOC)_(CO2|NOx|VOC)_cell_days$", r"\1+\2 hotspot cell-days"),
@@ -266,8 +267,8 @@ TOOLTIP_PATTERNS = [
     r"^area_km2$",
     r"^(CO2|NOx|VOC)_kg$", r"^(CO2|NOx|VOC)_total.*",
     r"^(CO2|NOx|VOC)_t_per_km2$", r"^(CO2|NOx|VOC)_intensity.*",
-    r"^coloc_all_(hours|cell_hours|cell_days|obs_exp)$", r"^coloc_all_share_.*",
-    r"^colocated_.*", r"^coloc_.*_cell_days$", r"^emerging_(CO2|NOx|VOC)$",
+    r"^coloc_all_(hours|cell_days|obs_exp)$", r"^coloc_all_share_.*",
+    r"^coloc_all_area_km2$", r"^colocated_.*", r"^emerging_(CO2|NOx|VOC)$",
     r"^(CO2|NOx|VOC)_posterior_std_kg$", r"^persistent_.*",
 ]
 
@@ -283,7 +284,7 @@ def _pretty(col: str) -> str:
 
 
 def _unit_fields(gdf: gpd.GeoDataFrame, wanted: list[str] | None, metric: str | None,
-                 limit: int = 18) -> list[str]:
+                 limit: int = 16) -> list[str]:
     """Tooltip columns: ``wanted`` if given, else :data:`TOOLTIP_PATTERNS` then other numbers."""
     import re
 
@@ -313,9 +314,17 @@ def _sig(v: float) -> float | None:
     return float(f"{v:.3g}")
 
 
+#: Fill of units whose value is exactly zero (not a class of the scale).
+ZERO_FILL = "#e4e4e4"
+
+
 def _class_string(values: np.ndarray, scale: ClassScale) -> str:
+    """One character per frame: base-36 class, ``_`` for zero, ``-`` for no data."""
     cls = scale.classify(values)
-    return "".join("-" if c == NODATA else np.base_repr(int(c), 36).lower() for c in cls)
+    return "".join(
+        "-" if c == NODATA else "_" if v == 0 else np.base_repr(int(c), 36).lower()
+        for c, v in zip(cls, values, strict=True)
+    )
 
 
 def _series_frames_for(tables: dict, cfg: MapConfig) -> tuple[list[str], dict]:
@@ -359,7 +368,8 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
                                   cfg.colormap_units, cfg.n_classes, cfg.log_scale,
                                   cfg.log_min_decades)
         mcls = mscale.classify(mvals)
-        fills = ["#cccccc" if c == NODATA else mscale.colors[c] for c in mcls]
+        fills = ["#cccccc" if c == NODATA else ZERO_FILL if v == 0 else mscale.colors[c]
+                 for c, v in zip(mcls, mvals, strict=True)]
     else:
         mscale = None
         fills = ["#888888"] * len(gdf)
@@ -384,7 +394,7 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
         frames = ([f"{int(h):02d}:00" for h in cols] if dim == "hour"
                   else [pd.Timestamp(2000, int(mo), 1).strftime("%b") for mo in cols])
         modes[dim] = {"label": f"{label}: {_pretty(var)}", "prop": prop, "frames": frames,
-                      "colors": list(scale.colors)}
+                      "colors": list(scale.colors), "zero": ZERO_FILL}
         mode_scales[dim] = scale
 
     # popups: numbers of every series variable, drawn as charts in the browser
@@ -441,13 +451,15 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
 
     legend = []
     if mscale is not None:
-        legend.append(f'<div class="gc-mode" data-mode="metric">{legend_html(mscale, "per control unit")}</div>')
+        extra = [(ZERO_FILL, "0")] if np.any(mvals == 0) else []
+        legend.append(f'<div class="gc-mode" data-mode="metric">'
+                      f'{legend_html(mscale, "per control unit", extra)}</div>')
     else:
         legend.append('<div class="gc-mode" data-mode="metric"><div class="gc-title">Control units</div>'
                       "<div>no numeric metric</div></div>")
     for dim, scale in mode_scales.items():
         legend.append(f'<div class="gc-mode" data-mode="{dim}" style="display:none">'
-                      f'{legend_html(scale, "per control unit, " + ("Beijing hour" if dim == "hour" else "month"))}</div>')
+                      f'{legend_html(scale, "per control unit, " + ("Beijing hour" if dim == "hour" else "month"), [(ZERO_FILL, "0")])}</div>')
     LayerLegend(layer, "".join(legend), "units", position="bottomright").add_to(m)
     if modes:
         UnitTimeSlider(layer, modes, "units",

@@ -9,7 +9,7 @@ needed and is exercised by the browser tests (``tests/maps/test_browser.py``).
   colormap legends stay on regardless, and branca's load d3 from a CDN.
 * :class:`UnitTimeSlider` — a control with a mode selector (the static unit metric, hour of day
   in Beijing time, month) and a range slider that recolours the unit layer from per-feature class
-  strings (one base-36 character per frame, ``-`` = no data) and switches the unit legend's
+  strings (one base-36 character per frame, ``_`` = zero, ``-`` = no data) and switches the unit legend's
   section to match.
 """
 
@@ -125,6 +125,7 @@ class UnitTimeSlider(MacroElement):
                     layer.eachLayer(function(l){
                         var s = l.feature.properties[m.prop] || '';
                         var ch = s.charAt(state.k);
+                        if (ch === '_') { l.setStyle({fillColor: m.zero, fillOpacity: 0.75}); return; }
                         var i = (ch === '' || ch === '-') ? -1 : parseInt(ch, 36);
                         l.setStyle(i < 0 ? {fillColor: '#cccccc', fillOpacity: 0.25}
                                          : {fillColor: m.colors[i], fillOpacity: 0.75});
@@ -304,6 +305,9 @@ _CSS = """
 .gc-slider .gc-range { width: 180px; vertical-align: middle; }
 .gc-slider .gc-frame { display: inline-block; min-width: 52px; margin-left: 4px; font-weight: bold; }
 .leaflet-image-layer { image-rendering: pixelated; image-rendering: crisp-edges; }
+.gc-tooltip table, .leaflet-tooltip table { font-size: 11px; line-height: 1.25; }
+.gc-tooltip th, .gc-tooltip td { padding: 0 4px; }
+.gc-tooltip th { text-align: left; font-weight: normal; color: #555; }
 .gc-popup table { border-collapse: collapse; font-size: 11px; }
 .gc-popup th, .gc-popup td { padding: 1px 5px; text-align: right; border-bottom: 1px solid #eee; }
 .gc-popup th:first-child, .gc-popup td:first-child { text-align: left; }

@@ -175,12 +175,14 @@ def sequential_scale(
     n_classes: int = 8,
     log: str = "auto",
     log_min_decades: float = 2.0,
+    max_decades: float = 5.0,
 ) -> ClassScale:
     """Sequential classes for non-negative data (emissions, unit metrics).
 
     Zeros and NaN do not shape the breaks.  With ``log='auto'`` the positive values whose
     2nd–99.5th percentiles span at least ``log_min_decades`` decades get 1–2–5 log breaks
-    (lowest class open below); otherwise ``n_classes`` linear classes of a nice step from 0 to the
+    (lowest class open below; at most ``max_decades`` decades below the top, so that numerical
+    dust does not stretch the scale); otherwise ``n_classes`` linear classes of a nice step from 0 to the
     99.5th percentile, the last class open above.
     """
     v = np.asarray(values, dtype=float).ravel()
@@ -191,6 +193,7 @@ def sequential_scale(
                           note="no positive values")
     lo, hi = np.percentile(pos, [2.0, 99.5])
     hi = max(hi, lo * (1 + 1e-6), np.finfo(float).tiny)
+    lo = max(lo, hi * 10.0**-max_decades)  # numerical dust must not stretch the scale
     use_log = log == "always" or (
         log == "auto" and lo > 0 and math.log10(hi / lo) >= log_min_decades
     )
@@ -259,13 +262,21 @@ def fixed_scale(breaks: list[float], title: str, units: str, colormap: str,
                       open_low=open_low, open_high=open_high, note=note)
 
 
-def legend_html(scale: ClassScale, subtitle: str = "") -> str:
-    """A legend box: title, units, one swatch per class with its break labels (escaped HTML)."""
+def legend_html(scale: ClassScale, subtitle: str = "", extra: list[tuple[str, str]] = ()) -> str:
+    """A legend box: title, units, one swatch per class with its break labels (escaped HTML).
+
+    ``extra`` rows ``(colour, label)`` follow the classes (e.g. a swatch for zero).
+    """
     e = html.escape
     rows = "".join(
         f'<div class="gc-row"><span class="gc-sw" style="background:{c}"></span>'
         f'<span class="gc-lab">{e(lab)}</span></div>'
         for c, lab in zip(reversed(scale.colors), reversed(scale.labels()), strict=True)
+    )
+    rows += "".join(
+        f'<div class="gc-row"><span class="gc-sw" style="background:{c}"></span>'
+        f'<span class="gc-lab">{e(lab)}</span></div>'
+        for c, lab in extra
     )
     units = f'<div class="gc-units">{e(scale.units)}</div>' if scale.units else ""
     sub = f'<div class="gc-sub">{e(subtitle)}</div>' if subtitle else ""

@@ -112,8 +112,8 @@ def test_unit_properties_are_compact_and_classed(small):
     m = make_map(small["prior"], units=small["units"], unit_series=small["unit_series"])
     page = map_html(m, self_contained=False)
     # per-frame class strings: 24 characters for hours, 12 for months
-    hours = re.findall(r'"c_h": "([0-9a-z-]+)"', page)
-    months = re.findall(r'"c_m": "([0-9a-z-]+)"', page)
+    hours = re.findall(r'"c_h": "([0-9a-z_-]+)"', page)
+    months = re.findall(r'"c_m": "([0-9a-z_-]+)"', page)
     assert len(hours) == 4 and all(len(h) == 24 for h in hours)
     assert len(months) == 4 and all(len(x) == 12 for x in months)
     assert len(set("".join(hours))) > 2  # the frames really differ
