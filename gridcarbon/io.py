@@ -27,6 +27,7 @@ __all__ = [
     "write_netcdf",
     "write_zarr",
     "write_zarr_stream",
+    "write_stream",
     "write_geotiff",
     "period_totals",
     "open_grids",
@@ -138,46 +139,91 @@ def _prepare(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _append_zarr(tmp: Path, part: xr.Dataset, first: bool) -> None:
+    if first:
+        part.to_zarr(
+            tmp, mode="w", encoding=_encoding(part, True), consolidated=True, zarr_format=2
+        )
+    else:
+        static = [v for v in part.variables if "time" not in part[v].dims]
+        part.drop_vars(static).to_zarr(tmp, append_dim="time", consolidated=True, zarr_format=2)
+
+
+def _append_netcdf(tmp: Path, part: xr.Dataset, first: bool) -> None:
+    if first:
+        part.to_netcdf(
+            tmp,
+            engine="netcdf4",
+            format="NETCDF4",
+            encoding=_encoding(part, False),
+            unlimited_dims=["time"],
+        )
+        return
+    import netCDF4
+
+    # xarray cannot append along a dimension of a NetCDF file; netCDF4 can, and the time
+    # encoding is ours (integer hours since 1970), so the new stamps are written directly.
+    hours = (part["time"].values - np.datetime64("1970-01-01T00")) // np.timedelta64(1, "h")
+    with netCDF4.Dataset(tmp, "a") as nc:
+        n0, n = len(nc.dimensions["time"]), hours.size
+        nc["time"][n0 : n0 + n] = hours
+        if "time_bnds" in nc.variables:
+            nc["time_bnds"][n0 : n0 + n, :] = np.stack([hours, hours + 1], axis=1)
+        for name, var in part.data_vars.items():
+            if "time" in var.dims and name != "time_bnds":
+                nc[name][n0 : n0 + n, ...] = var.values
+
+
+_APPENDERS = {"netcdf": _append_netcdf, "zarr": _append_zarr}
+
+
+def write_stream(
+    parts: Iterable[xr.Dataset],
+    targets: dict[str, str | Path],
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write consecutive time chunks (e.g. the months of :func:`gridcarbon.iter_prior`) to one
+    NetCDF file and/or one Zarr store in a single pass; only one chunk is in memory at a time.
+
+    Parameters
+    ----------
+    parts : iterable of Dataset
+        Emission Datasets with the same static variables, consecutive in time.
+    targets : dict
+        ``{"netcdf": path, "zarr": path}`` (either or both).
+    """
+    unknown = set(targets) - set(_APPENDERS)
+    if unknown:
+        raise InputDataError(f"unknown output format(s) {sorted(unknown)}; use netcdf or zarr")
+    paths = {fmt: Path(p) for fmt, p in targets.items()}
+    with contextlib.ExitStack() as stack:
+        tmps = {fmt: stack.enter_context(atomic_path(p, overwrite)) for fmt, p in paths.items()}
+        first = True
+        for part in parts:
+            part = _prepare(part)
+            for fmt, tmp in tmps.items():
+                _APPENDERS[fmt](tmp, part, first)
+            first = False
+        if first:
+            raise InputDataError("nothing to write: no time chunks were given")
+    return paths
+
+
 def write_netcdf(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write an emission Dataset as compressed NetCDF4, chunked by time (at most a month)."""
-    path = Path(path)
-    with atomic_path(path, overwrite) as tmp:
-        _prepare(ds).to_netcdf(
-            tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, False)
-        )
-    return path
+    return write_stream([ds], {"netcdf": path}, overwrite)["netcdf"]
 
 
 def write_zarr(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
-    """Write an emission Dataset as a compressed Zarr store, chunked by time."""
-    return write_zarr_stream([ds], path, overwrite)
+    """Write an emission Dataset as a compressed Zarr store, chunked by week."""
+    return write_stream([ds], {"zarr": path}, overwrite)["zarr"]
 
 
 def write_zarr_stream(
     parts: Iterable[xr.Dataset], path: str | Path, overwrite: bool = False
 ) -> Path:
-    """Write consecutive time chunks (e.g. months from :func:`iter_prior`) to one Zarr store.
-
-    Only one chunk is in memory at a time.
-    """
-    path = Path(path)
-    with atomic_path(path, overwrite) as tmp:
-        first = True
-        for part in parts:
-            part = _prepare(part)
-            if first:
-                part.to_zarr(
-                    tmp, mode="w", encoding=_encoding(part, True), consolidated=True, zarr_format=2
-                )
-                first = False
-            else:
-                static = [v for v in part.variables if "time" not in part[v].dims]
-                part.drop_vars(static).to_zarr(
-                    tmp, append_dim="time", consolidated=True, zarr_format=2
-                )
-        if first:
-            raise InputDataError("nothing to write: no time chunks were given")
-    return path
+    """Write consecutive time chunks to one Zarr store (see :func:`write_stream`)."""
+    return write_stream(parts, {"zarr": path}, overwrite)["zarr"]
 
 
 def period_totals(ds: xr.Dataset, species: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -18,8 +18,8 @@ from gridcarbon.io import (
     atomic_directory,
     write_geotiff,
     write_netcdf,
+    write_stream,
     write_zarr,
-    write_zarr_stream,
 )
 
 __all__ = ["RunResult", "run", "write_prior", "prior_summary"]
@@ -233,8 +233,6 @@ def write_prior_streamed(
     (for the GeoTIFF, the point table and the summary); NetCDF, when asked for, is then written
     from the store one variable at a time.  Returns the files by role and the summary.
     """
-    import shutil
-
     from gridcarbon.grids.dataset import total_grid
     from gridcarbon.grids.prior import iter_prior
     from gridcarbon.io import open_grids
@@ -258,14 +256,18 @@ def write_prior_streamed(
             yield part
 
     formats = config.output.formats
-    store = out_dir / ("prior.zarr" if "zarr" in formats else ".prior-stream.zarr")
-    write_zarr_stream(tap(iter_prior(config, progress=progress)), store)
-    files: dict[str, Path] = {}
-    ds = open_grids(store)
-    if "zarr" in formats:
-        files["prior_zarr"] = store
-    if "netcdf" in formats:
-        files["prior_netcdf"] = write_netcdf(ds, out_dir / "prior.nc")
+    targets = {
+        fmt: out_dir / f"prior.{ext}"
+        for fmt, ext in (("netcdf", "nc"), ("zarr", "zarr"))
+        if fmt in formats
+    }
+    if not targets:  # a GeoTIFF alone still needs the grid's metadata: keep a NetCDF aside
+        targets = {"netcdf": out_dir / ".prior-stream.nc"}
+    files = {
+        f"prior_{fmt}": path
+        for fmt, path in write_stream(tap(iter_prior(config, progress=progress)), targets).items()
+    }
+    ds = open_grids(next(iter(targets.values())))
     if "geotiff" in formats:
         files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=totals)
     if point_sums:
@@ -273,6 +275,8 @@ def write_prior_streamed(
         files["prior_points"] = _write_point_table(ds, point_sums, csv)
     summary = prior_summary(ds, sums={sp: (a, p) for sp, (a, p) in sums.items()})
     ds.close()
-    if "zarr" not in formats:
-        shutil.rmtree(store)
+    aside = out_dir / ".prior-stream.nc"
+    if aside.exists():
+        aside.unlink()
+        files.pop("prior_netcdf")
     return files, summary
