@@ -128,43 +128,55 @@ def neighbour_counts(mask: np.ndarray, radius_m: float, cell_size: float) -> np.
 
 
 @nb.njit(parallel=True, cache=True)
-def _gi_star_kernel(fields, mask, hw, W, z):
+def _gi_star_kernel(fields, rows, cols, hw, W, z, nchunks):
+    """Gi* z of every region cell of every field (fields outside the region are not read).
+
+    Each chunk of fields reuses one zero-padded copy of the field and its row prefix sums, so
+    the disc sums need no bounds checks.
+    """
     nt, ny, nx = fields.shape
-    n = 0
-    for r in range(ny):
-        for c in range(nx):
-            if mask[r, c]:
-                n += 1
-    for t in nb.prange(nt):
-        x = np.zeros((ny, nx))
-        pre = np.empty((ny, nx + 1))
-        sums = np.empty((ny, nx))
-        s1 = 0.0
-        for r in range(ny):
-            for c in range(nx):
-                if mask[r, c]:
-                    v = np.float64(fields[t, r, c])
-                    x[r, c] = v
-                    s1 += v
-        mean = s1 / n
-        s2 = 0.0
-        for r in range(ny):
-            for c in range(nx):
-                if mask[r, c]:
-                    d = x[r, c] - mean
-                    s2 += d * d
-        sd = math.sqrt(s2 / n)
-        _window_sums(x, hw, sums, pre)
-        for r in range(ny):
-            for c in range(nx):
-                if not mask[r, c]:
-                    z[t, r, c] = np.nan
-                elif sd == 0.0:
-                    z[t, r, c] = 0.0
+    R = (hw.size - 1) // 2
+    n = rows.size
+    H = ny + 2 * R
+    Wd = nx + 2 * R
+    per = (nt + nchunks - 1) // nchunks
+    for ch in nb.prange(nchunks):
+        t0 = ch * per
+        t1 = min(nt, t0 + per)
+        if t0 >= t1:
+            continue
+        xp = np.zeros((H, Wd))
+        pre = np.zeros((H, Wd + 1))
+        for t in range(t0, t1):
+            s1 = 0.0
+            for k in range(n):
+                v = np.float64(fields[t, rows[k], cols[k]])
+                xp[rows[k] + R, cols[k] + R] = v
+                s1 += v
+            mean = s1 / n
+            s2 = 0.0
+            for k in range(n):
+                d = xp[rows[k] + R, cols[k] + R] - mean
+                s2 += d * d
+            sd = math.sqrt(s2 / n)
+            for r in range(R, H - R):
+                acc = 0.0
+                for c in range(Wd):
+                    acc += xp[r, c]
+                    pre[r, c + 1] = acc
+            for k in range(n):
+                r = rows[k] + R
+                c = cols[k] + R
+                acc = 0.0
+                for d in range(hw.size):
+                    rr = r + d - R
+                    acc += pre[rr, c + hw[d] + 1] - pre[rr, c - hw[d]]
+                w = W[k]
+                if sd == 0.0:
+                    z[t, rows[k], cols[k]] = 0.0
                 else:
-                    w = W[r, c]
                     den = sd * math.sqrt((n * w - w * w) / (n - 1))
-                    z[t, r, c] = (sums[r, c] - mean * w) / den if den > 0 else 0.0
+                    z[t, rows[k], cols[k]] = (acc - mean * w) / den if den > 0 else 0.0
 
 
 def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: float,
@@ -193,13 +205,17 @@ def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: fl
     n = int(mask.sum())
     if n < 3:
         raise InputDataError(f"only {n} region cells: Gi* needs at least 3")
-    if not np.all(np.isfinite(fields[:, mask])):
+    if not _all_finite(np.ascontiguousarray(fields), mask):
         raise InputDataError("emission fields hold NaN or infinite values inside the region")
     hw = disc_halfwidths(radius_m, cell_size)
     W = neighbour_counts(mask, radius_m, cell_size)
+    rows, cols = np.nonzero(mask)
     if out is None:
         out = np.empty(fields.shape, np.float64)
-    _gi_star_kernel(np.ascontiguousarray(fields), mask, hw, W, out)
+    out[:, ~mask] = np.nan
+    nchunks = max(1, min(fields.shape[0], 8 * nb.get_num_threads()))
+    _gi_star_kernel(np.ascontiguousarray(fields), rows.astype(np.int64), cols.astype(np.int64),
+                    hw, W[rows, cols].copy(), out, nchunks)
     return out[0] if single else out
 
 
@@ -215,29 +231,44 @@ def _erfc_p(z):
     return math.erfc(abs(z) / math.sqrt(2.0))
 
 
+@nb.njit(cache=True)
+def _all_finite(fields, mask):
+    nt, ny, nx = fields.shape
+    for t in range(nt):
+        for r in range(ny):
+            for c in range(nx):
+                if mask[r, c] and not np.isfinite(fields[t, r, c]):
+                    return False
+    return True
+
+
 @nb.njit(parallel=True, cache=True)
-def _fdr_bins_kernel(z, mask_flat, levels, out):
-    """Per field: BH thresholds at each level, then bins ±(index of strictest level passed)."""
-    nt, ncell = z.shape
+def _fdr_bins_kernel(z, cells, zcrit, levels, out):
+    """Per field: BH thresholds at each level, then bins ±(index of strictest level passed).
+
+    Only cells with |z| >= zcrit (p <= max level, with a safety margin) can be rejected, so the
+    p-values (erfc) are computed and sorted for those candidates only.  ``out`` starts at 0.
+    """
+    nt = z.shape[0]
+    m = cells.size
     nlev = levels.size
     qmax = levels[nlev - 1]
-    m = 0
-    for i in range(ncell):
-        if mask_flat[i]:
-            m += 1
     for t in nb.prange(nt):
-        # candidates: p <= qmax (BH never rejects p > q)
-        cand = np.empty(m)
+        cidx = np.empty(m, np.int64)
+        cp = np.empty(m)
         k = 0
-        for i in range(ncell):
-            if mask_flat[i]:
-                zz = z[t, i]
-                if zz == zz:
-                    p = _erfc_p(zz)
-                    if p <= qmax:
-                        cand[k] = p
-                        k += 1
-        ps = np.sort(cand[:k])
+        for j in range(m):
+            i = cells[j]
+            zz = np.float64(z[t, i])
+            if abs(zz) >= zcrit:
+                p = math.erfc(abs(zz) / math.sqrt(2.0))
+                if p <= qmax:
+                    cidx[k] = i
+                    cp[k] = p
+                    k += 1
+        if k == 0:
+            continue
+        ps = np.sort(cp[:k])
         thr = np.full(nlev, -1.0)
         for lv in range(nlev):
             q = levels[lv]
@@ -245,19 +276,14 @@ def _fdr_bins_kernel(z, mask_flat, levels, out):
                 if ps[j] <= (j + 1) * q / m:
                     thr[lv] = ps[j]
                     break
-        for i in range(ncell):
+        for j in range(k):
             b = 0
-            if mask_flat[i]:
-                zz = z[t, i]
-                if zz == zz:
-                    p = _erfc_p(zz)
-                    for lv in range(nlev):
-                        if thr[lv] >= 0.0 and p <= thr[lv]:
-                            b = nlev - lv
-                            break
-                    if zz < 0:
-                        b = -b
-            out[t, i] = b
+            for lv in range(nlev):
+                if thr[lv] >= 0.0 and cp[j] <= thr[lv]:
+                    b = nlev - lv
+                    break
+            i = cidx[j]
+            out[t, i] = -b if z[t, i] < 0 else b
 
 
 def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.ndarray:
@@ -281,9 +307,15 @@ def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.n
     lv = np.asarray(levels, np.float64)
     if not np.all(np.diff(lv) > 0):
         raise ConfigError(f"fdr levels must increase, got {levels}")
-    out = np.empty((nt, z.shape[1] * z.shape[2]), np.int8)
-    _fdr_bins_kernel(np.ascontiguousarray(z.reshape(nt, -1), dtype=np.float64),
-                     np.ascontiguousarray(mask.ravel(), dtype=np.bool_), lv, out)
+    from scipy.stats import norm
+
+    out = np.zeros((nt, z.shape[1] * z.shape[2]), np.int8)
+    zcrit = float(norm.isf(lv[-1] / 2.0)) * (1.0 - 1e-9)
+    zz = z.reshape(nt, -1)
+    if zz.dtype not in (np.float32, np.float64):
+        zz = zz.astype(np.float64)
+    _fdr_bins_kernel(np.ascontiguousarray(zz), np.flatnonzero(mask.ravel()).astype(np.int64),
+                     zcrit, lv, out)
     out = out.reshape(z.shape)
     return out[0] if single else out
 

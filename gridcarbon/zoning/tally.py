@@ -35,34 +35,75 @@ log = logging.getLogger(__name__)
 BEIJING = np.timedelta64(8, "h")
 
 
-@nb.njit(parallel=True, cache=True, fastmath=False)
-def _csr_times_rows(indptr, indices, data, x, out):
-    """out[t, u] = Σ_k data[k] * x[t, indices[k]] over the CSR row u (float64 accumulation)."""
+@nb.njit(parallel=True, cache=True)
+def _coverage_apply(rstart, rend, runit, pcell, punit, pdata, x, out):
+    """out[t, :] = F @ x[t] with F split into runs and partial entries (see ``_prepare``).
+
+    For each time step: contiguous runs of cells lying wholly in one unit are summed (a
+    sequential, vectorisable loop), then the remaining (cell, unit, fraction) entries, in cell
+    order, are added.  Accumulation is in float64.
+    """
     nt = x.shape[0]
-    nu = indptr.size - 1
+    nu = out.shape[1]
     for t in nb.prange(nt):
         xt = x[t]
+        ot = out[t]
         for u in range(nu):
+            ot[u] = 0.0
+        for j in range(rstart.size):
             s = 0.0
-            for k in range(indptr[u], indptr[u + 1]):
-                s += data[k] * xt[indices[k]]
-            out[t, u] = s
+            for c in range(rstart[j], rend[j]):
+                s += xt[c]
+            ot[runit[j]] += s
+        for k in range(pcell.size):
+            ot[punit[k]] += pdata[k] * xt[pcell[k]]
 
 
-def sparse_time_matmul(F: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
+def _prepare(F: sp.spmatrix) -> tuple[np.ndarray, ...]:
+    """Split F into runs of consecutive cells wholly inside one unit (fraction exactly 1, no other
+    unit) and the remaining entries sorted by cell."""
+    C = sp.csc_matrix(F)
+    C.sum_duplicates()
+    C.sort_indices()
+    n = C.shape[1]
+    cnt = np.diff(C.indptr)
+    one = np.flatnonzero(cnt == 1)
+    first = C.indptr[one]
+    is_full = C.data[first] == 1.0
+    full = np.zeros(n, bool)
+    unit = np.full(n, -1, np.int64)
+    full[one[is_full]] = True
+    unit[one[is_full]] = C.indices[first[is_full]]
+    fc = np.flatnonzero(full)
+    if fc.size:
+        brk = np.r_[True, (np.diff(fc) != 1) | (np.diff(unit[fc]) != 0)]
+        starts = fc[brk]
+        ends = np.r_[fc[np.flatnonzero(brk)[1:] - 1], fc[-1]] + 1
+        runit = unit[starts]
+    else:
+        starts = ends = runit = np.empty(0, np.int64)
+    coo = C.tocoo()
+    keep = ~full[coo.col]
+    order = np.lexsort((coo.row[keep], coo.col[keep]))
+    return (starts.astype(np.int64), ends.astype(np.int64), runit.astype(np.int64),
+            coo.col[keep][order].astype(np.int64), coo.row[keep][order].astype(np.int64),
+            coo.data[keep][order].astype(np.float64))
+
+
+def sparse_time_matmul(F: sp.csr_matrix, x: np.ndarray, prepared: tuple | None = None
+                       ) -> np.ndarray:
     """``(F @ x[t].ravel())`` for every time step: ``(nt, ny*nx)`` → ``(nt, n_units)`` float64.
 
     ``x`` may be float32 or float64 (any (nt, ...) shape whose trailing dims flatten to the
-    cells); sums are accumulated in float64.
+    cells); sums are accumulated in float64.  ``prepared`` is ``_prepare(F)`` when reused.
     """
     x = np.ascontiguousarray(x)
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != F.shape[1]:
         raise InputDataError(f"fields have {x2.shape[1]} cells, the coverage matrix {F.shape[1]}")
-    F = F.tocsr()
+    prep = prepared if prepared is not None else _prepare(F)
     out = np.empty((x2.shape[0], F.shape[0]), np.float64)
-    _csr_times_rows(F.indptr.astype(np.int64), F.indices.astype(np.int64),
-                    F.data.astype(np.float64), x2, out)
+    _coverage_apply(*prep, x2, out)
     return out
 
 

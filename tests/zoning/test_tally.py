@@ -23,6 +23,15 @@ def test_sparse_time_matmul_equals_scipy():
                                rtol=1e-12, atol=1e-12)
     with pytest.raises(InputDataError):
         sparse_time_matmul(F, x[:, :10])
+    # whole cells (fraction exactly 1, one unit) in runs, mixed with shared cells
+    lab = np.repeat(np.arange(30), 10)
+    G = sp.csr_matrix((np.ones(300), (lab, np.arange(300))), shape=(50, 300)).tolil()
+    G[3, 5] = 0.25
+    G[40, 5] = 0.75
+    G[41, 299] = 0.5
+    G = G.tocsr()
+    np.testing.assert_allclose(sparse_time_matmul(G, x), (G @ x.astype(np.float64).T).T,
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_beijing_day_and_month_bins():
