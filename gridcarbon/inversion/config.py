@@ -177,6 +177,15 @@ class InversionConfig(BaseModel):
         default_factory=lambda: {"CO2": 1.0, "NO2": 2.0, "VOC": 3.0},
         description="absolute floor of the hourly model error (ppm, ppb, ppbC)",
     )
+    model_error_wind_direction_deg: float = Field(
+        30.0, ge=0, description="transport error also from the spread of the prior modelled "
+        "signal with the wind turned by +/- this angle (typical reanalysis 10 m wind-direction "
+        "error); the point-dominance test uses the largest share of the three directions"
+    )
+    model_error_mixing_height_rel: float = Field(
+        0.3, ge=0, lt=1, description="... and with the mixing height scaled by 1 +/- this "
+        "(typical boundary-layer-height uncertainty); 0 disables"
+    )
     model_error_time_scale_h: float = Field(
         3.0, gt=0, description="e-folding time of the hour-to-hour model-error correlation"
     )

@@ -144,7 +144,8 @@ def _obs_errors(system: ObservationSystem, pairs: pd.DataFrame, used: np.ndarray
             f"no measurement error for station class {kinds[i]!r}, species {species[i]}: add it "
             "to inversion.measurement_error or give an uncertainty column")
     floor = pairs["obs_species"].map(cfg.model_error_floor).to_numpy(float)
-    model = np.sqrt(floor ** 2 + (cfg.model_error_rel * system.enhancement) ** 2)
+    model = np.sqrt(floor ** 2 + (cfg.model_error_rel * system.enhancement) ** 2
+                    + system.direction_spread ** 2)
     hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
     hours = np.asarray(hours, float)
     idx = np.flatnonzero(used)
@@ -406,10 +407,12 @@ def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
 
 
 def cell_period_stats(system: ObservationSystem, result_cov: PosteriorCovariance, x: np.ndarray,
-                      si: int, hours: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per cell: prior total, posterior total, posterior std and prior std of the total (kg)."""
+                      si: int, hours: np.ndarray | None = None, include_points: bool = True
+                      ) -> dict[str, np.ndarray]:
+    """Per cell: prior total, posterior total, posterior std and prior std of the total (kg);
+    area sources only, or plus the point sources located in the cell."""
     hours = np.arange(system.nt) if hours is None else hours
-    M = _cell_period_matrix(system, si, hours)
+    M = _cell_period_matrix(system, si, hours, include_points=include_points)
     prior_tot = M @ system.layout.xb()
     post_tot = M @ x
     post_std = np.sqrt(_fast_cell_var(system, result_cov, M, si))
@@ -433,22 +436,15 @@ def _fast_cell_var(system: ObservationSystem, cov: PosteriorCovariance | None, M
     var = B.sigma ** 2 * np.einsum("iw,wv,iv->i", Aw, B.Ct, Aw)
     Mp = M[:, g.stop:].tocsr()
     if Mp.nnz:
-        full = sp.hstack([sp.csr_matrix((M.shape[0], g.stop)), Mp]).tocsr()
-        var = var + _prior_part(B, full)
+        # rows hold one species, so the species correlation does not enter: the extra
+        # unknowns are independent within a species
+        var = var + np.asarray(Mp.multiply(Mp) @ (B.sd[g.stop:] ** 2)).ravel()
     if cov is not None:
         if cov.P is not None:
             return np.asarray((M.multiply(M @ cov.P)).sum(axis=1)).ravel()
         if cov.W is not None and cov.W.shape[1]:
             var = var + ((M @ cov.W) ** 2) @ cov.mu
     return np.clip(var, 0, None)
-
-
-def _prior_part(B: PriorCovariance, A: sp.csr_matrix) -> np.ndarray:
-    nzr = np.flatnonzero(np.diff(A.indptr))
-    out = np.zeros(A.shape[0])
-    if nzr.size:
-        out[nzr] = PosteriorCovariance(B).prior_aggregate_var(A[nzr])
-    return out
 
 
 def posterior_dataset(system: ObservationSystem, result: InversionResult,

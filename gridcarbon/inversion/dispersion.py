@@ -213,11 +213,10 @@ def sun_elevation(times_utc, lon, lat):
 
     ``times_utc`` broadcast against ``lon``/``lat``; times as datetime64 or DatetimeIndex.
     """
-    t = pd.DatetimeIndex(np.ravel(np.asarray(times_utc, dtype="datetime64[ns]")))
-    doy = t.dayofyear.to_numpy(float)
-    hour = (t.hour + t.minute / 60.0).to_numpy(float) + 0.5  # middle of the hour-beginning hour
-    shape = np.shape(np.asarray(times_utc, dtype="datetime64[ns]"))
-    doy, hour = doy.reshape(shape), hour.reshape(shape)
+    tarr = np.asarray(times_utc, dtype="datetime64[ns]")
+    t = pd.DatetimeIndex(np.ravel(tarr))
+    doy = t.dayofyear.to_numpy(float).reshape(tarr.shape)
+    hour = ((t.hour + t.minute / 60.0).to_numpy(float) + 0.5).reshape(tarr.shape)
     g = 2 * np.pi / 365.0 * (doy - 1 + (hour - 12) / 24)
     decl = (0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g)
             + 0.000907 * np.sin(2 * g) - 0.002697 * np.cos(3 * g) + 0.00148 * np.sin(3 * g))
@@ -226,7 +225,7 @@ def sun_elevation(times_utc, lon, lat):
     tst = hour * 60 + eqt + 4 * np.asarray(lon, float)
     ha = np.radians(tst / 4 - 180)
     la = np.radians(np.asarray(lat, float))
-    sin_el = np.sin(la) * np.sin(decl) + np.cos(la) * np.cos(decl) * np.cos(ha)
+    sin_el = np.sin(la) * np.sin(decl) + np.cos(la) * np.cos(decl) * np.cos(ha, dtype=np.float64)
     return np.degrees(np.arcsin(np.clip(sin_el, -1, 1)))
 
 

@@ -1,8 +1,8 @@
 """Bayesian solvers in B^1/2 space and the posterior covariance they return.
 
-With ``x = x_b + S v`` (``S = B^1/2``), the cost is
+With ``x = x_b + S v`` (``B = S Sᵀ``), the cost is
 ``J(v) = ½ vᵀv + ½ (d - G v)ᵀ R⁻¹ (d - G v)``, ``G = H S``, ``d = y - H x_b``; its Hessian is
-``A = I + Gᵀ R⁻¹ G`` and the posterior covariance ``P = S A⁻¹ S``.
+``A = I + Gᵀ R⁻¹ G`` and the posterior covariance ``P = S A⁻¹ Sᵀ``.
 
 * :func:`solve_dense` — exact: forms A, Cholesky, full posterior covariance (small problems).
 * :func:`solve_lanczos_cg` — conjugate gradient in its Lanczos form (as CONGRAD, Fisher 1998,
@@ -41,7 +41,7 @@ class Problem:
         return self.J @ self.B.sqrt_apply(v)
 
     def GT(self, z: np.ndarray) -> np.ndarray:
-        return self.B.sqrt_apply(self.J.T @ z)
+        return self.B.sqrt_apply(self.J.T @ z, transpose=True)
 
 
 class PosteriorCovariance:
@@ -81,7 +81,7 @@ class PosteriorCovariance:
         for a in range(0, A.shape[0], batch):
             b = min(A.shape[0], a + batch)
             cols = AT[:, a:b].toarray()
-            SA = self.B.sqrt_apply(cols)
+            SA = self.B.sqrt_apply(cols, transpose=True)
             out[a:b] = (SA ** 2).sum(axis=0)
         if self.W is not None and self.W.shape[1]:
             AW = A @ self.W
@@ -95,7 +95,7 @@ class PosteriorCovariance:
         AT = A.T.tocsc()
         for a in range(0, A.shape[0], batch):
             b = min(A.shape[0], a + batch)
-            SA = self.B.sqrt_apply(AT[:, a:b].toarray())
+            SA = self.B.sqrt_apply(AT[:, a:b].toarray(), transpose=True)
             out[a:b] = (SA ** 2).sum(axis=0)
         return out
 
@@ -129,7 +129,7 @@ def solve_dense(prob: Problem) -> Solution:
     b = G.T @ (prob.d / prob.r_var)
     v = sla.cho_solve(c, b)
     Ainv = sla.cho_solve(c, np.eye(A.shape[0]))
-    P = S @ Ainv @ S
+    P = S @ Ainv @ S.T
     dofs = float(A.shape[0] - np.trace(Ainv))
     return Solution(v, S @ v, PosteriorCovariance(prob.B, P=P), dofs, _cost(prob, v),
                     {"solver": "dense", "seconds": time.perf_counter() - t0, "n": A.shape[0],
@@ -177,10 +177,15 @@ def solve_lanczos_cg(prob: Problem, tol: float = 1e-6, max_vectors: int = 300,
         Gq = prob.G(q)
         w = q + prob.GT(Gq / prob.r_var)
         alpha[k] = q @ w
-        # full reorthogonalisation (twice is enough)
-        for _ in range(2):
-            w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
+        # full reorthogonalisation; a second pass when the first removed much of w
+        # (Kahan–Parlett "twice is enough")
+        w -= alpha[k] * q + (beta[k - 1] * Q[k - 1] if k > 0 else 0.0)
+        n0 = float(np.linalg.norm(w))
+        w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
         bk = float(np.linalg.norm(w))
+        if bk < 0.7 * n0:
+            w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
+            bk = float(np.linalg.norm(w))
         k += 1
         T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
         e1 = np.zeros(k)

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
+import numba
 import numpy as np
 import pandas as pd
 
@@ -179,6 +182,33 @@ class StateLayout:
                 "bias_keys": [list(k) for k in self.bias_keys]}
 
 
+@numba.njit(cache=True)
+def _ar1_axis(X, rho, transpose):
+    """Apply the Cholesky factor L of the AR(1) correlation ``rho**|i-j|`` (or its transpose)
+    along axis 1 of ``X`` ``(pre, n, post)``, in place: ``x_0 = e_0``,
+    ``x_i = rho x_{i-1} + sqrt(1 - rho²) e_i``; the transpose runs the recursion backwards."""
+    pre, n, post = X.shape
+    c = math.sqrt(1.0 - rho * rho)
+    if n < 2:
+        return
+    if not transpose:
+        for a in range(pre):
+            for i in range(1, n):
+                for b in range(post):
+                    X[a, i, b] = rho * X[a, i - 1, b] + c * X[a, i, b]
+    else:
+        u = np.empty(post)
+        for a in range(pre):
+            for b in range(post):
+                u[b] = X[a, n - 1, b]
+                X[a, n - 1, b] = c * u[b]
+            for i in range(n - 2, -1, -1):
+                ci = c if i > 0 else 1.0
+                for b in range(post):
+                    u[b] = X[a, i, b] + rho * u[b]
+                    X[a, i, b] = ci * u[b]
+
+
 class PriorCovariance:
     """B and its symmetric square root S (B = S S), applied without forming them.
 
@@ -202,10 +232,9 @@ class PriorCovariance:
         step = layout.block * cell_size_m
         self.Cs = Cs
         self.Ss = _sym_sqrt(Cs)
-        self.Sy = _sym_sqrt(exp_corr(layout.nby, step, length_scale_m))
-        self.Sx = _sym_sqrt(exp_corr(layout.nbx, step, length_scale_m))
+        self.rho_space = float(np.exp(-step / length_scale_m))
+        self.rho_time = float(np.exp(-layout.window_hours / time_scale_h))
         self.Ct = exp_corr(layout.nw, layout.window_hours, time_scale_h)
-        self.St = _sym_sqrt(self.Ct)
         L = layout
         self.sd = np.zeros(L.n)
         self.sd[L.segments["grid"]] = self.sigma
@@ -223,20 +252,30 @@ class PriorCovariance:
         """Square root of diag(B)."""
         return self.sd.copy()
 
-    def sqrt_apply(self, v: np.ndarray) -> np.ndarray:
-        """``S @ v`` for a vector ``(n,)`` or a block ``(n, k)`` (S is symmetric)."""
+    def sqrt_apply(self, v: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """``S @ v`` (or ``S.T @ v``) for a vector ``(n,)`` or a block ``(n, k)``; B = S Sᵀ.
+
+        S is the Kronecker product of the symmetric square root of the species correlation and
+        the Cholesky factors of the AR(1) (exponential) correlations along time windows, block
+        rows and block columns, applied by O(n) recursions.
+        """
         L = self.layout
         one = v.ndim == 1
         V = v[:, None] if one else v
         k = V.shape[1]
-        out = np.empty_like(V, dtype=np.float64)
+        out = np.empty(V.shape, dtype=np.float64)
         g = L.segments["grid"]
-        X = np.ascontiguousarray(V[g]).reshape(L.ns, L.nw, L.nby, L.nbx, k)
-        X = np.matmul(self.Sx, X.reshape(-1, L.nbx, k))  # along block columns
-        X = np.matmul(self.Sy, X.reshape(L.ns * L.nw, L.nby, L.nbx * k))
-        X = np.matmul(self.St, X.reshape(L.ns, L.nw, L.nby * L.nbx * k))
-        X = (self.Ss @ X.reshape(L.ns, -1))
-        out[g] = self.sigma * X.reshape(-1, k)
+        X = np.array(V[g].T, dtype=np.float64, order="C").reshape(k * L.ns, L.nw, L.nby, L.nbx)
+        shape = X.shape
+        if transpose:
+            X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
+        tr = bool(transpose)
+        _ar1_axis(X.reshape(k * L.ns, L.nw, L.nby * L.nbx), self.rho_time, tr)
+        _ar1_axis(X.reshape(k * L.ns * L.nw, L.nby, L.nbx), self.rho_space, tr)
+        _ar1_axis(X.reshape(k * L.ns * L.nw * L.nby, L.nbx, 1), self.rho_space, tr)
+        if not transpose:
+            X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
+        out[g] = self.sigma * X.reshape(k, -1).T
         for seg in ("points", "neighbours"):
             sl = L.segments[seg]
             if sl.stop > sl.start:
@@ -248,7 +287,7 @@ class PriorCovariance:
         return out[:, 0] if one else out
 
     def dense_sqrt(self) -> np.ndarray:
-        """S as a dense ``(n, n)`` matrix (small problems only)."""
+        """S as a dense ``(n, n)`` matrix (small problems only); B = S Sᵀ."""
         n = self.n
         if n > 20000:
             raise ConfigError(f"state of {n} unknowns is too large for the dense solver; use solver: cg")

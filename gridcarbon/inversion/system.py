@@ -89,6 +89,21 @@ def _jacobian_fill(pair_row, pair_sp, pair_nox, pair_conv, a_ptr, a_idx, a_val, 
         max_pt[q] = mp
 
 
+@numba.njit(cache=True)
+def _max_point(ptr, idx, val, hour, Ep, out_max, out_sum):
+    for r in range(ptr.size - 1):
+        h = hour[r]
+        m = 0.0
+        t = 0.0
+        for j in range(ptr[r], ptr[r + 1]):
+            v = val[j] * Ep[h, idx[j]]
+            t += v
+            if v > m:
+                m = v
+        out_max[r] = m
+        out_sum[r] = t
+
+
 class ObservationSystem:
     """Receptor-hours, operator, state layout, B and Jacobian for a prior and a network.
 
@@ -276,8 +291,9 @@ class ObservationSystem:
         """Receptor-hours of this system seen with other met (perturbed transport)."""
         return self._receptors(pm)
 
-    def build(self, rec: Receptors) -> Footprints:
-        """Plume operator for receptor-hours ``rec`` on this grid with this config."""
+    def build(self, rec: Receptors, coarse: bool = False) -> Footprints:
+        """Plume operator for receptor-hours ``rec`` on this grid with this config
+        (``coarse``: 3×3 / 7×7 sub-cell quadrature)."""
         cfg = self.config
         g = self.grid
         pts = None
@@ -289,8 +305,8 @@ class ObservationSystem:
         return build_footprints(
             rec, g.x_min, g.y_max, g.cell_size, g.nx, g.ny, self.urban, pts,
             max_distance_m=cfg.max_distance_km * 1000.0, max_travel_s=cfg.max_travel_hours * 3600.0,
-            lateral_sigmas=cfg.lateral_sigmas, subcells=cfg.subcells,
-            subcells_near=cfg.subcells_near, area_height_m=cfg.area_source_height_m,
+            lateral_sigmas=cfg.lateral_sigmas, subcells=min(cfg.subcells, 3) if coarse else cfg.subcells,
+            subcells_near=min(cfg.subcells_near, 7) if coarse else cfg.subcells_near, area_height_m=cfg.area_source_height_m,
             lid_factor=cfg.lid_uniform_factor, no2_primary=cfg.no2_primary_fraction,
             no2_equilibrium=cfg.no2_equilibrium_fraction,
             no2_conversion_s=cfg.no2_conversion_time_h * 3600.0)
@@ -425,10 +441,60 @@ class ObservationSystem:
         self.enhancement = sum_area + sum_pt + sum_nb
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(self.enhancement > 0, max_pt / self.enhancement, 0.0)
-        self.pairs["point_share"] = share
+        self._local_signal = sum_area + sum_pt
+        spread, rot_share = self._direction_spread(pair_row, pair_sp, pair_nox, pair_conv)
+        self.direction_spread = spread
+        self.pairs["point_share"] = np.maximum(share, rot_share)
+        self.pairs["direction_spread"] = spread
         self.pairs["prior_enhancement"] = self.enhancement
         self.pairs["prior"] = self.y_prior
         self.bg_prior = bg_prior
+
+    def _direction_spread(self, pair_row, pair_sp, pair_nox, pair_conv
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Transport-error estimate: the spread of the prior modelled enhancement when the wind
+        is turned by ±``model_error_wind_direction_deg`` and when the mixing height is scaled
+        by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), and the largest
+        single-point share of these plumes.  The turned operators use a coarser 3×3 / 7×7
+        quadrature: they only size an error."""
+        cfg = self.config
+        npair = pair_row.size
+        delta = cfg.model_error_wind_direction_deg
+        dz = cfg.model_error_mixing_height_rel
+        variants = [(sgn * delta, 1.0) for sgn in (-1.0, 1.0) if delta > 0]
+        variants += [(0.0, 1.0 + sgn * dz) for sgn in (-1.0, 1.0) if dz > 0]
+        if not variants:
+            return np.zeros(npair), np.zeros(npair)
+        base = self._local_signal
+        sq = np.zeros(npair)
+        share = np.zeros(npair)
+        rec = self.receptors
+        for angle, zscale in variants:
+            th = np.radians(angle)
+            c, s_ = np.cos(th), np.sin(th)
+            r2 = Receptors(rec.x, rec.y, rec.z, rec.hour, rec.speed, c * rec.ex - s_ * rec.ey,
+                           s_ * rec.ex + c * rec.ey, rec.stability, rec.zi * zscale,
+                           rec.tau_nox_s, rec.t_amb)
+            fp = self.build(r2, coarse=True)
+            sig = np.zeros(npair)
+            for si in range(len(self.species)):
+                for nox in (False, True):
+                    m = (pair_sp == si) & (pair_nox == nox)
+                    if not m.any():
+                        continue
+                    y = forward(fp, self.E[si], self.Ep[si] if self.Ep.shape[2] else None, nox=nox)
+                    mx = np.zeros(rec.n)
+                    tot = np.zeros(rec.n)
+                    if fp.npoint:
+                        _max_point(fp.pt_ptr, fp.pt_idx, fp.pt_nox if nox else fp.pt_val,
+                                   rec.hour, self.Ep[si], mx, tot)
+                    sig[m] = y[pair_row[m]] * pair_conv[m]
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        sh = np.where(y > 0, mx / y, 0.0)
+                    share[m] = np.maximum(share[m], sh[pair_row[m]])
+            sq += (sig - base) ** 2
+        # the two directions and the two mixing heights are independent error sources
+        return np.sqrt(sq / 2.0), share
 
     def info(self) -> dict:
         fp = self.footprints
