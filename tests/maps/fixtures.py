@@ -3,16 +3,19 @@
 * ``small_*``: a 14 × 12-cell grid near Hangzhou, 48 hours, a few units with hostile names, a few
   stations, hotspot bins: fast, and every value known.
 * :func:`default_inputs`: the embedded default at full size (157 × 163 cells, January 2023,
-  ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network) with
-  per-unit figures, series and hotspot bins of realistic size, for the size budget, the timing and
-  the browser test of the default map.  Where the zoning/inversion stages' own outputs are
-  available they are used (``_zoning_outputs`` / ``_inversion_outputs``); otherwise figures of
-  the same shape are derived here from the prior.
+  ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network), for
+  the size budget, the timing and the browser test of the default map.  The units, their series
+  and the hotspots come from the real zoning stage (``gridcarbon.zoning.stage.run_zoning``) when
+  it is importable, else figures of the same shape are derived here.  The posterior and the
+  station series are made here (the real inversion takes over a minute on the default; the
+  integration test ``test_stages.py`` runs it on a coarse grid).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -167,7 +170,8 @@ def default_inputs() -> dict:
 
     prior = build_prior()
     grid = GridSpec.from_dataset(prior)
-    units = default_units(grid)
+    zoning = _zoning_outputs(prior)
+    units = default_units(grid) if zoning is None else zoning["units"]
     rng = np.random.default_rng(2023)
     n = len(units)
     # posterior: smooth multiplicative corrections with uncertainty fields (inversion-shaped)
@@ -178,6 +182,12 @@ def default_inputs() -> dict:
         post[sp] = (prior[sp] * corr[None]).astype(np.float32)
         post[f"{sp}_prior_std"] = (("y", "x"), np.full(grid.shape, 0.5))
         post[f"{sp}_std"] = (("y", "x"), 0.5 * (0.3 + 0.7 * np.abs(np.cos(xx / 9.0))))
+    stations = default_network()
+    station_series = _station_series(stations, prior["time"].values, rng)
+    if zoning is not None:
+        return {"prior": prior, "posterior": post, "units": zoning["units"],
+                "unit_series": zoning["unit_series"], "hotspots": zoning["hotspots"],
+                "stations": stations, "station_series": station_series, "real_zoning": True}
     # per-unit figures of the kind the zoning stage reports
     area = units.to_crs(grid.crs).area.to_numpy() / 1e6
     tot = {sp: rng.lognormal(np.log(s), 1.5, n) for sp, s in (("CO2", 5e4), ("NOx", 60), ("VOC", 40))}
@@ -216,14 +226,36 @@ def default_inputs() -> dict:
         b[daily >= q99] = 3
         bins[f"gi_bin_{sp}"] = (("time", "y", "x"), b)
     hot = xr.Dataset(bins, coords={"time": pd.date_range("2023-01-01", periods=days, freq="D")})
-    stations = default_network()
-    t = prior["time"].values
+    return {"prior": prior, "posterior": post, "units": units, "unit_series": series,
+            "hotspots": hot, "stations": stations, "station_series": station_series,
+            "real_zoning": False}
+
+
+def _station_series(stations: pd.DataFrame, t: np.ndarray, rng) -> pd.DataFrame:
     recs = []
     for sid in stations["station_id"]:
         obs = 420 + 8 * np.sin(np.arange(t.size) * 2 * np.pi / 24) + rng.normal(0, 2, t.size)
         recs.append(pd.DataFrame({"time": t, "station_id": sid, "species": "CO2", "unit": "ppm",
                                   "observed": obs, "prior": obs + rng.normal(4, 3, t.size),
                                   "posterior": obs + rng.normal(1, 1.5, t.size)}))
-    station_series = pd.concat(recs, ignore_index=True)
-    return {"prior": prior, "posterior": post, "units": units, "unit_series": series,
-            "hotspots": hot, "stations": stations, "station_series": station_series}
+    return pd.concat(recs, ignore_index=True)
+
+
+def _zoning_outputs(prior: xr.Dataset) -> dict | None:
+    """The real zoning stage's units, series and hotspots of ``prior`` (None if not built)."""
+    try:
+        from gridcarbon.zoning.stage import run_zoning
+    except ImportError:
+        return None
+    from gridcarbon.config import RunConfig
+    from gridcarbon.maps.pipeline import from_zoning_result
+
+    return from_zoning_result(run_zoning(prior, RunConfig().zoning))
+
+
+def layer_control_names(page: str) -> list[str]:
+    """Overlay names in the layer control of a rendered map page."""
+    m = re.search(r"var layer_control_\w+_layers = \{\s*base_layers : \{(.*?)\},\s*overlays :  \{(.*?)\},",
+                  page, re.S)
+    assert m, "no layer control in the page"
+    return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', m.group(2))]

@@ -100,9 +100,18 @@ def test_default_map_in_browser(ctx, default_map):
     p.set_layer("CO2 posterior", False)
     assert not p.legend_visible(key)
     assert p.js(COUNT_LAYERS)["images"] == 0
-    p.set_layer(LAYER_NAMES["units"], True)
+    # the offline base layer: with units, hotspots and stations off, the canvas still shows the
+    # province/city/county boundaries, and switching them off clears it
+    for k in ("hot3", "stations"):
+        p.set_layer(LAYER_NAMES[k], False)
+    with_boundaries = p.js(CANVAS_INK)
+    for k in ("province", "city", "county"):
+        p.set_layer(LAYER_NAMES[k], False)
+    without = p.js(CANVAS_INK)
+    assert with_boundaries > 0.005 and without < with_boundaries / 5, (with_boundaries, without)
+    for k in ("province", "city", "county", "units", "hot3", "stations"):
+        p.set_layer(LAYER_NAMES[k], True)
     assert p.legend_visible("units")
-    # switching the boundaries off removes ink from the canvas; on again restores it
     assert p.console_errors() == [] and p.network_requests() == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior
+from fixtures import XSS_IMG, XSS_SCRIPT, layer_control_names, small_grid, small_prior
 
 from gridcarbon.errors import InputDataError, OutputExistsError
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_html, write_map
@@ -21,10 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_BYTES = 15 * 1024 * 1024
 
 
-def _layer_names(page: str) -> list[str]:
-    m = re.search(r"var layer_control_\w+_layers = \{\s*base_layers : \{(.*?)\},\s*overlays :  \{(.*?)\},", page, re.S)
-    assert m, "no layer control in the page"
-    return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', m.group(2))]
+_layer_names = layer_control_names
 
 
 def test_prior_only_map_has_rasters_and_boundaries():

@@ -1,0 +1,44 @@
+"""The map stage on the real inversion and zoning stages' results (coarse grid, 3 days)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from fixtures import layer_control_names  # noqa: E402
+
+from gridcarbon.maps import LAYER_NAMES
+from gridcarbon.maps.assets import external_references
+from gridcarbon.maps.pipeline import run_map_stage
+
+inversion_pipeline = pytest.importorskip("gridcarbon.inversion.pipeline")
+zoning_stage = pytest.importorskip("gridcarbon.zoning.stage")
+
+
+@pytest.mark.slow
+def test_map_of_real_stage_results(tmp_path):
+    from gridcarbon.config import RunConfig
+    from gridcarbon.grids.prior import build_prior
+
+    cfg = RunConfig.validate_dict({  # the default scenario on 30 km cells over 3 days
+        "grid": {"cell_size_m": 30000.0},
+        "period": {"start": dt.date(2023, 1, 20), "end": dt.date(2023, 1, 22)},
+        "zoning": {"gi_radius_m": 65000.0},  # a Gi* band of a few 30 km cells
+    })
+    prior = build_prior(cfg)
+    inv = inversion_pipeline.run_inversion_stage(cfg, prior, tmp_path / "inv")
+    zon = zoning_stage.run_zoning(inv.posterior, cfg.zoning)
+    path = run_map_stage(cfg, prior, tmp_path / "map.html", zoning_result=zon, inversion_result=inv)
+    page = path.read_text(encoding="utf-8")
+    assert external_references(page) == []
+    names = layer_control_names(page)
+    for name in ("CO2 posterior", "CO2 posterior − prior", "CO2 uncertainty reduction",
+                 LAYER_NAMES["units"], LAYER_NAMES["hot3"], LAYER_NAMES["stations"]):
+        assert name in names, name
+    assert page.count('"unit_code":') == len(zon.units)
+    # the default colouring metric is the zoning stage's co-located hotspot hours
+    assert "co-located hotspot hours" in page
+    # one station marker per station, with its statistics
+    assert page.count("L.circleMarker(") == len(inv.stations)
+    assert len(re.findall(r"RMSE prior", page)) == len(inv.stations)
