@@ -3,7 +3,9 @@
 The coverage of polygon *i* over cell *j* is ``area(polygon_i ∩ cell_j) / cell_area``: the same
 quantity exactextract calls ``coverage``.  It is computed with GEOS rectangle clipping, first of
 each polygon to a row strip and then of the strip to each cell, so that the cost grows with the
-polygon's vertices per strip rather than with its vertices times its cells.
+polygon's vertices per strip rather than with its vertices times its cells; every set of pieces
+is checked against the area it must add up to, and recomputed with the general overlay when
+rectangle clipping got a degenerate case wrong.
 """
 
 from __future__ import annotations
@@ -20,13 +22,38 @@ from gridcarbon.grids.gridspec import GridSpec
 __all__ = ["coverage_matrix", "coverage_fraction_grid"]
 
 
-def _clip(geom: shapely.Geometry, x0: float, y0: float, x1: float, y1: float) -> shapely.Geometry:
-    """Intersection of ``geom`` with a rectangle: GEOS rectangle clipping, which is fast, with
-    the general overlay as the fallback for the rare degenerate input it rejects."""
+def _tolerance(area: float) -> float:
+    return 1e-10 * area + 1e-7  # m²: far below any real sliver, far above rounding
+
+
+def _clip_pieces(
+    geom: shapely.Geometry,
+    original: shapely.Geometry,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    expected_area: float,
+) -> np.ndarray:
+    """Areas of ``geom`` ∩ each rectangle, for rectangles that tile a region of known area.
+
+    GEOS rectangle clipping is fast but fails on some degenerate input: it can raise, and it can
+    return the complement of a sliver between a shell and a hole that touches it (reproduced in
+    ``tests/zoning/test_coverage_bugs.py``).  The pieces tile the clipped region, so their areas
+    must add up to ``expected_area``; when they do not, every piece is recomputed with the general
+    (robust) overlay of the ``original`` valid polygon (``geom`` may be an earlier clip's output,
+    which need not be valid).
+    """
     try:
-        return shapely.clip_by_rect(geom, x0, y0, x1, y1)
+        pieces = np.array(
+            [shapely.clip_by_rect(geom, *r) for r in zip(x0, y0, x1, y1, strict=True)], dtype=object
+        )
+        areas = shapely.area(pieces)
+        if abs(areas.sum() - expected_area) <= _tolerance(expected_area):
+            return pieces
     except shapely.errors.GEOSException:
-        return shapely.intersection(geom, shapely.box(x0, y0, x1, y1))
+        pass
+    return shapely.intersection(original, shapely.box(x0, y0, x1, y1))
 
 
 def _polygon_coverage(geom: shapely.Geometry, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -38,29 +65,46 @@ def _polygon_coverage(geom: shapely.Geometry, grid: GridSpec) -> tuple[np.ndarra
     c1 = min(int(np.ceil((bx1 - gx0) / cs)), grid.nx)
     r0 = max(int(np.floor((gy1 - by1) / cs)), 0)
     r1 = min(int(np.ceil((gy1 - by0) / cs)), grid.ny)
-    cells: list[np.ndarray] = []
-    fracs: list[np.ndarray] = []
     if c0 >= c1 or r0 >= r1:
         return np.empty(0, np.int64), np.empty(0)
     xs = gx0 + np.arange(c0, c1 + 1) * cs
+    y_tops = gy1 - np.arange(r0, r1) * cs
+    window = (xs[0], y_tops[-1] - cs, xs[-1], y_tops[0])
+    inside = bx0 >= window[0] and by0 >= window[1] and bx1 <= window[2] and by1 <= window[3]
+    total = (
+        shapely.area(geom)
+        if inside
+        else shapely.area(shapely.intersection(geom, shapely.box(*window)))
+    )
+    n = y_tops.size
+    strips = _clip_pieces(
+        geom, geom, np.full(n, xs[0]), y_tops - cs, np.full(n, xs[-1]), y_tops, total
+    )
+    strip_areas = shapely.area(strips)
     full_row = (xs[-1] - xs[0]) * cs
-    for r in range(r0, r1):
-        y_top = gy1 - r * cs
-        strip = _clip(geom, xs[0], y_top - cs, xs[-1], y_top)
-        strip_area = shapely.area(strip)
-        if strip_area <= 0.0:
-            continue
-        if strip_area >= full_row * (1 - 1e-12):
+    cells: list[np.ndarray] = []
+    fracs: list[np.ndarray] = []
+    for i in np.flatnonzero(strip_areas > 0.0):
+        strip, y_top, r = strips[i], y_tops[i], r0 + i
+        if strip_areas[i] >= full_row * (1 - 1e-12):
             frac = np.ones(c1 - c0)
         else:
             # Narrow the column range to the strip's own bounds before clipping cell by cell.
             sx0, _, sx1, _ = shapely.bounds(strip)
             k0 = max(int(np.floor((sx0 - xs[0]) / cs)), 0)
             k1 = min(int(np.ceil((sx1 - xs[0]) / cs)), c1 - c0)
+            m = k1 - k0
+            pieces = _clip_pieces(
+                strip,
+                geom,
+                xs[k0:k1],
+                np.full(m, y_top - cs),
+                xs[k0 + 1 : k1 + 1],
+                np.full(m, y_top),
+                strip_areas[i],
+            )
             frac = np.zeros(c1 - c0)
-            for k in range(k0, k1):
-                piece = _clip(strip, xs[k], y_top - cs, xs[k + 1], y_top)
-                frac[k] = shapely.area(piece) / (cs * cs)
+            frac[k0:k1] = shapely.area(pieces) / (cs * cs)
         nz = np.flatnonzero(frac > 0)
         cells.append(r * grid.nx + c0 + nz)
         fracs.append(frac[nz])

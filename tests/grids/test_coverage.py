@@ -58,3 +58,34 @@ def test_invalid_geometry_rejected():
     bowtie = shapely.Polygon([(0, 0), (3000, 3000), (3000, 0), (0, 3000)])
     with pytest.raises(InputDataError, match="invalid"):
         coverage_matrix(GRID, [bowtie])
+
+
+# A valid polygon whose hole touches its shell at one vertex, just above a row boundary: GEOS
+# rectangle clipping returns the complement of the sliver between shell and hole (found in the
+# default control units by the zoning stage's area check).
+HOLE_TOUCHING_SHELL = shapely.from_wkb(
+    "0103000000020000000A0000005426B55AF786FEC023000000004CED405777A5E19F32FEC00F1D1ACF6B7CEC40"
+    "000000008007FEC03D59608657E8EC40000000008007FEC00000000000D5EB40FE9EA61274C1FEC00000000000"
+    "D5EB40BF4AD37836BDFEC047D1B410DADEEB400000000000C3FEC04538593DF516EC400000000000C3FEC06785"
+    "24000F16ED407D5CA1C4558BFEC00D74FC99C056ED405426B55AF786FEC023000000004CED4004000000E451B9"
+    "CF94C1FEC089AC0C19B517ED4012CA11369694FEC09EFEFFFFFF4BED407D5CA1C4558BFEC00D74FC99C056ED40"
+    "E451B9CF94C1FEC089AC0C19B517ED40"
+)
+# A valid 6e-8 m² sliver on which rectangle clipping raises.
+SLIVER = shapely.from_wkt(
+    "POLYGON ((113943.39547388615 95181.49216867537, 115426.84508107812 96000, "
+    "115426.84508107827 96000, 113943.39547388615 95181.49216867537))"
+)
+
+
+def test_degenerate_polygons_fall_back_to_the_general_overlay():
+    from gridcarbon.grids.gridspec import default_crs
+
+    two_cells = GridSpec(default_crs().to_wkt(), -126000.0, 63000.0, 3000.0, 1, 2)
+    F = coverage_matrix(two_cells, [HOLE_TOUCHING_SHELL])
+    assert F.sum() * 9e6 == pytest.approx(HOLE_TOUCHING_SHELL.area, rel=1e-9, abs=1e-6)
+    top = shapely.intersection(HOLE_TOUCHING_SHELL, shapely.box(-126000, 60000, -123000, 63000))
+    assert F[0, 0] == pytest.approx(top.area / 9e6, abs=1e-12)
+    grid = GridSpec(default_crs().to_wkt(), 108000.0, 99000.0, 3000.0, 4, 3)
+    F = coverage_matrix(grid, [SLIVER])
+    assert F.sum() * 9e6 == pytest.approx(SLIVER.area, rel=1e-9, abs=1e-6)
