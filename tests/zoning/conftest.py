@@ -13,8 +13,9 @@ from gridcarbon.grids.gridspec import GridSpec, default_crs  # noqa: E402
 def small_grid() -> GridSpec:
     """A 24 × 30 grid of 3 km cells over Hangzhou–Shaoxing (Albers/CGCS2000)."""
     crs = default_crs()
-    from gridcarbon.grids.gridspec import to_projected
     import shapely
+
+    from gridcarbon.grids.gridspec import to_projected
 
     c = to_projected(shapely.Point(120.3, 30.1), crs)
     x0 = np.floor(c.x / 3000) * 3000 - 45000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from gridcarbon.grids.coverage import coverage_fraction_grid
 from gridcarbon.grids.dataset import emission_dataset
@@ -22,7 +23,7 @@ def _blobs(grid: GridSpec, rng, n: int, scale_cells: float) -> np.ndarray:
 
 def synthetic_grids(grid: GridSpec, start: str = "2023-01-01", days: int = 31, seed: int = 7,
                     region_fraction: np.ndarray | None = None, n_points: int = 40,
-                    dtype=np.float32) -> "xr.Dataset":
+                    dtype=np.float32) -> xr.Dataset:
     """Hourly CO2/NOx/VOC with shared and species-specific sources and differing profiles.
 
     Times are UTC hours covering ``days`` Beijing days from ``start``.

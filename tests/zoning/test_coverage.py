@@ -7,11 +7,11 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from synthetic import synthetic_grids
 
 from gridcarbon.grids.coverage import coverage_matrix
 from gridcarbon.zoning.overlay import Overlay, assign_points, unit_coverage
 from gridcarbon.zoning.tally import zone_tally
-from synthetic import synthetic_grids
 
 
 def exactextract_coverage(grid, polys):

@@ -9,12 +9,12 @@ import pytest
 import shapely
 import xarray as xr
 from click.testing import CliRunner
+from synthetic import synthetic_grids
 
 from gridcarbon.errors import OutputExistsError
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
 from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
-from synthetic import synthetic_grids
 
 CATS = ["优先保护单元", "重点管控单元", "一般管控单元"]
 
