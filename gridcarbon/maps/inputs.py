@@ -139,6 +139,18 @@ def uncertainty_reduction(
 
 
 # -- control units -------------------------------------------------------------------------------
+def _polygonal(g):
+    """The polygon parts of a geometry (make_valid can return collections with lines)."""
+    if g is None or g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    import shapely
+
+    polys = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        return shapely.Polygon()
+    return shapely.union_all(polys) if len(polys) > 1 else polys[0]
+
+
 def unit_frame(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Control units in EPSG:4326 with the identity columns as strings.
 
@@ -156,7 +168,7 @@ def unit_frame(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if c not in gdf.columns:
             gdf[c] = ""
         gdf[c] = gdf[c].astype(object).where(gdf[c].notna(), "").astype(str)
-    geom = gdf.geometry.make_valid()
+    geom = gdf.geometry.make_valid().apply(_polygonal)
     keep = ~(geom.is_empty | geom.isna())
     gdf = gdf.set_geometry(geom)[keep.values]
     if gdf["unit_code"].duplicated().any():

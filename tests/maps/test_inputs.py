@@ -136,3 +136,17 @@ def test_small_prior_hot_cell_fixture():
     ds = small_prior(hot=(5, 7))
     m = period_mean(ds, "CO2")
     assert m[5, 7] > 0 and (m > 0).sum() == 1
+
+
+def test_unit_frame_keeps_polygon_parts_only(small):
+    import shapely
+
+    u = small["units"].copy()
+    bow = shapely.Polygon([(120.2, 30.2), (120.3, 30.3), (120.3, 30.2), (120.2, 30.3)])  # self-crossing
+    coll = shapely.GeometryCollection([u.geometry.iloc[1], shapely.LineString([(120, 30), (121, 31)])])
+    u.loc[0, "geometry"] = bow
+    u.loc[1, "geometry"] = coll
+    u.loc[2, "geometry"] = shapely.LineString([(120, 30), (121, 31)])  # no area: dropped
+    got = unit_frame(u)
+    assert len(got) == 3 and set(got.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert got.geometry.is_valid.all()
