@@ -215,7 +215,7 @@ def sun_elevation(times_utc, lon, lat):
     """
     tarr = np.asarray(times_utc, dtype="datetime64[ns]")
     t = pd.DatetimeIndex(np.ravel(tarr))
-    doy = t.dayofyear.to_numpy(float).reshape(tarr.shape)
+    doy = t.day_of_year.to_numpy(float).reshape(tarr.shape)
     hour = ((t.hour + t.minute / 60.0).to_numpy(float) + 0.5).reshape(tarr.shape)
     g = 2 * np.pi / 365.0 * (doy - 1 + (hour - 12) / 24)
     decl = (0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g)
