@@ -128,15 +128,14 @@ def neighbour_counts(mask: np.ndarray, radius_m: float, cell_size: float) -> np.
 
 
 @nb.njit(parallel=True, cache=True)
-def _gi_star_kernel(fields, rows, cols, hw, W, z, nchunks):
-    """Gi* z of every region cell of every field (fields outside the region are not read).
+def _gi_star_kernel(fields, maskf, n, hw, W, z, nchunks):
+    """Gi* z of every cell of every field (NaN outside the region).
 
-    Each chunk of fields reuses one zero-padded copy of the field and its row prefix sums, so
-    the disc sums need no bounds checks.
+    Each chunk of fields reuses one zero-padded copy of the masked field and its row prefix sums;
+    the disc sums are then computed row by row over contiguous memory (vectorisable).
     """
     nt, ny, nx = fields.shape
     R = (hw.size - 1) // 2
-    n = rows.size
     H = ny + 2 * R
     Wd = nx + 2 * R
     per = (nt + nchunks - 1) // nchunks
@@ -147,36 +146,43 @@ def _gi_star_kernel(fields, rows, cols, hw, W, z, nchunks):
             continue
         xp = np.zeros((H, Wd))
         pre = np.zeros((H, Wd + 1))
+        acc = np.empty(nx)
         for t in range(t0, t1):
             s1 = 0.0
-            for k in range(n):
-                v = np.float64(fields[t, rows[k], cols[k]])
-                xp[rows[k] + R, cols[k] + R] = v
-                s1 += v
+            for r in range(ny):
+                for c in range(nx):
+                    v = np.float64(fields[t, r, c]) * maskf[r, c]
+                    xp[r + R, c + R] = v
+                    s1 += v
             mean = s1 / n
             s2 = 0.0
-            for k in range(n):
-                d = xp[rows[k] + R, cols[k] + R] - mean
-                s2 += d * d
+            for r in range(ny):
+                for c in range(nx):
+                    d = (xp[r + R, c + R] - mean) * maskf[r, c]
+                    s2 += d * d
             sd = math.sqrt(s2 / n)
             for r in range(R, H - R):
-                acc = 0.0
+                run = 0.0
                 for c in range(Wd):
-                    acc += xp[r, c]
-                    pre[r, c + 1] = acc
-            for k in range(n):
-                r = rows[k] + R
-                c = cols[k] + R
-                acc = 0.0
+                    run += xp[r, c]
+                    pre[r, c + 1] = run
+            for r in range(ny):
+                for c in range(nx):
+                    acc[c] = 0.0
                 for d in range(hw.size):
-                    rr = r + d - R
-                    acc += pre[rr, c + hw[d] + 1] - pre[rr, c - hw[d]]
-                w = W[k]
-                if sd == 0.0:
-                    z[t, rows[k], cols[k]] = 0.0
-                else:
-                    den = sd * math.sqrt((n * w - w * w) / (n - 1))
-                    z[t, rows[k], cols[k]] = (acc - mean * w) / den if den > 0 else 0.0
+                    rr = r + d
+                    h = hw[d]
+                    for c in range(nx):
+                        acc[c] += pre[rr, c + R + h + 1] - pre[rr, c + R - h]
+                for c in range(nx):
+                    w = W[r, c]
+                    if maskf[r, c] == 0.0:
+                        z[t, r, c] = np.nan
+                    elif sd == 0.0:
+                        z[t, r, c] = 0.0
+                    else:
+                        den = sd * math.sqrt((n * w - w * w) / (n - 1))
+                        z[t, r, c] = (acc[c] - mean * w) / den if den > 0 else 0.0
 
 
 def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: float,
@@ -209,13 +215,11 @@ def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: fl
         raise InputDataError("emission fields hold NaN or infinite values inside the region")
     hw = disc_halfwidths(radius_m, cell_size)
     W = neighbour_counts(mask, radius_m, cell_size)
-    rows, cols = np.nonzero(mask)
     if out is None:
         out = np.empty(fields.shape, np.float64)
-    out[:, ~mask] = np.nan
     nchunks = max(1, min(fields.shape[0], 8 * nb.get_num_threads()))
-    _gi_star_kernel(np.ascontiguousarray(fields), rows.astype(np.int64), cols.astype(np.int64),
-                    hw, W[rows, cols].copy(), out, nchunks)
+    _gi_star_kernel(np.ascontiguousarray(fields), mask.astype(np.float64), float(n), hw, W, out,
+                    nchunks)
     return out[0] if single else out
 
 
@@ -243,7 +247,7 @@ def _all_finite(fields, mask):
 
 
 @nb.njit(parallel=True, cache=True)
-def _fdr_bins_kernel(z, cells, zcrit, levels, out):
+def _fdr_bins_kernel(z, cells, zcrit, levels, out, nchunks):
     """Per field: BH thresholds at each level, then bins ±(index of strictest level passed).
 
     Only cells with |z| >= zcrit (p <= max level, with a safety margin) can be rejected, so the
@@ -253,37 +257,45 @@ def _fdr_bins_kernel(z, cells, zcrit, levels, out):
     m = cells.size
     nlev = levels.size
     qmax = levels[nlev - 1]
-    for t in nb.prange(nt):
+    per = (nt + nchunks - 1) // nchunks
+    for ch in nb.prange(nchunks):
         cidx = np.empty(m, np.int64)
         cp = np.empty(m)
-        k = 0
-        for j in range(m):
-            i = cells[j]
-            zz = np.float64(z[t, i])
-            if abs(zz) >= zcrit:
-                p = math.erfc(abs(zz) / math.sqrt(2.0))
-                if p <= qmax:
-                    cidx[k] = i
-                    cp[k] = p
-                    k += 1
-        if k == 0:
-            continue
-        ps = np.sort(cp[:k])
-        thr = np.full(nlev, -1.0)
+        for t in range(ch * per, min(nt, (ch + 1) * per)):
+            _fdr_one(z, t, cells, zcrit, levels, qmax, m, nlev, cidx, cp, out)
+
+
+@nb.njit(cache=True)
+def _fdr_one(z, t, cells, zcrit, levels, qmax, m, nlev, cidx, cp, out):
+    """BH bins of field ``t`` (candidates |z| >= zcrit only); writes non-zero bins."""
+    k = 0
+    for j in range(m):
+        i = cells[j]
+        zz = np.float64(z[t, i])
+        if abs(zz) >= zcrit:
+            p = math.erfc(abs(zz) / math.sqrt(2.0))
+            if p <= qmax:
+                cidx[k] = i
+                cp[k] = p
+                k += 1
+    if k == 0:
+        return
+    ps = np.sort(cp[:k])
+    thr = np.full(nlev, -1.0)
+    for lv in range(nlev):
+        q = levels[lv]
+        for j in range(k - 1, -1, -1):
+            if ps[j] <= (j + 1) * q / m:
+                thr[lv] = ps[j]
+                break
+    for j in range(k):
+        b = 0
         for lv in range(nlev):
-            q = levels[lv]
-            for j in range(k - 1, -1, -1):
-                if ps[j] <= (j + 1) * q / m:
-                    thr[lv] = ps[j]
-                    break
-        for j in range(k):
-            b = 0
-            for lv in range(nlev):
-                if thr[lv] >= 0.0 and cp[j] <= thr[lv]:
-                    b = nlev - lv
-                    break
-            i = cidx[j]
-            out[t, i] = -b if z[t, i] < 0 else b
+            if thr[lv] >= 0.0 and cp[j] <= thr[lv]:
+                b = nlev - lv
+                break
+        i = cidx[j]
+        out[t, i] = -b if z[t, i] < 0 else b
 
 
 def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.ndarray:
@@ -314,8 +326,9 @@ def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.n
     zz = z.reshape(nt, -1)
     if zz.dtype not in (np.float32, np.float64):
         zz = zz.astype(np.float64)
+    nchunks = max(1, min(nt, 8 * nb.get_num_threads()))
     _fdr_bins_kernel(np.ascontiguousarray(zz), np.flatnonzero(mask.ravel()).astype(np.int64),
-                     zcrit, lv, out)
+                     zcrit, lv, out, nchunks)
     out = out.reshape(z.shape)
     return out[0] if single else out
 
