@@ -370,12 +370,18 @@ def posterior_unit_std(inversion_result, F: sp.csr_matrix, species: str, time_sl
                        ) -> np.ndarray:
     """Posterior std of unit totals from the inversion's own covariance.
 
-    Calls ``gridcarbon.inversion.unit_total_std(result, F, species, time_slice)``; raises
+    Calls ``gridcarbon.inversion.unit_total_std(result, F, species, time_slice)`` (or the one in
+    ``gridcarbon.inversion.core``); raises
     :class:`InputDataError` with a clear message if the inversion package lacks it.
     """
     try:
         from gridcarbon.inversion import unit_total_std  # type: ignore[attr-defined]
     except ImportError:
+        try:
+            from gridcarbon.inversion.core import unit_total_std  # type: ignore[attr-defined]
+        except ImportError:
+            unit_total_std = None
+    if unit_total_std is None:
         raise InputDataError(
             "the inversion result was given but gridcarbon.inversion.unit_total_std is not "
             "available in this installation; update gridcarbon or run zoning without "

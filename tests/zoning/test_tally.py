@@ -81,8 +81,10 @@ def test_posterior_std_forms_agree_and_keep_correlations():
 
 def test_posterior_std_needs_the_inversion_function(monkeypatch):
     import gridcarbon.inversion as inv
+    import gridcarbon.inversion.core as core
 
     monkeypatch.delattr(inv, "unit_total_std", raising=False)
+    monkeypatch.delattr(core, "unit_total_std", raising=False)
     with pytest.raises(InputDataError, match="unit_total_std"):
         posterior_unit_std(object(), sp.csr_matrix((1, 4)), "CO2")
     calls = []
