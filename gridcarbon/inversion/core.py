@@ -14,12 +14,10 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
-from gridcarbon.grids.dataset import point_variable
 from gridcarbon.inversion.config import InversionConfig
 from gridcarbon.inversion.solvers import (
     PosteriorCovariance,
     Problem,
-    Solution,
     solve_dense,
     solve_lanczos_cg,
 )

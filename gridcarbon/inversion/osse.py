@@ -208,7 +208,8 @@ def synthetic_observations(system: ObservationSystem, truth: Truth, rng: np.rand
     val += meas * rng.standard_normal(len(P))
     if truth.mode == "identical":
         val += _model_error_noise(system, cfg, rng)
-    val = np.clip(val, 0.0, None)  # concentrations are not negative
+    # not clipped at zero: a micro sensor with a negative bias can read below zero, and the
+    # identical twin's statistics need the linear-Gaussian model unaltered
     del hrs
     return pd.DataFrame({
         "time": P["time"].to_numpy(), "station_id": P["station_id"].to_numpy(),

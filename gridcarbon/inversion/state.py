@@ -21,9 +21,8 @@ point and neighbour factors share the species correlation; the other unknowns ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np

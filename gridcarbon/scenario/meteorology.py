@@ -47,7 +47,7 @@ def synthetic_met(
     lon = np.arange(bounds_lonlat[0], bounds_lonlat[2] + 1e-9, resolution_deg)
     lat = np.arange(bounds_lonlat[1], bounds_lonlat[3] + 1e-9, resolution_deg)
     days = ((t - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=1)).to_numpy(float)
-    doy = t.dayofyear.to_numpy(float)
+    doy = t.day_of_year.to_numpy(float)
     local_h = ((t.hour.to_numpy() + 8) % 24).astype(float)
     summer = 0.5 * (1 - np.cos(2 * np.pi * (doy - 15) / 365.25))  # 0 mid-January, 1 mid-July
 

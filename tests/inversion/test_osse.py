@@ -1,0 +1,72 @@
+"""Small OSSEs (CI): identical twin statistics and the perturbed-transport harness."""
+
+import numpy as np
+import pytest
+
+from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.inversion.osse import run_osse
+
+from .conftest import no_neighbours
+
+
+@pytest.mark.slow
+def test_identical_twin_small(case, system):
+    res = run_osse(case.prior, case.stations, case.met, InversionConfig(), mode="identical",
+                   replicates=3, seed=100, area_shares=case.area_shares, city_codes=[],
+                   system=system, cross_species_zero=False)
+    d = res.table[res.table.label == "default"]
+    m = int(d["n_obs"].iloc[0])
+    chi2 = d.groupby("replicate")["reduced_chi2"].first().to_numpy()
+    # each replicate: chi2 ~ 1 ± sqrt(2/m); 3 replicates: the mean within 3 sqrt(2/(3m))
+    assert abs(chi2.mean() - 1) <= 3 * np.sqrt(2 / (3 * m)), (chi2, m)
+    cov = d["coverage_1sigma"].to_numpy()
+    assert 0.55 <= cov.mean() <= 0.80, cov  # few, spatially correlated cells: loose in CI
+    assert (d["rmse_reduction_near"] > 0).mean() >= 0.6  # the data help in most cases
+    assert res.summary["synthetic"] is True
+    assert set(res.summary["species"]) == {"CO2", "NOx", "VOC"}
+
+
+@pytest.mark.slow
+def test_perturbed_transport_small(case, system):
+    res = run_osse(case.prior, case.stations, case.met, InversionConfig(), mode="perturbed",
+                   replicates=3, seed=200, area_shares=case.area_shares, city_codes=[],
+                   system=system)
+    t = res.table
+    assert set(t["label"]) == {"default", "no_cross_species"}
+    d = t[t.label == "default"]
+    assert len(d) == 9 and d["reduced_chi2"].between(0.05, 5).all()
+    assert np.isfinite(d["rmse_post_near_kg"]).all()
+    s = res.summary
+    for sp_ in ("CO2", "NOx", "VOC"):
+        rec = s["species"][sp_]
+        assert {"near_ok", "far_ok", "chi2_ok", "coverage_ok"} <= set(rec)
+    assert "CO2_no_cross_species" in s
+    assert res.timings["total_seconds"] > 0
+
+
+def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
+    """With no observation noise and a tiny R the posterior approaches the truth where the
+    observations are sensitive (a check that H, J and the truth are consistent)."""
+    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.osse import make_truth, synthetic_observations
+    from gridcarbon.inversion.system import ObservationSystem
+
+    cfg = InversionConfig(model_error_rel=0.0, model_error_floor={"CO2": 1e-3, "NO2": 1e-3,
+                                                                   "VOC": 1e-3},
+                          measurement_error={k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
+                                             for k in ("urban", "micro", "regional",
+                                                       "demonstration", "background", "sink")},
+                          model_error_wind_direction_deg=0.0, model_error_mixing_height_rel=0.0,
+                          point_dominance_max=1.0)
+    sysm = ObservationSystem(tiny_case.prior, tiny_case.stations, tiny_case.met, cfg,
+                             landcover=tiny_case.landcover,
+                             neighbour_fraction=no_neighbours(tiny_case))
+    rng = np.random.default_rng(0)
+    truth = make_truth(sysm, rng, "identical", cfg)
+    obs = synthetic_observations(sysm, truth, np.random.default_rng(1), cfg)
+    obs["value"] = obs["value"]  # noise of 1e-3 only
+    res = assimilate(sysm, obs, config=cfg, build_posterior=False)
+    # the posterior reproduces the observations
+    meta = res.obs
+    assert np.max(np.abs(meta["posterior"] - meta["observed"])) < 0.05 * np.max(
+        np.abs(meta["prior"] - meta["observed"]))

@@ -1,0 +1,109 @@
+"""B, the dense and the Lanczos-CG solvers, and posterior statistics of unit totals."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.inversion.core import assimilate, unit_total_std
+from gridcarbon.inversion.osse import make_truth, synthetic_observations
+from gridcarbon.inversion.state import (
+    PriorCovariance,
+    StateLayout,
+    exp_corr,
+    species_correlation_matrix,
+)
+from gridcarbon.inversion.system import ObservationSystem
+
+from .conftest import no_neighbours
+
+
+def test_B_is_kronecker_of_exponentials():
+    L = StateLayout(["CO2", "NOx", "VOC"], 11, 9, 2, 24, 72, np.arange(2), ["Jiangsu"], [],
+                    ["CO2", "NO2"], 3, 4, [("m1", "CO2")])
+    corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
+    B = PriorCovariance(L, 0.5, species_correlation_matrix(L.species, corr), 15000.0, 3000.0,
+                        48.0, {"background": 2.0, "bias": 3.0})
+    S = B.dense_sqrt()
+    full = S @ S.T
+    g = L.segments["grid"]
+    expect = 0.25 * np.kron(np.kron(np.kron(B.Cs, exp_corr(L.nw, 24, 48.0)),
+                                    exp_corr(L.nby, 6000, 15000.0)), exp_corr(L.nbx, 6000, 15000.0))
+    np.testing.assert_allclose(full[g, g], expect, atol=1e-12)
+    v = np.random.default_rng(0).standard_normal((L.n, 4))
+    np.testing.assert_allclose(B.sqrt_apply(v, transpose=True), S.T @ v, atol=1e-12)
+    assert full[L.segments["bias"], L.segments["bias"]][0, 0] == pytest.approx(9.0)
+    with pytest.raises(ValueError, match="positive definite"):
+        species_correlation_matrix(["CO2", "NOx", "VOC"],
+                                   {"CO2-NOx": 0.95, "CO2-VOC": 0.95, "NOx-VOC": -0.9})
+
+
+@pytest.fixture(scope="module")
+def dense_vs_cg(case):
+    cfg = InversionConfig(block_cells=1, window_hours=24, aggregation="hourly", solver="dense",
+                          n_point_unknowns=4, lanczos_max_vectors=600, lanczos_min_vectors=600)
+    prior = case.prior.isel(time=slice(0, 48))[["CO2", "NOx", "CO2_point", "NOx_point",
+                                                 "crs", "time_bnds", "region_fraction"]]
+    system = ObservationSystem(prior, case.stations, case.met, cfg, landcover=case.landcover,
+                               neighbour_fraction=no_neighbours(case))
+    rng = np.random.default_rng(3)
+    truth = make_truth(system, rng, "identical", cfg)
+    obs = synthetic_observations(system, truth, rng, cfg)
+    dense = assimilate(system, obs, config=cfg)
+    cg = assimilate(system, obs, config=cfg.model_copy(update={"solver": "cg"}))
+    return system, dense, cg
+
+
+@pytest.mark.slow
+def test_dense_vs_cg(dense_vs_cg):
+    system, dense, cg = dense_vs_cg
+    n = system.layout.n
+    assert 2000 <= n <= 6000, n  # "a few thousand unknowns"
+    assert dense.metrics["n_observations"] > cg.solver["iterations"] / 2
+    xb = dense.x_prior
+    rel = np.linalg.norm(cg.x_post - dense.x_post) / np.linalg.norm(dense.x_post - xb)
+    assert rel <= 1e-3, rel
+    ur = 1 - dense.post_std / dense.prior_std
+    m = ur >= 0.05
+    assert m.sum() > 50
+    err = np.abs(cg.post_std[m] - dense.post_std[m]) / dense.post_std[m]
+    assert np.median(err) <= 0.03, np.median(err)
+    assert np.percentile(err, 95) <= 0.10, np.percentile(err, 95)
+    assert dense.dofs == pytest.approx(cg.dofs, rel=0.05)
+
+
+@pytest.mark.slow
+def test_unit_total_std(dense_vs_cg):
+    system, dense, cg = dense_vs_cg
+    nu, nc = 6, system.ncell
+    F = sp.random(nu, nc, density=0.05, random_state=2, format="csr")
+    F.data = np.clip(F.data, 0, 1)
+    hours = np.arange(5, 40)
+    got = unit_total_std(dense, F, "CO2", hours)
+    # brute force: the state gradient of each unit total, then aᵀ P a with the dense P
+    L = system.layout
+    si = L.species.index("CO2")
+    cb, hw = L.cell_block(), L.hour_window()
+    A = np.zeros((nu, L.n))
+    for h in hours:
+        e = system.E[si][h].astype(float)
+        for u in range(nu):
+            row = F[u].toarray().ravel()
+            np.add.at(A[u], L.grid_col(si, hw[h], cb), row * e)
+        pe = system.Ep[si][h].astype(float)
+        big = {int(p): k for k, p in enumerate(L.point_index)}
+        for p in range(len(system.points)):
+            cell = int(system.points.row[p] * system.grid.nx + system.points.col[p])
+            col = (L.segments["points"].start + si * L.point_index.size + big[p]) if p in big \
+                else L.grid_col(si, hw[h], cb[cell])
+            A[:, col] += F[:, cell].toarray().ravel() * pe[p]
+    P = dense.covariance.P
+    expect = np.sqrt(np.einsum("ui,ij,uj->u", A, P, A))
+    np.testing.assert_allclose(got, expect, rtol=1e-8)
+    independent = np.sqrt(np.einsum("ui,i,ui->u", A, np.diag(P), A))
+    assert np.max(np.abs(independent / expect - 1)) > 0.05  # correlations matter
+    # the low-rank (Lanczos) form agrees with the dense one
+    np.testing.assert_allclose(unit_total_std(cg, F, "CO2", hours), expect, rtol=0.1)
+    # time slice by timestamps
+    ts = slice(system.times[5], system.times[39])
+    np.testing.assert_allclose(unit_total_std(dense, F, "CO2", ts), expect, rtol=1e-8)
