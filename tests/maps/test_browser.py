@@ -6,6 +6,8 @@ docs/maps.md).  Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from browser import browser, open_page, skip_reason
@@ -14,10 +16,16 @@ from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_station
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(skip_reason() is not None,
-                                                      reason=skip_reason() or "")]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-ARTIFACTS = None
+# Locally the browser tests skip when Chromium or Playwright is missing; in CI they must run, so
+# there a missing browser fails (test_browser_is_available_in_ci) instead of skipping quietly.
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(skip_reason() is not None and not IN_CI, reason=skip_reason() or "")]
+
+
+def test_browser_is_available_in_ci():
+    assert skip_reason() is None, f"browser tests cannot run: {skip_reason()}"
 
 
 @pytest.fixture(scope="module")
