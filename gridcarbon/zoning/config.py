@@ -106,6 +106,11 @@ class ZoningConfig(BaseModel):
     )
     check_offset: bool = Field(True, description="run the GCJ-02 offset check against the "
                                "embedded county boundaries")
+    qa_region: Literal["zhejiang", "none"] = Field(
+        "zhejiang",
+        description="region inside which gaps between units are measured: the embedded Zhejiang "
+        "land + territorial sea, or none (for a file covering only part of the province)",
+    )
     gap_tolerance_km2: float = Field(
         0.01, ge=0, description="gaps or overlaps smaller than this (km²) are not listed one by "
         "one (their total area is still reported)"

@@ -159,7 +159,7 @@ def run_zoning(
     species = _species(grids)
     grid = GridSpec.from_dataset(grids)
     if units is None:
-        if region_m is None and cfg.units_path is None:
+        if region_m is None and cfg.qa_region == "zhejiang":
             from gridcarbon.scenario.geography import region_polygon
 
             region_m = region_polygon(grid.crs)

@@ -52,7 +52,7 @@ def stage_run(small_grid, tmp_path_factory):
     lattice_units(d / "units.gpkg")
     ds = synthetic_grids(small_grid, days=12, n_points=25, seed=3)
     cfg = ZoningConfig(units_path=d / "units.gpkg", cache_dir=d / "cache", toroidal_shifts=19,
-                       check_offset=False, top_n=5)
+                       check_offset=False, top_n=5, qa_region="none")
     res = run_zoning_stage(cfg, ds, d / "out")
     return res, ds, cfg, d
 
