@@ -427,6 +427,10 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
             else:
                 p[c] = escape(v) if pd.notna(v) else "–"
         p["gc_fill"] = fills[i]
+        info = [f"{lab}: {gdf[c].iloc[i]}" for c, lab in (("pathway", "co-control pathway"),)
+                if c in gdf.columns and pd.notna(gdf[c].iloc[i]) and str(gdf[c].iloc[i])]
+        if info:
+            p["gc_info"] = escape("; ".join(info))
         if series_rows:
             p["gc_s"] = {dim: [[_sig(x) for x in row] for row in arr[i]]
                          for dim, arr in series_rows.items()}

@@ -186,7 +186,8 @@ class UnitSeriesPopup(MacroElement):
     tenth of that, so the SVG is drawn when a popup opens.  Each feature carries
     ``properties[prop] = {"hour": [[24 values], ...], "month": [[12 values], ...]}`` (one list
     per variable of ``charts[dim]``, null = no data); the header shows ``properties.unit_name``
-    and ``properties.unit_code``, which must already be HTML-escaped (as the tooltip's are).
+    and ``properties.unit_code`` (and ``properties.gc_info``, e.g. the co-control pathway), which
+    must already be HTML-escaped (as the tooltip's are).
 
     Parameters
     ----------
@@ -236,7 +237,8 @@ class UnitSeriesPopup(MacroElement):
             layer.bindPopup(function(l) {
                 var p = l.feature.properties, data = p[{{ this.prop|tojson }}] || {};
                 var html = '<div class="gc-popup"><div class="gc-h">' + (p.unit_name || '') +
-                    '</div><div>' + (p.unit_code || '') + '</div>';
+                    '</div><div>' + (p.unit_code || '') + '</div>' +
+                    (p.gc_info ? '<div class="gc-info">' + p.gc_info + '</div>' : '');
                 var any = false;
                 Object.keys(charts).forEach(function(dim) {
                     var c = charts[dim], rows = data[dim] || [];
@@ -312,6 +314,7 @@ _CSS = """
 .gc-popup th, .gc-popup td { padding: 1px 5px; text-align: right; border-bottom: 1px solid #eee; }
 .gc-popup th:first-child, .gc-popup td:first-child { text-align: left; }
 .gc-popup .gc-h { font-weight: bold; font-size: 12px; }
+.gc-popup .gc-info { max-width: 480px; color: #333; margin: 2px 0 4px; }
 .gc-synthetic { position: absolute; left: 50%; transform: translateX(-50%); top: 6px; z-index: 1000;
   background: rgba(255,255,255,0.85); padding: 2px 8px; border-radius: 3px; font: 11px Arial, sans-serif; }
 </style>

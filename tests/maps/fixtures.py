@@ -103,6 +103,7 @@ def small_units(grid: GridSpec) -> gpd.GeoDataFrame:
         "CO2_total_t": [1.5e5, 2.0e4, 3.0e3, 8.0e4],
         "CO2_intensity_t_km2": [4000.0, 500.0, 90.0, 2500.0],
         "colocated_hotspot_hours": [120.0, 10.0, 0.0, 48.0],
+        "pathway": ["park co-control", XSS_IMG, "", "living & transport <b>"],
     }, geometry=boxes, crs=grid.crs)
     return gdf.to_crs("EPSG:4490")
 
