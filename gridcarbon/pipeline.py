@@ -192,7 +192,7 @@ def _inversion_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any
 
 
 def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.zoning.pipeline import run_zoning_stage
+    from gridcarbon.zoning.stage import run_zoning_stage
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
@@ -203,21 +203,23 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
     from gridcarbon.maps.pipeline import run_map_stage
 
     inv = result.stages.get("inversion")
-    return run_map_stage(
+    path = run_map_stage(
         config,
         result.prior,
-        out_dir / "map.html",
+        out_dir / config.maps.file_name,
         posterior=inv.posterior if inv is not None else None,
         zoning_result=result.stages.get("zoning"),
         inversion_result=inv,
     )
+    result.files["map"] = path
+    return path
 
 
 def _stage_available(name: str) -> bool:
     import importlib.util
 
-    module = {"inversion": "inversion", "zoning": "zoning", "maps": "maps"}[name]
-    return importlib.util.find_spec(f"gridcarbon.{module}.pipeline") is not None
+    module = {"inversion": "inversion.pipeline", "zoning": "zoning.stage", "maps": "maps.pipeline"}
+    return importlib.util.find_spec(f"gridcarbon.{module[name]}") is not None
 
 
 def _later_stages() -> list[tuple[str, Any]]:
