@@ -123,3 +123,17 @@ def test_toroidal_null_detects_colocation_only_when_real():
     # the triple version counts a & shift(b) & shift'(c)
     null_abc = toroidal_null([a, b, c], 49, 6.0, seed=2)
     assert null_abc.shape == (49,) and (null_abc <= a.sum()).all()
+
+
+def test_toroidal_counts_equal_numpy_roll():
+    from gridcarbon.zoning.hotspots import _random_shifts
+
+    rng = np.random.default_rng(2)
+    a, b, c = (rng.random((5, 13, 17)) < p for p in (0.2, 0.3, 0.4))
+    got = toroidal_null([a, b, c], 7, 3.0, seed=5)
+    shifts = _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5))
+    for k, (dy2, dx2, dy3, dx3) in enumerate(shifts):
+        # map 1's cell (r, c) meets map 2's cell (r + dy2, c + dx2), wrapping around
+        b2 = np.roll(b, (-dy2, -dx2), axis=(1, 2))
+        c3 = np.roll(c, (-dy3, -dx3), axis=(1, 2))
+        assert got[k] == int((a & b2 & c3).sum())
