@@ -184,12 +184,16 @@ def _svg_bars(values: dict[str, float], width: int = 160, height: int = 70, titl
     return "".join(parts)
 
 
-def _table(df: pd.DataFrame, max_rows: int = 50, floatfmt: str = "{:,.4g}") -> str:
+def _table(df: pd.DataFrame, max_rows: int = 50) -> str:
     df = df.head(max_rows)
 
     def fmt(v: Any) -> str:
         if isinstance(v, float | np.floating):
-            return "" if not np.isfinite(v) else floatfmt.format(v)
+            if not np.isfinite(v):
+                return ""
+            return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
+        if isinstance(v, int | np.integer):
+            return f"{v:,}"
         return html.escape(str(v))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)

@@ -302,7 +302,12 @@ def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
     def roll(name: str, n: int = 100) -> str:
         df = res.rollups[name]
         cols = [c for c in df.columns if not c.startswith(tuple(species))] + sp_cols(df)
-        return _table(df[cols], n)
+        df = df[cols].copy()
+        for c in [c for c in df.columns if c.endswith("_kg")]:
+            df[c[:-3] + "_t"] = df.pop(c) / 1000.0  # tonnes read better than kg here
+        order = [c for c in df.columns if not c.startswith(tuple(species))] + [
+            c for s in species for c in (f"{s}_t", f"{s}_t_per_km2") if c in df]
+        return _table(df[order], n)
     method = (
         f"Area sources are allocated to units by exact polygon–cell coverage fractions "
         f"(F @ grid); point sources by point-in-polygon. Hotspots: Getis-Ord Gi* with binary "
