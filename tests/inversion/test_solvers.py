@@ -41,7 +41,7 @@ def test_B_is_kronecker_of_exponentials():
 @pytest.fixture(scope="module")
 def dense_vs_cg(case):
     cfg = InversionConfig(block_cells=1, window_hours=24, aggregation="hourly", solver="dense",
-                          n_point_unknowns=4, lanczos_max_vectors=600, lanczos_min_vectors=600)
+                          n_point_unknowns=4, lanczos_max_vectors=300, lanczos_min_vectors=300)
     prior = case.prior.isel(time=slice(0, 48))[["CO2", "NOx", "CO2_point", "NOx_point",
                                                  "crs", "time_bnds", "region_fraction"]]
     system = ObservationSystem(prior, case.stations, case.met, cfg, landcover=case.landcover,
