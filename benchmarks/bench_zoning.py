@@ -58,7 +58,15 @@ def main() -> None:
     ap.add_argument("--esda-fields", type=int, default=24)
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("zoning_results.md"))
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--parts", default="coverage,memory,disk,exactextract,gistar,esda",
+                    help="comma-separated parts to run (exactextract needs memory and disk)")
     args = ap.parse_args()
+    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_zoning_"))
+    parts = set(args.parts.split(","))
+    if "exactextract" in parts:
+        parts |= {"memory", "disk"}
+    if "disk" in parts:
+        parts.add("memory")
     lines: list[str] = []
 
     def report(s: str) -> None:
@@ -80,8 +88,9 @@ def main() -> None:
            f"{len(units)} control units")
 
     # 1. coverage ---------------------------------------------------------------------------
-    F_raw, t_cov = timed(coverage_matrix, grid, geoms, repeat=2)
-    (F, fallback), t_cov2 = timed(_coverage_robust, grid, geoms, repeat=2)
+    F_raw, t_cov = timed(coverage_matrix, grid, geoms, repeat=2 if "coverage" in parts else 1)
+    (F, fallback), t_cov2 = timed(_coverage_robust, grid, geoms,
+                                  repeat=2 if "coverage" in parts else 1)
     report(f"coverage matrix, {len(units)} units: coverage_matrix {t_cov:.2f} s; guarded overlay "
            f"(row-area check + exact fallback on {len(fallback)} rows) {t_cov2:.2f} s "
            f"[target <= 10 s]; nnz {F.nnz}")
@@ -99,6 +108,24 @@ def main() -> None:
     report(f"synthetic year generated: {nt} h x 3 species ({3 * year['CO2'].nbytes / 1e9:.2f} GB "
            f"float32) in {time.perf_counter() - t:.1f} s")
 
+    if "memory" in parts:
+        t_mem, tal, point_unit = bench_memory(F, geoms, year, pts, px, py, nt, report)
+    if "disk" in parts:
+        t_disk = bench_disk(F, year, pts, tal, point_unit, grid, nt, args, report)
+    if "exactextract" in parts:
+        bench_ee(F, year, units, geoms, grid, nt, args, t_mem, t_disk, report)
+    t_gi = None
+    if "gistar" in parts or "esda" in parts:
+        t_gi = bench_gi(year, mask, grid, nt, report)
+    if "esda" in parts:
+        bench_esda(year, mask, nt, args, t_gi, report)
+    text = "## Zoning\n\nRecorded by `python benchmarks/bench_zoning.py` on the default grid.\n\n" + \
+        "\n".join(f"- {ln}" for ln in lines) + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print(f"written {args.out}")
+
+
+def bench_memory(F, geoms, year, pts, px, py, nt, report):
     # 2. in-memory tallies --------------------------------------------------------------------
     sparse_time_matmul(F, year["CO2"][:4])  # warm numba cache
     point_unit = assign_points(geoms, px, py)
@@ -114,7 +141,7 @@ def main() -> None:
 
     _, t_read = timed(lambda: [float(year[s].sum(dtype=np.float64)) for s in SPECIES], repeat=2)
     tal, t_mem = timed(tallies, repeat=3)
-    report(f"per-unit hourly tallies, {nt} h x 3 species, {len(units)} units, in memory: "
+    report(f"per-unit hourly tallies, {nt} h x 3 species, {F.shape[0]} units, in memory: "
            f"{t_mem:.3f} s [target <= 1 s]; reading the year once (numpy sum): {t_read:.3f} s")
     # conservation check on the timed result
     w_out = np.clip(1 - np.asarray(F.sum(axis=0)).ravel(), 0, None)
@@ -124,12 +151,14 @@ def main() -> None:
         area_units = tal[s] - _point_sums(point_unit, pts[s], F.shape[0])[:, :-1]
         rel = np.abs(area_units.sum(axis=1) + rest - tot).max() / tot.max()
         report(f"  check: units + outside = grid total, max relative error {rel:.1e}")
+    return t_mem, tal, point_unit
 
+
+def bench_disk(F, year, pts, tal, point_unit, grid, nt, args, report):
     # 3. from Zarr on disk ----------------------------------------------------------------------
     import xarray as xr
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_zoning_"))
-    store = work / "year.zarr"
+    store = args.workdir / "year.zarr"
     chunk = 744
     if not store.exists():
         t = time.perf_counter()
@@ -154,14 +183,16 @@ def main() -> None:
                for s in SPECIES)
     report(f"per-unit hourly tallies from the Zarr store on disk (default compressor): {t_disk:.2f} s "
            f"(max difference to in-memory {same:.1e})")
+    return t_disk
 
-    # 4. exactextract raster-sequential --------------------------------------------------------
+
+def bench_ee(F, year, units, geoms, grid, nt, args, t_mem, t_disk, report):
     import geopandas as gpd
     import rasterio
     from exactextract import exact_extract
 
     nb_ = min(args.ee_bands, nt)
-    tif = work / f"stack_{nb_}.tif"
+    tif = args.workdir / f"stack_{nb_}.tif"
     if not tif.exists():
         with rasterio.open(tif, "w", driver="GTiff", width=grid.nx, height=grid.ny, count=nb_,
                            dtype="float32", crs=grid.crs_wkt, transform=grid.transform,
@@ -188,6 +219,8 @@ def main() -> None:
            f"[target >= 150x]; from Zarr {per_hour_ee / per_hour_disk:.0f}x; "
            f"max relative difference of sums {rel:.1e} [target <= 1e-5]")
 
+
+def bench_gi(year, mask, grid, nt, report):
     # 5. Gi* -------------------------------------------------------------------------------------
     gi_star(year["CO2"][:4], mask, 9500.0, 3000.0, out=np.empty((4,) + grid.shape, np.float32))
     fdr_bins(np.zeros((2,) + grid.shape, np.float32), mask)
@@ -203,7 +236,10 @@ def main() -> None:
         t_bh += time.perf_counter() - t
     report(f"Gi* z-scores, {nt} h x 3 species ({3 * nt} fields of {int(mask.sum())} region cells, "
            f"9.5 km band): {t_gi:.2f} s [target <= 15 s]; BH bins on top: {t_bh:.2f} s")
+    return t_gi
 
+
+def bench_esda(year, mask, nt, args, t_gi, report):
     # 6. esda --------------------------------------------------------------------------------------
     from esda.getisord import G_Local
     from libpysal.weights import W
@@ -222,11 +258,6 @@ def main() -> None:
     report(f"esda G_Local(permutations=0), weights prebuilt: {t_esda * 1e3:.1f} ms per field "
            f"(mean of {k}); extrapolated to {3 * nt} fields: {t_esda * 3 * nt:.0f} s; ratio "
            f"esda / ours {t_esda / per_field_ours:.0f}x [target >= 200x]; max |dz| {dz:.1e}")
-
-    text = "## Zoning\n\nRecorded by `python benchmarks/bench_zoning.py` on the default grid.\n\n" + \
-        "\n".join(f"- {ln}" for ln in lines) + "\n"
-    args.out.write_text(text, encoding="utf-8")
-    print(f"written {args.out}")
 
 
 if __name__ == "__main__":
