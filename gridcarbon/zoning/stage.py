@@ -218,15 +218,25 @@ def run_zoning(
                         hotspots=hotspots, colocation=colocation, timings=timings)
 
 
-def _long_series(t: xr.Dataset, dim: str, species: list[str]) -> pd.DataFrame:
-    frames = []
+def _long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarray
+                 ) -> pd.DataFrame:
+    """Unit × time-bin table: kg, t km-2, share of the grid total (%) and rank in the bin."""
+    labels = pd.DatetimeIndex(t[dim].values).strftime("%Y-%m-%d" if dim == "day" else "%Y-%m")
+    nu, nb_ = t.sizes["unit"], t.sizes[dim]
+    out = pd.DataFrame({"unit_code": np.repeat(t["unit"].values, nb_),
+                        dim: np.tile(np.asarray(labels), nu)})
+    area = np.repeat(np.asarray(area_km2, float), nb_)
     for s in species:
-        df = pd.DataFrame(t[s].values, index=t["unit"].values,
-                          columns=pd.DatetimeIndex(t[dim].values).strftime(
-                              "%Y-%m-%d" if dim == "day" else "%Y-%m"))
-        df = df.stack().rename(f"{s}_kg").rename_axis(["unit_code", dim])
-        frames.append(df)
-    return pd.concat(frames, axis=1).reset_index()
+        v = t[s].values  # (unit, bin)
+        total = t[f"{s}_grid_total"].values  # (bin,)
+        out[f"{s}_kg"] = v.ravel()
+        out[f"{s}_t_per_km2"] = np.where(area > 0, v.ravel() / 1000.0 / np.where(area > 0, area, 1),
+                                         np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{s}_share_pct"] = (100.0 * v / np.where(total > 0, total, np.nan)).ravel()
+        rank = pd.DataFrame(v).rank(axis=0, ascending=False, method="min").to_numpy()
+        out[f"{s}_rank"] = rank.ravel().astype(int)
+    return out
 
 
 def _provenance(config: Any, grids: xr.Dataset, qa: UnitsQA, units_path: Path | None,
@@ -361,8 +371,9 @@ def write_zoning_outputs(res: ZoningResult, out_dir: Path, config: Any, grids: x
     for by, key in (("category", "rollup_category_csv"), ("subtype", "rollup_subtype_csv"),
                     ("county_code", "rollup_county_csv"), ("city_code", "rollup_city_csv")):
         write_csv(res.rollups[by], paths[key], ow)
-    daily = _long_series(res.tally_day, "day", species)
-    monthly = _long_series(res.tally_month, "month", species)
+    area = res.units["area_km2"].to_numpy()
+    daily = _long_series(res.tally_day, "day", species, area)
+    monthly = _long_series(res.tally_month, "month", species, area)
     write_csv(daily, paths["daily_csv"], ow)
     write_csv(monthly, paths["monthly_csv"], ow)
     write_csv(res.colocation, paths["colocation_csv"], ow)

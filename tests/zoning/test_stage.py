@@ -77,6 +77,10 @@ def test_outputs_written(stage_run):
     xl = pd.ExcelFile(d / "out" / "zone_report.xlsx")
     assert {"units", "by_category", "by_subtype", "by_county", "by_city", "colocation", "qa",
             "provenance"} <= set(xl.sheet_names)
+    daily = pd.read_csv(d / "out" / "zone_units_daily.csv", dtype={"unit_code": str})
+    assert len(daily) == 21 * 12
+    first = daily[daily["day"] == daily["day"].iloc[0]]
+    assert sorted(first["CO2_rank"]) == sorted(first["CO2_kg"].rank(ascending=False, method="min").astype(int))
     qa = json.loads((d / "out" / "zone_units_qa.json").read_text(encoding="utf-8"))
     assert qa["n_units"] == 21 and qa["n_overlaps"] == 0
 
