@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ZoningConfig", "DEFAULT_COLUMN_CANDIDATES", "DEFAULT_CATEGORY_VALUES",
            "DEFAULT_SUBTYPE_VALUES"]
@@ -197,7 +197,3 @@ class ZoningConfig(BaseModel):
                 f"{sorted(DEFAULT_COLUMN_CANDIDATES)}"
             )
         return v
-
-    @model_validator(mode="after")
-    def _radius(self) -> ZoningConfig:
-        return self
