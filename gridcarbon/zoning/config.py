@@ -129,6 +129,11 @@ class ZoningConfig(BaseModel):
         True, description="write the hourly per-unit tallies (NetCDF) besides daily/monthly"
     )
 
+    posterior_std: bool = Field(
+        True, description="with an inversion result, add the posterior std of unit totals "
+        "(gridcarbon.inversion unit_total_std; about 35 s per species for ~2,000 units)"
+    )
+
     # -- hotspots ------------------------------------------------------------------------------
     gi_radius_m: float = Field(
         9500.0, gt=0,

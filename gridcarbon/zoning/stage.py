@@ -178,13 +178,19 @@ def run_zoning(
     tday = tally_at(tally, "day", species)
     tmonth = tally_at(tally, "month", species)
     table = period_table(tally, species, units)
-    if inversion_result is not None:
-        for s in species:
-            table[f"{s}_posterior_std_kg"] = posterior_unit_std(inversion_result, ov.F, s, None)
     diurnal = diurnal_profile(tally, species)
     rollups = {by: rollup(table, units, by, species)
                for by in ("category", "subtype", "county_code", "city_code")}
     timings["tally"] = _time.perf_counter() - t
+    if inversion_result is not None and cfg.posterior_std:
+        t = _time.perf_counter()
+        for s in species:
+            std = posterior_unit_std(inversion_result, ov.F, s, None)
+            table[f"{s}_posterior_std_kg"] = std
+            with np.errstate(divide="ignore", invalid="ignore"):
+                table[f"{s}_posterior_cv"] = np.where(table[f"{s}_kg"] > 0,
+                                                      std / table[f"{s}_kg"], np.nan)
+        timings["posterior_std"] = _time.perf_counter() - t
 
     t = _time.perf_counter()
     hotspots: dict[str, xr.Dataset] = {}
