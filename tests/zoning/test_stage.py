@@ -168,3 +168,42 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     bad = runner.invoke(zones_command, ["--grids", str(tmp_path / "missing.nc"),
                                         "--out", str(tmp_path / "z2")])
     assert bad.exit_code == 2 and "do not exist" in bad.output
+
+
+def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeypatch):
+    """run_zoning asks the inversion for σ² = cᵀ diag(e) P diag(e) c of each unit."""
+    import gridcarbon.inversion.core as core
+    from gridcarbon.zoning.stage import run_zoning
+    from gridcarbon.zoning.tally import unit_total_std_from_covariance
+
+    res, ds, cfg, d = stage_run
+    # scaling factors per cell with exponential spatial correlation (30 km), 20 % std
+    xx, yy = np.meshgrid(small_grid.x, small_grid.y)
+    pos = np.column_stack([xx.ravel(), yy.ravel()])
+    dist = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
+    P = 0.04 * np.exp(-dist / 30000.0)
+
+    class FakeResult:
+        pass
+
+    def fake_unit_total_std(result, F, species, time_slice):
+        assert isinstance(result, FakeResult) and time_slice is None
+        e = ds[species].values.astype(np.float64).sum(axis=0).ravel()
+        return unit_total_std_from_covariance(F, e, P=P)
+
+    import gridcarbon.inversion as inv
+
+    monkeypatch.setattr(core, "unit_total_std", fake_unit_total_std, raising=False)
+    monkeypatch.setattr(inv, "unit_total_std", fake_unit_total_std, raising=False)
+    out = run_zoning(ds, cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
+                     inversion_result=FakeResult())
+    F = out.overlay.F.toarray()
+    e = ds["NOx"].values.astype(np.float64).sum(axis=0).ravel()
+    c = F * e
+    expect = np.sqrt(np.einsum("ij,jk,ik->i", c, P, c))
+    np.testing.assert_allclose(out.table["NOx_posterior_std_kg"], expect, rtol=1e-10)
+    assert "posterior_std" in out.timings
+    # correlated errors add up: more than the independent-cells figure for every big unit
+    indep = np.sqrt((c**2) @ np.diag(P))
+    big = out.table["NOx_area_kg"] > out.table["NOx_area_kg"].median()
+    assert (expect[big] > indep[big]).all()
