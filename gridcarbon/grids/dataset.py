@@ -24,6 +24,7 @@ import xarray as xr
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.grids.inventory import POINT_ATTRIBUTES
 
 __all__ = [
     "emission_dataset",
@@ -52,21 +53,8 @@ SPECIES_ATTRS: dict[str, dict[str, str]] = {
 # The CF standard names above are per unit area; ours are per cell, so they are kept as
 # long_name guidance and not asserted as standard_name (see _species_attrs).
 
-#: Point-source attribute columns carried as ``point_*`` coordinates.
-POINT_COORDS = (
-    "point_id",
-    "name",
-    "sector",
-    "park",
-    "lon",
-    "lat",
-    "row",
-    "col",
-    "stack_height_m",
-    "stack_diameter_m",
-    "exit_velocity_m_s",
-    "exit_temperature_K",
-)
+#: Point-source attribute columns carried as ``point_*`` coordinates (``row``/``col``: the cell).
+POINT_COORDS = (*POINT_ATTRIBUTES, "row", "col")
 
 
 def point_variable(species: str) -> str:

@@ -11,15 +11,22 @@ import pandas as pd
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 
-__all__ = ["Inventory", "POINT_COLUMNS", "SPECIES_COLUMNS", "validate_points", "locate_points"]
+__all__ = [
+    "Inventory",
+    "POINT_ATTRIBUTES",
+    "POINT_COLUMNS",
+    "SPECIES_COLUMNS",
+    "validate_points",
+    "locate_points",
+]
 
 log = logging.getLogger(__name__)
 
 SPECIES_COLUMNS = ("CO2", "NOx", "VOC")
 
-#: Columns of a point-source table: identity, location (lon/lat, degrees, WGS84/CGCS2000), stack
-#: parameters (m, m, m s-1, K) and annual emissions (kg per year; NOx as NO2, VOC as NMVOC).
-POINT_COLUMNS = (
+#: Attributes of a point source: identity, location (lon/lat, degrees, WGS84/CGCS2000) and stack
+#: parameters (m, m, m s-1, K).
+POINT_ATTRIBUTES = (
     "point_id",
     "name",
     "sector",
@@ -30,8 +37,11 @@ POINT_COLUMNS = (
     "stack_diameter_m",
     "exit_velocity_m_s",
     "exit_temperature_K",
-    *SPECIES_COLUMNS,
 )
+
+#: Columns of a point-source table: the attributes and annual emissions (kg per year; NOx as NO2,
+#: VOC as NMVOC).
+POINT_COLUMNS = (*POINT_ATTRIBUTES, *SPECIES_COLUMNS)
 
 
 def validate_points(

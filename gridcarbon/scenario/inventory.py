@@ -25,7 +25,13 @@ import shapely
 from gridcarbon.config import SECTORS, RunConfig
 from gridcarbon.grids.coverage import coverage_matrix
 from gridcarbon.grids.gridspec import GridSpec, to_projected
-from gridcarbon.grids.inventory import POINT_COLUMNS, Inventory, locate_points, validate_points
+from gridcarbon.grids.inventory import (
+    POINT_ATTRIBUTES,
+    POINT_COLUMNS,
+    Inventory,
+    locate_points,
+    validate_points,
+)
 from gridcarbon.scenario.geography import (
     CITY_POPULATION_2020,
     load_boundaries,
@@ -324,7 +330,7 @@ def zhejiang_inventory(config: RunConfig, grid: GridSpec) -> Inventory:
         sectors=sectors,
         area_totals=area_totals[list(config.species)],
         proxies=np.stack([proxies[s] for s in sectors]),
-        points=points.loc[:, [*POINT_COLUMNS[:10], *config.species, "row", "col", "synthetic"]],
+        points=points.loc[:, [*POINT_ATTRIBUTES, *config.species, "row", "col", "synthetic"]],
         synthetic=True,
         description={
             "area_sources": "assumed provincial sector totals (synthetic) spread over real "
