@@ -58,8 +58,20 @@ def test_random_polygons_area_and_exactextract(small_grid, data):
     areas = np.asarray(F.sum(axis=1)).ravel() * small_grid.cell_area
     true = shapely.area(np.asarray(polys, dtype=object))
     assert np.all(np.abs(areas - true) <= 1e-9 * true + 1e-6)
-    ee = exactextract_coverage(small_grid, polys)
+    # exactextract (0.3.0) loses area on rings with repeated consecutive vertices (hypothesis found
+    # one: 16.6 instead of 17.5 km²); it gets the same polygons without the repeats.
+    ee = exactextract_coverage(small_grid, [shapely.remove_repeated_points(p) for p in polys])
     assert np.abs(F.toarray() - ee).max() <= 1e-7
+
+
+def test_repeated_vertices(small_grid):
+    x0, _, _, y1 = small_grid.bounds
+    ring = [(x0 + 2819, y1 - 20000)] * 3 + [(x0 + 1807, y1 - 17800), (x0 - 0.0 + 200, y1 - 17000),
+                                            (x0 + 5000, y1 - 30000), (x0 + 2819, y1 - 20000)]
+    poly = shapely.Polygon(ring)
+    assert poly.is_valid
+    F = coverage_matrix(small_grid, [poly])
+    assert F.sum() * small_grid.cell_area == pytest.approx(poly.area, rel=1e-9, abs=1e-6)
 
 
 def test_unit_smaller_than_cell_gets_its_share(small_grid):
