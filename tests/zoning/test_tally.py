@@ -137,3 +137,46 @@ def test_toroidal_counts_equal_numpy_roll():
         b2 = np.roll(b, (-dy2, -dx2), axis=(1, 2))
         c3 = np.roll(c, (-dy3, -dx3), axis=(1, 2))
         assert got[k] == int((a & b2 & c3).sum())
+
+
+def test_sector_tallies(small_grid):
+    import shapely
+
+    from gridcarbon.grids.dataset import emission_dataset
+    from gridcarbon.zoning.overlay import Overlay, assign_points, unit_coverage
+    from gridcarbon.zoning.tally import zone_tally
+
+    rng = np.random.default_rng(8)
+    nt, sectors = 5, ["power", "solvent_use", "road_transport"]
+    area = {s: rng.random((nt, len(sectors)) + small_grid.shape).astype(np.float32)
+            for s in ("CO2", "NOx", "VOC")}
+    x0, y0, x1, y1 = small_grid.bounds
+    pts = pd.DataFrame({"point_id": ["A", "B", "C"], "name": "p", "sector": ["power", "power",
+                                                                            "solvent_use"],
+                        "park": "", "stack_height_m": 50.0, "stack_diameter_m": 2.0,
+                        "exit_velocity_m_s": 10.0, "exit_temperature_K": 400.0})
+    px = np.array([x0 + 10000, x0 + 40000, x0 + 70000])
+    py = np.array([y1 - 10000, y1 - 30000, y1 - 60000])
+    pts["lon"], pts["lat"] = small_grid.unproject(px, py)
+    pts["row"], pts["col"] = small_grid.xy_to_index(px, py)
+    pe = {s: rng.random((nt, 3)).astype(np.float32) * 100 for s in area}
+    time = pd.date_range("2023-01-01", periods=nt, freq="h")
+    ds = emission_dataset(small_grid, time, area, points=pts, point_emissions=pe, sector=sectors)
+    geoms = np.array([shapely.box(x0, y1 - 45000, x0 + 45000, y1),
+                      shapely.box(x0 + 45000, y0, x1, y1 - 20000)], dtype=object)
+    F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]), use_cache=False)
+    ov = Overlay(small_grid, F, geoms, np.array(["U1", "U2"]), assign_points(geoms, px, py))
+    t = zone_tally(ds, ov)
+    for s in area:
+        np.testing.assert_allclose(t[f"{s}_sector"].sum("sector").values, t[s].values, rtol=1e-9)
+        # U1 holds points A and B (power), U2 point C (solvent use)
+        a = area[s].astype(np.float64)
+        u1_power = a[:, 0, :15, :15].sum(axis=(1, 2)) + pe[s][:, 0] + pe[s][:, 1]
+        np.testing.assert_allclose(t[f"{s}_sector"].sel(sector="power").values[0], u1_power,
+                                   rtol=1e-6)
+        # U2 starts 20 km below the top edge: a third of row 6, then rows 7.. in full
+        u2_solvent = (a[:, 1, 7:, 15:].sum(axis=(1, 2)) + a[:, 1, 6, 15:].sum(axis=1) / 3
+                      + pe[s][:, 2])
+        np.testing.assert_allclose(t[f"{s}_sector"].sel(sector="solvent_use").values[1],
+                                   u2_solvent, rtol=1e-6)
+        assert ov.point_unit.tolist() == [0, 0, 1]
