@@ -81,6 +81,12 @@ class ZoningConfig(BaseModel):
         description="CRS to assume when the file has none (e.g. 'EPSG:4490'); never overrides a "
         "CRS the file declares",
     )
+    units_gcj02: bool = Field(
+        False,
+        description="the file's lon/lat are GCJ-02 ('Mars' coordinates of Chinese web maps) "
+        "although labelled WGS84/CGCS2000: convert them to WGS84 (iteratively inverted public "
+        "formula, ~1e-10 degree)",
+    )
     column_map: dict[str, str] = Field(
         default_factory=dict,
         description="explicit source field for a standard column, e.g. {'unit_code': '单元编码'}; "

@@ -46,6 +46,8 @@ __all__ = [
     "GCJ02OffsetWarning",
     "detect_dbf_encoding",
     "estimate_boundary_offset",
+    "gcj02_to_wgs84",
+    "wgs84_to_gcj02",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,55 @@ _CODE_RE = re.compile(r"^ZH(\d{6})([123])\d+$")
 
 class GCJ02OffsetWarning(UserWarning):
     """Unit boundaries sit systematically 100–700 m off the county boundaries."""
+
+
+# GCJ-02 ("Mars coordinates"): the public obfuscation formula used by Chinese web maps.
+_GCJ_A = 6378245.0
+_GCJ_EE = 0.00669342162296594323
+
+
+def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = lon - 105.0
+    y = lat - 35.0
+    pi = np.pi
+    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+            + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+            + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+            + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0)
+    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+            + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+            + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+            + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0)
+    rad = lat / 180.0 * pi
+    magic = 1.0 - _GCJ_EE * np.sin(rad) ** 2
+    sq = np.sqrt(magic)
+    dlat = dlat * 180.0 / ((_GCJ_A * (1.0 - _GCJ_EE)) / (magic * sq) * pi)
+    dlon = dlon * 180.0 / (_GCJ_A / sq * np.cos(rad) * pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 → GCJ-02 longitude/latitude (degrees)."""
+    lon = np.asarray(lon, float)
+    lat = np.asarray(lat, float)
+    dlon, dlat = _gcj_delta(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_wgs84(lon, lat, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 → WGS84 (degrees), inverting :func:`wgs84_to_gcj02` by fixed-point iteration
+    (converges to ``tol`` degrees, about 10 µm, in a few steps)."""
+    glon = np.asarray(lon, float)
+    glat = np.asarray(lat, float)
+    wlon, wlat = glon.copy(), glat.copy()
+    for _ in range(30):
+        flon, flat = wgs84_to_gcj02(wlon, wlat)
+        elon, elat = flon - glon, flat - glat
+        wlon -= elon
+        wlat -= elat
+        if max(np.abs(elon).max(initial=0.0), np.abs(elat).max(initial=0.0)) < tol:
+            break
+    return wlon, wlat
 
 
 @dataclass
@@ -396,7 +447,13 @@ def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: 
             qa.transformation = f"{crs.name} → CGCS2000 with PROJ"
             return gdf
         # same numbers, CGCS2000 label; geopandas/pyproj geometry is always lon, lat (x, y)
-        return gdf.set_crs(target, allow_override=True)
+        gdf = gdf.set_crs(target, allow_override=True)
+        if cfg.units_gcj02:
+            geoms = shapely.transform(gdf.geometry.values,
+                                      lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=target))
+            qa.transformation += "; GCJ-02 → WGS84 (zoning.units_gcj02)"
+        return gdf
     if crs.is_projected:
         base = crs.geodetic_crs
         base_epsg = base.to_epsg(min_confidence=70) if base is not None else None
@@ -626,7 +683,7 @@ def run_qa(
                     f"unit boundaries sit systematically {shift:.0f} m (dx={dx:.0f} m, dy={dy:.0f} m)"
                     f" off the county boundaries (median distance {m0:.0f} m, {m1:.0f} m after the "
                     "shift): the signature of GCJ-02 (Mars) coordinates labelled as WGS84/CGCS2000; "
-                    "convert the file from GCJ-02 to WGS84 before use"
+                    "set zoning.units_gcj02: true to convert them, or convert the file first"
                 )
                 warnings.warn(qa.offset_warning, GCJ02OffsetWarning, stacklevel=3)
     return qa

@@ -236,3 +236,43 @@ def test_gcj02_offset_warning(small_grid):
         qa = run_qa(units, shifted, grid=grid, cfg=cfg)
     assert qa.offset_m[0] == pytest.approx(480, abs=30)
     assert qa.offset_m[1] == pytest.approx(-250, abs=30)
+
+
+def test_gcj02_formula_known_vector_and_inverse():
+    from gridcarbon.zoning.units import gcj02_to_wgs84, wgs84_to_gcj02
+
+    # the widely published test point (Beijing): WGS84 (116.404, 39.915)
+    glon, glat = wgs84_to_gcj02(116.404, 39.915)
+    assert glon == pytest.approx(116.41024449916938, abs=1e-12)
+    assert glat == pytest.approx(39.91640428150164, abs=1e-12)
+    lon = np.linspace(118.0, 123.0, 7)
+    lat = np.linspace(27.0, 31.2, 7)
+    back = gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat))
+    np.testing.assert_allclose(back[0], lon, atol=1e-9)
+    np.testing.assert_allclose(back[1], lat, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_gcj02_file_warned_then_converted(tmp_path):
+    from gridcarbon.scenario.geography import default_grid, load_boundaries
+    from gridcarbon.zoning.units import wgs84_to_gcj02
+
+    c = load_boundaries("county")
+    c = c[c["city_code"] == "330100"].reset_index(drop=True)
+    true = gpd.GeoDataFrame({"unit_code": "ZH" + c["adcode"] + "30001",
+                             "category": "一般管控单元"}, geometry=list(c.geometry), crs="EPSG:4326")
+    mars = true.copy()
+    mars["geometry"] = shapely.transform(
+        true.geometry.values, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    path = tmp_path / "mars.gpkg"
+    mars.to_file(path)  # GCJ-02 numbers labelled WGS84
+    grid = default_grid()
+    with pytest.warns(GCJ02OffsetWarning, match="units_gcj02"):
+        _, qa = control_units(path, ZoningConfig(), grid=grid)
+    assert 300 < np.hypot(*qa.offset_m) < 700
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GCJ02OffsetWarning)
+        units, qa = control_units(path, ZoningConfig(units_gcj02=True), grid=grid)
+    assert "GCJ-02" in qa.transformation and np.hypot(*qa.offset_m) < 50
+    for g, t in zip(units.geometry, true.geometry, strict=True):
+        assert shapely.hausdorff_distance(g, t) < 1e-8
