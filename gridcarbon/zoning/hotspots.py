@@ -64,6 +64,10 @@ PATHWAYS: dict[str, tuple[str, str]] = {
     "priority_protection": (
         "protection and carbon-sink enhancement (forest and wetland protection, restoration)",
         "生态保护与碳汇提升"),
+    "sea": (
+        "ports and shipping (shore power, clean marine fuels, electrified port machinery); an "
+        "extension of the four pathways for general-control sea units",
+        "港口航运领域减污降碳"),
     "key_control": (
         "key-control unit: targeted co-control of the dominant emitting sectors",
         "重点行业减污降碳协同管控"),
@@ -72,7 +76,7 @@ PATHWAYS: dict[str, tuple[str, str]] = {
 
 def pathway_for(category: str, subtype: str) -> tuple[str, str]:
     """Recommended co-control pathway (English, Chinese) of a unit by its type."""
-    if subtype in ("industrial_agglomeration", "urban_living"):
+    if subtype in ("industrial_agglomeration", "urban_living", "sea"):
         return PATHWAYS[subtype]
     return PATHWAYS.get(category, PATHWAYS["general_control"])
 
