@@ -165,6 +165,15 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     again = runner.invoke(zones_command, args)
     assert again.exit_code == 2 and "overwrite" in again.output
     assert runner.invoke(zones_command, args + ["--overwrite"]).exit_code == 0
+    # Zarr input
+    ds.to_zarr(tmp_path / "grids.zarr")
+    z = runner.invoke(zones_command, ["--config", str(tmp_path / "run.yaml"), "--grids",
+                                      str(tmp_path / "grids.zarr"), "--units",
+                                      str(d / "units.gpkg"), "--out", str(tmp_path / "zz")])
+    assert z.exit_code == 0, z.output
+    a = pd.read_csv(tmp_path / "z" / "zone_units.csv", dtype={"unit_code": str})
+    b = pd.read_csv(tmp_path / "zz" / "zone_units.csv", dtype={"unit_code": str})
+    np.testing.assert_allclose(a["CO2_kg"], b["CO2_kg"], rtol=1e-12)
     bad = runner.invoke(zones_command, ["--grids", str(tmp_path / "missing.nc"),
                                         "--out", str(tmp_path / "z2")])
     assert bad.exit_code == 2 and "do not exist" in bad.output
