@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=20)
     ap.add_argument("--modes", nargs="+", default=["identical", "perturbed"])
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--out", default="osse-results")
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig

@@ -228,16 +228,19 @@ class InversionConfig(BaseModel):
     model_pressure_kPa: float = Field(101.325, gt=0, description="p of model ppm/ppb conversion")
 
     # -- solver ---------------------------------------------------------------------------------
-    solver: Literal["auto", "dense", "cg"] = Field(
-        "auto", description="'dense' exact, 'cg' Lanczos-CG in B^1/2 space, 'auto' by state size"
+    solver: Literal["auto", "dense", "cg", "cg-state"] = Field(
+        "auto", description="'dense' exact; 'cg' Lanczos-CG in B^1/2 space carried out in its "
+        "restricted observation-space form (vectors of length m); 'cg-state' the same with "
+        "state-space vectors (length n); 'auto' dense up to dense_max_state, else 'cg'"
     )
     dense_max_state: int = Field(6000, ge=1, description="'auto' uses dense up to this size")
     cg_tol: float = Field(1e-6, gt=0, description="CG stops at this relative gradient norm")
     lanczos_max_vectors: int = Field(
-        300, ge=2, description="Lanczos vectors kept (CG iterations), bounding memory and time"
+        500, ge=2, description="Lanczos vectors at most (CG iterations), bounding memory and time"
     )
     lanczos_min_vectors: int = Field(
-        120, ge=1, description="Lanczos iterations done even after CG converged (for sigma)"
+        500, ge=1, description="Lanczos iterations done even after CG converged: they refine "
+        "the posterior standard deviations (the mean is converged long before)"
     )
     negative_factors: Literal["keep", "clip"] = Field(
         "clip", description="posterior grids: keep negative factors or clip them at 0 "

@@ -20,6 +20,7 @@ from gridcarbon.inversion.solvers import (
     Problem,
     solve_dense,
     solve_lanczos_cg,
+    solve_lanczos_cg_obs,
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout
 from gridcarbon.inversion.system import ObservationSystem
@@ -222,9 +223,12 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
         solver = "dense" if L.n <= cfg.dense_max_state else "cg"
     if solver == "dense":
         sol = solve_dense(prob)
-    else:
+    elif solver == "cg-state":
         sol = solve_lanczos_cg(prob, tol=cfg.cg_tol, max_vectors=cfg.lanczos_max_vectors,
                                min_vectors=cfg.lanczos_min_vectors, seed=cfg.seed)
+    else:
+        sol = solve_lanczos_cg_obs(prob, tol=cfg.cg_tol, max_vectors=cfg.lanczos_max_vectors,
+                                   min_vectors=cfg.lanczos_min_vectors, seed=cfg.seed)
     xb = L.xb()
     xa = xb + sol.x_inc
     m = d.size
@@ -441,7 +445,7 @@ def _fast_cell_var(system: ObservationSystem, cov: PosteriorCovariance | None, M
         if cov.P is not None:
             return np.asarray((M.multiply(M @ cov.P)).sum(axis=1)).ravel()
         if cov.W is not None and cov.W.shape[1]:
-            var = var + ((M @ cov.W) ** 2) @ cov.mu
+            var = var + (np.asarray(M @ cov.W, dtype=np.float64) ** 2) @ cov.mu
     return np.clip(var, 0, None)
 
 
