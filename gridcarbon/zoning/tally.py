@@ -21,6 +21,7 @@ from gridcarbon.zoning.overlay import Overlay
 
 __all__ = [
     "sparse_time_matmul",
+    "sparse_time_matmul_many",
     "zone_tally",
     "aggregate_time",
     "beijing_labels",
@@ -57,6 +58,43 @@ def _coverage_apply(rstart, rend, runit, pcell, punit, pdata, x, out):
             ot[runit[j]] += s
         for k in range(pcell.size):
             ot[punit[k]] += pdata[k] * xt[pcell[k]]
+
+
+@nb.njit(parallel=True, cache=True)
+def _coverage_apply3(rstart, rend, runit, pcell, punit, pdata, xa, xb, xc, oa, ob, oc):
+    """:func:`_coverage_apply` for three fields at once (the index arrays are read once)."""
+    nt = xa.shape[0]
+    nu = oa.shape[1]
+    for t in nb.prange(nt):
+        a = xa[t]
+        b = xb[t]
+        c = xc[t]
+        A = oa[t]
+        B = ob[t]
+        C = oc[t]
+        for u in range(nu):
+            A[u] = 0.0
+            B[u] = 0.0
+            C[u] = 0.0
+        for j in range(rstart.size):
+            sa = 0.0
+            sb = 0.0
+            sc = 0.0
+            for k in range(rstart[j], rend[j]):
+                sa += a[k]
+                sb += b[k]
+                sc += c[k]
+            u = runit[j]
+            A[u] += sa
+            B[u] += sb
+            C[u] += sc
+        for k in range(pcell.size):
+            cc = pcell[k]
+            u = punit[k]
+            f = pdata[k]
+            A[u] += f * a[cc]
+            B[u] += f * b[cc]
+            C[u] += f * c[cc]
 
 
 def _prepare(F: sp.spmatrix) -> tuple[np.ndarray, ...]:
@@ -107,6 +145,21 @@ def sparse_time_matmul(F: sp.csr_matrix, x: np.ndarray, prepared: tuple | None =
     return out
 
 
+def sparse_time_matmul_many(F: sp.csr_matrix, xs: list[np.ndarray], prepared: tuple | None = None
+                            ) -> list[np.ndarray]:
+    """:func:`sparse_time_matmul` of several fields; three same-shaped fields share one pass."""
+    prep = prepared if prepared is not None else _prepare(F)
+    x2 = [np.ascontiguousarray(x).reshape(x.shape[0], -1) for x in xs]
+    if len(x2) == 3 and len({(a.shape, a.dtype) for a in x2}) == 1:
+        if x2[0].shape[1] != F.shape[1]:
+            raise InputDataError(f"fields have {x2[0].shape[1]} cells, the coverage matrix "
+                                 f"{F.shape[1]}")
+        outs = [np.empty((x2[0].shape[0], F.shape[0]), np.float64) for _ in range(3)]
+        _coverage_apply3(*prep, *x2, *outs)
+        return outs
+    return [sparse_time_matmul(F, x, prep) for x in x2]
+
+
 def _point_sums(point_unit: np.ndarray, pts: np.ndarray, n_units: int) -> np.ndarray:
     """(nt, n_points) → (nt, n_units + 1): per-unit sums, last column = outside every unit."""
     idx = np.where(point_unit >= 0, point_unit, n_units)
@@ -148,12 +201,16 @@ def zone_tally(
     w_out = overlay.outside_weight()
     time = grids["time"].values
     data: dict[str, tuple] = {}
+    prep = _prepare(F)
+    plain = [s for s in species if "sector" not in grids[s].dims]
+    fused = dict(zip(plain, sparse_time_matmul_many(
+        F, [grids[s].transpose("time", "y", "x").values for s in plain], prep), strict=True))
     for s in species:
         field = grids[s]
         if "sector" in field.dims:
             arr = field.transpose("time", "sector", "y", "x").values
             nt, ns = arr.shape[:2]
-            per_sector = sparse_time_matmul(F, arr.reshape(nt * ns, -1)).reshape(nt, ns, nu)
+            per_sector = sparse_time_matmul(F, arr.reshape(nt * ns, -1), prep).reshape(nt, ns, nu)
             area = per_sector.sum(axis=1)
             out_area = arr.reshape(nt, ns, -1).astype(np.float64) @ w_out
             out_area = out_area.sum(axis=1)
@@ -162,7 +219,7 @@ def zone_tally(
                                    {"units": "kg h-1", "long_name": f"{s} area sources by sector"})
         else:
             arr = field.transpose("time", "y", "x").values
-            area = sparse_time_matmul(F, arr)
+            area = fused[s]
             flat = arr.reshape(arr.shape[0], -1)
             out_area = flat.astype(np.float64) @ w_out
             grid_area = flat.sum(axis=1, dtype=np.float64)
@@ -366,25 +423,34 @@ def unit_total_std_from_covariance(
     return np.sqrt(np.clip(var, 0.0, None))
 
 
+def _find_unit_total_std():
+    """The inversion package's ``unit_total_std``, or None if this installation lacks it."""
+    try:
+        from gridcarbon.inversion import unit_total_std  # type: ignore[attr-defined]
+
+        return unit_total_std
+    except (ImportError, AttributeError):
+        pass
+    try:
+        from gridcarbon.inversion.core import unit_total_std  # type: ignore[attr-defined]
+
+        return unit_total_std
+    except (ImportError, AttributeError):
+        return None
+
+
 def posterior_unit_std(inversion_result, F: sp.csr_matrix, species: str, time_slice=None
                        ) -> np.ndarray:
     """Posterior std of unit totals from the inversion's own covariance.
 
-    Calls ``gridcarbon.inversion.unit_total_std(result, F, species, time_slice)`` (or the one in
-    ``gridcarbon.inversion.core``); raises
+    Calls ``gridcarbon.inversion.unit_total_std(result, F, species, time_slice)``; raises
     :class:`InputDataError` with a clear message if the inversion package lacks it.
     """
-    try:
-        from gridcarbon.inversion import unit_total_std  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from gridcarbon.inversion.core import unit_total_std  # type: ignore[attr-defined]
-        except ImportError:
-            unit_total_std = None
-    if unit_total_std is None:
+    fn = _find_unit_total_std()
+    if fn is None:
         raise InputDataError(
             "the inversion result was given but gridcarbon.inversion.unit_total_std is not "
             "available in this installation; update gridcarbon or run zoning without "
             "inversion_result (prior grids, no posterior std)"
-        ) from None
-    return np.asarray(unit_total_std(inversion_result, F, species, time_slice), np.float64)
+        )
+    return np.asarray(fn(inversion_result, F, species, time_slice), np.float64)
