@@ -160,12 +160,45 @@ def sparse_time_matmul_many(F: sp.csr_matrix, xs: list[np.ndarray], prepared: tu
     return [sparse_time_matmul(F, x, prep) for x in x2]
 
 
-def _point_sums(point_unit: np.ndarray, pts: np.ndarray, n_units: int) -> np.ndarray:
-    """(nt, n_points) → (nt, n_units + 1): per-unit sums, last column = outside every unit."""
-    idx = np.where(point_unit >= 0, point_unit, n_units)
-    M = sp.csr_matrix((np.ones(idx.size), (idx, np.arange(idx.size))),
-                      shape=(n_units + 1, idx.size))
-    return np.asarray((M @ pts.astype(np.float64).T).T)
+@nb.njit(parallel=True, cache=True)
+def _point_sums_kernel(idx, pts, out):
+    nt, npnt = pts.shape
+    for t in nb.prange(nt):
+        for p in range(npnt):
+            out[t, idx[p]] += pts[t, p]
+
+
+@nb.njit(parallel=True, cache=True)
+def _add_points_kernel(point_unit, pts, out, outside):
+    nt, npnt = pts.shape
+    for t in nb.prange(nt):
+        for p in range(npnt):
+            u = point_unit[p]
+            if u >= 0:
+                out[t, u] += pts[t, p]
+            else:
+                outside[t] += pts[t, p]
+
+
+def add_points(point_unit: np.ndarray, pts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Add point sources ``pts`` (nt, n_points) into per-unit totals ``out`` (nt, n_units) in
+    place, each to the unit that contains it; returns the (nt,) sum of points outside all units."""
+    outside = np.zeros(pts.shape[0])
+    _add_points_kernel(np.asarray(point_unit, np.int64), np.ascontiguousarray(pts), out, outside)
+    return outside
+
+
+def _point_sums(point_unit: np.ndarray, pts: np.ndarray, n_units: int,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """(nt, n_points) → (nt, n_units + 1): per-unit sums, last column = outside every unit.
+
+    With ``out`` (nt, n_units + 1) the sums are added into it in place.
+    """
+    idx = np.where(point_unit >= 0, point_unit, n_units).astype(np.int64)
+    if out is None:
+        out = np.zeros((pts.shape[0], n_units + 1))
+    _point_sums_kernel(idx, np.ascontiguousarray(pts), out)
+    return out
 
 
 def zone_tally(
@@ -226,8 +259,8 @@ def zone_tally(
         pvar = point_variable(s)
         if pvar in grids and overlay.point_unit is not None:
             pts = grids[pvar].transpose("time", "point").values
-            psum = _point_sums(overlay.point_unit, pts, nu)
-            point, out_point = psum[:, :nu], psum[:, nu]
+            point = np.zeros_like(area)
+            out_point = add_points(overlay.point_unit, pts, point)
             grid_point = pts.sum(axis=1, dtype=np.float64)
             if "sector" in grids[s].dims and "point_sector" in grids.coords:
                 sectors = list(grids["sector"].values)
