@@ -22,6 +22,7 @@ from gridcarbon.zoning.overlay import Overlay
 __all__ = [
     "sparse_time_matmul",
     "sparse_time_matmul_many",
+    "add_points",
     "zone_tally",
     "aggregate_time",
     "beijing_labels",
