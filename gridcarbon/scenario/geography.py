@@ -117,6 +117,7 @@ def region_polygon(grid_crs, sea_m: float = TERRITORIAL_SEA_M) -> shapely.Geomet
     return shapely.make_valid(shapely.union_all(np.asarray(parts, dtype=object)))
 
 
+@lru_cache(maxsize=8)
 def default_grid(cell_size: float = 3000.0, buffer_m: float = 0.0) -> GridSpec:
     """The default grid: the region (land + territorial sea) plus ``buffer_m``, on Albers/CGCS2000."""
     from gridcarbon.grids.gridspec import default_crs
