@@ -445,7 +445,8 @@ def _fast_cell_var(system: ObservationSystem, cov: PosteriorCovariance | None, M
         if cov.P is not None:
             return np.asarray((M.multiply(M @ cov.P)).sum(axis=1)).ravel()
         if cov.W is not None and cov.W.shape[1]:
-            var = var + (np.asarray(M @ cov.W, dtype=np.float64) ** 2) @ cov.mu
+            MW = np.asarray(M.astype(cov.W.dtype) @ cov.W, dtype=np.float64)
+            var = var + (MW ** 2) @ cov.mu
     return np.clip(var, 0, None)
 
 

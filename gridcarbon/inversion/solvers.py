@@ -69,7 +69,9 @@ class PosteriorCovariance:
             return np.clip(np.diag(self.P).copy(), 0, None)
         d = self.B.sd ** 2
         if self.W is not None and self.W.shape[1]:
-            d = d + np.square(self.W, dtype=np.float64) @ self.mu
+            mu = self.mu.astype(self.W.dtype)
+            for a in range(0, d.size, 65536):  # chunks: no n × k float64 temporary
+                d[a:a + 65536] += (np.square(self.W[a:a + 65536]) @ mu).astype(np.float64)
         return np.clip(d, 0, None)
 
     def aggregate_var(self, A: sp.spmatrix | np.ndarray, batch: int = 32) -> np.ndarray:
@@ -89,7 +91,7 @@ class PosteriorCovariance:
             SA = self.B.sqrt_apply(cols, transpose=True)
             out[a:b] = (SA ** 2).sum(axis=0)
         if self.W is not None and self.W.shape[1]:
-            AW = np.asarray(A @ self.W, dtype=np.float64)
+            AW = np.asarray(A.astype(self.W.dtype) @ self.W, dtype=np.float64)
             out += (AW ** 2) @ self.mu
         return np.clip(out, 0, None)
 
