@@ -128,7 +128,7 @@ def neighbour_counts(mask: np.ndarray, radius_m: float, cell_size: float) -> np.
 
 
 @nb.njit(parallel=True, cache=True)
-def _gi_star_kernel(fields, maskf, n, hw, W, z, nchunks):
+def _gi_star_kernel(fields, maskf, n, hw, W, inv_base, z, nchunks):
     """Gi* z of every cell of every field (NaN outside the region).
 
     Each chunk of fields reuses one zero-padded copy of the masked field and its row prefix sums;
@@ -174,15 +174,13 @@ def _gi_star_kernel(fields, maskf, n, hw, W, z, nchunks):
                     h = hw[d]
                     for c in range(nx):
                         acc[c] += pre[rr, c + R + h + 1] - pre[rr, c + R - h]
+                inv_sd = 1.0 / sd if sd > 0.0 else 0.0
                 for c in range(nx):
-                    w = W[r, c]
                     if maskf[r, c] == 0.0:
                         z[t, r, c] = np.nan
-                    elif sd == 0.0:
-                        z[t, r, c] = 0.0
                     else:
-                        den = sd * math.sqrt((n * w - w * w) / (n - 1))
-                        z[t, r, c] = (acc[c] - mean * w) / den if den > 0 else 0.0
+                        # inv_base = 1 / sqrt((n W - W²) / (n - 1)), fixed for all fields
+                        z[t, r, c] = (acc[c] - mean * W[r, c]) * inv_base[r, c] * inv_sd
 
 
 def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: float,
@@ -218,8 +216,10 @@ def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: fl
     if out is None:
         out = np.empty(fields.shape, np.float64)
     nchunks = max(1, min(fields.shape[0], 8 * nb.get_num_threads()))
-    _gi_star_kernel(np.ascontiguousarray(fields), mask.astype(np.float64), float(n), hw, W, out,
-                    nchunks)
+    base = (n * W - W * W) / (n - 1)
+    inv_base = np.where(mask & (base > 0), 1.0 / np.sqrt(np.where(base > 0, base, 1.0)), 0.0)
+    _gi_star_kernel(np.ascontiguousarray(fields), mask.astype(np.float64), float(n), hw, W,
+                    inv_base, out, nchunks)
     return out[0] if single else out
 
 
