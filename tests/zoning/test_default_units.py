@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 import shapely
 
@@ -72,3 +73,17 @@ def test_written_as_geopackage(tmp_path):
     assert len(g) > 1000 and g.crs.to_epsg() == 4490
     with pytest.raises(OutputExistsError):
         write_default_units(tmp_path / "units.gpkg")
+
+
+@pytest.mark.slow
+def test_facilities_fall_in_industrial_units(units):
+    from gridcarbon.scenario.inventory import facility_catalogue
+
+    grid = default_grid()
+    fac = facility_catalogue(grid)
+    g = units.to_crs(grid.crs).geometry.values
+    x, y = grid.project(fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    pi, ui = shapely.STRtree(g).query(shapely.points(x, y), predicate="intersects")
+    assert np.unique(pi).size == len(fac)  # every facility is in some unit
+    industrial = units["subtype"].to_numpy()[ui] == "industrial_agglomeration"
+    assert industrial.mean() >= 0.95  # a few island power stations sit in sea units
