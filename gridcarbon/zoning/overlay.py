@@ -47,67 +47,6 @@ def coverage_cache_key(grid: GridSpec, geoms_m: np.ndarray, codes: np.ndarray) -
     return h.hexdigest()[:32]
 
 
-def _exact_by_boxes(geom: shapely.Geometry, grid: GridSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Exact coverage of one polygon by intersecting it with each candidate cell box.
-
-    Used only where :func:`coverage_matrix` fails on a geometry (GEOS ``clip_by_rect`` rejects
-    some near-degenerate slivers; reported to the grids owner).
-    """
-    cs = grid.cell_size
-    gx0, gy0, gx1, gy1 = grid.bounds
-    bx0, by0, bx1, by1 = shapely.bounds(geom)
-    c0 = max(int(np.floor((bx0 - gx0) / cs)), 0)
-    c1 = min(int(np.ceil((bx1 - gx0) / cs)), grid.nx)
-    r0 = max(int(np.floor((gy1 - by1) / cs)), 0)
-    r1 = min(int(np.ceil((gy1 - by0) / cs)), grid.ny)
-    if c0 >= c1 or r0 >= r1:
-        return np.empty(0, np.int64), np.empty(0)
-    rr, cc = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
-    rr, cc = rr.ravel(), cc.ravel()
-    boxes = shapely.box(gx0 + cc * cs, gy1 - (rr + 1) * cs, gx0 + (cc + 1) * cs, gy1 - rr * cs)
-    frac = shapely.area(shapely.intersection(geom, boxes)) / (cs * cs)
-    nz = frac > 0
-    return (rr[nz] * grid.nx + cc[nz]).astype(np.int64), frac[nz]
-
-
-def _coverage_robust(grid: GridSpec, geoms_m: np.ndarray) -> tuple[sp.csr_matrix, list[int]]:
-    """:func:`coverage_matrix`, with every row checked against the polygon's area in the grid.
-
-    Rows where GEOS fails, or whose sum differs from the polygon area (inside the grid) by more
-    than 1e-9 relative + 1e-6 m², are recomputed by exact box intersection.  Both happen on
-    near-degenerate input (slivers; holes touching the shell), reproduced in
-    ``tests/zoning/test_coverage_bugs.py`` for the grids owner.
-    """
-    fallback: list[int] = []
-    try:
-        F = coverage_matrix(grid, geoms_m).tocsr()
-    except shapely.errors.GEOSException:
-        rows = []
-        for i, g in enumerate(geoms_m):
-            try:
-                rows.append(coverage_matrix(grid, [g]).tocsr())
-            except shapely.errors.GEOSException:
-                rows.append(sp.csr_matrix((1, grid.size)))
-                fallback.append(i)
-        F = sp.vstack(rows, format="csr")
-    box = shapely.box(*grid.bounds)
-    inside = shapely.within(geoms_m, box)
-    true = shapely.area(geoms_m)
-    if not inside.all():
-        true = np.where(inside, true, shapely.area(shapely.intersection(geoms_m, box)))
-    got = np.asarray(F.sum(axis=1)).ravel() * grid.cell_area
-    bad = np.abs(got - true) > 1e-9 * true + 1e-6
-    fallback = sorted(set(fallback) | set(np.flatnonzero(bad).tolist()))
-    if not fallback:
-        return F, []
-    F = F.tolil()
-    for i in fallback:
-        idx, frac = _exact_by_boxes(geoms_m[i], grid)
-        F.rows[i] = idx.tolist()
-        F.data[i] = frac.tolist()
-    return F.tocsr(), fallback
-
-
 def unit_coverage(
     grid: GridSpec,
     geoms_m: np.ndarray,
@@ -144,11 +83,9 @@ def unit_coverage(
                 return F
         except (OSError, KeyError, ValueError) as exc:  # a corrupt cache file is rebuilt
             log.warning("ignoring unreadable coverage cache %s (%s)", path, exc)
-    F, fallback = _coverage_robust(grid, geoms_m)
-    if fallback:
-        log.warning("coverage_matrix failed or lost area on %d unit geometries; their rows were "
-                    "recomputed by exact box intersection: %s", len(fallback),
-                    [str(codes[i]) for i in fallback[:10]])
+    # coverage_matrix checks every set of clipped pieces against the area it must add up to and
+    # falls back to the general overlay on degenerate input (tests/grids/test_coverage.py).
+    F = coverage_matrix(grid, geoms_m).tocsr()
     F.sort_indices()
     if use_cache:
         cache.mkdir(parents=True, exist_ok=True)
