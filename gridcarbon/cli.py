@@ -231,18 +231,14 @@ def run_command(ctx, config_path, start, end, year, out_dir, overwrite) -> None:
         click.echo(f"map: {result.files.get('map', result.out_dir / 'map.html')}")
 
 
-# Stage commands provided by the subpackages.
-_STAGE_COMMANDS = (
+# Stage commands live beside their subpackages (which use the helpers above).
+for _module, _name in (
     ("gridcarbon.inversion.cli", "invert_command"),
     ("gridcarbon.inversion.cli", "osse_command"),
     ("gridcarbon.zoning.cli", "zones_command"),
     ("gridcarbon.maps.cli", "map_command"),
-)
-for _module, _name in _STAGE_COMMANDS:
-    try:
-        cli.add_command(getattr(importlib.import_module(_module), _name))
-    except (ImportError, AttributeError) as _exc:  # a stage not built yet
-        log.debug("stage command %s.%s unavailable: %s", _module, _name, _exc)
+):
+    cli.add_command(getattr(importlib.import_module(_module), _name))
 
 
 def main() -> None:

@@ -160,9 +160,6 @@ def run(
         timings["prior"] = time.perf_counter() - t0
         result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings)
         for name, stage in _later_stages():
-            if not _stage_available(name):
-                log.warning("stage %s is not available in this build; skipped", name)
-                continue
             if not getattr(config, name).enabled:
                 log.info("stage %s disabled in the configuration", name)
                 continue
@@ -213,13 +210,6 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
     )
     result.files["map"] = path
     return path
-
-
-def _stage_available(name: str) -> bool:
-    import importlib.util
-
-    module = {"inversion": "inversion.pipeline", "zoning": "zoning.stage", "maps": "maps.pipeline"}
-    return importlib.util.find_spec(f"gridcarbon.{module[name]}") is not None
 
 
 def _later_stages() -> list[tuple[str, Any]]:

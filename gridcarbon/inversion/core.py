@@ -325,36 +325,56 @@ def _station_stats(meta: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray,
-                        per_cell: bool = True, include_points: bool = True) -> sp.csr_matrix:
+                        include_points: bool = True) -> sp.csr_matrix:
     """Sparse ``(ncell, n_state)`` map from the state to each cell's total emission of species
     ``si`` over ``hours`` (prior × factors; area + points located in the cell)."""
     L = system.layout
-    ncell = system.ncell
     hw = L.hour_window()[hours]
     cb = L.cell_block()
     rows, cols, vals = [], [], []
     for w in np.unique(hw):
-        hh = hours[hw == w]
-        e = system.E[si][hh].sum(axis=0, dtype=np.float64)
+        e = system.E[si][hours[hw == w]].sum(axis=0, dtype=np.float64)
         nz = np.flatnonzero(e)
         rows.append(nz)
         cols.append(L.grid_col(si, w, cb[nz]))
         vals.append(e[nz])
-        if include_points and len(system.points):
-            ep = system.Ep[si][hh].sum(axis=0, dtype=np.float64)
-            pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
-            big = np.full(len(system.points), -1)
-            big[L.point_index] = np.arange(L.point_index.size)
-            small = big < 0
-            rows.append(pcell[small])
-            cols.append(L.grid_col(si, w, cb[pcell[small]]))
-            vals.append(ep[small])
-            if (~small).any():
-                rows.append(pcell[~small])
-                cols.append(L.segments["points"].start + si * L.point_index.size + big[~small])
-                vals.append(ep[~small])
     M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(ncell, L.n))
+                      shape=(system.ncell, L.n))
+    if include_points and len(system.points):
+        M = M + _point_cell_indicator(system) @ _point_period_matrix(system, si, hours)
+    return sp.csr_matrix(M)
+
+
+def _point_cell_indicator(system: ObservationSystem) -> sp.csr_matrix:
+    """``(ncell, n_points)`` 0/1 matrix: the cell each point source lies in."""
+    pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
+    n = pcell.size
+    return sp.csr_matrix((np.ones(n), (pcell, np.arange(n))), shape=(system.ncell, n))
+
+
+def _point_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray) -> sp.csr_matrix:
+    """Sparse ``(n_points, n_state)`` map from the state to each point source's emission of
+    species ``si`` over ``hours``: its own factor if it is one of the largest, else the grid
+    factor of its cell's block (per window)."""
+    L = system.layout
+    npt = len(system.points)
+    hw = L.hour_window()[hours]
+    cb = L.cell_block()
+    pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
+    own = np.full(npt, -1)
+    own[L.point_index] = np.arange(L.point_index.size)
+    small = own < 0
+    rows, cols, vals = [], [], []
+    for w in np.unique(hw):
+        ep = system.Ep[si][hours[hw == w]].sum(axis=0, dtype=np.float64)
+        rows.append(np.flatnonzero(small))
+        cols.append(L.grid_col(si, w, cb[pcell[small]]))
+        vals.append(ep[small])
+        rows.append(np.flatnonzero(~small))
+        cols.append(L.segments["points"].start + si * L.point_index.size + own[~small])
+        vals.append(ep[~small])
+    M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(npt, L.n))
     M.sum_duplicates()
     return M
 
@@ -372,13 +392,13 @@ def _time_hours(system: ObservationSystem, time_slice: Any) -> np.ndarray:
 
 
 def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
-                   time_slice: Any = None) -> np.ndarray:
+                   time_slice: Any = None, point_unit: np.ndarray | None = None) -> np.ndarray:
     """Posterior standard deviation (kg) of the emission totals of units over a time slice.
 
-    ``σ²_u = c_uᵀ diag(e) P diag(e) c_u`` where ``c_u`` is row u of ``F`` (coverage fractions of
-    the unit over the cells), ``e`` the prior emission of the cells (area sources plus point
-    sources located in them) summed per state window, and P the full posterior covariance of
-    the factors (dense, or prior plus low-rank from the Lanczos vectors) — correlations between
+    ``σ²_u = c_uᵀ diag(e) P diag(e) c_u`` where ``c_u`` holds unit u's coverage fractions of
+    the cells (row u of ``F``) and its point sources, ``e`` the prior emission of the cells
+    and point sources summed per state window, and P the full posterior covariance of the
+    factors (dense, or prior plus low-rank from the Lanczos vectors) — correlations between
     cells, windows, species and the point factors are kept, never assumed independent.
 
     Parameters
@@ -389,6 +409,10 @@ def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
     species : {"CO2", "NOx", "VOC"}
     time_slice : None, slice of timestamps (UTC), slice of ints, or array of hour indices
         Hours of the period summed (None = the whole period).
+    point_unit : ndarray ``(n_points,)`` of int, optional
+        Unit index of each point source of the prior (−1: in no unit), as assigned by
+        point-in-polygon (``gridcarbon.zoning.assign_points``). Without it, point sources are
+        spread like area sources, by the coverage fraction of the cell they lie in.
 
     Returns
     -------
@@ -403,8 +427,20 @@ def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
     if F.shape[1] != system.ncell:
         raise InputDataError(f"F has {F.shape[1]} columns but the grid has {system.ncell} cells")
     hours = _time_hours(system, time_slice)
-    M = _cell_period_matrix(system, result.layout.species.index(species), hours)
-    A = (F @ M).tocsr()
+    si = result.layout.species.index(species)
+    if point_unit is None:
+        A = F @ _cell_period_matrix(system, si, hours)
+    else:
+        point_unit = np.asarray(point_unit, dtype=np.int64)
+        if point_unit.shape != (len(system.points),):
+            raise InputDataError(f"point_unit has shape {point_unit.shape} but the inversion has "
+                                 f"{len(system.points)} point sources")
+        inside = np.flatnonzero(point_unit >= 0)
+        assign = sp.csr_matrix((np.ones(inside.size), (point_unit[inside], inside)),
+                               shape=(F.shape[0], len(system.points)))
+        A = F @ _cell_period_matrix(system, si, hours, include_points=False)
+        if len(system.points):
+            A = A + assign @ _point_period_matrix(system, si, hours)
     return np.sqrt(result.covariance.aggregate_var(A))
 
 

@@ -74,7 +74,7 @@ class PosteriorCovariance:
                 d[a:a + 65536] += (np.square(self.W[a:a + 65536]) @ mu).astype(np.float64)
         return np.clip(d, 0, None)
 
-    def aggregate_var(self, A: sp.spmatrix | np.ndarray, batch: int = 32) -> np.ndarray:
+    def aggregate_var(self, A: sp.spmatrix | np.ndarray) -> np.ndarray:
         """``diag(A P Aᵀ)``: posterior variances of linear combinations (rows of A) of the state.
 
         Uses the covariance between all elements (never independence).
@@ -83,28 +83,11 @@ class PosteriorCovariance:
         if self.P is not None:
             AP = (A @ self.P)
             return np.asarray((A.multiply(AP)).sum(axis=1)).ravel()
-        out = np.zeros(A.shape[0])
-        AT = A.T.tocsc()
-        for a in range(0, A.shape[0], batch):
-            b = min(A.shape[0], a + batch)
-            cols = AT[:, a:b].toarray()
-            SA = self.B.sqrt_apply(cols, transpose=True)
-            out[a:b] = (SA ** 2).sum(axis=0)
+        out = self.B.aggregate_var(A)
         if self.W is not None and self.W.shape[1]:
             AW = np.asarray(A.astype(self.W.dtype) @ self.W, dtype=np.float64)
             out += (AW ** 2) @ self.mu
         return np.clip(out, 0, None)
-
-    def prior_aggregate_var(self, A: sp.spmatrix, batch: int = 32) -> np.ndarray:
-        """``diag(A B Aᵀ)``."""
-        A = sp.csr_matrix(A)
-        out = np.zeros(A.shape[0])
-        AT = A.T.tocsc()
-        for a in range(0, A.shape[0], batch):
-            b = min(A.shape[0], a + batch)
-            SA = self.B.sqrt_apply(AT[:, a:b].toarray(), transpose=True)
-            out[a:b] = (SA ** 2).sum(axis=0)
-        return out
 
 
 @dataclass

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from gridcarbon.errors import ConfigError
 
@@ -284,6 +285,48 @@ class PriorCovariance:
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
         return out[:, 0] if one else out
+
+    def aggregate_var(self, A) -> np.ndarray:
+        """``diag(A B Aᵀ)``: prior variances of linear combinations (rows of sparse ``A``).
+
+        Closed form, row by row, on the few blocks, windows and species each row touches: B's
+        grid part is ``σ² Cs ⊗ Ct ⊗ Cy ⊗ Cx`` with ``C[i, j] = ρ^|i−j|`` along each axis, so a
+        row's quadratic form needs the correlation matrices only among the indices it uses —
+        much cheaper than applying ``B^1/2`` to every row (which touches the whole grid).
+        """
+        L = self.layout
+        A = sp.csr_matrix(A, dtype=np.float64)
+        g = L.segments["grid"]
+        shape = (L.ns, L.nw, L.nby, L.nbx)
+        rhos = (self.rho_time, self.rho_space, self.rho_space)
+        shared = [L.segments[k] for k in ("points", "neighbours")]
+        out = np.zeros(A.shape[0])
+        for i in range(A.shape[0]):
+            cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
+            vals = A.data[A.indptr[i]:A.indptr[i + 1]]
+            ing = (cols >= g.start) & (cols < g.stop)
+            if ing.any():
+                idx = np.unravel_index(cols[ing] - g.start, shape)
+                axes = [np.unique(k, return_inverse=True) for k in idx]
+                T = np.zeros(tuple(u.size for u, _ in axes))
+                np.add.at(T, tuple(inv for _, inv in axes), vals[ing])
+                U = np.tensordot(self.Cs[np.ix_(axes[0][0], axes[0][0])], T, axes=(1, 0))
+                for ax, rho in zip((1, 2, 3), rhos, strict=True):
+                    u = axes[ax][0]
+                    C = rho ** np.abs(u[:, None] - u[None, :])
+                    U = np.moveaxis(np.tensordot(C, U, axes=(1, ax)), 0, ax)
+                out[i] += self.sigma ** 2 * float(np.vdot(T, U))
+            rest = ~ing
+            for sl in shared:  # sd ⊙ (Cs ⊗ I) ⊙ sd within the segment
+                sel = rest & (cols >= sl.start) & (cols < sl.stop)
+                if sel.any():
+                    u = np.zeros(sl.stop - sl.start)
+                    u[cols[sel] - sl.start] = vals[sel] * self.sd[cols[sel]]
+                    u = u.reshape(L.ns, -1)
+                    out[i] += float(np.vdot(u, self.Cs @ u))
+                    rest &= ~sel
+            out[i] += float(np.sum((vals[rest] * self.sd[cols[rest]]) ** 2))
+        return out
 
     def dense_sqrt(self) -> np.ndarray:
         """S as a dense ``(n, n)`` matrix (small problems only); B = S Sᵀ."""

@@ -137,7 +137,7 @@ class ZoningConfig(BaseModel):
 
     posterior_std: bool = Field(
         True, description="with an inversion result, add the posterior std of unit totals "
-        "(gridcarbon.inversion unit_total_std; about 35 s per species for ~2,000 units)"
+        "(gridcarbon.inversion unit_total_std, with the full posterior covariance)"
     )
 
     # -- hotspots ------------------------------------------------------------------------------

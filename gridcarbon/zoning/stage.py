@@ -185,7 +185,7 @@ def run_zoning(
     if inversion_result is not None and cfg.posterior_std:
         t = _time.perf_counter()
         for s in species:
-            std = posterior_unit_std(inversion_result, ov.F, s, None)
+            std = posterior_unit_std(inversion_result, ov.F, s, None, point_unit=ov.point_unit)
             table[f"{s}_posterior_std_kg"] = std
             with np.errstate(divide="ignore", invalid="ignore"):
                 table[f"{s}_posterior_cv"] = np.where(table[f"{s}_kg"] > 0,

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.inversion.core import unit_total_std
 from gridcarbon.zoning.overlay import Overlay
 
 __all__ = [
@@ -457,34 +458,13 @@ def unit_total_std_from_covariance(
     return np.sqrt(np.clip(var, 0.0, None))
 
 
-def _find_unit_total_std():
-    """The inversion package's ``unit_total_std``, or None if this installation lacks it."""
-    try:
-        from gridcarbon.inversion import unit_total_std  # type: ignore[attr-defined]
+def posterior_unit_std(inversion_result, F: sp.csr_matrix, species: str, time_slice=None,
+                       point_unit: np.ndarray | None = None) -> np.ndarray:
+    """Posterior std (kg) of unit totals from the inversion's own covariance.
 
-        return unit_total_std
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from gridcarbon.inversion.core import unit_total_std  # type: ignore[attr-defined]
-
-        return unit_total_std
-    except (ImportError, AttributeError):
-        return None
-
-
-def posterior_unit_std(inversion_result, F: sp.csr_matrix, species: str, time_slice=None
-                       ) -> np.ndarray:
-    """Posterior std of unit totals from the inversion's own covariance.
-
-    Calls ``gridcarbon.inversion.unit_total_std(result, F, species, time_slice)``; raises
-    :class:`InputDataError` with a clear message if the inversion package lacks it.
+    Calls :func:`gridcarbon.inversion.unit_total_std` with the units' coverage ``F`` and the
+    point-in-polygon assignment ``point_unit`` of the prior's point sources (the same rule as
+    the tallies, so the std belongs to the total it is reported beside).
     """
-    fn = _find_unit_total_std()
-    if fn is None:
-        raise InputDataError(
-            "the inversion result was given but gridcarbon.inversion.unit_total_std is not "
-            "available in this installation; update gridcarbon or run zoning without "
-            "inversion_result (prior grids, no posterior std)"
-        )
-    return np.asarray(fn(inversion_result, F, species, time_slice), np.float64)
+    return np.asarray(unit_total_std(inversion_result, F, species, time_slice,
+                                     point_unit=point_unit), np.float64)

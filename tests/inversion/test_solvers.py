@@ -33,6 +33,14 @@ def test_B_is_kronecker_of_exponentials():
     v = np.random.default_rng(0).standard_normal((L.n, 4))
     np.testing.assert_allclose(B.sqrt_apply(v, transpose=True), S.T @ v, atol=1e-12)
     assert full[L.segments["bias"], L.segments["bias"]][0, 0] == pytest.approx(9.0)
+    # the closed-form diag(A B Aᵀ) over a few indices per row equals the dense product
+    A = sp.random(40, L.n, density=0.03, random_state=1, format="lil")
+    A[0] = 0.0  # an empty row
+    A[1] = 0.0
+    A[1, g.start + 5] = 2.0  # a single grid element
+    A = A.tocsr()
+    np.testing.assert_allclose(B.aggregate_var(A), np.einsum("ij,jk,ik->i", A.toarray(), full,
+                                                             A.toarray()), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="positive definite"):
         species_correlation_matrix(["CO2", "NOx", "VOC"],
                                    {"CO2-NOx": 0.95, "CO2-VOC": 0.95, "NOx-VOC": -0.9})
@@ -107,3 +115,23 @@ def test_unit_total_std(dense_vs_cg):
     # time slice by timestamps
     ts = slice(system.times[5], system.times[39])
     np.testing.assert_allclose(unit_total_std(dense, F, "CO2", ts), expect, rtol=1e-8)
+    # point sources assigned to units by point-in-polygon: each point counts in full for the
+    # unit it is given to (not by its cell's coverage fraction), and in no unit for -1
+    npt = len(system.points)
+    point_unit = np.arange(npt) % (nu + 1) - 1
+    A_area = A.copy()
+    for p in range(npt):
+        cell = int(system.points.row[p] * system.grid.nx + system.points.col[p])
+        col_frac = F[:, cell].toarray().ravel()
+        for h in hours:
+            pe = float(system.Ep[si][h][p])
+            col = (L.segments["points"].start + si * L.point_index.size + big[p]) if p in big \
+                else L.grid_col(si, hw[h], cb[cell])
+            A_area[:, col] -= col_frac * pe
+            if point_unit[p] >= 0:
+                A_area[point_unit[p], col] += pe
+    expect_pip = np.sqrt(np.einsum("ui,ij,uj->u", A_area, P, A_area))
+    np.testing.assert_allclose(unit_total_std(dense, F, "CO2", hours, point_unit=point_unit),
+                               expect_pip, rtol=1e-8)
+    with pytest.raises(ValueError, match="point sources"):
+        unit_total_std(dense, F, "CO2", hours, point_unit=point_unit[:-1])

@@ -194,14 +194,14 @@ def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeyp
     class FakeResult:
         pass
 
-    def fake_unit_total_std(result, F, species, time_slice):
+    def fake_unit_total_std(result, F, species, time_slice, point_unit):
         assert isinstance(result, FakeResult) and time_slice is None
         e = ds[species].values.astype(np.float64).sum(axis=0).ravel()
         return unit_total_std_from_covariance(F, e, P=P)
 
     from gridcarbon.zoning import tally
 
-    monkeypatch.setattr(tally, "_find_unit_total_std", lambda: fake_unit_total_std)
+    monkeypatch.setattr(tally, "unit_total_std", fake_unit_total_std)
     out = run_zoning(ds, cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
                      inversion_result=FakeResult())
     F = out.overlay.F.toarray()

@@ -83,18 +83,15 @@ def test_posterior_std_forms_agree_and_keep_correlations():
     assert np.abs(indep - dense).max() > 0.05 * dense.max()
 
 
-def test_posterior_std_needs_the_inversion_function(monkeypatch):
+def test_posterior_std_passes_the_point_assignment(monkeypatch):
     from gridcarbon.zoning import tally
 
-    assert tally._find_unit_total_std() is not None  # the inversion package provides it
-    monkeypatch.setattr(tally, "_find_unit_total_std", lambda: None)
-    with pytest.raises(InputDataError, match="unit_total_std"):
-        posterior_unit_std(object(), sp.csr_matrix((1, 4)), "CO2")
     calls = []
-    monkeypatch.setattr(tally, "_find_unit_total_std", lambda: (
-        lambda r, F, s, ts: calls.append((s, ts)) or np.ones(F.shape[0])))
-    out = posterior_unit_std(object(), sp.csr_matrix((3, 4)), "NOx", None)
-    assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None)]
+    monkeypatch.setattr(tally, "unit_total_std", lambda r, F, s, ts, point_unit: calls.append(
+        (s, ts, point_unit.tolist())) or np.ones(F.shape[0]))
+    out = posterior_unit_std(object(), sp.csr_matrix((3, 4)), "NOx", None,
+                             point_unit=np.array([2, -1]))
+    assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None, [2, -1])]
 
 
 def _blob(shape, r, c, rad=2):
