@@ -37,8 +37,14 @@ def warm() -> None:
 
     c = small_case(lon=(120.0, 120.3), lat=(30.1, 30.35), days=2, n_points=2)
     cfg = InversionConfig(solver="cg")
-    s = ObservationSystem(c.prior, c.stations, c.met, cfg, landcover=c.landcover,
-                          neighbour_fraction=([], np.zeros((0, c.prior.sizes["y"] * c.prior.sizes["x"]))))
+    s = ObservationSystem(
+        c.prior,
+        c.stations,
+        c.met,
+        cfg,
+        landcover=c.landcover,
+        neighbour_fraction=([], np.zeros((0, c.prior.sizes["y"] * c.prior.sizes["x"]))),
+    )
     rng = np.random.default_rng(0)
     obs = synthetic_observations(s, make_truth(s, rng, "identical", cfg), rng, cfg)
     assimilate(s, obs, build_posterior=False)
@@ -72,16 +78,18 @@ def main() -> None:
     system = ObservationSystem(prior, stations, met, ic)
     out["system_setup_s"] = time.perf_counter() - t
     info = system.info()
-    out.update({
-        "H_build_s": info["H_build_seconds"],
-        "receptor_hours": info["receptor_hours"],
-        "hourly_pairs": info["pairs"],
-        "state_size": info["state_size"],
-        "H_nnz": info["H_nnz"],
-        "J_nnz": info["J_nnz"],
-        "kernel_evaluations": info["kernel_evaluations"],
-        "kernel_evaluations_per_s": info["kernel_evaluations_per_second"],
-    })
+    out.update(
+        {
+            "H_build_s": info["H_build_seconds"],
+            "receptor_hours": info["receptor_hours"],
+            "hourly_pairs": info["pairs"],
+            "state_size": info["state_size"],
+            "H_nnz": info["H_nnz"],
+            "J_nnz": info["J_nnz"],
+            "kernel_evaluations": info["kernel_evaluations"],
+            "kernel_evaluations_per_s": info["kernel_evaluations_per_second"],
+        }
+    )
     rng = np.random.default_rng(1)
     truth = make_truth(system, rng, "identical", ic)
     obs = synthetic_observations(system, truth, rng, ic)
@@ -117,31 +125,45 @@ def dense_vs_cg() -> dict:
     from gridcarbon.inversion.system import ObservationSystem
 
     c = small_case(days=4, seed=7)
-    cfg = InversionConfig(block_cells=1, window_hours=24, aggregation="hourly", solver="dense",
-                          n_point_unknowns=4)
-    prior = c.prior.isel(time=slice(0, 48))[["CO2", "NOx", "CO2_point", "NOx_point", "crs",
-                                              "time_bnds", "region_fraction"]]
-    s = ObservationSystem(prior, c.stations, c.met, cfg, landcover=c.landcover,
-                          neighbour_fraction=([], np.zeros((0, prior.sizes["y"] * prior.sizes["x"]))))
+    cfg = InversionConfig(
+        block_cells=1, window_hours=24, aggregation="hourly", solver="dense", n_point_unknowns=4
+    )
+    prior = c.prior.isel(time=slice(0, 48))[
+        ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
+    ]
+    s = ObservationSystem(
+        prior,
+        c.stations,
+        c.met,
+        cfg,
+        landcover=c.landcover,
+        neighbour_fraction=([], np.zeros((0, prior.sizes["y"] * prior.sizes["x"]))),
+    )
     rng = np.random.default_rng(3)
     obs = synthetic_observations(s, make_truth(s, rng, "identical", cfg), rng, cfg)
     res = {}
     for vecs in (300, 600):
-        cg_cfg = cfg.model_copy(update={"solver": "cg", "lanczos_max_vectors": vecs,
-                                        "lanczos_min_vectors": vecs})
+        cg_cfg = cfg.model_copy(
+            update={"solver": "cg", "lanczos_max_vectors": vecs, "lanczos_min_vectors": vecs}
+        )
         d = assimilate(s, obs, config=cfg, build_posterior=False)
         g = assimilate(s, obs, config=cg_cfg, build_posterior=False)
         rel = np.linalg.norm(g.x_post - d.x_post) / np.linalg.norm(d.x_post - d.x_prior)
         m = (1 - d.post_std / d.prior_std) >= 0.05
         err = np.abs(g.post_std[m] - d.post_std[m]) / d.post_std[m]
         res[f"lanczos_vectors_{vecs}"] = {
-            "n": s.layout.n, "m": d.metrics["n_observations"],
-            "iterations": g.solver["iterations"], "rel_mean_error": float(rel),
+            "n": s.layout.n,
+            "m": d.metrics["n_observations"],
+            "iterations": g.solver["iterations"],
+            "rel_mean_error": float(rel),
             "sigma_median_rel_error": float(np.median(err)),
             "sigma_p95_rel_error": float(np.percentile(err, 95)),
             "n_elements_ur_ge_5pct": int(m.sum()),
-            "dense_s": d.solver["seconds"], "cg_s": g.solver["seconds"],
-            "dofs_dense": d.dofs, "dofs_cg": g.dofs}
+            "dense_s": d.solver["seconds"],
+            "cg_s": g.solver["seconds"],
+            "dofs_dense": d.dofs,
+            "dofs_cg": g.dofs,
+        }
     return res
 
 

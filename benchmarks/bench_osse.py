@@ -43,16 +43,30 @@ def main() -> None:
     print(f"setup {time.perf_counter() - t0:.1f} s; {system.info()}", flush=True)
     for mode in args.modes:
         t = time.perf_counter()
-        res = run_osse(prior, stations, met, ic, mode=mode, replicates=args.replicates,
-                       seed=args.seed, area_shares=shares, system=system,
-                       cross_species_zero=(mode == "perturbed"), progress=True)
+        res = run_osse(
+            prior,
+            stations,
+            met,
+            ic,
+            mode=mode,
+            replicates=args.replicates,
+            seed=args.seed,
+            area_shares=shares,
+            system=system,
+            cross_species_zero=(mode == "perturbed"),
+            progress=True,
+        )
         res.table.assign(synthetic=True).to_csv(out / f"osse_{mode}.csv", index=False)
-        summary = {"note": "SYNTHETIC OSSE - scores against a synthetic truth",
-                   **res.summary, "timings": res.timings,
-                   "wall_s": time.perf_counter() - t,
-                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+        summary = {
+            "note": "SYNTHETIC OSSE - scores against a synthetic truth",
+            **res.summary,
+            "timings": res.timings,
+            "wall_s": time.perf_counter() - t,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        }
         (out / f"osse_{mode}_summary.json").write_text(
-            json.dumps(summary, indent=2, default=_default), encoding="utf-8")
+            json.dumps(summary, indent=2, default=_default), encoding="utf-8"
+        )
         print(json.dumps(summary, indent=2, default=_default), flush=True)
 
 

@@ -64,8 +64,11 @@ def main() -> None:
     ap.add_argument("--esda-fields", type=int, default=24)
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("zoning_results.md"))
     ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--parts", default="coverage,memory,disk,exactextract,gistar,esda",
-                    help="comma-separated parts to run (exactextract needs memory and disk)")
+    ap.add_argument(
+        "--parts",
+        default="coverage,memory,disk,exactextract,gistar,esda",
+        help="comma-separated parts to run (exactextract needs memory and disk)",
+    )
     args = ap.parse_args()
     args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_zoning_"))
     parts = set(args.parts.split(","))
@@ -82,37 +85,48 @@ def main() -> None:
     import numba
 
     load = os.getloadavg()
-    report(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-           f"numba threads {numba.get_num_threads()}, load average at start "
-           f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (other jobs share the machine)")
+    report(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"numba threads {numba.get_num_threads()}, load average at start "
+        f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (other jobs share the machine)"
+    )
     grid = default_grid()
     region = region_polygon(grid.crs)
     mask = coverage_fraction_grid(grid, region) > 0
     units, _ = control_units(None, grid=grid, qa_checks=False)
     geoms = units_to_grid_crs(units, grid)
-    report(f"grid {grid.ny} x {grid.nx} = {grid.size} cells ({int(mask.sum())} in the region); "
-           f"{len(units)} control units")
+    report(
+        f"grid {grid.ny} x {grid.nx} = {grid.size} cells ({int(mask.sum())} in the region); "
+        f"{len(units)} control units"
+    )
 
     # 1. coverage ---------------------------------------------------------------------------
     F_raw, t_cov = timed(coverage_matrix, grid, geoms, repeat=2 if "coverage" in parts else 1)
-    (F, fallback), t_cov2 = timed(_coverage_robust, grid, geoms,
-                                  repeat=2 if "coverage" in parts else 1)
-    report(f"coverage matrix, {len(units)} units: coverage_matrix {t_cov:.2f} s; guarded overlay "
-           f"(row-area check + exact fallback on {len(fallback)} rows) {t_cov2:.2f} s "
-           f"[target <= 10 s]; nnz {F.nnz}")
+    (F, fallback), t_cov2 = timed(
+        _coverage_robust, grid, geoms, repeat=2 if "coverage" in parts else 1
+    )
+    report(
+        f"coverage matrix, {len(units)} units: coverage_matrix {t_cov:.2f} s; guarded overlay "
+        f"(row-area check + exact fallback on {len(fallback)} rows) {t_cov2:.2f} s "
+        f"[target <= 10 s]; nnz {F.nnz}"
+    )
 
     # data: a full year, 3 species, float32 ---------------------------------------------------
     rng = np.random.default_rng(2023)
     nt = args.hours
     t = time.perf_counter()
-    year = {s: rng.random((nt, grid.ny, grid.nx), dtype=np.float32) * (1 + 99 * (j == 0))
-            for j, s in enumerate(SPECIES)}
+    year = {
+        s: rng.random((nt, grid.ny, grid.nx), dtype=np.float32) * (1 + 99 * (j == 0))
+        for j, s in enumerate(SPECIES)
+    }
     n_points = 400
     px = rng.uniform(*grid.bounds[0::2], n_points)
     py = rng.uniform(*grid.bounds[1::2], n_points)
     pts = {s: rng.random((nt, n_points), dtype=np.float32) * 1e3 for s in SPECIES}
-    report(f"synthetic year generated: {nt} h x 3 species ({3 * year['CO2'].nbytes / 1e9:.2f} GB "
-           f"float32) in {time.perf_counter() - t:.1f} s")
+    report(
+        f"synthetic year generated: {nt} h x 3 species ({3 * year['CO2'].nbytes / 1e9:.2f} GB "
+        f"float32) in {time.perf_counter() - t:.1f} s"
+    )
 
     if "memory" in parts:
         t_mem, tal, point_unit = bench_memory(F, geoms, year, pts, px, py, nt, report)
@@ -125,8 +139,11 @@ def main() -> None:
         t_gi = bench_gi(year, mask, grid, nt, report)
     if "esda" in parts:
         bench_esda(year, mask, nt, args, t_gi, report)
-    text = "## Zoning\n\nRecorded by `python benchmarks/bench_zoning.py` on the default grid.\n\n" + \
-        "\n".join(f"- {ln}" for ln in lines) + "\n"
+    text = (
+        "## Zoning\n\nRecorded by `python benchmarks/bench_zoning.py` on the default grid.\n\n"
+        + "\n".join(f"- {ln}" for ln in lines)
+        + "\n"
+    )
     args.out.write_text(text, encoding="utf-8")
     print(f"written {args.out}")
 
@@ -150,8 +167,10 @@ def bench_memory(F, geoms, year, pts, px, py, nt, report):
 
     _, t_read = timed(lambda: [float(year[s].sum(dtype=np.float64)) for s in SPECIES], repeat=2)
     tal, t_mem = timed(tallies, repeat=3)
-    report(f"per-unit hourly tallies, {nt} h x 3 species, {F.shape[0]} units, in memory: "
-           f"{t_mem:.3f} s [target <= 1 s]; reading the year once (numpy sum): {t_read:.3f} s")
+    report(
+        f"per-unit hourly tallies, {nt} h x 3 species, {F.shape[0]} units, in memory: "
+        f"{t_mem:.3f} s [target <= 1 s]; reading the year once (numpy sum): {t_read:.3f} s"
+    )
     # conservation check on the timed result
     w_out = np.clip(1 - np.asarray(F.sum(axis=0)).ravel(), 0, None)
     for s in SPECIES[:1]:
@@ -172,8 +191,9 @@ def bench_disk(F, year, pts, tal, point_unit, grid, nt, args, report):
     if not store.exists():
         t = time.perf_counter()
         ds = xr.Dataset({s: (("time", "y", "x"), year[s]) for s in SPECIES})
-        ds.to_zarr(store, encoding={s: {"chunks": (chunk, grid.ny, grid.nx)} for s in SPECIES},
-                   mode="w")
+        ds.to_zarr(
+            store, encoding={s: {"chunks": (chunk, grid.ny, grid.nx)} for s in SPECIES}, mode="w"
+        )
         report(f"  wrote the year to Zarr ({chunk}-hour chunks) in {time.perf_counter() - t:.1f} s")
 
     def from_zarr():
@@ -188,10 +208,14 @@ def bench_disk(F, year, pts, tal, point_unit, grid, nt, args, report):
         return out
 
     zt, t_disk = timed(from_zarr, repeat=2)
-    same = max(np.abs(zt[s] - (tal[s] - _point_sums(point_unit, pts[s], F.shape[0])[:, :-1])).max()
-               for s in SPECIES)
-    report(f"per-unit hourly tallies from the Zarr store on disk (default compressor): {t_disk:.2f} s "
-           f"(max difference to in-memory {same:.1e})")
+    same = max(
+        np.abs(zt[s] - (tal[s] - _point_sums(point_unit, pts[s], F.shape[0])[:, :-1])).max()
+        for s in SPECIES
+    )
+    report(
+        f"per-unit hourly tallies from the Zarr store on disk (default compressor): {t_disk:.2f} s "
+        f"(max difference to in-memory {same:.1e})"
+    )
     return t_disk
 
 
@@ -203,30 +227,46 @@ def bench_ee(F, year, units, geoms, grid, nt, args, t_mem, t_disk, report):
     nb_ = min(args.ee_bands, nt)
     tif = args.workdir / f"stack_{nb_}.tif"
     if not tif.exists():
-        with rasterio.open(tif, "w", driver="GTiff", width=grid.nx, height=grid.ny, count=nb_,
-                           dtype="float32", crs=grid.crs_wkt, transform=grid.transform,
-                           tiled=False, interleave="band") as dst:
+        with rasterio.open(
+            tif,
+            "w",
+            driver="GTiff",
+            width=grid.nx,
+            height=grid.ny,
+            count=nb_,
+            dtype="float32",
+            crs=grid.crs_wkt,
+            transform=grid.transform,
+            tiled=False,
+            interleave="band",
+        ) as dst:
             dst.write(year["CO2"][:nb_])
     gdf = gpd.GeoDataFrame({"unit_code": units["unit_code"]}, geometry=list(geoms), crs=grid.crs)
 
     def ee():
-        return exact_extract(str(tif), gdf, "sum", strategy="raster-sequential",
-                             output="pandas")
+        return exact_extract(str(tif), gdf, "sum", strategy="raster-sequential", output="pandas")
 
     res, t_ee = timed(ee)
-    ee_sums = res[[f"band_{i + 1}_sum" for i in range(nb_)]].to_numpy().T if nb_ > 1 else \
-        res[["sum"]].to_numpy().T
+    ee_sums = (
+        res[[f"band_{i + 1}_sum" for i in range(nb_)]].to_numpy().T
+        if nb_ > 1
+        else res[["sum"]].to_numpy().T
+    )
     ours = sparse_time_matmul(F, year["CO2"][:nb_])
     rel = np.abs(ee_sums - ours).max() / np.abs(ours).max()
     per_hour_ee = t_ee / nb_
     per_hour_mem = t_mem / (3 * nt)
     per_hour_disk = t_disk / (3 * nt)
-    report(f"exactextract raster-sequential, {nb_} bands (1 species), {len(units)} units: "
-           f"{t_ee:.2f} s = {per_hour_ee * 1e3:.2f} ms per hour-species; extrapolated to "
-           f"{nt} h x 3 species: {per_hour_ee * 3 * nt:.0f} s (NOT measured on the full stack)")
-    report(f"  ratio exactextract / ours: in memory {per_hour_ee / per_hour_mem:.0f}x "
-           f"[target >= 150x]; from Zarr {per_hour_ee / per_hour_disk:.0f}x; "
-           f"max relative difference of sums {rel:.1e} [target <= 1e-5]")
+    report(
+        f"exactextract raster-sequential, {nb_} bands (1 species), {len(units)} units: "
+        f"{t_ee:.2f} s = {per_hour_ee * 1e3:.2f} ms per hour-species; extrapolated to "
+        f"{nt} h x 3 species: {per_hour_ee * 3 * nt:.0f} s (NOT measured on the full stack)"
+    )
+    report(
+        f"  ratio exactextract / ours: in memory {per_hour_ee / per_hour_mem:.0f}x "
+        f"[target >= 150x]; from Zarr {per_hour_ee / per_hour_disk:.0f}x; "
+        f"max relative difference of sums {rel:.1e} [target <= 1e-5]"
+    )
 
 
 def bench_gi(year, mask, grid, nt, report):
@@ -243,8 +283,10 @@ def bench_gi(year, mask, grid, nt, report):
         t = time.perf_counter()
         fdr_bins(zbuf, mask)
         t_bh += time.perf_counter() - t
-    report(f"Gi* z-scores, {nt} h x 3 species ({3 * nt} fields of {int(mask.sum())} region cells, "
-           f"9.5 km band): {t_gi:.2f} s [target <= 15 s]; BH bins on top: {t_bh:.2f} s")
+    report(
+        f"Gi* z-scores, {nt} h x 3 species ({3 * nt} fields of {int(mask.sum())} region cells, "
+        f"9.5 km band): {t_gi:.2f} s [target <= 15 s]; BH bins on top: {t_bh:.2f} s"
+    )
     return t_gi
 
 
@@ -264,9 +306,11 @@ def bench_esda(year, mask, nt, args, t_gi, report):
     ours = gi_star(year["VOC"][:k], mask, 9500.0, 3000.0)
     dz = max(np.abs(ours[i].ravel()[cells] - zs[i]).max() for i in range(k))
     per_field_ours = t_gi / (3 * nt)
-    report(f"esda G_Local(permutations=0), weights prebuilt: {t_esda * 1e3:.1f} ms per field "
-           f"(mean of {k}); extrapolated to {3 * nt} fields: {t_esda * 3 * nt:.0f} s; ratio "
-           f"esda / ours {t_esda / per_field_ours:.0f}x [target >= 200x]; max |dz| {dz:.1e}")
+    report(
+        f"esda G_Local(permutations=0), weights prebuilt: {t_esda * 1e3:.1f} ms per field "
+        f"(mean of {k}); extrapolated to {3 * nt} fields: {t_esda * 3 * nt:.0f} s; ratio "
+        f"esda / ours {t_esda / per_field_ours:.0f}x [target >= 200x]; max |dz| {dz:.1e}"
+    )
 
 
 if __name__ == "__main__":

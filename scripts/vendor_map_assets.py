@@ -80,7 +80,9 @@ def fetch(dest: Path = STATIC) -> dict:
             registry_integrity = _npm("view", spec, "dist.integrity", cwd=tmpdir)
             tgz_name = _npm("pack", spec, "--silent", cwd=tmpdir).splitlines()[-1]
             tgz = tmpdir / tgz_name
-            digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
+            digest = (
+                "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
+            )
             for label, expected in (("registry", registry_integrity), ("pinned", pkg["integrity"])):
                 if digest != expected:
                     raise SystemExit(f"{spec}: tarball integrity {digest} != {label} {expected}")

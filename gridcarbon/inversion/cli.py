@@ -24,7 +24,9 @@ def _load(config_path: str | None, prior_path: str | None):
 
         p = Path(prior_path)
         if not p.exists():
-            raise InputFileError(f"prior {prior_path!r} does not exist; write one with `gridcarbon grid`")
+            raise InputFileError(
+                f"prior {prior_path!r} does not exist; write one with `gridcarbon grid`"
+            )
         prior = xr.open_zarr(p) if p.suffix == ".zarr" or p.is_dir() else xr.open_dataset(p)
         prior = prior.load()
     return config, prior
@@ -35,12 +37,27 @@ def _out(out: str | None, config) -> Path:
 
 
 @click.command("invert")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="run configuration (YAML); default: the embedded Zhejiang default")
-@click.option("--prior", "prior_path", type=click.Path(), default=None,
-              help="prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="output folder (default: output.directory of the config)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="run configuration (YAML); default: the embedded Zhejiang default",
+)
+@click.option(
+    "--prior",
+    "prior_path",
+    type=click.Path(),
+    default=None,
+    help="prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="output folder (default: output.directory of the config)",
+)
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
 def invert_command(config_path, prior_path, out, overwrite):
     """Invert station observations into posterior emission grids.
@@ -53,24 +70,51 @@ def invert_command(config_path, prior_path, out, overwrite):
     config, prior = _load(config_path, prior_path)
     res = run_inversion_stage(config, prior, _out(out, config), overwrite=overwrite)
     m = res.metrics
-    click.echo(json.dumps({
-        "synthetic": m.get("synthetic"), "n_observations": m["n_observations"],
-        "state_size": m["state_size"], "dofs": round(m["dofs"], 2),
-        "reduced_chi2": round(m["reduced_chi2"], 3), "n_negative_factors": m["n_negative_factors"],
-        "seconds": round(m.get("stage_seconds_with_writing", 0.0), 1),
-    }, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "synthetic": m.get("synthetic"),
+                "n_observations": m["n_observations"],
+                "state_size": m["state_size"],
+                "dofs": round(m["dofs"], 2),
+                "reduced_chi2": round(m["reduced_chi2"], 3),
+                "n_negative_factors": m["n_negative_factors"],
+                "seconds": round(m.get("stage_seconds_with_writing", 0.0), 1),
+            },
+            indent=2,
+        )
+    )
 
 
 @click.command("osse")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="run configuration (YAML); `inversion.osse` holds the OSSE settings")
-@click.option("--prior", "prior_path", type=click.Path(), default=None,
-              help="prior grids (NetCDF/Zarr); default: build them from the config")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="output folder (default: output.directory of the config)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="run configuration (YAML); `inversion.osse` holds the OSSE settings",
+)
+@click.option(
+    "--prior",
+    "prior_path",
+    type=click.Path(),
+    default=None,
+    help="prior grids (NetCDF/Zarr); default: build them from the config",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="output folder (default: output.directory of the config)",
+)
 @click.option("--overwrite", is_flag=True, help="replace existing outputs")
-@click.option("--mode", type=click.Choice(["perturbed", "identical"]), default=None,
-              help="perturbed transport (default) or identical twin")
+@click.option(
+    "--mode",
+    type=click.Choice(["perturbed", "identical"]),
+    default=None,
+    help="perturbed transport (default) or identical twin",
+)
 @click.option("--replicates", type=int, default=None, help="number of seeded replicates")
 def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     """Run seeded SYNTHETIC observing-system simulation experiments and score the inversion
@@ -78,6 +122,13 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     from gridcarbon.inversion.pipeline import run_osse_stage
 
     config, prior = _load(config_path, prior_path)
-    res = run_osse_stage(config, prior, _out(out, config), mode=mode, replicates=replicates,
-                         overwrite=overwrite, progress=True)
+    res = run_osse_stage(
+        config,
+        prior,
+        _out(out, config),
+        mode=mode,
+        replicates=replicates,
+        overwrite=overwrite,
+        progress=True,
+    )
     click.echo(json.dumps(res.summary, indent=2, default=str))

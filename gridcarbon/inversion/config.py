@@ -95,7 +95,8 @@ class InversionConfig(BaseModel):
         description="observation table (long CSV/Parquet); None = synthetic OSSE observations",
     )
     observation_time_zone: str = Field(
-        "UTC", description="time zone of naive time stamps in observation files ('UTC' or 'Asia/Shanghai')"
+        "UTC",
+        description="time zone of naive time stamps in observation files ('UTC' or 'Asia/Shanghai')",
     )
     meteorology: Path | None = Field(
         None, description="ERA5-style NetCDF (u10, v10, blh, tcc or sshf); None = synthetic"
@@ -111,7 +112,9 @@ class InversionConfig(BaseModel):
     )
     prior_error: float = Field(0.5, gt=0, description="1-sigma error of each scaling factor")
     length_scale_km: float = Field(
-        20.0, gt=0, description="e-folding length of the (separable exponential) spatial correlation"
+        20.0,
+        gt=0,
+        description="e-folding length of the (separable exponential) spatial correlation",
     )
     time_scale_days: float = Field(
         5.0, gt=0, description="e-folding time of the correlation between time windows, days"
@@ -141,7 +144,11 @@ class InversionConfig(BaseModel):
     )
     neighbour_density_scale: dict[str, float] = Field(
         default_factory=lambda: {
-            "Shanghai": 3.0, "Jiangsu": 1.3, "Anhui": 0.6, "Jiangxi": 0.5, "Fujian": 0.7,
+            "Shanghai": 3.0,
+            "Jiangsu": 1.3,
+            "Anhui": 0.6,
+            "Jiangxi": 0.5,
+            "Fujian": 0.7,
         },
         description="emission density of each neighbouring province relative to Zhejiang's mean "
         "(coarse inflow prior in the grid outside the region)",
@@ -162,7 +169,9 @@ class InversionConfig(BaseModel):
     )
     assimilation_hours_local: dict[str, list[int]] = Field(
         default_factory=lambda: {
-            "CO2": [12, 13, 14, 15, 16], "NO2": [12, 13, 14, 15, 16], "VOC": [12, 13, 14, 15, 16],
+            "CO2": [12, 13, 14, 15, 16],
+            "NO2": [12, 13, 14, 15, 16],
+            "VOC": [12, 13, 14, 15, 16],
         },
         description="Beijing hours (hour-beginning) assimilated per species",
     )
@@ -178,20 +187,28 @@ class InversionConfig(BaseModel):
         description="absolute floor of the hourly model error (ppm, ppb, ppbC)",
     )
     model_error_wind_direction_deg: float = Field(
-        30.0, ge=0, description="transport error also from the spread of the prior modelled "
+        30.0,
+        ge=0,
+        description="transport error also from the spread of the prior modelled "
         "signal with the wind turned by +/- this angle (typical reanalysis 10 m wind-direction "
-        "error); the point-dominance test uses the largest share of the three directions"
+        "error); the point-dominance test uses the largest share of the three directions",
     )
     model_error_mixing_height_rel: float = Field(
-        0.3, ge=0, lt=1, description="... and with the mixing height scaled by 1 +/- this "
-        "(typical boundary-layer-height uncertainty); 0 disables"
+        0.3,
+        ge=0,
+        lt=1,
+        description="... and with the mixing height scaled by 1 +/- this "
+        "(typical boundary-layer-height uncertainty); 0 disables",
     )
     model_error_time_scale_h: float = Field(
         3.0, gt=0, description="e-folding time of the hour-to-hour model-error correlation"
     )
     point_dominance_max: float = Field(
-        0.5, gt=0, le=1, description="drop station-hours where one point source gives more than "
-        "this share of the modelled enhancement"
+        0.5,
+        gt=0,
+        le=1,
+        description="drop station-hours where one point source gives more than "
+        "this share of the modelled enhancement",
     )
 
     # -- plume operator -----------------------------------------------------------------------
@@ -200,8 +217,10 @@ class InversionConfig(BaseModel):
     lateral_sigmas: float = Field(3.0, gt=0, description="lateral truncation in sigma_y")
     subcells: int = Field(5, ge=1, le=25, description="sub-cell quadrature per axis (far cells)")
     subcells_near: int = Field(
-        15, ge=1, le=51, description="sub-cell quadrature per axis in the station's own and "
-        "neighbouring cells"
+        15,
+        ge=1,
+        le=51,
+        description="sub-cell quadrature per axis in the station's own and neighbouring cells",
     )
     calm_floor_m_s: float = Field(1.0, gt=0, description="wind speeds are floored here")
     calm_exclude_m_s: float = Field(0.5, ge=0, description="hours below this are not assimilated")
@@ -209,7 +228,10 @@ class InversionConfig(BaseModel):
         1.6, gt=0, description="classes A-D mix uniformly below the lid once sigma_z > f * z_i"
     )
     urban_fraction_threshold: float = Field(
-        0.5, ge=0, le=1, description="source cells with at least this urban fraction use Briggs urban"
+        0.5,
+        ge=0,
+        le=1,
+        description="source cells with at least this urban fraction use Briggs urban",
     )
     area_source_height_m: float = Field(10.0, ge=0, description="release height of area sources")
     nox_lifetime_day_h: float = Field(4.0, gt=0, description="NOx e-folding lifetime by day")
@@ -229,9 +251,10 @@ class InversionConfig(BaseModel):
 
     # -- solver ---------------------------------------------------------------------------------
     solver: Literal["auto", "dense", "cg", "cg-state"] = Field(
-        "auto", description="'dense' exact; 'cg' Lanczos-CG in B^1/2 space carried out in its "
+        "auto",
+        description="'dense' exact; 'cg' Lanczos-CG in B^1/2 space carried out in its "
         "restricted observation-space form (vectors of length m); 'cg-state' the same with "
-        "state-space vectors (length n); 'auto' dense up to dense_max_state, else 'cg'"
+        "state-space vectors (length n); 'auto' dense up to dense_max_state, else 'cg'",
     )
     dense_max_state: int = Field(6000, ge=1, description="'auto' uses dense up to this size")
     cg_tol: float = Field(1e-6, gt=0, description="CG stops at this relative gradient norm")
@@ -239,12 +262,15 @@ class InversionConfig(BaseModel):
         500, ge=2, description="Lanczos vectors at most (CG iterations), bounding memory and time"
     )
     lanczos_min_vectors: int = Field(
-        500, ge=1, description="Lanczos iterations done even after CG converged: they refine "
-        "the posterior standard deviations (the mean is converged long before)"
+        500,
+        ge=1,
+        description="Lanczos iterations done even after CG converged: they refine "
+        "the posterior standard deviations (the mean is converged long before)",
     )
     negative_factors: Literal["keep", "clip"] = Field(
-        "clip", description="posterior grids: keep negative factors or clip them at 0 "
-        "(they are counted and reported either way)"
+        "clip",
+        description="posterior grids: keep negative factors or clip them at 0 "
+        "(they are counted and reported either way)",
     )
 
     osse: OSSEConfig = Field(default_factory=OSSEConfig)

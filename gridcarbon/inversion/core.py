@@ -100,8 +100,9 @@ class InversionResult:
     system: ObservationSystem | None = field(default=None, repr=False)
 
 
-def aggregation_matrix(pairs: pd.DataFrame, used: np.ndarray, mode: str
-                       ) -> tuple[sp.csr_matrix, pd.DataFrame]:
+def aggregation_matrix(
+    pairs: pd.DataFrame, used: np.ndarray, mode: str
+) -> tuple[sp.csr_matrix, pd.DataFrame]:
     """Averaging matrix from hourly pairs to assimilated observations.
 
     ``afternoon_mean``: one observation per (station, species, Beijing day) group = the mean of its
@@ -109,7 +110,9 @@ def aggregation_matrix(pairs: pd.DataFrame, used: np.ndarray, mode: str
     """
     idx = np.flatnonzero(used)
     if mode == "hourly":
-        A = sp.csr_matrix((np.ones(idx.size), (np.arange(idx.size), idx)), shape=(idx.size, len(pairs)))
+        A = sp.csr_matrix(
+            (np.ones(idx.size), (np.arange(idx.size), idx)), shape=(idx.size, len(pairs))
+        )
         return A, pairs.iloc[idx].assign(n_hours=1).reset_index(drop=True)
     g = pairs["group"].to_numpy()[idx]
     ug, inv = np.unique(g, return_inverse=True)
@@ -128,23 +131,35 @@ def _ess_factor(times_h: np.ndarray, tau_h: float) -> float:
     return float(np.exp(-np.abs(t[:, None] - t[None, :]) / tau_h).sum() / (n * n))
 
 
-def _obs_errors(system: ObservationSystem, pairs: pd.DataFrame, used: np.ndarray,
-                unc: np.ndarray, cfg: InversionConfig, A: sp.csr_matrix, meta: pd.DataFrame
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _obs_errors(
+    system: ObservationSystem,
+    pairs: pd.DataFrame,
+    used: np.ndarray,
+    unc: np.ndarray,
+    cfg: InversionConfig,
+    A: sp.csr_matrix,
+    meta: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hourly measurement and model errors, and the R variances of assimilated obs."""
     kinds = pairs["kind"].to_numpy()
     species = pairs["obs_species"].to_numpy()
-    meas = np.array([cfg.measurement_error.get(k, {}).get(s, np.nan) for k, s in
-                     zip(kinds, species, strict=True)])
+    meas = np.array(
+        [
+            cfg.measurement_error.get(k, {}).get(s, np.nan)
+            for k, s in zip(kinds, species, strict=True)
+        ]
+    )
     meas = np.where(np.isfinite(unc), unc, meas)
     if np.isnan(meas[used]).any():
         i = int(np.flatnonzero(np.isnan(meas) & used)[0])
         raise InputDataError(
             f"no measurement error for station class {kinds[i]!r}, species {species[i]}: add it "
-            "to inversion.measurement_error or give an uncertainty column")
+            "to inversion.measurement_error or give an uncertainty column"
+        )
     floor = pairs["obs_species"].map(cfg.model_error_floor).to_numpy(float)
-    model = np.sqrt(floor ** 2 + (cfg.model_error_rel * system.enhancement) ** 2
-                    + system.direction_spread ** 2)
+    model = np.sqrt(
+        floor**2 + (cfg.model_error_rel * system.enhancement) ** 2 + system.direction_spread**2
+    )
     hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
     hours = np.asarray(hours, float)
     idx = np.flatnonzero(used)
@@ -161,16 +176,20 @@ def _obs_errors(system: ObservationSystem, pairs: pd.DataFrame, used: np.ndarray
     r_var = np.empty(A.shape[0])
     A = A.tocsr()
     for i in range(A.shape[0]):
-        cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
+        cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
         n = cols.size
         f = _ess_factor(hours[cols], cfg.model_error_time_scale_h)
         r_var[i] = (meas[cols] ** 2).mean() / n + (model[cols].mean() ** 2) * f
     return meas, model, r_var
 
 
-def assimilate(system: ObservationSystem, observations: pd.DataFrame,
-               B: PriorCovariance | None = None, config: InversionConfig | None = None,
-               build_posterior: bool = True) -> InversionResult:
+def assimilate(
+    system: ObservationSystem,
+    observations: pd.DataFrame,
+    B: PriorCovariance | None = None,
+    config: InversionConfig | None = None,
+    build_posterior: bool = True,
+) -> InversionResult:
     """Invert ``observations`` (long table, canonical units) with a prepared system.
 
     Parameters
@@ -193,24 +212,33 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
     obs = observations
     if obs is None or len(obs) == 0:
         raise InputDataError("observation table is empty")
-    key = pd.MultiIndex.from_arrays([obs["station_id"].astype(str), pd.DatetimeIndex(obs["time"]),
-                                     obs["species"].astype(str)])
+    key = pd.MultiIndex.from_arrays(
+        [obs["station_id"].astype(str), pd.DatetimeIndex(obs["time"]), obs["species"].astype(str)]
+    )
     val = pd.Series(obs["value"].to_numpy(float), index=key)
-    uncs = pd.Series(obs["uncertainty"].to_numpy(float) if "uncertainty" in obs
-                     else np.full(len(obs), np.nan), index=key)
-    pkey = pd.MultiIndex.from_arrays([P["station_id"], pd.DatetimeIndex(P["time"]), P["obs_species"]])
+    uncs = pd.Series(
+        obs["uncertainty"].to_numpy(float) if "uncertainty" in obs else np.full(len(obs), np.nan),
+        index=key,
+    )
+    pkey = pd.MultiIndex.from_arrays(
+        [P["station_id"], pd.DatetimeIndex(P["time"]), P["obs_species"]]
+    )
     y_h = val.reindex(pkey).to_numpy()
     unc = uncs.reindex(pkey).to_numpy()
     has = np.isfinite(y_h)
     if not has.any():
         raise InputDataError(
             "no observation matches a station-hour of the period at the assimilated hours; "
-            "check station ids, time zone (UTC expected) and the period")
+            "check station ids, time zone (UTC expected) and the period"
+        )
     calm = P["calm"].to_numpy()
     dominated = P["point_share"].to_numpy() > cfg.point_dominance_max
     used = has & ~calm & ~dominated
-    reason = np.where(~has, "no observation", np.where(calm, "calm", np.where(
-        dominated, "single point source dominates", "")))
+    reason = np.where(
+        ~has,
+        "no observation",
+        np.where(calm, "calm", np.where(dominated, "single point source dominates", "")),
+    )
     A, meta = aggregation_matrix(P, used, cfg.aggregation)
     y = A @ np.where(used, y_h, 0.0)
     Jo = (A @ system.J).tocsr()
@@ -224,11 +252,21 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
     if solver == "dense":
         sol = solve_dense(prob)
     elif solver == "cg-state":
-        sol = solve_lanczos_cg(prob, tol=cfg.cg_tol, max_vectors=cfg.lanczos_max_vectors,
-                               min_vectors=cfg.lanczos_min_vectors, seed=cfg.seed)
+        sol = solve_lanczos_cg(
+            prob,
+            tol=cfg.cg_tol,
+            max_vectors=cfg.lanczos_max_vectors,
+            min_vectors=cfg.lanczos_min_vectors,
+            seed=cfg.seed,
+        )
     else:
-        sol = solve_lanczos_cg_obs(prob, tol=cfg.cg_tol, max_vectors=cfg.lanczos_max_vectors,
-                                   min_vectors=cfg.lanczos_min_vectors, seed=cfg.seed)
+        sol = solve_lanczos_cg_obs(
+            prob,
+            tol=cfg.cg_tol,
+            max_vectors=cfg.lanczos_max_vectors,
+            min_vectors=cfg.lanczos_min_vectors,
+            seed=cfg.seed,
+        )
     xb = L.xb()
     xa = xb + sol.x_inc
     m = d.size
@@ -240,13 +278,21 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
     yh_prior = system.y_prior
     yh_post = yh_prior + system.J @ sol.x_inc
     meta = meta.assign(observed=y, prior=yb, posterior=ya, r_std=np.sqrt(r_var))
-    series = pd.DataFrame({
-        "time": P["time"].to_numpy(), "station_id": P["station_id"].to_numpy(),
-        "species": P["obs_species"].to_numpy(),
-        "unit": P["obs_species"].map({"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC"}).to_numpy(),
-        "observed": y_h, "prior": yh_prior, "posterior": yh_post, "used": used, "reason": reason,
-        "measurement_error": meas, "model_error": model,
-    })
+    series = pd.DataFrame(
+        {
+            "time": P["time"].to_numpy(),
+            "station_id": P["station_id"].to_numpy(),
+            "species": P["obs_species"].to_numpy(),
+            "unit": P["obs_species"].map({"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC"}).to_numpy(),
+            "observed": y_h,
+            "prior": yh_prior,
+            "posterior": yh_post,
+            "used": used,
+            "reason": reason,
+            "measurement_error": meas,
+            "model_error": model,
+        }
+    )
     stats = _station_stats(meta, system.stations)
     g = L.segments["grid"]
     fshape = L.grid_shape
@@ -255,12 +301,19 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
         {
             "mean": (("species", "window", "block_y", "block_x"), xa[g].reshape(fshape)),
             "std": (("species", "window", "block_y", "block_x"), post_std[g].reshape(fshape)),
-            "prior_std": (("species", "window", "block_y", "block_x"), prior_std[g].reshape(fshape)),
-            "uncertainty_reduction": (("species", "window", "block_y", "block_x"),
-                                      ur[g].reshape(fshape)),
+            "prior_std": (
+                ("species", "window", "block_y", "block_x"),
+                prior_std[g].reshape(fshape),
+            ),
+            "uncertainty_reduction": (
+                ("species", "window", "block_y", "block_x"),
+                ur[g].reshape(fshape),
+            ),
         },
-        coords={"species": L.species,
-                "window_start": ("window", system.times.values[::L.window_hours][: L.nw])},
+        coords={
+            "species": L.species,
+            "window_start": ("window", system.times.values[:: L.window_hours][: L.nw]),
+        },
         attrs={"block_cells": L.block, "window_hours": L.window_hours},
     )
     ext = L.describe()
@@ -278,25 +331,46 @@ def assimilate(system: ObservationSystem, observations: pd.DataFrame,
     info["seconds_total"] = time.perf_counter() - t0
     metrics = {
         "synthetic_network": bool(system.stations.get("synthetic", pd.Series([False])).any()),
-        "n_observations": int(m), "n_hourly_pairs_used": int(used.sum()),
+        "n_observations": int(m),
+        "n_hourly_pairs_used": int(used.sum()),
         "n_excluded_calm": int((has & calm).sum()),
         "n_excluded_point_dominated": int((has & ~calm & dominated).sum()),
-        "state_size": int(L.n), "dofs": float(sol.dofs), "reduced_chi2": float(chi2),
-        "n_negative_factors": neg_grid + neg_pts, "solver": info,
+        "state_size": int(L.n),
+        "dofs": float(sol.dofs),
+        "reduced_chi2": float(chi2),
+        "n_negative_factors": neg_grid + neg_pts,
+        "solver": info,
         "operator": system.info(),
     }
     posterior = None
     result = InversionResult(
-        posterior, L, xb, xa, prior_std, post_std, sol.cov, factors, ext, float(sol.dofs),
-        float(chi2), neg_grid + neg_pts,
+        posterior,
+        L,
+        xb,
+        xa,
+        prior_std,
+        post_std,
+        sol.cov,
+        factors,
+        ext,
+        float(sol.dofs),
+        float(chi2),
+        neg_grid + neg_pts,
         system.stations.drop(columns=[c for c in ("x", "y", "row", "col") if c in system.stations]),
-        stats, series, meta, info, metrics, system)
+        stats,
+        series,
+        meta,
+        info,
+        metrics,
+        system,
+    )
     if build_posterior:
         result.posterior = posterior_dataset(system, result, cfg)
         for sp_ in L.species:
             ur_map = result.posterior[f"{sp_}_uncertainty_reduction"].values
-            metrics[f"{sp_}_median_uncertainty_reduction_constrained"] = float(
-                np.nanmedian(ur_map[ur_map >= 0.05])) if np.any(ur_map >= 0.05) else 0.0
+            metrics[f"{sp_}_median_uncertainty_reduction_constrained"] = (
+                float(np.nanmedian(ur_map[ur_map >= 0.05])) if np.any(ur_map >= 0.05) else 0.0
+            )
     return result
 
 
@@ -306,15 +380,26 @@ def _station_stats(meta: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
         o, p, a = g["observed"].to_numpy(), g["prior"].to_numpy(), g["posterior"].to_numpy()
 
         def corr(u, v):
-            return float(np.corrcoef(u, v)[0, 1]) if u.size > 2 and np.std(u) > 0 and np.std(v) > 0 else np.nan
+            return (
+                float(np.corrcoef(u, v)[0, 1])
+                if u.size > 2 and np.std(u) > 0 and np.std(v) > 0
+                else np.nan
+            )
 
-        rows.append({
-            "station_id": sid, "species": s, "n_obs": int(len(g)), "mean_observed": float(o.mean()),
-            "prior_bias": float((p - o).mean()), "posterior_bias": float((a - o).mean()),
-            "prior_rmse": float(np.sqrt(((p - o) ** 2).mean())),
-            "posterior_rmse": float(np.sqrt(((a - o) ** 2).mean())),
-            "prior_r": corr(o, p), "posterior_r": corr(o, a),
-        })
+        rows.append(
+            {
+                "station_id": sid,
+                "species": s,
+                "n_obs": int(len(g)),
+                "mean_observed": float(o.mean()),
+                "prior_bias": float((p - o).mean()),
+                "posterior_bias": float((a - o).mean()),
+                "prior_rmse": float(np.sqrt(((p - o) ** 2).mean())),
+                "posterior_rmse": float(np.sqrt(((a - o) ** 2).mean())),
+                "prior_r": corr(o, p),
+                "posterior_r": corr(o, a),
+            }
+        )
     df = pd.DataFrame(rows)
     if len(df):
         st = stations.set_index("station_id")
@@ -324,8 +409,9 @@ def _station_stats(meta: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _cell_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray,
-                        include_points: bool = True) -> sp.csr_matrix:
+def _cell_period_matrix(
+    system: ObservationSystem, si: int, hours: np.ndarray, include_points: bool = True
+) -> sp.csr_matrix:
     """Sparse ``(ncell, n_state)`` map from the state to each cell's total emission of species
     ``si`` over ``hours`` (prior × factors; area + points located in the cell)."""
     L = system.layout
@@ -338,8 +424,10 @@ def _cell_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray,
         rows.append(nz)
         cols.append(L.grid_col(si, w, cb[nz]))
         vals.append(e[nz])
-    M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(system.ncell, L.n))
+    M = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(system.ncell, L.n),
+    )
     if include_points and len(system.points):
         M = M + _point_cell_indicator(system) @ _point_period_matrix(system, si, hours)
     return sp.csr_matrix(M)
@@ -373,8 +461,9 @@ def _point_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray) 
         rows.append(np.flatnonzero(~small))
         cols.append(L.segments["points"].start + si * L.point_index.size + own[~small])
         vals.append(ep[~small])
-    M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(npt, L.n))
+    M = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npt, L.n)
+    )
     M.sum_duplicates()
     return M
 
@@ -382,8 +471,10 @@ def _point_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray) 
 def _time_hours(system: ObservationSystem, time_slice: Any) -> np.ndarray:
     if time_slice is None:
         return np.arange(system.nt)
-    if isinstance(time_slice, slice) and (isinstance(time_slice.start, int | type(None))
-                                          and isinstance(time_slice.stop, int | type(None))):
+    if isinstance(time_slice, slice) and (
+        isinstance(time_slice.start, int | type(None))
+        and isinstance(time_slice.stop, int | type(None))
+    ):
         return np.arange(system.nt)[time_slice]
     if isinstance(time_slice, slice):
         s = pd.Series(np.arange(system.nt), index=system.times)
@@ -391,8 +482,13 @@ def _time_hours(system: ObservationSystem, time_slice: Any) -> np.ndarray:
     return np.asarray(time_slice, dtype=np.int64)
 
 
-def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
-                   time_slice: Any = None, point_unit: np.ndarray | None = None) -> np.ndarray:
+def unit_total_std(
+    result: InversionResult,
+    F: sp.spmatrix,
+    species: str,
+    time_slice: Any = None,
+    point_unit: np.ndarray | None = None,
+) -> np.ndarray:
     """Posterior standard deviation (kg) of the emission totals of units over a time slice.
 
     ``σ²_u = c_uᵀ diag(e) P diag(e) c_u`` where ``c_u`` holds unit u's coverage fractions of
@@ -420,9 +516,13 @@ def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
     """
     system = result.system
     if system is None:
-        raise InputDataError("this InversionResult carries no observation system (was it loaded from disk?)")
+        raise InputDataError(
+            "this InversionResult carries no observation system (was it loaded from disk?)"
+        )
     if species not in result.layout.species:
-        raise InputDataError(f"species {species!r} is not in the inversion ({result.layout.species})")
+        raise InputDataError(
+            f"species {species!r} is not in the inversion ({result.layout.species})"
+        )
     F = sp.csr_matrix(F)
     if F.shape[1] != system.ncell:
         raise InputDataError(f"F has {F.shape[1]} columns but the grid has {system.ncell} cells")
@@ -433,20 +533,29 @@ def unit_total_std(result: InversionResult, F: sp.spmatrix, species: str,
     else:
         point_unit = np.asarray(point_unit, dtype=np.int64)
         if point_unit.shape != (len(system.points),):
-            raise InputDataError(f"point_unit has shape {point_unit.shape} but the inversion has "
-                                 f"{len(system.points)} point sources")
+            raise InputDataError(
+                f"point_unit has shape {point_unit.shape} but the inversion has "
+                f"{len(system.points)} point sources"
+            )
         inside = np.flatnonzero(point_unit >= 0)
-        assign = sp.csr_matrix((np.ones(inside.size), (point_unit[inside], inside)),
-                               shape=(F.shape[0], len(system.points)))
+        assign = sp.csr_matrix(
+            (np.ones(inside.size), (point_unit[inside], inside)),
+            shape=(F.shape[0], len(system.points)),
+        )
         A = F @ _cell_period_matrix(system, si, hours, include_points=False)
         if len(system.points):
             A = A + assign @ _point_period_matrix(system, si, hours)
     return np.sqrt(result.covariance.aggregate_var(A))
 
 
-def cell_period_stats(system: ObservationSystem, result_cov: PosteriorCovariance, x: np.ndarray,
-                      si: int, hours: np.ndarray | None = None, include_points: bool = True
-                      ) -> dict[str, np.ndarray]:
+def cell_period_stats(
+    system: ObservationSystem,
+    result_cov: PosteriorCovariance,
+    x: np.ndarray,
+    si: int,
+    hours: np.ndarray | None = None,
+    include_points: bool = True,
+) -> dict[str, np.ndarray]:
     """Per cell: prior total, posterior total, posterior std and prior std of the total (kg);
     area sources only, or plus the point sources located in the cell."""
     hours = np.arange(system.nt) if hours is None else hours
@@ -455,39 +564,49 @@ def cell_period_stats(system: ObservationSystem, result_cov: PosteriorCovariance
     post_tot = M @ x
     post_std = np.sqrt(_fast_cell_var(system, result_cov, M, si))
     prior_std = np.sqrt(_fast_cell_var(system, None, M, si, prior=result_cov.B))
-    return {"prior": prior_tot, "posterior": post_tot, "posterior_std": post_std,
-            "prior_std": prior_std}
+    return {
+        "prior": prior_tot,
+        "posterior": post_tot,
+        "posterior_std": post_std,
+        "prior_std": prior_std,
+    }
 
 
-def _fast_cell_var(system: ObservationSystem, cov: PosteriorCovariance | None, M: sp.csr_matrix,
-                   si: int, prior: PriorCovariance | None = None) -> np.ndarray:
+def _fast_cell_var(
+    system: ObservationSystem,
+    cov: PosteriorCovariance | None,
+    M: sp.csr_matrix,
+    si: int,
+    prior: PriorCovariance | None = None,
+) -> np.ndarray:
     """diag(M P Mᵀ) for cell-total rows whose grid part lies in one block (closed-form B part)."""
     L = system.layout
     B = cov.B if cov is not None else prior
     g = L.segments["grid"]
-    Mg = M[:, g.start:g.stop].tocsr()
+    Mg = M[:, g.start : g.stop].tocsr()
     # B part of grid: sigma² * a_wᵀ Ct a_w (same block and species)
     nb = L.nby * L.nbx
     coo = Mg.tocoo()
     w = (coo.col // nb) % L.nw
     Aw = sp.csr_matrix((coo.data, (coo.row, w)), shape=(M.shape[0], L.nw)).toarray()
-    var = B.sigma ** 2 * np.einsum("iw,wv,iv->i", Aw, B.Ct, Aw)
-    Mp = M[:, g.stop:].tocsr()
+    var = B.sigma**2 * np.einsum("iw,wv,iv->i", Aw, B.Ct, Aw)
+    Mp = M[:, g.stop :].tocsr()
     if Mp.nnz:
         # rows hold one species, so the species correlation does not enter: the extra
         # unknowns are independent within a species
-        var = var + np.asarray(Mp.multiply(Mp) @ (B.sd[g.stop:] ** 2)).ravel()
+        var = var + np.asarray(Mp.multiply(Mp) @ (B.sd[g.stop :] ** 2)).ravel()
     if cov is not None:
         if cov.P is not None:
             return np.asarray((M.multiply(M @ cov.P)).sum(axis=1)).ravel()
         if cov.W is not None and cov.W.shape[1]:
             MW = np.asarray(M.astype(cov.W.dtype) @ cov.W, dtype=np.float64)
-            var = var + (MW ** 2) @ cov.mu
+            var = var + (MW**2) @ cov.mu
     return np.clip(var, 0, None)
 
 
-def posterior_dataset(system: ObservationSystem, result: InversionResult,
-                      cfg: InversionConfig) -> xr.Dataset:
+def posterior_dataset(
+    system: ObservationSystem, result: InversionResult, cfg: InversionConfig
+) -> xr.Dataset:
     """Posterior emission Dataset (prior × factors) with per-cell posterior std."""
     from gridcarbon.grids.dataset import emission_dataset
 
@@ -513,7 +632,11 @@ def posterior_dataset(system: ObservationSystem, result: InversionResult,
             pf = fmean[si][hw][:, by[pcell], bx[pcell]]
             pfs = fstd[si][hw][:, by[pcell], bx[pcell]]
             if len(L.point_index):
-                ps = L.segments["points"].start + si * L.point_index.size + np.arange(L.point_index.size)
+                ps = (
+                    L.segments["points"].start
+                    + si * L.point_index.size
+                    + np.arange(L.point_index.size)
+                )
                 pf[:, L.point_index] = xa[ps][None, :]
                 pfs[:, L.point_index] = result.post_std[ps][None, :]
             pfp = np.clip(pf, 0, None) if cfg.negative_factors == "clip" else pf
@@ -523,41 +646,80 @@ def posterior_dataset(system: ObservationSystem, result: InversionResult,
     if len(system.points) and system._prior_points is not None:
         pts = system._prior_points
     attrs = dict(system.prior_attrs)
-    attrs.update({
-        "title": "gridcarbon posterior emission grids (prior x inversion scaling factors)",
-        "inversion": json.dumps({"dofs": result.dofs, "reduced_chi2": result.reduced_chi2,
-                                 "n_observations": result.metrics["n_observations"],
-                                 "state_size": L.n, "n_negative_factors": result.n_negative,
-                                 "negative_factors": cfg.negative_factors}),
-        "inversion_config": json.dumps(cfg.model_dump(mode="json")),
-    })
-    ds = emission_dataset(gs, system.times, area, points=pts,
-                          point_emissions=point_em if pts is not None else None,
-                          region_fraction=system.region_fraction.reshape(gs.shape), attrs=attrs)
+    attrs.update(
+        {
+            "title": "gridcarbon posterior emission grids (prior x inversion scaling factors)",
+            "inversion": json.dumps(
+                {
+                    "dofs": result.dofs,
+                    "reduced_chi2": result.reduced_chi2,
+                    "n_observations": result.metrics["n_observations"],
+                    "state_size": L.n,
+                    "n_negative_factors": result.n_negative,
+                    "negative_factors": cfg.negative_factors,
+                }
+            ),
+            "inversion_config": json.dumps(cfg.model_dump(mode="json")),
+        }
+    )
+    ds = emission_dataset(
+        gs,
+        system.times,
+        area,
+        points=pts,
+        point_emissions=point_em if pts is not None else None,
+        region_fraction=system.region_fraction.reshape(gs.shape),
+        attrs=attrs,
+    )
     for k, v in extra.items():
         dims = ("time", "y", "x") if v.ndim == 3 else ("time", "point")
         if dims[1] == "point" and "point" not in ds.dims:
             continue
-        ds[k] = (dims, v, {"long_name": f"posterior 1-sigma of {k[:-4]}", "units": "kg h-1",
-                           "grid_mapping": "crs"} if dims[1] == "y" else
-                 {"long_name": f"posterior 1-sigma of {k[:-4]}", "units": "kg h-1"})
+        ds[k] = (
+            dims,
+            v,
+            {
+                "long_name": f"posterior 1-sigma of {k[:-4]}",
+                "units": "kg h-1",
+                "grid_mapping": "crs",
+            }
+            if dims[1] == "y"
+            else {"long_name": f"posterior 1-sigma of {k[:-4]}", "units": "kg h-1"},
+        )
     # per-cell period statistics
     for si, s in enumerate(L.species):
         st = cell_period_stats(system, result.covariance, xa, si)
         with np.errstate(invalid="ignore", divide="ignore"):
             ur = np.where(st["prior_std"] > 0, 1 - st["posterior_std"] / st["prior_std"], np.nan)
             fac = np.where(st["prior"] > 0, st["posterior"] / st["prior"], np.nan)
-        ds[f"{s}_uncertainty_reduction"] = (("y", "x"), ur.reshape(gs.shape).astype(np.float32), {
-            "long_name": f"uncertainty reduction 1 - sigma_post/sigma_prior of the period total of {s}",
-            "units": "1", "grid_mapping": "crs"})
-        ds[f"{s}_factor"] = (("y", "x"), fac.reshape(gs.shape).astype(np.float32), {
-            "long_name": f"posterior / prior period total of {s} (area + point sources)",
-            "units": "1", "grid_mapping": "crs"})
+        ds[f"{s}_uncertainty_reduction"] = (
+            ("y", "x"),
+            ur.reshape(gs.shape).astype(np.float32),
+            {
+                "long_name": f"uncertainty reduction 1 - sigma_post/sigma_prior of the period total of {s}",
+                "units": "1",
+                "grid_mapping": "crs",
+            },
+        )
+        ds[f"{s}_factor"] = (
+            ("y", "x"),
+            fac.reshape(gs.shape).astype(np.float32),
+            {
+                "long_name": f"posterior / prior period total of {s} (area + point sources)",
+                "units": "1",
+                "grid_mapping": "crs",
+            },
+        )
     return ds
 
 
-def invert(prior: xr.Dataset, observations: pd.DataFrame, stations: pd.DataFrame,
-           met: xr.Dataset, config: InversionConfig | None = None) -> InversionResult:
+def invert(
+    prior: xr.Dataset,
+    observations: pd.DataFrame,
+    stations: pd.DataFrame,
+    met: xr.Dataset,
+    config: InversionConfig | None = None,
+) -> InversionResult:
     """Invert observations against a prior.
 
     Parameters

@@ -43,20 +43,50 @@ _SY_D = np.array([2.5334, 1.8096, 1.0857, 0.72382, 0.54287, 0.36191])
 # ISC3 table 1-2: sigma_z = a x^b, rows: (upper x limit km, a, b); the last row of each class
 # holds for larger x.  Class A above 3.11 km and B sigma_z are capped at 5000 m.
 _SZ_TABLE = {
-    0: [(0.10, 122.800, 0.94470), (0.15, 158.080, 1.05420), (0.20, 170.220, 1.09320),
-        (0.25, 179.520, 1.12620), (0.30, 217.410, 1.26440), (0.40, 258.890, 1.40940),
-        (0.50, 346.750, 1.72830), (3.11, 453.850, 2.11660), (1e9, 453.850, 2.11660)],
+    0: [
+        (0.10, 122.800, 0.94470),
+        (0.15, 158.080, 1.05420),
+        (0.20, 170.220, 1.09320),
+        (0.25, 179.520, 1.12620),
+        (0.30, 217.410, 1.26440),
+        (0.40, 258.890, 1.40940),
+        (0.50, 346.750, 1.72830),
+        (3.11, 453.850, 2.11660),
+        (1e9, 453.850, 2.11660),
+    ],
     1: [(0.20, 90.673, 0.93198), (0.40, 98.483, 0.98332), (1e9, 109.300, 1.09710)],
     2: [(1e9, 61.141, 0.91465)],
-    3: [(0.30, 34.459, 0.86974), (1.00, 32.093, 0.81066), (3.00, 32.093, 0.64403),
-        (10.00, 33.504, 0.60486), (30.00, 36.650, 0.56589), (1e9, 44.053, 0.51179)],
-    4: [(0.10, 24.260, 0.83660), (0.30, 23.331, 0.81956), (1.00, 21.628, 0.75660),
-        (2.00, 21.628, 0.63077), (4.00, 22.534, 0.57154), (10.00, 24.703, 0.50527),
-        (20.00, 26.970, 0.46713), (40.00, 35.420, 0.37615), (1e9, 47.618, 0.29592)],
-    5: [(0.20, 15.209, 0.81558), (0.70, 14.457, 0.78407), (1.00, 13.953, 0.68465),
-        (2.00, 13.953, 0.63227), (3.00, 14.823, 0.54503), (7.00, 16.187, 0.46490),
-        (15.00, 17.836, 0.41507), (30.00, 22.651, 0.32681), (60.00, 27.074, 0.27436),
-        (1e9, 34.219, 0.21716)],
+    3: [
+        (0.30, 34.459, 0.86974),
+        (1.00, 32.093, 0.81066),
+        (3.00, 32.093, 0.64403),
+        (10.00, 33.504, 0.60486),
+        (30.00, 36.650, 0.56589),
+        (1e9, 44.053, 0.51179),
+    ],
+    4: [
+        (0.10, 24.260, 0.83660),
+        (0.30, 23.331, 0.81956),
+        (1.00, 21.628, 0.75660),
+        (2.00, 21.628, 0.63077),
+        (4.00, 22.534, 0.57154),
+        (10.00, 24.703, 0.50527),
+        (20.00, 26.970, 0.46713),
+        (40.00, 35.420, 0.37615),
+        (1e9, 47.618, 0.29592),
+    ],
+    5: [
+        (0.20, 15.209, 0.81558),
+        (0.70, 14.457, 0.78407),
+        (1.00, 13.953, 0.68465),
+        (2.00, 13.953, 0.63227),
+        (3.00, 14.823, 0.54503),
+        (7.00, 16.187, 0.46490),
+        (15.00, 17.836, 0.41507),
+        (30.00, 22.651, 0.32681),
+        (60.00, 27.074, 0.27436),
+        (1e9, 34.219, 0.21716),
+    ],
 }
 _SZ_N = max(len(v) for v in _SZ_TABLE.values())
 _SZ_LIM = np.full((6, _SZ_N), 1e9)
@@ -136,8 +166,9 @@ def _vec(fn, cls, x):
 def _cls(c):
     if isinstance(c, str):
         return CLASS_NAMES.index(c.upper())
-    return np.asarray([CLASS_NAMES.index(s.upper()) if isinstance(s, str) else int(s)
-                       for s in np.atleast_1d(c)]).reshape(np.shape(c))
+    return np.asarray(
+        [CLASS_NAMES.index(s.upper()) if isinstance(s, str) else int(s) for s in np.atleast_1d(c)]
+    ).reshape(np.shape(c))
 
 
 def sigma_y_rural(cls, x_m):
@@ -170,18 +201,20 @@ def sigmas(cls, x_m, urban: bool = False):
 # Turner's table: rows = wind speed (knots) bins, columns NRI 4,3,2,1,0,-1,-2; values class index
 # (G is merged into F).
 _TURNER_SPEED_KNOTS = np.array([1.5, 3.5, 5.5, 6.5, 7.5, 9.5, 10.5, 11.5, np.inf])
-_TURNER = np.array([
-    # 4  3  2  1  0 -1 -2
-    [0, 0, 1, 2, 3, 5, 5],   # 0-1 kt
-    [0, 1, 1, 2, 3, 5, 5],   # 2-3
-    [0, 1, 2, 3, 3, 4, 5],   # 4-5
-    [1, 1, 2, 3, 3, 4, 5],   # 6
-    [1, 1, 2, 3, 3, 3, 4],   # 7
-    [1, 2, 2, 3, 3, 3, 4],   # 8-9
-    [2, 2, 3, 3, 3, 3, 4],   # 10
-    [2, 2, 3, 3, 3, 3, 3],   # 11
-    [2, 3, 3, 3, 3, 3, 3],   # >= 12
-])
+_TURNER = np.array(
+    [
+        # 4  3  2  1  0 -1 -2
+        [0, 0, 1, 2, 3, 5, 5],  # 0-1 kt
+        [0, 1, 1, 2, 3, 5, 5],  # 2-3
+        [0, 1, 2, 3, 3, 4, 5],  # 4-5
+        [1, 1, 2, 3, 3, 4, 5],  # 6
+        [1, 1, 2, 3, 3, 3, 4],  # 7
+        [1, 2, 2, 3, 3, 3, 4],  # 8-9
+        [2, 2, 3, 3, 3, 3, 4],  # 10
+        [2, 2, 3, 3, 3, 3, 3],  # 11
+        [2, 3, 3, 3, 3, 3, 3],  # >= 12
+    ]
+)
 
 
 def turner_class(wind_m_s, sun_elevation_deg, cloud_fraction):
@@ -218,10 +251,22 @@ def sun_elevation(times_utc, lon, lat):
     doy = t.day_of_year.to_numpy(float).reshape(tarr.shape)
     hour = ((t.hour + t.minute / 60.0).to_numpy(float) + 0.5).reshape(tarr.shape)
     g = 2 * np.pi / 365.0 * (doy - 1 + (hour - 12) / 24)
-    decl = (0.006918 - 0.399912 * np.cos(g) + 0.070257 * np.sin(g) - 0.006758 * np.cos(2 * g)
-            + 0.000907 * np.sin(2 * g) - 0.002697 * np.cos(3 * g) + 0.00148 * np.sin(3 * g))
-    eqt = 229.18 * (0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g)
-                    - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g))
+    decl = (
+        0.006918
+        - 0.399912 * np.cos(g)
+        + 0.070257 * np.sin(g)
+        - 0.006758 * np.cos(2 * g)
+        + 0.000907 * np.sin(2 * g)
+        - 0.002697 * np.cos(3 * g)
+        + 0.00148 * np.sin(3 * g)
+    )
+    eqt = 229.18 * (
+        0.000075
+        + 0.001868 * np.cos(g)
+        - 0.032077 * np.sin(g)
+        - 0.014615 * np.cos(2 * g)
+        - 0.040849 * np.sin(2 * g)
+    )
     tst = hour * 60 + eqt + 4 * np.asarray(lon, float)
     ha = np.radians(tst / 4 - 180)
     la = np.radians(np.asarray(lat, float))
@@ -250,22 +295,26 @@ def briggs_rise_nb(k, u_s, stack_h, diam, v_exit, t_exit, t_amb):
         dtheta = 0.020 if k == 4 else 0.035
         s = 9.80665 * dtheta / t_amb
         dh_b = 2.6 * (fb / (u * s)) ** (1.0 / 3.0) if fb > 0 else 0.0
-        dh_ms = 1.5 * (v_exit * v_exit * diam * diam * t_amb / (4.0 * max(t_exit, 1.0) * u)) ** (
-            1.0 / 3.0) * s ** (-1.0 / 6.0)
+        dh_ms = (
+            1.5
+            * (v_exit * v_exit * diam * diam * t_amb / (4.0 * max(t_exit, 1.0) * u)) ** (1.0 / 3.0)
+            * s ** (-1.0 / 6.0)
+        )
         return max(dh_b, min(dh_m, dh_ms))
     if fb <= 0:
         return dh_m
     if fb < 55.0:
-        dh_b = 21.425 * fb ** 0.75 / u
+        dh_b = 21.425 * fb**0.75 / u
     else:
-        dh_b = 38.71 * fb ** 0.6 / u
+        dh_b = 38.71 * fb**0.6 / u
     return max(dh_b, dh_m)
 
 
 def briggs_rise(cls, u_stack, stack_h, diam, v_exit, t_exit, t_amb=283.15):
     """Briggs final plume rise, m (vectorised wrapper of the numba kernel)."""
-    b = np.broadcast_arrays(*(np.asarray(a, float) for a in (cls, u_stack, stack_h, diam, v_exit,
-                                                             t_exit, t_amb)))
+    b = np.broadcast_arrays(
+        *(np.asarray(a, float) for a in (cls, u_stack, stack_h, diam, v_exit, t_exit, t_amb))
+    )
     out = np.empty(b[0].shape)
     for idx in np.ndindex(out.shape):
         out[idx] = briggs_rise_nb(int(b[0][idx]), *(float(a[idx]) for a in b[1:]))

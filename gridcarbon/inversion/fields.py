@@ -11,11 +11,22 @@ import pandas as pd
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.inversion.dispersion import sun_elevation
 
-__all__ = ["NEIGHBOUR_ADCODES", "neighbour_fractions", "neighbour_fields", "biogenic_fields",
-           "urban_fraction", "KG_H_PER_UMOL_M2_S_CO2"]
+__all__ = [
+    "NEIGHBOUR_ADCODES",
+    "neighbour_fractions",
+    "neighbour_fields",
+    "biogenic_fields",
+    "urban_fraction",
+    "KG_H_PER_UMOL_M2_S_CO2",
+]
 
-NEIGHBOUR_ADCODES = {"310000": "Shanghai", "320000": "Jiangsu", "340000": "Anhui",
-                     "360000": "Jiangxi", "350000": "Fujian"}
+NEIGHBOUR_ADCODES = {
+    "310000": "Shanghai",
+    "320000": "Jiangsu",
+    "340000": "Anhui",
+    "360000": "Jiangxi",
+    "350000": "Fujian",
+}
 
 #: kg CO2 per hour per m² for a flux of 1 µmol m-2 s-1.
 KG_H_PER_UMOL_M2_S_CO2 = 44.0095e-6 * 3600 / 1000.0
@@ -43,10 +54,13 @@ def neighbour_fractions(grid: GridSpec) -> tuple[list[str], np.ndarray]:
     return list(names), F
 
 
-def neighbour_fields(grid: GridSpec, prior_total_per_hour: dict[str, np.ndarray],
-                     region_area_m2: float, scales: dict[str, float],
-                     fractions: tuple[list[str], np.ndarray] | None = None
-                     ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+def neighbour_fields(
+    grid: GridSpec,
+    prior_total_per_hour: dict[str, np.ndarray],
+    region_area_m2: float,
+    scales: dict[str, float],
+    fractions: tuple[list[str], np.ndarray] | None = None,
+) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
     """Coarse inflow prior: each neighbouring province emits like Zhejiang's mean density (per
     hour, from the prior) times a scale, spread evenly over its part of the grid.
 
@@ -63,8 +77,10 @@ def neighbour_fields(grid: GridSpec, prior_total_per_hour: dict[str, np.ndarray]
     names, F = neighbour_fractions(grid) if fractions is None else fractions
     W = np.asarray(F, float) * grid.cell_area
     W = W * np.array([scales.get(nm, 1.0) for nm in names])[:, None] if len(names) else W
-    dens = {sp: np.asarray(tot, float) / max(region_area_m2, 1.0)
-            for sp, tot in prior_total_per_hour.items()}
+    dens = {
+        sp: np.asarray(tot, float) / max(region_area_m2, 1.0)
+        for sp, tot in prior_total_per_hour.items()
+    }
     return list(names), W, dens
 
 
@@ -85,8 +101,12 @@ def _landcover(grid: GridSpec) -> dict[str, np.ndarray]:
         return {"urban": z, "cropland": z, "forest": z, "water": z, "other": z}
 
 
-def biogenic_fields(grid: GridSpec, times: pd.DatetimeIndex, t2m_K: np.ndarray,
-                    landcover: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def biogenic_fields(
+    grid: GridSpec,
+    times: pd.DatetimeIndex,
+    t2m_K: np.ndarray,
+    landcover: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """Biogenic fluxes per cell and hour, kg/h, ``(nt, ncell)`` float32.
 
     * ``CO2``: net ecosystem exchange (positive = source) over forest and cropland:
@@ -104,14 +124,16 @@ def biogenic_fields(grid: GridSpec, times: pd.DatetimeIndex, t2m_K: np.ndarray,
     forest = np.asarray(lc["forest"]).ravel()
     crop = np.asarray(lc["cropland"]).ravel()
     lon, lat = grid.lonlat()
-    el = sun_elevation(pd.DatetimeIndex(times).values[:, None], lon.ravel()[None], lat.ravel()[None])
+    el = sun_elevation(
+        pd.DatetimeIndex(times).values[:, None], lon.ravel()[None], lat.ravel()[None]
+    )
     light = np.clip(np.sin(np.radians(el)), 0, None)
     T = np.asarray(t2m_K, float)[:, None]
     resp = 2.0 ** ((T - 288.15) / 10.0)
     ptemp = np.clip((T - 273.15) / 20.0, 0.1, 1.0)
-    nee = (forest[None] * (2.0 * resp - 12.0 * light * ptemp)
-           + crop[None] * (1.2 * resp - 8.0 * light * ptemp))
+    nee = forest[None] * (2.0 * resp - 12.0 * light * ptemp) + crop[None] * (
+        1.2 * resp - 8.0 * light * ptemp
+    )
     co2 = (nee * KG_H_PER_UMOL_M2_S_CO2 * grid.cell_area).astype(np.float32)
-    iso = (forest[None] * 4.0e-6 * light * np.exp(0.09 * (T - 303.15)) * grid.cell_area)
+    iso = forest[None] * 4.0e-6 * light * np.exp(0.09 * (T - 303.15)) * grid.cell_area
     return {"CO2": co2, "VOC": iso.astype(np.float32)}
-

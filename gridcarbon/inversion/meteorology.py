@@ -46,7 +46,9 @@ def read_era5(path: str | Path) -> xr.Dataset:
             ds = ds.isel({extra: 0})
     miss = [v for v in ("u10", "v10", "blh") if v not in ds]
     if miss:
-        raise InputDataError(f"meteorology {str(path)!r} lacks {miss}; need u10, v10, blh and tcc or sshf")
+        raise InputDataError(
+            f"meteorology {str(path)!r} lacks {miss}; need u10, v10, blh and tcc or sshf"
+        )
     if "tcc" not in ds and "sshf" not in ds:
         raise InputDataError(f"meteorology {str(path)!r} has neither tcc (cloud cover) nor sshf")
     ds = ds.sortby("lat").sortby("lon").sortby("time")
@@ -82,8 +84,21 @@ class PointMet:
     stability: np.ndarray
 
     def copy(self) -> PointMet:
-        return PointMet(self.times, *(np.array(getattr(self, f)) for f in (
-            "speed", "direction_from", "blh", "cloud", "t2m", "sun_elevation", "stability")))
+        return PointMet(
+            self.times,
+            *(
+                np.array(getattr(self, f))
+                for f in (
+                    "speed",
+                    "direction_from",
+                    "blh",
+                    "cloud",
+                    "t2m",
+                    "sun_elevation",
+                    "stability",
+                )
+            ),
+        )
 
 
 def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
@@ -94,7 +109,8 @@ def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
         raise InputDataError(
             f"meteorology covers lon {glon[0]}..{glon[-1]}, lat {glat[0]}..{glat[-1]}, which does "
             f"not contain all points (lon {lon.min():.2f}..{lon.max():.2f}, lat "
-            f"{lat.min():.2f}..{lat.max():.2f}); give a larger met domain")
+            f"{lat.min():.2f}..{lat.max():.2f}); give a larger met domain"
+        )
     t = pd.DatetimeIndex(times)
     mt = pd.DatetimeIndex(met["time"].values)
     if t.min() < mt.min() or t.max() > mt.max():
@@ -102,8 +118,10 @@ def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
     pts = xr.Dataset({"lon": ("p", lon), "lat": ("p", lat)})
     sub = met.interp(lon=pts["lon"], lat=pts["lat"], method="linear")
     sub = sub.interp(time=t.values, method="linear")
-    return {v: np.asarray(sub[v].transpose("time", "p").values, float) for v in
-            ("u10", "v10", "blh", "tcc", "t2m")}
+    return {
+        v: np.asarray(sub[v].transpose("time", "p").values, float)
+        for v in ("u10", "v10", "blh", "tcc", "t2m")
+    }
 
 
 def met_at_points(met: xr.Dataset, times, lon, lat) -> PointMet:
@@ -112,9 +130,13 @@ def met_at_points(met: xr.Dataset, times, lon, lat) -> PointMet:
     t = pd.DatetimeIndex(times)
     speed = np.hypot(f["u10"], f["v10"])
     direction = (np.degrees(np.arctan2(-f["u10"], -f["v10"])) + 360.0) % 360.0
-    el = sun_elevation(t.values[:, None], np.asarray(lon, float)[None], np.asarray(lat, float)[None])
+    el = sun_elevation(
+        t.values[:, None], np.asarray(lon, float)[None], np.asarray(lat, float)[None]
+    )
     stab = turner_class(speed, el, f["tcc"])
-    return PointMet(t, speed, direction, np.clip(f["blh"], 50.0, None), f["tcc"], f["t2m"], el, stab)
+    return PointMet(
+        t, speed, direction, np.clip(f["blh"], 50.0, None), f["tcc"], f["t2m"], el, stab
+    )
 
 
 def met_on_grid(met: xr.Dataset, grid: GridSpec, times) -> PointMet:
@@ -123,9 +145,16 @@ def met_on_grid(met: xr.Dataset, grid: GridSpec, times) -> PointMet:
     return met_at_points(met, times, lon.ravel(), lat.ravel())
 
 
-def perturb_point_met(pm: PointMet, xy_m: np.ndarray, rng: np.random.Generator,
-                      direction_sd_deg: float, speed_sd: float, blh_bias: float,
-                      time_scale_h: float, length_scale_km: float) -> PointMet:
+def perturb_point_met(
+    pm: PointMet,
+    xy_m: np.ndarray,
+    rng: np.random.Generator,
+    direction_sd_deg: float,
+    speed_sd: float,
+    blh_bias: float,
+    time_scale_h: float,
+    length_scale_km: float,
+) -> PointMet:
     """Perturbed copy of point met for the 'perturbed transport' OSSE.
 
     Wind-direction errors (additive, degrees) and wind-speed errors (multiplicative, lognormal)

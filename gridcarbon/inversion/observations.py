@@ -60,8 +60,10 @@ def _read_table(path: str | Path) -> pd.DataFrame:
 
 def station_species(stations: pd.DataFrame) -> dict[str, list[str]]:
     """Species measured at each station (from the comma-separated ``species`` column)."""
-    return {sid: [s.strip() for s in str(sp).split(",") if s.strip()]
-            for sid, sp in zip(stations["station_id"], stations["species"], strict=True)}
+    return {
+        sid: [s.strip() for s in str(sp).split(",") if s.strip()]
+        for sid, sp in zip(stations["station_id"], stations["species"], strict=True)
+    }
 
 
 def validate_stations(stations: pd.DataFrame, grid: GridSpec | None = None) -> pd.DataFrame:
@@ -82,7 +84,9 @@ def validate_stations(stations: pd.DataFrame, grid: GridSpec | None = None) -> p
     need = ["station_id", "lon", "lat", "kind", "species"]
     missing = [c for c in need if c not in stations.columns]
     if missing:
-        raise InputDataError(f"station table lacks column(s) {missing}; expected {need} (+ name, height)")
+        raise InputDataError(
+            f"station table lacks column(s) {missing}; expected {need} (+ name, height)"
+        )
     if len(stations) == 0:
         raise InputDataError("station table is empty")
     df = stations.copy().reset_index(drop=True)
@@ -94,24 +98,30 @@ def validate_stations(stations: pd.DataFrame, grid: GridSpec | None = None) -> p
     dup = df["station_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise InputDataError(f"station table row {i + 1}: duplicate station_id {df.station_id[i]!r}")
+        raise InputDataError(
+            f"station table row {i + 1}: duplicate station_id {df.station_id[i]!r}"
+        )
     for i, row in df.iterrows():
         if row["kind"] not in STATION_KINDS:
             raise InputDataError(
                 f"station table row {i + 1} ({row.station_id}): unknown kind {row['kind']!r}; "
-                f"use one of {list(STATION_KINDS)}")
+                f"use one of {list(STATION_KINDS)}"
+            )
         for sp in str(row["species"]).split(","):
             if sp.strip() not in ("CO2", "NO2", "VOC"):
                 raise InputDataError(
                     f"station table row {i + 1} ({row.station_id}): unknown species {sp!r}; "
-                    "use CO2, NO2, VOC separated by commas")
+                    "use CO2, NO2, VOC separated by commas"
+                )
         lon, lat, h = float(row["lon"]), float(row["lat"]), float(row["height"])
         if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputDataError(
-                f"station table row {i + 1} ({row.station_id}): bad lon/lat {lon!r}, {lat!r}")
+                f"station table row {i + 1} ({row.station_id}): bad lon/lat {lon!r}, {lat!r}"
+            )
         if not np.isfinite(h) or h < 0:
             raise InputDataError(
-                f"station table row {i + 1} ({row.station_id}): inlet height {h!r} must be >= 0 m")
+                f"station table row {i + 1} ({row.station_id}): inlet height {h!r} must be >= 0 m"
+            )
     if grid is not None:
         x, y = grid.project(df["lon"].to_numpy(float), df["lat"].to_numpy(float))
         r, c = grid.xy_to_index(x, y, strict=False)
@@ -120,7 +130,8 @@ def validate_stations(stations: pd.DataFrame, grid: GridSpec | None = None) -> p
             i = int(np.flatnonzero(bad)[0])
             raise OutsideGridError(
                 f"station {df.station_id[i]!r} (row {i + 1}, lon {df.lon[i]}, lat {df.lat[i]}) is "
-                "outside the grid; remove it or enlarge the grid (grid.buffer_m)")
+                "outside the grid; remove it or enlarge the grid (grid.buffer_m)"
+            )
         df["x"], df["y"], df["row"], df["col"] = x, y, r.astype(np.int64), c.astype(np.int64)
     return df
 
@@ -173,7 +184,9 @@ def normalise_observations(
     need = ["time", "station_id", "species", "value", "unit"]
     missing = [c for c in need if c not in obs.columns]
     if missing:
-        raise InputDataError(f"observation table lacks column(s) {missing}; expected {list(OBS_COLUMNS)}")
+        raise InputDataError(
+            f"observation table lacks column(s) {missing}; expected {list(OBS_COLUMNS)}"
+        )
     df = obs.reset_index(drop=True).copy()
     df["station_id"] = df["station_id"].astype(str)
     known = set(stations["station_id"].astype(str))
@@ -182,12 +195,14 @@ def normalise_observations(
         i = int(np.flatnonzero(unknown)[0])
         raise InputDataError(
             f"observation row {i + 1}: unknown station {df.station_id[i]!r}; add it to the "
-            "station table")
+            "station table"
+        )
     sp = df["species"].astype(str).str.strip().str.lower().map(_SPECIES_ALIASES)
     if sp.isna().any():
         i = int(np.flatnonzero(sp.isna())[0])
         raise InputDataError(
-            f"observation row {i + 1}: unknown species {df.species[i]!r}; use CO2, NO2 or VOC")
+            f"observation row {i + 1}: unknown species {df.species[i]!r}; use CO2, NO2 or VOC"
+        )
     df["species"] = sp
     t = _to_utc(df["time"], time_zone)
     if t.isna().any():
@@ -200,13 +215,15 @@ def normalise_observations(
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(
             f"observation row {i + 1} ({df.station_id[i]}, {df.time[i]}): value {df.value[i]!r} "
-            "is not a finite number; drop the row or mark it missing before reading")
+            "is not a finite number; drop the row or mark it missing before reading"
+        )
     neg = vals < 0
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
         raise InputDataError(
             f"observation row {i + 1} ({df.station_id[i]}, {df.time[i]}): negative value "
-            f"{vals[i]!r}; concentrations cannot be negative")
+            f"{vals[i]!r}; concentrations cannot be negative"
+        )
     if "uncertainty" in df:
         unc = pd.to_numeric(df["uncertainty"], errors="coerce").to_numpy(float)
         badu = np.isfinite(unc) & (unc < 0)
@@ -220,46 +237,60 @@ def normalise_observations(
         i = int(np.flatnonzero(dup)[0])
         raise InputDataError(
             f"observation row {i + 1}: duplicate (station {df.station_id[i]!r}, time "
-            f"{df.time[i]}, species {df.species[i]}); keep one value per station, hour and species")
+            f"{df.time[i]}, species {df.species[i]}); keep one value per station, hour and species"
+        )
     units = df["unit"].astype(str)
     norm = units.map(normalise_unit)
     if norm.isna().any():
         i = int(np.flatnonzero(norm.isna())[0])
         raise InputDataError(
-            f"observation row {i + 1}: unknown unit {units[i]!r}; use ppm, ppb, ppbC, ug/m3 or mg/m3")
+            f"observation row {i + 1}: unknown unit {units[i]!r}; use ppm, ppb, ppbC, ug/m3 or mg/m3"
+        )
     beijing = (df["time"] + pd.Timedelta(hours=8)).dt.date
     out_v = np.empty(len(df))
     out_u = np.empty(len(df))
     for (s, u), idx in df.groupby([df["species"], norm]).groups.items():
         idx = np.asarray(idx)
         try:
-            out_v[idx] = to_canonical(vals[idx], u, s, beijing[idx].to_numpy(),
-                                      voc_molar_mass_per_carbon)
-            out_u[idx] = to_canonical(unc[idx], u, s, beijing[idx].to_numpy(),
-                                      voc_molar_mass_per_carbon)
+            out_v[idx] = to_canonical(
+                vals[idx], u, s, beijing[idx].to_numpy(), voc_molar_mass_per_carbon
+            )
+            out_u[idx] = to_canonical(
+                unc[idx], u, s, beijing[idx].to_numpy(), voc_molar_mass_per_carbon
+            )
         except InputDataError as exc:
             raise InputDataError(f"observation row {int(idx[0]) + 1}: {exc}") from None
     sp_of = station_species(stations)
-    not_measured = [i for i, (sid, s) in enumerate(zip(df.station_id, df.species, strict=True))
-                    if s not in sp_of.get(sid, [])]
+    not_measured = [
+        i
+        for i, (sid, s) in enumerate(zip(df.station_id, df.species, strict=True))
+        if s not in sp_of.get(sid, [])
+    ]
     if not_measured:
         i = not_measured[0]
         raise InputDataError(
             f"observation row {i + 1}: station {df.station_id[i]!r} does not list species "
-            f"{df.species[i]} in the station table")
-    res = pd.DataFrame({
-        "time": df["time"].to_numpy(dtype="datetime64[ns]"),
-        "station_id": df["station_id"].to_numpy(),
-        "species": df["species"].to_numpy(),
-        "value": out_v,
-        "unit": df["species"].map(CANONICAL_UNITS).to_numpy(),
-        "uncertainty": out_u,
-    })
+            f"{df.species[i]} in the station table"
+        )
+    res = pd.DataFrame(
+        {
+            "time": df["time"].to_numpy(dtype="datetime64[ns]"),
+            "station_id": df["station_id"].to_numpy(),
+            "species": df["species"].to_numpy(),
+            "value": out_v,
+            "unit": df["species"].map(CANONICAL_UNITS).to_numpy(),
+            "uncertainty": out_u,
+        }
+    )
     return res.sort_values(["species", "station_id", "time"]).reset_index(drop=True)
 
 
-def read_observations(path: str | Path, stations: pd.DataFrame, time_zone: str = "UTC",
-                      voc_molar_mass_per_carbon: float = 14.0) -> pd.DataFrame:
+def read_observations(
+    path: str | Path,
+    stations: pd.DataFrame,
+    time_zone: str = "UTC",
+    voc_molar_mass_per_carbon: float = 14.0,
+) -> pd.DataFrame:
     """Read a long observation table (CSV or Parquet) and normalise it
     (:func:`normalise_observations`)."""
     return normalise_observations(_read_table(path), stations, time_zone, voc_molar_mass_per_carbon)
@@ -274,8 +305,9 @@ _CNEMC_SITE_COLUMNS = {
 }
 
 
-def read_cnemc_sites(path: str | Path, kind: str = "urban", species: str = "NO2",
-                     height: float = 10.0) -> pd.DataFrame:
+def read_cnemc_sites(
+    path: str | Path, kind: str = "urban", species: str = "NO2", height: float = 10.0
+) -> pd.DataFrame:
     """Read a CNEMC site list (监测点编码, 监测点名称, 城市, 经度, 纬度; or English headers).
 
     The regulatory sites measure NO2 (and CO); they get ``kind`` and ``species`` as given.
@@ -337,11 +369,17 @@ def read_cnemc(
         codes = [c for c in raw.columns if str(c) in known]
         if raw.empty or not codes:
             continue
-        long = raw.melt(id_vars=["date", "hour", "type"], value_vars=codes,
-                        var_name="station_id", value_name="value").dropna(subset=["value"])
+        long = raw.melt(
+            id_vars=["date", "hour", "type"],
+            value_vars=codes,
+            var_name="station_id",
+            value_name="value",
+        ).dropna(subset=["value"])
         t = pd.to_datetime(long["date"].astype(str), format="%Y%m%d", errors="coerce")
         if t.isna().any():
-            raise InputDataError(f"CNEMC file {str(p)!r}: bad date {long['date'][t.isna()].iloc[0]!r}")
+            raise InputDataError(
+                f"CNEMC file {str(p)!r}: bad date {long['date'][t.isna()].iloc[0]!r}"
+            )
         t = t + pd.to_timedelta(long["hour"].astype(int), unit="h")
         if hour_stamp == "ending":
             t = t - pd.Timedelta(hours=1)
@@ -350,6 +388,8 @@ def read_cnemc(
         long["unit"] = np.where(long["species"] == "CO", "mg/m3", "ug/m3")
         frames.append(long[["time", "station_id", "species", "value", "unit"]])
     if not frames:
-        raise InputDataError("no observation of the wanted species at known stations in the CNEMC files")
+        raise InputDataError(
+            "no observation of the wanted species at known stations in the CNEMC files"
+        )
     obs = pd.concat(frames, ignore_index=True)
     return normalise_observations(obs, stations, "Asia/Shanghai", voc_molar_mass_per_carbon)

@@ -37,8 +37,15 @@ from numba import prange
 
 from gridcarbon.inversion.dispersion import _sigmas, briggs_rise_nb, wind_profile_exponent_nb
 
-__all__ = ["Receptors", "Footprints", "build_footprints", "forward", "adjoint", "row_dot",
-           "truncation_loss"]
+__all__ = [
+    "Receptors",
+    "Footprints",
+    "build_footprints",
+    "forward",
+    "adjoint",
+    "row_dot",
+    "truncation_loss",
+]
 
 _SQ2 = math.sqrt(2.0)
 _SQ2PI = math.sqrt(2.0 * math.pi)
@@ -70,14 +77,34 @@ class Receptors:
         return int(self.x.size)
 
     @classmethod
-    def from_arrays(cls, x, y, z, hour, speed, direction_from_deg, stability, zi, tau_nox_s,
-                    t_amb, calm_floor: float = 1.0) -> Receptors:
+    def from_arrays(
+        cls,
+        x,
+        y,
+        z,
+        hour,
+        speed,
+        direction_from_deg,
+        stability,
+        zi,
+        tau_nox_s,
+        t_amb,
+        calm_floor: float = 1.0,
+    ) -> Receptors:
         th = np.radians(np.asarray(direction_from_deg, float))
         return cls(
-            np.asarray(x, float), np.asarray(y, float), np.asarray(z, float),
-            np.asarray(hour, np.int64), np.maximum(np.asarray(speed, float), calm_floor),
-            -np.sin(th), -np.cos(th), np.asarray(stability, np.int64), np.asarray(zi, float),
-            np.asarray(tau_nox_s, float), np.asarray(t_amb, float))
+            np.asarray(x, float),
+            np.asarray(y, float),
+            np.asarray(z, float),
+            np.asarray(hour, np.int64),
+            np.maximum(np.asarray(speed, float), calm_floor),
+            -np.sin(th),
+            -np.cos(th),
+            np.asarray(stability, np.int64),
+            np.asarray(zi, float),
+            np.asarray(tau_nox_s, float),
+            np.asarray(t_amb, float),
+        )
 
 
 @dataclass
@@ -123,7 +150,9 @@ def _vertical(k, z, h, sz, zi, lid_f):
             b = z + h - 2.0 * n * zi
             s += math.exp(-0.5 * (a / sz) ** 2) + math.exp(-0.5 * (b / sz) ** 2)
         return s / (_SQ2PI * sz)
-    return (math.exp(-0.5 * ((z - h) / sz) ** 2) + math.exp(-0.5 * ((z + h) / sz) ** 2)) / (_SQ2PI * sz)
+    return (math.exp(-0.5 * ((z - h) / sz) ** 2) + math.exp(-0.5 * ((z + h) / sz) ** 2)) / (
+        _SQ2PI * sz
+    )
 
 
 @numba.njit(cache=True)
@@ -168,9 +197,39 @@ def _area_count(rx, ry, rspeed, rex, rey, rk, x0, y1, cs, nx, ny, rmax_m, tmax_s
 
 
 @numba.njit(cache=True, parallel=True)
-def _area_fill(ptr, rx, ry, rz, rspeed, rex, rey, rk, rzi, rtau, x0, y1, cs, nx, ny, urban,
-               rmax_m, tmax_s, latk, nsub, nsub_near, h_src, lid_f, r0, req, tauc,
-               out_idx, out_val, out_nox, out_n, out_evals):
+def _area_fill(
+    ptr,
+    rx,
+    ry,
+    rz,
+    rspeed,
+    rex,
+    rey,
+    rk,
+    rzi,
+    rtau,
+    x0,
+    y1,
+    cs,
+    nx,
+    ny,
+    urban,
+    rmax_m,
+    tmax_s,
+    latk,
+    nsub,
+    nsub_near,
+    h_src,
+    lid_f,
+    r0,
+    req,
+    tauc,
+    out_idx,
+    out_val,
+    out_nox,
+    out_n,
+    out_evals,
+):
     n = rx.size
     hd = cs * 0.7072
     for r in prange(n):
@@ -237,9 +296,37 @@ def _area_fill(ptr, rx, ry, rz, rspeed, rex, rey, rk, rzi, rtau, x0, y1, cs, nx,
 
 
 @numba.njit(cache=True, parallel=True)
-def _point_fill(rx, ry, rz, rspeed, rex, rey, rk, rzi, rtau, rtamb, px, py, ph, pd_, pv, pt,
-                purban, rmax_m, tmax_s, latk, lid_f, r0, req, tauc, max_per_row,
-                out_idx, out_val, out_nox, out_n):
+def _point_fill(
+    rx,
+    ry,
+    rz,
+    rspeed,
+    rex,
+    rey,
+    rk,
+    rzi,
+    rtau,
+    rtamb,
+    px,
+    py,
+    ph,
+    pd_,
+    pv,
+    pt,
+    purban,
+    rmax_m,
+    tmax_s,
+    latk,
+    lid_f,
+    r0,
+    req,
+    tauc,
+    max_per_row,
+    out_idx,
+    out_val,
+    out_nox,
+    out_n,
+):
     n = rx.size
     npt = px.size
     for r in prange(n):
@@ -312,9 +399,22 @@ def build_footprints(
 
     t0 = time.perf_counter()
     urban = np.ascontiguousarray(urban, dtype=np.bool_)
-    args = (rec.x, rec.y, rec.speed, rec.ex, rec.ey, rec.stability, float(grid_x0),
-            float(grid_y1), float(cell_size), int(nx), int(ny), float(max_distance_m),
-            float(max_travel_s), float(lateral_sigmas))
+    args = (
+        rec.x,
+        rec.y,
+        rec.speed,
+        rec.ex,
+        rec.ey,
+        rec.stability,
+        float(grid_x0),
+        float(grid_y1),
+        float(cell_size),
+        int(nx),
+        int(ny),
+        float(max_distance_m),
+        float(max_travel_s),
+        float(lateral_sigmas),
+    )
     counts = _area_count(*args)
     ptr_cap = np.zeros(rec.n + 1, np.int64)
     np.cumsum(counts, out=ptr_cap[1:])
@@ -324,12 +424,39 @@ def build_footprints(
     nox = np.empty(tot, np.float32)
     used = np.zeros(rec.n, np.int64)
     evals = np.zeros(rec.n, np.int64)
-    _area_fill(ptr_cap, rec.x, rec.y, rec.z, rec.speed, rec.ex, rec.ey, rec.stability, rec.zi,
-               rec.tau_nox_s, float(grid_x0), float(grid_y1), float(cell_size), int(nx), int(ny),
-               urban, float(max_distance_m), float(max_travel_s), float(lateral_sigmas),
-               int(subcells), int(subcells_near), float(area_height_m), float(lid_factor),
-               float(no2_primary), float(no2_equilibrium), float(no2_conversion_s),
-               idx, val, nox, used, evals)
+    _area_fill(
+        ptr_cap,
+        rec.x,
+        rec.y,
+        rec.z,
+        rec.speed,
+        rec.ex,
+        rec.ey,
+        rec.stability,
+        rec.zi,
+        rec.tau_nox_s,
+        float(grid_x0),
+        float(grid_y1),
+        float(cell_size),
+        int(nx),
+        int(ny),
+        urban,
+        float(max_distance_m),
+        float(max_travel_s),
+        float(lateral_sigmas),
+        int(subcells),
+        int(subcells_near),
+        float(area_height_m),
+        float(lid_factor),
+        float(no2_primary),
+        float(no2_equilibrium),
+        float(no2_conversion_s),
+        idx,
+        val,
+        nox,
+        used,
+        evals,
+    )
     a_ptr, a_idx, a_val, a_nox = _compact_fast(ptr_cap, used, idx, val, nox)
     npoint = 0
     if points is not None and len(points["x"]):
@@ -339,14 +466,35 @@ def build_footprints(
         p_val = np.zeros((rec.n, cap), np.float32)
         p_nox = np.zeros((rec.n, cap), np.float32)
         p_n = np.zeros(rec.n, np.int64)
-        _point_fill(rec.x, rec.y, rec.z, rec.speed, rec.ex, rec.ey, rec.stability, rec.zi,
-                    rec.tau_nox_s, rec.t_amb,
-                    *(np.asarray(points[k], float) for k in ("x", "y", "height", "diameter",
-                                                             "velocity", "temperature")),
-                    np.asarray(points["urban"], np.bool_), float(max_distance_m),
-                    float(max_travel_s), float(lateral_sigmas), float(lid_factor),
-                    float(no2_primary), float(no2_equilibrium), float(no2_conversion_s), cap,
-                    p_idx, p_val, p_nox, p_n)
+        _point_fill(
+            rec.x,
+            rec.y,
+            rec.z,
+            rec.speed,
+            rec.ex,
+            rec.ey,
+            rec.stability,
+            rec.zi,
+            rec.tau_nox_s,
+            rec.t_amb,
+            *(
+                np.asarray(points[k], float)
+                for k in ("x", "y", "height", "diameter", "velocity", "temperature")
+            ),
+            np.asarray(points["urban"], np.bool_),
+            float(max_distance_m),
+            float(max_travel_s),
+            float(lateral_sigmas),
+            float(lid_factor),
+            float(no2_primary),
+            float(no2_equilibrium),
+            float(no2_conversion_s),
+            cap,
+            p_idx,
+            p_val,
+            p_nox,
+            p_n,
+        )
         mask = np.arange(cap)[None, :] < p_n[:, None]
         pt_ptr = np.zeros(rec.n + 1, np.int64)
         np.cumsum(p_n, out=pt_ptr[1:])
@@ -357,8 +505,21 @@ def build_footprints(
         pt_idx = np.empty(0, np.int32)
         pt_val = np.empty(0, np.float32)
         pt_nox = np.empty(0, np.float32)
-    fp = Footprints(rec, int(nx) * int(ny), npoint, a_ptr, a_idx, a_val, a_nox, pt_ptr, pt_idx,
-                    pt_val, pt_nox, int(evals.sum()), time.perf_counter() - t0)
+    fp = Footprints(
+        rec,
+        int(nx) * int(ny),
+        npoint,
+        a_ptr,
+        a_idx,
+        a_val,
+        a_nox,
+        pt_ptr,
+        pt_idx,
+        pt_val,
+        pt_nox,
+        int(evals.sum()),
+        time.perf_counter() - t0,
+    )
     return fp
 
 
@@ -418,13 +579,19 @@ def _rowdot(ptr, idx, val, field, out):
 def row_dot(fp: Footprints, field: np.ndarray, nox: bool = False) -> np.ndarray:
     """Area part of ``H @ x`` for a time-invariant field ``(ncell,)`` (same at every hour)."""
     out = np.zeros(fp.receptors.n)
-    _rowdot(fp.area_ptr, fp.area_idx, fp.area_nox if nox else fp.area_val,
-            np.ascontiguousarray(field, dtype=np.float64), out)
+    _rowdot(
+        fp.area_ptr,
+        fp.area_idx,
+        fp.area_nox if nox else fp.area_val,
+        np.ascontiguousarray(field, dtype=np.float64),
+        out,
+    )
     return out
 
 
-def forward(fp: Footprints, area: np.ndarray | None, points: np.ndarray | None = None,
-            nox: bool = False) -> np.ndarray:
+def forward(
+    fp: Footprints, area: np.ndarray | None, points: np.ndarray | None = None, nox: bool = False
+) -> np.ndarray:
     """``H @ x``: concentration (µg/m³; NOx as NO2 at the station) at each receptor-hour.
 
     Parameters
@@ -439,16 +606,29 @@ def forward(fp: Footprints, area: np.ndarray | None, points: np.ndarray | None =
     out = np.zeros(fp.receptors.n)
     hour = fp.receptors.hour
     if area is not None:
-        _fwd(fp.area_ptr, fp.area_idx, fp.area_nox if nox else fp.area_val, hour,
-             np.ascontiguousarray(area), out)
+        _fwd(
+            fp.area_ptr,
+            fp.area_idx,
+            fp.area_nox if nox else fp.area_val,
+            hour,
+            np.ascontiguousarray(area),
+            out,
+        )
     if points is not None and fp.npoint:
-        _fwd(fp.pt_ptr, fp.pt_idx, fp.pt_nox if nox else fp.pt_val, hour,
-             np.ascontiguousarray(points), out)
+        _fwd(
+            fp.pt_ptr,
+            fp.pt_idx,
+            fp.pt_nox if nox else fp.pt_val,
+            hour,
+            np.ascontiguousarray(points),
+            out,
+        )
     return out
 
 
-def adjoint(fp: Footprints, y: np.ndarray, nt: int, nox: bool = False
-            ) -> tuple[np.ndarray, np.ndarray]:
+def adjoint(
+    fp: Footprints, y: np.ndarray, nt: int, nox: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``H.T @ y``: sensitivities ``(nt, ncell)`` and ``(nt, npoint)`` of ``<y, H x>``."""
     y = np.asarray(y, float)
     G = np.zeros((nt, fp.ncell))
@@ -459,9 +639,15 @@ def adjoint(fp: Footprints, y: np.ndarray, nt: int, nox: bool = False
     return G, Gp
 
 
-def truncation_loss(rec: Receptors, grid_args: tuple, urban: np.ndarray,
-                    area: np.ndarray | None = None, sample: int = 200, seed: int = 0,
-                    **kw) -> dict[str, float]:
+def truncation_loss(
+    rec: Receptors,
+    grid_args: tuple,
+    urban: np.ndarray,
+    area: np.ndarray | None = None,
+    sample: int = 200,
+    seed: int = 0,
+    **kw,
+) -> dict[str, float]:
     """Signal lost to truncation, on a sample of receptor-hours.
 
     Compares the truncated operator with one reaching 3× as far in distance and travel time
@@ -470,18 +656,41 @@ def truncation_loss(rec: Receptors, grid_args: tuple, urban: np.ndarray,
     """
     rng = np.random.default_rng(seed)
     sel = np.sort(rng.choice(rec.n, size=min(sample, rec.n), replace=False))
-    sub = Receptors(*(getattr(rec, f)[sel] for f in (
-        "x", "y", "z", "hour", "speed", "ex", "ey", "stability", "zi", "tau_nox_s", "t_amb")))
+    sub = Receptors(
+        *(
+            getattr(rec, f)[sel]
+            for f in (
+                "x",
+                "y",
+                "z",
+                "hour",
+                "speed",
+                "ex",
+                "ey",
+                "stability",
+                "zi",
+                "tau_nox_s",
+                "t_amb",
+            )
+        )
+    )
     ncell = grid_args[3] * grid_args[4]
     nt = int(sub.hour.max()) + 1
     uni = np.ones((nt, ncell))
     E = uni if area is None else area
     base = build_footprints(sub, *grid_args, urban, **kw)
     wide_lat = build_footprints(sub, *grid_args, urban, **{**kw, "lateral_sigmas": 6.0})
-    far = build_footprints(sub, *grid_args, urban, **{
-        **kw, "lateral_sigmas": 6.0,
-        "max_distance_m": 3 * kw.get("max_distance_m", 50_000.0),
-        "max_travel_s": 3 * kw.get("max_travel_s", 7200.0)})
+    far = build_footprints(
+        sub,
+        *grid_args,
+        urban,
+        **{
+            **kw,
+            "lateral_sigmas": 6.0,
+            "max_distance_m": 3 * kw.get("max_distance_m", 50_000.0),
+            "max_travel_s": 3 * kw.get("max_travel_s", 7200.0),
+        },
+    )
     b, lw, f = forward(base, uni).sum(), forward(wide_lat, uni).sum(), forward(far, E).sum()
     bE, lwE = forward(base, E).sum(), forward(wide_lat, E).sum()
     return {

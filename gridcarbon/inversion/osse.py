@@ -34,8 +34,16 @@ from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.operator import forward, row_dot
 from gridcarbon.inversion.system import EMITTED, ObservationSystem, conversion_factor
 
-__all__ = ["Truth", "make_truth", "synthetic_observations", "OSSEResult", "run_osse",
-           "score_replicate", "sector_multipliers", "summarise"]
+__all__ = [
+    "Truth",
+    "make_truth",
+    "synthetic_observations",
+    "OSSEResult",
+    "run_osse",
+    "score_replicate",
+    "sector_multipliers",
+    "summarise",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +53,15 @@ class Truth:
     """A synthetic truth: state vector, emissions and the unmodelled pieces."""
 
     x: np.ndarray
-    area: np.ndarray          # (ns, nt, ncell) float32, kg/h
-    points: np.ndarray        # (ns, nt, npt) float32
+    area: np.ndarray  # (ns, nt, ncell) float32, kg/h
+    points: np.ndarray  # (ns, nt, npt) float32
     micro_drift: dict = field(default_factory=dict)  # (station, obs species) -> per-day drift
     include_biogenic: bool = False
     mode: str = "perturbed"
 
-    def cell_totals(self, system: ObservationSystem, si: int, include_points: bool = True
-                    ) -> np.ndarray:
+    def cell_totals(
+        self, system: ObservationSystem, si: int, include_points: bool = True
+    ) -> np.ndarray:
         """Period total per cell (area, or area + points in the cell), kg."""
         tot = self.area[si].sum(axis=0, dtype=np.float64)
         if include_points and self.points.shape[2]:
@@ -61,9 +70,11 @@ class Truth:
         return tot
 
 
-def sector_multipliers(system: ObservationSystem, biases: dict[str, float],
-                       area_shares: dict[str, dict[str, np.ndarray]] | None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def sector_multipliers(
+    system: ObservationSystem,
+    biases: dict[str, float],
+    area_shares: dict[str, dict[str, np.ndarray]] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Truth multipliers ``1 + Σ_sector bias × share`` per species and cell, and per point.
 
     ``area_shares[species][sector]`` is each sector's share of the cell's area emission (ncell,);
@@ -82,8 +93,9 @@ def sector_multipliers(system: ObservationSystem, biases: dict[str, float],
     return m_area, m_pts
 
 
-def area_sector_shares_from_config(run_config, system: ObservationSystem
-                                   ) -> dict[str, dict[str, np.ndarray]] | None:
+def area_sector_shares_from_config(
+    run_config, system: ObservationSystem
+) -> dict[str, dict[str, np.ndarray]] | None:
     """Sector shares of each cell's period area emission, from the prior inventory of a
     :class:`~gridcarbon.config.RunConfig` and its temporal profiles."""
     try:
@@ -107,9 +119,13 @@ def area_sector_shares_from_config(run_config, system: ObservationSystem
     return out
 
 
-def make_truth(system: ObservationSystem, rng: np.random.Generator, mode: str,
-               cfg: InversionConfig,
-               area_shares: dict[str, dict[str, np.ndarray]] | None = None) -> Truth:
+def make_truth(
+    system: ObservationSystem,
+    rng: np.random.Generator,
+    mode: str,
+    cfg: InversionConfig,
+    area_shares: dict[str, dict[str, np.ndarray]] | None = None,
+) -> Truth:
     """Draw a truth from the inversion's prior (plus sector biases in perturbed mode)."""
     L = system.layout
     x = L.xb() + system.B.sqrt_apply(rng.standard_normal(L.n))
@@ -124,14 +140,20 @@ def make_truth(system: ObservationSystem, rng: np.random.Generator, mode: str,
     area = np.empty_like(system.E)
     points = np.empty_like(system.Ep)
     npt = len(system.points)
-    pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy() if npt else None
+    pcell = (
+        (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy() if npt else None
+    )
     for si in range(ns):
         fc = f[si][:, by, bx]  # (nw, ncell)
         area[si] = system.E[si] * (fc[hw] * m_area[si][None, :])
         if npt:
             pf = f[si][hw][:, by[pcell], bx[pcell]]
             if len(L.point_index):
-                ps = L.segments["points"].start + si * L.point_index.size + np.arange(L.point_index.size)
+                ps = (
+                    L.segments["points"].start
+                    + si * L.point_index.size
+                    + np.arange(L.point_index.size)
+                )
                 pf[:, L.point_index] = x[ps][None, :]
             points[si] = system.Ep[si] * pf * m_pts[None, :]
     drift = {}
@@ -147,10 +169,12 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
     """Hourly model-error noise with the exponential hour-to-hour correlation R assumes."""
     P = system.pairs
     floor = P["obs_species"].map(cfg.model_error_floor).to_numpy(float)
-    sd = np.sqrt(floor ** 2 + (cfg.model_error_rel * system.enhancement) ** 2
-                 + system.direction_spread ** 2)
-    hours = np.asarray((pd.DatetimeIndex(P["time"]) - pd.Timestamp("2000-01-01"))
-                       / pd.Timedelta(hours=1), float)
+    sd = np.sqrt(
+        floor**2 + (cfg.model_error_rel * system.enhancement) ** 2 + system.direction_spread**2
+    )
+    hours = np.asarray(
+        (pd.DatetimeIndex(P["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1), float
+    )
     out = np.zeros(len(P))
     for _, idx in P.groupby("group").indices.items():
         t = hours[idx]
@@ -160,8 +184,13 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
     return out
 
 
-def synthetic_observations(system: ObservationSystem, truth: Truth, rng: np.random.Generator,
-                           cfg: InversionConfig, footprints=None) -> pd.DataFrame:
+def synthetic_observations(
+    system: ObservationSystem,
+    truth: Truth,
+    rng: np.random.Generator,
+    cfg: InversionConfig,
+    footprints=None,
+) -> pd.DataFrame:
     """Observations of the truth at every pair of ``system`` (long table, canonical units).
 
     ``footprints`` is the transport that makes them: the system's own (identical twin) or one
@@ -178,11 +207,17 @@ def synthetic_observations(system: ObservationSystem, truth: Truth, rng: np.rand
         si = system.species.index(EMITTED[obs_s])
         nox = obs_s == "NO2"
         conv = conversion_factor(obs_s, cfg)
-        c = forward(fp, truth.area[si], truth.points[si] if truth.points.shape[2] else None, nox=nox)
+        c = forward(
+            fp, truth.area[si], truth.points[si] if truth.points.shape[2] else None, nox=nox
+        )
         for j, pj in enumerate(system.neighbour_used):
             fj = truth.x[L.segments["neighbours"].start + si * len(L.neighbours) + j]
-            c = c + fj * row_dot(fp, system.neighbour_W[pj], nox=nox) * system.neighbour_density[
-                EMITTED[obs_s]][fp.receptors.hour]
+            c = (
+                c
+                + fj
+                * row_dot(fp, system.neighbour_W[pj], nox=nox)
+                * system.neighbour_density[EMITTED[obs_s]][fp.receptors.hour]
+            )
         if truth.include_biogenic and EMITTED[obs_s] in system.bio and not nox:
             bio_scale = 1.0
             if EMITTED[obs_s] in L.biogenic_species:
@@ -193,30 +228,43 @@ def synthetic_observations(system: ObservationSystem, truth: Truth, rng: np.rand
         val[m] = conv * c[rows[m]]
     # background and micro biases (drawn in x)
     osp = np.array([L.obs_species.index(s) for s in P["obs_species"]])
-    bgcol = (L.segments["background"].start + (osp * L.ndays + P["day"].to_numpy()) * L.nsectors
-             + P["sector"].to_numpy())
+    bgcol = (
+        L.segments["background"].start
+        + (osp * L.ndays + P["day"].to_numpy()) * L.nsectors
+        + P["sector"].to_numpy()
+    )
     val += P["obs_species"].map(cfg.background_prior).to_numpy(float) + truth.x[bgcol]
     bias_index = {k: i for i, k in enumerate(L.bias_keys)}
     mid = (L.ndays - 1) / 2.0
     for i, (sid, s) in enumerate(zip(P["station_id"], P["obs_species"], strict=True)):
         k = bias_index.get((sid, s))
         if k is not None:
-            val[i] += truth.x[L.segments["bias"].start + k] + truth.micro_drift.get((sid, s), 0.0) * (
-                P["day"].iat[i] - mid)
-    meas = np.array([cfg.measurement_error.get(k, {}).get(s, 0.0)
-                     for k, s in zip(P["kind"], P["obs_species"], strict=True)])
+            val[i] += truth.x[L.segments["bias"].start + k] + truth.micro_drift.get(
+                (sid, s), 0.0
+            ) * (P["day"].iat[i] - mid)
+    meas = np.array(
+        [
+            cfg.measurement_error.get(k, {}).get(s, 0.0)
+            for k, s in zip(P["kind"], P["obs_species"], strict=True)
+        ]
+    )
     val += meas * rng.standard_normal(len(P))
     if truth.mode == "identical":
         val += _model_error_noise(system, cfg, rng)
     # not clipped at zero: a micro sensor with a negative bias can read below zero, and the
     # identical twin's statistics need the linear-Gaussian model unaltered
     del hrs
-    return pd.DataFrame({
-        "time": P["time"].to_numpy(), "station_id": P["station_id"].to_numpy(),
-        "species": P["obs_species"].to_numpy(),
-        "value": val, "unit": P["obs_species"].map({"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC"}),
-        "uncertainty": np.nan, "synthetic": True,
-    })
+    return pd.DataFrame(
+        {
+            "time": P["time"].to_numpy(),
+            "station_id": P["station_id"].to_numpy(),
+            "species": P["obs_species"].to_numpy(),
+            "value": val,
+            "unit": P["obs_species"].map({"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC"}),
+            "uncertainty": np.nan,
+            "synthetic": True,
+        }
+    )
 
 
 def near_station_mask(system: ObservationSystem, radius_km: float) -> np.ndarray:
@@ -240,18 +288,30 @@ def city_matrix(system: ObservationSystem, adcodes: list[str]):
     from gridcarbon.scenario.geography import load_boundaries
 
     cities = load_boundaries("city").set_index("adcode")
-    geoms = [to_projected(cities.geometry[c], system.grid.crs) if c in cities.index else None
-             for c in adcodes]
+    geoms = [
+        to_projected(cities.geometry[c], system.grid.crs) if c in cities.index else None
+        for c in adcodes
+    ]
     rows = []
     for gm in geoms:
-        rows.append(coverage_matrix(system.grid, [gm]) if gm is not None
-                    else sp.csr_matrix((1, system.grid.size)))
+        rows.append(
+            coverage_matrix(system.grid, [gm])
+            if gm is not None
+            else sp.csr_matrix((1, system.grid.size))
+        )
     return sp.vstack(rows).tocsr()
 
 
-def score_replicate(system: ObservationSystem, truth: Truth, res: InversionResult,
-                    cfg: InversionConfig, near: np.ndarray, cities=None,
-                    city_codes: list[str] | None = None, label: str = "") -> list[dict]:
+def score_replicate(
+    system: ObservationSystem,
+    truth: Truth,
+    res: InversionResult,
+    cfg: InversionConfig,
+    near: np.ndarray,
+    cities=None,
+    city_codes: list[str] | None = None,
+    label: str = "",
+) -> list[dict]:
     """Scores of one inversion against the truth, one dict per species."""
     out = []
     region = system.region_fraction > 0
@@ -273,23 +333,37 @@ def score_replicate(system: ObservationSystem, truth: Truth, res: InversionResul
                 ur = np.where(st["prior_std"] > 0, 1 - sd / st["prior_std"], 0.0)
             nm, fm = ok & near, ok & ~near
             con = ok & (ur >= 0.05)
-            rec.update({
-                f"rmse_prior_near_kg{tag}": rmse(pr, tt, nm),
-                f"rmse_post_near_kg{tag}": rmse(po, tt, nm),
-                f"rmse_prior_far_kg{tag}": rmse(pr, tt, fm),
-                f"rmse_post_far_kg{tag}": rmse(po, tt, fm),
-                f"coverage_1sigma{tag}": float((np.abs(tt[ok] - po[ok]) <= sd[ok]).mean()),
-                f"coverage_1sigma_constrained{tag}": float(
-                    (np.abs(tt[con] - po[con]) <= sd[con]).mean()) if con.any() else np.nan,
-            })
-            rec[f"rmse_reduction_near{tag}"] = 1 - rec[f"rmse_post_near_kg{tag}"] / rec[f"rmse_prior_near_kg{tag}"]
-            rec[f"rmse_change_far{tag}"] = rec[f"rmse_post_far_kg{tag}"] / rec[f"rmse_prior_far_kg{tag}"] - 1
+            rec.update(
+                {
+                    f"rmse_prior_near_kg{tag}": rmse(pr, tt, nm),
+                    f"rmse_post_near_kg{tag}": rmse(po, tt, nm),
+                    f"rmse_prior_far_kg{tag}": rmse(pr, tt, fm),
+                    f"rmse_post_far_kg{tag}": rmse(po, tt, fm),
+                    f"coverage_1sigma{tag}": float((np.abs(tt[ok] - po[ok]) <= sd[ok]).mean()),
+                    f"coverage_1sigma_constrained{tag}": float(
+                        (np.abs(tt[con] - po[con]) <= sd[con]).mean()
+                    )
+                    if con.any()
+                    else np.nan,
+                }
+            )
+            rec[f"rmse_reduction_near{tag}"] = (
+                1 - rec[f"rmse_post_near_kg{tag}"] / rec[f"rmse_prior_near_kg{tag}"]
+            )
+            rec[f"rmse_change_far{tag}"] = (
+                rec[f"rmse_post_far_kg{tag}"] / rec[f"rmse_prior_far_kg{tag}"] - 1
+            )
             if inc:
-                rec.update({"n_cells_near": int(nm.sum()), "n_cells_far": int(fm.sum()),
-                            "n_cells_constrained": int(con.sum()),
-                            "total_truth_kg": float(tt[region].sum()),
-                            "total_prior_kg": float(pr[region].sum()),
-                            "total_post_kg": float(po[region].sum())})
+                rec.update(
+                    {
+                        "n_cells_near": int(nm.sum()),
+                        "n_cells_far": int(fm.sum()),
+                        "n_cells_constrained": int(con.sum()),
+                        "total_truth_kg": float(tt[region].sum()),
+                        "total_prior_kg": float(pr[region].sum()),
+                        "total_post_kg": float(po[region].sum()),
+                    }
+                )
                 if cities is not None and s == "CO2":
                     for k, code in enumerate(city_codes or []):
                         w = np.asarray(cities[k].todense()).ravel()
@@ -298,11 +372,21 @@ def score_replicate(system: ObservationSystem, truth: Truth, res: InversionResul
                             rec[f"city_{code}_prior_err"] = p_ / t_ - 1
                             rec[f"city_{code}_post_err"] = a_ / t_ - 1
         if len(L.point_index):
-            ps = L.segments["points"].start + si * L.point_index.size + np.arange(L.point_index.size)
+            ps = (
+                L.segments["points"].start + si * L.point_index.size + np.arange(L.point_index.size)
+            )
             rec["point_factor_rmse_prior"] = float(np.sqrt(np.mean((1.0 - truth.x[ps]) ** 2)))
-            rec["point_factor_rmse_post"] = float(np.sqrt(np.mean((res.x_post[ps] - truth.x[ps]) ** 2)))
-        rec.update({"reduced_chi2": res.reduced_chi2, "dofs": res.dofs,
-                    "n_obs": res.metrics["n_observations"], "n_negative_factors": res.n_negative})
+            rec["point_factor_rmse_post"] = float(
+                np.sqrt(np.mean((res.x_post[ps] - truth.x[ps]) ** 2))
+            )
+        rec.update(
+            {
+                "reduced_chi2": res.reduced_chi2,
+                "dofs": res.dofs,
+                "n_obs": res.metrics["n_observations"],
+                "n_negative_factors": res.n_negative,
+            }
+        )
         out.append(rec)
     return out
 
@@ -321,14 +405,23 @@ class OSSEResult:
     last_observations: pd.DataFrame | None = None
 
 
-def run_osse(prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
-             config: InversionConfig | None = None, mode: str | None = None,
-             replicates: int | None = None, seed: int | None = None,
-             area_shares: dict[str, dict[str, np.ndarray]] | None = None,
-             cross_species_zero: bool = True, landcover: dict | None = None,
-             neighbour_fraction=None, city_codes: list[str] | None = None,
-             system: ObservationSystem | None = None, keep_last: bool = False,
-             progress: bool = False) -> OSSEResult:
+def run_osse(
+    prior: xr.Dataset,
+    stations: pd.DataFrame,
+    met: xr.Dataset,
+    config: InversionConfig | None = None,
+    mode: str | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    area_shares: dict[str, dict[str, np.ndarray]] | None = None,
+    cross_species_zero: bool = True,
+    landcover: dict | None = None,
+    neighbour_fraction=None,
+    city_codes: list[str] | None = None,
+    system: ObservationSystem | None = None,
+    keep_last: bool = False,
+    progress: bool = False,
+) -> OSSEResult:
     """Run seeded OSSE replicates (see module docstring).
 
     Parameters
@@ -350,8 +443,9 @@ def run_osse(prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
     seed0 = cfg.osse.seed if seed is None else seed
     t0 = time.perf_counter()
     if system is None:
-        system = ObservationSystem(prior, stations, met, cfg, landcover=landcover,
-                                   neighbour_fraction=neighbour_fraction)
+        system = ObservationSystem(
+            prior, stations, met, cfg, landcover=landcover, neighbour_fraction=neighbour_fraction
+        )
     timings = {"system_seconds": time.perf_counter() - t0}
     near = near_station_mask(system, cfg.osse.station_radius_km)
     codes = cfg.osse.cities if city_codes is None else city_codes
@@ -373,10 +467,16 @@ def run_osse(prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
         truth = make_truth(system, rng, mode, cfg, area_shares)
         if mode == "perturbed":
             o = cfg.osse
-            pm = perturb_point_met(system.pm, system.stations[["x", "y"]].to_numpy(), rng,
-                                   o.wind_direction_error_deg, o.wind_speed_error,
-                                   o.mixing_height_bias, o.error_time_scale_h,
-                                   o.error_length_scale_km)
+            pm = perturb_point_met(
+                system.pm,
+                system.stations[["x", "y"]].to_numpy(),
+                rng,
+                o.wind_direction_error_deg,
+                o.wind_speed_error,
+                o.mixing_height_bias,
+                o.error_time_scale_h,
+                o.error_length_scale_km,
+            )
             fp = system.build(system.receptors_with(pm))
         else:
             fp = system.footprints
@@ -386,19 +486,32 @@ def run_osse(prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
         res = assimilate(system, obs, build_posterior=False)
         t_solve += time.perf_counter() - tb
         for r in score_replicate(system, truth, res, cfg, near, cities, codes, "default"):
-            rows.append({"replicate": i, "seed": seed0 + i, "mode": mode, **r,
-                         "solver_seconds": res.solver.get("seconds", np.nan),
-                         "iterations": res.solver.get("iterations", np.nan)})
+            rows.append(
+                {
+                    "replicate": i,
+                    "seed": seed0 + i,
+                    "mode": mode,
+                    **r,
+                    "solver_seconds": res.solver.get("seconds", np.nan),
+                    "iterations": res.solver.get("iterations", np.nan),
+                }
+            )
         if B0 is not None:
             res0 = assimilate(system, obs, B=B0, build_posterior=False)
-            for r in score_replicate(system, truth, res0, cfg, near, cities, codes,
-                                     "no_cross_species"):
+            for r in score_replicate(
+                system, truth, res0, cfg, near, cities, codes, "no_cross_species"
+            ):
                 if r["species"] == "CO2":
                     rows.append({"replicate": i, "seed": seed0 + i, "mode": mode, **r})
         if keep_last:
             last = (res, truth, obs)
-    timings.update({"observation_seconds": t_obs, "solve_seconds": t_solve,
-                    "total_seconds": time.perf_counter() - t0})
+    timings.update(
+        {
+            "observation_seconds": t_obs,
+            "solve_seconds": t_solve,
+            "total_seconds": time.perf_counter() - t0,
+        }
+    )
     table = pd.DataFrame(rows)
     summary = summarise(table, mode)
     summary["operator"] = system.info()
@@ -408,8 +521,12 @@ def run_osse(prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
 def summarise(table: pd.DataFrame, mode: str) -> dict:
     """Targets of the issue against the measured figures (never adjusted to meet them)."""
     d = table[table["label"] == "default"]
-    out: dict = {"mode": mode, "replicates": int(d["replicate"].nunique()), "synthetic": True,
-                 "species": {}}
+    out: dict = {
+        "mode": mode,
+        "replicates": int(d["replicate"].nunique()),
+        "synthetic": True,
+        "species": {},
+    }
     for s, g in d.groupby("species"):
         m = int(g["n_obs"].median())
         rec = {
@@ -422,8 +539,11 @@ def summarise(table: pd.DataFrame, mode: str) -> dict:
             "reduced_chi2_max": float(g["reduced_chi2"].max()),
             "coverage_mean": float(g["coverage_1sigma"].mean()),
             "coverage_constrained_mean": float(g["coverage_1sigma_constrained"].mean()),
-            "dofs_mean": float(g["dofs"].mean()), "n_obs": m,
-            "with_points_rmse_reduction_near_mean": float(g["rmse_reduction_near_with_points"].mean()),
+            "dofs_mean": float(g["dofs"].mean()),
+            "n_obs": m,
+            "with_points_rmse_reduction_near_mean": float(
+                g["rmse_reduction_near_with_points"].mean()
+            ),
             "with_points_rmse_change_far_mean": float(g["rmse_change_far_with_points"].mean()),
             "with_points_coverage_mean": float(g["coverage_1sigma_with_points"].mean()),
         }
@@ -451,11 +571,13 @@ def summarise(table: pd.DataFrame, mode: str) -> dict:
             ae = co2[f"city_{code}_post_err"].to_numpy(float)
             missed = np.abs(pe) > 0.10
             frac = float(np.mean(np.abs(ae[missed]) <= 0.10)) if missed.any() else np.nan
-            cities[code] = {"replicates_prior_miss_gt_10pct": int(missed.sum()),
-                            "fraction_post_within_10pct": frac,
-                            "ok": bool(frac >= 0.9) if missed.any() else None,
-                            "mean_abs_prior_err": float(np.mean(np.abs(pe))),
-                            "mean_abs_post_err": float(np.mean(np.abs(ae)))}
+            cities[code] = {
+                "replicates_prior_miss_gt_10pct": int(missed.sum()),
+                "fraction_post_within_10pct": frac,
+                "ok": bool(frac >= 0.9) if missed.any() else None,
+                "mean_abs_prior_err": float(np.mean(np.abs(pe))),
+                "mean_abs_post_err": float(np.mean(np.abs(ae))),
+            }
         out["CO2_cities"] = cities
         z = table[(table["label"] == "no_cross_species") & (table["species"] == "CO2")]
         if len(z):

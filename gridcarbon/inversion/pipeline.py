@@ -61,22 +61,31 @@ def stage_inputs(config: RunConfig, prior: xr.Dataset) -> tuple[pd.DataFrame, xr
     return stations, met, synthetic
 
 
-def _synthetic_observations(config: RunConfig, system: ObservationSystem
-                            ) -> tuple[pd.DataFrame, object]:
+def _synthetic_observations(
+    config: RunConfig, system: ObservationSystem
+) -> tuple[pd.DataFrame, object]:
     ic = config.inversion
     rng = np.random.default_rng(ic.osse.seed)
     shares = area_sector_shares_from_config(config, system)
     truth = make_truth(system, rng, "perturbed", ic, shares)
     o = ic.osse
-    pm = perturb_point_met(system.pm, system.stations[["x", "y"]].to_numpy(), rng,
-                           o.wind_direction_error_deg, o.wind_speed_error, o.mixing_height_bias,
-                           o.error_time_scale_h, o.error_length_scale_km)
+    pm = perturb_point_met(
+        system.pm,
+        system.stations[["x", "y"]].to_numpy(),
+        rng,
+        o.wind_direction_error_deg,
+        o.wind_speed_error,
+        o.mixing_height_bias,
+        o.error_time_scale_h,
+        o.error_length_scale_km,
+    )
     fp = system.build(system.receptors_with(pm))
     return synthetic_observations(system, truth, rng, ic, fp), truth
 
 
-def run_inversion_stage(config: RunConfig, prior: xr.Dataset, out_dir: Path,
-                        overwrite: bool = False) -> InversionResult:
+def run_inversion_stage(
+    config: RunConfig, prior: xr.Dataset, out_dir: Path, overwrite: bool = False
+) -> InversionResult:
     """Observations → inversion → posterior grids and metrics written to ``out_dir``.
 
     Parameters
@@ -102,24 +111,28 @@ def run_inversion_stage(config: RunConfig, prior: xr.Dataset, out_dir: Path,
     system = ObservationSystem(prior, stations, met, ic)
     truth = None
     if ic.observations is not None:
-        obs = read_observations(ic.observations, validate_stations(stations),
-                                ic.observation_time_zone, ic.voc_molar_mass_per_carbon)
+        obs = read_observations(
+            ic.observations,
+            validate_stations(stations),
+            ic.observation_time_zone,
+            ic.voc_molar_mass_per_carbon,
+        )
         obs_synthetic = False
     else:
         obs, truth = _synthetic_observations(config, system)
         obs_synthetic = True
     result = assimilate(system, obs)
     result.metrics["synthetic_observations"] = obs_synthetic
-    result.metrics["synthetic"] = bool(obs_synthetic or synthetic or
-                                       prior.attrs.get("synthetic") == "true")
+    result.metrics["synthetic"] = bool(
+        obs_synthetic or synthetic or prior.attrs.get("synthetic") == "true"
+    )
     if truth is not None:
         near = near_station_mask(system, ic.osse.station_radius_km)
         try:
             cities = city_matrix(system, ic.osse.cities) if "CO2" in system.species else None
         except Exception:  # pragma: no cover - geography unavailable
             cities = None
-        scores = score_replicate(system, truth, result, ic, near, cities, ic.osse.cities,
-                                 "stage")
+        scores = score_replicate(system, truth, result, ic, near, cities, ic.osse.cities, "stage")
         result.metrics["osse_scores_vs_synthetic_truth"] = scores
     result.metrics["stage_seconds"] = time.perf_counter() - t0
     _label(result, obs_synthetic, synthetic)
@@ -140,9 +153,13 @@ def _label(result: InversionResult, obs_synthetic: bool, inputs_synthetic: bool)
     ds.attrs["synthetic_components"] = ";".join(p.strip() for p in parts)
 
 
-def write_inversion_outputs(config: RunConfig, result: InversionResult, out_dir: Path,
-                            observations: pd.DataFrame | None = None,
-                            overwrite: bool = False) -> dict[str, Path]:
+def write_inversion_outputs(
+    config: RunConfig,
+    result: InversionResult,
+    out_dir: Path,
+    observations: pd.DataFrame | None = None,
+    overwrite: bool = False,
+) -> dict[str, Path]:
     """Write the posterior grids (NetCDF, and Zarr when configured) and the tables."""
     from gridcarbon.io import write_netcdf, write_zarr
 
@@ -152,7 +169,9 @@ def write_inversion_outputs(config: RunConfig, result: InversionResult, out_dir:
     formats = config.output.formats
     files["posterior_netcdf"] = write_netcdf(result.posterior, out_dir / "posterior.nc", overwrite)
     if "zarr" in formats:
-        files["posterior_zarr"] = write_zarr(result.posterior, out_dir / "posterior.zarr", overwrite)
+        files["posterior_zarr"] = write_zarr(
+            result.posterior, out_dir / "posterior.zarr", overwrite
+        )
     synth = result.metrics.get("synthetic", False)
     note = "SYNTHETIC (OSSE / synthetic inputs) - not real measurements" if synth else ""
 
@@ -177,11 +196,14 @@ def write_inversion_outputs(config: RunConfig, result: InversionResult, out_dir:
     metrics["note"] = note
     metrics["layout"] = result.layout.to_dict()
     (out_dir / "inversion_metrics.json").write_text(
-        json.dumps(metrics, indent=2, default=_json_default), encoding="utf-8")
+        json.dumps(metrics, indent=2, default=_json_default), encoding="utf-8"
+    )
     files["inversion_metrics.json"] = out_dir / "inversion_metrics.json"
     flat = _flatten(metrics)
-    table(pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}),
-          "inversion_metrics.csv")
+    table(
+        pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}),
+        "inversion_metrics.csv",
+    )
     return files
 
 
@@ -207,17 +229,32 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def run_osse_stage(config: RunConfig, prior: xr.Dataset, out_dir: Path, mode: str | None = None,
-                   replicates: int | None = None, overwrite: bool = False,
-                   progress: bool = False) -> OSSEResult:
+def run_osse_stage(
+    config: RunConfig,
+    prior: xr.Dataset,
+    out_dir: Path,
+    mode: str | None = None,
+    replicates: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> OSSEResult:
     """Run OSSE replicates on the configured prior/network/met and write their scores
     (``osse_<mode>.csv``, ``osse_<mode>_summary.json``)."""
     ic = config.inversion
     stations, met, _ = stage_inputs(config, prior)
     system = ObservationSystem(prior, stations, met, ic)
     shares = area_sector_shares_from_config(config, system)
-    res = run_osse(prior, stations, met, ic, mode=mode, replicates=replicates,
-                   area_shares=shares, system=system, progress=progress)
+    res = run_osse(
+        prior,
+        stations,
+        met,
+        ic,
+        mode=mode,
+        replicates=replicates,
+        area_shares=shares,
+        system=system,
+        progress=progress,
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     m = res.summary["mode"]
@@ -229,7 +266,16 @@ def run_osse_stage(config: RunConfig, prior: xr.Dataset, out_dir: Path, mode: st
 
             raise OutputExistsError(f"{str(p)!r} already exists; pass --overwrite")
     res.table.assign(synthetic=True).to_csv(csv, index=False)
-    js.write_text(json.dumps({"note": "SYNTHETIC OSSE - scores against a synthetic truth",
-                              **res.summary, "timings": res.timings}, indent=2,
-                             default=_json_default), encoding="utf-8")
+    js.write_text(
+        json.dumps(
+            {
+                "note": "SYNTHETIC OSSE - scores against a synthetic truth",
+                **res.summary,
+                "timings": res.timings,
+            },
+            indent=2,
+            default=_json_default,
+        ),
+        encoding="utf-8",
+    )
     return res

@@ -24,8 +24,14 @@ import scipy.sparse as sp
 
 from gridcarbon.inversion.state import PriorCovariance
 
-__all__ = ["Problem", "Solution", "PosteriorCovariance", "solve_dense", "solve_lanczos_cg",
-           "solve_lanczos_cg_obs"]
+__all__ = [
+    "Problem",
+    "Solution",
+    "PosteriorCovariance",
+    "solve_dense",
+    "solve_lanczos_cg",
+    "solve_lanczos_cg_obs",
+]
 
 
 @dataclass
@@ -52,8 +58,13 @@ class Problem:
 class PosteriorCovariance:
     """Posterior covariance of the state: dense ``P`` or ``B + W diag(mu) Wᵀ``."""
 
-    def __init__(self, B: PriorCovariance, P: np.ndarray | None = None,
-                 W: np.ndarray | None = None, mu: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        B: PriorCovariance,
+        P: np.ndarray | None = None,
+        W: np.ndarray | None = None,
+        mu: np.ndarray | None = None,
+    ) -> None:
         self.B = B
         self.P = P
         self.W = W
@@ -67,11 +78,11 @@ class PosteriorCovariance:
         """Posterior variances of all state elements."""
         if self.P is not None:
             return np.clip(np.diag(self.P).copy(), 0, None)
-        d = self.B.sd ** 2
+        d = self.B.sd**2
         if self.W is not None and self.W.shape[1]:
             mu = self.mu.astype(self.W.dtype)
             for a in range(0, d.size, 65536):  # chunks: no n × k float64 temporary
-                d[a:a + 65536] += (np.square(self.W[a:a + 65536]) @ mu).astype(np.float64)
+                d[a : a + 65536] += (np.square(self.W[a : a + 65536]) @ mu).astype(np.float64)
         return np.clip(d, 0, None)
 
     def aggregate_var(self, A: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -81,12 +92,12 @@ class PosteriorCovariance:
         """
         A = sp.csr_matrix(A)
         if self.P is not None:
-            AP = (A @ self.P)
+            AP = A @ self.P
             return np.asarray((A.multiply(AP)).sum(axis=1)).ravel()
         out = self.B.aggregate_var(A)
         if self.W is not None and self.W.shape[1]:
             AW = np.asarray(A.astype(self.W.dtype) @ self.W, dtype=np.float64)
-            out += (AW ** 2) @ self.mu
+            out += (AW**2) @ self.mu
         return np.clip(out, 0, None)
 
 
@@ -121,13 +132,29 @@ def solve_dense(prob: Problem) -> Solution:
     Ainv = sla.cho_solve(c, np.eye(A.shape[0]))
     P = S @ Ainv @ S.T
     dofs = float(A.shape[0] - np.trace(Ainv))
-    return Solution(v, S @ v, PosteriorCovariance(prob.B, P=P), dofs, _cost(prob, v),
-                    {"solver": "dense", "seconds": time.perf_counter() - t0, "n": A.shape[0],
-                     "m": int(prob.d.size)})
+    return Solution(
+        v,
+        S @ v,
+        PosteriorCovariance(prob.B, P=P),
+        dofs,
+        _cost(prob, v),
+        {
+            "solver": "dense",
+            "seconds": time.perf_counter() - t0,
+            "n": A.shape[0],
+            "m": int(prob.d.size),
+        },
+    )
 
 
-def solve_lanczos_cg(prob: Problem, tol: float = 1e-6, max_vectors: int = 300,
-                     min_vectors: int = 0, seed: int = 0, keep_tol: float = 1e-8) -> Solution:
+def solve_lanczos_cg(
+    prob: Problem,
+    tol: float = 1e-6,
+    max_vectors: int = 300,
+    min_vectors: int = 0,
+    seed: int = 0,
+    keep_tol: float = 1e-8,
+) -> Solution:
     """Lanczos-form CG in B^1/2 space with full reorthogonalisation (see module docstring).
 
     Parameters
@@ -156,8 +183,14 @@ def solve_lanczos_cg(prob: Problem, tol: float = 1e-6, max_vectors: int = 300,
     converged_at = None
     restarts = 0
     if bnorm == 0:
-        return Solution(np.zeros(n), np.zeros(n), PosteriorCovariance(prob.B, W=np.zeros((n, 0)),
-                        mu=np.zeros(0)), 0.0, _cost(prob, np.zeros(n)), {"solver": "cg", "iterations": 0})
+        return Solution(
+            np.zeros(n),
+            np.zeros(n),
+            PosteriorCovariance(prob.B, W=np.zeros((n, 0)), mu=np.zeros(0)),
+            0.0,
+            _cost(prob, np.zeros(n)),
+            {"solver": "cg", "iterations": 0},
+        )
     q = b / bnorm
     k = 0
     res_hist = []
@@ -214,17 +247,36 @@ def solve_lanczos_cg(prob: Problem, tol: float = 1e-6, max_vectors: int = 300,
     del Q
     W = prob.B.sqrt_apply(V)
     dofs = float(np.sum(1.0 - 1.0 / theta))
-    info = {"solver": "cg", "iterations": k, "converged_at": converged_at,
-            "final_relative_gradient": float(res_hist[-1]) if res_hist else 0.0,
-            "restarts": restarts, "vectors_kept": int(keep.sum()),
-            "seconds": time.perf_counter() - t0, "n": n, "m": int(prob.d.size)}
-    return Solution(v, prob.B.sqrt_apply(v), PosteriorCovariance(prob.B, W=W, mu=mu[keep]),
-                    dofs, _cost(prob, v), info)
+    info = {
+        "solver": "cg",
+        "iterations": k,
+        "converged_at": converged_at,
+        "final_relative_gradient": float(res_hist[-1]) if res_hist else 0.0,
+        "restarts": restarts,
+        "vectors_kept": int(keep.sum()),
+        "seconds": time.perf_counter() - t0,
+        "n": n,
+        "m": int(prob.d.size),
+    }
+    return Solution(
+        v,
+        prob.B.sqrt_apply(v),
+        PosteriorCovariance(prob.B, W=W, mu=mu[keep]),
+        dofs,
+        _cost(prob, v),
+        info,
+    )
 
 
-def solve_lanczos_cg_obs(prob: Problem, tol: float = 1e-6, max_vectors: int = 600,
-                         min_vectors: int = 0, seed: int = 0, keep_tol: float = 1e-6,
-                         batch: int = 32) -> Solution:
+def solve_lanczos_cg_obs(
+    prob: Problem,
+    tol: float = 1e-6,
+    max_vectors: int = 600,
+    min_vectors: int = 0,
+    seed: int = 0,
+    keep_tol: float = 1e-6,
+    batch: int = 32,
+) -> Solution:
     """The same Lanczos-CG in B^1/2 space, carried out in its restricted (observation-space) form.
 
     Every Lanczos vector of the B^1/2-space iteration lies in range(Gᵀ) and is written
@@ -248,9 +300,14 @@ def solve_lanczos_cg_obs(prob: Problem, tol: float = 1e-6, max_vectors: int = 60
     Kz0 = K(z0)
     bnorm = float(np.sqrt(max(z0 @ Kz0, 0.0)))
     if bnorm == 0:
-        return Solution(np.zeros(0), np.zeros(n), PosteriorCovariance(prob.B, W=np.zeros((n, 0)),
-                        mu=np.zeros(0)), 0.0, _cost(prob, np.zeros(n)),
-                        {"solver": "cg-obs", "iterations": 0})
+        return Solution(
+            np.zeros(0),
+            np.zeros(n),
+            PosteriorCovariance(prob.B, W=np.zeros((n, 0)), mu=np.zeros(0)),
+            0.0,
+            _cost(prob, np.zeros(n)),
+            {"solver": "cg-obs", "iterations": 0},
+        )
     kmax = int(min(max_vectors, m))
     Z = np.zeros((kmax, m))
     KZ = np.zeros((kmax, m))
@@ -326,12 +383,22 @@ def solve_lanczos_cg_obs(prob: Problem, tol: float = 1e-6, max_vectors: int = 60
     for a0 in range(0, W.shape[1], batch):
         b0 = min(W.shape[1], a0 + batch)
         X = Zk.T @ Uk[:, a0:b0]
-        W[:, a0:b0] = prob.B.sqrt_apply(prob.B.sqrt_apply(prob.J.T @ (rs[:, None] * X),
-                                                          transpose=True))
+        W[:, a0:b0] = prob.B.sqrt_apply(
+            prob.B.sqrt_apply(prob.J.T @ (rs[:, None] * X), transpose=True)
+        )
     # W = S Q U with Q = Gᵀ R^-1/2 Z: S Sᵀ Jᵀ R^-1/2 Z U = B Jᵀ R^-1/2 Z U
     dofs = float(np.sum(1.0 - 1.0 / theta))
-    info = {"solver": "cg-obs", "iterations": k, "converged_at": converged_at,
-            "final_relative_gradient": float(res), "restarts": restarts,
-            "vectors_kept": int(keep.sum()), "seconds": time.perf_counter() - t0, "n": n, "m": m}
-    return Solution(np.zeros(0), x_inc, PosteriorCovariance(prob.B, W=W, mu=mu[keep]), dofs,
-                    cost, info)
+    info = {
+        "solver": "cg-obs",
+        "iterations": k,
+        "converged_at": converged_at,
+        "final_relative_gradient": float(res),
+        "restarts": restarts,
+        "vectors_kept": int(keep.sum()),
+        "seconds": time.perf_counter() - t0,
+        "n": n,
+        "m": m,
+    }
+    return Solution(
+        np.zeros(0), x_inc, PosteriorCovariance(prob.B, W=W, mu=mu[keep]), dofs, cost, info
+    )

@@ -43,7 +43,9 @@ def exp_corr(n: int, step: float, scale: float) -> np.ndarray:
 def _sym_sqrt(C: np.ndarray) -> np.ndarray:
     w, U = np.linalg.eigh(C)
     if w.min() < -1e-10:
-        raise ConfigError(f"correlation matrix is not positive semi-definite (eigenvalue {w.min():.3g})")
+        raise ConfigError(
+            f"correlation matrix is not positive semi-definite (eigenvalue {w.min():.3g})"
+        )
     return (U * np.sqrt(np.clip(w, 0, None))) @ U.T
 
 
@@ -57,7 +59,9 @@ def species_correlation_matrix(species: list[str], corr: dict[str, float]) -> np
             i, j = species.index(a), species.index(b)
             C[i, j] = C[j, i] = r
     if np.linalg.eigvalsh(C).min() <= 0:
-        raise ConfigError(f"species_correlation {corr} is not positive definite; lower the correlations")
+        raise ConfigError(
+            f"species_correlation {corr} is not positive definite; lower the correlations"
+        )
     return C
 
 
@@ -147,7 +151,11 @@ class StateLayout:
 
     def grid_col(self, s: int, w, blk) -> np.ndarray:
         """State index of grid factor (species s, window w, flat block blk)."""
-        return self.segments["grid"].start + (s * self.nw + np.asarray(w)) * (self.nby * self.nbx) + np.asarray(blk)
+        return (
+            self.segments["grid"].start
+            + (s * self.nw + np.asarray(w)) * (self.nby * self.nbx)
+            + np.asarray(blk)
+        )
 
     def describe(self) -> pd.DataFrame:
         """One row per state element outside the grid segment (kind, species, key)."""
@@ -172,14 +180,26 @@ class StateLayout:
         return df
 
     def to_dict(self) -> dict:
-        return {"species": self.species, "ny": self.ny, "nx": self.nx, "block": self.block,
-                "window_hours": self.window_hours, "nt": self.nt, "nw": self.nw,
-                "nby": self.nby, "nbx": self.nbx, "n": self.n,
-                "segments": {k: [v.start, v.stop] for k, v in self.segments.items()},
-                "points": [int(p) for p in self.point_index], "neighbours": self.neighbours,
-                "biogenic_species": self.biogenic_species, "obs_species": self.obs_species,
-                "ndays": self.ndays, "nsectors": self.nsectors,
-                "bias_keys": [list(k) for k in self.bias_keys]}
+        return {
+            "species": self.species,
+            "ny": self.ny,
+            "nx": self.nx,
+            "block": self.block,
+            "window_hours": self.window_hours,
+            "nt": self.nt,
+            "nw": self.nw,
+            "nby": self.nby,
+            "nbx": self.nbx,
+            "n": self.n,
+            "segments": {k: [v.start, v.stop] for k, v in self.segments.items()},
+            "points": [int(p) for p in self.point_index],
+            "neighbours": self.neighbours,
+            "biogenic_species": self.biogenic_species,
+            "obs_species": self.obs_species,
+            "ndays": self.ndays,
+            "nsectors": self.nsectors,
+            "bias_keys": [list(k) for k in self.bias_keys],
+        }
 
 
 @numba.njit(cache=True)
@@ -225,8 +245,16 @@ class PriorCovariance:
         per-element 1-sigma).
     """
 
-    def __init__(self, layout: StateLayout, sigma: float, Cs: np.ndarray, length_scale_m: float,
-                 cell_size_m: float, time_scale_h: float, extra_sigma: dict) -> None:
+    def __init__(
+        self,
+        layout: StateLayout,
+        sigma: float,
+        Cs: np.ndarray,
+        length_scale_m: float,
+        cell_size_m: float,
+        time_scale_h: float,
+        extra_sigma: dict,
+    ) -> None:
         self.layout = layout
         self.sigma = float(sigma)
         step = layout.block * cell_size_m
@@ -280,7 +308,7 @@ class PriorCovariance:
             sl = L.segments[seg]
             if sl.stop > sl.start:
                 Y = V[sl].reshape(L.ns, -1, k)
-                out[sl] = (self.sd[sl][:, None] * (self.Ss @ Y.reshape(L.ns, -1)).reshape(-1, k))
+                out[sl] = self.sd[sl][:, None] * (self.Ss @ Y.reshape(L.ns, -1)).reshape(-1, k)
         for seg in ("biogenic", "background", "bias"):
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
@@ -302,8 +330,8 @@ class PriorCovariance:
         shared = [L.segments[k] for k in ("points", "neighbours")]
         out = np.zeros(A.shape[0])
         for i in range(A.shape[0]):
-            cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
-            vals = A.data[A.indptr[i]:A.indptr[i + 1]]
+            cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
+            vals = A.data[A.indptr[i] : A.indptr[i + 1]]
             ing = (cols >= g.start) & (cols < g.stop)
             if ing.any():
                 idx = np.unravel_index(cols[ing] - g.start, shape)
@@ -315,7 +343,7 @@ class PriorCovariance:
                     u = axes[ax][0]
                     C = rho ** np.abs(u[:, None] - u[None, :])
                     U = np.moveaxis(np.tensordot(C, U, axes=(1, ax)), 0, ax)
-                out[i] += self.sigma ** 2 * float(np.vdot(T, U))
+                out[i] += self.sigma**2 * float(np.vdot(T, U))
             rest = ~ing
             for sl in shared:  # sd ⊙ (Cs ⊗ I) ⊙ sd within the segment
                 sel = rest & (cols >= sl.start) & (cols < sl.stop)
@@ -332,7 +360,9 @@ class PriorCovariance:
         """S as a dense ``(n, n)`` matrix (small problems only); B = S Sᵀ."""
         n = self.n
         if n > 20000:
-            raise ConfigError(f"state of {n} unknowns is too large for the dense solver; use solver: cg")
+            raise ConfigError(
+                f"state of {n} unknowns is too large for the dense solver; use solver: cg"
+            )
         S = np.empty((n, n))
         for a in range(0, n, 2048):
             b = min(n, a + 2048)

@@ -30,9 +30,16 @@ class SmallCase:
     area_shares: dict
 
 
-def small_case(lon=(119.85, 120.75), lat=(29.85, 30.55), days: int = 7, species=("CO2", "NOx", "VOC"),
-               n_points: int = 8, seed: int = 7, cell_size: float = 3000.0,
-               max_stations: int | None = None) -> SmallCase:
+def small_case(
+    lon=(119.85, 120.75),
+    lat=(29.85, 30.55),
+    days: int = 7,
+    species=("CO2", "NOx", "VOC"),
+    n_points: int = 8,
+    seed: int = 7,
+    cell_size: float = 3000.0,
+    max_stations: int | None = None,
+) -> SmallCase:
     """A small synthetic case (see module docstring)."""
     crs = default_crs()
     import pyproj
@@ -44,7 +51,7 @@ def small_case(lon=(119.85, 120.75), lat=(29.85, 30.55), days: int = 7, species=
     lonc, latc = grid.lonlat()
     # urban "cores" at Hangzhou and Shaoxing
     urb = np.zeros(grid.shape)
-    for (cx, cy, r) in ((120.17, 30.27, 0.12), (120.58, 30.0, 0.08)):
+    for cx, cy, r in ((120.17, 30.27, 0.12), (120.58, 30.0, 0.08)):
         urb += np.exp(-(((lonc - cx) / r) ** 2 + ((latc - cy) / r) ** 2))
     urb = np.clip(urb, 0, 1)
     forest = np.clip(1 - urb - 0.3, 0, 1) * (latc < 30.15)
@@ -56,40 +63,64 @@ def small_case(lon=(119.85, 120.75), lat=(29.85, 30.55), days: int = 7, species=
     times = pd.date_range(start, periods=24 * days, freq="h")
     bj = ((times.hour + 8) % 24).to_numpy()
     diurnal_ind = 0.8 + 0.4 * np.clip(np.sin(np.pi * (bj - 6) / 14), 0, None)
-    diurnal_tr = 0.4 + 1.2 * (np.exp(-((bj - 8) / 2.0) ** 2) + np.exp(-((bj - 18) / 2.0) ** 2)) + 0.4 * ((bj > 6) & (bj < 21))
+    diurnal_tr = (
+        0.4
+        + 1.2 * (np.exp(-(((bj - 8) / 2.0) ** 2)) + np.exp(-(((bj - 18) / 2.0) ** 2)))
+        + 0.4 * ((bj > 6) & (bj < 21))
+    )
     per_sp = {"CO2": (20000.0, 6000.0), "NOx": (40.0, 25.0), "VOC": (30.0, 8.0)}
     area, shares = {}, {}
     for s in species:
         a, b = per_sp[s]
         ind = a * base
         tra = b * traffic
-        area[s] = (diurnal_ind[:, None, None] * ind[None] + diurnal_tr[:, None, None] * tra[None]).astype(np.float32)
+        area[s] = (
+            diurnal_ind[:, None, None] * ind[None] + diurnal_tr[:, None, None] * tra[None]
+        ).astype(np.float32)
         tot = ind * diurnal_ind.sum() + tra * diurnal_tr.sum()
-        shares[s] = {"industry_other": (ind * diurnal_ind.sum() / tot).ravel(),
-                     "road_transport": (tra * diurnal_tr.sum() / tot).ravel()}
+        shares[s] = {
+            "industry_other": (ind * diurnal_ind.sum() / tot).ravel(),
+            "road_transport": (tra * diurnal_tr.sum() / tot).ravel(),
+        }
     pts = None
     pem = None
     if n_points:
         prow = rng.integers(2, grid.ny - 2, n_points)
         pcol = rng.integers(2, grid.nx - 2, n_points)
         plon, plat = lonc[prow, pcol], latc[prow, pcol]
-        sectors = np.array(["power", "industry_petrochemical", "industry_cement", "industry_other"])[
-            np.arange(n_points) % 4]
-        pts = pd.DataFrame({
-            "point_id": [f"P{i:03d}" for i in range(n_points)],
-            "name": [f"Synthetic stack #{i}" for i in range(n_points)],
-            "sector": sectors, "park": "synthetic", "lon": plon, "lat": plat, "row": prow, "col": pcol,
-            "stack_height_m": rng.uniform(40, 150, n_points), "stack_diameter_m": rng.uniform(2, 5, n_points),
-            "exit_velocity_m_s": rng.uniform(8, 20, n_points), "exit_temperature_K": rng.uniform(350, 450, n_points),
-        })
+        sectors = np.array(
+            ["power", "industry_petrochemical", "industry_cement", "industry_other"]
+        )[np.arange(n_points) % 4]
+        pts = pd.DataFrame(
+            {
+                "point_id": [f"P{i:03d}" for i in range(n_points)],
+                "name": [f"Synthetic stack #{i}" for i in range(n_points)],
+                "sector": sectors,
+                "park": "synthetic",
+                "lon": plon,
+                "lat": plat,
+                "row": prow,
+                "col": pcol,
+                "stack_height_m": rng.uniform(40, 150, n_points),
+                "stack_diameter_m": rng.uniform(2, 5, n_points),
+                "exit_velocity_m_s": rng.uniform(8, 20, n_points),
+                "exit_temperature_K": rng.uniform(350, 450, n_points),
+            }
+        )
         strength = rng.lognormal(0, 0.7, n_points)
         pem = {}
         for s in species:
             k = {"CO2": 150000.0, "NOx": 300.0, "VOC": 60.0}[s]
             pem[s] = np.repeat((k * strength)[None, :], times.size, axis=0).astype(np.float32)
-    prior = emission_dataset(grid, times, area, points=pts, point_emissions=pem,
-                             region_fraction=np.ones(grid.shape),
-                             attrs={"synthetic": "true", "title": "small synthetic test prior"})
+    prior = emission_dataset(
+        grid,
+        times,
+        area,
+        points=pts,
+        point_emissions=pem,
+        region_fraction=np.ones(grid.shape),
+        attrs={"synthetic": "true", "title": "small synthetic test prior"},
+    )
     net = default_network()
     x, y = grid.project(net.lon.to_numpy(), net.lat.to_numpy())
     x0, y0, x1, y1 = grid.bounds

@@ -49,10 +49,39 @@ def conversion_factor(obs_species: str, cfg: InversionConfig) -> float:
 
 
 @numba.njit(cache=True)
-def _jacobian_fill(pair_row, pair_sp, pair_nox, pair_conv, a_ptr, a_idx, a_val, a_nox,
-                   p_ptr, p_idx, p_val, p_nox, hour, E, Ep, cell_block, hour_window,
-                   point_big, point_block, grid_off, pt_off, nw, nblk, npb, offs,
-                   o_row, o_col, o_val, sum_area, sum_pt, max_pt):
+def _jacobian_fill(
+    pair_row,
+    pair_sp,
+    pair_nox,
+    pair_conv,
+    a_ptr,
+    a_idx,
+    a_val,
+    a_nox,
+    p_ptr,
+    p_idx,
+    p_val,
+    p_nox,
+    hour,
+    E,
+    Ep,
+    cell_block,
+    hour_window,
+    point_big,
+    point_block,
+    grid_off,
+    pt_off,
+    nw,
+    nblk,
+    npb,
+    offs,
+    o_row,
+    o_col,
+    o_val,
+    sum_area,
+    sum_pt,
+    max_pt,
+):
     for q in range(pair_row.size):
         r = pair_row[q]
         s = pair_sp[q]
@@ -122,11 +151,17 @@ class ObservationSystem:
     landcover, neighbour_fraction : optional overrides (tests).
     """
 
-    def __init__(self, prior: xr.Dataset, stations: pd.DataFrame, met: xr.Dataset,
-                 config: InversionConfig, point_met: PointMet | None = None,
-                 landcover: dict | None = None,
-                 neighbour_fraction: tuple[list[str], np.ndarray] | None = None,
-                 build_jacobian: bool = True) -> None:
+    def __init__(
+        self,
+        prior: xr.Dataset,
+        stations: pd.DataFrame,
+        met: xr.Dataset,
+        config: InversionConfig,
+        point_met: PointMet | None = None,
+        landcover: dict | None = None,
+        neighbour_fraction: tuple[list[str], np.ndarray] | None = None,
+        build_jacobian: bool = True,
+    ) -> None:
         t0 = time.perf_counter()
         cfg = config
         self.config = cfg
@@ -144,40 +179,64 @@ class ObservationSystem:
         self.E = np.stack([self._area(prior, s) for s in self.species])  # (ns, nt, ncell) f32
         self.has_points = "point" in prior.dims and prior.sizes.get("point", 0) > 0
         if self.has_points:
-            self.Ep = np.stack([np.asarray(prior[point_variable(s)].values, np.float32)
-                                if point_variable(s) in prior else
-                                np.zeros((self.nt, prior.sizes["point"]), np.float32)
-                                for s in self.species])
+            self.Ep = np.stack(
+                [
+                    np.asarray(prior[point_variable(s)].values, np.float32)
+                    if point_variable(s) in prior
+                    else np.zeros((self.nt, prior.sizes["point"]), np.float32)
+                    for s in self.species
+                ]
+            )
             px, py = g.project(prior["point_lon"].values, prior["point_lat"].values)
-            self.points = pd.DataFrame({
-                "point_id": prior["point_id"].values.astype(str),
-                "x": px, "y": py,
-                "row": prior["point_row"].values.astype(np.int64),
-                "col": prior["point_col"].values.astype(np.int64),
-                "height": prior["point_stack_height_m"].values.astype(float),
-                "diameter": prior["point_stack_diameter_m"].values.astype(float),
-                "velocity": prior["point_exit_velocity_m_s"].values.astype(float),
-                "temperature": prior["point_exit_temperature_K"].values.astype(float),
-            })
+            self.points = pd.DataFrame(
+                {
+                    "point_id": prior["point_id"].values.astype(str),
+                    "x": px,
+                    "y": py,
+                    "row": prior["point_row"].values.astype(np.int64),
+                    "col": prior["point_col"].values.astype(np.int64),
+                    "height": prior["point_stack_height_m"].values.astype(float),
+                    "diameter": prior["point_stack_diameter_m"].values.astype(float),
+                    "velocity": prior["point_exit_velocity_m_s"].values.astype(float),
+                    "temperature": prior["point_exit_temperature_K"].values.astype(float),
+                }
+            )
             if "point_sector" in prior.coords:
                 self.points["sector"] = prior["point_sector"].values.astype(str)
         else:
             self.Ep = np.zeros((len(self.species), self.nt, 0), np.float32)
-            self.points = pd.DataFrame(columns=["point_id", "x", "y", "row", "col", "height",
-                                                "diameter", "velocity", "temperature"])
+            self.points = pd.DataFrame(
+                columns=[
+                    "point_id",
+                    "x",
+                    "y",
+                    "row",
+                    "col",
+                    "height",
+                    "diameter",
+                    "velocity",
+                    "temperature",
+                ]
+            )
         self.prior_attrs = dict(prior.attrs)
         self._prior_points = None
         if self.has_points:
             from gridcarbon.grids.dataset import POINT_COORDS
 
-            self._prior_points = pd.DataFrame({
-                c: prior["point_id" if c == "point_id" else f"point_{c}"].values
-                for c in POINT_COORDS
-                if ("point_id" if c == "point_id" else f"point_{c}") in prior.coords})
+            self._prior_points = pd.DataFrame(
+                {
+                    c: prior["point_id" if c == "point_id" else f"point_{c}"].values
+                    for c in POINT_COORDS
+                    if ("point_id" if c == "point_id" else f"point_{c}") in prior.coords
+                }
+            )
             if len(self._prior_points.columns) < len(POINT_COORDS):
                 self._prior_points = None
-        self.region_fraction = (np.asarray(prior["region_fraction"].values).ravel()
-                                if "region_fraction" in prior else np.ones(g.size))
+        self.region_fraction = (
+            np.asarray(prior["region_fraction"].values).ravel()
+            if "region_fraction" in prior
+            else np.ones(g.size)
+        )
         if landcover is not None:
             self.urban_frac = np.asarray(landcover["urban"]).ravel()
         else:
@@ -186,8 +245,9 @@ class ObservationSystem:
         # -- met at stations ----------------------------------------------------------------
         st = self.stations
         if point_met is None:
-            point_met = met_at_points(met, self.times, st["lon"].to_numpy(float),
-                                      st["lat"].to_numpy(float))
+            point_met = met_at_points(
+                met, self.times, st["lon"].to_numpy(float), st["lat"].to_numpy(float)
+            )
         self.pm = point_met
         self.region_t2m = np.asarray(point_met.t2m.mean(axis=1))
         # -- receptor-hours ----------------------------------------------------------------
@@ -195,11 +255,14 @@ class ObservationSystem:
         self.receptors = self._receptors(point_met)
         self.footprints = self.build(self.receptors)
         # -- auxiliary fields ----------------------------------------------------------------
-        tot = {s: self.E[i].sum(axis=1, dtype=np.float64) + self.Ep[i].sum(axis=1, dtype=np.float64)
-               for i, s in enumerate(self.species)}
+        tot = {
+            s: self.E[i].sum(axis=1, dtype=np.float64) + self.Ep[i].sum(axis=1, dtype=np.float64)
+            for i, s in enumerate(self.species)
+        }
         region_area = float(self.region_fraction.sum() * g.cell_area)
         self.neighbour_names, self.neighbour_W, self.neighbour_density = neighbour_fields(
-            g, tot, region_area, cfg.neighbour_density_scale, neighbour_fraction)
+            g, tot, region_area, cfg.neighbour_density_scale, neighbour_fraction
+        )
         self.bio = biogenic_fields(g, self.times, self.region_t2m, landcover)
         # -- state --------------------------------------------------------------------------
         self.layout = self._layout()
@@ -241,15 +304,20 @@ class ObservationSystem:
                 for s in sps:
                     pairs.append((r, s))
         if not rows:
-            raise InputDataError("no station measures a species of the prior at the assimilated hours")
+            raise InputDataError(
+                "no station measures a species of the prior at the assimilated hours"
+            )
         rows = np.asarray(rows)
-        self.rows = pd.DataFrame({
-            "st": rows[:, 0], "hour": rows[:, 1],
-            "station_id": st["station_id"].to_numpy()[rows[:, 0]],
-            "kind": st["kind"].to_numpy()[rows[:, 0]],
-            "time": self.times.values[rows[:, 1]],
-            "day": day_idx[rows[:, 1]],
-        })
+        self.rows = pd.DataFrame(
+            {
+                "st": rows[:, 0],
+                "hour": rows[:, 1],
+                "station_id": st["station_id"].to_numpy()[rows[:, 0]],
+                "kind": st["kind"].to_numpy()[rows[:, 0]],
+                "time": self.times.values[rows[:, 1]],
+                "day": day_idx[rows[:, 1]],
+            }
+        )
         raw_speed = self.pm.speed[rows[:, 1], rows[:, 0]]
         self.rows["speed"] = raw_speed
         self.rows["direction_from"] = self.pm.direction_from[rows[:, 1], rows[:, 0]]
@@ -266,7 +334,9 @@ class ObservationSystem:
         self.pairs["calm"] = self.rows["calm"].to_numpy()[pr]
         # inflow sector of the (station, species, day) group: mean wind of its hours
         d = np.radians(self.rows["direction_from"].to_numpy()[pr])
-        grp = self.pairs.groupby(["station_id", "obs_species", "day"], sort=False).ngroup().to_numpy()
+        grp = (
+            self.pairs.groupby(["station_id", "obs_species", "day"], sort=False).ngroup().to_numpy()
+        )
         su = np.bincount(grp, np.sin(d))
         cu = np.bincount(grp, np.cos(d))
         ang = (np.degrees(np.arctan2(su, cu)) + 360.0) % 360.0
@@ -283,9 +353,18 @@ class ObservationSystem:
         day = pm.sun_elevation[h, k] > 0
         tau = np.where(day, cfg.nox_lifetime_day_h, cfg.nox_lifetime_night_h) * 3600.0
         return Receptors.from_arrays(
-            st["x"].to_numpy()[k], st["y"].to_numpy()[k], st["height"].to_numpy(float)[k], h,
-            pm.speed[h, k], pm.direction_from[h, k], pm.stability[h, k], pm.blh[h, k], tau,
-            pm.t2m[h, k], calm_floor=cfg.calm_floor_m_s)
+            st["x"].to_numpy()[k],
+            st["y"].to_numpy()[k],
+            st["height"].to_numpy(float)[k],
+            h,
+            pm.speed[h, k],
+            pm.direction_from[h, k],
+            pm.stability[h, k],
+            pm.blh[h, k],
+            tau,
+            pm.t2m[h, k],
+            calm_floor=cfg.calm_floor_m_s,
+        )
 
     def receptors_with(self, pm: PointMet) -> Receptors:
         """Receptor-hours of this system seen with other met (perturbed transport)."""
@@ -299,17 +378,31 @@ class ObservationSystem:
         pts = None
         if self.has_points and len(self.points):
             cells = (self.points["row"] * g.nx + self.points["col"]).to_numpy()
-            pts = {k: self.points[k].to_numpy(float) for k in
-                   ("x", "y", "height", "diameter", "velocity", "temperature")}
+            pts = {
+                k: self.points[k].to_numpy(float)
+                for k in ("x", "y", "height", "diameter", "velocity", "temperature")
+            }
             pts["urban"] = self.urban[cells]
         return build_footprints(
-            rec, g.x_min, g.y_max, g.cell_size, g.nx, g.ny, self.urban, pts,
-            max_distance_m=cfg.max_distance_km * 1000.0, max_travel_s=cfg.max_travel_hours * 3600.0,
-            lateral_sigmas=cfg.lateral_sigmas, subcells=min(cfg.subcells, 3) if coarse else cfg.subcells,
-            subcells_near=min(cfg.subcells_near, 7) if coarse else cfg.subcells_near, area_height_m=cfg.area_source_height_m,
-            lid_factor=cfg.lid_uniform_factor, no2_primary=cfg.no2_primary_fraction,
+            rec,
+            g.x_min,
+            g.y_max,
+            g.cell_size,
+            g.nx,
+            g.ny,
+            self.urban,
+            pts,
+            max_distance_m=cfg.max_distance_km * 1000.0,
+            max_travel_s=cfg.max_travel_hours * 3600.0,
+            lateral_sigmas=cfg.lateral_sigmas,
+            subcells=min(cfg.subcells, 3) if coarse else cfg.subcells,
+            subcells_near=min(cfg.subcells_near, 7) if coarse else cfg.subcells_near,
+            area_height_m=cfg.area_source_height_m,
+            lid_factor=cfg.lid_uniform_factor,
+            no2_primary=cfg.no2_primary_fraction,
             no2_equilibrium=cfg.no2_equilibrium_fraction,
-            no2_conversion_s=cfg.no2_conversion_time_h * 3600.0)
+            no2_conversion_s=cfg.no2_conversion_time_h * 3600.0,
+        )
 
     def _layout(self) -> StateLayout:
         cfg = self.config
@@ -322,33 +415,65 @@ class ObservationSystem:
             big = np.zeros(0, np.int64)
         obs_species = sorted(set(self.pairs["obs_species"]), key=["CO2", "NO2", "VOC"].index)
         sp_of = station_species(self.stations)
-        bias = [(sid, s) for sid, kind in zip(self.stations.station_id, self.stations.kind,
-                                              strict=True)
-                if kind == "micro" for s in sp_of[sid] if s in obs_species]
+        bias = [
+            (sid, s)
+            for sid, kind in zip(self.stations.station_id, self.stations.kind, strict=True)
+            if kind == "micro"
+            for s in sp_of[sid]
+            if s in obs_species
+        ]
         bio = [s for s in ("CO2", "VOC") if s in self.species] if cfg.biogenic == "scaled" else []
         nbs = [nm for i, nm in enumerate(self.neighbour_names) if np.any(self.neighbour_W[i] > 0)]
         self.neighbour_used = [self.neighbour_names.index(nm) for nm in nbs]
-        return StateLayout(self.species, self.grid.ny, self.grid.nx, cfg.block_cells,
-                           cfg.window_hours, self.nt, big, list(nbs), bio, obs_species,
-                           len(self.days), cfg.background_sectors, bias)
+        return StateLayout(
+            self.species,
+            self.grid.ny,
+            self.grid.nx,
+            cfg.block_cells,
+            cfg.window_hours,
+            self.nt,
+            big,
+            list(nbs),
+            bio,
+            obs_species,
+            len(self.days),
+            cfg.background_sectors,
+            bias,
+        )
 
-    def prior_covariance(self, species_correlation: dict[str, float] | None = None
-                         ) -> PriorCovariance:
+    def prior_covariance(
+        self, species_correlation: dict[str, float] | None = None
+    ) -> PriorCovariance:
         """B of this layout with the config's (or the given) species correlation."""
         cfg = self.config
         L = self.layout
         Cs = species_correlation_matrix(
-            L.species, cfg.species_correlation if species_correlation is None else species_correlation)
-        bg = np.array([cfg.background_error.get(s, 1.0) for s in L.obs_species
-                       for _ in range(L.ndays * L.nsectors)])
+            L.species,
+            cfg.species_correlation if species_correlation is None else species_correlation,
+        )
+        bg = np.array(
+            [
+                cfg.background_error.get(s, 1.0)
+                for s in L.obs_species
+                for _ in range(L.ndays * L.nsectors)
+            ]
+        )
         bias = np.array([cfg.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
-        return PriorCovariance(L, cfg.prior_error, Cs, cfg.length_scale_km * 1000.0,
-                               self.grid.cell_size, cfg.time_scale_days * 24.0,
-                               {"points": cfg.point_prior_error,
-                                "neighbours": cfg.neighbour_prior_error,
-                                "biogenic": cfg.biogenic_prior_error,
-                                "background": bg if bg.size else 1.0,
-                                "bias": bias if bias.size else 1.0})
+        return PriorCovariance(
+            L,
+            cfg.prior_error,
+            Cs,
+            cfg.length_scale_km * 1000.0,
+            self.grid.cell_size,
+            cfg.time_scale_days * 24.0,
+            {
+                "points": cfg.point_prior_error,
+                "neighbours": cfg.neighbour_prior_error,
+                "biogenic": cfg.biogenic_prior_error,
+                "background": bg if bg.size else 1.0,
+                "bias": bias if bias.size else 1.0,
+            },
+        )
 
     # ---------------------------------------------------------------------------------------
     def _jacobian(self) -> None:
@@ -364,7 +489,8 @@ class ObservationSystem:
         conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
         pair_conv = P["obs_species"].map(conv).to_numpy(float)
         ln = (fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]) + (
-            fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row])
+            fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row]
+        )
         offs = np.zeros(npair + 1, np.int64)
         np.cumsum(ln, out=offs[1:])
         tot = int(offs[-1])
@@ -378,15 +504,44 @@ class ObservationSystem:
         npt = len(self.points)
         point_big = np.full(npt, -1, np.int64)
         point_big[L.point_index] = np.arange(L.point_index.size)
-        point_block = (cell_block[(self.points["row"] * self.grid.nx + self.points["col"]).to_numpy(
-            np.int64)] if npt else np.zeros(0, np.int64))
-        _jacobian_fill(pair_row, pair_sp, pair_nox, pair_conv, fp.area_ptr, fp.area_idx,
-                       fp.area_val, fp.area_nox, fp.pt_ptr, fp.pt_idx, fp.pt_val, fp.pt_nox,
-                       fp.receptors.hour, self.E, self.Ep, cell_block, L.hour_window(),
-                       point_big, point_block, L.segments["grid"].start,
-                       L.segments["points"].start, L.nw, L.nby * L.nbx,
-                       max(L.point_index.size, 1), offs, o_row, o_col, o_val, sum_area, sum_pt,
-                       max_pt)
+        point_block = (
+            cell_block[(self.points["row"] * self.grid.nx + self.points["col"]).to_numpy(np.int64)]
+            if npt
+            else np.zeros(0, np.int64)
+        )
+        _jacobian_fill(
+            pair_row,
+            pair_sp,
+            pair_nox,
+            pair_conv,
+            fp.area_ptr,
+            fp.area_idx,
+            fp.area_val,
+            fp.area_nox,
+            fp.pt_ptr,
+            fp.pt_idx,
+            fp.pt_val,
+            fp.pt_nox,
+            fp.receptors.hour,
+            self.E,
+            self.Ep,
+            cell_block,
+            L.hour_window(),
+            point_big,
+            point_block,
+            L.segments["grid"].start,
+            L.segments["points"].start,
+            L.nw,
+            L.nby * L.nbx,
+            max(L.point_index.size, 1),
+            offs,
+            o_row,
+            o_col,
+            o_val,
+            sum_area,
+            sum_pt,
+            max_pt,
+        )
         rows = [o_row]
         cols = [o_col]
         vals = [o_val]
@@ -401,12 +556,16 @@ class ObservationSystem:
                 nox = obs_s == "NO2"
                 hrs = fp.receptors.hour[pair_row[mm]]
                 for j, pj in enumerate(self.neighbour_used):
-                    y = (row_dot(fp, self.neighbour_W[pj], nox=nox)[pair_row[mm]]
-                         * self.neighbour_density[s][hrs] * conv[obs_s])
+                    y = (
+                        row_dot(fp, self.neighbour_W[pj], nox=nox)[pair_row[mm]]
+                        * self.neighbour_density[s][hrs]
+                        * conv[obs_s]
+                    )
                     q = np.flatnonzero(mm)
                     rows.append(q)
-                    cols.append(np.full(q.size, L.segments["neighbours"].start
-                                        + si * len(L.neighbours) + j))
+                    cols.append(
+                        np.full(q.size, L.segments["neighbours"].start + si * len(L.neighbours) + j)
+                    )
                     vals.append(y)
                     sum_nb[q] += y
                 if s in L.biogenic_species:
@@ -414,26 +573,34 @@ class ObservationSystem:
                     y = forward(fp, self.bio[s], nox=False)[pair_row[mm]] * conv[obs_s]
                     q = np.flatnonzero(mm)
                     rows.append(q)
-                    cols.append(L.segments["biogenic"].start + bi * L.ndays
-                                + P["day"].to_numpy()[q])
+                    cols.append(
+                        L.segments["biogenic"].start + bi * L.ndays + P["day"].to_numpy()[q]
+                    )
                     vals.append(y)
         # background (1 per pair) and micro bias columns
         osp = [L.obs_species.index(s) for s in P["obs_species"]]
-        bgcol = (L.segments["background"].start
-                 + (np.asarray(osp) * L.ndays + P["day"].to_numpy()) * L.nsectors
-                 + P["sector"].to_numpy())
+        bgcol = (
+            L.segments["background"].start
+            + (np.asarray(osp) * L.ndays + P["day"].to_numpy()) * L.nsectors
+            + P["sector"].to_numpy()
+        )
         rows.append(np.arange(npair))
         cols.append(bgcol)
         vals.append(np.ones(npair))
         bias_index = {k: i for i, k in enumerate(L.bias_keys)}
-        bi = np.array([bias_index.get((sid, s), -1) for sid, s in
-                       zip(P["station_id"], P["obs_species"], strict=True)])
+        bi = np.array(
+            [
+                bias_index.get((sid, s), -1)
+                for sid, s in zip(P["station_id"], P["obs_species"], strict=True)
+            ]
+        )
         q = np.flatnonzero(bi >= 0)
         rows.append(q)
         cols.append(L.segments["bias"].start + bi[q])
         vals.append(np.ones(q.size))
-        self.J = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(npair, L.n))
+        self.J = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npair, L.n)
+        )
         self.J.sum_duplicates()
         bg_prior = P["obs_species"].map(cfg.background_prior).to_numpy(float)
         xb = L.xb()
@@ -450,8 +617,9 @@ class ObservationSystem:
         self.pairs["prior"] = self.y_prior
         self.bg_prior = bg_prior
 
-    def _direction_spread(self, pair_row, pair_sp, pair_nox, pair_conv
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def _direction_spread(
+        self, pair_row, pair_sp, pair_nox, pair_conv
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Transport-error estimate: the spread of the prior modelled enhancement when the wind
         is turned by ±``model_error_wind_direction_deg`` and when the mixing height is scaled
         by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), and the largest
@@ -472,9 +640,19 @@ class ObservationSystem:
         for angle, zscale in variants:
             th = np.radians(angle)
             c, s_ = np.cos(th), np.sin(th)
-            r2 = Receptors(rec.x, rec.y, rec.z, rec.hour, rec.speed, c * rec.ex - s_ * rec.ey,
-                           s_ * rec.ex + c * rec.ey, rec.stability, rec.zi * zscale,
-                           rec.tau_nox_s, rec.t_amb)
+            r2 = Receptors(
+                rec.x,
+                rec.y,
+                rec.z,
+                rec.hour,
+                rec.speed,
+                c * rec.ex - s_ * rec.ey,
+                s_ * rec.ex + c * rec.ey,
+                rec.stability,
+                rec.zi * zscale,
+                rec.tau_nox_s,
+                rec.t_amb,
+            )
             fp = self.build(r2, coarse=True)
             sig = np.zeros(npair)
             for si in range(len(self.species)):
@@ -486,8 +664,15 @@ class ObservationSystem:
                     mx = np.zeros(rec.n)
                     tot = np.zeros(rec.n)
                     if fp.npoint:
-                        _max_point(fp.pt_ptr, fp.pt_idx, fp.pt_nox if nox else fp.pt_val,
-                                   rec.hour, self.Ep[si], mx, tot)
+                        _max_point(
+                            fp.pt_ptr,
+                            fp.pt_idx,
+                            fp.pt_nox if nox else fp.pt_val,
+                            rec.hour,
+                            self.Ep[si],
+                            mx,
+                            tot,
+                        )
                     sig[m] = y[pair_row[m]] * pair_conv[m]
                     with np.errstate(invalid="ignore", divide="ignore"):
                         sh = np.where(y > 0, mx / y, 0.0)
@@ -498,10 +683,16 @@ class ObservationSystem:
 
     def info(self) -> dict:
         fp = self.footprints
-        return {"receptor_hours": int(self.receptors.n), "pairs": int(len(self.pairs)),
-                "state_size": int(self.layout.n), "H_nnz": int(fp.nnz),
-                "J_nnz": int(self.J.nnz) if hasattr(self, "J") else None,
-                "kernel_evaluations": int(fp.kernel_evaluations),
-                "H_build_seconds": float(fp.build_seconds),
-                "kernel_evaluations_per_second": float(fp.kernel_evaluations / max(fp.build_seconds, 1e-9)),
-                "setup_seconds": float(getattr(self, "setup_seconds", np.nan))}
+        return {
+            "receptor_hours": int(self.receptors.n),
+            "pairs": int(len(self.pairs)),
+            "state_size": int(self.layout.n),
+            "H_nnz": int(fp.nnz),
+            "J_nnz": int(self.J.nnz) if hasattr(self, "J") else None,
+            "kernel_evaluations": int(fp.kernel_evaluations),
+            "H_build_seconds": float(fp.build_seconds),
+            "kernel_evaluations_per_second": float(
+                fp.kernel_evaluations / max(fp.build_seconds, 1e-9)
+            ),
+            "setup_seconds": float(getattr(self, "setup_seconds", np.nan)),
+        }

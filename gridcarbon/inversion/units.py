@@ -44,12 +44,27 @@ MOLAR_MASS: dict[str, float] = {"CO2": 44.0095, "NO2": 46.0055, "CO": 28.0101}
 REFERENCE_STATE_CHANGE = dt.date(2018, 9, 1)
 
 _ALIASES = {
-    "ppm": "ppm", "umol/mol": "ppm", "µmol/mol": "ppm", "μmol/mol": "ppm", "ppmv": "ppm",
-    "ppb": "ppb", "nmol/mol": "ppb", "ppbv": "ppb",
-    "ppbc": "ppbC", "ppbvc": "ppbC",
-    "ug/m3": "ug/m3", "µg/m3": "ug/m3", "μg/m3": "ug/m3", "ug/m^3": "ug/m3", "µg/m³": "ug/m3",
-    "μg/m³": "ug/m3", "ugm-3": "ug/m3",
-    "mg/m3": "mg/m3", "mg/m³": "mg/m3", "mg/m^3": "mg/m3", "mgm-3": "mg/m3",
+    "ppm": "ppm",
+    "umol/mol": "ppm",
+    "µmol/mol": "ppm",
+    "μmol/mol": "ppm",
+    "ppmv": "ppm",
+    "ppb": "ppb",
+    "nmol/mol": "ppb",
+    "ppbv": "ppb",
+    "ppbc": "ppbC",
+    "ppbvc": "ppbC",
+    "ug/m3": "ug/m3",
+    "µg/m3": "ug/m3",
+    "μg/m3": "ug/m3",
+    "ug/m^3": "ug/m3",
+    "µg/m³": "ug/m3",
+    "μg/m³": "ug/m3",
+    "ugm-3": "ug/m3",
+    "mg/m3": "mg/m3",
+    "mg/m³": "mg/m3",
+    "mg/m^3": "mg/m3",
+    "mgm-3": "mg/m3",
 }
 
 
@@ -65,18 +80,30 @@ def reference_temperature(date: dt.date | pd.Timestamp) -> float:
 
 
 @lru_cache(maxsize=64)
-def mass_to_mixing_factor(molar_mass_g_mol: float, temperature_K: float,
-                          pressure_kPa: float = 101.325, target: str = "ppb") -> float:
+def mass_to_mixing_factor(
+    molar_mass_g_mol: float,
+    temperature_K: float,
+    pressure_kPa: float = 101.325,
+    target: str = "ppb",
+) -> float:
     """Mixing ratio (in ``target``) per µg/m³ of a gas of the given molar mass at (T, p)."""
     c = ureg.Quantity(1.0, "microgram / meter**3")
     M = ureg.Quantity(molar_mass_g_mol, "gram / mole")
-    vm = ureg.molar_gas_constant * ureg.Quantity(temperature_K, "kelvin") / ureg.Quantity(
-        pressure_kPa, "kilopascal")
+    vm = (
+        ureg.molar_gas_constant
+        * ureg.Quantity(temperature_K, "kelvin")
+        / ureg.Quantity(pressure_kPa, "kilopascal")
+    )
     return float((c / M * vm).to(target).magnitude)
 
 
-def to_canonical(values: np.ndarray, unit: str, species: str, beijing_dates: pd.Series | np.ndarray,
-                 voc_molar_mass_per_carbon: float = 14.0) -> np.ndarray:
+def to_canonical(
+    values: np.ndarray,
+    unit: str,
+    species: str,
+    beijing_dates: pd.Series | np.ndarray,
+    voc_molar_mass_per_carbon: float = 14.0,
+) -> np.ndarray:
     """Convert observed values of one species and unit to the canonical unit.
 
     Parameters

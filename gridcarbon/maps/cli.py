@@ -11,19 +11,37 @@ __all__ = ["map_command"]
 
 
 @click.command("map")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output folder of `gridcarbon run` (or `gridcarbon grid`).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="HTML file to write (default: map.html in the run folder).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="YAML run configuration whose `maps:` section is used "
-              "(default: the run folder's config.yaml, else the defaults).")
-@click.option("--cdn", is_flag=True,
-              help="Load Leaflet from its CDN instead of inlining it: a smaller file that needs "
-              "internet to open.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder of `gridcarbon run` (or `gridcarbon grid`).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML file to write (default: map.html in the run folder).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML run configuration whose `maps:` section is used "
+    "(default: the run folder's config.yaml, else the defaults).",
+)
+@click.option(
+    "--cdn",
+    is_flag=True,
+    help="Load Leaflet from its CDN instead of inlining it: a smaller file that needs "
+    "internet to open.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
-def map_command(run_dir: Path, out_path: Path | None, config_path: Path | None, cdn: bool,
-                overwrite: bool) -> None:
+def map_command(
+    run_dir: Path, out_path: Path | None, config_path: Path | None, cdn: bool, overwrite: bool
+) -> None:
     """Write an interactive map (one HTML file) of a run's grids, units, hotspots and stations.
 
     \b
@@ -51,5 +69,7 @@ def map_command(run_dir: Path, out_path: Path | None, config_path: Path | None, 
     path = write_map(m, out, overwrite=overwrite)
     size = path.stat().st_size / 1e6
     layers = ", ".join(k for k in ("posterior", "units", "hotspots", "stations") if k in inputs)
-    click.echo(f"map: {path} ({size:.1f} MB, {'CDN' if cdn else 'self-contained'}; "
-               f"prior{', ' + layers if layers else ''}; {time.perf_counter() - t0:.1f} s)")
+    click.echo(
+        f"map: {path} ({size:.1f} MB, {'CDN' if cdn else 'self-contained'}; "
+        f"prior{', ' + layers if layers else ''}; {time.perf_counter() - t0:.1f} s)"
+    )

@@ -25,9 +25,12 @@ class MapConfig(BaseModel):
         description="inline every script, style and image into the HTML (zero network requests); "
         "False links Leaflet from its CDN instead (smaller file, needs internet: `--cdn`)",
     )
-    file_name: str = Field("map.html", description="file name of the map in the run's output folder")
-    title: str = Field("gridcarbon — emissions, corrections and co-located hotspots",
-                       description="page title")
+    file_name: str = Field(
+        "map.html", description="file name of the map in the run's output folder"
+    )
+    title: str = Field(
+        "gridcarbon — emissions, corrections and co-located hotspots", description="page title"
+    )
     # -- rasters ---------------------------------------------------------------------------------
     raster_variants: list[Literal["prior", "posterior", "difference", "uncertainty_reduction"]] = (
         Field(
@@ -39,7 +42,9 @@ class MapConfig(BaseModel):
         None, description="species to draw; None = every species in the prior"
     )
     raster_pixels_per_cell: int = Field(
-        3, ge=1, le=10,
+        3,
+        ge=1,
+        le=10,
         description="Web-Mercator pixels per 3 km cell of the warped image (nearest neighbour)",
     )
     raster_opacity: float = Field(0.75, ge=0.0, le=1.0, description="opacity of raster images")
@@ -54,7 +59,8 @@ class MapConfig(BaseModel):
         "auto", description="log class breaks: 'auto' uses them where the data span decades"
     )
     log_min_decades: float = Field(
-        2.0, gt=0,
+        2.0,
+        gt=0,
         description="with log_scale='auto', positive values whose 2nd–99.5th percentiles span "
         "at least this many decades get log class breaks",
     )
@@ -97,7 +103,9 @@ class MapConfig(BaseModel):
         "(the per-unit figures come from daily aggregates)",
     )
     hotspot_min_steps: int = Field(
-        1, ge=1, description="show a cell as a hotspot if it is hot in at least this many time steps"
+        1,
+        ge=1,
+        description="show a cell as a hotspot if it is hot in at least this many time steps",
     )
     tile_layers: list[Literal["OpenStreetMap", "OpenTopoMap"]] = Field(
         default_factory=lambda: ["OpenStreetMap", "OpenTopoMap"],

@@ -145,8 +145,12 @@ def _period_label(ds: xr.Dataset) -> str:
 
 def _grid_latlon_bounds(grid: GridSpec) -> list[list[float]]:
     x0, y0, x1, y1 = grid.bounds
-    xs = np.concatenate([np.linspace(x0, x1, 20), np.full(20, x1), np.linspace(x0, x1, 20), np.full(20, x0)])
-    ys = np.concatenate([np.full(20, y0), np.linspace(y0, y1, 20), np.full(20, y1), np.linspace(y0, y1, 20)])
+    xs = np.concatenate(
+        [np.linspace(x0, x1, 20), np.full(20, x1), np.linspace(x0, x1, 20), np.full(20, x0)]
+    )
+    ys = np.concatenate(
+        [np.full(20, y0), np.linspace(y0, y1, 20), np.full(20, y1), np.linspace(y0, y1, 20)]
+    )
     lon, lat = grid.unproject(xs, ys)
     return [[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]]
 
@@ -167,8 +171,13 @@ def _add_boundaries(m: folium.Map, grid: GridSpec, cfg: MapConfig) -> None:
         data = _features(shapely.boundary(geoms), props, cfg.coordinate_decimals)
         style = styles[level]
         folium.GeoJson(
-            data, name=LAYER_NAMES[level], style_function=lambda _f, s=style: s,
-            control=True, show=True, smooth_factor=1.0, interactive=False,
+            data,
+            name=LAYER_NAMES[level],
+            style_function=lambda _f, s=style: s,
+            control=True,
+            show=True,
+            smooth_factor=1.0,
+            interactive=False,
         ).add_to(m)
 
 
@@ -183,9 +192,15 @@ def _raster_fields(prior: xr.Dataset, posterior: xr.Dataset | None, cfg: MapConf
     units = "kg h⁻¹ per cell (area + point sources)"
     for sp in species:
         prior_mean = period_mean(prior, sp)
-        post_mean = period_mean(posterior, sp) if posterior is not None and sp in posterior else None
+        post_mean = (
+            period_mean(posterior, sp) if posterior is not None and sp in posterior else None
+        )
         # one scale for prior and posterior of a species, so the two compare directly
-        both = prior_mean if post_mean is None else np.concatenate([prior_mean.ravel(), post_mean.ravel()])
+        both = (
+            prior_mean
+            if post_mean is None
+            else np.concatenate([prior_mean.ravel(), post_mean.ravel()])
+        )
         for variant in cfg.raster_variants:
             if variant == "prior":
                 values = prior_mean
@@ -194,33 +209,54 @@ def _raster_fields(prior: xr.Dataset, posterior: xr.Dataset | None, cfg: MapConf
             elif variant == "difference":
                 values = None if post_mean is None else post_mean - prior_mean
             else:
-                values = (None if posterior is None
-                          else uncertainty_reduction(posterior, sp, prior))
+                values = None if posterior is None else uncertainty_reduction(posterior, sp, prior)
             if values is None:
                 continue
             title = f"{sp} {VARIANT_LABEL[variant]}"
             if variant in ("prior", "posterior"):
-                scale = sequential_scale(both, title, units, cfg.colormap_sequential,
-                                         cfg.n_classes, cfg.log_scale, cfg.log_min_decades)
+                scale = sequential_scale(
+                    both,
+                    title,
+                    units,
+                    cfg.colormap_sequential,
+                    cfg.n_classes,
+                    cfg.log_scale,
+                    cfg.log_min_decades,
+                )
                 mask = values > 0
             elif variant == "difference":
-                scale = diverging_scale(values, title, units, cfg.colormap_diverging,
-                                        cfg.log_scale, cfg.log_min_decades)
+                scale = diverging_scale(
+                    values, title, units, cfg.colormap_diverging, cfg.log_scale, cfg.log_min_decades
+                )
                 mask = (prior_mean > 0) | (values != 0)
             else:
-                scale = fixed_scale(np.round(np.linspace(0, 1, 11), 2).tolist(), title,
-                                    "1 − σ_posterior / σ_prior (0 = not constrained)",
-                                    cfg.colormap_reduction, open_low=True, open_high=False)
+                scale = fixed_scale(
+                    np.round(np.linspace(0, 1, 11), 2).tolist(),
+                    title,
+                    "1 − σ_posterior / σ_prior (0 = not constrained)",
+                    cfg.colormap_reduction,
+                    open_low=True,
+                    open_high=False,
+                )
                 mask = np.isfinite(values)
             if region is not None:
                 mask = mask & region
-            out.append({"variant": variant, "species": sp, "values": values, "mask": mask,
-                        "scale": scale, "subtitle": period})
+            out.append(
+                {
+                    "variant": variant,
+                    "species": sp,
+                    "values": values,
+                    "mask": mask,
+                    "scale": scale,
+                    "subtitle": period,
+                }
+            )
     return out
 
 
-def _add_rasters(m: folium.Map, grid: GridSpec, fields: list[dict], cfg: MapConfig,
-                 initial: str | None) -> list[str]:
+def _add_rasters(
+    m: folium.Map, grid: GridSpec, fields: list[dict], cfg: MapConfig, initial: str | None
+) -> list[str]:
     CustomPane("gc_rasters", z_index=350, pointer_events=False).add_to(m)
     names = []
     for f in fields:
@@ -230,9 +266,14 @@ def _add_rasters(m: folium.Map, grid: GridSpec, fields: list[dict], cfg: MapConf
         img = warp_to_mercator(classes, grid, cfg.raster_pixels_per_cell)
         name = raster_layer_name(f["variant"], f["species"])
         layer = folium.raster_layers.ImageOverlay(
-            image=png_data_url(img, scale), bounds=img.bounds_latlon, name=name,
-            opacity=cfg.raster_opacity, interactive=False, show=(name == initial),
-            pane="gc_rasters", className="gc-raster",
+            image=png_data_url(img, scale),
+            bounds=img.bounds_latlon,
+            name=name,
+            opacity=cfg.raster_opacity,
+            interactive=False,
+            show=(name == initial),
+            pane="gc_rasters",
+            className="gc-raster",
         )
         layer.add_to(m)
         key = f"raster:{f['variant']}:{f['species']}"
@@ -265,11 +306,17 @@ _ALIAS_PATTERNS = [
 #: (regular expressions; the colouring metric comes first).
 TOOLTIP_PATTERNS = [
     r"^area_km2$",
-    r"^(CO2|NOx|VOC)_kg$", r"^(CO2|NOx|VOC)_total.*",
-    r"^(CO2|NOx|VOC)_t_per_km2$", r"^(CO2|NOx|VOC)_intensity.*",
-    r"^coloc_all_(hours|cell_days|obs_exp)$", r"^coloc_all_share_.*",
-    r"^coloc_all_area_km2$", r"^colocated_.*", r"^emerging_(CO2|NOx|VOC)$",
-    r"^(CO2|NOx|VOC)_posterior_std_kg$", r"^persistent_.*",
+    r"^(CO2|NOx|VOC)_kg$",
+    r"^(CO2|NOx|VOC)_total.*",
+    r"^(CO2|NOx|VOC)_t_per_km2$",
+    r"^(CO2|NOx|VOC)_intensity.*",
+    r"^coloc_all_(hours|cell_days|obs_exp)$",
+    r"^coloc_all_share_.*",
+    r"^coloc_all_area_km2$",
+    r"^colocated_.*",
+    r"^emerging_(CO2|NOx|VOC)$",
+    r"^(CO2|NOx|VOC)_posterior_std_kg$",
+    r"^persistent_.*",
 ]
 
 
@@ -283,8 +330,9 @@ def _pretty(col: str) -> str:
     return col.replace("_", " ")
 
 
-def _unit_fields(gdf: gpd.GeoDataFrame, wanted: list[str] | None, metric: str | None,
-                 limit: int = 16) -> list[str]:
+def _unit_fields(
+    gdf: gpd.GeoDataFrame, wanted: list[str] | None, metric: str | None, limit: int = 16
+) -> list[str]:
     """Tooltip columns: ``wanted`` if given, else :data:`TOOLTIP_PATTERNS` then other numbers."""
     import re
 
@@ -300,8 +348,11 @@ def _unit_fields(gdf: gpd.GeoDataFrame, wanted: list[str] | None, metric: str | 
         for pat in TOOLTIP_PATTERNS:
             cols += [c for c in avail if re.match(pat, str(c)) and c not in cols]
         if not cols:  # unknown producer: its numeric columns
-            cols = [c for c in avail if pd.api.types.is_numeric_dtype(gdf[c])
-                    and not pd.api.types.is_bool_dtype(gdf[c])]
+            cols = [
+                c
+                for c in avail
+                if pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c])
+            ]
     if metric is not None:
         cols = [metric] + [c for c in cols if c != metric]
     return cols[:limit]
@@ -341,20 +392,27 @@ def _series_frames_for(tables: dict, cfg: MapConfig) -> tuple[list[str], dict]:
     return names, tables
 
 
-def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_series: Any,
-               cfg: MapConfig) -> None:
+def _add_units(
+    m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_series: Any, cfg: MapConfig
+) -> None:
     gdf = unit_frame(units)
     metric = cfg.unit_metric
     if metric is None:
         metric = next((c for c in UNIT_METRIC_CANDIDATES if c in gdf.columns), None)
         if metric is None:
-            numeric = [c for c in gdf.columns if c not in ("geometry", *UNIT_ID_COLUMNS)
-                       and pd.api.types.is_numeric_dtype(gdf[c])
-                       and not pd.api.types.is_bool_dtype(gdf[c])]
+            numeric = [
+                c
+                for c in gdf.columns
+                if c not in ("geometry", *UNIT_ID_COLUMNS)
+                and pd.api.types.is_numeric_dtype(gdf[c])
+                and not pd.api.types.is_bool_dtype(gdf[c])
+            ]
             metric = numeric[0] if numeric else None
     elif metric not in gdf.columns:
-        raise InputDataError(f"unit metric {metric!r} is not a column of the units "
-                             f"(columns: {[c for c in gdf.columns if c != 'geometry']})")
+        raise InputDataError(
+            f"unit metric {metric!r} is not a column of the units "
+            f"(columns: {[c for c in gdf.columns if c != 'geometry']})"
+        )
     fields = _unit_fields(gdf, cfg.unit_tooltip_fields, metric)
 
     tables = unit_series_tables(unit_series)
@@ -364,12 +422,20 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
     # static metric colouring
     if metric is not None:
         mvals = pd.to_numeric(gdf[metric], errors="coerce").to_numpy(float)
-        mscale = sequential_scale(mvals, _pretty(metric), getattr(gdf[metric], "attrs", {}).get("units", ""),
-                                  cfg.colormap_units, cfg.n_classes, cfg.log_scale,
-                                  cfg.log_min_decades)
+        mscale = sequential_scale(
+            mvals,
+            _pretty(metric),
+            getattr(gdf[metric], "attrs", {}).get("units", ""),
+            cfg.colormap_units,
+            cfg.n_classes,
+            cfg.log_scale,
+            cfg.log_min_decades,
+        )
         mcls = mscale.classify(mvals)
-        fills = ["#cccccc" if c == NODATA else ZERO_FILL if v == 0 else mscale.colors[c]
-                 for c, v in zip(mcls, mvals, strict=True)]
+        fills = [
+            "#cccccc" if c == NODATA else ZERO_FILL if v == 0 else mscale.colors[c]
+            for c, v in zip(mcls, mvals, strict=True)
+        ]
     else:
         mscale = None
         fills = ["#888888"] * len(gdf)
@@ -388,13 +454,28 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
             continue
         vals = frame.to_numpy(float)
         units_txt = frame.attrs.get("units", "")
-        scale = sequential_scale(vals, f"{_pretty(var)} by {dim}", units_txt, cfg.colormap_units,
-                                 cfg.n_classes, cfg.log_scale, cfg.log_min_decades)
+        scale = sequential_scale(
+            vals,
+            f"{_pretty(var)} by {dim}",
+            units_txt,
+            cfg.colormap_units,
+            cfg.n_classes,
+            cfg.log_scale,
+            cfg.log_min_decades,
+        )
         frame_strings[prop] = [_class_string(row, scale) for row in vals]
-        frames = ([f"{int(h):02d}:00" for h in cols] if dim == "hour"
-                  else [pd.Timestamp(2000, int(mo), 1).strftime("%b") for mo in cols])
-        modes[dim] = {"label": f"{label}: {_pretty(var)}", "prop": prop, "frames": frames,
-                      "colors": list(scale.colors), "zero": ZERO_FILL}
+        frames = (
+            [f"{int(h):02d}:00" for h in cols]
+            if dim == "hour"
+            else [pd.Timestamp(2000, int(mo), 1).strftime("%b") for mo in cols]
+        )
+        modes[dim] = {
+            "label": f"{label}: {_pretty(var)}",
+            "prop": prop,
+            "frames": frames,
+            "colors": list(scale.colors),
+            "zero": ZERO_FILL,
+        }
         mode_scales[dim] = scale
 
     # popups: numbers of every series variable, drawn as charts in the browser
@@ -405,14 +486,26 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
         if not vars_:
             continue
         cols = list(tables[dim][vars_[0]].columns)
-        labels = ([f"{int(h):02d}" for h in cols] if dim == "hour"
-                  else [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in cols])
-        charts[dim] = {"labels": labels, "every": 6 if dim == "hour" else 2,
-                       "vars": [{"title": f"{_pretty(v)} by {'hour (Beijing)' if dim == 'hour' else 'month'}",
-                                 "units": tables[dim][v].attrs.get("units", "")} for v in vars_]}
+        labels = (
+            [f"{int(h):02d}" for h in cols]
+            if dim == "hour"
+            else [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in cols]
+        )
+        charts[dim] = {
+            "labels": labels,
+            "every": 6 if dim == "hour" else 2,
+            "vars": [
+                {
+                    "title": f"{_pretty(v)} by {'hour (Beijing)' if dim == 'hour' else 'month'}",
+                    "units": tables[dim][v].attrs.get("units", ""),
+                }
+                for v in vars_
+            ],
+        }
         series_rows[dim] = np.stack(
             [tables[dim][v].reindex(index=codes, columns=cols).to_numpy(float) for v in vars_],
-            axis=1)  # (unit, var, frame)
+            axis=1,
+        )  # (unit, var, frame)
 
     geoms = _simplify_lonlat(gdf.geometry.values, grid, cfg.unit_simplify_m)
     props = []
@@ -427,27 +520,39 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
             else:
                 p[c] = escape(v) if pd.notna(v) else "–"
         p["gc_fill"] = fills[i]
-        info = [f"{lab}: {gdf[c].iloc[i]}" for c, lab in (("pathway", "co-control pathway"),)
-                if c in gdf.columns and pd.notna(gdf[c].iloc[i]) and str(gdf[c].iloc[i])]
+        info = [
+            f"{lab}: {gdf[c].iloc[i]}"
+            for c, lab in (("pathway", "co-control pathway"),)
+            if c in gdf.columns and pd.notna(gdf[c].iloc[i]) and str(gdf[c].iloc[i])
+        ]
         if info:
             p["gc_info"] = escape("; ".join(info))
         if series_rows:
-            p["gc_s"] = {dim: [[_sig(x) for x in row] for row in arr[i]]
-                         for dim, arr in series_rows.items()}
+            p["gc_s"] = {
+                dim: [[_sig(x) for x in row] for row in arr[i]] for dim, arr in series_rows.items()
+            }
         for prop, strings in frame_strings.items():
             p[prop] = strings[i]
         props.append(p)
     data = _features(geoms, props, cfg.coordinate_decimals)
 
     layer = folium.GeoJson(
-        data, name=LAYER_NAMES["units"],
-        style_function=lambda f: {"fillColor": f["properties"]["gc_fill"], "fillOpacity": 0.75,
-                                  "color": "#ffffff", "weight": 0.4},
-        show=True, smooth_factor=0.5,
+        data,
+        name=LAYER_NAMES["units"],
+        style_function=lambda f: {
+            "fillColor": f["properties"]["gc_fill"],
+            "fillOpacity": 0.75,
+            "color": "#ffffff",
+            "weight": 0.4,
+        },
+        show=True,
+        smooth_factor=0.5,
         tooltip=folium.GeoJsonTooltip(
             fields=[*UNIT_ID_COLUMNS, *fields],
             aliases=["code", "name", "category", "subtype", *[_pretty(c) for c in fields]],
-            localize=False, sticky=True, class_name="gc-tooltip",
+            localize=False,
+            sticky=True,
+            class_name="gc-tooltip",
         ),
     )
     layer.add_to(m)
@@ -456,19 +561,29 @@ def _add_units(m: folium.Map, grid: GridSpec, units: gpd.GeoDataFrame, unit_seri
     legend = []
     if mscale is not None:
         extra = [(ZERO_FILL, "0")] if np.any(mvals == 0) else []
-        legend.append(f'<div class="gc-mode" data-mode="metric">'
-                      f'{legend_html(mscale, "per control unit", extra)}</div>')
+        legend.append(
+            f'<div class="gc-mode" data-mode="metric">'
+            f"{legend_html(mscale, 'per control unit', extra)}</div>"
+        )
     else:
-        legend.append('<div class="gc-mode" data-mode="metric"><div class="gc-title">Control units</div>'
-                      "<div>no numeric metric</div></div>")
+        legend.append(
+            '<div class="gc-mode" data-mode="metric"><div class="gc-title">Control units</div>'
+            "<div>no numeric metric</div></div>"
+        )
     for dim, scale in mode_scales.items():
-        legend.append(f'<div class="gc-mode" data-mode="{dim}" style="display:none">'
-                      f'{legend_html(scale, "per control unit, " + ("Beijing hour" if dim == "hour" else "month"), [(ZERO_FILL, "0")])}</div>')
+        legend.append(
+            f'<div class="gc-mode" data-mode="{dim}" style="display:none">'
+            f"{legend_html(scale, 'per control unit, ' + ('Beijing hour' if dim == 'hour' else 'month'), [(ZERO_FILL, '0')])}</div>"
+        )
     LayerLegend(layer, "".join(legend), "units", position="bottomright").add_to(m)
     if modes:
-        UnitTimeSlider(layer, modes, "units",
-                       metric_label=f"Total: {_pretty(metric)}" if metric else "Total",
-                       title="Control units over time").add_to(m)
+        UnitTimeSlider(
+            layer,
+            modes,
+            "units",
+            metric_label=f"Total: {_pretty(metric)}" if metric else "Total",
+            title="Control units over time",
+        ).add_to(m)
 
 
 def _cell_polygons_lonlat(grid: GridSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -493,10 +608,14 @@ def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) 
         sub = cells[cells["kind"].isin(kinds)].reset_index(drop=True)
         geoms = _cell_polygons_lonlat(grid, sub["row"].to_numpy(), sub["col"].to_numpy())
         props = [
-            {"kind": escape(r.kind), "hot_steps": int(r.n_steps), "share": f"{100 * r.share:.1f}%",
-             "confidence": escape(r.confidence),
-             "n_99_95_90": f"{int(r.n_99)} / {int(r.n_95)} / {int(r.n_90)}",
-             "cell": f"row {int(r.row)}, col {int(r.col)}"}
+            {
+                "kind": escape(r.kind),
+                "hot_steps": int(r.n_steps),
+                "share": f"{100 * r.share:.1f}%",
+                "confidence": escape(r.confidence),
+                "n_99_95_90": f"{int(r.n_99)} / {int(r.n_95)} / {int(r.n_90)}",
+                "cell": f"row {int(r.row)}, col {int(r.col)}",
+            }
             for r in sub.itertuples()
         ]
         data = _features(geoms, props, cfg.coordinate_decimals + 1)
@@ -504,18 +623,32 @@ def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) 
 
         def style(f, is3=is3):
             p = f["properties"]
-            return {"fillColor": HOTSPOT_COLORS.get(p["kind"], "#999999"),
-                    "fillOpacity": CONF_OPACITY.get(p["confidence"], 0.5),
-                    "color": "#3b0000" if is3 else HOTSPOT_COLORS.get(p["kind"], "#999999"),
-                    "weight": 1.2 if is3 else 0.6, "dashArray": None if is3 else "3 2"}
+            return {
+                "fillColor": HOTSPOT_COLORS.get(p["kind"], "#999999"),
+                "fillOpacity": CONF_OPACITY.get(p["confidence"], 0.5),
+                "color": "#3b0000" if is3 else HOTSPOT_COLORS.get(p["kind"], "#999999"),
+                "weight": 1.2 if is3 else 0.6,
+                "dashArray": None if is3 else "3 2",
+            }
 
         layer = folium.GeoJson(
-            data, name=LAYER_NAMES[key], style_function=style, show=is3,
+            data,
+            name=LAYER_NAMES[key],
+            style_function=style,
+            show=is3,
             tooltip=folium.GeoJsonTooltip(
                 fields=["kind", "confidence", "hot_steps", "share", "n_99_95_90", "cell"],
-                aliases=["hotspot", "confidence (most steps)", "hot time steps", "share of steps",
-                         "steps at 99 / 95 / 90 %", "grid cell"],
-                localize=False, sticky=True),
+                aliases=[
+                    "hotspot",
+                    "confidence (most steps)",
+                    "hot time steps",
+                    "share of steps",
+                    "steps at 99 / 95 / 90 %",
+                    "grid cell",
+                ],
+                localize=False,
+                sticky=True,
+            ),
         )
         layer.add_to(m)
         items = [(HOTSPOT_COLORS[k], k + (" (all three)" if is3 else "")) for k in kinds]
@@ -524,26 +657,41 @@ def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) 
             f'opacity:{CONF_OPACITY[c]}"></span><span class="gc-lab">{c} confidence</span></div>'
             for c in ("99%", "95%", "90%")
         )
-        html_ = categorical_legend_html(LAYER_NAMES[key], items) + conf + (
-            f'<div class="gc-note">{len(sub)} cell(s); Gi* with BH false-discovery control</div>')
+        html_ = (
+            categorical_legend_html(LAYER_NAMES[key], items)
+            + conf
+            + (
+                f'<div class="gc-note">{len(sub)} cell(s); Gi* with BH false-discovery control</div>'
+            )
+        )
         LayerLegend(layer, html_, key, position="bottomright").add_to(m)
 
 
 def _station_popup(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | None) -> str:
-    head = (f'<div class="gc-popup"><div class="gc-h">{escape(row["name"])}</div>'
-            f'<div>{escape(row["station_id"])} · {escape(row["kind"])}</div>')
+    head = (
+        f'<div class="gc-popup"><div class="gc-h">{escape(row["name"])}</div>'
+        f"<div>{escape(row['station_id'])} · {escape(row['kind'])}</div>"
+    )
     parts = [head]
     st = stats[stats["station_id"] == row["station_id"]] if len(stats) else stats
     if len(st):
         has_post = "bias_posterior" in st.columns
-        hdr = ("<tr><th>species</th><th>n</th><th>bias prior</th>"
-               + ("<th>bias post.</th>" if has_post else "")
-               + "<th>RMSE prior</th>" + ("<th>RMSE post.</th>" if has_post else "")
-               + "<th>r prior</th>" + ("<th>r post.</th>" if has_post else "") + "</tr>")
+        hdr = (
+            "<tr><th>species</th><th>n</th><th>bias prior</th>"
+            + ("<th>bias post.</th>" if has_post else "")
+            + "<th>RMSE prior</th>"
+            + ("<th>RMSE post.</th>" if has_post else "")
+            + "<th>r prior</th>"
+            + ("<th>r post.</th>" if has_post else "")
+            + "</tr>"
+        )
         body = []
         for r in st.itertuples():
-            cells = [escape(r.species) + (f" ({escape(r.unit)})" if r.unit else ""), str(r.n),
-                     fmt(r.bias_prior)]
+            cells = [
+                escape(r.species) + (f" ({escape(r.unit)})" if r.unit else ""),
+                str(r.n),
+                fmt(r.bias_prior),
+            ]
             if has_post:
                 cells.append(fmt(r.bias_posterior))
             cells.append(fmt(r.rmse_prior))
@@ -567,19 +715,31 @@ def _station_popup(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | N
                 continue
             xl = [d.strftime("%m-%d") for d in pd.DatetimeIndex(daily.index)]
             unit = str(g["unit"].iloc[0]) if "unit" in g.columns else ""
-            parts.append(line_chart_svg(
-                xl, [(c, daily[c].to_numpy(float), PALETTE[c]) for c in cols],
-                title=f"{sp} daily mean (Beijing days)", units=unit, width=300,
-                tick_every=max(1, len(xl) // 5)))
+            parts.append(
+                line_chart_svg(
+                    xl,
+                    [(c, daily[c].to_numpy(float), PALETTE[c]) for c in cols],
+                    title=f"{sp} daily mean (Beijing days)",
+                    units=unit,
+                    width=300,
+                    tick_every=max(1, len(xl) // 5),
+                )
+            )
         parts.append(
             '<div style="font-size:10px">'
-            + " ".join(f'<span style="color:{PALETTE[c]}">■ {c}</span>'
-                       for c in ("observed", "prior", "posterior")) + "</div>")
+            + " ".join(
+                f'<span style="color:{PALETTE[c]}">■ {c}</span>'
+                for c in ("observed", "prior", "posterior")
+            )
+            + "</div>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
 
-def _add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.DataFrame | None) -> None:
+def _add_stations(
+    m: folium.Map, stations: pd.DataFrame, station_series: pd.DataFrame | None
+) -> None:
     st = station_frame(stations)
     stats = station_statistics(station_series) if station_series is not None else pd.DataFrame()
     group = folium.FeatureGroup(name=LAYER_NAMES["stations"], show=True)
@@ -588,19 +748,31 @@ def _add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.Data
         marker = folium.CircleMarker(
             location=[float(row["lat"]), float(row["lon"])],
             radius=4 if row["kind"].lower() == "micro" else 6,
-            color="#222222", weight=1, fill=True, fill_color=colour, fill_opacity=0.95,
+            color="#222222",
+            weight=1,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.95,
         )
-        marker.add_child(BindContent(
-            popup_html=_station_popup(row, stats, station_series),
-            tooltip_html=escape(f"{row['name']} ({row['kind']})"),
-        ))
+        marker.add_child(
+            BindContent(
+                popup_html=_station_popup(row, stats, station_series),
+                tooltip_html=escape(f"{row['name']} ({row['kind']})"),
+            )
+        )
         marker.add_to(group)
     group.add_to(m)
     kinds = list(dict.fromkeys(st["kind"].tolist()))
-    items = [(STATION_COLORS.get(k.lower(), "#666666"), f"{k or 'unknown'} ({(st['kind'] == k).sum()})")
-             for k in kinds]
-    LayerLegend(group, categorical_legend_html(LAYER_NAMES["stations"], items, shape="dot"),
-                "stations", position="bottomleft").add_to(m)
+    items = [
+        (STATION_COLORS.get(k.lower(), "#666666"), f"{k or 'unknown'} ({(st['kind'] == k).sum()})")
+        for k in kinds
+    ]
+    LayerLegend(
+        group,
+        categorical_legend_html(LAYER_NAMES["stations"], items, shape="dot"),
+        "stations",
+        position="bottomleft",
+    ).add_to(m)
 
 
 # -- the map --------------------------------------------------------------------------------------
@@ -647,12 +819,19 @@ def make_map(
     grid = GridSpec.from_dataset(prior)
     if posterior is not None:
         pg = GridSpec.from_dataset(posterior)
-        if pg.shape != grid.shape or not np.isclose(pg.x_min, grid.x_min) or not np.isclose(pg.y_max, grid.y_max):
-            raise InputDataError(f"posterior grid {pg.shape} does not match the prior grid {grid.shape}")
+        if (
+            pg.shape != grid.shape
+            or not np.isclose(pg.x_min, grid.x_min)
+            or not np.isclose(pg.y_max, grid.y_max)
+        ):
+            raise InputDataError(
+                f"posterior grid {pg.shape} does not match the prior grid {grid.shape}"
+            )
     bounds = _grid_latlon_bounds(grid)
     centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    m = folium.Map(location=centre, zoom_start=7, tiles=None, control_scale=True,
-                   prefer_canvas=True)
+    m = folium.Map(
+        location=centre, zoom_start=7, tiles=None, control_scale=True, prefer_canvas=True
+    )
     m.default_js = [("leaflet", LEAFLET_JS)]
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
     m.gc_config = cfg
@@ -662,23 +841,38 @@ def make_map(
     from gridcarbon import __version__
 
     synthetic = str(prior.attrs.get("synthetic", "unknown"))
-    prov = {"gridcarbon_version": __version__, "synthetic": synthetic,
-            "synthetic_components": prior.attrs.get("synthetic_components", ""),
-            "input_checksums": prior.attrs.get("input_checksums", ""),
-            "map_config": cfg.model_dump(mode="json")}
+    prov = {
+        "gridcarbon_version": __version__,
+        "synthetic": synthetic,
+        "synthetic_components": prior.attrs.get("synthetic_components", ""),
+        "input_checksums": prior.attrs.get("input_checksums", ""),
+        "map_config": cfg.model_dump(mode="json"),
+    }
     prov_json = json.dumps(prov, ensure_ascii=False).replace("<", "\\u003c")
-    root.header.add_child(Element(
-        f'<meta name="generator" content="gridcarbon {escape(__version__)}"/>'
-        f'<script type="application/json" id="gridcarbon-provenance">{prov_json}</script>'),
-        name="gc_provenance")
+    root.header.add_child(
+        Element(
+            f'<meta name="generator" content="gridcarbon {escape(__version__)}"/>'
+            f'<script type="application/json" id="gridcarbon-provenance">{prov_json}</script>'
+        ),
+        name="gc_provenance",
+    )
     if synthetic == "true":
-        root.html.add_child(Element(
-            '<div class="gc-synthetic">Synthetic default scenario: emission figures and '
-            'facilities are made up, built on real boundaries</div>'), name="gc_banner")
+        root.html.add_child(
+            Element(
+                '<div class="gc-synthetic">Synthetic default scenario: emission figures and '
+                "facilities are made up, built on real boundaries</div>"
+            ),
+            name="gc_banner",
+        )
 
     for tile in cfg.tile_layers:
-        folium.TileLayer(tile, name=f"Web basemap: {tile} (needs internet)", overlay=True,
-                         show=False, control=True).add_to(m)
+        folium.TileLayer(
+            tile,
+            name=f"Web basemap: {tile} (needs internet)",
+            overlay=True,
+            show=False,
+            control=True,
+        ).add_to(m)
 
     fields = _raster_fields(prior, posterior, cfg)
     initial = cfg.raster_initial
@@ -689,7 +883,9 @@ def make_map(
     if initial is not None:
         variant, _, sp = initial.partition(" ")
         if variant not in VARIANT_LABEL:
-            raise InputDataError(f"raster_initial {initial!r}: variant must be one of {list(VARIANT_LABEL)}")
+            raise InputDataError(
+                f"raster_initial {initial!r}: variant must be one of {list(VARIANT_LABEL)}"
+            )
         initial = raster_layer_name(variant, sp)
     _add_rasters(m, grid, fields, cfg, initial)
 
@@ -718,8 +914,9 @@ def map_html(m: folium.Map, self_contained: bool | None = None) -> str:
     return inline_assets(page) if self_contained else page
 
 
-def write_map(m: folium.Map, path: str | Path, overwrite: bool = False,
-              self_contained: bool | None = None) -> Path:
+def write_map(
+    m: folium.Map, path: str | Path, overwrite: bool = False, self_contained: bool | None = None
+) -> Path:
     """Write the map to ``path`` atomically (temporary file, then rename).
 
     Raises :class:`~gridcarbon.errors.OutputExistsError` if ``path`` exists and ``overwrite``
@@ -732,5 +929,3 @@ def write_map(m: folium.Map, path: str | Path, overwrite: bool = False,
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path
-
-

@@ -168,8 +168,14 @@ class UnitTimeSlider(MacroElement):
         """
     )
 
-    def __init__(self, layer, modes: dict, legend_key: str, metric_label: str,
-                 title: str = "Control units over time"):
+    def __init__(
+        self,
+        layer,
+        modes: dict,
+        legend_key: str,
+        metric_label: str,
+        title: str = "Control units over time",
+    ):
         super().__init__()
         self._name = "UnitTimeSlider"
         self.layer = layer
@@ -284,8 +290,9 @@ class BindContent(MacroElement):
         """
     )
 
-    def __init__(self, popup_html: str | None = None, tooltip_html: str | None = None,
-                 max_width: int = 360):
+    def __init__(
+        self, popup_html: str | None = None, tooltip_html: str | None = None, max_width: int = 360
+    ):
         super().__init__()
         self._name = "BindContent"
         self.popup_html = popup_html

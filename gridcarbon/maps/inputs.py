@@ -203,8 +203,10 @@ def _series_from_dataset(ds: xr.Dataset, dim: str) -> dict[str, pd.DataFrame]:
         if set(v.dims) == {unit_dim, dim}:
             arr = v.transpose(unit_dim, dim).values.astype(float)
             out[str(name)] = pd.DataFrame(
-                arr, index=pd.Index(np.asarray(codes).astype(str), name="unit_code"),
-                columns=_month_numbers(ds[dim].values) if dim == "month"
+                arr,
+                index=pd.Index(np.asarray(codes).astype(str), name="unit_code"),
+                columns=_month_numbers(ds[dim].values)
+                if dim == "month"
                 else [int(c) for c in ds[dim].values],
             )
             out[str(name)].attrs["units"] = v.attrs.get("units", "")
@@ -251,8 +253,12 @@ def unit_series_tables(unit_series: Any) -> dict[str, dict[str, pd.DataFrame]]:
             raise InputDataError("unit series table needs a 'unit_code' column")
         for dim in ("hour", "month"):
             if dim in df.columns:
-                values = [c for c in df.columns if c not in ("unit_code", "hour", "month")
-                          and pd.api.types.is_numeric_dtype(df[c])]
+                values = [
+                    c
+                    for c in df.columns
+                    if c not in ("unit_code", "hour", "month")
+                    and pd.api.types.is_numeric_dtype(df[c])
+                ]
                 for v in values:
                     wide = df.pivot_table(index="unit_code", columns=dim, values=v, aggfunc="mean")
                     wide.index = wide.index.astype(str)
@@ -350,9 +356,11 @@ def hotspot_cells(hotspots: xr.Dataset, grid: GridSpec | None = None) -> pd.Data
             pair = hot[a] & hot[b] & ~all3
             add(f"{a}+{b}", pair, np.minimum(pos[a], pos[b]))
     elif "colocated" in hotspots:
+
         def arr(name: str) -> np.ndarray:
-            v = np.asarray(hotspots[name].transpose(*(("time",) if has_time else ()), "y", "x")
-                           .values).astype(bool)
+            v = np.asarray(
+                hotspots[name].transpose(*(("time",) if has_time else ()), "y", "x").values
+            ).astype(bool)
             return v if has_time else v[None]
 
         all3 = arr("colocated")
@@ -396,9 +404,7 @@ def station_frame(stations: pd.DataFrame) -> pd.DataFrame:
     df["lat"] = pd.to_numeric(df["lat"], errors="coerce")
     bad = ~(np.isfinite(df["lon"]) & np.isfinite(df["lat"]))
     if bad.any():
-        raise InputDataError(
-            f"station {df.loc[bad, 'station_id'].iloc[0]!r} has no valid lon/lat"
-        )
+        raise InputDataError(f"station {df.loc[bad, 'station_id'].iloc[0]!r} has no valid lon/lat")
     return df.reset_index(drop=True)
 
 
@@ -425,8 +431,12 @@ def station_statistics(series: pd.DataFrame) -> pd.DataFrame:
     recs = []
     for (sid, sp), g in s.groupby(["station_id", "species"], sort=True):
         o = g["observed"].to_numpy(float)
-        rec: dict[str, Any] = {"station_id": str(sid), "species": str(sp), "n": int(o.size),
-                               "unit": str(g["unit"].iloc[0]) if "unit" in g else ""}
+        rec: dict[str, Any] = {
+            "station_id": str(sid),
+            "species": str(sp),
+            "n": int(o.size),
+            "unit": str(g["unit"].iloc[0]) if "unit" in g else "",
+        }
         for m in models:
             x = g[m].to_numpy(float)
             ok = np.isfinite(x)

@@ -80,8 +80,7 @@ def from_inversion_result(inversion_result: Any) -> dict[str, Any]:
     return {
         "posterior": _get(inversion_result, "posterior"),
         "stations": _get(inversion_result, "stations", "station_table"),
-        "station_series": _get(inversion_result, "station_series", "station_timeseries",
-                               "series"),
+        "station_series": _get(inversion_result, "station_series", "station_timeseries", "series"),
     }
 
 
@@ -119,9 +118,16 @@ def run_map_stage(
     if posterior is None:
         posterior = inv["posterior"]
     stations = inv["stations"]
-    m = make_map(prior, posterior=posterior, units=z["units"], unit_series=z["unit_series"],
-                 hotspots=z["hotspots"], stations=stations, station_series=inv["station_series"],
-                 config=cfg)
+    m = make_map(
+        prior,
+        posterior=posterior,
+        units=z["units"],
+        unit_series=z["unit_series"],
+        hotspots=z["hotspots"],
+        stations=stations,
+        station_series=inv["station_series"],
+        config=cfg,
+    )
     path = write_map(m, out_path, overwrite=overwrite)
     log.info("map written to %s in %.1f s", path, time.perf_counter() - t0)
     return path
@@ -135,8 +141,12 @@ RUN_DIR_FILES = {
     "unit_series": ["zone_diurnal.nc", "unit_series.nc"],
     "hotspots": ["hotspots_day.nc", "hotspots.nc", "hotspots.zarr"],
     "stations": ["stations.csv", "stations.parquet"],  # else derived from station_stats.csv
-    "station_series": ["station_series.csv", "station_series.parquet", "station_timeseries.csv",
-                       "station_timeseries.parquet"],
+    "station_series": [
+        "station_series.csv",
+        "station_series.parquet",
+        "station_timeseries.csv",
+        "station_timeseries.parquet",
+    ],
     "config": ["config.yaml"],
 }
 
@@ -180,12 +190,16 @@ def read_run_dir(run_dir: str | Path) -> dict[str, Any]:
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputFileError(f"run folder {str(run_dir)!r} does not exist; make one with "
-                             "`gridcarbon run` or `gridcarbon grid`")
+        raise InputFileError(
+            f"run folder {str(run_dir)!r} does not exist; make one with "
+            "`gridcarbon run` or `gridcarbon grid`"
+        )
     out: dict[str, Any] = {}
     p = _first(run_dir, "prior")
     if p is None:
-        raise InputFileError(f"{run_dir} has no prior grids ({' or '.join(RUN_DIR_FILES['prior'])})")
+        raise InputFileError(
+            f"{run_dir} has no prior grids ({' or '.join(RUN_DIR_FILES['prior'])})"
+        )
     out["prior"] = open_grids(p)
     if (p := _first(run_dir, "posterior")) is not None:
         out["posterior"] = open_grids(p)
@@ -198,8 +212,10 @@ def read_run_dir(run_dir: str | Path) -> dict[str, Any]:
             d = xr.open_dataset(daily)
             keep = [v for v in ("CO2_monthly", "NOx_monthly", "VOC_monthly") if v in d]
             if keep and "month" in d.dims:
-                series = {"hour": series,
-                          "month": d[keep].rename({k: k.removesuffix("_monthly") for k in keep})}
+                series = {
+                    "hour": series,
+                    "month": d[keep].rename({k: k.removesuffix("_monthly") for k in keep}),
+                }
         out["unit_series"] = series
     if (p := _first(run_dir, "hotspots")) is not None:
         out["hotspots"] = xr.open_zarr(p) if p.is_dir() else xr.open_dataset(p)

@@ -54,7 +54,9 @@ class MercatorImage:
         return int(np.floor(row)), int(np.floor(col))
 
 
-def warp_to_mercator(classes: np.ndarray, grid: GridSpec, pixels_per_cell: int = 3) -> MercatorImage:
+def warp_to_mercator(
+    classes: np.ndarray, grid: GridSpec, pixels_per_cell: int = 3
+) -> MercatorImage:
     """Warp a ``(ny, nx)`` uint8 class grid to Web Mercator (nearest neighbour).
 
     The Mercator pixel is ``cell_size / pixels_per_cell`` ground metres at the grid's central
@@ -68,7 +70,14 @@ def warp_to_mercator(classes: np.ndarray, grid: GridSpec, pixels_per_cell: int =
     _, lat_c = grid.unproject((x0 + x1) / 2, (y0 + y1) / 2)
     res = grid.cell_size / pixels_per_cell / np.cos(np.radians(float(lat_c)))
     dst_transform, width, height = rasterio.warp.calculate_default_transform(
-        src_crs, WEB_MERCATOR, grid.nx, grid.ny, left=x0, bottom=y0, right=x1, top=y1,
+        src_crs,
+        WEB_MERCATOR,
+        grid.nx,
+        grid.ny,
+        left=x0,
+        bottom=y0,
+        right=x1,
+        top=y1,
         resolution=res,
     )
     out = np.full((height, width), NODATA, dtype=np.uint8)
@@ -88,7 +97,9 @@ def warp_to_mercator(classes: np.ndarray, grid: GridSpec, pixels_per_cell: int =
     east, south = dst_transform @ (width, height)
     lon0, lat0 = tr.transform(west, south)
     lon1, lat1 = tr.transform(east, north)
-    return MercatorImage(out, dst_transform, [[float(lat0), float(lon0)], [float(lat1), float(lon1)]])
+    return MercatorImage(
+        out, dst_transform, [[float(lat0), float(lon0)], [float(lat1), float(lon1)]]
+    )
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:

@@ -143,7 +143,7 @@ def _nice(x: float, up: bool = True) -> float:
     if x <= 0 or not np.isfinite(x):
         return 1.0
     e = math.floor(math.log10(x))
-    for m in ((1, 2, 2.5, 5, 10) if up else (10, 5, 2.5, 2, 1)):
+    for m in (1, 2, 2.5, 5, 10) if up else (10, 5, 2.5, 2, 1):
         c = m * 10.0**e
         if (up and c >= x * (1 - 1e-9)) or (not up and c <= x * (1 + 1e-9)):
             return c
@@ -189,8 +189,9 @@ def sequential_scale(
     pos = v[np.isfinite(v) & (v > 0)]
     if pos.size == 0:
         br = [0.0, 1.0]
-        return ClassScale(tuple(br), tuple(colors_from(colormap, 1)), title, units,
-                          note="no positive values")
+        return ClassScale(
+            tuple(br), tuple(colors_from(colormap, 1)), title, units, note="no positive values"
+        )
     lo, hi = np.percentile(pos, [2.0, 99.5])
     hi = max(hi, lo * (1 + 1e-6), np.finfo(float).tiny)
     lo = max(lo, hi * 10.0**-max_decades)  # numerical dust must not stretch the scale
@@ -201,13 +202,27 @@ def sequential_scale(
         br = _log_breaks(lo, hi)
         if len(br) < 2:
             br = [br[0], br[0] * 10]
-        return ClassScale(tuple(br), tuple(colors_from(colormap, len(br) - 1)), title, units,
-                          log=True, open_low=True, open_high=True, note="log classes")
+        return ClassScale(
+            tuple(br),
+            tuple(colors_from(colormap, len(br) - 1)),
+            title,
+            units,
+            log=True,
+            open_low=True,
+            open_high=True,
+            note="log classes",
+        )
     step = _nice(hi / n_classes)
     k = max(1, math.ceil(hi / step - 1e-9))
     br = [i * step for i in range(k + 1)]
-    return ClassScale(tuple(br), tuple(colors_from(colormap, len(br) - 1)), title, units,
-                      open_low=True, open_high=True)
+    return ClassScale(
+        tuple(br),
+        tuple(colors_from(colormap, len(br) - 1)),
+        title,
+        units,
+        open_low=True,
+        open_high=True,
+    )
 
 
 def diverging_scale(
@@ -228,8 +243,9 @@ def diverging_scale(
     a = np.abs(v[np.isfinite(v) & (v != 0)])
     if a.size == 0:
         br = (-1.0, 1.0)
-        return ClassScale(br, tuple(colors_from(colormap, 1)[:1]), title, units,
-                          note="no change anywhere")
+        return ClassScale(
+            br, tuple(colors_from(colormap, 1)[:1]), title, units, note="no change anywhere"
+        )
     lo, hi = np.percentile(a, [5.0, 99.0])
     hi = max(hi, np.finfo(float).tiny)
     use_log = log == "always" or (
@@ -245,8 +261,14 @@ def diverging_scale(
     br = [-m for m in mags[::-1]] + mags
     n = len(br) - 1
     colors = _diverging_colors(colormap, n)
-    return ClassScale(tuple(br), tuple(colors), title, units, log=use_log,
-                      note="centred on zero" + (", log classes" if use_log else ""))
+    return ClassScale(
+        tuple(br),
+        tuple(colors),
+        title,
+        units,
+        log=use_log,
+        note="centred on zero" + (", log classes" if use_log else ""),
+    )
 
 
 def _diverging_colors(colormap: str, n: int) -> list[str]:
@@ -254,12 +276,25 @@ def _diverging_colors(colormap: str, n: int) -> list[str]:
     return colors_from(colormap, n, reverse=True)
 
 
-def fixed_scale(breaks: list[float], title: str, units: str, colormap: str,
-                open_low: bool = True, open_high: bool = False, note: str = "") -> ClassScale:
+def fixed_scale(
+    breaks: list[float],
+    title: str,
+    units: str,
+    colormap: str,
+    open_low: bool = True,
+    open_high: bool = False,
+    note: str = "",
+) -> ClassScale:
     """A scale with given breaks (e.g. 0, 0.1, …, 1 for the uncertainty reduction)."""
-    return ClassScale(tuple(float(b) for b in breaks),
-                      tuple(colors_from(colormap, len(breaks) - 1)), title, units,
-                      open_low=open_low, open_high=open_high, note=note)
+    return ClassScale(
+        tuple(float(b) for b in breaks),
+        tuple(colors_from(colormap, len(breaks) - 1)),
+        title,
+        units,
+        open_low=open_low,
+        open_high=open_high,
+        note=note,
+    )
 
 
 def legend_html(scale: ClassScale, subtitle: str = "", extra: list[tuple[str, str]] = ()) -> str:

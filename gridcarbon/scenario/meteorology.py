@@ -85,14 +85,29 @@ def synthetic_met(
     dims = ("time", "lat", "lon")
     ds = xr.Dataset(
         {
-            "u10": (dims, u10.astype(np.float32), {"units": "m s-1", "long_name": "10 m eastward wind"}),
-            "v10": (dims, v10.astype(np.float32), {"units": "m s-1", "long_name": "10 m northward wind"}),
-            "blh": (dims, blh.astype(np.float32), {"units": "m", "long_name": "boundary-layer height"}),
+            "u10": (
+                dims,
+                u10.astype(np.float32),
+                {"units": "m s-1", "long_name": "10 m eastward wind"},
+            ),
+            "v10": (
+                dims,
+                v10.astype(np.float32),
+                {"units": "m s-1", "long_name": "10 m northward wind"},
+            ),
+            "blh": (
+                dims,
+                blh.astype(np.float32),
+                {"units": "m", "long_name": "boundary-layer height"},
+            ),
             "tcc": (dims, tcc.astype(np.float32), {"units": "1", "long_name": "total cloud cover"}),
             "t2m": (dims, t2.astype(np.float32), {"units": "K", "long_name": "2 m temperature"}),
         },
         coords={"time": t.values, "lat": lat, "lon": lon},
-        attrs={"synthetic": "true", "source": "gridcarbon.scenario.meteorology.synthetic_met",
-               "seed": seed},
+        attrs={
+            "synthetic": "true",
+            "source": "gridcarbon.scenario.meteorology.synthetic_met",
+            "seed": seed,
+        },
     )
     return ds

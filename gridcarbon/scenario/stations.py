@@ -18,8 +18,9 @@ STATION_COLUMNS = ("station_id", "name", "lon", "lat", "height", "kind", "specie
 
 # (id, name, lon, lat, inlet height m)
 _BACKGROUND = [("BG01", "Damingshan background (Lin'an, Hangzhou)", 119.020, 30.030, 10.0)]
-_DEMO = [("DM01", "Provincial carbon-monitoring demonstration station (Hangzhou)", 120.155, 30.265,
-          60.0)]
+_DEMO = [
+    ("DM01", "Provincial carbon-monitoring demonstration station (Hangzhou)", 120.155, 30.265, 60.0)
+]
 _REGIONAL = [
     ("RG01", "Jiaxing regional GHG station", 120.760, 30.750, 50.0),
     ("RG02", "Huzhou (Anji) regional GHG station", 119.680, 30.640, 50.0),
@@ -32,8 +33,11 @@ _REGIONAL = [
     ("RG09", "Quzhou regional GHG station", 118.870, 28.940, 50.0),
     ("RG10", "Lishui regional GHG station", 119.920, 28.450, 50.0),
 ]
-_CITY_CENTRES = {"Hangzhou": (120.170, 30.270), "Ningbo": (121.550, 29.870),
-                 "Lishui": (119.920, 28.460)}
+_CITY_CENTRES = {
+    "Hangzhou": (120.170, 30.270),
+    "Ningbo": (121.550, 29.870),
+    "Lishui": (119.920, 28.460),
+}
 _URBAN_COUNTS = {"Hangzhou": 8, "Ningbo": 6, "Lishui": 3}
 _SINKS = [
     ("SK01", "Qiandao Lake forest sink station (Chun'an, Hangzhou)", 119.040, 29.610, 20.0),
@@ -82,16 +86,27 @@ def default_network(n_micro: int = 82, seed: int = 20230) -> pd.DataFrame:
     """
     rng = np.random.default_rng(seed)
     rows = []
-    for kind, table in (("background", _BACKGROUND), ("demonstration", _DEMO),
-                        ("regional", _REGIONAL)):
+    for kind, table in (
+        ("background", _BACKGROUND),
+        ("demonstration", _DEMO),
+        ("regional", _REGIONAL),
+    ):
         for sid, name, lon, lat, h in table:
             rows.append((sid, name, lon, lat, h, kind))
     k = 1
     for city, n in _URBAN_COUNTS.items():
         lons, lats = _ring(rng, _CITY_CENTRES[city], n, 12.0)
         for i in range(n):
-            rows.append((f"UR{k:02d}", f"{city} urban high-precision station #{i + 1}",
-                         float(lons[i]), float(lats[i]), 30.0, "urban"))
+            rows.append(
+                (
+                    f"UR{k:02d}",
+                    f"{city} urban high-precision station #{i + 1}",
+                    float(lons[i]),
+                    float(lats[i]),
+                    30.0,
+                    "urban",
+                )
+            )
             k += 1
     for sid, name, lon, lat, h in _SINKS:
         rows.append((sid, name, lon, lat, h, "sink"))
@@ -101,8 +116,16 @@ def default_network(n_micro: int = 82, seed: int = 20230) -> pd.DataFrame:
     for city, n in counts.items():
         lons, lats = _ring(rng, _CITY_CENTRES[city], n, 25.0)
         for i in range(n):
-            rows.append((f"MC{k:03d}", f"{city} micro station #{i + 1}", float(lons[i]),
-                         float(lats[i]), 10.0, "micro"))
+            rows.append(
+                (
+                    f"MC{k:03d}",
+                    f"{city} micro station #{i + 1}",
+                    float(lons[i]),
+                    float(lats[i]),
+                    10.0,
+                    "micro",
+                )
+            )
             k += 1
     df = pd.DataFrame(rows, columns=["station_id", "name", "lon", "lat", "height", "kind"])
     df["species"] = df["kind"].map(SPECIES_BY_KIND)

@@ -55,11 +55,21 @@ _FOREST = (1, 2, 3, 4, 5, 8)
 
 # (category, subtype, category_zh, subtype_zh, name suffix)
 _KINDS = {
-    "industrial": ("key_control", "industrial_agglomeration", "重点管控", "产业集聚类",
-                   "产业集聚类重点管控单元"),
+    "industrial": (
+        "key_control",
+        "industrial_agglomeration",
+        "重点管控",
+        "产业集聚类",
+        "产业集聚类重点管控单元",
+    ),
     "urban": ("key_control", "urban_living", "重点管控", "城镇生活类", "城镇生活类重点管控单元"),
-    "forest": ("priority_protection", "general_ecological_space", "优先保护", "一般生态空间",
-               "优先保护单元"),
+    "forest": (
+        "priority_protection",
+        "general_ecological_space",
+        "优先保护",
+        "一般生态空间",
+        "优先保护单元",
+    ),
     "general": ("general_control", "agricultural", "一般管控", "农业农村", "一般管控单元"),
     "sea": ("general_control", "sea", "一般管控", "海域", "海域一般管控单元"),
 }
@@ -74,9 +84,13 @@ def _class_polygons(crs: pyproj.CRS) -> dict[str, shapely.Geometry]:
     out = {}
     for name, codes in (("urban", _URBAN), ("forest", _FOREST)):
         mask = np.isin(classes, codes)
-        shapes = [shapely.geometry.shape(g) for g, v in
-                  rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=transform)
-                  if v == 1]
+        shapes = [
+            shapely.geometry.shape(g)
+            for g, v in rasterio.features.shapes(
+                mask.astype(np.uint8), mask=mask, transform=transform
+            )
+            if v == 1
+        ]
         geom = shapely.union_all(np.asarray(shapes, dtype=object))
         geom = shapely.segmentize(geom, 0.01)  # keep pixel edges curved after projection
         out[name] = shapely.make_valid(to_projected(geom, crs))
@@ -86,14 +100,20 @@ def _class_polygons(crs: pyproj.CRS) -> dict[str, shapely.Geometry]:
 def _parts(geom: shapely.Geometry, min_m2: float) -> list[shapely.Geometry]:
     if geom is None or geom.is_empty:
         return []
-    parts = [p for p in shapely.get_parts(shapely.make_valid(geom))
-             if p.geom_type == "Polygon" and p.area > 0]
+    parts = [
+        p
+        for p in shapely.get_parts(shapely.make_valid(geom))
+        if p.geom_type == "Polygon" and p.area > 0
+    ]
     return [p for p in parts if p.area >= min_m2]
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = [p for p in shapely.get_parts(shapely.make_valid(geom))
-             if p.geom_type in ("Polygon", "MultiPolygon")]
+    parts = [
+        p
+        for p in shapely.get_parts(shapely.make_valid(geom))
+        if p.geom_type in ("Polygon", "MultiPolygon")
+    ]
     flat = [q for p in parts for q in shapely.get_parts(p)]
     if not flat:
         return shapely.Polygon()
@@ -145,8 +165,9 @@ def _default_facilities(grid: GridSpec) -> pd.DataFrame | None:
     return facility_catalogue(grid)
 
 
-def _facility_clusters(facilities: pd.DataFrame | None, crs: pyproj.CRS,
-                       parks_m: shapely.Geometry) -> list[shapely.Geometry]:
+def _facility_clusters(
+    facilities: pd.DataFrame | None, crs: pyproj.CRS, parks_m: shapely.Geometry
+) -> list[shapely.Geometry]:
     if facilities is None or len(facilities) == 0:
         return []
     tr = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
@@ -199,9 +220,13 @@ def default_units(
     counties = load_boundaries("county").sort_values("adcode").reset_index(drop=True)
     cities = load_boundaries("city")
     city_names = dict(zip(cities["adcode"], cities["name"], strict=True))
-    cgeo = np.asarray([_polygonal(g) for g in
-                       to_projected(np.asarray(counties.geometry.values, dtype=object), crs)],
-                      dtype=object)
+    cgeo = np.asarray(
+        [
+            _polygonal(g)
+            for g in to_projected(np.asarray(counties.geometry.values, dtype=object), crs)
+        ],
+        dtype=object,
+    )
     land = shapely.union_all(cgeo)
     region = region_polygon(crs)
     sea = _polygonal(shapely.difference(region, land))
@@ -221,13 +246,15 @@ def default_units(
     ctree = shapely.STRtree(cgeo)
     for park in INDUSTRIAL_PARKS:
         x, y = tr.transform(park.lon, park.lat)
-        blob = shapely.buffer(shapely.Point(x, y), np.sqrt(park.area_km2 * 1e6 / np.pi),
-                              quad_segs=32)
+        blob = shapely.buffer(
+            shapely.Point(x, y), np.sqrt(park.area_km2 * 1e6 / np.pi), quad_segs=32
+        )
         if fac_xy is not None:
             sel = fac_xy[2] == park.name
             if sel.any():
-                near = shapely.buffer(shapely.points(fac_xy[0][sel], fac_xy[1][sel]), 1000.0,
-                                      quad_segs=16)
+                near = shapely.buffer(
+                    shapely.points(fac_xy[0][sel], fac_xy[1][sel]), 1000.0, quad_segs=16
+                )
                 blob = shapely.union_all(np.r_[np.asarray([blob], dtype=object), near])
         blobs.append(blob)
         for j in sorted(ctree.query(blob, predicate="intersects")):
@@ -240,7 +267,8 @@ def default_units(
         hit = np.flatnonzero(shapely.contains(cgeo, c))
         if hit.size:
             industrial.setdefault(counties["adcode"].iloc[hit[0]], []).append(
-                (_polygonal(shapely.difference(blob, parks_m)), f"cluster{k + 1}"))
+                (_polygonal(shapely.difference(blob, parks_m)), f"cluster{k + 1}")
+            )
 
     # sea: lattice pieces assigned to the nearest county
     sea_pieces: dict[str, list[shapely.Geometry]] = {}
@@ -278,8 +306,11 @@ def default_units(
             pieces.append(("sea", p, ""))
         # merge tiny general/sea leftovers (< min) into a touching unit of the same county
         merged: list[list] = [[k, g, key] for k, g, key in pieces]
-        small = [m for m in merged if m[1].area < min_m2 and m[0] in ("general", "sea", "urban",
-                                                                      "forest")]
+        small = [
+            m
+            for m in merged
+            if m[1].area < min_m2 and m[0] in ("general", "sea", "urban", "forest")
+        ]
         for m in small:
             others = [o for o in merged if o is not m and o[1].area >= min_m2]
             if not others:
@@ -293,10 +324,15 @@ def default_units(
         # slivers left by the overlay (< 100 m², not touching anything) are dropped
         merged = [m for m in merged if m[1].area >= 100.0]
         counters: dict[str, int] = {}
-        order = sorted(range(len(merged)), key=lambda k: (
-            _DIGIT[_KINDS[merged[k][0]][0]], list(_KINDS).index(merged[k][0]),
-            -round(shapely.point_on_surface(merged[k][1]).y, 3),
-            round(shapely.point_on_surface(merged[k][1]).x, 3)))
+        order = sorted(
+            range(len(merged)),
+            key=lambda k: (
+                _DIGIT[_KINDS[merged[k][0]][0]],
+                list(_KINDS).index(merged[k][0]),
+                -round(shapely.point_on_surface(merged[k][1]).y, 3),
+                round(shapely.point_on_surface(merged[k][1]).x, 3),
+            ),
+        )
         for k in order:
             kind, g, key = merged[k]
             category, subtype, cat_zh, sub_zh, suffix = _KINDS[kind]
@@ -308,21 +344,23 @@ def default_units(
                 name = f"{county['name']}{park.name_zh if park else '工业集聚区'}{suffix}"
             else:
                 name = f"{county['name']}{suffix}{seq}"
-            rows.append({
-                "unit_code": f"ZH{code}{digit}{seq:04d}",
-                "unit_name": name,
-                "category": category,
-                "subtype": subtype,
-                "category_zh": cat_zh,
-                "subtype_zh": sub_zh,
-                "county_code": code,
-                "county_name": county["name"],
-                "city_code": code[:4] + "00",
-                "city_name": city_names.get(code[:4] + "00", ""),
-                "park": key if kind == "industrial" else "",
-                "synthetic": True,
-                "geometry": g,
-            })
+            rows.append(
+                {
+                    "unit_code": f"ZH{code}{digit}{seq:04d}",
+                    "unit_name": name,
+                    "category": category,
+                    "subtype": subtype,
+                    "category_zh": cat_zh,
+                    "subtype_zh": sub_zh,
+                    "county_code": code,
+                    "county_name": county["name"],
+                    "city_code": code[:4] + "00",
+                    "city_name": city_names.get(code[:4] + "00", ""),
+                    "park": key if kind == "industrial" else "",
+                    "synthetic": True,
+                    "geometry": g,
+                }
+            )
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
     gdf = gdf.to_crs(pyproj.CRS.from_epsg(4490))
     bad = ~shapely.is_valid(gdf.geometry.values)
@@ -333,13 +371,21 @@ def default_units(
 
 
 def _cache_key(grid: GridSpec, tile_km: float, min_piece_km2: float) -> str:
-    payload = json.dumps({"grid_crs": grid.crs_wkt, "tile_km": tile_km, "min": min_piece_km2,
-                          "version": DEFAULT_UNITS_VERSION}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "grid_crs": grid.crs_wkt,
+            "tile_km": tile_km,
+            "min": min_piece_km2,
+            "version": DEFAULT_UNITS_VERSION,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def write_default_units(path: str | Path, grid: GridSpec | None = None,
-                        overwrite: bool = False, **kwargs) -> Path:
+def write_default_units(
+    path: str | Path, grid: GridSpec | None = None, overwrite: bool = False, **kwargs
+) -> Path:
     """Build :func:`default_units` and write them as a GeoPackage (layer ``control_units``).
 
     The write is atomic (temporary file, then rename) and refuses to overwrite an existing file
@@ -348,17 +394,24 @@ def write_default_units(path: str | Path, grid: GridSpec | None = None,
     from gridcarbon.zoning.report import write_gpkg_atomic
 
     gdf = default_units(grid, **kwargs)
-    return write_gpkg_atomic(gdf, Path(path), layer="control_units", overwrite=overwrite,
-                             metadata={"synthetic": SYNTHETIC_NOTE})
+    return write_gpkg_atomic(
+        gdf,
+        Path(path),
+        layer="control_units",
+        overwrite=overwrite,
+        metadata={"synthetic": SYNTHETIC_NOTE},
+    )
 
 
-def cached_default_units(grid: GridSpec, cache_dir: Path, tile_km: float = 12.0,
-                         min_piece_km2: float = 1.0) -> Path:
+def cached_default_units(
+    grid: GridSpec, cache_dir: Path, tile_km: float = 12.0, min_piece_km2: float = 1.0
+) -> Path:
     """Path of the default units GeoPackage in ``cache_dir``, built on first use."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"default_units_{_cache_key(grid, tile_km, min_piece_km2)}.gpkg"
     if not path.exists():
-        write_default_units(path, grid, overwrite=True, tile_km=tile_km,
-                            min_piece_km2=min_piece_km2)
+        write_default_units(
+            path, grid, overwrite=True, tile_km=tile_km, min_piece_km2=min_piece_km2
+        )
     return path

@@ -20,15 +20,28 @@ from gridcarbon.zoning.config import ZoningConfig
 # Heavy submodules (geopandas, numba) load on first use, so that importing the run
 # configuration (which holds ZoningConfig) stays light.
 _LAZY = {
-    "EMERGING_CATEGORIES": "emerging", "classify_emerging": "emerging", "mann_kendall": "emerging",
-    "fdr_bins": "gistar", "gi_star": "gistar",
-    "hotspot_level": "hotspots", "unit_hotspot_table": "hotspots",
-    "Overlay": "overlay", "assign_points": "overlay", "unit_coverage": "overlay",
-    "ZoningResult": "stage", "overlay_units": "stage", "run_zoning": "stage",
+    "EMERGING_CATEGORIES": "emerging",
+    "classify_emerging": "emerging",
+    "mann_kendall": "emerging",
+    "fdr_bins": "gistar",
+    "gi_star": "gistar",
+    "hotspot_level": "hotspots",
+    "unit_hotspot_table": "hotspots",
+    "Overlay": "overlay",
+    "assign_points": "overlay",
+    "unit_coverage": "overlay",
+    "ZoningResult": "stage",
+    "overlay_units": "stage",
+    "run_zoning": "stage",
     "run_zoning_stage": "stage",
-    "diurnal_profile": "tally", "period_table": "tally", "rollup": "tally", "tally_at": "tally",
-    "unit_total_std_from_covariance": "tally", "zone_tally": "tally",
-    "UnitsQA": "units", "control_units": "units",
+    "diurnal_profile": "tally",
+    "period_table": "tally",
+    "rollup": "tally",
+    "tally_at": "tally",
+    "unit_total_std_from_covariance": "tally",
+    "zone_tally": "tally",
+    "UnitsQA": "units",
+    "control_units": "units",
 }
 
 

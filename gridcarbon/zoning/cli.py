@@ -20,8 +20,10 @@ def open_grids(path: str | Path) -> xr.Dataset:
     """Open an emission Dataset written by ``gridcarbon grid`` (NetCDF or Zarr) into memory."""
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"grids {str(path)!r} do not exist; give the NetCDF or Zarr store "
-                             "written by `gridcarbon grid` (or the posterior)")
+        raise InputFileError(
+            f"grids {str(path)!r} do not exist; give the NetCDF or Zarr store "
+            "written by `gridcarbon grid` (or the posterior)"
+        )
     try:
         if path.is_dir() or path.suffix == ".zarr":
             ds = xr.open_zarr(path)
@@ -33,17 +35,38 @@ def open_grids(path: str | Path) -> xr.Dataset:
 
 
 @click.command("zones")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="run configuration YAML (default: the embedded Zhejiang default)")
-@click.option("--grids", "grids_path", type=click.Path(), required=True,
-              help="emission grids: NetCDF or Zarr written by `gridcarbon grid`, or the posterior")
-@click.option("--units", "units_path", type=click.Path(), default=None,
-              help="control units (GeoPackage, Shapefile, GeoJSON); default: zoning.units_path "
-              "of the config, else the embedded synthetic units")
-@click.option("--units-crs", default=None,
-              help="CRS to assume when the unit file has none, e.g. EPSG:4490")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
-              help="output folder of the zone report")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="run configuration YAML (default: the embedded Zhejiang default)",
+)
+@click.option(
+    "--grids",
+    "grids_path",
+    type=click.Path(),
+    required=True,
+    help="emission grids: NetCDF or Zarr written by `gridcarbon grid`, or the posterior",
+)
+@click.option(
+    "--units",
+    "units_path",
+    type=click.Path(),
+    default=None,
+    help="control units (GeoPackage, Shapefile, GeoJSON); default: zoning.units_path "
+    "of the config, else the embedded synthetic units",
+)
+@click.option(
+    "--units-crs", default=None, help="CRS to assume when the unit file has none, e.g. EPSG:4490"
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="output folder of the zone report",
+)
 @click.option("--overwrite", is_flag=True, help="replace existing output files")
 def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overwrite):
     """Tally emissions and co-located CO2/NOx/VOC hotspots per control unit; write the report.
@@ -64,8 +87,9 @@ def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overw
         if updates:
             config = config.model_copy(update={"zoning": config.zoning.model_copy(update=updates)})
         grids = open_grids(grids_path)
-        res = run_zoning_stage(config, grids, Path(out_dir), overwrite=overwrite,
-                               grids_path=Path(grids_path))
+        res = run_zoning_stage(
+            config, grids, Path(out_dir), overwrite=overwrite, grids_path=Path(grids_path)
+        )
     except GridcarbonError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -49,10 +49,22 @@ MIN_BINS = 10
 #: Code → name of the 17 emerging-hotspot categories.
 EMERGING_CATEGORIES: tuple[str, ...] = (
     "no pattern detected",
-    "new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
-    "diminishing hot spot", "sporadic hot spot", "oscillating hot spot", "historical hot spot",
-    "new cold spot", "consecutive cold spot", "intensifying cold spot", "persistent cold spot",
-    "diminishing cold spot", "sporadic cold spot", "oscillating cold spot", "historical cold spot",
+    "new hot spot",
+    "consecutive hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+    "sporadic hot spot",
+    "oscillating hot spot",
+    "historical hot spot",
+    "new cold spot",
+    "consecutive cold spot",
+    "intensifying cold spot",
+    "persistent cold spot",
+    "diminishing cold spot",
+    "sporadic cold spot",
+    "oscillating cold spot",
+    "historical cold spot",
 )
 
 
@@ -223,6 +235,12 @@ def classify_emerging(
     zz = z.reshape(n, -1)
     mk = mann_kendall_many(zz)
     out = np.zeros(zz.shape[1], np.int8)
-    _classify(np.ascontiguousarray(np.asarray(bins).reshape(n, -1), dtype=np.int8),
-              mk["z"], mk["p"], int(min_bin), float(alpha), out)
+    _classify(
+        np.ascontiguousarray(np.asarray(bins).reshape(n, -1), dtype=np.int8),
+        mk["z"],
+        mk["p"],
+        int(min_bin),
+        float(alpha),
+        out,
+    )
     return out.reshape(shape), {k: v.reshape(shape) for k, v in mk.items()}

@@ -41,8 +41,10 @@ def check_radius(radius_m: float, cell_size: float) -> float:
     """Radius in cells; raises :class:`ConfigError` if it falls on a lattice distance."""
     r = radius_m / cell_size
     if r < 1:
-        raise ConfigError(f"zoning.gi_radius_m={radius_m} is below one cell ({cell_size} m): "
-                          "the band would hold only the focal cell")
+        raise ConfigError(
+            f"zoning.gi_radius_m={radius_m} is below one cell ({cell_size} m): "
+            "the band would hold only the focal cell"
+        )
     r2 = r * r
     k = int(math.floor(r)) + 1
     for a in range(k + 1):
@@ -64,8 +66,9 @@ def disc_halfwidths(radius_m: float, cell_size: float) -> np.ndarray:
     return np.floor(np.sqrt(np.maximum(r * r - dy * dy, 0.0)) + 1e-12).astype(np.int64)
 
 
-def lattice_neighbours(mask: np.ndarray, radius_m: float, cell_size: float
-                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+def lattice_neighbours(
+    mask: np.ndarray, radius_m: float, cell_size: float
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Region cells (flat indices) and, for each, its neighbours' positions among them
     (self excluded) — for building libpysal weights in tests and benchmarks."""
     hw = disc_halfwidths(radius_m, cell_size)
@@ -183,8 +186,13 @@ def _gi_star_kernel(fields, maskf, n, hw, W, inv_base, z, nchunks):
                         z[t, r, c] = (acc[c] - mean * W[r, c]) * inv_base[r, c] * inv_sd
 
 
-def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: float,
-            out: np.ndarray | None = None) -> np.ndarray:
+def gi_star(
+    fields: np.ndarray,
+    mask: np.ndarray,
+    radius_m: float,
+    cell_size: float,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Gi* z-scores of each field.
 
     Parameters
@@ -218,8 +226,16 @@ def gi_star(fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size: fl
     nchunks = max(1, min(fields.shape[0], 8 * nb.get_num_threads()))
     base = (n * W - W * W) / (n - 1)
     inv_base = np.where(mask & (base > 0), 1.0 / np.sqrt(np.where(base > 0, base, 1.0)), 0.0)
-    _gi_star_kernel(np.ascontiguousarray(fields), mask.astype(np.float64), float(n), hw, W,
-                    inv_base, out, nchunks)
+    _gi_star_kernel(
+        np.ascontiguousarray(fields),
+        mask.astype(np.float64),
+        float(n),
+        hw,
+        W,
+        inv_base,
+        out,
+        nchunks,
+    )
     return out[0] if single else out
 
 
@@ -327,8 +343,14 @@ def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.n
     if zz.dtype not in (np.float32, np.float64):
         zz = zz.astype(np.float64)
     nchunks = max(1, min(nt, 8 * nb.get_num_threads()))
-    _fdr_bins_kernel(np.ascontiguousarray(zz), np.flatnonzero(mask.ravel()).astype(np.int64),
-                     zcrit, lv, out, nchunks)
+    _fdr_bins_kernel(
+        np.ascontiguousarray(zz),
+        np.flatnonzero(mask.ravel()).astype(np.int64),
+        zcrit,
+        lv,
+        out,
+        nchunks,
+    )
     out = out.reshape(z.shape)
     return out[0] if single else out
 

@@ -53,24 +53,30 @@ PATHWAYS: dict[str, tuple[str, str]] = {
     "industrial_agglomeration": (
         "co-control technology for high-energy, high-emission industries in the park "
         "(process upgrades, end-of-pipe NOx/VOC control with energy efficiency and fuel switching)",
-        "园区高耗能高排放行业减污降碳协同技术"),
+        "园区高耗能高排放行业减污降碳协同技术",
+    ),
     "urban_living": (
         "living, transport and building measures (clean heating and cooking, low-emission "
         "transport, energy-efficient buildings)",
-        "生活、交通、建筑领域协同减排"),
+        "生活、交通、建筑领域协同减排",
+    ),
     "general_control": (
         "agriculture: low-emission farming, fertiliser and residue management, rural energy",
-        "农业领域减污降碳"),
+        "农业领域减污降碳",
+    ),
     "priority_protection": (
         "protection and carbon-sink enhancement (forest and wetland protection, restoration)",
-        "生态保护与碳汇提升"),
+        "生态保护与碳汇提升",
+    ),
     "sea": (
         "ports and shipping (shore power, clean marine fuels, electrified port machinery); an "
         "extension of the four pathways for general-control sea units",
-        "港口航运领域减污降碳"),
+        "港口航运领域减污降碳",
+    ),
     "key_control": (
         "key-control unit: targeted co-control of the dominant emitting sectors",
-        "重点行业减污降碳协同管控"),
+        "重点行业减污降碳协同管控",
+    ),
 }
 
 
@@ -88,8 +94,9 @@ def region_mask(grids: xr.Dataset, min_fraction: float = 0.0) -> np.ndarray:
     return np.ones((grids.sizes["y"], grids.sizes["x"]), bool)
 
 
-def species_fields(grids: xr.Dataset, species: str, level: str, total: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def species_fields(
+    grids: xr.Dataset, species: str, level: str, total: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Total (area + point) emission per cell at ``level`` (hour: kg h-1; day/month: kg).
 
     ``total`` is the hourly ``total_grid(grids, species)`` if already computed.
@@ -170,8 +177,12 @@ def _shift_counts(h1_ptr, h1_row, h1_col, h2, h3, use3, shifts, nx, ny, nchunks,
 def _random_shifts(ny: int, nx: int, K: int, min_cells: float, rng) -> np.ndarray:
     out = []
     while len(out) < K:
-        dy2, dx2, dy3, dx3 = rng.integers(0, ny), rng.integers(0, nx), rng.integers(0, ny), \
-            rng.integers(0, nx)
+        dy2, dx2, dy3, dx3 = (
+            rng.integers(0, ny),
+            rng.integers(0, nx),
+            rng.integers(0, ny),
+            rng.integers(0, nx),
+        )
 
         def far(dy, dx):
             ty = min(dy, ny - dy)
@@ -183,8 +194,9 @@ def _random_shifts(ny: int, nx: int, K: int, min_cells: float, rng) -> np.ndarra
     return np.asarray(out, np.int64)
 
 
-def toroidal_null(hot: list[np.ndarray], n_shifts: int, min_shift_cells: float, seed: int
-                  ) -> np.ndarray:
+def toroidal_null(
+    hot: list[np.ndarray], n_shifts: int, min_shift_cells: float, seed: int
+) -> np.ndarray:
     """Co-location counts of ``hot[0] & shift(hot[1]) [& shift'(hot[2])]`` for random shifts.
 
     ``hot`` are (nt, ny, nx) bool maps (False outside the region).  Returns ``n_shifts`` counts.
@@ -201,8 +213,19 @@ def toroidal_null(hot: list[np.ndarray], n_shifts: int, min_shift_cells: float, 
     h3 = np.ascontiguousarray(hot[2].reshape(nt, -1)) if use3 else h2
     out = np.empty(n_shifts, np.int64)
     nchunks = max(1, min(nt, 8 * nb.get_num_threads()))
-    _shift_counts(ptr, (idx // nx).astype(np.int64), (idx % nx).astype(np.int64), h2, h3, use3,
-                  shifts, nx, ny, nchunks, out)
+    _shift_counts(
+        ptr,
+        (idx // nx).astype(np.int64),
+        (idx % nx).astype(np.int64),
+        h2,
+        h3,
+        use3,
+        shifts,
+        nx,
+        ny,
+        nchunks,
+        out,
+    )
     return out
 
 
@@ -255,57 +278,98 @@ def hotspot_level(
         bins[s] = b
         hot[s] = b >= cfg.hotspot_min_bin
         zs[s] = z
-        data[f"{s}_z"] = (("time", "y", "x"), z, {
-            "long_name": f"Getis-Ord Gi* z-score of {s} (area + point sources)",
-            "units": "1", "weights": f"binary distance band {cfg.gi_radius_m} m, focal cell "
-            "included, cells outside the region excluded"})
-        data[f"{s}_bin"] = (("time", "y", "x"), b, {
-            "long_name": f"{s} hot/cold-spot confidence bin (Benjamini–Hochberg per time step)",
-            "flag_values": np.arange(-3, 4, dtype=np.int8),
-            "flag_meanings": "cold_q0.01 cold_q0.05 cold_q0.10 not_significant hot_q0.10 "
-                             "hot_q0.05 hot_q0.01"})
+        data[f"{s}_z"] = (
+            ("time", "y", "x"),
+            z,
+            {
+                "long_name": f"Getis-Ord Gi* z-score of {s} (area + point sources)",
+                "units": "1",
+                "weights": f"binary distance band {cfg.gi_radius_m} m, focal cell "
+                "included, cells outside the region excluded",
+            },
+        )
+        data[f"{s}_bin"] = (
+            ("time", "y", "x"),
+            b,
+            {
+                "long_name": f"{s} hot/cold-spot confidence bin (Benjamini–Hochberg per time step)",
+                "flag_values": np.arange(-3, 4, dtype=np.int8),
+                "flag_meanings": "cold_q0.01 cold_q0.05 cold_q0.10 not_significant hot_q0.10 "
+                "hot_q0.05 hot_q0.01",
+            },
+        )
         data[f"n_hot_{s}"] = (("time",), hot[s].reshape(hot[s].shape[0], -1).sum(axis=1))
     summary = []
     for combo in colocation_sets(species):
         name = set_name(combo)
         allhot = np.logical_and.reduce([hot[s] for s in combo])
         weakest = np.minimum.reduce([np.abs(bins[s]) for s in combo]).astype(np.int8)
-        data[f"coloc_{name}"] = (("time", "y", "x"), np.where(allhot, weakest, 0).astype(np.int8), {
-            "long_name": f"co-located hotspot of {'+'.join(combo)}: weakest confidence bin "
-                         "(0 = not co-located)",
-            "flag_values": np.arange(0, 4, dtype=np.int8),
-            "flag_meanings": "none q0.10 q0.05 q0.01"})
+        data[f"coloc_{name}"] = (
+            ("time", "y", "x"),
+            np.where(allhot, weakest, 0).astype(np.int8),
+            {
+                "long_name": f"co-located hotspot of {'+'.join(combo)}: weakest confidence bin "
+                "(0 = not co-located)",
+                "flag_values": np.arange(0, 4, dtype=np.int8),
+                "flag_meanings": "none q0.10 q0.05 q0.01",
+            },
+        )
         obs_t = allhot.reshape(allhot.shape[0], -1).sum(axis=1)
         h = [hot[s].reshape(hot[s].shape[0], -1).sum(axis=1).astype(np.float64) for s in combo]
         exp_t = np.prod(h, axis=0) / float(n) ** (len(combo) - 1)
         data[f"n_coloc_{name}"] = (("time",), obs_t)
-        data[f"expected_coloc_{name}"] = (("time",), exp_t, {
-            "long_name": "expected co-located cells if the species' hot cells were independent"})
+        data[f"expected_coloc_{name}"] = (
+            ("time",),
+            exp_t,
+            {"long_name": "expected co-located cells if the species' hot cells were independent"},
+        )
         obs, exp = int(obs_t.sum()), float(exp_t.sum())
-        row = {"level": level, "set": "+".join(combo), "observed_cell_steps": obs,
-               "expected_independent": exp,
-               "ratio_to_independent": obs / exp if exp > 0 else float("nan"),
-               "n_steps": int(allhot.shape[0]), "n_region_cells": n}
+        row = {
+            "level": level,
+            "set": "+".join(combo),
+            "observed_cell_steps": obs,
+            "expected_independent": exp,
+            "ratio_to_independent": obs / exp if exp > 0 else float("nan"),
+            "n_steps": int(allhot.shape[0]),
+            "n_region_cells": n,
+        }
         if cfg.toroidal_shifts > 0 and obs > 0:
-            null = toroidal_null([hot[s] for s in combo], cfg.toroidal_shifts,
-                                 2 * cfg.gi_radius_m / cell, cfg.seed)
-            row.update({"toroidal_null_mean": float(null.mean()),
-                        "toroidal_null_p95": float(np.percentile(null, 95)),
-                        "ratio_to_toroidal": obs / null.mean() if null.mean() > 0 else float("inf"),
-                        "toroidal_p": float((1 + (null >= obs).sum()) / (null.size + 1)),
-                        "n_shifts": int(null.size)})
+            null = toroidal_null(
+                [hot[s] for s in combo], cfg.toroidal_shifts, 2 * cfg.gi_radius_m / cell, cfg.seed
+            )
+            row.update(
+                {
+                    "toroidal_null_mean": float(null.mean()),
+                    "toroidal_null_p95": float(np.percentile(null, 95)),
+                    "ratio_to_toroidal": obs / null.mean() if null.mean() > 0 else float("inf"),
+                    "toroidal_p": float((1 + (null >= obs).sum()) / (null.size + 1)),
+                    "n_shifts": int(null.size),
+                }
+            )
         else:
-            row.update({"toroidal_null_mean": float("nan"), "toroidal_null_p95": float("nan"),
-                        "ratio_to_toroidal": float("nan"), "toroidal_p": float("nan"),
-                        "n_shifts": 0})
+            row.update(
+                {
+                    "toroidal_null_mean": float("nan"),
+                    "toroidal_null_p95": float("nan"),
+                    "ratio_to_toroidal": float("nan"),
+                    "toroidal_p": float("nan"),
+                    "n_shifts": 0,
+                }
+            )
         summary.append(row)
-    coords = {"time": ("time", labels, {"long_name": f"start of the Beijing {level} (UTC+8)"}),
-              "y": grids["y"], "x": grids["x"]}
+    coords = {
+        "time": ("time", labels, {"long_name": f"start of the Beijing {level} (UTC+8)"}),
+        "y": grids["y"],
+        "x": grids["x"],
+    }
     for c in ("lon", "lat"):
         if c in grids.coords:
             coords[c] = grids[c]
-    data["region_mask"] = (("y", "x"), mask.astype(np.int8),
-                           {"long_name": "cell inside the region and in the Gi* analysis"})
+    data["region_mask"] = (
+        ("y", "x"),
+        mask.astype(np.int8),
+        {"long_name": "cell inside the region and in the Gi* analysis"},
+    )
     if "crs" in grids:
         data["crs"] = grids["crs"]
     ds = xr.Dataset(data, coords=coords)
@@ -316,31 +380,46 @@ def hotspot_level(
                 f"has {ds.sizes['time']}"
             )
         for s in species:
-            codes, mk = classify_emerging(zs[s].astype(np.float64), bins[s],
-                                          cfg.emerging_alpha, cfg.emerging_min_bin)
+            codes, mk = classify_emerging(
+                zs[s].astype(np.float64), bins[s], cfg.emerging_alpha, cfg.emerging_min_bin
+            )
             codes = np.where(mask, codes, -1).astype(np.int8)
-            ds[f"{s}_emerging"] = (("y", "x"), codes, {
-                "long_name": f"{s} emerging-hotspot category over {level} bins (within-period "
-                             "trend; -1 = outside the region)",
-                "flag_values": np.arange(len(EMERGING_CATEGORIES), dtype=np.int8),
-                "flag_meanings": " ".join(c.replace(" ", "_") for c in EMERGING_CATEGORIES)})
+            ds[f"{s}_emerging"] = (
+                ("y", "x"),
+                codes,
+                {
+                    "long_name": f"{s} emerging-hotspot category over {level} bins (within-period "
+                    "trend; -1 = outside the region)",
+                    "flag_values": np.arange(len(EMERGING_CATEGORIES), dtype=np.int8),
+                    "flag_meanings": " ".join(c.replace(" ", "_") for c in EMERGING_CATEGORIES),
+                },
+            )
             ds[f"{s}_mk_z"] = (("y", "x"), mk["z"].astype(np.float32))
             ds[f"{s}_mk_p"] = (("y", "x"), mk["p"].astype(np.float32))
             ds[f"{s}_mk_tau"] = (("y", "x"), mk["Tau"].astype(np.float32))
     if not keep_z:
         ds = ds.drop_vars([f"{s}_z" for s in species])
-    ds.attrs.update({
-        "level": level, "gi_radius_m": cfg.gi_radius_m,
-        "fdr_levels": json.dumps(list(cfg.fdr_levels)), "hotspot_min_bin": cfg.hotspot_min_bin,
-        "colocation_json": json.dumps(summary),
-        "synthetic": grids.attrs.get("synthetic", "unknown"),
-    })
+    ds.attrs.update(
+        {
+            "level": level,
+            "gi_radius_m": cfg.gi_radius_m,
+            "fdr_levels": json.dumps(list(cfg.fdr_levels)),
+            "hotspot_min_bin": cfg.hotspot_min_bin,
+            "colocation_json": json.dumps(summary),
+            "synthetic": grids.attrs.get("synthetic", "unknown"),
+        }
+    )
     return ds
 
 
-def _emission_in_coloc(F: sp.csr_matrix, area_fields: np.ndarray, coloc: np.ndarray,
-                       point_unit: np.ndarray | None, point_cell: np.ndarray | None,
-                       point_vals: np.ndarray | None) -> np.ndarray:
+def _emission_in_coloc(
+    F: sp.csr_matrix,
+    area_fields: np.ndarray,
+    coloc: np.ndarray,
+    point_unit: np.ndarray | None,
+    point_cell: np.ndarray | None,
+    point_vals: np.ndarray | None,
+) -> np.ndarray:
     """Per unit, Σ over bins of the unit's emission in cells flagged by ``coloc`` (nbin, ncell)."""
     nb_ = coloc.shape[0]
     masked = (area_fields.reshape(nb_, -1) * coloc.reshape(nb_, -1)).astype(np.float64)
@@ -387,8 +466,9 @@ def unit_hotspot_table(
         out[f"hot_{s}_cell_days"] = hot_area[s].sum(axis=0)
     point_cell = None
     if point_unit is not None and "point_row" in grids.coords:
-        point_cell = (grids["point_row"].values.astype(np.int64) * grids.sizes["x"]
-                      + grids["point_col"].values.astype(np.int64))
+        point_cell = grids["point_row"].values.astype(np.int64) * grids.sizes["x"] + grids[
+            "point_col"
+        ].values.astype(np.int64)
     from gridcarbon.grids.dataset import point_variable
 
     for combo in colocation_sets(species):
@@ -399,19 +479,23 @@ def unit_hotspot_table(
         out[f"coloc_{name}_km2_days"] = out[f"coloc_{name}_cell_days"] * cell_km2
         out[f"coloc_{name}_area_km2"] = (F @ flag.any(axis=0).astype(np.float64)) * cell_km2
         with np.errstate(divide="ignore", invalid="ignore"):
-            expected = np.sum(np.prod([hot_area[s] for s in combo], axis=0)
-                              / np.where(A > 0, A, np.nan) ** (len(combo) - 1), axis=0)
+            expected = np.sum(
+                np.prod([hot_area[s] for s in combo], axis=0)
+                / np.where(A > 0, A, np.nan) ** (len(combo) - 1),
+                axis=0,
+            )
             out[f"coloc_{name}_expected"] = expected
-            out[f"coloc_{name}_obs_exp"] = np.where(expected > 0,
-                                                    out[f"coloc_{name}_cell_days"] / expected,
-                                                    np.nan)
+            out[f"coloc_{name}_obs_exp"] = np.where(
+                expected > 0, out[f"coloc_{name}_cell_days"] / expected, np.nan
+            )
         if name == "all" or len(species) < 3:
             for s in species:
                 area_day, _ = species_fields_area(grids, s)
                 pv = None
                 if point_variable(s) in grids and point_unit is not None:
-                    pv, _ = aggregate_time(grids[point_variable(s)].values, grids["time"].values,
-                                           "day", axis=0)
+                    pv, _ = aggregate_time(
+                        grids[point_variable(s)].values, grids["time"].values, "day", axis=0
+                    )
                 num = _emission_in_coloc(F, area_day, flag, point_unit, point_cell, pv)
                 total = sparse_time_matmul(F, area_day.reshape(nd, -1)).sum(axis=0)
                 if pv is not None:
@@ -423,15 +507,18 @@ def unit_hotspot_table(
         var = f"{s}_emerging"
         if var in day:
             codes = day[var].values.ravel()
-            per_cat = np.stack([F @ (codes == k).astype(np.float64)
-                                for k in range(len(EMERGING_CATEGORIES))], axis=1)
+            per_cat = np.stack(
+                [F @ (codes == k).astype(np.float64) for k in range(len(EMERGING_CATEGORIES))],
+                axis=1,
+            )
             dom = per_cat.argmax(axis=1)
             out[f"emerging_{s}"] = [EMERGING_CATEGORIES[k] for k in dom]
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[f"emerging_{s}_share"] = np.where(A > 0, per_cat.max(axis=1) / A, np.nan)
             hot_codes = np.isin(codes, np.arange(1, 9))
             out[f"emerging_{s}_hot_share"] = np.where(
-                A > 0, (F @ hot_codes.astype(np.float64)) / np.where(A > 0, A, 1), np.nan)
+                A > 0, (F @ hot_codes.astype(np.float64)) / np.where(A > 0, A, 1), np.nan
+            )
         else:
             out[f"emerging_{s}"] = "not computed"
     if hour is not None and "coloc_all" in hour:
@@ -453,6 +540,7 @@ def species_fields_area(grids: xr.Dataset, species: str) -> tuple[np.ndarray, np
     if "sector" in field.dims:
         field = field.sum("sector")
     arr = field.transpose("time", "y", "x").values
-    sums, labels = aggregate_time(arr.reshape(arr.shape[0], -1), grids["time"].values, "day",
-                                  axis=0)
+    sums, labels = aggregate_time(
+        arr.reshape(arr.shape[0], -1), grids["time"].values, "day", axis=0
+    )
     return sums.reshape((-1,) + arr.shape[1:]), labels

@@ -90,8 +90,7 @@ def unit_coverage(
     if use_cache:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, data=F.data, indices=F.indices, indptr=F.indptr,
-                 shape=np.asarray(F.shape))
+        np.savez(tmp, data=F.data, indices=F.indices, indptr=F.indptr, shape=np.asarray(F.shape))
         os.replace(tmp, path)
     return F
 

@@ -82,22 +82,33 @@ def atomic_write(path: Path, writer: Callable[[Path], None], overwrite: bool = F
     return path
 
 
-def write_gpkg_atomic(gdf: gpd.GeoDataFrame, path: Path, layer: str = "control_units",
-                      overwrite: bool = False, metadata: dict[str, str] | None = None) -> Path:
+def write_gpkg_atomic(
+    gdf: gpd.GeoDataFrame,
+    path: Path,
+    layer: str = "control_units",
+    overwrite: bool = False,
+    metadata: dict[str, str] | None = None,
+) -> Path:
     """Write one GeoPackage layer atomically (opens in QGIS; metadata as layer metadata)."""
     import pyogrio
 
     def w(tmp: Path) -> None:
-        pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG",
-                                layer_metadata={k: str(v) for k, v in (metadata or {}).items()})
+        pyogrio.write_dataframe(
+            gdf,
+            tmp,
+            layer=layer,
+            driver="GPKG",
+            layer_metadata={k: str(v) for k, v in (metadata or {}).items()},
+        )
 
     return atomic_write(Path(path), w, overwrite)
 
 
 def write_csv(df: pd.DataFrame, path: Path, overwrite: bool) -> Path:
     """CSV in UTF-8 with BOM (so Excel shows Chinese names correctly)."""
-    return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, encoding="utf-8-sig"),
-                        overwrite)
+    return atomic_write(
+        path, lambda tmp: df.to_csv(tmp, index=False, encoding="utf-8-sig"), overwrite
+    )
 
 
 def write_netcdf(ds: xr.Dataset, path: Path, overwrite: bool, attrs: dict[str, str]) -> Path:
@@ -145,13 +156,15 @@ def write_excel(sheets: dict[str, pd.DataFrame], path: Path, overwrite: bool) ->
 _COLORS = {"CO2": "#4d4d4d", "NOx": "#d95f02", "VOC": "#1b9e77"}
 
 
-def _svg_lines(series: dict[str, np.ndarray], width: int = 220, height: int = 70,
-               title: str = "") -> str:
+def _svg_lines(
+    series: dict[str, np.ndarray], width: int = 220, height: int = 70, title: str = ""
+) -> str:
     """Small inline SVG line chart; each series normalised to its own maximum."""
-    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{html.escape(title)}">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafafa" '
-             'stroke="#ddd"/>']
+    parts = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{html.escape(title)}">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>',
+    ]
     for name, v in series.items():
         v = np.asarray(v, float)
         if v.size < 2 or not np.isfinite(v).any():
@@ -160,24 +173,29 @@ def _svg_lines(series: dict[str, np.ndarray], width: int = 220, height: int = 70
         xs = np.linspace(4, width - 4, v.size)
         ys = height - 4 - (np.nan_to_num(v) / top) * (height - 14)
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
-        parts.append(f'<polyline fill="none" stroke="{_COLORS.get(name, "#377eb8")}" '
-                     f'stroke-width="1.5" points="{pts}"><title>{html.escape(name)}</title>'
-                     "</polyline>")
+        parts.append(
+            f'<polyline fill="none" stroke="{_COLORS.get(name, "#377eb8")}" '
+            f'stroke-width="1.5" points="{pts}"><title>{html.escape(name)}</title>'
+            "</polyline>"
+        )
     parts.append(f'<text x="4" y="10" font-size="9" fill="#555">{html.escape(title)}</text></svg>')
     return "".join(parts)
 
 
 def _svg_bars(values: dict[str, float], width: int = 160, height: int = 70, title: str = "") -> str:
-    parts = [f'<svg width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}">']
+    parts = [
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">'
+    ]
     n = max(len(values), 1)
     bh = (height - 14) / n
     top = max([v for v in values.values() if np.isfinite(v)] + [1e-12])
     for i, (name, v) in enumerate(values.items()):
         w = 0 if not np.isfinite(v) else (width - 70) * v / top
         y = 12 + i * bh
-        parts.append(f'<rect x="34" y="{y:.1f}" width="{w:.1f}" height="{bh * 0.8:.1f}" '
-                     f'fill="{_COLORS.get(name, "#377eb8")}"/>')
+        parts.append(
+            f'<rect x="34" y="{y:.1f}" width="{w:.1f}" height="{bh * 0.8:.1f}" '
+            f'fill="{_COLORS.get(name, "#377eb8")}"/>'
+        )
         parts.append(f'<text x="0" y="{y + bh * 0.7:.1f}" font-size="9">{html.escape(name)}</text>')
         parts.append(f'<text x="{36 + w:.1f}" y="{y + bh * 0.7:.1f}" font-size="9">{v:.2g}%</text>')
     parts.append(f'<text x="0" y="9" font-size="9" fill="#555">{html.escape(title)}</text></svg>')
@@ -197,9 +215,11 @@ def _table(df: pd.DataFrame, max_rows: int = 50) -> str:
         return html.escape(str(v))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>"
-                   for r in df.itertuples(index=False))
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>"
+        for r in df.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 _TEMPLATE = """<!DOCTYPE html>

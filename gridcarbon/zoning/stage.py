@@ -106,8 +106,9 @@ class ZoningResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def overlay_units(grids: xr.Dataset, units: gpd.GeoDataFrame, cache_dir: Path | None = None
-                  ) -> Overlay:
+def overlay_units(
+    grids: xr.Dataset, units: gpd.GeoDataFrame, cache_dir: Path | None = None
+) -> Overlay:
     """Coverage matrix (cached) and point-in-polygon assignment of ``grids``' point sources."""
     from gridcarbon.grids.gridspec import GridSpec
 
@@ -127,8 +128,10 @@ def _species(grids: xr.Dataset) -> list[str]:
 
     sp = species_in(grids)
     if not sp:
-        raise InputDataError("the grids hold none of CO2, NOx, VOC; give an emission Dataset "
-                             "written by `gridcarbon grid` or the posterior")
+        raise InputDataError(
+            "the grids hold none of CO2, NOx, VOC; give an emission Dataset "
+            "written by `gridcarbon grid` or the posterior"
+        )
     return sp
 
 
@@ -179,8 +182,10 @@ def run_zoning(
     tmonth = tally_at(tally, "month", species)
     table = period_table(tally, species, units)
     diurnal = diurnal_profile(tally, species)
-    rollups = {by: rollup(table, units, by, species)
-               for by in ("category", "subtype", "county_code", "city_code")}
+    rollups = {
+        by: rollup(table, units, by, species)
+        for by in ("category", "subtype", "county_code", "city_code")
+    }
     timings["tally"] = _time.perf_counter() - t
     if inversion_result is not None and cfg.posterior_std:
         t = _time.perf_counter()
@@ -188,8 +193,9 @@ def run_zoning(
             std = posterior_unit_std(inversion_result, ov.F, s, None, point_unit=ov.point_unit)
             table[f"{s}_posterior_std_kg"] = std
             with np.errstate(divide="ignore", invalid="ignore"):
-                table[f"{s}_posterior_cv"] = np.where(table[f"{s}_kg"] > 0,
-                                                      std / table[f"{s}_kg"], np.nan)
+                table[f"{s}_posterior_cv"] = np.where(
+                    table[f"{s}_kg"] > 0, std / table[f"{s}_kg"], np.nan
+                )
         timings["posterior_std"] = _time.perf_counter() - t
 
     t = _time.perf_counter()
@@ -197,47 +203,73 @@ def run_zoning(
     n_days = tday.sizes["day"]
     emerging = n_days >= MIN_BINS
     if not emerging:
-        log.warning("emerging-hotspot analysis skipped: the period has %d days, at least %d "
-                    "daily bins are needed", n_days, MIN_BINS)
+        log.warning(
+            "emerging-hotspot analysis skipped: the period has %d days, at least %d "
+            "daily bins are needed",
+            n_days,
+            MIN_BINS,
+        )
     from gridcarbon.grids.dataset import total_grid
 
     totals = {s: total_grid(grids, s).values for s in species}
     hotspots["day"] = hotspot_level(grids, "day", cfg, species, emerging=emerging, totals=totals)
     hotspots["month"] = hotspot_level(grids, "month", cfg, species, totals=totals)
     if cfg.hourly_hotspots:
-        hotspots["hour"] = hotspot_level(grids, "hour", cfg, species, totals=totals,
-                                         keep_z=cfg.hourly_z)
+        hotspots["hour"] = hotspot_level(
+            grids, "hour", cfg, species, totals=totals, keep_z=cfg.hourly_z
+        )
     del totals
-    colocation = pd.DataFrame([r for ds in hotspots.values()
-                               for r in json.loads(ds.attrs["colocation_json"])])
+    colocation = pd.DataFrame(
+        [r for ds in hotspots.values() for r in json.loads(ds.attrs["colocation_json"])]
+    )
     timings["hotspots"] = _time.perf_counter() - t
 
     t = _time.perf_counter()
-    hot_table = unit_hotspot_table(grids, units, ov.F, ov.point_unit, hotspots["day"],
-                                   hotspots.get("hour"), species, grid.cell_area)
+    hot_table = unit_hotspot_table(
+        grids,
+        units,
+        ov.F,
+        ov.point_unit,
+        hotspots["day"],
+        hotspots.get("hour"),
+        species,
+        grid.cell_area,
+    )
     table = table.merge(hot_table, on="unit_code")
     gdf = units.merge(table, on="unit_code")
     gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=units.crs)
     timings["unit_hotspots"] = _time.perf_counter() - t
-    return ZoningResult(units=gdf, qa=qa, overlay=ov, tally=tally, tally_day=tday,
-                        tally_month=tmonth, table=table, rollups=rollups, diurnal=diurnal,
-                        hotspots=hotspots, colocation=colocation, timings=timings)
+    return ZoningResult(
+        units=gdf,
+        qa=qa,
+        overlay=ov,
+        tally=tally,
+        tally_day=tday,
+        tally_month=tmonth,
+        table=table,
+        rollups=rollups,
+        diurnal=diurnal,
+        hotspots=hotspots,
+        colocation=colocation,
+        timings=timings,
+    )
 
 
-def _long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarray
-                 ) -> pd.DataFrame:
+def _long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarray) -> pd.DataFrame:
     """Unit × time-bin table: kg, t km-2, share of the grid total (%) and rank in the bin."""
     labels = pd.DatetimeIndex(t[dim].values).strftime("%Y-%m-%d" if dim == "day" else "%Y-%m")
     nu, nb_ = t.sizes["unit"], t.sizes[dim]
-    out = pd.DataFrame({"unit_code": np.repeat(t["unit"].values, nb_),
-                        dim: np.tile(np.asarray(labels), nu)})
+    out = pd.DataFrame(
+        {"unit_code": np.repeat(t["unit"].values, nb_), dim: np.tile(np.asarray(labels), nu)}
+    )
     area = np.repeat(np.asarray(area_km2, float), nb_)
     for s in species:
         v = t[s].values  # (unit, bin)
         total = t[f"{s}_grid_total"].values  # (bin,)
         out[f"{s}_kg"] = v.ravel()
-        out[f"{s}_t_per_km2"] = np.where(area > 0, v.ravel() / 1000.0 / np.where(area > 0, area, 1),
-                                         np.nan)
+        out[f"{s}_t_per_km2"] = np.where(
+            area > 0, v.ravel() / 1000.0 / np.where(area > 0, area, 1), np.nan
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{s}_share_pct"] = (100.0 * v / np.where(total > 0, total, np.nan)).ravel()
         rank = pd.DataFrame(v).rank(axis=0, ascending=False, method="min").to_numpy()
@@ -245,8 +277,9 @@ def _long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarr
     return out
 
 
-def _provenance(config: Any, grids: xr.Dataset, qa: UnitsQA, units_path: Path | None,
-                grids_path: Path | None) -> dict[str, str]:
+def _provenance(
+    config: Any, grids: xr.Dataset, qa: UnitsQA, units_path: Path | None, grids_path: Path | None
+) -> dict[str, str]:
     checksums = {}
     try:
         checksums.update(json.loads(grids.attrs.get("input_checksums", "{}")))
@@ -261,15 +294,27 @@ def _provenance(config: Any, grids: xr.Dataset, qa: UnitsQA, units_path: Path | 
     if units_path is None:
         synthetic = "true"
         comps = (comps + "; " if comps else "") + "control units (gridcarbon.scenario.units)"
-    cfg_text = config.to_yaml() if hasattr(config, "to_yaml") else json.dumps(
-        config.model_dump(mode="json") if hasattr(config, "model_dump") else {}, ensure_ascii=False)
-    return {"gridcarbon_version": gridcarbon_version(), "config": cfg_text,
-            "input_checksums": json.dumps(checksums), "synthetic": str(synthetic).lower(),
-            "synthetic_components": comps, "units_source": qa.source}
+    cfg_text = (
+        config.to_yaml()
+        if hasattr(config, "to_yaml")
+        else json.dumps(
+            config.model_dump(mode="json") if hasattr(config, "model_dump") else {},
+            ensure_ascii=False,
+        )
+    )
+    return {
+        "gridcarbon_version": gridcarbon_version(),
+        "config": cfg_text,
+        "input_checksums": json.dumps(checksums),
+        "synthetic": str(synthetic).lower(),
+        "synthetic_components": comps,
+        "units_source": qa.source,
+    }
 
 
-def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
-                  species: list[str]) -> dict[str, Any]:
+def _html_context(
+    res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str], species: list[str]
+) -> dict[str, Any]:
     gdf = res.units
     n_days = res.tally_day.sizes["day"]
     tot = {s: float(res.tally[f"{s}_grid_total"].values.sum()) for s in species}
@@ -280,17 +325,22 @@ def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
         f"{len(gdf)} control units ({res.qa.source}); "
         + ", ".join(f"{k}: {v}" for k, v in gdf["category"].value_counts().items()),
         "grid totals: " + ", ".join(f"{s} {tot[s] / 1000:,.0f} t" for s in species),
-        "inside units: " + ", ".join(
-            f"{s} {100 * gdf[f'{s}_kg'].sum() / tot[s]:.2f} %" for s in species if tot[s] > 0),
+        "inside units: "
+        + ", ".join(
+            f"{s} {100 * gdf[f'{s}_kg'].sum() / tot[s]:.2f} %" for s in species if tot[s] > 0
+        ),
     ]
     if "coloc_all_cell_days" in gdf:
         summary.append(
             f"co-located (CO2+NOx+VOC) hotspot cell-days inside units: "
             f"{gdf['coloc_all_cell_days'].sum():,.1f}; units with any: "
-            f"{int((gdf['coloc_all_cell_days'] > 0).sum())}")
+            f"{int((gdf['coloc_all_cell_days'] > 0).sum())}"
+        )
     if "coloc_all_hours" in gdf:
-        summary.append(f"mean co-located hotspot hours per unit (area-weighted): "
-                       f"{gdf['coloc_all_hours'].mean():.1f}")
+        summary.append(
+            f"mean co-located hotspot hours per unit (area-weighted): "
+            f"{gdf['coloc_all_hours'].mean():.1f}"
+        )
     key = "coloc_all_cell_days" if "coloc_all_cell_days" in gdf else f"{species[0]}_kg"
     top = gdf.sort_values([key, f"{species[0]}_kg"], ascending=False).head(cfg.top_n)
     pos = {c: i for i, c in enumerate(res.tally["unit"].values)}
@@ -300,21 +350,33 @@ def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
         di = {s: res.diurnal.sel(species=s).values[i] for s in species}
         da = {s: res.tally_day[s].values[i] for s in species}
         bars = {s: float(u[f"{s}_share_pct"]) for s in species}
-        shares = " / ".join(f"{100 * u.get(f'coloc_all_share_{s}', np.nan):.0f}%"
-                            for s in species) if "coloc_all_share_CO2" in u else ""
-        top_units.append({
-            "code": u["unit_code"], "name": u["unit_name"],
-            "type": f"{u['category_zh']} / {u['subtype_zh']}",
-            "cell_days": f"{u.get('coloc_all_cell_days', np.nan):.1f}",
-            "obs_exp": f"{u.get('coloc_all_obs_exp', np.nan):.2f}",
-            "shares": shares, "emerging": u.get("emerging_CO2", ""),
-            "pathway": u["pathway"],
-            "diurnal": _svg_lines(di, title="diurnal (Beijing h)"),
-            "daily": _svg_lines(da, title="daily"),
-            "bars": _svg_bars(bars, title="share of province"),
-        })
-    sp_cols = lambda df: [c for c in df.columns if c.endswith(("_kg", "_t_per_km2")) and  # noqa: E731
-                          not c.endswith(("area_kg", "point_kg"))]
+        shares = (
+            " / ".join(f"{100 * u.get(f'coloc_all_share_{s}', np.nan):.0f}%" for s in species)
+            if "coloc_all_share_CO2" in u
+            else ""
+        )
+        top_units.append(
+            {
+                "code": u["unit_code"],
+                "name": u["unit_name"],
+                "type": f"{u['category_zh']} / {u['subtype_zh']}",
+                "cell_days": f"{u.get('coloc_all_cell_days', np.nan):.1f}",
+                "obs_exp": f"{u.get('coloc_all_obs_exp', np.nan):.2f}",
+                "shares": shares,
+                "emerging": u.get("emerging_CO2", ""),
+                "pathway": u["pathway"],
+                "diurnal": _svg_lines(di, title="diurnal (Beijing h)"),
+                "daily": _svg_lines(da, title="daily"),
+                "bars": _svg_bars(bars, title="share of province"),
+            }
+        )
+    def sp_cols(df: pd.DataFrame) -> list[str]:
+        return [
+            c
+            for c in df.columns
+            if c.endswith(("_kg", "_t_per_km2")) and not c.endswith(("area_kg", "point_kg"))
+        ]
+
     def roll(name: str, n: int = 100) -> str:
         df = res.rollups[name]
         cols = [c for c in df.columns if not c.startswith(tuple(species))] + sp_cols(df)
@@ -322,8 +384,10 @@ def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
         for c in [c for c in df.columns if c.endswith("_kg")]:
             df[c[:-3] + "_t"] = df.pop(c) / 1000.0  # tonnes read better than kg here
         order = [c for c in df.columns if not c.startswith(tuple(species))] + [
-            c for s in species for c in (f"{s}_t", f"{s}_t_per_km2") if c in df]
+            c for s in species for c in (f"{s}_t", f"{s}_t_per_km2") if c in df
+        ]
         return _table(df[order], n)
+
     method = (
         f"Area sources are allocated to units by exact polygon–cell coverage fractions "
         f"(F @ grid); point sources by point-in-polygon. Hotspots: Getis-Ord Gi* with binary "
@@ -334,26 +398,39 @@ def _html_context(res: ZoningResult, cfg: ZoningConfig, prov: dict[str, str],
         f"Mann–Kendall trend (α = {cfg.emerging_alpha}) of each cell's daily Gi* z-scores: a "
         f"within-period trend. Per-unit figures come from daily aggregates; 'obs/exp' compares the "
         f"unit's co-located cell-days with those expected if the species' daily hot areas in the "
-        f"unit were independent.")
+        f"unit were independent."
+    )
     return {
         "title": "gridcarbon zone report — co-located CO2/NOx/VOC hotspots by control unit",
         "synthetic": ("This report depends on synthetic data: " + prov["synthetic_components"])
-        if prov["synthetic"] == "true" else "",
+        if prov["synthetic"] == "true"
+        else "",
         "summary": summary,
         "coloc_table": _table(res.colocation, 50),
-        "by_category": roll("category"), "by_subtype": roll("subtype"),
-        "by_city": roll("city_code"), "by_county": roll("county_code", cfg.top_n),
-        "top_n": cfg.top_n, "top_units": top_units,
-        "qa": res.qa.summary_lines(), "qa_warning": res.qa.offset_warning or "",
+        "by_category": roll("category"),
+        "by_subtype": roll("subtype"),
+        "by_city": roll("city_code"),
+        "by_county": roll("county_code", cfg.top_n),
+        "top_n": cfg.top_n,
+        "top_units": top_units,
+        "qa": res.qa.summary_lines(),
+        "qa_warning": res.qa.offset_warning or "",
         "method": method,
         "provenance": provenance_text({k: v for k, v in prov.items() if k != "config"})
-        + "\n\nconfig:\n" + prov["config"],
+        + "\n\nconfig:\n"
+        + prov["config"],
     }
 
 
-def write_zoning_outputs(res: ZoningResult, out_dir: Path, config: Any, grids: xr.Dataset,
-                         overwrite: bool = False, units_path: Path | None = None,
-                         grids_path: Path | None = None) -> dict[str, Path]:
+def write_zoning_outputs(
+    res: ZoningResult,
+    out_dir: Path,
+    config: Any,
+    grids: xr.Dataset,
+    overwrite: bool = False,
+    units_path: Path | None = None,
+    grids_path: Path | None = None,
+) -> dict[str, Path]:
     """Write every output file of :data:`OUTPUT_FILES` into ``out_dir``."""
     cfg: ZoningConfig = config.zoning if hasattr(config, "zoning") else config
     out_dir = Path(out_dir)
@@ -374,8 +451,12 @@ def write_zoning_outputs(res: ZoningResult, out_dir: Path, config: Any, grids: x
     write_gpkg_atomic(gdf, paths["gpkg"], "zone_units", ow, prov)
     table = pd.DataFrame(res.units.drop(columns="geometry"))
     write_csv(table, paths["units_csv"], ow)
-    for by, key in (("category", "rollup_category_csv"), ("subtype", "rollup_subtype_csv"),
-                    ("county_code", "rollup_county_csv"), ("city_code", "rollup_city_csv")):
+    for by, key in (
+        ("category", "rollup_category_csv"),
+        ("subtype", "rollup_subtype_csv"),
+        ("county_code", "rollup_county_csv"),
+        ("city_code", "rollup_city_csv"),
+    ):
         write_csv(res.rollups[by], paths[key], ow)
     area = res.units["area_km2"].to_numpy()
     daily = _long_series(res.tally_day, "day", species, area)
@@ -385,11 +466,21 @@ def write_zoning_outputs(res: ZoningResult, out_dir: Path, config: Any, grids: x
     write_csv(res.colocation, paths["colocation_csv"], ow)
     prov_df = pd.DataFrame({"key": list(prov), "value": list(prov.values())})
     qa_df = pd.DataFrame({"finding": res.qa.summary_lines()})
-    write_excel({"units": table, "by_category": res.rollups["category"],
-                 "by_subtype": res.rollups["subtype"], "by_city": res.rollups["city_code"],
-                 "by_county": res.rollups["county_code"], "colocation": res.colocation,
-                 "monthly": monthly, "qa": qa_df, "provenance": prov_df},
-                paths["excel"], ow)
+    write_excel(
+        {
+            "units": table,
+            "by_category": res.rollups["category"],
+            "by_subtype": res.rollups["subtype"],
+            "by_city": res.rollups["city_code"],
+            "by_county": res.rollups["county_code"],
+            "colocation": res.colocation,
+            "monthly": monthly,
+            "qa": qa_df,
+            "provenance": prov_df,
+        },
+        paths["excel"],
+        ow,
+    )
     html_text = render_html(_html_context(res, cfg, prov, species))
     from gridcarbon.zoning.report import atomic_write
 
@@ -400,23 +491,42 @@ def write_zoning_outputs(res: ZoningResult, out_dir: Path, config: Any, grids: x
             if hourly[v].ndim > 1:
                 hourly[v] = hourly[v].astype(np.float32)
         write_netcdf(hourly, paths["tally_hourly_nc"], ow, prov)
-    write_netcdf(xr.merge([res.tally_day, res.tally_month.rename(
-        {v: f"{v}_monthly" for v in res.tally_month.data_vars})]), paths["tally_daily_nc"], ow,
-        prov)
+    write_netcdf(
+        xr.merge(
+            [
+                res.tally_day,
+                res.tally_month.rename({v: f"{v}_monthly" for v in res.tally_month.data_vars}),
+            ]
+        ),
+        paths["tally_daily_nc"],
+        ow,
+        prov,
+    )
     write_netcdf(res.diurnal.to_dataset(), paths["diurnal_nc"], ow, prov)
     for level, ds in res.hotspots.items():
         write_netcdf(ds, paths[f"hotspots_{level}_nc"], ow, prov)
     from gridcarbon.zoning.report import atomic_write as aw
 
-    aw(paths["qa_json"], lambda tmp: tmp.write_text(
-        json.dumps(res.qa.to_dict(), ensure_ascii=False, indent=1, default=str),
-        encoding="utf-8"), ow)
+    aw(
+        paths["qa_json"],
+        lambda tmp: tmp.write_text(
+            json.dumps(res.qa.to_dict(), ensure_ascii=False, indent=1, default=str),
+            encoding="utf-8",
+        ),
+        ow,
+    )
     res.files = paths
     return paths
 
 
-def run_zoning_stage(config: Any, grids: xr.Dataset, out_dir: Path, inversion_result: Any = None,
-                     overwrite: bool = False, grids_path: Path | None = None) -> ZoningResult:
+def run_zoning_stage(
+    config: Any,
+    grids: xr.Dataset,
+    out_dir: Path,
+    inversion_result: Any = None,
+    overwrite: bool = False,
+    grids_path: Path | None = None,
+) -> ZoningResult:
     """The zoning stage of ``gridcarbon run``: compute and write the zone report.
 
     Parameters

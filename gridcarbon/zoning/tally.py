@@ -125,13 +125,19 @@ def _prepare(F: sp.spmatrix) -> tuple[np.ndarray, ...]:
     coo = C.tocoo()
     keep = ~full[coo.col]
     order = np.lexsort((coo.row[keep], coo.col[keep]))
-    return (starts.astype(np.int64), ends.astype(np.int64), runit.astype(np.int64),
-            coo.col[keep][order].astype(np.int64), coo.row[keep][order].astype(np.int64),
-            coo.data[keep][order].astype(np.float64))
+    return (
+        starts.astype(np.int64),
+        ends.astype(np.int64),
+        runit.astype(np.int64),
+        coo.col[keep][order].astype(np.int64),
+        coo.row[keep][order].astype(np.int64),
+        coo.data[keep][order].astype(np.float64),
+    )
 
 
-def sparse_time_matmul(F: sp.csr_matrix, x: np.ndarray, prepared: tuple | None = None
-                       ) -> np.ndarray:
+def sparse_time_matmul(
+    F: sp.csr_matrix, x: np.ndarray, prepared: tuple | None = None
+) -> np.ndarray:
     """``(F @ x[t].ravel())`` for every time step: ``(nt, ny*nx)`` → ``(nt, n_units)`` float64.
 
     ``x`` may be float32 or float64 (any (nt, ...) shape whose trailing dims flatten to the
@@ -147,15 +153,17 @@ def sparse_time_matmul(F: sp.csr_matrix, x: np.ndarray, prepared: tuple | None =
     return out
 
 
-def sparse_time_matmul_many(F: sp.csr_matrix, xs: list[np.ndarray], prepared: tuple | None = None
-                            ) -> list[np.ndarray]:
+def sparse_time_matmul_many(
+    F: sp.csr_matrix, xs: list[np.ndarray], prepared: tuple | None = None
+) -> list[np.ndarray]:
     """:func:`sparse_time_matmul` of several fields; three same-shaped fields share one pass."""
     prep = prepared if prepared is not None else _prepare(F)
     x2 = [np.ascontiguousarray(x).reshape(x.shape[0], -1) for x in xs]
     if len(x2) == 3 and len({(a.shape, a.dtype) for a in x2}) == 1:
         if x2[0].shape[1] != F.shape[1]:
-            raise InputDataError(f"fields have {x2[0].shape[1]} cells, the coverage matrix "
-                                 f"{F.shape[1]}")
+            raise InputDataError(
+                f"fields have {x2[0].shape[1]} cells, the coverage matrix {F.shape[1]}"
+            )
         outs = [np.empty((x2[0].shape[0], F.shape[0]), np.float64) for _ in range(3)]
         _coverage_apply3(*prep, *x2, *outs)
         return outs
@@ -190,8 +198,9 @@ def add_points(point_unit: np.ndarray, pts: np.ndarray, out: np.ndarray) -> np.n
     return outside
 
 
-def _point_sums(point_unit: np.ndarray, pts: np.ndarray, n_units: int,
-                out: np.ndarray | None = None) -> np.ndarray:
+def _point_sums(
+    point_unit: np.ndarray, pts: np.ndarray, n_units: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """(nt, n_points) → (nt, n_units + 1): per-unit sums, last column = outside every unit.
 
     With ``out`` (nt, n_units + 1) the sums are added into it in place.
@@ -238,8 +247,15 @@ def zone_tally(
     data: dict[str, tuple] = {}
     prep = _prepare(F)
     plain = [s for s in species if "sector" not in grids[s].dims]
-    fused = dict(zip(plain, sparse_time_matmul_many(
-        F, [grids[s].transpose("time", "y", "x").values for s in plain], prep), strict=True))
+    fused = dict(
+        zip(
+            plain,
+            sparse_time_matmul_many(
+                F, [grids[s].transpose("time", "y", "x").values for s in plain], prep
+            ),
+            strict=True,
+        )
+    )
     for s in species:
         field = grids[s]
         if "sector" in field.dims:
@@ -250,8 +266,11 @@ def zone_tally(
             out_area = arr.reshape(nt, ns, -1).astype(np.float64) @ w_out
             out_area = out_area.sum(axis=1)
             grid_area = arr.reshape(nt, -1).astype(np.float64).sum(axis=1)
-            data[f"{s}_sector"] = (("unit", "time", "sector"), per_sector.transpose(2, 0, 1),
-                                   {"units": "kg h-1", "long_name": f"{s} area sources by sector"})
+            data[f"{s}_sector"] = (
+                ("unit", "time", "sector"),
+                per_sector.transpose(2, 0, 1),
+                {"units": "kg h-1", "long_name": f"{s} area sources by sector"},
+            )
         else:
             arr = field.transpose("time", "y", "x").values
             area = fused[s]
@@ -273,36 +292,63 @@ def zone_tally(
                     if sel.any():
                         pu = overlay.point_unit[sel]
                         add[:, :, j] = _point_sums(pu, pts[:, sel], nu)[:, :nu].T
-                data[f"{s}_sector"] = (data[f"{s}_sector"][0], data[f"{s}_sector"][1] + add,
-                                       data[f"{s}_sector"][2])
+                data[f"{s}_sector"] = (
+                    data[f"{s}_sector"][0],
+                    data[f"{s}_sector"][1] + add,
+                    data[f"{s}_sector"][2],
+                )
         else:
             point = np.zeros_like(area)
             out_point = np.zeros(area.shape[0])
             grid_point = np.zeros(area.shape[0])
         attrs = {"units": "kg h-1", "cell_methods": "time: mean"}
-        data[s] = (("unit", "time"), (area + point).T,
-                   {**attrs, "long_name": f"{s} emission in the unit (area + point sources)"})
-        data[f"{s}_area"] = (("unit", "time"), area.T,
-                             {**attrs, "long_name": f"{s} area sources in the unit (F @ grid)"})
-        data[f"{s}_point"] = (("unit", "time"), point.T,
-                              {**attrs, "long_name": f"{s} point sources inside the unit"})
-        data[f"{s}_outside"] = (("time",), out_area + out_point,
-                                {**attrs, "long_name": f"{s} outside every unit (area + points)"})
-        data[f"{s}_grid_total"] = (("time",), grid_area + grid_point,
-                                   {**attrs, "long_name": f"{s} whole grid (area + points)"})
+        data[s] = (
+            ("unit", "time"),
+            (area + point).T,
+            {**attrs, "long_name": f"{s} emission in the unit (area + point sources)"},
+        )
+        data[f"{s}_area"] = (
+            ("unit", "time"),
+            area.T,
+            {**attrs, "long_name": f"{s} area sources in the unit (F @ grid)"},
+        )
+        data[f"{s}_point"] = (
+            ("unit", "time"),
+            point.T,
+            {**attrs, "long_name": f"{s} point sources inside the unit"},
+        )
+        data[f"{s}_outside"] = (
+            ("time",),
+            out_area + out_point,
+            {**attrs, "long_name": f"{s} outside every unit (area + points)"},
+        )
+        data[f"{s}_grid_total"] = (
+            ("time",),
+            grid_area + grid_point,
+            {**attrs, "long_name": f"{s} whole grid (area + points)"},
+        )
     coords: dict[str, tuple] = {"time": ("time", time)}
     if "sector" in grids.dims:
         coords["sector"] = ("sector", grids["sector"].values)
     if units is not None:
-        for col in ("unit_code", "unit_name", "category", "subtype", "county_code",
-                    "city_code", "area_km2"):
+        for col in (
+            "unit_code",
+            "unit_name",
+            "category",
+            "subtype",
+            "county_code",
+            "city_code",
+            "area_km2",
+        ):
             if col in units:
                 coords[col if col != "unit_code" else "unit"] = ("unit", units[col].to_numpy())
     else:
         coords["unit"] = ("unit", np.asarray(overlay.codes).astype(str))
     ds = xr.Dataset(data, coords=coords)
-    ds.attrs["note"] = ("area sources by exact coverage fractions (F @ grid); point sources by "
-                        "point-in-polygon; <sp>_outside = grid total - units")
+    ds.attrs["note"] = (
+        "area sources by exact coverage fractions (F @ grid); point sources by "
+        "point-in-polygon; <sp>_outside = grid total - units"
+    )
     return ds
 
 
@@ -324,8 +370,9 @@ def beijing_labels(time: np.ndarray, freq: str) -> np.ndarray:
     raise InputDataError(f"unknown time aggregation {freq!r}; use hour, day, month or period")
 
 
-def aggregate_time(arr: np.ndarray, time: np.ndarray, freq: str, axis: int = -1
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def aggregate_time(
+    arr: np.ndarray, time: np.ndarray, freq: str, axis: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
     """Sum hourly kg h-1 values over Beijing days/months/the period → kg per bin.
 
     Returns ``(sums, labels)``; ``axis`` is the time axis of ``arr``.
@@ -347,8 +394,14 @@ def tally_at(tally: xr.Dataset, freq: str, species: list[str]) -> xr.Dataset:
     for s in species:
         for var in (s, f"{s}_area", f"{s}_point"):
             v, lab = aggregate_time(tally[var].values, time, freq, axis=1)
-            out[var] = (("unit", freq), v, {"units": "kg", "long_name": tally[var].attrs.get(
-                "long_name", var) + f" per Beijing {freq}"})
+            out[var] = (
+                ("unit", freq),
+                v,
+                {
+                    "units": "kg",
+                    "long_name": tally[var].attrs.get("long_name", var) + f" per Beijing {freq}",
+                },
+            )
         for var in (f"{s}_outside", f"{s}_grid_total"):
             v, lab = aggregate_time(tally[var].values, time, freq, axis=0)
             out[var] = ((freq,), v, {"units": "kg"})
@@ -369,7 +422,9 @@ def period_table(tally: xr.Dataset, species: list[str], units: pd.DataFrame) -> 
         df[f"{s}_kg"] = tot
         df[f"{s}_area_kg"] = tally[f"{s}_area"].values.sum(axis=1)
         df[f"{s}_point_kg"] = tally[f"{s}_point"].values.sum(axis=1)
-        df[f"{s}_t_per_km2"] = np.where(area > 0, tot / 1000.0 / np.where(area > 0, area, 1), np.nan)
+        df[f"{s}_t_per_km2"] = np.where(
+            area > 0, tot / 1000.0 / np.where(area > 0, area, 1), np.nan
+        )
         df[f"{s}_share_pct"] = 100.0 * tot / grid_total if grid_total > 0 else np.nan
         df[f"{s}_rank"] = pd.Series(tot).rank(ascending=False, method="min").astype(int).to_numpy()
     return df
@@ -378,8 +433,10 @@ def period_table(tally: xr.Dataset, species: list[str], units: pd.DataFrame) -> 
 def rollup(table: pd.DataFrame, units: pd.DataFrame, by: str, species: list[str]) -> pd.DataFrame:
     """Sum a per-unit period table by ``category``/``subtype``/``county_code``/``city_code``."""
     df = table.merge(units.drop(columns="geometry", errors="ignore"), on="unit_code")
-    agg: dict[str, tuple[str, str]] = {"n_units": ("unit_code", "size"),
-                                       "area_km2": ("area_km2", "sum")}
+    agg: dict[str, tuple[str, str]] = {
+        "n_units": ("unit_code", "size"),
+        "area_km2": ("area_km2", "sum"),
+    }
     for s in species:
         for suffix in ("kg", "area_kg", "point_kg", "share_pct"):
             agg[f"{s}_{suffix}"] = (f"{s}_{suffix}", "sum")
@@ -406,11 +463,15 @@ def diurnal_profile(tally: xr.Dataset, species: list[str]) -> xr.DataArray:
             if sel.any():
                 out[:, h, j] = v[:, sel].mean(axis=1)
     return xr.DataArray(
-        out, dims=("unit", "hour", "species"),
+        out,
+        dims=("unit", "hour", "species"),
         coords={"unit": tally["unit"].values, "hour": np.arange(24), "species": list(species)},
         name="diurnal_profile",
-        attrs={"units": "kg h-1", "long_name": "mean emission rate by Beijing hour of day "
-               "(hour-beginning, UTC+8), area + point sources"},
+        attrs={
+            "units": "kg h-1",
+            "long_name": "mean emission rate by Beijing hour of day "
+            "(hour-beginning, UTC+8), area + point sources",
+        },
     )
 
 
@@ -458,13 +519,19 @@ def unit_total_std_from_covariance(
     return np.sqrt(np.clip(var, 0.0, None))
 
 
-def posterior_unit_std(inversion_result, F: sp.csr_matrix, species: str, time_slice=None,
-                       point_unit: np.ndarray | None = None) -> np.ndarray:
+def posterior_unit_std(
+    inversion_result,
+    F: sp.csr_matrix,
+    species: str,
+    time_slice=None,
+    point_unit: np.ndarray | None = None,
+) -> np.ndarray:
     """Posterior std (kg) of unit totals from the inversion's own covariance.
 
     Calls :func:`gridcarbon.inversion.unit_total_std` with the units' coverage ``F`` and the
     point-in-polygon assignment ``point_unit`` of the prior's point sources (the same rule as
     the tallies, so the std belongs to the total it is reported beside).
     """
-    return np.asarray(unit_total_std(inversion_result, F, species, time_slice,
-                                     point_unit=point_unit), np.float64)
+    return np.asarray(
+        unit_total_std(inversion_result, F, species, time_slice, point_unit=point_unit), np.float64
+    )

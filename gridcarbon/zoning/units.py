@@ -53,12 +53,26 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CATEGORIES = ("priority_protection", "key_control", "general_control")
-CATEGORY_ZH = {"priority_protection": "优先保护", "key_control": "重点管控",
-               "general_control": "一般管控"}
+CATEGORY_ZH = {
+    "priority_protection": "优先保护",
+    "key_control": "重点管控",
+    "general_control": "一般管控",
+}
 #: The category digit of a 三线一单 unit code (ZH + county code + digit + sequence).
 CATEGORY_DIGIT = {"priority_protection": "1", "key_control": "2", "general_control": "3"}
-STANDARD_COLUMNS = ("unit_code", "unit_name", "category", "subtype", "category_zh", "subtype_zh",
-                    "county_code", "county_name", "city_code", "city_name", "area_km2")
+STANDARD_COLUMNS = (
+    "unit_code",
+    "unit_name",
+    "category",
+    "subtype",
+    "category_zh",
+    "subtype_zh",
+    "county_code",
+    "county_name",
+    "city_code",
+    "city_name",
+    "area_km2",
+)
 
 #: CGCS2000 geographic and its 3-degree Gauss–Krüger projections (with and without zone prefix).
 CGCS2000_GEOGRAPHIC = 4490
@@ -80,14 +94,28 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     x = lon - 105.0
     y = lat - 35.0
     pi = np.pi
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
-            + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-            + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
-            + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
-            + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    )
     rad = lat / 180.0 * pi
     magic = 1.0 - _GCJ_EE * np.sin(rad) ** 2
     sq = np.sqrt(magic)
@@ -180,30 +208,47 @@ class UnitsQA:
 
     def summary_lines(self) -> list[str]:
         """Human-readable one-line findings, for logs and the report."""
-        lines = [f"{self.n_units} units read from {self.source} (CRS {self.source_crs}; "
-                 f"{self.transformation})"]
+        lines = [
+            f"{self.n_units} units read from {self.source} (CRS {self.source_crs}; "
+            f"{self.transformation})"
+        ]
         if self.encoding:
             lines.append(f"attribute encoding: {self.encoding}")
         if self.repaired:
-            lines.append(f"{len(self.repaired)} invalid geometries repaired: "
-                         + "; ".join(self.repaired[:10]) + (" ..." if len(self.repaired) > 10 else ""))
+            lines.append(
+                f"{len(self.repaired)} invalid geometries repaired: "
+                + "; ".join(self.repaired[:10])
+                + (" ..." if len(self.repaired) > 10 else "")
+            )
         if self.dropped_empty:
-            lines.append(f"{len(self.dropped_empty)} units with empty geometry dropped: "
-                         + ", ".join(self.dropped_empty[:10]))
-        lines.append(f"overlaps between units: {self.overlap_km2:.3f} km² "
-                     f"({self.n_overlaps} pairs above tolerance)")
+            lines.append(
+                f"{len(self.dropped_empty)} units with empty geometry dropped: "
+                + ", ".join(self.dropped_empty[:10])
+            )
+        lines.append(
+            f"overlaps between units: {self.overlap_km2:.3f} km² "
+            f"({self.n_overlaps} pairs above tolerance)"
+        )
         if np.isfinite(self.gap_km2):
-            lines.append(f"gaps within the region: {self.gap_km2:.3f} km² of {self.region_km2:.1f} km² "
-                         f"({self.n_gaps} gap polygons above tolerance)")
+            lines.append(
+                f"gaps within the region: {self.gap_km2:.3f} km² of {self.region_km2:.1f} km² "
+                f"({self.n_gaps} gap polygons above tolerance)"
+            )
         if self.outside_grid:
-            lines.append(f"{len(self.outside_grid)} units wholly outside the grid: "
-                         + ", ".join(self.outside_grid[:10]))
+            lines.append(
+                f"{len(self.outside_grid)} units wholly outside the grid: "
+                + ", ".join(self.outside_grid[:10])
+            )
         if self.partly_outside_grid:
-            lines.append(f"{len(self.partly_outside_grid)} units partly outside the grid: "
-                         + ", ".join(self.partly_outside_grid[:10]))
+            lines.append(
+                f"{len(self.partly_outside_grid)} units partly outside the grid: "
+                + ", ".join(self.partly_outside_grid[:10])
+            )
         if self.offset_m is not None:
-            lines.append(f"boundary offset from county lines: dx={self.offset_m[0]:.0f} m, "
-                         f"dy={self.offset_m[1]:.0f} m")
+            lines.append(
+                f"boundary offset from county lines: dx={self.offset_m[0]:.0f} m, "
+                f"dy={self.offset_m[1]:.0f} m"
+            )
         if self.offset_warning:
             lines.append("WARNING: " + self.offset_warning)
         lines.extend(self.notes)
@@ -264,11 +309,13 @@ def _read_file(path: Path, cfg: ZoningConfig) -> tuple[gpd.GeoDataFrame, str | N
         polys = [name for name, gt in layers if gt is None or "Polygon" in str(gt)]
         if len(layers) > 1:
             if not polys:
-                raise InputFileError(f"{str(path)!r} has no polygon layer; layers: "
-                                     f"{[n for n, _ in layers]}")
+                raise InputFileError(
+                    f"{str(path)!r} has no polygon layer; layers: {[n for n, _ in layers]}"
+                )
             kwargs["layer"] = polys[0]
-            log.info("reading layer %r of %s (set zoning.units_layer to choose another)",
-                     polys[0], path)
+            log.info(
+                "reading layer %r of %s (set zoning.units_layer to choose another)", polys[0], path
+            )
     try:
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except UnicodeDecodeError:
@@ -281,8 +328,11 @@ def _read_file(path: Path, cfg: ZoningConfig) -> tuple[gpd.GeoDataFrame, str | N
             raise InputFileError(f"cannot read control units from {str(path)!r}: {exc}") from None
 
         def fix(v):
-            return v.encode("latin1").decode(encoding or "utf-8", errors="ignore") \
-                if isinstance(v, str) else v
+            return (
+                v.encode("latin1").decode(encoding or "utf-8", errors="ignore")
+                if isinstance(v, str)
+                else v
+            )
 
         gdf = gdf.rename(columns={c: fix(c) for c in gdf.columns if c != gdf.geometry.name})
         for c in gdf.columns:
@@ -358,10 +408,15 @@ def normalise_units(
         )
     out = pd.DataFrame(index=gdf.index)
     for std in DEFAULT_COLUMN_CANDIDATES:
-        out[std] = _clean_str(gdf[found[std]]) if std in found else pd.Series("", index=gdf.index,
-                                                                              dtype="string")
+        out[std] = (
+            _clean_str(gdf[found[std]])
+            if std in found
+            else pd.Series("", index=gdf.index, dtype="string")
+        )
     codes = out["unit_code"]
-    empty = np.flatnonzero((codes == "").to_numpy() | codes.str.lower().isin(["nan", "none", "null"]).to_numpy())
+    empty = np.flatnonzero(
+        (codes == "").to_numpy() | codes.str.lower().isin(["nan", "none", "null"]).to_numpy()
+    )
     if empty.size:
         raise InputDataError(
             f"{empty.size} unit(s) have an empty code (first at row {int(empty[0])}) in field "
@@ -392,19 +447,23 @@ def normalise_units(
         )
     raw_sub = out["subtype"].astype(str).str.replace(r"\s+", "", regex=True)
     subtype = raw_sub.map(lambda v: sub_map.get(v, v))
-    res = pd.DataFrame({
-        "unit_code": codes.astype(str),
-        "unit_name": out["unit_name"].astype(str),
-        "category": category.astype(str),
-        "subtype": subtype.astype(str).replace("", "none"),
-        "category_zh": category.map(CATEGORY_ZH).astype(str),
-        "subtype_zh": (_clean_str(gdf["subtype_zh"]) if "subtype_zh" in gdf.columns
-                       else raw_sub).astype(str),
-        "county_code": out["county_code"].astype(str),
-        "county_name": out["county_name"].astype(str),
-        "city_code": out["city_code"].astype(str),
-        "city_name": out["city_name"].astype(str),
-    }, index=gdf.index)
+    res = pd.DataFrame(
+        {
+            "unit_code": codes.astype(str),
+            "unit_name": out["unit_name"].astype(str),
+            "category": category.astype(str),
+            "subtype": subtype.astype(str).replace("", "none"),
+            "category_zh": category.map(CATEGORY_ZH).astype(str),
+            "subtype_zh": (
+                _clean_str(gdf["subtype_zh"]) if "subtype_zh" in gdf.columns else raw_sub
+            ).astype(str),
+            "county_code": out["county_code"].astype(str),
+            "county_name": out["county_name"].astype(str),
+            "city_code": out["city_code"].astype(str),
+            "city_name": out["city_name"].astype(str),
+        },
+        index=gdf.index,
+    )
     # county code from the unit code when the file has none
     code_county = codes.str.extract(_CODE_RE)[0].fillna("")
     res["county_code"] = res["county_code"].where(res["county_code"] != "", code_county)
@@ -415,8 +474,9 @@ def normalise_units(
     return gpd.GeoDataFrame(res, geometry=gdf.geometry.values, crs=gdf.crs)
 
 
-def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: str
-                 ) -> gpd.GeoDataFrame:
+def _to_cgcs2000(
+    gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: str
+) -> gpd.GeoDataFrame:
     crs = gdf.crs
     if crs is None:
         if cfg.units_assume_crs is None:
@@ -428,8 +488,9 @@ def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: 
         try:
             crs = pyproj.CRS.from_user_input(cfg.units_assume_crs)
         except pyproj.exceptions.CRSError as exc:
-            raise CRSError(f"zoning.units_assume_crs {cfg.units_assume_crs!r} is not a CRS: "
-                           f"{exc}") from None
+            raise CRSError(
+                f"zoning.units_assume_crs {cfg.units_assume_crs!r} is not a CRS: {exc}"
+            ) from None
         qa.notes.append(f"the file has no CRS; assumed {cfg.units_assume_crs}")
         gdf = gdf.set_crs(crs)
     crs = pyproj.CRS.from_user_input(crs)
@@ -449,8 +510,9 @@ def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: 
         # same numbers, CGCS2000 label; geopandas/pyproj geometry is always lon, lat (x, y)
         gdf = gdf.set_crs(target, allow_override=True)
         if cfg.units_gcj02:
-            geoms = shapely.transform(gdf.geometry.values,
-                                      lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+            geoms = shapely.transform(
+                gdf.geometry.values, lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1]))
+            )
             gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=target))
             qa.transformation += "; GCJ-02 → WGS84 (zoning.units_gcj02)"
         return gdf
@@ -460,13 +522,15 @@ def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: 
         if base_epsg in (4326,) or (base is not None and "WGS" in (base.datum.name or "").upper()):
             # project back to the base lon/lat and relabel (null datum transformation)
             tr = pyproj.Transformer.from_crs(crs, base, always_xy=True)
-            geoms = shapely.transform(gdf.geometry.values,
-                                      lambda xy: np.column_stack(tr.transform(*xy.T)))
+            geoms = shapely.transform(
+                gdf.geometry.values, lambda xy: np.column_stack(tr.transform(*xy.T))
+            )
             qa.transformation = f"{crs.name} → WGS84 lon/lat → CGCS2000 (null transformation)"
             return gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=target)
         tr = pyproj.Transformer.from_crs(crs, target, always_xy=True)
-        geoms = shapely.transform(gdf.geometry.values,
-                                  lambda xy: np.column_stack(tr.transform(*xy.T)))
+        geoms = shapely.transform(
+            gdf.geometry.values, lambda xy: np.column_stack(tr.transform(*xy.T))
+        )
         kind = "Gauss–Krüger" if epsg in GAUSS_KRUGER_EPSG else "projected"
         qa.transformation = f"{kind} {crs.name} (EPSG:{epsg}) → CGCS2000 lon/lat"
         out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=target)
@@ -474,9 +538,11 @@ def _to_cgcs2000(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA, source: 
         if not (70 < x0 < 140 and 70 < x1 < 140 and 0 < y0 < 60 and 0 < y1 < 60):
             hint = ""
             if epsg in GAUSS_KRUGER_EPSG:
-                hint = (" — a Gauss–Krüger file whose eastings carry (or lack) the zone prefix "
-                        "needs the matching EPSG code (4513–4533 with the zone number, 4534–4554 "
-                        "without)")
+                hint = (
+                    " — a Gauss–Krüger file whose eastings carry (or lack) the zone prefix "
+                    "needs the matching EPSG code (4513–4533 with the zone number, 4534–4554 "
+                    "without)"
+                )
             raise CRSError(
                 f"units in {crs.name} land at lon {x0:.2f}..{x1:.2f}, lat {y0:.2f}..{y1:.2f} after "
                 f"reprojection, outside China: the declared CRS is wrong{hint}; fix the .prj or "
@@ -504,8 +570,11 @@ def _repair(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA) -> gpd.GeoDat
     missing = np.array([g is None for g in geoms])
     if missing.any():
         geoms[missing] = shapely.Polygon()
-    bad_type = [str(gdf["unit_code"].iloc[i]) for i, g in enumerate(geoms)
-                if not g.is_empty and g.geom_type not in ("Polygon", "MultiPolygon")]
+    bad_type = [
+        str(gdf["unit_code"].iloc[i])
+        for i, g in enumerate(geoms)
+        if not g.is_empty and g.geom_type not in ("Polygon", "MultiPolygon")
+    ]
     if bad_type:
         raise InputDataError(
             f"{len(bad_type)} unit(s) are not polygons (e.g. {bad_type[:3]}); control units must be "
@@ -524,8 +593,10 @@ def _repair(gdf: gpd.GeoDataFrame, cfg: ZoningConfig, qa: UnitsQA) -> gpd.GeoDat
             reason = shapely.is_valid_reason(geoms[i])
             before = shapely.area(geoms[i])
             geoms[i] = _polygonal(shapely.make_valid(geoms[i]))
-            qa.repaired.append(f"{gdf['unit_code'].iloc[i]} ({reason}; area {before:.6g} → "
-                               f"{shapely.area(geoms[i]):.6g} in source units)")
+            qa.repaired.append(
+                f"{gdf['unit_code'].iloc[i]} ({reason}; area {before:.6g} → "
+                f"{shapely.area(geoms[i]):.6g} in source units)"
+            )
     empty = shapely.is_empty(geoms)
     if empty.any():
         qa.dropped_empty = [str(c) for c in gdf["unit_code"].to_numpy()[empty]]
@@ -544,8 +615,10 @@ def units_to_grid_crs(units: gpd.GeoDataFrame, grid) -> np.ndarray:
     if crs is None:
         raise CRSError("control units carry no CRS; load them with control_units()")
     tr = pyproj.Transformer.from_crs(crs, grid.crs, always_xy=True)
-    geoms = shapely.transform(np.asarray(units.geometry.values, dtype=object),
-                              lambda xy: np.column_stack(tr.transform(*xy.T)))
+    geoms = shapely.transform(
+        np.asarray(units.geometry.values, dtype=object),
+        lambda xy: np.column_stack(tr.transform(*xy.T)),
+    )
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         geoms[bad] = [_polygonal(shapely.make_valid(g)) for g in geoms[bad]]
@@ -694,8 +767,11 @@ def _add_admin(units: gpd.GeoDataFrame, geoms_m: np.ndarray, crs: pyproj.CRS) ->
     from gridcarbon.grids.gridspec import to_projected
     from gridcarbon.scenario.geography import load_boundaries
 
-    need = (units["county_code"] == "").to_numpy() | (units["county_name"] == "").to_numpy() \
+    need = (
+        (units["county_code"] == "").to_numpy()
+        | (units["county_name"] == "").to_numpy()
         | (units["city_name"] == "").to_numpy()
+    )
     if not need.any():
         return
     counties = load_boundaries("county")
@@ -711,13 +787,16 @@ def _add_admin(units: gpd.GeoDataFrame, geoms_m: np.ndarray, crs: pyproj.CRS) ->
     cc = units["county_code"].to_numpy().astype(object)
     cc = np.where(cc == "", county_of, cc)
     units["county_code"] = cc.astype(str)
-    units["county_name"] = np.where(units["county_name"] == "",
-                                    [names.get(c, "") for c in cc], units["county_name"])
+    units["county_name"] = np.where(
+        units["county_name"] == "", [names.get(c, "") for c in cc], units["county_name"]
+    )
     city = np.array([c[:4] + "00" if len(c) == 6 else "" for c in cc], dtype=object)
     units["city_code"] = np.where(units["city_code"] == "", city, units["city_code"])
-    units["city_name"] = np.where(units["city_name"] == "",
-                                  [city_names.get(c, "") for c in units["city_code"]],
-                                  units["city_name"])
+    units["city_name"] = np.where(
+        units["city_name"] == "",
+        [city_names.get(c, "") for c in units["city_code"]],
+        units["city_name"],
+    )
 
 
 def control_units(
@@ -773,8 +852,22 @@ def control_units(
     geoms_m = units_to_grid_crs(gdf, grid)
     _add_admin(gdf, geoms_m, grid.crs)
     gdf["area_km2"] = shapely.area(geoms_m) / 1e6
-    gdf = gdf[["unit_code", "unit_name", "category", "subtype", "category_zh", "subtype_zh",
-               "county_code", "county_name", "city_code", "city_name", "area_km2", "geometry"]]
+    gdf = gdf[
+        [
+            "unit_code",
+            "unit_name",
+            "category",
+            "subtype",
+            "category_zh",
+            "subtype_zh",
+            "county_code",
+            "county_name",
+            "city_code",
+            "city_name",
+            "area_km2",
+            "geometry",
+        ]
+    ]
     gdf = gdf.reset_index(drop=True)
     qa.n_units = len(gdf)
     if qa_checks:

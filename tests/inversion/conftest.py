@@ -21,11 +21,23 @@ def case():
 
 @pytest.fixture(scope="session")
 def system(case):
-    return ObservationSystem(case.prior, case.stations, case.met, InversionConfig(),
-                             landcover=case.landcover, neighbour_fraction=no_neighbours(case))
+    return ObservationSystem(
+        case.prior,
+        case.stations,
+        case.met,
+        InversionConfig(),
+        landcover=case.landcover,
+        neighbour_fraction=no_neighbours(case),
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_case():
-    return small_case(lon=(119.95, 120.45), lat=(30.05, 30.45), days=3, seed=11,
-                      species=("CO2", "NOx"), n_points=3)
+    return small_case(
+        lon=(119.95, 120.45),
+        lat=(30.05, 30.45),
+        days=3,
+        seed=11,
+        species=("CO2", "NOx"),
+        n_points=3,
+    )

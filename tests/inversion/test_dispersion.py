@@ -78,7 +78,7 @@ def test_briggs_rise():
     dh10 = float(briggs_rise(3, 10.0, 100.0, 5.0, 15.0, 420.0, 283.0))
     # buoyancy flux 9.81*15*25*(137)/(4*420) = 300 m4/s3 >= 55: 38.71 F^0.6 / u
     fb = 9.80665 * 15 * 25 * 137 / (4 * 420)
-    assert dh5 == pytest.approx(38.71 * fb ** 0.6 / 5.0, rel=1e-6)
+    assert dh5 == pytest.approx(38.71 * fb**0.6 / 5.0, rel=1e-6)
     assert dh10 == pytest.approx(dh5 / 2, rel=1e-6)
     stable = float(briggs_rise(5, 5.0, 100.0, 5.0, 15.0, 420.0, 283.0))
     assert 0 < stable < dh5

@@ -34,12 +34,17 @@ def _era5(tmp_path, with_tcc=True):
     lon = np.arange(119.0, 121.01, 0.25)
     shape = (TIMES.size, lat.size, lon.size)
     rng = np.random.default_rng(0)
-    v = {"u10": ("valid_time", "latitude", "longitude"), }
+    v = {
+        "u10": ("valid_time", "latitude", "longitude"),
+    }
     ds = xr.Dataset(
-        {"u10": (("valid_time", "latitude", "longitude"), rng.normal(2, 1, shape)),
-         "v10": (("valid_time", "latitude", "longitude"), rng.normal(2, 1, shape)),
-         "blh": (("valid_time", "latitude", "longitude"), rng.uniform(200, 1200, shape))},
-        coords={"valid_time": TIMES.values, "latitude": lat, "longitude": lon})
+        {
+            "u10": (("valid_time", "latitude", "longitude"), rng.normal(2, 1, shape)),
+            "v10": (("valid_time", "latitude", "longitude"), rng.normal(2, 1, shape)),
+            "blh": (("valid_time", "latitude", "longitude"), rng.uniform(200, 1200, shape)),
+        },
+        coords={"valid_time": TIMES.values, "latitude": lat, "longitude": lon},
+    )
     if with_tcc:
         ds["tcc"] = (("valid_time", "latitude", "longitude"), rng.uniform(0, 1, shape))
     else:
@@ -57,7 +62,9 @@ def test_read_era5_and_interpolate(tmp_path):
     assert np.all(np.diff(met.lat.values) > 0)
     # at a grid node the interpolation returns the node value
     pm = met_at_points(met, TIMES[:5], [119.5], [30.0])
-    np.testing.assert_allclose(pm.blh[:, 0], raw.blh.sel(latitude=30.0, longitude=119.5)[:5], rtol=1e-6)
+    np.testing.assert_allclose(
+        pm.blh[:, 0], raw.blh.sel(latitude=30.0, longitude=119.5)[:5], rtol=1e-6
+    )
     p2, _ = _era5(tmp_path, with_tcc=False)
     m2 = read_era5(p2)
     assert float(m2.tcc.min()) >= 0 and float(m2.tcc.max()) <= 1

@@ -18,18 +18,30 @@ CS = 3000.0
 def _receptors(n=150, seed=0, stability=None, speed=None):
     rng = np.random.default_rng(seed)
     return Receptors.from_arrays(
-        rng.uniform(40e3, 110e3, n), rng.uniform(-110e3, -40e3, n), rng.uniform(5, 60, n),
-        rng.integers(0, 6, n), rng.uniform(0.3, 8, n) if speed is None else np.full(n, speed),
-        rng.uniform(0, 360, n), rng.integers(0, 6, n) if stability is None else np.full(n, stability),
-        rng.uniform(150, 1500, n), np.full(n, 4 * 3600.0), np.full(n, 283.0))
+        rng.uniform(40e3, 110e3, n),
+        rng.uniform(-110e3, -40e3, n),
+        rng.uniform(5, 60, n),
+        rng.integers(0, 6, n),
+        rng.uniform(0.3, 8, n) if speed is None else np.full(n, speed),
+        rng.uniform(0, 360, n),
+        rng.integers(0, 6, n) if stability is None else np.full(n, stability),
+        rng.uniform(150, 1500, n),
+        np.full(n, 4 * 3600.0),
+        np.full(n, 283.0),
+    )
 
 
 def _points(seed=1, n=12):
     rng = np.random.default_rng(seed)
-    return {"x": rng.uniform(30e3, 120e3, n), "y": rng.uniform(-120e3, -30e3, n),
-            "height": rng.uniform(30, 200, n), "diameter": rng.uniform(1, 6, n),
-            "velocity": rng.uniform(5, 20, n), "temperature": rng.uniform(320, 450, n),
-            "urban": rng.random(n) < 0.3}
+    return {
+        "x": rng.uniform(30e3, 120e3, n),
+        "y": rng.uniform(-120e3, -30e3, n),
+        "height": rng.uniform(30, 200, n),
+        "diameter": rng.uniform(1, 6, n),
+        "velocity": rng.uniform(5, 20, n),
+        "temperature": rng.uniform(320, 450, n),
+        "urban": rng.random(n) < 0.3,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +98,19 @@ def test_truncation_loss_bound():
 
 def test_calm_floor_and_upwind_zero():
     # one receptor, wind blowing to the east: a cell far east (downwind of the receptor) adds 0
-    rec = Receptors.from_arrays([75e3], [-75e3], [10.0], [0], [0.2], [270.0], [3], [800.0],
-                                [14400.0], [283.0], calm_floor=1.0)
+    rec = Receptors.from_arrays(
+        [75e3],
+        [-75e3],
+        [10.0],
+        [0],
+        [0.2],
+        [270.0],
+        [3],
+        [800.0],
+        [14400.0],
+        [283.0],
+        calm_floor=1.0,
+    )
     assert rec.speed[0] == 1.0
     fp = build_footprints(rec, 0.0, 0.0, CS, NX, NY, np.zeros(NX * NY, bool))
     E = np.zeros((1, NX * NY))
@@ -103,10 +126,12 @@ def test_well_mixed_limit():
     """Far downwind under class D the area-source plume is uniform below the lid: a crosswind
     line of cells of 1 kg/h each gives about q/(u zi) per metre of line (mass conservation)."""
     zi, u = 120.0, 5.0  # sigma_z(21 km, D) = 205 m > 1.6 zi: uniform below the lid
-    rec = Receptors.from_arrays([75e3 + 1500], [-75e3 - 1500], [10.0], [0], [u], [270.0], [3],
-                                [zi], [1e12], [283.0])
-    fp = build_footprints(rec, 0.0, 0.0, CS, NX, NY, np.zeros(NX * NY, bool),
-                          lateral_sigmas=4.0, subcells=9)
+    rec = Receptors.from_arrays(
+        [75e3 + 1500], [-75e3 - 1500], [10.0], [0], [u], [270.0], [3], [zi], [1e12], [283.0]
+    )
+    fp = build_footprints(
+        rec, 0.0, 0.0, CS, NX, NY, np.zeros(NX * NY, bool), lateral_sigmas=4.0, subcells=9
+    )
     E = np.zeros((1, NX * NY))
     col = 25 - 7  # 21 km upwind
     E[0, np.arange(NY) * NX + col] = 1.0  # a north-south line of cells, 1 kg/h each

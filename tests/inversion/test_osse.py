@@ -11,9 +11,19 @@ from .conftest import no_neighbours
 
 @pytest.mark.slow
 def test_identical_twin_small(case, system):
-    res = run_osse(case.prior, case.stations, case.met, InversionConfig(), mode="identical",
-                   replicates=3, seed=100, area_shares=case.area_shares, city_codes=[],
-                   system=system, cross_species_zero=False)
+    res = run_osse(
+        case.prior,
+        case.stations,
+        case.met,
+        InversionConfig(),
+        mode="identical",
+        replicates=3,
+        seed=100,
+        area_shares=case.area_shares,
+        city_codes=[],
+        system=system,
+        cross_species_zero=False,
+    )
     d = res.table[res.table.label == "default"]
     m = int(d["n_obs"].iloc[0])
     chi2 = d.groupby("replicate")["reduced_chi2"].first().to_numpy()
@@ -28,9 +38,18 @@ def test_identical_twin_small(case, system):
 
 @pytest.mark.slow
 def test_perturbed_transport_small(case, system):
-    res = run_osse(case.prior, case.stations, case.met, InversionConfig(), mode="perturbed",
-                   replicates=3, seed=200, area_shares=case.area_shares, city_codes=[],
-                   system=system)
+    res = run_osse(
+        case.prior,
+        case.stations,
+        case.met,
+        InversionConfig(),
+        mode="perturbed",
+        replicates=3,
+        seed=200,
+        area_shares=case.area_shares,
+        city_codes=[],
+        system=system,
+    )
     t = res.table
     assert set(t["label"]) == {"default", "no_cross_species"}
     d = t[t.label == "default"]
@@ -51,16 +70,25 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.system import ObservationSystem
 
-    cfg = InversionConfig(model_error_rel=0.0, model_error_floor={"CO2": 1e-3, "NO2": 1e-3,
-                                                                   "VOC": 1e-3},
-                          measurement_error={k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
-                                             for k in ("urban", "micro", "regional",
-                                                       "demonstration", "background", "sink")},
-                          model_error_wind_direction_deg=0.0, model_error_mixing_height_rel=0.0,
-                          point_dominance_max=1.0)
-    sysm = ObservationSystem(tiny_case.prior, tiny_case.stations, tiny_case.met, cfg,
-                             landcover=tiny_case.landcover,
-                             neighbour_fraction=no_neighbours(tiny_case))
+    cfg = InversionConfig(
+        model_error_rel=0.0,
+        model_error_floor={"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3},
+        measurement_error={
+            k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
+            for k in ("urban", "micro", "regional", "demonstration", "background", "sink")
+        },
+        model_error_wind_direction_deg=0.0,
+        model_error_mixing_height_rel=0.0,
+        point_dominance_max=1.0,
+    )
+    sysm = ObservationSystem(
+        tiny_case.prior,
+        tiny_case.stations,
+        tiny_case.met,
+        cfg,
+        landcover=tiny_case.landcover,
+        neighbour_fraction=no_neighbours(tiny_case),
+    )
     rng = np.random.default_rng(0)
     truth = make_truth(sysm, rng, "identical", cfg)
     obs = synthetic_observations(sysm, truth, np.random.default_rng(1), cfg)
@@ -69,4 +97,5 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     # the posterior reproduces the observations
     meta = res.obs
     assert np.max(np.abs(meta["posterior"] - meta["observed"])) < 0.05 * np.max(
-        np.abs(meta["prior"] - meta["observed"]))
+        np.abs(meta["prior"] - meta["observed"])
+    )

@@ -49,13 +49,18 @@ def test_stage_writes_posterior_and_metrics(tmp_path, files, tiny_case):
     m = json.loads((tmp_path / "inversion_metrics.json").read_text())
     assert m["synthetic"] is True and "SYNTHETIC" in m["note"]
     assert m["n_observations"] == res.metrics["n_observations"] > 0
-    for name in ("station_stats.csv", "station_series.csv", "inversion_metrics.csv",
-                 "observations.csv"):
+    for name in (
+        "station_stats.csv",
+        "station_series.csv",
+        "inversion_metrics.csv",
+        "observations.csv",
+    ):
         assert (tmp_path / name).exists()
     # station table and series for the map
     assert {"station_id", "name", "lon", "lat", "height", "kind", "species"} <= set(res.stations)
     assert {"time", "station_id", "species", "observed", "prior", "posterior", "used"} <= set(
-        res.station_series)
+        res.station_series
+    )
     with pytest.raises(OutputExistsError):
         run_inversion_stage(config, tiny_case.prior, tmp_path)
 
@@ -63,14 +68,30 @@ def test_stage_writes_posterior_and_metrics(tmp_path, files, tiny_case):
 @pytest.mark.slow
 def test_cli_invert_and_osse(tmp_path, files):
     _, prior, c = files
-    r = CliRunner().invoke(invert_command, ["--config", str(c), "--prior", str(prior), "--out",
-                                            str(tmp_path / "o")], catch_exceptions=False)
+    r = CliRunner().invoke(
+        invert_command,
+        ["--config", str(c), "--prior", str(prior), "--out", str(tmp_path / "o")],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["synthetic"] is True and out["n_observations"] > 0
-    r = CliRunner().invoke(osse_command, ["--config", str(c), "--prior", str(prior), "--out",
-                                          str(tmp_path / "o"), "--mode", "identical",
-                                          "--replicates", "2"], catch_exceptions=False)
+    r = CliRunner().invoke(
+        osse_command,
+        [
+            "--config",
+            str(c),
+            "--prior",
+            str(prior),
+            "--out",
+            str(tmp_path / "o"),
+            "--mode",
+            "identical",
+            "--replicates",
+            "2",
+        ],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "o" / "osse_identical.csv").exists()
     s = json.loads((tmp_path / "o" / "osse_identical_summary.json").read_text())

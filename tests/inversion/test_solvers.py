@@ -19,16 +19,38 @@ from .conftest import no_neighbours
 
 
 def test_B_is_kronecker_of_exponentials():
-    L = StateLayout(["CO2", "NOx", "VOC"], 11, 9, 2, 24, 72, np.arange(2), ["Jiangsu"], [],
-                    ["CO2", "NO2"], 3, 4, [("m1", "CO2")])
+    L = StateLayout(
+        ["CO2", "NOx", "VOC"],
+        11,
+        9,
+        2,
+        24,
+        72,
+        np.arange(2),
+        ["Jiangsu"],
+        [],
+        ["CO2", "NO2"],
+        3,
+        4,
+        [("m1", "CO2")],
+    )
     corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
-    B = PriorCovariance(L, 0.5, species_correlation_matrix(L.species, corr), 15000.0, 3000.0,
-                        48.0, {"background": 2.0, "bias": 3.0})
+    B = PriorCovariance(
+        L,
+        0.5,
+        species_correlation_matrix(L.species, corr),
+        15000.0,
+        3000.0,
+        48.0,
+        {"background": 2.0, "bias": 3.0},
+    )
     S = B.dense_sqrt()
     full = S @ S.T
     g = L.segments["grid"]
-    expect = 0.25 * np.kron(np.kron(np.kron(B.Cs, exp_corr(L.nw, 24, 48.0)),
-                                    exp_corr(L.nby, 6000, 15000.0)), exp_corr(L.nbx, 6000, 15000.0))
+    expect = 0.25 * np.kron(
+        np.kron(np.kron(B.Cs, exp_corr(L.nw, 24, 48.0)), exp_corr(L.nby, 6000, 15000.0)),
+        exp_corr(L.nbx, 6000, 15000.0),
+    )
     np.testing.assert_allclose(full[g, g], expect, atol=1e-12)
     v = np.random.default_rng(0).standard_normal((L.n, 4))
     np.testing.assert_allclose(B.sqrt_apply(v, transpose=True), S.T @ v, atol=1e-12)
@@ -39,21 +61,40 @@ def test_B_is_kronecker_of_exponentials():
     A[1] = 0.0
     A[1, g.start + 5] = 2.0  # a single grid element
     A = A.tocsr()
-    np.testing.assert_allclose(B.aggregate_var(A), np.einsum("ij,jk,ik->i", A.toarray(), full,
-                                                             A.toarray()), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        B.aggregate_var(A),
+        np.einsum("ij,jk,ik->i", A.toarray(), full, A.toarray()),
+        rtol=1e-10,
+        atol=1e-12,
+    )
     with pytest.raises(ValueError, match="positive definite"):
-        species_correlation_matrix(["CO2", "NOx", "VOC"],
-                                   {"CO2-NOx": 0.95, "CO2-VOC": 0.95, "NOx-VOC": -0.9})
+        species_correlation_matrix(
+            ["CO2", "NOx", "VOC"], {"CO2-NOx": 0.95, "CO2-VOC": 0.95, "NOx-VOC": -0.9}
+        )
 
 
 @pytest.fixture(scope="module")
 def dense_vs_cg(case):
-    cfg = InversionConfig(block_cells=1, window_hours=24, aggregation="hourly", solver="dense",
-                          n_point_unknowns=4, lanczos_max_vectors=300, lanczos_min_vectors=300)
-    prior = case.prior.isel(time=slice(0, 48))[["CO2", "NOx", "CO2_point", "NOx_point",
-                                                 "crs", "time_bnds", "region_fraction"]]
-    system = ObservationSystem(prior, case.stations, case.met, cfg, landcover=case.landcover,
-                               neighbour_fraction=no_neighbours(case))
+    cfg = InversionConfig(
+        block_cells=1,
+        window_hours=24,
+        aggregation="hourly",
+        solver="dense",
+        n_point_unknowns=4,
+        lanczos_max_vectors=300,
+        lanczos_min_vectors=300,
+    )
+    prior = case.prior.isel(time=slice(0, 48))[
+        ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
+    ]
+    system = ObservationSystem(
+        prior,
+        case.stations,
+        case.met,
+        cfg,
+        landcover=case.landcover,
+        neighbour_fraction=no_neighbours(case),
+    )
     rng = np.random.default_rng(3)
     truth = make_truth(system, rng, "identical", cfg)
     obs = synthetic_observations(system, truth, rng, cfg)
@@ -102,8 +143,11 @@ def test_unit_total_std(dense_vs_cg):
         big = {int(p): k for k, p in enumerate(L.point_index)}
         for p in range(len(system.points)):
             cell = int(system.points.row[p] * system.grid.nx + system.points.col[p])
-            col = (L.segments["points"].start + si * L.point_index.size + big[p]) if p in big \
+            col = (
+                (L.segments["points"].start + si * L.point_index.size + big[p])
+                if p in big
                 else L.grid_col(si, hw[h], cb[cell])
+            )
             A[:, col] += F[:, cell].toarray().ravel() * pe[p]
     P = dense.covariance.P
     expect = np.sqrt(np.einsum("ui,ij,uj->u", A, P, A))
@@ -125,13 +169,17 @@ def test_unit_total_std(dense_vs_cg):
         col_frac = F[:, cell].toarray().ravel()
         for h in hours:
             pe = float(system.Ep[si][h][p])
-            col = (L.segments["points"].start + si * L.point_index.size + big[p]) if p in big \
+            col = (
+                (L.segments["points"].start + si * L.point_index.size + big[p])
+                if p in big
                 else L.grid_col(si, hw[h], cb[cell])
+            )
             A_area[:, col] -= col_frac * pe
             if point_unit[p] >= 0:
                 A_area[point_unit[p], col] += pe
     expect_pip = np.sqrt(np.einsum("ui,ij,uj->u", A_area, P, A_area))
-    np.testing.assert_allclose(unit_total_std(dense, F, "CO2", hours, point_unit=point_unit),
-                               expect_pip, rtol=1e-8)
+    np.testing.assert_allclose(
+        unit_total_std(dense, F, "CO2", hours, point_unit=point_unit), expect_pip, rtol=1e-8
+    )
     with pytest.raises(ValueError, match="point sources"):
         unit_total_std(dense, F, "CO2", hours, point_unit=point_unit[:-1])

@@ -70,7 +70,9 @@ class Page:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("dialog", self._dialog)
-        cdp.on("Network.requestWillBeSent", lambda ev: self.cdp_requests.append(ev["request"]["url"]))
+        cdp.on(
+            "Network.requestWillBeSent", lambda ev: self.cdp_requests.append(ev["request"]["url"])
+        )
         cdp.send("Network.enable")
 
     def _dialog(self, d) -> None:
@@ -115,7 +117,7 @@ class Page:
 
     def legend_visible(self, key: str) -> bool:
         return self.js(
-            "(k) => { const el = document.querySelector(`[data-gc-legend=\"${k}\"]`);"
+            '(k) => { const el = document.querySelector(`[data-gc-legend="${k}"]`);'
             " return !!(el && el.isConnected && el.offsetParent !== null); }",
             key,
         )
@@ -135,7 +137,10 @@ def browser():
     profile = tempfile.mkdtemp(prefix="gc-chromium-")
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True,
+            profile,
+            executable_path=chromium_path(),
+            args=CHROMIUM_ARGS,
+            headless=True,
             viewport={"width": 1400, "height": 1000},
         )
         try:

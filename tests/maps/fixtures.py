@@ -28,7 +28,7 @@ from gridcarbon.grids.gridspec import GridSpec, default_crs
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "</script><script>alert(1)</script>"
-XSS_ATTR = "\" onmouseover=\"alert(1)\" x=\"'&amp;"
+XSS_ATTR = '" onmouseover="alert(1)" x="\'&amp;'
 
 
 def small_grid(nx: int = 14, ny: int = 12, lon: float = 120.15, lat: float = 30.25) -> GridSpec:
@@ -41,8 +41,11 @@ def small_grid(nx: int = 14, ny: int = 12, lon: float = 120.15, lat: float = 30.
     return GridSpec(crs.to_wkt(), x0, y1, 3000.0, nx, ny)
 
 
-def small_prior(grid: GridSpec | None = None, hours: int = 48, hot: tuple[int, int] | None = None,
-                ) -> xr.Dataset:
+def small_prior(
+    grid: GridSpec | None = None,
+    hours: int = 48,
+    hot: tuple[int, int] | None = None,
+) -> xr.Dataset:
     """Prior Dataset on ``grid``: smooth fields spanning three decades, two point sources.
 
     With ``hot=(row, col)`` every field is 0 except that cell (for the placement test).
@@ -63,18 +66,36 @@ def small_prior(grid: GridSpec | None = None, hours: int = 48, hot: tuple[int, i
     pe = None
     if hot is None:
         lon, lat = grid.cell_center_lonlat(np.array([3, 8]), np.array([4, 10]))
-        points = pd.DataFrame({
-            "point_id": ["P1", "P2"], "name": ["Test plant #1", "Test plant #2"],
-            "sector": ["power", "industry_chemical"], "park": ["", ""],
-            "lon": lon, "lat": lat, "row": [3, 8], "col": [4, 10],
-            "stack_height_m": [100.0, 40.0], "stack_diameter_m": [5.0, 2.0],
-            "exit_velocity_m_s": [15.0, 8.0], "exit_temperature_K": [400.0, 330.0],
-        })
-        pe = {sp: np.full((hours, 2), (5e5, 300.0, 20.0)[k], np.float32)
-              for k, sp in enumerate(("CO2", "NOx", "VOC"))}
+        points = pd.DataFrame(
+            {
+                "point_id": ["P1", "P2"],
+                "name": ["Test plant #1", "Test plant #2"],
+                "sector": ["power", "industry_chemical"],
+                "park": ["", ""],
+                "lon": lon,
+                "lat": lat,
+                "row": [3, 8],
+                "col": [4, 10],
+                "stack_height_m": [100.0, 40.0],
+                "stack_diameter_m": [5.0, 2.0],
+                "exit_velocity_m_s": [15.0, 8.0],
+                "exit_temperature_K": [400.0, 330.0],
+            }
+        )
+        pe = {
+            sp: np.full((hours, 2), (5e5, 300.0, 20.0)[k], np.float32)
+            for k, sp in enumerate(("CO2", "NOx", "VOC"))
+        }
     rf = np.ones(grid.shape)
-    return emission_dataset(grid, time, area, points, pe, rf,
-                            attrs={"synthetic": "true", "synthetic_components": "test fixture"})
+    return emission_dataset(
+        grid,
+        time,
+        area,
+        points,
+        pe,
+        rf,
+        attrs={"synthetic": "true", "synthetic_components": "test fixture"},
+    )
 
 
 def small_posterior(prior: xr.Dataset) -> xr.Dataset:
@@ -93,18 +114,26 @@ def small_units(grid: GridSpec) -> gpd.GeoDataFrame:
     """Four units tiling the grid, two of them with hostile names."""
     x0, y0, x1, y1 = grid.bounds
     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-    boxes = [shapely.box(x0, ym, xm, y1), shapely.box(xm, ym, x1, y1),
-             shapely.box(x0, y0, xm, ym), shapely.box(xm, y0, x1, ym)]
-    gdf = gpd.GeoDataFrame({
-        "unit_code": ["ZH33010220001", "ZH33010230002", "ZH33010210003", "<b>ZH4</b>"],
-        "unit_name": [XSS_IMG, XSS_SCRIPT, "上城区优先保护单元1", XSS_ATTR],
-        "category": ["key_control", "general_control", "priority_protection", "key_control"],
-        "subtype": ["industrial_agglomeration", "general", "ecological", "urban_living"],
-        "CO2_total_t": [1.5e5, 2.0e4, 3.0e3, 8.0e4],
-        "CO2_intensity_t_km2": [4000.0, 500.0, 90.0, 2500.0],
-        "colocated_hotspot_hours": [120.0, 10.0, 0.0, 48.0],
-        "pathway": ["park co-control", XSS_IMG, "", "living & transport <b>"],
-    }, geometry=boxes, crs=grid.crs)
+    boxes = [
+        shapely.box(x0, ym, xm, y1),
+        shapely.box(xm, ym, x1, y1),
+        shapely.box(x0, y0, xm, ym),
+        shapely.box(xm, y0, x1, ym),
+    ]
+    gdf = gpd.GeoDataFrame(
+        {
+            "unit_code": ["ZH33010220001", "ZH33010230002", "ZH33010210003", "<b>ZH4</b>"],
+            "unit_name": [XSS_IMG, XSS_SCRIPT, "上城区优先保护单元1", XSS_ATTR],
+            "category": ["key_control", "general_control", "priority_protection", "key_control"],
+            "subtype": ["industrial_agglomeration", "general", "ecological", "urban_living"],
+            "CO2_total_t": [1.5e5, 2.0e4, 3.0e3, 8.0e4],
+            "CO2_intensity_t_km2": [4000.0, 500.0, 90.0, 2500.0],
+            "colocated_hotspot_hours": [120.0, 10.0, 0.0, 48.0],
+            "pathway": ["park co-control", XSS_IMG, "", "living & transport <b>"],
+        },
+        geometry=boxes,
+        crs=grid.crs,
+    )
     return gdf.to_crs("EPSG:4490")
 
 
@@ -116,11 +145,17 @@ def small_unit_series(units: gpd.GeoDataFrame) -> xr.Dataset:
     amp = rng.uniform(1, 100, codes.size)
     return xr.Dataset(
         {
-            "colocated_hotspot_hours": (("unit", "hour"), np.outer(amp / 10, shape),
-                                        {"units": "h"}),
+            "colocated_hotspot_hours": (
+                ("unit", "hour"),
+                np.outer(amp / 10, shape),
+                {"units": "h"},
+            ),
             "CO2": (("unit", "hour"), np.outer(amp * 1000, shape), {"units": "kg h-1"}),
-            "NOx_month": (("unit", "month"), np.outer(amp, np.linspace(1, 2, 12)),
-                          {"units": "kg h-1"}),
+            "NOx_month": (
+                ("unit", "month"),
+                np.outer(amp, np.linspace(1, 2, 12)),
+                {"units": "kg h-1"},
+            ),
         },
         coords={"unit": codes, "hour": h, "month": np.arange(1, 13)},
     )
@@ -136,17 +171,22 @@ def small_hotspots(grid: GridSpec, steps: int = 5) -> xr.Dataset:
     b["NOx"][:3, 8, 10] = 2
     b["VOC"][:, 0, 0] = -3  # cold spot: not a hotspot
     t = pd.date_range("2023-01-02", periods=steps, freq="D")
-    return xr.Dataset({f"gi_bin_{sp}": (("time", "y", "x"), v) for sp, v in b.items()},
-                      coords={"time": t})
+    return xr.Dataset(
+        {f"gi_bin_{sp}": (("time", "y", "x"), v) for sp, v in b.items()}, coords={"time": t}
+    )
 
 
 def small_stations(grid: GridSpec) -> pd.DataFrame:
     lon, lat = grid.cell_center_lonlat(np.array([2, 6, 9]), np.array([2, 7, 12]))
-    return pd.DataFrame({
-        "station_id": ["BG01", "U01", "M01"],
-        "name": ["Damingshan background", XSS_IMG, XSS_SCRIPT],
-        "lon": lon, "lat": lat, "kind": ["background", "urban", "micro"],
-    })
+    return pd.DataFrame(
+        {
+            "station_id": ["BG01", "U01", "M01"],
+            "name": ["Damingshan background", XSS_IMG, XSS_SCRIPT],
+            "lon": lon,
+            "lat": lat,
+            "kind": ["background", "urban", "micro"],
+        }
+    )
 
 
 def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
@@ -155,9 +195,19 @@ def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
     recs = []
     for sid in stations["station_id"]:
         obs = 420 + 10 * np.sin(np.arange(t.size) / 4) + rng.normal(0, 1, t.size)
-        recs.append(pd.DataFrame({"time": t, "station_id": sid, "species": "CO2", "unit": "ppm",
-                                  "observed": obs, "prior": obs + 5 + rng.normal(0, 3, t.size),
-                                  "posterior": obs + 1 + rng.normal(0, 1, t.size)}))
+        recs.append(
+            pd.DataFrame(
+                {
+                    "time": t,
+                    "station_id": sid,
+                    "species": "CO2",
+                    "unit": "ppm",
+                    "observed": obs,
+                    "prior": obs + 5 + rng.normal(0, 3, t.size),
+                    "posterior": obs + 1 + rng.normal(0, 1, t.size),
+                }
+            )
+        )
     return pd.concat(recs, ignore_index=True)
 
 
@@ -186,12 +236,21 @@ def default_inputs() -> dict:
     stations = default_network()
     station_series = _station_series(stations, prior["time"].values, rng)
     if zoning is not None:
-        return {"prior": prior, "posterior": post, "units": zoning["units"],
-                "unit_series": zoning["unit_series"], "hotspots": zoning["hotspots"],
-                "stations": stations, "station_series": station_series, "real_zoning": True}
+        return {
+            "prior": prior,
+            "posterior": post,
+            "units": zoning["units"],
+            "unit_series": zoning["unit_series"],
+            "hotspots": zoning["hotspots"],
+            "stations": stations,
+            "station_series": station_series,
+            "real_zoning": True,
+        }
     # per-unit figures of the kind the zoning stage reports
     area = units.to_crs(grid.crs).area.to_numpy() / 1e6
-    tot = {sp: rng.lognormal(np.log(s), 1.5, n) for sp, s in (("CO2", 5e4), ("NOx", 60), ("VOC", 40))}
+    tot = {
+        sp: rng.lognormal(np.log(s), 1.5, n) for sp, s in (("CO2", 5e4), ("NOx", 60), ("VOC", 40))
+    }
     for sp, v in tot.items():
         units[f"{sp}_total_t"] = v
         units[f"{sp}_intensity_t_km2"] = v / np.maximum(area, 0.01)
@@ -202,11 +261,19 @@ def default_inputs() -> dict:
     units["persistent_hotspot_cells"] = rng.integers(0, 6, n)
     codes = units["unit_code"].to_numpy()
     h = np.arange(24)
-    shapes = {sp: 1 + a * np.sin(2 * np.pi * (h - ph) / 24)
-              for sp, a, ph in (("CO2", 0.4, 8), ("NOx", 0.6, 7), ("VOC", 0.3, 10))}
+    shapes = {
+        sp: 1 + a * np.sin(2 * np.pi * (h - ph) / 24)
+        for sp, a, ph in (("CO2", 0.4, 8), ("NOx", 0.6, 7), ("VOC", 0.3, 10))
+    }
     series = xr.Dataset(
-        {f"{sp}": (("unit", "hour"), np.outer(tot[sp] * 1000 / 744, shapes[sp]),
-                   {"units": "kg h-1"}) for sp in ("CO2", "NOx", "VOC")},
+        {
+            f"{sp}": (
+                ("unit", "hour"),
+                np.outer(tot[sp] * 1000 / 744, shapes[sp]),
+                {"units": "kg h-1"},
+            )
+            for sp in ("CO2", "NOx", "VOC")
+        },
         coords={"unit": codes, "hour": h},
     )
     series["colocated_hotspot_hours"] = (
@@ -227,18 +294,35 @@ def default_inputs() -> dict:
         b[daily >= q99] = 3
         bins[f"gi_bin_{sp}"] = (("time", "y", "x"), b)
     hot = xr.Dataset(bins, coords={"time": pd.date_range("2023-01-01", periods=days, freq="D")})
-    return {"prior": prior, "posterior": post, "units": units, "unit_series": series,
-            "hotspots": hot, "stations": stations, "station_series": station_series,
-            "real_zoning": False}
+    return {
+        "prior": prior,
+        "posterior": post,
+        "units": units,
+        "unit_series": series,
+        "hotspots": hot,
+        "stations": stations,
+        "station_series": station_series,
+        "real_zoning": False,
+    }
 
 
 def _station_series(stations: pd.DataFrame, t: np.ndarray, rng) -> pd.DataFrame:
     recs = []
     for sid in stations["station_id"]:
         obs = 420 + 8 * np.sin(np.arange(t.size) * 2 * np.pi / 24) + rng.normal(0, 2, t.size)
-        recs.append(pd.DataFrame({"time": t, "station_id": sid, "species": "CO2", "unit": "ppm",
-                                  "observed": obs, "prior": obs + rng.normal(4, 3, t.size),
-                                  "posterior": obs + rng.normal(1, 1.5, t.size)}))
+        recs.append(
+            pd.DataFrame(
+                {
+                    "time": t,
+                    "station_id": sid,
+                    "species": "CO2",
+                    "unit": "ppm",
+                    "observed": obs,
+                    "prior": obs + rng.normal(4, 3, t.size),
+                    "posterior": obs + rng.normal(1, 1.5, t.size),
+                }
+            )
+        )
     return pd.concat(recs, ignore_index=True)
 
 
@@ -256,7 +340,10 @@ def _zoning_outputs(prior: xr.Dataset) -> dict | None:
 
 def layer_control_names(page: str) -> list[str]:
     """Overlay names in the layer control of a rendered map page."""
-    m = re.search(r"var layer_control_\w+_layers = \{\s*base_layers : \{(.*?)\},\s*overlays :  \{(.*?)\},",
-                  page, re.S)
+    m = re.search(
+        r"var layer_control_\w+_layers = \{\s*base_layers : \{(.*?)\},\s*overlays :  \{(.*?)\},",
+        page,
+        re.S,
+    )
     assert m, "no layer control in the page"
     return [json.loads(f'"{n}"') for n in re.findall(r'"((?:[^"\\]|\\.)*)" :', m.group(2))]

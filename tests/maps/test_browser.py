@@ -20,8 +20,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Locally the browser tests skip when Chromium or Playwright is missing; in CI they must run, so
 # there a missing browser fails (test_browser_is_available_in_ci) instead of skipping quietly.
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(skip_reason() is not None and not IN_CI, reason=skip_reason() or "")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(skip_reason() is not None and not IN_CI, reason=skip_reason() or ""),
+]
 
 
 def test_browser_is_available_in_ci():
@@ -81,10 +83,14 @@ def test_default_map_in_browser(ctx, default_map):
     assert p.cdp_requests, "the DevTools protocol saw no request at all (not even the page)"
 
     names = p.layer_names()
-    expected = [raster_layer_name(v, sp) for sp in ("CO2", "NOx", "VOC")
-                for v in ("prior", "posterior", "difference", "uncertainty_reduction")]
-    expected += [LAYER_NAMES[k] for k in ("units", "province", "city", "county", "hot3", "hot2",
-                                          "stations")]
+    expected = [
+        raster_layer_name(v, sp)
+        for sp in ("CO2", "NOx", "VOC")
+        for v in ("prior", "posterior", "difference", "uncertainty_reduction")
+    ]
+    expected += [
+        LAYER_NAMES[k] for k in ("units", "province", "city", "county", "hot3", "hot2", "stations")
+    ]
     missing = [n for n in expected if n not in names]
     assert not missing, f"missing from the layer control: {missing}"
     # a scale bar
@@ -205,13 +211,19 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
     grid = default_grid()
     r, c = grid.ny - 3, grid.nx - 3
     prior = small_prior(grid, hours=2, hot=(r, c))
-    cfg = MapConfig(raster_species=["CO2"], raster_variants=["prior"], raster_initial="prior CO2",
-                    tile_layers=[], raster_opacity=1.0)
+    cfg = MapConfig(
+        raster_species=["CO2"],
+        raster_variants=["prior"],
+        raster_initial="prior CO2",
+        tile_layers=[],
+        raster_opacity=1.0,
+    )
     path = write_map(make_map(prior, config=cfg), tmp_path / "placement.html")
     p = open_page(ctx, path)
     lon, lat = (float(v) for v in grid.cell_center_lonlat(r, c))
     lon2, lat2 = (float(v) for v in grid.cell_center_lonlat(r, c + 1))
-    got = p.js(f"""([lat, lon, lat2, lon2]) => {{
+    got = p.js(
+        f"""([lat, lon, lat2, lon2]) => {{
         const map = {FIND_MAP};
         map.setView([lat, lon], 11, {{animate: false}});
         return new Promise(resolve => setTimeout(() => {{
@@ -235,12 +247,16 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
             resolve({{n: n, px: px, py: py, wx: want.x, wy: want.y,
                       cell: Math.hypot(next.x - want.x, next.y - want.y)}});
         }}, 400));
-    }}""", [lat, lon, lat2, lon2])
+    }}""",
+        [lat, lon, lat2, lon2],
+    )
     p.screenshot("raster_placement.png")
     assert got["n"] > 0, "hot cell not found in the image"
     off = float(np.hypot(got["px"] - got["wx"], got["py"] - got["wy"]))
     assert got["cell"] > 20  # zoomed in enough for the check to mean something
-    assert off < got["cell"], f"cell drawn {off:.1f} px from its place (one cell = {got['cell']:.1f} px)"
+    assert off < got["cell"], (
+        f"cell drawn {off:.1f} px from its place (one cell = {got['cell']:.1f} px)"
+    )
     assert off < 0.5 * got["cell"]
 
 
@@ -248,7 +264,9 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
 def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
     p = open_page(ctx, small_map_path)
     static = p.js(_unit_fills())
-    assert p.js("document.querySelector('.gc-slider select').options.length") == 3  # metric, hour, month
+    assert (
+        p.js("document.querySelector('.gc-slider select').options.length") == 3
+    )  # metric, hour, month
     p.js("""() => { const s = document.querySelector('.gc-slider select');
                    s.value = 'hour'; s.dispatchEvent(new Event('change')); }""")
     frames = []

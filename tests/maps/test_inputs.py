@@ -41,9 +41,15 @@ def test_uncertainty_reduction_forms(small):
     assert np.allclose(uncertainty_reduction(p2, "NOx"), 0.3)
     # σ_prior from the prior Dataset, time-resolved σ_post averaged as RMS, σ_prior = 0 → NaN
     prior = small["prior"].copy()
-    prior["VOC_std"] = (("y", "x"), np.where(np.arange(post.sizes["x"]) == 0, 0.0, 2.0)[None].repeat(post.sizes["y"], 0))
+    prior["VOC_std"] = (
+        ("y", "x"),
+        np.where(np.arange(post.sizes["x"]) == 0, 0.0, 2.0)[None].repeat(post.sizes["y"], 0),
+    )
     p3 = post.drop_vars(["VOC_prior_std", "VOC_std"])
-    p3["VOC_std"] = (("time", "y", "x"), np.ones((post.sizes["time"], post.sizes["y"], post.sizes["x"])))
+    p3["VOC_std"] = (
+        ("time", "y", "x"),
+        np.ones((post.sizes["time"], post.sizes["y"], post.sizes["x"])),
+    )
     got = uncertainty_reduction(p3, "VOC", prior)
     assert np.isnan(got[:, 0]).all() and np.allclose(got[:, 1:], 0.5)
     assert uncertainty_reduction(small["prior"], "CO2") is None
@@ -57,7 +63,12 @@ def test_hotspot_cells_counts_and_confidence():
     assert (co["n_steps"] == 5).all() and (co["confidence"] == "99%").all()
     assert (co["share"] == 1.0).all()
     pair = cells[cells["kind"] == "CO2+NOx"]
-    assert len(pair) == 1 and pair.iloc[0][["row", "col", "n_steps", "n_95"]].tolist() == [8, 10, 3, 3]
+    assert len(pair) == 1 and pair.iloc[0][["row", "col", "n_steps", "n_95"]].tolist() == [
+        8,
+        10,
+        3,
+        3,
+    ]
     assert pair.iloc[0]["confidence"] == "95%"
     # the co-located block is not counted again as pairs; the cold spot is not a hotspot
     assert set(cells["kind"]) == {"CO2+NOx+VOC", "CO2+NOx"}
@@ -70,11 +81,15 @@ def test_hotspot_confidence_is_the_weakest_species():
     b["CO2"][:, 1, 1] = 3
     b["NOx"][:, 1, 1] = [3, 2, 1]
     b["VOC"][:, 1, 1] = [1, 1, 3]
-    ds = xr.Dataset({f"{sp}_gi_bin": (("time", "y", "x"), v) for sp, v in b.items()}, coords={"time": t})
+    ds = xr.Dataset(
+        {f"{sp}_gi_bin": (("time", "y", "x"), v) for sp, v in b.items()}, coords={"time": t}
+    )
     c = hotspot_cells(ds).iloc[0]
     assert (c.n_99, c.n_95, c.n_90, c.n_steps) == (0, 0, 3, 3)
     # a species dimension works too, and a flag-only Dataset gives unknown confidence
-    stacked = xr.concat([ds[f"{sp}_gi_bin"] for sp in b], dim="species").assign_coords(species=list(b))
+    stacked = xr.concat([ds[f"{sp}_gi_bin"] for sp in b], dim="species").assign_coords(
+        species=list(b)
+    )
     assert hotspot_cells(xr.Dataset({"gi_bin": stacked})).iloc[0].n_steps == 3
     flag = xr.Dataset({"colocated": (("y", "x"), np.eye(3, 4, dtype=bool))})
     got = hotspot_cells(flag)
@@ -88,8 +103,16 @@ def test_station_statistics_against_numpy():
     o = rng.normal(420, 5, 50)
     pr = o + rng.normal(3, 2, 50)
     po = o + rng.normal(0.5, 1, 50)
-    df = pd.DataFrame({"station_id": "S1", "species": "CO2", "observed": o, "prior": pr,
-                       "posterior": po, "unit": "ppm"})
+    df = pd.DataFrame(
+        {
+            "station_id": "S1",
+            "species": "CO2",
+            "observed": o,
+            "prior": pr,
+            "posterior": po,
+            "unit": "ppm",
+        }
+    )
     df.loc[0, "observed"] = np.nan  # ignored
     s = station_statistics(df).iloc[0]
     o1, pr1, po1 = o[1:], pr[1:], po[1:]
@@ -109,8 +132,9 @@ def test_unit_series_forms(small):
     assert list(t["month"]) == ["NOx_month"] and t["month"]["NOx_month"].shape == (4, 12)
     long = ds[["CO2"]].to_dataframe().reset_index().rename(columns={"unit": "unit_code"})
     t2 = unit_series_tables(long)
-    np.testing.assert_allclose(t2["hour"]["CO2"].loc[t["hour"]["CO2"].index].to_numpy(),
-                               t["hour"]["CO2"].to_numpy())
+    np.testing.assert_allclose(
+        t2["hour"]["CO2"].loc[t["hour"]["CO2"].index].to_numpy(), t["hour"]["CO2"].to_numpy()
+    )
     t3 = unit_series_tables({"hour": ds[["CO2"]], "month": ds[["NOx_month"]]})
     assert list(t3["hour"]) == ["CO2"] and list(t3["month"]) == ["NOx_month"]
     assert unit_series_tables(None) == {"hour": {}, "month": {}}
@@ -142,8 +166,12 @@ def test_unit_frame_keeps_polygon_parts_only(small):
     import shapely
 
     u = small["units"].copy()
-    bow = shapely.Polygon([(120.2, 30.2), (120.3, 30.3), (120.3, 30.2), (120.2, 30.3)])  # self-crossing
-    coll = shapely.GeometryCollection([u.geometry.iloc[1], shapely.LineString([(120, 30), (121, 31)])])
+    bow = shapely.Polygon(
+        [(120.2, 30.2), (120.3, 30.3), (120.3, 30.2), (120.2, 30.3)]
+    )  # self-crossing
+    coll = shapely.GeometryCollection(
+        [u.geometry.iloc[1], shapely.LineString([(120, 30), (121, 31)])]
+    )
     u.loc[0, "geometry"] = bow
     u.loc[1, "geometry"] = coll
     u.loc[2, "geometry"] = shapely.LineString([(120, 30), (121, 31)])  # no area: dropped

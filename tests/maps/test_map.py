@@ -27,8 +27,14 @@ _layer_names = layer_control_names
 def test_prior_only_map_has_rasters_and_boundaries():
     page = map_html(make_map(small_prior()))
     names = _layer_names(page)
-    assert {"CO2 prior", "NOx prior", "VOC prior", LAYER_NAMES["province"],
-            LAYER_NAMES["city"], LAYER_NAMES["county"]} <= set(names)
+    assert {
+        "CO2 prior",
+        "NOx prior",
+        "VOC prior",
+        LAYER_NAMES["province"],
+        LAYER_NAMES["city"],
+        LAYER_NAMES["county"],
+    } <= set(names)
     assert not any("posterior" in n for n in names)
     assert LAYER_NAMES["units"] not in names
     assert page.count('"data:image/png;base64,') == 3  # one image overlay per species
@@ -75,8 +81,10 @@ def test_hostile_strings_never_reach_the_page_raw(small_map_path):
     assert XSS_IMG not in page and XSS_SCRIPT not in page
     assert re.search(r"<img\s+src=x", page) is None
     # present, but only as escaped text (JSON-encoded HTML entities, or entities in a popup)
-    assert ("\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
-            or "&lt;img src=x onerror=alert(1)&gt;" in page)
+    assert (
+        "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
+        or "&lt;img src=x onerror=alert(1)&gt;" in page
+    )
 
 
 def test_write_map_is_atomic_and_refuses_overwrite(tmp_path, small):
@@ -92,11 +100,18 @@ def test_write_map_is_atomic_and_refuses_overwrite(tmp_path, small):
 
 
 def test_config_options(small):
-    cfg = MapConfig(raster_variants=["difference"], raster_species=["NOx"], tile_layers=[],
-                    unit_metric="CO2_total_t", raster_initial="difference NOx")
+    cfg = MapConfig(
+        raster_variants=["difference"],
+        raster_species=["NOx"],
+        tile_layers=[],
+        unit_metric="CO2_total_t",
+        raster_initial="difference NOx",
+    )
     page = map_html(make_map(small["prior"], small["posterior"], units=small["units"], config=cfg))
     names = _layer_names(page)
-    assert [n for n in names if "NOx" in n or "CO2" in n and "Hot" not in n] == ["NOx posterior − prior"]
+    assert [n for n in names if "NOx" in n or "CO2" in n and "Hot" not in n] == [
+        "NOx posterior − prior"
+    ]
     assert "Web basemap" not in " ".join(names)
     assert "CO2 total t" in page
     with pytest.raises(InputDataError, match="not a column"):
@@ -127,20 +142,37 @@ def test_adapters_take_attributes_or_keys(small):
     z = from_zoning_result(Z())
     assert z["units"] is Z.units and z["hotspots"] is Z.hotspots
     assert z["unit_series"]["hour"] is Z.diurnal
-    inv = from_inversion_result({"posterior": small["posterior"], "stations": small["stations"],
-                                 "station_series": small["station_series"]})
+    inv = from_inversion_result(
+        {
+            "posterior": small["posterior"],
+            "stations": small["stations"],
+            "station_series": small["station_series"],
+        }
+    )
     assert inv["posterior"] is small["posterior"]
-    assert from_inversion_result(None) == {"posterior": None, "stations": None, "station_series": None}
+    assert from_inversion_result(None) == {
+        "posterior": None,
+        "stations": None,
+        "station_series": None,
+    }
 
 
 def test_run_map_stage(tmp_path, small):
     from gridcarbon.config import RunConfig
 
-    inv = {"posterior": small["posterior"], "stations": small["stations"],
-           "station_series": small["station_series"]}
-    zon = {"units": small["units"], "unit_series": small["unit_series"], "hotspots": small["hotspots"]}
-    path = run_map_stage(RunConfig(), small["prior"], tmp_path / "map.html",
-                         zoning_result=zon, inversion_result=inv)
+    inv = {
+        "posterior": small["posterior"],
+        "stations": small["stations"],
+        "station_series": small["station_series"],
+    }
+    zon = {
+        "units": small["units"],
+        "unit_series": small["unit_series"],
+        "hotspots": small["hotspots"],
+    }
+    path = run_map_stage(
+        RunConfig(), small["prior"], tmp_path / "map.html", zoning_result=zon, inversion_result=inv
+    )
     names = _layer_names(path.read_text(encoding="utf-8"))
     assert "CO2 posterior − prior" in names and LAYER_NAMES["stations"] in names
     assert LAYER_NAMES["hot3"] in names
@@ -159,10 +191,17 @@ def test_cli_reads_a_run_folder(tmp_path, small):
     assert r.exit_code == 0, r.output
     assert "self-contained" in r.output and (run / "map.html").exists()
     names = _layer_names((run / "map.html").read_text(encoding="utf-8"))
-    assert {"CO2 posterior", LAYER_NAMES["units"], LAYER_NAMES["hot3"], LAYER_NAMES["stations"]} <= set(names)
+    assert {
+        "CO2 posterior",
+        LAYER_NAMES["units"],
+        LAYER_NAMES["hot3"],
+        LAYER_NAMES["stations"],
+    } <= set(names)
     r2 = CliRunner().invoke(map_command, ["--run-dir", str(run)])
     assert r2.exit_code != 0  # exists, no --overwrite
-    r3 = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(tmp_path / "c.html"), "--cdn"])
+    r3 = CliRunner().invoke(
+        map_command, ["--run-dir", str(run), "--out", str(tmp_path / "c.html"), "--cdn"]
+    )
     assert r3.exit_code == 0, r3.output
     assert external_references((tmp_path / "c.html").read_text(encoding="utf-8"))
     r4 = CliRunner().invoke(map_command, ["--run-dir", str(tmp_path / "nothing")])

@@ -96,6 +96,8 @@ def test_png_roundtrip():
     assert (pix == idx).all()
     assert plte[:9] == bytes([255, 0, 0, 0, 255, 0, 0, 0, 255])
     assert trns[0] == 255 and trns[NODATA] == 0
-    url = png_data_url(warp_to_mercator(np.zeros(small_grid().shape, np.uint8), small_grid()), scale)
+    url = png_data_url(
+        warp_to_mercator(np.zeros(small_grid().shape, np.uint8), small_grid()), scale
+    )
     assert url.startswith("data:image/png;base64,")
     _decode_png(base64.b64decode(url.split(",", 1)[1]))

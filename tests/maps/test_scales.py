@@ -62,8 +62,13 @@ def test_diverging_log_when_span_decades():
 
 
 def test_classify_edges_and_nodata():
-    s = ClassScale((0.0, 1.0, 2.0, 3.0), ("#000000", "#111111", "#222222"), "t",
-                   open_low=False, open_high=False)
+    s = ClassScale(
+        (0.0, 1.0, 2.0, 3.0),
+        ("#000000", "#111111", "#222222"),
+        "t",
+        open_low=False,
+        open_high=False,
+    )
     got = s.classify(np.array([-1, 0, 0.5, 1, 2.999, 3, 3.5, np.nan]))
     assert got.tolist() == [NODATA, 0, 0, 1, 2, 2, NODATA, NODATA]
     s2 = ClassScale((0.0, 1.0, 2.0), ("#000000", "#111111"), "t")

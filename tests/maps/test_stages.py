@@ -21,11 +21,13 @@ def test_map_of_real_stage_results(tmp_path):
     from gridcarbon.config import RunConfig
     from gridcarbon.grids.prior import build_prior
 
-    cfg = RunConfig.validate_dict({  # the default scenario on 30 km cells over 3 days
-        "grid": {"cell_size_m": 30000.0},
-        "period": {"start": dt.date(2023, 1, 20), "end": dt.date(2023, 1, 22)},
-        "zoning": {"gi_radius_m": 65000.0},  # a Gi* band of a few 30 km cells
-    })
+    cfg = RunConfig.validate_dict(
+        {  # the default scenario on 30 km cells over 3 days
+            "grid": {"cell_size_m": 30000.0},
+            "period": {"start": dt.date(2023, 1, 20), "end": dt.date(2023, 1, 22)},
+            "zoning": {"gi_radius_m": 65000.0},  # a Gi* band of a few 30 km cells
+        }
+    )
     prior = build_prior(cfg)
     inv = inversion_pipeline.run_inversion_stage(cfg, prior, tmp_path / "inv")
     zon = zoning_stage.run_zoning(inv.posterior, cfg.zoning)
@@ -33,8 +35,14 @@ def test_map_of_real_stage_results(tmp_path):
     page = path.read_text(encoding="utf-8")
     assert external_references(page) == []
     names = layer_control_names(page)
-    for name in ("CO2 posterior", "CO2 posterior − prior", "CO2 uncertainty reduction",
-                 LAYER_NAMES["units"], LAYER_NAMES["hot3"], LAYER_NAMES["stations"]):
+    for name in (
+        "CO2 posterior",
+        "CO2 posterior − prior",
+        "CO2 uncertainty reduction",
+        LAYER_NAMES["units"],
+        LAYER_NAMES["hot3"],
+        LAYER_NAMES["stations"],
+    ):
         assert name in names, name
     assert page.count('"unit_code":') == len(zon.units)
     # the default colouring metric is the zoning stage's co-located hotspot hours

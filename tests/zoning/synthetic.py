@@ -12,7 +12,7 @@ from gridcarbon.grids.gridspec import GridSpec
 
 
 def _blobs(grid: GridSpec, rng, n: int, scale_cells: float) -> np.ndarray:
-    yy, xx = np.mgrid[0:grid.ny, 0:grid.nx]
+    yy, xx = np.mgrid[0 : grid.ny, 0 : grid.nx]
     out = np.zeros(grid.shape)
     for _ in range(n):
         r0, c0 = rng.uniform(0, grid.ny), rng.uniform(0, grid.nx)
@@ -21,9 +21,15 @@ def _blobs(grid: GridSpec, rng, n: int, scale_cells: float) -> np.ndarray:
     return out
 
 
-def synthetic_grids(grid: GridSpec, start: str = "2023-01-01", days: int = 31, seed: int = 7,
-                    region_fraction: np.ndarray | None = None, n_points: int = 40,
-                    dtype=np.float32) -> xr.Dataset:
+def synthetic_grids(
+    grid: GridSpec,
+    start: str = "2023-01-01",
+    days: int = 31,
+    seed: int = 7,
+    region_fraction: np.ndarray | None = None,
+    n_points: int = 40,
+    dtype=np.float32,
+) -> xr.Dataset:
     """Hourly CO2/NOx/VOC with shared and species-specific sources and differing profiles.
 
     Times are UTC hours covering ``days`` Beijing days from ``start``.
@@ -41,11 +47,27 @@ def synthetic_grids(grid: GridSpec, start: str = "2023-01-01", days: int = 31, s
     flat = 1 + 0.1 * np.sin(day / days * 2 * np.pi)
     trend = 1 + 0.6 * day / days
     noise = lambda: rng.lognormal(0, 0.3, size=(time.size,) + grid.shape)  # noqa: E731
-    co2 = 1e3 * (shared[None] * flat[:, None, None] + 0.5 * traffic[None] * traffic_prof[:, None, None]) * noise()
-    nox = 5.0 * (shared[None] * flat[:, None, None] * trend[:, None, None]
-                 + 0.8 * traffic[None] * traffic_prof[:, None, None]) * noise()
-    voc = 3.0 * (solvent[None] * solvent_prof[:, None, None] + 0.3 * traffic[None]
-                 * traffic_prof[:, None, None]) * noise()
+    co2 = (
+        1e3
+        * (shared[None] * flat[:, None, None] + 0.5 * traffic[None] * traffic_prof[:, None, None])
+        * noise()
+    )
+    nox = (
+        5.0
+        * (
+            shared[None] * flat[:, None, None] * trend[:, None, None]
+            + 0.8 * traffic[None] * traffic_prof[:, None, None]
+        )
+        * noise()
+    )
+    voc = (
+        3.0
+        * (
+            solvent[None] * solvent_prof[:, None, None]
+            + 0.3 * traffic[None] * traffic_prof[:, None, None]
+        )
+        * noise()
+    )
     if region_fraction is not None:
         m = (region_fraction > 0)[None]
         co2, nox, voc = co2 * m, nox * m, voc * m
@@ -59,21 +81,37 @@ def synthetic_grids(grid: GridSpec, start: str = "2023-01-01", days: int = 31, s
         y = grid.y[rows] + rng.uniform(-1400, 1400, n_points)
         plon, plat = grid.unproject(x, y)
         r, c = grid.xy_to_index(x, y)
-        pts = pd.DataFrame({
-            "point_id": [f"P{i:03d}" for i in range(n_points)],
-            "name": [f"synthetic #{i}" for i in range(n_points)],
-            "sector": rng.choice(["power", "industry_chemical", "solvent_use"], n_points),
-            "park": "", "lon": plon, "lat": plat, "row": r, "col": c,
-            "stack_height_m": 60.0, "stack_diameter_m": 2.0, "exit_velocity_m_s": 10.0,
-            "exit_temperature_K": 400.0})
+        pts = pd.DataFrame(
+            {
+                "point_id": [f"P{i:03d}" for i in range(n_points)],
+                "name": [f"synthetic #{i}" for i in range(n_points)],
+                "sector": rng.choice(["power", "industry_chemical", "solvent_use"], n_points),
+                "park": "",
+                "lon": plon,
+                "lat": plat,
+                "row": r,
+                "col": c,
+                "stack_height_m": 60.0,
+                "stack_diameter_m": 2.0,
+                "exit_velocity_m_s": 10.0,
+                "exit_temperature_K": 400.0,
+            }
+        )
         base = rng.lognormal(0, 1, n_points)
-        pe = {"CO2": 5e4 * base[None] * flat[:, None], "NOx": 100 * base[None] * trend[:, None],
-              "VOC": 30 * base[None] * solvent_prof[:, None]}
-    return emission_dataset(grid, time, {"CO2": co2.astype(dtype), "NOx": nox.astype(dtype),
-                                         "VOC": voc.astype(dtype)},
-                            points=pts, point_emissions=pe, region_fraction=region_fraction,
-                            attrs={"synthetic": "true",
-                                   "synthetic_components": "test emission fields"})
+        pe = {
+            "CO2": 5e4 * base[None] * flat[:, None],
+            "NOx": 100 * base[None] * trend[:, None],
+            "VOC": 30 * base[None] * solvent_prof[:, None],
+        }
+    return emission_dataset(
+        grid,
+        time,
+        {"CO2": co2.astype(dtype), "NOx": nox.astype(dtype), "VOC": voc.astype(dtype)},
+        points=pts,
+        point_emissions=pe,
+        region_fraction=region_fraction,
+        attrs={"synthetic": "true", "synthetic_components": "test emission fields"},
+    )
 
 
 def default_region_fraction(grid: GridSpec) -> np.ndarray:

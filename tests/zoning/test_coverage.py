@@ -26,8 +26,10 @@ def exactextract_coverage(grid, polys):
     rows = [np.full(len(res["cell_id"][i]), i) for i in range(len(polys))]
     cols = [np.asarray(res["cell_id"][i], int) for i in range(len(polys))]
     vals = [np.asarray(res["coverage"][i], float) for i in range(len(polys))]
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(len(polys), grid.size))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(polys), grid.size),
+    )
 
 
 def max_abs_diff(F, G) -> float:
@@ -43,11 +45,19 @@ def star_polygons(draw, grid):
     cx = draw(st.floats(x0 + rmax + margin, x1 - rmax - margin))
     cy = draw(st.floats(y0 + rmax + margin, y1 - rmax - margin))
     n = draw(st.integers(3, 24))
-    ang = np.sort(np.asarray(draw(st.lists(st.floats(0, 2 * np.pi, exclude_max=True),
-                                           min_size=n, max_size=n, unique=True))))
+    ang = np.sort(
+        np.asarray(
+            draw(
+                st.lists(
+                    st.floats(0, 2 * np.pi, exclude_max=True), min_size=n, max_size=n, unique=True
+                )
+            )
+        )
+    )
     rad = np.asarray(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n))) * rmax
     poly = shapely.make_valid(
-        shapely.Polygon(np.column_stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)])))
+        shapely.Polygon(np.column_stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)]))
+    )
     if draw(st.booleans()):  # a hole
         hole = shapely.buffer(shapely.Point(cx, cy), 0.04 * rmax, quad_segs=4)
         poly = shapely.difference(poly, hole)
@@ -57,7 +67,9 @@ def star_polygons(draw, grid):
     return shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_random_polygons_area_and_exactextract(small_grid, data):
     polys = [data.draw(star_polygons(small_grid)) for _ in range(3)]
@@ -73,8 +85,12 @@ def test_random_polygons_area_and_exactextract(small_grid, data):
 
 def test_repeated_vertices(small_grid):
     x0, _, _, y1 = small_grid.bounds
-    ring = [(x0 + 2819, y1 - 20000)] * 3 + [(x0 + 1807, y1 - 17800), (x0 - 0.0 + 200, y1 - 17000),
-                                            (x0 + 5000, y1 - 30000), (x0 + 2819, y1 - 20000)]
+    ring = [(x0 + 2819, y1 - 20000)] * 3 + [
+        (x0 + 1807, y1 - 17800),
+        (x0 - 0.0 + 200, y1 - 17000),
+        (x0 + 5000, y1 - 30000),
+        (x0 + 2819, y1 - 20000),
+    ]
     poly = shapely.Polygon(ring)
     assert poly.is_valid
     F = coverage_matrix(small_grid, [poly])
@@ -92,8 +108,14 @@ def test_unit_smaller_than_cell_gets_its_share(small_grid):
 
 
 def test_cache_roundtrip(small_grid, tmp_path):
-    polys = np.array([shapely.box(*small_grid.bounds[:2], small_grid.bounds[0] + 7000,
-                                  small_grid.bounds[1] + 5000)], dtype=object)
+    polys = np.array(
+        [
+            shapely.box(
+                *small_grid.bounds[:2], small_grid.bounds[0] + 7000, small_grid.bounds[1] + 5000
+            )
+        ],
+        dtype=object,
+    )
     F1 = unit_coverage(small_grid, polys, np.array(["A"]), cache_dir=tmp_path)
     files = list(tmp_path.glob("coverage_*.npz"))
     assert len(files) == 1
@@ -136,7 +158,9 @@ def test_totals_conserved_area_and_points(small_grid, tmp_path):
     for s in ("CO2", "NOx", "VOC"):
         area_total = ds[s].values.sum(axis=(1, 2), dtype=np.float64)
         got = t[f"{s}_area"].values.sum(axis=0) + (
-            t[f"{s}_outside"].values - ds[f"{s}_point"].values[:, pu < 0].sum(axis=1, dtype=np.float64))
+            t[f"{s}_outside"].values
+            - ds[f"{s}_point"].values[:, pu < 0].sum(axis=1, dtype=np.float64)
+        )
         np.testing.assert_allclose(got, area_total, rtol=1e-6)
         total = t[s].values.sum(axis=0) + t[f"{s}_outside"].values
         np.testing.assert_allclose(total, t[f"{s}_grid_total"].values, rtol=1e-6)
@@ -144,7 +168,9 @@ def test_totals_conserved_area_and_points(small_grid, tmp_path):
         pts = ds[f"{s}_point"].values.astype(np.float64)
         for u in range(len(geoms)):
             np.testing.assert_array_equal(t[f"{s}_point"].values[u], pts[:, pu == u].sum(axis=1))
-        assert t[f"{s}_point"].values.sum() + pts[:, pu < 0].sum() == pytest.approx(pts.sum(), rel=1e-15)
+        assert t[f"{s}_point"].values.sum() + pts[:, pu < 0].sum() == pytest.approx(
+            pts.sum(), rel=1e-15
+        )
 
 
 def test_points_by_polygon_not_by_area(small_grid):
@@ -155,7 +181,9 @@ def test_points_by_polygon_not_by_area(small_grid):
     pu = assign_points(np.array([west, east], dtype=object), [x0 + 2500], [y1 - 1500])
     assert pu.tolist() == [1]
     # a point on the shared edge goes to the first unit only
-    assert assign_points(np.array([west, east], dtype=object), [x0 + 1000], [y1 - 10]).tolist() == [0]
+    assert assign_points(np.array([west, east], dtype=object), [x0 + 1000], [y1 - 10]).tolist() == [
+        0
+    ]
 
 
 @pytest.mark.slow

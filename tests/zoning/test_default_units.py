@@ -27,11 +27,17 @@ def test_default_units_shape_and_codes(units):
     assert (m[0] == units["county_code"]).all()
     digit = {"priority_protection": "1", "key_control": "2", "general_control": "3"}
     assert (m[1] == units["category"].map(digit)).all()
-    assert set(units["subtype"]) == {"industrial_agglomeration", "urban_living",
-                                     "general_ecological_space", "agricultural", "sea"}
+    assert set(units["subtype"]) == {
+        "industrial_agglomeration",
+        "urban_living",
+        "general_ecological_space",
+        "agricultural",
+        "sea",
+    }
     assert units["synthetic"].all()
     assert set(units.loc[units["subtype"] == "industrial_agglomeration", "park"]) == {
-        p.key for p in INDUSTRIAL_PARKS}
+        p.key for p in INDUSTRIAL_PARKS
+    }
     assert units.geometry.is_valid.all()
 
 
@@ -57,8 +63,9 @@ def test_default_units_deterministic(units):
 
     again = default_units(default_grid())
     assert (again["unit_code"] == units["unit_code"]).all()
-    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(again.geometry, units.geometry,
-                                                                 strict=True))
+    assert all(
+        shapely.equals_exact(a, b, 0) for a, b in zip(again.geometry, units.geometry, strict=True)
+    )
 
 
 @pytest.mark.slow

@@ -47,16 +47,28 @@ FIXTURES = {
     "intensifying hot spot": ([H] * 20, UP),
     "persistent hot spot": ([H] * 20, FLAT),
     "diminishing hot spot": ([H] * 20, DOWN),
-    "sporadic hot spot": ([N, H, N, N, H, N, N, N, N, H] * 2, np.tile([0, 3, 0, 0, 3, 0, 0, 0, 0, 3], 2)),
-    "oscillating hot spot": ([N, C, N, H, N, N, C, N, N, H] * 2, np.tile([0, -3, 0, 3, 0, 0, -3, 0, 0, 3], 2)),
+    "sporadic hot spot": (
+        [N, H, N, N, H, N, N, N, N, H] * 2,
+        np.tile([0, 3, 0, 0, 3, 0, 0, 0, 0, 3], 2),
+    ),
+    "oscillating hot spot": (
+        [N, C, N, H, N, N, C, N, N, H] * 2,
+        np.tile([0, -3, 0, 3, 0, 0, -3, 0, 0, 3], 2),
+    ),
     "historical hot spot": ([H] * 19 + [N], np.r_[np.full(19, 3.0), 0.5]),
     "new cold spot": ([N] * 19 + [C], np.r_[np.zeros(19), -3.0]),
     "consecutive cold spot": ([N] * 15 + [C] * 5, np.r_[np.zeros(15), [-3] * 5]),
     "intensifying cold spot": ([C] * 20, -UP),
     "persistent cold spot": ([C] * 20, -FLAT),
     "diminishing cold spot": ([C] * 20, -DOWN),
-    "sporadic cold spot": ([N, C, N, C, N, N, N, N, N, C] * 2, np.tile([0, -3, 0, -3, 0, 0, 0, 0, 0, -3], 2)),
-    "oscillating cold spot": ([H, N, N, C, N, H, N, N, N, C] * 2, np.tile([3, 0, 0, -3, 0, 3, 0, 0, 0, -3], 2)),
+    "sporadic cold spot": (
+        [N, C, N, C, N, N, N, N, N, C] * 2,
+        np.tile([0, -3, 0, -3, 0, 0, 0, 0, 0, -3], 2),
+    ),
+    "oscillating cold spot": (
+        [H, N, N, C, N, H, N, N, N, C] * 2,
+        np.tile([3, 0, 0, -3, 0, 3, 0, 0, 0, -3], 2),
+    ),
     "historical cold spot": ([C] * 19 + [N], np.r_[np.full(19, -3.0), -0.5]),
     "no pattern detected": ([N] * 10 + [H] + [N] * 9, np.r_[np.zeros(10), 3.0, np.zeros(9)]),
 }
@@ -81,8 +93,7 @@ def test_ninety_percent_rule():
     b18 = np.array([N, N] + [H] * 18, dtype=np.int8)
     b17 = np.array([N, H, N, N] + [H] * 16, dtype=np.int8)
     bins = np.column_stack([b18, b17])
-    z = np.column_stack([np.where(b18 == H, 3.0, 0.0) + FLAT * 0.01,
-                         np.where(b17 == H, 3.0, 0.0)])
+    z = np.column_stack([np.where(b18 == H, 3.0, 0.0) + FLAT * 0.01, np.where(b17 == H, 3.0, 0.0)])
     z[:, 0] = np.r_[3.1, 2.9, FLAT[:18]]  # no trend
     codes, _ = classify_emerging(z, bins)
     assert [EMERGING_CATEGORIES[c] for c in codes] == ["persistent hot spot", "sporadic hot spot"]

@@ -52,8 +52,9 @@ def test_gi_star_closed_form_and_esda(radius):
         cells, neigh, zc = closed_form(x[t], mask, radius)
         assert np.abs(z[t].ravel()[cells] - zc).max() <= 1e-9
         w = W({i: list(neigh[i]) for i in range(len(cells))}, silence_warnings=True)
-        g = G_Local(x[t].ravel()[cells].astype(np.float64), w, transform="B", star=True,
-                    permutations=0)
+        g = G_Local(
+            x[t].ravel()[cells].astype(np.float64), w, transform="B", star=True, permutations=0
+        )
         assert np.abs(z[t].ravel()[cells] - g.Zs).max() <= 1e-9
     assert z[1].ravel()[np.ravel_multi_index((7, 23), mask.shape)] > 5
 

@@ -30,17 +30,31 @@ def lattice_units(path):
             cat = CATS[k % 3]
             digit = str(k % 3 + 1)
             sub = ["生态保护红线", "产业集聚类" if k % 2 else "城镇生活类", ""][k % 3]
-            rows.append({"单元编码": f"ZH330109{digit}{k:04d}", "单元名称": f"测试单元{k}",
-                         "管控类别": cat, "单元分类": sub,
-                         "geometry": shapely.segmentize(
-                             shapely.box(lons[i], lats[j], lons[i + 1], lats[j + 1]), 0.01)})
+            rows.append(
+                {
+                    "单元编码": f"ZH330109{digit}{k:04d}",
+                    "单元名称": f"测试单元{k}",
+                    "管控类别": cat,
+                    "单元分类": sub,
+                    "geometry": shapely.segmentize(
+                        shapely.box(lons[i], lats[j], lons[i + 1], lats[j + 1]), 0.01
+                    ),
+                }
+            )
     # a unit smaller than a cell, cut out of the lattice unit around it
     tiny = shapely.box(120.30, 30.10, 120.304, 30.103)
     for r in rows:
         if r["geometry"].intersects(tiny):
             r["geometry"] = shapely.difference(r["geometry"], tiny)
-    rows.append({"单元编码": "ZH33010920999", "单元名称": "小单元", "管控类别": "重点管控单元",
-                 "单元分类": "产业集聚类", "geometry": tiny})
+    rows.append(
+        {
+            "单元编码": "ZH33010920999",
+            "单元名称": "小单元",
+            "管控类别": "重点管控单元",
+            "单元分类": "产业集聚类",
+            "geometry": tiny,
+        }
+    )
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4490")
     gdf.to_file(path, layer="units")
     return gdf
@@ -51,8 +65,14 @@ def stage_run(small_grid, tmp_path_factory):
     d = tmp_path_factory.mktemp("stage")
     lattice_units(d / "units.gpkg")
     ds = synthetic_grids(small_grid, days=12, n_points=25, seed=3)
-    cfg = ZoningConfig(units_path=d / "units.gpkg", cache_dir=d / "cache", toroidal_shifts=19,
-                       check_offset=False, top_n=5, qa_region="none")
+    cfg = ZoningConfig(
+        units_path=d / "units.gpkg",
+        cache_dir=d / "cache",
+        toroidal_shifts=19,
+        check_offset=False,
+        top_n=5,
+        qa_region="none",
+    )
     res = run_zoning_stage(cfg, ds, d / "out")
     return res, ds, cfg, d
 
@@ -65,22 +85,45 @@ def test_outputs_written(stage_run):
         assert (d / "out" / name).exists(), name
     g = gpd.read_file(d / "out" / "zone_units.gpkg")
     assert len(g) == 21 and g.crs.to_epsg() == 4490
-    for col in ("unit_code", "unit_name", "category", "subtype", "CO2_kg", "NOx_t_per_km2",
-                "VOC_share_pct", "CO2_rank", "coloc_all_cell_days", "coloc_all_area_km2",
-                "coloc_all_share_NOx", "coloc_all_obs_exp", "emerging_CO2", "pathway",
-                "coloc_all_hours"):
+    for col in (
+        "unit_code",
+        "unit_name",
+        "category",
+        "subtype",
+        "CO2_kg",
+        "NOx_t_per_km2",
+        "VOC_share_pct",
+        "CO2_rank",
+        "coloc_all_cell_days",
+        "coloc_all_area_km2",
+        "coloc_all_share_NOx",
+        "coloc_all_obs_exp",
+        "emerging_CO2",
+        "pathway",
+        "coloc_all_hours",
+    ):
         assert col in g.columns, col
     assert set(g["emerging_VOC"]) <= set(EMERGING_CATEGORIES)
     html = (d / "out" / "zone_report.html").read_text(encoding="utf-8")
     assert "Synthetic data" in html and "<svg" in html and "ZH330109" in html
     assert "http" not in html.split("<body>")[1].split("Provenance")[0]  # self-contained
     xl = pd.ExcelFile(d / "out" / "zone_report.xlsx")
-    assert {"units", "by_category", "by_subtype", "by_county", "by_city", "colocation", "qa",
-            "provenance"} <= set(xl.sheet_names)
+    assert {
+        "units",
+        "by_category",
+        "by_subtype",
+        "by_county",
+        "by_city",
+        "colocation",
+        "qa",
+        "provenance",
+    } <= set(xl.sheet_names)
     daily = pd.read_csv(d / "out" / "zone_units_daily.csv", dtype={"unit_code": str})
     assert len(daily) == 21 * 12
     first = daily[daily["day"] == daily["day"].iloc[0]]
-    assert sorted(first["CO2_rank"]) == sorted(first["CO2_kg"].rank(ascending=False, method="min").astype(int))
+    assert sorted(first["CO2_rank"]) == sorted(
+        first["CO2_kg"].rank(ascending=False, method="min").astype(int)
+    )
     qa = json.loads((d / "out" / "zone_units_qa.json").read_text(encoding="utf-8"))
     assert qa["n_units"] == 21 and qa["n_overlaps"] == 0
 
@@ -90,7 +133,9 @@ def test_totals_and_rollups_consistent(stage_run):
     t = res.table
     for s in ("CO2", "NOx", "VOC"):
         grid_total = float(res.tally[f"{s}_grid_total"].sum())
-        direct = float(ds[s].values.sum(dtype=np.float64) + ds[f"{s}_point"].values.sum(dtype=np.float64))
+        direct = float(
+            ds[s].values.sum(dtype=np.float64) + ds[f"{s}_point"].values.sum(dtype=np.float64)
+        )
         assert grid_total == pytest.approx(direct, rel=1e-9)
         inside = t[f"{s}_kg"].sum()
         outside = float(res.tally[f"{s}_outside"].sum())
@@ -110,12 +155,22 @@ def test_diurnal_and_hotspot_layers(stage_run):
     di = xr.open_dataset(d / "out" / "zone_diurnal.nc")["diurnal_profile"]
     assert di.shape == (21, 24, 3)
     # the mean over Beijing hours equals the mean hourly rate (whole days)
-    np.testing.assert_allclose(di.values.mean(axis=1)[:, 0], res.tally["CO2"].values.mean(axis=1),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        di.values.mean(axis=1)[:, 0], res.tally["CO2"].values.mean(axis=1), rtol=1e-9
+    )
     day = xr.open_dataset(d / "out" / "hotspots_day.nc")
     assert day.sizes["time"] == 12
-    for v in ("CO2_bin", "NOx_bin", "VOC_bin", "coloc_all", "coloc_CO2_NOx", "CO2_emerging",
-              "CO2_z", "n_coloc_all", "expected_coloc_all"):
+    for v in (
+        "CO2_bin",
+        "NOx_bin",
+        "VOC_bin",
+        "coloc_all",
+        "coloc_CO2_NOx",
+        "CO2_emerging",
+        "CO2_z",
+        "n_coloc_all",
+        "expected_coloc_all",
+    ):
         assert v in day, v
     both = (day["CO2_bin"] >= 1) & (day["NOx_bin"] >= 1) & (day["VOC_bin"] >= 1)
     np.testing.assert_array_equal((day["coloc_all"] > 0).values, both.values)
@@ -156,8 +211,16 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     rc.zoning = cfg.model_copy(update={"units_path": None, "hourly_hotspots": False})
     (tmp_path / "run.yaml").write_text(rc.to_yaml(), encoding="utf-8")
     runner = CliRunner()
-    args = ["--config", str(tmp_path / "run.yaml"), "--grids", str(grids),
-            "--units", str(d / "units.gpkg"), "--out", str(tmp_path / "z")]
+    args = [
+        "--config",
+        str(tmp_path / "run.yaml"),
+        "--grids",
+        str(grids),
+        "--units",
+        str(d / "units.gpkg"),
+        "--out",
+        str(tmp_path / "z"),
+    ]
     out = runner.invoke(zones_command, args)
     assert out.exit_code == 0, out.output
     assert (tmp_path / "z" / "zone_units.gpkg").exists()
@@ -167,15 +230,26 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     assert runner.invoke(zones_command, args + ["--overwrite"]).exit_code == 0
     # Zarr input
     ds.to_zarr(tmp_path / "grids.zarr")
-    z = runner.invoke(zones_command, ["--config", str(tmp_path / "run.yaml"), "--grids",
-                                      str(tmp_path / "grids.zarr"), "--units",
-                                      str(d / "units.gpkg"), "--out", str(tmp_path / "zz")])
+    z = runner.invoke(
+        zones_command,
+        [
+            "--config",
+            str(tmp_path / "run.yaml"),
+            "--grids",
+            str(tmp_path / "grids.zarr"),
+            "--units",
+            str(d / "units.gpkg"),
+            "--out",
+            str(tmp_path / "zz"),
+        ],
+    )
     assert z.exit_code == 0, z.output
     a = pd.read_csv(tmp_path / "z" / "zone_units.csv", dtype={"unit_code": str})
     b = pd.read_csv(tmp_path / "zz" / "zone_units.csv", dtype={"unit_code": str})
     np.testing.assert_allclose(a["CO2_kg"], b["CO2_kg"], rtol=1e-12)
-    bad = runner.invoke(zones_command, ["--grids", str(tmp_path / "missing.nc"),
-                                        "--out", str(tmp_path / "z2")])
+    bad = runner.invoke(
+        zones_command, ["--grids", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "z2")]
+    )
     assert bad.exit_code == 2 and "do not exist" in bad.output
 
 
@@ -202,8 +276,11 @@ def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeyp
     from gridcarbon.zoning import tally
 
     monkeypatch.setattr(tally, "unit_total_std", fake_unit_total_std)
-    out = run_zoning(ds, cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
-                     inversion_result=FakeResult())
+    out = run_zoning(
+        ds,
+        cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
+        inversion_result=FakeResult(),
+    )
     F = out.overlay.F.toarray()
     e = ds["NOx"].values.astype(np.float64).sum(axis=0).ravel()
     c = F * e

@@ -20,8 +20,9 @@ def test_sparse_time_matmul_equals_scipy():
     rng = np.random.default_rng(0)
     F = sp.random(50, 300, density=0.05, random_state=1, format="csr")
     x = rng.normal(size=(17, 300)).astype(np.float32)
-    np.testing.assert_allclose(sparse_time_matmul(F, x), (F @ x.astype(np.float64).T).T,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        sparse_time_matmul(F, x), (F @ x.astype(np.float64).T).T, rtol=1e-12, atol=1e-12
+    )
     with pytest.raises(InputDataError):
         sparse_time_matmul(F, x[:, :10])
     # whole cells (fraction exactly 1, one unit) in runs, mixed with shared cells
@@ -31,8 +32,9 @@ def test_sparse_time_matmul_equals_scipy():
     G[40, 5] = 0.75
     G[41, 299] = 0.5
     G = G.tocsr()
-    np.testing.assert_allclose(sparse_time_matmul(G, x), (G @ x.astype(np.float64).T).T,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        sparse_time_matmul(G, x), (G @ x.astype(np.float64).T).T, rtol=1e-12, atol=1e-12
+    )
     xs = [x, 2 * x + 1, x**2]
     for got, xi in zip(sparse_time_matmul_many(G, xs), xs, strict=True):  # fused 3-field pass
         np.testing.assert_allclose(got, (G @ xi.astype(np.float64).T).T, rtol=1e-12, atol=1e-12)
@@ -72,8 +74,9 @@ def test_posterior_std_forms_agree_and_keep_correlations():
     M = H @ B @ H.T + 0.5 * np.eye(3)
     U = K @ np.linalg.cholesky(M)
     Bs = np.linalg.cholesky(B)
-    np.testing.assert_allclose(unit_total_std_from_covariance(F, e, P_sqrt=Bs, U=U), dense,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        unit_total_std_from_covariance(F, e, P_sqrt=Bs, U=U), dense, rtol=1e-9
+    )
     # ensemble form: anomalies / sqrt(m-1) of samples from N(0, P) converge to the same
     X = rng.multivariate_normal(np.zeros(n), P, size=200_000)
     Xa = (X - X.mean(axis=0)) / np.sqrt(X.shape[0] - 1)
@@ -87,15 +90,21 @@ def test_posterior_std_passes_the_point_assignment(monkeypatch):
     from gridcarbon.zoning import tally
 
     calls = []
-    monkeypatch.setattr(tally, "unit_total_std", lambda r, F, s, ts, point_unit: calls.append(
-        (s, ts, point_unit.tolist())) or np.ones(F.shape[0]))
-    out = posterior_unit_std(object(), sp.csr_matrix((3, 4)), "NOx", None,
-                             point_unit=np.array([2, -1]))
+    monkeypatch.setattr(
+        tally,
+        "unit_total_std",
+        lambda r, F, s, ts, point_unit: (
+            calls.append((s, ts, point_unit.tolist())) or np.ones(F.shape[0])
+        ),
+    )
+    out = posterior_unit_std(
+        object(), sp.csr_matrix((3, 4)), "NOx", None, point_unit=np.array([2, -1])
+    )
     assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None, [2, -1])]
 
 
 def _blob(shape, r, c, rad=2):
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     return (yy - r) ** 2 + (xx - c) ** 2 <= rad * rad
 
 
@@ -147,13 +156,23 @@ def test_sector_tallies(small_grid):
 
     rng = np.random.default_rng(8)
     nt, sectors = 5, ["power", "solvent_use", "road_transport"]
-    area = {s: rng.random((nt, len(sectors)) + small_grid.shape).astype(np.float32)
-            for s in ("CO2", "NOx", "VOC")}
+    area = {
+        s: rng.random((nt, len(sectors)) + small_grid.shape).astype(np.float32)
+        for s in ("CO2", "NOx", "VOC")
+    }
     x0, y0, x1, y1 = small_grid.bounds
-    pts = pd.DataFrame({"point_id": ["A", "B", "C"], "name": "p", "sector": ["power", "power",
-                                                                            "solvent_use"],
-                        "park": "", "stack_height_m": 50.0, "stack_diameter_m": 2.0,
-                        "exit_velocity_m_s": 10.0, "exit_temperature_K": 400.0})
+    pts = pd.DataFrame(
+        {
+            "point_id": ["A", "B", "C"],
+            "name": "p",
+            "sector": ["power", "power", "solvent_use"],
+            "park": "",
+            "stack_height_m": 50.0,
+            "stack_diameter_m": 2.0,
+            "exit_velocity_m_s": 10.0,
+            "exit_temperature_K": 400.0,
+        }
+    )
     px = np.array([x0 + 10000, x0 + 40000, x0 + 70000])
     py = np.array([y1 - 10000, y1 - 30000, y1 - 60000])
     pts["lon"], pts["lat"] = small_grid.unproject(px, py)
@@ -161,8 +180,10 @@ def test_sector_tallies(small_grid):
     pe = {s: rng.random((nt, 3)).astype(np.float32) * 100 for s in area}
     time = pd.date_range("2023-01-01", periods=nt, freq="h")
     ds = emission_dataset(small_grid, time, area, points=pts, point_emissions=pe, sector=sectors)
-    geoms = np.array([shapely.box(x0, y1 - 45000, x0 + 45000, y1),
-                      shapely.box(x0 + 45000, y0, x1, y1 - 20000)], dtype=object)
+    geoms = np.array(
+        [shapely.box(x0, y1 - 45000, x0 + 45000, y1), shapely.box(x0 + 45000, y0, x1, y1 - 20000)],
+        dtype=object,
+    )
     F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]), use_cache=False)
     ov = Overlay(small_grid, F, geoms, np.array(["U1", "U2"]), assign_points(geoms, px, py))
     t = zone_tally(ds, ov)
@@ -171,11 +192,14 @@ def test_sector_tallies(small_grid):
         # U1 holds points A and B (power), U2 point C (solvent use)
         a = area[s].astype(np.float64)
         u1_power = a[:, 0, :15, :15].sum(axis=(1, 2)) + pe[s][:, 0] + pe[s][:, 1]
-        np.testing.assert_allclose(t[f"{s}_sector"].sel(sector="power").values[0], u1_power,
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            t[f"{s}_sector"].sel(sector="power").values[0], u1_power, rtol=1e-6
+        )
         # U2 starts 20 km below the top edge: a third of row 6, then rows 7.. in full
-        u2_solvent = (a[:, 1, 7:, 15:].sum(axis=(1, 2)) + a[:, 1, 6, 15:].sum(axis=1) / 3
-                      + pe[s][:, 2])
-        np.testing.assert_allclose(t[f"{s}_sector"].sel(sector="solvent_use").values[1],
-                                   u2_solvent, rtol=1e-6)
+        u2_solvent = (
+            a[:, 1, 7:, 15:].sum(axis=(1, 2)) + a[:, 1, 6, 15:].sum(axis=1) / 3 + pe[s][:, 2]
+        )
+        np.testing.assert_allclose(
+            t[f"{s}_sector"].sel(sector="solvent_use").values[1], u2_solvent, rtol=1e-6
+        )
         assert ov.point_unit.tolist() == [0, 0, 1]

@@ -23,14 +23,27 @@ CFG = ZoningConfig(check_offset=False)
 def chinese_units(crs="EPSG:4490") -> gpd.GeoDataFrame:
     """Three units near Hangzhou with a provincial file's Chinese field names."""
     geoms = shapely.segmentize(
-        [shapely.box(120.20, 30.00, 120.30, 30.10), shapely.box(120.30, 30.00, 120.40, 30.10),
-         shapely.box(120.20, 30.10, 120.40, 30.20)], 0.005)
-    gdf = gpd.GeoDataFrame({
-        "单元编码": ["ZH33010910001", "ZH33010920001", "ZH33010930001"],
-        "单元名称": ["萧山区优先保护单元1", "萧山区产业集聚重点管控单元", "萧山区一般管控单元1"],
-        "管控类别": ["优先保护单元", "重点管控单元", "一般管控单元"],
-        "单元分类": ["生态保护红线", "产业集聚类", ""],
-    }, geometry=geoms, crs="EPSG:4490")
+        [
+            shapely.box(120.20, 30.00, 120.30, 30.10),
+            shapely.box(120.30, 30.00, 120.40, 30.10),
+            shapely.box(120.20, 30.10, 120.40, 30.20),
+        ],
+        0.005,
+    )
+    gdf = gpd.GeoDataFrame(
+        {
+            "单元编码": ["ZH33010910001", "ZH33010920001", "ZH33010930001"],
+            "单元名称": [
+                "萧山区优先保护单元1",
+                "萧山区产业集聚重点管控单元",
+                "萧山区一般管控单元1",
+            ],
+            "管控类别": ["优先保护单元", "重点管控单元", "一般管控单元"],
+            "单元分类": ["生态保护红线", "产业集聚类", ""],
+        },
+        geometry=geoms,
+        crs="EPSG:4490",
+    )
     return gdf.to_crs(crs) if crs != "EPSG:4490" else gdf
 
 
@@ -104,9 +117,12 @@ def test_wgs84_is_null_transformation(tmp_path, small_grid):
     assert "null transformation" in qa.transformation
     assert units.crs.to_epsg() == 4490
     # coordinates kept as they are (up to GeoJSON's 15 significant digits), no datum shift
-    np.testing.assert_allclose(shapely.get_coordinates(units.geometry.values),
-                               shapely.get_coordinates(chinese_units().geometry.values),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        shapely.get_coordinates(units.geometry.values),
+        shapely.get_coordinates(chinese_units().geometry.values),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_axis_order_lon_lat(small_grid):
@@ -124,8 +140,9 @@ def test_no_crs_rejected_with_hint(tmp_path, small_grid):
     path.with_suffix(".prj").unlink()
     with pytest.raises(CRSError, match="units_assume_crs"):
         control_units(path, CFG, grid=small_grid)
-    units, qa = control_units(path, CFG.model_copy(update={"units_assume_crs": "EPSG:4490"}),
-                              grid=small_grid)
+    units, qa = control_units(
+        path, CFG.model_copy(update={"units_assume_crs": "EPSG:4490"}), grid=small_grid
+    )
     assert len(units) == 3 and "assumed" in qa.notes[0]
 
 
@@ -194,7 +211,13 @@ def test_invalid_geometry_repaired_and_reported(tmp_path, small_grid):
 def test_overlaps_gaps_outside_measured(tmp_path, small_grid):
     g = chinese_units()
     g.loc[1, "geometry"] = shapely.segmentize(shapely.box(120.28, 30.00, 120.40, 30.10), 0.005)
-    g.loc[len(g)] = ["ZH33010930002", "far away", "一般管控单元", "", shapely.box(125, 35, 125.1, 35.1)]
+    g.loc[len(g)] = [
+        "ZH33010930002",
+        "far away",
+        "一般管控单元",
+        "",
+        shapely.box(125, 35, 125.1, 35.1),
+    ]
     path = tmp_path / "qa.gpkg"
     g.to_file(path)
     crs = small_grid.crs
@@ -206,8 +229,10 @@ def test_overlaps_gaps_outside_measured(tmp_path, small_grid):
     expect_overlap = shapely.area(shapely.intersection(gm[0], gm[1])) / 1e6
     assert qa.overlap_km2 == pytest.approx(expect_overlap, abs=1e-4)  # + edge slivers
     assert qa.n_overlaps == 1 and qa.overlaps[0][:2] == ("ZH33010910001", "ZH33010920001")
-    gap = to_projected(shapely.segmentize(shapely.box(120.40, 30.0, 120.45, 30.2), 0.005),
-                       crs).area / 1e6
+    gap = (
+        to_projected(shapely.segmentize(shapely.box(120.40, 30.0, 120.45, 30.2), 0.005), crs).area
+        / 1e6
+    )
     assert qa.gap_km2 == pytest.approx(gap, rel=1e-6)
     assert qa.outside_grid == ["ZH33010930002"]
 
@@ -217,8 +242,11 @@ def test_gcj02_offset_warning(small_grid):
 
     c = load_boundaries("county")
     c = c[c["city_code"] == "330100"].reset_index(drop=True)
-    gdf = gpd.GeoDataFrame({"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
-                           geometry=list(c.geometry), crs="EPSG:4490")
+    gdf = gpd.GeoDataFrame(
+        {"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
+        geometry=list(c.geometry),
+        crs="EPSG:4490",
+    )
     from gridcarbon.scenario.geography import default_grid
     from gridcarbon.zoning.units import normalise_units, run_qa
 
@@ -259,11 +287,15 @@ def test_gcj02_file_warned_then_converted(tmp_path):
 
     c = load_boundaries("county")
     c = c[c["city_code"] == "330100"].reset_index(drop=True)
-    true = gpd.GeoDataFrame({"unit_code": "ZH" + c["adcode"] + "30001",
-                             "category": "一般管控单元"}, geometry=list(c.geometry), crs="EPSG:4326")
+    true = gpd.GeoDataFrame(
+        {"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
+        geometry=list(c.geometry),
+        crs="EPSG:4326",
+    )
     mars = true.copy()
     mars["geometry"] = shapely.transform(
-        true.geometry.values, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+        true.geometry.values, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+    )
     path = tmp_path / "mars.gpkg"
     mars.to_file(path)  # GCJ-02 numbers labelled WGS84
     grid = default_grid()
