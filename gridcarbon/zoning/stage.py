@@ -370,6 +370,7 @@ def _html_context(
                 "bars": _svg_bars(bars, title="share of province"),
             }
         )
+
     def sp_cols(df: pd.DataFrame) -> list[str]:
         return [
             c
