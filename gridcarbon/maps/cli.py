@@ -45,8 +45,9 @@ def map_command(
     """Write an interactive map (one HTML file) of a run's grids, units, hotspots and stations.
 
     \b
-    Reads from RUN_DIR whatever exists of: prior.nc, posterior.nc, zones.gpkg,
-    unit_series.nc, hotspots.nc, stations.csv, station_series.csv, config.yaml.
+    Reads from RUN_DIR whatever exists of: prior.nc (required), posterior.nc,
+    zone_units.gpkg, zone_diurnal.nc, zone_tally_daily.nc, hotspots_day.nc,
+    station_stats.csv, station_series.csv, config.yaml (the files `gridcarbon run` writes).
     By default the file is self-contained: it opens offline and makes no network request.
     """
     from gridcarbon.config import load_config
