@@ -12,23 +12,11 @@ __all__ = ["invert_command", "osse_command"]
 
 def _load(config_path: str | None, prior_path: str | None):
     from gridcarbon.config import load_config
-    from gridcarbon.errors import InputFileError
+    from gridcarbon.grids.prior import build_prior
+    from gridcarbon.io import open_grids
 
     config = load_config(config_path)
-    if prior_path is None:
-        from gridcarbon.grids.prior import build_prior
-
-        prior = build_prior(config)
-    else:
-        import xarray as xr
-
-        p = Path(prior_path)
-        if not p.exists():
-            raise InputFileError(
-                f"prior {prior_path!r} does not exist; write one with `gridcarbon grid`"
-            )
-        prior = xr.open_zarr(p) if p.suffix == ".zarr" or p.is_dir() else xr.open_dataset(p)
-        prior = prior.load()
+    prior = build_prior(config) if prior_path is None else open_grids(prior_path).load()
     return config, prior
 
 

@@ -7,31 +7,13 @@ import sys
 from pathlib import Path
 
 import click
-import xarray as xr
 
-from gridcarbon.errors import GridcarbonError, InputFileError
+from gridcarbon.errors import GridcarbonError
+from gridcarbon.io import open_grids
 
-__all__ = ["zones_command", "open_grids"]
+__all__ = ["zones_command"]
 
 log = logging.getLogger(__name__)
-
-
-def open_grids(path: str | Path) -> xr.Dataset:
-    """Open an emission Dataset written by ``gridcarbon grid`` (NetCDF or Zarr) into memory."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(
-            f"grids {str(path)!r} do not exist; give the NetCDF or Zarr store "
-            "written by `gridcarbon grid` (or the posterior)"
-        )
-    try:
-        if path.is_dir() or path.suffix == ".zarr":
-            ds = xr.open_zarr(path)
-        else:
-            ds = xr.open_dataset(path)
-        return ds.load()
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputFileError(f"cannot read grids from {str(path)!r}: {exc}") from None
 
 
 @click.command("zones")
@@ -86,7 +68,7 @@ def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overw
             updates["units_assume_crs"] = units_crs
         if updates:
             config = config.model_copy(update={"zoning": config.zoning.model_copy(update=updates)})
-        grids = open_grids(grids_path)
+        grids = open_grids(grids_path).load()
         res = run_zoning_stage(
             config, grids, Path(out_dir), overwrite=overwrite, grids_path=Path(grids_path)
         )
