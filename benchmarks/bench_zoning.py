@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gridcarbon.grids.coverage import coverage_fraction_grid, coverage_matrix  # noqa: E402
 from gridcarbon.scenario.geography import default_grid, region_polygon  # noqa: E402
 from gridcarbon.zoning.gistar import fdr_bins, gi_star, lattice_neighbours  # noqa: E402
-from gridcarbon.zoning.overlay import _coverage_robust, assign_points  # noqa: E402
+from gridcarbon.zoning.overlay import assign_points  # noqa: E402
 from gridcarbon.zoning.tally import (  # noqa: E402
     _point_sums,
     _prepare,
@@ -101,14 +101,10 @@ def main() -> None:
     )
 
     # 1. coverage ---------------------------------------------------------------------------
-    F_raw, t_cov = timed(coverage_matrix, grid, geoms, repeat=2 if "coverage" in parts else 1)
-    (F, fallback), t_cov2 = timed(
-        _coverage_robust, grid, geoms, repeat=2 if "coverage" in parts else 1
-    )
+    F, t_cov = timed(coverage_matrix, grid, geoms, repeat=2 if "coverage" in parts else 1)
     report(
-        f"coverage matrix, {len(units)} units: coverage_matrix {t_cov:.2f} s; guarded overlay "
-        f"(row-area check + exact fallback on {len(fallback)} rows) {t_cov2:.2f} s "
-        f"[target <= 10 s]; nnz {F.nnz}"
+        f"coverage matrix, {len(units)} units (coverage_matrix, with its row-area check): "
+        f"{t_cov:.2f} s [target <= 10 s]; nnz {F.nnz}"
     )
 
     # data: a full year, 3 species, float32 ---------------------------------------------------
