@@ -256,7 +256,12 @@ def bench_ee(F, year, units, geoms, grid, nt, args, t_mem, t_disk, report):
     report(
         f"exactextract raster-sequential, {nb_} bands (1 species), {len(units)} units: "
         f"{t_ee:.2f} s = {per_hour_ee * 1e3:.2f} ms per hour-species; extrapolated to "
-        f"{nt} h x 3 species: {per_hour_ee * 3 * nt:.0f} s (NOT measured on the full stack)"
+        f"{nt} h x 3 species: {per_hour_ee * 3 * nt:.0f} s "
+        + (
+            "(measured on the full year of one species; x3 for the species)"
+            if nb_ == nt
+            else "(NOT measured on the full stack)"
+        )
     )
     report(
         f"  ratio exactextract / ours: in memory {per_hour_ee / per_hour_mem:.0f}x "
