@@ -5,8 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import settings
 
 from gridcarbon.config import RunConfig
+
+# Property tests draw the same examples on every run (CI included): reproducible, and a failure
+# seen once is seen again. `--hypothesis-profile explore` searches afresh.
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("default")
 
 
 def small_config(**overrides) -> RunConfig:

@@ -67,20 +67,64 @@ def star_polygons(draw, grid):
     return shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
+def shapely_coverage(grid, poly) -> np.ndarray:
+    """Reference: the exact intersection area of every cell with ``poly`` (shapely/GEOS)."""
+    r, c = np.divmod(np.arange(grid.size), grid.nx)
+    x0 = grid.x_min + c * grid.cell_size
+    y1 = grid.y_max - r * grid.cell_size
+    cells = shapely.box(x0, y1 - grid.cell_size, x0 + grid.cell_size, y1)
+    return shapely.area(shapely.intersection(cells, poly)) / grid.cell_area
+
+
+# A valid ring that nearly touches itself (two vertices 1e-11 m apart): exactextract 0.3.0 leaves
+# out a fully covered interior cell here (hypothesis found it); GEOS and gridcarbon agree.
+NEAR_SELF_TOUCHING = shapely.Polygon(
+    [
+        (10395, 90522),
+        (13606, 90522),
+        (10653.821408285194, 95925.92666443631),
+        (2986.300666813884, 85661.81437513248),
+        (13606, 90521.99999999999),
+    ]
+)
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_random_polygons_area_and_exactextract(small_grid, data):
     polys = [data.draw(star_polygons(small_grid)) for _ in range(3)]
-    F = coverage_matrix(small_grid, polys)
-    areas = np.asarray(F.sum(axis=1)).ravel() * small_grid.cell_area
+    check_against_references(small_grid, polys)
+
+
+def test_near_self_touching_ring(small_grid):
+    x0, _, _, y1 = small_grid.bounds
+    poly = shapely.affinity.translate(NEAR_SELF_TOUCHING, x0 + 66000.0, y1 - 156000.0)
+    assert poly.is_valid
+    check_against_references(small_grid, [poly])  # exactextract 0.3.0 is left out here
+
+
+def check_against_references(grid, polys) -> list[int]:
+    """F against polygon areas (1e-9 rel + 1e-6 m²), GEOS cell by cell and exactextract (1e-7).
+
+    Returns the polygons left out of the exactextract comparison because exactextract itself
+    does not conserve their area (its known failures on degenerate rings).
+    """
+    F = coverage_matrix(grid, polys)
+    areas = np.asarray(F.sum(axis=1)).ravel() * grid.cell_area
     true = shapely.area(np.asarray(polys, dtype=object))
     assert np.all(np.abs(areas - true) <= 1e-9 * true + 1e-6)
+    for i, p in enumerate(polys):
+        assert np.abs(F[i].toarray().ravel() - shapely_coverage(grid, p)).max() <= 1e-9
     # exactextract (0.3.0) loses area on rings with repeated consecutive vertices (hypothesis found
-    # one: 16.6 instead of 17.5 km²); it gets the same polygons without the repeats.
-    ee = exactextract_coverage(small_grid, [shapely.remove_repeated_points(p) for p in polys])
-    assert max_abs_diff(F, ee) <= 1e-7
+    # one: 16.6 instead of 17.5 km²) — it gets them right without the repeats — and on rings that
+    # nearly touch themselves (NEAR_SELF_TOUCHING): compared where it conserves the area.
+    ee = exactextract_coverage(grid, [shapely.remove_repeated_points(p) for p in polys])
+    ee_areas = np.asarray(ee.sum(axis=1)).ravel() * grid.cell_area
+    ok = np.abs(ee_areas - true) <= 1e-6 * true + 1.0
+    assert max_abs_diff(F[ok], ee[ok]) <= 1e-7
+    return np.flatnonzero(~ok).tolist()
 
 
 def test_repeated_vertices(small_grid):
