@@ -151,6 +151,10 @@ def run(
 
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
+    if config.inversion.enabled:
+        from gridcarbon.inversion.pipeline import check_period
+
+        check_period(config)  # before hours of work, not after
     timings: dict[str, float] = {}
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         t0 = time.perf_counter()

@@ -54,6 +54,15 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
 
 
+def test_run_refuses_a_period_too_long_for_the_inversion_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["run", "--year", "2023", "--out", str(out)], obj={})
+    assert r.exit_code == 2
+    assert "365 days" in r.output and "inversion.max_period_days = 92" in r.output
+    assert "inversion.enabled: false" in r.output  # the way out is named
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failure_midway_leaves_no_partial_folder(tmp_path):
     csv = tmp_path / "points.csv"
     csv.write_text("point_id,name,sector,park,lon,lat\nP1,x,power,none,121,29\n")

@@ -84,6 +84,13 @@ class InversionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = Field(True, description="run this stage in `gridcarbon run`")
+    max_period_days: int = Field(
+        92,
+        ge=1,
+        description="longest period inverted in one run: the state, H and the Lanczos vectors "
+        "grow with the period (about 2.5 GB of memory per month on the default), so a year is "
+        "inverted month by month (one run per month) or with the stage disabled",
+    )
     seed: int = Field(20230, description="seed of synthetic met, network noise and solvers")
 
     # -- inputs -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.config import RunConfig
+from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.core import InversionResult, assimilate
 from gridcarbon.inversion.meteorology import perturb_point_met, read_era5
 from gridcarbon.inversion.observations import read_observations, read_stations, validate_stations
@@ -83,6 +84,20 @@ def _synthetic_observations(
     return synthetic_observations(system, truth, rng, ic, fp), truth
 
 
+def check_period(config: RunConfig) -> None:
+    """Refuse, before any work, a period longer than ``inversion.max_period_days``."""
+    days = (config.period.end - config.period.start).days + 1
+    limit = config.inversion.max_period_days
+    if days > limit:
+        raise ConfigError(
+            f"the period {config.period.start} .. {config.period.end} has {days} days, but the "
+            f"inversion handles at most inversion.max_period_days = {limit} days in one run "
+            "(its memory grows by about 2.5 GB per month); invert month by month "
+            "(--start/--end), or set inversion.enabled: false for the prior, zones and map of "
+            "the whole period, or raise inversion.max_period_days on a larger machine"
+        )
+
+
 def run_inversion_stage(
     config: RunConfig, prior: xr.Dataset, out_dir: Path, overwrite: bool = False
 ) -> InversionResult:
@@ -104,6 +119,7 @@ def run_inversion_stage(
     -------
     InversionResult
     """
+    check_period(config)
     t0 = time.perf_counter()
     ic = config.inversion
     out_dir = Path(out_dir)
