@@ -200,6 +200,15 @@ class InversionConfig(BaseModel):
         "signal with the wind turned by +/- this angle (typical reanalysis 10 m wind-direction "
         "error); the point-dominance test uses the largest share of the three directions",
     )
+    point_plume_direction_sd_deg: float = Field(
+        30.0,
+        ge=0,
+        lt=60,
+        description="1-sigma hourly wind-direction uncertainty (typical reanalysis 10 m "
+        "wind-direction error, as for the transport error above) folded into the point-source "
+        "plumes of H, which then predict the expected concentration (sigma_y^2 += (x sd)^2); "
+        "0 = narrow plumes of the given wind",
+    )
     model_error_mixing_height_rel: float = Field(
         0.3,
         ge=0,

@@ -318,6 +318,7 @@ def _point_fill(
     tmax_s,
     latk,
     lid_f,
+    dir_sd,
     r0,
     req,
     tauc,
@@ -346,7 +347,9 @@ def _point_fill(
             us = u * (max(ph[p], 10.0) / 10.0) ** wind_profile_exponent_nb(k, urb)
             dh = briggs_rise_nb(k, us, ph[p], pd_[p], pv[p], pt[p], rtamb[r])
             he = ph[p] + dh
-            sy = math.sqrt(sy * sy + (dh / 3.5) ** 2)
+            # buoyancy-induced spread (Pasquill) and, for the expected plume, the spread of an
+            # uncertain hourly wind direction (1-sigma dir_sd, radians) at distance xd
+            sy = math.sqrt(sy * sy + (dh / 3.5) ** 2 + (xd * dir_sd) ** 2)
             sz = math.sqrt(sz * sz + (dh / 3.5) ** 2)
             if abs(yd) > latk * sy:
                 continue
@@ -381,6 +384,7 @@ def build_footprints(
     no2_primary: float = 0.1,
     no2_equilibrium: float = 0.75,
     no2_conversion_s: float = 1800.0,
+    point_direction_sd_rad: float = 0.0,
 ) -> Footprints:
     """Build the sparse operator for receptor-hours ``rec``.
 
@@ -394,6 +398,10 @@ def build_footprints(
     points : dict, optional
         Point-source arrays ``x``, ``y`` (m), ``height``, ``diameter`` (m), ``velocity`` (m/s),
         ``temperature`` (K), ``urban`` (bool).
+    point_direction_sd_rad : float
+        1-sigma uncertainty of the hourly wind direction (radians) folded into the point-source
+        plumes, which then give the *expected* concentration under that uncertainty
+        (``σy² += (x · sd)²``); 0 for the plume of a known wind.
     """
     import time
 
@@ -486,6 +494,7 @@ def build_footprints(
             float(max_travel_s),
             float(lateral_sigmas),
             float(lid_factor),
+            float(point_direction_sd_rad),
             float(no2_primary),
             float(no2_equilibrium),
             float(no2_conversion_s),

@@ -477,7 +477,7 @@ def run_osse(
                 o.error_time_scale_h,
                 o.error_length_scale_km,
             )
-            fp = system.build(system.receptors_with(pm))
+            fp = system.build(system.receptors_with(pm), known_wind=True)
         else:
             fp = system.footprints
         obs = synthetic_observations(system, truth, rng, cfg, fp)

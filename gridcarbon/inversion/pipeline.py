@@ -80,7 +80,7 @@ def _synthetic_observations(
         o.error_time_scale_h,
         o.error_length_scale_km,
     )
-    fp = system.build(system.receptors_with(pm))
+    fp = system.build(system.receptors_with(pm), known_wind=True)
     return synthetic_observations(system, truth, rng, ic, fp), truth
 
 

@@ -370,9 +370,10 @@ class ObservationSystem:
         """Receptor-hours of this system seen with other met (perturbed transport)."""
         return self._receptors(pm)
 
-    def build(self, rec: Receptors, coarse: bool = False) -> Footprints:
+    def build(self, rec: Receptors, coarse: bool = False, known_wind: bool = False) -> Footprints:
         """Plume operator for receptor-hours ``rec`` on this grid with this config
-        (``coarse``: 3×3 / 7×7 sub-cell quadrature)."""
+        (``coarse``: 3×3 / 7×7 sub-cell quadrature; ``known_wind``: point plumes for winds known
+        exactly, as in an OSSE truth, without ``point_plume_direction_sd_deg``)."""
         cfg = self.config
         g = self.grid
         pts = None
@@ -402,6 +403,9 @@ class ObservationSystem:
             no2_primary=cfg.no2_primary_fraction,
             no2_equilibrium=cfg.no2_equilibrium_fraction,
             no2_conversion_s=cfg.no2_conversion_time_h * 3600.0,
+            point_direction_sd_rad=0.0
+            if known_wind
+            else float(np.radians(cfg.point_plume_direction_sd_deg)),
         )
 
     def _layout(self) -> StateLayout:

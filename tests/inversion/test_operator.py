@@ -138,3 +138,67 @@ def test_well_mixed_limit():
     c = forward(fp, E)[0]  # µg/m³
     expect = (1e9 / 3600.0) / CS / (u * zi)  # q per metre of line / (u zi)
     assert c == pytest.approx(expect, rel=0.05)
+
+
+def _one_stack():
+    return {
+        "x": np.array([60e3]),
+        "y": np.array([-75e3]),
+        "height": np.array([80.0]),
+        "diameter": np.array([3.0]),
+        "velocity": np.array([10.0]),
+        "temperature": np.array([400.0]),
+        "urban": np.array([False]),
+    }
+
+
+def _stack_conc(ys, wind_from_deg, sd_rad, x=70e3):
+    n = len(ys)
+    rec = Receptors.from_arrays(
+        np.full(n, x),
+        np.asarray(ys, float),
+        np.full(n, 2.0),
+        np.zeros(n, int),
+        np.full(n, 5.0),
+        np.full(n, wind_from_deg, float),
+        np.full(n, 3),
+        np.full(n, 2000.0),
+        np.full(n, 1e12),
+        np.full(n, 283.0),
+    )
+    fp = build_footprints(
+        rec,
+        0.0,
+        0.0,
+        CS,
+        NX,
+        NY,
+        np.zeros(NX * NY, bool),
+        _one_stack(),
+        lateral_sigmas=5.0,
+        point_direction_sd_rad=sd_rad,
+    )
+    return forward(fp, np.zeros((1, NX * NY)), np.ones((1, 1)))
+
+
+def test_point_plume_with_direction_uncertainty_is_the_expected_plume():
+    """σy² += (x·sd)²: the expected concentration when the hourly wind direction is uncertain —
+    it equals the narrow plume averaged over directions drawn from N(0, sd), and it carries the
+    same crosswind-integrated mass as the narrow plume."""
+    sd = np.radians(10.0)
+    ys = -75e3 + np.arange(-9000.0, 9000.0 + 1, 25.0)
+    narrow = _stack_conc(ys, 270.0, 0.0)
+    wide = _stack_conc(ys, 270.0, sd)
+    assert wide.max() < 0.5 * narrow.max()
+    assert wide.sum() == pytest.approx(narrow.sum(), rel=1e-3)  # same mass crosswind
+    # numerical expectation over wind directions (Gauss–Hermite-like grid, ±4 sd)
+    th = np.linspace(-4 * sd, 4 * sd, 161)
+    w = np.exp(-0.5 * (th / sd) ** 2)
+    w /= w.sum()
+    for y in (-75e3, -75e3 + 1000.0, -75e3 - 2500.0):
+        avg = sum(
+            wk * _stack_conc([y], 270.0 + np.degrees(t), 0.0)[0]
+            for t, wk in zip(th, w, strict=True)
+        )
+        got = _stack_conc([y], 270.0, sd)[0]
+        assert got == pytest.approx(avg, rel=0.05), y
