@@ -24,29 +24,41 @@ def _out(out: str | None, config) -> Path:
     return Path(out) if out else Path(config.output.directory)
 
 
+def _stage_options(f):
+    """--config, --prior, --out and --overwrite, shared by ``invert`` and ``osse``."""
+    for opt in reversed(
+        (
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="run configuration (YAML; `inversion` holds the inversion and OSSE "
+                "settings); default: the embedded Zhejiang default",
+            ),
+            click.option(
+                "--prior",
+                "prior_path",
+                type=click.Path(),
+                default=None,
+                help="prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them",
+            ),
+            click.option(
+                "--out",
+                "out",
+                type=click.Path(file_okay=False),
+                default=None,
+                help="output folder (default: output.directory of the config)",
+            ),
+            click.option("--overwrite", is_flag=True, help="replace existing outputs"),
+        )
+    ):
+        f = opt(f)
+    return f
+
+
 @click.command("invert")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="run configuration (YAML); default: the embedded Zhejiang default",
-)
-@click.option(
-    "--prior",
-    "prior_path",
-    type=click.Path(),
-    default=None,
-    help="prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="output folder (default: output.directory of the config)",
-)
-@click.option("--overwrite", is_flag=True, help="replace existing outputs")
+@_stage_options
 def invert_command(config_path, prior_path, out, overwrite):
     """Invert station observations into posterior emission grids.
 
@@ -75,28 +87,7 @@ def invert_command(config_path, prior_path, out, overwrite):
 
 
 @click.command("osse")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="run configuration (YAML); `inversion.osse` holds the OSSE settings",
-)
-@click.option(
-    "--prior",
-    "prior_path",
-    type=click.Path(),
-    default=None,
-    help="prior grids (NetCDF/Zarr); default: build them from the config",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="output folder (default: output.directory of the config)",
-)
-@click.option("--overwrite", is_flag=True, help="replace existing outputs")
+@_stage_options
 @click.option(
     "--mode",
     type=click.Choice(["perturbed", "identical"]),

@@ -42,6 +42,7 @@ __all__ = [
     "run_osse",
     "score_replicate",
     "sector_multipliers",
+    "perturbed_footprints",
     "summarise",
 ]
 
@@ -182,6 +183,23 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
         Lc = np.linalg.cholesky(C + 1e-12 * np.eye(t.size))
         out[idx] = sd[idx] * (Lc @ rng.standard_normal(t.size))
     return out
+
+
+def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cfg: InversionConfig):
+    """The transport of a perturbed-transport truth: the system's met with the OSSE's wind
+    direction, wind speed and mixing-height errors, and plumes of a known wind."""
+    o = cfg.osse
+    pm = perturb_point_met(
+        system.pm,
+        system.stations[["x", "y"]].to_numpy(),
+        rng,
+        o.wind_direction_error_deg,
+        o.wind_speed_error,
+        o.mixing_height_bias,
+        o.error_time_scale_h,
+        o.error_length_scale_km,
+    )
+    return system.build(system.receptors_with(pm), known_wind=True)
 
 
 def synthetic_observations(
@@ -466,18 +484,7 @@ def run_osse(
         ta = time.perf_counter()
         truth = make_truth(system, rng, mode, cfg, area_shares)
         if mode == "perturbed":
-            o = cfg.osse
-            pm = perturb_point_met(
-                system.pm,
-                system.stations[["x", "y"]].to_numpy(),
-                rng,
-                o.wind_direction_error_deg,
-                o.wind_speed_error,
-                o.mixing_height_bias,
-                o.error_time_scale_h,
-                o.error_length_scale_km,
-            )
-            fp = system.build(system.receptors_with(pm), known_wind=True)
+            fp = perturbed_footprints(system, rng, cfg)
         else:
             fp = system.footprints
         obs = synthetic_observations(system, truth, rng, cfg, fp)

@@ -19,7 +19,7 @@ import xarray as xr
 from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.core import InversionResult, assimilate
-from gridcarbon.inversion.meteorology import perturb_point_met, read_era5
+from gridcarbon.inversion.meteorology import read_era5
 from gridcarbon.inversion.observations import read_observations, read_stations, validate_stations
 from gridcarbon.inversion.osse import (
     OSSEResult,
@@ -27,6 +27,7 @@ from gridcarbon.inversion.osse import (
     city_matrix,
     make_truth,
     near_station_mask,
+    perturbed_footprints,
     run_osse,
     score_replicate,
     synthetic_observations,
@@ -69,18 +70,7 @@ def _synthetic_observations(
     rng = np.random.default_rng(ic.osse.seed)
     shares = area_sector_shares_from_config(config, system)
     truth = make_truth(system, rng, "perturbed", ic, shares)
-    o = ic.osse
-    pm = perturb_point_met(
-        system.pm,
-        system.stations[["x", "y"]].to_numpy(),
-        rng,
-        o.wind_direction_error_deg,
-        o.wind_speed_error,
-        o.mixing_height_bias,
-        o.error_time_scale_h,
-        o.error_length_scale_km,
-    )
-    fp = system.build(system.receptors_with(pm), known_wind=True)
+    fp = perturbed_footprints(system, rng, ic)
     return synthetic_observations(system, truth, rng, ic, fp), truth
 
 

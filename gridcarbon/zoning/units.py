@@ -852,22 +852,7 @@ def control_units(
     geoms_m = units_to_grid_crs(gdf, grid)
     _add_admin(gdf, geoms_m, grid.crs)
     gdf["area_km2"] = shapely.area(geoms_m) / 1e6
-    gdf = gdf[
-        [
-            "unit_code",
-            "unit_name",
-            "category",
-            "subtype",
-            "category_zh",
-            "subtype_zh",
-            "county_code",
-            "county_name",
-            "city_code",
-            "city_name",
-            "area_km2",
-            "geometry",
-        ]
-    ]
+    gdf = gdf[[*STANDARD_COLUMNS, "geometry"]]
     gdf = gdf.reset_index(drop=True)
     qa.n_units = len(gdf)
     if qa_checks:
