@@ -435,9 +435,8 @@ def _cell_period_matrix(
 
 def _point_cell_indicator(system: ObservationSystem) -> sp.csr_matrix:
     """``(ncell, n_points)`` 0/1 matrix: the cell each point source lies in."""
-    pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
-    n = pcell.size
-    return sp.csr_matrix((np.ones(n), (pcell, np.arange(n))), shape=(system.ncell, n))
+    n = len(system.points)
+    return sp.csr_matrix((np.ones(n), (system.point_cells, np.arange(n))), shape=(system.ncell, n))
 
 
 def _point_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray) -> sp.csr_matrix:
@@ -448,7 +447,7 @@ def _point_period_matrix(system: ObservationSystem, si: int, hours: np.ndarray) 
     npt = len(system.points)
     hw = L.hour_window()[hours]
     cb = L.cell_block()
-    pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
+    pcell = system.point_cells
     own = np.full(npt, -1)
     own[L.point_index] = np.arange(L.point_index.size)
     small = own < 0
@@ -628,7 +627,7 @@ def posterior_dataset(
         area[s] = (system.E[si] * fpos).reshape(system.nt, *gs.shape).astype(np.float32)
         extra[f"{s}_std"] = (system.E[si] * fs).reshape(system.nt, *gs.shape).astype(np.float32)
         if len(system.points):
-            pcell = (system.points["row"] * gs.nx + system.points["col"]).to_numpy()
+            pcell = system.point_cells
             pf = fmean[si][hw][:, by[pcell], bx[pcell]]
             pfs = fstd[si][hw][:, by[pcell], bx[pcell]]
             if len(L.point_index):

@@ -66,8 +66,7 @@ class Truth:
         """Period total per cell (area, or area + points in the cell), kg."""
         tot = self.area[si].sum(axis=0, dtype=np.float64)
         if include_points and self.points.shape[2]:
-            pcell = (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy()
-            np.add.at(tot, pcell, self.points[si].sum(axis=0, dtype=np.float64))
+            np.add.at(tot, system.point_cells, self.points[si].sum(axis=0, dtype=np.float64))
         return tot
 
 
@@ -141,9 +140,7 @@ def make_truth(
     area = np.empty_like(system.E)
     points = np.empty_like(system.Ep)
     npt = len(system.points)
-    pcell = (
-        (system.points["row"] * system.grid.nx + system.points["col"]).to_numpy() if npt else None
-    )
+    pcell = system.point_cells if npt else None
     for si in range(ns):
         fc = f[si][:, by, bx]  # (nw, ncell)
         area[si] = system.E[si] * (fc[hw] * m_area[si][None, :])

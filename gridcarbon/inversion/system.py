@@ -378,7 +378,7 @@ class ObservationSystem:
         g = self.grid
         pts = None
         if self.has_points and len(self.points):
-            cells = (self.points["row"] * g.nx + self.points["col"]).to_numpy()
+            cells = self.point_cells
             pts = {
                 k: self.points[k].to_numpy(float)
                 for k in ("x", "y", "height", "diameter", "velocity", "temperature")
@@ -508,11 +508,7 @@ class ObservationSystem:
         npt = len(self.points)
         point_big = np.full(npt, -1, np.int64)
         point_big[L.point_index] = np.arange(L.point_index.size)
-        point_block = (
-            cell_block[(self.points["row"] * self.grid.nx + self.points["col"]).to_numpy(np.int64)]
-            if npt
-            else np.zeros(0, np.int64)
-        )
+        point_block = cell_block[self.point_cells] if npt else np.zeros(0, np.int64)
         _jacobian_fill(
             pair_row,
             pair_sp,
@@ -684,6 +680,11 @@ class ObservationSystem:
             sq += (sig - base) ** 2
         # the two directions and the two mixing heights are independent error sources
         return np.sqrt(sq / 2.0), share
+
+    @property
+    def point_cells(self) -> np.ndarray:
+        """Flat (C-order) grid-cell index of every point source."""
+        return (self.points["row"] * self.grid.nx + self.points["col"]).to_numpy(np.int64)
 
     def info(self) -> dict:
         fp = self.footprints
