@@ -536,6 +536,13 @@ def unit_total_std(
                 f"point_unit has shape {point_unit.shape} but the inversion has "
                 f"{len(system.points)} point sources"
             )
+        bad = (point_unit < -1) | (point_unit >= F.shape[0])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputDataError(
+                f"point_unit[{i}] = {point_unit[i]} is not a unit index (0..{F.shape[0] - 1}) "
+                "or -1 for a point source in no unit"
+            )
         inside = np.flatnonzero(point_unit >= 0)
         assign = sp.csr_matrix(
             (np.ones(inside.size), (point_unit[inside], inside)),

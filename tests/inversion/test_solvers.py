@@ -183,3 +183,5 @@ def test_unit_total_std(dense_vs_cg):
     )
     with pytest.raises(ValueError, match="point sources"):
         unit_total_std(dense, F, "CO2", hours, point_unit=point_unit[:-1])
+    with pytest.raises(ValueError, match=r"point_unit\[0\] = 99 is not a unit index"):
+        unit_total_std(dense, F, "CO2", hours, point_unit=np.r_[99, point_unit[1:]])
