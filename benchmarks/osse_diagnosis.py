@@ -1,12 +1,13 @@
 """Diagnose a perturbed-transport OSSE replicate by replicate — SYNTHETIC.
 
 Prints, per replicate, one JSON line: reduced χ², the RMSE reduction near stations and the change
-far from them per species, the big-point factor RMSE (prior, posterior), and the Hangzhou and
+far from them per species (and the RMSE reduction of the area-source cells by distance to the
+nearest station: 0-5, 5-10, 10-20, 20-30 km), the big-point factor RMSE (prior, posterior), and the Hangzhou and
 Ningbo CO2 errors (prior, posterior) for the totals and for their area sources alone.  Used for
 the diagnosis and the ablations in docs/inversion.md ("The change of 2026-11-30").
 
 Usage:
-    python benchmarks/osse_diagnosis.py [--replicates 3] [--month 1] [--set JSON]
+    python benchmarks/osse_diagnosis.py [--replicates 3] [--month 1] [--mode perturbed] [--set JSON]
 
 ``--set`` updates the inversion config, e.g. ``'{"point_plume_direction_sd_deg": 0}'`` (narrow
 point plumes, the earlier default) or ``'{"osse": {"mixing_height_bias": 0.0}}'``.  Replicate i
@@ -28,6 +29,12 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=3)
     ap.add_argument("--month", type=int, default=1, help="month of 2023")
     ap.add_argument("--set", default="{}", help="JSON updates of the inversion config")
+    ap.add_argument(
+        "--mode",
+        choices=["perturbed", "identical"],
+        default="perturbed",
+        help="perturbed transport (default) or the identical twin",
+    )
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig
@@ -40,6 +47,7 @@ def main() -> None:
         near_station_mask,
         perturbed_footprints,
         score_replicate,
+        station_distance_km,
         synthetic_observations,
     )
     from gridcarbon.inversion.pipeline import stage_inputs
@@ -66,6 +74,8 @@ def main() -> None:
     system = ObservationSystem(prior, stations, met, ic)
     shares = area_sector_shares_from_config(config, system)
     near = near_station_mask(system, ic.osse.station_radius_km)
+    dist = station_distance_km(system)
+    edges = [0.0, 5.0, 10.0, 20.0, 30.0]
     codes = ic.osse.cities
     cities = city_matrix(system, codes)
     si = system.species.index("CO2")
@@ -74,6 +84,7 @@ def main() -> None:
             {
                 "note": "SYNTHETIC OSSE diagnosis",
                 "month": args.month,
+                "mode": args.mode,
                 "set": json.loads(args.set),
                 "point_dominated_pairs": int((system.pairs["point_share"] > 0.5).sum()),
             }
@@ -82,8 +93,9 @@ def main() -> None:
     )
     for i in range(args.replicates):
         rng = np.random.default_rng(ic.osse.seed + i)
-        truth = make_truth(system, rng, "perturbed", ic, shares)
-        obs = synthetic_observations(system, truth, rng, ic, perturbed_footprints(system, rng, ic))
+        truth = make_truth(system, rng, args.mode, ic, shares)
+        fp = perturbed_footprints(system, rng, ic) if args.mode == "perturbed" else None
+        obs = synthetic_observations(system, truth, rng, ic, fp)
         res = assimilate(system, obs, build_posterior=False)
         line: dict = {"replicate": i, "seed": ic.osse.seed + i, "reduced_chi2": res.reduced_chi2}
         for r in score_replicate(system, truth, res, ic, near, cities, codes):
@@ -97,6 +109,19 @@ def main() -> None:
             if s == "CO2":
                 for c in codes:
                     line[f"city_{c}_err"] = [r[f"city_{c}_prior_err"], r[f"city_{c}_post_err"]]
+        region = system.region_fraction > 0
+        for k, s in enumerate(system.species):
+            st_ = cell_period_stats(system, res.covariance, res.x_post, k, include_points=False)
+            tt_ = truth.cell_totals(system, k, include_points=False)
+            bins = []
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                m = region & (st_["prior"] > 0) & (dist > lo) & (dist <= hi)
+                if lo == 0.0:
+                    m |= region & (st_["prior"] > 0) & (dist == 0.0)
+                e_pr = np.sqrt(np.mean((st_["prior"][m] - tt_[m]) ** 2))
+                e_po = np.sqrt(np.mean((st_["posterior"][m] - tt_[m]) ** 2))
+                bins.append([f"{lo:g}-{hi:g} km", int(m.sum()), float(1 - e_po / e_pr)])
+            line[f"{s}_rmse_reduction_by_distance"] = bins
         st = cell_period_stats(system, res.covariance, res.x_post, si, include_points=False)
         tt = truth.cell_totals(system, si, include_points=False)
         for k, c in enumerate(codes):
@@ -105,6 +130,9 @@ def main() -> None:
                 float(w @ st["prior"]) / float(w @ tt) - 1,
                 float(w @ st["posterior"]) / float(w @ tt) - 1,
             ]
+        tsl = system.layout.segments["transport"]
+        if tsl.stop > tsl.start:  # posterior mixing-height scale (truth: osse.mixing_height_bias)
+            line["mixing_height_scale_mean"] = float(res.x_post[tsl].mean())
         print(json.dumps(line, default=float), flush=True)
 
 

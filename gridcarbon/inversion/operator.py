@@ -165,6 +165,21 @@ def _rmax(u, rmax_m, tmax_s):
     return min(rmax_m, u * tmax_s)
 
 
+@numba.njit(cache=True)
+def _cell_in_footprint(dx, dy, ex, ey, R, hd, k, latk):
+    """Whether a cell whose centre is (dx, dy) upwind of the receptor (metres) can reach it
+    within the truncation: along-wind distance in [-hd, R + hd] and crosswind offset within
+    ``latk`` sigma_y (rural or urban, the wider) plus the half-diagonal ``hd``; also returns the
+    along- and crosswind distances."""
+    xd = dx * ex + dy * ey
+    yd = -dx * ey + dy * ex
+    if xd < -hd or xd > R + hd:
+        return False, xd, yd
+    sy1, _ = _sigmas(k, xd + hd, False)
+    sy2, _ = _sigmas(k, xd + hd, True)
+    return abs(yd) <= latk * max(sy1, sy2) + hd, xd, yd
+
+
 @numba.njit(cache=True, parallel=True)
 def _area_count(rx, ry, rspeed, rex, rey, rk, x0, y1, cs, nx, ny, rmax_m, tmax_s, latk):
     n = rx.size
@@ -181,17 +196,11 @@ def _area_count(rx, ry, rspeed, rex, rey, rk, x0, y1, cs, nx, ny, rmax_m, tmax_s
             sy_ = y1 - (row + 0.5) * cs
             for col in range(c0, c1):
                 sx_ = x0 + (col + 0.5) * cs
-                dx = rx[r] - sx_
-                dy = ry[r] - sy_
-                xd = dx * rex[r] + dy * rey[r]
-                if xd < -hd or xd > R + hd:
-                    continue
-                yd = -dx * rey[r] + dy * rex[r]
-                sy1, _ = _sigmas(rk[r], xd + hd, False)
-                sy2, _ = _sigmas(rk[r], xd + hd, True)
-                if abs(yd) > latk * max(sy1, sy2) + hd:
-                    continue
-                cnt += 1
+                inside, _, _ = _cell_in_footprint(
+                    rx[r] - sx_, ry[r] - sy_, rex[r], rey[r], R, hd, rk[r], latk
+                )
+                if inside:
+                    cnt += 1
         counts[r] = cnt
     return counts
 
@@ -250,15 +259,10 @@ def _area_fill(
             sy_ = y1 - (row + 0.5) * cs
             for col in range(c0, c1):
                 sx_ = x0 + (col + 0.5) * cs
-                dx = rx[r] - sx_
-                dy = ry[r] - sy_
-                xd = dx * rex[r] + dy * rey[r]
-                if xd < -hd or xd > R + hd:
-                    continue
-                yd = -dx * rey[r] + dy * rex[r]
-                sy1, _ = _sigmas(k, xd + hd, False)
-                sy2, _ = _sigmas(k, xd + hd, True)
-                if abs(yd) > latk * max(sy1, sy2) + hd:
+                inside, xd, yd = _cell_in_footprint(
+                    rx[r] - sx_, ry[r] - sy_, rex[r], rey[r], R, hd, k, latk
+                )
+                if not inside:
                     continue
                 cell = row * nx + col
                 is_urban = urban[cell]

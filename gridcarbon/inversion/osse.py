@@ -128,7 +128,16 @@ def make_truth(
 ) -> Truth:
     """Draw a truth from the inversion's prior (plus sector biases in perturbed mode)."""
     L = system.layout
-    x = L.xb() + system.B.sqrt_apply(rng.standard_normal(L.n))
+    # the mixing-height scales are drawn from a child generator so that the emission truth and
+    # every later draw (met errors, noise) stay the same with the unknowns on or off
+    nt = L.segments["transport"].start
+    z = np.concatenate(
+        [
+            rng.standard_normal(nt),
+            np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]).standard_normal(L.n - nt),
+        ]
+    )
+    x = L.xb() + system.B.sqrt_apply(z)
     g = L.segments["grid"]
     f = x[g].reshape(L.grid_shape)
     cb = L.cell_block()
@@ -266,6 +275,9 @@ def synthetic_observations(
     val += meas * rng.standard_normal(len(P))
     if truth.mode == "identical":
         val += _model_error_noise(system, cfg, rng)
+        if L.transport_days:  # the truth's mixing-height scales, through the same linear model
+            tr = truth.x[L.segments["transport"].start + P["day"].to_numpy()]
+            val += system.mixing_height_sensitivity * tr
     # not clipped at zero: a micro sensor with a negative bias can read below zero, and the
     # identical twin's statistics need the linear-Gaussian model unaltered
     del hrs
@@ -282,8 +294,8 @@ def synthetic_observations(
     )
 
 
-def near_station_mask(system: ObservationSystem, radius_km: float) -> np.ndarray:
-    """Cells whose centre lies within ``radius_km`` of a station."""
+def station_distance_km(system: ObservationSystem) -> np.ndarray:
+    """Distance (km) from every cell centre (flat, C order) to the nearest station."""
     g = system.grid
     xx, yy = np.meshgrid(g.x, g.y)
     sx = system.stations["x"].to_numpy()
@@ -291,7 +303,12 @@ def near_station_mask(system: ObservationSystem, radius_km: float) -> np.ndarray
     d2 = np.full(g.size, np.inf)
     for a, b in zip(sx, sy, strict=True):
         d2 = np.minimum(d2, (xx.ravel() - a) ** 2 + (yy.ravel() - b) ** 2)
-    return d2 <= (radius_km * 1000.0) ** 2
+    return np.sqrt(d2) / 1000.0
+
+
+def near_station_mask(system: ObservationSystem, radius_km: float) -> np.ndarray:
+    """Cells whose centre lies within ``radius_km`` of a station."""
+    return station_distance_km(system) <= radius_km
 
 
 def city_matrix(system: ObservationSystem, adcodes: list[str]):

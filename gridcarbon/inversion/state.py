@@ -10,12 +10,15 @@ State layout (segments in this order; :attr:`StateLayout.segments` gives their s
                  species and day;
 ``background``  additive background offsets per observed species, Beijing day and inflow
                  sector, in ppm / ppb / ppbC; prior mean 0;
-``bias``        constant bias per micro station and observed species; prior mean 0.
+``bias``        constant bias per micro station and observed species; prior mean 0;
+``transport``   (only with ``mixing_height_unknowns``) relative change of the mixing height per
+                 Beijing day, province-wide; prior mean 0.
 
 B = species ⊗ time ⊗ space for the grid factors, with exponential correlations
 ``exp(-|Δ|/L)`` separately along block rows and columns (a separable exponential,
 ``exp(-(|dx|+|dy|)/L)``), ``exp(-|Δt|/T)`` between windows and a species correlation matrix;
-point and neighbour factors share the species correlation; the other unknowns are independent.
+point and neighbour factors share the species correlation; the daily mixing-height scales have
+``exp(-|Δday|/T_zi)``; the other unknowns are independent.
 ``B^1/2`` is the symmetric square root, applied factor by factor (:class:`PriorCovariance`).
 """
 
@@ -89,6 +92,8 @@ class StateLayout:
         Background days and inflow sectors.
     bias_keys : list of (station_id, obs species)
         Micro-station biases.
+    transport_days : int
+        Days with a mixing-height scale unknown (0 = none).
     """
 
     species: list[str]
@@ -104,6 +109,7 @@ class StateLayout:
     ndays: int
     nsectors: int
     bias_keys: list[tuple[str, str]]
+    transport_days: int = 0
     segments: dict[str, slice] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +123,7 @@ class StateLayout:
             "biogenic": len(self.biogenic_species) * self.ndays,
             "background": len(self.obs_species) * self.ndays * self.nsectors,
             "bias": len(self.bias_keys),
+            "transport": self.transport_days,
         }
         self.segments = {}
         off = 0
@@ -175,6 +182,8 @@ class StateLayout:
                     rows.append(("background", s, f"day{d}/sector{k}"))
         for sid, s in self.bias_keys:
             rows.append(("bias", s, sid))
+        for d in range(self.transport_days):
+            rows.append(("transport", "", f"day{d}/mixing_height"))
         df = pd.DataFrame(rows, columns=["segment", "species", "key"])
         df.index = np.arange(self.segments["grid"].stop, self.n)
         return df
@@ -199,6 +208,7 @@ class StateLayout:
             "ndays": self.ndays,
             "nsectors": self.nsectors,
             "bias_keys": [list(k) for k in self.bias_keys],
+            "transport_days": self.transport_days,
         }
 
 
@@ -241,8 +251,10 @@ class PriorCovariance:
         Species correlation (ns × ns).
     length_scale_m, cell_size_m, time_scale_h : float
     extra_sigma : dict
-        ``points``, ``neighbours``, ``biogenic`` (float) and ``background``, ``bias`` (arrays of
-        per-element 1-sigma).
+        ``points``, ``neighbours``, ``biogenic``, ``transport`` (float) and ``background``,
+        ``bias`` (arrays of per-element 1-sigma).
+    transport_time_scale_days : float
+        e-folding time of the correlation of the daily mixing-height scales.
     """
 
     def __init__(
@@ -254,6 +266,7 @@ class PriorCovariance:
         cell_size_m: float,
         time_scale_h: float,
         extra_sigma: dict,
+        transport_time_scale_days: float = 5.0,
     ) -> None:
         self.layout = layout
         self.sigma = float(sigma)
@@ -271,6 +284,8 @@ class PriorCovariance:
         self.sd[L.segments["biogenic"]] = extra_sigma.get("biogenic", 0.5)
         self.sd[L.segments["background"]] = extra_sigma.get("background", 1.0)
         self.sd[L.segments["bias"]] = extra_sigma.get("bias", 1.0)
+        self.sd[L.segments["transport"]] = extra_sigma.get("transport", 0.3)
+        self.rho_transport = float(np.exp(-1.0 / transport_time_scale_days))
 
     @property
     def n(self) -> int:
@@ -312,6 +327,11 @@ class PriorCovariance:
         for seg in ("biogenic", "background", "bias"):
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
+        sl = L.segments["transport"]
+        if sl.stop > sl.start:
+            Y = np.array(V[sl].T, dtype=np.float64, order="C")  # (k, days)
+            _ar1_axis(Y.reshape(k, -1, 1), self.rho_transport, tr)
+            out[sl] = self.sd[sl][:, None] * Y.T
         return out[:, 0] if one else out
 
     def aggregate_var(self, A) -> np.ndarray:
@@ -328,6 +348,7 @@ class PriorCovariance:
         shape = (L.ns, L.nw, L.nby, L.nbx)
         rhos = (self.rho_time, self.rho_space, self.rho_space)
         shared = [L.segments[k] for k in ("points", "neighbours")]
+        tsl = L.segments["transport"]
         out = np.zeros(A.shape[0])
         for i in range(A.shape[0]):
             cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
@@ -353,6 +374,13 @@ class PriorCovariance:
                     u = u.reshape(L.ns, -1)
                     out[i] += float(np.vdot(u, self.Cs @ u))
                     rest &= ~sel
+            sel = rest & (cols >= tsl.start) & (cols < tsl.stop)
+            if sel.any():  # sd ⊙ AR(1) ⊙ sd over days
+                d = cols[sel] - tsl.start
+                u = vals[sel] * self.sd[cols[sel]]
+                C = self.rho_transport ** np.abs(d[:, None] - d[None, :])
+                out[i] += float(u @ C @ u)
+                rest &= ~sel
             out[i] += float(np.sum((vals[rest] * self.sd[cols[rest]]) ** 2))
         return out
 

@@ -443,6 +443,7 @@ class ObservationSystem:
             len(self.days),
             cfg.background_sectors,
             bias,
+            len(self.days) if cfg.mixing_height_unknowns else 0,
         )
 
     def prior_covariance(
@@ -476,7 +477,9 @@ class ObservationSystem:
                 "biogenic": cfg.biogenic_prior_error,
                 "background": bg if bg.size else 1.0,
                 "bias": bias if bias.size else 1.0,
+                "transport": cfg.mixing_height_prior_error,
             },
+            cfg.mixing_height_time_scale_days,
         )
 
     # ---------------------------------------------------------------------------------------
@@ -598,6 +601,15 @@ class ObservationSystem:
         rows.append(q)
         cols.append(L.segments["bias"].start + bi[q])
         vals.append(np.ones(q.size))
+        self._local_signal = sum_area + sum_pt
+        spread, rot_share, zi_sens = self._direction_spread(pair_row, pair_sp, pair_nox, pair_conv)
+        # d(modelled enhancement)/d(relative mixing-height change), obs units; the column of
+        # the daily mixing-height scale (neighbour inflow left out: a small, far part)
+        self.mixing_height_sensitivity = zi_sens
+        if L.transport_days:
+            rows.append(np.arange(npair))
+            cols.append(L.segments["transport"].start + P["day"].to_numpy())
+            vals.append(zi_sens)
         self.J = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npair, L.n)
         )
@@ -608,8 +620,6 @@ class ObservationSystem:
         self.enhancement = sum_area + sum_pt + sum_nb
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(self.enhancement > 0, max_pt / self.enhancement, 0.0)
-        self._local_signal = sum_area + sum_pt
-        spread, rot_share = self._direction_spread(pair_row, pair_sp, pair_nox, pair_conv)
         self.direction_spread = spread
         self.pairs["point_share"] = np.maximum(share, rot_share)
         self.pairs["direction_spread"] = spread
@@ -619,67 +629,95 @@ class ObservationSystem:
 
     def _direction_spread(
         self, pair_row, pair_sp, pair_nox, pair_conv
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Transport-error estimate: the spread of the prior modelled enhancement when the wind
         is turned by ±``model_error_wind_direction_deg`` and when the mixing height is scaled
-        by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), and the largest
-        single-point share of these plumes.  The turned operators use a coarser 3×3 / 7×7
-        quadrature: they only size an error."""
+        by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), the largest
+        single-point share of these plumes, and the derivative of the enhancement with respect
+        to a relative change of the mixing height (central difference of the two scaled
+        plumes; zeros unless ``mixing_height_unknowns``)."""
         cfg = self.config
         npair = pair_row.size
         delta = cfg.model_error_wind_direction_deg
         dz = cfg.model_error_mixing_height_rel
-        variants = [(sgn * delta, 1.0) for sgn in (-1.0, 1.0) if delta > 0]
-        variants += [(0.0, 1.0 + sgn * dz) for sgn in (-1.0, 1.0) if dz > 0]
-        if not variants:
-            return np.zeros(npair), np.zeros(npair)
+        # the derivative's step: R's mixing-height error, or the unknowns' own prior error
+        step = (
+            dz if dz > 0 else (cfg.mixing_height_prior_error if cfg.mixing_height_unknowns else 0)
+        )
+        variants = [(sgn * delta, 1.0, True) for sgn in (-1.0, 1.0) if delta > 0]
+        variants += [(0.0, 1.0 + sgn * step, dz > 0) for sgn in (-1.0, 1.0) if step > 0]
+        sens = np.zeros(npair)
         base = self._local_signal
         sq = np.zeros(npair)
         share = np.zeros(npair)
-        rec = self.receptors
-        for angle, zscale in variants:
-            th = np.radians(angle)
-            c, s_ = np.cos(th), np.sin(th)
-            r2 = Receptors(
-                rec.x,
-                rec.y,
-                rec.z,
-                rec.hour,
-                rec.speed,
-                c * rec.ex - s_ * rec.ey,
-                s_ * rec.ex + c * rec.ey,
-                rec.stability,
-                rec.zi * zscale,
-                rec.tau_nox_s,
-                rec.t_amb,
-            )
-            fp = self.build(r2, coarse=True)
-            sig = np.zeros(npair)
-            for si in range(len(self.species)):
-                for nox in (False, True):
-                    m = (pair_sp == si) & (pair_nox == nox)
-                    if not m.any():
-                        continue
-                    y = forward(fp, self.E[si], self.Ep[si] if self.Ep.shape[2] else None, nox=nox)
-                    mx = np.zeros(rec.n)
-                    tot = np.zeros(rec.n)
-                    if fp.npoint:
-                        _max_point(
-                            fp.pt_ptr,
-                            fp.pt_idx,
-                            fp.pt_nox if nox else fp.pt_val,
-                            rec.hour,
-                            self.Ep[si],
-                            mx,
-                            tot,
-                        )
-                    sig[m] = y[pair_row[m]] * pair_conv[m]
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        sh = np.where(y > 0, mx / y, 0.0)
-                    share[m] = np.maximum(share[m], sh[pair_row[m]])
-            sq += (sig - base) ** 2
+        for angle, zscale, in_spread in variants:
+            sig, sh = self.pair_signal(angle, zscale, (pair_row, pair_sp, pair_nox, pair_conv))
+            if in_spread:
+                share = np.maximum(share, sh)
+                sq += (sig - base) ** 2
+            if zscale != 1.0 and cfg.mixing_height_unknowns:
+                sens += np.sign(zscale - 1.0) * sig / (2.0 * step)
         # the two directions and the two mixing heights are independent error sources
-        return np.sqrt(sq / 2.0), share
+        return np.sqrt(sq / 2.0), share, sens
+
+    def pair_signal(
+        self, angle_deg: float = 0.0, zscale: float = 1.0, pairs: tuple | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Prior modelled local enhancement (area and point sources, obs units) of every pair
+        with the wind turned by ``angle_deg`` and the mixing height scaled by ``zscale``, and
+        the largest single-point share of it.  Uses the coarser 3×3 / 7×7 quadrature: it
+        sizes errors and linearisations, not the observations' own signal."""
+        if pairs is None:
+            P = self.pairs
+            pairs = (
+                P["row"].to_numpy(np.int64),
+                np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64),
+                (P["obs_species"] == "NO2").to_numpy(),
+                P["obs_species"].map(lambda s: conversion_factor(s, self.config)).to_numpy(float),
+            )
+        pair_row, pair_sp, pair_nox, pair_conv = pairs
+        rec = self.receptors
+        th = np.radians(angle_deg)
+        c, s_ = np.cos(th), np.sin(th)
+        r2 = Receptors(
+            rec.x,
+            rec.y,
+            rec.z,
+            rec.hour,
+            rec.speed,
+            c * rec.ex - s_ * rec.ey,
+            s_ * rec.ex + c * rec.ey,
+            rec.stability,
+            rec.zi * zscale,
+            rec.tau_nox_s,
+            rec.t_amb,
+        )
+        fp = self.build(r2, coarse=True)
+        sig = np.zeros(pair_row.size)
+        share = np.zeros(pair_row.size)
+        for si in range(len(self.species)):
+            for nox in (False, True):
+                m = (pair_sp == si) & (pair_nox == nox)
+                if not m.any():
+                    continue
+                y = forward(fp, self.E[si], self.Ep[si] if self.Ep.shape[2] else None, nox=nox)
+                mx = np.zeros(rec.n)
+                tot = np.zeros(rec.n)
+                if fp.npoint:
+                    _max_point(
+                        fp.pt_ptr,
+                        fp.pt_idx,
+                        fp.pt_nox if nox else fp.pt_val,
+                        rec.hour,
+                        self.Ep[si],
+                        mx,
+                        tot,
+                    )
+                sig[m] = y[pair_row[m]] * pair_conv[m]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    sh = np.where(y > 0, mx / y, 0.0)
+                share[m] = sh[pair_row[m]]
+        return sig, share
 
     @property
     def point_cells(self) -> np.ndarray:

@@ -33,6 +33,7 @@ def test_B_is_kronecker_of_exponentials():
         3,
         4,
         [("m1", "CO2")],
+        transport_days=3,
     )
     corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
     B = PriorCovariance(
@@ -42,7 +43,8 @@ def test_B_is_kronecker_of_exponentials():
         15000.0,
         3000.0,
         48.0,
-        {"background": 2.0, "bias": 3.0},
+        {"background": 2.0, "bias": 3.0, "transport": 0.3},
+        transport_time_scale_days=2.0,
     )
     S = B.dense_sqrt()
     full = S @ S.T
@@ -55,11 +57,17 @@ def test_B_is_kronecker_of_exponentials():
     v = np.random.default_rng(0).standard_normal((L.n, 4))
     np.testing.assert_allclose(B.sqrt_apply(v, transpose=True), S.T @ v, atol=1e-12)
     assert full[L.segments["bias"], L.segments["bias"]][0, 0] == pytest.approx(9.0)
+    tr = L.segments["transport"]
+    np.testing.assert_allclose(full[tr, tr], 0.09 * exp_corr(3, 1.0, 2.0), atol=1e-12)
+    np.testing.assert_allclose(full[tr, : tr.start], 0.0, atol=1e-15)
     # the closed-form diag(A B Aᵀ) over a few indices per row equals the dense product
     A = sp.random(40, L.n, density=0.03, random_state=1, format="lil")
     A[0] = 0.0  # an empty row
     A[1] = 0.0
     A[1, g.start + 5] = 2.0  # a single grid element
+    A[2, tr.start] = 1.0  # two correlated mixing-height days and a grid element
+    A[2, tr.start + 2] = -2.0
+    A[2, g.start + 7] = 0.5
     A = A.tocsr()
     np.testing.assert_allclose(
         B.aggregate_var(A),
