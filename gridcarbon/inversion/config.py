@@ -72,6 +72,12 @@ class OSSEConfig(BaseModel):
         description="1-sigma linear drift of micro-sensor bias per day (ppm, ppb)",
     )
     station_radius_km: float = Field(30.0, gt=0, description="'near a station' for the metrics")
+    distance_bands_km: list[float] = Field(
+        default_factory=lambda: [5.0, 10.0, 20.0, 30.0],
+        min_length=1,
+        description="upper edges (km) of the bands of distance to the nearest station in which "
+        "the RMSE reduction of the area-source cells is also scored (where the gain sits)",
+    )
     cities: list[str] = Field(
         default_factory=lambda: ["330100", "330200"],
         description="city adcodes whose CO2 totals are scored (Hangzhou, Ningbo)",

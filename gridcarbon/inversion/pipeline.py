@@ -26,10 +26,10 @@ from gridcarbon.inversion.osse import (
     area_sector_shares_from_config,
     city_matrix,
     make_truth,
-    near_station_mask,
     perturbed_footprints,
     run_osse,
     score_replicate,
+    station_distance_km,
     synthetic_observations,
 )
 from gridcarbon.inversion.system import ObservationSystem
@@ -133,12 +133,15 @@ def run_inversion_stage(
         obs_synthetic or synthetic or prior.attrs.get("synthetic") == "true"
     )
     if truth is not None:
-        near = near_station_mask(system, ic.osse.station_radius_km)
+        dist = station_distance_km(system)
         try:
             cities = city_matrix(system, ic.osse.cities) if "CO2" in system.species else None
         except Exception:  # pragma: no cover - geography unavailable
             cities = None
-        scores = score_replicate(system, truth, result, ic, near, cities, ic.osse.cities, "stage")
+        near = dist <= ic.osse.station_radius_km
+        scores = score_replicate(
+            system, truth, result, ic, near, cities, ic.osse.cities, "stage", dist
+        )
         result.metrics["osse_scores_vs_synthetic_truth"] = scores
     result.metrics["stage_seconds"] = time.perf_counter() - t0
     _label(result, obs_synthetic, synthetic)

@@ -15,7 +15,7 @@ def test_identical_twin_small(case, system):
         case.prior,
         case.stations,
         case.met,
-        InversionConfig(),
+        InversionConfig(osse={"distance_bands_km": [30.0]}),  # one band = "near"
         mode="identical",
         replicates=3,
         seed=100,
@@ -32,6 +32,9 @@ def test_identical_twin_small(case, system):
     cov = d["coverage_1sigma"].to_numpy()
     assert 0.55 <= cov.mean() <= 0.80, cov  # few, spatially correlated cells: loose in CI
     assert (d["rmse_reduction_near"] > 0).mean() >= 0.6  # the data help in most cases
+    np.testing.assert_allclose(d["rmse_reduction_0-30km"], d["rmse_reduction_near"], rtol=1e-12)
+    # what B and R promise near stations: a gain, and not more than the posterior σ allows
+    assert d["expected_rmse_reduction_near"].between(0.0, 1.0).all()
     assert res.summary["synthetic"] is True
     assert set(res.summary["species"]) == {"CO2", "NOx", "VOC"}
 
@@ -55,6 +58,9 @@ def test_perturbed_transport_small(case, system):
     d = t[t.label == "default"]
     assert len(d) == 9 and d["reduced_chi2"].between(0.05, 5).all()
     assert np.isfinite(d["rmse_post_near_kg"]).all()
+    bands = ["0-5km", "5-10km", "10-20km", "20-30km"]  # the default distance bands
+    assert {f"rmse_reduction_{b}" for b in bands} <= set(d.columns)
+    assert {f"rmse_reduction_{b}_mean" for b in bands} <= set(res.summary["species"]["CO2"])
     s = res.summary
     for sp_ in ("CO2", "NOx", "VOC"):
         rec = s["species"][sp_]
