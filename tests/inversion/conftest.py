@@ -19,16 +19,22 @@ def case():
     return small_case(days=4, seed=7)
 
 
-@pytest.fixture(scope="session")
-def system(case):
+def build_system(case, config: InversionConfig | None = None, prior=None) -> ObservationSystem:
+    """The observation system of a small case (its own land cover, no neighbour inflow;
+    ``prior`` replaces the case's prior, e.g. a subset of it)."""
     return ObservationSystem(
-        case.prior,
+        case.prior if prior is None else prior,
         case.stations,
         case.met,
-        InversionConfig(),
+        InversionConfig() if config is None else config,
         landcover=case.landcover,
         neighbour_fraction=no_neighbours(case),
     )
+
+
+@pytest.fixture(scope="session")
+def system(case):
+    return build_system(case)
 
 
 @pytest.fixture(scope="session")

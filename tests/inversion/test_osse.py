@@ -6,7 +6,7 @@ import pytest
 from gridcarbon.inversion.config import InversionConfig
 from gridcarbon.inversion.osse import run_osse
 
-from .conftest import no_neighbours
+from .conftest import build_system
 
 
 @pytest.mark.slow
@@ -74,7 +74,6 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     observations are sensitive (a check that H, J and the truth are consistent)."""
     from gridcarbon.inversion.core import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.system import ObservationSystem
 
     cfg = InversionConfig(
         model_error_rel=0.0,
@@ -87,14 +86,7 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
         model_error_mixing_height_rel=0.0,
         point_dominance_max=1.0,
     )
-    sysm = ObservationSystem(
-        tiny_case.prior,
-        tiny_case.stations,
-        tiny_case.met,
-        cfg,
-        landcover=tiny_case.landcover,
-        neighbour_fraction=no_neighbours(tiny_case),
-    )
+    sysm = build_system(tiny_case, cfg)
     rng = np.random.default_rng(0)
     truth = make_truth(sysm, rng, "identical", cfg)
     obs = synthetic_observations(sysm, truth, np.random.default_rng(1), cfg)

@@ -13,9 +13,8 @@ from gridcarbon.inversion.state import (
     exp_corr,
     species_correlation_matrix,
 )
-from gridcarbon.inversion.system import ObservationSystem
 
-from .conftest import no_neighbours
+from .conftest import build_system
 
 
 def test_B_is_kronecker_of_exponentials():
@@ -95,14 +94,7 @@ def dense_vs_cg(case):
     prior = case.prior.isel(time=slice(0, 48))[
         ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
     ]
-    system = ObservationSystem(
-        prior,
-        case.stations,
-        case.met,
-        cfg,
-        landcover=case.landcover,
-        neighbour_fraction=no_neighbours(case),
-    )
+    system = build_system(case, cfg, prior)
     rng = np.random.default_rng(3)
     truth = make_truth(system, rng, "identical", cfg)
     obs = synthetic_observations(system, truth, rng, cfg)

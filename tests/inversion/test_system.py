@@ -5,21 +5,13 @@ import numpy as np
 import pytest
 
 from gridcarbon.inversion.config import InversionConfig
-from gridcarbon.inversion.system import ObservationSystem
 
-from .conftest import no_neighbours
+from .conftest import build_system
 
 
 @pytest.fixture(scope="module")
 def mh_system(case):
-    return ObservationSystem(
-        case.prior,
-        case.stations,
-        case.met,
-        InversionConfig(mixing_height_unknowns=True),
-        landcover=case.landcover,
-        neighbour_fraction=no_neighbours(case),
-    )
+    return build_system(case, InversionConfig(mixing_height_unknowns=True))
 
 
 def test_mixing_height_column_is_the_derivative(mh_system):
