@@ -83,6 +83,13 @@ class OSSEConfig(BaseModel):
         description="city adcodes whose CO2 totals are scored (Hangzhou, Ningbo)",
     )
 
+    @field_validator("distance_bands_km")
+    @classmethod
+    def _bands(cls, v: list[float]) -> list[float]:
+        if any(not d > 0 for d in v) or len(set(v)) != len(v):
+            raise ValueError(f"distance_bands_km {v} must be distinct distances > 0 km")
+        return sorted(v)
+
 
 class InversionConfig(BaseModel):
     """Settings of the inversion stage; every field has a documented default."""

@@ -350,7 +350,7 @@ def score_replicate(
     """
     out = []
     region = system.region_fraction > 0
-    edges = [0.0, *sorted(cfg.osse.distance_bands_km)]
+    edges = [0.0, *cfg.osse.distance_bands_km]  # sorted by the config
 
     def rmse(a, b, m):
         return float(np.sqrt(np.mean((a[m] - b[m]) ** 2))) if m.any() else np.nan

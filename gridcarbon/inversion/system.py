@@ -4,6 +4,7 @@ layout, B and the Jacobian of the modelled observations with respect to the stat
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -490,11 +491,8 @@ class ObservationSystem:
         fp = self.footprints
         P = self.pairs
         npair = len(P)
-        pair_row = P["row"].to_numpy(np.int64)
-        pair_sp = np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64)
-        pair_nox = (P["obs_species"] == "NO2").to_numpy()
+        pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
         conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
-        pair_conv = P["obs_species"].map(conv).to_numpy(float)
         ln = (fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]) + (
             fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row]
         )
@@ -602,7 +600,7 @@ class ObservationSystem:
         cols.append(L.segments["bias"].start + bi[q])
         vals.append(np.ones(q.size))
         self._local_signal = sum_area + sum_pt
-        spread, rot_share, zi_sens = self._direction_spread(pair_row, pair_sp, pair_nox, pair_conv)
+        spread, rot_share, zi_sens = self._direction_spread()
         # d(modelled enhancement)/d(relative mixing-height change), obs units; the column of
         # the daily mixing-height scale (neighbour inflow left out: a small, far part)
         self.mixing_height_sensitivity = zi_sens
@@ -627,9 +625,21 @@ class ObservationSystem:
         self.pairs["prior"] = self.y_prior
         self.bg_prior = bg_prior
 
-    def _direction_spread(
-        self, pair_row, pair_sp, pair_nox, pair_conv
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @functools.cached_property
+    def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per pair: receptor-hour row, emitted-species index, whether NO2, and the conversion
+        from µg/m³ to the observation's unit."""
+        P = self.pairs
+        cfg = self.config
+        conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
+        return (
+            P["row"].to_numpy(np.int64),
+            np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64),
+            (P["obs_species"] == "NO2").to_numpy(),
+            P["obs_species"].map(conv).to_numpy(float),
+        )
+
+    def _direction_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Transport-error estimate: the spread of the prior modelled enhancement when the wind
         is turned by ±``model_error_wind_direction_deg`` and when the mixing height is scaled
         by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), the largest
@@ -637,7 +647,7 @@ class ObservationSystem:
         to a relative change of the mixing height (central difference of the two scaled
         plumes; zeros unless ``mixing_height_unknowns``)."""
         cfg = self.config
-        npair = pair_row.size
+        npair = len(self.pairs)
         delta = cfg.model_error_wind_direction_deg
         dz = cfg.model_error_mixing_height_rel
         # the derivative's step: R's mixing-height error, or the unknowns' own prior error
@@ -651,7 +661,7 @@ class ObservationSystem:
         sq = np.zeros(npair)
         share = np.zeros(npair)
         for angle, zscale, in_spread in variants:
-            sig, sh = self.pair_signal(angle, zscale, (pair_row, pair_sp, pair_nox, pair_conv))
+            sig, sh = self.pair_signal(angle, zscale)
             if in_spread:
                 share = np.maximum(share, sh)
                 sq += (sig - base) ** 2
@@ -661,21 +671,13 @@ class ObservationSystem:
         return np.sqrt(sq / 2.0), share, sens
 
     def pair_signal(
-        self, angle_deg: float = 0.0, zscale: float = 1.0, pairs: tuple | None = None
+        self, angle_deg: float = 0.0, zscale: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Prior modelled local enhancement (area and point sources, obs units) of every pair
         with the wind turned by ``angle_deg`` and the mixing height scaled by ``zscale``, and
         the largest single-point share of it.  Uses the coarser 3×3 / 7×7 quadrature: it
         sizes errors and linearisations, not the observations' own signal."""
-        if pairs is None:
-            P = self.pairs
-            pairs = (
-                P["row"].to_numpy(np.int64),
-                np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64),
-                (P["obs_species"] == "NO2").to_numpy(),
-                P["obs_species"].map(lambda s: conversion_factor(s, self.config)).to_numpy(float),
-            )
-        pair_row, pair_sp, pair_nox, pair_conv = pairs
+        pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
         rec = self.receptors
         th = np.radians(angle_deg)
         c, s_ = np.cos(th), np.sin(th)

@@ -97,3 +97,13 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     assert np.max(np.abs(meta["posterior"] - meta["observed"])) < 0.05 * np.max(
         np.abs(meta["prior"] - meta["observed"])
     )
+
+
+def test_distance_bands_validated():
+    from gridcarbon.config import RunConfig
+    from gridcarbon.errors import ConfigError
+
+    assert InversionConfig(osse={"distance_bands_km": [30, 5]}).osse.distance_bands_km == [5, 30]
+    for bad in ([0.0, 10.0], [10.0, 10.0], []):
+        with pytest.raises(ConfigError, match="distance_bands_km"):
+            RunConfig.validate_dict({"inversion": {"osse": {"distance_bands_km": bad}}})
