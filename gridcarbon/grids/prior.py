@@ -139,7 +139,7 @@ def month_slices(positions: np.ndarray, hours: pd.DatetimeIndex) -> list[slice]:
 
 
 def _provenance(config: RunConfig, inventory: Inventory) -> dict[str, str]:
-    from gridcarbon.provenance import input_checksums
+    from gridcarbon.io.provenance import input_checksums
 
     return {
         "title": "gridcarbon prior emission grids (fused inventory of CO2, NOx and VOC)",

@@ -1,29 +1,22 @@
-"""Readers and writers at the edge: NetCDF, Zarr, GeoTIFF, point-source CSV, output folders.
+"""Emission grids on disk: NetCDF, Zarr and GeoTIFF writers, and the reader of all three.
 
-Every writer writes to a temporary path beside the target and renames it into place, so a
-failure never leaves a half-written result, and refuses to replace an existing result unless
-``overwrite=True``.
+Every writer writes to a temporary path beside the target and renames it into place
+(:func:`gridcarbon.io.runfolder.atomic_path`), so a failure never leaves a half-written result.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
-from gridcarbon.errors import InputDataError, InputFileError, OutputExistsError
+from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.runfolder import atomic_path
 
 __all__ = [
-    "atomic_path",
-    "atomic_directory",
     "write_netcdf",
     "write_zarr",
     "write_zarr_stream",
@@ -31,64 +24,7 @@ __all__ = [
     "write_geotiff",
     "period_totals",
     "open_grids",
-    "read_point_sources",
 ]
-
-
-def _check_target(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
-        )
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``.
-
-    On an exception the temporary file or folder is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    _check_target(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        _replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
-
-
-@contextlib.contextmanager
-def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a new empty temporary folder beside ``path``; on success it becomes ``path``."""
-    path = Path(path)
-    _check_target(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; results are for people to share
-    try:
-        yield tmp
-        _replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _encoding(ds: xr.Dataset, zarr: bool) -> dict:
@@ -305,22 +241,3 @@ def open_grids(path: str | Path) -> xr.Dataset:
     if missing:
         raise InputFileError(f"{str(path)!r} is not gridcarbon emission grids: it lacks {missing}")
     return ds
-
-
-def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd.DataFrame:
-    """Read a user point-source CSV (columns :data:`gridcarbon.grids.inventory.POINT_COLUMNS`).
-
-    Emissions in kg per year; lon/lat in degrees (WGS84/CGCS2000).
-    """
-    from gridcarbon.grids.inventory import validate_points
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"point-source CSV {str(path)!r} does not exist")
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"cannot read point-source CSV {str(path)!r}: {exc}") from None
-    if table.empty:
-        raise InputDataError(f"point-source CSV {str(path)!r} has no rows")
-    return validate_points(table, sectors, source=f"point-source CSV {path.name!r}")
