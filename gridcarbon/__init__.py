@@ -1,18 +1,17 @@
 """gridcarbon: 3 km hourly CO2, NOx and VOC emission grids, station-based inversion, and
 co-located hotspot tallies for environmental control units.
 
-The public API is a handful of verbs; see the README and ``docs/architecture.md``.
+The public API is a handful of verbs; see the README and ``docs/architecture.md``.  Names are
+loaded on first use (PEP 562), so ``import gridcarbon`` stays light: it loads none of the
+numeric or geographic libraries until a verb is called.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import Any
 
-from gridcarbon.config import RunConfig, load_config  # noqa: E402
-from gridcarbon.errors import GridcarbonError  # noqa: E402
-from gridcarbon.grids.gridspec import GridSpec  # noqa: E402
-from gridcarbon.grids.prior import build_prior, iter_prior  # noqa: E402
-from gridcarbon.pipeline import RunResult, run  # noqa: E402
+from gridcarbon._version import __version__
+from gridcarbon.errors import GridcarbonError
 
 __all__ = [
     "__version__",
@@ -25,3 +24,24 @@ __all__ = [
     "load_config",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Each branch imports one module on first use; the names are then cached in globals().
+    if name in ("RunConfig", "load_config"):
+        from gridcarbon import config as module
+    elif name == "GridSpec":
+        from gridcarbon.grids import gridspec as module
+    elif name in ("build_prior", "iter_prior"):
+        from gridcarbon.grids import prior as module
+    elif name in ("RunResult", "run"):
+        from gridcarbon import pipeline as module
+    else:
+        raise AttributeError(f"module 'gridcarbon' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

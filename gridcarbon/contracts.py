@@ -1,0 +1,408 @@
+"""The values stages exchange, the file names a run folder holds, and the shared vocabularies.
+
+Every stage is a function from its inputs (values defined here) and its own configuration
+section to its result (a value defined here); the pipeline is the only code that wires stages
+together.  The dataclasses are frozen (their fields cannot be rebound) and picklable, so a
+scheduler can ship them between processes; they may hold dask-backed xarray objects.
+
+Stages that need something of another stage see it only through a value or a ``Protocol`` of
+this module: the zoning stage sees the posterior covariance only as
+:class:`PosteriorCovariance` ("σ of the total over these cells, species and hours"), never the
+inversion package; the map reads the zoning result only through :class:`ZoningResult`.
+
+Light: importing this module loads no numeric or geographic library (the type hints name
+them only for type checkers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from gridcarbon.errors import ConfigError
+from gridcarbon.species import Species
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+    import shapely
+    import xarray as xr
+
+__all__ = [
+    "UNIT_CATEGORIES",
+    "UNIT_CATEGORY_ZH",
+    "UNIT_CATEGORY_DIGIT",
+    "EMERGING_CATEGORIES",
+    "PATHWAYS",
+    "pathway_for",
+    "RunFile",
+    "RUN_FILES",
+    "run_file_name",
+    "PosteriorCovariance",
+    "ObservationType",
+    "HotspotStatistic",
+    "Inventory",
+    "MeteorologySource",
+    "Scenario",
+    "ObservationSet",
+    "InversionResult",
+    "ZoningResult",
+    "MapInputs",
+]
+
+# -- vocabularies two stages share ----------------------------------------------------------------
+
+#: The three categories of 三线一单 environmental control units.
+UNIT_CATEGORIES: tuple[str, ...] = ("priority_protection", "key_control", "general_control")
+#: Their names as the 三线一单 documents write them.
+UNIT_CATEGORY_ZH: Mapping[str, str] = {
+    "priority_protection": "优先保护",
+    "key_control": "重点管控",
+    "general_control": "一般管控",
+}
+#: The category digit of a unit code (ZH + 6-digit county code + digit + sequence).
+UNIT_CATEGORY_DIGIT: Mapping[str, str] = {
+    "priority_protection": "1",
+    "key_control": "2",
+    "general_control": "3",
+}
+
+#: The 17 emerging-hotspot categories (ArcGIS Emerging Hot Spot Analysis), by code.
+EMERGING_CATEGORIES: tuple[str, ...] = (
+    "no pattern detected",
+    "new hot spot",
+    "consecutive hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+    "sporadic hot spot",
+    "oscillating hot spot",
+    "historical hot spot",
+    "new cold spot",
+    "consecutive cold spot",
+    "intensifying cold spot",
+    "persistent cold spot",
+    "diminishing cold spot",
+    "sporadic cold spot",
+    "oscillating cold spot",
+    "historical cold spot",
+)
+
+#: Differentiated co-control pathways by unit type (English, Chinese), from the Huzhou pilot.
+PATHWAYS: Mapping[str, tuple[str, str]] = {
+    "industrial_agglomeration": (
+        "co-control technology for high-energy, high-emission industries in the park "
+        "(process upgrades, end-of-pipe NOx/VOC control with energy efficiency and fuel switching)",
+        "园区高耗能高排放行业减污降碳协同技术",
+    ),
+    "urban_living": (
+        "living, transport and building measures (clean heating and cooking, low-emission "
+        "transport, energy-efficient buildings)",
+        "生活、交通、建筑领域协同减排",
+    ),
+    "general_control": (
+        "agriculture: low-emission farming, fertiliser and residue management, rural energy",
+        "农业领域减污降碳",
+    ),
+    "priority_protection": (
+        "protection and carbon-sink enhancement (forest and wetland protection, restoration)",
+        "生态保护与碳汇提升",
+    ),
+    "sea": (
+        "ports and shipping (shore power, clean marine fuels, electrified port machinery); an "
+        "extension of the four pathways for general-control sea units",
+        "港口航运领域减污降碳",
+    ),
+    "key_control": (
+        "key-control unit: targeted co-control of the dominant emitting sectors",
+        "重点行业减污降碳协同管控",
+    ),
+}
+
+
+def pathway_for(category: str, subtype: str) -> tuple[str, str]:
+    """The recommended co-control pathway (English, Chinese) of a unit by its type."""
+    if subtype in ("industrial_agglomeration", "urban_living", "sea"):
+        return PATHWAYS[subtype]
+    return PATHWAYS.get(category, PATHWAYS["general_control"])
+
+
+# -- the run folder -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One file (or store) a run folder holds.
+
+    ``always``: written by every run in which its stage runs with default formats; otherwise it
+    depends on an option (named in ``description``).
+    """
+
+    role: str
+    name: str
+    stage: Literal["run", "prior", "inversion", "zoning", "maps"]
+    description: str
+    always: bool = True
+
+
+#: Every file a run folder holds, by role.  Stages write, and the map reads, by these names.
+RUN_FILES: tuple[RunFile, ...] = (
+    RunFile("config", "config.yaml", "run", "the full configuration of the run"),
+    RunFile("summary", "summary.json", "run", "period totals, grid, stage timings"),
+    RunFile("prior_netcdf", "prior.nc", "prior", "hourly prior grids, CF NetCDF"),
+    RunFile(
+        "prior_zarr", "prior.zarr", "prior", "hourly prior grids, Zarr (output.formats)", False
+    ),
+    RunFile("prior_geotiff", "prior_totals.tif", "prior", "period totals per cell, GeoTIFF"),
+    RunFile("prior_points", "prior_point_sources.csv", "prior", "point sources with totals"),
+    RunFile("posterior_netcdf", "posterior.nc", "inversion", "posterior grids with σ"),
+    RunFile(
+        "posterior_zarr",
+        "posterior.zarr",
+        "inversion",
+        "posterior grids, Zarr (output.formats)",
+        False,
+    ),
+    RunFile("inversion_metrics_json", "inversion_metrics.json", "inversion", "inversion metrics"),
+    RunFile("inversion_metrics_csv", "inversion_metrics.csv", "inversion", "the same, a table"),
+    RunFile("inversion_extras", "inversion_extras.csv", "inversion", "non-grid unknowns"),
+    RunFile("station_stats", "station_stats.csv", "inversion", "fit per station and species"),
+    RunFile("station_series", "station_series.csv", "inversion", "hourly fit per station"),
+    RunFile(
+        "observations",
+        "observations.csv",
+        "inversion",
+        "the synthetic observations (only when they are synthetic)",
+        False,
+    ),
+    RunFile("units_gpkg", "zone_units.gpkg", "zoning", "units with every per-unit figure"),
+    RunFile("units_csv", "zone_units.csv", "zoning", "the same without geometry"),
+    RunFile("units_daily_csv", "zone_units_daily.csv", "zoning", "unit × Beijing day"),
+    RunFile("units_monthly_csv", "zone_units_monthly.csv", "zoning", "unit × Beijing month"),
+    RunFile("colocation_csv", "zone_colocation.csv", "zoning", "co-location against chance"),
+    RunFile("rollup_category", "zone_rollup_category.csv", "zoning", "roll-up by category"),
+    RunFile("rollup_subtype", "zone_rollup_subtype.csv", "zoning", "roll-up by subtype"),
+    RunFile("rollup_county", "zone_rollup_county.csv", "zoning", "roll-up by county"),
+    RunFile("rollup_city", "zone_rollup_city.csv", "zoning", "roll-up by city"),
+    RunFile("excel", "zone_report.xlsx", "zoning", "the zone report, Excel"),
+    RunFile("html", "zone_report.html", "zoning", "the zone report, HTML"),
+    RunFile("tally_hourly_nc", "zone_tally_hourly.nc", "zoning", "hourly per-unit tallies"),
+    RunFile("tally_daily_nc", "zone_tally_daily.nc", "zoning", "daily/monthly tallies"),
+    RunFile("diurnal_nc", "zone_diurnal.nc", "zoning", "mean diurnal profile per unit"),
+    RunFile(
+        "hotspots_hour_nc",
+        "hotspots_hour.nc",
+        "zoning",
+        "hourly Gi* bins (zoning.hourly_hotspots)",
+    ),
+    RunFile("hotspots_day_nc", "hotspots_day.nc", "zoning", "daily Gi* and emerging hotspots"),
+    RunFile("hotspots_month_nc", "hotspots_month.nc", "zoning", "monthly Gi* bins"),
+    RunFile("qa_json", "zone_units_qa.json", "zoning", "QA of the control units"),
+    RunFile("map", "map.html", "maps", "the interactive map"),
+)
+
+
+def run_file_name(role: str) -> str:
+    """The file name of ``role`` in a run folder (ConfigError naming the known roles)."""
+    for f in RUN_FILES:
+        if f.role == role:
+            return f.name
+    raise ConfigError(f"unknown run-folder role {role!r}; known: {[f.role for f in RUN_FILES]}")
+
+
+# -- seams ----------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class PosteriorCovariance(Protocol):
+    """What the zoning stage may ask of an inversion: σ of emission totals.
+
+    ``weights`` is ``(n_units, n_cells)`` (coverage fractions); ``point_unit`` assigns each
+    point source to a unit row (−1: none); ``hours`` selects hours of the period (None: all).
+    Returns ``(n_units,)`` standard deviations in kg over the hours.
+    """
+
+    def total_std(
+        self,
+        weights: sp.spmatrix,
+        species: str,
+        point_unit: np.ndarray | None = None,
+        hours: Any = None,
+    ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ObservationType(Protocol):
+    """A kind of observation the inversion can assimilate (station-hour point, column, ...).
+
+    ``table`` holds one row per observation (``time`` UTC, ``species`` observed, ``value``,
+    ``unit``, ``uncertainty`` and the kind's own columns); the operator's block of H maps the
+    state to those rows, and ``error_variance`` gives their part of R.
+    """
+
+    name: str
+
+    def table(self) -> pd.DataFrame: ...
+
+    def jacobian_block(self, system: Any) -> sp.csr_matrix: ...
+
+    def error_variance(self, system: Any) -> np.ndarray: ...
+
+
+#: A hotspot statistic: ``(fields (nt, ny, nx), mask (ny, nx), radius_m, cell_size_m) → z``.
+HotspotStatistic = Callable[..., Any]
+
+
+# -- the region -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Annual emissions on a grid: area sources by sector on spatial proxies, and point sources.
+
+    ``area_totals``: DataFrame (index sectors, columns species names), kg per year;
+    ``proxies``: ``(n_sectors, ny, nx)`` each sector's map summing to 1 (or all zero);
+    ``points``: point-source table (identity, lon/lat, stack parameters, kg per year per
+    species, ``row``/``col``); ``region_fraction``: ``(ny, nx)`` share of each cell in the region.
+    """
+
+    grid: Any
+    sectors: tuple[str, ...]
+    area_totals: pd.DataFrame
+    proxies: np.ndarray
+    points: pd.DataFrame
+    synthetic: bool
+    description: Mapping[str, Any] = field(default_factory=dict)
+    region_fraction: np.ndarray | None = None
+
+
+class MeteorologySource(Protocol):
+    """Hourly meteorology for the hours of a period (``Dataset`` on station/grid points)."""
+
+    synthetic: bool
+
+    def for_hours(self, hours_utc: Any) -> xr.Dataset: ...
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything region-specific, as one value handed to the stages.
+
+    Parameters
+    ----------
+    name : str
+        e.g. ``"zhejiang"``.
+    species : tuple of Species
+    grid : GridSpec
+    region_lonlat : shapely geometry
+        The region (land plus territorial sea), lon/lat degrees.
+    boundaries : mapping of level → GeoDataFrame (lon/lat)
+        Base-map and admin boundaries: ``province``, ``city``, ``county``, ``neighbours``.
+    landcover : mapping of class → ``(ny, nx)`` fraction
+        ``urban``, ``cropland``, ``forest``, ... on the grid.
+    inventory : Inventory
+    stations : DataFrame
+        The monitoring network (``station_id``, ``name``, ``lon``, ``lat``, ``height``,
+        ``kind``, ``species``).
+    meteorology : MeteorologySource
+    control_units : GeoDataFrame or None
+        Units in the standard columns; None: the run needs a units file.
+    cities : mapping of code → name
+        Cities whose totals the OSSE scores.
+    input_checksums : mapping of file → sha256
+    synthetic_components : tuple of str
+        What of the scenario is synthetic, for every output's metadata.
+    """
+
+    name: str
+    species: tuple[Species, ...]
+    grid: Any
+    region_lonlat: shapely.Geometry
+    boundaries: Mapping[str, gpd.GeoDataFrame]
+    landcover: Mapping[str, np.ndarray]
+    inventory: Inventory
+    stations: pd.DataFrame
+    meteorology: MeteorologySource
+    control_units: gpd.GeoDataFrame | None
+    cities: Mapping[str, str] = field(default_factory=dict)
+    input_checksums: Mapping[str, str] = field(default_factory=dict)
+    synthetic_components: tuple[str, ...] = ()
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any part of the scenario is synthetic."""
+        return bool(self.synthetic_components)
+
+
+# -- stage results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObservationSet:
+    """Observations of one or more types, with the stations they come from."""
+
+    kinds: tuple[ObservationType, ...]
+    stations: pd.DataFrame
+    synthetic: bool
+    qa: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InversionResult:
+    """What the inversion stage hands on.
+
+    ``posterior``: emission Dataset like the prior, with ``<sp>_std``; ``covariance``: σ of
+    totals for the zoning stage; ``stations``, ``station_stats``, ``station_series``: for the
+    map; ``metrics``: JSON-ready figures; ``label``: which inversion (written into outputs);
+    ``details``: the inversion's own result object for modellers.
+    """
+
+    posterior: xr.Dataset
+    covariance: PosteriorCovariance
+    stations: pd.DataFrame
+    station_stats: pd.DataFrame
+    station_series: pd.DataFrame
+    metrics: Mapping[str, Any]
+    label: str
+    details: Any = None
+
+
+@dataclass(frozen=True)
+class ZoningResult:
+    """What the zoning stage hands on (see ``docs/zoning.md`` for each field)."""
+
+    units: gpd.GeoDataFrame
+    tally: xr.Dataset
+    tally_day: xr.Dataset
+    tally_month: xr.Dataset
+    table: pd.DataFrame
+    rollups: Mapping[str, pd.DataFrame]
+    diurnal: xr.DataArray
+    hotspots: Mapping[str, xr.Dataset]
+    colocation: pd.DataFrame
+    qa: Any
+    grids_kind: Literal["prior", "posterior"]
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MapInputs:
+    """Everything the map draws, already read: no file names are guessed."""
+
+    prior: xr.Dataset
+    posterior: xr.Dataset | None = None
+    zoning: ZoningResult | None = None
+    stations: pd.DataFrame | None = None
+    station_stats: pd.DataFrame | None = None
+    station_series: pd.DataFrame | None = None
+    boundaries: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:
+    """The registry's files of ``stages`` in ``folder`` (those that are always written)."""
+    return {f.role: folder / f.name for f in RUN_FILES if f.stage in stages and f.always}
