@@ -1,8 +1,9 @@
 """Hourly prior emission grids from an inventory and temporal profiles.
 
-The numeric core (:func:`hourly_area_emissions`) is a numba kernel over arrays; it knows nothing
-of files.  :func:`iter_prior` streams the period month by month so that a year stays within
-bounded memory; :func:`build_prior` returns the whole configured period as one Dataset.
+The numeric core (:func:`hourly_area_emissions`) runs a numba kernel over arrays
+(:func:`gridcarbon.kernels.emissions.weighted_hourly_sum`); it knows nothing of files.
+:func:`iter_prior` streams the period month by month so that a year stays within bounded memory;
+:func:`build_prior` returns the whole configured period as one Dataset.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import logging
 from collections.abc import Iterator
 
-import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -22,6 +22,7 @@ from gridcarbon.grids.dataset import emission_dataset
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.grids.inventory import Inventory
 from gridcarbon.grids.temporal import beijing_year_hours, hourly_weight_matrix
+from gridcarbon.kernels.emissions import weighted_hourly_sum
 
 __all__ = [
     "build_prior",
@@ -34,32 +35,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_BLOCK = 1024  # cells per block: a float64 accumulator of this size stays in L1 cache
-
-
-@numba.njit(parallel=True, cache=True, fastmath=False)
-def _weighted_sum_kernel(W, A, cells, out):  # pragma: no cover - compiled
-    # out[sp, t, cells[k]] = sum_s W[t, s] * A[s, sp, k], accumulated in float64.
-    T, S = W.shape
-    nsp = A.shape[1]
-    n = cells.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for job in numba.prange(nblocks * nsp):
-        b = job // nsp
-        sp = job % nsp
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        acc = np.empty(hi - lo, dtype=np.float64)
-        for t in range(T):
-            acc[:] = 0.0
-            for s in range(S):
-                w = W[t, s]
-                if w != 0.0:
-                    for k in range(hi - lo):
-                        acc[k] += w * A[s, sp, lo + k]
-            for k in range(hi - lo):
-                out[sp, t, cells[lo + k]] = acc[k]
 
 
 def hourly_area_emissions(
@@ -91,7 +66,7 @@ def hourly_area_emissions(
     if out is None:
         out = np.zeros((nsp, weights.shape[0], n), dtype=np.float32)
     A = np.ascontiguousarray(annual_maps[:, :, active])
-    _weighted_sum_kernel(weights, A, active.astype(np.int64), out)
+    weighted_hourly_sum(weights, A, active.astype(np.int64), out)
     return out
 
 

@@ -3,7 +3,7 @@
 For every receptor-hour (a station at one hour) the operator holds the sensitivity of the
 concentration (µg/m³) to the emission (kg/h) of each grid cell (area sources) and each point
 source, as a compressed sparse row structure; ``H @ x`` (:func:`forward`) and ``H.T @ y``
-(:func:`adjoint`) are numba kernels.
+(:func:`adjoint`) are numba kernels (:mod:`gridcarbon.kernels.plume`).
 
 Physics (each choice a config value, see ``docs/inversion.md``):
 
@@ -28,14 +28,19 @@ Physics (each choice a config value, see ``docs/inversion.md``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
-from numba import prange
 
-from gridcarbon.inversion.dispersion import _sigmas, briggs_rise_nb, wind_profile_exponent_nb
+from gridcarbon.kernels.plume import (
+    area_footprint_counts,
+    area_footprint_fill,
+    compact_rows,
+    csr_hourly_adjoint,
+    csr_hourly_forward,
+    csr_row_dot,
+    point_footprint_fill,
+)
 
 __all__ = [
     "Receptors",
@@ -46,10 +51,6 @@ __all__ = [
     "row_dot",
     "truncation_loss",
 ]
-
-_SQ2 = math.sqrt(2.0)
-_SQ2PI = math.sqrt(2.0 * math.pi)
-_KGH_TO_UGS = 1e9 / 3600.0
 
 
 @dataclass
@@ -136,238 +137,6 @@ class Footprints:
         return int(self.area_idx.size + self.pt_idx.size)
 
 
-@numba.njit(cache=True)
-def _vertical(k, z, h, sz, zi, lid_f):
-    """Vertical factor (1/m): ground (and lid) reflected Gaussian, or uniform below the lid."""
-    if k <= 3:
-        if h > zi:
-            return 0.0
-        if sz > lid_f * zi:
-            return 1.0 / zi
-        s = 0.0
-        for n in range(-2, 3):
-            a = z - h - 2.0 * n * zi
-            b = z + h - 2.0 * n * zi
-            s += math.exp(-0.5 * (a / sz) ** 2) + math.exp(-0.5 * (b / sz) ** 2)
-        return s / (_SQ2PI * sz)
-    return (math.exp(-0.5 * ((z - h) / sz) ** 2) + math.exp(-0.5 * ((z + h) / sz) ** 2)) / (
-        _SQ2PI * sz
-    )
-
-
-@numba.njit(cache=True)
-def _no2_weight(tt, tau, r0, req, tauc):
-    return math.exp(-tt / tau) * (req - (req - r0) * math.exp(-tt / tauc))
-
-
-@numba.njit(cache=True)
-def _rmax(u, rmax_m, tmax_s):
-    return min(rmax_m, u * tmax_s)
-
-
-@numba.njit(cache=True)
-def _cell_in_footprint(dx, dy, ex, ey, R, hd, k, latk):
-    """Whether a cell whose centre is (dx, dy) upwind of the receptor (metres) can reach it
-    within the truncation: along-wind distance in [-hd, R + hd] and crosswind offset within
-    ``latk`` sigma_y (rural or urban, the wider) plus the half-diagonal ``hd``; also returns the
-    along- and crosswind distances."""
-    xd = dx * ex + dy * ey
-    yd = -dx * ey + dy * ex
-    if xd < -hd or xd > R + hd:
-        return False, xd, yd
-    sy1, _ = _sigmas(k, xd + hd, False)
-    sy2, _ = _sigmas(k, xd + hd, True)
-    return abs(yd) <= latk * max(sy1, sy2) + hd, xd, yd
-
-
-@numba.njit(cache=True, parallel=True)
-def _area_count(rx, ry, rspeed, rex, rey, rk, x0, y1, cs, nx, ny, rmax_m, tmax_s, latk):
-    n = rx.size
-    counts = np.zeros(n, np.int64)
-    hd = cs * 0.7072
-    for r in prange(n):
-        R = _rmax(rspeed[r], rmax_m, tmax_s)
-        c0 = max(int((rx[r] - R - hd - x0) / cs), 0)
-        c1 = min(int((rx[r] + R + hd - x0) / cs) + 1, nx)
-        w0 = max(int((y1 - (ry[r] + R + hd)) / cs), 0)
-        w1 = min(int((y1 - (ry[r] - R - hd)) / cs) + 1, ny)
-        cnt = 0
-        for row in range(w0, w1):
-            sy_ = y1 - (row + 0.5) * cs
-            for col in range(c0, c1):
-                sx_ = x0 + (col + 0.5) * cs
-                inside, _, _ = _cell_in_footprint(
-                    rx[r] - sx_, ry[r] - sy_, rex[r], rey[r], R, hd, rk[r], latk
-                )
-                if inside:
-                    cnt += 1
-        counts[r] = cnt
-    return counts
-
-
-@numba.njit(cache=True, parallel=True)
-def _area_fill(
-    ptr,
-    rx,
-    ry,
-    rz,
-    rspeed,
-    rex,
-    rey,
-    rk,
-    rzi,
-    rtau,
-    x0,
-    y1,
-    cs,
-    nx,
-    ny,
-    urban,
-    rmax_m,
-    tmax_s,
-    latk,
-    nsub,
-    nsub_near,
-    h_src,
-    lid_f,
-    r0,
-    req,
-    tauc,
-    out_idx,
-    out_val,
-    out_nox,
-    out_n,
-    out_evals,
-):
-    n = rx.size
-    hd = cs * 0.7072
-    for r in prange(n):
-        R = _rmax(rspeed[r], rmax_m, tmax_s)
-        u = rspeed[r]
-        k = rk[r]
-        zi = rzi[r]
-        c0 = max(int((rx[r] - R - hd - x0) / cs), 0)
-        c1 = min(int((rx[r] + R + hd - x0) / cs) + 1, nx)
-        w0 = max(int((y1 - (ry[r] + R + hd)) / cs), 0)
-        w1 = min(int((y1 - (ry[r] - R - hd)) / cs) + 1, ny)
-        rrow = int((y1 - ry[r]) / cs)
-        rcol = int((rx[r] - x0) / cs)
-        pos = ptr[r]
-        m = 0
-        evals = 0
-        for row in range(w0, w1):
-            sy_ = y1 - (row + 0.5) * cs
-            for col in range(c0, c1):
-                sx_ = x0 + (col + 0.5) * cs
-                inside, xd, yd = _cell_in_footprint(
-                    rx[r] - sx_, ry[r] - sy_, rex[r], rey[r], R, hd, k, latk
-                )
-                if not inside:
-                    continue
-                cell = row * nx + col
-                is_urban = urban[cell]
-                ns = nsub_near if (abs(row - rrow) <= 1 and abs(col - rcol) <= 1) else nsub
-                w = cs / ns
-                acc = 0.0
-                accn = 0.0
-                for i in range(ns):
-                    ox = -0.5 * cs + (i + 0.5) * w
-                    for j in range(ns):
-                        oy = -0.5 * cs + (j + 0.5) * w
-                        xs = xd - (ox * rex[r] + oy * rey[r])
-                        if xs < 1.0 or xs > R:
-                            continue
-                        ys = yd - (-ox * rey[r] + oy * rex[r])
-                        sy, sz = _sigmas(k, xs, is_urban)
-                        lim = latk * sy
-                        a = max(ys - 0.5 * w, -lim)
-                        b = min(ys + 0.5 * w, lim)
-                        if b <= a:
-                            continue
-                        evals += 1
-                        lat = (math.erf(b / (_SQ2 * sy)) - math.erf(a / (_SQ2 * sy))) / (2.0 * w)
-                        v = lat * _vertical(k, rz[r], h_src, sz, zi, lid_f) / u
-                        acc += v
-                        accn += v * _no2_weight(xs / u, rtau[r], r0, req, tauc)
-                if acc > 0.0:
-                    scale = _KGH_TO_UGS / (ns * ns)
-                    out_idx[pos + m] = cell
-                    out_val[pos + m] = acc * scale
-                    out_nox[pos + m] = accn * scale
-                    m += 1
-        out_n[r] = m
-        out_evals[r] = evals
-
-
-@numba.njit(cache=True, parallel=True)
-def _point_fill(
-    rx,
-    ry,
-    rz,
-    rspeed,
-    rex,
-    rey,
-    rk,
-    rzi,
-    rtau,
-    rtamb,
-    px,
-    py,
-    ph,
-    pd_,
-    pv,
-    pt,
-    purban,
-    rmax_m,
-    tmax_s,
-    latk,
-    lid_f,
-    dir_sd,
-    r0,
-    req,
-    tauc,
-    max_per_row,
-    out_idx,
-    out_val,
-    out_nox,
-    out_n,
-):
-    n = rx.size
-    npt = px.size
-    for r in prange(n):
-        R = _rmax(rspeed[r], rmax_m, tmax_s)
-        u = rspeed[r]
-        k = rk[r]
-        m = 0
-        for p in range(npt):
-            dx = rx[r] - px[p]
-            dy = ry[r] - py[p]
-            xd = dx * rex[r] + dy * rey[r]
-            if xd < 1.0 or xd > R:
-                continue
-            yd = -dx * rey[r] + dy * rex[r]
-            urb = purban[p]
-            sy, sz = _sigmas(k, xd, urb)
-            us = u * (max(ph[p], 10.0) / 10.0) ** wind_profile_exponent_nb(k, urb)
-            dh = briggs_rise_nb(k, us, ph[p], pd_[p], pv[p], pt[p], rtamb[r])
-            he = ph[p] + dh
-            # buoyancy-induced spread (Pasquill) and, for the expected plume, the spread of an
-            # uncertain hourly wind direction (1-sigma dir_sd, radians) at distance xd
-            sy = math.sqrt(sy * sy + (dh / 3.5) ** 2 + (xd * dir_sd) ** 2)
-            sz = math.sqrt(sz * sz + (dh / 3.5) ** 2)
-            if abs(yd) > latk * sy:
-                continue
-            lat = math.exp(-0.5 * (yd / sy) ** 2) / (_SQ2PI * sy)
-            v = lat * _vertical(k, rz[r], he, sz, rzi[r], lid_f) / us * _KGH_TO_UGS
-            if v <= 0.0 or m >= max_per_row:
-                continue
-            out_idx[r, m] = p
-            out_val[r, m] = v
-            out_nox[r, m] = v * _no2_weight(xd / us, rtau[r], r0, req, tauc)
-            m += 1
-        out_n[r] = m
-
-
 def build_footprints(
     rec: Receptors,
     grid_x0: float,
@@ -427,7 +196,7 @@ def build_footprints(
         float(max_travel_s),
         float(lateral_sigmas),
     )
-    counts = _area_count(*args)
+    counts = area_footprint_counts(*args)
     ptr_cap = np.zeros(rec.n + 1, np.int64)
     np.cumsum(counts, out=ptr_cap[1:])
     tot = int(ptr_cap[-1])
@@ -436,7 +205,7 @@ def build_footprints(
     nox = np.empty(tot, np.float32)
     used = np.zeros(rec.n, np.int64)
     evals = np.zeros(rec.n, np.int64)
-    _area_fill(
+    area_footprint_fill(
         ptr_cap,
         rec.x,
         rec.y,
@@ -478,7 +247,7 @@ def build_footprints(
         p_val = np.zeros((rec.n, cap), np.float32)
         p_nox = np.zeros((rec.n, cap), np.float32)
         p_n = np.zeros(rec.n, np.int64)
-        _point_fill(
+        point_footprint_fill(
             rec.x,
             rec.y,
             rec.z,
@@ -536,17 +305,6 @@ def build_footprints(
     return fp
 
 
-@numba.njit(cache=True)
-def _compact_kernel(ptr_cap, used, idx, val, nox, ptr, o_idx, o_val, o_nox):
-    for r in range(used.size):
-        a = ptr_cap[r]
-        b = ptr[r]
-        for j in range(used[r]):
-            o_idx[b + j] = idx[a + j]
-            o_val[b + j] = val[a + j]
-            o_nox[b + j] = nox[a + j]
-
-
 def _compact_fast(ptr_cap, used, idx, val, nox):
     ptr = np.zeros(used.size + 1, np.int64)
     np.cumsum(used, out=ptr[1:])
@@ -554,45 +312,17 @@ def _compact_fast(ptr_cap, used, idx, val, nox):
     o_idx = np.empty(n, np.int32)
     o_val = np.empty(n, np.float32)
     o_nox = np.empty(n, np.float32)
-    _compact_kernel(ptr_cap, used, idx, val, nox, ptr, o_idx, o_val, o_nox)
+    compact_rows(ptr_cap, used, idx, val, nox, ptr, o_idx, o_val, o_nox)
     return ptr, o_idx, o_val, o_nox
 
 
 # ---------------------------------------------------------------------------------------------
 # H @ x and H.T @ y
 # ---------------------------------------------------------------------------------------------
-@numba.njit(cache=True, parallel=True)
-def _fwd(ptr, idx, val, hour, E, out):
-    for r in prange(ptr.size - 1):
-        h = hour[r]
-        s = 0.0
-        for j in range(ptr[r], ptr[r + 1]):
-            s += np.float64(val[j]) * np.float64(E[h, idx[j]])
-        out[r] += s
-
-
-@numba.njit(cache=True)
-def _adj(ptr, idx, val, hour, y, G):
-    for r in range(ptr.size - 1):
-        h = hour[r]
-        yr = y[r]
-        for j in range(ptr[r], ptr[r + 1]):
-            G[h, idx[j]] += np.float64(val[j]) * yr
-
-
-@numba.njit(cache=True, parallel=True)
-def _rowdot(ptr, idx, val, field, out):
-    for r in prange(ptr.size - 1):
-        s = 0.0
-        for j in range(ptr[r], ptr[r + 1]):
-            s += np.float64(val[j]) * field[idx[j]]
-        out[r] = s
-
-
 def row_dot(fp: Footprints, field: np.ndarray, nox: bool = False) -> np.ndarray:
     """Area part of ``H @ x`` for a time-invariant field ``(ncell,)`` (same at every hour)."""
     out = np.zeros(fp.receptors.n)
-    _rowdot(
+    csr_row_dot(
         fp.area_ptr,
         fp.area_idx,
         fp.area_nox if nox else fp.area_val,
@@ -619,7 +349,7 @@ def forward(
     out = np.zeros(fp.receptors.n)
     hour = fp.receptors.hour
     if area is not None:
-        _fwd(
+        csr_hourly_forward(
             fp.area_ptr,
             fp.area_idx,
             fp.area_nox if nox else fp.area_val,
@@ -628,7 +358,7 @@ def forward(
             out,
         )
     if points is not None and fp.npoint:
-        _fwd(
+        csr_hourly_forward(
             fp.pt_ptr,
             fp.pt_idx,
             fp.pt_nox if nox else fp.pt_val,
@@ -645,10 +375,14 @@ def adjoint(
     """``H.T @ y``: sensitivities ``(nt, ncell)`` and ``(nt, npoint)`` of ``<y, H x>``."""
     y = np.asarray(y, float)
     G = np.zeros((nt, fp.ncell))
-    _adj(fp.area_ptr, fp.area_idx, fp.area_nox if nox else fp.area_val, fp.receptors.hour, y, G)
+    csr_hourly_adjoint(
+        fp.area_ptr, fp.area_idx, fp.area_nox if nox else fp.area_val, fp.receptors.hour, y, G
+    )
     Gp = np.zeros((nt, max(fp.npoint, 0)))
     if fp.npoint:
-        _adj(fp.pt_ptr, fp.pt_idx, fp.pt_nox if nox else fp.pt_val, fp.receptors.hour, y, Gp)
+        csr_hourly_adjoint(
+            fp.pt_ptr, fp.pt_idx, fp.pt_nox if nox else fp.pt_val, fp.receptors.hour, y, Gp
+        )
     return G, Gp
 
 

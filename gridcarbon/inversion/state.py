@@ -24,15 +24,14 @@ point and neighbour factors share the species correlation; the daily mixing-heig
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from gridcarbon.errors import ConfigError
+from gridcarbon.kernels.covariance import ar1_cholesky_apply
 
 __all__ = ["StateLayout", "PriorCovariance", "species_correlation_matrix", "exp_corr"]
 
@@ -212,33 +211,6 @@ class StateLayout:
         }
 
 
-@numba.njit(cache=True)
-def _ar1_axis(X, rho, transpose):
-    """Apply the Cholesky factor L of the AR(1) correlation ``rho**|i-j|`` (or its transpose)
-    along axis 1 of ``X`` ``(pre, n, post)``, in place: ``x_0 = e_0``,
-    ``x_i = rho x_{i-1} + sqrt(1 - rho²) e_i``; the transpose runs the recursion backwards."""
-    pre, n, post = X.shape
-    c = math.sqrt(1.0 - rho * rho)
-    if n < 2:
-        return
-    if not transpose:
-        for a in range(pre):
-            for i in range(1, n):
-                for b in range(post):
-                    X[a, i, b] = rho * X[a, i - 1, b] + c * X[a, i, b]
-    else:
-        u = np.empty(post)
-        for a in range(pre):
-            for b in range(post):
-                u[b] = X[a, n - 1, b]
-                X[a, n - 1, b] = c * u[b]
-            for i in range(n - 2, -1, -1):
-                ci = c if i > 0 else 1.0
-                for b in range(post):
-                    u[b] = X[a, i, b] + rho * u[b]
-                    X[a, i, b] = ci * u[b]
-
-
 class PriorCovariance:
     """B and its symmetric square root S (B = S S), applied without forming them.
 
@@ -313,9 +285,9 @@ class PriorCovariance:
         if transpose:
             X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
         tr = bool(transpose)
-        _ar1_axis(X.reshape(k * L.ns, L.nw, L.nby * L.nbx), self.rho_time, tr)
-        _ar1_axis(X.reshape(k * L.ns * L.nw, L.nby, L.nbx), self.rho_space, tr)
-        _ar1_axis(X.reshape(k * L.ns * L.nw * L.nby, L.nbx, 1), self.rho_space, tr)
+        ar1_cholesky_apply(X.reshape(k * L.ns, L.nw, L.nby * L.nbx), self.rho_time, tr)
+        ar1_cholesky_apply(X.reshape(k * L.ns * L.nw, L.nby, L.nbx), self.rho_space, tr)
+        ar1_cholesky_apply(X.reshape(k * L.ns * L.nw * L.nby, L.nbx, 1), self.rho_space, tr)
         if not transpose:
             X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
         out[g] = self.sigma * X.reshape(k, -1).T
@@ -330,7 +302,7 @@ class PriorCovariance:
         sl = L.segments["transport"]
         if sl.stop > sl.start:
             Y = np.array(V[sl].T, dtype=np.float64, order="C")  # (k, days)
-            _ar1_axis(Y.reshape(k, -1, 1), self.rho_transport, tr)
+            ar1_cholesky_apply(Y.reshape(k, -1, 1), self.rho_transport, tr)
             out[sl] = self.sd[sl][:, None] * Y.T
         return out[:, 0] if one else out
 

@@ -8,7 +8,6 @@ import functools
 import logging
 import time
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -30,6 +29,7 @@ from gridcarbon.inversion.operator import (
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_correlation_matrix
 from gridcarbon.inversion.units import MOLAR_MASS, mass_to_mixing_factor
+from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
 
 __all__ = ["ObservationSystem", "EMITTED", "conversion_factor"]
 
@@ -47,91 +47,6 @@ def conversion_factor(obs_species: str, cfg: InversionConfig) -> float:
     if obs_species == "NO2":
         return mass_to_mixing_factor(MOLAR_MASS["NO2"], T, p, "ppb")
     return mass_to_mixing_factor(cfg.voc_molar_mass_per_carbon, T, p, "ppb")
-
-
-@numba.njit(cache=True)
-def _jacobian_fill(
-    pair_row,
-    pair_sp,
-    pair_nox,
-    pair_conv,
-    a_ptr,
-    a_idx,
-    a_val,
-    a_nox,
-    p_ptr,
-    p_idx,
-    p_val,
-    p_nox,
-    hour,
-    E,
-    Ep,
-    cell_block,
-    hour_window,
-    point_big,
-    point_block,
-    grid_off,
-    pt_off,
-    nw,
-    nblk,
-    npb,
-    offs,
-    o_row,
-    o_col,
-    o_val,
-    sum_area,
-    sum_pt,
-    max_pt,
-):
-    for q in range(pair_row.size):
-        r = pair_row[q]
-        s = pair_sp[q]
-        h = hour[r]
-        w = hour_window[h]
-        c = pair_conv[q]
-        pos = offs[q]
-        sa = 0.0
-        for j in range(a_ptr[r], a_ptr[r + 1]):
-            cell = a_idx[j]
-            v = (a_nox[j] if pair_nox[q] else a_val[j]) * c * E[s, h, cell]
-            o_row[pos] = q
-            o_col[pos] = grid_off + (s * nw + w) * nblk + cell_block[cell]
-            o_val[pos] = v
-            sa += v
-            pos += 1
-        sp_ = 0.0
-        mp = 0.0
-        for j in range(p_ptr[r], p_ptr[r + 1]):
-            p = p_idx[j]
-            v = (p_nox[j] if pair_nox[q] else p_val[j]) * c * Ep[s, h, p]
-            o_row[pos] = q
-            if point_big[p] >= 0:
-                o_col[pos] = pt_off + s * npb + point_big[p]
-            else:
-                o_col[pos] = grid_off + (s * nw + w) * nblk + point_block[p]
-            o_val[pos] = v
-            sp_ += v
-            if v > mp:
-                mp = v
-            pos += 1
-        sum_area[q] = sa
-        sum_pt[q] = sp_
-        max_pt[q] = mp
-
-
-@numba.njit(cache=True)
-def _max_point(ptr, idx, val, hour, Ep, out_max, out_sum):
-    for r in range(ptr.size - 1):
-        h = hour[r]
-        m = 0.0
-        t = 0.0
-        for j in range(ptr[r], ptr[r + 1]):
-            v = val[j] * Ep[h, idx[j]]
-            t += v
-            if v > m:
-                m = v
-        out_max[r] = m
-        out_sum[r] = t
 
 
 class ObservationSystem:
@@ -510,7 +425,7 @@ class ObservationSystem:
         point_big = np.full(npt, -1, np.int64)
         point_big[L.point_index] = np.arange(L.point_index.size)
         point_block = cell_block[self.point_cells] if npt else np.zeros(0, np.int64)
-        _jacobian_fill(
+        jacobian_fill(
             pair_row,
             pair_sp,
             pair_nox,
@@ -706,7 +621,7 @@ class ObservationSystem:
                 mx = np.zeros(rec.n)
                 tot = np.zeros(rec.n)
                 if fp.npoint:
-                    _max_point(
+                    point_max_and_sum(
                         fp.pt_ptr,
                         fp.pt_idx,
                         fp.pt_nox if nox else fp.pt_val,

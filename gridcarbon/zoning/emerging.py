@@ -29,12 +29,14 @@ ArcGIS.
 
 from __future__ import annotations
 
-import math
-
-import numba as nb
 import numpy as np
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.kernels.trend import (
+    classify_emerging_codes,
+    mann_kendall_columns,
+    mann_kendall_one,
+)
 
 __all__ = [
     "mann_kendall",
@@ -68,40 +70,6 @@ EMERGING_CATEGORIES: tuple[str, ...] = (
 )
 
 
-@nb.njit(cache=True)
-def _mk_one(x):
-    """Mann–Kendall S, Var(S) with tie correction, Z (continuity-corrected), tau, p."""
-    n = x.size
-    s = 0.0
-    for k in range(n - 1):
-        for j in range(k + 1, n):
-            d = x[j] - x[k]
-            if d > 0:
-                s += 1.0
-            elif d < 0:
-                s -= 1.0
-    xs = np.sort(x)
-    ties = 0.0
-    run = 1
-    for i in range(1, n + 1):
-        if i < n and xs[i] == xs[i - 1]:
-            run += 1
-        else:
-            if run > 1:
-                ties += run * (run - 1) * (2 * run + 5)
-            run = 1
-    var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
-    if s > 0:
-        z = (s - 1) / math.sqrt(var)
-    elif s < 0:
-        z = (s + 1) / math.sqrt(var)
-    else:
-        z = 0.0
-    tau = s / (0.5 * n * (n - 1))
-    p = math.erfc(abs(z) / math.sqrt(2.0))
-    return s, var, z, tau, p
-
-
 def mann_kendall(x: np.ndarray) -> dict[str, float]:
     """Mann–Kendall test of one series (as ``pymannkendall.original_test``).
 
@@ -112,30 +80,8 @@ def mann_kendall(x: np.ndarray) -> dict[str, float]:
         raise InputDataError(f"Mann–Kendall needs a 1-D series of at least 3 values, got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise InputDataError("Mann–Kendall series holds NaN")
-    s, var, z, tau, p = _mk_one(x)
+    s, var, z, tau, p = mann_kendall_one(x)
     return {"s": s, "var_s": var, "z": z, "Tau": tau, "p": p}
-
-
-@nb.njit(parallel=True, cache=True)
-def _mk_many(series, out):
-    n, m = series.shape
-    for i in nb.prange(m):
-        col = np.empty(n)
-        ok = True
-        for t in range(n):
-            col[t] = series[t, i]
-            if col[t] != col[t]:
-                ok = False
-        if not ok:
-            for k in range(5):
-                out[k, i] = np.nan
-            continue
-        s, var, z, tau, p = _mk_one(col)
-        out[0, i] = s
-        out[1, i] = var
-        out[2, i] = z
-        out[3, i] = tau
-        out[4, i] = p
 
 
 def mann_kendall_many(series: np.ndarray) -> dict[str, np.ndarray]:
@@ -144,65 +90,8 @@ def mann_kendall_many(series: np.ndarray) -> dict[str, np.ndarray]:
     if series.ndim != 2:
         raise InputDataError("series must be (bins, locations)")
     out = np.empty((5, series.shape[1]))
-    _mk_many(series, out)
+    mann_kendall_columns(series, out)
     return {"s": out[0], "var_s": out[1], "z": out[2], "Tau": out[3], "p": out[4]}
-
-
-@nb.njit(parallel=True, cache=True)
-def _classify(bins, z_mk, p_mk, min_bin, alpha, out):
-    n, m = bins.shape
-    for i in nb.prange(m):
-        out[i] = 0
-        if z_mk[i] != z_mk[i]:
-            continue
-        for side in range(2):  # 0: hot, 1: cold
-            sgn = 1 if side == 0 else -1
-            base = 0 if side == 0 else 8
-            n_hot = 0
-            n_cold = 0
-            for t in range(n):
-                b = bins[t, i] * sgn
-                if b >= min_bin:
-                    n_hot += 1
-                elif b <= -min_bin:
-                    n_cold += 1
-            last_hot = bins[n - 1, i] * sgn >= min_bin
-            frac = n_hot / n
-            trend_sig = p_mk[i] < alpha
-            trend_up = z_mk[i] * sgn > 0
-            if not last_hot:
-                if frac >= 0.9:
-                    out[i] = base + 8  # historical
-                    break
-                continue
-            # final run of hot bins
-            run = 0
-            for t in range(n - 1, -1, -1):
-                if bins[t, i] * sgn >= min_bin:
-                    run += 1
-                else:
-                    break
-            sig_before_run = False
-            for t in range(n - run):
-                if bins[t, i] * sgn >= min_bin or bins[t, i] * sgn <= -min_bin:
-                    sig_before_run = True
-                    break
-            if n_hot == 1 and not sig_before_run:
-                out[i] = base + 1  # new
-            elif run >= 2 and not sig_before_run and frac < 0.9:
-                out[i] = base + 2  # consecutive
-            elif frac >= 0.9:
-                if trend_sig and trend_up:
-                    out[i] = base + 3  # intensifying
-                elif trend_sig and not trend_up:
-                    out[i] = base + 5  # diminishing
-                else:
-                    out[i] = base + 4  # persistent
-            elif n_cold > 0:
-                out[i] = base + 7  # oscillating
-            else:
-                out[i] = base + 6  # sporadic
-            break
 
 
 def classify_emerging(
@@ -235,7 +124,7 @@ def classify_emerging(
     zz = z.reshape(n, -1)
     mk = mann_kendall_many(zz)
     out = np.zeros(zz.shape[1], np.int8)
-    _classify(
+    classify_emerging_codes(
         np.ascontiguousarray(np.asarray(bins).reshape(n, -1), dtype=np.int8),
         mk["z"],
         mk["p"],

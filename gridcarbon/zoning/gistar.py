@@ -9,7 +9,8 @@ outside the region are dropped both as data and as neighbours.  With ``n`` regio
 
 which is the statistic of Getis & Ord (1992) and of esda ``G_Local(transform='B', star=True)``.
 The window sums use row prefix sums (the disc is a union of row runs), so the cost per cell is
-twice the number of rows in the disc, whatever the radius.
+twice the number of rows in the disc, whatever the radius; the numba kernels are in
+:mod:`gridcarbon.kernels.gistar`.
 
 p-values are two-sided, ``p = 2·sf(|z|) = erfc(|z|/√2)``; Benjamini–Hochberg is applied per
 field (species × time step) over its region cells; bins ±3/±2/±1 mark cells BH-significant at
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.kernels.gistar import all_finite_in_mask, fdr_bins_fill, gi_star_z, window_sums
+from gridcarbon.kernels.threads import chunk_count
 
 __all__ = [
     "disc_halfwidths",
@@ -92,98 +94,14 @@ def lattice_neighbours(
     return cells, neigh
 
 
-@nb.njit(cache=True)
-def _window_sums(x, hw, out, pre):
-    """out[r, c] = Σ over the disc around (r, c) of x (x is 0 outside the region)."""
-    ny, nx = x.shape
-    R = (hw.size - 1) // 2
-    for r in range(ny):
-        s = 0.0
-        pre[r, 0] = 0.0
-        for c in range(nx):
-            s += x[r, c]
-            pre[r, c + 1] = s
-    for r in range(ny):
-        for c in range(nx):
-            acc = 0.0
-            for k in range(hw.size):
-                rr = r + k - R
-                if rr < 0 or rr >= ny:
-                    continue
-                lo = c - hw[k]
-                hi = c + hw[k] + 1
-                if lo < 0:
-                    lo = 0
-                if hi > nx:
-                    hi = nx
-                acc += pre[rr, hi] - pre[rr, lo]
-            out[r, c] = acc
-
-
 def neighbour_counts(mask: np.ndarray, radius_m: float, cell_size: float) -> np.ndarray:
     """``W_i``: number of region cells in each cell's band, focal cell included (float64)."""
     hw = disc_halfwidths(radius_m, cell_size)
     m = mask.astype(np.float64)
     out = np.empty_like(m)
     pre = np.empty((m.shape[0], m.shape[1] + 1))
-    _window_sums(m, hw, out, pre)
+    window_sums(m, hw, out, pre)
     return out
-
-
-@nb.njit(parallel=True, cache=True)
-def _gi_star_kernel(fields, maskf, n, hw, W, inv_base, z, nchunks):
-    """Gi* z of every cell of every field (NaN outside the region).
-
-    Each chunk of fields reuses one zero-padded copy of the masked field and its row prefix sums;
-    the disc sums are then computed row by row over contiguous memory (vectorisable).
-    """
-    nt, ny, nx = fields.shape
-    R = (hw.size - 1) // 2
-    H = ny + 2 * R
-    Wd = nx + 2 * R
-    per = (nt + nchunks - 1) // nchunks
-    for ch in nb.prange(nchunks):
-        t0 = ch * per
-        t1 = min(nt, t0 + per)
-        if t0 >= t1:
-            continue
-        xp = np.zeros((H, Wd))
-        pre = np.zeros((H, Wd + 1))
-        acc = np.empty(nx)
-        for t in range(t0, t1):
-            s1 = 0.0
-            for r in range(ny):
-                for c in range(nx):
-                    v = np.float64(fields[t, r, c]) * maskf[r, c]
-                    xp[r + R, c + R] = v
-                    s1 += v
-            mean = s1 / n
-            s2 = 0.0
-            for r in range(ny):
-                for c in range(nx):
-                    d = (xp[r + R, c + R] - mean) * maskf[r, c]
-                    s2 += d * d
-            sd = math.sqrt(s2 / n)
-            for r in range(R, H - R):
-                run = 0.0
-                for c in range(Wd):
-                    run += xp[r, c]
-                    pre[r, c + 1] = run
-            for r in range(ny):
-                for c in range(nx):
-                    acc[c] = 0.0
-                for d in range(hw.size):
-                    rr = r + d
-                    h = hw[d]
-                    for c in range(nx):
-                        acc[c] += pre[rr, c + R + h + 1] - pre[rr, c + R - h]
-                inv_sd = 1.0 / sd if sd > 0.0 else 0.0
-                for c in range(nx):
-                    if maskf[r, c] == 0.0:
-                        z[t, r, c] = np.nan
-                    else:
-                        # inv_base = 1 / sqrt((n W - W²) / (n - 1)), fixed for all fields
-                        z[t, r, c] = (acc[c] - mean * W[r, c]) * inv_base[r, c] * inv_sd
 
 
 def gi_star(
@@ -217,16 +135,16 @@ def gi_star(
     n = int(mask.sum())
     if n < 3:
         raise InputDataError(f"only {n} region cells: Gi* needs at least 3")
-    if not _all_finite(np.ascontiguousarray(fields), mask):
+    if not all_finite_in_mask(np.ascontiguousarray(fields), mask):
         raise InputDataError("emission fields hold NaN or infinite values inside the region")
     hw = disc_halfwidths(radius_m, cell_size)
     W = neighbour_counts(mask, radius_m, cell_size)
     if out is None:
         out = np.empty(fields.shape, np.float64)
-    nchunks = max(1, min(fields.shape[0], 8 * nb.get_num_threads()))
+    nchunks = chunk_count(fields.shape[0])
     base = (n * W - W * W) / (n - 1)
     inv_base = np.where(mask & (base > 0), 1.0 / np.sqrt(np.where(base > 0, base, 1.0)), 0.0)
-    _gi_star_kernel(
+    gi_star_z(
         np.ascontiguousarray(fields),
         mask.astype(np.float64),
         float(n),
@@ -244,74 +162,6 @@ def two_sided_p(z: np.ndarray) -> np.ndarray:
     from scipy.special import erfc
 
     return erfc(np.abs(np.asarray(z, np.float64)) / math.sqrt(2.0))
-
-
-@nb.njit(cache=True)
-def _erfc_p(z):
-    return math.erfc(abs(z) / math.sqrt(2.0))
-
-
-@nb.njit(cache=True)
-def _all_finite(fields, mask):
-    nt, ny, nx = fields.shape
-    for t in range(nt):
-        for r in range(ny):
-            for c in range(nx):
-                if mask[r, c] and not np.isfinite(fields[t, r, c]):
-                    return False
-    return True
-
-
-@nb.njit(parallel=True, cache=True)
-def _fdr_bins_kernel(z, cells, zcrit, levels, out, nchunks):
-    """Per field: BH thresholds at each level, then bins ±(index of strictest level passed).
-
-    Only cells with |z| >= zcrit (p <= max level, with a safety margin) can be rejected, so the
-    p-values (erfc) are computed and sorted for those candidates only.  ``out`` starts at 0.
-    """
-    nt = z.shape[0]
-    m = cells.size
-    nlev = levels.size
-    qmax = levels[nlev - 1]
-    per = (nt + nchunks - 1) // nchunks
-    for ch in nb.prange(nchunks):
-        cidx = np.empty(m, np.int64)
-        cp = np.empty(m)
-        for t in range(ch * per, min(nt, (ch + 1) * per)):
-            _fdr_one(z, t, cells, zcrit, levels, qmax, m, nlev, cidx, cp, out)
-
-
-@nb.njit(cache=True)
-def _fdr_one(z, t, cells, zcrit, levels, qmax, m, nlev, cidx, cp, out):
-    """BH bins of field ``t`` (candidates |z| >= zcrit only); writes non-zero bins."""
-    k = 0
-    for j in range(m):
-        i = cells[j]
-        zz = np.float64(z[t, i])
-        if abs(zz) >= zcrit:
-            p = math.erfc(abs(zz) / math.sqrt(2.0))
-            if p <= qmax:
-                cidx[k] = i
-                cp[k] = p
-                k += 1
-    if k == 0:
-        return
-    ps = np.sort(cp[:k])
-    thr = np.full(nlev, -1.0)
-    for lv in range(nlev):
-        q = levels[lv]
-        for j in range(k - 1, -1, -1):
-            if ps[j] <= (j + 1) * q / m:
-                thr[lv] = ps[j]
-                break
-    for j in range(k):
-        b = 0
-        for lv in range(nlev):
-            if thr[lv] >= 0.0 and cp[j] <= thr[lv]:
-                b = nlev - lv
-                break
-        i = cidx[j]
-        out[t, i] = -b if z[t, i] < 0 else b
 
 
 def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.ndarray:
@@ -342,8 +192,8 @@ def fdr_bins(z: np.ndarray, mask: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.n
     zz = z.reshape(nt, -1)
     if zz.dtype not in (np.float32, np.float64):
         zz = zz.astype(np.float64)
-    nchunks = max(1, min(nt, 8 * nb.get_num_threads()))
-    _fdr_bins_kernel(
+    nchunks = chunk_count(nt)
+    fdr_bins_fill(
         np.ascontiguousarray(zz),
         np.flatnonzero(mask.ravel()).astype(np.int64),
         zcrit,

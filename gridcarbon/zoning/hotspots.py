@@ -23,13 +23,14 @@ import json
 import logging
 import math
 
-import numba as nb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.kernels.colocation import shift_counts
+from gridcarbon.kernels.threads import chunk_count
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import EMERGING_CATEGORIES, MIN_BINS, classify_emerging
 from gridcarbon.zoning.gistar import fdr_bins, gi_star
@@ -126,54 +127,6 @@ def set_name(s: tuple[str, ...]) -> str:
     return "all" if len(s) >= 3 else "_".join(s)
 
 
-@nb.njit(parallel=True, cache=True)
-def _shift_counts(h1_ptr, h1_row, h1_col, h2, h3, use3, shifts, nx, ny, nchunks, out):
-    """out[k] = Σ_t #{cells hot in map 1 whose shifted positions are hot in maps 2 (and 3)}.
-
-    Time steps are split into chunks processed in parallel; within a step the hot cells of
-    map 1 are visited once per shift while that step's rows of maps 2 and 3 stay in cache.
-    """
-    K = shifts.shape[0]
-    nt = h1_ptr.size - 1
-    per = (nt + nchunks - 1) // nchunks
-    part = np.zeros((nchunks, K), np.int64)
-    for ch in nb.prange(nchunks):
-        for t in range(ch * per, min(nt, (ch + 1) * per)):
-            j0 = h1_ptr[t]
-            j1 = h1_ptr[t + 1]
-            for k in range(K):
-                dy2 = shifts[k, 0]
-                dx2 = shifts[k, 1]
-                dy3 = shifts[k, 2]
-                dx3 = shifts[k, 3]
-                cnt = 0
-                for j in range(j0, j1):
-                    r2 = h1_row[j] + dy2
-                    if r2 >= ny:
-                        r2 -= ny
-                    c2 = h1_col[j] + dx2
-                    if c2 >= nx:
-                        c2 -= nx
-                    if h2[t, r2 * nx + c2]:
-                        if use3:
-                            r3 = h1_row[j] + dy3
-                            if r3 >= ny:
-                                r3 -= ny
-                            c3 = h1_col[j] + dx3
-                            if c3 >= nx:
-                                c3 -= nx
-                            if h3[t, r3 * nx + c3]:
-                                cnt += 1
-                        else:
-                            cnt += 1
-                part[ch, k] += cnt
-    for k in range(K):
-        s = 0
-        for ch in range(nchunks):
-            s += part[ch, k]
-        out[k] = s
-
-
 def _random_shifts(ny: int, nx: int, K: int, min_cells: float, rng) -> np.ndarray:
     out = []
     while len(out) < K:
@@ -212,8 +165,8 @@ def toroidal_null(
     use3 = len(hot) > 2
     h3 = np.ascontiguousarray(hot[2].reshape(nt, -1)) if use3 else h2
     out = np.empty(n_shifts, np.int64)
-    nchunks = max(1, min(nt, 8 * nb.get_num_threads()))
-    _shift_counts(
+    nchunks = chunk_count(nt)
+    shift_counts(
         ptr,
         (idx // nx).astype(np.int64),
         (idx % nx).astype(np.int64),

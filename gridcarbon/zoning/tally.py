@@ -1,16 +1,15 @@
 """Zone tallies: per-unit emission totals for every hour, day, month and the period.
 
 Area sources go to units through the coverage matrix (``F @ field`` for every hour at once, a
-numba kernel over time); point sources go to the unit that contains them.  Everything not in a
-unit (area outside every unit, points outside every unit) is kept as the ``outside`` remainder,
-so that units + outside = grid total.
+numba kernel over time, :mod:`gridcarbon.kernels.tally`); point sources go to the unit that
+contains them.  Everything not in a unit (area outside every unit, points outside every unit) is
+kept as the ``outside`` remainder, so that units + outside = grid total.
 """
 
 from __future__ import annotations
 
 import logging
 
-import numba as nb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -18,6 +17,12 @@ import xarray as xr
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.inversion.core import unit_total_std
+from gridcarbon.kernels.tally import (
+    add_points_to_units,
+    coverage_apply,
+    coverage_apply3,
+    scatter_add_columns,
+)
 from gridcarbon.zoning.overlay import Overlay
 
 __all__ = [
@@ -36,67 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 BEIJING = np.timedelta64(8, "h")
-
-
-@nb.njit(parallel=True, cache=True)
-def _coverage_apply(rstart, rend, runit, pcell, punit, pdata, x, out):
-    """out[t, :] = F @ x[t] with F split into runs and partial entries (see ``_prepare``).
-
-    For each time step: contiguous runs of cells lying wholly in one unit are summed (a
-    sequential, vectorisable loop), then the remaining (cell, unit, fraction) entries, in cell
-    order, are added.  Accumulation is in float64.
-    """
-    nt = x.shape[0]
-    nu = out.shape[1]
-    for t in nb.prange(nt):
-        xt = x[t]
-        ot = out[t]
-        for u in range(nu):
-            ot[u] = 0.0
-        for j in range(rstart.size):
-            s = 0.0
-            for c in range(rstart[j], rend[j]):
-                s += xt[c]
-            ot[runit[j]] += s
-        for k in range(pcell.size):
-            ot[punit[k]] += pdata[k] * xt[pcell[k]]
-
-
-@nb.njit(parallel=True, cache=True)
-def _coverage_apply3(rstart, rend, runit, pcell, punit, pdata, xa, xb, xc, oa, ob, oc):
-    """:func:`_coverage_apply` for three fields at once (the index arrays are read once)."""
-    nt = xa.shape[0]
-    nu = oa.shape[1]
-    for t in nb.prange(nt):
-        a = xa[t]
-        b = xb[t]
-        c = xc[t]
-        A = oa[t]
-        B = ob[t]
-        C = oc[t]
-        for u in range(nu):
-            A[u] = 0.0
-            B[u] = 0.0
-            C[u] = 0.0
-        for j in range(rstart.size):
-            sa = 0.0
-            sb = 0.0
-            sc = 0.0
-            for k in range(rstart[j], rend[j]):
-                sa += a[k]
-                sb += b[k]
-                sc += c[k]
-            u = runit[j]
-            A[u] += sa
-            B[u] += sb
-            C[u] += sc
-        for k in range(pcell.size):
-            cc = pcell[k]
-            u = punit[k]
-            f = pdata[k]
-            A[u] += f * a[cc]
-            B[u] += f * b[cc]
-            C[u] += f * c[cc]
 
 
 def _prepare(F: sp.spmatrix) -> tuple[np.ndarray, ...]:
@@ -149,7 +93,7 @@ def sparse_time_matmul(
         raise InputDataError(f"fields have {x2.shape[1]} cells, the coverage matrix {F.shape[1]}")
     prep = prepared if prepared is not None else _prepare(F)
     out = np.empty((x2.shape[0], F.shape[0]), np.float64)
-    _coverage_apply(*prep, x2, out)
+    coverage_apply(*prep, x2, out)
     return out
 
 
@@ -165,36 +109,16 @@ def sparse_time_matmul_many(
                 f"fields have {x2[0].shape[1]} cells, the coverage matrix {F.shape[1]}"
             )
         outs = [np.empty((x2[0].shape[0], F.shape[0]), np.float64) for _ in range(3)]
-        _coverage_apply3(*prep, *x2, *outs)
+        coverage_apply3(*prep, *x2, *outs)
         return outs
     return [sparse_time_matmul(F, x, prep) for x in x2]
-
-
-@nb.njit(parallel=True, cache=True)
-def _point_sums_kernel(idx, pts, out):
-    nt, npnt = pts.shape
-    for t in nb.prange(nt):
-        for p in range(npnt):
-            out[t, idx[p]] += pts[t, p]
-
-
-@nb.njit(parallel=True, cache=True)
-def _add_points_kernel(point_unit, pts, out, outside):
-    nt, npnt = pts.shape
-    for t in nb.prange(nt):
-        for p in range(npnt):
-            u = point_unit[p]
-            if u >= 0:
-                out[t, u] += pts[t, p]
-            else:
-                outside[t] += pts[t, p]
 
 
 def add_points(point_unit: np.ndarray, pts: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Add point sources ``pts`` (nt, n_points) into per-unit totals ``out`` (nt, n_units) in
     place, each to the unit that contains it; returns the (nt,) sum of points outside all units."""
     outside = np.zeros(pts.shape[0])
-    _add_points_kernel(np.asarray(point_unit, np.int64), np.ascontiguousarray(pts), out, outside)
+    add_points_to_units(np.asarray(point_unit, np.int64), np.ascontiguousarray(pts), out, outside)
     return outside
 
 
@@ -208,7 +132,7 @@ def _point_sums(
     idx = np.where(point_unit >= 0, point_unit, n_units).astype(np.int64)
     if out is None:
         out = np.zeros((pts.shape[0], n_units + 1))
-    _point_sums_kernel(idx, np.ascontiguousarray(pts), out)
+    scatter_add_columns(idx, np.ascontiguousarray(pts), out)
     return out
 
 
