@@ -37,9 +37,12 @@ def sha256_file(path: str | Path) -> str:
 
 def input_checksums(config: Any) -> dict[str, str]:
     """sha256 of every input file a run of ``config`` reads (package data and user files)."""
-    from gridcarbon.scenario.geography import data_path
+    from gridcarbon.io.geodata import package_data_path
 
-    out = {f"gridcarbon/data/{name}": sha256_file(data_path(name)) for name in PACKAGE_DATA_FILES}
+    out = {
+        f"gridcarbon/data/{name}": sha256_file(package_data_path(name))
+        for name in PACKAGE_DATA_FILES
+    }
     csv = getattr(getattr(config, "prior", None), "point_sources_csv", None)
     if csv is not None:
         out[str(csv)] = sha256_file(csv)

@@ -7,8 +7,6 @@ places from GeoNames; see ``data_manifest.yaml`` and ``scripts/extract_zhejiang_
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -16,9 +14,9 @@ import pandas as pd
 import shapely
 
 from gridcarbon.grids.gridspec import GridSpec, to_projected
+from gridcarbon.io.geodata import package_data_path, read_boundaries, read_places
 
 __all__ = [
-    "data_path",
     "load_boundaries",
     "load_places",
     "region_polygon",
@@ -46,11 +44,6 @@ CITY_POPULATION_2020 = {
 }
 
 
-def data_path(name: str) -> Path:
-    """Path of a file shipped in ``gridcarbon/data``."""
-    return Path(str(files("gridcarbon") / "data" / name))
-
-
 _BOUNDARY_FILES = {
     "province": "zhejiang_province.geojson",
     "city": "zhejiang_cities.geojson",
@@ -61,9 +54,7 @@ _BOUNDARY_FILES = {
 
 @lru_cache(maxsize=8)
 def _read_boundaries(level: str) -> gpd.GeoDataFrame:
-    gdf = gpd.read_file(data_path(_BOUNDARY_FILES[level]))
-    gdf = gdf.set_crs("EPSG:4326", allow_override=True)
-    gdf["adcode"] = gdf["adcode"].astype(str)
+    gdf = read_boundaries(package_data_path(_BOUNDARY_FILES[level]))
     if level in ("county", "city"):
         gdf["city_code"] = gdf["adcode"].str[:4] + "00"
     return gdf
@@ -94,7 +85,7 @@ def load_places() -> pd.DataFrame:
 
     Rows whose population was found wrong carry an empty population and a ``note``.
     """
-    return pd.read_csv(data_path("zhejiang_places_geonames.csv"), dtype={"note": str})
+    return read_places(package_data_path("zhejiang_places_geonames.csv"))
 
 
 def region_polygon(grid_crs, sea_m: float = TERRITORIAL_SEA_M) -> shapely.Geometry:

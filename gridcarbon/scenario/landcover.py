@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import rasterio
 from rasterio.warp import Resampling, reproject
 
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.scenario.geography import data_path
+from gridcarbon.io.geodata import ClassRaster, package_data_path, read_class_raster
 
 __all__ = ["landcover_fractions", "LANDCOVER_FILE", "IGBP_GROUPS"]
 
@@ -25,11 +24,14 @@ IGBP_GROUPS: dict[str, dict[int, float]] = {
 }
 
 
-def landcover_fractions(grid: GridSpec) -> dict[str, np.ndarray]:
+def landcover_fractions(grid: GridSpec, raster: ClassRaster | None = None) -> dict[str, np.ndarray]:
     """Fraction of each grid cell in each land-cover group.
 
     The 0.05-degree IGBP majority classes are turned into per-group indicators and averaged onto
     the grid by area (GDAL ``average`` resampling).  Cells outside the raster get 0.
+
+    ``raster`` (from :func:`gridcarbon.io.geodata.read_class_raster`) defaults to the shipped
+    Zhejiang MCD12C1 extract.
 
     Returns
     -------
@@ -37,9 +39,13 @@ def landcover_fractions(grid: GridSpec) -> dict[str, np.ndarray]:
         ``urban``, ``cropland``, ``forest``, ``water``, ``other``; each ``(ny, nx)`` float64 in
         [0, 1]; the groups sum to 1 where the raster has data.
     """
-    with rasterio.open(data_path(LANDCOVER_FILE)) as src:
-        classes = src.read(1)
-        src_transform, src_crs, nodata = src.transform, src.crs, src.nodata
+    raster = read_class_raster(package_data_path(LANDCOVER_FILE)) if raster is None else raster
+    classes, src_transform, src_crs, nodata = (
+        raster.classes,
+        raster.transform,
+        raster.crs_wkt,
+        raster.nodata,
+    )
     out: dict[str, np.ndarray] = {}
     for group, weights in IGBP_GROUPS.items():
         indicator = np.zeros(classes.shape, np.float32)

@@ -34,7 +34,8 @@ import rasterio.features
 import shapely
 
 from gridcarbon.grids.gridspec import GridSpec, to_projected
-from gridcarbon.scenario.geography import data_path, load_boundaries, region_polygon
+from gridcarbon.io.geodata import package_data_path, read_class_raster
+from gridcarbon.scenario.geography import load_boundaries, region_polygon
 from gridcarbon.scenario.landcover import LANDCOVER_FILE
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
 
@@ -78,9 +79,8 @@ _DIGIT = {"priority_protection": "1", "key_control": "2", "general_control": "3"
 
 def _class_polygons(crs: pyproj.CRS) -> dict[str, shapely.Geometry]:
     """Urban and forest areas from the MODIS IGBP raster, in the grid CRS."""
-    with rasterio.open(data_path(LANDCOVER_FILE)) as src:
-        classes = src.read(1)
-        transform = src.transform
+    raster = read_class_raster(package_data_path(LANDCOVER_FILE))
+    classes, transform = raster.classes, raster.transform
     out = {}
     for name, codes in (("urban", _URBAN), ("forest", _FOREST)):
         mask = np.isin(classes, codes)

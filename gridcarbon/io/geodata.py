@@ -1,0 +1,88 @@
+"""Readers of the geographic data gridcarbon ships or is given: boundaries (GeoJSON),
+class rasters (GeoTIFF) and place tables (CSV).
+
+Callers (the scenario builders) decide *which* file; these functions only read it, and turn a
+dependency's failure into an :class:`~gridcarbon.errors.InputFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from gridcarbon.errors import InputFileError
+
+__all__ = [
+    "package_data_path",
+    "read_boundaries",
+    "read_class_raster",
+    "read_places",
+    "ClassRaster",
+]
+
+
+def package_data_path(name: str) -> Path:
+    """Path of a file shipped in ``gridcarbon/data``."""
+    return Path(str(files("gridcarbon") / "data" / name))
+
+
+def _missing(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise InputFileError(f"{what} {str(path)!r} does not exist")
+
+
+def read_boundaries(path: str | Path, crs: str = "EPSG:4326") -> Any:
+    """Administrative boundaries as a GeoDataFrame in lon/lat.
+
+    ``adcode`` (the 6-digit administrative code) is read as text; files without a CRS are
+    taken as ``crs`` (the shipped boundaries are WGS84).
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    _missing(path, "boundary file")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several kinds for an unreadable file
+        raise InputFileError(f"cannot read boundary file {str(path)!r}: {exc}") from None
+    gdf = gdf.set_crs(crs, allow_override=gdf.crs is None) if gdf.crs is None else gdf
+    if "adcode" in gdf.columns:
+        gdf["adcode"] = gdf["adcode"].astype(str)
+    return gdf
+
+
+@dataclass(frozen=True)
+class ClassRaster:
+    """A single-band class raster: values, affine transform, CRS (WKT) and nodata value."""
+
+    classes: Any
+    transform: Any
+    crs_wkt: str
+    nodata: float | None
+
+
+def read_class_raster(path: str | Path) -> ClassRaster:
+    """The first band of a GeoTIFF of classes (e.g. IGBP land cover) with its georeferencing."""
+    import rasterio
+
+    path = Path(path)
+    _missing(path, "raster")
+    try:
+        with rasterio.open(path) as src:
+            return ClassRaster(src.read(1), src.transform, src.crs.to_wkt(), src.nodata)
+    except rasterio.errors.RasterioError as exc:
+        raise InputFileError(f"cannot read raster {str(path)!r}: {exc}") from None
+
+
+def read_places(path: str | Path) -> Any:
+    """A table of places (name, lon, lat, population, note) as a DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    _missing(path, "place table")
+    try:
+        return pd.read_csv(path, dtype={"note": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read place table {str(path)!r}: {exc}") from None
