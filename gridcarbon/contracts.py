@@ -45,7 +45,6 @@ __all__ = [
     "PosteriorCovariance",
     "ObservationType",
     "HotspotStatistic",
-    "Inventory",
     "MeteorologySource",
     "Scenario",
     "ObservationSet",
@@ -260,26 +259,6 @@ HotspotStatistic = Callable[..., Any]
 # -- the region -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Inventory:
-    """Annual emissions on a grid: area sources by sector on spatial proxies, and point sources.
-
-    ``area_totals``: DataFrame (index sectors, columns species names), kg per year;
-    ``proxies``: ``(n_sectors, ny, nx)`` each sector's map summing to 1 (or all zero);
-    ``points``: point-source table (identity, lon/lat, stack parameters, kg per year per
-    species, ``row``/``col``); ``region_fraction``: ``(ny, nx)`` share of each cell in the region.
-    """
-
-    grid: Any
-    sectors: tuple[str, ...]
-    area_totals: pd.DataFrame
-    proxies: np.ndarray
-    points: pd.DataFrame
-    synthetic: bool
-    description: Mapping[str, Any] = field(default_factory=dict)
-    region_fraction: np.ndarray | None = None
-
-
 class MeteorologySource(Protocol):
     """Hourly meteorology for the hours of a period (``Dataset`` on station/grid points)."""
 
@@ -298,13 +277,14 @@ class Scenario:
         e.g. ``"zhejiang"``.
     species : tuple of Species
     grid : GridSpec
-    region_lonlat : shapely geometry
-        The region (land plus territorial sea), lon/lat degrees.
+    region : shapely geometry
+        The region (land plus territorial sea) in the grid's CRS, metres.
     boundaries : mapping of level → GeoDataFrame (lon/lat)
         Base-map and admin boundaries: ``province``, ``city``, ``county``, ``neighbours``.
     landcover : mapping of class → ``(ny, nx)`` fraction
         ``urban``, ``cropland``, ``forest``, ... on the grid.
-    inventory : Inventory
+    inventory : gridcarbon.grids.inventory.Inventory
+        Annual emissions on ``grid``: area sources by sector on proxies, and point sources.
     stations : DataFrame
         The monitoring network (``station_id``, ``name``, ``lon``, ``lat``, ``height``,
         ``kind``, ``species``).
@@ -312,7 +292,7 @@ class Scenario:
     control_units : GeoDataFrame or None
         Units in the standard columns; None: the run needs a units file.
     cities : mapping of code → name
-        Cities whose totals the OSSE scores.
+        Cities whose totals the OSSE scores by default.
     input_checksums : mapping of file → sha256
     synthetic_components : tuple of str
         What of the scenario is synthetic, for every output's metadata.
@@ -321,10 +301,10 @@ class Scenario:
     name: str
     species: tuple[Species, ...]
     grid: Any
-    region_lonlat: shapely.Geometry
+    region: shapely.Geometry
     boundaries: Mapping[str, gpd.GeoDataFrame]
     landcover: Mapping[str, np.ndarray]
-    inventory: Inventory
+    inventory: Any
     stations: pd.DataFrame
     meteorology: MeteorologySource
     control_units: gpd.GeoDataFrame | None
