@@ -612,10 +612,6 @@ def _resolve_by_values(
             best, ties = score, [combo]
         elif score == best and score > 0:
             ties.append(combo)
-    described = "; ".join(
-        f"{f!r} (name fits {', '.join(sorted(candidates[f]))}; {profiles[f].describe()})"
-        for f in group
-    )
     if not ties:
         for f in group:
             mapping.rejected[f] = (
@@ -628,8 +624,14 @@ def _resolve_by_values(
         for combo in ties
     }
     if len(outcomes) > 1:
+        # name only the fields the tied answers disagree about
+        open_fields = [(k, f) for k, f in enumerate(group) if len({combo[k] for combo in ties}) > 1]
+        described = "; ".join(
+            f"{f!r} (name fits {', '.join(sorted(candidates[f]))}; {profiles[f].describe()})"
+            for _, f in open_fields
+        )
         example = ", ".join(
-            f"{c}: {f!r}" for f, c in zip(group, ties[0], strict=True) if c is not None
+            f"{ties[0][k]}: {f!r}" for k, f in open_fields if ties[0][k] is not None
         )
         raise InputDataError(
             f"{source}: cannot tell which field is which: {described}; name them with "
@@ -801,8 +803,8 @@ def normalise_units(
     fields = [str(c) for c in gdf.columns if c != gdf.geometry.name]
     mapping = map_fields(gdf, cfg, source)
     qa.fields = fields
-    qa.column_map = dict(mapping.columns)
-    qa.column_evidence = dict(mapping.evidence)
+    qa.column_map = {c: mapping.columns[c] for c in MAPPED_COLUMNS if c in mapping.columns}
+    qa.column_evidence = {c: mapping.evidence[c] for c in qa.column_map}
     log.info("control-unit fields of %s: %s", source, "; ".join(qa.mapping_lines()) or "none")
     if "unit_code" not in mapping.columns:
         rejected = "".join(f"; {f!r}: {why}" for f, why in mapping.rejected.items())
@@ -1077,7 +1079,7 @@ def _repair(
     geoms = np.asarray(gdf.geometry.values, dtype=object).copy()
     missing = np.array([g is None for g in geoms], dtype=bool)
     geoms[missing] = shapely.Polygon()
-    codes = gdf["unit_code"].to_numpy().astype(str)
+    codes = np.array(gdf["unit_code"].tolist(), dtype=object)
     rows = gdf.index.to_numpy()
     kinds = shapely.get_type_id(geoms)
     bad_type = ~shapely.is_empty(geoms) & ~np.isin(kinds, (3, 6))  # Polygon, MultiPolygon
@@ -1208,7 +1210,7 @@ def _check_grid(
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Refuse units outside the grid (or drop them on request); warn about those partly outside."""
     fraction = grid_overlap_fraction(geoms_m, grid.bounds)
-    codes = gdf["unit_code"].to_numpy().astype(str)
+    codes = np.array(gdf["unit_code"].tolist(), dtype=object)
     rows = gdf.index.to_numpy()
     outside = fraction <= 0
     if outside.all():
