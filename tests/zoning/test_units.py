@@ -8,7 +8,7 @@ import pyproj
 import pytest
 import shapely
 
-from gridcarbon.errors import CRSError, InputDataError
+from gridcarbon.errors import CRSError, InputDataError, InputFileError
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.units import (
     CategoryWarning,
@@ -145,6 +145,17 @@ def test_no_crs_rejected_with_hint(tmp_path, small_grid):
         path, CFG.model_copy(update={"units_assume_crs": "EPSG:4490"}), grid=small_grid
     )
     assert len(units) == 3 and "assumed" in qa.notes[0]
+
+
+def test_zero_byte_geopackage_rejected(tmp_path, small_grid):
+    path = tmp_path / "units.gpkg"
+    path.touch()
+    with pytest.raises(InputFileError) as err:
+        control_units(path, CFG, grid=small_grid)
+    assert str(err.value) == (
+        f"control-unit file {str(path)!r} is empty (0 bytes): the export or copy did not "
+        "finish; export the layer again (QGIS: right-click the layer > Export > Save Features As)"
+    )
 
 
 def test_empty_file_rejected(tmp_path, small_grid):

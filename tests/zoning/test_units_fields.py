@@ -61,11 +61,11 @@ def arcgis_style_shapefile(gdf: gpd.GeoDataFrame, path, encoding: str = "GBK"):
 def test_official_long_names_in_gbk_shapefile(tmp_path, small_grid):
     path = arcgis_style_shapefile(official_units(), tmp_path / "units.shp")
     units, qa = control_units(path, CFG, grid=small_grid)
-    assert qa.fields == ["环境管控单", "环境管控_1", "管控单元类", "管控单元分"]
     assert units["unit_code"].tolist() == CODES
     assert units["unit_name"].tolist() == NAMES
     assert units["category"].tolist() == CATEGORIES
     assert units["subtype"].tolist() == ["ecological_red_line", "industrial_agglomeration", "none"]
+    assert qa.fields == ["环境管控单", "环境管控_1", "管控单元类", "管控单元分"]
     assert qa.column_map == {
         "unit_code": "环境管控单",
         "unit_name": "环境管控_1",
@@ -87,11 +87,11 @@ def test_gbk_shapefile_without_cpg_and_name_first(tmp_path, small_grid):
     path = arcgis_style_shapefile(gdf, tmp_path / "units.shp")
     path.with_suffix(".cpg").unlink()
     units, qa = control_units(path, CFG, grid=small_grid)
+    assert units["unit_code"].tolist() == CODES
+    assert units["unit_name"].tolist() == NAMES
     assert qa.encoding == "GB18030"
     assert qa.column_map["unit_code"] == "环境管控_1"
     assert qa.column_map["unit_name"] == "环境管控单"
-    assert units["unit_code"].tolist() == CODES
-    assert units["unit_name"].tolist() == NAMES
 
 
 def test_official_long_names_in_utf8_shapefile(tmp_path, small_grid):
@@ -99,6 +99,9 @@ def test_official_long_names_in_utf8_shapefile(tmp_path, small_grid):
     path = tmp_path / "units.shp"
     official_units().to_file(path, encoding="UTF-8")
     units, qa = control_units(path, CFG, grid=small_grid)
+    assert units["unit_name"].tolist() == NAMES
+    assert units["category"].tolist() == CATEGORIES
+    assert units["subtype"].tolist() == ["ecological_red_line", "industrial_agglomeration", "none"]
     assert qa.fields == ["环境管", "环境_1", "管控单", "管控_1"]
     assert qa.column_map == {
         "unit_code": "环境管",
@@ -106,9 +109,6 @@ def test_official_long_names_in_utf8_shapefile(tmp_path, small_grid):
         "category": "管控单",
         "subtype": "管控_1",
     }
-    assert units["unit_name"].tolist() == NAMES
-    assert units["category"].tolist() == CATEGORIES
-    assert units["subtype"].tolist() == ["ecological_red_line", "industrial_agglomeration", "none"]
 
 
 def test_field_order_never_decides():

@@ -57,11 +57,16 @@ def test_overlapping_multipolygon_parts_dissolved(tmp_path, small_grid):
     g = units([shapely.MultiPolygon(parts)])
     path = tmp_path / "mp.gpkg"
     g.to_file(path)
-    with pytest.warns(UserWarning, match="1 invalid unit geometry repaired"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         out, qa = control_units(path, CFG, grid=small_grid)
     union = to_projected(shapely.union_all(parts), small_grid.crs)
     drawn = sum(to_projected(p, small_grid.crs).area for p in parts)
     assert out["area_km2"].iloc[0] == pytest.approx(union.area / 1e6, rel=1e-9)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 1 invalid unit geometry repaired (overlapping parts dissolved, holes cut): "
+        + qa.repaired[0]
+    ]
     assert len(qa.repairs) == 1
     record = qa.repairs[0]
     assert record["feature"] == "feature 1 (FID 1)" and record["unit_code"] == CODES[0]
