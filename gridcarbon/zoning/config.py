@@ -147,9 +147,9 @@ class ZoningConfig(BaseModel):
     )
     repair_invalid: bool = Field(
         True,
-        description="repair invalid geometries (shapely.make_valid, method 'structure': "
-        "overlapping parts are dissolved, holes cut) and report them with the area change; "
-        "False = reject the file",
+        description="repair invalid geometries (shapely.make_valid 'structure' united with "
+        "'linework': overlapping parts dissolved, holes cut, the area of every ring kept) and "
+        "report them with the area change; False = reject the file",
     )
     offset_warning_m: tuple[float, float] = Field(
         (100.0, 700.0),

@@ -1050,9 +1050,21 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return flat[0] if len(flat) == 1 else shapely.MultiPolygon(flat)
 
 
-def _make_valid(geom: shapely.Geometry) -> shapely.Geometry:
-    """Repair keeping the drawn structure: parts unioned, holes subtracted, collapses dropped."""
-    return _polygonal(shapely.make_valid(geom, method="structure", keep_collapsed=False))
+def _make_valid(geom: shapely.Geometry) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """Repair an invalid polygon; returns (repaired, what the 'structure' method alone gives).
+
+    ``make_valid(method="structure")`` unions the parts and subtracts the holes, so overlapping
+    parts of a multipolygon are dissolved (the default 'linework' method turns the doubly covered
+    area into a hole).  It trusts each ring's role, though: a "hole" lying outside its shell, or
+    a shell and hole swapped (as a Shapefile with wrong winding order gives them), leaves
+    nothing.  The repair is the union of both methods: every area that a ring encloses is kept,
+    and overlaps are dissolved.
+    """
+    structure = _polygonal(shapely.make_valid(geom, method="structure", keep_collapsed=False))
+    linework = _polygonal(shapely.make_valid(geom))
+    if linework is None or linework.is_empty:
+        return structure, structure
+    return _polygonal(shapely.union(structure, linework)), structure
 
 
 def _require_polygons(frame: gpd.GeoDataFrame, source: str, layer: str | None) -> None:
@@ -1108,7 +1120,7 @@ def _repair(
 
         for i in invalid:
             reason = shapely.is_valid_reason(geoms[i])
-            fixed = _make_valid(geoms[i])
+            fixed, structure = _make_valid(geoms[i])
             if fixed.is_empty:
                 raise InputDataError(
                     f"{source}, {locate(rows[i])}: unit {codes[i]!r} has an invalid geometry "
@@ -1116,26 +1128,33 @@ def _repair(
                     "lines or points); redraw it or remove the feature"
                 )
             before, after = area_km2(geoms[i]), area_km2(fixed)
-            change = 100.0 * (after - before) / before if before > 0 else float("nan")
-            geoms[i] = fixed
-            qa.repairs.append(
-                {
-                    "feature": locate(rows[i]),
-                    "unit_code": codes[i],
-                    "reason": reason,
-                    "area_before_km2": before,
-                    "area_after_km2": after,
-                }
-            )
-            qa.repaired.append(
+            record = {
+                "feature": locate(rows[i]),
+                "unit_code": codes[i],
+                "reason": reason,
+                "area_before_km2": before,
+                "area_after_km2": after,
+            }
+            change = f", {100.0 * (after - before) / before:+.1f} %" if before > 0 else ""
+            line = (
                 f"{codes[i]} at {locate(rows[i])} ({reason}; area as drawn {before:.3f} km² → "
-                f"{after:.3f} km², {change:+.1f} %)"
+                f"{after:.3f} km²{change}"
             )
+            structure_km2 = area_km2(structure)
+            if after - structure_km2 > 1e-6 * max(after, 1e-9):
+                record["note"] = (
+                    "a ring lies outside the ring meant to hold it (or shell and hole are "
+                    "swapped): the area of every ring kept; the structure repair alone would "
+                    f"leave {structure_km2:.3f} km²"
+                )
+                line += f"; {record['note']}"
+            geoms[i] = fixed
+            qa.repairs.append(record)
+            qa.repaired.append(line + ")")
         warnings.warn(
             f"{source}: {invalid.size} invalid unit geometr{'y' if invalid.size == 1 else 'ies'} "
-            "repaired (overlapping parts "
-            f"dissolved, holes cut): {'; '.join(qa.repaired[-invalid.size :][:3])}"
-            + (" ..." if invalid.size > 3 else ""),
+            "repaired (overlapping parts dissolved, holes cut, every ring's area kept): "
+            f"{'; '.join(qa.repaired[-invalid.size :][:3])}" + (" ..." if invalid.size > 3 else ""),
             GeometryRepairedWarning,
             stacklevel=3,
         )

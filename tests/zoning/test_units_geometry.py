@@ -64,8 +64,8 @@ def test_overlapping_multipolygon_parts_dissolved(tmp_path, small_grid):
     drawn = sum(to_projected(p, small_grid.crs).area for p in parts)
     assert out["area_km2"].iloc[0] == pytest.approx(union.area / 1e6, rel=1e-9)
     assert [str(w.message) for w in caught] == [
-        f"{path}: 1 invalid unit geometry repaired (overlapping parts dissolved, holes cut): "
-        + qa.repaired[0]
+        f"{path}: 1 invalid unit geometry repaired (overlapping parts dissolved, holes cut, "
+        "every ring's area kept): " + qa.repaired[0]
     ]
     assert len(qa.repairs) == 1
     record = qa.repairs[0]
@@ -73,6 +73,21 @@ def test_overlapping_multipolygon_parts_dissolved(tmp_path, small_grid):
     assert record["area_before_km2"] == pytest.approx(drawn / 1e6, rel=1e-9)
     assert record["area_after_km2"] == pytest.approx(union.area / 1e6, rel=1e-9)
     assert qa.repaired[0].startswith(f"{CODES[0]} at feature 1 (FID 1) (Self-intersection")
+
+
+def test_swapped_shell_and_hole_keep_their_area(small_grid):
+    # As a Shapefile with wrong winding order can give it: the unit's outline read as a hole of
+    # a sliver. The structure repair alone leaves nothing of it.
+    outline = shapely.box(120.30, 30.00, 120.40, 30.10)
+    sliver = shapely.box(120.35, 30.05, 120.3501, 30.0501)
+    g = units()
+    g.loc[1, "geometry"] = shapely.Polygon(sliver.exterior.coords, [outline.exterior.coords])
+    assert shapely.make_valid(g.geometry[1], method="structure", keep_collapsed=False).is_empty
+    with pytest.warns(UserWarning, match="every ring's area kept"):
+        out, qa = control_units(g, CFG, grid=small_grid)
+    expected = to_projected(outline.difference(sliver), small_grid.crs).area / 1e6
+    assert out["area_km2"].iloc[1] == pytest.approx(expected, rel=1e-9)
+    assert qa.repairs[0]["note"].endswith("the structure repair alone would leave 0.000 km²")
 
 
 def test_irreparable_geometry_refused(small_grid):
