@@ -282,7 +282,12 @@ def read_units_file(
             f"control-unit file {str(path)!r} has suffix {suffix!r}; give a GeoPackage (.gpkg), "
             "Shapefile (.shp), GeoJSON (.geojson/.json) or a zip holding one of them"
         )
-    if path.is_dir() or path.stat().st_size == 0:
+    if path.is_dir():
+        raise InputFileError(
+            f"control-unit file {str(path)!r} is a folder; give the GeoPackage, Shapefile or "
+            "GeoJSON file itself"
+        )
+    if path.stat().st_size == 0:
         raise InputFileError(
             f"control-unit file {str(path)!r} is empty (0 bytes): the export or copy did not "
             f"finish; {_FIX_FILE}"
