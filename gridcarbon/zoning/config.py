@@ -9,69 +9,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "ZoningConfig",
-    "DEFAULT_COLUMN_CANDIDATES",
+    "MAPPED_COLUMNS",
     "DEFAULT_CATEGORY_VALUES",
     "DEFAULT_SUBTYPE_VALUES",
 ]
 
-#: Candidate source field names (first match wins, case-insensitive) for each standard column.
-DEFAULT_COLUMN_CANDIDATES: dict[str, list[str]] = {
-    "unit_code": [
-        "unit_code",
-        "单元编码",
-        "管控单元编码",
-        "环境管控单元编码",
-        "单元编号",
-        "HJGKDYBM",
-        "DYBM",
-        "code",
-    ],
-    "unit_name": [
-        "unit_name",
-        "单元名称",
-        "管控单元名称",
-        "环境管控单元名称",
-        "HJGKDYMC",
-        "DYMC",
-        "name",
-    ],
-    "category": [
-        "category",
-        "管控类别",
-        "单元类别",
-        "管控单元类别",
-        "环境管控单元类别",
-        "GKLB",
-        "DYLB",
-    ],
-    "subtype": [
-        "subtype",
-        "单元分类",
-        "管控单元分类",
-        "单元类型",
-        "单元子类",
-        "管控分类",
-        "GKFL",
-        "DYFL",
-    ],
-    "county_code": [
-        "county_code",
-        "区县编码",
-        "县级行政区划代码",
-        "行政区划代码",
-        "XZQDM",
-        "XZQHDM",
-    ],
-    "county_name": ["county_name", "区县", "区县名称", "县区", "XZQMC"],
-    "city_code": ["city_code", "地市编码", "市级行政区划代码"],
-    "city_name": ["city_name", "地市", "地市名称", "所属地市", "城市"],
-}
+#: The standard columns a source field is mapped to.  The source field names recognised for each
+#: (in full, and as Shapefile exports cut them) are in the committed table
+#: ``gridcarbon/data/control_unit_fields.csv`` (:func:`gridcarbon.io.units_file.field_table`).
+MAPPED_COLUMNS: tuple[str, ...] = (
+    "unit_code",
+    "unit_name",
+    "category",
+    "subtype",
+    "county_code",
+    "county_name",
+    "city_code",
+    "city_name",
+)
 
-#: Source category labels (after stripping spaces) → standard category.
+#: Source category labels → standard category.  Labels are compared without spaces, underscores
+#: and hyphens, case-insensitively ("Key control" = "key_control").
 DEFAULT_CATEGORY_VALUES: dict[str, str] = {
     "优先保护单元": "priority_protection",
     "优先保护": "priority_protection",
@@ -85,6 +47,9 @@ DEFAULT_CATEGORY_VALUES: dict[str, str] = {
     "一般管控": "general_control",
     "一般管控类": "general_control",
     "general_control": "general_control",
+    "priority protection unit": "priority_protection",
+    "key control unit": "key_control",
+    "general control unit": "general_control",
     "1": "priority_protection",
     "2": "key_control",
     "3": "general_control",
@@ -140,16 +105,36 @@ class ZoningConfig(BaseModel):
         description="CRS to assume when the file has none (e.g. 'EPSG:4490'); never overrides a "
         "CRS the file declares",
     )
+    units_offset: Literal["none", "gcj02", "bd09"] = Field(
+        "none",
+        description="the file's coordinates carry a Chinese web-map offset although labelled "
+        "WGS84/CGCS2000 (lon/lat, or EPSG:3857 web mercator): gcj02 = GCJ-02 ('Mars' "
+        "coordinates of Amap, Tencent, Google China; ~500 m), bd09 = BD-09 (Baidu; ~1 km); they "
+        "are converted to WGS84 (public formulas, inverted to ~1e-10 degree); refused for any "
+        "other CRS",
+    )
     units_gcj02: bool = Field(
         False,
-        description="the file's lon/lat are GCJ-02 ('Mars' coordinates of Chinese web maps) "
-        "although labelled WGS84/CGCS2000: convert them to WGS84 (iteratively inverted public "
-        "formula, ~1e-10 degree)",
+        description="older spelling of units_offset: gcj02 (true = units_offset: gcj02)",
+    )
+    category_check: Literal["error", "warn"] = Field(
+        "error",
+        description="a unit whose category label is unknown or empty, a file with no category "
+        "field, and a label contradicting the unit code's category digit (ZH + county + 1/2/3 "
+        "+ sequence) are errors; warn = take the label when known, else the code's digit, and "
+        "record every such unit in the QA (one warning per kind)",
+    )
+    units_outside_grid: Literal["error", "drop"] = Field(
+        "error",
+        description="units lying wholly outside the grid are an error (their emissions cannot be "
+        "tallied); drop = drop them with a warning, listed in the QA. Units partly outside are "
+        "always kept, with a warning",
     )
     column_map: dict[str, str] = Field(
         default_factory=dict,
         description="explicit source field for a standard column, e.g. {'unit_code': '单元编码'}; "
-        "columns not given are found among DEFAULT_COLUMN_CANDIDATES",
+        "columns not given are found by the field table control_unit_fields.csv (ambiguous "
+        "names resolved by the fields' values)",
     )
     category_values: dict[str, str] = Field(
         default_factory=dict,
@@ -162,8 +147,9 @@ class ZoningConfig(BaseModel):
     )
     repair_invalid: bool = Field(
         True,
-        description="repair invalid geometries (shapely.make_valid) and report them; "
-        "False = reject the file",
+        description="repair invalid geometries (shapely.make_valid 'structure' united with "
+        "'linework': overlapping parts dissolved, holes cut, the area of every ring kept) and "
+        "report them with the area change; False = reject the file",
     )
     offset_warning_m: tuple[float, float] = Field(
         (100.0, 700.0),
@@ -271,13 +257,26 @@ class ZoningConfig(BaseModel):
             raise ValueError(f"offset_warning_m must be (low, high) with low < high, got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _offset_alias(self) -> ZoningConfig:
+        if self.units_gcj02 and self.units_offset not in ("none", "gcj02"):
+            raise ValueError(
+                f"units_gcj02: true contradicts units_offset: {self.units_offset}; "
+                "set only units_offset"
+            )
+        return self
+
+    @property
+    def effective_units_offset(self) -> str:
+        """The web-map offset to remove: ``units_offset``, or gcj02 for ``units_gcj02: true``."""
+        return "gcj02" if self.units_gcj02 else self.units_offset
+
     @field_validator("column_map")
     @classmethod
     def _colmap(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(DEFAULT_COLUMN_CANDIDATES))
+        unknown = sorted(set(v) - set(MAPPED_COLUMNS))
         if unknown:
             raise ValueError(
-                f"column_map keys {unknown} are not standard columns; use "
-                f"{sorted(DEFAULT_COLUMN_CANDIDATES)}"
+                f"column_map keys {unknown} are not standard columns; use {list(MAPPED_COLUMNS)}"
             )
         return v

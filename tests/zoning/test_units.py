@@ -8,9 +8,10 @@ import pyproj
 import pytest
 import shapely
 
-from gridcarbon.errors import CRSError, InputDataError
+from gridcarbon.errors import CRSError, InputDataError, InputFileError
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.units import (
+    CategoryWarning,
     GCJ02OffsetWarning,
     control_units,
     detect_dbf_encoding,
@@ -146,6 +147,17 @@ def test_no_crs_rejected_with_hint(tmp_path, small_grid):
     assert len(units) == 3 and "assumed" in qa.notes[0]
 
 
+def test_zero_byte_geopackage_rejected(tmp_path, small_grid):
+    path = tmp_path / "units.gpkg"
+    path.touch()
+    with pytest.raises(InputFileError) as err:
+        control_units(path, CFG, grid=small_grid)
+    assert str(err.value) == (
+        f"control-unit file {str(path)!r} is empty (0 bytes): the export or copy did not "
+        "finish; export the layer again (QGIS: right-click the layer > Export > Save Features As)"
+    )
+
+
 def test_empty_file_rejected(tmp_path, small_grid):
     path = tmp_path / "empty.gpkg"
     chinese_units().iloc[:0].to_file(path)
@@ -184,12 +196,20 @@ def test_unknown_category_and_column_map(tmp_path, small_grid):
     assert units["category"].iloc[0] == "priority_protection"
 
 
-def test_category_from_code_digit(tmp_path, small_grid):
+def test_category_from_code_digit_only_on_request(tmp_path, small_grid):
     g = chinese_units().drop(columns=["管控类别"])
     path = tmp_path / "nocat.gpkg"
     g.to_file(path)
-    units, _ = control_units(path, CFG, grid=small_grid)
+    with pytest.raises(InputDataError, match="has no category field .*category_check: warn"):
+        control_units(path, CFG, grid=small_grid)
+    cfg = CFG.model_copy(update={"category_check": "warn"})
+    with pytest.warns(CategoryWarning, match="3 unit.*no category field"):
+        units, qa = control_units(path, cfg, grid=small_grid)
     assert units["category"].tolist() == ["priority_protection", "key_control", "general_control"]
+    assert len(qa.category_issues) == 3
+    assert qa.category_issues[1] == (
+        "feature 2 (FID 2) ZH33010920001: no category field; key_control from the code"
+    )
 
 
 def test_invalid_geometry_repaired_and_reported(tmp_path, small_grid):
@@ -208,16 +228,9 @@ def test_invalid_geometry_repaired_and_reported(tmp_path, small_grid):
         control_units(path, CFG.model_copy(update={"repair_invalid": False}), grid=small_grid)
 
 
-def test_overlaps_gaps_outside_measured(tmp_path, small_grid):
+def test_overlaps_gaps_measured(tmp_path, small_grid):
     g = chinese_units()
     g.loc[1, "geometry"] = shapely.segmentize(shapely.box(120.28, 30.00, 120.40, 30.10), 0.005)
-    g.loc[len(g)] = [
-        "ZH33010930002",
-        "far away",
-        "一般管控单元",
-        "",
-        shapely.box(125, 35, 125.1, 35.1),
-    ]
     path = tmp_path / "qa.gpkg"
     g.to_file(path)
     crs = small_grid.crs
@@ -234,7 +247,7 @@ def test_overlaps_gaps_outside_measured(tmp_path, small_grid):
         / 1e6
     )
     assert qa.gap_km2 == pytest.approx(gap, rel=1e-6)
-    assert qa.outside_grid == ["ZH33010930002"]
+    assert qa.outside_grid == [] and qa.partly_outside_grid == []
 
 
 def test_gcj02_offset_warning(small_grid):
@@ -299,12 +312,12 @@ def test_gcj02_file_warned_then_converted(tmp_path):
     path = tmp_path / "mars.gpkg"
     mars.to_file(path)  # GCJ-02 numbers labelled WGS84
     grid = default_grid()
-    with pytest.warns(GCJ02OffsetWarning, match="units_gcj02"):
+    with pytest.warns(GCJ02OffsetWarning, match="units_offset: gcj02"):
         _, qa = control_units(path, ZoningConfig(), grid=grid)
     assert 300 < np.hypot(*qa.offset_m) < 700
     with warnings.catch_warnings():
         warnings.simplefilter("error", GCJ02OffsetWarning)
-        units, qa = control_units(path, ZoningConfig(units_gcj02=True), grid=grid)
+        units, qa = control_units(path, ZoningConfig(units_offset="gcj02"), grid=grid)
     assert "GCJ-02" in qa.transformation and np.hypot(*qa.offset_m) < 50
     for g, t in zip(units.geometry, true.geometry, strict=True):
         assert shapely.hausdorff_distance(g, t) < 1e-8
