@@ -69,6 +69,7 @@ __all__ = [
     "check_magnitude",
     "MagnitudeVerdict",
     "PLAUSIBLE_MEDIAN",
+    "NEGATIVE_FLOOR",
     "diurnal_minimum_hour",
     "ObservationQA",
     "ObservationWarning",
@@ -104,6 +105,11 @@ PLAUSIBLE_MEDIAN: dict[str, tuple[float, float, float, float]] = {
 }
 _MIN_VALUES_FOR_MEDIAN = 6
 
+#: Lowest value accepted, canonical units: noise around zero gives negative NO2 and VOC values,
+#: down to about 6 times a micro sensor's hourly error (5 ppb NO2, 10 ppbC VOC; kept, and
+#: counted in the QA record); a negative CO2 mixing ratio is not a measurement.
+NEGATIVE_FLOOR: dict[str, float] = {"NO2": -30.0, "VOC": -60.0, "CO": -1.0, "CO2": 0.0}
+
 #: Local hours (hour-beginning) in which the mean daily minimum of NO2 and CO2 falls at
 #: stations near sources (the afternoon's deep mixed layer, and NO2 photolysis), its usual
 #: centre, and how many hours outside the window pass without a warning.
@@ -132,6 +138,8 @@ class ObservationQA:
         full-width forms.
     time_zone : str
         How the time stamps were read.
+    negative_values_kept : int
+        Values below zero but above :data:`NEGATIVE_FLOOR` (noise near zero), kept.
     warnings : list of str
         The warnings issued.
     """
@@ -139,6 +147,7 @@ class ObservationQA:
     sources: dict[str, dict[str, object]] = field(default_factory=dict)
     matched_station_codes: dict[str, list[str]] = field(default_factory=dict)
     time_zone: str = ""
+    negative_values_kept: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
@@ -152,6 +161,7 @@ class ObservationQA:
             "sources": {k: dict(v) for k, v in self.sources.items()},
             "matched_station_codes": {k: list(v) for k, v in self.matched_station_codes.items()},
             "time_zone": self.time_zone,
+            "negative_values_kept": self.negative_values_kept,
             "warnings": list(self.warnings),
         }
 
@@ -238,7 +248,7 @@ def _strip(v: object) -> object:
 
 
 def _as_written(v: object) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if _is_blank(v):
         return ""
     if isinstance(v, pd.Timestamp):
         return v.isoformat(sep=" ")
@@ -465,7 +475,7 @@ def _parse_stamp(v: object) -> tuple[pd.Timestamp | None, str | None]:
         return (None, "is empty") if t is pd.NaT else (t, None)
     if isinstance(v, dt.date):
         return pd.Timestamp(v), None
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if _is_blank(v):
         return None, "is empty"
     if not isinstance(v, str):
         return None, "is a number, not a date and time"
@@ -606,9 +616,12 @@ def check_magnitude(
 ) -> MagnitudeVerdict:
     """Whether one station's values of one species are plausible in the declared unit.
 
-    The median is compared with :data:`PLAUSIBLE_MEDIAN`; outside the warning band, each other
+    The median is compared with :data:`PLAUSIBLE_MEDIAN`.  Outside the warning band, each other
     unit the species may be given in is tried, to name the likely mix-up (µg/m³ vs mg/m³,
-    ppb vs ppm, CO2 ppm vs mg/m³).  Nothing is converted on a guess: the caller refuses or warns.
+    ppb vs ppm, CO2 ppm vs mg/m³): a unit fits when the median would be inside the band and the
+    90th percentile below 3 times its top (so a sensor's offset near zero, whose spread stays
+    ppb-sized, is not taken for a unit slip).  Nothing is converted on a guess: the caller
+    refuses or warns.
 
     Parameters
     ----------
@@ -625,8 +638,9 @@ def check_magnitude(
     Returns
     -------
     MagnitudeVerdict
-        ``"refuse"`` beyond the refusal limits, ``"warn"`` between them and the warning band,
-        ``"too few"`` with fewer than 6 values.
+        ``"refuse"`` beyond the refusal limits when another unit fits (a unit slip, typically
+        ×1000), ``"warn"`` elsewhere outside the warning band, ``"too few"`` with fewer than
+        6 values.
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -634,15 +648,17 @@ def check_magnitude(
     refuse_lo, lo, hi, refuse_hi = PLAUSIBLE_MEDIAN[species]
     if len(v) < _MIN_VALUES_FOR_MEDIAN:
         return MagnitudeVerdict("too few", species, u, len(v), np.nan, np.nan, (lo, hi), ())
-    median = float(np.median(v))
-    when = np.array(
-        [
-            pd.Timestamp(np.asarray(dates)[len(v) // 2])
-            if dates is not None and len(dates)
-            else pd.Timestamp.now()
-        ]
-    )
-    m = float(to_canonical(np.array([median]), u, species, when, voc_molar_mass_per_carbon)[0])
+    if dates is not None and len(dates):
+        when = np.asarray(dates)[[len(dates) // 2, len(dates) // 2]]
+    else:
+        when = np.array([dt.date.today()] * 2)
+    median, p90 = float(np.median(v)), float(np.quantile(v, 0.9))
+
+    def canonical(in_unit: str) -> np.ndarray:
+        stats = np.array([median, p90])
+        return to_canonical(stats, in_unit, species, when, voc_molar_mass_per_carbon)
+
+    m = float(canonical(u)[0])
     if lo <= m <= hi:
         return MagnitudeVerdict("ok", species, u, len(v), median, m, (lo, hi), ())
     alternatives = []
@@ -651,12 +667,11 @@ def check_magnitude(
     for other in sorted(SPECIES_UNITS[species], key=lambda o: o.endswith("/m3") != mass):
         if other == u:
             continue
-        alt = float(
-            to_canonical(np.array([median]), other, species, when, voc_molar_mass_per_carbon)[0]
-        )
-        if lo <= alt <= hi:
-            alternatives.append((other, alt / m if m > 0 else np.inf, alt))
-    verdict = "refuse" if (m < refuse_lo or m > refuse_hi) else "warn"
+        alt_median, alt_p90 = canonical(other)
+        if lo <= alt_median <= hi and alt_p90 <= 3 * hi and m > 0:
+            alternatives.append((other, float(alt_median / m), float(alt_median)))
+    off = m < refuse_lo or m > refuse_hi
+    verdict = "refuse" if off and alternatives else "warn"
     return MagnitudeVerdict(verdict, species, u, len(v), median, m, (lo, hi), tuple(alternatives))
 
 
@@ -792,14 +807,13 @@ def _normalise(
     if obs is None:
         raise InputDataError("no observation table given")
     src = RowSources.of_frame(len(obs)) if rows is None else rows
-    origin = src.files[0] if src.files else RowSources.of_frame(0).files[0]
+    origin = src.files[0]
     if len(obs) == 0:
         raise InputDataError(
             f"{origin.name}: the observation table is empty; give at least one observation"
         )
-    need = ["time", "station_id", "species", "value", "unit"]
     cols = _column_map(obs, list(OBS_COLUMNS))
-    missing = [c for c in need if c not in cols]
+    missing = [c for c in OBS_COLUMNS if c not in cols and c != "uncertainty"]
     if missing:
         raise InputDataError(
             f"{origin.name}, {origin.header_place()}: the observation table lacks column(s) "
@@ -809,161 +823,201 @@ def _normalise(
     qa = ObservationQA() if qa is None else qa
     qa.time_zone = qa.time_zone or _zone_label(time_zone)
     df = obs.reset_index(drop=True)
-
-    # stations, matched as written or after removing spaces / case / full-width forms
-    ids_written = df[cols["station_id"]].map(_as_written).astype(object)
-    blank = (ids_written.str.strip() == "").to_numpy(bool)
-    if blank.any():
-        i = int(np.flatnonzero(blank)[0])
-        raise InputDataError(f"{src.where(i, cols['station_id'])}: the station_id is empty")
-    uniq, first = np.unique(ids_written.to_numpy(str), return_index=True)
-    _clean([ids_written[i] for i in first], cols["station_id"], "code", src.take(first))
-    matched, unmatched = match_station_codes(uniq.tolist(), stations["station_id"].astype(str))
-    if unmatched:
-        i = int(np.flatnonzero(ids_written.isin(unmatched).to_numpy())[0])
-        known = ", ".join(map(str, stations["station_id"][:8]))
-        raise InputDataError(
-            f"{src.where(i, cols['station_id'])}: station {ids_written[i]!r} is not in the "
-            f"station table ({known}{', ...' if len(stations) > 8 else ''}); add it there or "
-            "remove its rows"
-        )
-    renamed = {w: s for w, s in matched.items() if w != s}
-    if renamed:
-        for w, s in renamed.items():
-            qa.matched_station_codes.setdefault(s, []).append(w)
-        qa.warn(
-            f"{origin.name}: station codes matched after removing spaces/case: "
-            f"matched {_matched_text(_invert(renamed))}"
-        )
-    station = ids_written.map(matched).to_numpy(object)
-
-    species_written = df[cols["species"]].map(_as_written)
-    species = species_written.str.strip().str.lower().map(_SPECIES_ALIASES)
-    if species.isna().any():
-        i = int(np.flatnonzero(species.isna().to_numpy())[0])
-        raise InputDataError(
-            f"{src.where(i, cols['species'])}: unknown species {species_written[i]!r}; use "
-            "CO2, NO2 or VOC"
-        )
-    species = species.to_numpy(object)
-
-    # values: missing-value markers are counted and dropped
-    vals, marker, not_number = parse_values(df[cols["value"]])
-    if not_number.any():
-        i = int(np.flatnonzero(not_number)[0])
-        raise InputDataError(
-            f"{src.where(i, cols['value'])}: value {_as_written(df[cols['value']][i])!r} is not "
-            "a number; correct it, or leave the cell empty (or NA, —, -99) for a missing value"
-        )
-    _count_missing(qa, src, marker)
-    keep = np.equal(marker, None)
-    if not keep.any():
-        raise InputDataError(
-            f"{origin.name}: all {len(df)} values are missing "
-            f"({_missing_summary(marker)}); nothing to invert"
-        )
-    bad = ~np.isfinite(vals) & keep
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(
-            f"{src.where(i, cols['value'])}: value {_as_written(df[cols['value']][i])!r} is not "
-            "finite; correct it or leave the cell empty"
-        )
-    neg = (vals < 0) & keep
-    if neg.any():
-        i = int(np.flatnonzero(neg)[0])
-        raise InputDataError(
-            f"{src.where(i, cols['value'])} ({station[i]}, {species[i]}): negative value "
-            f"{_as_written(df[cols['value']][i])}; concentrations cannot be negative (-99, -999 "
-            "and -9999 are read as missing); correct it or leave the cell empty"
-        )
-    idx = np.flatnonzero(keep)
-    df, src = df.iloc[idx].reset_index(drop=True), src.take(idx)
-    vals, station, species = vals[idx], station[idx], species[idx]
-
-    units_written = df[cols["unit"]].map(_as_written)
-    units = units_written.map(normalise_unit)
-    if units.isna().any():
-        i = int(np.flatnonzero(units.isna().to_numpy())[0])
-        raise InputDataError(
-            f"{src.where(i, cols['unit'])}: unknown unit {units_written[i]!r}; use ppm, ppb, "
-            "ppbC, ug/m3 or mg/m3"
-        )
-    units = units.to_numpy(object)
-
+    station = _match_stations(df[cols["station_id"]], stations, src, qa)
+    species = _species(df[cols["species"]], src)
+    vals, keep = _values(df[cols["value"]], src, qa)
+    df, src = df.iloc[keep].reset_index(drop=True), src.take(keep)
+    vals, station, species = vals[keep], station[keep], species[keep]
+    units = _units(df[cols["unit"]], src)
     times = _utc_times(df[cols["time"]], time_zone, src, cols["time"])
-
-    if "uncertainty" in cols:
-        unc, unc_marker, unc_bad = parse_values(df[cols["uncertainty"]])
-        if unc_bad.any() or (np.isfinite(unc) & (unc < 0)).any():
-            i = int(np.flatnonzero(unc_bad | (np.isfinite(unc) & (unc < 0)))[0])
-            raise InputDataError(
-                f"{src.where(i, cols['uncertainty'])}: uncertainty "
-                f"{_as_written(df[cols['uncertainty']][i])!r} must be a number >= 0 (or empty)"
-            )
-    else:
-        unc = np.full(len(df), np.nan)
-
-    key = pd.DataFrame({"s": station, "t": times, "p": species})
-    dup = key.duplicated(keep="first").to_numpy()
-    if dup.any():
-        j = int(np.flatnonzero(dup)[0])
-        same = (key["s"] == key["s"][j]) & (key["t"] == key["t"][j]) & (key["p"] == key["p"][j])
-        i = int(np.flatnonzero(same.to_numpy())[0])
-        stamp = _stamp_written(df[cols["time"]], src, i)
-        raise InputDataError(
-            f"{src.pair(i, j)}: two {species[j]} values for station {station[j]!r} at "
-            f"{stamp!r} ({times[j]:%Y-%m-%d %H:%M} UTC); keep one value per station, species "
-            "and hour (was a file given twice?)"
-        )
-
-    sp_of = station_species(stations)
-    pairs = pd.DataFrame({"s": station, "p": species}).drop_duplicates()
-    for i, sid, s in zip(pairs.index, pairs["s"], pairs["p"], strict=True):
-        if s not in sp_of.get(sid, []):
-            raise InputDataError(
-                f"{src.where(int(i), cols['species'])}: station {sid!r} does not list species "
-                f"{s} in the station table; add it to the station's species or remove the rows"
-            )
+    unc = _uncertainty(df[cols["uncertainty"]], src) if "uncertainty" in cols else None
+    _refuse_duplicates(station, times, species, df[cols["time"]], src)
+    _refuse_unmeasured(station, species, stations, src, cols["species"])
 
     beijing = times.tz_convert(BEIJING_TIME).date
-    out_v = np.empty(len(df))
-    out_u = np.empty(len(df))
+    value = np.empty(len(df))
+    uncertainty = np.full(len(df), np.nan)
     for (s, u), grp in pd.DataFrame({"s": species, "u": units}).groupby(["s", "u"]).groups.items():
         gi = np.asarray(grp)
         try:
-            out_v[gi] = to_canonical(vals[gi], u, s, beijing[gi], voc_molar_mass_per_carbon)
-            out_u[gi] = to_canonical(unc[gi], u, s, beijing[gi], voc_molar_mass_per_carbon)
+            value[gi] = to_canonical(vals[gi], u, s, beijing[gi], voc_molar_mass_per_carbon)
+            if unc is not None:
+                uncertainty[gi] = to_canonical(
+                    unc[gi], u, s, beijing[gi], voc_molar_mass_per_carbon
+                )
         except InputDataError as exc:
             raise InputDataError(f"{src.where(int(gi[0]), cols['unit'])}: {exc}") from None
 
-    _check_magnitudes(
-        vals,
-        species,
-        units,
-        station,
-        beijing,
-        src,
-        voc_molar_mass_per_carbon,
-        magnitude_check,
-        qa,
-        unit_declared_by,
-    )
-    _check_diurnal(times, out_v, station, species, stations, time_zone, qa)
+    _refuse_negative(value, species, station, df[cols["value"]], src, qa)
+    check = (vals, species, units, station, beijing, src)
+    _check_magnitudes(*check, voc_molar_mass_per_carbon, magnitude_check, qa, unit_declared_by)
+    _check_diurnal(times, value, station, species, stations, time_zone, qa)
 
     res = pd.DataFrame(
         {
             "time": times,
             "station_id": station.astype(str),
             "species": species.astype(str),
-            "value": out_v,
+            "value": value,
             "unit": pd.Series(species).map(CANONICAL_UNITS).to_numpy(str),
-            "uncertainty": out_u,
+            "uncertainty": uncertainty,
         }
     )
     res = res.sort_values(["species", "station_id", "time"]).reset_index(drop=True)
     res.attrs["observation_qa"] = qa.to_dict()
     return res
+
+
+def _match_stations(
+    raw: pd.Series, stations: pd.DataFrame, src: RowSources, qa: ObservationQA
+) -> np.ndarray:
+    """Station codes as written -> the station table's ids (exact, or up to spaces/case)."""
+    written = raw.map(_as_written).astype(object)
+    blank = (written.str.strip() == "").to_numpy(bool)
+    if blank.any():
+        i = int(np.flatnonzero(blank)[0])
+        raise InputDataError(f"{src.where(i, str(raw.name))}: the station_id is empty")
+    uniq, first = np.unique(written.to_numpy(str), return_index=True)
+    _clean([written[i] for i in first], str(raw.name), "code", src.take(first))
+    matched, unmatched = match_station_codes(uniq.tolist(), stations["station_id"].astype(str))
+    if unmatched:
+        i = int(np.flatnonzero(written.isin(unmatched).to_numpy())[0])
+        known = ", ".join(map(str, stations["station_id"][:8]))
+        raise InputDataError(
+            f"{src.where(i, str(raw.name))}: station {written[i]!r} is not in the station "
+            f"table ({known}{', ...' if len(stations) > 8 else ''}); add it there or remove "
+            "its rows"
+        )
+    renamed = {w: sid for w, sid in matched.items() if w != sid}
+    if renamed:
+        for w, sid in renamed.items():
+            qa.matched_station_codes.setdefault(sid, []).append(w)
+        qa.warn(
+            f"{src.files[0].name}: station codes matched after removing spaces/case: "
+            f"matched {_matched_text(_invert(renamed))}"
+        )
+    return written.map(matched).to_numpy(object)
+
+
+def _species(raw: pd.Series, src: RowSources) -> np.ndarray:
+    written = raw.map(_as_written)
+    species = written.str.strip().str.lower().map(_SPECIES_ALIASES)
+    if species.isna().any():
+        i = int(np.flatnonzero(species.isna().to_numpy())[0])
+        raise InputDataError(
+            f"{src.where(i, str(raw.name))}: unknown species {written[i]!r}; use CO2, NO2 or VOC"
+        )
+    return species.to_numpy(object)
+
+
+def _values(raw: pd.Series, src: RowSources, qa: ObservationQA) -> tuple[np.ndarray, np.ndarray]:
+    """The numbers, and the positions of the rows that hold one (missing values counted)."""
+    header = str(raw.name)
+    vals, marker, not_number = parse_values(raw)
+    if not_number.any():
+        i = int(np.flatnonzero(not_number)[0])
+        raise InputDataError(
+            f"{src.where(i, header)}: value {_as_written(raw[i])!r} is not a number; correct "
+            "it, or leave the cell empty (or NA, —, -99) for a missing value"
+        )
+    _count_missing(qa, src, marker)
+    keep = np.equal(marker, None)
+    if not keep.any():
+        raise InputDataError(
+            f"{src.files[0].name}: all {len(raw)} values are missing "
+            f"({_missing_summary(marker)}); nothing to invert"
+        )
+    bad = ~np.isfinite(vals) & keep
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{src.where(i, header)}: value {_as_written(raw[i])!r} is not finite; correct it "
+            "or leave the cell empty"
+        )
+    return vals, np.flatnonzero(keep)
+
+
+def _units(raw: pd.Series, src: RowSources) -> np.ndarray:
+    written = raw.map(_as_written)
+    units = written.map(normalise_unit)
+    if units.isna().any():
+        i = int(np.flatnonzero(units.isna().to_numpy())[0])
+        raise InputDataError(
+            f"{src.where(i, str(raw.name))}: unknown unit {written[i]!r}; use ppm, ppb, ppbC, "
+            "ug/m3 or mg/m3"
+        )
+    return units.to_numpy(object)
+
+
+def _uncertainty(raw: pd.Series, src: RowSources) -> np.ndarray:
+    unc, _, not_number = parse_values(raw)
+    bad = not_number | (np.isfinite(unc) & (unc < 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{src.where(i, str(raw.name))}: uncertainty {_as_written(raw[i])!r} must be a "
+            "number >= 0 (or empty)"
+        )
+    return unc
+
+
+def _refuse_duplicates(
+    station: np.ndarray,
+    times: pd.DatetimeIndex,
+    species: np.ndarray,
+    raw_times: pd.Series,
+    src: RowSources,
+) -> None:
+    key = pd.DataFrame({"s": station, "t": times, "p": species})
+    dup = key.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    j = int(np.flatnonzero(dup)[0])
+    same = (key["s"] == key["s"][j]) & (key["t"] == key["t"][j]) & (key["p"] == key["p"][j])
+    i = int(np.flatnonzero(same.to_numpy())[0])
+    raise InputDataError(
+        f"{src.pair(i, j)}: two {species[j]} values for station {station[j]!r} at "
+        f"{_stamp_written(raw_times, src, i)!r} ({times[j]:%Y-%m-%d %H:%M} UTC); keep one value "
+        "per station, species and hour (was a file given twice?)"
+    )
+
+
+def _refuse_negative(
+    value: np.ndarray,
+    species: np.ndarray,
+    station: np.ndarray,
+    raw: pd.Series,
+    src: RowSources,
+    qa: ObservationQA,
+) -> None:
+    """Small negative values are instrument noise near zero and kept; larger ones refused."""
+    floor = np.array([NEGATIVE_FLOOR[s] for s in species])
+    bad = value < floor
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        unit = CANONICAL_UNITS[species[i]]
+        raise InputDataError(
+            f"{src.where(i, str(raw.name))} ({station[i]}, {species[i]}): value "
+            f"{_as_written(raw[i])} is {value[i]:.3g} {unit}, below the {floor[i]:g} {unit} "
+            "that instrument noise near zero can give (-99, -999 and -9999 are read as "
+            "missing); correct it or leave the cell empty"
+        )
+    negative = value < 0
+    if negative.any():
+        qa.negative_values_kept += int(negative.sum())
+
+
+def _refuse_unmeasured(
+    station: np.ndarray, species: np.ndarray, stations: pd.DataFrame, src: RowSources, header: str
+) -> None:
+    measured = station_species(stations)
+    pairs = pd.DataFrame({"s": station, "p": species}).drop_duplicates()
+    for i, sid, s in zip(pairs.index, pairs["s"], pairs["p"], strict=True):
+        if s not in measured.get(sid, []):
+            raise InputDataError(
+                f"{src.where(int(i), header)}: station {sid!r} does not list species {s} in "
+                "the station table; add it to the station's species or remove the rows"
+            )
 
 
 def _invert(mapping: Mapping[str, str]) -> dict[str, list[str]]:
@@ -1051,7 +1105,9 @@ def _check_magnitudes(
     if warned:
         texts = list(warned.values())
         more = f"; and {len(texts) - 5} more" if len(texts) > 5 else ""
-        qa.warn(f"implausible magnitudes, check the units: {'; '.join(texts[:5])}{more}")
+        qa.warn(
+            f"station medians outside the plausible range (check the units, and sensor offsets): {'; '.join(texts[:5])}{more}"
+        )
 
 
 def _check_diurnal(
@@ -1064,6 +1120,8 @@ def _check_diurnal(
     qa: ObservationQA,
 ) -> None:
     """Warn when the mean daily minimum at stations near sources is not in the afternoon."""
+    if not {"lon", "kind"} <= set(stations.columns):
+        return
     ids = stations["station_id"].astype(str)
     lon = dict(zip(ids, stations["lon"].astype(float), strict=True))
     kind = dict(zip(ids, stations["kind"], strict=True))

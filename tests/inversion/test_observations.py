@@ -171,9 +171,9 @@ def test_mass_units_reference_state(stations):
         ),
         (
             {"value": [425.0, -1.0, 20.0]},
-            "DataFrame, row 2, column 'value' (A, CO2): negative value -1.0; concentrations "
-            "cannot be negative (-99, -999 and -9999 are read as missing); correct it or leave "
-            "the cell empty",
+            "DataFrame, row 2, column 'value' (A, CO2): value -1.0 is -1 ppm, below the 0 ppm "
+            "that instrument noise near zero can give (-99, -999 and -9999 are read as missing); "
+            "correct it or leave the cell empty",
         ),
         (
             {"value": [425.0, np.inf, 20.0]},
@@ -214,6 +214,14 @@ def test_bad_observations(stations, change, message):
     with pytest.raises(InputDataError) as err:
         normalise_observations(_obs(**change), stations, time_zone="UTC")
     assert str(err.value) == message
+
+
+def test_small_negative_values_kept_and_counted(stations):
+    out = normalise_observations(_obs(value=[425.0, 426.5, -3.0]), stations, time_zone="UTC")
+    assert out.loc[out.species == "NO2", "value"].tolist() == [-3.0]
+    assert out.attrs["observation_qa"]["negative_values_kept"] == 1
+    with pytest.raises(InputDataError, match=r"row 3, column 'value' \(B, NO2\): value -31.0"):
+        normalise_observations(_obs(value=[425.0, 426.5, -31.0]), stations, time_zone="UTC")
 
 
 def test_empty_table(stations):
@@ -537,10 +545,13 @@ def test_magnitude_check_warn_mode(stations):
     )
     with pytest.raises(InputDataError, match="Refused"):
         normalise_observations(obs, stations)
-    with pytest.warns(ObservationWarning, match=r"^implausible magnitudes, check the units: NO2"):
+    with pytest.warns(
+        ObservationWarning,
+        match=r"^station medians outside the plausible range \(check the units, and sensor offsets\): NO2",
+    ):
         out = normalise_observations(obs, stations, magnitude_check="warn")
     assert out["value"].tolist() == [0.1] * 8
-    assert out.attrs["observation_qa"]["warnings"][0].startswith("implausible magnitudes")
+    assert out.attrs["observation_qa"]["warnings"][0].startswith("station medians outside")
 
 
 def test_diurnal_minimum_hour_on_arrays():
