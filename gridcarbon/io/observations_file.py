@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -170,7 +172,11 @@ class RowSources:
         return f"{self.where(i)} and {self.where(j)}"
 
 
-def read_table_file(path: str | Path, what: str = "table") -> tuple[pd.DataFrame, RowSources]:
+def read_table_file(
+    path: str | Path,
+    what: str = "table",
+    keep: Callable[[list[str]], Iterable[str]] | None = None,
+) -> tuple[pd.DataFrame, RowSources]:
     """Read a CSV, Excel (first worksheet) or Parquet table as written.
 
     Parameters
@@ -180,6 +186,9 @@ def read_table_file(path: str | Path, what: str = "table") -> tuple[pd.DataFrame
         ``.xlsx``/``.xlsm`` or ``.parquet``.
     what : str
         What the file is, for messages (e.g. ``"station table"``).
+    keep : callable, optional
+        Given the headers as written, the ones to keep (e.g. a CNEMC day's few stations of
+        its ~2000 columns); default all.
 
     Returns
     -------
@@ -212,6 +221,8 @@ def read_table_file(path: str | Path, what: str = "table") -> tuple[pd.DataFrame
             if table.empty:
                 raise InputDataError(f"{what} {name!r} has no rows")
             table.columns = [str(c) for c in table.columns]
+            if keep is not None:
+                table = table[list(dict.fromkeys(keep(list(table.columns))))]
             return table, RowSources.of_file(SourceFile(name, "row"), np.arange(1, len(table) + 1))
         elif suffix == ".xls":
             raise InputFileError(
@@ -230,6 +241,11 @@ def read_table_file(path: str | Path, what: str = "table") -> tuple[pd.DataFrame
     _check_header(header, source)
     if not cells:
         raise InputDataError(f"{what} {name!r} has a header ({source.header_place()}) but no rows")
+    if keep is not None:
+        wanted = set(keep(list(header)))
+        columns = [k for k, h in enumerate(header) if h in wanted]
+        header = [header[k] for k in columns]
+        cells = [[row[k] for k in columns] for row in cells]
     table = pd.DataFrame(cells, columns=header, dtype=object)
     return table, RowSources.of_file(source, numbers)
 
@@ -239,44 +255,62 @@ def _blank(cells: Sequence[object]) -> bool:
 
 
 def _read_csv(path: Path, name: str) -> tuple[list[str], list[list[str]], list[int], int]:
+    data = path.read_bytes()
     for encoding in _ENCODINGS:
         try:
-            with open(path, encoding=encoding, newline="") as fh:
-                return _parse_csv(fh, name)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        return _parse_csv(text, name)
     raise InputFileError(f"{name!r} is neither UTF-8 nor GB18030/GBK text; save it as UTF-8 CSV")
 
 
-def _parse_csv(fh, name: str) -> tuple[list[str], list[list[str]], list[int], int]:
-    reader = csv.reader(fh)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, cells) of each CSV record."""
+    if '"' not in text:
+        # nothing quoted: a record is a line (CNEMC days; ~5 times faster than the csv module)
+        lines = text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
+        if lines and lines[-1] == "":
+            lines.pop()
+        for n, line in enumerate(lines, start=1):
+            yield n, line.split(",")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    previous_end = 0
+    try:
+        for record in reader:
+            yield previous_end + 1, record
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise InputFileError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _parse_csv(text: str, name: str) -> tuple[list[str], list[list[str]], list[int], int]:
     header: list[str] = []
     header_line = 0
     cells: list[list[str]] = []
     numbers: list[int] = []
-    previous_end = 0
-    try:
-        for record in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if _blank(record):
-                continue
-            if not header:
-                header, header_line = list(record), start
-                continue
-            if len(record) != len(header):
-                # trailing empty cells (spreadsheet exports) do not shift anything
-                if len(record) > len(header) and _blank(record[len(header) :]):
-                    record = record[: len(header)]
-                else:
-                    raise InputDataError(
-                        f"{name}, line {start}: {len(record)} cells, but the header (line "
-                        f"{header_line}) has {len(header)}; check for a missing or extra "
-                        "separator (a comma inside a value needs quotes)"
-                    )
-            cells.append(record)
-            numbers.append(start)
-    except csv.Error as exc:
-        raise InputFileError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
+    for start, record in _records(text, name):
+        if _blank(record):
+            continue
+        if not header:
+            header, header_line = list(record), start
+            continue
+        if len(record) != len(header):
+            # trailing empty cells (spreadsheet exports) do not shift anything
+            if len(record) > len(header) and _blank(record[len(header) :]):
+                record = record[: len(header)]
+            else:
+                raise InputDataError(
+                    f"{name}, line {start}: {len(record)} cells, but the header (line "
+                    f"{header_line}) has {len(header)}; check for a missing or extra "
+                    "separator (a comma inside a value needs quotes)"
+                )
+        cells.append(record)
+        numbers.append(start)
     return header, cells, numbers, header_line
 
 

@@ -77,7 +77,7 @@ def test_unreadable_files_raise_gridcarbon_errors_naming_the_file(tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         read_table_file(tmp_path / "nope.csv")
     p = tmp_path / "huge.csv"
-    p.write_text("a,b\n1,2\n3," + "4" * 200_000 + "\n", encoding="utf-8")
+    p.write_text('"a",b\n1,2\n3,' + "4" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(GridcarbonError, match=f"^{p}, line 3: not valid CSV"):
         read_table_file(p)
 
