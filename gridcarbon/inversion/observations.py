@@ -30,6 +30,7 @@ What is refused, warned about or counted:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import unicodedata
 import warnings
@@ -1440,11 +1441,19 @@ def read_cnemc(
     seen: set[str] = set()
     renamed: dict[str, list[str]] = {}
     keys = {_code_key(s) for s in station_ids} | {"date", "hour", "type"}
-    for p in paths:
+    other_headers: dict[str, str] = {}  # code key -> "'1225 A' in d.csv, line 1"
+    headers: list[str] = []
+
+    def keep(written: list[str]) -> list[str]:
         # only the columns that can matter: a CNEMC day has ~2000 station columns
-        table, rows = read_table_file(
-            p, "CNEMC file", keep=lambda headers: [h for h in headers if _code_key(h) in keys]
-        )
+        headers[:] = written
+        return [h for h in written if _code_key(h) in keys]
+
+    for p in paths:
+        table, rows = read_table_file(p, "CNEMC file", keep=keep)
+        place = f"{p}, {rows.files[0].header_place()}"
+        for h in headers:
+            other_headers.setdefault(_code_key(h), f"{h!r} in {place}")
         long, long_rows, matched = cnemc_long_table(
             table, rows, station_ids, species, units, hour_stamp
         )
@@ -1474,10 +1483,16 @@ def read_cnemc(
         s for s in station_ids if s not in seen and any(w in sp_of.get(s, []) for w in wanted)
     ]
     if absent:
+        close = []
+        for sid in absent[:10]:
+            hit = difflib.get_close_matches(_code_key(sid), list(other_headers), n=1, cutoff=0.75)
+            if hit:
+                close.append(f"{sid}: {other_headers[hit[0]]}")
+        near = f" (closest headers: {'; '.join(close)})" if close else ""
         qa.warn(
             f"station(s) {absent[:10]}{' ...' if len(absent) > 10 else ''} of the station table "
             f"measure {'/'.join(wanted)} but have no column in any of the {len(paths)} CNEMC "
-            "file(s); check their codes"
+            f"file(s){near}; check their codes"
         )
     obs = pd.concat(parts, ignore_index=True)
     rows = RowSources.concat(part_rows)

@@ -649,10 +649,16 @@ def test_cnemc_bad_hour_and_missing_columns(tmp_path, cnemc_stations):
 
 
 def test_cnemc_station_without_column_warned(tmp_path, cnemc_stations):
-    f = _cnemc_day(tmp_path / "d.csv", 20230102, {"1223A": np.full(24, 40.0)})
-    with pytest.warns(ObservationWarning, match=r"station\(s\) \['1224A'\] of the station table"):
+    f = _cnemc_day(
+        tmp_path / "d.csv", 20230102, {"1223A": np.full(24, 40.0), "1224 A": np.full(24, 30.0)}
+    )
+    with pytest.warns(ObservationWarning) as caught:
         obs = read_cnemc([f], cnemc_stations)
     assert set(obs["station_id"]) == {"1223A"}
+    assert [str(w.message) for w in caught] == [
+        "station(s) ['1224A'] of the station table measure NO2 but have no column in any of the "
+        f"1 CNEMC file(s) (closest headers: 1224A: '1224 A' in {f}, line 1); check their codes"
+    ]
 
 
 # -- Excel and configuration -----------------------------------------------------------------
