@@ -18,9 +18,11 @@ What is refused, warned about or counted:
 
 - time stamps without a UTC offset unless a time zone is declared; stamps mixing both kinds;
 - missing-value markers (empty, ``NA``, ``—``, -99, -999, ...) are read as missing and counted
-  per file in the QA record (``result.attrs["observation_qa"]``);
-- a station's median far outside the plausible range of its species, e.g. NO2 in mg/m³ read as
-  µg/m³ (:func:`check_magnitude`): refused with the factor found and the fix; borderline: warned;
+  per file in the QA record (the normalised table's ``attrs["observation_qa"]``);
+- a station's median far outside the plausible range of its species that another unit explains,
+  e.g. NO2 in mg/m³ read as µg/m³ (:func:`check_magnitude`): refused with the factor found and
+  the fix; other medians outside the range: warned;
+- negative values below :data:`NEGATIVE_FLOOR`: refused (small ones are sensor noise, kept);
 - a mean daily cycle whose minimum is not in the afternoon (:func:`diurnal_minimum_hour`):
   warned, naming the likely offset of the stamps;
 - station codes matched only after removing spaces, full-width forms or case: listed in a
@@ -1352,7 +1354,7 @@ def cnemc_long_table(
     utc = pd.DatetimeIndex(begin).tz_localize(BEIJING_TIME).tz_convert("UTC").as_unit("ns")
     stamp = ("date " + date_text.astype(str) + ", hour " + hour_text.astype(str)).to_numpy(object)
     kinds = types.iloc[sel].str.casefold().map(wanted).to_numpy(object)
-    units = dict(CNEMC_UNITS) | dict(units or {})
+    units = {k.strip().casefold(): v for k, v in (CNEMC_UNITS | dict(units or {})).items()}
     codes = list(matched)
     n = len(sel)
     long = pd.DataFrame(
@@ -1363,7 +1365,7 @@ def cnemc_long_table(
             "value": np.concatenate([sub[c].to_numpy(object) for c in codes]),
         }
     )
-    long["unit"] = long["species"].map(lambda s: units.get(s, _CNEMC_DEFAULT_UNIT))
+    long["unit"] = long["species"].map(lambda s: units.get(s.casefold(), _CNEMC_DEFAULT_UNIT))
     long_rows = RowSources(
         sub_rows.files,
         np.tile(sub_rows.file_index, len(codes)),
