@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,9 +115,17 @@ class InversionConfig(BaseModel):
         None,
         description="observation table (long CSV/Parquet); None = synthetic OSSE observations",
     )
-    observation_time_zone: str = Field(
-        "UTC",
-        description="time zone of naive time stamps in observation files ('UTC' or 'Asia/Shanghai')",
+    observation_time_zone: str | None = Field(
+        None,
+        description="time zone of observation time stamps written without a UTC offset: 'UTC' "
+        "or 'Asia/Shanghai' (Beijing time); null = every stamp must carry its offset "
+        "(2023-01-02 13:00+08:00), and a stamp without one is refused rather than guessed",
+    )
+    observation_magnitude_check: Literal["refuse", "warn"] = Field(
+        "refuse",
+        description="a station's median far outside the plausible range of its species (e.g. "
+        "NO2 below 0.25 ppb: mg/m3 read as ug/m3) is refused; 'warn' accepts it with a warning "
+        "(a genuinely clean remote site)",
     )
     meteorology: Path | None = Field(
         None, description="ERA5-style NetCDF (u10, v10, blh, tcc or sshf); None = synthetic"
@@ -336,6 +345,20 @@ class InversionConfig(BaseModel):
                 raise ValueError(f"species_correlation key {k!r} must be like 'CO2-NOx'")
             if not -1 < r < 1:
                 raise ValueError(f"species_correlation {k!r} = {r} must be in (-1, 1)")
+        return v
+
+    @field_validator("observation_time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"observation_time_zone {v!r} is not a time zone; use 'UTC' or 'Asia/Shanghai' "
+                "(Beijing time), or null when every stamp carries its UTC offset"
+            ) from None
         return v
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ import xarray as xr
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.inversion.observations import normalise_observations, validate_stations
 from gridcarbon.inversion.solvers import (
     PosteriorCovariance,
     Problem,
@@ -212,8 +213,11 @@ def assimilate(
     obs = observations
     if obs is None or len(obs) == 0:
         raise InputDataError("observation table is empty")
+    times = pd.DatetimeIndex(obs["time"])
+    if times.tz is not None:  # normalised tables carry UTC explicitly; the pairs are naive UTC
+        times = times.tz_convert("UTC").tz_localize(None)
     key = pd.MultiIndex.from_arrays(
-        [obs["station_id"].astype(str), pd.DatetimeIndex(obs["time"]), obs["species"].astype(str)]
+        [obs["station_id"].astype(str), times, obs["species"].astype(str)]
     )
     val = pd.Series(obs["value"].to_numpy(float), index=key)
     uncs = pd.Series(
@@ -733,7 +737,9 @@ def invert(
     prior : xr.Dataset
         Prior emission Dataset (``build_prior``).
     observations : DataFrame
-        Normalised long observation table (:func:`~gridcarbon.inversion.observations.normalise_observations`).
+        Long observation table, checked and converted by
+        :func:`~gridcarbon.inversion.observations.normalise_observations` (stamps without a UTC
+        offset are read in ``config.observation_time_zone``; a normalised table passes as it is).
     stations : DataFrame
         Station table.
     met : xr.Dataset
@@ -741,5 +747,12 @@ def invert(
     config : InversionConfig, optional
     """
     cfg = InversionConfig() if config is None else config
+    obs = normalise_observations(
+        observations,
+        validate_stations(stations),
+        cfg.observation_time_zone,
+        cfg.voc_molar_mass_per_carbon,
+        magnitude_check=cfg.observation_magnitude_check,
+    )
     system = ObservationSystem(prior, stations, met, cfg)
-    return assimilate(system, observations)
+    return assimilate(system, obs)

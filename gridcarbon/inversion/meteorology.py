@@ -44,6 +44,12 @@ def read_era5(path: str | Path) -> xr.Dataset:
     for extra in ("number", "expver"):
         if extra in ds.dims:
             ds = ds.isel({extra: 0})
+    coords = [c for c in ("time", "lat", "lon") if c not in ds.coords and c not in ds.variables]
+    if coords:
+        raise InputDataError(
+            f"meteorology {str(path)!r} lacks the coordinate(s) {coords} (found "
+            f"{sorted(map(str, ds.dims))}); give ERA5-style time, latitude, longitude"
+        )
     miss = [v for v in ("u10", "v10", "blh") if v not in ds]
     if miss:
         raise InputDataError(
@@ -51,6 +57,17 @@ def read_era5(path: str | Path) -> xr.Dataset:
         )
     if "tcc" not in ds and "sshf" not in ds:
         raise InputDataError(f"meteorology {str(path)!r} has neither tcc (cloud cover) nor sshf")
+    for name in ("u10", "v10", "blh", "tcc", "sshf", "t2m"):
+        if name in ds and set(ds[name].dims) != {"time", "lat", "lon"}:
+            raise InputDataError(
+                f"meteorology {str(path)!r}: {name} has dimensions {ds[name].dims}; expected "
+                "(time, latitude, longitude)"
+            )
+    if not np.issubdtype(ds["time"].dtype, np.datetime64):
+        raise InputDataError(
+            f"meteorology {str(path)!r}: its time coordinate could not be read as dates "
+            f"({ds['time'].dtype}); give CF time units (e.g. 'hours since 1900-01-01')"
+        )
     ds = ds.sortby("lat").sortby("lon").sortby("time")
     if "t2m" not in ds:
         ds["t2m"] = xr.full_like(ds["u10"], 283.15)

@@ -122,6 +122,7 @@ def run_inversion_stage(
             validate_stations(stations),
             ic.observation_time_zone,
             ic.voc_molar_mass_per_carbon,
+            magnitude_check=ic.observation_magnitude_check,
         )
         obs_synthetic = False
     else:

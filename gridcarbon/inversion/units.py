@@ -28,6 +28,8 @@ __all__ = [
     "to_canonical",
     "mass_to_mixing_factor",
     "normalise_unit",
+    "SPECIES_UNITS",
+    "unit_factor",
 ]
 
 ureg = pint.UnitRegistry()
@@ -39,6 +41,23 @@ CANONICAL_UNITS: dict[str, str] = {"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC", "C
 
 #: Molar masses, g/mol (VOC: per mole of carbon, set from the config).
 MOLAR_MASS: dict[str, float] = {"CO2": 44.0095, "NO2": 46.0055, "CO": 28.0101}
+
+#: Units an observation of each species may be given in (canonical spellings).
+SPECIES_UNITS: dict[str, tuple[str, ...]] = {
+    "CO2": ("ppm", "ppb", "ug/m3", "mg/m3"),
+    "NO2": ("ppb", "ppm", "ug/m3", "mg/m3"),
+    "CO": ("ppm", "ppb", "mg/m3", "ug/m3"),
+    "VOC": ("ppbC", "ug/m3", "mg/m3"),
+}
+
+#: The pint expression of each canonical spelling (ppbC: a mixing ratio of carbon atoms).
+_PINT_UNITS = {
+    "ppm": "ppm",
+    "ppb": "ppb",
+    "ppbC": "ppb",
+    "ug/m3": "microgram / meter ** 3",
+    "mg/m3": "milligram / meter ** 3",
+}
 
 #: First Beijing date of the 298.15 K reference state.
 REFERENCE_STATE_CHANGE = dt.date(2018, 9, 1)
@@ -71,6 +90,13 @@ _ALIASES = {
 def normalise_unit(unit: str) -> str | None:
     """Canonical spelling of a unit string, or None when unknown."""
     return _ALIASES.get(str(unit).strip().lower().replace(" ", ""))
+
+
+@lru_cache(maxsize=64)
+def unit_factor(unit: str, target: str) -> float:
+    """Factor from ``unit`` to ``target`` (canonical spellings of the same dimension, e.g.
+    ``mg/m3`` -> ``ug/m3`` = 1000), from pint."""
+    return float(ureg.Quantity(1.0, _PINT_UNITS[unit]).to(_PINT_UNITS[target]).magnitude)
 
 
 def reference_temperature(date: dt.date | pd.Timestamp) -> float:
@@ -130,13 +156,13 @@ def to_canonical(
             raise InputDataError(
                 f"VOC given in {unit!r}: give NMVOC as ppbC (carbon mixing ratio) or as ug/m3"
             )
-        return v * float(ureg.Quantity(1.0, u).to(target).magnitude)
+        return v * unit_factor(u, target)
     if u == "ppbC":
         if species != "VOC":
             raise InputDataError(f"unit ppbC is only for VOC, not {species}")
         return v.copy()
     # mass concentration
-    scale = 1.0 if u == "ug/m3" else 1000.0
+    scale = unit_factor(u, "ug/m3")
     M = voc_molar_mass_per_carbon if species == "VOC" else MOLAR_MASS[species]
     tgt = "ppb" if target == "ppbC" else target
     dates = pd.to_datetime(pd.Series(np.asarray(beijing_dates))).dt.date.to_numpy()

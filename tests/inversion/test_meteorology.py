@@ -78,6 +78,18 @@ def test_read_era5_and_interpolate(tmp_path):
         read_era5(tmp_path / "bad.nc")
 
 
+def test_read_era5_refuses_files_without_coordinates(tmp_path):
+    p, _ = _era5(tmp_path)
+    no_lat = xr.open_dataset(p).rename({"latitude": "y"})
+    no_lat.to_netcdf(tmp_path / "no_lat.nc")
+    with pytest.raises(InputDataError) as err:
+        read_era5(tmp_path / "no_lat.nc")
+    assert str(err.value) == (
+        f"meteorology {str(tmp_path / 'no_lat.nc')!r} lacks the coordinate(s) ['lat'] (found "
+        "['lon', 'time', 'y']); give ERA5-style time, latitude, longitude"
+    )
+
+
 def test_perturbation_statistics():
     met = synthetic_met(pd.date_range("2023-01-01", periods=24 * 20, freq="h"), seed=3)
     pm = met_at_points(met, pd.DatetimeIndex(met.time.values), [120.0, 120.5], [30.0, 30.2])
