@@ -12,7 +12,7 @@ What is compared, per file type:
   global attributes.  Provenance attributes (version, config, checksums, history) are left out.
 - GeoTIFF: CRS, transform, band descriptions, tags and data.
 - CSV / Excel sheets / GeoPackage layers: every column (numeric or text) and, for geometries,
-  each feature's area and centroid.
+  each feature's area and centroid; an Excel sheet named ``provenance`` is provenance.
 - JSON: every leaf, except timings, versions, paths and the config.
 - HTML and YAML: presence only.  The HTML files present the data of the files above (which are
   compared in full); the trust and output issues change their escaping, language and number
@@ -47,7 +47,7 @@ MAX_MARGINAL = 5000
 
 #: Attributes and JSON keys that hold provenance or timings, not results.
 _SKIP_KEY = re.compile(
-    r"(version|config|checksum|history|seconds|per_second|timings?|_s$|path|date_created|"
+    r"(?:version|config|checksum|history|seconds|per_second|timings?|_s$|path|date_created|"
     r"out_dir|directory|units_source)",
     re.IGNORECASE,
 )
@@ -390,6 +390,8 @@ def compare_file(name: str, ref: dict, new: dict) -> list[str]:
         problems += _compare_table(name, ref, new)
     elif kind == "workbook":
         for sheet, fp in ref["sheets"].items():
+            if sheet == "provenance":  # paths, versions and checksums: provenance, not results
+                continue
             if sheet not in new["sheets"]:
                 problems.append(f"{name}: sheet {sheet!r} missing")
             else:
