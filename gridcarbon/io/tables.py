@@ -6,8 +6,8 @@ proven otherwise.  The two writers here are the only ones in the package:
 - :func:`write_csv` applies the OWASP CSV-injection rule: a text cell that starts with ``=``,
   ``+``, ``-``, ``@``, TAB, CR or NUL gets a leading ``'`` so that no spreadsheet reads it as a
   formula (a text that already starts with ``'`` gets one too, so that :func:`csv_text_value`
-  gives back the original exactly).  Text that is a plain number (``-1.5``) and numeric columns
-  are left alone: a negative number stays a number.  Quoting follows RFC 4180.
+  gives back the original exactly).  Numeric columns, and text that is a negative decimal number
+  (``-1.5``), are left alone: a negative number stays a number.  Quoting follows RFC 4180.
 - :func:`write_excel` writes every text value as a string cell (openpyxl would make any text
   starting with ``=`` a live formula) and removes the control characters XML cannot hold.
 """
@@ -39,7 +39,9 @@ __all__ = [
 #: First characters that make a spreadsheet read a CSV cell as a formula (OWASP).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 _GUARD = "'"
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# a negative decimal number written as text (e.g. a metric's value) stays a number: it cannot
+# hold a formula; "+1" is guarded (a spreadsheet would show it as 1, not as the text "+1")
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 # characters XML 1.0 cannot hold (openpyxl refuses them with IllegalCharacterError)
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -67,12 +69,12 @@ def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd
 def csv_safe_text(text: str) -> str:
     """``text`` as a CSV cell that no spreadsheet evaluates (a ``'`` before a formula start).
 
-    >>> csv_safe_text("=1+2"), csv_safe_text("-1.5"), csv_safe_text("-1+2"), csv_safe_text("ok")
-    ("'=1+2", '-1.5', "'-1+2", 'ok')
+    >>> [csv_safe_text(t) for t in ("=1+2", "-1.5", "-1+2", "+1", "ok")]
+    ["'=1+2", '-1.5', "'-1+2", "'+1", 'ok']
     """
     if not text:
         return text
-    if text[0] == _GUARD or (text[0] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text)):
+    if text[0] == _GUARD or (text[0] in FORMULA_TRIGGERS and not _NEGATIVE_NUMBER.fullmatch(text)):
         return _GUARD + text
     return text
 
