@@ -248,9 +248,10 @@ Grey CO2, orange NOx, green VOC.</p>
 <table><thead><tr><th>unit</th><th>type</th><th>co-located cell-days</th><th>obs/exp</th>
 <th>share of unit CO2 / NOx / VOC in co-located hotspots</th><th>emerging (CO2)</th>
 <th>pathway</th><th>diurnal</th><th>daily</th><th>shares</th></tr></thead><tbody>
-{% for u in top_units %}<tr><td>{{ u.code }}<br>{{ u.name }}</td><td>{{ u.type }}</td>
+{% for u in top_units %}<tr><td><span class="unit-code">{{ u.code }}</span><br>
+<span class="unit-name">{{ u.name }}</span></td><td class="unit-type">{{ u.type }}</td>
 <td>{{ u.cell_days }}</td><td>{{ u.obs_exp }}</td><td>{{ u.shares }}</td><td>{{ u.emerging }}</td>
-<td class="small">{{ u.pathway }}</td><td>{{ u.diurnal }}</td><td>{{ u.daily }}</td>
+<td class="small unit-pathway">{{ u.pathway }}</td><td>{{ u.diurnal }}</td><td>{{ u.daily }}</td>
 <td>{{ u.bars }}</td></tr>{% endfor %}
 </tbody></table>
 <h2>Control-unit QA</h2>
