@@ -383,3 +383,151 @@ def test_rule_accepts_compliant_code(rule, snippet):
 
 def test_every_rule_has_a_violation_and_a_compliant_example():
     assert set(VIOLATIONS) == set(RULES) == set(COMPLIANT)
+
+
+# -- a whole run with hostile inputs ----------------------------------------------------------------
+def _csv_column(path: Path, column: str) -> list[str]:
+    """A column of a CSV gridcarbon wrote, each cell less its formula guard."""
+    import csv
+
+    from gridcarbon.io.tables import FORMULA_TRIGGERS, csv_text_value
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        cells = [row[column] for row in csv.DictReader(fh)]
+    assert not [c for c in cells if c[:1] in FORMULA_TRIGGERS and not c[1:2].isdigit()], path
+    return [csv_text_value(c) for c in cells]
+
+
+@pytest.mark.slow
+def test_whole_run_with_hostile_units_stations_and_facilities(tmp_path, monkeypatch):
+    """``gridcarbon run`` (coarse grid, 3 days) on a units file, a station table and a
+    point-source table whose names are payloads: no template runs, every output keeps them as
+    text (CSV guarded, Excel strings, HTML escaped or JSON drawn as text)."""
+    import datetime as dt
+    import html as html_lib
+    import json
+    import re
+
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from openpyxl import load_workbook
+
+    from gridcarbon.config import RunConfig
+    from gridcarbon.pipeline import run
+    from tests.payloads import CONTROL, canary_fired, payloads
+
+    monkeypatch.chdir(tmp_path)
+    names = payloads(tmp_path)
+    # as read: control characters may be cleaned, surrounding white space stripped
+    plain = [t for t in names if t not in CONTROL and t == t.strip()]
+    ids = payloads(tmp_path, control=False)
+    n = len(names)
+    # control units: a lattice over Hangzhou; a category label each, the rest hostile
+    lons, lats = np.linspace(119.9, 120.7, 7), np.linspace(29.85, 30.4, -(-n // 6) + 1)
+    units = gpd.GeoDataFrame(
+        {
+            "单元编码": [
+                f"ZH330109{k % 3 + 1}{k:04d}" if k >= len(ids) else ids[k] for k in range(n)
+            ],
+            "单元名称": names,
+            "管控类别": [["优先保护单元", "重点管控单元", "一般管控单元"][k % 3] for k in range(n)],
+            "单元分类": names[1:] + names[:1],
+        },
+        geometry=[
+            shapely.box(lons[k % 6], lats[k // 6], lons[k % 6 + 1], lats[k // 6 + 1])
+            for k in range(n)
+        ],
+        crs="EPSG:4490",
+    )
+    units_file = tmp_path / "units {{7*7}}.gpkg"
+    units.to_file(units_file, layer="units")
+    rng = np.random.default_rng(3)
+    stations = pd.DataFrame(
+        {
+            "station_id": ids,
+            "name": names[: len(ids)],
+            "lon": rng.uniform(119.5, 121.0, len(ids)),
+            "lat": rng.uniform(29.2, 30.5, len(ids)),
+            "kind": ["urban", "regional", "micro", "background"] * (len(ids) // 4)
+            + ["urban"] * (len(ids) % 4),
+            "species": "CO2,NO2",
+        }
+    )
+    stations_csv = tmp_path / "stations.csv"  # a user's file: formulas as they are
+    stations.to_csv(stations_csv, index=False)
+    points = pd.DataFrame(
+        {
+            "point_id": [f"P{k}" for k in range(n)],
+            "name": names,
+            "sector": "power",
+            "park": names[2:] + names[:2],
+            "lon": rng.uniform(119.8, 120.8, n),
+            "lat": rng.uniform(29.8, 30.4, n),
+            "stack_height_m": 80.0,
+            "stack_diameter_m": 4.0,
+            "exit_velocity_m_s": 12.0,
+            "exit_temperature_K": 400.0,
+            "CO2": 1e9,
+            "NOx": 1e6,
+            "VOC": 1e5,
+        }
+    )
+    points_csv = tmp_path / "points.csv"
+    points.to_csv(points_csv, index=False)
+    cfg = RunConfig.validate_dict(
+        {
+            "grid": {"cell_size_m": 30000.0},
+            "period": {"start": dt.date(2023, 1, 20), "end": dt.date(2023, 1, 22)},
+            "prior": {"point_sources_csv": str(points_csv)},
+            "inversion": {"stations": str(stations_csv)},
+            "zoning": {
+                "gi_radius_m": 65000.0,
+                "units_path": str(units_file),
+                "check_offset": False,
+                "qa_region": "none",
+                "toroidal_shifts": 0,
+                "hourly_hotspots": False,
+                "keep_hourly": False,
+                "top_n": n,
+            },
+            "maps": {"title": " ".join(names)},
+        }
+    )
+    out = tmp_path / "out"
+    run(cfg, out_dir=out)
+    assert canary_fired(tmp_path) == []
+    # CSV: every name back as it was (less the guard)
+    assert set(plain) <= set(_csv_column(out / "zone_units.csv", "unit_name"))
+    assert set(plain) <= set(_csv_column(out / "prior_point_sources.csv", "point_name"))
+    assert set(plain) <= set(_csv_column(out / "prior_point_sources.csv", "point_park"))
+    # Excel: string cells, names equal
+    ws = load_workbook(out / "zone_report.xlsx")["units"]
+    header = [c.value for c in ws[1]]
+    col = header.index("unit_name")
+    cells = [row[col] for row in ws.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in cells)
+    assert set(plain) <= {c.value for c in cells}
+    # the zone report: no element made from a name
+    report = (out / "zone_report.html").read_text(encoding="utf-8")
+    assert not re.search(r"<(script|img|svg onload)", report.split("</style>", 1)[1], re.I)
+    shown = [
+        html_lib.unescape(m)
+        for m in re.findall(r'<span class="unit-name">(.*?)</span>', report, re.S)
+    ]
+    assert set(plain) <= set(shown)
+    # the map: station names and unit names as JSON text; the title escaped
+    page = (out / "map.html").read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    station_names = [
+        decoder.raw_decode(page, m.end())[0]["name"]
+        for m in re.finditer(r"var data = (?=\{)", page)
+    ]
+    assert set(plain) & set(stations["name"]) <= set(station_names)
+    assert len(station_names) == len(stations)
+    title = html_lib.unescape(re.search(r"<title>(.*?)</title>", page, re.S).group(1))
+    assert title == cfg.maps.title
+    for t in plain:
+        if "<" in t:
+            assert t not in page and t not in report

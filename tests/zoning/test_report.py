@@ -210,8 +210,9 @@ def test_zoning_outputs_keep_hostile_text_inert(hostile_stage):
     out = d / "out"
     assert canary_fired(d) == []
     held = dict(zip(res.units["unit_code"], res.units["unit_name"], strict=True))
-    # what the stage read: every payload that is not a control sequence arrives unchanged
-    plain = [t for t in h["names"] if not any(c in t for c in "".join(CONTROL))]
+    # what the stage read: every payload arrives unchanged, except that the reader strips
+    # surrounding white space and may clean control characters out of names
+    plain = [t for t in h["names"] if t not in CONTROL and t == t.strip()]
     assert set(plain) <= set(held.values())
     # CSV: no cell starts a formula; less the guard, each is the name as held
     with open(out / "zone_units.csv", encoding="utf-8-sig", newline="") as fh:
