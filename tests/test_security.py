@@ -68,6 +68,9 @@ FOLIUM_DATA_CLASSES = {
     "IFrame",
     "DivIcon",
 }
+#: The one module that writes CSV and Excel files (formula guard, string cells).
+TABLES_MODULE = "gridcarbon/io/tables.py"
+TABLE_WRITERS = {"to_csv", "to_excel", "Workbook", "ExcelWriter"}
 #: The one module allowed to make Verbatim page text (it checks what goes in).
 VERBATIM_MODULE = "gridcarbon/maps/elements.py"
 
@@ -196,6 +199,20 @@ def rule_folium_data_layers_render_once(tree: ast.Module, path: str) -> list[str
     return out
 
 
+def rule_tables_written_by_io_tables(tree: ast.Module, path: str) -> list[str]:
+    """Every CSV and Excel file is written by gridcarbon/io/tables.py (guarded writers)."""
+    if path.endswith(TABLES_MODULE):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _name(node.func) in TABLE_WRITERS:
+            out.append(f"{_where(path, node)}: {_name(node.func)}() outside {TABLES_MODULE}")
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            out += [f"{_where(path, node)}: imports {m}" for m in mods if m and "openpyxl" in m]
+    return out
+
+
 def rule_no_safe_filter(tree: ast.Module, path: str) -> list[str]:
     """No template switches escaping off (``|safe``, ``{% autoescape false %}``)."""
     out = []
@@ -271,6 +288,7 @@ RULES: list[Callable[[ast.Module, str], list[str]]] = [
     rule_autoescape_everywhere,
     rule_verbatim_in_one_module,
     rule_folium_data_layers_render_once,
+    rule_tables_written_by_io_tables,
     rule_no_safe_filter,
     rule_yaml_safe_load_only,
     rule_no_pickle,
@@ -318,6 +336,11 @@ VIOLATIONS = {
         "folium.LayerControl().add_to(m)",
         "from folium import GeoJsonPopup",
     ],
+    rule_tables_written_by_io_tables: [
+        "table.to_csv(path, index=False)",
+        "df.to_excel(path)",
+        "from openpyxl import Workbook",
+    ],
     rule_no_safe_filter: ["T = '<td>{{ name | safe }}</td>'", "T = '{% autoescape false %}'"],
     rule_yaml_safe_load_only: [
         "yaml.load(text, Loader=yaml.Loader)",
@@ -355,6 +378,7 @@ COMPLIANT = {
         "from gridcarbon.maps.elements import GeoJson\nGeoJson(data)",
         "folium.FeatureGroup(name='stations')",
     ],
+    rule_tables_written_by_io_tables: ["write_csv(table, path)", "pd.read_csv(path)"],
     rule_no_safe_filter: ["T = '<td>{{ name }}</td>'"],
     rule_yaml_safe_load_only: ["yaml.safe_load(text)", "yaml.safe_dump(data)"],
     rule_no_pickle: ["np.load(path, allow_pickle=False)", "import json"],
