@@ -150,3 +150,11 @@ def test_write_excel_refuses_overwrite(tmp_path):
     with pytest.raises(OutputExistsError):
         write_excel({"s": pd.DataFrame({"a": [2]})}, path)
     assert load_workbook(path)["s"]["A2"].value == 1
+
+
+def test_excel_writer_survives_control_characters(tmp_path):
+    """A control character in a name once crashed the writer (IllegalCharacterError)."""
+    names = ["\x1b[31mred\x1b[0m", "a\x00b", "\x07bell", "tab\tand\nnewline", "\u202eevil"]
+    path = write_excel({"units": pd.DataFrame({"unit_name": names})}, tmp_path / "c.xlsx")
+    got = [c.value for c in load_workbook(path)["units"]["A"][1:]]
+    assert got == ["[31mred[0m", "ab", "bell", "tab\tand\nnewline", "\u202eevil"]
