@@ -95,7 +95,11 @@ class VerbatimRender(MacroElement):
 
 
 class GeoJson(folium.GeoJson, VerbatimRender):
-    """``folium.GeoJson`` whose output (the features, names included) is rendered once."""
+    """``folium.GeoJson`` whose output (the features, names included) is rendered once.
+
+    Style functions return plain values: folium's way of naming another element inside a style
+    (``"{{'name'}}"``) needs the second rendering and is not available here.
+    """
 
 
 class LayerControl(folium.LayerControl, VerbatimRender):
