@@ -183,7 +183,8 @@ def hostile_stage(small_grid, tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile")
     names = payloads(d)
     codes = payloads(d, control=False)  # codes with control characters are refused at reading
-    codes += [f"ZH330109{k % 3 + 1}{k:04d}" for k in range(len(names) - len(codes))]
+    # the rest: codes whose category digit agrees with the unit's label (see _hostile_units)
+    codes += [f"ZH330109{k % 3 + 1}{k:04d}" for k in range(len(codes), len(names))]
     units_file = d / "units {{7*7}} <b>=cmd|x.gpkg"
     _hostile_units(units_file, names, codes)
     ds = synthetic_grids(small_grid, days=3, n_points=5, seed=3)
