@@ -4,7 +4,7 @@
   stations, hotspot bins: fast, and every value known.
 * :func:`default_inputs`: the embedded default at full size (157 × 163 cells, January 2023,
   ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network), for
-  the size budget, the timing and the browser test of the default map.  The units, their series
+  the size budget and the browser test of the default map.  The units, their series
   and the hotspots come from the real zoning stage (``gridcarbon.zoning.stage.run_zoning``) when
   it is importable, else figures of the same shape are derived here.  The posterior and the
   station series are made here (the real inversion takes over a minute on the default; the
