@@ -47,6 +47,5 @@ def default_map():
     """The full-size default map: its path, size and inputs."""
     ARTIFACTS.mkdir(exist_ok=True)
     inputs = fx.default_inputs()
-    kwargs = {k: v for k, v in inputs.items() if k != "real_zoning"}
-    path = write_map(make_map(**kwargs), ARTIFACTS / "default_map.html", overwrite=True)
+    path = write_map(make_map(**inputs), ARTIFACTS / "default_map.html", overwrite=True)
     return {"path": path, "bytes": path.stat().st_size, "inputs": inputs}
