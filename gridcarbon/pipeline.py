@@ -21,6 +21,7 @@ from gridcarbon.io import (
     write_stream,
     write_zarr,
 )
+from gridcarbon.io.tables import write_csv
 
 __all__ = ["RunResult", "run", "write_prior", "prior_summary"]
 
@@ -120,7 +121,7 @@ def _write_point_table(ds: xr.Dataset, sums: dict[str, np.ndarray], path: Path) 
     table = ds[[c for c in names if c in ds.coords]].to_dataframe()[names]
     for sp, values in sums.items():
         table[f"{sp}_kg_period"] = values
-    table.reset_index(drop=True).to_csv(path, index=False)
+    write_csv(table.reset_index(drop=True), path, overwrite=True, bom=False)
     return path
 
 

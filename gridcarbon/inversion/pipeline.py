@@ -33,6 +33,7 @@ from gridcarbon.inversion.osse import (
     synthetic_observations,
 )
 from gridcarbon.inversion.system import ObservationSystem
+from gridcarbon.io.tables import write_csv
 
 __all__ = ["run_inversion_stage", "stage_inputs", "run_osse_stage", "write_inversion_outputs"]
 
@@ -186,16 +187,10 @@ def write_inversion_outputs(
     note = "SYNTHETIC (OSSE / synthetic inputs) - not real measurements" if synth else ""
 
     def table(df: pd.DataFrame, name: str) -> None:
-        p = out_dir / name
-        if p.exists() and not overwrite:
-            from gridcarbon.errors import OutputExistsError
-
-            raise OutputExistsError(f"{str(p)!r} already exists; pass overwrite=True")
         df = df.copy()
         if synth:
             df["synthetic"] = True
-        df.to_csv(p, index=False)
-        files[name] = p
+        files[name] = write_csv(df, out_dir / name, overwrite, bom=False)
 
     table(result.station_stats, "station_stats.csv")
     table(result.station_series, "station_series.csv")
@@ -275,7 +270,7 @@ def run_osse_stage(
             from gridcarbon.errors import OutputExistsError
 
             raise OutputExistsError(f"{str(p)!r} already exists; pass --overwrite")
-    res.table.assign(synthetic=True).to_csv(csv, index=False)
+    write_csv(res.table.assign(synthetic=True), csv, overwrite=True, bom=False)  # checked above
     js.write_text(
         json.dumps(
             {

@@ -1,14 +1,49 @@
-"""Tables at the edge: the user point-source CSV."""
+"""Tables at the edge: the user point-source CSV, and every CSV and Excel file gridcarbon writes.
+
+Names in these tables come from users' files (units, stations, facilities) and are hostile until
+proven otherwise.  The two writers here are the only ones in the package:
+
+- :func:`write_csv` applies the OWASP CSV-injection rule: a text cell that starts with ``=``,
+  ``+``, ``-``, ``@``, TAB, CR or NUL gets a leading ``'`` so that no spreadsheet reads it as a
+  formula (a text that already starts with ``'`` gets one too, so that :func:`csv_text_value`
+  gives back the original exactly).  Numeric columns, and text that is a negative decimal number
+  (``-1.5``), are left alone: a negative number stays a number.  Quoting follows RFC 4180.
+- :func:`write_excel` writes every text value as a string cell (openpyxl would make any text
+  starting with ``=`` a live formula) and removes the control characters XML cannot hold.
+"""
 
 from __future__ import annotations
 
+import csv
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.runfolder import atomic_path
 
-__all__ = ["read_point_sources"]
+__all__ = [
+    "read_point_sources",
+    "read_csv_table",
+    "write_csv",
+    "write_excel",
+    "csv_safe_text",
+    "csv_text_value",
+    "excel_safe_text",
+]
+
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+_GUARD = "'"
+# a negative decimal number written as text (e.g. a metric's value) stays a number: it cannot
+# hold a formula; "+1" is guarded (a spreadsheet would show it as 1, not as the text "+1")
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# characters XML 1.0 cannot hold (openpyxl refuses them with IllegalCharacterError)
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd.DataFrame:
@@ -28,3 +63,190 @@ def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd
     if table.empty:
         raise InputDataError(f"point-source CSV {str(path)!r} has no rows")
     return validate_points(table, sectors, source=f"point-source CSV {path.name!r}")
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+def csv_safe_text(text: str) -> str:
+    """``text`` as a CSV cell that no spreadsheet evaluates (a ``'`` before a formula start).
+
+    >>> [csv_safe_text(t) for t in ("=1+2", "-1.5", "-1+2", "+1", "ok")]
+    ["'=1+2", '-1.5', "'-1+2", "'+1", 'ok']
+    """
+    if not text:
+        return text
+    if text[0] == _GUARD or (text[0] in FORMULA_TRIGGERS and not _NEGATIVE_NUMBER.fullmatch(text)):
+        return _GUARD + text
+    return text
+
+
+def csv_text_value(cell: Any) -> Any:
+    """The original text of a cell written by :func:`write_csv` (its guard ``'`` removed).
+
+    Non-strings pass through.  The inverse of :func:`csv_safe_text`.
+    """
+    if (
+        isinstance(cell, str)
+        and len(cell) > 1
+        and cell[0] == _GUARD
+        and (cell[1] == _GUARD or cell[1] in FORMULA_TRIGGERS)
+    ):
+        return cell[1:]
+    return cell
+
+
+def _is_text_column(s: pd.Series) -> bool:
+    return (
+        s.dtype == object
+        or pd.api.types.is_string_dtype(s.dtype)
+        or isinstance(s.dtype, pd.CategoricalDtype)
+    )
+
+
+def _guard_values(s: pd.Series) -> pd.Series:
+    values = s.to_numpy(dtype=object)
+    guarded = [csv_safe_text(v) if isinstance(v, str) else v for v in values]
+    if all(g is v for g, v in zip(guarded, values, strict=True)):
+        return s
+    return pd.Series(guarded, index=s.index, dtype=object, name=s.name)
+
+
+def csv_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell and text column header passed through :func:`csv_safe_text`.
+
+    Numeric, boolean and time columns are returned untouched (the same objects).
+    """
+    out = df
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        if _is_text_column(s):
+            guarded = _guard_values(s)
+            if guarded is not s:
+                if out is df:
+                    out = df.copy(deep=False)
+                out.isetitem(i, guarded)
+    headers = [csv_safe_text(c) if isinstance(c, str) else c for c in df.columns]
+    if headers != list(df.columns):
+        out = out.copy(deep=False) if out is df else out
+        out.columns = headers
+    return out
+
+
+def write_csv(
+    df: pd.DataFrame,
+    path: str | Path,
+    overwrite: bool = False,
+    *,
+    bom: bool = True,
+    index: bool = False,
+) -> Path:
+    """Write ``df`` as CSV, atomically, with text cells guarded against formula injection.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table; numbers are written as pandas writes them (full precision).
+    path : path
+        The file; written to a temporary name beside it and renamed into place.
+    overwrite : bool
+        Replace an existing file (else :class:`~gridcarbon.errors.OutputExistsError`).
+    bom : bool
+        Start with a UTF-8 byte-order mark, so that Excel shows Chinese names correctly.
+    index : bool
+        Write the index as the first column(s).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    table = df.reset_index() if index else df
+    table = csv_safe_frame(table)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        table.to_csv(
+            tmp,
+            index=False,
+            encoding="utf-8-sig" if bom else "utf-8",
+            quoting=csv.QUOTE_MINIMAL,
+            doublequote=True,
+        )
+    return path
+
+
+def read_csv_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_csv`, giving back the original text of each cell.
+
+    ``kwargs`` go to :func:`pandas.read_csv`.  A byte-order mark is skipped.
+    """
+    df = pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        if _is_text_column(s):
+            df.isetitem(i, s.map(csv_text_value))
+    df.columns = [csv_text_value(c) for c in df.columns]
+    return df
+
+
+# -- Excel ----------------------------------------------------------------------------------------
+def excel_safe_text(text: str) -> str:
+    """``text`` without the control characters an Excel (XML) file cannot hold."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def write_excel(
+    sheets: Mapping[str, pd.DataFrame], path: str | Path, overwrite: bool = False
+) -> Path:
+    """Write one sheet per table to an ``.xlsx`` file, atomically; every text a string cell.
+
+    Parameters
+    ----------
+    sheets : mapping of str to DataFrame
+        Sheet name (cut to Excel's 31 characters) to table; headers are the column names.
+    path : path
+        The file (temporary name beside it, then renamed).
+    overwrite : bool
+        Replace an existing file (else :class:`~gridcarbon.errors.OutputExistsError`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    Text is never a formula: openpyxl turns any string starting with ``=`` into one, so each
+    text cell is typed as a string after its value is set; nothing is added to the text.
+    Missing and non-finite numbers become empty cells.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    def w(tmp: Path) -> None:
+        wb = Workbook(write_only=True)  # streaming writer: fast for large sheets
+
+        def cell(ws: Any, v: Any) -> Any:
+            if v is None or v is pd.NA or v is pd.NaT:
+                return None
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not np.isfinite(v):
+                return None
+            if isinstance(v, pd.Timestamp):
+                return v.to_pydatetime()
+            if isinstance(v, str):
+                text = WriteOnlyCell(ws, value=excel_safe_text(v))
+                text.data_type = "s"
+                return text
+            return v
+
+        for name, df in sheets.items():
+            ws = wb.create_sheet(title=excel_safe_text(name)[:31])
+            ws.append([cell(ws, str(c)) for c in df.columns])
+            for row in df.itertuples(index=False, name=None):
+                ws.append([cell(ws, v) for v in row])
+        wb.save(tmp)
+
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        w(tmp)
+    return path

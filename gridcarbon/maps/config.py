@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gridcarbon.names import has_control
+
 #: Raster variants a map can show, in layer-control order.
 RASTER_VARIANTS: tuple[str, ...] = ("prior", "posterior", "difference", "uncertainty_reduction")
 
@@ -114,6 +116,23 @@ class MapConfig(BaseModel):
     layer_control_collapsed: bool = Field(
         False, description="collapse the layer control into an icon"
     )
+
+    @field_validator("file_name")
+    @classmethod
+    def _plain_file_name(cls, v: str) -> str:
+        # the name is joined to the run folder: a path ("../x.html") would write outside it
+        if (
+            v in ("", ".", "..")
+            or "/" in v
+            or "\\" in v
+            or has_control(v)
+            or not v.lower().endswith((".html", ".htm"))
+        ):
+            raise ValueError(
+                f"{v!r} is not a plain file name ending in .html (no folder, no control "
+                "characters); use e.g. 'map.html'"
+            )
+        return v
 
     @field_validator("raster_variants")
     @classmethod

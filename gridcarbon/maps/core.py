@@ -17,21 +17,25 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
-from branca.element import Element
 from folium.map import CustomPane
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.maps.assets import LEAFLET_CSS, LEAFLET_JS, inline_assets
-from gridcarbon.maps.charts import PALETTE, line_chart_svg
+from gridcarbon.maps.charts import PALETTE, chart_spec, sig3
 from gridcarbon.maps.config import MapConfig
 from gridcarbon.maps.elements import (
-    BindContent,
+    FeatureTooltip,
+    GeoJson,
+    LayerControl,
     LayerLegend,
+    StationContent,
     UnitSeriesPopup,
     UnitTimeSlider,
-    escape,
     map_css,
+    map_script,
+    page_head,
+    synthetic_banner,
 )
 from gridcarbon.maps.inputs import (
     UNIT_ID_COLUMNS,
@@ -49,11 +53,11 @@ from gridcarbon.maps.raster import png_data_url, warp_to_mercator
 from gridcarbon.maps.scales import (
     NODATA,
     ClassScale,
-    categorical_legend_html,
+    categorical_legend_section,
     diverging_scale,
     fixed_scale,
     fmt,
-    legend_html,
+    legend_section,
     sequential_scale,
 )
 
@@ -167,10 +171,10 @@ def _add_boundaries(m: folium.Map, grid: GridSpec, cfg: MapConfig) -> None:
     for level in ("county", "city", "province"):
         gdf = load_boundaries(level)
         geoms = _simplify_lonlat(gdf.geometry.values, grid, cfg.boundary_simplify_m)
-        props = [{"name": escape(n)} for n in gdf["name"]]
+        props = [{"name": str(n)} for n in gdf["name"]]
         data = _features(shapely.boundary(geoms), props, cfg.coordinate_decimals)
         style = styles[level]
-        folium.GeoJson(
+        GeoJson(
             data,
             name=LAYER_NAMES[level],
             style_function=lambda _f, s=style: s,
@@ -277,7 +281,7 @@ def _add_rasters(
         )
         layer.add_to(m)
         key = f"raster:{f['variant']}:{f['species']}"
-        LayerLegend(layer, legend_html(scale, f["subtitle"]), key).add_to(m)
+        LayerLegend(layer, [legend_section(scale, f["subtitle"])], key).add_to(m)
         names.append(name)
     return names
 
@@ -356,13 +360,6 @@ def _unit_fields(
     if metric is not None:
         cols = [metric] + [c for c in cols if c != metric]
     return cols[:limit]
-
-
-def _sig(v: float) -> float | None:
-    """3 significant digits (None for NaN), to keep numbers short in the HTML."""
-    if not np.isfinite(v):
-        return None
-    return float(f"{v:.3g}")
 
 
 #: Fill of units whose value is exactly zero (not a class of the scale).
@@ -508,17 +505,19 @@ def _add_units(
         )  # (unit, var, frame)
 
     geoms = _simplify_lonlat(gdf.geometry.values, grid, cfg.unit_simplify_m)
+    # the users' column names are tooltip labels only, never property keys (no collisions)
+    field_keys = [f"f{j}" for j in range(len(fields))]
     props = []
     for i in range(len(gdf)):
-        p: dict[str, Any] = {c: escape(gdf[c].iloc[i]) for c in UNIT_ID_COLUMNS}
-        for c in fields:
+        p: dict[str, Any] = {c: str(gdf[c].iloc[i]) for c in UNIT_ID_COLUMNS}
+        for key, c in zip(field_keys, fields, strict=True):
             v = gdf[c].iloc[i]
             if isinstance(v, bool | np.bool_):
-                p[c] = "yes" if v else "no"
+                p[key] = "yes" if v else "no"
             elif isinstance(v, int | float | np.integer | np.floating):
-                p[c] = fmt(float(v)) if pd.notna(v) else "–"
+                p[key] = fmt(float(v)) if pd.notna(v) else "–"
             else:
-                p[c] = escape(v) if pd.notna(v) else "–"
+                p[key] = str(v) if pd.notna(v) else "–"
         p["gc_fill"] = fills[i]
         info = [
             f"{lab}: {gdf[c].iloc[i]}"
@@ -526,17 +525,17 @@ def _add_units(
             if c in gdf.columns and pd.notna(gdf[c].iloc[i]) and str(gdf[c].iloc[i])
         ]
         if info:
-            p["gc_info"] = escape("; ".join(info))
+            p["gc_info"] = "; ".join(info)
         if series_rows:
             p["gc_s"] = {
-                dim: [[_sig(x) for x in row] for row in arr[i]] for dim, arr in series_rows.items()
+                dim: [[sig3(x) for x in row] for row in arr[i]] for dim, arr in series_rows.items()
             }
         for prop, strings in frame_strings.items():
             p[prop] = strings[i]
         props.append(p)
     data = _features(geoms, props, cfg.coordinate_decimals)
 
-    layer = folium.GeoJson(
+    layer = GeoJson(
         data,
         name=LAYER_NAMES["units"],
         style_function=lambda f: {
@@ -547,35 +546,27 @@ def _add_units(
         },
         show=True,
         smooth_factor=0.5,
-        tooltip=folium.GeoJsonTooltip(
-            fields=[*UNIT_ID_COLUMNS, *fields],
-            aliases=["code", "name", "category", "subtype", *[_pretty(c) for c in fields]],
-            localize=False,
-            sticky=True,
-            class_name="gc-tooltip",
-        ),
     )
     layer.add_to(m)
+    FeatureTooltip(
+        layer,
+        fields=[*UNIT_ID_COLUMNS, *field_keys],
+        aliases=["code", "name", "category", "subtype", *[_pretty(c) for c in fields]],
+        class_name="gc-tooltip",
+    ).add_to(m)
     UnitSeriesPopup(layer, charts).add_to(m)
 
-    legend = []
     if mscale is not None:
         extra = [(ZERO_FILL, "0")] if np.any(mvals == 0) else []
-        legend.append(
-            f'<div class="gc-mode" data-mode="metric">'
-            f"{legend_html(mscale, 'per control unit', extra)}</div>"
-        )
+        metric_section = legend_section(mscale, "per control unit", extra)
     else:
-        legend.append(
-            '<div class="gc-mode" data-mode="metric"><div class="gc-title">Control units</div>'
-            "<div>no numeric metric</div></div>"
-        )
+        metric_section = {"title": "Control units", "subtitle": "no numeric metric", "rows": []}
+    sections = [{**metric_section, "mode": "metric", "hidden": False}]
     for dim, scale in mode_scales.items():
-        legend.append(
-            f'<div class="gc-mode" data-mode="{dim}" style="display:none">'
-            f"{legend_html(scale, 'per control unit, ' + ('Beijing hour' if dim == 'hour' else 'month'), [(ZERO_FILL, '0')])}</div>"
-        )
-    LayerLegend(layer, "".join(legend), "units", position="bottomright").add_to(m)
+        subtitle = "per control unit, " + ("Beijing hour" if dim == "hour" else "month")
+        section = legend_section(scale, subtitle, [(ZERO_FILL, "0")])
+        sections.append({**section, "mode": dim, "hidden": True})
+    LayerLegend(layer, sections, "units", position="bottomright").add_to(m)
     if modes:
         UnitTimeSlider(
             layer,
@@ -609,10 +600,10 @@ def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) 
         geoms = _cell_polygons_lonlat(grid, sub["row"].to_numpy(), sub["col"].to_numpy())
         props = [
             {
-                "kind": escape(r.kind),
+                "kind": str(r.kind),
                 "hot_steps": int(r.n_steps),
                 "share": f"{100 * r.share:.1f}%",
-                "confidence": escape(r.confidence),
+                "confidence": str(r.confidence),
                 "n_99_95_90": f"{int(r.n_99)} / {int(r.n_95)} / {int(r.n_90)}",
                 "cell": f"row {int(r.row)}, col {int(r.col)}",
             }
@@ -631,79 +622,60 @@ def _add_hotspots(m: folium.Map, grid: GridSpec, hotspots: Any, cfg: MapConfig) 
                 "dashArray": None if is3 else "3 2",
             }
 
-        layer = folium.GeoJson(
-            data,
-            name=LAYER_NAMES[key],
-            style_function=style,
-            show=is3,
-            tooltip=folium.GeoJsonTooltip(
-                fields=["kind", "confidence", "hot_steps", "share", "n_99_95_90", "cell"],
-                aliases=[
-                    "hotspot",
-                    "confidence (most steps)",
-                    "hot time steps",
-                    "share of steps",
-                    "steps at 99 / 95 / 90 %",
-                    "grid cell",
-                ],
-                localize=False,
-                sticky=True,
-            ),
-        )
+        layer = GeoJson(data, name=LAYER_NAMES[key], style_function=style, show=is3)
         layer.add_to(m)
+        FeatureTooltip(
+            layer,
+            fields=["kind", "confidence", "hot_steps", "share", "n_99_95_90", "cell"],
+            aliases=[
+                "hotspot",
+                "confidence (most steps)",
+                "hot time steps",
+                "share of steps",
+                "steps at 99 / 95 / 90 %",
+                "grid cell",
+            ],
+            class_name="gc-tooltip",
+        ).add_to(m)
         items = [(HOTSPOT_COLORS[k], k + (" (all three)" if is3 else "")) for k in kinds]
-        conf = "".join(
-            f'<div class="gc-row"><span class="gc-sw" style="background:{HOTSPOT_COLORS[kinds[0]]};'
-            f'opacity:{CONF_OPACITY[c]}"></span><span class="gc-lab">{c} confidence</span></div>'
+        section = categorical_legend_section(LAYER_NAMES[key], items)
+        section["rows"] += [
+            {
+                "color": HOTSPOT_COLORS[kinds[0]],
+                "label": f"{c} confidence",
+                "opacity": CONF_OPACITY[c],
+            }
             for c in ("99%", "95%", "90%")
-        )
-        html_ = (
-            categorical_legend_html(LAYER_NAMES[key], items)
-            + conf
-            + (
-                f'<div class="gc-note">{len(sub)} cell(s); Gi* with BH false-discovery control</div>'
-            )
-        )
-        LayerLegend(layer, html_, key, position="bottomright").add_to(m)
+        ]
+        section["note"] = f"{len(sub)} cell(s); Gi* with BH false-discovery control"
+        LayerLegend(layer, [section], key, position="bottomright").add_to(m)
 
 
-def _station_popup(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | None) -> str:
-    head = (
-        f'<div class="gc-popup"><div class="gc-h">{escape(row["name"])}</div>'
-        f"<div>{escape(row['station_id'])} · {escape(row['kind'])}</div>"
-    )
-    parts = [head]
+def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | None) -> dict:
+    """What a station's popup shows, as text and numbers (drawn by ``gc.stationPopup``)."""
+    data: dict[str, Any] = {
+        "name": row["name"],
+        "station_id": row["station_id"],
+        "kind": row["kind"],
+        "stats": None,
+        "charts": [],
+        "legend": [],
+    }
     st = stats[stats["station_id"] == row["station_id"]] if len(stats) else stats
     if len(st):
         has_post = "bias_posterior" in st.columns
-        hdr = (
-            "<tr><th>species</th><th>n</th><th>bias prior</th>"
-            + ("<th>bias post.</th>" if has_post else "")
-            + "<th>RMSE prior</th>"
-            + ("<th>RMSE post.</th>" if has_post else "")
-            + "<th>r prior</th>"
-            + ("<th>r post.</th>" if has_post else "")
-            + "</tr>"
-        )
-        body = []
+        models = ("prior", "posterior") if has_post else ("prior",)
+        short = {"prior": "prior", "posterior": "post."}
+        head = ["species", "n"]
+        for stat in ("bias", "RMSE", "r"):
+            head += [f"{stat} {short[m]}" for m in models]
+        rows = []
         for r in st.itertuples():
-            cells = [
-                escape(r.species) + (f" ({escape(r.unit)})" if r.unit else ""),
-                str(r.n),
-                fmt(r.bias_prior),
-            ]
-            if has_post:
-                cells.append(fmt(r.bias_posterior))
-            cells.append(fmt(r.rmse_prior))
-            if has_post:
-                cells.append(fmt(r.rmse_posterior))
-            cells.append(fmt(r.r_prior, 2))
-            if has_post:
-                cells.append(fmt(r.r_posterior, 2))
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        parts.append(f"<table>{hdr}{''.join(body)}</table>")
-    else:
-        parts.append("<div><i>no observations</i></div>")
+            cells = [f"{r.species} ({r.unit})" if r.unit else str(r.species), str(r.n)]
+            for stat, digits in (("bias", 3), ("rmse", 3), ("r", 2)):
+                cells += [fmt(getattr(r, f"{stat}_{m}"), digits) for m in models]
+            rows.append(cells)
+        data["stats"] = {"head": head, "rows": rows}
     if series is not None and len(series):
         s = series[series["station_id"] == row["station_id"]]
         for sp, g in s.groupby("species", sort=True):
@@ -715,8 +687,8 @@ def _station_popup(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | N
                 continue
             xl = [d.strftime("%m-%d") for d in pd.DatetimeIndex(daily.index)]
             unit = str(g["unit"].iloc[0]) if "unit" in g.columns else ""
-            parts.append(
-                line_chart_svg(
+            data["charts"].append(
+                chart_spec(
                     xl,
                     [(c, daily[c].to_numpy(float), PALETTE[c]) for c in cols],
                     title=f"{sp} daily mean (Beijing days)",
@@ -725,16 +697,8 @@ def _station_popup(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | N
                     tick_every=max(1, len(xl) // 5),
                 )
             )
-        parts.append(
-            '<div style="font-size:10px">'
-            + " ".join(
-                f'<span style="color:{PALETTE[c]}">■ {c}</span>'
-                for c in ("observed", "prior", "posterior")
-            )
-            + "</div>"
-        )
-    parts.append("</div>")
-    return "".join(parts)
+        data["legend"] = [[c, PALETTE[c]] for c in ("observed", "prior", "posterior")]
+    return data
 
 
 def _add_stations(
@@ -755,9 +719,9 @@ def _add_stations(
             fill_opacity=0.95,
         )
         marker.add_child(
-            BindContent(
-                popup_html=_station_popup(row, stats, station_series),
-                tooltip_html=escape(f"{row['name']} ({row['kind']})"),
+            StationContent(
+                _station_data(row, stats, station_series),
+                tooltip=f"{row['name']} ({row['kind']})",
             )
         )
         marker.add_to(group)
@@ -769,7 +733,7 @@ def _add_stations(
     ]
     LayerLegend(
         group,
-        categorical_legend_html(LAYER_NAMES["stations"], items, shape="dot"),
+        [categorical_legend_section(LAYER_NAMES["stations"], items, shape="dot")],
         "stations",
         position="bottomleft",
     ).add_to(m)
@@ -836,34 +800,23 @@ def make_map(
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
     m.gc_config = cfg
     root = m.get_root()
-    root.title = cfg.title
-    root.header.add_child(map_css(), name="gc_css")
     from gridcarbon import __version__
 
     synthetic = str(prior.attrs.get("synthetic", "unknown"))
     prov = {
         "gridcarbon_version": __version__,
         "synthetic": synthetic,
-        "synthetic_components": prior.attrs.get("synthetic_components", ""),
-        "input_checksums": prior.attrs.get("input_checksums", ""),
+        "synthetic_components": str(prior.attrs.get("synthetic_components", "")),
+        "input_checksums": str(prior.attrs.get("input_checksums", "")),
         "map_config": cfg.model_dump(mode="json"),
     }
-    prov_json = json.dumps(prov, ensure_ascii=False).replace("<", "\\u003c")
-    root.header.add_child(
-        Element(
-            f'<meta name="generator" content="gridcarbon {escape(__version__)}"/>'
-            f'<script type="application/json" id="gridcarbon-provenance">{prov_json}</script>'
-        ),
-        name="gc_provenance",
-    )
+    # the title goes through the head's autoescaping template, never folium's raw <title>
+    root.title = None
+    root.header.add_child(page_head(cfg.title, __version__, prov), name="gc_head")
+    root.header.add_child(map_css(), name="gc_css")
+    root.header.add_child(map_script(), name="gc_script")
     if synthetic == "true":
-        root.html.add_child(
-            Element(
-                '<div class="gc-synthetic">Synthetic default scenario: emission figures and '
-                "facilities are made up, built on real boundaries</div>"
-            ),
-            name="gc_banner",
-        )
+        root.html.add_child(synthetic_banner(), name="gc_banner")
 
     for tile in cfg.tile_layers:
         folium.TileLayer(
@@ -897,7 +850,7 @@ def make_map(
     if stations is not None and len(stations):
         _add_stations(m, stations, station_series)
 
-    folium.LayerControl(collapsed=cfg.layer_control_collapsed, position="topright").add_to(m)
+    LayerControl(collapsed=cfg.layer_control_collapsed, position="topright").add_to(m)
     m.fit_bounds(bounds)
     return m
 

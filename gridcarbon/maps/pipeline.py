@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.errors import InputFileError
+from gridcarbon.io.tables import read_csv_table
 from gridcarbon.maps.config import MapConfig
 from gridcarbon.maps.core import make_map, write_map
 
@@ -162,7 +163,8 @@ def _first(run_dir: Path, key: str) -> Path | None:
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    df = pd.read_csv(path)
+    # a run's own CSV: text cells that would start a formula carry a guard "'" (removed here)
+    df = read_csv_table(path)
     if "time" in df.columns:
         df["time"] = pd.to_datetime(df["time"])
     return df

@@ -1,4 +1,4 @@
-"""Classed colour scales: class breaks, colours, classification and legend HTML.
+"""Classed colour scales: class breaks, colours, classification and legend data.
 
 Every coloured layer of the map (rasters, units, the time slider) uses a :class:`ClassScale`: a
 list of class breaks and one colour per class, so that the legend shows exactly the classes drawn.
@@ -11,9 +11,9 @@ list of class breaks and one colour per class, so that the legend shows exactly 
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import branca.colormap as bcm
 import numpy as np
@@ -27,7 +27,8 @@ __all__ = [
     "fixed_scale",
     "colors_from",
     "fmt",
-    "legend_html",
+    "legend_section",
+    "categorical_legend_section",
 ]
 
 #: Class index meaning "no data / transparent".
@@ -297,35 +298,33 @@ def fixed_scale(
     )
 
 
-def legend_html(scale: ClassScale, subtitle: str = "", extra: list[tuple[str, str]] = ()) -> str:
-    """A legend box: title, units, one swatch per class with its break labels (escaped HTML).
+def legend_section(
+    scale: ClassScale, subtitle: str = "", extra: list[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """A legend section (plain data, drawn as text in the browser): title, units, one swatch per
+    class with its break labels, highest class first.
 
     ``extra`` rows ``(colour, label)`` follow the classes (e.g. a swatch for zero).
     """
-    e = html.escape
-    rows = "".join(
-        f'<div class="gc-row"><span class="gc-sw" style="background:{c}"></span>'
-        f'<span class="gc-lab">{e(lab)}</span></div>'
+    rows = [
+        {"color": c, "label": lab}
         for c, lab in zip(reversed(scale.colors), reversed(scale.labels()), strict=True)
-    )
-    rows += "".join(
-        f'<div class="gc-row"><span class="gc-sw" style="background:{c}"></span>'
-        f'<span class="gc-lab">{e(lab)}</span></div>'
-        for c, lab in extra
-    )
-    units = f'<div class="gc-units">{e(scale.units)}</div>' if scale.units else ""
-    sub = f'<div class="gc-sub">{e(subtitle)}</div>' if subtitle else ""
-    note = f'<div class="gc-note">{e(scale.note)}</div>' if scale.note else ""
-    return f'<div class="gc-title">{e(scale.title)}</div>{sub}{units}{rows}{note}'
+    ]
+    rows += [{"color": c, "label": lab} for c, lab in extra]
+    return {
+        "title": scale.title,
+        "subtitle": subtitle,
+        "units": scale.units,
+        "rows": rows,
+        "note": scale.note,
+    }
 
 
-def categorical_legend_html(title: str, items: list[tuple[str, str]], shape: str = "box") -> str:
-    """A legend of categories: ``items`` = [(colour, label)]; ``shape`` 'box' or 'dot'."""
-    e = html.escape
-    cls = "gc-sw gc-dot" if shape == "dot" else "gc-sw"
-    rows = "".join(
-        f'<div class="gc-row"><span class="{cls}" style="background:{c}"></span>'
-        f'<span class="gc-lab">{e(lab)}</span></div>'
-        for c, lab in items
-    )
-    return f'<div class="gc-title">{e(title)}</div>{rows}'
+def categorical_legend_section(
+    title: str, items: list[tuple[str, str]], shape: str = "box"
+) -> dict[str, Any]:
+    """A legend section of categories: ``items`` = [(colour, label)]; ``shape`` 'box' or 'dot'."""
+    return {
+        "title": title,
+        "rows": [{"color": c, "label": lab, "shape": shape} for c, lab in items],
+    }

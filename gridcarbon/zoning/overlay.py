@@ -76,7 +76,7 @@ def unit_coverage(
     path = cache / f"coverage_{key}.npz"
     if use_cache and path.exists():
         try:
-            with np.load(path) as z:
+            with np.load(path, allow_pickle=False) as z:
                 F = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
             if F.shape == (len(geoms_m), grid.size):
                 log.info("coverage matrix read from cache %s", path)

@@ -7,7 +7,6 @@ file is never replaced unless ``overwrite`` is true (:class:`OutputExistsError`)
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 from collections.abc import Callable
@@ -15,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pandas as pd
 import xarray as xr
+from markupsafe import Markup
 
 from gridcarbon.errors import OutputExistsError
 
@@ -104,13 +105,6 @@ def write_gpkg_atomic(
     return atomic_write(Path(path), w, overwrite)
 
 
-def write_csv(df: pd.DataFrame, path: Path, overwrite: bool) -> Path:
-    """CSV in UTF-8 with BOM (so Excel shows Chinese names correctly)."""
-    return atomic_write(
-        path, lambda tmp: df.to_csv(tmp, index=False, encoding="utf-8-sig"), overwrite
-    )
-
-
 def write_netcdf(ds: xr.Dataset, path: Path, overwrite: bool, attrs: dict[str, str]) -> Path:
     ds = ds.copy()
     ds.attrs.update({k: str(v) for k, v in attrs.items()})
@@ -124,32 +118,6 @@ def write_netcdf(ds: xr.Dataset, path: Path, overwrite: bool, attrs: dict[str, s
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, encoding=enc), overwrite)
 
 
-def write_excel(sheets: dict[str, pd.DataFrame], path: Path, overwrite: bool) -> Path:
-    from openpyxl import Workbook
-
-    def cell(v: Any) -> Any:
-        if v is None or v is pd.NA:
-            return None
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        if isinstance(v, pd.Timestamp):
-            return v.to_pydatetime()
-        return v
-
-    def w(tmp: Path) -> None:
-        wb = Workbook(write_only=True)  # streaming writer: fast for large sheets
-        for name, df in sheets.items():
-            ws = wb.create_sheet(title=name[:31])
-            ws.append([str(c) for c in df.columns])
-            for row in df.itertuples(index=False, name=None):
-                ws.append([cell(v) for v in row])
-        wb.save(tmp)
-
-    return atomic_write(path, w, overwrite)
-
-
 # ---------------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------------
@@ -158,12 +126,13 @@ _COLORS = {"CO2": "#4d4d4d", "NOx": "#d95f02", "VOC": "#1b9e77"}
 
 def _svg_lines(
     series: dict[str, np.ndarray], width: int = 220, height: int = 70, title: str = ""
-) -> str:
-    """Small inline SVG line chart; each series normalised to its own maximum."""
+) -> Markup:
+    """Small inline SVG line chart; each series normalised to its own maximum (text escaped)."""
     parts = [
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{html.escape(title)}">',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>',
+        Markup(
+            '<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{t}">'
+            '<rect x="0" y="0" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>'
+        ).format(w=width, h=height, t=title)
     ]
     for name, v in series.items():
         v = np.asarray(v, float)
@@ -174,17 +143,25 @@ def _svg_lines(
         ys = height - 4 - (np.nan_to_num(v) / top) * (height - 14)
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
         parts.append(
-            f'<polyline fill="none" stroke="{_COLORS.get(name, "#377eb8")}" '
-            f'stroke-width="1.5" points="{pts}"><title>{html.escape(name)}</title>'
-            "</polyline>"
+            Markup(
+                '<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{p}">'
+                "<title>{n}</title></polyline>"
+            ).format(c=_COLORS.get(name, "#377eb8"), p=pts, n=name)
         )
-    parts.append(f'<text x="4" y="10" font-size="9" fill="#555">{html.escape(title)}</text></svg>')
-    return "".join(parts)
+    parts.append(
+        Markup('<text x="4" y="10" font-size="9" fill="#555">{t}</text></svg>').format(t=title)
+    )
+    return Markup("").join(parts)
 
 
-def _svg_bars(values: dict[str, float], width: int = 160, height: int = 70, title: str = "") -> str:
+def _svg_bars(
+    values: dict[str, float], width: int = 160, height: int = 70, title: str = ""
+) -> Markup:
+    """Small inline SVG bar chart of percentages (text escaped)."""
     parts = [
-        f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">'
+        Markup('<svg width="{w}" height="{h}" role="img" aria-label="{t}">').format(
+            w=width, h=height, t=title
+        )
     ]
     n = max(len(values), 1)
     bh = (height - 14) / n
@@ -193,16 +170,29 @@ def _svg_bars(values: dict[str, float], width: int = 160, height: int = 70, titl
         w = 0 if not np.isfinite(v) else (width - 70) * v / top
         y = 12 + i * bh
         parts.append(
-            f'<rect x="34" y="{y:.1f}" width="{w:.1f}" height="{bh * 0.8:.1f}" '
-            f'fill="{_COLORS.get(name, "#377eb8")}"/>'
+            Markup(
+                '<rect x="34" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{c}"/>'
+                '<text x="0" y="{ty:.1f}" font-size="9">{n}</text>'
+                '<text x="{vx:.1f}" y="{ty:.1f}" font-size="9">{v:.2g}%</text>'
+            ).format(
+                y=y,
+                w=w,
+                h=bh * 0.8,
+                c=_COLORS.get(name, "#377eb8"),
+                ty=y + bh * 0.7,
+                n=name,
+                vx=36 + w,
+                v=v,
+            )
         )
-        parts.append(f'<text x="0" y="{y + bh * 0.7:.1f}" font-size="9">{html.escape(name)}</text>')
-        parts.append(f'<text x="{36 + w:.1f}" y="{y + bh * 0.7:.1f}" font-size="9">{v:.2g}%</text>')
-    parts.append(f'<text x="0" y="9" font-size="9" fill="#555">{html.escape(title)}</text></svg>')
-    return "".join(parts)
+    parts.append(
+        Markup('<text x="0" y="9" font-size="9" fill="#555">{t}</text></svg>').format(t=title)
+    )
+    return Markup("").join(parts)
 
 
-def _table(df: pd.DataFrame, max_rows: int = 50) -> str:
+def _table(df: pd.DataFrame, max_rows: int = 50) -> Markup:
+    """An HTML table of the first ``max_rows`` rows; every header and text cell escaped."""
     df = df.head(max_rows)
 
     def fmt(v: Any) -> str:
@@ -212,14 +202,16 @@ def _table(df: pd.DataFrame, max_rows: int = 50) -> str:
             return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
         if isinstance(v, int | np.integer):
             return f"{v:,}"
-        return html.escape(str(v))
+        return str(v)
 
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>"
+    th = Markup("<th>{}</th>")
+    td = Markup("<td>{}</td>")
+    head = Markup("").join(th.format(str(c)) for c in df.columns)
+    rows = Markup("").join(
+        Markup("<tr>{}</tr>").format(Markup("").join(td.format(fmt(v)) for v in r))
         for r in df.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return Markup("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>").format(head, rows)
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -256,9 +248,10 @@ Grey CO2, orange NOx, green VOC.</p>
 <table><thead><tr><th>unit</th><th>type</th><th>co-located cell-days</th><th>obs/exp</th>
 <th>share of unit CO2 / NOx / VOC in co-located hotspots</th><th>emerging (CO2)</th>
 <th>pathway</th><th>diurnal</th><th>daily</th><th>shares</th></tr></thead><tbody>
-{% for u in top_units %}<tr><td>{{ u.code }}<br>{{ u.name }}</td><td>{{ u.type }}</td>
+{% for u in top_units %}<tr><td><span class="unit-code">{{ u.code }}</span><br>
+<span class="unit-name">{{ u.name }}</span></td><td class="unit-type">{{ u.type }}</td>
 <td>{{ u.cell_days }}</td><td>{{ u.obs_exp }}</td><td>{{ u.shares }}</td><td>{{ u.emerging }}</td>
-<td class="small">{{ u.pathway }}</td><td>{{ u.diurnal }}</td><td>{{ u.daily }}</td>
+<td class="small unit-pathway">{{ u.pathway }}</td><td>{{ u.diurnal }}</td><td>{{ u.daily }}</td>
 <td>{{ u.bars }}</td></tr>{% endfor %}
 </tbody></table>
 <h2>Control-unit QA</h2>
@@ -272,18 +265,16 @@ Grey CO2, orange NOx, green VOC.</p>
 """
 
 
-def render_html(context: dict[str, Any]) -> str:
-    """Render the zone report (a single self-contained file: inline CSS and SVG, no scripts)."""
-    import jinja2
+_REPORT_TEMPLATE = jinja2.Environment(autoescape=True).from_string(_TEMPLATE)
 
-    env = jinja2.Environment(autoescape=False)
-    ctx = dict(context)
-    for k in ("summary", "qa"):
-        ctx[k] = [html.escape(str(x)) for x in ctx.get(k, [])]
-    for k in ("title", "synthetic", "method", "provenance", "qa_warning"):
-        if ctx.get(k):
-            ctx[k] = html.escape(str(ctx[k]))
-    return env.from_string(_TEMPLATE).render(**ctx)
+
+def render_html(context: dict[str, Any]) -> str:
+    """Render the zone report (a single self-contained file: inline CSS and SVG, no scripts).
+
+    Every value of ``context`` is HTML-escaped (autoescape) unless it is a
+    :class:`markupsafe.Markup` built here with its own text escaped (the tables and charts).
+    """
+    return _REPORT_TEMPLATE.render(**context)
 
 
 def provenance_text(attrs: dict[str, Any]) -> str:

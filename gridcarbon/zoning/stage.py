@@ -16,6 +16,7 @@ import shapely
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
@@ -29,8 +30,6 @@ from gridcarbon.zoning.report import (
     gridcarbon_version,
     provenance_text,
     render_html,
-    write_csv,
-    write_excel,
     write_gpkg_atomic,
     write_netcdf,
 )

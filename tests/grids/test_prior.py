@@ -105,7 +105,11 @@ def test_points_named_synthetically_and_inside_grid(small_cfg):
     pts = inv.points
     assert pts["synthetic"].all()
     assert pts["name"].str.match(r"^[A-Z][a-z]+ [a-z]+ #\d+$").all()
-    assert (pts["row"] >= 0).all() and (pts["col"] >= 0).all()
+    # each point's cell is the one whose centre is within half a cell of it
+    grid = grid_from_config(small_cfg)
+    x, y = grid.project(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    assert (np.abs(grid.x[pts["col"].to_numpy()] - x) <= grid.cell_size / 2).all()
+    assert (np.abs(grid.y[pts["row"].to_numpy()] - y) <= grid.cell_size / 2).all()
     assert set(pts["sector"]) >= {"power", "industry_petrochemical", "industry_cement"}
 
 

@@ -102,7 +102,10 @@ def test_default_network(grid):
     }
     assert net["synthetic"].all()
     v = validate_stations(net, grid)  # all inside the default grid
-    assert (v["row"] >= 0).all()
+    # each station's cell is the one whose centre is within half a cell of it
+    half = grid.cell_size / 2
+    assert (np.abs(grid.x[v["col"].to_numpy()] - v["x"].to_numpy()) <= half).all()
+    assert (np.abs(grid.y[v["row"].to_numpy()] - v["y"].to_numpy()) <= half).all()
     assert net.loc[net.kind == "background", "name"].str.contains("Damingshan").all()
     # validation keeps the values of a valid table
     for col in ("station_id", "name", "kind", "species", "lon", "lat", "height"):

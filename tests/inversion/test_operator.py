@@ -77,7 +77,10 @@ def test_linearity(fp):
 def test_sparse_and_counts(fp):
     assert fp.nnz < fp.receptors.n * NX * NY / 5  # truncation makes H sparse
     assert fp.kernel_evaluations > 0
-    assert np.all(np.diff(fp.area_ptr) >= 0)
+    # CSR over receptor-hours: one row per receptor-hour, covering every stored value
+    assert fp.area_ptr.size == fp.pt_ptr.size == fp.receptors.n + 1
+    assert fp.area_ptr[0] == 0 and fp.area_ptr[-1] == fp.area_idx.size == fp.area_val.size
+    assert fp.pt_ptr[-1] == fp.pt_idx.size and fp.nnz == fp.area_idx.size + fp.pt_idx.size
 
 
 def test_nox_decays(fp):

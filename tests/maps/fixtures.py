@@ -4,11 +4,10 @@
   stations, hotspot bins: fast, and every value known.
 * :func:`default_inputs`: the embedded default at full size (157 × 163 cells, January 2023,
   ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network), for
-  the size budget, the timing and the browser test of the default map.  The units, their series
-  and the hotspots come from the real zoning stage (``gridcarbon.zoning.stage.run_zoning``) when
-  it is importable, else figures of the same shape are derived here.  The posterior and the
-  station series are made here (the real inversion takes over a minute on the default; the
-  integration test ``test_stages.py`` runs it on a coarse grid).
+  the size budget and the browser test of the default map.  The units, their series and the
+  hotspots come from the real zoning stage (``gridcarbon.zoning.stage.run_zoning``).  The
+  posterior and the station series are made here (the real inversion takes over a minute on the
+  default; the integration test ``test_stages.py`` runs it on a coarse grid).
 """
 
 from __future__ import annotations
@@ -215,16 +214,16 @@ def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
 @functools.lru_cache(maxsize=1)
 def default_inputs() -> dict:
     """Full-size inputs of the default scenario (see module docstring)."""
+    from gridcarbon.config import RunConfig
     from gridcarbon.grids.prior import build_prior
+    from gridcarbon.maps.pipeline import from_zoning_result
     from gridcarbon.scenario.stations import default_network
-    from gridcarbon.scenario.units import default_units
+    from gridcarbon.zoning.stage import run_zoning
 
     prior = build_prior()
     grid = GridSpec.from_dataset(prior)
-    zoning = _zoning_outputs(prior)
-    units = default_units(grid) if zoning is None else zoning["units"]
+    zoning = from_zoning_result(run_zoning(prior, RunConfig().zoning))
     rng = np.random.default_rng(2023)
-    n = len(units)
     # posterior: smooth multiplicative corrections with uncertainty fields (inversion-shaped)
     yy, xx = np.mgrid[0 : grid.ny, 0 : grid.nx]
     corr = 1 + 0.25 * np.sin(xx / 17.0) * np.cos(yy / 23.0)
@@ -234,75 +233,14 @@ def default_inputs() -> dict:
         post[f"{sp}_prior_std"] = (("y", "x"), np.full(grid.shape, 0.5))
         post[f"{sp}_std"] = (("y", "x"), 0.5 * (0.3 + 0.7 * np.abs(np.cos(xx / 9.0))))
     stations = default_network()
-    station_series = _station_series(stations, prior["time"].values, rng)
-    if zoning is not None:
-        return {
-            "prior": prior,
-            "posterior": post,
-            "units": zoning["units"],
-            "unit_series": zoning["unit_series"],
-            "hotspots": zoning["hotspots"],
-            "stations": stations,
-            "station_series": station_series,
-            "real_zoning": True,
-        }
-    # per-unit figures of the kind the zoning stage reports
-    area = units.to_crs(grid.crs).area.to_numpy() / 1e6
-    tot = {
-        sp: rng.lognormal(np.log(s), 1.5, n) for sp, s in (("CO2", 5e4), ("NOx", 60), ("VOC", 40))
-    }
-    for sp, v in tot.items():
-        units[f"{sp}_total_t"] = v
-        units[f"{sp}_intensity_t_km2"] = v / np.maximum(area, 0.01)
-    units["area_km2"] = area
-    units["colocated_hotspot_hours"] = np.where(rng.random(n) < 0.3, rng.integers(1, 400, n), 0)
-    units["colocated_hotspot_area_km2"] = units["colocated_hotspot_hours"] / 400 * area
-    units["colocated_hotspot_share"] = rng.random(n) * (units["colocated_hotspot_hours"] > 0)
-    units["persistent_hotspot_cells"] = rng.integers(0, 6, n)
-    codes = units["unit_code"].to_numpy()
-    h = np.arange(24)
-    shapes = {
-        sp: 1 + a * np.sin(2 * np.pi * (h - ph) / 24)
-        for sp, a, ph in (("CO2", 0.4, 8), ("NOx", 0.6, 7), ("VOC", 0.3, 10))
-    }
-    series = xr.Dataset(
-        {
-            f"{sp}": (
-                ("unit", "hour"),
-                np.outer(tot[sp] * 1000 / 744, shapes[sp]),
-                {"units": "kg h-1"},
-            )
-            for sp in ("CO2", "NOx", "VOC")
-        },
-        coords={"unit": codes, "hour": h},
-    )
-    series["colocated_hotspot_hours"] = (
-        ("unit", "hour"),
-        np.outer(units["colocated_hotspot_hours"].to_numpy() / 24.0, shapes["NOx"]),
-        {"units": "h"},
-    )
-    series = series[["colocated_hotspot_hours", "CO2", "NOx", "VOC"]]
-    # hotspot bins, daily: top cells of each species' daily totals
-    days = prior["time"].size // 24
-    bins = {}
-    for sp in ("CO2", "NOx", "VOC"):
-        daily = prior[sp].values[: days * 24].reshape(days, 24, grid.ny, grid.nx).sum(1)
-        q99, q95, q90 = (np.quantile(daily[daily > 0], q) for q in (0.99, 0.97, 0.95))
-        b = np.zeros(daily.shape, np.int8)
-        b[daily >= q90] = 1
-        b[daily >= q95] = 2
-        b[daily >= q99] = 3
-        bins[f"gi_bin_{sp}"] = (("time", "y", "x"), b)
-    hot = xr.Dataset(bins, coords={"time": pd.date_range("2023-01-01", periods=days, freq="D")})
     return {
         "prior": prior,
         "posterior": post,
-        "units": units,
-        "unit_series": series,
-        "hotspots": hot,
+        "units": zoning["units"],
+        "unit_series": zoning["unit_series"],
+        "hotspots": zoning["hotspots"],
         "stations": stations,
-        "station_series": station_series,
-        "real_zoning": False,
+        "station_series": _station_series(stations, prior["time"].values, rng),
     }
 
 
@@ -324,18 +262,6 @@ def _station_series(stations: pd.DataFrame, t: np.ndarray, rng) -> pd.DataFrame:
             )
         )
     return pd.concat(recs, ignore_index=True)
-
-
-def _zoning_outputs(prior: xr.Dataset) -> dict | None:
-    """The real zoning stage's units, series and hotspots of ``prior`` (None if not built)."""
-    try:
-        from gridcarbon.zoning.stage import run_zoning
-    except ImportError:
-        return None
-    from gridcarbon.config import RunConfig
-    from gridcarbon.maps.pipeline import from_zoning_result
-
-    return from_zoning_result(run_zoning(prior, RunConfig().zoning))
 
 
 def layer_control_names(page: str) -> list[str]:

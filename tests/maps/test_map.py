@@ -80,11 +80,9 @@ def test_hostile_strings_never_reach_the_page_raw(small_map_path):
     assert page.lower().count("</script>") == len(re.findall(r"<script\b", page, re.I))
     assert XSS_IMG not in page and XSS_SCRIPT not in page
     assert re.search(r"<img\s+src=x", page) is None
-    # present, but only as escaped text (JSON-encoded HTML entities, or entities in a popup)
-    assert (
-        "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in page
-        or "&lt;img src=x onerror=alert(1)&gt;" in page
-    )
+    # present as data only: JSON text with "<" and ">" escaped, drawn with textContent
+    assert '"unit_name": "\\u003cimg src=x onerror=alert(1)\\u003e"' in page
+    assert "&lt;img" not in page  # never HTML-escaped into markup either
 
 
 def test_write_map_is_atomic_and_refuses_overwrite(tmp_path, small):
@@ -222,12 +220,10 @@ def test_vendored_assets_match_manifest():
 
 
 @pytest.mark.slow
-def test_default_map_size_and_time(default_map):
-    """The whole-province default map stays within 15 MB and is made within 20 s."""
+def test_default_map_size(default_map):
+    """The whole-province default map stays within 15 MB (its time: benchmarks/)."""
     size = default_map["bytes"]
-    print(f"default map: {size / 1e6:.2f} MB, made and written in {default_map['seconds']:.1f} s")
     assert size <= MAX_BYTES
-    assert default_map["seconds"] <= 20.0
     page = default_map["path"].read_text(encoding="utf-8")
     assert external_references(page) == []
     n_units = len(default_map["inputs"]["units"])

@@ -15,7 +15,7 @@ from gridcarbon.maps.scales import (
     diverging_scale,
     fixed_scale,
     fmt,
-    legend_html,
+    legend_section,
     sequential_scale,
 )
 
@@ -86,12 +86,14 @@ def test_sequential_classes_are_monotone(values):
     assert cls.max() < s.n
 
 
-def test_fixed_scale_and_legend_escape():
+def test_fixed_scale_and_legend_is_text_data():
     s = fixed_scale(np.linspace(0, 1, 11).tolist(), "<b>UR</b>", "1", "plasma")
     assert s.n == 10
-    html_ = legend_html(s, "sub <i>")
-    assert "<b>UR</b>" not in html_ and "&lt;b&gt;UR&lt;/b&gt;" in html_
-    assert html_.count('class="gc-sw"') == 10
+    section = legend_section(s, "sub <i>", [("#e4e4e4", "0")])
+    # plain text (drawn with textContent in the browser), highest class first, extras last
+    assert section["title"] == "<b>UR</b>" and section["subtitle"] == "sub <i>"
+    assert [r["color"] for r in section["rows"]] == [*reversed(s.colors), "#e4e4e4"]
+    assert section["rows"][0]["label"] == s.labels()[-1] and section["rows"][-1]["label"] == "0"
 
 
 def test_colors_and_fmt():

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
 from fixtures import layer_control_names  # noqa: E402
 
+from gridcarbon.inversion import pipeline as inversion_pipeline
 from gridcarbon.maps import LAYER_NAMES
 from gridcarbon.maps.assets import external_references
+from gridcarbon.maps.inputs import station_statistics
 from gridcarbon.maps.pipeline import run_map_stage
-
-inversion_pipeline = pytest.importorskip("gridcarbon.inversion.pipeline")
-zoning_stage = pytest.importorskip("gridcarbon.zoning.stage")
+from gridcarbon.zoning import stage as zoning_stage
 
 
 @pytest.mark.slow
@@ -47,6 +48,12 @@ def test_map_of_real_stage_results(tmp_path):
     assert page.count('"unit_code":') == len(zon.units)
     # the default colouring metric is the zoning stage's co-located hotspot hours
     assert "co-located hotspot hours" in page
-    # one station marker per station, with its statistics
+    # one station marker per station, each with its statistics (a row per observed species)
     assert page.count("L.circleMarker(") == len(inv.stations)
-    assert len(re.findall(r"RMSE prior", page)) == len(inv.stations)
+    decoder = json.JSONDecoder()
+    data = [decoder.raw_decode(page, m.end())[0] for m in re.finditer(r"var data = (?=\{)", page)]
+    assert sorted(d["station_id"] for d in data) == sorted(inv.stations["station_id"])
+    observed = station_statistics(inv.station_series).groupby("station_id").size()
+    for d in data:
+        assert d["stats"] is not None, d["station_id"]
+        assert len(d["stats"]["rows"]) == observed[d["station_id"]], d["station_id"]
