@@ -253,6 +253,13 @@ def rank_min(values: pd.Series) -> pd.Series:
     return values.round(9).rank(method="min", ascending=False).astype("Int64")
 
 
+def _rank_within(scores: pd.DataFrame, column: str) -> pd.Series:
+    """:func:`rank_min` within each period."""
+    rounded = scores[column].round(9)
+    ranks = rounded.groupby(scores["period"]).rank(method="min", ascending=False)
+    return ranks.astype("Int64")
+
+
 def _aggregate(
     child: np.ndarray, weights: np.ndarray, groups: np.ndarray, n_groups: int, renormalise: bool
 ) -> np.ndarray:
@@ -343,7 +350,7 @@ def synergy_index(
     table = system.table
     numbers = np.array(system.numbers)
     values = _check_values(values, system)
-    where = values["where"] if "where" in values else values.index.to_series().astype(str)
+    where = values["where"]
 
     # Numeric and state indicators, one float column per indicator.
     direction_of = dict(zip(table["level3_no"], table["direction"], strict=True))
@@ -357,9 +364,10 @@ def synergy_index(
         state_t[is_state] = _state_achievements(
             values.loc[is_state, "value"], state_scores, where[is_state]
         )
+    _check_plausible(numeric, values["level3_no"].to_numpy(), where, table)
     values = values.assign(x=numeric, state_t=state_t)
 
-    periods = sorted(values["period"].unique(), key=parse_period)
+    periods = sorted(values["period"].unique())
     base = periods[0] if base_period is None else str(base_period).strip().upper()
     parse_period(base)
     if base not in periods:
@@ -416,15 +424,12 @@ def synergy_index(
         scores[f"L1:{name}"] = s1[:, j]
     for j, name in enumerate(l2_names):
         scores[f"L2:{name}"] = s2[:, j]
-    scores["rank"] = scores.groupby("period")["total"].transform(rank_min).astype("Int64")
+    scores["rank"] = _rank_within(scores, "total")
     for name in l1_names:
-        scores[f"L1 rank:{name}"] = (
-            scores.groupby("period")[f"L1:{name}"].transform(rank_min).astype("Int64")
-        )
+        scores[f"L1 rank:{name}"] = _rank_within(scores, f"L1:{name}")
     base_total = scores.loc[scores["period"] == base].set_index("region_code")["total"]
     scores["change_vs_base"] = scores["total"] - scores["region_code"].map(base_total)
-    scores["period_order"] = scores["period"].map(parse_period)
-    scores = scores.sort_values(["period_order", "region_code"]).drop(columns="period_order")
+    scores = scores.sort_values(["period", "region_code"])  # YYYYQn sorts in time order
     scores["label"] = UNOFFICIAL_LABEL
     scores = scores.reset_index(drop=True)
 
@@ -462,12 +467,9 @@ def _check_values(values: pd.DataFrame, system: IndicatorSystem) -> pd.DataFrame
     if values.empty:
         raise InputDataError("the indicator values table has no rows")
     values = values.reset_index(drop=True).copy()
-    where = (
-        values["where"]
-        if "where" in values
-        else pd.Series([f"row {i + 1}" for i in range(len(values))])
-    )
-    values["where"] = where
+    if "where" not in values:
+        values["where"] = [f"row {i + 1}" for i in range(len(values))]
+    where = values["where"]
     values["region_code"] = values["region_code"].astype(str).str.strip()
     bad_code = ~values["region_code"].str.fullmatch(r"\d{6}")
     if bad_code.any():
@@ -476,14 +478,16 @@ def _check_values(values: pd.DataFrame, system: IndicatorSystem) -> pd.DataFrame
             f"{where.iloc[i]}: region code {values['region_code'].iloc[i]!r} is not a 6-digit "
             "administrative division code (e.g. 330100 for Hangzhou)"
         )
-    periods = []
-    for i, p in enumerate(values["period"]):
-        try:
-            year, q = parse_period(p)
-        except InputDataError as exc:
-            raise InputDataError(f"{where.iloc[i]}: {exc}") from None
-        periods.append(f"{year}Q{q}")
-    values["period"] = periods
+    text = values["period"].astype(str).str.strip()
+    parts = text.str.extract(_PERIOD.pattern)
+    bad = parts[0].isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{where.iloc[i]}: period {values['period'].iloc[i]!r} is not of the form YYYYQn "
+            "(e.g. 2022Q4)"
+        )
+    values["period"] = parts[0] + "Q" + parts[1]
     no = pd.to_numeric(values["level3_no"], errors="coerce")
     known = set(system.numbers)
     bad = no.isna() | ~no.isin(known)
@@ -494,14 +498,12 @@ def _check_values(values: pd.DataFrame, system: IndicatorSystem) -> pd.DataFrame
             f"indicator numbers 1–{max(known)} (see `gridcarbon synergy template`)"
         )
     values["level3_no"] = no.astype(int)
-    dup = values.duplicated(["region_code", "period", "level3_no"], keep="first")
+    key = ["region_code", "period", "level3_no"]
+    dup = values.duplicated(key, keep="first")
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        first = values.index[
-            (values["region_code"] == values["region_code"].iloc[i])
-            & (values["period"] == values["period"].iloc[i])
-            & (values["level3_no"] == values["level3_no"].iloc[i])
-        ][0]
+        same = (values[key] == values[key].iloc[i]).all(axis=1)
+        first = int(np.flatnonzero(same)[0])
         raise InputDataError(
             f"{where.iloc[i]}: region {values['region_code'].iloc[i]}, period "
             f"{values['period'].iloc[i]}, indicator {values['level3_no'].iloc[i]} appears again "
@@ -511,21 +513,42 @@ def _check_values(values: pd.DataFrame, system: IndicatorSystem) -> pd.DataFrame
 
 
 def _to_float(column: pd.Series, where: pd.Series) -> np.ndarray:
-    text = column.astype(object).where(column.notna(), None)
-    out = np.full(len(column), np.nan)
-    for i, v in enumerate(text.to_numpy()):
-        if v is None or (isinstance(v, str) and v.strip() == ""):
-            continue
-        try:
-            out[i] = float(str(v).replace(",", "").strip()) if isinstance(v, str) else float(v)
-        except (TypeError, ValueError):
-            raise InputDataError(
-                f"{where.iloc[i]}: value {v!r} is not a number; write a plain number in the "
-                "indicator's unit (no units or % signs in the cell), or leave it empty if missing"
-            ) from None
-        if not np.isfinite(out[i]):
-            raise InputDataError(f"{where.iloc[i]}: value {v!r} is not finite")
+    text = column.astype(object)
+    is_text = text.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    cleaned = text.where(~is_text, text.astype(str).str.replace(",", "").str.strip())
+    empty = cleaned.isna().to_numpy() | (is_text & (cleaned.astype(str) == ""))
+    out = pd.to_numeric(cleaned.where(~empty, np.nan), errors="coerce").to_numpy(float)
+    bad = ~empty & ~np.isfinite(out)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{where.iloc[i]}: value {column.iloc[i]!r} is not a number; write a plain number "
+            "in the indicator's unit (no units or % signs in the cell), or leave it empty if "
+            "missing"
+        )
     return out
+
+
+def _check_plausible(
+    x: np.ndarray, numbers: np.ndarray, where: pd.Series, table: pd.DataFrame
+) -> None:
+    """Refuse values outside an indicator's plausible range: almost always a unit mix-up."""
+    if "plausible_min" not in table:
+        return
+    info = table.set_index("level3_no")
+    lo = info["plausible_min"].reindex(numbers).to_numpy(float)
+    hi = info["plausible_max"].reindex(numbers).to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        bad = (x < lo) | (x > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        n = int(numbers[i])
+        unit = info.loc[n, "unit"] if "unit" in info else ""
+        raise InputDataError(
+            f"{where.iloc[i]}: indicator {n} ({info.loc[n, 'level3']}) = {x[i]:g} lies outside "
+            f"its plausible range [{lo[i]:g}, {hi[i]:g}] {unit}; check the unit (e.g. t per "
+            "亿元 instead of t per 万元, or a fraction instead of a percentage)"
+        )
 
 
 def _bounds(
