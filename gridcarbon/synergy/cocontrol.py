@@ -7,8 +7,9 @@
   divided.
 * **Trend**: Hamed–Rao modified Mann–Kendall test (autocorrelation-corrected variance) with
   Sen's slope, on daily or monthly series (hourly series are autocorrelated and too long).
-* **Correlation** of CO2 against each pollutant on the posterior's departures from the prior
-  (the prior's species ratios correlate by construction): Spearman ρ per entity, Benjamini–
+* **Correlation** of CO2 against each pollutant on the posterior's relative departures from
+  the prior, ``posterior/prior − 1`` (the prior's species ratios and time profiles correlate by
+  construction): Spearman ρ per entity, Benjamini–
   Hochberg q-values across entities per pollutant, flagged as a co-control priority where
   ρ ≥ 0.6 and q ≤ 0.05.
 * **Distribution**: each entity's share of the total of every species and its quintile class.
@@ -36,6 +37,7 @@ __all__ = [
     "trend_table",
     "spearman_rows",
     "benjamini_hochberg",
+    "relative_departure",
     "departure_correlation",
     "distribution_table",
 ]
@@ -303,6 +305,18 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return q
 
 
+def relative_departure(posterior: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """``posterior/prior − 1`` (0 where both are 0): the inversion's correction.
+
+    Relative, not absolute: ``posterior − prior = prior × (factor − 1)`` still carries the
+    prior's time profile, shared by the species, and would correlate by construction.
+    """
+    post, pri = np.asarray(posterior, float), np.asarray(prior, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.where(pri > 0, post / pri - 1.0, np.where(post > 0, np.nan, 0.0))
+    return d
+
+
 def departure_correlation(
     posterior: dict[str, np.ndarray],
     prior: dict[str, np.ndarray],
@@ -316,7 +330,7 @@ def departure_correlation(
     ----------
     posterior, prior : dict
         Species → ``(entity, time)`` arrays (daily or monthly sums, kg). The departure is
-        ``posterior − prior`` per entity and time step.
+        :func:`relative_departure` per entity and time step.
     index : Index
         The entities.
     rho_min, q_max : float
@@ -331,7 +345,7 @@ def departure_correlation(
     """
     if "CO2" not in posterior or "CO2" not in prior:
         raise InputDataError("the departure correlation needs CO2 in the posterior and prior")
-    d_co2 = np.asarray(posterior["CO2"], float) - np.asarray(prior["CO2"], float)
+    d_co2 = relative_departure(posterior["CO2"], prior["CO2"])
     if d_co2.shape[1] < 4:
         raise InputDataError(f"a correlation needs at least 4 time steps (got {d_co2.shape[1]})")
     out = pd.DataFrame(index=index)
@@ -339,7 +353,7 @@ def departure_correlation(
     for p in POLLUTANTS:
         if p not in posterior or p not in prior:
             continue
-        d_p = np.asarray(posterior[p], float) - np.asarray(prior[p], float)
+        d_p = relative_departure(posterior[p], prior[p])
         rho, pval = spearman_rows(d_co2, d_p)
         q = benjamini_hochberg(pval)
         flag = (rho >= rho_min) & (q <= q_max)

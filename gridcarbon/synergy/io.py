@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -35,6 +36,15 @@ __all__ = [
     "write_csv",
     "write_excel",
     "safe_text",
+    "provenance_sheet",
+    "UnitSeries",
+    "read_run_units",
+    "run_is_synthetic",
+    "read_unit_daily",
+    "read_point_crosscheck",
+    "read_station_evidence",
+    "read_point_sources",
+    "read_peak_spec",
 ]
 
 INDICATOR_FILE = "synergy_indicators.csv"
@@ -399,3 +409,238 @@ def provenance_sheet(values: pd.DataFrame) -> pd.DataFrame:
     out = values[[c for c in cols if c in values]].copy()
     out["label"] = UNOFFICIAL_LABEL
     return out
+
+
+# -- run folders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitSeries:
+    """Daily unit totals of a run's prior and posterior (kg per Beijing day).
+
+    ``units`` is the run's ``zone_units.csv`` (codes as text); ``prior`` and ``posterior`` map a
+    species to an ``(unit, day)`` array in the order of ``units``; ``days`` are Beijing dates.
+    """
+
+    units: pd.DataFrame
+    days: pd.DatetimeIndex
+    prior: dict[str, np.ndarray]
+    posterior: dict[str, np.ndarray]
+    synthetic: bool
+
+
+def _run_file(run_dir: Path, name: str) -> Path:
+    path = Path(run_dir) / name
+    if not path.exists():
+        raise InputFileError(
+            f"{str(path)!r} does not exist; run `gridcarbon run --out {run_dir}` (with the "
+            "inversion and zoning stages enabled) first"
+        )
+    return path
+
+
+def read_run_units(run_dir: str | Path) -> pd.DataFrame:
+    """The run's control units with their period totals (``zone_units.csv``)."""
+    path = _run_file(Path(run_dir), "zone_units.csv")
+    codes = {c: str for c in ("unit_code", "county_code", "city_code")}
+    return pd.read_csv(path, dtype=codes, encoding="utf-8-sig")
+
+
+def run_is_synthetic(run_dir: str | Path) -> bool:
+    """Whether a run's grids are synthetic (its ``posterior.nc`` or ``prior.nc`` says so)."""
+    import xarray as xr
+
+    run_dir = Path(run_dir)
+    name = "posterior.nc" if (run_dir / "posterior.nc").exists() else "prior.nc"
+    with xr.open_dataset(_run_file(run_dir, name)) as ds:
+        return str(ds.attrs.get("synthetic", "true")).lower() == "true"
+
+
+def read_unit_daily(run_dir: str | Path, species: tuple[str, ...] = ("CO2", "NOx", "VOC")):
+    """Daily prior and posterior totals per control unit of a run (:class:`UnitSeries`).
+
+    The zoning stage tallies the posterior only (``zone_tally_daily.nc``); the prior is tallied
+    here the same way — exact cell coverage of the units in ``zone_units.gpkg`` for area
+    sources, each stack to the first unit that contains it — and the posterior recomputed
+    alike is checked against the zoning stage's tally (relative 1e-6).
+    """
+    import geopandas as gpd
+    import shapely
+    import xarray as xr
+
+    from gridcarbon.grids.coverage import coverage_matrix
+    from gridcarbon.grids.gridspec import GridSpec
+
+    run_dir = Path(run_dir)
+    units = read_run_units(run_dir)
+    geo = gpd.read_file(_run_file(run_dir, "zone_units.gpkg"))
+    geo["unit_code"] = geo["unit_code"].astype(str)
+    geo = geo.set_index("unit_code").loc[units["unit_code"]]
+    out: dict[str, dict[str, np.ndarray]] = {"prior": {}, "posterior": {}}
+    days = None
+    matrix = None
+    point_unit = None
+    for which in ("prior", "posterior"):
+        with xr.open_dataset(_run_file(run_dir, f"{which}.nc")) as ds:
+            if matrix is None:
+                grid = GridSpec.from_dataset(ds)
+                geoms = shapely.make_valid(geo.to_crs(grid.crs).geometry.to_numpy())
+                matrix = coverage_matrix(grid, geoms)
+                point_unit = _point_units(ds, geo)
+            beijing = pd.DatetimeIndex(ds["time"].to_numpy()) + pd.Timedelta(hours=8)
+            day = beijing.floor("D")
+            days = pd.DatetimeIndex(np.unique(day))
+            day_idx = days.get_indexer(day)
+            for sp in species:
+                hourly = ds[sp].to_numpy().reshape(len(beijing), -1)
+                daily = np.zeros((days.size, hourly.shape[1]))
+                np.add.at(daily, day_idx, hourly.astype(np.float64))
+                tally = np.asarray(matrix @ daily.T)
+                pvar = f"{sp}_point"
+                if pvar in ds:
+                    pts = ds[pvar].to_numpy().astype(np.float64)
+                    pdaily = np.zeros((days.size, pts.shape[1]))
+                    np.add.at(pdaily, day_idx, pts)
+                    inside = point_unit >= 0
+                    np.add.at(tally, point_unit[inside], pdaily[:, inside].T)
+                out[which][sp] = tally
+    daily_path = run_dir / "zone_tally_daily.nc"
+    if daily_path.exists():
+        with xr.open_dataset(daily_path) as zt:
+            ref = zt["CO2"].sel(unit=units["unit_code"].to_numpy()).to_numpy()
+        scale = max(float(np.abs(ref).max()), 1.0)
+        if ref.shape == out["posterior"]["CO2"].shape and (
+            np.abs(ref - out["posterior"]["CO2"]).max() > 1e-6 * scale
+        ):
+            raise InputDataError(
+                f"{str(daily_path)!r} does not match the posterior tallied over zone_units.gpkg; "
+                "the run folder mixes outputs of different runs — re-run the pipeline"
+            )
+    return UnitSeries(units, days, out["prior"], out["posterior"], run_is_synthetic(run_dir))
+
+
+def _point_units(ds, geo) -> np.ndarray:
+    """Unit index of each stack (-1 outside every unit): the first unit containing it."""
+    import geopandas as gpd
+
+    if "point" not in ds.dims:
+        return np.empty(0, dtype=np.int64)
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(ds["point_lon"].to_numpy(), ds["point_lat"].to_numpy()),
+        crs="EPSG:4326",
+    ).to_crs(geo.crs)
+    hits = gpd.sjoin(
+        pts,
+        geo.reset_index()[["geometry"]].reset_index(names="unit_index"),
+        predicate="intersects",
+        how="left",
+    )
+    first = hits.groupby(level=0)["unit_index"].min()
+    return first.reindex(range(len(pts))).fillna(-1).to_numpy(np.int64)
+
+
+def read_point_crosscheck(run_dir: str | Path) -> pd.DataFrame:
+    """Prior and posterior period totals (t) of the stacks with their own inversion unknowns.
+
+    From ``inversion_extras.csv`` (segment ``points``: posterior factor and its σ, prior σ) and
+    ``prior_point_sources.csv`` (the prior period totals, location, name and sector).
+
+    Returns
+    -------
+    DataFrame
+        ``id``, ``name``, ``sector``, ``lon``, ``lat``, ``species``, ``prior``, ``prior_std``,
+        ``posterior``, ``posterior_std`` (t over the run period).
+    """
+    run_dir = Path(run_dir)
+    extras = pd.read_csv(_run_file(run_dir, "inversion_extras.csv"))
+    pts = pd.read_csv(_run_file(run_dir, "prior_point_sources.csv"), dtype={"point_id": str})
+    own = extras[extras["segment"] == "points"]
+    rows = []
+    by_id = pts.set_index("point_id")
+    for r in own.itertuples(index=False):
+        if r.key not in by_id.index:
+            raise InputDataError(
+                f"inversion_extras.csv names stack {r.key!r}, which prior_point_sources.csv lacks"
+            )
+        p = by_id.loc[r.key]
+        total_t = float(p[f"{r.species}_kg_period"]) / 1e3
+        rows.append(
+            {
+                "id": r.key,
+                "name": p["point_name"],
+                "sector": p["point_sector"],
+                "lon": p["point_lon"],
+                "lat": p["point_lat"],
+                "species": r.species,
+                "prior": total_t * r.prior,
+                "prior_std": total_t * r.prior_std,
+                "posterior": total_t * r.posterior,
+                "posterior_std": total_t * r.posterior_std,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_station_evidence(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``station_series.csv`` and the station locations of ``station_stats.csv``."""
+    run_dir = Path(run_dir)
+    series = pd.read_csv(_run_file(run_dir, "station_series.csv"), dtype={"station_id": str})
+    stations = pd.read_csv(_run_file(run_dir, "station_stats.csv"), dtype={"station_id": str})
+    return series, stations[["station_id", "lon", "lat"]].drop_duplicates("station_id")
+
+
+def read_point_sources(run_dir: str | Path) -> pd.DataFrame:
+    """The run's ``prior_point_sources.csv``."""
+    return pd.read_csv(_run_file(Path(run_dir), "prior_point_sources.csv"), dtype={"point_id": str})
+
+
+def read_peak_spec(path: str | Path) -> dict:
+    """A peak-scenario spec from YAML (see :func:`gridcarbon.synergy.peak.project_scenarios`)
+    or CSV.
+
+    The CSV has columns ``scenario``, ``factor``, ``years``, ``value``: rows of scenario
+    ``base`` give the base year (``years``) and base value of each factor, rows of scenario
+    ``uncertainty`` the 1σ of a factor's growth rate (percentage points), every other row a
+    growth rate (% per year) of a factor over a year range (``2021-2025``) in that scenario.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{str(path)!r} does not exist")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputFileError(f"{path.name}: not valid YAML ({exc})") from None
+        if not isinstance(spec, dict):
+            raise InputFileError(f"{path.name}: expected a mapping at the top level")
+        return spec
+    table = read_table(path, dtype=str)
+    need = {"scenario", "factor", "years", "value"}
+    if not need <= set(table.columns):
+        raise InputDataError(f"{path.name}: needs columns {sorted(need)}")
+    spec: dict = {"base": {}, "scenarios": {}, "uncertainty_pct_points": {}}
+    last_years = []
+    for i, r in enumerate(table.itertuples(index=False)):
+        where = f"{path.name}, line {i + 2}"
+        try:
+            value = float(r.value)
+        except (TypeError, ValueError):
+            raise InputDataError(f"{where}: value {r.value!r} is not a number") from None
+        scenario = str(r.scenario).strip()
+        if scenario == "base":
+            spec["base"][str(r.factor).strip()] = value
+            spec["base_year"] = int(str(r.years).strip())
+        elif scenario == "uncertainty":
+            spec["uncertainty_pct_points"][str(r.factor).strip()] = value
+        else:
+            years = str(r.years).strip()
+            spec["scenarios"].setdefault(scenario, {}).setdefault(str(r.factor).strip(), {})[
+                years
+            ] = value
+            last_years.append(int(years.split("-")[-1]))
+    if "base_year" not in spec or not last_years:
+        raise InputDataError(f"{path.name}: needs 'base' rows and at least one growth-rate row")
+    spec["end_year"] = max(last_years)
+    return spec

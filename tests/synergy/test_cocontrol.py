@@ -157,8 +157,14 @@ def test_departure_correlation_flags_priorities_on_departures():
     assert out.loc["u2", "rho_NOx"] == pytest.approx(-1.0) and not out.loc["u2", "priority"]
     # constant departures (VOC everywhere, everything at u3): not tested, never flagged
     assert out["rho_VOC"].isna().all() and np.isnan(out.loc["u3", "rho_NOx"])
-    # the raw posteriors correlate through the shared prior profile; the departures do not
+    # the raw posteriors, and their absolute departures, correlate through the shared prior
+    # profile; the relative departures do not
     assert stats.spearmanr(post["CO2"][1], post["NOx"][1]).statistic > 0.6
+    constant_factor = {sp: prior[sp] * 1.1 for sp in ("CO2", "NOx")}
+    absolute = [constant_factor[sp][1] - prior[sp][1] for sp in ("CO2", "NOx")]
+    assert stats.spearmanr(*absolute).statistic == pytest.approx(1.0)
+    out2 = departure_correlation(constant_factor, prior, pd.Index(["u0", "u1", "u2", "u3"]))
+    assert out2["rho_NOx"].isna().all() and not out2["priority"].any()
 
 
 def test_distribution_quintiles_and_shares():
