@@ -357,8 +357,8 @@ def write_csv(df: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Pa
     safe = df.copy()
     safe.columns = [safe_text(str(c)) for c in safe.columns]
     for c in safe.columns:
-        if safe[c].dtype == object:
-            safe[c] = safe[c].map(safe_text)
+        if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]):
+            safe[c] = safe[c].astype(object).map(safe_text)
     with atomic_path(path, overwrite) as tmp:
         safe.to_csv(tmp, index=False, encoding="utf-8-sig")
     return path
