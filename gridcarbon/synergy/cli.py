@@ -119,9 +119,31 @@ def template_cmd(path: Path, overwrite: bool) -> None:
 @click.option("--bounds-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--base-period", default=None, help="YYYYQn; default the earliest period.")
 @click.option("--renormalise", is_flag=True, help="Score regions with missing indicators.")
+@_run
+@click.option(
+    "--allow-synthetic",
+    is_flag=True,
+    help="With --run: compute the model's CO2 per unit GDP on synthetic grids too.",
+)
 @_overwrite
-def index_cmd(values, out_dir, method, bounds, bounds_file, base_period, renormalise, overwrite):
-    """Compute the synergy index from a table of indicator values (CSV/Excel)."""
+def index_cmd(
+    values,
+    out_dir,
+    method,
+    bounds,
+    bounds_file,
+    base_period,
+    renormalise,
+    run_dir,
+    allow_synthetic,
+    overwrite,
+):
+    """Compute the synergy index from a table of indicator values (CSV/Excel).
+
+    With --run, gridcarbon's own CO2 per unit GDP (模型测算, from the run's posterior and the
+    shipped GDP at constant 2020 prices) is written beside the official indicator 5; it never
+    enters the index.
+    """
     from gridcarbon.synergy.index import synergy_index
     from gridcarbon.synergy.io import (
         load_indicator_system,
@@ -149,6 +171,8 @@ def index_cmd(values, out_dir, method, bounds, bounds_file, base_period, renorma
         "bounds": res.bounds,
         "provenance": provenance_sheet(table),
     }
+    if run_dir is not None:
+        sheets["model_values"] = _model_values(run_dir, res.indicator_scores, allow_synthetic)
     html = html_fragment(
         "减污降碳协同指数 synergy index",
         {
@@ -161,6 +185,28 @@ def index_cmd(values, out_dir, method, bounds, bounds_file, base_period, renorma
         ],
     )
     _report(_write_outputs(out_dir, "synergy_index", sheets, overwrite, res.settings, html))
+
+
+def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic: bool):
+    """The model's CO2 per unit GDP beside the official indicator 5 of the same year."""
+    from gridcarbon.synergy.decoupling import constant_price_gdp, model_carbon_intensity, run_year
+    from gridcarbon.synergy.io import load_shipped_gdp, read_run_city_co2, run_is_synthetic
+
+    city, first, last = read_run_city_co2(run_dir)
+    year = run_year(first, last)
+    gdp = constant_price_gdp(load_shipped_gdp(), 2020)
+    model = model_carbon_intensity(
+        city.assign(year=year), gdp, run_is_synthetic(run_dir), allow_synthetic
+    )
+    official = indicator_scores[
+        (indicator_scores["level3_no"] == 5) & (indicator_scores["period"] == f"{year}Q4")
+    ][["region_code", "value"]].rename(columns={"value": "official_t_per_10k_yuan"})
+    out = model.merge(official, on="region_code", how="left")
+    out["note"] = (
+        "model: direct emissions inside the region; official: energy CO2 including imported "
+        "electricity — not comparable one to one"
+    )
+    return out
 
 
 @synergy.command("decoupling")
@@ -267,6 +313,14 @@ def _indicators(text: str | None) -> dict[str, str]:
     default=None,
     help="A column with each entity's posterior emissions (t) for the carbon account.",
 )
+@_run
+@click.option(
+    "--level",
+    type=click.Choice(["facility", "unit", "county", "city"]),
+    default=None,
+    help="With --run: the entities are stacks (point_id), units or county/city codes; their "
+    "posterior CO2 over the run gives the carbon account.",
+)
 @_out_dir
 @_overwrite
 def allocate_cmd(
@@ -279,6 +333,8 @@ def allocate_cmd(
     benchmark_column,
     indicators,
     posterior_column,
+    run_dir,
+    level,
     out_dir,
     overwrite,
 ):
@@ -308,8 +364,16 @@ def allocate_cmd(
         indicators=_indicators(indicators),
     )
     result = alloc.table
+    if posterior_column and run_dir is not None:
+        raise InputDataError("give either --posterior-column or --run, not both")
     if posterior_column:
         result = carbon_account(alloc, pd.to_numeric(table[posterior_column], errors="coerce"))
+    elif run_dir is not None:
+        from gridcarbon.synergy.io import read_run_posterior_co2
+
+        if level is None:
+            raise InputDataError("--run needs --level (facility, unit, county or city)")
+        result = carbon_account(alloc, read_run_posterior_co2(run_dir, level))
     sheets = {"allocation": result}
     if alloc.weights is not None:
         sheets["entropy_weights"] = alloc.weights.to_frame()

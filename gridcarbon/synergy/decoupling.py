@@ -21,6 +21,7 @@ __all__ = [
     "constant_price_gdp",
     "check_gdp_magnitude",
     "model_carbon_intensity",
+    "run_year",
 ]
 
 #: The eight Tapio (2005) states plus ``undefined`` (ΔG = 0: reported, not scored).
@@ -297,3 +298,19 @@ def model_carbon_intensity(
     merged["co2_per_10k_yuan_t"] = merged["co2_t"] / (merged["gdp_const"] * 1e4)
     merged["label"] = MODEL_LABEL + (" — synthetic grids" if synthetic else "")
     return merged
+
+
+def run_year(first_day: pd.Timestamp, last_day: pd.Timestamp) -> int:
+    """The calendar year a run covers whole (Beijing days), or an error naming its period.
+
+    CO2 per unit GDP compares a year's emissions with a year's GDP; a month scaled to a year
+    would carry the month's seasonality into the figure.
+    """
+    year = first_day.year
+    if not (first_day == pd.Timestamp(year, 1, 1) and last_day == pd.Timestamp(year, 12, 31)):
+        raise InputDataError(
+            f"the run covers {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}, not one whole "
+            "calendar year: CO2 per unit GDP needs a year's emissions (run `gridcarbon run "
+            "--year YYYY`, inverted month by month)"
+        )
+    return year

@@ -45,6 +45,8 @@ __all__ = [
     "read_station_evidence",
     "read_point_sources",
     "read_peak_spec",
+    "read_run_city_co2",
+    "read_run_posterior_co2",
 ]
 
 INDICATOR_FILE = "synergy_indicators.csv"
@@ -644,3 +646,44 @@ def read_peak_spec(path: str | Path) -> dict:
         raise InputDataError(f"{path.name}: needs 'base' rows and at least one growth-rate row")
     spec["end_year"] = max(last_years)
     return spec
+
+
+def read_run_city_co2(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Posterior CO2 per city over a run (t) and the run's first and last Beijing day.
+
+    From ``zone_rollup_city.csv`` (area + point sources inside each city's units) and the
+    period of ``summary.json``.
+    """
+    import json
+
+    run_dir = Path(run_dir)
+    city = pd.read_csv(
+        _run_file(run_dir, "zone_rollup_city.csv"), dtype={"city_code": str}, encoding="utf-8-sig"
+    )
+    summary = json.loads(_run_file(run_dir, "summary.json").read_text(encoding="utf-8"))
+    try:
+        start_utc, end_utc = summary["prior"]["period_utc"]
+    except (KeyError, ValueError):
+        raise InputFileError(f"{run_dir / 'summary.json'}: no prior.period_utc") from None
+    first = (pd.Timestamp(start_utc) + pd.Timedelta(hours=8)).normalize()
+    last = (pd.Timestamp(end_utc) + pd.Timedelta(hours=8)).normalize() - pd.Timedelta(days=1)
+    table = pd.DataFrame({"region_code": city["city_code"], "co2_t": city["CO2_kg"] / 1e3})
+    return table, first, last
+
+
+def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
+    """Posterior CO2 over a run (t) per facility, unit, county or city, for carbon accounts.
+
+    Facilities: only the stacks with their own unknown in the inversion (the others share their
+    cell's correction and have no posterior of their own); units, counties and cities: the
+    zoning stage's totals (area + point sources).
+    """
+    if level == "facility":
+        points = read_point_crosscheck(run_dir)
+        co2 = points[points["species"] == "CO2"]
+        return pd.Series(co2["posterior"].to_numpy(), index=co2["id"].astype(str), name="co2_t")
+    columns = {"unit": "unit_code", "county": "county_code", "city": "city_code"}
+    if level not in columns:
+        raise InputDataError(f"level {level!r} is not facility, unit, county or city")
+    units = read_run_units(run_dir)
+    return (units.groupby(columns[level])["CO2_kg"].sum() / 1e3).rename("co2_t")

@@ -185,6 +185,36 @@ def test_run_commands_on_a_small_default_run(small_run, tmp_path):
     assert len(geo["features"]) == len(rated)
     assert not any("#" in f["properties"]["name"] for f in geo["features"])
     assert "SYNTHETIC" in (tmp_path / "r" / "synergy_rating.html").read_text(encoding="utf-8")
+    # allocation with a facility-level carbon account: only stacks with own unknowns compared
+    points = pd.read_csv(small_run / "prior_point_sources.csv")
+    fac = tmp_path / "fac.csv"
+    pd.DataFrame({"entity": points["point_id"], "base_t": points["CO2_kg_period"] / 1e3}).to_csv(
+        fac, index=False
+    )
+    _invoke(
+        "allocate",
+        str(fac),
+        "--cap",
+        "1000000",
+        "--method",
+        "historical",
+        "--run",
+        str(small_run),
+        "--level",
+        "facility",
+        "--out",
+        str(tmp_path / "a"),
+    )
+    acc = pd.read_csv(tmp_path / "a" / "synergy_allocation_allocation.csv")
+    own = set(pd.read_csv(small_run / "inversion_extras.csv").query("segment == 'points'")["key"])
+    assert set(acc.loc[acc["compared"], "entity"]) == own & set(acc["entity"])
+    assert acc["allocation_t"].sum() == 1_000_000
+    # model CO2 per unit GDP: refused for a week-long run (and on synthetic grids)
+    result = CliRunner().invoke(
+        synergy,
+        ["index", str(_values(tmp_path)), "--run", str(small_run), "--out", str(tmp_path / "i")],
+    )
+    assert result.exit_code == 2 and "not one whole calendar year" in result.output
     _invoke("crosscheck", "--run", str(small_run), "--out", str(tmp_path / "x"))
     check = pd.read_csv(tmp_path / "x" / "synergy_crosscheck_crosscheck.csv")
     assert len(check) > 0 and set(check["test"]).issubset(
