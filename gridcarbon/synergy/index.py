@@ -28,6 +28,7 @@ parent empty, unless ``renormalise`` spreads the parent's weight over the childr
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +38,7 @@ import pandas as pd
 from gridcarbon.errors import ConfigError, InputDataError
 
 __all__ = [
+    "UnitWarning",
     "UNOFFICIAL_LABEL",
     "MODEL_LABEL",
     "DEFAULT_STATE_SCORES",
@@ -84,6 +86,11 @@ STATE_ALIASES: dict[str, str] = {
     "扩张负脱钩": "expansive_negative_decoupling",
     "强负脱钩": "strong_negative_decoupling",
 }
+
+
+class UnitWarning(UserWarning):
+    """Indicator values whose magnitudes suggest a unit mix-up that cannot be proven."""
+
 
 _PERIOD = re.compile(r"^(\d{4})[Qq]([1-4])$")
 _WEIGHT_TOL = 1e-9
@@ -549,6 +556,17 @@ def _check_plausible(
             f"its plausible range [{lo[i]:g}, {hi[i]:g}] {unit}; check the unit (e.g. t per "
             "亿元 instead of t per 万元, or a fraction instead of a percentage)"
         )
+    if "unit" not in info:
+        return
+    for n in np.unique(numbers[np.isfinite(x)]):
+        v = x[(numbers == n) & np.isfinite(x)]
+        if info.loc[n, "unit"] == "%" and v.size >= 3 and np.all(np.abs(v) <= 1) and v.any():
+            warnings.warn(
+                f"indicator {int(n)} ({info.loc[n, 'level3']}) is a percentage but all its "
+                f"{v.size} values lie within ±1: were fractions given (0.35 for 35 %)?",
+                UnitWarning,
+                stacklevel=3,
+            )
 
 
 def _bounds(

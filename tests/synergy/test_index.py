@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.synergy.index import (
     UNOFFICIAL_LABEL,
+    UnitWarning,
     achievement,
     check_weights,
     rank_min,
@@ -337,6 +338,14 @@ def test_bad_input_names_the_row(tmp_path, row, message):
     path = _write(tmp_path / "v.csv", en, [row])
     with pytest.raises(InputDataError, match=message):
         synergy_index(read_indicator_values(path, SYSTEM), SYSTEM)
+
+
+def test_percentages_given_as_fractions_warn():
+    values = _one_period(_spread([0.1, 0.2, 0.3, 0.4]))
+    share = values["level3_no"] == 9
+    values.loc[share, "value"] = [0.12, 0.2, 0.31, 0.4]
+    with pytest.warns(UnitWarning, match=r"indicator 9 .* were fractions given"):
+        synergy_index(values, SYSTEM)
 
 
 def test_duplicate_region_period_indicator_names_both_rows(tmp_path):
