@@ -119,6 +119,13 @@ def template_cmd(path: Path, overwrite: bool) -> None:
 @click.option("--bounds-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--base-period", default=None, help="YYYYQn; default the earliest period.")
 @click.option("--renormalise", is_flag=True, help="Score regions with missing indicators.")
+@click.option(
+    "--state-scores",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV/Excel: state, achievement (0–1) per Tapio state for indicator 8; default table "
+    "in docs/synergy.md.",
+)
 @_run
 @click.option(
     "--allow-synthetic",
@@ -134,6 +141,7 @@ def index_cmd(
     bounds_file,
     base_period,
     renormalise,
+    state_scores,
     run_dir,
     allow_synthetic,
     overwrite,
@@ -150,12 +158,21 @@ def index_cmd(
         provenance_sheet,
         read_bounds,
         read_indicator_values,
+        read_table,
     )
     from gridcarbon.synergy.sections import html_fragment
 
     system = load_indicator_system()
     table = read_indicator_values(values, system)
     fixed = read_bounds(bounds_file) if bounds_file else None
+    states = None
+    if state_scores is not None:
+        st = read_table(state_scores)
+        if not {"state", "achievement"} <= set(st.columns):
+            raise InputDataError(f"{state_scores.name}: needs columns state, achievement")
+        states = {
+            str(k).strip(): float(v) for k, v in zip(st["state"], st["achievement"], strict=True)
+        }
     res = synergy_index(
         table,
         system,
@@ -164,6 +181,7 @@ def index_cmd(
         base_period=base_period,
         fixed_bounds=fixed,
         renormalise=renormalise,
+        state_scores=states,
     )
     sheets = {
         "scores": res.scores,

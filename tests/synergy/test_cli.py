@@ -62,6 +62,16 @@ def test_index_command_labels_and_escapes(tmp_path):
     assert "<b>杭州</b>" not in html and "&lt;b&gt;杭州&lt;/b&gt;" in html
 
 
+def test_state_score_table_changes_indicator_8(tmp_path):
+    states = tmp_path / "states.csv"
+    pd.DataFrame({"state": ["strong_decoupling"], "achievement": [0.5]}).to_csv(states, index=False)
+    _invoke(
+        "index", str(_values(tmp_path)), "--state-scores", str(states), "--out", str(tmp_path / "o")
+    )
+    ind = pd.read_csv(tmp_path / "o" / "synergy_index_indicator_scores.csv")
+    assert ind.loc[ind["level3_no"] == 8, "score"].tolist() == [80.0] * 3
+
+
 def test_template_command_refuses_to_overwrite(tmp_path):
     path = tmp_path / "t.csv"
     _invoke("template", str(path))

@@ -93,6 +93,17 @@ def test_rating_bad_input():
         rate_facilities(facility_indicators(_facilities()), bad)
 
 
+def test_hostile_names_are_escaped_in_the_html_section():
+    from gridcarbon.synergy.sections import html_fragment
+
+    f = _facilities()
+    f.loc[1, "name"] = "<script>alert('x')</script>"
+    rated = rate_facilities(facility_indicators(f), THRESHOLDS)
+    html = html_fragment("rating <b>", {"rating <i>": rated[["name", "rating"]]})
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "rating &lt;b&gt;" in html and "rating &lt;i&gt;" in html
+
+
 def test_anonymise_hides_names_and_ids():
     out = anonymise(rate_facilities(facility_indicators(_facilities()), THRESHOLDS))
     text = out.to_csv()
