@@ -143,6 +143,7 @@ def _spread(fractions: list[float]) -> dict[int, list[float]]:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::gridcarbon.synergy.index.UnitWarning")
 @settings(max_examples=25, deadline=None)
 @given(
     data=st.lists(st.lists(st.floats(1.0, 99.0), min_size=4, max_size=4), min_size=23, max_size=23),
