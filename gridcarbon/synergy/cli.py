@@ -58,11 +58,25 @@ def _write_outputs(
     overwrite: bool,
     settings: dict,
     html: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> list[Path]:
+    """Write the sheets (one workbook + one CSV each) and the HTML page; ``extra`` names the
+    caller's further files, checked for existence with the others before anything is written."""
     from gridcarbon.io.runfolder import atomic_path
     from gridcarbon.synergy.index import UNOFFICIAL_LABEL
     from gridcarbon.synergy.io import write_csv, write_excel
 
+    targets = [out_dir / f"{stem}.xlsx", *(out_dir / f"{stem}_{n}.csv" for n in sheets)]
+    targets += [out_dir / name for name in extra]
+    if html is not None:
+        targets.append(out_dir / f"{stem}.html")
+    existing = [p for p in targets if p.exists()]
+    if existing and not overwrite:
+        from gridcarbon.errors import OutputExistsError
+
+        raise OutputExistsError(
+            f"{str(existing[0])!r} already exists; pass --overwrite or choose another --out"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = pd.DataFrame(
         {"key": ["label", *settings], "value": [UNOFFICIAL_LABEL, *map(_text, settings.values())]}
@@ -493,7 +507,13 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
     )
     settings = {"anonymised": anonymise, "synthetic": synthetic, "notes": notes}
     paths = _write_outputs(
-        out_dir, "synergy_rating", {"rating": rated, "thresholds": th}, overwrite, settings, html
+        out_dir,
+        "synergy_rating",
+        {"rating": rated, "thresholds": th},
+        overwrite,
+        settings,
+        html,
+        extra=("synergy_rating.geojson",) if features is not None else (),
     )
     if features is not None:
         from gridcarbon.io.runfolder import atomic_path
@@ -583,7 +603,13 @@ def peak_cmd(spec_path, draws, seed, out_dir, overwrite):
     html = html_fragment("碳达峰情景 peak scenarios", {"peaks": peaks}, figures={"CO2 (Mt)": svg})
     settings = {"spec": str(spec_path), "draws": draws, "seed": seed}
     paths = _write_outputs(
-        out_dir, "synergy_peak", {"trajectories": traj, "peaks": peaks}, overwrite, settings, html
+        out_dir,
+        "synergy_peak",
+        {"trajectories": traj, "peaks": peaks},
+        overwrite,
+        settings,
+        html,
+        extra=("synergy_peak.svg",),
     )
     with atomic_path(out_dir / "synergy_peak.svg", overwrite) as tmp:
         tmp.write_text(svg, encoding="utf-8")
