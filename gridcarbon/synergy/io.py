@@ -47,6 +47,7 @@ __all__ = [
     "read_peak_spec",
     "read_run_city_co2",
     "read_run_posterior_co2",
+    "read_inversion_solver",
 ]
 
 INDICATOR_FILE = "synergy_indicators.csv"
@@ -687,3 +688,12 @@ def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
         raise InputDataError(f"level {level!r} is not facility, unit, county or city")
     units = read_run_units(run_dir)
     return (units.groupby(columns[level])["CO2_kg"].sum() / 1e3).rename("co2_t")
+
+
+def read_inversion_solver(run_dir: str | Path) -> str:
+    """The solver of a run's inversion (``inversion_metrics.json``): ``dense``, ``cg-obs`` …"""
+    import json
+
+    metrics = json.loads(_run_file(Path(run_dir), "inversion_metrics.json").read_text("utf-8"))
+    solver = metrics.get("solver", {})
+    return str(solver.get("solver", "unknown") if isinstance(solver, dict) else solver)
