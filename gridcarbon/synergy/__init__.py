@@ -3,7 +3,7 @@
 The synergy index (减污降碳协同指数), Tapio decoupling and coupling coordination, co-control
 analysis, cap allocation, an enterprise red/yellow/green rating, a top-down cross-check of
 reported emissions and carbon-peak scenarios. Every output is an unofficial calculation
-(非官方测算). See ``docs/synergy.md``. Names are imported lazily (importing this package loads
+(非官方测算). See ``docs/synergy.md``. Names are imported lazily (this package's own import loads
 no numba, xarray or geopandas).
 """
 

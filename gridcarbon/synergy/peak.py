@@ -285,7 +285,16 @@ def peak_svg(
     height: int = 400,
 ) -> str:
     """A self-contained SVG line chart: CO2 (Mt) per scenario with its band and peak marker."""
-    left, right, top, bottom = 70, 150, 40, 50
+    labels = {}
+    for name in trajectories["scenario"].unique():
+        peak = peaks.loc[peaks["scenario"] == name].iloc[0]
+        if peak["peak_year"] is not None and not pd.isna(peak["peak_year"]):
+            labels[name] = f"{name} (peak {int(peak['peak_year'])})"
+        else:
+            labels[name] = f"{name} ({peak['status']})"
+    # the legend sits right of the plot: make room for its longest label (~7 px a character)
+    right = int(min(width / 2, 45 + 7 * max(len(t) for t in labels.values())))
+    left, top, bottom = 70, 40, 50
     pw, ph = width - left - right, height - top - bottom
     years = trajectories["year"].to_numpy()
     y0, y1 = int(years.min()), int(years.max())
@@ -343,18 +352,20 @@ def peak_svg(
         )
         parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
         peak = peaks.loc[peaks["scenario"] == name].iloc[0]
-        label = escape(str(name))
+        label = escape(labels[name])
         if peak["peak_year"] is not None and not pd.isna(peak["peak_year"]):
             px, py = sx(float(peak["peak_year"])), sy(float(peak["peak_mt"]))
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{colour}"/>')
-            label += f" (peak {int(peak['peak_year'])})"
-        else:
-            label += f" ({escape(str(peak['status']))})"
         ly = top + 16 + 18 * k
         parts.append(
             f'<line x1="{left + pw + 10}" y1="{ly - 4}" x2="{left + pw + 28}" y2="{ly - 4}" '
             f'stroke="{colour}" stroke-width="2"/>'
             f'<text x="{left + pw + 32}" y="{ly}">{label}</text>'
+        )
+    if "co2_mt_low" in trajectories:
+        parts.append(
+            f'<text x="{left}" y="{height - 8}" font-size="11" fill="#555">shaded: Monte Carlo '
+            "band of each scenario (percentiles in the table); 非官方测算 unofficial</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts)
