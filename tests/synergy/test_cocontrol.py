@@ -178,3 +178,21 @@ def test_distribution_quintiles_and_shares():
     nox = summary.set_index("pollutant").loc["NOx"]
     assert nox["spearman_rho"] == pytest.approx(1.0) and nox["same_quintile"] == 1.0
     assert summary.set_index("pollutant").loc["VOC", "spearman_rho"] == pytest.approx(-1.0)
+
+
+def test_autocorrelated_series_use_fewer_effective_days():
+    t = np.arange(31.0)
+    a = np.sin(t / 2.0)[None, :]
+    b = np.sin(t / 2.0 + 0.3)[None, :]
+    rho, p_naive = spearman_rows(a, b)
+    rho2, p_eff = spearman_rows(a, b, autocorrelation=True)
+    assert rho2[0] == rho[0] and p_eff[0] > p_naive[0]
+    # by hand: lag-1 autocorrelation of the centred ranks, n_eff = n (1 − r_a r_b)/(1 + r_a r_b)
+    ra = stats.rankdata(a[0]) - 16.0
+    rb = stats.rankdata(b[0]) - 16.0
+    r1a = (ra[1:] * ra[:-1]).sum() / (ra * ra).sum()
+    r1b = (rb[1:] * rb[:-1]).sum() / (rb * rb).sum()
+    n_eff = 31 * (1 - r1a * r1b) / (1 + r1a * r1b)
+    assert 3 < n_eff < 31
+    t_stat = rho[0] * np.sqrt((n_eff - 2) / (1 - rho[0] ** 2))
+    assert p_eff[0] == pytest.approx(2 * stats.t.sf(abs(t_stat), n_eff - 2), rel=1e-12)
