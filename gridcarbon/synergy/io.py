@@ -1,0 +1,699 @@
+"""Readers and writers of the synergy tables (kept apart from the numeric code).
+
+Everything here touches files; the analytics in the sibling modules take DataFrames and arrays.
+The table writers are thin (``write_csv``, ``write_excel``) so that they can be swapped for the
+shared safe writers of :mod:`gridcarbon.io.tables` later: text that would start a formula is made
+inert in both (CSV: a leading ``'``; Excel: the cell is typed as text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.runfolder import atomic_path
+from gridcarbon.names import clean_text_values
+from gridcarbon.synergy.index import UNOFFICIAL_LABEL, IndicatorSystem, indicator_system
+
+__all__ = [
+    "INDICATOR_FILE",
+    "GDP_FILE",
+    "VALUE_COLUMNS",
+    "load_indicator_system",
+    "load_shipped_gdp",
+    "read_table",
+    "read_indicator_values",
+    "read_bounds",
+    "template_frame",
+    "write_template",
+    "write_csv",
+    "write_excel",
+    "safe_text",
+    "provenance_sheet",
+    "UnitSeries",
+    "read_run_units",
+    "run_is_synthetic",
+    "read_unit_daily",
+    "read_point_crosscheck",
+    "read_station_evidence",
+    "read_point_sources",
+    "read_peak_spec",
+    "read_run_city_co2",
+    "read_run_posterior_co2",
+    "read_inversion_solver",
+]
+
+INDICATOR_FILE = "synergy_indicators.csv"
+GDP_FILE = "synergy_gdp_zhejiang.csv"
+
+#: Standard column → accepted header names (English and Chinese; case-insensitive; a bilingual
+#: header such as ``地区代码 region_code`` matches through either word).
+VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "region_code": ("region_code", "地区代码", "行政区划代码", "区划代码"),
+    "region_name": ("region_name", "地区名称", "地区"),
+    "period": ("period", "时期", "期别", "季度"),
+    "level3_no": ("indicator_no", "level3_no", "指标编号", "指标序号"),
+    "indicator": ("indicator", "指标名称", "指标"),
+    "value": ("value", "数值", "指标值"),
+    "unit": ("unit", "单位", "计量单位"),
+    "source": ("source", "来源", "数据来源"),
+    "as_of": ("as_of", "截至", "数据时间", "更新日期"),
+}
+_BILINGUAL = {
+    "region_code": "地区代码 region_code",
+    "region_name": "地区名称 region_name",
+    "period": "时期 period",
+    "level3_no": "指标编号 indicator_no",
+    "indicator": "指标名称 indicator",
+    "value": "数值 value",
+    "unit": "单位 unit",
+    "source": "数据来源 source",
+    "as_of": "截至 as_of",
+}
+_SPLIT = re.compile(r"[\s/|()（）:：,，]+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\x00")
+
+
+def data_file(name: str) -> Path:
+    """Path of a synergy package-data file in ``gridcarbon/data``."""
+    return Path(str(files("gridcarbon") / "data" / name))
+
+
+def load_indicator_system(path: str | Path | None = None) -> IndicatorSystem:
+    """The indicator system: the shipped Zhejiang table, or a user's table of the same columns."""
+    path = data_file(INDICATOR_FILE) if path is None else Path(path)
+    return indicator_system(read_table(path, dtype={"level3_no": int}))
+
+
+def load_shipped_gdp() -> pd.DataFrame:
+    """The shipped 2020–2022 GDP of Zhejiang's 11 cities and the province.
+
+    Columns: ``region_code``, ``region_name``, ``region_name_en``, ``year``,
+    ``gdp_100m_yuan`` (亿元, current prices), ``real_growth_pct`` (growth at comparable prices
+    over the year before, %), ``source`` (the statistical bulletin), ``growth_confidence``,
+    ``note``.
+    """
+    return pd.read_csv(data_file(GDP_FILE), dtype={"region_code": str}, encoding="utf-8")
+
+
+def read_table(path: str | Path, sheet: str | int | None = 0, **kwargs) -> pd.DataFrame:
+    """A CSV (UTF-8, UTF-8 with BOM or GB18030) or Excel sheet as a DataFrame of text."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, sheet_name=sheet, dtype=object, **kwargs)
+        if suffix not in (".csv", ".txt"):
+            raise InputFileError(f"{str(path)!r}: use a .csv or .xlsx file")
+        try:
+            return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+        except UnicodeDecodeError:
+            return pd.read_csv(path, encoding="gb18030", **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, KeyError) as exc:
+        if isinstance(exc, InputFileError):
+            raise
+        raise InputFileError(f"cannot read {str(path)!r}: {exc}") from None
+
+
+def _match_columns(
+    columns: Iterable[object], wanted: dict[str, tuple[str, ...]], source: str
+) -> dict[object, str]:
+    """Map a file's headers to standard names through their aliases."""
+    mapping: dict[object, str] = {}
+    for col in columns:
+        text = str(col).strip().lower()
+        tokens = {text, *(t for t in _SPLIT.split(text) if t)}
+        hits = [std for std, aliases in wanted.items() if tokens & {a.lower() for a in aliases}]
+        if len(hits) > 1:
+            hits = [h for h in hits if text in {a.lower() for a in wanted[h]}] or hits[:1]
+        if hits:
+            if hits[0] in mapping.values():
+                raise InputDataError(
+                    f"{source}: two columns map to {hits[0]!r} (the second is {str(col)!r}); "
+                    "keep one"
+                )
+            mapping[col] = hits[0]
+    return mapping
+
+
+def _line(i: int, excel: bool) -> str:
+    return f"row {i + 2}" if excel else f"line {i + 2}"
+
+
+def read_indicator_values(path: str | Path, system: IndicatorSystem) -> pd.DataFrame:
+    """Read a table of indicator values (CSV/Excel; Chinese, English or bilingual headers).
+
+    One row per region, period and indicator; the indicator is given by number, by name
+    (Chinese or English) or both (they must agree). Rows whose region, period and value are all
+    empty (untouched template rows) are skipped.
+
+    Returns
+    -------
+    DataFrame
+        ``region_code``, ``region_name``, ``period``, ``level3_no``, ``value`` (text as read),
+        ``unit``, ``source``, ``as_of`` and ``where`` (file and line, for messages).
+    """
+    path = Path(path)
+    raw = read_table(path, dtype=object)
+    source = path.name
+    excel = path.suffix.lower() in (".xlsx", ".xlsm")
+    mapping = _match_columns(raw.columns, VALUE_COLUMNS, source)
+    table = raw.rename(columns=mapping)[list(mapping.values())]
+    for need in ("region_code", "period", "value"):
+        if need not in table:
+            aliases = " / ".join(VALUE_COLUMNS[need])
+            raise InputDataError(f"{source}: no column for {need!r} (headers accepted: {aliases})")
+    if "level3_no" not in table and "indicator" not in table:
+        raise InputDataError(
+            f"{source}: no indicator column (indicator_no / 指标编号 or indicator / 指标名称)"
+        )
+    table["where"] = [f"{source}, {_line(i, excel)}" for i in range(len(table))]
+    blank = table[["region_code", "period", "value"]].apply(
+        lambda c: c.isna() | c.astype(str).str.strip().eq("")
+    )
+    table = table.loc[~blank.all(axis=1)].reset_index(drop=True)
+    if table.empty:
+        raise InputDataError(f"{source}: no indicator values (every row is empty)")
+    where = table["where"]
+    for col, kind in (("region_code", "code"), ("period", "code"), ("region_name", "name")):
+        if col in table:
+            table[col] = clean_text_values(
+                table[col].map(lambda v: v if pd.isna(v) else str(v).strip()).tolist(),
+                field=col,
+                kind=kind,
+                source=source,
+                location=lambda i: where.iloc[i].split(", ", 1)[1],
+            )
+    table["region_code"] = table["region_code"].map(_code_text)
+    table["level3_no"] = _indicator_numbers(table, system, where)
+    for col in ("region_name", "unit", "source", "as_of"):
+        if col not in table:
+            table[col] = None
+    _check_units(table, system)
+    return table[
+        [
+            "region_code",
+            "region_name",
+            "period",
+            "level3_no",
+            "value",
+            "unit",
+            "source",
+            "as_of",
+            "where",
+        ]
+    ]
+
+
+def _code_text(v: object) -> object:
+    """Region codes read as numbers (330100.0) back to their text."""
+    if isinstance(v, float) and np.isfinite(v) and v == int(v):
+        return str(int(v))
+    return v if pd.isna(v) else str(v).strip()
+
+
+def _indicator_numbers(table: pd.DataFrame, system: IndicatorSystem, where: pd.Series) -> list:
+    by_name: dict[str, int] = {}
+    for row in system.table.itertuples():
+        for name in (row.level3, getattr(row, "level3_en", None)):
+            if isinstance(name, str):
+                by_name[name.strip().lower()] = int(row.level3_no)
+    known = set(system.numbers)
+    out = []
+    for i in range(len(table)):
+        number = None
+        if "level3_no" in table and not pd.isna(table["level3_no"].iloc[i]):
+            raw = table["level3_no"].iloc[i]
+            try:
+                number = int(float(str(raw).strip()))
+            except ValueError:
+                number = -1
+            if number not in known:
+                raise InputDataError(
+                    f"{where.iloc[i]}: indicator number {raw!r} is not one of 1–{max(known)}"
+                )
+        if "indicator" in table and not pd.isna(table["indicator"].iloc[i]):
+            name = str(table["indicator"].iloc[i]).strip()
+            named = by_name.get(name.lower())
+            if named is None:
+                raise InputDataError(
+                    f"{where.iloc[i]}: unknown indicator name {name!r}; use the names or numbers "
+                    "of the indicator table (`gridcarbon synergy template` writes them)"
+                )
+            if number is not None and named != number:
+                raise InputDataError(
+                    f"{where.iloc[i]}: indicator number {number} and name {name!r} (indicator "
+                    f"{named}) disagree"
+                )
+            number = named
+        if number is None:
+            raise InputDataError(f"{where.iloc[i]}: neither indicator number nor name is given")
+        out.append(number)
+    return out
+
+
+def _check_units(table: pd.DataFrame, system: IndicatorSystem) -> None:
+    """A unit column, where given, must match the indicator's unit (万元 vs 亿元 and the like)."""
+    units = dict(zip(system.table["level3_no"], system.table.get("unit", ""), strict=True))
+    for i, (no, unit) in enumerate(zip(table["level3_no"], table["unit"], strict=True)):
+        if unit is None or pd.isna(unit) or str(unit).strip() == "":
+            continue
+        expected = str(units.get(no, ""))
+        if _unit_key(str(unit)) != _unit_key(expected):
+            raise InputDataError(
+                f"{table['where'].iloc[i]}: indicator {no} is given in {unit!r}, but the index "
+                f"uses {expected!r}; convert the value to {expected!r}"
+            )
+
+
+def _unit_key(unit: str) -> str:
+    key = unit.strip().lower().replace(" ", "").replace("³", "3").replace("μ", "µ")
+    return {
+        "吨/万元": "t/10^4yuan",
+        "t/万元": "t/10^4yuan",
+        "微克/立方米": "µg/m3",
+        "ug/m3": "µg/m3",
+        "千瓦时/立方米": "kwh/m3",
+        "项": "projects",
+        "个": "projects",
+        "分": "points(0-100)",
+    }.get(key, key)
+
+
+def read_bounds(path: str | Path) -> pd.DataFrame:
+    """Fixed bounds and targets: ``level3_no``, ``worst``, ``best``, ``target`` per indicator."""
+    path = Path(path)
+    raw = read_table(path, dtype=object)
+    wanted = {
+        "level3_no": VALUE_COLUMNS["level3_no"],
+        "worst": ("worst", "最差值", "下限"),
+        "best": ("best", "最优值", "上限"),
+        "target": ("target", "目标值"),
+    }
+    table = raw.rename(columns=_match_columns(raw.columns, wanted, path.name))
+    if "level3_no" not in table:
+        raise InputDataError(f"{path.name}: no indicator_no / 指标编号 column")
+    out = pd.DataFrame({"level3_no": pd.to_numeric(table["level3_no"], errors="coerce")})
+    for c in ("worst", "best", "target"):
+        if c in table:
+            values = pd.to_numeric(table[c], errors="coerce")
+            bad = values.isna() & table[c].notna()
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputDataError(
+                    f"{path.name}, line {i + 2}: {c} {table[c].iloc[i]!r} is not a number"
+                )
+            out[c] = values
+    if out["level3_no"].isna().any():
+        i = int(np.flatnonzero(out["level3_no"].isna())[0])
+        raise InputDataError(f"{path.name}, line {i + 2}: indicator number missing or not a number")
+    return out
+
+
+def template_frame(system: IndicatorSystem) -> pd.DataFrame:
+    """An empty values table with bilingual headers, one row per indicator to fill in."""
+    frame = pd.DataFrame(
+        {
+            "region_code": "",
+            "region_name": "",
+            "period": "",
+            "level3_no": system.table["level3_no"],
+            "indicator": system.table["level3"],
+            "value": "",
+            "unit": system.table["unit"],
+            "source": system.table["data_source"],
+            "as_of": "",
+        }
+    )
+    return frame.rename(columns=_BILINGUAL)
+
+
+def write_template(path: str | Path, system: IndicatorSystem, overwrite: bool = False) -> Path:
+    """Write the empty values table (CSV or Excel by suffix) with Chinese and English headers."""
+    path = Path(path)
+    frame = template_frame(system)
+    if path.suffix.lower() == ".xlsx":
+        indicators = system.table.copy()
+        return write_excel({"values": frame, "indicators": indicators}, path, overwrite)
+    return write_csv(frame, path, overwrite)
+
+
+def safe_text(value: object) -> object:
+    """Text that a spreadsheet would read as a formula gets a leading ``'``; others unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
+    """CSV in UTF-8 with BOM (Excel shows Chinese text), formula-like text made inert."""
+    path = Path(path)
+    safe = df.copy()
+    safe.columns = [safe_text(str(c)) for c in safe.columns]
+    for c in safe.columns:
+        if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]):
+            safe[c] = safe[c].astype(object).map(safe_text)
+    with atomic_path(path, overwrite) as tmp:
+        safe.to_csv(tmp, index=False, encoding="utf-8-sig")
+    return path
+
+
+def _excel_value(v: object) -> object:
+    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, (dict, list, tuple)):
+        return str(v)
+    return v
+
+
+def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path, overwrite: bool = False) -> Path:
+    """An .xlsx workbook, one sheet per table; every text cell typed as text, never a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    path = Path(path)
+    wb = Workbook(write_only=True)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(title=str(name)[:31])
+
+        def cell(v: object, ws=ws) -> object:
+            v = _excel_value(v)
+            c = WriteOnlyCell(ws, value=v)
+            if isinstance(v, str):
+                c.data_type = "s"
+            return c
+
+        ws.append([cell(str(c)) for c in df.columns])
+        for row in df.itertuples(index=False, name=None):
+            ws.append([cell(v) for v in row])
+    with atomic_path(path, overwrite) as tmp:
+        wb.save(tmp)
+    return path
+
+
+def provenance_sheet(values: pd.DataFrame) -> pd.DataFrame:
+    """The provenance of every value used: region, period, indicator, value, source, as_of."""
+    cols = ["region_code", "region_name", "period", "level3_no", "value", "unit", "source", "as_of"]
+    out = values[[c for c in cols if c in values]].copy()
+    out["label"] = UNOFFICIAL_LABEL
+    return out
+
+
+# -- run folders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitSeries:
+    """Daily unit totals of a run's prior and posterior (kg per Beijing day).
+
+    ``units`` is the run's ``zone_units.csv`` (codes as text); ``prior`` and ``posterior`` map a
+    species to an ``(unit, day)`` array in the order of ``units``; ``days`` are Beijing dates.
+    """
+
+    units: pd.DataFrame
+    days: pd.DatetimeIndex
+    prior: dict[str, np.ndarray]
+    posterior: dict[str, np.ndarray]
+    synthetic: bool
+
+
+def _run_file(run_dir: Path, name: str) -> Path:
+    path = Path(run_dir) / name
+    if not path.exists():
+        raise InputFileError(
+            f"{str(path)!r} does not exist; run `gridcarbon run --out {run_dir}` (with the "
+            "inversion and zoning stages enabled) first"
+        )
+    return path
+
+
+def read_run_units(run_dir: str | Path) -> pd.DataFrame:
+    """The run's control units with their period totals (``zone_units.csv``)."""
+    path = _run_file(Path(run_dir), "zone_units.csv")
+    codes = {c: str for c in ("unit_code", "county_code", "city_code")}
+    return pd.read_csv(path, dtype=codes, encoding="utf-8-sig")
+
+
+def run_is_synthetic(run_dir: str | Path) -> bool:
+    """Whether a run's grids are synthetic (its ``posterior.nc`` or ``prior.nc`` says so)."""
+    import xarray as xr
+
+    run_dir = Path(run_dir)
+    name = "posterior.nc" if (run_dir / "posterior.nc").exists() else "prior.nc"
+    with xr.open_dataset(_run_file(run_dir, name)) as ds:
+        return str(ds.attrs.get("synthetic", "true")).lower() == "true"
+
+
+def read_unit_daily(run_dir: str | Path, species: tuple[str, ...] = ("CO2", "NOx", "VOC")):
+    """Daily prior and posterior totals per control unit of a run (:class:`UnitSeries`).
+
+    The zoning stage tallies the posterior only (``zone_tally_daily.nc``); the prior is tallied
+    here the same way — exact cell coverage of the units in ``zone_units.gpkg`` for area
+    sources, each stack to the first unit that contains it — and the posterior recomputed
+    alike is checked against the zoning stage's tally (relative 1e-6).
+    """
+    import geopandas as gpd
+    import shapely
+    import xarray as xr
+
+    from gridcarbon.grids.coverage import coverage_matrix
+    from gridcarbon.grids.gridspec import GridSpec
+
+    run_dir = Path(run_dir)
+    units = read_run_units(run_dir)
+    geo = gpd.read_file(_run_file(run_dir, "zone_units.gpkg"))
+    geo["unit_code"] = geo["unit_code"].astype(str)
+    geo = geo.set_index("unit_code").loc[units["unit_code"]]
+    out: dict[str, dict[str, np.ndarray]] = {"prior": {}, "posterior": {}}
+    days = None
+    matrix = None
+    point_unit = None
+    for which in ("prior", "posterior"):
+        with xr.open_dataset(_run_file(run_dir, f"{which}.nc")) as ds:
+            if matrix is None:
+                grid = GridSpec.from_dataset(ds)
+                geoms = shapely.make_valid(geo.to_crs(grid.crs).geometry.to_numpy())
+                matrix = coverage_matrix(grid, geoms)
+                point_unit = _point_units(ds, geo)
+            beijing = pd.DatetimeIndex(ds["time"].to_numpy()) + pd.Timedelta(hours=8)
+            day = beijing.floor("D")
+            days = pd.DatetimeIndex(np.unique(day))
+            day_idx = days.get_indexer(day)
+            for sp in species:
+                hourly = ds[sp].to_numpy().reshape(len(beijing), -1)
+                daily = np.zeros((days.size, hourly.shape[1]))
+                np.add.at(daily, day_idx, hourly.astype(np.float64))
+                tally = np.asarray(matrix @ daily.T)
+                pvar = f"{sp}_point"
+                if pvar in ds:
+                    pts = ds[pvar].to_numpy().astype(np.float64)
+                    pdaily = np.zeros((days.size, pts.shape[1]))
+                    np.add.at(pdaily, day_idx, pts)
+                    inside = point_unit >= 0
+                    np.add.at(tally, point_unit[inside], pdaily[:, inside].T)
+                out[which][sp] = tally
+    daily_path = run_dir / "zone_tally_daily.nc"
+    if daily_path.exists():
+        with xr.open_dataset(daily_path) as zt:
+            ref = zt["CO2"].sel(unit=units["unit_code"].to_numpy()).to_numpy()
+        scale = max(float(np.abs(ref).max()), 1.0)
+        if ref.shape == out["posterior"]["CO2"].shape and (
+            np.abs(ref - out["posterior"]["CO2"]).max() > 1e-6 * scale
+        ):
+            raise InputDataError(
+                f"{str(daily_path)!r} does not match the posterior tallied over zone_units.gpkg; "
+                "the run folder mixes outputs of different runs — re-run the pipeline"
+            )
+    return UnitSeries(units, days, out["prior"], out["posterior"], run_is_synthetic(run_dir))
+
+
+def _point_units(ds, geo) -> np.ndarray:
+    """Unit index of each stack (-1 outside every unit): the first unit containing it."""
+    import geopandas as gpd
+
+    if "point" not in ds.dims:
+        return np.empty(0, dtype=np.int64)
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(ds["point_lon"].to_numpy(), ds["point_lat"].to_numpy()),
+        crs="EPSG:4326",
+    ).to_crs(geo.crs)
+    hits = gpd.sjoin(
+        pts,
+        geo.reset_index()[["geometry"]].reset_index(names="unit_index"),
+        predicate="intersects",
+        how="left",
+    )
+    first = hits.groupby(level=0)["unit_index"].min()
+    return first.reindex(range(len(pts))).fillna(-1).to_numpy(np.int64)
+
+
+def read_point_crosscheck(run_dir: str | Path) -> pd.DataFrame:
+    """Prior and posterior period totals (t) of the stacks with their own inversion unknowns.
+
+    From ``inversion_extras.csv`` (segment ``points``: posterior factor and its σ, prior σ) and
+    ``prior_point_sources.csv`` (the prior period totals, location, name and sector).
+
+    Returns
+    -------
+    DataFrame
+        ``id``, ``name``, ``sector``, ``lon``, ``lat``, ``species``, ``prior``, ``prior_std``,
+        ``posterior``, ``posterior_std`` (t over the run period).
+    """
+    run_dir = Path(run_dir)
+    extras = pd.read_csv(_run_file(run_dir, "inversion_extras.csv"))
+    pts = pd.read_csv(_run_file(run_dir, "prior_point_sources.csv"), dtype={"point_id": str})
+    own = extras[extras["segment"] == "points"]
+    rows = []
+    by_id = pts.set_index("point_id")
+    for r in own.itertuples(index=False):
+        if r.key not in by_id.index:
+            raise InputDataError(
+                f"inversion_extras.csv names stack {r.key!r}, which prior_point_sources.csv lacks"
+            )
+        p = by_id.loc[r.key]
+        total_t = float(p[f"{r.species}_kg_period"]) / 1e3
+        rows.append(
+            {
+                "id": r.key,
+                "name": p["point_name"],
+                "sector": p["point_sector"],
+                "lon": p["point_lon"],
+                "lat": p["point_lat"],
+                "species": r.species,
+                "prior": total_t * r.prior,
+                "prior_std": total_t * r.prior_std,
+                "posterior": total_t * r.posterior,
+                "posterior_std": total_t * r.posterior_std,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_station_evidence(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``station_series.csv`` and the station locations of ``station_stats.csv``."""
+    run_dir = Path(run_dir)
+    series = pd.read_csv(_run_file(run_dir, "station_series.csv"), dtype={"station_id": str})
+    stations = pd.read_csv(_run_file(run_dir, "station_stats.csv"), dtype={"station_id": str})
+    return series, stations[["station_id", "lon", "lat"]].drop_duplicates("station_id")
+
+
+def read_point_sources(run_dir: str | Path) -> pd.DataFrame:
+    """The run's ``prior_point_sources.csv``."""
+    return pd.read_csv(_run_file(Path(run_dir), "prior_point_sources.csv"), dtype={"point_id": str})
+
+
+def read_peak_spec(path: str | Path) -> dict:
+    """A peak-scenario spec from YAML (see :func:`gridcarbon.synergy.peak.project_scenarios`)
+    or CSV.
+
+    The CSV has columns ``scenario``, ``factor``, ``years``, ``value``: rows of scenario
+    ``base`` give the base year (``years``) and base value of each factor, rows of scenario
+    ``uncertainty`` the 1σ of a factor's growth rate (percentage points), every other row a
+    growth rate (% per year) of a factor over a year range (``2021-2025``) in that scenario.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{str(path)!r} does not exist")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputFileError(f"{path.name}: not valid YAML ({exc})") from None
+        if not isinstance(spec, dict):
+            raise InputFileError(f"{path.name}: expected a mapping at the top level")
+        return spec
+    table = read_table(path, dtype=str)
+    need = {"scenario", "factor", "years", "value"}
+    if not need <= set(table.columns):
+        raise InputDataError(f"{path.name}: needs columns {sorted(need)}")
+    spec: dict = {"base": {}, "scenarios": {}, "uncertainty_pct_points": {}}
+    last_years = []
+    for i, r in enumerate(table.itertuples(index=False)):
+        where = f"{path.name}, line {i + 2}"
+        try:
+            value = float(r.value)
+        except (TypeError, ValueError):
+            raise InputDataError(f"{where}: value {r.value!r} is not a number") from None
+        scenario = str(r.scenario).strip()
+        if scenario == "base":
+            spec["base"][str(r.factor).strip()] = value
+            spec["base_year"] = int(str(r.years).strip())
+        elif scenario == "uncertainty":
+            spec["uncertainty_pct_points"][str(r.factor).strip()] = value
+        else:
+            years = str(r.years).strip()
+            spec["scenarios"].setdefault(scenario, {}).setdefault(str(r.factor).strip(), {})[
+                years
+            ] = value
+            last_years.append(int(years.split("-")[-1]))
+    if "base_year" not in spec or not last_years:
+        raise InputDataError(f"{path.name}: needs 'base' rows and at least one growth-rate row")
+    spec["end_year"] = max(last_years)
+    return spec
+
+
+def read_run_city_co2(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Posterior CO2 per city over a run (t) and the run's first and last Beijing day.
+
+    From ``zone_rollup_city.csv`` (area + point sources inside each city's units) and the
+    period of ``summary.json``.
+    """
+    import json
+
+    run_dir = Path(run_dir)
+    city = pd.read_csv(
+        _run_file(run_dir, "zone_rollup_city.csv"), dtype={"city_code": str}, encoding="utf-8-sig"
+    )
+    summary = json.loads(_run_file(run_dir, "summary.json").read_text(encoding="utf-8"))
+    try:
+        start_utc, end_utc = summary["prior"]["period_utc"]
+    except (KeyError, ValueError):
+        raise InputFileError(f"{run_dir / 'summary.json'}: no prior.period_utc") from None
+    first = (pd.Timestamp(start_utc) + pd.Timedelta(hours=8)).normalize()
+    last = (pd.Timestamp(end_utc) + pd.Timedelta(hours=8)).normalize() - pd.Timedelta(days=1)
+    table = pd.DataFrame({"region_code": city["city_code"], "co2_t": city["CO2_kg"] / 1e3})
+    return table, first, last
+
+
+def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
+    """Posterior CO2 over a run (t) per facility, unit, county or city, for carbon accounts.
+
+    Facilities: only the stacks with their own unknown in the inversion (the others share their
+    cell's correction and have no posterior of their own); units, counties and cities: the
+    zoning stage's totals (area + point sources).
+    """
+    if level == "facility":
+        points = read_point_crosscheck(run_dir)
+        co2 = points[points["species"] == "CO2"]
+        return pd.Series(co2["posterior"].to_numpy(), index=co2["id"].astype(str), name="co2_t")
+    columns = {"unit": "unit_code", "county": "county_code", "city": "city_code"}
+    if level not in columns:
+        raise InputDataError(f"level {level!r} is not facility, unit, county or city")
+    units = read_run_units(run_dir)
+    return (units.groupby(columns[level])["CO2_kg"].sum() / 1e3).rename("co2_t")
+
+
+def read_inversion_solver(run_dir: str | Path) -> str:
+    """The solver of a run's inversion (``inversion_metrics.json``): ``dense``, ``cg-obs`` …"""
+    import json
+
+    metrics = json.loads(_run_file(Path(run_dir), "inversion_metrics.json").read_text("utf-8"))
+    solver = metrics.get("solver", {})
+    return str(solver.get("solver", "unknown") if isinstance(solver, dict) else solver)

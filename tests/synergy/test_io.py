@@ -1,0 +1,98 @@
+"""Synergy readers and writers: formula-safe CSV/Excel, bounds, peak specs, header mapping."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from gridcarbon.errors import InputDataError, InputFileError, OutputExistsError
+from gridcarbon.synergy.io import (
+    load_indicator_system,
+    read_bounds,
+    read_indicator_values,
+    read_peak_spec,
+    safe_text,
+    write_csv,
+    write_excel,
+)
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\t=x", "\r=x", "\x00x"])
+def test_formula_starts_are_made_inert(text):
+    assert safe_text(text) == "'" + text
+    assert safe_text("杭州") == "杭州" and safe_text(3.5) == 3.5
+
+
+def test_writers_never_write_formulas(tmp_path):
+    df = pd.DataFrame({"=name": ["=SUM(A1)", "ok"], "v": [1.0, float("nan")]})
+    write_csv(df, tmp_path / "a.csv")
+    text = (tmp_path / "a.csv").read_text(encoding="utf-8-sig")
+    assert "'=name" in text and "'=SUM(A1)" in text
+    write_excel({"s": df}, tmp_path / "a.xlsx")
+    ws = load_workbook(tmp_path / "a.xlsx")["s"]
+    assert ws["A1"].data_type == "s" and ws["A2"].data_type == "s"
+    assert ws["A2"].value == "=SUM(A1)" and ws["B3"].value is None
+    with pytest.raises(OutputExistsError):
+        write_csv(df, tmp_path / "a.csv")
+
+
+def test_read_bounds_errors_name_the_line(tmp_path):
+    path = tmp_path / "b.csv"
+    pd.DataFrame({"指标编号": [1, 2], "最差值": [35, "bad"], "最优值": [5, 10]}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(InputDataError, match=r"b.csv, line 3: worst 'bad' is not a number"):
+        read_bounds(path)
+    pd.DataFrame({"indicator_no": [1], "worst": [35], "best": [5]}).to_csv(path, index=False)
+    assert read_bounds(path)[["worst", "best"]].values.tolist() == [[35, 5]]
+
+
+def test_peak_spec_yaml_and_errors(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("base_year: 2020\nend_year: 2022\n", encoding="utf-8")
+    assert read_peak_spec(path)["end_year"] == 2022
+    path.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="mapping"):
+        read_peak_spec(path)
+    csv = tmp_path / "p.csv"
+    pd.DataFrame(
+        {
+            "scenario": ["base", "s"],
+            "factor": ["population", "population"],
+            "years": ["2020", "2021-2030"],
+            "value": ["100", "fast"],
+        }
+    ).to_csv(csv, index=False)
+    with pytest.raises(InputDataError, match=r"p.csv, line 3: value 'fast'"):
+        read_peak_spec(csv)
+
+
+def test_two_columns_for_one_field_are_refused(tmp_path):
+    path = tmp_path / "v.csv"
+    pd.DataFrame(
+        {
+            "region_code": ["330100"],
+            "地区代码": ["330200"],
+            "period": ["2022Q4"],
+            "indicator_no": [1],
+            "value": [30],
+        }
+    ).to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="two columns map to 'region_code'"):
+        read_indicator_values(path, load_indicator_system())
+
+
+def test_indicator_number_and_name_must_agree(tmp_path):
+    path = tmp_path / "v.csv"
+    pd.DataFrame(
+        {
+            "region_code": ["330100"],
+            "period": ["2022Q4"],
+            "indicator_no": [2],
+            "indicator": ["PM2.5浓度"],
+            "value": [30],
+        }
+    ).to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="number 2 and name 'PM2.5浓度' .*disagree"):
+        read_indicator_values(path, load_indicator_system())
