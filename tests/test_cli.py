@@ -38,7 +38,7 @@ def test_grid_writes_and_refuses_to_overwrite(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["hours"] == 72 and summary["synthetic"] == "true"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2 and "already exists" in r.output and "--overwrite" in r.output
+    assert r.exit_code == 1 and "already exists" in r.output and "--overwrite" in r.output
     r = _invoke("grid", "--config", str(cfg), "--out", str(out), "--overwrite", "--format", "zarr")
     assert r.exit_code == 0
     assert (out / "prior.zarr").is_dir() and not (out / "prior.nc").exists()
@@ -49,7 +49,7 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
     cfg.write_text("grid:\n  cell_size_m: -3\n")
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert "grid.cell_size_m" in r.output and "greater than 0" in r.output
     assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
 
@@ -57,7 +57,7 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
 def test_run_refuses_a_period_too_long_for_the_inversion_before_any_work(tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["run", "--year", "2023", "--out", str(out)], obj={})
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert "365 days" in r.output and "inversion.max_period_days = 92" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
     assert list(tmp_path.iterdir()) == []
@@ -70,7 +70,7 @@ def test_failure_midway_leaves_no_partial_folder(tmp_path):
     cfg.write_text(small_config(prior={"point_sources_csv": str(csv)}).to_yaml())
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2 and "lacks column(s)" in r.output
+    assert r.exit_code == 1 and "lacks column(s)" in r.output
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "points.csv"]
 

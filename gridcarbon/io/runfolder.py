@@ -623,8 +623,8 @@ def _publish_folder(tmp: Path, path: Path, overwrite: bool) -> None:
     (tmp / PARTIAL_MARKER).unlink()
     fsync_tree(tmp)
     parent = path.parent
-    if not path.exists() and not path.is_symlink():
-        rename_noreplace(tmp, path)
+    if not overwrite or (not path.exists() and not path.is_symlink()):
+        rename_noreplace(tmp, path)  # refuses a folder that appeared during the run
         fsync_dir(parent)
         return
     _check_replaceable(path, overwrite)  # again: something may have appeared during the run
