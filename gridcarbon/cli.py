@@ -98,14 +98,21 @@ def _period(f):
 class _Group(click.Group):
     """The one error path of every command: gridcarbon's own errors, and the operating system's
     refusals (disk full, read-only, permission), become one line ``gridcarbon: error: ...`` and
-    exit status 1; usage errors exit 2 (click); Ctrl-C exits 130 and SIGTERM 143, after the
-    temporary files are removed.  ``-vv`` logs the traceback as well."""
+    exit status 1; a usage error (a bad option or value) one line ``gridcarbon: usage error:
+    ...`` and exit status 2; Ctrl-C exits 130 and SIGTERM 143, after the temporary files are
+    removed.  ``-vv`` logs the traceback as well."""
 
     def invoke(self, ctx: click.Context):
         from gridcarbon.io.runfolder import Terminated
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "gridcarbon"
+            click.echo(
+                f"gridcarbon: usage error: {exc.format_message()} (see '{where} --help')", err=True
+            )
+            sys.exit(EXIT_USAGE)
         except GridcarbonError as exc:
             _fail(exc, str(exc))
         except OSError as exc:

@@ -212,7 +212,10 @@ class RunConfig(_Section):
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"configuration is not valid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"configuration is not valid YAML{where}: {problem}") from None
         if not isinstance(data, dict):
             raise ConfigError("configuration must be a YAML mapping of sections")
         return cls.validate_dict(data)

@@ -141,7 +141,8 @@ def plan_run(
         plan.units, plan.units_qa = read_stage_units(config.zoning, grid)
         plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
     if out_dir is not None:
-        _check_disk(config, Path(out_dir), grid.size, hours, len(plan.units or ()), stages)
+        units = 0 if plan.units is None else len(plan.units)
+        _check_disk(config, Path(out_dir), grid.size, hours, units, stages)
     return plan
 
 

@@ -49,10 +49,13 @@ PRIOR_PER_PRIOR_BYTE = 3.0
 INVERSION_PER_PRIOR_BYTE = 10.9
 ZONES_PER_PRIOR_BYTE = 4.27
 ZONES_PER_TALLY_BYTE = 3.0
-#: Bytes on disk per float32 value of the hourly grids (zlib level 4 with shuffle; measured on
-#: the default prior.nc) and of the hourly zone tallies.
-DISK_PER_GRID_VALUE = 2.4
-DISK_PER_TALLY_VALUE = 4.0
+#: Bytes on disk per value of the hourly grids (zlib level 4 with shuffle: the default prior.nc
+#: takes 1.4, posterior.nc with its standard deviations 3.0; their mean) and of the hourly zone
+#: tallies (5.8).  The default run writes 323 MB; the estimate gives 318 MB.
+DISK_PER_GRID_VALUE = 2.2
+DISK_PER_TALLY_VALUE = 5.8
+#: Tables, reports, hotspot layers and the map of the default run (bytes).
+DISK_FIXED = 40e6
 
 
 class ResourceError(GridcarbonError, MemoryError):
@@ -112,7 +115,7 @@ def estimate_output_bytes(
     return (
         grids * float(cells) * hours * species * DISK_PER_GRID_VALUE
         + float(units) * hours * species * DISK_PER_TALLY_VALUE
-        + 20e6  # tables, reports, the map
+        + DISK_FIXED
     )
 
 

@@ -23,6 +23,7 @@ from gridcarbon.io.runfolder import (
     output_set,
     write_gpkg_atomic,
 )
+from gridcarbon.names import clean_text_values
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
@@ -147,7 +148,18 @@ def read_stage_units(cfg: ZoningConfig, grid: Any) -> tuple[gpd.GeoDataFrame, Un
 
         region_m = region_polygon(grid.crs)
     ucfg = cfg if cfg.units_path is not None else cfg.model_copy(update={"check_offset": False})
-    return control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
+    units, qa = control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
+    if cfg.units_path is not None:  # names and codes of a user's file: bounded before the work
+        source = Path(cfg.units_path).name
+        for column, kind in (("unit_code", "code"), ("unit_name", "name")):
+            units[column] = clean_text_values(
+                units[column].tolist(),
+                field=column,
+                kind=kind,
+                source=source,
+                location=lambda i: f"feature {i + 1}",
+            )
+    return units, qa
 
 
 def output_names(cfg: ZoningConfig) -> list[str]:
