@@ -185,8 +185,10 @@ def _check_disk(
 
     grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
     grids = max(grids, 1) * (2 if "inversion" in stages else 1)
+    zoning = "zoning" in stages
+    reports = bool(set(stages) & {"inversion", "zoning", "maps"})
     need = estimate_output_bytes(
-        cells, hours, len(config.species), units if "zoning" in stages else 0, grids
+        cells, hours, len(config.species), units if zoning else 0, grids, reports
     )
     where = out_dir.absolute()
     while not where.exists() and where != where.parent:

@@ -108,14 +108,14 @@ def estimate_memory(
 
 
 def estimate_output_bytes(
-    cells: int, hours: int, species: int = 3, units: int = 0, grids: int = 1
+    cells: int, hours: int, species: int = 3, units: int = 0, grids: int = 1, reports: bool = True
 ) -> float:
-    """Estimated bytes a run writes: ``grids`` hourly grid files (prior, posterior, Zarr copies)
-    and the hourly zone tallies."""
+    """Estimated bytes a run writes: ``grids`` hourly grid files (prior, posterior, Zarr copies),
+    the hourly zone tallies, and (``reports``) the tables, zone report and map."""
     return (
         grids * float(cells) * hours * species * DISK_PER_GRID_VALUE
         + float(units) * hours * species * DISK_PER_TALLY_VALUE
-        + DISK_FIXED
+        + (DISK_FIXED if reports else 0.0)
     )
 
 

@@ -275,3 +275,73 @@ def test_help_states_the_exit_codes():
     r = _invoke("--help")
     for text in ("0 success", "1 a data", "2 a usage", "130 interrupted", "143 terminated"):
         assert text in r.output
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a small tmpfs (needs root and mount rights; skipped where they are missing)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str, read_only: bool = False):
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        opts = f"size={size}" + (",ro" if read_only else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], check=False)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def _fill(point, leave: int) -> None:
+    import shutil
+
+    free = shutil.disk_usage(point).free
+    (point / "filler").write_bytes(b"\0" * (free - leave))
+
+
+def test_a_read_only_folder_is_refused_before_work(tmp_path, tmpfs):
+    point = tmpfs("1m", read_only=True)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"gridcarbon: error: cannot write in {str(point)!r}: the file system is read-only; "
+        "choose another output folder"
+    )
+
+
+def test_too_little_disk_space_is_refused_before_work(tmp_path, tmpfs):
+    point = tmpfs("1m")
+    _fill(point, 20_000)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "GB is free on the disk of" in r.output and "choose another --out" in r.output
+    assert sorted(p.name for p in point.iterdir()) == ["filler"]
+
+
+def test_a_disk_that_fills_during_the_write_is_one_line_and_leaves_nothing(
+    tmp_path, tmpfs, monkeypatch
+):
+    import gridcarbon.pipeline
+
+    monkeypatch.setattr(gridcarbon.pipeline, "_check_disk", lambda *a: None)  # estimate fooled
+    point = tmpfs("1m")
+    _fill(point, 60_000)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1, r.output
+    line = r.output.strip()
+    assert line.startswith("gridcarbon: error: no space left on the device while writing")
+    assert "\n" not in line and "Traceback" not in line
+    assert sorted(p.name for p in point.iterdir()) == ["filler"]

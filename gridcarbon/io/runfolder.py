@@ -64,6 +64,7 @@ __all__ = [
     "check_output_folder",
     "check_output_set",
     "check_outputs",
+    "check_writable",
     "deferred_signals",
     "exchange",
     "fsync_dir",
@@ -437,12 +438,29 @@ def check_folder_target(path: str | Path, inputs: Iterable[str | Path] = ()) -> 
 def check_output_folder(
     path: str | Path, overwrite: bool = False, inputs: Iterable[str | Path] = ()
 ) -> Path:
-    """Before any work: :func:`check_folder_target`, and an existing ``path`` only with
-    ``overwrite`` and only if everything in it was written by gridcarbon (checked again, under
-    the lock, when the folder is published)."""
+    """Before any work: :func:`check_folder_target`, a writable place, and an existing ``path``
+    only with ``overwrite`` and only if everything in it was written by gridcarbon (checked
+    again, under the lock, when the folder is published)."""
     path = check_folder_target(path, inputs)
     _check_replaceable(path, overwrite)
+    check_writable(path.parent)
     return path
+
+
+def check_writable(folder: str | Path) -> None:
+    """Refuse a folder (or, while it does not exist, its nearest existing ancestor) that cannot
+    be written: a read-only file system or no permission."""
+    where = Path(os.path.abspath(folder))
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only:
+        raise _output_os_error(OSError(errno.EROFS, "read-only"), where)
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise _output_os_error(OSError(errno.EACCES, "permission denied"), where)
 
 
 def _check_replaceable(path: Path, overwrite: bool) -> None:
@@ -743,6 +761,7 @@ def check_output_set(
         check_folder_target(folder, inputs)
     if folder.is_dir():
         _check_set(folder, list(names), overwrite, {_resolved(Path(i)) for i in inputs if i})
+    check_writable(folder)
 
 
 def _check_set(folder: Path, names: list[str], overwrite: bool, inputs: set[Path]) -> None:
