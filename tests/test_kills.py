@@ -41,13 +41,15 @@ def _temps(cwd: Path, out: str = "out") -> list[Path]:
     return sorted(cwd.glob(f".{out}.tmp-*"))
 
 
-def _stop_when(proc: subprocess.Popen, cwd: Path, pattern: str, signum: int) -> str:
-    """Send ``signum`` as soon as ``pattern`` matches inside the run's temporary folder; returns
-    what matched."""
+def _stop_when(
+    proc: subprocess.Popen, cwd: Path, pattern: str, signum: int, min_bytes: int = 0
+) -> str:
+    """Send ``signum`` as soon as ``pattern`` matches inside the run's temporary folder (and
+    holds at least ``min_bytes``: a file part-written); returns what matched."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         for tmp in _temps(cwd):
-            hits = sorted(tmp.glob(pattern))
+            hits = [p for p in sorted(tmp.glob(pattern)) if _size(p) >= min_bytes]
             if hits:
                 proc.send_signal(signum)
                 return hits[0].name
@@ -56,6 +58,13 @@ def _stop_when(proc: subprocess.Popen, cwd: Path, pattern: str, signum: int) -> 
         time.sleep(0.005)
     proc.kill()
     pytest.fail(f"{pattern} did not appear within {TIMEOUT} s")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed into place meanwhile
+        return -1
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str]:
@@ -157,3 +166,24 @@ def test_an_interrupt_while_a_file_is_written_ends_the_run_cleanly(tmp_path, pat
     left = {p.name for p in tmp_path.iterdir()}
     assert {"run.yaml", "units.geojson"} <= left <= {"cache", "run.yaml", "units.geojson"}
     assert list(tmp_path.glob(".*")) == []  # no temporary folder, no lock file
+
+
+def test_ctrl_c_in_the_middle_of_a_netcdf_write_does_not_hang(tmp_path):
+    """xarray's file manager dead-locked when KeyboardInterrupt hit inside its writer; the
+    interrupt now waits for the end of the write step."""
+    from gridcarbon.config import RunConfig
+
+    cfg = RunConfig.validate_dict(
+        {
+            "period": {"start": "2023-01-01", "end": "2023-01-10"},  # 3 km grid, 240 hours
+            "inversion": {"enabled": False},
+            "zoning": {"enabled": False},
+            "maps": {"enabled": False},
+        }
+    )
+    (tmp_path / "run.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    proc = _start(tmp_path, "--out", "out")
+    _stop_when(proc, tmp_path, ".prior.nc.tmp-*", signal.SIGINT, min_bytes=1 << 20)
+    rc, err = _finish(proc)
+    assert rc == 130, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]

@@ -597,7 +597,7 @@ def _clean_stale(target: Path) -> None:
     if parent.is_dir():
         candidates += [
             p
-            for p in parent.glob(f".{glob_escape(target.name)}.*")
+            for p in parent.glob(f".{_glob_escape(target.name)}.*")
             if ".tmp-" in p.name or ".old-" in p.name
         ]
     if target.is_dir() and not target.is_symlink():
@@ -630,7 +630,7 @@ def _clean_stale(target: Path) -> None:
             _remove_listed(p)
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     """``name`` with glob metacharacters escaped."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
