@@ -343,9 +343,21 @@ _DEFER = threading.local()
 _EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
+def _discard(tmp: Path) -> None:
+    """Remove a temporary folder: whole while it is partial (marker inside); once it holds a
+    manifest (a result being published, or an old one swapped out), only what that lists."""
+    if tmp.is_symlink() or not tmp.is_dir():
+        return
+    if (tmp / PARTIAL_MARKER).is_file():
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    with contextlib.suppress(OutputError, OSError):
+        _remove_listed(tmp)
+
+
 def _emergency_exit(signum: int) -> None:
     for tmp in list(_ACTIVE_TEMPS):
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
     os.write(2, b"gridcarbon: interrupted twice; temporary files removed\n")
     os._exit(_EXIT_CODE.get(signum, 128 + signum))
 
@@ -579,8 +591,7 @@ def _make_temp(parent: Path, prefix: str) -> Path:
 
 def _drop_temp(tmp: Path) -> None:
     with deferred_signals():
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         _ACTIVE_TEMPS.discard(tmp)
 
 
@@ -614,6 +625,9 @@ def _clean_stale(target: Path) -> None:
         if (p / PARTIAL_MARKER).is_file():
             log.info("removing %s, left by an interrupted gridcarbon run", p)
             shutil.rmtree(p, ignore_errors=True)
+            continue
+        if not any(p.iterdir()):  # emptied by a run killed at the very end of its cleanup
+            p.rmdir()
             continue
         try:
             complete = read_manifest(p) is not None and not foreign_entries(p)
