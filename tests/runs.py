@@ -37,12 +37,13 @@ def write_units(path: Path, long_name: int = 0) -> Path:
 
 def write_run_config(folder: Path, inversion: bool = True, **overrides) -> Path:
     """A whole-pipeline configuration on the coarse test grid, its own units and coverage cache,
-    written to ``folder/run.yaml``."""
-    units = write_units(folder / "units.geojson")
+    written to ``folder/run.yaml``; paths are relative to ``folder`` (run it from there), so runs
+    in two folders give identical outputs."""
+    write_units(folder / "units.geojson")
     zoning = {
         "gi_radius_m": 65000.0,
-        "units_path": str(units),
-        "cache_dir": str(folder / "cache"),
+        "units_path": "units.geojson",
+        "cache_dir": "cache",
         "qa_region": "none",
     }
     cfg = small_config(
