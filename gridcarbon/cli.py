@@ -6,15 +6,18 @@ The commands are thin wrappers over the Python API; every option has a config eq
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import importlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from gridcarbon import __version__
+from gridcarbon.config import FIRST_YEAR, LAST_YEAR
 from gridcarbon.errors import GridcarbonError
 
 __all__ = ["main", "cli"]
@@ -23,6 +26,9 @@ log = logging.getLogger("gridcarbon")
 
 #: Periods longer than this (62 days) are streamed month by month instead of held in memory.
 STREAM_ABOVE_HOURS = 24 * 62
+
+#: Exit statuses (also in ``gridcarbon --help`` and the README).
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
 
 def _setup_logging(verbose: int, quiet: int) -> None:
@@ -41,13 +47,12 @@ def load_cli_config(
 ):
     """The run configuration from ``--config`` with the period options applied."""
     from gridcarbon.config import RunConfig, load_config
-    from gridcarbon.errors import ConfigError
 
+    if year is not None and (start or end):
+        raise click.UsageError("give either --year or --start/--end, not both")
     cfg = load_config(config_path)
     data = cfg.model_dump()
     if year is not None:
-        if start or end:
-            raise ConfigError("give either --year or --start/--end, not both")
         data["period"] = {"start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
     elif start or end:
         data["period"] = {"start": start or cfg.period.start, "end": end or cfg.period.end}
@@ -77,7 +82,7 @@ period_options = [
     ),
     click.option(
         "--year",
-        type=int,
+        type=click.IntRange(FIRST_YEAR, LAST_YEAR),
         default=None,
         help="Grid a whole Beijing calendar year (8,760 or 8,784 hours).",
     ),
@@ -91,14 +96,58 @@ def _period(f):
 
 
 class _Group(click.Group):
-    """A group that turns gridcarbon's own errors into one clear line and exit status 2."""
+    """The one error path of every command: gridcarbon's own errors, and the operating system's
+    refusals (disk full, read-only, permission), become one line ``gridcarbon: error: ...`` and
+    exit status 1; a usage error (a bad option or value) one line ``gridcarbon: usage error:
+    ...`` and exit status 2; Ctrl-C exits 130 and SIGTERM 143, after the temporary files are
+    removed.  ``-vv`` logs the traceback as well."""
 
     def invoke(self, ctx: click.Context):
+        from gridcarbon.io.runfolder import Terminated
+
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "gridcarbon"
+            click.echo(
+                f"gridcarbon: usage error: {exc.format_message()} (see '{where} --help')", err=True
+            )
+            sys.exit(EXIT_USAGE)
         except GridcarbonError as exc:
-            click.echo(f"gridcarbon: error: {exc}", err=True)
-            sys.exit(2)
+            _fail(exc, str(exc))
+        except OSError as exc:
+            _fail(exc, _os_error_text(exc))
+        except MemoryError as exc:
+            _fail(
+                exc,
+                "out of memory; shorten the period, coarsen the grid or set "
+                "inversion.enabled: false",
+            )
+        except KeyboardInterrupt:
+            click.echo("gridcarbon: interrupted; nothing was written", err=True)
+            sys.exit(EXIT_SIGINT)
+        except Terminated:
+            click.echo("gridcarbon: terminated; nothing was written", err=True)
+            sys.exit(EXIT_SIGTERM)
+
+
+def _fail(exc: BaseException, text: str) -> None:
+    log.debug("traceback", exc_info=exc)
+    click.echo(f"gridcarbon: error: {text}", err=True)
+    sys.exit(EXIT_DATA)
+
+
+def _os_error_text(exc: OSError) -> str:
+    what = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOENT: "no such file or folder",
+    }.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{what}{where}"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,6 +169,11 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
         gridcarbon run --config my.yaml
 
     Times are stored in UTC (hour-beginning); periods are given in Beijing dates.
+
+    \b
+    Exit status: 0 success; 1 a data or output error (one line "gridcarbon: error: ...");
+    2 a usage error (bad option); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    An output appears complete or not at all; --overwrite replaces only what gridcarbon wrote.
     """
     ctx.ensure_object(dict)
     ctx.obj["progress"] = quiet == 0 and sys.stderr.isatty()
@@ -163,18 +217,20 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
     prior.zarr with --format zarr, prior_point_sources.csv and config.yaml.  Periods longer than
     two months are streamed month by month (through a Zarr store) so memory stays bounded.
     """
-    from gridcarbon.grids.prior import build_prior, period_hours
+    from gridcarbon.grids.prior import build_prior
     from gridcarbon.io import atomic_directory
-    from gridcarbon.pipeline import prior_summary, write_prior, write_prior_streamed
+    from gridcarbon.pipeline import plan_run, prior_summary, write_prior, write_prior_streamed
 
     cfg = load_cli_config(config_path, start and start.date(), end and end.date(), year)
     if formats:
         cfg.output.formats = list(formats)
     progress = ctx.obj["progress"]
-    hours, _ = period_hours(cfg)
-    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+    inputs = [config_path] if config_path else []
+    streamed = _period_hours(cfg) > STREAM_ABOVE_HOURS
+    plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs, streamed=streamed)
+    with atomic_directory(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        if hours.size > STREAM_ABOVE_HOURS:
+        if streamed:
             _, summary = write_prior_streamed(cfg, tmp, progress=progress)
         else:
             ds = build_prior(cfg, progress=progress)
@@ -182,6 +238,10 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
             summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _echo_summary(summary, out_dir)
+
+
+def _period_hours(cfg) -> int:
+    return 24 * ((cfg.period.end - cfg.period.start).days + 1)
 
 
 def _echo_summary(summary: dict, out_dir: Path) -> None:
@@ -223,7 +283,10 @@ def run_command(ctx, config_path, start, end, year, out_dir, overwrite) -> None:
     from gridcarbon.pipeline import prior_summary, run
 
     cfg = load_cli_config(config_path, start and start.date(), end and end.date(), year)
-    result = run(cfg, out_dir=out_dir, overwrite=overwrite, progress=ctx.obj["progress"])
+    inputs = [config_path] if config_path else []
+    result = run(
+        cfg, out_dir=out_dir, overwrite=overwrite, progress=ctx.obj["progress"], inputs=inputs
+    )
     _echo_summary(prior_summary(result.prior), result.out_dir)
     for stage, seconds in result.timings.items():
         click.echo(f"  stage {stage:10s} {seconds:6.1f} s")
@@ -242,7 +305,10 @@ for _module, _name in (
 
 
 def main() -> None:
-    """Entry point of the ``gridcarbon`` script."""
+    """Entry point of the ``gridcarbon`` script (SIGTERM ends a run like Ctrl-C, exit 143)."""
+    from gridcarbon.io.runfolder import raise_terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)
     cli(obj={})
 
 

@@ -25,8 +25,19 @@ __all__ = [
     "PeriodConfig",
     "SPECIES",
     "SECTORS",
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "MIN_CELL_SIZE_M",
     "load_config",
 ]
+
+#: Inventory years gridcarbon accepts (its calendars, profiles and time stamps cover them).
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+#: The finest grid gridcarbon accepts, metres.  Its proxies (0.05° land cover, city census
+#: totals) and the plume operator are built for a 3 km grid; below this the cells only split the
+#: same information while memory grows with the square of the refinement.
+MIN_CELL_SIZE_M = 500.0
 
 #: Species gridcarbon models.  NOx is expressed as NO2 mass, VOC as NMVOC mass.
 SPECIES: tuple[str, ...] = ("CO2", "NOx", "VOC")
@@ -65,7 +76,7 @@ class GridExtent(_Section):
 class GridConfig(_Section):
     """The 3 km grid."""
 
-    cell_size_m: float = Field(3000.0, gt=0, description="cell edge, metres")
+    cell_size_m: float = Field(3000.0, gt=0, description="cell edge, metres (at least 500)")
     buffer_m: float = Field(
         0.0, ge=0, description="margin around the region (land + territorial sea), metres"
     )
@@ -82,6 +93,17 @@ class GridConfig(_Section):
         description="an explicit grid (x_min, y_max, nx, ny in the grid CRS); None = the region's "
         "bounding box plus buffer_m",
     )
+
+    @field_validator("cell_size_m")
+    @classmethod
+    def _not_too_fine(cls, v: float) -> float:
+        if 0 < v < MIN_CELL_SIZE_M:
+            raise ValueError(
+                f"{v:g} m is below {MIN_CELL_SIZE_M:g} m: gridcarbon is a 3 km model (its proxies "
+                "and plume operator carry no information at finer scales, and memory grows with "
+                "the square of the refinement); use 3000 (the default) or at least 500"
+            )
+        return v
 
     @classmethod
     def from_gridspec(cls, spec: Any, **kwargs: Any) -> GridConfig:
@@ -102,6 +124,11 @@ class PeriodConfig(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> PeriodConfig:
+        for day in (self.start, self.end):
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                raise ValueError(
+                    f"{day} is outside the years gridcarbon models ({FIRST_YEAR}-{LAST_YEAR})"
+                )
         if self.end < self.start:
             raise ValueError(f"period end {self.end} is before start {self.start}")
         if self.end.year != self.start.year:
@@ -185,7 +212,10 @@ class RunConfig(_Section):
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"configuration is not valid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"configuration is not valid YAML{where}: {problem}") from None
         if not isinstance(data, dict):
             raise ConfigError("configuration must be a YAML mapping of sections")
         return cls.validate_dict(data)
@@ -207,6 +237,37 @@ def load_config(path: str | Path | None) -> RunConfig:
     if path is None:
         return RunConfig()
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(f"configuration file {str(path)!r} does not exist")
-    return RunConfig.from_yaml(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        raise InputFileError(f"configuration {str(path)!r} is not a file; give a YAML file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(
+            f"cannot read configuration file {str(path)!r}: {exc.strerror}"
+        ) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputFileError(
+            f"configuration file {str(path)!r} has {len(raw):,} bytes; a run configuration is a "
+            f"few kB of YAML (at most {MAX_CONFIG_BYTES:,} bytes)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"configuration file {str(path)!r} is not UTF-8 text (byte {exc.start}); give a "
+            "YAML file (`gridcarbon config > my.yaml` writes one to start from)"
+        ) from None
+    if "\x00" in text:
+        raise InputFileError(
+            f"configuration file {str(path)!r} holds NUL bytes: it is a binary file, not YAML"
+        )
+    try:
+        return RunConfig.from_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+#: The largest configuration file read (bytes).
+MAX_CONFIG_BYTES = 1 << 20

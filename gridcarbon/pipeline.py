@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,18 @@ from gridcarbon.io import (
     write_stream,
     write_zarr,
 )
+from gridcarbon.io.inputs import config_input_files
 from gridcarbon.io.tables import write_csv
 
-__all__ = ["RunResult", "run", "write_prior", "prior_summary"]
+__all__ = [
+    "RunResult",
+    "RunPlan",
+    "plan_run",
+    "check_memory",
+    "run",
+    "write_prior",
+    "prior_summary",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,8 @@ class RunResult:
         Each later stage's result (``inversion``, ``zoning``, ``map``) when it ran.
     timings : dict of str → float
         Wall-clock seconds per stage.
+    plan : RunPlan
+        What was checked and read before the first stage.
     """
 
     out_dir: Path
@@ -51,6 +64,145 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
     stages: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    plan: RunPlan | None = None
+
+
+def _package_data() -> Path:
+    """The package's data folder: an input of every run, which no output folder may hold."""
+    return Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class RunPlan:
+    """What :func:`plan_run` found before any work: the grid, the period's hours, the control
+    units (when the zones run) and the memory estimate."""
+
+    grid: Any
+    hours: int
+    units: Any = None
+    units_qa: Any = None
+    memory: Any = None
+
+
+def _enabled_stages(config: RunConfig) -> tuple[str, ...]:
+    return tuple(name for name, _ in _later_stages() if getattr(config, name).enabled)
+
+
+def plan_run(
+    config: RunConfig,
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
+    stages: Iterable[str] | None = None,
+    inputs: Iterable[str | Path] = (),
+    streamed: bool = False,
+) -> RunPlan:
+    """Every check that can be made before the first stage, cheapest first; raises on the first
+    problem (one message naming it and the way out).
+
+    The output folder (refusals of :func:`gridcarbon.io.runfolder.check_folder_target`, an
+    existing folder without ``overwrite`` or holding files gridcarbon did not write), every input
+    file the configuration names (exists, readable, right kind), the inversion's period limit,
+    the control units (read and checked here, so a bad unit file is refused in seconds), the
+    memory the run will need against what the machine has (:mod:`gridcarbon.resources`), and the
+    free disk space against the size of the outputs.
+
+    Parameters
+    ----------
+    config : RunConfig
+    out_dir : output folder (None: not checked)
+    overwrite : the folder may be replaced
+    stages : later stages that will run (default: those enabled in ``config``)
+    inputs : further input files (e.g. the configuration file) the output must not hold
+    streamed : the prior is streamed month by month (``grid`` of a long period)
+    """
+    from gridcarbon.grids.prior import grid_from_config, period_hours
+    from gridcarbon.io.inputs import check_input_file
+    from gridcarbon.io.runfolder import check_output_folder
+
+    stages = _enabled_stages(config) if stages is None else tuple(stages)
+    files = config_input_files(config)
+    if out_dir is not None:
+        check_output_folder(
+            Path(out_dir), overwrite, [*inputs, *(p for p, _ in files), _package_data()]
+        )
+    for path, role in files:
+        check_input_file(path, role)
+    if "inversion" in stages:
+        from gridcarbon.inversion.pipeline import check_period
+
+        check_period(config)
+    grid = grid_from_config(config)
+    hours = int(period_hours(config)[0].size)
+    plan = RunPlan(grid=grid, hours=hours)
+    in_memory = min(hours, 24 * 31) if streamed else hours
+    plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
+    if "zoning" in stages:
+        from gridcarbon.zoning.stage import read_stage_units
+
+        plan.units, plan.units_qa = read_stage_units(config.zoning, grid)
+        plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
+    if out_dir is not None:
+        units = 0 if plan.units is None else len(plan.units)
+        _check_disk(config, Path(out_dir), grid.size, hours, units, stages)
+    return plan
+
+
+def check_memory(
+    config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
+) -> Any:
+    """Refuse (:class:`~gridcarbon.resources.ResourceError`, with the estimate and the ways out)
+    a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
+    from gridcarbon.resources import ResourceError, available_memory, estimate_memory
+
+    est = estimate_memory(
+        cells,
+        hours,
+        len(config.species),
+        units,
+        inversion="inversion" in stages,
+        zones="zoning" in stages,
+    )
+    have = available_memory()
+    log.info("estimated peak memory %s; available %s", est.describe(), have)
+    if have is not None and est.peak_bytes > have:
+        ways = ["a shorter period (--start/--end)", "a coarser grid (grid.cell_size_m)"]
+        if "inversion" in stages:
+            ways.append("inversion.enabled: false")
+        if "zoning" in stages:
+            ways.append("zoning.enabled: false")
+        raise ResourceError(
+            f"this run needs {est.describe()} for a grid of {cells:,} cells over {hours:,} hours, "
+            f"but only {have / 1e9:.1f} GB of memory is available; use "
+            + ", ".join(ways[:-1])
+            + f" or {ways[-1]}"
+        )
+    return est
+
+
+def _check_disk(
+    config: RunConfig, out_dir: Path, cells: int, hours: int, units: int, stages
+) -> None:
+    from gridcarbon.resources import ResourceError, estimate_output_bytes
+
+    grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
+    grids = max(grids, 1) * (2 if "inversion" in stages else 1)
+    zoning = "zoning" in stages
+    reports = bool(set(stages) & {"inversion", "zoning", "maps"})
+    need = estimate_output_bytes(
+        cells, hours, len(config.species), units if zoning else 0, grids, reports
+    )
+    where = out_dir.absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if need > free:
+        raise ResourceError(
+            f"this run writes about {need / 1e9:.1f} GB, but only {free / 1e9:.1f} GB is free "
+            f"on the disk of {str(where)!r}; free some space or choose another --out"
+        )
 
 
 def prior_summary(
@@ -130,12 +282,15 @@ def run(
     out_dir: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    inputs: Iterable[str | Path] = (),
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
-    The folder is built under a temporary name and renamed into place when every stage has
-    succeeded, so a failed run leaves nothing half-written; an existing folder is replaced only
-    with ``overwrite=True``.
+    Everything that can be checked is checked before the first stage (:func:`plan_run`).  The
+    folder is built under a temporary name and renamed into place when every stage has succeeded
+    (:func:`gridcarbon.io.runfolder.atomic_directory`), so a failed, killed or interrupted run
+    leaves nothing half-written; an existing folder is replaced only with ``overwrite=True``,
+    and only if everything in it was written by gridcarbon.
 
     Parameters
     ----------
@@ -147,23 +302,24 @@ def run(
         Replace an existing output folder.
     progress : bool
         Show progress bars.
+    inputs : paths
+        Further input files (the configuration file) that the output folder must not hold.
     """
     from gridcarbon.grids.prior import build_prior
 
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
-    if config.inversion.enabled:
-        from gridcarbon.inversion.pipeline import check_period
-
-        check_period(config)  # before hours of work, not after
+    inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
+    plan = plan_run(config, out_dir, overwrite, inputs=inputs)
     timings: dict[str, float] = {}
-    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+    with atomic_directory(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         t0 = time.perf_counter()
         prior = build_prior(config, progress=progress)
         files = write_prior(config, prior, tmp)
         (tmp / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
         timings["prior"] = time.perf_counter() - t0
         result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings)
+        result.plan = plan
         for name, stage in _later_stages():
             if not getattr(config, name).enabled:
                 log.info("stage %s disabled in the configuration", name)
@@ -198,7 +354,10 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
-    return run_zoning_stage(config, grids, out_dir, inversion_result=inv)
+    plan = result.plan
+    return run_zoning_stage(
+        config, grids, out_dir, inversion_result=inv, units=plan.units, units_qa=plan.units_qa
+    )
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:

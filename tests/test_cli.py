@@ -38,7 +38,7 @@ def test_grid_writes_and_refuses_to_overwrite(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["hours"] == 72 and summary["synthetic"] == "true"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2 and "already exists" in r.output and "--overwrite" in r.output
+    assert r.exit_code == 1 and "already exists" in r.output and "--overwrite" in r.output
     r = _invoke("grid", "--config", str(cfg), "--out", str(out), "--overwrite", "--format", "zarr")
     assert r.exit_code == 0
     assert (out / "prior.zarr").is_dir() and not (out / "prior.nc").exists()
@@ -49,7 +49,7 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
     cfg.write_text("grid:\n  cell_size_m: -3\n")
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert "grid.cell_size_m" in r.output and "greater than 0" in r.output
     assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
 
@@ -57,7 +57,7 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
 def test_run_refuses_a_period_too_long_for_the_inversion_before_any_work(tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["run", "--year", "2023", "--out", str(out)], obj={})
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert "365 days" in r.output and "inversion.max_period_days = 92" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
     assert list(tmp_path.iterdir()) == []
@@ -70,7 +70,7 @@ def test_failure_midway_leaves_no_partial_folder(tmp_path):
     cfg.write_text(small_config(prior={"point_sources_csv": str(csv)}).to_yaml())
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out)], obj={})
-    assert r.exit_code == 2 and "lacks column(s)" in r.output
+    assert r.exit_code == 1 and "lacks column(s)" in r.output
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "points.csv"]
 
@@ -145,3 +145,203 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
         pd.read_csv(tmp_path / "mem" / "prior_point_sources.csv"),
         pd.read_csv(tmp_path / "str" / "prior_point_sources.csv"),
     )
+
+
+# -- refusals before any work: one line, nothing written ------------------------------------------
+def _refused(tmp_path, args, code=1):
+    """Invoke, and check the refusal is one line and nothing was written next to the inputs."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = CliRunner().invoke(cli, args, obj={})
+    assert r.exit_code == code, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gridcarbon: "), r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, temporary or lock
+    return lines[0]
+
+
+@pytest.mark.parametrize("year", ["0", "10000", "-5", "twenty"])
+def test_an_impossible_year_is_a_usage_error(tmp_path, year):
+    line = _refused(tmp_path, ["run", "--year", year, "--out", str(tmp_path / "o")], code=2)
+    assert "--year" in line and "usage error" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(256)) * 4, "is not UTF-8 text"),
+        (b"grid: {cell_size_m: 3000}\x00\x01\x02", "NUL bytes"),
+        (b"- grid\n- period\n", "must be a YAML mapping"),
+        (b"grid: [unclosed\n", "not valid YAML"),
+        (b"period: {start: 0001-01-01, end: 0001-01-02}\n", "outside the years"),
+    ],
+)
+def test_a_bad_config_file_is_one_line(tmp_path, content, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(content)
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert message in line and "c.yaml" in line
+
+
+def test_a_grid_finer_than_500_m_is_refused(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("grid: {cell_size_m: 100}\n")
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "grid.cell_size_m" in line and "below 500 m" in line
+
+
+def test_a_run_that_needs_more_memory_than_the_machine_has_is_refused(tmp_path, monkeypatch):
+    import gridcarbon.resources
+
+    monkeypatch.setattr(gridcarbon.resources, "available_memory", lambda: int(4e9))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("period: {start: 2023-01-01, end: 2023-03-31}\n")  # 3 months, inversion
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "needs about 7.8 GB (the inversion stage" in line
+    assert "only 4.0 GB of memory is available" in line
+    for way in ("shorter period", "coarser grid", "inversion.enabled: false"):
+        assert way in line
+
+
+def test_an_absurd_extent_is_refused_by_the_memory_estimate(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "grid: {extent: {x_min: 0, y_max: 0, nx: 1000000, ny: 1000000}}\n"
+        "inversion: {enabled: false}\nzoning: {enabled: false}\n"
+    )
+    line = _refused(tmp_path, ["grid", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "1,000,000,000,000 cells" in line and "GB of memory is available" in line
+
+
+def test_missing_input_files_are_refused_in_the_first_second(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"zoning: {{units_path: {tmp_path / 'nope.gpkg'}}}\n")
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "control-unit file" in line and "nope.gpkg" in line and "does not exist" in line
+    (tmp_path / "units.gpkg").write_text("not a geopackage")
+    cfg.write_text(f"zoning: {{units_path: {tmp_path / 'units.gpkg'}}}\n")
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "is not a GeoPackage file" in line
+
+
+def test_a_unit_name_of_a_megabyte_is_refused_before_any_work(tmp_path):
+    from tests.runs import write_units
+
+    units = write_units(tmp_path / "units.geojson", long_name=1 << 20)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config(zoning={"units_path": str(units)}).to_yaml())
+    line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert "1,048,576 characters long (at most 200)" in line
+
+
+@pytest.mark.parametrize("out", [".", "..", "/"])
+def test_output_folders_that_hold_the_user_s_work_are_refused(tmp_path, monkeypatch, out):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    cfg = work / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", out, "--overwrite"], obj={})
+    assert r.exit_code == 1 and "refusing to write the output folder" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert sorted(p.name for p in work.iterdir()) == ["c.yaml"]
+
+
+def test_overwrite_keeps_the_user_s_files(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    out = tmp_path / "out"
+    assert _invoke("grid", "--config", str(cfg), "--out", str(out)).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "mydata").mkdir()
+    (out / "mydata" / "stations.csv").write_text("id\n")
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(out), "--overwrite"])
+    assert r.exit_code == 1
+    assert "'mydata/'" in r.output and "'notes.txt'" in r.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "mydata" / "stations.csv").read_text() == "id\n"
+
+
+def test_every_command_uses_one_error_prefix(tmp_path):
+    r = CliRunner().invoke(
+        cli, ["zones", "--grids", str(tmp_path / "nope.nc"), "--out", str(tmp_path / "z")]
+    )
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"gridcarbon: error: emission grids (--grids) {str(tmp_path / 'nope.nc')!r} does not exist"
+    )
+
+
+def test_help_states_the_exit_codes():
+    r = _invoke("--help")
+    for text in ("0 success", "1 a data", "2 a usage", "130 interrupted", "143 terminated"):
+        assert text in r.output
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a small tmpfs (needs root and mount rights; skipped where they are missing)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str, read_only: bool = False):
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        opts = f"size={size}" + (",ro" if read_only else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], check=False)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:  # lazily: a file the failed writer still holds open keeps it busy
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def _fill(point, leave: int) -> None:
+    import shutil
+
+    free = shutil.disk_usage(point).free
+    (point / "filler").write_bytes(b"\0" * (free - leave))
+
+
+def test_a_read_only_folder_is_refused_before_work(tmp_path, tmpfs):
+    point = tmpfs("1m", read_only=True)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1
+    assert r.output.strip() == (
+        f"gridcarbon: error: cannot write in {str(point)!r}: the file system is read-only; "
+        "choose another output folder"
+    )
+
+
+def test_too_little_disk_space_is_refused_before_work(tmp_path, tmpfs):
+    point = tmpfs("1m")
+    _fill(point, 20_000)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "GB is free on the disk of" in r.output and "choose another --out" in r.output
+    assert sorted(p.name for p in point.iterdir()) == ["filler"]
+
+
+def test_a_disk_that_fills_during_the_write_is_one_line_and_leaves_nothing(
+    tmp_path, tmpfs, monkeypatch
+):
+    import gridcarbon.pipeline
+
+    monkeypatch.setattr(gridcarbon.pipeline, "_check_disk", lambda *a: None)  # estimate fooled
+    point = tmpfs("1m")
+    _fill(point, 60_000)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config().to_yaml())
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "--out", str(point / "out")])
+    assert r.exit_code == 1, r.output
+    line = r.output.strip()
+    assert line.startswith("gridcarbon: error: no space left on the device while writing")
+    assert "\n" not in line and "Traceback" not in line
+    assert sorted(p.name for p in point.iterdir()) == ["filler"]

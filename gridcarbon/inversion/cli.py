@@ -10,14 +10,26 @@ import click
 __all__ = ["invert_command", "osse_command"]
 
 
-def _load(config_path: str | None, prior_path: str | None):
-    from gridcarbon.config import load_config
-    from gridcarbon.grids.prior import build_prior
-    from gridcarbon.io import open_grids
+def _prior(config, prior_path: str | None):
+    """The prior grids: read from ``prior_path`` or built, after the checks that need no work
+    (input files, the inversion's period limit, the memory the stage will need)."""
+    from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.pipeline import check_memory, plan_run
 
-    config = load_config(config_path)
-    prior = build_prior(config) if prior_path is None else open_grids(prior_path).load()
-    return config, prior
+    stages = ("inversion",)
+    if prior_path is None:
+        plan_run(config, stages=stages)
+        from gridcarbon.grids.prior import build_prior
+
+        return build_prior(config)
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.inputs import check_input_file
+
+    check_input_file(prior_path, "prior grids (--prior)", allow_folder=True)
+    ds = open_grids(prior_path)
+    check_memory(config, ds.sizes["y"] * ds.sizes["x"], ds.sizes["time"], 0, stages)
+    with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
+        return ds.load()
 
 
 def _out(out: str | None, config) -> Path:
@@ -65,10 +77,15 @@ def invert_command(config_path, prior_path, out, overwrite):
     Without `inversion.observations` in the config, the observations are SYNTHETIC (one
     perturbed-transport OSSE replicate of the default network), and the outputs say so.
     """
-    from gridcarbon.inversion.pipeline import run_inversion_stage
+    from gridcarbon.config import load_config
+    from gridcarbon.inversion.pipeline import inversion_output_names, run_inversion_stage
+    from gridcarbon.io.runfolder import output_set
 
-    config, prior = _load(config_path, prior_path)
-    res = run_inversion_stage(config, prior, _out(out, config), overwrite=overwrite)
+    config = load_config(config_path)
+    names = inversion_output_names(config)
+    inputs = [p for p in (config_path, prior_path) if p]
+    with output_set(_out(out, config), names, overwrite, inputs=inputs) as tmp:
+        res = run_inversion_stage(config, _prior(config, prior_path), tmp)
     m = res.metrics
     click.echo(
         json.dumps(
@@ -94,20 +111,21 @@ def invert_command(config_path, prior_path, out, overwrite):
     default=None,
     help="perturbed transport (default) or identical twin",
 )
-@click.option("--replicates", type=int, default=None, help="number of seeded replicates")
+@click.option(
+    "--replicates", type=click.IntRange(1, 1000), default=None, help="number of seeded replicates"
+)
 def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     """Run seeded SYNTHETIC observing-system simulation experiments and score the inversion
     against the synthetic truth (RMSE near/far, city totals, reduced chi2, 1-sigma coverage)."""
-    from gridcarbon.inversion.pipeline import run_osse_stage
+    from gridcarbon.config import load_config
+    from gridcarbon.inversion.pipeline import osse_output_names, run_osse_stage
+    from gridcarbon.io.runfolder import output_set
 
-    config, prior = _load(config_path, prior_path)
-    res = run_osse_stage(
-        config,
-        prior,
-        _out(out, config),
-        mode=mode,
-        replicates=replicates,
-        overwrite=overwrite,
-        progress=True,
-    )
+    config = load_config(config_path)
+    names = osse_output_names(config, mode)
+    inputs = [p for p in (config_path, prior_path) if p]
+    with output_set(_out(out, config), names, overwrite, inputs=inputs) as tmp:
+        res = run_osse_stage(
+            config, _prior(config, prior_path), tmp, mode=mode, replicates=replicates, progress=True
+        )
     click.echo(json.dumps(res.summary, indent=2, default=str))

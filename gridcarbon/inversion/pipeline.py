@@ -35,7 +35,14 @@ from gridcarbon.inversion.osse import (
 from gridcarbon.inversion.system import ObservationSystem
 from gridcarbon.io.tables import write_csv
 
-__all__ = ["run_inversion_stage", "stage_inputs", "run_osse_stage", "write_inversion_outputs"]
+__all__ = [
+    "run_inversion_stage",
+    "stage_inputs",
+    "run_osse_stage",
+    "write_inversion_outputs",
+    "inversion_output_names",
+    "osse_output_names",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,24 @@ def _synthetic_observations(
     return synthetic_observations(system, truth, rng, ic, fp), truth
 
 
+def inversion_output_names(config: RunConfig) -> list[str]:
+    """File names :func:`write_inversion_outputs` writes with ``config`` (``observations.csv``
+    only when the observations are synthetic, i.e. no observation file is configured)."""
+    names = ["posterior.nc"]
+    if "zarr" in config.output.formats:
+        names.append("posterior.zarr")
+    names += ["station_stats.csv", "station_series.csv", "inversion_extras.csv"]
+    if config.inversion.observations is None:
+        names.append("observations.csv")
+    return [*names, "inversion_metrics.json", "inversion_metrics.csv"]
+
+
+def osse_output_names(config: RunConfig, mode: str | None = None) -> list[str]:
+    """File names :func:`run_osse_stage` writes (``mode`` default: ``inversion.osse.mode``)."""
+    m = mode or config.inversion.osse.mode
+    return [f"osse_{m}.csv", f"osse_{m}_summary.json"]
+
+
 def check_period(config: RunConfig) -> None:
     """Refuse, before any work, a period longer than ``inversion.max_period_days``."""
     days = (config.period.end - config.period.start).days + 1
@@ -110,7 +135,10 @@ def run_inversion_stage(
     -------
     InversionResult
     """
+    from gridcarbon.io.runfolder import check_output_set
+
     check_period(config)
+    check_output_set(out_dir, inversion_output_names(config), overwrite)
     t0 = time.perf_counter()
     ic = config.inversion
     out_dir = Path(out_dir)
@@ -130,6 +158,8 @@ def run_inversion_stage(
         obs, truth = _synthetic_observations(config, system)
         obs_synthetic = True
     result = assimilate(system, obs)
+    if not obs_synthetic:  # what the readers counted: missing markers, matched headers, ...
+        result.metrics["observation_qa"] = obs.attrs.get("observation_qa", {})
     result.metrics["synthetic_observations"] = obs_synthetic
     result.metrics["synthetic"] = bool(
         obs_synthetic or synthetic or prior.attrs.get("synthetic") == "true"
@@ -171,45 +201,48 @@ def write_inversion_outputs(
     observations: pd.DataFrame | None = None,
     overwrite: bool = False,
 ) -> dict[str, Path]:
-    """Write the posterior grids (NetCDF, and Zarr when configured) and the tables."""
+    """Write the posterior grids (NetCDF, and Zarr when configured) and the tables into
+    ``out_dir``, all or none (:func:`gridcarbon.io.runfolder.output_set`); existing files are
+    replaced only with ``overwrite``.  Returns the final paths by role."""
     from gridcarbon.io import write_netcdf, write_zarr
+    from gridcarbon.io.runfolder import atomic_write, output_set
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    names = inversion_output_names(config)
+    if observations is None and "observations.csv" in names:
+        names.remove("observations.csv")
     files: dict[str, Path] = {}
-    formats = config.output.formats
-    files["posterior_netcdf"] = write_netcdf(result.posterior, out_dir / "posterior.nc", overwrite)
-    if "zarr" in formats:
-        files["posterior_zarr"] = write_zarr(
-            result.posterior, out_dir / "posterior.zarr", overwrite
-        )
     synth = result.metrics.get("synthetic", False)
     note = "SYNTHETIC (OSSE / synthetic inputs) - not real measurements" if synth else ""
+    with output_set(out_dir, names, overwrite) as tmp:
+        files["posterior_netcdf"] = write_netcdf(result.posterior, tmp / "posterior.nc")
+        if "zarr" in config.output.formats:
+            files["posterior_zarr"] = write_zarr(result.posterior, tmp / "posterior.zarr")
 
-    def table(df: pd.DataFrame, name: str) -> None:
-        df = df.copy()
-        if synth:
-            df["synthetic"] = True
-        files[name] = write_csv(df, out_dir / name, overwrite, bom=False)
+        def table(df: pd.DataFrame, name: str) -> None:
+            df = df.copy()
+            if synth:
+                df["synthetic"] = True
+            files[name] = write_csv(df, tmp / name, bom=False)
 
-    table(result.station_stats, "station_stats.csv")
-    table(result.station_series, "station_series.csv")
-    table(result.extras, "inversion_extras.csv")
-    if observations is not None:
-        table(observations, "observations.csv")
-    metrics = dict(result.metrics)
-    metrics["note"] = note
-    metrics["layout"] = result.layout.to_dict()
-    (out_dir / "inversion_metrics.json").write_text(
-        json.dumps(metrics, indent=2, default=_json_default), encoding="utf-8"
-    )
-    files["inversion_metrics.json"] = out_dir / "inversion_metrics.json"
-    flat = _flatten(metrics)
-    table(
-        pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}),
-        "inversion_metrics.csv",
-    )
-    return files
+        table(result.station_stats, "station_stats.csv")
+        table(result.station_series, "station_series.csv")
+        table(result.extras, "inversion_extras.csv")
+        if observations is not None:
+            table(observations, "observations.csv")
+        metrics = dict(result.metrics)
+        metrics["note"] = note
+        metrics["layout"] = result.layout.to_dict()
+        text = json.dumps(metrics, indent=2, default=_json_default)
+        files["inversion_metrics.json"] = atomic_write(
+            tmp / "inversion_metrics.json", lambda p: p.write_text(text, encoding="utf-8")
+        )
+        flat = _flatten(metrics)
+        table(
+            pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]}),
+            "inversion_metrics.csv",
+        )
+    return {role: out_dir / path.name for role, path in files.items()}
 
 
 def _json_default(o):
@@ -245,6 +278,9 @@ def run_osse_stage(
 ) -> OSSEResult:
     """Run OSSE replicates on the configured prior/network/met and write their scores
     (``osse_<mode>.csv``, ``osse_<mode>_summary.json``)."""
+    from gridcarbon.io.runfolder import atomic_write, check_output_set, output_set
+
+    check_output_set(out_dir, osse_output_names(config, mode), overwrite)
     ic = config.inversion
     stations, met, _ = stage_inputs(config, prior)
     system = ObservationSystem(prior, stations, met, ic)
@@ -260,27 +296,18 @@ def run_osse_stage(
         system=system,
         progress=progress,
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     m = res.summary["mode"]
-    csv = out_dir / f"osse_{m}.csv"
-    js = out_dir / f"osse_{m}_summary.json"
-    for p in (csv, js):
-        if p.exists() and not overwrite:
-            from gridcarbon.errors import OutputExistsError
-
-            raise OutputExistsError(f"{str(p)!r} already exists; pass --overwrite")
-    write_csv(res.table.assign(synthetic=True), csv, overwrite=True, bom=False)  # checked above
-    js.write_text(
-        json.dumps(
-            {
-                "note": "SYNTHETIC OSSE - scores against a synthetic truth",
-                **res.summary,
-                "timings": res.timings,
-            },
-            indent=2,
-            default=_json_default,
-        ),
-        encoding="utf-8",
+    summary = json.dumps(
+        {
+            "note": "SYNTHETIC OSSE - scores against a synthetic truth",
+            **res.summary,
+            "timings": res.timings,
+        },
+        indent=2,
+        default=_json_default,
     )
+    csv, js = osse_output_names(config, m)
+    with output_set(Path(out_dir), [csv, js], overwrite) as tmp:
+        write_csv(res.table.assign(synthetic=True), tmp / csv, bom=False)
+        atomic_write(tmp / js, lambda p: p.write_text(summary, encoding="utf-8"))
     return res

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
-from gridcarbon.io.runfolder import atomic_path
+from gridcarbon.io.runfolder import atomic_path, deferred_signals
 
 __all__ = [
     "write_netcdf",
@@ -138,7 +138,8 @@ def write_stream(
         for part in parts:
             part = _prepare(part)
             for fmt, tmp in tmps.items():
-                _APPENDERS[fmt](tmp, part, first)
+                with deferred_signals():  # an interrupt inside xarray's writer dead-locks
+                    _APPENDERS[fmt](tmp, part, first)
             first = False
         if first:
             raise InputDataError("nothing to write: no time chunks were given")

@@ -7,7 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sha256_file", "input_checksums", "PACKAGE_DATA_FILES"]
+__all__ = [
+    "sha256_file",
+    "file_sha256",
+    "input_checksums",
+    "gridcarbon_version",
+    "PACKAGE_DATA_FILES",
+]
 
 #: Package data files the default scenario reads.
 PACKAGE_DATA_FILES = (
@@ -33,6 +39,29 @@ def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes."""
     st = Path(path).stat()
     return _sha256_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, or of every file (sorted by path) of a folder such as a Zarr store."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def gridcarbon_version() -> str:
+    """The installed gridcarbon version (``"unknown"`` if not installed as a distribution)."""
+    try:
+        from importlib.metadata import version
+
+        return version("gridcarbon")
+    except Exception:  # not installed (source checkout on sys.path)
+        return "unknown"
 
 
 def input_checksums(config: Any) -> dict[str, str]:

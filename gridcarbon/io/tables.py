@@ -233,6 +233,8 @@ def write_excel(
                 return None
             if isinstance(v, pd.Timestamp):
                 return v.to_pydatetime()
+            if isinstance(v, dict | list | tuple):  # e.g. a JSON-like setting in a provenance sheet
+                v = str(v)
             if isinstance(v, str):
                 text = WriteOnlyCell(ws, value=excel_safe_text(v))
                 text.data_type = "s"

@@ -51,6 +51,7 @@ def map_command(
     By default the file is self-contained: it opens offline and makes no network request.
     """
     from gridcarbon.config import load_config
+    from gridcarbon.io.runfolder import check_output_set, output_set
     from gridcarbon.maps.core import make_map, write_map
     from gridcarbon.maps.pipeline import read_run_dir
 
@@ -66,8 +67,11 @@ def map_command(
     if cdn:
         cfg = cfg.model_copy(update={"self_contained": False})
     out = out_path if out_path is not None else run_dir / cfg.file_name
+    check_output_set(out.parent, [out.name], overwrite, check_folder=False)
     m = make_map(config=cfg, **inputs)
-    path = write_map(m, out, overwrite=overwrite)
+    with output_set(out.parent, [out.name], overwrite, check_folder=False) as tmp:
+        write_map(m, tmp / out.name)
+    path = out
     size = path.stat().st_size / 1e6
     layers = ", ".join(k for k in ("posterior", "units", "hotspots", "stations") if k in inputs)
     click.echo(

@@ -391,7 +391,7 @@ def write_default_units(
     The write is atomic (temporary file, then rename) and refuses to overwrite an existing file
     unless ``overwrite`` is true.
     """
-    from gridcarbon.zoning.report import write_gpkg_atomic
+    from gridcarbon.io.runfolder import write_gpkg_atomic
 
     gdf = default_units(grid, **kwargs)
     return write_gpkg_atomic(

@@ -63,8 +63,8 @@ def _write_outputs(
     """Write the sheets (one workbook + one CSV each) and the HTML page; ``extra`` names the
     caller's further files, checked for existence with the others before anything is written."""
     from gridcarbon.io.runfolder import atomic_path
+    from gridcarbon.io.tables import write_csv, write_excel
     from gridcarbon.synergy.index import UNOFFICIAL_LABEL
-    from gridcarbon.synergy.io import write_csv, write_excel
 
     targets = [out_dir / f"{stem}.xlsx", *(out_dir / f"{stem}_{n}.csv" for n in sheets)]
     targets += [out_dir / name for name in extra]

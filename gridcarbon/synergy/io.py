@@ -1,9 +1,7 @@
 """Readers and writers of the synergy tables (kept apart from the numeric code).
 
 Everything here touches files; the analytics in the sibling modules take DataFrames and arrays.
-The table writers are thin (``write_csv``, ``write_excel``) so that they can be swapped for the
-shared safe writers of :mod:`gridcarbon.io.tables` later: text that would start a formula is made
-inert in both (CSV: a leading ``'``; Excel: the cell is typed as text).
+Tables are written by the shared formula-safe writers of :mod:`gridcarbon.io.tables`.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import InputDataError, InputFileError
-from gridcarbon.io.runfolder import atomic_path
+from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.names import clean_text_values
 from gridcarbon.synergy.index import UNOFFICIAL_LABEL, IndicatorSystem, indicator_system
 
@@ -33,9 +31,6 @@ __all__ = [
     "read_bounds",
     "template_frame",
     "write_template",
-    "write_csv",
-    "write_excel",
-    "safe_text",
     "provenance_sheet",
     "UnitSeries",
     "read_run_units",
@@ -78,7 +73,6 @@ _BILINGUAL = {
     "as_of": "截至 as_of",
 }
 _SPLIT = re.compile(r"[\s/|()（）:：,，]+")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 def data_file(name: str) -> Path:
@@ -345,65 +339,6 @@ def write_template(path: str | Path, system: IndicatorSystem, overwrite: bool = 
         indicators = system.table.copy()
         return write_excel({"values": frame, "indicators": indicators}, path, overwrite)
     return write_csv(frame, path, overwrite)
-
-
-def safe_text(value: object) -> object:
-    """Text that a spreadsheet would read as a formula gets a leading ``'``; others unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def write_csv(df: pd.DataFrame, path: str | Path, overwrite: bool = False) -> Path:
-    """CSV in UTF-8 with BOM (Excel shows Chinese text), formula-like text made inert."""
-    path = Path(path)
-    safe = df.copy()
-    safe.columns = [safe_text(str(c)) for c in safe.columns]
-    for c in safe.columns:
-        if safe[c].dtype == object or pd.api.types.is_string_dtype(safe[c]):
-            safe[c] = safe[c].astype(object).map(safe_text)
-    with atomic_path(path, overwrite) as tmp:
-        safe.to_csv(tmp, index=False, encoding="utf-8-sig")
-    return path
-
-
-def _excel_value(v: object) -> object:
-    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    if isinstance(v, (dict, list, tuple)):
-        return str(v)
-    return v
-
-
-def write_excel(sheets: dict[str, pd.DataFrame], path: str | Path, overwrite: bool = False) -> Path:
-    """An .xlsx workbook, one sheet per table; every text cell typed as text, never a formula."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    path = Path(path)
-    wb = Workbook(write_only=True)
-    for name, df in sheets.items():
-        ws = wb.create_sheet(title=str(name)[:31])
-
-        def cell(v: object, ws=ws) -> object:
-            v = _excel_value(v)
-            c = WriteOnlyCell(ws, value=v)
-            if isinstance(v, str):
-                c.data_type = "s"
-            return c
-
-        ws.append([cell(str(c)) for c in df.columns])
-        for row in df.itertuples(index=False, name=None):
-            ws.append([cell(v) for v in row])
-    with atomic_path(path, overwrite) as tmp:
-        wb.save(tmp)
-    return path
 
 
 def provenance_sheet(values: pd.DataFrame) -> pd.DataFrame:

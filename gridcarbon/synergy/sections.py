@@ -8,12 +8,12 @@ for a map layer.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import jinja2
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.synergy.cocontrol import (
@@ -134,7 +134,7 @@ _TEMPLATE = """\
 (模拟数据){% endif %}</p>
 {% for note in notes %}<p class="note">{{ note }}</p>
 {% endfor %}
-{% for name, figure in figures %}<figure><figcaption>{{ name }}</figcaption>{{ figure }}</figure>
+{% for name, figure in figures %}<figure><figcaption>{{ name }}</figcaption><img alt="{{ name }}" src="{{ figure }}"></figure>
 {% endfor %}
 {% for name, table in tables %}<h3>{{ name }}</h3>
 <table>
@@ -159,6 +159,11 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _svg_data_url(svg: str) -> str:
+    # An SVG shown through <img> is an image: nothing in it runs, whatever text it holds.
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
 def html_fragment(
     title: str,
     tables: dict[str, pd.DataFrame],
@@ -169,8 +174,8 @@ def html_fragment(
 ) -> str:
     """An HTML ``<section>`` with the given tables and SVG figures (autoescaped).
 
-    Table cells, headers, titles and notes are escaped; figures are SVG text made by this
-    package (:func:`gridcarbon.synergy.peak.peak_svg`, which escapes its own labels).
+    Table cells, headers, titles and notes are escaped; figures (SVG text, e.g. from
+    the peak plot) are embedded as images (data URLs), never as markup (:func:`gridcarbon.synergy.peak.peak_svg`, which escapes its own labels).
     """
     rendered = []
     for name, df in tables.items():
@@ -192,7 +197,7 @@ def html_fragment(
         label=UNOFFICIAL_LABEL,
         synthetic=synthetic,
         notes=notes or [],
-        figures=[(k, Markup(v)) for k, v in (figures or {}).items()],
+        figures=[(k, _svg_data_url(v)) for k, v in (figures or {}).items()],
         tables=rendered,
     )
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import click
 
-from gridcarbon.errors import GridcarbonError
 from gridcarbon.io import open_grids
 
 __all__ = ["zones_command"]
@@ -57,26 +55,37 @@ def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overw
     and hotspot layers, and a self-contained HTML report into OUT.
     """
     from gridcarbon.config import load_config
-    from gridcarbon.zoning.stage import run_zoning_stage
+    from gridcarbon.grids.gridspec import GridSpec
+    from gridcarbon.io.inputs import check_input_file
+    from gridcarbon.io.runfolder import deferred_signals, output_set
+    from gridcarbon.pipeline import check_memory
+    from gridcarbon.zoning.stage import output_names, read_stage_units, run_zoning_stage
 
-    try:
-        config = load_config(config_path)
-        updates = {}
-        if units_path is not None:
-            updates["units_path"] = Path(units_path)
-        if units_crs is not None:
-            updates["units_assume_crs"] = units_crs
-        if updates:
-            config = config.model_copy(update={"zoning": config.zoning.model_copy(update=updates)})
-        grids = open_grids(grids_path).load()
+    config = load_config(config_path)
+    updates = {}
+    if units_path is not None:
+        updates["units_path"] = Path(units_path)
+    if units_crs is not None:
+        updates["units_assume_crs"] = units_crs
+    if updates:
+        config = config.model_copy(update={"zoning": config.zoning.model_copy(update=updates)})
+    check_input_file(grids_path, "emission grids (--grids)", allow_folder=True)
+    if config.zoning.units_path is not None:
+        check_input_file(config.zoning.units_path, "control-unit file")
+    inputs = [p for p in (config_path, grids_path, config.zoning.units_path) if p]
+    names = output_names(config.zoning)
+    with output_set(Path(out_dir), names, overwrite, inputs=inputs) as tmp:
+        grids = open_grids(grids_path)
+        units, qa = read_stage_units(config.zoning, GridSpec.from_dataset(grids))
+        cells = grids.sizes["y"] * grids.sizes["x"]
+        check_memory(config, cells, grids.sizes["time"], len(units), ("zoning",))
+        with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
+            grids = grids.load()
         res = run_zoning_stage(
-            config, grids, Path(out_dir), overwrite=overwrite, grids_path=Path(grids_path)
+            config, grids, tmp, grids_path=Path(grids_path), units=units, units_qa=qa
         )
-    except GridcarbonError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     click.echo(f"{len(res.units)} units; outputs in {out_dir}:")
     for key, path in res.files.items():
         click.echo(f"  {key}: {path.name}")
     if res.qa.offset_warning:
-        click.echo(f"warning: {res.qa.offset_warning}", err=True)
+        click.echo(f"gridcarbon: warning: {res.qa.offset_warning}", err=True)

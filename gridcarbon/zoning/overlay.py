@@ -7,6 +7,7 @@ Point sources are **not** spread by area: each goes to the unit that contains it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -75,24 +76,54 @@ def unit_coverage(
     key = coverage_cache_key(grid, geoms_m, np.asarray(codes))
     path = cache / f"coverage_{key}.npz"
     if use_cache and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                F = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-            if F.shape == (len(geoms_m), grid.size):
-                log.info("coverage matrix read from cache %s", path)
-                return F
-        except (OSError, KeyError, ValueError) as exc:  # a corrupt cache file is rebuilt
-            log.warning("ignoring unreadable coverage cache %s (%s)", path, exc)
+        F = _read_cached(path, (len(geoms_m), grid.size))
+        if F is not None:
+            return F
     # coverage_matrix checks every set of clipped pieces against the area it must add up to and
     # falls back to the general overlay on degenerate input (tests/grids/test_coverage.py).
     F = coverage_matrix(grid, geoms_m).tocsr()
     F.sort_indices()
     if use_cache:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, data=F.data, indices=F.indices, indptr=F.indptr, shape=np.asarray(F.shape))
-        os.replace(tmp, path)
+        _write_cache(path, F)
     return F
+
+
+def _read_cached(path: Path, shape: tuple[int, int]) -> sp.csr_matrix | None:
+    """The cached matrix at ``path``; None (after a warning naming the file, which is removed so
+    that it is rebuilt) when it cannot be read or does not fit."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            F = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        if F.shape != shape:
+            raise ValueError(f"shape {F.shape}, expected {shape}")
+        F.check_format(full_check=True)
+    except Exception as exc:  # zip, npy and sparse-format errors all mean: rebuild it
+        log.warning(
+            "the coverage cache %s is unreadable or corrupt (%s: %s); rebuilding it",
+            path,
+            type(exc).__name__,
+            exc,
+        )
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    log.info("coverage matrix read from cache %s", path)
+    return F
+
+
+def _write_cache(path: Path, F: sp.csr_matrix) -> None:
+    """Write the cache file atomically; a cache that cannot be written only costs time."""
+    from gridcarbon.io.runfolder import atomic_write
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, data=F.data, indices=F.indices, indptr=F.indptr, shape=np.asarray(F.shape))
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, save, overwrite=True)
+    except OSError as exc:
+        log.warning("cannot write the coverage cache %s (%s); continuing without it", path, exc)
 
 
 def assign_points(geoms_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,108 +1,25 @@
 """Writing the zone report: GeoPackage, CSV, Excel, NetCDF and a self-contained HTML page.
 
-Every file is written to a temporary path in the same folder and renamed into place; an existing
-file is never replaced unless ``overwrite`` is true (:class:`OutputExistsError`).
+Every file is written to a temporary path in the same folder and renamed into place
+(:func:`gridcarbon.io.runfolder.atomic_write`); an existing file is never replaced unless
+``overwrite`` is true (:class:`~gridcarbon.errors.OutputExistsError`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import jinja2
 import numpy as np
 import pandas as pd
 import xarray as xr
 from markupsafe import Markup
 
-from gridcarbon.errors import OutputExistsError
+from gridcarbon.io.runfolder import atomic_write
 
-__all__ = [
-    "write_gpkg_atomic",
-    "atomic_write",
-    "check_outputs",
-    "render_html",
-    "gridcarbon_version",
-    "file_sha256",
-]
-
-
-def gridcarbon_version() -> str:
-    """The installed gridcarbon version (``"unknown"`` if not installed as a distribution)."""
-    try:
-        from importlib.metadata import version
-
-        return version("gridcarbon")
-    except Exception:  # not installed (source checkout on sys.path)
-        return "unknown"
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file (of every file, sorted, for a directory such as a Zarr store)."""
-    path = Path(path)
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def check_outputs(paths: list[Path], overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` naming the first existing output unless ``overwrite``."""
-    if overwrite:
-        return
-    existing = [p for p in paths if p.exists()]
-    if existing:
-        raise OutputExistsError(
-            f"{str(existing[0])!r} already exists ({len(existing)} output file(s) would be "
-            "replaced); pass overwrite=True (--overwrite) or choose another output folder"
-        )
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None], overwrite: bool = False) -> Path:
-    """Call ``writer(tmp)`` then rename ``tmp`` to ``path`` (same folder, same suffix)."""
-    path = Path(path)
-    check_outputs([path], overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def write_gpkg_atomic(
-    gdf: gpd.GeoDataFrame,
-    path: Path,
-    layer: str = "control_units",
-    overwrite: bool = False,
-    metadata: dict[str, str] | None = None,
-) -> Path:
-    """Write one GeoPackage layer atomically (opens in QGIS; metadata as layer metadata)."""
-    import pyogrio
-
-    def w(tmp: Path) -> None:
-        pyogrio.write_dataframe(
-            gdf,
-            tmp,
-            layer=layer,
-            driver="GPKG",
-            layer_metadata={k: str(v) for k, v in (metadata or {}).items()},
-        )
-
-    return atomic_write(Path(path), w, overwrite)
+__all__ = ["render_html"]
 
 
 def write_netcdf(ds: xr.Dataset, path: Path, overwrite: bool, attrs: dict[str, str]) -> Path:

@@ -16,7 +16,15 @@ import shapely
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.provenance import file_sha256, gridcarbon_version
+from gridcarbon.io.runfolder import (
+    atomic_write,
+    check_output_set,
+    output_set,
+    write_gpkg_atomic,
+)
 from gridcarbon.io.tables import write_csv, write_excel
+from gridcarbon.names import clean_text_values
 from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
@@ -25,12 +33,8 @@ from gridcarbon.zoning.report import (
     _svg_bars,
     _svg_lines,
     _table,
-    check_outputs,
-    file_sha256,
-    gridcarbon_version,
     provenance_text,
     render_html,
-    write_gpkg_atomic,
     write_netcdf,
 )
 from gridcarbon.zoning.tally import (
@@ -43,7 +47,15 @@ from gridcarbon.zoning.tally import (
 )
 from gridcarbon.zoning.units import UnitsQA, control_units, units_to_grid_crs
 
-__all__ = ["ZoningResult", "run_zoning", "run_zoning_stage", "OUTPUT_FILES", "overlay_units"]
+__all__ = [
+    "ZoningResult",
+    "run_zoning",
+    "run_zoning_stage",
+    "OUTPUT_FILES",
+    "output_names",
+    "overlay_units",
+    "read_stage_units",
+]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +134,43 @@ def overlay_units(
     return Overlay(grid=grid, F=F, geoms_m=geoms_m, codes=codes, point_unit=point_unit)
 
 
+def read_stage_units(cfg: ZoningConfig, grid: Any) -> tuple[gpd.GeoDataFrame, UnitsQA]:
+    """The control units the zoning stage tallies on ``grid`` (a GridSpec), read and checked.
+
+    ``zoning.units_path``, else the embedded synthetic units (then the region gap check runs
+    against the Zhejiang region, and the offset check, meant for users' files, does not).
+    Cheap next to the stage: read it first, so a bad unit file is refused before any work.
+    """
+    region_m = None
+    if cfg.qa_region == "zhejiang":
+        from gridcarbon.scenario.geography import region_polygon
+
+        region_m = region_polygon(grid.crs)
+    ucfg = cfg if cfg.units_path is not None else cfg.model_copy(update={"check_offset": False})
+    units, qa = control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
+    if cfg.units_path is not None:  # names and codes of a user's file: bounded before the work
+        source = Path(cfg.units_path).name
+        for column, kind in (("unit_code", "code"), ("unit_name", "name")):
+            units[column] = clean_text_values(
+                units[column].tolist(),
+                field=column,
+                kind=kind,
+                source=source,
+                location=lambda i: f"feature {i + 1}",
+            )
+    return units, qa
+
+
+def output_names(cfg: ZoningConfig) -> list[str]:
+    """File names the stage writes with ``cfg`` (from :data:`OUTPUT_FILES`)."""
+    keys = dict(OUTPUT_FILES)
+    if not cfg.keep_hourly:
+        keys.pop("tally_hourly_nc")
+    if not cfg.hourly_hotspots:
+        keys.pop("hotspots_hour_nc")
+    return list(keys.values())
+
+
 def _species(grids: xr.Dataset) -> list[str]:
     from gridcarbon.grids.dataset import species_in
 
@@ -160,11 +209,9 @@ def run_zoning(
     t0 = _time.perf_counter()
     species = _species(grids)
     grid = GridSpec.from_dataset(grids)
-    if units is None:
-        if region_m is None and cfg.qa_region == "zhejiang":
-            from gridcarbon.scenario.geography import region_polygon
-
-            region_m = region_polygon(grid.crs)
+    if units is None and region_m is None:
+        units, qa = read_stage_units(cfg, grid)
+    elif units is None:
         ucfg = cfg if cfg.units_path is not None else cfg.model_copy(update={"check_offset": False})
         units, qa = control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
     qa = qa or UnitsQA(source="given", n_units=len(units))
@@ -431,19 +478,38 @@ def write_zoning_outputs(
     units_path: Path | None = None,
     grids_path: Path | None = None,
 ) -> dict[str, Path]:
-    """Write every output file of :data:`OUTPUT_FILES` into ``out_dir``."""
+    """Write every output file of :data:`OUTPUT_FILES` into ``out_dir``, all or none.
+
+    The files are written into a temporary folder and moved into ``out_dir`` together
+    (:func:`gridcarbon.io.runfolder.output_set`); existing ones are replaced only with
+    ``overwrite``.  Returns the final paths by key.
+    """
     cfg: ZoningConfig = config.zoning if hasattr(config, "zoning") else config
     out_dir = Path(out_dir)
-    paths = {k: out_dir / v for k, v in OUTPUT_FILES.items()}
-    if not cfg.keep_hourly:
-        paths.pop("tally_hourly_nc")
+    names = {k: v for k, v in OUTPUT_FILES.items() if v in output_names(cfg)}
     if "hour" not in res.hotspots:
-        paths.pop("hotspots_hour_nc")
-    check_outputs(list(paths.values()), overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        names.pop("hotspots_hour_nc", None)
+    inputs = [p for p in (units_path, grids_path) if p is not None]
+    with output_set(out_dir, names.values(), overwrite, inputs=inputs) as tmp:
+        _write_files(
+            res, {k: tmp / v for k, v in names.items()}, config, cfg, grids, units_path, grids_path
+        )
+    res.files = {k: out_dir / v for k, v in names.items()}
+    return res.files
+
+
+def _write_files(
+    res: ZoningResult,
+    paths: dict[str, Path],
+    config: Any,
+    cfg: ZoningConfig,
+    grids: xr.Dataset,
+    units_path: Path | None,
+    grids_path: Path | None,
+) -> None:
     species = list(res.diurnal["species"].values)
     prov = _provenance(config, grids, res.qa, units_path, grids_path)
-    ow = overwrite
+    ow = False  # a fresh folder: nothing to replace
     gdf = res.units.copy()
     for c in gdf.columns:
         if gdf[c].dtype == bool:
@@ -482,8 +548,6 @@ def write_zoning_outputs(
         ow,
     )
     html_text = render_html(_html_context(res, cfg, prov, species))
-    from gridcarbon.zoning.report import atomic_write
-
     atomic_write(paths["html"], lambda tmp: tmp.write_text(html_text, encoding="utf-8"), ow)
     if "tally_hourly_nc" in paths:
         hourly = res.tally.copy()
@@ -505,9 +569,7 @@ def write_zoning_outputs(
     write_netcdf(res.diurnal.to_dataset(), paths["diurnal_nc"], ow, prov)
     for level, ds in res.hotspots.items():
         write_netcdf(ds, paths[f"hotspots_{level}_nc"], ow, prov)
-    from gridcarbon.zoning.report import atomic_write as aw
-
-    aw(
+    atomic_write(
         paths["qa_json"],
         lambda tmp: tmp.write_text(
             json.dumps(res.qa.to_dict(), ensure_ascii=False, indent=1, default=str),
@@ -515,8 +577,6 @@ def write_zoning_outputs(
         ),
         ow,
     )
-    res.files = paths
-    return paths
 
 
 def run_zoning_stage(
@@ -526,6 +586,8 @@ def run_zoning_stage(
     inversion_result: Any = None,
     overwrite: bool = False,
     grids_path: Path | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    units_qa: UnitsQA | None = None,
 ) -> ZoningResult:
     """The zoning stage of ``gridcarbon run``: compute and write the zone report.
 
@@ -537,10 +599,13 @@ def run_zoning_stage(
     inversion_result : InversionResult, optional (posterior std of unit totals)
     overwrite : replace existing outputs
     grids_path : file the grids came from (its checksum goes into the provenance)
+    units, units_qa : the units from :func:`read_stage_units` when already read
     """
     cfg: ZoningConfig = config.zoning if hasattr(config, "zoning") else config
+    inputs = [p for p in (cfg.units_path, grids_path) if p is not None]
+    check_output_set(out_dir, output_names(cfg), overwrite, inputs)
     t = _time.perf_counter()
-    res = run_zoning(grids, cfg, inversion_result=inversion_result)
+    res = run_zoning(grids, cfg, units=units, qa=units_qa, inversion_result=inversion_result)
     t1 = _time.perf_counter()
     write_zoning_outputs(res, Path(out_dir), config, grids, overwrite, cfg.units_path, grids_path)
     res.timings["write"] = _time.perf_counter() - t1

@@ -157,7 +157,8 @@ def test_peak_command_writes_plot(tmp_path):
     assert peaks["peak_year"].item() == 2020  # 1.05 · 0.96 · 0.97 < 1: falls from the start
     svg = (out / "synergy_peak.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "polyline" in svg
-    assert "<svg" in (out / "synergy_peak.html").read_text(encoding="utf-8")
+    page = (out / "synergy_peak.html").read_text(encoding="utf-8")
+    assert 'src="data:image/svg+xml;base64,' in page and "<svg" not in page  # an image, not markup
 
 
 @pytest.fixture(scope="module")

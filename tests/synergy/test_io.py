@@ -4,37 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from openpyxl import load_workbook
 
-from gridcarbon.errors import InputDataError, InputFileError, OutputExistsError
+from gridcarbon.errors import InputDataError, InputFileError
 from gridcarbon.synergy.io import (
     load_indicator_system,
     read_bounds,
     read_indicator_values,
     read_peak_spec,
-    safe_text,
-    write_csv,
-    write_excel,
 )
-
-
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\t=x", "\r=x", "\x00x"])
-def test_formula_starts_are_made_inert(text):
-    assert safe_text(text) == "'" + text
-    assert safe_text("杭州") == "杭州" and safe_text(3.5) == 3.5
-
-
-def test_writers_never_write_formulas(tmp_path):
-    df = pd.DataFrame({"=name": ["=SUM(A1)", "ok"], "v": [1.0, float("nan")]})
-    write_csv(df, tmp_path / "a.csv")
-    text = (tmp_path / "a.csv").read_text(encoding="utf-8-sig")
-    assert "'=name" in text and "'=SUM(A1)" in text
-    write_excel({"s": df}, tmp_path / "a.xlsx")
-    ws = load_workbook(tmp_path / "a.xlsx")["s"]
-    assert ws["A1"].data_type == "s" and ws["A2"].data_type == "s"
-    assert ws["A2"].value == "=SUM(A1)" and ws["B3"].value is None
-    with pytest.raises(OutputExistsError):
-        write_csv(df, tmp_path / "a.csv")
 
 
 def test_read_bounds_errors_name_the_line(tmp_path):

@@ -201,8 +201,8 @@ def test_refuses_to_overwrite(stage_run):
 
 
 def test_zones_command(stage_run, small_grid, tmp_path):
+    from gridcarbon.cli import cli
     from gridcarbon.config import RunConfig
-    from gridcarbon.zoning.cli import zones_command
 
     res, ds, cfg, d = stage_run
     grids = tmp_path / "grids.nc"
@@ -212,6 +212,7 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     (tmp_path / "run.yaml").write_text(rc.to_yaml(), encoding="utf-8")
     runner = CliRunner()
     args = [
+        "zones",
         "--config",
         str(tmp_path / "run.yaml"),
         "--grids",
@@ -221,18 +222,19 @@ def test_zones_command(stage_run, small_grid, tmp_path):
         "--out",
         str(tmp_path / "z"),
     ]
-    out = runner.invoke(zones_command, args)
+    out = runner.invoke(cli, args)
     assert out.exit_code == 0, out.output
     assert (tmp_path / "z" / "zone_units.gpkg").exists()
     assert not (tmp_path / "z" / "hotspots_hour.nc").exists()
-    again = runner.invoke(zones_command, args)
-    assert again.exit_code == 2 and "overwrite" in again.output
-    assert runner.invoke(zones_command, args + ["--overwrite"]).exit_code == 0
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 1 and "overwrite" in again.output
+    assert runner.invoke(cli, args + ["--overwrite"]).exit_code == 0
     # Zarr input
     ds.to_zarr(tmp_path / "grids.zarr")
     z = runner.invoke(
-        zones_command,
+        cli,
         [
+            "zones",
             "--config",
             str(tmp_path / "run.yaml"),
             "--grids",
@@ -248,9 +250,9 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     b = pd.read_csv(tmp_path / "zz" / "zone_units.csv", dtype={"unit_code": str})
     np.testing.assert_allclose(a["CO2_kg"], b["CO2_kg"], rtol=1e-12)
     bad = runner.invoke(
-        zones_command, ["--grids", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "z2")]
+        cli, ["zones", "--grids", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "z2")]
     )
-    assert bad.exit_code == 2 and "do not exist" in bad.output
+    assert bad.exit_code == 1 and "does not exist" in bad.output
 
 
 def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeypatch):
