@@ -29,7 +29,7 @@ def rss_gb() -> float:
 
 def warm() -> None:
     """Compile/load every numba kernel once on a tiny case (cache warm)."""
-    from gridcarbon.inversion.config import InversionConfig
+    from gridcarbon.config.inversion import InversionConfig
     from gridcarbon.inversion.core import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.synthetic import small_case
@@ -118,7 +118,7 @@ def main() -> None:
 
 def dense_vs_cg() -> dict:
     """The check of the issue: a few thousand unknowns, dense vs Lanczos-CG."""
-    from gridcarbon.inversion.config import InversionConfig
+    from gridcarbon.config.inversion import InversionConfig
     from gridcarbon.inversion.core import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.synthetic import small_case

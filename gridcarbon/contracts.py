@@ -51,6 +51,7 @@ __all__ = [
     "InversionResult",
     "ZoningResult",
     "MapInputs",
+    "Document",
 ]
 
 # -- vocabularies two stages share ----------------------------------------------------------------
@@ -381,6 +382,27 @@ class MapInputs:
     station_series: pd.DataFrame | None = None
     boundaries: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The content of one output file, by kind; :func:`gridcarbon.io.outputs.write_documents`
+    writes it.  Stages and presenters return documents, never files.
+
+    kinds and their content: ``csv`` a DataFrame; ``xlsx`` a mapping of sheet name → DataFrame;
+    ``gpkg`` a GeoDataFrame (one layer, named by ``layer``); ``netcdf`` an xarray Dataset
+    (tallies, hotspots: written as given); ``grids`` an emission Dataset (NetCDF, or Zarr for a
+    ``.zarr`` name, with the emission-grid encoding); ``geotiff`` a mapping species → ``(ny, nx)``
+    period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
+    JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
+    metadata.
+    """
+
+    kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
+    content: Any
+    attrs: Mapping[str, str] = field(default_factory=dict)
+    layer: str | None = None
+    source: Any = None
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:

@@ -11,8 +11,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "InversionConfig": "gridcarbon.inversion.config",
-    "OSSEConfig": "gridcarbon.inversion.config",
+    "InversionConfig": "gridcarbon.config.inversion",
+    "OSSEConfig": "gridcarbon.config.inversion",
     "InversionResult": "gridcarbon.inversion.core",
     "invert": "gridcarbon.inversion.core",
     "assimilate": "gridcarbon.inversion.core",

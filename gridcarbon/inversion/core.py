@@ -13,8 +13,8 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.config import InversionConfig
 from gridcarbon.inversion.observations import normalise_observations, validate_stations
 from gridcarbon.inversion.solvers import (
     PosteriorCovariance,

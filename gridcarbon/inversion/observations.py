@@ -47,9 +47,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from gridcarbon.config.inversion import STATION_KINDS
 from gridcarbon.errors import InputDataError, OutsideGridError
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.config import STATION_KINDS
 from gridcarbon.inversion.units import (
     CANONICAL_UNITS,
     REFERENCE_STATE_CHANGE,

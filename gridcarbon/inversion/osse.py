@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.inversion.core import InversionResult, assimilate, cell_period_stats
 from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.operator import forward, row_dot

@@ -13,10 +13,10 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
+from gridcarbon.config.inversion import OBS_SPECIES, InversionConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.dataset import point_variable, species_in
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.config import OBS_SPECIES, InversionConfig
 from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields, urban_fraction
 from gridcarbon.inversion.meteorology import PointMet, met_at_points
 from gridcarbon.inversion.observations import station_species, validate_stations

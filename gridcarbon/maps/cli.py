@@ -61,7 +61,7 @@ def map_command(
     inputs.pop("config", None)
     cfg = run_cfg.maps if run_cfg is not None else None
     if cfg is None:
-        from gridcarbon.maps.config import MapConfig
+        from gridcarbon.config.maps import MapConfig
 
         cfg = MapConfig()
     if cdn:

@@ -19,11 +19,11 @@ import shapely
 import xarray as xr
 from folium.map import CustomPane
 
+from gridcarbon.config.maps import MapConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.maps.assets import LEAFLET_CSS, LEAFLET_JS, inline_assets
 from gridcarbon.maps.charts import PALETTE, chart_spec, sig3
-from gridcarbon.maps.config import MapConfig
 from gridcarbon.maps.elements import (
     FeatureTooltip,
     GeoJson,

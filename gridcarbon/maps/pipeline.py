@@ -19,9 +19,9 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
+from gridcarbon.config.maps import MapConfig
 from gridcarbon.errors import InputFileError
 from gridcarbon.io.tables import read_csv_table
-from gridcarbon.maps.config import MapConfig
 from gridcarbon.maps.core import make_map, write_map
 
 __all__ = [

@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "SynergyConfig": "gridcarbon.synergy.config",
+    "SynergyConfig": "gridcarbon.config.synergy",
     "synergy_index": "gridcarbon.synergy.index",
     "IndexResult": "gridcarbon.synergy.index",
     "tapio_state": "gridcarbon.synergy.decoupling",

@@ -537,7 +537,7 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
 @_overwrite
 def crosscheck_cmd(run_dir, reported, out_dir, overwrite):
     """Cross-check reported stack emissions against the run's posterior."""
-    from gridcarbon.synergy.config import CrosscheckSettings
+    from gridcarbon.config.synergy import CrosscheckSettings
     from gridcarbon.synergy.crosscheck import crosscheck, evidence
     from gridcarbon.synergy.io import (
         read_inversion_solver,

@@ -15,6 +15,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from gridcarbon.config.synergy import CocontrolSettings
 from gridcarbon.errors import InputDataError
 from gridcarbon.synergy.cocontrol import (
     change_table,
@@ -22,7 +23,6 @@ from gridcarbon.synergy.cocontrol import (
     distribution_table,
     trend_table,
 )
-from gridcarbon.synergy.config import CocontrolSettings
 from gridcarbon.synergy.index import UNOFFICIAL_LABEL
 
 __all__ = [

@@ -15,7 +15,7 @@ Public API (see ``docs/zoning.md``):
 from importlib import import_module
 from typing import Any
 
-from gridcarbon.zoning.config import ZoningConfig
+from gridcarbon.config.zoning import ZoningConfig
 
 # Heavy submodules (geopandas, numba) load on first use, so that importing the run
 # configuration (which holds ZoningConfig) stays light.

@@ -28,10 +28,10 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.kernels.colocation import shift_counts
 from gridcarbon.kernels.threads import chunk_count
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import EMERGING_CATEGORIES, MIN_BINS, classify_emerging
 from gridcarbon.zoning.gistar import fdr_bins, gi_star
 from gridcarbon.zoning.tally import aggregate_time, sparse_time_matmul

@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 import xarray as xr
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.io.provenance import file_sha256, gridcarbon_version
 from gridcarbon.io.runfolder import (
@@ -25,7 +26,6 @@ from gridcarbon.io.runfolder import (
 )
 from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.names import clean_text_values
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
 from gridcarbon.zoning.overlay import Overlay, assign_points, default_cache_dir, unit_coverage

@@ -42,15 +42,15 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gridcarbon.errors import CRSError, InputDataError
-from gridcarbon.io.units_file import UnitsFile, detect_dbf_encoding, field_table, read_units_file
-from gridcarbon.names import clean_text_values
-from gridcarbon.zoning.config import (
+from gridcarbon.config.zoning import (
     DEFAULT_CATEGORY_VALUES,
     DEFAULT_SUBTYPE_VALUES,
     MAPPED_COLUMNS,
     ZoningConfig,
 )
+from gridcarbon.errors import CRSError, InputDataError
+from gridcarbon.io.units_file import UnitsFile, detect_dbf_encoding, field_table, read_units_file
+from gridcarbon.names import clean_text_values
 
 __all__ = [
     "control_units",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.inversion.synthetic import small_case
 from gridcarbon.inversion.system import ObservationSystem
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import GridcarbonError, InputDataError, InputFileError, OutsideGridError
-from gridcarbon.inversion.config import InversionConfig
 from gridcarbon.inversion.observations import (
     ObservationWarning,
     check_magnitude,

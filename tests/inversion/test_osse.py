@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.inversion.osse import run_osse
 
 from .conftest import build_system

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.inversion.core import assimilate, unit_total_std
 from gridcarbon.inversion.osse import make_truth, synthetic_observations
 from gridcarbon.inversion.state import (

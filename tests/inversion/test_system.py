@@ -4,7 +4,7 @@ the modelled enhancement with respect to a relative change of the mixing height.
 import numpy as np
 import pytest
 
-from gridcarbon.inversion.config import InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 
 from .conftest import build_system
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gridcarbon.synergy.config import SynergyConfig
+from gridcarbon.config.synergy import SynergyConfig
 
 
 def test_defaults_and_validation():

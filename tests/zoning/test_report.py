@@ -21,8 +21,8 @@ import shapely
 from openpyxl import load_workbook
 from synthetic import synthetic_grids
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.io.tables import csv_text_value, excel_safe_text
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.report import _svg_bars, _svg_lines, _table, render_html
 from gridcarbon.zoning.stage import run_zoning_stage
 from tests.payloads import CONTROL, canary_fired, payloads

@@ -11,8 +11,8 @@ import xarray as xr
 from click.testing import CliRunner
 from synthetic import synthetic_grids
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import OutputExistsError
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
 from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
 

@@ -8,8 +8,8 @@ import pyproj
 import pytest
 import shapely
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError, InputFileError
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.units import (
     CategoryWarning,
     GCJ02OffsetWarning,

@@ -8,9 +8,9 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.names import NameCleanedWarning
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.units import control_units
 
 CFG = ZoningConfig(check_offset=False)

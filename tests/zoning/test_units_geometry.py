@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import shapely
 
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError
 from gridcarbon.grids.gridspec import to_projected
-from gridcarbon.zoning.config import ZoningConfig
 from gridcarbon.zoning.units import control_units, wgs84_to_gcj02
 
 CFG = ZoningConfig(check_offset=False)

@@ -13,10 +13,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.config.maps import MapConfig
+from gridcarbon.config.synergy import SynergyConfig
+from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import ConfigError, InputFileError
-from gridcarbon.inversion.config import InversionConfig
-from gridcarbon.maps.config import MapConfig
-from gridcarbon.zoning.config import ZoningConfig
 
 __all__ = [
     "RunConfig",
@@ -182,6 +183,7 @@ class RunConfig(_Section):
     inversion: InversionConfig = Field(default_factory=InversionConfig)
     zoning: ZoningConfig = Field(default_factory=ZoningConfig)
     maps: MapConfig = Field(default_factory=MapConfig)
+    synergy: SynergyConfig = Field(default_factory=SynergyConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("sectors")
