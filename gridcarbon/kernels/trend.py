@@ -7,7 +7,12 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["mann_kendall_one", "mann_kendall_columns", "classify_emerging_codes"]
+__all__ = [
+    "mann_kendall_one",
+    "mann_kendall_columns",
+    "classify_emerging_codes",
+    "hamed_rao_statistics",
+]
 
 
 @nb.njit(cache=True)
@@ -160,3 +165,87 @@ def classify_emerging_codes(bins, z_mk, p_mk, min_bin, alpha, out):
             else:
                 out[i] = base + 6  # sporadic
             break
+
+
+@nb.njit(cache=True)
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based) with ties, like scipy.stats.rankdata."""
+    n = x.size
+    order = np.argsort(x, kind="mergesort")
+    r = np.empty(n)
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and x[order[j + 1]] == x[order[i]]:
+            j += 1
+        avg = 0.5 * (i + j) + 1.0
+        for k in range(i, j + 1):
+            r[order[k]] = avg
+        i = j + 1
+    return r
+
+
+@nb.njit(cache=True)
+def hamed_rao_statistics(x: np.ndarray, z_crit: float) -> tuple[float, float, float, float, float]:
+    """Hamed–Rao (1998) modified Mann–Kendall statistics of one series.
+
+    Parameters
+    ----------
+    x : ndarray ``(n,)`` float64
+        The series without NaN (any unit), n >= 4.
+    z_crit : float
+        Two-sided normal quantile of the significance level for the lags kept.
+
+    Returns
+    -------
+    tuple of float
+        S, the autocorrelation-corrected Var(S), Z, Kendall's tau and Sen's slope (the
+        series' unit per step).
+    """
+    n = x.size
+    s = 0.0
+    slopes = np.empty(n * (n - 1) // 2)
+    k = 0
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            d = x[j] - x[i]
+            if d > 0:
+                s += 1.0
+            elif d < 0:
+                s -= 1.0
+            slopes[k] = d / (j - i)
+            k += 1
+    sorted_x = np.sort(x)
+    ties = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and sorted_x[j + 1] == sorted_x[i]:
+            j += 1
+        t = j - i + 1
+        ties += t * (t - 1) * (2 * t + 5)
+        i = j + 1
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
+    slope = np.median(slopes)
+    detrended = np.empty(n)
+    for i in range(n):
+        detrended[i] = x[i] - (i + 1) * slope
+    r = _ranks(detrended)
+    r = r - r.mean()
+    acov0 = np.sum(r * r) / n
+    bound = z_crit / np.sqrt(n)
+    sni = 0.0
+    if acov0 > 0:
+        for lag in range(1, n):
+            acf = np.sum(r[: n - lag] * r[lag:]) / n / acov0
+            if acf > bound or acf < -bound:
+                sni += (n - lag) * (n - lag - 1) * (n - lag - 2) * acf
+    var_s *= 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * sni
+    if s > 0:
+        z = (s - 1.0) / np.sqrt(var_s)
+    elif s < 0:
+        z = (s + 1.0) / np.sqrt(var_s)
+    else:
+        z = 0.0
+    tau = s / (0.5 * n * (n - 1))
+    return s, var_s, z, tau, slope

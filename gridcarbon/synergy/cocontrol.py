@@ -14,18 +14,18 @@
   entities per pollutant, flagged as a co-control priority where ρ ≥ 0.6 and q ≤ 0.05.
 * **Distribution**: each entity's share of the total of every species and its quintile class.
 
-Pure numpy/scipy (with one numba kernel for the trend test); entities × time arrays in, tables
+Pure numpy/scipy (the trend test's kernel is :func:`gridcarbon.kernels.trend.hamed_rao_statistics`); entities × time arrays in, tables
 out.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.kernels.trend import hamed_rao_statistics
 
 __all__ = [
     "CO2_UNCHANGED",
@@ -134,76 +134,6 @@ def change_table(
     return out
 
 
-@numba.njit(cache=True)
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based) with ties, like scipy.stats.rankdata."""
-    n = x.size
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(n)
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and x[order[j + 1]] == x[order[i]]:
-            j += 1
-        avg = 0.5 * (i + j) + 1.0
-        for k in range(i, j + 1):
-            r[order[k]] = avg
-        i = j + 1
-    return r
-
-
-@numba.njit(cache=True)
-def _hamed_rao(x: np.ndarray, z_crit: float) -> tuple[float, float, float, float, float]:
-    """S, corrected Var(S), Z, Kendall's tau and Sen's slope of one series without NaN."""
-    n = x.size
-    s = 0.0
-    slopes = np.empty(n * (n - 1) // 2)
-    k = 0
-    for i in range(n - 1):
-        for j in range(i + 1, n):
-            d = x[j] - x[i]
-            if d > 0:
-                s += 1.0
-            elif d < 0:
-                s -= 1.0
-            slopes[k] = d / (j - i)
-            k += 1
-    sorted_x = np.sort(x)
-    ties = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        t = j - i + 1
-        ties += t * (t - 1) * (2 * t + 5)
-        i = j + 1
-    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
-    slope = np.median(slopes)
-    detrended = np.empty(n)
-    for i in range(n):
-        detrended[i] = x[i] - (i + 1) * slope
-    r = _ranks(detrended)
-    r = r - r.mean()
-    acov0 = np.sum(r * r) / n
-    bound = z_crit / np.sqrt(n)
-    sni = 0.0
-    if acov0 > 0:
-        for lag in range(1, n):
-            acf = np.sum(r[: n - lag] * r[lag:]) / n / acov0
-            if acf > bound or acf < -bound:
-                sni += (n - lag) * (n - lag - 1) * (n - lag - 2) * acf
-    var_s *= 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * sni
-    if s > 0:
-        z = (s - 1.0) / np.sqrt(var_s)
-    elif s < 0:
-        z = (s + 1.0) / np.sqrt(var_s)
-    else:
-        z = 0.0
-    tau = s / (0.5 * n * (n - 1))
-    return s, var_s, z, tau, slope
-
-
 def hamed_rao_trend(x: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
     """Hamed–Rao (1998) modified Mann–Kendall test and Sen's slope of one series.
 
@@ -221,7 +151,7 @@ def hamed_rao_trend(x: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
     n = x.size
     if n < 4:
         raise InputDataError(f"a trend test needs at least 4 values (got {n})")
-    s, var_s, z, tau, slope = _hamed_rao(x, float(stats.norm.ppf(1 - alpha / 2)))
+    s, var_s, z, tau, slope = hamed_rao_statistics(x, float(stats.norm.ppf(1 - alpha / 2)))
     if not var_s > 0:
         z = float("nan")
     p = 2.0 * stats.norm.sf(abs(z)) if np.isfinite(z) else float("nan")
@@ -247,7 +177,7 @@ def trend_table(
         row = series[i][~np.isnan(series[i])]
         if row.size < 4:
             continue
-        _, var_s, z, _, slope = _hamed_rao(row, z_crit)
+        _, var_s, z, _, slope = hamed_rao_statistics(row, z_crit)
         out[i] = (z if var_s > 0 else np.nan, np.nan, slope)
     out[:, 1] = 2.0 * stats.norm.sf(np.abs(out[:, 0]))
     prefix = f"{species}_" if species else ""
