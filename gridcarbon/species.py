@@ -141,7 +141,7 @@ def by_name(species: Iterable[Species], name: str) -> Species:
             return s
     raise ConfigError(
         f"unknown species {name!r}; known species are {[s.name for s in species]} "
-        "(define a new one as a gridcarbon.species.Species)"
+        "(add it to species_definitions in the configuration, or pass a gridcarbon.species.Species)"
     )
 
 

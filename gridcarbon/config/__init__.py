@@ -18,6 +18,7 @@ from gridcarbon.config.maps import MapConfig
 from gridcarbon.config.synergy import SynergyConfig
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import ConfigError, InputFileError
+from gridcarbon.species import DEFAULT_SPECIES, Species, resolve_species
 
 __all__ = [
     "RunConfig",
@@ -40,8 +41,8 @@ FIRST_YEAR, LAST_YEAR = 1900, 2100
 #: same information while memory grows with the square of the refinement.
 MIN_CELL_SIZE_M = 500.0
 
-#: Species gridcarbon models.  NOx is expressed as NO2 mass, VOC as NMVOC mass.
-SPECIES: tuple[str, ...] = ("CO2", "NOx", "VOC")
+#: Species of the default run, by name (the values are in :mod:`gridcarbon.species`).
+SPECIES: tuple[str, ...] = tuple(s.name for s in DEFAULT_SPECIES)
 
 #: Emission sectors of the prior inventory.
 SECTORS: tuple[str, ...] = (
@@ -171,11 +172,41 @@ class OutputConfig(_Section):
     )
 
 
+class SpeciesDefinition(_Section):
+    """A species beyond the built-in ones (see :class:`gridcarbon.species.Species`)."""
+
+    name: str = Field(description="variable and column name (ASCII letters, digits, _)")
+    long_name: str = Field(description="what it is, in English")
+    mass_as: str = Field(description="the mass its emissions are expressed as")
+    molar_mass_g_mol: float | None = Field(None, gt=0, description="of mass_as, g mol-1")
+    observed_as: str = Field(description="the quantity stations measure")
+    observed_unit: str = Field(description="canonical unit of observations (ppm, ppb, ...)")
+    observed_molar_mass_g_mol: float | None = Field(
+        None, gt=0, description="molar mass for µg m-3 → mixing ratio, g mol-1"
+    )
+    display_en: str = Field(description="display name in English")
+    display_zh: str = Field(description="display name in Chinese")
+    colour: str = Field("#7570b3", description="#rrggbb colour in charts")
+
+    def to_species(self) -> Species:
+        """The :class:`Species` value."""
+        return Species(**self.model_dump())
+
+
 class RunConfig(_Section):
     """A whole run.  ``RunConfig()`` is the embedded Zhejiang default."""
 
     scenario: Literal["zhejiang"] = "zhejiang"
-    species: list[Literal["CO2", "NOx", "VOC"]] = Field(default_factory=lambda: list(SPECIES))
+    species: list[str] = Field(
+        default_factory=lambda: list(SPECIES),
+        description="species of the run, by name: the built-in CO2, NOx, VOC or one of "
+        "species_definitions",
+    )
+    species_definitions: list[SpeciesDefinition] = Field(
+        default_factory=list,
+        description="further species (name, long_name, mass_as, molar mass, observed "
+        "quantity and unit, display names, colour); give the scenario their emissions",
+    )
     sectors: list[str] = Field(default_factory=lambda: list(SECTORS))
     period: PeriodConfig = Field(default_factory=PeriodConfig)
     grid: GridConfig = Field(default_factory=GridConfig)
@@ -202,6 +233,19 @@ class RunConfig(_Section):
         if not v:
             raise ValueError("at least one species is needed")
         return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _species_known(self) -> RunConfig:
+        try:
+            self.species_values()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def species_values(self) -> tuple[Species, ...]:
+        """The run's species as :class:`~gridcarbon.species.Species` values, in order."""
+        known = (*DEFAULT_SPECIES, *(d.to_species() for d in self.species_definitions))
+        return resolve_species(self.species, known)
 
     # -- YAML -------------------------------------------------------------------------------
     def to_yaml(self) -> str:
