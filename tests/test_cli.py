@@ -345,3 +345,35 @@ def test_a_disk_that_fills_during_the_write_is_one_line_and_leaves_nothing(
     assert line.startswith("gridcarbon: error: no space left on the device while writing")
     assert "\n" not in line and "Traceback" not in line
     assert sorted(p.name for p in point.iterdir()) == ["filler"]
+
+
+def test_config_command_writes_every_setting_with_its_description(tmp_path):
+    from gridcarbon.config import RunConfig
+
+    out = tmp_path / "my.yaml"
+    res = CliRunner().invoke(cli, ["config", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert RunConfig.from_yaml(text) == RunConfig()
+    assert "# cell edge, metres" in text and "# first Beijing day" in text
+    again = CliRunner().invoke(cli, ["config", "-o", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_verbose_logging_is_gridcarbon_only():
+    import logging
+
+    from gridcarbon.cli import _setup_logging
+
+    _setup_logging(verbose=2, quiet=0)
+    assert logging.getLogger("gridcarbon").getEffectiveLevel() == logging.DEBUG
+    assert logging.getLogger("rasterio").getEffectiveLevel() >= logging.WARNING
+    _setup_logging(verbose=0, quiet=0)
+
+
+def test_help_advertises_only_commands_that_work():
+    res = CliRunner().invoke(cli, ["--help"])
+    assert res.exit_code == 0
+    assert "run --year" not in res.output  # a year with the inversion is refused (92-day limit)
+    for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
+        assert f"  {command}" in res.output

@@ -252,6 +252,10 @@ class RunConfig(_Section):
         """The configuration as YAML text (every value, defaults included)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
+    def to_commented_yaml(self) -> str:
+        """The configuration as YAML with each setting's description as a comment above it."""
+        return "\n".join(_commented(self, 0)) + "\n"
+
     @classmethod
     def from_yaml(cls, text: str) -> RunConfig:
         """Parse and validate YAML text; raises :class:`ConfigError` naming the bad value."""
@@ -276,6 +280,34 @@ class RunConfig(_Section):
                 f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
             )
             raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _commented(model: BaseModel, indent: int) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    values = model.model_dump(mode="json")
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if field.description:
+            lines.extend(f"{pad}# {part}" for part in field.description.splitlines())
+        if isinstance(value, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.extend(_commented(value, indent + 2))
+            continue
+        flat = isinstance(values[name], list) and not any(
+            isinstance(v, dict | list) for v in values[name]
+        )  # a list of plain values reads best on one line: [CO2, NOx, VOC]
+        if flat:
+            inline = yaml.safe_dump(
+                values[name], allow_unicode=True, default_flow_style=True, width=10_000
+            ).strip()
+            dumped = f"{name}: {inline}"
+        else:
+            dumped = yaml.safe_dump(
+                {name: values[name]}, sort_keys=False, allow_unicode=True, default_flow_style=False
+            ).rstrip("\n")
+        lines.extend(pad + line for line in dumped.splitlines())
+    return lines
 
 
 def load_config(path: str | Path | None) -> RunConfig:

@@ -5,9 +5,7 @@ The commands are thin wrappers over the Python API; every option has a config eq
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
-import importlib
 import json
 import logging
 import signal
@@ -16,8 +14,15 @@ from pathlib import Path
 
 import click
 
-from gridcarbon import __version__
-from gridcarbon.config import FIRST_YEAR, LAST_YEAR
+from gridcarbon._version import __version__
+from gridcarbon.cli.options import (
+    config_option,
+    load_cli_config,
+    out_option,
+    output_folder,
+    overwrite_option,
+    period_options,
+)
 from gridcarbon.errors import GridcarbonError
 
 __all__ = ["main", "cli"]
@@ -32,67 +37,14 @@ EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
 
 def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.WARNING + 10 * (quiet - verbose)
+    # -v: gridcarbon's stage progress and key figures (INFO); -vv: gridcarbon's debug lines.
+    # Other libraries stay at WARNING whatever the verbosity (rasterio alone logs hundreds of
+    # DEBUG lines a run).
+    level = max(logging.WARNING + 10 * (quiet - verbose), logging.DEBUG)
     logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+        level=max(level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("gridcarbon").setLevel(max(level, logging.DEBUG))
-
-
-def load_cli_config(
-    config_path: Path | None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    year: int | None = None,
-):
-    """The run configuration from ``--config`` with the period options applied."""
-    from gridcarbon.config import RunConfig, load_config
-
-    if year is not None and (start or end):
-        raise click.UsageError("give either --year or --start/--end, not both")
-    cfg = load_config(config_path)
-    data = cfg.model_dump()
-    if year is not None:
-        data["period"] = {"start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
-    elif start or end:
-        data["period"] = {"start": start or cfg.period.start, "end": end or cfg.period.end}
-    return RunConfig.validate_dict(data)
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML run configuration (default: the embedded Zhejiang scenario; "
-    "`gridcarbon config` prints it to start from).",
-)
-period_options = [
-    click.option(
-        "--start",
-        type=click.DateTime(["%Y-%m-%d"]),
-        default=None,
-        help="First Beijing day of the period (YYYY-MM-DD).",
-    ),
-    click.option(
-        "--end",
-        type=click.DateTime(["%Y-%m-%d"]),
-        default=None,
-        help="Last Beijing day of the period, inclusive (YYYY-MM-DD).",
-    ),
-    click.option(
-        "--year",
-        type=click.IntRange(FIRST_YEAR, LAST_YEAR),
-        default=None,
-        help="Grid a whole Beijing calendar year (8,760 or 8,784 hours).",
-    ),
-]
-
-
-def _period(f):
-    for opt in reversed(period_options):
-        f = opt(f)
-    return f
+    logging.getLogger("gridcarbon").setLevel(level)
 
 
 class _Group(click.Group):
@@ -161,11 +113,12 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
     \b
     Start with the embedded Zhejiang default (January 2023; synthetic inventory on real geography):
-        gridcarbon run                      # everything, into ./gridcarbon-output
-        gridcarbon run --year 2023 --out y  # a whole year
+        gridcarbon run                        # everything, into ./gridcarbon-output
+        gridcarbon run --start 2023-07-01 --end 2023-07-31 -o july
     Or stage by stage:
-        gridcarbon grid --out prior-run     # prior grids (NetCDF, GeoTIFF, optional Zarr)
-        gridcarbon config > my.yaml         # the full default configuration, to edit
+        gridcarbon grid -o prior-run          # prior grids (NetCDF, GeoTIFF, optional Zarr)
+        gridcarbon grid --year 2023 --format zarr -o prior-2023   # a year, streamed
+        gridcarbon config -o my.yaml          # every setting, explained, to edit
         gridcarbon run --config my.yaml
 
     Times are stored in UTC (hour-beginning); periods are given in Beijing dates.
@@ -182,24 +135,27 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 @cli.command("config")
 @config_option
-def config_command(config_path: Path | None) -> None:
-    """Print the full run configuration (defaults included) as YAML."""
+@out_option("YAML file to write (default: print it).", file=True)
+@overwrite_option
+def config_command(config_path: Path | None, out: Path | None, overwrite: bool) -> None:
+    """Write the full run configuration (defaults included) as YAML, every setting explained in
+    a comment above it."""
     from gridcarbon.config import load_config
 
-    click.echo(load_config(config_path).to_yaml(), nl=False)
+    text = load_config(config_path).to_commented_yaml()
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from gridcarbon.io.runfolder import atomic_write
+
+    atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite)
+    click.echo(f"written to {out}")
 
 
 @cli.command("grid")
 @config_option
-@_period
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("gridcarbon-prior"),
-    show_default=True,
-    help="Output folder.",
-)
+@period_options
+@out_option()
 @click.option(
     "--format",
     "formats",
@@ -207,9 +163,9 @@ def config_command(config_path: Path | None) -> None:
     multiple=True,
     help="Output formats (repeatable; default from the config: netcdf and geotiff).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@overwrite_option
 @click.pass_context
-def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite) -> None:
+def grid_command(ctx, config_path, start, end, year, out, formats, overwrite) -> None:
     """Build the hourly prior emission grids and write them.
 
     Writes prior.nc (CF-1.10 NetCDF, kg h-1 per cell, area sources plus a point-source table),
@@ -221,7 +177,8 @@ def grid_command(ctx, config_path, start, end, year, out_dir, formats, overwrite
     from gridcarbon.io import atomic_directory
     from gridcarbon.pipeline import plan_run, prior_summary, write_prior, write_prior_streamed
 
-    cfg = load_cli_config(config_path, start and start.date(), end and end.date(), year)
+    cfg = load_cli_config(config_path, start, end, year)
+    out_dir = output_folder(out, cfg)
     if formats:
         cfg.output.formats = list(formats)
     progress = ctx.obj["progress"]
@@ -265,27 +222,25 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 
 @cli.command("run")
 @config_option
-@_period
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output folder (default: output.directory of the config, ./gridcarbon-output).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@period_options
+@out_option()
+@overwrite_option
 @click.pass_context
-def run_command(ctx, config_path, start, end, year, out_dir, overwrite) -> None:
+def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
     """
     from gridcarbon.pipeline import prior_summary, run
 
-    cfg = load_cli_config(config_path, start and start.date(), end and end.date(), year)
+    cfg = load_cli_config(config_path, start, end, year)
     inputs = [config_path] if config_path else []
     result = run(
-        cfg, out_dir=out_dir, overwrite=overwrite, progress=ctx.obj["progress"], inputs=inputs
+        cfg,
+        out_dir=output_folder(out, cfg),
+        overwrite=overwrite,
+        progress=ctx.obj["progress"],
+        inputs=inputs,
     )
     _echo_summary(prior_summary(result.prior), result.out_dir)
     for stage, seconds in result.timings.items():
@@ -294,14 +249,17 @@ def run_command(ctx, config_path, start, end, year, out_dir, overwrite) -> None:
         click.echo(f"map: {result.files.get('map', result.out_dir / 'map.html')}")
 
 
-# Stage commands live beside their subpackages (which use the helpers above).
-for _module, _name in (
-    ("gridcarbon.inversion.cli", "invert_command"),
-    ("gridcarbon.inversion.cli", "osse_command"),
-    ("gridcarbon.zoning.cli", "zones_command"),
-    ("gridcarbon.maps.cli", "map_command"),
-):
-    cli.add_command(getattr(importlib.import_module(_module), _name))
+def _register_stage_commands() -> None:
+    from gridcarbon.inversion.cli import invert_command, osse_command
+    from gridcarbon.maps.cli import map_command
+    from gridcarbon.synergy.cli import synergy
+    from gridcarbon.zoning.cli import zones_command
+
+    for command in (invert_command, osse_command, zones_command, map_command, synergy):
+        cli.add_command(command)
+
+
+_register_stage_commands()
 
 
 def main() -> None:
@@ -310,7 +268,3 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, raise_terminated)
     cli(obj={})
-
-
-if __name__ == "__main__":
-    main()

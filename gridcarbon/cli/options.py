@@ -1,0 +1,114 @@
+"""The options every ``gridcarbon`` command shares, declared once (as rasterio's ``rio`` does).
+
+``--config``, the period (``--start/--end/--year``), ``-o/--out`` with one default rule (the
+config's ``output.directory``, ``./gridcarbon-output``, unless the command writes into a folder
+it is given), and ``--overwrite``.  Light: click and the standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gridcarbon.config import FIRST_YEAR, LAST_YEAR
+
+__all__ = [
+    "config_option",
+    "period_options",
+    "out_option",
+    "overwrite_option",
+    "load_cli_config",
+    "output_folder",
+]
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML run configuration (default: the embedded Zhejiang default; "
+    "`gridcarbon config -o my.yaml` writes it, with every setting explained, to start from).",
+)
+
+_PERIOD = (
+    click.option(
+        "--start",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="First Beijing day of the period (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--end",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="Last Beijing day of the period, inclusive (YYYY-MM-DD).",
+    ),
+    click.option(
+        "--year",
+        type=click.IntRange(FIRST_YEAR, LAST_YEAR),
+        default=None,
+        help="A whole Beijing calendar year (8,760 or 8,784 hours).",
+    ),
+)
+
+
+def period_options(f: Callable) -> Callable:
+    """``--start``, ``--end`` and ``--year``."""
+    for opt in reversed(_PERIOD):
+        f = opt(f)
+    return f
+
+
+def out_option(
+    help_text: str = "Output folder (default: output.directory of the config, "
+    "./gridcarbon-output).",
+    file: bool = False,
+) -> Callable:
+    """``-o/--out``: a folder (or, with ``file``, one file)."""
+    return click.option(
+        "-o",
+        "--out",
+        "out",
+        type=click.Path(dir_okay=file is False, file_okay=file, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace what gridcarbon wrote there before (never files it did not write).",
+)
+
+
+def load_cli_config(
+    config_path: Path | None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    year: int | None = None,
+) -> Any:
+    """The run configuration from ``--config`` with the period options applied."""
+    from gridcarbon.config import RunConfig, load_config
+
+    if year is not None and (start or end):
+        raise click.UsageError("give either --year or --start/--end, not both")
+    cfg = load_config(config_path)
+    data = cfg.model_dump()
+    if year is not None:
+        data["period"] = {"start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
+    elif start or end:
+        data["period"] = {
+            "start": start.date() if start else cfg.period.start,
+            "end": end.date() if end else cfg.period.end,
+        }
+    return RunConfig.validate_dict(data)
+
+
+def output_folder(out: Path | None, config: Any) -> Path:
+    """The one default rule: ``-o/--out``, else the config's ``output.directory``."""
+    return Path(out) if out is not None else Path(config.output.directory)
