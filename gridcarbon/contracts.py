@@ -39,6 +39,7 @@ __all__ = [
     "EMERGING_CATEGORIES",
     "PATHWAYS",
     "pathway_for",
+    "colocation_set_name",
     "RunFile",
     "RUN_FILES",
     "run_file_name",
@@ -129,6 +130,14 @@ def pathway_for(category: str, subtype: str) -> tuple[str, str]:
     if subtype in ("industrial_agglomeration", "urban_living", "sea"):
         return PATHWAYS[subtype]
     return PATHWAYS.get(category, PATHWAYS["general_control"])
+
+
+def colocation_set_name(species: tuple[str, ...]) -> str:
+    """Name stem of a co-located species set in the zoning outputs (``coloc_<stem>`` in the
+    hotspot Datasets, ``coloc_<stem>_cell_days`` … in the unit table): ``all`` for a set of
+    three or more species (the zoning stage tests only the run's whole set), else the two
+    species names joined by ``_`` (``CO2_NOx``)."""
+    return "all" if len(species) >= 3 else "_".join(species)
 
 
 # -- the run folder -------------------------------------------------------------------------------
