@@ -48,7 +48,7 @@ VARIANT_LABEL = {
 
 
 def raster_layer_name(variant: str, species: str) -> str:
-    """Layer-control name of a raster layer, e.g. ``"NOx posterior − prior"``.
+    """Layer-control name of a raster layer: ``"<species> posterior − prior"`` and the like.
 
     ``species`` is the species' name (``Species.name``), which is also how
     ``MapConfig.raster_initial`` and ``raster_species`` refer to it.

@@ -80,7 +80,7 @@ class UnitColumns:
     tooltip: tuple[str, ...] = ()
 
     def label(self, column: str) -> str:
-        """Readable label of a unit column (``NOx_t_per_km2`` → ``NOx intensity (t km⁻²)``)."""
+        """Readable label of a unit column (``<sp>_t_per_km2`` → ``<sp> intensity (t km⁻²)``)."""
         return self.labels.get(column, str(column).replace("_", " "))
 
 

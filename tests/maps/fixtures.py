@@ -19,6 +19,7 @@ import functools
 import itertools
 import json
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +30,7 @@ import xarray as xr
 from gridcarbon.contracts import MapInputs, ZoningResult, colocation_set_name
 from gridcarbon.grids.dataset import emission_dataset
 from gridcarbon.grids.gridspec import GridSpec, default_crs
+from gridcarbon.io.tables import write_csv
 from gridcarbon.species import DEFAULT_SPECIES, Species
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -373,6 +375,31 @@ def _station_series(stations: pd.DataFrame, t: np.ndarray, rng) -> pd.DataFrame:
             )
         )
     return pd.concat(recs, ignore_index=True)
+
+
+def write_run_folder(run: Path, inputs: MapInputs, config_yaml: str | None = None) -> None:
+    """A run folder holding ``inputs`` under the file names of ``gridcarbon run`` (the daily
+    tally: the monthly sums, suffixed ``_monthly``, and the daily ones of the first month)."""
+    run.mkdir()
+    inputs.prior.to_netcdf(run / "prior.nc")
+    if inputs.posterior is not None:
+        inputs.posterior.to_netcdf(run / "posterior.nc")
+    z = inputs.zoning
+    z.units.to_file(run / "zone_units.gpkg", layer="zone_units")
+    z.diurnal.to_dataset().to_netcdf(run / "zone_diurnal.nc")
+    monthly = z.tally_month.rename({v: f"{v}_monthly" for v in z.tally_month.data_vars})
+    daily = z.tally_month.isel(month=0, drop=True).expand_dims(
+        day=pd.date_range("2023-01-01", periods=2, freq="D")
+    )
+    xr.merge([monthly, daily.transpose("unit", "day") / 31.0]).to_netcdf(
+        run / "zone_tally_daily.nc"
+    )
+    z.hotspots["day"].to_netcdf(run / "hotspots_day.nc")
+    stats = inputs.stations.assign(species="CO2", n_obs=96)
+    write_csv(stats, run / "station_stats.csv")
+    write_csv(inputs.station_series, run / "station_series.csv")
+    if config_yaml is not None:
+        (run / "config.yaml").write_text(config_yaml, encoding="utf-8")
 
 
 def layer_control_names(page: str) -> list[str]:

@@ -18,6 +18,7 @@ from fixtures import (
     small_boundaries,
     small_grid,
     small_prior,
+    write_run_folder,
 )
 
 from gridcarbon.contracts import MapInputs, ZoningResult
@@ -187,25 +188,6 @@ def test_run_map_stage_returns_documents(tmp_path, small):
     assert "CO2 posterior − prior" in names and LAYER_NAMES["stations"] in names
     assert LAYER_NAMES["colocated"] in names
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
-
-
-def write_run_folder(run: Path, inputs: MapInputs, config_yaml: str | None = None) -> None:
-    """A run folder holding ``inputs`` under the file names of ``gridcarbon run``."""
-    run.mkdir()
-    inputs.prior.to_netcdf(run / "prior.nc")
-    if inputs.posterior is not None:
-        inputs.posterior.to_netcdf(run / "posterior.nc")
-    z = inputs.zoning
-    z.units.to_file(run / "zone_units.gpkg", layer="zone_units")
-    z.diurnal.to_dataset().to_netcdf(run / "zone_diurnal.nc")
-    monthly = z.tally_month.rename({v: f"{v}_monthly" for v in z.tally_month.data_vars})
-    monthly.to_netcdf(run / "zone_tally_daily.nc")
-    z.hotspots["day"].to_netcdf(run / "hotspots_day.nc")
-    stats = inputs.stations.assign(species="CO2", n_obs=96)
-    write_csv(stats, run / "station_stats.csv")
-    write_csv(inputs.station_series, run / "station_series.csv")
-    if config_yaml is not None:
-        (run / "config.yaml").write_text(config_yaml, encoding="utf-8")
 
 
 def test_cli_reads_a_run_folder(tmp_path, small):
