@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
@@ -33,6 +34,9 @@ from gridcarbon.maps.page import (
     page_provenance,
 )
 from gridcarbon.species import DEFAULT_SPECIES, Species
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import xarray as xr
 
 __all__ = ["make_map", "map_html", "map_documents", "write_map", "layer_names", "LAYER_NAMES"]
 
@@ -60,6 +64,8 @@ def _map_species(inputs: MapInputs, cfg: MapConfig) -> tuple[Species, ...]:
     """The species drawn: those of ``inputs.species`` in the prior, restricted to
     ``cfg.raster_species`` when given (names checked against ``inputs.species``)."""
     known = [s.name for s in inputs.species]
+    if not known:
+        raise InputDataError("MapInputs.species is empty: give the species of the run")
     if cfg.raster_species is not None:
         unknown = [n for n in cfg.raster_species if n not in known]
         if unknown:
@@ -76,7 +82,7 @@ def _map_species(inputs: MapInputs, cfg: MapConfig) -> tuple[Species, ...]:
     return tuple(drawn)
 
 
-def _check_same_grid(grid: GridSpec, posterior) -> None:
+def _check_same_grid(grid: GridSpec, posterior: xr.Dataset) -> None:
     pg = GridSpec.from_dataset(posterior)
     if (
         pg.shape != grid.shape
@@ -129,7 +135,9 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
     add_boundaries(m, inputs.boundaries, grid, cfg)
     if zoning is not None:
         level = zoning.hotspots.get(cfg.hotspot_level)
-        if level is None:
+        if len(inputs.species) < 2:
+            log.info("map: one species has no co-located hotspots; no hotspot layers")
+        elif level is None:
             log.warning(
                 "map: the zoning result has no %r hotspots (has %s); no hotspot layers",
                 cfg.hotspot_level,

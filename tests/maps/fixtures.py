@@ -218,14 +218,13 @@ def small_hotspots(
     grid: GridSpec, steps: int = 5, species: tuple[Species, ...] = DEFAULT_SPECIES
 ) -> xr.Dataset:
     """A daily hotspot Dataset: a 2 × 2 block hot in every species at 99 %, a cell hot in the
-    first two species at 95 % on three days, a cold spot."""
+    first two species at 95 % on three days, a cold spot (no co-location with one species)."""
     shape = (steps, grid.ny, grid.nx)
     b = {s.name: np.zeros(shape, np.int8) for s in species}
     for sp in b:
         b[sp][:, 2:4, 2:4] = 3
-    first, second, *rest = b
-    b[first][:3, 8, 10] = 2
-    b[second][:3, 8, 10] = 2
+    for sp in list(b)[:2]:
+        b[sp][:3, 8, 10] = 2
     b[list(b)[-1]][:, 0, 0] = -3  # cold spot: not a hotspot
     t = pd.date_range("2023-01-02", periods=steps, freq="D")
     data = {f"{sp}_bin": (("time", "y", "x"), v) for sp, v in b.items()}

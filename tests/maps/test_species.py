@@ -115,3 +115,22 @@ def test_two_species_have_one_colocated_layer_and_no_pairs():
     assert legends["units"][0]["title"] == "co-located hotspot cell-days"
     (modes,) = _json_after(page, r"var modes = ")
     assert modes["hour"]["label"] == "Hour of day (Beijing): NOx"
+
+
+def test_one_species_has_no_hotspot_layers_and_none_is_refused():
+    import pytest
+
+    from gridcarbon.contracts import MapInputs
+    from gridcarbon.errors import InputDataError
+
+    inputs = _inputs((NOX,), {})
+    names = layer_control_names(map_html(make_map(inputs), self_contained=False))
+    assert [n for n in names if n.startswith(("NOx ", "CO2 ", "SO2 "))] == [
+        "NOx prior",
+        "NOx posterior",
+        "NOx posterior − prior",
+        "NOx uncertainty reduction",
+    ]
+    assert not any(n.startswith("Hotspots") for n in names) and "Control units" in names
+    with pytest.raises(InputDataError, match="species is empty"):
+        make_map(MapInputs(inputs.prior, species=()))
