@@ -361,19 +361,45 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.maps.pipeline import run_map_stage
+    from gridcarbon import contracts
+    from gridcarbon._version import __version__
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.maps.stage import run_map_stage
+    from gridcarbon.scenario.geography import load_boundaries
+    from gridcarbon.species import resolve_species
 
     inv = result.stages.get("inversion")
-    path = run_map_stage(
-        config,
-        result.prior,
-        out_dir / config.maps.file_name,
+    zoning = result.stages.get("zoning")
+    if zoning is not None and not isinstance(zoning, contracts.ZoningResult):
+        # the zoning stage's own result object: its fields under the contract's names
+        zoning = contracts.ZoningResult(
+            units=zoning.units,
+            tally=zoning.tally,
+            tally_day=zoning.tally_day,
+            tally_month=zoning.tally_month,
+            table=zoning.table,
+            rollups=zoning.rollups,
+            diurnal=zoning.diurnal,
+            hotspots=zoning.hotspots,
+            colocation=zoning.colocation,
+            qa=zoning.qa,
+            grids_kind="posterior" if inv is not None else "prior",
+            timings=zoning.timings,
+        )
+    inputs = contracts.MapInputs(
+        prior=result.prior,
         posterior=inv.posterior if inv is not None else None,
-        zoning_result=result.stages.get("zoning"),
-        inversion_result=inv,
+        zoning=zoning,
+        stations=inv.stations if inv is not None else None,
+        station_stats=inv.station_stats if inv is not None else None,
+        station_series=inv.station_series if inv is not None else None,
+        boundaries={level: load_boundaries(level) for level in ("province", "city", "county")},
+        provenance={"gridcarbon_version": __version__},
+        species=resolve_species(config.species),
     )
-    result.files["map"] = path
-    return path
+    paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
+    result.files["map"] = paths[config.maps.file_name]
+    return result.files["map"]
 
 
 def _later_stages() -> list[tuple[str, Any]]:

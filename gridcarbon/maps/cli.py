@@ -48,33 +48,38 @@ def map_command(
     Reads from RUN_DIR whatever exists of: prior.nc (required), posterior.nc,
     zone_units.gpkg, zone_diurnal.nc, zone_tally_daily.nc, hotspots_day.nc,
     station_stats.csv, station_series.csv, config.yaml (the files `gridcarbon run` writes).
+    The base map is the Zhejiang province, city and county outlines.
     By default the file is self-contained: it opens offline and makes no network request.
     """
     from gridcarbon.config import load_config
+    from gridcarbon.config.maps import MapConfig
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.run_folder_reader import read_map_inputs, read_run_config
     from gridcarbon.io.runfolder import check_output_set, output_set
-    from gridcarbon.maps.core import make_map, write_map
-    from gridcarbon.maps.pipeline import read_run_dir
+    from gridcarbon.maps.stage import run_map_stage
+    from gridcarbon.scenario.geography import load_boundaries
 
     t0 = time.perf_counter()
-    inputs = read_run_dir(run_dir)
-    run_cfg = load_config(config_path) if config_path is not None else inputs.pop("config", None)
-    inputs.pop("config", None)
-    cfg = run_cfg.maps if run_cfg is not None else None
-    if cfg is None:
-        from gridcarbon.config.maps import MapConfig
-
-        cfg = MapConfig()
+    boundaries = {level: load_boundaries(level) for level in ("province", "city", "county")}
+    inputs = read_map_inputs(run_dir, boundaries)
+    run_cfg = load_config(config_path) if config_path is not None else read_run_config(run_dir)
+    cfg = run_cfg.maps if run_cfg is not None else MapConfig()
     if cdn:
         cfg = cfg.model_copy(update={"self_contained": False})
     out = out_path if out_path is not None else run_dir / cfg.file_name
     check_output_set(out.parent, [out.name], overwrite, check_folder=False)
-    m = make_map(config=cfg, **inputs)
+    documents = run_map_stage(inputs, cfg)
     with output_set(out.parent, [out.name], overwrite, check_folder=False) as tmp:
-        write_map(m, tmp / out.name)
-    path = out
-    size = path.stat().st_size / 1e6
-    layers = ", ".join(k for k in ("posterior", "units", "hotspots", "stations") if k in inputs)
+        write_documents({out.name: documents[cfg.file_name]}, tmp)
+    size = out.stat().st_size / 1e6
+    present = {
+        "posterior": inputs.posterior is not None,
+        "units": inputs.zoning is not None and inputs.zoning.units is not None,
+        "hotspots": inputs.zoning is not None and bool(inputs.zoning.hotspots),
+        "stations": inputs.stations is not None,
+    }
+    layers = "".join(f", {k}" for k, v in present.items() if v)
     click.echo(
-        f"map: {path} ({size:.1f} MB, {'CDN' if cdn else 'self-contained'}; "
-        f"prior{', ' + layers if layers else ''}; {time.perf_counter() - t0:.1f} s)"
+        f"map: {out} ({size:.1f} MB, {'CDN' if cdn else 'self-contained'}; "
+        f"prior{layers}; {time.perf_counter() - t0:.1f} s)"
     )
