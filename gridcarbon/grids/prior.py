@@ -89,7 +89,7 @@ def grid_from_config(config: RunConfig) -> GridSpec:
 
 def prior_inventory(config: RunConfig, grid: GridSpec | None = None) -> Inventory:
     """The inventory of ``config`` on its grid (the Zhejiang default)."""
-    from gridcarbon.scenario.inventory import zhejiang_inventory
+    from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
 
     grid = grid_from_config(config) if grid is None else grid
     return zhejiang_inventory(config, grid)

