@@ -98,11 +98,11 @@ def bench_cocontrol() -> None:
 
 def bench_osse(replicates: int, planted: int, seed: int = 20250, config=None) -> None:
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.core import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior
     from gridcarbon.synergy.crosscheck import crosscheck
 
     config = RunConfig() if config is None else config

@@ -6,7 +6,6 @@
 
 from gridcarbon.io.grids import (
     open_grids,
-    period_totals,
     write_geotiff,
     write_netcdf,
     write_stream,
@@ -20,7 +19,6 @@ __all__ = [
     "atomic_directory",
     "atomic_path",
     "open_grids",
-    "period_totals",
     "read_point_sources",
     "write_geotiff",
     "write_netcdf",

@@ -215,8 +215,8 @@ def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
 def default_inputs() -> dict:
     """Full-size inputs of the default scenario (see module docstring)."""
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.maps.pipeline import from_zoning_result
+    from gridcarbon.pipeline import build_prior
     from gridcarbon.scenario.stations import default_network
     from gridcarbon.zoning.stage import run_zoning
 

@@ -20,7 +20,7 @@ from gridcarbon.zoning import stage as zoning_stage
 @pytest.mark.slow
 def test_map_of_real_stage_results(tmp_path):
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
+    from gridcarbon.pipeline import build_prior
 
     cfg = RunConfig.validate_dict(
         {  # the default scenario on 30 km cells over 3 days
