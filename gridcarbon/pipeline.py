@@ -111,7 +111,7 @@ def plan_run(
     existing folder without ``overwrite`` or holding files gridcarbon did not write), every input
     file the configuration names (exists, readable, right kind), the inversion's period limit,
     the control units (read and checked here, so a bad unit file is refused in seconds), the
-    memory the run will need against what the machine has (:mod:`gridcarbon.resources`), and the
+    memory the run will need against what the machine has (:mod:`gridcarbon.io.resources`), and the
     free disk space against the size of the outputs.
 
     Parameters
@@ -159,9 +159,9 @@ def plan_run(
 def check_memory(
     config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
 ) -> Any:
-    """Refuse (:class:`~gridcarbon.resources.ResourceError`, with the estimate and the ways out)
+    """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
     a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
-    from gridcarbon.resources import ResourceError, available_memory, estimate_memory
+    from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
         cells,
@@ -191,7 +191,7 @@ def check_memory(
 def _check_disk(
     config: RunConfig, out_dir: Path, cells: int, hours: int, units: int, stages
 ) -> None:
-    from gridcarbon.resources import ResourceError, estimate_output_bytes
+    from gridcarbon.io.resources import ResourceError, estimate_output_bytes
 
     grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
     grids = max(grids, 1) * (2 if "inversion" in stages else 1)
