@@ -39,8 +39,7 @@ def _best_of(fn, repeat: int = 3) -> float:
 
 
 def bench_index() -> None:
-    from gridcarbon.synergy.index import synergy_index
-    from gridcarbon.synergy.io import load_indicator_system
+    from gridcarbon.synergy.index import load_indicator_system, synergy_index
 
     system = load_indicator_system()
     t = system.table.set_index("level3_no")

@@ -6,12 +6,8 @@ import pandas as pd
 import pytest
 
 from gridcarbon.errors import InputDataError, InputFileError
-from gridcarbon.synergy.io import (
-    load_indicator_system,
-    read_bounds,
-    read_indicator_values,
-    read_peak_spec,
-)
+from gridcarbon.io.synergy_files import read_bounds, read_indicator_values, read_peak_spec
+from gridcarbon.synergy.index import load_indicator_system
 
 
 def test_read_bounds_errors_name_the_line(tmp_path):
@@ -57,7 +53,7 @@ def test_two_columns_for_one_field_are_refused(tmp_path):
         }
     ).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="two columns map to 'region_code'"):
-        read_indicator_values(path, load_indicator_system())
+        read_indicator_values(path, load_indicator_system().table)
 
 
 def test_indicator_number_and_name_must_agree(tmp_path):
@@ -72,4 +68,4 @@ def test_indicator_number_and_name_must_agree(tmp_path):
         }
     ).to_csv(path, index=False)
     with pytest.raises(InputDataError, match="number 2 and name 'PM2.5浓度' .*disagree"):
-        read_indicator_values(path, load_indicator_system())
+        read_indicator_values(path, load_indicator_system().table)
