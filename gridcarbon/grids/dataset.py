@@ -1,6 +1,6 @@
 """The emission Dataset: gridded area sources plus a point-source table, with CF metadata.
 
-Layout (see also ``docs/architecture.md``), one variable pair per species (``CO2``, ...):
+Layout (see also ``docs/architecture.md``), one variable pair per species (named by its name):
 
 * ``<species>`` ``(time, y, x)`` float32, kg h-1 per cell: **area sources**;
 * ``<species>_point`` ``(time, point)`` float32, kg h-1: **point sources**, kept as a table so

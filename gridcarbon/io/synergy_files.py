@@ -43,8 +43,8 @@ __all__ = [
     "read_station_evidence",
     "read_run_point_sources",
     "read_peak_spec",
-    "read_run_city_co2",
-    "read_run_posterior_co2",
+    "read_run_city_totals",
+    "read_run_posterior_totals",
     "read_inversion_solver",
 ]
 
@@ -517,15 +517,26 @@ def read_peak_spec(path: str | Path) -> dict:
     return spec
 
 
-def read_run_city_co2(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
-    """Posterior CO2 per city over a run (t) and the run's first and last Beijing day.
+def read_run_city_totals(
+    run_dir: str | Path, species: str
+) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Posterior total of ``species`` (its name) per city over a run, and the run's first and
+    last Beijing day.
 
     From ``zone_rollup_city.csv`` (area + point sources inside each city's units) and the
     period of ``summary.json``.
+
+    Returns
+    -------
+    (DataFrame, Timestamp, Timestamp)
+        ``region_code`` (the city code) and ``total_t`` (t over the run); first and last day.
     """
     city = pd.read_csv(
         _run_file(run_dir, "rollup_city"), dtype={"city_code": str}, encoding="utf-8-sig"
     )
+    column = f"{species}_kg"
+    if column not in city:
+        raise InputDataError(f"zone_rollup_city.csv of {str(run_dir)!r} has no column {column!r}")
     summary_path = _run_file(run_dir, "summary")
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     try:
@@ -534,12 +545,13 @@ def read_run_city_co2(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Timestamp, 
         raise InputFileError(f"{summary_path}: no prior.period_utc") from None
     first = (pd.Timestamp(start_utc) + pd.Timedelta(hours=8)).normalize()
     last = (pd.Timestamp(end_utc) + pd.Timedelta(hours=8)).normalize() - pd.Timedelta(days=1)
-    table = pd.DataFrame({"region_code": city["city_code"], "co2_t": city["CO2_kg"] / 1e3})
+    table = pd.DataFrame({"region_code": city["city_code"], "total_t": city[column] / 1e3})
     return table, first, last
 
 
-def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
-    """Posterior CO2 over a run (t) per facility, unit, county or city, for carbon accounts.
+def read_run_posterior_totals(run_dir: str | Path, level: str, species: str) -> pd.Series:
+    """Posterior total of ``species`` (its name) over a run (t) per facility, unit, county or
+    city, for carbon accounts.
 
     Facilities: only the stacks with their own unknown in the inversion (the others share their
     cell's correction and have no posterior of their own); units, counties and cities: the
@@ -547,13 +559,13 @@ def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
     """
     if level == "facility":
         points = read_point_crosscheck(run_dir)
-        co2 = points[points["species"] == "CO2"]
-        return pd.Series(co2["posterior"].to_numpy(), index=co2["id"].astype(str), name="co2_t")
+        own = points[points["species"] == species]
+        return pd.Series(own["posterior"].to_numpy(), index=own["id"].astype(str), name="total_t")
     columns = {"unit": "unit_code", "county": "county_code", "city": "city_code"}
     if level not in columns:
         raise InputDataError(f"level {level!r} is not facility, unit, county or city")
     units = read_run_units(run_dir)
-    return (units.groupby(columns[level])["CO2_kg"].sum() / 1e3).rename("co2_t")
+    return (units.groupby(columns[level])[f"{species}_kg"].sum() / 1e3).rename("total_t")
 
 
 def read_inversion_solver(run_dir: str | Path) -> str:

@@ -216,10 +216,12 @@ def index_cmd(
 
 def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic: bool):
     """The model's CO2 per unit GDP beside the official indicator 5 of the same year."""
-    from gridcarbon.io.synergy_files import load_shipped_gdp, read_run_city_co2, run_is_synthetic
+    from gridcarbon.io.synergy_files import load_shipped_gdp, read_run_city_totals, run_is_synthetic
+    from gridcarbon.species import CO2
     from gridcarbon.synergy.decoupling import constant_price_gdp, model_carbon_intensity, run_year
 
-    city, first, last = read_run_city_co2(run_dir)
+    city, first, last = read_run_city_totals(run_dir, CO2.name)
+    city = city.rename(columns={"total_t": "co2_t"})
     year = run_year(first, last)
     gdp = constant_price_gdp(load_shipped_gdp(), 2020)
     model = model_carbon_intensity(
@@ -396,11 +398,12 @@ def allocate_cmd(
     if posterior_column:
         result = carbon_account(alloc, pd.to_numeric(table[posterior_column], errors="coerce"))
     elif run_dir is not None:
-        from gridcarbon.io.synergy_files import read_run_posterior_co2
+        from gridcarbon.io.synergy_files import read_run_posterior_totals
+        from gridcarbon.species import CO2
 
         if level is None:
             raise InputDataError("--run needs --level (facility, unit, county or city)")
-        result = carbon_account(alloc, read_run_posterior_co2(run_dir, level))
+        result = carbon_account(alloc, read_run_posterior_totals(run_dir, level, CO2.name))
     sheets = {"allocation": result}
     if alloc.weights is not None:
         sheets["entropy_weights"] = alloc.weights.to_frame()
