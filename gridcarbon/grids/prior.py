@@ -11,7 +11,6 @@ memory; :func:`prior_grids` returns the whole period as one Dataset.  The numeri
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -37,8 +36,6 @@ __all__ = [
     "period_hours",
     "month_slices",
 ]
-
-log = logging.getLogger(__name__)
 
 
 def hourly_area_emissions(
