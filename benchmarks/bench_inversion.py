@@ -58,11 +58,11 @@ def main() -> None:
     import numba
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.core import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior
 
     out: dict = {"numba_threads": numba.get_num_threads()}
     t = time.perf_counter()

@@ -26,10 +26,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.osse import area_sector_shares_from_config, run_osse
     from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.core import assimilate, cell_period_stats
     from gridcarbon.inversion.osse import (
         area_sector_shares_from_config,
@@ -51,6 +50,7 @@ def main() -> None:
     )
     from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior
 
     last = calendar.monthrange(2023, args.month)[1]
     config = RunConfig.validate_dict(

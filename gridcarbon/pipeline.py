@@ -6,16 +6,17 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
+from gridcarbon._version import __version__
 from gridcarbon.config import RunConfig
-from gridcarbon.grids.dataset import species_in
+from gridcarbon.grids.dataset import period_totals, species_in
 from gridcarbon.io import (
     atomic_directory,
     write_geotiff,
@@ -26,13 +27,20 @@ from gridcarbon.io import (
 from gridcarbon.io.inputs import config_input_files
 from gridcarbon.io.tables import write_csv
 
+if TYPE_CHECKING:
+    from gridcarbon.contracts import Scenario
+
 __all__ = [
     "RunResult",
     "RunPlan",
     "plan_run",
     "check_memory",
     "run",
+    "build_prior",
+    "iter_prior",
+    "prior_attrs",
     "write_prior",
+    "write_prior_streamed",
     "prior_summary",
 ]
 
@@ -103,7 +111,7 @@ def plan_run(
     existing folder without ``overwrite`` or holding files gridcarbon did not write), every input
     file the configuration names (exists, readable, right kind), the inversion's period limit,
     the control units (read and checked here, so a bad unit file is refused in seconds), the
-    memory the run will need against what the machine has (:mod:`gridcarbon.resources`), and the
+    memory the run will need against what the machine has (:mod:`gridcarbon.io.resources`), and the
     free disk space against the size of the outputs.
 
     Parameters
@@ -115,9 +123,10 @@ def plan_run(
     inputs : further input files (e.g. the configuration file) the output must not hold
     streamed : the prior is streamed month by month (``grid`` of a long period)
     """
-    from gridcarbon.grids.prior import grid_from_config, period_hours
+    from gridcarbon.grids.prior import period_hours
     from gridcarbon.io.inputs import check_input_file
     from gridcarbon.io.runfolder import check_output_folder
+    from gridcarbon.scenario.zhejiang import zhejiang_grid
 
     stages = _enabled_stages(config) if stages is None else tuple(stages)
     files = config_input_files(config)
@@ -131,8 +140,8 @@ def plan_run(
         from gridcarbon.inversion.pipeline import check_period
 
         check_period(config)
-    grid = grid_from_config(config)
-    hours = int(period_hours(config)[0].size)
+    grid = zhejiang_grid(config.grid)
+    hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
@@ -150,9 +159,9 @@ def plan_run(
 def check_memory(
     config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
 ) -> Any:
-    """Refuse (:class:`~gridcarbon.resources.ResourceError`, with the estimate and the ways out)
+    """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
     a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
-    from gridcarbon.resources import ResourceError, available_memory, estimate_memory
+    from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
         cells,
@@ -182,7 +191,7 @@ def check_memory(
 def _check_disk(
     config: RunConfig, out_dir: Path, cells: int, hours: int, units: int, stages
 ) -> None:
-    from gridcarbon.resources import ResourceError, estimate_output_bytes
+    from gridcarbon.io.resources import ResourceError, estimate_output_bytes
 
     grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
     grids = max(grids, 1) * (2 if "inversion" in stages else 1)
@@ -203,6 +212,98 @@ def _check_disk(
             f"this run writes about {need / 1e9:.1f} GB, but only {free / 1e9:.1f} GB is free "
             f"on the disk of {str(where)!r}; free some space or choose another --out"
         )
+
+
+def _scenario(config: RunConfig) -> Scenario:
+    """The scenario of ``config`` (the embedded Zhejiang default), without control units."""
+    from gridcarbon.scenario.zhejiang import zhejiang_scenario
+
+    return zhejiang_scenario(config, with_units=False)
+
+
+def _joined(names: list[str]) -> str:
+    """``"a, b and c"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def prior_attrs(config: RunConfig, scenario: Scenario) -> dict[str, str]:
+    """Global attributes of the prior grids: what they are, what of them is synthetic, and the
+    provenance (version, configuration, input checksums) of ``scenario`` under ``config``."""
+    inventory = scenario.inventory
+    names = [sp.name for sp in scenario.species]
+    return {
+        "title": f"gridcarbon prior emission grids (fused inventory of {_joined(names)})",
+        "institution": "gridcarbon",
+        "source": "gridcarbon prior inventory: " + json.dumps(dict(inventory.description)),
+        "synthetic": "true" if inventory.synthetic else "false",
+        "synthetic_components": ", ".join(inventory.synthetic_components),
+        "gridcarbon_version": __version__,
+        "config": config.to_yaml(),
+        "input_checksums": json.dumps(dict(scenario.input_checksums)),
+        "inventory_year_beijing": str(config.period.year),
+        "time_zone_note": "time is UTC, hour-beginning; the inventory year is the Beijing "
+        "calendar year (UTC+8); show Beijing time to people",
+    }
+
+
+def iter_prior(
+    config: RunConfig | None = None, scenario: Scenario | None = None, progress: bool = False
+) -> Iterator[xr.Dataset]:
+    """Yield the prior grids of the configured period month by month (Beijing months).
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        Default: the embedded Zhejiang default (January 2023).
+    scenario : Scenario, optional
+        The region's inventory and species; default: the Zhejiang scenario of ``config``.
+    progress : bool
+        Show a progress bar per month.
+
+    Yields
+    ------
+    xr.Dataset
+        One month of the emission Dataset (:func:`gridcarbon.grids.prior.iter_prior_grids`);
+        memory is bounded by one month of grids.
+    """
+    from gridcarbon.grids.prior import iter_prior_grids
+
+    config = RunConfig() if config is None else config
+    scenario = _scenario(config) if scenario is None else scenario
+    yield from iter_prior_grids(
+        scenario.inventory,
+        config.period,
+        scenario.species,
+        keep_sectors=config.prior.keep_sectors,
+        attrs=prior_attrs(config, scenario),
+        progress=progress,
+    )
+
+
+def build_prior(
+    config: RunConfig | None = None, scenario: Scenario | None = None, progress: bool = False
+) -> xr.Dataset:
+    """Hourly prior emission grids of the configured period, in memory.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        Default: the embedded Zhejiang default (January 2023).
+    scenario : Scenario, optional
+        The region's inventory and species; default: the Zhejiang scenario of ``config``.
+    progress : bool
+        Show a progress bar per month.
+
+    Returns
+    -------
+    xr.Dataset
+        Per species ``(time, y, x)`` float32 kg h-1 (area sources) and ``<species>_point``
+        ``(time, point)`` (point sources), CF-1.10 metadata, provenance and a ``synthetic``
+        flag.  For a year, prefer :func:`iter_prior` and :func:`write_prior_streamed`.
+    """
+    from gridcarbon.grids.prior import concat_time_chunks
+
+    return concat_time_chunks(iter_prior(config, scenario, progress=progress))
 
 
 def prior_summary(
@@ -253,7 +354,9 @@ def write_prior(
     if "zarr" in config.output.formats:
         files[f"{stem}_zarr"] = write_zarr(ds, out_dir / f"{stem}.zarr")
     if "geotiff" in config.output.formats:
-        files[f"{stem}_geotiff"] = write_geotiff(ds, out_dir / f"{stem}_totals.tif")
+        files[f"{stem}_geotiff"] = write_geotiff(
+            ds, out_dir / f"{stem}_totals.tif", totals=period_totals(ds)
+        )
     if "point" in ds.dims:
         sums = {
             sp: ds[f"{sp}_point"].sum("time", dtype=np.float64).values
@@ -305,8 +408,6 @@ def run(
     inputs : paths
         Further input files (the configuration file) that the output folder must not hold.
     """
-    from gridcarbon.grids.prior import build_prior
-
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
@@ -407,16 +508,15 @@ def _later_stages() -> list[tuple[str, Any]]:
 
 
 def write_prior_streamed(
-    config: RunConfig, out_dir: Path, progress: bool = False
+    config: RunConfig, out_dir: Path, progress: bool = False, scenario: Scenario | None = None
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """Write the prior of a long period (e.g. a year) with one month in memory at a time.
 
-    The months stream into a Zarr store; period totals and point sums accumulate on the way
-    (for the GeoTIFF, the point table and the summary); NetCDF, when asked for, is then written
-    from the store one variable at a time.  Returns the files by role and the summary.
+    The months (:func:`iter_prior` of ``config`` and ``scenario``) stream into the NetCDF file
+    and/or Zarr store; period totals and point sums accumulate on the way (for the GeoTIFF, the
+    point table and the summary).  Returns the files by role and the summary.
     """
     from gridcarbon.grids.dataset import total_grid
-    from gridcarbon.grids.prior import iter_prior
     from gridcarbon.io import open_grids
 
     totals: dict[str, np.ndarray] = {}
@@ -447,7 +547,9 @@ def write_prior_streamed(
         targets = {"netcdf": out_dir / ".prior-stream.nc"}
     files = {
         f"prior_{fmt}": path
-        for fmt, path in write_stream(tap(iter_prior(config, progress=progress)), targets).items()
+        for fmt, path in write_stream(
+            tap(iter_prior(config, scenario, progress=progress)), targets
+        ).items()
     }
     ds = open_grids(next(iter(targets.values())))
     if "geotiff" in formats:

@@ -99,14 +99,16 @@ def area_sector_shares_from_config(
     """Sector shares of each cell's period area emission, from the prior inventory of a
     :class:`~gridcarbon.config.RunConfig` and its temporal profiles."""
     try:
-        from gridcarbon.grids.prior import period_hours, prior_inventory
+        from gridcarbon.grids.prior import period_hours
         from gridcarbon.grids.temporal import hourly_weight_matrix
+        from gridcarbon.scenario.zhejiang import zhejiang_grid
+        from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
     except ImportError:  # pragma: no cover
         return None
-    inv = prior_inventory(run_config)
+    inv = zhejiang_inventory(run_config, zhejiang_grid(run_config.grid))
     if inv.grid.shape != system.grid.shape:
         return None
-    _, positions = period_hours(run_config)
+    _, positions = period_hours(run_config.period)
     W = hourly_weight_matrix(run_config.period.year, inv.sectors)[positions]  # (nt, S)
     wsum = W.sum(axis=0)
     out = {}

@@ -1,6 +1,6 @@
 """``gridcarbon synergy …``: the synergy analytics on the command line.
 
-Thin: each subcommand reads its tables (``gridcarbon.synergy.io``), calls the analytics and
+Thin: each subcommand reads its tables (``gridcarbon.io.synergy_files``), calls the analytics and
 writes CSV/Excel (formula-safe), an HTML section and, for peaks, an SVG plot. Every output is
 labelled 非官方测算 (unofficial calculation).
 """
@@ -116,9 +116,10 @@ def _report(paths: list[Path]) -> None:
 @_overwrite
 def template_cmd(path: Path, overwrite: bool) -> None:
     """Write an empty indicator-values table (CSV or .xlsx) with Chinese and English headers."""
-    from gridcarbon.synergy.io import load_indicator_system, write_template
+    from gridcarbon.io.synergy_files import write_template
+    from gridcarbon.synergy.index import load_indicator_system
 
-    click.echo(str(write_template(path, load_indicator_system(), overwrite)))
+    click.echo(str(write_template(path, load_indicator_system().table, overwrite)))
 
 
 @synergy.command("index")
@@ -166,18 +167,12 @@ def index_cmd(
     shipped GDP at constant 2020 prices) is written beside the official indicator 5; it never
     enters the index.
     """
-    from gridcarbon.synergy.index import synergy_index
-    from gridcarbon.synergy.io import (
-        load_indicator_system,
-        provenance_sheet,
-        read_bounds,
-        read_indicator_values,
-        read_table,
-    )
+    from gridcarbon.io.synergy_files import read_bounds, read_indicator_values, read_table
+    from gridcarbon.synergy.index import load_indicator_system, provenance_sheet, synergy_index
     from gridcarbon.synergy.sections import html_fragment
 
     system = load_indicator_system()
-    table = read_indicator_values(values, system)
+    table = read_indicator_values(values, system.table)
     fixed = read_bounds(bounds_file) if bounds_file else None
     states = None
     if state_scores is not None:
@@ -221,10 +216,12 @@ def index_cmd(
 
 def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic: bool):
     """The model's CO2 per unit GDP beside the official indicator 5 of the same year."""
+    from gridcarbon.io.synergy_files import load_shipped_gdp, read_run_city_totals, run_is_synthetic
+    from gridcarbon.species import CO2
     from gridcarbon.synergy.decoupling import constant_price_gdp, model_carbon_intensity, run_year
-    from gridcarbon.synergy.io import load_shipped_gdp, read_run_city_co2, run_is_synthetic
 
-    city, first, last = read_run_city_co2(run_dir)
+    city, first, last = read_run_city_totals(run_dir, CO2.name)
+    city = city.rename(columns={"total_t": "co2_t"})
     year = run_year(first, last)
     gdp = constant_price_gdp(load_shipped_gdp(), 2020)
     model = model_carbon_intensity(
@@ -257,12 +254,12 @@ def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic
 @_overwrite
 def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
     """Tapio decoupling of emissions (region_code, year, emissions) from GDP at constant prices."""
+    from gridcarbon.io.synergy_files import load_shipped_gdp, read_table
     from gridcarbon.synergy.decoupling import (
         check_gdp_magnitude,
         constant_price_gdp,
         tapio_table,
     )
-    from gridcarbon.synergy.io import load_shipped_gdp, read_table
 
     em = read_table(emissions, dtype={"region_code": str})
     if gdp_path is None:
@@ -294,8 +291,8 @@ def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
 @_overwrite
 def cocontrol_cmd(run_dir, base_run, level, out_dir, overwrite):
     """Co-control analysis of a run: distribution, trend, correlation (and change vs a base)."""
-    from gridcarbon.synergy.io import read_unit_daily
     from gridcarbon.synergy.sections import cocontrol_analysis, html_fragment
+    from gridcarbon.synergy.unit_series import read_unit_daily
 
     if run_dir is None:
         raise InputDataError("give --run DIR (a folder written by `gridcarbon run`)")
@@ -371,9 +368,9 @@ def allocate_cmd(
     overwrite,
 ):
     """Allocate a CO2 cap to the entities of a table (whole tonnes summing to the cap)."""
+    from gridcarbon.io.synergy_files import read_table
     from gridcarbon.names import clean_text_values
     from gridcarbon.synergy.allocation import allocate, carbon_account
-    from gridcarbon.synergy.io import read_table
 
     table = read_table(table_path, dtype={id_column: str})
     if id_column not in table:
@@ -401,11 +398,12 @@ def allocate_cmd(
     if posterior_column:
         result = carbon_account(alloc, pd.to_numeric(table[posterior_column], errors="coerce"))
     elif run_dir is not None:
-        from gridcarbon.synergy.io import read_run_posterior_co2
+        from gridcarbon.io.synergy_files import read_run_posterior_totals
+        from gridcarbon.species import CO2
 
         if level is None:
             raise InputDataError("--run needs --level (facility, unit, county or city)")
-        result = carbon_account(alloc, read_run_posterior_co2(run_dir, level))
+        result = carbon_account(alloc, read_run_posterior_totals(run_dir, level, CO2.name))
     sheets = {"allocation": result}
     if alloc.weights is not None:
         sheets["entropy_weights"] = alloc.weights.to_frame()
@@ -433,8 +431,8 @@ def allocate_cmd(
 @_overwrite
 def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
     """Red/yellow/green rating of enterprises on reduction, decarbonisation, synergy, efficiency."""
+    from gridcarbon.io.synergy_files import read_run_point_sources, read_table, run_is_synthetic
     from gridcarbon.names import clean_text_values
-    from gridcarbon.synergy.io import read_point_sources, read_table, run_is_synthetic
     from gridcarbon.synergy.rating import (
         anonymise as hide,
     )
@@ -463,7 +461,7 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
         if {"lon", "lat"} <= set(table.columns):
             locations = table[["facility_id", "lon", "lat"]]
     elif run_dir is not None:
-        points = read_point_sources(run_dir)
+        points = read_run_point_sources(run_dir)
         table = synthetic_facility_attributes(points)
         synthetic = True
         locations = points.rename(
@@ -538,14 +536,14 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
 def crosscheck_cmd(run_dir, reported, out_dir, overwrite):
     """Cross-check reported stack emissions against the run's posterior."""
     from gridcarbon.config.synergy import CrosscheckSettings
-    from gridcarbon.synergy.crosscheck import crosscheck, evidence
-    from gridcarbon.synergy.io import (
+    from gridcarbon.io.synergy_files import (
         read_inversion_solver,
         read_point_crosscheck,
         read_station_evidence,
         read_table,
         run_is_synthetic,
     )
+    from gridcarbon.synergy.crosscheck import crosscheck, evidence
     from gridcarbon.synergy.sections import html_fragment
 
     if run_dir is None:
@@ -605,7 +603,7 @@ def crosscheck_cmd(run_dir, reported, out_dir, overwrite):
 def peak_cmd(spec_path, draws, seed, out_dir, overwrite):
     """Carbon-peak scenarios (Kaya identity) from a YAML/CSV spec, with a band and an SVG plot."""
     from gridcarbon.io.runfolder import atomic_path
-    from gridcarbon.synergy.io import read_peak_spec
+    from gridcarbon.io.synergy_files import read_peak_spec
     from gridcarbon.synergy.peak import peak_svg, project_scenarios
     from gridcarbon.synergy.sections import html_fragment
 

@@ -1499,7 +1499,7 @@ def control_units(
 
         grid = default_grid()
     if path is None:
-        from gridcarbon.scenario.units import default_units
+        from gridcarbon.scenario.synthetic_units import default_units
 
         raw = default_units(grid)
         qa = UnitsQA(source="embedded synthetic units (gridcarbon.scenario.units)")

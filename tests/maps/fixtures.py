@@ -5,7 +5,7 @@
   zoning stage writes it, a few stations, boundaries around the grid: fast, and every value
   known.  :func:`small_inputs` puts them into a :class:`~gridcarbon.contracts.MapInputs`.
 * :func:`default_inputs`: the embedded default at full size (157 × 163 cells, January 2023,
-  ~2,000 synthetic units from ``gridcarbon.scenario.units``, the synthetic station network, the
+  ~2,000 synthetic units from ``gridcarbon.scenario.synthetic_units``, the synthetic station network, the
   real boundaries), for the size budget and the browser test of the default map.  The units,
   their series and the hotspots come from the real zoning stage
   (``gridcarbon.zoning.stage.run_zoning``).  The posterior and the station series are made here
@@ -322,7 +322,7 @@ def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
 def default_inputs() -> MapInputs:
     """Full-size inputs of the default scenario (see module docstring)."""
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
+    from gridcarbon.pipeline import build_prior
     from gridcarbon.scenario.stations import default_network
     from gridcarbon.zoning.stage import run_zoning
 

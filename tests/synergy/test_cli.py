@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from gridcarbon.synergy.cli import synergy
-from gridcarbon.synergy.io import load_indicator_system, read_unit_daily
+from gridcarbon.synergy.index import load_indicator_system
+from gridcarbon.synergy.unit_series import read_unit_daily
 
 HOSTILE = '=HYPERLINK("http://x","<b>杭州</b>")'
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
+    from gridcarbon.pipeline import build_prior
     from gridcarbon.zoning.stage import run_zoning_stage
 
     cfg = RunConfig()
