@@ -255,9 +255,9 @@ def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
 
 
 def _register_stage_commands() -> None:
+    from gridcarbon.cli.maps import map_command
+    from gridcarbon.cli.synergy import synergy
     from gridcarbon.inversion.cli import invert_command, osse_command
-    from gridcarbon.maps.cli import map_command
-    from gridcarbon.synergy.cli import synergy
     from gridcarbon.zoning.cli import zones_command
 
     for command in (invert_command, osse_command, zones_command, map_command, synergy):

@@ -27,7 +27,7 @@ from gridcarbon.io.outputs import write_documents
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_documents, map_html, write_map
 from gridcarbon.maps.assets import external_references, inline_assets, vendored_manifest
-from gridcarbon.maps.cli import map_command
+from gridcarbon.cli.maps import map_command
 from gridcarbon.maps.stage import run_map_stage
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,24 +8,26 @@ labelled 非官方测算 (unofficial calculation).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
-from gridcarbon.errors import GridcarbonError, InputDataError
+from gridcarbon.cli.options import out_option, overwrite_option
+from gridcarbon.errors import InputDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["synergy"]
 
-_out_dir = click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Output folder (created; existing files are kept unless --overwrite).",
+_out_dir = out_option(
+    "Output folder (default: ./gridcarbon-output); files already there are kept, and "
+    "replaced only with --overwrite.",
+    dest="out_dir",
+    default_folder=True,
 )
-_overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+_overwrite = overwrite_option
 _run = click.option(
     "--run",
     "run_dir",
@@ -35,18 +37,7 @@ _run = click.option(
 )
 
 
-class _Group(click.Group):
-    """Turns gridcarbon's errors into one clean message and exit code 2."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except GridcarbonError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group()
 def synergy() -> None:
     """Pollution–carbon synergy analytics (unofficial calculations, 非官方测算)."""
 
@@ -60,37 +51,28 @@ def _write_outputs(
     html: str | None = None,
     extra: tuple[str, ...] = (),
 ) -> list[Path]:
-    """Write the sheets (one workbook + one CSV each) and the HTML page; ``extra`` names the
-    caller's further files, checked for existence with the others before anything is written."""
-    from gridcarbon.io.runfolder import atomic_path
-    from gridcarbon.io.tables import write_csv, write_excel
+    """Write the sheets (one workbook + one CSV each) and the HTML page, all or none
+    (:func:`gridcarbon.io.runfolder.output_set`); ``extra`` names the caller's further files,
+    checked for existence with the others before anything is written."""
+    import pandas as pd
+
+    from gridcarbon.contracts import Document
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.runfolder import check_output_set, output_set
     from gridcarbon.synergy.index import UNOFFICIAL_LABEL
 
-    targets = [out_dir / f"{stem}.xlsx", *(out_dir / f"{stem}_{n}.csv" for n in sheets)]
-    targets += [out_dir / name for name in extra]
-    if html is not None:
-        targets.append(out_dir / f"{stem}.html")
-    existing = [p for p in targets if p.exists()]
-    if existing and not overwrite:
-        from gridcarbon.errors import OutputExistsError
-
-        raise OutputExistsError(
-            f"{str(existing[0])!r} already exists; pass --overwrite or choose another --out"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = pd.DataFrame(
         {"key": ["label", *settings], "value": [UNOFFICIAL_LABEL, *map(_text, settings.values())]}
     )
-    all_sheets = {**sheets, "settings": meta}
-    written = [write_excel(all_sheets, out_dir / f"{stem}.xlsx", overwrite)]
+    documents = {f"{stem}.xlsx": Document("xlsx", {**sheets, "settings": meta})}
     for name, df in sheets.items():
-        shown = df.reset_index() if df.index.name else df
-        written.append(write_csv(shown, out_dir / f"{stem}_{name}.csv", overwrite))
+        documents[f"{stem}_{name}.csv"] = Document("csv", df.reset_index() if df.index.name else df)
     if html is not None:
-        with atomic_path(out_dir / f"{stem}.html", overwrite) as tmp:
-            tmp.write_text(_page(html), encoding="utf-8")
-        written.append(out_dir / f"{stem}.html")
-    return written
+        documents[f"{stem}.html"] = Document("html", _page(html))
+    check_output_set(out_dir, [*documents, *extra], overwrite)
+    with output_set(out_dir, list(documents), overwrite) as tmp:
+        write_documents(documents, tmp)
+    return [out_dir / name for name in documents]
 
 
 def _text(v: object) -> str:
@@ -254,6 +236,8 @@ def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic
 @_overwrite
 def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
     """Tapio decoupling of emissions (region_code, year, emissions) from GDP at constant prices."""
+    import pandas as pd
+
     from gridcarbon.io.synergy_files import load_shipped_gdp, read_table
     from gridcarbon.synergy.decoupling import (
         check_gdp_magnitude,
@@ -396,6 +380,8 @@ def allocate_cmd(
     if posterior_column and run_dir is not None:
         raise InputDataError("give either --posterior-column or --run, not both")
     if posterior_column:
+        import pandas as pd
+
         result = carbon_account(alloc, pd.to_numeric(table[posterior_column], errors="coerce"))
     elif run_dir is not None:
         from gridcarbon.io.synergy_files import read_run_posterior_totals

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from gridcarbon.cli.options import config_option, out_option, overwrite_option
+
 __all__ = ["map_command"]
 
 
@@ -17,35 +19,23 @@ __all__ = ["map_command"]
     required=True,
     help="Output folder of `gridcarbon run` (or `gridcarbon grid`).",
 )
-@click.option(
-    "--out",
-    "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="HTML file to write (default: map.html in the run folder).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML run configuration whose `maps:` section is used "
-    "(default: the run folder's config.yaml, else the defaults).",
-)
+@out_option("HTML file to write (default: map.html in the run folder).", file=True)
+@config_option
 @click.option(
     "--cdn",
     is_flag=True,
     help="Load Leaflet from its CDN instead of inlining it: a smaller file that needs "
     "internet to open.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
+@overwrite_option
 def map_command(
-    run_dir: Path, out_path: Path | None, config_path: Path | None, cdn: bool, overwrite: bool
+    run_dir: Path, out: Path | None, config_path: Path | None, cdn: bool, overwrite: bool
 ) -> None:
     """Write an interactive map (one HTML file) of a run's grids, units, hotspots and stations.
 
     \b
-    Reads from RUN_DIR whatever exists of: prior.nc (required), posterior.nc,
+    The `maps:` section comes from --config, else the run folder's config.yaml, else the
+    defaults.  Reads from RUN_DIR whatever exists of: prior.nc (required), posterior.nc,
     zone_units.gpkg, zone_diurnal.nc, zone_tally_daily.nc, hotspots_day.nc,
     station_stats.csv, station_series.csv, config.yaml (the files `gridcarbon run` writes).
     The base map is the Zhejiang province, city and county outlines.
@@ -66,7 +56,7 @@ def map_command(
     cfg = run_cfg.maps if run_cfg is not None else MapConfig()
     if cdn:
         cfg = cfg.model_copy(update={"self_contained": False})
-    out = out_path if out_path is not None else run_dir / cfg.file_name
+    out = out if out is not None else run_dir / cfg.file_name
     check_output_set(out.parent, [out.name], overwrite, check_folder=False)
     documents = run_map_stage(inputs, cfg)
     with output_set(out.parent, [out.name], overwrite, check_folder=False) as tmp:
