@@ -33,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gridcarbon.grids.coverage import coverage_fraction_grid, coverage_matrix  # noqa: E402
 from gridcarbon.scenario.geography import default_grid, region_polygon  # noqa: E402
+from gridcarbon.scenario.units import default_units  # noqa: E402
+from gridcarbon.zoning.control_units import control_units  # noqa: E402
+from gridcarbon.zoning.geometry import units_to_grid_crs  # noqa: E402
 from gridcarbon.zoning.gistar import fdr_bins, gi_star, lattice_neighbours  # noqa: E402
 from gridcarbon.zoning.overlay import assign_points  # noqa: E402
 from gridcarbon.zoning.tally import (  # noqa: E402
@@ -42,7 +45,6 @@ from gridcarbon.zoning.tally import (  # noqa: E402
     sparse_time_matmul,
     sparse_time_matmul_many,
 )
-from gridcarbon.zoning.units import control_units, units_to_grid_crs  # noqa: E402
 
 SPECIES = ("CO2", "NOx", "VOC")
 
@@ -93,7 +95,7 @@ def main() -> None:
     grid = default_grid()
     region = region_polygon(grid.crs)
     mask = coverage_fraction_grid(grid, region) > 0
-    units, _ = control_units(None, grid=grid, qa_checks=False)
+    units, _ = control_units(default_units(grid), grid=grid, qa_checks=False)
     geoms = units_to_grid_crs(units, grid)
     report(
         f"grid {grid.ny} x {grid.nx} = {grid.size} cells ({int(mask.sum())} in the region); "

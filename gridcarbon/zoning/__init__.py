@@ -40,8 +40,8 @@ _LAZY = {
     "tally_at": "tally",
     "unit_total_std_from_covariance": "tally",
     "zone_tally": "tally",
-    "UnitsQA": "units",
-    "control_units": "units",
+    "UnitsQA": "qa",
+    "control_units": "control_units",
 }
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
@@ -25,10 +24,12 @@ from gridcarbon.io.runfolder import (
     write_gpkg_atomic,
 )
 from gridcarbon.io.tables import write_csv, write_excel
-from gridcarbon.names import clean_text_values
+from gridcarbon.zoning.control_units import control_units
 from gridcarbon.zoning.emerging import MIN_BINS
+from gridcarbon.zoning.geometry import units_to_grid_crs
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
 from gridcarbon.zoning.overlay import Overlay, assign_points, default_cache_dir, unit_coverage
+from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.report import (
     _svg_bars,
     _svg_lines,
@@ -45,7 +46,6 @@ from gridcarbon.zoning.tally import (
     tally_at,
     zone_tally,
 )
-from gridcarbon.zoning.units import UnitsQA, control_units, units_to_grid_crs
 
 __all__ = [
     "ZoningResult",
@@ -141,24 +141,21 @@ def read_stage_units(cfg: ZoningConfig, grid: Any) -> tuple[gpd.GeoDataFrame, Un
     against the Zhejiang region, and the offset check, meant for users' files, does not).
     Cheap next to the stage: read it first, so a bad unit file is refused before any work.
     """
-    region_m = None
-    if cfg.qa_region == "zhejiang":
-        from gridcarbon.scenario.geography import region_polygon
+    from gridcarbon.scenario.geography import load_boundaries, region_polygon
 
-        region_m = region_polygon(grid.crs)
-    ucfg = cfg if cfg.units_path is not None else cfg.model_copy(update={"check_offset": False})
-    units, qa = control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
-    if cfg.units_path is not None:  # names and codes of a user's file: bounded before the work
-        source = Path(cfg.units_path).name
-        for column, kind in (("unit_code", "code"), ("unit_name", "name")):
-            units[column] = clean_text_values(
-                units[column].tolist(),
-                field=column,
-                kind=kind,
-                source=source,
-                location=lambda i: f"feature {i + 1}",
-            )
-    return units, qa
+    region = region_polygon(grid.crs) if cfg.qa_region == "zhejiang" else None
+    counties, cities = load_boundaries("county"), load_boundaries("city")
+    if cfg.units_path is None:
+        from gridcarbon.scenario.units import default_units
+
+        source = default_units(grid)
+        name = "embedded synthetic units (gridcarbon.scenario.units)"
+        cfg = cfg.model_copy(update={"check_offset": False})
+    else:
+        source, name = cfg.units_path, None
+    return control_units(
+        source, cfg, grid, counties=counties, cities=cities, region=region, source_name=name
+    )
 
 
 def output_names(cfg: ZoningConfig) -> list[str]:
@@ -189,7 +186,6 @@ def run_zoning(
     units: gpd.GeoDataFrame | None = None,
     qa: UnitsQA | None = None,
     inversion_result: Any = None,
-    region_m: shapely.Geometry | None = None,
 ) -> ZoningResult:
     """Compute every zoning result in memory (no files written).
 
@@ -199,8 +195,6 @@ def run_zoning(
     config : ZoningConfig
     units, qa : control units from :func:`control_units` (default: read per ``config``)
     inversion_result : InversionResult, optional — gives the posterior std of unit totals
-    region_m : region polygon in the grid CRS for the gap check (default: the Zhejiang region when
-        the units are the embedded default)
     """
     from gridcarbon.grids.gridspec import GridSpec
 
@@ -209,11 +203,8 @@ def run_zoning(
     t0 = _time.perf_counter()
     species = _species(grids)
     grid = GridSpec.from_dataset(grids)
-    if units is None and region_m is None:
+    if units is None:
         units, qa = read_stage_units(cfg, grid)
-    elif units is None:
-        ucfg = cfg if cfg.units_path is not None else cfg.model_copy(update={"check_offset": False})
-        units, qa = control_units(cfg.units_path, ucfg, grid=grid, region_m=region_m)
     qa = qa or UnitsQA(source="given", n_units=len(units))
     timings["units"] = _time.perf_counter() - t0
 

@@ -233,10 +233,12 @@ def test_points_by_polygon_not_by_area(small_grid):
 @pytest.mark.slow
 def test_default_units_coverage(tmp_cache):
     from gridcarbon.scenario.geography import default_grid
-    from gridcarbon.zoning.units import control_units, units_to_grid_crs
+    from gridcarbon.scenario.units import default_units
+    from gridcarbon.zoning.control_units import control_units
+    from gridcarbon.zoning.geometry import units_to_grid_crs
 
     grid = default_grid()
-    units, _ = control_units(None, grid=grid, qa_checks=False)
+    units, _ = control_units(default_units(grid), grid=grid, qa_checks=False)
     geoms = units_to_grid_crs(units, grid)
     F = unit_coverage(grid, geoms, units["unit_code"].to_numpy(), cache_dir=tmp_cache)
     areas = np.asarray(F.sum(axis=1)).ravel() * grid.cell_area
