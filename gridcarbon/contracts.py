@@ -354,7 +354,12 @@ class InversionResult:
 
 @dataclass(frozen=True)
 class ZoningResult:
-    """What the zoning stage hands on (see ``docs/zoning.md`` for each field)."""
+    """What the zoning stage hands on (see ``docs/zoning.md`` for each field).
+
+    ``overlay``: the units on the grid (``F``, the units × cells coverage fractions, and
+    ``point_unit``, the unit of each point source, −1 for none); ``species``: the species
+    tallied, in output order (their names are the variables and column stems).
+    """
 
     units: gpd.GeoDataFrame
     tally: xr.Dataset
@@ -368,6 +373,8 @@ class ZoningResult:
     qa: Any
     grids_kind: Literal["prior", "posterior"]
     timings: Mapping[str, float] = field(default_factory=dict)
+    overlay: Any = None
+    species: tuple[Species, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -395,7 +402,8 @@ class Document:
     ``.zarr`` name, with the emission-grid encoding); ``geotiff`` a mapping species → ``(ny, nx)``
     period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
     JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
-    metadata.
+    metadata.  ``bom``: a CSV starts with a UTF-8 byte-order mark (so that Excel reads its
+    Chinese text right).
     """
 
     kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
@@ -403,6 +411,7 @@ class Document:
     attrs: Mapping[str, str] = field(default_factory=dict)
     layer: str | None = None
     source: Any = None
+    bom: bool = False
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:
