@@ -31,7 +31,7 @@ _LAZY = {
     "assign_points": "overlay",
     "unit_coverage": "overlay",
     "ZoningResult": "stage",
-    "overlay_units": "stage",
+    "overlay_units": "overlay",
     "run_zoning": "stage",
     "run_zoning_stage": "stage",
     "diurnal_profile": "tally",

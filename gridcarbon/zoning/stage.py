@@ -26,9 +26,8 @@ from gridcarbon.io.runfolder import (
 from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.zoning.control_units import control_units
 from gridcarbon.zoning.emerging import MIN_BINS
-from gridcarbon.zoning.geometry import units_to_grid_crs
 from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
-from gridcarbon.zoning.overlay import Overlay, assign_points, default_cache_dir, unit_coverage
+from gridcarbon.zoning.overlay import Overlay, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.report import (
     _svg_bars,
@@ -53,7 +52,6 @@ __all__ = [
     "run_zoning_stage",
     "OUTPUT_FILES",
     "output_names",
-    "overlay_units",
     "read_stage_units",
 ]
 
@@ -115,23 +113,6 @@ class ZoningResult:
     colocation: pd.DataFrame
     files: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def overlay_units(
-    grids: xr.Dataset, units: gpd.GeoDataFrame, cache_dir: Path | None = None
-) -> Overlay:
-    """Coverage matrix (cached) and point-in-polygon assignment of ``grids``' point sources."""
-    from gridcarbon.grids.gridspec import GridSpec
-
-    grid = GridSpec.from_dataset(grids)
-    geoms_m = units_to_grid_crs(units, grid)
-    codes = units["unit_code"].to_numpy().astype(str)
-    F = unit_coverage(grid, geoms_m, codes, cache_dir=cache_dir)
-    point_unit = None
-    if "point_lon" in grids.coords and grids.sizes.get("point", 0) > 0:
-        x, y = grid.project(grids["point_lon"].values, grids["point_lat"].values)
-        point_unit = assign_points(geoms_m, x, y)
-    return Overlay(grid=grid, F=F, geoms_m=geoms_m, codes=codes, point_unit=point_unit)
 
 
 def read_stage_units(cfg: ZoningConfig, grid: Any) -> tuple[gpd.GeoDataFrame, UnitsQA]:
@@ -209,8 +190,9 @@ def run_zoning(
     timings["units"] = _time.perf_counter() - t0
 
     t = _time.perf_counter()
-    cache = cfg.cache_dir or default_cache_dir()
-    ov = overlay_units(grids, units, cache)
+    from gridcarbon.io.coverage_cache import CoverageCacheDir
+
+    ov = overlay_units(grids, units, CoverageCacheDir(cfg.cache_dir))
     timings["overlay"] = _time.perf_counter() - t
 
     t = _time.perf_counter()

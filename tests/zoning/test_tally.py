@@ -184,7 +184,7 @@ def test_sector_tallies(small_grid):
         [shapely.box(x0, y1 - 45000, x0 + 45000, y1), shapely.box(x0 + 45000, y0, x1, y1 - 20000)],
         dtype=object,
     )
-    F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]), use_cache=False)
+    F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]))
     ov = Overlay(small_grid, F, geoms, np.array(["U1", "U2"]), assign_points(geoms, px, py))
     t = zone_tally(ds, ov)
     for s in area:
