@@ -354,10 +354,35 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
+    covariance = None if inv is None else _posterior_covariance(inv)
     plan = result.plan
     return run_zoning_stage(
-        config, grids, out_dir, inversion_result=inv, units=plan.units, units_qa=plan.units_qa
+        config, grids, out_dir, covariance=covariance, units=plan.units, units_qa=plan.units_qa
     )
+
+
+def _posterior_covariance(inversion: Any) -> Any:
+    """The inversion's posterior covariance as the zoning stage sees it
+    (:class:`gridcarbon.contracts.PosteriorCovariance`)."""
+    from gridcarbon.contracts import PosteriorCovariance
+
+    covariance = getattr(inversion, "covariance", None)
+    if isinstance(covariance, PosteriorCovariance):
+        return covariance
+    return _UnitTotalStd(inversion)
+
+
+@dataclass(frozen=True)
+class _UnitTotalStd:
+    """σ of unit totals from an inversion result whose covariance does not answer
+    ``total_std`` itself: :func:`gridcarbon.inversion.unit_total_std`."""
+
+    result: Any
+
+    def total_std(self, weights: Any, species: str, point_unit: Any = None, hours: Any = None):
+        from gridcarbon.inversion.core import unit_total_std
+
+        return unit_total_std(self.result, weights, species, hours, point_unit=point_unit)
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:

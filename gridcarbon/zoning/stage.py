@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
+from gridcarbon.contracts import PosteriorCovariance
 from gridcarbon.errors import InputDataError
 from gridcarbon.io.provenance import file_sha256, gridcarbon_version
 from gridcarbon.io.runfolder import (
@@ -40,7 +41,6 @@ from gridcarbon.zoning.report import (
 from gridcarbon.zoning.tally import (
     diurnal_profile,
     period_table,
-    posterior_unit_std,
     rollup,
     tally_at,
     zone_tally,
@@ -166,7 +166,7 @@ def run_zoning(
     config: ZoningConfig | None = None,
     units: gpd.GeoDataFrame | None = None,
     qa: UnitsQA | None = None,
-    inversion_result: Any = None,
+    covariance: PosteriorCovariance | None = None,
 ) -> ZoningResult:
     """Compute every zoning result in memory (no files written).
 
@@ -175,7 +175,7 @@ def run_zoning(
     grids : emission Dataset (prior or posterior)
     config : ZoningConfig
     units, qa : control units from :func:`control_units` (default: read per ``config``)
-    inversion_result : InversionResult, optional — gives the posterior std of unit totals
+    covariance : PosteriorCovariance, optional — gives the posterior std of unit totals
     """
     from gridcarbon.grids.gridspec import GridSpec
 
@@ -206,10 +206,17 @@ def run_zoning(
         for by in ("category", "subtype", "county_code", "city_code")
     }
     timings["tally"] = _time.perf_counter() - t
-    if inversion_result is not None and cfg.posterior_std:
+    if covariance is not None and cfg.posterior_std:
         t = _time.perf_counter()
         for s in species:
-            std = posterior_unit_std(inversion_result, ov.F, s, None, point_unit=ov.point_unit)
+            std = np.asarray(
+                covariance.total_std(ov.F, s, point_unit=ov.point_unit), dtype=np.float64
+            )
+            if std.shape != (ov.n_units,):
+                raise InputDataError(
+                    f"the posterior covariance gave σ of shape {std.shape} for {s}; one per "
+                    f"unit is needed ({ov.n_units},)"
+                )
             table[f"{s}_posterior_std_kg"] = std
             with np.errstate(divide="ignore", invalid="ignore"):
                 table[f"{s}_posterior_cv"] = np.where(
@@ -556,7 +563,7 @@ def run_zoning_stage(
     config: Any,
     grids: xr.Dataset,
     out_dir: Path,
-    inversion_result: Any = None,
+    covariance: PosteriorCovariance | None = None,
     overwrite: bool = False,
     grids_path: Path | None = None,
     units: gpd.GeoDataFrame | None = None,
@@ -569,7 +576,7 @@ def run_zoning_stage(
     config : RunConfig (its ``zoning`` section is used) or a ZoningConfig
     grids : emission Dataset (prior or posterior)
     out_dir : folder for the outputs (:data:`OUTPUT_FILES`)
-    inversion_result : InversionResult, optional (posterior std of unit totals)
+    covariance : PosteriorCovariance, optional (posterior std of unit totals)
     overwrite : replace existing outputs
     grids_path : file the grids came from (its checksum goes into the provenance)
     units, units_qa : the units from :func:`read_stage_units` when already read
@@ -578,7 +585,7 @@ def run_zoning_stage(
     inputs = [p for p in (cfg.units_path, grids_path) if p is not None]
     check_output_set(out_dir, output_names(cfg), overwrite, inputs)
     t = _time.perf_counter()
-    res = run_zoning(grids, cfg, units=units, qa=units_qa, inversion_result=inversion_result)
+    res = run_zoning(grids, cfg, units=units, qa=units_qa, covariance=covariance)
     t1 = _time.perf_counter()
     write_zoning_outputs(res, Path(out_dir), config, grids, overwrite, cfg.units_path, grids_path)
     res.timings["write"] = _time.perf_counter() - t1

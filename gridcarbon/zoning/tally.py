@@ -16,7 +16,6 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.core import unit_total_std
 from gridcarbon.kernels.tally import (
     add_points_to_units,
     coverage_apply,
@@ -36,7 +35,6 @@ __all__ = [
     "rollup",
     "diurnal_profile",
     "unit_total_std_from_covariance",
-    "posterior_unit_std",
 ]
 
 log = logging.getLogger(__name__)
@@ -441,21 +439,3 @@ def unit_total_std_from_covariance(
         if P_sqrt is None and P_diag is None:
             raise InputDataError("give P, P_sqrt or P_diag (with optional U)")
     return np.sqrt(np.clip(var, 0.0, None))
-
-
-def posterior_unit_std(
-    inversion_result,
-    F: sp.csr_matrix,
-    species: str,
-    time_slice=None,
-    point_unit: np.ndarray | None = None,
-) -> np.ndarray:
-    """Posterior std (kg) of unit totals from the inversion's own covariance.
-
-    Calls :func:`gridcarbon.inversion.unit_total_std` with the units' coverage ``F`` and the
-    point-in-polygon assignment ``point_unit`` of the prior's point sources (the same rule as
-    the tallies, so the std belongs to the total it is reported beside).
-    """
-    return np.asarray(
-        unit_total_std(inversion_result, F, species, time_slice, point_unit=point_unit), np.float64
-    )

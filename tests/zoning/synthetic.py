@@ -118,3 +118,23 @@ def default_region_fraction(grid: GridSpec) -> np.ndarray:
     from gridcarbon.scenario.geography import region_polygon
 
     return coverage_fraction_grid(grid, region_polygon(grid.crs))
+
+
+class FactorCovariance:
+    """A posterior covariance for the zoning stage's tests (``contracts.PosteriorCovariance``).
+
+    Scaling factors of the cells of ``grids`` have covariance ``P`` (cells × cells); point
+    sources are known exactly.  σ² of unit u's total is ``c_uᵀ P c_u`` with ``c_u = F_u ⊙ e``,
+    ``e`` the period total of the species per cell (area sources), kg.  Every call is recorded.
+    """
+
+    def __init__(self, grids: xr.Dataset, P: np.ndarray):
+        self.grids = grids
+        self.P = P
+        self.calls: list[tuple] = []
+
+    def total_std(self, weights, species, point_unit=None, hours=None) -> np.ndarray:
+        self.calls.append((weights, species, point_unit, hours))
+        e = self.grids[species].values.astype(np.float64).sum(axis=0).ravel()
+        c = weights.toarray() * e
+        return np.sqrt(np.einsum("ij,jk,ik->i", c, self.P, c))

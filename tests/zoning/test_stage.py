@@ -9,10 +9,10 @@ import pytest
 import shapely
 import xarray as xr
 from click.testing import CliRunner
-from synthetic import synthetic_grids
+from synthetic import FactorCovariance, synthetic_grids
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.errors import OutputExistsError
+from gridcarbon.errors import InputDataError, OutputExistsError
 from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
 from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
 
@@ -255,10 +255,11 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     assert bad.exit_code == 1 and "does not exist" in bad.output
 
 
-def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeypatch):
-    """run_zoning asks the inversion for σ² = cᵀ diag(e) P diag(e) c of each unit."""
+def test_posterior_std_through_the_covariance_protocol(stage_run, small_grid):
+    """run_zoning asks the covariance for σ of each unit total, with the units' coverage and
+    point assignment, and reports it beside the total."""
+    from gridcarbon.contracts import PosteriorCovariance
     from gridcarbon.zoning.stage import run_zoning
-    from gridcarbon.zoning.tally import unit_total_std_from_covariance
 
     res, ds, cfg, d = stage_run
     # scaling factors per cell with exponential spatial correlation (30 km), 20 % std
@@ -266,30 +267,31 @@ def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeyp
     pos = np.column_stack([xx.ravel(), yy.ravel()])
     dist = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
     P = 0.04 * np.exp(-dist / 30000.0)
-
-    class FakeResult:
-        pass
-
-    def fake_unit_total_std(result, F, species, time_slice, point_unit):
-        assert isinstance(result, FakeResult) and time_slice is None
-        e = ds[species].values.astype(np.float64).sum(axis=0).ravel()
-        return unit_total_std_from_covariance(F, e, P=P)
-
-    from gridcarbon.zoning import tally
-
-    monkeypatch.setattr(tally, "unit_total_std", fake_unit_total_std)
+    covariance = FactorCovariance(ds, P)
+    assert isinstance(covariance, PosteriorCovariance)
     out = run_zoning(
         ds,
         cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
-        inversion_result=FakeResult(),
+        covariance=covariance,
     )
+    assert [c[1] for c in covariance.calls] == ["CO2", "NOx", "VOC"]
+    for F, _, point_unit, hours in covariance.calls:
+        assert F is out.overlay.F and point_unit is out.overlay.point_unit and hours is None
     F = out.overlay.F.toarray()
     e = ds["NOx"].values.astype(np.float64).sum(axis=0).ravel()
     c = F * e
     expect = np.sqrt(np.einsum("ij,jk,ik->i", c, P, c))
     np.testing.assert_allclose(out.table["NOx_posterior_std_kg"], expect, rtol=1e-10)
+    np.testing.assert_allclose(
+        out.table["NOx_posterior_cv"], expect / out.table["NOx_kg"], rtol=1e-10
+    )
     assert "posterior_std" in out.timings
     # correlated errors add up: more than the independent-cells figure for every big unit
     indep = np.sqrt((c**2) @ np.diag(P))
     big = out.table["NOx_area_kg"] > out.table["NOx_area_kg"].median()
     assert (expect[big] > indep[big]).all()
+    # a covariance that answers with the wrong shape is refused, naming the species
+    wrong = FactorCovariance(ds, P)
+    wrong.total_std = lambda *a, **k: np.ones(3)
+    with pytest.raises(InputDataError, match="shape"):
+        run_zoning(ds, cfg.model_copy(update={"hourly_hotspots": False}), covariance=wrong)

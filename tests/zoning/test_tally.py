@@ -9,7 +9,6 @@ from gridcarbon.errors import InputDataError
 from gridcarbon.zoning.hotspots import toroidal_null
 from gridcarbon.zoning.tally import (
     aggregate_time,
-    posterior_unit_std,
     sparse_time_matmul,
     sparse_time_matmul_many,
     unit_total_std_from_covariance,
@@ -84,23 +83,6 @@ def test_posterior_std_forms_agree_and_keep_correlations():
     # an independence assumption gives a different answer
     indep = unit_total_std_from_covariance(F, e, P_diag=np.diag(P))
     assert np.abs(indep - dense).max() > 0.05 * dense.max()
-
-
-def test_posterior_std_passes_the_point_assignment(monkeypatch):
-    from gridcarbon.zoning import tally
-
-    calls = []
-    monkeypatch.setattr(
-        tally,
-        "unit_total_std",
-        lambda r, F, s, ts, point_unit: (
-            calls.append((s, ts, point_unit.tolist())) or np.ones(F.shape[0])
-        ),
-    )
-    out = posterior_unit_std(
-        object(), sp.csr_matrix((3, 4)), "NOx", None, point_unit=np.array([2, -1])
-    )
-    assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None, [2, -1])]
 
 
 def _blob(shape, r, c, rad=2):
