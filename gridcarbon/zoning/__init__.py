@@ -8,7 +8,7 @@ Public API (see ``docs/zoning.md``):
   :func:`diurnal_profile` — per-unit totals;
 * :func:`gi_star`, :func:`fdr_bins`, :func:`hotspot_level`, :func:`classify_emerging`,
   :func:`mann_kendall` — hotspots;
-* :func:`run_zoning` (in memory), :func:`run_zoning_stage` (writes the report),
+* :func:`run_zoning` (in memory), :func:`zoning_documents` (its files, as documents),
   :class:`ZoningResult`; the CLI command is ``gridcarbon.zoning.cli.zones_command``.
 """
 
@@ -30,10 +30,9 @@ _LAZY = {
     "Overlay": "overlay",
     "assign_points": "overlay",
     "unit_coverage": "overlay",
-    "ZoningResult": "stage",
     "overlay_units": "overlay",
     "run_zoning": "stage",
-    "run_zoning_stage": "stage",
+    "zoning_documents": "report",
     "diurnal_profile": "tally",
     "period_table": "tally",
     "rollup": "tally",
@@ -73,6 +72,5 @@ __all__ = [
     "mann_kendall",
     "EMERGING_CATEGORIES",
     "run_zoning",
-    "run_zoning_stage",
-    "ZoningResult",
+    "zoning_documents",
 ]

@@ -9,6 +9,7 @@ import xarray as xr
 from gridcarbon.grids.coverage import coverage_fraction_grid
 from gridcarbon.grids.dataset import emission_dataset
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.species import DEFAULT_SPECIES
 
 
 def _blobs(grid: GridSpec, rng, n: int, scale_cells: float) -> np.ndarray:
@@ -138,3 +139,26 @@ class FactorCovariance:
         e = self.grids[species].values.astype(np.float64).sum(axis=0).ravel()
         c = weights.toarray() * e
         return np.sqrt(np.einsum("ij,jk,ik->i", c, self.P, c))
+
+
+def zone_report(grids, units, config, out, *, species=DEFAULT_SPECIES, units_path=None, **kw):
+    """Run the zoning stage and write its documents into ``out``, as the pipeline does.
+
+    ``units_path``: the file the units came from (its checksum goes into the provenance).
+    Returns the result and the files written, by name.
+    """
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.provenance import file_sha256
+    from gridcarbon.zoning.report import provenance_record, zoning_documents
+    from gridcarbon.zoning.stage import run_zoning
+
+    result = run_zoning(grids, units, config, species=species, **kw)
+    checksums = {} if units_path is None else {f"units:{units_path.name}": file_sha256(units_path)}
+    provenance = provenance_record(
+        grids.attrs,
+        result.qa,
+        config_text=config.model_dump_json(),
+        version="test",
+        checksums=checksums,
+    )
+    return result, write_documents(zoning_documents(result, config, provenance), out)

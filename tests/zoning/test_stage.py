@@ -1,4 +1,4 @@
-"""The zoning stage end to end on a small grid, and the `gridcarbon zones` command."""
+"""The zoning stage end to end on a small grid, its documents, and the `gridcarbon zones` command."""
 
 import json
 
@@ -9,12 +9,15 @@ import pytest
 import shapely
 import xarray as xr
 from click.testing import CliRunner
-from synthetic import FactorCovariance, synthetic_grids
+from synthetic import FactorCovariance, synthetic_grids, zone_report
 
 from gridcarbon.config.zoning import ZoningConfig
+from gridcarbon.contracts import EMERGING_CATEGORIES, RUN_FILES, ZoningResult
 from gridcarbon.errors import InputDataError, OutputExistsError
-from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
-from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
+from gridcarbon.species import DEFAULT_SPECIES
+from gridcarbon.zoning.control_units import control_units
+from gridcarbon.zoning.report import output_names, zoning_documents
+from gridcarbon.zoning.stage import run_zoning
 
 CATS = ["优先保护单元", "重点管控单元", "一般管控单元"]
 
@@ -73,16 +76,26 @@ def stage_run(small_grid, tmp_path_factory):
         top_n=5,
         qa_region="none",
     )
-    res = run_zoning_stage(cfg, ds, d / "out")
+    units, qa = control_units(d / "units.gpkg", cfg, small_grid)
+    res, files = zone_report(
+        ds, units, cfg, d / "out", qa=qa, units_path=d / "units.gpkg", grids_kind="posterior"
+    )
     return res, ds, cfg, d
 
 
 def test_outputs_written(stage_run):
     res, ds, cfg, d = stage_run
-    for name in OUTPUT_FILES.values():
-        if name == "hotspots_hour.nc" and not cfg.hourly_hotspots:
-            continue
-        assert (d / "out" / name).exists(), name
+    assert isinstance(res, ZoningResult) and res.grids_kind == "posterior"
+    assert res.species == DEFAULT_SPECIES
+    zoning_files = [f.name for f in RUN_FILES if f.stage == "zoning"]
+    assert output_names(cfg) == zoning_files
+    assert sorted(p.name for p in (d / "out").iterdir()) == sorted(zoning_files)
+    quiet = cfg.model_copy(update={"keep_hourly": False, "hourly_hotspots": False})
+    assert set(zoning_files) - set(output_names(quiet)) == {
+        "zone_tally_hourly.nc",
+        "hotspots_hour.nc",
+    }
+    assert (d / "out" / "zone_units.csv").read_bytes()[:3] == b"\xef\xbb\xbf"  # for Excel
     g = gpd.read_file(d / "out" / "zone_units.gpkg")
     assert len(g) == 21 and g.crs.to_epsg() == 4490
     for col in (
@@ -195,9 +208,17 @@ def test_unit_hotspot_figures(stage_run):
 
 
 def test_refuses_to_overwrite(stage_run):
+    from gridcarbon.io.outputs import write_documents
+
     res, ds, cfg, d = stage_run
     with pytest.raises(OutputExistsError, match="overwrite"):
-        run_zoning_stage(cfg, ds, d / "out")
+        write_documents(zoning_documents(res, cfg, {"synthetic": "true", "config": ""}), d / "out")
+
+
+def test_units_are_a_geodataframe(stage_run):
+    res, ds, cfg, d = stage_run
+    with pytest.raises(InputDataError, match="GeoDataFrame.*control_units"):
+        run_zoning(ds, d / "units.gpkg", cfg, species=DEFAULT_SPECIES)
 
 
 def test_zones_command(stage_run, small_grid, tmp_path):
@@ -269,11 +290,9 @@ def test_posterior_std_through_the_covariance_protocol(stage_run, small_grid):
     P = 0.04 * np.exp(-dist / 30000.0)
     covariance = FactorCovariance(ds, P)
     assert isinstance(covariance, PosteriorCovariance)
-    out = run_zoning(
-        ds,
-        cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
-        covariance=covariance,
-    )
+    quick = cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0})
+    units = res.units[[*res.qa.column_map, "geometry"]]
+    out = run_zoning(ds, units, quick, species=DEFAULT_SPECIES, covariance=covariance)
     assert [c[1] for c in covariance.calls] == ["CO2", "NOx", "VOC"]
     for F, _, point_unit, hours in covariance.calls:
         assert F is out.overlay.F and point_unit is out.overlay.point_unit and hours is None
@@ -294,4 +313,4 @@ def test_posterior_std_through_the_covariance_protocol(stage_run, small_grid):
     wrong = FactorCovariance(ds, P)
     wrong.total_std = lambda *a, **k: np.ones(3)
     with pytest.raises(InputDataError, match="shape"):
-        run_zoning(ds, cfg.model_copy(update={"hourly_hotspots": False}), covariance=wrong)
+        run_zoning(ds, units, quick, species=DEFAULT_SPECIES, covariance=wrong)
