@@ -225,8 +225,8 @@ class ZoningConfig(BaseModel):
     toroidal_shifts: int = Field(
         199,
         ge=0,
-        description="random toroidal shifts of the NOx and VOC hot maps forming the null "
-        "distribution of co-location counts (0 = skip)",
+        description="random toroidal shifts of the hot maps of every species but the first, "
+        "forming the null distribution of co-location counts (0 = skip)",
     )
     emerging_bins: Literal["day"] = Field(
         "day", description="time bins of the emerging-hotspot analysis"

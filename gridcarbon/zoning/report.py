@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
+from gridcarbon.zoning.hotspots import whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
 
 __all__ = [
@@ -306,18 +307,19 @@ def html_context(
             f"{label[s]} {100 * gdf[f'{s}_kg'].sum() / tot[s]:.2f} %" for s in names if tot[s] > 0
         ),
     ]
-    if "coloc_all_cell_days" in gdf:
+    every = whole_set_name(names)
+    if every is not None and f"coloc_{every}_cell_days" in gdf:
+        days_col = gdf[f"coloc_{every}_cell_days"]
         summary.append(
             f"co-located ({'+'.join(label[s] for s in names)}) hotspot cell-days inside units: "
-            f"{gdf['coloc_all_cell_days'].sum():,.1f}; units with any: "
-            f"{int((gdf['coloc_all_cell_days'] > 0).sum())}"
+            f"{days_col.sum():,.1f}; units with any: {int((days_col > 0).sum())}"
         )
-    if "coloc_all_hours" in gdf:
+    if every is not None and f"coloc_{every}_hours" in gdf:
         summary.append(
             f"mean co-located hotspot hours per unit (area-weighted): "
-            f"{gdf['coloc_all_hours'].mean():.1f}"
+            f"{gdf[f'coloc_{every}_hours'].mean():.1f}"
         )
-    key = "coloc_all_cell_days" if "coloc_all_cell_days" in gdf else f"{first}_kg"
+    key = f"coloc_{every}_cell_days" if f"coloc_{every}_cell_days" in gdf else f"{first}_kg"
     top = gdf.sort_values([key, f"{first}_kg"], ascending=False).head(config.top_n)
     pos = {c: i for i, c in enumerate(result.tally["unit"].values)}
     top_units = []
@@ -327,8 +329,8 @@ def html_context(
         daily = {label[s]: result.tally_day[s].values[i] for s in names}
         bars = {label[s]: float(u[f"{s}_share_pct"]) for s in names}
         shares = (
-            " / ".join(f"{100 * u.get(f'coloc_all_share_{s}', np.nan):.0f}%" for s in names)
-            if f"coloc_all_share_{first}" in u
+            " / ".join(f"{100 * u.get(f'coloc_{every}_share_{s}', np.nan):.0f}%" for s in names)
+            if f"coloc_{every}_share_{first}" in u
             else ""
         )
         top_units.append(
@@ -336,8 +338,8 @@ def html_context(
                 "code": u["unit_code"],
                 "name": u["unit_name"],
                 "type": f"{u['category_zh']} / {u['subtype_zh']}",
-                "cell_days": f"{u.get('coloc_all_cell_days', np.nan):.1f}",
-                "obs_exp": f"{u.get('coloc_all_obs_exp', np.nan):.2f}",
+                "cell_days": f"{u.get(f'coloc_{every}_cell_days', np.nan):.1f}",
+                "obs_exp": f"{u.get(f'coloc_{every}_obs_exp', np.nan):.2f}",
                 "shares": shares,
                 "emerging": u.get(f"emerging_{first}", ""),
                 "pathway": u["pathway"],

@@ -199,7 +199,7 @@ def test_totals_conserved_area_and_points(small_grid, tmp_path):
     assert (pu >= 0).any() and (pu < 0).any()
     ov = Overlay(small_grid, F, geoms, codes, pu)
     units = pd.DataFrame({"unit_code": codes, "area_km2": shapely.area(geoms) / 1e6})
-    t = zone_tally(ds, ov, units)
+    t = zone_tally(ds, ov, units, ["CO2", "NOx", "VOC"])
     for s in ("CO2", "NOx", "VOC"):
         area_total = ds[s].values.sum(axis=(1, 2), dtype=np.float64)
         got = t[f"{s}_area"].values.sum(axis=0) + (

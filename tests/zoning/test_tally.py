@@ -119,14 +119,41 @@ def test_toroidal_counts_equal_numpy_roll():
     from gridcarbon.zoning.hotspots import _random_shifts
 
     rng = np.random.default_rng(2)
-    a, b, c = (rng.random((5, 13, 17)) < p for p in (0.2, 0.3, 0.4))
-    got = toroidal_null([a, b, c], 7, 3.0, seed=5)
-    shifts = _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5))
-    for k, (dy2, dx2, dy3, dx3) in enumerate(shifts):
-        # map 1's cell (r, c) meets map 2's cell (r + dy2, c + dx2), wrapping around
-        b2 = np.roll(b, (-dy2, -dx2), axis=(1, 2))
-        c3 = np.roll(c, (-dy3, -dx3), axis=(1, 2))
-        assert got[k] == int((a & b2 & c3).sum())
+    maps = [rng.random((5, 13, 17)) < p for p in (0.2, 0.3, 0.4, 0.5)]
+    for n in (2, 3, 4):  # the unrolled kernel for pairs and triples, the general one beyond
+        got = toroidal_null(maps[:n], 7, 3.0, seed=5)
+        shifts = _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), n)
+        assert shifts.shape == (7, 2 * max(n - 1, 2))
+        for k, row in enumerate(shifts):
+            # map 1's cell (r, c) meets map i's cell (r + dy_i, c + dx_i), wrapping around
+            hit = maps[0].copy()
+            for i in range(1, n):
+                dy, dx = row[2 * (i - 1)], row[2 * (i - 1) + 1]
+                hit &= np.roll(maps[i], (-dy, -dx), axis=(1, 2))
+            assert got[k] == int(hit.sum()), (n, k)
+    # a pair and a triple draw the same shifts: the pair's are the triple's first two columns
+    np.testing.assert_array_equal(
+        _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), 2),
+        _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), 3),
+    )
+
+
+def test_toroidal_shifts_need_room():
+    hot = [np.ones((2, 6, 6), bool)] * 4
+    with pytest.raises(InputDataError, match="toroidal_shifts: 0"):
+        toroidal_null(hot, 5, 3.0, seed=1)
+
+
+def test_fused_tallies_of_any_number_of_fields():
+    rng = np.random.default_rng(1)
+    F = sp.random(40, 200, density=0.05, random_state=3, format="csr")
+    for n in (1, 2, 3, 4, 7):
+        xs = [rng.random((6, 200), dtype=np.float32) for _ in range(n)]
+        xs.append(rng.random((6, 200)))  # another dtype: one by one
+        got = sparse_time_matmul_many(F, xs)
+        assert len(got) == len(xs)
+        for g, x in zip(got, xs, strict=True):
+            np.testing.assert_array_equal(g, sparse_time_matmul(F, x))  # bit for bit
 
 
 def test_sector_tallies(small_grid):
@@ -168,7 +195,7 @@ def test_sector_tallies(small_grid):
     )
     F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]))
     ov = Overlay(small_grid, F, geoms, np.array(["U1", "U2"]), assign_points(geoms, px, py))
-    t = zone_tally(ds, ov)
+    t = zone_tally(ds, ov, None, list(area))
     for s in area:
         np.testing.assert_allclose(t[f"{s}_sector"].sum("sector").values, t[s].values, rtol=1e-9)
         # U1 holds points A and B (power), U2 point C (solvent use)
