@@ -191,6 +191,13 @@ class ZoningConfig(BaseModel):
     )
 
     # -- hotspots ------------------------------------------------------------------------------
+    hotspot_statistic: str = Field(
+        "gi_star",
+        min_length=1,
+        description="the hotspot statistic, by the name it is registered under "
+        "(gridcarbon.zoning.hotspots.register_statistic); gi_star = Getis-Ord Gi* with the "
+        "distance band gi_radius_m. Checked when the zoning stage starts",
+    )
     gi_radius_m: float = Field(
         9500.0,
         gt=0,

@@ -1,8 +1,9 @@
 """Hotspots of each species, their co-location, the chance baselines, and per-unit figures.
 
 Fields are the total emission per cell (area + point sources, :func:`total_grid`) per hour, or
-summed to Beijing days / months.  For each species and time step: Gi* z (:mod:`.gistar`), then
-Benjamini–Hochberg bins.  A cell-time is a **co-located
+summed to Beijing days / months.  For each species and time step: the hotspot statistic's z
+(``zoning.hotspot_statistic``, a callable chosen by name: :func:`register_statistic`; Getis-Ord
+Gi* of :mod:`.gistar` by default), then Benjamini–Hochberg bins.  A cell-time is a **co-located
 hotspot** when it is hot (bin ≥ ``hotspot_min_bin``) in every species of a set: all the species
 together, and every pair.  Its confidence bin is the weakest of the species' bins.
 
@@ -31,8 +32,8 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.contracts import EMERGING_CATEGORIES, pathway_for
-from gridcarbon.errors import InputDataError
+from gridcarbon.contracts import EMERGING_CATEGORIES, HotspotStatistic, pathway_for
+from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.kernels.colocation import shift_counts, shift_counts_many
 from gridcarbon.kernels.threads import chunk_count
 from gridcarbon.zoning.emerging import MIN_BINS, classify_emerging
@@ -40,17 +41,113 @@ from gridcarbon.zoning.gistar import fdr_bins, gi_star
 from gridcarbon.zoning.tally import aggregate_time, sparse_time_matmul
 
 __all__ = [
+    "DEFAULT_STATISTIC",
     "colocation_sets",
     "hotspot_level",
     "region_mask",
+    "register_statistic",
     "set_name",
     "whole_set_name",
     "species_fields",
+    "statistic",
+    "statistic_label",
+    "statistic_names",
     "toroidal_null",
     "unit_hotspot_table",
 ]
 
 log = logging.getLogger(__name__)
+
+
+#: The statistic of ``zoning.hotspot_statistic`` by default.
+DEFAULT_STATISTIC = "gi_star"
+
+_STATISTICS: dict[str, tuple[HotspotStatistic, str]] = {}
+
+
+def register_statistic(name: str, fn: HotspotStatistic, label: str | None = None) -> None:
+    """Make ``fn`` available as the hotspot statistic ``name`` (``zoning.hotspot_statistic``).
+
+    Parameters
+    ----------
+    name : str
+        The name the configuration uses; letters, digits and underscores.
+    fn : callable
+        ``fn(fields, mask, radius_m, cell_size_m) -> z``: ``fields`` ``(nt, ny, nx)`` (emission
+        per cell and time step: kg h-1 for hours, kg for days and months), ``mask`` ``(ny, nx)``
+        bool (the region's cells), ``radius_m`` (``zoning.gi_radius_m``) and ``cell_size_m``,
+        metres; ``z`` ``(nt, ny, nx)``: standard-normal scores (positive = hot), NaN outside
+        the mask.  Their two-sided p-values are binned under Benjamini–Hochberg control
+        (:func:`~gridcarbon.zoning.gistar.fdr_bins`), and co-location and the emerging-hotspot
+        analysis work on those bins and scores.
+    label : str, optional
+        How reports and NetCDF attributes name it (default ``name``).
+
+    Raises
+    ------
+    ConfigError
+        A name that is not an identifier, one registered already (to another function), or an
+        ``fn`` that is not callable.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(
+            f"hotspot statistic name {name!r} must be letters, digits and underscores"
+        )
+    if not callable(fn):
+        raise ConfigError(f"hotspot statistic {name!r}: {fn!r} is not callable")
+    known = _STATISTICS.get(name)
+    if known is not None and known[0] is not fn:
+        raise ConfigError(
+            f"a hotspot statistic {name!r} is registered already ({known[1]}); choose another name"
+        )
+    _STATISTICS[name] = (fn, label or name)
+
+
+def statistic(name: str) -> HotspotStatistic:
+    """The hotspot statistic registered as ``name``; ConfigError listing the registered ones."""
+    try:
+        return _STATISTICS[name][0]
+    except KeyError:
+        raise ConfigError(
+            f"zoning.hotspot_statistic {name!r} is not a registered hotspot statistic; registered: "
+            f"{sorted(_STATISTICS)} (register one with "
+            "gridcarbon.zoning.hotspots.register_statistic(name, fn))"
+        ) from None
+
+
+def statistic_label(name: str) -> str:
+    """How reports name the statistic ``name``."""
+    statistic(name)
+    return _STATISTICS[name][1]
+
+
+def statistic_names() -> tuple[str, ...]:
+    """The registered hotspot statistics, sorted."""
+    return tuple(sorted(_STATISTICS))
+
+
+def _gi_star_z(
+    fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size_m: float
+) -> np.ndarray:
+    """Getis-Ord Gi* z-scores (float32) of :func:`~gridcarbon.zoning.gistar.gi_star`."""
+    return gi_star(fields, mask, radius_m, cell_size_m, out=np.empty(fields.shape, np.float32))
+
+
+register_statistic(DEFAULT_STATISTIC, _gi_star_z, "Getis-Ord Gi*")
+
+
+def statistic_z(
+    name: str, fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size_m: float
+) -> np.ndarray:
+    """z of the statistic ``name`` on ``fields``, checked: float32 ``fields.shape``."""
+    z = statistic(name)(fields, mask, radius_m, cell_size_m)
+    z = np.asarray(z)
+    if z.shape != fields.shape or z.dtype.kind != "f":
+        raise InputDataError(
+            f"hotspot statistic {name!r} returned {z.dtype} of shape {z.shape}; it must return "
+            f"floating-point z-scores of the fields' shape {fields.shape}"
+        )
+    return z.astype(np.float32, copy=False)
 
 
 def region_mask(grids: xr.Dataset, min_fraction: float = 0.0) -> np.ndarray:
@@ -178,13 +275,13 @@ def hotspot_level(
     totals: dict[str, np.ndarray] | None = None,
     keep_z: bool = True,
 ) -> xr.Dataset:
-    """Gi*, BH bins, co-location and baselines of every species at one time ``level``.
+    """Hotspot z, BH bins, co-location and baselines of every species at one time ``level``.
 
     Parameters
     ----------
     grids : emission Dataset
     level : "hour", "day" or "month"
-    config : ZoningConfig (radius, q levels, hot threshold, shifts, seed)
+    config : ZoningConfig (statistic, radius, q levels, hot threshold, shifts, seed)
     species : names of the species (variables of ``grids``), one or more
     emerging : also run the emerging-hotspot analysis over the bins (needs ≥ 10 bins)
     totals : species → hourly ``total_grid`` arrays, to avoid recomputing them per level
@@ -202,6 +299,7 @@ def hotspot_level(
     cfg = config or ZoningConfig()
     if not species:
         raise InputDataError("hotspot_level needs the species to test (species=)")
+    label = statistic_label(cfg.hotspot_statistic)
     mask = region_mask(grids, cfg.region_min_fraction)
     n = int(mask.sum())
     cell = float(grids.attrs.get("cell_size_m", abs(float(grids.x[1] - grids.x[0]))))
@@ -212,21 +310,20 @@ def hotspot_level(
     labels = None
     for s in species:
         fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
-        z = gi_star(fields, mask, cfg.gi_radius_m, cell, out=np.empty(fields.shape, np.float32))
+        z = statistic_z(cfg.hotspot_statistic, fields, mask, cfg.gi_radius_m, cell)
         b = fdr_bins(z, mask, cfg.fdr_levels)
         bins[s] = b
         hot[s] = b >= cfg.hotspot_min_bin
         zs[s] = z
-        data[f"{s}_z"] = (
-            ("time", "y", "x"),
-            z,
-            {
-                "long_name": f"Getis-Ord Gi* z-score of {s} (area + point sources)",
-                "units": "1",
-                "weights": f"binary distance band {cfg.gi_radius_m} m, focal cell "
-                "included, cells outside the region excluded",
-            },
-        )
+        z_attrs = {"long_name": f"{label} z-score of {s} (area + point sources)", "units": "1"}
+        if cfg.hotspot_statistic == DEFAULT_STATISTIC:
+            z_attrs["weights"] = (
+                f"binary distance band {cfg.gi_radius_m} m, focal cell included, cells outside "
+                "the region excluded"
+            )
+        else:
+            z_attrs["statistic"] = cfg.hotspot_statistic
+        data[f"{s}_z"] = (("time", "y", "x"), z, z_attrs)
         data[f"{s}_bin"] = (
             ("time", "y", "x"),
             b,

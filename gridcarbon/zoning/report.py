@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
-from gridcarbon.zoning.hotspots import whole_set_name
+from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
 
 __all__ = [
@@ -258,10 +258,17 @@ def provenance_record(
 
 def _hotspot_method(config: ZoningConfig) -> str:
     """How hot spots were found, for the report's method section."""
-    found = (
-        f"Getis-Ord Gi* with binary distance-band weights (radius {config.gi_radius_m:.0f} m, "
-        "focal cell included, cells outside the region excluded)"
-    )
+    if config.hotspot_statistic == DEFAULT_STATISTIC:
+        found = (
+            f"Getis-Ord Gi* with binary distance-band weights (radius {config.gi_radius_m:.0f} m, "
+            "focal cell included, cells outside the region excluded)"
+        )
+    else:
+        found = (
+            f"the statistic {statistic_label(config.hotspot_statistic)} "
+            f"(zoning.hotspot_statistic: {config.hotspot_statistic}; radius "
+            f"{config.gi_radius_m:.0f} m, cells outside the region excluded)"
+        )
     return (
         f"Area sources are allocated to units by exact polygon–cell coverage fractions "
         f"(F @ grid); point sources by point-in-polygon. Hotspots: {found}, two-sided "

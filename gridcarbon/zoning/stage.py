@@ -25,7 +25,7 @@ from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.species import Species
 from gridcarbon.zoning.control_units import control_units
 from gridcarbon.zoning.emerging import MIN_BINS
-from gridcarbon.zoning.hotspots import hotspot_level, unit_hotspot_table
+from gridcarbon.zoning.hotspots import hotspot_level, statistic, unit_hotspot_table
 from gridcarbon.zoning.overlay import CoverageCache, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import diurnal_profile, period_table, rollup, tally_at, zone_tally
@@ -115,10 +115,12 @@ def run_zoning(
     Raises
     ------
     ConfigError
-        Species that are not Species values.
+        An unknown ``config.hotspot_statistic`` (the message lists the registered ones), or
+        species that are not Species values.
     InputDataError
         Grids without a variable of a species; units that fail their checks.
     """
+    statistic(config.hotspot_statistic)  # an unknown name is refused before any work
     if not isinstance(units, gpd.GeoDataFrame):
         raise InputDataError(
             f"units must be a GeoDataFrame, got {type(units).__name__}; read a unit file with "
