@@ -384,7 +384,7 @@ def zoning_inputs(config: RunConfig, grid: Any) -> ZoningInputs:
     scenario's region and boundaries.  Cheap next to the stage: the run reads them first, so that
     a bad unit file is refused before any work."""
     from gridcarbon.scenario.geography import load_boundaries, region_polygon
-    from gridcarbon.zoning.control_units import control_units
+    from gridcarbon.zoning.normalise import control_units
 
     zoning = config.zoning
     region = None

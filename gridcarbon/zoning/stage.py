@@ -23,9 +23,9 @@ from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import PosteriorCovariance, ZoningResult
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.species import Species
-from gridcarbon.zoning.control_units import control_units
 from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import hotspot_level, statistic, unit_hotspot_table
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.overlay import CoverageCache, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import diurnal_profile, period_table, rollup, tally_at, zone_tally
@@ -84,7 +84,7 @@ def run_zoning(
         Emission grids (prior or posterior), kg h-1: ``<sp>`` ``(time, y, x)`` (or with
         ``sector``) and optional ``<sp>_point`` ``(time, point)`` for every species.
     units : GeoDataFrame
-        The control units: as :func:`~gridcarbon.zoning.control_units.control_units` returns
+        The control units: as :func:`~gridcarbon.zoning.normalise.control_units` returns
         them (then give its ``qa``), or any unit table it accepts (then it is normalised and
         checked here, against ``region``, ``counties`` and ``cities``).
     config : ZoningConfig
@@ -124,7 +124,7 @@ def run_zoning(
     if not isinstance(units, gpd.GeoDataFrame):
         raise InputDataError(
             f"units must be a GeoDataFrame, got {type(units).__name__}; read a unit file with "
-            "gridcarbon.zoning.control_units.control_units"
+            "gridcarbon.zoning.normalise.control_units"
         )
     names = species_names(grids, species)
     from gridcarbon.grids.dataset import total_grid

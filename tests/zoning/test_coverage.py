@@ -235,8 +235,8 @@ def test_points_by_polygon_not_by_area(small_grid):
 def test_default_units_coverage(tmp_cache):
     from gridcarbon.scenario.geography import default_grid
     from gridcarbon.scenario.units import default_units
-    from gridcarbon.zoning.control_units import control_units
     from gridcarbon.zoning.geometry import units_to_grid_crs
+    from gridcarbon.zoning.normalise import control_units
 
     grid = default_grid()
     units, _ = control_units(default_units(grid), grid=grid, qa_checks=False)

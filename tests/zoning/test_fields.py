@@ -11,7 +11,7 @@ import shapely
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.names import NameCleanedWarning
-from gridcarbon.zoning.control_units import control_units
+from gridcarbon.zoning.normalise import control_units
 
 CFG = ZoningConfig(check_offset=False)
 CODES = ["ZH33010910001", "ZH33010920001", "ZH33010930001"]
@@ -185,7 +185,7 @@ def test_unknown_category_label_refused(tmp_path, small_grid):
         "zoning.category_check: warn to take the category from the unit code"
     )
     cfg = CFG.model_copy(update={"category_check": "warn"})
-    from gridcarbon.zoning.control_units import CategoryWarning
+    from gridcarbon.zoning.normalise import CategoryWarning
 
     with pytest.warns(CategoryWarning, match="1 unit.*unknown label"):
         units, qa = control_units(path, cfg, grid=small_grid)
@@ -217,7 +217,7 @@ def test_label_contradicting_code_digit(small_grid):
         r"labelled '重点管控单元' \(key_control\) .* digit 3 means general_control",
     ):
         control_units(t, CFG, grid=small_grid)
-    from gridcarbon.zoning.control_units import CategoryWarning
+    from gridcarbon.zoning.normalise import CategoryWarning
 
     with pytest.warns(CategoryWarning, match="contradicts"):
         units, qa = control_units(

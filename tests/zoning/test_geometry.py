@@ -11,7 +11,7 @@ import shapely
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError
 from gridcarbon.grids.gridspec import to_projected
-from gridcarbon.zoning.control_units import control_units
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.offsets import wgs84_to_gcj02
 
 CFG = ZoningConfig(check_offset=False)

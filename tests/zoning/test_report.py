@@ -23,7 +23,7 @@ from synthetic import synthetic_grids, zone_report
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.io.tables import csv_text_value, excel_safe_text
-from gridcarbon.zoning.control_units import control_units
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.report import _svg_bars, _svg_lines, _table, render_html
 from tests.payloads import CONTROL, canary_fired, payloads
 

@@ -20,8 +20,8 @@ import gridcarbon.zoning
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.species import CO2, NOX, VOC, Species
-from gridcarbon.zoning.control_units import control_units
 from gridcarbon.zoning.hotspots import colocation_sets, set_name
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.stage import run_zoning
 
 #: A made-up fourth species, for these tests only.

@@ -15,7 +15,7 @@ from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import EMERGING_CATEGORIES, RUN_FILES, ZoningResult
 from gridcarbon.errors import InputDataError, OutputExistsError
 from gridcarbon.species import DEFAULT_SPECIES
-from gridcarbon.zoning.control_units import control_units
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.report import output_names, zoning_documents
 from gridcarbon.zoning.stage import run_zoning
 

@@ -76,7 +76,7 @@ TOY = textwrap.dedent(
     from gridcarbon.config.zoning import ZoningConfig
     from gridcarbon.grids.gridspec import GridSpec
     from gridcarbon.species import DEFAULT_SPECIES
-    from gridcarbon.zoning.control_units import control_units
+    from gridcarbon.zoning.normalise import control_units
     from gridcarbon.zoning.gistar import fdr_bins
     from gridcarbon.zoning.hotspots import register_statistic, species_fields, statistic_names
     from gridcarbon.zoning.report import html_context

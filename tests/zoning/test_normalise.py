@@ -11,8 +11,8 @@ import shapely
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError, InputFileError
 from gridcarbon.io.units_file import detect_dbf_encoding
-from gridcarbon.zoning.control_units import CategoryWarning, control_units
 from gridcarbon.zoning.geometry import units_to_grid_crs
+from gridcarbon.zoning.normalise import CategoryWarning, control_units
 from gridcarbon.zoning.offsets import GCJ02OffsetWarning
 
 CFG = ZoningConfig(check_offset=False)
@@ -264,7 +264,7 @@ def test_gcj02_offset_warning(small_grid):
         crs="EPSG:4490",
     )
     from gridcarbon.scenario.geography import default_grid
-    from gridcarbon.zoning.control_units import normalise_units
+    from gridcarbon.zoning.normalise import normalise_units
     from gridcarbon.zoning.qa import run_qa
 
     grid = default_grid()
