@@ -10,8 +10,8 @@ read or written.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import numpy as np
@@ -23,6 +23,9 @@ from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
 from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gridcarbon.species import Species
 
 __all__ = [
     "html_context",
@@ -282,7 +285,7 @@ def _hotspot_method(config: ZoningConfig) -> str:
     )
 
 
-def _legend(species) -> Markup:
+def _legend(species: Sequence[Species]) -> Markup:
     """The species' colours, as a line of text."""
     item = Markup('<span style="color:{c}">■</span> {n}')
     return Markup("Colours: ") + Markup(", ").join(

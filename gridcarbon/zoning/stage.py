@@ -46,9 +46,8 @@ def species_names(grids: xr.Dataset, species: tuple[Species, ...]) -> list[str]:
     if not species:
         raise ConfigError("the zoning stage needs at least one species (species=)")
     if not all(isinstance(s, Species) for s in species):
-        raise ConfigError(
-            f"species must be gridcarbon.species.Species values, got {[type(s).__name__ for s in species]}"
-        )
+        kinds = [type(s).__name__ for s in species]
+        raise ConfigError(f"species must be gridcarbon.species.Species values, got {kinds}")
     names = [s.name for s in species]
     if len(set(names)) != len(names):
         raise ConfigError(f"species {names} name one species twice")
