@@ -351,6 +351,8 @@ def _inversion_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any
 
 
 def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
+    from gridcarbon.contracts import RUN_FILES
+
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
     covariance = None if inv is None else _posterior_covariance(inv)
@@ -358,8 +360,6 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
     zoning, files = zone_report(
         config, grids, result.plan.zoning, out_dir, covariance=covariance, grids_kind=kind
     )
-    from gridcarbon.contracts import RUN_FILES
-
     result.files.update({f.role: files[f.name] for f in RUN_FILES if f.name in files})
     return zoning
 
