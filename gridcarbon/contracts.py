@@ -369,6 +369,9 @@ class ZoningResult:
     (:func:`gridcarbon.io.run_folder_reader.read_map_inputs`) holds only what its files keep
     (``units``, ``tally_day``, ``tally_month``, ``diurnal``, ``hotspots``): the others are
     None or empty.
+    ``overlay``: the units on the grid (``F``, the units × cells coverage fractions, and
+    ``point_unit``, the unit of each point source, −1 for none); ``species``: the species
+    tallied, in output order (their names are the variables and column stems).
     """
 
     units: gpd.GeoDataFrame
@@ -383,6 +386,8 @@ class ZoningResult:
     qa: Any = None
     grids_kind: Literal["prior", "posterior"] | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    overlay: Any = None
+    species: tuple[Species, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -421,7 +426,8 @@ class Document:
     ``.zarr`` name, with the emission-grid encoding); ``geotiff`` a mapping species → ``(ny, nx)``
     period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
     JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
-    metadata.
+    metadata.  ``bom``: a CSV starts with a UTF-8 byte-order mark (so that Excel reads its
+    Chinese text right).
     """
 
     kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
@@ -429,6 +435,7 @@ class Document:
     attrs: Mapping[str, str] = field(default_factory=dict)
     layer: str | None = None
     source: Any = None
+    bom: bool = False
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:

@@ -83,13 +83,15 @@ def _package_data() -> Path:
 @dataclass
 class RunPlan:
     """What :func:`plan_run` found before any work: the grid, the period's hours, the control
-    units (when the zones run) and the memory estimate."""
+    units and the rest of the zoning stage's inputs (when the zones run) and the memory
+    estimate."""
 
     grid: Any
     hours: int
     units: Any = None
     units_qa: Any = None
     memory: Any = None
+    zoning: ZoningInputs | None = None
 
 
 def _enabled_stages(config: RunConfig) -> tuple[str, ...]:
@@ -146,9 +148,8 @@ def plan_run(
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if "zoning" in stages:
-        from gridcarbon.zoning.stage import read_stage_units
-
-        plan.units, plan.units_qa = read_stage_units(config.zoning, grid)
+        plan.zoning = zoning_inputs(config, grid)
+        plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
         plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
@@ -451,14 +452,144 @@ def _inversion_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any
 
 
 def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.zoning.stage import run_zoning_stage
+    from gridcarbon.contracts import RUN_FILES
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
-    plan = result.plan
-    return run_zoning_stage(
-        config, grids, out_dir, inversion_result=inv, units=plan.units, units_qa=plan.units_qa
+    covariance = None if inv is None else _posterior_covariance(inv)
+    kind = "prior" if inv is None else "posterior"
+    zoning, files = zone_report(
+        config, grids, result.plan.zoning, out_dir, covariance=covariance, grids_kind=kind
     )
+    result.files.update({f.role: files[f.name] for f in RUN_FILES if f.name in files})
+    return zoning
+
+
+@dataclass(frozen=True)
+class ZoningInputs:
+    """What the zoning stage needs besides the grids: the control units (read and checked) and
+    their QA, the region in the grid's CRS, the county and city boundaries (lon/lat), and, when
+    the units are synthetic, the component named in every output's ``synthetic_components``."""
+
+    units: Any
+    qa: Any
+    region: Any
+    counties: Any
+    cities: Any
+    synthetic_units: str = ""
+
+
+def zoning_inputs(config: RunConfig, grid: Any) -> ZoningInputs:
+    """The control units on ``grid`` (``zoning.units_path`` read through
+    :mod:`gridcarbon.io.units_file`, else the scenario's synthetic units), checked against the
+    scenario's region and boundaries.  Cheap next to the stage: the run reads them first, so that
+    a bad unit file is refused before any work."""
+    from gridcarbon.scenario.geography import load_boundaries, region_polygon
+    from gridcarbon.zoning.normalise import control_units
+
+    zoning = config.zoning
+    region = None
+    if zoning.qa_region == "zhejiang":
+        region = region_polygon(grid.crs, config.grid.territorial_sea_m)
+    counties, cities = load_boundaries("county"), load_boundaries("city")
+    name, synthetic = None, ""
+    if zoning.units_path is None:
+        from gridcarbon.scenario.synthetic_units import default_units
+
+        source = default_units(grid)
+        name = "embedded synthetic units (gridcarbon.scenario.units)"
+        synthetic = "control units (gridcarbon.scenario.units)"
+        zoning = zoning.model_copy(update={"check_offset": False})  # meant for users' files
+    else:
+        source = zoning.units_path
+    units, qa = control_units(
+        source, zoning, grid, counties=counties, cities=cities, region=region, source_name=name
+    )
+    return ZoningInputs(units, qa, region, counties, cities, synthetic)
+
+
+def zone_report(
+    config: RunConfig,
+    grids: xr.Dataset,
+    inputs: ZoningInputs,
+    folder: Path,
+    *,
+    covariance: Any = None,
+    grids_kind: str = "prior",
+    grids_path: Path | None = None,
+) -> tuple[Any, dict[str, Path]]:
+    """Run the zoning stage on ``grids`` and write its documents into ``folder``.
+
+    Returns the :class:`~gridcarbon.contracts.ZoningResult` and the files written, by name.
+    ``grids_path``: the file the grids came from (its checksum goes into the provenance).
+    """
+    from gridcarbon.errors import InputDataError
+    from gridcarbon.io.coverage_cache import CoverageCacheDir
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.provenance import file_sha256, gridcarbon_version
+    from gridcarbon.species import resolve_species
+    from gridcarbon.zoning.report import provenance_record, zoning_documents
+    from gridcarbon.zoning.stage import run_zoning
+
+    species = tuple(s for s in resolve_species(config.species) if s.name in grids.data_vars)
+    if not species:
+        raise InputDataError(
+            f"the grids hold none of the species {list(config.species)}; give emission grids "
+            "written by `gridcarbon grid` or the posterior"
+        )
+    result = run_zoning(
+        grids,
+        inputs.units,
+        config.zoning,
+        species=species,
+        covariance=covariance,
+        region=inputs.region,
+        counties=inputs.counties,
+        cities=inputs.cities,
+        grids_kind=grids_kind,
+        qa=inputs.qa,
+        coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+    )
+    checksums = {}
+    for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
+        if path is not None and Path(path).exists():
+            checksums[f"{role}:{Path(path).name}"] = file_sha256(path)
+    provenance = provenance_record(
+        grids.attrs,
+        result.qa,
+        config_text=config.to_yaml(),
+        version=gridcarbon_version(),
+        checksums=checksums,
+        synthetic_units=inputs.synthetic_units,
+    )
+    t = time.perf_counter()
+    files = write_documents(zoning_documents(result, config.zoning, provenance), folder)
+    log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
+    return result, files
+
+
+def _posterior_covariance(inversion: Any) -> Any:
+    """The inversion's posterior covariance as the zoning stage sees it
+    (:class:`gridcarbon.contracts.PosteriorCovariance`)."""
+    from gridcarbon.contracts import PosteriorCovariance
+
+    covariance = getattr(inversion, "covariance", None)
+    if isinstance(covariance, PosteriorCovariance):
+        return covariance
+    return _UnitTotalStd(inversion)
+
+
+@dataclass(frozen=True)
+class _UnitTotalStd:
+    """σ of unit totals from an inversion result whose covariance does not answer
+    ``total_std`` itself: :func:`gridcarbon.inversion.unit_total_std`."""
+
+    result: Any
+
+    def total_std(self, weights: Any, species: str, point_unit: Any = None, hours: Any = None):
+        from gridcarbon.inversion.core import unit_total_std
+
+        return unit_total_std(self.result, weights, species, hours, point_unit=point_unit)
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:

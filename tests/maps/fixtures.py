@@ -322,20 +322,15 @@ def small_station_series(stations: pd.DataFrame, days: int = 4) -> pd.DataFrame:
 def default_inputs() -> MapInputs:
     """Full-size inputs of the default scenario (see module docstring)."""
     from gridcarbon.config import RunConfig
-    from gridcarbon.pipeline import build_prior
+    from gridcarbon.pipeline import build_prior, zoning_inputs
     from gridcarbon.scenario.stations import default_network
     from gridcarbon.zoning.stage import run_zoning
 
+    cfg = RunConfig()
     prior = build_prior()
     grid = GridSpec.from_dataset(prior)
-    zoning = run_zoning(prior, RunConfig().zoning)
-    if not isinstance(zoning, ZoningResult):  # the stage's own result: the fields the map reads
-        zoning = ZoningResult(
-            units=zoning.units,
-            tally_month=zoning.tally_month,
-            diurnal=zoning.diurnal,
-            hotspots=zoning.hotspots,
-        )
+    inputs = zoning_inputs(cfg, grid)
+    zoning = run_zoning(prior, inputs.units, cfg.zoning, species=DEFAULT_SPECIES, qa=inputs.qa)
     rng = np.random.default_rng(2023)
     # posterior: smooth multiplicative corrections with uncertainty fields (inversion-shaped)
     yy, xx = np.mgrid[0 : grid.ny, 0 : grid.nx]

@@ -31,12 +31,12 @@ from fixtures import (
     small_stations,
 )
 
+from gridcarbon.cli.maps import map_command
 from gridcarbon.config import RunConfig
 from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import MapConfig, make_map, map_html, write_map
 from gridcarbon.maps.assets import external_references
-from gridcarbon.cli.maps import map_command
 from gridcarbon.maps.layers_units import unit_columns
 from gridcarbon.species import DEFAULT_SPECIES
 from tests.payloads import canaries, canary_fired, payloads

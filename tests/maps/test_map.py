@@ -21,13 +21,13 @@ from fixtures import (
     write_run_folder,
 )
 
+from gridcarbon.cli.maps import map_command
 from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.errors import InputDataError, OutputExistsError
 from gridcarbon.io.outputs import write_documents
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_documents, map_html, write_map
 from gridcarbon.maps.assets import external_references, inline_assets, vendored_manifest
-from gridcarbon.cli.maps import map_command
 from gridcarbon.maps.stage import run_map_stage
 
 ROOT = Path(__file__).resolve().parents[2]
