@@ -15,7 +15,7 @@ report.  No file is read or written here.  Public API (see ``docs/zoning.md``):
   :func:`register_statistic`, :func:`statistic`, :func:`classify_emerging`,
   :func:`mann_kendall` — hotspots;
 * :func:`run_zoning`, :func:`zoning_documents`; the CLI command is
-  ``gridcarbon.zoning.cli.zones_command``.
+  ``gridcarbon.cli.zoning.zones_command``.
 
 Names load on first use (PEP 562), so that importing the run configuration (which holds
 :class:`ZoningConfig`) loads none of geopandas, numba or xarray.

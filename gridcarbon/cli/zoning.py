@@ -7,19 +7,15 @@ from pathlib import Path
 
 import click
 
+from gridcarbon.cli.options import config_option, out_option, output_folder, overwrite_option
+
 __all__ = ["zones_command"]
 
 log = logging.getLogger(__name__)
 
 
 @click.command("zones")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="run configuration YAML (default: the embedded Zhejiang default)",
-)
+@config_option
 @click.option(
     "--grids",
     "grids_path",
@@ -38,20 +34,14 @@ log = logging.getLogger(__name__)
 @click.option(
     "--units-crs", default=None, help="CRS to assume when the unit file has none, e.g. EPSG:4490"
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="output folder of the zone report",
-)
-@click.option("--overwrite", is_flag=True, help="replace existing output files")
-def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overwrite):
+@out_option()
+@overwrite_option
+def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite):
     """Tally emissions and co-located hotspots of every species per control unit; write the
     report.
 
     Writes a GeoPackage (units with every per-unit figure), CSV and Excel tables, NetCDF tallies
-    and hotspot layers, and a self-contained HTML report into OUT.
+    and hotspot layers, and a self-contained HTML report into the output folder.
     """
     from gridcarbon.config import load_config
     from gridcarbon.grids.gridspec import GridSpec
@@ -72,9 +62,10 @@ def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overw
     check_input_file(grids_path, "emission grids (--grids)", allow_folder=True)
     if config.zoning.units_path is not None:
         check_input_file(config.zoning.units_path, "control-unit file")
+    out_dir = output_folder(out, config)
     inputs = [p for p in (config_path, grids_path, config.zoning.units_path) if p]
     names = output_names(config.zoning)
-    with output_set(Path(out_dir), names, overwrite, inputs=inputs) as tmp:
+    with output_set(out_dir, names, overwrite, inputs=inputs) as tmp:
         grids = open_grids(grids_path)
         zoning = zoning_inputs(config, GridSpec.from_dataset(grids))
         cells = grids.sizes["y"] * grids.sizes["x"]
