@@ -36,7 +36,7 @@ def warm() -> None:
     from gridcarbon.inversion.system import ObservationSystem
 
     c = small_case(lon=(120.0, 120.3), lat=(30.1, 30.35), days=2, n_points=2)
-    cfg = InversionConfig(solver="cg")
+    cfg = InversionConfig(solver={"method": "cg"})
     s = ObservationSystem(
         c.prior,
         c.stations,
@@ -126,7 +126,9 @@ def dense_vs_cg() -> dict:
 
     c = small_case(days=4, seed=7)
     cfg = InversionConfig(
-        block_cells=1, window_hours=24, aggregation="hourly", solver="dense", n_point_unknowns=4
+        state={"block_cells": 1, "window_hours": 24, "n_point_unknowns": 4},
+        errors={"aggregation": "hourly"},
+        solver={"method": "dense"},
     )
     prior = c.prior.isel(time=slice(0, 48))[
         ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
@@ -144,7 +146,15 @@ def dense_vs_cg() -> dict:
     res = {}
     for vecs in (300, 600):
         cg_cfg = cfg.model_copy(
-            update={"solver": "cg", "lanczos_max_vectors": vecs, "lanczos_min_vectors": vecs}
+            update={
+                "solver": cfg.solver.model_copy(
+                    update={
+                        "method": "cg",
+                        "lanczos_max_vectors": vecs,
+                        "lanczos_min_vectors": vecs,
+                    }
+                )
+            }
         )
         d = assimilate(s, obs, config=cfg, build_posterior=False)
         g = assimilate(s, obs, config=cg_cfg, build_posterior=False)

@@ -146,7 +146,7 @@ def _obs_errors(
     species = pairs["obs_species"].to_numpy()
     meas = np.array(
         [
-            cfg.measurement_error.get(k, {}).get(s, np.nan)
+            cfg.errors.measurement_error.get(k, {}).get(s, np.nan)
             for k, s in zip(kinds, species, strict=True)
         ]
     )
@@ -155,23 +155,25 @@ def _obs_errors(
         i = int(np.flatnonzero(np.isnan(meas) & used)[0])
         raise InputDataError(
             f"no measurement error for station class {kinds[i]!r}, species {species[i]}: add it "
-            "to inversion.measurement_error or give an uncertainty column"
+            "to inversion.errors.measurement_error or give an uncertainty column"
         )
-    floor = pairs["obs_species"].map(cfg.model_error_floor).to_numpy(float)
+    floor = pairs["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
     model = np.sqrt(
-        floor**2 + (cfg.model_error_rel * system.enhancement) ** 2 + system.direction_spread**2
+        floor**2
+        + (cfg.errors.model_error_rel * system.enhancement) ** 2
+        + system.direction_spread**2
     )
     hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
     hours = np.asarray(hours, float)
     idx = np.flatnonzero(used)
-    if cfg.aggregation == "hourly":
+    if cfg.errors.aggregation == "hourly":
         # inflate the model error by n / n_eff of its (station, species, day) block
         g = pairs["group"].to_numpy()[idx]
         infl = np.ones(idx.size)
         for key in np.unique(g):
             m = g == key
             n = int(m.sum())
-            infl[m] = n * _ess_factor(hours[idx][m], cfg.model_error_time_scale_h)
+            infl[m] = n * _ess_factor(hours[idx][m], cfg.errors.model_error_time_scale_h)
         r_var = meas[idx] ** 2 + model[idx] ** 2 * infl
         return meas, model, r_var
     r_var = np.empty(A.shape[0])
@@ -179,7 +181,7 @@ def _obs_errors(
     for i in range(A.shape[0]):
         cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
         n = cols.size
-        f = _ess_factor(hours[cols], cfg.model_error_time_scale_h)
+        f = _ess_factor(hours[cols], cfg.errors.model_error_time_scale_h)
         r_var[i] = (meas[cols] ** 2).mean() / n + (model[cols].mean() ** 2) * f
     return meas, model, r_var
 
@@ -236,39 +238,39 @@ def assimilate(
             "check station ids, time zone (UTC expected) and the period"
         )
     calm = P["calm"].to_numpy()
-    dominated = P["point_share"].to_numpy() > cfg.point_dominance_max
+    dominated = P["point_share"].to_numpy() > cfg.errors.point_dominance_max
     used = has & ~calm & ~dominated
     reason = np.where(
         ~has,
         "no observation",
         np.where(calm, "calm", np.where(dominated, "single point source dominates", "")),
     )
-    A, meta = aggregation_matrix(P, used, cfg.aggregation)
+    A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
     y = A @ np.where(used, y_h, 0.0)
     Jo = (A @ system.J).tocsr()
     yb = A @ system.y_prior
     meas, model, r_var = _obs_errors(system, P, used, unc, cfg, A, meta)
     d = y - yb
     prob = Problem(Jo, d, r_var, B)
-    solver = cfg.solver
+    solver = cfg.solver.method
     if solver == "auto":
-        solver = "dense" if L.n <= cfg.dense_max_state else "cg"
+        solver = "dense" if L.n <= cfg.solver.dense_max_state else "cg"
     if solver == "dense":
         sol = solve_dense(prob)
     elif solver == "cg-state":
         sol = solve_lanczos_cg(
             prob,
-            tol=cfg.cg_tol,
-            max_vectors=cfg.lanczos_max_vectors,
-            min_vectors=cfg.lanczos_min_vectors,
+            tol=cfg.solver.cg_tol,
+            max_vectors=cfg.solver.lanczos_max_vectors,
+            min_vectors=cfg.solver.lanczos_min_vectors,
             seed=cfg.seed,
         )
     else:
         sol = solve_lanczos_cg_obs(
             prob,
-            tol=cfg.cg_tol,
-            max_vectors=cfg.lanczos_max_vectors,
-            min_vectors=cfg.lanczos_min_vectors,
+            tol=cfg.solver.cg_tol,
+            max_vectors=cfg.solver.lanczos_max_vectors,
+            min_vectors=cfg.solver.lanczos_min_vectors,
             seed=cfg.seed,
         )
     xb = L.xb()
@@ -634,7 +636,7 @@ def posterior_dataset(
     for si, s in enumerate(L.species):
         f = fmean[si][hw][:, by, bx]  # (nt, ncell)
         fs = fstd[si][hw][:, by, bx]
-        fpos = np.clip(f, 0, None) if cfg.negative_factors == "clip" else f
+        fpos = np.clip(f, 0, None) if cfg.solver.negative_factors == "clip" else f
         area[s] = (system.E[si] * fpos).reshape(system.nt, *gs.shape).astype(np.float32)
         extra[f"{s}_std"] = (system.E[si] * fs).reshape(system.nt, *gs.shape).astype(np.float32)
         if len(system.points):
@@ -649,7 +651,7 @@ def posterior_dataset(
                 )
                 pf[:, L.point_index] = xa[ps][None, :]
                 pfs[:, L.point_index] = result.post_std[ps][None, :]
-            pfp = np.clip(pf, 0, None) if cfg.negative_factors == "clip" else pf
+            pfp = np.clip(pf, 0, None) if cfg.solver.negative_factors == "clip" else pf
             point_em[s] = (system.Ep[si] * pfp).astype(np.float32)
             extra[f"{s}_point_std"] = (system.Ep[si] * pfs).astype(np.float32)
     pts = None
@@ -666,7 +668,7 @@ def posterior_dataset(
                     "n_observations": result.metrics["n_observations"],
                     "state_size": L.n,
                     "n_negative_factors": result.n_negative,
-                    "negative_factors": cfg.negative_factors,
+                    "negative_factors": cfg.solver.negative_factors,
                 }
             ),
             "inversion_config": json.dumps(cfg.model_dump(mode="json")),
@@ -751,7 +753,7 @@ def invert(
         observations,
         validate_stations(stations),
         cfg.observation_time_zone,
-        cfg.voc_molar_mass_per_carbon,
+        cfg.chemistry.voc_molar_mass_per_carbon,
         magnitude_check=cfg.observation_magnitude_check,
     )
     system = ObservationSystem(prior, stations, met, cfg)

@@ -168,16 +168,18 @@ def make_truth(
         for sid, s in L.bias_keys:
             sd = cfg.osse.micro_drift_per_day.get(s, 0.0)
             drift[(sid, s)] = float(rng.normal(0.0, sd))
-    include_bio = mode == "perturbed" or cfg.biogenic == "scaled"
+    include_bio = mode == "perturbed" or cfg.state.biogenic == "scaled"
     return Truth(x, area, points, drift, include_bio, mode)
 
 
 def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> np.ndarray:
     """Hourly model-error noise with the exponential hour-to-hour correlation R assumes."""
     P = system.pairs
-    floor = P["obs_species"].map(cfg.model_error_floor).to_numpy(float)
+    floor = P["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
     sd = np.sqrt(
-        floor**2 + (cfg.model_error_rel * system.enhancement) ** 2 + system.direction_spread**2
+        floor**2
+        + (cfg.errors.model_error_rel * system.enhancement) ** 2
+        + system.direction_spread**2
     )
     hours = np.asarray(
         (pd.DatetimeIndex(P["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1), float
@@ -185,7 +187,7 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
     out = np.zeros(len(P))
     for _, idx in P.groupby("group").indices.items():
         t = hours[idx]
-        C = np.exp(-np.abs(t[:, None] - t[None, :]) / cfg.model_error_time_scale_h)
+        C = np.exp(-np.abs(t[:, None] - t[None, :]) / cfg.errors.model_error_time_scale_h)
         Lc = np.linalg.cholesky(C + 1e-12 * np.eye(t.size))
         out[idx] = sd[idx] * (Lc @ rng.standard_normal(t.size))
     return out
@@ -257,7 +259,7 @@ def synthetic_observations(
         + (osp * L.ndays + P["day"].to_numpy()) * L.nsectors
         + P["sector"].to_numpy()
     )
-    val += P["obs_species"].map(cfg.background_prior).to_numpy(float) + truth.x[bgcol]
+    val += P["obs_species"].map(cfg.state.background_prior).to_numpy(float) + truth.x[bgcol]
     bias_index = {k: i for i, k in enumerate(L.bias_keys)}
     mid = (L.ndays - 1) / 2.0
     for i, (sid, s) in enumerate(zip(P["station_id"], P["obs_species"], strict=True)):
@@ -268,7 +270,7 @@ def synthetic_observations(
             ) * (P["day"].iat[i] - mid)
     meas = np.array(
         [
-            cfg.measurement_error.get(k, {}).get(s, 0.0)
+            cfg.errors.measurement_error.get(k, {}).get(s, 0.0)
             for k, s in zip(P["kind"], P["obs_species"], strict=True)
         ]
     )

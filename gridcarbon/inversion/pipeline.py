@@ -150,7 +150,7 @@ def run_inversion_stage(
             ic.observations,
             validate_stations(stations),
             ic.observation_time_zone,
-            ic.voc_molar_mass_per_carbon,
+            ic.chemistry.voc_molar_mass_per_carbon,
             magnitude_check=ic.observation_magnitude_check,
         )
         obs_synthetic = False

@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from gridcarbon.config.inversion import OBS_SPECIES, InversionConfig
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.dataset import point_variable, species_in
 from gridcarbon.grids.gridspec import GridSpec
@@ -36,17 +36,17 @@ __all__ = ["ObservationSystem", "EMITTED", "conversion_factor"]
 log = logging.getLogger(__name__)
 
 #: observed species → emitted (state) species
-EMITTED = dict(OBS_SPECIES)
+EMITTED = {"CO2": "CO2", "NO2": "NOx", "VOC": "VOC"}
 
 
 def conversion_factor(obs_species: str, cfg: InversionConfig) -> float:
     """Observation units (ppm, ppb, ppbC) per µg/m³ at the model's reference state."""
-    T, p = cfg.model_temperature_K, cfg.model_pressure_kPa
+    T, p = cfg.chemistry.model_temperature_K, cfg.chemistry.model_pressure_kPa
     if obs_species == "CO2":
         return mass_to_mixing_factor(MOLAR_MASS["CO2"], T, p, "ppm")
     if obs_species == "NO2":
         return mass_to_mixing_factor(MOLAR_MASS["NO2"], T, p, "ppb")
-    return mass_to_mixing_factor(cfg.voc_molar_mass_per_carbon, T, p, "ppb")
+    return mass_to_mixing_factor(cfg.chemistry.voc_molar_mass_per_carbon, T, p, "ppb")
 
 
 class ObservationSystem:
@@ -157,7 +157,7 @@ class ObservationSystem:
             self.urban_frac = np.asarray(landcover["urban"]).ravel()
         else:
             self.urban_frac = urban_fraction(g)
-        self.urban = self.urban_frac >= cfg.urban_fraction_threshold
+        self.urban = self.urban_frac >= cfg.transport.urban_fraction_threshold
         # -- met at stations ----------------------------------------------------------------
         st = self.stations
         if point_met is None:
@@ -177,7 +177,7 @@ class ObservationSystem:
         }
         region_area = float(self.region_fraction.sum() * g.cell_area)
         self.neighbour_names, self.neighbour_W, self.neighbour_density = neighbour_fields(
-            g, tot, region_area, cfg.neighbour_density_scale, neighbour_fraction
+            g, tot, region_area, cfg.state.neighbour_density_scale, neighbour_fraction
         )
         self.bio = biogenic_fields(g, self.times, self.region_t2m, landcover)
         # -- state --------------------------------------------------------------------------
@@ -206,7 +206,7 @@ class ObservationSystem:
         day_idx = np.searchsorted(self.days.values, bj_days.values)
         sp_of = station_species(st)
         rows, pairs = [], []
-        hours_by_sp = {s: set(h) for s, h in cfg.assimilation_hours_local.items()}
+        hours_by_sp = {s: set(h) for s, h in cfg.errors.assimilation_hours_local.items()}
         for k, sid in enumerate(st["station_id"]):
             wanted = [s for s in sp_of[sid] if EMITTED[s] in self.species]
             if not wanted:
@@ -239,7 +239,7 @@ class ObservationSystem:
         self.rows["direction_from"] = self.pm.direction_from[rows[:, 1], rows[:, 0]]
         self.rows["stability"] = self.pm.stability[rows[:, 1], rows[:, 0]]
         self.rows["blh"] = self.pm.blh[rows[:, 1], rows[:, 0]]
-        self.rows["calm"] = raw_speed < cfg.calm_exclude_m_s
+        self.rows["calm"] = raw_speed < cfg.transport.calm_exclude_m_s
         pr = np.array([p[0] for p in pairs])
         ps = np.array([p[1] for p in pairs])
         self.pairs = pd.DataFrame({"row": pr, "obs_species": ps})
@@ -256,7 +256,7 @@ class ObservationSystem:
         su = np.bincount(grp, np.sin(d))
         cu = np.bincount(grp, np.cos(d))
         ang = (np.degrees(np.arctan2(su, cu)) + 360.0) % 360.0
-        nsec = cfg.background_sectors
+        nsec = cfg.state.background_sectors
         sector = (np.floor(((ang + 180.0 / nsec) % 360.0) / (360.0 / nsec))).astype(int) % nsec
         self.pairs["group"] = grp
         self.pairs["sector"] = sector[grp]
@@ -267,7 +267,10 @@ class ObservationSystem:
         k = self.rows["st"].to_numpy()
         h = self.rows["hour"].to_numpy()
         day = pm.sun_elevation[h, k] > 0
-        tau = np.where(day, cfg.nox_lifetime_day_h, cfg.nox_lifetime_night_h) * 3600.0
+        tau = (
+            np.where(day, cfg.chemistry.nox_lifetime_day_h, cfg.chemistry.nox_lifetime_night_h)
+            * 3600.0
+        )
         return Receptors.from_arrays(
             st["x"].to_numpy()[k],
             st["y"].to_numpy()[k],
@@ -279,7 +282,7 @@ class ObservationSystem:
             pm.blh[h, k],
             tau,
             pm.t2m[h, k],
-            calm_floor=cfg.calm_floor_m_s,
+            calm_floor=cfg.transport.calm_floor_m_s,
         )
 
     def receptors_with(self, pm: PointMet) -> Receptors:
@@ -309,24 +312,26 @@ class ObservationSystem:
             g.ny,
             self.urban,
             pts,
-            max_distance_m=cfg.max_distance_km * 1000.0,
-            max_travel_s=cfg.max_travel_hours * 3600.0,
-            lateral_sigmas=cfg.lateral_sigmas,
-            subcells=min(cfg.subcells, 3) if coarse else cfg.subcells,
-            subcells_near=min(cfg.subcells_near, 7) if coarse else cfg.subcells_near,
-            area_height_m=cfg.area_source_height_m,
-            lid_factor=cfg.lid_uniform_factor,
-            no2_primary=cfg.no2_primary_fraction,
-            no2_equilibrium=cfg.no2_equilibrium_fraction,
-            no2_conversion_s=cfg.no2_conversion_time_h * 3600.0,
+            max_distance_m=cfg.transport.max_distance_km * 1000.0,
+            max_travel_s=cfg.transport.max_travel_hours * 3600.0,
+            lateral_sigmas=cfg.transport.lateral_sigmas,
+            subcells=min(cfg.transport.subcells, 3) if coarse else cfg.transport.subcells,
+            subcells_near=min(cfg.transport.subcells_near, 7)
+            if coarse
+            else cfg.transport.subcells_near,
+            area_height_m=cfg.transport.area_source_height_m,
+            lid_factor=cfg.transport.lid_uniform_factor,
+            no2_primary=cfg.chemistry.no2_primary_fraction,
+            no2_equilibrium=cfg.chemistry.no2_equilibrium_fraction,
+            no2_conversion_s=cfg.chemistry.no2_conversion_time_h * 3600.0,
             point_direction_sd_rad=0.0
             if known_wind
-            else float(np.radians(cfg.point_plume_direction_sd_deg)),
+            else float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
         )
 
     def _layout(self) -> StateLayout:
         cfg = self.config
-        npb = min(cfg.n_point_unknowns, len(self.points))
+        npb = min(cfg.state.n_point_unknowns, len(self.points))
         if npb:
             main = self.Ep[self.species.index("CO2")] if "CO2" in self.species else self.Ep[0]
             order = np.argsort(-main.sum(axis=0, dtype=np.float64), kind="stable")[:npb]
@@ -342,24 +347,28 @@ class ObservationSystem:
             for s in sp_of[sid]
             if s in obs_species
         ]
-        bio = [s for s in ("CO2", "VOC") if s in self.species] if cfg.biogenic == "scaled" else []
+        bio = (
+            [s for s in ("CO2", "VOC") if s in self.species]
+            if cfg.state.biogenic == "scaled"
+            else []
+        )
         nbs = [nm for i, nm in enumerate(self.neighbour_names) if np.any(self.neighbour_W[i] > 0)]
         self.neighbour_used = [self.neighbour_names.index(nm) for nm in nbs]
         return StateLayout(
             self.species,
             self.grid.ny,
             self.grid.nx,
-            cfg.block_cells,
-            cfg.window_hours,
+            cfg.state.block_cells,
+            cfg.state.window_hours,
             self.nt,
             big,
             list(nbs),
             bio,
             obs_species,
             len(self.days),
-            cfg.background_sectors,
+            cfg.state.background_sectors,
             bias,
-            len(self.days) if cfg.mixing_height_unknowns else 0,
+            len(self.days) if cfg.state.mixing_height_unknowns else 0,
         )
 
     def prior_covariance(
@@ -370,32 +379,32 @@ class ObservationSystem:
         L = self.layout
         Cs = species_correlation_matrix(
             L.species,
-            cfg.species_correlation if species_correlation is None else species_correlation,
+            cfg.state.species_correlation if species_correlation is None else species_correlation,
         )
         bg = np.array(
             [
-                cfg.background_error.get(s, 1.0)
+                cfg.state.background_error.get(s, 1.0)
                 for s in L.obs_species
                 for _ in range(L.ndays * L.nsectors)
             ]
         )
-        bias = np.array([cfg.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
+        bias = np.array([cfg.state.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
         return PriorCovariance(
             L,
-            cfg.prior_error,
+            cfg.state.prior_error,
             Cs,
-            cfg.length_scale_km * 1000.0,
+            cfg.state.length_scale_km * 1000.0,
             self.grid.cell_size,
-            cfg.time_scale_days * 24.0,
+            cfg.state.time_scale_days * 24.0,
             {
-                "points": cfg.point_prior_error,
-                "neighbours": cfg.neighbour_prior_error,
-                "biogenic": cfg.biogenic_prior_error,
+                "points": cfg.state.point_prior_error,
+                "neighbours": cfg.state.neighbour_prior_error,
+                "biogenic": cfg.state.biogenic_prior_error,
                 "background": bg if bg.size else 1.0,
                 "bias": bias if bias.size else 1.0,
-                "transport": cfg.mixing_height_prior_error,
+                "transport": cfg.state.mixing_height_prior_error,
             },
-            cfg.mixing_height_time_scale_days,
+            cfg.state.mixing_height_time_scale_days,
         )
 
     # ---------------------------------------------------------------------------------------
@@ -527,7 +536,7 @@ class ObservationSystem:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npair, L.n)
         )
         self.J.sum_duplicates()
-        bg_prior = P["obs_species"].map(cfg.background_prior).to_numpy(float)
+        bg_prior = P["obs_species"].map(cfg.state.background_prior).to_numpy(float)
         xb = L.xb()
         self.y_prior = bg_prior + self.J @ xb
         self.enhancement = sum_area + sum_pt + sum_nb
@@ -563,11 +572,13 @@ class ObservationSystem:
         plumes; zeros unless ``mixing_height_unknowns``)."""
         cfg = self.config
         npair = len(self.pairs)
-        delta = cfg.model_error_wind_direction_deg
-        dz = cfg.model_error_mixing_height_rel
+        delta = cfg.errors.model_error_wind_direction_deg
+        dz = cfg.errors.model_error_mixing_height_rel
         # the derivative's step: R's mixing-height error, or the unknowns' own prior error
         step = (
-            dz if dz > 0 else (cfg.mixing_height_prior_error if cfg.mixing_height_unknowns else 0)
+            dz
+            if dz > 0
+            else (cfg.state.mixing_height_prior_error if cfg.state.mixing_height_unknowns else 0)
         )
         variants = [(sgn * delta, 1.0, True) for sgn in (-1.0, 1.0) if delta > 0]
         variants += [(0.0, 1.0 + sgn * step, dz > 0) for sgn in (-1.0, 1.0) if step > 0]
@@ -580,7 +591,7 @@ class ObservationSystem:
             if in_spread:
                 share = np.maximum(share, sh)
                 sq += (sig - base) ** 2
-            if zscale != 1.0 and cfg.mixing_height_unknowns:
+            if zscale != 1.0 and cfg.state.mixing_height_unknowns:
                 sens += np.sign(zscale - 1.0) * sig / (2.0 * step)
         # the two directions and the two mixing heights are independent error sources
         return np.sqrt(sq / 2.0), share, sens

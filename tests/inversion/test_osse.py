@@ -81,15 +81,17 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
 
     cfg = InversionConfig(
-        model_error_rel=0.0,
-        model_error_floor={"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3},
-        measurement_error={
-            k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
-            for k in ("urban", "micro", "regional", "demonstration", "background", "sink")
-        },
-        model_error_wind_direction_deg=0.0,
-        model_error_mixing_height_rel=0.0,
-        point_dominance_max=1.0,
+        errors={
+            "model_error_rel": 0.0,
+            "model_error_floor": {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3},
+            "measurement_error": {
+                k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
+                for k in ("urban", "micro", "regional", "demonstration", "background", "sink")
+            },
+            "model_error_wind_direction_deg": 0.0,
+            "model_error_mixing_height_rel": 0.0,
+            "point_dominance_max": 1.0,
+        }
     )
     sysm = build_system(tiny_case, cfg)
     rng = np.random.default_rng(0)

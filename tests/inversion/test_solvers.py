@@ -83,13 +83,9 @@ def test_B_is_kronecker_of_exponentials():
 @pytest.fixture(scope="module")
 def dense_vs_cg(case):
     cfg = InversionConfig(
-        block_cells=1,
-        window_hours=24,
-        aggregation="hourly",
-        solver="dense",
-        n_point_unknowns=4,
-        lanczos_max_vectors=300,
-        lanczos_min_vectors=300,
+        state={"block_cells": 1, "window_hours": 24, "n_point_unknowns": 4},
+        errors={"aggregation": "hourly"},
+        solver={"method": "dense", "lanczos_max_vectors": 300, "lanczos_min_vectors": 300},
     )
     prior = case.prior.isel(time=slice(0, 48))[
         ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
@@ -99,7 +95,11 @@ def dense_vs_cg(case):
     truth = make_truth(system, rng, "identical", cfg)
     obs = synthetic_observations(system, truth, rng, cfg)
     dense = assimilate(system, obs, config=cfg)
-    cg = assimilate(system, obs, config=cfg.model_copy(update={"solver": "cg"}))
+    cg = assimilate(
+        system,
+        obs,
+        config=cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"method": "cg"})}),
+    )
     return system, dense, cg
 
 

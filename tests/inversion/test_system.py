@@ -11,7 +11,7 @@ from .conftest import build_system
 
 @pytest.fixture(scope="module")
 def mh_system(case):
-    return build_system(case, InversionConfig(mixing_height_unknowns=True))
+    return build_system(case, InversionConfig(state={"mixing_height_unknowns": True}))
 
 
 def test_mixing_height_column_is_the_derivative(mh_system):
@@ -24,7 +24,7 @@ def test_mixing_height_column_is_the_derivative(mh_system):
     expect = np.zeros((len(day), tr.stop - tr.start))
     expect[np.arange(len(day)), day] = sens  # each pair sees its own day only
     np.testing.assert_array_equal(system.J[:, tr].toarray(), expect)
-    h = system.config.model_error_mixing_height_rel
+    h = system.config.errors.model_error_mixing_height_rel
     up, _ = system.pair_signal(zscale=1 + h)
     down, _ = system.pair_signal(zscale=1 - h)
     np.testing.assert_allclose(
