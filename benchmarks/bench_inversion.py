@@ -30,7 +30,7 @@ def rss_gb() -> float:
 def warm() -> None:
     """Compile/load every numba kernel once on a tiny case (cache warm)."""
     from gridcarbon.config.inversion import InversionConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.synthetic import small_case
     from gridcarbon.inversion.system import ObservationSystem
@@ -59,9 +59,9 @@ def main() -> None:
 
     from gridcarbon.config import RunConfig
     from gridcarbon.grids.prior import build_prior
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.pipeline import stage_inputs
+    from gridcarbon.inversion.stage import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
 
     out: dict = {"numba_threads": numba.get_num_threads()}
@@ -103,7 +103,7 @@ def main() -> None:
     if not args.skip_stage:
         del res, truth, obs
         with tempfile.TemporaryDirectory() as d:
-            from gridcarbon.inversion.pipeline import run_inversion_stage
+            from gridcarbon.inversion.stage import run_inversion_stage
 
             t = time.perf_counter()
             r = run_inversion_stage(config, prior, Path(d))
@@ -119,7 +119,7 @@ def main() -> None:
 def dense_vs_cg() -> dict:
     """The check of the issue: a few thousand unknowns, dense vs Lanczos-CG."""
     from gridcarbon.config.inversion import InversionConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.synthetic import small_case
     from gridcarbon.inversion.system import ObservationSystem

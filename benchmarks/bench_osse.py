@@ -28,7 +28,7 @@ def main() -> None:
     from gridcarbon.config import RunConfig
     from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.osse import area_sector_shares_from_config, run_osse
-    from gridcarbon.inversion.pipeline import stage_inputs
+    from gridcarbon.inversion.stage import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
 
     out = Path(args.out)

@@ -40,7 +40,7 @@ def main() -> None:
     from gridcarbon.config import RunConfig
     from gridcarbon.config.inversion import InversionConfig
     from gridcarbon.grids.prior import build_prior
-    from gridcarbon.inversion.core import assimilate, cell_period_stats
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import (
         area_sector_shares_from_config,
         city_matrix,
@@ -50,7 +50,8 @@ def main() -> None:
         station_distance_km,
         synthetic_observations,
     )
-    from gridcarbon.inversion.pipeline import stage_inputs
+    from gridcarbon.inversion.posterior import cell_period_stats
+    from gridcarbon.inversion.stage import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
 
     last = calendar.monthrange(2023, args.month)[1]

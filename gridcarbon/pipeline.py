@@ -128,7 +128,7 @@ def plan_run(
     for path, role in files:
         check_input_file(path, role)
     if "inversion" in stages:
-        from gridcarbon.inversion.pipeline import check_period
+        from gridcarbon.inversion.stage import check_period
 
         check_period(config)
     grid = grid_from_config(config)
@@ -344,7 +344,7 @@ def run(
 
 
 def _inversion_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.inversion.pipeline import run_inversion_stage
+    from gridcarbon.inversion.stage import run_inversion_stage
 
     return run_inversion_stage(config, result.prior, out_dir)
 

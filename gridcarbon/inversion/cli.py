@@ -78,7 +78,7 @@ def invert_command(config_path, prior_path, out, overwrite):
     perturbed-transport OSSE replicate of the default network), and the outputs say so.
     """
     from gridcarbon.config import load_config
-    from gridcarbon.inversion.pipeline import inversion_output_names, run_inversion_stage
+    from gridcarbon.inversion.stage import inversion_output_names, run_inversion_stage
     from gridcarbon.io.runfolder import output_set
 
     config = load_config(config_path)
@@ -118,7 +118,7 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     """Run seeded SYNTHETIC observing-system simulation experiments and score the inversion
     against the synthetic truth (RMSE near/far, city totals, reduced chi2, 1-sigma coverage)."""
     from gridcarbon.config import load_config
-    from gridcarbon.inversion.pipeline import osse_output_names, run_osse_stage
+    from gridcarbon.inversion.stage import osse_output_names, run_osse_stage
     from gridcarbon.io.runfolder import output_set
 
     config = load_config(config_path)

@@ -7,7 +7,7 @@ micro), ``species`` (comma-separated, of CO2, NO2, VOC).
 Observation table (long): ``time``, ``station_id``, ``species`` (CO2, NO2, VOC), ``value`` and
 optionally ``uncertainty`` in ``unit`` (ppm, ppb, ppbC, µg/m³, mg/m³).  Normalised, ``time`` is
 tz-aware UTC (hour-beginning) and ``value``/``uncertainty`` are in the canonical unit of the
-species (ppm, ppb, ppbC; see :mod:`gridcarbon.inversion.units`).
+species (ppm, ppb, ppbC; see :mod:`gridcarbon.inversion.conversion`).
 
 Everything here works on DataFrames; the files are opened by
 :mod:`gridcarbon.io.observations_file`, which also says where each row came from, so every
@@ -50,7 +50,7 @@ import pandas as pd
 from gridcarbon.config.inversion import STATION_KINDS
 from gridcarbon.errors import InputDataError, OutsideGridError
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.units import (
+from gridcarbon.inversion.conversion import (
     CANONICAL_UNITS,
     REFERENCE_STATE_CHANGE,
     SPECIES_UNITS,

@@ -29,9 +29,10 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.config.inversion import InversionConfig
-from gridcarbon.inversion.core import InversionResult, assimilate, cell_period_stats
+from gridcarbon.inversion.assimilation import InversionResult, assimilate
 from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.operator import forward, row_dot
+from gridcarbon.inversion.posterior import cell_period_stats
 from gridcarbon.inversion.system import EMITTED, ObservationSystem, conversion_factor
 
 __all__ = [

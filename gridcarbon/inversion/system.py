@@ -17,6 +17,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.dataset import point_variable, species_in
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.inversion.conversion import MOLAR_MASS, mass_to_mixing_factor
 from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields, urban_fraction
 from gridcarbon.inversion.meteorology import PointMet, met_at_points
 from gridcarbon.inversion.observations import station_species, validate_stations
@@ -28,7 +29,6 @@ from gridcarbon.inversion.operator import (
     row_dot,
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_correlation_matrix
-from gridcarbon.inversion.units import MOLAR_MASS, mass_to_mixing_factor
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
 
 __all__ = ["ObservationSystem", "EMITTED", "conversion_factor"]

@@ -9,6 +9,7 @@ import pytest
 
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import GridcarbonError, InputDataError, InputFileError, OutsideGridError
+from gridcarbon.inversion.conversion import mass_to_mixing_factor, to_canonical
 from gridcarbon.inversion.observations import (
     ObservationWarning,
     check_magnitude,
@@ -22,7 +23,6 @@ from gridcarbon.inversion.observations import (
     read_stations,
     validate_stations,
 )
-from gridcarbon.inversion.units import mass_to_mixing_factor, to_canonical
 from gridcarbon.names import NameCleanedWarning
 from gridcarbon.scenario.geography import default_grid
 from gridcarbon.scenario.stations import default_network

@@ -77,7 +77,7 @@ def test_perturbed_transport_small(case, system):
 def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     """With no observation noise and a tiny R the posterior approaches the truth where the
     observations are sensitive (a check that H, J and the truth are consistent)."""
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
 
     cfg = InversionConfig(

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from gridcarbon.config import RunConfig
 from gridcarbon.errors import OutputExistsError
 from gridcarbon.inversion.cli import invert_command, osse_command
-from gridcarbon.inversion.pipeline import run_inversion_stage
+from gridcarbon.inversion.stage import run_inversion_stage
 
 
 @pytest.fixture(scope="module")

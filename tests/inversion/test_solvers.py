@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 
 from gridcarbon.config.inversion import InversionConfig
-from gridcarbon.inversion.core import assimilate, unit_total_std
+from gridcarbon.inversion.assimilation import assimilate
 from gridcarbon.inversion.osse import make_truth, synthetic_observations
+from gridcarbon.inversion.posterior import unit_total_std
 from gridcarbon.inversion.state import (
     PriorCovariance,
     StateLayout,

@@ -51,7 +51,7 @@ def test_mixing_height_unknowns_off_by_default(system):
 def test_mixing_height_unknowns_in_the_identical_twin(mh_system):
     """With the unknowns on, the identical twin draws its own mixing-height scales and the
     inversion recovers them with a posterior σ below the prior's."""
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
 
     cfg = mh_system.config

@@ -18,7 +18,7 @@ import xarray as xr
 
 from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError
-from gridcarbon.inversion.core import InversionResult, assimilate
+from gridcarbon.inversion.assimilation import InversionResult, assimilate
 from gridcarbon.inversion.meteorology import read_era5
 from gridcarbon.inversion.observations import read_observations, read_stations, validate_stations
 from gridcarbon.inversion.osse import (
