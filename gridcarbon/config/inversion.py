@@ -32,6 +32,12 @@ __all__ = [
     "SolverConfig",
     "STATION_KINDS",
     "MOVED_KEYS",
+    "EXTRA_OBSERVED_QUANTITIES",
+    "OBSERVED_ALIASES",
+    "PLAUSIBLE_MEDIAN",
+    "NEGATIVE_FLOOR",
+    "DIURNAL_CHECK_QUANTITIES",
+    "CNEMC_QUANTITIES",
 ]
 
 #: Station classes of the network (DESIGN §3).
@@ -43,6 +49,42 @@ STATION_KINDS: tuple[str, ...] = (
     "sink",
     "micro",
 )
+
+
+# -- observed quantities: plausibility of what stations report, keyed by quantity name -------------
+
+#: Quantities regulatory stations report that no built-in species is observed as: canonical unit
+#: and molar mass (g/mol).  CNEMC files carry CO in mg/m³.
+EXTRA_OBSERVED_QUANTITIES: dict[str, tuple[str, float]] = {"CO": ("ppm", 28.0101)}
+
+#: Other spellings of observed quantities in station and observation tables (case-insensitive).
+OBSERVED_ALIASES: dict[str, str] = {"nmvoc": "VOC"}
+
+#: Plausible median of one station's hourly values, canonical units: (refuse below, warn below,
+#: warn above, refuse above).  NO2: 0.25 ppb is 0.5 µg/m³ (a station median below it is
+#: mg/m³ read as µg/m³), the warning band 1–100 ppb is about 2–190 µg/m³; CO2: 380–600 ppm at
+#: surface stations since 2005; VOC (NMVOC): 3–3000 ppbC from remote to roadside; CO: 0.1–5 ppm.
+#: A quantity without a range is not checked.
+PLAUSIBLE_MEDIAN: dict[str, tuple[float, float, float, float]] = {
+    "NO2": (0.25, 1.0, 100.0, 1000.0),
+    "CO2": (300.0, 380.0, 600.0, 2000.0),
+    "VOC": (1.0, 3.0, 3000.0, 100000.0),
+    "CO": (0.02, 0.1, 5.0, 100.0),
+}
+
+#: Lowest value accepted, canonical units: noise around zero gives negative NO2 and VOC values,
+#: down to about 6 times a micro sensor's hourly error (5 ppb NO2, 10 ppbC VOC; kept, and
+#: counted in the QA record); a negative CO2 mixing ratio is not a measurement.  A quantity not
+#: listed accepts no negative value.
+NEGATIVE_FLOOR: dict[str, float] = {"NO2": -30.0, "VOC": -60.0, "CO": -1.0, "CO2": 0.0}
+
+#: Quantities whose mean daily cycle at stations near sources is checked for its afternoon
+#: minimum (the afternoon's deep mixed layer, and NO2 photolysis), to catch time-zone slips.
+DIURNAL_CHECK_QUANTITIES: tuple[str, ...] = ("NO2", "CO2")
+
+#: What the regulatory (CNEMC) network measures of the modelled quantities (the CNEMC readers'
+#: default).
+CNEMC_QUANTITIES: tuple[str, ...] = ("NO2",)
 
 
 def _default_meas_error() -> dict[str, dict[str, float]]:
@@ -96,9 +138,16 @@ class OSSEConfig(BaseModel):
         description="upper edges (km) of the bands of distance to the nearest station in which "
         "the RMSE reduction of the area-source cells is also scored (where the gain sits)",
     )
-    cities: list[str] = Field(
-        default_factory=lambda: ["330100", "330200"],
-        description="city adcodes whose CO2 totals are scored (Hangzhou, Ningbo)",
+    cities: list[str] | None = Field(
+        None,
+        description="city codes (of the scenario's city boundaries) whose totals of "
+        "focus_species are scored; None = the scenario's cities (the default: Hangzhou and "
+        "Ningbo), [] = none",
+    )
+    focus_species: str = Field(
+        "CO2",
+        description="the species whose city totals are scored and that is scored again with "
+        "the cross-species correlation set to 0",
     )
 
     @field_validator("distance_bands_km")
@@ -138,6 +187,11 @@ class StateConfig(_Section):
     n_point_unknowns: int = Field(
         20, ge=0, description="largest point sources (by CO2) that get their own factors"
     )
+    point_ranking_species: str = Field(
+        "CO2",
+        description="the species whose period emission ranks the point sources for "
+        "n_point_unknowns (the first species of the run when it has no such species)",
+    )
     point_prior_error: float = Field(0.3, gt=0, description="1-sigma error of their factors")
     background_sectors: int = Field(
         4, ge=1, le=16, description="inflow-direction sectors of the daily background unknowns"
@@ -172,6 +226,11 @@ class StateConfig(_Section):
         "'scaled': a prior biogenic field is modelled with one scale factor per species and day",
     )
     biogenic_prior_error: float = Field(0.5, gt=0, description="error of the biogenic factors")
+    biogenic_models: dict[str, Literal["net_ecosystem_exchange", "isoprene"]] = Field(
+        default_factory=lambda: {"CO2": "net_ecosystem_exchange", "VOC": "isoprene"},
+        description="the biogenic flux of each species, by species name: net ecosystem "
+        "exchange (CO2) and isoprene (VOC) over the forest and cropland of the land cover",
+    )
     mixing_height_unknowns: bool = Field(
         False,
         description="put a province-wide mixing-height scale per Beijing day in the state "
@@ -319,6 +378,11 @@ class ChemistryConfig(_Section):
     """The reactive species (NOx decay, NO2/NOx ratio) and the conversion of modelled mass
     concentrations to mixing ratios."""
 
+    reactive_species: str = Field(
+        "NOx",
+        description="the species that decays with nox_lifetime_day_h/night_h and whose NO2 "
+        "share (no2_*) stations observe; '' for none",
+    )
     nox_lifetime_day_h: float = Field(4.0, gt=0, description="NOx e-folding lifetime by day")
     nox_lifetime_night_h: float = Field(12.0, gt=0, description="NOx e-folding lifetime at night")
     no2_primary_fraction: float = Field(0.1, ge=0, le=1, description="NO2/NOx at emission")

@@ -1,19 +1,22 @@
-"""The Bayesian inversion: observations + observation system → posterior state and statistics."""
+"""The Bayesian inversion: observations of one or more types + an observation system →
+posterior state and statistics (:class:`AssimilationResult`)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import xarray as xr
 
-from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.config.inversion import SolverConfig
+from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.errors_model import aggregation_matrix, observation_errors
-from gridcarbon.inversion.observations import normalise_observations, validate_stations
+from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
 from gridcarbon.inversion.solvers import (
     PosteriorCovariance,
@@ -25,14 +28,29 @@ from gridcarbon.inversion.solvers import (
 from gridcarbon.inversion.state import PriorCovariance, StateLayout
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["InversionResult", "invert", "assimilate"]
+__all__ = ["AssimilationResult", "assimilate", "observation_kinds", "SERIES_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
+#: Columns of the hourly fit at the stations (``station_series``).
+SERIES_COLUMNS = (
+    "time",
+    "station_id",
+    "species",
+    "unit",
+    "observed",
+    "prior",
+    "posterior",
+    "used",
+    "reason",
+    "measurement_error",
+    "model_error",
+)
+
 
 @dataclass
-class InversionResult:
-    """What an inversion returns (documented in ``docs/inversion.md``).
+class AssimilationResult:
+    """What :func:`assimilate` returns (documented in ``docs/inversion.md``).
 
     Attributes
     ----------
@@ -48,7 +66,8 @@ class InversionResult:
     prior_std, post_std : ndarray
         Prior and posterior 1-sigma of every state element.
     covariance : PosteriorCovariance
-        Posterior covariance (dense or prior + low-rank) — used by :func:`unit_total_std`.
+        Posterior covariance of the state (dense or prior + low-rank); σ of emission totals:
+        :class:`~gridcarbon.inversion.posterior.TotalsCovariance`.
     factors : xr.Dataset
         Grid factors: ``mean``, ``std``, ``prior_std``, ``uncertainty_reduction`` on
         ``(species, window, block_y, block_x)``.
@@ -72,7 +91,8 @@ class InversionResult:
         (UTC), ``station_id``, ``species``, ``unit``, ``observed``, ``prior``, ``posterior``,
         ``used`` (assimilated), ``reason`` (why not).
     obs : DataFrame
-        The assimilated observations (after aggregation): value, prior, posterior, ``r_std``.
+        The assimilated observations of every type (after aggregation): ``observation_type``,
+        ``station_id``, ``species``, ``observed``, ``prior``, ``posterior``, ``r_std``.
     solver : dict
         Solver name, iterations, timings, sizes.
     metrics : dict
@@ -98,80 +118,103 @@ class InversionResult:
     solver: dict
     metrics: dict
     system: ObservationSystem | None = field(default=None, repr=False)
+    kinds: tuple[ObservationType, ...] = ()
+
+
+def observation_kinds(
+    observations: ObservationSet | ObservationType | Sequence[ObservationType] | pd.DataFrame,
+) -> tuple[ObservationType, ...]:
+    """The observation types of ``observations``: an ObservationSet's kinds, one type, a
+    sequence of types, or a table of station-hour observations."""
+    if isinstance(observations, ObservationSet):
+        kinds = tuple(observations.kinds)
+    elif isinstance(observations, pd.DataFrame):
+        kinds = (StationHourObservations(observations),)
+    elif isinstance(observations, ObservationType):
+        kinds = (observations,)
+    else:
+        kinds = tuple(observations)
+    if not kinds:
+        raise InputDataError("no observations to assimilate")
+    for k in kinds:
+        if not isinstance(k, ObservationType):
+            raise InputDataError(
+                f"{k!r} is not an observation type (name, table, assimilated, jacobian_block, "
+                "error_variance; gridcarbon.contracts.ObservationType)"
+            )
+    return kinds
+
+
+def _stack(
+    system: ObservationSystem, kinds: tuple[ObservationType, ...]
+) -> tuple[pd.DataFrame, sp.csr_matrix, np.ndarray]:
+    """Rows, H and R of all kinds: H = vstack of their blocks, R block-diagonal."""
+    rows, blocks, variances = [], [], []
+    n = system.layout.n
+    for k in kinds:
+        table = k.assimilated(system)
+        block = sp.csr_matrix(k.jacobian_block(system))
+        r_var = np.asarray(k.error_variance(system), dtype=np.float64)
+        m = len(table)
+        if block.shape != (m, n) or r_var.shape != (m,):
+            raise InputDataError(
+                f"observation type {k.name!r}: {m} assimilated rows, but its block of H is "
+                f"{block.shape} and its error variances {r_var.shape}; expected ({m}, {n}) "
+                f"and ({m},)"
+            )
+        if not (np.all(np.isfinite(r_var)) and np.all(r_var > 0)):
+            raise InputDataError(
+                f"observation type {k.name!r}: error variances must be finite and > 0"
+            )
+        rows.append(table.assign(observation_type=k.name))
+        blocks.append(block)
+        variances.append(r_var)
+    if len(kinds) == 1:
+        return rows[0], blocks[0], variances[0]
+    table = pd.concat(rows, ignore_index=True)
+    return table, sp.vstack(blocks, format="csr"), np.concatenate(variances)
 
 
 def assimilate(
     system: ObservationSystem,
-    observations: pd.DataFrame,
-    B: PriorCovariance | None = None,
-    config: InversionConfig | None = None,
+    observations: ObservationSet | ObservationType | Sequence[ObservationType] | pd.DataFrame,
+    *,
+    prior_covariance: PriorCovariance | None = None,
+    solver: SolverConfig | None = None,
     build_posterior: bool = True,
-) -> InversionResult:
-    """Invert ``observations`` (long table, canonical units) with a prepared system.
+) -> AssimilationResult:
+    """Invert ``observations`` with a prepared system.
 
     Parameters
     ----------
     system : ObservationSystem
-    observations : DataFrame
-        ``time`` (UTC), ``station_id``, ``species``, ``value``, ``uncertainty`` (may be NaN).
-    B : PriorCovariance, optional
-        Another prior covariance (e.g. without cross-species correlation); default the system's.
-    config : InversionConfig, optional
-        Default the system's.
+    observations : ObservationSet, ObservationType, sequence of them, or DataFrame
+        The kinds to assimilate together (:func:`observation_kinds`); a DataFrame is a table of
+        station-hour observations (``time`` UTC, ``station_id``, ``species``, ``value``,
+        ``uncertainty``, canonical units).
+    prior_covariance : PriorCovariance, optional
+        Another B (e.g. without cross-species correlation); default the system's.
+    solver : SolverConfig, optional
+        Another solver section; default the system's configuration.
     build_posterior : bool
         Build the posterior emission Dataset (the OSSE skips it and uses factors directly).
     """
     t0 = time.perf_counter()
-    cfg = system.config if config is None else config
-    B = system.B if B is None else B
+    cfg = system.config if solver is None else system.config.model_copy(update={"solver": solver})
+    B = system.B if prior_covariance is None else prior_covariance
     L = system.layout
-    P = system.pairs
-    obs = observations
-    if obs is None or len(obs) == 0:
-        raise InputDataError("observation table is empty")
-    times = pd.DatetimeIndex(obs["time"])
-    if times.tz is not None:  # normalised tables carry UTC explicitly; the pairs are naive UTC
-        times = times.tz_convert("UTC").tz_localize(None)
-    key = pd.MultiIndex.from_arrays(
-        [obs["station_id"].astype(str), times, obs["species"].astype(str)]
-    )
-    val = pd.Series(obs["value"].to_numpy(float), index=key)
-    uncs = pd.Series(
-        obs["uncertainty"].to_numpy(float) if "uncertainty" in obs else np.full(len(obs), np.nan),
-        index=key,
-    )
-    pkey = pd.MultiIndex.from_arrays(
-        [P["station_id"], pd.DatetimeIndex(P["time"]), P["obs_species"]]
-    )
-    y_h = val.reindex(pkey).to_numpy()
-    unc = uncs.reindex(pkey).to_numpy()
-    has = np.isfinite(y_h)
-    if not has.any():
-        raise InputDataError(
-            "no observation matches a station-hour of the period at the assimilated hours; "
-            "check station ids, time zone (UTC expected) and the period"
-        )
-    calm = P["calm"].to_numpy()
-    dominated = P["point_share"].to_numpy() > cfg.errors.point_dominance_max
-    used = has & ~calm & ~dominated
-    reason = np.where(
-        ~has,
-        "no observation",
-        np.where(calm, "calm", np.where(dominated, "single point source dominates", "")),
-    )
-    A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
-    y = A @ np.where(used, y_h, 0.0)
-    Jo = (A @ system.J).tocsr()
-    yb = A @ system.y_prior
-    meas, model, r_var = observation_errors(system, P, used, unc, cfg, A, meta)
+    kinds = observation_kinds(observations)
+    meta, Jo, r_var = _stack(system, kinds)
+    y = meta["observed"].to_numpy(float)
+    yb = meta["prior"].to_numpy(float)
     d = y - yb
     prob = Problem(Jo, d, r_var, B)
-    solver = cfg.solver.method
-    if solver == "auto":
-        solver = "dense" if L.n <= cfg.solver.dense_max_state else "cg"
-    if solver == "dense":
+    method = cfg.solver.method
+    if method == "auto":
+        method = "dense" if L.n <= cfg.solver.dense_max_state else "cg"
+    if method == "dense":
         sol = solve_dense(prob)
-    elif solver == "cg-state":
+    elif method == "cg-state":
         sol = solve_lanczos_cg(
             prob,
             tol=cfg.solver.cg_tol,
@@ -195,24 +238,13 @@ def assimilate(
     post_std = np.sqrt(post_var)
     prior_std = B.prior_std()
     ya = yb + Jo @ sol.x_inc
-    yh_prior = system.y_prior
-    yh_post = yh_prior + system.J @ sol.x_inc
     meta = meta.assign(observed=y, prior=yb, posterior=ya, r_std=np.sqrt(r_var))
-    series = pd.DataFrame(
-        {
-            "time": P["time"].to_numpy(),
-            "station_id": P["station_id"].to_numpy(),
-            "species": P["obs_species"].to_numpy(),
-            "unit": P["obs_species"].map({"CO2": "ppm", "NO2": "ppb", "VOC": "ppbC"}).to_numpy(),
-            "observed": y_h,
-            "prior": yh_prior,
-            "posterior": yh_post,
-            "used": used,
-            "reason": reason,
-            "measurement_error": meas,
-            "model_error": model,
-        }
-    )
+    station_hours = [k for k in kinds if isinstance(k, StationHourObservations)]
+    series = _series(system, station_hours, sol.x_inc)
+    counts = {"n_hourly_pairs_used": 0, "n_excluded_calm": 0, "n_excluded_point_dominated": 0}
+    for k in station_hours:
+        for name, value in k.match(system).counts.items():
+            counts[name] += value
     stats = _station_stats(meta, system.stations)
     g = L.segments["grid"]
     fshape = L.grid_shape
@@ -252,18 +284,19 @@ def assimilate(
     metrics = {
         "synthetic_network": bool(system.stations.get("synthetic", pd.Series([False])).any()),
         "n_observations": int(m),
-        "n_hourly_pairs_used": int(used.sum()),
-        "n_excluded_calm": int((has & calm).sum()),
-        "n_excluded_point_dominated": int((has & ~calm & dominated).sum()),
+        **counts,
         "state_size": int(L.n),
         "dofs": float(sol.dofs),
         "reduced_chi2": float(chi2),
         "n_negative_factors": neg_grid + neg_pts,
         "solver": info,
         "operator": system.info(),
+        "n_observations_by_type": {
+            k.name: int((meta["observation_type"] == k.name).sum()) for k in kinds
+        },
     }
     posterior = None
-    result = InversionResult(
+    result = AssimilationResult(
         posterior,
         L,
         xb,
@@ -283,6 +316,7 @@ def assimilate(
         info,
         metrics,
         system,
+        kinds,
     )
     if build_posterior:
         result.posterior = posterior_dataset(system, result, cfg)
@@ -294,9 +328,23 @@ def assimilate(
     return result
 
 
+def _series(
+    system: ObservationSystem, kinds: list[StationHourObservations], x_increment: np.ndarray
+) -> pd.DataFrame:
+    """The hourly fit at the stations (empty without station-hour observations)."""
+    parts = [k.series(system, x_increment) for k in kinds]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return pd.DataFrame(columns=list(SERIES_COLUMNS))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _station_stats(meta: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+    """Fit per station (or observed place) and quantity; ``kind``, ``lon``, ``lat`` from the
+    station table, or from the rows of an observation type that observes elsewhere."""
     rows = []
-    for (sid, s), g in meta.groupby(["station_id", "obs_species"], sort=True):
+    for (sid, s), g in meta.groupby(["station_id", "species"], sort=True):
         o, p, a = g["observed"].to_numpy(), g["prior"].to_numpy(), g["posterior"].to_numpy()
 
         def corr(u, v):
@@ -323,42 +371,9 @@ def _station_stats(meta: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if len(df):
         st = stations.set_index("station_id")
-        df["kind"] = df["station_id"].map(st["kind"])
-        df["lon"] = df["station_id"].map(st["lon"])
-        df["lat"] = df["station_id"].map(st["lat"])
+        own = meta.groupby("station_id").first()
+        for column in ("kind", "lon", "lat"):
+            df[column] = df["station_id"].map(st[column])
+            if column in own and df[column].isna().any():
+                df[column] = df[column].fillna(df["station_id"].map(own[column]))
     return df
-
-
-def invert(
-    prior: xr.Dataset,
-    observations: pd.DataFrame,
-    stations: pd.DataFrame,
-    met: xr.Dataset,
-    config: InversionConfig | None = None,
-) -> InversionResult:
-    """Invert observations against a prior.
-
-    Parameters
-    ----------
-    prior : xr.Dataset
-        Prior emission Dataset (``build_prior``).
-    observations : DataFrame
-        Long observation table, checked and converted by
-        :func:`~gridcarbon.inversion.observations.normalise_observations` (stamps without a UTC
-        offset are read in ``config.observation_time_zone``; a normalised table passes as it is).
-    stations : DataFrame
-        Station table.
-    met : xr.Dataset
-        Met on a lon/lat grid covering the stations and the period.
-    config : InversionConfig, optional
-    """
-    cfg = InversionConfig() if config is None else config
-    obs = normalise_observations(
-        observations,
-        validate_stations(stations),
-        cfg.observation_time_zone,
-        cfg.chemistry.voc_molar_mass_per_carbon,
-        magnitude_check=cfg.observation_magnitude_check,
-    )
-    system = ObservationSystem(prior, stations, met, cfg)
-    return assimilate(system, obs)

@@ -1,28 +1,47 @@
-"""The posterior emission Dataset (prior × factors, with σ and per-cell period statistics)."""
+"""What the inversion hands on as documents: the posterior emission Dataset (prior × factors,
+with σ and per-cell period statistics) and the files of an inversion and of an OSSE, by their
+names in :data:`gridcarbon.contracts.RUN_FILES` (written by
+:func:`gridcarbon.io.outputs.write_documents`)."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.contracts import Document, InversionResult, run_file_name
 from gridcarbon.inversion.posterior import cell_period_stats
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gridcarbon.inversion.assimilation import InversionResult
+    from gridcarbon.inversion.assimilation import AssimilationResult
+    from gridcarbon.inversion.osse import OSSEResult
     from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["posterior_dataset"]
+__all__ = [
+    "posterior_dataset",
+    "inversion_documents",
+    "osse_documents",
+    "inversion_file_names",
+    "osse_file_names",
+    "SYNTHETIC_NOTE",
+]
+
+#: The note of the metrics of an inversion with synthetic inputs.
+SYNTHETIC_NOTE = "SYNTHETIC (OSSE / synthetic inputs) - not real measurements"
+#: The note of an OSSE's summary.
+OSSE_NOTE = "SYNTHETIC OSSE - scores against a synthetic truth"
 
 
 def posterior_dataset(
-    system: ObservationSystem, result: InversionResult, cfg: InversionConfig
+    system: ObservationSystem, result: AssimilationResult, cfg: InversionConfig
 ) -> xr.Dataset:
     """Posterior emission Dataset (prior × factors) with per-cell posterior std."""
-    from gridcarbon.grids.dataset import emission_dataset
+    from gridcarbon.grids.dataset import emission_dataset, point_variable
 
     L = result.layout
     g = L.segments["grid"]
@@ -76,15 +95,25 @@ def posterior_dataset(
             "inversion_config": json.dumps(cfg.model_dump(mode="json")),
         }
     )
-    ds = emission_dataset(
+    base = emission_dataset(
         gs,
         system.times,
-        area,
+        {},
         points=pts,
-        point_emissions=point_em if pts is not None else None,
         region_fraction=system.region_fraction.reshape(gs.shape),
         attrs=attrs,
     )
+    # the species variables keep the prior's attributes: the grids know each species' metadata
+    data_vars = {"crs": base["crs"], "time_bnds": base["time_bnds"]}
+    dims = ("time", "y", "x")
+    for s, values in area.items():
+        data_vars[s] = (dims, values, system.variable_attrs.get(s, {}))
+    if pts is not None:
+        for s, values in point_em.items():
+            name = point_variable(s)
+            data_vars[name] = (("time", "point"), values, system.variable_attrs[name])
+    data_vars["region_fraction"] = base["region_fraction"]
+    ds = xr.Dataset(data_vars, coords=base.coords, attrs=base.attrs)
     for k, v in extra.items():
         dims = ("time", "y", "x") if v.ndim == 3 else ("time", "point")
         if dims[1] == "point" and "point" not in ds.dims:
@@ -125,3 +154,87 @@ def posterior_dataset(
             },
         )
     return ds
+
+
+def inversion_file_names(
+    formats: Iterable[str] = ("netcdf",), synthetic_observations: bool = True
+) -> list[str]:
+    """The files of :func:`inversion_documents`: ``posterior.nc`` (and ``posterior.zarr`` when
+    ``formats`` has ``zarr``), the station tables, the extras, the metrics and, with
+    ``synthetic_observations``, ``observations.csv``."""
+    roles = ["posterior_netcdf"]
+    if "zarr" in formats:
+        roles.append("posterior_zarr")
+    roles += ["station_stats", "station_series", "inversion_extras"]
+    if synthetic_observations:
+        roles.append("observations")
+    roles += ["inversion_metrics_json", "inversion_metrics_csv"]
+    return [run_file_name(r) for r in roles]
+
+
+def inversion_documents(
+    result: InversionResult, formats: Iterable[str] = ("netcdf",)
+) -> dict[str, Document]:
+    """The files of an inversion, by name: the posterior grids (NetCDF, and Zarr when
+    ``formats`` has ``zarr``), ``station_stats.csv``, ``station_series.csv``,
+    ``inversion_extras.csv``, ``observations.csv`` (only when the inverted observations were
+    synthetic), ``inversion_metrics.json`` and ``.csv``.  With synthetic inputs every table gets
+    a ``synthetic`` column and the metrics a note saying so."""
+    synthetic = bool(result.metrics.get("synthetic", False))
+
+    def table(df: pd.DataFrame) -> Document:
+        df = df.copy()
+        if synthetic:
+            df["synthetic"] = True
+        return Document("csv", df)
+
+    docs = {run_file_name("posterior_netcdf"): Document("grids", result.posterior)}
+    if "zarr" in formats:
+        docs[run_file_name("posterior_zarr")] = Document("grids", result.posterior)
+    docs[run_file_name("station_stats")] = table(result.station_stats)
+    docs[run_file_name("station_series")] = table(result.station_series)
+    if result.extras is not None:
+        docs[run_file_name("inversion_extras")] = table(result.extras)
+    if result.observations is not None:
+        docs[run_file_name("observations")] = table(result.observations)
+    metrics = dict(result.metrics)
+    metrics["note"] = SYNTHETIC_NOTE if synthetic else ""
+    layout = getattr(result.details, "layout", None)
+    if layout is not None:
+        metrics["layout"] = layout.to_dict()
+    docs[run_file_name("inversion_metrics_json")] = Document("json", metrics)
+    flat = _flatten(metrics)
+    docs[run_file_name("inversion_metrics_csv")] = table(
+        pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]})
+    )
+    return docs
+
+
+def osse_file_names(mode: str) -> list[str]:
+    """The files of :func:`osse_documents` for ``mode`` (perturbed or identical)."""
+    return [run_file_name(f"osse_{mode}"), run_file_name(f"osse_{mode}_summary")]
+
+
+def osse_documents(result: OSSEResult) -> dict[str, Document]:
+    """The scores of every replicate (``osse_<mode>.csv``) and the summary against the targets
+    (``osse_<mode>_summary.json``, with the timings); synthetic by construction."""
+    table_name, summary_name = osse_file_names(result.summary["mode"])
+    summary = {"note": OSSE_NOTE, **result.summary, "timings": result.timings}
+    return {
+        table_name: Document("csv", result.table.assign(synthetic=True)),
+        summary_name: Document("json", summary),
+    }
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for i, item in enumerate(v):
+                out.update(_flatten(item, f"{key}[{i}]."))
+        else:
+            out[key] = v
+    return out

@@ -3,6 +3,7 @@ units, and the standard deviations of totals with the full posterior covariance.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,10 +15,9 @@ from gridcarbon.inversion.solvers import PosteriorCovariance
 from gridcarbon.inversion.state import PriorCovariance
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gridcarbon.inversion.assimilation import InversionResult
     from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["unit_total_std", "cell_period_stats"]
+__all__ = ["TotalsCovariance", "cell_period_stats"]
 
 
 def _cell_period_matrix(
@@ -92,77 +92,90 @@ def _time_hours(system: ObservationSystem, time_slice: Any) -> np.ndarray:
     return np.asarray(time_slice, dtype=np.int64)
 
 
-def unit_total_std(
-    result: InversionResult,
-    F: sp.spmatrix,
-    species: str,
-    time_slice: Any = None,
-    point_unit: np.ndarray | None = None,
-) -> np.ndarray:
-    """Posterior standard deviation (kg) of the emission totals of units over a time slice.
-
-    ``σ²_u = c_uᵀ diag(e) P diag(e) c_u`` where ``c_u`` holds unit u's coverage fractions of
-    the cells (row u of ``F``) and its point sources, ``e`` the prior emission of the cells
-    and point sources summed per state window, and P the full posterior covariance of the
-    factors (dense, or prior plus low-rank from the Lanczos vectors) — correlations between
-    cells, windows, species and the point factors are kept, never assumed independent.
+@dataclass(frozen=True, eq=False)
+class TotalsCovariance:
+    """The posterior covariance of an inversion seen as σ of emission totals
+    (:class:`gridcarbon.contracts.PosteriorCovariance`): what the zoning stage asks.
 
     Parameters
     ----------
-    result : InversionResult
-    F : scipy.sparse matrix ``(n_units, n_cells)``
-        Coverage fractions (``gridcarbon.grids.coverage.coverage_matrix``).
-    species : {"CO2", "NOx", "VOC"}
-    time_slice : None, slice of timestamps (UTC), slice of ints, or array of hour indices
-        Hours of the period summed (None = the whole period).
-    point_unit : ndarray ``(n_points,)`` of int, optional
-        Unit index of each point source of the prior (−1: in no unit), as assigned by
-        point-in-polygon (``gridcarbon.zoning.assign_points``). Without it, point sources are
-        spread like area sources, by the coverage fraction of the cell they lie in.
-
-    Returns
-    -------
-    ndarray ``(n_units,)``, kg over the slice.
+    system : ObservationSystem
+        The prior emissions per cell, point source and hour, and the state layout.
+    state : PosteriorCovariance
+        The posterior covariance of the state (dense, or prior plus low-rank).
     """
-    system = result.system
-    if system is None:
-        raise InputDataError(
-            "this InversionResult carries no observation system (was it loaded from disk?)"
-        )
-    if species not in result.layout.species:
-        raise InputDataError(
-            f"species {species!r} is not in the inversion ({result.layout.species})"
-        )
-    F = sp.csr_matrix(F)
-    if F.shape[1] != system.ncell:
-        raise InputDataError(f"F has {F.shape[1]} columns but the grid has {system.ncell} cells")
-    hours = _time_hours(system, time_slice)
-    si = result.layout.species.index(species)
-    if point_unit is None:
-        A = F @ _cell_period_matrix(system, si, hours)
-    else:
-        point_unit = np.asarray(point_unit, dtype=np.int64)
-        if point_unit.shape != (len(system.points),):
+
+    system: ObservationSystem
+    state: PosteriorCovariance
+
+    def total_std(
+        self,
+        weights: sp.spmatrix,
+        species: str,
+        point_unit: np.ndarray | None = None,
+        hours: Any = None,
+    ) -> np.ndarray:
+        """Posterior standard deviation (kg) of the emission totals of units over some hours.
+
+        ``σ²_u = c_uᵀ diag(e) P diag(e) c_u`` where ``c_u`` holds unit u's coverage fractions
+        of the cells (row u of ``weights``) and its point sources, ``e`` the prior emission of
+        the cells and point sources summed per state window, and P the full posterior
+        covariance of the factors (dense, or prior plus low-rank from the Lanczos vectors) —
+        correlations between cells, windows, species and the point factors are kept, never
+        assumed independent.
+
+        Parameters
+        ----------
+        weights : scipy.sparse matrix ``(n_units, n_cells)``
+            Coverage fractions (``gridcarbon.grids.coverage.coverage_matrix``).
+        species : str
+            A species of the inversion, by name.
+        point_unit : ndarray ``(n_points,)`` of int, optional
+            Unit index of each point source of the prior (−1: in no unit), as assigned by
+            point-in-polygon.  Without it, point sources are spread like area sources, by the
+            coverage fraction of the cell they lie in.
+        hours : None, slice of timestamps (UTC), slice of ints, or array of hour indices
+            Hours of the period summed (None = the whole period).
+
+        Returns
+        -------
+        ndarray ``(n_units,)``, kg over the hours.
+        """
+        system = self.system
+        if species not in system.species:
+            raise InputDataError(f"species {species!r} is not in the inversion ({system.species})")
+        F = sp.csr_matrix(weights)
+        if F.shape[1] != system.ncell:
             raise InputDataError(
-                f"point_unit has shape {point_unit.shape} but the inversion has "
-                f"{len(system.points)} point sources"
+                f"the weights have {F.shape[1]} columns but the grid has {system.ncell} cells"
             )
-        bad = (point_unit < -1) | (point_unit >= F.shape[0])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputDataError(
-                f"point_unit[{i}] = {point_unit[i]} is not a unit index (0..{F.shape[0] - 1}) "
-                "or -1 for a point source in no unit"
+        hour_index = _time_hours(system, hours)
+        si = system.species.index(species)
+        if point_unit is None:
+            A = F @ _cell_period_matrix(system, si, hour_index)
+        else:
+            point_unit = np.asarray(point_unit, dtype=np.int64)
+            if point_unit.shape != (len(system.points),):
+                raise InputDataError(
+                    f"point_unit has shape {point_unit.shape} but the inversion has "
+                    f"{len(system.points)} point sources"
+                )
+            bad = (point_unit < -1) | (point_unit >= F.shape[0])
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputDataError(
+                    f"point_unit[{i}] = {point_unit[i]} is not a unit index "
+                    f"(0..{F.shape[0] - 1}) or -1 for a point source in no unit"
+                )
+            inside = np.flatnonzero(point_unit >= 0)
+            assign = sp.csr_matrix(
+                (np.ones(inside.size), (point_unit[inside], inside)),
+                shape=(F.shape[0], len(system.points)),
             )
-        inside = np.flatnonzero(point_unit >= 0)
-        assign = sp.csr_matrix(
-            (np.ones(inside.size), (point_unit[inside], inside)),
-            shape=(F.shape[0], len(system.points)),
-        )
-        A = F @ _cell_period_matrix(system, si, hours, include_points=False)
-        if len(system.points):
-            A = A + assign @ _point_period_matrix(system, si, hours)
-    return np.sqrt(result.covariance.aggregate_var(A))
+            A = F @ _cell_period_matrix(system, si, hour_index, include_points=False)
+            if len(system.points):
+                A = A + assign @ _point_period_matrix(system, si, hour_index)
+        return np.sqrt(self.state.aggregate_var(A))
 
 
 def cell_period_stats(

@@ -14,12 +14,13 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.config.inversion import InversionConfig
-from gridcarbon.errors import InputDataError
-from gridcarbon.grids.dataset import point_variable, species_in
+from gridcarbon.contracts import Scenario
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.grids.dataset import point_variable
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.conversion import MOLAR_MASS, mass_to_mixing_factor
-from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields, urban_fraction
-from gridcarbon.inversion.meteorology import PointMet, met_at_points
+from gridcarbon.inversion.conversion import model_conversion_factor
+from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields
+from gridcarbon.inversion.meteorology import PointMet, met_at_points, with_cloud_cover
 from gridcarbon.inversion.observations import station_species, validate_stations
 from gridcarbon.inversion.operator import (
     Footprints,
@@ -30,23 +31,11 @@ from gridcarbon.inversion.operator import (
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_correlation_matrix
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
+from gridcarbon.species import Species
 
-__all__ = ["ObservationSystem", "EMITTED", "conversion_factor"]
+__all__ = ["ObservationSystem"]
 
 log = logging.getLogger(__name__)
-
-#: observed species → emitted (state) species
-EMITTED = {"CO2": "CO2", "NO2": "NOx", "VOC": "VOC"}
-
-
-def conversion_factor(obs_species: str, cfg: InversionConfig) -> float:
-    """Observation units (ppm, ppb, ppbC) per µg/m³ at the model's reference state."""
-    T, p = cfg.chemistry.model_temperature_K, cfg.chemistry.model_pressure_kPa
-    if obs_species == "CO2":
-        return mass_to_mixing_factor(MOLAR_MASS["CO2"], T, p, "ppm")
-    if obs_species == "NO2":
-        return mass_to_mixing_factor(MOLAR_MASS["NO2"], T, p, "ppb")
-    return mass_to_mixing_factor(cfg.chemistry.voc_molar_mass_per_carbon, T, p, "ppb")
 
 
 class ObservationSystem:
@@ -55,27 +44,42 @@ class ObservationSystem:
     Parameters
     ----------
     prior : xr.Dataset
-        Emission Dataset (architecture.md).
-    stations : DataFrame
-        Station table (validated here against the grid).
-    met : xr.Dataset
-        Met on a lon/lat grid (synthetic or ERA5).
+        Emission Dataset (``docs/architecture.md``) on the scenario's grid.
+    scenario : Scenario
+        Gives the species (those the prior holds, in the scenario's order), the station network
+        (validated here against the grid), the meteorology of the prior's hours, the land cover
+        (urban fraction for the dispersion curves; forest and cropland for the biogenic
+        fields) and the neighbouring regions (``boundaries["neighbours"]``, the inflow prior;
+        none when absent).
     config : InversionConfig
     point_met : PointMet, optional
-        Met at the stations to use instead of interpolating ``met`` (the perturbed-transport
-        OSSE passes perturbed met here).
-    landcover, neighbour_fraction : optional overrides (tests).
+        Met at the stations to use instead of interpolating the scenario's (the
+        perturbed-transport OSSE passes perturbed met here).
+    build_jacobian : bool
+        Build J (False: the operator and the state only).
+
+    Attributes
+    ----------
+    species : list of str
+        Names of the species in the state, in order; ``species_values`` the Species.
+    observed : dict
+        Observed quantity name → the Species it observes (the system's species only).
+    E, Ep : ndarray
+        Prior area ``(ns, nt, ncell)`` and point ``(ns, nt, npoint)`` emissions, kg h-1.
+    layout : StateLayout
+    B : PriorCovariance
+    pairs : DataFrame
+        One row per station-hour and observed quantity at the assimilated hours.
+    J : sparse ``(n_pairs, n_state)``
+        Jacobian of the hourly modelled values; ``y_prior`` their prior values.
     """
 
     def __init__(
         self,
         prior: xr.Dataset,
-        stations: pd.DataFrame,
-        met: xr.Dataset,
+        scenario: Scenario,
         config: InversionConfig,
         point_met: PointMet | None = None,
-        landcover: dict | None = None,
-        neighbour_fraction: tuple[list[str], np.ndarray] | None = None,
         build_jacobian: bool = True,
     ) -> None:
         t0 = time.perf_counter()
@@ -84,13 +88,40 @@ class ObservationSystem:
         self.grid = GridSpec.from_dataset(prior)
         self.times = pd.DatetimeIndex(prior["time"].values)
         self.nt = self.times.size
-        self.species = [s for s in species_in(prior)]
+        self.species_values: tuple[Species, ...] = tuple(
+            s for s in scenario.species if s.name in prior.data_vars
+        )
+        self.species = [s.name for s in self.species_values]
         if not self.species:
-            raise InputDataError("prior has none of CO2, NOx, VOC")
+            raise InputDataError(
+                f"the prior holds none of the scenario's species "
+                f"{[s.name for s in scenario.species]}"
+            )
+        self.observed: dict[str, Species] = {s.observed_as: s for s in self.species_values}
+        chem = cfg.chemistry
+        #: observed quantities that see a reactive species' NO2 share, with its decay
+        self.reactive_observed = frozenset(
+            s.observed_as for s in self.species_values if s.name == chem.reactive_species
+        )
+        self.conversion = {
+            q: model_conversion_factor(
+                s,
+                chem.voc_molar_mass_per_carbon,
+                chem.model_temperature_K,
+                chem.model_pressure_kPa,
+            )
+            for q, s in self.observed.items()
+        }
         g = self.grid
         self.ncell = g.size
-        self.stations = validate_stations(stations, g)
-        self.landcover = landcover
+        self.stations = validate_stations(scenario.stations, g, known_species=scenario.species)
+        landcover = dict(scenario.landcover)
+        for name, fraction in landcover.items():
+            if np.size(fraction) != g.size:
+                raise InputDataError(
+                    f"the scenario's land cover {name!r} has {np.size(fraction)} cells, but the "
+                    f"prior's grid has {g.ny} x {g.nx}; give the prior of the scenario's grid"
+                )
         # -- emissions ----------------------------------------------------------------------
         self.E = np.stack([self._area(prior, s) for s in self.species])  # (ns, nt, ncell) f32
         self.has_points = "point" in prior.dims and prior.sizes.get("point", 0) > 0
@@ -135,6 +166,20 @@ class ObservationSystem:
                 ]
             )
         self.prior_attrs = dict(prior.attrs)
+        #: the prior's attributes of each species variable, for the posterior's
+        self.variable_attrs: dict[str, dict] = {}
+        for s in self.species:
+            self.variable_attrs[s] = dict(prior[s].attrs)
+            name = point_variable(s)
+            self.variable_attrs[name] = (
+                dict(prior[name].attrs)
+                if name in prior
+                else {
+                    "long_name": f"{s} emission from point sources",
+                    "units": "kg h-1",
+                    "cell_methods": "time: mean",
+                }
+            )
         self._prior_points = None
         if self.has_points:
             from gridcarbon.grids.dataset import POINT_COORDS
@@ -153,14 +198,14 @@ class ObservationSystem:
             if "region_fraction" in prior
             else np.ones(g.size)
         )
-        if landcover is not None:
-            self.urban_frac = np.asarray(landcover["urban"]).ravel()
-        else:
-            self.urban_frac = urban_fraction(g)
+        if "urban" not in landcover:
+            log.warning("the scenario's land cover has no urban fraction: rural dispersion only")
+        self.urban_frac = np.asarray(landcover.get("urban", np.zeros(g.size))).ravel()
         self.urban = self.urban_frac >= cfg.transport.urban_fraction_threshold
         # -- met at stations ----------------------------------------------------------------
         st = self.stations
         if point_met is None:
+            met = with_cloud_cover(scenario.meteorology.for_hours(self.times))
             point_met = met_at_points(
                 met, self.times, st["lon"].to_numpy(float), st["lat"].to_numpy(float)
             )
@@ -177,9 +222,20 @@ class ObservationSystem:
         }
         region_area = float(self.region_fraction.sum() * g.cell_area)
         self.neighbour_names, self.neighbour_W, self.neighbour_density = neighbour_fields(
-            g, tot, region_area, cfg.state.neighbour_density_scale, neighbour_fraction
+            g,
+            tot,
+            region_area,
+            cfg.state.neighbour_density_scale,
+            scenario.boundaries.get("neighbours"),
         )
-        self.bio = biogenic_fields(g, self.times, self.region_t2m, landcover)
+        self.bio = biogenic_fields(
+            g,
+            self.times,
+            self.region_t2m,
+            landcover,
+            {s: m for s, m in cfg.state.biogenic_models.items() if s in self.species},
+            {s.name: s.molar_mass_g_mol for s in self.species_values},
+        )
         # -- state --------------------------------------------------------------------------
         self.layout = self._layout()
         self.B = self.prior_covariance()
@@ -207,8 +263,9 @@ class ObservationSystem:
         sp_of = station_species(st)
         rows, pairs = [], []
         hours_by_sp = {s: set(h) for s, h in cfg.errors.assimilation_hours_local.items()}
+        self._check_settings(sp_of)
         for k, sid in enumerate(st["station_id"]):
-            wanted = [s for s in sp_of[sid] if EMITTED[s] in self.species]
+            wanted = [s for s in sp_of[sid] if s in self.observed]
             if not wanted:
                 continue
             for h in range(self.nt):
@@ -329,16 +386,33 @@ class ObservationSystem:
             else float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
         )
 
+    def _check_settings(self, measured: dict[str, list[str]]) -> None:
+        """Refuse a measured quantity of the state's species without the settings it needs."""
+        cfg = self.config
+        quantities = {q for qs in measured.values() for q in qs if q in self.observed}
+        for q in sorted(quantities):
+            for where, table in (
+                ("errors.assimilation_hours_local", cfg.errors.assimilation_hours_local),
+                ("state.background_prior", cfg.state.background_prior),
+                ("errors.model_error_floor", cfg.errors.model_error_floor),
+            ):
+                if q not in table:
+                    raise ConfigError(
+                        f"stations measure {q} (species {self.observed[q].name}), but "
+                        f"inversion.{where} has no entry for it; add one"
+                    )
+
     def _layout(self) -> StateLayout:
         cfg = self.config
         npb = min(cfg.state.n_point_unknowns, len(self.points))
         if npb:
-            main = self.Ep[self.species.index("CO2")] if "CO2" in self.species else self.Ep[0]
+            ranking = cfg.state.point_ranking_species
+            main = self.Ep[self.species.index(ranking)] if ranking in self.species else self.Ep[0]
             order = np.argsort(-main.sum(axis=0, dtype=np.float64), kind="stable")[:npb]
             big = np.sort(order)
         else:
             big = np.zeros(0, np.int64)
-        obs_species = sorted(set(self.pairs["obs_species"]), key=["CO2", "NO2", "VOC"].index)
+        obs_species = sorted(set(self.pairs["obs_species"]), key=list(self.observed).index)
         sp_of = station_species(self.stations)
         bias = [
             (sid, s)
@@ -347,11 +421,7 @@ class ObservationSystem:
             for s in sp_of[sid]
             if s in obs_species
         ]
-        bio = (
-            [s for s in ("CO2", "VOC") if s in self.species]
-            if cfg.state.biogenic == "scaled"
-            else []
-        )
+        bio = [s for s in self.species if s in self.bio] if cfg.state.biogenic == "scaled" else []
         nbs = [nm for i, nm in enumerate(self.neighbour_names) if np.any(self.neighbour_W[i] > 0)]
         self.neighbour_used = [self.neighbour_names.index(nm) for nm in nbs]
         return StateLayout(
@@ -416,7 +486,7 @@ class ObservationSystem:
         P = self.pairs
         npair = len(P)
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
-        conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
+        conv = self.conversion
         ln = (fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]) + (
             fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row]
         )
@@ -478,7 +548,7 @@ class ObservationSystem:
                 continue
             for obs_s in set(P["obs_species"][m]):
                 mm = m & (P["obs_species"] == obs_s).to_numpy()
-                nox = obs_s == "NO2"
+                nox = obs_s in self.reactive_observed
                 hrs = fp.receptors.hour[pair_row[mm]]
                 for j, pj in enumerate(self.neighbour_used):
                     y = (
@@ -551,16 +621,16 @@ class ObservationSystem:
 
     @functools.cached_property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair: receptor-hour row, emitted-species index, whether NO2, and the conversion
-        from µg/m³ to the observation's unit."""
+        """Per pair: receptor-hour row, emitted-species index, whether it sees the reactive
+        species' NO2 share, and the conversion from µg/m³ to the observation's unit."""
         P = self.pairs
-        cfg = self.config
-        conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
         return (
             P["row"].to_numpy(np.int64),
-            np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64),
-            (P["obs_species"] == "NO2").to_numpy(),
-            P["obs_species"].map(conv).to_numpy(float),
+            np.array(
+                [self.species.index(self.observed[s].name) for s in P["obs_species"]], np.int64
+            ),
+            P["obs_species"].isin(self.reactive_observed).to_numpy(),
+            P["obs_species"].map(self.conversion).to_numpy(float),
         )
 
     def _direction_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,8 +13,7 @@ from .conftest import build_system
 def test_identical_twin_small(case, system):
     res = run_osse(
         case.prior,
-        case.stations,
-        case.met,
+        case.scenario,
         InversionConfig(osse={"distance_bands_km": [30.0]}),  # one band = "near"
         mode="identical",
         replicates=3,
@@ -43,8 +42,7 @@ def test_identical_twin_small(case, system):
 def test_perturbed_transport_small(case, system):
     res = run_osse(
         case.prior,
-        case.stations,
-        case.met,
+        case.scenario,
         InversionConfig(),
         mode="perturbed",
         replicates=3,
@@ -98,7 +96,7 @@ def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     truth = make_truth(sysm, rng, "identical", cfg)
     obs = synthetic_observations(sysm, truth, np.random.default_rng(1), cfg)
     obs["value"] = obs["value"]  # noise of 1e-3 only
-    res = assimilate(sysm, obs, config=cfg, build_posterior=False)
+    res = assimilate(sysm, obs, build_posterior=False)
     # the posterior reproduces the observations
     meta = res.obs
     assert np.max(np.abs(meta["posterior"] - meta["observed"])) < 0.05 * np.max(
