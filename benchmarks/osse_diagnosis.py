@@ -42,7 +42,7 @@ def main() -> None:
     from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import (
-        area_sector_shares_from_config,
+        area_sector_shares,
         city_matrix,
         make_truth,
         perturbed_footprints,
@@ -51,8 +51,8 @@ def main() -> None:
         synthetic_observations,
     )
     from gridcarbon.inversion.posterior import cell_period_stats
-    from gridcarbon.inversion.stage import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import inversion_inputs
 
     last = calendar.monthrange(2023, args.month)[1]
     config = RunConfig.validate_dict(
@@ -69,13 +69,13 @@ def main() -> None:
     )
 
     prior = build_prior(config)
-    stations, met, _ = stage_inputs(config, prior)
-    system = ObservationSystem(prior, stations, met, ic)
-    shares = area_sector_shares_from_config(config, system)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    system = ObservationSystem(prior, scenario, ic)
+    shares = area_sector_shares(scenario.inventory, system)
     dist = station_distance_km(system)
     near = dist <= ic.osse.station_radius_km
-    codes = ic.osse.cities
-    cities = city_matrix(system, codes)
+    codes = list(scenario.cities) if ic.osse.cities is None else ic.osse.cities
+    cities = city_matrix(system, scenario.boundaries["city"], codes)
     si = system.species.index("CO2")
     print(
         json.dumps(
