@@ -2,9 +2,10 @@
 
 Station table (DESIGN §3): ``station_id``, ``name``, ``lon``, ``lat`` (degrees), ``height``
 (inlet height above ground, m), ``kind`` (background / demonstration / regional / urban / sink /
-micro), ``species`` (comma-separated, of CO2, NO2, VOC).
+micro), ``species`` (comma-separated observed quantities: the ``observed_as`` of the built-in
+species — CO2, NO2, VOC — or of the species given as ``known_species``).
 
-Observation table (long): ``time``, ``station_id``, ``species`` (CO2, NO2, VOC), ``value`` and
+Observation table (long): ``time``, ``station_id``, ``species`` (an observed quantity), ``value`` and
 optionally ``uncertainty`` in ``unit`` (ppm, ppb, ppbC, µg/m³, mg/m³).  Normalised, ``time`` is
 tz-aware UTC (hour-beginning) and ``value``/``uncertainty`` are in the canonical unit of the
 species (ppm, ppb, ppbC; see :mod:`gridcarbon.inversion.conversion`).
@@ -1488,6 +1489,8 @@ def read_cnemc(
         units are never inferred.
     magnitude_check : {"refuse", "warn"}
         See :func:`normalise_observations`.
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities the files may hold.
 
     Returns
     -------

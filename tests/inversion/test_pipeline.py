@@ -2,8 +2,10 @@
 case."""
 
 import json
+import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import xarray as xr
@@ -80,6 +82,11 @@ def test_stage_result_and_documents(tmp_path, tiny_case):
     F = np.ones((1, tiny_case.prior.sizes["y"] * tiny_case.prior.sizes["x"]))
     sigma = res.covariance.total_std(sp.csr_matrix(F), "CO2", hours=[0])
     assert sigma.shape == (1,) and sigma[0] > 0
+    # a value a scheduler can ship between processes
+    again = pickle.loads(pickle.dumps(res))
+    np.testing.assert_array_equal(
+        again.covariance.total_std(sp.csr_matrix(F), "CO2", hours=[0]), sigma
+    )
     with pytest.raises(OutputExistsError):
         write_documents(docs, tmp_path)
 
@@ -100,6 +107,39 @@ def test_observations_as_a_table_are_checked_and_counted(tiny_case):
     # the same values, so the same fit
     np.testing.assert_allclose(
         res.station_stats["posterior_rmse"], synthetic.station_stats["posterior_rmse"]
+    )
+
+
+@pytest.mark.slow
+def test_configured_files_read_by_the_pipeline(tmp_path, files, tiny_case):
+    """inversion.stations and inversion.observations: read through gridcarbon.io by the
+    pipeline and handed to the stage; the reading's QA names the file."""
+    from gridcarbon.config import load_config
+    from gridcarbon.pipeline import inversion_inputs
+
+    _, _, c = files
+    config = load_config(c)
+    synthetic = run_inversion(tiny_case.prior, tiny_case.scenario, config.inversion)
+    table = synthetic.observations.drop(columns="synthetic")
+    table["time"] = table["time"].dt.strftime("%Y-%m-%d %H:%M+00:00")
+    obs_csv = tmp_path / "obs.csv"
+    table.to_csv(obs_csv, index=False)
+    data = config.model_dump(mode="json")
+    data["inversion"]["observations"] = str(obs_csv)
+    config = RunConfig.validate_dict(data)
+    scenario, observations = inversion_inputs(config, tiny_case.prior)
+    assert list(scenario.stations["station_id"]) == list(tiny_case.stations["station_id"])
+    assert "station network" not in scenario.synthetic_components
+    assert observations.synthetic is False
+    res = run_inversion(tiny_case.prior, scenario, config.inversion, observations)
+    qa = res.metrics["observation_qa"]
+    assert qa["sources"][str(obs_csv)]["values_kept"] == len(table)
+    assert res.metrics["synthetic_observations"] is False
+    # the same values handed in as a table give the same fit
+    table["time"] = pd.to_datetime(table["time"])
+    same = run_inversion(tiny_case.prior, scenario, config.inversion, table)
+    np.testing.assert_allclose(
+        res.station_stats["posterior_rmse"], same.station_stats["posterior_rmse"], rtol=1e-9
     )
 
 
