@@ -125,3 +125,37 @@ def test_a_species_no_station_measures_passes_through():
     assert out["log"] == [
         "no station measures SO2 (SO2): its posterior is its prior, with σ from B"
     ]
+
+
+def test_a_measured_species_without_its_settings_is_refused():
+    """A station measuring a species' quantity that has no assimilation hours (or background
+    prior, or model-error floor) is refused naming the setting, not silently skipped."""
+    from dataclasses import replace
+
+    from gridcarbon.config.inversion import InversionConfig
+    from gridcarbon.errors import ConfigError
+    from gridcarbon.inversion import ObservationSystem
+    from gridcarbon.species import Species
+
+    from .cases import small_case
+
+    so2 = Species(
+        "SO2", "sulphur dioxide", "SO2", 64.066, "SO2", "ppb", 64.066, "SO₂", "SO₂", "#e7298a"
+    )
+    case = small_case(
+        lon=(119.95, 120.45),
+        lat=(30.05, 30.45),
+        days=1,
+        seed=11,
+        species=("CO2",),
+        n_points=0,
+        extra_species=(so2,),
+    )
+    stations = case.stations.assign(species=case.stations["species"] + ",SO2")
+    scenario = replace(case.scenario, stations=stations)
+    with pytest.raises(ConfigError) as err:
+        ObservationSystem(case.prior, scenario, InversionConfig())
+    assert str(err.value) == (
+        "stations measure SO2 (species SO2), but inversion.errors.assimilation_hours_local has "
+        "no entry for it; add one"
+    )
