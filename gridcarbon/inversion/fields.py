@@ -81,19 +81,30 @@ def neighbour_fields(
 
 
 def _net_ecosystem_exchange(
-    forest: np.ndarray, crop: np.ndarray, light: np.ndarray, T: np.ndarray, cell_area: float, M
+    forest: np.ndarray,
+    crop: np.ndarray,
+    light: np.ndarray,
+    T: np.ndarray,
+    cell_area: float,
+    molar_mass_g_mol: float | None,
 ) -> np.ndarray:
     resp = 2.0 ** ((T - 288.15) / 10.0)
     ptemp = np.clip((T - 273.15) / 20.0, 0.1, 1.0)
     nee = forest[None] * (2.0 * resp - 12.0 * light * ptemp) + crop[None] * (
         1.2 * resp - 8.0 * light * ptemp
     )
-    return (nee * kg_h_per_umol_m2_s(M) * cell_area).astype(np.float32)
+    return (nee * kg_h_per_umol_m2_s(molar_mass_g_mol) * cell_area).astype(np.float32)
 
 
 def _isoprene(
-    forest: np.ndarray, crop: np.ndarray, light: np.ndarray, T: np.ndarray, cell_area: float, M
+    forest: np.ndarray,
+    crop: np.ndarray,
+    light: np.ndarray,
+    T: np.ndarray,
+    cell_area: float,
+    molar_mass_g_mol: float | None,
 ) -> np.ndarray:
+    # a mass flux already: the molar mass is not needed
     iso = forest[None] * 4.0e-6 * light * np.exp(0.09 * (T - 303.15)) * cell_area
     return iso.astype(np.float32)
 

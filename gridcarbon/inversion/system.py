@@ -103,15 +103,6 @@ class ObservationSystem:
         self.reactive_observed = frozenset(
             s.observed_as for s in self.species_values if s.name == chem.reactive_species
         )
-        self.conversion = {
-            q: model_conversion_factor(
-                s,
-                chem.voc_molar_mass_per_carbon,
-                chem.model_temperature_K,
-                chem.model_pressure_kPa,
-            )
-            for q, s in self.observed.items()
-        }
         g = self.grid
         self.ncell = g.size
         self.stations = validate_stations(scenario.stations, g, known_species=scenario.species)
@@ -618,6 +609,21 @@ class ObservationSystem:
         self.pairs["prior_enhancement"] = self.enhancement
         self.pairs["prior"] = self.y_prior
         self.bg_prior = bg_prior
+
+    @functools.cached_property
+    def conversion(self) -> dict[str, float]:
+        """Observation units per µg/m³ of each measured quantity, at the model's reference state
+        (``chemistry.model_temperature_K``, ``model_pressure_kPa``)."""
+        chem = self.config.chemistry
+        return {
+            q: model_conversion_factor(
+                self.observed[q],
+                chem.voc_molar_mass_per_carbon,
+                chem.model_temperature_K,
+                chem.model_pressure_kPa,
+            )
+            for q in dict.fromkeys(self.pairs["obs_species"])
+        }
 
     @functools.cached_property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

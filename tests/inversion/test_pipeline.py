@@ -16,6 +16,7 @@ from gridcarbon.config import RunConfig
 from gridcarbon.contracts import RUN_FILES, InversionResult, PosteriorCovariance
 from gridcarbon.errors import OutputExistsError
 from gridcarbon.inversion.cli import invert_command, osse_command
+from gridcarbon.inversion.observations import ObservationWarning
 from gridcarbon.inversion.outputs import inversion_documents, inversion_file_names
 from gridcarbon.inversion.stage import run_inversion
 from gridcarbon.io.outputs import write_documents
@@ -99,7 +100,9 @@ def test_observations_as_a_table_are_checked_and_counted(tiny_case):
     synthetic = run_inversion(tiny_case.prior, tiny_case.scenario, config)
     table = synthetic.observations.drop(columns="synthetic")
     table["time"] = table["time"].dt.tz_localize("UTC")
-    res = run_inversion(tiny_case.prior, tiny_case.scenario, config, table)
+    # micro sensors with a negative bias read NO2 medians below the plausible range: warned
+    with pytest.warns(ObservationWarning, match="station medians outside the plausible range"):
+        res = run_inversion(tiny_case.prior, tiny_case.scenario, config, table)
     assert res.metrics["synthetic_observations"] is False
     assert res.observations is None and "observations.csv" not in inversion_documents(res)
     qa = res.metrics["observation_qa"]
@@ -127,7 +130,8 @@ def test_configured_files_read_by_the_pipeline(tmp_path, files, tiny_case):
     data = config.model_dump(mode="json")
     data["inversion"]["observations"] = str(obs_csv)
     config = RunConfig.validate_dict(data)
-    scenario, observations = inversion_inputs(config, tiny_case.prior)
+    with pytest.warns(ObservationWarning, match="station medians outside the plausible range"):
+        scenario, observations = inversion_inputs(config, tiny_case.prior)
     assert list(scenario.stations["station_id"]) == list(tiny_case.stations["station_id"])
     assert "station network" not in scenario.synthetic_components
     assert observations.synthetic is False
@@ -137,7 +141,8 @@ def test_configured_files_read_by_the_pipeline(tmp_path, files, tiny_case):
     assert res.metrics["synthetic_observations"] is False
     # the same values handed in as a table give the same fit
     table["time"] = pd.to_datetime(table["time"])
-    same = run_inversion(tiny_case.prior, scenario, config.inversion, table)
+    with pytest.warns(ObservationWarning, match="station medians outside the plausible range"):
+        same = run_inversion(tiny_case.prior, scenario, config.inversion, table)
     np.testing.assert_allclose(
         res.station_stats["posterior_rmse"], same.station_stats["posterior_rmse"], rtol=1e-9
     )
