@@ -56,11 +56,10 @@ def main() -> None:
     import numba
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     out: dict = {"numba_threads": numba.get_num_threads()}
     t = time.perf_counter()

@@ -27,12 +27,11 @@ def main() -> None:
 
     from gridcarbon.config import RunConfig
     from gridcarbon.contracts import Document
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.osse import run_osse
     from gridcarbon.inversion.outputs import osse_documents
     from gridcarbon.inversion.system import ObservationSystem
     from gridcarbon.io.outputs import write_documents
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,12 @@ Two measurements, each in its own process so that peak RSS belongs to one path o
   numba cache warm (a warm-up call compiles or loads the kernel first).  Point sources (a
   (hours, points) table) are computed too.  Timed: the kernel and the point table.  A checksum
   per Beijing month is printed afterwards (it reads every value).
-* ``zarr``: the streamed path — :func:`gridcarbon.iter_prior` yields one month at a time and
-  :func:`gridcarbon.io.write_zarr_stream` appends it to a compressed Zarr store on disk; only one
-  month (~0.23 GB) is in memory at once.  Timed: compute + compress + write of the year.
+* ``zarr``: the streamed path — :func:`gridcarbon.grids.prior.iter_prior_grids` yields one month
+  at a time and :func:`gridcarbon.io.write_zarr_stream` appends it to a compressed Zarr store on
+  disk; only one month (~0.23 GB) is in memory at once.  Timed: compute + compress + write of the
+  year.
 
-The inventory (proxies, facility catalogue) is built before timing in both.
+The Zhejiang inventory (proxies, facility catalogue) is built before timing in both.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def _config(year: int):
     )
 
 
+def _inventory(cfg):
+    from gridcarbon.scenario.zhejiang import zhejiang_grid
+    from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
+
+    return zhejiang_inventory(cfg, zhejiang_grid(cfg.grid))
+
+
 def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
@@ -49,16 +57,16 @@ def _peak_rss_gb() -> float:
 def bench_memory(year: int) -> dict:
     import pandas as pd
 
-    from gridcarbon.grids.prior import hourly_area_emissions, prior_inventory
+    from gridcarbon.grids.prior import hourly_area_emissions
     from gridcarbon.grids.temporal import beijing_year_hours, hourly_weight_matrix
 
     cfg = _config(year)
-    inv = prior_inventory(cfg)
+    inv = _inventory(cfg)
     species = list(cfg.species)
     maps = np.stack([inv.area_maps(sp) for sp in species], axis=1).reshape(
         len(inv.sectors), len(species), inv.grid.size
     )
-    W = hourly_weight_matrix(year, inv.sectors)
+    W = hourly_weight_matrix(year, list(inv.sectors))
     hourly_area_emissions(W[:24], maps)  # warm the numba cache
     out = np.zeros((len(species), W.shape[0], inv.grid.size), np.float32)
     out.fill(0.0)  # touch the pages before timing
@@ -98,13 +106,14 @@ def bench_memory(year: int) -> dict:
 
 
 def bench_zarr(year: int, workdir: Path) -> dict:
-    from gridcarbon.grids.prior import hourly_area_emissions, iter_prior, prior_inventory
+    from gridcarbon.grids.prior import hourly_area_emissions, iter_prior_grids
     from gridcarbon.grids.temporal import hourly_weight_matrix
     from gridcarbon.io import write_zarr_stream
+    from gridcarbon.species import resolve_species
 
     cfg = _config(year)
-    inv = prior_inventory(cfg)
-    W = hourly_weight_matrix(year, inv.sectors)
+    inv = _inventory(cfg)
+    W = hourly_weight_matrix(year, list(inv.sectors))
     maps = np.stack([inv.area_maps(sp) for sp in cfg.species], axis=1).reshape(
         len(inv.sectors), len(cfg.species), inv.grid.size
     )
@@ -113,7 +122,7 @@ def bench_zarr(year: int, workdir: Path) -> dict:
     shutil.rmtree(store, ignore_errors=True)
     rss_before = _peak_rss_gb()
     t0 = time.perf_counter()
-    write_zarr_stream(iter_prior(cfg, inventory=inv), store)
+    write_zarr_stream(iter_prior_grids(inv, cfg.period, resolve_species(cfg.species)), store)
     seconds = time.perf_counter() - t0
     size = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
     import xarray as xr

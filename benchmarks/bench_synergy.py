@@ -39,8 +39,7 @@ def _best_of(fn, repeat: int = 3) -> float:
 
 
 def bench_index() -> None:
-    from gridcarbon.synergy.index import synergy_index
-    from gridcarbon.synergy.io import load_indicator_system
+    from gridcarbon.synergy.index import load_indicator_system, synergy_index
 
     system = load_indicator_system()
     t = system.table.set_index("level3_no")
@@ -98,11 +97,10 @@ def bench_cocontrol() -> None:
 
 def bench_osse(replicates: int, planted: int, seed: int = 20250, config=None) -> None:
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import build_prior, inversion_inputs
     from gridcarbon.synergy.crosscheck import crosscheck
 
     config = RunConfig() if config is None else config

@@ -14,7 +14,10 @@ What is timed (numba caches warmed on a small slice first; every value is comput
    8,760-band stack is 0.9 GB per species; the per-hour rate is extrapolated, and said so);
 5. Gi* (z-scores) for the full year of hours, 3 species; BH bins timed separately;
 6. esda ``G_Local(transform='B', star=True, permutations=0)`` on ``--esda-fields`` fields with the
-   weights built beforehand (not timed), extrapolated per field.
+   weights built beforehand (not timed), extrapolated per field;
+7. ``--parts species``: the tallies of 1 to 4 fields (same-shaped fields go three to a pass of the
+   fused kernel, the rest one by one) and the toroidal-shift null of 2 to 4 hot maps (744 hours,
+   199 shifts; the unrolled kernel for 2 and 3 maps, the general one beyond).
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gridcarbon.scenario.units import default_units  # noqa: E402
+
 from gridcarbon.grids.coverage import coverage_fraction_grid, coverage_matrix  # noqa: E402
 from gridcarbon.scenario.geography import default_grid, region_polygon  # noqa: E402
+from gridcarbon.zoning.geometry import units_to_grid_crs  # noqa: E402
 from gridcarbon.zoning.gistar import fdr_bins, gi_star, lattice_neighbours  # noqa: E402
+from gridcarbon.zoning.normalise import control_units  # noqa: E402
 from gridcarbon.zoning.overlay import assign_points  # noqa: E402
 from gridcarbon.zoning.tally import (  # noqa: E402
     _point_sums,
@@ -42,7 +49,6 @@ from gridcarbon.zoning.tally import (  # noqa: E402
     sparse_time_matmul,
     sparse_time_matmul_many,
 )
-from gridcarbon.zoning.units import control_units, units_to_grid_crs  # noqa: E402
 
 SPECIES = ("CO2", "NOx", "VOC")
 
@@ -66,7 +72,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument(
         "--parts",
-        default="coverage,memory,disk,exactextract,gistar,esda",
+        default="coverage,memory,disk,exactextract,gistar,esda,species",
         help="comma-separated parts to run (exactextract needs memory and disk)",
     )
     args = ap.parse_args()
@@ -93,7 +99,7 @@ def main() -> None:
     grid = default_grid()
     region = region_polygon(grid.crs)
     mask = coverage_fraction_grid(grid, region) > 0
-    units, _ = control_units(None, grid=grid, qa_checks=False)
+    units, _ = control_units(default_units(grid), grid=grid, qa_checks=False)
     geoms = units_to_grid_crs(units, grid)
     report(
         f"grid {grid.ny} x {grid.nx} = {grid.size} cells ({int(mask.sum())} in the region); "
@@ -135,6 +141,8 @@ def main() -> None:
         t_gi = bench_gi(year, mask, grid, nt, report)
     if "esda" in parts:
         bench_esda(year, mask, nt, args, t_gi, report)
+    if "species" in parts:
+        bench_species(F, year, mask, grid, nt, report)
     text = (
         "## Zoning\n\nRecorded by `python benchmarks/bench_zoning.py` on the default grid.\n\n"
         + "\n".join(f"- {ln}" for ln in lines)
@@ -312,6 +320,27 @@ def bench_esda(year, mask, nt, args, t_gi, report):
         f"(mean of {k}); extrapolated to {3 * nt} fields: {t_esda * 3 * nt:.0f} s; ratio "
         f"esda / ours {t_esda / per_field_ours:.0f}x [target >= 200x]; max |dz| {dz:.1e}"
     )
+
+
+def bench_species(F, year, mask, grid, nt, report):
+    # 7. any number of species ---------------------------------------------------------------
+    from gridcarbon.zoning.hotspots import toroidal_null
+
+    fields = [year[s] for s in SPECIES] + [year["NOx"] * np.float32(0.5)]
+    prep = _prepare(F)
+    sparse_time_matmul_many(F, [f[:4] for f in fields], prep)  # warm the kernels
+    sparse_time_matmul(F, fields[0][:4], prep)
+    for n in (1, 2, 3, 4):
+        _, t = timed(sparse_time_matmul_many, F, fields[:n], prep, repeat=2)
+        report(f"area tallies of {n} field(s), {nt} h, {F.shape[0]} units: {t:.3f} s")
+    rng = np.random.default_rng(7)
+    h = min(nt, 744)
+    hot = [(rng.random((h,) + grid.shape) < p) & mask for p in (0.06, 0.08, 0.10, 0.07)]
+    toroidal_null(hot[:2], 2, 3.0, seed=1)  # warm the kernels
+    toroidal_null(hot[:4], 2, 3.0, seed=1)
+    for n in (2, 3, 4):
+        _, t = timed(toroidal_null, hot[:n], 199, 6.3, 20234, repeat=2)
+        report(f"toroidal null of {n} hot maps, {h} h, 199 shifts: {t:.2f} s")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ def main() -> None:
 
     from gridcarbon.config import RunConfig
     from gridcarbon.config.inversion import InversionConfig
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import (
         area_sector_shares,
@@ -52,7 +51,7 @@ def main() -> None:
     )
     from gridcarbon.inversion.posterior import cell_period_stats
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     last = calendar.monthrange(2023, args.month)[1]
     config = RunConfig.validate_dict(

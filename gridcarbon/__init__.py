@@ -32,9 +32,7 @@ def __getattr__(name: str) -> Any:
         from gridcarbon import config as module
     elif name == "GridSpec":
         from gridcarbon.grids import gridspec as module
-    elif name in ("build_prior", "iter_prior"):
-        from gridcarbon.grids import prior as module
-    elif name in ("RunResult", "run"):
+    elif name in ("RunResult", "run", "build_prior", "iter_prior"):
         from gridcarbon import pipeline as module
     else:
         raise AttributeError(f"module 'gridcarbon' has no attribute {name!r}")

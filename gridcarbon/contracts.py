@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from gridcarbon.errors import ConfigError
-from gridcarbon.species import Species
+from gridcarbon.species import DEFAULT_SPECIES, Species
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import geopandas as gpd
@@ -39,6 +39,7 @@ __all__ = [
     "EMERGING_CATEGORIES",
     "PATHWAYS",
     "pathway_for",
+    "colocation_set_name",
     "RunFile",
     "RUN_FILES",
     "run_file_name",
@@ -129,6 +130,14 @@ def pathway_for(category: str, subtype: str) -> tuple[str, str]:
     if subtype in ("industrial_agglomeration", "urban_living", "sea"):
         return PATHWAYS[subtype]
     return PATHWAYS.get(category, PATHWAYS["general_control"])
+
+
+def colocation_set_name(species: tuple[str, ...]) -> str:
+    """Name stem of a co-located species set in the zoning outputs (``coloc_<stem>`` in the
+    hotspot Datasets, ``coloc_<stem>_cell_days`` … in the unit table): ``all`` for a set of
+    three or more species (the zoning stage tests only the run's whole set), else the two
+    species names joined by ``_`` (``CO2_NOx``)."""
+    return "all" if len(species) >= 3 else "_".join(species)
 
 
 # -- the run folder -------------------------------------------------------------------------------
@@ -393,25 +402,46 @@ class InversionResult:
 
 @dataclass(frozen=True)
 class ZoningResult:
-    """What the zoning stage hands on (see ``docs/zoning.md`` for each field)."""
+    """What the zoning stage hands on (see ``docs/zoning.md`` for each field).
+
+    The stage fills every field; a result read back from a run folder
+    (:func:`gridcarbon.io.run_folder_reader.read_map_inputs`) holds only what its files keep
+    (``units``, ``tally_day``, ``tally_month``, ``diurnal``, ``hotspots``): the others are
+    None or empty.
+    ``overlay``: the units on the grid (``F``, the units × cells coverage fractions, and
+    ``point_unit``, the unit of each point source, −1 for none); ``species``: the species
+    tallied, in output order (their names are the variables and column stems).
+    """
 
     units: gpd.GeoDataFrame
-    tally: xr.Dataset
-    tally_day: xr.Dataset
-    tally_month: xr.Dataset
-    table: pd.DataFrame
-    rollups: Mapping[str, pd.DataFrame]
-    diurnal: xr.DataArray
-    hotspots: Mapping[str, xr.Dataset]
-    colocation: pd.DataFrame
-    qa: Any
-    grids_kind: Literal["prior", "posterior"]
+    tally: xr.Dataset | None = None
+    tally_day: xr.Dataset | None = None
+    tally_month: xr.Dataset | None = None
+    table: pd.DataFrame | None = None
+    rollups: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    diurnal: xr.DataArray | None = None
+    hotspots: Mapping[str, xr.Dataset] = field(default_factory=dict)
+    colocation: pd.DataFrame | None = None
+    qa: Any = None
+    grids_kind: Literal["prior", "posterior"] | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    overlay: Any = None
+    species: tuple[Species, ...] = ()
 
 
 @dataclass(frozen=True)
 class MapInputs:
-    """Everything the map draws, already read: no file names are guessed."""
+    """Everything the map draws, already read: no file names are guessed.
+
+    ``prior``/``posterior``: emission Datasets on one grid (the posterior with ``<sp>_std``,
+    ``<sp>_prior_std`` or ``<sp>_uncertainty_reduction``); ``zoning``: read by field name
+    (``units`` with the standard columns of ``docs/zoning.md``, ``diurnal``, ``tally_month``,
+    ``hotspots["day"]``); ``stations``, ``station_stats``, ``station_series``: the inversion's
+    tables; ``boundaries``: ``province``, ``city``, ``county`` lon/lat GeoDataFrames with a
+    ``name`` column (the base layer); ``provenance``: ``gridcarbon_version``, ``synthetic``,
+    ``synthetic_components``, ``input_checksums`` shown in the page (missing ones are taken from
+    the prior's attributes); ``species``: the species drawn, in order (those of the prior).
+    """
 
     prior: xr.Dataset
     posterior: xr.Dataset | None = None
@@ -421,6 +451,7 @@ class MapInputs:
     station_series: pd.DataFrame | None = None
     boundaries: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    species: tuple[Species, ...] = DEFAULT_SPECIES
 
 
 @dataclass(frozen=True)
@@ -434,7 +465,8 @@ class Document:
     ``.zarr`` name, with the emission-grid encoding); ``geotiff`` a mapping species → ``(ny, nx)``
     period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
     JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
-    metadata.
+    metadata.  ``bom``: a CSV starts with a UTF-8 byte-order mark (so that Excel reads its
+    Chinese text right).
     """
 
     kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
@@ -442,6 +474,7 @@ class Document:
     attrs: Mapping[str, str] = field(default_factory=dict)
     layer: str | None = None
     source: Any = None
+    bom: bool = False
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:

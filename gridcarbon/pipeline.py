@@ -6,16 +6,17 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
+from gridcarbon._version import __version__
 from gridcarbon.config import RunConfig
-from gridcarbon.grids.dataset import species_in
+from gridcarbon.grids.dataset import period_totals, species_in
 from gridcarbon.io import (
     atomic_directory,
     write_geotiff,
@@ -26,13 +27,20 @@ from gridcarbon.io import (
 from gridcarbon.io.inputs import config_input_files
 from gridcarbon.io.tables import write_csv
 
+if TYPE_CHECKING:
+    from gridcarbon.contracts import Scenario
+
 __all__ = [
     "RunResult",
     "RunPlan",
     "plan_run",
     "check_memory",
     "run",
+    "build_prior",
+    "iter_prior",
+    "prior_attrs",
     "write_prior",
+    "write_prior_streamed",
     "prior_summary",
 ]
 
@@ -75,13 +83,15 @@ def _package_data() -> Path:
 @dataclass
 class RunPlan:
     """What :func:`plan_run` found before any work: the grid, the period's hours, the control
-    units (when the zones run) and the memory estimate."""
+    units and the rest of the zoning stage's inputs (when the zones run) and the memory
+    estimate."""
 
     grid: Any
     hours: int
     units: Any = None
     units_qa: Any = None
     memory: Any = None
+    zoning: ZoningInputs | None = None
 
 
 def _enabled_stages(config: RunConfig) -> tuple[str, ...]:
@@ -103,7 +113,7 @@ def plan_run(
     existing folder without ``overwrite`` or holding files gridcarbon did not write), every input
     file the configuration names (exists, readable, right kind), the inversion's period limit,
     the control units (read and checked here, so a bad unit file is refused in seconds), the
-    memory the run will need against what the machine has (:mod:`gridcarbon.resources`), and the
+    memory the run will need against what the machine has (:mod:`gridcarbon.io.resources`), and the
     free disk space against the size of the outputs.
 
     Parameters
@@ -115,9 +125,10 @@ def plan_run(
     inputs : further input files (e.g. the configuration file) the output must not hold
     streamed : the prior is streamed month by month (``grid`` of a long period)
     """
-    from gridcarbon.grids.prior import grid_from_config, period_hours
+    from gridcarbon.grids.prior import period_hours
     from gridcarbon.io.inputs import check_input_file
     from gridcarbon.io.runfolder import check_output_folder
+    from gridcarbon.scenario.zhejiang import zhejiang_grid
 
     stages = _enabled_stages(config) if stages is None else tuple(stages)
     files = config_input_files(config)
@@ -131,15 +142,14 @@ def plan_run(
         from gridcarbon.inversion.stage import check_period
 
         check_period(config.period.start, config.period.end, config.inversion)
-    grid = grid_from_config(config)
-    hours = int(period_hours(config)[0].size)
+    grid = zhejiang_grid(config.grid)
+    hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if "zoning" in stages:
-        from gridcarbon.zoning.stage import read_stage_units
-
-        plan.units, plan.units_qa = read_stage_units(config.zoning, grid)
+        plan.zoning = zoning_inputs(config, grid)
+        plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
         plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
@@ -150,9 +160,9 @@ def plan_run(
 def check_memory(
     config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
 ) -> Any:
-    """Refuse (:class:`~gridcarbon.resources.ResourceError`, with the estimate and the ways out)
+    """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
     a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
-    from gridcarbon.resources import ResourceError, available_memory, estimate_memory
+    from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
         cells,
@@ -182,7 +192,7 @@ def check_memory(
 def _check_disk(
     config: RunConfig, out_dir: Path, cells: int, hours: int, units: int, stages
 ) -> None:
-    from gridcarbon.resources import ResourceError, estimate_output_bytes
+    from gridcarbon.io.resources import ResourceError, estimate_output_bytes
 
     grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
     grids = max(grids, 1) * (2 if "inversion" in stages else 1)
@@ -203,6 +213,98 @@ def _check_disk(
             f"this run writes about {need / 1e9:.1f} GB, but only {free / 1e9:.1f} GB is free "
             f"on the disk of {str(where)!r}; free some space or choose another --out"
         )
+
+
+def _scenario(config: RunConfig) -> Scenario:
+    """The scenario of ``config`` (the embedded Zhejiang default), without control units."""
+    from gridcarbon.scenario.zhejiang import zhejiang_scenario
+
+    return zhejiang_scenario(config, with_units=False)
+
+
+def _joined(names: list[str]) -> str:
+    """``"a, b and c"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def prior_attrs(config: RunConfig, scenario: Scenario) -> dict[str, str]:
+    """Global attributes of the prior grids: what they are, what of them is synthetic, and the
+    provenance (version, configuration, input checksums) of ``scenario`` under ``config``."""
+    inventory = scenario.inventory
+    names = [sp.name for sp in scenario.species]
+    return {
+        "title": f"gridcarbon prior emission grids (fused inventory of {_joined(names)})",
+        "institution": "gridcarbon",
+        "source": "gridcarbon prior inventory: " + json.dumps(dict(inventory.description)),
+        "synthetic": "true" if inventory.synthetic else "false",
+        "synthetic_components": ", ".join(inventory.synthetic_components),
+        "gridcarbon_version": __version__,
+        "config": config.to_yaml(),
+        "input_checksums": json.dumps(dict(scenario.input_checksums)),
+        "inventory_year_beijing": str(config.period.year),
+        "time_zone_note": "time is UTC, hour-beginning; the inventory year is the Beijing "
+        "calendar year (UTC+8); show Beijing time to people",
+    }
+
+
+def iter_prior(
+    config: RunConfig | None = None, scenario: Scenario | None = None, progress: bool = False
+) -> Iterator[xr.Dataset]:
+    """Yield the prior grids of the configured period month by month (Beijing months).
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        Default: the embedded Zhejiang default (January 2023).
+    scenario : Scenario, optional
+        The region's inventory and species; default: the Zhejiang scenario of ``config``.
+    progress : bool
+        Show a progress bar per month.
+
+    Yields
+    ------
+    xr.Dataset
+        One month of the emission Dataset (:func:`gridcarbon.grids.prior.iter_prior_grids`);
+        memory is bounded by one month of grids.
+    """
+    from gridcarbon.grids.prior import iter_prior_grids
+
+    config = RunConfig() if config is None else config
+    scenario = _scenario(config) if scenario is None else scenario
+    yield from iter_prior_grids(
+        scenario.inventory,
+        config.period,
+        scenario.species,
+        keep_sectors=config.prior.keep_sectors,
+        attrs=prior_attrs(config, scenario),
+        progress=progress,
+    )
+
+
+def build_prior(
+    config: RunConfig | None = None, scenario: Scenario | None = None, progress: bool = False
+) -> xr.Dataset:
+    """Hourly prior emission grids of the configured period, in memory.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        Default: the embedded Zhejiang default (January 2023).
+    scenario : Scenario, optional
+        The region's inventory and species; default: the Zhejiang scenario of ``config``.
+    progress : bool
+        Show a progress bar per month.
+
+    Returns
+    -------
+    xr.Dataset
+        Per species ``(time, y, x)`` float32 kg h-1 (area sources) and ``<species>_point``
+        ``(time, point)`` (point sources), CF-1.10 metadata, provenance and a ``synthetic``
+        flag.  For a year, prefer :func:`iter_prior` and :func:`write_prior_streamed`.
+    """
+    from gridcarbon.grids.prior import concat_time_chunks
+
+    return concat_time_chunks(iter_prior(config, scenario, progress=progress))
 
 
 def prior_summary(
@@ -253,7 +355,9 @@ def write_prior(
     if "zarr" in config.output.formats:
         files[f"{stem}_zarr"] = write_zarr(ds, out_dir / f"{stem}.zarr")
     if "geotiff" in config.output.formats:
-        files[f"{stem}_geotiff"] = write_geotiff(ds, out_dir / f"{stem}_totals.tif")
+        files[f"{stem}_geotiff"] = write_geotiff(
+            ds, out_dir / f"{stem}_totals.tif", totals=period_totals(ds)
+        )
     if "point" in ds.dims:
         sums = {
             sp: ds[f"{sp}_point"].sum("time", dtype=np.float64).values
@@ -309,8 +413,6 @@ def run(
         Observations for the inversion instead of ``inversion.observations`` (e.g. of further
         observation types); None: the configured file, else synthetic observations.
     """
-    from gridcarbon.grids.prior import build_prior
-
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
@@ -370,10 +472,9 @@ def inversion_inputs(
     from gridcarbon.inversion.stage import observation_set
     from gridcarbon.io.meteorology_file import DatasetMeteorology, read_era5
     from gridcarbon.scenario.landcover import landcover_fractions
-    from gridcarbon.scenario.zhejiang import zhejiang_scenario
 
     ic = config.inversion
-    scenario = zhejiang_scenario(config, with_units=False)
+    scenario = _scenario(config)
     grid = GridSpec.from_dataset(prior)
     extent = ("nx", "ny", "x_min", "y_max", "cell_size")
     if any(getattr(grid, a) != getattr(scenario.grid, a) for a in extent):
@@ -424,30 +525,186 @@ def _inversion_stage(
 
 
 def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.zoning.stage import run_zoning_stage
+    from gridcarbon.contracts import RUN_FILES
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
-    plan = result.plan
-    return run_zoning_stage(
-        config, grids, out_dir, inversion_result=inv, units=plan.units, units_qa=plan.units_qa
+    covariance = None if inv is None else _posterior_covariance(inv)
+    kind = "prior" if inv is None else "posterior"
+    zoning, files = zone_report(
+        config, grids, result.plan.zoning, out_dir, covariance=covariance, grids_kind=kind
     )
+    result.files.update({f.role: files[f.name] for f in RUN_FILES if f.name in files})
+    return zoning
+
+
+@dataclass(frozen=True)
+class ZoningInputs:
+    """What the zoning stage needs besides the grids: the control units (read and checked) and
+    their QA, the region in the grid's CRS, the county and city boundaries (lon/lat), and, when
+    the units are synthetic, the component named in every output's ``synthetic_components``."""
+
+    units: Any
+    qa: Any
+    region: Any
+    counties: Any
+    cities: Any
+    synthetic_units: str = ""
+
+
+def zoning_inputs(config: RunConfig, grid: Any) -> ZoningInputs:
+    """The control units on ``grid`` (``zoning.units_path`` read through
+    :mod:`gridcarbon.io.units_file`, else the scenario's synthetic units), checked against the
+    scenario's region and boundaries.  Cheap next to the stage: the run reads them first, so that
+    a bad unit file is refused before any work."""
+    from gridcarbon.scenario.geography import load_boundaries, region_polygon
+    from gridcarbon.zoning.normalise import control_units
+
+    zoning = config.zoning
+    region = None
+    if zoning.qa_region == "zhejiang":
+        region = region_polygon(grid.crs, config.grid.territorial_sea_m)
+    counties, cities = load_boundaries("county"), load_boundaries("city")
+    name, synthetic = None, ""
+    if zoning.units_path is None:
+        from gridcarbon.scenario.synthetic_units import default_units
+
+        source = default_units(grid)
+        name = "embedded synthetic units (gridcarbon.scenario.units)"
+        synthetic = "control units (gridcarbon.scenario.units)"
+        zoning = zoning.model_copy(update={"check_offset": False})  # meant for users' files
+    else:
+        source = zoning.units_path
+    units, qa = control_units(
+        source, zoning, grid, counties=counties, cities=cities, region=region, source_name=name
+    )
+    return ZoningInputs(units, qa, region, counties, cities, synthetic)
+
+
+def zone_report(
+    config: RunConfig,
+    grids: xr.Dataset,
+    inputs: ZoningInputs,
+    folder: Path,
+    *,
+    covariance: Any = None,
+    grids_kind: str = "prior",
+    grids_path: Path | None = None,
+) -> tuple[Any, dict[str, Path]]:
+    """Run the zoning stage on ``grids`` and write its documents into ``folder``.
+
+    Returns the :class:`~gridcarbon.contracts.ZoningResult` and the files written, by name.
+    ``grids_path``: the file the grids came from (its checksum goes into the provenance).
+    """
+    from gridcarbon.errors import InputDataError
+    from gridcarbon.io.coverage_cache import CoverageCacheDir
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.provenance import file_sha256, gridcarbon_version
+    from gridcarbon.species import resolve_species
+    from gridcarbon.zoning.report import provenance_record, zoning_documents
+    from gridcarbon.zoning.stage import run_zoning
+
+    species = tuple(s for s in resolve_species(config.species) if s.name in grids.data_vars)
+    if not species:
+        raise InputDataError(
+            f"the grids hold none of the species {list(config.species)}; give emission grids "
+            "written by `gridcarbon grid` or the posterior"
+        )
+    result = run_zoning(
+        grids,
+        inputs.units,
+        config.zoning,
+        species=species,
+        covariance=covariance,
+        region=inputs.region,
+        counties=inputs.counties,
+        cities=inputs.cities,
+        grids_kind=grids_kind,
+        qa=inputs.qa,
+        coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+    )
+    checksums = {}
+    for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
+        if path is not None and Path(path).exists():
+            checksums[f"{role}:{Path(path).name}"] = file_sha256(path)
+    provenance = provenance_record(
+        grids.attrs,
+        result.qa,
+        config_text=config.to_yaml(),
+        version=gridcarbon_version(),
+        checksums=checksums,
+        synthetic_units=inputs.synthetic_units,
+    )
+    t = time.perf_counter()
+    files = write_documents(zoning_documents(result, config.zoning, provenance), folder)
+    log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
+    return result, files
+
+
+def _posterior_covariance(inversion: Any) -> Any:
+    """The inversion's posterior covariance as the zoning stage sees it
+    (:class:`gridcarbon.contracts.PosteriorCovariance`)."""
+    from gridcarbon.contracts import PosteriorCovariance
+
+    covariance = getattr(inversion, "covariance", None)
+    if isinstance(covariance, PosteriorCovariance):
+        return covariance
+    return _UnitTotalStd(inversion)
+
+
+@dataclass(frozen=True)
+class _UnitTotalStd:
+    """σ of unit totals from an inversion result whose covariance does not answer
+    ``total_std`` itself: :func:`gridcarbon.inversion.unit_total_std`."""
+
+    result: Any
+
+    def total_std(self, weights: Any, species: str, point_unit: Any = None, hours: Any = None):
+        from gridcarbon.inversion.core import unit_total_std
+
+        return unit_total_std(self.result, weights, species, hours, point_unit=point_unit)
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.maps.pipeline import run_map_stage
+    from gridcarbon import contracts
+    from gridcarbon._version import __version__
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.maps.stage import run_map_stage
+    from gridcarbon.scenario.geography import load_boundaries
+    from gridcarbon.species import resolve_species
 
     inv = result.stages.get("inversion")
-    path = run_map_stage(
-        config,
-        result.prior,
-        out_dir / config.maps.file_name,
+    zoning = result.stages.get("zoning")
+    if zoning is not None and not isinstance(zoning, contracts.ZoningResult):
+        # the zoning stage's own result object: its fields under the contract's names
+        zoning = contracts.ZoningResult(
+            units=zoning.units,
+            tally=zoning.tally,
+            tally_day=zoning.tally_day,
+            tally_month=zoning.tally_month,
+            table=zoning.table,
+            rollups=zoning.rollups,
+            diurnal=zoning.diurnal,
+            hotspots=zoning.hotspots,
+            colocation=zoning.colocation,
+            qa=zoning.qa,
+            grids_kind="posterior" if inv is not None else "prior",
+            timings=zoning.timings,
+        )
+    inputs = contracts.MapInputs(
+        prior=result.prior,
         posterior=inv.posterior if inv is not None else None,
-        zoning_result=result.stages.get("zoning"),
-        inversion_result=inv,
+        zoning=zoning,
+        stations=inv.stations if inv is not None else None,
+        station_stats=inv.station_stats if inv is not None else None,
+        station_series=inv.station_series if inv is not None else None,
+        boundaries={level: load_boundaries(level) for level in ("province", "city", "county")},
+        provenance={"gridcarbon_version": __version__},
+        species=resolve_species(config.species),
     )
-    result.files["map"] = path
-    return path
+    paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
+    result.files["map"] = paths[config.maps.file_name]
+    return result.files["map"]
 
 
 def _later_stages() -> list[tuple[str, Any]]:
@@ -455,16 +712,15 @@ def _later_stages() -> list[tuple[str, Any]]:
 
 
 def write_prior_streamed(
-    config: RunConfig, out_dir: Path, progress: bool = False
+    config: RunConfig, out_dir: Path, progress: bool = False, scenario: Scenario | None = None
 ) -> tuple[dict[str, Path], dict[str, Any]]:
     """Write the prior of a long period (e.g. a year) with one month in memory at a time.
 
-    The months stream into a Zarr store; period totals and point sums accumulate on the way
-    (for the GeoTIFF, the point table and the summary); NetCDF, when asked for, is then written
-    from the store one variable at a time.  Returns the files by role and the summary.
+    The months (:func:`iter_prior` of ``config`` and ``scenario``) stream into the NetCDF file
+    and/or Zarr store; period totals and point sums accumulate on the way (for the GeoTIFF, the
+    point table and the summary).  Returns the files by role and the summary.
     """
     from gridcarbon.grids.dataset import total_grid
-    from gridcarbon.grids.prior import iter_prior
     from gridcarbon.io import open_grids
 
     totals: dict[str, np.ndarray] = {}
@@ -495,7 +751,9 @@ def write_prior_streamed(
         targets = {"netcdf": out_dir / ".prior-stream.nc"}
     files = {
         f"prior_{fmt}": path
-        for fmt, path in write_stream(tap(iter_prior(config, progress=progress)), targets).items()
+        for fmt, path in write_stream(
+            tap(iter_prior(config, scenario, progress=progress)), targets
+        ).items()
     }
     ds = open_grids(next(iter(targets.values())))
     if "geotiff" in formats:

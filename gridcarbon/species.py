@@ -51,6 +51,9 @@ class Species:
         ``#rrggbb`` colour of the species in charts.
     unit : str
         Canonical unit of the emission grids (``kg h-1`` per cell).
+    emission_long_name : str
+        What its emission is, in English, for the CF ``long_name`` of the grids (``nitrogen
+        oxides emission (as NO2 mass)``); default: ``long_name`` followed by ``emission``.
     """
 
     name: str
@@ -64,8 +67,11 @@ class Species:
     display_zh: str
     colour: str
     unit: str = "kg h-1"
+    emission_long_name: str = ""
 
     def __post_init__(self) -> None:
+        if not self.emission_long_name:
+            object.__setattr__(self, "emission_long_name", f"{self.long_name} emission")
         if not self.name or not self.name.replace("_", "").isalnum() or not self.name.isascii():
             raise ConfigError(
                 f"species name {self.name!r} must be ASCII letters, digits and underscores "
@@ -114,6 +120,7 @@ NOX = Species(
     display_en="NOx",
     display_zh="氮氧化物",
     colour="#d95f02",
+    emission_long_name="nitrogen oxides emission (as NO2 mass)",
 )
 #: Non-methane volatile organic compounds (NMVOC mass); observed as total VOC in ppbC.
 VOC = Species(
@@ -127,6 +134,7 @@ VOC = Species(
     display_en="VOCs",
     display_zh="挥发性有机物",
     colour="#1b9e77",
+    emission_long_name="non-methane volatile organic compounds emission",
 )
 
 #: The species of the embedded default, in output order.

@@ -190,9 +190,9 @@ def test_a_grid_finer_than_500_m_is_refused(tmp_path):
 
 
 def test_a_run_that_needs_more_memory_than_the_machine_has_is_refused(tmp_path, monkeypatch):
-    import gridcarbon.resources
+    import gridcarbon.io.resources
 
-    monkeypatch.setattr(gridcarbon.resources, "available_memory", lambda: int(4e9))
+    monkeypatch.setattr(gridcarbon.io.resources, "available_memory", lambda: int(4e9))
     cfg = tmp_path / "c.yaml"
     cfg.write_text("period: {start: 2023-01-01, end: 2023-03-31}\n")  # 3 months, inversion
     line = _refused(tmp_path, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gridcarbon.io.provenance import PACKAGE_DATA_FILES, sha256_file
+from gridcarbon.io.provenance import sha256_file
+from gridcarbon.scenario.zhejiang import PACKAGE_DATA_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = yaml.safe_load((ROOT / "data_manifest.yaml").read_text(encoding="utf-8"))

@@ -173,9 +173,14 @@ def grid_command(ctx, config_path, start, end, year, out, formats, overwrite) ->
     prior.zarr with --format zarr, prior_point_sources.csv and config.yaml.  Periods longer than
     two months are streamed month by month (through a Zarr store) so memory stays bounded.
     """
-    from gridcarbon.grids.prior import build_prior
     from gridcarbon.io import atomic_directory
-    from gridcarbon.pipeline import plan_run, prior_summary, write_prior, write_prior_streamed
+    from gridcarbon.pipeline import (
+        build_prior,
+        plan_run,
+        prior_summary,
+        write_prior,
+        write_prior_streamed,
+    )
 
     cfg = load_cli_config(config_path, start, end, year)
     out_dir = output_folder(out, cfg)
@@ -250,9 +255,9 @@ def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
 
 
 def _register_stage_commands() -> None:
+    from gridcarbon.cli.maps import map_command
+    from gridcarbon.cli.synergy import synergy
     from gridcarbon.inversion.cli import invert_command, osse_command
-    from gridcarbon.maps.cli import map_command
-    from gridcarbon.synergy.cli import synergy
     from gridcarbon.zoning.cli import zones_command
 
     for command in (invert_command, osse_command, zones_command, map_command, synergy):

@@ -67,14 +67,29 @@ def out_option(
     help_text: str = "Output folder (default: output.directory of the config, "
     "./gridcarbon-output).",
     file: bool = False,
+    dest: str = "out",
+    default_folder: bool = False,
 ) -> Callable:
-    """``-o/--out``: a folder (or, with ``file``, one file)."""
+    """``-o/--out``: a folder (or, with ``file``, one file).
+
+    ``default_folder``: commands without a configuration get the default configuration's
+    ``output.directory`` when the option is not given (the same rule as the others).
+    """
+
+    def _default(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+        if value is None and default_folder:
+            from gridcarbon.config import OutputConfig
+
+            return Path(OutputConfig().directory)
+        return value
+
     return click.option(
         "-o",
         "--out",
-        "out",
+        dest,
         type=click.Path(dir_okay=file is False, file_okay=file, path_type=Path),
         default=None,
+        callback=_default,
         help=help_text,
     )
 

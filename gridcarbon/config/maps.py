@@ -16,7 +16,7 @@ class MapConfig(BaseModel):
     """Settings of the maps stage; every field has a documented default.
 
     The defaults give the reviewers' map of ``docs/maps.md``: a self-contained HTML file (no
-    network request) with CO2/NOx/VOC rasters, control units, hotspots and stations.
+    network request) with the rasters of every species, control units, hotspots and stations.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -40,8 +40,10 @@ class MapConfig(BaseModel):
             description="raster layers per species; those whose data are missing are skipped",
         )
     )
-    raster_species: list[Literal["CO2", "NOx", "VOC"]] | None = Field(
-        None, description="species to draw; None = every species in the prior"
+    raster_species: list[str] | None = Field(
+        None,
+        description="names of the species whose rasters are drawn (checked against the run's "
+        "species when the map is made); None = every species of the run in the prior",
     )
     raster_pixels_per_cell: int = Field(
         3,
@@ -75,19 +77,20 @@ class MapConfig(BaseModel):
     # -- control units -----------------------------------------------------------------------------
     unit_metric: str | None = Field(
         None,
-        description="unit column that colours the units; None = the first present of "
-        "gridcarbon.maps.inputs.UNIT_METRIC_CANDIDATES (co-located hotspot hours first)",
+        description="unit column that colours the units; None = the first present of the "
+        "co-located hotspot hours, cell-hours, cell-days, then the first species' intensity "
+        "and total (gridcarbon.maps.layers_units.unit_columns)",
     )
     unit_tooltip_fields: list[str] | None = Field(
         None,
         description="unit columns listed in the tooltip after code, name, category and subtype; "
-        "None = the colouring metric, then totals, intensities and hotspot figures "
-        "(gridcarbon.maps.core.TOOLTIP_PATTERNS)",
+        "None = the colouring metric, then area, totals, intensities and hotspot figures "
+        "(gridcarbon.maps.layers_units.unit_columns)",
     )
     unit_series_variables: list[str] | None = Field(
         None,
-        description="per-unit series charted in popups and animated by the time slider; "
-        "None = all variables of the unit series (the first drives the slider)",
+        description="species (names) whose per-unit diurnal and monthly series are charted in "
+        "popups; the first drives the time slider; None = every species of the run",
     )
     unit_simplify_m: float = Field(
         150.0, ge=0, description="topology-preserving simplification tolerance of unit polygons, m"

@@ -157,12 +157,15 @@ class ZoningConfig(BaseModel):
         "county boundaries: the signature of GCJ-02 data mislabelled as WGS84",
     )
     check_offset: bool = Field(
-        True, description="run the GCJ-02 offset check against the embedded county boundaries"
+        True,
+        description="run the GCJ-02 offset check against the scenario's county boundaries (the "
+        "embedded units are not checked)",
     )
     qa_region: Literal["zhejiang", "none"] = Field(
         "zhejiang",
-        description="region inside which gaps between units are measured: the embedded Zhejiang "
-        "land + territorial sea, or none (for a file covering only part of the province)",
+        description="region inside which gaps between units are measured: the scenario's region "
+        "(the embedded Zhejiang land + territorial sea), or none (for a file covering only part "
+        "of the province)",
     )
     gap_tolerance_km2: float = Field(
         0.01,
@@ -186,11 +189,18 @@ class ZoningConfig(BaseModel):
 
     posterior_std: bool = Field(
         True,
-        description="with an inversion result, add the posterior std of unit totals "
-        "(gridcarbon.inversion unit_total_std, with the full posterior covariance)",
+        description="after an inversion, add the posterior std of unit totals, from the "
+        "inversion's full posterior covariance (contracts.PosteriorCovariance.total_std)",
     )
 
     # -- hotspots ------------------------------------------------------------------------------
+    hotspot_statistic: str = Field(
+        "gi_star",
+        min_length=1,
+        description="the hotspot statistic, by the name it is registered under "
+        "(gridcarbon.zoning.hotspots.register_statistic); gi_star = Getis-Ord Gi* with the "
+        "distance band gi_radius_m. Checked when the zoning stage starts",
+    )
     gi_radius_m: float = Field(
         9500.0,
         gt=0,
@@ -225,8 +235,8 @@ class ZoningConfig(BaseModel):
     toroidal_shifts: int = Field(
         199,
         ge=0,
-        description="random toroidal shifts of the NOx and VOC hot maps forming the null "
-        "distribution of co-location counts (0 = skip)",
+        description="random toroidal shifts of the hot maps of every species but the first, "
+        "forming the null distribution of co-location counts (0 = skip)",
     )
     emerging_bins: Literal["day"] = Field(
         "day", description="time bins of the emerging-hotspot analysis"

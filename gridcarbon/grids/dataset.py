@@ -1,80 +1,93 @@
 """The emission Dataset: gridded area sources plus a point-source table, with CF metadata.
 
-Layout (see also ``docs/architecture.md``):
+Layout (see also ``docs/architecture.md``), one variable pair per species (named by its name):
 
-* ``CO2``, ``NOx``, ``VOC`` ``(time, y, x)`` float32, kg h-1 per cell: **area sources**;
-* ``CO2_point``, ``NOx_point``, ``VOC_point`` ``(time, point)`` float32, kg h-1: **point sources**,
-  kept as a table so that later stages can place them exactly (``point_row``/``point_col`` give
-  their cell, ``point_lon``/``point_lat`` their location);
+* ``<species>`` ``(time, y, x)`` float32, kg h-1 per cell: **area sources**;
+* ``<species>_point`` ``(time, point)`` float32, kg h-1: **point sources**, kept as a table so
+  that later stages can place them exactly (``point_row``/``point_col`` give their cell,
+  ``point_lon``/``point_lat`` their location);
 * ``time`` UTC, hour-beginning, with ``time_bnds``; ``x``/``y`` cell centres in metres, 2-D
   ``lon``/``lat``; ``region_fraction (y, x)``; a ``crs`` grid-mapping variable with ``crs_wkt``.
 
-:func:`total_grid` adds the point sources into their cells when a single field is wanted.
+The species are :class:`~gridcarbon.species.Species` values; their CF attributes come from them.
+:func:`total_grid` adds the point sources into their cells when a single field is wanted, and
+:func:`period_totals` sums that over the period.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcarbon.errors import InputDataError
+from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.grids.inventory import POINT_ATTRIBUTES
+from gridcarbon.species import DEFAULT_SPECIES, Species, by_name
 
 __all__ = [
     "emission_dataset",
     "total_grid",
+    "period_totals",
     "grid_mapping_variable",
-    "SPECIES_ATTRS",
+    "species_attrs",
     "point_variable",
     "species_in",
+    "AREA_CELL_METHODS",
 ]
 
-#: CF attributes per species.
-SPECIES_ATTRS: dict[str, dict[str, str]] = {
-    "CO2": {
-        "long_name": "carbon dioxide emission from area sources per grid cell",
-        "standard_name": "tendency_of_atmosphere_mass_content_of_carbon_dioxide_due_to_emission",
-    },
-    "NOx": {
-        "long_name": "nitrogen oxides emission (as NO2 mass) from area sources per grid cell",
-        "standard_name": "tendency_of_atmosphere_mass_content_of_nox_expressed_as_nitrogen_dioxide_due_to_emission",
-    },
-    "VOC": {
-        "long_name": "non-methane volatile organic compounds emission from area sources per grid cell",
-        "standard_name": "tendency_of_atmosphere_mass_content_of_nmvoc_expressed_as_carbon_due_to_emission",
-    },
-}
-# The CF standard names above are per unit area; ours are per cell, so they are kept as
-# long_name guidance and not asserted as standard_name (see _species_attrs).
+#: ``cell_methods`` of a species' area-source variable: a sum over the cell, a mean over the
+#: hour.  It marks the species variables of an emission Dataset (:func:`species_in`).
+AREA_CELL_METHODS = "area: sum time: mean"
+
+# The CF standard names of emissions (tendency_of_atmosphere_mass_content_of_..._due_to_emission)
+# are per unit area; ours are per cell, so only a long_name is given.
 
 #: Point-source attribute columns carried as ``point_*`` coordinates (``row``/``col``: the cell).
 POINT_COORDS = (*POINT_ATTRIBUTES, "row", "col")
 
 
 def point_variable(species: str) -> str:
-    """Name of the point-source variable of ``species`` (``"CO2"`` → ``"CO2_point"``)."""
+    """Name of the point-source variable of the species called ``species`` (``<name>_point``)."""
     return f"{species}_point"
 
 
 def species_in(ds: xr.Dataset) -> list[str]:
-    """The species (of CO2, NOx, VOC) that ``ds`` holds as gridded variables."""
-    return [s for s in SPECIES_ATTRS if s in ds.data_vars]
+    """Names of the species that ``ds`` holds as gridded area-source variables, in its order.
+
+    A species variable has dimensions ``(time, [sector,] y, x)`` and the ``cell_methods``
+    :data:`AREA_CELL_METHODS` that :func:`emission_dataset` gives it.
+    """
+    return [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if var.attrs.get("cell_methods") == AREA_CELL_METHODS
+        and var.dims[:1] == ("time",)
+        and var.dims[-2:] == ("y", "x")
+    ]
 
 
-def _species_attrs(species: str) -> dict[str, str]:
+def species_attrs(species: Species) -> dict[str, str]:
+    """CF attributes of the area-source variable of ``species`` (kg h-1 per cell)."""
     return {
-        "long_name": SPECIES_ATTRS[species]["long_name"],
-        "units": "kg h-1",
-        "cell_methods": "area: sum time: mean",
+        "long_name": f"{species.emission_long_name} from area sources per grid cell",
+        "units": species.unit,
+        "cell_methods": AREA_CELL_METHODS,
         "grid_mapping": "crs",
         "coordinates": "lat lon",
     }
+
+
+def _species_by_name(names: Sequence[str], species: Sequence[Species] | None) -> dict[str, Species]:
+    known = DEFAULT_SPECIES if species is None else tuple(species)
+    try:
+        return {name: by_name(known, name) for name in names}
+    except ConfigError as exc:
+        raise InputDataError(f"emission Dataset: {exc}") from None
 
 
 def grid_mapping_variable(grid: GridSpec) -> xr.DataArray:
@@ -94,7 +107,8 @@ def emission_dataset(
     point_emissions: Mapping[str, np.ndarray] | None = None,
     region_fraction: np.ndarray | None = None,
     attrs: Mapping[str, Any] | None = None,
-    sector: list[str] | None = None,
+    sector: Sequence[str] | None = None,
+    species: Sequence[Species] | None = None,
 ) -> xr.Dataset:
     """Assemble an emission Dataset with CF-1.10 metadata.
 
@@ -104,18 +118,21 @@ def emission_dataset(
         The grid.
     time : DatetimeIndex
         Hour-beginning UTC time stamps (naive, or tz-aware UTC).
-    area : mapping species → array
+    area : mapping species name → array
         ``(time, y, x)`` (or ``(time, sector, y, x)`` with ``sector``), kg h-1 per cell.
     points : DataFrame, optional
         Point-source table with the columns of :data:`POINT_COORDS` (``row``/``col`` = cell).
-    point_emissions : mapping species → array, optional
+    point_emissions : mapping species name → array, optional
         ``(time, point)`` kg h-1.
     region_fraction : array, optional
         ``(y, x)`` fraction of each cell inside the region.
     attrs : mapping, optional
         Global attributes (``synthetic``, provenance, ...).  Non-string values are stored as JSON.
-    sector : list of str, optional
+    sector : sequence of str, optional
         Sector labels when the area arrays carry a sector dimension.
+    species : sequence of Species, optional
+        The species named in ``area``, whose values give the variables' CF attributes;
+        default: :data:`gridcarbon.species.DEFAULT_SPECIES`.  A name not among them is refused.
     """
     time = pd.DatetimeIndex(time)
     if time.tz is not None:
@@ -158,14 +175,13 @@ def emission_dataset(
         ("time", "nv"),
         np.stack([time.values, time.values + step], axis=1),
     )
+    values = _species_by_name(list(area), species)
     for sp, arr in area.items():
-        if sp not in SPECIES_ATTRS:
-            raise InputDataError(f"unknown species {sp!r}; expected one of {list(SPECIES_ATTRS)}")
         arr = np.asarray(arr)
         expect = (nt, grid.ny, grid.nx) if sector is None else (nt, len(sector), grid.ny, grid.nx)
         if arr.shape != expect:
             raise InputDataError(f"{sp} array has shape {arr.shape}, expected {expect}")
-        data_vars[sp] = (dims, arr.astype(np.float32, copy=False), _species_attrs(sp))
+        data_vars[sp] = (dims, arr.astype(np.float32, copy=False), species_attrs(values[sp]))
     if points is not None:
         missing = [c for c in POINT_COORDS if c not in points.columns]
         if missing:
@@ -235,3 +251,10 @@ def total_grid(ds: xr.Dataset, species: str) -> xr.DataArray:
     )
     da.name = species
     return da
+
+
+def period_totals(ds: xr.Dataset, species: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Period totals of area plus point sources per cell, ``(ny, nx)`` float64 kg, by species
+    name (default: every species of ``ds``)."""
+    species = species_in(ds) if species is None else species
+    return {sp: total_grid(ds, sp).sum("time", dtype=np.float64).values for sp in species}

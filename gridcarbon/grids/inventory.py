@@ -1,8 +1,13 @@
-"""The prior inventory: annual sector totals on spatial proxies, plus a point-source table."""
+"""The prior inventory: annual sector totals on spatial proxies, plus a point-source table.
+
+Generic: the species are whatever the inventory's tables carry (one column per species name);
+a scenario (e.g. :mod:`gridcarbon.scenario.zhejiang_inventory`) builds one for its region.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,15 +19,12 @@ from gridcarbon.grids.gridspec import GridSpec
 __all__ = [
     "Inventory",
     "POINT_ATTRIBUTES",
-    "POINT_COLUMNS",
-    "SPECIES_COLUMNS",
+    "point_columns",
     "validate_points",
     "locate_points",
 ]
 
 log = logging.getLogger(__name__)
-
-SPECIES_COLUMNS = ("CO2", "NOx", "VOC")
 
 #: Attributes of a point source: identity, location (lon/lat, degrees, WGS84/CGCS2000) and stack
 #: parameters (m, m, m s-1, K).
@@ -39,30 +41,48 @@ POINT_ATTRIBUTES = (
     "exit_temperature_K",
 )
 
-#: Columns of a point-source table: the attributes and annual emissions (kg per year; NOx as NO2,
-#: VOC as NMVOC).
-POINT_COLUMNS = (*POINT_ATTRIBUTES, *SPECIES_COLUMNS)
+
+def point_columns(species: Sequence[str]) -> tuple[str, ...]:
+    """Columns of a point-source table: :data:`POINT_ATTRIBUTES`, then the annual emission of
+    each species (kg per year, as the species' ``mass_as``), named by the species names."""
+    return (*POINT_ATTRIBUTES, *species)
 
 
 def validate_points(
-    points: pd.DataFrame, sectors: list[str] | None = None, source: str = "point-source table"
+    points: pd.DataFrame,
+    species: Sequence[str],
+    sectors: Sequence[str] | None = None,
+    source: str = "point-source table",
 ) -> pd.DataFrame:
     """Check a point-source table and return a clean copy with the right dtypes.
 
+    Parameters
+    ----------
+    points : DataFrame
+        Columns :func:`point_columns` of ``species`` (others are dropped).
+    species : sequence of str
+        Names of the species whose annual emissions (kg per year) the table must hold.
+    sectors : sequence of str, optional
+        The known sectors; a row of another sector is refused.
+    source : str
+        What the table is, for the messages (e.g. the file name).
+
     Raises :class:`InputDataError` naming the first bad row and column.
     """
-    missing = [c for c in POINT_COLUMNS if c not in points.columns]
+    columns = point_columns(species)
+    missing = [c for c in columns if c not in points.columns]
     if missing:
         raise InputDataError(
-            f"{source} lacks column(s) {missing}; required columns are {list(POINT_COLUMNS)}"
+            f"{source} lacks column(s) {missing}; required columns are {list(columns)}"
         )
-    pts = points.loc[:, list(POINT_COLUMNS)].copy().reset_index(drop=True)
+    pts = points.loc[:, list(columns)].copy().reset_index(drop=True)
     for c in ("point_id", "name", "sector", "park"):
         pts[c] = pts[c].astype(str)
     dup = pts["point_id"].duplicated()
     if dup.any():
         raise InputDataError(f"{source}: duplicate point_id {pts['point_id'][dup].iloc[0]!r}")
     if sectors is not None:
+        sectors = list(sectors)
         bad = ~pts["sector"].isin(sectors)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -77,17 +97,19 @@ def validate_points(
         "stack_diameter_m",
         "exit_velocity_m_s",
         "exit_temperature_K",
-        *SPECIES_COLUMNS,
+        *species,
     ]
     for c in numeric:
         values = pd.to_numeric(pts[c], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
-        if c in SPECIES_COLUMNS or c.startswith(("stack", "exit")):
+        if c in species or c.startswith(("stack", "exit")):
             bad |= values < 0
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            value = pts[c][i]
+            value = value.item() if isinstance(value, np.generic) else value
             raise InputDataError(
-                f"{source} row {i} ({pts['point_id'][i]}): {c} = {pts[c][i]!r} is not a "
+                f"{source} row {i} ({pts['point_id'][i]}): {c} = {value!r} is not a "
                 f"finite{' non-negative' if c not in ('lon', 'lat') else ''} number"
             )
         pts[c] = values
@@ -99,11 +121,17 @@ def validate_points(
     return pts
 
 
-def locate_points(points: pd.DataFrame, grid: GridSpec, drop_outside: bool = False) -> pd.DataFrame:
+def locate_points(
+    points: pd.DataFrame,
+    grid: GridSpec,
+    drop_outside: bool = False,
+    species: Sequence[str] = (),
+) -> pd.DataFrame:
     """Add each point's cell (``row``, ``col``); points outside the grid raise or are dropped.
 
     A point outside the grid raises :class:`OutsideGridError` naming it, unless ``drop_outside``,
-    in which case it is dropped and the drop is logged with the emissions it carried.
+    in which case it is dropped and the drop is logged with the emissions of ``species`` (column
+    names) it carried.
     """
     from gridcarbon.errors import OutsideGridError
 
@@ -117,7 +145,7 @@ def locate_points(points: pd.DataFrame, grid: GridSpec, drop_outside: bool = Fal
                 f"{first['point_id']!r} at lon={first['lon']}, lat={first['lat']}; fix the "
                 "location, enlarge the grid (grid.buffer_m) or set prior.drop_points_outside"
             )
-        dropped = points.loc[outside, list(SPECIES_COLUMNS)].sum()
+        dropped = points.loc[outside, list(species)].sum()
         log.warning(
             "dropped %d point source(s) outside the grid (%s), carrying %s kg/yr",
             int(outside.sum()),
@@ -130,39 +158,48 @@ def locate_points(points: pd.DataFrame, grid: GridSpec, drop_outside: bool = Fal
     return out.reset_index(drop=True)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Inventory:
     """Annual emissions: area sources by sector on spatial proxies, and point sources.
+
+    A frozen value (its arrays and tables are not copied: do not change them in place).
 
     Parameters
     ----------
     grid : GridSpec
-    sectors : list of str
+    sectors : sequence of str
+        Stored as a tuple.
     area_totals : DataFrame
-        Index ``sectors``, columns species; kg per year of the **area-source** part.
+        Index ``sectors``, one column per species (its name); kg per year of the
+        **area-source** part.
     proxies : ndarray ``(n_sectors, ny, nx)``
         Spatial distribution of each sector's area sources; each sector's map sums to 1 (or is
         all zero when the sector has no area part).
     points : DataFrame
-        :data:`POINT_COLUMNS` plus ``row``/``col``; annual kg per year.
+        :func:`point_columns` of the species plus ``row``/``col``; annual kg per year.
     synthetic : bool
         Whether any part is synthetic.
-    description : dict
+    description : mapping
         Provenance notes written into output metadata.
     region_fraction : ndarray ``(ny, nx)``, optional
         Fraction of each cell inside the region.
+    synthetic_components : tuple of str
+        What of the inventory is synthetic or assumed, for the outputs' metadata.
     """
 
     grid: GridSpec
-    sectors: list[str]
+    sectors: tuple[str, ...]
     area_totals: pd.DataFrame
     proxies: np.ndarray
     points: pd.DataFrame
     synthetic: bool = True
-    description: dict = field(default_factory=dict)
+    description: Mapping[str, str] = field(default_factory=dict)
     region_fraction: np.ndarray | None = None
+    synthetic_components: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sectors", tuple(self.sectors))
+        object.__setattr__(self, "synthetic_components", tuple(self.synthetic_components))
         if self.proxies.shape != (len(self.sectors), *self.grid.shape):
             raise InputDataError(
                 f"proxies have shape {self.proxies.shape}, expected "
@@ -178,6 +215,11 @@ class Inventory:
                 f"{self.area_totals.columns[bad[1]]!r} is {totals[tuple(bad)]!r}: "
                 "emissions must be finite and non-negative"
             )
+        missing = [sp for sp in self.species if sp not in self.points.columns]
+        if missing:
+            raise InputDataError(
+                f"the point-source table lacks the annual emissions of species {missing}"
+            )
         sums = self.proxies.reshape(len(self.sectors), -1).sum(axis=1)
         for s, total in zip(self.sectors, sums, strict=True):
             if self.area_totals.loc[s].sum() > 0 and not np.isclose(total, 1.0, rtol=1e-9):
@@ -185,6 +227,7 @@ class Inventory:
 
     @property
     def species(self) -> list[str]:
+        """Names of the species the inventory holds (the columns of ``area_totals``)."""
         return [str(c) for c in self.area_totals.columns]
 
     def annual_totals(self) -> pd.DataFrame:

@@ -1,40 +1,41 @@
 """Hourly prior emission grids from an inventory and temporal profiles.
 
-The numeric core (:func:`hourly_area_emissions`) runs a numba kernel over arrays
-(:func:`gridcarbon.kernels.emissions.weighted_hourly_sum`); it knows nothing of files.
-:func:`iter_prior` streams the period month by month so that a year stays within bounded memory;
-:func:`build_prior` returns the whole configured period as one Dataset.
+The prior is a function of its inputs: an :class:`~gridcarbon.grids.inventory.Inventory` (which
+carries its grid), the period, the species (as :class:`~gridcarbon.species.Species` values) and
+the provenance attributes to write; it knows nothing of the region that built the inventory.
+:func:`iter_prior_grids` streams the period month by month so that a year stays within bounded
+memory; :func:`prior_grids` returns the whole period as one Dataset.  The numeric core
+(:func:`hourly_area_emissions`) runs a numba kernel over arrays
+(:func:`gridcarbon.kernels.emissions.weighted_hourly_sum`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcarbon import __version__
-from gridcarbon.config import RunConfig
+from gridcarbon.errors import InputDataError
 from gridcarbon.grids.dataset import emission_dataset
-from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.grids.inventory import Inventory
 from gridcarbon.grids.temporal import beijing_year_hours, hourly_weight_matrix
 from gridcarbon.kernels.emissions import weighted_hourly_sum
+from gridcarbon.species import Species
+
+if TYPE_CHECKING:
+    from gridcarbon.config import PeriodConfig
 
 __all__ = [
-    "build_prior",
-    "iter_prior",
-    "prior_inventory",
-    "grid_from_config",
+    "prior_grids",
+    "iter_prior_grids",
+    "concat_time_chunks",
     "hourly_area_emissions",
     "period_hours",
     "month_slices",
 ]
-
-log = logging.getLogger(__name__)
 
 
 def hourly_area_emissions(
@@ -70,37 +71,13 @@ def hourly_area_emissions(
     return out
 
 
-def grid_from_config(config: RunConfig) -> GridSpec:
-    """The grid of ``config``: its explicit extent, or the region (land + territorial sea) plus
-    the buffer."""
-    from gridcarbon.grids.gridspec import default_crs, parse_crs
-    from gridcarbon.scenario.geography import region_polygon
-
-    g = config.grid
-    crs = default_crs() if g.crs is None else parse_crs(g.crs)
-    if g.extent is not None:
-        e = g.extent
-        return GridSpec(crs.to_wkt(), e.x_min, e.y_max, g.cell_size_m, e.nx, e.ny)
-    region = region_polygon(crs, g.territorial_sea_m)
-    x0, y0, x1, y1 = region.bounds
-    b = g.buffer_m
-    return GridSpec.from_bounds((x0 - b, y0 - b, x1 + b, y1 + b), g.cell_size_m, crs)
-
-
-def prior_inventory(config: RunConfig, grid: GridSpec | None = None) -> Inventory:
-    """The inventory of ``config`` on its grid (the Zhejiang default)."""
-    from gridcarbon.scenario.inventory import zhejiang_inventory
-
-    grid = grid_from_config(config) if grid is None else grid
-    return zhejiang_inventory(config, grid)
-
-
-def period_hours(config: RunConfig) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """UTC hours of the configured period and their positions in the Beijing year."""
-    year_hours = beijing_year_hours(config.period.year)
+def period_hours(period: PeriodConfig) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """UTC hours of ``period`` (Beijing dates, inclusive) and their positions in the Beijing
+    year."""
+    year_hours = beijing_year_hours(period.year)
     bj = year_hours + pd.Timedelta(hours=8)
-    start = pd.Timestamp(config.period.start)
-    end = pd.Timestamp(config.period.end) + pd.Timedelta(days=1)
+    start = pd.Timestamp(period.start)
+    end = pd.Timestamp(period.end) + pd.Timedelta(days=1)
     pos = np.flatnonzero((bj >= start) & (bj < end))
     return year_hours[pos], pos
 
@@ -113,64 +90,78 @@ def month_slices(positions: np.ndarray, hours: pd.DatetimeIndex) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _provenance(config: RunConfig, inventory: Inventory) -> dict[str, str]:
-    from gridcarbon.io.provenance import input_checksums
-
-    return {
-        "title": "gridcarbon prior emission grids (fused inventory of CO2, NOx and VOC)",
-        "institution": "gridcarbon",
-        "source": "gridcarbon prior inventory: " + json.dumps(inventory.description),
-        "synthetic": "true" if inventory.synthetic else "false",
-        "synthetic_components": (
-            "provincial sector totals (assumed), facility catalogue (synthetic)"
-            if inventory.synthetic
-            else ""
-        ),
-        "gridcarbon_version": __version__,
-        "config": config.to_yaml(),
-        "input_checksums": json.dumps(input_checksums(config)),
-        "inventory_year_beijing": str(config.period.year),
-        "time_zone_note": "time is UTC, hour-beginning; the inventory year is the Beijing "
-        "calendar year (UTC+8); show Beijing time to people",
-    }
+def _check_species(inventory: Inventory, species: Sequence[Species]) -> list[str]:
+    names = [sp.name for sp in species]
+    if not names:
+        raise InputDataError("the prior needs at least one species")
+    missing = [n for n in names if n not in inventory.species]
+    if missing:
+        raise InputDataError(
+            f"the inventory holds no emissions of species {missing}; it holds "
+            f"{inventory.species} (give the scenario's inventory a column per species)"
+        )
+    return names
 
 
-def iter_prior(
-    config: RunConfig, inventory: Inventory | None = None, progress: bool = False
+def iter_prior_grids(
+    inventory: Inventory,
+    period: PeriodConfig,
+    species: Sequence[Species],
+    *,
+    keep_sectors: bool = False,
+    attrs: Mapping[str, str] | None = None,
+    progress: bool = False,
 ) -> Iterator[xr.Dataset]:
-    """Yield the prior month by month (Beijing months) over the configured period.
+    """Yield the prior month by month (Beijing months) over ``period``.
 
-    Each yielded Dataset follows the emission-Dataset layout (``docs/architecture.md``);
-    memory is bounded by one month of grids.
+    Parameters
+    ----------
+    inventory : Inventory
+        Annual area and point-source emissions, kg per year, on the inventory's grid.
+    period : PeriodConfig
+        Beijing dates (inclusive) inside one inventory year.
+    species : sequence of Species
+        The species to grid, in output order; each must be a column of the inventory.
+    keep_sectors : bool
+        Keep a ``sector`` dimension on the area-source grids.
+    attrs : mapping, optional
+        Global attributes of every month (provenance, ``synthetic``).
+    progress : bool
+        Show a progress bar per month.
+
+    Yields
+    ------
+    xr.Dataset
+        One Beijing month of the emission Dataset (:mod:`gridcarbon.grids.dataset`), kg h-1
+        per cell and per point source; memory is bounded by one month of grids.
     """
     from tqdm.auto import tqdm
 
-    inventory = prior_inventory(config) if inventory is None else inventory
+    names = _check_species(inventory, species)
     grid = inventory.grid
-    species = list(config.species)
-    hours, positions = period_hours(config)
-    W_year = hourly_weight_matrix(config.period.year, inventory.sectors)
-    maps = np.stack([inventory.area_maps(sp) for sp in species], axis=1)  # (S, nsp, ny, nx)
-    maps = maps.reshape(len(inventory.sectors), len(species), grid.size)
-    sector_index = {s: i for i, s in enumerate(inventory.sectors)}
+    sectors = inventory.sectors
+    hours, positions = period_hours(period)
+    W_year = hourly_weight_matrix(period.year, list(sectors))
+    maps = np.stack([inventory.area_maps(sp) for sp in names], axis=1)  # (S, nsp, ny, nx)
+    maps = maps.reshape(len(sectors), len(names), grid.size)
+    sector_index = {s: i for i, s in enumerate(sectors)}
     pts = inventory.points
     p_sector = pts["sector"].map(sector_index).to_numpy(dtype=np.int64)
-    attrs = _provenance(config, inventory)
     chunks = month_slices(positions, hours)
     for sl in tqdm(chunks, desc="prior", unit="month", disable=not progress):
         W = W_year[positions[sl]]
         t = hours[sl]
-        if config.prior.keep_sectors:
+        if keep_sectors:
             area = {}
-            for j, sp in enumerate(species):
-                per_sector = np.zeros((W.shape[0], len(inventory.sectors), grid.size), np.float32)
-                for si in range(len(inventory.sectors)):
+            for j, sp in enumerate(names):
+                per_sector = np.zeros((W.shape[0], len(sectors), grid.size), np.float32)
+                for si in range(len(sectors)):
                     per_sector[:, si, :] = np.outer(W[:, si], maps[si, j]).astype(np.float32)
-                area[sp] = per_sector.reshape(W.shape[0], len(inventory.sectors), *grid.shape)
+                area[sp] = per_sector.reshape(W.shape[0], len(sectors), *grid.shape)
         else:
             grids = hourly_area_emissions(W, maps)
-            area = {sp: grids[j].reshape(W.shape[0], *grid.shape) for j, sp in enumerate(species)}
-        point_em = {sp: (W[:, p_sector] * pts[sp].to_numpy()[None, :]) for sp in species}
+            area = {sp: grids[j].reshape(W.shape[0], *grid.shape) for j, sp in enumerate(names)}
+        point_em = {sp: (W[:, p_sector] * pts[sp].to_numpy()[None, :]) for sp in names}
         yield emission_dataset(
             grid,
             t,
@@ -179,29 +170,17 @@ def iter_prior(
             point_emissions=point_em,
             region_fraction=inventory.region_fraction,
             attrs=attrs,
-            sector=inventory.sectors if config.prior.keep_sectors else None,
+            sector=list(sectors) if keep_sectors else None,
+            species=species,
         )
 
 
-def build_prior(config: RunConfig | None = None, progress: bool = False) -> xr.Dataset:
-    """Hourly prior emission grids of the configured period, in memory.
-
-    Parameters
-    ----------
-    config : RunConfig, optional
-        Default: the embedded Zhejiang default (January 2023).
-    progress : bool
-        Show a progress bar per month.
-
-    Returns
-    -------
-    xr.Dataset
-        ``CO2``, ``NOx``, ``VOC`` ``(time, y, x)`` float32 kg h-1 (area sources) and
-        ``*_point`` ``(time, point)`` (point sources), CF-1.10 metadata, provenance and a
-        ``synthetic`` flag.  For a year, prefer :func:`iter_prior` and the streamed writers.
-    """
-    config = RunConfig() if config is None else config
-    parts = list(iter_prior(config, progress=progress))
+def concat_time_chunks(parts: Iterable[xr.Dataset]) -> xr.Dataset:
+    """One Dataset from consecutive time chunks of an emission Dataset (e.g. the months of
+    :func:`iter_prior_grids`); the static variables are taken from the first."""
+    parts = list(parts)
+    if not parts:
+        raise InputDataError("no time chunks to join")
     if len(parts) == 1:
         return parts[0]
     time_vars = [v for v in parts[0].data_vars if "time" in parts[0][v].dims]
@@ -213,4 +192,34 @@ def build_prior(config: RunConfig | None = None, progress: bool = False) -> xr.D
         compat="override",
         join="override",
         combine_attrs="override",
+    )
+
+
+def prior_grids(
+    inventory: Inventory,
+    period: PeriodConfig,
+    species: Sequence[Species],
+    *,
+    keep_sectors: bool = False,
+    attrs: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Hourly prior emission grids of ``period``, in memory (parameters: :func:`iter_prior_grids`).
+
+    Returns
+    -------
+    xr.Dataset
+        Per species ``<name>`` ``(time, y, x)`` float32 kg h-1 (area sources) and
+        ``<name>_point`` ``(time, point)`` (point sources), CF-1.10 metadata and ``attrs``.
+        For a year, prefer :func:`iter_prior_grids` and the streamed writers.
+    """
+    return concat_time_chunks(
+        iter_prior_grids(
+            inventory,
+            period,
+            species,
+            keep_sectors=keep_sectors,
+            attrs=attrs,
+            progress=progress,
+        )
     )

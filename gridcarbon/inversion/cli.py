@@ -15,13 +15,11 @@ def _prior(config, prior_path: str | None):
     """The prior grids: read from ``prior_path`` or built, after the checks that need no work
     (input files, the inversion's period limit, the memory the stage will need)."""
     from gridcarbon.io.runfolder import deferred_signals
-    from gridcarbon.pipeline import check_memory, plan_run
+    from gridcarbon.pipeline import build_prior, check_memory, plan_run
 
     stages = ("inversion",)
     if prior_path is None:
         plan_run(config, stages=stages)
-        from gridcarbon.grids.prior import build_prior
-
         return build_prior(config)
     from gridcarbon.io import open_grids
     from gridcarbon.io.inputs import check_input_file

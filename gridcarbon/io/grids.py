@@ -7,8 +7,9 @@ Every writer writes to a temporary path beside the target and renames it into pl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -22,7 +23,6 @@ __all__ = [
     "write_zarr_stream",
     "write_stream",
     "write_geotiff",
-    "period_totals",
     "open_grids",
 ]
 
@@ -163,42 +163,68 @@ def write_zarr_stream(
     return write_stream(parts, {"zarr": path}, overwrite)["zarr"]
 
 
-def period_totals(ds: xr.Dataset, species: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Period totals of area + point sources per cell, ``(ny, nx)`` float64 kg, by species."""
-    from gridcarbon.grids.dataset import species_in, total_grid
+def _grid_georeference(ds: xr.Dataset) -> tuple[str, Any]:
+    """The CRS (WKT) and the affine transform of the cell corners of an emission Dataset, read
+    off its ``crs`` variable and its ``x``/``y`` cell centres (metres)."""
+    from affine import Affine
 
-    species = species_in(ds) if species is None else species
-    return {sp: total_grid(ds, sp).sum("time", dtype=np.float64).values for sp in species}
+    x = np.asarray(ds["x"].values, dtype=float)
+    y = np.asarray(ds["y"].values, dtype=float)
+    cell = float(ds.attrs.get("cell_size_m", abs(x[1] - x[0]) if x.size > 1 else np.nan))
+    if not np.isfinite(cell) or cell <= 0:
+        raise InputDataError(
+            "the emission grids give no cell size (attribute cell_size_m) and have one column; "
+            "write them with gridcarbon"
+        )
+    west, north = float(x[0] - cell / 2), float(y[0] + cell / 2)
+    return str(ds["crs"].attrs["crs_wkt"]), Affine(cell, 0.0, west, 0.0, -cell, north)
 
 
 def write_geotiff(
     ds: xr.Dataset,
     path: str | Path,
     overwrite: bool = False,
-    totals: dict[str, np.ndarray] | None = None,
+    *,
+    totals: Mapping[str, np.ndarray],
 ) -> Path:
-    """Write the period totals (area + point sources, kg per cell) as a GeoTIFF, one band per species.
+    """Write period totals (area + point sources, kg per cell) as a GeoTIFF, one band per species.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The emission grids the totals come from: they give the CRS and transform (``crs``
+        variable, ``x``/``y`` cell centres), the period and the provenance tags; their grids
+        are not read.
+    path : path
+        The file (written under a temporary name and renamed into place).
+    overwrite : bool
+        Replace an existing file.
+    totals : mapping species name → ``(ny, nx)`` array
+        Period totals in kg per cell (:func:`gridcarbon.grids.dataset.period_totals`, or
+        accumulated while streaming); the bands follow its order.
 
     Band descriptions name the species; the CRS and transform are the grid's, so GDAL and QGIS
-    place it correctly.  ``totals`` (from :func:`period_totals`, or accumulated while streaming)
-    spares reading the grids again; ``ds`` then only supplies the grid, period and metadata.
+    place it correctly.
     """
     import rasterio
 
-    from gridcarbon.grids.gridspec import GridSpec
-
-    grid = GridSpec.from_dataset(ds)
-    totals = period_totals(ds) if totals is None else totals
+    crs_wkt, transform = _grid_georeference(ds)
+    ny, nx = ds.sizes["y"], ds.sizes["x"]
     species = list(totals)
     bands = [np.asarray(totals[sp], dtype=np.float32) for sp in species]
+    for sp, band in zip(species, bands, strict=True):
+        if band.shape != (ny, nx):
+            raise InputDataError(
+                f"period total of {sp} has shape {band.shape}; the grid has {(ny, nx)}"
+            )
     profile = {
         "driver": "GTiff",
-        "width": grid.nx,
-        "height": grid.ny,
+        "width": nx,
+        "height": ny,
         "count": len(bands),
         "dtype": "float32",
-        "crs": grid.crs_wkt,
-        "transform": grid.transform,
+        "crs": crs_wkt,
+        "transform": transform,
         "compress": "deflate",
         "predictor": 3,
         "tiled": True,

@@ -54,7 +54,7 @@ def _write_one(doc: Document, path: Path, overwrite: bool) -> Path:
 
     kind = doc.kind
     if kind == "csv":
-        return write_csv(doc.content, path, overwrite, bom=False)
+        return write_csv(doc.content, path, overwrite, bom=doc.bom)
     if kind == "xlsx":
         return write_excel(doc.content, path, overwrite)
     if kind == "gpkg":

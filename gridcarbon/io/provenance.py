@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "sha256_file",
     "file_sha256",
     "input_checksums",
     "gridcarbon_version",
-    "PACKAGE_DATA_FILES",
 ]
-
-#: Package data files the default scenario reads.
-PACKAGE_DATA_FILES = (
-    "zhejiang_province.geojson",
-    "zhejiang_cities.geojson",
-    "zhejiang_counties.geojson",
-    "neighbour_provinces.geojson",
-    "zhejiang_igbp_mcd12c1_2019.tif",
-    "zhejiang_places_geonames.csv",
-)
 
 
 @lru_cache(maxsize=64)
@@ -64,15 +53,17 @@ def gridcarbon_version() -> str:
         return "unknown"
 
 
-def input_checksums(config: Any) -> dict[str, str]:
-    """sha256 of every input file a run of ``config`` reads (package data and user files)."""
-    from gridcarbon.io.geodata import package_data_path
+def input_checksums(files: Mapping[str, str | Path]) -> dict[str, str]:
+    """sha256 of each input file, by the label it is recorded under.
 
-    out = {
-        f"gridcarbon/data/{name}": sha256_file(package_data_path(name))
-        for name in PACKAGE_DATA_FILES
-    }
-    csv = getattr(getattr(config, "prior", None), "point_sources_csv", None)
-    if csv is not None:
-        out[str(csv)] = sha256_file(csv)
-    return out
+    Parameters
+    ----------
+    files : mapping label → path
+        The files a run reads (a scenario's package data and the user's files), labelled as
+        the outputs should name them (e.g. ``gridcarbon/data/zhejiang_cities.geojson``).
+
+    Returns
+    -------
+    dict label → hex sha256, in the order of ``files``.
+    """
+    return {label: sha256_file(path) for label, path in files.items()}

@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from gridcarbon._version import __version__
 from gridcarbon.errors import GridcarbonError, OutputExistsError
 
 __all__ = [
@@ -233,8 +234,6 @@ def _walk_entries(folder: Path) -> list[str]:
 
 def write_manifest(folder: str | Path, entries: Iterable[str] | None = None) -> Path:
     """Write ``folder``'s manifest: ``entries`` (default: everything now in it), atomically."""
-    from gridcarbon import __version__
-
     folder = Path(folder)
     listed = sorted(set(_walk_entries(folder) if entries is None else entries))
     doc = {

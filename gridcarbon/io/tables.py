@@ -46,13 +46,14 @@ _NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd.DataFrame:
-    """Read a user point-source CSV (columns :data:`gridcarbon.grids.inventory.POINT_COLUMNS`).
+def read_point_sources(path: str | Path) -> pd.DataFrame:
+    """Read a user point-source CSV as it is (one row per source).
 
-    Emissions in kg per year; lon/lat in degrees (WGS84/CGCS2000).
+    The caller checks its content (:func:`gridcarbon.grids.inventory.validate_points`: the
+    columns, emissions in kg per year, lon/lat in degrees WGS84/CGCS2000).  Raises
+    :class:`~gridcarbon.errors.InputFileError` for a missing or unreadable file and
+    :class:`~gridcarbon.errors.InputDataError` for one without rows.
     """
-    from gridcarbon.grids.inventory import validate_points
-
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"point-source CSV {str(path)!r} does not exist")
@@ -62,7 +63,7 @@ def read_point_sources(path: str | Path, sectors: list[str] | None = None) -> pd
         raise InputFileError(f"cannot read point-source CSV {str(path)!r}: {exc}") from None
     if table.empty:
         raise InputDataError(f"point-source CSV {str(path)!r} has no rows")
-    return validate_points(table, sectors, source=f"point-source CSV {path.name!r}")
+    return table
 
 
 # -- CSV ------------------------------------------------------------------------------------------

@@ -44,17 +44,20 @@ CITY_POPULATION_2020 = {
 }
 
 
-_BOUNDARY_FILES = {
+#: Package data files of the boundaries, by level.
+BOUNDARY_FILES = {
     "province": "zhejiang_province.geojson",
     "city": "zhejiang_cities.geojson",
     "county": "zhejiang_counties.geojson",
     "neighbours": "neighbour_provinces.geojson",
 }
+#: Package data file of the GeoNames places.
+PLACES_FILE = "zhejiang_places_geonames.csv"
 
 
 @lru_cache(maxsize=8)
 def _read_boundaries(level: str) -> gpd.GeoDataFrame:
-    gdf = read_boundaries(package_data_path(_BOUNDARY_FILES[level]))
+    gdf = read_boundaries(package_data_path(BOUNDARY_FILES[level]))
     if level in ("county", "city"):
         gdf["city_code"] = gdf["adcode"].str[:4] + "00"
     return gdf
@@ -75,8 +78,8 @@ def load_boundaries(level: str = "province") -> gpd.GeoDataFrame:
         Columns ``adcode`` (6-digit administrative code), ``name`` and ``geometry``
         (plus ``city_code`` for cities and counties).
     """
-    if level not in _BOUNDARY_FILES:
-        raise ValueError(f"unknown boundary level {level!r}; choose from {sorted(_BOUNDARY_FILES)}")
+    if level not in BOUNDARY_FILES:
+        raise ValueError(f"unknown boundary level {level!r}; choose from {sorted(BOUNDARY_FILES)}")
     return _read_boundaries(level).copy()
 
 
@@ -85,7 +88,7 @@ def load_places() -> pd.DataFrame:
 
     Rows whose population was found wrong carry an empty population and a ``note``.
     """
-    return read_places(package_data_path("zhejiang_places_geonames.csv"))
+    return read_places(package_data_path(PLACES_FILE))
 
 
 def region_polygon(grid_crs, sea_m: float = TERRITORIAL_SEA_M) -> shapely.Geometry:

@@ -4,7 +4,7 @@ The parks named in DESIGN §6 are placed at their real locations with their publ
 the other industrial areas are placed at the real industrial districts of the cities the
 province's documents name for each industry.  Locations are approximate (about 1 km) and areas
 marked ``assumed`` are not from a published source.  The facilities placed in them
-(:mod:`gridcarbon.scenario.inventory`) are synthetic.
+(:mod:`gridcarbon.scenario.zhejiang_inventory`) are synthetic.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ module: the pipeline builds the value and hands it to them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import xarray as xr
@@ -17,16 +18,32 @@ import xarray as xr
 from gridcarbon.config import GridConfig, RunConfig
 from gridcarbon.contracts import Scenario
 from gridcarbon.grids.gridspec import GridSpec, default_crs, parse_crs
+from gridcarbon.io.geodata import package_data_path
 from gridcarbon.io.provenance import input_checksums
-from gridcarbon.scenario.geography import load_boundaries, region_polygon
-from gridcarbon.scenario.inventory import zhejiang_inventory
-from gridcarbon.scenario.landcover import landcover_fractions
+from gridcarbon.scenario.geography import (
+    BOUNDARY_FILES,
+    PLACES_FILE,
+    load_boundaries,
+    region_polygon,
+)
+from gridcarbon.scenario.landcover import LANDCOVER_FILE, landcover_fractions
 from gridcarbon.scenario.meteorology import synthetic_met
 from gridcarbon.scenario.stations import default_network
-from gridcarbon.scenario.units import default_units
+from gridcarbon.scenario.synthetic_units import default_units
+from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
 from gridcarbon.species import DEFAULT_SPECIES, resolve_species
 
-__all__ = ["SyntheticMeteorology", "zhejiang_grid", "zhejiang_scenario", "ZHEJIANG_CITIES"]
+__all__ = [
+    "SyntheticMeteorology",
+    "zhejiang_grid",
+    "zhejiang_input_files",
+    "zhejiang_scenario",
+    "ZHEJIANG_CITIES",
+    "PACKAGE_DATA_FILES",
+]
+
+#: Package data files the Zhejiang scenario reads (``gridcarbon/data``).
+PACKAGE_DATA_FILES: tuple[str, ...] = (*BOUNDARY_FILES.values(), LANDCOVER_FILE, PLACES_FILE)
 
 #: Cities whose CO2 totals the OSSE scores by default: Hangzhou and Ningbo (point sources are 56 %
 #: and 70 % of their January CO2, the hardest case for the inversion).
@@ -56,6 +73,16 @@ def zhejiang_grid(config: GridConfig) -> GridSpec:
     x0, y0, x1, y1 = region_polygon(crs, config.territorial_sea_m).bounds
     b = config.buffer_m
     return GridSpec.from_bounds((x0 - b, y0 - b, x1 + b, y1 + b), config.cell_size_m, crs)
+
+
+def zhejiang_input_files(config: RunConfig) -> dict[str, Path]:
+    """The files a Zhejiang run of ``config`` reads, by the label its outputs record them under:
+    the package data (``gridcarbon/data/<name>``) and the user's point-source CSV."""
+    files = {f"gridcarbon/data/{name}": package_data_path(name) for name in PACKAGE_DATA_FILES}
+    csv = config.prior.point_sources_csv
+    if csv is not None:
+        files[str(csv)] = Path(csv)
+    return files
 
 
 def zhejiang_scenario(config: RunConfig | None = None, with_units: bool = True) -> Scenario:
@@ -96,6 +123,6 @@ def zhejiang_scenario(config: RunConfig | None = None, with_units: bool = True) 
         meteorology=SyntheticMeteorology(seed=config.inversion.seed),
         control_units=default_units(grid) if with_units else None,
         cities=dict(ZHEJIANG_CITIES),
-        input_checksums=input_checksums(config),
+        input_checksums=input_checksums(zhejiang_input_files(config)),
         synthetic_components=tuple(components),
     )

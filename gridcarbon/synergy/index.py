@@ -1,7 +1,8 @@
 """The pollution–carbon synergy index (减污降碳协同指数): normalisation, weighting and ranks.
 
 Pure functions on pandas/numpy: the indicator system and the values are handed in as
-DataFrames (see :mod:`gridcarbon.synergy.io` for the readers). The result is an
+DataFrames (the readers are in :mod:`gridcarbon.io.synergy_files`; :func:`load_indicator_system`
+reads and checks the indicator table through them). The result is an
 **unofficial calculation** (非官方测算): the province publishes its own index.
 
 Scores
@@ -30,6 +31,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -46,6 +48,8 @@ __all__ = [
     "IndicatorSystem",
     "IndexResult",
     "indicator_system",
+    "load_indicator_system",
+    "provenance_sheet",
     "check_weights",
     "parse_period",
     "achievement",
@@ -208,6 +212,22 @@ def indicator_system(table: pd.DataFrame) -> IndicatorSystem:
     return IndicatorSystem(table.sort_values("level3_no").reset_index(drop=True))
 
 
+def load_indicator_system(path: str | Path | None = None) -> IndicatorSystem:
+    """The indicator system: the shipped Zhejiang table, or a user's table of the same columns
+    (read by :func:`gridcarbon.io.synergy_files.read_indicator_table`), checked."""
+    from gridcarbon.io.synergy_files import read_indicator_table
+
+    return indicator_system(read_indicator_table(path))
+
+
+def provenance_sheet(values: pd.DataFrame) -> pd.DataFrame:
+    """The provenance of every value used: region, period, indicator, value, source, as_of."""
+    cols = ["region_code", "region_name", "period", "level3_no", "value", "unit", "source", "as_of"]
+    out = values[[c for c in cols if c in values]].copy()
+    out["label"] = UNOFFICIAL_LABEL
+    return out
+
+
 def parse_period(text: object) -> tuple[int, int]:
     """``"2022Q3"`` → ``(2022, 3)``; raise :class:`InputDataError` otherwise."""
     m = _PERIOD.match(str(text).strip())
@@ -326,7 +346,7 @@ def synergy_index(
         (number in the indicator's unit; a state name for state indicators; NaN = missing) and
         optionally ``where`` (the row's place in the user's file, for messages).
     system : IndicatorSystem
-        The indicator tree (:func:`gridcarbon.synergy.io.load_indicator_system`).
+        The indicator tree (:func:`load_indicator_system`).
     method : {"efficacy", "minmax", "target"}
         Normalisation (module docstring).
     bounds : {"cross_section", "base_period", "fixed"}

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from gridcarbon.io import open_grids
-
 __all__ = ["zones_command"]
 
 log = logging.getLogger(__name__)
@@ -49,17 +47,19 @@ log = logging.getLogger(__name__)
 )
 @click.option("--overwrite", is_flag=True, help="replace existing output files")
 def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overwrite):
-    """Tally emissions and co-located CO2/NOx/VOC hotspots per control unit; write the report.
+    """Tally emissions and co-located hotspots of every species per control unit; write the
+    report.
 
     Writes a GeoPackage (units with every per-unit figure), CSV and Excel tables, NetCDF tallies
     and hotspot layers, and a self-contained HTML report into OUT.
     """
     from gridcarbon.config import load_config
     from gridcarbon.grids.gridspec import GridSpec
+    from gridcarbon.io import open_grids
     from gridcarbon.io.inputs import check_input_file
     from gridcarbon.io.runfolder import deferred_signals, output_set
-    from gridcarbon.pipeline import check_memory
-    from gridcarbon.zoning.stage import output_names, read_stage_units, run_zoning_stage
+    from gridcarbon.pipeline import check_memory, zone_report, zoning_inputs
+    from gridcarbon.zoning.report import output_names
 
     config = load_config(config_path)
     updates = {}
@@ -76,16 +76,18 @@ def zones_command(config_path, grids_path, units_path, units_crs, out_dir, overw
     names = output_names(config.zoning)
     with output_set(Path(out_dir), names, overwrite, inputs=inputs) as tmp:
         grids = open_grids(grids_path)
-        units, qa = read_stage_units(config.zoning, GridSpec.from_dataset(grids))
+        zoning = zoning_inputs(config, GridSpec.from_dataset(grids))
         cells = grids.sizes["y"] * grids.sizes["x"]
-        check_memory(config, cells, grids.sizes["time"], len(units), ("zoning",))
+        check_memory(config, cells, grids.sizes["time"], len(zoning.units), ("zoning",))
         with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
             grids = grids.load()
-        res = run_zoning_stage(
-            config, grids, tmp, grids_path=Path(grids_path), units=units, units_qa=qa
+        # the posterior carries the σ of every species' emissions
+        kind = "posterior" if any(f"{s}_std" in grids for s in config.species) else "prior"
+        result, files = zone_report(
+            config, grids, zoning, tmp, grids_kind=kind, grids_path=Path(grids_path)
         )
-    click.echo(f"{len(res.units)} units; outputs in {out_dir}:")
-    for key, path in res.files.items():
-        click.echo(f"  {key}: {path.name}")
-    if res.qa.offset_warning:
-        click.echo(f"gridcarbon: warning: {res.qa.offset_warning}", err=True)
+    click.echo(f"{len(result.units)} units; outputs in {out_dir}:")
+    for name in files:
+        click.echo(f"  {name}")
+    if result.qa.offset_warning:
+        click.echo(f"gridcarbon: warning: {result.qa.offset_warning}", err=True)

@@ -42,32 +42,11 @@ __all__ = [
     "mann_kendall",
     "mann_kendall_many",
     "classify_emerging",
-    "EMERGING_CATEGORIES",
     "MIN_BINS",
 ]
 
+#: Fewest time bins of an emerging-hotspot analysis (as ArcGIS).
 MIN_BINS = 10
-
-#: Code → name of the 17 emerging-hotspot categories.
-EMERGING_CATEGORIES: tuple[str, ...] = (
-    "no pattern detected",
-    "new hot spot",
-    "consecutive hot spot",
-    "intensifying hot spot",
-    "persistent hot spot",
-    "diminishing hot spot",
-    "sporadic hot spot",
-    "oscillating hot spot",
-    "historical hot spot",
-    "new cold spot",
-    "consecutive cold spot",
-    "intensifying cold spot",
-    "persistent cold spot",
-    "diminishing cold spot",
-    "sporadic cold spot",
-    "oscillating cold spot",
-    "historical cold spot",
-)
 
 
 def mann_kendall(x: np.ndarray) -> dict[str, float]:
@@ -108,7 +87,7 @@ def classify_emerging(
 
     Returns
     -------
-    (codes int8 of shape ``z.shape[1:]``, indexing :data:`EMERGING_CATEGORIES`; the
+    (codes int8 of shape ``z.shape[1:]``, indexing :data:`gridcarbon.contracts.EMERGING_CATEGORIES`; the
     Mann–Kendall results per location)
     """
     z = np.asarray(z)

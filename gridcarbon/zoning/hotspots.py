@@ -1,18 +1,20 @@
 """Hotspots of each species, their co-location, the chance baselines, and per-unit figures.
 
 Fields are the total emission per cell (area + point sources, :func:`total_grid`) per hour, or
-summed to Beijing days / months.  For each species and time step: Gi* z (:mod:`.gistar`), BH bins.
-A cell-time is a **co-located hotspot** when it is hot (bin ≥ ``hotspot_min_bin``) in CO2, NOx
-and VOC; pairwise co-location likewise.  Its confidence bin is the weakest of the species' bins.
+summed to Beijing days / months.  For each species and time step: the hotspot statistic's z
+(``zoning.hotspot_statistic``, a callable chosen by name: :func:`register_statistic`; Getis-Ord
+Gi* of :mod:`.gistar` by default), then Benjamini–Hochberg bins.  A cell-time is a **co-located
+hotspot** when it is hot (bin ≥ ``hotspot_min_bin``) in every species of a set: all the species
+together, and every pair.  Its confidence bin is the weakest of the species' bins.
 
 Two baselines say whether co-location is more than chance:
 
 * **independence**: if each species' hot cells at time *t* were placed at random among the
-  ``n`` region cells, the expected triple count is ``Σ_t h1 h2 h3 / n²`` (pairwise
-  ``Σ_t h_a h_b / n``);
-* **toroidal shift**: the NOx and VOC hot maps are shifted (with wrap-around) by random offsets
-  of at least twice the Gi* radius, the same offset for every time step, which keeps each map's
-  spatial clustering and temporal pattern but breaks the alignment between species;
+  ``n`` region cells, the expected count of a set of ``k`` species is ``Σ_t Π h_s / n^(k-1)``;
+* **toroidal shift**: the hot maps of every species of the set but the first are shifted (with
+  wrap-around) by random offsets of at least twice the radius from the first and from one
+  another, the same offsets for every time step, which keeps each map's spatial clustering and
+  temporal pattern but breaks the alignment between species;
   ``p = (1 + #{null ≥ observed}) / (K + 1)``.
 """
 
@@ -22,6 +24,7 @@ import itertools
 import json
 import logging
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,63 +32,122 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.errors import InputDataError
-from gridcarbon.kernels.colocation import shift_counts
+from gridcarbon.contracts import EMERGING_CATEGORIES, HotspotStatistic, pathway_for
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.kernels.colocation import shift_counts, shift_counts_many
 from gridcarbon.kernels.threads import chunk_count
-from gridcarbon.zoning.emerging import EMERGING_CATEGORIES, MIN_BINS, classify_emerging
+from gridcarbon.zoning.emerging import MIN_BINS, classify_emerging
 from gridcarbon.zoning.gistar import fdr_bins, gi_star
 from gridcarbon.zoning.tally import aggregate_time, sparse_time_matmul
 
 __all__ = [
-    "region_mask",
-    "species_fields",
-    "hotspot_level",
+    "DEFAULT_STATISTIC",
     "colocation_sets",
+    "hotspot_level",
+    "region_mask",
+    "register_statistic",
+    "set_name",
+    "whole_set_name",
+    "species_fields",
+    "statistic",
+    "statistic_label",
+    "statistic_names",
     "toroidal_null",
     "unit_hotspot_table",
-    "PATHWAYS",
-    "pathway_for",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Differentiated co-control pathways by unit type (DESIGN §3, from the Huzhou pilot).
-PATHWAYS: dict[str, tuple[str, str]] = {
-    "industrial_agglomeration": (
-        "co-control technology for high-energy, high-emission industries in the park "
-        "(process upgrades, end-of-pipe NOx/VOC control with energy efficiency and fuel switching)",
-        "园区高耗能高排放行业减污降碳协同技术",
-    ),
-    "urban_living": (
-        "living, transport and building measures (clean heating and cooking, low-emission "
-        "transport, energy-efficient buildings)",
-        "生活、交通、建筑领域协同减排",
-    ),
-    "general_control": (
-        "agriculture: low-emission farming, fertiliser and residue management, rural energy",
-        "农业领域减污降碳",
-    ),
-    "priority_protection": (
-        "protection and carbon-sink enhancement (forest and wetland protection, restoration)",
-        "生态保护与碳汇提升",
-    ),
-    "sea": (
-        "ports and shipping (shore power, clean marine fuels, electrified port machinery); an "
-        "extension of the four pathways for general-control sea units",
-        "港口航运领域减污降碳",
-    ),
-    "key_control": (
-        "key-control unit: targeted co-control of the dominant emitting sectors",
-        "重点行业减污降碳协同管控",
-    ),
-}
+
+#: The statistic of ``zoning.hotspot_statistic`` by default.
+DEFAULT_STATISTIC = "gi_star"
+
+_STATISTICS: dict[str, tuple[HotspotStatistic, str]] = {}
 
 
-def pathway_for(category: str, subtype: str) -> tuple[str, str]:
-    """Recommended co-control pathway (English, Chinese) of a unit by its type."""
-    if subtype in ("industrial_agglomeration", "urban_living", "sea"):
-        return PATHWAYS[subtype]
-    return PATHWAYS.get(category, PATHWAYS["general_control"])
+def register_statistic(name: str, fn: HotspotStatistic, label: str | None = None) -> None:
+    """Make ``fn`` available as the hotspot statistic ``name`` (``zoning.hotspot_statistic``).
+
+    Parameters
+    ----------
+    name : str
+        The name the configuration uses; letters, digits and underscores.
+    fn : callable
+        ``fn(fields, mask, radius_m, cell_size_m) -> z``: ``fields`` ``(nt, ny, nx)`` (emission
+        per cell and time step: kg h-1 for hours, kg for days and months), ``mask`` ``(ny, nx)``
+        bool (the region's cells), ``radius_m`` (``zoning.gi_radius_m``) and ``cell_size_m``,
+        metres; ``z`` ``(nt, ny, nx)``: standard-normal scores (positive = hot), NaN outside
+        the mask.  Their two-sided p-values are binned under Benjamini–Hochberg control
+        (:func:`~gridcarbon.zoning.gistar.fdr_bins`), and co-location and the emerging-hotspot
+        analysis work on those bins and scores.
+    label : str, optional
+        How reports and NetCDF attributes name it (default ``name``).
+
+    Raises
+    ------
+    ConfigError
+        A name that is not an identifier, one registered already (to another function), or an
+        ``fn`` that is not callable.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(
+            f"hotspot statistic name {name!r} must be letters, digits and underscores"
+        )
+    if not callable(fn):
+        raise ConfigError(f"hotspot statistic {name!r}: {fn!r} is not callable")
+    known = _STATISTICS.get(name)
+    if known is not None and known[0] is not fn:
+        raise ConfigError(
+            f"a hotspot statistic {name!r} is registered already ({known[1]}); choose another name"
+        )
+    _STATISTICS[name] = (fn, label or name)
+
+
+def statistic(name: str) -> HotspotStatistic:
+    """The hotspot statistic registered as ``name``; ConfigError listing the registered ones."""
+    try:
+        return _STATISTICS[name][0]
+    except KeyError:
+        raise ConfigError(
+            f"zoning.hotspot_statistic {name!r} is not a registered hotspot statistic; registered: "
+            f"{sorted(_STATISTICS)} (register one with "
+            "gridcarbon.zoning.hotspots.register_statistic(name, fn))"
+        ) from None
+
+
+def statistic_label(name: str) -> str:
+    """How reports name the statistic ``name``."""
+    statistic(name)
+    return _STATISTICS[name][1]
+
+
+def statistic_names() -> tuple[str, ...]:
+    """The registered hotspot statistics, sorted."""
+    return tuple(sorted(_STATISTICS))
+
+
+def _gi_star_z(
+    fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size_m: float
+) -> np.ndarray:
+    """Getis-Ord Gi* z-scores (float32) of :func:`~gridcarbon.zoning.gistar.gi_star`."""
+    return gi_star(fields, mask, radius_m, cell_size_m, out=np.empty(fields.shape, np.float32))
+
+
+register_statistic(DEFAULT_STATISTIC, _gi_star_z, "Getis-Ord Gi*")
+
+
+def statistic_z(
+    name: str, fields: np.ndarray, mask: np.ndarray, radius_m: float, cell_size_m: float
+) -> np.ndarray:
+    """z of the statistic ``name`` on ``fields``, checked: float32 ``fields.shape``."""
+    z = statistic(name)(fields, mask, radius_m, cell_size_m)
+    z = np.asarray(z)
+    if z.shape != fields.shape or z.dtype.kind != "f":
+        raise InputDataError(
+            f"hotspot statistic {name!r} returned {z.dtype} of shape {z.shape}; it must return "
+            f"floating-point z-scores of the fields' shape {fields.shape}"
+        )
+    return z.astype(np.float32, copy=False)
 
 
 def region_mask(grids: xr.Dataset, min_fraction: float = 0.0) -> np.ndarray:
@@ -113,8 +175,8 @@ def species_fields(
     return sums.reshape((-1,) + tot.shape[1:]), labels
 
 
-def colocation_sets(species: list[str]) -> list[tuple[str, ...]]:
-    """The species sets tested: all species together, then every pair."""
+def colocation_sets(species: Sequence[str]) -> list[tuple[str, ...]]:
+    """The species sets tested: all species together (three or more), then every pair."""
     sets: list[tuple[str, ...]] = []
     if len(species) >= 3:
         sets.append(tuple(species))
@@ -123,62 +185,84 @@ def colocation_sets(species: list[str]) -> list[tuple[str, ...]]:
 
 
 def set_name(s: tuple[str, ...]) -> str:
-    """Variable-name stem of a species set: ``all`` for all three, ``CO2_NOx`` for a pair."""
+    """Variable-name stem of a species set: ``all`` for all the species (three or more), the
+    two names joined by ``_`` for a pair."""
     return "all" if len(s) >= 3 else "_".join(s)
 
 
-def _random_shifts(ny: int, nx: int, K: int, min_cells: float, rng) -> np.ndarray:
-    out = []
-    while len(out) < K:
-        dy2, dx2, dy3, dx3 = (
-            rng.integers(0, ny),
-            rng.integers(0, nx),
-            rng.integers(0, ny),
-            rng.integers(0, nx),
+def whole_set_name(species: Sequence[str]) -> str | None:
+    """Stem of the set of every species (``all``; the pair's stem for two species; None for
+    one species, which has no co-location)."""
+    sets = colocation_sets(species)
+    return set_name(sets[0]) if sets else None
+
+
+#: Attempts per shift before the grid is declared too small for the shifts asked for.
+_SHIFT_ATTEMPTS = 1000
+
+
+def _random_shifts(
+    ny: int, nx: int, K: int, min_cells: float, rng: np.random.Generator, n_maps: int = 3
+) -> np.ndarray:
+    """``K`` toroidal shifts, one ``(dy, dx)`` for each map but the first, in cells.
+
+    Every map lies at least ``min_cells`` (on the torus) from the first and from every other.
+    A pair draws the shifts of two maps all the same (the second unused), so that the null of
+    a pair and of a triple come from one sequence of draws.  Returns ``(K, 2 m)`` int64 with
+    ``m = max(n_maps - 1, 2)``.
+    """
+    m = max(n_maps - 1, 2)
+
+    def far(dy: int, dx: int) -> bool:
+        return math.hypot(min(dy, ny - dy), min(dx, nx - dx)) >= min_cells
+
+    out: list[list[int]] = []
+    for _ in range(_SHIFT_ATTEMPTS * max(K, 1)):
+        if len(out) == K:
+            break
+        s = [(rng.integers(0, ny), rng.integers(0, nx)) for _ in range(m)]
+        if all(far(dy, dx) for dy, dx in s) and all(
+            far((s[b][0] - s[a][0]) % ny, (s[b][1] - s[a][1]) % nx)
+            for a, b in itertools.combinations(range(m), 2)
+        ):
+            out.append([int(v) for pair in s for v in pair])
+    if len(out) < K:
+        raise InputDataError(
+            f"a grid of {ny} × {nx} cells has no room for {m + 1} maps {min_cells:.1f} cells "
+            "(twice zoning.gi_radius_m) apart on the torus: set zoning.toroidal_shifts: 0 or "
+            "use a larger grid"
         )
-
-        def far(dy, dx):
-            ty = min(dy, ny - dy)
-            tx = min(dx, nx - dx)
-            return math.hypot(ty, tx) >= min_cells
-
-        if far(dy2, dx2) and far(dy3, dx3) and far((dy3 - dy2) % ny, (dx3 - dx2) % nx):
-            out.append((dy2, dx2, dy3, dx3))
-    return np.asarray(out, np.int64)
+    return np.asarray(out, np.int64).reshape(K, 2 * m)
 
 
 def toroidal_null(
-    hot: list[np.ndarray], n_shifts: int, min_shift_cells: float, seed: int
+    hot: Sequence[np.ndarray], n_shifts: int, min_shift_cells: float, seed: int
 ) -> np.ndarray:
-    """Co-location counts of ``hot[0] & shift(hot[1]) [& shift'(hot[2])]`` for random shifts.
+    """Co-location counts of ``hot[0] & shift_1(hot[1]) & shift_2(hot[2]) & ...`` for random
+    shifts (:func:`_random_shifts`).
 
-    ``hot`` are (nt, ny, nx) bool maps (False outside the region).  Returns ``n_shifts`` counts.
+    ``hot`` are two or more (nt, ny, nx) bool maps (False outside the region).  Returns
+    ``n_shifts`` counts.
     """
+    if len(hot) < 2:
+        raise InputDataError(f"co-location needs two or more hot maps, got {len(hot)}")
     nt, ny, nx = hot[0].shape
     rng = np.random.default_rng(seed)
-    shifts = _random_shifts(ny, nx, n_shifts, min_shift_cells, rng)
+    shifts = _random_shifts(ny, nx, n_shifts, min_shift_cells, rng, len(hot))
     h1 = hot[0].reshape(nt, -1)
     counts = h1.sum(axis=1)
     ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
     idx = np.flatnonzero(h1.ravel()) % (ny * nx)
-    h2 = np.ascontiguousarray(hot[1].reshape(nt, -1))
-    use3 = len(hot) > 2
-    h3 = np.ascontiguousarray(hot[2].reshape(nt, -1)) if use3 else h2
+    rows, cols = (idx // nx).astype(np.int64), (idx % nx).astype(np.int64)
     out = np.empty(n_shifts, np.int64)
     nchunks = chunk_count(nt)
-    shift_counts(
-        ptr,
-        (idx // nx).astype(np.int64),
-        (idx % nx).astype(np.int64),
-        h2,
-        h3,
-        use3,
-        shifts,
-        nx,
-        ny,
-        nchunks,
-        out,
-    )
+    if len(hot) <= 3:  # the unrolled kernel: 1.2–1.5 times faster for pairs and triples
+        h2 = np.ascontiguousarray(hot[1].reshape(nt, -1))
+        h3 = np.ascontiguousarray(hot[2].reshape(nt, -1)) if len(hot) == 3 else h2
+        shift_counts(ptr, rows, cols, h2, h3, len(hot) == 3, shifts, nx, ny, nchunks, out)
+    else:
+        others = np.ascontiguousarray(np.stack([h.reshape(nt, -1) for h in hot[1:]]))
+        shift_counts_many(ptr, rows, cols, others, shifts, nx, ny, nchunks, out)
     return out
 
 
@@ -186,19 +270,19 @@ def hotspot_level(
     grids: xr.Dataset,
     level: str,
     config: ZoningConfig | None = None,
-    species: list[str] | None = None,
+    species: Sequence[str] = (),
     emerging: bool = False,
     totals: dict[str, np.ndarray] | None = None,
     keep_z: bool = True,
 ) -> xr.Dataset:
-    """Gi*, BH bins, co-location and baselines of every species at one time ``level``.
+    """Hotspot z, BH bins, co-location and baselines of every species at one time ``level``.
 
     Parameters
     ----------
     grids : emission Dataset
     level : "hour", "day" or "month"
-    config : ZoningConfig (radius, q levels, hot threshold, shifts, seed)
-    species : default every species in ``grids``
+    config : ZoningConfig (statistic, radius, q levels, hot threshold, shifts, seed)
+    species : names of the species (variables of ``grids``), one or more
     emerging : also run the emerging-hotspot analysis over the bins (needs ≥ 10 bins)
     totals : species → hourly ``total_grid`` arrays, to avoid recomputing them per level
     keep_z : keep the z-scores in the Dataset (False drops them after binning to save space)
@@ -212,10 +296,10 @@ def hotspot_level(
     ``emerging``, ``<sp>_emerging`` (y, x) category codes and ``<sp>_mk_z``/``<sp>_mk_p``/
     ``<sp>_mk_tau``.  Attributes hold the co-location summary (``colocation_json``).
     """
-    from gridcarbon.grids.dataset import species_in
-
     cfg = config or ZoningConfig()
-    species = species or species_in(grids)
+    if not species:
+        raise InputDataError("hotspot_level needs the species to test (species=)")
+    label = statistic_label(cfg.hotspot_statistic)
     mask = region_mask(grids, cfg.region_min_fraction)
     n = int(mask.sum())
     cell = float(grids.attrs.get("cell_size_m", abs(float(grids.x[1] - grids.x[0]))))
@@ -226,21 +310,20 @@ def hotspot_level(
     labels = None
     for s in species:
         fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
-        z = gi_star(fields, mask, cfg.gi_radius_m, cell, out=np.empty(fields.shape, np.float32))
+        z = statistic_z(cfg.hotspot_statistic, fields, mask, cfg.gi_radius_m, cell)
         b = fdr_bins(z, mask, cfg.fdr_levels)
         bins[s] = b
         hot[s] = b >= cfg.hotspot_min_bin
         zs[s] = z
-        data[f"{s}_z"] = (
-            ("time", "y", "x"),
-            z,
-            {
-                "long_name": f"Getis-Ord Gi* z-score of {s} (area + point sources)",
-                "units": "1",
-                "weights": f"binary distance band {cfg.gi_radius_m} m, focal cell "
-                "included, cells outside the region excluded",
-            },
-        )
+        z_attrs = {"long_name": f"{label} z-score of {s} (area + point sources)", "units": "1"}
+        if cfg.hotspot_statistic == DEFAULT_STATISTIC:
+            z_attrs["weights"] = (
+                f"binary distance band {cfg.gi_radius_m} m, focal cell included, cells outside "
+                "the region excluded"
+            )
+        else:
+            z_attrs["statistic"] = cfg.hotspot_statistic
+        data[f"{s}_z"] = (("time", "y", "x"), z, z_attrs)
         data[f"{s}_bin"] = (
             ("time", "y", "x"),
             b,
@@ -392,23 +475,25 @@ def unit_hotspot_table(
     point_unit: np.ndarray | None,
     day: xr.Dataset,
     hour: xr.Dataset | None,
-    species: list[str],
+    species: Sequence[str],
     cell_area_m2: float,
 ) -> pd.DataFrame:
     """Per-unit hotspot figures from the daily (and, if given, hourly) hotspot Datasets.
 
-    Columns (``<set>`` = ``all`` or a pair such as ``CO2_NOx``):
+    Columns (``<set>`` = ``all`` or a pair such as ``A_B`` of species A and B):
     ``coloc_<set>_cell_days`` (Σ days Σ cells F·flag, cell-day equivalents),
     ``coloc_<set>_km2_days``, ``coloc_<set>_area_km2`` (unit area ever co-located),
-    ``coloc_all_share_<sp>`` (share of the unit's period emission of <sp> in co-located
-    cell-days), ``coloc_<set>_expected`` and ``coloc_<set>_obs_exp`` (observed / expected if the
+    ``coloc_<all>_share_<sp>`` (share of the unit's period emission of <sp> in cell-days where
+    every species is co-located), ``coloc_<set>_expected`` and ``coloc_<set>_obs_exp`` (observed / expected if the
     species' hot areas inside the unit were independent day by day), ``hot_<sp>_cell_days``,
     ``emerging_<sp>`` (dominant category by area), ``emerging_<sp>_share``,
-    with hourly data ``coloc_all_cell_hours``, ``coloc_all_hours`` (unit-area mean) and
-    ``coloc_all_any_hours`` (hours with any co-location in the unit);
-    ``pathway``/``pathway_zh``.
+    with hourly data ``coloc_<all>_cell_hours``, ``coloc_<all>_hours`` (unit-area mean) and
+    ``coloc_<all>_any_hours`` (hours with any co-location in the unit); ``pathway``/
+    ``pathway_zh``.  ``<all>`` is the set of every species: ``all``, or the pair's stem for two
+    species (:func:`whole_set_name`).
     """
     A = np.asarray(F.sum(axis=1)).ravel()
+    whole = whole_set_name(species)
     out = pd.DataFrame({"unit_code": units["unit_code"].to_numpy()})
     nd = day.sizes["time"]
     cell_km2 = cell_area_m2 / 1e6
@@ -441,7 +526,7 @@ def unit_hotspot_table(
             out[f"coloc_{name}_obs_exp"] = np.where(
                 expected > 0, out[f"coloc_{name}_cell_days"] / expected, np.nan
             )
-        if name == "all" or len(species) < 3:
+        if name == whole:
             for s in species:
                 area_day, _ = species_fields_area(grids, s)
                 pv = None
@@ -474,13 +559,15 @@ def unit_hotspot_table(
             )
         else:
             out[f"emerging_{s}"] = "not computed"
-    if hour is not None and "coloc_all" in hour:
+    if hour is not None and whole is not None:
         nh = hour.sizes["time"]
-        flag = (hour["coloc_all"].values > 0).reshape(nh, -1)
+        flag = (hour[f"coloc_{whole}"].values > 0).reshape(nh, -1)
         per_hour = sparse_time_matmul(F, flag.astype(np.float32))
-        out["coloc_all_cell_hours"] = per_hour.sum(axis=0)
-        out["coloc_all_hours"] = np.where(A > 0, per_hour.sum(axis=0) / np.where(A > 0, A, 1), 0.0)
-        out["coloc_all_any_hours"] = (per_hour > 0).sum(axis=0)
+        out[f"coloc_{whole}_cell_hours"] = per_hour.sum(axis=0)
+        out[f"coloc_{whole}_hours"] = np.where(
+            A > 0, per_hour.sum(axis=0) / np.where(A > 0, A, 1), 0.0
+        )
+        out[f"coloc_{whole}_any_hours"] = (per_hour > 0).sum(axis=0)
     pw = [pathway_for(c, s) for c, s in zip(units["category"], units["subtype"], strict=True)]
     out["pathway"] = [p[0] for p in pw]
     out["pathway_zh"] = [p[1] for p in pw]

@@ -1,39 +1,52 @@
-"""Units on the grid: the exact coverage matrix F (cached on disk) and point-in-polygon assignment.
+"""Units on the grid: the exact coverage matrix F and point-in-polygon assignment.
 
 ``F[u, c] = area(unit_u ∩ cell_c) / cell_area`` (dimensionless) comes from
 :func:`gridcarbon.grids.coverage.coverage_matrix`; area-source unit totals are ``F @ field``.
-Point sources are **not** spread by area: each goes to the unit that contains it.
+Point sources are **not** spread by area: each goes to the unit that contains it.  A
+:class:`CoverageCache` (e.g. :class:`gridcarbon.io.coverage_cache.CoverageCacheDir`) keeps F
+between runs, under a key of the grid, the unit codes and their geometries.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol
 
+import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
 import shapely
+import xarray as xr
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.coverage import coverage_matrix
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.zoning.geometry import units_to_grid_crs
 
-__all__ = ["Overlay", "unit_coverage", "assign_points", "default_cache_dir", "coverage_cache_key"]
+__all__ = [
+    "CoverageCache",
+    "Overlay",
+    "assign_points",
+    "coverage_cache_key",
+    "overlay_units",
+    "unit_coverage",
+]
 
-log = logging.getLogger(__name__)
 _CACHE_VERSION = "2"
 
 
-def default_cache_dir() -> Path:
-    """``$GRIDCARBON_CACHE/coverage`` or ``~/.cache/gridcarbon/coverage``."""
-    root = os.environ.get("GRIDCARBON_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "gridcarbon"
-    return base / "coverage"
+class CoverageCache(Protocol):
+    """Where coverage matrices are kept between runs, by key."""
+
+    def load(self, key: str, shape: tuple[int, int]) -> sp.csr_matrix | None:
+        """The matrix stored under ``key`` if it has ``shape``, else None."""
+        ...
+
+    def save(self, key: str, F: sp.csr_matrix) -> None:
+        """Keep ``F`` under ``key``."""
+        ...
 
 
 def coverage_cache_key(grid: GridSpec, geoms_m: np.ndarray, codes: np.ndarray) -> str:
@@ -52,18 +65,17 @@ def unit_coverage(
     grid: GridSpec,
     geoms_m: np.ndarray,
     codes: np.ndarray,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
+    cache: CoverageCache | None = None,
 ) -> sp.csr_matrix:
-    """The (units × cells) exact coverage matrix, computed once per (grid, units) and cached.
+    """The (units × cells) exact coverage matrix, taken from ``cache`` when it holds it.
 
     Parameters
     ----------
     grid : GridSpec
     geoms_m : array of shapely polygons in the grid CRS (metres), valid
     codes : array of unit codes (part of the cache key)
-    cache_dir : folder of ``coverage_<key>.npz`` files; default :func:`default_cache_dir`
-    use_cache : read and write the cache
+    cache : CoverageCache, optional
+        Asked first, and given the matrix when it had to be computed; None: always computed.
 
     Returns
     -------
@@ -72,58 +84,18 @@ def unit_coverage(
     geoms_m = np.asarray(geoms_m, dtype=object)
     if geoms_m.ndim != 1 or len(geoms_m) != len(codes):
         raise InputDataError(f"{len(geoms_m)} geometries for {len(codes)} unit codes")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = coverage_cache_key(grid, geoms_m, np.asarray(codes))
-    path = cache / f"coverage_{key}.npz"
-    if use_cache and path.exists():
-        F = _read_cached(path, (len(geoms_m), grid.size))
+    key = coverage_cache_key(grid, geoms_m, np.asarray(codes)) if cache is not None else ""
+    if cache is not None:
+        F = cache.load(key, (len(geoms_m), grid.size))
         if F is not None:
             return F
     # coverage_matrix checks every set of clipped pieces against the area it must add up to and
     # falls back to the general overlay on degenerate input (tests/grids/test_coverage.py).
     F = coverage_matrix(grid, geoms_m).tocsr()
     F.sort_indices()
-    if use_cache:
-        _write_cache(path, F)
+    if cache is not None:
+        cache.save(key, F)
     return F
-
-
-def _read_cached(path: Path, shape: tuple[int, int]) -> sp.csr_matrix | None:
-    """The cached matrix at ``path``; None (after a warning naming the file, which is removed so
-    that it is rebuilt) when it cannot be read or does not fit."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            F = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-        if F.shape != shape:
-            raise ValueError(f"shape {F.shape}, expected {shape}")
-        F.check_format(full_check=True)
-    except Exception as exc:  # zip, npy and sparse-format errors all mean: rebuild it
-        log.warning(
-            "the coverage cache %s is unreadable or corrupt (%s: %s); rebuilding it",
-            path,
-            type(exc).__name__,
-            exc,
-        )
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
-    log.info("coverage matrix read from cache %s", path)
-    return F
-
-
-def _write_cache(path: Path, F: sp.csr_matrix) -> None:
-    """Write the cache file atomically; a cache that cannot be written only costs time."""
-    from gridcarbon.io.runfolder import atomic_write
-
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, data=F.data, indices=F.indices, indptr=F.indptr, shape=np.asarray(F.shape))
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, save, overwrite=True)
-    except OSError as exc:
-        log.warning("cannot write the coverage cache %s (%s); continuing without it", path, exc)
 
 
 def assign_points(geoms_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -178,3 +150,28 @@ class Overlay:
     def outside_weight(self) -> np.ndarray:
         """Per cell, the fraction not covered by any unit (``1 − Σ_u F``, clipped at 0)."""
         return np.clip(1.0 - np.asarray(self.F.sum(axis=0)).ravel(), 0.0, None)
+
+
+def overlay_units(
+    grids: xr.Dataset, units: gpd.GeoDataFrame, cache: CoverageCache | None = None
+) -> Overlay:
+    """Coverage matrix and point-in-polygon assignment of ``grids``' point sources.
+
+    Parameters
+    ----------
+    grids : xr.Dataset
+        Emission grids (their grid, and ``point_lon``/``point_lat`` when they hold points).
+    units : GeoDataFrame
+        Control units in lon/lat with ``unit_code``.
+    cache : CoverageCache, optional
+        See :func:`unit_coverage`.
+    """
+    grid = GridSpec.from_dataset(grids)
+    geoms_m = units_to_grid_crs(units, grid)
+    codes = units["unit_code"].to_numpy().astype(str)
+    F = unit_coverage(grid, geoms_m, codes, cache)
+    point_unit = None
+    if "point_lon" in grids.coords and grids.sizes.get("point", 0) > 0:
+        x, y = grid.project(grids["point_lon"].values, grids["point_lat"].values)
+        point_unit = assign_points(geoms_m, x, y)
+    return Overlay(grid=grid, F=F, geoms_m=geoms_m, codes=codes, point_unit=point_unit)

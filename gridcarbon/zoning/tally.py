@@ -9,6 +9,7 @@ kept as the ``outside`` remainder, so that units + outside = grid total.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,6 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.core import unit_total_std
 from gridcarbon.kernels.tally import (
     add_points_to_units,
     coverage_apply,
@@ -36,7 +36,6 @@ __all__ = [
     "rollup",
     "diurnal_profile",
     "unit_total_std_from_covariance",
-    "posterior_unit_std",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,18 +99,34 @@ def sparse_time_matmul(
 def sparse_time_matmul_many(
     F: sp.csr_matrix, xs: list[np.ndarray], prepared: tuple | None = None
 ) -> list[np.ndarray]:
-    """:func:`sparse_time_matmul` of several fields; three same-shaped fields share one pass."""
+    """:func:`sparse_time_matmul` of several fields, in the order given.
+
+    Fields of one shape and dtype go three to a pass of the fused kernel (the split of F is
+    read once for three fields); the rest one by one.  Each field's sums are accumulated in the
+    same order either way, so the grouping does not change a single bit.
+    """
     prep = prepared if prepared is not None else _prepare(F)
     x2 = [np.ascontiguousarray(x).reshape(x.shape[0], -1) for x in xs]
-    if len(x2) == 3 and len({(a.shape, a.dtype) for a in x2}) == 1:
-        if x2[0].shape[1] != F.shape[1]:
+    for a in x2:
+        if a.shape[1] != F.shape[1]:
             raise InputDataError(
-                f"fields have {x2[0].shape[1]} cells, the coverage matrix {F.shape[1]}"
+                f"fields have {a.shape[1]} cells, the coverage matrix {F.shape[1]}"
             )
-        outs = [np.empty((x2[0].shape[0], F.shape[0]), np.float64) for _ in range(3)]
-        coverage_apply3(*prep, *x2, *outs)
-        return outs
-    return [sparse_time_matmul(F, x, prep) for x in x2]
+    outs: list[np.ndarray | None] = [None] * len(x2)
+    alike: dict[tuple, list[int]] = {}
+    for i, a in enumerate(x2):
+        alike.setdefault((a.shape, a.dtype), []).append(i)
+    for group in alike.values():
+        n_fused = len(group) - len(group) % 3
+        for k in range(0, n_fused, 3):
+            trio = group[k : k + 3]
+            fused = [np.empty((x2[i].shape[0], F.shape[0]), np.float64) for i in trio]
+            coverage_apply3(*prep, *(x2[i] for i in trio), *fused)
+            for i, out in zip(trio, fused, strict=True):
+                outs[i] = out
+        for i in group[n_fused:]:
+            outs[i] = sparse_time_matmul(F, x2[i], prep)
+    return outs
 
 
 def add_points(point_unit: np.ndarray, pts: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -139,8 +154,8 @@ def _point_sums(
 def zone_tally(
     grids: xr.Dataset,
     overlay: Overlay,
-    units: pd.DataFrame | None = None,
-    species: list[str] | None = None,
+    units: pd.DataFrame | None,
+    species: Sequence[str],
 ) -> xr.Dataset:
     """Hourly per-unit totals of each species.
 
@@ -151,7 +166,8 @@ def zone_tally(
     overlay : Overlay with ``F`` and ``point_unit`` (unit index of each point, -1 outside)
     units : the units table (its ``unit_code``, ``category``, ``subtype``, ``county_code``,
         ``city_code``, ``area_km2`` become coordinates)
-    species : default: every species in ``grids``
+    units : None: the overlay's codes label the units
+    species : names of the species (variables of ``grids``)
 
     Returns
     -------
@@ -161,9 +177,8 @@ def zone_tally(
         ``<sp>_grid_total (time)``: the whole grid (area + points);
         ``<sp>_sector (unit, time, sector)`` when the grids keep sectors.
     """
-    from gridcarbon.grids.dataset import point_variable, species_in
+    from gridcarbon.grids.dataset import point_variable
 
-    species = species or species_in(grids)
     F = overlay.F
     nu = F.shape[0]
     w_out = overlay.outside_weight()
@@ -311,7 +326,7 @@ def aggregate_time(
     return sums, labels[starts]
 
 
-def tally_at(tally: xr.Dataset, freq: str, species: list[str]) -> xr.Dataset:
+def tally_at(tally: xr.Dataset, freq: str, species: Sequence[str]) -> xr.Dataset:
     """The hourly tally summed to Beijing ``day``/``month``/``period`` bins (kg per bin)."""
     time = tally["time"].values
     out = {}
@@ -336,7 +351,7 @@ def tally_at(tally: xr.Dataset, freq: str, species: list[str]) -> xr.Dataset:
     return ds
 
 
-def period_table(tally: xr.Dataset, species: list[str], units: pd.DataFrame) -> pd.DataFrame:
+def period_table(tally: xr.Dataset, species: Sequence[str], units: pd.DataFrame) -> pd.DataFrame:
     """Per-unit period totals (kg), intensity (t km-2), share of the grid total and rank."""
     df = pd.DataFrame({"unit_code": units["unit_code"].to_numpy()})
     area = units["area_km2"].to_numpy(float)
@@ -354,7 +369,9 @@ def period_table(tally: xr.Dataset, species: list[str], units: pd.DataFrame) -> 
     return df
 
 
-def rollup(table: pd.DataFrame, units: pd.DataFrame, by: str, species: list[str]) -> pd.DataFrame:
+def rollup(
+    table: pd.DataFrame, units: pd.DataFrame, by: str, species: Sequence[str]
+) -> pd.DataFrame:
     """Sum a per-unit period table by ``category``/``subtype``/``county_code``/``city_code``."""
     df = table.merge(units.drop(columns="geometry", errors="ignore"), on="unit_code")
     agg: dict[str, tuple[str, str]] = {
@@ -374,7 +391,7 @@ def rollup(table: pd.DataFrame, units: pd.DataFrame, by: str, species: list[str]
     return out.sort_values(f"{species[0]}_kg", ascending=False).reset_index(drop=True)
 
 
-def diurnal_profile(tally: xr.Dataset, species: list[str]) -> xr.DataArray:
+def diurnal_profile(tally: xr.Dataset, species: Sequence[str]) -> xr.DataArray:
     """Mean emission rate (kg h-1) of each unit by Beijing hour of day: ``(unit, hour, species)``."""
     t = pd.DatetimeIndex(tally["time"].values) + pd.Timedelta(hours=8)
     hour = t.hour.to_numpy()
@@ -441,21 +458,3 @@ def unit_total_std_from_covariance(
         if P_sqrt is None and P_diag is None:
             raise InputDataError("give P, P_sqrt or P_diag (with optional U)")
     return np.sqrt(np.clip(var, 0.0, None))
-
-
-def posterior_unit_std(
-    inversion_result,
-    F: sp.csr_matrix,
-    species: str,
-    time_slice=None,
-    point_unit: np.ndarray | None = None,
-) -> np.ndarray:
-    """Posterior std (kg) of unit totals from the inversion's own covariance.
-
-    Calls :func:`gridcarbon.inversion.unit_total_std` with the units' coverage ``F`` and the
-    point-in-polygon assignment ``point_unit`` of the prior's point sources (the same rule as
-    the tallies, so the std belongs to the total it is reported beside).
-    """
-    return np.asarray(
-        unit_total_std(inversion_result, F, species, time_slice, point_unit=point_unit), np.float64
-    )

@@ -109,9 +109,9 @@ def test_bad_crs_and_cell_size():
 
 def test_grid_serialises_through_the_config(grid):
     from gridcarbon.config import GridConfig, RunConfig
-    from gridcarbon.grids.prior import grid_from_config
+    from gridcarbon.scenario.zhejiang import zhejiang_grid
 
     cfg = RunConfig(grid=GridConfig.from_gridspec(grid))
     again = RunConfig.from_yaml(cfg.to_yaml())
-    assert grid_from_config(again) == grid
-    assert grid_from_config(RunConfig()) == grid  # the default is the region's box
+    assert zhejiang_grid(again.grid) == grid
+    assert zhejiang_grid(RunConfig().grid) == grid  # the default is the region's box

@@ -1,20 +1,26 @@
+"""The prior grids: a function of an inventory, a period and species (``grids.prior``), and the
+public verbs that build them for a scenario (``gridcarbon.build_prior``/``iter_prior``)."""
+
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 import xarray as xr
 
-from gridcarbon.config import SECTORS
-from gridcarbon.errors import ConfigError, CRSError, InputDataError, OutsideGridError
-from gridcarbon.grids.dataset import total_grid
-from gridcarbon.grids.inventory import POINT_COLUMNS, Inventory
-from gridcarbon.grids.prior import build_prior, grid_from_config, iter_prior, prior_inventory
+import gridcarbon
+from gridcarbon.config import SECTORS, PeriodConfig
+from gridcarbon.errors import InputDataError
+from gridcarbon.grids.dataset import period_totals, species_in, total_grid
+from gridcarbon.grids.prior import iter_prior_grids, prior_grids
 from gridcarbon.io import open_grids, write_geotiff, write_netcdf, write_zarr
-from gridcarbon.scenario.inventory import PROVINCIAL_TOTALS
+from gridcarbon.scenario.zhejiang import zhejiang_grid
+from gridcarbon.scenario.zhejiang_inventory import PROVINCIAL_TOTALS, zhejiang_inventory
+from gridcarbon.species import DEFAULT_SPECIES, resolve_species
 from tests.conftest import small_config
 
 
@@ -22,13 +28,18 @@ def _year(year: int) -> dict:
     return {"start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
 
 
+def _inventory(cfg):
+    return zhejiang_inventory(cfg, zhejiang_grid(cfg.grid))
+
+
 @pytest.mark.parametrize("year", [2023, 2024])
 def test_annual_mass_per_sector_and_species(year):
     for sector in SECTORS:
         cfg = small_config(period=_year(year), sectors=[sector])
+        species = resolve_species(cfg.species)
         area = {sp: 0.0 for sp in cfg.species}
         point = {sp: 0.0 for sp in cfg.species}
-        for part in iter_prior(cfg):
+        for part in iter_prior_grids(_inventory(cfg), cfg.period, species):
             for sp in cfg.species:
                 area[sp] += float(part[sp].sum(dtype=np.float64))
                 point[sp] += float(part[f"{sp}_point"].sum(dtype=np.float64))
@@ -43,18 +54,16 @@ def test_annual_mass_per_sector_and_species(year):
 
 
 def test_sector_dimension_keeps_sector_totals():
-    cfg = small_config(
-        period=_year(2024),
-        prior={"keep_sectors": True},
-        sectors=["road_transport", "solvent_use", "power"],
-    )
+    sectors = ["road_transport", "solvent_use", "power"]
+    cfg = small_config(period=_year(2024), sectors=sectors)
     sums = 0.0
-    for part in iter_prior(cfg):
+    parts = iter_prior_grids(
+        _inventory(cfg), cfg.period, resolve_species(cfg.species), keep_sectors=True
+    )
+    for part in parts:
         assert part["CO2"].dims == ("time", "sector", "y", "x")
         sums = sums + part["VOC"].sum(("time", "y", "x"), dtype=np.float64).values
-    expected_area = PROVINCIAL_TOTALS.loc[
-        ["road_transport", "solvent_use", "power"], "VOC"
-    ].to_numpy()
+    expected_area = PROVINCIAL_TOTALS.loc[sectors, "VOC"].to_numpy()
     expected_area = expected_area * np.array([1.0, 1.0, 0.0])  # power is all point sources
     np.testing.assert_allclose(sums, expected_area, rtol=1e-6)
 
@@ -65,7 +74,7 @@ def test_annual_mass_on_default_grid_leap_year():
     cfg = small_config(grid={"cell_size_m": 3000.0}, period=_year(2024))
     total = {sp: 0.0 for sp in cfg.species}
     hours = 0
-    for part in iter_prior(cfg):
+    for part in gridcarbon.iter_prior(cfg):
         hours += part.sizes["time"]
         for sp in cfg.species:
             total[sp] += float(total_grid(part, sp).sum(dtype=np.float64))
@@ -75,13 +84,20 @@ def test_annual_mass_on_default_grid_leap_year():
 
 
 def test_prior_layout_and_metadata(small_cfg):
-    ds = build_prior(small_cfg)
+    ds = gridcarbon.build_prior(small_cfg)
     assert ds["CO2"].dims == ("time", "y", "x") and ds["CO2"].dtype == np.float32
     assert ds["CO2"].attrs["units"] == "kg h-1"
     assert ds["CO2"].attrs["cell_methods"] == "area: sum time: mean"
     assert ds["CO2"].attrs["grid_mapping"] == "crs"
     assert "crs_wkt" in ds["crs"].attrs
     assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["synthetic"] == "true"
+    assert ds.attrs["title"] == (
+        "gridcarbon prior emission grids (fused inventory of CO2, NOx and VOC)"
+    )
+    assert ds.attrs["synthetic_components"] == (
+        "provincial sector totals (assumed), facility catalogue (synthetic)"
+    )
+    assert ds.attrs["gridcarbon_version"] == gridcarbon.__version__
     assert ds["time"].values[0] == np.datetime64("2023-01-19T16:00")
     assert ds.sizes["time"] == 72
     np.testing.assert_array_equal(
@@ -95,26 +111,67 @@ def test_prior_layout_and_metadata(small_cfg):
     assert np.abs(a - b).max() > 1e-4
 
 
+def test_long_names_of_the_default_species():
+    """The CF long_names come from the Species values and keep their texts."""
+    cfg = small_config(sectors=["road_transport"])
+    ds = prior_grids(_inventory(cfg), cfg.period, DEFAULT_SPECIES)
+    assert {sp: ds[sp].attrs["long_name"] for sp in ("CO2", "NOx", "VOC")} == {
+        "CO2": "carbon dioxide emission from area sources per grid cell",
+        "NOx": "nitrogen oxides emission (as NO2 mass) from area sources per grid cell",
+        "VOC": "non-methane volatile organic compounds emission from area sources per grid cell",
+    }
+
+
+def test_prior_grids_are_a_function_of_their_inputs(small_cfg):
+    """Same inventory, period and species: the public verb and the grids function agree, and
+    the attributes handed in are the Dataset's."""
+    ds = gridcarbon.build_prior(small_cfg)
+    direct = prior_grids(
+        _inventory(small_cfg),
+        small_cfg.period,
+        resolve_species(small_cfg.species),
+        attrs={"title": "handed in"},
+    )
+    assert direct.attrs["title"] == "handed in" and "synthetic" not in direct.attrs
+    xr.testing.assert_identical(direct.drop_attrs(), ds.drop_attrs())
+    for sp in small_cfg.species:
+        assert direct[sp].attrs == ds[sp].attrs
+
+
+def test_species_order_and_subset_follow_the_species_given():
+    cfg = small_config(sectors=["road_transport"])
+    inv = _inventory(cfg)
+    voc, co2 = resolve_species(["VOC", "CO2"])
+    ds = prior_grids(inv, cfg.period, (voc, co2))
+    assert species_in(ds) == ["VOC", "CO2"]
+    assert "NOx" not in ds and "NOx_point" not in ds
+
+
+def test_species_missing_from_the_inventory_is_refused():
+    cfg = small_config(species=["CO2"], sectors=["road_transport"])
+    inv = _inventory(cfg)
+    with pytest.raises(InputDataError, match=r"no emissions of species \['NOx'\]"):
+        prior_grids(inv, cfg.period, resolve_species(["CO2", "NOx"]))
+    with pytest.raises(InputDataError, match="at least one species"):
+        prior_grids(inv, cfg.period, ())
+
+
+def test_period_is_an_input():
+    cfg = small_config(sectors=["road_transport"])
+    inv = _inventory(cfg)
+    period = PeriodConfig(start=dt.date(2023, 7, 1), end=dt.date(2023, 7, 1))
+    ds = prior_grids(inv, period, resolve_species(["CO2"]))
+    assert ds.sizes["time"] == 24
+    assert ds["time"].values[0] == np.datetime64("2023-06-30T16:00")
+
+
 def test_solvent_emits_voc_without_co2():
-    ds = build_prior(small_config(sectors=["solvent_use"]))
+    ds = gridcarbon.build_prior(small_config(sectors=["solvent_use"]))
     assert float(ds["CO2"].sum()) == 0.0 and float(ds["VOC"].sum()) > 0
 
 
-def test_points_named_synthetically_and_inside_grid(small_cfg):
-    inv = prior_inventory(small_cfg)
-    pts = inv.points
-    assert pts["synthetic"].all()
-    assert pts["name"].str.match(r"^[A-Z][a-z]+ [a-z]+ #\d+$").all()
-    # each point's cell is the one whose centre is within half a cell of it
-    grid = grid_from_config(small_cfg)
-    x, y = grid.project(pts["lon"].to_numpy(), pts["lat"].to_numpy())
-    assert (np.abs(grid.x[pts["col"].to_numpy()] - x) <= grid.cell_size / 2).all()
-    assert (np.abs(grid.y[pts["row"].to_numpy()] - y) <= grid.cell_size / 2).all()
-    assert set(pts["sector"]) >= {"power", "industry_petrochemical", "industry_cement"}
-
-
 def test_round_trip_netcdf_zarr_geotiff(tmp_path, small_cfg):
-    ds = build_prior(small_cfg)
+    ds = gridcarbon.build_prior(small_cfg)
     nc = open_grids(write_netcdf(ds, tmp_path / "p.nc")).load()
     zr = open_grids(write_zarr(ds, tmp_path / "p.zarr")).load()
     for back in (nc, zr):
@@ -124,12 +181,13 @@ def test_round_trip_netcdf_zarr_geotiff(tmp_path, small_cfg):
                 if k != "coordinates":
                     assert np.array_equal(np.asarray(back[v].attrs[k]), np.asarray(val)), (v, k)
         assert back.attrs["config"] == ds.attrs["config"]
-    tif = write_geotiff(ds, tmp_path / "t.tif")
-    grid = grid_from_config(small_cfg)
+    tif = write_geotiff(ds, tmp_path / "t.tif", totals=period_totals(ds))
+    grid = zhejiang_grid(small_cfg.grid)
     with rasterio.open(tif) as src:
         assert src.crs == rasterio.crs.CRS.from_wkt(grid.crs_wkt)
         assert src.transform == grid.transform
         assert src.count == 3
+        assert src.descriptions[0] == "CO2 total emission over the period (kg per cell)"
         co2 = src.read(1)
     np.testing.assert_allclose(
         co2.sum(dtype=np.float64), float(ds["CO2"].sum()) + float(ds["CO2_point"].sum()), rtol=1e-5
@@ -139,7 +197,7 @@ def test_round_trip_netcdf_zarr_geotiff(tmp_path, small_cfg):
 def test_writers_refuse_overwrite(tmp_path, small_cfg):
     from gridcarbon.errors import OutputExistsError
 
-    ds = build_prior(small_cfg)
+    ds = gridcarbon.build_prior(small_cfg)
     write_netcdf(ds, tmp_path / "p.nc")
     with pytest.raises(OutputExistsError, match="--overwrite"):
         write_netcdf(ds, tmp_path / "p.nc")
@@ -147,70 +205,15 @@ def test_writers_refuse_overwrite(tmp_path, small_cfg):
     assert [p.name for p in tmp_path.iterdir()] == ["p.nc"]  # no temporary leftovers
 
 
-# -- bad input ---------------------------------------------------------------------------------
-def test_bad_config_values():
-    with pytest.raises(ConfigError, match="cell_size_m"):
-        small_config(grid={"cell_size_m": 0})
-    with pytest.raises(ConfigError, match="before start"):
-        small_config(period={"start": dt.date(2023, 2, 1), "end": dt.date(2023, 1, 1)})
-    with pytest.raises(ConfigError, match="unknown sector"):
-        small_config(sectors=["power", "steelworks"])
-    with pytest.raises(CRSError, match="unknown CRS"):
-        grid_from_config(small_config(grid={"crs": "EPSG:999999"}))
-
-
-def test_negative_or_nan_emissions_rejected(small_cfg):
-    inv = prior_inventory(small_cfg)
-    for bad in (-1.0, np.nan):
-        totals = inv.area_totals.copy()
-        totals.iloc[2, 1] = bad
-        with pytest.raises(InputDataError, match="finite and non-negative"):
-            Inventory(inv.grid, inv.sectors, totals, inv.proxies, inv.points)
-
-
-def _points_csv(tmp_path, rows, drop=None):
-    df = pd.DataFrame(rows, columns=list(POINT_COLUMNS))
-    if drop:
-        df = df.drop(columns=drop)
-    path = tmp_path / "points.csv"
-    df.to_csv(path, index=False)
-    return path
-
-
-ROW = ["P1", "Test plant #1", "power", "none", 121.6, 29.9, 150, 5, 15, 400, 1e9, 1e6, 1e4]
-
-
-def test_user_point_sources(tmp_path):
-    path = _points_csv(tmp_path, [ROW])
-    ds = build_prior(small_config(prior={"point_sources_csv": str(path)}))
-    assert list(ds["point_id"].values) == ["P1"]
-    hours = ds.sizes["time"]
-    assert float(ds["CO2_point"].sum()) == pytest.approx(1e9 * hours / 8760, rel=0.3)
-
-
-def test_missing_column_in_point_csv(tmp_path):
-    path = _points_csv(tmp_path, [ROW], drop=["stack_height_m"])
-    with pytest.raises(InputDataError, match=r"lacks column\(s\) \['stack_height_m'\]"):
-        build_prior(small_config(prior={"point_sources_csv": str(path)}))
-
-
-def test_negative_point_emission_names_row(tmp_path):
-    bad = ROW.copy()
-    bad[0], bad[11] = "P2", -5.0
-    path = _points_csv(tmp_path, [ROW, bad])
-    with pytest.raises(InputDataError, match=r"row 1 \(P2\): NOx"):
-        build_prior(small_config(prior={"point_sources_csv": str(path)}))
-
-
-def test_point_outside_grid_raises_or_is_dropped(tmp_path, caplog):
-    far = ROW.copy()
-    far[0], far[4], far[5] = "FAR", 100.0, 40.0
-    path = _points_csv(tmp_path, [ROW, far])
-    with pytest.raises(OutsideGridError, match="'FAR'"):
-        build_prior(small_config(prior={"point_sources_csv": str(path)}))
-    with caplog.at_level("WARNING"):
-        ds = build_prior(
-            small_config(prior={"point_sources_csv": str(path), "drop_points_outside": True})
-        )
-    assert list(ds["point_id"].values) == ["P1"]
-    assert "dropped 1 point source" in caplog.text
+def test_grids_import_no_scenario_and_no_pipeline():
+    """The prior of the grids layer loads neither the scenario, the pipeline nor the package
+    root's verbs."""
+    code = (
+        "import sys, gridcarbon.grids.prior, gridcarbon.grids.dataset, gridcarbon.io.grids, "
+        "gridcarbon.io.tables, gridcarbon.io.provenance, gridcarbon.io.runfolder\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('gridcarbon.scenario', "
+        "'gridcarbon.pipeline', 'gridcarbon.inversion', 'gridcarbon.zoning', 'gridcarbon.maps')))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

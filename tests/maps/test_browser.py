@@ -13,6 +13,7 @@ import pytest
 from browser import browser, open_page, skip_reason
 from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_stations, small_units
 
+from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
 
@@ -89,7 +90,8 @@ def test_default_map_in_browser(ctx, default_map):
         for v in ("prior", "posterior", "difference", "uncertainty_reduction")
     ]
     expected += [
-        LAYER_NAMES[k] for k in ("units", "province", "city", "county", "hot3", "hot2", "stations")
+        LAYER_NAMES[k]
+        for k in ("units", "province", "city", "county", "colocated", "pairwise", "stations")
     ]
     missing = [n for n in expected if n not in names]
     assert not missing, f"missing from the layer control: {missing}"
@@ -97,7 +99,7 @@ def test_default_map_in_browser(ctx, default_map):
     assert p.js("!!document.querySelector('.leaflet-control-scale-line')")
 
     counts = p.js(COUNT_LAYERS)
-    assert counts["units"] == len(default_map["inputs"]["units"])
+    assert counts["units"] == len(default_map["inputs"].zoning.units)
     assert counts["paths"] > counts["units"]  # boundaries, hotspots and stations too
     assert p.js(CANVAS_INK) > 0.2  # units and boundaries are drawn
 
@@ -116,14 +118,14 @@ def test_default_map_in_browser(ctx, default_map):
     assert p.js(COUNT_LAYERS)["images"] == 0
     # the offline base layer: with units, hotspots and stations off, the canvas still shows the
     # province/city/county boundaries, and switching them off clears it
-    for k in ("hot3", "stations"):
+    for k in ("colocated", "stations"):
         p.set_layer(LAYER_NAMES[k], False)
     with_boundaries = p.js(CANVAS_INK)
     for k in ("province", "city", "county"):
         p.set_layer(LAYER_NAMES[k], False)
     without = p.js(CANVAS_INK)
     assert with_boundaries > 0.005 and without < with_boundaries / 5, (with_boundaries, without)
-    for k in ("province", "city", "county", "units", "hot3", "stations"):
+    for k in ("province", "city", "county", "units", "colocated", "stations"):
         p.set_layer(LAYER_NAMES[k], True)
     assert p.legend_visible("units")
     assert p.console_errors() == [] and p.network_requests() == []
@@ -194,7 +196,8 @@ def test_template_literal_payloads_do_not_run(ctx, tmp_path):
     st.loc[0, "name"] = "${window.__pwned = 4}"
     st.loc[1, "name"] = "`+(window.__pwned = 5)+`"
     st.loc[2, "kind"] = "</script><script>window.__pwned = 6</script>"
-    path = write_map(make_map(prior, units=units, stations=st), tmp_path / "tpl.html")
+    inputs = MapInputs(prior, zoning=ZoningResult(units=units), stations=st)
+    path = write_map(make_map(inputs), tmp_path / "tpl.html")
     p = open_page(ctx, path)
     p.js(f"""() => {{ const map = {FIND_MAP};
         map.eachLayer(l => {{ if (l.getPopup && l.getPopup()) {{ try {{ l.openPopup(); }} catch (e) {{}} map.closePopup(); }}
@@ -218,7 +221,7 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
         tile_layers=[],
         raster_opacity=1.0,
     )
-    path = write_map(make_map(prior, config=cfg), tmp_path / "placement.html")
+    path = write_map(make_map(MapInputs(prior), cfg), tmp_path / "placement.html")
     p = open_page(ctx, path)
     lon, lat = (float(v) for v in grid.cell_center_lonlat(r, c))
     lon2, lat2 = (float(v) for v in grid.cell_center_lonlat(r, c + 1))

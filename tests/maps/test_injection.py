@@ -1,10 +1,11 @@
 """Hostile strings in every place a user's text reaches the map; none may run, all show as text.
 
 Places: unit code, name, category, subtype and pathway; unit column headers (tooltip labels and
-the colouring metric's legend title); unit-series variable names and their units; station id,
-name and kind; a station series' unit; the map title; the prior's provenance attributes; and,
-through ``gridcarbon map --run-dir``, the same read back from a run folder (GeoPackage, NetCDF,
-the guarded CSVs, config.yaml).
+the colouring metric's legend title); the units of the unit series (NetCDF attributes); station
+id, name and kind; a station series' unit; boundary names; the map title; the prior's provenance
+attributes; and, through ``gridcarbon map --run-dir``, the same read back from a run folder
+(GeoPackage, NetCDF, the guarded CSVs, config.yaml).  Series names are species names, which
+:class:`gridcarbon.species.Species` limits to letters, digits and underscores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shapely
 import xarray as xr
 from click.testing import CliRunner
 from fixtures import (
+    small_boundaries,
     small_grid,
     small_hotspots,
     small_prior,
@@ -29,13 +31,18 @@ from fixtures import (
     small_stations,
 )
 
+from gridcarbon.cli.maps import map_command
 from gridcarbon.config import RunConfig
+from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import MapConfig, make_map, map_html, write_map
 from gridcarbon.maps.assets import external_references
-from gridcarbon.maps.cli import map_command
-from gridcarbon.maps.core import _pretty
+from gridcarbon.maps.layers_units import unit_columns
+from gridcarbon.species import DEFAULT_SPECIES
 from tests.payloads import canaries, canary_fired, payloads
+
+SPECIES = [s.name for s in DEFAULT_SPECIES]
+_label = unit_columns(DEFAULT_SPECIES).label
 
 KINDS = ["background", "urban", "micro", "regional"]
 
@@ -74,18 +81,20 @@ def hostile_inputs(tmp_path) -> dict:
         geometry=boxes,
         crs=grid.crs,
     )
-    series_vars = texts[8:12]
     h = np.arange(24)
-    series = xr.Dataset(
+    diurnal = xr.DataArray(
+        np.einsum("u,hs->uhs", rng.uniform(1, 10, n), 1 + np.sin(h / 4)[:, None] * [1, 2, 3]),
+        dims=("unit", "hour", "species"),
+        coords={"unit": texts, "hour": h, "species": SPECIES},
+        name="diurnal_profile",
+        attrs={"units": texts[12]},
+    )
+    tally_month = xr.Dataset(
         {
-            v: (
-                ("unit", "hour"),
-                np.outer(rng.uniform(1, 10, n), 1 + np.sin(h / 4 + i)),
-                {"units": _rot(texts, 12)[i]},
-            )
-            for i, v in enumerate(series_vars)
+            sp: (("unit", "month"), rng.uniform(1, 10, (n, 2)), {"units": texts[13 + i]})
+            for i, sp in enumerate(SPECIES)
         },
-        coords={"unit": texts, "hour": h},
+        coords={"unit": texts, "month": pd.date_range("2023-01-01", periods=2, freq="MS")},
     )
     lon, lat = grid.cell_center_lonlat(
         np.arange(n) % grid.ny, (np.arange(n) * 5) % grid.nx
@@ -103,25 +112,33 @@ def hostile_inputs(tmp_path) -> dict:
     station_series["unit"] = station_series["station_id"].map(
         dict(zip(texts, _rot(texts, 7), strict=True))
     )
+    boundaries = {
+        level: small_boundaries(grid, texts[i])[level]
+        for i, level in enumerate(("province", "city", "county"))
+    }
     cfg = MapConfig(
         title=" ".join(texts),
         unit_metric=header_cols[0],
         unit_tooltip_fields=header_cols,
         tile_layers=[],
     )
+    units = units.to_crs("EPSG:4490")
     return {
         "texts": texts,
-        "inputs": {
-            "prior": prior,
-            "units": units.to_crs("EPSG:4490"),
-            "unit_series": series,
-            "hotspots": small_hotspots(grid),
-            "stations": stations,
-            "station_series": station_series,
-        },
+        "inputs": MapInputs(
+            prior=prior,
+            zoning=ZoningResult(
+                units=units,
+                diurnal=diurnal,
+                tally_month=tally_month,
+                hotspots={"day": small_hotspots(grid)},
+            ),
+            stations=stations,
+            station_series=station_series,
+            boundaries=boundaries,
+        ),
         "config": cfg,
         "header_cols": header_cols,
-        "series_vars": series_vars,
     }
 
 
@@ -185,15 +202,15 @@ def _check_page(page: str, h: dict, tmp_path) -> None:
     tooltips = _json_after(page, r"gc\.fieldTable\(", count=2)
     aliases = next(a for f, a in tooltips if f[0] == "unit_code")
     assert aliases == ["code", "name", "category", "subtype"] + [
-        _pretty(c) for c in h["header_cols"]
+        _label(c) for c in h["header_cols"]
     ]
     legends = [s for sections in _json_after(page, r"gc\.legend\(box, ") for s in sections]
-    assert _pretty(h["header_cols"][0]) in [s["title"] for s in legends]
+    assert _label(h["header_cols"][0]) in [s["title"] for s in legends]
     by_id = {d["station_id"]: d for d in station_data(page)}
     assert sorted(by_id) == sorted(texts)
     for k, t in enumerate(texts):
         assert by_id[t]["name"] == _rot(texts, 1)[k]
-    stations = h["inputs"]["stations"]
+    stations = h["inputs"].stations
     units_of = dict(zip(texts, _rot(texts, 7), strict=True))
     for sid, d in by_id.items():
         assert d["kind"] == stations.loc[stations["station_id"] == sid, "kind"].item()
@@ -201,11 +218,20 @@ def _check_page(page: str, h: dict, tmp_path) -> None:
         assert d["charts"][0]["units"] == units_of[sid]
 
 
+def boundary_names(page: str) -> list[str]:
+    feats = [f for fc in _json_after(page, r"\bgeo_json_\w+_add\(") for f in fc.get("features", [])]
+    return [f["properties"]["name"] for f in feats if set(f["properties"]) == {"name"}]
+
+
 def test_hostile_strings_stay_text_in_the_map(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     h = hostile_inputs(tmp_path)
-    page = map_html(make_map(config=h["config"], **h["inputs"]))
+    page = map_html(make_map(h["inputs"], h["config"]))
     _check_page(page, h, tmp_path)
+    assert sorted(boundary_names(page)) == sorted(h["texts"][:3])
+    charts = _json_after(page, r"var charts = ")[0]
+    assert [v["units"] for v in charts["hour"]["vars"]] == [h["texts"][12]] * 3
+    assert [v["units"] for v in charts["month"]["vars"]] == h["texts"][13:16]
 
 
 def test_template_canaries_never_fire(tmp_path, monkeypatch):
@@ -216,7 +242,10 @@ def test_template_canaries_never_fire(tmp_path, monkeypatch):
     units["unit_code"] = canaries(tmp_path)[0]
     stations = small_stations(grid)
     stations["name"] = [*canaries(tmp_path), "{{7*7}}"]
-    page = map_html(make_map(small_prior(grid, hours=2), units=units, stations=stations))
+    inputs = MapInputs(
+        small_prior(grid, hours=2), zoning=ZoningResult(units=units), stations=stations
+    )
+    page = map_html(make_map(inputs))
     assert canary_fired(tmp_path) == []
     assert [d["name"] for d in station_data(page)] == [*canaries(tmp_path), "{{7*7}}"]
     assert [p["unit_name"] for p in unit_properties(page)] == [canaries(tmp_path)[1]]
@@ -226,7 +255,7 @@ def test_template_canaries_never_fire(tmp_path, monkeypatch):
 def test_template_syntax_in_a_name_does_not_break_the_map(payload):
     grid = small_grid()
     units = hostile_units_one(grid, payload)
-    page = map_html(make_map(small_prior(grid, hours=2), units=units))
+    page = map_html(make_map(MapInputs(small_prior(grid, hours=2), zoning=ZoningResult(units))))
     assert [p["unit_name"] for p in unit_properties(page)] == [payload]
 
 
@@ -246,15 +275,17 @@ def test_run_folder_with_hostile_files(tmp_path, monkeypatch):
     inp = h["inputs"]
     run = tmp_path / "run"
     run.mkdir()
-    inp["prior"].to_netcdf(run / "prior.nc")
-    inp["units"].to_file(run / "zone_units.gpkg", layer="zone_units")
-    series = inp["unit_series"].rename({v: f"v{i}" for i, v in enumerate(h["series_vars"])})
-    for i, v in enumerate(h["series_vars"]):
-        series[f"v{i}"].attrs["long_name"] = v
-    series.to_netcdf(run / "zone_diurnal.nc")
-    inp["hotspots"].to_netcdf(run / "hotspots_day.nc")
-    write_csv(inp["stations"], run / "stations.csv")  # the run's own, guarded, CSV
-    write_csv(inp["station_series"], run / "station_series.csv")
+    inp.prior.to_netcdf(run / "prior.nc")
+    inp.zoning.units.to_file(run / "zone_units.gpkg", layer="zone_units")
+    inp.zoning.diurnal.to_dataset().to_netcdf(run / "zone_diurnal.nc")
+    month = inp.zoning.tally_month
+    month.rename({v: f"{v}_monthly" for v in month.data_vars}).to_netcdf(
+        run / "zone_tally_daily.nc"
+    )
+    inp.zoning.hotspots["day"].to_netcdf(run / "hotspots_day.nc")
+    # the run's own, guarded, CSVs; the stations come from the per-station statistics
+    write_csv(inp.stations.assign(species="CO2"), run / "station_stats.csv")
+    write_csv(inp.station_series, run / "station_series.csv")
     cfg = RunConfig.validate_dict({"maps": h["config"].model_dump(mode="json")})
     (run / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
     r = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(tmp_path / "m.html")])
@@ -263,7 +294,8 @@ def test_run_folder_with_hostile_files(tmp_path, monkeypatch):
     _check_page(page, h, tmp_path)
     # NetCDF attributes reach the charts as text
     charts = _json_after(page, r"var charts = ")[0]
-    assert [v["units"] for v in charts["hour"]["vars"]] == _rot(h["texts"], 12)[:4]
+    assert [v["units"] for v in charts["hour"]["vars"]] == [h["texts"][12]] * 3
+    assert [v["units"] for v in charts["month"]["vars"]] == h["texts"][13:16]
 
 
 def test_map_file_name_is_a_plain_name():
@@ -334,7 +366,7 @@ def test_hostile_map_in_browser(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     h = hostile_inputs(tmp_path)
     texts = h["texts"]
-    path = write_map(make_map(config=h["config"], **h["inputs"]), tmp_path / "hostile.html")
+    path = write_map(make_map(h["inputs"], h["config"]), tmp_path / "hostile.html")
     with browser() as ctx:
         p = open_page(ctx, path)
         n_scripts = p.js("document.scripts.length")
@@ -357,24 +389,22 @@ def test_hostile_map_in_browser(tmp_path, monkeypatch):
         assert p.console_errors() == []
     assert injected == 0
     assert prov["synthetic_components"] == " | ".join(texts)
-    assert _pretty(h["header_cols"][0]) in legend_titles
-    assert f"Hour of day (Beijing): {_pretty(h['series_vars'][0])}" in options
+    assert _label(h["header_cols"][0]) in legend_titles
+    assert f"Hour of day (Beijing): {SPECIES[0]}" in options
     units = {u["code"]: u for u in got["units"]}
     assert sorted(units) == sorted(texts)
     for k, t in enumerate(texts):
         u = units[t]
         assert u["th"] == ["code", "name", "category", "subtype"] + [
-            _pretty(c) for c in h["header_cols"]
+            _label(c) for c in h["header_cols"]
         ]
         assert u["td"][:4] == [t, _rot(texts, 1)[k], _rot(texts, 2)[k], _rot(texts, 3)[k]]
         assert u["head"] == _rot(texts, 1)[k] and u["sub"] == t
         assert u["info"] == f"co-control pathway: {_rot(texts, 4)[k]}"
-        units_txt = _rot(texts, 12)
-        assert u["charts"] == [
-            f"{_pretty(v)} by hour (Beijing) ({units_txt[i]})"
-            for i, v in enumerate(h["series_vars"])
+        assert u["charts"] == [f"{sp} by hour (Beijing) ({texts[12]})" for sp in SPECIES] + [
+            f"{sp} by month ({texts[13 + i]})" for i, sp in enumerate(SPECIES)
         ]
-    st = h["inputs"]["stations"]
+    st = h["inputs"].stations
     units_of = dict(zip(texts, _rot(texts, 7), strict=True))
     want = sorted(
         (

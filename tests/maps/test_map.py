@@ -1,21 +1,34 @@
-"""make_map / write_map / run_map_stage / the CLI, checked on the HTML (no browser)."""
+"""make_map / write_map / the map stage / the CLI, checked on the HTML (no browser)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import re
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures import XSS_IMG, XSS_SCRIPT, layer_control_names, small_grid, small_prior
+from fixtures import (
+    XSS_IMG,
+    XSS_SCRIPT,
+    layer_control_names,
+    small_boundaries,
+    small_grid,
+    small_prior,
+    write_run_folder,
+)
 
+from gridcarbon.cli.maps import map_command
+from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.errors import InputDataError, OutputExistsError
-from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_html, write_map
+from gridcarbon.io.outputs import write_documents
+from gridcarbon.io.tables import write_csv
+from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_documents, map_html, write_map
 from gridcarbon.maps.assets import external_references, inline_assets, vendored_manifest
-from gridcarbon.maps.cli import map_command
-from gridcarbon.maps.pipeline import from_inversion_result, from_zoning_result, run_map_stage
+from gridcarbon.maps.stage import run_map_stage
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BYTES = 15 * 1024 * 1024
@@ -25,7 +38,8 @@ _layer_names = layer_control_names
 
 
 def test_prior_only_map_has_rasters_and_boundaries():
-    page = map_html(make_map(small_prior()))
+    grid = small_grid()
+    page = map_html(make_map(MapInputs(small_prior(grid), boundaries=small_boundaries(grid))))
     names = _layer_names(page)
     assert {
         "CO2 prior",
@@ -38,6 +52,9 @@ def test_prior_only_map_has_rasters_and_boundaries():
     assert not any("posterior" in n for n in names)
     assert LAYER_NAMES["units"] not in names
     assert page.count('"data:image/png;base64,') == 3  # one image overlay per species
+    # no boundaries given: no base layer
+    bare = _layer_names(map_html(make_map(MapInputs(small_prior(grid)))))
+    assert LAYER_NAMES["province"] not in bare and "CO2 prior" in bare
 
 
 def test_full_map_layers_and_legends(small_map_path):
@@ -46,7 +63,7 @@ def test_full_map_layers_and_legends(small_map_path):
     for sp in ("CO2", "NOx", "VOC"):
         for v in ("prior", "posterior", "posterior − prior", "uncertainty reduction"):
             assert f"{sp} {v}" in names
-    for k in ("units", "hot3", "hot2", "stations", "province"):
+    for k in ("units", "colocated", "pairwise", "stations", "province"):
         assert LAYER_NAMES[k] in names
     # one legend per raster, plus units, hotspots (2) and stations
     assert page.count("box.setAttribute('data-gc-legend'") == 12 + 4
@@ -54,7 +71,7 @@ def test_full_map_layers_and_legends(small_map_path):
 
 
 def test_self_contained_by_default_and_cdn_option(small):
-    m = make_map(small["prior"])
+    m = make_map(MapInputs(small["inputs"].prior))
     page = map_html(m)
     assert external_references(page) == []
     assert "L.version" in page or 'version="1.9.3"' in page
@@ -64,7 +81,11 @@ def test_self_contained_by_default_and_cdn_option(small):
     assert refs and all("leaflet@1.9.3" in r for r in refs)
     assert len(cdn) < len(page)
     cfg = MapConfig(self_contained=False)
-    assert external_references(map_html(make_map(small["prior"], config=cfg))) == refs
+    assert external_references(map_html(make_map(MapInputs(small["inputs"].prior), cfg))) == refs
+    # the documents follow the configuration
+    docs = map_documents(make_map(MapInputs(small["inputs"].prior), cfg), cfg)
+    assert list(docs) == ["map.html"] and docs["map.html"].kind == "html"
+    assert external_references(docs["map.html"].content) == refs
 
 
 def test_inline_refuses_unknown_cdn_asset():
@@ -86,7 +107,7 @@ def test_hostile_strings_never_reach_the_page_raw(small_map_path):
 
 
 def test_write_map_is_atomic_and_refuses_overwrite(tmp_path, small):
-    m = make_map(small["prior"])
+    m = make_map(MapInputs(small["inputs"].prior))
     out = write_map(m, tmp_path / "m.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     with pytest.raises(OutputExistsError):
@@ -98,103 +119,94 @@ def test_write_map_is_atomic_and_refuses_overwrite(tmp_path, small):
 
 
 def test_config_options(small):
+    inputs = small["inputs"]
     cfg = MapConfig(
         raster_variants=["difference"],
         raster_species=["NOx"],
         tile_layers=[],
-        unit_metric="CO2_total_t",
+        unit_metric="CO2_kg",
         raster_initial="difference NOx",
     )
-    page = map_html(make_map(small["prior"], small["posterior"], units=small["units"], config=cfg))
+    page = map_html(make_map(dataclasses.replace(inputs, stations=None), cfg))
     names = _layer_names(page)
-    assert [n for n in names if "NOx" in n or "CO2" in n and "Hot" not in n] == [
-        "NOx posterior − prior"
-    ]
+    rasters = [n for n in names if n.split()[0] in ("CO2", "NOx", "VOC")]
+    assert rasters == ["NOx posterior − prior"]
     assert "Web basemap" not in " ".join(names)
-    assert "CO2 total t" in page
+    assert "CO2 total (kg)" in page
     with pytest.raises(InputDataError, match="not a column"):
-        make_map(small["prior"], units=small["units"], config=MapConfig(unit_metric="nope"))
+        make_map(inputs, MapConfig(unit_metric="nope"))
+    with pytest.raises(InputDataError, match="not species of this map"):
+        make_map(inputs, MapConfig(raster_species=["SO2"]))
+    with pytest.raises(InputDataError, match="no variable"):
+        make_map(inputs, MapConfig(unit_series_variables=["SO2"]))
     with pytest.raises(InputDataError, match="does not match"):
-        make_map(small["prior"], small_prior(small_grid(5, 5)))
+        make_map(MapInputs(inputs.prior, posterior=small_prior(small_grid(5, 5))))
 
 
 def test_unit_properties_are_compact_and_classed(small):
-    m = make_map(small["prior"], units=small["units"], unit_series=small["unit_series"])
-    page = map_html(m, self_contained=False)
+    inputs = small["inputs"]
+    page = map_html(make_map(MapInputs(inputs.prior, zoning=inputs.zoning)), self_contained=False)
     # per-frame class strings: 24 characters for hours, 12 for months
     hours = re.findall(r'"c_h": "([0-9a-z_-]+)"', page)
     months = re.findall(r'"c_m": "([0-9a-z_-]+)"', page)
     assert len(hours) == 4 and all(len(h) == 24 for h in hours)
     assert len(months) == 4 and all(len(x) == 12 for x in months)
     assert len(set("".join(hours))) > 2  # the frames really differ
-    assert '"Hour of day (Beijing): colocated hotspot hours"' in page
+    # the first species drives the slider; the units are coloured by co-located hours
+    assert '"Hour of day (Beijing): CO2"' in page
+    assert '"Total: co-located hotspot hours"' in page
 
 
-def test_adapters_take_attributes_or_keys(small):
-    class Z:
-        units = small["units"]
-        diurnal = small["unit_series"][["CO2"]]
-        monthly = None
-        hotspots = small["hotspots"]
-
-    z = from_zoning_result(Z())
-    assert z["units"] is Z.units and z["hotspots"] is Z.hotspots
-    assert z["unit_series"]["hour"] is Z.diurnal
-    inv = from_inversion_result(
-        {
-            "posterior": small["posterior"],
-            "stations": small["stations"],
-            "station_series": small["station_series"],
-        }
-    )
-    assert inv["posterior"] is small["posterior"]
-    assert from_inversion_result(None) == {
-        "posterior": None,
-        "stations": None,
-        "station_series": None,
-    }
+def test_the_map_reads_the_zoning_result_by_its_fields(small, caplog):
+    """Each missing field of the zoning result leaves its part out, and the log says why."""
+    inputs = small["inputs"]
+    z = inputs.zoning
+    partial = ZoningResult(units=z.units.drop(columns=["coloc_all_hours", "area_km2"]))
+    with caplog.at_level(logging.INFO, logger="gridcarbon.maps"):
+        page = map_html(make_map(MapInputs(inputs.prior, zoning=partial)), self_contained=False)
+    names = _layer_names(page)
+    assert LAYER_NAMES["units"] in names
+    assert LAYER_NAMES["colocated"] not in names and LAYER_NAMES["pairwise"] not in names
+    assert "c_h" not in page and "var modes = " not in page  # no series, no slider
+    # the next colouring column, and the tooltip without the absent ones
+    assert '"co-located hotspot cell-days"' in page
+    log = caplog.text
+    assert "no diurnal profile" in log and "no monthly tally" in log
+    assert "no 'day' hotspots" in log and "area_km2" in log
+    # a hotspot Dataset without the co-located variable is refused with its variables named
+    bad = dataclasses.replace(z, hotspots={"day": z.hotspots["day"].drop_vars("coloc_all")})
+    with pytest.raises(InputDataError, match="coloc_all"):
+        make_map(MapInputs(inputs.prior, zoning=bad))
 
 
-def test_run_map_stage(tmp_path, small):
+def test_run_map_stage_returns_documents(tmp_path, small):
     from gridcarbon.config import RunConfig
 
-    inv = {
-        "posterior": small["posterior"],
-        "stations": small["stations"],
-        "station_series": small["station_series"],
-    }
-    zon = {
-        "units": small["units"],
-        "unit_series": small["unit_series"],
-        "hotspots": small["hotspots"],
-    }
-    path = run_map_stage(
-        RunConfig(), small["prior"], tmp_path / "map.html", zoning_result=zon, inversion_result=inv
-    )
-    names = _layer_names(path.read_text(encoding="utf-8"))
+    docs = run_map_stage(small["inputs"], RunConfig().maps)
+    paths = write_documents(docs, tmp_path)
+    names = _layer_names(paths["map.html"].read_text(encoding="utf-8"))
     assert "CO2 posterior − prior" in names and LAYER_NAMES["stations"] in names
-    assert LAYER_NAMES["hot3"] in names
+    assert LAYER_NAMES["colocated"] in names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
 
 
 def test_cli_reads_a_run_folder(tmp_path, small):
     run = tmp_path / "run"
-    run.mkdir()
-    small["prior"].to_netcdf(run / "prior.nc")
-    small["posterior"].to_netcdf(run / "posterior.nc")
-    small["units"].to_file(run / "zones.gpkg", layer="control_units")
-    small["hotspots"].to_netcdf(run / "hotspots.nc")
-    small["stations"].to_csv(run / "stations.csv", index=False)
-    small["station_series"].to_csv(run / "station_series.csv", index=False)
+    write_run_folder(run, small["inputs"])
     r = CliRunner().invoke(map_command, ["--run-dir", str(run)])
     assert r.exit_code == 0, r.output
     assert "self-contained" in r.output and (run / "map.html").exists()
-    names = _layer_names((run / "map.html").read_text(encoding="utf-8"))
+    assert "posterior, units, hotspots, stations" in r.output
+    page = (run / "map.html").read_text(encoding="utf-8")
+    names = _layer_names(page)
     assert {
         "CO2 posterior",
         LAYER_NAMES["units"],
-        LAYER_NAMES["hot3"],
+        LAYER_NAMES["colocated"],
         LAYER_NAMES["stations"],
+        LAYER_NAMES["province"],  # the Zhejiang outlines: the CLI's base map
     } <= set(names)
+    assert page.count('"unit_code":') == len(small["inputs"].zoning.units)
     r2 = CliRunner().invoke(map_command, ["--run-dir", str(run)])
     assert r2.exit_code != 0  # exists, no --overwrite
     r3 = CliRunner().invoke(
@@ -204,6 +216,23 @@ def test_cli_reads_a_run_folder(tmp_path, small):
     assert external_references((tmp_path / "c.html").read_text(encoding="utf-8"))
     r4 = CliRunner().invoke(map_command, ["--run-dir", str(tmp_path / "nothing")])
     assert r4.exit_code != 0
+
+
+def test_cli_opens_only_the_registered_file_names(tmp_path, small):
+    """Units, hotspots and stations under other names than the run's are not picked up."""
+    inputs = small["inputs"]
+    run = tmp_path / "run"
+    run.mkdir()
+    inputs.prior.to_netcdf(run / "prior.nc")
+    inputs.zoning.units.to_file(run / "zones.gpkg", layer="control_units")
+    inputs.zoning.hotspots["day"].to_netcdf(run / "hotspots.nc")
+    write_csv(inputs.stations, run / "stations.csv")
+    r = CliRunner().invoke(map_command, ["--run-dir", str(run)])
+    assert r.exit_code == 0, r.output
+    assert "prior;" in r.output
+    names = _layer_names((run / "map.html").read_text(encoding="utf-8"))
+    assert "CO2 prior" in names
+    assert not {LAYER_NAMES[k] for k in ("units", "colocated", "stations")} & set(names)
 
 
 def test_vendored_assets_match_manifest():
@@ -226,7 +255,7 @@ def test_default_map_size(default_map):
     assert size <= MAX_BYTES
     page = default_map["path"].read_text(encoding="utf-8")
     assert external_references(page) == []
-    n_units = len(default_map["inputs"]["units"])
+    n_units = len(default_map["inputs"].zoning.units)
     assert page.count('"unit_code":') == n_units
     prov = json.loads(re.search(r'id="gridcarbon-provenance">(.*?)</script>', page).group(1))
     assert prov["synthetic"] == "true"

@@ -1,4 +1,5 @@
-"""The map stage on the real inversion and zoning stages' results (coarse grid, 3 days)."""
+"""The map stage inside ``run``: the map of the real inversion and zoning results (coarse grid,
+3 days), wired by the pipeline through MapInputs."""
 
 from __future__ import annotations
 
@@ -9,18 +10,15 @@ import re
 import pytest
 from fixtures import layer_control_names  # noqa: E402
 
-from gridcarbon.inversion import pipeline as inversion_pipeline
 from gridcarbon.maps import LAYER_NAMES
 from gridcarbon.maps.assets import external_references
-from gridcarbon.maps.inputs import station_statistics
-from gridcarbon.maps.pipeline import run_map_stage
-from gridcarbon.zoning import stage as zoning_stage
+from gridcarbon.maps.layers_stations import station_statistics
 
 
 @pytest.mark.slow
 def test_map_of_real_stage_results(tmp_path):
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
+    from gridcarbon.pipeline import run
 
     cfg = RunConfig.validate_dict(
         {  # the default scenario on 30 km cells over 3 days
@@ -29,11 +27,10 @@ def test_map_of_real_stage_results(tmp_path):
             "zoning": {"gi_radius_m": 65000.0},  # a Gi* band of a few 30 km cells
         }
     )
-    prior = build_prior(cfg)
-    inv = inversion_pipeline.run_inversion_stage(cfg, prior, tmp_path / "inv")
-    zon = zoning_stage.run_zoning(inv.posterior, cfg.zoning)
-    path = run_map_stage(cfg, prior, tmp_path / "map.html", zoning_result=zon, inversion_result=inv)
-    page = path.read_text(encoding="utf-8")
+    result = run(cfg, out_dir=tmp_path / "run")
+    inv, zon = result.stages["inversion"], result.stages["zoning"]
+    assert result.files["map"] == tmp_path / "run" / "map.html"
+    page = result.files["map"].read_text(encoding="utf-8")
     assert external_references(page) == []
     names = layer_control_names(page)
     for name in (
@@ -41,8 +38,9 @@ def test_map_of_real_stage_results(tmp_path):
         "CO2 posterior − prior",
         "CO2 uncertainty reduction",
         LAYER_NAMES["units"],
-        LAYER_NAMES["hot3"],
+        LAYER_NAMES["colocated"],
         LAYER_NAMES["stations"],
+        LAYER_NAMES["province"],
     ):
         assert name in names, name
     assert page.count('"unit_code":') == len(zon.units)
@@ -53,6 +51,7 @@ def test_map_of_real_stage_results(tmp_path):
     decoder = json.JSONDecoder()
     data = [decoder.raw_decode(page, m.end())[0] for m in re.finditer(r"var data = (?=\{)", page)]
     assert sorted(d["station_id"] for d in data) == sorted(inv.stations["station_id"])
+    assert {d["name"] for d in data} == set(inv.stations["name"])
     observed = station_statistics(inv.station_series).groupby("station_id").size()
     for d in data:
         assert d["stats"] is not None, d["station_id"]

@@ -11,9 +11,9 @@ from gridcarbon.scenario.geography import (
     load_places,
     region_polygon,
 )
-from gridcarbon.scenario.inventory import PROVINCIAL_TOTALS, spatial_proxies
 from gridcarbon.scenario.landcover import landcover_fractions
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
+from gridcarbon.scenario.zhejiang_inventory import PROVINCIAL_TOTALS, spatial_proxies
 
 
 def test_boundaries_are_zhejiangs():

@@ -31,8 +31,10 @@ from openpyxl.utils import get_column_letter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from gridcarbon.synergy.index import DEFAULT_STATE_SCORES  # noqa: E402
-from gridcarbon.synergy.io import load_indicator_system  # noqa: E402
+from gridcarbon.synergy.index import (
+    DEFAULT_STATE_SCORES,  # noqa: E402
+    load_indicator_system,  # noqa: E402
+)
 
 OUT = Path(__file__).with_name("data") / "index_example_11_cities.xlsx"
 CITIES = [

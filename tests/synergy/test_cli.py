@@ -11,14 +11,15 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from gridcarbon.synergy.cli import synergy
-from gridcarbon.synergy.io import load_indicator_system, read_unit_daily
+from gridcarbon.cli import cli
+from gridcarbon.synergy.index import load_indicator_system
+from gridcarbon.synergy.unit_series import read_unit_daily
 
 HOSTILE = '=HYPERLINK("http://x","<b>杭州</b>")'
 
 
 def _invoke(*args: str) -> str:
-    result = CliRunner().invoke(synergy, list(args), catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["synergy", *args], obj={}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -75,8 +76,8 @@ def test_state_score_table_changes_indicator_8(tmp_path):
 def test_template_command_refuses_to_overwrite(tmp_path):
     path = tmp_path / "t.csv"
     _invoke("template", str(path))
-    result = CliRunner().invoke(synergy, ["template", str(path)])
-    assert result.exit_code == 2 and "already exists" in result.output
+    result = CliRunner().invoke(cli, ["synergy", "template", str(path)], obj={})
+    assert result.exit_code == 1 and "already exists" in result.output  # a data error
 
 
 def test_bad_values_give_one_clear_error(tmp_path):
@@ -84,8 +85,10 @@ def test_bad_values_give_one_clear_error(tmp_path):
     pd.DataFrame(
         {"region_code": ["330100"], "period": ["2022Q4"], "indicator": ["no such"], "value": [1]}
     ).to_csv(path, index=False)
-    result = CliRunner().invoke(synergy, ["index", str(path), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
+    result = CliRunner().invoke(
+        cli, ["synergy", "index", str(path), "--out", str(tmp_path / "o")], obj={}
+    )
+    assert result.exit_code == 1  # a data error, one line
     assert "v.csv, line 2: unknown indicator name 'no such'" in result.output
     assert not (tmp_path / "o" / "synergy_index.xlsx").exists()
 
@@ -222,10 +225,19 @@ def test_run_commands_on_a_small_default_run(small_run, tmp_path):
     assert acc["allocation_t"].sum() == 1_000_000
     # model CO2 per unit GDP: refused for a week-long run (and on synthetic grids)
     result = CliRunner().invoke(
-        synergy,
-        ["index", str(_values(tmp_path)), "--run", str(small_run), "--out", str(tmp_path / "i")],
+        cli,
+        [
+            "synergy",
+            "index",
+            str(_values(tmp_path)),
+            "--run",
+            str(small_run),
+            "--out",
+            str(tmp_path / "i"),
+        ],
+        obj={},
     )
-    assert result.exit_code == 2 and "not one whole calendar year" in result.output
+    assert result.exit_code == 1 and "not one whole calendar year" in result.output
     _invoke("crosscheck", "--run", str(small_run), "--out", str(tmp_path / "x"))
     check = pd.read_csv(tmp_path / "x" / "synergy_crosscheck_crosscheck.csv")
     assert len(check) > 0 and set(check["test"]).issubset(

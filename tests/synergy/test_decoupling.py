@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.io.synergy_files import load_shipped_gdp
 from gridcarbon.synergy.decoupling import (
     check_gdp_magnitude,
     constant_price_gdp,
@@ -16,7 +17,6 @@ from gridcarbon.synergy.decoupling import (
     tapio_state,
     tapio_table,
 )
-from gridcarbon.synergy.io import load_shipped_gdp
 
 # (ΔC/C0, ΔG/G0) → (e, state), with C0 = G0 = 100: e = ΔC/ΔG by hand.
 TAPIO_CASES = [

@@ -12,19 +12,16 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.io.geodata import package_data_path
+from gridcarbon.io.synergy_files import INDICATOR_FILE, read_indicator_values, write_template
 from gridcarbon.synergy.index import (
     UNOFFICIAL_LABEL,
     UnitWarning,
     achievement,
     check_weights,
+    load_indicator_system,
     rank_min,
     synergy_index,
-)
-from gridcarbon.synergy.io import (
-    data_file,
-    load_indicator_system,
-    read_indicator_values,
-    write_template,
 )
 
 EXAMPLE = Path(__file__).with_name("data") / "index_example_11_cities.xlsx"
@@ -32,7 +29,7 @@ SYSTEM = load_indicator_system()
 
 
 def test_shipped_weights_sum_to_one_within_each_parent():
-    table = pd.read_csv(data_file("synergy_indicators.csv"))
+    table = pd.read_csv(package_data_path(INDICATOR_FILE))
     assert len(table) == 24
     assert table["category"].nunique() == 3
     assert table["level1"].nunique() == 6
@@ -269,21 +266,21 @@ def test_chinese_english_and_bilingual_headers_read_alike(tmp_path):
         "source",
         "as_of",
     ]
-    a = read_indicator_values(_write(tmp_path / "zh.csv", zh, ROWS), SYSTEM)
-    b = read_indicator_values(_write(tmp_path / "en.csv", en, ROWS), SYSTEM)
+    a = read_indicator_values(_write(tmp_path / "zh.csv", zh, ROWS), SYSTEM.table)
+    b = read_indicator_values(_write(tmp_path / "en.csv", en, ROWS), SYSTEM.table)
     cols = ["region_code", "region_name", "period", "level3_no", "value", "source", "as_of"]
     assert a[cols].astype(str).equals(b[cols].astype(str))
     assert a["level3_no"].tolist() == [1, 9]
     # the template (CSV and Excel) has both languages in its headers and reads back
     for name in ("t.csv", "t.xlsx"):
-        write_template(tmp_path / name, SYSTEM)
+        write_template(tmp_path / name, SYSTEM.table)
         read = pd.read_csv if name.endswith("csv") else pd.read_excel
         tpl = read(tmp_path / name, dtype=str).astype(object)
         assert "地区代码 region_code" in tpl.columns and len(tpl) == 24
         tpl.loc[0, ["地区代码 region_code", "时期 period", "数值 value"]] = ["330100", "2022Q4", 30]
         filled = tmp_path / f"filled_{name}"
         tpl.to_csv(filled.with_suffix(".csv"), index=False)
-        got = read_indicator_values(filled.with_suffix(".csv"), SYSTEM)
+        got = read_indicator_values(filled.with_suffix(".csv"), SYSTEM.table)
         assert len(got) == 1 and got["level3_no"].item() == 1
 
 
@@ -338,7 +335,7 @@ def test_bad_input_names_the_row(tmp_path, row, message):
     ]
     path = _write(tmp_path / "v.csv", en, [row])
     with pytest.raises(InputDataError, match=message):
-        synergy_index(read_indicator_values(path, SYSTEM), SYSTEM)
+        synergy_index(read_indicator_values(path, SYSTEM.table), SYSTEM)
 
 
 def test_percentages_given_as_fractions_warn():
@@ -357,7 +354,7 @@ def test_duplicate_region_period_indicator_names_both_rows(tmp_path):
     with pytest.raises(
         InputDataError, match=r"v.csv, line 3: .*appears again \(first at v.csv, line 2\)"
     ):
-        synergy_index(read_indicator_values(path, SYSTEM), SYSTEM)
+        synergy_index(read_indicator_values(path, SYSTEM.table), SYSTEM)
 
 
 def test_fixed_bounds_needed_for_fixed_and_target():

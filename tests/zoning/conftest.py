@@ -26,3 +26,11 @@ def small_grid() -> GridSpec:
 @pytest.fixture(scope="session")
 def tmp_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("coverage_cache")
+
+
+@pytest.fixture(scope="session")
+def boundaries() -> dict:
+    """The embedded county and city boundaries (lon/lat), as a caller hands them to the stage."""
+    from gridcarbon.scenario.geography import load_boundaries
+
+    return {"counties": load_boundaries("county"), "cities": load_boundaries("city")}

@@ -9,6 +9,7 @@ import xarray as xr
 from gridcarbon.grids.coverage import coverage_fraction_grid
 from gridcarbon.grids.dataset import emission_dataset
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.species import DEFAULT_SPECIES
 
 
 def _blobs(grid: GridSpec, rng, n: int, scale_cells: float) -> np.ndarray:
@@ -118,3 +119,46 @@ def default_region_fraction(grid: GridSpec) -> np.ndarray:
     from gridcarbon.scenario.geography import region_polygon
 
     return coverage_fraction_grid(grid, region_polygon(grid.crs))
+
+
+class FactorCovariance:
+    """A posterior covariance for the zoning stage's tests (``contracts.PosteriorCovariance``).
+
+    Scaling factors of the cells of ``grids`` have covariance ``P`` (cells × cells); point
+    sources are known exactly.  σ² of unit u's total is ``c_uᵀ P c_u`` with ``c_u = F_u ⊙ e``,
+    ``e`` the period total of the species per cell (area sources), kg.  Every call is recorded.
+    """
+
+    def __init__(self, grids: xr.Dataset, P: np.ndarray):
+        self.grids = grids
+        self.P = P
+        self.calls: list[tuple] = []
+
+    def total_std(self, weights, species, point_unit=None, hours=None) -> np.ndarray:
+        self.calls.append((weights, species, point_unit, hours))
+        e = self.grids[species].values.astype(np.float64).sum(axis=0).ravel()
+        c = weights.toarray() * e
+        return np.sqrt(np.einsum("ij,jk,ik->i", c, self.P, c))
+
+
+def zone_report(grids, units, config, out, *, species=DEFAULT_SPECIES, units_path=None, **kw):
+    """Run the zoning stage and write its documents into ``out``, as the pipeline does.
+
+    ``units_path``: the file the units came from (its checksum goes into the provenance).
+    Returns the result and the files written, by name.
+    """
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.provenance import file_sha256
+    from gridcarbon.zoning.report import provenance_record, zoning_documents
+    from gridcarbon.zoning.stage import run_zoning
+
+    result = run_zoning(grids, units, config, species=species, **kw)
+    checksums = {} if units_path is None else {f"units:{units_path.name}": file_sha256(units_path)}
+    provenance = provenance_record(
+        grids.attrs,
+        result.qa,
+        config_text=config.model_dump_json(),
+        version="test",
+        checksums=checksums,
+    )
+    return result, write_documents(zoning_documents(result, config, provenance), out)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from synthetic import synthetic_grids
 
 from gridcarbon.grids.coverage import coverage_matrix
+from gridcarbon.io.coverage_cache import CoverageCacheDir
 from gridcarbon.zoning.overlay import Overlay, assign_points, unit_coverage
 from gridcarbon.zoning.tally import zone_tally
 
@@ -160,13 +161,13 @@ def test_cache_roundtrip(small_grid, tmp_path):
         ],
         dtype=object,
     )
-    F1 = unit_coverage(small_grid, polys, np.array(["A"]), cache_dir=tmp_path)
+    F1 = unit_coverage(small_grid, polys, np.array(["A"]), CoverageCacheDir(tmp_path))
     files = list(tmp_path.glob("coverage_*.npz"))
     assert len(files) == 1
-    F2 = unit_coverage(small_grid, polys, np.array(["A"]), cache_dir=tmp_path)
+    F2 = unit_coverage(small_grid, polys, np.array(["A"]), CoverageCacheDir(tmp_path))
     assert (F1 != F2).nnz == 0
     # a different code is a different cache entry
-    unit_coverage(small_grid, polys, np.array(["B"]), cache_dir=tmp_path)
+    unit_coverage(small_grid, polys, np.array(["B"]), CoverageCacheDir(tmp_path))
     assert len(list(tmp_path.glob("coverage_*.npz"))) == 2
 
 
@@ -192,13 +193,13 @@ def test_totals_conserved_area_and_points(small_grid, tmp_path):
     ds = synthetic_grids(small_grid, days=2, n_points=30)
     geoms = _units_on(small_grid, rng)
     codes = np.array([f"U{i}" for i in range(len(geoms))])
-    F = unit_coverage(small_grid, geoms, codes, cache_dir=tmp_path)
+    F = unit_coverage(small_grid, geoms, codes, CoverageCacheDir(tmp_path))
     x, y = small_grid.project(ds["point_lon"].values, ds["point_lat"].values)
     pu = assign_points(geoms, x, y)
     assert (pu >= 0).any() and (pu < 0).any()
     ov = Overlay(small_grid, F, geoms, codes, pu)
     units = pd.DataFrame({"unit_code": codes, "area_km2": shapely.area(geoms) / 1e6})
-    t = zone_tally(ds, ov, units)
+    t = zone_tally(ds, ov, units, ["CO2", "NOx", "VOC"])
     for s in ("CO2", "NOx", "VOC"):
         area_total = ds[s].values.sum(axis=(1, 2), dtype=np.float64)
         got = t[f"{s}_area"].values.sum(axis=0) + (
@@ -233,12 +234,14 @@ def test_points_by_polygon_not_by_area(small_grid):
 @pytest.mark.slow
 def test_default_units_coverage(tmp_cache):
     from gridcarbon.scenario.geography import default_grid
-    from gridcarbon.zoning.units import control_units, units_to_grid_crs
+    from gridcarbon.scenario.synthetic_units import default_units
+    from gridcarbon.zoning.geometry import units_to_grid_crs
+    from gridcarbon.zoning.normalise import control_units
 
     grid = default_grid()
-    units, _ = control_units(None, grid=grid, qa_checks=False)
+    units, _ = control_units(default_units(grid), grid=grid, qa_checks=False)
     geoms = units_to_grid_crs(units, grid)
-    F = unit_coverage(grid, geoms, units["unit_code"].to_numpy(), cache_dir=tmp_cache)
+    F = unit_coverage(grid, geoms, units["unit_code"].to_numpy(), CoverageCacheDir(tmp_cache))
     areas = np.asarray(F.sum(axis=1)).ravel() * grid.cell_area
     true = shapely.area(geoms)
     inside = shapely.within(geoms, shapely.box(*grid.bounds))

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     from gridcarbon.config import RunConfig
-    from gridcarbon.grids.prior import build_prior
-    from gridcarbon.zoning.stage import run_zoning_stage
+    from gridcarbon.grids.gridspec import GridSpec
+    from gridcarbon.pipeline import build_prior, zone_report, zoning_inputs
 
     cfg = RunConfig()
     cfg.period.end = cfg.period.start.replace(day=12)  # 12 days: emerging analysis runs
@@ -20,7 +20,9 @@ def default_run(tmp_path_factory):
     cfg.zoning.cache_dir = d / "cache"
     cfg.zoning.toroidal_shifts = 49
     prior = build_prior(cfg)
-    res = run_zoning_stage(cfg, prior, d / "out")
+    inputs = zoning_inputs(cfg, GridSpec.from_dataset(prior))
+    (d / "out").mkdir()
+    res, _ = zone_report(cfg, prior, inputs, d / "out")
     return cfg, prior, res, d
 
 

@@ -12,7 +12,7 @@ from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
 
 @pytest.fixture(scope="module")
 def units():
-    from gridcarbon.scenario.units import default_units
+    from gridcarbon.scenario.synthetic_units import default_units
 
     return default_units(default_grid())
 
@@ -59,7 +59,7 @@ def test_default_units_tile_the_region(units):
 
 @pytest.mark.slow
 def test_default_units_deterministic(units):
-    from gridcarbon.scenario.units import default_units
+    from gridcarbon.scenario.synthetic_units import default_units
 
     again = default_units(default_grid())
     assert (again["unit_code"] == units["unit_code"]).all()
@@ -73,7 +73,7 @@ def test_written_as_geopackage(tmp_path):
     import geopandas as gpd
 
     from gridcarbon.errors import OutputExistsError
-    from gridcarbon.scenario.units import write_default_units
+    from gridcarbon.scenario.synthetic_units import write_default_units
 
     p = write_default_units(tmp_path / "units.gpkg")
     g = gpd.read_file(p, layer="control_units")
@@ -84,7 +84,7 @@ def test_written_as_geopackage(tmp_path):
 
 @pytest.mark.slow
 def test_facilities_fall_in_industrial_units(units):
-    from gridcarbon.scenario.inventory import facility_catalogue
+    from gridcarbon.scenario.zhejiang_inventory import facility_catalogue
 
     grid = default_grid()
     fac = facility_catalogue(grid)

@@ -4,13 +4,9 @@ import numpy as np
 import pymannkendall as pmk
 import pytest
 
+from gridcarbon.contracts import EMERGING_CATEGORIES
 from gridcarbon.errors import InputDataError
-from gridcarbon.zoning.emerging import (
-    EMERGING_CATEGORIES,
-    classify_emerging,
-    mann_kendall,
-    mann_kendall_many,
-)
+from gridcarbon.zoning.emerging import classify_emerging, mann_kendall, mann_kendall_many
 
 
 @pytest.mark.parametrize("seed", range(6))

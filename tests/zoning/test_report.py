@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 import shapely
 from openpyxl import load_workbook
-from synthetic import synthetic_grids
+from synthetic import synthetic_grids, zone_report
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.io.tables import csv_text_value, excel_safe_text
+from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.report import _svg_bars, _svg_lines, _table, render_html
-from gridcarbon.zoning.stage import run_zoning_stage
 from tests.payloads import CONTROL, canary_fired, payloads
 
 #: Elements the report may contain: anything else (script, img, iframe ...) was injected.
@@ -200,7 +200,8 @@ def hostile_stage(small_grid, tmp_path_factory):
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(d)
-        res = run_zoning_stage(cfg, ds, d / "out")
+        units, qa = control_units(units_file, cfg, small_grid)
+        res, _ = zone_report(ds, units, cfg, d / "out", qa=qa, units_path=units_file)
     return {"res": res, "dir": d, "names": names, "codes": codes, "units_file": units_file}
 
 

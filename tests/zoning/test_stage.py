@@ -1,4 +1,4 @@
-"""The zoning stage end to end on a small grid, and the `gridcarbon zones` command."""
+"""The zoning stage end to end on a small grid, its documents, and the `gridcarbon zones` command."""
 
 import json
 
@@ -9,12 +9,15 @@ import pytest
 import shapely
 import xarray as xr
 from click.testing import CliRunner
-from synthetic import synthetic_grids
+from synthetic import FactorCovariance, synthetic_grids, zone_report
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.errors import OutputExistsError
-from gridcarbon.zoning.emerging import EMERGING_CATEGORIES
-from gridcarbon.zoning.stage import OUTPUT_FILES, run_zoning_stage
+from gridcarbon.contracts import EMERGING_CATEGORIES, RUN_FILES, ZoningResult
+from gridcarbon.errors import InputDataError, OutputExistsError
+from gridcarbon.species import DEFAULT_SPECIES
+from gridcarbon.zoning.normalise import control_units
+from gridcarbon.zoning.report import output_names, zoning_documents
+from gridcarbon.zoning.stage import run_zoning
 
 CATS = ["优先保护单元", "重点管控单元", "一般管控单元"]
 
@@ -73,16 +76,26 @@ def stage_run(small_grid, tmp_path_factory):
         top_n=5,
         qa_region="none",
     )
-    res = run_zoning_stage(cfg, ds, d / "out")
+    units, qa = control_units(d / "units.gpkg", cfg, small_grid)
+    res, files = zone_report(
+        ds, units, cfg, d / "out", qa=qa, units_path=d / "units.gpkg", grids_kind="posterior"
+    )
     return res, ds, cfg, d
 
 
 def test_outputs_written(stage_run):
     res, ds, cfg, d = stage_run
-    for name in OUTPUT_FILES.values():
-        if name == "hotspots_hour.nc" and not cfg.hourly_hotspots:
-            continue
-        assert (d / "out" / name).exists(), name
+    assert isinstance(res, ZoningResult) and res.grids_kind == "posterior"
+    assert res.species == DEFAULT_SPECIES
+    zoning_files = [f.name for f in RUN_FILES if f.stage == "zoning"]
+    assert output_names(cfg) == zoning_files
+    assert sorted(p.name for p in (d / "out").iterdir()) == sorted(zoning_files)
+    quiet = cfg.model_copy(update={"keep_hourly": False, "hourly_hotspots": False})
+    assert set(zoning_files) - set(output_names(quiet)) == {
+        "zone_tally_hourly.nc",
+        "hotspots_hour.nc",
+    }
+    assert (d / "out" / "zone_units.csv").read_bytes()[:3] == b"\xef\xbb\xbf"  # for Excel
     g = gpd.read_file(d / "out" / "zone_units.gpkg")
     assert len(g) == 21 and g.crs.to_epsg() == 4490
     for col in (
@@ -195,9 +208,17 @@ def test_unit_hotspot_figures(stage_run):
 
 
 def test_refuses_to_overwrite(stage_run):
+    from gridcarbon.io.outputs import write_documents
+
     res, ds, cfg, d = stage_run
     with pytest.raises(OutputExistsError, match="overwrite"):
-        run_zoning_stage(cfg, ds, d / "out")
+        write_documents(zoning_documents(res, cfg, {"synthetic": "true", "config": ""}), d / "out")
+
+
+def test_units_are_a_geodataframe(stage_run):
+    res, ds, cfg, d = stage_run
+    with pytest.raises(InputDataError, match="GeoDataFrame.*control_units"):
+        run_zoning(ds, d / "units.gpkg", cfg, species=DEFAULT_SPECIES)
 
 
 def test_zones_command(stage_run, small_grid, tmp_path):
@@ -255,10 +276,11 @@ def test_zones_command(stage_run, small_grid, tmp_path):
     assert bad.exit_code == 1 and "does not exist" in bad.output
 
 
-def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeypatch):
-    """run_zoning asks the inversion for σ² = cᵀ diag(e) P diag(e) c of each unit."""
+def test_posterior_std_through_the_covariance_protocol(stage_run, small_grid):
+    """run_zoning asks the covariance for σ of each unit total, with the units' coverage and
+    point assignment, and reports it beside the total."""
+    from gridcarbon.contracts import PosteriorCovariance
     from gridcarbon.zoning.stage import run_zoning
-    from gridcarbon.zoning.tally import unit_total_std_from_covariance
 
     res, ds, cfg, d = stage_run
     # scaling factors per cell with exponential spatial correlation (30 km), 20 % std
@@ -266,30 +288,29 @@ def test_posterior_std_from_hand_built_covariance(stage_run, small_grid, monkeyp
     pos = np.column_stack([xx.ravel(), yy.ravel()])
     dist = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
     P = 0.04 * np.exp(-dist / 30000.0)
-
-    class FakeResult:
-        pass
-
-    def fake_unit_total_std(result, F, species, time_slice, point_unit):
-        assert isinstance(result, FakeResult) and time_slice is None
-        e = ds[species].values.astype(np.float64).sum(axis=0).ravel()
-        return unit_total_std_from_covariance(F, e, P=P)
-
-    from gridcarbon.zoning import tally
-
-    monkeypatch.setattr(tally, "unit_total_std", fake_unit_total_std)
-    out = run_zoning(
-        ds,
-        cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0}),
-        inversion_result=FakeResult(),
-    )
+    covariance = FactorCovariance(ds, P)
+    assert isinstance(covariance, PosteriorCovariance)
+    quick = cfg.model_copy(update={"hourly_hotspots": False, "toroidal_shifts": 0})
+    units = res.units[[*res.qa.column_map, "geometry"]]
+    out = run_zoning(ds, units, quick, species=DEFAULT_SPECIES, covariance=covariance)
+    assert [c[1] for c in covariance.calls] == ["CO2", "NOx", "VOC"]
+    for F, _, point_unit, hours in covariance.calls:
+        assert F is out.overlay.F and point_unit is out.overlay.point_unit and hours is None
     F = out.overlay.F.toarray()
     e = ds["NOx"].values.astype(np.float64).sum(axis=0).ravel()
     c = F * e
     expect = np.sqrt(np.einsum("ij,jk,ik->i", c, P, c))
     np.testing.assert_allclose(out.table["NOx_posterior_std_kg"], expect, rtol=1e-10)
+    np.testing.assert_allclose(
+        out.table["NOx_posterior_cv"], expect / out.table["NOx_kg"], rtol=1e-10
+    )
     assert "posterior_std" in out.timings
     # correlated errors add up: more than the independent-cells figure for every big unit
     indep = np.sqrt((c**2) @ np.diag(P))
     big = out.table["NOx_area_kg"] > out.table["NOx_area_kg"].median()
     assert (expect[big] > indep[big]).all()
+    # a covariance that answers with the wrong shape is refused, naming the species
+    wrong = FactorCovariance(ds, P)
+    wrong.total_std = lambda *a, **k: np.ones(3)
+    with pytest.raises(InputDataError, match="shape"):
+        run_zoning(ds, units, quick, species=DEFAULT_SPECIES, covariance=wrong)

@@ -9,7 +9,6 @@ from gridcarbon.errors import InputDataError
 from gridcarbon.zoning.hotspots import toroidal_null
 from gridcarbon.zoning.tally import (
     aggregate_time,
-    posterior_unit_std,
     sparse_time_matmul,
     sparse_time_matmul_many,
     unit_total_std_from_covariance,
@@ -86,23 +85,6 @@ def test_posterior_std_forms_agree_and_keep_correlations():
     assert np.abs(indep - dense).max() > 0.05 * dense.max()
 
 
-def test_posterior_std_passes_the_point_assignment(monkeypatch):
-    from gridcarbon.zoning import tally
-
-    calls = []
-    monkeypatch.setattr(
-        tally,
-        "unit_total_std",
-        lambda r, F, s, ts, point_unit: (
-            calls.append((s, ts, point_unit.tolist())) or np.ones(F.shape[0])
-        ),
-    )
-    out = posterior_unit_std(
-        object(), sp.csr_matrix((3, 4)), "NOx", None, point_unit=np.array([2, -1])
-    )
-    assert out.tolist() == [1.0, 1.0, 1.0] and calls == [("NOx", None, [2, -1])]
-
-
 def _blob(shape, r, c, rad=2):
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     return (yy - r) ** 2 + (xx - c) ** 2 <= rad * rad
@@ -137,14 +119,41 @@ def test_toroidal_counts_equal_numpy_roll():
     from gridcarbon.zoning.hotspots import _random_shifts
 
     rng = np.random.default_rng(2)
-    a, b, c = (rng.random((5, 13, 17)) < p for p in (0.2, 0.3, 0.4))
-    got = toroidal_null([a, b, c], 7, 3.0, seed=5)
-    shifts = _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5))
-    for k, (dy2, dx2, dy3, dx3) in enumerate(shifts):
-        # map 1's cell (r, c) meets map 2's cell (r + dy2, c + dx2), wrapping around
-        b2 = np.roll(b, (-dy2, -dx2), axis=(1, 2))
-        c3 = np.roll(c, (-dy3, -dx3), axis=(1, 2))
-        assert got[k] == int((a & b2 & c3).sum())
+    maps = [rng.random((5, 13, 17)) < p for p in (0.2, 0.3, 0.4, 0.5)]
+    for n in (2, 3, 4):  # the unrolled kernel for pairs and triples, the general one beyond
+        got = toroidal_null(maps[:n], 7, 3.0, seed=5)
+        shifts = _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), n)
+        assert shifts.shape == (7, 2 * max(n - 1, 2))
+        for k, row in enumerate(shifts):
+            # map 1's cell (r, c) meets map i's cell (r + dy_i, c + dx_i), wrapping around
+            hit = maps[0].copy()
+            for i in range(1, n):
+                dy, dx = row[2 * (i - 1)], row[2 * (i - 1) + 1]
+                hit &= np.roll(maps[i], (-dy, -dx), axis=(1, 2))
+            assert got[k] == int(hit.sum()), (n, k)
+    # a pair and a triple draw the same shifts: the pair's are the triple's first two columns
+    np.testing.assert_array_equal(
+        _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), 2),
+        _random_shifts(13, 17, 7, 3.0, np.random.default_rng(5), 3),
+    )
+
+
+def test_toroidal_shifts_need_room():
+    hot = [np.ones((2, 6, 6), bool)] * 4
+    with pytest.raises(InputDataError, match="toroidal_shifts: 0"):
+        toroidal_null(hot, 5, 3.0, seed=1)
+
+
+def test_fused_tallies_of_any_number_of_fields():
+    rng = np.random.default_rng(1)
+    F = sp.random(40, 200, density=0.05, random_state=3, format="csr")
+    for n in (1, 2, 3, 4, 7):
+        xs = [rng.random((6, 200), dtype=np.float32) for _ in range(n)]
+        xs.append(rng.random((6, 200)))  # another dtype: one by one
+        got = sparse_time_matmul_many(F, xs)
+        assert len(got) == len(xs)
+        for g, x in zip(got, xs, strict=True):
+            np.testing.assert_array_equal(g, sparse_time_matmul(F, x))  # bit for bit
 
 
 def test_sector_tallies(small_grid):
@@ -184,9 +193,9 @@ def test_sector_tallies(small_grid):
         [shapely.box(x0, y1 - 45000, x0 + 45000, y1), shapely.box(x0 + 45000, y0, x1, y1 - 20000)],
         dtype=object,
     )
-    F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]), use_cache=False)
+    F = unit_coverage(small_grid, geoms, np.array(["U1", "U2"]))
     ov = Overlay(small_grid, F, geoms, np.array(["U1", "U2"]), assign_points(geoms, px, py))
-    t = zone_tally(ds, ov)
+    t = zone_tally(ds, ov, None, list(area))
     for s in area:
         np.testing.assert_allclose(t[f"{s}_sector"].sum("sector").values, t[s].values, rtol=1e-9)
         # U1 holds points A and B (power), U2 point C (solvent use)

@@ -11,7 +11,8 @@ import shapely
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError
 from gridcarbon.grids.gridspec import to_projected
-from gridcarbon.zoning.units import control_units, wgs84_to_gcj02
+from gridcarbon.zoning.normalise import control_units
+from gridcarbon.zoning.offsets import wgs84_to_gcj02
 
 CFG = ZoningConfig(check_offset=False)
 CODES = ["ZH33010910001", "ZH33010920001", "ZH33010930001"]
@@ -139,7 +140,7 @@ def test_units_wholly_outside_the_grid(small_grid):
         "their emissions cannot be tallied: clip the file to the grid (QGIS: Vector > "
         "Geoprocessing > Clip) or set zoning.units_outside_grid: drop"
     )
-    from gridcarbon.zoning.units import UnitsOutsideGridWarning
+    from gridcarbon.zoning.qa import UnitsOutsideGridWarning
 
     cfg = CFG.model_copy(update={"units_outside_grid": "drop"})
     with pytest.warns(UnitsOutsideGridWarning, match="1 unit.* dropped"):
@@ -161,7 +162,7 @@ def test_units_partly_outside_the_grid_warned(small_grid):
         float(lon[0]) - 0.05, float(lat[0]) - 0.05, float(lon[0]) + 0.05, float(lat[0]) + 0.05
     )
     g = units([*units().geometry[:2], edge])
-    from gridcarbon.zoning.units import UnitsOutsideGridWarning
+    from gridcarbon.zoning.qa import UnitsOutsideGridWarning
 
     with pytest.warns(
         UnitsOutsideGridWarning,
@@ -187,7 +188,7 @@ def test_gcj02_alias_on_web_mercator(tmp_path, small_grid):
 
 @pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4490", "EPSG:3857"])
 def test_bd09_offset_removed(crs, small_grid):
-    from gridcarbon.zoning.units import gcj02_to_bd09
+    from gridcarbon.zoning.offsets import gcj02_to_bd09
 
     true = units()
     baidu = shifted(true, lambda lon, lat: gcj02_to_bd09(*wgs84_to_gcj02(lon, lat)))
@@ -213,21 +214,6 @@ def test_offset_options_contradicting():
     with pytest.raises(ValueError, match="units_gcj02: true contradicts units_offset: bd09"):
         ZoningConfig(units_gcj02=True, units_offset="bd09")
     assert ZoningConfig(units_gcj02=True).effective_units_offset == "gcj02"
-
-
-def test_bd09_formula_published_vectors():
-    from gridcarbon.zoning.units import bd09_to_gcj02, gcj02_to_bd09
-
-    # coordtransform (github.com/wandergis/coordtransform) README: Beijing (116.404, 39.915)
-    lon, lat = bd09_to_gcj02(116.404, 39.915)
-    assert lon == pytest.approx(116.39762729119315, abs=1e-12)
-    assert lat == pytest.approx(39.90865673957631, abs=1e-12)
-    lon, lat = gcj02_to_bd09(116.404, 39.915)
-    assert lon == pytest.approx(116.41036949371029, abs=1e-12)
-    assert lat == pytest.approx(39.92133699351021, abs=1e-12)
-    glon, glat = np.meshgrid(np.linspace(118.0, 123.0, 9), np.linspace(27.0, 31.2, 9))
-    back = bd09_to_gcj02(*gcj02_to_bd09(glon, glat))
-    assert np.abs(back[0] - glon).max() < 2e-6 and np.abs(back[1] - glat).max() < 2e-6
 
 
 def test_geodataframe_matches_file(tmp_path, small_grid):

@@ -1,6 +1,6 @@
 """``gridcarbon synergy …``: the synergy analytics on the command line.
 
-Thin: each subcommand reads its tables (``gridcarbon.synergy.io``), calls the analytics and
+Thin: each subcommand reads its tables (``gridcarbon.io.synergy_files``), calls the analytics and
 writes CSV/Excel (formula-safe), an HTML section and, for peaks, an SVG plot. Every output is
 labelled 非官方测算 (unofficial calculation).
 """
@@ -8,24 +8,26 @@ labelled 非官方测算 (unofficial calculation).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
-from gridcarbon.errors import GridcarbonError, InputDataError
+from gridcarbon.cli.options import out_option, overwrite_option
+from gridcarbon.errors import InputDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["synergy"]
 
-_out_dir = click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Output folder (created; existing files are kept unless --overwrite).",
+_out_dir = out_option(
+    "Output folder (default: ./gridcarbon-output); files already there are kept, and "
+    "replaced only with --overwrite.",
+    dest="out_dir",
+    default_folder=True,
 )
-_overwrite = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+_overwrite = overwrite_option
 _run = click.option(
     "--run",
     "run_dir",
@@ -35,18 +37,7 @@ _run = click.option(
 )
 
 
-class _Group(click.Group):
-    """Turns gridcarbon's errors into one clean message and exit code 2."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except GridcarbonError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group()
 def synergy() -> None:
     """Pollution–carbon synergy analytics (unofficial calculations, 非官方测算)."""
 
@@ -60,37 +51,28 @@ def _write_outputs(
     html: str | None = None,
     extra: tuple[str, ...] = (),
 ) -> list[Path]:
-    """Write the sheets (one workbook + one CSV each) and the HTML page; ``extra`` names the
-    caller's further files, checked for existence with the others before anything is written."""
-    from gridcarbon.io.runfolder import atomic_path
-    from gridcarbon.io.tables import write_csv, write_excel
+    """Write the sheets (one workbook + one CSV each) and the HTML page, all or none
+    (:func:`gridcarbon.io.runfolder.output_set`); ``extra`` names the caller's further files,
+    checked for existence with the others before anything is written."""
+    import pandas as pd
+
+    from gridcarbon.contracts import Document
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.runfolder import check_output_set, output_set
     from gridcarbon.synergy.index import UNOFFICIAL_LABEL
 
-    targets = [out_dir / f"{stem}.xlsx", *(out_dir / f"{stem}_{n}.csv" for n in sheets)]
-    targets += [out_dir / name for name in extra]
-    if html is not None:
-        targets.append(out_dir / f"{stem}.html")
-    existing = [p for p in targets if p.exists()]
-    if existing and not overwrite:
-        from gridcarbon.errors import OutputExistsError
-
-        raise OutputExistsError(
-            f"{str(existing[0])!r} already exists; pass --overwrite or choose another --out"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = pd.DataFrame(
         {"key": ["label", *settings], "value": [UNOFFICIAL_LABEL, *map(_text, settings.values())]}
     )
-    all_sheets = {**sheets, "settings": meta}
-    written = [write_excel(all_sheets, out_dir / f"{stem}.xlsx", overwrite)]
+    documents = {f"{stem}.xlsx": Document("xlsx", {**sheets, "settings": meta})}
     for name, df in sheets.items():
-        shown = df.reset_index() if df.index.name else df
-        written.append(write_csv(shown, out_dir / f"{stem}_{name}.csv", overwrite))
+        documents[f"{stem}_{name}.csv"] = Document("csv", df.reset_index() if df.index.name else df)
     if html is not None:
-        with atomic_path(out_dir / f"{stem}.html", overwrite) as tmp:
-            tmp.write_text(_page(html), encoding="utf-8")
-        written.append(out_dir / f"{stem}.html")
-    return written
+        documents[f"{stem}.html"] = Document("html", _page(html))
+    check_output_set(out_dir, [*documents, *extra], overwrite)
+    with output_set(out_dir, list(documents), overwrite) as tmp:
+        write_documents(documents, tmp)
+    return [out_dir / name for name in documents]
 
 
 def _text(v: object) -> str:
@@ -116,9 +98,10 @@ def _report(paths: list[Path]) -> None:
 @_overwrite
 def template_cmd(path: Path, overwrite: bool) -> None:
     """Write an empty indicator-values table (CSV or .xlsx) with Chinese and English headers."""
-    from gridcarbon.synergy.io import load_indicator_system, write_template
+    from gridcarbon.io.synergy_files import write_template
+    from gridcarbon.synergy.index import load_indicator_system
 
-    click.echo(str(write_template(path, load_indicator_system(), overwrite)))
+    click.echo(str(write_template(path, load_indicator_system().table, overwrite)))
 
 
 @synergy.command("index")
@@ -166,18 +149,12 @@ def index_cmd(
     shipped GDP at constant 2020 prices) is written beside the official indicator 5; it never
     enters the index.
     """
-    from gridcarbon.synergy.index import synergy_index
-    from gridcarbon.synergy.io import (
-        load_indicator_system,
-        provenance_sheet,
-        read_bounds,
-        read_indicator_values,
-        read_table,
-    )
+    from gridcarbon.io.synergy_files import read_bounds, read_indicator_values, read_table
+    from gridcarbon.synergy.index import load_indicator_system, provenance_sheet, synergy_index
     from gridcarbon.synergy.sections import html_fragment
 
     system = load_indicator_system()
-    table = read_indicator_values(values, system)
+    table = read_indicator_values(values, system.table)
     fixed = read_bounds(bounds_file) if bounds_file else None
     states = None
     if state_scores is not None:
@@ -221,10 +198,12 @@ def index_cmd(
 
 def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic: bool):
     """The model's CO2 per unit GDP beside the official indicator 5 of the same year."""
+    from gridcarbon.io.synergy_files import load_shipped_gdp, read_run_city_totals, run_is_synthetic
+    from gridcarbon.species import CO2
     from gridcarbon.synergy.decoupling import constant_price_gdp, model_carbon_intensity, run_year
-    from gridcarbon.synergy.io import load_shipped_gdp, read_run_city_co2, run_is_synthetic
 
-    city, first, last = read_run_city_co2(run_dir)
+    city, first, last = read_run_city_totals(run_dir, CO2.name)
+    city = city.rename(columns={"total_t": "co2_t"})
     year = run_year(first, last)
     gdp = constant_price_gdp(load_shipped_gdp(), 2020)
     model = model_carbon_intensity(
@@ -257,12 +236,14 @@ def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic
 @_overwrite
 def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
     """Tapio decoupling of emissions (region_code, year, emissions) from GDP at constant prices."""
+    import pandas as pd
+
+    from gridcarbon.io.synergy_files import load_shipped_gdp, read_table
     from gridcarbon.synergy.decoupling import (
         check_gdp_magnitude,
         constant_price_gdp,
         tapio_table,
     )
-    from gridcarbon.synergy.io import load_shipped_gdp, read_table
 
     em = read_table(emissions, dtype={"region_code": str})
     if gdp_path is None:
@@ -294,8 +275,8 @@ def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
 @_overwrite
 def cocontrol_cmd(run_dir, base_run, level, out_dir, overwrite):
     """Co-control analysis of a run: distribution, trend, correlation (and change vs a base)."""
-    from gridcarbon.synergy.io import read_unit_daily
     from gridcarbon.synergy.sections import cocontrol_analysis, html_fragment
+    from gridcarbon.synergy.unit_series import read_unit_daily
 
     if run_dir is None:
         raise InputDataError("give --run DIR (a folder written by `gridcarbon run`)")
@@ -371,9 +352,9 @@ def allocate_cmd(
     overwrite,
 ):
     """Allocate a CO2 cap to the entities of a table (whole tonnes summing to the cap)."""
+    from gridcarbon.io.synergy_files import read_table
     from gridcarbon.names import clean_text_values
     from gridcarbon.synergy.allocation import allocate, carbon_account
-    from gridcarbon.synergy.io import read_table
 
     table = read_table(table_path, dtype={id_column: str})
     if id_column not in table:
@@ -399,13 +380,16 @@ def allocate_cmd(
     if posterior_column and run_dir is not None:
         raise InputDataError("give either --posterior-column or --run, not both")
     if posterior_column:
+        import pandas as pd
+
         result = carbon_account(alloc, pd.to_numeric(table[posterior_column], errors="coerce"))
     elif run_dir is not None:
-        from gridcarbon.synergy.io import read_run_posterior_co2
+        from gridcarbon.io.synergy_files import read_run_posterior_totals
+        from gridcarbon.species import CO2
 
         if level is None:
             raise InputDataError("--run needs --level (facility, unit, county or city)")
-        result = carbon_account(alloc, read_run_posterior_co2(run_dir, level))
+        result = carbon_account(alloc, read_run_posterior_totals(run_dir, level, CO2.name))
     sheets = {"allocation": result}
     if alloc.weights is not None:
         sheets["entropy_weights"] = alloc.weights.to_frame()
@@ -433,8 +417,8 @@ def allocate_cmd(
 @_overwrite
 def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
     """Red/yellow/green rating of enterprises on reduction, decarbonisation, synergy, efficiency."""
+    from gridcarbon.io.synergy_files import read_run_point_sources, read_table, run_is_synthetic
     from gridcarbon.names import clean_text_values
-    from gridcarbon.synergy.io import read_point_sources, read_table, run_is_synthetic
     from gridcarbon.synergy.rating import (
         anonymise as hide,
     )
@@ -463,7 +447,7 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
         if {"lon", "lat"} <= set(table.columns):
             locations = table[["facility_id", "lon", "lat"]]
     elif run_dir is not None:
-        points = read_point_sources(run_dir)
+        points = read_run_point_sources(run_dir)
         table = synthetic_facility_attributes(points)
         synthetic = True
         locations = points.rename(
@@ -538,14 +522,14 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
 def crosscheck_cmd(run_dir, reported, out_dir, overwrite):
     """Cross-check reported stack emissions against the run's posterior."""
     from gridcarbon.config.synergy import CrosscheckSettings
-    from gridcarbon.synergy.crosscheck import crosscheck, evidence
-    from gridcarbon.synergy.io import (
+    from gridcarbon.io.synergy_files import (
         read_inversion_solver,
         read_point_crosscheck,
         read_station_evidence,
         read_table,
         run_is_synthetic,
     )
+    from gridcarbon.synergy.crosscheck import crosscheck, evidence
     from gridcarbon.synergy.sections import html_fragment
 
     if run_dir is None:
@@ -605,7 +589,7 @@ def crosscheck_cmd(run_dir, reported, out_dir, overwrite):
 def peak_cmd(spec_path, draws, seed, out_dir, overwrite):
     """Carbon-peak scenarios (Kaya identity) from a YAML/CSV spec, with a band and an SVG plot."""
     from gridcarbon.io.runfolder import atomic_path
-    from gridcarbon.synergy.io import read_peak_spec
+    from gridcarbon.io.synergy_files import read_peak_spec
     from gridcarbon.synergy.peak import peak_svg, project_scenarios
     from gridcarbon.synergy.sections import html_fragment
 

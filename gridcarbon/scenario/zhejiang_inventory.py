@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,11 +28,12 @@ from gridcarbon.grids.coverage import coverage_matrix
 from gridcarbon.grids.gridspec import GridSpec, to_projected
 from gridcarbon.grids.inventory import (
     POINT_ATTRIBUTES,
-    POINT_COLUMNS,
     Inventory,
     locate_points,
+    point_columns,
     validate_points,
 )
+from gridcarbon.io.tables import read_point_sources
 from gridcarbon.scenario.geography import (
     CITY_POPULATION_2020,
     load_boundaries,
@@ -126,10 +128,12 @@ def facility_catalogue(
     Returns
     -------
     DataFrame
-        :data:`POINT_COLUMNS` plus ``row``, ``col`` (cell) and ``synthetic`` (True); emissions in
-        kg per year.
+        :func:`~gridcarbon.grids.inventory.point_columns` of the species of
+        :data:`PROVINCIAL_TOTALS` plus ``row``, ``col`` (cell) and ``synthetic`` (True);
+        emissions in kg per year.
     """
     sectors = list(SECTORS) if sectors is None else sectors
+    species = [str(sp) for sp in PROVINCIAL_TOTALS.columns]
     rng = np.random.default_rng(seed)
     region = region_polygon(grid.crs)
     land = to_projected(shapely.union_all(load_boundaries("province").geometry.values), grid.crs)
@@ -177,11 +181,12 @@ def facility_catalogue(
         sizes = np.array([m.pop("size") for m in members])
         shares = sizes / sizes.sum()
         for m, share in zip(members, shares, strict=True):
-            for sp in ("CO2", "NOx", "VOC"):
+            for sp in species:
                 m[sp] = float(PROVINCIAL_TOTALS.loc[sector, sp] * POINT_SHARE[sector] * share)
             rows.append(m)
-    points = validate_points(pd.DataFrame(rows, columns=list(POINT_COLUMNS)), list(SECTORS))
-    points = locate_points(points, grid)
+    table = pd.DataFrame(rows, columns=list(point_columns(species)))
+    points = validate_points(table, species, SECTORS, source="synthetic facility catalogue")
+    points = locate_points(points, grid, species=species)
     points["synthetic"] = True
     return points
 
@@ -305,32 +310,39 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
 
 
 def zhejiang_inventory(config: RunConfig, grid: GridSpec) -> Inventory:
-    """The default Zhejiang inventory for ``config`` on ``grid``.
+    """The default Zhejiang inventory of the configured sectors and species on ``grid``.
 
     With ``config.prior.point_sources_csv`` the synthetic facility catalogue is replaced by the
-    user's point sources; the area parts stay ``(1 − POINT_SHARE)`` of the assumed totals.
+    user's point sources (checked here: the columns of
+    :func:`~gridcarbon.grids.inventory.point_columns` of the configured species); the area
+    parts stay ``(1 − POINT_SHARE)`` of the assumed totals.
     """
-    from gridcarbon.io import read_point_sources
-
     sectors = list(config.sectors)
+    species = list(config.species)
     proxies = spatial_proxies(grid, config.grid.territorial_sea_m)
     area_totals = PROVINCIAL_TOTALS.loc[sectors].copy()
     for s in sectors:
         area_totals.loc[s] *= 1.0 - POINT_SHARE.get(s, 0.0)
-    if config.prior.point_sources_csv is not None:
-        points = read_point_sources(config.prior.point_sources_csv, sectors)
-        points = locate_points(points, grid, drop_outside=config.prior.drop_points_outside)
+    components = ["provincial sector totals (assumed)"]
+    csv = config.prior.point_sources_csv
+    if csv is not None:
+        source = f"point-source CSV {Path(csv).name!r}"
+        points = validate_points(read_point_sources(csv), species, sectors, source=source)
+        points = locate_points(
+            points, grid, drop_outside=config.prior.drop_points_outside, species=species
+        )
         points["synthetic"] = False
-        point_note = f"user point sources from {config.prior.point_sources_csv}"
+        point_note = f"user point sources from {csv}"
     else:
         points = facility_catalogue(grid, config.prior.seed, sectors)
         point_note = "synthetic facility catalogue placed in real industrial areas"
+        components.append("facility catalogue (synthetic)")
     return Inventory(
         grid=grid,
         sectors=sectors,
-        area_totals=area_totals[list(config.species)],
+        area_totals=area_totals[species],
         proxies=np.stack([proxies[s] for s in sectors]),
-        points=points.loc[:, [*POINT_ATTRIBUTES, *config.species, "row", "col", "synthetic"]],
+        points=points.loc[:, [*POINT_ATTRIBUTES, *species, "row", "col", "synthetic"]],
         synthetic=True,
         description={
             "area_sources": "assumed provincial sector totals (synthetic) spread over real "
@@ -338,4 +350,5 @@ def zhejiang_inventory(config: RunConfig, grid: GridSpec) -> Inventory:
             "point_sources": point_note,
         },
         region_fraction=proxies["region_fraction"],
+        synthetic_components=tuple(components),
     )

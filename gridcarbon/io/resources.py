@@ -1,6 +1,7 @@
 """What a run will need (memory, disk) and what the machine has, to refuse a run before its work.
 
-Light: standard library only, so the check costs nothing next to the run.
+What the machine has is read from the cgroup and ``/proc`` files, hence the module's place in
+the io layer.  Light: standard library only, so the check costs nothing next to the run.
 
 Calibration
 -----------

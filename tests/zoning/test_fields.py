@@ -11,7 +11,7 @@ import shapely
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.names import NameCleanedWarning
-from gridcarbon.zoning.units import control_units
+from gridcarbon.zoning.normalise import control_units
 
 CFG = ZoningConfig(check_offset=False)
 CODES = ["ZH33010910001", "ZH33010920001", "ZH33010930001"]
@@ -112,7 +112,7 @@ def test_official_long_names_in_utf8_shapefile(tmp_path, small_grid):
 
 
 def test_field_order_never_decides():
-    from gridcarbon.zoning.units import map_fields
+    from gridcarbon.zoning.fields import map_fields
 
     a = map_fields(official_units(order=("code", "name", "category", "subtype")).iloc[:, :4])
     renamed = {"环境管控单元编码": "环境_1", "环境管控单元名称": "环境管"}
@@ -125,7 +125,7 @@ def test_field_order_never_decides():
 
 
 def test_indistinguishable_fields_refused():
-    from gridcarbon.zoning.units import map_fields
+    from gridcarbon.zoning.fields import map_fields
 
     # UTF-8 cuts of 管控单元名称 and 管控单元分类, both holding free text: name or subtype?
     t = official_units().drop(columns=["环境管控单元名称", "管控单元类别", "管控单元分类"])
@@ -144,7 +144,7 @@ def test_indistinguishable_fields_refused():
 
 
 def test_identical_fields_are_one_answer():
-    from gridcarbon.zoning.units import map_fields
+    from gridcarbon.zoning.fields import map_fields
 
     t = official_units()
     t["HJGKDYBM"] = t["环境管控单元编码"]
@@ -185,7 +185,7 @@ def test_unknown_category_label_refused(tmp_path, small_grid):
         "zoning.category_check: warn to take the category from the unit code"
     )
     cfg = CFG.model_copy(update={"category_check": "warn"})
-    from gridcarbon.zoning.units import CategoryWarning
+    from gridcarbon.zoning.normalise import CategoryWarning
 
     with pytest.warns(CategoryWarning, match="1 unit.*unknown label"):
         units, qa = control_units(path, cfg, grid=small_grid)
@@ -217,7 +217,7 @@ def test_label_contradicting_code_digit(small_grid):
         r"labelled '重点管控单元' \(key_control\) .* digit 3 means general_control",
     ):
         control_units(t, CFG, grid=small_grid)
-    from gridcarbon.zoning.units import CategoryWarning
+    from gridcarbon.zoning.normalise import CategoryWarning
 
     with pytest.warns(CategoryWarning, match="contradicts"):
         units, qa = control_units(

@@ -1,0 +1,78 @@
+"""The unit layer's inputs: units, their documented columns and their series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gridcarbon.contracts import ZoningResult
+from gridcarbon.errors import InputDataError
+from gridcarbon.maps.layers_units import unit_columns, unit_frame, unit_series_tables
+from gridcarbon.species import DEFAULT_SPECIES
+
+
+def test_unit_series_from_the_zoning_result(small):
+    z = small["inputs"].zoning
+    t = unit_series_tables(z, DEFAULT_SPECIES)
+    assert list(t["hour"]) == ["CO2", "NOx", "VOC"] and list(t["month"]) == ["CO2", "NOx", "VOC"]
+    assert t["hour"]["CO2"].shape == (4, 24) and t["hour"]["CO2"].attrs["units"] == "kg h-1"
+    np.testing.assert_allclose(
+        t["hour"]["NOx"].to_numpy(), z.diurnal.sel(species="NOx").transpose("unit", "hour")
+    )
+    assert list(t["hour"]["CO2"].index) == list(z.units["unit_code"])
+    # months given as dates become month numbers
+    assert list(t["month"]["VOC"].columns) == list(range(1, 13))
+    assert t["month"]["VOC"].attrs["units"] == "kg"
+    # a species the result lacks is left out; a result without series gives none
+    assert list(unit_series_tables(z, DEFAULT_SPECIES[1:])["hour"]) == ["NOx", "VOC"]
+    assert unit_series_tables(ZoningResult(units=z.units), DEFAULT_SPECIES) == {
+        "hour": {},
+        "month": {},
+    }
+    bad = ZoningResult(units=z.units, tally_month=z.tally_month.rename({"unit": "zone"}))
+    with pytest.raises(InputDataError, match="not \\(unit, month\\)"):
+        unit_series_tables(bad, DEFAULT_SPECIES)
+
+
+def test_unit_columns_are_named_by_the_species():
+    cols = unit_columns(DEFAULT_SPECIES)
+    assert cols.metric[:3] == ("coloc_all_hours", "coloc_all_cell_hours", "coloc_all_cell_days")
+    assert cols.metric[3:] == ("CO2_t_per_km2", "CO2_kg")
+    assert cols.tooltip[:4] == ("area_km2", "CO2_kg", "NOx_kg", "VOC_kg")
+    assert cols.label("NOx_t_per_km2") == "NOx intensity (t km⁻²)"
+    assert cols.label("coloc_CO2_VOC_cell_days") == "CO2+VOC hotspot cell-days"
+    assert cols.label("coloc_all_share_VOC") == "VOC share inside co-located hotspots"
+    assert cols.label("some_user_column") == "some user column"
+    # two species: their pair is the co-located set
+    two = unit_columns(DEFAULT_SPECIES[1:])
+    assert two.metric[0] == "coloc_NOx_VOC_hours"
+    assert two.label("coloc_NOx_VOC_cell_days") == "co-located hotspot cell-days"
+
+
+def test_unit_frame_validates(small):
+    units = small["inputs"].zoning.units
+    u = unit_frame(units)
+    assert u.crs.to_epsg() == 4326 and list(u["unit_code"])[0] == "ZH33010220001"
+    with pytest.raises(InputDataError):
+        unit_frame(units.drop(columns=["unit_code"]))
+    dup = pd.concat([units, units.iloc[:1]])
+    with pytest.raises(InputDataError, match="more than once"):
+        unit_frame(dup)
+
+
+def test_unit_frame_keeps_polygon_parts_only(small):
+    u = small["inputs"].zoning.units.copy()
+    bow = shapely.Polygon(
+        [(120.2, 30.2), (120.3, 30.3), (120.3, 30.2), (120.2, 30.3)]
+    )  # self-crossing
+    coll = shapely.GeometryCollection(
+        [u.geometry.iloc[1], shapely.LineString([(120, 30), (121, 31)])]
+    )
+    u.loc[0, "geometry"] = bow
+    u.loc[1, "geometry"] = coll
+    u.loc[2, "geometry"] = shapely.LineString([(120, 30), (121, 31)])  # no area: dropped
+    got = unit_frame(u)
+    assert len(got) == 3 and set(got.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert got.geometry.is_valid.all()
