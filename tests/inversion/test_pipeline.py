@@ -149,6 +149,35 @@ def test_configured_files_read_by_the_pipeline(tmp_path, files, tiny_case):
 
 
 @pytest.mark.slow
+def test_configured_era5_file_is_the_scenario_meteorology(tmp_path, files, tiny_case):
+    """inversion.meteorology: an ERA5-style file read by the pipeline becomes the scenario's
+    meteorology (no longer called synthetic), with the same result as the same fields given
+    in memory."""
+    from dataclasses import replace
+
+    from gridcarbon.config import load_config
+    from gridcarbon.io.meteorology_file import DatasetMeteorology
+    from gridcarbon.pipeline import inversion_inputs
+
+    _, _, c = files
+    era5 = tiny_case.met.rename({"time": "valid_time", "lat": "latitude", "lon": "longitude"})
+    era5.attrs = {}
+    era5.to_netcdf(tmp_path / "era5.nc")
+    data = load_config(c).model_dump(mode="json")
+    data["inversion"]["meteorology"] = str(tmp_path / "era5.nc")
+    config = RunConfig.validate_dict(data)
+    scenario, observations = inversion_inputs(config, tiny_case.prior)
+    assert observations is None
+    assert isinstance(scenario.meteorology, DatasetMeteorology)
+    assert scenario.meteorology.synthetic is False
+    assert "meteorology" not in scenario.synthetic_components
+    from_file = run_inversion(tiny_case.prior, scenario, config.inversion)
+    in_memory = replace(scenario, meteorology=DatasetMeteorology(tiny_case.met))
+    same = run_inversion(tiny_case.prior, in_memory, config.inversion)
+    np.testing.assert_array_equal(from_file.posterior["CO2"].values, same.posterior["CO2"].values)
+
+
+@pytest.mark.slow
 def test_cli_invert_and_osse(tmp_path, files):
     _, prior, c = files
     r = CliRunner().invoke(
