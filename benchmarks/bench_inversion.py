@@ -3,11 +3,12 @@ default network (116 stations) and grid (157 x 163), CO2 + NOx + VOC jointly.
 
 Prints: observations, state size, H non-zeros, kernel evaluations per second, time to build H
 (numba cache warm), time to solve including posterior sigma, peak RSS; then the dense-vs-CG
-check on a problem of a few thousand unknowns, and the wall time of the whole pipeline stage
-(`run_inversion_stage`: synthetic perturbed-transport observations -> inversion -> written
-posterior).  Everything is SYNTHETIC.
+check on a problem of a few thousand unknowns, and the wall time of the whole stage
+(`run_inversion`: synthetic perturbed-transport observations -> inversion -> posterior, and its
+documents written).  Everything is SYNTHETIC.
 
-Usage: python benchmarks/bench_inversion.py [--skip-stage] [--skip-dense]
+Usage (from the repository root): python benchmarks/bench_inversion.py [--skip-stage]
+[--skip-dense]
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+# the small synthetic cases of the tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def rss_gb() -> float:
@@ -30,21 +35,14 @@ def rss_gb() -> float:
 def warm() -> None:
     """Compile/load every numba kernel once on a tiny case (cache warm)."""
     from gridcarbon.config.inversion import InversionConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.synthetic import small_case
     from gridcarbon.inversion.system import ObservationSystem
+    from tests.inversion.cases import small_case
 
     c = small_case(lon=(120.0, 120.3), lat=(30.1, 30.35), days=2, n_points=2)
-    cfg = InversionConfig(solver="cg")
-    s = ObservationSystem(
-        c.prior,
-        c.stations,
-        c.met,
-        cfg,
-        landcover=c.landcover,
-        neighbour_fraction=([], np.zeros((0, c.prior.sizes["y"] * c.prior.sizes["x"]))),
-    )
+    cfg = InversionConfig(solver={"method": "cg"})
+    s = ObservationSystem(c.prior, c.scenario, cfg)
     rng = np.random.default_rng(0)
     obs = synthetic_observations(s, make_truth(s, rng, "identical", cfg), rng, cfg)
     assimilate(s, obs, build_posterior=False)
@@ -58,11 +56,10 @@ def main() -> None:
     import numba
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     out: dict = {"numba_threads": numba.get_num_threads()}
     t = time.perf_counter()
@@ -72,10 +69,10 @@ def main() -> None:
     t = time.perf_counter()
     prior = build_prior(config)
     out["prior_s"] = time.perf_counter() - t
-    stations, met, _ = stage_inputs(config, prior)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
     ic = config.inversion
     t = time.perf_counter()
-    system = ObservationSystem(prior, stations, met, ic)
+    system = ObservationSystem(prior, scenario, ic)
     out["system_setup_s"] = time.perf_counter() - t
     info = system.info()
     out.update(
@@ -103,12 +100,14 @@ def main() -> None:
     if not args.skip_stage:
         del res, truth, obs
         with tempfile.TemporaryDirectory() as d:
-            from gridcarbon.inversion.pipeline import run_inversion_stage
+            from gridcarbon.inversion import inversion_documents, run_inversion
+            from gridcarbon.io.outputs import write_documents
 
             t = time.perf_counter()
-            r = run_inversion_stage(config, prior, Path(d))
+            r = run_inversion(prior, scenario, ic)
+            write_documents(inversion_documents(r, config.output.formats), Path(d))
             out["stage_total_s"] = time.perf_counter() - t
-            out["stage_reduced_chi2"] = r.reduced_chi2
+            out["stage_reduced_chi2"] = r.metrics["reduced_chi2"]
         out["peak_rss_gb_after_stage"] = rss_gb()
     if not args.skip_dense:
         out["dense_vs_cg"] = dense_vs_cg()
@@ -119,35 +118,30 @@ def main() -> None:
 def dense_vs_cg() -> dict:
     """The check of the issue: a few thousand unknowns, dense vs Lanczos-CG."""
     from gridcarbon.config.inversion import InversionConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.synthetic import small_case
     from gridcarbon.inversion.system import ObservationSystem
+    from tests.inversion.cases import small_case
 
     c = small_case(days=4, seed=7)
     cfg = InversionConfig(
-        block_cells=1, window_hours=24, aggregation="hourly", solver="dense", n_point_unknowns=4
+        state={"block_cells": 1, "window_hours": 24, "n_point_unknowns": 4},
+        errors={"aggregation": "hourly"},
+        solver={"method": "dense"},
     )
     prior = c.prior.isel(time=slice(0, 48))[
         ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
     ]
-    s = ObservationSystem(
-        prior,
-        c.stations,
-        c.met,
-        cfg,
-        landcover=c.landcover,
-        neighbour_fraction=([], np.zeros((0, prior.sizes["y"] * prior.sizes["x"]))),
-    )
+    s = ObservationSystem(prior, c.scenario, cfg)
     rng = np.random.default_rng(3)
     obs = synthetic_observations(s, make_truth(s, rng, "identical", cfg), rng, cfg)
     res = {}
     for vecs in (300, 600):
-        cg_cfg = cfg.model_copy(
-            update={"solver": "cg", "lanczos_max_vectors": vecs, "lanczos_min_vectors": vecs}
+        cg = cfg.solver.model_copy(
+            update={"method": "cg", "lanczos_max_vectors": vecs, "lanczos_min_vectors": vecs}
         )
-        d = assimilate(s, obs, config=cfg, build_posterior=False)
-        g = assimilate(s, obs, config=cg_cfg, build_posterior=False)
+        d = assimilate(s, obs, build_posterior=False)
+        g = assimilate(s, obs, solver=cg, build_posterior=False)
         rel = np.linalg.norm(g.x_post - d.x_post) / np.linalg.norm(d.x_post - d.x_prior)
         m = (1 - d.post_std / d.prior_std) >= 0.05
         err = np.abs(g.post_std[m] - d.post_std[m]) / d.post_std[m]

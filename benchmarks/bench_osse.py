@@ -26,10 +26,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.osse import area_sector_shares_from_config, run_osse
-    from gridcarbon.inversion.pipeline import stage_inputs
+    from gridcarbon.contracts import Document
+    from gridcarbon.inversion.osse import run_osse
+    from gridcarbon.inversion.outputs import osse_documents
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,36 +39,31 @@ def main() -> None:
     ic = config.inversion
     t0 = time.perf_counter()
     prior = build_prior(config)
-    stations, met, _ = stage_inputs(config, prior)
-    system = ObservationSystem(prior, stations, met, ic)
-    shares = area_sector_shares_from_config(config, system)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    system = ObservationSystem(prior, scenario, ic)
     print(f"setup {time.perf_counter() - t0:.1f} s; {system.info()}", flush=True)
     for mode in args.modes:
         t = time.perf_counter()
         res = run_osse(
             prior,
-            stations,
-            met,
+            scenario,
             ic,
             mode=mode,
             replicates=args.replicates,
             seed=args.seed,
-            area_shares=shares,
             system=system,
             cross_species_zero=(mode == "perturbed"),
             progress=True,
         )
-        res.table.assign(synthetic=True).to_csv(out / f"osse_{mode}.csv", index=False)
+        docs = osse_documents(res)
+        table_name, summary_name = docs
         summary = {
-            "note": "SYNTHETIC OSSE - scores against a synthetic truth",
-            **res.summary,
-            "timings": res.timings,
+            **docs[summary_name].content,
             "wall_s": time.perf_counter() - t,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         }
-        (out / f"osse_{mode}_summary.json").write_text(
-            json.dumps(summary, indent=2, default=_default), encoding="utf-8"
-        )
+        docs[summary_name] = Document("json", summary)
+        write_documents(docs, out, overwrite=True)
         print(json.dumps(summary, indent=2, default=_default), flush=True)
 
 

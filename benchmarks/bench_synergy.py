@@ -97,19 +97,18 @@ def bench_cocontrol() -> None:
 
 def bench_osse(replicates: int, planted: int, seed: int = 20250, config=None) -> None:
     from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
-    from gridcarbon.inversion.pipeline import stage_inputs
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior
+    from gridcarbon.pipeline import build_prior, inversion_inputs
     from gridcarbon.synergy.crosscheck import crosscheck
 
     config = RunConfig() if config is None else config
     ic = config.inversion
     t0 = time.perf_counter()
     prior = build_prior(config)
-    stations, met, _ = stage_inputs(config, prior)
-    system = ObservationSystem(prior, stations, met, ic)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    system = ObservationSystem(prior, scenario, ic)
     layout = system.layout
     n_own = layout.point_index.size
     si = system.species.index("CO2")

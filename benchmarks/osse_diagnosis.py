@@ -9,7 +9,7 @@ the diagnosis and the ablations in docs/inversion.md ("The change of 2026-11-30"
 Usage:
     python benchmarks/osse_diagnosis.py [--replicates 3] [--month 1] [--mode perturbed] [--set JSON]
 
-``--set`` updates the inversion config, e.g. ``'{"point_plume_direction_sd_deg": 0}'`` (narrow
+``--set`` updates the inversion config, e.g. ``'{"transport": {"point_plume_direction_sd_deg": 0}}'`` (narrow
 point plumes, the earlier default) or ``'{"osse": {"mixing_height_bias": 0.0}}'``.  Replicate i
 uses seed ``osse.seed + i`` as in ``bench_osse.py``, so the first replicates are the same.
 """
@@ -38,9 +38,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.core import assimilate, cell_period_stats
+    from gridcarbon.config.inversion import InversionConfig
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import (
-        area_sector_shares_from_config,
+        area_sector_shares,
         city_matrix,
         make_truth,
         perturbed_footprints,
@@ -48,9 +49,9 @@ def main() -> None:
         station_distance_km,
         synthetic_observations,
     )
-    from gridcarbon.inversion.pipeline import stage_inputs
+    from gridcarbon.inversion.posterior import cell_period_stats
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior
+    from gridcarbon.pipeline import build_prior, inversion_inputs
 
     last = calendar.monthrange(2023, args.month)[1]
     config = RunConfig.validate_dict(
@@ -62,20 +63,18 @@ def main() -> None:
             },
         }
     )
-    updates = json.loads(args.set)
-    ic = config.inversion
-    if "osse" in updates:
-        updates["osse"] = ic.osse.model_copy(update=updates["osse"])
-    ic = ic.model_copy(update=updates)
+    ic = InversionConfig.model_validate(
+        _merged(config.inversion.model_dump(), json.loads(args.set))
+    )
 
     prior = build_prior(config)
-    stations, met, _ = stage_inputs(config, prior)
-    system = ObservationSystem(prior, stations, met, ic)
-    shares = area_sector_shares_from_config(config, system)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    system = ObservationSystem(prior, scenario, ic)
+    shares = area_sector_shares(scenario.inventory, system)
     dist = station_distance_km(system)
     near = dist <= ic.osse.station_radius_km
-    codes = ic.osse.cities
-    cities = city_matrix(system, codes)
+    codes = list(scenario.cities) if ic.osse.cities is None else ic.osse.cities
+    cities = city_matrix(system, scenario.boundaries["city"], codes)
     si = system.species.index("CO2")
     print(
         json.dumps(
@@ -125,6 +124,18 @@ def main() -> None:
         if tsl.stop > tsl.start:  # posterior mixing-height scale (truth: osse.mixing_height_bias)
             line["mixing_height_scale_mean"] = float(res.x_post[tsl].mean())
         print(json.dumps(line, default=float), flush=True)
+
+
+def _merged(base: dict, updates: dict) -> dict:
+    """``base`` with ``updates`` applied section by section."""
+    out = dict(base)
+    for key, value in updates.items():
+        out[key] = (
+            _merged(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -188,6 +188,34 @@ RUN_FILES: tuple[RunFile, ...] = (
         "the synthetic observations (only when they are synthetic)",
         False,
     ),
+    RunFile(
+        "osse_perturbed",
+        "osse_perturbed.csv",
+        "inversion",
+        "OSSE scores per replicate and species, perturbed transport (`gridcarbon osse`)",
+        False,
+    ),
+    RunFile(
+        "osse_perturbed_summary",
+        "osse_perturbed_summary.json",
+        "inversion",
+        "OSSE targets against the measured figures, perturbed transport (`gridcarbon osse`)",
+        False,
+    ),
+    RunFile(
+        "osse_identical",
+        "osse_identical.csv",
+        "inversion",
+        "OSSE scores per replicate and species, identical twin (`gridcarbon osse`)",
+        False,
+    ),
+    RunFile(
+        "osse_identical_summary",
+        "osse_identical_summary.json",
+        "inversion",
+        "OSSE targets against the measured figures, identical twin (`gridcarbon osse`)",
+        False,
+    ),
     RunFile("units_gpkg", "zone_units.gpkg", "zoning", "units with every per-unit figure"),
     RunFile("units_csv", "zone_units.csv", "zoning", "the same without geometry"),
     RunFile("units_daily_csv", "zone_units_daily.csv", "zoning", "unit × Beijing day"),
@@ -249,13 +277,20 @@ class ObservationType(Protocol):
     """A kind of observation the inversion can assimilate (station-hour point, column, ...).
 
     ``table`` holds one row per observation (``time`` UTC, ``species`` observed, ``value``,
-    ``unit``, ``uncertainty`` and the kind's own columns); the operator's block of H maps the
-    state to those rows, and ``error_variance`` gives their part of R.
+    ``unit``, ``uncertainty`` and the kind's own columns).  What is assimilated may be fewer
+    rows (e.g. daily means of hourly values): ``assimilated`` gives one row per assimilated
+    observation — ``station_id`` (the station, or the kind's own name for the place it
+    observes), ``species``, ``kind``, ``time``, ``observed`` (the value assimilated) and
+    ``prior`` (its modelled value at the prior state, any constant part such as a background
+    included) — the operator's block of H maps the state to those rows (the modelled value is
+    ``prior + block @ (x - x_prior)``), and ``error_variance`` gives their part of R.
     """
 
     name: str
 
     def table(self) -> pd.DataFrame: ...
+
+    def assimilated(self, system: Any) -> pd.DataFrame: ...
 
     def jacobian_block(self, system: Any) -> sp.csr_matrix: ...
 
@@ -348,7 +383,9 @@ class InversionResult:
     ``posterior``: emission Dataset like the prior, with ``<sp>_std``; ``covariance``: σ of
     totals for the zoning stage; ``stations``, ``station_stats``, ``station_series``: for the
     map; ``metrics``: JSON-ready figures; ``label``: which inversion (written into outputs);
-    ``details``: the inversion's own result object for modellers.
+    ``details``: the inversion's own result object for modellers; ``extras``: the unknowns
+    outside the grid (prior, posterior, σ); ``observations``: the synthetic observations that
+    were inverted (None when they were given).
     """
 
     posterior: xr.Dataset
@@ -359,6 +396,8 @@ class InversionResult:
     metrics: Mapping[str, Any]
     label: str
     details: Any = None
+    extras: pd.DataFrame | None = None
+    observations: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

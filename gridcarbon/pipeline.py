@@ -139,9 +139,9 @@ def plan_run(
     for path, role in files:
         check_input_file(path, role)
     if "inversion" in stages:
-        from gridcarbon.inversion.pipeline import check_period
+        from gridcarbon.inversion.stage import check_period
 
-        check_period(config)
+        check_period(config.period.start, config.period.end, config.inversion)
     grid = zhejiang_grid(config.grid)
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
@@ -387,6 +387,7 @@ def run(
     overwrite: bool = False,
     progress: bool = False,
     inputs: Iterable[str | Path] = (),
+    observations: Any = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -408,6 +409,9 @@ def run(
         Show progress bars.
     inputs : paths
         Further input files (the configuration file) that the output folder must not hold.
+    observations : ObservationSet or DataFrame, optional
+        Observations for the inversion instead of ``inversion.observations`` (e.g. of further
+        observation types); None: the configured file, else synthetic observations.
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
@@ -427,7 +431,8 @@ def run(
                 log.info("stage %s disabled in the configuration", name)
                 continue
             t0 = time.perf_counter()
-            result.stages[name] = stage(config, result, tmp)
+            options = {"observations": observations} if name == "inversion" else {}
+            result.stages[name] = stage(config, result, tmp, **options)
             timings[name] = time.perf_counter() - t0
         summary = {
             "prior": prior_summary(prior),
@@ -445,10 +450,78 @@ def run(
     return result
 
 
-def _inversion_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
-    from gridcarbon.inversion.pipeline import run_inversion_stage
+def inversion_inputs(
+    config: RunConfig, prior: xr.Dataset, with_observations: bool = True
+) -> tuple[Any, Any]:
+    """The scenario the inversion of ``prior`` sees and the configured observations.
 
-    return run_inversion_stage(config, result.prior, out_dir)
+    The scenario is the embedded default (on a prior of another grid: its land cover on the
+    prior's grid, and no inventory), with the station table
+    (``inversion.stations``) and the ERA5 meteorology (``inversion.meteorology``) of the
+    configuration when given; the observations are those of ``inversion.observations`` read
+    and checked against its stations (with ``with_observations``), else None (synthetic).
+    """
+    from dataclasses import replace
+
+    from gridcarbon.grids.gridspec import GridSpec
+    from gridcarbon.inversion.observations import (
+        read_observations,
+        read_stations,
+        validate_stations,
+    )
+    from gridcarbon.inversion.stage import observation_set
+    from gridcarbon.io.meteorology_file import DatasetMeteorology, read_era5
+    from gridcarbon.scenario.landcover import landcover_fractions
+
+    ic = config.inversion
+    scenario = _scenario(config)
+    grid = GridSpec.from_dataset(prior)
+    extent = ("nx", "ny", "x_min", "y_max", "cell_size")
+    if any(getattr(grid, a) != getattr(scenario.grid, a) for a in extent):
+        # a prior of another grid (`invert --prior`): its land cover, and no inventory
+        log.info("the prior's grid is not the configured one: no sector shares for the OSSE")
+        scenario = replace(scenario, grid=grid, landcover=landcover_fractions(grid), inventory=None)
+    components = list(scenario.synthetic_components)
+    if ic.stations is not None:
+        stations = read_stations(ic.stations, known_species=scenario.species)
+        components = [c for c in components if c != "station network"]
+        scenario = replace(scenario, stations=stations)
+    if ic.meteorology is not None:
+        meteorology = DatasetMeteorology(read_era5(ic.meteorology))
+        if not meteorology.synthetic:
+            components = [c for c in components if c != "meteorology"]
+        scenario = replace(scenario, meteorology=meteorology)
+    scenario = replace(scenario, synthetic_components=tuple(components))
+    observations = None
+    if with_observations and ic.observations is not None:
+        table = read_observations(
+            ic.observations,
+            validate_stations(scenario.stations, known_species=scenario.species),
+            ic.observation_time_zone,
+            ic.chemistry.voc_molar_mass_per_carbon,
+            magnitude_check=ic.observation_magnitude_check,
+            known_species=scenario.species,
+        )
+        observations = observation_set(table, scenario, ic, qa=table.attrs["observation_qa"])
+    return scenario, observations
+
+
+def _inversion_stage(
+    config: RunConfig, result: RunResult, out_dir: Path, observations: Any = None
+) -> Any:
+    from gridcarbon.inversion.outputs import inversion_documents
+    from gridcarbon.inversion.stage import run_inversion
+    from gridcarbon.io.outputs import write_documents
+
+    scenario, configured = inversion_inputs(config, result.prior, observations is None)
+    inversion = run_inversion(
+        result.prior,
+        scenario,
+        config.inversion,
+        configured if observations is None else observations,
+    )
+    write_documents(inversion_documents(inversion, config.output.formats), out_dir)
+    return inversion
 
 
 def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:

@@ -1,7 +1,17 @@
 """Configuration of the inversion stage (a section of :class:`gridcarbon.config.RunConfig`).
 
 Every modelling choice of the inverse model is a field here with a documented default; the
-reasons for each default are given in ``docs/inversion.md``.
+reasons for each default are given in ``docs/inversion.md``.  The choices are grouped:
+
+``state``      what is estimated and its prior errors (B);
+``errors``     what is assimilated and with which errors (R);
+``transport``  the Gaussian-plume observation operator;
+``chemistry``  the reactive species and the conversion to mixing ratios;
+``solver``     how the posterior is computed;
+
+the top level holds the switches, the input files and the OSSE.  A key of the earlier flat
+layout (``inversion.block_cells``) is refused with a message naming its new place
+(``inversion.state.block_cells``).
 """
 
 from __future__ import annotations
@@ -12,7 +22,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["InversionConfig", "OSSEConfig", "STATION_KINDS", "OBS_SPECIES"]
+__all__ = [
+    "InversionConfig",
+    "OSSEConfig",
+    "StateConfig",
+    "ErrorsConfig",
+    "TransportConfig",
+    "ChemistryConfig",
+    "SolverConfig",
+    "STATION_KINDS",
+    "MOVED_KEYS",
+    "EXTRA_OBSERVED_QUANTITIES",
+    "OBSERVED_ALIASES",
+    "PLAUSIBLE_MEDIAN",
+    "NEGATIVE_FLOOR",
+    "DIURNAL_CHECK_QUANTITIES",
+    "CNEMC_QUANTITIES",
+]
 
 #: Station classes of the network (DESIGN §3).
 STATION_KINDS: tuple[str, ...] = (
@@ -24,8 +50,41 @@ STATION_KINDS: tuple[str, ...] = (
     "micro",
 )
 
-#: Observed species and the emitted species they constrain.
-OBS_SPECIES: dict[str, str] = {"CO2": "CO2", "NO2": "NOx", "VOC": "VOC"}
+
+# -- observed quantities: plausibility of what stations report, keyed by quantity name -------------
+
+#: Quantities regulatory stations report that no built-in species is observed as: canonical unit
+#: and molar mass (g/mol).  CNEMC files carry CO in mg/m³.
+EXTRA_OBSERVED_QUANTITIES: dict[str, tuple[str, float]] = {"CO": ("ppm", 28.0101)}
+
+#: Other spellings of observed quantities in station and observation tables (case-insensitive).
+OBSERVED_ALIASES: dict[str, str] = {"nmvoc": "VOC"}
+
+#: Plausible median of one station's hourly values, canonical units: (refuse below, warn below,
+#: warn above, refuse above).  NO2: 0.25 ppb is 0.5 µg/m³ (a station median below it is
+#: mg/m³ read as µg/m³), the warning band 1–100 ppb is about 2–190 µg/m³; CO2: 380–600 ppm at
+#: surface stations since 2005; VOC (NMVOC): 3–3000 ppbC from remote to roadside; CO: 0.1–5 ppm.
+#: A quantity without a range is not checked.
+PLAUSIBLE_MEDIAN: dict[str, tuple[float, float, float, float]] = {
+    "NO2": (0.25, 1.0, 100.0, 1000.0),
+    "CO2": (300.0, 380.0, 600.0, 2000.0),
+    "VOC": (1.0, 3.0, 3000.0, 100000.0),
+    "CO": (0.02, 0.1, 5.0, 100.0),
+}
+
+#: Lowest value accepted, canonical units: noise around zero gives negative NO2 and VOC values,
+#: down to about 6 times a micro sensor's hourly error (5 ppb NO2, 10 ppbC VOC; kept, and
+#: counted in the QA record); a negative CO2 mixing ratio is not a measurement.  A quantity not
+#: listed accepts no negative value.
+NEGATIVE_FLOOR: dict[str, float] = {"NO2": -30.0, "VOC": -60.0, "CO": -1.0, "CO2": 0.0}
+
+#: Quantities whose mean daily cycle at stations near sources is checked for its afternoon
+#: minimum (the afternoon's deep mixed layer, and NO2 photolysis), to catch time-zone slips.
+DIURNAL_CHECK_QUANTITIES: tuple[str, ...] = ("NO2", "CO2")
+
+#: What the regulatory (CNEMC) network measures of the modelled quantities (the CNEMC readers'
+#: default).
+CNEMC_QUANTITIES: tuple[str, ...] = ("NO2",)
 
 
 def _default_meas_error() -> dict[str, dict[str, float]]:
@@ -79,9 +138,16 @@ class OSSEConfig(BaseModel):
         description="upper edges (km) of the bands of distance to the nearest station in which "
         "the RMSE reduction of the area-source cells is also scored (where the gain sits)",
     )
-    cities: list[str] = Field(
-        default_factory=lambda: ["330100", "330200"],
-        description="city adcodes whose CO2 totals are scored (Hangzhou, Ningbo)",
+    cities: list[str] | None = Field(
+        None,
+        description="city codes (of the scenario's city boundaries) whose totals of "
+        "focus_species are scored; None = the scenario's cities (the default: Hangzhou and "
+        "Ningbo), [] = none",
+    )
+    focus_species: str = Field(
+        "CO2",
+        description="the species whose city totals are scored and that is scored again with "
+        "the cross-species correlation set to 0",
     )
 
     @field_validator("distance_bands_km")
@@ -92,47 +158,13 @@ class OSSEConfig(BaseModel):
         return sorted(v)
 
 
-class InversionConfig(BaseModel):
-    """Settings of the inversion stage; every field has a documented default."""
-
+class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    enabled: bool = Field(True, description="run this stage in `gridcarbon run`")
-    max_period_days: int = Field(
-        92,
-        ge=1,
-        description="longest period inverted in one run: the state, H and the Lanczos vectors "
-        "grow with the period (about 2.5 GB of memory per month on the default), so a year is "
-        "inverted month by month (one run per month) or with the stage disabled",
-    )
-    seed: int = Field(20230, description="seed of synthetic met, network noise and solvers")
 
-    # -- inputs -------------------------------------------------------------------------------
-    stations: Path | None = Field(
-        None, description="station table (CSV/Parquet); None = embedded synthetic default network"
-    )
-    observations: Path | None = Field(
-        None,
-        description="observation table (long CSV/Parquet); None = synthetic OSSE observations",
-    )
-    observation_time_zone: str | None = Field(
-        None,
-        description="time zone of observation time stamps written without a UTC offset: 'UTC' "
-        "or 'Asia/Shanghai' (Beijing time); null = every stamp must carry its offset "
-        "(2023-01-02 13:00+08:00), and a stamp without one is refused rather than guessed",
-    )
-    observation_magnitude_check: Literal["refuse", "warn"] = Field(
-        "refuse",
-        description="a station's median far outside the plausible range of its species (e.g. "
-        "NO2 below 0.25 ppb: mg/m3 read as ug/m3) is refused; 'warn' accepts it with a warning "
-        "(a genuinely clean remote site)",
-    )
-    meteorology: Path | None = Field(
-        None, description="ERA5-style NetCDF (u10, v10, blh, tcc or sshf); None = synthetic"
-    )
-    n_micro_stations: int = Field(82, ge=0, description="micro stations in the default network")
+class StateConfig(_Section):
+    """What is estimated (the state vector) and its prior error covariance B."""
 
-    # -- state vector -------------------------------------------------------------------------
     block_cells: int = Field(
         3, ge=1, le=20, description="edge of a state block in grid cells (1 = per cell)"
     )
@@ -154,6 +186,11 @@ class InversionConfig(BaseModel):
     )
     n_point_unknowns: int = Field(
         20, ge=0, description="largest point sources (by CO2) that get their own factors"
+    )
+    point_ranking_species: str = Field(
+        "CO2",
+        description="the species whose period emission ranks the point sources for "
+        "n_point_unknowns (the first species of the run when it has no such species)",
     )
     point_prior_error: float = Field(0.3, gt=0, description="1-sigma error of their factors")
     background_sectors: int = Field(
@@ -189,8 +226,52 @@ class InversionConfig(BaseModel):
         "'scaled': a prior biogenic field is modelled with one scale factor per species and day",
     )
     biogenic_prior_error: float = Field(0.5, gt=0, description="error of the biogenic factors")
+    biogenic_models: dict[str, Literal["net_ecosystem_exchange", "isoprene"]] = Field(
+        default_factory=lambda: {"CO2": "net_ecosystem_exchange", "VOC": "isoprene"},
+        description="the biogenic flux of each species, by species name: net ecosystem "
+        "exchange (CO2) and isoprene (VOC) over the forest and cropland of the land cover",
+    )
+    mixing_height_unknowns: bool = Field(
+        False,
+        description="put a province-wide mixing-height scale per Beijing day in the state "
+        "(relative change of the boundary-layer height, prior mean 0), linearised: its column "
+        "is the derivative of each observation's prior modelled enhancement with respect to it, "
+        "so that a coherent, persistent boundary-layer error can be explained by transport "
+        "rather than by a province-wide change of emissions. Off by default: in the OSSE it "
+        "recovered the truth's mixing-height bias only in part and moved the city totals in "
+        "both directions (docs/inversion.md)",
+    )
+    mixing_height_prior_error: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="1-sigma of the daily mixing-height scale (the typical boundary-layer-height "
+        "uncertainty also used for R: errors.model_error_mixing_height_rel)",
+    )
+    mixing_height_time_scale_days: float = Field(
+        5.0,
+        gt=0,
+        description="e-folding time of the correlation between days of the mixing-height scale "
+        "(synoptic regimes, whose boundary-layer errors persist, last about 3-7 days)",
+    )
 
-    # -- observations and R -------------------------------------------------------------------
+    @field_validator("species_correlation")
+    @classmethod
+    def _corr(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, r in v.items():
+            parts = k.split("-")
+            if len(parts) != 2 or not all(p and p.replace("_", "").isalnum() for p in parts):
+                raise ValueError(
+                    f"species_correlation key {k!r} must name two species, like 'CO2-NOx'"
+                )
+            if not -1 < r < 1:
+                raise ValueError(f"species_correlation {k!r} = {r} must be in (-1, 1)")
+        return v
+
+
+class ErrorsConfig(_Section):
+    """What is assimilated (hours, aggregation, exclusions) and with which errors (R)."""
+
     aggregation: Literal["afternoon_mean", "hourly"] = Field(
         "afternoon_mean",
         description="assimilate daily afternoon means, or hourly values with R inflated by the "
@@ -222,44 +303,12 @@ class InversionConfig(BaseModel):
         "signal with the wind turned by +/- this angle (typical reanalysis 10 m wind-direction "
         "error); the point-dominance test uses the largest share of the three directions",
     )
-    point_plume_direction_sd_deg: float = Field(
-        30.0,
-        ge=0,
-        lt=60,
-        description="1-sigma hourly wind-direction uncertainty (typical reanalysis 10 m "
-        "wind-direction error, as for the transport error above) folded into the point-source "
-        "plumes of H, which then predict the expected concentration (sigma_y^2 += (x sd)^2); "
-        "0 = narrow plumes of the given wind",
-    )
     model_error_mixing_height_rel: float = Field(
         0.3,
         ge=0,
         lt=1,
         description="... and with the mixing height scaled by 1 +/- this "
         "(typical boundary-layer-height uncertainty); 0 disables",
-    )
-    mixing_height_unknowns: bool = Field(
-        False,
-        description="put a province-wide mixing-height scale per Beijing day in the state "
-        "(relative change of the boundary-layer height, prior mean 0), linearised: its column "
-        "is the derivative of each observation's prior modelled enhancement with respect to it, "
-        "so that a coherent, persistent boundary-layer error can be explained by transport "
-        "rather than by a province-wide change of emissions. Off by default: in the OSSE it "
-        "recovered the truth's mixing-height bias only in part and moved the city totals in "
-        "both directions (docs/inversion.md)",
-    )
-    mixing_height_prior_error: float = Field(
-        0.3,
-        gt=0,
-        lt=1,
-        description="1-sigma of the daily mixing-height scale (the typical boundary-layer-height "
-        "uncertainty also used for R above)",
-    )
-    mixing_height_time_scale_days: float = Field(
-        5.0,
-        gt=0,
-        description="e-folding time of the correlation between days of the mixing-height scale "
-        "(synoptic regimes, whose boundary-layer errors persist, last about 3-7 days)",
     )
     model_error_time_scale_h: float = Field(
         3.0, gt=0, description="e-folding time of the hour-to-hour model-error correlation"
@@ -272,7 +321,20 @@ class InversionConfig(BaseModel):
         "this share of the modelled enhancement",
     )
 
-    # -- plume operator -----------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _check(self) -> ErrorsConfig:
+        for sp, hours in self.assimilation_hours_local.items():
+            if not hours or any(h < 0 or h > 23 for h in hours):
+                raise ValueError(f"assimilation_hours_local[{sp}] must be hours 0..23")
+        for kind in self.measurement_error:
+            if kind not in STATION_KINDS:
+                raise ValueError(f"measurement_error: unknown station class {kind!r}")
+        return self
+
+
+class TransportConfig(_Section):
+    """The Gaussian-plume observation operator H."""
+
     max_distance_km: float = Field(50.0, gt=0, description="truncation distance")
     max_travel_hours: float = Field(2.0, gt=0, description="truncation travel time")
     lateral_sigmas: float = Field(3.0, gt=0, description="lateral truncation in sigma_y")
@@ -295,6 +357,32 @@ class InversionConfig(BaseModel):
         description="source cells with at least this urban fraction use Briggs urban",
     )
     area_source_height_m: float = Field(10.0, ge=0, description="release height of area sources")
+    point_plume_direction_sd_deg: float = Field(
+        30.0,
+        ge=0,
+        lt=60,
+        description="1-sigma hourly wind-direction uncertainty (typical reanalysis 10 m "
+        "wind-direction error, as errors.model_error_wind_direction_deg) folded into the point-source "
+        "plumes of H, which then predict the expected concentration (sigma_y^2 += (x sd)^2); "
+        "0 = narrow plumes of the given wind",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TransportConfig:
+        if self.calm_exclude_m_s > self.calm_floor_m_s:
+            raise ValueError("calm_exclude_m_s must not exceed calm_floor_m_s")
+        return self
+
+
+class ChemistryConfig(_Section):
+    """The reactive species (NOx decay, NO2/NOx ratio) and the conversion of modelled mass
+    concentrations to mixing ratios."""
+
+    reactive_species: str = Field(
+        "NOx",
+        description="the species that decays with nox_lifetime_day_h/night_h and whose NO2 "
+        "share (no2_*) stations observe; '' for none",
+    )
     nox_lifetime_day_h: float = Field(4.0, gt=0, description="NOx e-folding lifetime by day")
     nox_lifetime_night_h: float = Field(12.0, gt=0, description="NOx e-folding lifetime at night")
     no2_primary_fraction: float = Field(0.1, ge=0, le=1, description="NO2/NOx at emission")
@@ -310,8 +398,11 @@ class InversionConfig(BaseModel):
     model_temperature_K: float = Field(298.15, gt=0, description="T of model ppm/ppb conversion")
     model_pressure_kPa: float = Field(101.325, gt=0, description="p of model ppm/ppb conversion")
 
-    # -- solver ---------------------------------------------------------------------------------
-    solver: Literal["auto", "dense", "cg", "cg-state"] = Field(
+
+class SolverConfig(_Section):
+    """How the posterior is computed, and what is done with negative factors."""
+
+    method: Literal["auto", "dense", "cg", "cg-state"] = Field(
         "auto",
         description="'dense' exact; 'cg' Lanczos-CG in B^1/2 space carried out in its "
         "restricted observation-space form (vectors of length m); 'cg-state' the same with "
@@ -334,18 +425,87 @@ class InversionConfig(BaseModel):
         "(they are counted and reported either way)",
     )
 
+
+#: Where each key of the earlier flat layout of the section lives now.
+MOVED_KEYS: dict[str, str] = {
+    **{
+        name: f"{section}.{name}"
+        for section, model in (
+            ("state", StateConfig),
+            ("errors", ErrorsConfig),
+            ("transport", TransportConfig),
+            ("chemistry", ChemistryConfig),
+        )
+        for name in model.model_fields
+    },
+    **{name: f"solver.{name}" for name in SolverConfig.model_fields if name != "method"},
+    "solver": "solver.method",
+}
+
+
+class InversionConfig(_Section):
+    """Settings of the inversion stage; every field has a documented default."""
+
+    enabled: bool = Field(True, description="run this stage in `gridcarbon run`")
+    max_period_days: int = Field(
+        92,
+        ge=1,
+        description="longest period inverted in one run: the state, H and the Lanczos vectors "
+        "grow with the period (about 2.5 GB of memory per month on the default), so a year is "
+        "inverted month by month (one run per month) or with the stage disabled",
+    )
+    seed: int = Field(20230, description="seed of synthetic met, network noise and solvers")
+
+    stations: Path | None = Field(
+        None, description="station table (CSV/Parquet); None = embedded synthetic default network"
+    )
+    observations: Path | None = Field(
+        None,
+        description="observation table (long CSV/Parquet); None = synthetic OSSE observations",
+    )
+    observation_time_zone: str | None = Field(
+        None,
+        description="time zone of observation time stamps written without a UTC offset: 'UTC' "
+        "or 'Asia/Shanghai' (Beijing time); null = every stamp must carry its offset "
+        "(2023-01-02 13:00+08:00), and a stamp without one is refused rather than guessed",
+    )
+    observation_magnitude_check: Literal["refuse", "warn"] = Field(
+        "refuse",
+        description="a station's median far outside the plausible range of its species (e.g. "
+        "NO2 below 0.25 ppb: mg/m3 read as ug/m3) is refused; 'warn' accepts it with a warning "
+        "(a genuinely clean remote site)",
+    )
+    meteorology: Path | None = Field(
+        None, description="ERA5-style NetCDF (u10, v10, blh, tcc or sshf); None = synthetic"
+    )
+    n_micro_stations: int = Field(82, ge=0, description="micro stations in the default network")
+
+    state: StateConfig = Field(default_factory=StateConfig, description="the state vector and B")
+    errors: ErrorsConfig = Field(
+        default_factory=ErrorsConfig, description="what is assimilated, and R"
+    )
+    transport: TransportConfig = Field(
+        default_factory=TransportConfig, description="the plume operator H"
+    )
+    chemistry: ChemistryConfig = Field(
+        default_factory=ChemistryConfig, description="reactive species and unit conversion"
+    )
+    solver: SolverConfig = Field(default_factory=SolverConfig, description="the solver")
     osse: OSSEConfig = Field(default_factory=OSSEConfig)
 
-    @field_validator("species_correlation")
+    @model_validator(mode="before")
     @classmethod
-    def _corr(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, r in v.items():
-            parts = k.split("-")
-            if len(parts) != 2 or not set(parts) <= {"CO2", "NOx", "VOC"}:
-                raise ValueError(f"species_correlation key {k!r} must be like 'CO2-NOx'")
-            if not -1 < r < 1:
-                raise ValueError(f"species_correlation {k!r} = {r} must be in (-1, 1)")
-        return v
+    def _refuse_flat_keys(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                moved = MOVED_KEYS.get(str(key))
+                if moved is None or (key == "solver" and not isinstance(value, str)):
+                    continue
+                raise ValueError(
+                    f"inversion.{key} has moved to inversion.{moved}; write it there "
+                    f"(`gridcarbon config` shows the sections)"
+                )
+        return data
 
     @field_validator("observation_time_zone")
     @classmethod
@@ -360,17 +520,3 @@ class InversionConfig(BaseModel):
                 "(Beijing time), or null when every stamp carries its UTC offset"
             ) from None
         return v
-
-    @model_validator(mode="after")
-    def _check(self) -> InversionConfig:
-        if self.calm_exclude_m_s > self.calm_floor_m_s:
-            raise ValueError("calm_exclude_m_s must not exceed calm_floor_m_s")
-        for sp, hours in self.assimilation_hours_local.items():
-            if sp not in OBS_SPECIES:
-                raise ValueError(f"assimilation_hours_local: unknown species {sp!r}")
-            if not hours or any(h < 0 or h > 23 for h in hours):
-                raise ValueError(f"assimilation_hours_local[{sp}] must be hours 0..23")
-        for kind in self.measurement_error:
-            if kind not in STATION_KINDS:
-                raise ValueError(f"measurement_error: unknown station class {kind!r}")
-        return self

@@ -1,9 +1,11 @@
-"""Auxiliary emission fields of the inverse model: the coarse neighbouring-province inflow prior
-and the biogenic (NEE, isoprene) fields, plus the urban mask used to choose dispersion curves."""
+"""Auxiliary emission fields of the inverse model: the coarse neighbouring-region inflow prior
+and the biogenic fields (net ecosystem exchange, isoprene), from the scenario's boundaries and
+land cover."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,47 +13,40 @@ import pandas as pd
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.inversion.dispersion import sun_elevation
 
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
 __all__ = [
-    "NEIGHBOUR_ADCODES",
     "neighbour_fractions",
     "neighbour_fields",
     "biogenic_fields",
-    "urban_fraction",
-    "KG_H_PER_UMOL_M2_S_CO2",
+    "BIOGENIC_MODELS",
+    "kg_h_per_umol_m2_s",
 ]
 
-NEIGHBOUR_ADCODES = {
-    "310000": "Shanghai",
-    "320000": "Jiangsu",
-    "340000": "Anhui",
-    "360000": "Jiangxi",
-    "350000": "Fujian",
-}
 
-#: kg CO2 per hour per m² for a flux of 1 µmol m-2 s-1.
-KG_H_PER_UMOL_M2_S_CO2 = 44.0095e-6 * 3600 / 1000.0
+def kg_h_per_umol_m2_s(molar_mass_g_mol: float) -> float:
+    """kg per hour per m² for a flux of 1 µmol m-2 s-1 of a gas of the given molar mass."""
+    return molar_mass_g_mol * 1e-6 * 3600 / 1000.0
 
 
-@lru_cache(maxsize=8)
-def _neighbour_fractions_cached(grid: GridSpec) -> tuple[tuple[str, ...], np.ndarray]:
+def neighbour_fractions(
+    grid: GridSpec, neighbours: gpd.GeoDataFrame | None
+) -> tuple[list[str], np.ndarray]:
+    """Names of the neighbouring regions and their coverage fraction per cell ``(n, ncell)``.
+
+    ``neighbours`` holds their polygons in lon/lat and a ``name_en`` (or ``name``) column;
+    None or empty: no neighbours.
+    """
+    if neighbours is None or len(neighbours) == 0:
+        return [], np.zeros((0, grid.size))
     from gridcarbon.grids.coverage import coverage_matrix
     from gridcarbon.grids.gridspec import to_projected
-    from gridcarbon.scenario.geography import load_boundaries
 
-    nb = load_boundaries("neighbours")
-    names, geoms = [], []
-    for code, geom in zip(nb["adcode"].astype(str), nb.geometry, strict=True):
-        if code in NEIGHBOUR_ADCODES:
-            names.append(NEIGHBOUR_ADCODES[code])
-            geoms.append(to_projected(geom, grid.crs))
-    F = coverage_matrix(grid, geoms).toarray() if geoms else np.zeros((0, grid.size))
-    return tuple(names), F
-
-
-def neighbour_fractions(grid: GridSpec) -> tuple[list[str], np.ndarray]:
-    """Names of the neighbouring provinces and their coverage fraction per cell ``(5, ncell)``."""
-    names, F = _neighbour_fractions_cached(grid)
-    return list(names), F
+    column = "name_en" if "name_en" in neighbours.columns else "name"
+    names = [str(n) for n in neighbours[column]]
+    geoms = [to_projected(geom, grid.crs) for geom in neighbours.geometry]
+    return names, coverage_matrix(grid, geoms).toarray()
 
 
 def neighbour_fields(
@@ -59,22 +54,23 @@ def neighbour_fields(
     prior_total_per_hour: dict[str, np.ndarray],
     region_area_m2: float,
     scales: dict[str, float],
-    fractions: tuple[list[str], np.ndarray] | None = None,
+    neighbours: gpd.GeoDataFrame | None,
 ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-    """Coarse inflow prior: each neighbouring province emits like Zhejiang's mean density (per
-    hour, from the prior) times a scale, spread evenly over its part of the grid.
+    """Coarse inflow prior: each neighbouring region emits like the region's mean density (per
+    hour, from the prior) times a scale (by name; 1 when not given), spread evenly over its
+    part of the grid.
 
-    The field of province ``p`` and species ``s`` is ``density[s][t] * W[p, cell]`` kg/h.
+    The field of region ``p`` and species ``s`` is ``density[s][t] * W[p, cell]`` kg/h.
 
     Returns
     -------
     names : list of str
-    W : ndarray ``(n_prov, ncell)``
+    W : ndarray ``(n_regions, ncell)``
         ``scale_p * coverage_p(cell) * cell_area`` (m²).
     density : dict species → ``(nt,)``
-        Zhejiang's mean emission density per hour, kg h-1 m-2.
+        The region's mean emission density per hour, kg h-1 m-2.
     """
-    names, F = neighbour_fractions(grid) if fractions is None else fractions
+    names, F = neighbour_fractions(grid, neighbours)
     W = np.asarray(F, float) * grid.cell_area
     W = W * np.array([scales.get(nm, 1.0) for nm in names])[:, None] if len(names) else W
     dens = {
@@ -84,56 +80,79 @@ def neighbour_fields(
     return list(names), W, dens
 
 
-def urban_fraction(grid: GridSpec) -> np.ndarray:
-    """Urban fraction per cell (flat) from the MODIS land cover, zeros where unavailable."""
-    lc = _landcover(grid)
-    return lc["urban"].ravel()
+def _net_ecosystem_exchange(
+    forest: np.ndarray,
+    crop: np.ndarray,
+    light: np.ndarray,
+    T: np.ndarray,
+    cell_area: float,
+    molar_mass_g_mol: float | None,
+) -> np.ndarray:
+    resp = 2.0 ** ((T - 288.15) / 10.0)
+    ptemp = np.clip((T - 273.15) / 20.0, 0.1, 1.0)
+    nee = forest[None] * (2.0 * resp - 12.0 * light * ptemp) + crop[None] * (
+        1.2 * resp - 8.0 * light * ptemp
+    )
+    return (nee * kg_h_per_umol_m2_s(molar_mass_g_mol) * cell_area).astype(np.float32)
 
 
-@lru_cache(maxsize=8)
-def _landcover(grid: GridSpec) -> dict[str, np.ndarray]:
-    try:
-        from gridcarbon.scenario.landcover import landcover_fractions
+def _isoprene(
+    forest: np.ndarray,
+    crop: np.ndarray,
+    light: np.ndarray,
+    T: np.ndarray,
+    cell_area: float,
+    molar_mass_g_mol: float | None,
+) -> np.ndarray:
+    # a mass flux already: the molar mass is not needed
+    iso = forest[None] * 4.0e-6 * light * np.exp(0.09 * (T - 303.15)) * cell_area
+    return iso.astype(np.float32)
 
-        return landcover_fractions(grid)
-    except Exception:  # pragma: no cover - raster unavailable
-        z = np.zeros(grid.shape)
-        return {"urban": z, "cropland": z, "forest": z, "water": z, "other": z}
+
+#: The biogenic flux models, by the names ``state.biogenic_models`` gives them.
+BIOGENIC_MODELS = {
+    "net_ecosystem_exchange": _net_ecosystem_exchange,
+    "isoprene": _isoprene,
+}
 
 
 def biogenic_fields(
     grid: GridSpec,
     times: pd.DatetimeIndex,
     t2m_K: np.ndarray,
-    landcover: dict[str, np.ndarray] | None = None,
+    landcover: Mapping[str, Any],
+    models: Mapping[str, str],
+    molar_mass_g_mol: Mapping[str, float | None],
 ) -> dict[str, np.ndarray]:
-    """Biogenic fluxes per cell and hour, kg/h, ``(nt, ncell)`` float32.
+    """Biogenic fluxes per cell and hour, kg/h, ``(nt, ncell)`` float32, of each species of
+    ``models`` (species name → model name):
 
-    * ``CO2``: net ecosystem exchange (positive = source) over forest and cropland:
-      respiration ``R0 * 2**((T - 288.15)/10)`` (R0 = 2.0 forest, 1.2 cropland µmol m-2 s-1) minus
+    * ``net_ecosystem_exchange`` (positive = source) over forest and cropland: respiration
+      ``R0 * 2**((T - 288.15)/10)`` (R0 = 2.0 forest, 1.2 cropland µmol m-2 s-1) minus
       photosynthesis ``Pmax * max(sin(sun elevation), 0) * clip((T - 273.15)/20, 0.1, 1)``
       (Pmax = 12 forest, 8 cropland µmol m-2 s-1): a diurnal cycle, uptake by day, release at
-      night;
-    * ``VOC``: isoprene over forest, ``eps * gamma_L * gamma_T`` with eps = 4 mg m-2 h-1,
+      night; converted to kg with the species' ``molar_mass_g_mol``;
+    * ``isoprene`` over forest, ``eps * gamma_L * gamma_T`` with eps = 4 mg m-2 h-1,
       gamma_L = max(sin elevation, 0), gamma_T = exp(0.09 (T - 303.15)).
 
     Simple shapes standing for a biosphere model; synthetic.  ``t2m_K`` is ``(nt,)``, one
-    temperature per hour for the whole grid.
+    temperature per hour for the whole grid; ``landcover`` holds ``forest`` and ``cropland``
+    fractions ``(ny, nx)`` (absent classes count as 0).
     """
-    lc = _landcover(grid) if landcover is None else landcover
-    forest = np.asarray(lc["forest"]).ravel()
-    crop = np.asarray(lc["cropland"]).ravel()
+    if not models:
+        return {}
+    zeros = np.zeros(grid.size)
+    forest = np.asarray(landcover.get("forest", zeros)).ravel()
+    crop = np.asarray(landcover.get("cropland", zeros)).ravel()
     lon, lat = grid.lonlat()
     el = sun_elevation(
         pd.DatetimeIndex(times).values[:, None], lon.ravel()[None], lat.ravel()[None]
     )
     light = np.clip(np.sin(np.radians(el)), 0, None)
     T = np.asarray(t2m_K, float)[:, None]
-    resp = 2.0 ** ((T - 288.15) / 10.0)
-    ptemp = np.clip((T - 273.15) / 20.0, 0.1, 1.0)
-    nee = forest[None] * (2.0 * resp - 12.0 * light * ptemp) + crop[None] * (
-        1.2 * resp - 8.0 * light * ptemp
-    )
-    co2 = (nee * KG_H_PER_UMOL_M2_S_CO2 * grid.cell_area).astype(np.float32)
-    iso = forest[None] * 4.0e-6 * light * np.exp(0.09 * (T - 303.15)) * grid.cell_area
-    return {"CO2": co2, "VOC": iso.astype(np.float32)}
+    return {
+        name: BIOGENIC_MODELS[model](
+            forest, crop, light, T, grid.cell_area, molar_mass_g_mol.get(name)
+        )
+        for name, model in models.items()
+    }

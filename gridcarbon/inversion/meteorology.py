@@ -1,85 +1,52 @@
-"""Hourly meteorology: ERA5-style reader, interpolation to stations and grid, stability.
+"""Hourly meteorology at stations and cells: interpolation, cloud cover, stability, and the
+perturbations of the OSSE.
 
-A met Dataset has ``u10``, ``v10`` (m/s), ``blh`` (m), ``tcc`` (0–1) and ``t2m`` (K) on
-``(time, lat, lon)``; :func:`gridcarbon.scenario.meteorology.synthetic_met` makes the default and
-:func:`read_era5` reads ERA5 single-level NetCDF.  :func:`met_at_points` interpolates bilinearly
-in space (and linearly in time) and adds wind speed, direction, sun elevation and the Turner
-stability class.
+A met Dataset has ``u10``, ``v10`` (m/s), ``blh`` (m), ``tcc`` (0–1) or ``sshf`` and ``t2m``
+(K) on ``(time, lat, lon)``: the scenario's meteorology gives it for the hours of a period
+(synthetic by default; ERA5 single-level files are read by
+:func:`gridcarbon.io.meteorology_file.read_era5`).  :func:`with_cloud_cover` estimates cloud
+cover from the sensible heat flux when ``tcc`` is absent; :func:`met_at_points` interpolates
+bilinearly in space (and linearly in time) and adds wind speed, direction, sun elevation and the
+Turner stability class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.inversion.dispersion import sun_elevation, turner_class
 
-__all__ = ["read_era5", "met_at_points", "met_on_grid", "PointMet", "perturb_point_met"]
+__all__ = ["with_cloud_cover", "met_at_points", "met_on_grid", "PointMet", "perturb_point_met"]
 
-_RENAME = {"valid_time": "time", "latitude": "lat", "longitude": "lon"}
+#: The variables the inversion uses, in order.
+MET_VARIABLES = ("u10", "v10", "blh", "tcc", "t2m")
 
 
-def read_era5(path: str | Path) -> xr.Dataset:
-    """Read ERA5-style single-level NetCDF (``u10``, ``v10``, ``blh``, and ``tcc`` or ``sshf``).
-
-    ``t2m`` is optional (283.15 K when absent).  Without ``tcc``, cloud cover is estimated from
-    the surface sensible heat flux ``sshf`` (ERA5: J m-2 accumulated over the hour, downward
-    positive): by day ``1 - H / H_clear`` with ``H_clear = 0.35 * 1000 W m-2 * sin(elevation)``,
-    at night 0.5 (unknown) — a stated approximation.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"meteorology file {str(path)!r} does not exist")
-    try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"cannot read meteorology {str(path)!r}: {exc}") from None
-    ds = ds.rename({k: v for k, v in _RENAME.items() if k in ds.variables or k in ds.dims})
-    for extra in ("number", "expver"):
-        if extra in ds.dims:
-            ds = ds.isel({extra: 0})
-    coords = [c for c in ("time", "lat", "lon") if c not in ds.coords and c not in ds.variables]
-    if coords:
+def with_cloud_cover(met: xr.Dataset) -> xr.Dataset:
+    """The met variables with ``tcc``: as given, or estimated from the surface sensible heat flux
+    ``sshf`` (ERA5: J m-2 accumulated over the hour, downward positive) — by day
+    ``1 - H / H_clear`` with ``H_clear = 0.35 * 1000 W m-2 * sin(elevation)``, at night 0.5
+    (unknown): a stated approximation."""
+    missing = [v for v in ("u10", "v10", "blh", "t2m") if v not in met]
+    if missing or ("tcc" not in met and "sshf" not in met):
         raise InputDataError(
-            f"meteorology {str(path)!r} lacks the coordinate(s) {coords} (found "
-            f"{sorted(map(str, ds.dims))}); give ERA5-style time, latitude, longitude"
+            f"meteorology lacks {missing or ['tcc']}; it needs u10, v10, blh, t2m and tcc or sshf"
         )
-    miss = [v for v in ("u10", "v10", "blh") if v not in ds]
-    if miss:
-        raise InputDataError(
-            f"meteorology {str(path)!r} lacks {miss}; need u10, v10, blh and tcc or sshf"
-        )
-    if "tcc" not in ds and "sshf" not in ds:
-        raise InputDataError(f"meteorology {str(path)!r} has neither tcc (cloud cover) nor sshf")
-    for name in ("u10", "v10", "blh", "tcc", "sshf", "t2m"):
-        if name in ds and set(ds[name].dims) != {"time", "lat", "lon"}:
-            raise InputDataError(
-                f"meteorology {str(path)!r}: {name} has dimensions {ds[name].dims}; expected "
-                "(time, latitude, longitude)"
-            )
-    if not np.issubdtype(ds["time"].dtype, np.datetime64):
-        raise InputDataError(
-            f"meteorology {str(path)!r}: its time coordinate could not be read as dates "
-            f"({ds['time'].dtype}); give CF time units (e.g. 'hours since 1900-01-01')"
-        )
-    ds = ds.sortby("lat").sortby("lon").sortby("time")
-    if "t2m" not in ds:
-        ds["t2m"] = xr.full_like(ds["u10"], 283.15)
-    if "tcc" not in ds:
-        h_up = -ds["sshf"] / 3600.0  # upward W m-2
-        lon2, lat2 = np.meshgrid(ds["lon"].values, ds["lat"].values)
-        el = sun_elevation(ds["time"].values[:, None, None], lon2[None], lat2[None])
+    if "tcc" not in met:
+        met = met.copy()
+        h_up = -met["sshf"] / 3600.0  # upward W m-2
+        lon2, lat2 = np.meshgrid(met["lon"].values, met["lat"].values)
+        el = sun_elevation(met["time"].values[:, None, None], lon2[None], lat2[None])
         clear = 350.0 * np.clip(np.sin(np.radians(el)), 0.05, None)
         cc = np.where(el > 0, 1 - np.clip(h_up.values / clear, 0, 1), 0.5)
-        ds["tcc"] = (("time", "lat", "lon"), cc.astype(np.float32))
-    ds.attrs.setdefault("synthetic", "false")
-    return ds[["u10", "v10", "blh", "tcc", "t2m"]]
+        met["tcc"] = (("time", "lat", "lon"), cc.astype(np.float32))
+    return met[list(MET_VARIABLES)]
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 Station table (DESIGN §3): ``station_id``, ``name``, ``lon``, ``lat`` (degrees), ``height``
 (inlet height above ground, m), ``kind`` (background / demonstration / regional / urban / sink /
-micro), ``species`` (comma-separated, of CO2, NO2, VOC).
+micro), ``species`` (comma-separated observed quantities: the ``observed_as`` of the built-in
+species — CO2, NO2, VOC — or of the species given as ``known_species``).
 
-Observation table (long): ``time``, ``station_id``, ``species`` (CO2, NO2, VOC), ``value`` and
+Observation table (long): ``time``, ``station_id``, ``species`` (an observed quantity), ``value`` and
 optionally ``uncertainty`` in ``unit`` (ppm, ppb, ppbC, µg/m³, mg/m³).  Normalised, ``time`` is
 tz-aware UTC (hour-beginning) and ``value``/``uncertainty`` are in the canonical unit of the
-species (ppm, ppb, ppbC; see :mod:`gridcarbon.inversion.units`).
+species (ppm, ppb, ppbC; see :mod:`gridcarbon.inversion.conversion`).
 
 Everything here works on DataFrames; the files are opened by
 :mod:`gridcarbon.io.observations_file`, which also says where each row came from, so every
@@ -47,18 +48,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from gridcarbon.config.inversion import STATION_KINDS
+from gridcarbon.config.inversion import (
+    CNEMC_QUANTITIES,
+    DIURNAL_CHECK_QUANTITIES,
+    NEGATIVE_FLOOR,
+    OBSERVED_ALIASES,
+    PLAUSIBLE_MEDIAN,
+    STATION_KINDS,
+)
 from gridcarbon.errors import InputDataError, OutsideGridError
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.units import (
-    CANONICAL_UNITS,
+from gridcarbon.inversion.conversion import (
     REFERENCE_STATE_CHANGE,
-    SPECIES_UNITS,
+    Quantity,
     normalise_unit,
+    observed_quantities,
+    resolve_quantity,
     to_canonical,
 )
 from gridcarbon.io.observations_file import RowSources, read_table_file
 from gridcarbon.names import clean_text_values
+from gridcarbon.species import Species
 
 __all__ = [
     "validate_stations",
@@ -85,8 +95,6 @@ __all__ = [
 ]
 
 OBS_COLUMNS = ("time", "station_id", "species", "value", "unit", "uncertainty")
-_SPECIES_ALIASES = {"co2": "CO2", "no2": "NO2", "voc": "VOC", "nmvoc": "VOC", "co": "CO"}
-_STATION_SPECIES = ("CO2", "NO2", "VOC")
 
 #: Cell texts read as a missing value (compared stripped and case-folded; "" is an empty cell).
 MISSING_TEXT: frozenset[str] = frozenset(
@@ -98,35 +106,37 @@ MISSING_NUMBERS: tuple[float, ...] = (-99.0, -999.0, -9999.0)
 #: Beijing time, UTC+8 all year (CNEMC stamps; the inventory's local time).
 BEIJING_TIME = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
 
-#: Plausible median of one station's hourly values, canonical units: (refuse below, warn below,
-#: warn above, refuse above).  NO2: 0.25 ppb is 0.5 µg/m³ (a station median below it is
-#: mg/m³ read as µg/m³), the warning band 1–100 ppb is about 2–190 µg/m³; CO2: 380–600 ppm at
-#: surface stations since 2005; VOC (NMVOC): 3–3000 ppbC from remote to roadside; CO: 0.1–5 ppm.
-PLAUSIBLE_MEDIAN: dict[str, tuple[float, float, float, float]] = {
-    "NO2": (0.25, 1.0, 100.0, 1000.0),
-    "CO2": (300.0, 380.0, 600.0, 2000.0),
-    "VOC": (1.0, 3.0, 3000.0, 100000.0),
-    "CO": (0.02, 0.1, 5.0, 100.0),
-}
 _MIN_VALUES_FOR_MEDIAN = 6
 
-#: Lowest value accepted, canonical units: noise around zero gives negative NO2 and VOC values,
-#: down to about 6 times a micro sensor's hourly error (5 ppb NO2, 10 ppbC VOC; kept, and
-#: counted in the QA record); a negative CO2 mixing ratio is not a measurement.
-NEGATIVE_FLOOR: dict[str, float] = {"NO2": -30.0, "VOC": -60.0, "CO": -1.0, "CO2": 0.0}
-
-#: Local hours (hour-beginning) in which the mean daily minimum of NO2 and CO2 falls at
-#: stations near sources (the afternoon's deep mixed layer, and NO2 photolysis), its usual
-#: centre, and how many hours outside the window pass without a warning.
+#: Local hours (hour-beginning) in which the mean daily minimum of the quantities of
+#: :data:`~gridcarbon.config.inversion.DIURNAL_CHECK_QUANTITIES` falls at stations near sources,
+#: its usual centre, and how many hours outside the window pass without a warning.
 _AFTERNOON_MINIMUM = (12, 17)
 _AFTERNOON_CENTRE = 14
 _DIURNAL_TOLERANCE_H = 2
-_DIURNAL_SPECIES = ("NO2", "CO2")
 _DIURNAL_KINDS = ("urban", "micro", "demonstration", "regional")
 
 
 class ObservationWarning(UserWarning):
     """Observations were read, but something in them looks off (units, time stamps, codes)."""
+
+
+def _station_quantities(known_species: Iterable[Species]) -> dict[str, Quantity]:
+    """What a station may measure: the quantities of the built-in and the given species."""
+    return observed_quantities(known_species, extra=False)
+
+
+def _spellings(quantities: Mapping[str, Quantity]) -> dict[str, str]:
+    """Lower-case spelling → quantity name, with the other spellings of
+    :data:`~gridcarbon.config.inversion.OBSERVED_ALIASES`."""
+    out = {name.lower(): name for name in quantities}
+    out.update({k: v for k, v in OBSERVED_ALIASES.items() if v in quantities})
+    return out
+
+
+def _or_list(names: Sequence[str]) -> str:
+    """``A, B or C``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 @dataclass
@@ -261,7 +271,11 @@ def _as_written(v: object) -> str:
 
 
 def validate_stations(
-    stations: pd.DataFrame, grid: GridSpec | None = None, *, rows: RowSources | None = None
+    stations: pd.DataFrame,
+    grid: GridSpec | None = None,
+    *,
+    rows: RowSources | None = None,
+    known_species: Iterable[Species] = (),
 ) -> pd.DataFrame:
     """Check a station table and add grid positions.
 
@@ -276,6 +290,8 @@ def validate_stations(
     rows : RowSources, optional
         Where the rows came from (:func:`read_stations`); default ``DataFrame``, row = position
         + 1.
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities stations may list.
 
     Raises
     ------
@@ -339,15 +355,17 @@ def validate_stations(
                 f"{_as_written(df['kind'][i])!r}; use one of {list(STATION_KINDS)}"
             )
     df["kind"] = kinds.to_numpy()
+    quantities = _station_quantities(known_species)
+    spellings = _spellings(quantities)
     species = []
     for i, text in enumerate(df["species"]):
         parts = [p.strip() for p in re.split(r"[,，;；]", _as_written(text)) if p.strip()]
-        canon = [_SPECIES_ALIASES.get(p.lower()) for p in parts]
-        bad = [p for p, c in zip(parts, canon, strict=True) if c not in _STATION_SPECIES]
+        canon = [spellings.get(p.lower()) for p in parts]
+        bad = [p for p, c in zip(parts, canon, strict=True) if c is None]
         if bad or not parts:
             raise InputDataError(
                 f"{src.where(i, cols['species'])} ({ids[i]}): unknown species "
-                f"{(bad or [''])[0]!r}; list CO2, NO2, VOC separated by commas"
+                f"{(bad or [''])[0]!r}; list {', '.join(quantities)} separated by commas"
             )
         species.append(",".join(dict.fromkeys(canon)))
     df["species"] = species
@@ -411,10 +429,12 @@ def _clean(
     return out
 
 
-def read_stations(path: str | Path, grid: GridSpec | None = None) -> pd.DataFrame:
+def read_stations(
+    path: str | Path, grid: GridSpec | None = None, *, known_species: Iterable[Species] = ()
+) -> pd.DataFrame:
     """Read and validate a station table (CSV, Excel or Parquet; :func:`validate_stations`)."""
     table, rows = read_table_file(path, "station table")
-    return validate_stations(table, grid, rows=rows)
+    return validate_stations(table, grid, rows=rows, known_species=known_species)
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -598,6 +618,7 @@ class MagnitudeVerdict:
     verdict: Literal["ok", "warn", "refuse", "too few"]
     species: str
     unit: str
+    canonical_unit: str
     n: int
     median: float
     median_canonical: float
@@ -606,7 +627,7 @@ class MagnitudeVerdict:
 
     def describe(self) -> str:
         """One sentence on what is wrong and what the values would be in another unit."""
-        canon = CANONICAL_UNITS[self.species]
+        canon = self.canonical_unit
         lo, hi = self.plausible
         text = (
             f"median {self.median:.3g} {self.unit} = {self.median_canonical:.3g} {canon}, where "
@@ -622,7 +643,7 @@ class MagnitudeVerdict:
 
 def check_magnitude(
     values: np.ndarray,
-    species: str,
+    species: str | Quantity,
     unit: str,
     dates: np.ndarray | Sequence[object] | None = None,
     voc_molar_mass_per_carbon: float = 14.0,
@@ -640,7 +661,9 @@ def check_magnitude(
     ----------
     values : array
         Hourly values as given (missing values removed), in ``unit``.
-    species : {"CO2", "NO2", "VOC", "CO"}
+    species : str or Quantity
+        The observed quantity (its name, or the value); it needs a range in
+        :data:`~gridcarbon.config.inversion.PLAUSIBLE_MEDIAN`.
     unit : str
         The declared unit (ppm, ppb, ppbC, ug/m3, mg/m3).
     dates : array of dates, optional
@@ -655,27 +678,39 @@ def check_magnitude(
         ×1000), ``"warn"`` elsewhere outside the warning band, ``"too few"`` with fewer than
         6 values.
     """
+    q = resolve_quantity(species)
+    if q.name not in PLAUSIBLE_MEDIAN:
+        raise InputDataError(
+            f"no plausible range is known for {q.name} (inversion PLAUSIBLE_MEDIAN); its "
+            "magnitudes cannot be checked"
+        )
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     u = normalise_unit(unit) or unit
-    refuse_lo, lo, hi, refuse_hi = PLAUSIBLE_MEDIAN[species]
+    refuse_lo, lo, hi, refuse_hi = PLAUSIBLE_MEDIAN[q.name]
+
+    def verdict_of(verdict, median, m, alternatives=()) -> MagnitudeVerdict:
+        return MagnitudeVerdict(
+            verdict, q.name, u, q.unit, len(v), median, m, (lo, hi), tuple(alternatives)
+        )
+
     if len(v) < _MIN_VALUES_FOR_MEDIAN:
-        return MagnitudeVerdict("too few", species, u, len(v), np.nan, np.nan, (lo, hi), ())
+        return verdict_of("too few", np.nan, np.nan)
     when = pd.Timestamp(np.asarray(dates)[len(dates) // 2]) if dates is not None else None
     recent = when is None or when.date() >= REFERENCE_STATE_CHANGE
     median, p90 = float(np.median(v)), float(np.quantile(v, 0.9))
 
     def canonical(in_unit: str) -> np.ndarray:
-        factor = _canonical_factor(in_unit, species, recent, voc_molar_mass_per_carbon)
+        factor = _canonical_factor(in_unit, q, recent, voc_molar_mass_per_carbon)
         return np.array([median, p90]) * factor
 
     m = float(canonical(u)[0])
     if lo <= m <= hi:
-        return MagnitudeVerdict("ok", species, u, len(v), median, m, (lo, hi), ())
+        return verdict_of("ok", median, m)
     alternatives = []
     # the same kind of unit first: the classic slip is a factor 1000 (µg vs mg, ppb vs ppm)
     mass = u.endswith("/m3")
-    for other in sorted(SPECIES_UNITS[species], key=lambda o: o.endswith("/m3") != mass):
+    for other in sorted(q.units(), key=lambda o: o.endswith("/m3") != mass):
         if other == u:
             continue
         alt_median, alt_p90 = canonical(other)
@@ -683,12 +718,12 @@ def check_magnitude(
             alternatives.append((other, float(alt_median / m), float(alt_median)))
     off = m < refuse_lo or m > refuse_hi
     verdict = "refuse" if off and alternatives else "warn"
-    return MagnitudeVerdict(verdict, species, u, len(v), median, m, (lo, hi), tuple(alternatives))
+    return verdict_of(verdict, median, m, alternatives)
 
 
 @lru_cache(maxsize=256)
 def _canonical_factor(
-    unit: str, species: str, recent: bool, voc_molar_mass_per_carbon: float
+    unit: str, species: Quantity, recent: bool, voc_molar_mass_per_carbon: float
 ) -> float:
     """Canonical units per ``unit`` (conversions are proportional); ``recent``: the 298.15 K
     reference state."""
@@ -784,6 +819,7 @@ def normalise_observations(
     *,
     magnitude_check: Literal["refuse", "warn"] = "refuse",
     rows: RowSources | None = None,
+    known_species: Iterable[Species] = (),
 ) -> pd.DataFrame:
     """Validate a long observation table and convert it to UTC and canonical units.
 
@@ -804,6 +840,8 @@ def normalise_observations(
     rows : RowSources, optional
         Where the rows came from (the readers give it); default ``DataFrame``, row = position
         + 1.
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities the table may hold.
 
     Returns
     -------
@@ -822,7 +860,14 @@ def normalise_observations(
         the value as written.
     """
     return _normalise(
-        obs, stations, time_zone, voc_molar_mass_per_carbon, magnitude_check, rows, None
+        obs,
+        stations,
+        time_zone,
+        voc_molar_mass_per_carbon,
+        magnitude_check,
+        rows,
+        None,
+        known_species=known_species,
     )
 
 
@@ -835,7 +880,9 @@ def _normalise(
     rows: RowSources | None,
     qa: ObservationQA | None,
     unit_declared_by: str = "in the unit column",
+    known_species: Iterable[Species] = (),
 ) -> pd.DataFrame:
+    quantities = observed_quantities(known_species)
     if magnitude_check not in ("refuse", "warn"):
         raise InputDataError(f"magnitude_check {magnitude_check!r} must be 'refuse' or 'warn'")
     if obs is None:
@@ -858,7 +905,7 @@ def _normalise(
     qa.time_zone = qa.time_zone or _zone_label(time_zone)
     df = obs.reset_index(drop=True)
     station = _match_stations(df[cols["station_id"]], stations, src, qa)
-    species = _species(df[cols["species"]], src)
+    species = _species(df[cols["species"]], src, quantities, known_species)
     vals, keep = _values(df[cols["value"]], src, qa)
     df, src = df.iloc[keep].reset_index(drop=True), src.take(keep)
     vals, station, species = vals[keep], station[keep], species[keep]
@@ -874,16 +921,17 @@ def _normalise(
     for (s, u), grp in pd.DataFrame({"s": species, "u": units}).groupby(["s", "u"]).groups.items():
         gi = np.asarray(grp)
         try:
-            value[gi] = to_canonical(vals[gi], u, s, beijing[gi], voc_molar_mass_per_carbon)
+            q = quantities[s]
+            value[gi] = to_canonical(vals[gi], u, q, beijing[gi], voc_molar_mass_per_carbon)
             if unc is not None:
                 uncertainty[gi] = to_canonical(
-                    unc[gi], u, s, beijing[gi], voc_molar_mass_per_carbon
+                    unc[gi], u, q, beijing[gi], voc_molar_mass_per_carbon
                 )
         except InputDataError as exc:
             raise InputDataError(f"{src.where(int(gi[0]), cols['unit'])}: {exc}") from None
 
-    _refuse_negative(value, species, station, df[cols["value"]], src, qa)
-    check = (vals, species, units, station, beijing, src)
+    _refuse_negative(value, species, station, df[cols["value"]], src, qa, quantities)
+    check = (vals, species, units, station, beijing, src, quantities)
     _check_magnitudes(*check, voc_molar_mass_per_carbon, magnitude_check, qa, unit_declared_by)
     _check_diurnal(times, value, station, species, stations, time_zone, qa)
 
@@ -893,7 +941,9 @@ def _normalise(
             "station_id": station.astype(str),
             "species": species.astype(str),
             "value": value,
-            "unit": pd.Series(species).map(CANONICAL_UNITS).to_numpy(str),
+            "unit": pd.Series(species)
+            .map({k: q.unit for k, q in quantities.items()})
+            .to_numpy(str),
             "uncertainty": uncertainty,
         }
     )
@@ -933,13 +983,19 @@ def _match_stations(
     return written.map(matched).to_numpy(object)
 
 
-def _species(raw: pd.Series, src: RowSources) -> np.ndarray:
+def _species(
+    raw: pd.Series,
+    src: RowSources,
+    quantities: Mapping[str, Quantity],
+    known_species: Iterable[Species],
+) -> np.ndarray:
     written = raw.map(_as_written)
-    species = written.str.strip().str.lower().map(_SPECIES_ALIASES)
+    species = written.str.strip().str.lower().map(_spellings(quantities))
     if species.isna().any():
         i = int(np.flatnonzero(species.isna().to_numpy())[0])
+        names = list(_station_quantities(known_species))
         raise InputDataError(
-            f"{src.where(i, str(raw.name))}: unknown species {written[i]!r}; use CO2, NO2 or VOC"
+            f"{src.where(i, str(raw.name))}: unknown species {written[i]!r}; use {_or_list(names)}"
         )
     return species.to_numpy(object)
 
@@ -1023,13 +1079,14 @@ def _refuse_negative(
     raw: pd.Series,
     src: RowSources,
     qa: ObservationQA,
+    quantities: Mapping[str, Quantity],
 ) -> None:
     """Small negative values are instrument noise near zero and kept; larger ones refused."""
-    floor = np.array([NEGATIVE_FLOOR[s] for s in species])
+    floor = np.array([NEGATIVE_FLOOR.get(s, 0.0) for s in species])
     bad = value < floor
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        unit = CANONICAL_UNITS[species[i]]
+        unit = quantities[species[i]].unit
         raise InputDataError(
             f"{src.where(i, str(raw.name))} ({station[i]}, {species[i]}): value "
             f"{_as_written(raw[i])} is {value[i]:.3g} {unit}, below the {floor[i]:g} {unit} "
@@ -1106,19 +1163,24 @@ def _check_magnitudes(
     station: np.ndarray,
     beijing: np.ndarray,
     src: RowSources,
+    quantities: Mapping[str, Quantity],
     voc_molar_mass_per_carbon: float,
     magnitude_check: str,
     qa: ObservationQA,
     unit_declared_by: str,
 ) -> None:
-    """Each station's median per file, and over all files, in the declared unit."""
+    """Each station's median per file, and over all files, in the declared unit (quantities
+    with a plausible range only)."""
     frame = pd.DataFrame({"f": src.file_index, "s": station, "p": species, "u": units})
     groups = list(frame.groupby(["f", "s", "p", "u"]).indices.values())
     groups += list(frame.groupby(["s", "p", "u"]).indices.values())
     warned: dict[tuple[str, str, str], str] = {}
     for gi in groups:
         sp, u, sid = species[gi[0]], units[gi[0]], station[gi[0]]
-        verdict = check_magnitude(vals[gi], sp, u, beijing[gi], voc_molar_mass_per_carbon)
+        if sp not in PLAUSIBLE_MEDIAN:
+            continue
+        q = quantities[sp]
+        verdict = check_magnitude(vals[gi], q, u, beijing[gi], voc_molar_mass_per_carbon)
         if verdict.verdict in ("ok", "too few"):
             continue
         one_file = len(np.unique(src.file_index[gi])) == 1
@@ -1167,7 +1229,7 @@ def _check_diurnal(
     day = local.astype("datetime64[D]")
     near = np.array([kind[s] in _DIURNAL_KINDS for s in station], dtype=bool)
     first, last = _AFTERNOON_MINIMUM
-    for sp in _DIURNAL_SPECIES:
+    for sp in DIURNAL_CHECK_QUANTITIES:
         sel = near & (species == sp)
         if not sel.any():
             continue
@@ -1201,6 +1263,7 @@ def read_observations(
     voc_molar_mass_per_carbon: float = 14.0,
     *,
     magnitude_check: Literal["refuse", "warn"] = "refuse",
+    known_species: Iterable[Species] = (),
 ) -> pd.DataFrame:
     """Read a long observation table (CSV, Excel or Parquet) and normalise it
     (:func:`normalise_observations`); messages name the file and line."""
@@ -1212,6 +1275,7 @@ def read_observations(
         voc_molar_mass_per_carbon,
         magnitude_check=magnitude_check,
         rows=rows,
+        known_species=known_species,
     )
 
 
@@ -1230,7 +1294,10 @@ _CNEMC_DEFAULT_UNIT = "ug/m3"
 
 
 def read_cnemc_sites(
-    path: str | Path, kind: str = "urban", species: str = "NO2", height: float = 10.0
+    path: str | Path,
+    kind: str = "urban",
+    species: str = ",".join(CNEMC_QUANTITIES),
+    height: float = 10.0,
 ) -> pd.DataFrame:
     """Read a CNEMC site list (监测点编码, 监测点名称, 城市, 经度, 纬度; or English headers).
 
@@ -1265,7 +1332,7 @@ def cnemc_long_table(
     table: pd.DataFrame,
     rows: RowSources,
     station_ids: Sequence[str],
-    species: Iterable[str] = ("NO2",),
+    species: Iterable[str] = CNEMC_QUANTITIES,
     units: Mapping[str, str] | None = None,
     hour_stamp: Literal["ending", "beginning"] = "ending",
 ) -> tuple[pd.DataFrame, RowSources, dict[str, str]]:
@@ -1387,12 +1454,13 @@ def _date_text(v: object) -> str:
 def read_cnemc(
     paths: str | Path | Iterable[str | Path],
     stations: pd.DataFrame,
-    species: Iterable[str] = ("NO2",),
+    species: Iterable[str] = CNEMC_QUANTITIES,
     hour_stamp: Literal["ending", "beginning"] = "ending",
     voc_molar_mass_per_carbon: float = 14.0,
     *,
     units: Mapping[str, str] | None = None,
     magnitude_check: Literal["refuse", "warn"] = "refuse",
+    known_species: Iterable[Species] = (),
 ) -> pd.DataFrame:
     """Read CNEMC-style wide hourly files (one per day) into the normalised observation table.
 
@@ -1421,6 +1489,8 @@ def read_cnemc(
         units are never inferred.
     magnitude_check : {"refuse", "warn"}
         See :func:`normalise_observations`.
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities the files may hold.
 
     Returns
     -------
@@ -1508,4 +1578,5 @@ def read_cnemc(
         rows,
         qa,
         unit_declared_by=unit_fix,
+        known_species=known_species,
     )

@@ -13,12 +13,14 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from gridcarbon.config.inversion import OBS_SPECIES, InversionConfig
-from gridcarbon.errors import InputDataError
-from gridcarbon.grids.dataset import point_variable, species_in
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.contracts import Scenario
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.grids.dataset import point_variable
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields, urban_fraction
-from gridcarbon.inversion.meteorology import PointMet, met_at_points
+from gridcarbon.inversion.conversion import model_conversion_factor
+from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields
+from gridcarbon.inversion.meteorology import PointMet, met_at_points, with_cloud_cover
 from gridcarbon.inversion.observations import station_species, validate_stations
 from gridcarbon.inversion.operator import (
     Footprints,
@@ -28,25 +30,12 @@ from gridcarbon.inversion.operator import (
     row_dot,
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_correlation_matrix
-from gridcarbon.inversion.units import MOLAR_MASS, mass_to_mixing_factor
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
+from gridcarbon.species import Species
 
-__all__ = ["ObservationSystem", "EMITTED", "conversion_factor"]
+__all__ = ["ObservationSystem"]
 
 log = logging.getLogger(__name__)
-
-#: observed species → emitted (state) species
-EMITTED = dict(OBS_SPECIES)
-
-
-def conversion_factor(obs_species: str, cfg: InversionConfig) -> float:
-    """Observation units (ppm, ppb, ppbC) per µg/m³ at the model's reference state."""
-    T, p = cfg.model_temperature_K, cfg.model_pressure_kPa
-    if obs_species == "CO2":
-        return mass_to_mixing_factor(MOLAR_MASS["CO2"], T, p, "ppm")
-    if obs_species == "NO2":
-        return mass_to_mixing_factor(MOLAR_MASS["NO2"], T, p, "ppb")
-    return mass_to_mixing_factor(cfg.voc_molar_mass_per_carbon, T, p, "ppb")
 
 
 class ObservationSystem:
@@ -55,27 +44,42 @@ class ObservationSystem:
     Parameters
     ----------
     prior : xr.Dataset
-        Emission Dataset (architecture.md).
-    stations : DataFrame
-        Station table (validated here against the grid).
-    met : xr.Dataset
-        Met on a lon/lat grid (synthetic or ERA5).
+        Emission Dataset (``docs/architecture.md``) on the scenario's grid.
+    scenario : Scenario
+        Gives the species (those the prior holds, in the scenario's order), the station network
+        (validated here against the grid), the meteorology of the prior's hours, the land cover
+        (urban fraction for the dispersion curves; forest and cropland for the biogenic
+        fields) and the neighbouring regions (``boundaries["neighbours"]``, the inflow prior;
+        none when absent).
     config : InversionConfig
     point_met : PointMet, optional
-        Met at the stations to use instead of interpolating ``met`` (the perturbed-transport
-        OSSE passes perturbed met here).
-    landcover, neighbour_fraction : optional overrides (tests).
+        Met at the stations to use instead of interpolating the scenario's (the
+        perturbed-transport OSSE passes perturbed met here).
+    build_jacobian : bool
+        Build J (False: the operator and the state only).
+
+    Attributes
+    ----------
+    species : list of str
+        Names of the species in the state, in order; ``species_values`` the Species.
+    observed : dict
+        Observed quantity name → the Species it observes (the system's species only).
+    E, Ep : ndarray
+        Prior area ``(ns, nt, ncell)`` and point ``(ns, nt, npoint)`` emissions, kg h-1.
+    layout : StateLayout
+    B : PriorCovariance
+    pairs : DataFrame
+        One row per station-hour and observed quantity at the assimilated hours.
+    J : sparse ``(n_pairs, n_state)``
+        Jacobian of the hourly modelled values; ``y_prior`` their prior values.
     """
 
     def __init__(
         self,
         prior: xr.Dataset,
-        stations: pd.DataFrame,
-        met: xr.Dataset,
+        scenario: Scenario,
         config: InversionConfig,
         point_met: PointMet | None = None,
-        landcover: dict | None = None,
-        neighbour_fraction: tuple[list[str], np.ndarray] | None = None,
         build_jacobian: bool = True,
     ) -> None:
         t0 = time.perf_counter()
@@ -84,13 +88,31 @@ class ObservationSystem:
         self.grid = GridSpec.from_dataset(prior)
         self.times = pd.DatetimeIndex(prior["time"].values)
         self.nt = self.times.size
-        self.species = [s for s in species_in(prior)]
+        self.species_values: tuple[Species, ...] = tuple(
+            s for s in scenario.species if s.name in prior.data_vars
+        )
+        self.species = [s.name for s in self.species_values]
         if not self.species:
-            raise InputDataError("prior has none of CO2, NOx, VOC")
+            raise InputDataError(
+                f"the prior holds none of the scenario's species "
+                f"{[s.name for s in scenario.species]}"
+            )
+        self.observed: dict[str, Species] = {s.observed_as: s for s in self.species_values}
+        chem = cfg.chemistry
+        #: observed quantities that see a reactive species' NO2 share, with its decay
+        self.reactive_observed = frozenset(
+            s.observed_as for s in self.species_values if s.name == chem.reactive_species
+        )
         g = self.grid
         self.ncell = g.size
-        self.stations = validate_stations(stations, g)
-        self.landcover = landcover
+        self.stations = validate_stations(scenario.stations, g, known_species=scenario.species)
+        landcover = dict(scenario.landcover)
+        for name, fraction in landcover.items():
+            if np.size(fraction) != g.size:
+                raise InputDataError(
+                    f"the scenario's land cover {name!r} has {np.size(fraction)} cells, but the "
+                    f"prior's grid has {g.ny} x {g.nx}; give the prior of the scenario's grid"
+                )
         # -- emissions ----------------------------------------------------------------------
         self.E = np.stack([self._area(prior, s) for s in self.species])  # (ns, nt, ncell) f32
         self.has_points = "point" in prior.dims and prior.sizes.get("point", 0) > 0
@@ -135,6 +157,20 @@ class ObservationSystem:
                 ]
             )
         self.prior_attrs = dict(prior.attrs)
+        #: the prior's attributes of each species variable, for the posterior's
+        self.variable_attrs: dict[str, dict] = {}
+        for s in self.species:
+            self.variable_attrs[s] = dict(prior[s].attrs)
+            name = point_variable(s)
+            self.variable_attrs[name] = (
+                dict(prior[name].attrs)
+                if name in prior
+                else {
+                    "long_name": f"{s} emission from point sources",
+                    "units": "kg h-1",
+                    "cell_methods": "time: mean",
+                }
+            )
         self._prior_points = None
         if self.has_points:
             from gridcarbon.grids.dataset import POINT_COORDS
@@ -153,14 +189,14 @@ class ObservationSystem:
             if "region_fraction" in prior
             else np.ones(g.size)
         )
-        if landcover is not None:
-            self.urban_frac = np.asarray(landcover["urban"]).ravel()
-        else:
-            self.urban_frac = urban_fraction(g)
-        self.urban = self.urban_frac >= cfg.urban_fraction_threshold
+        if "urban" not in landcover:
+            log.warning("the scenario's land cover has no urban fraction: rural dispersion only")
+        self.urban_frac = np.asarray(landcover.get("urban", np.zeros(g.size))).ravel()
+        self.urban = self.urban_frac >= cfg.transport.urban_fraction_threshold
         # -- met at stations ----------------------------------------------------------------
         st = self.stations
         if point_met is None:
+            met = with_cloud_cover(scenario.meteorology.for_hours(self.times))
             point_met = met_at_points(
                 met, self.times, st["lon"].to_numpy(float), st["lat"].to_numpy(float)
             )
@@ -177,9 +213,20 @@ class ObservationSystem:
         }
         region_area = float(self.region_fraction.sum() * g.cell_area)
         self.neighbour_names, self.neighbour_W, self.neighbour_density = neighbour_fields(
-            g, tot, region_area, cfg.neighbour_density_scale, neighbour_fraction
+            g,
+            tot,
+            region_area,
+            cfg.state.neighbour_density_scale,
+            scenario.boundaries.get("neighbours"),
         )
-        self.bio = biogenic_fields(g, self.times, self.region_t2m, landcover)
+        self.bio = biogenic_fields(
+            g,
+            self.times,
+            self.region_t2m,
+            landcover,
+            {s: m for s, m in cfg.state.biogenic_models.items() if s in self.species},
+            {s.name: s.molar_mass_g_mol for s in self.species_values},
+        )
         # -- state --------------------------------------------------------------------------
         self.layout = self._layout()
         self.B = self.prior_covariance()
@@ -206,9 +253,10 @@ class ObservationSystem:
         day_idx = np.searchsorted(self.days.values, bj_days.values)
         sp_of = station_species(st)
         rows, pairs = [], []
-        hours_by_sp = {s: set(h) for s, h in cfg.assimilation_hours_local.items()}
+        hours_by_sp = {s: set(h) for s, h in cfg.errors.assimilation_hours_local.items()}
+        self._check_settings(sp_of)
         for k, sid in enumerate(st["station_id"]):
-            wanted = [s for s in sp_of[sid] if EMITTED[s] in self.species]
+            wanted = [s for s in sp_of[sid] if s in self.observed]
             if not wanted:
                 continue
             for h in range(self.nt):
@@ -239,7 +287,7 @@ class ObservationSystem:
         self.rows["direction_from"] = self.pm.direction_from[rows[:, 1], rows[:, 0]]
         self.rows["stability"] = self.pm.stability[rows[:, 1], rows[:, 0]]
         self.rows["blh"] = self.pm.blh[rows[:, 1], rows[:, 0]]
-        self.rows["calm"] = raw_speed < cfg.calm_exclude_m_s
+        self.rows["calm"] = raw_speed < cfg.transport.calm_exclude_m_s
         pr = np.array([p[0] for p in pairs])
         ps = np.array([p[1] for p in pairs])
         self.pairs = pd.DataFrame({"row": pr, "obs_species": ps})
@@ -256,7 +304,7 @@ class ObservationSystem:
         su = np.bincount(grp, np.sin(d))
         cu = np.bincount(grp, np.cos(d))
         ang = (np.degrees(np.arctan2(su, cu)) + 360.0) % 360.0
-        nsec = cfg.background_sectors
+        nsec = cfg.state.background_sectors
         sector = (np.floor(((ang + 180.0 / nsec) % 360.0) / (360.0 / nsec))).astype(int) % nsec
         self.pairs["group"] = grp
         self.pairs["sector"] = sector[grp]
@@ -267,7 +315,10 @@ class ObservationSystem:
         k = self.rows["st"].to_numpy()
         h = self.rows["hour"].to_numpy()
         day = pm.sun_elevation[h, k] > 0
-        tau = np.where(day, cfg.nox_lifetime_day_h, cfg.nox_lifetime_night_h) * 3600.0
+        tau = (
+            np.where(day, cfg.chemistry.nox_lifetime_day_h, cfg.chemistry.nox_lifetime_night_h)
+            * 3600.0
+        )
         return Receptors.from_arrays(
             st["x"].to_numpy()[k],
             st["y"].to_numpy()[k],
@@ -279,7 +330,7 @@ class ObservationSystem:
             pm.blh[h, k],
             tau,
             pm.t2m[h, k],
-            calm_floor=cfg.calm_floor_m_s,
+            calm_floor=cfg.transport.calm_floor_m_s,
         )
 
     def receptors_with(self, pm: PointMet) -> Receptors:
@@ -309,31 +360,50 @@ class ObservationSystem:
             g.ny,
             self.urban,
             pts,
-            max_distance_m=cfg.max_distance_km * 1000.0,
-            max_travel_s=cfg.max_travel_hours * 3600.0,
-            lateral_sigmas=cfg.lateral_sigmas,
-            subcells=min(cfg.subcells, 3) if coarse else cfg.subcells,
-            subcells_near=min(cfg.subcells_near, 7) if coarse else cfg.subcells_near,
-            area_height_m=cfg.area_source_height_m,
-            lid_factor=cfg.lid_uniform_factor,
-            no2_primary=cfg.no2_primary_fraction,
-            no2_equilibrium=cfg.no2_equilibrium_fraction,
-            no2_conversion_s=cfg.no2_conversion_time_h * 3600.0,
+            max_distance_m=cfg.transport.max_distance_km * 1000.0,
+            max_travel_s=cfg.transport.max_travel_hours * 3600.0,
+            lateral_sigmas=cfg.transport.lateral_sigmas,
+            subcells=min(cfg.transport.subcells, 3) if coarse else cfg.transport.subcells,
+            subcells_near=min(cfg.transport.subcells_near, 7)
+            if coarse
+            else cfg.transport.subcells_near,
+            area_height_m=cfg.transport.area_source_height_m,
+            lid_factor=cfg.transport.lid_uniform_factor,
+            no2_primary=cfg.chemistry.no2_primary_fraction,
+            no2_equilibrium=cfg.chemistry.no2_equilibrium_fraction,
+            no2_conversion_s=cfg.chemistry.no2_conversion_time_h * 3600.0,
             point_direction_sd_rad=0.0
             if known_wind
-            else float(np.radians(cfg.point_plume_direction_sd_deg)),
+            else float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
         )
+
+    def _check_settings(self, measured: dict[str, list[str]]) -> None:
+        """Refuse a measured quantity of the state's species without the settings it needs."""
+        cfg = self.config
+        quantities = {q for qs in measured.values() for q in qs if q in self.observed}
+        for q in sorted(quantities):
+            for where, table in (
+                ("errors.assimilation_hours_local", cfg.errors.assimilation_hours_local),
+                ("state.background_prior", cfg.state.background_prior),
+                ("errors.model_error_floor", cfg.errors.model_error_floor),
+            ):
+                if q not in table:
+                    raise ConfigError(
+                        f"stations measure {q} (species {self.observed[q].name}), but "
+                        f"inversion.{where} has no entry for it; add one"
+                    )
 
     def _layout(self) -> StateLayout:
         cfg = self.config
-        npb = min(cfg.n_point_unknowns, len(self.points))
+        npb = min(cfg.state.n_point_unknowns, len(self.points))
         if npb:
-            main = self.Ep[self.species.index("CO2")] if "CO2" in self.species else self.Ep[0]
+            ranking = cfg.state.point_ranking_species
+            main = self.Ep[self.species.index(ranking)] if ranking in self.species else self.Ep[0]
             order = np.argsort(-main.sum(axis=0, dtype=np.float64), kind="stable")[:npb]
             big = np.sort(order)
         else:
             big = np.zeros(0, np.int64)
-        obs_species = sorted(set(self.pairs["obs_species"]), key=["CO2", "NO2", "VOC"].index)
+        obs_species = sorted(set(self.pairs["obs_species"]), key=list(self.observed).index)
         sp_of = station_species(self.stations)
         bias = [
             (sid, s)
@@ -342,24 +412,24 @@ class ObservationSystem:
             for s in sp_of[sid]
             if s in obs_species
         ]
-        bio = [s for s in ("CO2", "VOC") if s in self.species] if cfg.biogenic == "scaled" else []
+        bio = [s for s in self.species if s in self.bio] if cfg.state.biogenic == "scaled" else []
         nbs = [nm for i, nm in enumerate(self.neighbour_names) if np.any(self.neighbour_W[i] > 0)]
         self.neighbour_used = [self.neighbour_names.index(nm) for nm in nbs]
         return StateLayout(
             self.species,
             self.grid.ny,
             self.grid.nx,
-            cfg.block_cells,
-            cfg.window_hours,
+            cfg.state.block_cells,
+            cfg.state.window_hours,
             self.nt,
             big,
             list(nbs),
             bio,
             obs_species,
             len(self.days),
-            cfg.background_sectors,
+            cfg.state.background_sectors,
             bias,
-            len(self.days) if cfg.mixing_height_unknowns else 0,
+            len(self.days) if cfg.state.mixing_height_unknowns else 0,
         )
 
     def prior_covariance(
@@ -370,32 +440,32 @@ class ObservationSystem:
         L = self.layout
         Cs = species_correlation_matrix(
             L.species,
-            cfg.species_correlation if species_correlation is None else species_correlation,
+            cfg.state.species_correlation if species_correlation is None else species_correlation,
         )
         bg = np.array(
             [
-                cfg.background_error.get(s, 1.0)
+                cfg.state.background_error.get(s, 1.0)
                 for s in L.obs_species
                 for _ in range(L.ndays * L.nsectors)
             ]
         )
-        bias = np.array([cfg.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
+        bias = np.array([cfg.state.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
         return PriorCovariance(
             L,
-            cfg.prior_error,
+            cfg.state.prior_error,
             Cs,
-            cfg.length_scale_km * 1000.0,
+            cfg.state.length_scale_km * 1000.0,
             self.grid.cell_size,
-            cfg.time_scale_days * 24.0,
+            cfg.state.time_scale_days * 24.0,
             {
-                "points": cfg.point_prior_error,
-                "neighbours": cfg.neighbour_prior_error,
-                "biogenic": cfg.biogenic_prior_error,
+                "points": cfg.state.point_prior_error,
+                "neighbours": cfg.state.neighbour_prior_error,
+                "biogenic": cfg.state.biogenic_prior_error,
                 "background": bg if bg.size else 1.0,
                 "bias": bias if bias.size else 1.0,
-                "transport": cfg.mixing_height_prior_error,
+                "transport": cfg.state.mixing_height_prior_error,
             },
-            cfg.mixing_height_time_scale_days,
+            cfg.state.mixing_height_time_scale_days,
         )
 
     # ---------------------------------------------------------------------------------------
@@ -407,7 +477,7 @@ class ObservationSystem:
         P = self.pairs
         npair = len(P)
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
-        conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
+        conv = self.conversion
         ln = (fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]) + (
             fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row]
         )
@@ -469,7 +539,7 @@ class ObservationSystem:
                 continue
             for obs_s in set(P["obs_species"][m]):
                 mm = m & (P["obs_species"] == obs_s).to_numpy()
-                nox = obs_s == "NO2"
+                nox = obs_s in self.reactive_observed
                 hrs = fp.receptors.hour[pair_row[mm]]
                 for j, pj in enumerate(self.neighbour_used):
                     y = (
@@ -527,7 +597,7 @@ class ObservationSystem:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npair, L.n)
         )
         self.J.sum_duplicates()
-        bg_prior = P["obs_species"].map(cfg.background_prior).to_numpy(float)
+        bg_prior = P["obs_species"].map(cfg.state.background_prior).to_numpy(float)
         xb = L.xb()
         self.y_prior = bg_prior + self.J @ xb
         self.enhancement = sum_area + sum_pt + sum_nb
@@ -541,17 +611,32 @@ class ObservationSystem:
         self.bg_prior = bg_prior
 
     @functools.cached_property
+    def conversion(self) -> dict[str, float]:
+        """Observation units per µg/m³ of each measured quantity, at the model's reference state
+        (``chemistry.model_temperature_K``, ``model_pressure_kPa``)."""
+        chem = self.config.chemistry
+        return {
+            q: model_conversion_factor(
+                self.observed[q],
+                chem.voc_molar_mass_per_carbon,
+                chem.model_temperature_K,
+                chem.model_pressure_kPa,
+            )
+            for q in dict.fromkeys(self.pairs["obs_species"])
+        }
+
+    @functools.cached_property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair: receptor-hour row, emitted-species index, whether NO2, and the conversion
-        from µg/m³ to the observation's unit."""
+        """Per pair: receptor-hour row, emitted-species index, whether it sees the reactive
+        species' NO2 share, and the conversion from µg/m³ to the observation's unit."""
         P = self.pairs
-        cfg = self.config
-        conv = {s: conversion_factor(s, cfg) for s in ("CO2", "NO2", "VOC")}
         return (
             P["row"].to_numpy(np.int64),
-            np.array([self.species.index(EMITTED[s]) for s in P["obs_species"]], np.int64),
-            (P["obs_species"] == "NO2").to_numpy(),
-            P["obs_species"].map(conv).to_numpy(float),
+            np.array(
+                [self.species.index(self.observed[s].name) for s in P["obs_species"]], np.int64
+            ),
+            P["obs_species"].isin(self.reactive_observed).to_numpy(),
+            P["obs_species"].map(self.conversion).to_numpy(float),
         )
 
     def _direction_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -563,11 +648,13 @@ class ObservationSystem:
         plumes; zeros unless ``mixing_height_unknowns``)."""
         cfg = self.config
         npair = len(self.pairs)
-        delta = cfg.model_error_wind_direction_deg
-        dz = cfg.model_error_mixing_height_rel
+        delta = cfg.errors.model_error_wind_direction_deg
+        dz = cfg.errors.model_error_mixing_height_rel
         # the derivative's step: R's mixing-height error, or the unknowns' own prior error
         step = (
-            dz if dz > 0 else (cfg.mixing_height_prior_error if cfg.mixing_height_unknowns else 0)
+            dz
+            if dz > 0
+            else (cfg.state.mixing_height_prior_error if cfg.state.mixing_height_unknowns else 0)
         )
         variants = [(sgn * delta, 1.0, True) for sgn in (-1.0, 1.0) if delta > 0]
         variants += [(0.0, 1.0 + sgn * step, dz > 0) for sgn in (-1.0, 1.0) if step > 0]
@@ -580,7 +667,7 @@ class ObservationSystem:
             if in_spread:
                 share = np.maximum(share, sh)
                 sq += (sig - base) ** 2
-            if zscale != 1.0 and cfg.mixing_height_unknowns:
+            if zscale != 1.0 and cfg.state.mixing_height_unknowns:
                 sens += np.sign(zscale - 1.0) * sig / (2.0 * step)
         # the two directions and the two mixing heights are independent error sources
         return np.sqrt(sq / 2.0), share, sens

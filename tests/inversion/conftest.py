@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from gridcarbon.config.inversion import InversionConfig
-from gridcarbon.inversion.synthetic import small_case
 from gridcarbon.inversion.system import ObservationSystem
 
-
-def no_neighbours(case):
-    return ([], np.zeros((0, case.prior.sizes["y"] * case.prior.sizes["x"])))
+from .cases import small_case
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +20,8 @@ def build_system(case, config: InversionConfig | None = None, prior=None) -> Obs
     ``prior`` replaces the case's prior, e.g. a subset of it)."""
     return ObservationSystem(
         case.prior if prior is None else prior,
-        case.stations,
-        case.met,
+        case.scenario,
         InversionConfig() if config is None else config,
-        landcover=case.landcover,
-        neighbour_fraction=no_neighbours(case),
     )
 
 

@@ -1,12 +1,14 @@
-"""Synthetic met, the ERA5-style reader, interpolation and the perturbations of the OSSE."""
+"""Synthetic met, interpolation, cloud cover from the sensible heat flux and the perturbations of
+the OSSE."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-from gridcarbon.errors import InputDataError, InputFileError
-from gridcarbon.inversion.meteorology import met_at_points, perturb_point_met, read_era5
+from gridcarbon.errors import InputDataError
+from gridcarbon.inversion.meteorology import met_at_points, perturb_point_met, with_cloud_cover
+from gridcarbon.io.meteorology_file import DatasetMeteorology, read_era5
 from gridcarbon.scenario.meteorology import synthetic_met
 
 TIMES = pd.date_range("2022-12-31 16:00", periods=72, freq="h")
@@ -34,9 +36,6 @@ def _era5(tmp_path, with_tcc=True):
     lon = np.arange(119.0, 121.01, 0.25)
     shape = (TIMES.size, lat.size, lon.size)
     rng = np.random.default_rng(0)
-    v = {
-        "u10": ("valid_time", "latitude", "longitude"),
-    }
     ds = xr.Dataset(
         {
             "u10": (("valid_time", "latitude", "longitude"), rng.normal(2, 1, shape)),
@@ -51,43 +50,33 @@ def _era5(tmp_path, with_tcc=True):
         ds["sshf"] = (("valid_time", "latitude", "longitude"), -rng.uniform(0, 3e5, shape))
     p = tmp_path / ("era5.nc" if with_tcc else "era5_sshf.nc")
     ds.to_netcdf(p)
-    del v
     return p, ds
 
 
-def test_read_era5_and_interpolate(tmp_path):
+def test_era5_interpolated_and_cloud_cover_from_the_heat_flux(tmp_path):
     p, raw = _era5(tmp_path)
-    met = read_era5(p)
+    met = with_cloud_cover(read_era5(p))
     assert list(met.data_vars) == ["u10", "v10", "blh", "tcc", "t2m"]
-    assert np.all(np.diff(met.lat.values) > 0)
     # at a grid node the interpolation returns the node value
     pm = met_at_points(met, TIMES[:5], [119.5], [30.0])
     np.testing.assert_allclose(
         pm.blh[:, 0], raw.blh.sel(latitude=30.0, longitude=119.5)[:5], rtol=1e-6
     )
-    p2, _ = _era5(tmp_path, with_tcc=False)
-    m2 = read_era5(p2)
-    assert float(m2.tcc.min()) >= 0 and float(m2.tcc.max()) <= 1
+    p2, raw2 = _era5(tmp_path, with_tcc=False)
+    m2 = with_cloud_cover(read_era5(p2))
+    assert list(m2.data_vars) == ["u10", "v10", "blh", "tcc", "t2m"]
+    tcc = m2.tcc.values
+    assert tcc.min() >= 0 and tcc.max() <= 1
+    # at night (sun below the horizon) cloud cover is unknown: 0.5
+    assert np.any(tcc == 0.5) and np.any(tcc != 0.5)
     with pytest.raises(InputDataError, match="does not contain all points"):
         met_at_points(met, TIMES[:5], [125.0], [30.0])
-    with pytest.raises(InputFileError):
-        read_era5(tmp_path / "nope.nc")
-    bad = xr.open_dataset(p).drop_vars("blh")
-    bad.to_netcdf(tmp_path / "bad.nc")
-    with pytest.raises(InputDataError, match="lacks"):
-        read_era5(tmp_path / "bad.nc")
-
-
-def test_read_era5_refuses_files_without_coordinates(tmp_path):
-    p, _ = _era5(tmp_path)
-    no_lat = xr.open_dataset(p).rename({"latitude": "y"})
-    no_lat.to_netcdf(tmp_path / "no_lat.nc")
-    with pytest.raises(InputDataError) as err:
-        read_era5(tmp_path / "no_lat.nc")
-    assert str(err.value) == (
-        f"meteorology {str(tmp_path / 'no_lat.nc')!r} lacks the coordinate(s) ['lat'] (found "
-        "['lon', 'time', 'y']); give ERA5-style time, latitude, longitude"
-    )
+    with pytest.raises(InputDataError, match="it needs u10, v10, blh, t2m and tcc or sshf"):
+        with_cloud_cover(read_era5(p2).drop_vars("sshf"))
+    source = DatasetMeteorology(met)
+    assert source.for_hours(TIMES[:5]) is met and source.synthetic is False
+    with pytest.raises(InputDataError, match="meteorology covers"):
+        source.for_hours(TIMES + pd.Timedelta(days=30))
 
 
 def test_perturbation_statistics():

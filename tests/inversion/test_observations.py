@@ -9,6 +9,7 @@ import pytest
 
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import GridcarbonError, InputDataError, InputFileError, OutsideGridError
+from gridcarbon.inversion.conversion import mass_to_mixing_factor, to_canonical
 from gridcarbon.inversion.observations import (
     ObservationWarning,
     check_magnitude,
@@ -22,7 +23,6 @@ from gridcarbon.inversion.observations import (
     read_stations,
     validate_stations,
 )
-from gridcarbon.inversion.units import mass_to_mixing_factor, to_canonical
 from gridcarbon.names import NameCleanedWarning
 from gridcarbon.scenario.geography import default_grid
 from gridcarbon.scenario.stations import default_network
@@ -348,7 +348,7 @@ def test_cnemc_no2_in_mg_refused_with_factor_and_fix(tmp_path, cnemc_stations):
 
 
 def test_invert_refuses_a_long_table_1000x_too_small(tiny_case):
-    from gridcarbon.inversion import invert
+    from gridcarbon.inversion import run_inversion
 
     t = pd.date_range("2023-01-01", periods=24, freq="h")
     obs = pd.DataFrame(
@@ -361,12 +361,11 @@ def test_invert_refuses_a_long_table_1000x_too_small(tiny_case):
         }
     )
     with pytest.raises(GridcarbonError) as err:
-        invert(
+        run_inversion(
             tiny_case.prior,
-            obs,
-            tiny_case.stations,
-            tiny_case.met,
+            tiny_case.scenario,
             InversionConfig(observation_time_zone="UTC"),
+            obs,
         )
     assert str(err.value) == (
         "NO2 at station 'UR01' (DataFrame, rows 1–24): median 0.02 ppb = 0.02 ppb, where a "

@@ -13,8 +13,7 @@ from .conftest import build_system
 def test_identical_twin_small(case, system):
     res = run_osse(
         case.prior,
-        case.stations,
-        case.met,
+        case.scenario,
         InversionConfig(osse={"distance_bands_km": [30.0]}),  # one band = "near"
         mode="identical",
         replicates=3,
@@ -43,8 +42,7 @@ def test_identical_twin_small(case, system):
 def test_perturbed_transport_small(case, system):
     res = run_osse(
         case.prior,
-        case.stations,
-        case.met,
+        case.scenario,
         InversionConfig(),
         mode="perturbed",
         replicates=3,
@@ -77,26 +75,28 @@ def test_perturbed_transport_small(case, system):
 def test_identical_twin_is_exact_in_the_noise_free_limit(tiny_case):
     """With no observation noise and a tiny R the posterior approaches the truth where the
     observations are sensitive (a check that H, J and the truth are consistent)."""
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
 
     cfg = InversionConfig(
-        model_error_rel=0.0,
-        model_error_floor={"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3},
-        measurement_error={
-            k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
-            for k in ("urban", "micro", "regional", "demonstration", "background", "sink")
-        },
-        model_error_wind_direction_deg=0.0,
-        model_error_mixing_height_rel=0.0,
-        point_dominance_max=1.0,
+        errors={
+            "model_error_rel": 0.0,
+            "model_error_floor": {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3},
+            "measurement_error": {
+                k: {"CO2": 1e-3, "NO2": 1e-3, "VOC": 1e-3}
+                for k in ("urban", "micro", "regional", "demonstration", "background", "sink")
+            },
+            "model_error_wind_direction_deg": 0.0,
+            "model_error_mixing_height_rel": 0.0,
+            "point_dominance_max": 1.0,
+        }
     )
     sysm = build_system(tiny_case, cfg)
     rng = np.random.default_rng(0)
     truth = make_truth(sysm, rng, "identical", cfg)
     obs = synthetic_observations(sysm, truth, np.random.default_rng(1), cfg)
     obs["value"] = obs["value"]  # noise of 1e-3 only
-    res = assimilate(sysm, obs, config=cfg, build_posterior=False)
+    res = assimilate(sysm, obs, build_posterior=False)
     # the posterior reproduces the observations
     meta = res.obs
     assert np.max(np.abs(meta["posterior"] - meta["observed"])) < 0.05 * np.max(

@@ -5,8 +5,10 @@ import pytest
 import scipy.sparse as sp
 
 from gridcarbon.config.inversion import InversionConfig
-from gridcarbon.inversion.core import assimilate, unit_total_std
+from gridcarbon.contracts import PosteriorCovariance
+from gridcarbon.inversion.assimilation import assimilate
 from gridcarbon.inversion.osse import make_truth, synthetic_observations
+from gridcarbon.inversion.posterior import TotalsCovariance
 from gridcarbon.inversion.state import (
     PriorCovariance,
     StateLayout,
@@ -83,13 +85,9 @@ def test_B_is_kronecker_of_exponentials():
 @pytest.fixture(scope="module")
 def dense_vs_cg(case):
     cfg = InversionConfig(
-        block_cells=1,
-        window_hours=24,
-        aggregation="hourly",
-        solver="dense",
-        n_point_unknowns=4,
-        lanczos_max_vectors=300,
-        lanczos_min_vectors=300,
+        state={"block_cells": 1, "window_hours": 24, "n_point_unknowns": 4},
+        errors={"aggregation": "hourly"},
+        solver={"method": "dense", "lanczos_max_vectors": 300, "lanczos_min_vectors": 300},
     )
     prior = case.prior.isel(time=slice(0, 48))[
         ["CO2", "NOx", "CO2_point", "NOx_point", "crs", "time_bnds", "region_fraction"]
@@ -98,8 +96,8 @@ def dense_vs_cg(case):
     rng = np.random.default_rng(3)
     truth = make_truth(system, rng, "identical", cfg)
     obs = synthetic_observations(system, truth, rng, cfg)
-    dense = assimilate(system, obs, config=cfg)
-    cg = assimilate(system, obs, config=cfg.model_copy(update={"solver": "cg"}))
+    dense = assimilate(system, obs)
+    cg = assimilate(system, obs, solver=cfg.solver.model_copy(update={"method": "cg"}))
     return system, dense, cg
 
 
@@ -122,13 +120,15 @@ def test_dense_vs_cg(dense_vs_cg):
 
 
 @pytest.mark.slow
-def test_unit_total_std(dense_vs_cg):
+def test_total_std_closed_form_against_dense_posterior(dense_vs_cg):
     system, dense, cg = dense_vs_cg
+    totals = TotalsCovariance(system, dense.covariance)
+    assert isinstance(totals, PosteriorCovariance)
     nu, nc = 6, system.ncell
     F = sp.random(nu, nc, density=0.05, random_state=2, format="csr")
     F.data = np.clip(F.data, 0, 1)
     hours = np.arange(5, 40)
-    got = unit_total_std(dense, F, "CO2", hours)
+    got = totals.total_std(F, "CO2", hours=hours)
     # brute force: the state gradient of each unit total, then aᵀ P a with the dense P
     L = system.layout
     si = L.species.index("CO2")
@@ -155,10 +155,11 @@ def test_unit_total_std(dense_vs_cg):
     independent = np.sqrt(np.einsum("ui,i,ui->u", A, np.diag(P), A))
     assert np.max(np.abs(independent / expect - 1)) > 0.05  # correlations matter
     # the low-rank (Lanczos) form agrees with the dense one
-    np.testing.assert_allclose(unit_total_std(cg, F, "CO2", hours), expect, rtol=0.1)
+    low_rank = TotalsCovariance(system, cg.covariance)
+    np.testing.assert_allclose(low_rank.total_std(F, "CO2", hours=hours), expect, rtol=0.1)
     # time slice by timestamps
     ts = slice(system.times[5], system.times[39])
-    np.testing.assert_allclose(unit_total_std(dense, F, "CO2", ts), expect, rtol=1e-8)
+    np.testing.assert_allclose(totals.total_std(F, "CO2", hours=ts), expect, rtol=1e-8)
     # point sources assigned to units by point-in-polygon: each point counts in full for the
     # unit it is given to (not by its cell's coverage fraction), and in no unit for -1
     npt = len(system.points)
@@ -179,9 +180,11 @@ def test_unit_total_std(dense_vs_cg):
                 A_area[point_unit[p], col] += pe
     expect_pip = np.sqrt(np.einsum("ui,ij,uj->u", A_area, P, A_area))
     np.testing.assert_allclose(
-        unit_total_std(dense, F, "CO2", hours, point_unit=point_unit), expect_pip, rtol=1e-8
+        totals.total_std(F, "CO2", point_unit=point_unit, hours=hours), expect_pip, rtol=1e-8
     )
     with pytest.raises(ValueError, match="point sources"):
-        unit_total_std(dense, F, "CO2", hours, point_unit=point_unit[:-1])
+        totals.total_std(F, "CO2", point_unit=point_unit[:-1], hours=hours)
     with pytest.raises(ValueError, match=r"point_unit\[0\] = 99 is not a unit index"):
-        unit_total_std(dense, F, "CO2", hours, point_unit=np.r_[99, point_unit[1:]])
+        totals.total_std(F, "CO2", point_unit=np.r_[99, point_unit[1:]], hours=hours)
+    with pytest.raises(ValueError, match="species 'VOC' is not in the inversion"):
+        totals.total_std(F, "VOC", hours=hours)

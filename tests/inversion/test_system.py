@@ -11,7 +11,7 @@ from .conftest import build_system
 
 @pytest.fixture(scope="module")
 def mh_system(case):
-    return build_system(case, InversionConfig(mixing_height_unknowns=True))
+    return build_system(case, InversionConfig(state={"mixing_height_unknowns": True}))
 
 
 def test_mixing_height_column_is_the_derivative(mh_system):
@@ -24,7 +24,7 @@ def test_mixing_height_column_is_the_derivative(mh_system):
     expect = np.zeros((len(day), tr.stop - tr.start))
     expect[np.arange(len(day)), day] = sens  # each pair sees its own day only
     np.testing.assert_array_equal(system.J[:, tr].toarray(), expect)
-    h = system.config.model_error_mixing_height_rel
+    h = system.config.errors.model_error_mixing_height_rel
     up, _ = system.pair_signal(zscale=1 + h)
     down, _ = system.pair_signal(zscale=1 - h)
     np.testing.assert_allclose(
@@ -51,7 +51,7 @@ def test_mixing_height_unknowns_off_by_default(system):
 def test_mixing_height_unknowns_in_the_identical_twin(mh_system):
     """With the unknowns on, the identical twin draws its own mixing-height scales and the
     inversion recovers them with a posterior σ below the prior's."""
-    from gridcarbon.inversion.core import assimilate
+    from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
 
     cfg = mh_system.config

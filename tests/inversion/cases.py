@@ -1,8 +1,10 @@
-"""Small SYNTHETIC cases for tests, CI OSSEs and examples (not the default scenario).
+"""Small SYNTHETIC cases for the inversion's tests and benchmarks (not the default scenario).
 
 :func:`small_case` builds a window of the Zhejiang grid around Hangzhou–Shaoxing with a
 synthetic prior (urban-weighted area sources with a diurnal profile, a few stacks), the default
-network's stations inside the window, and synthetic met.
+network's stations inside the window, synthetic met and land cover, and the
+:class:`~gridcarbon.contracts.Scenario` that carries them to the stage (no neighbouring regions,
+no cities, no inventory: the sector shares of the area sources are given with the case).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
 
+from gridcarbon.contracts import Scenario
 from gridcarbon.grids.dataset import emission_dataset
 from gridcarbon.grids.gridspec import GridSpec, default_crs
+from gridcarbon.io.meteorology_file import DatasetMeteorology
 from gridcarbon.scenario.meteorology import synthetic_met
 from gridcarbon.scenario.stations import default_network
+from gridcarbon.species import DEFAULT_SPECIES, Species, by_name
 
 __all__ = ["SmallCase", "small_case"]
 
@@ -28,6 +34,7 @@ class SmallCase:
     met: xr.Dataset
     landcover: dict
     area_shares: dict
+    scenario: Scenario
 
 
 def small_case(
@@ -39,8 +46,10 @@ def small_case(
     seed: int = 7,
     cell_size: float = 3000.0,
     max_stations: int | None = None,
+    extra_species: tuple[Species, ...] = (),
 ) -> SmallCase:
-    """A small synthetic case (see module docstring)."""
+    """A small synthetic case (see module docstring); ``extra_species`` get area emissions shaped
+    like the industrial part of the first species (a thousandth of it)."""
     crs = default_crs()
     import pyproj
 
@@ -128,5 +137,24 @@ def small_case(
     st = net[inside].reset_index(drop=True)
     if max_stations is not None:
         st = st.iloc[:max_stations].reset_index(drop=True)
+    for extra in extra_species:
+        prior[extra.name] = (
+            ("time", "y", "x"),
+            (1e-3 * area[species[0]]).astype(np.float32),
+            {**prior[species[0]].attrs, "long_name": f"{extra.long_name} emission per cell"},
+        )
     met = synthetic_met(times, seed=seed)
-    return SmallCase(prior, st, met, lc, shares)
+    scenario = Scenario(
+        name="small synthetic case",
+        species=(*(by_name(DEFAULT_SPECIES, s) for s in species), *extra_species),
+        grid=grid,
+        region=shapely.box(*grid.bounds),
+        boundaries={},
+        landcover=lc,
+        inventory=None,
+        stations=st,
+        meteorology=DatasetMeteorology(met),
+        control_units=None,
+        synthetic_components=("prior", "station network", "meteorology", "land cover"),
+    )
+    return SmallCase(prior, st, met, lc, shares, scenario)

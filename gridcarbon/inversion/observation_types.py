@@ -1,0 +1,189 @@
+"""Observation types: what the inversion can assimilate, each as its block of H and its part of R
+(:class:`gridcarbon.contracts.ObservationType`).
+
+:class:`StationHourObservations` are hourly values at stations — the network's own
+observations — assimilated as daily afternoon means (or hourly values) through the plume
+operator of the :class:`~gridcarbon.inversion.system.ObservationSystem`.  Another kind (a column
+footprint, a box mean) is any value with the same four members; the assimilation stacks the
+blocks of all kinds (H = vstack of blocks, R block-diagonal).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gridcarbon.errors import InputDataError
+from gridcarbon.inversion.errors_model import aggregation_matrix, observation_errors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gridcarbon.inversion.system import ObservationSystem
+
+__all__ = ["StationHourObservations", "StationHourMatch"]
+
+
+@dataclass(frozen=True, eq=False)
+class StationHourMatch:
+    """Station-hour observations matched to the pairs of an observation system.
+
+    Attributes
+    ----------
+    observed_hourly : ndarray ``(n_pairs,)``
+        The observed value of every pair (NaN: none).
+    used : bool ndarray ``(n_pairs,)``
+        Assimilated: observed, not calm, not dominated by one point source.
+    reason : ndarray of str
+        Why a pair is not used ("" when it is).
+    counts : dict
+        ``n_hourly_pairs_used``, ``n_excluded_calm``, ``n_excluded_point_dominated``.
+    aggregation : sparse ``(m, n_pairs)``
+        From the pairs to the assimilated observations (means or single hours).
+    rows : DataFrame
+        One row per assimilated observation (:meth:`StationHourObservations.assimilated`).
+    jacobian : sparse ``(m, n_state)``
+    measurement_error, model_error : ndarray ``(n_pairs,)``
+        Hourly 1-sigma errors, observation units.
+    r_var : ndarray ``(m,)``
+        Error variances of the assimilated observations.
+    """
+
+    observed_hourly: np.ndarray
+    used: np.ndarray
+    reason: np.ndarray
+    counts: dict[str, int]
+    aggregation: sp.csr_matrix
+    rows: pd.DataFrame
+    jacobian: sp.csr_matrix
+    measurement_error: np.ndarray
+    model_error: np.ndarray
+    r_var: np.ndarray
+
+
+class StationHourObservations:
+    """Hourly observations at stations, matched to the station-hours of an observation system.
+
+    Parameters
+    ----------
+    observations : DataFrame
+        ``time`` (UTC), ``station_id``, ``species`` (the observed quantity), ``value``
+        (canonical unit), ``uncertainty`` (may be NaN or absent): a table of
+        :func:`~gridcarbon.inversion.observations.normalise_observations`, or synthetic
+        observations.
+
+    Station-hours with no observation, a calm, or one point source giving more than
+    ``errors.point_dominance_max`` of the modelled enhancement are not assimilated; the others
+    are averaged per station, quantity and Beijing day (``errors.aggregation``), with R from
+    :mod:`gridcarbon.inversion.errors_model`.
+    """
+
+    name = "station_hour"
+
+    def __init__(self, observations: pd.DataFrame) -> None:
+        if observations is None or len(observations) == 0:
+            raise InputDataError("observation table is empty")
+        self._table = observations
+        self._match: tuple[weakref.ref, StationHourMatch] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_table": self._table, "_match": None}
+
+    def table(self) -> pd.DataFrame:
+        """The observations as given."""
+        return self._table
+
+    def match(self, system: ObservationSystem) -> StationHourMatch:
+        """The observations matched to ``system`` (computed once per system)."""
+        if self._match is not None and self._match[0]() is system:
+            return self._match[1]
+        found = _match(self._table, system)
+        self._match = (weakref.ref(system), found)
+        return found
+
+    def assimilated(self, system: ObservationSystem) -> pd.DataFrame:
+        """One row per assimilated observation: ``station_id``, ``species``, ``day`` (Beijing,
+        index), ``kind``, ``sector`` (inflow), ``time`` (first hour), ``n_hours``,
+        ``observed`` and ``prior``."""
+        return self.match(system).rows
+
+    def jacobian_block(self, system: ObservationSystem) -> sp.csr_matrix:
+        """Rows of H (with the background and bias columns) of the assimilated observations."""
+        return self.match(system).jacobian
+
+    def error_variance(self, system: ObservationSystem) -> np.ndarray:
+        """Their error variances (measurement and transport, correlated in time)."""
+        return self.match(system).r_var
+
+    def series(self, system: ObservationSystem, x_increment: np.ndarray) -> pd.DataFrame:
+        """One row per station, quantity and hour at the assimilated hours: ``time`` (UTC),
+        ``station_id``, ``species``, ``unit``, ``observed``, ``prior``, ``posterior``,
+        ``used``, ``reason``, ``measurement_error``, ``model_error``."""
+        m = self.match(system)
+        P = system.pairs
+        units = {q: s.observed_unit for q, s in system.observed.items()}
+        return pd.DataFrame(
+            {
+                "time": P["time"].to_numpy(),
+                "station_id": P["station_id"].to_numpy(),
+                "species": P["obs_species"].to_numpy(),
+                "unit": P["obs_species"].map(units).to_numpy(),
+                "observed": m.observed_hourly,
+                "prior": system.y_prior,
+                "posterior": system.y_prior + system.J @ x_increment,
+                "used": m.used,
+                "reason": m.reason,
+                "measurement_error": m.measurement_error,
+                "model_error": m.model_error,
+            }
+        )
+
+
+def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
+    cfg = system.config
+    P = system.pairs
+    times = pd.DatetimeIndex(obs["time"])
+    if times.tz is not None:  # normalised tables carry UTC explicitly; the pairs are naive UTC
+        times = times.tz_convert("UTC").tz_localize(None)
+    key = pd.MultiIndex.from_arrays(
+        [obs["station_id"].astype(str), times, obs["species"].astype(str)]
+    )
+    val = pd.Series(obs["value"].to_numpy(float), index=key)
+    uncs = pd.Series(
+        obs["uncertainty"].to_numpy(float) if "uncertainty" in obs else np.full(len(obs), np.nan),
+        index=key,
+    )
+    pkey = pd.MultiIndex.from_arrays(
+        [P["station_id"], pd.DatetimeIndex(P["time"]), P["obs_species"]]
+    )
+    y_h = val.reindex(pkey).to_numpy()
+    unc = uncs.reindex(pkey).to_numpy()
+    has = np.isfinite(y_h)
+    if not has.any():
+        raise InputDataError(
+            "no observation matches a station-hour of the period at the assimilated hours; "
+            "check station ids, time zone (UTC expected) and the period"
+        )
+    calm = P["calm"].to_numpy()
+    dominated = P["point_share"].to_numpy() > cfg.errors.point_dominance_max
+    used = has & ~calm & ~dominated
+    reason = np.where(
+        ~has,
+        "no observation",
+        np.where(calm, "calm", np.where(dominated, "single point source dominates", "")),
+    )
+    A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
+    y = A @ np.where(used, y_h, 0.0)
+    Jo = (A @ system.J).tocsr()
+    yb = A @ system.y_prior
+    meas, model, r_var = observation_errors(system, P, used, unc, cfg, A, meta)
+    rows = meta.rename(columns={"obs_species": "species"}).assign(observed=y, prior=yb)
+    counts = {
+        "n_hourly_pairs_used": int(used.sum()),
+        "n_excluded_calm": int((has & calm).sum()),
+        "n_excluded_point_dominated": int((has & ~calm & dominated).sum()),
+    }
+    return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var)

@@ -1,0 +1,169 @@
+"""The inversion stage: the prior, the scenario and the inversion section in, an
+:class:`~gridcarbon.contracts.InversionResult` out — no file is read or written here.
+
+Without observations the stage inverts SYNTHETIC ones — one perturbed-transport OSSE replicate
+at the scenario's network — and scores the posterior against their synthetic truth; every output
+says it is synthetic.  Observations given as a table are checked and converted
+(:func:`~gridcarbon.inversion.observations.normalise_observations`) against the scenario's
+stations; an :class:`~gridcarbon.contracts.ObservationSet` is assimilated as it is, all its
+observation types together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+import pandas as pd
+import xarray as xr
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.contracts import InversionResult, ObservationSet, Scenario
+from gridcarbon.errors import ConfigError
+from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
+from gridcarbon.inversion.observation_types import StationHourObservations
+from gridcarbon.inversion.observations import normalise_observations, validate_stations
+from gridcarbon.inversion.osse import score_against_truth, synthetic_observation_set
+from gridcarbon.inversion.posterior import TotalsCovariance
+from gridcarbon.inversion.system import ObservationSystem
+
+__all__ = ["run_inversion", "check_period", "observation_set"]
+
+log = logging.getLogger(__name__)
+
+#: What the posterior's ``synthetic_components`` adds for synthetic observations and inputs.
+_SYNTHETIC_OBSERVATIONS = "observations (synthetic OSSE: perturbed transport, synthetic truth)"
+_SYNTHETIC_INPUTS = "station network and/or meteorology"
+
+
+def check_period(start: dt.date, end: dt.date, config: InversionConfig) -> None:
+    """Refuse, before any work, a period longer than ``inversion.max_period_days``."""
+    days = (end - start).days + 1
+    limit = config.max_period_days
+    if days > limit:
+        raise ConfigError(
+            f"the period {start} .. {end} has {days} days, but the "
+            f"inversion handles at most inversion.max_period_days = {limit} days in one run "
+            "(its memory grows by about 2.5 GB per month); invert month by month "
+            "(--start/--end), or set inversion.enabled: false for the prior, zones and map of "
+            "the whole period, or raise inversion.max_period_days on a larger machine"
+        )
+
+
+def observation_set(
+    table: pd.DataFrame, scenario: Scenario, config: InversionConfig, qa: dict | None = None
+) -> ObservationSet:
+    """Station-hour observations as an :class:`~gridcarbon.contracts.ObservationSet`: a long
+    table (``time``, ``station_id``, ``species``, ``value``, ``unit``, ``uncertainty``) checked
+    and converted against the scenario's stations, or a normalised one with its reading ``qa``
+    (what :func:`~gridcarbon.inversion.observations.read_observations` counted)."""
+    if qa is None:
+        table = normalise_observations(
+            table,
+            validate_stations(scenario.stations, known_species=scenario.species),
+            config.observation_time_zone,
+            config.chemistry.voc_molar_mass_per_carbon,
+            magnitude_check=config.observation_magnitude_check,
+            known_species=scenario.species,
+        )
+        qa = table.attrs.get("observation_qa", {})
+    return ObservationSet(
+        kinds=(StationHourObservations(table),),
+        stations=scenario.stations,
+        synthetic=False,
+        qa=dict(qa),
+    )
+
+
+def run_inversion(
+    prior: xr.Dataset,
+    scenario: Scenario,
+    config: InversionConfig,
+    observations: ObservationSet | pd.DataFrame | None = None,
+    *,
+    progress: bool = False,
+) -> InversionResult:
+    """Invert observations against a prior.
+
+    Parameters
+    ----------
+    prior : xr.Dataset
+        The prior emission Dataset of the period, on the scenario's grid.
+    scenario : Scenario
+        Species, stations, meteorology, land cover, neighbouring regions, inventory and cities.
+    config : InversionConfig
+        The inversion section.
+    observations : ObservationSet, DataFrame or None
+        An observation set (all its types are assimilated together), a long table of
+        station-hour observations (checked and converted by :func:`observation_set`), or None:
+        SYNTHETIC observations (one perturbed-transport OSSE replicate, seed
+        ``osse.seed``), scored against their synthetic truth.
+    progress : bool
+        Log the steps at INFO level.
+
+    Returns
+    -------
+    InversionResult
+        Posterior grids with σ, σ of emission totals (``covariance``), station tables,
+        metrics; ``details`` is the :class:`~gridcarbon.inversion.assimilation.AssimilationResult`.
+    """
+    t0 = time.perf_counter()
+    level = logging.INFO if progress else logging.DEBUG
+    system = ObservationSystem(prior, scenario, config)
+    log.log(level, "observation system: %s", system.info())
+    for s in system.species_values:
+        if s.observed_as not in set(system.pairs["obs_species"]):
+            log.info(
+                "no station measures %s (%s): its posterior is its prior, with σ from B",
+                s.observed_as,
+                s.name,
+            )
+    truth = None
+    table = None
+    if observations is None:
+        observations, truth = synthetic_observation_set(system, scenario, config)
+        table = observations.kinds[0].table()
+    elif isinstance(observations, pd.DataFrame):
+        observations = observation_set(observations, scenario, config)
+    res = assimilate(system, observations)
+    log.log(level, "assimilated %d observations", res.metrics["n_observations"])
+    synthetic_obs = bool(observations.synthetic)
+    # the network (a `synthetic` column of the stations) or the meteorology
+    synthetic_inputs = bool(res.metrics["synthetic_network"] or scenario.meteorology.synthetic)
+    if not synthetic_obs:  # what the readers counted: missing markers, matched headers, ...
+        res.metrics["observation_qa"] = dict(observations.qa)
+    res.metrics["synthetic_observations"] = synthetic_obs
+    res.metrics["synthetic"] = bool(
+        synthetic_obs or synthetic_inputs or prior.attrs.get("synthetic") == "true"
+    )
+    if truth is not None:
+        res.metrics["osse_scores_vs_synthetic_truth"] = score_against_truth(
+            system, scenario, config, truth, res
+        )
+    res.metrics["stage_seconds"] = time.perf_counter() - t0
+    _label(res, synthetic_obs, synthetic_inputs)
+    return InversionResult(
+        posterior=res.posterior,
+        covariance=TotalsCovariance(system, res.covariance),
+        stations=res.stations,
+        station_stats=res.station_stats,
+        station_series=res.station_series,
+        metrics=res.metrics,
+        label="posterior of synthetic observations" if synthetic_obs else "posterior",
+        details=res,
+        extras=res.extras,
+        observations=table,
+    )
+
+
+def _label(result: AssimilationResult, synthetic_obs: bool, synthetic_inputs: bool) -> None:
+    ds = result.posterior
+    parts = [p for p in str(ds.attrs.get("synthetic_components", "")).split(";") if p.strip()]
+    if synthetic_obs:
+        parts.append(_SYNTHETIC_OBSERVATIONS)
+    if synthetic_inputs:
+        parts.append(_SYNTHETIC_INPUTS)
+    if synthetic_obs or synthetic_inputs:
+        ds.attrs["synthetic"] = "true"
+    ds.attrs["synthetic_components"] = ";".join(p.strip() for p in parts)

@@ -1,0 +1,106 @@
+"""Meteorology files: ERA5-style single-level NetCDF, read and checked, and a meteorology source
+(:class:`~gridcarbon.contracts.MeteorologySource`) made of a Dataset in memory.
+
+The reader checks the file's layout and names; what the fields mean (cloud cover from the
+sensible heat flux, stability) is the inversion's business
+(:mod:`gridcarbon.inversion.meteorology`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gridcarbon.errors import InputDataError, InputFileError
+
+__all__ = ["read_era5", "DatasetMeteorology"]
+
+_RENAME = {"valid_time": "time", "latitude": "lat", "longitude": "lon"}
+
+#: 2 m temperature used when a file has none, K.
+DEFAULT_T2M_K = 283.15
+
+
+def read_era5(path: str | Path) -> xr.Dataset:
+    """Read ERA5-style single-level NetCDF (``u10``, ``v10``, ``blh``, and ``tcc`` or ``sshf``).
+
+    Returns ``u10``, ``v10`` (m/s), ``blh`` (m), ``tcc`` (0–1) or ``sshf`` (J m-2 over the
+    hour), and ``t2m`` (K; 283.15 K when the file has none) on ``(time, lat, lon)``, sorted
+    by each coordinate, with the attribute ``synthetic`` (``"false"`` unless the file says
+    otherwise).
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or unreadable.
+    InputDataError
+        A coordinate or variable is missing, a variable has other dimensions, or the times are
+        not dates.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"meteorology file {str(path)!r} does not exist")
+    try:
+        ds = xr.open_dataset(path)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read meteorology {str(path)!r}: {exc}") from None
+    ds = ds.rename({k: v for k, v in _RENAME.items() if k in ds.variables or k in ds.dims})
+    for extra in ("number", "expver"):
+        if extra in ds.dims:
+            ds = ds.isel({extra: 0})
+    coords = [c for c in ("time", "lat", "lon") if c not in ds.coords and c not in ds.variables]
+    if coords:
+        raise InputDataError(
+            f"meteorology {str(path)!r} lacks the coordinate(s) {coords} (found "
+            f"{sorted(map(str, ds.dims))}); give ERA5-style time, latitude, longitude"
+        )
+    miss = [v for v in ("u10", "v10", "blh") if v not in ds]
+    if miss:
+        raise InputDataError(
+            f"meteorology {str(path)!r} lacks {miss}; need u10, v10, blh and tcc or sshf"
+        )
+    if "tcc" not in ds and "sshf" not in ds:
+        raise InputDataError(f"meteorology {str(path)!r} has neither tcc (cloud cover) nor sshf")
+    for name in ("u10", "v10", "blh", "tcc", "sshf", "t2m"):
+        if name in ds and set(ds[name].dims) != {"time", "lat", "lon"}:
+            raise InputDataError(
+                f"meteorology {str(path)!r}: {name} has dimensions {ds[name].dims}; expected "
+                "(time, latitude, longitude)"
+            )
+    if not np.issubdtype(ds["time"].dtype, np.datetime64):
+        raise InputDataError(
+            f"meteorology {str(path)!r}: its time coordinate could not be read as dates "
+            f"({ds['time'].dtype}); give CF time units (e.g. 'hours since 1900-01-01')"
+        )
+    ds = ds.sortby("lat").sortby("lon").sortby("time")
+    if "t2m" not in ds:
+        ds["t2m"] = xr.full_like(ds["u10"], DEFAULT_T2M_K)
+    ds.attrs.setdefault("synthetic", "false")
+    cloud = "tcc" if "tcc" in ds else "sshf"
+    return ds[["u10", "v10", "blh", cloud, "t2m"]]
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetMeteorology:
+    """A meteorology source made of one Dataset (e.g. :func:`read_era5`) covering the period."""
+
+    dataset: xr.Dataset
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the Dataset says it is synthetic (attribute ``synthetic = "true"``)."""
+        return self.dataset.attrs.get("synthetic") == "true"
+
+    def for_hours(self, hours_utc) -> xr.Dataset:
+        """The Dataset (checked to cover ``hours_utc``)."""
+        t = pd.DatetimeIndex(hours_utc)
+        have = pd.DatetimeIndex(self.dataset["time"].values)
+        if len(t) and (t.min() < have.min() or t.max() > have.max()):
+            raise InputDataError(
+                f"meteorology covers {have.min()}..{have.max()}, not {t.min()}..{t.max()}"
+            )
+        return self.dataset
