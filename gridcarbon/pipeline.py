@@ -529,7 +529,7 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
 
     inv = result.stages.get("inversion")
     grids = inv.posterior if inv is not None else result.prior
-    covariance = None if inv is None else _posterior_covariance(inv)
+    covariance = None if inv is None else inv.covariance
     kind = "prior" if inv is None else "posterior"
     zoning, files = zone_report(
         config, grids, result.plan.zoning, out_dir, covariance=covariance, grids_kind=kind
@@ -639,30 +639,6 @@ def zone_report(
     files = write_documents(zoning_documents(result, config.zoning, provenance), folder)
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
-
-
-def _posterior_covariance(inversion: Any) -> Any:
-    """The inversion's posterior covariance as the zoning stage sees it
-    (:class:`gridcarbon.contracts.PosteriorCovariance`)."""
-    from gridcarbon.contracts import PosteriorCovariance
-
-    covariance = getattr(inversion, "covariance", None)
-    if isinstance(covariance, PosteriorCovariance):
-        return covariance
-    return _UnitTotalStd(inversion)
-
-
-@dataclass(frozen=True)
-class _UnitTotalStd:
-    """σ of unit totals from an inversion result whose covariance does not answer
-    ``total_std`` itself: :func:`gridcarbon.inversion.unit_total_std`."""
-
-    result: Any
-
-    def total_std(self, weights: Any, species: str, point_unit: Any = None, hours: Any = None):
-        from gridcarbon.inversion.core import unit_total_std
-
-        return unit_total_std(self.result, weights, species, hours, point_unit=point_unit)
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:

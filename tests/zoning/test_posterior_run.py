@@ -16,7 +16,6 @@ def test_posterior_std_of_a_run(tmp_path):
     import gridcarbon
     from gridcarbon.config import RunConfig
     from gridcarbon.contracts import ZoningResult
-    from gridcarbon.inversion.core import unit_total_std
 
     cfg = RunConfig.validate_dict(
         {  # the default scenario on 30 km cells over 3 days
@@ -37,8 +36,8 @@ def test_posterior_std_of_a_run(tmp_path):
     table = pd.read_csv(tmp_path / "run" / "zone_units.csv", dtype={"unit_code": str})
     assert table["unit_code"].tolist() == zoning.table["unit_code"].tolist()
     for sp in ("CO2", "NOx", "VOC"):
-        expect = unit_total_std(
-            inversion, zoning.overlay.F, sp, None, point_unit=zoning.overlay.point_unit
+        expect = inversion.covariance.total_std(
+            zoning.overlay.F, sp, point_unit=zoning.overlay.point_unit
         )
         got = zoning.table[f"{sp}_posterior_std_kg"].to_numpy()
         np.testing.assert_allclose(got, expect, rtol=1e-12)
