@@ -255,10 +255,10 @@ def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
 
 
 def _register_stage_commands() -> None:
+    from gridcarbon.cli.inversion import invert_command, osse_command
     from gridcarbon.cli.maps import map_command
     from gridcarbon.cli.synergy import synergy
     from gridcarbon.cli.zoning import zones_command
-    from gridcarbon.inversion.cli import invert_command, osse_command
 
     for command in (invert_command, osse_command, zones_command, map_command, synergy):
         cli.add_command(command)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from gridcarbon.cli.options import config_option, out_option, output_folder, overwrite_option
+
 __all__ = ["invert_command", "osse_command"]
 
 
@@ -31,37 +33,20 @@ def _prior(config, prior_path: str | None):
         return ds.load()
 
 
-def _out(out: str | None, config) -> Path:
-    return Path(out) if out else Path(config.output.directory)
-
-
 def _stage_options(f):
-    """--config, --prior, --out and --overwrite, shared by ``invert`` and ``osse``."""
+    """--config, --prior, -o/--out and --overwrite, shared by ``invert`` and ``osse``."""
     for opt in reversed(
         (
-            click.option(
-                "--config",
-                "config_path",
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="run configuration (YAML; `inversion` holds the inversion and OSSE "
-                "settings); default: the embedded Zhejiang default",
-            ),
+            config_option,
             click.option(
                 "--prior",
                 "prior_path",
-                type=click.Path(),
+                type=click.Path(path_type=Path),
                 default=None,
-                help="prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them",
+                help="Prior grids (NetCDF/Zarr from `gridcarbon grid`); default: build them.",
             ),
-            click.option(
-                "--out",
-                "out",
-                type=click.Path(file_okay=False),
-                default=None,
-                help="output folder (default: output.directory of the config)",
-            ),
-            click.option("--overwrite", is_flag=True, help="replace existing outputs"),
+            out_option(),
+            overwrite_option,
         )
     ):
         f = opt(f)
@@ -87,7 +72,7 @@ def invert_command(config_path, prior_path, out, overwrite):
     check_period(config.period.start, config.period.end, config.inversion)
     names = inversion_file_names(config.output.formats, config.inversion.observations is None)
     inputs = [p for p in (config_path, prior_path) if p]
-    with output_set(_out(out, config), names, overwrite, inputs=inputs) as tmp:
+    with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
         t0 = time.perf_counter()
         prior = _prior(config, prior_path)
         scenario, observations = inversion_inputs(config, prior)
@@ -135,7 +120,7 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     config = load_config(config_path)
     names = osse_file_names(mode or config.inversion.osse.mode)
     inputs = [p for p in (config_path, prior_path) if p]
-    with output_set(_out(out, config), names, overwrite, inputs=inputs) as tmp:
+    with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
         prior = _prior(config, prior_path)
         scenario, _ = inversion_inputs(config, prior, with_observations=False)
         res = run_osse(
