@@ -148,7 +148,7 @@ def test_sigkill_during_overwrite_keeps_the_previous_result(tmp_path, reference)
         (".prior_totals.tif.tmp-*", "GeoTIFF"),
         (".station_stats.csv.tmp-*", "CSV"),
         (".zone_units.gpkg.tmp-*", "GeoPackage"),
-        (".zone_report.html.tmp-*", "HTML"),
+        (".zone_report.xlsx.tmp-*", "Excel"),
     ],
 )
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

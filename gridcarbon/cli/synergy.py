@@ -15,6 +15,7 @@ import click
 
 from gridcarbon.cli.options import out_option, overwrite_option
 from gridcarbon.errors import InputDataError
+from gridcarbon.species import CO2
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -214,8 +215,8 @@ def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic
     ][["region_code", "value"]].rename(columns={"value": "official_t_per_10k_yuan"})
     out = model.merge(official, on="region_code", how="left")
     out["note"] = (
-        "model: direct emissions inside the region; official: energy CO2 including imported "
-        "electricity — not comparable one to one"
+        f"model: direct emissions inside the region; official: energy {CO2.name} including "
+        "imported electricity — not comparable one to one"
     )
     return out
 
@@ -596,7 +597,9 @@ def peak_cmd(spec_path, draws, seed, out_dir, overwrite):
     spec = read_peak_spec(spec_path)
     traj, peaks = project_scenarios(spec, n_draws=draws, seed=seed)
     svg = peak_svg(traj, peaks)
-    html = html_fragment("碳达峰情景 peak scenarios", {"peaks": peaks}, figures={"CO2 (Mt)": svg})
+    html = html_fragment(
+        "碳达峰情景 peak scenarios", {"peaks": peaks}, figures={f"{CO2.name} (Mt)": svg}
+    )
     settings = {"spec": str(spec_path), "draws": draws, "seed": seed}
     paths = _write_outputs(
         out_dir,

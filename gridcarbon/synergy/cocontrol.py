@@ -26,9 +26,10 @@ from scipy import stats
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.kernels.trend import hamed_rao_statistics
+from gridcarbon.species import CO2, NOX, VOC
 
 __all__ = [
-    "CO2_UNCHANGED",
+    "CARBON_UNCHANGED",
     "POLLUTANTS",
     "QUADRANTS",
     "change_table",
@@ -43,20 +44,22 @@ __all__ = [
 ]
 
 #: |ΔCO2/CO2| below this is "CO2 unchanged": no elasticity is computed.
-CO2_UNCHANGED = 0.005
-POLLUTANTS = ("NOx", "VOC")
+CARBON_UNCHANGED = 0.005
+#: The carbon species and the air pollutants it is compared with.
+CARBON = CO2.name
+POLLUTANTS = (NOX.name, VOC.name)
 QUADRANTS = {
     "I": "I: both reduced (协同减排)",
-    "II": "II: CO2 reduced, pollutant increased",
+    "II": f"II: {CARBON} reduced, pollutant increased",
     "III": "III: both increased",
-    "IV": "IV: pollutant reduced, CO2 increased",
-    "co2_unchanged": "CO2 unchanged",
+    "IV": f"IV: pollutant reduced, {CARBON} increased",
+    "co2_unchanged": f"{CARBON} unchanged",
     "pollutant_unchanged": "pollutant unchanged",
     "no_base": "no base emissions",
 }
 
 
-def quadrant(co2_change: float, pollutant_change: float, tol: float = CO2_UNCHANGED) -> str:
+def quadrant(co2_change: float, pollutant_change: float, tol: float = CARBON_UNCHANGED) -> str:
     """Quadrant key of one entity from relative changes ΔCO2/CO2 and ΔP/P (fractions)."""
     if not (np.isfinite(co2_change) and np.isfinite(pollutant_change)):
         return "no_base"
@@ -77,8 +80,8 @@ def quadrant(co2_change: float, pollutant_change: float, tol: float = CO2_UNCHAN
 def change_table(
     base: pd.DataFrame,
     new: pd.DataFrame,
-    species: tuple[str, ...] = ("CO2", *POLLUTANTS),
-    tol: float = CO2_UNCHANGED,
+    species: tuple[str, ...] = (CARBON, *POLLUTANTS),
+    tol: float = CARBON_UNCHANGED,
 ) -> pd.DataFrame:
     """Reduction rates, co-control elasticities and quadrants between two periods or scenarios.
 
@@ -119,7 +122,7 @@ def change_table(
         out[f"{sp}_base"], out[f"{sp}_new"] = b, n
         out[f"{sp}_change"] = change
         out[f"{sp}_reduction_pct"] = -100.0 * change
-    co2 = out["CO2_change"].to_numpy()
+    co2 = out[f"{species[0]}_change"].to_numpy()
     unchanged = np.abs(co2) < tol
     out["co2_unchanged"] = unchanged
     for p in species[1:]:
@@ -291,9 +294,9 @@ def departure_correlation(
         ``rho_<p>``, ``p_<p>``, ``q_<p>``, ``priority_<p>`` per pollutant and ``priority``
         (any pollutant), indexed like ``index``.
     """
-    if "CO2" not in posterior or "CO2" not in prior:
-        raise InputDataError("the departure correlation needs CO2 in the posterior and prior")
-    d_co2 = relative_departure(posterior["CO2"], prior["CO2"])
+    if CARBON not in posterior or CARBON not in prior:
+        raise InputDataError(f"the departure correlation needs {CARBON} in the posterior and prior")
+    d_co2 = relative_departure(posterior[CARBON], prior[CARBON])
     if d_co2.shape[1] < 4:
         raise InputDataError(f"a correlation needs at least 4 time steps (got {d_co2.shape[1]})")
     out = pd.DataFrame(index=index)
@@ -312,7 +315,7 @@ def departure_correlation(
     return out
 
 
-def distribution_table(totals: pd.DataFrame, species: tuple[str, ...] = ("CO2", *POLLUTANTS)):
+def distribution_table(totals: pd.DataFrame, species: tuple[str, ...] = (CARBON, *POLLUTANTS)):
     """Each entity's share of every species' total and its quintile class (5 = largest).
 
     Returns
@@ -330,7 +333,7 @@ def distribution_table(totals: pd.DataFrame, species: tuple[str, ...] = ("CO2", 
         table[f"{sp}_quintile"] = np.clip(np.ceil(ranks * 5), 1, 5).astype(int)
     rows = []
     for p in species[1:]:
-        rho, pval = stats.spearmanr(totals["CO2"], totals[p])
-        same = float((table["CO2_quintile"] == table[f"{p}_quintile"]).mean())
+        rho, pval = stats.spearmanr(totals[species[0]], totals[p])
+        same = float((table[f"{species[0]}_quintile"] == table[f"{p}_quintile"]).mean())
         rows.append({"pollutant": p, "spearman_rho": rho, "p": pval, "same_quintile": same})
     return table, pd.DataFrame(rows)

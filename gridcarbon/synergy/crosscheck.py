@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.species import NOX
 from gridcarbon.synergy.cocontrol import benjamini_hochberg
 
 __all__ = ["crosscheck", "evidence"]
@@ -114,7 +115,7 @@ def evidence(
     """
     rows = []
     loc = stations.drop_duplicates("station_id").set_index("station_id")[["lon", "lat"]]
-    obs_species = {"NOx": "NO2"}
+    obs_species = {NOX.name: NOX.observed_as}
     for f in flags.itertuples(index=False):
         dist = _haversine_km(f.lon, f.lat, loc["lon"].to_numpy(), loc["lat"].to_numpy())
         near = loc.index[dist <= radius_km]

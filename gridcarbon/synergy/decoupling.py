@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.species import CO2
 from gridcarbon.synergy.index import MODEL_LABEL
 
 __all__ = [
@@ -284,7 +285,7 @@ def model_carbon_intensity(
     """
     if synthetic and not allow_synthetic:
         raise InputDataError(
-            "the grids are synthetic (the embedded default scenario): a CO2 intensity from them "
+            f"the grids are synthetic (the embedded default scenario): a {CO2.name} intensity from them "
             "would be read as a fact about real cities; pass allow_synthetic=True "
             "(CLI: --allow-synthetic) to compute it anyway, labelled synthetic"
         )
@@ -310,7 +311,7 @@ def run_year(first_day: pd.Timestamp, last_day: pd.Timestamp) -> int:
     if not (first_day == pd.Timestamp(year, 1, 1) and last_day == pd.Timestamp(year, 12, 31)):
         raise InputDataError(
             f"the run covers {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}, not one whole "
-            "calendar year: CO2 per unit GDP needs a year's emissions (run `gridcarbon run "
+            f"calendar year: {CO2.name} per unit GDP needs a year's emissions (run `gridcarbon run "
             "--year YYYY`, inverted month by month)"
         )
     return year

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.species import CO2
 
 __all__ = [
     "FACTORS",
@@ -41,7 +42,7 @@ FACTORS = {
     "population": "10^4 persons",
     "gdp_per_capita": "yuan per person (constant prices)",
     "energy_intensity": "tce per 10^4 yuan",
-    "carbon_intensity": "t CO2 per tce",
+    "carbon_intensity": f"t {CO2.name} per tce",
 }
 
 
@@ -280,7 +281,7 @@ _COLOURS = ("#1b6ca8", "#2a9d3f", "#d1495b", "#8e6c8a", "#e09f3e", "#555555")
 def peak_svg(
     trajectories: pd.DataFrame,
     peaks: pd.DataFrame,
-    title: str = "CO2 peak scenarios (Kaya identity)",
+    title: str = f"{CO2.name} peak scenarios (Kaya identity)",
     width: int = 720,
     height: int = 400,
 ) -> str:
@@ -331,7 +332,7 @@ def peak_svg(
         )
     parts.append(
         f'<text x="16" y="{top + ph / 2:.1f}" transform="rotate(-90 16 {top + ph / 2:.1f})" '
-        'text-anchor="middle">CO2 (Mt)</text>'
+        f'text-anchor="middle">{CO2.name} (Mt)</text>'
     )
     for k, (name, t) in enumerate(trajectories.groupby("scenario", sort=False)):
         colour = _COLOURS[k % len(_COLOURS)]

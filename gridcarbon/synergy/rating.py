@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.species import CO2, NOX, VOC
 
 __all__ = [
     "INDICATORS",
@@ -52,7 +53,9 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
 }
 DIMENSIONS = ("reduction", "decarbonisation", "synergy", "efficiency")
 _POINTS = {"green": 1.0, "yellow": 0.5, "red": 0.0}
-_REQUIRED = ("facility_id", "name", "industry", "output_10k_yuan", "CO2_t", "NOx_t", "VOC_t")
+#: Emission columns of the facility table (t per year): the carbon species and the pollutants.
+_CO2_T, _NOX_T, _VOC_T = (f"{sp.name}_t" for sp in (CO2, NOX, VOC))
+_REQUIRED = ("facility_id", "name", "industry", "output_10k_yuan", _CO2_T, _NOX_T, _VOC_T)
 
 
 def facility_indicators(facilities: pd.DataFrame) -> pd.DataFrame:
@@ -74,9 +77,9 @@ def facility_indicators(facilities: pd.DataFrame) -> pd.DataFrame:
     num = {}
     for c in (
         "output_10k_yuan",
-        "CO2_t",
-        "NOx_t",
-        "VOC_t",
+        _CO2_T,
+        _NOX_T,
+        _VOC_T,
         "non_fossil_share_pct",
         "solid_waste_reuse_pct",
         "tax_10k_yuan",
@@ -98,8 +101,8 @@ def facility_indicators(facilities: pd.DataFrame) -> pd.DataFrame:
     output = num["output_10k_yuan"].where(num["output_10k_yuan"] > 0)
     out = pd.DataFrame(index=f.index)
     out["name"], out["industry"] = f["name"], f["industry"]
-    out["pollutant_per_output"] = (num["NOx_t"] + num["VOC_t"]) / output
-    out["co2_per_output"] = num["CO2_t"] / output
+    out["pollutant_per_output"] = (num[_NOX_T] + num[_VOC_T]) / output
+    out["co2_per_output"] = num[_CO2_T] / output
     out["non_fossil_share_pct"] = num.get("non_fossil_share_pct", np.nan)
     out["solid_waste_reuse_pct"] = num.get("solid_waste_reuse_pct", np.nan)
     if "tax_10k_yuan" in num and "land_mu" in num:
@@ -273,9 +276,9 @@ def synthetic_facility_attributes(points: pd.DataFrame, seed: int = 20241) -> pd
                 "name": p.point_name,
                 "industry": p.point_sector,
                 "output_10k_yuan": output,
-                "CO2_t": co2_t,
-                "NOx_t": float(p.NOx_kg_period) / 1e3,
-                "VOC_t": float(p.VOC_kg_period) / 1e3,
+                _CO2_T: co2_t,
+                _NOX_T: float(p.NOx_kg_period) / 1e3,
+                _VOC_T: float(p.VOC_kg_period) / 1e3,
                 "non_fossil_share_pct": float(np.clip(rng.normal(15.0, 8.0), 0.0, 100.0)),
                 "solid_waste_reuse_pct": float(np.clip(rng.normal(85.0, 10.0), 0.0, 100.0)),
                 "tax_10k_yuan": output * rng.uniform(0.02, 0.08),

@@ -23,6 +23,7 @@ from gridcarbon.io.synergy_files import (
     read_run_units,
     run_is_synthetic,
 )
+from gridcarbon.species import CO2, DEFAULT_SPECIES
 
 __all__ = ["UnitSeries", "read_unit_daily"]
 
@@ -42,7 +43,9 @@ class UnitSeries:
     synthetic: bool
 
 
-def read_unit_daily(run_dir: str | Path, species: tuple[str, ...] = ("CO2", "NOx", "VOC")):
+def read_unit_daily(
+    run_dir: str | Path, species: tuple[str, ...] = tuple(sp.name for sp in DEFAULT_SPECIES)
+):
     """Daily prior and posterior totals per control unit of a run (:class:`UnitSeries`).
 
     The zoning stage tallies the posterior only (``zone_tally_daily.nc``); the prior is tallied
@@ -86,11 +89,11 @@ def read_unit_daily(run_dir: str | Path, species: tuple[str, ...] = ("CO2", "NOx
                     inside = point_unit >= 0
                     np.add.at(tally, point_unit[inside], pdaily[:, inside].T)
                 out[which][sp] = tally
-    ref = read_run_daily_tally(run_dir, "CO2", units["unit_code"].tolist())
+    ref = read_run_daily_tally(run_dir, CO2.name, units["unit_code"].tolist())
     if ref is not None:
         scale = max(float(np.abs(ref).max()), 1.0)
-        if ref.shape == out["posterior"]["CO2"].shape and (
-            np.abs(ref - out["posterior"]["CO2"]).max() > 1e-6 * scale
+        if ref.shape == out["posterior"][CO2.name].shape and (
+            np.abs(ref - out["posterior"][CO2.name]).max() > 1e-6 * scale
         ):
             raise InputDataError(
                 f"{str(run_dir / 'zone_tally_daily.nc')!r} does not match the posterior tallied "

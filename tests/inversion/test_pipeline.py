@@ -12,10 +12,10 @@ import xarray as xr
 import yaml
 from click.testing import CliRunner
 
+from gridcarbon.cli.inversion import invert_command, osse_command
 from gridcarbon.config import RunConfig
 from gridcarbon.contracts import RUN_FILES, InversionResult, PosteriorCovariance
 from gridcarbon.errors import OutputExistsError
-from gridcarbon.cli.inversion import invert_command, osse_command
 from gridcarbon.inversion.observations import ObservationWarning
 from gridcarbon.inversion.outputs import inversion_documents, inversion_file_names
 from gridcarbon.inversion.stage import run_inversion
