@@ -362,6 +362,12 @@ class Scenario:
         """Whether any part of the scenario is synthetic."""
         return bool(self.synthetic_components)
 
+    @property
+    def synthetic_units(self) -> str:
+        """The synthetic component naming the control units (it starts with ``control units``),
+        or ``""`` when the units are real or absent: only outputs that tally units carry it."""
+        return next((c for c in self.synthetic_components if c.startswith("control units")), "")
+
 
 # -- stage results --------------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class RunResult:
     timings : dict of str → float
         Wall-clock seconds per stage.
     plan : RunPlan
-        What was checked and read before the first stage.
+        What was checked and read before the first stage, the scenario included.
     """
 
     out_dir: Path
@@ -74,6 +74,11 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     plan: RunPlan | None = None
 
+    @property
+    def scenario(self) -> Scenario | None:
+        """The scenario every stage of the run was handed."""
+        return None if self.plan is None else self.plan.scenario
+
 
 def _package_data() -> Path:
     """The package's data folder: an input of every run, which no output folder may hold."""
@@ -82,9 +87,9 @@ def _package_data() -> Path:
 
 @dataclass
 class RunPlan:
-    """What :func:`plan_run` found before any work: the grid, the period's hours, the control
-    units and the rest of the zoning stage's inputs (when the zones run) and the memory
-    estimate."""
+    """What :func:`plan_run` found before any work: the grid, the period's hours, the scenario
+    (built once; every stage is handed this one), the control units and the rest of the zoning
+    stage's inputs (when the zones run) and the memory estimate."""
 
     grid: Any
     hours: int
@@ -92,6 +97,7 @@ class RunPlan:
     units_qa: Any = None
     memory: Any = None
     zoning: ZoningInputs | None = None
+    scenario: Scenario | None = None
 
 
 def _enabled_stages(config: RunConfig) -> tuple[str, ...]:
@@ -105,6 +111,7 @@ def plan_run(
     stages: Iterable[str] | None = None,
     inputs: Iterable[str | Path] = (),
     streamed: bool = False,
+    scenario: Scenario | None = None,
 ) -> RunPlan:
     """Every check that can be made before the first stage, cheapest first; raises on the first
     problem (one message naming it and the way out).
@@ -124,11 +131,13 @@ def plan_run(
     stages : later stages that will run (default: those enabled in ``config``)
     inputs : further input files (e.g. the configuration file) the output must not hold
     streamed : the prior is streamed month by month (``grid`` of a long period)
+    scenario : the region's inputs (default: the embedded Zhejiang default of ``config``, built
+        here after the cheap checks, with its synthetic control units when the zones run without
+        a units file)
     """
     from gridcarbon.grids.prior import period_hours
     from gridcarbon.io.inputs import check_input_file
     from gridcarbon.io.runfolder import check_output_folder
-    from gridcarbon.scenario.zhejiang import zhejiang_grid
 
     stages = _enabled_stages(config) if stages is None else tuple(stages)
     files = config_input_files(config)
@@ -142,13 +151,22 @@ def plan_run(
         from gridcarbon.inversion.stage import check_period
 
         check_period(config.period.start, config.period.end, config.inversion)
-    grid = zhejiang_grid(config.grid)
+    if scenario is None:
+        from gridcarbon.scenario.zhejiang import zhejiang_grid
+
+        grid = zhejiang_grid(config.grid)
+    else:
+        grid = scenario.grid
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
+    if scenario is None:  # built only once the grid is known to fit
+        needs_units = "zoning" in stages and config.zoning.units_path is None
+        scenario = default_scenario(config, with_units=needs_units)
+    plan.scenario = scenario
     if "zoning" in stages:
-        plan.zoning = zoning_inputs(config, grid)
+        plan.zoning = zoning_inputs(config, grid, scenario)
         plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
         plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
     if out_dir is not None:
@@ -215,11 +233,15 @@ def _check_disk(
         )
 
 
-def _scenario(config: RunConfig) -> Scenario:
-    """The scenario of ``config`` (the embedded Zhejiang default), without control units."""
+def default_scenario(config: RunConfig | None = None, with_units: bool = False) -> Scenario:
+    """The embedded Zhejiang default for ``config``: what every stage is handed when the caller
+    gives no scenario of its own (:func:`gridcarbon.scenario.zhejiang.zhejiang_scenario`).
+
+    ``with_units``: build its synthetic control units too (a few seconds).
+    """
     from gridcarbon.scenario.zhejiang import zhejiang_scenario
 
-    return zhejiang_scenario(config, with_units=False)
+    return zhejiang_scenario(RunConfig() if config is None else config, with_units=with_units)
 
 
 def _joined(names: list[str]) -> str:
@@ -270,7 +292,7 @@ def iter_prior(
     from gridcarbon.grids.prior import iter_prior_grids
 
     config = RunConfig() if config is None else config
-    scenario = _scenario(config) if scenario is None else scenario
+    scenario = default_scenario(config) if scenario is None else scenario
     yield from iter_prior_grids(
         scenario.inventory,
         config.period,
@@ -388,6 +410,7 @@ def run(
     progress: bool = False,
     inputs: Iterable[str | Path] = (),
     observations: Any = None,
+    scenario: Scenario | None = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -412,15 +435,27 @@ def run(
     observations : ObservationSet or DataFrame, optional
         Observations for the inversion instead of ``inversion.observations`` (e.g. of further
         observation types); None: the configured file, else synthetic observations.
+    scenario : Scenario, optional
+        The region: grid, species, inventory, boundaries, land cover, stations, meteorology and
+        control units (:class:`gridcarbon.contracts.Scenario`).  Default: the embedded Zhejiang
+        default of ``config``.  It is built (or taken) once and handed to every stage; no stage
+        reads the embedded data on its own.
+
+    Examples
+    --------
+    >>> import gridcarbon
+    >>> result = gridcarbon.run(out_dir="out")  # doctest: +SKIP
+    >>> sorted(result.stages)  # doctest: +SKIP
+    ['inversion', 'maps', 'zoning']
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
-    plan = plan_run(config, out_dir, overwrite, inputs=inputs)
+    plan = plan_run(config, out_dir, overwrite, inputs=inputs, scenario=scenario)
     timings: dict[str, float] = {}
     with atomic_directory(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         t0 = time.perf_counter()
-        prior = build_prior(config, progress=progress)
+        prior = build_prior(config, plan.scenario, progress=progress)
         files = write_prior(config, prior, tmp)
         (tmp / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
         timings["prior"] = time.perf_counter() - t0
@@ -451,12 +486,16 @@ def run(
 
 
 def inversion_inputs(
-    config: RunConfig, prior: xr.Dataset, with_observations: bool = True
+    config: RunConfig,
+    prior: xr.Dataset,
+    with_observations: bool = True,
+    scenario: Scenario | None = None,
 ) -> tuple[Any, Any]:
     """The scenario the inversion of ``prior`` sees and the configured observations.
 
-    The scenario is the embedded default (on a prior of another grid: its land cover on the
-    prior's grid, and no inventory), with the station table
+    The scenario is ``scenario`` (default: the embedded default; on a prior of another grid: its
+    land cover on the prior's grid, and no inventory), without its control units (the inversion
+    does not depend on them), with the station table
     (``inversion.stations``) and the ERA5 meteorology (``inversion.meteorology``) of the
     configuration when given; the observations are those of ``inversion.observations`` read
     and checked against its stations (with ``with_observations``), else None (synthetic).
@@ -474,14 +513,14 @@ def inversion_inputs(
     from gridcarbon.scenario.landcover import landcover_fractions
 
     ic = config.inversion
-    scenario = _scenario(config)
+    scenario = default_scenario(config) if scenario is None else scenario
     grid = GridSpec.from_dataset(prior)
     extent = ("nx", "ny", "x_min", "y_max", "cell_size")
     if any(getattr(grid, a) != getattr(scenario.grid, a) for a in extent):
         # a prior of another grid (`invert --prior`): its land cover, and no inventory
         log.info("the prior's grid is not the configured one: no sector shares for the OSSE")
         scenario = replace(scenario, grid=grid, landcover=landcover_fractions(grid), inventory=None)
-    components = list(scenario.synthetic_components)
+    components = [c for c in scenario.synthetic_components if c != scenario.synthetic_units]
     if ic.stations is not None:
         stations = read_stations(ic.stations, known_species=scenario.species)
         components = [c for c in components if c != "station network"]
@@ -513,7 +552,9 @@ def _inversion_stage(
     from gridcarbon.inversion.stage import run_inversion
     from gridcarbon.io.outputs import write_documents
 
-    scenario, configured = inversion_inputs(config, result.prior, observations is None)
+    scenario, configured = inversion_inputs(
+        config, result.prior, observations is None, result.scenario
+    )
     inversion = run_inversion(
         result.prior,
         scenario,
@@ -552,26 +593,34 @@ class ZoningInputs:
     synthetic_units: str = ""
 
 
-def zoning_inputs(config: RunConfig, grid: Any) -> ZoningInputs:
+def zoning_inputs(config: RunConfig, grid: Any, scenario: Scenario | None = None) -> ZoningInputs:
     """The control units on ``grid`` (``zoning.units_path`` read through
-    :mod:`gridcarbon.io.units_file`, else the scenario's synthetic units), checked against the
+    :mod:`gridcarbon.io.units_file`, else the scenario's own units), checked against the
     scenario's region and boundaries.  Cheap next to the stage: the run reads them first, so that
-    a bad unit file is refused before any work."""
-    from gridcarbon.scenario.geography import load_boundaries, region_polygon
+    a bad unit file is refused before any work.
+
+    ``scenario``: the region (default: the embedded Zhejiang default with its synthetic units).
+    """
+    from gridcarbon.errors import ConfigError
     from gridcarbon.zoning.normalise import control_units
 
+    if scenario is None:
+        scenario = default_scenario(config, with_units=config.zoning.units_path is None)
     zoning = config.zoning
     region = None
-    if zoning.qa_region == "zhejiang":
-        region = region_polygon(grid.crs, config.grid.territorial_sea_m)
-    counties, cities = load_boundaries("county"), load_boundaries("city")
+    if zoning.qa_region != "none":
+        region = _in_crs(scenario.region, scenario.grid.crs, grid.crs)
+    counties, cities = scenario.boundaries["county"], scenario.boundaries["city"]
     name, synthetic = None, ""
     if zoning.units_path is None:
-        from gridcarbon.scenario.synthetic_units import default_units
-
-        source = default_units(grid)
-        name = "embedded synthetic units (gridcarbon.scenario.units)"
-        synthetic = "control units (gridcarbon.scenario.units)"
+        if scenario.control_units is None:
+            raise ConfigError(
+                f"the {scenario.name} scenario brings no control units: set zoning.units_path "
+                "to your units file (GeoPackage, shapefile or GeoJSON), or zoning.enabled: false"
+            )
+        source = scenario.control_units
+        synthetic = scenario.synthetic_units
+        name = f"{'synthetic ' if synthetic else ''}control units of the {scenario.name} scenario"
         zoning = zoning.model_copy(update={"check_offset": False})  # meant for users' files
     else:
         source = zoning.units_path
@@ -579,6 +628,15 @@ def zoning_inputs(config: RunConfig, grid: Any) -> ZoningInputs:
         source, zoning, grid, counties=counties, cities=cities, region=region, source_name=name
     )
     return ZoningInputs(units, qa, region, counties, cities, synthetic)
+
+
+def _in_crs(geometry: Any, crs: Any, target: Any) -> Any:
+    """``geometry`` (in ``crs``) in the ``target`` CRS."""
+    import geopandas as gpd
+
+    if crs == target:
+        return geometry
+    return gpd.GeoSeries([geometry], crs=crs).to_crs(target).iloc[0]
 
 
 def zone_report(
@@ -646,8 +704,6 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
     from gridcarbon._version import __version__
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.maps.stage import run_map_stage
-    from gridcarbon.scenario.geography import load_boundaries
-    from gridcarbon.species import resolve_species
 
     inv = result.stages.get("inversion")
     zoning = result.stages.get("zoning")
@@ -674,9 +730,11 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
         stations=inv.stations if inv is not None else None,
         station_stats=inv.station_stats if inv is not None else None,
         station_series=inv.station_series if inv is not None else None,
-        boundaries={level: load_boundaries(level) for level in ("province", "city", "county")},
+        boundaries={
+            level: result.scenario.boundaries[level] for level in ("province", "city", "county")
+        },
         provenance={"gridcarbon_version": __version__},
-        species=resolve_species(config.species),
+        species=result.scenario.species,
     )
     paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
     result.files["map"] = paths[config.maps.file_name]

@@ -189,13 +189,13 @@ def grid_command(ctx, config_path, start, end, year, out, formats, overwrite) ->
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
     streamed = _period_hours(cfg) > STREAM_ABOVE_HOURS
-    plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs, streamed=streamed)
+    plan = plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs, streamed=streamed)
     with atomic_directory(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
         if streamed:
-            _, summary = write_prior_streamed(cfg, tmp, progress=progress)
+            _, summary = write_prior_streamed(cfg, tmp, progress=progress, scenario=plan.scenario)
         else:
-            ds = build_prior(cfg, progress=progress)
+            ds = build_prior(cfg, plan.scenario, progress=progress)
             write_prior(cfg, ds, tmp)
             summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

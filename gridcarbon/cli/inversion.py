@@ -14,15 +14,16 @@ __all__ = ["invert_command", "osse_command"]
 
 
 def _prior(config, prior_path: str | None):
-    """The prior grids: read from ``prior_path`` or built, after the checks that need no work
-    (input files, the inversion's period limit, the memory the stage will need)."""
+    """The prior grids and the scenario they were built from (None when read from
+    ``prior_path``), after the checks that need no work (input files, the inversion's period
+    limit, the memory the stage will need)."""
     from gridcarbon.io.runfolder import deferred_signals
     from gridcarbon.pipeline import build_prior, check_memory, plan_run
 
     stages = ("inversion",)
     if prior_path is None:
-        plan_run(config, stages=stages)
-        return build_prior(config)
+        plan = plan_run(config, stages=stages)
+        return build_prior(config, plan.scenario), plan.scenario
     from gridcarbon.io import open_grids
     from gridcarbon.io.inputs import check_input_file
 
@@ -30,7 +31,7 @@ def _prior(config, prior_path: str | None):
     ds = open_grids(prior_path)
     check_memory(config, ds.sizes["y"] * ds.sizes["x"], ds.sizes["time"], 0, stages)
     with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
-        return ds.load()
+        return ds.load(), None
 
 
 def _stage_options(f):
@@ -74,8 +75,8 @@ def invert_command(config_path, prior_path, out, overwrite):
     inputs = [p for p in (config_path, prior_path) if p]
     with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
         t0 = time.perf_counter()
-        prior = _prior(config, prior_path)
-        scenario, observations = inversion_inputs(config, prior)
+        prior, scenario = _prior(config, prior_path)
+        scenario, observations = inversion_inputs(config, prior, scenario=scenario)
         res = run_inversion(prior, scenario, config.inversion, observations, progress=True)
         write_documents(inversion_documents(res, config.output.formats), tmp)
         seconds = time.perf_counter() - t0
@@ -121,8 +122,8 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     names = osse_file_names(mode or config.inversion.osse.mode)
     inputs = [p for p in (config_path, prior_path) if p]
     with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
-        prior = _prior(config, prior_path)
-        scenario, _ = inversion_inputs(config, prior, with_observations=False)
+        prior, scenario = _prior(config, prior_path)
+        scenario, _ = inversion_inputs(config, prior, with_observations=False, scenario=scenario)
         res = run_osse(
             prior,
             scenario,

@@ -161,11 +161,11 @@ class ZoningConfig(BaseModel):
         description="run the GCJ-02 offset check against the scenario's county boundaries (the "
         "embedded units are not checked)",
     )
-    qa_region: Literal["zhejiang", "none"] = Field(
-        "zhejiang",
+    qa_region: Literal["scenario", "zhejiang", "none"] = Field(
+        "scenario",
         description="region inside which gaps between units are measured: the scenario's region "
-        "(the embedded Zhejiang land + territorial sea), or none (for a file covering only part "
-        "of the province)",
+        "(for the embedded default, Zhejiang's land + territorial sea; `zhejiang` is the older "
+        "name of the same choice), or none (for a file covering only part of the region)",
     )
     gap_tolerance_km2: float = Field(
         0.01,

@@ -108,7 +108,7 @@ def zhejiang_scenario(config: RunConfig | None = None, with_units: bool = True) 
     if config.prior.point_sources_csv is None:
         components.insert(1, "facility catalogue")
     if with_units:
-        components.append("control units")
+        components.append("control units (gridcarbon.scenario.units)")
     return Scenario(
         name="zhejiang",
         species=species,
