@@ -510,7 +510,6 @@ def inversion_inputs(
     )
     from gridcarbon.inversion.stage import observation_set
     from gridcarbon.io.meteorology_file import DatasetMeteorology, read_era5
-    from gridcarbon.scenario.landcover import landcover_fractions
 
     ic = config.inversion
     scenario = default_scenario(config) if scenario is None else scenario
@@ -519,6 +518,8 @@ def inversion_inputs(
     if any(getattr(grid, a) != getattr(scenario.grid, a) for a in extent):
         # a prior of another grid (`invert --prior`): its land cover, and no inventory
         log.info("the prior's grid is not the configured one: no sector shares for the OSSE")
+        from gridcarbon.scenario.landcover import landcover_fractions
+
         scenario = replace(scenario, grid=grid, landcover=landcover_fractions(grid), inventory=None)
     components = [c for c in scenario.synthetic_components if c != scenario.synthetic_units]
     if ic.stations is not None:
@@ -658,11 +659,10 @@ def zone_report(
     from gridcarbon.io.coverage_cache import CoverageCacheDir
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.io.provenance import file_sha256, gridcarbon_version
-    from gridcarbon.species import resolve_species
     from gridcarbon.zoning.report import provenance_record, zoning_documents
     from gridcarbon.zoning.stage import run_zoning
 
-    species = tuple(s for s in resolve_species(config.species) if s.name in grids.data_vars)
+    species = tuple(s for s in config.species_values() if s.name in grids.data_vars)
     if not species:
         raise InputDataError(
             f"the grids hold none of the species {list(config.species)}; give emission grids "

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridcarbon.contracts import MapInputs, ZoningResult, run_file_name
 from gridcarbon.errors import InputFileError
-from gridcarbon.species import DEFAULT_SPECIES, Species, resolve_species
+from gridcarbon.species import DEFAULT_SPECIES, Species
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import geopandas as gpd
@@ -133,7 +133,7 @@ def _stations_of(stats: pd.DataFrame, path: Path) -> pd.DataFrame | None:
 def _species(config: RunConfig | None) -> tuple[Species, ...]:
     if config is None:
         return DEFAULT_SPECIES
-    return resolve_species(config.species, DEFAULT_SPECIES)
+    return config.species_values()
 
 
 def read_map_inputs(

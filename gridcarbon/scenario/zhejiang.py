@@ -31,7 +31,6 @@ from gridcarbon.scenario.meteorology import synthetic_met
 from gridcarbon.scenario.stations import default_network
 from gridcarbon.scenario.synthetic_units import default_units
 from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
-from gridcarbon.species import DEFAULT_SPECIES, resolve_species
 
 __all__ = [
     "SyntheticMeteorology",
@@ -99,7 +98,7 @@ def zhejiang_scenario(config: RunConfig | None = None, with_units: bool = True) 
     config = RunConfig() if config is None else config
     grid = zhejiang_grid(config.grid)
     inventory = zhejiang_inventory(config, grid)
-    species = resolve_species(config.species, DEFAULT_SPECIES)
+    species = config.species_values()
     components = [
         "provincial sector totals (assumed)",
         "station network",

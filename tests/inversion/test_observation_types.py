@@ -5,7 +5,7 @@ import pytest
 
 from .test_species_values import run_script
 
-# Defined here and run in a fresh interpreter: nothing of it leaks into other tests.
+# Run in a fresh interpreter (the box mean is in tests/seams.py): nothing leaks into other tests.
 _BOX_MEAN = """
 import json
 import numpy as np
@@ -15,47 +15,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.inversion import StationHourObservations, run_inversion
 from tests.inversion.cases import small_case
-
-
-class BoxMean:
-    '''The emission-weighted mean scaling factor of one species over a box of cells and some
-    hours: y = sum(e_ch f_ch) / sum(e_ch), one exact row of H.'''
-
-    name = "box_mean"
-
-    def __init__(self, species, rows, cols, hours, value, uncertainty):
-        self.species, self.rows, self.cols = species, rows, cols
-        self.hours, self.value, self.uncertainty = hours, value, uncertainty
-
-    def table(self):
-        return pd.DataFrame({"time": [pd.NaT], "species": [self.species], "value": [self.value],
-                             "unit": ["1"], "uncertainty": [self.uncertainty]})
-
-    def _row(self, system):
-        L = system.layout
-        si = system.species.index(self.species)
-        cells = (np.asarray(self.rows)[:, None] * system.grid.nx + np.asarray(self.cols)).ravel()
-        cols, weights = [], []
-        for h in self.hours:
-            cols.append(L.grid_col(si, L.hour_window()[h], L.cell_block()[cells]))
-            weights.append(system.E[si][h, cells].astype(float))
-        w = np.concatenate(weights)
-        row = sp.csr_matrix((w / w.sum(), (np.zeros(w.size, int), np.concatenate(cols))),
-                            shape=(1, L.n))
-        row.sum_duplicates()
-        return row
-
-    def assimilated(self, system):
-        prior = float((self._row(system) @ system.layout.xb())[0])
-        return pd.DataFrame({"station_id": ["box A"], "species": [self.species],
-                             "kind": ["box"], "time": [system.times[self.hours[0]]],
-                             "observed": [self.value], "prior": [prior]})
-
-    def jacobian_block(self, system):
-        return self._row(system)
-
-    def error_variance(self, system):
-        return np.array([self.uncertainty ** 2])
+from tests.seams import BoxMean
 
 
 case = small_case(lon=(119.95, 120.45), lat=(30.05, 30.45), days=2, seed=11,
