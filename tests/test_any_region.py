@@ -1,8 +1,9 @@
 """The engine handed another region: a 60 km box around Chengdu built in code
 (:mod:`tests.region`) runs through every stage without the embedded Zhejiang default.
 
-The run happens in a fresh interpreter with an audit hook that refuses any ``open()`` of the
-embedded default's regional files under ``gridcarbon/data`` (boundaries, land cover, places), so a stage that still fetched its inputs from
+The run happens in a fresh interpreter with an audit hook that refuses any ``open()`` under
+``gridcarbon/data`` (the embedded default's files; national reference tables such as the official
+control-unit field names live in ``gridcarbon/reference``), so a stage that still fetched its inputs from
 the default instead of taking them from the scenario would fail here.
 """
 
@@ -26,14 +27,11 @@ import gridcarbon
 from gridcarbon.config import RunConfig
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(gridcarbon.__file__)), "data")
-# the default region's files; national reference tables (the official unit field names) are
-# every region's and may be read
-REGIONAL = lambda name: "zhejiang" in name or name.startswith("neighbour")  # noqa: E731
 
 def refuse_embedded_data(event, args):
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         path = os.path.abspath(os.fsdecode(args[0]))
-        if path.startswith(DATA + os.sep) and REGIONAL(os.path.basename(path)):
+        if path.startswith(DATA + os.sep):
             raise RuntimeError(f"a stage opened the embedded default's file {{path}}")
 
 from tests.region import small_region_scenario

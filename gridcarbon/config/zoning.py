@@ -20,7 +20,7 @@ __all__ = [
 
 #: The standard columns a source field is mapped to.  The source field names recognised for each
 #: (in full, and as Shapefile exports cut them) are in the committed table
-#: ``gridcarbon/data/control_unit_fields.csv`` (:func:`gridcarbon.io.units_file.field_table`).
+#: ``gridcarbon/reference/control_unit_fields.csv`` (:func:`gridcarbon.io.units_file.field_table`).
 MAPPED_COLUMNS: tuple[str, ...] = (
     "unit_code",
     "unit_name",

@@ -88,7 +88,7 @@ class UnitsFile:
 
 @lru_cache(maxsize=1)
 def field_table() -> pd.DataFrame:
-    """The committed table of control-unit field names (``gridcarbon/data/control_unit_fields.csv``).
+    """The committed table of control-unit field names (``gridcarbon/reference/control_unit_fields.csv``).
 
     Returns
     -------
@@ -97,7 +97,7 @@ def field_table() -> pd.DataFrame:
         (``name`` or a DBF-cut form), ``of`` (the full name a cut form comes from), ``source`` and
         ``certain`` (see the file's header and ``data_manifest.yaml``).
     """
-    path = Path(str(files("gridcarbon") / "data" / FIELD_TABLE_FILE))
+    path = Path(str(files("gridcarbon") / "reference" / FIELD_TABLE_FILE))
     return pd.read_csv(path, comment="#", dtype=str, keep_default_na=False, encoding="utf-8")
 
 

@@ -1,6 +1,6 @@
 """Which field of a control-unit table feeds each standard column, and why.
 
-Fields are recognised by the committed table ``gridcarbon/data/control_unit_fields.csv`` (the
+Fields are recognised by the committed table ``gridcarbon/reference/control_unit_fields.csv`` (the
 三线一单 field codes such as HJGKDYBM, the Chinese names of local exports, and both as Shapefile
 exports cut them at 10 bytes).  A name that fits several columns (环境管控单 is the cut of
 环境管控单元编码 *and* 环境管控单元名称) is resolved by the field's values: codes look like ``ZH``
@@ -163,7 +163,7 @@ def map_fields(
     """Map the fields of a control-unit table onto gridcarbon's standard columns.
 
     Fields named in ``config.column_map`` are used as given.  Others are looked up (case-
-    insensitively) in the committed field table ``gridcarbon/data/control_unit_fields.csv``:
+    insensitively) in the committed field table ``gridcarbon/reference/control_unit_fields.csv``:
     the 三线一单 field codes (HJGKDYBM ...), the Chinese names of local exports, and both as
     Shapefile exports cut them at 10 bytes.  A field named exactly as a standard column takes it.
     When a name fits several columns, or several fields fit one column, the fields' values decide:
