@@ -439,8 +439,9 @@ def control_units(
         Empty layer, no polygons, no code field, bad codes or categories, irreparable geometry,
         units wholly outside the grid (see :func:`normalise_units`).
     CRSError
-        No CRS, a CRS that puts the units outside China, swapped axes, or a web-map offset on a
-        CRS that cannot carry one.
+        No CRS, a CRS that puts the units outside China, swapped axes, a web-map offset on a
+        CRS that cannot carry one, or boundaries that fit the county lines only as BD-09
+        coordinates (``config.check_offset``; declare ``units_offset="bd09"``).
     """
     cfg = config or ZoningConfig()
     if grid is None:
