@@ -911,6 +911,7 @@ def _normalise(
     vals, station, species = vals[keep], station[keep], species[keep]
     units = _units(df[cols["unit"]], src)
     times = _utc_times(df[cols["time"]], time_zone, src, cols["time"])
+    _refuse_off_hour(times, df[cols["time"]], src, cols["time"])
     unc = _uncertainty(df[cols["uncertainty"]], src) if "uncertainty" in cols else None
     _refuse_duplicates(station, times, species, df[cols["time"]], src)
     _refuse_unmeasured(station, species, stations, src, cols["species"])
@@ -933,7 +934,7 @@ def _normalise(
     _refuse_negative(value, species, station, df[cols["value"]], src, qa, quantities)
     check = (vals, species, units, station, beijing, src, quantities)
     _check_magnitudes(*check, voc_molar_mass_per_carbon, magnitude_check, qa, unit_declared_by)
-    _check_diurnal(times, value, station, species, stations, time_zone, qa)
+    _check_diurnal(times, value, station, species, stations, time_zone, qa, src)
 
     res = pd.DataFrame(
         {
@@ -1072,6 +1073,26 @@ def _refuse_duplicates(
     )
 
 
+def _refuse_off_hour(
+    times: pd.DatetimeIndex, raw_times: pd.Series, src: RowSources, header: str
+) -> None:
+    """Refuse stamps that are not on a whole UTC hour: no station-hour would match them, and
+    their values would be left out without a word."""
+    off = np.asarray(times != times.floor("h"))
+    if not off.any():
+        return
+    i = int(np.flatnonzero(off)[0])
+    files = {int(f) for f in src.file_index[off]}
+    spread = f" in {len(files)} files" if len(files) > 1 else ""
+    raise InputDataError(
+        f"{src.where(i, header)}: time stamp {_stamp_written(raw_times, src, i)!r} "
+        f"({times[i]:%Y-%m-%d %H:%M} UTC) is not on a whole hour ({int(off.sum())} of the "
+        f"{len(times)} stamps with a value are not{spread}); values are hourly means stamped "
+        "at the beginning of their hour (13:00 for 13:00–14:00): average sub-hourly values "
+        "into hourly means, or correct the stamps"
+    )
+
+
 def _refuse_negative(
     value: np.ndarray,
     species: np.ndarray,
@@ -1145,6 +1166,13 @@ def _missing_summary(marker: np.ndarray) -> str:
     return ", ".join(f"{n} × {k!r}" for k, n in counts.most_common())
 
 
+def _file_names(src: RowSources, rows: np.ndarray) -> str:
+    """The files the ``rows`` (a mask) came from: ``obs.csv``, or ``d1.csv and 30 more files``."""
+    files = sorted({int(f) for f in src.file_index[rows]})
+    first = src.files[files[0]].name
+    return first if len(files) == 1 else f"{first} and {len(files) - 1} more files"
+
+
 def _span(src: RowSources, idx: np.ndarray) -> str:
     """``obs.csv, lines 2–49`` for the rows ``idx`` of one file."""
     first = int(idx[0])
@@ -1214,6 +1242,7 @@ def _check_diurnal(
     stations: pd.DataFrame,
     time_zone: str | None,
     qa: ObservationQA,
+    src: RowSources,
 ) -> None:
     """Warn when the mean daily minimum at stations near sources is not in the afternoon."""
     if not {"lon", "kind"} <= set(stations.columns):
@@ -1248,7 +1277,8 @@ def _check_diurnal(
         else:
             hint = "check the time zone and that the stamps mark the beginning of the hour"
         qa.warn(
-            f"{sp}: the mean daily minimum at {n} station(s) near sources falls at {h:02d}:00 "
+            f"{_file_names(src, sel)}: {sp}: the mean daily minimum at {n} station(s) near "
+            f"sources falls at {h:02d}:00 "
             f"local time ({zones}), but near sources it falls in the afternoon "
             f"({first:02d}:00–{last + 1:02d}:00); the time stamps look {abs(shift)} h "
             f"{'late' if shift > 0 else 'early'}. They were read {_zone_label(time_zone)}; "
@@ -1514,6 +1544,7 @@ def read_cnemc(
     renamed: dict[str, list[str]] = {}
     keys = {_code_key(s) for s in station_ids} | {"date", "hour", "type"}
     other_headers: dict[str, str] = {}  # code key -> "'1225 A' in d.csv, line 1"
+    first_place: dict[str, str] = {}  # header matched up to spaces/case -> "d.csv, line 1"
     headers: list[str] = []
 
     def keep(written: list[str]) -> list[str]:
@@ -1533,6 +1564,7 @@ def read_cnemc(
         for w, sid in matched.items():
             if w != sid:
                 renamed.setdefault(sid, []).append(w)
+                first_place.setdefault(w, place)
         if len(long):
             parts.append(long)
             part_rows.append(long_rows)
@@ -1547,9 +1579,12 @@ def read_cnemc(
     for sid, ws in renamed.items():
         qa.matched_station_codes[sid] = sorted(set(ws))
     if renamed:
-        qa.warn(
-            f"CNEMC headers matched after removing spaces/case: matched {_matched_text(renamed)}"
+        matched_text = ", ".join(
+            f"{sid} ← {w!r} ({first_place[w]})"
+            for sid, ws in renamed.items()
+            for w in sorted(set(ws))
         )
+        qa.warn(f"CNEMC headers matched after removing spaces/case: matched {matched_text}")
     sp_of = station_species(stations)
     absent = [
         s for s in station_ids if s not in seen and any(w in sp_of.get(s, []) for w in wanted)

@@ -149,13 +149,13 @@ def test_mass_units_reference_state(stations):
     assert voc[0] == pytest.approx(24.465, rel=1e-3)  # 1 µmol C/m³ = 24.465 ppbC at 298.15 K
     # a pre-switch observation through the table (Beijing date decides)
     obs = _obs(
-        time=["2018-08-31 15:30", "2018-08-31 16:30", "2018-08-31 16:30"],
+        time=["2018-08-31 15:00", "2018-08-31 16:00", "2018-08-31 16:00"],
         value=[425.0, 425.0, 100.0],
         unit=["ppm", "ppm", "ug/m3"],
     )
     out = normalise_observations(obs, stations, time_zone="UTC")
     no2 = out[out.species == "NO2"]["value"].iloc[0]
-    assert no2 == pytest.approx(100 * F298)  # 16:30 UTC = 00:30 Beijing on 2018-09-01
+    assert no2 == pytest.approx(100 * F298)  # 16:00 UTC = 00:00 Beijing on 2018-09-01
 
 
 @pytest.mark.parametrize(
@@ -383,8 +383,8 @@ def test_cnemc_headers_with_space_or_lower_case_are_matched(tmp_path, cnemc_stat
         obs = read_cnemc([day1, day2], cnemc_stations)
     assert obs.groupby("station_id").size().to_dict() == {"1223A": 48, "1224A": 48}
     assert [str(w.message) for w in caught] == [
-        "CNEMC headers matched after removing spaces/case: matched 1223A ← '1223A ', "
-        "1224A ← '1224a'"
+        "CNEMC headers matched after removing spaces/case: matched "
+        f"1223A ← '1223A ' ({day2}, line 1), 1224A ← '1224a' ({day2}, line 1)"
     ]
     assert obs.attrs["observation_qa"]["matched_station_codes"] == {
         "1223A": ["1223A "],
@@ -431,7 +431,8 @@ def test_beijing_stamps_read_as_utc_warn_with_the_offset(stations):
     with pytest.warns(ObservationWarning) as caught:
         normalise_observations(obs, stations, time_zone="UTC")
     assert [str(w.message) for w in caught] == [
-        "NO2: the mean daily minimum at 1 station(s) near sources falls at 22:00 local time "
+        "DataFrame: NO2: the mean daily minimum at 1 station(s) near sources falls at 22:00 "
+        "local time "
         "(UTC+8), but near sources it falls in the afternoon (12:00–18:00); the time stamps "
         "look 8 h late. They were read in UTC; if the file is in Beijing time, set "
         "observation_time_zone: Asia/Shanghai"
@@ -496,6 +497,30 @@ def test_mixed_aware_and_naive_stamps_name_the_first_of_each(tmp_path, stations)
         "'2024-01-14 15:00'; write every stamp with its offset (2023-01-02 13:00+08:00), or none "
         "and declare the time zone (observation_time_zone)"
     )
+
+
+def test_stamps_off_the_whole_hour_are_refused_naming_file_first_line_and_count(tmp_path, stations):
+    p = tmp_path / "obs.csv"
+    p.write_text(
+        "time,station_id,species,value,unit\n"
+        "2023-01-02 13:00,A,CO2,425.0,ppm\n"
+        "2023-01-02 13:30,A,CO2,,ppm\n"  # a missing value: not counted
+        "2023-01-02 14:00,A,CO2,426.0,ppm\n"
+        "2023-01-02 14:30,A,CO2,426.5,ppm\n"
+        "2023-01-02 15:00:20,A,CO2,427.0,ppm\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputDataError) as err:
+        read_observations(p, stations, time_zone="Asia/Shanghai")
+    assert str(err.value) == (
+        f"{p}, line 5, column 'time': time stamp '2023-01-02 14:30' (2023-01-02 06:30 UTC) is "
+        "not on a whole hour (2 of the 4 stamps with a value are not); values are hourly means "
+        "stamped at the beginning of their hour (13:00 for 13:00–14:00): average sub-hourly "
+        "values into hourly means, or correct the stamps"
+    )
+    # an offset of half an hour puts whole local hours off the UTC hours: refused too
+    with pytest.raises(InputDataError, match=r"row 1, column 'time': .* not on a whole hour"):
+        normalise_observations(_obs(time=["2023-01-02 05:00+05:30"] * 3), stations)
 
 
 def test_bad_value_named_by_file_line_and_text(tmp_path, stations):
