@@ -283,6 +283,74 @@ def test_csv_and_parquet_readers(tmp_path, stations):
         read_observations(tmp_path / "missing.csv", stations)
 
 
+def test_a_dataframe_and_its_file_give_the_same_table_and_the_same_errors(tmp_path, stations):
+    import gridcarbon
+
+    frame = _obs(station_id=["A", "a ", "B"])  # a code matched loosely: warned both ways
+    p = tmp_path / "obs.csv"
+    frame.to_csv(p, index=False)
+    st = tmp_path / "stations.csv"
+    stations[["station_id", "name", "lon", "lat", "height", "kind", "species"]].to_csv(
+        st, index=False
+    )
+    with pytest.warns(ObservationWarning, match="DataFrame: station codes matched"):
+        from_frame = gridcarbon.read_observations(frame, stations, time_zone="UTC")
+    with pytest.warns(ObservationWarning, match=f"{re.escape(str(p))}: station codes matched"):
+        from_file = gridcarbon.read_observations(p, st, time_zone="UTC")
+    pd.testing.assert_frame_equal(from_frame, from_file)
+    assert from_frame.attrs["observation_qa"]["sources"]["DataFrame"]["values_kept"] == 3
+    assert from_file.attrs["observation_qa"]["sources"][str(p)]["values_kept"] == 3
+    # the same refusal, located as the user finds it: row 2 of the table is line 3 of the file
+    bad = frame.assign(value=[425.0, "4,26", 20.0])
+    bad.to_csv(p, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ObservationWarning)  # the loose code, as above
+        with pytest.raises(InputDataError) as in_frame:
+            gridcarbon.read_observations(bad, stations, time_zone="UTC", source_name="my table")
+        with pytest.raises(InputDataError) as in_file:
+            gridcarbon.read_observations(p, stations, time_zone="UTC")
+    tail = (
+        ", column 'value': value '4,26' is not a number; correct it, or leave the cell empty "
+        "(or NA, —, -99) for a missing value"
+    )
+    assert str(in_frame.value) == "my table, row 2" + tail
+    assert str(in_file.value) == f"{p}, line 3" + tail
+
+
+def test_stations_from_a_dataframe_or_a_file_are_validated_alike(tmp_path, grid):
+    import gridcarbon
+
+    table = pd.DataFrame(
+        {
+            "station_id": ["S1 "],
+            "lon": [120.2],
+            "lat": [30.3],
+            "kind": ["Urban"],
+            "species": ["co2"],
+        }
+    )
+    p = tmp_path / "stations.csv"
+    table.to_csv(p, index=False)
+    pd.testing.assert_frame_equal(
+        gridcarbon.read_stations(table, grid), gridcarbon.read_stations(p, grid)
+    )
+    far = table.assign(lon=[100.0])
+    with pytest.raises(OutsideGridError, match=r"^DataFrame, row 1: station 'S1'"):
+        gridcarbon.read_stations(far, grid)
+
+
+def test_the_public_namespace_offers_the_readers_that_take_objects():
+    import gridcarbon
+    from gridcarbon.inversion import observations
+    from gridcarbon.zoning import normalise
+
+    assert gridcarbon.read_observations is observations.read_observations
+    assert gridcarbon.read_stations is observations.read_stations
+    assert gridcarbon.control_units is normalise.control_units
+    assert {"control_units", "read_observations", "read_stations"} <= set(dir(gridcarbon))
+    assert {"control_units", "read_observations", "read_stations"} <= set(gridcarbon.__all__)
+
+
 def test_cnemc_wide(tmp_path, grid):
     sites = tmp_path / "sites.csv"
     pd.DataFrame(
