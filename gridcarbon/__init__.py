@@ -1,7 +1,9 @@
 """gridcarbon: 3 km hourly CO2, NOx and VOC emission grids, station-based inversion, and
 co-located hotspot tallies for environmental control units.
 
-The public API is a handful of verbs; see the README and ``docs/architecture.md``.  Names are
+The public API is a handful of verbs; see the README and ``docs/architecture.md``.  Inputs are
+taken as files or as objects with the same checks: :func:`control_units` (a path or a
+GeoDataFrame), :func:`read_stations` and :func:`read_observations` (a path or a DataFrame).  Names are
 loaded on first use (PEP 562), so ``import gridcarbon`` stays light: it loads none of the
 numeric or geographic libraries until a verb is called.
 """
@@ -20,8 +22,11 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "build_prior",
+    "control_units",
     "iter_prior",
     "load_config",
+    "read_observations",
+    "read_stations",
     "run",
 ]
 
@@ -34,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from gridcarbon.grids import gridspec as module
     elif name in ("RunResult", "run", "build_prior", "iter_prior"):
         from gridcarbon import pipeline as module
+    elif name in ("read_observations", "read_stations"):
+        from gridcarbon.inversion import observations as module
+    elif name == "control_units":
+        from gridcarbon.zoning import normalise as module
     else:
         raise AttributeError(f"module 'gridcarbon' has no attribute {name!r}")
     value = getattr(module, name)

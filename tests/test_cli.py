@@ -377,3 +377,60 @@ def test_help_advertises_only_commands_that_work():
     assert "run --year" not in res.output  # a year with the inversion is refused (92-day limit)
     for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
         assert f"  {command}" in res.output
+
+
+def _points_csv_with_a_control_character(tmp_path):
+    csv = tmp_path / "points.csv"
+    csv.write_text(
+        "point_id,name,sector,park,lon,lat,stack_height_m,stack_diameter_m,exit_velocity_m_s,"
+        "exit_temperature_K,CO2,NOx,VOC\n"
+        "P1,plant,power,none,120.2,30.2,80,4,12,400,1e9,1e6,1e5\n"
+        "P2,\x1b[31mred plant,power,none,120.3,30.2,80,4,12,400,1e9,1e6,1e5\n",
+        encoding="utf-8",
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config(prior={"point_sources_csv": str(csv)}).to_yaml())
+    return csv, cfg
+
+
+def test_warnings_name_the_user_s_file_and_line_not_gridcarbon_s_source(tmp_path):
+    csv, cfg = _points_csv_with_a_control_character(tmp_path)
+    r = CliRunner().invoke(cli, ["grid", "--config", str(cfg), "-o", str(tmp_path / "o")], obj={})
+    assert r.exit_code == 0, r.output
+    warned = [line for line in r.stderr.splitlines() if line.startswith("gridcarbon: warning")]
+    assert warned == [
+        f"gridcarbon: warning: {csv}: 1 value(s) of field 'name' held control or invisible "
+        "formatting characters, which were removed (first at line 3)"
+    ]
+    assert "names.py" not in r.stderr and "warnings.warn" not in r.stderr
+    assert "NameCleanedWarning" not in r.stderr  # gridcarbon's own categories are not shown
+
+
+def test_observation_warnings_and_errors_on_the_command_line_name_file_and_line(tmp_path):
+    obs = tmp_path / "obs.csv"
+    obs.write_text(
+        "time,station_id,species,value,unit\n"
+        "2023-01-21 13:00+08:00,dm01,CO2,425.0,ppm\n"
+        "2023-01-21 14:00+08:00,DM01,CO2,426.0,ppm\n"
+        "2023-01-21 14:30+08:00,DM01,CO2,426.5,ppm\n",
+        encoding="utf-8",
+    )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(small_config(inversion={"observations": str(obs)}).to_yaml())
+    r = CliRunner().invoke(cli, ["invert", "--config", str(cfg), "-o", str(tmp_path / "o")], obj={})
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-2:] == [
+        f"gridcarbon: warning: {obs}: station codes matched after removing spaces/case: matched "
+        "DM01 ← 'dm01'",
+        f"gridcarbon: error: {obs}, line 4, column 'time': time stamp '2023-01-21 14:30+08:00' "
+        "(2023-01-21 06:30 UTC) is not on a whole hour (1 of the 3 stamps with a value are "
+        "not); values are hourly means stamped at the beginning of their hour (13:00 for "
+        "13:00–14:00): average sub-hourly values into hourly means, or correct the stamps",
+    ]
+    assert "observations.py" not in r.stderr and not (tmp_path / "o").exists()
+    # -q hides warnings, not errors
+    r = CliRunner().invoke(
+        cli, ["-q", "invert", "--config", str(cfg), "-o", str(tmp_path / "o")], obj={}
+    )
+    assert r.exit_code == 1 and "gridcarbon: warning" not in r.stderr
+    assert r.stderr.startswith(f"gridcarbon: error: {obs}, line 4")

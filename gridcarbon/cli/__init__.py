@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -47,6 +48,25 @@ def _setup_logging(verbose: int, quiet: int) -> None:
     logging.getLogger("gridcarbon").setLevel(level)
 
 
+def _warning_printer(quiet: int):
+    """``warnings.showwarning`` for the command line: one line ``gridcarbon: warning: ...``.
+
+    gridcarbon's warnings name the user's file and line in their message; Python's default
+    format would add gridcarbon's own source file, line and code, which mean nothing to a
+    user.  Other libraries' warnings keep their category.  ``-q`` hides them all.
+    """
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if quiet:
+            return
+        text = str(message).strip()
+        if not category.__module__.startswith("gridcarbon"):
+            text = f"{category.__name__}: {text}"
+        click.echo(f"gridcarbon: warning: {text}", err=True)
+
+    return show
+
+
 class _Group(click.Group):
     """The one error path of every command: gridcarbon's own errors, and the operating system's
     refusals (disk full, read-only, permission), become one line ``gridcarbon: error: ...`` and
@@ -58,7 +78,9 @@ class _Group(click.Group):
         from gridcarbon.io.runfolder import Terminated
 
         try:
-            return super().invoke(ctx)
+            # the command's warning format (set by `cli`) ends with the command
+            with warnings.catch_warnings():
+                return super().invoke(ctx)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "gridcarbon"
             click.echo(
@@ -131,6 +153,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["progress"] = quiet == 0 and sys.stderr.isatty()
     _setup_logging(verbose, quiet)
+    warnings.showwarning = _warning_printer(quiet)
 
 
 @cli.command("config")

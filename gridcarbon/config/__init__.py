@@ -311,7 +311,42 @@ def _commented(model: BaseModel, indent: int) -> list[str]:
 
 
 def load_config(path: str | Path | None) -> RunConfig:
-    """Read a YAML run configuration; ``None`` gives the default."""
+    """Read a YAML run configuration; ``None`` gives the default.
+
+    Parameters
+    ----------
+    path : path or None
+        A YAML file holding any part of the configuration (``gridcarbon config`` writes the
+        whole of it, every setting explained); settings not given keep their defaults.
+
+    Returns
+    -------
+    RunConfig
+        The validated configuration.
+
+    Raises
+    ------
+    InputFileError
+        A missing, unreadable, binary or oversized file.
+    ConfigError
+        Not YAML, an unknown key or a bad value (the message names the file and the setting).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from gridcarbon import load_config
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.yaml"
+    >>> _ = path.write_text("grid:\\n  cell_size_m: 6000\\nspecies: [CO2]\\n", encoding="utf-8")
+    >>> config = load_config(path)
+    >>> config.grid.cell_size_m, config.species, str(config.period.start)
+    (6000.0, ['CO2'], '2023-01-01')
+    >>> _ = path.write_text("grid:\\n  cell_size: 6000\\n", encoding="utf-8")
+    >>> load_config(path)
+    Traceback (most recent call last):
+    ...
+    gridcarbon.errors.ConfigError: ...run.yaml: invalid configuration: grid.cell_size: Extra \
+inputs are not permitted
+    """
     if path is None:
         return RunConfig()
     path = Path(path)

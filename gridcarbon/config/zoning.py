@@ -158,8 +158,8 @@ class ZoningConfig(BaseModel):
     )
     check_offset: bool = Field(
         True,
-        description="run the GCJ-02 offset check against the scenario's county boundaries (the "
-        "embedded units are not checked)",
+        description="run the web-map offset checks against the scenario's county boundaries: "
+        "GCJ-02 warned, BD-09 refused (the embedded units are not checked)",
     )
     qa_region: Literal["scenario", "zhejiang", "none"] = Field(
         "scenario",

@@ -151,6 +151,25 @@ class GridSpec:
             Extra margin around the region's bounds, metres.
         crs : optional
             The projected CRS; default :func:`default_crs`.
+
+        Returns
+        -------
+        GridSpec
+            The smallest grid aligned to whole multiples of ``cell_size`` that covers the
+            projected region and buffer.
+
+        Examples
+        --------
+        A grid of 3 km cells around Hangzhou, and the cells of two points (lon, lat):
+
+        >>> import shapely
+        >>> import gridcarbon
+        >>> grid = gridcarbon.GridSpec.from_region(shapely.box(120.0, 30.0, 120.5, 30.4))
+        >>> grid.nx, grid.ny, grid.cell_size
+        (17, 16, 3000.0)
+        >>> rows, cols = grid.index([120.16, 120.30], [30.27, 30.10])
+        >>> rows.tolist(), cols.tolist()
+        ([5, 11], [6, 10])
         """
         if buffer_m < 0:
             raise ConfigError(f"buffer_m must be >= 0 metres, got {buffer_m!r}")

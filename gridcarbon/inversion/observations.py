@@ -430,10 +430,60 @@ def _clean(
 
 
 def read_stations(
-    path: str | Path, grid: GridSpec | None = None, *, known_species: Iterable[Species] = ()
+    source: str | Path | pd.DataFrame,
+    grid: GridSpec | None = None,
+    *,
+    known_species: Iterable[Species] = (),
+    source_name: str = "DataFrame",
 ) -> pd.DataFrame:
-    """Read and validate a station table (CSV, Excel or Parquet; :func:`validate_stations`)."""
-    table, rows = read_table_file(path, "station table")
+    """Read (or take) and validate a station table (:func:`validate_stations`).
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A CSV (UTF-8 or GBK), Excel (first sheet) or Parquet file, or the table itself with the
+        same columns: ``station_id``, ``lon``, ``lat`` (degrees WGS84/CGCS2000), ``kind``,
+        ``species`` and optionally ``name`` and ``height`` (inlet height above ground, m).
+    grid : GridSpec, optional
+        Locate each station on it (``x``, ``y`` in metres, ``row``, ``col``).
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities stations may list.
+    source_name : str
+        How messages name a table given in memory (its rows: position + 1).
+
+    Returns
+    -------
+    DataFrame
+        The validated table (:func:`validate_stations`).
+
+    Raises
+    ------
+    InputFileError
+        A missing or unreadable file.
+    InputDataError
+        Anything :func:`validate_stations` refuses, named by file and line (or row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import gridcarbon
+    >>> table = pd.DataFrame(
+    ...     {"station_id": ["HZ01"], "lon": [120.16], "lat": [30.27], "kind": ["Urban"],
+    ...      "species": ["co2, no2"]}
+    ... )
+    >>> gridcarbon.read_stations(table)[["station_id", "name", "kind", "species", "height"]]
+      station_id  name   kind  species  height
+    0       HZ01  HZ01  urban  CO2,NO2    10.0
+    >>> gridcarbon.read_stations(table.assign(kind=["rooftop"]))
+    Traceback (most recent call last):
+    ...
+    gridcarbon.errors.InputDataError: DataFrame, row 1, column 'kind' (HZ01): unknown kind \
+'rooftop'; use one of ['background', 'demonstration', 'regional', 'urban', 'sink', 'micro']
+    """
+    if isinstance(source, pd.DataFrame):
+        rows = RowSources.of_frame(len(source), source_name)
+        return validate_stations(source, grid, rows=rows, known_species=known_species)
+    table, rows = read_table_file(source, "station table")
     return validate_stations(table, grid, rows=rows, known_species=known_species)
 
 
@@ -911,6 +961,7 @@ def _normalise(
     vals, station, species = vals[keep], station[keep], species[keep]
     units = _units(df[cols["unit"]], src)
     times = _utc_times(df[cols["time"]], time_zone, src, cols["time"])
+    _refuse_off_hour(times, df[cols["time"]], src, cols["time"])
     unc = _uncertainty(df[cols["uncertainty"]], src) if "uncertainty" in cols else None
     _refuse_duplicates(station, times, species, df[cols["time"]], src)
     _refuse_unmeasured(station, species, stations, src, cols["species"])
@@ -933,7 +984,7 @@ def _normalise(
     _refuse_negative(value, species, station, df[cols["value"]], src, qa, quantities)
     check = (vals, species, units, station, beijing, src, quantities)
     _check_magnitudes(*check, voc_molar_mass_per_carbon, magnitude_check, qa, unit_declared_by)
-    _check_diurnal(times, value, station, species, stations, time_zone, qa)
+    _check_diurnal(times, value, station, species, stations, time_zone, qa, src)
 
     res = pd.DataFrame(
         {
@@ -1072,6 +1123,26 @@ def _refuse_duplicates(
     )
 
 
+def _refuse_off_hour(
+    times: pd.DatetimeIndex, raw_times: pd.Series, src: RowSources, header: str
+) -> None:
+    """Refuse stamps that are not on a whole UTC hour: no station-hour would match them, and
+    their values would be left out without a word."""
+    off = np.asarray(times != times.floor("h"))
+    if not off.any():
+        return
+    i = int(np.flatnonzero(off)[0])
+    files = {int(f) for f in src.file_index[off]}
+    spread = f" in {len(files)} files" if len(files) > 1 else ""
+    raise InputDataError(
+        f"{src.where(i, header)}: time stamp {_stamp_written(raw_times, src, i)!r} "
+        f"({times[i]:%Y-%m-%d %H:%M} UTC) is not on a whole hour ({int(off.sum())} of the "
+        f"{len(times)} stamps with a value are not{spread}); values are hourly means stamped "
+        "at the beginning of their hour (13:00 for 13:00–14:00): average sub-hourly values "
+        "into hourly means, or correct the stamps"
+    )
+
+
 def _refuse_negative(
     value: np.ndarray,
     species: np.ndarray,
@@ -1145,6 +1216,13 @@ def _missing_summary(marker: np.ndarray) -> str:
     return ", ".join(f"{n} × {k!r}" for k, n in counts.most_common())
 
 
+def _file_names(src: RowSources, rows: np.ndarray) -> str:
+    """The files the ``rows`` (a mask) came from: ``obs.csv``, or ``d1.csv and 30 more files``."""
+    files = sorted({int(f) for f in src.file_index[rows]})
+    first = src.files[files[0]].name
+    return first if len(files) == 1 else f"{first} and {len(files) - 1} more files"
+
+
 def _span(src: RowSources, idx: np.ndarray) -> str:
     """``obs.csv, lines 2–49`` for the rows ``idx`` of one file."""
     first = int(idx[0])
@@ -1214,6 +1292,7 @@ def _check_diurnal(
     stations: pd.DataFrame,
     time_zone: str | None,
     qa: ObservationQA,
+    src: RowSources,
 ) -> None:
     """Warn when the mean daily minimum at stations near sources is not in the afternoon."""
     if not {"lon", "kind"} <= set(stations.columns):
@@ -1248,7 +1327,8 @@ def _check_diurnal(
         else:
             hint = "check the time zone and that the stamps mark the beginning of the hour"
         qa.warn(
-            f"{sp}: the mean daily minimum at {n} station(s) near sources falls at {h:02d}:00 "
+            f"{_file_names(src, sel)}: {sp}: the mean daily minimum at {n} station(s) near "
+            f"sources falls at {h:02d}:00 "
             f"local time ({zones}), but near sources it falls in the afternoon "
             f"({first:02d}:00–{last + 1:02d}:00); the time stamps look {abs(shift)} h "
             f"{'late' if shift > 0 else 'early'}. They were read {_zone_label(time_zone)}; "
@@ -1257,17 +1337,92 @@ def _check_diurnal(
 
 
 def read_observations(
-    path: str | Path,
-    stations: pd.DataFrame,
+    source: str | Path | pd.DataFrame,
+    stations: str | Path | pd.DataFrame,
     time_zone: str | None = None,
     voc_molar_mass_per_carbon: float = 14.0,
     *,
     magnitude_check: Literal["refuse", "warn"] = "refuse",
     known_species: Iterable[Species] = (),
+    source_name: str = "DataFrame",
 ) -> pd.DataFrame:
-    """Read a long observation table (CSV, Excel or Parquet) and normalise it
-    (:func:`normalise_observations`); messages name the file and line."""
-    table, rows = read_table_file(path, "observation table")
+    """Read (or take) a long observation table and normalise it: UTC, canonical units, checked.
+
+    A file and a DataFrame go through the same checks (:func:`normalise_observations`); a
+    message names the file and line (``obs.csv, line 17``, ``obs.xlsx, Sheet1!C17``) or, for a
+    DataFrame, ``source_name`` and the row (position + 1).
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A CSV (UTF-8 or GBK), Excel (first sheet) or Parquet file, or the table itself:
+        ``time``, ``station_id``, ``species`` (CO2, NO2, VOC or a known species' observed
+        quantity), ``value``, ``unit`` (ppm, ppb, ppbC, ug/m3, mg/m3) and optionally
+        ``uncertainty`` (same unit).  Values are hourly means stamped at the beginning of
+        their hour.
+    stations : path or DataFrame
+        The station table (:func:`read_stations`; a validated table passes again unchanged).
+    time_zone : str, optional
+        Zone of stamps without a UTC offset (``"UTC"`` or ``"Asia/Shanghai"``); None: every
+        stamp must carry its offset.
+    voc_molar_mass_per_carbon : float
+        g/mol of carbon, for VOC given as mass concentration.
+    magnitude_check : {"refuse", "warn"}
+        What to do with a station's median far outside the plausible range of its species.
+    known_species : iterable of Species
+        Species beyond the built-in ones whose observed quantities the table may hold.
+    source_name : str
+        How messages name a table given in memory.
+
+    Returns
+    -------
+    DataFrame
+        ``time`` (tz-aware UTC), ``station_id``, ``species``, ``value``, ``unit`` (canonical:
+        ppm, ppb, ppbC), ``uncertainty``; ``attrs["observation_qa"]`` counts what was read,
+        missing and matched.  It is what :func:`gridcarbon.inversion.run_inversion` takes.
+
+    Raises
+    ------
+    InputFileError
+        A missing or unreadable file.
+    InputDataError
+        Anything :func:`normalise_observations` refuses, named by file and line (or row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import gridcarbon
+    >>> stations = pd.DataFrame(
+    ...     {"station_id": ["HZ01"], "lon": [120.16], "lat": [30.27], "kind": ["urban"],
+    ...      "species": ["CO2,NO2"]}
+    ... )
+    >>> obs = pd.DataFrame(
+    ...     {"time": ["2023-01-02 13:00", "2023-01-02 14:00", "2023-01-02 14:00"],
+    ...      "station_id": ["HZ01"] * 3, "species": ["NO2", "NO2", "CO2"],
+    ...      "value": [40.0, "—", 431.5], "unit": ["µg/m³", "µg/m³", "ppm"]}
+    ... )
+    >>> table = gridcarbon.read_observations(obs, stations, time_zone="Asia/Shanghai")
+    >>> table[["time", "station_id", "species", "unit"]]
+                           time station_id species unit
+    0 2023-01-02 06:00:00+00:00       HZ01     CO2  ppm
+    1 2023-01-02 05:00:00+00:00       HZ01     NO2  ppb
+    >>> table["value"].round(2).tolist()  # 40 µg/m³ of NO2 at 25 °C is 21.27 ppb
+    [431.5, 21.27]
+    >>> table.attrs["observation_qa"]["sources"]["DataFrame"]["missing"]
+    {'—': 1}
+    >>> late = obs.assign(time=["2023-01-02 13:30", "2023-01-02 14:00", "2023-01-02 14:00"])
+    >>> gridcarbon.read_observations(late, stations, time_zone="Asia/Shanghai")
+    Traceback (most recent call last):
+    ...
+    gridcarbon.errors.InputDataError: DataFrame, row 1, column 'time': time stamp \
+'2023-01-02 13:30' (2023-01-02 05:30 UTC) is not on a whole hour (1 of the 2 stamps with a \
+value are not); ...
+    """
+    stations = read_stations(stations, known_species=known_species, source_name="station table")
+    if isinstance(source, pd.DataFrame):
+        table, rows = source, RowSources.of_frame(len(source), source_name)
+    else:
+        table, rows = read_table_file(source, "observation table")
     return normalise_observations(
         table,
         stations,
@@ -1514,6 +1669,7 @@ def read_cnemc(
     renamed: dict[str, list[str]] = {}
     keys = {_code_key(s) for s in station_ids} | {"date", "hour", "type"}
     other_headers: dict[str, str] = {}  # code key -> "'1225 A' in d.csv, line 1"
+    first_place: dict[str, str] = {}  # header matched up to spaces/case -> "d.csv, line 1"
     headers: list[str] = []
 
     def keep(written: list[str]) -> list[str]:
@@ -1533,6 +1689,7 @@ def read_cnemc(
         for w, sid in matched.items():
             if w != sid:
                 renamed.setdefault(sid, []).append(w)
+                first_place.setdefault(w, place)
         if len(long):
             parts.append(long)
             part_rows.append(long_rows)
@@ -1547,9 +1704,12 @@ def read_cnemc(
     for sid, ws in renamed.items():
         qa.matched_station_codes[sid] = sorted(set(ws))
     if renamed:
-        qa.warn(
-            f"CNEMC headers matched after removing spaces/case: matched {_matched_text(renamed)}"
+        matched_text = ", ".join(
+            f"{sid} ← {w!r} ({first_place[w]})"
+            for sid, ws in renamed.items()
+            for w in sorted(set(ws))
         )
+        qa.warn(f"CNEMC headers matched after removing spaces/case: matched {matched_text}")
     sp_of = station_species(stations)
     absent = [
         s for s in station_ids if s not in seen and any(w in sp_of.get(s, []) for w in wanted)

@@ -240,7 +240,9 @@ def read_table_file(
         raise InputDataError(f"{what} {name!r} is empty: no header line")
     _check_header(header, source)
     if not cells:
-        raise InputDataError(f"{what} {name!r} has a header ({source.header_place()}) but no rows")
+        raise InputDataError(
+            f"{what} {name!r} has no rows, only a header ({source.header_place()})"
+        )
     if keep is not None:
         wanted = set(keep(list(header)))
         columns = [k for k, h in enumerate(header) if h in wanted]

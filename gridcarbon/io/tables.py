@@ -18,13 +18,14 @@ import csv
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.observations_file import read_table_file
 from gridcarbon.io.runfolder import atomic_path
+from gridcarbon.names import clean_text_values
 
 __all__ = [
     "read_point_sources",
@@ -47,23 +48,55 @@ _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def read_point_sources(path: str | Path) -> pd.DataFrame:
-    """Read a user point-source CSV as it is (one row per source).
+    """Read a user point-source table as it is (one row per source).
 
-    The caller checks its content (:func:`gridcarbon.grids.inventory.validate_points`: the
-    columns, emissions in kg per year, lon/lat in degrees WGS84/CGCS2000).  Raises
-    :class:`~gridcarbon.errors.InputFileError` for a missing or unreadable file and
-    :class:`~gridcarbon.errors.InputDataError` for one without rows.
+    The file is read by :func:`gridcarbon.io.observations_file.read_table_file` (CSV in UTF-8
+    or GBK, Excel, Parquet).  The identity columns ``point_id`` (a code), ``name`` and ``park``
+    (names) stay text and pass :func:`gridcarbon.names.clean_text_values`: a code holding a
+    control character and any name or code over 200 characters are refused, names with control
+    characters cleaned with a :class:`~gridcarbon.names.NameCleanedWarning`, each located by
+    the file's line.  Every other column whose cells are all numbers (or empty) becomes numeric.
+
+    The caller checks the content (:func:`gridcarbon.grids.inventory.validate_points`: the
+    columns, emissions in kg per year, lon/lat in degrees WGS84/CGCS2000).
+
+    Raises
+    ------
+    InputFileError
+        A missing or unreadable file.
+    InputDataError
+        A file without rows, or a refused code or name (the message names the file and line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"point-source CSV {str(path)!r} does not exist")
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"cannot read point-source CSV {str(path)!r}: {exc}") from None
-    if table.empty:
-        raise InputDataError(f"point-source CSV {str(path)!r} has no rows")
+    table, rows = read_table_file(path, "point-source CSV")
+    source = rows.files[0].name
+    for column, kind in _POINT_TEXT_COLUMNS.items():
+        if column in table.columns:
+            table[column] = clean_text_values(
+                [v.strip() if isinstance(v, str) else v for v in table[column]],
+                field=column,
+                kind=kind,
+                source=source,
+                location=rows.locate,
+            )
+    for column in table.columns:
+        if column not in _POINT_TEXT_COLUMNS:
+            table[column] = _numbers_if_all_numeric(table[column])
     return table
+
+
+#: Text columns of a point-source table and how :func:`clean_text_values` treats them.
+_POINT_TEXT_COLUMNS: dict[str, Literal["name", "code"]] = {
+    "point_id": "code",
+    "name": "name",
+    "park": "name",
+}
+
+
+def _numbers_if_all_numeric(column: pd.Series) -> pd.Series:
+    """The column as numbers when every non-empty cell is one (empty cells NaN), else as is."""
+    blank = column.map(lambda v: v is None or (isinstance(v, str) and not v.strip()))
+    numbers = pd.to_numeric(column.where(~blank), errors="coerce")
+    return numbers if numbers[~blank].notna().all() else column
 
 
 # -- CSV ------------------------------------------------------------------------------------------

@@ -439,8 +439,43 @@ def control_units(
         Empty layer, no polygons, no code field, bad codes or categories, irreparable geometry,
         units wholly outside the grid (see :func:`normalise_units`).
     CRSError
-        No CRS, a CRS that puts the units outside China, swapped axes, or a web-map offset on a
-        CRS that cannot carry one.
+        No CRS, a CRS that puts the units outside China, swapped axes, a web-map offset on a
+        CRS that cannot carry one, or boundaries that fit the county lines only as BD-09
+        coordinates (``config.check_offset``; declare ``units_offset="bd09"``).
+
+    Examples
+    --------
+    Two units as a provincial file names its fields, on a small grid around Hangzhou:
+
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> import gridcarbon
+    >>> from gridcarbon.config.zoning import ZoningConfig
+    >>> grid = gridcarbon.GridSpec.from_region(shapely.box(120.0, 30.0, 120.5, 30.4))
+    >>> units = gpd.GeoDataFrame(
+    ...     {"单元编码": ["ZH33010920001", "ZH33010930001"],
+    ...      "单元名称": ["萧山区产业集聚重点管控单元", "萧山区一般管控单元1"],
+    ...      "管控类别": ["重点管控单元", "一般管控单元"]},
+    ...     geometry=[shapely.box(120.2, 30.1, 120.3, 30.2), shapely.box(120.3, 30.1, 120.4, 30.2)],
+    ...     crs="EPSG:4490",
+    ... )
+    >>> config = ZoningConfig(check_offset=False)
+    >>> gdf, qa = gridcarbon.control_units(units, config, grid=grid)
+    >>> gdf[["unit_code", "category", "area_km2"]].round(1)
+           unit_code         category  area_km2
+    0  ZH33010920001      key_control     106.8
+    1  ZH33010930001  general_control     106.8
+    >>> qa.column_map
+    {'unit_code': '单元编码', 'unit_name': '单元名称', 'category': '管控类别'}
+
+    A label the 三线一单 documents do not use is refused, naming the row:
+
+    >>> units.loc[1, "管控类别"] = "其他"
+    >>> gridcarbon.control_units(units, config, grid=grid)
+    Traceback (most recent call last):
+    ...
+    gridcarbon.errors.InputDataError: GeoDataFrame, row 2: unit 'ZH33010930001' has category \
+'其他' in field '管控类别', which is not a known label ...
     """
     cfg = config or ZoningConfig()
     if grid is None:

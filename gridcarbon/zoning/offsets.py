@@ -3,9 +3,11 @@
 Chinese web maps (Amap, Tencent, Google China: GCJ-02, "Mars coordinates"; Baidu: BD-09) shift
 WGS84 coordinates by a public obfuscation formula, ~500 m (GCJ-02) or ~1 km (BD-09).  A unit file
 traced on such a map but labelled WGS84/CGCS2000 carries that shift.  This module holds the
-formulas both ways, :func:`remove_offset` for geometries, and :func:`estimate_boundary_offset`,
+formulas both ways, :func:`remove_offset` for geometries, :func:`estimate_boundary_offset`,
 which measures the systematic translation of unit boundaries against county boundaries (the
-signature of a mislabelled file).  Pure: no file access; the county boundaries are an argument.
+signature of a mislabelled file), and :func:`offset_fit`, which measures how well the boundaries
+fit the county lines as they are and after removing each offset (BD-09's ~1.2 km in Zhejiang lies
+beyond the translation search).  Pure: no file access; the county boundaries are an argument.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "estimate_boundary_offset",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "offset_fit",
     "remove_offset",
     "wgs84_to_gcj02",
 ]
@@ -121,16 +124,16 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
+def _offset_to_wgs84(lon: np.ndarray, lat: np.ndarray, offset: str) -> np.ndarray:
+    """``(n, 2)`` WGS84 lon/lat of points carrying the ``offset`` ("gcj02" or "bd09")."""
+    if offset == "bd09":
+        lon, lat = bd09_to_gcj02(lon, lat)
+    return np.column_stack(gcj02_to_wgs84(lon, lat))
+
+
 def remove_offset(geoms: np.ndarray, offset: str) -> np.ndarray:
     """Lon/lat geometries with a GCJ-02 or BD-09 offset brought back to WGS84."""
-
-    def to_wgs84(xy: np.ndarray) -> np.ndarray:
-        lon, lat = xy[:, 0], xy[:, 1]
-        if offset == "bd09":
-            lon, lat = bd09_to_gcj02(lon, lat)
-        return np.column_stack(gcj02_to_wgs84(lon, lat))
-
-    return shapely.transform(geoms, to_wgs84)
+    return shapely.transform(geoms, lambda xy: _offset_to_wgs84(xy[:, 0], xy[:, 1], offset))
 
 
 def _county_vertex_tree(counties: gpd.GeoDataFrame, crs: pyproj.CRS):
@@ -144,6 +147,73 @@ def _county_vertex_tree(counties: gpd.GeoDataFrame, crs: pyproj.CRS):
     dense = shapely.segmentize(lines, 25.0)
     pts = shapely.get_coordinates(dense)
     return cKDTree(pts)
+
+
+def _boundary_sample(
+    geoms_m: np.ndarray, tree, max_points: int, near_m: float = 1500.0
+) -> np.ndarray | None:
+    """Points every 200 m along the unit boundaries within ``near_m`` of a county line (at most
+    ``max_points``, evenly spread), or None when fewer than 50 are."""
+    pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(geoms_m), 200.0))
+    if pts.shape[0] == 0:
+        return None
+    d0, _ = tree.query(pts, distance_upper_bound=near_m)
+    pts = pts[np.isfinite(d0)]
+    if pts.shape[0] < 50:
+        return None
+    if pts.shape[0] > max_points:
+        pts = pts[np.linspace(0, pts.shape[0] - 1, max_points).astype(int)]
+    return pts
+
+
+def offset_fit(
+    geoms_m: np.ndarray,
+    crs: pyproj.CRS,
+    counties: gpd.GeoDataFrame,
+    max_points: int = 1500,
+) -> dict[str, float] | None:
+    """Median distance of unit boundaries to the county lines, as they are and after removing
+    each web-map offset.
+
+    Points are sampled along the unit boundaries that lie within 2 km of a county boundary (a
+    BD-09 file sits about 1.2 km off in Zhejiang); each hypothesis moves them by the inverse
+    formula and measures their median distance to the county lines.  Unit boundaries traced
+    on the county lines fit best under the coordinates' true datum.
+
+    Parameters
+    ----------
+    geoms_m : ndarray of shapely geometries
+        Unit polygons in ``crs`` (metres), as read (labelled WGS84/CGCS2000).
+    crs : pyproj.CRS
+        The projected CRS of ``geoms_m`` (the grid's).
+    counties : GeoDataFrame
+        County boundaries in lon/lat.
+    max_points : int
+        Boundary points used at most.
+
+    Returns
+    -------
+    dict or None
+        ``{"none": m, "gcj02": m, "bd09": m}``, median distances in metres; None with too little
+        unit boundary near county lines.
+    """
+    tree = _county_vertex_tree(counties, crs)
+    pts = _boundary_sample(geoms_m, tree, max_points, near_m=2000.0)
+    if pts is None:
+        return None
+    to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+    to_metres = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+    lon, lat = to_lonlat.transform(pts[:, 0], pts[:, 1])
+
+    def median(xy: np.ndarray) -> float:
+        d, _ = tree.query(xy, distance_upper_bound=5000.0)
+        return float(np.median(np.minimum(d, 5000.0)))
+
+    fit = {"none": median(pts)}
+    for offset in ("gcj02", "bd09"):
+        moved = _offset_to_wgs84(np.asarray(lon), np.asarray(lat), offset)
+        fit[offset] = median(np.column_stack(to_metres.transform(moved[:, 0], moved[:, 1])))
+    return fit
 
 
 def estimate_boundary_offset(
@@ -177,17 +247,9 @@ def estimate_boundary_offset(
     (dx, dy, median_at_zero, median_at_best) in metres, or None with too few shared boundaries.
     """
     tree = _county_vertex_tree(counties, crs)
-    lines = shapely.boundary(geoms_m)
-    dense = shapely.segmentize(lines, 200.0)
-    pts = shapely.get_coordinates(dense)
-    if pts.shape[0] == 0:
+    pts = _boundary_sample(geoms_m, tree, max_points)
+    if pts is None:
         return None
-    d0, _ = tree.query(pts, distance_upper_bound=1500.0)
-    pts = pts[np.isfinite(d0)]
-    if pts.shape[0] < 50:
-        return None
-    if pts.shape[0] > max_points:
-        pts = pts[np.linspace(0, pts.shape[0] - 1, max_points).astype(int)]
 
     coarse = pts[np.linspace(0, pts.shape[0] - 1, min(400, pts.shape[0])).astype(int)]
 

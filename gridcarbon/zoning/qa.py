@@ -3,7 +3,8 @@
 :func:`check_grid` refuses units outside the grid (or drops them on request) before anything is
 tallied; :func:`run_qa` measures overlaps between units, gaps within the region, units partly
 outside the grid, and the systematic offset of unit boundaries from county boundaries (the
-signature of GCJ-02 data labelled WGS84).  Pure: the region and the county boundaries are
+signature of GCJ-02 data labelled WGS84), and refuses units that fit the county boundaries far
+better once a BD-09 (Baidu) offset is removed.  Pure: the region and the county boundaries are
 arguments.
 """
 
@@ -19,11 +20,16 @@ import numpy as np
 import shapely
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.errors import InputDataError
+from gridcarbon.errors import CRSError, InputDataError
 from gridcarbon.zoning.geometry import grid_overlap_fraction
-from gridcarbon.zoning.offsets import GCJ02OffsetWarning, estimate_boundary_offset
+from gridcarbon.zoning.offsets import GCJ02OffsetWarning, estimate_boundary_offset, offset_fit
 
-__all__ = ["UnitsQA", "UnitsOutsideGridWarning", "check_grid", "run_qa"]
+__all__ = ["BD09_MARGIN_M", "UnitsQA", "UnitsOutsideGridWarning", "check_grid", "run_qa"]
+
+#: How much closer (metres of median distance to the county lines) unit boundaries must sit after
+#: removing a BD-09 offset before the file is refused as BD-09: well above the tens of metres
+#: that generalised boundaries differ by, well below the ~1.2 km of the offset in Zhejiang.
+BD09_MARGIN_M = 300.0
 
 
 class UnitsOutsideGridWarning(UserWarning):
@@ -239,7 +245,7 @@ def run_qa(
     qa: UnitsQA | None = None,
     counties: gpd.GeoDataFrame | None = None,
 ) -> UnitsQA:
-    """Overlaps, gaps within ``region``, units outside ``grid``, and the GCJ-02 offset check.
+    """Overlaps, gaps within ``region``, units outside ``grid``, and the web-map offset checks.
 
     Parameters
     ----------
@@ -252,12 +258,20 @@ def run_qa(
     region : shapely geometry, optional
         The region in the grid's CRS inside which gaps are measured (None: no gap check).
     cfg : ZoningConfig, optional
-        ``gap_tolerance_km2``, ``check_offset`` and ``offset_warning_m``.
+        ``gap_tolerance_km2``, ``check_offset``, ``offset_warning_m`` and
+        ``units_offset`` (the BD-09 check runs only when no offset is declared).
     qa : UnitsQA, optional
         Receives the findings (default: a new record).
     counties : GeoDataFrame, optional
         County boundaries (lon/lat) for the offset check; without them the check is skipped and
         the QA says so.
+
+    Raises
+    ------
+    CRSError
+        The boundaries fit the county lines at least :data:`BD09_MARGIN_M` and twice closer
+        after removing a BD-09 offset (and twice closer than after removing a GCJ-02 one): BD-09
+        coordinates labelled WGS84/CGCS2000.  Nothing is converted on this guess.
     """
     cfg = cfg or ZoningConfig()
     qa = qa if qa is not None else UnitsQA()
@@ -294,6 +308,8 @@ def run_qa(
     if cfg.check_offset and grid is not None and counties is None:
         qa.notes.append("offset check skipped: no county boundaries were given")
     elif cfg.check_offset and grid is not None:
+        if cfg.effective_units_offset == "none":
+            _refuse_bd09(geoms_m, grid.crs, counties, qa)
         est = estimate_boundary_offset(geoms_m, grid.crs, counties)
         if est is None:
             qa.notes.append("offset check skipped: too little unit boundary near county lines")
@@ -312,3 +328,21 @@ def run_qa(
                 )
                 warnings.warn(qa.offset_warning, GCJ02OffsetWarning, stacklevel=3)
     return qa
+
+
+def _refuse_bd09(geoms_m: np.ndarray, crs, counties: gpd.GeoDataFrame, qa: UnitsQA) -> None:
+    """Refuse units that sit where BD-09 (Baidu) coordinates of the county lines would."""
+    fit = offset_fit(geoms_m, crs, counties)
+    if fit is None:
+        return
+    as_read, bd09, gcj02 = fit["none"], fit["bd09"], fit["gcj02"]
+    if as_read - bd09 >= BD09_MARGIN_M and bd09 < 0.5 * as_read and bd09 < 0.5 * gcj02:
+        raise CRSError(
+            f"{qa.source}: the unit boundaries sit a median {as_read:.0f} m from the county "
+            f"boundaries as read ({qa.source_crs or 'lon/lat'}), but {bd09:.0f} m once BD-09 "
+            f"(Baidu map) coordinates are converted to WGS84 ({gcj02:.0f} m for GCJ-02): the "
+            "file holds BD-09 coordinates labelled WGS84/CGCS2000. Set zoning.units_offset: "
+            "bd09 to convert them (units_offset='bd09' in ZoningConfig), or convert the file "
+            "to WGS84/CGCS2000 first; if the file is right, zoning.check_offset: false skips "
+            "this check"
+        )

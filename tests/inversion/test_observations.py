@@ -149,13 +149,13 @@ def test_mass_units_reference_state(stations):
     assert voc[0] == pytest.approx(24.465, rel=1e-3)  # 1 µmol C/m³ = 24.465 ppbC at 298.15 K
     # a pre-switch observation through the table (Beijing date decides)
     obs = _obs(
-        time=["2018-08-31 15:30", "2018-08-31 16:30", "2018-08-31 16:30"],
+        time=["2018-08-31 15:00", "2018-08-31 16:00", "2018-08-31 16:00"],
         value=[425.0, 425.0, 100.0],
         unit=["ppm", "ppm", "ug/m3"],
     )
     out = normalise_observations(obs, stations, time_zone="UTC")
     no2 = out[out.species == "NO2"]["value"].iloc[0]
-    assert no2 == pytest.approx(100 * F298)  # 16:30 UTC = 00:30 Beijing on 2018-09-01
+    assert no2 == pytest.approx(100 * F298)  # 16:00 UTC = 00:00 Beijing on 2018-09-01
 
 
 @pytest.mark.parametrize(
@@ -283,6 +283,74 @@ def test_csv_and_parquet_readers(tmp_path, stations):
         read_observations(tmp_path / "missing.csv", stations)
 
 
+def test_a_dataframe_and_its_file_give_the_same_table_and_the_same_errors(tmp_path, stations):
+    import gridcarbon
+
+    frame = _obs(station_id=["A", "a ", "B"])  # a code matched loosely: warned both ways
+    p = tmp_path / "obs.csv"
+    frame.to_csv(p, index=False)
+    st = tmp_path / "stations.csv"
+    stations[["station_id", "name", "lon", "lat", "height", "kind", "species"]].to_csv(
+        st, index=False
+    )
+    with pytest.warns(ObservationWarning, match="DataFrame: station codes matched"):
+        from_frame = gridcarbon.read_observations(frame, stations, time_zone="UTC")
+    with pytest.warns(ObservationWarning, match=f"{re.escape(str(p))}: station codes matched"):
+        from_file = gridcarbon.read_observations(p, st, time_zone="UTC")
+    pd.testing.assert_frame_equal(from_frame, from_file)
+    assert from_frame.attrs["observation_qa"]["sources"]["DataFrame"]["values_kept"] == 3
+    assert from_file.attrs["observation_qa"]["sources"][str(p)]["values_kept"] == 3
+    # the same refusal, located as the user finds it: row 2 of the table is line 3 of the file
+    bad = frame.assign(value=[425.0, "4,26", 20.0])
+    bad.to_csv(p, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ObservationWarning)  # the loose code, as above
+        with pytest.raises(InputDataError) as in_frame:
+            gridcarbon.read_observations(bad, stations, time_zone="UTC", source_name="my table")
+        with pytest.raises(InputDataError) as in_file:
+            gridcarbon.read_observations(p, stations, time_zone="UTC")
+    tail = (
+        ", column 'value': value '4,26' is not a number; correct it, or leave the cell empty "
+        "(or NA, —, -99) for a missing value"
+    )
+    assert str(in_frame.value) == "my table, row 2" + tail
+    assert str(in_file.value) == f"{p}, line 3" + tail
+
+
+def test_stations_from_a_dataframe_or_a_file_are_validated_alike(tmp_path, grid):
+    import gridcarbon
+
+    table = pd.DataFrame(
+        {
+            "station_id": ["S1 "],
+            "lon": [120.2],
+            "lat": [30.3],
+            "kind": ["Urban"],
+            "species": ["co2"],
+        }
+    )
+    p = tmp_path / "stations.csv"
+    table.to_csv(p, index=False)
+    pd.testing.assert_frame_equal(
+        gridcarbon.read_stations(table, grid), gridcarbon.read_stations(p, grid)
+    )
+    far = table.assign(lon=[100.0])
+    with pytest.raises(OutsideGridError, match=r"^DataFrame, row 1: station 'S1'"):
+        gridcarbon.read_stations(far, grid)
+
+
+def test_the_public_namespace_offers_the_readers_that_take_objects():
+    import gridcarbon
+    from gridcarbon.inversion import observations
+    from gridcarbon.zoning import normalise
+
+    assert gridcarbon.read_observations is observations.read_observations
+    assert gridcarbon.read_stations is observations.read_stations
+    assert gridcarbon.control_units is normalise.control_units
+    assert {"control_units", "read_observations", "read_stations"} <= set(dir(gridcarbon))
+    assert {"control_units", "read_observations", "read_stations"} <= set(gridcarbon.__all__)
+
+
 def test_cnemc_wide(tmp_path, grid):
     sites = tmp_path / "sites.csv"
     pd.DataFrame(
@@ -383,8 +451,8 @@ def test_cnemc_headers_with_space_or_lower_case_are_matched(tmp_path, cnemc_stat
         obs = read_cnemc([day1, day2], cnemc_stations)
     assert obs.groupby("station_id").size().to_dict() == {"1223A": 48, "1224A": 48}
     assert [str(w.message) for w in caught] == [
-        "CNEMC headers matched after removing spaces/case: matched 1223A ← '1223A ', "
-        "1224A ← '1224a'"
+        "CNEMC headers matched after removing spaces/case: matched "
+        f"1223A ← '1223A ' ({day2}, line 1), 1224A ← '1224a' ({day2}, line 1)"
     ]
     assert obs.attrs["observation_qa"]["matched_station_codes"] == {
         "1223A": ["1223A "],
@@ -431,7 +499,8 @@ def test_beijing_stamps_read_as_utc_warn_with_the_offset(stations):
     with pytest.warns(ObservationWarning) as caught:
         normalise_observations(obs, stations, time_zone="UTC")
     assert [str(w.message) for w in caught] == [
-        "NO2: the mean daily minimum at 1 station(s) near sources falls at 22:00 local time "
+        "DataFrame: NO2: the mean daily minimum at 1 station(s) near sources falls at 22:00 "
+        "local time "
         "(UTC+8), but near sources it falls in the afternoon (12:00–18:00); the time stamps "
         "look 8 h late. They were read in UTC; if the file is in Beijing time, set "
         "observation_time_zone: Asia/Shanghai"
@@ -496,6 +565,30 @@ def test_mixed_aware_and_naive_stamps_name_the_first_of_each(tmp_path, stations)
         "'2024-01-14 15:00'; write every stamp with its offset (2023-01-02 13:00+08:00), or none "
         "and declare the time zone (observation_time_zone)"
     )
+
+
+def test_stamps_off_the_whole_hour_are_refused_naming_file_first_line_and_count(tmp_path, stations):
+    p = tmp_path / "obs.csv"
+    p.write_text(
+        "time,station_id,species,value,unit\n"
+        "2023-01-02 13:00,A,CO2,425.0,ppm\n"
+        "2023-01-02 13:30,A,CO2,,ppm\n"  # a missing value: not counted
+        "2023-01-02 14:00,A,CO2,426.0,ppm\n"
+        "2023-01-02 14:30,A,CO2,426.5,ppm\n"
+        "2023-01-02 15:00:20,A,CO2,427.0,ppm\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputDataError) as err:
+        read_observations(p, stations, time_zone="Asia/Shanghai")
+    assert str(err.value) == (
+        f"{p}, line 5, column 'time': time stamp '2023-01-02 14:30' (2023-01-02 06:30 UTC) is "
+        "not on a whole hour (2 of the 4 stamps with a value are not); values are hourly means "
+        "stamped at the beginning of their hour (13:00 for 13:00–14:00): average sub-hourly "
+        "values into hourly means, or correct the stamps"
+    )
+    # an offset of half an hour puts whole local hours off the UTC hours: refused too
+    with pytest.raises(InputDataError, match=r"row 1, column 'time': .* not on a whole hour"):
+        normalise_observations(_obs(time=["2023-01-02 05:00+05:30"] * 3), stations)
 
 
 def test_bad_value_named_by_file_line_and_text(tmp_path, stations):

@@ -55,7 +55,7 @@ def test_csv_structure_errors_name_file_and_line(tmp_path):
         f"{p}, line 1: the column 'a' appears twice (columns 1 and 3); rename or delete one"
     )
     p.write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(InputDataError, match=r"has a header \(line 1\) but no rows"):
+    with pytest.raises(InputDataError, match=r"has no rows, only a header \(line 1\)"):
         read_table_file(p, "station table")
     p.write_text("", encoding="utf-8")
     with pytest.raises(InputDataError, match="is empty: no header line"):

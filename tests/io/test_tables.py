@@ -10,15 +10,17 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from gridcarbon.errors import OutputExistsError
+from gridcarbon.errors import InputDataError, InputFileError, OutputExistsError
 from gridcarbon.io.tables import (
     csv_safe_text,
     csv_text_value,
     excel_safe_text,
     read_csv_table,
+    read_point_sources,
     write_csv,
     write_excel,
 )
+from gridcarbon.names import NameCleanedWarning
 from tests.payloads import FORMULAS, payloads
 
 
@@ -158,3 +160,82 @@ def test_excel_writer_survives_control_characters(tmp_path):
     path = write_excel({"units": pd.DataFrame({"unit_name": names})}, tmp_path / "c.xlsx")
     got = [c.value for c in load_workbook(path)["units"]["A"][1:]]
     assert got == ["[31mred[0m", "ab", "bell", "tab\tand\nnewline", "\u202eevil"]
+
+
+# -- the user's point-source table --------------------------------------------------------------
+_POINT_HEADER = "point_id,name,sector,park,lon,lat,stack_height_m,CO2\n"
+
+
+def _point_row(pid: str, name: str, park: str = "park A") -> str:
+    cells = [pid, name, "power", park, "120.1", "30.2", "80", "1e9"]
+    return ",".join('"' + c.replace('"', '""') + '"' for c in cells) + "\n"
+
+
+def test_point_source_names_are_read_as_written_and_numbers_as_numbers(tmp_path):
+    hostile = [p for p in payloads(tmp_path, control=False) if p == p.strip()]
+    path = tmp_path / "points.csv"
+    rows = [_point_row(f"P{k}", name, park=name[::-1]) for k, name in enumerate(hostile)]
+    path.write_text(_POINT_HEADER + "".join(rows), encoding="utf-8")
+    table = read_point_sources(path)
+    assert table["name"].tolist() == hostile
+    assert table["park"].tolist() == [h[::-1] for h in hostile]
+    assert table["lon"].dtype == float and table["CO2"].tolist() == [1e9] * len(hostile)
+    assert table["point_id"].tolist() == [f"P{k}" for k in range(len(hostile))]
+
+
+def test_point_ids_keep_leading_zeros(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text(_POINT_HEADER + _point_row("007", "plant"), encoding="utf-8")
+    assert read_point_sources(path)["point_id"].tolist() == ["007"]
+
+
+def test_point_source_names_with_control_characters_are_cleaned_naming_the_line(tmp_path):
+    path = tmp_path / "points.csv"
+    body = (
+        _point_row("P1", "plain")
+        + _point_row("P2", "\x1b[31mred\x1b[0m")
+        + _point_row("P3", "tab\there", park="\u202eevil")
+    )
+    path.write_text(_POINT_HEADER + body, encoding="utf-8")
+    with pytest.warns(NameCleanedWarning) as record:
+        table = read_point_sources(path)
+    assert table["name"].tolist() == ["plain", "[31mred[0m", "tab here"]
+    assert table["park"].tolist() == ["park A", "park A", "evil"]
+    texts = [str(w.message) for w in record]
+    assert any("2 value(s) of field 'name'" in t and "line 3" in t for t in texts)
+    assert any("field 'park'" in t and "line 4" in t for t in texts)
+
+
+@pytest.mark.parametrize("code", ["P\x1b[2J1", "P\u202e1", "P\x001"])
+def test_point_ids_with_control_characters_are_refused_naming_file_and_line(tmp_path, code):
+    path = tmp_path / "points.csv"
+    path.write_text(_POINT_HEADER + _point_row("P0", "ok") + _point_row(code, "x"), "utf-8")
+    with pytest.raises(InputDataError) as info:
+        read_point_sources(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}, line 3: the code {code!r} in field 'point_id'")
+    assert "correct it in the file" in message
+
+
+def test_point_source_names_over_200_characters_are_refused(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text(_POINT_HEADER + _point_row("P1", "x" * 201), encoding="utf-8")
+    with pytest.raises(
+        InputDataError, match=r"points.csv, line 2: the name in field 'name' is 201"
+    ):
+        read_point_sources(path)
+
+
+def test_point_sources_in_gbk_are_read(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_bytes((_POINT_HEADER + _point_row("P1", "镇海炼化")).encode("gbk"))
+    assert read_point_sources(path)["name"].tolist() == ["镇海炼化"]
+
+
+def test_point_sources_without_rows_are_refused(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text(_POINT_HEADER, encoding="utf-8")
+    with pytest.raises(InputDataError, match="has no rows"):
+        read_point_sources(path)
+    with pytest.raises(InputFileError, match="does not exist"):
+        read_point_sources(tmp_path / "none.csv")

@@ -313,3 +313,68 @@ def test_gcj02_file_warned_then_converted(tmp_path):
     assert "GCJ-02" in qa.transformation and np.hypot(*qa.offset_m) < 50
     for g, t in zip(units.geometry, true.geometry, strict=True):
         assert shapely.hausdorff_distance(g, t) < 1e-8
+
+
+def _hangzhou_counties_as_units(crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Hangzhou's county polygons as control units (one per county), and all counties."""
+    from gridcarbon.scenario.geography import load_boundaries
+
+    counties = load_boundaries("county")
+    c = counties[counties["city_code"] == "330100"].reset_index(drop=True)
+    units = gpd.GeoDataFrame(
+        {"unit_code": "ZH" + c["adcode"] + "30001", "category": "一般管控单元"},
+        geometry=list(c.geometry),
+        crs=crs,
+    )
+    return units, counties
+
+
+def _to_bd09(xy: np.ndarray) -> np.ndarray:
+    from gridcarbon.zoning.offsets import gcj02_to_bd09, wgs84_to_gcj02
+
+    return np.column_stack(gcj02_to_bd09(*wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+
+
+def test_bd09_units_labelled_wgs84_are_refused_naming_the_source_and_the_fix():
+    from gridcarbon.scenario.geography import default_grid
+
+    true, counties = _hangzhou_counties_as_units("EPSG:4326")
+    baidu = true.copy()
+    baidu["geometry"] = shapely.transform(true.geometry.values, _to_bd09)
+    grid = default_grid()
+    with pytest.raises(CRSError) as info:
+        control_units(baidu, ZoningConfig(), grid=grid, counties=counties, source_name="bd.shp")
+    message = str(info.value)
+    assert message.startswith("bd.shp: the unit boundaries sit a median ")
+    assert "BD-09 (Baidu map)" in message and "zoning.units_offset: bd09" in message
+    median_as_read = float(message.split("median ")[1].split(" m")[0])
+    assert 500 < median_as_read < 900  # the offset is ~1.2 km; its part across the lines
+    # declared, the offset is removed and the units are the counties again, with no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GCJ02OffsetWarning)
+        units, qa = control_units(
+            baidu, ZoningConfig(units_offset="bd09"), grid=grid, counties=counties
+        )
+    assert "BD-09" in qa.transformation and np.hypot(*qa.offset_m) < 50
+    for g, t in zip(units.geometry, true.geometry, strict=True):
+        assert shapely.hausdorff_distance(g, t) < 1e-5  # the BD-09 formula's round trip
+
+
+@pytest.mark.parametrize("datum", ["wgs84", "gcj02"])
+def test_bd09_check_leaves_true_and_gcj02_units_alone(datum):
+    from gridcarbon.scenario.geography import default_grid
+    from gridcarbon.zoning.offsets import offset_fit, wgs84_to_gcj02
+
+    units, counties = _hangzhou_counties_as_units("EPSG:4326")
+    if datum == "gcj02":
+        units["geometry"] = shapely.transform(
+            units.geometry.values, lambda xy: np.column_stack(wgs84_to_gcj02(*xy.T))
+        )
+    grid = default_grid()
+    fit = offset_fit(units_to_grid_crs(units, grid), grid.crs, counties)
+    assert min(fit, key=fit.get) == {"wgs84": "none", "gcj02": "gcj02"}[datum]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _, qa = control_units(units, ZoningConfig(), grid=grid, counties=counties)
+    gcj_warned = any(issubclass(w.category, GCJ02OffsetWarning) for w in seen)
+    assert gcj_warned == (datum == "gcj02")
