@@ -34,10 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gridcarbon.scenario.synthetic_units import default_units  # noqa: E402
-
 from gridcarbon.grids.coverage import coverage_fraction_grid, coverage_matrix  # noqa: E402
 from gridcarbon.scenario.geography import default_grid, region_polygon  # noqa: E402
+from gridcarbon.scenario.synthetic_units import default_units  # noqa: E402
 from gridcarbon.zoning.geometry import units_to_grid_crs  # noqa: E402
 from gridcarbon.zoning.gistar import fdr_bins, gi_star, lattice_neighbours  # noqa: E402
 from gridcarbon.zoning.normalise import control_units  # noqa: E402
