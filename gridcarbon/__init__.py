@@ -23,6 +23,7 @@ __all__ = [
     "RunResult",
     "build_prior",
     "control_units",
+    "default_scenario",
     "iter_prior",
     "load_config",
     "read_observations",
@@ -37,7 +38,7 @@ def __getattr__(name: str) -> Any:
         from gridcarbon import config as module
     elif name == "GridSpec":
         from gridcarbon.grids import gridspec as module
-    elif name in ("RunResult", "run", "build_prior", "iter_prior"):
+    elif name in ("RunResult", "run", "build_prior", "iter_prior", "default_scenario"):
         from gridcarbon import pipeline as module
     elif name in ("read_observations", "read_stations"):
         from gridcarbon.inversion import observations as module

@@ -37,6 +37,7 @@ __all__ = [
     "check_memory",
     "run",
     "build_prior",
+    "default_scenario",
     "iter_prior",
     "prior_attrs",
     "write_prior",
