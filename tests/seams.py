@@ -18,7 +18,7 @@ from gridcarbon.species import Species
 
 SO2 = Species(
     name="SO2",
-    long_name="sulfur dioxide",
+    long_name="sulphur dioxide",
     mass_as="SO2",
     molar_mass_g_mol=64.066,
     observed_as="SO2",
@@ -26,7 +26,7 @@ SO2 = Species(
     observed_molar_mass_g_mol=64.066,
     display_en="SO₂",
     display_zh="二氧化硫",
-    colour="#e7298a",
+    colour="#7570b3",
 )
 #: SO2 of the test region: road transport kg per year, and each stack's share of its CO2 mass.
 SO2_ROAD_KG = 3.0e6

@@ -24,22 +24,12 @@ from gridcarbon.io.tables import read_csv_table
 from gridcarbon.pipeline import write_prior
 from gridcarbon.scenario.zhejiang import zhejiang_grid
 from gridcarbon.scenario.zhejiang_inventory import zhejiang_inventory
-from gridcarbon.species import CO2, DEFAULT_SPECIES, NOX, VOC, Species
+from gridcarbon.species import CO2, DEFAULT_SPECIES, NOX, VOC
 from tests.conftest import small_config
 
 #: A made-up fourth species with its own sector totals (kg per year).
-SO2 = Species(
-    name="SO2",
-    long_name="sulphur dioxide",
-    mass_as="SO2",
-    molar_mass_g_mol=64.066,
-    observed_as="SO2",
-    observed_unit="ppb",
-    observed_molar_mass_g_mol=64.066,
-    display_en="SO₂",
-    display_zh="二氧化硫",
-    colour="#7570b3",
-)
+from tests.seams import SO2
+
 SO2_AREA_KG = {"power": 0.0, "road_transport": 3.0e6}
 SO2_POINT_SHARE = 0.25  # of each stack's CO2 mass, to give the stacks an SO2 total
 

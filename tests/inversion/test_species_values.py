@@ -64,18 +64,7 @@ from gridcarbon.inversion import run_inversion
 from gridcarbon.species import Species
 from tests.inversion.cases import small_case
 
-so2 = Species(
-    name="SO2",
-    long_name="sulphur dioxide",
-    mass_as="SO2",
-    molar_mass_g_mol=64.066,
-    observed_as="SO2",
-    observed_unit="ppb",
-    observed_molar_mass_g_mol=64.066,
-    display_en="SO₂",
-    display_zh="二氧化硫",
-    colour="#e7298a",
-)
+from tests.seams import SO2 as so2
 case = small_case(
     lon=(119.95, 120.45), lat=(30.05, 30.45), days=2, seed=11, species=("CO2", "NOx"),
     n_points=3, extra_species=(so2,),

@@ -17,19 +17,7 @@ from fixtures import (
 from gridcarbon.maps import make_map, map_html
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME
 from gridcarbon.species import CO2, DEFAULT_SPECIES, NOX, Species
-
-SO2 = Species(
-    name="SO2",
-    long_name="sulphur dioxide",
-    mass_as="SO2",
-    molar_mass_g_mol=64.066,
-    observed_as="SO2",
-    observed_unit="ppb",
-    observed_molar_mass_g_mol=64.066,
-    display_en="SO₂",
-    display_zh="二氧化硫",
-    colour="#e7298a",
-)
+from tests.seams import SO2
 
 _DECODER = json.JSONDecoder()
 

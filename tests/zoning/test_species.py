@@ -19,24 +19,13 @@ from synthetic import synthetic_grids, zone_report
 import gridcarbon.zoning
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import ConfigError, InputDataError
-from gridcarbon.species import CO2, NOX, VOC, Species
+from gridcarbon.species import CO2, NOX, VOC
 from gridcarbon.zoning.hotspots import colocation_sets, set_name
 from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.stage import run_zoning
 
 #: A made-up fourth species, for these tests only.
-SO2 = Species(
-    name="SO2",
-    long_name="sulphur dioxide",
-    mass_as="SO2",
-    molar_mass_g_mol=64.066,
-    observed_as="SO2",
-    observed_unit="ppb",
-    observed_molar_mass_g_mol=64.066,
-    display_en="SO₂",
-    display_zh="二氧化硫",
-    colour="#7570b3",
-)
+from tests.seams import SO2
 
 SPELLED = re.compile(r"\b(CO2|NOx|VOC|NO2)\b")
 
