@@ -438,10 +438,9 @@ var gc = (function() {
         return e;
     }
     function fmt(v) {
+        // as gridcarbon.maps.scales.fmt: 3 significant figures, thousands separators, no exponent
         if (v === null || !isFinite(v)) { return '–'; }
-        var a = Math.abs(v);
-        if (a !== 0 && (a >= 1e5 || a < 1e-3)) { return v.toExponential(2); }
-        return Number(v.toPrecision(3)).toLocaleString('en');
+        return v.toLocaleString('en', {maximumSignificantDigits: 3, maximumFractionDigits: 20});
     }
     function legend(box, sections) {
         sections.forEach(function(s) {

@@ -237,11 +237,14 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
             cv.width = img.naturalWidth; cv.height = img.naturalHeight;
             const g = cv.getContext('2d'); g.drawImage(img, 0, 0);
             const d = g.getImageData(0, 0, cv.width, cv.height).data;
-            // the hot cell is the only class above the lowest: find the brightest (yellow) pixels
+            // the hot cell is the only class above the lowest: classes run light to dark, so
+            // its pixels are the darkest drawn
+            let dark = 765;
+            for (let i = 0; i < d.length; i += 4) {{ if (d[i + 3] > 0) {{ dark = Math.min(dark, d[i] + d[i + 1] + d[i + 2]); }} }}
             let sx = 0, sy = 0, n = 0;
             for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) {{
                 const i = 4 * (y * cv.width + x);
-                if (d[i + 3] > 0 && d[i] + d[i + 1] > 300) {{ sx += x + 0.5; sy += y + 0.5; n++; }}
+                if (d[i + 3] > 0 && d[i] + d[i + 1] + d[i + 2] === dark) {{ sx += x + 0.5; sy += y + 0.5; n++; }}
             }}
             const px = rect.left - mrect.left + sx / n * rect.width / cv.width;
             const py = rect.top - mrect.top + sy / n * rect.height / cv.height;
