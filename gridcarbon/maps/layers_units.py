@@ -33,6 +33,7 @@ from gridcarbon.maps.elements import (
     LayerLegend,
     UnitSeriesPopup,
     UnitTimeSlider,
+    in_group,
 )
 from gridcarbon.maps.geometry import features, simplify_lonlat
 from gridcarbon.maps.scales import NODATA, ClassScale, fmt, legend_section, sequential_scale
@@ -448,7 +449,7 @@ def add_units(
         show=True,
         smooth_factor=0.5,
     )
-    layer.add_to(m)
+    in_group(layer, UNITS_LAYER_NAME).add_to(m)
     FeatureTooltip(
         layer,
         fields=[*UNIT_ID_COLUMNS, *field_keys],

@@ -293,3 +293,111 @@ def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
                    s.value = 'metric'; s.dispatchEvent(new Event('change')); }""")
     assert p.js(_unit_fills()) == static
     assert p.console_errors() == []
+
+
+# layout at a small window -------------------------------------------------------------------------
+LAYOUT = """() => {
+    function box(e) {
+        const r = e.getBoundingClientRect();
+        // visible: inside the window, and the element itself is what shows at its centre
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                inside: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+                        && r.right <= innerWidth && r.bottom <= innerHeight,
+                on_top: !!top && e.contains(top)};
+    }
+    const one = sel => { const e = document.querySelector(sel); return e ? box(e) : null; };
+    const boxes = {banner: one('.gc-synthetic'), control: one('.leaflet-control-layers'),
+                   slider: one('.gc-slider')};
+    document.querySelectorAll('[data-gc-legend]').forEach(e => {
+        if (e.isConnected && e.offsetParent !== null) { boxes['legend ' + e.getAttribute('data-gc-legend')] = box(e); }
+    });
+    return boxes;
+}"""
+
+
+def _overlaps(boxes: dict) -> list[tuple[str, str]]:
+    names = [n for n, b in boxes.items() if b is not None]
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            if (
+                p["left"] < q["right"]
+                and q["left"] < p["right"]
+                and p["top"] < q["bottom"]
+                and q["top"] < p["bottom"]
+            ):
+                out.append((a, b))
+    return out
+
+
+def test_banner_control_and_legends_fit_apart_at_1024_by_700(ctx, small_map_path):
+    """A reviewer's laptop window: the synthetic banner, the layer control and every legend
+    shown are inside the window, uncovered, and do not overlap; so with a raster legend too."""
+    p = open_page(ctx, small_map_path, viewport=(1024, 700))
+    p.screenshot("small_map_1024x700.png")
+    assert not p.js("!!document.querySelector('.leaflet-control-layers-expanded')"), (
+        "the layer control opens expanded"
+    )
+    boxes = p.js(LAYOUT)
+    assert boxes["banner"] is not None and boxes["control"] is not None
+    assert {"legend units", "legend colocated", "legend stations"} <= set(boxes), sorted(boxes)
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    # the banner is a strip above the map: nothing of the map can cover it
+    assert boxes["banner"]["top"] == 0
+    map_top = p.js("document.querySelector('.folium-map').getBoundingClientRect().top")
+    assert map_top >= boxes["banner"]["bottom"]
+
+    p.set_layer("CO2 posterior", True)
+    boxes = p.js(LAYOUT)
+    assert "legend raster:posterior:CO2" in boxes
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    p.screenshot("small_map_1024x700_raster.png")
+    assert p.console_errors() == [] and p.network_requests() == []
+
+
+def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):
+    p = open_page(ctx, small_map_path, viewport=(1024, 700))
+    p.page.hover(".leaflet-control-layers")
+    p.page.wait_for_timeout(200)
+    assert p.js("!!document.querySelector('.leaflet-control-layers-expanded')")
+    groups = p.js("""() => Array.from(document.querySelectorAll('.gc-group')).map(g =>
+        [g.getAttribute('data-gc-group'), Array.from(g.querySelectorAll('label')).map(l => l.textContent.trim())])""")
+    titles = [t for t, _ in groups]
+    assert titles == [
+        "CO2: emission grids",
+        "NOx: emission grids",
+        "VOC: emission grids",
+        "Control units",
+        "Hotspots",
+        "Stations",
+        "Base map (offline)",
+        "Web basemaps (need internet)",
+    ]
+    members = dict(groups)
+    assert members["Base map (offline)"] == [
+        LAYER_NAMES[k] for k in ("county", "city", "province", "places")
+    ]
+    assert raster_layer_name("difference", "NOx") in members["NOx: emission grids"]
+    boxes = p.js(LAYOUT)
+    # opened, the control is inside the window and over the legends; the banner stays uncovered
+    assert boxes["control"]["inside"] and boxes["control"]["on_top"] and boxes["banner"]["on_top"]
+    p.screenshot("small_map_1024x700_layers.png")
+    # folding a group hides its entries; a layer switched off stays off through the redraw
+    p.js("""() => Array.from(document.querySelectorAll('.gc-group-title'))
+                 .find(h => h.textContent === 'Hotspots').click()""")
+    shown = p.js("""() => Array.from(document.querySelectorAll('.gc-group[data-gc-group="Hotspots"] label'))
+                   .map(l => l.offsetParent !== null)""")
+    assert shown and not any(shown)
+    p.set_layer(LAYER_NAMES["units"], False)
+    assert not p.legend_visible("units")
+    assert p.js("""() => document.querySelector('.gc-group[data-gc-group="Hotspots"]')
+                   .classList.contains('gc-group-folded')""")
+    p.set_layer(LAYER_NAMES["units"], True)
+    assert p.legend_visible("units")
+    assert p.console_errors() == []
