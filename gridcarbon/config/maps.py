@@ -99,7 +99,8 @@ class MapConfig(BaseModel):
     unit_series_variables: list[str] | None = Field(
         None,
         description="species (names) whose per-unit diurnal and monthly series are charted in "
-        "popups; the first drives the time slider; None = every species of the run",
+        "popups and offered by the time slider (per km² where the units have an area); None = "
+        "every species of the run",
     )
     unit_simplify_m: float = Field(
         150.0, ge=0, description="topology-preserving simplification tolerance of unit polygons, m"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import folium
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from gridcarbon.config.maps import MapConfig
@@ -87,7 +88,7 @@ def place_labels(cities: gpd.GeoDataFrame | None) -> list[tuple[str, float, floa
         cities = cities.to_crs("EPSG:4326")
     out = []
     for name, geom in zip(cities["name"], cities.geometry.values, strict=True):
-        if name is None or geom is None or geom.is_empty or not str(name).strip():
+        if pd.isna(name) or geom is None or geom.is_empty or not str(name).strip():
             continue
         point = geom.representative_point()
         out.append((str(name).strip(), round(point.y, 5), round(point.x, 5)))

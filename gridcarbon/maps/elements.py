@@ -297,8 +297,9 @@ class UnitTimeSlider(VerbatimRender):
         The unit layer; each feature's ``properties[prop]`` is a string with one base-36 class
         character per frame (``-`` = no data).
     modes : dict
-        ``{mode: {"label": str, "prop": str, "frames": [str], "colors": [hex]}}`` for the
-        modes ``"hour"`` and/or ``"month"``.
+        ``{mode: {"label": str, "prop": str, "frames": [str], "colors": [hex], "zero": hex}}``,
+        one mode per series and dimension (``"hour:<species>"``, ``"month:<species>"``), in
+        the selector's order.
     legend_key : str
         ``data-gc-legend`` of the unit legend, whose ``.gc-mode[data-mode=...]`` sections are
         shown for the active mode (``"metric"`` for the static colouring).

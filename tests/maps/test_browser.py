@@ -16,6 +16,9 @@ from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_station
 from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
+from gridcarbon.species import DEFAULT_SPECIES
+
+SPECIES = [s.name for s in DEFAULT_SPECIES]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -270,11 +273,20 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
 def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
     p = open_page(ctx, small_map_path)
     static = p.js(_unit_fills())
-    assert (
-        p.js("document.querySelector('.gc-slider select').options.length") == 3
-    )  # metric, hour, month
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'hour'; s.dispatchEvent(new Event('change')); }""")
+    options = p.js(
+        "Array.from(document.querySelector('.gc-slider select').options).map(o => o.value)"
+    )
+    # the metric, then hour of day and month for every species
+    assert options == ["metric"] + [f"{d}:{sp}" for d in ("hour", "month") for sp in SPECIES]
+
+    def choose(mode: str) -> None:
+        p.js(
+            """(m) => { const s = document.querySelector('.gc-slider select');
+                       s.value = m; s.dispatchEvent(new Event('change')); }""",
+            mode,
+        )
+
+    choose("hour:CO2")
     frames = []
     for k in (0, 6, 12, 18):
         p.js(f"""() => {{ const r = document.querySelector('.gc-slider .gc-range');
@@ -284,13 +296,16 @@ def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
     assert len({tuple(f) for f in frames}) > 1, "the frames do not change the colours"
     vis = p.js("""() => Array.from(document.querySelectorAll('[data-gc-legend="units"] .gc-mode'))
                     .map(e => [e.getAttribute('data-mode'), e.style.display !== 'none'])""")
-    assert dict(vis) == {"metric": False, "hour": True, "month": False}
+    assert dict(vis) == {m: m == "hour:CO2" for m in options}
     p.screenshot("small_map_hour_18.png")
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'month'; s.dispatchEvent(new Event('change')); }""")
+    # another species: its own legend section, titled per km²
+    choose("hour:NOx")
+    shown = p.js("""() => Array.from(document.querySelectorAll('[data-gc-legend="units"] .gc-mode'))
+                    .filter(e => e.style.display !== 'none').map(e => e.querySelector('.gc-title').textContent)""")
+    assert shown == ["NOx per km² by hour"]
+    choose("month:VOC")
     assert p.js("document.querySelector('.gc-slider .gc-frame').textContent") == "Jan"
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'metric'; s.dispatchEvent(new Event('change')); }""")
+    choose("metric")
     assert p.js(_unit_fills()) == static
     assert p.console_errors() == []
 
