@@ -68,12 +68,21 @@ class MapConfig(BaseModel):
         description="with log_scale='auto', positive values whose 2nd–99.5th percentiles span "
         "at least this many decades get log class breaks",
     )
-    colormap_sequential: str = Field("viridis", description="branca linear colormap of emissions")
+    colormap_sequential: str = Field(
+        "YlGnBu_09",
+        description="branca linear colormap of emissions; sequential colormaps are drawn light "
+        "to dark as the value rises (one that runs dark to light is reversed)",
+    )
     colormap_diverging: str = Field(
         "RdBu_11", description="branca diverging colormap of posterior − prior (reversed: red = up)"
     )
-    colormap_reduction: str = Field("plasma", description="colormap of the uncertainty reduction")
-    colormap_units: str = Field("magma", description="colormap of the control-unit metric")
+    colormap_reduction: str = Field(
+        "plasma", description="colormap of the uncertainty reduction (drawn light to dark)"
+    )
+    colormap_units: str = Field(
+        "YlOrRd_09",
+        description="colormap of the control-unit metric and the time slider (drawn light to dark)",
+    )
     # -- control units -----------------------------------------------------------------------------
     unit_metric: str | None = Field(
         None,
@@ -90,7 +99,8 @@ class MapConfig(BaseModel):
     unit_series_variables: list[str] | None = Field(
         None,
         description="species (names) whose per-unit diurnal and monthly series are charted in "
-        "popups; the first drives the time slider; None = every species of the run",
+        "popups and offered by the time slider (per km² where the units have an area); None = "
+        "every species of the run",
     )
     unit_simplify_m: float = Field(
         150.0, ge=0, description="topology-preserving simplification tolerance of unit polygons, m"
@@ -117,7 +127,9 @@ class MapConfig(BaseModel):
         description="optional web basemaps (off when the map opens; blank without internet)",
     )
     layer_control_collapsed: bool = Field(
-        False, description="collapse the layer control into an icon"
+        True,
+        description="collapse the layer control into an icon that opens on hover or tap "
+        "(False keeps the grouped list open)",
     )
 
     @field_validator("file_name")

@@ -1,4 +1,5 @@
-"""The offline base layer: province, city and county outlines from ``MapInputs.boundaries``."""
+"""The offline base layer: province, city and county outlines from ``MapInputs.boundaries``, and
+the cities' names written on the map (nothing is fetched)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from collections.abc import Mapping
 
 import folium
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from gridcarbon.config.maps import MapConfig
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.maps.elements import GeoJson
+from gridcarbon.maps.elements import TRAILING_GROUPS, GeoJson, PlaceLabels, in_group
 from gridcarbon.maps.geometry import features, simplify_lonlat
 
-__all__ = ["BOUNDARY_LAYER_NAMES", "add_boundaries"]
+__all__ = ["BOUNDARY_LAYER_NAMES", "PLACES_LAYER_NAME", "add_boundaries", "place_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,9 @@ BOUNDARY_LAYER_NAMES = {
     "city": "Boundary: cities",
     "province": "Boundary: province",
 }
+
+#: Layer-control name of the city names.
+PLACES_LAYER_NAME = "Place names: cities"
 
 _STYLES = {
     "county": {"color": "#777777", "weight": 0.6, "fill": False, "interactive": False},
@@ -53,7 +58,7 @@ def add_boundaries(
         labels = gdf["name"] if "name" in gdf.columns else [""] * len(gdf)
         props = [{"name": str(n)} for n in labels]
         style = _STYLES[level]
-        GeoJson(
+        layer = GeoJson(
             features(shapely.boundary(geoms), props, cfg.coordinate_decimals),
             name=layer_name,
             style_function=lambda _f, s=style: s,
@@ -61,6 +66,30 @@ def add_boundaries(
             show=True,
             smooth_factor=1.0,
             interactive=False,
-        ).add_to(m)
+        )
+        in_group(layer, TRAILING_GROUPS[0]).add_to(m)
         names.append(layer_name)
+    places = place_labels(boundaries.get("city"))
+    if places:
+        in_group(PlaceLabels(places, PLACES_LAYER_NAME), TRAILING_GROUPS[0]).add_to(m)
+        names.append(PLACES_LAYER_NAME)
+    else:
+        log.info("map: no named city boundaries; no place names on the map")
     return names
+
+
+def place_labels(cities: gpd.GeoDataFrame | None) -> list[tuple[str, float, float]]:
+    """``(name, lat, lon)`` of each named city: a point inside its polygon (shapely's
+    representative point, in degrees), for the label.  Rows without a name or geometry are
+    skipped; None or a frame without a ``name`` column gives no labels."""
+    if cities is None or "name" not in cities.columns or len(cities) == 0:
+        return []
+    if cities.crs is not None and not cities.crs.equals("EPSG:4326"):
+        cities = cities.to_crs("EPSG:4326")
+    out = []
+    for name, geom in zip(cities["name"], cities.geometry.values, strict=True):
+        if pd.isna(name) or geom is None or geom.is_empty or not str(name).strip():
+            continue
+        point = geom.representative_point()
+        out.append((str(name).strip(), round(point.y, 5), round(point.x, 5)))
+    return out

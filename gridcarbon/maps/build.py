@@ -20,7 +20,7 @@ from gridcarbon.contracts import Document, MapInputs
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.maps.assets import inline_assets
-from gridcarbon.maps.boundaries import BOUNDARY_LAYER_NAMES, add_boundaries
+from gridcarbon.maps.boundaries import BOUNDARY_LAYER_NAMES, PLACES_LAYER_NAME, add_boundaries
 from gridcarbon.maps.geometry import grid_latlon_bounds
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME, add_hotspots, colocated_layer_name
 from gridcarbon.maps.layers_rasters import add_rasters, initial_raster, raster_fields
@@ -45,10 +45,11 @@ log = logging.getLogger(__name__)
 
 def layer_names(species: tuple[Species, ...]) -> dict[str, str]:
     """Names of the map's fixed layers in the layer control, by key (``province``, ``city``,
-    ``county``, ``units``, ``colocated``, ``pairwise``, ``stations``); the raster layers are
-    named by :func:`gridcarbon.maps.layers_rasters.raster_layer_name`."""
+    ``county``, ``places``, ``units``, ``colocated``, ``pairwise``, ``stations``); the raster
+    layers are named by :func:`gridcarbon.maps.layers_rasters.raster_layer_name`."""
     return {
         **BOUNDARY_LAYER_NAMES,
+        "places": PLACES_LAYER_NAME,
         "units": UNITS_LAYER_NAME,
         "colocated": colocated_layer_name(species),
         "pairwise": PAIRWISE_LAYER_NAME,
@@ -122,7 +123,6 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
     bounds = grid_latlon_bounds(grid)
     m = new_map(bounds, cfg)
     add_page(m, cfg, page_provenance(inputs.provenance, prior, cfg))
-    add_tile_layers(m, cfg)
 
     zoning = inputs.zoning
     has_units = zoning is not None and zoning.units is not None and len(zoning.units) > 0
@@ -147,6 +147,7 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
             add_hotspots(m, grid, level, tuple(inputs.species), cfg)
     if inputs.stations is not None and len(inputs.stations):
         add_stations(m, inputs.stations, inputs.station_series)
+    add_tile_layers(m, cfg)
     add_layer_control(m, cfg)
     m.fit_bounds(bounds)
     return m

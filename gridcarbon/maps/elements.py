@@ -42,6 +42,9 @@ __all__ = [
     "VerbatimRender",
     "GeoJson",
     "LayerControl",
+    "TRAILING_GROUPS",
+    "in_group",
+    "PlaceLabels",
     "LayerLegend",
     "UnitTimeSlider",
     "UnitSeriesPopup",
@@ -102,8 +105,68 @@ class GeoJson(folium.GeoJson, VerbatimRender):
     """
 
 
+#: Layer groups drawn after the others in the layer control, in this order.
+TRAILING_GROUPS = ("Base map (offline)", "Web basemaps (need internet)")
+
+
+def in_group(layer, group: str):
+    """Put ``layer`` in the layer control's group titled ``group``; returns ``layer``."""
+    layer.gc_group = str(group)
+    return layer
+
+
 class LayerControl(folium.LayerControl, VerbatimRender):
-    """``folium.LayerControl`` whose output (the layer names) is rendered once."""
+    """``folium.LayerControl`` whose output (the layer names) is rendered once, with its
+    overlays under group headings.
+
+    A layer's group is its ``gc_group`` (:func:`in_group`; none: no heading).  The overlays are
+    listed group by group in the order the groups first appear, :data:`TRAILING_GROUPS` last;
+    the browser (``gc.groupLayers``) puts each group's entries under a heading that folds them.
+    """
+
+    _template = _ENV.from_string(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{ val }},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{ val }},
+                    {%- endfor %}
+                },
+            };
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                {{ this.options|tojson }}
+            ).addTo({{ this._parent.get_name() }});
+            gc.groupLayers({{ this.get_name() }}, {{ this.groups|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def render(self, **kwargs: Any) -> None:
+        self.reset()
+        layers = [
+            item
+            for item in self._parent._children.values()
+            if isinstance(item, folium.map.Layer) and item.control
+        ]
+        groups = {item.layer_name: getattr(item, "gc_group", "") for item in layers}
+        first_seen = list(dict.fromkeys(groups.values()))
+        rank = {
+            g: (TRAILING_GROUPS.index(g) + 1 if g in TRAILING_GROUPS else 0, i)
+            for i, g in enumerate(first_seen)
+        }
+        for item in sorted(layers, key=lambda it: rank[groups[it.layer_name]]):
+            target = self.overlays if item.overlay else self.base_layers
+            target[item.layer_name] = item.get_name()
+        self.groups = groups
+        VerbatimRender.render(self, **kwargs)
 
 
 # -- page furniture ----------------------------------------------------------------------------------
@@ -124,14 +187,43 @@ def page_head(title: str, version: str, provenance: dict[str, Any]) -> Verbatim:
 
 
 _BANNER = (
-    '<div class="gc-synthetic">Synthetic default scenario: emission figures and '
+    '<div class="gc-synthetic" role="note">Synthetic default scenario: emission figures and '
     "facilities are made up, built on real boundaries</div>"
 )
 
 
 def synthetic_banner() -> Verbatim:
-    """The banner of maps of synthetic data."""
+    """The banner of maps of synthetic data: a strip above the map (outside it, so that no
+    control or legend can cover it; :data:`_CSS` lays the page out as a column)."""
     return Verbatim(_BANNER)
+
+
+class PlaceLabels(folium.map.Layer, VerbatimRender):
+    """Place names written on the map as text (no marker), e.g. the cities of a province.
+
+    Parameters
+    ----------
+    places : list of (name, lat, lon)
+        The labels and where they go (degrees, WGS 84); the names are drawn with
+        ``textContent``.
+    name : str
+        The layer's name in the layer control.
+    show : bool
+        On when the map opens.
+    """
+
+    _template = _ENV.from_string(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = gc.placeLabels({{ this.places|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, places: list[tuple[str, float, float]], name: str, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "PlaceLabels"
+        self.places = [[str(n), float(lat), float(lon)] for n, lat, lon in places]
 
 
 # -- elements ---------------------------------------------------------------------------------------
@@ -205,8 +297,9 @@ class UnitTimeSlider(VerbatimRender):
         The unit layer; each feature's ``properties[prop]`` is a string with one base-36 class
         character per frame (``-`` = no data).
     modes : dict
-        ``{mode: {"label": str, "prop": str, "frames": [str], "colors": [hex]}}`` for the
-        modes ``"hour"`` and/or ``"month"``.
+        ``{mode: {"label": str, "prop": str, "frames": [str], "colors": [hex], "zero": hex}}``,
+        one mode per series and dimension (``"hour:<species>"``, ``"month:<species>"``), in
+        the selector's order.
     legend_key : str
         ``data-gc-legend`` of the unit legend, whose ``.gc-mode[data-mode=...]`` sections are
         shown for the active mode (``"metric"`` for the static colouring).
@@ -438,10 +531,9 @@ var gc = (function() {
         return e;
     }
     function fmt(v) {
+        // as gridcarbon.maps.scales.fmt: 3 significant figures, thousands separators, no exponent
         if (v === null || !isFinite(v)) { return '–'; }
-        var a = Math.abs(v);
-        if (a !== 0 && (a >= 1e5 || a < 1e-3)) { return v.toExponential(2); }
-        return Number(v.toPrecision(3)).toLocaleString('en');
+        return v.toLocaleString('en', {maximumSignificantDigits: 3, maximumFractionDigits: 20});
     }
     function legend(box, sections) {
         sections.forEach(function(s) {
@@ -554,8 +646,58 @@ var gc = (function() {
         }
         return box;
     }
+    function groupLayers(ctl, groups) {
+        // groups: {layer name: group title}; Leaflet redraws the list on every layer change,
+        // so the grouping wraps its redraw, and folded groups stay folded
+        var has = function(o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+        var folded = new Set();
+        var draw = ctl._update;
+        ctl._update = function() {
+            var out = draw.apply(this, arguments);
+            var list = this._overlaysList;
+            var overlays = this._layers.filter(function(o) { return o.overlay; });
+            var labels = Array.prototype.slice.call(list.children);
+            var boxes = new Map();
+            labels.forEach(function(label, i) {
+                var name = overlays[i] ? overlays[i].name : '';
+                var title = has(groups, name) ? String(groups[name]) : '';
+                if (!boxes.has(title)) {
+                    var box = el('div', 'gc-group', null, list);
+                    box.setAttribute('data-gc-group', title);
+                    if (title) {
+                        var head = el('div', 'gc-group-title', title, box);
+                        head.setAttribute('role', 'button');
+                        head.tabIndex = 0;
+                        if (folded.has(title)) { box.classList.add('gc-group-folded'); }
+                        var fold = function() {
+                            box.classList.toggle('gc-group-folded');
+                            if (box.classList.contains('gc-group-folded')) { folded.add(title); } else { folded.delete(title); }
+                        };
+                        head.addEventListener('click', fold);
+                        head.addEventListener('keydown', function(e) {
+                            if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fold(); }
+                        });
+                    }
+                    boxes.set(title, box);
+                }
+                boxes.get(title).appendChild(label);
+            });
+            return out;
+        };
+        ctl._update();
+    }
+    function placeLabels(places) {
+        var group = L.layerGroup();
+        places.forEach(function(p) {
+            var text = el('span', 'gc-place-text', p[0]);
+            var icon = L.divIcon({className: 'gc-place', html: text, iconSize: null});
+            L.marker([p[1], p[2]], {icon: icon, interactive: false, keyboard: false}).addTo(group);
+        });
+        return group;
+    }
     return {el: el, legend: legend, chart: chart, fieldTable: fieldTable,
-            unitPopup: unitPopup, stationPopup: stationPopup};
+            unitPopup: unitPopup, stationPopup: stationPopup, groupLayers: groupLayers,
+            placeLabels: placeLabels};
 })();
 </script>
 """
@@ -583,8 +725,31 @@ _CSS = """
 .gc-popup .gc-h { font-weight: bold; font-size: 12px; }
 .gc-popup .gc-info { max-width: 480px; color: #333; margin: 2px 0 4px; }
 .gc-popup .gc-key { font-size: 10px; }
-.gc-synthetic { position: absolute; left: 50%; transform: translateX(-50%); top: 6px; z-index: 1000;
-  background: rgba(255,255,255,0.85); padding: 2px 8px; border-radius: 3px; font: 11px Arial, sans-serif; }
+/* the page is a column: the synthetic banner (if any) is a strip above the map, never under a
+   control; the map takes the rest of the window */
+body { display: flex; flex-direction: column; }
+body > .folium-map { flex: 1 1 0; min-height: 0; }
+.gc-synthetic { order: -1; flex: 0 0 auto; padding: 3px 10px; text-align: center;
+  background: #fff3cd; color: #533f03; border-bottom: 1px solid #e0c36a;
+  font: bold 12px/1.35 "Helvetica Neue", Arial, sans-serif; }
+/* legends stack in the bottom-right corner and share its height, below the layer control */
+.leaflet-bottom.leaflet-right { display: flex; flex-direction: column; align-items: flex-end;
+  max-height: calc(100% - 70px); }
+.leaflet-bottom.leaflet-right > .gc-legend { flex: 0 1 auto; min-height: 3.2em; }
+/* the layer control, opened, lies over the legends (Leaflet's corners share one z-index) */
+.leaflet-top.leaflet-right { z-index: 1001; }
+.leaflet-control-layers-list { font: 12px/1.3 "Helvetica Neue", Arial, sans-serif; }
+.leaflet-control-layers-expanded .leaflet-control-layers-list { max-height: calc(100vh - 120px);
+  overflow-y: auto; }
+.gc-group-title { font-weight: bold; cursor: pointer; margin: 4px 0 1px; user-select: none; }
+.gc-group-title::before { content: "▾ "; }
+.gc-group-folded .gc-group-title::before { content: "▸ "; }
+.leaflet-control-layers .gc-group-folded label { display: none; }
+.leaflet-control-layers .gc-group label { margin-left: 10px; }
+.gc-place { background: none; border: none; }
+.gc-place-text { display: inline-block; transform: translate(-50%, -50%); white-space: nowrap;
+  font: bold 12px "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif;
+  color: #222; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
 </style>
 """
 

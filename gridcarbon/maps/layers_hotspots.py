@@ -22,7 +22,7 @@ from gridcarbon.config.maps import MapConfig
 from gridcarbon.contracts import colocation_set_name
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.maps.elements import FeatureTooltip, GeoJson, LayerLegend
+from gridcarbon.maps.elements import FeatureTooltip, GeoJson, LayerLegend, in_group
 from gridcarbon.maps.geometry import cell_polygons_lonlat, features
 from gridcarbon.maps.scales import categorical_legend_section
 from gridcarbon.species import Species
@@ -197,7 +197,7 @@ def add_hotspots(
             style_function=style,
             show=colocated,
         )
-        layer.add_to(m)
+        in_group(layer, "Hotspots").add_to(m)
         FeatureTooltip(
             layer,
             fields=["kind", "confidence", "hot_steps", "share", "n_99_95_90", "cell"],

@@ -15,7 +15,7 @@ from gridcarbon.config.maps import MapConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.dataset import point_variable
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.maps.elements import LayerLegend
+from gridcarbon.maps.elements import LayerLegend, in_group
 from gridcarbon.maps.raster import png_data_url, warp_to_mercator
 from gridcarbon.maps.scales import (
     NODATA,
@@ -251,7 +251,7 @@ def add_rasters(
             pane="gc_rasters",
             className="gc-raster",
         )
-        layer.add_to(m)
+        in_group(layer, f"{f.species}: emission grids").add_to(m)
         key = f"raster:{f.variant}:{f.species}"
         LayerLegend(layer, [legend_section(f.scale, f.subtitle)], key).add_to(m)
         names.append(f.name)

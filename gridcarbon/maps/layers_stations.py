@@ -12,7 +12,7 @@ import pandas as pd
 
 from gridcarbon.errors import InputDataError
 from gridcarbon.maps.charts import PALETTE, chart_spec
-from gridcarbon.maps.elements import LayerLegend, StationContent
+from gridcarbon.maps.elements import LayerLegend, StationContent, in_group
 from gridcarbon.maps.scales import categorical_legend_section, fmt
 
 __all__ = [
@@ -178,7 +178,7 @@ def add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.DataF
             )
         )
         marker.add_to(group)
-    group.add_to(m)
+    in_group(group, "Stations").add_to(m)
     kinds = list(dict.fromkeys(st["kind"].tolist()))
     items = [
         (STATION_COLORS.get(k.lower(), "#666666"), f"{k or 'unknown'} ({(st['kind'] == k).sum()})")

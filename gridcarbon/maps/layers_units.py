@@ -33,6 +33,7 @@ from gridcarbon.maps.elements import (
     LayerLegend,
     UnitSeriesPopup,
     UnitTimeSlider,
+    in_group,
 )
 from gridcarbon.maps.geometry import features, simplify_lonlat
 from gridcarbon.maps.scales import NODATA, ClassScale, fmt, legend_section, sequential_scale
@@ -308,46 +309,74 @@ def _fills(
     return fills, mscale, mvals
 
 
+def _unit_areas(gdf: gpd.GeoDataFrame, codes: np.ndarray) -> np.ndarray | None:
+    """Each unit's ``area_km2`` (NaN where missing or not positive), or None without the
+    column."""
+    if "area_km2" not in gdf.columns:
+        log.info("map: the units have no area_km2; the time slider shows totals, not per km²")
+        return None
+    area = pd.to_numeric(gdf["area_km2"], errors="coerce").to_numpy(float)
+    area = pd.Series(np.where(area > 0, area, np.nan), index=gdf["unit_code"].astype(str))
+    return area.reindex(codes).to_numpy(float)
+
+
 def _slider_modes(
-    tables: dict, names: list[str], codes: np.ndarray, columns: UnitColumns, cfg: MapConfig
-) -> tuple[dict[str, dict], dict[str, ClassScale], dict[str, list[str]]]:
-    """Time-slider modes from the first series that has frames, their scales, and each unit's
-    class string per mode property."""
+    tables: dict,
+    names: list[str],
+    codes: np.ndarray,
+    columns: UnitColumns,
+    cfg: MapConfig,
+    areas: np.ndarray | None,
+) -> tuple[dict[str, dict], dict[str, tuple[str, ClassScale]], dict[str, list[str]]]:
+    """Time-slider modes, one per series (species) and dimension (``"hour:<sp>"``,
+    ``"month:<sp>"``), their ``(dim, scale)`` and each unit's class string per mode property.
+
+    With ``areas`` (km², one per unit in ``codes`` order) the frames are intensities (the
+    series per km²), so that large units do not dominate the colours by their size alone.
+    """
     modes: dict[str, dict] = {}
-    scales: dict[str, ClassScale] = {}
+    scales: dict[str, tuple[str, ClassScale]] = {}
     strings: dict[str, list[str]] = {}
-    for dim, prop, label in (("hour", "c_h", "Hour of day (Beijing)"), ("month", "c_m", "Month")):
-        var = next((v for v in names if v in tables[dim]), None)
-        if var is None:
-            continue
-        frame = tables[dim][var].reindex(codes)
-        cols = list(frame.columns)
-        if len(cols) < 2 and dim == "month":
-            continue
-        vals = frame.to_numpy(float)
-        scale = sequential_scale(
-            vals,
-            f"{columns.label(var)} by {dim}",
-            frame.attrs.get("units", ""),
-            cfg.colormap_units,
-            cfg.n_classes,
-            cfg.log_scale,
-            cfg.log_min_decades,
-        )
-        strings[prop] = [_class_string(row, scale) for row in vals]
-        frames = (
-            [f"{int(h):02d}:00" for h in cols]
-            if dim == "hour"
-            else [pd.Timestamp(2000, int(mo), 1).strftime("%b") for mo in cols]
-        )
-        modes[dim] = {
-            "label": f"{label}: {columns.label(var)}",
-            "prop": prop,
-            "frames": frames,
-            "colors": list(scale.colors),
-            "zero": ZERO_FILL,
-        }
-        scales[dim] = scale
+    for dim, label in (("hour", "Hour of day (Beijing)"), ("month", "Month")):
+        for j, var in enumerate(names):
+            if var not in tables[dim]:
+                continue
+            frame = tables[dim][var].reindex(codes)
+            cols = list(frame.columns)
+            if len(cols) < 2 and dim == "month":
+                continue
+            vals = frame.to_numpy(float)
+            units = frame.attrs.get("units", "")
+            what = columns.label(var)
+            if areas is not None:
+                vals = vals / areas[:, None]
+                units = f"{units} per km²" if units else "per km²"
+                what = f"{what} per km²"
+            scale = sequential_scale(
+                vals,
+                f"{what} by {dim}",
+                units,
+                cfg.colormap_units,
+                cfg.n_classes,
+                cfg.log_scale,
+                cfg.log_min_decades,
+            )
+            prop = f"c_{dim[0]}{j}"
+            strings[prop] = [_class_string(row, scale) for row in vals]
+            frames = (
+                [f"{int(h):02d}:00" for h in cols]
+                if dim == "hour"
+                else [pd.Timestamp(2000, int(mo), 1).strftime("%b") for mo in cols]
+            )
+            key = f"{dim}:{var}"
+            modes[key] = {
+                "label": f"{label}: {what}",
+                "prop": prop,
+                "frames": frames,
+                "colors": list(scale.colors),
+                "zero": ZERO_FILL,
+            }
+            scales[key] = (dim, scale)
     return modes, scales, strings
 
 
@@ -411,7 +440,9 @@ def add_units(
     names = _series_names(tables, cfg)
     codes = gdf["unit_code"].astype(str).to_numpy()
     fills, mscale, mvals = _fills(gdf, metric, columns, cfg)
-    modes, mode_scales, frame_strings = _slider_modes(tables, names, codes, columns, cfg)
+    modes, mode_scales, frame_strings = _slider_modes(
+        tables, names, codes, columns, cfg, _unit_areas(gdf, codes)
+    )
     charts, series_rows = _popup_charts(tables, names, codes, columns)
 
     geoms = simplify_lonlat(gdf.geometry.values, grid, cfg.unit_simplify_m)
@@ -448,7 +479,7 @@ def add_units(
         show=True,
         smooth_factor=0.5,
     )
-    layer.add_to(m)
+    in_group(layer, UNITS_LAYER_NAME).add_to(m)
     FeatureTooltip(
         layer,
         fields=[*UNIT_ID_COLUMNS, *field_keys],
@@ -463,10 +494,10 @@ def add_units(
     else:
         metric_section = {"title": "Control units", "subtitle": "no numeric metric", "rows": []}
     sections = [{**metric_section, "mode": "metric", "hidden": False}]
-    for dim, scale in mode_scales.items():
+    for key, (dim, scale) in mode_scales.items():
         subtitle = "per control unit, " + ("Beijing hour" if dim == "hour" else "month")
         section = legend_section(scale, subtitle, [(ZERO_FILL, "0")])
-        sections.append({**section, "mode": dim, "hidden": True})
+        sections.append({**section, "mode": key, "hidden": True})
     LayerLegend(layer, sections, "units", position="bottomright").add_to(m)
     if modes:
         UnitTimeSlider(

@@ -12,7 +12,15 @@ import xarray as xr
 from gridcarbon._version import __version__
 from gridcarbon.config.maps import MapConfig
 from gridcarbon.maps.assets import LEAFLET_CSS, LEAFLET_JS
-from gridcarbon.maps.elements import LayerControl, map_css, map_script, page_head, synthetic_banner
+from gridcarbon.maps.elements import (
+    TRAILING_GROUPS,
+    LayerControl,
+    in_group,
+    map_css,
+    map_script,
+    page_head,
+    synthetic_banner,
+)
 
 __all__ = ["page_provenance", "new_map", "add_page", "add_tile_layers", "add_layer_control"]
 
@@ -74,15 +82,17 @@ def add_page(m: folium.Map, cfg: MapConfig, provenance: dict[str, Any]) -> None:
 def add_tile_layers(m: folium.Map, cfg: MapConfig) -> None:
     """The optional web basemaps of ``cfg.tile_layers``, off when the map opens."""
     for tile in cfg.tile_layers:
-        folium.TileLayer(
+        layer = folium.TileLayer(
             tile,
             name=f"Web basemap: {tile} (needs internet)",
             overlay=True,
             show=False,
             control=True,
-        ).add_to(m)
+        )
+        in_group(layer, TRAILING_GROUPS[1]).add_to(m)
 
 
 def add_layer_control(m: folium.Map, cfg: MapConfig) -> None:
-    """The layer control (top right)."""
+    """The layer control (top right), its overlays under group headings; collapsed into an
+    icon unless ``cfg.layer_control_collapsed`` is False."""
     LayerControl(collapsed=cfg.layer_control_collapsed, position="topright").add_to(m)

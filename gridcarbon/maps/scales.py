@@ -3,10 +3,15 @@
 Every coloured layer of the map (rasters, units, the time slider) uses a :class:`ClassScale`: a
 list of class breaks and one colour per class, so that the legend shows exactly the classes drawn.
 
-* sequential scales (emissions, unit metrics): perceptually uniform colormaps (viridis family);
-  linear "nice" breaks, or 1–2–5 log breaks where the data span decades;
+* sequential scales (emissions, unit metrics): colours run from light to dark as the value rises
+  (CIE L* falls class by class, so the lowest classes are the least salient; a colormap that
+  runs dark to light is reversed); linear "nice" breaks, or 1–2–5 log breaks where the data span
+  decades;
 * diverging scales (posterior − prior): centred on zero, symmetric, red = increase;
-* the uncertainty reduction 1 − σ_post/σ_prior: fixed breaks 0, 0.1, …, 1.
+* the uncertainty reduction 1 − σ_post/σ_prior: fixed breaks 0, 0.1, …, 1, light to dark.
+
+Every number of a legend is written by :func:`fmt`: thousands separators, three significant
+figures, no exponent and no SI prefix; the unit is named once, in the section's ``units``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ __all__ = [
     "diverging_scale",
     "fixed_scale",
     "colors_from",
+    "light_to_dark",
     "fmt",
+    "lightness",
     "legend_section",
     "categorical_legend_section",
 ]
@@ -36,25 +43,28 @@ NODATA = 255
 
 
 def fmt(v: float, sig: int = 3) -> str:
-    """Short human number: 3 significant digits, thousands separators, no trailing zeros."""
+    """A number as legends write it: ``sig`` significant figures, thousands separators, no
+    exponent, no SI prefix, no trailing zeros (``3e8`` → ``"300,000,000"``, ``0.0001234`` →
+    ``"0.000123"``); NaN and infinity → ``"–"``."""
     if v is None or not np.isfinite(v):
         return "–"
     if v == 0:
         return "0"
-    a = abs(v)
-    if a >= 1e5 or a < 1e-3:
-        mant, exp = f"{v:.{sig - 1}e}".split("e")
-        if "." in mant:
-            mant = mant.rstrip("0").rstrip(".")
-        return f"{mant}e{int(exp)}"
-    shift = sig - 1 - int(math.floor(math.log10(a)))
-    digits = max(0, shift)
-    if shift < 0:
-        v = round(v, shift)
-    s = f"{v:,.{digits}f}"
+    shift = sig - 1 - int(math.floor(math.log10(abs(v))))
+    v = round(v, shift)
+    s = f"{v:,.{max(0, shift)}f}"
     if "." in s:
         s = s.rstrip("0").rstrip(".")
     return s
+
+
+def lightness(color: str) -> float:
+    """CIE L* (0 = black, 100 = white; D65) of an sRGB ``#rrggbb`` colour."""
+    rgb = np.array([int(color[k : k + 2], 16) for k in (1, 3, 5)], dtype=float) / 255.0
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    y = float(linear @ np.array([0.2126, 0.7152, 0.0722]))  # relative luminance
+    f = y ** (1 / 3) if y > (6 / 29) ** 3 else y / (3 * (6 / 29) ** 2) + 4 / 29
+    return 116.0 * f - 16.0
 
 
 def colors_from(name: str, n: int, reverse: bool = False) -> list[str]:
@@ -63,14 +73,21 @@ def colors_from(name: str, n: int, reverse: bool = False) -> list[str]:
         cmap = getattr(bcm.linear, name)
     except AttributeError:
         raise ConfigError(
-            f"unknown colormap {name!r}; use a branca linear colormap such as 'viridis', "
-            "'magma', 'plasma' or 'RdBu_11'"
+            f"unknown colormap {name!r}; use a branca linear colormap such as 'YlOrRd_09', "
+            "'YlGnBu_09', 'viridis' or 'RdBu_11'"
         ) from None
     cmap = cmap.scale(0.0, 1.0)
     pos = (np.arange(n) + 0.5) / n
     if reverse:
         pos = pos[::-1]
     return [cmap.rgb_hex_str(float(p)) for p in pos]
+
+
+def light_to_dark(name: str, n: int) -> list[str]:
+    """``n`` colours of the colormap ``name`` ordered from light to dark (the colormap's ends
+    compared by CIE L*), for classes whose value rises."""
+    ends = colors_from(name, 2)
+    return colors_from(name, n, reverse=lightness(ends[0]) < lightness(ends[1]))
 
 
 @dataclass(frozen=True)
@@ -191,7 +208,7 @@ def sequential_scale(
     if pos.size == 0:
         br = [0.0, 1.0]
         return ClassScale(
-            tuple(br), tuple(colors_from(colormap, 1)), title, units, note="no positive values"
+            tuple(br), tuple(light_to_dark(colormap, 1)), title, units, note="no positive values"
         )
     lo, hi = np.percentile(pos, [2.0, 99.5])
     hi = max(hi, lo * (1 + 1e-6), np.finfo(float).tiny)
@@ -205,7 +222,7 @@ def sequential_scale(
             br = [br[0], br[0] * 10]
         return ClassScale(
             tuple(br),
-            tuple(colors_from(colormap, len(br) - 1)),
+            tuple(light_to_dark(colormap, len(br) - 1)),
             title,
             units,
             log=True,
@@ -218,7 +235,7 @@ def sequential_scale(
     br = [i * step for i in range(k + 1)]
     return ClassScale(
         tuple(br),
-        tuple(colors_from(colormap, len(br) - 1)),
+        tuple(light_to_dark(colormap, len(br) - 1)),
         title,
         units,
         open_low=True,
@@ -286,10 +303,11 @@ def fixed_scale(
     open_high: bool = False,
     note: str = "",
 ) -> ClassScale:
-    """A scale with given breaks (e.g. 0, 0.1, …, 1 for the uncertainty reduction)."""
+    """A scale with given breaks (e.g. 0, 0.1, …, 1 for the uncertainty reduction), coloured
+    light to dark."""
     return ClassScale(
         tuple(float(b) for b in breaks),
-        tuple(colors_from(colormap, len(breaks) - 1)),
+        tuple(light_to_dark(colormap, len(breaks) - 1)),
         title,
         units,
         open_low=open_low,

@@ -150,8 +150,13 @@ def browser():
             shutil.rmtree(profile, ignore_errors=True)
 
 
-def open_page(ctx, path: Path, settle_ms: int = 600) -> Page:
+def open_page(
+    ctx, path: Path, settle_ms: int = 600, viewport: tuple[int, int] | None = None
+) -> Page:
+    """Load ``path`` in a new page (``viewport`` = (width, height) px; default the context's)."""
     page = ctx.new_page()
+    if viewport is not None:
+        page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     cdp = ctx.new_cdp_session(page)
     p = Page(page, cdp)
     page.goto(Path(path).resolve().as_uri())

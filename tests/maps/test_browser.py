@@ -16,6 +16,9 @@ from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_station
 from gridcarbon.contracts import MapInputs, ZoningResult
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
+from gridcarbon.species import DEFAULT_SPECIES
+
+SPECIES = [s.name for s in DEFAULT_SPECIES]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -237,11 +240,14 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
             cv.width = img.naturalWidth; cv.height = img.naturalHeight;
             const g = cv.getContext('2d'); g.drawImage(img, 0, 0);
             const d = g.getImageData(0, 0, cv.width, cv.height).data;
-            // the hot cell is the only class above the lowest: find the brightest (yellow) pixels
+            // the hot cell is the only class above the lowest: classes run light to dark, so
+            // its pixels are the darkest drawn
+            let dark = 765;
+            for (let i = 0; i < d.length; i += 4) {{ if (d[i + 3] > 0) {{ dark = Math.min(dark, d[i] + d[i + 1] + d[i + 2]); }} }}
             let sx = 0, sy = 0, n = 0;
             for (let y = 0; y < cv.height; y++) for (let x = 0; x < cv.width; x++) {{
                 const i = 4 * (y * cv.width + x);
-                if (d[i + 3] > 0 && d[i] + d[i + 1] > 300) {{ sx += x + 0.5; sy += y + 0.5; n++; }}
+                if (d[i + 3] > 0 && d[i] + d[i + 1] + d[i + 2] === dark) {{ sx += x + 0.5; sy += y + 0.5; n++; }}
             }}
             const px = rect.left - mrect.left + sx / n * rect.width / cv.width;
             const py = rect.top - mrect.top + sy / n * rect.height / cv.height;
@@ -267,11 +273,20 @@ def test_raster_cell_appears_at_its_lon_lat(ctx, tmp_path):
 def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
     p = open_page(ctx, small_map_path)
     static = p.js(_unit_fills())
-    assert (
-        p.js("document.querySelector('.gc-slider select').options.length") == 3
-    )  # metric, hour, month
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'hour'; s.dispatchEvent(new Event('change')); }""")
+    options = p.js(
+        "Array.from(document.querySelector('.gc-slider select').options).map(o => o.value)"
+    )
+    # the metric, then hour of day and month for every species
+    assert options == ["metric"] + [f"{d}:{sp}" for d in ("hour", "month") for sp in SPECIES]
+
+    def choose(mode: str) -> None:
+        p.js(
+            """(m) => { const s = document.querySelector('.gc-slider select');
+                       s.value = m; s.dispatchEvent(new Event('change')); }""",
+            mode,
+        )
+
+    choose("hour:CO2")
     frames = []
     for k in (0, 6, 12, 18):
         p.js(f"""() => {{ const r = document.querySelector('.gc-slider .gc-range');
@@ -281,12 +296,123 @@ def test_time_slider_recolours_units_and_switches_legend(ctx, small_map_path):
     assert len({tuple(f) for f in frames}) > 1, "the frames do not change the colours"
     vis = p.js("""() => Array.from(document.querySelectorAll('[data-gc-legend="units"] .gc-mode'))
                     .map(e => [e.getAttribute('data-mode'), e.style.display !== 'none'])""")
-    assert dict(vis) == {"metric": False, "hour": True, "month": False}
+    assert dict(vis) == {m: m == "hour:CO2" for m in options}
     p.screenshot("small_map_hour_18.png")
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'month'; s.dispatchEvent(new Event('change')); }""")
+    # another species: its own legend section, titled per km²
+    choose("hour:NOx")
+    shown = p.js("""() => Array.from(document.querySelectorAll('[data-gc-legend="units"] .gc-mode'))
+                    .filter(e => e.style.display !== 'none').map(e => e.querySelector('.gc-title').textContent)""")
+    assert shown == ["NOx per km² by hour"]
+    choose("month:VOC")
     assert p.js("document.querySelector('.gc-slider .gc-frame').textContent") == "Jan"
-    p.js("""() => { const s = document.querySelector('.gc-slider select');
-                   s.value = 'metric'; s.dispatchEvent(new Event('change')); }""")
+    choose("metric")
     assert p.js(_unit_fills()) == static
+    assert p.console_errors() == []
+
+
+# layout at a small window -------------------------------------------------------------------------
+LAYOUT = """() => {
+    function box(e) {
+        const r = e.getBoundingClientRect();
+        // visible: inside the window, and the element itself is what shows at its centre
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                inside: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+                        && r.right <= innerWidth && r.bottom <= innerHeight,
+                on_top: !!top && e.contains(top)};
+    }
+    const one = sel => { const e = document.querySelector(sel); return e ? box(e) : null; };
+    const boxes = {banner: one('.gc-synthetic'), control: one('.leaflet-control-layers'),
+                   slider: one('.gc-slider')};
+    document.querySelectorAll('[data-gc-legend]').forEach(e => {
+        if (e.isConnected && e.offsetParent !== null) { boxes['legend ' + e.getAttribute('data-gc-legend')] = box(e); }
+    });
+    return boxes;
+}"""
+
+
+def _overlaps(boxes: dict) -> list[tuple[str, str]]:
+    names = [n for n, b in boxes.items() if b is not None]
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            if (
+                p["left"] < q["right"]
+                and q["left"] < p["right"]
+                and p["top"] < q["bottom"]
+                and q["top"] < p["bottom"]
+            ):
+                out.append((a, b))
+    return out
+
+
+def test_banner_control_and_legends_fit_apart_at_1024_by_700(ctx, small_map_path):
+    """A reviewer's laptop window: the synthetic banner, the layer control and every legend
+    shown are inside the window, uncovered, and do not overlap; so with a raster legend too."""
+    p = open_page(ctx, small_map_path, viewport=(1024, 700))
+    p.screenshot("small_map_1024x700.png")
+    assert not p.js("!!document.querySelector('.leaflet-control-layers-expanded')"), (
+        "the layer control opens expanded"
+    )
+    boxes = p.js(LAYOUT)
+    assert boxes["banner"] is not None and boxes["control"] is not None
+    assert {"legend units", "legend colocated", "legend stations"} <= set(boxes), sorted(boxes)
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    # the banner is a strip above the map: nothing of the map can cover it
+    assert boxes["banner"]["top"] == 0
+    map_top = p.js("document.querySelector('.folium-map').getBoundingClientRect().top")
+    assert map_top >= boxes["banner"]["bottom"]
+
+    p.set_layer("CO2 posterior", True)
+    boxes = p.js(LAYOUT)
+    assert "legend raster:posterior:CO2" in boxes
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    p.screenshot("small_map_1024x700_raster.png")
+    assert p.console_errors() == [] and p.network_requests() == []
+
+
+def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):
+    p = open_page(ctx, small_map_path, viewport=(1024, 700))
+    p.page.hover(".leaflet-control-layers")
+    p.page.wait_for_timeout(200)
+    assert p.js("!!document.querySelector('.leaflet-control-layers-expanded')")
+    groups = p.js("""() => Array.from(document.querySelectorAll('.gc-group')).map(g =>
+        [g.getAttribute('data-gc-group'), Array.from(g.querySelectorAll('label')).map(l => l.textContent.trim())])""")
+    titles = [t for t, _ in groups]
+    assert titles == [
+        "CO2: emission grids",
+        "NOx: emission grids",
+        "VOC: emission grids",
+        "Control units",
+        "Hotspots",
+        "Stations",
+        "Base map (offline)",
+        "Web basemaps (need internet)",
+    ]
+    members = dict(groups)
+    assert members["Base map (offline)"] == [
+        LAYER_NAMES[k] for k in ("county", "city", "province", "places")
+    ]
+    assert raster_layer_name("difference", "NOx") in members["NOx: emission grids"]
+    boxes = p.js(LAYOUT)
+    # opened, the control is inside the window and over the legends; the banner stays uncovered
+    assert boxes["control"]["inside"] and boxes["control"]["on_top"] and boxes["banner"]["on_top"]
+    p.screenshot("small_map_1024x700_layers.png")
+    # folding a group hides its entries; a layer switched off stays off through the redraw
+    p.js("""() => Array.from(document.querySelectorAll('.gc-group-title'))
+                 .find(h => h.textContent === 'Hotspots').click()""")
+    shown = p.js("""() => Array.from(document.querySelectorAll('.gc-group[data-gc-group="Hotspots"] label'))
+                   .map(l => l.offsetParent !== null)""")
+    assert shown and not any(shown)
+    p.set_layer(LAYER_NAMES["units"], False)
+    assert not p.legend_visible("units")
+    assert p.js("""() => document.querySelector('.gc-group[data-gc-group="Hotspots"]')
+                   .classList.contains('gc-group-folded')""")
+    p.set_layer(LAYER_NAMES["units"], True)
+    assert p.legend_visible("units")
     assert p.console_errors() == []

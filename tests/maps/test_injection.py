@@ -229,6 +229,8 @@ def test_hostile_strings_stay_text_in_the_map(tmp_path, monkeypatch):
     page = map_html(make_map(h["inputs"], h["config"]))
     _check_page(page, h, tmp_path)
     assert sorted(boundary_names(page)) == sorted(h["texts"][:3])
+    # the city's name is also a place label, as JSON data drawn with textContent
+    assert [lab[0] for lab in _json_after(page, r"gc\.placeLabels\(")[0]] == [h["texts"][1]]
     charts = _json_after(page, r"var charts = ")[0]
     assert [v["units"] for v in charts["hour"]["vars"]] == [h["texts"][12]] * 3
     assert [v["units"] for v in charts["month"]["vars"]] == h["texts"][13:16]
@@ -379,6 +381,10 @@ def test_hostile_map_in_browser(tmp_path, monkeypatch):
         options = p.js(
             "Array.from(document.querySelectorAll('.gc-slider option')).map(e => e.textContent)"
         )
+        places = p.js(
+            "Array.from(document.querySelectorAll('.gc-place')).map(e => "
+            "[e.textContent, e.querySelectorAll('*').length])"
+        )
         injected = p.js(
             "document.querySelectorAll('img:not(.leaflet-image-layer), iframe, object, embed,"
             " .leaflet-popup-content script, .leaflet-tooltip script').length"
@@ -388,9 +394,10 @@ def test_hostile_map_in_browser(tmp_path, monkeypatch):
         assert p.network_requests() == []
         assert p.console_errors() == []
     assert injected == 0
+    assert places == [[texts[1], 1]]  # the label's one span, its text the city's name
     assert prov["synthetic_components"] == " | ".join(texts)
     assert _label(h["header_cols"][0]) in legend_titles
-    assert f"Hour of day (Beijing): {SPECIES[0]}" in options
+    assert [f"Hour of day (Beijing): {sp}" for sp in SPECIES] == options[1:4]
     units = {u["code"]: u for u in got["units"]}
     assert sorted(units) == sorted(texts)
     for k, t in enumerate(texts):

@@ -76,3 +76,44 @@ def test_unit_frame_keeps_polygon_parts_only(small):
     got = unit_frame(u)
     assert len(got) == 3 and set(got.geom_type) <= {"Polygon", "MultiPolygon"}
     assert got.geometry.is_valid.all()
+
+
+def _hour_strings(page: str) -> dict[str, str]:
+    """unit code → the first species' hour class string (feature properties, keys sorted)."""
+    import re
+
+    found = re.findall(r'"c_h0": "([0-9a-z_-]+)".*?"unit_code": "([^"]+)"', page)
+    return {code: s for s, code in found}
+
+
+def test_slider_colours_units_by_intensity_per_km2(small):
+    """Two units with the same series: the one 100 times larger is classed lower (per km²)."""
+    from gridcarbon.contracts import MapInputs
+    from gridcarbon.maps import make_map, map_html
+
+    z = small["inputs"].zoning
+    units = z.units.copy()
+    codes = list(units["unit_code"])
+    diurnal = z.diurnal.copy()
+    diurnal.loc[{"unit": codes[1]}] = diurnal.sel(unit=codes[0]).values
+    units.loc[1, "area_km2"] = units.loc[0, "area_km2"] * 100
+    zoning = ZoningResult(units=units, diurnal=diurnal)
+    page = map_html(make_map(MapInputs(small["inputs"].prior, zoning=zoning)), False)
+    strings = _hour_strings(page)
+    big, small_ = strings[codes[1]], strings[codes[0]]
+    pairs = list(zip(big, small_, strict=True))
+    assert all((b == "_") == (s == "_") for b, s in pairs)  # zero stays zero
+    classed = [(int(b, 36), int(s, 36)) for b, s in pairs if b.isalnum()]
+    assert classed and all(b < s for b, s in classed), (big, small_)
+    # without areas the same series get the same classes
+    page = map_html(
+        make_map(
+            MapInputs(
+                small["inputs"].prior,
+                zoning=ZoningResult(units=units.drop(columns="area_km2"), diurnal=diurnal),
+            )
+        ),
+        False,
+    )
+    strings = _hour_strings(page)
+    assert strings[codes[1]] == strings[codes[0]]

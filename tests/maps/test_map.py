@@ -147,13 +147,16 @@ def test_unit_properties_are_compact_and_classed(small):
     inputs = small["inputs"]
     page = map_html(make_map(MapInputs(inputs.prior, zoning=inputs.zoning)), self_contained=False)
     # per-frame class strings: 24 characters for hours, 12 for months
-    hours = re.findall(r'"c_h": "([0-9a-z_-]+)"', page)
-    months = re.findall(r'"c_m": "([0-9a-z_-]+)"', page)
-    assert len(hours) == 4 and all(len(h) == 24 for h in hours)
-    assert len(months) == 4 and all(len(x) == 12 for x in months)
-    assert len(set("".join(hours))) > 2  # the frames really differ
-    # the first species drives the slider; the units are coloured by co-located hours
-    assert '"Hour of day (Beijing): CO2"' in page
+    for j in range(3):  # one hour and one month string per species
+        hours = re.findall(rf'"c_h{j}": "([0-9a-z_-]+)"', page)
+        months = re.findall(rf'"c_m{j}": "([0-9a-z_-]+)"', page)
+        assert len(hours) == 4 and all(len(h) == 24 for h in hours)
+        assert len(months) == 4 and all(len(x) == 12 for x in months)
+        assert len(set("".join(hours))) > 2  # the frames really differ
+    # every species has its slider modes, per km²; the units are coloured by co-located hours
+    for sp in ("CO2", "NOx", "VOC"):
+        assert json.dumps(f"Hour of day (Beijing): {sp} per km²") in page
+        assert json.dumps(f"Month: {sp} per km²") in page
     assert '"Total: co-located hotspot hours"' in page
 
 

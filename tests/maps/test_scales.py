@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridcarbon.config.maps import MapConfig
 from gridcarbon.errors import ConfigError
 from gridcarbon.maps.scales import (
     NODATA,
@@ -16,6 +17,8 @@ from gridcarbon.maps.scales import (
     fixed_scale,
     fmt,
     legend_section,
+    light_to_dark,
+    lightness,
     sequential_scale,
 )
 
@@ -102,4 +105,56 @@ def test_colors_and_fmt():
     with pytest.raises(ConfigError):
         colors_from("no-such-map", 3)
     assert fmt(1234.5) == "1,230" and fmt(0.01234) == "0.0123" and fmt(0) == "0"
-    assert fmt(float("nan")) == "–" and fmt(2.5e6) == "2.5e6"
+    assert fmt(float("nan")) == "–" and fmt(2.5e6) == "2,500,000"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (3e8, "300,000,000"),
+        (1e9, "1,000,000,000"),
+        (30_000, "30,000"),
+        (123_456, "123,000"),
+        (0.0001234, "0.000123"),
+        (-5678, "-5,680"),
+        (99.95, "100"),
+    ],
+)
+def test_fmt_writes_every_magnitude_one_way(value, text):
+    assert fmt(value) == text
+
+
+def test_legend_labels_have_no_exponent_or_si_prefix():
+    s = sequential_scale(np.logspace(2, 10, 400), "x", "kg")
+    assert s.log and s.breaks[-1] >= 1e9
+    for label in s.labels():
+        number = label.lstrip("<≥ ").replace(" – ", "")
+        assert set(number) <= set("0123456789,.-"), label
+
+
+def test_lightness_is_cie_lstar():
+    assert lightness("#000000") == pytest.approx(0.0, abs=1e-9)
+    assert lightness("#ffffff") == pytest.approx(100.0, abs=1e-6)
+    assert lightness("#777777") == pytest.approx(50.03, abs=0.05)  # sRGB 119 ≈ mid grey
+    assert lightness("#ff0000") == pytest.approx(53.24, abs=0.05)
+
+
+@pytest.mark.parametrize("colormap", ["YlOrRd_09", "YlGnBu_09", "viridis", "magma", "plasma"])
+@pytest.mark.parametrize("log", ["always", "never"])
+def test_sequential_class_lightness_falls_as_value_rises(colormap, log):
+    """Whatever the colormap's direction, the lowest class is the lightest (least salient)."""
+    s = sequential_scale(np.logspace(0, 6, 300), "x", "kg", colormap, log=log)
+    assert s.n >= 5
+    lstar = [lightness(c) for c in s.colors]  # class order: value rises
+    assert np.all(np.diff(lstar) < 0), lstar
+    # the legend lists the highest class first: its lightness rises down the rows
+    rows = legend_section(s)["rows"]
+    assert np.all(np.diff([lightness(r["color"]) for r in rows]) > 0)
+
+
+def test_default_map_colormaps_run_light_to_dark():
+    cfg = MapConfig()
+    for name in (cfg.colormap_sequential, cfg.colormap_units, cfg.colormap_reduction):
+        lstar = [lightness(c) for c in light_to_dark(name, cfg.n_classes)]
+        assert np.all(np.diff(lstar) < 0), (name, lstar)
+    assert lightness(light_to_dark(cfg.colormap_units, cfg.n_classes)[0]) > 85

@@ -102,7 +102,8 @@ def test_two_species_have_one_colocated_layer_and_no_pairs():
     # the units are coloured by the pair's co-located cell-days
     assert legends["units"][0]["title"] == "co-located hotspot cell-days"
     (modes,) = _json_after(page, r"var modes = ")
-    assert modes["hour"]["label"] == "Hour of day (Beijing): NOx"
+    assert list(modes) == ["hour:NOx", "hour:SO2", "month:NOx", "month:SO2"]
+    assert modes["hour:NOx"]["label"] == "Hour of day (Beijing): NOx per km²"
 
 
 def test_one_species_has_no_hotspot_layers_and_none_is_refused():
