@@ -45,6 +45,8 @@ BEIJING_LABELS = {"day": ("beijing_date", "%Y-%m-%d"), "month": ("beijing_month"
 GDAL_CRS_ATTRIBUTE = "_CRS"
 
 
+_HOURS_SINCE_1970 = {"units": "hours since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian"}
+
 #: The CF axis of the projected grid coordinates, by standard name.
 _PROJECTION_AXES = {"projection_x_coordinate": "X", "projection_y_coordinate": "Y"}
 
@@ -129,6 +131,10 @@ def cf_encoding(ds: xr.Dataset, netcdf: bool = True) -> dict[str, dict[str, Any]
             enc[str(name)] = {"_FillValue": None}
         if netcdf and var.dims == (name,) and var.dtype.kind in "UO":
             enc[str(name)].update({"dtype": "S1", "char_dim_name": f"{name}_strlen"})
+        if var.dtype.kind == "M" and "bounds" in var.attrs and "units" not in var.encoding:
+            # CF: a coordinate and its bounds in the same units (hour-aligned: whole hours)
+            for v in (str(name), str(var.attrs["bounds"])):
+                enc.setdefault(v, {}).update(_HOURS_SINCE_1970)
     return enc
 
 

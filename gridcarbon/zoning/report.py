@@ -491,7 +491,8 @@ def zoning_documents(
     add("units_daily_csv", "csv", daily, bom=True)
     add("units_monthly_csv", "csv", monthly, bom=True)
     add("colocation_csv", "csv", result.colocation, bom=True)
-    sheets = {
+    synthetic = prov.get("synthetic") == "true"
+    figures = {
         "units": table,
         "by_category": result.rollups["category"],
         "by_subtype": result.rollups["subtype"],
@@ -499,6 +500,10 @@ def zoning_documents(
         "by_county": result.rollups["county_code"],
         "colocation": result.colocation,
         "monthly": monthly,
+    }
+    sheets = {
+        # every row of figures says whether it rests on synthetic data (filterable)
+        **{name: df.assign(synthetic=synthetic) for name, df in figures.items()},
         "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
