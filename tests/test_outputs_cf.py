@@ -41,7 +41,7 @@ def compliance_errors(path: Path) -> tuple[int, str]:
 def zarr_metadata_as_netcdf(store: Path, target: Path) -> Path:
     """The Zarr store's metadata (every variable's dimensions, type and attributes, exactly as
     stored, with the first day of data) as a NetCDF file the compliance-checker can read: it
-    opens Zarr only through netCDF-C's NCZarr, which reads neither text arrays nor a path not
+    opens Zarr only through netCDF-C's NCZarr, which reads no text arrays, and wants a path
     ending in ``.nc``.  GDAL's ``_CRS`` (a JSON object NetCDF cannot hold) is left out; the
     GDAL test checks it."""
     ds = xr.open_zarr(store, decode_cf=False, consolidated=None)
@@ -56,7 +56,10 @@ def zarr_metadata_as_netcdf(store: Path, target: Path) -> Path:
         if var.dtype.kind in "UO":
             encoding[name].update({"dtype": "S1", "char_dim_name": f"{name}_strlen"})
             encoding[name].pop("_FillValue")
-    ds.to_netcdf(target, encoding=encoding)
+    # every Zarr array can grow (the store is appended month by month, like the NetCDF's
+    # unlimited time): the copy keeps time unlimited as the NetCDF twin has it
+    unlimited = ["time"] if "time" in ds.dims else []
+    ds.to_netcdf(target, encoding=encoding, unlimited_dims=unlimited)
     return target
 
 
