@@ -250,3 +250,20 @@ def test_emerging_hotspot_codes_carry_flags_and_a_missing_value(tmp_path):
         assert list(var.flag_values) == list(range(17))
         assert (var[:][outside] == -1).all() and (var[:][~outside] >= 0).all()
         assert nc["CO2_emerging"].grid_mapping == "crs"
+
+
+@pytest.mark.slow
+def test_run_folder_reads_back_with_beijing_bins(run_dir):
+    """The map reads the files back: the bins are Beijing-labelled again, as the stage held
+    them, and the bounds and labels of the files are gone."""
+    from gridcarbon.io.run_folder_reader import read_map_inputs
+
+    zoning = read_map_inputs(run_dir).zoning
+    assert [str(d)[:10] for d in zoning.tally_day["day"].values] == [
+        "2023-01-20",
+        "2023-01-21",
+        "2023-01-22",
+    ]
+    assert pd.DatetimeIndex(zoning.tally_month["month"].values).month.tolist() == [1]
+    assert "CO2" in zoning.tally_month and "month_bnds" not in zoning.tally_month
+    assert str(zoning.hotspots["day"]["time"].values[0])[:10] == "2023-01-20"

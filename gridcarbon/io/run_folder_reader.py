@@ -100,7 +100,9 @@ def _read_tallies(path: Path) -> tuple[xr.Dataset, xr.Dataset]:
     day = beijing_bin_axis(ds[[v for v in ds.data_vars if "day" in ds[v].dims]], "day")
     monthly = [v for v in ds.data_vars if "month" in ds[v].dims]
     month = beijing_bin_axis(ds[monthly], "month")
-    month = month.rename({v: str(v).removesuffix(MONTHLY_SUFFIX) for v in monthly})
+    month = month.rename(
+        {v: str(v).removesuffix(MONTHLY_SUFFIX) for v in month.data_vars if v in monthly}
+    )
     return day, month
 
 
