@@ -50,6 +50,36 @@ AREA_CELL_METHODS = "area: sum time: mean"
 #: Point-source attribute columns carried as ``point_*`` coordinates (``row``/``col``: the cell).
 POINT_COORDS = (*POINT_ATTRIBUTES, "row", "col")
 
+#: CF attributes of the point-source coordinates, by column of :data:`POINT_COORDS`.
+_POINT_COORD_ATTRS: dict[str, dict[str, str]] = {
+    "point_id": {"long_name": "point source identifier"},
+    "name": {"long_name": "point source name"},
+    "sector": {"long_name": "emission sector of the point source"},
+    "park": {"long_name": "industrial park of the point source"},
+    "lon": {
+        "standard_name": "longitude",
+        "long_name": "point source longitude",
+        "units": "degrees_east",
+    },
+    "lat": {
+        "standard_name": "latitude",
+        "long_name": "point source latitude",
+        "units": "degrees_north",
+    },
+    "stack_height_m": {"long_name": "stack height above ground", "units": "m"},
+    "stack_diameter_m": {"long_name": "stack inner diameter at the top", "units": "m"},
+    "exit_velocity_m_s": {"long_name": "flue-gas exit velocity", "units": "m s-1"},
+    "exit_temperature_K": {"long_name": "flue-gas exit temperature", "units": "K"},
+    "row": {
+        "long_name": "grid row (y index, 0 = north) of the cell holding the point source",
+        "units": "1",
+    },
+    "col": {
+        "long_name": "grid column (x index, 0 = west) of the cell holding the point source",
+        "units": "1",
+    },
+}
+
 
 def point_variable(species: str) -> str:
     """Name of the point-source variable of the species called ``species`` (``<name>_point``)."""
@@ -190,7 +220,11 @@ def emission_dataset(
             values = points[c].to_numpy()
             if values.dtype == object:
                 values = values.astype(str)
-            coords[f"point_{c}" if c != "point_id" else "point_id"] = ("point", values)
+            coords[f"point_{c}" if c != "point_id" else "point_id"] = (
+                "point",
+                values,
+                _POINT_COORD_ATTRS[c],
+            )
         for sp, arr in (point_emissions or {}).items():
             arr = np.asarray(arr)
             if arr.shape != (nt, len(points)):

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.cf import cf_dataset, cf_encoding, merge_encoding
 from gridcarbon.io.runfolder import atomic_path, deferred_signals
 
 __all__ = [
@@ -57,7 +58,7 @@ def _encoding(ds: xr.Dataset, zarr: bool) -> dict:
             "calendar": "proleptic_gregorian",
             "dtype": "int64",
         }
-    return enc
+    return merge_encoding(cf_encoding(ds, netcdf=not zarr), enc)
 
 
 def _blosc():
@@ -121,6 +122,9 @@ def write_stream(
     """Write consecutive time chunks (e.g. the months of :func:`gridcarbon.iter_prior`) to one
     NetCDF file and/or one Zarr store in a single pass; only one chunk is in memory at a time.
 
+    Both carry the CF attributes of :func:`gridcarbon.io.cf.cf_dataset`; the Zarr store's
+    georeferenced arrays also GDAL's ``_CRS``, so GDAL 3.6 and rioxarray find the CRS.
+
     Parameters
     ----------
     parts : iterable of Dataset
@@ -138,8 +142,9 @@ def write_stream(
         for part in parts:
             part = _prepare(part)
             for fmt, tmp in tmps.items():
+                cf_part = cf_dataset(part, zarr=fmt == "zarr")
                 with deferred_signals():  # an interrupt inside xarray's writer dead-locks
-                    _APPENDERS[fmt](tmp, part, first)
+                    _APPENDERS[fmt](tmp, cf_part, first)
             first = False
         if first:
             raise InputDataError("nothing to write: no time chunks were given")
@@ -180,6 +185,13 @@ def _grid_georeference(ds: xr.Dataset) -> tuple[str, Any]:
     return str(ds["crs"].attrs["crs_wkt"]), Affine(cell, 0.0, west, 0.0, -cell, north)
 
 
+def _outside_region(ds: xr.Dataset) -> np.ndarray | None:
+    """Cells entirely outside the region (``region_fraction`` 0), or None without the field."""
+    if "region_fraction" not in ds:
+        return None
+    return np.asarray(ds["region_fraction"].values) <= 0
+
+
 def write_geotiff(
     ds: xr.Dataset,
     path: str | Path,
@@ -204,25 +216,33 @@ def write_geotiff(
         accumulated while streaming); the bands follow its order.
 
     Band descriptions name the species; the CRS and transform are the grid's, so GDAL and QGIS
-    place it correctly.
+    place it correctly.  Cells outside the region (``region_fraction`` 0, when the grids have
+    it) without emission hold the nodata value NaN, not 0: "no emission" and "not part of the
+    region" differ.
     """
     import rasterio
 
     crs_wkt, transform = _grid_georeference(ds)
     ny, nx = ds.sizes["y"], ds.sizes["x"]
     species = list(totals)
-    bands = [np.asarray(totals[sp], dtype=np.float32) for sp in species]
+    bands = [np.array(totals[sp], dtype=np.float32) for sp in species]  # copies: NaN set below
     for sp, band in zip(species, bands, strict=True):
         if band.shape != (ny, nx):
             raise InputDataError(
                 f"period total of {sp} has shape {band.shape}; the grid has {(ny, nx)}"
             )
+    outside = _outside_region(ds)
+    if outside is not None:
+        for band in bands:
+            # an emission placed outside the region (a user's point source) stays visible
+            band[outside & (band == 0)] = np.nan
     profile = {
         "driver": "GTiff",
         "width": nx,
         "height": ny,
         "count": len(bands),
         "dtype": "float32",
+        "nodata": np.nan,
         "crs": crs_wkt,
         "transform": transform,
         "compress": "deflate",

@@ -14,6 +14,7 @@ from typing import Any
 
 from gridcarbon.contracts import Document
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.cf import cf_dataset, cf_encoding, merge_encoding
 from gridcarbon.io.runfolder import atomic_write, write_gpkg_atomic
 from gridcarbon.io.tables import write_csv, write_excel
 
@@ -34,18 +35,29 @@ def json_default(value: Any) -> Any:
 def write_dataset_netcdf(
     ds: Any, path: str | Path, attrs: Mapping[str, str] | None = None, overwrite: bool = False
 ) -> Path:
-    """Write a (non-emission) Dataset as NetCDF4: arrays of 2 or more dimensions compressed,
-    text variables as fixed-width strings, ``attrs`` added as global attributes."""
+    """Write a (non-emission) Dataset as CF-1.10 NetCDF4: arrays of 2 or more dimensions
+    compressed, ``attrs`` added as global attributes (a ``title`` among them names the file's
+    content), the CF attributes and coordinate encoding of :mod:`gridcarbon.io.cf`."""
     ds = ds.copy()
     ds.attrs.update({k: str(v) for k, v in (attrs or {}).items()})
-    encoding = {
-        v: {"zlib": True, "complevel": 1}
-        for v in ds.data_vars
-        if ds[v].ndim >= 2 and ds[v].dtype.kind in "fiu"
-    }
+    ds = cf_dataset(ds)
     for v in list(ds.variables):
         if ds[v].dtype == object:
             ds[v] = ds[v].astype(str)
+    encoding = merge_encoding(
+        cf_encoding(ds),
+        {
+            v: {"zlib": True, "complevel": 1}
+            for v in ds.data_vars
+            if ds[v].ndim >= 2 and ds[v].dtype.kind in "fiu"
+        },
+        # a missing value the stage chose (e.g. -1 of a category code) is kept
+        {
+            v: {"_FillValue": ds[v].encoding["_FillValue"]}
+            for v in ds.data_vars
+            if "_FillValue" in ds[v].encoding
+        },
+    )
     return atomic_write(Path(path), lambda tmp: ds.to_netcdf(tmp, encoding=encoding), overwrite)
 
 

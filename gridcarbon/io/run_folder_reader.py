@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridcarbon.contracts import MapInputs, ZoningResult, run_file_name
 from gridcarbon.errors import InputFileError
+from gridcarbon.io.cf import beijing_bin_axis
 from gridcarbon.species import DEFAULT_SPECIES, Species
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
@@ -95,10 +96,19 @@ def _read_units(path: Path) -> gpd.GeoDataFrame:
 def _read_tallies(path: Path) -> tuple[xr.Dataset, xr.Dataset]:
     """The daily and the monthly tallies of ``zone_tally_daily.nc``."""
     ds = _open_dataset(path)
-    day = ds[[v for v in ds.data_vars if "day" in ds[v].dims]]
+    # the file's bin axes are UTC with Beijing labels; the zoning result's are Beijing labels
+    day = beijing_bin_axis(ds[[v for v in ds.data_vars if "day" in ds[v].dims]], "day")
     monthly = [v for v in ds.data_vars if "month" in ds[v].dims]
-    month = ds[monthly].rename({v: str(v).removesuffix(MONTHLY_SUFFIX) for v in monthly})
+    month = beijing_bin_axis(ds[monthly], "month")
+    month = month.rename(
+        {v: str(v).removesuffix(MONTHLY_SUFFIX) for v in month.data_vars if v in monthly}
+    )
     return day, month
+
+
+def _read_hotspots(path: Path) -> xr.Dataset:
+    """A hotspot Dataset with its bins labelled by Beijing time, as the zoning stage holds it."""
+    return beijing_bin_axis(_open_dataset(path), "time")
 
 
 def _read_diurnal(path: Path) -> xr.DataArray:
@@ -180,7 +190,7 @@ def read_map_inputs(
     units = take("units_gpkg", _read_units)
     tallies = take("tally_daily_nc", _read_tallies)
     diurnal = take("diurnal_nc", _read_diurnal)
-    hotspots = take("hotspots_day_nc", _open_dataset)
+    hotspots = take("hotspots_day_nc", _read_hotspots)
     zoning = None
     if units is not None:
         zoning = ZoningResult(

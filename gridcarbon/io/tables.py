@@ -227,6 +227,80 @@ def excel_safe_text(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
+#: Column-name endings that state a unit, and how a header note writes the unit.
+_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_t_per_km2", "t km-2"),
+    ("_share_pct", "%"),
+    ("_pct", "%"),
+    ("_km2_days", "km2 x days"),
+    ("_cell_days", "cell-days"),
+    ("_cell_hours", "cell-hours"),
+    ("_km2", "km2"),
+    ("_kg_per_h", "kg h-1"),
+    ("_kg", "kg"),
+    ("_t", "t"),
+    ("_hours", "hours"),
+    ("_m", "m"),
+)
+#: Widest column (characters) a sheet gets from its content.
+_MAX_WIDTH = 60
+
+
+def column_unit(name: str) -> str:
+    """The unit a column name states by its ending (``CO2_kg`` → ``kg``), or ``""``."""
+    for suffix, unit in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def _is_code_column(name: str) -> bool:
+    return name == "code" or name.endswith(("_code", "_id"))
+
+
+def _number_format(values: np.ndarray, integer: bool) -> str:
+    """Thousands separators, and for floats about three significant figures at the column's
+    typical magnitude (the stored value keeps its full precision)."""
+    if integer:
+        return "#,##0"
+    finite = np.abs(values[np.isfinite(values) & (values != 0)])
+    if finite.size == 0:
+        return "#,##0"
+    decimals = int(np.clip(2 - np.floor(np.log10(np.median(finite))), 0, 6))
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def _column_formats(df: pd.DataFrame) -> list[str | None]:
+    """The number format of each column: text ``@`` for codes, numbers by magnitude."""
+    out: list[str | None] = []
+    for name, s in df.items():
+        if _is_code_column(str(name)):
+            out.append("@")
+        elif pd.api.types.is_bool_dtype(s):
+            out.append(None)
+        elif pd.api.types.is_integer_dtype(s):
+            out.append("#,##0")
+        elif pd.api.types.is_float_dtype(s):
+            out.append(_number_format(s.to_numpy(dtype=float), False))
+        else:
+            out.append(None)
+    return out
+
+
+def _column_widths(df: pd.DataFrame) -> list[float]:
+    """Widths (characters) from the header and the longest shown value, at most 60."""
+    widths = []
+    for name, s in df.items():
+        if pd.api.types.is_float_dtype(s):
+            finite = s.to_numpy(dtype=float)
+            finite = np.abs(finite[np.isfinite(finite)])
+            digits = len(f"{finite.max():,.0f}") + 4 if finite.size else 4
+        else:
+            digits = int(s.astype(str).str.len().max()) if len(s) else 0
+        widths.append(min(max(len(str(name)), digits) + 2, _MAX_WIDTH))
+    return widths
+
+
 def write_excel(
     sheets: Mapping[str, pd.DataFrame], path: str | Path, overwrite: bool = False
 ) -> Path:
@@ -251,14 +325,22 @@ def write_excel(
     Text is never a formula: openpyxl turns any string starting with ``=`` into one, so each
     text cell is typed as a string after its value is set; nothing is added to the text.
     Missing and non-finite numbers become empty cells.
+
+    Laid out for analysts: the header row frozen and filtered, column widths from the content,
+    numbers with thousands separators and about three significant figures (a display format:
+    the cells keep full precision), codes (``*_code``, ``*_id``) as text cells formatted as
+    text, and each header that names a unit by its ending (``_kg``, ``_t_per_km2``, ``_pct``)
+    noted with that unit.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.utils import get_column_letter
 
     def w(tmp: Path) -> None:
         wb = Workbook(write_only=True)  # streaming writer: fast for large sheets
 
-        def cell(ws: Any, v: Any) -> Any:
+        def cell(ws: Any, v: Any, number_format: str | None = None) -> Any:
             if v is None or v is pd.NA or v is pd.NaT:
                 return None
             if isinstance(v, np.generic):
@@ -269,17 +351,39 @@ def write_excel(
                 return v.to_pydatetime()
             if isinstance(v, dict | list | tuple):  # e.g. a JSON-like setting in a provenance sheet
                 v = str(v)
+            if number_format == "@" and not isinstance(v, bool):
+                v = str(v)  # a code is text, whatever type the table held it in
             if isinstance(v, str):
                 text = WriteOnlyCell(ws, value=excel_safe_text(v))
                 text.data_type = "s"
+                if number_format == "@":
+                    text.number_format = "@"
                 return text
+            if number_format is not None and isinstance(v, int | float) and not isinstance(v, bool):
+                number = WriteOnlyCell(ws, value=v)
+                number.number_format = number_format
+                return number
             return v
+
+        def header(ws: Any, name: str) -> Any:
+            c = cell(ws, name)
+            unit = column_unit(name)
+            if unit:
+                c.comment = Comment(f"unit: {unit}", "gridcarbon")
+            return c
 
         for name, df in sheets.items():
             ws = wb.create_sheet(title=excel_safe_text(name)[:31])
-            ws.append([cell(ws, str(c)) for c in df.columns])
+            formats = _column_formats(df)
+            for i, width in enumerate(_column_widths(df), start=1):
+                ws.column_dimensions[get_column_letter(i)].width = width
+            if len(df.columns):
+                ws.freeze_panes = "A2"
+                last = get_column_letter(len(df.columns))
+                ws.auto_filter.ref = f"A1:{last}{len(df) + 1}"
+            ws.append([header(ws, str(c)) for c in df.columns])
             for row in df.itertuples(index=False, name=None):
-                ws.append([cell(ws, v) for v in row])
+                ws.append([cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
         wb.save(tmp)
 
     path = Path(path)

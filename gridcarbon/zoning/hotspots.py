@@ -334,7 +334,11 @@ def hotspot_level(
                 "hot_q0.05 hot_q0.01",
             },
         )
-        data[f"n_hot_{s}"] = (("time",), hot[s].reshape(hot[s].shape[0], -1).sum(axis=1))
+        data[f"n_hot_{s}"] = (
+            ("time",),
+            hot[s].reshape(hot[s].shape[0], -1).sum(axis=1),
+            {"long_name": f"number of {s} hotspot cells in the time step", "units": "1"},
+        )
     summary = []
     for combo in colocation_sets(species):
         name = set_name(combo)
@@ -353,11 +357,21 @@ def hotspot_level(
         obs_t = allhot.reshape(allhot.shape[0], -1).sum(axis=1)
         h = [hot[s].reshape(hot[s].shape[0], -1).sum(axis=1).astype(np.float64) for s in combo]
         exp_t = np.prod(h, axis=0) / float(n) ** (len(combo) - 1)
-        data[f"n_coloc_{name}"] = (("time",), obs_t)
+        data[f"n_coloc_{name}"] = (
+            ("time",),
+            obs_t,
+            {
+                "long_name": f"number of co-located {'+'.join(combo)} hotspot cells in the time step",
+                "units": "1",
+            },
+        )
         data[f"expected_coloc_{name}"] = (
             ("time",),
             exp_t,
-            {"long_name": "expected co-located cells if the species' hot cells were independent"},
+            {
+                "long_name": "expected co-located cells if the species' hot cells were independent",
+                "units": "1",
+            },
         )
         obs, exp = int(obs_t.sum()), float(exp_t.sum())
         row = {
@@ -430,9 +444,21 @@ def hotspot_level(
                     "flag_meanings": " ".join(c.replace(" ", "_") for c in EMERGING_CATEGORIES),
                 },
             )
-            ds[f"{s}_mk_z"] = (("y", "x"), mk["z"].astype(np.float32))
-            ds[f"{s}_mk_p"] = (("y", "x"), mk["p"].astype(np.float32))
-            ds[f"{s}_mk_tau"] = (("y", "x"), mk["Tau"].astype(np.float32))
+            # -1 outside the region: the files write it as the variable's missing value
+            ds[f"{s}_emerging"].encoding["_FillValue"] = np.int8(-1)
+            for key, stat, what in (
+                ("z", "z", "z-score"),
+                ("p", "p", "p-value"),
+                ("tau", "Tau", "Kendall's tau"),
+            ):
+                ds[f"{s}_mk_{key}"] = (
+                    ("y", "x"),
+                    mk[stat].astype(np.float32),
+                    {
+                        "long_name": f"Mann-Kendall trend {what} of the {s} {label} z over {level} bins",
+                        "units": "1",
+                    },
+                )
     if not keep_z:
         ds = ds.drop_vars([f"{s}_z" for s in species])
     ds.attrs.update(

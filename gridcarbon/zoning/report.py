@@ -23,6 +23,7 @@ from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
 from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
+from gridcarbon.zoning.tally import utc_bin_axis
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.species import Species
@@ -35,6 +36,9 @@ __all__ = [
     "render_html",
     "zoning_documents",
 ]
+
+#: How file titles name a hotspot level's bins.
+_BIN_TITLE = {"hour": "hour", "day": "Beijing day", "month": "Beijing month"}
 
 #: Colour of a series without one.
 _DEFAULT_COLOUR = "#377eb8"
@@ -487,7 +491,8 @@ def zoning_documents(
     add("units_daily_csv", "csv", daily, bom=True)
     add("units_monthly_csv", "csv", monthly, bom=True)
     add("colocation_csv", "csv", result.colocation, bom=True)
-    sheets = {
+    synthetic = prov.get("synthetic") == "true"
+    figures = {
         "units": table,
         "by_category": result.rollups["category"],
         "by_subtype": result.rollups["subtype"],
@@ -495,26 +500,64 @@ def zoning_documents(
         "by_county": result.rollups["county_code"],
         "colocation": result.colocation,
         "monthly": monthly,
+    }
+    sheets = {
+        # every row of figures says whether it rests on synthetic data (filterable)
+        **{name: df.assign(synthetic=synthetic) for name, df in figures.items()},
         "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
     add("excel", "xlsx", sheets)
     add("html", "html", render_html(html_context(result, config, prov)))
+    hours = result.tally["time"].values  # the UTC hours every bin axis is restated on
+
+    def cf_attrs(title: str) -> dict[str, str]:
+        return {**prov, "title": f"gridcarbon {title}"}
+
     if config.keep_hourly:
         hourly = result.tally.copy()
         for v in hourly.data_vars:
             if hourly[v].ndim > 1:
                 hourly[v] = hourly[v].astype(np.float32)
-        add("tally_hourly_nc", "netcdf", hourly, attrs=prov)
+        hourly["time"].attrs.update(
+            {"standard_name": "time", "long_name": "start of hour (UTC)", "bounds": "time_bnds"}
+        )
+        hourly["time_bnds"] = (
+            ("time", "nv"),
+            np.stack([hours, hours + np.timedelta64(1, "h")], axis=1),
+        )
+        add(
+            "tally_hourly_nc",
+            "netcdf",
+            hourly,
+            attrs=cf_attrs("hourly emission per control unit"),
+        )
     monthly_vars = {v: f"{v}_monthly" for v in result.tally_month.data_vars}
     add(
         "tally_daily_nc",
         "netcdf",
-        xr.merge([result.tally_day, result.tally_month.rename(monthly_vars)]),
-        attrs=prov,
+        xr.merge(
+            [
+                utc_bin_axis(result.tally_day, "day", "day", hours),
+                utc_bin_axis(result.tally_month.rename(monthly_vars), "month", "month", hours),
+            ]
+        ),
+        attrs=cf_attrs("emission per control unit by Beijing day and month"),
     )
-    add("diurnal_nc", "netcdf", result.diurnal.to_dataset(), attrs=prov)
+    add(
+        "diurnal_nc",
+        "netcdf",
+        result.diurnal.to_dataset(),
+        attrs=cf_attrs("mean diurnal emission profile per control unit"),
+    )
     for level, ds in result.hotspots.items():
-        add(f"hotspots_{level}_nc", "netcdf", ds, attrs=prov)
+        add(
+            f"hotspots_{level}_nc",
+            "netcdf",
+            utc_bin_axis(ds, "time", level, hours),
+            attrs=cf_attrs(
+                f"hotspots and co-located hotspots by {_BIN_TITLE[level]}",
+            ),
+        )
     add("qa_json", "json", result.qa.to_dict())
     return docs

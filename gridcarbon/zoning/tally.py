@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.cf import BEIJING_LABELS
 from gridcarbon.kernels.tally import (
     add_points_to_units,
     coverage_apply,
@@ -270,25 +271,30 @@ def zone_tally(
     if "sector" in grids.dims:
         coords["sector"] = ("sector", grids["sector"].values)
     if units is not None:
-        for col in (
-            "unit_code",
-            "unit_name",
-            "category",
-            "subtype",
-            "county_code",
-            "city_code",
-            "area_km2",
-        ):
+        for col, attrs in _UNIT_COORDS.items():
             if col in units:
-                coords[col if col != "unit_code" else "unit"] = ("unit", units[col].to_numpy())
+                name = col if col != "unit_code" else "unit"
+                coords[name] = ("unit", units[col].to_numpy(), attrs)
     else:
-        coords["unit"] = ("unit", np.asarray(overlay.codes).astype(str))
+        coords["unit"] = ("unit", np.asarray(overlay.codes).astype(str), _UNIT_COORDS["unit_code"])
     ds = xr.Dataset(data, coords=coords)
     ds.attrs["note"] = (
         "area sources by exact coverage fractions (F @ grid); point sources by "
         "point-in-polygon; <sp>_outside = grid total - units"
     )
     return ds
+
+
+#: The units-table columns a tally carries as coordinates along ``unit``, with their attributes.
+_UNIT_COORDS: dict[str, dict[str, str]] = {
+    "unit_code": {"long_name": "control unit code"},
+    "unit_name": {"long_name": "control unit name"},
+    "category": {"long_name": "control unit category (三线一单)"},
+    "subtype": {"long_name": "control unit subtype"},
+    "county_code": {"long_name": "county administrative code"},
+    "city_code": {"long_name": "city administrative code"},
+    "area_km2": {"long_name": "area of the control unit", "units": "km2"},
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,6 +313,78 @@ def beijing_labels(time: np.ndarray, freq: str) -> np.ndarray:
     if freq == "period":
         return np.full(len(t), t[0].floor("D").to_datetime64())
     raise InputDataError(f"unknown time aggregation {freq!r}; use hour, day, month or period")
+
+
+def utc_bin_axis(ds: xr.Dataset, dim: str, level: str, hours_utc: np.ndarray) -> xr.Dataset:
+    """``ds`` with its Beijing-labelled bin axis ``dim`` restated in UTC, for the files.
+
+    In memory the zoning stage labels its bins by Beijing time (naive, UTC+8: the Beijing hour,
+    the date, the first of the month).  In a file every time coordinate is UTC: ``dim`` becomes
+    the start of the bin's first hour (UTC) with ``<dim>_bnds`` (start of the first, end of the
+    last hour of the period in the bin), and day and month bins keep their meaning in a
+    ``beijing_date`` (``YYYY-MM-DD``) or ``beijing_month`` (``YYYY-MM``) coordinate.  Hour bins
+    then equal the emission grids' hourly axis; the bounds of day and month bins tile it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        With the coordinate ``dim`` of Beijing bin labels (:func:`beijing_labels`).
+    dim : str
+        The bin dimension (``time``, ``day``, ``month``).
+    level : "hour", "day" or "month"
+    hours_utc : array of datetime64
+        The hour-beginning UTC stamps of the period the bins were summed over.
+
+    Raises
+    ------
+    InputDataError
+        A bin holds none of the hours (the bins and the hours are not of one period).
+    """
+    labels = pd.DatetimeIndex(ds[dim].values)
+    hours = pd.Series(
+        pd.DatetimeIndex(hours_utc), index=pd.DatetimeIndex(beijing_labels(hours_utc, level))
+    )
+    step = pd.Timedelta(hours=1)
+    grouped = hours.groupby(level=0)
+    first, last = grouped.min(), grouped.max()
+    missing = labels.difference(first.index)
+    if len(missing):
+        raise InputDataError(
+            f"{level} bin(s) {[str(m) for m in missing[:3]]} hold none of the period's hours "
+            f"{hours.iloc[0]} .. {hours.iloc[-1]} UTC; the bins and the hours are of different runs"
+        )
+    start = pd.DatetimeIndex(first.loc[labels].to_numpy())
+    end = pd.DatetimeIndex(last.loc[labels].to_numpy()) + step
+    what = {"hour": "hour", "day": "Beijing day (UTC+8)", "month": "Beijing month (UTC+8)"}[level]
+    out = ds.assign_coords(
+        {
+            dim: (
+                dim,
+                start.values,
+                {
+                    "standard_name": "time",
+                    "long_name": f"start of the {what} (UTC)"
+                    if level == "hour"
+                    else f"start of the first hour of the period in the {what}, UTC",
+                    "bounds": f"{dim}_bnds",
+                    "axis": "T",
+                },
+            )
+        }
+    )
+    out[f"{dim}_bnds"] = ((dim, "nv"), np.stack([start.values, end.values], axis=1))
+    if level in BEIJING_LABELS:
+        name, fmt = BEIJING_LABELS[level]
+        out = out.assign_coords(
+            {
+                name: (
+                    dim,
+                    np.asarray(labels.strftime(fmt), dtype=str),
+                    {"long_name": f"the {what} of the bin"},
+                )
+            }
+        )
+    return out
 
 
 def aggregate_time(
@@ -343,7 +421,12 @@ def tally_at(tally: xr.Dataset, freq: str, species: Sequence[str]) -> xr.Dataset
             )
         for var in (f"{s}_outside", f"{s}_grid_total"):
             v, lab = aggregate_time(tally[var].values, time, freq, axis=0)
-            out[var] = ((freq,), v, {"units": "kg"})
+            what = "outside every unit" if var.endswith("_outside") else "whole grid"
+            out[var] = (
+                (freq,),
+                v,
+                {"units": "kg", "long_name": f"{s} {what} (area + points) per Beijing {freq}"},
+            )
     coords = {k: v for k, v in tally.coords.items() if "time" not in v.dims}
     coords[freq] = (freq, lab)
     ds = xr.Dataset(out, coords=coords)
@@ -406,7 +489,18 @@ def diurnal_profile(tally: xr.Dataset, species: Sequence[str]) -> xr.DataArray:
     return xr.DataArray(
         out,
         dims=("unit", "hour", "species"),
-        coords={"unit": tally["unit"].values, "hour": np.arange(24), "species": list(species)},
+        coords={
+            "unit": ("unit", tally["unit"].values, {"long_name": "control unit code"}),
+            "hour": ("hour", np.arange(24), {"long_name": "hour of day, Beijing time (UTC+8)"}),
+            "hour_of_day_beijing": (
+                "hour",
+                np.arange(24),
+                {
+                    "long_name": "hour of day in Beijing time (UTC+8), hour-beginning: 0 = 00:00-01:00"
+                },
+            ),
+            "species": ("species", list(species), {"long_name": "emitted species"}),
+        },
         name="diurnal_profile",
         attrs={
             "units": "kg h-1",

@@ -189,8 +189,14 @@ def test_round_trip_netcdf_zarr_geotiff(tmp_path, small_cfg):
         assert src.count == 3
         assert src.descriptions[0] == "CO2 total emission over the period (kg per cell)"
         co2 = src.read(1)
+        assert np.isnan(src.nodata)
+    # cells outside the region are nodata, the rest hold the period totals
+    outside = ds["region_fraction"].values <= 0
+    assert np.isnan(co2[outside]).all() and np.isfinite(co2[~outside]).all()
     np.testing.assert_allclose(
-        co2.sum(dtype=np.float64), float(ds["CO2"].sum()) + float(ds["CO2_point"].sum()), rtol=1e-5
+        np.nansum(co2, dtype=np.float64),
+        float(ds["CO2"].sum()) + float(ds["CO2_point"].sum()),
+        rtol=1e-5,
     )
 
 
