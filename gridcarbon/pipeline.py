@@ -622,7 +622,12 @@ def zoning_inputs(config: RunConfig, grid: Any, scenario: Scenario | None = None
             )
         source = scenario.control_units
         synthetic = scenario.synthetic_units
-        name = f"{'synthetic ' if synthetic else ''}control units of the {scenario.name} scenario"
+        # named by the scenario's own label of them: "embedded synthetic units (<where from>)"
+        name = (
+            "embedded synthetic " + synthetic.removeprefix("control ")
+            if synthetic
+            else f"control units of the {scenario.name} scenario"
+        )
         zoning = zoning.model_copy(update={"check_offset": False})  # meant for users' files
     else:
         source = zoning.units_path
