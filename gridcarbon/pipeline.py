@@ -646,6 +646,14 @@ def _in_crs(geometry: Any, crs: Any, target: Any) -> Any:
     return gpd.GeoSeries([geometry], crs=crs).to_crs(target).iloc[0]
 
 
+#: What the zone outputs say they tallied, by the kind of grids.
+_FIGURES = {
+    "posterior": "posterior emissions (the prior corrected by a station inversion; "
+    "σ from its posterior covariance)",
+    "prior": "prior emissions (the inventory, not corrected by observations)",
+}
+
+
 def zone_report(
     config: RunConfig,
     grids: xr.Dataset,
@@ -698,6 +706,7 @@ def zone_report(
         version=gridcarbon_version(),
         checksums=checksums,
         synthetic_units=inputs.synthetic_units,
+        figures=_FIGURES[grids_kind],
     )
     t = time.perf_counter()
     files = write_documents(zoning_documents(result, config.zoning, provenance), folder)

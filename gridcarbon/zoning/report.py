@@ -161,6 +161,7 @@ th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
 .small{font-size:11px;color:#555}
 </style></head><body>
 <h1>{{ title }}</h1>
+{% if figures %}<p class="figures"><b>Figures tallied:</b> {{ figures }}</p>{% endif %}
 {% if synthetic %}<p class="synthetic"><b>Synthetic data.</b> {{ synthetic }}</p>{% endif %}
 <h2>Summary</h2>
 <ul>{% for line in summary %}<li>{{ line }}</li>{% endfor %}</ul>
@@ -222,6 +223,7 @@ def provenance_record(
     version: str,
     checksums: Mapping[str, str] = {},  # noqa: B006 - read only
     synthetic_units: str = "",
+    figures: str = "",
 ) -> dict[str, str]:
     """The provenance every zoning output carries (NetCDF and GeoPackage attributes, the Excel
     sheet ``provenance``, the report).
@@ -241,6 +243,9 @@ def provenance_record(
         SHA-256 of further input files (the units file, the grids file), added to the grids'.
     synthetic_units : str
         Non-empty when the units are synthetic: the component named in ``synthetic_components``.
+    figures : str
+        Which emissions were tallied (prior or posterior, and which inversion), said in every
+        output's metadata and at the top of the report.
     """
     sums: dict[str, str] = {}
     try:
@@ -253,7 +258,7 @@ def provenance_record(
     if synthetic_units:
         synthetic = "true"
         components = (components + "; " if components else "") + synthetic_units
-    return {
+    record = {
         "gridcarbon_version": version,
         "config": config_text,
         "input_checksums": json.dumps(sums),
@@ -261,6 +266,9 @@ def provenance_record(
         "synthetic_components": components,
         "units_source": qa.source,
     }
+    if figures:
+        record["figures"] = figures
+    return record
 
 
 def _hotspot_method(config: ZoningConfig) -> str:
@@ -385,6 +393,7 @@ def html_context(
         "title": "gridcarbon zone report — co-located "
         + "/".join(label[s] for s in names)
         + " hotspots by control unit",
+        "figures": provenance.get("figures", ""),
         "synthetic": (
             "This report depends on synthetic data: " + provenance.get("synthetic_components", "")
         )

@@ -46,3 +46,28 @@ def test_posterior_std_of_a_run(tmp_path):
         emits = zoning.table[f"{sp}_kg"] > 0
         assert (got[emits] > 0).all()
         assert np.median(zoning.table.loc[emits, f"{sp}_posterior_cv"]) < 1.0
+    # every zone output says what it tallied: the report visibly, the files in their metadata
+    html = (tmp_path / "run" / "zone_report.html").read_text(encoding="utf-8")
+    assert "<b>Figures tallied:</b> posterior emissions" in html
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "run" / "zone_tally_daily.nc") as daily:
+        assert daily.attrs["figures"].startswith("posterior emissions")
+
+
+def test_a_prior_only_run_says_its_zone_figures_are_the_prior(tmp_path):
+    import gridcarbon
+    from gridcarbon.config import RunConfig
+
+    cfg = RunConfig.validate_dict(
+        {
+            "grid": {"cell_size_m": 30000.0},
+            "period": {"start": dt.date(2023, 1, 20), "end": dt.date(2023, 1, 22)},
+            "inversion": {"enabled": False},
+            "zoning": {"gi_radius_m": 65000.0, "toroidal_shifts": 0, "hourly_hotspots": False},
+            "maps": {"enabled": False},
+        }
+    )
+    gridcarbon.run(cfg, out_dir=tmp_path / "run")
+    html = (tmp_path / "run" / "zone_report.html").read_text(encoding="utf-8")
+    assert "<b>Figures tallied:</b> prior emissions (the inventory" in html
