@@ -120,6 +120,7 @@ def run_missing(args, cache_path: Path) -> bool:
                 if time.perf_counter() - t_start > budget:
                     return False
                 t2 = time.perf_counter()
+                c2 = time.process_time()
                 res = run_osse(
                     prior,
                     scenario,
@@ -131,6 +132,7 @@ def run_missing(args, cache_path: Path) -> bool:
                     cross_species_zero=(mode == "perturbed"),
                 )
                 wall = time.perf_counter() - t2
+                cpu = time.process_time() - c2
                 rec = {
                     "key": _key(month, mode, s, chash),
                     "month": month,
@@ -138,12 +140,13 @@ def run_missing(args, cache_path: Path) -> bool:
                     "seed": s,
                     "config_hash": chash,
                     "wall_s": wall,
+                    "cpu_s": cpu,
                     "system_s": t_system,
                     "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
                     "rows": res.table.assign(replicate=s).to_dict(orient="records"),
                 }
                 _append(cache_path, rec)
-                print(f"    seed {s}: {wall:.1f} s", flush=True)
+                print(f"    seed {s}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
             del system
             gc.collect()
     return True
@@ -183,15 +186,19 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             )
             summary = interval_summary(table, args.focus_species)
             wall = np.array([r["wall_s"] for r in recs])
+            cpu = np.array([r.get("cpu_s", np.nan) for r in recs])
             name = f"2023-{month:02d} {mode}"
             results[name] = {
                 "replicates": len(recs),
                 "seconds_per_replicate_mean": float(wall.mean()),
+                "cpu_seconds_per_replicate_mean": float(np.nanmean(cpu))
+                if np.isfinite(cpu).any()
+                else None,
                 "intervals": summary,
             }
             print(
-                f"\n=== {name}: {len(recs)} replicates, {wall.mean():.1f} s per replicate "
-                f"(min {wall.min():.1f}, max {wall.max():.1f}) ===",
+                f"\n=== {name}: {len(recs)} replicates, {wall.mean():.1f} s wall per replicate "
+                f"(min {wall.min():.1f}, max {wall.max():.1f}), CPU {np.nanmean(cpu):.1f} s ===",
                 flush=True,
             )
             for label, by_species in summary.items():
