@@ -4,7 +4,7 @@ perfect-transport twin (R without the transport term: the network's ceiling), fo
 months of 2023.  Everything is SYNTHETIC.
 
 Resumable: each replicate's scores are appended, one JSON line per replicate, to a cache keyed
-by month, mode, seed and a hash of the inversion configuration; a replicate already in the cache
+by month, mode, seed and a hash of the inversion settings that differ from the defaults; a replicate already in the cache
 is skipped, and no new replicate is started after ``--budget-minutes`` (a run ends after that
 plus one replicate), so a long experiment is done in chunks by running the same command again.
 At the end (and with ``--summary-only``) it prints every score of the cached replicates with
@@ -71,7 +71,11 @@ def _run_config(month: int):
 
 
 def _config_hash(config) -> str:
-    return hashlib.sha1(config.inversion.model_dump_json().encode()).hexdigest()[:12]
+    """Hash of the inversion settings that differ from the defaults (a new setting whose
+    default keeps the old behaviour keeps the cache valid; after changing a default in the
+    code, start a new cache with another ``--out``)."""
+    changed = config.inversion.model_dump_json(exclude_defaults=True)
+    return hashlib.sha1(changed.encode()).hexdigest()[:12]
 
 
 def run_missing(args, cache_path: Path) -> bool:
@@ -152,7 +156,9 @@ def run_missing(args, cache_path: Path) -> bool:
     return True
 
 
-def _fmt(v: dict) -> str:
+def _fmt(v: dict | float) -> str:
+    if not isinstance(v, dict):  # a plain figure (e.g. the mean number of cells)
+        return "–" if v is None or not np.isfinite(v) else f"{v:.1f}"
     e, lo, hi = v.get("estimate"), v.get("low"), v.get("high")
     if e is None or not np.isfinite(e):
         return "–"
