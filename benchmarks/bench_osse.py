@@ -162,7 +162,7 @@ def _fmt(v: dict | float) -> str:
     e, lo, hi = v.get("estimate"), v.get("low"), v.get("high")
     if e is None or not np.isfinite(e):
         return "–"
-    text = f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    text = f"{e:+.3f}" if lo is None else f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]"
     if "wilson_low" in v:
         text += f" W[{v['wilson_low']:.3f}, {v['wilson_high']:.3f}]"
     return text
