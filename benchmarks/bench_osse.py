@@ -1,76 +1,257 @@
-"""The full OSSE on the default: one month (January 2023), the default network and grid,
-CO2 + NOx + VOC, default B and R, >= 20 seeded replicates of the identical twin and of the
-perturbed-transport experiment.  Prints the targets of issue 3 against the measured figures and
-writes the per-replicate table and summary to ``benchmarks/results/``.  Everything is SYNTHETIC.
+"""The full OSSE on the default: the default network and grid, CO2 + NOx + VOC, default B and
+R, seeded replicates of the perturbed-transport experiment, the identical twin and the
+perfect-transport twin (R without the transport term: the network's ceiling), for one or more
+months of 2023.  Everything is SYNTHETIC.
 
-Usage: python benchmarks/bench_osse.py [--replicates 20] [--modes identical perturbed]
+Resumable: each replicate's scores are appended, one JSON line per replicate, to a cache keyed
+by month, mode, seed and a hash of the inversion settings that differ from the defaults; a replicate already in the cache
+is skipped, and no new replicate is started after ``--budget-minutes`` (a run ends after that
+plus one replicate), so a long experiment is done in chunks by running the same command again.
+At the end (and with ``--summary-only``) it prints every score of the cached replicates with
+its 95 % interval (percentile bootstrap over replicates; proportions with Wilson intervals)
+and writes the summaries to ``<out>/osse_intervals.json``.
+
+Usage::
+
+    python benchmarks/bench_osse.py --months 1 4 7 --replicates 50 --seed 40000
+    python benchmarks/bench_osse.py --months 1 --replicates 3 --modes perturbed identical perfect
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import gc
+import hashlib
 import json
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--replicates", type=int, default=20)
-    ap.add_argument("--modes", nargs="+", default=["identical", "perturbed"])
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--out", default="osse-results")
-    args = ap.parse_args()
+def _key(month: int, mode: str, seed: int, config_hash: str) -> str:
+    return f"2023-{month:02d}|{mode}|{seed}|{config_hash}"
 
-    from gridcarbon.config import RunConfig
-    from gridcarbon.contracts import Document
-    from gridcarbon.inversion.osse import run_osse
-    from gridcarbon.inversion.outputs import osse_documents
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.io.outputs import write_documents
-    from gridcarbon.pipeline import build_prior, inversion_inputs
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    config = RunConfig()
-    ic = config.inversion
-    t0 = time.perf_counter()
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    system = ObservationSystem(prior, scenario, ic)
-    print(f"setup {time.perf_counter() - t0:.1f} s; {system.info()}", flush=True)
-    for mode in args.modes:
-        t = time.perf_counter()
-        res = run_osse(
-            prior,
-            scenario,
-            ic,
-            mode=mode,
-            replicates=args.replicates,
-            seed=args.seed,
-            system=system,
-            cross_species_zero=(mode == "perturbed"),
-            progress=True,
-        )
-        docs = osse_documents(res)
-        table_name, summary_name = docs
-        summary = {
-            **docs[summary_name].content,
-            "wall_s": time.perf_counter() - t,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-        }
-        docs[summary_name] = Document("json", summary)
-        write_documents(docs, out, overwrite=True)
-        print(json.dumps(summary, indent=2, default=_default), flush=True)
+def _read_cache(path: Path) -> dict[str, dict]:
+    """The cached replicates by key (a line cut short by an interrupted write is skipped)."""
+    out: dict[str, dict] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        out[rec["key"]] = rec
+    return out
+
+
+def _append(path: Path, rec: dict) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(rec, default=_default) + "\n")
+        f.flush()
 
 
 def _default(o):
     if isinstance(o, np.integer | np.floating | np.bool_):
         return o.item()
     return str(o)
+
+
+def _run_config(month: int):
+    from gridcarbon.config import RunConfig
+
+    start = dt.date(2023, month, 1)
+    end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    return RunConfig.validate_dict({"period": {"start": str(start), "end": str(end)}})
+
+
+def _config_hash(config) -> str:
+    """Hash of the inversion settings that differ from the defaults (a new setting whose
+    default keeps the old behaviour keeps the cache valid; after changing a default in the
+    code, start a new cache with another ``--out``)."""
+    changed = config.inversion.model_dump_json(exclude_defaults=True)
+    return hashlib.sha1(changed.encode()).hexdigest()[:12]
+
+
+def run_missing(args, cache_path: Path) -> bool:
+    """Run the replicates missing from the cache within the time budget; True when all done."""
+    from gridcarbon.inversion.osse import perfect_transport_config, run_osse
+    from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior, inversion_inputs
+
+    t_start = time.perf_counter()
+    budget = args.budget_minutes * 60.0
+    cached = _read_cache(cache_path)
+    for month in args.months:
+        config = _run_config(month)
+        chash = _config_hash(config)
+        todo = {
+            mode: [
+                s
+                for s in range(args.seed, args.seed + args.replicates)
+                if _key(month, mode, s, chash) not in cached
+            ]
+            for mode in args.modes
+        }
+        if not any(todo.values()):
+            continue
+        if time.perf_counter() - t_start > budget:
+            return False
+        t0 = time.perf_counter()
+        prior = build_prior(config)
+        scenario, _ = inversion_inputs(config, prior, with_observations=False)
+        print(f"2023-{month:02d}: prior and scenario {time.perf_counter() - t0:.1f} s", flush=True)
+        for mode, seeds in todo.items():
+            if not seeds:
+                continue
+            if time.perf_counter() - t_start > budget:
+                return False
+            ic = (
+                perfect_transport_config(config.inversion)
+                if mode == "perfect"
+                else config.inversion
+            )
+            t1 = time.perf_counter()
+            system = ObservationSystem(prior, scenario, ic)
+            t_system = time.perf_counter() - t1
+            print(f"  {mode}: system {t_system:.1f} s; {system.info()}", flush=True)
+            for s in seeds:
+                if time.perf_counter() - t_start > budget:
+                    return False
+                t2 = time.perf_counter()
+                c2 = time.process_time()
+                res = run_osse(
+                    prior,
+                    scenario,
+                    config.inversion,
+                    mode=mode,
+                    replicates=1,
+                    seed=s,
+                    system=system,
+                    cross_species_zero=(mode == "perturbed"),
+                )
+                wall = time.perf_counter() - t2
+                cpu = time.process_time() - c2
+                rec = {
+                    "key": _key(month, mode, s, chash),
+                    "month": month,
+                    "mode": mode,
+                    "seed": s,
+                    "config_hash": chash,
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                    "system_s": t_system,
+                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                    "rows": res.table.assign(replicate=s).to_dict(orient="records"),
+                }
+                _append(cache_path, rec)
+                print(f"    seed {s}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+            del system
+            gc.collect()
+    return True
+
+
+def _fmt(v: dict | float) -> str:
+    if not isinstance(v, dict):  # a plain figure (e.g. the mean number of cells)
+        return "–" if v is None or not np.isfinite(v) else f"{v:.1f}"
+    e, lo, hi = v.get("estimate"), v.get("low"), v.get("high")
+    if e is None or not np.isfinite(e):
+        return "–"
+    text = f"{e:+.3f}" if lo is None else f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    if "wilson_low" in v:
+        text += f" W[{v['wilson_low']:.3f}, {v['wilson_high']:.3f}]"
+    return text
+
+
+def summarise_cache(args, cache_path: Path, out: Path) -> None:
+    """Print every score of the cached replicates with its 95 % interval; write them as JSON."""
+    from gridcarbon.inversion.osse_scores import interval_summary
+
+    cached = _read_cache(cache_path)
+    results: dict = {}
+    for month in args.months:
+        chash = _config_hash(_run_config(month))
+        for mode in args.modes:
+            recs = [
+                r
+                for r in cached.values()
+                if r["month"] == month
+                and r["mode"] == mode
+                and r["config_hash"] == chash
+                and args.seed <= r["seed"] < args.seed + args.replicates
+            ]
+            if not recs:
+                continue
+            table = pd.DataFrame([row for r in recs for row in r["rows"]]).astype(
+                {"replicate": int}
+            )
+            summary = interval_summary(table, args.focus_species)
+            wall = np.array([r["wall_s"] for r in recs])
+            cpu = np.array([r.get("cpu_s", np.nan) for r in recs])
+            name = f"2023-{month:02d} {mode}"
+            results[name] = {
+                "replicates": len(recs),
+                "seconds_per_replicate_mean": float(wall.mean()),
+                "cpu_seconds_per_replicate_mean": float(np.nanmean(cpu))
+                if np.isfinite(cpu).any()
+                else None,
+                "intervals": summary,
+            }
+            print(
+                f"\n=== {name}: {len(recs)} replicates, {wall.mean():.1f} s wall per replicate "
+                f"(min {wall.min():.1f}, max {wall.max():.1f}), CPU {np.nanmean(cpu):.1f} s ===",
+                flush=True,
+            )
+            for label, by_species in summary.items():
+                species = [s for s in by_species if s != "cities"]
+                names = sorted({k for s in species for k in by_species[s]})
+                print(f"-- {label}: score | " + " | ".join(species))
+                for k in names:
+                    cells = [_fmt(by_species[s][k]) if k in by_species[s] else "–" for s in species]
+                    print(f"{k} | " + " | ".join(cells))
+                for code, rec in by_species.get("cities", {}).items():
+                    if code == "all_cities_calibration_rms":
+                        print(f"cities, RMS(error/σ) over all | {_fmt(rec)}")
+                        continue
+                    for k, v in rec.items():
+                        print(f"city {code} {k} | {_fmt(v)}")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "osse_intervals.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, default=_default), encoding="utf-8")
+    tmp.replace(out / "osse_intervals.json")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--months", type=int, nargs="+", default=[1, 4, 7])
+    ap.add_argument("--modes", nargs="+", default=["perturbed", "identical", "perfect"])
+    ap.add_argument("--replicates", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=40000, help="seed of the first replicate")
+    ap.add_argument("--out", default="osse-results", help="folder of the cache and summaries")
+    ap.add_argument("--budget-minutes", type=float, default=9.0)
+    ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--focus-species", default="CO2")
+    args = ap.parse_args()
+    for m in args.months:
+        if not 1 <= m <= 12:
+            ap.error(f"--months: {m} is not a month (1-12)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_path = out / "osse_replicates.jsonl"
+    if not args.summary_only:
+        done = run_missing(args, cache_path)
+        if not done:
+            print(
+                f"\ntime budget ({args.budget_minutes} min) reached: run the same command again "
+                f"to continue (cache {cache_path})",
+                flush=True,
+            )
+    summarise_cache(args, cache_path, out)
 
 
 if __name__ == "__main__":

@@ -216,6 +216,21 @@ RUN_FILES: tuple[RunFile, ...] = (
         "OSSE targets against the measured figures, identical twin (`gridcarbon osse`)",
         False,
     ),
+    RunFile(
+        "osse_perfect",
+        "osse_perfect.csv",
+        "inversion",
+        "OSSE scores per replicate and species, perfect-transport twin (R without the "
+        "transport term; `gridcarbon osse --mode perfect`)",
+        False,
+    ),
+    RunFile(
+        "osse_perfect_summary",
+        "osse_perfect_summary.json",
+        "inversion",
+        "OSSE targets against the measured figures, perfect-transport twin (`gridcarbon osse`)",
+        False,
+    ),
     RunFile("units_gpkg", "zone_units.gpkg", "zoning", "units with every per-unit figure"),
     RunFile("units_csv", "zone_units.csv", "zoning", "the same without geometry"),
     RunFile("units_daily_csv", "zone_units_daily.csv", "zoning", "unit × Beijing day"),

@@ -101,16 +101,20 @@ def invert_command(config_path, prior_path, out, overwrite):
 @_stage_options
 @click.option(
     "--mode",
-    type=click.Choice(["perturbed", "identical"]),
+    type=click.Choice(["perturbed", "identical", "perfect"]),
     default=None,
-    help="perturbed transport (default) or identical twin",
+    help="perturbed transport (default), identical twin, or the perfect-transport twin (R "
+    "without the transport term: the network's ceiling)",
 )
 @click.option(
     "--replicates", type=click.IntRange(1, 1000), default=None, help="number of seeded replicates"
 )
 def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     """Run seeded SYNTHETIC observing-system simulation experiments and score the inversion
-    against the synthetic truth (RMSE near/far, city totals, reduced chi2, 1-sigma coverage)."""
+    against the synthetic truth (RMSE near/far and by band of distance to the stations that
+    measure each species, in kg and as per-cell factors; city totals and their calibration;
+    innovation chi2 per species and station class; 1- and 2-sigma coverage on constrained
+    cells, blocks, counties and cities), every score with its 95 % interval over replicates."""
     from gridcarbon.config import load_config
     from gridcarbon.inversion.osse import run_osse
     from gridcarbon.inversion.outputs import osse_documents, osse_file_names

@@ -106,11 +106,19 @@ class OSSEConfig(BaseModel):
 
     replicates: int = Field(3, ge=1, description="seeded replicates in one call")
     seed: int = Field(20240, description="seed of replicate 0 (replicate i uses seed + i)")
-    mode: Literal["perturbed", "identical"] = Field(
+    mode: Literal["perturbed", "identical", "perfect"] = Field(
         "perturbed",
         description="'perturbed': observations made with perturbed winds and mixing height plus "
         "unmodelled biogenic signal (the test that counts); 'identical': same transport as the "
-        "inversion (identical twin, a consistency check)",
+        "inversion (identical twin, a consistency check); 'perfect': the identical twin with "
+        "R made of the measurement errors, the model-error floors and perfect_transport_"
+        "model_error_rel of the modelled signal, without the transport term (the network's "
+        "ceiling)",
+    )
+    perfect_transport_model_error_rel: float = Field(
+        0.10,
+        ge=0,
+        description="relative model error of R in the perfect-transport twin (mode 'perfect')",
     )
     sector_biases: dict[str, float] = Field(
         default_factory=lambda: {"industry_petrochemical": 0.30, "road_transport": -0.20},
@@ -397,6 +405,23 @@ class ChemistryConfig(_Section):
     )
     model_temperature_K: float = Field(298.15, gt=0, description="T of model ppm/ppb conversion")
     model_pressure_kPa: float = Field(101.325, gt=0, description="p of model ppm/ppb conversion")
+    model_conversion_state: Literal["reference", "ambient"] = Field(
+        "reference",
+        description="state of the air in which modelled ug/m3 become mixing ratios: "
+        "'reference' = model_temperature_K and model_pressure_kPa for every hour (the "
+        "synthetic default); 'ambient' = each station-hour's 2 m temperature (t2m) and the "
+        "pressure at the inlet — ERA5 surface pressure (sp) carried up the inlet height "
+        "hypsometrically, or the standard atmosphere at the station's elevation plus inlet "
+        "height when the met has no sp (the real-data setting; ~7 % at 278 K, ~19 % more at "
+        "1,500 m)",
+    )
+    nox_lifetime_day_by_season: bool = Field(
+        False,
+        description="daytime NOx lifetime by meteorological season of the Beijing month "
+        "(DJF 12 h, MAM 7 h, JJA 4 h, SON 7 h; Shah et al. 2020 and Lange et al. 2022 "
+        "reconciled in gridcarbon.inversion.chemistry) instead of nox_lifetime_day_h all "
+        "year (the real-data setting)",
+    )
 
 
 class SolverConfig(_Section):

@@ -37,6 +37,10 @@ __all__ = [
     "to_canonical",
     "mass_to_mixing_factor",
     "model_conversion_factor",
+    "ambient_conversion_factor",
+    "standard_atmosphere_pressure_pa",
+    "hypsometric_pressure_pa",
+    "inlet_pressure_pa",
     "normalise_unit",
     "unit_factor",
 ]
@@ -271,3 +275,81 @@ def model_conversion_factor(
             f"concentrations of it cannot be compared with {q.unit}; define it"
         ) from None
     return mass_to_mixing_factor(M, temperature_K, pressure_kPa, _PINT_UNITS[q.unit])
+
+
+# -- the model's conversion at ambient temperature and pressure -----------------------------------
+
+#: Sea-level pressure (Pa), temperature (K) and tropospheric lapse rate (K/m) of the ICAO / US
+#: 1976 standard atmosphere; standard gravity (m/s²) and the gas constant of dry air (J/(kg K)).
+STANDARD_PRESSURE_PA = 101325.0
+STANDARD_TEMPERATURE_K = 288.15
+STANDARD_LAPSE_RATE_K_M = 0.0065
+GRAVITY_M_S2 = 9.80665
+DRY_AIR_GAS_CONSTANT = 287.05
+
+
+def standard_atmosphere_pressure_pa(elevation_m: np.ndarray | float) -> np.ndarray:
+    """Pressure (Pa) of the standard atmosphere at ``elevation_m`` (m above sea level,
+    troposphere, up to 11 km): ``p0 (1 − Γ z / T0)^(g / (R_d Γ))`` — 84.6 kPa at 1,500 m."""
+    z = np.asarray(elevation_m, dtype=np.float64)
+    if np.any(~np.isfinite(z)) or np.any(z < -500.0) or np.any(z > 11000.0):
+        raise InputDataError(
+            f"elevation {z.min()}..{z.max()} m is outside the troposphere's -500..11000 m"
+        )
+    exponent = GRAVITY_M_S2 / (DRY_AIR_GAS_CONSTANT * STANDARD_LAPSE_RATE_K_M)
+    return STANDARD_PRESSURE_PA * (1.0 - STANDARD_LAPSE_RATE_K_M * z / STANDARD_TEMPERATURE_K) ** (
+        exponent
+    )
+
+
+def hypsometric_pressure_pa(
+    surface_pressure_pa: np.ndarray | float,
+    temperature_K: np.ndarray | float,
+    height_m: np.ndarray | float,
+) -> np.ndarray:
+    """Pressure (Pa) ``height_m`` above a surface at ``surface_pressure_pa`` (hypsometric
+    equation, ``p = p_s exp(−g h / (R_d T̄))`` with the layer's mean temperature ``T̄`` from the
+    surface temperature and the standard lapse rate): the pressure at an inlet from ERA5's
+    surface pressure ``sp`` and 2 m temperature ``t2m``.  About −0.6 % per 50 m."""
+    ps = np.asarray(surface_pressure_pa, dtype=np.float64)
+    t = np.asarray(temperature_K, dtype=np.float64)
+    h = np.asarray(height_m, dtype=np.float64)
+    mean_t = t - 0.5 * STANDARD_LAPSE_RATE_K_M * h
+    return ps * np.exp(-GRAVITY_M_S2 * h / (DRY_AIR_GAS_CONSTANT * mean_t))
+
+
+def inlet_pressure_pa(
+    temperature_K: np.ndarray | float,
+    inlet_height_m: np.ndarray | float,
+    surface_pressure_pa: np.ndarray | float | None = None,
+    elevation_m: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Air pressure (Pa) at a station's inlet: the surface pressure (ERA5 ``sp``) carried up
+    the inlet height hypsometrically; without a surface pressure, the standard atmosphere at
+    the station's elevation plus the inlet height (m above sea level)."""
+    if surface_pressure_pa is None:
+        return standard_atmosphere_pressure_pa(
+            np.asarray(elevation_m, dtype=np.float64) + np.asarray(inlet_height_m, np.float64)
+        )
+    return hypsometric_pressure_pa(surface_pressure_pa, temperature_K, inlet_height_m)
+
+
+def ambient_conversion_factor(
+    species: Species,
+    molar_mass_per_carbon: float,
+    temperature_K: np.ndarray | float,
+    pressure_Pa: np.ndarray | float,
+) -> np.ndarray:
+    """Observation units per µg/m³ of ``species`` at the ambient temperature (K) and pressure
+    (Pa) of each element: a mass concentration of the model is a mixing ratio only at the
+    state of the air it is in, ``x = c R T / (M p)``.  At 278 K and 101.3 kPa it is 0.932 of
+    the factor at 298.15 K / 101.325 kPa (the model's reference state), at 1,500 m (84.6 kPa,
+    278 K) 1.117 of it."""
+    t = np.asarray(temperature_K, dtype=np.float64)
+    p = np.asarray(pressure_Pa, dtype=np.float64)
+    if np.any(~(t > 150.0)) or np.any(~(t < 350.0)):
+        raise InputDataError(f"air temperature {t.min()}..{t.max()} K is not in 150..350 K")
+    if np.any(~(p > 20_000.0)) or np.any(~(p < 110_000.0)):
+        raise InputDataError(f"air pressure {p.min()}..{p.max()} Pa is not in 20..110 kPa")
+    ref = model_conversion_factor(species, molar_mass_per_carbon, 298.15, 101.325)
+    return ref * (t / 298.15) * (101325.0 / p)

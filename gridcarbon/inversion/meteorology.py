@@ -55,7 +55,8 @@ class PointMet:
 
     Attributes: ``speed`` (10 m wind, m/s, not floored), ``direction_from`` (degrees, where the
     wind blows from), ``blh`` (m), ``cloud`` (0–1), ``t2m`` (K), ``sun_elevation`` (degrees),
-    ``stability`` (0..5 = A..F, Turner), ``times`` (UTC).
+    ``stability`` (0..5 = A..F, Turner), ``times`` (UTC), and ``surface_pressure`` (Pa; ERA5
+    ``sp``) when the met has it, else None.
     """
 
     times: pd.DatetimeIndex
@@ -66,6 +67,7 @@ class PointMet:
     t2m: np.ndarray
     sun_elevation: np.ndarray
     stability: np.ndarray
+    surface_pressure: np.ndarray | None = None
 
     def copy(self) -> PointMet:
         return PointMet(
@@ -82,6 +84,7 @@ class PointMet:
                     "stability",
                 )
             ),
+            None if self.surface_pressure is None else np.array(self.surface_pressure),
         )
 
 
@@ -104,7 +107,8 @@ def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
     sub = sub.interp(time=t.values, method="linear")
     return {
         v: np.asarray(sub[v].transpose("time", "p").values, float)
-        for v in ("u10", "v10", "blh", "tcc", "t2m")
+        for v in ("u10", "v10", "blh", "tcc", "t2m", "sp")
+        if v in sub
     }
 
 
@@ -119,7 +123,15 @@ def met_at_points(met: xr.Dataset, times, lon, lat) -> PointMet:
     )
     stab = turner_class(speed, el, f["tcc"])
     return PointMet(
-        t, speed, direction, np.clip(f["blh"], 50.0, None), f["tcc"], f["t2m"], el, stab
+        t,
+        speed,
+        direction,
+        np.clip(f["blh"], 50.0, None),
+        f["tcc"],
+        f["t2m"],
+        el,
+        stab,
+        f.get("sp"),
     )
 
 

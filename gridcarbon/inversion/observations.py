@@ -312,7 +312,7 @@ def validate_stations(
     src = RowSources.of_frame(len(stations)) if rows is None else rows
     origin = src.files[0]
     need = ["station_id", "lon", "lat", "kind", "species"]
-    cols = _column_map(stations, need + ["name", "height"])
+    cols = _column_map(stations, need + ["name", "height", "elevation"])
     missing = [c for c in need if c not in cols]
     if missing:
         raise InputDataError(
@@ -394,6 +394,19 @@ def validate_stations(
     else:
         height = np.full(len(df), 10.0)
     df["lon"], df["lat"], df["height"] = lon, lat, height
+    if "elevation" in df:
+        # optional: ground elevation (m above sea level), for the pressure at the inlet
+        elevation = pd.to_numeric(df["elevation"].map(_strip), errors="coerce").to_numpy(float)
+        given = ~df["elevation"].map(lambda v: _is_blank(v) or str(v).strip() == "").to_numpy(bool)
+        bad = given & ~((elevation >= -500.0) & (elevation <= 9000.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputDataError(
+                f"{src.where(i, cols['elevation'])} ({ids[i]}): elevation "
+                f"{_as_written(df['elevation'].iat[i])!r} is not a height in -500..9000 m above "
+                "sea level; give metres, or leave the cell empty if unknown"
+            )
+        df["elevation"] = elevation
     if grid is not None:
         x, y = grid.project(lon, lat)
         r, c = grid.xy_to_index(x, y, strict=False)

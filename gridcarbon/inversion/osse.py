@@ -7,6 +7,10 @@ the inversion, and scores against the truth.  Everything here is SYNTHETIC.
   noise drawn from R (measurement noise and hour-to-hour correlated model error); the truth is
   drawn exactly from the inversion's prior (no sector biases, no unmodelled signal), so that the
   statistics (χ², coverage) check the implementation;
+* **perfect-transport twin** (``mode="perfect"``): the identical twin with R made of the
+  measurement errors, the model-error floors and ``osse.perfect_transport_model_error_rel``
+  (10 %) of the modelled signal, without the transport term (:func:`perfect_transport_config`):
+  the ceiling of the network, reported beside the twin with the default R;
 * **perturbed transport** (``mode="perturbed"``, the one that counts): observations made with
   wind-direction, wind-speed and mixing-height errors, plus the biogenic signal (NEE, isoprene)
   that the inversion does not model (default), plus drifting micro-sensor biases and
@@ -15,7 +19,10 @@ the inversion, and scores against the truth.  Everything here is SYNTHETIC.
 Metrics per replicate and species: RMSE of per-cell period totals (kg) against the truth for
 prior and posterior, near (≤ ``station_radius_km`` from a station) and far; city totals; reduced
 χ²; 1σ coverage of the per-cell period factors; DOFS; and the CO2 scores again with the
-cross-species correlation set to 0.
+cross-species correlation set to 0; and the honest scores of
+:mod:`gridcarbon.inversion.osse_scores` (species-specific distance bands in kg and as per-cell
+factors, coverage on constrained cells, blocks, counties and cities, innovation χ² per species
+and station class), summarised with 95 % intervals.
 """
 
 from __future__ import annotations
@@ -35,7 +42,14 @@ from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
 from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import forward, row_dot
+from gridcarbon.inversion.osse_scores import (
+    ScoreContext,
+    honest_scores,
+    interval_summary,
+    score_context,
+)
 from gridcarbon.inversion.posterior import cell_period_stats
+from gridcarbon.inversion.scores import nearest_distance_km
 from gridcarbon.inversion.system import ObservationSystem
 
 __all__ = [
@@ -53,7 +67,12 @@ __all__ = [
     "station_distance_km",
     "city_matrix",
     "summarise",
+    "perfect_transport_config",
+    "OSSE_MODES",
 ]
+
+#: The OSSE experiments (``osse.mode``).
+OSSE_MODES: tuple[str, ...] = ("perturbed", "identical", "perfect")
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +267,6 @@ def synthetic_observations(
         emitted = system.observed[obs_s].name
         si = system.species.index(emitted)
         nox = obs_s in system.reactive_observed
-        conv = system.conversion[obs_s]
         c = forward(
             fp, truth.area[si], truth.points[si] if truth.points.shape[2] else None, nox=nox
         )
@@ -267,7 +285,7 @@ def synthetic_observations(
                 days = system.rows["day"].to_numpy()
                 bio_scale = truth.x[L.segments["biogenic"].start + bi * L.ndays + days]
             c = c + bio_scale * forward(fp, system.bio[emitted], nox=False)
-        val[m] = conv * c[rows[m]]
+        val[m] = system.pair_conversion[m] * c[rows[m]]
     # background and micro biases (drawn in x)
     osp = np.array([L.obs_species.index(s) for s in P["obs_species"]])
     bgcol = (
@@ -316,12 +334,27 @@ def station_distance_km(system: ObservationSystem) -> np.ndarray:
     """Distance (km) from every cell centre (flat, C order) to the nearest station."""
     g = system.grid
     xx, yy = np.meshgrid(g.x, g.y)
-    sx = system.stations["x"].to_numpy()
-    sy = system.stations["y"].to_numpy()
-    d2 = np.full(g.size, np.inf)
-    for a, b in zip(sx, sy, strict=True):
-        d2 = np.minimum(d2, (xx.ravel() - a) ** 2 + (yy.ravel() - b) ** 2)
-    return np.sqrt(d2) / 1000.0
+    return nearest_distance_km(
+        xx.ravel(), yy.ravel(), system.stations["x"].to_numpy(), system.stations["y"].to_numpy()
+    )
+
+
+def perfect_transport_config(config: InversionConfig) -> InversionConfig:
+    """The configuration of the perfect-transport twin: R of measurement errors, model-error
+    floors and ``osse.perfect_transport_model_error_rel`` of the modelled signal, without the
+    wind-direction and mixing-height terms (which also leaves the point-dominance test to the
+    central plume)."""
+    return config.model_copy(
+        update={
+            "errors": config.errors.model_copy(
+                update={
+                    "model_error_rel": config.osse.perfect_transport_model_error_rel,
+                    "model_error_wind_direction_deg": 0.0,
+                    "model_error_mixing_height_rel": 0.0,
+                }
+            )
+        }
+    )
 
 
 def city_matrix(system: ObservationSystem, cities: Any, codes: list[str]):
@@ -353,6 +386,8 @@ def score_replicate(
     city_codes: list[str] | None = None,
     label: str = "",
     distance_km: np.ndarray | None = None,
+    context: ScoreContext | None = None,
+    only_species: str | None = None,
 ) -> list[dict]:
     """Scores of one inversion against the truth, one dict per species.
 
@@ -360,7 +395,11 @@ def score_replicate(
     also scored per band of ``cfg.osse.distance_bands_km`` (``rmse_reduction_<lo>-<hi>km``).
     ``expected_rmse_reduction_near`` is what B and R promise near stations,
     ``1 - sqrt(Σ σ²_post / Σ σ²_prior)`` (the expected gain when the truth is drawn from B and
-    the errors from R; conservative with a truncated Lanczos basis).
+    the errors from R; conservative with a truncated Lanczos basis).  With ``context``
+    (:func:`~gridcarbon.inversion.osse_scores.score_context`) the honest scores of
+    :func:`~gridcarbon.inversion.osse_scores.honest_scores` are added (the innovation χ² only
+    for ``label == "default"``, the system's own B; ``honest_score_seconds``: their time).
+    ``only_species``: score that species only.
     """
     out = []
     region = system.region_fraction > 0
@@ -371,6 +410,8 @@ def score_replicate(
 
     L = system.layout
     for si, s in enumerate(system.species):
+        if only_species is not None and s != only_species:
+            continue
         rec = {"label": label, "species": s}
         # "cells": the gridded (area-source) variables of the emission Dataset — the target
         # metric; "cells_with_points": plus the point sources located in each cell.
@@ -449,6 +490,22 @@ def score_replicate(
                 "n_negative_factors": res.n_negative,
             }
         )
+        if context is not None:
+            t_honest = time.perf_counter()
+            on_cities = cities if s == cfg.osse.focus_species else None
+            rec.update(
+                honest_scores(
+                    context,
+                    system,
+                    truth,
+                    res,
+                    si,
+                    on_cities,
+                    city_codes,
+                    with_chi2=label == "default",
+                )
+            )
+            rec["honest_score_seconds"] = time.perf_counter() - t_honest
         out.append(rec)
     return out
 
@@ -495,6 +552,7 @@ def run_osse(
     system: ObservationSystem | None = None,
     keep_last: bool = False,
     progress: bool = False,
+    honest: bool = True,
 ) -> OSSEResult:
     """Run seeded OSSE replicates (see module docstring).
 
@@ -507,7 +565,8 @@ def run_osse(
         of the truth's biases) and the cities scored (``boundaries["city"]``, ``cities``).
     config : InversionConfig
         ``config.osse`` holds the OSSE settings.
-    mode : "perturbed" or "identical"; default ``config.osse.mode``.
+    mode : "perturbed", "identical" or "perfect"; default ``config.osse.mode``.  "perfect"
+        inverts with :func:`perfect_transport_config` (its own system when none is given).
     replicates, seed : default from ``config.osse``; replicate i uses ``seed + i``.
     area_shares : per species and sector, each cell's share of the area emission (for the
         sector biases of the truth); default from the scenario's inventory
@@ -517,14 +576,27 @@ def run_osse(
     city_codes : cities to score (default ``config.osse.cities``, else the scenario's; [] to
         skip).
     system : ObservationSystem, optional
-        One already built for ``prior``, ``scenario`` and ``config``.
+        One already built for ``prior``, ``scenario`` and ``config`` (for "perfect": and
+        :func:`perfect_transport_config` of it).
     keep_last : keep the last replicate's result, truth and observations.
     progress : show a progress bar.
+    honest : add the honest scores (:mod:`gridcarbon.inversion.osse_scores`) to the table and
+        their 95 % intervals to ``summary["intervals"]``.
     """
     from tqdm.auto import tqdm
 
     cfg = InversionConfig() if config is None else config
     mode = cfg.osse.mode if mode is None else mode
+    if mode not in OSSE_MODES:
+        raise ValueError(f"OSSE mode {mode!r} is not one of {OSSE_MODES}")
+    if mode == "perfect":
+        cfg = perfect_transport_config(cfg)
+        if system is not None and system.config.errors != cfg.errors:
+            raise ValueError(
+                "the perfect-transport twin needs a system built with "
+                "perfect_transport_config(config); build it with that configuration or pass none"
+            )
+    truth_mode = "perturbed" if mode == "perturbed" else "identical"
     reps = cfg.osse.replicates if replicates is None else replicates
     seed0 = cfg.osse.seed if seed is None else seed
     focus = cfg.osse.focus_species
@@ -538,6 +610,7 @@ def run_osse(
     near = dist <= cfg.osse.station_radius_km
     codes = _city_codes(scenario, cfg) if city_codes is None else list(city_codes)
     cities = _cities(system, scenario, cfg, codes)
+    context = score_context(system, cfg, scenario.boundaries.get("county")) if honest else None
     B0 = system.prior_covariance({}) if cross_species_zero and len(system.species) > 1 else None
     rows = []
     last = (None, None, None)
@@ -546,7 +619,7 @@ def run_osse(
     for i in tqdm(range(reps), desc=f"OSSE ({mode})", disable=not progress):
         rng = np.random.default_rng(seed0 + i)
         ta = time.perf_counter()
-        truth = make_truth(system, rng, mode, cfg, area_shares)
+        truth = make_truth(system, rng, truth_mode, cfg, area_shares)
         if mode == "perturbed":
             fp = perturbed_footprints(system, rng, cfg)
         else:
@@ -557,7 +630,9 @@ def run_osse(
         tb = time.perf_counter()
         res = assimilate(system, kind, build_posterior=False)
         t_solve += time.perf_counter() - tb
-        for r in score_replicate(system, truth, res, cfg, near, cities, codes, "default", dist):
+        for r in score_replicate(
+            system, truth, res, cfg, near, cities, codes, "default", dist, context
+        ):
             rows.append(
                 {
                     "replicate": i,
@@ -571,10 +646,19 @@ def run_osse(
         if B0 is not None:
             res0 = assimilate(system, kind, prior_covariance=B0, build_posterior=False)
             for r in score_replicate(
-                system, truth, res0, cfg, near, cities, codes, "no_cross_species"
+                system,
+                truth,
+                res0,
+                cfg,
+                near,
+                cities,
+                codes,
+                "no_cross_species",
+                None,
+                context,
+                only_species=focus,
             ):
-                if r["species"] == focus:
-                    rows.append({"replicate": i, "seed": seed0 + i, "mode": mode, **r})
+                rows.append({"replicate": i, "seed": seed0 + i, "mode": mode, **r})
         if keep_last:
             last = (res, truth, obs)
     timings.update(
@@ -586,6 +670,8 @@ def run_osse(
     )
     table = pd.DataFrame(rows)
     summary = summarise(table, mode, focus)
+    if honest:
+        summary["intervals"] = interval_summary(table, focus)
     summary["operator"] = system.info()
     return OSSEResult(table, summary, timings, True, *last)
 
@@ -666,7 +752,7 @@ def summarise(table: pd.DataFrame, mode: str, focus_species: str) -> dict:
         if "point_factor_rmse_prior" in g:
             rec["point_factor_rmse_prior_mean"] = float(g["point_factor_rmse_prior"].mean())
             rec["point_factor_rmse_post_mean"] = float(g["point_factor_rmse_post"].mean())
-        if mode == "identical":
+        if mode in ("identical", "perfect"):
             tol = 3 * np.sqrt(2.0 / m)
             rec["target_chi2"] = f"1 ± {tol:.3f}"
             rec["chi2_ok"] = bool(abs(rec["reduced_chi2_mean"] - 1) <= tol)

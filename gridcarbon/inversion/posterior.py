@@ -17,7 +17,7 @@ from gridcarbon.inversion.state import PriorCovariance
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["TotalsCovariance", "cell_period_stats"]
+__all__ = ["TotalsCovariance", "cell_period_stats", "unit_period_stats"]
 
 
 def _cell_period_matrix(
@@ -199,6 +199,46 @@ def cell_period_stats(
         "posterior": post_tot,
         "posterior_std": post_std,
         "prior_std": prior_std,
+    }
+
+
+def unit_period_stats(
+    system: ObservationSystem,
+    result_cov: PosteriorCovariance,
+    x: np.ndarray,
+    si: int,
+    weights: sp.spmatrix,
+    include_points: bool = True,
+) -> dict[str, np.ndarray]:
+    """Per unit (a row of ``weights``, ``(n_units, n_cells)`` coverage fractions): prior total,
+    posterior total, posterior std and prior std of the period total of species ``si`` (kg),
+    area sources only or plus the point sources located in its cells; covariances between
+    cells, windows and point factors kept.  Units inside one state block (e.g. the blocks
+    themselves) use the closed form of :func:`cell_period_stats`."""
+    M = sp.csr_matrix(
+        sp.csr_matrix(weights)
+        @ _cell_period_matrix(system, si, np.arange(system.nt), include_points=include_points)
+    )
+    L = system.layout
+    g = L.segments["grid"]
+    coo = M[:, g.start : g.stop].tocoo()
+    nb = L.nby * L.nbx
+    block = coo.col % nb
+    lo = np.full(M.shape[0], np.iinfo(np.int64).max)
+    hi = np.full(M.shape[0], -1)
+    np.minimum.at(lo, coo.row, block)
+    np.maximum.at(hi, coo.row, block)
+    if np.all((hi < 0) | (lo == hi)):
+        post_var = _fast_cell_var(system, result_cov, M, si)
+        prior_var = _fast_cell_var(system, None, M, si, prior=result_cov.B)
+    else:
+        post_var = result_cov.aggregate_var(M)
+        prior_var = result_cov.B.aggregate_var(M)
+    return {
+        "prior": M @ system.layout.xb(),
+        "posterior": M @ x,
+        "posterior_std": np.sqrt(post_var),
+        "prior_std": np.sqrt(np.clip(prior_var, 0, None)),
     }
 
 

@@ -18,7 +18,12 @@ from gridcarbon.contracts import Scenario
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.grids.dataset import point_variable
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.conversion import model_conversion_factor
+from gridcarbon.inversion.chemistry import seasonal_nox_lifetime_day_h
+from gridcarbon.inversion.conversion import (
+    ambient_conversion_factor,
+    inlet_pressure_pa,
+    model_conversion_factor,
+)
 from gridcarbon.inversion.fields import biogenic_fields, neighbour_fields
 from gridcarbon.inversion.meteorology import PointMet, met_at_points, with_cloud_cover
 from gridcarbon.inversion.observations import station_species, validate_stations
@@ -315,10 +320,10 @@ class ObservationSystem:
         k = self.rows["st"].to_numpy()
         h = self.rows["hour"].to_numpy()
         day = pm.sun_elevation[h, k] > 0
-        tau = (
-            np.where(day, cfg.chemistry.nox_lifetime_day_h, cfg.chemistry.nox_lifetime_night_h)
-            * 3600.0
-        )
+        tau_day = cfg.chemistry.nox_lifetime_day_h
+        if cfg.chemistry.nox_lifetime_day_by_season:
+            tau_day = seasonal_nox_lifetime_day_h((self.times[h] + pd.Timedelta(hours=8)).month)
+        tau = np.where(day, tau_day, cfg.chemistry.nox_lifetime_night_h) * 3600.0
         return Receptors.from_arrays(
             st["x"].to_numpy()[k],
             st["y"].to_numpy()[k],
@@ -477,7 +482,7 @@ class ObservationSystem:
         P = self.pairs
         npair = len(P)
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
-        conv = self.conversion
+        pair_conversion = self.pair_conversion
         ln = (fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]) + (
             fp.pt_ptr[pair_row + 1] - fp.pt_ptr[pair_row]
         )
@@ -545,7 +550,7 @@ class ObservationSystem:
                     y = (
                         row_dot(fp, self.neighbour_W[pj], nox=nox)[pair_row[mm]]
                         * self.neighbour_density[s][hrs]
-                        * conv[obs_s]
+                        * pair_conversion[mm]
                     )
                     q = np.flatnonzero(mm)
                     rows.append(q)
@@ -556,7 +561,7 @@ class ObservationSystem:
                     sum_nb[q] += y
                 if s in L.biogenic_species:
                     bi = L.biogenic_species.index(s)
-                    y = forward(fp, self.bio[s], nox=False)[pair_row[mm]] * conv[obs_s]
+                    y = forward(fp, self.bio[s], nox=False)[pair_row[mm]] * pair_conversion[mm]
                     q = np.flatnonzero(mm)
                     rows.append(q)
                     cols.append(
@@ -626,6 +631,48 @@ class ObservationSystem:
         }
 
     @functools.cached_property
+    def pair_conversion(self) -> np.ndarray:
+        """Observation units per µg/m³ for each pair: the quantity's :attr:`conversion` at the
+        reference state, or (``chemistry.model_conversion_state: ambient``) at the station-hour's
+        2 m temperature and inlet pressure (surface pressure of the met carried up the inlet
+        height, or the standard atmosphere at the station's ``elevation`` + inlet height)."""
+        chem = self.config.chemistry
+        P = self.pairs
+        if chem.model_conversion_state == "reference":
+            return P["obs_species"].map(self.conversion).to_numpy(float)
+        st = self.rows["st"].to_numpy()[P["row"].to_numpy()]
+        hour = self.rows["hour"].to_numpy()[P["row"].to_numpy()]
+        t = self.pm.t2m[hour, st]
+        height = self.stations["height"].to_numpy(float)[st]
+        sp_ = None if self.pm.surface_pressure is None else self.pm.surface_pressure[hour, st]
+        elevation = np.zeros(len(self.stations))
+        if sp_ is None:
+            if "elevation" in self.stations:
+                elevation = self.stations["elevation"].to_numpy(float)
+            unknown = ~np.isfinite(elevation)
+            if "elevation" not in self.stations or unknown.any():
+                ids = self.stations["station_id"].to_numpy()[
+                    unknown if "elevation" in self.stations else slice(None)
+                ]
+                log.warning(
+                    "ambient conversion without surface pressure (sp) in the meteorology and "
+                    "without the elevation of %d station(s) (%s): taken at sea level; a station "
+                    "at 1,500 m is then ~19 %% off. Give an 'elevation' column (m above sea "
+                    "level) in the station table or sp in the meteorology",
+                    len(ids),
+                    ", ".join(map(str, ids[:5])) + (", …" if len(ids) > 5 else ""),
+                )
+                elevation = np.where(np.isfinite(elevation), elevation, 0.0)
+        p = inlet_pressure_pa(t, height, sp_, elevation[st])
+        out = np.empty(len(P))
+        for q in dict.fromkeys(P["obs_species"]):
+            m = (P["obs_species"] == q).to_numpy()
+            out[m] = ambient_conversion_factor(
+                self.observed[q], chem.voc_molar_mass_per_carbon, t[m], p[m]
+            )
+        return out
+
+    @functools.cached_property
     def pair_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per pair: receptor-hour row, emitted-species index, whether it sees the reactive
         species' NO2 share, and the conversion from µg/m³ to the observation's unit."""
@@ -636,7 +683,7 @@ class ObservationSystem:
                 [self.species.index(self.observed[s].name) for s in P["obs_species"]], np.int64
             ),
             P["obs_species"].isin(self.reactive_observed).to_numpy(),
-            P["obs_species"].map(self.conversion).to_numpy(float),
+            self.pair_conversion,
         )
 
     def _direction_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

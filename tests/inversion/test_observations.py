@@ -787,3 +787,23 @@ def test_config_time_zone_and_check_options():
         InversionConfig(observation_time_zone="Beijing")
     with pytest.raises(ValueError):
         InversionConfig(observation_magnitude_check="ignore")
+
+
+def test_station_elevation_is_optional_and_checked(grid):
+    good = pd.DataFrame(
+        {
+            "station_id": ["A", "B"],
+            "lon": [120.2, 119.6],
+            "lat": [30.3, 30.2],
+            "kind": ["urban", "background"],
+            "species": ["CO2", "CO2"],
+        }
+    )
+    assert "elevation" not in validate_stations(good, grid)
+    v = validate_stations(good.assign(Elevation=["12", ""]), grid)
+    assert v["elevation"].iloc[0] == 12.0 and np.isnan(v["elevation"].iloc[1])
+    with pytest.raises(InputDataError) as err:
+        validate_stations(good.assign(elevation=[12.0, "1.5 km"]), grid)
+    assert str(err.value).startswith("DataFrame, row 2, column 'elevation' (B): elevation '1.5 km'")
+    with pytest.raises(InputDataError, match="not a height in -500..9000 m"):
+        validate_stations(good.assign(elevation=[12.0, 15000.0]), grid)

@@ -112,3 +112,54 @@ def test_distance_bands_validated():
     for bad in ([0.0, 10.0], [10.0, 10.0], []):
         with pytest.raises(ConfigError, match="distance_bands_km"):
             RunConfig.validate_dict({"inversion": {"osse": {"distance_bands_km": bad}}})
+
+
+@pytest.mark.slow
+def test_perfect_transport_twin_and_honest_scores(case, system):
+    from gridcarbon.inversion.osse import perfect_transport_config
+
+    cfg = InversionConfig()
+    perfect = perfect_transport_config(cfg)
+    assert perfect.errors.model_error_rel == cfg.osse.perfect_transport_model_error_rel == 0.1
+    assert perfect.errors.model_error_wind_direction_deg == 0.0
+    assert perfect.errors.model_error_mixing_height_rel == 0.0
+    assert perfect.errors.measurement_error == cfg.errors.measurement_error
+    sysm = build_system(case, perfect)
+    with pytest.raises(ValueError, match="perfect_transport_config"):
+        run_osse(
+            case.prior,
+            case.scenario,
+            cfg,
+            mode="perfect",
+            replicates=1,
+            system=system,
+            city_codes=[],
+        )
+    res = run_osse(
+        case.prior,
+        case.scenario,
+        cfg,
+        mode="perfect",
+        replicates=2,
+        seed=100,
+        area_shares=case.area_shares,
+        city_codes=[],
+        system=sysm,
+        cross_species_zero=False,
+    )
+    d = res.table[res.table.label == "default"]
+    assert set(d["mode"]) == {"perfect"}
+    for band in ("0-5km", "5-10km", "10-20km", "20-30km", "far", "near"):
+        assert {f"own_rmse_reduction_{band}", f"own_factor_reduction_{band}"} <= set(d.columns)
+    # the cells of all bands are the scored cells, once each
+    bands = ("0-5km", "5-10km", "10-20km", "20-30km", "far")
+    n_band = d[[f"own_n_cells_{b}" for b in bands]].sum(axis=1)
+    assert (n_band == d["n_cells_near"] + d["n_cells_far"]).all()
+    assert (d["cov2_blocks_hits"] >= d["cov1_blocks_hits"]).all()
+    assert (d["n_cells_ur20"] <= d["n_cells_constrained"]).all()
+    assert d["innovation_chi2"].between(0.05, 20).all()
+    iv = res.summary["intervals"]["default"]["CO2"]
+    r = iv["own_rmse_reduction_near"]
+    assert r["low"] <= r["estimate"] <= r["high"] and r["replicates"] == 2
+    assert {"wilson_low", "wilson_high"} <= set(iv["coverage_1sigma_cells_ur20_pooled"])
+    assert "chi2_ok" in res.summary["species"]["CO2"]  # the twin's consistency targets
