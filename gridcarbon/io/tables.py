@@ -247,7 +247,7 @@ _MAX_WIDTH = 60
 
 
 def column_unit(name: str) -> str:
-    """The unit a column name states by its ending (``CO2_kg`` → ``kg``), or ``""``."""
+    """The unit a column name states by its ending (``total_kg`` → ``kg``), or ``""``."""
     for suffix, unit in _UNIT_SUFFIXES:
         if name.endswith(suffix):
             return unit
