@@ -296,7 +296,8 @@ def _column_widths(df: pd.DataFrame) -> list[float]:
             finite = np.abs(finite[np.isfinite(finite)])
             digits = len(f"{finite.max():,.0f}") + 4 if finite.size else 4
         else:
-            digits = int(s.astype(str).str.len().max()) if len(s) else 0
+            # pandas 3 keeps missing values missing through astype(str): they count as empty
+            digits = int(s.astype(str).str.len().fillna(0).max()) if len(s) else 0
         widths.append(min(max(len(str(name)), digits) + 2, _MAX_WIDTH))
     return widths
 

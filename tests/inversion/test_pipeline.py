@@ -56,7 +56,8 @@ def test_stage_result_and_documents(tmp_path, tiny_case):
     for name in ("CO2", "NOx"):
         assert post[name].shape == tiny_case.prior[name].shape
         expected = {k: v for k, v in tiny_case.prior[name].attrs.items() if k != "coordinates"}
-        assert post[name].attrs == expected  # the prior's metadata (coordinates: decoded)
+        # the prior's metadata (coordinates: decoded), linked to its σ as CF asks
+        assert post[name].attrs == {**expected, "ancillary_variables": f"{name}_std"}
         assert f"{name}_std" in post and f"{name}_uncertainty_reduction" in post
         assert float(post[name].min()) >= 0  # negative factors clipped (and counted)
     assert (tmp_path / "posterior.zarr").is_dir()
