@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import warnings
 
 import pytest
 from hypothesis import settings
@@ -14,6 +16,18 @@ from gridcarbon.config import RunConfig
 settings.register_profile("default", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile("default")
+
+
+@pytest.fixture(autouse=True)
+def _cli_process_settings_do_not_leak():
+    """The CLI sets process-wide things a command owns (the gridcarbon logger's level from
+    -v/-q, how warnings print); commands invoked in the test process must not pass them on to
+    the next test (a `-q` left the logger at ERROR and hid a later test's warnings)."""
+    logger = logging.getLogger("gridcarbon")
+    level, show = logger.level, warnings.showwarning
+    yield
+    logger.setLevel(level)
+    warnings.showwarning = show
 
 
 def small_config(**overrides) -> RunConfig:
