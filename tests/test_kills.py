@@ -25,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600  # seconds for one run on a loaded 2-core machine
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C at its default, as in a terminal (a test suite started in the
+    background, e.g. `cmd &` in a script, passes SIGINT on ignored, and the run would then
+    rightly ignore it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(cwd: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
@@ -34,6 +41,7 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
 
 

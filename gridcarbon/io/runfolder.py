@@ -394,6 +394,8 @@ def deferred_signals() -> Iterator[None]:
 
 
 def _deliver(signum: int, handler) -> None:
+    if handler is signal.SIG_IGN:  # ignored before the step (nohup, a background job): still so
+        return
     if callable(handler):
         handler(signum, None)
     elif signum == signal.SIGINT:

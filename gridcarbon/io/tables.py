@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.io.observations_file import read_table_file
-from gridcarbon.io.runfolder import atomic_path
+from gridcarbon.io.runfolder import atomic_path, deferred_signals
 from gridcarbon.names import clean_text_values
 
 __all__ = [
@@ -389,5 +389,6 @@ def write_excel(
 
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        w(tmp)
+        with deferred_signals():  # openpyxl's streaming writer prints a traceback when interrupted
+            w(tmp)
     return path

@@ -274,13 +274,32 @@ def test_output_set_refuses_existing_files_before_the_work(tmp_path):
 
 
 def test_interrupts_wait_for_the_write_step(tmp_path):
-    done = []
-    with pytest.raises(KeyboardInterrupt):
+    # Python's own Ctrl-C handler, whatever this process inherited (a background job ignores it)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_signals():
+                os.kill(os.getpid(), signal.SIGINT)
+                done.append("the step finished")
+        assert done == ["the step finished"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_an_ignored_interrupt_stays_ignored_after_the_write_step(tmp_path):
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or `cmd &`
+    try:
+        done = []
         with deferred_signals():
             os.kill(os.getpid(), signal.SIGINT)
             done.append("the step finished")
-    assert done == ["the step finished"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        done.append("and the caller goes on")
+        assert done == ["the step finished", "and the caller goes on"]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_full_disk_is_named(tmp_path):
