@@ -30,7 +30,7 @@ MET_VARIABLES = ("u10", "v10", "blh", "tcc", "t2m")
 
 def with_cloud_cover(met: xr.Dataset) -> xr.Dataset:
     """The met variables with ``tcc``: as given, or estimated from the surface sensible heat flux
-    ``sshf`` (ERA5: J m-2 accumulated over the hour, downward positive) — by day
+    ``sshf`` (ERA5: J m-2 accumulated over the hour, downward positive), and ``sp`` when given — by day
     ``1 - H / H_clear`` with ``H_clear = 0.35 * 1000 W m-2 * sin(elevation)``, at night 0.5
     (unknown): a stated approximation."""
     missing = [v for v in ("u10", "v10", "blh", "t2m") if v not in met]
@@ -46,7 +46,9 @@ def with_cloud_cover(met: xr.Dataset) -> xr.Dataset:
         clear = 350.0 * np.clip(np.sin(np.radians(el)), 0.05, None)
         cc = np.where(el > 0, 1 - np.clip(h_up.values / clear, 0, 1), 0.5)
         met["tcc"] = (("time", "lat", "lon"), cc.astype(np.float32))
-    return met[list(MET_VARIABLES)]
+    # the surface pressure is optional: the ambient-state conversion falls back on the
+    # standard atmosphere without it
+    return met[[*MET_VARIABLES, *(["sp"] if "sp" in met else [])]]
 
 
 @dataclass

@@ -65,3 +65,42 @@ def test_read_era5_refuses_files_without_coordinates(tmp_path):
         f"meteorology {str(tmp_path / 'no_lat.nc')!r} lacks the coordinate(s) ['lat'] (found "
         "['lon', 'time', 'y']); give ERA5-style time, latitude, longitude"
     )
+
+
+def _with_sp(tmp_path, values, units, name):
+    ds = xr.open_dataset(_era5(tmp_path, name=f"base-{name}"))
+    ds["sp"] = ds["u10"] * 0.0 + values
+    ds["sp"].attrs["units"] = units
+    ds.to_netcdf(tmp_path / name)
+    return tmp_path / name
+
+
+def test_read_era5_keeps_the_surface_pressure_in_pa(tmp_path):
+    met = read_era5(_with_sp(tmp_path, 101_300.0, "Pa", "pa.nc"))
+    assert list(met.data_vars) == ["u10", "v10", "blh", "tcc", "t2m", "sp"]
+    assert float(met.sp.min()) == float(met.sp.max()) == 101_300.0
+    hpa = read_era5(_with_sp(tmp_path, 850.0, "hPa", "hpa.nc"))
+    assert float(hpa.sp.max()) == 85_000.0 and hpa.sp.attrs["units"] == "Pa"
+
+
+def test_read_era5_feeds_the_surface_pressure_to_the_stations(tmp_path):
+    from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
+
+    met = with_cloud_cover(read_era5(_with_sp(tmp_path, 95_000.0, "Pa", "sp.nc")))
+    pm = met_at_points(met, TIMES[:3], [120.0], [30.0])
+    np.testing.assert_allclose(pm.surface_pressure, 95_000.0)
+    no_sp = met_at_points(with_cloud_cover(read_era5(_era5(tmp_path))), TIMES[:3], [120.0], [30.0])
+    assert no_sp.surface_pressure is None
+
+
+@pytest.mark.parametrize(
+    ("values", "units", "message"),
+    [
+        (101_300.0, "atm", "units 'atm'"),
+        (1013.0, "Pa", "not a surface pressure"),  # hPa values labelled Pa
+        (3.0e5, "Pa", "not a surface pressure"),
+    ],
+)
+def test_read_era5_refuses_a_pressure_that_is_not_one(tmp_path, values, units, message):
+    with pytest.raises(InputDataError, match=message):
+        read_era5(_with_sp(tmp_path, values, units, "bad_sp.nc"))
