@@ -15,6 +15,8 @@ Usage::
 
     python benchmarks/bench_osse.py --months 1 4 7 --replicates 50 --seed 40000
     python benchmarks/bench_osse.py --months 1 --replicates 3 --modes perturbed identical perfect
+    python benchmarks/bench_osse.py --months 1 --replicates 3 --modes perturbed \
+        --set osse.truth_nox_lifetime_factor_range=[0.5,2] --set errors.model_error_nox_lifetime_rel=0.5
 """
 
 from __future__ import annotations
@@ -62,12 +64,25 @@ def _default(o):
     return str(o)
 
 
-def _run_config(month: int):
+def _run_config(month: int, settings: list[str] = ()):
+    """The default run's config for ``month`` of 2023, with ``settings`` (``group.name=value``
+    of the ``inversion`` section, the value in YAML) applied."""
+    import yaml
+
     from gridcarbon.config import RunConfig
 
     start = dt.date(2023, month, 1)
     end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
-    return RunConfig.validate_dict({"period": {"start": str(start), "end": str(end)}})
+    inversion: dict = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise SystemExit(f"--set {item!r}: give group.name=value, e.g. errors.x=0.5")
+        group, name = key.split(".", 1)
+        inversion.setdefault(group, {})[name] = yaml.safe_load(value)
+    return RunConfig.validate_dict(
+        {"period": {"start": str(start), "end": str(end)}, "inversion": inversion}
+    )
 
 
 def _config_hash(config) -> str:
@@ -88,7 +103,7 @@ def run_missing(args, cache_path: Path) -> bool:
     budget = args.budget_minutes * 60.0
     cached = _read_cache(cache_path)
     for month in args.months:
-        config = _run_config(month)
+        config = _run_config(month, args.set)
         chash = _config_hash(config)
         todo = {
             mode: [
@@ -175,7 +190,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
     cached = _read_cache(cache_path)
     results: dict = {}
     for month in args.months:
-        chash = _config_hash(_run_config(month))
+        chash = _config_hash(_run_config(month, args.set))
         for mode in args.modes:
             recs = [
                 r
@@ -236,6 +251,14 @@ def main() -> None:
     ap.add_argument("--budget-minutes", type=float, default=9.0)
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--focus-species", default="CO2")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="GROUP.NAME=VALUE",
+        help="an inversion setting, e.g. osse.truth_nox_lifetime_factor_range=[0.5,2] or "
+        "errors.model_error_nox_lifetime_rel=0.5 (repeatable; cached apart from the defaults)",
+    )
     args = ap.parse_args()
     for m in args.months:
         if not 1 <= m <= 12:

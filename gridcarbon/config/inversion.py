@@ -135,6 +135,12 @@ class OSSEConfig(BaseModel):
     error_length_scale_km: float = Field(
         150.0, gt=0, description="e-folding length of the wind errors between stations, km"
     )
+    truth_nox_lifetime_factor_range: tuple[float, float] | None = Field(
+        None,
+        description="perturbed truth only: its NOx lifetime is the model's times a factor drawn "
+        "log-uniform in this range, once per replicate (e.g. [0.5, 2.0], so that the truth "
+        "does not share the operator's chemistry); None = the model's lifetime (the default)",
+    )
     micro_drift_per_day: dict[str, float] = Field(
         default_factory=lambda: {"CO2": 0.05, "NO2": 0.1},
         description="1-sigma linear drift of micro-sensor bias per day (ppm, ppb)",
@@ -157,6 +163,13 @@ class OSSEConfig(BaseModel):
         description="the species whose city totals are scored and that is scored again with "
         "the cross-species correlation set to 0",
     )
+
+    @field_validator("truth_nox_lifetime_factor_range")
+    @classmethod
+    def _lifetime_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] <= v[1]:
+            raise ValueError(f"truth_nox_lifetime_factor_range {v} must be 0 < low <= high")
+        return v
 
     @field_validator("distance_bands_km")
     @classmethod
@@ -317,6 +330,15 @@ class ErrorsConfig(_Section):
         lt=1,
         description="... and with the mixing height scaled by 1 +/- this "
         "(typical boundary-layer-height uncertainty); 0 disables",
+    )
+    model_error_nox_lifetime_rel: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="... and, for the reactive species, with the NOx lifetime scaled by "
+        "1 +/- this (0.5 = the +/-50 % spread between the published lifetimes of Shah et al. "
+        "2020 and Lange et al. 2022; the real-data setting, with "
+        "chemistry.nox_lifetime_day_by_season); 0 disables (the synthetic default)",
     )
     model_error_time_scale_h: float = Field(
         3.0, gt=0, description="e-folding time of the hour-to-hour model-error correlation"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -229,7 +229,10 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
 
 def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cfg: InversionConfig):
     """The transport of a perturbed-transport truth: the system's met with the OSSE's wind
-    direction, wind speed and mixing-height errors, and plumes of a known wind."""
+    direction, wind speed and mixing-height errors, plumes of a known wind and, with
+    ``osse.truth_nox_lifetime_factor_range``, a NOx lifetime the model's times a log-uniform
+    factor drawn for the replicate (after the met's draws, so the met is the same with or
+    without it)."""
     o = cfg.osse
     pm = perturb_point_met(
         system.pm,
@@ -241,7 +244,13 @@ def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cf
         o.error_time_scale_h,
         o.error_length_scale_km,
     )
-    return system.build(system.receptors_with(pm), known_wind=True)
+    receptors = system.receptors_with(pm)
+    if o.truth_nox_lifetime_factor_range is not None:
+        low, high = np.log(o.truth_nox_lifetime_factor_range)
+        factor = float(np.exp(rng.uniform(low, high)))
+        log.debug("OSSE truth: NOx lifetime x %.3f", factor)
+        receptors = replace(receptors, tau_nox_s=receptors.tau_nox_s * factor)
+    return system.build(receptors, known_wind=True)
 
 
 def synthetic_observations(

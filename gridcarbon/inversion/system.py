@@ -688,14 +688,17 @@ class ObservationSystem:
 
     def _direction_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Transport-error estimate: the spread of the prior modelled enhancement when the wind
-        is turned by ±``model_error_wind_direction_deg`` and when the mixing height is scaled
-        by 1 ± ``model_error_mixing_height_rel`` (variances of the two added), the largest
-        single-point share of these plumes, and the derivative of the enhancement with respect
-        to a relative change of the mixing height (central difference of the two scaled
-        plumes; zeros unless ``mixing_height_unknowns``)."""
+        is turned by ±``model_error_wind_direction_deg``, when the mixing height is scaled
+        by 1 ± ``model_error_mixing_height_rel`` and, for the reactive species, when the NOx
+        lifetime is scaled by 1 ± ``model_error_nox_lifetime_rel`` (variances of the
+        independent sources added), the largest single-point share of the turned and scaled-lid plumes, and
+        the derivative of the enhancement with respect to a relative change of the mixing
+        height (central difference of the two scaled plumes; zeros unless
+        ``mixing_height_unknowns``)."""
         cfg = self.config
         npair = len(self.pairs)
         delta = cfg.errors.model_error_wind_direction_deg
+        dtau = cfg.errors.model_error_nox_lifetime_rel
         dz = cfg.errors.model_error_mixing_height_rel
         # the derivative's step: R's mixing-height error, or the unknowns' own prior error
         step = (
@@ -716,16 +719,23 @@ class ObservationSystem:
                 sq += (sig - base) ** 2
             if zscale != 1.0 and cfg.state.mixing_height_unknowns:
                 sens += np.sign(zscale - 1.0) * sig / (2.0 * step)
-        # the two directions and the two mixing heights are independent error sources
+        if dtau > 0 and self.reactive_observed:
+            # against the same (coarse) quadrature, so that only the lifetime moves the signal
+            coarse, _ = self.pair_signal()
+            for tau_scale in (1.0 - dtau, 1.0 + dtau):
+                sq += (self.pair_signal(tau_scale=tau_scale)[0] - coarse) ** 2
+        # the directions, the mixing heights and the lifetimes are independent error sources,
+        # each pair of variants an estimate of its variance (mean square deviation)
         return np.sqrt(sq / 2.0), share, sens
 
     def pair_signal(
-        self, angle_deg: float = 0.0, zscale: float = 1.0
+        self, angle_deg: float = 0.0, zscale: float = 1.0, tau_scale: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Prior modelled local enhancement (area and point sources, obs units) of every pair
-        with the wind turned by ``angle_deg`` and the mixing height scaled by ``zscale``, and
-        the largest single-point share of it.  Uses the coarser 3×3 / 7×7 quadrature: it
-        sizes errors and linearisations, not the observations' own signal."""
+        with the wind turned by ``angle_deg``, the mixing height scaled by ``zscale`` and the
+        NOx lifetime by ``tau_scale``, and the largest single-point share of it.  Uses the
+        coarser 3×3 / 7×7 quadrature: it sizes errors and linearisations, not the
+        observations' own signal."""
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
         rec = self.receptors
         th = np.radians(angle_deg)
@@ -740,7 +750,7 @@ class ObservationSystem:
             s_ * rec.ex + c * rec.ey,
             rec.stability,
             rec.zi * zscale,
-            rec.tau_nox_s,
+            rec.tau_nox_s * tau_scale,
             rec.t_amb,
         )
         fp = self.build(r2, coarse=True)

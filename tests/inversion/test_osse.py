@@ -163,3 +163,30 @@ def test_perfect_transport_twin_and_honest_scores(case, system):
     assert r["low"] <= r["estimate"] <= r["high"] and r["replicates"] == 2
     assert {"wilson_low", "wilson_high"} <= set(iv["coverage_1sigma_cells_ur20_pooled"])
     assert "chi2_ok" in res.summary["species"]["CO2"]  # the twin's consistency targets
+
+
+def test_truth_lifetime_is_drawn_log_uniform_after_the_met(system):
+    """osse.truth_nox_lifetime_factor_range scales the truth's NOx lifetime by one log-uniform
+    factor per replicate and leaves its perturbed met as it was."""
+    from gridcarbon.inversion.osse import perturbed_footprints
+
+    def receptors(lifetime_range, seed=3):
+        cfg = system.config.model_copy(deep=True)
+        cfg.osse.truth_nox_lifetime_factor_range = lifetime_range
+        return perturbed_footprints(system, np.random.default_rng(seed), cfg).receptors
+
+    plain = receptors(None)
+    doubled = receptors((2.0, 2.0))
+    np.testing.assert_array_equal(doubled.speed, plain.speed)
+    np.testing.assert_array_equal(doubled.ex, plain.ex)
+    np.testing.assert_allclose(doubled.tau_nox_s, 2.0 * plain.tau_nox_s, rtol=1e-12)
+    factors = [
+        float(np.median(receptors((0.5, 2.0), seed).tau_nox_s / plain.tau_nox_s))
+        for seed in range(40)
+    ]
+    assert 0.5 <= min(factors) and max(factors) <= 2.0
+    # log-uniform: the log factors' mean near 0, spread near ln(4)/sqrt(12) = 0.40
+    logs = np.log(factors)
+    assert abs(logs.mean()) < 0.2 and 0.28 < logs.std() < 0.52
+    with pytest.raises(ValueError, match="must be 0 < low <= high"):
+        system.config.model_copy(deep=True).osse.truth_nox_lifetime_factor_range = (2.0, 0.5)

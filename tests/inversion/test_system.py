@@ -67,3 +67,30 @@ def test_mixing_height_unknowns_in_the_identical_twin(mh_system):
     err = np.abs(ext["posterior"].to_numpy() - truth.x[tr])
     assert np.all(err < 3 * ext["posterior_std"].to_numpy()), (err, ext["posterior_std"])
     assert 0.5 < res.reduced_chi2 < 1.5
+
+
+def test_nox_lifetime_error_enters_the_reactive_pairs_only(system, case):
+    """errors.model_error_nox_lifetime_rel adds the spread of the signal with the NOx lifetime
+    scaled by 1 ± rel to the transport error of the NO2 pairs, and leaves the others alone."""
+    rel = 0.5
+    cfg = system.config.model_copy(deep=True)
+    cfg.errors.model_error_nox_lifetime_rel = rel
+    with_tau = build_system(case, cfg)
+    base, _ = system.pair_signal()
+    longer, _ = system.pair_signal(tau_scale=1 + rel)
+    shorter, _ = system.pair_signal(tau_scale=1 - rel)
+    reactive = system.pairs["obs_species"].isin(system.reactive_observed).to_numpy()
+    assert reactive.any() and (~reactive).any()
+    # a longer life leaves more NOx at the station, a shorter one less; other species unmoved
+    assert np.all(longer[reactive] >= base[reactive] - 1e-12)
+    assert np.all(shorter[reactive] <= base[reactive] + 1e-12)
+    assert (longer[reactive] - shorter[reactive]).max() > 0
+    np.testing.assert_array_equal(longer[~reactive], base[~reactive])
+    # the lifetime's variance is the mean square deviation of the two scaled-lifetime signals
+    expect = np.sqrt(
+        system.direction_spread**2 + ((longer - base) ** 2 + (shorter - base) ** 2) / 2.0
+    )
+    np.testing.assert_allclose(with_tau.direction_spread, expect, rtol=1e-9, atol=1e-15)
+    np.testing.assert_array_equal(
+        with_tau.direction_spread[~reactive], system.direction_spread[~reactive]
+    )
