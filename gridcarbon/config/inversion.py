@@ -17,7 +17,7 @@ layout (``inversion.block_cells``) is refused with a message naming its new plac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,6 +99,24 @@ def _default_meas_error() -> dict[str, dict[str, float]]:
     }
 
 
+#: The state settings that make the prior error covariance B (not the state's layout): the
+#: perturbed OSSE truth draws from these settings' defaults (``osse.truth_covariance``), never
+#: from the inversion's own, so that changing B does not change the truth.
+COVARIANCE_SETTINGS = (
+    "prior_error",
+    "length_scale_km",
+    "time_scale_days",
+    "species_correlation",
+    "point_prior_error",
+    "background_error",
+    "micro_bias_error",
+    "neighbour_prior_error",
+    "biogenic_prior_error",
+    "mixing_height_prior_error",
+    "mixing_height_time_scale_days",
+)
+
+
 class OSSEConfig(BaseModel):
     """Settings of the observing-system simulation experiments (synthetic truth)."""
 
@@ -135,6 +153,19 @@ class OSSEConfig(BaseModel):
     error_length_scale_km: float = Field(
         150.0, gt=0, description="e-folding length of the wind errors between stations, km"
     )
+    truth_covariance: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the perturbed truth's own error statistics: state covariance settings "
+        "(prior_error, length_scale_km, ...: inversion.state's names) over their defaults. The "
+        "truth never reads the inversion's B or R: changing inversion.state's covariance or "
+        "inversion.errors leaves it as it was (the identical twins draw from the inversion's "
+        "own B and R, which is what they test)",
+    )
+    truth_measurement_error: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="1-sigma measurement noise of the perturbed truth's observations by station "
+        "class and observed species; None = errors.measurement_error's defaults",
+    )
     truth_nox_lifetime_factor_range: tuple[float, float] | None = Field(
         None,
         description="perturbed truth only: its NOx lifetime is the model's times a factor drawn "
@@ -163,6 +194,17 @@ class OSSEConfig(BaseModel):
         description="the species whose city totals are scored and that is scored again with "
         "the cross-species correlation set to 0",
     )
+
+    @field_validator("truth_covariance")
+    @classmethod
+    def _truth_covariance(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(v) - set(COVARIANCE_SETTINGS))
+        if unknown:
+            raise ValueError(
+                f"truth_covariance: {unknown} are not covariance settings; use "
+                f"{', '.join(COVARIANCE_SETTINGS)}"
+            )
+        return v
 
     @field_validator("truth_nox_lifetime_factor_range")
     @classmethod

@@ -36,7 +36,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.config.inversion import (
+    COVARIANCE_SETTINGS,
+    ErrorsConfig,
+    InversionConfig,
+    StateConfig,
+)
 from gridcarbon.contracts import ObservationSet, Scenario
 from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
 from gridcarbon.inversion.meteorology import perturb_point_met
@@ -55,6 +60,7 @@ from gridcarbon.inversion.system import ObservationSystem
 __all__ = [
     "Truth",
     "make_truth",
+    "truth_covariance",
     "synthetic_observations",
     "synthetic_observation_set",
     "OSSEResult",
@@ -153,6 +159,18 @@ def area_sector_shares(
     return out
 
 
+def truth_covariance(system: ObservationSystem, cfg: InversionConfig):
+    """The perturbed truth's error covariance on the system's layout: the state's covariance
+    settings at their defaults with ``osse.truth_covariance`` over them — not the inversion's
+    (``cfg.state``), so that changing B leaves the truth as it was.  The system's own B when
+    the two agree (the default)."""
+    default = StateConfig()
+    settings = {k: getattr(default, k) for k in COVARIANCE_SETTINGS} | cfg.osse.truth_covariance
+    if all(getattr(cfg.state, k) == v for k, v in settings.items()):
+        return system.B
+    return system.prior_covariance(state=cfg.state.model_copy(update=settings))
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -160,7 +178,8 @@ def make_truth(
     cfg: InversionConfig,
     area_shares: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> Truth:
-    """Draw a truth from the inversion's prior (plus sector biases in perturbed mode)."""
+    """Draw a truth: in perturbed mode from the OSSE's own error statistics
+    (:func:`truth_covariance`) plus sector biases, in the twins from the inversion's B."""
     L = system.layout
     # the mixing-height scales are drawn from a child generator so that the emission truth and
     # every later draw (met errors, noise) stay the same with the unknowns on or off
@@ -171,7 +190,8 @@ def make_truth(
             np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]).standard_normal(L.n - nt),
         ]
     )
-    x = L.xb() + system.B.sqrt_apply(z)
+    B = truth_covariance(system, cfg) if mode == "perturbed" else system.B
+    x = L.xb() + B.sqrt_apply(z)
     g = L.segments["grid"]
     f = x[g].reshape(L.grid_shape)
     cb = L.cell_block()
@@ -248,7 +268,7 @@ def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cf
     if o.truth_nox_lifetime_factor_range is not None:
         low, high = np.log(o.truth_nox_lifetime_factor_range)
         factor = float(np.exp(rng.uniform(low, high)))
-        log.debug("OSSE truth: NOx lifetime x %.3f", factor)
+        log.debug("OSSE truth: reactive-species lifetime x %.3f", factor)
         receptors = replace(receptors, tau_nox_s=receptors.tau_nox_s * factor)
     return system.build(receptors, known_wind=True)
 
@@ -311,11 +331,14 @@ def synthetic_observations(
             val[i] += truth.x[L.segments["bias"].start + k] + truth.micro_drift.get(
                 (sid, s), 0.0
             ) * (P["day"].iat[i] - mid)
+    # the perturbed truth's noise is its own (never R's); the twins' is R's, which they test
+    noise_sd = (
+        cfg.errors.measurement_error
+        if truth.mode != "perturbed"
+        else cfg.osse.truth_measurement_error or ErrorsConfig().measurement_error
+    )
     meas = np.array(
-        [
-            cfg.errors.measurement_error.get(k, {}).get(s, 0.0)
-            for k, s in zip(P["kind"], P["obs_species"], strict=True)
-        ]
+        [noise_sd.get(k, {}).get(s, 0.0) for k, s in zip(P["kind"], P["obs_species"], strict=True)]
     )
     val += meas * rng.standard_normal(len(P))
     if truth.mode == "identical":

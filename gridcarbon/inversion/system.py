@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.config.inversion import InversionConfig, StateConfig
 from gridcarbon.contracts import Scenario
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.grids.dataset import point_variable
@@ -438,39 +438,41 @@ class ObservationSystem:
         )
 
     def prior_covariance(
-        self, species_correlation: dict[str, float] | None = None
+        self, species_correlation: dict[str, float] | None = None, state: StateConfig | None = None
     ) -> PriorCovariance:
-        """B of this layout with the config's (or the given) species correlation."""
-        cfg = self.config
+        """B of this layout with the config's (or the given) species correlation, from the
+        config's state settings or ``state``'s covariance settings (the layout stays this
+        system's)."""
+        st = self.config.state if state is None else state
         L = self.layout
         Cs = species_correlation_matrix(
             L.species,
-            cfg.state.species_correlation if species_correlation is None else species_correlation,
+            st.species_correlation if species_correlation is None else species_correlation,
         )
         bg = np.array(
             [
-                cfg.state.background_error.get(s, 1.0)
+                st.background_error.get(s, 1.0)
                 for s in L.obs_species
                 for _ in range(L.ndays * L.nsectors)
             ]
         )
-        bias = np.array([cfg.state.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
+        bias = np.array([st.micro_bias_error.get(s, 1.0) for _, s in L.bias_keys])
         return PriorCovariance(
             L,
-            cfg.state.prior_error,
+            st.prior_error,
             Cs,
-            cfg.state.length_scale_km * 1000.0,
+            st.length_scale_km * 1000.0,
             self.grid.cell_size,
-            cfg.state.time_scale_days * 24.0,
+            st.time_scale_days * 24.0,
             {
-                "points": cfg.state.point_prior_error,
-                "neighbours": cfg.state.neighbour_prior_error,
-                "biogenic": cfg.state.biogenic_prior_error,
+                "points": st.point_prior_error,
+                "neighbours": st.neighbour_prior_error,
+                "biogenic": st.biogenic_prior_error,
                 "background": bg if bg.size else 1.0,
                 "bias": bias if bias.size else 1.0,
-                "transport": cfg.state.mixing_height_prior_error,
+                "transport": st.mixing_height_prior_error,
             },
-            cfg.state.mixing_height_time_scale_days,
+            st.mixing_height_time_scale_days,
         )
 
     # ---------------------------------------------------------------------------------------

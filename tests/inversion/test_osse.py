@@ -190,3 +190,40 @@ def test_truth_lifetime_is_drawn_log_uniform_after_the_met(system):
     assert abs(logs.mean()) < 0.2 and 0.28 < logs.std() < 0.52
     with pytest.raises(ValueError, match="must be 0 < low <= high"):
         system.config.model_copy(deep=True).osse.truth_nox_lifetime_factor_range = (2.0, 0.5)
+
+
+def test_the_perturbed_truth_does_not_read_the_inversions_b_or_r(case, system):
+    """Changing the inversion's B (prior error, correlation length) or R (measurement error)
+    leaves the perturbed truth and its observations as they were; the twins follow B; the
+    truth's own statistics (osse.truth_covariance) move it."""
+    from gridcarbon.inversion.osse import make_truth, synthetic_observations
+
+    def truth_and_obs(sys_, cfg, mode="perturbed"):
+        rng = np.random.default_rng(11)
+        truth = make_truth(sys_, rng, mode, cfg, case.area_shares)
+        return truth, synthetic_observations(sys_, truth, rng, cfg)
+
+    base_cfg = system.config
+    changed = base_cfg.model_copy(deep=True)
+    changed.state.prior_error = 0.8
+    changed.state.length_scale_km = 40.0
+    changed.errors.measurement_error = {
+        k: {s: 3 * v for s, v in d.items()} for k, d in base_cfg.errors.measurement_error.items()
+    }
+    other = build_system(case, changed)
+    t0, o0 = truth_and_obs(system, base_cfg)
+    t1, o1 = truth_and_obs(other, changed)
+    np.testing.assert_array_equal(t1.x, t0.x)
+    np.testing.assert_array_equal(o1["value"].to_numpy(), o0["value"].to_numpy())
+    # the identical twin tests the inversion's own statistics: it follows B
+    twin0, _ = truth_and_obs(system, base_cfg, "identical")
+    twin1, _ = truth_and_obs(other, changed, "identical")
+    assert np.abs(twin1.x - twin0.x).max() > 1e-3
+    own = base_cfg.model_copy(deep=True)
+    own.osse.truth_covariance = {"prior_error": 0.8}
+    t2, _ = truth_and_obs(system, own)
+    g = system.layout.segments["grid"]
+    dev0, dev2 = t0.x[g] - system.layout.xb()[g], t2.x[g] - system.layout.xb()[g]
+    np.testing.assert_allclose(dev2, dev0 * 0.8 / base_cfg.state.prior_error, rtol=1e-9)
+    with pytest.raises(ValueError, match="not covariance settings"):
+        own.osse.truth_covariance = {"block_cells": 2}
