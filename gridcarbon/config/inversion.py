@@ -117,6 +117,64 @@ COVARIANCE_SETTINGS = (
 )
 
 
+class TruthStructure(BaseModel):
+    """Structure of the perturbed OSSE truth that the state cannot represent (each off at its
+    default; each piece can be run alone or together): the truth's emissions only, drawn from
+    their own random stream so that turning one on changes no other draw."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    cell_lognormal_sigma: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="log-space sigma of an independent 3 km log-normal factor on every cell's "
+        "area emissions (mean 1; e.g. 0.3); finer than the state's blocks",
+    )
+    rush_hour_shift_h: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="the road-transport part of the area emissions shifted in time by +/- this "
+        "many hours (sign drawn per replicate; e.g. 1)",
+    )
+    rush_hour_sector: str = Field(
+        "road_transport", description="the inventory sector whose emissions rush_hour_shift_h moves"
+    )
+    weekend_ratio_range: tuple[float, float] | None = Field(
+        None,
+        description="area emissions on Beijing Saturdays and Sundays times a ratio drawn "
+        "uniform in this range per replicate (e.g. [0.5, 1.0])",
+    )
+    stack_daily_sigma: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="log-space sigma of a daily AR(1) factor on each point source (mean 1; "
+        "e.g. 0.2), one-day lag correlation stack_daily_correlation",
+    )
+    stack_daily_correlation: float = Field(
+        0.7, ge=0, lt=1, description="day-to-day correlation of the stacks' daily factors"
+    )
+
+    @field_validator("weekend_ratio_range")
+    @classmethod
+    def _ratio(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] <= v[1]:
+            raise ValueError(f"weekend_ratio_range {v} must be 0 < low <= high")
+        return v
+
+    @property
+    def active(self) -> bool:
+        """Whether any piece is on."""
+        return bool(
+            self.cell_lognormal_sigma
+            or self.rush_hour_shift_h
+            or self.weekend_ratio_range
+            or self.stack_daily_sigma
+        )
+
+
 class OSSEConfig(BaseModel):
     """Settings of the observing-system simulation experiments (synthetic truth)."""
 
@@ -165,6 +223,10 @@ class OSSEConfig(BaseModel):
         None,
         description="1-sigma measurement noise of the perturbed truth's observations by station "
         "class and observed species; None = errors.measurement_error's defaults",
+    )
+    truth_structure: TruthStructure = Field(
+        default_factory=TruthStructure,
+        description="sub-state structure of the perturbed truth's emissions (all off by default)",
     )
     truth_nox_lifetime_factor_range: tuple[float, float] | None = Field(
         None,

@@ -61,6 +61,7 @@ __all__ = [
     "Truth",
     "make_truth",
     "truth_covariance",
+    "structured_emissions",
     "synthetic_observations",
     "synthetic_observation_set",
     "OSSEResult",
@@ -171,6 +172,72 @@ def truth_covariance(system: ObservationSystem, cfg: InversionConfig):
     return system.prior_covariance(state=cfg.state.model_copy(update=settings))
 
 
+def _shift_hours(values: np.ndarray, shift: int) -> np.ndarray:
+    """``values`` (time first) moved ``shift`` hours later (earlier when negative); the hours
+    left empty at an end of the period repeat its edge hour."""
+    out = np.empty_like(values)
+    if shift > 0:
+        out[shift:] = values[:-shift]
+        out[:shift] = values[0]
+    elif shift < 0:
+        out[:shift] = values[-shift:]
+        out[shift:] = values[-1]
+    else:
+        out[:] = values
+    return out
+
+
+def structured_emissions(
+    system: ObservationSystem,
+    area: np.ndarray,
+    points: np.ndarray,
+    structure: Any,
+    seed: Any,
+    area_shares: dict[str, dict[str, np.ndarray]] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A truth's area ``(ns, nt, ncell)`` and point ``(ns, nt, npt)`` emissions (kg/h) with the
+    sub-state structure of ``structure`` (:class:`~gridcarbon.config.inversion.TruthStructure`).
+
+    Each piece draws from its own stream of ``seed`` (the replicate's entropy), so turning one
+    on or off changes no other draw: a 3 km log-normal factor per cell (shared by the species:
+    the activity is co-located), the rush-hour sector's share of each cell (its period share
+    from ``area_shares``) moved ±``rush_hour_shift_h`` hours, Beijing weekends times a ratio,
+    and a daily AR(1) log-normal factor per point source.
+    """
+
+    def stream(piece: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7919, piece)))
+
+    area = area.copy()
+    points = points.copy()
+    beijing = pd.DatetimeIndex(system.times) + pd.Timedelta(hours=8)
+    if structure.cell_lognormal_sigma:
+        sd = structure.cell_lognormal_sigma
+        factor = np.exp(sd * stream(1).standard_normal(area.shape[2]) - 0.5 * sd * sd)
+        area *= factor.astype(area.dtype)[None, None, :]
+    if structure.rush_hour_shift_h and area_shares:
+        shift = int(structure.rush_hour_shift_h * stream(2).choice([-1, 1]))
+        for si, name in enumerate(system.species):
+            share = (area_shares.get(name) or {}).get(structure.rush_hour_sector)
+            if share is None:
+                continue
+            moved = area[si] * np.asarray(share, area.dtype)[None, :]
+            area[si] += _shift_hours(moved, shift) - moved
+    if structure.weekend_ratio_range is not None:
+        ratio = stream(3).uniform(*structure.weekend_ratio_range)
+        weekend = np.asarray(beijing.day_of_week >= 5)
+        area[:, weekend, :] *= area.dtype.type(ratio)
+    if structure.stack_daily_sigma and points.shape[2]:
+        sd, rho = structure.stack_daily_sigma, structure.stack_daily_correlation
+        day = np.asarray((beijing.normalize() - beijing.normalize()[0]).days)
+        z = stream(4).standard_normal((int(day.max()) + 1, points.shape[2]))
+        for d in range(1, z.shape[0]):
+            z[d] = rho * z[d - 1] + np.sqrt(1.0 - rho * rho) * z[d]
+        factor = np.exp(sd * z - 0.5 * sd * sd)[day]  # (nt, npt)
+        points *= factor.astype(points.dtype)[None]
+    return area, points
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -217,6 +284,11 @@ def make_truth(
                 )
                 pf[:, L.point_index] = x[ps][None, :]
             points[si] = system.Ep[si] * pf * m_pts[None, :]
+    if mode == "perturbed" and cfg.osse.truth_structure.active:
+        seed = rng.bit_generator.seed_seq.entropy
+        area, points = structured_emissions(
+            system, area, points, cfg.osse.truth_structure, seed, area_shares
+        )
     drift = {}
     if mode == "perturbed":
         for sid, s in L.bias_keys:

@@ -1,6 +1,7 @@
 """Small OSSEs (CI): identical twin statistics and the perturbed-transport harness."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gridcarbon.config.inversion import InversionConfig
@@ -227,3 +228,72 @@ def test_the_perturbed_truth_does_not_read_the_inversions_b_or_r(case, system):
     np.testing.assert_allclose(dev2, dev0 * 0.8 / base_cfg.state.prior_error, rtol=1e-9)
     with pytest.raises(ValueError, match="not covariance settings"):
         own.osse.truth_covariance = {"block_cells": 2}
+
+
+def test_truth_structure_pieces_each_alone_and_together(case, system):
+    """osse.truth_structure: each piece changes only what it says, from its own random
+    stream, so the pieces together are the product of the pieces alone."""
+    from gridcarbon.config.inversion import TruthStructure
+    from gridcarbon.inversion.osse import structured_emissions
+
+    rng = np.random.default_rng(0)
+    area = rng.uniform(1.0, 2.0, system.E.shape).astype(np.float32)
+    points = rng.uniform(1.0, 2.0, system.Ep.shape).astype(np.float32)
+    assert points.shape[2] > 0
+    road = {s: {"road_transport": np.full(area.shape[2], 0.5)} for s in system.species}
+
+    def apply(**pieces):
+        return structured_emissions(system, area, points, TruthStructure(**pieces), 42, road)
+
+    cells, cell_pts = apply(cell_lognormal_sigma=0.3)
+    factor = cells / area
+    np.testing.assert_allclose(
+        factor, factor[:1, :1, :].repeat(area.shape[1], 1).repeat(area.shape[0], 0), rtol=1e-5
+    )  # one factor per cell, for every hour and species
+    assert 0.2 < np.log(factor[0, 0]).std() < 0.4
+    np.testing.assert_array_equal(cell_pts, points)
+
+    shifted, _ = apply(rush_hour_shift_h=1)
+    moved = 0.5 * area
+    later = np.allclose(shifted[:, 1:], area[:, 1:] - moved[:, 1:] + moved[:, :-1], rtol=1e-5)
+    earlier = np.allclose(shifted[:, :-1], area[:, :-1] - moved[:, :-1] + moved[:, 1:], rtol=1e-5)
+    assert later != earlier  # moved one hour, one way
+
+    weekend, _ = apply(weekend_ratio_range=(0.5, 1.0))
+    beijing = pd.DatetimeIndex(system.times) + pd.Timedelta(hours=8)
+    is_weekend = np.asarray(beijing.day_of_week >= 5)
+    assert is_weekend.any() and (~is_weekend).any()
+    np.testing.assert_array_equal(weekend[:, ~is_weekend], area[:, ~is_weekend])
+    ratio = weekend[:, is_weekend] / area[:, is_weekend]
+    assert 0.5 <= ratio.min() and np.ptp(ratio) < 1e-5 and ratio.max() <= 1.0
+
+    stack_area, stacks = apply(stack_daily_sigma=0.2)
+    np.testing.assert_array_equal(stack_area, area)
+    f = stacks / points
+    day = np.asarray((beijing.normalize() - beijing.normalize()[0]).days)
+    for d in np.unique(day):  # one factor per stack and Beijing day
+        assert np.ptp(f[:, day == d], axis=1).max() < 1e-5
+    assert len(np.unique(np.round(f[0, :, 0], 5))) == len(np.unique(day))
+
+    both, both_pts = apply(
+        cell_lognormal_sigma=0.3, weekend_ratio_range=(0.5, 1.0), stack_daily_sigma=0.2
+    )
+    np.testing.assert_allclose(both, cells * (weekend / area), rtol=1e-5)
+    np.testing.assert_allclose(both_pts, stacks, rtol=1e-6)
+
+
+def test_truth_structure_reaches_the_perturbed_truth_only(case, system):
+    from gridcarbon.inversion.osse import make_truth
+
+    cfg = system.config.model_copy(deep=True)
+    plain = make_truth(system, np.random.default_rng(4), "perturbed", cfg, case.area_shares)
+    cfg.osse.truth_structure.stack_daily_sigma = 0.2
+    rough = make_truth(system, np.random.default_rng(4), "perturbed", cfg, case.area_shares)
+    twin = make_truth(system, np.random.default_rng(4), "identical", cfg, case.area_shares)
+    plain_twin = make_truth(
+        system, np.random.default_rng(4), "identical", system.config, case.area_shares
+    )
+    np.testing.assert_array_equal(rough.x, plain.x)
+    np.testing.assert_array_equal(rough.area, plain.area)
+    assert np.abs(rough.points / plain.points - 1).max() > 0.05
+    np.testing.assert_array_equal(twin.points, plain_twin.points)
