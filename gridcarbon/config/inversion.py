@@ -435,6 +435,26 @@ class ErrorsConfig(_Section):
         description="... and with the mixing height scaled by 1 +/- this "
         "(typical boundary-layer-height uncertainty); 0 disables",
     )
+    transport_error_model: Literal["stencil", "quadrature"] = Field(
+        "stencil",
+        description="how the transport error of R is sized: 'stencil' = the spread of the "
+        "signal with the wind turned by +/- model_error_wind_direction_deg and the mixing "
+        "height scaled by 1 +/- model_error_mixing_height_rel (the default); 'quadrature' = a "
+        "deterministic Gauss-Hermite design, one dimension at a time, over the wind direction "
+        "(normal, sd model_error_wind_direction_deg), the wind speed and the mixing height "
+        "(log-normal, median 1, log-sd model_error_wind_speed_rel and "
+        "model_error_mixing_height_rel): its variance is the transport error, and its mean "
+        "replaces the central plume in H (the expected signal under the transport error)",
+    )
+    model_error_wind_speed_rel: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="log-sd of the wind-speed factor in the 'quadrature' transport error",
+    )
+    quadrature_nodes: int = Field(
+        3, ge=2, le=15, description="Gauss-Hermite nodes per dimension of the 'quadrature' model"
+    )
     model_error_nox_lifetime_rel: float = Field(
         0.0,
         ge=0,

@@ -386,7 +386,12 @@ def synthetic_observations(
                 days = system.rows["day"].to_numpy()
                 bio_scale = truth.x[L.segments["biogenic"].start + bi * L.ndays + days]
             c = c + bio_scale * forward(fp, system.bio[emitted], nox=False)
-        val[m] = system.pair_conversion[m] * c[rows[m]]
+        # the twins see the model's own H, whose plumes are the quadrature means when
+        # errors.transport_error_model is 'quadrature' (ratio 1 otherwise)
+        twin = truth.mode != "perturbed"
+        val[m] = (
+            system.pair_conversion[m] * c[rows[m]] * (system.plume_mean_ratio[m] if twin else 1.0)
+        )
     # background and micro biases (drawn in x)
     osp = np.array([L.obs_species.index(s) for s in P["obs_species"]])
     bgcol = (

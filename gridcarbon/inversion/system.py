@@ -38,9 +38,17 @@ from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_cor
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
 from gridcarbon.species import Species
 
-__all__ = ["ObservationSystem"]
+__all__ = ["ObservationSystem", "transport_quadrature"]
 
 log = logging.getLogger(__name__)
+
+
+def transport_quadrature(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Hermite nodes (standard-normal units) and weights (summing to 1) of ``n`` points:
+    ``Σ w f(z)`` is the expectation of ``f(Z)``, ``Z ~ N(0, 1)``, exact for polynomials of
+    degree ≤ 2n − 1."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    return z, w / w.sum()
 
 
 class ObservationSystem:
@@ -570,6 +578,7 @@ class ObservationSystem:
                         L.segments["biogenic"].start + bi * L.ndays + P["day"].to_numpy()[q]
                     )
                     vals.append(y)
+        n_plume_parts = len(rows)  # the parts above depend on the transport
         # background (1 per pair) and micro bias columns
         osp = [L.obs_species.index(s) for s in P["obs_species"]]
         bgcol = (
@@ -593,6 +602,16 @@ class ObservationSystem:
         vals.append(np.ones(q.size))
         self._local_signal = sum_area + sum_pt
         spread, rot_share, zi_sens = self._direction_spread()
+        #: the expected signal over the transport error / the central plume's, per pair
+        self.plume_mean_ratio = np.ones(npair)
+        if cfg.errors.transport_error_model == "quadrature":
+            spread, self.plume_mean_ratio = self._quadrature_spread()
+            for i in range(n_plume_parts):
+                vals[i] = vals[i] * self.plume_mean_ratio[rows[i]]
+            sum_area = sum_area * self.plume_mean_ratio
+            sum_pt = sum_pt * self.plume_mean_ratio
+            max_pt = max_pt * self.plume_mean_ratio
+            sum_nb = sum_nb * self.plume_mean_ratio
         # d(modelled enhancement)/d(relative mixing-height change), obs units; the column of
         # the daily mixing-height scale (neighbour inflow left out: a small, far part)
         self.mixing_height_sensitivity = zi_sens
@@ -730,12 +749,46 @@ class ObservationSystem:
         # each pair of variants an estimate of its variance (mean square deviation)
         return np.sqrt(sq / 2.0), share, sens
 
+    def _quadrature_spread(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``quadrature`` transport error: the standard deviation of every pair's prior
+        signal over a Gauss–Hermite design (one dimension at a time: wind direction, wind speed,
+        mixing height; the variances of the independent dimensions added) and the ratio of its
+        mean to the central plume's (each dimension's mean shift added), both on the coarse
+        quadrature.  Pairs with no signal keep a ratio of 1."""
+        e = self.config.errors
+        nodes, weights = transport_quadrature(e.quadrature_nodes)
+        dims = {
+            "direction": lambda z: {"angle_deg": e.model_error_wind_direction_deg * z},
+            "speed": lambda z: {"speed_scale": float(np.exp(e.model_error_wind_speed_rel * z))},
+            "mixing_height": lambda z: {
+                "zscale": float(np.exp(e.model_error_mixing_height_rel * z))
+            },
+        }
+        central, _ = self.pair_signal()
+        variance = np.zeros_like(central)
+        mean = central.copy()
+        for node_args in dims.values():
+            signals = [
+                central if abs(z) < 1e-12 else self.pair_signal(**node_args(z))[0] for z in nodes
+            ]
+            m = sum(w * f for w, f in zip(weights, signals, strict=True))
+            variance += sum(w * (f - m) ** 2 for w, f in zip(weights, signals, strict=True))
+            mean += m - central
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(central > 0, mean / central, 1.0)
+        return np.sqrt(variance), ratio
+
     def pair_signal(
-        self, angle_deg: float = 0.0, zscale: float = 1.0, tau_scale: float = 1.0
+        self,
+        angle_deg: float = 0.0,
+        zscale: float = 1.0,
+        tau_scale: float = 1.0,
+        speed_scale: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Prior modelled local enhancement (area and point sources, obs units) of every pair
-        with the wind turned by ``angle_deg``, the mixing height scaled by ``zscale`` and the
-        NOx lifetime by ``tau_scale``, and the largest single-point share of it.  Uses the
+        with the wind turned by ``angle_deg``, the mixing height scaled by ``zscale``, the
+        NOx lifetime by ``tau_scale`` and the wind speed by ``speed_scale``, and the largest
+        single-point share of it.  Uses the
         coarser 3×3 / 7×7 quadrature: it sizes errors and linearisations, not the
         observations' own signal."""
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
@@ -747,7 +800,7 @@ class ObservationSystem:
             rec.y,
             rec.z,
             rec.hour,
-            rec.speed,
+            rec.speed * speed_scale,
             c * rec.ex - s_ * rec.ey,
             s_ * rec.ex + c * rec.ey,
             rec.stability,
