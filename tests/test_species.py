@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import pytest
@@ -10,18 +11,15 @@ from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError
 from gridcarbon.species import CO2, DEFAULT_SPECIES, NOX, Species, by_name, resolve_species
 
-SO2 = dict(
-    name="SO2",
-    long_name="sulfur dioxide",
-    mass_as="SO2",
-    molar_mass_g_mol=64.066,
-    observed_as="SO2",
-    observed_unit="ppb",
-    observed_molar_mass_g_mol=64.066,
-    display_en="SO₂",
-    display_zh="二氧化硫",
-    colour="#7570b3",
-)
+from .seams import SO2 as SO2_SPECIES
+
+# the fourth species of the extension-seam tests, as a configuration gives it (its unit and
+# emission long name left to their defaults)
+SO2 = {
+    k: v
+    for k, v in dataclasses.asdict(SO2_SPECIES).items()
+    if k not in ("unit", "emission_long_name")
+}
 
 
 def test_default_species_are_frozen_picklable_values():
