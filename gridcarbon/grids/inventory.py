@@ -67,8 +67,18 @@ def validate_points(
     source : str
         What the table is, for the messages (e.g. the file name).
 
-    Raises :class:`InputDataError` naming the first bad row and column.
+    Raises :class:`InputDataError` naming the first bad row and column: by its place in its
+    file when the table says it (``points.attrs["row_places"]``, one text per row, e.g.
+    ``"line 7"``, as :func:`gridcarbon.io.tables.read_point_sources` sets it), else by its
+    1-based row number.
     """
+    places = points.attrs.get("row_places")
+    if places is None or len(places) != len(points):
+        places = [f"row {i + 1}" for i in range(len(points))]
+
+    def where(i: int) -> str:
+        return f"{source} {places[i]}"
+
     columns = point_columns(species)
     missing = [c for c in columns if c not in points.columns]
     if missing:
@@ -87,7 +97,7 @@ def validate_points(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputDataError(
-                f"{source} row {i} ({pts['point_id'][i]}): unknown sector {pts['sector'][i]!r}; "
+                f"{where(i)} ({pts['point_id'][i]}): unknown sector {pts['sector'][i]!r}; "
                 f"known sectors are {sectors}"
             )
     numeric = [
@@ -109,14 +119,14 @@ def validate_points(
             value = pts[c][i]
             value = value.item() if isinstance(value, np.generic) else value
             raise InputDataError(
-                f"{source} row {i} ({pts['point_id'][i]}): {c} = {value!r} is not a "
+                f"{where(i)} ({pts['point_id'][i]}): {c} = {value!r} is not a "
                 f"finite{' non-negative' if c not in ('lon', 'lat') else ''} number"
             )
         pts[c] = values
     if ((pts["lon"].abs() > 180) | (pts["lat"].abs() > 90)).any():
         i = int(np.flatnonzero((pts["lon"].abs() > 180) | (pts["lat"].abs() > 90))[0])
         raise InputDataError(
-            f"{source} row {i}: lon/lat ({pts['lon'][i]}, {pts['lat'][i]}) are not degrees"
+            f"{where(i)}: lon/lat ({pts['lon'][i]}, {pts['lat'][i]}) are not degrees"
         )
     return pts
 

@@ -81,6 +81,8 @@ def read_point_sources(path: str | Path) -> pd.DataFrame:
     for column in table.columns:
         if column not in _POINT_TEXT_COLUMNS:
             table[column] = _numbers_if_all_numeric(table[column])
+    # where each row is in the file, for the content checks' messages
+    table.attrs["row_places"] = [rows.locate(i) for i in range(len(table))]
     return table
 
 

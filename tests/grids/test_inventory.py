@@ -90,7 +90,7 @@ def test_validate_points_names_the_missing_column_and_bad_row():
         validate_points(table, ["A", "B", "C"], source="t.csv")
     bad = table.copy()
     bad.loc[1] = ["P2", *ROW[1:10], 1.0, -5.0]
-    with pytest.raises(InputDataError, match=r"t.csv row 1 \(P2\): B = -5.0"):
+    with pytest.raises(InputDataError, match=r"t.csv row 2 \(P2\): B = -5.0"):
         validate_points(bad, ["A", "B"], source="t.csv")
     with pytest.raises(InputDataError, match="unknown sector 'power'"):
         validate_points(table, ["A"], sectors=["road_transport"])

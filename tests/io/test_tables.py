@@ -239,3 +239,16 @@ def test_point_sources_without_rows_are_refused(tmp_path):
         read_point_sources(path)
     with pytest.raises(InputFileError, match="does not exist"):
         read_point_sources(tmp_path / "none.csv")
+
+
+def test_a_bad_point_source_value_is_named_by_its_line_in_the_file(tmp_path):
+    from gridcarbon.grids.inventory import validate_points
+
+    path = tmp_path / "points.csv"
+    bad = _point_row("P2", "plant").replace('"1e9"', '"-1e9"')
+    path.write_text(_POINT_HEADER + _point_row("P1", "ok") + bad, encoding="utf-8")
+    table = read_point_sources(path).assign(
+        stack_diameter_m=3.0, exit_velocity_m_s=10.0, exit_temperature_K=400.0
+    )
+    with pytest.raises(InputDataError, match=r"points.csv line 3 \(P2\): CO2 = -1000000000.0"):
+        validate_points(table, ["CO2"], source="points.csv")
