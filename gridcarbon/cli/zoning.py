@@ -80,5 +80,5 @@ def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite
     click.echo(f"{len(result.units)} units; outputs in {out_dir}:")
     for name in files:
         click.echo(f"  {name}")
-    if result.qa.offset_warning:
-        click.echo(f"gridcarbon: warning: {result.qa.offset_warning}", err=True)
+    # an offset warning was printed when the units were checked (once; -q hides it) and is
+    # in zone_qa.txt and the report
