@@ -198,7 +198,9 @@ class SatelliteColumns:
 def _registry() -> pint.UnitRegistry:
     import pint
 
-    return pint.UnitRegistry()
+    ureg = pint.UnitRegistry()
+    ureg.define("ppb = 1e-9 = parts_per_billion")
+    return ureg
 
 
 def _pint_expression(unit: str) -> str:
@@ -723,7 +725,8 @@ def read_oco_lite(
             "1970-01-01 00:00:00' (UTC). Fix: give the Lite file's time variable unchanged"
         )
     epoch = pd.Timestamp(m.group(1).replace(" ", "T"))
-    times = (epoch + pd.to_timedelta(seconds, unit="s")).to_numpy("datetime64[ns]")
+    # float64 seconds since 1970 resolve ~0.2 µs: round to whole microseconds
+    times = (epoch + pd.to_timedelta(np.round(seconds * 1e6), unit="us")).to_numpy("datetime64[ns]")
 
     finite = (
         np.isfinite(xco2)
