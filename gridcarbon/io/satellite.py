@@ -78,6 +78,7 @@ _NO2_COLUMN_LIMIT_MOL_M2 = 1e-2
 _XCO2_RANGE_PPM = (300.0, 600.0)
 
 _NO2 = NOX.observed_as  # the retrieved molecule
+_TROPOMI_PRODUCT = f"S5P_L2_{_NO2}"
 _TROPOMI_NO2_VAR = "PRODUCT/nitrogendioxide_tropospheric_column"
 _GEO = "PRODUCT/SUPPORT_DATA/GEOLOCATIONS"
 _INPUT = "PRODUCT/SUPPORT_DATA/INPUT_DATA"
@@ -449,7 +450,7 @@ def _check_processor_version(path: Path, ds: netCDF4.Dataset) -> str:
         )
     if version[:2] < MIN_TROPOMI_PROCESSOR_VERSION:
         raise InputFileError(
-            f"{path}: processor_version {text} is below {need}; those tropospheric NO2 columns "
+            f"{path}: processor_version {text} is below {need}; those tropospheric {_NO2} columns "
             "are biased low over polluted areas (van Geffen et al. 2022). Fix: use the "
             f"reprocessed (RPRO) or offline product of processor {need} or later"
         )
@@ -520,7 +521,7 @@ def read_tropomi_no2(
         if err is not None:
             raise err
         version = _check_processor_version(p, ds)
-        metadata = _metadata(p, ds, "S5P_L2_NO2")
+        metadata = _metadata(p, ds, _TROPOMI_PRODUCT)
         metadata["processor_version"] = version
 
         col_var = ds[_TROPOMI_NO2_VAR]
@@ -612,7 +613,7 @@ def read_tropomi_no2(
     if crf is not None:
         extra["cloud_radiance_fraction"] = crf[use]
     return SatelliteColumns(
-        product="S5P_L2_NO2",
+        product=_TROPOMI_PRODUCT,
         quantity="tropospheric_no2_column",
         unit="mol m-2",
         time=times[use],
@@ -1060,7 +1061,7 @@ def write_oco_lite(path: str | Path, granule: OcoLiteGranule, overwrite: bool = 
             s,
             g.xco2,
             units="ppm",
-            long_name="Column-averaged dry-air mole fraction of CO2 (includes bias correction)",
+            long_name=f"Column-averaged dry-air mole fraction of {CO2.name} (includes bias correction)",
         )  # noqa: E501
         _put(ds, "xco2_uncertainty", "f4", s, g.xco2_uncertainty, units="ppm")
         _put(ds, "xco2_apriori", "f4", s, g.xco2_apriori, units="ppm")
