@@ -801,6 +801,8 @@ class TropomiNo2Granule:
         interface of each layer
     surface_pressure : ``(scanline, ground_pixel)``, Pa
     cloud_radiance_fraction : ``(scanline, ground_pixel)``, 1
+    cloud_fraction : ``(scanline, ground_pixel)``, 1 (written as ``cloud_fraction_crb``)
+    surface_altitude : ``(scanline, ground_pixel)``, m
     solar_zenith_angle, viewing_zenith_angle : ``(scanline, ground_pixel)``, degrees
     attributes : mapping
         Global attributes (``title``, ``processor_version``, ``synthetic``, ...).
@@ -822,6 +824,8 @@ class TropomiNo2Granule:
     tm5_constant_b: np.ndarray
     surface_pressure: np.ndarray
     cloud_radiance_fraction: np.ndarray
+    cloud_fraction: np.ndarray
+    surface_altitude: np.ndarray
     solar_zenith_angle: np.ndarray
     viewing_zenith_angle: np.ndarray
     attributes: dict[str, str] = field(default_factory=dict)
@@ -998,6 +1002,7 @@ def write_tropomi_no2_l2(path: str | Path, granule: TropomiNo2Granule, overwrite
         _put(geo, "viewing_zenith_angle", "f4", pix, g.viewing_zenith_angle[None], units="degree")
         inp = support.createGroup("INPUT_DATA")
         _put(inp, "surface_pressure", "f4", pix, g.surface_pressure[None], units="Pa")
+        _put(inp, "surface_altitude", "f4", pix, g.surface_altitude[None], units="m")
         det = support.createGroup("DETAILED_RESULTS")
         _put(
             det,
@@ -1007,6 +1012,7 @@ def write_tropomi_no2_l2(path: str | Path, granule: TropomiNo2Granule, overwrite
             g.cloud_radiance_fraction[None],
             units="1",
         )
+        _put(det, "cloud_fraction_crb", "f4", pix, g.cloud_fraction[None], units="1")
     return p
 
 

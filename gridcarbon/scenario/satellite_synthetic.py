@@ -85,6 +85,7 @@ __all__ = [
     "write_synthetic_tropomi_no2",
     "write_synthetic_oco_lite",
     "write_synthetic_satellite_files",
+    "tropomi_file_name",
     "YRD_MONTHLY_CLOUD",
     "TM5_LIKE_A_PA",
     "TM5_LIKE_B",
@@ -528,6 +529,8 @@ def write_synthetic_tropomi_no2(
         tm5_constant_b=TM5_LIKE_B,
         surface_pressure=ps,
         cloud_radiance_fraction=crf,
+        cloud_fraction=cloud,
+        surface_altitude=-_SCALE_HEIGHT_M * np.log(ps / 101325.0),
         solar_zenith_angle=sza,
         viewing_zenith_angle=vza,
         attributes={
@@ -662,6 +665,12 @@ def write_synthetic_oco_lite(
     return write_oco_lite(path, granule, overwrite=overwrite)
 
 
+def tropomi_file_name(day: pd.Timestamp) -> str:
+    """The S5P-style name of the synthetic NO2 file of ``day`` (file class ``SYNT``, orbit 0)."""
+    d = f"{pd.Timestamp(day):%Y%m%d}"
+    return f"S5P_SYNT_L2__NO2____{d}T000000_{d}T235959_00000_01_020400_{d}T000000.nc"
+
+
 def write_synthetic_satellite_files(
     out_dir: str | Path,
     scenario,
@@ -674,7 +683,9 @@ def write_synthetic_satellite_files(
     """Simulated TROPOMI NO2 files every day and CO2M-like imager files every
     ``imager_every_days`` for ``scenario`` (its grid, inventory, landcover and meteorology).
 
-    Files are named ``S5P_SYNTH_L2__NO2____<YYYYMMDD>.nc`` and ``co2m_like_LtCO2_<YYMMDD>.nc4``.
+    Files are named like the real products so that tools parsing the names accept them:
+    ``S5P_SYNT_L2__NO2____<day>T000000_<day>T235959_00000_01_020400_<day>T000000.nc`` (file class
+    ``SYNT``, which no real S5P file has; orbit 00000) and ``co2m_like_LtCO2_<YYMMDD>.nc4``.
 
     Returns
     -------
@@ -689,7 +700,7 @@ def write_synthetic_satellite_files(
         met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
         written.append(
             write_synthetic_tropomi_no2(
-                out / f"S5P_SYNTH_L2__NO2____{day:%Y%m%d}.nc",
+                out / tropomi_file_name(day),
                 grid=scenario.grid,
                 fluxes=fluxes,
                 met=met,

@@ -79,6 +79,8 @@ def tropomi_granule(**changes) -> TropomiNo2Granule:
         tm5_constant_b=b,
         surface_pressure=100000.0 + 10.0 * idx,
         cloud_radiance_fraction=np.where(qa > 0.75, 0.1, 0.6),
+        cloud_fraction=np.where(qa > 0.75, 0.05, 0.3),
+        surface_altitude=np.zeros(shape),
         solar_zenith_angle=np.full(shape, 20.0),
         viewing_zenith_angle=np.full(shape, 10.0),
         attributes={

@@ -32,7 +32,10 @@ def fluxes(scenario):
 
 @pytest.fixture(scope="module")
 def no2_file(tmp_path_factory, scenario, fluxes, met):
-    path = tmp_path_factory.mktemp("sat") / "S5P_SYNTH_L2__NO2____20230603.nc"
+    path = (
+        tmp_path_factory.mktemp("sat")
+        / "S5P_SYNT_L2__NO2____20230603T000000_20230603T235959_00000_01_020400_20230603T000000.nc"
+    )
     return ss.write_synthetic_tropomi_no2(
         path, grid=scenario.grid, fluxes=fluxes, met=met, date=DAY
     )
@@ -206,7 +209,8 @@ def test_period_files_written_and_read(tmp_path, scenario):
     days = pd.date_range("2023-01-10", periods=4)
     files = ss.write_synthetic_satellite_files(tmp_path, scenario, days, imager_every_days=3)
     names = [f.name for f in files]
-    assert sum(n.startswith("S5P_SYNTH") for n in names) == 4
+    assert [n for n in names if n.startswith("S5P")] == [ss.tropomi_file_name(d) for d in days]
+    assert names[0][9:19] == "L2__NO2___" and names[0][52:57] == "00000"  # as real S5P names
     assert [n for n in names if n.startswith("co2m")] == [
         "co2m_like_LtCO2_230110.nc4",
         "co2m_like_LtCO2_230113.nc4",
