@@ -360,7 +360,7 @@ def _inside_grid(
         raise InputDataError(
             f"min_edge_distance_m must be a finite distance >= 0 m, got {min_edge_distance_m!r}"
         )
-    if min_edge_distance_m == 0:
+    if geoms.size == 0 or min_edge_distance_m == 0:
         return np.asarray(shapely.covers(box, geoms), bool)
     if wind_from_deg is None:
         return np.asarray(shapely.covers(box, shapely.buffer(geoms, min_edge_distance_m)), bool)
@@ -368,11 +368,9 @@ def _inside_grid(
     # the direction the wind comes FROM is (sin θ, cos θ); move each pixel that far upstream
     dx = min_edge_distance_m * np.sin(theta)
     dy = min_edge_distance_m * np.cos(theta)
-    inside = np.asarray(shapely.covers(box, geoms), bool)
-    for i in np.flatnonzero(inside):
-        coords = shapely.get_coordinates(geoms[i]) + (dx[i], dy[i])
-        inside[i] = shapely.covers(box, shapely.polygons(coords))
-    return inside
+    rings = shapely.get_coordinates(geoms).reshape(geoms.size, -1, 2)
+    moved = shapely.polygons(rings + np.stack([dx, dy], axis=-1)[:, None, :])
+    return np.asarray(shapely.covers(box, geoms) & shapely.covers(box, moved), bool)
 
 
 def _select(

@@ -255,6 +255,12 @@ def test_tropomi_pixels_outside_or_near_the_grid_edge_are_dropped(tmp_path, grid
     # wind from the east: the eastern edge is upwind
     east = read_tropomi_no2(path, grid=grid, min_edge_distance_m=6_000.0, wind_from_deg=90.0)
     assert set(east.extra["ground_pixel"]) == {0}
+    # one direction per pixel of the file: from the east on odd ground pixels, west on even
+    per_pixel = np.where(np.arange(N_SCAN * N_GROUND) % 2 == 1, 90.0, 270.0)
+    mixed = read_tropomi_no2(path, grid=grid, min_edge_distance_m=6_000.0, wind_from_deg=per_pixel)
+    assert set(mixed.extra["ground_pixel"]) == {0, 2}
+    with pytest.raises(InputDataError, match="wind_from_deg has 3 values"):
+        read_tropomi_no2(path, grid=grid, min_edge_distance_m=6_000.0, wind_from_deg=[1, 2, 3])
     with pytest.raises(InputDataError, match="min_edge_distance_m"):
         read_tropomi_no2(path, grid=grid, min_edge_distance_m=-1.0)
 
