@@ -98,6 +98,17 @@ def test_synthetic_tropomi_file_reads_back_as_documented(no2_file, scenario):
     assert np.all(obs.pressure_pa[:, 0, 0] == obs.surface_pressure_pa)
     assert np.all(np.diff(obs.pressure_pa[:, :, 0], axis=1) < 0)
     assert np.all((obs.value > -1e-4) & (obs.value < 1e-3))
+    # the values are the file's, pixel by pixel; the kernel is the file's A·M/M_trop
+    with netCDF4.Dataset(no2_file) as ds:
+        n_ground = ds["PRODUCT"].dimensions["ground_pixel"].size
+    i = obs.extra["scanline"] * n_ground + obs.extra["ground_pixel"]
+    raw_value = _raw(no2_file, "PRODUCT/nitrogendioxide_tropospheric_column")
+    np.testing.assert_array_equal(obs.value, raw_value[i])
+    raw_ak = _raw(no2_file, "PRODUCT/averaging_kernel").reshape(-1, 34)[i]
+    m = _raw(no2_file, "PRODUCT/air_mass_factor_total")[i]
+    m_trop = _raw(no2_file, "PRODUCT/air_mass_factor_troposphere")[i]
+    below = layer[None, :] <= tp[:, None]
+    np.testing.assert_allclose(obs.kernel[below], (raw_ak * (m / m_trop)[:, None])[below])
 
 
 def test_no2_plume_is_the_truth_through_the_retrieval(tmp_path, scenario, fluxes, met):
