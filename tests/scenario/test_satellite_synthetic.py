@@ -229,3 +229,28 @@ def test_period_files_written_and_read(tmp_path, scenario):
     for f in files:
         reader = read_tropomi_no2 if f.suffix == ".nc" else read_oco_lite
         assert reader(f, grid=scenario.grid).synthetic
+
+
+@pytest.mark.slow
+def test_default_scenario_files_cover_zhejiang(tmp_path):
+    """One January day on the default grid: both files read back with usable pixels inside the
+    grid, 150 km from the upwind edge too, and the NO2 columns in the range TROPOMI sees over
+    the Yangtze River Delta."""
+    from gridcarbon.scenario.zhejiang import zhejiang_scenario
+
+    scenario = zhejiang_scenario(with_units=False)
+    day = pd.Timestamp("2023-01-15")
+    no2_path, imager_path = ss.write_synthetic_satellite_files(tmp_path, scenario, [day])
+    no2 = read_tropomi_no2(no2_path, grid=scenario.grid)
+    assert no2.synthetic and len(no2) > 1000
+    assert 5e-6 < np.median(no2.value) < 1e-4 and no2.value.max() < 1e-3
+    with netCDF4.Dataset(no2_path) as ds:
+        u, v = (float(w) for w in ds.truth_wind_u_v_m_s.split())
+    wind_from = np.degrees(np.arctan2(-u, -v)) % 360
+    upwind = read_tropomi_no2(
+        no2_path, grid=scenario.grid, min_edge_distance_m=150e3, wind_from_deg=wind_from
+    )
+    assert 0 < len(upwind) < len(no2)
+    imager = read_oco_lite(imager_path, grid=scenario.grid)
+    assert imager.synthetic and len(imager) > 100
+    assert 405 < np.median(imager.value) < 425
