@@ -263,20 +263,20 @@ def _has(ds: netCDF4.Dataset, name: str) -> bool:
 
 
 def _missing_error(path: Path, ds: netCDF4.Dataset, names: tuple[str, ...], product: str):
-    """One error naming everything the file lacks (the first missing group, if a group)."""
+    """One error naming the first thing the file lacks (its outermost missing group, else the
+    variable) and how many more required variables are missing; None when nothing is."""
     missing = [n for n in names if not _has(ds, n)]
     if not missing:
         return None
     first = missing[0]
+    parts = first.split("/")
     node: Any = ds
-    for group in first.split("/")[:-1]:
+    what = f"variable {first!r}"
+    for depth, group in enumerate(parts[:-1]):
         if group not in node.groups:
-            where = first[: first.index(group) + len(group)]
-            what = f"group {where!r}"
+            what = f"group {'/'.join(parts[: depth + 1])!r}"
             break
         node = node.groups[group]
-    else:
-        what = f"variable {first!r}"
     more = f" (and {len(missing) - 1} more: {missing[1:4]})" if len(missing) > 1 else ""
     return InputFileError(
         f"{path}: {product} file lacks {what}{more}. Fix: give the complete product file as "
