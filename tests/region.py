@@ -66,13 +66,11 @@ class SteadyMeteorology:
 
 def _lonlat(geom_m):
     to_ll = pyproj.Transformer.from_crs(CRS, 4326, always_xy=True)
-    return shapely.ops.transform(to_ll.transform, geom_m)
+    return shapely.transform(geom_m, lambda xy: np.column_stack(to_ll.transform(*xy.T)))
 
 
 def small_region_scenario() -> Scenario:
     """The scenario (see the module docstring)."""
-    import shapely.ops  # noqa: F401  (used by _lonlat)
-
     grid = GridSpec.from_bounds((-30000.0, -30000.0, 30000.0, 30000.0), CELL, CRS)
     assert grid.shape == (N, N)
     region_m = shapely.box(-28500.0, -28500.0, 28500.0, 28500.0)
