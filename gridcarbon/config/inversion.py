@@ -446,6 +446,21 @@ class ErrorsConfig(_Section):
         "model_error_mixing_height_rel): its variance is the transport error, and its mean "
         "replaces the central plume in H (the expected signal under the transport error)",
     )
+    transport_error_correlation: Literal["none", "same_day"] = Field(
+        "none",
+        description="'same_day' (with transport_error_model 'quadrature' and aggregation "
+        "'afternoon_mean'): the transport errors of one Beijing day are correlated between "
+        "stations and quantities as the quadrature nodes' deviations are, localised with a "
+        "Gaspari-Cohn taper of half-width transport_error_localisation_km (R block diagonal "
+        "by day); 'none': independent (R diagonal, the default)",
+    )
+    transport_error_localisation_km: float = Field(
+        50.0,
+        gt=0,
+        description="half-width c of the Gaspari-Cohn taper of the correlated transport error "
+        "(zero beyond 2c): a setting chosen for a province's station spacing, not a value from "
+        "the literature",
+    )
     model_error_wind_speed_rel: float = Field(
         0.3,
         ge=0,
@@ -483,6 +498,14 @@ class ErrorsConfig(_Section):
         for kind in self.measurement_error:
             if kind not in STATION_KINDS:
                 raise ValueError(f"measurement_error: unknown station class {kind!r}")
+        if self.transport_error_correlation == "same_day" and (
+            self.transport_error_model != "quadrature" or self.aggregation != "afternoon_mean"
+        ):
+            raise ValueError(
+                "transport_error_correlation 'same_day' needs transport_error_model "
+                f"'quadrature' (not {self.transport_error_model!r}) and aggregation "
+                f"'afternoon_mean' (not {self.aggregation!r})"
+            )
         return self
 
 

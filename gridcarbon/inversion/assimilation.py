@@ -19,6 +19,7 @@ from gridcarbon.errors import InputDataError
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
 from gridcarbon.inversion.solvers import (
+    CorrelatedErrors,
     PosteriorCovariance,
     Problem,
     solve_dense,
@@ -145,10 +146,27 @@ def observation_kinds(
     return kinds
 
 
+def _error_covariance(
+    system: ObservationSystem, kinds: tuple[ObservationType, ...], variances: list[np.ndarray]
+) -> CorrelatedErrors | None:
+    """R of all kinds when a kind's errors are correlated (its optional
+    ``error_covariance(system)`` gives a matrix), block diagonal between kinds; None when
+    every kind's R is diagonal."""
+    parts = [getattr(k, "error_covariance", lambda _: None)(system) for k in kinds]
+    if all(p is None for p in parts):
+        return None
+    blocks = [
+        sp.diags(v) if p is None else sp.csr_matrix(p)
+        for p, v in zip(parts, variances, strict=True)
+    ]
+    return CorrelatedErrors(sp.block_diag(blocks, format="csr"))
+
+
 def _stack(
     system: ObservationSystem, kinds: tuple[ObservationType, ...]
-) -> tuple[pd.DataFrame, sp.csr_matrix, np.ndarray]:
-    """Rows, H and R of all kinds: H = vstack of their blocks, R block-diagonal."""
+) -> tuple[pd.DataFrame, sp.csr_matrix, np.ndarray, CorrelatedErrors | None]:
+    """Rows, H and R of all kinds: H = vstack of their blocks, R block-diagonal (its diagonal,
+    and the correlated R when a kind has one)."""
     rows, blocks, variances = [], [], []
     n = system.layout.n
     for k in kinds:
@@ -169,10 +187,11 @@ def _stack(
         rows.append(table.assign(observation_type=k.name))
         blocks.append(block)
         variances.append(r_var)
+    R = _error_covariance(system, kinds, variances)
     if len(kinds) == 1:
-        return rows[0], blocks[0], variances[0]
+        return rows[0], blocks[0], variances[0], R
     table = pd.concat(rows, ignore_index=True)
-    return table, sp.vstack(blocks, format="csr"), np.concatenate(variances)
+    return table, sp.vstack(blocks, format="csr"), np.concatenate(variances), R
 
 
 def assimilate(
@@ -204,11 +223,11 @@ def assimilate(
     B = system.B if prior_covariance is None else prior_covariance
     L = system.layout
     kinds = observation_kinds(observations)
-    meta, Jo, r_var = _stack(system, kinds)
+    meta, Jo, r_var, R = _stack(system, kinds)
     y = meta["observed"].to_numpy(float)
     yb = meta["prior"].to_numpy(float)
     d = y - yb
-    prob = Problem(Jo, d, r_var, B)
+    prob = Problem(Jo, d, r_var, B, R)
     method = cfg.solver.method
     if method == "auto":
         method = "dense" if L.n <= cfg.solver.dense_max_state else "cg"

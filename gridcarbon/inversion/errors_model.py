@@ -15,7 +15,13 @@ from gridcarbon.errors import InputDataError
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["aggregation_matrix", "observation_errors", "ess_factor"]
+__all__ = [
+    "aggregation_matrix",
+    "observation_errors",
+    "ess_factor",
+    "gaspari_cohn",
+    "correlated_transport_covariance",
+]
 
 
 def aggregation_matrix(
@@ -75,10 +81,12 @@ def observation_errors(
             "to inversion.errors.measurement_error or give an uncertainty column"
         )
     floor = pairs["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
+    # with correlated transport errors the transport term is in the correlated part instead
+    transport = 0.0 if cfg.errors.transport_error_correlation == "same_day" else 1.0
     model = np.sqrt(
         floor**2
         + (cfg.errors.model_error_rel * system.enhancement) ** 2
-        + system.direction_spread**2
+        + transport * system.direction_spread**2
     )
     hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
     hours = np.asarray(hours, float)
@@ -101,3 +109,54 @@ def observation_errors(
         f = ess_factor(hours[cols], cfg.errors.model_error_time_scale_h)
         r_var[i] = (meas[cols] ** 2).mean() / n + (model[cols].mean() ** 2) * f
     return meas, model, r_var
+
+
+def gaspari_cohn(r_over_c: np.ndarray) -> np.ndarray:
+    """The Gaspari & Cohn (1999, QJRMS 125:723, eq. 4.10) compactly supported correlation
+    function of ``r / c``: 1 at 0, 0 from 2 on, positive definite in up to three dimensions."""
+    z = np.abs(np.asarray(r_over_c, dtype=np.float64))
+    out = np.zeros_like(z)
+    a = z <= 1.0
+    za = z[a]
+    out[a] = -0.25 * za**5 + 0.5 * za**4 + 0.625 * za**3 - 5.0 / 3.0 * za**2 + 1.0
+    b = (z > 1.0) & (z < 2.0)
+    zb = z[b]
+    out[b] = (
+        zb**5 / 12.0
+        - 0.5 * zb**4
+        + 0.625 * zb**3
+        + 5.0 / 3.0 * zb**2
+        - 5.0 * zb
+        + 4.0
+        - 2.0 / (3.0 * zb)
+    )
+    return out
+
+
+def correlated_transport_covariance(
+    system: ObservationSystem, A: sp.csr_matrix, meta: pd.DataFrame, cfg: InversionConfig
+) -> sp.csr_matrix:
+    """The transport part of R between the assimilated observations (afternoon means):
+    ``C_ab = GC(d_ab / c) Σ_k δ_ka δ_kb`` for two observations of the same Beijing day, 0
+    between days, where ``δ_k = A δ_k^pairs`` are the quadrature nodes' weighted deviations
+    (``system.transport_deviations``) averaged like the observations, ``d_ab`` the distance
+    between the two stations and GC the Gaspari–Cohn taper of half-width
+    ``errors.transport_error_localisation_km``.  Positive semi-definite (a Schur product of
+    two such matrices)."""
+    deviations = np.asarray(A @ system.transport_deviations.T)  # (m, nodes)
+    xy = system.stations.set_index("station_id").loc[meta["station_id"], ["x", "y"]].to_numpy()
+    c = cfg.errors.transport_error_localisation_km * 1000.0
+    day = meta["day"].to_numpy()
+    rows, cols, vals = [], [], []
+    for d in np.unique(day):
+        idx = np.flatnonzero(day == d)
+        dist = np.hypot(*(xy[idx, None, :] - xy[None, idx, :]).transpose(2, 0, 1))
+        block = (deviations[idx] @ deviations[idx].T) * gaspari_cohn(dist / c)
+        r, k = np.nonzero(block)
+        rows.append(idx[r])
+        cols.append(idx[k])
+        vals.append(block[r, k])
+    m = len(meta)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(m, m)
+    )

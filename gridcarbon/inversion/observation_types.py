@@ -19,7 +19,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.errors_model import aggregation_matrix, observation_errors
+from gridcarbon.inversion.errors_model import (
+    aggregation_matrix,
+    correlated_transport_covariance,
+    observation_errors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
@@ -50,6 +54,9 @@ class StationHourMatch:
         Hourly 1-sigma errors, observation units.
     r_var : ndarray ``(m,)``
         Error variances of the assimilated observations.
+    r_correlated : sparse ``(m, m)`` or None
+        Their correlated transport errors (``errors.transport_error_correlation: same_day``;
+        its diagonal is included in ``r_var``), None when R is diagonal.
     """
 
     observed_hourly: np.ndarray
@@ -62,6 +69,7 @@ class StationHourMatch:
     measurement_error: np.ndarray
     model_error: np.ndarray
     r_var: np.ndarray
+    r_correlated: sp.csr_matrix | None = None
 
 
 class StationHourObservations:
@@ -117,6 +125,16 @@ class StationHourObservations:
     def error_variance(self, system: ObservationSystem) -> np.ndarray:
         """Their error variances (measurement and transport, correlated in time)."""
         return self.match(system).r_var
+
+    def error_covariance(self, system: ObservationSystem) -> sp.csr_matrix | None:
+        """Their error covariance when the transport errors are correlated between stations
+        (``errors.transport_error_correlation: same_day``; diagonal = :meth:`error_variance`),
+        else None (R diagonal)."""
+        m = self.match(system)
+        if m.r_correlated is None:
+            return None
+        own = m.r_var - m.r_correlated.diagonal()
+        return (sp.diags(own) + m.r_correlated).tocsr()
 
     def series(self, system: ObservationSystem, x_increment: np.ndarray) -> pd.DataFrame:
         """One row per station, quantity and hour at the assimilated hours: ``time`` (UTC),
@@ -180,10 +198,14 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     Jo = (A @ system.J).tocsr()
     yb = A @ system.y_prior
     meas, model, r_var = observation_errors(system, P, used, unc, cfg, A, meta)
+    correlated = None
+    if cfg.errors.transport_error_correlation == "same_day":
+        correlated = correlated_transport_covariance(system, A, meta, cfg)
+        r_var = r_var + correlated.diagonal()
     rows = meta.rename(columns={"obs_species": "species"}).assign(observed=y, prior=yb)
     counts = {
         "n_hourly_pairs_used": int(used.sum()),
         "n_excluded_calm": int((has & calm).sum()),
         "n_excluded_point_dominated": int((has & ~calm & dominated).sum()),
     }
-    return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var)
+    return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var, correlated)

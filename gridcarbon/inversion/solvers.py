@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from gridcarbon.inversion.state import PriorCovariance
 
@@ -28,21 +29,88 @@ __all__ = [
     "Problem",
     "Solution",
     "PosteriorCovariance",
+    "CorrelatedErrors",
     "solve_dense",
     "solve_lanczos_cg",
     "solve_lanczos_cg_obs",
 ]
 
 
+class CorrelatedErrors:
+    """An observation-error covariance R that is block diagonal: independent blocks of
+    correlated observations (e.g. the stations of one day), each factored ``R_b = L_b L_bᵀ``.
+
+    Parameters
+    ----------
+    R : sparse ``(m, m)``
+        Symmetric positive definite; its blocks are the connected groups of its non-zeros.
+    """
+
+    def __init__(self, R: sp.spmatrix) -> None:
+        R = sp.csr_matrix(R)
+        _, label = connected_components(R, directed=False)
+        self.m = R.shape[0]
+        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        for b in np.unique(label):
+            idx = np.flatnonzero(label == b)
+            block = R[idx][:, idx].toarray()
+            try:
+                factor = np.linalg.cholesky(block)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"the observation-error covariance is not positive definite in the block of "
+                    f"observations {idx[:5].tolist()}..."
+                ) from None
+            self.blocks.append((idx, factor))
+        self.variance = np.asarray(R.diagonal(), dtype=np.float64)
+
+    def _solve(self, v: np.ndarray, transpose: bool) -> np.ndarray:
+        out = np.empty_like(v, dtype=np.float64)
+        for idx, factor in self.blocks:
+            if transpose:
+                out[idx] = sla.solve_triangular(factor, v[idx], lower=True, trans="T")
+            else:
+                out[idx] = sla.solve_triangular(factor, v[idx], lower=True)
+        return out
+
+    def whiten(self, v: np.ndarray) -> np.ndarray:
+        """``L⁻¹ v`` (rows of ``v`` are observations; vector or matrix)."""
+        return self._solve(v, transpose=False)
+
+    def whiten_T(self, v: np.ndarray) -> np.ndarray:
+        """``L⁻ᵀ v``."""
+        return self._solve(v, transpose=True)
+
+    def inverse(self, v: np.ndarray) -> np.ndarray:
+        """``R⁻¹ v``."""
+        return self.whiten_T(self.whiten(v))
+
+
 @dataclass
 class Problem:
     """A linear-Gaussian inversion: ``J`` (obs × state, sparse), innovations ``d``, obs error
-    variances ``r_var``, and the prior covariance."""
+    variances ``r_var``, the prior covariance and, when the observation errors are correlated,
+    ``R`` (:class:`CorrelatedErrors`, whose diagonal is ``r_var``); None = R diagonal."""
 
     J: sp.csr_matrix
     d: np.ndarray
     r_var: np.ndarray
     B: PriorCovariance
+    R: CorrelatedErrors | None = None
+
+    def r_inverse(self, v: np.ndarray) -> np.ndarray:
+        """``R⁻¹ v``."""
+        return v / self.r_var if self.R is None else self.R.inverse(v)
+
+    def r_whiten(self, v: np.ndarray) -> np.ndarray:
+        """``R^-1/2 v`` (``L⁻¹ v``; rows of ``v`` are observations)."""
+        if self.R is None:
+            return v / np.sqrt(self.r_var).reshape((-1,) + (1,) * (v.ndim - 1))
+        return self.R.whiten(v)
+
+    def r_whiten_T(self, v: np.ndarray) -> np.ndarray:
+        """``R^-T/2 v`` (``L⁻ᵀ v``; equal to :meth:`r_whiten` for a diagonal R)."""
+        return self.r_whiten(v) if self.R is None else self.R.whiten_T(v)
 
     def G(self, v: np.ndarray) -> np.ndarray:
         return self.J @ self.B.sqrt_apply(v)
@@ -115,7 +183,7 @@ class Solution:
 
 def _cost(prob: Problem, v: np.ndarray) -> float:
     r = prob.d - prob.G(v)
-    return 0.5 * float(v @ v + r @ (r / prob.r_var))
+    return 0.5 * float(v @ v + r @ prob.r_inverse(r))
 
 
 def solve_dense(prob: Problem) -> Solution:
@@ -123,11 +191,11 @@ def solve_dense(prob: Problem) -> Solution:
     t0 = time.perf_counter()
     S = prob.B.dense_sqrt()
     G = np.asarray(prob.J @ S)
-    Gw = G / np.sqrt(prob.r_var)[:, None]
+    Gw = G / np.sqrt(prob.r_var)[:, None] if prob.R is None else prob.R.whiten(G)
     A = Gw.T @ Gw
     A[np.diag_indices_from(A)] += 1.0
     c = sla.cho_factor(A, lower=True)
-    b = G.T @ (prob.d / prob.r_var)
+    b = G.T @ prob.r_inverse(prob.d)
     v = sla.cho_solve(c, b)
     Ainv = sla.cho_solve(c, np.eye(A.shape[0]))
     P = S @ Ainv @ S.T
@@ -174,7 +242,7 @@ def solve_lanczos_cg(
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     n = prob.B.n
-    b = prob.GT(prob.d / prob.r_var)
+    b = prob.GT(prob.r_inverse(prob.d))
     bnorm = float(np.linalg.norm(b))
     kmax = int(min(max_vectors, n))
     Q = np.zeros((kmax, n))
@@ -198,7 +266,7 @@ def solve_lanczos_cg(
     while k < kmax:
         Q[k] = q
         Gq = prob.G(q)
-        w = q + prob.GT(Gq / prob.r_var)
+        w = q + prob.GT(prob.r_inverse(Gq))
         alpha[k] = q @ w
         # full reorthogonalisation; a second pass when the first removed much of w
         # (Kahan–Parlett "twice is enough")
@@ -224,7 +292,7 @@ def solve_lanczos_cg(
             break
         if bk < 1e-10 * max(1.0, abs(alpha[k - 1])):
             # invariant subspace: restart with a random vector in range(Gᵀ)
-            z = rng.standard_normal(prob.d.size) / np.sqrt(prob.r_var)
+            z = prob.r_whiten_T(rng.standard_normal(prob.d.size))
             w = prob.GT(z)
             for _ in range(2):
                 w -= Q[:k].T @ (Q[:k] @ w)
@@ -292,11 +360,19 @@ def solve_lanczos_cg_obs(
     n = prob.B.n
     m = prob.d.size
     rs = 1.0 / np.sqrt(prob.r_var)
+    if prob.R is None:
+
+        def whiten(v: np.ndarray) -> np.ndarray:
+            return (rs if v.ndim == 1 else rs[:, None]) * v
+
+        whiten_T = whiten
+    else:
+        whiten, whiten_T = prob.R.whiten, prob.R.whiten_T
 
     def K(z: np.ndarray) -> np.ndarray:
-        return rs * (prob.J @ prob.B_apply(prob.J.T @ (rs * z)))
+        return whiten(prob.J @ prob.B_apply(prob.J.T @ whiten_T(z)))
 
-    z0 = rs * prob.d
+    z0 = whiten(prob.d)
     Kz0 = K(z0)
     bnorm = float(np.sqrt(max(z0 @ Kz0, 0.0)))
     if bnorm == 0:
@@ -369,7 +445,7 @@ def solve_lanczos_cg_obs(
     Zk, KZk = Z[:k], KZ[:k]
     T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
     zy = Zk.T @ y
-    x_inc = prob.B_apply(prob.J.T @ (rs * zy))
+    x_inc = prob.B_apply(prob.J.T @ whiten_T(zy))
     # cost without n-vectors: vᵀv = (Zᵀy)ᵀ K (Zᵀy); R^-1/2 (d - G v) = z0 - K Zᵀ y
     Kzy = KZk.T @ y
     r = z0 - Kzy
@@ -383,9 +459,7 @@ def solve_lanczos_cg_obs(
     for a0 in range(0, W.shape[1], batch):
         b0 = min(W.shape[1], a0 + batch)
         X = Zk.T @ Uk[:, a0:b0]
-        W[:, a0:b0] = prob.B.sqrt_apply(
-            prob.B.sqrt_apply(prob.J.T @ (rs[:, None] * X), transpose=True)
-        )
+        W[:, a0:b0] = prob.B.sqrt_apply(prob.B.sqrt_apply(prob.J.T @ whiten_T(X), transpose=True))
     # W = S Q U with Q = Gᵀ R^-1/2 Z: S Sᵀ Jᵀ R^-1/2 Z U = B Jᵀ R^-1/2 Z U
     dofs = float(np.sum(1.0 - 1.0 / theta))
     info = {

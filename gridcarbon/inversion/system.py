@@ -767,13 +767,18 @@ class ObservationSystem:
         central, _ = self.pair_signal()
         variance = np.zeros_like(central)
         mean = central.copy()
+        deviations = []
         for node_args in dims.values():
             signals = [
                 central if abs(z) < 1e-12 else self.pair_signal(**node_args(z))[0] for z in nodes
             ]
             m = sum(w * f for w, f in zip(weights, signals, strict=True))
             variance += sum(w * (f - m) ** 2 for w, f in zip(weights, signals, strict=True))
+            deviations += [np.sqrt(w) * (f - m) for w, f in zip(weights, signals, strict=True)]
             mean += m - central
+        #: ``(nodes, n_pairs)``: Σ over nodes of their outer products is the transport-error
+        #: covariance of the design (its diagonal the variance)
+        self.transport_deviations = np.array(deviations)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(central > 0, mean / central, 1.0)
         return np.sqrt(variance), ratio

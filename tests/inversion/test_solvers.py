@@ -188,3 +188,58 @@ def test_total_std_closed_form_against_dense_posterior(dense_vs_cg):
         totals.total_std(F, "CO2", point_unit=np.r_[99, point_unit[1:]], hours=hours)
     with pytest.raises(ValueError, match="species 'VOC' is not in the inversion"):
         totals.total_std(F, "VOC", hours=hours)
+
+
+def _small_problem(correlated: bool):
+    from gridcarbon.inversion.solvers import CorrelatedErrors, Problem
+
+    L = StateLayout(["CO2"], 6, 5, 2, 24, 48, np.arange(0), [], [], ["CO2"], 2, 1, [])
+    B = PriorCovariance(L, 0.5, np.eye(1), 9000.0, 3000.0, 36.0, {"background": 2.0})
+    rng = np.random.default_rng(7)
+    m = 24
+    J = sp.random(m, L.n, density=0.25, random_state=3, format="csr")
+    d = rng.normal(0.0, 1.0, m)
+    r_var = rng.uniform(0.2, 1.0, m)
+    R = np.diag(r_var)
+    if correlated:  # three blocks of 8 observations, correlation 0.6^|i-j| inside each
+        for b in range(3):
+            i = np.arange(8 * b, 8 * b + 8)
+            sd = np.sqrt(r_var[i])
+            R[np.ix_(i, i)] = np.outer(sd, sd) * 0.6 ** np.abs(np.subtract.outer(i, i))
+    errors = CorrelatedErrors(sp.csr_matrix(R)) if correlated else None
+    return Problem(J, d, r_var, B, errors), R
+
+
+@pytest.mark.parametrize("correlated", [False, True])
+def test_solvers_match_the_closed_form_with_correlated_errors(correlated):
+    """x̂ - x_b = B Jᵀ (J B Jᵀ + R)⁻¹ d and P = B - B Jᵀ (J B Jᵀ + R)⁻¹ J B, for R diagonal and
+    for R with correlated blocks, from the dense, state-space CG and observation-space CG
+    solvers."""
+    from gridcarbon.inversion.solvers import solve_dense, solve_lanczos_cg, solve_lanczos_cg_obs
+
+    prob, R = _small_problem(correlated)
+    S = prob.B.dense_sqrt()
+    Bd = S @ S.T
+    J = prob.J.toarray()
+    gain = Bd @ J.T @ np.linalg.inv(J @ Bd @ J.T + R)
+    x_inc = gain @ prob.d
+    P = Bd - gain @ J @ Bd
+    for solver in (solve_dense, solve_lanczos_cg, solve_lanczos_cg_obs):
+        # enough vectors to span range(Jᵀ): the Lanczos variances are then exact
+        kwargs = (
+            {} if solver is solve_dense else {"tol": 1e-12, "max_vectors": 400, "min_vectors": 24}
+        )
+        sol = solver(prob, **kwargs)
+        np.testing.assert_allclose(sol.x_inc, x_inc, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(sol.cov.diag(), np.diag(P), rtol=1e-5, atol=1e-9)
+        # the cost at the optimum: ½ (vᵀv + rᵀ R⁻¹ r) = ½ dᵀ (J B Jᵀ + R)⁻¹ d
+        assert sol.cost == pytest.approx(
+            0.5 * prob.d @ np.linalg.solve(J @ Bd @ J.T + R, prob.d), rel=1e-6
+        )
+
+
+def test_correlated_errors_refuse_a_covariance_that_is_not_positive_definite():
+    from gridcarbon.inversion.solvers import CorrelatedErrors
+
+    with pytest.raises(ValueError, match="not positive definite"):
+        CorrelatedErrors(sp.csr_matrix(np.array([[1.0, 2.0], [2.0, 1.0]])))
