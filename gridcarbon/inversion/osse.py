@@ -298,14 +298,43 @@ def make_truth(
     return Truth(x, area, points, drift, include_bio, mode)
 
 
+def _correlated_transport_noise(
+    system: ObservationSystem, cfg: InversionConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Transport-error noise of every pair drawn from the covariance R's correlated part
+    assumes (``errors.transport_error_correlation: same_day``): per Beijing day
+    ``Σ_k δ_k ∘ (T^1/2 ξ_k)[station]``, whose covariance is ``(Σ_k δ_k δ_kᵀ) ∘ T`` with T the
+    Gaspari–Cohn taper between the stations — the hours of a station-day fully correlated,
+    the days independent."""
+    from gridcarbon.inversion.errors_model import gaspari_cohn
+
+    P = system.pairs
+    st = system.stations.reset_index(drop=True)
+    station = pd.Index(st["station_id"]).get_indexer(P["station_id"])
+    xy = st[["x", "y"]].to_numpy(float)
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    taper = gaspari_cohn(dist / (cfg.errors.transport_error_localisation_km * 1000.0))
+    root = np.linalg.cholesky(taper + 1e-10 * np.eye(len(st)))
+    dev = system.transport_deviations  # (nodes, pairs)
+    day = P["day"].to_numpy()
+    out = np.zeros(len(P))
+    for d in np.unique(day):
+        m = day == d
+        fields = root @ rng.standard_normal((len(st), dev.shape[0]))  # (stations, nodes)
+        out[m] = (dev[:, m] * fields[station[m]].T).sum(axis=0)
+    return out
+
+
 def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> np.ndarray:
-    """Hourly model-error noise with the exponential hour-to-hour correlation R assumes."""
+    """Hourly model-error noise with the exponential hour-to-hour correlation R assumes (and,
+    with correlated transport errors, their same-day correlation between stations)."""
     P = system.pairs
     floor = P["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
+    correlated = cfg.errors.transport_error_correlation == "same_day"
     sd = np.sqrt(
         floor**2
         + (cfg.errors.model_error_rel * system.enhancement) ** 2
-        + system.direction_spread**2
+        + (0.0 if correlated else 1.0) * system.direction_spread**2
     )
     hours = np.asarray(
         (pd.DatetimeIndex(P["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1), float
@@ -316,6 +345,8 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
         C = np.exp(-np.abs(t[:, None] - t[None, :]) / cfg.errors.model_error_time_scale_h)
         Lc = np.linalg.cholesky(C + 1e-12 * np.eye(t.size))
         out[idx] = sd[idx] * (Lc @ rng.standard_normal(t.size))
+    if correlated:
+        out += _correlated_transport_noise(system, cfg, rng)
     return out
 
 

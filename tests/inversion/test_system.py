@@ -224,3 +224,31 @@ def test_an_inversion_with_correlated_transport_errors(correlated_system):
     assert np.linalg.norm(got - expect) <= 1e-3 * np.linalg.norm(expect)
     diagonal = BJt @ np.linalg.solve(J @ BJt + np.diag(np.diag(R)), d)
     assert np.linalg.norm(diagonal - expect) > 0.01 * np.linalg.norm(expect)
+
+
+def test_the_twins_draw_correlated_transport_noise_with_rs_covariance(correlated_system):
+    """In the same-day mode the identical twin's transport noise has R's correlated part as
+    its covariance once averaged like the observations (checked over many draws)."""
+    from gridcarbon.inversion.errors_model import correlated_transport_covariance
+    from gridcarbon.inversion.observation_types import StationHourObservations
+    from gridcarbon.inversion.osse import (
+        _correlated_transport_noise,
+        make_truth,
+        synthetic_observations,
+    )
+
+    system = correlated_system
+    cfg = system.config
+    rng = np.random.default_rng(1)
+    obs = synthetic_observations(system, make_truth(system, rng, "identical", cfg), rng, cfg)
+    match = StationHourObservations(obs).match(system)
+    A = match.aggregation
+    C = correlated_transport_covariance(system, A, match.rows, cfg).toarray()
+    draws = np.array(
+        [A @ _correlated_transport_noise(system, cfg, np.random.default_rng(s)) for s in range(400)]
+    )
+    sample = np.cov(draws.T)
+    scale = np.sqrt(np.outer(np.diag(C), np.diag(C))) + 1e-30
+    # 400 draws: correlations within about 3/sqrt(400) = 0.15
+    assert np.abs((sample - C) / scale).max() < 0.3
+    np.testing.assert_allclose(np.diag(sample), np.diag(C), rtol=0.25)
