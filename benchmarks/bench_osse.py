@@ -185,7 +185,7 @@ def _fmt(v: dict | float) -> str:
 
 def summarise_cache(args, cache_path: Path, out: Path) -> None:
     """Print every score of the cached replicates with its 95 % interval; write them as JSON."""
-    from gridcarbon.inversion.osse_scores import interval_summary
+    from gridcarbon.inversion.osse_scores import interval_summary, judge_targets
 
     cached = _read_cache(cache_path)
     results: dict = {}
@@ -235,6 +235,16 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                         continue
                     for k, v in rec.items():
                         print(f"city {code} {k} | {_fmt(v)}")
+            if "default" in summary:
+                verdicts = judge_targets(summary["default"])
+                results[name]["targets"] = verdicts.to_dict(orient="records")
+                print("-- targets (default; pass = estimate in band and 95 % interval overlapping)")
+                for r in verdicts.itertuples():
+                    mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
+                    print(
+                        f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
+                        f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
+                    )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "osse_intervals.json.tmp"
     tmp.write_text(json.dumps(results, indent=1, default=_default), encoding="utf-8")

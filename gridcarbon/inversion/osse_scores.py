@@ -40,6 +40,8 @@ __all__ = [
     "score_context",
     "honest_scores",
     "interval_summary",
+    "SURFACE_TARGETS",
+    "judge_targets",
 ]
 
 #: Cells (and blocks) whose posterior σ of the period total is at least this much below the
@@ -347,3 +349,105 @@ def interval_summary(
                 rec["cities"] = _city_intervals(f, seed, n_resamples)
         out[str(label)] = rec
     return out
+
+
+#: The targets of the surface-network OSSE (inversion issue, second round) that have a score
+#: here: ``(name, species or None for every species, score key, low, high)``; a city target
+#: names the score under each city (``city:<score>``) — ``-inf``/``inf`` for open bands.
+SURFACE_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
+    ("chi2 per species in [0.7, 1.4]", None, "innovation_chi2", 0.7, 1.4),
+    ("chi2 per station class in [0.7, 1.4]", None, "innovation_chi2_class_*", 0.7, 1.4),
+    (
+        "1σ coverage 68 ± 7 % on constrained cells",
+        None,
+        "coverage_1sigma_cells_ur20_pooled",
+        0.61,
+        0.75,
+    ),
+    ("1σ coverage 68 ± 7 % on 9 km blocks", None, "coverage_1sigma_blocks_ur20_pooled", 0.61, 0.75),
+    ("1σ coverage 68 ± 7 % on counties", None, "coverage_1sigma_counties_pooled", 0.61, 0.75),
+    (
+        "unweighted CO2 factor gain within 30 km ≥ +10 %",
+        "CO2",
+        "own_factor_reduction_near",
+        0.10,
+        np.inf,
+    ),
+    ("far field mean no worse than +2 %", None, "own_rmse_change_far", -np.inf, 0.02),
+    (
+        "far field 90th percentile no worse than +5 %",
+        None,
+        "own_rmse_change_far_p90",
+        -np.inf,
+        0.05,
+    ),
+    ("city mean bias within ±5 %", None, "city:posterior_bias", -0.05, 0.05),
+    ("city RMS error ≤ 0.6 × the prior's", None, "city:rms_error_ratio", -np.inf, 0.6),
+    ("city within 10 % in ≥ 80 % of replicates", None, "city:fraction_within_10pct", 0.80, np.inf),
+    ("city RMS(error/σ) in [0.7, 1.4]", None, "city:calibration_rms", 0.7, 1.4),
+)
+
+
+def _verdict(rec: dict, low: float, high: float) -> tuple[float, float, float, bool]:
+    """Estimate, interval (Wilson for proportions, else the bootstrap's) and the pass rule:
+    the point estimate in the band and the 95 % interval overlapping it."""
+    e = float(rec["estimate"])
+    lo = float(rec.get("wilson_low", rec.get("low", e)))
+    hi = float(rec.get("wilson_high", rec.get("high", e)))
+    return e, lo, hi, bool(low <= e <= high and lo <= high and hi >= low)
+
+
+def judge_targets(label_summary: dict, targets: tuple = SURFACE_TARGETS) -> pd.DataFrame:
+    """Each target of ``targets`` judged on one label of :func:`interval_summary`
+    (``summary["default"]``): one row per target and species (or city) with ``estimate``,
+    ``low``, ``high`` (the 95 % interval: Wilson for proportions), the band and ``passes``
+    (point estimate in the band and interval overlapping it).  A score not in the summary
+    gives a row with ``passes`` None (not measured)."""
+    rows = []
+    species = [k for k in label_summary if k != "cities"]
+    cities = {
+        k: v
+        for k, v in label_summary.get("cities", {}).items()
+        if k != "all_cities_calibration_rms"
+    }
+    for name, only, key, low, high in targets:
+        if key.startswith("city:"):
+            score = key.split(":", 1)[1]
+            places = [(code, rec.get(score)) for code, rec in cities.items()] or [("cities", None)]
+        elif key.endswith("*"):  # one score per station class, the same for every species
+            first = label_summary.get(species[0], {}) if species else {}
+            places = [(k[len(key) - 1 :], v) for k, v in first.items() if k.startswith(key[:-1])]
+        else:
+            wanted = [only] if only else species
+            places = [(s, label_summary.get(s, {}).get(key)) for s in wanted]
+        for place, rec in places:
+            if rec is None:
+                rows.append(
+                    {
+                        "target": name,
+                        "for": place,
+                        "score": key,
+                        "band_low": low,
+                        "band_high": high,
+                        "estimate": np.nan,
+                        "low": np.nan,
+                        "high": np.nan,
+                        "passes": None,
+                    }
+                )
+                continue
+            e, lo, hi, ok = _verdict(rec, low, high)
+            rows.append(
+                {
+                    "target": name,
+                    "for": place,
+                    "score": key,
+                    "band_low": low,
+                    "band_high": high,
+                    "estimate": e,
+                    "low": lo,
+                    "high": hi,
+                    "passes": ok,
+                }
+            )
+    return pd.DataFrame(rows)

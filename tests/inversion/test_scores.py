@@ -191,3 +191,42 @@ def test_interval_summary_pools_coverage_and_scores_cities():
     assert city["coverage_1sigma"]["estimate"] == pytest.approx(1.0)
     ratio = np.sqrt((9 * 0.05**2 + 3 * 0.2**2) / 12) / 0.2
     assert city["rms_error_ratio"]["estimate"] == pytest.approx(ratio)
+
+
+def test_targets_are_judged_by_point_estimate_and_interval():
+    from gridcarbon.inversion.osse_scores import judge_targets
+
+    def score(e, lo, hi):
+        return {"estimate": e, "low": lo, "high": hi, "replicates": 50}
+
+    summary = {
+        "CO2": {
+            "innovation_chi2": score(1.0, 0.9, 1.1),
+            "innovation_chi2_class_urban": score(0.5, 0.4, 0.6),
+            "own_factor_reduction_near": score(0.09, 0.05, 0.13),
+        },
+        "NOx": {"innovation_chi2": score(1.5, 1.3, 1.7)},
+        "cities": {
+            "330100": {
+                "posterior_bias": score(0.01, -0.02, 0.04),
+                "fraction_within_10pct": {
+                    **score(0.9, 0.8, 1.0),
+                    "wilson_low": 0.79,
+                    "wilson_high": 0.95,
+                },
+            },
+            "all_cities_calibration_rms": score(1.0, 0.8, 1.2),
+        },
+    }
+    t = judge_targets(summary).set_index(["score", "for"])
+    assert t.loc[("innovation_chi2", "CO2"), "passes"]
+    # the estimate outside the band fails even when the interval reaches into it
+    assert not t.loc[("innovation_chi2", "NOx"), "passes"]
+    assert not t.loc[("innovation_chi2_class_*", "urban"), "passes"]
+    assert not t.loc[("own_factor_reduction_near", "CO2"), "passes"]
+    assert t.loc[("city:posterior_bias", "330100"), "passes"]
+    within = t.loc[("city:fraction_within_10pct", "330100")]
+    assert within["passes"] and within["low"] == 0.79  # proportions carry Wilson intervals
+    # a score the summary lacks is reported as not measured, not as a pass or a fail
+    assert t.loc[("city:calibration_rms", "330100"), "passes"] is None
+    assert t.loc[("coverage_1sigma_counties_pooled", "NOx"), "passes"] is None
