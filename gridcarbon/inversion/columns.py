@@ -28,6 +28,9 @@ The operator (each choice documented in ``docs/inversion.md``, "Satellite column
 * steady state at the overpass hour, with that hour's emissions and met (the met of each
   pixel's centre); truncation at ``truncation_km`` (≥ 150 km) downwind and ``lateral_sigmas``.
 
+With ``state.mixing_height_unknowns`` the columns see the daily mixing-height scale δ through
+the central difference of their modelled values with the mixing height scaled by 1 ± step.
+
 The **background** of each overpass is a plane ``a + b x + c y`` with a flat prior: it is
 marginalised exactly by projecting the whitened superobservations of the overpass onto the
 complement of the whitened plane (``T = Q₂ᵀ L⁻¹`` with ``C = L Lᵀ`` and ``L⁻¹ X = Q R``): the
@@ -564,9 +567,11 @@ class ColumnObservations:
         pixel_weight: np.ndarray,
         row_hours: np.ndarray,
         sel: np.ndarray,
+        zscale: float = 1.0,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
-        used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row."""
+        used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
+        height scaled by ``zscale``."""
         s = self.settings
         cfg = system.config
         g = system.grid
@@ -600,7 +605,7 @@ class ColumnObservations:
         z = np.ascontiguousarray(layer_heights(np.asarray(px.pressure_edges)[sel], met["t2m"]))
         ak = np.ascontiguousarray(np.asarray(px.averaging_kernel, float)[sel])
         nl = np.full(n, ak.shape[1], np.int64)
-        zi = met["zi"]
+        zi = met["zi"] * zscale
         rmax = s.truncation_km * 1000.0
         nodes = np.geomspace(1.0, rmax, 128)
         tab_r = np.zeros((n, nodes.size))
@@ -776,10 +781,8 @@ class ColumnObservations:
             )
         if name in L.biogenic_species:
             bi = L.biogenic_species.index(name)
-            bj_day = (system.times[hrs] + pd.Timedelta(hours=8)).normalize()
-            day = np.searchsorted(system.days.values, bj_day.values)
             rows.append(rows_)
-            cols.append(L.segments["biogenic"].start + bi * L.ndays + day)
+            cols.append(L.segments["biogenic"].start + bi * L.ndays + _beijing_day(system, hrs))
             vals.append(forward(fp, system.bio[name], nox=False))
         H = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
@@ -843,6 +846,30 @@ class ColumnObservations:
         groups = np.split(order, np.cumsum(n_in)[:-1])
         row_hours = np.array([hours[sel[grp[0]]] for grp in groups], np.int64)
         H, fp = self._operator(system, groups, weight, row_hours, sel)
+        L = system.layout
+        if L.transport_days:
+            # the column of the day's mixing-height scale δ: central difference of the modelled
+            # columns with zi scaled by 1 ± step (the step of the surface operator's column)
+            cfg = system.config
+            step = cfg.errors.model_error_mixing_height_rel or cfg.state.mixing_height_prior_error
+            up, down = (
+                self._operator(system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step)[0]
+                @ L.xb()
+                for sgn in (1.0, -1.0)
+            )
+            H = (
+                H
+                + sp.csr_matrix(
+                    (
+                        (up - down) / (2.0 * step),
+                        (
+                            np.arange(n_so),
+                            L.segments["transport"].start + _beijing_day(system, row_hours),
+                        ),
+                    ),
+                    shape=H.shape,
+                )
+            ).tocsr()
         value = np.asarray(px.value, float)[sel]
         prec2 = np.asarray(px.precision, float)[sel] ** 2
         so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
@@ -1001,6 +1028,12 @@ def mixing_height_sensitivity(
 _ROWS_EMPTY = pd.DataFrame(
     columns=["station_id", "species", "kind", "time", "lon", "lat", "observed", "prior"]
 )
+
+
+def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:
+    """Index of the Beijing day of each hour of the period in ``system.days``."""
+    bj_day = (system.times[hours] + pd.Timedelta(hours=8)).normalize()
+    return np.searchsorted(system.days.values, bj_day.values)
 
 
 def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:

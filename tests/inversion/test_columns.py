@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion import assimilate, run_inversion
@@ -281,3 +282,26 @@ def test_identical_twin_columns_alone_and_with_stations(tiny_case, tiny_system, 
     assert error(col.x_post) < 0.8 * prior_err
     assert joint_err < error(sta.x_post)
     assert joint_err < 0.8 * prior_err
+
+
+def test_mixing_height_unknowns_see_the_kernel(tiny_case):
+    # with a uniform kernel the column does not depend on the mixing height: its column of the
+    # daily mixing-height scale is zero; under the TROPOMI-like kernel it is positive (deeper
+    # mixing lifts the plume to where the retrieval sees it better) and below the well-mixed
+    # bound max(dlnV/dlnzi) < 0.5 of the column
+    config = InversionConfig.model_validate({"state": {"mixing_height_unknowns": True}})
+    system = build_system(tiny_case, config)
+    L = system.layout
+    sens = {}
+    for kernel in ("uniform", "tropomi"):
+        pixels = swath_pixels(system.grid, _overpasses(system)[:1], kernel=kernel)
+        m = ColumnObservations(
+            pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+        ).match(system)
+        column = m.H[:, L.segments["transport"]].toarray().sum(axis=1)
+        sens[kernel] = column / m.superobs["prior"].to_numpy()
+    assert np.abs(sens["uniform"]).max() <= 1e-6
+    assert np.all(sens["tropomi"] >= 0) and 0.0 < sens["tropomi"].max() < 0.5
+    print(
+        f"\nd ln(column)/d δ under the TROPOMI-like kernel: median {np.median(sens['tropomi']):.3f}"
+    )
