@@ -250,7 +250,10 @@ class ColumnSettings:
     sample_cells : int
         Lattice squares per grid-cell edge for the pixel integration.
     source_subcells : int
-        Sub-cells per cell edge of an area source.
+        Sub-cells per cell edge of an area source within ``source_subcells_near_km`` along the
+        wind of a pixel; farther cells are one source at their centre (the crosswind integral
+        over the cell's width stays exact).
+    source_subcells_near_km : float
     superobservation_km : float
         Edge of the squares pixels are averaged into (per overpass).
     representativeness_rel : float
@@ -271,6 +274,7 @@ class ColumnSettings:
     plume_depth_m: float = 500.0
     sample_cells: int = 2
     source_subcells: int = 3
+    source_subcells_near_km: float = 15.0
     superobservation_km: float = 9.0
     representativeness_rel: float = 0.1
     amf_error_rel: float = 0.15
@@ -288,6 +292,7 @@ class ColumnSettings:
             "plume_depth_m": self.plume_depth_m > 0,
             "sample_cells": int(self.sample_cells) >= 1,
             "source_subcells": int(self.source_subcells) >= 1,
+            "source_subcells_near_km": self.source_subcells_near_km >= 0,
             "superobservation_km": self.superobservation_km > 0,
             "representativeness_rel": self.representativeness_rel >= 0,
             "amf_error_rel": self.amf_error_rel >= 0,
@@ -487,7 +492,7 @@ class ColumnObservations:
     # -- building -------------------------------------------------------------------------------
     def _usable(self, system: ObservationSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pixels inside the period and the grid and far enough from its upwind edge; their
-        overpass labels and hours (one hour per overpass)."""
+        overpass labels and hours (one per overpass: the time step holding its mean time)."""
         px = self.pixels
         g = system.grid
         labels = px.overpass_labels()
@@ -497,7 +502,8 @@ class ColumnObservations:
         for label in np.unique(labels):
             m = labels == label
             mean = t0 + np.mean((t[m] - t0).astype(np.int64)).astype("timedelta64[ns]")
-            h = int(np.rint((mean - t0) / np.timedelta64(1, "h")))
+            # the time step whose hour holds the overpass's mean time
+            h = int(np.floor((mean - t0) / np.timedelta64(1, "h")))
             if 0 <= h < system.nt:
                 hours[m] = h
         in_period = hours >= 0
@@ -664,6 +670,7 @@ class ColumnObservations:
                 g.ny,
                 system.urban,
                 int(s.source_subcells),
+                s.source_subcells_near_km * 1000.0,
                 h_src,
                 lid_f,
                 s.plume_depth_m,

@@ -86,6 +86,17 @@ def _segment(a, b, c, s):
 
 
 @numba.njit(cache=True)
+def _images_cdf(z, h, s, zi, nimg):
+    """Σ over the images ``±h + 2 n zi`` (|n| ≤ nimg) of their normal CDFs at ``z`` (× 2)."""
+    c = 0.0
+    for n in range(-nimg, nimg + 1):
+        c += math.erf((z - h - 2.0 * n * zi) / (_SQ2 * s)) + math.erf(
+            (z + h - 2.0 * n * zi) / (_SQ2 * s)
+        )
+    return c
+
+
+@numba.njit(cache=True)
 def vertical_kernel_weight(k, h, sz, sz_free, zi, lid_f, z_edges, kernel, nl):
     """Kernel-weighted fraction of a plume's vertical distribution (dimensionless).
 
@@ -133,20 +144,14 @@ def vertical_kernel_weight(k, h, sz, sz_free, zi, lid_f, z_edges, kernel, nl):
                 acc += kernel[layer] * (b - a) / zi
             return acc
         nimg = int((zi + h + 8.0 * sz) / (2.0 * zi)) + 1
-        full = 0.0
-        for n in range(-nimg, nimg + 1):
-            full += _segment(0.0, zi, h + 2.0 * n * zi, sz) + _segment(
-                0.0, zi, -h + 2.0 * n * zi, sz
-            )
+        full = _images_cdf(zi, h, sz, zi, nimg) - _images_cdf(0.0, h, sz, zi, nimg)
+        lower = _images_cdf(0.0, h, sz, zi, nimg)
         for layer in range(nl):
-            a = z_edges[layer]
-            if a >= zi:
+            if z_edges[layer] >= zi:
                 break
-            b = min(z_edges[layer + 1], zi)
-            w = 0.0
-            for n in range(-nimg, nimg + 1):
-                w += _segment(a, b, h + 2.0 * n * zi, sz) + _segment(a, b, -h + 2.0 * n * zi, sz)
-            acc += kernel[layer] * w
+            upper = _images_cdf(min(z_edges[layer + 1], zi), h, sz, zi, nimg)
+            acc += kernel[layer] * (upper - lower)
+            lower = upper
         return acc / full
     floor = zi if k <= 3 else 0.0
     s = sz_free if k <= 3 else sz
@@ -501,6 +506,7 @@ def column_row_fill(
     ny,
     urban,
     nsub,
+    near_m,
     h_src,
     lid_f,
     depth,
@@ -548,7 +554,10 @@ def column_row_fill(
     urban : ndarray ``(ny * nx,)`` bool
         Cells with Briggs urban dispersion.
     nsub : int
-        Sub-cells per cell edge of an area source.
+        Sub-cells per cell edge of an area source whose centre is within ``near_m`` m downwind
+        or upwind of the pixel; farther cells are one source at their centre.
+    near_m : float
+        See ``nsub``, m.
     h_src, lid_f, depth : float
         Area-source height (m), uniform-below-the-lid threshold (mixing heights), plume depth
         of a ground release (m).
@@ -570,7 +579,6 @@ def column_row_fill(
     samples' conversion).
     """
     hd = cs * 0.7072
-    w = cs / nsub
     for p in pix:
         u10 = pix_u10[p]
         ex = pix_ex[p]
@@ -587,19 +595,21 @@ def column_row_fill(
             sy_ = y1 - (row + 0.5) * cs
             for col in range(c0, c1):
                 sx_ = x0 + (col + 0.5) * cs
-                if not _cell_reaches(
-                    pix_cx[p] - sx_, pix_cy[p] - sy_, ex, ey, rmax, reach, k, latk
-                ):
+                dcx = pix_cx[p] - sx_
+                dcy = pix_cy[p] - sy_
+                if not _cell_reaches(dcx, dcy, ex, ey, rmax, reach, k, latk):
                     continue
+                ns = nsub if abs(dcx * ex + dcy * ey) <= near_m + reach else 1
+                w = cs / ns
                 cell = row * nx + col
                 is_urban = urban[cell]
                 u = u_urban if is_urban else u_rural
                 tab = tab_urban[p] if is_urban else tab_rural[p]
                 a_sum = 0.0
                 n_sum = 0.0
-                for i in range(nsub):
+                for i in range(ns):
                     ox = sx_ - 0.5 * cs + (i + 0.5) * w
-                    for j in range(nsub):
+                    for j in range(ns):
                         oy = sy_ - 0.5 * cs + (j + 0.5) * w
                         for q in range(samp_ptr[p], samp_ptr[p + 1]):
                             dx = samp_x[q] - ox
@@ -621,7 +631,7 @@ def column_row_fill(
                             a_sum += v
                             n_sum += v * no2_weight(xs / u, pix_tau[p], r0, req, tauc)
                 if a_sum > 0.0:
-                    scale = _KGH_TO_UGS / (nsub * nsub)
+                    scale = _KGH_TO_UGS / (ns * ns)
                     acc[cell] += a_sum * scale
                     accn[cell] += n_sum * scale
         for s in range(px.size):
