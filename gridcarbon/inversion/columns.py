@@ -537,10 +537,13 @@ class ColumnObservations:
         out["k"] = np.zeros(n, np.int64)
         xc, yc = self.pixels.centres()
         cfg = system.config
+        if sel.size == 0:
+            return out
+        # the whole period, as the surface operator interpolates it (in time, too)
+        met = with_cloud_cover(self.meteorology.for_hours(system.times))
         for h in np.unique(hours[sel]):
             idx = sel[hours[sel] == h]
             hour = pd.DatetimeIndex([system.times[h]])
-            met = with_cloud_cover(self.meteorology.for_hours(hour))
             lon, lat = system.grid.unproject(xc[idx], yc[idx])
             pm = met_at_points(met, hour, lon, lat)
             th = np.radians(pm.direction_from[0])
@@ -552,6 +555,13 @@ class ColumnObservations:
             out["t2m"][idx] = pm.t2m[0]
             out["tau"][idx] = nox_lifetime_s(
                 cfg.chemistry, np.repeat(hour.values, idx.size), pm.sun_elevation[0] > 0
+            )
+        bad = sel[~np.isfinite(out["u10"][sel] + out["zi"][sel] + out["t2m"][sel])]
+        if bad.size:
+            raise InputDataError(
+                f"{self.pixels.source}: the meteorology has no wind, mixing height or 2 m "
+                f"temperature at {bad.size} pixel(s) (first: pixel {bad[0]} at "
+                f"{np.asarray(self.pixels.time)[bad[0]]}); give met covering the pixels"
             )
         return out
 

@@ -305,3 +305,27 @@ def test_mixing_height_unknowns_see_the_kernel(tiny_case):
     print(
         f"\nd ln(column)/d δ under the TROPOMI-like kernel: median {np.median(sens['tropomi']):.3f}"
     )
+
+
+class _RequestedHoursOnly:
+    """A meteorology source that gives exactly the hours asked for (as a model's hourly files
+    would), not its whole dataset."""
+
+    synthetic = True
+
+    def __init__(self, source):
+        self.source = source
+
+    def for_hours(self, hours_utc):
+        return self.source.for_hours(hours_utc).sel(time=pd.DatetimeIndex(hours_utc))
+
+
+def test_met_of_a_source_that_gives_only_the_hours_asked_for(no2, tiny_case, tiny_system):
+    only = ColumnObservations(
+        no2.pixels, NOX, "vertical_column", _RequestedHoursOnly(tiny_case.scenario.meteorology),
+        SETTINGS,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        only.match(tiny_system).superobs["prior"], no2.match(tiny_system).superobs["prior"],
+        rtol=1e-12,
+    )  # fmt: skip
