@@ -279,6 +279,19 @@ def test_identical_twin_columns_alone_and_with_stations(tiny_case, tiny_system, 
         f"joint {joint_err:.4f}"
     )
     assert joint.metrics["n_observations_by_type"]["column"] == len(columns.assimilated(system))
+    # the superobservations' fit: posterior columns plus each overpass's fitted plane
+    fit = {
+        name: columns.superobservations(system, x - xb)
+        for name, x in (("prior", xb), ("posterior", col.x_post))
+    }
+    misfit = {
+        name: float(np.sqrt(((f["observed"] - f["posterior"] - f["background"]) ** 2).mean()))
+        for name, f in fit.items()
+    }
+    print(f"superobservation misfit, mol m-2: {misfit}")
+    assert misfit["posterior"] < 0.7 * misfit["prior"]
+    # the fitted plane of the truth's background (2e-5 mol m-2 at the swath's centre)
+    assert fit["posterior"]["background"].mean() == pytest.approx(2e-5, rel=0.2)
     assert error(col.x_post) < 0.8 * prior_err
     assert joint_err < error(sta.x_post)
     assert joint_err < 0.8 * prior_err
