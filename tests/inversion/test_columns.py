@@ -10,6 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
@@ -19,6 +21,7 @@ from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
     _plane_design,
+    _whitening_projection,
     dry_air_column,
     layer_heights,
     mixing_height_sensitivity,
@@ -113,11 +116,11 @@ def test_a_planar_background_is_invisible(no2, tiny_case, tiny_system):
     x, y = no2.pixels.centres()
     label = no2.pixels.overpass_labels().astype(int)
     plane = 1e-5 * (1 + label) + 2e-10 * x - 3e-10 * y * label
-    settings = replace(SETTINGS, amf_error_rel=0.0)
+    no_amf = replace(SETTINGS, amf_error_rel=0.0)
     a, b = (
         ColumnObservations(
             with_values(no2.pixels, v), NOX, "vertical_column", tiny_case.scenario.meteorology,
-            settings,
+            no_amf,
         ).assimilated(tiny_system)["observed"].to_numpy()
         for v in (values, values + plane)
     )  # fmt: skip
@@ -342,3 +345,23 @@ def test_met_of_a_source_that_gives_only_the_hours_asked_for(no2, tiny_case, tin
         only.match(tiny_system).superobs["prior"], no2.match(tiny_system).superobs["prior"],
         rtol=1e-12,
     )  # fmt: skip
+
+
+@given(
+    n=st.integers(4, 30),
+    seed=st.integers(0, 10_000),
+    amf=st.floats(0.0, 2.0),
+    length_km=st.floats(1.0, 500.0),
+)
+@settings(max_examples=60, deadline=None)
+def test_whitening_projection_properties(n, seed, amf, length_km):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 2e5, n), rng.uniform(0, 2e5, n)
+    sig = amf * rng.uniform(0, 1e-5, n)
+    d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+    C = np.diag(rng.uniform(1e-12, 1e-10, n)) + np.outer(sig, sig) * np.exp(-d / (length_km * 1e3))
+    X = _plane_design(x, y)
+    T = _whitening_projection(C, X)
+    assert T.shape == (n - 3, n)
+    assert np.abs(T @ X).max() <= 1e-9 * np.abs(T).max()
+    np.testing.assert_allclose(T @ C @ T.T, np.eye(n - 3), atol=1e-9)
