@@ -184,10 +184,10 @@ class ColumnPixels:
                 f"{where}: precision of pixel {first} is {arrays['precision'][first]!r}; it must "
                 "be > 0"
             )
-        if np.any(~np.isfinite(pe)) or np.any(pe < 0) or np.any(np.diff(pe, axis=1) >= 0):
-            first = int(
-                np.argwhere(~(np.isfinite(pe).all(1) & (np.diff(pe, axis=1) < 0).all(1)))[0][0]
-            )
+        with np.errstate(invalid="ignore"):
+            good = np.isfinite(pe).all(1) & (pe >= 0).all(1) & (np.diff(pe, axis=1) < 0).all(1)
+        if not good.all():
+            first = int(np.flatnonzero(~good)[0])
             raise InputDataError(
                 f"{where}: pressure_edges of pixel {first} must be finite, ≥ 0 and strictly "
                 f"decreasing from the surface upward; got {pe[first][:4]}…"

@@ -192,8 +192,14 @@ def test_xco2_columns_in_ppm(tiny_case, tiny_system):
 
 def test_bad_input_is_refused(tiny_case, tiny_system):
     pixels = swath_pixels(tiny_system.grid, _overpasses(tiny_system)[:1])
-    with pytest.raises(InputDataError, match="strictly decreasing"):
+    with pytest.raises(InputDataError, match="pixel 0 must be finite, ≥ 0 and strictly decreasing"):
         replace(pixels, pressure_edges=pixels.pressure_edges[:, ::-1].copy())
+    negative_top = pixels.pressure_edges.copy()
+    negative_top[3, -1] = -1.0
+    with pytest.raises(InputDataError, match="pressure_edges of pixel 3"):
+        replace(pixels, pressure_edges=negative_top)
+    with pytest.raises(InputDataError, match="value of pixel 5 is not finite"):
+        replace(pixels, value=np.where(np.arange(pixels.n) == 5, np.nan, 0.0))
     with pytest.raises(InputDataError, match="precision of pixel 0"):
         replace(pixels, precision=np.zeros(pixels.n))
     with pytest.raises(InputDataError, match="surface_pressure"):
