@@ -635,11 +635,20 @@ def column_row_fill(
                     acc[cell] += a_sum * scale
                     accn[cell] += n_sum * scale
         for s in range(px.size):
-            if (pix_cx[p] - px[s]) * ex + (pix_cy[p] - py[s]) * ey < -pix_reach[p]:
+            dcx = pix_cx[p] - px[s]
+            dcy = pix_cy[p] - py[s]
+            xd = dcx * ex + dcy * ey
+            if xd < -pix_reach[p] or xd > rmax + pix_reach[p]:
                 continue
             us = u10 * (max(ph[s], 10.0) / 10.0) ** wind_profile_exponent(k, purban[s])
             dh = briggs_rise(k, us, ph[s], pdiam[s], pvel[s], ptemp[s], pix_tamb[p])
             he = ph[s] + dh
+            # no sample of the pixel within the lateral truncation: skip the source
+            far = max(xd + pix_reach[p], 1.0)
+            sy_far, _ = sigmas(k, far, purban[s])
+            sy_far = math.sqrt(sy_far * sy_far + (dh / 3.5) ** 2 + (far * dir_sd) ** 2)
+            if abs(-dcx * ey + dcy * ex) > latk * sy_far + pix_reach[p] + samp_half:
+                continue
             for q in range(samp_ptr[p], samp_ptr[p + 1]):
                 dx = samp_x[q] - px[s]
                 dy = samp_y[q] - py[s]
