@@ -60,7 +60,7 @@ from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
 from gridcarbon.kernels.column import (
     area_vertical_tables,
-    column_row_fill,
+    column_rows_fill,
     polygon_lattice_counts,
     polygon_lattice_fill,
     vertical_kernel_weight,
@@ -638,19 +638,22 @@ class ColumnObservations:
         parr = [pts[c].to_numpy(float) if has_pts else np.zeros(0) for c in pcols]
         purban = system.urban[system.point_cells] if has_pts else np.zeros(0, np.bool_)
         npt = parr[0].size
-        acc = np.zeros(g.size)
-        accn = np.zeros(g.size)
-        pacc = np.zeros(npt)
-        paccn = np.zeros(npt)
         a_ptr, a_idx, a_val, a_nox = [0], [], [], []
         p_ptr, p_idx, p_val, p_nox = [0], [], [], []
-        for pix in groups:
-            acc[:] = 0.0
-            accn[:] = 0.0
-            pacc[:] = 0.0
-            paccn[:] = 0.0
-            column_row_fill(
-                pix.astype(np.int64),
+        chunk = 16
+        acc = np.zeros((chunk, g.size))
+        accn = np.zeros((chunk, g.size))
+        pacc = np.zeros((chunk, npt))
+        paccn = np.zeros((chunk, npt))
+        for first in range(0, len(groups), chunk):
+            part = groups[first : first + chunk]
+            row_ptr = np.zeros(len(part) + 1, np.int64)
+            np.cumsum([grp.size for grp in part], out=row_ptr[1:])
+            for a in (acc, accn, pacc, paccn):
+                a[:] = 0.0
+            column_rows_fill(
+                row_ptr,
+                np.concatenate(part).astype(np.int64),
                 samp_ptr,
                 samp_x,
                 samp_y,
@@ -697,16 +700,17 @@ class ColumnObservations:
                 pacc,
                 paccn,
             )
-            nz = np.flatnonzero(acc)
-            a_idx.append(nz)
-            a_val.append(acc[nz])
-            a_nox.append(accn[nz])
-            a_ptr.append(a_ptr[-1] + nz.size)
-            pz = np.flatnonzero(pacc)
-            p_idx.append(pz)
-            p_val.append(pacc[pz])
-            p_nox.append(paccn[pz])
-            p_ptr.append(p_ptr[-1] + pz.size)
+            for r in range(len(part)):
+                nz = np.flatnonzero(acc[r])
+                a_idx.append(nz)
+                a_val.append(acc[r, nz])
+                a_nox.append(accn[r, nz])
+                a_ptr.append(a_ptr[-1] + nz.size)
+                pz = np.flatnonzero(pacc[r])
+                p_idx.append(pz)
+                p_val.append(pacc[r, pz])
+                p_nox.append(paccn[r, pz])
+                p_ptr.append(p_ptr[-1] + pz.size)
         nrow = len(groups)
         rec = Receptors(
             *(np.zeros(nrow) for _ in range(3)),

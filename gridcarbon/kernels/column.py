@@ -39,6 +39,7 @@ __all__ = [
     "polygon_lattice_fill",
     "area_vertical_tables",
     "column_row_fill",
+    "column_rows_fill",
 ]
 
 _SQ2 = math.sqrt(2.0)
@@ -680,3 +681,129 @@ def column_row_fill(
                 c = _KGH_TO_UGS * samp_w[q] * lat * v / u
                 pacc[s] += c
                 paccn[s] += c * no2_weight(xs / u, pix_tau[p], r0, req, tauc)
+
+
+@numba.njit(cache=True, parallel=True)
+def column_rows_fill(
+    row_ptr,
+    row_pix,
+    samp_ptr,
+    samp_x,
+    samp_y,
+    samp_w,
+    samp_half,
+    pix_cx,
+    pix_cy,
+    pix_reach,
+    pix_u10,
+    pix_ex,
+    pix_ey,
+    pix_k,
+    pix_zi,
+    pix_tau,
+    pix_tamb,
+    tab_rural,
+    tab_urban,
+    lx0,
+    dlx,
+    z_edges,
+    kernel,
+    n_layers,
+    x0,
+    y1,
+    cs,
+    nx,
+    ny,
+    urban,
+    nsub,
+    near_m,
+    h_src,
+    lid_f,
+    depth,
+    rmax,
+    latk,
+    px,
+    py,
+    ph,
+    pdiam,
+    pvel,
+    ptemp,
+    purban,
+    dir_sd,
+    r0,
+    req,
+    tauc,
+    acc,
+    accn,
+    pacc,
+    paccn,
+):
+    """:func:`column_row_fill` of several rows in parallel.
+
+    Parameters
+    ----------
+    row_ptr : ndarray ``(nrow + 1,)`` int64
+        Start of each row's pixels in ``row_pix``.
+    row_pix : ndarray int64
+        The pixels of the rows, row after row.
+    acc, accn : ndarray ``(nrow, ny * nx)`` float64
+        Per row, as :func:`column_row_fill` (added to).
+    pacc, paccn : ndarray ``(nrow, npt)`` float64
+        Per row, as :func:`column_row_fill` (added to).
+
+    The other parameters are those of :func:`column_row_fill`.
+    """
+    for r in numba.prange(row_ptr.size - 1):
+        column_row_fill(
+            row_pix[row_ptr[r] : row_ptr[r + 1]],
+            samp_ptr,
+            samp_x,
+            samp_y,
+            samp_w,
+            samp_half,
+            pix_cx,
+            pix_cy,
+            pix_reach,
+            pix_u10,
+            pix_ex,
+            pix_ey,
+            pix_k,
+            pix_zi,
+            pix_tau,
+            pix_tamb,
+            tab_rural,
+            tab_urban,
+            lx0,
+            dlx,
+            z_edges,
+            kernel,
+            n_layers,
+            x0,
+            y1,
+            cs,
+            nx,
+            ny,
+            urban,
+            nsub,
+            near_m,
+            h_src,
+            lid_f,
+            depth,
+            rmax,
+            latk,
+            px,
+            py,
+            ph,
+            pdiam,
+            pvel,
+            ptemp,
+            purban,
+            dir_sd,
+            r0,
+            req,
+            tauc,
+            acc[r],
+            accn[r],
+            pacc[r],
+            paccn[r],
+        )
