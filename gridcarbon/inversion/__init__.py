@@ -16,6 +16,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "osse": ("run_osse", "OSSEResult", "synthetic_observation_set"),
     "system": ("ObservationSystem",),
     "observation_types": ("StationHourObservations",),
+    "columns": ("ColumnObservations", "ColumnPixels", "ColumnSettings"),
     "assimilation": ("assimilate", "AssimilationResult"),
     "posterior": ("TotalsCovariance",),
     "outputs": (
@@ -49,6 +50,8 @@ def __getattr__(name: str) -> Any:
         from gridcarbon.inversion import system as module
     elif name in _EXPORTS["observation_types"]:
         from gridcarbon.inversion import observation_types as module
+    elif name in _EXPORTS["columns"]:
+        from gridcarbon.inversion import columns as module
     elif name in _EXPORTS["assimilation"]:
         from gridcarbon.inversion import assimilation as module
     elif name in _EXPORTS["posterior"]:

@@ -34,10 +34,16 @@ lifetimes are left to ``chemistry.nox_lifetime_night_h``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from gridcarbon.errors import InputDataError
 
-__all__ = ["SEASONAL_NOX_LIFETIME_DAY_H", "season_of_month", "seasonal_nox_lifetime_day_h"]
+__all__ = [
+    "SEASONAL_NOX_LIFETIME_DAY_H",
+    "season_of_month",
+    "seasonal_nox_lifetime_day_h",
+    "nox_lifetime_s",
+]
 
 #: Daytime NOx e-folding lifetime (h) by meteorological season (see the module docstring).
 SEASONAL_NOX_LIFETIME_DAY_H: dict[str, float] = {
@@ -67,3 +73,24 @@ def seasonal_nox_lifetime_day_h(month: np.ndarray | int) -> np.ndarray:
         [SEASONAL_NOX_LIFETIME_DAY_H[season_of_month(k)] for k in range(1, 13)], dtype=np.float64
     )
     return table[m.astype(np.int64) - 1]
+
+
+def nox_lifetime_s(chemistry, times_utc, daylight: np.ndarray) -> np.ndarray:
+    """NOx lifetime (s) at each time: ``chemistry.nox_lifetime_day_h`` (or, with
+    ``nox_lifetime_day_by_season``, the seasonal value of the Beijing month) where ``daylight``,
+    ``nox_lifetime_night_h`` elsewhere.
+
+    Parameters
+    ----------
+    chemistry : gridcarbon.config.inversion.ChemistryConfig
+    times_utc : array of datetime64
+        UTC times (naive), one per value.
+    daylight : bool ndarray
+        Sun above the horizon.
+    """
+    tau_day = chemistry.nox_lifetime_day_h
+    if chemistry.nox_lifetime_day_by_season:
+        tau_day = seasonal_nox_lifetime_day_h(
+            (pd.DatetimeIndex(times_utc) + pd.Timedelta(hours=8)).month
+        )
+    return np.where(daylight, tau_day, chemistry.nox_lifetime_night_h) * 3600.0

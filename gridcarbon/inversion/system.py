@@ -18,7 +18,7 @@ from gridcarbon.contracts import Scenario
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.grids.dataset import point_variable
 from gridcarbon.grids.gridspec import GridSpec
-from gridcarbon.inversion.chemistry import seasonal_nox_lifetime_day_h
+from gridcarbon.inversion.chemistry import nox_lifetime_s
 from gridcarbon.inversion.conversion import (
     ambient_conversion_factor,
     inlet_pressure_pa,
@@ -327,11 +327,7 @@ class ObservationSystem:
         st = self.stations
         k = self.rows["st"].to_numpy()
         h = self.rows["hour"].to_numpy()
-        day = pm.sun_elevation[h, k] > 0
-        tau_day = cfg.chemistry.nox_lifetime_day_h
-        if cfg.chemistry.nox_lifetime_day_by_season:
-            tau_day = seasonal_nox_lifetime_day_h((self.times[h] + pd.Timedelta(hours=8)).month)
-        tau = np.where(day, tau_day, cfg.chemistry.nox_lifetime_night_h) * 3600.0
+        tau = nox_lifetime_s(cfg.chemistry, self.times.values[h], pm.sun_elevation[h, k] > 0)
         return Receptors.from_arrays(
             st["x"].to_numpy()[k],
             st["y"].to_numpy()[k],

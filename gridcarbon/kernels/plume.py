@@ -26,6 +26,7 @@ __all__ = [
     "csr_hourly_forward",
     "csr_hourly_adjoint",
     "csr_row_dot",
+    "no2_weight",
 ]
 
 _SQ2 = math.sqrt(2.0)
@@ -53,7 +54,7 @@ def _vertical(k, z, h, sz, zi, lid_f):
 
 
 @numba.njit(cache=True)
-def _no2_weight(tt, tau, r0, req, tauc):
+def no2_weight(tt, tau, r0, req, tauc):
     """NOx left after ``tt`` s of decay (lifetime ``tau``) times the NO2/NOx ratio reached."""
     return math.exp(-tt / tau) * (req - (req - r0) * math.exp(-tt / tauc))
 
@@ -261,7 +262,7 @@ def area_footprint_fill(
                         lat = (math.erf(b / (_SQ2 * sy)) - math.erf(a / (_SQ2 * sy))) / (2.0 * w)
                         v = lat * _vertical(k, rz[r], h_src, sz, zi, lid_f) / u
                         acc += v
-                        accn += v * _no2_weight(xs / u, rtau[r], r0, req, tauc)
+                        accn += v * no2_weight(xs / u, rtau[r], r0, req, tauc)
                 if acc > 0.0:
                     scale = _KGH_TO_UGS / (ns * ns)
                     out_idx[pos + m] = cell
@@ -384,7 +385,7 @@ def point_footprint_fill(
                 continue
             out_idx[r, m] = p
             out_val[r, m] = v
-            out_nox[r, m] = v * _no2_weight(xd / us, rtau[r], r0, req, tauc)
+            out_nox[r, m] = v * no2_weight(xd / us, rtau[r], r0, req, tauc)
             m += 1
         out_n[r] = m
 

@@ -1,0 +1,1082 @@
+"""Satellite columns as an observation type: the column observation operator, superobservations,
+a planar background per overpass and the column error model
+(:class:`gridcarbon.contracts.ObservationType`).
+
+The input is plain arrays (:class:`ColumnPixels`): per pixel its polygon in the grid's projected
+CRS, UTC time, value, precision, averaging kernel on layers with pressure edges, surface
+pressure (and, for dry-air mole fractions, the water-vapour column).  A reader of a product
+(TROPOMI NO2, OCO Lite XCO2) fills it.
+
+The operator (each choice documented in ``docs/inversion.md``, "Satellite columns"):
+
+* **vertical integral:** the crosswind line density of a column plume is ``Q/ū``; the
+  vertical distribution (reflected at the ground and, in classes A–D, at the mixing height;
+  above the lid for stacks released above it; never cut off) integrates to one, so only its
+  share in each retrieval layer matters (:func:`~gridcarbon.kernels.column.vertical_kernel_weight`);
+* **averaging kernel** layer by layer: ``Σ_l A_l w_l``; layer heights from the pressure edges
+  by the hypsometric equation, isothermal at the pixel's 2 m temperature;
+* **wind:** the plume-depth mean of the surface operator's ISC3 power-law profile over
+  ``D = max(plume_depth_m, 2 h_eff)`` (:func:`~gridcarbon.kernels.column.plume_depth_wind`),
+  independent of the mixing height;
+* **NOx** as NO2: ``Q r(t) e^(-t/τ)/ū`` with the surface operator's NO2/NOx ratio ``r(t)``
+  and lifetime τ (``chemistry`` settings), ``t = x/ū``;
+* **units:** mol m-2 (``vertical_column``) or ppm of dry air (``dry_air_mole_fraction``:
+  divided by the dry-air column ``(p_s/g − W)/M_dry``);
+* **pixels:** the exact overlap of each polygon with a lattice of half the grid cell (the
+  pixel mean of the field sampled at the lattice squares, mass-conserving), averaged into
+  superobservations of ``superobservation_km`` squares per overpass;
+* steady state at the overpass hour, with that hour's emissions and met (the met of each
+  pixel's centre); truncation at ``truncation_km`` (≥ 150 km) downwind and ``lateral_sigmas``.
+
+With ``state.mixing_height_unknowns`` the columns see the daily mixing-height scale δ through
+the central difference of their modelled values with the mixing height scaled by 1 ± step.
+
+The **background** of each overpass is a plane ``a + b x + c y`` with a flat prior: it is
+marginalised exactly by projecting the whitened superobservations of the overpass onto the
+complement of the whitened plane (``T = Q₂ᵀ L⁻¹`` with ``C = L Lᵀ`` and ``L⁻¹ X = Q R``): the
+assimilated rows are ``T y`` and ``T H`` with unit, uncorrelated errors.  This equals
+estimating three background unknowns per overpass with an infinite prior σ (exact for linear
+least squares), without adding them to the state.  The same whitening carries the column
+error covariance ``C`` — precision²/n, representativeness, and an air-mass-factor error
+correlated in space within the overpass — so R of the assimilation stays diagonal.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from gridcarbon.contracts import MeteorologySource
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion.chemistry import nox_lifetime_s
+from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
+from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
+from gridcarbon.kernels.column import (
+    area_vertical_tables,
+    column_rows_fill,
+    polygon_lattice_counts,
+    polygon_lattice_fill,
+    vertical_kernel_weight,
+)
+from gridcarbon.kernels.dispersion import sigmas
+from gridcarbon.kernels.jacobian import jacobian_fill
+from gridcarbon.species import Species
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gridcarbon.inversion.system import ObservationSystem
+
+__all__ = [
+    "ColumnPixels",
+    "ColumnSettings",
+    "ColumnObservations",
+    "ColumnMatch",
+    "layer_heights",
+    "dry_air_column",
+    "mixing_height_sensitivity",
+]
+
+log = logging.getLogger(__name__)
+
+#: Standard gravity, m s-2 (the dry-air column and the scale height).
+GRAVITY = 9.80665
+#: Molar mass of dry air, kg mol-1.
+M_DRY_AIR = 0.0289644
+#: Gas constant of dry air, J kg-1 K-1.
+R_DRY_AIR = 287.05
+
+Quantity = Literal["vertical_column", "dry_air_mole_fraction"]
+_UNITS = {"vertical_column": "mol m-2", "dry_air_mole_fraction": "ppm"}
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnPixels:
+    """Retrieved columns, one value per pixel.
+
+    Attributes
+    ----------
+    corner_x, corner_y : ndarray ``(n, nc)`` float64
+        Polygon corners in order (3 ≤ nc ≤ 16), m in the grid's projected CRS.
+    time : ndarray ``(n,)`` datetime64
+        Observation time, UTC (naive).
+    value : ndarray ``(n,)`` float64
+        Retrieved column: mol m-2 (vertical column) or ppm (dry-air mole fraction).
+    precision : ndarray ``(n,)`` float64
+        Retrieval 1-σ, same unit, > 0.
+    averaging_kernel : ndarray ``(n, nl)`` float64
+        Column averaging kernel per layer (1: the retrieval sees the layer fully; 0: not at
+        all, e.g. above the tropopause of a tropospheric column).
+    pressure_edges : ndarray ``(n, nl + 1)`` float64
+        Layer edges, Pa, from the surface upward (strictly decreasing, ≥ 0; 0 is the top of
+        the atmosphere).
+    surface_pressure : ndarray ``(n,)`` float64
+        Pa; the first edge must be within 5 % of it.
+    overpass : ndarray ``(n,)``, optional
+        Overpass (orbit) label; default: pixels more than 20 minutes apart are different
+        overpasses.
+    water_vapour_column : ndarray ``(n,)`` float64, optional
+        Total column water vapour, kg m-2; needed for dry-air mole fractions.
+    source : str
+        What the pixels are (a file name or "synthetic ..."), for messages.
+    """
+
+    corner_x: np.ndarray
+    corner_y: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+    precision: np.ndarray
+    averaging_kernel: np.ndarray
+    pressure_edges: np.ndarray
+    surface_pressure: np.ndarray
+    overpass: np.ndarray | None = None
+    water_vapour_column: np.ndarray | None = None
+    source: str = "column pixels"
+
+    def __post_init__(self) -> None:
+        n = np.shape(self.value)[0] if np.ndim(self.value) == 1 else -1
+        where = self.source
+        if n <= 0:
+            raise InputDataError(f"{where}: no pixels (value must be a non-empty 1-D array)")
+        cx, cy = np.asarray(self.corner_x, float), np.asarray(self.corner_y, float)
+        if cx.ndim != 2 or cx.shape != cy.shape or cx.shape[0] != n or not 3 <= cx.shape[1] <= 16:
+            raise InputDataError(
+                f"{where}: corner_x and corner_y must both be (n_pixels, 3..16) = ({n}, nc); got "
+                f"{cx.shape} and {cy.shape}"
+            )
+        ak = np.asarray(self.averaging_kernel, float)
+        pe = np.asarray(self.pressure_edges, float)
+        if ak.ndim != 2 or ak.shape[0] != n or pe.shape != (n, ak.shape[1] + 1):
+            raise InputDataError(
+                f"{where}: averaging_kernel must be (n_pixels, n_layers) and pressure_edges "
+                f"(n_pixels, n_layers + 1); got {ak.shape} and {pe.shape}"
+            )
+        for name in ("time", "precision", "surface_pressure"):
+            if np.shape(getattr(self, name)) != (n,):
+                raise InputDataError(
+                    f"{where}: {name} must have one value per pixel ({n}); got "
+                    f"{np.shape(getattr(self, name))}"
+                )
+        arrays = {
+            "corner_x": cx,
+            "corner_y": cy,
+            "value": np.asarray(self.value, float),
+            "precision": np.asarray(self.precision, float),
+            "averaging_kernel": ak,
+            "surface_pressure": np.asarray(self.surface_pressure, float),
+        }
+        for name, a in arrays.items():
+            bad = ~np.isfinite(a)
+            if bad.any():
+                first = int(np.argwhere(bad)[0][0])
+                raise InputDataError(
+                    f"{where}: {name} of pixel {first} is not finite; drop such pixels first "
+                    "(a reader drops flagged pixels)"
+                )
+        if np.any(arrays["precision"] <= 0):
+            first = int(np.flatnonzero(arrays["precision"] <= 0)[0])
+            raise InputDataError(
+                f"{where}: precision of pixel {first} is {arrays['precision'][first]!r}; it must "
+                "be > 0"
+            )
+        with np.errstate(invalid="ignore"):
+            good = np.isfinite(pe).all(1) & (pe >= 0).all(1) & (np.diff(pe, axis=1) < 0).all(1)
+        if not good.all():
+            first = int(np.flatnonzero(~good)[0])
+            raise InputDataError(
+                f"{where}: pressure_edges of pixel {first} must be finite, ≥ 0 and strictly "
+                f"decreasing from the surface upward; got {pe[first][:4]}…"
+            )
+        ps = arrays["surface_pressure"]
+        off = np.abs(pe[:, 0] / ps - 1.0)
+        if np.any(off > 0.05) or np.any(ps < 3.0e4) or np.any(ps > 1.1e5):
+            first = int(np.flatnonzero((off > 0.05) | (ps < 3.0e4) | (ps > 1.1e5))[0])
+            raise InputDataError(
+                f"{where}: surface_pressure of pixel {first} is {ps[first]!r} Pa and its first "
+                f"pressure edge {pe[first, 0]!r} Pa; give both in Pa, the first edge at the "
+                "surface"
+            )
+        t = np.asarray(self.time)
+        if not np.issubdtype(t.dtype, np.datetime64):
+            raise InputDataError(f"{where}: time must be datetime64 (UTC); got {t.dtype}")
+        if self.water_vapour_column is not None:
+            w = np.asarray(self.water_vapour_column, float)
+            if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(w > 100):
+                raise InputDataError(
+                    f"{where}: water_vapour_column must be one value per pixel in kg m-2 (0..100)"
+                )
+
+    @property
+    def n(self) -> int:
+        return int(np.shape(self.value)[0])
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean of each pixel's corners, m."""
+        return np.mean(self.corner_x, axis=1), np.mean(self.corner_y, axis=1)
+
+    def overpass_labels(self) -> np.ndarray:
+        """The overpass of each pixel: as given, or numbered by gaps of more than 20 minutes."""
+        if self.overpass is not None:
+            return np.asarray(self.overpass).astype(str)
+        t = np.asarray(self.time, "datetime64[ns]")
+        order = np.argsort(t, kind="stable")
+        gaps = np.diff(t[order]) > np.timedelta64(20, "m")
+        labels = np.empty(self.n, dtype=object)
+        labels[order] = np.concatenate([[0], np.cumsum(gaps)]).astype(str)
+        return labels.astype(str)
+
+
+@dataclass(frozen=True)
+class ColumnSettings:
+    """Settings of the column operator and error model.
+
+    Attributes
+    ----------
+    truncation_km : float
+        Downwind reach of the column plumes (≥ 150 km: a large city's plume stays visible that
+        far).
+    lateral_sigmas : float
+        Lateral truncation, sigma_y (4: 6e-5 of the mass lost).
+    min_upwind_fetch_km : float or None
+        Pixels whose centre is closer than this to the grid's edge upwind are not used (their
+        plumes would come from outside the grid); None: ``truncation_km``.
+    plume_depth_m : float
+        Depth over which the wind of a ground-level release is averaged.
+    sample_cells : int
+        Lattice squares per grid-cell edge for the pixel integration.
+    source_subcells : int
+        Sub-cells per cell edge of an area source within ``source_subcells_near_km`` along the
+        wind of a pixel; farther cells are one source at their centre (the crosswind integral
+        over the cell's width stays exact).
+    source_subcells_near_km : float
+    superobservation_km : float
+        Edge of the squares pixels are averaged into (per overpass).
+    representativeness_rel : float
+        1-σ representativeness error of a superobservation as a fraction of its prior modelled
+        column (pixel vs 3 km model).
+    amf_error_rel : float
+        1-σ air-mass-factor error as a fraction of the column, correlated within an overpass.
+    amf_correlation_km : float
+        e-folding distance of that correlation.
+    min_superobservations : int
+        Overpasses with fewer superobservations are not used (4 at least: three go into the
+        plane).
+    """
+
+    truncation_km: float = 150.0
+    lateral_sigmas: float = 4.0
+    min_upwind_fetch_km: float | None = None
+    plume_depth_m: float = 500.0
+    sample_cells: int = 2
+    source_subcells: int = 3
+    source_subcells_near_km: float = 15.0
+    superobservation_km: float = 9.0
+    representativeness_rel: float = 0.1
+    amf_error_rel: float = 0.15
+    amf_correlation_km: float = 50.0
+    min_superobservations: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.truncation_km >= 150.0:
+            raise ConfigError(
+                f"column truncation_km = {self.truncation_km!r}: columns need at least 150 km "
+                "(a city's column plume is visible that far)"
+            )
+        checks = {
+            "lateral_sigmas": self.lateral_sigmas >= 3.0,
+            "plume_depth_m": self.plume_depth_m > 0,
+            "sample_cells": int(self.sample_cells) >= 1,
+            "source_subcells": int(self.source_subcells) >= 1,
+            "source_subcells_near_km": self.source_subcells_near_km >= 0,
+            "superobservation_km": self.superobservation_km > 0,
+            "representativeness_rel": self.representativeness_rel >= 0,
+            "amf_error_rel": self.amf_error_rel >= 0,
+            "amf_correlation_km": self.amf_correlation_km > 0,
+            "min_superobservations": int(self.min_superobservations) >= 4,
+            "min_upwind_fetch_km": self.min_upwind_fetch_km is None
+            or self.min_upwind_fetch_km >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(
+                    f"column setting {name} = {getattr(self, name)!r} is out of range"
+                )
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnMatch:
+    """Column pixels matched to an observation system.
+
+    Attributes
+    ----------
+    superobs : DataFrame
+        One row per superobservation: ``overpass``, ``x``, ``y`` (m), ``lon``, ``lat``,
+        ``time`` (overpass hour, UTC), ``hour``, ``n_pixels``, ``observed``, ``prior`` (modelled
+        column at the prior, no background), ``sigma_retrieval``, ``sigma_representativeness``,
+        ``sigma_amf``.
+    H : sparse ``(n_superobs, n_state)``
+        Jacobian of the modelled superobservations.
+    footprints : Footprints
+        Their sensitivities to each cell and point source per kg h-1 (observation units), the
+        rows' hours in ``footprints.receptors.hour``.
+    transform : sparse ``(m, n_superobs)``
+        Whitening and plane projection, block-diagonal by overpass.
+    covariance : dict
+        Overpass label → error covariance of its superobservations (used overpasses).
+    rows : DataFrame
+        The assimilated rows (:meth:`ColumnObservations.assimilated`).
+    jacobian : sparse ``(m, n_state)``
+    counts : dict
+        Pixels given, outside the period, outside the grid, too near the upwind edge, used;
+        superobservations and overpasses used and dropped.
+    """
+
+    superobs: pd.DataFrame
+    H: sp.csr_matrix
+    footprints: Footprints
+    transform: sp.csr_matrix
+    covariance: dict
+    rows: pd.DataFrame
+    jacobian: sp.csr_matrix
+    counts: dict
+
+
+def layer_heights(pressure_edges: np.ndarray, temperature_k: np.ndarray) -> np.ndarray:
+    """Heights of layer edges above the first edge, m: ``(R_d T/g) ln(p_0/p)``, isothermal at
+    ``temperature_k`` (per pixel); ``inf`` at zero pressure."""
+    pe = np.asarray(pressure_edges, float)
+    scale = R_DRY_AIR * np.asarray(temperature_k, float)[:, None] / GRAVITY
+    with np.errstate(divide="ignore"):
+        z = scale * np.log(pe[:, :1] / pe)
+    z[:, 0] = 0.0
+    return z
+
+
+def dry_air_column(surface_pressure: np.ndarray, water_vapour_column: np.ndarray) -> np.ndarray:
+    """Dry-air column, mol m-2: ``(p_s/g − W)/M_dry`` (the whole column's mass per area less
+    its water vapour, standard gravity)."""
+    return (np.asarray(surface_pressure, float) / GRAVITY - np.asarray(water_vapour_column)) / (
+        M_DRY_AIR
+    )
+
+
+class ColumnObservations:
+    """Satellite columns of one species, as an :class:`~gridcarbon.contracts.ObservationType`.
+
+    Parameters
+    ----------
+    pixels : ColumnPixels
+    species : Species
+        The emitted species the column sees (NOx for NO2 columns, CO2 for XCO2); the reactive
+        species (``chemistry.reactive_species``) is seen as NO2 after decay.
+    quantity : ``"vertical_column"`` or ``"dry_air_mole_fraction"``
+        mol m-2 (e.g. a tropospheric NO2 column) or ppm (XCO2).
+    meteorology : MeteorologySource
+        The scenario's meteorology (wind, stability, mixing height and 2 m temperature at each
+        pixel's centre at its overpass hour).
+    settings : ColumnSettings
+    name : str
+        The observation type's name in the metrics.
+    """
+
+    def __init__(
+        self,
+        pixels: ColumnPixels,
+        species: Species,
+        quantity: Quantity,
+        meteorology: MeteorologySource,
+        settings: ColumnSettings | None = None,
+        name: str = "column",
+    ) -> None:
+        if quantity not in _UNITS:
+            raise ConfigError(f"column quantity {quantity!r} is not one of {sorted(_UNITS)}")
+        if quantity == "dry_air_mole_fraction" and pixels.water_vapour_column is None:
+            raise InputDataError(
+                f"{pixels.source}: a dry-air mole fraction needs water_vapour_column (kg m-2) "
+                "for the dry-air column"
+            )
+        if species.molar_mass_g_mol is None:
+            raise InputDataError(
+                f"species {species.name} has no molar mass; a column of it cannot be modelled"
+            )
+        self.pixels = pixels
+        self.species = species
+        self.quantity = quantity
+        self.unit = _UNITS[quantity]
+        self.meteorology = meteorology
+        self.settings = ColumnSettings() if settings is None else settings
+        self.name = name
+        self._match: tuple[weakref.ref, ColumnMatch] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_match": None}
+
+    # -- the ObservationType members ------------------------------------------------------------
+    def table(self) -> pd.DataFrame:
+        """One row per pixel: ``time`` (UTC), ``species``, ``value``, ``unit``, ``uncertainty``,
+        ``overpass``, ``x``, ``y`` (centre, m)."""
+        x, y = self.pixels.centres()
+        return pd.DataFrame(
+            {
+                "time": np.asarray(self.pixels.time, "datetime64[ns]"),
+                "species": self.species.observed_as,
+                "value": np.asarray(self.pixels.value, float),
+                "unit": self.unit,
+                "uncertainty": np.asarray(self.pixels.precision, float),
+                "overpass": self.pixels.overpass_labels(),
+                "x": x,
+                "y": y,
+            }
+        )
+
+    def match(self, system: ObservationSystem) -> ColumnMatch:
+        """The columns matched to ``system`` (computed once per system)."""
+        if self._match is not None and self._match[0]() is system:
+            return self._match[1]
+        found = self._build(system)
+        self._match = (weakref.ref(system), found)
+        return found
+
+    def assimilated(self, system: ObservationSystem) -> pd.DataFrame:
+        """One row per assimilated contrast: ``station_id`` (``<name>:<overpass>``),
+        ``species``, ``kind`` (``column contrast``), ``time``, ``lon``, ``lat`` (the overpass's
+        mean), ``observed`` and ``prior`` — whitened, background-free combinations of the
+        superobservations of an overpass (dimensionless, unit error)."""
+        return self.match(system).rows
+
+    def jacobian_block(self, system: ObservationSystem) -> sp.csr_matrix:
+        """``T H``: the whitened, plane-projected rows of H."""
+        return self.match(system).jacobian
+
+    def error_variance(self, system: ObservationSystem) -> np.ndarray:
+        """Ones: the column errors are whitened into the rows."""
+        return np.ones(len(self.match(system).rows))
+
+    # -- beyond the protocol --------------------------------------------------------------------
+    def superobservations(
+        self, system: ObservationSystem, x_increment: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """The superobservations with their fit: ``posterior`` (modelled column at
+        ``x_prior + x_increment``) and ``background`` (the generalised-least-squares plane of the
+        overpass fitted to observed − posterior) when ``x_increment`` is given."""
+        m = self.match(system)
+        table = m.superobs.copy()
+        if x_increment is None:
+            return table
+        post = table["prior"].to_numpy() + m.H @ np.asarray(x_increment, float)
+        background = np.full(len(table), np.nan)
+        for label, C in m.covariance.items():
+            sel = np.flatnonzero((table["overpass"] == label).to_numpy())
+            X = _plane_design(table["x"].to_numpy()[sel], table["y"].to_numpy()[sel])
+            r = table["observed"].to_numpy()[sel] - post[sel]
+            Ci_X = np.linalg.solve(C, X)
+            beta = np.linalg.solve(X.T @ Ci_X, Ci_X.T @ r)
+            background[sel] = X @ beta
+        return table.assign(posterior=post, background=background)
+
+    def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:
+        """The operator of single pixels (no averaging, no background): one row per pixel used,
+        ``pixel`` (index into the pixels), ``overpass``, ``hour``, and H of their modelled
+        columns — for simulated retrievals and tests."""
+        sel, labels, hours = self._usable(system)
+        groups = [np.array([i]) for i in range(sel.size)]
+        H, _ = self._operator(system, groups, np.ones(sel.size), hours[sel], sel)
+        table = pd.DataFrame({"pixel": sel, "overpass": labels[sel], "hour": hours[sel]})
+        return table, H
+
+    # -- building -------------------------------------------------------------------------------
+    def _usable(self, system: ObservationSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pixels inside the period and the grid and far enough from its upwind edge; their
+        overpass labels and hours (one per overpass: the time step holding its mean time)."""
+        px = self.pixels
+        g = system.grid
+        labels = px.overpass_labels()
+        t = np.asarray(px.time, "datetime64[ns]")
+        t0 = system.times.values[0]
+        hours = np.full(px.n, -1, np.int64)
+        for label in np.unique(labels):
+            m = labels == label
+            mean = t0 + np.mean((t[m] - t0).astype(np.int64)).astype("timedelta64[ns]")
+            # the time step whose hour holds the overpass's mean time
+            h = int(np.floor((mean - t0) / np.timedelta64(1, "h")))
+            if 0 <= h < system.nt:
+                hours[m] = h
+        in_period = hours >= 0
+        x0, y0, x1, y1 = g.bounds
+        cx, cy = np.asarray(px.corner_x), np.asarray(px.corner_y)
+        inside = (cx.min(1) >= x0) & (cx.max(1) <= x1) & (cy.min(1) >= y0) & (cy.max(1) <= y1)
+        self._counts = {
+            "n_pixels": px.n,
+            "n_outside_period": int((~in_period).sum()),
+            "n_outside_grid": int((in_period & ~inside).sum()),
+        }
+        sel = np.flatnonzero(in_period & inside)
+        self._met = self._pixel_met(system, sel, hours)
+        fetch_km = self.settings.min_upwind_fetch_km
+        fetch = (self.settings.truncation_km if fetch_km is None else fetch_km) * 1000.0
+        xc, yc = px.centres()
+        met = self._met
+        upwind = _distance_to_edge(xc[sel], yc[sel], -met["ex"][sel], -met["ey"][sel], g.bounds)
+        near = upwind < fetch
+        self._counts["n_near_upwind_edge"] = int(near.sum())
+        sel = sel[~near]
+        self._counts["n_pixels_used"] = int(sel.size)
+        if sel.size == 0:
+            log.info("%s: none of %d pixels is usable (%s)", self.name, px.n, self._counts)
+        return sel, labels, hours
+
+    def _pixel_met(self, system: ObservationSystem, sel: np.ndarray, hours: np.ndarray) -> dict:
+        """Met at each selected pixel's centre at its overpass hour (NaN elsewhere)."""
+        n = self.pixels.n
+        out = {k: np.full(n, np.nan) for k in ("u10", "ex", "ey", "zi", "tau", "t2m")}
+        out["k"] = np.zeros(n, np.int64)
+        xc, yc = self.pixels.centres()
+        cfg = system.config
+        if sel.size == 0:
+            return out
+        # the whole period, as the surface operator interpolates it (in time, too)
+        met = with_cloud_cover(self.meteorology.for_hours(system.times))
+        for h in np.unique(hours[sel]):
+            idx = sel[hours[sel] == h]
+            hour = pd.DatetimeIndex([system.times[h]])
+            lon, lat = system.grid.unproject(xc[idx], yc[idx])
+            pm = met_at_points(met, hour, lon, lat)
+            th = np.radians(pm.direction_from[0])
+            out["u10"][idx] = np.maximum(pm.speed[0], cfg.transport.calm_floor_m_s)
+            out["ex"][idx] = -np.sin(th)
+            out["ey"][idx] = -np.cos(th)
+            out["k"][idx] = pm.stability[0].astype(np.int64)
+            out["zi"][idx] = pm.blh[0]
+            out["t2m"][idx] = pm.t2m[0]
+            out["tau"][idx] = nox_lifetime_s(
+                cfg.chemistry, np.repeat(hour.values, idx.size), pm.sun_elevation[0] > 0
+            )
+        bad = sel[~np.isfinite(out["u10"][sel] + out["zi"][sel] + out["t2m"][sel])]
+        if bad.size:
+            raise InputDataError(
+                f"{self.pixels.source}: the meteorology has no wind, mixing height or 2 m "
+                f"temperature at {bad.size} pixel(s) (first: pixel {bad[0]} at "
+                f"{np.asarray(self.pixels.time)[bad[0]]}); give met covering the pixels"
+            )
+        return out
+
+    def _conversion(self, sel: np.ndarray) -> np.ndarray:
+        """Observation units per µg m-2 of each pixel."""
+        mol = 1e-6 / self.species.molar_mass_g_mol  # µg → mol
+        if self.quantity == "vertical_column":
+            return np.full(sel.size, mol)
+        px = self.pixels
+        n_dry = dry_air_column(
+            np.asarray(px.surface_pressure)[sel], np.asarray(px.water_vapour_column)[sel]
+        )
+        return mol / n_dry * 1e6
+
+    def _operator(
+        self,
+        system: ObservationSystem,
+        groups: list[np.ndarray],
+        pixel_weight: np.ndarray,
+        row_hours: np.ndarray,
+        sel: np.ndarray,
+        zscale: float = 1.0,
+    ) -> tuple[sp.csr_matrix, Footprints]:
+        """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
+        used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
+        height scaled by ``zscale``."""
+        s = self.settings
+        cfg = system.config
+        g = system.grid
+        px = self.pixels
+        met = {k: v[sel] for k, v in self._met.items()}
+        n = sel.size
+        spacing = g.cell_size / int(s.sample_cells)
+        cx = np.ascontiguousarray(np.asarray(px.corner_x, float)[sel])
+        cy = np.ascontiguousarray(np.asarray(px.corner_y, float)[sel])
+        nc = np.full(n, cx.shape[1], np.int64)
+        counts = polygon_lattice_counts(cx, cy, nc, g.x_min, g.y_max, spacing)
+        ptr_cap = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=ptr_cap[1:])
+        sx = np.empty(ptr_cap[-1])
+        sy = np.empty(ptr_cap[-1])
+        sw = np.empty(ptr_cap[-1])
+        sn = np.zeros(n, np.int64)
+        polygon_lattice_fill(cx, cy, nc, g.x_min, g.y_max, spacing, ptr_cap, sx, sy, sw, sn)
+        # compact, and fold each pixel's weight in its row and its unit conversion in
+        keep = np.arange(ptr_cap[-1]) - np.repeat(ptr_cap[:-1], counts) < np.repeat(sn, counts)
+        samp_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(sn, out=samp_ptr[1:])
+        owner = np.repeat(np.arange(n), counts)[keep]
+        samp_x, samp_y = sx[keep], sy[keep]
+        samp_w = sw[keep] * (pixel_weight * self._conversion(sel))[owner]
+        xc, yc = cx.mean(axis=1), cy.mean(axis=1)
+        reach = np.zeros(n)
+        np.maximum.at(reach, owner, np.hypot(samp_x - xc[owner], samp_y - yc[owner]))
+        reach += spacing
+        # vertical tables of area sources, layers per pixel
+        z = np.ascontiguousarray(layer_heights(np.asarray(px.pressure_edges)[sel], met["t2m"]))
+        ak = np.ascontiguousarray(np.asarray(px.averaging_kernel, float)[sel])
+        nl = np.full(n, ak.shape[1], np.int64)
+        zi = met["zi"] * zscale
+        rmax = s.truncation_km * 1000.0
+        nodes = np.geomspace(1.0, rmax, 128)
+        tab_r = np.zeros((n, nodes.size))
+        tab_u = np.zeros((n, nodes.size))
+        lid_f = cfg.transport.lid_uniform_factor
+        h_src = cfg.transport.area_source_height_m
+        area_vertical_tables(met["k"], zi, h_src, lid_f, z, ak, nl, nodes, tab_r, tab_u)
+        lx0 = 0.0
+        dlx = float(np.log(nodes[1] / nodes[0]))
+        chem = cfg.chemistry
+        pts = system.points
+        has_pts = system.has_points and len(pts) > 0
+        pcols = ("x", "y", "height", "diameter", "velocity", "temperature")
+        parr = [pts[c].to_numpy(float) if has_pts else np.zeros(0) for c in pcols]
+        purban = system.urban[system.point_cells] if has_pts else np.zeros(0, np.bool_)
+        npt = parr[0].size
+        a_ptr, a_idx, a_val, a_nox = [0], [], [], []
+        p_ptr, p_idx, p_val, p_nox = [0], [], [], []
+        chunk = 16
+        acc = np.zeros((chunk, g.size))
+        accn = np.zeros((chunk, g.size))
+        pacc = np.zeros((chunk, npt))
+        paccn = np.zeros((chunk, npt))
+        for first in range(0, len(groups), chunk):
+            part = groups[first : first + chunk]
+            row_ptr = np.zeros(len(part) + 1, np.int64)
+            np.cumsum([grp.size for grp in part], out=row_ptr[1:])
+            for a in (acc, accn, pacc, paccn):
+                a[:] = 0.0
+            column_rows_fill(
+                row_ptr,
+                np.concatenate(part).astype(np.int64),
+                samp_ptr,
+                samp_x,
+                samp_y,
+                samp_w,
+                0.5 * spacing,
+                xc,
+                yc,
+                reach,
+                met["u10"],
+                met["ex"],
+                met["ey"],
+                met["k"],
+                zi,
+                met["tau"],
+                met["t2m"],
+                tab_r,
+                tab_u,
+                lx0,
+                dlx,
+                z,
+                ak,
+                nl,
+                g.x_min,
+                g.y_max,
+                g.cell_size,
+                g.nx,
+                g.ny,
+                system.urban,
+                int(s.source_subcells),
+                s.source_subcells_near_km * 1000.0,
+                h_src,
+                lid_f,
+                s.plume_depth_m,
+                rmax,
+                s.lateral_sigmas,
+                *parr,
+                purban,
+                float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
+                chem.no2_primary_fraction,
+                chem.no2_equilibrium_fraction,
+                chem.no2_conversion_time_h * 3600.0,
+                acc,
+                accn,
+                pacc,
+                paccn,
+            )
+            for r in range(len(part)):
+                nz = np.flatnonzero(acc[r])
+                a_idx.append(nz)
+                a_val.append(acc[r, nz])
+                a_nox.append(accn[r, nz])
+                a_ptr.append(a_ptr[-1] + nz.size)
+                pz = np.flatnonzero(pacc[r])
+                p_idx.append(pz)
+                p_val.append(pacc[r, pz])
+                p_nox.append(paccn[r, pz])
+                p_ptr.append(p_ptr[-1] + pz.size)
+        nrow = len(groups)
+        rec = Receptors(
+            *(np.zeros(nrow) for _ in range(3)),
+            np.asarray(row_hours, np.int64),
+            *(np.zeros(nrow) for _ in range(3)),
+            np.zeros(nrow, np.int64),
+            *(np.zeros(nrow) for _ in range(3)),
+        )
+
+        def cat(parts, dtype):
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+        fp = Footprints(
+            rec,
+            g.size,
+            npt,
+            np.asarray(a_ptr, np.int64),
+            cat(a_idx, np.int32),
+            cat(a_val, np.float32),
+            cat(a_nox, np.float32),
+            np.asarray(p_ptr, np.int64),
+            cat(p_idx, np.int32),
+            cat(p_val, np.float32),
+            cat(p_nox, np.float32),
+        )
+        return self._jacobian(system, fp), fp
+
+    def _jacobian(self, system: ObservationSystem, fp: Footprints) -> sp.csr_matrix:
+        """Rows of H from column footprints: grid and point factors (as the surface operator),
+        neighbour inflow and biogenic fluxes."""
+        L = system.layout
+        si = system.species.index(self.species.name)
+        reactive = self.species.name == system.config.chemistry.reactive_species
+        nrow = fp.receptors.n
+        rows_ = np.arange(nrow, dtype=np.int64)
+        ln = np.diff(fp.area_ptr) + np.diff(fp.pt_ptr)
+        offs = np.zeros(nrow + 1, np.int64)
+        np.cumsum(ln, out=offs[1:])
+        o_row = np.empty(offs[-1], np.int64)
+        o_col = np.empty(offs[-1], np.int64)
+        o_val = np.empty(offs[-1], np.float64)
+        npt = len(system.points)
+        point_big = np.full(npt, -1, np.int64)
+        point_big[L.point_index] = np.arange(L.point_index.size)
+        cell_block = L.cell_block()
+        point_block = cell_block[system.point_cells] if npt else np.zeros(0, np.int64)
+        jacobian_fill(
+            rows_,
+            np.full(nrow, si, np.int64),
+            np.full(nrow, reactive),
+            np.ones(nrow),
+            fp.area_ptr,
+            fp.area_idx,
+            fp.area_val,
+            fp.area_nox,
+            fp.pt_ptr,
+            fp.pt_idx,
+            fp.pt_val,
+            fp.pt_nox,
+            fp.receptors.hour,
+            system.E,
+            system.Ep,
+            cell_block,
+            L.hour_window(),
+            point_big,
+            point_block,
+            L.segments["grid"].start,
+            L.segments["points"].start,
+            L.nw,
+            L.nby * L.nbx,
+            max(L.point_index.size, 1),
+            offs,
+            o_row,
+            o_col,
+            o_val,
+            np.zeros(nrow),
+            np.zeros(nrow),
+            np.zeros(nrow),
+        )
+        rows, cols, vals = [o_row], [o_col], [o_val]
+        hrs = fp.receptors.hour
+        name = self.species.name
+        for j, pj in enumerate(system.neighbour_used):
+            rows.append(rows_)
+            cols.append(np.full(nrow, L.segments["neighbours"].start + si * len(L.neighbours) + j))
+            vals.append(
+                row_dot(fp, system.neighbour_W[pj], nox=reactive)
+                * system.neighbour_density[name][hrs]
+            )
+        if name in L.biogenic_species:
+            bi = L.biogenic_species.index(name)
+            rows.append(rows_)
+            cols.append(L.segments["biogenic"].start + bi * L.ndays + _beijing_day(system, hrs))
+            vals.append(forward(fp, system.bio[name], nox=False))
+        H = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(nrow, L.n),
+        )
+        H.sum_duplicates()
+        return H
+
+    def _empty(self, system: ObservationSystem) -> ColumnMatch:
+        """The match of no usable pixel: no rows (logged once by :meth:`_usable`)."""
+        n = system.layout.n
+        fp = Footprints(
+            Receptors(*(np.zeros(0) for _ in range(11))),
+            system.grid.size,
+            0,
+            *(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)) * 2,
+        )
+        counts = {
+            **self._counts,
+            "n_superobservations": 0,
+            "n_overpasses_used": 0,
+            "n_overpasses_dropped": 0,
+        }
+        return ColumnMatch(
+            pd.DataFrame(),
+            sp.csr_matrix((0, n)),
+            fp,
+            sp.csr_matrix((0, 0)),
+            {},
+            _ROWS_EMPTY.copy(),
+            sp.csr_matrix((0, n)),
+            counts,
+        )
+
+    def _build(self, system: ObservationSystem) -> ColumnMatch:
+        if self.species.name not in system.species:
+            raise InputDataError(
+                f"{self.pixels.source}: columns of {self.species.name}, but the inversion's "
+                f"state has {system.species}"
+            )
+        s = self.settings
+        px = self.pixels
+        g = system.grid
+        sel, labels, hours = self._usable(system)
+        if sel.size == 0:
+            return self._empty(system)
+        xc, yc = px.centres()
+        size = s.superobservation_km * 1000.0
+        box = pd.DataFrame(
+            {
+                "overpass": labels[sel],
+                "bx": np.floor((xc[sel] - g.x_min) / size).astype(np.int64),
+                "by": np.floor((g.y_max - yc[sel]) / size).astype(np.int64),
+            }
+        )
+        gid = box.groupby(["overpass", "bx", "by"], sort=True).ngroup().to_numpy()
+        n_so = int(gid.max()) + 1 if gid.size else 0
+        n_in = np.bincount(gid, minlength=n_so)
+        weight = 1.0 / n_in[gid]
+        order = np.argsort(gid, kind="stable")
+        groups = np.split(order, np.cumsum(n_in)[:-1])
+        row_hours = np.array([hours[sel[grp[0]]] for grp in groups], np.int64)
+        H, fp = self._operator(system, groups, weight, row_hours, sel)
+        L = system.layout
+        if L.transport_days:
+            # the column of the day's mixing-height scale δ: central difference of the modelled
+            # columns with zi scaled by 1 ± step (the step of the surface operator's column)
+            cfg = system.config
+            step = cfg.errors.model_error_mixing_height_rel or cfg.state.mixing_height_prior_error
+            up, down = (
+                self._operator(system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step)[0]
+                @ L.xb()
+                for sgn in (1.0, -1.0)
+            )
+            H = (
+                H
+                + sp.csr_matrix(
+                    (
+                        (up - down) / (2.0 * step),
+                        (
+                            np.arange(n_so),
+                            L.segments["transport"].start + _beijing_day(system, row_hours),
+                        ),
+                    ),
+                    shape=H.shape,
+                )
+            ).tocsr()
+        value = np.asarray(px.value, float)[sel]
+        prec2 = np.asarray(px.precision, float)[sel] ** 2
+        so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
+        so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
+        observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
+        sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
+        prior = H @ system.layout.xb()
+        sigma_rep = s.representativeness_rel * np.abs(prior)
+        lon, lat = g.unproject(so_x, so_y)
+        so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
+        table = pd.DataFrame(
+            {
+                "overpass": so_label,
+                "x": so_x,
+                "y": so_y,
+                "lon": lon,
+                "lat": lat,
+                "time": system.times.values[row_hours],
+                "hour": row_hours,
+                "n_pixels": n_in,
+                "observed": observed,
+                "prior": prior,
+                "sigma_retrieval": sigma_ret,
+                "sigma_representativeness": sigma_rep,
+            }
+        )
+        blocks, row_tables = [], []
+        covariances: dict[str, np.ndarray] = {}
+        sigma_amf = np.zeros(n_so)
+        used = np.zeros(n_so, bool)
+        n_dropped = 0
+        for label in np.unique(so_label):
+            idx = np.flatnonzero(so_label == label)
+            if idx.size < s.min_superobservations:
+                n_dropped += 1
+                continue
+            X = _plane_design(so_x[idx], so_y[idx])
+            # the reference column of the AMF error: prior model plus the overpass's fitted plane
+            beta, *_ = np.linalg.lstsq(X, observed[idx] - prior[idx], rcond=None)
+            sig_amf = s.amf_error_rel * np.maximum(prior[idx] + X @ beta, 0.0)
+            d = np.hypot(so_x[idx, None] - so_x[None, idx], so_y[idx, None] - so_y[None, idx])
+            C = np.diag(sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2) + np.outer(
+                sig_amf, sig_amf
+            ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
+            T = _whitening_projection(C, X)
+            blocks.append((idx, T))
+            covariances[label] = C
+            sigma_amf[idx] = sig_amf
+            used[idx] = True
+            row_tables.append(
+                pd.DataFrame(
+                    {
+                        "station_id": f"{self.name}:{label}",
+                        "species": self.species.observed_as,
+                        "kind": "column contrast",
+                        "time": system.times.values[row_hours[idx[0]]],
+                        "lon": float(lon[idx].mean()),
+                        "lat": float(lat[idx].mean()),
+                        "observed": T @ observed[idx],
+                        "prior": T @ prior[idx],
+                    }
+                )
+            )
+        table["sigma_amf"] = sigma_amf
+        table["used"] = used
+        m = sum(T.shape[0] for _, T in blocks)
+        if m:
+            tr = sp.block_diag([T for _, T in blocks], format="csr")
+            order_so = np.concatenate([idx for idx, _ in blocks])
+            tr = tr @ sp.csr_matrix(
+                (np.ones(order_so.size), (np.arange(order_so.size), order_so)),
+                shape=(order_so.size, n_so),
+            )
+            rows = pd.concat(row_tables, ignore_index=True)
+        else:
+            tr = sp.csr_matrix((0, n_so))
+            rows = _ROWS_EMPTY.copy()
+            log.info("%s: no overpass has %d superobservations", self.name, s.min_superobservations)
+        counts = {
+            **self._counts,
+            "n_superobservations": int(used.sum()),
+            "n_overpasses_used": len(blocks),
+            "n_overpasses_dropped": n_dropped,
+        }
+        return ColumnMatch(table, H, fp, tr, covariances, rows, (tr @ H).tocsr(), counts)
+
+
+def mixing_height_sensitivity(
+    pressure_edges: np.ndarray,
+    kernel: np.ndarray,
+    mixing_heights_m: np.ndarray,
+    distances_m: np.ndarray,
+    *,
+    stability: int = 3,
+    release_height_m: float = 10.0,
+    urban: bool = False,
+    lid_factor: float = 1.6,
+    temperature_k: float = 288.0,
+    step: float = 0.1,
+) -> pd.DataFrame:
+    """How the modelled column of a plume depends on the mixing height under an averaging
+    kernel.
+
+    The column is ``Q/ū · G_y · Σ A_l w_l``; ``ū`` and ``G_y`` do not depend on the mixing
+    height, so the column's sensitivity is that of ``V = Σ A_l w_l``.
+
+    Parameters
+    ----------
+    pressure_edges : ndarray ``(nl + 1,)``
+        Layer edges, Pa, from the surface upward.
+    kernel : ndarray ``(nl,)``
+        Averaging kernel per layer.
+    mixing_heights_m, distances_m : ndarray
+        Mixing heights and downwind distances to tabulate, m.
+    stability : int
+        Stability class 0..5 (A..F); the mixing height only matters in A–D.
+    release_height_m : float
+        Effective release height, m.
+    urban, lid_factor, temperature_k : optional
+        Dispersion curves, uniform-below-the-lid threshold, isothermal layer temperature (K).
+    step : float
+        Relative step of the central difference.
+
+    Returns
+    -------
+    DataFrame
+        ``distance_km``, ``mixing_height_m``, ``kernel_weight`` (V: the modelled column over
+        the column of a uniform kernel) and ``dlnV_dlnzi`` (relative change of the column per
+        relative change of the mixing height).
+    """
+    z = layer_heights(np.asarray(pressure_edges, float)[None], np.array([temperature_k]))[0]
+    a = np.asarray(kernel, float)
+    rows = []
+    for x in np.asarray(distances_m, float):
+        _, sz = sigmas(int(stability), x, urban)
+        _, szf = sigmas(4, x, urban)
+
+        for zi in np.asarray(mixing_heights_m, float):
+            v, hi, lo = (
+                vertical_kernel_weight(
+                    int(stability), release_height_m, sz, szf, h, lid_factor, z, a, a.size
+                )
+                for h in (zi, zi * (1 + step), zi * (1 - step))
+            )
+            rows.append(
+                {
+                    "distance_km": x / 1000.0,
+                    "mixing_height_m": zi,
+                    "kernel_weight": v,
+                    "dlnV_dlnzi": (np.log(hi) - np.log(lo)) / (np.log1p(step) - np.log1p(-step)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+_ROWS_EMPTY = pd.DataFrame(
+    columns=["station_id", "species", "kind", "time", "lon", "lat", "observed", "prior"]
+)
+
+
+def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:
+    """Index of the Beijing day of each hour of the period in ``system.days``."""
+    bj_day = (system.times[hours] + pd.Timedelta(hours=8)).normalize()
+    return np.searchsorted(system.days.values, bj_day.values)
+
+
+def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[1, (x − x̄)/100 km, (y − ȳ)/100 km]``: the plane's design matrix, centred and scaled
+    for conditioning."""
+    return np.column_stack([np.ones(x.size), (x - x.mean()) / 1e5, (y - y.mean()) / 1e5])
+
+
+def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``T = Q₂ᵀ L⁻¹`` (``C = L Lᵀ``, ``L⁻¹ X = Q R``, ``Q₂`` the columns of Q beyond X's):
+    ``T X = 0`` and ``T C Tᵀ = I``, ``m − 3`` rows."""
+    Lc = np.linalg.cholesky(C)
+    Z = sla.solve_triangular(Lc, X, lower=True)
+    Q, _ = np.linalg.qr(Z, mode="complete")
+    Q2 = Q[:, X.shape[1] :]
+    return sla.solve_triangular(Lc, Q2, lower=True, trans="T").T
+
+
+def _distance_to_edge(x, y, dx, dy, bounds) -> np.ndarray:
+    """Distance from (x, y) along the unit vector (dx, dy) to the edge of ``bounds``, m."""
+    x0, y0, x1, y1 = bounds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = np.where(dx > 0, (x1 - x) / dx, np.where(dx < 0, (x0 - x) / dx, np.inf))
+        ty = np.where(dy > 0, (y1 - y) / dy, np.where(dy < 0, (y0 - y) / dy, np.inf))
+    return np.minimum(tx, ty)

@@ -1,0 +1,373 @@
+"""Satellite columns as an observation type (:mod:`gridcarbon.inversion.columns`) on a small
+SYNTHETIC case: the adjoint of the column footprints, H against the footprints, the whitening and
+plane projection, superobservations, input checks, the mixing-height sensitivity under a
+TROPOMI-like kernel, and an identical-twin inversion (columns alone, and with the stations)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.contracts import ObservationSet, ObservationType
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion import assimilate, run_inversion
+from gridcarbon.inversion.columns import (
+    ColumnObservations,
+    ColumnSettings,
+    _plane_design,
+    _whitening_projection,
+    dry_air_column,
+    layer_heights,
+    mixing_height_sensitivity,
+)
+from gridcarbon.inversion.observation_types import StationHourObservations
+from gridcarbon.inversion.operator import adjoint, forward
+from gridcarbon.species import DEFAULT_SPECIES, by_name
+
+from .column_cases import SIGMA_EDGES, swath_pixels, tropomi_like_kernel, with_values
+from .conftest import build_system
+
+NOX = by_name(DEFAULT_SPECIES, "NOx")
+CO2 = by_name(DEFAULT_SPECIES, "CO2")
+#: the tiny case's grid is ~50 km wide: every pixel is nearer than 150 km to an upwind edge
+SETTINGS = ColumnSettings(min_upwind_fetch_km=0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_system(tiny_case):
+    return build_system(tiny_case)
+
+
+def _overpasses(system):
+    """13:30 Beijing time on each day of the case (05:30 UTC)."""
+    return [t + pd.Timedelta(minutes=30) for t in system.times if t.hour == 5]
+
+
+@pytest.fixture(scope="module")
+def no2(tiny_case, tiny_system):
+    pixels = swath_pixels(tiny_system.grid, _overpasses(tiny_system), kernel="tropomi")
+    return ColumnObservations(
+        pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+    )
+
+
+def test_columns_are_an_observation_type(no2, tiny_system):
+    assert isinstance(no2, ObservationType)
+    m = no2.match(tiny_system)
+    rows = no2.assimilated(tiny_system)
+    n_used_overpasses = m.counts["n_overpasses_used"]
+    assert n_used_overpasses == 3
+    # three rows of every overpass go into its plane
+    assert len(rows) == m.counts["n_superobservations"] - 3 * n_used_overpasses
+    assert no2.jacobian_block(tiny_system).shape == (len(rows), tiny_system.layout.n)
+    assert np.all(no2.error_variance(tiny_system) == 1.0)
+    assert set(rows["kind"]) == {"column contrast"} and set(rows["species"]) == {"NO2"}
+
+
+@pytest.mark.parametrize("nox", [False, True])
+def test_adjoint_of_the_column_footprints(no2, tiny_system, nox):
+    fp = no2.match(tiny_system).footprints
+    rng = np.random.default_rng(3)
+    E = rng.random((tiny_system.nt, fp.ncell))
+    P = rng.random((tiny_system.nt, fp.npoint)) * 100
+    y = rng.standard_normal(fp.receptors.n)
+    lhs = float(forward(fp, E, P, nox=nox) @ y)
+    G, Gp = adjoint(fp, y, tiny_system.nt, nox=nox)
+    rhs = float((G * E).sum() + (Gp * P).sum())
+    assert abs(lhs - rhs) <= 1e-10 * abs(lhs)
+
+
+def test_h_is_the_footprints_times_the_prior(no2, tiny_system):
+    m = no2.match(tiny_system)
+    si = tiny_system.species.index(NOX.name)
+    direct = forward(m.footprints, tiny_system.E[si], tiny_system.Ep[si], nox=True)
+    np.testing.assert_allclose(m.H @ tiny_system.layout.xb(), direct, rtol=1e-6)
+    prior = m.superobs["prior"].to_numpy()
+    # NO2 columns of a city-and-stacks window at 13:30: 1e-6..1e-3 mol m-2 at the most
+    assert 1e-6 < prior.max() < 1e-3 and prior.min() >= 0
+
+
+def test_whitening_removes_the_plane_and_whitens_the_errors(no2, tiny_system):
+    m = no2.match(tiny_system)
+    so = m.superobs
+    T = m.transform.toarray()
+    row = 0
+    for label, C in m.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        Tb = T[row : row + idx.size - 3][:, idx]
+        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        assert np.abs(Tb @ X).max() <= 1e-10 * np.abs(Tb).max()
+        np.testing.assert_allclose(Tb @ C @ Tb.T, np.eye(idx.size - 3), atol=1e-10)
+        row += idx.size - 3
+    assert row == T.shape[0]
+
+
+def test_a_planar_background_is_invisible(no2, tiny_case, tiny_system):
+    # without the AMF error, whose size follows the column (background included), R does not
+    # depend on the values and the plane drops out exactly
+    rng = np.random.default_rng(1)
+    values = rng.normal(2e-5, 3e-6, no2.pixels.n)
+    x, y = no2.pixels.centres()
+    label = no2.pixels.overpass_labels().astype(int)
+    plane = 1e-5 * (1 + label) + 2e-10 * x - 3e-10 * y * label
+    no_amf = replace(SETTINGS, amf_error_rel=0.0)
+    a, b = (
+        ColumnObservations(
+            with_values(no2.pixels, v), NOX, "vertical_column", tiny_case.scenario.meteorology,
+            no_amf,
+        ).assimilated(tiny_system)["observed"].to_numpy()
+        for v in (values, values + plane)
+    )  # fmt: skip
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-9 * np.abs(a).max())
+    assert np.abs(a).max() > 0.1  # whitened values of order one
+
+
+def test_superobservations_are_means_of_pixels(no2, tiny_system):
+    m = no2.match(tiny_system)
+    so = m.superobs
+    # equal precisions: precision / sqrt(n)
+    np.testing.assert_allclose(
+        so["sigma_retrieval"], 1e-5 / np.sqrt(so["n_pixels"].to_numpy()), rtol=1e-12
+    )
+    # 3.5 × 5.5 km pixels in 9 km squares (fewer at the edges of the swath)
+    assert so["n_pixels"].between(1, 9).all() and so["n_pixels"].max() >= 4
+    # the prior superobservation is the mean of the pixels' own modelled columns
+    table, H_pix = no2.pixel_operator(tiny_system)
+    pix = H_pix @ tiny_system.layout.xb()
+    x, y = no2.pixels.centres()
+    g = tiny_system.grid
+    key = pd.DataFrame(
+        {
+            "overpass": table["overpass"],
+            "bx": np.floor((x[table["pixel"]] - g.x_min) / 9000.0).astype(int),
+            "by": np.floor((g.y_max - y[table["pixel"]]) / 9000.0).astype(int),
+            "model": pix,
+        }
+    )
+    means = key.groupby(["overpass", "bx", "by"], sort=True)["model"].mean().to_numpy()
+    # (the footprints are stored in float32, like the surface operator's)
+    np.testing.assert_allclose(so["prior"], means, rtol=1e-6, atol=1e-20)
+
+
+def test_mixing_height_sensitivity_under_a_tropomi_like_kernel():
+    edges = SIGMA_EDGES * 100_500.0
+    zi = np.array([500.0, 1000.0, 1500.0, 2000.0])
+    far = [30_000.0, 100_000.0]
+    uniform = mixing_height_sensitivity(edges, np.ones(SIGMA_EDGES.size - 1), zi, far, stability=1)
+    trop = mixing_height_sensitivity(edges, tropomi_like_kernel(), zi, far, stability=1)
+    print("\nd ln(column) / d ln(mixing height), class B, ground release, TROPOMI-like kernel:")
+    print(trop.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    np.testing.assert_allclose(uniform["kernel_weight"], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(uniform["dlnV_dlnzi"], 0.0, atol=1e-9)
+    # class B far out: the plume is well mixed below the lid, so the column sees the mean of the
+    # kernel over [0, zi] (heights of the layer edges at 288 K), rising with zi
+    z = layer_heights(edges[None], np.array([288.0]))[0]
+    a = tropomi_like_kernel()
+    for zi_, v in zip(trop["mixing_height_m"], trop["kernel_weight"], strict=True):
+        width = np.clip(np.minimum(z[1:], zi_) - z[:-1], 0.0, None)
+        assert v == pytest.approx(float((a * width).sum() / zi_), rel=1e-12)
+    assert trop["dlnV_dlnzi"].between(0.05, 0.5).all()
+
+
+def test_xco2_columns_in_ppm(tiny_case, tiny_system):
+    pixels = swath_pixels(
+        tiny_system.grid, _overpasses(tiny_system)[:1], pixel_m=(2000.0, 2000.0),
+        precision=0.7, water_vapour=25.0,
+    )  # fmt: skip
+    xco2 = ColumnObservations(
+        pixels, CO2, "dry_air_mole_fraction", tiny_case.scenario.meteorology, SETTINGS
+    )
+    prior = xco2.match(tiny_system).superobs["prior"]
+    # a city's and its stacks' XCO2 enhancement: a few tenths to a few ppm
+    assert 0.1 < prior.max() < 20.0
+    assert dry_air_column(101_325.0, 0.0) == pytest.approx(101_325.0 / 9.80665 / 0.0289644)
+    assert dry_air_column(101_325.0, 30.0) < dry_air_column(101_325.0, 0.0)
+
+
+def test_bad_input_is_refused(tiny_case, tiny_system):
+    pixels = swath_pixels(tiny_system.grid, _overpasses(tiny_system)[:1])
+    with pytest.raises(InputDataError, match="pixel 0 must be finite, ≥ 0 and strictly decreasing"):
+        replace(pixels, pressure_edges=pixels.pressure_edges[:, ::-1].copy())
+    negative_top = pixels.pressure_edges.copy()
+    negative_top[3, -1] = -1.0
+    with pytest.raises(InputDataError, match="pressure_edges of pixel 3"):
+        replace(pixels, pressure_edges=negative_top)
+    with pytest.raises(InputDataError, match="value of pixel 5 is not finite"):
+        replace(pixels, value=np.where(np.arange(pixels.n) == 5, np.nan, 0.0))
+    with pytest.raises(InputDataError, match="precision of pixel 0"):
+        replace(pixels, precision=np.zeros(pixels.n))
+    with pytest.raises(InputDataError, match="surface_pressure"):
+        replace(pixels, surface_pressure=pixels.surface_pressure / 100.0)
+    with pytest.raises(InputDataError, match="water_vapour_column"):
+        ColumnObservations(pixels, CO2, "dry_air_mole_fraction", tiny_case.scenario.meteorology)
+    with pytest.raises(ConfigError, match="150 km"):
+        ColumnSettings(truncation_km=100.0)
+
+
+def test_pixels_near_the_upwind_edge_are_not_used(no2, tiny_case, tiny_system):
+    strict = ColumnObservations(
+        no2.pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, ColumnSettings()
+    )
+    m = strict.match(tiny_system)
+    assert m.counts["n_near_upwind_edge"] == no2.pixels.n
+    assert len(strict.assimilated(tiny_system)) == 0
+
+
+@pytest.mark.slow
+def test_identical_twin_columns_alone_and_with_stations(tiny_case, tiny_system, no2):
+    """IDENTICAL TWIN: the truth is the prior scaled by factors drawn from B, observed through
+    this same column operator (plus a planar background per overpass and retrieval noise) and
+    this same station operator; the columns alone, the stations alone and both together must
+    bring the NOx factors closer to the truth."""
+    system = tiny_system
+    L = system.layout
+    rng = np.random.default_rng(42)
+    xb = L.xb()
+    x_true = xb + system.B.sqrt_apply(rng.standard_normal(L.n))
+    # columns: pixel truth + a plane per overpass + noise of the stated precision
+    table, H_pix = no2.pixel_operator(system)
+    x, y = no2.pixels.centres()
+    values = np.zeros(no2.pixels.n)
+    precision = 3e-6
+    values[table["pixel"]] = (
+        H_pix @ x_true
+        + 2e-5
+        + 1e-10 * (x[table["pixel"]] - x.mean())
+        + rng.normal(0.0, precision, len(table))
+    )
+    pixels = replace(no2.pixels, value=values, precision=np.full(no2.pixels.n, precision))
+    columns = ColumnObservations(
+        pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+    )
+    # stations: hourly truth + noise
+    P = system.pairs
+    y_true = system.y_prior + system.J @ (x_true - xb)
+    stations = StationHourObservations(
+        pd.DataFrame(
+            {
+                "time": P["time"],
+                "station_id": P["station_id"],
+                "species": P["obs_species"],
+                "value": y_true + rng.normal(0.0, 0.02 * np.abs(y_true) + 1e-3),
+                "uncertainty": 0.02 * np.abs(y_true) + 1e-3,
+            }
+        )
+    )
+    si = system.species.index(NOX.name)
+    g = L.segments["grid"]
+    nox = slice(g.start + si * L.nw * L.nby * L.nbx, g.start + (si + 1) * L.nw * L.nby * L.nbx)
+    # the NOx emission of each factor, so that the error is weighted by what it scales
+    weight = (
+        np.asarray(np.abs(system.J[:, nox]).sum(axis=0)).ravel()
+        + np.asarray(np.abs(columns.jacobian_block(system)[:, nox]).sum(axis=0)).ravel()
+    )
+    weight = weight / weight.sum()
+
+    def error(x):
+        return float(np.sqrt((weight * (x[nox] - x_true[nox]) ** 2).sum()))
+
+    prior_err = error(xb)
+    col = assimilate(system, [columns], build_posterior=False)
+    sta = assimilate(system, [stations], build_posterior=False)
+    joint = run_inversion(
+        tiny_case.prior,
+        tiny_case.scenario,
+        system.config,
+        ObservationSet(kinds=(stations, columns), stations=tiny_case.stations, synthetic=True),
+    )
+    joint_err = error(joint.details.x_post)
+    print(
+        f"\nidentical twin, NOx factor error weighted by sensitivity: prior {prior_err:.4f}, "
+        f"columns {error(col.x_post):.4f}, stations {error(sta.x_post):.4f}, "
+        f"joint {joint_err:.4f}"
+    )
+    assert joint.metrics["n_observations_by_type"]["column"] == len(columns.assimilated(system))
+    # the superobservations' fit: posterior columns plus each overpass's fitted plane
+    fit = {
+        name: columns.superobservations(system, x - xb)
+        for name, x in (("prior", xb), ("posterior", col.x_post))
+    }
+    misfit = {
+        name: float(np.sqrt(((f["observed"] - f["posterior"] - f["background"]) ** 2).mean()))
+        for name, f in fit.items()
+    }
+    print(f"superobservation misfit, mol m-2: {misfit}")
+    assert misfit["posterior"] < 0.7 * misfit["prior"]
+    # the fitted plane of the truth's background (2e-5 mol m-2 at the swath's centre)
+    assert fit["posterior"]["background"].mean() == pytest.approx(2e-5, rel=0.2)
+    assert error(col.x_post) < 0.8 * prior_err
+    assert joint_err < error(sta.x_post)
+    assert joint_err < 0.8 * prior_err
+
+
+def test_mixing_height_unknowns_see_the_kernel(tiny_case):
+    # with a uniform kernel the column does not depend on the mixing height: its column of the
+    # daily mixing-height scale is zero; under the TROPOMI-like kernel it is positive (deeper
+    # mixing lifts the plume to where the retrieval sees it better) and below the well-mixed
+    # bound max(dlnV/dlnzi) < 0.5 of the column
+    config = InversionConfig.model_validate({"state": {"mixing_height_unknowns": True}})
+    system = build_system(tiny_case, config)
+    L = system.layout
+    sens = {}
+    for kernel in ("uniform", "tropomi"):
+        pixels = swath_pixels(system.grid, _overpasses(system)[:1], kernel=kernel)
+        m = ColumnObservations(
+            pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+        ).match(system)
+        column = m.H[:, L.segments["transport"]].toarray().sum(axis=1)
+        sens[kernel] = column / m.superobs["prior"].to_numpy()
+    assert np.abs(sens["uniform"]).max() <= 1e-6
+    assert np.all(sens["tropomi"] >= 0) and 0.0 < sens["tropomi"].max() < 0.5
+    print(
+        f"\nd ln(column)/d δ under the TROPOMI-like kernel: median {np.median(sens['tropomi']):.3f}"
+    )
+
+
+class _RequestedHoursOnly:
+    """A meteorology source that gives exactly the hours asked for (as a model's hourly files
+    would), not its whole dataset."""
+
+    synthetic = True
+
+    def __init__(self, source):
+        self.source = source
+
+    def for_hours(self, hours_utc):
+        return self.source.for_hours(hours_utc).sel(time=pd.DatetimeIndex(hours_utc))
+
+
+def test_met_of_a_source_that_gives_only_the_hours_asked_for(no2, tiny_case, tiny_system):
+    only = ColumnObservations(
+        no2.pixels, NOX, "vertical_column", _RequestedHoursOnly(tiny_case.scenario.meteorology),
+        SETTINGS,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        only.match(tiny_system).superobs["prior"], no2.match(tiny_system).superobs["prior"],
+        rtol=1e-12,
+    )  # fmt: skip
+
+
+@given(
+    n=st.integers(4, 30),
+    seed=st.integers(0, 10_000),
+    amf=st.floats(0.0, 2.0),
+    length_km=st.floats(1.0, 500.0),
+)
+@settings(max_examples=60, deadline=None)
+def test_whitening_projection_properties(n, seed, amf, length_km):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 2e5, n), rng.uniform(0, 2e5, n)
+    sig = amf * rng.uniform(0, 1e-5, n)
+    d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+    C = np.diag(rng.uniform(1e-12, 1e-10, n)) + np.outer(sig, sig) * np.exp(-d / (length_km * 1e3))
+    X = _plane_design(x, y)
+    T = _whitening_projection(C, X)
+    assert T.shape == (n - 3, n)
+    assert np.abs(T @ X).max() <= 1e-9 * np.abs(T).max()
+    np.testing.assert_allclose(T @ C @ T.T, np.eye(n - 3), atol=1e-9)
