@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from gridcarbon.inversion import scores
 from gridcarbon.inversion.observations import station_species
 from gridcarbon.inversion.posterior import cell_period_stats, unit_period_stats
+from gridcarbon.species import CO2
 
 __all__ = [
     "CONSTRAINED_REDUCTION",
@@ -367,8 +368,8 @@ SURFACE_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
     ("1σ coverage 68 ± 7 % on 9 km blocks", None, "coverage_1sigma_blocks_ur20_pooled", 0.61, 0.75),
     ("1σ coverage 68 ± 7 % on counties", None, "coverage_1sigma_counties_pooled", 0.61, 0.75),
     (
-        "unweighted CO2 factor gain within 30 km ≥ +10 %",
-        "CO2",
+        f"unweighted {CO2.name} factor gain within 30 km ≥ +10 %",
+        CO2.name,
         "own_factor_reduction_near",
         0.10,
         np.inf,
