@@ -71,6 +71,7 @@ from gridcarbon.species import Species
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.io.satellite import SatelliteColumns
 
 __all__ = [
     "ColumnPixels",
@@ -218,6 +219,61 @@ class ColumnPixels:
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean of each pixel's corners, m."""
         return np.mean(self.corner_x, axis=1), np.mean(self.corner_y, axis=1)
+
+    @classmethod
+    def from_satellite(
+        cls, columns: SatelliteColumns, water_vapour_column: np.ndarray | float | None = None
+    ) -> ColumnPixels:
+        """The pixels of a Level-2 file read by :func:`gridcarbon.io.satellite.read_tropomi_no2`
+        or :func:`~gridcarbon.io.satellite.read_oco_lite` (with ``grid=``: corners in the grid's
+        metres).
+
+        TROPOMI: the tropospheric kernel on the TM5 layers and their pressure edges, as read.
+        OCO Lite: the kernel is given on pressure levels; each layer between two levels takes
+        the mean of its two levels' kernels (a stated approximation of the level-to-layer
+        interpolation), and the dry-air mole fraction needs ``water_vapour_column`` (kg m-2,
+        e.g. ERA5 ``tcwv`` at the soundings; one value or one per pixel).  One file is one
+        overpass.
+        """
+        if columns.polygons.crs is not None and columns.polygons.crs.is_geographic:
+            raise InputDataError(
+                f"{columns.metadata.get('file', 'satellite file')}: its pixels are in lon/lat; "
+                "read the file with grid= so that their corners are in the grid's metres"
+            )
+        corners = [np.asarray(p.exterior.coords)[:-1] for p in columns.polygons]
+        if len({c.shape for c in corners}) != 1:
+            raise InputDataError(
+                f"{columns.metadata.get('file', 'satellite file')}: pixels with different "
+                "numbers of corners"
+            )
+        xy = np.stack(corners)
+        if columns.kernel_on == "layers":
+            kernel = np.asarray(columns.kernel, float)
+            bottoms_tops = np.asarray(columns.pressure_pa, float)
+            edges = np.concatenate([bottoms_tops[:, :, 0], bottoms_tops[:, -1:, 1]], axis=1)
+        else:  # levels, OCO: top of the atmosphere first
+            levels = np.asarray(columns.pressure_pa, float)
+            order = np.argsort(-levels, axis=1)  # from the surface up
+            levels = np.take_along_axis(levels, order, axis=1)
+            level_kernel = np.take_along_axis(np.asarray(columns.kernel, float), order, axis=1)
+            kernel = 0.5 * (level_kernel[:, 1:] + level_kernel[:, :-1])
+            edges = levels
+        water = None
+        if water_vapour_column is not None:
+            water = np.broadcast_to(np.asarray(water_vapour_column, float), columns.value.shape)
+        return cls(
+            corner_x=xy[:, :, 0],
+            corner_y=xy[:, :, 1],
+            time=np.asarray(columns.time, "datetime64[ns]"),
+            value=np.asarray(columns.value, float),
+            precision=np.asarray(columns.precision, float),
+            averaging_kernel=kernel,
+            pressure_edges=edges,
+            surface_pressure=np.asarray(columns.surface_pressure_pa, float),
+            overpass=np.full(columns.value.shape, columns.metadata.get("file", "overpass")),
+            water_vapour_column=None if water is None else np.array(water),
+            source=str(columns.metadata.get("file", "satellite file")),
+        )
 
     def overpass_labels(self) -> np.ndarray:
         """The overpass of each pixel: as given, or numbered by gaps of more than 20 minutes."""

@@ -1,0 +1,84 @@
+"""Satellite columns end to end on the real formats: a synthetic S5P L2 NO2 file written in the
+product's layout over the small test region, read by the reader, turned into column pixels and
+assimilated by ``gridcarbon.run`` with no station data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from gridcarbon.contracts import ObservationSet
+from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
+from gridcarbon.io.satellite import read_tropomi_no2
+from gridcarbon.scenario import satellite_synthetic as ss
+from gridcarbon.species import NOX
+from tests.region import small_region_scenario
+
+DAY = pd.Timestamp("2023-06-03")  # a day with clear pixels over the small region
+NAME = "S5P_SYNT_L2__NO2____20230603T000000_20230603T235959_00000_01_020400_20230603T000000.nc"
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return small_region_scenario()
+
+
+@pytest.fixture(scope="module")
+def columns(tmp_path_factory, scenario):
+    met = scenario.meteorology.for_hours(pd.date_range(DAY, periods=24, freq="h"))
+    path = tmp_path_factory.mktemp("s5p") / NAME
+    ss.write_synthetic_tropomi_no2(
+        path, grid=scenario.grid, fluxes=ss.truth_fluxes(scenario, DAY), met=met, date=DAY
+    )
+    return read_tropomi_no2(path, grid=scenario.grid)
+
+
+def test_pixels_from_a_tropomi_file_keep_its_values_and_kernel(columns):
+    pixels = ColumnPixels.from_satellite(columns)
+    assert pixels.n == columns.value.size > 0
+    np.testing.assert_array_equal(pixels.value, columns.value)
+    np.testing.assert_array_equal(pixels.averaging_kernel, columns.kernel)
+    # layer edges: each layer's bottom, then the top of the last; from the surface up
+    np.testing.assert_array_equal(pixels.pressure_edges[:, :-1], columns.pressure_pa[:, :, 0])
+    assert np.all(np.diff(pixels.pressure_edges, axis=1) <= 0)
+    cx, cy = pixels.centres()
+    np.testing.assert_allclose(cx, columns.polygons.centroid.x, atol=200.0)
+    np.testing.assert_allclose(cy, columns.polygons.centroid.y, atol=200.0)
+    assert len(set(pixels.overpass)) == 1  # one file, one overpass
+
+
+def test_pixels_in_lon_lat_are_refused(tmp_path, scenario, columns):
+    from gridcarbon.errors import InputDataError
+
+    lonlat = read_tropomi_no2(columns.metadata["file"])
+    with pytest.raises(InputDataError, match="read the file with grid="):
+        ColumnPixels.from_satellite(lonlat)
+
+
+@pytest.mark.slow
+def test_a_column_only_run_from_the_file(tmp_path, scenario, columns):
+    import gridcarbon
+    from gridcarbon.config import RunConfig
+
+    kind = ColumnObservations(
+        ColumnPixels.from_satellite(columns),
+        NOX,
+        "vertical_column",
+        scenario.meteorology,
+        # the 60 km test region is smaller than the 150 km fetch the default asks of a plume
+        ColumnSettings(min_upwind_fetch_km=0.0),
+    )
+    observations = ObservationSet(kinds=(kind,), stations=scenario.stations, synthetic=True)
+    config = RunConfig.validate_dict({"period": {"start": str(DAY.date()), "end": str(DAY.date())}})
+    result = gridcarbon.run(
+        config, out_dir=tmp_path / "out", scenario=scenario, observations=observations
+    )
+    metrics = result.stages["inversion"].metrics
+    assert metrics["n_observations_by_type"] == {"column": metrics["n_observations"]}
+    assert metrics["n_observations"] >= 4
+    with xr.open_dataset(tmp_path / "out" / "posterior.nc") as post:
+        assert post.attrs["synthetic"] == "true"
+        ur = post["NOx_uncertainty_reduction"].values
+        assert np.nanmax(ur) > 0.01  # the columns constrained some NOx
