@@ -353,21 +353,10 @@ def allocate_cmd(
     overwrite,
 ):
     """Allocate a CO2 cap to the entities of a table (whole tonnes summing to the cap)."""
-    from gridcarbon.io.synergy_files import read_table
-    from gridcarbon.names import clean_text_values
+    from gridcarbon.io.synergy_files import read_entity_table
     from gridcarbon.synergy.allocation import allocate, carbon_account
 
-    table = read_table(table_path, dtype={id_column: str})
-    if id_column not in table:
-        raise InputDataError(f"{table_path.name}: no column {id_column!r} (--id-column)")
-    table[id_column] = clean_text_values(
-        table[id_column].tolist(),
-        field=id_column,
-        kind="name",
-        source=table_path.name,
-        location=lambda i: f"line {i + 2}",
-    )
-    table = table.set_index(id_column)
+    table = read_entity_table(table_path, id_column)
     alloc = allocate(
         table,
         cap,
@@ -418,8 +407,12 @@ def allocate_cmd(
 @_overwrite
 def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
     """Red/yellow/green rating of enterprises on reduction, decarbonisation, synergy, efficiency."""
-    from gridcarbon.io.synergy_files import read_run_point_sources, read_table, run_is_synthetic
-    from gridcarbon.names import clean_text_values
+    from gridcarbon.io.synergy_files import (
+        read_facility_table,
+        read_run_point_sources,
+        read_table,
+        run_is_synthetic,
+    )
     from gridcarbon.synergy.rating import (
         anonymise as hide,
     )
@@ -434,16 +427,7 @@ def rating_cmd(run_dir, facilities, thresholds, anonymise, out_dir, overwrite):
     notes = []
     locations = None
     if facilities is not None:
-        table = read_table(facilities, dtype={"facility_id": str})
-        for col, kind in (("facility_id", "code"), ("name", "name"), ("industry", "name")):
-            if col in table:
-                table[col] = clean_text_values(
-                    table[col].tolist(),
-                    field=col,
-                    kind=kind,
-                    source=facilities.name,
-                    location=lambda i: f"line {i + 2}",
-                )
+        table = read_facility_table(facilities)
         synthetic = False
         if {"lon", "lat"} <= set(table.columns):
             locations = table[["facility_id", "lon", "lat"]]

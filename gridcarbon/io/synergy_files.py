@@ -46,6 +46,8 @@ __all__ = [
     "read_run_city_totals",
     "read_run_posterior_totals",
     "read_inversion_solver",
+    "read_facility_table",
+    "read_entity_table",
 ]
 
 INDICATOR_FILE = "synergy_indicators.csv"
@@ -573,3 +575,39 @@ def read_inversion_solver(run_dir: str | Path) -> str:
     metrics = json.loads(_run_file(run_dir, "inversion_metrics_json").read_text("utf-8"))
     solver = metrics.get("solver", {})
     return str(solver.get("solver", "unknown") if isinstance(solver, dict) else solver)
+
+
+def read_facility_table(path: str | Path) -> pd.DataFrame:
+    """A facility table for the enterprise rating (CSV/Excel): ids kept as text and checked,
+    names and industries cleaned (:func:`gridcarbon.names.clean_text_values`, naming the line)."""
+    path = Path(path)
+    table = read_table(path, dtype={"facility_id": str})
+    for col, kind in (("facility_id", "code"), ("name", "name"), ("industry", "name")):
+        if col in table:
+            table[col] = clean_text_values(
+                table[col].tolist(),
+                field=col,
+                kind=kind,
+                source=path.name,
+                location=lambda i: f"line {i + 2}",
+            )
+    return table
+
+
+def read_entity_table(path: str | Path, id_column: str) -> pd.DataFrame:
+    """A table of entities (CSV/Excel) indexed by ``id_column`` read as text and cleaned
+    (:func:`gridcarbon.names.clean_text_values`, naming the line); e.g. an allocation's inputs."""
+    path = Path(path)
+    table = read_table(path, dtype={id_column: str})
+    if id_column not in table:
+        raise InputDataError(
+            f"{path.name}: no column {id_column!r} (its columns: {list(map(str, table.columns))})"
+        )
+    table[id_column] = clean_text_values(
+        table[id_column].tolist(),
+        field=id_column,
+        kind="name",
+        source=path.name,
+        location=lambda i: f"line {i + 2}",
+    )
+    return table.set_index(id_column)
