@@ -165,8 +165,9 @@ def cocontrol_section(
     sheets["cocontrol_settings"] = _settings_sheet(
         {
             "level": level,
-            "trend_resolution": tables["trend"].attrs["resolution"],
             **settings.model_dump(),
+            # the resolution used, not the setting's "auto"
+            "trend_resolution": tables["trend"].attrs["resolution"],
             "synthetic": synthetic,
         }
     )
@@ -356,6 +357,7 @@ def allocation_section(
         indicators=dict(settings.indicators),
     )
     account = carbon_account(alloc, posterior_t)
+    account.index.name = settings.id_column  # the entity codes stay in the sheet
     account["label"] = UNOFFICIAL_LABEL
     counts = account["status"].value_counts()
     notes = [
