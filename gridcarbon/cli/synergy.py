@@ -181,8 +181,15 @@ def index_cmd(
         "bounds": res.bounds,
         "provenance": provenance_sheet(table),
     }
+    notes = [f"normalisation {method}, bounds {bounds}, base period {res.settings['base_period']}"]
+    settings = dict(res.settings)
     if run_dir is not None:
-        sheets["model_values"] = _model_values(run_dir, res.indicator_scores, allow_synthetic)
+        model = _model_values(run_dir, res.indicator_scores, allow_synthetic)
+        sheets["model_values"] = model
+        unverified = model.loc[model["gdp_note"] != "", "gdp_note"]
+        if len(unverified):  # the model values rest on unverified GDP figures: said everywhere
+            notes.append(f"model values (模型测算): {unverified.iloc[0]}")
+            settings["model_values_gdp"] = unverified.iloc[0]
     html = html_fragment(
         "减污降碳协同指数 synergy index",
         {
@@ -190,26 +197,36 @@ def index_cmd(
                 ["region_code", "region_name", "period", "total", "rank", "change_vs_base"]
             ]
         },
-        notes=[
-            f"normalisation {method}, bounds {bounds}, base period {res.settings['base_period']}"
-        ],
+        notes=notes,
     )
-    _report(_write_outputs(out_dir, "synergy_index", sheets, overwrite, res.settings, html))
+    _report(_write_outputs(out_dir, "synergy_index", sheets, overwrite, settings, html))
 
 
 def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic: bool):
     """The model's CO2 per unit GDP beside the official indicator 5 of the same year."""
+    import numpy as np
+
     from gridcarbon.io.synergy_files import load_shipped_gdp, read_run_city_totals, run_is_synthetic
     from gridcarbon.species import CO2
-    from gridcarbon.synergy.decoupling import constant_price_gdp, model_carbon_intensity, run_year
+    from gridcarbon.synergy.decoupling import (
+        UNVERIFIED_GDP_NOTE,
+        constant_price_gdp,
+        gdp_verification,
+        model_carbon_intensity,
+        run_year,
+    )
 
     city, first, last = read_run_city_totals(run_dir, CO2.name)
     city = city.rename(columns={"total_t": "co2_t"})
     year = run_year(first, last)
-    gdp = constant_price_gdp(load_shipped_gdp(), 2020)
+    shipped = load_shipped_gdp()
+    gdp = constant_price_gdp(shipped, 2020)[["region_code", "year", "gdp_const"]]
     model = model_carbon_intensity(
         city.assign(year=year), gdp, run_is_synthetic(run_dir), allow_synthetic
     )
+    verified = gdp_verification(shipped, 2020, year)
+    model["gdp_verified"] = model["region_code"].astype(str).map(verified).fillna("no")
+    model["gdp_note"] = np.where(model["gdp_verified"] == "yes", "", UNVERIFIED_GDP_NOTE)
     official = indicator_scores[
         (indicator_scores["level3_no"] == 5) & (indicator_scores["period"] == f"{year}Q4")
     ][["region_code", "value"]].rename(columns={"value": "official_t_per_10k_yuan"})
@@ -237,12 +254,15 @@ def _model_values(run_dir: Path, indicator_scores: pd.DataFrame, allow_synthetic
 @_overwrite
 def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
     """Tapio decoupling of emissions (region_code, year, emissions) from GDP at constant prices."""
+    import numpy as np
     import pandas as pd
 
     from gridcarbon.io.synergy_files import load_shipped_gdp, read_table
     from gridcarbon.synergy.decoupling import (
+        UNVERIFIED_GDP_NOTE,
         check_gdp_magnitude,
         constant_price_gdp,
+        gdp_verification,
         tapio_table,
     )
 
@@ -258,7 +278,12 @@ def decoupling_cmd(emissions, base_year, year, gdp_path, out_dir, overwrite):
     first_year = int(min(base_year, gdp["year"].min()))
     const = constant_price_gdp(gdp, first_year)
     table = tapio_table(em, const, base_year, year)
+    verified = gdp_verification(gdp, first_year, year)
+    table["gdp_verified"] = table["region_code"].astype(str).map(verified).fillna("no")
     settings = {"base_year": base_year, "year": year, "gdp_price_base": first_year}
+    if (table["gdp_verified"] == "no").any():
+        table["gdp_note"] = np.where(table["gdp_verified"] == "no", UNVERIFIED_GDP_NOTE, "")
+        settings["gdp"] = UNVERIFIED_GDP_NOTE
     _report(_write_outputs(out_dir, "synergy_decoupling", {"tapio": table}, overwrite, settings))
 
 

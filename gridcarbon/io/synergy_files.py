@@ -90,12 +90,23 @@ def read_indicator_table(path: str | Path | None = None) -> pd.DataFrame:
 def load_shipped_gdp() -> pd.DataFrame:
     """The shipped 2020–2022 GDP of Zhejiang's 11 cities and the province.
 
+    **Not verified**: typed in partly from memory without the statistical bulletins (see
+    ``data_manifest.yaml``); every output computed from it says so.
+
     Columns: ``region_code``, ``region_name``, ``region_name_en``, ``year``,
     ``gdp_100m_yuan`` (亿元, current prices), ``real_growth_pct`` (growth at comparable prices
-    over the year before, %), ``source`` (the statistical bulletin), ``growth_confidence``,
-    ``note``.
+    over the year before, %), ``verified`` (``no``; ``gdp_only`` where the GDP, not the growth,
+    agrees with a cited source), ``source`` (that citable source, else empty), ``bulletin``
+    (the statistical bulletin each figure should be checked against; not consulted),
+    ``recall_confidence`` (the typist's own confidence, not a check), ``note``.
     """
-    return pd.read_csv(package_data_path(GDP_FILE), dtype={"region_code": str}, encoding="utf-8")
+    return pd.read_csv(
+        package_data_path(GDP_FILE),
+        dtype={"region_code": str, "source": str, "note": str},
+        keep_default_na=False,
+        na_values={"gdp_100m_yuan": [""], "real_growth_pct": [""]},
+        encoding="utf-8",
+    )
 
 
 def read_table(path: str | Path, sheet: str | int | None = 0, **kwargs) -> pd.DataFrame:

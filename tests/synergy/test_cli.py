@@ -130,6 +130,11 @@ def test_allocate_and_decoupling_commands(tmp_path):
     )
     tapio = pd.read_csv(tmp_path / "dec" / "synergy_decoupling_tapio.csv")
     assert tapio["state"].item() == "strong_decoupling"
+    # the shipped GDP is unverified: the table and its settings sheet say so
+    assert tapio["gdp_verified"].item() == "no"
+    assert tapio["gdp_note"].item().startswith("GDP UNVERIFIED")
+    settings = pd.read_excel(tmp_path / "dec" / "synergy_decoupling.xlsx", sheet_name="settings")
+    assert settings.set_index("key").loc["gdp", "value"].startswith("GDP UNVERIFIED")
 
 
 def test_peak_command_writes_plot(tmp_path):
