@@ -844,7 +844,9 @@ def zone_report(
     )
     sections = ()
     if synergy is not None:
+        t = time.perf_counter()
         sections = synergy(result).sections
+        log.info("synergy sections of the zone report: %.1f s", time.perf_counter() - t)
     elif config.synergy.zone_report.enabled:
         log.warning(
             "synergy.zone_report is made by `gridcarbon run` only (it needs the prior and the "
