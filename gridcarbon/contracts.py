@@ -53,6 +53,8 @@ __all__ = [
     "ZoningResult",
     "MapInputs",
     "Document",
+    "ReportSection",
+    "PointLayer",
 ]
 
 # -- vocabularies two stages share ----------------------------------------------------------------
@@ -461,7 +463,9 @@ class MapInputs:
     tables; ``boundaries``: ``province``, ``city``, ``county`` lon/lat GeoDataFrames with a
     ``name`` column (the base layer); ``provenance``: ``gridcarbon_version``, ``synthetic``,
     ``synthetic_components``, ``input_checksums`` shown in the page (missing ones are taken from
-    the prior's attributes); ``species``: the species drawn, in order (those of the prior).
+    the prior's attributes); ``species``: the species drawn, in order (those of the prior);
+    ``point_layers``: further point layers (:class:`PointLayer`, e.g. the synergy analytics'),
+    drawn as given.
     """
 
     prior: xr.Dataset
@@ -473,6 +477,7 @@ class MapInputs:
     boundaries: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
     species: tuple[Species, ...] = DEFAULT_SPECIES
+    point_layers: tuple[PointLayer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -501,3 +506,34 @@ class Document:
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:
     """The registry's files of ``stages`` in ``folder`` (those that are always written)."""
     return {f.role: folder / f.name for f in RUN_FILES if f.stage in stages and f.always}
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A further section of the zone report, made by another stage (e.g. the synergy analytics).
+
+    ``title``: its heading; ``html``: an HTML fragment (a ``<section>``) whose every value was
+    escaped by its maker's autoescaping template (the zone report inserts it as it is);
+    ``sheets``: sheet name → table, added to the zone report's Excel workbook as they are.
+    """
+
+    title: str
+    html: str
+    sheets: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PointLayer:
+    """A map layer of coloured points with a popup table each (names shown as text only).
+
+    ``points``: one row per point with ``id``, ``name``, ``lon``, ``lat`` (WGS84), ``colour``
+    (``#rrggbb``), ``kind`` (the class shown beside the id) and ``rows`` (a list of
+    ``[label, value]`` text pairs for the popup table); ``legend``: ``(colour, label)`` pairs;
+    ``group``: the layer control's group heading; ``show``: drawn when the page opens.
+    """
+
+    name: str
+    group: str
+    points: pd.DataFrame
+    legend: tuple[tuple[str, str], ...] = ()
+    show: bool = False

@@ -6,7 +6,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +148,7 @@ def plan_run(
         )
     for path, role in files:
         check_input_file(path, role)
+    check_zone_synergy(config, stages)
     if "inversion" in stages:
         from gridcarbon.inversion.stage import check_period
 
@@ -574,11 +575,141 @@ def _zoning_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
     grids = inv.posterior if inv is not None else result.prior
     covariance = None if inv is None else inv.covariance
     kind = "prior" if inv is None else "posterior"
+    synergy = None
+    if config.synergy.zone_report.enabled:
+
+        def synergy(zoning: Any) -> Any:
+            result.stages["synergy"] = zone_synergy(config, result.prior, zoning, out_dir)
+            return result.stages["synergy"]
+
     zoning, files = zone_report(
-        config, grids, result.plan.zoning, out_dir, covariance=covariance, grids_kind=kind
+        config,
+        grids,
+        result.plan.zoning,
+        out_dir,
+        covariance=covariance,
+        grids_kind=kind,
+        synergy=synergy,
     )
     result.files.update({f.role: files[f.name] for f in RUN_FILES if f.name in files})
     return zoning
+
+
+def check_zone_synergy(config: RunConfig, stages: Iterable[str]) -> None:
+    """Refuse (:class:`~gridcarbon.errors.ConfigError`) synergy sections of the zone report that
+    the run cannot make: they need the inversion (the co-control correlation is computed on the
+    posterior's departures from the prior) and the zones; an allocation needs its table."""
+    from gridcarbon.errors import ConfigError
+
+    zr = config.synergy.zone_report
+    if not zr.enabled:
+        return
+    missing = [s for s in ("inversion", "zoning") if s not in stages]
+    if missing:
+        raise ConfigError(
+            f"synergy.zone_report.enabled needs the {' and '.join(missing)} stage(s): the "
+            "co-control section compares the posterior with the prior per unit; enable them, or "
+            "set synergy.zone_report.enabled: false"
+        )
+    if zr.base_run is not None:
+        from gridcarbon.contracts import run_file_name
+        from gridcarbon.errors import InputFileError
+
+        tally = Path(zr.base_run) / run_file_name("tally_daily_nc")
+        if not tally.is_file():
+            raise InputFileError(
+                f"synergy.zone_report.base_run {str(zr.base_run)!r} holds no {tally.name}: give "
+                "a folder written by `gridcarbon run` with the zones on the same units"
+            )
+
+
+def zone_synergy(config: RunConfig, prior: xr.Dataset, zoning: Any, folder: Path) -> Any:
+    """The synergy sections of the zone report and layers of the map
+    (:func:`gridcarbon.synergy.zone_sections.zone_synergy_outputs`) for a run's zoning result.
+
+    The posterior's daily unit totals are the zoning stage's; the prior is tallied here over the
+    same overlay.  The inputs ``synergy.zone_report`` names (base run, facility table,
+    thresholds, allocation table) are read here; without a facility table and with
+    ``rate_run_point_sources`` the run's own point sources (``prior_point_sources.csv`` in
+    ``folder``) are rated with synthetic attributes.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from gridcarbon.errors import InputDataError
+    from gridcarbon.io.synergy_files import (
+        read_entity_table,
+        read_facility_table,
+        read_run_daily_tally,
+        read_run_point_sources,
+        read_table,
+    )
+    from gridcarbon.synergy.rating import synthetic_facility_attributes
+    from gridcarbon.synergy.zone_sections import zone_synergy_outputs
+    from gridcarbon.zoning.tally import tally_at, zone_tally
+
+    zr = config.synergy.zone_report
+    names = [s.name for s in zoning.species]
+    codes = [str(c) for c in zoning.tally_day["unit"].values]
+    gdf = zoning.units.set_index(zoning.units["unit_code"].astype(str)).loc[codes]
+    inside = gpd.GeoSeries(gdf.geometry, crs=gdf.crs).representative_point().to_crs("EPSG:4326")
+    units = pd.DataFrame(
+        {
+            "unit_code": codes,
+            "unit_name": gdf["unit_name"].astype(str).to_numpy(),
+            "county_code": gdf["county_code"].astype(str).to_numpy(),
+            "city_code": gdf["city_code"].astype(str).to_numpy(),
+            "lon": inside.x.to_numpy(),
+            "lat": inside.y.to_numpy(),
+        }
+    )
+    prior_day = tally_at(
+        zone_tally(prior, zoning.overlay, gdf.reset_index(drop=True), names), "day", names
+    )
+    days = pd.DatetimeIndex(zoning.tally_day["day"].values)
+    posterior = {sp: zoning.tally_day[sp].values.astype(np.float64) for sp in names}
+    prior_daily = {sp: prior_day[sp].sel(unit=codes).values.astype(np.float64) for sp in names}
+    base = None
+    if zr.base_run is not None:
+        base = {}
+        for sp in names:
+            values = read_run_daily_tally(zr.base_run, sp, codes)
+            if values is None:
+                raise InputDataError(
+                    f"{str(zr.base_run)!r} (synergy.zone_report.base_run) holds no "
+                    "zone_tally_daily.nc: give a folder written by `gridcarbon run` with zones"
+                )
+            base[sp] = values.astype(np.float64)
+    facilities, synthetic_attributes = None, False
+    if zr.facilities is not None:
+        facilities = read_facility_table(zr.facilities)
+    elif zr.rate_run_point_sources:
+        points = read_run_point_sources(folder)
+        facilities = synthetic_facility_attributes(points).merge(
+            points.rename(
+                columns={"point_id": "facility_id", "point_lon": "lon", "point_lat": "lat"}
+            )[["facility_id", "lon", "lat"]],
+            on="facility_id",
+            how="left",
+        )
+        synthetic_attributes = True
+    thresholds = None if zr.rating_thresholds is None else read_table(zr.rating_thresholds)
+    allocation = None
+    if zr.allocation is not None:
+        allocation = read_entity_table(zr.allocation.table, zr.allocation.id_column)
+    return zone_synergy_outputs(
+        units,
+        days,
+        prior_daily,
+        posterior,
+        config.synergy,
+        base_posterior=base,
+        facilities=facilities,
+        thresholds=thresholds,
+        synthetic_attributes=synthetic_attributes,
+        allocation_table=allocation,
+        synthetic=str(prior.attrs.get("synthetic", "true")).lower() == "true",
+    )
 
 
 @dataclass(frozen=True)
@@ -663,11 +794,14 @@ def zone_report(
     covariance: Any = None,
     grids_kind: str = "prior",
     grids_path: Path | None = None,
+    synergy: Callable[[Any], Any] | None = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the zoning stage on ``grids`` and write its documents into ``folder``.
 
     Returns the :class:`~gridcarbon.contracts.ZoningResult` and the files written, by name.
     ``grids_path``: the file the grids came from (its checksum goes into the provenance).
+    ``synergy``: called with the zoning result, returns the synergy outputs whose ``sections``
+    join the report (:func:`zone_synergy`; only ``gridcarbon run`` has the prior it needs).
     """
     from gridcarbon.errors import InputDataError
     from gridcarbon.io.coverage_cache import CoverageCacheDir
@@ -708,8 +842,18 @@ def zone_report(
         synthetic_units=inputs.synthetic_units,
         figures=_FIGURES[grids_kind],
     )
+    sections = ()
+    if synergy is not None:
+        t = time.perf_counter()
+        sections = synergy(result).sections
+        log.info("synergy sections of the zone report: %.1f s", time.perf_counter() - t)
+    elif config.synergy.zone_report.enabled:
+        log.warning(
+            "synergy.zone_report is made by `gridcarbon run` only (it needs the prior and the "
+            "posterior); use `gridcarbon synergy cocontrol --run DIR` on a run folder"
+        )
     t = time.perf_counter()
-    files = write_documents(zoning_documents(result, config.zoning, provenance), folder)
+    files = write_documents(zoning_documents(result, config.zoning, provenance, sections), folder)
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
 
@@ -750,6 +894,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
         },
         provenance={"gridcarbon_version": __version__},
         species=result.scenario.species,
+        point_layers=getattr(result.stages.get("synergy"), "layers", ()),
     )
     paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
     result.files["map"] = paths[config.maps.file_name]

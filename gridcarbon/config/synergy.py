@@ -5,6 +5,7 @@ Light: pydantic only. Every field has a documented default; ``docs/synergy.md`` 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,6 +17,8 @@ __all__ = [
     "RatingSettings",
     "CrosscheckSettings",
     "PeakSettings",
+    "ZoneAllocationSettings",
+    "ZoneReportSettings",
 ]
 
 
@@ -112,6 +115,67 @@ class PeakSettings(BaseModel):
         return v
 
 
+class ZoneAllocationSettings(BaseModel):
+    """A CO2 cap allocated to the units, counties or cities of the run, with their carbon
+    account against the posterior, in the zone report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: Path = Field(
+        description="CSV/Excel: one row per entity (column id_column) with the method's inputs"
+    )
+    cap_t: float = Field(gt=0, description="the CO2 cap, whole tonnes")
+    method: Literal["historical", "benchmark", "entropy"] = Field(
+        description="historical (base_t), benchmark (activity × benchmark) or entropy weight"
+    )
+    level: Literal["unit", "county", "city"] = Field(
+        "unit", description="what the entities are: unit, county or city codes"
+    )
+    id_column: str = Field("entity", description="the column of entity codes")
+    base_column: str = Field("base_t", description="historical method: base emissions, t")
+    activity_column: str = Field("activity", description="benchmark method: activity")
+    benchmark_column: str = Field(
+        "benchmark_t_per_unit", description="benchmark method: t CO2 per unit of activity"
+    )
+    indicators: dict[str, Literal["+", "-"]] = Field(
+        default_factory=dict, description="entropy method: column → + (higher better) or -"
+    )
+
+
+class ZoneReportSettings(BaseModel):
+    """The synergy sections of the zone report and layers of the map (off by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        False,
+        description="add the co-control section (and the rating and allocation when their "
+        "inputs are given) to the zone report and the map; needs the inversion and zoning",
+    )
+    level: Literal["unit", "county", "city"] = Field(
+        "unit", description="entities of the co-control section"
+    )
+    base_run: Path | None = Field(
+        None,
+        description="a run folder of the base period or scenario on the same units: adds "
+        "reduction rates, elasticities and quadrants",
+    )
+    facilities: Path | None = Field(
+        None, description="facility table for the enterprise rating (docs/synergy.md §4)"
+    )
+    rating_thresholds: Path | None = Field(
+        None, description="thresholds of the rating (default: terciles within each industry)"
+    )
+    rate_run_point_sources: bool = Field(
+        False,
+        description="without a facility table, rate the run's own point sources with "
+        "SYNTHETIC attributes (labelled so)",
+    )
+    allocation: ZoneAllocationSettings | None = Field(
+        None, description="a CO2 cap allocated to the run's entities"
+    )
+
+
 class SynergyConfig(BaseModel):
     """Settings of the synergy analytics; every field has a documented default."""
 
@@ -122,6 +186,7 @@ class SynergyConfig(BaseModel):
     rating: RatingSettings = Field(default_factory=RatingSettings)
     crosscheck: CrosscheckSettings = Field(default_factory=CrosscheckSettings)
     peak: PeakSettings = Field(default_factory=PeakSettings)
+    zone_report: ZoneReportSettings = Field(default_factory=ZoneReportSettings)
     allow_synthetic_model_values: bool = Field(
         False,
         description="compute gridcarbon's own CO2 per unit GDP on synthetic grids (labelled so)",

@@ -102,4 +102,12 @@ def config_input_files(config) -> list[tuple[Path, str]]:
                 files.append((value, f"{name} file (inversion.{name})"))
     if config.zoning.enabled and config.zoning.units_path is not None:
         files.append((config.zoning.units_path, "control-unit file (zoning.units_path)"))
+    zr = config.synergy.zone_report
+    if config.zoning.enabled and zr.enabled:
+        for name in ("facilities", "rating_thresholds"):
+            value = getattr(zr, name)
+            if value is not None:
+                files.append((value, f"{name} table (synergy.zone_report.{name})"))
+        if zr.allocation is not None:
+            files.append((zr.allocation.table, "allocation table (synergy.zone_report.allocation)"))
     return files

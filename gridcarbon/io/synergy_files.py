@@ -46,6 +46,8 @@ __all__ = [
     "read_run_city_totals",
     "read_run_posterior_totals",
     "read_inversion_solver",
+    "read_facility_table",
+    "read_entity_table",
 ]
 
 INDICATOR_FILE = "synergy_indicators.csv"
@@ -88,12 +90,23 @@ def read_indicator_table(path: str | Path | None = None) -> pd.DataFrame:
 def load_shipped_gdp() -> pd.DataFrame:
     """The shipped 2020–2022 GDP of Zhejiang's 11 cities and the province.
 
+    **Not verified**: typed in partly from memory without the statistical bulletins (see
+    ``data_manifest.yaml``); every output computed from it says so.
+
     Columns: ``region_code``, ``region_name``, ``region_name_en``, ``year``,
     ``gdp_100m_yuan`` (亿元, current prices), ``real_growth_pct`` (growth at comparable prices
-    over the year before, %), ``source`` (the statistical bulletin), ``growth_confidence``,
-    ``note``.
+    over the year before, %), ``verified`` (``no``; ``gdp_only`` where the GDP, not the growth,
+    agrees with a cited source), ``source`` (that citable source, else empty), ``bulletin``
+    (the statistical bulletin each figure should be checked against; not consulted),
+    ``recall_confidence`` (the typist's own confidence, not a check), ``note``.
     """
-    return pd.read_csv(package_data_path(GDP_FILE), dtype={"region_code": str}, encoding="utf-8")
+    return pd.read_csv(
+        package_data_path(GDP_FILE),
+        dtype={"region_code": str, "source": str, "note": str},
+        keep_default_na=False,
+        na_values={"gdp_100m_yuan": [""], "real_growth_pct": [""]},
+        encoding="utf-8",
+    )
 
 
 def read_table(path: str | Path, sheet: str | int | None = 0, **kwargs) -> pd.DataFrame:
@@ -573,3 +586,39 @@ def read_inversion_solver(run_dir: str | Path) -> str:
     metrics = json.loads(_run_file(run_dir, "inversion_metrics_json").read_text("utf-8"))
     solver = metrics.get("solver", {})
     return str(solver.get("solver", "unknown") if isinstance(solver, dict) else solver)
+
+
+def read_facility_table(path: str | Path) -> pd.DataFrame:
+    """A facility table for the enterprise rating (CSV/Excel): ids kept as text and checked,
+    names and industries cleaned (:func:`gridcarbon.names.clean_text_values`, naming the line)."""
+    path = Path(path)
+    table = read_table(path, dtype={"facility_id": str})
+    for col, kind in (("facility_id", "code"), ("name", "name"), ("industry", "name")):
+        if col in table:
+            table[col] = clean_text_values(
+                table[col].tolist(),
+                field=col,
+                kind=kind,
+                source=path.name,
+                location=lambda i: f"line {i + 2}",
+            )
+    return table
+
+
+def read_entity_table(path: str | Path, id_column: str) -> pd.DataFrame:
+    """A table of entities (CSV/Excel) indexed by ``id_column`` read as text and cleaned
+    (:func:`gridcarbon.names.clean_text_values`, naming the line); e.g. an allocation's inputs."""
+    path = Path(path)
+    table = read_table(path, dtype={id_column: str})
+    if id_column not in table:
+        raise InputDataError(
+            f"{path.name}: no column {id_column!r} (its columns: {list(map(str, table.columns))})"
+        )
+    table[id_column] = clean_text_values(
+        table[id_column].tolist(),
+        field=id_column,
+        kind="name",
+        source=path.name,
+        location=lambda i: f"line {i + 2}",
+    )
+    return table.set_index(id_column)

@@ -23,6 +23,7 @@ from gridcarbon.maps.assets import inline_assets
 from gridcarbon.maps.boundaries import BOUNDARY_LAYER_NAMES, PLACES_LAYER_NAME, add_boundaries
 from gridcarbon.maps.geometry import grid_latlon_bounds
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME, add_hotspots, colocated_layer_name
+from gridcarbon.maps.layers_points import add_point_layers
 from gridcarbon.maps.layers_rasters import add_rasters, initial_raster, raster_fields
 from gridcarbon.maps.layers_stations import STATIONS_LAYER_NAME, add_stations
 from gridcarbon.maps.layers_units import UNITS_LAYER_NAME, add_units
@@ -104,7 +105,8 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
         ``prior`` (gives the grid and the base rasters) and whatever else there is:
         ``posterior`` (posterior, difference and uncertainty-reduction rasters), ``zoning``
         (control units, their series, hotspots), ``stations`` and ``station_series``,
-        ``boundaries`` (the offline base layer), ``provenance``, ``species``.  Each missing
+        ``boundaries`` (the offline base layer), ``provenance``, ``species``, ``point_layers``
+        (further point layers, e.g. the synergy analytics').  Each missing
         piece leaves its layers out.
     config : MapConfig, optional
         Map settings; default ``MapConfig()``.
@@ -147,6 +149,7 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
             add_hotspots(m, grid, level, tuple(inputs.species), cfg)
     if inputs.stations is not None and len(inputs.stations):
         add_stations(m, inputs.stations, inputs.station_series)
+    add_point_layers(m, inputs.point_layers)
     add_tile_layers(m, cfg)
     add_layer_control(m, cfg)
     m.fit_bounds(bounds)

@@ -23,6 +23,8 @@ __all__ = [
     "check_gdp_magnitude",
     "model_carbon_intensity",
     "run_year",
+    "UNVERIFIED_GDP_NOTE",
+    "gdp_verification",
 ]
 
 #: The eight Tapio (2005) states plus ``undefined`` (ΔG = 0: reported, not scored).
@@ -52,6 +54,13 @@ TAPIO_STATES_ZH = {
 #: GDP of one 6-digit administrative region in 亿元 lies in this range (a county of a few
 #: 亿元 to the largest province, about 1.3 × 10^5 亿元); outside it the unit is wrong.
 GDP_RANGE_100M_YUAN = (1.0, 2.0e5)
+
+#: What every output resting on unverified GDP figures says (the shipped table's ``verified``).
+UNVERIFIED_GDP_NOTE = (
+    "GDP UNVERIFIED: the shipped 2020–2022 GDP table (gridcarbon/data/synergy_gdp_zhejiang.csv) "
+    "was typed in partly from memory without the statistical bulletins; check each figure "
+    "against the bulletin named in its `bulletin` column, or give your own GDP table"
+)
 
 
 def tapio_state(
@@ -315,3 +324,36 @@ def run_year(first_day: pd.Timestamp, last_day: pd.Timestamp) -> int:
             "--year YYYY`, inverted month by month)"
         )
     return year
+
+
+def gdp_verification(gdp: pd.DataFrame, first_year: int, last_year: int) -> pd.Series:
+    """Per region, whether the GDP figures of ``first_year`` … ``last_year`` are verified.
+
+    A GDP at constant prices rests on the base year's GDP and every later growth rate, so a
+    region counts as verified (``"yes"``) only when every row of those years has ``verified ==
+    "yes"``; otherwise ``"no"``.  A table without a ``verified`` column (a user's own) is taken
+    as the user's responsibility: ``"user table"`` for every region.
+
+    Parameters
+    ----------
+    gdp : DataFrame
+        ``region_code``, ``year`` and, in the shipped table, ``verified``
+        (``yes`` / ``gdp_only`` / ``no``).
+    first_year, last_year : int
+        The years the figures rest on.
+
+    Returns
+    -------
+    Series
+        Indexed by ``region_code``.
+    """
+    codes = sorted(set(gdp["region_code"].astype(str)))
+    if "verified" not in gdp:
+        return pd.Series("user table", index=pd.Index(codes, name="region_code"))
+    used = gdp[(gdp["year"] >= first_year) & (gdp["year"] <= last_year)]
+    ok = (used["verified"].astype(str) == "yes").groupby(used["region_code"].astype(str)).all()
+    return (
+        ok.reindex(codes, fill_value=False)
+        .map({True: "yes", False: "no"})
+        .rename_axis("region_code")
+    )

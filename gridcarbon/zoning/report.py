@@ -20,7 +20,8 @@ import xarray as xr
 from markupsafe import Markup
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
+from gridcarbon.contracts import RUN_FILES, Document, ReportSection, ZoningResult, run_file_name
+from gridcarbon.errors import InputDataError
 from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import utc_bin_axis
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.species import Species
 
 __all__ = [
+    "add_sections",
     "html_context",
     "long_series",
     "output_names",
@@ -451,8 +453,29 @@ def output_names(config: ZoningConfig) -> list[str]:
     return [f.name for f in RUN_FILES if f.stage == "zoning" and f.role not in skip]
 
 
+def add_sections(
+    page: str, sheets: dict[str, pd.DataFrame], sections: Sequence[ReportSection]
+) -> str:
+    """Further sections of other stages (:class:`~gridcarbon.contracts.ReportSection`) added to
+    the report: their HTML before the page's end, their tables as further sheets of ``sheets``
+    (changed in place; a sheet name already taken is an error).  No sections: ``page`` as it is.
+    """
+    if not sections:
+        return page
+    for section in sections:
+        for name, table in section.sheets.items():
+            if name in sheets:
+                raise InputDataError(f"report section {section.title!r}: sheet {name!r} exists")
+            sheets[name] = table
+    end = page.rindex("</body>")
+    return page[:end] + "".join(s.html for s in sections) + page[end:]
+
+
 def zoning_documents(
-    result: ZoningResult, config: ZoningConfig, provenance: Mapping[str, str]
+    result: ZoningResult,
+    config: ZoningConfig,
+    provenance: Mapping[str, str],
+    sections: Sequence[ReportSection] = (),
 ) -> dict[str, Document]:
     """Every file of the zone report, as documents by file name (:data:`RUN_FILES`).
 
@@ -464,6 +487,9 @@ def zoning_documents(
     provenance : mapping of str → str
         From :func:`provenance_record`: NetCDF global attributes, GeoPackage layer metadata, the
         Excel sheet ``provenance`` and the report's provenance section.
+    sections : sequence of ReportSection
+        Further sections (e.g. the synergy analytics'), appended to the HTML report and the
+        Excel workbook (:func:`add_sections`); none by default.
 
     Returns
     -------
@@ -516,8 +542,9 @@ def zoning_documents(
         "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
+    page = add_sections(render_html(html_context(result, config, prov)), sheets, sections)
     add("excel", "xlsx", sheets)
-    add("html", "html", render_html(html_context(result, config, prov)))
+    add("html", "html", page)
     hours = result.tally["time"].values  # the UTC hours every bin axis is restated on
 
     def cf_attrs(title: str) -> dict[str, str]:

@@ -130,6 +130,11 @@ def test_allocate_and_decoupling_commands(tmp_path):
     )
     tapio = pd.read_csv(tmp_path / "dec" / "synergy_decoupling_tapio.csv")
     assert tapio["state"].item() == "strong_decoupling"
+    # the shipped GDP is unverified: the table and its settings sheet say so
+    assert tapio["gdp_verified"].item() == "no"
+    assert tapio["gdp_note"].item().startswith("GDP UNVERIFIED")
+    settings = pd.read_excel(tmp_path / "dec" / "synergy_decoupling.xlsx", sheet_name="settings")
+    assert settings.set_index("key").loc["gdp", "value"].startswith("GDP UNVERIFIED")
 
 
 def test_peak_command_writes_plot(tmp_path):
@@ -242,4 +247,8 @@ def test_run_commands_on_a_small_default_run(small_run, tmp_path):
     check = pd.read_csv(tmp_path / "x" / "synergy_crosscheck_crosscheck.csv")
     assert len(check) > 0 and set(check["test"]).issubset(
         {"independent", "prior", "not tested: uncertainty reduction < 20%"}
+        | {t for t in check["test"] if t.startswith("not tested: approximate posterior σ")}
     )
+    # with an approximate posterior σ the prior-as-reported test is never made
+    if (check["solver"] != "dense").all():
+        assert "prior" not in set(check["test"])

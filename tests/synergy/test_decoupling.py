@@ -13,6 +13,7 @@ from gridcarbon.synergy.decoupling import (
     constant_price_gdp,
     coordination_class,
     coupling_coordination,
+    gdp_verification,
     model_carbon_intensity,
     tapio_state,
     tapio_table,
@@ -136,9 +137,33 @@ def test_shipped_gdp_sums_to_provincial_gdp_within_2_percent():
     # The province's documents: 7.35 trillion yuan in 2021.
     p2021 = gdp.loc[(gdp["region_code"] == "330000") & (gdp["year"] == 2021), "gdp_100m_yuan"]
     assert float(p2021.iloc[0]) / 1e4 == pytest.approx(7.35, abs=0.005)
-    assert gdp["source"].str.contains("统计公报").all()
+    # every figure names the bulletin to check it against; none but the province's 2021 GDP has
+    # a source that could be cited, and the table says so row by row
+    assert gdp["bulletin"].str.contains("统计公报").all()
+    checked = (gdp["region_code"] == "330000") & (gdp["year"] == 2021)
+    assert set(gdp.loc[~checked, "verified"]) == {"no"}
+    assert (gdp.loc[~checked, "source"] == "").all()
+    assert gdp.loc[checked, "verified"].item() == "gdp_only"
+    assert "7.35 trillion" in gdp.loc[checked, "source"].item()
     const = constant_price_gdp(gdp, 2020)
     assert len(const) == 36 and (const["gdp_const"] > 0).all()
+
+
+def test_outputs_from_unverified_gdp_say_so():
+    gdp = load_shipped_gdp()
+    status = gdp_verification(gdp, 2020, 2022)
+    assert len(status) == 12 and set(status) == {"no"}
+    # a region is verified only if every figure its constant-price GDP rests on is
+    mine = pd.DataFrame(
+        {
+            "region_code": ["1", "1", "2", "2"],
+            "year": [2020, 2021] * 2,
+            "verified": ["yes"] * 3 + ["no"],
+        }
+    )
+    assert gdp_verification(mine, 2020, 2021).to_dict() == {"1": "yes", "2": "no"}
+    assert gdp_verification(mine, 2020, 2020).to_dict() == {"1": "yes", "2": "yes"}
+    assert set(gdp_verification(mine.drop(columns="verified"), 2020, 2021)) == {"user table"}
 
 
 def test_gdp_magnitude_flags_unit_mix_up():

@@ -180,6 +180,14 @@ def test_crosscheck_independent_report_and_untested_entries():
     assert p_prior < p_indep
     assert out.loc["indep", "q"] == pytest.approx(p_indep)
     assert out.loc["prior", "q"] == pytest.approx(2 * p_prior)
+    # an approximate posterior σ (Lanczos): the prior-as-reported test is not made, the test
+    # against the independent figure is, alone in the BH family now
+    approx = crosscheck(t, exact_posterior=False)
+    assert approx.loc["prior", "test"].startswith("not tested: approximate posterior σ")
+    assert np.isnan(approx.loc["prior", "z"]) and not approx.loc["prior", "flag"]
+    assert approx.loc["indep", "z"] == pytest.approx(3.0)
+    assert approx.loc["indep", "q"] == pytest.approx(p_indep)
+    assert approx.loc["weak", "test"].startswith("not tested: uncertainty reduction")
 
 
 def test_evidence_lists_nearby_stations_and_hours():
