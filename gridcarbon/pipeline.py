@@ -152,6 +152,9 @@ def plan_run(
         from gridcarbon.inversion.stage import check_period
 
         check_period(config.period.start, config.period.end, config.inversion)
+    needs_units = "zoning" in stages and config.zoning.units_path is None
+    if scenario is None and config.region != "zhejiang":  # a built region brings its grid
+        scenario = default_scenario(config, with_units=needs_units)
     if scenario is None:
         from gridcarbon.scenario.zhejiang import zhejiang_grid
 
@@ -163,7 +166,6 @@ def plan_run(
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if scenario is None:  # built only once the grid is known to fit
-        needs_units = "zoning" in stages and config.zoning.units_path is None
         scenario = default_scenario(config, with_units=needs_units)
     plan.scenario = scenario
     if "zoning" in stages:
@@ -235,14 +237,21 @@ def _check_disk(
 
 
 def default_scenario(config: RunConfig | None = None, with_units: bool = False) -> Scenario:
-    """The embedded Zhejiang default for ``config``: what every stage is handed when the caller
-    gives no scenario of its own (:func:`gridcarbon.scenario.zhejiang.zhejiang_scenario`).
+    """The scenario of ``config.region``: what every stage is handed when the caller gives no
+    scenario of its own.  ``zhejiang`` is the embedded default
+    (:func:`gridcarbon.scenario.zhejiang.zhejiang_scenario`); anything else names mainland
+    provinces built by :func:`gridcarbon.scenario.generic.region_scenario`.
 
     ``with_units``: build its synthetic control units too (a few seconds).
     """
+    config = RunConfig() if config is None else config
+    if config.region != "zhejiang":
+        from gridcarbon.scenario.generic import region_scenario
+
+        return region_scenario(config.region, config, with_units=with_units)
     from gridcarbon.scenario.zhejiang import zhejiang_scenario
 
-    return zhejiang_scenario(RunConfig() if config is None else config, with_units=with_units)
+    return zhejiang_scenario(config, with_units=with_units)
 
 
 def _joined(names: list[str]) -> str:
