@@ -27,6 +27,11 @@ by the stated rules below; every synthetic part is named in ``synthetic_componen
 * **Facilities**: Zhejiang's keep the default catalogue in its named parks; other provinces'
   (``POINT_SHARE`` of each sector) are **placed by proxy**: cells drawn from the industry proxy
   of the province, named ``"<Province> <sector> #k (placed by proxy)"``.
+* **Temporal profiles** in local mean solar time: each cell (and its stacks) reads the
+  profiles on a clock ``round((lon − 120°) / 15°)`` hours from Beijing time
+  (:func:`~gridcarbon.grids.temporal.solar_hour_shift`; Kashgar −3 h, so its noon is at 15:00
+  Beijing time); regions wholly east of 112.5°E stay on Beijing time.  The synthetic
+  meteorology keeps its Beijing-time diurnal cycle.
 * **Stations, control units, meteorology**: see :func:`region_stations`, :func:`region_units`
   and :class:`~gridcarbon.scenario.zhejiang.SyntheticMeteorology` (the default's synthetic met
   over the region's box).
@@ -54,6 +59,7 @@ from gridcarbon.grids.inventory import (
     point_columns,
     validate_points,
 )
+from gridcarbon.grids.temporal import solar_hour_shift
 from gridcarbon.io.geodata import package_data_path
 from gridcarbon.io.provenance import input_checksums
 from gridcarbon.scenario.china import (
@@ -407,6 +413,8 @@ def region_inventory(config: RunConfig, geo: RegionGeography, layers: dict) -> I
         placed["synthetic"] = True
         frames.append(placed)
     points = pd.concat(frames, ignore_index=True)
+    xx, yy = np.meshgrid(grid.x, grid.y)
+    shift = solar_hour_shift(grid.unproject(xx, yy)[0])
     return Inventory(
         grid=grid,
         sectors=sectors,
@@ -421,7 +429,10 @@ def region_inventory(config: RunConfig, geo: RegionGeography, layers: dict) -> I
             "uniformly elsewhere",
             "point_sources": "synthetic facilities: Zhejiang's in its named parks, the other "
             "provinces' placed by proxy",
+            "temporal_profiles": "local mean solar time, whole hours from Beijing time by "
+            "longitude (0 h east of 112.5E, -3 h at Kashgar)",
         },
+        hour_shift_h=shift if shift.any() else None,
         region_fraction=layers["region_fraction"],
         synthetic_components=(
             "provincial sector totals (synthetic: Zhejiang per-capita x census population)",
