@@ -185,3 +185,17 @@ def test_shanghai_runs_every_stage(tmp_path: Path):
     assert 0.002 < co2 / annual < 0.02  # three March days of the synthetic year
     units = gpd.read_file(tmp_path / "out" / "zone_units.gpkg")
     assert units["unit_code"].str.startswith("ZH310").all()
+
+
+def test_cli_refuses_an_unknown_region_before_writing(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from gridcarbon.cli import cli
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        cli, ["grid", "--region", "shanghai,atlantis", "--out", str(out)], obj={}
+    )
+    assert r.exit_code == 1
+    assert r.output.count("error:") == 1 and "'atlantis'" in r.output and "上海市" in r.output
+    assert not out.exists()
