@@ -152,20 +152,22 @@ def plan_run(
         from gridcarbon.inversion.stage import check_period
 
         check_period(config.period.start, config.period.end, config.inversion)
-    needs_units = "zoning" in stages and config.zoning.units_path is None
-    if scenario is None and config.region != "zhejiang":  # a built region brings its grid
-        scenario = default_scenario(config, with_units=needs_units)
-    if scenario is None:
+    if scenario is not None:
+        grid = scenario.grid
+    elif config.region == "zhejiang":
         from gridcarbon.scenario.zhejiang import zhejiang_grid
 
         grid = zhejiang_grid(config.grid)
     else:
-        grid = scenario.grid
+        from gridcarbon.scenario.generic import region_grid
+
+        grid = region_grid(config.region, config)
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if scenario is None:  # built only once the grid is known to fit
+        needs_units = "zoning" in stages and config.zoning.units_path is None
         scenario = default_scenario(config, with_units=needs_units)
     plan.scenario = scenario
     if "zoning" in stages:

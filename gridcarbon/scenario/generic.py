@@ -90,6 +90,7 @@ __all__ = [
     "RegionGeography",
     "region_crs",
     "region_geography",
+    "region_grid",
     "region_layers",
     "region_totals",
     "region_inventory",
@@ -199,6 +200,12 @@ def region_geography(
         crs=everything.crs,
     ).reset_index(drop=True)
     return RegionGeography(codes, chosen, cities, counties, neighbours, region, grid)
+
+
+def region_grid(provinces: list[str] | tuple[str, ...] | str, config: RunConfig) -> GridSpec:
+    """The grid of a set of provinces (a few seconds: no layers are built), to size a run
+    before its scenario is built."""
+    return region_geography(provinces, config).grid
 
 
 def _spread(F: sp.csr_matrix, weights: np.ndarray, field: np.ndarray) -> np.ndarray:
