@@ -31,7 +31,7 @@ by the stated rules below; every synthetic part is named in ``synthetic_componen
   profiles on a clock ``round((lon − 120°) / 15°)`` hours from Beijing time
   (:func:`~gridcarbon.grids.temporal.solar_hour_shift`; Kashgar −3 h, so its noon is at 15:00
   Beijing time); regions wholly east of 112.5°E stay on Beijing time.  The synthetic
-  meteorology keeps its Beijing-time diurnal cycle.
+  meteorology's diurnal cycles follow the solar clock of the region's central longitude.
 * **Stations, control units, meteorology**: see :func:`region_stations`, :func:`region_units`
   and :class:`~gridcarbon.scenario.zhejiang.SyntheticMeteorology` (the default's synthetic met
   over the region's box).
@@ -658,7 +658,11 @@ def region_scenario(
         stations=region_stations(
             geo, layers, config.inversion.n_micro_stations, config.inversion.seed
         ),
-        meteorology=SyntheticMeteorology(seed=config.inversion.seed, bounds_lonlat=bounds),
+        meteorology=SyntheticMeteorology(
+            seed=config.inversion.seed,
+            bounds_lonlat=bounds,
+            hour_shift_h=int(solar_hour_shift((lon0 + lon1) / 2.0)),
+        ),
         control_units=region_units(geo, layers) if with_units else None,
         cities=dict(list(cities.items())[:2]),
         input_checksums=input_checksums(_input_files(geo)),

@@ -199,3 +199,15 @@ def test_cli_refuses_an_unknown_region_before_writing(tmp_path: Path):
     assert r.exit_code == 1
     assert r.output.count("error:") == 1 and "'atlantis'" in r.output and "上海市" in r.output
     assert not out.exists()
+
+
+def test_synthetic_met_diurnal_cycle_on_a_solar_clock():
+    import pandas as pd
+
+    from gridcarbon.scenario.meteorology import synthetic_met
+
+    t = pd.date_range("2023-03-14", periods=48, freq="h")
+    beijing = synthetic_met(t)["blh"].isel(lat=0, lon=0).to_numpy()
+    assert np.array_equal(synthetic_met(t, hour_shift_h=0)["blh"].isel(lat=0, lon=0), beijing)
+    kashgar = synthetic_met(t, hour_shift_h=-3)["blh"].isel(lat=0, lon=0).to_numpy()
+    assert int(np.argmax(kashgar[:24])) == int(np.argmax(beijing[:24])) + 3
