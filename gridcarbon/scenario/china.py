@@ -220,7 +220,7 @@ def resolve_provinces(names: list[str] | tuple[str, ...] | str) -> tuple[str, ..
         One message naming every unknown entry and listing the valid names.
     """
     if isinstance(names, str):
-        names = [n for n in names.split(",")]
+        names = names.split(",")
     table = province_population()
     lookup: dict[str, str] = {}
     for code, zh, py in table[["adcode", "name_zh", "name_pinyin"]].itertuples(index=False):
