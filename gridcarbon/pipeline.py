@@ -153,12 +153,16 @@ def plan_run(
         from gridcarbon.inversion.stage import check_period
 
         check_period(config.period.start, config.period.end, config.inversion)
-    if scenario is None:
+    if scenario is not None:
+        grid = scenario.grid
+    elif config.region == "zhejiang":
         from gridcarbon.scenario.zhejiang import zhejiang_grid
 
         grid = zhejiang_grid(config.grid)
     else:
-        grid = scenario.grid
+        from gridcarbon.scenario.generic import region_grid
+
+        grid = region_grid(config.region, config)
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
@@ -236,14 +240,21 @@ def _check_disk(
 
 
 def default_scenario(config: RunConfig | None = None, with_units: bool = False) -> Scenario:
-    """The embedded Zhejiang default for ``config``: what every stage is handed when the caller
-    gives no scenario of its own (:func:`gridcarbon.scenario.zhejiang.zhejiang_scenario`).
+    """The scenario of ``config.region``: what every stage is handed when the caller gives no
+    scenario of its own.  ``zhejiang`` is the embedded default
+    (:func:`gridcarbon.scenario.zhejiang.zhejiang_scenario`); anything else names mainland
+    provinces built by :func:`gridcarbon.scenario.generic.region_scenario`.
 
     ``with_units``: build its synthetic control units too (a few seconds).
     """
+    config = RunConfig() if config is None else config
+    if config.region != "zhejiang":
+        from gridcarbon.scenario.generic import region_scenario
+
+        return region_scenario(config.region, config, with_units=with_units)
     from gridcarbon.scenario.zhejiang import zhejiang_scenario
 
-    return zhejiang_scenario(RunConfig() if config is None else config, with_units=with_units)
+    return zhejiang_scenario(config, with_units=with_units)
 
 
 def _joined(names: list[str]) -> str:

@@ -23,6 +23,7 @@ from gridcarbon.cli.options import (
     output_folder,
     overwrite_option,
     period_options,
+    region_option,
 )
 from gridcarbon.errors import GridcarbonError
 
@@ -178,6 +179,7 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 @cli.command("grid")
 @config_option
 @period_options
+@region_option
 @out_option()
 @click.option(
     "--format",
@@ -188,7 +190,7 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 )
 @overwrite_option
 @click.pass_context
-def grid_command(ctx, config_path, start, end, year, out, formats, overwrite) -> None:
+def grid_command(ctx, config_path, start, end, year, region, out, formats, overwrite) -> None:
     """Build the hourly prior emission grids and write them.
 
     Writes prior.nc (CF-1.10 NetCDF, kg h-1 per cell, area sources plus a point-source table),
@@ -205,7 +207,7 @@ def grid_command(ctx, config_path, start, end, year, out, formats, overwrite) ->
         write_prior_streamed,
     )
 
-    cfg = load_cli_config(config_path, start, end, year)
+    cfg = load_cli_config(config_path, start, end, year, region)
     out_dir = output_folder(out, cfg)
     if formats:
         cfg.output.formats = list(formats)
@@ -251,17 +253,18 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @cli.command("run")
 @config_option
 @period_options
+@region_option
 @out_option()
 @overwrite_option
 @click.pass_context
-def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
+def run_command(ctx, config_path, start, end, year, region, out, overwrite) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
     """
     from gridcarbon.pipeline import prior_summary, run
 
-    cfg = load_cli_config(config_path, start, end, year)
+    cfg = load_cli_config(config_path, start, end, year, region)
     inputs = [config_path] if config_path else []
     result = run(
         cfg,

@@ -21,6 +21,7 @@ __all__ = [
     "period_options",
     "out_option",
     "overwrite_option",
+    "region_option",
     "load_cli_config",
     "output_folder",
 ]
@@ -94,6 +95,14 @@ def out_option(
     )
 
 
+region_option = click.option(
+    "--region",
+    default=None,
+    help="The region (overrides the config's `region`): zhejiang (the embedded default), "
+    "mainland provinces by Chinese name, pinyin or adcode, comma-separated (上海市, "
+    "shanghai,jiangsu), or a preset: yrd, mainland.  See docs/regions.md.",
+)
+
 overwrite_option = click.option(
     "--overwrite",
     is_flag=True,
@@ -106,8 +115,9 @@ def load_cli_config(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     year: int | None = None,
+    region: str | None = None,
 ) -> Any:
-    """The run configuration from ``--config`` with the period options applied."""
+    """The run configuration from ``--config`` with the period and region options applied."""
     from gridcarbon.config import RunConfig, load_config
 
     if year is not None and (start or end):
@@ -121,6 +131,8 @@ def load_cli_config(
             "start": start.date() if start else cfg.period.start,
             "end": end.date() if end else cfg.period.end,
         }
+    if region is not None:
+        data["region"] = region
     return RunConfig.validate_dict(data)
 
 

@@ -197,6 +197,15 @@ class RunConfig(_Section):
     """A whole run.  ``RunConfig()`` is the embedded Zhejiang default."""
 
     scenario: Literal["zhejiang"] = "zhejiang"
+    region: str = Field(
+        "zhejiang",
+        description="the region: zhejiang (the embedded default), or mainland provinces built by "
+        "gridcarbon.scenario.generic, comma-separated by Chinese name, pinyin or adcode "
+        "(e.g. 上海市 or shanghai,jiangsu), or a preset: yrd (Shanghai, Jiangsu, Zhejiang, "
+        "Anhui), mainland (the 31 provinces); see docs/regions.md",
+        min_length=1,
+        max_length=400,
+    )
     species: list[str] = Field(
         default_factory=lambda: list(SPECIES),
         description="species of the run, by name: the built-in CO2, NOx, VOC or one of "
@@ -225,6 +234,14 @@ class RunConfig(_Section):
             raise ValueError(f"unknown sector(s) {unknown}; known sectors are {list(SECTORS)}")
         if not v:
             raise ValueError("at least one sector is needed")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region_text(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(ord(c) < 32 for c in v):
+            raise ValueError(f"region {v!r} must be a non-empty name without control characters")
         return v
 
     @field_validator("species")

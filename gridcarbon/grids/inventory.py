@@ -195,6 +195,10 @@ class Inventory:
         Fraction of each cell inside the region.
     synthetic_components : tuple of str
         What of the inventory is synthetic or assumed, for the outputs' metadata.
+    hour_shift_h : ndarray ``(ny, nx)`` of int, optional
+        Per cell, the hours from Beijing time of the clock its temporal profiles follow (local
+        solar time; :func:`gridcarbon.grids.temporal.solar_hour_shift`); a point source follows
+        its cell's.  None: Beijing time everywhere.
     """
 
     grid: GridSpec
@@ -206,6 +210,7 @@ class Inventory:
     description: Mapping[str, str] = field(default_factory=dict)
     region_fraction: np.ndarray | None = None
     synthetic_components: tuple[str, ...] = ()
+    hour_shift_h: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sectors", tuple(self.sectors))
@@ -214,6 +219,10 @@ class Inventory:
             raise InputDataError(
                 f"proxies have shape {self.proxies.shape}, expected "
                 f"{(len(self.sectors), *self.grid.shape)}"
+            )
+        if self.hour_shift_h is not None and self.hour_shift_h.shape != self.grid.shape:
+            raise InputDataError(
+                f"hour_shift_h has shape {self.hour_shift_h.shape}, expected {self.grid.shape}"
             )
         if not np.all(np.isfinite(self.proxies)) or (self.proxies < 0).any():
             raise InputDataError("spatial proxies must be finite and non-negative")

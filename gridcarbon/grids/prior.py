@@ -141,27 +141,46 @@ def iter_prior_grids(
     grid = inventory.grid
     sectors = inventory.sectors
     hours, positions = period_hours(period)
-    W_year = hourly_weight_matrix(period.year, list(sectors))
+    # One clock per distinct hour shift (local solar time); Beijing time alone by default.
+    shifts = inventory.hour_shift_h
+    clocks = [0] if shifts is None else [int(h) for h in np.unique(shifts)]
+    W_year = {h: hourly_weight_matrix(period.year, list(sectors), hour_shift_h=h) for h in clocks}
     maps = np.stack([inventory.area_maps(sp) for sp in names], axis=1)  # (S, nsp, ny, nx)
     maps = maps.reshape(len(sectors), len(names), grid.size)
+    clock_maps = {h: maps if shifts is None else maps * (shifts.ravel() == h) for h in clocks}
     sector_index = {s: i for i, s in enumerate(sectors)}
     pts = inventory.points
     p_sector = pts["sector"].map(sector_index).to_numpy(dtype=np.int64)
+    p_clock = (
+        np.zeros(len(pts), np.int64)
+        if shifts is None
+        else shifts[pts["row"].to_numpy(), pts["col"].to_numpy()]
+    )
     chunks = month_slices(positions, hours)
     for sl in tqdm(chunks, desc="prior", unit="month", disable=not progress):
-        W = W_year[positions[sl]]
+        W = {h: w[positions[sl]] for h, w in W_year.items()}
         t = hours[sl]
+        nt = t.size
         if keep_sectors:
             area = {}
             for j, sp in enumerate(names):
-                per_sector = np.zeros((W.shape[0], len(sectors), grid.size), np.float32)
+                per_sector = np.zeros((nt, len(sectors), grid.size), np.float32)
                 for si in range(len(sectors)):
-                    per_sector[:, si, :] = np.outer(W[:, si], maps[si, j]).astype(np.float32)
-                area[sp] = per_sector.reshape(W.shape[0], len(sectors), *grid.shape)
+                    for h in clocks:
+                        per_sector[:, si, :] += np.outer(W[h][:, si], clock_maps[h][si, j]).astype(
+                            np.float32
+                        )
+                area[sp] = per_sector.reshape(nt, len(sectors), *grid.shape)
         else:
-            grids = hourly_area_emissions(W, maps)
-            area = {sp: grids[j].reshape(W.shape[0], *grid.shape) for j, sp in enumerate(names)}
-        point_em = {sp: (W[:, p_sector] * pts[sp].to_numpy()[None, :]) for sp in names}
+            grids = np.zeros((len(names), nt, grid.size), np.float32)
+            for h in clocks:  # the clocks' cells are disjoint: each call fills its own
+                hourly_area_emissions(W[h], clock_maps[h], out=grids)
+            area = {sp: grids[j].reshape(nt, *grid.shape) for j, sp in enumerate(names)}
+        Wp = np.empty((nt, len(pts)))
+        for h in clocks:
+            on_clock = p_clock == h
+            Wp[:, on_clock] = W[h][:, p_sector[on_clock]]
+        point_em = {sp: (Wp * pts[sp].to_numpy()[None, :]) for sp in names}
         yield emission_dataset(
             grid,
             t,

@@ -36,6 +36,7 @@ __all__ = [
     "hourly_weights",
     "hourly_weight_matrix",
     "BEIJING_UTC_OFFSET_H",
+    "solar_hour_shift",
 ]
 
 log = logging.getLogger(__name__)
@@ -456,9 +457,17 @@ def _profile_factors(
 
 
 def hourly_weight_matrix(
-    year: int, sectors: list[str], profiles: dict[str, SectorProfile] | None = None
+    year: int,
+    sectors: list[str],
+    profiles: dict[str, SectorProfile] | None = None,
+    hour_shift_h: int = 0,
 ) -> np.ndarray:
     """Hourly weights of every sector over the Beijing calendar year.
+
+    ``hour_shift_h``: the profiles are read on a clock this many hours from Beijing time (local
+    solar time west of 120°E: Kashgar, 76°E, is −3 h, so its weekday noon peak falls at 15:00
+    Beijing time); month, weekday, day type and hour all follow that clock.  0 (the default) is
+    Beijing time.  Each column still sums to 1 over the Beijing year's hours.
 
     Returns
     -------
@@ -471,7 +480,7 @@ def hourly_weight_matrix(
     if unknown:
         raise ConfigError(f"no temporal profile for sector(s) {unknown}")
     utc = beijing_year_hours(year)
-    bj = utc + pd.Timedelta(hours=BEIJING_UTC_OFFSET_H)
+    bj = utc + pd.Timedelta(hours=BEIJING_UTC_OFFSET_H + int(hour_shift_h))
     dates = pd.DatetimeIndex(np.unique(bj.normalize()))
     types = day_types(dates)
     day_index = ((bj.normalize() - dates[0]) // pd.Timedelta(days=1)).to_numpy()
@@ -490,3 +499,9 @@ def hourly_weights(year: int, sector: str) -> np.ndarray:
     """Hourly weights of one sector over the Beijing calendar year (sum 1); see
     :func:`hourly_weight_matrix`."""
     return hourly_weight_matrix(year, [sector])[:, 0]
+
+
+def solar_hour_shift(lon: np.ndarray) -> np.ndarray:
+    """Whole hours from Beijing time (120°E) to local mean solar time at longitudes ``lon``
+    (degrees east): ``round((lon − 120) / 15)``, e.g. −3 at Kashgar (76°E), 0 at Shanghai."""
+    return np.rint((np.asarray(lon, dtype=np.float64) - 120.0) / 15.0).astype(np.int64)

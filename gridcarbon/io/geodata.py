@@ -15,6 +15,7 @@ from typing import Any
 from gridcarbon.errors import InputFileError
 
 __all__ = [
+    "read_population_table",
     "package_data_path",
     "read_boundaries",
     "read_class_raster",
@@ -86,3 +87,23 @@ def read_places(path: str | Path) -> Any:
         return pd.read_csv(path, dtype={"note": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputFileError(f"cannot read place table {str(path)!r}: {exc}") from None
+
+
+def read_population_table(path: str | Path) -> Any:
+    """A table of population by administrative unit (``adcode``, names, ``population_2020``
+    in persons) as a DataFrame; ``#`` lines are comments.  ``adcode`` is read as text."""
+    import pandas as pd
+
+    path = Path(path)
+    _missing(path, "population table")
+    try:
+        table = pd.read_csv(path, comment="#", dtype={"adcode": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read population table {str(path)!r}: {exc}") from None
+    for column in ("adcode", "population_2020"):
+        if column not in table.columns:
+            raise InputFileError(
+                f"population table {str(path)!r} has no column {column!r} "
+                f"(it has {list(table.columns)})"
+            )
+    return table

@@ -22,6 +22,7 @@ def synthetic_met(
     bounds_lonlat: tuple[float, float, float, float] = (117.0, 26.0, 124.0, 32.5),
     resolution_deg: float = 0.25,
     seed: int = 20230,
+    hour_shift_h: int = 0,
 ) -> xr.Dataset:
     """Synthetic hourly met on a lon/lat grid.
 
@@ -35,6 +36,9 @@ def synthetic_met(
         Grid spacing, degrees.
     seed : int
         Seed of the synoptic phases.
+    hour_shift_h : int
+        Hours from Beijing time of the clock the diurnal cycles follow (local solar time of a
+        region west of 112.5°E, :func:`gridcarbon.grids.temporal.solar_hour_shift`); 0: Beijing.
 
     Returns
     -------
@@ -48,7 +52,7 @@ def synthetic_met(
     lat = np.arange(bounds_lonlat[1], bounds_lonlat[3] + 1e-9, resolution_deg)
     days = ((t - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=1)).to_numpy(float)
     doy = t.day_of_year.to_numpy(float)
-    local_h = ((t.hour.to_numpy() + 8) % 24).astype(float)
+    local_h = ((t.hour.to_numpy() + 8 + int(hour_shift_h)) % 24).astype(float)
     summer = 0.5 * (1 - np.cos(2 * np.pi * (doy - 15) / 365.25))  # 0 mid-January, 1 mid-July
 
     def synoptic(n_waves: int, amp: float) -> np.ndarray:

@@ -39,7 +39,14 @@ from gridcarbon.scenario.landcover import LANDCOVER_FILE
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
 from gridcarbon.scenario.zhejiang_inventory import facility_catalogue
 
-__all__ = ["default_units", "write_default_units", "SYNTHETIC_NOTE"]
+__all__ = [
+    "default_units",
+    "write_default_units",
+    "SYNTHETIC_NOTE",
+    "UNIT_KINDS",
+    "polygonal",
+    "tile_polygon",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,7 @@ _URBAN = (13,)
 _FOREST = (1, 2, 3, 4, 5, 8)
 
 # (category, subtype, category_zh, subtype_zh, name suffix)
-_KINDS = {
+UNIT_KINDS = {
     "industrial": (
         "key_control",
         "industrial_agglomeration",
@@ -106,7 +113,7 @@ def _parts(geom: shapely.Geometry, min_m2: float) -> list[shapely.Geometry]:
     return [p for p in parts if p.area >= min_m2]
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     parts = [
         p
         for p in shapely.get_parts(shapely.make_valid(geom))
@@ -118,7 +125,7 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return flat[0] if len(flat) == 1 else shapely.MultiPolygon(flat)
 
 
-def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.Geometry]:
+def tile_polygon(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.Geometry]:
     """Cut a polygon along a lattice of ``tile_m`` squares; merge small pieces into neighbours."""
     if part.area <= 1.5 * tile_m * tile_m:
         return [part]
@@ -131,7 +138,7 @@ def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.
             c = shapely.intersection(part, shapely.box(xa, ya, xa + tile_m, ya + tile_m))
             if c.is_empty or c.area <= 0:
                 continue
-            pieces.extend(p for p in shapely.get_parts(_polygonal(c)) if p.area > 0)
+            pieces.extend(p for p in shapely.get_parts(polygonal(c)) if p.area > 0)
     # merge small pieces into the touching piece that shares the longest edge
     big = [p for p in pieces if p.area >= min_m2]
     small = [p for p in pieces if p.area < min_m2]
@@ -146,7 +153,7 @@ def _tile(part: shapely.Geometry, tile_m: float, min_m2: float) -> list[shapely.
             shared = [shapely.area(shapely.intersection(grown, b)) for b in big]
             j = int(np.argmax(shared))
             if shared[j] > 0:
-                big[j] = _polygonal(shapely.union(big[j], s))
+                big[j] = polygonal(shapely.union(big[j], s))
                 changed = True
             else:
                 rest.append(s)
@@ -212,14 +219,14 @@ def default_units(
     city_names = dict(zip(cities["adcode"], cities["name"], strict=True))
     cgeo = np.asarray(
         [
-            _polygonal(g)
+            polygonal(g)
             for g in to_projected(np.asarray(counties.geometry.values, dtype=object), crs)
         ],
         dtype=object,
     )
     land = shapely.union_all(cgeo)
     region = region_polygon(crs)
-    sea = _polygonal(shapely.difference(region, land))
+    sea = polygonal(shapely.difference(region, land))
     classes = _class_polygons(crs)
     tr = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
 
@@ -248,7 +255,7 @@ def default_units(
                 blob = shapely.union_all(np.r_[np.asarray([blob], dtype=object), near])
         blobs.append(blob)
         for j in sorted(ctree.query(blob, predicate="intersects")):
-            piece = _polygonal(shapely.intersection(blob, cgeo[j]))
+            piece = polygonal(shapely.intersection(blob, cgeo[j]))
             if piece.area >= 0.05e6:
                 industrial.setdefault(counties["adcode"].iloc[j], []).append((piece, park.key))
     parks_m = shapely.union_all(np.asarray(blobs, dtype=object))
@@ -257,12 +264,12 @@ def default_units(
         hit = np.flatnonzero(shapely.contains(cgeo, c))
         if hit.size:
             industrial.setdefault(counties["adcode"].iloc[hit[0]], []).append(
-                (_polygonal(shapely.difference(blob, parks_m)), f"cluster{k + 1}")
+                (polygonal(shapely.difference(blob, parks_m)), f"cluster{k + 1}")
             )
 
     # sea: lattice pieces assigned to the nearest county
     sea_pieces: dict[str, list[shapely.Geometry]] = {}
-    for piece in _tile(sea, 2 * tile_m, min_m2) if not sea.is_empty else []:
+    for piece in tile_polygon(sea, 2 * tile_m, min_m2) if not sea.is_empty else []:
         for p in shapely.get_parts(piece):
             j = int(ctree.query_nearest(shapely.point_on_surface(p))[0])
             sea_pieces.setdefault(counties["adcode"].iloc[j], []).append(p)
@@ -274,7 +281,7 @@ def default_units(
         taken = shapely.Polygon()
         pieces: list[tuple[str, shapely.Geometry, str]] = []
         for disc, key in industrial.get(code, []):
-            g = _polygonal(shapely.difference(shapely.intersection(disc, cg), taken))
+            g = polygonal(shapely.difference(shapely.intersection(disc, cg), taken))
             if g.area >= 0.05e6:
                 pieces.append(("industrial", g, key))
                 taken = shapely.union(taken, g)
@@ -282,15 +289,15 @@ def default_units(
             g = shapely.difference(shapely.intersection(classes[kind], cg), taken)
             kept = _parts(g, min_m2)
             for p in kept:
-                for t in _tile(p, tile_m, min_m2):
+                for t in tile_polygon(p, tile_m, min_m2):
                     pieces.append((kind, t, ""))
             if kept:
                 taken = shapely.union(taken, shapely.union_all(np.asarray(kept, dtype=object)))
-        rest = _polygonal(shapely.difference(cg, taken))
+        rest = polygonal(shapely.difference(cg, taken))
         for p in shapely.get_parts(rest):
             if p.area <= 0:
                 continue
-            for t in _tile(p, tile_m, min_m2):
+            for t in tile_polygon(p, tile_m, min_m2):
                 pieces.append(("general", t, ""))
         for p in sea_pieces.get(code, []):
             pieces.append(("sea", p, ""))
@@ -309,7 +316,7 @@ def default_units(
             shared = [shapely.area(shapely.intersection(grown, o[1])) for o in others]
             j = int(np.argmax(shared))
             if shared[j] > 0:
-                others[j][1] = _polygonal(shapely.union(others[j][1], m[1]))
+                others[j][1] = polygonal(shapely.union(others[j][1], m[1]))
                 merged.remove(m)
         # slivers left by the overlay (< 100 m², not touching anything) are dropped
         merged = [m for m in merged if m[1].area >= 100.0]
@@ -317,15 +324,15 @@ def default_units(
         order = sorted(
             range(len(merged)),
             key=lambda k: (
-                _DIGIT[_KINDS[merged[k][0]][0]],
-                list(_KINDS).index(merged[k][0]),
+                _DIGIT[UNIT_KINDS[merged[k][0]][0]],
+                list(UNIT_KINDS).index(merged[k][0]),
                 -round(shapely.point_on_surface(merged[k][1]).y, 3),
                 round(shapely.point_on_surface(merged[k][1]).x, 3),
             ),
         )
         for k in order:
             kind, g, key = merged[k]
-            category, subtype, cat_zh, sub_zh, suffix = _KINDS[kind]
+            category, subtype, cat_zh, sub_zh, suffix = UNIT_KINDS[kind]
             digit = _DIGIT[category]
             counters[digit] = counters.get(digit, 0) + 1
             seq = counters[digit]
@@ -355,7 +362,7 @@ def default_units(
     gdf = gdf.to_crs(pyproj.CRS.from_epsg(4490))
     bad = ~shapely.is_valid(gdf.geometry.values)
     if bad.any():
-        gdf.loc[bad, "geometry"] = [_polygonal(g) for g in gdf.geometry.values[bad]]
+        gdf.loc[bad, "geometry"] = [polygonal(g) for g in gdf.geometry.values[bad]]
     gdf.attrs["synthetic"] = SYNTHETIC_NOTE
     return gdf
 

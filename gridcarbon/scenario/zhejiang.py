@@ -56,10 +56,16 @@ class SyntheticMeteorology:
     seed: int
     bounds_lonlat: tuple[float, float, float, float] = (117.0, 26.0, 124.0, 32.5)
     synthetic: bool = True
+    hour_shift_h: int = 0  # clock of the diurnal cycles, hours from Beijing time
 
     def for_hours(self, hours_utc) -> xr.Dataset:
         """ERA5-like fields (``u10``, ``v10``, ``blh``, ``tcc``, ``t2m``) for these UTC hours."""
-        return synthetic_met(pd.DatetimeIndex(hours_utc), self.bounds_lonlat, seed=self.seed)
+        return synthetic_met(
+            pd.DatetimeIndex(hours_utc),
+            self.bounds_lonlat,
+            seed=self.seed,
+            hour_shift_h=self.hour_shift_h,
+        )
 
 
 def zhejiang_grid(config: GridConfig) -> GridSpec:

@@ -49,6 +49,11 @@ __all__ = [
     "facility_catalogue",
     "zhejiang_inventory",
     "spatial_proxies",
+    "population_density",
+    "gaussian_kernel",
+    "normalise",
+    "STACK_PARAMETERS",
+    "SECTOR_LABELS",
 ]
 
 _KT = 1e6  # kg per kt
@@ -88,7 +93,7 @@ POINT_SHARE = {
 
 #: Facilities per (park, sector) and stack parameters per sector:
 #: (count, stack height m, stack diameter m, exit velocity m/s, exit temperature K).
-_STACKS = {
+STACK_PARAMETERS = {
     "power": (3, 210.0, 7.0, 20.0, 323.0),
     "industry_petrochemical": (5, 100.0, 3.0, 12.0, 430.0),
     "industry_cement": (4, 90.0, 3.5, 14.0, 400.0),
@@ -99,7 +104,7 @@ _STACKS = {
     "industry_other": (4, 30.0, 1.0, 8.0, 320.0),
 }
 
-_SECTOR_LABEL = {
+SECTOR_LABELS = {
     "power": "power",
     "industry_petrochemical": "petrochemical",
     "industry_cement": "cement",
@@ -142,7 +147,7 @@ def facility_catalogue(
         if sector not in POINT_SHARE:
             continue
         parks = [p for p in INDUSTRIAL_PARKS if sector in p.sectors]
-        count, h, d, v, temp = _STACKS[sector]
+        count, h, d, v, temp = STACK_PARAMETERS[sector]
         members = []
         for park in parks:
             radius = np.sqrt(park.area_km2 * 1e6 / np.pi)
@@ -165,8 +170,8 @@ def facility_catalogue(
                 )
                 members.append(
                     {
-                        "point_id": f"ZJ-{park.key}-{_SECTOR_LABEL[sector]}-{k:02d}",
-                        "name": f"{park_short} {_SECTOR_LABEL[sector]} #{k}",
+                        "point_id": f"ZJ-{park.key}-{SECTOR_LABELS[sector]}-{k:02d}",
+                        "name": f"{park_short} {SECTOR_LABELS[sector]} #{k}",
                         "sector": sector,
                         "park": park.name,
                         "lon": round(float(lon), 5),
@@ -215,7 +220,7 @@ _SHORT = {
 }
 
 
-def _gaussian_kernel(grid: GridSpec, centres_lonlat, weights, sigma_m: float) -> np.ndarray:
+def gaussian_kernel(grid: GridSpec, centres_lonlat, weights, sigma_m: float) -> np.ndarray:
     x, y = grid.x, grid.y
     out = np.zeros(grid.shape)
     for (lon, lat), w in zip(centres_lonlat, weights, strict=True):
@@ -226,7 +231,15 @@ def _gaussian_kernel(grid: GridSpec, centres_lonlat, weights, sigma_m: float) ->
     return out
 
 
-def _normalise(a: np.ndarray) -> np.ndarray:
+def population_density(lc: dict[str, np.ndarray], place_kernel: np.ndarray | float = 0.0):
+    """Relative population density of each cell from its land-cover fractions (urban 8,
+    cropland 1, other 0.3, forest 0.12) plus 3 × a place kernel (peak 1)."""
+    density = lc["urban"] * 8.0 + lc["cropland"] * 1.0 + lc["forest"] * 0.12 + lc["other"] * 0.3
+    return density + 3.0 * place_kernel
+
+
+def normalise(a: np.ndarray) -> np.ndarray:
+    """``a`` divided by its float64 sum (unchanged when the sum is 0)."""
     total = a.sum(dtype=np.float64)
     return a / total if total > 0 else a
 
@@ -257,33 +270,32 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
     sea_fraction = np.clip(region_fraction - land_fraction, 0.0, 1.0)
 
     places = load_places().dropna(subset=["population"])
-    place_kernel = _gaussian_kernel(
+    place_kernel = gaussian_kernel(
         grid, places[["lon", "lat"]].to_numpy(), np.sqrt(places["population"].to_numpy()), 4000.0
     )
     place_kernel /= place_kernel.max()
-    density = lc["urban"] * 8.0 + lc["cropland"] * 1.0 + lc["forest"] * 0.12 + lc["other"] * 0.3
-    density = density + 3.0 * place_kernel
+    density = population_density(lc, place_kernel)
     population = np.zeros(grid.shape)
     for i, code in enumerate(cities["adcode"]):
         w = city_cov[i] * density
-        population += CITY_POPULATION_2020[code] * _normalise(w)
+        population += CITY_POPULATION_2020[code] * normalise(w)
 
     def industrial(sector: str, sigma: float = 8000.0) -> np.ndarray:
         parks = [p for p in INDUSTRIAL_PARKS if sector in p.sectors] or list(INDUSTRIAL_PARKS)
-        k = _gaussian_kernel(
+        k = gaussian_kernel(
             grid, [(p.lon, p.lat) for p in parks], [p.area_km2 for p in parks], sigma
         )
         return land_fraction * (k / k.max() + 0.15 * lc["urban"])
 
-    all_parks = _gaussian_kernel(
+    all_parks = gaussian_kernel(
         grid,
         [(p.lon, p.lat) for p in INDUSTRIAL_PARKS],
         [p.area_km2 for p in INDUSTRIAL_PARKS],
         8000.0,
     )
-    port_k = _gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 12000.0)
-    port_land = _gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 3000.0)
-    pop_n = _normalise(population)
+    port_k = gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 12000.0)
+    port_land = gaussian_kernel(grid, [(p[1], p[2]) for p in PORTS], [p[3] for p in PORTS], 3000.0)
+    pop_n = normalise(population)
     urban_land = lc["urban"] * land_fraction
     proxies = {
         "power": land_fraction * (lc["urban"] + 0.1),  # small plants not in the catalogue
@@ -295,14 +307,14 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
         "industry_paper": industrial("industry_paper"),
         "industry_other": land_fraction * (all_parks / all_parks.max() * 0.5 + lc["urban"]),
         "residential_commercial": pop_n,
-        "road_transport": 0.7 * pop_n + 0.3 * _normalise(urban_land),
+        "road_transport": 0.7 * pop_n + 0.3 * normalise(urban_land),
         "shipping_ports": sea_fraction * (0.15 + port_k / port_k.max())
         + 0.5 * land_fraction * port_land / port_land.max(),
         "solvent_use": 0.6 * pop_n
-        + 0.4 * _normalise(land_fraction * (all_parks / all_parks.max() + lc["urban"])),
+        + 0.4 * normalise(land_fraction * (all_parks / all_parks.max() + lc["urban"])),
         "agriculture": lc["cropland"] * land_fraction,
     }
-    out = {k: _normalise(v) for k, v in proxies.items()}
+    out = {k: normalise(v) for k, v in proxies.items()}
     out["region_fraction"] = region_fraction
     out["land_fraction"] = land_fraction
     out["population"] = population

@@ -223,3 +223,29 @@ def test_grids_import_no_scenario_and_no_pipeline():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_cell_on_a_solar_clock_is_the_beijing_series_shifted():
+    """``Inventory.hour_shift_h`` moves a cell's (and its stacks') hourly series, not its total."""
+    from dataclasses import replace
+
+    from gridcarbon.grids.prior import prior_grids
+    from gridcarbon.species import DEFAULT_SPECIES
+    from tests.region import small_region_scenario
+
+    inventory = small_region_scenario().inventory
+    shift = np.zeros(inventory.grid.shape, np.int64)
+    shift[:, : inventory.grid.nx // 2] = -3  # the western half on a clock 3 h behind
+    period = PeriodConfig(start=dt.date(2023, 3, 14), end=dt.date(2023, 3, 16))
+    beijing = prior_grids(inventory, period, DEFAULT_SPECIES)
+    solar = prior_grids(replace(inventory, hour_shift_h=shift), period, DEFAULT_SPECIES)
+    co2 = DEFAULT_SPECIES[0].name
+    west, east = slice(0, inventory.grid.nx // 2), slice(inventory.grid.nx // 2, None)
+    b, s = beijing[co2].to_numpy(), solar[co2].to_numpy()
+    assert np.array_equal(s[:, :, east], b[:, :, east])
+    assert np.allclose(s[3:, :, west], b[:-3, :, west], rtol=1e-3)
+    assert not np.allclose(s[3:, :, west], b[3:, :, west], rtol=1e-2)
+    west_points = inventory.points["col"].to_numpy() < inventory.grid.nx // 2
+    bp, sp_ = beijing[f"{co2}_point"].to_numpy(), solar[f"{co2}_point"].to_numpy()
+    assert np.array_equal(sp_[:, ~west_points], bp[:, ~west_points])
+    assert np.allclose(sp_[3:, west_points], bp[:-3, west_points], rtol=1e-3)

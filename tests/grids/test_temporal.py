@@ -16,6 +16,7 @@ from gridcarbon.grids.temporal import (
     day_types,
     hourly_weight_matrix,
     hourly_weights,
+    solar_hour_shift,
 )
 
 
@@ -50,6 +51,19 @@ def test_road_peak_hour_lands_at_right_utc_hour():
     bj_peak = int(np.argmax(PROFILES["road_transport"].hour_workday))
     assert peak_utc_hour == (bj_peak - 8) % 24
     assert bj_peak == 8 and peak_utc_hour == 0
+
+
+def test_kashgar_clock_puts_the_road_peak_three_hours_later_in_beijing_time():
+    assert solar_hour_shift(np.array([75.99, 121.47, 120.0])).tolist() == [-3, 0, 0]
+    t = beijing_year_hours(2023)
+    day = (t >= pd.Timestamp("2023-03-13 16:00")) & (t < pd.Timestamp("2023-03-14 16:00"))
+    beijing = hourly_weight_matrix(2023, ["road_transport"])[:, 0]
+    kashgar = hourly_weight_matrix(2023, ["road_transport"], hour_shift_h=-3)[:, 0]
+    assert kashgar.sum() == pytest.approx(1.0, abs=1e-12)
+    peak = int(np.argmax(beijing[day]))
+    assert int(np.argmax(kashgar[day])) == peak + 3  # 08:00 solar = 11:00 Beijing
+    # the same shape three hours later, inside the year
+    assert np.allclose(kashgar[3 + 24 * 30 : 24 * 300], beijing[24 * 30 : 24 * 300 - 3], rtol=1e-3)
 
 
 def test_spring_festival_has_holiday_profile():
