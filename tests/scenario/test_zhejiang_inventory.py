@@ -99,11 +99,12 @@ def test_missing_column_in_point_csv(tmp_path):
         _inventory(small_config(prior={"point_sources_csv": str(path)}))
 
 
-def test_negative_point_emission_names_row(tmp_path):
+def test_negative_point_emission_names_its_line_in_the_file(tmp_path):
     bad = ROW.copy()
     bad[0], bad[11] = "P2", -5.0
     path = _points_csv(tmp_path, [ROW, bad])
-    with pytest.raises(InputDataError, match=r"row 1 \(P2\): NOx = -5.0"):
+    # header on line 1, the bad source on line 3
+    with pytest.raises(InputDataError, match=r"points.csv' line 3 \(P2\): NOx = -5.0"):
         _inventory(small_config(prior={"point_sources_csv": str(path)}))
 
 
