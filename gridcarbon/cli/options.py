@@ -21,6 +21,7 @@ __all__ = [
     "period_options",
     "out_option",
     "overwrite_option",
+    "resume_option",
     "load_cli_config",
     "output_folder",
 ]
@@ -98,6 +99,13 @@ overwrite_option = click.option(
     "--overwrite",
     is_flag=True,
     help="Replace what gridcarbon wrote there before (never files it did not write).",
+)
+
+resume_option = click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted long (streamed) run from OUT.partial/: refused if the "
+    "configuration, the version or an input file changed; on a finished run, nothing to do.",
 )
 
 

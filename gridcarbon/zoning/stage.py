@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
@@ -24,16 +26,22 @@ from gridcarbon.contracts import PosteriorCovariance, ZoningResult
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.species import Species
 from gridcarbon.zoning.emerging import MIN_BINS
-from gridcarbon.zoning.hotspots import hotspot_level, statistic, unit_hotspot_table
+from gridcarbon.zoning.hotspots import (
+    daily_area_and_points,
+    hotspot_level,
+    species_fields,
+    statistic,
+    unit_hotspot_table,
+)
 from gridcarbon.zoning.normalise import control_units
-from gridcarbon.zoning.overlay import CoverageCache, overlay_units
+from gridcarbon.zoning.overlay import CoverageCache, Overlay, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import diurnal_profile, period_table, rollup, tally_at, zone_tally
 
 if TYPE_CHECKING:  # pragma: no cover
     import shapely
 
-__all__ = ["run_zoning", "species_names"]
+__all__ = ["StreamedFields", "run_zoning", "species_names", "stream_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,73 @@ def species_names(grids: xr.Dataset, species: tuple[Species, ...]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class StreamedFields:
+    """What the zoning stage reads of the grids, summed block by block (e.g. month by month from
+    a store): the hourly unit tally, the day and month totals per cell (area + points) for the
+    hotspot levels, and the daily area and point sums for the unit table."""
+
+    tally: xr.Dataset
+    day: dict[str, tuple[np.ndarray, np.ndarray]]
+    month: dict[str, tuple[np.ndarray, np.ndarray]]
+    daily: dict[str, tuple[np.ndarray, np.ndarray | None]]
+
+
+def stream_fields(
+    blocks: Iterable[xr.Dataset], overlay: Overlay, units: pd.DataFrame, names: list[str]
+) -> StreamedFields:
+    """Tally and sum consecutive blocks of the grids in one pass, each block in memory once.
+
+    Every block must hold whole Beijing months (the months of a period), so each day and month
+    bin is summed from one block in the same order as from the whole period: the results equal
+    those of the in-memory path bit for bit.
+    """
+    from gridcarbon.grids.dataset import total_grid
+
+    tallies: list[xr.Dataset] = []
+    parts: dict[str, dict[str, list]] = {
+        s: {"day": [], "day_t": [], "month": [], "month_t": [], "area": [], "pts": []}
+        for s in names
+    }
+    for block in blocks:
+        tallies.append(zone_tally(block, overlay, units, names))
+        for s in names:
+            total = total_grid(block, s).values
+            p = parts[s]
+            for level in ("day", "month"):
+                f, labels = species_fields(block, s, level, total)
+                p[level].append(f)
+                p[f"{level}_t"].append(labels)
+            del total
+            area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
+            p["area"].append(area)
+            p["pts"].append(pts)
+    if not tallies:
+        raise InputDataError("no blocks of grids to tally")
+    tally = xr.concat(
+        tallies, "time", data_vars="minimal", coords="minimal", compat="override", join="override"
+    )
+    tally.attrs = tallies[0].attrs
+
+    def joined(s: str, level: str) -> tuple[np.ndarray, np.ndarray]:
+        p = parts[s]
+        return np.concatenate(p[level]), np.concatenate(p[f"{level}_t"])
+
+    daily = {
+        s: (
+            np.concatenate(parts[s]["area"]),
+            None if parts[s]["pts"][0] is None else np.concatenate(parts[s]["pts"]),
+        )
+        for s in names
+    }
+    return StreamedFields(
+        tally=tally,
+        day={s: joined(s, "day") for s in names},
+        month={s: joined(s, "month") for s in names},
+        daily=daily,
+    )
+
+
 def run_zoning(
     grids: xr.Dataset,
     units: gpd.GeoDataFrame,
@@ -74,6 +149,7 @@ def run_zoning(
     grids_kind: Literal["prior", "posterior"] = "prior",
     qa: UnitsQA | None = None,
     coverage_cache: CoverageCache | None = None,
+    blocks: Iterable[xr.Dataset] | None = None,
 ) -> ZoningResult:
     """Every zoning result, in memory.
 
@@ -106,6 +182,12 @@ def run_zoning(
     coverage_cache : CoverageCache, optional
         Where coverage matrices are kept between runs (e.g.
         :class:`gridcarbon.io.coverage_cache.CoverageCacheDir`); None computes it.
+    blocks : iterable of xr.Dataset, optional
+        The grids' emission data in consecutive blocks of whole Beijing months (e.g. read month
+        by month from a store; :func:`stream_fields`): then ``grids`` (e.g. the store opened
+        lazily) gives only the grid, region and point sources, and one block is in memory at a
+        time.  The results equal the in-memory path's; the hourly hotspots
+        (``config.hourly_hotspots``) are not computed this way (a warning says so).
 
     Returns
     -------
@@ -143,7 +225,12 @@ def run_zoning(
     timings["overlay"] = _time.perf_counter() - t
 
     t = _time.perf_counter()
-    tally = zone_tally(grids, overlay, units, names)
+    streamed = None
+    if blocks is None:
+        tally = zone_tally(grids, overlay, units, names)
+    else:
+        streamed = stream_fields(blocks, overlay, units, names)
+        tally = streamed.tally
     tally_day = tally_at(tally, "day", names)
     tally_month = tally_at(tally, "month", names)
     table = period_table(tally, names, units)
@@ -178,11 +265,25 @@ def run_zoning(
             n_days,
             MIN_BINS,
         )
-    totals = {s: total_grid(grids, s).values for s in names}
     hotspots: dict[str, xr.Dataset] = {}
-    hotspots["day"] = hotspot_level(grids, "day", config, names, emerging=emerging, totals=totals)
-    hotspots["month"] = hotspot_level(grids, "month", config, names, totals=totals)
-    if config.hourly_hotspots:
+    if streamed is not None:
+        totals = None
+        hotspots["day"] = hotspot_level(
+            grids, "day", config, names, emerging=emerging, fields=streamed.day
+        )
+        hotspots["month"] = hotspot_level(grids, "month", config, names, fields=streamed.month)
+        if config.hourly_hotspots:
+            log.warning(
+                "hourly hotspots are not computed for grids read block by block (a long "
+                "period): the daily and monthly hotspots are; run a month for hourly ones"
+            )
+    else:
+        totals = {s: total_grid(grids, s).values for s in names}
+        hotspots["day"] = hotspot_level(
+            grids, "day", config, names, emerging=emerging, totals=totals
+        )
+        hotspots["month"] = hotspot_level(grids, "month", config, names, totals=totals)
+    if config.hourly_hotspots and streamed is None:
         hotspots["hour"] = hotspot_level(
             grids, "hour", config, names, totals=totals, keep_z=config.hourly_z
         )
@@ -202,6 +303,7 @@ def run_zoning(
         hotspots.get("hour"),
         names,
         grid.cell_area,
+        daily=None if streamed is None else streamed.daily,
     )
     table = table.merge(hot_table, on="unit_code")
     gdf = gpd.GeoDataFrame(units.merge(table, on="unit_code"), geometry="geometry", crs=units.crs)
