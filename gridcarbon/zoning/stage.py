@@ -82,23 +82,43 @@ class StreamedFields:
 
 
 def stream_fields(
-    blocks: Iterable[xr.Dataset], overlay: Overlay, units: pd.DataFrame, names: list[str]
+    blocks: Iterable[xr.Dataset],
+    overlay: Overlay,
+    units: pd.DataFrame,
+    names: list[str],
+    time: np.ndarray,
 ) -> StreamedFields:
     """Tally and sum consecutive blocks of the grids in one pass, each block in memory once.
 
     Every block must hold whole Beijing months (the months of a period), so each day and month
     bin is summed from one block in the same order as from the whole period: the results equal
-    those of the in-memory path bit for bit.
+    those of the in-memory path bit for bit.  ``time``: the hours of all blocks together (the
+    hourly tally is filled in place, never held twice).
     """
     from gridcarbon.grids.dataset import total_grid
 
-    tallies: list[xr.Dataset] = []
+    tally: xr.Dataset | None = None
+    at = 0
     parts: dict[str, dict[str, list]] = {
         s: {"day": [], "day_t": [], "month": [], "month_t": [], "area": [], "pts": []}
         for s in names
     }
     for block in blocks:
-        tallies.append(zone_tally(block, overlay, units, names))
+        part = zone_tally(block, overlay, units, names)
+        n = part.sizes["time"]
+        if tally is None:
+            tally = _empty_like_along_time(part, time)
+        if not np.array_equal(time[at : at + n], part["time"].values):
+            raise InputDataError(
+                f"block {at}..{at + n} of the grids is not at the hours the period has there"
+            )
+        for name, var in part.data_vars.items():
+            axis = var.dims.index("time")
+            index = [slice(None)] * var.ndim
+            index[axis] = slice(at, at + n)
+            tally[name].values[tuple(index)] = var.values
+        at += n
+        del part
         for s in names:
             total = total_grid(block, s).values
             p = parts[s]
@@ -110,12 +130,8 @@ def stream_fields(
             area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
             p["area"].append(area)
             p["pts"].append(pts)
-    if not tallies:
-        raise InputDataError("no blocks of grids to tally")
-    tally = xr.concat(
-        tallies, "time", data_vars="minimal", coords="minimal", compat="override", join="override"
-    )
-    tally.attrs = tallies[0].attrs
+    if tally is None or at != time.size:
+        raise InputDataError(f"the blocks of the grids hold {at} of the period's {time.size} hours")
 
     def joined(s: str, level: str) -> tuple[np.ndarray, np.ndarray]:
         p = parts[s]
@@ -134,6 +150,19 @@ def stream_fields(
         month={s: joined(s, "month") for s in names},
         daily=daily,
     )
+
+
+def _empty_like_along_time(part: xr.Dataset, time: np.ndarray) -> xr.Dataset:
+    """``part`` with its ``time`` axis replaced by ``time``, the time-dependent data unset."""
+    data = {}
+    for name, var in part.data_vars.items():
+        shape = tuple(
+            time.size if d == "time" else n for d, n in zip(var.dims, var.shape, strict=True)
+        )
+        data[name] = (var.dims, np.empty(shape, var.dtype), var.attrs)
+    out = xr.Dataset(data, coords={**part.drop_vars("time").coords, "time": ("time", time)})
+    out.attrs = part.attrs
+    return out
 
 
 def run_zoning(
@@ -229,7 +258,7 @@ def run_zoning(
     if blocks is None:
         tally = zone_tally(grids, overlay, units, names)
     else:
-        streamed = stream_fields(blocks, overlay, units, names)
+        streamed = stream_fields(blocks, overlay, units, names, grids["time"].values)
         tally = streamed.tally
     tally_day = tally_at(tally, "day", names)
     tally_month = tally_at(tally, "month", names)
