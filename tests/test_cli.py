@@ -114,13 +114,13 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
     import rasterio
     import xarray as xr
 
-    import gridcarbon.cli
+    import gridcarbon.pipeline
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(small_config().to_yaml())
     args = ["grid", "--config", str(cfg), "--start", "2023-01-30", "--end", "2023-02-02"]
     assert _invoke(*args, "--out", str(tmp_path / "mem")).exit_code == 0
-    monkeypatch.setattr(gridcarbon.cli, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
+    monkeypatch.setattr(gridcarbon.pipeline, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
     assert _invoke(*args, "--out", str(tmp_path / "str")).exit_code == 0
     a = xr.open_dataset(tmp_path / "mem" / "prior.nc").load()
     b = xr.open_dataset(tmp_path / "str" / "prior.nc").load()
@@ -136,8 +136,11 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
         assert s_mem["totals"][sp]["total_t"] == pytest.approx(
             s_str["totals"][sp]["total_t"], rel=1e-9
         )
+    # streamed: the same files, plus the Zarr store it streams into, its month markers and the
+    # run state a --resume checks
     assert sorted(p.name for p in (tmp_path / "str").iterdir()) == sorted(
-        p.name for p in (tmp_path / "mem").iterdir()
+        [p.name for p in (tmp_path / "mem").iterdir()]
+        + ["prior.zarr", "_markers", ".gridcarbon-run.json"]
     )
     import pandas as pd
 
