@@ -1030,6 +1030,9 @@ def run_streamed(
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     stages = _enabled_stages(config) if stages is None else tuple(stages)
     if "inversion" in stages:
+        from gridcarbon.inversion.stage import check_period
+
+        check_period(config.period.start, config.period.end, config.inversion)
         raise ConfigError(
             f"the period {config.period.start} .. {config.period.end} runs streamed month by "
             "month, which the inversion does not do yet: set inversion.enabled: false "

@@ -377,7 +377,9 @@ def test_verbose_logging_is_gridcarbon_only():
 def test_help_advertises_only_commands_that_work():
     res = CliRunner().invoke(cli, ["--help"])
     assert res.exit_code == 0
-    assert "run --year" not in res.output  # a year with the inversion is refused (92-day limit)
+    # a year with the inversion is refused (92-day limit); without it, it runs streamed
+    assert "run --year 2023 --no-inversion" in res.output
+    assert "run --year 2023 " not in res.output.replace("run --year 2023 --no-inversion", "")
     for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
         assert f"  {command}" in res.output
 

@@ -138,6 +138,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     Or stage by stage:
         gridcarbon grid -o prior-run          # prior grids (NetCDF, GeoTIFF, optional Zarr)
         gridcarbon grid --year 2023 --format zarr -o prior-2023   # a year, streamed
+        gridcarbon run --year 2023 --no-inversion -o year-2023    # a year's prior, zones, map
         gridcarbon config -o my.yaml          # every setting, explained, to edit
         gridcarbon run --config my.yaml
 
