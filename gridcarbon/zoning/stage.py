@@ -36,7 +36,14 @@ from gridcarbon.zoning.hotspots import (
 from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.overlay import CoverageCache, Overlay, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
-from gridcarbon.zoning.tally import diurnal_profile, period_table, rollup, tally_at, zone_tally
+from gridcarbon.zoning.tally import (
+    beijing_labels,
+    diurnal_profile,
+    period_table,
+    rollup,
+    tally_at,
+    zone_tally,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import shapely
@@ -99,10 +106,19 @@ def stream_fields(
 
     tally: xr.Dataset | None = None
     at = 0
+    n_days = np.unique(beijing_labels(time, "day")).size
+    day_at = 0
+    # the day-level arrays are filled in place (the period's days are known from ``time``)
+    days: dict[tuple[str, str], np.ndarray] = {}
     parts: dict[str, dict[str, list]] = {
-        s: {"day": [], "day_t": [], "month": [], "month_t": [], "area": [], "pts": []}
-        for s in names
+        s: {"day_t": [], "month": [], "month_t": [], "pts": []} for s in names
     }
+
+    def put(key: tuple[str, str], values: np.ndarray) -> None:
+        if key not in days:
+            days[key] = np.empty((n_days, *values.shape[1:]), values.dtype)
+        days[key][day_at : day_at + values.shape[0]] = values
+
     for block in blocks:
         part = zone_tally(block, overlay, units, names)
         n = part.sizes["time"]
@@ -119,36 +135,34 @@ def stream_fields(
             tally[name].values[tuple(index)] = var.values
         at += n
         del part
+        nd = 0
         for s in names:
             total = total_grid(block, s).values
             p = parts[s]
-            for level in ("day", "month"):
-                f, labels = species_fields(block, s, level, total)
-                p[level].append(f)
-                p[f"{level}_t"].append(labels)
-            del total
+            f, labels = species_fields(block, s, "day", total)
+            put((s, "day"), f)
+            p["day_t"].append(labels)
+            nd = labels.size
+            f, labels = species_fields(block, s, "month", total)
+            p["month"].append(f)
+            p["month_t"].append(labels)
+            del total, f
             area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
-            p["area"].append(area)
-            p["pts"].append(pts)
-    if tally is None or at != time.size:
+            put((s, "area"), area)
+            if pts is not None:
+                put((s, "pts"), pts)
+            del area, pts
+        day_at += nd
+    if tally is None or at != time.size or day_at != n_days:
         raise InputDataError(f"the blocks of the grids hold {at} of the period's {time.size} hours")
-
-    def joined(s: str, level: str) -> tuple[np.ndarray, np.ndarray]:
-        p = parts[s]
-        return np.concatenate(p[level]), np.concatenate(p[f"{level}_t"])
-
-    daily = {
-        s: (
-            np.concatenate(parts[s]["area"]),
-            None if parts[s]["pts"][0] is None else np.concatenate(parts[s]["pts"]),
-        )
-        for s in names
-    }
     return StreamedFields(
         tally=tally,
-        day={s: joined(s, "day") for s in names},
-        month={s: joined(s, "month") for s in names},
-        daily=daily,
+        day={s: (days[(s, "day")], np.concatenate(parts[s]["day_t"])) for s in names},
+        month={
+            s: (np.concatenate(parts[s]["month"]), np.concatenate(parts[s]["month_t"]))
+            for s in names
+        },
+        daily={s: (days[(s, "area")], days.get((s, "pts"))) for s in names},
     )
 
 
