@@ -1076,7 +1076,8 @@ def run_streamed(
         files: dict[str, Path] = {"prior_zarr": store}
         result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings, plan=plan)
         sums = _PeriodSums()
-        blocks = sums.tap(_store_months(prior, config))
+        by_month = open_grids(store, chunked=False)
+        blocks = sums.tap(_store_months(by_month, config))
         t0 = time.perf_counter()
         if "zoning" in stages:
             from gridcarbon.contracts import RUN_FILES
@@ -1107,7 +1108,7 @@ def run_streamed(
         if "netcdf" in formats:
             from gridcarbon.io.cf import strip_gdal_crs
 
-            parts = (strip_gdal_crs(b) for b in _store_months(prior, config))
+            parts = (strip_gdal_crs(b) for b in _store_months(by_month, config))
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]
@@ -1122,6 +1123,7 @@ def run_streamed(
             json.dumps(result.summary, indent=2, default=str), encoding="utf-8"
         )
         prior.close()
+        by_month.close()
     result.prior = open_grids(out_dir / "prior.zarr")
     result.files = {
         k: out_dir / Path(v).relative_to(folder) if Path(v).is_relative_to(folder) else v

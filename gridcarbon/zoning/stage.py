@@ -137,7 +137,8 @@ def stream_fields(
         del part
         nd = 0
         for s in names:
-            total = total_grid(block, s).values
+            # float64 once: the day and month sums would each convert it again
+            total = total_grid(block, s).values.astype(np.float64)
             p = parts[s]
             f, labels = species_fields(block, s, "day", total)
             put((s, "day"), f)
