@@ -174,7 +174,11 @@ def _empty_like_along_time(part: xr.Dataset, time: np.ndarray) -> xr.Dataset:
         shape = tuple(
             time.size if d == "time" else n for d, n in zip(var.dims, var.shape, strict=True)
         )
-        data[name] = (var.dims, np.empty(shape, var.dtype), var.attrs)
+        # the memory layout of ``part``'s array (the tally's are transposed views): sums over
+        # an axis then run in the same order as on the in-memory tally, to the last bit
+        outer_first = np.argsort([-stride for stride in var.values.strides], kind="stable")
+        base = np.empty(tuple(shape[i] for i in outer_first), var.dtype)
+        data[name] = (var.dims, base.transpose(np.argsort(outer_first)), var.attrs)
     out = xr.Dataset(data, coords={**part.drop_vars("time").coords, "time": ("time", time)})
     out.attrs = part.attrs
     return out
