@@ -177,7 +177,9 @@ def plan_run(
     if "zoning" in stages:
         plan.zoning = zoning_inputs(config, grid, scenario)
         plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
-        plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
+        plan.memory = check_memory(
+            config, grid.size, in_memory, len(plan.units), stages, tally_hours=hours
+        )
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
         _check_disk(config, Path(out_dir), grid.size, hours, units, stages)
@@ -185,10 +187,18 @@ def plan_run(
 
 
 def check_memory(
-    config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
+    config: RunConfig,
+    cells: int,
+    hours: int,
+    units: int,
+    stages: Iterable[str],
+    tally_hours: int | None = None,
 ) -> Any:
     """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
-    a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
+    a run whose estimated peak memory exceeds what the machine has; returns the estimate.
+
+    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the zone tally (the
+    period; default ``hours``)."""
     from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
@@ -198,6 +208,7 @@ def check_memory(
         units,
         inversion="inversion" in stages,
         zones="zoning" in stages,
+        tally_hours=tally_hours,
     )
     have = available_memory()
     log.info("estimated peak memory %s; available %s", est.describe(), have)
