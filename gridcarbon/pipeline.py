@@ -38,6 +38,7 @@ __all__ = [
     "check_memory",
     "run",
     "run_streamed",
+    "month_blocks",
     "is_streamed",
     "STREAM_ABOVE_HOURS",
     "build_prior",
@@ -981,10 +982,19 @@ def write_prior_months(
     return store
 
 
-def _store_months(ds: xr.Dataset, config: RunConfig) -> Iterator[xr.Dataset]:
-    """The store's months, one in memory at a time."""
-    for _, sl, _ in _month_periods(config):
-        yield ds.isel(time=sl).load()
+def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
+    """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
+    the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
+    import pandas as pd
+
+    from gridcarbon.grids.prior import month_slices
+    from gridcarbon.io.runfolder import deferred_signals
+
+    hours = pd.DatetimeIndex(ds["time"].values)
+    for sl in month_slices(np.arange(hours.size), hours):
+        with deferred_signals():  # an interrupted read can dead-lock like a write
+            block = ds.isel(time=sl).load()
+        yield block
 
 
 def run_streamed(
@@ -1088,7 +1098,7 @@ def run_streamed(
         result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings, plan=plan)
         sums = _PeriodSums()
         by_month = open_grids(store, chunked=False)
-        blocks = sums.tap(_store_months(by_month, config))
+        blocks = sums.tap(month_blocks(by_month))
         t0 = time.perf_counter()
         if "zoning" in stages:
             from gridcarbon.contracts import RUN_FILES
@@ -1119,7 +1129,7 @@ def run_streamed(
         if "netcdf" in formats:
             from gridcarbon.io.cf import strip_gdal_crs
 
-            parts = (strip_gdal_crs(b) for b in _store_months(by_month, config))
+            parts = (strip_gdal_crs(b) for b in month_blocks(by_month))
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]

@@ -20,7 +20,7 @@ import gridcarbon.io.year_store
 import gridcarbon.pipeline
 from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError, OutputExistsError
-from gridcarbon.pipeline import build_prior, plan_run, run_streamed
+from gridcarbon.pipeline import build_prior, month_blocks, plan_run, run_streamed
 from gridcarbon.zoning.stage import run_zoning
 from tests.region import small_region_scenario
 
@@ -200,8 +200,7 @@ def test_zone_tally_of_a_lazily_opened_store_reads_month_by_month(uninterrupted,
     loaded = []
 
     def months():
-        for sl in (slice(0, 48), slice(48, 96)):
-            block = lazy.isel(time=sl).load()
+        for block in month_blocks(lazy):
             loaded.append(block.sizes["time"])
             yield block
 
