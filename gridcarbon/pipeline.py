@@ -465,8 +465,9 @@ def run(
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
 
-    A period longer than two months (:data:`STREAM_ABOVE_HOURS`), or ``resume``, runs streamed
-    month by month and resumable (:func:`run_streamed`).
+    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, or
+    ``resume``, runs streamed month by month and resumable (:func:`run_streamed`); with the
+    inversion, up to ``inversion.max_period_days`` run in memory.
 
     Examples
     --------
@@ -477,7 +478,7 @@ def run(
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
-    if resume or is_streamed(config):
+    if resume or (is_streamed(config) and not config.inversion.enabled):
         if observations is not None:
             raise ConfigError(
                 "observations are for the inversion, which a streamed (resumable) run does not "

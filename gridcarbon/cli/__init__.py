@@ -271,8 +271,9 @@ def run_command(ctx, config_path, start, end, year, out, overwrite, resume, no_i
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
-    Periods longer than two months (e.g. --year 2023 --no-inversion) run streamed month by
-    month into OUT.partial/, renamed to OUT at the end; --resume continues an interrupted one.
+    Periods longer than two months without the inversion (e.g. --year 2023 --no-inversion) run
+    streamed month by month into OUT.partial/, renamed to OUT at the end; --resume continues an
+    interrupted one.
     """
     from gridcarbon.pipeline import prior_summary, run
 
