@@ -1009,6 +1009,7 @@ def run_streamed(
     inputs: Iterable[str | Path] = (),
     scenario: Scenario | None = None,
     codec: str = "lz4",
+    summary_layout: str = "run",
 ) -> RunResult:
     """Run the prior, the zones and the map of a long period (e.g. a year) month by month,
     resumably; memory is bounded by one month of grids (plus the period's daily fields).
@@ -1043,12 +1044,22 @@ def run_streamed(
         The region (default: the embedded Zhejiang default of ``config``).
     codec : {"lz4", "zstd"}
         The store's compressor (docs/scale.md compares them).
+    summary_layout : {"run", "grid"}
+        ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
+        with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
+
+    Returns
+    -------
+    RunResult
+        Its ``summary`` is the prior's summary (period, grid, totals).
     """
     from gridcarbon.io import open_grids
     from gridcarbon.io.runfolder import partial_folder, resumable_directory
     from gridcarbon.io.year_store import check_resumable, read_run_state, write_run_state
 
     config = RunConfig() if config is None else config
+    if summary_layout not in ("run", "grid"):
+        raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     stages = _enabled_stages(config) if stages is None else tuple(stages)
     if "inversion" in stages:
@@ -1074,6 +1085,7 @@ def run_streamed(
         check_resumable(out_dir, fingerprint)
         log.info("%s is complete: nothing to resume", out_dir)
         summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+        summary = summary.get("prior", summary)
         return RunResult(
             out_dir=out_dir,
             prior=open_grids(out_dir / "prior.zarr"),
@@ -1139,10 +1151,12 @@ def run_streamed(
             t0 = time.perf_counter()
             result.stages["maps"] = _map_stage(config, result, folder, overwrite=True)
             timings["maps"] = time.perf_counter() - t0
-        summary = prior_summary(prior, sums={sp: (a, p) for sp, (a, p) in sums.sums.items()})
-        result.summary = {**summary, "timings_s": timings, "stages": sorted(result.stages)}
+        result.summary = prior_summary(prior, sums={sp: tuple(v) for sp, v in sums.sums.items()})
+        doc = result.summary
+        if summary_layout == "run":
+            doc = {"prior": doc, "timings_s": timings, "stages": sorted(result.stages)}
         (folder / "summary.json").write_text(
-            json.dumps(result.summary, indent=2, default=str), encoding="utf-8"
+            json.dumps(doc, indent=2, default=str), encoding="utf-8"
         )
         prior.close()
         by_month.close()

@@ -7,6 +7,7 @@ year; ``resume=True`` makes a short period run the streamed way.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,10 @@ def test_streamed_run_writes_every_month_and_its_marker(uninterrupted):
     assert not Path(f"{uninterrupted}.partial").exists()
     ds = xr.open_zarr(uninterrupted / "prior.zarr", consolidated=True)
     assert set(ds.chunks["time"]) == {24}
+    # summary.json as `gridcarbon run` writes it (the synergy analyses read its prior period)
+    summary = json.loads((uninterrupted / "summary.json").read_text())
+    assert summary["prior"]["period_utc"] == ["2023-01-29T16:00", "2023-02-02T16:00"]
+    assert summary["stages"] == ["zoning"]
 
 
 def test_fault_between_data_and_marker_then_resume_equals_uninterrupted(

@@ -222,6 +222,7 @@ def grid_command(ctx, config_path, start, end, year, out, formats, overwrite, re
             resume=resume,
             progress=progress,
             inputs=inputs,
+            summary_layout="grid",
         )
         _echo_summary(result.summary, out_dir)
         return
