@@ -343,7 +343,7 @@ def build_prior(
     xr.Dataset
         Per species ``(time, y, x)`` float32 kg h-1 (area sources) and ``<species>_point``
         ``(time, point)`` (point sources), CF-1.10 metadata, provenance and a ``synthetic``
-        flag.  For a year, prefer :func:`iter_prior` and :func:`write_prior_streamed`.
+        flag.  For a year, prefer :func:`run_streamed` (or :func:`iter_prior`).
     """
     from gridcarbon.grids.prior import concat_time_chunks
 
@@ -816,29 +816,12 @@ def write_prior_streamed(
 
     The months (:func:`iter_prior` of ``config`` and ``scenario``) stream into the NetCDF file
     and/or Zarr store; period totals and point sums accumulate on the way (for the GeoTIFF, the
-    point table and the summary).  Returns the files by role and the summary.
+    point table and the summary).  Returns the files by role and the summary.  Not resumable:
+    :func:`run_streamed` writes a long period resumably, month by month into a Zarr store.
     """
-    from gridcarbon.grids.dataset import total_grid
     from gridcarbon.io import open_grids
 
-    totals: dict[str, np.ndarray] = {}
-    sums: dict[str, list[float]] = {}
-    point_sums: dict[str, np.ndarray] = {}
-
-    def tap(parts):
-        for part in parts:
-            for sp in species_in(part):
-                totals[sp] = (
-                    totals.get(sp, 0.0) + total_grid(part, sp).sum("time", dtype=np.float64).values
-                )
-                s = sums.setdefault(sp, [0.0, 0.0])
-                s[0] += float(part[sp].sum(dtype=np.float64))
-                if f"{sp}_point" in part:
-                    p = part[f"{sp}_point"].sum("time", dtype=np.float64).values
-                    point_sums[sp] = point_sums.get(sp, 0.0) + p
-                    s[1] += float(p.sum())
-            yield part
-
+    sums = _PeriodSums()
     formats = config.output.formats
     targets = {
         fmt: out_dir / f"prior.{ext}"
@@ -850,16 +833,16 @@ def write_prior_streamed(
     files = {
         f"prior_{fmt}": path
         for fmt, path in write_stream(
-            tap(iter_prior(config, scenario, progress=progress)), targets
+            sums.tap(iter_prior(config, scenario, progress=progress)), targets
         ).items()
     }
     ds = open_grids(next(iter(targets.values())))
     if "geotiff" in formats:
-        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=totals)
-    if point_sums:
+        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=sums.totals)
+    if sums.points:
         csv = out_dir / "prior_point_sources.csv"
-        files["prior_points"] = _write_point_table(ds, point_sums, csv)
-    summary = prior_summary(ds, sums={sp: (a, p) for sp, (a, p) in sums.items()})
+        files["prior_points"] = _write_point_table(ds, sums.points, csv)
+    summary = prior_summary(ds, sums={sp: tuple(v) for sp, v in sums.sums.items()})
     ds.close()
     aside = out_dir / ".prior-stream.nc"
     if aside.exists():
