@@ -16,6 +16,7 @@ import xarray as xr
 
 from gridcarbon._version import __version__
 from gridcarbon.config import RunConfig
+from gridcarbon.errors import ConfigError
 from gridcarbon.grids.dataset import period_totals, species_in
 from gridcarbon.io import (
     atomic_directory,
@@ -36,6 +37,10 @@ __all__ = [
     "plan_run",
     "check_memory",
     "run",
+    "run_streamed",
+    "month_blocks",
+    "is_streamed",
+    "STREAM_ABOVE_HOURS",
     "build_prior",
     "default_scenario",
     "iter_prior",
@@ -65,7 +70,10 @@ class RunResult:
     timings : dict of str → float
         Wall-clock seconds per stage.
     plan : RunPlan
-        What was checked and read before the first stage, the scenario included.
+        What was checked and read before the first stage, the scenario included (None for a
+        finished streamed run resumed: nothing was planned).
+    summary : dict, optional
+        What ``summary.json`` holds (streamed runs: the totals without reading the grids again).
     """
 
     out_dir: Path
@@ -74,6 +82,7 @@ class RunResult:
     stages: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     plan: RunPlan | None = None
+    summary: dict[str, Any] | None = None
 
     @property
     def scenario(self) -> Scenario | None:
@@ -174,7 +183,9 @@ def plan_run(
     if "zoning" in stages:
         plan.zoning = zoning_inputs(config, grid, scenario)
         plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
-        plan.memory = check_memory(config, grid.size, in_memory, len(plan.units), stages)
+        plan.memory = check_memory(
+            config, grid.size, in_memory, len(plan.units), stages, tally_hours=hours
+        )
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
         _check_disk(config, Path(out_dir), grid.size, hours, units, stages)
@@ -182,10 +193,18 @@ def plan_run(
 
 
 def check_memory(
-    config: RunConfig, cells: int, hours: int, units: int, stages: Iterable[str]
+    config: RunConfig,
+    cells: int,
+    hours: int,
+    units: int,
+    stages: Iterable[str],
+    tally_hours: int | None = None,
 ) -> Any:
     """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
-    a run whose estimated peak memory exceeds what the machine has; returns the estimate."""
+    a run whose estimated peak memory exceeds what the machine has; returns the estimate.
+
+    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the zone tally (the
+    period; default ``hours``)."""
     from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
@@ -195,6 +214,7 @@ def check_memory(
         units,
         inversion="inversion" in stages,
         zones="zoning" in stages,
+        tally_hours=tally_hours,
     )
     have = available_memory()
     log.info("estimated peak memory %s; available %s", est.describe(), have)
@@ -335,7 +355,7 @@ def build_prior(
     xr.Dataset
         Per species ``(time, y, x)`` float32 kg h-1 (area sources) and ``<species>_point``
         ``(time, point)`` (point sources), CF-1.10 metadata, provenance and a ``synthetic``
-        flag.  For a year, prefer :func:`iter_prior` and :func:`write_prior_streamed`.
+        flag.  For a year, prefer :func:`run_streamed` (or :func:`iter_prior`).
     """
     from gridcarbon.grids.prior import concat_time_chunks
 
@@ -424,6 +444,7 @@ def run(
     inputs: Iterable[str | Path] = (),
     observations: Any = None,
     scenario: Scenario | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -453,6 +474,12 @@ def run(
         control units (:class:`gridcarbon.contracts.Scenario`).  Default: the embedded Zhejiang
         default of ``config``.  It is built (or taken) once and handed to every stage; no stage
         reads the embedded data on its own.
+    resume : bool
+        Continue an interrupted streamed run (:func:`run_streamed`).
+
+    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, or
+    ``resume``, runs streamed month by month and resumable (:func:`run_streamed`); with the
+    inversion, up to ``inversion.max_period_days`` run in memory.
 
     Examples
     --------
@@ -463,6 +490,21 @@ def run(
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
+    if resume or (is_streamed(config) and not config.inversion.enabled):
+        if observations is not None:
+            raise ConfigError(
+                "observations are for the inversion, which a streamed (resumable) run does not "
+                "run; leave observations out or run a period of at most two months"
+            )
+        return run_streamed(
+            config,
+            out_dir,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            inputs=inputs,
+            scenario=scenario,
+        )
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     plan = plan_run(config, out_dir, overwrite, inputs=inputs, scenario=scenario)
     timings: dict[str, float] = {}
@@ -745,7 +787,6 @@ def zoning_inputs(config: RunConfig, grid: Any, scenario: Scenario | None = None
 
     ``scenario``: the region (default: the embedded Zhejiang default with its synthetic units).
     """
-    from gridcarbon.errors import ConfigError
     from gridcarbon.zoning.normalise import control_units
 
     if scenario is None:
@@ -806,6 +847,8 @@ def zone_report(
     grids_kind: str = "prior",
     grids_path: Path | None = None,
     synergy: Callable[[Any], Any] | None = None,
+    blocks: Iterable[xr.Dataset] | None = None,
+    overwrite: bool = False,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the zoning stage on ``grids`` and write its documents into ``folder``.
 
@@ -813,6 +856,9 @@ def zone_report(
     ``grids_path``: the file the grids came from (its checksum goes into the provenance).
     ``synergy``: called with the zoning result, returns the synergy outputs whose ``sections``
     join the report (:func:`zone_synergy`; only ``gridcarbon run`` has the prior it needs).
+    ``blocks``: the grids' data in blocks of whole Beijing months (``grids`` then gives the grid
+    only; :func:`gridcarbon.zoning.stage.run_zoning`).  ``overwrite``: replace files of the same
+    names (a resumed run's own).
     """
     from gridcarbon.errors import InputDataError
     from gridcarbon.io.coverage_cache import CoverageCacheDir
@@ -839,6 +885,7 @@ def zone_report(
         grids_kind=grids_kind,
         qa=inputs.qa,
         coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+        blocks=blocks,
     )
     checksums = {}
     for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
@@ -864,12 +911,14 @@ def zone_report(
             "posterior); use `gridcarbon synergy cocontrol --run DIR` on a run folder"
         )
     t = time.perf_counter()
-    files = write_documents(zoning_documents(result, config.zoning, provenance, sections), folder)
+    files = write_documents(
+        zoning_documents(result, config.zoning, provenance, sections), folder, overwrite=overwrite
+    )
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
 
 
-def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
+def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: bool = False) -> Any:
     from gridcarbon import contracts
     from gridcarbon._version import __version__
     from gridcarbon.io.outputs import write_documents
@@ -907,7 +956,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
         species=result.scenario.species,
         point_layers=getattr(result.stages.get("synergy"), "layers", ()),
     )
-    paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
+    paths = write_documents(run_map_stage(inputs, config.maps), out_dir, overwrite=overwrite)
     result.files["map"] = paths[config.maps.file_name]
     return result.files["map"]
 
@@ -923,29 +972,12 @@ def write_prior_streamed(
 
     The months (:func:`iter_prior` of ``config`` and ``scenario``) stream into the NetCDF file
     and/or Zarr store; period totals and point sums accumulate on the way (for the GeoTIFF, the
-    point table and the summary).  Returns the files by role and the summary.
+    point table and the summary).  Returns the files by role and the summary.  Not resumable:
+    :func:`run_streamed` writes a long period resumably, month by month into a Zarr store.
     """
-    from gridcarbon.grids.dataset import total_grid
     from gridcarbon.io import open_grids
 
-    totals: dict[str, np.ndarray] = {}
-    sums: dict[str, list[float]] = {}
-    point_sums: dict[str, np.ndarray] = {}
-
-    def tap(parts):
-        for part in parts:
-            for sp in species_in(part):
-                totals[sp] = (
-                    totals.get(sp, 0.0) + total_grid(part, sp).sum("time", dtype=np.float64).values
-                )
-                s = sums.setdefault(sp, [0.0, 0.0])
-                s[0] += float(part[sp].sum(dtype=np.float64))
-                if f"{sp}_point" in part:
-                    p = part[f"{sp}_point"].sum("time", dtype=np.float64).values
-                    point_sums[sp] = point_sums.get(sp, 0.0) + p
-                    s[1] += float(p.sum())
-            yield part
-
+    sums = _PeriodSums()
     formats = config.output.formats
     targets = {
         fmt: out_dir / f"prior.{ext}"
@@ -957,19 +989,320 @@ def write_prior_streamed(
     files = {
         f"prior_{fmt}": path
         for fmt, path in write_stream(
-            tap(iter_prior(config, scenario, progress=progress)), targets
+            sums.tap(iter_prior(config, scenario, progress=progress)), targets
         ).items()
     }
     ds = open_grids(next(iter(targets.values())))
     if "geotiff" in formats:
-        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=totals)
-    if point_sums:
+        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=sums.totals)
+    if sums.points:
         csv = out_dir / "prior_point_sources.csv"
-        files["prior_points"] = _write_point_table(ds, point_sums, csv)
-    summary = prior_summary(ds, sums={sp: (a, p) for sp, (a, p) in sums.items()})
+        files["prior_points"] = _write_point_table(ds, sums.points, csv)
+    summary = prior_summary(ds, sums={sp: tuple(v) for sp, v in sums.sums.items()})
     ds.close()
     aside = out_dir / ".prior-stream.nc"
     if aside.exists():
         aside.unlink()
         files.pop("prior_netcdf")
     return files, summary
+
+
+#: Periods longer than this (62 days) run streamed month by month through a Zarr store.
+STREAM_ABOVE_HOURS = 24 * 62
+
+
+def is_streamed(config: RunConfig) -> bool:
+    """Whether ``config``'s period is long enough to run streamed (:func:`run_streamed`)."""
+    return 24 * ((config.period.end - config.period.start).days + 1) > STREAM_ABOVE_HOURS
+
+
+class _PeriodSums:
+    """Period totals per cell (area + points, kg), the area and point sums (kg) and the point
+    sums per source, accumulated over the blocks of a period as they pass."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, np.ndarray] = {}
+        self.sums: dict[str, list[float]] = {}
+        self.points: dict[str, np.ndarray] = {}
+
+    def tap(self, parts: Iterable[xr.Dataset]) -> Iterator[xr.Dataset]:
+        from gridcarbon.grids.dataset import total_grid
+
+        for part in parts:
+            for sp in species_in(part):
+                total = total_grid(part, sp).sum("time", dtype=np.float64).values
+                self.totals[sp] = self.totals.get(sp, 0.0) + total
+                s = self.sums.setdefault(sp, [0.0, 0.0])
+                s[0] += float(part[sp].sum(dtype=np.float64))
+                if f"{sp}_point" in part:
+                    p = part[f"{sp}_point"].sum("time", dtype=np.float64).values
+                    self.points[sp] = self.points.get(sp, 0.0) + p
+                    s[1] += float(p.sum())
+            yield part
+
+
+def _month_periods(config: RunConfig) -> list[tuple[str, slice, RunConfig]]:
+    """The Beijing months of the period: label ``YYYY-MM``, their hours in the period, and the
+    configuration of that month alone."""
+    import pandas as pd
+
+    from gridcarbon.grids.prior import month_slices, period_hours
+
+    hours, positions = period_hours(config.period)
+    out = []
+    for sl in month_slices(positions, hours):
+        first = hours[sl.start] + pd.Timedelta(hours=8)
+        last = hours[sl.stop - 1] + pd.Timedelta(hours=8)
+        period = config.period.model_copy(update={"start": first.date(), "end": last.date()})
+        out.append((first.strftime("%Y-%m"), sl, config.model_copy(update={"period": period})))
+    return out
+
+
+def _run_fingerprint(config: RunConfig, inputs: Iterable[Any], scenario: Scenario | None):
+    """The configuration, version and input files a resumed run must share with its start: the
+    configured input files and every file of the package data (the embedded region)."""
+    from gridcarbon.io.year_store import run_fingerprint
+
+    files: list[Path] = []
+    for p in inputs:
+        if p is None:
+            continue
+        p = Path(p)
+        files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
+    text = config.to_yaml()
+    if scenario is not None:  # a caller's own region: its recorded input checksums
+        text += "\n# scenario inputs: " + json.dumps(dict(scenario.input_checksums), sort_keys=True)
+    return run_fingerprint(text, files)
+
+
+def write_prior_months(
+    config: RunConfig,
+    scenario: Scenario,
+    folder: Path,
+    fingerprint: dict[str, Any],
+    progress: bool = False,
+    codec: str = "lz4",
+) -> Path:
+    """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
+
+    The store is created whole with the first month written (:func:`gridcarbon.io.year_store.
+    create_store`); each month is computed on its own (the prior of a month depends on nothing
+    else: no random stream runs through the months) and written into its region, then its
+    completion marker.  Months whose marker names this run are skipped (a resumed run).
+    """
+    from tqdm.auto import tqdm
+
+    from gridcarbon.grids.prior import period_hours
+    from gridcarbon.io.year_store import (
+        consolidate_store,
+        create_store,
+        done_months,
+        write_marker,
+        write_month,
+    )
+
+    store = folder / "prior.zarr"
+    hours = period_hours(config.period)[0]
+    done = done_months(folder, fingerprint) if store.exists() else {}
+    months = _month_periods(config)
+    for label, sl, month_config in tqdm(months, desc="prior", unit="month", disable=not progress):
+        span = (sl.start, sl.stop)
+        if done.get(label) == span:
+            log.info("prior %s: done in an earlier run", label)
+            continue
+        part = next(iter(iter_prior(month_config, scenario)))
+        if not store.exists():
+            create_store(
+                part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec
+            )
+        write_month(store, part, sl.start)
+        del part
+        write_marker(folder, label, span, fingerprint)
+    consolidate_store(store)
+    return store
+
+
+def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
+    """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
+    the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
+    import pandas as pd
+
+    from gridcarbon.grids.prior import month_slices
+    from gridcarbon.io.runfolder import deferred_signals
+
+    hours = pd.DatetimeIndex(ds["time"].values)
+    for sl in month_slices(np.arange(hours.size), hours):
+        with deferred_signals():  # an interrupted read can dead-lock like a write
+            block = ds.isel(time=sl).load()
+        yield block
+
+
+def run_streamed(
+    config: RunConfig | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    inputs: Iterable[str | Path] = (),
+    scenario: Scenario | None = None,
+    codec: str = "lz4",
+    summary_layout: str = "run",
+) -> RunResult:
+    """Run the prior, the zones and the map of a long period (e.g. a year) month by month,
+    resumably; memory is bounded by one month of grids (plus the period's daily fields).
+
+    The run fills the fixed folder ``<out_dir>.partial/`` and renames it to ``out_dir`` at the
+    end (:func:`gridcarbon.io.runfolder.resumable_directory`).  The prior goes month by month
+    into ``prior.zarr`` (:func:`write_prior_months`), each month proven by its completion marker
+    in ``_markers/``; then one pass over the store's months feeds the period totals and the
+    zoning stage (tallies, daily and monthly hotspots, co-location, emerging hotspots: equal to
+    the in-memory path's); the GeoTIFF of period totals, the point table, a NetCDF copy (when
+    ``netcdf`` is among the output formats) and the map follow.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        Default: the embedded Zhejiang default.  The inversion must be disabled
+        (``inversion.enabled: false``): it does not run streamed yet.
+    out_dir : path, optional
+        Default: ``config.output.directory``.
+    stages : later stages to run (default: those enabled in ``config``); ``()``: the prior only
+    overwrite : bool
+        Replace a finished ``out_dir`` (only if everything in it was written by gridcarbon).
+    resume : bool
+        Continue the partial run in ``<out_dir>.partial/``: refused if the configuration, the
+        version or an input file changed since it started; months already done are kept.  On a
+        finished run with the same fingerprint: nothing to do.
+    progress : bool
+        Show progress bars.
+    inputs : paths
+        Further input files (the configuration file) that the output folder must not hold.
+    scenario : Scenario, optional
+        The region (default: the embedded Zhejiang default of ``config``).
+    codec : {"lz4", "zstd"}
+        The store's compressor (docs/scale.md compares them).
+    summary_layout : {"run", "grid"}
+        ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
+        with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
+
+    Returns
+    -------
+    RunResult
+        Its ``summary`` is the prior's summary (period, grid, totals).
+    """
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.runfolder import partial_folder, resumable_directory
+    from gridcarbon.io.year_store import check_resumable, read_run_state, write_run_state
+
+    config = RunConfig() if config is None else config
+    if summary_layout not in ("run", "grid"):
+        raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
+    out_dir = Path(config.output.directory if out_dir is None else out_dir)
+    stages = _enabled_stages(config) if stages is None else tuple(stages)
+    if "inversion" in stages:
+        from gridcarbon.inversion.stage import check_period
+
+        check_period(config.period.start, config.period.end, config.inversion)
+        raise ConfigError(
+            f"the period {config.period.start} .. {config.period.end} runs streamed month by "
+            "month, which the inversion does not do yet: set inversion.enabled: false "
+            "(--no-inversion) for the prior, zones and map of the period, or invert month by "
+            "month (--start/--end)"
+        )
+    inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
+    fingerprint = _run_fingerprint(config, inputs, scenario)
+    if resume and out_dir.is_dir() and not partial_folder(out_dir).exists():
+        if read_run_state(out_dir) is None:
+            from gridcarbon.errors import OutputExistsError
+
+            raise OutputExistsError(
+                f"{str(out_dir)!r} is not a resumable run's folder; pass --overwrite to replace "
+                "it, or choose another output folder"
+            )
+        check_resumable(out_dir, fingerprint)
+        log.info("%s is complete: nothing to resume", out_dir)
+        summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+        summary = summary.get("prior", summary)
+        return RunResult(
+            out_dir=out_dir,
+            prior=open_grids(out_dir / "prior.zarr"),
+            files={p.name: p for p in sorted(out_dir.iterdir())},
+            summary=summary,
+        )
+    plan = plan_run(
+        config, out_dir, overwrite, stages, inputs=inputs, streamed=True, scenario=scenario
+    )
+    timings: dict[str, float] = {}
+    with resumable_directory(out_dir, overwrite, resume, inputs) as (folder, fresh):
+        if fresh:
+            write_run_state(folder, fingerprint, config.to_yaml())
+        else:
+            check_resumable(folder, fingerprint)
+            log.info("resuming the run in %s", folder)
+        (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+        t0 = time.perf_counter()
+        store = write_prior_months(config, plan.scenario, folder, fingerprint, progress, codec)
+        timings["prior"] = time.perf_counter() - t0
+        prior = open_grids(store)
+        files: dict[str, Path] = {"prior_zarr": store}
+        result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings, plan=plan)
+        sums = _PeriodSums()
+        by_month = open_grids(store, chunked=False)
+        blocks = sums.tap(month_blocks(by_month))
+        t0 = time.perf_counter()
+        if "zoning" in stages:
+            from gridcarbon.contracts import RUN_FILES
+
+            zoning, written = zone_report(
+                config,
+                prior,
+                plan.zoning,
+                folder,
+                grids_kind="prior",
+                blocks=blocks,
+                overwrite=True,
+            )
+            result.stages["zoning"] = zoning
+            files.update({f.role: written[f.name] for f in RUN_FILES if f.name in written})
+            timings["zoning"] = time.perf_counter() - t0
+        else:
+            for _ in blocks:
+                pass
+        formats = config.output.formats
+        if "geotiff" in formats:
+            files["prior_geotiff"] = write_geotiff(
+                prior, folder / "prior_totals.tif", overwrite=True, totals=sums.totals
+            )
+        if sums.points:
+            csv = folder / "prior_point_sources.csv"
+            files["prior_points"] = _write_point_table(prior, sums.points, csv)
+        if "netcdf" in formats:
+            from gridcarbon.io.cf import strip_gdal_crs
+
+            parts = (strip_gdal_crs(b) for b in month_blocks(by_month))
+            files["prior_netcdf"] = write_stream(
+                parts, {"netcdf": folder / "prior.nc"}, overwrite=True
+            )["netcdf"]
+        timings["prior_outputs"] = time.perf_counter() - t0 - timings.get("zoning", 0.0)
+        if "maps" in stages:
+            t0 = time.perf_counter()
+            result.stages["maps"] = _map_stage(config, result, folder, overwrite=True)
+            timings["maps"] = time.perf_counter() - t0
+        result.summary = prior_summary(prior, sums={sp: tuple(v) for sp, v in sums.sums.items()})
+        doc = result.summary
+        if summary_layout == "run":
+            doc = {"prior": doc, "timings_s": timings, "stages": sorted(result.stages)}
+        (folder / "summary.json").write_text(
+            json.dumps(doc, indent=2, default=str), encoding="utf-8"
+        )
+        prior.close()
+        by_month.close()
+    result.prior = open_grids(out_dir / "prior.zarr")
+    result.files = {
+        k: out_dir / Path(v).relative_to(folder) if Path(v).is_relative_to(folder) else v
+        for k, v in result.files.items()
+    }
+    result.files["summary"] = out_dir / "summary.json"
+    return result

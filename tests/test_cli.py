@@ -114,13 +114,13 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
     import rasterio
     import xarray as xr
 
-    import gridcarbon.cli
+    import gridcarbon.pipeline
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(small_config().to_yaml())
     args = ["grid", "--config", str(cfg), "--start", "2023-01-30", "--end", "2023-02-02"]
     assert _invoke(*args, "--out", str(tmp_path / "mem")).exit_code == 0
-    monkeypatch.setattr(gridcarbon.cli, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
+    monkeypatch.setattr(gridcarbon.pipeline, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
     assert _invoke(*args, "--out", str(tmp_path / "str")).exit_code == 0
     a = xr.open_dataset(tmp_path / "mem" / "prior.nc").load()
     b = xr.open_dataset(tmp_path / "str" / "prior.nc").load()
@@ -136,8 +136,11 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
         assert s_mem["totals"][sp]["total_t"] == pytest.approx(
             s_str["totals"][sp]["total_t"], rel=1e-9
         )
+    # streamed: the same files, plus the Zarr store it streams into, its month markers and the
+    # run state a --resume checks
     assert sorted(p.name for p in (tmp_path / "str").iterdir()) == sorted(
-        p.name for p in (tmp_path / "mem").iterdir()
+        [p.name for p in (tmp_path / "mem").iterdir()]
+        + ["prior.zarr", "_markers", ".gridcarbon-run.json"]
     )
     import pandas as pd
 
@@ -374,7 +377,9 @@ def test_verbose_logging_is_gridcarbon_only():
 def test_help_advertises_only_commands_that_work():
     res = CliRunner().invoke(cli, ["--help"])
     assert res.exit_code == 0
-    assert "run --year" not in res.output  # a year with the inversion is refused (92-day limit)
+    # a year with the inversion is refused (92-day limit); without it, it runs streamed
+    assert "run --year 2023 --no-inversion" in res.output
+    assert "run --year 2023 " not in res.output.replace("run --year 2023 --no-inversion", "")
     for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
         assert f"  {command}" in res.output
 

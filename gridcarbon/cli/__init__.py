@@ -24,15 +24,13 @@ from gridcarbon.cli.options import (
     overwrite_option,
     period_options,
     region_option,
+    resume_option,
 )
 from gridcarbon.errors import GridcarbonError
 
 __all__ = ["main", "cli"]
 
 log = logging.getLogger("gridcarbon")
-
-#: Periods longer than this (62 days) are streamed month by month instead of held in memory.
-STREAM_ABOVE_HOURS = 24 * 62
 
 #: Exit statuses (also in ``gridcarbon --help`` and the README).
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
@@ -141,6 +139,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     Or stage by stage:
         gridcarbon grid -o prior-run          # prior grids (NetCDF, GeoTIFF, optional Zarr)
         gridcarbon grid --year 2023 --format zarr -o prior-2023   # a year, streamed
+        gridcarbon run --year 2023 --no-inversion -o year-2023    # a year's prior, zones, map
         gridcarbon config -o my.yaml          # every setting, explained, to edit
         gridcarbon run --config my.yaml
 
@@ -189,22 +188,27 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
     help="Output formats (repeatable; default from the config: netcdf and geotiff).",
 )
 @overwrite_option
+@resume_option
 @click.pass_context
-def grid_command(ctx, config_path, start, end, year, region, out, formats, overwrite) -> None:
+def grid_command(
+    ctx, config_path, start, end, year, region, out, formats, overwrite, resume
+) -> None:
     """Build the hourly prior emission grids and write them.
 
     Writes prior.nc (CF-1.10 NetCDF, kg h-1 per cell, area sources plus a point-source table),
     prior_totals.tif (period totals, one band per species, area + point sources),
     prior.zarr with --format zarr, prior_point_sources.csv and config.yaml.  Periods longer than
-    two months are streamed month by month (through a Zarr store) so memory stays bounded.
+    two months are streamed month by month into prior.zarr (always written for them) so memory
+    stays bounded, resumable with --resume after an interruption.
     """
     from gridcarbon.io import atomic_directory
     from gridcarbon.pipeline import (
         build_prior,
+        is_streamed,
         plan_run,
         prior_summary,
+        run_streamed,
         write_prior,
-        write_prior_streamed,
     )
 
     cfg = load_cli_config(config_path, start, end, year, region)
@@ -213,22 +217,27 @@ def grid_command(ctx, config_path, start, end, year, region, out, formats, overw
         cfg.output.formats = list(formats)
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
-    streamed = _period_hours(cfg) > STREAM_ABOVE_HOURS
-    plan = plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs, streamed=streamed)
+    if resume or is_streamed(cfg):
+        result = run_streamed(
+            cfg,
+            out_dir,
+            stages=(),
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            inputs=inputs,
+            summary_layout="grid",
+        )
+        _echo_summary(result.summary, out_dir)
+        return
+    plan = plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs)
     with atomic_directory(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         (tmp / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        if streamed:
-            _, summary = write_prior_streamed(cfg, tmp, progress=progress, scenario=plan.scenario)
-        else:
-            ds = build_prior(cfg, plan.scenario, progress=progress)
-            write_prior(cfg, ds, tmp)
-            summary = prior_summary(ds)
+        ds = build_prior(cfg, plan.scenario, progress=progress)
+        write_prior(cfg, ds, tmp)
+        summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _echo_summary(summary, out_dir)
-
-
-def _period_hours(cfg) -> int:
-    return 24 * ((cfg.period.end - cfg.period.start).days + 1)
 
 
 def _echo_summary(summary: dict, out_dir: Path) -> None:
@@ -256,15 +265,29 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @region_option
 @out_option()
 @overwrite_option
+@resume_option
+@click.option(
+    "--no-inversion",
+    is_flag=True,
+    help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map; "
+    "needed for periods longer than two months, which run streamed month by month.",
+)
 @click.pass_context
-def run_command(ctx, config_path, start, end, year, region, out, overwrite) -> None:
+def run_command(
+    ctx, config_path, start, end, year, region, out, overwrite, resume, no_inversion
+) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
+    Periods longer than two months without the inversion (e.g. --year 2023 --no-inversion) run
+    streamed month by month into OUT.partial/, renamed to OUT at the end; --resume continues an
+    interrupted one.
     """
     from gridcarbon.pipeline import prior_summary, run
 
     cfg = load_cli_config(config_path, start, end, year, region)
+    if no_inversion:
+        cfg.inversion.enabled = False
     inputs = [config_path] if config_path else []
     result = run(
         cfg,
@@ -272,8 +295,10 @@ def run_command(ctx, config_path, start, end, year, region, out, overwrite) -> N
         overwrite=overwrite,
         progress=ctx.obj["progress"],
         inputs=inputs,
+        resume=resume,
     )
-    _echo_summary(prior_summary(result.prior), result.out_dir)
+    summary = result.summary if result.summary is not None else prior_summary(result.prior)
+    _echo_summary(summary, result.out_dir)
     for stage, seconds in result.timings.items():
         click.echo(f"  stage {stage:10s} {seconds:6.1f} s")
     if "map" in result.files or "maps" in result.stages:

@@ -22,6 +22,7 @@ __all__ = [
     "out_option",
     "overwrite_option",
     "region_option",
+    "resume_option",
     "load_cli_config",
     "output_folder",
 ]
@@ -107,6 +108,13 @@ overwrite_option = click.option(
     "--overwrite",
     is_flag=True,
     help="Replace what gridcarbon wrote there before (never files it did not write).",
+)
+
+resume_option = click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted long (streamed) run from OUT.partial/: refused if the "
+    "configuration, the version or an input file changed; on a finished run, nothing to do.",
 )
 
 

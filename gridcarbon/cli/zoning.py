@@ -48,7 +48,13 @@ def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite
     from gridcarbon.io import open_grids
     from gridcarbon.io.inputs import check_input_file
     from gridcarbon.io.runfolder import deferred_signals, output_set
-    from gridcarbon.pipeline import check_memory, zone_report, zoning_inputs
+    from gridcarbon.pipeline import (
+        STREAM_ABOVE_HOURS,
+        check_memory,
+        month_blocks,
+        zone_report,
+        zoning_inputs,
+    )
     from gridcarbon.zoning.report import output_names
 
     config = load_config(config_path)
@@ -69,13 +75,25 @@ def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite
         grids = open_grids(grids_path)
         zoning = zoning_inputs(config, GridSpec.from_dataset(grids))
         cells = grids.sizes["y"] * grids.sizes["x"]
-        check_memory(config, cells, grids.sizes["time"], len(zoning.units), ("zoning",))
-        with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
-            grids = grids.load()
+        hours = grids.sizes["time"]
+        # long grids (a year's store) are read and tallied month by month, never whole
+        long = hours > STREAM_ABOVE_HOURS
+        in_memory = min(hours, 24 * 31) if long else hours
+        check_memory(config, cells, in_memory, len(zoning.units), ("zoning",), tally_hours=hours)
+        blocks = month_blocks(grids) if long else None
+        if not long:
+            with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write
+                grids = grids.load()
         # the posterior carries the σ of every species' emissions
         kind = "posterior" if any(f"{s}_std" in grids for s in config.species) else "prior"
         result, files = zone_report(
-            config, grids, zoning, tmp, grids_kind=kind, grids_path=Path(grids_path)
+            config,
+            grids,
+            zoning,
+            tmp,
+            grids_kind=kind,
+            grids_path=Path(grids_path),
+            blocks=blocks,
         )
     click.echo(f"{len(result.units)} units; outputs in {out_dir}:")
     for name in files:

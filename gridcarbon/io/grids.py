@@ -270,14 +270,18 @@ def write_geotiff(
     return path
 
 
-def open_grids(path: str | Path) -> xr.Dataset:
-    """Open emission grids written by gridcarbon (NetCDF file or Zarr store)."""
+def open_grids(path: str | Path, chunked: bool = True) -> xr.Dataset:
+    """Open emission grids written by gridcarbon (NetCDF file or Zarr store).
+
+    ``chunked``: a Zarr store's arrays as dask arrays (reductions run chunk by chunk); False:
+    lazily indexed arrays, so that a selection (e.g. a month) is read straight into one array.
+    """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"grids {str(path)!r} do not exist; write them with `gridcarbon grid`")
     try:
         if path.is_dir():
-            ds = xr.open_zarr(path, consolidated=None)
+            ds = xr.open_zarr(path, consolidated=None, chunks={} if chunked else None)
         else:
             ds = xr.open_dataset(path, engine="netcdf4")
     except Exception as exc:  # the backends raise many kinds of error for a wrong file

@@ -86,19 +86,22 @@ def estimate_memory(
     units: int = 0,
     inversion: bool = False,
     zones: bool = False,
+    tally_hours: int | None = None,
 ) -> MemoryEstimate:
     """Estimated peak memory of a run (module docstring: the calibration).
 
     Parameters
     ----------
     cells : grid cells (ny × nx)
-    hours : hours in the period
+    hours : hours of grids in memory at once (the period; one month when streamed)
     species : species gridded
     units : control units tallied (0 without zones)
     inversion, zones : whether those stages run
+    tally_hours : hours of the hourly zone tally, which covers the whole period even when the
+        grids are streamed (default: ``hours``)
     """
     prior = float(cells) * hours * species * 4
-    tally = float(units) * hours * species * 8
+    tally = float(units) * (hours if tally_hours is None else tally_hours) * species * 8
     terms = {"prior": PRIOR_PER_PRIOR_BYTE * prior}
     if inversion:
         terms["inversion"] = INVERSION_PER_PRIOR_BYTE * prior

@@ -53,6 +53,7 @@ from gridcarbon.errors import GridcarbonError, OutputExistsError
 __all__ = [
     "MANIFEST_NAME",
     "PARTIAL_MARKER",
+    "PARTIAL_SUFFIX",
     "OutputError",
     "OutputBusyError",
     "RenameUnsupported",
@@ -61,6 +62,8 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "output_set",
+    "partial_folder",
+    "resumable_directory",
     "check_folder_target",
     "check_output_folder",
     "check_output_set",
@@ -713,6 +716,59 @@ def atomic_directory(
                 _publish_folder(tmp, path, overwrite)
         finally:
             _drop_temp(tmp)
+
+
+#: The suffix of the fixed folder a resumable run fills before it is renamed into place.
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_folder(path: str | Path) -> Path:
+    """The fixed folder ``<path>.partial`` a resumable run into ``path`` fills."""
+    path = Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+@contextlib.contextmanager
+def resumable_directory(
+    path: str | Path,
+    overwrite: bool = False,
+    resume: bool = False,
+    inputs: Iterable[str | Path] = (),
+) -> Iterator[tuple[Path, bool]]:
+    """Yield ``(<path>.partial, fresh)``: the fixed folder a resumable run fills, and whether it
+    was made now (False: a partial run continued with ``resume``); on success it becomes
+    ``path`` (published like :func:`atomic_directory`'s folder, a manifest listing everything).
+
+    Unlike :func:`atomic_directory`, a failed, killed or interrupted run leaves the partial folder
+    in place for ``resume``; nothing in it is deleted.  Refused before any work: the targets of
+    :func:`check_folder_target`, another process writing ``path`` (the lock), an existing
+    ``path`` without ``overwrite`` (or with entries gridcarbon did not write), and an existing
+    partial folder without ``resume`` (continue it, or remove it yourself).
+    """
+    path = check_folder_target(path, inputs)
+    partial = check_folder_target(partial_folder(path), inputs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_os_error(exc, path.parent) from None
+    with _locked(path):
+        _check_replaceable(path, overwrite)
+        fresh = not partial.exists()
+        if not fresh and not resume:
+            raise OutputExistsError(
+                f"{str(partial)!r} holds an unfinished run into {str(path)!r}; continue it with "
+                "--resume (resume=True), or remove that folder yourself to start afresh"
+            )
+        if fresh:
+            try:
+                os.mkdir(partial)
+            except OSError as exc:
+                raise _output_os_error(exc, path.parent) from None
+        (partial / PARTIAL_MARKER).write_text(f"{os.getpid()}\n", encoding="ascii")
+        with _disk_full_named(path):
+            yield partial, fresh
+        with deferred_signals():
+            _publish_folder(partial, path, overwrite)
 
 
 @contextlib.contextmanager

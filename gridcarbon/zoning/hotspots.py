@@ -24,7 +24,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -274,6 +274,7 @@ def hotspot_level(
     emerging: bool = False,
     totals: dict[str, np.ndarray] | None = None,
     keep_z: bool = True,
+    fields: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> xr.Dataset:
     """Hotspot z, BH bins, co-location and baselines of every species at one time ``level``.
 
@@ -286,6 +287,9 @@ def hotspot_level(
     emerging : also run the emerging-hotspot analysis over the bins (needs ≥ 10 bins)
     totals : species → hourly ``total_grid`` arrays, to avoid recomputing them per level
     keep_z : keep the z-scores in the Dataset (False drops them after binning to save space)
+    fields : species → ``(fields (nbin, ny, nx), Beijing bin labels)`` at ``level``, already
+        summed (e.g. month by month from a store, :func:`gridcarbon.zoning.stage.stream_fields`);
+        then the grids' emission variables are not read
 
     Returns
     -------
@@ -309,8 +313,11 @@ def hotspot_level(
     zs: dict[str, np.ndarray] = {}
     labels = None
     for s in species:
-        fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
-        z = statistic_z(cfg.hotspot_statistic, fields, mask, cfg.gi_radius_m, cell)
+        if fields is not None:
+            level_fields, labels = fields[s]
+        else:
+            level_fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
+        z = statistic_z(cfg.hotspot_statistic, level_fields, mask, cfg.gi_radius_m, cell)
         b = fdr_bins(z, mask, cfg.fdr_levels)
         bins[s] = b
         hot[s] = b >= cfg.hotspot_min_bin
@@ -503,6 +510,7 @@ def unit_hotspot_table(
     hour: xr.Dataset | None,
     species: Sequence[str],
     cell_area_m2: float,
+    daily: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
 ) -> pd.DataFrame:
     """Per-unit hotspot figures from the daily (and, if given, hourly) hotspot Datasets.
 
@@ -517,6 +525,10 @@ def unit_hotspot_table(
     ``coloc_<all>_any_hours`` (hours with any co-location in the unit); ``pathway``/
     ``pathway_zh``.  ``<all>`` is the set of every species: ``all``, or the pair's stem for two
     species (:func:`whole_set_name`).
+
+    ``daily``: species → (area sources summed to Beijing days ``(ndays, ny, nx)`` kg, point
+    sources summed to days ``(ndays, npoints)`` kg or None), already computed (e.g. month by
+    month from a store); then the grids' emission variables are not read.
     """
     A = np.asarray(F.sum(axis=1)).ravel()
     whole = whole_set_name(species)
@@ -533,7 +545,6 @@ def unit_hotspot_table(
         point_cell = grids["point_row"].values.astype(np.int64) * grids.sizes["x"] + grids[
             "point_col"
         ].values.astype(np.int64)
-    from gridcarbon.grids.dataset import point_variable
 
     for combo in colocation_sets(species):
         name = set_name(combo)
@@ -554,12 +565,10 @@ def unit_hotspot_table(
             )
         if name == whole:
             for s in species:
-                area_day, _ = species_fields_area(grids, s)
-                pv = None
-                if point_variable(s) in grids and point_unit is not None:
-                    pv, _ = aggregate_time(
-                        grids[point_variable(s)].values, grids["time"].values, "day", axis=0
-                    )
+                if daily is not None:
+                    area_day, pv = daily[s]
+                else:
+                    area_day, pv = daily_area_and_points(grids, s, point_unit is not None)
                 num = _emission_in_coloc(F, area_day, flag, point_unit, point_cell, pv)
                 total = sparse_time_matmul(F, area_day.reshape(nd, -1)).sum(axis=0)
                 if pv is not None:
@@ -598,6 +607,22 @@ def unit_hotspot_table(
     out["pathway"] = [p[0] for p in pw]
     out["pathway_zh"] = [p[1] for p in pw]
     return out
+
+
+def daily_area_and_points(
+    grids: xr.Dataset, species: str, with_points: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Area sources summed to Beijing days ``(ndays, ny, nx)`` kg and, with ``with_points`` and
+    a point variable, the point sources summed to days ``(ndays, npoints)`` kg (else None)."""
+    from gridcarbon.grids.dataset import point_variable
+
+    area_day, _ = species_fields_area(grids, species)
+    pv = None
+    if with_points and point_variable(species) in grids:
+        pv, _ = aggregate_time(
+            grids[point_variable(species)].values, grids["time"].values, "day", axis=0
+        )
+    return area_day, pv
 
 
 def species_fields_area(grids: xr.Dataset, species: str) -> tuple[np.ndarray, np.ndarray]:

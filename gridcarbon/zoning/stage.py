@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
@@ -24,16 +26,29 @@ from gridcarbon.contracts import PosteriorCovariance, ZoningResult
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.species import Species
 from gridcarbon.zoning.emerging import MIN_BINS
-from gridcarbon.zoning.hotspots import hotspot_level, statistic, unit_hotspot_table
+from gridcarbon.zoning.hotspots import (
+    daily_area_and_points,
+    hotspot_level,
+    species_fields,
+    statistic,
+    unit_hotspot_table,
+)
 from gridcarbon.zoning.normalise import control_units
-from gridcarbon.zoning.overlay import CoverageCache, overlay_units
+from gridcarbon.zoning.overlay import CoverageCache, Overlay, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
-from gridcarbon.zoning.tally import diurnal_profile, period_table, rollup, tally_at, zone_tally
+from gridcarbon.zoning.tally import (
+    beijing_labels,
+    diurnal_profile,
+    period_table,
+    rollup,
+    tally_at,
+    zone_tally,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import shapely
 
-__all__ = ["run_zoning", "species_names"]
+__all__ = ["StreamedFields", "run_zoning", "species_names", "stream_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +76,114 @@ def species_names(grids: xr.Dataset, species: tuple[Species, ...]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class StreamedFields:
+    """What the zoning stage reads of the grids, summed block by block (e.g. month by month from
+    a store): the hourly unit tally, the day and month totals per cell (area + points) for the
+    hotspot levels, and the daily area and point sums for the unit table."""
+
+    tally: xr.Dataset
+    day: dict[str, tuple[np.ndarray, np.ndarray]]
+    month: dict[str, tuple[np.ndarray, np.ndarray]]
+    daily: dict[str, tuple[np.ndarray, np.ndarray | None]]
+
+
+def stream_fields(
+    blocks: Iterable[xr.Dataset],
+    overlay: Overlay,
+    units: pd.DataFrame,
+    names: list[str],
+    time: np.ndarray,
+) -> StreamedFields:
+    """Tally and sum consecutive blocks of the grids in one pass, each block in memory once.
+
+    Every block must hold whole Beijing months (the months of a period), so each day and month
+    bin is summed from one block in the same order as from the whole period: the results equal
+    those of the in-memory path bit for bit.  ``time``: the hours of all blocks together (the
+    hourly tally is filled in place, never held twice).
+    """
+    from gridcarbon.grids.dataset import total_grid
+
+    tally: xr.Dataset | None = None
+    at = 0
+    n_days = np.unique(beijing_labels(time, "day")).size
+    day_at = 0
+    # the day-level arrays are filled in place (the period's days are known from ``time``)
+    days: dict[tuple[str, str], np.ndarray] = {}
+    parts: dict[str, dict[str, list]] = {
+        s: {"day_t": [], "month": [], "month_t": [], "pts": []} for s in names
+    }
+
+    def put(key: tuple[str, str], values: np.ndarray) -> None:
+        if key not in days:
+            days[key] = np.empty((n_days, *values.shape[1:]), values.dtype)
+        days[key][day_at : day_at + values.shape[0]] = values
+
+    for block in blocks:
+        part = zone_tally(block, overlay, units, names)
+        n = part.sizes["time"]
+        if tally is None:
+            tally = _empty_like_along_time(part, time)
+        if not np.array_equal(time[at : at + n], part["time"].values):
+            raise InputDataError(
+                f"block {at}..{at + n} of the grids is not at the hours the period has there"
+            )
+        for name, var in part.data_vars.items():
+            axis = var.dims.index("time")
+            index = [slice(None)] * var.ndim
+            index[axis] = slice(at, at + n)
+            tally[name].values[tuple(index)] = var.values
+        at += n
+        del part
+        nd = 0
+        for s in names:
+            # float64 once: the day and month sums would each convert it again
+            total = total_grid(block, s).values.astype(np.float64)
+            p = parts[s]
+            f, labels = species_fields(block, s, "day", total)
+            put((s, "day"), f)
+            p["day_t"].append(labels)
+            nd = labels.size
+            f, labels = species_fields(block, s, "month", total)
+            p["month"].append(f)
+            p["month_t"].append(labels)
+            del total, f
+            area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
+            put((s, "area"), area)
+            if pts is not None:
+                put((s, "pts"), pts)
+            del area, pts
+        day_at += nd
+    if tally is None or at != time.size or day_at != n_days:
+        raise InputDataError(f"the blocks of the grids hold {at} of the period's {time.size} hours")
+    return StreamedFields(
+        tally=tally,
+        day={s: (days[(s, "day")], np.concatenate(parts[s]["day_t"])) for s in names},
+        month={
+            s: (np.concatenate(parts[s]["month"]), np.concatenate(parts[s]["month_t"]))
+            for s in names
+        },
+        daily={s: (days[(s, "area")], days.get((s, "pts"))) for s in names},
+    )
+
+
+def _empty_like_along_time(part: xr.Dataset, time: np.ndarray) -> xr.Dataset:
+    """``part`` with its ``time`` axis replaced by ``time``, the time-dependent data unset."""
+    data = {}
+    for name, var in part.data_vars.items():
+        shape = tuple(
+            time.size if d == "time" else n for d, n in zip(var.dims, var.shape, strict=True)
+        )
+        # the memory layout of ``part``'s array (the tally's are transposed views): sums over
+        # an axis then run in the same order as on the in-memory tally, to the last bit
+        outer_first = np.argsort([-stride for stride in var.values.strides], kind="stable")
+        base = np.empty(tuple(shape[i] for i in outer_first), var.dtype)
+        data[name] = (var.dims, base.transpose(np.argsort(outer_first)), var.attrs)
+    out = xr.Dataset(data, coords={**part.drop_vars("time").coords, "time": ("time", time)})
+    out.attrs = part.attrs
+    return out
+
+
 def run_zoning(
     grids: xr.Dataset,
     units: gpd.GeoDataFrame,
@@ -74,6 +197,7 @@ def run_zoning(
     grids_kind: Literal["prior", "posterior"] = "prior",
     qa: UnitsQA | None = None,
     coverage_cache: CoverageCache | None = None,
+    blocks: Iterable[xr.Dataset] | None = None,
 ) -> ZoningResult:
     """Every zoning result, in memory.
 
@@ -106,6 +230,12 @@ def run_zoning(
     coverage_cache : CoverageCache, optional
         Where coverage matrices are kept between runs (e.g.
         :class:`gridcarbon.io.coverage_cache.CoverageCacheDir`); None computes it.
+    blocks : iterable of xr.Dataset, optional
+        The grids' emission data in consecutive blocks of whole Beijing months (e.g. read month
+        by month from a store; :func:`stream_fields`): then ``grids`` (e.g. the store opened
+        lazily) gives only the grid, region and point sources, and one block is in memory at a
+        time.  The results equal the in-memory path's; the hourly hotspots
+        (``config.hourly_hotspots``) are not computed this way (a warning says so).
 
     Returns
     -------
@@ -143,7 +273,12 @@ def run_zoning(
     timings["overlay"] = _time.perf_counter() - t
 
     t = _time.perf_counter()
-    tally = zone_tally(grids, overlay, units, names)
+    streamed = None
+    if blocks is None:
+        tally = zone_tally(grids, overlay, units, names)
+    else:
+        streamed = stream_fields(blocks, overlay, units, names, grids["time"].values)
+        tally = streamed.tally
     tally_day = tally_at(tally, "day", names)
     tally_month = tally_at(tally, "month", names)
     table = period_table(tally, names, units)
@@ -178,11 +313,25 @@ def run_zoning(
             n_days,
             MIN_BINS,
         )
-    totals = {s: total_grid(grids, s).values for s in names}
     hotspots: dict[str, xr.Dataset] = {}
-    hotspots["day"] = hotspot_level(grids, "day", config, names, emerging=emerging, totals=totals)
-    hotspots["month"] = hotspot_level(grids, "month", config, names, totals=totals)
-    if config.hourly_hotspots:
+    if streamed is not None:
+        totals = None
+        hotspots["day"] = hotspot_level(
+            grids, "day", config, names, emerging=emerging, fields=streamed.day
+        )
+        hotspots["month"] = hotspot_level(grids, "month", config, names, fields=streamed.month)
+        if config.hourly_hotspots:
+            log.warning(
+                "hourly hotspots are not computed for grids read block by block (a long "
+                "period): the daily and monthly hotspots are; run a month for hourly ones"
+            )
+    else:
+        totals = {s: total_grid(grids, s).values for s in names}
+        hotspots["day"] = hotspot_level(
+            grids, "day", config, names, emerging=emerging, totals=totals
+        )
+        hotspots["month"] = hotspot_level(grids, "month", config, names, totals=totals)
+    if config.hourly_hotspots and streamed is None:
         hotspots["hour"] = hotspot_level(
             grids, "hour", config, names, totals=totals, keep_z=config.hourly_z
         )
@@ -202,6 +351,7 @@ def run_zoning(
         hotspots.get("hour"),
         names,
         grid.cell_area,
+        daily=None if streamed is None else streamed.daily,
     )
     table = table.merge(hot_table, on="unit_code")
     gdf = gpd.GeoDataFrame(units.merge(table, on="unit_code"), geometry="geometry", crs=units.crs)

@@ -1,0 +1,155 @@
+"""Long periods, streamed: a prior-only year end to end, and the year store's chunking and codec.
+
+Run:  python benchmarks/bench_scale.py [--part year|store|all] [--months 3] [--out DIR]
+
+1. ``--part year``: ``gridcarbon run --year 2023 --no-inversion`` (prior month by month into the
+   Zarr store, zone tallies and daily/monthly hotspots from the store, GeoTIFF, NetCDF copy,
+   map) in a child process: wall time and the child's peak RSS (``getrusage``), the store's
+   size against the raw size of its arrays.
+2. ``--part store``: the first ``--months`` months of the default prior written into stores of
+   each chunking (24 h × the whole grid, 24 h × 64 × 64 tiles) and codec (Blosc-LZ4, Blosc-Zstd):
+   write time, size against raw, and the zone tallies read month by month from the store, cold
+   (the store's pages dropped from the page cache with ``posix_fadvise``) and warm.
+
+It takes minutes (a year: many); the machine should be quiet.  The figures go to docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gridcarbon.config import RunConfig  # noqa: E402
+from gridcarbon.grids.prior import period_hours  # noqa: E402
+from gridcarbon.io.coverage_cache import CoverageCacheDir  # noqa: E402
+from gridcarbon.io.year_store import consolidate_store, create_store, write_month  # noqa: E402
+from gridcarbon.pipeline import default_scenario, iter_prior, plan_run  # noqa: E402
+from gridcarbon.zoning.overlay import overlay_units  # noqa: E402
+from gridcarbon.zoning.tally import zone_tally  # noqa: E402
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def raw_bytes(path: Path) -> int:
+    with xr.open_zarr(path, consolidated=True) as ds:
+        return int(sum(ds[v].nbytes for v in ds.variables))
+
+
+def drop_cache(path: Path) -> None:
+    """Drop the store's pages from the page cache (a cold read without root's drop_caches)."""
+    for f in path.rglob("*"):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def bench_year(out: Path) -> None:
+    target = out / "year-2023"
+    shutil.rmtree(target, ignore_errors=True)
+    cmd = [sys.executable, "-m", "gridcarbon.cli", "run", "--year", "2023", "--no-inversion"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t = time.perf_counter()
+    proc = subprocess.run([*cmd, "-o", str(target)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"the year run failed:\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6  # kB → GB
+    store = target / "prior.zarr"
+    size, raw = folder_bytes(store), raw_bytes(store)
+    print("\n## Prior-only year (gridcarbon run --year 2023 --no-inversion)\n")
+    print(f"wall {wall:.0f} s; peak RSS {peak:.2f} GB (target <= 2.5 GB)")
+    print(f"store {size / 1e9:.2f} GB for {raw / 1e9:.2f} GB raw ({100 * size / raw:.0f} %)")
+    print(proc.stdout.strip())
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def bench_store(months: int, out: Path) -> None:
+    config = RunConfig()
+    config.period.start = dt.date(2023, 1, 1)
+    end_month = dt.date(2023, months + 1, 1) if months < 12 else dt.date(2024, 1, 1)
+    config.period.end = end_month - dt.timedelta(days=1)
+    plan = plan_run(config, stages=("zoning",), streamed=True)
+    scenario = plan.scenario or default_scenario(config, with_units=True)
+    hours = period_hours(config.period)[0]
+    parts = list(iter_prior(config, scenario))
+    overlay = overlay_units(parts[0], plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir))
+    names = list(config.species)
+    print(f"\n## Store chunking and codec ({months} months, {hours.size} hours, default grid)\n")
+    print(
+        "| chunks (time × y × x) | codec | write s | size GB | % of raw | tally cold s | warm s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for tile, codec in ((None, "lz4"), (None, "zstd"), (64, "lz4"), (64, "zstd")):
+        path = out / f"store-{tile}-{codec}.zarr"
+        shutil.rmtree(path, ignore_errors=True)
+        t = time.perf_counter()
+        create_store(parts[0], hours.values, path, codec=codec, tile=tile)
+        start = 0
+        for part in parts:
+            write_month(path, part, start)
+            start += part.sizes["time"]
+        consolidate_store(path)
+        write_s = time.perf_counter() - t
+        size, raw = folder_bytes(path), raw_bytes(path)
+        reads = []
+        for cold in (True, False):
+            if cold:
+                drop_cache(path)
+            t = time.perf_counter()
+            with xr.open_zarr(path, consolidated=True) as ds:
+                at = 0
+                for part in parts:
+                    n = part.sizes["time"]
+                    zone_tally(ds.isel(time=slice(at, at + n)).load(), overlay, None, names)
+                    at += n
+            reads.append(time.perf_counter() - t)
+        shape = "24 × 157 × 163" if tile is None else f"24 × {tile} × {tile}"
+        print(
+            f"| {shape} | {codec} | {write_s:.1f} | {size / 1e9:.3f} | {100 * size / raw:.0f} | "
+            f"{reads[0]:.1f} | {reads[1]:.1f} |"
+        )
+        shutil.rmtree(path, ignore_errors=True)
+    t = time.perf_counter()
+    for part in parts:
+        zone_tally(part, overlay, None, names)
+    print(f"\nzone tallies of the same months from memory: {time.perf_counter() - t:.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["year", "store", "all"], default="all")
+    ap.add_argument("--months", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temp one)")
+    args = ap.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="gridcarbon-scale-"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores")
+    if args.part in ("store", "all"):
+        bench_store(args.months, out)
+    if args.part in ("year", "all"):
+        bench_year(out)
+    if args.out is None:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""A long period's emission grids in one Zarr store, filled month by month, and the state of a
+resumable run folder.
+
+The store is created whole first (every variable, the full time axis, one chunking for the data
+and the time bounds: :data:`TIME_CHUNK` hours, so that no chunk straddles a month of a period
+that starts at a Beijing midnight), then each month is written into its own region with
+``to_zarr(region=...)``.  A month is done only when its **completion marker** exists: a small
+JSON file in the run's ``_markers/`` folder written after the month's data, naming the month, its
+hours and the run's fingerprint (configuration, version, inputs).  Zarr does not store chunks
+that hold only the fill value, so a missing chunk reads as fill; the marker, not the data, is the
+proof.  The metadata are consolidated once, when every month is there.
+
+A resumable run folder (``OUT.partial/``) holds :data:`RUN_STATE`: the fingerprint the run was
+started with.  ``--resume`` continues it only if the fingerprint is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from gridcarbon._version import __version__
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.io.cf import cf_dataset, cf_encoding, merge_encoding
+from gridcarbon.io.provenance import file_sha256
+from gridcarbon.io.runfolder import atomic_path, atomic_write, deferred_signals
+
+__all__ = [
+    "CODECS",
+    "MARKERS",
+    "RUN_STATE",
+    "TIME_CHUNK",
+    "RunFingerprint",
+    "check_resumable",
+    "consolidate_store",
+    "create_store",
+    "done_months",
+    "read_run_state",
+    "run_fingerprint",
+    "write_marker",
+    "write_month",
+    "write_run_state",
+]
+
+#: Hours per time chunk of every time-dependent array, data and bounds alike.
+TIME_CHUNK = 24
+#: The folder of completion markers inside a run folder.
+MARKERS = "_markers"
+#: The file of a run folder naming the fingerprint the run was started with.
+RUN_STATE = ".gridcarbon-run.json"
+
+
+def _codec(name: str):
+    import numcodecs
+
+    if name == "lz4":
+        return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
+    if name == "zstd":
+        return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE)
+    raise ConfigError(f"unknown Zarr codec {name!r}; use one of {sorted(CODECS)}")
+
+
+#: The codecs a store can be written with (docs/scale.md compares them).
+CODECS = ("lz4", "zstd")
+
+
+# -- fingerprint ---------------------------------------------------------------------------------
+RunFingerprint = dict[str, Any]
+
+
+def run_fingerprint(config_text: str, input_files: Iterable[str | Path]) -> RunFingerprint:
+    """What a resumed run must share with the run it continues: the configuration (SHA-256 of its
+    YAML), gridcarbon's version and the SHA-256 of every input file (by path)."""
+    files = sorted({str(Path(p).resolve()) for p in input_files if p is not None})
+    return {
+        "config_sha256": hashlib.sha256(config_text.encode("utf-8")).hexdigest(),
+        "gridcarbon_version": __version__,
+        "inputs_sha256": {p: file_sha256(p) for p in files if Path(p).is_file()},
+    }
+
+
+def write_run_state(folder: Path, fingerprint: RunFingerprint, config_text: str) -> Path:
+    """Write the run's fingerprint (and its configuration, for the reader) into ``folder``."""
+    doc = {"fingerprint": fingerprint, "config": config_text}
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    return atomic_write(
+        folder / RUN_STATE, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=True
+    )
+
+
+def read_run_state(folder: Path) -> RunFingerprint | None:
+    """The fingerprint a run folder was started with; None when it has none."""
+    path = folder / RUN_STATE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(
+            f"{str(path)!r} is not a run state gridcarbon wrote ({exc}); remove the folder "
+            f"{str(folder)!r} yourself and start the run again"
+        ) from None
+
+
+def check_resumable(folder: Path, fingerprint: RunFingerprint) -> None:
+    """Refuse (:class:`~gridcarbon.errors.ConfigError`) to continue the run in ``folder`` when
+    its configuration, the version or an input file changed since it was started."""
+    old = read_run_state(folder)
+    if old is None:
+        raise ConfigError(
+            f"{str(folder)!r} holds no run state ({RUN_STATE}); it was not started by a "
+            "resumable gridcarbon run — choose another output folder"
+        )
+    changed = []
+    if old.get("config_sha256") != fingerprint["config_sha256"]:
+        changed.append("the configuration")
+    if old.get("gridcarbon_version") != fingerprint["gridcarbon_version"]:
+        changed.append(
+            f"the gridcarbon version ({old.get('gridcarbon_version')} → "
+            f"{fingerprint['gridcarbon_version']})"
+        )
+    before, now = old.get("inputs_sha256", {}), fingerprint["inputs_sha256"]
+    files = sorted(p for p in set(before) | set(now) if before.get(p) != now.get(p))
+    if files:
+        changed.append("the input file(s) " + ", ".join(repr(p) for p in files[:5]))
+    if changed:
+        raise ConfigError(
+            f"cannot resume the run in {str(folder)!r}: " + " and ".join(changed) + " changed "
+            "since it was started; run again with the original ones, or remove that folder "
+            "yourself and start afresh"
+        )
+
+
+# -- markers -------------------------------------------------------------------------------------
+def _fingerprint_digest(fingerprint: RunFingerprint) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
+
+
+def write_marker(
+    folder: Path, month: str, hours: tuple[int, int], fingerprint: RunFingerprint
+) -> Path:
+    """Record that ``month`` (``YYYY-MM``, store hours ``hours`` = [start, stop)) is written."""
+    doc = {
+        "month": month,
+        "hours": list(hours),
+        "gridcarbon_version": fingerprint["gridcarbon_version"],
+        "config_sha256": fingerprint["config_sha256"],
+        "run": _fingerprint_digest(fingerprint),
+    }
+    (folder / MARKERS).mkdir(exist_ok=True)
+    text = json.dumps(doc, indent=1) + "\n"
+    return atomic_write(
+        folder / MARKERS / f"{month}.json",
+        lambda tmp: tmp.write_text(text, encoding="utf-8"),
+        overwrite=True,
+    )
+
+
+def done_months(folder: Path, fingerprint: RunFingerprint) -> dict[str, tuple[int, int]]:
+    """The months whose marker in ``folder`` names this run (month → store hours)."""
+    out: dict[str, tuple[int, int]] = {}
+    digest = _fingerprint_digest(fingerprint)
+    for path in sorted((folder / MARKERS).glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # an unreadable marker proves nothing: the month is written again
+        if isinstance(doc, dict) and doc.get("run") == digest:
+            out[str(doc["month"])] = (int(doc["hours"][0]), int(doc["hours"][1]))
+    return out
+
+
+# -- the store -----------------------------------------------------------------------------------
+def _time_vars(ds: xr.Dataset) -> list[str]:
+    return [str(v) for v in ds.variables if "time" in ds[v].dims and v != "time"]
+
+
+def _prepared(part: xr.Dataset) -> xr.Dataset:
+    part = part.copy()
+    for name, coord in part.coords.items():
+        if coord.dtype == object:  # fixed-width unicode for the Zarr backend
+            part.coords[name] = coord.astype(str)
+    return cf_dataset(part, zarr=True)
+
+
+def store_encoding(ds: xr.Dataset, codec: str = "lz4", tile: int | None = None) -> dict:
+    """The encoding of a store: every time-dependent array in chunks of :data:`TIME_CHUNK` hours
+    (``tile`` × ``tile`` cells in space when given, else the whole grid), float data compressed
+    with ``codec``; time in integer hours since 1970."""
+    enc: dict = {}
+    for name in _time_vars(ds):
+        var = ds[name]
+        chunks = tuple(
+            TIME_CHUNK if d == "time" else min(tile, n) if tile and d in ("y", "x") else n
+            for d, n in zip(var.dims, var.shape, strict=True)
+        )
+        enc[name] = {"chunks": chunks}
+        if var.dtype.kind == "f":
+            enc[name].update({"dtype": "float32", "compressors": [_codec(codec)]})
+    hours = {
+        "units": "hours since 1970-01-01 00:00:00",
+        "calendar": "proleptic_gregorian",
+        "dtype": "int64",
+    }
+    enc["time"] = dict(hours)
+    if "time_bnds" in ds:
+        enc["time_bnds"] = {**hours, "chunks": (TIME_CHUNK, 2)}
+    return merge_encoding(cf_encoding(ds, netcdf=False), enc)
+
+
+def create_store(
+    month: xr.Dataset,
+    hours: np.ndarray,
+    path: str | Path,
+    *,
+    attrs: Mapping[str, str] | None = None,
+    codec: str = "lz4",
+    tile: int | None = None,
+) -> Path:
+    """Create the whole store of a period: every variable of ``month`` (one month of the emission
+    Dataset, the template) over all ``hours`` (UTC, hour-beginning), the data not yet written.
+
+    The store appears whole or not at all (built under a temporary name and renamed).  The
+    static variables and the time axis with its bounds are written now; the time-dependent data
+    by :func:`write_month`.
+    """
+    import dask.array as da
+
+    path = Path(path)
+    template = _prepared(month)
+    nt = int(np.asarray(hours).size)
+    full_time = np.asarray(hours, dtype="datetime64[ns]")
+    out = {}
+    for name in _time_vars(template):
+        if name == "time_bnds":
+            continue
+        var = template[name]
+        shape = tuple(nt if d == "time" else n for d, n in zip(var.dims, var.shape, strict=True))
+        chunks = tuple(TIME_CHUNK if d == "time" else -1 for d in var.dims)
+        out[name] = xr.Variable(
+            var.dims, da.zeros(shape, dtype=var.dtype, chunks=chunks), var.attrs, var.encoding
+        )
+    static = template.drop_vars(_time_vars(template) + ["time"])
+    ds = static.assign_coords(time=("time", full_time, template["time"].attrs))
+    ds = ds.assign(out)
+    if "time_bnds" in template:
+        one = np.timedelta64(1, "h")
+        ds["time_bnds"] = (
+            ("time", "nv"),
+            np.stack([full_time, full_time + one], axis=1),
+            template["time_bnds"].attrs,
+        )
+    if attrs is not None:
+        ds.attrs.update(attrs)
+    with atomic_path(path) as tmp, deferred_signals():
+        ds.to_zarr(
+            tmp,
+            mode="w",
+            compute=False,
+            encoding=store_encoding(ds, codec, tile),
+            consolidated=False,
+            zarr_format=2,
+        )
+    return path
+
+
+def write_month(path: str | Path, month: xr.Dataset, start: int) -> None:
+    """Write the time-dependent data of ``month`` into the store at hours ``start`` onwards.
+
+    Whole chunks only: ``start`` and the month's length must be multiples of
+    :data:`TIME_CHUNK`, so no two months share a chunk (and a month rewritten on resume touches
+    no other month's data).
+    """
+    n = month.sizes["time"]
+    if start % TIME_CHUNK or n % TIME_CHUNK:
+        raise InputDataError(
+            f"a month of {n} hours starting at hour {start} does not fill whole {TIME_CHUNK}-hour "
+            "chunks; the period must start and end at Beijing midnight"
+        )
+    part = _prepared(month)
+    keep = [v for v in _time_vars(part) if v != "time_bnds"]
+    part = part[keep].drop_vars([c for c in part[keep].coords if "time" not in part[c].dims])
+    part = part.drop_vars("time")
+    for var in part.variables.values():
+        var.encoding = {}
+    with deferred_signals():  # an interrupt inside xarray's writer dead-locks
+        part.to_zarr(
+            path, region={"time": slice(start, start + n)}, consolidated=False, zarr_format=2
+        )
+
+
+def consolidate_store(path: str | Path) -> None:
+    """Consolidate the store's metadata (once, when every month is written)."""
+    import zarr
+
+    with deferred_signals():
+        zarr.consolidate_metadata(str(path))

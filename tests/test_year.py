@@ -1,0 +1,217 @@
+"""Long periods streamed month by month: resumable runs into ``OUT.partial/``, and zone tallies
+and hotspots from the store equal to the in-memory path.
+
+A small region (:mod:`tests.region`) over a few days across a month boundary stands in for a
+year; ``resume=True`` makes a short period run the streamed way.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import gridcarbon.io.year_store
+import gridcarbon.pipeline
+from gridcarbon.config import RunConfig
+from gridcarbon.errors import ConfigError, OutputExistsError
+from gridcarbon.pipeline import build_prior, month_blocks, plan_run, run_streamed
+from gridcarbon.zoning.stage import run_zoning
+from tests.region import small_region_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each run of the small region takes several seconds
+PERIOD = {"start": "2023-01-30", "end": "2023-02-02"}
+
+
+def _config(**zoning) -> RunConfig:
+    return RunConfig.validate_dict(
+        {
+            "period": PERIOD,
+            "inversion": {"enabled": False},
+            "maps": {"enabled": False},
+            "zoning": {"hourly_hotspots": False, "toroidal_shifts": 19, **zoning},
+            "output": {"formats": ["geotiff"]},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return small_region_scenario()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, scenario):
+    out = tmp_path_factory.mktemp("whole") / "out"
+    run_streamed(_config(), out, resume=True, scenario=scenario)
+    return out
+
+
+def _store(folder: Path) -> xr.Dataset:
+    return xr.open_zarr(folder / "prior.zarr", consolidated=True).load()
+
+
+def _assert_same_run(a: Path, b: Path) -> None:
+    """The stores equal bit for bit, the tallies and the unit tables equal."""
+    xr.testing.assert_identical(_store(a), _store(b))
+    for name in ("zone_tally_hourly.nc", "hotspots_day.nc"):
+        with xr.open_dataset(a / name) as x, xr.open_dataset(b / name) as y:
+            xr.testing.assert_identical(x.load().drop_attrs(), y.load().drop_attrs())
+    pd.testing.assert_frame_equal(
+        pd.read_csv(a / "zone_units.csv"), pd.read_csv(b / "zone_units.csv"), check_exact=True
+    )
+
+
+def test_streamed_run_writes_every_month_and_its_marker(uninterrupted):
+    assert sorted(p.name for p in (uninterrupted / "_markers").iterdir()) == [
+        "2023-01.json",
+        "2023-02.json",
+    ]
+    assert not Path(f"{uninterrupted}.partial").exists()
+    ds = xr.open_zarr(uninterrupted / "prior.zarr", consolidated=True)
+    assert set(ds.chunks["time"]) == {24}
+    # summary.json as `gridcarbon run` writes it (the synergy analyses read its prior period)
+    summary = json.loads((uninterrupted / "summary.json").read_text())
+    assert summary["prior"]["period_utc"] == ["2023-01-29T16:00", "2023-02-02T16:00"]
+    assert summary["stages"] == ["zoning"]
+
+
+def test_fault_between_data_and_marker_then_resume_equals_uninterrupted(
+    tmp_path, scenario, uninterrupted, monkeypatch
+):
+    out = tmp_path / "out"
+    real = gridcarbon.io.year_store.write_marker
+
+    def fault(folder, month, hours, fingerprint):
+        if month == "2023-02":
+            raise RuntimeError("injected fault after the data of 2023-02")
+        return real(folder, month, hours, fingerprint)
+
+    monkeypatch.setattr(gridcarbon.io.year_store, "write_marker", fault)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        run_streamed(_config(), out, scenario=scenario)
+    partial = Path(f"{out}.partial")
+    assert not out.exists() and partial.is_dir()
+    assert sorted(p.name for p in (partial / "_markers").iterdir()) == ["2023-01.json"]
+    monkeypatch.setattr(gridcarbon.io.year_store, "write_marker", real)
+
+    with pytest.raises(OutputExistsError, match="--resume"):  # a partial run is not replaced
+        run_streamed(_config(), out, scenario=scenario, overwrite=True)
+    months = []
+    original = gridcarbon.pipeline.iter_prior
+
+    def counted(config, *args, **kwargs):
+        months.append(str(config.period.start)[:7])
+        return original(config, *args, **kwargs)
+
+    monkeypatch.setattr(gridcarbon.pipeline, "iter_prior", counted)
+    run_streamed(_config(), out, scenario=scenario, resume=True)
+    assert months == ["2023-02"]  # January was proven done by its marker
+    assert out.is_dir() and not partial.exists()
+    _assert_same_run(out, uninterrupted)
+
+
+def test_killed_process_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted):
+    out = tmp_path / "out"
+    code = f"""
+import os, signal, sys
+sys.path.insert(0, {str(ROOT)!r})
+import gridcarbon.io.year_store as ys
+from gridcarbon.pipeline import run_streamed
+from tests.test_year import _config
+from tests.region import small_region_scenario
+
+real = ys.write_marker
+def kill_before_february(folder, month, hours, fingerprint):
+    if month == "2023-02":
+        os.kill(os.getpid(), signal.SIGKILL)  # the data of February written, not its marker
+    return real(folder, month, hours, fingerprint)
+ys.write_marker = kill_before_february
+run_streamed(_config(), {str(out)!r}, scenario=small_region_scenario())
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert not out.exists() and Path(f"{out}.partial").is_dir()
+    run_streamed(_config(), out, scenario=small_region_scenario(), resume=True)
+    _assert_same_run(out, uninterrupted)
+
+
+def test_resume_refused_when_the_configuration_changed(tmp_path, scenario, monkeypatch):
+    out = tmp_path / "out"
+
+    def fault(*args):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(gridcarbon.io.year_store, "write_marker", fault)
+    with pytest.raises(RuntimeError):
+        run_streamed(_config(), out, scenario=scenario)
+    monkeypatch.undo()
+    before = sorted(p.name for p in Path(f"{out}.partial").rglob("*"))
+    with pytest.raises(ConfigError, match="configuration changed"):
+        run_streamed(_config(gi_radius_m=9000.0), out, scenario=scenario, resume=True)
+    assert sorted(p.name for p in Path(f"{out}.partial").rglob("*")) == before
+
+
+def test_finished_run_refused_without_overwrite_and_left_alone_with_resume(uninterrupted, scenario):
+    before = {p: p.stat().st_mtime_ns for p in uninterrupted.rglob("*")}
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_streamed(_config(), uninterrupted, scenario=scenario)
+    result = run_streamed(_config(), uninterrupted, scenario=scenario, resume=True)
+    assert result.summary["hours"] == 96
+    assert {p: p.stat().st_mtime_ns for p in uninterrupted.rglob("*")} == before
+    with pytest.raises(ConfigError, match="configuration changed"):
+        run_streamed(_config(gi_radius_m=9000.0), uninterrupted, scenario=scenario, resume=True)
+
+
+def test_tallies_and_hotspots_from_the_store_equal_the_in_memory_ones(uninterrupted, scenario):
+    config = RunConfig.validate_dict(
+        {
+            **_config().model_dump(mode="json"),
+            "period": {"start": "2023-01-25", "end": "2023-02-05"},
+        }
+    )  # 12 days: the emerging-hotspot analysis runs too
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    memory = build_prior(config, scenario)
+    store = memory.copy()
+    kwargs = dict(
+        species=tuple(config.species_values()),
+        region=plan.zoning.region,
+        qa=plan.zoning.qa,
+    )
+    a = run_zoning(memory, plan.zoning.units, config.zoning, **kwargs)
+    months = [memory.isel(time=slice(0, 7 * 24)), memory.isel(time=slice(7 * 24, None))]
+    b = run_zoning(store, plan.zoning.units, config.zoning, blocks=iter(months), **kwargs)
+    xr.testing.assert_identical(a.tally, b.tally)
+    for level in ("day", "month"):
+        xr.testing.assert_identical(a.hotspots[level], b.hotspots[level])
+    assert "CO2_emerging" in b.hotspots["day"]
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    pd.testing.assert_frame_equal(a.colocation, b.colocation, check_exact=True)
+    for name in a.tally.data_vars:  # the same memory layout: later sums agree to the last bit
+        assert a.tally[name].values.strides == b.tally[name].values.strides, name
+
+
+def test_zone_tally_of_a_lazily_opened_store_reads_month_by_month(uninterrupted, scenario):
+    config = _config()
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    lazy = xr.open_zarr(uninterrupted / "prior.zarr", consolidated=True)
+    loaded = []
+
+    def months():
+        for block in month_blocks(lazy):
+            loaded.append(block.sizes["time"])
+            yield block
+
+    kwargs = dict(species=tuple(config.species_values()), qa=plan.zoning.qa)
+    b = run_zoning(lazy, plan.zoning.units, config.zoning, blocks=months(), **kwargs)
+    assert loaded == [48, 48]
+    assert lazy["CO2"].chunks is not None  # the store itself was never loaded whole
+    a = run_zoning(build_prior(config, scenario), plan.zoning.units, config.zoning, **kwargs)
+    np.testing.assert_array_equal(a.tally["CO2"].values, b.tally["CO2"].values)
