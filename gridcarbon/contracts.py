@@ -16,7 +16,7 @@ them only for type checkers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -53,6 +53,7 @@ __all__ = [
     "ZoningResult",
     "MapInputs",
     "Document",
+    "LayerStyle",
 ]
 
 # -- vocabularies two stages share ----------------------------------------------------------------
@@ -487,7 +488,10 @@ class Document:
     period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
     JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
     metadata.  ``bom``: a CSV starts with a UTF-8 byte-order mark (so that Excel reads its
-    Chinese text right).
+    Chinese text right).  ``labels`` (``xlsx``): by sheet name, a people's label (with its unit)
+    for each column, written as a second header row under the machine column names.
+    ``style`` (``gpkg``): a :class:`LayerStyle` stored in the GeoPackage's ``layer_styles``
+    table, so that QGIS opens the layer styled.
     """
 
     kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
@@ -496,6 +500,20 @@ class Document:
     layer: str | None = None
     source: Any = None
     bom: bool = False
+    labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    style: LayerStyle | None = None
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """A layer style as QGIS keeps it in a GeoPackage's ``layer_styles`` table: ``name``
+    (``styleName``), ``qml`` (QGIS's own style document), ``sld`` (OGC Styled Layer
+    Descriptor) and ``description``; it is the layer's default style."""
+
+    name: str
+    qml: str
+    sld: str
+    description: str = ""
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:

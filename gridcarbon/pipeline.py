@@ -709,7 +709,8 @@ def zone_report(
         figures=_FIGURES[grids_kind],
     )
     t = time.perf_counter()
-    files = write_documents(zoning_documents(result, config.zoning, provenance), folder)
+    documents = zoning_documents(result, config.zoning, provenance, config.output.language)
+    files = write_documents(documents, folder)
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
 
@@ -751,7 +752,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path) -> Any:
         provenance={"gridcarbon_version": __version__},
         species=result.scenario.species,
     )
-    paths = write_documents(run_map_stage(inputs, config.maps), out_dir)
+    paths = write_documents(run_map_stage(inputs, config.maps, config.output.language), out_dir)
     result.files["map"] = paths[config.maps.file_name]
     return result.files["map"]
 

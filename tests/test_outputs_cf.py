@@ -197,19 +197,23 @@ def test_excel_first_sheet_is_laid_out_for_analysts(run_dir):
 
     path = run_dir / "zone_report.xlsx"
     ws = load_workbook(path).worksheets[0]
-    assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+    # row 1: machine column names; row 2: labels with their units (the filter row); data below
+    assert ws.freeze_panes == "A3"
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A2:")
     header = [c.value for c in ws[1]]
+    labels = dict(zip(header, [c.value for c in ws[2]], strict=True))
     assert "synthetic" in header
+    assert labels["CO2_kg"] == "CO₂ emission (kg)"
+    assert labels["area_km2"] == "Area (km²)"
     widths = {ws.column_dimensions[c].width for c in ("A", "B", "C")}
     assert len(widths) > 1  # from the content, not one default
     for code in ("unit_code", "county_code", "city_code"):
         col = header.index(code) + 1
-        cells = [ws.cell(row=r, column=col) for r in range(2, ws.max_row + 1)]
+        cells = [ws.cell(row=r, column=col) for r in range(3, ws.max_row + 1)]
         assert all(c.data_type == "s" and c.number_format == "@" for c in cells), code
-    kg = ws.cell(row=2, column=header.index("CO2_kg") + 1)
+    kg = ws.cell(row=3, column=header.index("CO2_kg") + 1)
     assert "#,##0" in kg.number_format and ws.cell(row=1, column=kg.column).comment is not None
-    table = pd.read_excel(path, sheet_name=0, dtype=str)
+    table = pd.read_excel(path, sheet_name=0, dtype=str, skiprows=[1])
     assert table["county_code"].str.fullmatch(r"\d{6}").all()
     assert set(table["synthetic"]) == {"True"}
 

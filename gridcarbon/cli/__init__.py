@@ -18,11 +18,13 @@ import click
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
     config_option,
+    lang_option,
     load_cli_config,
     out_option,
     output_folder,
     overwrite_option,
     period_options,
+    with_language,
 )
 from gridcarbon.errors import GridcarbonError
 
@@ -252,16 +254,17 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @config_option
 @period_options
 @out_option()
+@lang_option
 @overwrite_option
 @click.pass_context
-def run_command(ctx, config_path, start, end, year, out, overwrite) -> None:
+def run_command(ctx, config_path, start, end, year, out, lang, overwrite) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
     """
     from gridcarbon.pipeline import prior_summary, run
 
-    cfg = load_cli_config(config_path, start, end, year)
+    cfg = with_language(load_cli_config(config_path, start, end, year), lang)
     inputs = [config_path] if config_path else []
     result = run(
         cfg,
