@@ -94,13 +94,35 @@ class Glossary:
         table = _table()
         rows = {
             kind: table[table["kind"] == kind]
-            for kind in ("column", "phrase", "category", "emerging")
+            for kind in ("column", "phrase", "category", "emerging", "map")
         }
         self._phrases = dict(zip(rows["phrase"]["key"], rows["phrase"][language], strict=True))
         self._categories = dict(
             zip(rows["category"]["key"], rows["category"][language], strict=True)
         )
         self._emerging = dict(zip(rows["emerging"]["key"], rows["emerging"][language], strict=True))
+        self._map_exact: dict[str, str] = {}
+        self._map_patterns: list[tuple[re.Pattern[str], str]] = []
+        names = [s.name for s in self.species] + [s.display_en for s in self.species]
+        names_re = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        names_re = names_re or r"(?!x)x"
+        map_fields = {
+            "{sp}": f"(?P<sp>{names_re})",
+            "{set}": f"(?P<set>(?:{names_re})(?:\\+(?:{names_re}))+)",
+            "{n}": r"(?P<n>[\d.,]+)",
+        }
+        for key, text in zip(rows["map"]["en"], rows["map"][language], strict=True):
+            if "{" not in key:
+                self._map_exact[key] = text
+                continue
+            regex = "".join(
+                map_fields.get(
+                    part, f"(?P<{part[1:-1]}>.+?)" if part[:1] == "{" else re.escape(part)
+                )
+                for part in re.split(r"(\{[a-z]+\})", key)
+                if part
+            )
+            self._map_patterns.append((re.compile(regex), text))
         self._exact: dict[str, tuple[str, str]] = {}
         self._patterns: list[tuple[re.Pattern[str], str, str]] = []
         sp = "|".join(re.escape(s.name) for s in sorted(self.species, key=lambda s: -len(s.name)))
@@ -159,6 +181,35 @@ class Glossary:
     def category(self, code: str) -> str:
         """A 三线一单 category (``key_control``) as the language writes it (重点管控)."""
         return self._categories.get(code, code)
+
+    def translate(self, text: str) -> str:
+        """A text of the map (a layer name, a legend title) in the glossary's language.
+
+        English texts are the map's own; a text the glossary lacks is returned as it is.
+        Species in it are shown by their display names; other parts of a pattern (``{x}``) are
+        translated in turn.
+        """
+        if self.language == "en" or not text:
+            return text
+        if text in self._map_exact:
+            return self._map_exact[text]
+        by_name = {s.name: s for s in self.species} | {s.display_en: s for s in self.species}
+        for regex, target in self._map_patterns:
+            match = regex.fullmatch(text)
+            if match is None:
+                continue
+            fields = {}
+            for key, value in match.groupdict().items():
+                if key == "sp":
+                    fields[key] = self.species_name(by_name[value])
+                elif key == "set":
+                    fields[key] = "+".join(self.species_name(by_name[v]) for v in value.split("+"))
+                elif key in ("n", "a", "b"):
+                    fields[key] = value
+                else:
+                    fields[key] = self.translate(value)
+            return target.format(**fields)
+        return text
 
     def emerging(self, category: str) -> str:
         """An emerging-hotspot category (ArcGIS's English name) in the glossary's language."""

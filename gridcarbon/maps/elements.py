@@ -36,6 +36,7 @@ from typing import Any
 import folium
 import jinja2
 from branca.element import Element, Figure, MacroElement
+from markupsafe import Markup
 
 __all__ = [
     "Verbatim",
@@ -186,16 +187,18 @@ def page_head(title: str, version: str, provenance: dict[str, Any]) -> Verbatim:
     return Verbatim(_HEAD.render(title=title, version=version, provenance=provenance))
 
 
-_BANNER = (
-    '<div class="gc-synthetic" role="note">Synthetic default scenario: emission figures and '
-    "facilities are made up, built on real boundaries</div>"
+#: The words of the synthetic-data banner.
+SYNTHETIC_BANNER_TEXT = (
+    "Synthetic default scenario: emission figures and facilities are made up, built on real "
+    "boundaries"
 )
 
 
-def synthetic_banner() -> Verbatim:
+def synthetic_banner(text: str = SYNTHETIC_BANNER_TEXT) -> Verbatim:
     """The banner of maps of synthetic data: a strip above the map (outside it, so that no
-    control or legend can cover it; :data:`_CSS` lays the page out as a column)."""
-    return Verbatim(_BANNER)
+    control or legend can cover it; :data:`_CSS` lays the page out as a column); ``text``
+    escaped."""
+    return Verbatim(Markup('<div class="gc-synthetic" role="note">{}</div>').format(text))
 
 
 class PlaceLabels(folium.map.Layer, VerbatimRender):

@@ -26,6 +26,7 @@ from gridcarbon.config.maps import MapConfig
 from gridcarbon.contracts import ZoningResult, colocation_set_name
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.io.glossary import Glossary
 from gridcarbon.maps.charts import sig3
 from gridcarbon.maps.elements import (
     FeatureTooltip,
@@ -36,6 +37,7 @@ from gridcarbon.maps.elements import (
     in_group,
 )
 from gridcarbon.maps.geometry import features, simplify_lonlat
+from gridcarbon.maps.language import map_glossary
 from gridcarbon.maps.scales import NODATA, ClassScale, fmt, legend_section, sequential_scale
 from gridcarbon.species import Species
 
@@ -85,8 +87,9 @@ class UnitColumns:
         return self.labels.get(column, str(column).replace("_", " "))
 
 
-def unit_columns(species: tuple[Species, ...]) -> UnitColumns:
-    """The unit columns the zoning stage writes for ``species``, labelled (see module doc)."""
+def unit_columns(species: tuple[Species, ...], glossary: Glossary | None = None) -> UnitColumns:
+    """The unit columns the zoning stage writes for ``species``, labelled (see module doc); a
+    ``glossary`` in another language than English labels them from its column labels."""
     names = [s.name for s in species]
     coloc = f"coloc_{colocation_set_name(tuple(names))}"
     labels = {"area_km2": "area (km²)"}
@@ -134,6 +137,8 @@ def unit_columns(species: tuple[Species, ...]) -> UnitColumns:
         *(f"emerging_{n}" for n in names),
         *(f"{n}_posterior_std_kg" for n in names),
     )
+    if glossary is not None and glossary.language != "en":
+        labels = {c: glossary.label(c) for c in labels}
     return UnitColumns(labels=labels, metric=metric, tooltip=tooltip)
 
 
@@ -433,7 +438,7 @@ def add_units(
     """Draw ``zoning.units`` with tooltip, popup charts, legend and time slider; returns the
     layer name."""
     gdf = unit_frame(zoning.units)
-    columns = unit_columns(species)
+    columns = unit_columns(species, map_glossary(m, species))
     metric = _metric(gdf, columns, cfg)
     fields = _tooltip_fields(gdf, columns, cfg, metric)
     tables = unit_series_tables(zoning, species)
