@@ -239,11 +239,14 @@ SIGNIFICANT_FIGURES = 3
 def format_number(value: object, significant: int = SIGNIFICANT_FIGURES) -> str:
     """The one number format of the report: thousands separators and ``significant`` figures.
 
-    Integers (counts) are shown exactly; a missing or non-finite number is an empty string.
+    Integers (counts) are shown exactly; a missing or non-finite number is an empty string; text
+    is shown as it is.
 
     >>> [format_number(v) for v in (1234567.0, 33224, 2464.4, 0.012345, -5.0, float("nan"))]
     ['1,230,000', '33,224', '2,460', '0.0123', '-5.00', '']
     """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
     if isinstance(value, bool | np.bool_):
         return str(value)
     if isinstance(value, int | np.integer):

@@ -376,6 +376,25 @@ def test_banner_control_and_legends_fit_apart_at_1024_by_700(ctx, small_map_path
     assert p.console_errors() == [] and p.network_requests() == []
 
 
+def test_chinese_map_fits_at_1024_by_700_with_cjk_text(ctx, small_map_zh_path):
+    """The map in Chinese: layer names and legends in Chinese, drawn with a CJK font, and the
+    banner, layer control and legends still inside the window and apart."""
+    p = open_page(ctx, small_map_zh_path, viewport=(1024, 700))
+    p.screenshot("small_map_zh_1024x700.png")
+    names = p.layer_names()
+    assert "环境管控单元" in names and "二氧化碳后验排放" in names, names
+    assert p.js("document.querySelector('.gc-synthetic').textContent").startswith("合成默认情景")
+    assert p.js("document.fonts.check('12px \"Noto Sans CJK SC\"', '环境管控单元')")
+    boxes = p.js(LAYOUT)
+    assert boxes["banner"] is not None and boxes["control"] is not None
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    legend = p.js("document.querySelector('[data-gc-legend=\"colocated\"]').textContent")
+    assert "置信度" in legend
+    assert p.console_errors() == [] and p.network_requests() == []
+
+
 def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):
     p = open_page(ctx, small_map_path, viewport=(1024, 700))
     p.page.hover(".leaflet-control-layers")
