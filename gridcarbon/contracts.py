@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
 __all__ = [
     "UNIT_CATEGORIES",
     "UNIT_CATEGORY_ZH",
+    "UNIT_CATEGORY_COLOURS",
     "UNIT_CATEGORY_DIGIT",
     "EMERGING_CATEGORIES",
     "PATHWAYS",
@@ -65,6 +66,15 @@ UNIT_CATEGORY_ZH: Mapping[str, str] = {
     "priority_protection": "优先保护",
     "key_control": "重点管控",
     "general_control": "一般管控",
+}
+#: Map colours of the categories, in the convention of the provincial 三线一单 result maps
+#: (priority protection green, key control red, general control yellow).  The published
+#: 三线一单 technical guide and data specification fix the categories, not RGB values; these
+#: are ColorBrewer Set1 green and red and Set2 yellow, chosen to follow that convention.
+UNIT_CATEGORY_COLOURS: Mapping[str, str] = {
+    "priority_protection": "#4daf4a",
+    "key_control": "#e41a1c",
+    "general_control": "#ffd92f",
 }
 #: The category digit of a unit code (ZH + 6-digit county code + digit + sequence).
 UNIT_CATEGORY_DIGIT: Mapping[str, str] = {

@@ -27,7 +27,7 @@ from gridcarbon.maps.language import map_glossary, set_map_language, translate_m
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME, add_hotspots, colocated_layer_name
 from gridcarbon.maps.layers_rasters import add_rasters, initial_raster, raster_fields
 from gridcarbon.maps.layers_stations import STATIONS_LAYER_NAME, add_stations
-from gridcarbon.maps.layers_units import UNITS_LAYER_NAME, add_units
+from gridcarbon.maps.layers_units import CATEGORY_LAYER_NAME, UNITS_LAYER_NAME, add_units
 from gridcarbon.maps.page import (
     add_layer_control,
     add_page,
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 def layer_names(species: tuple[Species, ...], language: str = "en") -> dict[str, str]:
     """Names of the map's fixed layers in the layer control, by key (``province``, ``city``,
-    ``county``, ``places``, ``units``, ``colocated``, ``pairwise``, ``stations``), in
+    ``county``, ``places``, ``units``, ``unit_categories``, ``colocated``, ``pairwise``,
+    ``stations``), in
     ``language``; the raster layers are named by
     :func:`gridcarbon.maps.layers_rasters.raster_layer_name`."""
     words = Glossary(language, species)
@@ -55,6 +56,7 @@ def layer_names(species: tuple[Species, ...], language: str = "en") -> dict[str,
         **BOUNDARY_LAYER_NAMES,
         "places": PLACES_LAYER_NAME,
         "units": UNITS_LAYER_NAME,
+        "unit_categories": CATEGORY_LAYER_NAME,
         "colocated": colocated_layer_name(species),
         "pairwise": PAIRWISE_LAYER_NAME,
         "stations": STATIONS_LAYER_NAME,
@@ -159,8 +161,8 @@ def make_map(
     if inputs.stations is not None and len(inputs.stations):
         add_stations(m, inputs.stations, inputs.station_series)
     add_tile_layers(m, cfg)
-    translate_map(m, map_glossary(m, tuple(inputs.species)))
     add_layer_control(m, cfg)
+    translate_map(m, map_glossary(m, tuple(inputs.species)))
     m.fit_bounds(bounds)
     return m
 

@@ -17,7 +17,9 @@ import folium
 from gridcarbon.io.glossary import Glossary
 from gridcarbon.maps.elements import (
     SYNTHETIC_BANNER_TEXT,
+    TRAILING_GROUPS,
     FeatureTooltip,
+    LayerControl,
     LayerLegend,
     UnitTimeSlider,
     synthetic_banner,
@@ -79,6 +81,8 @@ def translate_map(m: folium.Map, glossary: Glossary) -> None:
                 else mode
                 for key, mode in element.modes.items()
             }
+        elif isinstance(element, LayerControl):
+            element.trailing_groups = tuple(glossary.translate(g) for g in TRAILING_GROUPS)
         elif isinstance(element, FeatureTooltip):
             element.aliases = [glossary.translate(a) for a in element.aliases]
     if "gc_banner" in root.html._children:

@@ -23,12 +23,13 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.config.maps import MapConfig
-from gridcarbon.contracts import ZoningResult, colocation_set_name
+from gridcarbon.contracts import UNIT_CATEGORY_COLOURS, ZoningResult, colocation_set_name
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.io.glossary import Glossary
 from gridcarbon.maps.charts import sig3
 from gridcarbon.maps.elements import (
+    CategoryFill,
     FeatureTooltip,
     GeoJson,
     LayerLegend,
@@ -38,11 +39,19 @@ from gridcarbon.maps.elements import (
 )
 from gridcarbon.maps.geometry import features, simplify_lonlat
 from gridcarbon.maps.language import map_glossary
-from gridcarbon.maps.scales import NODATA, ClassScale, fmt, legend_section, sequential_scale
+from gridcarbon.maps.scales import (
+    NODATA,
+    ClassScale,
+    categorical_legend_section,
+    fmt,
+    legend_section,
+    sequential_scale,
+)
 from gridcarbon.species import Species
 
 __all__ = [
     "UNITS_LAYER_NAME",
+    "CATEGORY_LAYER_NAME",
     "UNIT_ID_COLUMNS",
     "TOOLTIP_LIMIT",
     "ZERO_FILL",
@@ -56,6 +65,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UNITS_LAYER_NAME = "Control units"
+#: Layer-control name of the units coloured by their 三线一单 category.
+CATEGORY_LAYER_NAME = "Control units by category"
 
 #: Identity columns of a control unit, in tooltip order (absent ones are shown empty).
 UNIT_ID_COLUMNS = ("unit_code", "unit_name", "category", "subtype")
@@ -428,6 +439,30 @@ def _cell_text(v: Any) -> str:
     return str(v) if pd.notna(v) else "–"
 
 
+def _add_category_layer(m: folium.Map, units: GeoJson, gdf: Any, species: tuple) -> None:
+    """The units coloured by category (:data:`~gridcarbon.contracts.UNIT_CATEGORY_COLOURS`),
+    hidden at first, with its legend; named in the map's language."""
+    words = map_glossary(m, species)
+    group = folium.FeatureGroup(name=CATEGORY_LAYER_NAME, show=False)
+    in_group(group, UNITS_LAYER_NAME).add_to(m)
+    CategoryFill(units, group, "category", dict(UNIT_CATEGORY_COLOURS)).add_to(m)
+    present = set(gdf["category"].astype(str))
+    items = [
+        (colour, words.category(code))
+        for code, colour in UNIT_CATEGORY_COLOURS.items()
+        if code in present
+    ]
+    section = categorical_legend_section(CATEGORY_LAYER_NAME, items)
+    section["note"] = CATEGORY_NOTE
+    LayerLegend(group, [section], "unit_categories", position="bottomright").add_to(m)
+
+
+#: Where the category colours come from, under their legend.
+CATEGORY_NOTE = (
+    "三线一单 categories: priority protection green, key control red, general control yellow"
+)
+
+
 def add_units(
     m: folium.Map,
     grid: GridSpec,
@@ -485,6 +520,7 @@ def add_units(
         smooth_factor=0.5,
     )
     in_group(layer, UNITS_LAYER_NAME).add_to(m)
+    _add_category_layer(m, layer, gdf, species)
     FeatureTooltip(
         layer,
         fields=[*UNIT_ID_COLUMNS, *field_keys],

@@ -20,8 +20,16 @@ import xarray as xr
 from markupsafe import Markup
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.contracts import RUN_FILES, Document, ZoningResult, run_file_name
+from gridcarbon.contracts import (
+    RUN_FILES,
+    UNIT_CATEGORIES,
+    UNIT_CATEGORY_COLOURS,
+    Document,
+    ZoningResult,
+    run_file_name,
+)
 from gridcarbon.io.glossary import Glossary, format_number
+from gridcarbon.io.layer_styles import categorized_style
 from gridcarbon.io.tables import is_code_column
 from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
@@ -582,7 +590,16 @@ def zoning_documents(
     for c in gdf.columns:
         if gdf[c].dtype == bool:  # GeoPackage has no boolean field type
             gdf[c] = gdf[c].astype(int)
-    add("units_gpkg", "gpkg", gdf, attrs=prov, layer="zone_units")
+    glossary = Glossary(language, result.species)
+    style = categorized_style(
+        "zone_units",
+        "category",
+        [(c, glossary.category(c), UNIT_CATEGORY_COLOURS[c]) for c in UNIT_CATEGORIES],
+        name="三线一单 categories",
+        description="control units by category: priority protection green, key control red, "
+        "general control yellow (the 三线一单 map convention; colours gridcarbon's)",
+    )
+    add("units_gpkg", "gpkg", gdf, attrs=prov, layer="zone_units", style=style)
     table = pd.DataFrame(result.units.drop(columns="geometry"))
     add("units_csv", "csv", table, bom=True)
     for by, role in (
@@ -614,7 +631,6 @@ def zoning_documents(
         "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
-    glossary = Glossary(language, result.species)
     labels = {name: [glossary.label(str(c)) for c in df.columns] for name, df in sheets.items()}
     add("excel", "xlsx", sheets, labels=labels)
     add("html", "html", render_html(html_context(result, config, prov, language)))

@@ -13,7 +13,7 @@ import pytest
 from browser import browser, open_page, skip_reason
 from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_stations, small_units
 
-from gridcarbon.contracts import MapInputs, ZoningResult
+from gridcarbon.contracts import UNIT_CATEGORY_COLOURS, MapInputs, ZoningResult
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
 from gridcarbon.species import DEFAULT_SPECIES
@@ -393,6 +393,23 @@ def test_chinese_map_fits_at_1024_by_700_with_cjk_text(ctx, small_map_zh_path):
     legend = p.js("document.querySelector('[data-gc-legend=\"colocated\"]').textContent")
     assert "置信度" in legend
     assert p.console_errors() == [] and p.network_requests() == []
+
+
+def test_units_by_category_in_the_三线一单_colours(ctx, small_map_path):
+    p = open_page(ctx, small_map_path)
+    p.set_layer(LAYER_NAMES["units"], False)
+    p.set_layer(LAYER_NAMES["unit_categories"], True)
+    fills = p.js(
+        f"""() => {{ const out = []; {FIND_MAP}.eachLayer(l => {{
+            if (l.feature && l.options.interactive === false && l.options.fillColor) {{
+                out.push([l.feature.properties.category, l.options.fillColor]); }} }});
+            return out; }}"""
+    )
+    assert fills, "no unit drawn by category"
+    for category, colour in fills:
+        assert colour == UNIT_CATEGORY_COLOURS.get(category, "#bbbbbb"), (category, colour)
+    assert p.legend_visible("unit_categories")
+    assert p.console_errors() == []
 
 
 def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):

@@ -63,10 +63,10 @@ def test_full_map_layers_and_legends(small_map_path):
     for sp in ("CO2", "NOx", "VOC"):
         for v in ("prior", "posterior", "posterior − prior", "uncertainty reduction"):
             assert f"{sp} {v}" in names
-    for k in ("units", "colocated", "pairwise", "stations", "province"):
+    for k in ("units", "unit_categories", "colocated", "pairwise", "stations", "province"):
         assert LAYER_NAMES[k] in names
-    # one legend per raster, plus units, hotspots (2) and stations
-    assert page.count("box.setAttribute('data-gc-legend'") == 12 + 4
+    # one legend per raster, plus units, units by category, hotspots (2) and stations
+    assert page.count("box.setAttribute('data-gc-legend'") == 12 + 5
     assert "gridcarbon-provenance" in page and '"synthetic": "true"' in page
 
 

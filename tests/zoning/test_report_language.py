@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
@@ -14,6 +16,7 @@ from synthetic import synthetic_grids, zone_report
 from test_stage import lattice_units
 
 from gridcarbon.config.zoning import ZoningConfig
+from gridcarbon.contracts import UNIT_CATEGORY_COLOURS
 from gridcarbon.io.glossary import Glossary
 from gridcarbon.zoning.normalise import control_units
 
@@ -48,7 +51,9 @@ def reports(small_grid, tmp_path_factory):
     )
     for lang in ("en", "zh"):
         docs = zoning_documents(res, cfg, prov, lang)
-        write_documents({k: v for k, v in docs.items() if k.endswith((".html", ".xlsx"))}, d / lang)
+        write_documents(
+            {k: v for k, v in docs.items() if k.endswith((".html", ".xlsx", ".gpkg"))}, d / lang
+        )
     return {"res": res, "dir": d, "ds": ds, "cfg": cfg}
 
 
@@ -134,6 +139,25 @@ def test_reports_hold_the_same_figures_in_both_languages(reports):
         return [c for c in cells if re.fullmatch(r"[\d,.]+", c)]
 
     assert len(first_table("en")) > 10 and first_table("en") == first_table("zh")
+
+
+def test_units_geopackage_opens_styled_by_category(reports):
+    """zone_units.gpkg carries QGIS's layer_styles table: the units coloured by their 三线一单
+    category, labelled in the report's language."""
+    for lang, label in (("en", "key control"), ("zh", "重点管控")):
+        with sqlite3.connect(reports["dir"] / lang / "zone_units.gpkg") as db:
+            rows = db.execute(
+                "SELECT f_table_name, styleQML, useAsDefault FROM layer_styles"
+            ).fetchall()
+        db.close()
+        assert len(rows) == 1 and rows[0][0] == "zone_units" and rows[0][2] == 1
+        qml = ET.fromstring(rows[0][1].split("\n", 1)[1])
+        cats = {c.get("value"): c.get("label") for c in qml.iter("category") if c.get("value")}
+        assert cats == {
+            c: {"en": Glossary("en").category(c), "zh": Glossary("zh").category(c)}[lang]
+            for c in UNIT_CATEGORY_COLOURS
+        }
+        assert cats["key_control"] == label
 
 
 def test_zones_command_writes_the_chosen_language(reports, tmp_path):
