@@ -395,7 +395,7 @@ def test_chinese_map_fits_at_1024_by_700_with_cjk_text(ctx, small_map_zh_path):
     assert p.console_errors() == [] and p.network_requests() == []
 
 
-def test_units_by_category_in_the_三线一单_colours(ctx, small_map_path):
+def test_units_by_category_in_the_conventional_colours(ctx, small_map_path):
     p = open_page(ctx, small_map_path)
     p.set_layer(LAYER_NAMES["units"], False)
     p.set_layer(LAYER_NAMES["unit_categories"], True)
