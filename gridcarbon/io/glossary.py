@@ -94,12 +94,13 @@ class Glossary:
         table = _table()
         rows = {
             kind: table[table["kind"] == kind]
-            for kind in ("column", "phrase", "category", "emerging", "map")
+            for kind in ("column", "phrase", "category", "subtype", "emerging", "map")
         }
         self._phrases = dict(zip(rows["phrase"]["key"], rows["phrase"][language], strict=True))
         self._categories = dict(
             zip(rows["category"]["key"], rows["category"][language], strict=True)
         )
+        self._subtypes = dict(zip(rows["subtype"]["key"], rows["subtype"][language], strict=True))
         self._emerging = dict(zip(rows["emerging"]["key"], rows["emerging"][language], strict=True))
         self._map_exact: dict[str, str] = {}
         self._map_patterns: list[tuple[re.Pattern[str], str]] = []
@@ -210,6 +211,11 @@ class Glossary:
                     fields[key] = self.translate(value)
             return target.format(**fields)
         return text
+
+    def subtype(self, code: str) -> str:
+        """A standard unit subtype (``urban_living``) in the language (城镇生活类); a label of a
+        user's own (not a standard subtype) is returned as it is."""
+        return self._subtypes.get(code, code)
 
     def emerging(self, category: str) -> str:
         """An emerging-hotspot category (ArcGIS's English name) in the glossary's language."""

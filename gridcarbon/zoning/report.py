@@ -419,7 +419,7 @@ def html_context(
         kind = (
             f"{u['category_zh']} / {u['subtype_zh']}"
             if language == "zh"
-            else f"{g.category(u['category'])} / {u['subtype']}"
+            else f"{g.category(u['category'])} / {g.subtype(u['subtype'])}"
         )
         top_units.append(
             {
@@ -452,6 +452,9 @@ def html_context(
             df["category"] = df["category"].map(g.category)
             df = df.drop(columns=[c for c in ("category_zh",) if c in df])
             df = df.rename(columns={"category": "category_zh"})
+        if "subtype" in df:
+            df["subtype"] = df["subtype"].map(g.subtype)
+            df = df.rename(columns={"subtype": "subtype_zh"})
         for c in [c for c in df.columns if c.endswith("_kg")]:
             # tonnes (万吨 in Chinese) read better than kg here
             df[c[:-3] + suffix] = report_tonnes(df.pop(c), language)

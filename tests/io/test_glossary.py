@@ -75,3 +75,9 @@ def test_unknown_language_is_refused():
 )
 def test_one_number_format(value, shown):
     assert format_number(value) == shown
+
+
+def test_subtypes_and_users_own_labels():
+    zh = Glossary("zh", DEFAULT_SPECIES)
+    assert zh.subtype("urban_living") == "城镇生活类"
+    assert zh.subtype("=a user's <b>label") == "=a user's <b>label"  # kept; escaped where shown

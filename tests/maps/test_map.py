@@ -28,7 +28,9 @@ from gridcarbon.io.outputs import write_documents
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_documents, map_html, write_map
 from gridcarbon.maps.assets import external_references, inline_assets, vendored_manifest
+from gridcarbon.maps.build import layer_names
 from gridcarbon.maps.stage import run_map_stage
+from gridcarbon.species import DEFAULT_SPECIES
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BYTES = 15 * 1024 * 1024
@@ -219,6 +221,12 @@ def test_cli_reads_a_run_folder(tmp_path, small):
     assert external_references((tmp_path / "c.html").read_text(encoding="utf-8"))
     r4 = CliRunner().invoke(map_command, ["--run-dir", str(tmp_path / "nothing")])
     assert r4.exit_code != 0
+    zh = tmp_path / "zh.html"
+    r5 = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(zh), "--lang", "zh"])
+    assert r5.exit_code == 0, r5.output
+    assert set(layer_names(DEFAULT_SPECIES, "zh").values()) <= set(
+        _layer_names(zh.read_text(encoding="utf-8"))
+    )
 
 
 def test_cli_opens_only_the_registered_file_names(tmp_path, small):
