@@ -221,12 +221,17 @@ def test_cli_reads_a_run_folder(tmp_path, small):
     assert external_references((tmp_path / "c.html").read_text(encoding="utf-8"))
     r4 = CliRunner().invoke(map_command, ["--run-dir", str(tmp_path / "nothing")])
     assert r4.exit_code != 0
+
+
+def test_cli_draws_the_map_in_the_chosen_language(tmp_path, small):
+    run = tmp_path / "run"
+    write_run_folder(run, small["inputs"])
     zh = tmp_path / "zh.html"
-    r5 = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(zh), "--lang", "zh"])
-    assert r5.exit_code == 0, r5.output
-    assert set(layer_names(DEFAULT_SPECIES, "zh").values()) <= set(
-        _layer_names(zh.read_text(encoding="utf-8"))
-    )
+    r = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(zh), "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    names = set(_layer_names(zh.read_text(encoding="utf-8")))
+    assert set(layer_names(DEFAULT_SPECIES, "zh").values()) <= names
+    assert LAYER_NAMES["units"] not in names
 
 
 def test_cli_opens_only_the_registered_file_names(tmp_path, small):
