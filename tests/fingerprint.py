@@ -311,11 +311,18 @@ def _excel_fingerprint(path: Path) -> dict:
     return {"kind": "workbook", "sheets": sheets}
 
 
+#: Issue 12 (QGIS style): zone_units.gpkg holds QGIS's layer_styles table (the units coloured
+#: by category), an attribute table without geometry and not data; the reference has none.
+_STYLE_TABLES = {"layer_styles"}
+
+
 def _gpkg_fingerprint(path: Path) -> dict:
     import pyogrio
 
     layers = {}
     for layer, _ in pyogrio.list_layers(path):
+        if layer in _STYLE_TABLES:
+            continue
         gdf = pyogrio.read_dataframe(path, layer=layer)
         attrs = gdf.drop(columns=gdf.geometry.name)
         fp = _table_fingerprint(attrs)

@@ -89,3 +89,15 @@ def test_a_second_style_becomes_the_default(tmp_path):
         add_layer_style(path, "other", first)
     with pytest.raises(ValueError, match="not #rrggbb"):
         categorized_style("units", "category", [("a", "a", "green")], name="x")
+
+
+def test_a_styled_geopackage_reads_back_as_units(tmp_path):
+    """The style table is no second layer: a styled GeoPackage (QGIS's or ours) is still read
+    as one layer of units."""
+    from gridcarbon.io.units_file import read_units_file
+
+    path = tmp_path / "u.gpkg"
+    _units().to_file(path, layer="units")
+    add_layer_style(path, "units", categorized_style("units", "category", CATEGORIES, name="c"))
+    read = read_units_file(path)
+    assert list(read.frame["category"]) == ["key_control", "general_control"]
