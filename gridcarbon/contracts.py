@@ -16,7 +16,7 @@ them only for type checkers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
 __all__ = [
     "UNIT_CATEGORIES",
     "UNIT_CATEGORY_ZH",
+    "UNIT_CATEGORY_COLOURS",
     "UNIT_CATEGORY_DIGIT",
     "EMERGING_CATEGORIES",
     "PATHWAYS",
@@ -55,6 +56,7 @@ __all__ = [
     "Document",
     "ReportSection",
     "PointLayer",
+    "LayerStyle",
 ]
 
 # -- vocabularies two stages share ----------------------------------------------------------------
@@ -66,6 +68,15 @@ UNIT_CATEGORY_ZH: Mapping[str, str] = {
     "priority_protection": "优先保护",
     "key_control": "重点管控",
     "general_control": "一般管控",
+}
+#: Map colours of the categories, in the convention of the provincial 三线一单 result maps
+#: (priority protection green, key control red, general control yellow).  The published
+#: 三线一单 technical guide and data specification fix the categories, not RGB values; these
+#: are ColorBrewer Set1 green and red and Set2 yellow, chosen to follow that convention.
+UNIT_CATEGORY_COLOURS: Mapping[str, str] = {
+    "priority_protection": "#4daf4a",
+    "key_control": "#e41a1c",
+    "general_control": "#ffd92f",
 }
 #: The category digit of a unit code (ZH + 6-digit county code + digit + sequence).
 UNIT_CATEGORY_DIGIT: Mapping[str, str] = {
@@ -492,7 +503,10 @@ class Document:
     period totals with the emission Dataset in ``source``; ``html``/``text`` a str; ``json`` a
     JSON-ready value.  ``attrs`` are written as NetCDF global attributes or GeoPackage layer
     metadata.  ``bom``: a CSV starts with a UTF-8 byte-order mark (so that Excel reads its
-    Chinese text right).
+    Chinese text right).  ``labels`` (``xlsx``): by sheet name, a people's label (with its unit)
+    for each column, written as a second header row under the machine column names.
+    ``style`` (``gpkg``): a :class:`LayerStyle` stored in the GeoPackage's ``layer_styles``
+    table, so that QGIS opens the layer styled.
     """
 
     kind: Literal["csv", "xlsx", "gpkg", "netcdf", "grids", "geotiff", "html", "text", "json"]
@@ -501,6 +515,20 @@ class Document:
     layer: str | None = None
     source: Any = None
     bom: bool = False
+    labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    style: LayerStyle | None = None
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """A layer style as QGIS keeps it in a GeoPackage's ``layer_styles`` table: ``name``
+    (``styleName``), ``qml`` (QGIS's own style document), ``sld`` (OGC Styled Layer
+    Descriptor) and ``description``; it is the layer's default style."""
+
+    name: str
+    qml: str
+    sld: str
+    description: str = ""
 
 
 def run_folder_files(folder: Path, stages: tuple[str, ...]) -> dict[str, Path]:

@@ -911,9 +911,10 @@ def zone_report(
             "posterior); use `gridcarbon synergy cocontrol --run DIR` on a run folder"
         )
     t = time.perf_counter()
-    files = write_documents(
-        zoning_documents(result, config.zoning, provenance, sections), folder, overwrite=overwrite
+    documents = zoning_documents(
+        result, config.zoning, provenance, sections, language=config.output.language
     )
+    files = write_documents(documents, folder, overwrite=overwrite)
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
 
@@ -956,7 +957,9 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: b
         species=result.scenario.species,
         point_layers=getattr(result.stages.get("synergy"), "layers", ()),
     )
-    paths = write_documents(run_map_stage(inputs, config.maps), out_dir, overwrite=overwrite)
+    paths = write_documents(
+        run_map_stage(inputs, config.maps, config.output.language), out_dir, overwrite=overwrite
+    )
     result.files["map"] = paths[config.maps.file_name]
     return result.files["map"]
 

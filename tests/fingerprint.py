@@ -295,13 +295,25 @@ def _csv_fingerprint(path: Path) -> dict:
     return {"kind": "table", **_table_fingerprint(frame)}
 
 
+#: Issue 12 (Excel labels): under the machine column names (row 1, unchanged) the zone report's
+#: sheets have a row of labels with units in the report's language (row 2); the reference has
+#: none, so that row is skipped and the data compared as before.
+_LABEL_ROW_WORKBOOKS = {"zone_report.xlsx"}
+
+
 def _excel_fingerprint(path: Path) -> dict:
     import pandas as pd
 
+    skip = [1] if path.name in _LABEL_ROW_WORKBOOKS else None
     sheets = {}
-    for name, frame in pd.read_excel(path, sheet_name=None).items():
+    for name, frame in pd.read_excel(path, sheet_name=None, skiprows=skip).items():
         sheets[name] = _table_fingerprint(frame)
     return {"kind": "workbook", "sheets": sheets}
+
+
+#: Issue 12 (QGIS style): zone_units.gpkg holds QGIS's layer_styles table (the units coloured
+#: by category), an attribute table without geometry and not data; the reference has none.
+_STYLE_TABLES = {"layer_styles"}
 
 
 def _gpkg_fingerprint(path: Path) -> dict:
@@ -309,6 +321,8 @@ def _gpkg_fingerprint(path: Path) -> dict:
 
     layers = {}
     for layer, _ in pyogrio.list_layers(path):
+        if layer in _STYLE_TABLES:
+            continue
         gdf = pyogrio.read_dataframe(path, layer=layer)
         attrs = gdf.drop(columns=gdf.geometry.name)
         fp = _table_fingerprint(attrs)

@@ -4,7 +4,9 @@ the Excel report is laid out for analysts.
 A small whole run (coarse grid, three days, NetCDF + Zarr + GeoTIFF) is made once for the
 module; the IOOS compliance-checker (``cf:1.10``, ``normal`` criteria, offline) runs on every
 NetCDF it holds and on the Zarr stores' metadata, and Debian's ``/usr/bin/gdalinfo`` (GDAL 3.6,
-not rasterio's bundled GDAL) opens every grid output.
+not rasterio's bundled GDAL) opens every grid output.  The default run (no configuration: the
+run the fingerprint freezes) is made too, for the compliance-checker on each of its NetCDF
+files; CI runs it with the rest (``.ci/run``: the README's ``python -m pytest -q``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +84,37 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_every_netcdf_of_a_run_passes_the_cf_checker(run_dir):
     files = sorted(run_dir.glob("*.nc"))
+    names = {p.name for p in files}
+    assert {"prior.nc", "posterior.nc", "hotspots_day.nc", "zone_tally_daily.nc"} <= names
+    failed = {}
+    for path in files:
+        code, report = compliance_errors(path)
+        if code != 0:
+            failed[path.name] = report[-3000:]
+    assert not failed, failed
+
+
+@pytest.fixture(scope="module")
+def default_run_dir(tmp_path_factory) -> Iterator[Path]:
+    """The default run, as `gridcarbon run` makes it with no configuration (the files the
+    fingerprint freezes)."""
+    work = tmp_path_factory.mktemp("default-run")
+    subprocess.run(
+        [sys.executable, "-m", "gridcarbon.cli", "run", "--out", "out"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    yield work / "out"
+    shutil.rmtree(work, ignore_errors=True)  # several GB: not kept for the session
+
+
+@pytest.mark.slow
+def test_every_netcdf_of_the_default_run_passes_the_cf_checker(default_run_dir):
+    """The compliance-checker (cf:1.10, normal criteria, offline) on every NetCDF the default
+    run writes: exit 0 for each."""
+    files = sorted(default_run_dir.glob("*.nc"))
     names = {p.name for p in files}
     assert {"prior.nc", "posterior.nc", "hotspots_day.nc", "zone_tally_daily.nc"} <= names
     failed = {}
@@ -197,19 +231,23 @@ def test_excel_first_sheet_is_laid_out_for_analysts(run_dir):
 
     path = run_dir / "zone_report.xlsx"
     ws = load_workbook(path).worksheets[0]
-    assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+    # row 1: machine column names; row 2: labels with their units (the filter row); data below
+    assert ws.freeze_panes == "A3"
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A2:")
     header = [c.value for c in ws[1]]
+    labels = dict(zip(header, [c.value for c in ws[2]], strict=True))
     assert "synthetic" in header
+    assert labels["CO2_kg"] == "CO₂ emission (kg)"
+    assert labels["area_km2"] == "Area (km²)"
     widths = {ws.column_dimensions[c].width for c in ("A", "B", "C")}
     assert len(widths) > 1  # from the content, not one default
     for code in ("unit_code", "county_code", "city_code"):
         col = header.index(code) + 1
-        cells = [ws.cell(row=r, column=col) for r in range(2, ws.max_row + 1)]
+        cells = [ws.cell(row=r, column=col) for r in range(3, ws.max_row + 1)]
         assert all(c.data_type == "s" and c.number_format == "@" for c in cells), code
-    kg = ws.cell(row=2, column=header.index("CO2_kg") + 1)
+    kg = ws.cell(row=3, column=header.index("CO2_kg") + 1)
     assert "#,##0" in kg.number_format and ws.cell(row=1, column=kg.column).comment is not None
-    table = pd.read_excel(path, sheet_name=0, dtype=str)
+    table = pd.read_excel(path, sheet_name=0, dtype=str, skiprows=[1])
     assert table["county_code"].str.fullmatch(r"\d{6}").all()
     assert set(table["synthetic"]) == {"True"}
 

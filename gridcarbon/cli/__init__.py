@@ -18,6 +18,7 @@ import click
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
     config_option,
+    lang_option,
     load_cli_config,
     out_option,
     output_folder,
@@ -25,6 +26,7 @@ from gridcarbon.cli.options import (
     period_options,
     region_option,
     resume_option,
+    with_language,
 )
 from gridcarbon.errors import GridcarbonError
 
@@ -264,6 +266,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @period_options
 @region_option
 @out_option()
+@lang_option
 @overwrite_option
 @resume_option
 @click.option(
@@ -274,7 +277,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 )
 @click.pass_context
 def run_command(
-    ctx, config_path, start, end, year, region, out, overwrite, resume, no_inversion
+    ctx, config_path, start, end, year, region, out, lang, overwrite, resume, no_inversion
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -285,7 +288,7 @@ def run_command(
     """
     from gridcarbon.pipeline import prior_summary, run
 
-    cfg = load_cli_config(config_path, start, end, year, region)
+    cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
     inputs = [config_path] if config_path else []

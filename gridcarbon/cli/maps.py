@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridcarbon.cli.options import config_option, out_option, overwrite_option
+from gridcarbon.cli.options import config_option, lang_option, out_option, overwrite_option
 
 __all__ = ["map_command"]
 
@@ -27,9 +27,15 @@ __all__ = ["map_command"]
     help="Load Leaflet from its CDN instead of inlining it: a smaller file that needs "
     "internet to open.",
 )
+@lang_option
 @overwrite_option
 def map_command(
-    run_dir: Path, out: Path | None, config_path: Path | None, cdn: bool, overwrite: bool
+    run_dir: Path,
+    out: Path | None,
+    config_path: Path | None,
+    cdn: bool,
+    lang: str | None,
+    overwrite: bool,
 ) -> None:
     """Write an interactive map (one HTML file) of a run's grids, units, hotspots and stations.
 
@@ -54,11 +60,13 @@ def map_command(
     inputs = read_map_inputs(run_dir, boundaries)
     run_cfg = load_config(config_path) if config_path is not None else read_run_config(run_dir)
     cfg = run_cfg.maps if run_cfg is not None else MapConfig()
+    if lang is None:  # the run's language, else English
+        lang = run_cfg.output.language if run_cfg is not None else "en"
     if cdn:
         cfg = cfg.model_copy(update={"self_contained": False})
     out = out if out is not None else run_dir / cfg.file_name
     check_output_set(out.parent, [out.name], overwrite, check_folder=False)
-    documents = run_map_stage(inputs, cfg)
+    documents = run_map_stage(inputs, cfg, lang)
     with output_set(out.parent, [out.name], overwrite, check_folder=False) as tmp:
         write_documents({out.name: documents[cfg.file_name]}, tmp)
     size = out.stat().st_size / 1e6

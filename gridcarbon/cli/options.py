@@ -25,6 +25,8 @@ __all__ = [
     "resume_option",
     "load_cli_config",
     "output_folder",
+    "lang_option",
+    "with_language",
 ]
 
 config_option = click.option(
@@ -147,3 +149,20 @@ def load_cli_config(
 def output_folder(out: Path | None, config: Any) -> Path:
     """The one default rule: ``-o/--out``, else the config's ``output.directory``."""
     return Path(out) if out is not None else Path(config.output.directory)
+
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default=None,
+    help="Language of the report, the Excel labels and the map: en or zh "
+    "(default: output.language of the config, en).",
+)
+
+
+def with_language(config: Any, lang: str | None) -> Any:
+    """``config`` with ``output.language`` set to ``lang`` (unchanged when ``lang`` is None)."""
+    if lang is None:
+        return config
+    output = config.output.model_copy(update={"language": lang})
+    return config.model_copy(update={"output": output})

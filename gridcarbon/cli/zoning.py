@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from gridcarbon.cli.options import config_option, out_option, output_folder, overwrite_option
+from gridcarbon.cli.options import (
+    config_option,
+    lang_option,
+    out_option,
+    output_folder,
+    overwrite_option,
+    with_language,
+)
 
 __all__ = ["zones_command"]
 
@@ -35,8 +42,9 @@ log = logging.getLogger(__name__)
     "--units-crs", default=None, help="CRS to assume when the unit file has none, e.g. EPSG:4490"
 )
 @out_option()
+@lang_option
 @overwrite_option
-def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite):
+def zones_command(config_path, grids_path, units_path, units_crs, out, lang, overwrite):
     """Tally emissions and co-located hotspots of every species per control unit; write the
     report.
 
@@ -57,7 +65,7 @@ def zones_command(config_path, grids_path, units_path, units_crs, out, overwrite
     )
     from gridcarbon.zoning.report import output_names
 
-    config = load_config(config_path)
+    config = with_language(load_config(config_path), lang)
     updates = {}
     if units_path is not None:
         updates["units_path"] = Path(units_path)

@@ -170,6 +170,11 @@ class OutputConfig(_Section):
         default_factory=lambda: ["netcdf", "geotiff"],
         description="formats of the gridded results",
     )
+    language: Literal["en", "zh"] = Field(
+        "en",
+        description="language of the zone report, the Excel label row and the map: "
+        "en (English) or zh (Chinese; tonne totals in 万吨); machine column names stay the same",
+    )
 
 
 class SpeciesDefinition(_Section):

@@ -68,9 +68,11 @@ def _write_one(doc: Document, path: Path, overwrite: bool) -> Path:
     if kind == "csv":
         return write_csv(doc.content, path, overwrite, bom=doc.bom)
     if kind == "xlsx":
-        return write_excel(doc.content, path, overwrite)
+        return write_excel(doc.content, path, overwrite, labels=doc.labels)
     if kind == "gpkg":
-        return write_gpkg_atomic(doc.content, path, doc.layer or path.stem, overwrite, doc.attrs)
+        return write_gpkg_atomic(
+            doc.content, path, doc.layer or path.stem, overwrite, doc.attrs, style=doc.style
+        )
     if kind == "netcdf":
         return write_dataset_netcdf(doc.content, path, doc.attrs, overwrite)
     if kind == "grids":

@@ -46,9 +46,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridcarbon._version import __version__
 from gridcarbon.errors import GridcarbonError, OutputExistsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gridcarbon.contracts import LayerStyle
 
 __all__ = [
     "MANIFEST_NAME",
@@ -963,9 +967,13 @@ def write_gpkg_atomic(
     layer: str = "control_units",
     overwrite: bool = False,
     metadata: dict[str, str] | None = None,
+    style: LayerStyle | None = None,
 ) -> Path:
-    """Write one GeoPackage layer atomically (opens in QGIS; metadata as layer metadata)."""
+    """Write one GeoPackage layer atomically (opens in QGIS; metadata as layer metadata;
+    ``style``, if given, in the ``layer_styles`` table as the layer's default style)."""
     import pyogrio
+
+    from gridcarbon.io.layer_styles import add_layer_style
 
     def w(tmp: Path) -> None:
         pyogrio.write_dataframe(
@@ -975,5 +983,7 @@ def write_gpkg_atomic(
             driver="GPKG",
             layer_metadata={k: str(v) for k, v in (metadata or {}).items()},
         )
+        if style is not None:
+            add_layer_style(tmp, layer, style)
 
     return atomic_write(Path(path), w, overwrite)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ __all__ = [
     "csv_safe_text",
     "csv_text_value",
     "excel_safe_text",
+    "is_code_column",
 ]
 
 #: First characters that make a spreadsheet read a CSV cell as a formula (OWASP).
@@ -256,7 +257,8 @@ def column_unit(name: str) -> str:
     return ""
 
 
-def _is_code_column(name: str) -> bool:
+def is_code_column(name: str) -> bool:
+    """Whether a column holds codes (``code``, ``*_code``, ``*_id``): text, never a number."""
     return name == "code" or name.endswith(("_code", "_id"))
 
 
@@ -276,7 +278,7 @@ def _column_formats(df: pd.DataFrame) -> list[str | None]:
     """The number format of each column: text ``@`` for codes, numbers by magnitude."""
     out: list[str | None] = []
     for name, s in df.items():
-        if _is_code_column(str(name)):
+        if is_code_column(str(name)):
             out.append("@")
         elif pd.api.types.is_bool_dtype(s):
             out.append(None)
@@ -305,7 +307,10 @@ def _column_widths(df: pd.DataFrame) -> list[float]:
 
 
 def write_excel(
-    sheets: Mapping[str, pd.DataFrame], path: str | Path, overwrite: bool = False
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    overwrite: bool = False,
+    labels: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """Write one sheet per table to an ``.xlsx`` file, atomically; every text a string cell.
 
@@ -317,6 +322,11 @@ def write_excel(
         The file (temporary name beside it, then renamed).
     overwrite : bool
         Replace an existing file (else :class:`~gridcarbon.errors.OutputExistsError`).
+    labels : mapping of str to sequence of str, optional
+        By sheet name, a label for each column (e.g. ``CO₂ emission (kg)`` for ``CO2_kg``),
+        written as a second header row under the machine column names.  The filter sits on the
+        label row and both header rows are frozen; read the table back with
+        ``pd.read_excel(path, sheet_name=..., skiprows=[1])``.
 
     Returns
     -------
@@ -333,11 +343,12 @@ def write_excel(
     numbers with thousands separators and about three significant figures (a display format:
     the cells keep full precision), codes (``*_code``, ``*_id``) as text cells formatted as
     text, and each header that names a unit by its ending (``_kg``, ``_t_per_km2``, ``_pct``)
-    noted with that unit.
+    noted with that unit (a comment on the machine name; the label row shows it).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     def w(tmp: Path) -> None:
@@ -368,6 +379,12 @@ def write_excel(
                 return number
             return v
 
+        def label_cell(ws: Any, text: str) -> Any:
+            c = cell(ws, text)
+            c.font = Font(bold=True)
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+            return c
+
         def header(ws: Any, name: str) -> Any:
             c = cell(ws, name)
             unit = column_unit(name)
@@ -378,13 +395,24 @@ def write_excel(
         for name, df in sheets.items():
             ws = wb.create_sheet(title=excel_safe_text(name)[:31])
             formats = _column_formats(df)
-            for i, width in enumerate(_column_widths(df), start=1):
+            label_row = list((labels or {}).get(name, ()))
+            if label_row and len(label_row) != len(df.columns):
+                raise ValueError(
+                    f"sheet {name!r}: {len(label_row)} labels for {len(df.columns)} columns"
+                )
+            widths = _column_widths(df)
+            for i, width in enumerate(widths, start=1):
+                if label_row:  # a label wraps on about two lines of its column
+                    width = min(max(width, len(label_row[i - 1]) / 2 + 2), _MAX_WIDTH)
                 ws.column_dimensions[get_column_letter(i)].width = width
+            top = 2 if label_row else 1  # the header row the filter and the panes sit under
             if len(df.columns):
-                ws.freeze_panes = "A2"
+                ws.freeze_panes = f"A{top + 1}"
                 last = get_column_letter(len(df.columns))
-                ws.auto_filter.ref = f"A1:{last}{len(df) + 1}"
+                ws.auto_filter.ref = f"A{top}:{last}{len(df) + top}"
             ws.append([header(ws, str(c)) for c in df.columns])
+            if label_row:
+                ws.append([label_cell(ws, text) for text in label_row])
             for row in df.itertuples(index=False, name=None):
                 ws.append([cell(ws, v, f) for v, f in zip(row, formats, strict=True)])
         wb.save(tmp)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gridcarbon.errors import InputFileError
+from gridcarbon.io.layer_styles import LAYER_STYLES_TABLE
 
 __all__ = [
     "FIELD_TABLE_FILE",
@@ -197,12 +198,17 @@ def _zip_member(path: Path, layer: str | None) -> tuple[str, str | None]:
 
 
 def _pick_layer(dataset: str, path: Path) -> str | None:
-    """The polygon layer of a multi-layer GeoPackage (the only layer otherwise)."""
+    """The polygon layer of a multi-layer GeoPackage (the only layer otherwise; a
+    ``layer_styles`` table is not a layer)."""
     import pyogrio
 
-    layers = pyogrio.list_layers(dataset)
-    if len(layers) <= 1:
+    listed = pyogrio.list_layers(dataset)
+    if len(listed) <= 1:
         return None
+    # QGIS keeps layer styles in a table of the GeoPackage (ours do too): not a layer of units
+    layers = [(n, k) for n, k in listed if n != LAYER_STYLES_TABLE]
+    if len(layers) == 1:
+        return str(layers[0][0])
     polygons = [name for name, kind in layers if kind is None or "Polygon" in str(kind)]
     if not polygons:
         raise InputFileError(

@@ -19,14 +19,16 @@ from gridcarbon.config.maps import MapConfig
 from gridcarbon.contracts import Document, MapInputs
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.io.glossary import Glossary, check_language
 from gridcarbon.maps.assets import inline_assets
 from gridcarbon.maps.boundaries import BOUNDARY_LAYER_NAMES, PLACES_LAYER_NAME, add_boundaries
 from gridcarbon.maps.geometry import grid_latlon_bounds
+from gridcarbon.maps.language import map_glossary, set_map_language, translate_map
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME, add_hotspots, colocated_layer_name
 from gridcarbon.maps.layers_points import add_point_layers
 from gridcarbon.maps.layers_rasters import add_rasters, initial_raster, raster_fields
 from gridcarbon.maps.layers_stations import STATIONS_LAYER_NAME, add_stations
-from gridcarbon.maps.layers_units import UNITS_LAYER_NAME, add_units
+from gridcarbon.maps.layers_units import CATEGORY_LAYER_NAME, UNITS_LAYER_NAME, add_units
 from gridcarbon.maps.page import (
     add_layer_control,
     add_page,
@@ -44,18 +46,23 @@ __all__ = ["make_map", "map_html", "map_documents", "write_map", "layer_names", 
 log = logging.getLogger(__name__)
 
 
-def layer_names(species: tuple[Species, ...]) -> dict[str, str]:
+def layer_names(species: tuple[Species, ...], language: str = "en") -> dict[str, str]:
     """Names of the map's fixed layers in the layer control, by key (``province``, ``city``,
-    ``county``, ``places``, ``units``, ``colocated``, ``pairwise``, ``stations``); the raster
-    layers are named by :func:`gridcarbon.maps.layers_rasters.raster_layer_name`."""
-    return {
+    ``county``, ``places``, ``units``, ``unit_categories``, ``colocated``, ``pairwise``,
+    ``stations``), in
+    ``language``; the raster layers are named by
+    :func:`gridcarbon.maps.layers_rasters.raster_layer_name`."""
+    words = Glossary(language, species)
+    names = {
         **BOUNDARY_LAYER_NAMES,
         "places": PLACES_LAYER_NAME,
         "units": UNITS_LAYER_NAME,
+        "unit_categories": CATEGORY_LAYER_NAME,
         "colocated": colocated_layer_name(species),
         "pairwise": PAIRWISE_LAYER_NAME,
         "stations": STATIONS_LAYER_NAME,
     }
+    return {key: words.translate(name) for key, name in names.items()}
 
 
 #: The fixed layer names of a map of the default species.
@@ -96,7 +103,9 @@ def _check_same_grid(grid: GridSpec, posterior: xr.Dataset) -> None:
         )
 
 
-def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
+def make_map(
+    inputs: MapInputs, config: MapConfig | None = None, language: str = "en"
+) -> folium.Map:
     """Build the reviewers' map of ``inputs``.
 
     Parameters
@@ -110,6 +119,9 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
         piece leaves its layers out.
     config : MapConfig, optional
         Map settings; default ``MapConfig()``.
+    language : {"en", "zh"}
+        Language of the layer names, legends, tooltips and banner (``output.language``; words
+        from :mod:`gridcarbon.io.glossary`).
 
     Returns
     -------
@@ -124,6 +136,7 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
     species = _map_species(inputs, cfg)
     bounds = grid_latlon_bounds(grid)
     m = new_map(bounds, cfg)
+    set_map_language(m, check_language(language))
     add_page(m, cfg, page_provenance(inputs.provenance, prior, cfg))
 
     zoning = inputs.zoning
@@ -152,6 +165,7 @@ def make_map(inputs: MapInputs, config: MapConfig | None = None) -> folium.Map:
     add_point_layers(m, inputs.point_layers)
     add_tile_layers(m, cfg)
     add_layer_control(m, cfg)
+    translate_map(m, map_glossary(m, tuple(inputs.species)))
     m.fit_bounds(bounds)
     return m
 

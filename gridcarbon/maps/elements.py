@@ -36,6 +36,7 @@ from typing import Any
 import folium
 import jinja2
 from branca.element import Element, Figure, MacroElement
+from markupsafe import Markup
 
 __all__ = [
     "Verbatim",
@@ -47,6 +48,7 @@ __all__ = [
     "PlaceLabels",
     "LayerLegend",
     "UnitTimeSlider",
+    "CategoryFill",
     "UnitSeriesPopup",
     "FeatureTooltip",
     "StationContent",
@@ -122,7 +124,10 @@ class LayerControl(folium.LayerControl, VerbatimRender):
     A layer's group is its ``gc_group`` (:func:`in_group`; none: no heading).  The overlays are
     listed group by group in the order the groups first appear, :data:`TRAILING_GROUPS` last;
     the browser (``gc.groupLayers``) puts each group's entries under a heading that folds them.
+    ``trailing_groups``: those groups' titles in the map's language.
     """
+
+    trailing_groups: tuple[str, ...] = TRAILING_GROUPS
 
     _template = _ENV.from_string(
         """
@@ -159,7 +164,7 @@ class LayerControl(folium.LayerControl, VerbatimRender):
         groups = {item.layer_name: getattr(item, "gc_group", "") for item in layers}
         first_seen = list(dict.fromkeys(groups.values()))
         rank = {
-            g: (TRAILING_GROUPS.index(g) + 1 if g in TRAILING_GROUPS else 0, i)
+            g: (self.trailing_groups.index(g) + 1 if g in self.trailing_groups else 0, i)
             for i, g in enumerate(first_seen)
         }
         for item in sorted(layers, key=lambda it: rank[groups[it.layer_name]]):
@@ -186,16 +191,18 @@ def page_head(title: str, version: str, provenance: dict[str, Any]) -> Verbatim:
     return Verbatim(_HEAD.render(title=title, version=version, provenance=provenance))
 
 
-_BANNER = (
-    '<div class="gc-synthetic" role="note">Synthetic default scenario: emission figures and '
-    "facilities are made up, built on real boundaries</div>"
+#: The words of the synthetic-data banner.
+SYNTHETIC_BANNER_TEXT = (
+    "Synthetic default scenario: emission figures and facilities are made up, built on real "
+    "boundaries"
 )
 
 
-def synthetic_banner() -> Verbatim:
+def synthetic_banner(text: str = SYNTHETIC_BANNER_TEXT) -> Verbatim:
     """The banner of maps of synthetic data: a strip above the map (outside it, so that no
-    control or legend can cover it; :data:`_CSS` lays the page out as a column)."""
-    return Verbatim(_BANNER)
+    control or legend can cover it; :data:`_CSS` lays the page out as a column); ``text``
+    escaped."""
+    return Verbatim(Markup('<div class="gc-synthetic" role="note">{}</div>').format(text))
 
 
 class PlaceLabels(folium.map.Layer, VerbatimRender):
@@ -395,6 +402,40 @@ class UnitTimeSlider(VerbatimRender):
         self.legend_key = legend_key
         self.metric_label = metric_label
         self.title = title
+
+
+class CategoryFill(VerbatimRender):
+    """Fill ``group`` (an empty feature group) with the features of ``source`` (a GeoJson layer
+    already on the map) coloured by their ``property``: ``colours`` maps a value to ``#rrggbb``
+    (other values grey).  The features are copied in the browser, so the page holds the
+    geometries once."""
+
+    _template = _ENV.from_string(
+        """
+        {% macro script(this, kwargs) %}
+        (function(){
+            var colours = {{ this.colours|tojson }};
+            var key = {{ this.property|tojson }};
+            L.geoJson({{ this.source.get_name() }}.toGeoJSON(), {
+                interactive: false,
+                style: function(f) {
+                    var c = Object.prototype.hasOwnProperty.call(colours, f.properties[key])
+                        ? colours[f.properties[key]] : '#bbbbbb';
+                    return {fillColor: c, fillOpacity: 0.75, color: '#ffffff', weight: 0.4};
+                }
+            }).addTo({{ this.group.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source, group, property: str, colours: dict[str, str]):
+        super().__init__()
+        self._name = "CategoryFill"
+        self.source = source
+        self.group = group
+        self.property = property
+        self.colours = dict(colours)
 
 
 class FeatureTooltip(VerbatimRender):

@@ -23,11 +23,13 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.config.maps import MapConfig
-from gridcarbon.contracts import ZoningResult, colocation_set_name
+from gridcarbon.contracts import UNIT_CATEGORY_COLOURS, ZoningResult, colocation_set_name
 from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
+from gridcarbon.io.glossary import Glossary
 from gridcarbon.maps.charts import sig3
 from gridcarbon.maps.elements import (
+    CategoryFill,
     FeatureTooltip,
     GeoJson,
     LayerLegend,
@@ -36,11 +38,20 @@ from gridcarbon.maps.elements import (
     in_group,
 )
 from gridcarbon.maps.geometry import features, simplify_lonlat
-from gridcarbon.maps.scales import NODATA, ClassScale, fmt, legend_section, sequential_scale
+from gridcarbon.maps.language import map_glossary
+from gridcarbon.maps.scales import (
+    NODATA,
+    ClassScale,
+    categorical_legend_section,
+    fmt,
+    legend_section,
+    sequential_scale,
+)
 from gridcarbon.species import Species
 
 __all__ = [
     "UNITS_LAYER_NAME",
+    "CATEGORY_LAYER_NAME",
     "UNIT_ID_COLUMNS",
     "TOOLTIP_LIMIT",
     "ZERO_FILL",
@@ -54,6 +65,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UNITS_LAYER_NAME = "Control units"
+#: Layer-control name of the units coloured by their 三线一单 category.
+CATEGORY_LAYER_NAME = "Control units by category"
 
 #: Identity columns of a control unit, in tooltip order (absent ones are shown empty).
 UNIT_ID_COLUMNS = ("unit_code", "unit_name", "category", "subtype")
@@ -85,8 +98,9 @@ class UnitColumns:
         return self.labels.get(column, str(column).replace("_", " "))
 
 
-def unit_columns(species: tuple[Species, ...]) -> UnitColumns:
-    """The unit columns the zoning stage writes for ``species``, labelled (see module doc)."""
+def unit_columns(species: tuple[Species, ...], glossary: Glossary | None = None) -> UnitColumns:
+    """The unit columns the zoning stage writes for ``species``, labelled (see module doc); a
+    ``glossary`` in another language than English labels them from its column labels."""
     names = [s.name for s in species]
     coloc = f"coloc_{colocation_set_name(tuple(names))}"
     labels = {"area_km2": "area (km²)"}
@@ -134,6 +148,8 @@ def unit_columns(species: tuple[Species, ...]) -> UnitColumns:
         *(f"emerging_{n}" for n in names),
         *(f"{n}_posterior_std_kg" for n in names),
     )
+    if glossary is not None and glossary.language != "en":
+        labels = {c: glossary.label(c) for c in labels}
     return UnitColumns(labels=labels, metric=metric, tooltip=tooltip)
 
 
@@ -423,6 +439,30 @@ def _cell_text(v: Any) -> str:
     return str(v) if pd.notna(v) else "–"
 
 
+def _add_category_layer(m: folium.Map, units: GeoJson, gdf: Any, species: tuple) -> None:
+    """The units coloured by category (:data:`~gridcarbon.contracts.UNIT_CATEGORY_COLOURS`),
+    hidden at first, with its legend; named in the map's language."""
+    words = map_glossary(m, species)
+    group = folium.FeatureGroup(name=CATEGORY_LAYER_NAME, show=False)
+    in_group(group, UNITS_LAYER_NAME).add_to(m)
+    CategoryFill(units, group, "category", dict(UNIT_CATEGORY_COLOURS)).add_to(m)
+    present = set(gdf["category"].astype(str))
+    items = [
+        (colour, words.category(code))
+        for code, colour in UNIT_CATEGORY_COLOURS.items()
+        if code in present
+    ]
+    section = categorical_legend_section(CATEGORY_LAYER_NAME, items)
+    section["note"] = CATEGORY_NOTE
+    LayerLegend(group, [section], "unit_categories", position="bottomright").add_to(m)
+
+
+#: Where the category colours come from, under their legend.
+CATEGORY_NOTE = (
+    "三线一单 categories: priority protection green, key control red, general control yellow"
+)
+
+
 def add_units(
     m: folium.Map,
     grid: GridSpec,
@@ -433,7 +473,7 @@ def add_units(
     """Draw ``zoning.units`` with tooltip, popup charts, legend and time slider; returns the
     layer name."""
     gdf = unit_frame(zoning.units)
-    columns = unit_columns(species)
+    columns = unit_columns(species, map_glossary(m, species))
     metric = _metric(gdf, columns, cfg)
     fields = _tooltip_fields(gdf, columns, cfg, metric)
     tables = unit_series_tables(zoning, species)
@@ -480,6 +520,7 @@ def add_units(
         smooth_factor=0.5,
     )
     in_group(layer, UNITS_LAYER_NAME).add_to(m)
+    _add_category_layer(m, layer, gdf, species)
     FeatureTooltip(
         layer,
         fields=[*UNIT_ID_COLUMNS, *field_keys],

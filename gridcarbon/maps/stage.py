@@ -20,7 +20,9 @@ __all__ = ["run_map_stage"]
 log = logging.getLogger(__name__)
 
 
-def run_map_stage(inputs: MapInputs, config: MapConfig) -> dict[str, Document]:
+def run_map_stage(
+    inputs: MapInputs, config: MapConfig, language: str = "en"
+) -> dict[str, Document]:
     """The map of ``inputs`` as ``{config.file_name: Document("html", page)}``.
 
     Parameters
@@ -29,8 +31,10 @@ def run_map_stage(inputs: MapInputs, config: MapConfig) -> dict[str, Document]:
         What the map draws (see :func:`gridcarbon.maps.build.make_map`).
     config : MapConfig
         The ``maps`` section of the run's configuration.
+    language : {"en", "zh"}
+        ``output.language`` of the run: the map's labels and legends.
     """
     t0 = time.perf_counter()
-    documents = map_documents(make_map(inputs, config), config)
+    documents = map_documents(make_map(inputs, config, language), config)
     log.info("map made in %.1f s", time.perf_counter() - t0)
     return documents

@@ -20,8 +20,19 @@ import xarray as xr
 from markupsafe import Markup
 
 from gridcarbon.config.zoning import ZoningConfig
-from gridcarbon.contracts import RUN_FILES, Document, ReportSection, ZoningResult, run_file_name
+from gridcarbon.contracts import (
+    RUN_FILES,
+    UNIT_CATEGORIES,
+    UNIT_CATEGORY_COLOURS,
+    Document,
+    ReportSection,
+    ZoningResult,
+    run_file_name,
+)
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.glossary import Glossary, format_number
+from gridcarbon.io.layer_styles import categorized_style
+from gridcarbon.io.tables import is_code_column
 from gridcarbon.zoning.hotspots import DEFAULT_STATISTIC, statistic_label, whole_set_name
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import utc_bin_axis
@@ -100,23 +111,26 @@ def _svg_bars(
     n = max(len(values), 1)
     bh = (height - 14) / n
     top = max([v for v in values.values() if np.isfinite(v)] + [1e-12])
+    # room for the longest name at 9 px: about 5 px a Latin character, 9 px a CJK one
+    x0 = max([34.0] + [4 + sum(5.0 if c.isascii() else 9.0 for c in k) for k in values])
     for i, (name, v) in enumerate(values.items()):
-        w = 0 if not np.isfinite(v) else (width - 70) * v / top
+        w = 0 if not np.isfinite(v) else (width - x0 - 36) * v / top
         y = 12 + i * bh
         parts.append(
             Markup(
-                '<rect x="34" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{c}"/>'
+                '<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{c}"/>'
                 '<text x="0" y="{ty:.1f}" font-size="9">{n}</text>'
-                '<text x="{vx:.1f}" y="{ty:.1f}" font-size="9">{v:.2g}%</text>'
+                '<text x="{vx:.1f}" y="{ty:.1f}" font-size="9">{v}%</text>'
             ).format(
+                x0=x0,
                 y=y,
                 w=w,
                 h=bh * 0.8,
                 c=(colours or {}).get(name, _DEFAULT_COLOUR),
                 ty=y + bh * 0.7,
                 n=name,
-                vx=36 + w,
-                v=v,
+                vx=x0 + 2 + w,
+                v=format_number(v),
             )
         )
     parts.append(
@@ -125,76 +139,78 @@ def _svg_bars(
     return Markup("").join(parts)
 
 
-def _table(df: pd.DataFrame, max_rows: int = 50) -> Markup:
-    """An HTML table of the first ``max_rows`` rows; every header and text cell escaped."""
+def _table(df: pd.DataFrame, glossary: Glossary, max_rows: int = 50) -> Markup:
+    """An HTML table of the first ``max_rows`` rows in its own scrolling box: headers are the
+    glossary's labels with units, numbers in the report's one format, every text escaped."""
     df = df.head(max_rows)
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            if not np.isfinite(v):
-                return ""
-            return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
-        if isinstance(v, int | np.integer):
-            return f"{v:,}"
-        return str(v)
-
     th = Markup("<th>{}</th>")
     td = Markup("<td>{}</td>")
-    head = Markup("").join(th.format(str(c)) for c in df.columns)
+    head = Markup("").join(th.format(glossary.label(str(c))) for c in df.columns)
+    # codes (admin codes, unit codes) are names, not quantities: shown as they are
+    shown = [str if is_code_column(str(c)) else format_number for c in df.columns]
     rows = Markup("").join(
-        Markup("<tr>{}</tr>").format(Markup("").join(td.format(fmt(v)) for v in r))
+        Markup("<tr>{}</tr>").format(
+            Markup("").join(td.format(f(v)) for f, v in zip(shown, r, strict=True))
+        )
         for r in df.itertuples(index=False)
     )
-    return Markup("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>").format(head, rows)
+    return Markup(
+        '<div class="scroll"><table><thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>'
+    ).format(head, rows)
 
 
 _TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
-body{font-family:system-ui,-apple-system,"Segoe UI","Microsoft YaHei",sans-serif;margin:1.5em;
-color:#222;max-width:1400px}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",
+"PingFang SC",sans-serif;margin:0 auto;padding:1.5em;color:#222;max-width:1400px;
+overflow-wrap:anywhere}
 h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
+.scroll{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:right;vertical-align:top;
+overflow-wrap:break-word}
+th{background:#f0f0f0;font-weight:600;overflow-wrap:normal;min-width:5em}
+td:first-child,th:first-child{text-align:left}
 .warn{background:#fff3cd;border:1px solid #e0c36a;padding:.5em}
 .synthetic{background:#fde2e2;border:1px solid #d88;padding:.5em}
 .small{font-size:11px;color:#555}
+pre.small{white-space:pre-wrap;overflow-wrap:anywhere}
 </style></head><body>
 <h1>{{ title }}</h1>
-{% if figures %}<p class="figures"><b>Figures tallied:</b> {{ figures }}</p>{% endif %}
-{% if synthetic %}<p class="synthetic"><b>Synthetic data.</b> {{ synthetic }}</p>{% endif %}
-<h2>Summary</h2>
+{% if figures %}<p class="figures"><b>{{ t.figures_tallied }}</b> {{ figures }}</p>{% endif %}
+{% if synthetic %}<p class="synthetic"><b>{{ t.synthetic_data }}</b> {{ synthetic }}</p>{% endif %}
+<h2>{{ t.section_summary }}</h2>
 <ul>{% for line in summary %}<li>{{ line }}</li>{% endfor %}</ul>
-<h2>Co-location compared with chance</h2>
-<p class="small">Observed co-located hotspot cell-steps against (a) the count expected if each
-species' hot cells were placed independently at random each time step, and (b) a toroidal-shift
-null that keeps each species' spatial clustering.</p>
+<h2>{{ t.section_colocation }}</h2>
+<p class="small">{{ t.colocation_note }}</p>
 {{ coloc_table }}
-<h2>Roll-ups by category</h2>{{ by_category }}
-<h2>Roll-ups by subtype</h2>{{ by_subtype }}
-<h2>Roll-ups by city</h2>{{ by_city }}
-<h2>Roll-ups by county (top {{ top_n }})</h2>{{ by_county }}
-<h2>Top {{ top_n }} units by co-located hotspot cell-days</h2>
-<p class="small">Charts: diurnal profile (Beijing hours 0–23, mean kg/h, each species scaled to its
-maximum), daily series of the period, and the unit's share of the provincial total per species.
+<h2>{{ t.section_by_category }}</h2>{{ by_category }}
+<h2>{{ t.section_by_subtype }}</h2>{{ by_subtype }}
+<h2>{{ t.section_by_city }}</h2>{{ by_city }}
+<h2>{{ t.section_by_county }}</h2>{{ by_county }}
+<h2>{{ t.section_top_units }}</h2>
+<p class="small">{{ t.charts_note }}
 {{ legend }}</p>
-<table><thead><tr><th>unit</th><th>type</th><th>co-located cell-days</th><th>obs/exp</th>
-<th>share of unit {{ shares_of }} in co-located hotspots</th><th>emerging ({{ emerging_of }})</th>
-<th>pathway</th><th>diurnal</th><th>daily</th><th>shares</th></tr></thead><tbody>
+<div class="scroll"><table><thead><tr><th>{{ t.col_unit }}</th><th>{{ t.col_type }}</th>
+<th>{{ t.col_cell_days }}</th><th>{{ t.col_obs_exp }}</th><th>{{ t.col_shares }}</th>
+<th>{{ t.col_emerging }}</th><th>{{ t.col_pathway }}</th><th>{{ t.col_diurnal }}</th>
+<th>{{ t.col_daily }}</th><th>{{ t.col_share_chart }}</th></tr></thead><tbody>
 {% for u in top_units %}<tr><td><span class="unit-code">{{ u.code }}</span><br>
 <span class="unit-name">{{ u.name }}</span></td><td class="unit-type">{{ u.type }}</td>
 <td>{{ u.cell_days }}</td><td>{{ u.obs_exp }}</td><td>{{ u.shares }}</td><td>{{ u.emerging }}</td>
 <td class="small unit-pathway">{{ u.pathway }}</td><td>{{ u.diurnal }}</td><td>{{ u.daily }}</td>
 <td>{{ u.bars }}</td></tr>{% endfor %}
-</tbody></table>
-<h2>Control-unit QA</h2>
+</tbody></table></div>
+<h2>{{ t.section_qa }}</h2>
 {% if qa_warning %}<p class="warn">{{ qa_warning }}</p>{% endif %}
 <ul>{% for line in qa %}<li>{{ line }}</li>{% endfor %}</ul>
-<h2>Method</h2>
+<h2>{{ t.section_method }}</h2>
 <p class="small">{{ method }}</p>
-<h2>Provenance</h2>
+<h2>{{ t.section_provenance }}</h2>
 <pre class="small">{{ provenance }}</pre>
 </body></html>
 """
@@ -273,75 +289,119 @@ def provenance_record(
     return record
 
 
-def _hotspot_method(config: ZoningConfig) -> str:
+def _hotspot_method(config: ZoningConfig, glossary: Glossary) -> str:
     """How hot spots were found, for the report's method section."""
+    radius = format_number(config.gi_radius_m)
     if config.hotspot_statistic == DEFAULT_STATISTIC:
-        found = (
-            f"Getis-Ord Gi* with binary distance-band weights (radius {config.gi_radius_m:.0f} m, "
-            "focal cell included, cells outside the region excluded)"
-        )
+        found = glossary.phrase("method_gistar", radius=radius)
     else:
-        found = (
-            f"the statistic {statistic_label(config.hotspot_statistic)} "
-            f"(zoning.hotspot_statistic: {config.hotspot_statistic}; radius "
-            f"{config.gi_radius_m:.0f} m, cells outside the region excluded)"
+        found = glossary.phrase(
+            "method_other",
+            label=statistic_label(config.hotspot_statistic),
+            statistic=config.hotspot_statistic,
+            radius=radius,
         )
-    return (
-        f"Area sources are allocated to units by exact polygon–cell coverage fractions "
-        f"(F @ grid); point sources by point-in-polygon. Hotspots: {found}, two-sided "
-        f"p = 2·sf(|z|), Benjamini–Hochberg per species and time step; bins ±3/±2/±1 at "
-        f"q = {config.fdr_levels}. A cell-time is hot at bin ≥ {config.hotspot_min_bin}. "
-        f"Emerging-hotspot categories (ArcGIS definitions) come from a Mann–Kendall trend "
-        f"(α = {config.emerging_alpha}) of each cell's daily z-scores: a within-period trend. "
-        f"Per-unit figures come from daily aggregates; 'obs/exp' compares the unit's co-located "
-        f"cell-days with those expected if the species' daily hot areas in the unit were "
-        f"independent."
+    return glossary.phrase(
+        "method",
+        found=found,
+        levels=config.fdr_levels,
+        min_bin=config.hotspot_min_bin,
+        alpha=config.emerging_alpha,
     )
 
 
-def _legend(species: Sequence[Species]) -> Markup:
+def _legend(species: Sequence[Species], glossary: Glossary) -> Markup:
     """The species' colours, as a line of text."""
     item = Markup('<span style="color:{c}">■</span> {n}')
-    return Markup("Colours: ") + Markup(", ").join(
-        item.format(c=s.colour, n=s.display_en) for s in species
+    return Markup("{} ").format(glossary.phrase("colours")) + Markup(", ").join(
+        item.format(c=s.colour, n=glossary.species_name(s)) for s in species
     )
+
+
+#: Tonnes per ten thousand tonnes (万吨), the unit Chinese reports give emission totals in.
+TONNES_PER_10KT = 1.0e4
+
+
+def report_tonnes(kg: float | np.ndarray | pd.Series, language: str) -> Any:
+    """Emission totals in the report's tonne unit: t in English, 万吨 (10⁴ t) in Chinese."""
+    return kg / 1000.0 / (TONNES_PER_10KT if language == "zh" else 1.0)
+
+
+def _tonne_suffix(language: str) -> str:
+    """Column ending of :func:`report_tonnes` figures (its glossary entry states the unit)."""
+    return "_10kt" if language == "zh" else "_t"
 
 
 def html_context(
-    result: ZoningResult, config: ZoningConfig, provenance: Mapping[str, str]
+    result: ZoningResult,
+    config: ZoningConfig,
+    provenance: Mapping[str, str],
+    language: str = "en",
 ) -> dict[str, Any]:
-    """The values :func:`render_html` fills the report with."""
+    """The values :func:`render_html` fills the report with, in ``language`` (``en``/``zh``).
+
+    Headers, section titles and category names come from the glossary
+    (:mod:`gridcarbon.io.glossary`); every number has the report's one format
+    (:func:`~gridcarbon.io.glossary.format_number`); emission totals are in tonnes in English
+    and in 万吨 (10⁴ t) in Chinese, with the unit in the header.
+    """
     species = result.species
+    g = Glossary(language, species)
     names = [s.name for s in species]
-    label = {s.name: s.display_en for s in species}
-    colours = {s.display_en: s.colour for s in species}
+    label = {s.name: g.species_name(s) for s in species}
+    colours = {g.species_name(s): s.colour for s in species}
     first = names[0]
     gdf = result.units
     n_days = result.tally_day.sizes["day"]
     tot = {s: float(result.tally[f"{s}_grid_total"].values.sum()) for s in names}
     days = pd.DatetimeIndex(result.tally_day["day"].values)
+    suffix = _tonne_suffix(language)
+    tonne_unit = g.column(f"{first}{suffix}")
+    unit = tonne_unit.unit if tonne_unit is not None else ""
+    counts = gdf["category"].value_counts()
     summary = [
-        f"period: Beijing {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d} ({n_days} days, "
-        f"{result.tally.sizes['time']} hours)",
-        f"{len(gdf)} control units ({result.qa.source}); "
-        + ", ".join(f"{k}: {v}" for k, v in gdf["category"].value_counts().items()),
-        "grid totals: " + ", ".join(f"{label[s]} {tot[s] / 1000:,.0f} t" for s in names),
-        "inside units: "
-        + ", ".join(
-            f"{label[s]} {100 * gdf[f'{s}_kg'].sum() / tot[s]:.2f} %" for s in names if tot[s] > 0
+        g.phrase(
+            "summary_period",
+            start=f"{days[0]:%Y-%m-%d}",
+            end=f"{days[-1]:%Y-%m-%d}",
+            days=format_number(n_days),
+            hours=format_number(result.tally.sizes["time"]),
+        ),
+        g.phrase(
+            "summary_units",
+            n=format_number(len(gdf)),
+            source=result.qa.source,
+            counts=", ".join(f"{g.category(k)}: {format_number(v)}" for k, v in counts.items()),
+        ),
+        g.phrase(
+            "summary_grid_totals",
+            totals=", ".join(
+                f"{label[s]} {format_number(report_tonnes(tot[s], language))} {unit}" for s in names
+            ),
+        ),
+        g.phrase(
+            "summary_inside",
+            shares=", ".join(
+                f"{label[s]} {format_number(100 * gdf[f'{s}_kg'].sum() / tot[s])} %"
+                for s in names
+                if tot[s] > 0
+            ),
         ),
     ]
     every = whole_set_name(names)
     if every is not None and f"coloc_{every}_cell_days" in gdf:
         days_col = gdf[f"coloc_{every}_cell_days"]
         summary.append(
-            f"co-located ({'+'.join(label[s] for s in names)}) hotspot cell-days inside units: "
-            f"{days_col.sum():,.1f}; units with any: {int((days_col > 0).sum())}"
+            g.phrase(
+                "summary_coloc",
+                species="+".join(label[s] for s in names),
+                days=format_number(days_col.sum()),
+                units=format_number(int((days_col > 0).sum())),
+            )
         )
     if every is not None and f"coloc_{every}_hours" in gdf:
         summary.append(
-            f"mean co-located hotspot hours per unit (area-weighted): "
-            f"{gdf[f'coloc_{every}_hours'].mean():.1f}"
+            g.phrase("summary_coloc_hours", hours=format_number(gdf[f"coloc_{every}_hours"].mean()))
         )
     key = f"coloc_{every}_cell_days" if f"coloc_{every}_cell_days" in gdf else f"{first}_kg"
     top = gdf.sort_values([key, f"{first}_kg"], ascending=False).head(config.top_n)
@@ -353,23 +413,30 @@ def html_context(
         daily = {label[s]: result.tally_day[s].values[i] for s in names}
         bars = {label[s]: float(u[f"{s}_share_pct"]) for s in names}
         shares = (
-            " / ".join(f"{100 * u.get(f'coloc_{every}_share_{s}', np.nan):.0f}%" for s in names)
+            " / ".join(
+                f"{format_number(100 * u.get(f'coloc_{every}_share_{s}', np.nan))}%" for s in names
+            )
             if f"coloc_{every}_share_{first}" in u
             else ""
+        )
+        kind = (
+            f"{u['category_zh']} / {u['subtype_zh']}"
+            if language == "zh"
+            else f"{g.category(u['category'])} / {g.subtype(u['subtype'])}"
         )
         top_units.append(
             {
                 "code": u["unit_code"],
                 "name": u["unit_name"],
-                "type": f"{u['category_zh']} / {u['subtype_zh']}",
-                "cell_days": f"{u.get(f'coloc_{every}_cell_days', np.nan):.1f}",
-                "obs_exp": f"{u.get(f'coloc_{every}_obs_exp', np.nan):.2f}",
+                "type": kind,
+                "cell_days": format_number(u.get(f"coloc_{every}_cell_days", np.nan)),
+                "obs_exp": format_number(u.get(f"coloc_{every}_obs_exp", np.nan)),
                 "shares": shares,
-                "emerging": u.get(f"emerging_{first}", ""),
-                "pathway": u["pathway"],
-                "diurnal": _svg_lines(diurnal, title="diurnal (Beijing h)", colours=colours),
-                "daily": _svg_lines(daily, title="daily", colours=colours),
-                "bars": _svg_bars(bars, title="share of province", colours=colours),
+                "emerging": g.emerging(str(u.get(f"emerging_{first}", ""))),
+                "pathway": u["pathway_zh"] if language == "zh" else u["pathway"],
+                "diurnal": _svg_lines(diurnal, title=g.phrase("chart_diurnal"), colours=colours),
+                "daily": _svg_lines(daily, title=g.phrase("chart_daily"), colours=colours),
+                "bars": _svg_bars(bars, title=g.phrase("col_share_chart"), colours=colours),
             }
         )
 
@@ -384,41 +451,78 @@ def html_context(
         df = result.rollups[name]
         cols = [c for c in df.columns if not c.startswith(tuple(names))] + sp_cols(df)
         df = df[cols].copy()
+        if "category" in df:  # the category as the language writes it, once
+            df["category"] = df["category"].map(g.category)
+            df = df.drop(columns=[c for c in ("category_zh",) if c in df])
+            df = df.rename(columns={"category": "category_zh"})
+        if "subtype" in df:
+            df["subtype"] = df["subtype"].map(g.subtype)
+            df = df.rename(columns={"subtype": "subtype_zh"})
         for c in [c for c in df.columns if c.endswith("_kg")]:
-            df[c[:-3] + "_t"] = df.pop(c) / 1000.0  # tonnes read better than kg here
+            # tonnes (万吨 in Chinese) read better than kg here
+            df[c[:-3] + suffix] = report_tonnes(df.pop(c), language)
         order = [c for c in df.columns if not c.startswith(tuple(names))] + [
-            c for s in names for c in (f"{s}_t", f"{s}_t_per_km2") if c in df
+            c for s in names for c in (f"{s}{suffix}", f"{s}_t_per_km2") if c in df
         ]
-        return _table(df[order], n)
+        return _table(df[order], g, n)
 
+    figures = provenance.get("figures", "")
+    if figures:
+        figures = g.phrase(f"figures_{result.grids_kind}")
     return {
-        "title": "gridcarbon zone report — co-located "
-        + "/".join(label[s] for s in names)
-        + " hotspots by control unit",
-        "figures": provenance.get("figures", ""),
+        "lang": "zh-CN" if language == "zh" else "en",
+        "t": _Phrases(g, config.top_n, species, label[first]),
+        "title": g.phrase("report_title", species="/".join(label[s] for s in names)),
+        "figures": figures,
         "synthetic": (
-            "This report depends on synthetic data: " + provenance.get("synthetic_components", "")
+            g.phrase("synthetic_depends", components=provenance.get("synthetic_components", ""))
         )
         if provenance.get("synthetic") == "true"
         else "",
         "summary": summary,
-        "coloc_table": _table(result.colocation, 50),
+        "coloc_table": _table(_colocation_shown(result.colocation, g), g, 50),
         "by_category": roll("category"),
         "by_subtype": roll("subtype"),
         "by_city": roll("city_code"),
         "by_county": roll("county_code", config.top_n),
-        "top_n": config.top_n,
         "top_units": top_units,
-        "legend": _legend(species),
-        "shares_of": " / ".join(label[s] for s in names),
-        "emerging_of": label[first],
+        "legend": _legend(species, g),
         "qa": result.qa.summary_lines(),
         "qa_warning": result.qa.offset_warning or "",
-        "method": _hotspot_method(config),
+        "method": _hotspot_method(config, g),
         "provenance": provenance_text({k: v for k, v in provenance.items() if k != "config"})
         + "\n\nconfig:\n"
         + provenance.get("config", ""),
     }
+
+
+def _colocation_shown(table: pd.DataFrame, glossary: Glossary) -> pd.DataFrame:
+    """The co-location table with its bins and species sets in the glossary's language."""
+    shown = table.copy()
+    if "level" in shown:
+        shown["level"] = [glossary.phrase(f"level_{v}") for v in shown["level"]]
+    if "set" in shown:
+        shown["set"] = [glossary.set_name(str(v).replace("+", "_")) for v in shown["set"]]
+    return shown
+
+
+class _Phrases:
+    """The report's fixed phrases for the template (``t.section_summary``)."""
+
+    def __init__(
+        self, glossary: Glossary, top_n: int, species: Sequence[Species], first: str
+    ) -> None:
+        self._g = glossary
+        self._fields = {
+            "n": format_number(top_n),
+            "species": "/".join(glossary.species_name(s) for s in species),
+        }
+        self._first = first
+
+    def __getattr__(self, key: str) -> str:
+        if key == "col_emerging":
+            return self._g.phrase(key, species=self._first)
+        return self._g.phrase(key, **self._fields)
 
 
 def long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarray) -> pd.DataFrame:
@@ -476,6 +580,7 @@ def zoning_documents(
     config: ZoningConfig,
     provenance: Mapping[str, str],
     sections: Sequence[ReportSection] = (),
+    language: str = "en",
 ) -> dict[str, Document]:
     """Every file of the zone report, as documents by file name (:data:`RUN_FILES`).
 
@@ -490,6 +595,9 @@ def zoning_documents(
     sections : sequence of ReportSection
         Further sections (e.g. the synergy analytics'), appended to the HTML report and the
         Excel workbook (:func:`add_sections`); none by default.
+    language : {"en", "zh"}
+        Language of the HTML report and of the Excel label row (words from
+        :mod:`gridcarbon.io.glossary`); machine column names are the same in both.
 
     Returns
     -------
@@ -510,7 +618,16 @@ def zoning_documents(
     for c in gdf.columns:
         if gdf[c].dtype == bool:  # GeoPackage has no boolean field type
             gdf[c] = gdf[c].astype(int)
-    add("units_gpkg", "gpkg", gdf, attrs=prov, layer="zone_units")
+    glossary = Glossary(language, result.species)
+    style = categorized_style(
+        "zone_units",
+        "category",
+        [(c, glossary.category(c), UNIT_CATEGORY_COLOURS[c]) for c in UNIT_CATEGORIES],
+        name="三线一单 categories",
+        description="control units by category: priority protection green, key control red, "
+        "general control yellow (the 三线一单 map convention; colours gridcarbon's)",
+    )
+    add("units_gpkg", "gpkg", gdf, attrs=prov, layer="zone_units", style=style)
     table = pd.DataFrame(result.units.drop(columns="geometry"))
     add("units_csv", "csv", table, bom=True)
     for by, role in (
@@ -542,8 +659,9 @@ def zoning_documents(
         "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
-    page = add_sections(render_html(html_context(result, config, prov)), sheets, sections)
-    add("excel", "xlsx", sheets)
+    page = add_sections(render_html(html_context(result, config, prov, language)), sheets, sections)
+    labels = {name: [glossary.label(str(c)) for c in df.columns] for name, df in sheets.items()}
+    add("excel", "xlsx", sheets, labels=labels)
     add("html", "html", page)
     hours = result.tally["time"].values  # the UTC hours every bin axis is restated on
 

@@ -252,3 +252,23 @@ def test_a_bad_point_source_value_is_named_by_its_line_in_the_file(tmp_path):
     )
     with pytest.raises(InputDataError, match=r"points.csv line 3 \(P2\): CO2 = -1000000000.0"):
         validate_points(table, ["CO2"], source="points.csv")
+
+
+def test_write_excel_label_row_under_the_machine_names(tmp_path):
+    df = pd.DataFrame({"unit_code": ["001", "=1+2"], "CO2_kg": [1234.5, 2.0]})
+    path = write_excel(
+        {"units": df, "plain": df},
+        tmp_path / "t.xlsx",
+        labels={"units": ["Unit code", "CO₂ emission (kg)"]},
+    )
+    wb = load_workbook(path)
+    ws = wb["units"]
+    assert [c.value for c in ws[1]] == ["unit_code", "CO2_kg"]
+    assert [c.value for c in ws[2]] == ["Unit code", "CO₂ emission (kg)"]
+    assert ws.freeze_panes == "A3" and ws.auto_filter.ref == "A2:B4"
+    assert wb["plain"].freeze_panes == "A2" and wb["plain"].auto_filter.ref == "A1:B3"
+    back = pd.read_excel(path, sheet_name="units", skiprows=[1])
+    assert list(back["unit_code"]) == ["001", "=1+2"]  # codes stay text, never a formula
+    assert back["CO2_kg"].tolist() == [1234.5, 2.0]
+    with pytest.raises(ValueError, match="1 labels for 2 columns"):
+        write_excel({"units": df}, tmp_path / "u.xlsx", labels={"units": ["one"]})

@@ -31,6 +31,14 @@ def small_map_path(small) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_map_zh_path(small) -> Path:
+    """The small map with every layer, in Chinese."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    m = make_map(small["inputs"], language="zh")
+    return write_map(m, ARTIFACTS / "small_map_zh.html", overwrite=True)
+
+
+@pytest.fixture(scope="session")
 def default_map():
     """The full-size default map: its path, size and inputs."""
     ARTIFACTS.mkdir(exist_ok=True)

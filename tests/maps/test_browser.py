@@ -13,7 +13,7 @@ import pytest
 from browser import browser, open_page, skip_reason
 from fixtures import XSS_IMG, XSS_SCRIPT, small_grid, small_prior, small_stations, small_units
 
-from gridcarbon.contracts import MapInputs, ZoningResult
+from gridcarbon.contracts import UNIT_CATEGORY_COLOURS, MapInputs, ZoningResult
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, raster_layer_name, write_map
 from gridcarbon.scenario.geography import default_grid
 from gridcarbon.species import DEFAULT_SPECIES
@@ -374,6 +374,42 @@ def test_banner_control_and_legends_fit_apart_at_1024_by_700(ctx, small_map_path
     assert _overlaps(boxes) == []
     p.screenshot("small_map_1024x700_raster.png")
     assert p.console_errors() == [] and p.network_requests() == []
+
+
+def test_chinese_map_fits_at_1024_by_700_with_cjk_text(ctx, small_map_zh_path):
+    """The map in Chinese: layer names and legends in Chinese, drawn with a CJK font, and the
+    banner, layer control and legends still inside the window and apart."""
+    p = open_page(ctx, small_map_zh_path, viewport=(1024, 700))
+    p.screenshot("small_map_zh_1024x700.png")
+    names = p.layer_names()
+    assert "环境管控单元" in names and "二氧化碳后验排放" in names, names
+    assert p.js("document.querySelector('.gc-synthetic').textContent").startswith("合成默认情景")
+    assert p.js("document.fonts.check('12px \"Noto Sans CJK SC\"', '环境管控单元')")
+    boxes = p.js(LAYOUT)
+    assert boxes["banner"] is not None and boxes["control"] is not None
+    for name, b in boxes.items():
+        assert b["inside"] and b["on_top"], (name, b)
+    assert _overlaps(boxes) == []
+    legend = p.js("document.querySelector('[data-gc-legend=\"colocated\"]').textContent")
+    assert "置信度" in legend
+    assert p.console_errors() == [] and p.network_requests() == []
+
+
+def test_units_by_category_in_the_conventional_colours(ctx, small_map_path):
+    p = open_page(ctx, small_map_path)
+    p.set_layer(LAYER_NAMES["units"], False)
+    p.set_layer(LAYER_NAMES["unit_categories"], True)
+    fills = p.js(
+        f"""() => {{ const out = []; {FIND_MAP}.eachLayer(l => {{
+            if (l.feature && l.options.interactive === false && l.options.fillColor) {{
+                out.push([l.feature.properties.category, l.options.fillColor]); }} }});
+            return out; }}"""
+    )
+    assert fills, "no unit drawn by category"
+    for category, colour in fills:
+        assert colour == UNIT_CATEGORY_COLOURS.get(category, "#bbbbbb"), (category, colour)
+    assert p.legend_visible("unit_categories")
+    assert p.console_errors() == []
 
 
 def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):

@@ -28,7 +28,9 @@ from gridcarbon.io.outputs import write_documents
 from gridcarbon.io.tables import write_csv
 from gridcarbon.maps import LAYER_NAMES, MapConfig, make_map, map_documents, map_html, write_map
 from gridcarbon.maps.assets import external_references, inline_assets, vendored_manifest
+from gridcarbon.maps.build import layer_names
 from gridcarbon.maps.stage import run_map_stage
+from gridcarbon.species import DEFAULT_SPECIES
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BYTES = 15 * 1024 * 1024
@@ -63,10 +65,10 @@ def test_full_map_layers_and_legends(small_map_path):
     for sp in ("CO2", "NOx", "VOC"):
         for v in ("prior", "posterior", "posterior − prior", "uncertainty reduction"):
             assert f"{sp} {v}" in names
-    for k in ("units", "colocated", "pairwise", "stations", "province"):
+    for k in ("units", "unit_categories", "colocated", "pairwise", "stations", "province"):
         assert LAYER_NAMES[k] in names
-    # one legend per raster, plus units, hotspots (2) and stations
-    assert page.count("box.setAttribute('data-gc-legend'") == 12 + 4
+    # one legend per raster, plus units, units by category, hotspots (2) and stations
+    assert page.count("box.setAttribute('data-gc-legend'") == 12 + 5
     assert "gridcarbon-provenance" in page and '"synthetic": "true"' in page
 
 
@@ -219,6 +221,17 @@ def test_cli_reads_a_run_folder(tmp_path, small):
     assert external_references((tmp_path / "c.html").read_text(encoding="utf-8"))
     r4 = CliRunner().invoke(map_command, ["--run-dir", str(tmp_path / "nothing")])
     assert r4.exit_code != 0
+
+
+def test_cli_draws_the_map_in_the_chosen_language(tmp_path, small):
+    run = tmp_path / "run"
+    write_run_folder(run, small["inputs"])
+    zh = tmp_path / "zh.html"
+    r = CliRunner().invoke(map_command, ["--run-dir", str(run), "--out", str(zh), "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    names = set(_layer_names(zh.read_text(encoding="utf-8")))
+    assert set(layer_names(DEFAULT_SPECIES, "zh").values()) <= names
+    assert LAYER_NAMES["units"] not in names
 
 
 def test_cli_opens_only_the_registered_file_names(tmp_path, small):

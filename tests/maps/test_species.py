@@ -51,7 +51,8 @@ def test_a_fourth_species_is_drawn_everywhere():
         assert f"SO2 {v}" in names
     assert "Hotspots: co-located CO2+NOx+VOC+SO2" in names and PAIRWISE_LAYER_NAME in names
     legends = _legends(page)
-    assert len(legends) == 16 + 4  # 4 species × 4 rasters, units, 2 hotspot layers, stations
+    # 4 species × 4 rasters, units, units by category, 2 hotspot layers, stations
+    assert len(legends) == 16 + 5
     (colocated,) = legends["colocated"]
     assert colocated["rows"][0]["label"] == "CO2+NOx+VOC+SO2 (all four)"
     (pairwise,) = legends["pairwise"]

@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from synthetic import synthetic_grids, zone_report
 
 from gridcarbon.config.zoning import ZoningConfig
+from gridcarbon.io.glossary import Glossary
 from gridcarbon.io.tables import csv_text_value, excel_safe_text
 from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.report import _svg_bars, _svg_lines, _table, render_html
@@ -48,6 +49,7 @@ REPORT_TAGS = {
     "th",
     "td",
     "br",
+    "div",
     "span",
     "pre",
     "svg",
@@ -117,16 +119,19 @@ def test_render_html_escapes_every_value(tmp_path, monkeypatch):
         for t in texts
     ]
     table = pd.DataFrame({t: [t, 1.5] for t in texts[:6]})
+    words = Glossary("en")
     html = render_html(
         {
+            "lang": texts[4],
+            "t": {},
             "title": texts[5],
             "synthetic": texts[6],
             "summary": texts,
-            "coloc_table": _table(table),
-            "by_category": _table(table),
-            "by_subtype": _table(table),
-            "by_city": _table(table),
-            "by_county": _table(table),
+            "coloc_table": _table(table, words),
+            "by_category": _table(table, words),
+            "by_subtype": _table(table, words),
+            "by_city": _table(table, words),
+            "by_county": _table(table, words),
             "top_n": 3,
             "top_units": top,
             "qa": texts,
@@ -147,7 +152,7 @@ def test_render_html_escapes_every_value(tmp_path, monkeypatch):
 def test_fragments_escape_their_text():
     t = "<img src=x onerror=alert(1)>"
     for fragment in (
-        _table(pd.DataFrame({t: [t]})),
+        _table(pd.DataFrame({t: [t]}), Glossary("zh")),
         _svg_lines({t: np.arange(3.0)}, title=t),
         _svg_bars({t: 1.0}, title=t),
     ):
@@ -233,10 +238,11 @@ def test_zoning_outputs_keep_hostile_text_inert(hostile_stage):
     ws = wb["units"]
     header = [c.value for c in ws[1]]
     ci, ni = header.index("unit_code"), header.index("unit_name")
-    for row in ws.iter_rows(min_row=2):
+    assert [c.value for c in ws[2]][ci] == "Unit code"  # the label row
+    for row in ws.iter_rows(min_row=3):
         assert row[ni].data_type == "s" and row[ci].data_type == "s"
         assert row[ni].value == excel_safe_text(held[row[ci].value])
-    prov = {r[0].value: r[1].value for r in wb["provenance"].iter_rows(min_row=2)}
+    prov = {r[0].value: r[1].value for r in wb["provenance"].iter_rows(min_row=3)}
     assert any(h["units_file"].name in str(v) for v in prov.values())
     with zipfile.ZipFile(out / "zone_report.xlsx") as z:
         assert not any(b"<f>" in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets"))
