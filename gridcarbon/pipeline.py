@@ -912,7 +912,7 @@ def zone_report(
         )
     t = time.perf_counter()
     documents = zoning_documents(
-        result, config.zoning, provenance, sections, language=config.output.language
+        result, config.zoning, provenance, config.output.language, sections=sections
     )
     files = write_documents(documents, folder, overwrite=overwrite)
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)

@@ -579,8 +579,9 @@ def zoning_documents(
     result: ZoningResult,
     config: ZoningConfig,
     provenance: Mapping[str, str],
-    sections: Sequence[ReportSection] = (),
     language: str = "en",
+    *,
+    sections: Sequence[ReportSection] = (),
 ) -> dict[str, Document]:
     """Every file of the zone report, as documents by file name (:data:`RUN_FILES`).
 
@@ -592,12 +593,12 @@ def zoning_documents(
     provenance : mapping of str → str
         From :func:`provenance_record`: NetCDF global attributes, GeoPackage layer metadata, the
         Excel sheet ``provenance`` and the report's provenance section.
-    sections : sequence of ReportSection
-        Further sections (e.g. the synergy analytics'), appended to the HTML report and the
-        Excel workbook (:func:`add_sections`); none by default.
     language : {"en", "zh"}
         Language of the HTML report and of the Excel label row (words from
         :mod:`gridcarbon.io.glossary`); machine column names are the same in both.
+    sections : sequence of ReportSection
+        Further sections (e.g. the synergy analytics'), appended to the HTML report and the
+        Excel workbook (:func:`add_sections`); none by default.
 
     Returns
     -------
