@@ -236,7 +236,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                     for k, v in rec.items():
                         print(f"city {code} {k} | {_fmt(v)}")
             if "default" in summary:
-                verdicts = judge_targets(summary["default"])
+                verdicts = judge_targets(summary["default"], focus_species=args.focus_species)
                 results[name]["targets"] = verdicts.to_dict(orient="records")
                 print("-- targets (default; pass = estimate in band and 95 % interval overlapping)")
                 for r in verdicts.itertuples():

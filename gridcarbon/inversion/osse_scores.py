@@ -33,7 +33,6 @@ import scipy.sparse as sp
 from gridcarbon.inversion import scores
 from gridcarbon.inversion.observations import station_species
 from gridcarbon.inversion.posterior import cell_period_stats, unit_period_stats
-from gridcarbon.species import CO2
 
 __all__ = [
     "CONSTRAINED_REDUCTION",
@@ -353,7 +352,8 @@ def interval_summary(
 
 
 #: The targets of the surface-network OSSE (inversion issue, second round) that have a score
-#: here: ``(name, species or None for every species, score key, low, high)``; a city target
+#: here: ``(name, species — None for every species, "focus" for the focus species — score key,
+#: low, high)``; a city target
 #: names the score under each city (``city:<score>``) — ``-inf``/``inf`` for open bands.
 SURFACE_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
     ("chi2 per species in [0.7, 1.4]", None, "innovation_chi2", 0.7, 1.4),
@@ -368,8 +368,8 @@ SURFACE_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
     ("1σ coverage 68 ± 7 % on 9 km blocks", None, "coverage_1sigma_blocks_ur20_pooled", 0.61, 0.75),
     ("1σ coverage 68 ± 7 % on counties", None, "coverage_1sigma_counties_pooled", 0.61, 0.75),
     (
-        f"unweighted {CO2.name} factor gain within 30 km ≥ +10 %",
-        CO2.name,
+        "unweighted factor gain of the focus species within 30 km ≥ +10 %",
+        "focus",
         "own_factor_reduction_near",
         0.10,
         np.inf,
@@ -398,12 +398,16 @@ def _verdict(rec: dict, low: float, high: float) -> tuple[float, float, float, b
     return e, lo, hi, bool(low <= e <= high and lo <= high and hi >= low)
 
 
-def judge_targets(label_summary: dict, targets: tuple = SURFACE_TARGETS) -> pd.DataFrame:
+def judge_targets(
+    label_summary: dict, targets: tuple = SURFACE_TARGETS, focus_species: str | None = None
+) -> pd.DataFrame:
     """Each target of ``targets`` judged on one label of :func:`interval_summary`
     (``summary["default"]``): one row per target and species (or city) with ``estimate``,
     ``low``, ``high`` (the 95 % interval: Wilson for proportions), the band and ``passes``
     (point estimate in the band and interval overlapping it).  A score not in the summary
-    gives a row with ``passes`` None (not measured)."""
+    gives a row with ``passes`` None (not measured).  A target of ``"focus"`` is judged on
+    ``focus_species`` (the species whose city totals are scored; the issue's targets name the
+    carbon species)."""
     rows = []
     species = [k for k in label_summary if k != "cities"]
     cities = {
@@ -419,7 +423,7 @@ def judge_targets(label_summary: dict, targets: tuple = SURFACE_TARGETS) -> pd.D
             first = label_summary.get(species[0], {}) if species else {}
             places = [(k[len(key) - 1 :], v) for k, v in first.items() if k.startswith(key[:-1])]
         else:
-            wanted = [only] if only else species
+            wanted = [focus_species if only == "focus" else only] if only else species
             places = [(s, label_summary.get(s, {}).get(key)) for s in wanted]
         for place, rec in places:
             if rec is None:

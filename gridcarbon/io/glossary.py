@@ -147,7 +147,7 @@ class Glossary:
         return species.display_zh if self.language == "zh" else species.display_en
 
     def set_name(self, stem: str) -> str:
-        """A co-location set's display name (``all`` → all species, ``CO2_NOx`` → ``CO₂+NOx``)."""
+        """A co-location set's display name (``all`` → all species; two species' names joined by ``_`` → their display names joined by ``+``)."""
         if stem == "all":
             return self.phrase("all_species")
         by_name = {s.name: self.species_name(s) for s in self.species}
@@ -174,7 +174,7 @@ class Glossary:
         return None
 
     def label(self, name: str) -> str:
-        """``name``'s label with its unit (``CO2_kg`` → ``CO₂ emission (kg)``); a column the
+        """``name``'s label with its unit (``<species>_kg`` → ``<display name> emission (kg)``); a column the
         glossary lacks keeps its name, with spaces for underscores."""
         found = self.column(name)
         return found.with_unit() if found is not None else name.replace("_", " ")

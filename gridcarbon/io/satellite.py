@@ -3,7 +3,7 @@ layouts for simulated retrievals.
 
 Two products:
 
-* **TROPOMI/Sentinel-5P L2 NO2** (:func:`read_tropomi_no2`): NetCDF-4 with groups, as described
+* **TROPOMI/Sentinel-5P L2 nitrogen-dioxide product** (:func:`read_tropomi_no2`): NetCDF-4 with groups, as described
   in the product user manual (PUM, S5P-KNMI-L2-0021-MA) and van Geffen et al. (2022, AMT 15,
   2037).  Read: ``PRODUCT/nitrogendioxide_tropospheric_column`` and ``..._precision``,
   ``PRODUCT/qa_value`` (ubyte, ``scale_factor`` 0.01), ``PRODUCT/time_utc`` (one ISO string per
@@ -20,7 +20,7 @@ Two products:
   ``Retrieval/psurf`` and ``Sounding/operation_mode`` (4 = OCO-3 snapshot-area mode).
 
 Both return a :class:`SatelliteColumns`: the usable pixels (documented quality rule passed, pixel
-wholly inside the grid and far enough from its edge) in canonical units (mol m-2 for NO2
+wholly inside the grid and far enough from its edge) in canonical units (mol m-2 for nitrogen-dioxide
 columns, ppm for XCO2), with footprints in the grid's CRS, kernels and pressures.
 
 :func:`write_tropomi_no2_l2` and :func:`write_oco_lite` write the same layouts from a
@@ -124,7 +124,7 @@ class SatelliteColumns:
     Parameters
     ----------
     product : str
-        ``"S5P_L2_NO2"`` or ``"OCO_LITE_XCO2"``.
+        ``"S5P_L2_"`` + the retrieved molecule, or ``"OCO_LITE_XCO2"``.
     quantity : str
         ``"tropospheric_no2_column"`` or ``"xco2"``.
     unit : str
@@ -150,7 +150,7 @@ class SatelliteColumns:
     pressure_weight : ndarray ``(n, L)`` or None
         OCO's pressure weighting function h (Σ h = 1); None for TROPOMI.
     apriori_profile : ndarray ``(n, L)`` or None
-        OCO's a priori CO2 profile, ppm; None for TROPOMI.
+        OCO's a priori carbon-dioxide profile, ppm; None for TROPOMI.
     apriori_value : ndarray ``(n,)`` or None
         OCO's a priori XCO2, ppm (XCO2 = x_a + Σ h_k a_k (x_k − x_a,k)); None for TROPOMI.
     extra : mapping of str → ndarray ``(n,)``
@@ -477,12 +477,12 @@ def read_tropomi_no2(
     min_edge_distance_m: float = 0.0,
     wind_from_deg: float | np.ndarray | None = None,
 ) -> SatelliteColumns:
-    """Read the usable pixels of a TROPOMI/S5P L2 NO2 file.
+    """Read the usable pixels of a TROPOMI/S5P L2 nitrogen-dioxide file.
 
     Parameters
     ----------
     path : path
-        An S5P ``L2__NO2___`` NetCDF-4 file (processor 2.2 or later).
+        An S5P Level-2 nitrogen-dioxide (``L2__`` product) NetCDF-4 file (processor 2.2 or later).
     grid : GridSpec, optional
         Keep only pixels wholly inside this grid, footprints in its CRS; None: every pixel
         passing the quality rule, footprints in lon/lat.
@@ -500,14 +500,14 @@ def read_tropomi_no2(
     Returns
     -------
     SatelliteColumns
-        Tropospheric NO2 columns in mol m-2 with their precision, the tropospheric averaging
+        Tropospheric nitrogen-dioxide columns in mol m-2 with their precision, the tropospheric averaging
         kernel A_trop = A·M/M_trop (0 above the tropopause layer), the TM5 layer pressures and
         the surface pressure.
 
     Raises
     ------
     InputFileError
-        Not a NetCDF file, not an S5P NO2 product, a group or variable missing, or a processor
+        Not a NetCDF file, not an S5P nitrogen-dioxide product, a group or variable missing, or a processor
         version below 2.2.
     InputDataError
         Units that cannot be converted to mol m-2, implausible magnitudes or unreadable times.
@@ -781,7 +781,7 @@ _FILL_F4 = np.float32(9.96921e36)
 
 @dataclass(frozen=True, eq=False)
 class TropomiNo2Granule:
-    """The fields of one S5P L2 NO2 granule in file layout (``scanline × ground_pixel``).
+    """The fields of one S5P L2 nitrogen-dioxide granule in file layout (``scanline × ground_pixel``).
 
     Parameters
     ----------
@@ -879,7 +879,7 @@ def _put(group: Any, name: str, dtype: str, dims: tuple[str, ...], data: Any, **
 
 
 def write_tropomi_no2_l2(path: str | Path, granule: TropomiNo2Granule, overwrite: bool = False):
-    """Write ``granule`` in the S5P L2 NO2 group layout (read back by :func:`read_tropomi_no2`).
+    """Write ``granule`` in the S5P L2 nitrogen-dioxide group layout (read back by :func:`read_tropomi_no2`).
 
     Written atomically (a temporary file renamed into place).
 

@@ -323,7 +323,7 @@ def write_excel(
     overwrite : bool
         Replace an existing file (else :class:`~gridcarbon.errors.OutputExistsError`).
     labels : mapping of str to sequence of str, optional
-        By sheet name, a label for each column (e.g. ``CO₂ emission (kg)`` for ``CO2_kg``),
+        By sheet name, a label for each column (e.g. the display name and unit of a species' ``_kg`` column),
         written as a second header row under the machine column names.  The filter sits on the
         label row and both header rows are frozen; read the table back with
         ``pd.read_excel(path, sheet_name=..., skiprows=[1])``.
