@@ -113,10 +113,8 @@ def _sld(layer: str, column: str, categories: Sequence[tuple[str, str, str]]) ->
     ET.register_namespace("sld", _SLD)
     ET.register_namespace("se", _SE)
     ET.register_namespace("ogc", _OGC)
-    root = ET.Element(
-        f"{{{_SLD}}}StyledLayerDescriptor",
-        {"version": "1.1.0"},
-    )
+    # the tag spelled out: element names are literals, never built from strings
+    root = ET.Element("{http://www.opengis.net/sld}StyledLayerDescriptor", {"version": "1.1.0"})
     named = ET.SubElement(root, f"{{{_SLD}}}NamedLayer")
     ET.SubElement(named, f"{{{_SE}}}Name").text = layer
     user = ET.SubElement(named, f"{{{_SLD}}}UserStyle")

@@ -28,8 +28,9 @@ UNITS = ["ZH51010410001", "ZH51010420001", "ZH51010520001", "ZH51010530001"]
 
 
 def _sheet(path, name) -> pd.DataFrame:
+    """A sheet of the zone report: machine names in row 1, the people's labels in row 2."""
     rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
+    return pd.DataFrame(rows[2:], columns=rows[0])
 
 
 @pytest.fixture(scope="module")
