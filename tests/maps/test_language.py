@@ -28,3 +28,12 @@ def test_layer_names_and_legends_in_chinese(small):
 def test_english_map_is_unchanged_by_default(small):
     names = layer_control_names(map_html(make_map(small["inputs"])))
     assert "Control units" in names and "CO2 prior" in names
+
+
+def test_every_station_class_has_a_chinese_legend_entry():
+    from gridcarbon.config.inversion import STATION_KINDS
+    from gridcarbon.io.glossary import glossary
+
+    zh = glossary("zh")
+    for kind in STATION_KINDS:
+        assert _CJK.search(zh.translate(f"{kind} (3)")), kind
