@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from gridcarbon.kernels.dispersion import briggs_rise, sigmas, wind_profile_exponent
-from gridcarbon.kernels.plume import no2_weight
+from gridcarbon.kernels.plume import _KGH_TO_UGS, _SQ2, _SQ2PI, no2_weight  # shared constants
 
 __all__ = [
     "plume_depth_wind",
@@ -42,10 +42,6 @@ __all__ = [
     "column_rows_fill",
 ]
 
-_SQ2 = math.sqrt(2.0)
-_SQ2PI = math.sqrt(2.0 * math.pi)
-#: kg h-1 emitted → µg s-1
-_KGH_TO_UGS = 1e9 / 3600.0
 #: the stable class whose sigma_z spreads a plume above the lid (the free troposphere)
 _FREE_TROPOSPHERE_CLASS = 4
 
