@@ -94,7 +94,7 @@ class Glossary:
         table = _table()
         rows = {
             kind: table[table["kind"] == kind]
-            for kind in ("column", "phrase", "category", "subtype", "emerging", "map")
+            for kind in ("column", "phrase", "category", "subtype", "emerging", "map", "text")
         }
         self._phrases = dict(zip(rows["phrase"]["key"], rows["phrase"][language], strict=True))
         self._categories = dict(
@@ -112,7 +112,8 @@ class Glossary:
             "{set}": f"(?P<set>(?:{names_re})(?:\\+(?:{names_re}))+)",
             "{n}": r"(?P<n>[\d.,]+)",
         }
-        for key, text in zip(rows["map"]["en"], rows["map"][language], strict=True):
+        texts = pd.concat([rows["map"], rows["text"]])
+        for key, text in zip(texts["en"], texts[language], strict=True):
             if "{" not in key:
                 self._map_exact[key] = text
                 continue
@@ -184,9 +185,10 @@ class Glossary:
         return self._categories.get(code, code)
 
     def translate(self, text: str) -> str:
-        """A text of the map (a layer name, a legend title) in the glossary's language.
+        """A text of the map (a layer name, a legend title) or another people-facing text (a
+        units QA finding, a synthetic component) in the glossary's language.
 
-        English texts are the map's own; a text the glossary lacks is returned as it is.
+        English texts are the code's own; a text the glossary lacks is returned as it is.
         Species in it are shown by their display names; other parts of a pattern (``{x}``) are
         translated in turn.
         """
@@ -211,6 +213,19 @@ class Glossary:
                     fields[key] = self.translate(value)
             return target.format(**fields)
         return text
+
+    def components(self, text: str) -> str:
+        """A list of synthetic components (``synthetic_components``: parts joined by ``;`` or
+        ``,``) in the glossary's language, each part translated (:meth:`translate`).
+
+        >>> glossary("zh").components("station network; meteorology")
+        '站点网络；气象场'
+        """
+        if self.language == "en" or not text:
+            return text
+        # a comma inside parentheses belongs to its part: "observations (OSSE: a, b)"
+        parts = [p.strip() for p in re.split(r"[;,](?![^()]*\))", text) if p.strip()]
+        return "；".join(self.translate(p) for p in parts)
 
     def subtype(self, code: str) -> str:
         """A standard unit subtype (``urban_living``) in the language (城镇生活类); a label of a

@@ -490,6 +490,8 @@ class UnitSeriesPopup(VerbatimRender):
         ``{dim: {"labels": [...], "every": int, "vars": [{"title": str, "units": str}]}}``.
     prop : str
         The property holding the numbers.
+    empty : str
+        The text of a popup without any series.
     """
 
     _template = _ENV.from_string(
@@ -498,19 +500,23 @@ class UnitSeriesPopup(VerbatimRender):
         (function(){
             var charts = {{ this.charts|tojson }};
             {{ this.layer.get_name() }}.bindPopup(function(l) {
-                return gc.unitPopup(l.feature.properties, charts, {{ this.prop|tojson }});
+                return gc.unitPopup(l.feature.properties, charts, {{ this.prop|tojson }},
+                                    {{ this.empty|tojson }});
             }, {maxWidth: 520, className: 'gc-unit-popup'});
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, layer, charts: dict, prop: str = "gc_s"):
+    def __init__(
+        self, layer, charts: dict, prop: str = "gc_s", empty: str = "no time series for this unit"
+    ):
         super().__init__()
         self._name = "UnitSeriesPopup"
         self.layer = layer
         self.charts = charts
         self.prop = prop
+        self.empty = empty
 
 
 class StationContent(VerbatimRender):
@@ -519,7 +525,8 @@ class StationContent(VerbatimRender):
     Parameters
     ----------
     data : dict
-        ``name``, ``station_id``, ``kind``; ``stats`` = ``{"head": [str], "rows": [[str]]}`` or
+        ``name``, ``station_id``, ``kind``; ``empty`` = the text shown without statistics;
+        ``stats`` = ``{"head": [str], "rows": [[str]]}`` or
         None; ``charts`` = list of chart specs (``title``, ``units``, ``labels``, ``every``,
         ``width``, ``series`` = ``[{"name", "color", "values"}]``); ``legend`` = ``[[name,
         colour]]`` under the charts.
@@ -644,7 +651,7 @@ var gc = (function() {
         });
         return t;
     }
-    function unitPopup(p, charts, prop) {
+    function unitPopup(p, charts, prop, empty) {
         var box = el('div', 'gc-popup');
         el('div', 'gc-h', p.unit_name || '', box);
         el('div', null, p.unit_code || '', box);
@@ -659,7 +666,7 @@ var gc = (function() {
                 if (s) { any = true; box.appendChild(s); }
             });
         });
-        if (!any) { el('i', null, 'no time series for this unit', el('div', null, null, box)); }
+        if (!any) { el('i', null, empty, el('div', null, null, box)); }
         return box;
     }
     function stationPopup(d) {
@@ -674,7 +681,7 @@ var gc = (function() {
                 r.forEach(function(c) { el('td', null, c, row); });
             });
         } else {
-            el('i', null, 'no observations', el('div', null, null, box));
+            el('i', null, d.empty || 'no observations', el('div', null, null, box));
         }
         (d.charts || []).forEach(function(c) { var s = chart(c); if (s) { box.appendChild(s); } });
         if (d.legend && d.legend.length) {

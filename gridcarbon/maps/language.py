@@ -2,9 +2,11 @@
 
 The layers are drawn with English names; :func:`translate_map` then puts every text a reviewer
 reads — layer-control names and groups, legend titles, subtitles, units and class labels, the
-time slider's labels, tooltip headings and the synthetic-data banner — into the chosen language
-with the glossary's map phrases (:meth:`gridcarbon.io.glossary.Glossary.translate`).  The unit
-columns are labelled from the glossary's column labels directly (:func:`map_glossary`).
+time slider's labels, tooltip headings, the stations' popups and the synthetic-data banner —
+into the chosen language with the glossary's map phrases
+(:meth:`gridcarbon.io.glossary.Glossary.translate`).  The unit columns, their values (emerging
+categories, pathways) and their popup charts are put in the language where they are drawn
+(:func:`map_glossary`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from gridcarbon.maps.elements import (
     FeatureTooltip,
     LayerControl,
     LayerLegend,
+    StationContent,
+    UnitSeriesPopup,
     UnitTimeSlider,
     synthetic_banner,
 )
@@ -60,6 +64,26 @@ def _section(section: dict, glossary: Glossary) -> dict:
     return out
 
 
+def _chart(chart: dict, glossary: Glossary) -> dict:
+    series = [{**x, "name": glossary.translate(x["name"])} for x in chart.get("series", [])]
+    return {**chart, "title": glossary.translate(chart["title"]), "series": series}
+
+
+def _station(element: StationContent, glossary: Glossary) -> None:
+    """A station's popup and tooltip in the glossary's language (its name is the table's)."""
+    data = dict(element.data)
+    kind = glossary.translate(data["kind"])
+    data["kind"] = kind
+    data["empty"] = glossary.translate(data.get("empty", ""))
+    if data.get("stats"):
+        head = [glossary.translate(h) for h in data["stats"]["head"]]
+        data["stats"] = {**data["stats"], "head": head}
+    data["charts"] = [_chart(c, glossary) for c in data.get("charts", [])]
+    data["legend"] = [[glossary.translate(n), colour] for n, colour in data.get("legend", [])]
+    element.data = data
+    element.tooltip = f"{data['name']}（{kind}）" if kind else str(data["name"])
+
+
 def translate_map(m: folium.Map, glossary: Glossary) -> None:
     """Put the texts of ``m`` (and its page) into ``glossary``'s language, in place."""
     if glossary.language == "en":
@@ -85,6 +109,10 @@ def translate_map(m: folium.Map, glossary: Glossary) -> None:
             element.trailing_groups = tuple(glossary.translate(g) for g in TRAILING_GROUPS)
         elif isinstance(element, FeatureTooltip):
             element.aliases = [glossary.translate(a) for a in element.aliases]
+        elif isinstance(element, StationContent):
+            _station(element, glossary)
+        elif isinstance(element, UnitSeriesPopup):
+            element.empty = glossary.translate(element.empty)
     if "gc_banner" in root.html._children:
         banner = synthetic_banner(glossary.translate(SYNTHETIC_BANNER_TEXT))
         root.html.add_child(banner, name="gc_banner")

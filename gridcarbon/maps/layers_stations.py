@@ -110,6 +110,7 @@ def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | No
         "name": row["name"],
         "station_id": row["station_id"],
         "kind": row["kind"],
+        "empty": "no observations",
         "stats": None,
         "charts": [],
         "legend": [],

@@ -397,9 +397,10 @@ def _slider_modes(
 
 
 def _popup_charts(
-    tables: dict, names: list[str], codes: np.ndarray, columns: UnitColumns
+    tables: dict, names: list[str], codes: np.ndarray, columns: UnitColumns, words: Glossary
 ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """Chart layouts per dimension and the numbers ``(unit, variable, frame)`` they draw."""
+    """Chart layouts per dimension, in ``words``' language, and the numbers ``(unit, variable,
+    frame)`` they draw."""
     charts: dict[str, dict] = {}
     rows: dict[str, np.ndarray] = {}
     for dim in ("hour", "month"):
@@ -407,18 +408,19 @@ def _popup_charts(
         if not vars_:
             continue
         cols = list(tables[dim][vars_[0]].columns)
-        labels = (
-            [f"{int(h):02d}" for h in cols]
-            if dim == "hour"
-            else [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in cols]
-        )
+        if dim == "hour":
+            labels = [f"{int(h):02d}" for h in cols]
+        elif words.language == "zh":
+            labels = [f"{int(c)}月" for c in cols]
+        else:
+            labels = [pd.Timestamp(2000, int(c), 1).strftime("%b") for c in cols]
+        by = "{} by hour (Beijing)" if dim == "hour" else "{} by month"
         charts[dim] = {
             "labels": labels,
             "every": 6 if dim == "hour" else 2,
             "vars": [
                 {
-                    "title": f"{columns.label(v)} by "
-                    + ("hour (Beijing)" if dim == "hour" else "month"),
+                    "title": words.translate(by.format(columns.label(v))),
                     "units": tables[dim][v].attrs.get("units", ""),
                 }
                 for v in vars_
@@ -431,9 +433,9 @@ def _popup_charts(
     return charts, rows
 
 
-def _cell_text(v: Any) -> str:
+def _cell_text(v: Any, words: Glossary) -> str:
     if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
+        return words.translate("yes" if v else "no")
     if isinstance(v, int | float | np.integer | np.floating):
         return fmt(float(v)) if pd.notna(v) else "–"
     return str(v) if pd.notna(v) else "–"
@@ -473,7 +475,8 @@ def add_units(
     """Draw ``zoning.units`` with tooltip, popup charts, legend and time slider; returns the
     layer name."""
     gdf = unit_frame(zoning.units)
-    columns = unit_columns(species, map_glossary(m, species))
+    words = map_glossary(m, species)
+    columns = unit_columns(species, words)
     metric = _metric(gdf, columns, cfg)
     fields = _tooltip_fields(gdf, columns, cfg, metric)
     tables = unit_series_tables(zoning, species)
@@ -483,22 +486,31 @@ def add_units(
     modes, mode_scales, frame_strings = _slider_modes(
         tables, names, codes, columns, cfg, _unit_areas(gdf, codes)
     )
-    charts, series_rows = _popup_charts(tables, names, codes, columns)
+    charts, series_rows = _popup_charts(tables, names, codes, columns, words)
 
     geoms = simplify_lonlat(gdf.geometry.values, grid, cfg.unit_simplify_m)
     # the users' column names are tooltip labels only, never property keys (no collisions)
     field_keys = [f"f{j}" for j in range(len(fields))]
-    has_pathway = "pathway" in gdf.columns
+    # the pathway as the language writes it (the zoning stage writes both)
+    pathway_column = "pathway_zh" if words.language == "zh" else "pathway"
+    if pathway_column not in gdf.columns:
+        pathway_column = "pathway"
+    has_pathway = pathway_column in gdf.columns
+    emerging = {f"emerging_{s.name}" for s in species}
     props = []
     for i in range(len(gdf)):
         p: dict[str, Any] = {c: str(gdf[c].iloc[i]) for c in UNIT_ID_COLUMNS}
         for key, c in zip(field_keys, fields, strict=True):
-            p[key] = _cell_text(gdf[c].iloc[i])
+            value = gdf[c].iloc[i]
+            if c in emerging and isinstance(value, str):
+                p[key] = words.emerging(value)
+            else:
+                p[key] = _cell_text(value, words)
         p["gc_fill"] = fills[i]
         if has_pathway:
-            pathway = gdf["pathway"].iloc[i]
+            pathway = gdf[pathway_column].iloc[i]
             if pd.notna(pathway) and str(pathway):
-                p["gc_info"] = f"co-control pathway: {pathway}"
+                p["gc_info"] = words.translate(f"co-control pathway: {pathway}")
         if series_rows:
             p["gc_s"] = {
                 dim: [[sig3(x) for x in row] for row in arr[i]] for dim, arr in series_rows.items()

@@ -21,6 +21,7 @@ from gridcarbon.maps.elements import (
     page_head,
     synthetic_banner,
 )
+from gridcarbon.maps.language import map_glossary
 
 __all__ = ["page_provenance", "new_map", "add_page", "add_tile_layers", "add_layer_control"]
 
@@ -64,6 +65,12 @@ def new_map(bounds: list[list[float]], cfg: MapConfig) -> folium.Map:
     return m
 
 
+def _title(m: folium.Map, cfg: MapConfig) -> str:
+    """The page title in the map's language (the default title is in the glossary; a title of
+    one's own is kept as written)."""
+    return map_glossary(m, ()).translate(cfg.title)
+
+
 def add_page(m: folium.Map, cfg: MapConfig, provenance: dict[str, Any]) -> None:
     """Title, generator and provenance in the head, the map's style and script, and the banner
     of synthetic data (``provenance["synthetic"] == "true"``)."""
@@ -71,7 +78,7 @@ def add_page(m: folium.Map, cfg: MapConfig, provenance: dict[str, Any]) -> None:
     # the title goes through the head's autoescaping template, never folium's raw <title>
     root.title = None
     root.header.add_child(
-        page_head(cfg.title, provenance["gridcarbon_version"], provenance), name="gc_head"
+        page_head(_title(m, cfg), provenance["gridcarbon_version"], provenance), name="gc_head"
     )
     root.header.add_child(map_css(), name="gc_css")
     root.header.add_child(map_script(), name="gc_script")

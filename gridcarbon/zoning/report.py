@@ -370,7 +370,7 @@ def html_context(
         g.phrase(
             "summary_units",
             n=format_number(len(gdf)),
-            source=result.qa.source,
+            source=g.translate(result.qa.source),
             counts=", ".join(f"{g.category(k)}: {format_number(v)}" for k, v in counts.items()),
         ),
         g.phrase(
@@ -475,7 +475,10 @@ def html_context(
         "title": g.phrase("report_title", species="/".join(label[s] for s in names)),
         "figures": figures,
         "synthetic": (
-            g.phrase("synthetic_depends", components=provenance.get("synthetic_components", ""))
+            g.phrase(
+                "synthetic_depends",
+                components=g.components(provenance.get("synthetic_components", "")),
+            )
         )
         if provenance.get("synthetic") == "true"
         else "",
@@ -487,8 +490,8 @@ def html_context(
         "by_county": roll("county_code", config.top_n),
         "top_units": top_units,
         "legend": _legend(species, g),
-        "qa": result.qa.summary_lines(),
-        "qa_warning": result.qa.offset_warning or "",
+        "qa": [g.translate(line) for line in result.qa.summary_lines()],
+        "qa_warning": g.translate(result.qa.offset_warning or ""),
         "method": _hotspot_method(config, g),
         "provenance": provenance_text({k: v for k, v in provenance.items() if k != "config"})
         + "\n\nconfig:\n"
@@ -657,7 +660,7 @@ def zoning_documents(
     sheets = {
         # every row of figures says whether it rests on synthetic data (filterable)
         **{name: df.assign(synthetic=synthetic) for name, df in figures.items()},
-        "qa": pd.DataFrame({"finding": result.qa.summary_lines()}),
+        "qa": pd.DataFrame({"finding": [glossary.translate(x) for x in result.qa.summary_lines()]}),
         "provenance": pd.DataFrame({"key": list(prov), "value": list(prov.values())}),
     }
     page = add_sections(render_html(html_context(result, config, prov, language)), sheets, sections)

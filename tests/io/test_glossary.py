@@ -3,6 +3,8 @@ number format of the report."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -81,3 +83,45 @@ def test_subtypes_and_users_own_labels():
     zh = Glossary("zh", DEFAULT_SPECIES)
     assert zh.subtype("urban_living") == "城镇生活类"
     assert zh.subtype("=a user's <b>label") == "=a user's <b>label"  # kept; escaped where shown
+
+
+def test_synthetic_components_and_qa_findings_in_chinese():
+    from gridcarbon.io.glossary import glossary
+
+    zh, en = glossary("zh"), glossary("en")
+    components = (
+        "provincial sector totals (assumed), facility catalogue (synthetic);observations "
+        "(synthetic OSSE: perturbed transport, synthetic truth);station network and/or "
+        "meteorology; control units (gridcarbon.scenario.units)"
+    )
+    shown = zh.components(components)
+    # five parts (the comma inside the parentheses belongs to its part), none left in English
+    assert shown.count("；") == 4
+    assert not re.search(r"[a-z]{3,} [a-z]{3,}", shown.replace("gridcarbon.scenario.units", ""))
+    assert en.components(components) == components
+    lines = [
+        "2082 units read from embedded synthetic units (gridcarbon.scenario.units) "
+        "(CRS EPSG:4490; CGCS2000 lon/lat (no transformation))",
+        "overlaps between units: 0.009 km² (0 pairs above tolerance)",
+        "gaps within the region: 0.017 km² of 137201.5 km² (0 gap polygons above tolerance)",
+        "offset check skipped: no county boundaries were given",
+        "WARNING: something a reader must see",
+    ]
+    out = [zh.translate(line) for line in lines]
+    assert out[0] == (
+        "从内置合成管控单元（gridcarbon.scenario.units）读取 2082 个单元"
+        "（坐标系 EPSG:4490；CGCS2000 经纬度（无需转换））"
+    )
+    assert "0.009" in out[1] and "137201.5" in out[2]
+    assert out[4].startswith("警告：")
+    assert all(re.search("[\u4e00-\u9fff]", o) for o in out)
+
+
+def test_every_text_of_the_glossary_has_both_languages():
+    table = _table()
+    texts = table[table["kind"].isin(["map", "text"])]
+    assert len(texts) > 100
+    assert texts["zh"].map(lambda s: isinstance(s, str) and s.strip() != "").all()
+    assert (texts["key"] == texts["en"]).all()
+    assert not texts.duplicated(["kind", "key"]).any()
+    assert isinstance(table, pd.DataFrame)

@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -139,6 +140,38 @@ def test_reports_hold_the_same_figures_in_both_languages(reports):
         return [c for c in cells if re.fullmatch(r"[\d,.]+", c)]
 
     assert len(first_table("en")) > 10 and first_table("en") == first_table("zh")
+
+
+def test_qa_findings_and_synthetic_text_in_the_reports_language(reports):
+    """The QA findings and the synthetic-data statement are in Chinese in the Chinese report
+    (the English report keeps the code's own words)."""
+    from gridcarbon.io.glossary import glossary
+    from gridcarbon.zoning.report import zoning_documents
+
+    res = reports["res"]
+    lines = res.qa.summary_lines()
+    assert any(line.startswith("overlaps between units") for line in lines)
+
+    def qa_items(lang: str) -> list[str]:
+        html = (reports["dir"] / lang / "zone_report.html").read_text(encoding="utf-8")
+        section = html.split(glossary(lang).phrase("section_qa"), 1)[1]
+        return re.findall(r"<li>(.*?)</li>", section.split("</ul>", 1)[0])
+
+    assert [html_unescape(x) for x in qa_items("en")] == lines
+    zh = [html_unescape(x) for x in qa_items("zh")]
+    assert len(zh) == len(lines) and all(re.search("[\u4e00-\u9fff]", x) for x in zh), zh
+    assert not set(zh) & set(lines), set(zh) & set(lines)
+    assert not any("overlaps between" in x or "units read from" in x for x in zh)
+    # a component the glossary knows is shown in Chinese; an unknown one as it is
+    prov = {
+        "synthetic": "true",
+        "synthetic_components": "facility catalogue (synthetic); my own thing",
+        "config": "",
+    }
+    docs = zoning_documents(res, reports["cfg"], prov, "zh")
+    assert "本报告依赖合成数据：设施清单（合成）；my own thing" in docs["zone_report.html"].content
+    sheet = docs["zone_report.xlsx"].content["qa"]
+    assert all(re.search("[\u4e00-\u9fff]", x) for x in sheet["finding"])
 
 
 def test_units_geopackage_opens_styled_by_category(reports):
