@@ -7,8 +7,15 @@ check on a problem of a few thousand unknowns, and the wall time of the whole st
 (`run_inversion`: synthetic perturbed-transport observations -> inversion -> posterior, and its
 documents written).  Everything is SYNTHETIC.
 
+With ``--columns``: the cost of a month of satellite columns beside the stations (issue target:
+one overpass a day adds ≤ 60 s to the inversion and ≤ 1.5 GB of memory, 9 km superobservations).
+One simulated TROPOMI NO2 file per day of January is written in the S5P L2 layout
+(``gridcarbon.scenario.satellite_synthetic``, SYNTHETIC), read back by the reader and assimilated
+with the station observations; printed: the seconds to read the files and build the pixels, the
+joint solve against the station-only solve, and the peak RSS before and after.
+
 Usage (from the repository root): python benchmarks/bench_inversion.py [--skip-stage]
-[--skip-dense]
+[--skip-dense] [--columns]
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-stage", action="store_true")
     ap.add_argument("--skip-dense", action="store_true")
+    ap.add_argument("--columns", action="store_true", help="also cost a month of TROPOMI columns")
     args = ap.parse_args()
     import numba
 
@@ -97,6 +105,8 @@ def main() -> None:
     out["solver"] = res.solver
     out["dofs"] = res.dofs
     out["peak_rss_gb_after_solve"] = rss_gb()
+    if args.columns:
+        out["columns"] = columns_cost(system, scenario, obs, out["solve_with_posterior_sigma_s"])
     if not args.skip_stage:
         del res, truth, obs
         with tempfile.TemporaryDirectory() as d:
@@ -113,6 +123,59 @@ def main() -> None:
         out["dense_vs_cg"] = dense_vs_cg()
     out["peak_rss_gb"] = rss_gb()
     print(json.dumps(out, indent=2, default=str))
+
+
+def columns_cost(system, scenario, station_obs: pd.DataFrame, station_solve_s: float) -> dict:
+    """What a month of daily TROPOMI NO2 overpasses adds to the default inversion."""
+    from gridcarbon.inversion.assimilation import assimilate
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
+    from gridcarbon.inversion.observation_types import StationHourObservations
+    from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.scenario import satellite_synthetic as ss
+    from gridcarbon.species import NOX
+
+    days = pd.date_range("2023-01-01", "2023-01-31", freq="D")
+    out: dict = {"days": len(days), "peak_rss_gb_before": rss_gb()}
+    kinds = []
+    write_s = read_s = 0.0
+    with tempfile.TemporaryDirectory() as d:
+        for day in days:
+            t = time.perf_counter()
+            met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
+            stamp = day.strftime("%Y%m%d")
+            name = f"S5P_SYNT_L2__NO2____{stamp}T000000_{stamp}T235959_00000_01_020400_{stamp}.nc"
+            path = ss.write_synthetic_tropomi_no2(
+                Path(d) / name,
+                grid=scenario.grid,
+                fluxes=ss.truth_fluxes(scenario, day),
+                met=met,
+                date=day,
+            )
+            write_s += time.perf_counter() - t
+            t = time.perf_counter()
+            cols = read_tropomi_no2(path, grid=scenario.grid)
+            if cols.value.size:
+                pixels = ColumnPixels.from_satellite(cols)
+                kinds.append(
+                    ColumnObservations(
+                        pixels, NOX, "vertical_column", scenario.meteorology, name=f"s5p_{stamp}"
+                    )
+                )
+            read_s += time.perf_counter() - t
+    out["synthetic_files_write_s"] = write_s
+    out["read_and_pixels_s"] = read_s
+    out["overpasses_with_pixels"] = len(kinds)
+    out["pixels"] = int(sum(k.pixels.n for k in kinds))
+    t = time.perf_counter()
+    res = assimilate(system, [StationHourObservations(station_obs), *kinds], build_posterior=False)
+    out["joint_solve_s"] = time.perf_counter() - t
+    by_type = res.metrics.get("n_observations_by_type", {})
+    out["superobservations"] = int(sum(v for k, v in by_type.items() if k.startswith("s5p_")))
+    out["station_only_solve_s"] = station_solve_s
+    out["added_s"] = out["joint_solve_s"] - station_solve_s + read_s
+    out["peak_rss_gb_after"] = rss_gb()
+    out["added_peak_rss_gb"] = out["peak_rss_gb_after"] - out["peak_rss_gb_before"]
+    return out
 
 
 def dense_vs_cg() -> dict:

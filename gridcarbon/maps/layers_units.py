@@ -94,40 +94,38 @@ class UnitColumns:
     tooltip: tuple[str, ...] = ()
 
     def label(self, column: str) -> str:
-        """Readable label of a unit column (``<sp>_t_per_km2`` → ``<sp> intensity (t km⁻²)``)."""
+        """Readable label of a unit column (``<sp>_t_per_km2`` → ``<sp> intensity (t/km²)``)."""
         return self.labels.get(column, str(column).replace("_", " "))
 
 
 def unit_columns(species: tuple[Species, ...], glossary: Glossary | None = None) -> UnitColumns:
-    """The unit columns the zoning stage writes for ``species``, labelled (see module doc); a
-    ``glossary`` in another language than English labels them from its column labels."""
+    """The unit columns the zoning stage writes for ``species``, labelled as the report and the
+    Excel file label them (the glossary's column labels, in ``glossary``'s language; English
+    when None)."""
     names = [s.name for s in species]
     coloc = f"coloc_{colocation_set_name(tuple(names))}"
-    labels = {"area_km2": "area (km²)"}
+    keys = ["area_km2"]
     for n in names:
-        labels |= {
-            f"{n}_kg": f"{n} total (kg)",
-            f"{n}_area_kg": f"{n} area sources (kg)",
-            f"{n}_point_kg": f"{n} point sources (kg)",
-            f"{n}_t_per_km2": f"{n} intensity (t km⁻²)",
-            f"{n}_share_pct": f"{n} share of province (%)",
-            f"{n}_rank": f"{n} rank",
-            f"{coloc}_share_{n}": f"{n} share inside co-located hotspots",
-            f"hot_{n}_cell_days": f"{n} hotspot cell-days",
-            f"emerging_{n}": f"{n} emerging-hotspot category",
-        }
-    labels |= {
-        f"{coloc}_hours": "co-located hotspot hours",
-        f"{coloc}_cell_hours": "co-located hotspot cell-hours",
-        f"{coloc}_any_hours": "hours with any co-located hotspot",
-        f"{coloc}_cell_days": "co-located hotspot cell-days",
-        f"{coloc}_area_km2": "co-located hotspot area (km²)",
-        f"{coloc}_obs_exp": "co-located: observed / expected",
-    }
+        keys += [
+            f"{n}_kg",
+            f"{n}_area_kg",
+            f"{n}_point_kg",
+            f"{n}_t_per_km2",
+            f"{n}_share_pct",
+            f"{n}_rank",
+            f"{coloc}_share_{n}",
+            f"hot_{n}_cell_days",
+            f"emerging_{n}",
+            f"{n}_posterior_std_kg",
+        ]
+    keys += [
+        f"{coloc}_{what}"
+        for what in ("hours", "cell_hours", "any_hours", "cell_days", "area_km2", "obs_exp")
+    ]
     if len(names) >= 3:
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                labels[f"coloc_{a}_{b}_cell_days"] = f"{a}+{b} hotspot cell-days"
+        keys += [f"coloc_{a}_{b}_cell_days" for i, a in enumerate(names) for b in names[i + 1 :]]
+    words = glossary if glossary is not None else Glossary("en", species)
+    labels = {c: words.label(c) for c in keys}
     first = names[0] if names else ""
     metric = (
         f"{coloc}_hours",
@@ -148,8 +146,6 @@ def unit_columns(species: tuple[Species, ...], glossary: Glossary | None = None)
         *(f"emerging_{n}" for n in names),
         *(f"{n}_posterior_std_kg" for n in names),
     )
-    if glossary is not None and glossary.language != "en":
-        labels = {c: glossary.label(c) for c in labels}
     return UnitColumns(labels=labels, metric=metric, tooltip=tooltip)
 
 

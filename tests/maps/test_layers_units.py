@@ -41,14 +41,21 @@ def test_unit_columns_are_named_by_the_species():
     assert cols.metric[:3] == ("coloc_all_hours", "coloc_all_cell_hours", "coloc_all_cell_days")
     assert cols.metric[3:] == ("CO2_t_per_km2", "CO2_kg")
     assert cols.tooltip[:4] == ("area_km2", "CO2_kg", "NOx_kg", "VOC_kg")
-    assert cols.label("NOx_t_per_km2") == "NOx intensity (t km⁻²)"
-    assert cols.label("coloc_CO2_VOC_cell_days") == "CO2+VOC hotspot cell-days"
-    assert cols.label("coloc_all_share_VOC") == "VOC share inside co-located hotspots"
+    # the labels of the report and the Excel file (the glossary's), species by display name
+    assert cols.label("NOx_t_per_km2") == "NOx intensity (t/km²)"
+    assert cols.label("coloc_CO2_VOC_cell_days") == (
+        "Co-located hotspot cell-days (CO₂+VOCs) (cell-days)"
+    )
+    assert cols.label("coloc_all_share_VOC") == (
+        "Share of the unit's VOCs in co-located hotspots (all species) (fraction)"
+    )
     assert cols.label("some_user_column") == "some user column"
     # two species: their pair is the co-located set
     two = unit_columns(DEFAULT_SPECIES[1:])
     assert two.metric[0] == "coloc_NOx_VOC_hours"
-    assert two.label("coloc_NOx_VOC_cell_days") == "co-located hotspot cell-days"
+    assert two.label("coloc_NOx_VOC_cell_days") == (
+        "Co-located hotspot cell-days (NOx+VOCs) (cell-days)"
+    )
 
 
 def test_unit_frame_validates(small):

@@ -134,7 +134,7 @@ def test_config_options(small):
     rasters = [n for n in names if n.split()[0] in ("CO2", "NOx", "VOC")]
     assert rasters == ["NOx posterior − prior"]
     assert "Web basemap" not in " ".join(names)
-    assert "CO2 total (kg)" in page
+    assert json.dumps("CO₂ emission (kg)")[1:-1] in page  # as the page's JSON writes it
     with pytest.raises(InputDataError, match="not a column"):
         make_map(inputs, MapConfig(unit_metric="nope"))
     with pytest.raises(InputDataError, match="not species of this map"):
@@ -159,7 +159,8 @@ def test_unit_properties_are_compact_and_classed(small):
     for sp in ("CO2", "NOx", "VOC"):
         assert json.dumps(f"Hour of day (Beijing): {sp} per km²") in page
         assert json.dumps(f"Month: {sp} per km²") in page
-    assert '"Total: co-located hotspot hours"' in page
+    hours = "Mean co-located hotspot hours (all species; area-weighted) (hours)"
+    assert json.dumps(f"Total: {hours}") in page
 
 
 def test_the_map_reads_the_zoning_result_by_its_fields(small, caplog):
@@ -174,7 +175,7 @@ def test_the_map_reads_the_zoning_result_by_its_fields(small, caplog):
     assert LAYER_NAMES["colocated"] not in names and LAYER_NAMES["pairwise"] not in names
     assert "c_h" not in page and "var modes = " not in page  # no series, no slider
     # the next colouring column, and the tooltip without the absent ones
-    assert '"co-located hotspot cell-days"' in page
+    assert '"Co-located hotspot cell-days (all species) (cell-days)"' in page
     log = caplog.text
     assert "no diurnal profile" in log and "no monthly tally" in log
     assert "no 'day' hotspots" in log and "area_km2" in log

@@ -75,7 +75,7 @@ def test_a_fourth_species_is_drawn_everywhere():
     titles = [v["title"] for v in charts["hour"]["vars"]]
     assert titles == [f"{s.name} by hour (Beijing)" for s in species]
     (fields, aliases) = next((f, a) for f, a in _field_tables(page) if f[0] == "unit_code")
-    assert "SO2 total (kg)" in aliases
+    assert "SO₂ emission (kg)" in aliases
 
 
 def _field_tables(page: str) -> list[tuple[list, list]]:
@@ -101,7 +101,7 @@ def test_two_species_have_one_colocated_layer_and_no_pairs():
     assert legends["colocated"][0]["rows"][0]["label"] == "NOx+SO2 (both)"
     assert "pairwise" not in legends
     # the units are coloured by the pair's co-located cell-days
-    assert legends["units"][0]["title"] == "co-located hotspot cell-days"
+    assert legends["units"][0]["title"] == "Co-located hotspot cell-days (NOx+SO₂) (cell-days)"
     (modes,) = _json_after(page, r"var modes = ")
     assert list(modes) == ["hour:NOx", "hour:SO2", "month:NOx", "month:SO2"]
     assert modes["hour:NOx"]["label"] == "Hour of day (Beijing): NOx per km²"
