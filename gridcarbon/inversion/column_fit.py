@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
 
 from gridcarbon.inversion.columns import _plane_design
 
@@ -107,10 +108,15 @@ OVERPASS_COLUMNS = (
 
 
 def plane_fit(
-    x: np.ndarray, y: np.ndarray, departure: np.ndarray, covariance: np.ndarray
+    x: np.ndarray,
+    y: np.ndarray,
+    departure: np.ndarray,
+    covariance: np.ndarray,
+    cholesky: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The generalised-least-squares plane of ``departure`` (observed − modelled) over the
-    superobservations at ``(x, y)`` (m) with error covariance ``covariance``.
+    superobservations at ``(x, y)`` (m) with error covariance ``covariance`` (``cholesky``: its
+    lower Cholesky factor, when already computed).
 
     Returns
     -------
@@ -124,12 +130,12 @@ def plane_fit(
     """
     X = _plane_design(np.asarray(x, float), np.asarray(y, float))
     d = np.asarray(departure, float)
-    Lc = np.linalg.cholesky(np.asarray(covariance, float))
-    Xw = np.linalg.solve(Lc, X)
-    dw = np.linalg.solve(Lc, d)
+    Lc = np.linalg.cholesky(np.asarray(covariance, float)) if cholesky is None else cholesky
+    Xw = sla.solve_triangular(Lc, X, lower=True)
+    dw = sla.solve_triangular(Lc, d, lower=True)
     beta, *_ = np.linalg.lstsq(Xw, dw, rcond=None)
     residual = d - X @ beta
-    rw = np.linalg.solve(Lc, residual)
+    rw = sla.solve_triangular(Lc, residual, lower=True)
     return beta, residual, float(rw @ rw)
 
 
@@ -222,8 +228,9 @@ def overpass_fit_tables(
             raise ValueError(
                 f"overpass {label!r}: {idx.size} superobservations but a covariance of {C.shape}"
             )
+        Lc = np.linalg.cholesky(C)
         fits = {
-            name: plane_fit(x[idx], y[idx], obs[idx] - model[idx], C)
+            name: plane_fit(x[idx], y[idx], obs[idx] - model[idx], C, Lc)
             for name, model in (("prior", prior), ("posterior", post))
         }
         so.loc[idx, "prior_background"] = obs[idx] - prior[idx] - fits["prior"][1]

@@ -179,7 +179,11 @@ def add_column_layers(
     m: folium.Map, grid: GridSpec, table: pd.DataFrame, cfg: MapConfig
 ) -> list[str]:
     """Draw the chosen overpass's observed, posterior-fit and residual layers (the observed
-    one shown when the map opens) with popups and legends; returns the layer names."""
+    one shown when the map opens) with popups and legends; returns the layer names (none when
+    no overpass was assimilated)."""
+    if overpasses(table).empty:
+        log.info("map: no column overpass was assimilated; no column layers")
+        return []
     label = choose_overpass(table, cfg.column_overpass)
     t = _used(table)
     t = t[t["overpass"] == label].reset_index(drop=True)

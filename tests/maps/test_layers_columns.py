@@ -92,6 +92,14 @@ def test_no_column_layers_without_column_observations(small):
     assert not set(COLUMN_LAYER_NAMES.values()) & set(names)
 
 
+def test_no_column_layers_when_no_overpass_was_assimilated(small):
+    table = column_table(small["grid"]).assign(used=False)
+    names = layer_control_names(
+        map_html(make_map(replace(small["inputs"], column_observations=table)))
+    )
+    assert not set(COLUMN_LAYER_NAMES.values()) & set(names)
+
+
 def test_column_layers_in_chinese(small):
     inputs = replace(small["inputs"], column_observations=column_table(small["grid"]))
     page = map_html(make_map(inputs, language="zh"))
