@@ -202,6 +202,20 @@ RUN_FILES: tuple[RunFile, ...] = (
         False,
     ),
     RunFile(
+        "column_observations",
+        "column_observations.csv",
+        "inversion",
+        "satellite superobservations with their prior and posterior fit (only with columns)",
+        False,
+    ),
+    RunFile(
+        "overpass_stats",
+        "overpass_stats.csv",
+        "inversion",
+        "fit statistics per satellite overpass (only with columns)",
+        False,
+    ),
+    RunFile(
         "osse_perturbed",
         "osse_perturbed.csv",
         "inversion",
@@ -419,7 +433,10 @@ class InversionResult:
     map; ``metrics``: JSON-ready figures; ``label``: which inversion (written into outputs);
     ``details``: the inversion's own result object for modellers; ``extras``: the unknowns
     outside the grid (prior, posterior, σ); ``observations``: the synthetic observations that
-    were inverted (None when they were given).
+    were inverted (None when they were given); ``column_observations`` and ``overpass_stats``:
+    with satellite columns among the observations, their superobservations with the prior and
+    posterior fit and the fit statistics of each overpass
+    (:mod:`gridcarbon.inversion.column_fit`; None without columns).
     """
 
     posterior: xr.Dataset
@@ -432,6 +449,8 @@ class InversionResult:
     details: Any = None
     extras: pd.DataFrame | None = None
     observations: pd.DataFrame | None = None
+    column_observations: pd.DataFrame | None = None
+    overpass_stats: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -476,7 +495,8 @@ class MapInputs:
     ``synthetic_components``, ``input_checksums`` shown in the page (missing ones are taken from
     the prior's attributes); ``species``: the species drawn, in order (those of the prior);
     ``point_layers``: further point layers (:class:`PointLayer`, e.g. the synergy analytics'),
-    drawn as given.
+    drawn as given; ``column_observations``: satellite superobservations with their fit (the
+    inversion's ``column_observations.csv``), drawn for one overpass (``maps.column_overpass``).
     """
 
     prior: xr.Dataset
@@ -489,6 +509,7 @@ class MapInputs:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     species: tuple[Species, ...] = DEFAULT_SPECIES
     point_layers: tuple[PointLayer, ...] = ()
+    column_observations: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

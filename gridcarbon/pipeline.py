@@ -956,6 +956,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: b
         provenance={"gridcarbon_version": __version__},
         species=result.scenario.species,
         point_layers=getattr(result.stages.get("synergy"), "layers", ()),
+        column_observations=getattr(inv, "column_observations", None),
     )
     paths = write_documents(
         run_map_stage(inputs, config.maps, config.output.language), out_dir, overwrite=overwrite

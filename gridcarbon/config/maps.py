@@ -122,6 +122,13 @@ class MapConfig(BaseModel):
         ge=1,
         description="show a cell as a hotspot if it is hot in at least this many time steps",
     )
+    column_overpass: str = Field(
+        "largest",
+        description="overpass drawn on the column-observation layers (only when the run "
+        "assimilated satellite columns): 'largest' = the one with the most superobservations, "
+        "'first' = the earliest, an overpass id as in column_observations.csv (e.g. the file "
+        "name), or a UTC time in ISO 8601 (the nearest overpass within 3 hours)",
+    )
     tile_layers: list[Literal["OpenStreetMap", "OpenTopoMap"]] = Field(
         default_factory=lambda: ["OpenStreetMap", "OpenTopoMap"],
         description="optional web basemaps (off when the map opens; blank without internet)",
@@ -146,6 +153,16 @@ class MapConfig(BaseModel):
             raise ValueError(
                 f"{v!r} is not a plain file name ending in .html (no folder, no control "
                 "characters); use e.g. 'map.html'"
+            )
+        return v
+
+    @field_validator("column_overpass")
+    @classmethod
+    def _overpass_choice(cls, v: str) -> str:
+        if not v.strip() or has_control(v):
+            raise ValueError(
+                f"{v!r} is not an overpass choice; use 'largest', 'first', an overpass id or a "
+                "UTC time such as '2023-06-03T05:30'"
             )
         return v
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import weakref
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -125,6 +126,9 @@ class ColumnPixels:
         Total column water vapour, kg m-2; needed for dry-air mole fractions.
     source : str
         What the pixels are (a file name or "synthetic ..."), for messages.
+    product : str
+        The Level-2 product the pixels come from (a reader's ``metadata["product"]``), for
+        the outputs; empty when not known.
     """
 
     corner_x: np.ndarray
@@ -138,6 +142,7 @@ class ColumnPixels:
     overpass: np.ndarray | None = None
     water_vapour_column: np.ndarray | None = None
     source: str = "column pixels"
+    product: str = ""
 
     def __post_init__(self) -> None:
         n = np.shape(self.value)[0] if np.ndim(self.value) == 1 else -1
@@ -233,7 +238,7 @@ class ColumnPixels:
         the mean of its two levels' kernels (a stated approximation of the level-to-layer
         interpolation), and the dry-air mole fraction needs ``water_vapour_column`` (kg m-2,
         e.g. ERA5 ``tcwv`` at the soundings; one value or one per pixel).  One file is one
-        overpass.
+        overpass, labelled by the file's name (without its folder).
         """
         if columns.polygons.crs is not None and columns.polygons.crs.is_geographic:
             raise InputDataError(
@@ -270,9 +275,12 @@ class ColumnPixels:
             averaging_kernel=kernel,
             pressure_edges=edges,
             surface_pressure=np.asarray(columns.surface_pressure_pa, float),
-            overpass=np.full(columns.value.shape, columns.metadata.get("file", "overpass")),
+            overpass=np.full(
+                columns.value.shape, PurePath(str(columns.metadata.get("file", "overpass"))).name
+            ),
             water_vapour_column=None if water is None else np.array(water),
             source=str(columns.metadata.get("file", "satellite file")),
+            product=str(columns.metadata.get("product", "")),
         )
 
     def overpass_labels(self) -> np.ndarray:
@@ -372,8 +380,8 @@ class ColumnMatch:
     ----------
     superobs : DataFrame
         One row per superobservation: ``overpass``, ``x``, ``y`` (m), ``lon``, ``lat``,
-        ``time`` (overpass hour, UTC), ``hour``, ``n_pixels``, ``observed``, ``prior`` (modelled
-        column at the prior, no background), ``sigma_retrieval``, ``sigma_representativeness``,
+        ``time`` (overpass hour, UTC), ``pixel_time`` (mean time of its pixels, UTC), ``hour``,
+        ``n_pixels``, ``observed``, ``prior`` (modelled column at the prior, no background), ``sigma_retrieval``, ``sigma_representativeness``,
         ``sigma_amf``.
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
@@ -534,6 +542,29 @@ class ColumnObservations:
             beta = np.linalg.solve(X.T @ Ci_X, Ci_X.T @ r)
             background[sel] = X @ beta
         return table.assign(posterior=post, background=background)
+
+    def overpass_fit(
+        self, system: ObservationSystem, x_increment: np.ndarray
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The fit of the assimilated overpasses at ``x_prior + x_increment``: one row per
+        superobservation and one per overpass
+        (:func:`gridcarbon.inversion.column_fit.overpass_fit_tables`)."""
+        from gridcarbon.inversion.column_fit import overpass_fit_tables
+
+        m = self.match(system)
+        table = m.superobs if len(m.superobs) == 0 else self.superobservations(system, x_increment)
+        size = self.settings.superobservation_km * 1000.0
+        g = system.grid
+        return overpass_fit_tables(
+            table,
+            m.covariance,
+            observation_type=self.name,
+            product=self.pixels.product,
+            species=self.species.observed_as,
+            unit=self.unit,
+            box=(g.x_min, g.y_max, size),
+            unproject=g.unproject,
+        )
 
     def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:
         """The operator of single pixels (no averaging, no background): one row per pixel used,
@@ -957,6 +988,13 @@ class ColumnObservations:
         sigma_rep = s.representativeness_rel * np.abs(prior)
         lon, lat = g.unproject(so_x, so_y)
         so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
+        # the mean time of each superobservation's pixels (ns after the period's start)
+        t_pix = (np.asarray(px.time, "datetime64[ns]")[sel] - system.times.values[0]).astype(
+            np.int64
+        )
+        so_time = system.times.values[0] + (
+            np.bincount(gid, t_pix.astype(float), n_so) / np.maximum(n_in, 1)
+        ).astype(np.int64).astype("timedelta64[ns]")
         table = pd.DataFrame(
             {
                 "overpass": so_label,
@@ -965,6 +1003,7 @@ class ColumnObservations:
                 "lon": lon,
                 "lat": lat,
                 "time": system.times.values[row_hours],
+                "pixel_time": so_time,
                 "hour": row_hours,
                 "n_pixels": n_in,
                 "observed": observed,

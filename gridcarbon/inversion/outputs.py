@@ -157,17 +157,22 @@ def posterior_dataset(
 
 
 def inversion_file_names(
-    formats: Iterable[str] = ("netcdf",), synthetic_observations: bool = True
+    formats: Iterable[str] = ("netcdf",),
+    synthetic_observations: bool = True,
+    columns: bool = False,
 ) -> list[str]:
     """The files of :func:`inversion_documents`: ``posterior.nc`` (and ``posterior.zarr`` when
-    ``formats`` has ``zarr``), the station tables, the extras, the metrics and, with
-    ``synthetic_observations``, ``observations.csv``."""
+    ``formats`` has ``zarr``), the station tables, the extras, the metrics, with
+    ``synthetic_observations`` ``observations.csv`` and with ``columns`` (satellite columns
+    among the observations) ``column_observations.csv`` and ``overpass_stats.csv``."""
     roles = ["posterior_netcdf"]
     if "zarr" in formats:
         roles.append("posterior_zarr")
     roles += ["station_stats", "station_series", "inversion_extras"]
     if synthetic_observations:
         roles.append("observations")
+    if columns:
+        roles += ["column_observations", "overpass_stats"]
     roles += ["inversion_metrics_json", "inversion_metrics_csv"]
     return [run_file_name(r) for r in roles]
 
@@ -178,7 +183,8 @@ def inversion_documents(
     """The files of an inversion, by name: the posterior grids (NetCDF, and Zarr when
     ``formats`` has ``zarr``), ``station_stats.csv``, ``station_series.csv``,
     ``inversion_extras.csv``, ``observations.csv`` (only when the inverted observations were
-    synthetic), ``inversion_metrics.json`` and ``.csv``.  With synthetic inputs every table gets
+    synthetic), ``column_observations.csv`` and ``overpass_stats.csv`` (only with satellite
+    columns), ``inversion_metrics.json`` and ``.csv``.  With synthetic inputs every table gets
     a ``synthetic`` column and the metrics a note saying so."""
     synthetic = bool(result.metrics.get("synthetic", False))
 
@@ -197,6 +203,10 @@ def inversion_documents(
         docs[run_file_name("inversion_extras")] = table(result.extras)
     if result.observations is not None:
         docs[run_file_name("observations")] = table(result.observations)
+    if result.column_observations is not None:
+        docs[run_file_name("column_observations")] = table(result.column_observations)
+    if result.overpass_stats is not None:
+        docs[run_file_name("overpass_stats")] = table(result.overpass_stats)
     metrics = dict(result.metrics)
     metrics["note"] = SYNTHETIC_NOTE if synthetic else ""
     layout = getattr(result.details, "layout", None)

@@ -28,7 +28,7 @@ from gridcarbon.inversion.osse import score_against_truth, synthetic_observation
 from gridcarbon.inversion.posterior import TotalsCovariance
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["run_inversion", "check_period", "observation_set"]
+__all__ = ["run_inversion", "check_period", "observation_set", "column_fit"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,9 @@ def run_inversion(
         res.metrics["osse_scores_vs_synthetic_truth"] = score_against_truth(
             system, scenario, config, truth, res
         )
+    columns = column_fit(res, observations.kinds)
+    if columns is not None:
+        res.metrics["columns"] = columns[2]
     res.metrics["stage_seconds"] = time.perf_counter() - t0
     _label(res, synthetic_obs, synthetic_inputs)
     return InversionResult(
@@ -154,7 +157,29 @@ def run_inversion(
         details=res,
         extras=res.extras,
         observations=table,
+        column_observations=None if columns is None else columns[0],
+        overpass_stats=None if columns is None else columns[1],
     )
+
+
+def column_fit(
+    result: AssimilationResult, kinds: tuple
+) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
+    """The fit of the observation types that report one per overpass (an ``overpass_fit``
+    member, e.g. :class:`~gridcarbon.inversion.columns.ColumnObservations`): their
+    superobservations, the statistics of each overpass and the metrics' ``columns`` section;
+    None when no type does (station data alone: nothing is added)."""
+    fitted = [k for k in kinds if callable(getattr(k, "overpass_fit", None))]
+    if not fitted or result.system is None:
+        return None
+    from gridcarbon.inversion.column_fit import column_summary
+
+    increment = result.x_post - result.x_prior
+    parts = [k.overpass_fit(result.system, increment) for k in fitted]
+    superobs = pd.concat([p[0] for p in parts if len(p[0])] or [parts[0][0]], ignore_index=True)
+    stats = pd.concat([p[1] for p in parts if len(p[1])] or [parts[0][1]], ignore_index=True)
+    counts = [k.match(result.system).counts for k in fitted]
+    return superobs, stats, column_summary(superobs, stats, counts)
 
 
 def _label(result: AssimilationResult, synthetic_obs: bool, synthetic_inputs: bool) -> None:

@@ -16,6 +16,8 @@ hotspots_day_nc     ``ZoningResult.hotspots["day"]``
 station_stats       ``MapInputs.station_stats``, and ``MapInputs.stations`` from its
                     ``station_id``, ``name``, ``kind``, ``lon``, ``lat`` columns
 station_series      ``MapInputs.station_series`` (``time`` parsed, UTC)
+column_observations ``MapInputs.column_observations`` (``time`` parsed, UTC; only in runs
+                    that assimilated satellite columns)
 config              the species of the run (:func:`read_run_config` gives the whole configuration)
 ==================  ============================================================================
 
@@ -207,6 +209,7 @@ def read_map_inputs(
     stats_path = _path(run_dir, "station_stats")
     stats = take("station_stats", _read_table)
     series = take("station_series", _read_table)
+    columns = take("column_observations", _read_table)
     config = read_run_config(run_dir)
     log.info("map inputs read from %s: %s", run_dir, ", ".join(found))
     return MapInputs(
@@ -218,4 +221,5 @@ def read_map_inputs(
         station_series=series,
         boundaries=dict(boundaries or {}),
         species=species if species is not None else _species(config),
+        column_observations=columns,
     )

@@ -24,6 +24,7 @@ from gridcarbon.maps.assets import inline_assets
 from gridcarbon.maps.boundaries import BOUNDARY_LAYER_NAMES, PLACES_LAYER_NAME, add_boundaries
 from gridcarbon.maps.geometry import grid_latlon_bounds
 from gridcarbon.maps.language import map_glossary, set_map_language, translate_map
+from gridcarbon.maps.layers_columns import add_column_layers
 from gridcarbon.maps.layers_hotspots import PAIRWISE_LAYER_NAME, add_hotspots, colocated_layer_name
 from gridcarbon.maps.layers_points import add_point_layers
 from gridcarbon.maps.layers_rasters import add_rasters, initial_raster, raster_fields
@@ -115,7 +116,8 @@ def make_map(
         ``posterior`` (posterior, difference and uncertainty-reduction rasters), ``zoning``
         (control units, their series, hotspots), ``stations`` and ``station_series``,
         ``boundaries`` (the offline base layer), ``provenance``, ``species``, ``point_layers``
-        (further point layers, e.g. the synergy analytics').  Each missing
+        (further point layers, e.g. the synergy analytics'), ``column_observations``
+        (satellite superobservations: the column layers of one overpass).  Each missing
         piece leaves its layers out.
     config : MapConfig, optional
         Map settings; default ``MapConfig()``.
@@ -163,6 +165,8 @@ def make_map(
     if inputs.stations is not None and len(inputs.stations):
         add_stations(m, inputs.stations, inputs.station_series)
     add_point_layers(m, inputs.point_layers)
+    if inputs.column_observations is not None and len(inputs.column_observations):
+        add_column_layers(m, grid, inputs.column_observations, cfg)
     add_tile_layers(m, cfg)
     add_layer_control(m, cfg)
     translate_map(m, map_glossary(m, tuple(inputs.species)))

@@ -23,8 +23,8 @@ The elements:
   time, month) and a range slider that recolours the unit layer from per-feature class strings
   (one base-36 character per frame, ``_`` = zero, ``-`` = no data) and switches the unit
   legend's section to match.
-* :class:`FeatureTooltip`, :class:`UnitSeriesPopup`, :class:`StationContent` — tooltips and
-  popups drawn from feature properties or JSON data.
+* :class:`FeatureTooltip`, :class:`FeaturePopup`, :class:`UnitSeriesPopup`,
+  :class:`StationContent` — tooltips and popups drawn from feature properties or JSON data.
 
 Their JavaScript is exercised by the browser tests (``tests/maps/test_browser.py``).
 """
@@ -51,6 +51,7 @@ __all__ = [
     "CategoryFill",
     "UnitSeriesPopup",
     "FeatureTooltip",
+    "FeaturePopup",
     "StationContent",
     "page_head",
     "map_css",
@@ -472,6 +473,28 @@ class FeatureTooltip(VerbatimRender):
         self.fields = list(fields)
         self.aliases = list(aliases)
         self.class_name = class_name
+
+
+class FeaturePopup(FeatureTooltip):
+    """A popup of a GeoJson layer: a table of feature properties, drawn as text (the
+    tooltip's table, opened by a click; its row labels are translated like a tooltip's)."""
+
+    _template = _ENV.from_string(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this.layer.get_name() }}.bindPopup(function(l) {
+            var box = gc.el('div', {{ this.class_name|tojson }});
+            box.appendChild(gc.fieldTable({{ this.fields|tojson }}, {{ this.aliases|tojson }},
+                                          (l.feature || {}).properties || {}));
+            return box;
+        }, {maxWidth: 420});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer, fields: list[str], aliases: list[str], class_name: str):
+        super().__init__(layer, fields, aliases, class_name)
+        self._name = "FeaturePopup"
 
 
 class UnitSeriesPopup(VerbatimRender):

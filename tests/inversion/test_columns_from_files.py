@@ -82,3 +82,54 @@ def test_a_column_only_run_from_the_file(tmp_path, scenario, columns):
         assert post.attrs["synthetic"] == "true"
         ur = post["NOx_uncertainty_reduction"].values
         assert np.nanmax(ur) > 0.01  # the columns constrained some NOx
+    _check_column_outputs(tmp_path / "out", result, scenario, columns.metadata["product"])
+
+
+def _check_column_outputs(out, result, scenario, product):
+    """The column fit of the run: one row per overpass in overpass_stats.csv, the
+    superobservations in column_observations.csv, the metrics' "columns" section, and the
+    column layers in the map (made by the run, and again from the run folder)."""
+    import json
+
+    from gridcarbon.inversion.column_fit import OVERPASS_COLUMNS, SUPEROBSERVATION_COLUMNS
+    from gridcarbon.io.run_folder_reader import read_map_inputs
+    from gridcarbon.io.tables import read_csv_table
+    from gridcarbon.maps import make_map
+    from gridcarbon.maps.build import map_html
+    from gridcarbon.maps.layers_columns import COLUMN_LAYER_NAMES
+
+    stats = read_csv_table(out / "overpass_stats.csv")
+    assert list(stats.columns) == [*OVERPASS_COLUMNS, "synthetic"]
+    assert len(stats) == 1 and stats["overpass"].iloc[0] == NAME  # one file, one overpass
+    row = stats.iloc[0]
+    assert row["product"] == product and row["species"] == "NO2"
+    assert row["unit"] == "mol m-2"
+    assert pd.Timestamp(row["time"]).strftime("%Y-%m-%d") == str(DAY.date())
+    superobs = read_csv_table(out / "column_observations.csv")
+    assert list(superobs.columns) == [*SUPEROBSERVATION_COLUMNS, "synthetic"]
+    used = superobs[superobs["used"].astype(str) == "True"]
+    assert len(used) == row["n_superobservations"] == row["n_contrasts"] + 3
+    # χ² of the overpass = Σ of the squared whitened posterior residuals of its assimilated rows
+    rows = result.stages["inversion"].details.obs
+    rows = rows[rows["observation_type"] == "column"]
+    chi2 = float((((rows["observed"] - rows["posterior"]) / rows["r_std"]) ** 2).sum())
+    assert row["posterior_chi2"] == pytest.approx(chi2, rel=1e-6)
+    assert row["posterior_rms"] <= row["prior_rms"]
+    metrics = json.loads((out / "inversion_metrics.json").read_text(encoding="utf-8"))
+    columns = metrics["columns"]
+    assert columns["n_overpasses"] == 1 and columns["n_superobservations"] == len(used)
+    assert columns["posterior_reduced_chi2"] == pytest.approx(row["posterior_reduced_chi2"])
+    assert columns["by_type"]["column"]["unit"] == "mol m-2"
+    print(
+        f"\ncolumn-only run, one overpass: {len(used)} superobservations, RMS residual "
+        f"prior {row['prior_rms']:.3g} -> posterior {row['posterior_rms']:.3g} mol m-2, "
+        f"reduced chi2 prior {row['prior_reduced_chi2']:.3g} -> posterior "
+        f"{row['posterior_reduced_chi2']:.3g}, r posterior {row['posterior_r']:.3f}"
+    )
+    page = (out / "map.html").read_text(encoding="utf-8")
+    for name in COLUMN_LAYER_NAMES.values():
+        assert json.dumps(name) in page
+    assert json.dumps(NAME) in page  # the overpass id in the popups
+    again = read_map_inputs(out, scenario.boundaries)
+    assert again.column_observations is not None and len(again.column_observations) == len(superobs)
+    assert json.dumps(COLUMN_LAYER_NAMES["residual"]) in map_html(make_map(again))

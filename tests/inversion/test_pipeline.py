@@ -65,6 +65,10 @@ def test_stage_result_and_documents(tmp_path, tiny_case):
     assert m["synthetic"] is True and "SYNTHETIC" in m["note"]
     assert m["n_observations"] == res.metrics["n_observations"] > 0
     assert m["n_observations_by_type"] == {"station_hour": m["n_observations"]}
+    # no satellite columns: no column tables, no "columns" metrics
+    assert res.column_observations is None and res.overpass_stats is None
+    assert "columns" not in m
+    assert not (tmp_path / "overpass_stats.csv").exists()
     assert m["layout"]["species"] == ["CO2", "NOx"]
     assert len(m["osse_scores_vs_synthetic_truth"]) == 2  # scored against the truth
     for name in (

@@ -452,3 +452,51 @@ def test_layer_control_groups_fold_and_keep_working(ctx, small_map_path):
     p.set_layer(LAYER_NAMES["units"], True)
     assert p.legend_visible("units")
     assert p.console_errors() == []
+
+
+def test_column_layers_in_browser(ctx, small, tmp_path):
+    """The column layers of one overpass: drawn, no request, legends follow their layers, the
+    popup shows the values and the (hostile) overpass id as text."""
+    from dataclasses import replace
+
+    from test_layers_columns import column_table
+
+    from gridcarbon.maps.layers_columns import COLUMN_LAYER_NAMES
+
+    inputs = replace(small["inputs"], column_observations=column_table(small["grid"]))
+    path = write_map(make_map(inputs), tmp_path / "columns.html")
+    p = open_page(ctx, path)
+    assert p.dialogs == [] and p.console_errors() == [] and p.network_requests() == []
+    names = p.layer_names()
+    assert set(COLUMN_LAYER_NAMES.values()) <= set(names), names
+    assert p.legend_visible("columns:observed")
+    assert not p.legend_visible("columns:residual")
+    p.set_layer(COLUMN_LAYER_NAMES["residual"], True)
+    assert p.legend_visible("columns:residual")
+    popup = p.js(f"""() => {{
+        const map = {FIND_MAP}; let out = null;
+        map.eachLayer(l => {{
+            if (out === null && l.feature && l.feature.properties && l.feature.properties.time_bj !== undefined) {{
+                const parent = Object.values(l._eventParents || {{}})[0];
+                parent._popup._source = l;
+                parent.openPopup(l.getBounds().getCenter());
+                const pp = document.querySelector('.leaflet-popup-content');
+                out = {{text: pp.textContent, bad: pp.querySelectorAll('img,script').length,
+                        fill: l.options.fillColor}};
+                map.closePopup();
+            }}
+        }});
+        return out;
+    }}""")
+    p.screenshot("small_map_columns.png")
+    assert popup is not None and popup["bad"] == 0
+    assert XSS_SCRIPT in popup["text"]  # the overpass id, as text
+    for text in (
+        "time (Beijing)",
+        "2023-01-02 18:31",
+        "µmol m⁻²",
+        "residual (obs − posterior fit)",
+    ):
+        assert text in popup["text"], popup["text"]
+    assert popup["fill"].startswith("#")
+    assert p.dialogs == [] and p.console_errors() == []
