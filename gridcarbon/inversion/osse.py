@@ -633,6 +633,10 @@ def score_replicate(
             rec["point_factor_rmse_ratio"] = (
                 rec["point_factor_rmse_post"] / rec["point_factor_rmse_prior"]
             )
+            # what B and R promise for them: sqrt(Σ σ²_post / Σ σ²_prior)
+            rec["expected_point_factor_rmse_ratio"] = float(
+                np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
+            )
         rec.update(
             {
                 "reduced_chi2": res.reduced_chi2,

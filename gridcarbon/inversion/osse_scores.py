@@ -232,6 +232,7 @@ _MEAN_PREFIXES = (
     "innovation_chi2",
     "reduced_chi2",
     "point_factor_rmse",
+    "expected_point_factor_rmse",
     "dofs",
 )
 

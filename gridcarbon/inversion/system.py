@@ -651,9 +651,14 @@ class ObservationSystem:
                     is_point, self.point_mean_ratio[o_row], self.plume_mean_ratio[o_row]
                 )
             sum_area = sum_area * self.plume_mean_ratio
+            # the point-dominance test sees the plumes without the rise dimension, so that the
+            # hours it flags do not depend on errors.point_dominated_pairs
+            point_central = sum_pt * self.plume_mean_ratio
             sum_pt = sum_pt * self.point_mean_ratio
-            max_pt = max_pt * self.point_mean_ratio
+            max_pt = max_pt * self.plume_mean_ratio
             sum_nb = sum_nb * self.plume_mean_ratio
+        else:
+            point_central = sum_pt
         # d(modelled enhancement)/d(relative mixing-height change), obs units; the column of
         # the daily mixing-height scale (neighbour inflow left out: a small, far part)
         self.mixing_height_sensitivity = zi_sens
@@ -669,8 +674,9 @@ class ObservationSystem:
         xb = L.xb()
         self.y_prior = bg_prior + self.J @ xb
         self.enhancement = sum_area + sum_pt + sum_nb
+        dominance_base = sum_area + point_central + sum_nb
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(self.enhancement > 0, max_pt / self.enhancement, 0.0)
+            share = np.where(dominance_base > 0, max_pt / dominance_base, 0.0)
         self.direction_spread = spread
         self.pairs["point_share"] = np.maximum(share, rot_share)
         self.pairs["direction_spread"] = spread

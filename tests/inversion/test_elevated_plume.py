@@ -103,6 +103,10 @@ def test_readmitted_pairs_are_the_formerly_excluded_ones(excluded, elevated):
         == off.counts["n_hourly_pairs_used"] + off.counts["n_excluded_point_dominated"]
     )
     assert on.counts["n_excluded_calm"] == off.counts["n_excluded_calm"]
+    # the point-dominance test does not depend on the switch
+    np.testing.assert_array_equal(
+        elevated.pairs["point_share"].to_numpy(), excluded.pairs["point_share"].to_numpy()
+    )
     dominated = excluded.pairs["point_share"].to_numpy() > 0.5
     calm = excluded.pairs["calm"].to_numpy()
     has = np.isfinite(off.observed_hourly)
