@@ -441,7 +441,8 @@ def judge_targets(
     (``summary["default"]``): one row per target and species (or city) with ``estimate``,
     ``low``, ``high`` (the 95 % interval: Wilson for proportions), the band and ``passes``
     (point estimate in the band and interval overlapping it).  A score not in the summary
-    gives a row with ``passes`` None (not measured).  A target of ``"focus"`` is judged on
+    gives a row with ``passes`` None (not measured), and so does a score whose estimate is not
+    finite (e.g. the χ² of a species without an observation of that group).  A target of ``"focus"`` is judged on
     ``focus_species`` (the species whose city totals are scored; the issue's targets name the
     carbon species)."""
     rows = []
@@ -462,7 +463,7 @@ def judge_targets(
             wanted = [focus_species if only == "focus" else only] if only else species
             places = [(s, label_summary.get(s, {}).get(key)) for s in wanted]
         for place, rec in places:
-            if rec is None:
+            if rec is None or not np.isfinite(float(rec.get("estimate", np.nan))):
                 rows.append(
                     {
                         "target": name,
