@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -860,6 +861,7 @@ def zone_report(
     only; :func:`gridcarbon.zoning.stage.run_zoning`).  ``overwrite``: replace files of the same
     names (a resumed run's own).
     """
+    from gridcarbon.contracts import run_file_name
     from gridcarbon.errors import InputDataError
     from gridcarbon.io.coverage_cache import CoverageCacheDir
     from gridcarbon.io.outputs import write_documents
@@ -873,33 +875,43 @@ def zone_report(
             f"the grids hold none of the species {list(config.species)}; give emission grids "
             "written by `gridcarbon grid` or the posterior"
         )
-    result = run_zoning(
-        grids,
-        inputs.units,
-        config.zoning,
-        species=species,
-        covariance=covariance,
-        region=inputs.region,
-        counties=inputs.counties,
-        cities=inputs.cities,
-        grids_kind=grids_kind,
-        qa=inputs.qa,
-        coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
-        blocks=blocks,
-    )
     checksums = {}
     for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
         if path is not None and Path(path).exists():
             checksums[f"{role}:{Path(path).name}"] = file_sha256(path)
-    provenance = provenance_record(
-        grids.attrs,
-        result.qa,
-        config_text=config.to_yaml(),
-        version=gridcarbon_version(),
-        checksums=checksums,
-        synthetic_units=inputs.synthetic_units,
-        figures=_FIGURES[grids_kind],
-    )
+
+    def provenance_of(qa: Any) -> dict[str, str]:
+        return provenance_record(
+            grids.attrs,
+            qa,
+            config_text=config.to_yaml(),
+            version=gridcarbon_version(),
+            checksums=checksums,
+            synthetic_units=inputs.synthetic_units,
+            figures=_FIGURES[grids_kind],
+        )
+
+    hourly_written = blocks is not None and inputs.qa is not None
+    with contextlib.ExitStack() as stack:
+        hourly = None
+        if hourly_written:  # the hourly tally goes to its file month by month, not kept
+            hourly = _hourly_tally_sink(stack, config, folder, provenance_of(inputs.qa), overwrite)
+        result = run_zoning(
+            grids,
+            inputs.units,
+            config.zoning,
+            species=species,
+            covariance=covariance,
+            region=inputs.region,
+            counties=inputs.counties,
+            cities=inputs.cities,
+            grids_kind=grids_kind,
+            qa=inputs.qa,
+            coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+            blocks=blocks,
+            hourly=hourly,
+        )
+    provenance = provenance_of(result.qa)
     sections = ()
     if synergy is not None:
         t = time.perf_counter()
@@ -912,11 +924,42 @@ def zone_report(
         )
     t = time.perf_counter()
     documents = zoning_documents(
-        result, config.zoning, provenance, config.output.language, sections=sections
+        result,
+        config.zoning,
+        provenance,
+        config.output.language,
+        sections=sections,
+        hourly_written=hourly_written,
     )
     files = write_documents(documents, folder, overwrite=overwrite)
+    if hourly_written and config.zoning.keep_hourly:
+        name = run_file_name("tally_hourly_nc")
+        files[name] = folder / name
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
+
+
+def _hourly_tally_sink(
+    stack: contextlib.ExitStack,
+    config: RunConfig,
+    folder: Path,
+    provenance: dict[str, str],
+    overwrite: bool,
+) -> Callable[[xr.Dataset], None]:
+    """Where a streamed zoning stage hands each month's hourly tally: appended to
+    ``zone_tally_hourly.nc`` (published when ``stack`` closes without an error), or dropped
+    when ``zoning.keep_hourly`` is off."""
+    from gridcarbon.contracts import run_file_name
+    from gridcarbon.io.outputs import dataset_netcdf_stream
+    from gridcarbon.zoning.report import hourly_tally_attrs, hourly_tally_dataset
+
+    if not config.zoning.keep_hourly:
+        return lambda part: None
+    path = folder / run_file_name("tally_hourly_nc")
+    write = stack.enter_context(
+        dataset_netcdf_stream(path, hourly_tally_attrs(provenance), overwrite=overwrite)
+    )
+    return lambda part: write(hourly_tally_dataset(part))
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: bool = False) -> Any:
