@@ -41,7 +41,12 @@ from gridcarbon.config import RunConfig  # noqa: E402
 from gridcarbon.grids.prior import period_hours  # noqa: E402
 from gridcarbon.io.coverage_cache import CoverageCacheDir  # noqa: E402
 from gridcarbon.io.year_store import consolidate_store, create_store, write_month  # noqa: E402
-from gridcarbon.pipeline import default_scenario, iter_prior, plan_run  # noqa: E402
+from gridcarbon.pipeline import (  # noqa: E402
+    default_scenario,
+    iter_prior,
+    month_blocks,
+    plan_run,
+)
 from gridcarbon.zoning.overlay import overlay_units  # noqa: E402
 from gridcarbon.zoning.tally import zone_tally  # noqa: E402
 
@@ -175,6 +180,33 @@ def bench_read(store: Path) -> None:
         for t0 in range(0, nt, 744):
             ds.isel(time=slice(t0, t0 + 744)).load()
     print(f"xarray, month blocks loaded (all variables): {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    with xr.open_zarr(store, consolidated=True, chunks=None) as ds:
+        for _ in month_blocks(ds):
+            pass
+    print(f"month_blocks (chunks decoded straight into the block): {time.perf_counter() - t:.1f} s")
+    # the zone tallies of the year read from the store, warm: both read paths, then from memory
+    config = RunConfig()
+    config.period.start, config.period.end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    plan = plan_run(config, stages=("zoning",), streamed=True)
+    names = list(config.species)
+    with xr.open_zarr(store, consolidated=True, chunks=None) as ds:
+        overlay = overlay_units(ds, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir))
+        zone_tally(ds.isel(time=slice(0, 24)).load(), overlay, None, names)  # compile, warm
+        t = time.perf_counter()
+        for t0 in range(0, nt, 744):
+            zone_tally(ds.isel(time=slice(t0, t0 + 744)).load(), overlay, None, names)
+        print(f"zone tallies of the year, xarray month loads: {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        again = 0.0
+        for block in month_blocks(ds):
+            zone_tally(block, overlay, None, names)
+            t1 = time.perf_counter()
+            zone_tally(block, overlay, None, names)  # the same month again, from memory
+            again += time.perf_counter() - t1
+        total = time.perf_counter() - t - again
+        print(f"zone tallies of the year, month_blocks: {total:.1f} s")
+    print(f"zone tallies of the year from memory (the same months again): {again:.1f} s")
 
 
 def main() -> None:

@@ -1419,11 +1419,17 @@ def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
 
     from gridcarbon.grids.prior import month_slices
     from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.io.year_store import read_time_block
 
     hours = pd.DatetimeIndex(ds["time"].values)
+    source = ds.encoding.get("source")
+    store = Path(source) if source is not None and Path(source).is_dir() else None
     for sl in month_slices(np.arange(hours.size), hours):
-        with deferred_signals():  # an interrupted read can dead-lock like a write
-            block = ds.isel(time=sl).load()
+        if store is not None:  # a Zarr store: its chunks decoded straight into the block
+            block = read_time_block(store, ds, sl)
+        else:
+            with deferred_signals():  # an interrupted read can dead-lock like a write
+                block = ds.isel(time=sl).load()
         yield block
 
 

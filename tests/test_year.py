@@ -294,3 +294,26 @@ def test_hourly_sink_needs_blocks(scenario):
             qa=plan.zoning.qa,
             hourly=lambda part: None,
         )
+
+
+def test_store_months_decoded_from_their_chunk_files_equal_xarray_reads(uninterrupted, tmp_path):
+    import shutil
+
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.year_store import read_time_block
+
+    store = tmp_path / "prior.zarr"
+    shutil.copytree(uninterrupted / "prior.zarr", store)
+    (store / "CO2" / "2.0.0").unlink()  # a chunk never written: Zarr reads its fill value
+    ds = open_grids(store, chunked=False)
+    for hours in (slice(0, 48), slice(48, 96), slice(30, 77), slice(0, 96)):
+        direct = read_time_block(store, ds, hours)
+        plain = ds.isel(time=hours).load()
+        xr.testing.assert_identical(direct, plain)
+        assert list(direct.data_vars) == list(plain.data_vars)
+        for name in plain.variables:
+            assert direct[name].encoding == plain[name].encoding, name
+    assert np.isnan(read_time_block(store, ds, slice(48, 72))["CO2"].values).all()
+    blocks = list(month_blocks(ds))  # a store's months go through read_time_block
+    assert [b.sizes["time"] for b in blocks] == [48, 48]
+    xr.testing.assert_identical(blocks[1], ds.isel(time=slice(48, 96)).load())
