@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 __all__ = [
     "RunResult",
     "RunPlan",
+    "RunSize",
     "plan_run",
+    "size_run",
     "check_memory",
     "run",
     "run_streamed",
@@ -183,8 +186,10 @@ def plan_run(
     if "zoning" in stages:
         plan.zoning = zoning_inputs(config, grid, scenario)
         plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
+        # streamed: the hourly tally goes to its file month by month, the daily fields stay
+        days = (config.period.end - config.period.start).days + 1 if streamed else 0
         plan.memory = check_memory(
-            config, grid.size, in_memory, len(plan.units), stages, tally_hours=hours
+            config, grid.size, in_memory, len(plan.units), stages, tally_hours=in_memory, days=days
         )
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
@@ -199,12 +204,14 @@ def check_memory(
     units: int,
     stages: Iterable[str],
     tally_hours: int | None = None,
+    days: int = 0,
 ) -> Any:
     """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
     a run whose estimated peak memory exceeds what the machine has; returns the estimate.
 
-    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the zone tally (the
-    period; default ``hours``)."""
+    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the hourly zone tally
+    held at once (default ``hours``); ``days``: days whose daily fields a streamed zoning stage
+    holds (:func:`gridcarbon.io.resources.estimate_memory`)."""
     from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
@@ -215,6 +222,7 @@ def check_memory(
         inversion="inversion" in stages,
         zones="zoning" in stages,
         tally_hours=tally_hours,
+        days=days,
     )
     have = available_memory()
     log.info("estimated peak memory %s; available %s", est.describe(), have)
@@ -231,6 +239,242 @@ def check_memory(
             + f" or {ways[-1]}"
         )
     return est
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """What a run would need, sized before any work (:func:`size_run`); every byte count is an
+    estimate of :mod:`gridcarbon.io.resources`.
+
+    Attributes
+    ----------
+    region : the configured region
+    grid_shape : (ny, nx) of the grid
+    cells_in_box, cells_in_region : cells of the grid, and those whose centre lies in the region
+    hours, months, days : the period's hours, Beijing months and days
+    species, units : species gridded; control units tallied (0 without the zones)
+    units_source : how ``units`` was found (counted in the file, the embedded default's, or
+        estimated from the county geometry)
+    streamed : the run goes month by month through a Zarr store (:func:`run_streamed`)
+    stages : the later stages that would run
+    prior_bytes : the period's prior grids as float32 (area sources), in memory if whole
+    prior_month_bytes : one month (the longest) of them: what a streamed run holds at once
+    prior_disk : bytes on disk by file (``prior.zarr``, ``prior.nc``), from measured ratios
+    outputs_disk : bytes of every output of the run (grids, tallies, reports)
+    memory : peak bytes by part: ``prior`` (the prior stage), ``inversion_month`` (the inversion
+        of one month), ``inversion`` (of the run's period in memory), ``zoning`` (the zones'
+        working memory); the run's ``peak``
+    peak_stage : the stage that sets the peak
+    available : bytes of memory available now (None: unknown)
+    refusals : why the run would be refused before any work (empty: it would start)
+    """
+
+    region: str
+    grid_shape: tuple[int, int]
+    cells_in_box: int
+    cells_in_region: int
+    hours: int
+    months: int
+    days: int
+    species: int
+    units: int
+    units_source: str
+    streamed: bool
+    stages: tuple[str, ...]
+    prior_bytes: float
+    prior_month_bytes: float
+    prior_disk: dict[str, float]
+    outputs_disk: float
+    memory: dict[str, float]
+    peak_stage: str
+    available: float | None
+    refusals: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        """The sizing as lines of text (``gridcarbon run --dry-run`` prints them)."""
+
+        def gb(value: float) -> str:
+            return f"{value / 1e9:,.2f} GB"
+
+        ny, nx = self.grid_shape
+        how = "streamed month by month" if self.streamed else "in memory"
+        out = [
+            f"region {self.region}: grid {ny:,} x {nx:,} = {self.cells_in_box:,} cells in the "
+            f"box, {self.cells_in_region:,} with their centre in the region",
+            f"period: {self.hours:,} hours, {self.days:,} days, {self.months} month(s); "
+            f"runs {how}; stages: prior" + "".join(f", {s}" for s in self.stages),
+            f"prior grids: {gb(self.prior_bytes)} as float32 ({self.species} species), "
+            f"{gb(self.prior_month_bytes)} per month",
+            "prior on disk: "
+            + ", ".join(f"{name} about {gb(v)}" for name, v in self.prior_disk.items())
+            + f"; every output about {gb(self.outputs_disk)}",
+            f"memory of the prior stage: {gb(self.memory['prior'])}",
+            f"memory of the inversion: {gb(self.memory['inversion_month'])} per month"
+            + (
+                f", {gb(self.memory['inversion'])} for the period"
+                if "inversion" in self.memory
+                else ""
+            ),
+        ]
+        if self.units:
+            out.append(
+                f"zoning: {self.units:,} control units ({self.units_source}); working memory "
+                f"{gb(self.memory['zoning'])}"
+            )
+        have = "unknown" if self.available is None else gb(self.available)
+        out.append(
+            f"expected peak: {gb(self.memory['peak'])} (the {self.peak_stage} stage); "
+            f"available now: {have}"
+        )
+        if self.refusals:
+            out += [f"would be refused: {r}" for r in self.refusals]
+        else:
+            out.append("the run would start (nothing was written: a dry run)")
+        return out
+
+
+def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
+    """Size a run of ``config`` before it starts, from the region's geometry alone: no prior is
+    built, no scenario, nothing is written (``gridcarbon run --dry-run``).
+
+    The memory figures are those the run's own check makes (:func:`check_memory`, the model of
+    :func:`gridcarbon.io.resources.estimate_memory`); the refusals are those :func:`plan_run`
+    would raise (the inversion's period limit, memory beyond what is available), each message as
+    the run would print it.  The control units are counted in ``zoning.units_path``, made for the
+    embedded Zhejiang default (its synthetic units, seconds), or, for other regions, estimated
+    from the counties' geometry (:func:`gridcarbon.scenario.generic.estimate_unit_count`).
+
+    Parameters
+    ----------
+    config : RunConfig
+    stages : later stages that would run (default: those enabled in ``config``)
+    """
+    import shapely
+
+    from gridcarbon.grids.prior import month_slices, period_hours
+    from gridcarbon.io.resources import (
+        NETCDF_PER_PRIOR_VALUE,
+        ZARR_PER_PRIOR_VALUE,
+        ResourceError,
+        available_memory,
+        estimate_memory,
+        estimate_output_bytes,
+    )
+
+    stages = _enabled_stages(config) if stages is None else tuple(stages)
+    hours_index, positions = period_hours(config.period)
+    hours = int(hours_index.size)
+    months = len(month_slices(positions, hours_index))
+    days = (config.period.end - config.period.start).days + 1
+    streamed = is_streamed(config) and "inversion" not in stages
+    zones = "zoning" in stages
+    if config.region == "zhejiang":
+        from gridcarbon.scenario.zhejiang import region_polygon, zhejiang_grid
+
+        grid = zhejiang_grid(config.grid)
+        region = region_polygon(grid.crs, config.grid.territorial_sea_m)
+        geo = None
+    else:
+        from gridcarbon.scenario.generic import region_geography
+
+        geo = region_geography(config.region, config)
+        grid, region = geo.grid, geo.region
+    gx, gy = np.meshgrid(grid.x, grid.y)
+    in_region = int(np.count_nonzero(shapely.contains_xy(region, gx.ravel(), gy.ravel())))
+    units, source = 0, ""
+    if zones and config.zoning.units_path is not None:
+        from gridcarbon.io.units_file import read_units_file
+
+        zc = config.zoning
+        units = len(read_units_file(zc.units_path, zc.units_layer, zc.units_encoding).frame)
+        source = f"counted in {Path(zc.units_path).name}"
+    elif zones and geo is None:
+        from gridcarbon.scenario.synthetic_units import default_units
+
+        units = len(default_units(grid))
+        source = "the embedded default's synthetic units"
+    elif zones:
+        from gridcarbon.scenario.generic import estimate_unit_count
+
+        units = estimate_unit_count(geo)
+        source = "estimated from the county geometry, at most"
+    n_species = len(config.species)
+    month_hours = max(sl.stop - sl.start for sl in month_slices(positions, hours_index))
+    in_memory = month_hours if streamed else hours
+
+    def estimate(stage_hours: int, which: Iterable[str], **kw: Any) -> Any:
+        return estimate_memory(
+            grid.size,
+            stage_hours,
+            n_species,
+            units,
+            inversion="inversion" in which,
+            zones="zoning" in which,
+            **kw,
+        )
+
+    memory = {
+        "prior": estimate(in_memory, ()).peak_bytes,
+        "inversion_month": estimate(month_hours, ("inversion",)).peak_bytes,
+    }
+    if "inversion" in stages:
+        memory["inversion"] = estimate(hours, ("inversion",)).peak_bytes
+    refusals: list[str] = []
+    if "inversion" in stages:
+        from gridcarbon.inversion.stage import check_period
+
+        try:
+            check_period(config.period.start, config.period.end, config.inversion)
+        except ConfigError as exc:
+            refusals.append(str(exc))
+    # streamed: the hourly tally goes to its file month by month, the daily fields stay
+    streamed_zones = {"tally_hours": in_memory, "days": days} if streamed else {}
+    if zones:
+        memory["zoning"] = estimate(in_memory, ("zoning",), **streamed_zones).peak_bytes
+    est = estimate(in_memory, stages, **streamed_zones)
+    memory["peak"] = est.peak_bytes
+    have = available_memory()
+    try:  # the run's own check, for its message
+        check_memory(config, grid.size, in_memory, units, stages, **streamed_zones)
+    except ResourceError as exc:
+        refusals.append(str(exc))
+    values = float(grid.size) * hours * n_species
+    formats = config.output.formats
+    prior_disk = {}
+    if streamed:
+        prior_disk["prior.zarr"] = values * ZARR_PER_PRIOR_VALUE
+    elif "zarr" in formats:
+        prior_disk["prior.zarr"] = values * ZARR_PER_PRIOR_VALUE
+    if "netcdf" in formats:
+        prior_disk["prior.nc"] = values * NETCDF_PER_PRIOR_VALUE
+    grids = max(("netcdf" in formats) + ("zarr" in formats or streamed), 1)
+    grids *= 2 if "inversion" in stages else 1
+    reports = bool(set(stages) & {"inversion", "zoning", "maps"})
+    outputs = estimate_output_bytes(
+        grid.size, hours, n_species, units if zones else 0, grids, reports
+    )
+    return RunSize(
+        region=config.region,
+        grid_shape=(grid.ny, grid.nx),
+        cells_in_box=int(grid.size),
+        cells_in_region=in_region,
+        hours=hours,
+        months=months,
+        days=days,
+        species=n_species,
+        units=units,
+        units_source=source,
+        streamed=streamed,
+        stages=stages,
+        prior_bytes=values * 4,
+        prior_month_bytes=float(grid.size) * month_hours * n_species * 4,
+        prior_disk=prior_disk,
+        outputs_disk=outputs,
+        memory=memory,
+        peak_stage=est.stage,
+        available=None if have is None else float(have),
+        refusals=tuple(refusals),
+    )
 
 
 def _check_disk(
@@ -860,6 +1104,7 @@ def zone_report(
     only; :func:`gridcarbon.zoning.stage.run_zoning`).  ``overwrite``: replace files of the same
     names (a resumed run's own).
     """
+    from gridcarbon.contracts import run_file_name
     from gridcarbon.errors import InputDataError
     from gridcarbon.io.coverage_cache import CoverageCacheDir
     from gridcarbon.io.outputs import write_documents
@@ -873,33 +1118,43 @@ def zone_report(
             f"the grids hold none of the species {list(config.species)}; give emission grids "
             "written by `gridcarbon grid` or the posterior"
         )
-    result = run_zoning(
-        grids,
-        inputs.units,
-        config.zoning,
-        species=species,
-        covariance=covariance,
-        region=inputs.region,
-        counties=inputs.counties,
-        cities=inputs.cities,
-        grids_kind=grids_kind,
-        qa=inputs.qa,
-        coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
-        blocks=blocks,
-    )
     checksums = {}
     for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
         if path is not None and Path(path).exists():
             checksums[f"{role}:{Path(path).name}"] = file_sha256(path)
-    provenance = provenance_record(
-        grids.attrs,
-        result.qa,
-        config_text=config.to_yaml(),
-        version=gridcarbon_version(),
-        checksums=checksums,
-        synthetic_units=inputs.synthetic_units,
-        figures=_FIGURES[grids_kind],
-    )
+
+    def provenance_of(qa: Any) -> dict[str, str]:
+        return provenance_record(
+            grids.attrs,
+            qa,
+            config_text=config.to_yaml(),
+            version=gridcarbon_version(),
+            checksums=checksums,
+            synthetic_units=inputs.synthetic_units,
+            figures=_FIGURES[grids_kind],
+        )
+
+    hourly_written = blocks is not None and inputs.qa is not None
+    with contextlib.ExitStack() as stack:
+        hourly = None
+        if hourly_written:  # the hourly tally goes to its file month by month, not kept
+            hourly = _hourly_tally_sink(stack, config, folder, provenance_of(inputs.qa), overwrite)
+        result = run_zoning(
+            grids,
+            inputs.units,
+            config.zoning,
+            species=species,
+            covariance=covariance,
+            region=inputs.region,
+            counties=inputs.counties,
+            cities=inputs.cities,
+            grids_kind=grids_kind,
+            qa=inputs.qa,
+            coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+            blocks=blocks,
+            hourly=hourly,
+        )
+    provenance = provenance_of(result.qa)
     sections = ()
     if synergy is not None:
         t = time.perf_counter()
@@ -912,11 +1167,42 @@ def zone_report(
         )
     t = time.perf_counter()
     documents = zoning_documents(
-        result, config.zoning, provenance, config.output.language, sections=sections
+        result,
+        config.zoning,
+        provenance,
+        config.output.language,
+        sections=sections,
+        hourly_written=hourly_written,
     )
     files = write_documents(documents, folder, overwrite=overwrite)
+    if hourly_written and config.zoning.keep_hourly:
+        name = run_file_name("tally_hourly_nc")
+        files[name] = folder / name
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
+
+
+def _hourly_tally_sink(
+    stack: contextlib.ExitStack,
+    config: RunConfig,
+    folder: Path,
+    provenance: dict[str, str],
+    overwrite: bool,
+) -> Callable[[xr.Dataset], None]:
+    """Where a streamed zoning stage hands each month's hourly tally: appended to
+    ``zone_tally_hourly.nc`` (published when ``stack`` closes without an error), or dropped
+    when ``zoning.keep_hourly`` is off."""
+    from gridcarbon.contracts import run_file_name
+    from gridcarbon.io.outputs import dataset_netcdf_stream
+    from gridcarbon.zoning.report import hourly_tally_attrs, hourly_tally_dataset
+
+    if not config.zoning.keep_hourly:
+        return lambda part: None
+    path = folder / run_file_name("tally_hourly_nc")
+    write = stack.enter_context(
+        dataset_netcdf_stream(path, hourly_tally_attrs(provenance), overwrite=overwrite)
+    )
+    return lambda part: write(hourly_tally_dataset(part))
 
 
 def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: bool = False) -> Any:
@@ -1133,11 +1419,17 @@ def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
 
     from gridcarbon.grids.prior import month_slices
     from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.io.year_store import read_time_block
 
     hours = pd.DatetimeIndex(ds["time"].values)
+    source = ds.encoding.get("source")
+    store = Path(source) if source is not None and Path(source).is_dir() else None
     for sl in month_slices(np.arange(hours.size), hours):
-        with deferred_signals():  # an interrupted read can dead-lock like a write
-            block = ds.isel(time=sl).load()
+        if store is not None:  # a Zarr store: its chunks decoded straight into the block
+            block = read_time_block(store, ds, sl)
+        else:
+            with deferred_signals():  # an interrupted read can dead-lock like a write
+                block = ds.isel(time=sl).load()
         yield block
 
 

@@ -215,3 +215,105 @@ def test_zone_tally_of_a_lazily_opened_store_reads_month_by_month(uninterrupted,
     assert lazy["CO2"].chunks is not None  # the store itself was never loaded whole
     a = run_zoning(build_prior(config, scenario), plan.zoning.units, config.zoning, **kwargs)
     np.testing.assert_array_equal(a.tally["CO2"].values, b.tally["CO2"].values)
+
+
+def test_hourly_tally_written_month_by_month_equals_the_in_memory_one(tmp_path, scenario):
+    """The streamed zones hand each month's hourly tally to ``zone_tally_hourly.nc`` and keep
+    only its sums: every file of the zones equals the in-memory path's (three months)."""
+    from gridcarbon.pipeline import zone_report
+
+    config = RunConfig.validate_dict(
+        {
+            **_config().model_dump(mode="json"),
+            "period": {"start": "2023-01-29", "end": "2023-03-02"},
+        }
+    )
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    memory = build_prior(config, scenario)
+    a, files_a = zone_report(config, memory, plan.zoning, tmp_path / "a")
+    blocks = list(month_blocks(memory))
+    assert len(blocks) == 3
+    written = []
+
+    def months():
+        for block in blocks:
+            written.append(block.sizes["time"])
+            yield block
+
+    b, files_b = zone_report(config, memory, plan.zoning, tmp_path / "b", blocks=months())
+    assert written == [72, 672, 48]
+    assert sorted(files_a) == sorted(files_b)
+    # the per-unit hourly arrays were not kept, only the whole-grid series
+    assert "CO2" not in b.tally and "CO2_grid_total" in b.tally
+    for name in b.tally.data_vars:
+        xr.testing.assert_identical(a.tally[name], b.tally[name])
+    xr.testing.assert_identical(a.tally["unit"], b.tally["unit"])
+    for name in ("tally_day", "tally_month", "diurnal"):
+        xr.testing.assert_identical(getattr(a, name), getattr(b, name))
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    for name in sorted(files_a):
+        if name.endswith(".nc"):
+            with xr.open_dataset(files_a[name]) as x, xr.open_dataset(files_b[name]) as y:
+                xr.testing.assert_identical(x.load(), y.load())
+        elif name.endswith(".csv"):
+            pd.testing.assert_frame_equal(
+                pd.read_csv(files_a[name]), pd.read_csv(files_b[name]), check_exact=True
+            )
+    with xr.open_dataset(files_b["zone_tally_hourly.nc"]) as hourly:
+        assert hourly.sizes["time"] == memory.sizes["time"] == 792
+        np.testing.assert_array_equal(
+            hourly["CO2"].values, a.tally["CO2"].values.astype(np.float32)
+        )
+
+
+def test_streamed_zones_without_hourly_file_keep_no_hourly_tally(tmp_path, scenario):
+    from gridcarbon.pipeline import zone_report
+
+    config = _config(keep_hourly=False)
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    memory = build_prior(config, scenario)
+    a, files_a = zone_report(config, memory, plan.zoning, tmp_path / "a")
+    b, files_b = zone_report(
+        config, memory, plan.zoning, tmp_path / "b", blocks=month_blocks(memory)
+    )
+    assert "zone_tally_hourly.nc" not in files_b and sorted(files_a) == sorted(files_b)
+    assert not (tmp_path / "b" / "zone_tally_hourly.nc").exists()
+    assert "CO2" not in b.tally
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+
+
+def test_hourly_sink_needs_blocks(scenario):
+    config = _config()
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    with pytest.raises(ConfigError, match="blocks="):
+        run_zoning(
+            build_prior(config, scenario),
+            plan.zoning.units,
+            config.zoning,
+            species=tuple(config.species_values()),
+            qa=plan.zoning.qa,
+            hourly=lambda part: None,
+        )
+
+
+def test_store_months_decoded_from_their_chunk_files_equal_xarray_reads(uninterrupted, tmp_path):
+    import shutil
+
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.year_store import read_time_block
+
+    store = tmp_path / "prior.zarr"
+    shutil.copytree(uninterrupted / "prior.zarr", store)
+    (store / "CO2" / "2.0.0").unlink()  # a chunk never written: Zarr reads its fill value
+    ds = open_grids(store, chunked=False)
+    for hours in (slice(0, 48), slice(48, 96), slice(30, 77), slice(0, 96)):
+        direct = read_time_block(store, ds, hours)
+        plain = ds.isel(time=hours).load()
+        xr.testing.assert_identical(direct, plain)
+        assert list(direct.data_vars) == list(plain.data_vars)
+        for name in plain.variables:
+            assert direct[name].encoding == plain[name].encoding, name
+    assert np.isnan(read_time_block(store, ds, slice(48, 72))["CO2"].values).all()
+    blocks = list(month_blocks(ds))  # a store's months go through read_time_block
+    assert [b.sizes["time"] for b in blocks] == [48, 48]
+    xr.testing.assert_identical(blocks[1], ds.isel(time=slice(48, 96)).load())

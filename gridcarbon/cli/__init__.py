@@ -18,6 +18,7 @@ import click
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
     config_option,
+    dry_run_option,
     lang_option,
     load_cli_config,
     out_option,
@@ -191,9 +192,10 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 )
 @overwrite_option
 @resume_option
+@dry_run_option
 @click.pass_context
 def grid_command(
-    ctx, config_path, start, end, year, region, out, formats, overwrite, resume
+    ctx, config_path, start, end, year, region, out, formats, overwrite, resume, dry_run
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -217,6 +219,9 @@ def grid_command(
     out_dir = output_folder(out, cfg)
     if formats:
         cfg.output.formats = list(formats)
+    if dry_run:
+        _echo_size(cfg, stages=())
+        return
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
     if resume or is_streamed(cfg):
@@ -240,6 +245,14 @@ def grid_command(
         summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _echo_summary(summary, out_dir)
+
+
+def _echo_size(cfg, stages=None) -> None:
+    """Print what a run of ``cfg`` would need (``--dry-run``); nothing is built or written."""
+    from gridcarbon.pipeline import size_run
+
+    for line in size_run(cfg, stages).lines():
+        click.echo(line)
 
 
 def _echo_summary(summary: dict, out_dir: Path) -> None:
@@ -269,6 +282,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @lang_option
 @overwrite_option
 @resume_option
+@dry_run_option
 @click.option(
     "--no-inversion",
     is_flag=True,
@@ -277,7 +291,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 )
 @click.pass_context
 def run_command(
-    ctx, config_path, start, end, year, region, out, lang, overwrite, resume, no_inversion
+    ctx, config_path, start, end, year, region, out, lang, overwrite, resume, dry_run, no_inversion
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -291,6 +305,9 @@ def run_command(
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
+    if dry_run:
+        _echo_size(cfg)
+        return
     inputs = [config_path] if config_path else []
     result = run(
         cfg,

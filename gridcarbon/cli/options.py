@@ -23,6 +23,7 @@ __all__ = [
     "overwrite_option",
     "region_option",
     "resume_option",
+    "dry_run_option",
     "load_cli_config",
     "output_folder",
     "lang_option",
@@ -117,6 +118,15 @@ resume_option = click.option(
     is_flag=True,
     help="Continue an interrupted long (streamed) run from OUT.partial/: refused if the "
     "configuration, the version or an input file changed; on a finished run, nothing to do.",
+)
+
+
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Size the run and exit: grid cells, hours, months, the prior's bytes on disk and in "
+    "memory, each stage's memory and the expected peak, and whether the run would be refused. "
+    "Reads the region's geometry only; builds nothing and writes nothing.",
 )
 
 
