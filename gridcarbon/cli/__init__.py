@@ -141,6 +141,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     Or stage by stage:
         gridcarbon grid -o prior-run          # prior grids (NetCDF, GeoTIFF, optional Zarr)
         gridcarbon grid --year 2023 --format zarr -o prior-2023   # a year, streamed
+        gridcarbon run --year 2023 -o year-2023   # a year, streamed, inverted month by month
         gridcarbon run --year 2023 --no-inversion -o year-2023    # a year's prior, zones, map
         gridcarbon config -o my.yaml          # every setting, explained, to edit
         gridcarbon run --config my.yaml
@@ -272,8 +273,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @click.option(
     "--no-inversion",
     is_flag=True,
-    help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map; "
-    "needed for periods longer than two months, which run streamed month by month.",
+    help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map.",
 )
 @click.pass_context
 def run_command(
@@ -282,9 +282,9 @@ def run_command(
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
-    Periods longer than two months without the inversion (e.g. --year 2023 --no-inversion) run
-    streamed month by month into OUT.partial/, renamed to OUT at the end; --resume continues an
-    interrupted one.
+    Long periods (e.g. --year 2023: longer than two months without the inversion, longer than
+    inversion.max_period_days with it) run streamed month by month into OUT.partial/, renamed to
+    OUT at the end, each month inverted on its own; --resume continues an interrupted one.
     """
     from gridcarbon.pipeline import prior_summary, run
 
