@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -38,6 +39,9 @@ __all__ = [
     "check_memory",
     "run",
     "run_streamed",
+    "dask_client",
+    "write_prior_months",
+    "write_posterior_months",
     "month_blocks",
     "is_streamed",
     "STREAM_ABOVE_HOURS",
@@ -449,6 +453,7 @@ def run(
     observations: Any = None,
     scenario: Scenario | None = None,
     resume: bool = False,
+    client: Any = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -480,6 +485,9 @@ def run(
         reads the embedded data on its own.
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
+    client : distributed.Client, optional
+        Workers for the prior's months of a streamed run (:func:`dask_client`); a run that is
+        not streamed does not use them.
 
     A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
     longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
@@ -510,7 +518,10 @@ def run(
             progress=progress,
             inputs=inputs,
             scenario=scenario,
+            client=client,
         )
+    if client is not None:
+        log.warning("a period of at most two months runs in this process; the workers are unused")
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     plan = plan_run(config, out_dir, overwrite, inputs=inputs, scenario=scenario)
     timings: dict[str, float] = {}
@@ -1110,6 +1121,7 @@ def write_prior_months(
     fingerprint: dict[str, Any],
     progress: bool = False,
     codec: str = "lz4",
+    client: Any = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
 
@@ -1117,6 +1129,10 @@ def write_prior_months(
     create_store`); each month is computed on its own (the prior of a month depends on nothing
     else: no random stream runs through the months) and written into its region, then its
     completion marker.  Months whose marker names this run are skipped (a resumed run).
+
+    ``client``: a ``dask.distributed`` client; then each month (the store's first aside, which
+    creates it) is computed and written into its region by a task on a worker
+    (:func:`_prior_month_task`), and its marker is written here when the task has returned.
     """
     from tqdm.auto import tqdm
 
@@ -1133,6 +1149,20 @@ def write_prior_months(
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
     months = _month_periods(config)
+    if client is not None:
+        pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
+        if pending and not store.exists():  # the store's template: the first month, here
+            label, sl, month_config = pending.pop(0)
+            part = next(iter(iter_prior(month_config, scenario)))
+            create_store(
+                part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec
+            )
+            write_month(store, part, sl.start)
+            del part
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+        _prior_months_as_tasks(client, pending, scenario, store, folder, fingerprint)
+        consolidate_store(store)
+        return store
     for label, sl, month_config in tqdm(months, desc="prior", unit="month", disable=not progress):
         span = (sl.start, sl.stop)
         if done.get(label) == span:
@@ -1403,6 +1433,96 @@ def write_posterior_months(
     return store, months_table([r["row"] for r in records]), covariance
 
 
+def _prior_month_task(month_config: RunConfig, scenario: Scenario, store: str, start: int) -> str:
+    """On a worker: compute the prior of one month and write it into its region of ``store``
+    (hours ``start`` onwards); returns the store's path."""
+    from gridcarbon.io.year_store import write_month
+
+    part = next(iter(iter_prior(month_config, scenario)))
+    write_month(store, part, start)
+    return store
+
+
+def _prior_months_as_tasks(
+    client: Any,
+    months: list[tuple[str, slice, RunConfig]],
+    scenario: Scenario,
+    store: Path,
+    folder: Path,
+    fingerprint: dict[str, Any],
+) -> None:
+    """Submit one task per month (:func:`_prior_month_task`) and write each month's marker as
+    its task returns; the first failed month's error is raised (months whose tasks returned
+    keep their markers, so a resumed run does only the others)."""
+    from distributed import as_completed
+
+    from gridcarbon.io.year_store import write_marker
+
+    if not months:
+        return
+    remote = client.scatter(scenario, broadcast=True)
+    futures = {
+        client.submit(_prior_month_task, month_config, remote, str(store), sl.start, pure=False): (
+            label,
+            sl,
+        )
+        for label, sl, month_config in months
+    }
+    try:
+        for future in as_completed(futures):
+            future.result()  # raises the worker's error
+            label, sl = futures[future]
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+            log.info("prior %s: written by a worker", label)
+    finally:
+        client.cancel(list(futures))
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | Path | None = None,
+) -> Iterator[Any]:
+    """A ``dask.distributed`` client for :func:`run_streamed`'s months, or None.
+
+    ``workers``: start a local cluster of that many single-threaded worker processes (numba
+    limited to one thread in each); ``scheduler`` (an address) or ``scheduler_file``: join a
+    running scheduler.  None of them: yields None (the single-process path).
+    """
+    given = [workers is not None, scheduler is not None, scheduler_file is not None]
+    if sum(given) > 1:
+        raise ConfigError(
+            "give one of workers, scheduler and scheduler_file (a local cluster or a running "
+            "scheduler), not several"
+        )
+    if not any(given):
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if workers is not None:
+        if workers < 1:
+            raise ConfigError(f"workers must be 1 or more, got {workers}")
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"NUMBA_NUM_THREADS": "1"},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    target = {"address": scheduler} if scheduler is not None else {}
+    if scheduler_file is not None:
+        target = {"scheduler_file": str(scheduler_file)}
+    with Client(**target) as client:
+        yield client
+
+
 def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
     """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
     the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
@@ -1430,6 +1550,7 @@ def run_streamed(
     scenario: Scenario | None = None,
     codec: str = "lz4",
     summary_layout: str = "run",
+    client: Any = None,
 ) -> RunResult:
     """Run the prior, the inversion, the zones and the map of a long period (e.g. a year) month
     by month, resumably; memory is bounded by one month of grids and one month's inversion
@@ -1470,6 +1591,9 @@ def run_streamed(
     summary_layout : {"run", "grid"}
         ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
+    client : distributed.Client, optional
+        Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
+        :func:`dask_client`); None: in this process.
 
     Returns
     -------
@@ -1524,7 +1648,9 @@ def run_streamed(
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
         t0 = time.perf_counter()
-        store = write_prior_months(config, plan.scenario, folder, fingerprint, progress, codec)
+        store = write_prior_months(
+            config, plan.scenario, folder, fingerprint, progress, codec, client=client
+        )
         timings["prior"] = time.perf_counter() - t0
         prior = open_grids(store)
         files: dict[str, Path] = {"prior_zarr": store}

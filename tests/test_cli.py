@@ -445,3 +445,13 @@ def test_observation_warnings_and_errors_on_the_command_line_name_file_and_line(
     )
     assert r.exit_code == 1 and "gridcarbon: warning" not in r.stderr
     assert r.stderr.startswith(f"gridcarbon: error: {obs}, line 4")
+
+
+def test_workers_and_a_scheduler_together_are_refused(tmp_path):
+    out = tmp_path / "out"
+    args = ["run", "--year", "2023", "--workers", "2", "--scheduler", "tcp://x:1", "-o", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
+    assert r.exit_code == 1 and "not several" in r.output
+    assert list(tmp_path.iterdir()) == []
+    r = CliRunner().invoke(cli, ["grid", "--workers", "0", "-o", str(out)], obj={})
+    assert r.exit_code == 2 and "--workers" in r.output

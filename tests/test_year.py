@@ -362,3 +362,33 @@ def test_a_month_killed_before_its_posterior_marker_is_inverted_again_on_resume(
         pd.read_csv(inverted / "inversion_months.csv"),
         check_exact=True,
     )
+
+
+# -- Dask: the prior's months as tasks -------------------------------------------------------------
+def test_prior_months_as_tasks_on_two_workers_equal_the_single_process_store(
+    tmp_path, scenario, uninterrupted, monkeypatch
+):
+    from gridcarbon.pipeline import dask_client
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the workers unpickle the test region
+    out = tmp_path / "out"
+    with dask_client(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        run_streamed(_config(), out, stages=(), resume=True, scenario=scenario, client=client)
+    assert sorted(p.name for p in (out / "_markers").iterdir()) == [
+        "2023-01.json",
+        "2023-02.json",
+    ]
+    a, b = _store(out), _store(uninterrupted)
+    xr.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_array_equal(a["CO2"].values, b["CO2"].values)
+    assert a.attrs == b.attrs
+
+
+def test_a_dask_client_is_one_of_workers_or_a_scheduler():
+    from gridcarbon.pipeline import dask_client
+
+    with dask_client() as client:
+        assert client is None
+    with pytest.raises(ConfigError, match="not several"), dask_client(2, "tcp://x:1"):
+        pass

@@ -18,6 +18,7 @@ import click
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
     config_option,
+    dask_options,
     lang_option,
     load_cli_config,
     out_option,
@@ -192,9 +193,22 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 )
 @overwrite_option
 @resume_option
+@dask_options
 @click.pass_context
 def grid_command(
-    ctx, config_path, start, end, year, region, out, formats, overwrite, resume
+    ctx,
+    config_path,
+    start,
+    end,
+    year,
+    region,
+    out,
+    formats,
+    overwrite,
+    resume,
+    workers,
+    scheduler,
+    scheduler_file,
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -207,6 +221,7 @@ def grid_command(
     from gridcarbon.io import atomic_directory
     from gridcarbon.pipeline import (
         build_prior,
+        dask_client,
         is_streamed,
         plan_run,
         prior_summary,
@@ -221,16 +236,18 @@ def grid_command(
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
     if resume or is_streamed(cfg):
-        result = run_streamed(
-            cfg,
-            out_dir,
-            stages=(),
-            overwrite=overwrite,
-            resume=resume,
-            progress=progress,
-            inputs=inputs,
-            summary_layout="grid",
-        )
+        with dask_client(workers, scheduler, scheduler_file) as client:
+            result = run_streamed(
+                cfg,
+                out_dir,
+                stages=(),
+                overwrite=overwrite,
+                resume=resume,
+                progress=progress,
+                inputs=inputs,
+                summary_layout="grid",
+                client=client,
+            )
         _echo_summary(result.summary, out_dir)
         return
     plan = plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs)
@@ -275,9 +292,23 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
     is_flag=True,
     help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map.",
 )
+@dask_options
 @click.pass_context
 def run_command(
-    ctx, config_path, start, end, year, region, out, lang, overwrite, resume, no_inversion
+    ctx,
+    config_path,
+    start,
+    end,
+    year,
+    region,
+    out,
+    lang,
+    overwrite,
+    resume,
+    no_inversion,
+    workers,
+    scheduler,
+    scheduler_file,
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -286,20 +317,22 @@ def run_command(
     inversion.max_period_days with it) run streamed month by month into OUT.partial/, renamed to
     OUT at the end, each month inverted on its own; --resume continues an interrupted one.
     """
-    from gridcarbon.pipeline import prior_summary, run
+    from gridcarbon.pipeline import dask_client, prior_summary, run
 
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
     inputs = [config_path] if config_path else []
-    result = run(
-        cfg,
-        out_dir=output_folder(out, cfg),
-        overwrite=overwrite,
-        progress=ctx.obj["progress"],
-        inputs=inputs,
-        resume=resume,
-    )
+    with dask_client(workers, scheduler, scheduler_file) as client:
+        result = run(
+            cfg,
+            out_dir=output_folder(out, cfg),
+            overwrite=overwrite,
+            progress=ctx.obj["progress"],
+            inputs=inputs,
+            resume=resume,
+            client=client,
+        )
     summary = result.summary if result.summary is not None else prior_summary(result.prior)
     _echo_summary(summary, result.out_dir)
     for stage, seconds in result.timings.items():
