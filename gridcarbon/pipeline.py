@@ -1716,6 +1716,11 @@ def run_streamed(
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]
+            if by_month_post is not None:  # the posterior's copy (each month's maps aside)
+                parts = (strip_gdal_crs(b) for b in month_blocks(by_month_post))
+                files["posterior_netcdf"] = write_stream(
+                    parts, {"netcdf": folder / "posterior.nc"}, overwrite=True
+                )["netcdf"]
         timings["prior_outputs"] = time.perf_counter() - t0 - timings.get("zoning", 0.0)
         if "maps" in stages:
             t0 = time.perf_counter()

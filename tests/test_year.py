@@ -222,6 +222,7 @@ def test_zone_tally_of_a_lazily_opened_store_reads_month_by_month(uninterrupted,
 def _inverted_config(**inversion) -> RunConfig:
     doc = _config().model_dump(mode="json")
     doc["inversion"] = {"enabled": True, **inversion}
+    doc["output"]["formats"] = ["geotiff", "netcdf"]
     return RunConfig.validate_dict(doc)
 
 
@@ -278,6 +279,9 @@ def test_streamed_inversion_writes_every_month_its_marker_and_its_figures(invert
         # the table's totals are the store's (area + point sources), t
         total = float(post[sp].sum(dtype=np.float64) + post[f"{sp}_point"].sum(dtype=np.float64))
         assert period[f"{sp}_posterior_t"] == pytest.approx(total / 1e3, rel=1e-5)
+    with xr.open_dataset(inverted / "posterior.nc") as copy:  # the NetCDF copy, month by month
+        for name in ("CO2", "CO2_std", "NOx_point"):
+            np.testing.assert_array_equal(copy[name].values, post[name].values)
     for month in ("2023-01", "2023-02"):
         assert (inverted / "inversion" / month / "station_stats.csv").is_file()
         with xr.open_dataset(inverted / "inversion" / month / "posterior_maps.nc") as maps:
