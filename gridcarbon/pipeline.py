@@ -41,6 +41,9 @@ __all__ = [
     "check_memory",
     "run",
     "run_streamed",
+    "dask_client",
+    "write_prior_months",
+    "write_posterior_months",
     "month_blocks",
     "is_streamed",
     "STREAM_ABOVE_HOURS",
@@ -164,7 +167,11 @@ def plan_run(
     if "inversion" in stages:
         from gridcarbon.inversion.stage import check_period
 
-        check_period(config.period.start, config.period.end, config.inversion)
+        if streamed:  # inverted month by month
+            for _, _, month in _month_periods(config):
+                check_period(month.period.start, month.period.end, config.inversion)
+        else:
+            check_period(config.period.start, config.period.end, config.inversion)
     if scenario is not None:
         grid = scenario.grid
     elif config.region == "zhejiang":
@@ -689,6 +696,7 @@ def run(
     observations: Any = None,
     scenario: Scenario | None = None,
     resume: bool = False,
+    client: Any = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -720,10 +728,14 @@ def run(
         reads the embedded data on its own.
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
+    client : distributed.Client, optional
+        Workers for the prior's months of a streamed run (:func:`dask_client`); a run that is
+        not streamed does not use them.
 
-    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, or
-    ``resume``, runs streamed month by month and resumable (:func:`run_streamed`); with the
-    inversion, up to ``inversion.max_period_days`` run in memory.
+    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
+    longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
+    month and resumable (:func:`run_streamed`, which inverts each month on its own); with the
+    inversion, periods up to ``inversion.max_period_days`` run in memory, inverted at once.
 
     Examples
     --------
@@ -734,11 +746,12 @@ def run(
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
-    if resume or (is_streamed(config) and not config.inversion.enabled):
+    if resume or _streams(config):
         if observations is not None:
             raise ConfigError(
-                "observations are for the inversion, which a streamed (resumable) run does not "
-                "run; leave observations out or run a period of at most two months"
+                "observations handed in from Python are not taken by a streamed (resumable) "
+                "run, which inverts month by month: give them as inversion.observations (a "
+                "file), or run a period of at most two months"
             )
         return run_streamed(
             config,
@@ -748,7 +761,10 @@ def run(
             progress=progress,
             inputs=inputs,
             scenario=scenario,
+            client=client,
         )
+    if client is not None:
+        log.warning("a period of at most two months runs in this process; the workers are unused")
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     plan = plan_run(config, out_dir, overwrite, inputs=inputs, scenario=scenario)
     timings: dict[str, float] = {}
@@ -1205,13 +1221,23 @@ def _hourly_tally_sink(
     return lambda part: write(hourly_tally_dataset(part))
 
 
-def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: bool = False) -> Any:
+def _map_stage(
+    config: RunConfig,
+    result: RunResult,
+    out_dir: Path,
+    overwrite: bool = False,
+    grids_kind: str | None = None,
+) -> Any:
     from gridcarbon import contracts
     from gridcarbon._version import __version__
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.maps.stage import run_map_stage
 
     inv = result.stages.get("inversion")
+    if grids_kind is None:
+        grids_kind = "posterior" if inv is not None else "prior"
+    if inv is not None and not hasattr(inv, "station_stats"):
+        inv = None  # a streamed run's table of months: no posterior in memory
     zoning = result.stages.get("zoning")
     if zoning is not None and not isinstance(zoning, contracts.ZoningResult):
         # the zoning stage's own result object: its fields under the contract's names
@@ -1226,7 +1252,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: b
             hotspots=zoning.hotspots,
             colocation=zoning.colocation,
             qa=zoning.qa,
-            grids_kind="posterior" if inv is not None else "prior",
+            grids_kind=grids_kind,
             timings=zoning.timings,
         )
     inputs = contracts.MapInputs(
@@ -1306,6 +1332,15 @@ def is_streamed(config: RunConfig) -> bool:
     return 24 * ((config.period.end - config.period.start).days + 1) > STREAM_ABOVE_HOURS
 
 
+def _streams(config: RunConfig) -> bool:
+    """Whether :func:`run` takes the streamed path: a long period without the inversion, or
+    one longer than ``inversion.max_period_days`` with it (then inverted month by month)."""
+    if not is_streamed(config):
+        return False
+    days = (config.period.end - config.period.start).days + 1
+    return not config.inversion.enabled or days > config.inversion.max_period_days
+
+
 class _PeriodSums:
     """Period totals per cell (area + points, kg), the area and point sums (kg) and the point
     sums per source, accumulated over the blocks of a period as they pass."""
@@ -1372,6 +1407,7 @@ def write_prior_months(
     fingerprint: dict[str, Any],
     progress: bool = False,
     codec: str = "lz4",
+    client: Any = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
 
@@ -1379,6 +1415,10 @@ def write_prior_months(
     create_store`); each month is computed on its own (the prior of a month depends on nothing
     else: no random stream runs through the months) and written into its region, then its
     completion marker.  Months whose marker names this run are skipped (a resumed run).
+
+    ``client``: a ``dask.distributed`` client; then each month (the store's first aside, which
+    creates it) is computed and written into its region by a task on a worker
+    (:func:`_prior_month_task`), and its marker is written here when the task has returned.
     """
     from tqdm.auto import tqdm
 
@@ -1395,6 +1435,20 @@ def write_prior_months(
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
     months = _month_periods(config)
+    if client is not None:
+        pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
+        if pending and not store.exists():  # the store's template: the first month, here
+            label, sl, month_config = pending.pop(0)
+            part = next(iter(iter_prior(month_config, scenario)))
+            create_store(
+                part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec
+            )
+            write_month(store, part, sl.start)
+            del part
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+        _prior_months_as_tasks(client, pending, scenario, store, folder, fingerprint)
+        consolidate_store(store)
+        return store
     for label, sl, month_config in tqdm(months, desc="prior", unit="month", disable=not progress):
         span = (sl.start, sl.stop)
         if done.get(label) == span:
@@ -1410,6 +1464,349 @@ def write_prior_months(
         write_marker(folder, label, span, fingerprint)
     consolidate_store(store)
     return store
+
+
+#: The label of a month's posterior completion marker (``posterior-YYYY-MM``).
+POSTERIOR_MARKER = "posterior-{}"
+#: The folder of a streamed run holding each month's inversion outputs (``inversion/YYYY-MM/``).
+MONTHS_FOLDER = "inversion"
+#: Per-month static maps of the posterior (period factors and uncertainty reductions): written
+#: beside each month's outputs, not into the store (the store's static variables are shared).
+_MONTH_MAPS = ("_uncertainty_reduction", "_factor")
+
+
+def _weights_digest(weights: Any, point_unit: np.ndarray | None) -> str:
+    """SHA-256 of a coverage matrix and a point-to-unit assignment (which units σ was made for)."""
+    import hashlib
+
+    import scipy.sparse as sp
+
+    F = sp.csr_matrix(weights)
+    h = hashlib.sha256(repr(F.shape).encode())
+    for a in (F.indptr, F.indices, F.data):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(b"points" + (b"" if point_unit is None else np.asarray(point_unit).tobytes()))
+    return h.hexdigest()
+
+
+@dataclass
+class MonthlyTotalsCovariance:
+    """σ of unit totals over a period inverted month by month (months independent): for each
+    unit, ``σ² = Σ_months σ²_month``, the monthly variances computed with each month's full
+    posterior covariance (:class:`~gridcarbon.inversion.posterior.TotalsCovariance`) for one
+    coverage matrix and point assignment (:class:`gridcarbon.contracts.PosteriorCovariance`).
+
+    Attributes
+    ----------
+    digest : str
+        :func:`_weights_digest` of the weights the variances were computed for.
+    variance : dict of str → ndarray ``(n_units,)``
+        Per species, the sum of the monthly variances, kg².
+    """
+
+    digest: str
+    variance: dict[str, np.ndarray]
+
+    def total_std(
+        self, weights: Any, species: str, point_unit: np.ndarray | None = None, hours: Any = None
+    ) -> np.ndarray:
+        """Posterior σ (kg) of the period totals of the units ``weights`` describes."""
+        from gridcarbon.errors import InputDataError
+
+        if hours is not None:
+            raise InputDataError(
+                "σ of a month-by-month inversion is known for whole-period totals only; "
+                "ask for hours=None"
+            )
+        if _weights_digest(weights, point_unit) != self.digest:
+            raise InputDataError(
+                "σ of a month-by-month inversion was computed for other units' coverage; "
+                "tally the units the run was planned with"
+            )
+        if species not in self.variance:
+            raise InputDataError(f"species {species!r} was not inverted ({sorted(self.variance)})")
+        return np.sqrt(self.variance[species])
+
+
+def _region_totals(inversion: Any) -> dict[str, float]:
+    """Prior and posterior totals (t) of the whole grid and their σ, per species, of one
+    inversion (cells and point sources; full posterior covariance)."""
+    import scipy.sparse as sp
+
+    from gridcarbon.inversion.posterior import unit_period_stats
+
+    system = inversion.covariance.system
+    res = inversion.details
+    ones = sp.csr_matrix(np.ones((1, system.ncell)))
+    out: dict[str, float] = {}
+    for si, s in enumerate(system.species):
+        st = unit_period_stats(system, res.covariance, res.x_post, si, ones)
+        for key in ("prior", "prior_std", "posterior", "posterior_std"):
+            out[f"{s}_{key}_t"] = float(np.asarray(st[key])[0]) / 1e3
+    return out
+
+
+def _month_record(inversion: Any, label: str, hours: int, overlay: Any) -> dict[str, Any]:
+    """What a streamed run keeps of one month's inversion: its row of the months' table and,
+    with ``overlay``, the posterior variance of every unit's month total per species."""
+    m = inversion.metrics
+    row = {
+        "month": label,
+        "hours": hours,
+        "dofs": float(m["dofs"]),
+        "reduced_chi2": float(m["reduced_chi2"]),
+        "n_observations": int(m["n_observations"]),
+        "n_hourly_pairs_used": int(m.get("n_hourly_pairs_used", 0)),
+        "state_size": int(m["state_size"]),
+        **_region_totals(inversion),
+        "synthetic": bool(m.get("synthetic", False)),
+    }
+    record: dict[str, Any] = {"row": row}
+    if overlay is not None:
+        record["units_digest"] = _weights_digest(overlay.F, overlay.point_unit)
+        record["unit_variance_kg2"] = {
+            s: (
+                np.asarray(
+                    inversion.covariance.total_std(overlay.F, s, point_unit=overlay.point_unit),
+                    np.float64,
+                )
+                ** 2
+            ).tolist()
+            for s in inversion.covariance.system.species
+        }
+    return record
+
+
+def months_table(rows: list[dict[str, Any]]) -> Any:
+    """The months' inversion figures with a last row ``period``: totals summed, σ combined as
+    ``sqrt(Σ σ²_month)`` (months inverted independently), DOFS and counts summed, reduced χ²
+    averaged weighted by the observations."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    total: dict[str, Any] = {"month": "period"}
+    for col in table.columns:
+        if col in ("month", "synthetic"):
+            continue
+        if col.endswith("_std_t"):
+            total[col] = float(np.sqrt((table[col] ** 2).sum()))
+        elif col == "reduced_chi2":
+            n = table["n_observations"].to_numpy(np.float64)
+            chi2 = table[col].to_numpy(np.float64)
+            total[col] = float((chi2 * n).sum() / n.sum()) if n.sum() > 0 else float("nan")
+        else:
+            total[col] = table[col].sum()
+    total["synthetic"] = bool(table["synthetic"].any())
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def write_posterior_months(
+    config: RunConfig,
+    scenario: Scenario,
+    folder: Path,
+    fingerprint: dict[str, Any],
+    overlay: Any = None,
+    progress: bool = False,
+    codec: str = "lz4",
+) -> tuple[Path, Any, MonthlyTotalsCovariance | None]:
+    """Invert each month of ``folder/prior.zarr`` on its own and write the posterior grids into
+    ``folder/posterior.zarr`` month by month.
+
+    Each month is the inversion of a run over that month alone (:func:`inversion_inputs` and
+    :func:`gridcarbon.inversion.stage.run_inversion` with the month's configuration and the
+    month's prior; synthetic observations are drawn from ``inversion.osse.seed``, as a run of that
+    month alone draws them).  The store has the prior store's layout and time axis (created
+    whole, filled month by month); its static variables are the first month's (the grid, the
+    region fraction); each month's own maps (factors, uncertainty reductions), station tables
+    and metrics go to ``inversion/YYYY-MM/``.  A month is done when its marker
+    ``posterior-YYYY-MM`` exists (written after its data and files); months done are skipped.
+    One month's inversion is in memory at a time.
+
+    Parameters
+    ----------
+    config, scenario, folder, fingerprint
+        As for :func:`write_prior_months` (which must have written every month).
+    overlay : Overlay, optional
+        The control units on the grid: each month's posterior variance of every unit total is
+        kept, for σ of the period's unit totals (:class:`MonthlyTotalsCovariance`).
+    progress : bool
+    codec : {"lz4", "zstd"}
+
+    Returns
+    -------
+    store : Path
+    table : DataFrame
+        One row per month (:func:`months_table`, with the period row).
+    covariance : MonthlyTotalsCovariance or None
+        None without ``overlay``.
+    """
+    import gc
+
+    from tqdm.auto import tqdm
+
+    from gridcarbon.contracts import Document
+    from gridcarbon.grids.prior import period_hours
+    from gridcarbon.inversion import stage as inversion_stage
+    from gridcarbon.inversion.outputs import inversion_documents
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.io.year_store import (
+        consolidate_store,
+        create_store,
+        done_months,
+        write_marker,
+        write_month,
+    )
+
+    store = folder / "posterior.zarr"
+    hours = period_hours(config.period)[0]
+    done = done_months(folder, fingerprint) if store.exists() else {}
+    prior = open_grids(folder / "prior.zarr", chunked=False)
+    records: list[dict[str, Any]] = []
+    for label, sl, month_config in tqdm(
+        _month_periods(config), desc="inversion", unit="month", disable=not progress
+    ):
+        span = (sl.start, sl.stop)
+        marker = POSTERIOR_MARKER.format(label)
+        month_dir = folder / MONTHS_FOLDER / label
+        if done.get(marker) == span:
+            log.info("inversion %s: done in an earlier run", label)
+            records.append(json.loads((month_dir / "month.json").read_text(encoding="utf-8")))
+            continue
+        with deferred_signals():
+            part = prior.isel(time=sl).load()
+        inv_scenario, observations = inversion_inputs(month_config, part, True, scenario)
+        inversion = inversion_stage.run_inversion(
+            part, inv_scenario, month_config.inversion, observations
+        )
+        posterior = inversion.posterior
+        maps = [v for v in posterior.data_vars if str(v).endswith(_MONTH_MAPS)]
+        if not store.exists():
+            create_store(
+                posterior.drop_vars(maps), hours.values, store, attrs=posterior.attrs, codec=codec
+            )
+        write_month(store, posterior.drop_vars(maps), sl.start)
+        docs = {
+            name: doc
+            for name, doc in inversion_documents(inversion, ("netcdf",)).items()
+            if doc.kind != "grids"
+        }
+        docs["posterior_maps.nc"] = Document("netcdf", posterior[maps], attrs=dict(posterior.attrs))
+        record = _month_record(inversion, label, sl.stop - sl.start, overlay)
+        docs["month.json"] = Document("json", record)
+        month_dir.mkdir(parents=True, exist_ok=True)
+        write_documents(docs, month_dir, overwrite=True)
+        records.append(record)
+        del part, inversion, posterior, inv_scenario, observations, docs
+        gc.collect()  # the month's system, covariance and Lanczos vectors before the next
+        write_marker(folder, marker, span, fingerprint)
+    prior.close()
+    consolidate_store(store)
+    covariance = None
+    if overlay is not None:
+        digest = _weights_digest(overlay.F, overlay.point_unit)
+        variance: dict[str, np.ndarray] = {}
+        for record in records:
+            if record.get("units_digest") != digest:
+                raise ConfigError(
+                    f"the unit variances of {record['row']['month']} were computed for other "
+                    "units; remove the run's partial folder and start afresh"
+                )
+            for s, v in record["unit_variance_kg2"].items():
+                variance[s] = variance.get(s, 0.0) + np.asarray(v, np.float64)
+        covariance = MonthlyTotalsCovariance(digest, variance)
+    return store, months_table([r["row"] for r in records]), covariance
+
+
+def _prior_month_task(month_config: RunConfig, scenario: Scenario, store: str, start: int) -> str:
+    """On a worker: compute the prior of one month and write it into its region of ``store``
+    (hours ``start`` onwards); returns the store's path."""
+    from gridcarbon.io.year_store import write_month
+
+    part = next(iter(iter_prior(month_config, scenario)))
+    write_month(store, part, start)
+    return store
+
+
+def _prior_months_as_tasks(
+    client: Any,
+    months: list[tuple[str, slice, RunConfig]],
+    scenario: Scenario,
+    store: Path,
+    folder: Path,
+    fingerprint: dict[str, Any],
+) -> None:
+    """Submit one task per month (:func:`_prior_month_task`) and write each month's marker as
+    its task returns; the first failed month's error is raised (months whose tasks returned
+    keep their markers, so a resumed run does only the others)."""
+    from distributed import as_completed
+
+    from gridcarbon.io.year_store import write_marker
+
+    if not months:
+        return
+    remote = client.scatter(scenario, broadcast=True)
+    futures = {
+        client.submit(_prior_month_task, month_config, remote, str(store), sl.start, pure=False): (
+            label,
+            sl,
+        )
+        for label, sl, month_config in months
+    }
+    try:
+        for future in as_completed(futures):
+            future.result()  # raises the worker's error
+            label, sl = futures[future]
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+            log.info("prior %s: written by a worker", label)
+    finally:
+        client.cancel(list(futures))
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | Path | None = None,
+) -> Iterator[Any]:
+    """A ``dask.distributed`` client for :func:`run_streamed`'s months, or None.
+
+    ``workers``: start a local cluster of that many single-threaded worker processes (numba
+    limited to one thread in each); ``scheduler`` (an address) or ``scheduler_file``: join a
+    running scheduler.  None of them: yields None (the single-process path).
+    """
+    given = [workers is not None, scheduler is not None, scheduler_file is not None]
+    if sum(given) > 1:
+        raise ConfigError(
+            "give one of workers, scheduler and scheduler_file (a local cluster or a running "
+            "scheduler), not several"
+        )
+    if not any(given):
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if workers is not None:
+        if workers < 1:
+            raise ConfigError(f"workers must be 1 or more, got {workers}")
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"NUMBA_NUM_THREADS": "1"},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    target = {"address": scheduler} if scheduler is not None else {}
+    if scheduler_file is not None:
+        target = {"scheduler_file": str(scheduler_file)}
+    with Client(**target) as client:
+        yield client
 
 
 def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
@@ -1445,23 +1842,27 @@ def run_streamed(
     scenario: Scenario | None = None,
     codec: str = "lz4",
     summary_layout: str = "run",
+    client: Any = None,
 ) -> RunResult:
-    """Run the prior, the zones and the map of a long period (e.g. a year) month by month,
-    resumably; memory is bounded by one month of grids (plus the period's daily fields).
+    """Run the prior, the inversion, the zones and the map of a long period (e.g. a year) month
+    by month, resumably; memory is bounded by one month of grids and one month's inversion
+    (plus the period's daily fields).
 
     The run fills the fixed folder ``<out_dir>.partial/`` and renames it to ``out_dir`` at the
     end (:func:`gridcarbon.io.runfolder.resumable_directory`).  The prior goes month by month
     into ``prior.zarr`` (:func:`write_prior_months`), each month proven by its completion marker
-    in ``_markers/``; then one pass over the store's months feeds the period totals and the
-    zoning stage (tallies, daily and monthly hotspots, co-location, emerging hotspots: equal to
+    in ``_markers/``; with the inversion, each month is inverted alone into ``posterior.zarr``
+    (:func:`write_posterior_months`; the months' figures in ``inversion_months.csv``, each month's
+    outputs in ``inversion/YYYY-MM/``), resumable in the same way; then one pass over the
+    store's months (the posterior's, when inverted) feeds the period totals and the zoning stage (tallies, daily and monthly hotspots, co-location, emerging hotspots: equal to
     the in-memory path's); the GeoTIFF of period totals, the point table, a NetCDF copy (when
     ``netcdf`` is among the output formats) and the map follow.
 
     Parameters
     ----------
     config : RunConfig, optional
-        Default: the embedded Zhejiang default.  The inversion must be disabled
-        (``inversion.enabled: false``): it does not run streamed yet.
+        Default: the embedded Zhejiang default.  With the inversion, each month is inverted
+        on its own (:func:`write_posterior_months`) and the zones tally the posterior.
     out_dir : path, optional
         Default: ``config.output.directory``.
     stages : later stages to run (default: those enabled in ``config``); ``()``: the prior only
@@ -1482,6 +1883,9 @@ def run_streamed(
     summary_layout : {"run", "grid"}
         ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
+    client : distributed.Client, optional
+        Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
+        :func:`dask_client`); None: in this process.
 
     Returns
     -------
@@ -1497,15 +1901,12 @@ def run_streamed(
         raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     stages = _enabled_stages(config) if stages is None else tuple(stages)
-    if "inversion" in stages:
-        from gridcarbon.inversion.stage import check_period
-
-        check_period(config.period.start, config.period.end, config.inversion)
+    if "inversion" in stages and config.synergy.zone_report.enabled:
         raise ConfigError(
             f"the period {config.period.start} .. {config.period.end} runs streamed month by "
-            "month, which the inversion does not do yet: set inversion.enabled: false "
-            "(--no-inversion) for the prior, zones and map of the period, or invert month by "
-            "month (--start/--end)"
+            "month, which does not make the synergy sections of the zone report (they need the "
+            "prior and posterior of the period in memory): set synergy.zone_report.enabled: "
+            "false, or run a period of at most two months"
         )
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     fingerprint = _run_fingerprint(config, inputs, scenario)
@@ -1539,7 +1940,9 @@ def run_streamed(
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
         t0 = time.perf_counter()
-        store = write_prior_months(config, plan.scenario, folder, fingerprint, progress, codec)
+        store = write_prior_months(
+            config, plan.scenario, folder, fingerprint, progress, codec, client=client
+        )
         timings["prior"] = time.perf_counter() - t0
         prior = open_grids(store)
         files: dict[str, Path] = {"prior_zarr": store}
@@ -1547,24 +1950,48 @@ def run_streamed(
         sums = _PeriodSums()
         by_month = open_grids(store, chunked=False)
         blocks = sums.tap(month_blocks(by_month))
+        covariance, posterior, by_month_post = None, None, None
+        if "inversion" in stages:
+            t0 = time.perf_counter()
+            overlay = None
+            if "zoning" in stages and config.zoning.posterior_std:
+                from gridcarbon.io.coverage_cache import CoverageCacheDir
+                from gridcarbon.zoning.overlay import overlay_units
+
+                overlay = overlay_units(
+                    prior, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir)
+                )
+            post_store, table, covariance = write_posterior_months(
+                config, plan.scenario, folder, fingerprint, overlay, progress, codec
+            )
+            del overlay
+            files["posterior_zarr"] = post_store
+            files["inversion_months"] = write_csv(
+                table, folder / "inversion_months.csv", overwrite=True, bom=False
+            )
+            result.stages["inversion"] = table
+            timings["inversion"] = time.perf_counter() - t0
+            posterior = open_grids(post_store)
+            by_month_post = open_grids(post_store, chunked=False)
         t0 = time.perf_counter()
         if "zoning" in stages:
             from gridcarbon.contracts import RUN_FILES
 
             zoning, written = zone_report(
                 config,
-                prior,
+                prior if posterior is None else posterior,
                 plan.zoning,
                 folder,
-                grids_kind="prior",
-                blocks=blocks,
+                covariance=covariance,
+                grids_kind="prior" if posterior is None else "posterior",
+                blocks=blocks if posterior is None else month_blocks(by_month_post),
                 overwrite=True,
             )
             result.stages["zoning"] = zoning
             files.update({f.role: written[f.name] for f in RUN_FILES if f.name in written})
             timings["zoning"] = time.perf_counter() - t0
-        else:
-            for _ in blocks:
+        if "zoning" not in stages or posterior is not None:
+            for _ in blocks:  # the prior's period sums
                 pass
         formats = config.output.formats
         if "geotiff" in formats:
@@ -1581,20 +2008,33 @@ def run_streamed(
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]
+            if by_month_post is not None:  # the posterior's copy (each month's maps aside)
+                parts = (strip_gdal_crs(b) for b in month_blocks(by_month_post))
+                files["posterior_netcdf"] = write_stream(
+                    parts, {"netcdf": folder / "posterior.nc"}, overwrite=True
+                )["netcdf"]
         timings["prior_outputs"] = time.perf_counter() - t0 - timings.get("zoning", 0.0)
         if "maps" in stages:
             t0 = time.perf_counter()
-            result.stages["maps"] = _map_stage(config, result, folder, overwrite=True)
+            kind = "prior" if posterior is None else "posterior"
+            result.stages["maps"] = _map_stage(
+                config, result, folder, overwrite=True, grids_kind=kind
+            )
             timings["maps"] = time.perf_counter() - t0
         result.summary = prior_summary(prior, sums={sp: tuple(v) for sp, v in sums.sums.items()})
         doc = result.summary
         if summary_layout == "run":
             doc = {"prior": doc, "timings_s": timings, "stages": sorted(result.stages)}
+            if "inversion" in result.stages:
+                doc["inversion_period"] = result.stages["inversion"].iloc[-1].to_dict()
         (folder / "summary.json").write_text(
             json.dumps(doc, indent=2, default=str), encoding="utf-8"
         )
         prior.close()
         by_month.close()
+        for ds in (posterior, by_month_post):
+            if ds is not None:
+                ds.close()
     result.prior = open_grids(out_dir / "prior.zarr")
     result.files = {
         k: out_dir / Path(v).relative_to(folder) if Path(v).is_relative_to(folder) else v

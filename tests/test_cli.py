@@ -54,13 +54,19 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
 
 
-def test_run_refuses_a_period_too_long_for_the_inversion_before_any_work(tmp_path):
+def test_run_refuses_a_year_whose_months_are_too_long_for_the_inversion_before_any_work(
+    tmp_path,
+):
+    # a year is inverted month by month: refused only when a month exceeds the limit
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("inversion: {max_period_days: 20}\n")
     out = tmp_path / "out"
-    r = CliRunner().invoke(cli, ["run", "--year", "2023", "--out", str(out)], obj={})
+    args = ["run", "--config", str(cfg), "--year", "2023", "--out", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
     assert r.exit_code == 1
-    assert "365 days" in r.output and "inversion.max_period_days = 92" in r.output
+    assert "31 days" in r.output and "inversion.max_period_days = 20" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
 def test_failure_midway_leaves_no_partial_folder(tmp_path):
@@ -377,9 +383,9 @@ def test_verbose_logging_is_gridcarbon_only():
 def test_help_advertises_only_commands_that_work():
     res = CliRunner().invoke(cli, ["--help"])
     assert res.exit_code == 0
-    # a year with the inversion is refused (92-day limit); without it, it runs streamed
+    # a year runs streamed, with the inversion month by month or without it
     assert "run --year 2023 --no-inversion" in res.output
-    assert "run --year 2023 " not in res.output.replace("run --year 2023 --no-inversion", "")
+    assert "run --year 2023 -o year-2023" in res.output
     for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
         assert f"  {command}" in res.output
 
@@ -504,3 +510,13 @@ def test_dry_run_figures_are_those_the_run_plans_with():
     assert size.memory["peak"] == pytest.approx(plan.memory.peak_bytes)
     assert size.peak_stage == plan.memory.stage
     assert size.memory["zoning"] <= size.memory["peak"]
+
+
+def test_workers_and_a_scheduler_together_are_refused(tmp_path):
+    out = tmp_path / "out"
+    args = ["run", "--year", "2023", "--workers", "2", "--scheduler", "tcp://x:1", "-o", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
+    assert r.exit_code == 1 and "not several" in r.output
+    assert list(tmp_path.iterdir()) == []
+    r = CliRunner().invoke(cli, ["grid", "--workers", "0", "-o", str(out)], obj={})
+    assert r.exit_code == 2 and "--workers" in r.output
