@@ -319,9 +319,10 @@ class RunSize:
             f"memory of the inversion: {gb(self.memory['inversion_month'])} per month"
             + (
                 f", {gb(self.memory['inversion'])} for the period"
-                if "inversion" in self.memory
+                if "inversion" in self.memory and not self.streamed
                 else ""
-            ),
+            )
+            + ("; inverted month by month" if "inversion" in self.stages and self.streamed else ""),
         ]
         if self.units:
             out.append(
@@ -373,7 +374,11 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     hours = int(hours_index.size)
     months = len(month_slices(positions, hours_index))
     days = (config.period.end - config.period.start).days + 1
-    streamed = is_streamed(config) and "inversion" not in stages
+    # the route run() takes: a long period without the inversion, or one beyond the inversion's
+    # period limit with it (then inverted month by month)
+    streamed = is_streamed(config) and (
+        "inversion" not in stages or days > config.inversion.max_period_days
+    )
     zones = "zoning" in stages
     if config.region == "zhejiang":
         from gridcarbon.scenario.zhejiang import region_polygon, zhejiang_grid
@@ -424,14 +429,20 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
         "prior": estimate(in_memory, ()).peak_bytes,
         "inversion_month": estimate(month_hours, ("inversion",)).peak_bytes,
     }
-    if "inversion" in stages:
-        memory["inversion"] = estimate(hours, ("inversion",)).peak_bytes
+    if "inversion" in stages:  # streamed: one month at a time
+        memory["inversion"] = estimate(in_memory, ("inversion",)).peak_bytes
     refusals: list[str] = []
     if "inversion" in stages:
         from gridcarbon.inversion.stage import check_period
 
+        spans = (
+            [(m.period.start, m.period.end) for _, _, m in _month_periods(config)]
+            if streamed
+            else [(config.period.start, config.period.end)]
+        )
         try:
-            check_period(config.period.start, config.period.end, config.inversion)
+            for start, end in spans:
+                check_period(start, end, config.inversion)
         except ConfigError as exc:
             refusals.append(str(exc))
     # streamed: the hourly tally goes to its file month by month, the daily fields stay

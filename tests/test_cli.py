@@ -66,7 +66,7 @@ def test_run_refuses_a_year_whose_months_are_too_long_for_the_inversion_before_a
     assert r.exit_code == 1
     assert "31 days" in r.output and "inversion.max_period_days = 20" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "short.yaml"]
 
 
 def test_failure_midway_leaves_no_partial_folder(tmp_path):
@@ -467,9 +467,15 @@ def test_dry_run_names_the_refusals_of_the_run(tmp_path, monkeypatch):
     import gridcarbon.io.resources
 
     monkeypatch.chdir(tmp_path)
-    r = _invoke("run", "--year", "2023", "--dry-run")  # the inversion over a year
+    r = _invoke("run", "--year", "2023", "--dry-run")  # the inversion over a year: by month
     assert r.exit_code == 0, r.output
-    assert "would be refused: the period 2023-01-01 .. 2023-12-31 has 365 days" in r.output
+    assert "runs streamed month by month" in r.output and "inverted month by month" in r.output
+    assert "would be refused" not in r.output and "would start" in r.output
+    short = tmp_path / "short.yaml"  # a limit below a month: each month is refused
+    short.write_text("inversion: {max_period_days: 20}\n")
+    r = _invoke("run", "--config", str(short), "--year", "2023", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "would be refused: the period 2023-01-01 .. 2023-01-31 has 31 days" in r.output
     monkeypatch.setattr(gridcarbon.io.resources, "available_memory", lambda: int(4e9))
     cfg = tmp_path / "c.yaml"
     cfg.write_text("period: {start: 2023-01-01, end: 2023-03-31}\n")
@@ -477,7 +483,7 @@ def test_dry_run_names_the_refusals_of_the_run(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     # the figure the run itself refuses with (test above)
     assert "would be refused: this run needs about 7.8 GB (the inversion stage" in r.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "short.yaml"]
 
 
 @pytest.mark.slow
