@@ -66,7 +66,7 @@ def test_run_refuses_a_year_whose_months_are_too_long_for_the_inversion_before_a
     assert r.exit_code == 1
     assert "31 days" in r.output and "inversion.max_period_days = 20" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "short.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
 def test_failure_midway_leaves_no_partial_folder(tmp_path):
