@@ -11,6 +11,11 @@ Run:  python benchmarks/bench_scale.py [--part year|store|all] [--months 3] [--o
    write time, size against raw, and the zone tallies read month by month from the store, cold
    (the store's pages dropped from the page cache with ``posix_fadvise``) and warm.
 
+3. ``--part read --store DIR/prior.zarr``: where the time of reading a year's store goes: the
+   area grids decoded month by month through zarr-python, the same chunk files decoded directly
+   with their Blosc codec (file reads timed apart), and the months loaded through xarray (what
+   ``month_blocks`` does).
+
 It takes minutes (a year: many); the machine should be quiet.  The figures go to docs/scale.md.
 """
 
@@ -36,7 +41,12 @@ from gridcarbon.config import RunConfig  # noqa: E402
 from gridcarbon.grids.prior import period_hours  # noqa: E402
 from gridcarbon.io.coverage_cache import CoverageCacheDir  # noqa: E402
 from gridcarbon.io.year_store import consolidate_store, create_store, write_month  # noqa: E402
-from gridcarbon.pipeline import default_scenario, iter_prior, plan_run  # noqa: E402
+from gridcarbon.pipeline import (  # noqa: E402
+    default_scenario,
+    iter_prior,
+    month_blocks,
+    plan_run,
+)
 from gridcarbon.zoning.overlay import overlay_units  # noqa: E402
 from gridcarbon.zoning.tally import zone_tally  # noqa: E402
 
@@ -134,9 +144,75 @@ def bench_store(months: int, out: Path) -> None:
     print(f"\nzone tallies of the same months from memory: {time.perf_counter() - t:.1f} s")
 
 
+def bench_read(store: Path) -> None:
+    import json
+
+    import numcodecs
+    import numpy as np
+    import zarr
+
+    group = zarr.open_group(store, mode="r")
+    names = [n for n in ("CO2", "NOx", "VOC") if n in group]
+    nt = group[names[0]].shape[0]
+    print(f"\n## Reading {store} ({nt} hours, area grids of {', '.join(names)})\n")
+    t = time.perf_counter()
+    for name in names:
+        for t0 in range(0, nt, 744):
+            group[name][t0 : t0 + 744]
+    print(f"zarr-python, month slices: {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    reading = 0.0
+    for name in names:
+        meta = json.loads((store / name / ".zarray").read_text())
+        codec = numcodecs.get_codec(meta["compressor"])
+        out = np.empty(meta["chunks"], np.dtype(meta["dtype"]))
+        for k in range(-(-nt // meta["chunks"][0])):
+            t1 = time.perf_counter()
+            raw = (
+                store / name / ".".join([str(k)] + ["0"] * (len(meta["chunks"]) - 1))
+            ).read_bytes()
+            reading += time.perf_counter() - t1
+            codec.decode(raw, out=out)
+    total = time.perf_counter() - t
+    print(f"Blosc decode of the chunk files: {total:.1f} s (of which file reads {reading:.1f} s)")
+    t = time.perf_counter()
+    with xr.open_zarr(store, consolidated=True, chunks=None) as ds:
+        for t0 in range(0, nt, 744):
+            ds.isel(time=slice(t0, t0 + 744)).load()
+    print(f"xarray, month blocks loaded (all variables): {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    with xr.open_zarr(store, consolidated=True, chunks=None) as ds:
+        for _ in month_blocks(ds):
+            pass
+    print(f"month_blocks (chunks decoded straight into the block): {time.perf_counter() - t:.1f} s")
+    # the zone tallies of the year read from the store, warm: both read paths, then from memory
+    config = RunConfig()
+    config.period.start, config.period.end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    plan = plan_run(config, stages=("zoning",), streamed=True)
+    names = list(config.species)
+    with xr.open_zarr(store, consolidated=True, chunks=None) as ds:
+        overlay = overlay_units(ds, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir))
+        zone_tally(ds.isel(time=slice(0, 24)).load(), overlay, None, names)  # compile, warm
+        t = time.perf_counter()
+        for t0 in range(0, nt, 744):
+            zone_tally(ds.isel(time=slice(t0, t0 + 744)).load(), overlay, None, names)
+        print(f"zone tallies of the year, xarray month loads: {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        again = 0.0
+        for block in month_blocks(ds):
+            zone_tally(block, overlay, None, names)
+            t1 = time.perf_counter()
+            zone_tally(block, overlay, None, names)  # the same month again, from memory
+            again += time.perf_counter() - t1
+        total = time.perf_counter() - t - again
+        print(f"zone tallies of the year, month_blocks: {total:.1f} s")
+    print(f"zone tallies of the year from memory (the same months again): {again:.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["year", "store", "all"], default="all")
+    ap.add_argument("--part", choices=["year", "store", "read", "all"], default="all")
+    ap.add_argument("--store", type=Path, default=None, help="a year's prior.zarr (--part read)")
     ap.add_argument("--months", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temp one)")
     args = ap.parse_args()
@@ -147,6 +223,10 @@ def main() -> None:
         bench_store(args.months, out)
     if args.part in ("year", "all"):
         bench_year(out)
+    if args.part == "read":
+        if args.store is None:
+            sys.exit("--part read needs --store DIR/prior.zarr (e.g. of `run --year 2023`)")
+        bench_read(args.store)
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

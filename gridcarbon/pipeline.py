@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -34,10 +35,15 @@ if TYPE_CHECKING:
 __all__ = [
     "RunResult",
     "RunPlan",
+    "RunSize",
     "plan_run",
+    "size_run",
     "check_memory",
     "run",
     "run_streamed",
+    "dask_client",
+    "write_prior_months",
+    "write_posterior_months",
     "month_blocks",
     "is_streamed",
     "STREAM_ABOVE_HOURS",
@@ -162,7 +168,11 @@ def plan_run(
     if "inversion" in stages:
         from gridcarbon.inversion.stage import check_period
 
-        check_period(config.period.start, config.period.end, config.inversion)
+        if streamed:  # inverted month by month
+            for _, _, month in _month_periods(config):
+                check_period(month.period.start, month.period.end, config.inversion)
+        else:
+            check_period(config.period.start, config.period.end, config.inversion)
     if scenario is not None:
         grid = scenario.grid
     elif config.region == "zhejiang":
@@ -184,8 +194,10 @@ def plan_run(
     if "zoning" in stages:
         plan.zoning = zoning_inputs(config, grid, scenario)
         plan.units, plan.units_qa = plan.zoning.units, plan.zoning.qa
+        # streamed: the hourly tally goes to its file month by month, the daily fields stay
+        days = (config.period.end - config.period.start).days + 1 if streamed else 0
         plan.memory = check_memory(
-            config, grid.size, in_memory, len(plan.units), stages, tally_hours=hours
+            config, grid.size, in_memory, len(plan.units), stages, tally_hours=in_memory, days=days
         )
     if out_dir is not None:
         units = 0 if plan.units is None else len(plan.units)
@@ -200,12 +212,14 @@ def check_memory(
     units: int,
     stages: Iterable[str],
     tally_hours: int | None = None,
+    days: int = 0,
 ) -> Any:
     """Refuse (:class:`~gridcarbon.io.resources.ResourceError`, with the estimate and the ways out)
     a run whose estimated peak memory exceeds what the machine has; returns the estimate.
 
-    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the zone tally (the
-    period; default ``hours``)."""
+    ``hours``: hours of grids in memory at once; ``tally_hours``: hours of the hourly zone tally
+    held at once (default ``hours``); ``days``: days whose daily fields a streamed zoning stage
+    holds (:func:`gridcarbon.io.resources.estimate_memory`)."""
     from gridcarbon.io.resources import ResourceError, available_memory, estimate_memory
 
     est = estimate_memory(
@@ -216,6 +230,7 @@ def check_memory(
         inversion="inversion" in stages,
         zones="zoning" in stages,
         tally_hours=tally_hours,
+        days=days,
     )
     have = available_memory()
     log.info("estimated peak memory %s; available %s", est.describe(), have)
@@ -232,6 +247,253 @@ def check_memory(
             + f" or {ways[-1]}"
         )
     return est
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """What a run would need, sized before any work (:func:`size_run`); every byte count is an
+    estimate of :mod:`gridcarbon.io.resources`.
+
+    Attributes
+    ----------
+    region : the configured region
+    grid_shape : (ny, nx) of the grid
+    cells_in_box, cells_in_region : cells of the grid, and those whose centre lies in the region
+    hours, months, days : the period's hours, Beijing months and days
+    species, units : species gridded; control units tallied (0 without the zones)
+    units_source : how ``units`` was found (counted in the file, the embedded default's, or
+        estimated from the county geometry)
+    streamed : the run goes month by month through a Zarr store (:func:`run_streamed`)
+    stages : the later stages that would run
+    prior_bytes : the period's prior grids as float32 (area sources), in memory if whole
+    prior_month_bytes : one month (the longest) of them: what a streamed run holds at once
+    prior_disk : bytes on disk by file (``prior.zarr``, ``prior.nc``), from measured ratios
+    outputs_disk : bytes of every output of the run (grids, tallies, reports)
+    memory : peak bytes by part: ``prior`` (the prior stage), ``inversion_month`` (the inversion
+        of one month), ``inversion`` (of the run's period in memory), ``zoning`` (the zones'
+        working memory); the run's ``peak``
+    peak_stage : the stage that sets the peak
+    available : bytes of memory available now (None: unknown)
+    refusals : why the run would be refused before any work (empty: it would start)
+    """
+
+    region: str
+    grid_shape: tuple[int, int]
+    cells_in_box: int
+    cells_in_region: int
+    hours: int
+    months: int
+    days: int
+    species: int
+    units: int
+    units_source: str
+    streamed: bool
+    stages: tuple[str, ...]
+    prior_bytes: float
+    prior_month_bytes: float
+    prior_disk: dict[str, float]
+    outputs_disk: float
+    memory: dict[str, float]
+    peak_stage: str
+    available: float | None
+    refusals: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        """The sizing as lines of text (``gridcarbon run --dry-run`` prints them)."""
+
+        def gb(value: float) -> str:
+            return f"{value / 1e9:,.2f} GB"
+
+        ny, nx = self.grid_shape
+        how = "streamed month by month" if self.streamed else "in memory"
+        out = [
+            f"region {self.region}: grid {ny:,} x {nx:,} = {self.cells_in_box:,} cells in the "
+            f"box, {self.cells_in_region:,} with their centre in the region",
+            f"period: {self.hours:,} hours, {self.days:,} days, {self.months} month(s); "
+            f"runs {how}; stages: prior" + "".join(f", {s}" for s in self.stages),
+            f"prior grids: {gb(self.prior_bytes)} as float32 ({self.species} species), "
+            f"{gb(self.prior_month_bytes)} per month",
+            "prior on disk: "
+            + ", ".join(f"{name} about {gb(v)}" for name, v in self.prior_disk.items())
+            + f"; every output about {gb(self.outputs_disk)}",
+            f"memory of the prior stage: {gb(self.memory['prior'])}",
+            f"memory of the inversion: {gb(self.memory['inversion_month'])} per month"
+            + (
+                f", {gb(self.memory['inversion'])} for the period"
+                if "inversion" in self.memory and not self.streamed
+                else ""
+            )
+            + ("; inverted month by month" if "inversion" in self.stages and self.streamed else ""),
+        ]
+        if self.units:
+            out.append(
+                f"zoning: {self.units:,} control units ({self.units_source}); working memory "
+                f"{gb(self.memory['zoning'])}"
+            )
+        have = "unknown" if self.available is None else gb(self.available)
+        out.append(
+            f"expected peak: {gb(self.memory['peak'])} (the {self.peak_stage} stage); "
+            f"available now: {have}"
+        )
+        if self.refusals:
+            out += [f"would be refused: {r}" for r in self.refusals]
+        else:
+            out.append("the run would start (nothing was written: a dry run)")
+        return out
+
+
+def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
+    """Size a run of ``config`` before it starts, from the region's geometry alone: no prior is
+    built, no scenario, nothing is written (``gridcarbon run --dry-run``).
+
+    The memory figures are those the run's own check makes (:func:`check_memory`, the model of
+    :func:`gridcarbon.io.resources.estimate_memory`); the refusals are those :func:`plan_run`
+    would raise (the inversion's period limit, memory beyond what is available), each message as
+    the run would print it.  The control units are counted in ``zoning.units_path``, made for the
+    embedded Zhejiang default (its synthetic units, seconds), or, for other regions, estimated
+    from the counties' geometry (:func:`gridcarbon.scenario.generic.estimate_unit_count`).
+
+    Parameters
+    ----------
+    config : RunConfig
+    stages : later stages that would run (default: those enabled in ``config``)
+    """
+    import shapely
+
+    from gridcarbon.grids.prior import month_slices, period_hours
+    from gridcarbon.io.resources import (
+        NETCDF_PER_PRIOR_VALUE,
+        ZARR_PER_PRIOR_VALUE,
+        ResourceError,
+        available_memory,
+        estimate_memory,
+        estimate_output_bytes,
+    )
+
+    stages = _enabled_stages(config) if stages is None else tuple(stages)
+    hours_index, positions = period_hours(config.period)
+    hours = int(hours_index.size)
+    months = len(month_slices(positions, hours_index))
+    days = (config.period.end - config.period.start).days + 1
+    # the route run() takes: a long period without the inversion, or one beyond the inversion's
+    # period limit with it (then inverted month by month)
+    streamed = is_streamed(config) and (
+        "inversion" not in stages or days > config.inversion.max_period_days
+    )
+    zones = "zoning" in stages
+    if config.region == "zhejiang":
+        from gridcarbon.scenario.zhejiang import region_polygon, zhejiang_grid
+
+        grid = zhejiang_grid(config.grid)
+        region = region_polygon(grid.crs, config.grid.territorial_sea_m)
+        geo = None
+    else:
+        from gridcarbon.scenario.generic import region_geography
+
+        geo = region_geography(config.region, config)
+        grid, region = geo.grid, geo.region
+    gx, gy = np.meshgrid(grid.x, grid.y)
+    in_region = int(np.count_nonzero(shapely.contains_xy(region, gx.ravel(), gy.ravel())))
+    units, source = 0, ""
+    if zones and config.zoning.units_path is not None:
+        from gridcarbon.io.units_file import read_units_file
+
+        zc = config.zoning
+        units = len(read_units_file(zc.units_path, zc.units_layer, zc.units_encoding).frame)
+        source = f"counted in {Path(zc.units_path).name}"
+    elif zones and geo is None:
+        from gridcarbon.scenario.synthetic_units import default_units
+
+        units = len(default_units(grid))
+        source = "the embedded default's synthetic units"
+    elif zones:
+        from gridcarbon.scenario.generic import estimate_unit_count
+
+        units = estimate_unit_count(geo)
+        source = "estimated from the county geometry, at most"
+    n_species = len(config.species)
+    month_hours = max(sl.stop - sl.start for sl in month_slices(positions, hours_index))
+    in_memory = month_hours if streamed else hours
+
+    def estimate(stage_hours: int, which: Iterable[str], **kw: Any) -> Any:
+        return estimate_memory(
+            grid.size,
+            stage_hours,
+            n_species,
+            units,
+            inversion="inversion" in which,
+            zones="zoning" in which,
+            **kw,
+        )
+
+    memory = {
+        "prior": estimate(in_memory, ()).peak_bytes,
+        "inversion_month": estimate(month_hours, ("inversion",)).peak_bytes,
+    }
+    if "inversion" in stages:  # streamed: one month at a time
+        memory["inversion"] = estimate(in_memory, ("inversion",)).peak_bytes
+    refusals: list[str] = []
+    if "inversion" in stages:
+        from gridcarbon.inversion.stage import check_period
+
+        spans = (
+            [(m.period.start, m.period.end) for _, _, m in _month_periods(config)]
+            if streamed
+            else [(config.period.start, config.period.end)]
+        )
+        try:
+            for start, end in spans:
+                check_period(start, end, config.inversion)
+        except ConfigError as exc:
+            refusals.append(str(exc))
+    # streamed: the hourly tally goes to its file month by month, the daily fields stay
+    streamed_zones = {"tally_hours": in_memory, "days": days} if streamed else {}
+    if zones:
+        memory["zoning"] = estimate(in_memory, ("zoning",), **streamed_zones).peak_bytes
+    est = estimate(in_memory, stages, **streamed_zones)
+    memory["peak"] = est.peak_bytes
+    have = available_memory()
+    try:  # the run's own check, for its message
+        check_memory(config, grid.size, in_memory, units, stages, **streamed_zones)
+    except ResourceError as exc:
+        refusals.append(str(exc))
+    values = float(grid.size) * hours * n_species
+    formats = config.output.formats
+    prior_disk = {}
+    if streamed:
+        prior_disk["prior.zarr"] = values * ZARR_PER_PRIOR_VALUE
+    elif "zarr" in formats:
+        prior_disk["prior.zarr"] = values * ZARR_PER_PRIOR_VALUE
+    if "netcdf" in formats:
+        prior_disk["prior.nc"] = values * NETCDF_PER_PRIOR_VALUE
+    grids = max(("netcdf" in formats) + ("zarr" in formats or streamed), 1)
+    grids *= 2 if "inversion" in stages else 1
+    reports = bool(set(stages) & {"inversion", "zoning", "maps"})
+    outputs = estimate_output_bytes(
+        grid.size, hours, n_species, units if zones else 0, grids, reports
+    )
+    return RunSize(
+        region=config.region,
+        grid_shape=(grid.ny, grid.nx),
+        cells_in_box=int(grid.size),
+        cells_in_region=in_region,
+        hours=hours,
+        months=months,
+        days=days,
+        species=n_species,
+        units=units,
+        units_source=source,
+        streamed=streamed,
+        stages=stages,
+        prior_bytes=values * 4,
+        prior_month_bytes=float(grid.size) * month_hours * n_species * 4,
+        prior_disk=prior_disk,
+        outputs_disk=outputs,
+        memory=memory,
+        peak_stage=est.stage,
+        available=None if have is None else float(have),
+        refusals=tuple(refusals),
+    )
 
 
 def _check_disk(
@@ -446,6 +708,7 @@ def run(
     observations: Any = None,
     scenario: Scenario | None = None,
     resume: bool = False,
+    client: Any = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -477,10 +740,14 @@ def run(
         reads the embedded data on its own.
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
+    client : distributed.Client, optional
+        Workers for the prior's months of a streamed run (:func:`dask_client`); a run that is
+        not streamed does not use them.
 
-    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, or
-    ``resume``, runs streamed month by month and resumable (:func:`run_streamed`); with the
-    inversion, up to ``inversion.max_period_days`` run in memory.
+    A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
+    longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
+    month and resumable (:func:`run_streamed`, which inverts each month on its own); with the
+    inversion, periods up to ``inversion.max_period_days`` run in memory, inverted at once.
 
     Examples
     --------
@@ -491,11 +758,12 @@ def run(
     """
     config = RunConfig() if config is None else config
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
-    if resume or (is_streamed(config) and not config.inversion.enabled):
+    if resume or _streams(config):
         if observations is not None:
             raise ConfigError(
-                "observations are for the inversion, which a streamed (resumable) run does not "
-                "run; leave observations out or run a period of at most two months"
+                "observations handed in from Python are not taken by a streamed (resumable) "
+                "run, which inverts month by month: give them as inversion.observations (a "
+                "file), or run a period of at most two months"
             )
         return run_streamed(
             config,
@@ -505,7 +773,10 @@ def run(
             progress=progress,
             inputs=inputs,
             scenario=scenario,
+            client=client,
         )
+    if client is not None:
+        log.warning("a period of at most two months runs in this process; the workers are unused")
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     plan = plan_run(config, out_dir, overwrite, inputs=inputs, scenario=scenario)
     timings: dict[str, float] = {}
@@ -974,6 +1245,7 @@ def zone_report(
     only; :func:`gridcarbon.zoning.stage.run_zoning`).  ``overwrite``: replace files of the same
     names (a resumed run's own).
     """
+    from gridcarbon.contracts import run_file_name
     from gridcarbon.errors import InputDataError
     from gridcarbon.io.coverage_cache import CoverageCacheDir
     from gridcarbon.io.outputs import write_documents
@@ -987,33 +1259,43 @@ def zone_report(
             f"the grids hold none of the species {list(config.species)}; give emission grids "
             "written by `gridcarbon grid` or the posterior"
         )
-    result = run_zoning(
-        grids,
-        inputs.units,
-        config.zoning,
-        species=species,
-        covariance=covariance,
-        region=inputs.region,
-        counties=inputs.counties,
-        cities=inputs.cities,
-        grids_kind=grids_kind,
-        qa=inputs.qa,
-        coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
-        blocks=blocks,
-    )
     checksums = {}
     for role, path in (("units", config.zoning.units_path), ("grids", grids_path)):
         if path is not None and Path(path).exists():
             checksums[f"{role}:{Path(path).name}"] = file_sha256(path)
-    provenance = provenance_record(
-        grids.attrs,
-        result.qa,
-        config_text=config.to_yaml(),
-        version=gridcarbon_version(),
-        checksums=checksums,
-        synthetic_units=inputs.synthetic_units,
-        figures=_FIGURES[grids_kind],
-    )
+
+    def provenance_of(qa: Any) -> dict[str, str]:
+        return provenance_record(
+            grids.attrs,
+            qa,
+            config_text=config.to_yaml(),
+            version=gridcarbon_version(),
+            checksums=checksums,
+            synthetic_units=inputs.synthetic_units,
+            figures=_FIGURES[grids_kind],
+        )
+
+    hourly_written = blocks is not None and inputs.qa is not None
+    with contextlib.ExitStack() as stack:
+        hourly = None
+        if hourly_written:  # the hourly tally goes to its file month by month, not kept
+            hourly = _hourly_tally_sink(stack, config, folder, provenance_of(inputs.qa), overwrite)
+        result = run_zoning(
+            grids,
+            inputs.units,
+            config.zoning,
+            species=species,
+            covariance=covariance,
+            region=inputs.region,
+            counties=inputs.counties,
+            cities=inputs.cities,
+            grids_kind=grids_kind,
+            qa=inputs.qa,
+            coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
+            blocks=blocks,
+            hourly=hourly,
+        )
+    provenance = provenance_of(result.qa)
     sections = ()
     if synergy is not None:
         t = time.perf_counter()
@@ -1026,20 +1308,61 @@ def zone_report(
         )
     t = time.perf_counter()
     documents = zoning_documents(
-        result, config.zoning, provenance, config.output.language, sections=sections
+        result,
+        config.zoning,
+        provenance,
+        config.output.language,
+        sections=sections,
+        hourly_written=hourly_written,
     )
     files = write_documents(documents, folder, overwrite=overwrite)
+    if hourly_written and config.zoning.keep_hourly:
+        name = run_file_name("tally_hourly_nc")
+        files[name] = folder / name
     log.info("zoning stage: outputs written in %.1f s", time.perf_counter() - t)
     return result, files
 
 
-def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: bool = False) -> Any:
+def _hourly_tally_sink(
+    stack: contextlib.ExitStack,
+    config: RunConfig,
+    folder: Path,
+    provenance: dict[str, str],
+    overwrite: bool,
+) -> Callable[[xr.Dataset], None]:
+    """Where a streamed zoning stage hands each month's hourly tally: appended to
+    ``zone_tally_hourly.nc`` (published when ``stack`` closes without an error), or dropped
+    when ``zoning.keep_hourly`` is off."""
+    from gridcarbon.contracts import run_file_name
+    from gridcarbon.io.outputs import dataset_netcdf_stream
+    from gridcarbon.zoning.report import hourly_tally_attrs, hourly_tally_dataset
+
+    if not config.zoning.keep_hourly:
+        return lambda part: None
+    path = folder / run_file_name("tally_hourly_nc")
+    write = stack.enter_context(
+        dataset_netcdf_stream(path, hourly_tally_attrs(provenance), overwrite=overwrite)
+    )
+    return lambda part: write(hourly_tally_dataset(part))
+
+
+def _map_stage(
+    config: RunConfig,
+    result: RunResult,
+    out_dir: Path,
+    overwrite: bool = False,
+    grids_kind: str | None = None,
+) -> Any:
     from gridcarbon import contracts
     from gridcarbon._version import __version__
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.maps.stage import run_map_stage
 
     inv = result.stages.get("inversion")
+    if grids_kind is None:
+        grids_kind = "posterior" if inv is not None else "prior"
+    if inv is not None and not hasattr(inv, "station_stats"):
+        inv = None  # a streamed run's table of months: no posterior in memory
     zoning = result.stages.get("zoning")
     if zoning is not None and not isinstance(zoning, contracts.ZoningResult):
         # the zoning stage's own result object: its fields under the contract's names
@@ -1054,7 +1377,7 @@ def _map_stage(config: RunConfig, result: RunResult, out_dir: Path, overwrite: b
             hotspots=zoning.hotspots,
             colocation=zoning.colocation,
             qa=zoning.qa,
-            grids_kind="posterior" if inv is not None else "prior",
+            grids_kind=grids_kind,
             timings=zoning.timings,
         )
     inputs = contracts.MapInputs(
@@ -1134,6 +1457,15 @@ def is_streamed(config: RunConfig) -> bool:
     return 24 * ((config.period.end - config.period.start).days + 1) > STREAM_ABOVE_HOURS
 
 
+def _streams(config: RunConfig) -> bool:
+    """Whether :func:`run` takes the streamed path: a long period without the inversion, or
+    one longer than ``inversion.max_period_days`` with it (then inverted month by month)."""
+    if not is_streamed(config):
+        return False
+    days = (config.period.end - config.period.start).days + 1
+    return not config.inversion.enabled or days > config.inversion.max_period_days
+
+
 class _PeriodSums:
     """Period totals per cell (area + points, kg), the area and point sums (kg) and the point
     sums per source, accumulated over the blocks of a period as they pass."""
@@ -1200,6 +1532,7 @@ def write_prior_months(
     fingerprint: dict[str, Any],
     progress: bool = False,
     codec: str = "lz4",
+    client: Any = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
 
@@ -1207,6 +1540,10 @@ def write_prior_months(
     create_store`); each month is computed on its own (the prior of a month depends on nothing
     else: no random stream runs through the months) and written into its region, then its
     completion marker.  Months whose marker names this run are skipped (a resumed run).
+
+    ``client``: a ``dask.distributed`` client; then each month (the store's first aside, which
+    creates it) is computed and written into its region by a task on a worker
+    (:func:`_prior_month_task`), and its marker is written here when the task has returned.
     """
     from tqdm.auto import tqdm
 
@@ -1223,6 +1560,20 @@ def write_prior_months(
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
     months = _month_periods(config)
+    if client is not None:
+        pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
+        if pending and not store.exists():  # the store's template: the first month, here
+            label, sl, month_config = pending.pop(0)
+            part = next(iter(iter_prior(month_config, scenario)))
+            create_store(
+                part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec
+            )
+            write_month(store, part, sl.start)
+            del part
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+        _prior_months_as_tasks(client, pending, scenario, store, folder, fingerprint)
+        consolidate_store(store)
+        return store
     for label, sl, month_config in tqdm(months, desc="prior", unit="month", disable=not progress):
         span = (sl.start, sl.stop)
         if done.get(label) == span:
@@ -1240,6 +1591,349 @@ def write_prior_months(
     return store
 
 
+#: The label of a month's posterior completion marker (``posterior-YYYY-MM``).
+POSTERIOR_MARKER = "posterior-{}"
+#: The folder of a streamed run holding each month's inversion outputs (``inversion/YYYY-MM/``).
+MONTHS_FOLDER = "inversion"
+#: Per-month static maps of the posterior (period factors and uncertainty reductions): written
+#: beside each month's outputs, not into the store (the store's static variables are shared).
+_MONTH_MAPS = ("_uncertainty_reduction", "_factor")
+
+
+def _weights_digest(weights: Any, point_unit: np.ndarray | None) -> str:
+    """SHA-256 of a coverage matrix and a point-to-unit assignment (which units σ was made for)."""
+    import hashlib
+
+    import scipy.sparse as sp
+
+    F = sp.csr_matrix(weights)
+    h = hashlib.sha256(repr(F.shape).encode())
+    for a in (F.indptr, F.indices, F.data):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(b"points" + (b"" if point_unit is None else np.asarray(point_unit).tobytes()))
+    return h.hexdigest()
+
+
+@dataclass
+class MonthlyTotalsCovariance:
+    """σ of unit totals over a period inverted month by month (months independent): for each
+    unit, ``σ² = Σ_months σ²_month``, the monthly variances computed with each month's full
+    posterior covariance (:class:`~gridcarbon.inversion.posterior.TotalsCovariance`) for one
+    coverage matrix and point assignment (:class:`gridcarbon.contracts.PosteriorCovariance`).
+
+    Attributes
+    ----------
+    digest : str
+        :func:`_weights_digest` of the weights the variances were computed for.
+    variance : dict of str → ndarray ``(n_units,)``
+        Per species, the sum of the monthly variances, kg².
+    """
+
+    digest: str
+    variance: dict[str, np.ndarray]
+
+    def total_std(
+        self, weights: Any, species: str, point_unit: np.ndarray | None = None, hours: Any = None
+    ) -> np.ndarray:
+        """Posterior σ (kg) of the period totals of the units ``weights`` describes."""
+        from gridcarbon.errors import InputDataError
+
+        if hours is not None:
+            raise InputDataError(
+                "σ of a month-by-month inversion is known for whole-period totals only; "
+                "ask for hours=None"
+            )
+        if _weights_digest(weights, point_unit) != self.digest:
+            raise InputDataError(
+                "σ of a month-by-month inversion was computed for other units' coverage; "
+                "tally the units the run was planned with"
+            )
+        if species not in self.variance:
+            raise InputDataError(f"species {species!r} was not inverted ({sorted(self.variance)})")
+        return np.sqrt(self.variance[species])
+
+
+def _region_totals(inversion: Any) -> dict[str, float]:
+    """Prior and posterior totals (t) of the whole grid and their σ, per species, of one
+    inversion (cells and point sources; full posterior covariance)."""
+    import scipy.sparse as sp
+
+    from gridcarbon.inversion.posterior import unit_period_stats
+
+    system = inversion.covariance.system
+    res = inversion.details
+    ones = sp.csr_matrix(np.ones((1, system.ncell)))
+    out: dict[str, float] = {}
+    for si, s in enumerate(system.species):
+        st = unit_period_stats(system, res.covariance, res.x_post, si, ones)
+        for key in ("prior", "prior_std", "posterior", "posterior_std"):
+            out[f"{s}_{key}_t"] = float(np.asarray(st[key])[0]) / 1e3
+    return out
+
+
+def _month_record(inversion: Any, label: str, hours: int, overlay: Any) -> dict[str, Any]:
+    """What a streamed run keeps of one month's inversion: its row of the months' table and,
+    with ``overlay``, the posterior variance of every unit's month total per species."""
+    m = inversion.metrics
+    row = {
+        "month": label,
+        "hours": hours,
+        "dofs": float(m["dofs"]),
+        "reduced_chi2": float(m["reduced_chi2"]),
+        "n_observations": int(m["n_observations"]),
+        "n_hourly_pairs_used": int(m.get("n_hourly_pairs_used", 0)),
+        "state_size": int(m["state_size"]),
+        **_region_totals(inversion),
+        "synthetic": bool(m.get("synthetic", False)),
+    }
+    record: dict[str, Any] = {"row": row}
+    if overlay is not None:
+        record["units_digest"] = _weights_digest(overlay.F, overlay.point_unit)
+        record["unit_variance_kg2"] = {
+            s: (
+                np.asarray(
+                    inversion.covariance.total_std(overlay.F, s, point_unit=overlay.point_unit),
+                    np.float64,
+                )
+                ** 2
+            ).tolist()
+            for s in inversion.covariance.system.species
+        }
+    return record
+
+
+def months_table(rows: list[dict[str, Any]]) -> Any:
+    """The months' inversion figures with a last row ``period``: totals summed, σ combined as
+    ``sqrt(Σ σ²_month)`` (months inverted independently), DOFS and counts summed, reduced χ²
+    averaged weighted by the observations."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    total: dict[str, Any] = {"month": "period"}
+    for col in table.columns:
+        if col in ("month", "synthetic"):
+            continue
+        if col.endswith("_std_t"):
+            total[col] = float(np.sqrt((table[col] ** 2).sum()))
+        elif col == "reduced_chi2":
+            n = table["n_observations"].to_numpy(np.float64)
+            chi2 = table[col].to_numpy(np.float64)
+            total[col] = float((chi2 * n).sum() / n.sum()) if n.sum() > 0 else float("nan")
+        else:
+            total[col] = table[col].sum()
+    total["synthetic"] = bool(table["synthetic"].any())
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def write_posterior_months(
+    config: RunConfig,
+    scenario: Scenario,
+    folder: Path,
+    fingerprint: dict[str, Any],
+    overlay: Any = None,
+    progress: bool = False,
+    codec: str = "lz4",
+) -> tuple[Path, Any, MonthlyTotalsCovariance | None]:
+    """Invert each month of ``folder/prior.zarr`` on its own and write the posterior grids into
+    ``folder/posterior.zarr`` month by month.
+
+    Each month is the inversion of a run over that month alone (:func:`inversion_inputs` and
+    :func:`gridcarbon.inversion.stage.run_inversion` with the month's configuration and the
+    month's prior; synthetic observations are drawn from ``inversion.osse.seed``, as a run of that
+    month alone draws them).  The store has the prior store's layout and time axis (created
+    whole, filled month by month); its static variables are the first month's (the grid, the
+    region fraction); each month's own maps (factors, uncertainty reductions), station tables
+    and metrics go to ``inversion/YYYY-MM/``.  A month is done when its marker
+    ``posterior-YYYY-MM`` exists (written after its data and files); months done are skipped.
+    One month's inversion is in memory at a time.
+
+    Parameters
+    ----------
+    config, scenario, folder, fingerprint
+        As for :func:`write_prior_months` (which must have written every month).
+    overlay : Overlay, optional
+        The control units on the grid: each month's posterior variance of every unit total is
+        kept, for σ of the period's unit totals (:class:`MonthlyTotalsCovariance`).
+    progress : bool
+    codec : {"lz4", "zstd"}
+
+    Returns
+    -------
+    store : Path
+    table : DataFrame
+        One row per month (:func:`months_table`, with the period row).
+    covariance : MonthlyTotalsCovariance or None
+        None without ``overlay``.
+    """
+    import gc
+
+    from tqdm.auto import tqdm
+
+    from gridcarbon.contracts import Document
+    from gridcarbon.grids.prior import period_hours
+    from gridcarbon.inversion import stage as inversion_stage
+    from gridcarbon.inversion.outputs import inversion_documents
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.outputs import write_documents
+    from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.io.year_store import (
+        consolidate_store,
+        create_store,
+        done_months,
+        write_marker,
+        write_month,
+    )
+
+    store = folder / "posterior.zarr"
+    hours = period_hours(config.period)[0]
+    done = done_months(folder, fingerprint) if store.exists() else {}
+    prior = open_grids(folder / "prior.zarr", chunked=False)
+    records: list[dict[str, Any]] = []
+    for label, sl, month_config in tqdm(
+        _month_periods(config), desc="inversion", unit="month", disable=not progress
+    ):
+        span = (sl.start, sl.stop)
+        marker = POSTERIOR_MARKER.format(label)
+        month_dir = folder / MONTHS_FOLDER / label
+        if done.get(marker) == span:
+            log.info("inversion %s: done in an earlier run", label)
+            records.append(json.loads((month_dir / "month.json").read_text(encoding="utf-8")))
+            continue
+        with deferred_signals():
+            part = prior.isel(time=sl).load()
+        inv_scenario, observations = inversion_inputs(month_config, part, True, scenario)
+        inversion = inversion_stage.run_inversion(
+            part, inv_scenario, month_config.inversion, observations
+        )
+        posterior = inversion.posterior
+        maps = [v for v in posterior.data_vars if str(v).endswith(_MONTH_MAPS)]
+        if not store.exists():
+            create_store(
+                posterior.drop_vars(maps), hours.values, store, attrs=posterior.attrs, codec=codec
+            )
+        write_month(store, posterior.drop_vars(maps), sl.start)
+        docs = {
+            name: doc
+            for name, doc in inversion_documents(inversion, ("netcdf",)).items()
+            if doc.kind != "grids"
+        }
+        docs["posterior_maps.nc"] = Document("netcdf", posterior[maps], attrs=dict(posterior.attrs))
+        record = _month_record(inversion, label, sl.stop - sl.start, overlay)
+        docs["month.json"] = Document("json", record)
+        month_dir.mkdir(parents=True, exist_ok=True)
+        write_documents(docs, month_dir, overwrite=True)
+        records.append(record)
+        del part, inversion, posterior, inv_scenario, observations, docs
+        gc.collect()  # the month's system, covariance and Lanczos vectors before the next
+        write_marker(folder, marker, span, fingerprint)
+    prior.close()
+    consolidate_store(store)
+    covariance = None
+    if overlay is not None:
+        digest = _weights_digest(overlay.F, overlay.point_unit)
+        variance: dict[str, np.ndarray] = {}
+        for record in records:
+            if record.get("units_digest") != digest:
+                raise ConfigError(
+                    f"the unit variances of {record['row']['month']} were computed for other "
+                    "units; remove the run's partial folder and start afresh"
+                )
+            for s, v in record["unit_variance_kg2"].items():
+                variance[s] = variance.get(s, 0.0) + np.asarray(v, np.float64)
+        covariance = MonthlyTotalsCovariance(digest, variance)
+    return store, months_table([r["row"] for r in records]), covariance
+
+
+def _prior_month_task(month_config: RunConfig, scenario: Scenario, store: str, start: int) -> str:
+    """On a worker: compute the prior of one month and write it into its region of ``store``
+    (hours ``start`` onwards); returns the store's path."""
+    from gridcarbon.io.year_store import write_month
+
+    part = next(iter(iter_prior(month_config, scenario)))
+    write_month(store, part, start)
+    return store
+
+
+def _prior_months_as_tasks(
+    client: Any,
+    months: list[tuple[str, slice, RunConfig]],
+    scenario: Scenario,
+    store: Path,
+    folder: Path,
+    fingerprint: dict[str, Any],
+) -> None:
+    """Submit one task per month (:func:`_prior_month_task`) and write each month's marker as
+    its task returns; the first failed month's error is raised (months whose tasks returned
+    keep their markers, so a resumed run does only the others)."""
+    from distributed import as_completed
+
+    from gridcarbon.io.year_store import write_marker
+
+    if not months:
+        return
+    remote = client.scatter(scenario, broadcast=True)
+    futures = {
+        client.submit(_prior_month_task, month_config, remote, str(store), sl.start, pure=False): (
+            label,
+            sl,
+        )
+        for label, sl, month_config in months
+    }
+    try:
+        for future in as_completed(futures):
+            future.result()  # raises the worker's error
+            label, sl = futures[future]
+            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
+            log.info("prior %s: written by a worker", label)
+    finally:
+        client.cancel(list(futures))
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | Path | None = None,
+) -> Iterator[Any]:
+    """A ``dask.distributed`` client for :func:`run_streamed`'s months, or None.
+
+    ``workers``: start a local cluster of that many single-threaded worker processes (numba
+    limited to one thread in each); ``scheduler`` (an address) or ``scheduler_file``: join a
+    running scheduler.  None of them: yields None (the single-process path).
+    """
+    given = [workers is not None, scheduler is not None, scheduler_file is not None]
+    if sum(given) > 1:
+        raise ConfigError(
+            "give one of workers, scheduler and scheduler_file (a local cluster or a running "
+            "scheduler), not several"
+        )
+    if not any(given):
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if workers is not None:
+        if workers < 1:
+            raise ConfigError(f"workers must be 1 or more, got {workers}")
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env={"NUMBA_NUM_THREADS": "1"},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    target = {"address": scheduler} if scheduler is not None else {}
+    if scheduler_file is not None:
+        target = {"scheduler_file": str(scheduler_file)}
+    with Client(**target) as client:
+        yield client
+
+
 def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
     """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
     the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
@@ -1247,11 +1941,17 @@ def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
 
     from gridcarbon.grids.prior import month_slices
     from gridcarbon.io.runfolder import deferred_signals
+    from gridcarbon.io.year_store import read_time_block
 
     hours = pd.DatetimeIndex(ds["time"].values)
+    source = ds.encoding.get("source")
+    store = Path(source) if source is not None and Path(source).is_dir() else None
     for sl in month_slices(np.arange(hours.size), hours):
-        with deferred_signals():  # an interrupted read can dead-lock like a write
-            block = ds.isel(time=sl).load()
+        if store is not None:  # a Zarr store: its chunks decoded straight into the block
+            block = read_time_block(store, ds, sl)
+        else:
+            with deferred_signals():  # an interrupted read can dead-lock like a write
+                block = ds.isel(time=sl).load()
         yield block
 
 
@@ -1267,23 +1967,27 @@ def run_streamed(
     scenario: Scenario | None = None,
     codec: str = "lz4",
     summary_layout: str = "run",
+    client: Any = None,
 ) -> RunResult:
-    """Run the prior, the zones and the map of a long period (e.g. a year) month by month,
-    resumably; memory is bounded by one month of grids (plus the period's daily fields).
+    """Run the prior, the inversion, the zones and the map of a long period (e.g. a year) month
+    by month, resumably; memory is bounded by one month of grids and one month's inversion
+    (plus the period's daily fields).
 
     The run fills the fixed folder ``<out_dir>.partial/`` and renames it to ``out_dir`` at the
     end (:func:`gridcarbon.io.runfolder.resumable_directory`).  The prior goes month by month
     into ``prior.zarr`` (:func:`write_prior_months`), each month proven by its completion marker
-    in ``_markers/``; then one pass over the store's months feeds the period totals and the
-    zoning stage (tallies, daily and monthly hotspots, co-location, emerging hotspots: equal to
+    in ``_markers/``; with the inversion, each month is inverted alone into ``posterior.zarr``
+    (:func:`write_posterior_months`; the months' figures in ``inversion_months.csv``, each month's
+    outputs in ``inversion/YYYY-MM/``), resumable in the same way; then one pass over the
+    store's months (the posterior's, when inverted) feeds the period totals and the zoning stage (tallies, daily and monthly hotspots, co-location, emerging hotspots: equal to
     the in-memory path's); the GeoTIFF of period totals, the point table, a NetCDF copy (when
     ``netcdf`` is among the output formats) and the map follow.
 
     Parameters
     ----------
     config : RunConfig, optional
-        Default: the embedded Zhejiang default.  The inversion must be disabled
-        (``inversion.enabled: false``): it does not run streamed yet.
+        Default: the embedded Zhejiang default.  With the inversion, each month is inverted
+        on its own (:func:`write_posterior_months`) and the zones tally the posterior.
     out_dir : path, optional
         Default: ``config.output.directory``.
     stages : later stages to run (default: those enabled in ``config``); ``()``: the prior only
@@ -1304,6 +2008,9 @@ def run_streamed(
     summary_layout : {"run", "grid"}
         ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
+    client : distributed.Client, optional
+        Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
+        :func:`dask_client`); None: in this process.
 
     Returns
     -------
@@ -1319,15 +2026,12 @@ def run_streamed(
         raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
     stages = _enabled_stages(config) if stages is None else tuple(stages)
-    if "inversion" in stages:
-        from gridcarbon.inversion.stage import check_period
-
-        check_period(config.period.start, config.period.end, config.inversion)
+    if "inversion" in stages and config.synergy.zone_report.enabled:
         raise ConfigError(
             f"the period {config.period.start} .. {config.period.end} runs streamed month by "
-            "month, which the inversion does not do yet: set inversion.enabled: false "
-            "(--no-inversion) for the prior, zones and map of the period, or invert month by "
-            "month (--start/--end)"
+            "month, which does not make the synergy sections of the zone report (they need the "
+            "prior and posterior of the period in memory): set synergy.zone_report.enabled: "
+            "false, or run a period of at most two months"
         )
     inputs = [*inputs, *(p for p, _ in config_input_files(config)), _package_data()]
     fingerprint = _run_fingerprint(config, inputs, scenario)
@@ -1361,7 +2065,9 @@ def run_streamed(
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
         t0 = time.perf_counter()
-        store = write_prior_months(config, plan.scenario, folder, fingerprint, progress, codec)
+        store = write_prior_months(
+            config, plan.scenario, folder, fingerprint, progress, codec, client=client
+        )
         timings["prior"] = time.perf_counter() - t0
         prior = open_grids(store)
         files: dict[str, Path] = {"prior_zarr": store}
@@ -1369,24 +2075,48 @@ def run_streamed(
         sums = _PeriodSums()
         by_month = open_grids(store, chunked=False)
         blocks = sums.tap(month_blocks(by_month))
+        covariance, posterior, by_month_post = None, None, None
+        if "inversion" in stages:
+            t0 = time.perf_counter()
+            overlay = None
+            if "zoning" in stages and config.zoning.posterior_std:
+                from gridcarbon.io.coverage_cache import CoverageCacheDir
+                from gridcarbon.zoning.overlay import overlay_units
+
+                overlay = overlay_units(
+                    prior, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir)
+                )
+            post_store, table, covariance = write_posterior_months(
+                config, plan.scenario, folder, fingerprint, overlay, progress, codec
+            )
+            del overlay
+            files["posterior_zarr"] = post_store
+            files["inversion_months"] = write_csv(
+                table, folder / "inversion_months.csv", overwrite=True, bom=False
+            )
+            result.stages["inversion"] = table
+            timings["inversion"] = time.perf_counter() - t0
+            posterior = open_grids(post_store)
+            by_month_post = open_grids(post_store, chunked=False)
         t0 = time.perf_counter()
         if "zoning" in stages:
             from gridcarbon.contracts import RUN_FILES
 
             zoning, written = zone_report(
                 config,
-                prior,
+                prior if posterior is None else posterior,
                 plan.zoning,
                 folder,
-                grids_kind="prior",
-                blocks=blocks,
+                covariance=covariance,
+                grids_kind="prior" if posterior is None else "posterior",
+                blocks=blocks if posterior is None else month_blocks(by_month_post),
                 overwrite=True,
             )
             result.stages["zoning"] = zoning
             files.update({f.role: written[f.name] for f in RUN_FILES if f.name in written})
             timings["zoning"] = time.perf_counter() - t0
-        else:
-            for _ in blocks:
+        if "zoning" not in stages or posterior is not None:
+            for _ in blocks:  # the prior's period sums
                 pass
         formats = config.output.formats
         if "geotiff" in formats:
@@ -1403,20 +2133,33 @@ def run_streamed(
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]
+            if by_month_post is not None:  # the posterior's copy (each month's maps aside)
+                parts = (strip_gdal_crs(b) for b in month_blocks(by_month_post))
+                files["posterior_netcdf"] = write_stream(
+                    parts, {"netcdf": folder / "posterior.nc"}, overwrite=True
+                )["netcdf"]
         timings["prior_outputs"] = time.perf_counter() - t0 - timings.get("zoning", 0.0)
         if "maps" in stages:
             t0 = time.perf_counter()
-            result.stages["maps"] = _map_stage(config, result, folder, overwrite=True)
+            kind = "prior" if posterior is None else "posterior"
+            result.stages["maps"] = _map_stage(
+                config, result, folder, overwrite=True, grids_kind=kind
+            )
             timings["maps"] = time.perf_counter() - t0
         result.summary = prior_summary(prior, sums={sp: tuple(v) for sp, v in sums.sums.items()})
         doc = result.summary
         if summary_layout == "run":
             doc = {"prior": doc, "timings_s": timings, "stages": sorted(result.stages)}
+            if "inversion" in result.stages:
+                doc["inversion_period"] = result.stages["inversion"].iloc[-1].to_dict()
         (folder / "summary.json").write_text(
             json.dumps(doc, indent=2, default=str), encoding="utf-8"
         )
         prior.close()
         by_month.close()
+        for ds in (posterior, by_month_post):
+            if ds is not None:
+                ds.close()
     result.prior = open_grids(out_dir / "prior.zarr")
     result.files = {
         k: out_dir / Path(v).relative_to(folder) if Path(v).is_relative_to(folder) else v

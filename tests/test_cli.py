@@ -54,13 +54,19 @@ def test_bad_config_is_one_clear_line_and_writes_nothing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
 
 
-def test_run_refuses_a_period_too_long_for_the_inversion_before_any_work(tmp_path):
+def test_run_refuses_a_year_whose_months_are_too_long_for_the_inversion_before_any_work(
+    tmp_path,
+):
+    # a year is inverted month by month: refused only when a month exceeds the limit
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("inversion: {max_period_days: 20}\n")
     out = tmp_path / "out"
-    r = CliRunner().invoke(cli, ["run", "--year", "2023", "--out", str(out)], obj={})
+    args = ["run", "--config", str(cfg), "--year", "2023", "--out", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
     assert r.exit_code == 1
-    assert "365 days" in r.output and "inversion.max_period_days = 92" in r.output
+    assert "31 days" in r.output and "inversion.max_period_days = 20" in r.output
     assert "inversion.enabled: false" in r.output  # the way out is named
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "short.yaml"]
 
 
 def test_failure_midway_leaves_no_partial_folder(tmp_path):
@@ -377,9 +383,9 @@ def test_verbose_logging_is_gridcarbon_only():
 def test_help_advertises_only_commands_that_work():
     res = CliRunner().invoke(cli, ["--help"])
     assert res.exit_code == 0
-    # a year with the inversion is refused (92-day limit); without it, it runs streamed
+    # a year runs streamed, with the inversion month by month or without it
     assert "run --year 2023 --no-inversion" in res.output
-    assert "run --year 2023 " not in res.output.replace("run --year 2023 --no-inversion", "")
+    assert "run --year 2023 -o year-2023" in res.output
     for command in ("run", "grid", "invert", "osse", "zones", "map", "config", "synergy"):
         assert f"  {command}" in res.output
 
@@ -439,3 +445,84 @@ def test_observation_warnings_and_errors_on_the_command_line_name_file_and_line(
     )
     assert r.exit_code == 1 and "gridcarbon: warning" not in r.stderr
     assert r.stderr.startswith(f"gridcarbon: error: {obs}, line 4")
+
+
+def test_dry_run_sizes_a_year_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "year"
+    r = _invoke("run", "--year", "2023", "--no-inversion", "--dry-run", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the output folder
+    text = r.output
+    assert "25,591 cells in the box" in text and "8,760 hours, 365 days, 12 month(s)" in text
+    assert "streamed month by month" in text and "2,082 control units" in text
+    assert "prior.zarr about 1.17 GB" in text  # the measured ratio of the default year
+    assert "expected peak:" in text and "would start" in text
+    r = _invoke("grid", "--year", "2023", "--dry-run", "-o", str(out))
+    assert r.exit_code == 0 and "control units" not in r.output and "stages: prior\n" in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_names_the_refusals_of_the_run(tmp_path, monkeypatch):
+    import gridcarbon.io.resources
+
+    monkeypatch.chdir(tmp_path)
+    r = _invoke("run", "--year", "2023", "--dry-run")  # the inversion over a year: by month
+    assert r.exit_code == 0, r.output
+    assert "runs streamed month by month" in r.output and "inverted month by month" in r.output
+    assert "would be refused" not in r.output and "would start" in r.output
+    short = tmp_path / "short.yaml"  # a limit below a month: each month is refused
+    short.write_text("inversion: {max_period_days: 20}\n")
+    r = _invoke("run", "--config", str(short), "--year", "2023", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "would be refused: the period 2023-01-01 .. 2023-01-31 has 31 days" in r.output
+    monkeypatch.setattr(gridcarbon.io.resources, "available_memory", lambda: int(4e9))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("period: {start: 2023-01-01, end: 2023-03-31}\n")
+    r = _invoke("run", "--config", str(cfg), "--dry-run")
+    assert r.exit_code == 0, r.output
+    # the figure the run itself refuses with (test above)
+    assert "would be refused: this run needs about 7.8 GB (the inversion stage" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "short.yaml"]
+
+
+@pytest.mark.slow
+def test_dry_run_of_the_mainland_reports_the_inversion_refused(tmp_path, monkeypatch):
+    import gridcarbon.io.resources
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gridcarbon.io.resources, "available_memory", lambda: int(24e9))
+    r = _invoke("run", "--region", "mainland", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "2,172,918 cells in the box, 1,051,414 with their centre in the region" in r.output
+    assert "memory of the inversion: 212.06 GB per month" in r.output
+    assert "would be refused: this run needs about 212.1 GB (the inversion stage" in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_figures_are_those_the_run_plans_with():
+    from gridcarbon.pipeline import plan_run, size_run
+
+    cfg = small_config(
+        period={"start": "2023-01-01", "end": "2023-12-31"}, inversion={"enabled": False}
+    )
+    size = size_run(cfg)
+    plan = plan_run(cfg, streamed=True)  # what run_streamed checks before any work
+    assert size.streamed and (size.hours, size.days, size.months) == (8760, 365, 12)
+    assert size.cells_in_box == plan.grid.size and size.units == len(plan.units)
+    assert 0 < size.cells_in_region < size.cells_in_box
+    assert size.prior_bytes == plan.grid.size * 8760 * 3 * 4
+    assert size.prior_month_bytes == plan.grid.size * 744 * 3 * 4
+    assert size.memory["peak"] == pytest.approx(plan.memory.peak_bytes)
+    assert size.peak_stage == plan.memory.stage
+    assert size.memory["zoning"] <= size.memory["peak"]
+
+
+def test_workers_and_a_scheduler_together_are_refused(tmp_path):
+    out = tmp_path / "out"
+    args = ["run", "--year", "2023", "--workers", "2", "--scheduler", "tcp://x:1", "-o", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
+    assert r.exit_code == 1 and "not several" in r.output
+    assert list(tmp_path.iterdir()) == []
+    r = CliRunner().invoke(cli, ["grid", "--workers", "0", "-o", str(out)], obj={})
+    assert r.exit_code == 2 and "--workers" in r.output

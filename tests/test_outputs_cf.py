@@ -172,6 +172,31 @@ def test_system_gdal_finds_crs_and_geotransform_in_every_grid_output(run_dir):
 
 
 @pytest.mark.slow
+def test_rioxarray_finds_the_crs_and_transform_of_every_grid_output(run_dir):
+    """rioxarray (a modeller's usual reader) sees the CRS and the cell size of every grid, the
+    NetCDF files and the Zarr stores alike, by their ``grid_mapping`` (opened as rioxarray's
+    documentation says, with ``decode_coords="all"``)."""
+    rioxarray = pytest.importorskip("rioxarray")
+    assert rioxarray  # registers the .rio accessor
+    with xr.open_dataset(run_dir / "prior.nc") as prior:
+        cell = float(prior.attrs["cell_size_m"])
+        x0 = float(prior["x"][0]) - cell / 2
+    checked = 0
+    for name in ("prior.nc", "posterior.nc", "hotspots_day.nc", "prior.zarr", "posterior.zarr"):
+        engine = "zarr" if name.endswith(".zarr") else None
+        with xr.open_dataset(run_dir / name, engine=engine, decode_coords="all") as ds:
+            for var, _lead in _georeferenced_arrays(run_dir / name):
+                da = ds[var]
+                crs = da.rio.crs
+                assert crs is not None, f"{name}:{var}: rioxarray finds no CRS"
+                assert "Albers" in crs.to_wkt(), f"{name}:{var}: {crs}"
+                t = da.rio.transform()
+                assert t.a == pytest.approx(cell) and t.c == pytest.approx(x0), f"{name}:{var}"
+                checked += 1
+    assert checked > 20
+
+
+@pytest.mark.slow
 def test_geotiff_marks_cells_outside_the_region_nodata(run_dir):
     import rasterio
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import gridcarbon.inversion.stage
 import gridcarbon.io.year_store
 import gridcarbon.pipeline
 from gridcarbon.config import RunConfig
@@ -215,3 +216,285 @@ def test_zone_tally_of_a_lazily_opened_store_reads_month_by_month(uninterrupted,
     assert lazy["CO2"].chunks is not None  # the store itself was never loaded whole
     a = run_zoning(build_prior(config, scenario), plan.zoning.units, config.zoning, **kwargs)
     np.testing.assert_array_equal(a.tally["CO2"].values, b.tally["CO2"].values)
+
+
+def test_hourly_tally_written_month_by_month_equals_the_in_memory_one(tmp_path, scenario):
+    """The streamed zones hand each month's hourly tally to ``zone_tally_hourly.nc`` and keep
+    only its sums: every file of the zones equals the in-memory path's (three months)."""
+    from gridcarbon.pipeline import zone_report
+
+    config = RunConfig.validate_dict(
+        {
+            **_config().model_dump(mode="json"),
+            "period": {"start": "2023-01-29", "end": "2023-03-02"},
+        }
+    )
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    memory = build_prior(config, scenario)
+    a, files_a = zone_report(config, memory, plan.zoning, tmp_path / "a")
+    blocks = list(month_blocks(memory))
+    assert len(blocks) == 3
+    written = []
+
+    def months():
+        for block in blocks:
+            written.append(block.sizes["time"])
+            yield block
+
+    b, files_b = zone_report(config, memory, plan.zoning, tmp_path / "b", blocks=months())
+    assert written == [72, 672, 48]
+    assert sorted(files_a) == sorted(files_b)
+    # the per-unit hourly arrays were not kept, only the whole-grid series
+    assert "CO2" not in b.tally and "CO2_grid_total" in b.tally
+    for name in b.tally.data_vars:
+        xr.testing.assert_identical(a.tally[name], b.tally[name])
+    xr.testing.assert_identical(a.tally["unit"], b.tally["unit"])
+    for name in ("tally_day", "tally_month", "diurnal"):
+        xr.testing.assert_identical(getattr(a, name), getattr(b, name))
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    for name in sorted(files_a):
+        if name.endswith(".nc"):
+            with xr.open_dataset(files_a[name]) as x, xr.open_dataset(files_b[name]) as y:
+                xr.testing.assert_identical(x.load(), y.load())
+        elif name.endswith(".csv"):
+            pd.testing.assert_frame_equal(
+                pd.read_csv(files_a[name]), pd.read_csv(files_b[name]), check_exact=True
+            )
+    with xr.open_dataset(files_b["zone_tally_hourly.nc"]) as hourly:
+        assert hourly.sizes["time"] == memory.sizes["time"] == 792
+        np.testing.assert_array_equal(
+            hourly["CO2"].values, a.tally["CO2"].values.astype(np.float32)
+        )
+
+
+def test_streamed_zones_without_hourly_file_keep_no_hourly_tally(tmp_path, scenario):
+    from gridcarbon.pipeline import zone_report
+
+    config = _config(keep_hourly=False)
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    memory = build_prior(config, scenario)
+    a, files_a = zone_report(config, memory, plan.zoning, tmp_path / "a")
+    b, files_b = zone_report(
+        config, memory, plan.zoning, tmp_path / "b", blocks=month_blocks(memory)
+    )
+    assert "zone_tally_hourly.nc" not in files_b and sorted(files_a) == sorted(files_b)
+    assert not (tmp_path / "b" / "zone_tally_hourly.nc").exists()
+    assert "CO2" not in b.tally
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+
+
+def test_hourly_sink_needs_blocks(scenario):
+    config = _config()
+    plan = plan_run(config, stages=("zoning",), streamed=True, scenario=scenario)
+    with pytest.raises(ConfigError, match="blocks="):
+        run_zoning(
+            build_prior(config, scenario),
+            plan.zoning.units,
+            config.zoning,
+            species=tuple(config.species_values()),
+            qa=plan.zoning.qa,
+            hourly=lambda part: None,
+        )
+
+
+def test_store_months_decoded_from_their_chunk_files_equal_xarray_reads(uninterrupted, tmp_path):
+    import shutil
+
+    from gridcarbon.io import open_grids
+    from gridcarbon.io.year_store import read_time_block
+
+    store = tmp_path / "prior.zarr"
+    shutil.copytree(uninterrupted / "prior.zarr", store)
+    (store / "CO2" / "2.0.0").unlink()  # a chunk never written: Zarr reads its fill value
+    ds = open_grids(store, chunked=False)
+    for hours in (slice(0, 48), slice(48, 96), slice(30, 77), slice(0, 96)):
+        direct = read_time_block(store, ds, hours)
+        plain = ds.isel(time=hours).load()
+        xr.testing.assert_identical(direct, plain)
+        assert list(direct.data_vars) == list(plain.data_vars)
+        for name in plain.variables:
+            assert direct[name].encoding == plain[name].encoding, name
+    assert np.isnan(read_time_block(store, ds, slice(48, 72))["CO2"].values).all()
+    blocks = list(month_blocks(ds))  # a store's months go through read_time_block
+    assert [b.sizes["time"] for b in blocks] == [48, 48]
+    xr.testing.assert_identical(blocks[1], ds.isel(time=slice(48, 96)).load())
+
+
+# -- the inversion, month by month -----------------------------------------------------------------
+def _inverted_config(**inversion) -> RunConfig:
+    doc = _config().model_dump(mode="json")
+    doc["inversion"] = {"enabled": True, **inversion}
+    doc["output"]["formats"] = ["geotiff", "netcdf"]
+    return RunConfig.validate_dict(doc)
+
+
+@pytest.fixture(scope="module")
+def inverted(tmp_path_factory, scenario):
+    out = tmp_path_factory.mktemp("inverted") / "out"
+    run_streamed(_inverted_config(), out, resume=True, scenario=scenario)
+    return out
+
+
+def _posterior(folder: Path) -> xr.Dataset:
+    return xr.open_zarr(folder / "posterior.zarr", consolidated=True).load()
+
+
+def test_long_periods_with_the_inversion_run_streamed_beyond_its_period_limit():
+    from gridcarbon.pipeline import _streams
+
+    def config(start, end, inversion):
+        return RunConfig.validate_dict(
+            {"period": {"start": start, "end": end}, "inversion": {"enabled": inversion}}
+        )
+
+    assert _streams(config("2023-01-01", "2023-12-31", True))  # a year: month by month
+    assert _streams(config("2023-01-01", "2023-12-31", False))
+    assert not _streams(config("2023-01-01", "2023-03-31", True))  # ≤ 92 days: at once
+    assert _streams(config("2023-01-01", "2023-03-31", False))
+    assert not _streams(config("2023-01-01", "2023-01-31", True))  # the default month
+
+
+def test_streamed_inversion_writes_every_month_its_marker_and_its_figures(inverted):
+    assert sorted(p.name for p in (inverted / "_markers").iterdir()) == [
+        "2023-01.json",
+        "2023-02.json",
+        "posterior-2023-01.json",
+        "posterior-2023-02.json",
+    ]
+    post, prior = _posterior(inverted), _store(inverted)
+    assert post.sizes["time"] == prior.sizes["time"] == 96
+    np.testing.assert_array_equal(post["time"].values, prior["time"].values)
+    lazy = xr.open_zarr(inverted / "posterior.zarr", consolidated=True)
+    assert set(lazy.chunks["time"]) == {24}
+    for name in ("CO2", "CO2_std", "NOx_point", "VOC_point_std"):
+        assert np.isfinite(post[name].values).all(), name  # every month's hours written
+    assert not (post["CO2"].values == prior["CO2"].values).all()  # the prior was corrected
+    table = pd.read_csv(inverted / "inversion_months.csv")
+    assert table["month"].tolist() == ["2023-01", "2023-02", "period"]
+    assert (table["dofs"].iloc[:2] > 0).all() and (table["n_observations"].iloc[:2] > 0).all()
+    months, period = table.iloc[:2], table.iloc[2]
+    for sp in ("CO2", "NOx", "VOC"):
+        assert period[f"{sp}_posterior_t"] == pytest.approx(months[f"{sp}_posterior_t"].sum())
+        sigma = np.sqrt((months[f"{sp}_posterior_std_t"] ** 2).sum())
+        assert period[f"{sp}_posterior_std_t"] == pytest.approx(sigma)
+        assert period[f"{sp}_posterior_std_t"] < period[f"{sp}_prior_std_t"]
+        # the table's totals are the store's (area + point sources), t
+        total = float(post[sp].sum(dtype=np.float64) + post[f"{sp}_point"].sum(dtype=np.float64))
+        assert period[f"{sp}_posterior_t"] == pytest.approx(total / 1e3, rel=1e-5)
+    with xr.open_dataset(inverted / "posterior.nc") as copy:  # the NetCDF copy, month by month
+        for name in ("CO2", "CO2_std", "NOx_point"):
+            np.testing.assert_array_equal(copy[name].values, post[name].values)
+    for month in ("2023-01", "2023-02"):
+        assert (inverted / "inversion" / month / "station_stats.csv").is_file()
+        with xr.open_dataset(inverted / "inversion" / month / "posterior_maps.nc") as maps:
+            assert "CO2_factor" in maps and "CO2_factor" not in post
+    summary = json.loads((inverted / "summary.json").read_text())
+    assert summary["stages"] == ["inversion", "zoning"]
+    # the zones tally the posterior; σ of a unit's period total = sqrt(Σ monthly variances)
+    units = pd.read_csv(inverted / "zone_units.csv")
+    records = [
+        json.loads((inverted / "inversion" / m / "month.json").read_text())
+        for m in ("2023-01", "2023-02")
+    ]
+    for sp in ("CO2", "NOx"):
+        variance = sum(np.asarray(r["unit_variance_kg2"][sp]) for r in records)
+        np.testing.assert_allclose(units[f"{sp}_posterior_std_kg"], np.sqrt(variance))
+    with xr.open_dataset(inverted / "zone_tally_hourly.nc") as tally:
+        assert "posterior" in json.dumps(dict(tally.attrs)).lower()
+
+
+def test_a_month_of_the_streamed_inversion_equals_a_run_of_that_month_alone(
+    tmp_path, inverted, scenario
+):
+    doc = _inverted_config().model_dump(mode="json")
+    doc["period"] = {"start": "2023-01-30", "end": "2023-01-31"}
+    doc["zoning"]["enabled"] = False
+    gridcarbon.pipeline.run(RunConfig.validate_dict(doc), tmp_path / "jan", scenario=scenario)
+    alone = xr.open_dataset(tmp_path / "jan" / "posterior.nc").load()
+    year = _posterior(inverted).isel(time=slice(0, 48))
+    for name in year.data_vars:
+        if "time" in year[name].dims and name != "time_bnds":
+            np.testing.assert_allclose(year[name].values, alone[name].values, rtol=1e-6)
+    np.testing.assert_array_equal(year["time"].values, alone["time"].values)
+
+
+def test_a_month_killed_before_its_posterior_marker_is_inverted_again_on_resume(
+    tmp_path, scenario, inverted, monkeypatch
+):
+    out = tmp_path / "out"
+    real = gridcarbon.io.year_store.write_marker
+
+    def fault(folder, month, hours, fingerprint):
+        if month == "posterior-2023-02":
+            raise RuntimeError("injected fault after the posterior of 2023-02")
+        return real(folder, month, hours, fingerprint)
+
+    monkeypatch.setattr(gridcarbon.io.year_store, "write_marker", fault)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        run_streamed(_inverted_config(), out, scenario=scenario)
+    partial = Path(f"{out}.partial")
+    assert sorted(p.name for p in (partial / "_markers").iterdir()) == [
+        "2023-01.json",
+        "2023-02.json",
+        "posterior-2023-01.json",
+    ]
+    monkeypatch.setattr(gridcarbon.io.year_store, "write_marker", real)
+
+    def written():  # every file of the run (the folder's own lock file aside)
+        return {
+            p: p.stat().st_mtime_ns for p in partial.rglob("*") if p.name != ".gridcarbon-partial"
+        }
+
+    before = written()
+    with pytest.raises(ConfigError, match="configuration changed"):
+        run_streamed(_inverted_config(seed=7), out, scenario=scenario, resume=True)
+    assert written() == before
+
+    months = []
+    original = gridcarbon.inversion.stage.run_inversion
+
+    def counted(prior, *args, **kwargs):
+        months.append(str(prior["time"].values[-1])[:7])
+        return original(prior, *args, **kwargs)
+
+    monkeypatch.setattr(gridcarbon.inversion.stage, "run_inversion", counted)
+    run_streamed(_inverted_config(), out, scenario=scenario, resume=True)
+    assert months == ["2023-02"]  # January was proven done by its posterior marker
+    assert out.is_dir() and not partial.exists()
+    xr.testing.assert_identical(_posterior(out), _posterior(inverted))
+    _assert_same_run(out, inverted)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "inversion_months.csv"),
+        pd.read_csv(inverted / "inversion_months.csv"),
+        check_exact=True,
+    )
+
+
+# -- Dask: the prior's months as tasks -------------------------------------------------------------
+def test_prior_months_as_tasks_on_two_workers_equal_the_single_process_store(
+    tmp_path, scenario, uninterrupted, monkeypatch
+):
+    from gridcarbon.pipeline import dask_client
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the workers unpickle the test region
+    out = tmp_path / "out"
+    with dask_client(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        run_streamed(_config(), out, stages=(), resume=True, scenario=scenario, client=client)
+    assert sorted(p.name for p in (out / "_markers").iterdir()) == [
+        "2023-01.json",
+        "2023-02.json",
+    ]
+    a, b = _store(out), _store(uninterrupted)
+    xr.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_array_equal(a["CO2"].values, b["CO2"].values)
+    assert a.attrs == b.attrs
+
+
+def test_a_dask_client_is_one_of_workers_or_a_scheduler():
+    from gridcarbon.pipeline import dask_client
+
+    with dask_client() as client:
+        assert client is None
+    with pytest.raises(ConfigError, match="not several"), dask_client(2, "tcp://x:1"):
+        pass

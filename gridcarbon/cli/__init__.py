@@ -18,6 +18,8 @@ import click
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
     config_option,
+    dask_options,
+    dry_run_option,
     lang_option,
     load_cli_config,
     out_option,
@@ -141,6 +143,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     Or stage by stage:
         gridcarbon grid -o prior-run          # prior grids (NetCDF, GeoTIFF, optional Zarr)
         gridcarbon grid --year 2023 --format zarr -o prior-2023   # a year, streamed
+        gridcarbon run --year 2023 -o year-2023   # a year, streamed, inverted month by month
         gridcarbon run --year 2023 --no-inversion -o year-2023    # a year's prior, zones, map
         gridcarbon config -o my.yaml          # every setting, explained, to edit
         gridcarbon run --config my.yaml
@@ -191,9 +194,24 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 )
 @overwrite_option
 @resume_option
+@dry_run_option
+@dask_options
 @click.pass_context
 def grid_command(
-    ctx, config_path, start, end, year, region, out, formats, overwrite, resume
+    ctx,
+    config_path,
+    start,
+    end,
+    year,
+    region,
+    out,
+    formats,
+    overwrite,
+    resume,
+    dry_run,
+    workers,
+    scheduler,
+    scheduler_file,
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -206,6 +224,7 @@ def grid_command(
     from gridcarbon.io import atomic_directory
     from gridcarbon.pipeline import (
         build_prior,
+        dask_client,
         is_streamed,
         plan_run,
         prior_summary,
@@ -217,19 +236,24 @@ def grid_command(
     out_dir = output_folder(out, cfg)
     if formats:
         cfg.output.formats = list(formats)
+    if dry_run:
+        _echo_size(cfg, stages=())
+        return
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
     if resume or is_streamed(cfg):
-        result = run_streamed(
-            cfg,
-            out_dir,
-            stages=(),
-            overwrite=overwrite,
-            resume=resume,
-            progress=progress,
-            inputs=inputs,
-            summary_layout="grid",
-        )
+        with dask_client(workers, scheduler, scheduler_file) as client:
+            result = run_streamed(
+                cfg,
+                out_dir,
+                stages=(),
+                overwrite=overwrite,
+                resume=resume,
+                progress=progress,
+                inputs=inputs,
+                summary_layout="grid",
+                client=client,
+            )
         _echo_summary(result.summary, out_dir)
         return
     plan = plan_run(cfg, out_dir, overwrite, stages=(), inputs=inputs)
@@ -240,6 +264,14 @@ def grid_command(
         summary = prior_summary(ds)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     _echo_summary(summary, out_dir)
+
+
+def _echo_size(cfg, stages=None) -> None:
+    """Print what a run of ``cfg`` would need (``--dry-run``); nothing is built or written."""
+    from gridcarbon.pipeline import size_run
+
+    for line in size_run(cfg, stages).lines():
+        click.echo(line)
 
 
 def _echo_summary(summary: dict, out_dir: Path) -> None:
@@ -269,37 +301,57 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @lang_option
 @overwrite_option
 @resume_option
+@dry_run_option
 @click.option(
     "--no-inversion",
     is_flag=True,
-    help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map; "
-    "needed for periods longer than two months, which run streamed month by month.",
+    help="Skip the inversion (same as inversion.enabled: false): the prior, zones and map.",
 )
+@dask_options
 @click.pass_context
 def run_command(
-    ctx, config_path, start, end, year, region, out, lang, overwrite, resume, no_inversion
+    ctx,
+    config_path,
+    start,
+    end,
+    year,
+    region,
+    out,
+    lang,
+    overwrite,
+    resume,
+    dry_run,
+    no_inversion,
+    workers,
+    scheduler,
+    scheduler_file,
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
     Every result goes into one output folder, which appears only when all stages succeed.
-    Periods longer than two months without the inversion (e.g. --year 2023 --no-inversion) run
-    streamed month by month into OUT.partial/, renamed to OUT at the end; --resume continues an
-    interrupted one.
+    Long periods (e.g. --year 2023: longer than two months without the inversion, longer than
+    inversion.max_period_days with it) run streamed month by month into OUT.partial/, renamed to
+    OUT at the end, each month inverted on its own; --resume continues an interrupted one.
     """
-    from gridcarbon.pipeline import prior_summary, run
+    from gridcarbon.pipeline import dask_client, prior_summary, run
 
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
+    if dry_run:
+        _echo_size(cfg)
+        return
     inputs = [config_path] if config_path else []
-    result = run(
-        cfg,
-        out_dir=output_folder(out, cfg),
-        overwrite=overwrite,
-        progress=ctx.obj["progress"],
-        inputs=inputs,
-        resume=resume,
-    )
+    with dask_client(workers, scheduler, scheduler_file) as client:
+        result = run(
+            cfg,
+            out_dir=output_folder(out, cfg),
+            overwrite=overwrite,
+            progress=ctx.obj["progress"],
+            inputs=inputs,
+            resume=resume,
+            client=client,
+        )
     summary = result.summary if result.summary is not None else prior_summary(result.prior)
     _echo_summary(summary, result.out_dir)
     for stage, seconds in result.timings.items():

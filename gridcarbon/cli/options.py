@@ -23,6 +23,8 @@ __all__ = [
     "overwrite_option",
     "region_option",
     "resume_option",
+    "dry_run_option",
+    "dask_options",
     "load_cli_config",
     "output_folder",
     "lang_option",
@@ -118,6 +120,39 @@ resume_option = click.option(
     help="Continue an interrupted long (streamed) run from OUT.partial/: refused if the "
     "configuration, the version or an input file changed; on a finished run, nothing to do.",
 )
+
+
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Size the run and exit: grid cells, hours, months, the prior's bytes on disk and in "
+    "memory, each stage's memory and the expected peak, and whether the run would be refused. "
+    "Reads the region's geometry only; builds nothing and writes nothing.",
+)
+
+
+def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers``, ``--scheduler`` and ``--scheduler-file``: the months of a streamed run's
+    prior as tasks on Dask workers."""
+    f = click.option(
+        "--scheduler-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Join the Dask scheduler described by this file (streamed runs).",
+    )(f)
+    f = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Join a running Dask scheduler, e.g. tcp://host:8786 (streamed runs).",
+    )(f)
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Compute the prior's months of a streamed run on N local Dask worker processes "
+        "(one thread each); default: in this process.",
+    )(f)
 
 
 def load_cli_config(

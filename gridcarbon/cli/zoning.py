@@ -87,7 +87,17 @@ def zones_command(config_path, grids_path, units_path, units_crs, out, lang, ove
         # long grids (a year's store) are read and tallied month by month, never whole
         long = hours > STREAM_ABOVE_HOURS
         in_memory = min(hours, 24 * 31) if long else hours
-        check_memory(config, cells, in_memory, len(zoning.units), ("zoning",), tally_hours=hours)
+        # long grids: the hourly tally goes to its file month by month, the daily fields stay
+        days = -(-hours // 24) if long else 0
+        check_memory(
+            config,
+            cells,
+            in_memory,
+            len(zoning.units),
+            ("zoning",),
+            tally_hours=in_memory,
+            days=days,
+        )
         blocks = month_blocks(grids) if long else None
         if not long:
             with deferred_signals():  # an interrupted NetCDF read can dead-lock like a write

@@ -524,7 +524,26 @@ class ErrorsConfig(_Section):
         gt=0,
         le=1,
         description="drop station-hours where one point source gives more than "
-        "this share of the modelled enhancement",
+        "this share of the modelled enhancement (unless point_dominated_pairs is "
+        "'elevated_plume')",
+    )
+    point_dominated_pairs: Literal["exclude", "elevated_plume"] = Field(
+        "exclude",
+        description="station-hours dominated by one point source (point_dominance_max): "
+        "'exclude' them (the default), or admit them with the 'elevated_plume' error model "
+        "(needs transport_error_model 'quadrature'): the quadrature gets a fourth dimension, "
+        "the Briggs plume rise times a log-normal factor (median 1, log-sd "
+        "model_error_plume_rise_rel); the point-source columns of H take the nodes' mean of "
+        "the point-source signal and R the nodes' variance of it (the elevated-plume term), "
+        "for every pair",
+    )
+    model_error_plume_rise_rel: float = Field(
+        0.5,
+        ge=0,
+        lt=2,
+        description="log-sd of the plume-rise factor of the 'elevated_plume' error model "
+        "(0.5: the inversion issue's plume rise x (1 +/- 0.5)); 0 = the quadrature without "
+        "the rise dimension",
     )
 
     @model_validator(mode="after")
@@ -542,6 +561,15 @@ class ErrorsConfig(_Section):
                 "transport_error_correlation 'same_day' needs transport_error_model "
                 f"'quadrature' (not {self.transport_error_model!r}) and aggregation "
                 f"'afternoon_mean' (not {self.aggregation!r})"
+            )
+        if (
+            self.point_dominated_pairs == "elevated_plume"
+            and self.transport_error_model != "quadrature"
+        ):
+            raise ValueError(
+                "point_dominated_pairs 'elevated_plume' extends the transport quadrature: set "
+                f"transport_error_model 'quadrature' (not {self.transport_error_model!r}), or "
+                "keep point_dominated_pairs 'exclude'"
             )
         return self
 

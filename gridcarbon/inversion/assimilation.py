@@ -263,7 +263,7 @@ def assimilate(
     counts = {"n_hourly_pairs_used": 0, "n_excluded_calm": 0, "n_excluded_point_dominated": 0}
     for k in station_hours:
         for name, value in k.match(system).counts.items():
-            counts[name] += value
+            counts[name] = counts.get(name, 0) + value
     stats = _station_stats(meta, system.stations)
     g = L.segments["grid"]
     fshape = L.grid_shape

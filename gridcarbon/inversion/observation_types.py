@@ -40,11 +40,13 @@ class StationHourMatch:
     observed_hourly : ndarray ``(n_pairs,)``
         The observed value of every pair (NaN: none).
     used : bool ndarray ``(n_pairs,)``
-        Assimilated: observed, not calm, not dominated by one point source.
+        Assimilated: observed, not calm, not dominated by one point source (unless
+        ``errors.point_dominated_pairs: elevated_plume`` readmits those).
     reason : ndarray of str
         Why a pair is not used ("" when it is).
     counts : dict
-        ``n_hourly_pairs_used``, ``n_excluded_calm``, ``n_excluded_point_dominated``.
+        ``n_hourly_pairs_used``, ``n_excluded_calm``, ``n_excluded_point_dominated`` (and
+        ``n_readmitted_point_dominated`` with ``errors.point_dominated_pairs: elevated_plume``).
     aggregation : sparse ``(m, n_pairs)``
         From the pairs to the assimilated observations (means or single hours).
     rows : DataFrame
@@ -84,7 +86,9 @@ class StationHourObservations:
         observations.
 
     Station-hours with no observation, a calm, or one point source giving more than
-    ``errors.point_dominance_max`` of the modelled enhancement are not assimilated; the others
+    ``errors.point_dominance_max`` of the modelled enhancement are not assimilated (the last
+    are, with ``errors.point_dominated_pairs: elevated_plume``: then the assimilated rows
+    carry ``n_point_dominated``, their point-dominated hours); the others
     are averaged per station, quantity and Beijing day (``errors.aggregation``), with R from
     :mod:`gridcarbon.inversion.errors_model`.
     """
@@ -187,13 +191,22 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
         )
     calm = P["calm"].to_numpy()
     dominated = P["point_share"].to_numpy() > cfg.errors.point_dominance_max
-    used = has & ~calm & ~dominated
+    readmit = cfg.errors.point_dominated_pairs == "elevated_plume"
+    used = has & ~calm & (readmit | ~dominated)
     reason = np.where(
         ~has,
         "no observation",
-        np.where(calm, "calm", np.where(dominated, "single point source dominates", "")),
+        np.where(
+            calm,
+            "calm",
+            np.where(dominated & ~readmit, "single point source dominates", ""),
+        ),
     )
     A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
+    if readmit:
+        # the point-dominated hours in each assimilated observation (the readmitted ones)
+        n_dominated = (A @ dominated.astype(float)) * meta["n_hours"].to_numpy()
+        meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
     y = A @ np.where(used, y_h, 0.0)
     Jo = (A @ system.J).tocsr()
     yb = A @ system.y_prior
@@ -206,6 +219,8 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     counts = {
         "n_hourly_pairs_used": int(used.sum()),
         "n_excluded_calm": int((has & calm).sum()),
-        "n_excluded_point_dominated": int((has & ~calm & dominated).sum()),
+        "n_excluded_point_dominated": int((has & ~calm & dominated & ~readmit).sum()),
     }
+    if readmit:
+        counts["n_readmitted_point_dominated"] = int((has & ~calm & dominated).sum())
     return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var, correlated)

@@ -158,6 +158,7 @@ def build_footprints(
     no2_equilibrium: float = 0.75,
     no2_conversion_s: float = 1800.0,
     point_direction_sd_rad: float = 0.0,
+    point_rise_scale: float = 1.0,
 ) -> Footprints:
     """Build the sparse operator for receptor-hours ``rec``.
 
@@ -175,6 +176,9 @@ def build_footprints(
         1-sigma uncertainty of the hourly wind direction (radians) folded into the point-source
         plumes, which then give the *expected* concentration under that uncertainty
         (``σy² += (x · sd)²``); 0 for the plume of a known wind.
+    point_rise_scale : float
+        Factor on the Briggs plume rise of every point source (1: the formula's rise; the
+        elevated-plume error term evaluates other factors).
     """
     import time
 
@@ -268,6 +272,7 @@ def build_footprints(
             float(lateral_sigmas),
             float(lid_factor),
             float(point_direction_sd_rad),
+            float(point_rise_scale),
             float(no2_primary),
             float(no2_equilibrium),
             float(no2_conversion_s),

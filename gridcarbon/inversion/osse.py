@@ -491,11 +491,19 @@ def synthetic_observations(
                 bio_scale = truth.x[L.segments["biogenic"].start + bi * L.ndays + days]
             c = c + bio_scale * forward(fp, system.bio[emitted], nox=False)
         # the twins see the model's own H, whose plumes are the quadrature means when
-        # errors.transport_error_model is 'quadrature' (ratio 1 otherwise)
+        # errors.transport_error_model is 'quadrature' (ratio 1 otherwise), the point sources'
+        # with the plume-rise dimension too (errors.point_dominated_pairs 'elevated_plume')
         twin = truth.mode != "perturbed"
         val[m] = (
             system.pair_conversion[m] * c[rows[m]] * (system.plume_mean_ratio[m] if twin else 1.0)
         )
+        if twin and system.plume_rise_sd > 0 and truth.points.shape[2]:
+            c_point = forward(fp, None, truth.points[si], nox=nox)
+            val[m] += (
+                system.pair_conversion[m]
+                * c_point[rows[m]]
+                * (system.point_mean_ratio[m] - system.plume_mean_ratio[m])
+            )
     # background and micro biases (drawn in x)
     osp = np.array([L.obs_species.index(s) for s in P["obs_species"]])
     bgcol = (
@@ -694,6 +702,13 @@ def score_replicate(
             rec["point_factor_rmse_prior"] = float(np.sqrt(np.mean((1.0 - truth.x[ps]) ** 2)))
             rec["point_factor_rmse_post"] = float(
                 np.sqrt(np.mean((res.x_post[ps] - truth.x[ps]) ** 2))
+            )
+            rec["point_factor_rmse_ratio"] = (
+                rec["point_factor_rmse_post"] / rec["point_factor_rmse_prior"]
+            )
+            # what B and R promise for them: sqrt(Σ σ²_post / Σ σ²_prior)
+            rec["expected_point_factor_rmse_ratio"] = float(
+                np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
             )
         rec.update(
             {

@@ -14,7 +14,9 @@ Per replicate and species (everything SYNTHETIC):
   cities with their point sources);
 * the city totals' error over their posterior σ (``city_<code>_post_z``);
 * the **innovation χ²** ``mean d²/(HBHᵀ + R)`` of the species' observations, per station class
-  and of each class over all species (the default B only).
+  and of each class over all species (the default B only), and with ``errors.
+  point_dominated_pairs: elevated_plume`` of the readmitted observations (those with a
+  point-dominated hour) and of the others.
 
 :func:`interval_summary` gives every score of a table of replicates with a percentile-bootstrap
 95 % interval over the replicates (fixed seed) and every proportion with its Wilson interval.
@@ -41,6 +43,7 @@ __all__ = [
     "honest_scores",
     "interval_summary",
     "SURFACE_TARGETS",
+    "STACK_TARGETS",
     "judge_targets",
     "OBSERVATION_SETS",
     "JOINT_NO_WORSE",
@@ -203,6 +206,18 @@ def honest_scores(
             ).items():
                 rec[f"innovation_chi2_{k}"] = v
                 rec[f"n_obs_{k}"] = n
+            if "n_point_dominated" in obs:
+                # errors.point_dominated_pairs 'elevated_plume': the readmitted observations
+                # (with a point-dominated hour) and the others
+                readmitted = obs["n_point_dominated"].fillna(0).to_numpy(float) > 0
+                for tag, part in (("readmitted", readmitted), ("not_readmitted", ~readmitted)):
+                    sel = mine & part
+                    if sel.any():
+                        chi = scores.innovation_chi2(
+                            d[sel], hbh[sel], r_var[sel], np.zeros(sel.sum())
+                        )
+                        rec[f"innovation_chi2_{tag}"] = chi[0.0][0]
+                    rec[f"n_obs_{tag}"] = int(sel.sum())
         for k, (v, _) in scores.innovation_chi2(d, hbh, r_var, kind).items():
             rec[f"innovation_chi2_class_{k}"] = v
     return rec
@@ -220,6 +235,7 @@ _MEAN_PREFIXES = (
     "innovation_chi2",
     "reduced_chi2",
     "point_factor_rmse",
+    "expected_point_factor_rmse",
     "dofs",
 )
 
@@ -392,6 +408,26 @@ SURFACE_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
 )
 
 
+#: The targets of the issue's "stacks back in" (``errors.point_dominated_pairs:
+#: elevated_plume``), in the form of :data:`SURFACE_TARGETS`.
+STACK_TARGETS: tuple[tuple[str, str | None, str, float, float], ...] = (
+    (
+        "big-point factor RMSE ≤ 0.8 × the prior's",
+        "focus",
+        "point_factor_rmse_ratio",
+        -np.inf,
+        0.8,
+    ),
+    (
+        "chi2 of the readmitted observations in [0.7, 1.4]",
+        None,
+        "innovation_chi2_readmitted",
+        0.7,
+        1.4,
+    ),
+)
+
+
 def _verdict(rec: dict, low: float, high: float) -> tuple[float, float, float, bool]:
     """Estimate, interval (Wilson for proportions, else the bootstrap's) and the pass rule:
     the point estimate in the band and the 95 % interval overlapping it."""
@@ -408,7 +444,8 @@ def judge_targets(
     (``summary["default"]``): one row per target and species (or city) with ``estimate``,
     ``low``, ``high`` (the 95 % interval: Wilson for proportions), the band and ``passes``
     (point estimate in the band and interval overlapping it).  A score not in the summary
-    gives a row with ``passes`` None (not measured).  A target of ``"focus"`` is judged on
+    gives a row with ``passes`` None (not measured), and so does a score whose estimate is not
+    finite (e.g. the χ² of a species without an observation of that group).  A target of ``"focus"`` is judged on
     ``focus_species`` (the species whose city totals are scored; the issue's targets name the
     carbon species)."""
     rows = []
@@ -429,7 +466,7 @@ def judge_targets(
             wanted = [focus_species if only == "focus" else only] if only else species
             places = [(s, label_summary.get(s, {}).get(key)) for s in wanted]
         for place, rec in places:
-            if rec is None:
+            if rec is None or not np.isfinite(float(rec.get("estimate", np.nan))):
                 rows.append(
                     {
                         "target": name,

@@ -38,7 +38,7 @@ from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_cor
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
 from gridcarbon.species import Species
 
-__all__ = ["ObservationSystem", "transport_quadrature"]
+__all__ = ["ObservationSystem", "transport_quadrature", "quadrature_moments"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,33 @@ def transport_quadrature(n: int) -> tuple[np.ndarray, np.ndarray]:
     degree ≤ 2n − 1."""
     z, w = np.polynomial.hermite_e.hermegauss(n)
     return z, w / w.sum()
+
+
+def quadrature_moments(
+    signals: list[np.ndarray], weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Mean, variance and weighted deviations of a signal over the nodes of one quadrature
+    dimension.
+
+    Parameters
+    ----------
+    signals : list of ndarray ``(n,)``
+        The signal (observation units) at each node, in the order of ``weights``.
+    weights : ndarray
+        The nodes' weights (summing to 1, :func:`transport_quadrature`).
+
+    Returns
+    -------
+    mean, variance : ndarray ``(n,)``
+        ``Σ_k w_k f_k`` and ``Σ_k w_k (f_k − mean)²``.
+    deviations : list of ndarray ``(n,)``
+        ``√w_k (f_k − mean)``: the sum of their outer products is the covariance of the
+        dimension, its diagonal the variance.
+    """
+    mean = sum(w * f for w, f in zip(weights, signals, strict=True))
+    variance = sum(w * (f - mean) ** 2 for w, f in zip(weights, signals, strict=True))
+    deviations = [np.sqrt(w) * (f - mean) for w, f in zip(weights, signals, strict=True)]
+    return mean, variance, deviations
 
 
 class ObservationSystem:
@@ -346,10 +373,17 @@ class ObservationSystem:
         """Receptor-hours of this system seen with other met (perturbed transport)."""
         return self._receptors(pm)
 
-    def build(self, rec: Receptors, coarse: bool = False, known_wind: bool = False) -> Footprints:
+    def build(
+        self,
+        rec: Receptors,
+        coarse: bool = False,
+        known_wind: bool = False,
+        rise_scale: float = 1.0,
+    ) -> Footprints:
         """Plume operator for receptor-hours ``rec`` on this grid with this config
         (``coarse``: 3×3 / 7×7 sub-cell quadrature; ``known_wind``: point plumes for winds known
-        exactly, as in an OSSE truth, without ``point_plume_direction_sd_deg``)."""
+        exactly, as in an OSSE truth, without ``point_plume_direction_sd_deg``; ``rise_scale``:
+        a factor on every point source's Briggs plume rise)."""
         cfg = self.config
         g = self.grid
         pts = None
@@ -384,6 +418,7 @@ class ObservationSystem:
             point_direction_sd_rad=0.0
             if known_wind
             else float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
+            point_rise_scale=rise_scale,
         )
 
     def _check_settings(self, measured: dict[str, list[str]]) -> None:
@@ -600,14 +635,30 @@ class ObservationSystem:
         spread, rot_share, zi_sens = self._direction_spread()
         #: the expected signal over the transport error / the central plume's, per pair
         self.plume_mean_ratio = np.ones(npair)
+        #: ... and of the point-source columns (the same unless the quadrature has the plume
+        #: rise: errors.point_dominated_pairs 'elevated_plume')
+        self.point_mean_ratio = self.plume_mean_ratio
+        self.elevated_plume_variance = np.zeros(npair)
         if cfg.errors.transport_error_model == "quadrature":
-            spread, self.plume_mean_ratio = self._quadrature_spread()
+            spread, self.plume_mean_ratio, self.point_mean_ratio = self._quadrature_spread()
             for i in range(n_plume_parts):
                 vals[i] = vals[i] * self.plume_mean_ratio[rows[i]]
+            if self.plume_rise_sd > 0:
+                # the point-source entries of each pair follow its area entries (jacobian_fill)
+                n_area = fp.area_ptr[pair_row + 1] - fp.area_ptr[pair_row]
+                is_point = (np.arange(tot) - offs[o_row]) >= n_area[o_row]
+                vals[0] = o_val * np.where(
+                    is_point, self.point_mean_ratio[o_row], self.plume_mean_ratio[o_row]
+                )
             sum_area = sum_area * self.plume_mean_ratio
-            sum_pt = sum_pt * self.plume_mean_ratio
+            # the point-dominance test sees the plumes without the rise dimension, so that the
+            # hours it flags do not depend on errors.point_dominated_pairs
+            point_central = sum_pt * self.plume_mean_ratio
+            sum_pt = sum_pt * self.point_mean_ratio
             max_pt = max_pt * self.plume_mean_ratio
             sum_nb = sum_nb * self.plume_mean_ratio
+        else:
+            point_central = sum_pt
         # d(modelled enhancement)/d(relative mixing-height change), obs units; the column of
         # the daily mixing-height scale (neighbour inflow left out: a small, far part)
         self.mixing_height_sensitivity = zi_sens
@@ -623,8 +674,9 @@ class ObservationSystem:
         xb = L.xb()
         self.y_prior = bg_prior + self.J @ xb
         self.enhancement = sum_area + sum_pt + sum_nb
+        dominance_base = sum_area + point_central + sum_nb
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(self.enhancement > 0, max_pt / self.enhancement, 0.0)
+            share = np.where(dominance_base > 0, max_pt / dominance_base, 0.0)
         self.direction_spread = spread
         self.pairs["point_share"] = np.maximum(share, rot_share)
         self.pairs["direction_spread"] = spread
@@ -745,12 +797,17 @@ class ObservationSystem:
         # each pair of variants an estimate of its variance (mean square deviation)
         return np.sqrt(sq / 2.0), share, sens
 
-    def _quadrature_spread(self) -> tuple[np.ndarray, np.ndarray]:
+    def _quadrature_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``quadrature`` transport error: the standard deviation of every pair's prior
         signal over a Gauss–Hermite design (one dimension at a time: wind direction, wind speed,
-        mixing height; the variances of the independent dimensions added) and the ratio of its
-        mean to the central plume's (each dimension's mean shift added), both on the coarse
-        quadrature.  Pairs with no signal keep a ratio of 1."""
+        mixing height and, with ``errors.point_dominated_pairs: elevated_plume``, the plume
+        rise of the point sources; the variances of the independent dimensions added), the
+        ratio of its mean to the central plume's (each dimension's mean shift added) and the
+        ratio for the point-source columns (the same plus the rise dimension's mean shift of
+        the point-source signal over the central point-source signal; equal to the first
+        without the rise dimension), all on the coarse quadrature.  Pairs with no signal keep
+        ratios of 1.  The rise dimension's variance (:attr:`elevated_plume_variance`) is that
+        of the point-source signal alone: the area sources do not depend on the rise."""
         e = self.config.errors
         nodes, weights = transport_quadrature(e.quadrature_nodes)
         dims = {
@@ -760,7 +817,7 @@ class ObservationSystem:
                 "zscale": float(np.exp(e.model_error_mixing_height_rel * z))
             },
         }
-        central, _ = self.pair_signal()
+        central, _, central_point = self.pair_signals()
         variance = np.zeros_like(central)
         mean = central.copy()
         deviations = []
@@ -768,16 +825,42 @@ class ObservationSystem:
             signals = [
                 central if abs(z) < 1e-12 else self.pair_signal(**node_args(z))[0] for z in nodes
             ]
-            m = sum(w * f for w, f in zip(weights, signals, strict=True))
-            variance += sum(w * (f - m) ** 2 for w, f in zip(weights, signals, strict=True))
-            deviations += [np.sqrt(w) * (f - m) for w, f in zip(weights, signals, strict=True)]
+            m, v, dev = quadrature_moments(signals, weights)
+            variance += v
+            deviations += dev
             mean += m - central
+        #: per pair, the variance of the point-source signal over the plume-rise nodes (obs
+        #: units squared; zeros without the rise dimension)
+        self.elevated_plume_variance = np.zeros_like(central)
+        point_shift = np.zeros_like(central)
+        rise_sd = self.plume_rise_sd
+        if rise_sd > 0:
+            signals = [
+                central_point
+                if abs(z) < 1e-12
+                else self.pair_signals(rise_scale=float(np.exp(rise_sd * z)))[2]
+                for z in nodes
+            ]
+            m, v, dev = quadrature_moments(signals, weights)
+            self.elevated_plume_variance = v
+            variance += v
+            deviations += dev
+            point_shift = m - central_point
+            mean += point_shift
         #: ``(nodes, n_pairs)``: Σ over nodes of their outer products is the transport-error
         #: covariance of the design (its diagonal the variance)
         self.transport_deviations = np.array(deviations)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(central > 0, mean / central, 1.0)
-        return np.sqrt(variance), ratio
+            ratio = np.where(central > 0, (mean - point_shift) / central, 1.0)
+            point_ratio = ratio + np.where(central_point > 0, point_shift / central_point, 0.0)
+        return np.sqrt(variance), ratio, point_ratio
+
+    @property
+    def plume_rise_sd(self) -> float:
+        """Log-sd of the plume-rise factor in the transport quadrature: the errors'
+        ``model_error_plume_rise_rel`` with ``point_dominated_pairs: elevated_plume``, else 0."""
+        e = self.config.errors
+        return e.model_error_plume_rise_rel if e.point_dominated_pairs == "elevated_plume" else 0.0
 
     def pair_signal(
         self,
@@ -792,6 +875,19 @@ class ObservationSystem:
         single-point share of it.  Uses the
         coarser 3×3 / 7×7 quadrature: it sizes errors and linearisations, not the
         observations' own signal."""
+        sig, share, _ = self.pair_signals(angle_deg, zscale, tau_scale, speed_scale)
+        return sig, share
+
+    def pair_signals(
+        self,
+        angle_deg: float = 0.0,
+        zscale: float = 1.0,
+        tau_scale: float = 1.0,
+        speed_scale: float = 1.0,
+        rise_scale: float = 1.0,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`pair_signal` with the point sources' Briggs rise times ``rise_scale``, and the
+        point-source part of the enhancement (obs units) as a third array."""
         pair_row, pair_sp, pair_nox, pair_conv = self.pair_index
         rec = self.receptors
         th = np.radians(angle_deg)
@@ -809,9 +905,10 @@ class ObservationSystem:
             rec.tau_nox_s * tau_scale,
             rec.t_amb,
         )
-        fp = self.build(r2, coarse=True)
+        fp = self.build(r2, coarse=True, rise_scale=rise_scale)
         sig = np.zeros(pair_row.size)
         share = np.zeros(pair_row.size)
+        point = np.zeros(pair_row.size)
         for si in range(len(self.species)):
             for nox in (False, True):
                 m = (pair_sp == si) & (pair_nox == nox)
@@ -831,10 +928,11 @@ class ObservationSystem:
                         tot,
                     )
                 sig[m] = y[pair_row[m]] * pair_conv[m]
+                point[m] = tot[pair_row[m]] * pair_conv[m]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     sh = np.where(y > 0, mx / y, 0.0)
                 share[m] = sh[pair_row[m]]
-        return sig, share
+        return sig, share, point
 
     @property
     def point_cells(self) -> np.ndarray:

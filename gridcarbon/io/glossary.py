@@ -219,7 +219,7 @@ class Glossary:
         ``,``) in the glossary's language, each part translated (:meth:`translate`).
 
         >>> glossary("zh").components("station network; meteorology")
-        '站点网络；气象场'
+        '监测站点网络；气象场'
         """
         if self.language == "en" or not text:
             return text

@@ -22,7 +22,9 @@ giving ``INVERSION_PER_PRIOR_BYTE`` (10.9: the Jacobian, the prior and posterior
 solver's vectors per prior byte) and ``ZONES_PER_PRIOR_BYTE`` (4.27: the grids, their totals,
 and the hourly Gi* fields), with ``ZONES_PER_TALLY_BYTE`` 3 (hourly, daily and merged tables).
 The prior stage alone holds about 3 × P (the grids, their point-source table and the NetCDF
-encoding buffers).  The estimate is a planning figure: it refuses runs that cannot fit, not runs
+encoding buffers).  A streamed run (a year month by month through a store) holds one month of
+grids and of the hourly tally, plus the period's daily fields (``days × cells × species × 16``):
+the prior-only year 2023 with zones measured 1.86 GB against an estimate of 2.14 GB.  The estimate is a planning figure: it refuses runs that cannot fit, not runs
 that nearly fit.
 """
 
@@ -41,6 +43,8 @@ __all__ = [
     "estimate_output_bytes",
     "available_memory",
     "BASE_BYTES",
+    "ZARR_PER_PRIOR_VALUE",
+    "NETCDF_PER_PRIOR_VALUE",
 ]
 
 #: Interpreter, libraries, geography and the synthetic scenario (bytes).
@@ -57,6 +61,14 @@ DISK_PER_GRID_VALUE = 2.2
 DISK_PER_TALLY_VALUE = 5.8
 #: Tables, reports, hotspot layers and the map of the default run (bytes).
 DISK_FIXED = 40e6
+#: Bytes on disk per value of the prior grids alone, measured on the default year 2023
+#: (25,591 cells × 8,760 hours × 3 species, 2.69 GB as float32): the streamed run's Zarr store
+#: (Blosc-LZ4, byte shuffle) 1.17 GB, its NetCDF copy (zlib) 0.92 GB (docs/scale.md).
+ZARR_PER_PRIOR_VALUE = 1.17e9 / (25_591 * 8_760 * 3)
+NETCDF_PER_PRIOR_VALUE = 0.92e9 / (25_591 * 8_760 * 3)
+#: What a streamed zoning stage holds per day of the period and per cell and species: the day
+#: totals and the daily area sums, float64 (the daily Gi* and the unit table need them whole).
+ZONES_PER_DAY_CELL = 2 * 8
 
 
 class ResourceError(GridcarbonError, MemoryError):
@@ -87,6 +99,7 @@ def estimate_memory(
     inversion: bool = False,
     zones: bool = False,
     tally_hours: int | None = None,
+    days: int = 0,
 ) -> MemoryEstimate:
     """Estimated peak memory of a run (module docstring: the calibration).
 
@@ -97,8 +110,10 @@ def estimate_memory(
     species : species gridded
     units : control units tallied (0 without zones)
     inversion, zones : whether those stages run
-    tally_hours : hours of the hourly zone tally, which covers the whole period even when the
-        grids are streamed (default: ``hours``)
+    tally_hours : hours of the hourly zone tally held at once (default: ``hours``; one month
+        when the grids are streamed, the tally written month by month)
+    days : days of the period whose daily fields a streamed zoning stage holds (0: not
+        streamed; the in-memory path's are within ``ZONES_PER_PRIOR_BYTE``)
     """
     prior = float(cells) * hours * species * 4
     tally = float(units) * (hours if tally_hours is None else tally_hours) * species * 8
@@ -106,7 +121,8 @@ def estimate_memory(
     if inversion:
         terms["inversion"] = INVERSION_PER_PRIOR_BYTE * prior
     if zones:
-        terms["zoning"] = ZONES_PER_PRIOR_BYTE * prior + ZONES_PER_TALLY_BYTE * tally
+        daily = float(days) * cells * species * ZONES_PER_DAY_CELL
+        terms["zoning"] = ZONES_PER_PRIOR_BYTE * prior + ZONES_PER_TALLY_BYTE * tally + daily
     stage = max(terms, key=terms.get)
     return MemoryEstimate(BASE_BYTES + terms[stage], stage, prior)
 

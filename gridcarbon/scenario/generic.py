@@ -88,6 +88,7 @@ from gridcarbon.scenario.zhejiang_inventory import (
 
 __all__ = [
     "RegionGeography",
+    "estimate_unit_count",
     "region_crs",
     "region_geography",
     "region_grid",
@@ -206,6 +207,31 @@ def region_grid(provinces: list[str] | tuple[str, ...] | str, config: RunConfig)
     """The grid of a set of provinces (a few seconds: no layers are built), to size a run
     before its scenario is built."""
     return region_geography(provinces, config).grid
+
+
+def estimate_unit_count(geo: RegionGeography, tile_km: float = 12.0) -> int:
+    """The number of synthetic control units :func:`region_units` would make, from the
+    geometry alone (no layers, no cutting): per county polygon part, one unit if it is small
+    enough to stay whole, else the ``tile_km`` lattice squares it touches.  An upper bound:
+    pieces under 1 km² are merged into neighbours by :func:`region_units`, not counted out here.
+    """
+    tile = tile_km * 1000.0
+    parts = shapely.get_parts(to_projected(geo.counties.geometry.values, geo.grid.crs))
+    n = 0
+    for part in parts:
+        if part.area <= 0:
+            continue
+        if part.area <= 1.5 * tile * tile:  # tile_polygon keeps it whole
+            n += 1
+            continue
+        x0, y0, x1, y1 = part.bounds
+        xs = np.arange(np.floor(x0 / tile) * tile, x1, tile)
+        ys = np.arange(np.floor(y0 / tile) * tile, y1, tile)
+        gx, gy = np.meshgrid(xs, ys)
+        boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + tile, gy.ravel() + tile)
+        shapely.prepare(part)
+        n += int(np.count_nonzero(shapely.intersects(part, boxes)))
+    return n
 
 
 def _spread(F: sp.csr_matrix, weights: np.ndarray, field: np.ndarray) -> np.ndarray:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "add_sections",
     "html_context",
+    "hourly_tally_attrs",
+    "hourly_tally_dataset",
     "long_series",
     "output_names",
     "provenance_record",
@@ -550,6 +552,30 @@ def long_series(t: xr.Dataset, dim: str, species: list[str], area_km2: np.ndarra
     return out
 
 
+def hourly_tally_dataset(tally: xr.Dataset) -> xr.Dataset:
+    """The hourly tally as ``zone_tally_hourly.nc`` holds it: the per-unit arrays in float32,
+    the time axis (UTC hour-beginning) with its bounds.  Of the whole tally, or of one block
+    of its hours (the file written month by month gives the same values)."""
+    hours = tally["time"].values
+    hourly = tally.copy()
+    for v in hourly.data_vars:
+        if hourly[v].ndim > 1:
+            hourly[v] = hourly[v].astype(np.float32)
+    hourly["time"].attrs.update(
+        {"standard_name": "time", "long_name": "start of hour (UTC)", "bounds": "time_bnds"}
+    )
+    hourly["time_bnds"] = (
+        ("time", "nv"),
+        np.stack([hours, hours + np.timedelta64(1, "h")], axis=1),
+    )
+    return hourly
+
+
+def hourly_tally_attrs(provenance: Mapping[str, str]) -> dict[str, str]:
+    """The global attributes of ``zone_tally_hourly.nc``: the provenance and its title."""
+    return {**provenance, "title": "gridcarbon hourly emission per control unit"}
+
+
 def output_names(config: ZoningConfig) -> list[str]:
     """File names the zoning stage writes with ``config`` (from :data:`RUN_FILES`)."""
     skip = set()
@@ -585,6 +611,7 @@ def zoning_documents(
     language: str = "en",
     *,
     sections: Sequence[ReportSection] = (),
+    hourly_written: bool = False,
 ) -> dict[str, Document]:
     """Every file of the zone report, as documents by file name (:data:`RUN_FILES`).
 
@@ -602,6 +629,9 @@ def zoning_documents(
     sections : sequence of ReportSection
         Further sections (e.g. the synergy analytics'), appended to the HTML report and the
         Excel workbook (:func:`add_sections`); none by default.
+    hourly_written : bool
+        The hourly tallies were written month by month already (:func:`hourly_tally_dataset`
+        of each month, a run streamed through a store): no document for them.
 
     Returns
     -------
@@ -672,23 +702,12 @@ def zoning_documents(
     def cf_attrs(title: str) -> dict[str, str]:
         return {**prov, "title": f"gridcarbon {title}"}
 
-    if config.keep_hourly:
-        hourly = result.tally.copy()
-        for v in hourly.data_vars:
-            if hourly[v].ndim > 1:
-                hourly[v] = hourly[v].astype(np.float32)
-        hourly["time"].attrs.update(
-            {"standard_name": "time", "long_name": "start of hour (UTC)", "bounds": "time_bnds"}
-        )
-        hourly["time_bnds"] = (
-            ("time", "nv"),
-            np.stack([hours, hours + np.timedelta64(1, "h")], axis=1),
-        )
+    if config.keep_hourly and not hourly_written:
         add(
             "tally_hourly_nc",
             "netcdf",
-            hourly,
-            attrs=cf_attrs("hourly emission per control unit"),
+            hourly_tally_dataset(result.tally),
+            attrs=hourly_tally_attrs(prov),
         )
     monthly_vars = {v: f"{v}_monthly" for v in result.tally_month.data_vars}
     add(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -37,6 +37,7 @@ from gridcarbon.zoning.normalise import control_units
 from gridcarbon.zoning.overlay import CoverageCache, Overlay, overlay_units
 from gridcarbon.zoning.qa import UnitsQA
 from gridcarbon.zoning.tally import (
+    TallySums,
     beijing_labels,
     diurnal_profile,
     period_table,
@@ -80,12 +81,17 @@ def species_names(grids: xr.Dataset, species: tuple[Species, ...]) -> list[str]:
 class StreamedFields:
     """What the zoning stage reads of the grids, summed block by block (e.g. month by month from
     a store): the hourly unit tally, the day and month totals per cell (area + points) for the
-    hotspot levels, and the daily area and point sums for the unit table."""
+    hotspot levels, and the daily area and point sums for the unit table.
+
+    ``sums``: when the hourly tally was handed on block by block (``hourly`` of
+    :func:`stream_fields`), what the stage needs of it, summed on the way; ``tally`` then holds
+    only the whole-grid series and the units."""
 
     tally: xr.Dataset
     day: dict[str, tuple[np.ndarray, np.ndarray]]
     month: dict[str, tuple[np.ndarray, np.ndarray]]
     daily: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    sums: TallySums | None = None
 
 
 def stream_fields(
@@ -94,6 +100,7 @@ def stream_fields(
     units: pd.DataFrame,
     names: list[str],
     time: np.ndarray,
+    hourly: Callable[[xr.Dataset], None] | None = None,
 ) -> StreamedFields:
     """Tally and sum consecutive blocks of the grids in one pass, each block in memory once.
 
@@ -101,6 +108,11 @@ def stream_fields(
     bin is summed from one block in the same order as from the whole period: the results equal
     those of the in-memory path bit for bit.  ``time``: the hours of all blocks together (the
     hourly tally is filled in place, never held twice).
+
+    ``hourly``: called with each block's hourly tally (e.g. to write it to a file), which is
+    then not kept: the period, day, month and hour-of-day sums the stage needs are summed block
+    by block (:class:`~gridcarbon.zoning.tally.TallySums`, equal to those of the whole tally to
+    the last bit), so memory holds one month of the tally instead of the period's.
     """
     from gridcarbon.grids.dataset import total_grid
 
@@ -119,20 +131,25 @@ def stream_fields(
             days[key] = np.empty((n_days, *values.shape[1:]), values.dtype)
         days[key][day_at : day_at + values.shape[0]] = values
 
+    sums = None if hourly is None else TallySums(names, time)
     for block in blocks:
         part = zone_tally(block, overlay, units, names)
         n = part.sizes["time"]
-        if tally is None:
-            tally = _empty_like_along_time(part, time)
         if not np.array_equal(time[at : at + n], part["time"].values):
             raise InputDataError(
                 f"block {at}..{at + n} of the grids is not at the hours the period has there"
             )
-        for name, var in part.data_vars.items():
-            axis = var.dims.index("time")
-            index = [slice(None)] * var.ndim
-            index[axis] = slice(at, at + n)
-            tally[name].values[tuple(index)] = var.values
+        if sums is not None:
+            sums.add(part)
+            hourly(part)
+        else:
+            if tally is None:
+                tally = _empty_like_along_time(part, time)
+            for name, var in part.data_vars.items():
+                axis = var.dims.index("time")
+                index = [slice(None)] * var.ndim
+                index[axis] = slice(at, at + n)
+                tally[name].values[tuple(index)] = var.values
         at += n
         del part
         nd = 0
@@ -154,6 +171,8 @@ def stream_fields(
                 put((s, "pts"), pts)
             del area, pts
         day_at += nd
+    if sums is not None and sums.complete():
+        tally = sums.lines
     if tally is None or at != time.size or day_at != n_days:
         raise InputDataError(f"the blocks of the grids hold {at} of the period's {time.size} hours")
     return StreamedFields(
@@ -164,6 +183,7 @@ def stream_fields(
             for s in names
         },
         daily={s: (days[(s, "area")], days.get((s, "pts"))) for s in names},
+        sums=sums,
     )
 
 
@@ -198,6 +218,7 @@ def run_zoning(
     qa: UnitsQA | None = None,
     coverage_cache: CoverageCache | None = None,
     blocks: Iterable[xr.Dataset] | None = None,
+    hourly: Callable[[xr.Dataset], None] | None = None,
 ) -> ZoningResult:
     """Every zoning result, in memory.
 
@@ -236,6 +257,12 @@ def run_zoning(
         lazily) gives only the grid, region and point sources, and one block is in memory at a
         time.  The results equal the in-memory path's; the hourly hotspots
         (``config.hourly_hotspots``) are not computed this way (a warning says so).
+    hourly : callable, optional
+        With ``blocks``: called with each block's hourly unit tally (``(unit, time)`` like
+        ``tally``), e.g. to write it to its file month by month; the hourly tally is then not
+        kept for the period (the result's ``tally`` holds the whole-grid series
+        ``<sp>_outside`` and ``<sp>_grid_total`` and the units only), and the period, day,
+        month and diurnal figures are summed block by block, equal to the in-memory path's.
 
     Returns
     -------
@@ -250,6 +277,11 @@ def run_zoning(
         Grids without a variable of a species; units that fail their checks.
     """
     statistic(config.hotspot_statistic)  # an unknown name is refused before any work
+    if hourly is not None and blocks is None:
+        raise ConfigError(
+            "hourly= hands on the hourly tally block by block: give the grids' blocks too "
+            "(blocks=), or leave hourly out to keep the tally in memory"
+        )
     if not isinstance(units, gpd.GeoDataFrame):
         raise InputDataError(
             f"units must be a GeoDataFrame, got {type(units).__name__}; read a unit file with "
@@ -277,12 +309,18 @@ def run_zoning(
     if blocks is None:
         tally = zone_tally(grids, overlay, units, names)
     else:
-        streamed = stream_fields(blocks, overlay, units, names, grids["time"].values)
+        streamed = stream_fields(blocks, overlay, units, names, grids["time"].values, hourly=hourly)
         tally = streamed.tally
-    tally_day = tally_at(tally, "day", names)
-    tally_month = tally_at(tally, "month", names)
-    table = period_table(tally, names, units)
-    diurnal = diurnal_profile(tally, names)
+    if streamed is not None and streamed.sums is not None:
+        sums = streamed.sums
+        tally_day, tally_month = sums.binned("day"), sums.binned("month")
+        table = period_table(tally, names, units, sums=sums.period)
+        diurnal = diurnal_profile(tally, names, hour_sums=(sums.hour_sums, sums.hour_counts))
+    else:
+        tally_day = tally_at(tally, "day", names)
+        tally_month = tally_at(tally, "month", names)
+        table = period_table(tally, names, units)
+        diurnal = diurnal_profile(tally, names)
     rollups = {by: rollup(table, units, by, names) for by in ROLLUPS}
     timings["tally"] = _time.perf_counter() - t
     if covariance is not None and config.posterior_std:

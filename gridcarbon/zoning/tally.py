@@ -9,7 +9,7 @@ kept as the ``outside`` remainder, so that units + outside = grid total.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ __all__ = [
     "period_table",
     "rollup",
     "diurnal_profile",
+    "TallySums",
     "unit_total_std_from_covariance",
 ]
 
@@ -404,21 +405,19 @@ def aggregate_time(
     return sums, labels[starts]
 
 
-def tally_at(tally: xr.Dataset, freq: str, species: Sequence[str]) -> xr.Dataset:
-    """The hourly tally summed to Beijing ``day``/``month``/``period`` bins (kg per bin)."""
+def tally_at(
+    tally: xr.Dataset, freq: str, species: Sequence[str], per_unit: bool = True
+) -> xr.Dataset:
+    """The hourly tally summed to Beijing ``day``/``month``/``period`` bins (kg per bin).
+
+    ``per_unit=False``: only the whole-grid series (``<sp>_outside``, ``<sp>_grid_total``).
+    """
     time = tally["time"].values
     out = {}
     for s in species:
-        for var in (s, f"{s}_area", f"{s}_point"):
+        for var in (s, f"{s}_area", f"{s}_point") if per_unit else ():
             v, lab = aggregate_time(tally[var].values, time, freq, axis=1)
-            out[var] = (
-                ("unit", freq),
-                v,
-                {
-                    "units": "kg",
-                    "long_name": tally[var].attrs.get("long_name", var) + f" per Beijing {freq}",
-                },
-            )
+            out[var] = (("unit", freq), v, _binned_attrs(tally[var], var, freq))
         for var in (f"{s}_outside", f"{s}_grid_total"):
             v, lab = aggregate_time(tally[var].values, time, freq, axis=0)
             what = "outside every unit" if var.endswith("_outside") else "whole grid"
@@ -434,16 +433,30 @@ def tally_at(tally: xr.Dataset, freq: str, species: Sequence[str]) -> xr.Dataset
     return ds
 
 
-def period_table(tally: xr.Dataset, species: Sequence[str], units: pd.DataFrame) -> pd.DataFrame:
-    """Per-unit period totals (kg), intensity (t km-2), share of the grid total and rank."""
+def period_table(
+    tally: xr.Dataset,
+    species: Sequence[str],
+    units: pd.DataFrame,
+    sums: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Per-unit period totals (kg), intensity (t km-2), share of the grid total and rank.
+
+    ``sums``: the per-unit period sums (kg) of ``<sp>``, ``<sp>_area`` and ``<sp>_point``, when
+    they were summed block by block (:class:`TallySums`) and ``tally`` holds only the whole-grid
+    series (``<sp>_grid_total``).
+    """
     df = pd.DataFrame({"unit_code": units["unit_code"].to_numpy()})
     area = units["area_km2"].to_numpy(float)
+
+    def total(var: str) -> np.ndarray:
+        return tally[var].values.sum(axis=1) if sums is None else sums[var]
+
     for s in species:
-        tot = tally[s].values.sum(axis=1)
+        tot = total(s)
         grid_total = float(tally[f"{s}_grid_total"].values.sum())
         df[f"{s}_kg"] = tot
-        df[f"{s}_area_kg"] = tally[f"{s}_area"].values.sum(axis=1)
-        df[f"{s}_point_kg"] = tally[f"{s}_point"].values.sum(axis=1)
+        df[f"{s}_area_kg"] = total(f"{s}_area")
+        df[f"{s}_point_kg"] = total(f"{s}_point")
         df[f"{s}_t_per_km2"] = np.where(
             area > 0, tot / 1000.0 / np.where(area > 0, area, 1), np.nan
         )
@@ -474,13 +487,27 @@ def rollup(
     return out.sort_values(f"{species[0]}_kg", ascending=False).reset_index(drop=True)
 
 
-def diurnal_profile(tally: xr.Dataset, species: Sequence[str]) -> xr.DataArray:
-    """Mean emission rate (kg h-1) of each unit by Beijing hour of day: ``(unit, hour, species)``."""
+def diurnal_profile(
+    tally: xr.Dataset,
+    species: Sequence[str],
+    hour_sums: tuple[np.ndarray, np.ndarray] | None = None,
+) -> xr.DataArray:
+    """Mean emission rate (kg h-1) of each unit by Beijing hour of day: ``(unit, hour, species)``.
+
+    ``hour_sums``: ``(sums, counts)``, the per-unit sums ``(unit, 24, species)`` (kg h-1 summed
+    over the hours) and the number of hours ``(24,)`` of each Beijing hour of day, when they were
+    summed block by block (:class:`TallySums`) and ``tally`` holds no per-unit hourly arrays.
+    """
     t = pd.DatetimeIndex(tally["time"].values) + pd.Timedelta(hours=8)
     hour = t.hour.to_numpy()
     nu = tally.sizes["unit"]
     out = np.full((nu, 24, len(species)), np.nan)
     for j, s in enumerate(species):
+        if hour_sums is not None:
+            sums, counts = hour_sums
+            for h in np.flatnonzero(counts):
+                out[:, h, j] = sums[:, h, j] / counts[h]
+            continue
         v = tally[s].values
         for h in range(24):
             sel = hour == h
@@ -508,6 +535,108 @@ def diurnal_profile(tally: xr.Dataset, species: Sequence[str]) -> xr.DataArray:
             "(hour-beginning, UTC+8), area + point sources",
         },
     )
+
+
+class TallySums:
+    """What the zoning stage needs of an hourly tally, summed block by block (e.g. month by
+    month), so that the per-unit hourly arrays need not be kept for the period.
+
+    Each block (:func:`zone_tally` of whole Beijing months of the period, in order) is
+    :meth:`add`-ed once; the per-unit period sums, the sums by Beijing hour of day (the diurnal
+    profile), and the day and month bins are taken from it in the order the whole tally's sums
+    take them (row after row of the hours), so they equal the sums of the whole tally to the
+    last bit.  The whole-grid series (``<sp>_outside``, ``<sp>_grid_total``, one value per hour)
+    are kept for the period and summed from it as :func:`tally_at` sums them.
+
+    Parameters
+    ----------
+    species : names of the species tallied
+    time : the hours (UTC) of every block together
+    """
+
+    def __init__(self, species: Sequence[str], time: np.ndarray) -> None:
+        self.species = list(species)
+        self.time = np.asarray(time)
+        self.per_unit = [v for s in self.species for v in (s, f"{s}_area", f"{s}_point")]
+        self.lines: xr.Dataset | None = None
+        self.period: dict[str, np.ndarray] = {}
+        self.hour_sums: np.ndarray | None = None
+        self.hour_counts = np.zeros(24, np.int64)
+        self._day: list[xr.Dataset] = []
+        self._month: list[xr.Dataset] = []
+        self._at = 0
+
+    def add(self, part: xr.Dataset) -> None:
+        """Sum one block's tally (dims ``(unit, time)``, hours ``time[at : at + n]``)."""
+        n = part.sizes["time"]
+        if not np.array_equal(self.time[self._at : self._at + n], part["time"].values):
+            raise InputDataError(
+                f"block {self._at}..{self._at + n} of the tally is not at the hours the "
+                "period has there"
+            )
+        if self.lines is None:
+            series = [v for v, var in part.data_vars.items() if var.dims == ("time",)]
+            data = {v: (("time",), np.empty(self.time.size), part[v].attrs) for v in series}
+            coords = {k: c for k, c in part.coords.items() if "time" not in c.dims}
+            self.lines = xr.Dataset(data, coords={**coords, "time": ("time", self.time)})
+            self.lines.attrs = part.attrs
+            self.hour_sums = np.zeros((part.sizes["unit"], 24, len(self.species)))
+        for v in self.lines.data_vars:
+            self.lines[v].values[self._at : self._at + n] = part[v].values
+        for v in self.per_unit:
+            rows = part[v].transpose("time", "unit").values  # (time, unit): the hours in order
+            # the running sum first, then the hours one after another (what ``sum`` does)
+            start = self.period.get(v, np.zeros(rows.shape[1]))
+            self.period[v] = np.vstack([start[None, :], rows]).sum(axis=0)
+        hour = (pd.DatetimeIndex(part["time"].values) + pd.Timedelta(hours=8)).hour.to_numpy()
+        for j, s in enumerate(self.species):
+            rows = part[s].transpose("time", "unit").values
+            for h in np.unique(hour):
+                sel = rows[hour == h]
+                self.hour_sums[:, h, j] = np.vstack([self.hour_sums[None, :, h, j], sel]).sum(
+                    axis=0
+                )
+        self.hour_counts += np.bincount(hour, minlength=24)
+        self._day.append(_binned(part, "day", self.per_unit))
+        self._month.append(_binned(part, "month", self.per_unit))
+        self._at += n
+
+    def complete(self) -> bool:
+        """Whether the blocks added cover every hour of ``time``."""
+        return self.lines is not None and self._at == self.time.size
+
+    def binned(self, freq: str) -> xr.Dataset:
+        """The tally by Beijing ``day`` or ``month`` (kg per bin), as :func:`tally_at` of the
+        whole tally gives it."""
+        lines = tally_at(self.lines, freq, self.species, per_unit=False)
+        parts = self._day if freq == "day" else self._month
+        per_unit = xr.concat(parts, dim=freq, data_vars="all", coords="minimal", compat="override")
+        data = {}
+        for s in self.species:
+            for v in (s, f"{s}_area", f"{s}_point"):
+                data[v] = per_unit[v]
+            for v in (f"{s}_outside", f"{s}_grid_total"):
+                data[v] = lines[v]
+        ds = xr.Dataset(data)
+        ds[freq].attrs["long_name"] = f"Beijing {freq} (UTC+8)"
+        return ds
+
+
+def _binned(part: xr.Dataset, freq: str, names: Sequence[str]) -> xr.Dataset:
+    """The per-unit variables ``names`` of one block's tally summed to Beijing ``freq`` bins."""
+    time = part["time"].values
+    out = {}
+    lab = None
+    for var in names:
+        v, lab = aggregate_time(part[var].values, time, freq, axis=1)
+        out[var] = (("unit", freq), v, _binned_attrs(part[var], var, freq))
+    coords = {k: v for k, v in part.coords.items() if "time" not in v.dims}
+    coords[freq] = (freq, lab)
+    return xr.Dataset(out, coords=coords)
+
+
+def _binned_attrs(var: xr.DataArray, name: str, freq: str) -> dict[str, str]:
+    return {"units": "kg", "long_name": var.attrs.get("long_name", name) + f" per Beijing {freq}"}
 
 
 # ---------------------------------------------------------------------------------------------

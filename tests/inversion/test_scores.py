@@ -230,3 +230,24 @@ def test_targets_are_judged_by_point_estimate_and_interval():
     # a score the summary lacks is reported as not measured, not as a pass or a fail
     assert t.loc[("city:calibration_rms", "330100"), "passes"] is None
     assert t.loc[("coverage_1sigma_counties_pooled", "NOx"), "passes"] is None
+
+
+def test_stack_targets_judge_the_ratio_and_the_readmitted_chi2():
+    """The targets of the readmitted point-dominated hours; a species without readmitted
+    observations (a NaN estimate) is not measured, not failed."""
+    from gridcarbon.inversion.osse_scores import STACK_TARGETS, judge_targets
+
+    def score(e, lo, hi):
+        return {"estimate": e, "low": lo, "high": hi, "replicates": 4}
+
+    summary = {
+        "CO2": {
+            "point_factor_rmse_ratio": score(0.75, 0.7, 0.85),
+            "innovation_chi2_readmitted": score(1.5, 1.3, 1.6),
+        },
+        "VOC": {"innovation_chi2_readmitted": score(np.nan, np.nan, np.nan)},
+    }
+    t = judge_targets(summary, STACK_TARGETS, focus_species="CO2").set_index(["score", "for"])
+    assert t.loc[("point_factor_rmse_ratio", "CO2"), "passes"]
+    assert not t.loc[("innovation_chi2_readmitted", "CO2"), "passes"]
+    assert t.loc[("innovation_chi2_readmitted", "VOC"), "passes"] is None

@@ -211,3 +211,11 @@ def test_synthetic_met_diurnal_cycle_on_a_solar_clock():
     assert np.array_equal(synthetic_met(t, hour_shift_h=0)["blh"].isel(lat=0, lon=0), beijing)
     kashgar = synthetic_met(t, hour_shift_h=-3)["blh"].isel(lat=0, lon=0).to_numpy()
     assert int(np.argmax(kashgar[:24])) == int(np.argmax(beijing[:24])) + 3
+
+
+def test_the_unit_count_estimate_bounds_the_units_made(shanghai):
+    from gridcarbon.scenario.generic import estimate_unit_count, region_geography
+
+    estimate = estimate_unit_count(region_geography(["上海市"], RunConfig()))
+    made = len(shanghai.control_units)  # 118: small pieces merged into their neighbours
+    assert made <= estimate <= 1.2 * made
