@@ -11,10 +11,19 @@ At the end (and with ``--summary-only``) it prints every score of the cached rep
 its 95 % interval (percentile bootstrap over replicates; proportions with Wilson intervals)
 and writes the summaries to ``<out>/osse_intervals.json``.
 
+With ``--satellite tropomi_no2`` (the setting ``osse.satellite``): each replicate also gets one
+simulated TROPOMI NO2 overpass a day made from its own truth (written in the S5P layout, read
+back; ``gridcarbon.pipeline.osse_column_simulator``) and is inverted three times on the same
+truth — surface only, column only, joint.  The summary then prints the three side by side, the
+satellite targets of issue 14 (``osse_scores.satellite_target_rows``) and the usable overpasses
+per city and month.
+
 Usage::
 
     python benchmarks/bench_osse.py --months 1 4 7 --replicates 50 --seed 40000
     python benchmarks/bench_osse.py --months 1 --replicates 3 --modes perturbed identical perfect
+    python benchmarks/bench_osse.py --months 1 --replicates 2 --modes perturbed \
+        --satellite tropomi_no2
     python benchmarks/bench_osse.py --months 1 --replicates 3 --modes perturbed \
         --set osse.truth_nox_lifetime_factor_range=[0.5,2] --set errors.model_error_nox_lifetime_rel=0.5
     python benchmarks/bench_osse.py --months 1 --replicates 10 --modes perturbed \
@@ -106,7 +115,7 @@ def run_missing(args, cache_path: Path) -> bool:
     """Run the replicates missing from the cache within the time budget; True when all done."""
     from gridcarbon.inversion.osse import perfect_transport_config, run_osse
     from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs
+    from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
 
     t_start = time.perf_counter()
     budget = args.budget_minutes * 60.0
@@ -140,6 +149,7 @@ def run_missing(args, cache_path: Path) -> bool:
                 if mode == "perfect"
                 else config.inversion
             )
+            simulator = osse_column_simulator(scenario, ic) if ic.osse.satellite != "none" else None
             t1 = time.perf_counter()
             system = ObservationSystem(prior, scenario, ic)
             t_system = time.perf_counter() - t1
@@ -158,6 +168,7 @@ def run_missing(args, cache_path: Path) -> bool:
                     seed=s,
                     system=system,
                     cross_species_zero=(mode == "perturbed"),
+                    column_simulator=simulator,
                 )
                 wall = time.perf_counter() - t2
                 cpu = time.process_time() - c2
@@ -171,6 +182,7 @@ def run_missing(args, cache_path: Path) -> bool:
                     "cpu_s": cpu,
                     "system_s": t_system,
                     "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+                    "timings": res.timings,
                     "rows": res.table.assign(replicate=s).to_dict(orient="records"),
                 }
                 _append(cache_path, rec)
@@ -214,6 +226,9 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             table = pd.DataFrame([row for r in recs for row in r["rows"]]).astype(
                 {"replicate": int}
             )
+            full = table
+            if "observations" in table:
+                table = table[table["observations"] == "surface"]
             summary = interval_summary(table, args.focus_species)
             wall = np.array([r["wall_s"] for r in recs])
             cpu = np.array([r.get("cpu_s", np.nan) for r in recs])
@@ -266,10 +281,90 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                             f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, "
                             f"{r.high:+.3f}] | band [{r.band_low:g}, {r.band_high:g}] | {mark}"
                         )
+            if "observations" in full:
+                reactive = _run_config(month, args.set).inversion.chemistry.reactive_species
+                results[name]["satellite"] = satellite_summary(
+                    full, args.focus_species, reactive, recs
+                )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "osse_intervals.json.tmp"
     tmp.write_text(json.dumps(results, indent=1, default=_default), encoding="utf-8")
     tmp.replace(out / "osse_intervals.json")
+
+
+#: The scores printed side by side for surface only, column only and joint.
+_SIDE_BY_SIDE = (
+    "own_rmse_reduction_0-5km",
+    "own_rmse_reduction_5-10km",
+    "own_rmse_reduction_10-20km",
+    "own_rmse_reduction_20-30km",
+    "own_rmse_reduction_near",
+    "own_rmse_reduction_far",
+    "own_factor_reduction_near",
+    "own_factor_reduction_far",
+    "innovation_chi2",
+    "coverage_1sigma_cells_ur20_pooled",
+)
+
+
+def satellite_summary(table: pd.DataFrame, focus: str, reactive: str, recs: list[dict]) -> dict:
+    """Print surface only, column only and joint side by side, the satellite targets and the
+    usable overpasses per city and month; return them."""
+    from gridcarbon.inversion.osse_scores import (
+        OBSERVATION_SETS,
+        interval_summary,
+        satellite_target_rows,
+    )
+
+    sets = [o for o in OBSERVATION_SETS if (table["observations"] == o).any()]
+    by = {o: interval_summary(table[table["observations"] == o], focus)["default"] for o in sets}
+    species = [s for s in by[sets[0]] if s != "cities"]
+    print("-- satellites: surface only | column only | joint (95 % intervals over replicates)")
+    print("score | species | " + " | ".join(sets))
+    for s in species:
+        for k in _SIDE_BY_SIDE:
+            cells = [_fmt(by[o].get(s, {}).get(k, {})) for o in sets]
+            print(f"{k} | {s} | " + " | ".join(cells))
+    for code in by[sets[0]].get("cities", {}):
+        if code == "all_cities_calibration_rms":
+            continue
+        for k in ("rms_error_ratio", "posterior_bias", "calibration_rms"):
+            cells = [_fmt(by[o].get("cities", {}).get(code, {}).get(k, {})) for o in sets]
+            print(f"city {code} {k} (vs prior) | {focus} | " + " | ".join(cells))
+    counts: dict = {}
+    joint = table[(table["observations"] == "joint") & (table["label"] == "default")]
+    for c in [c for c in joint.columns if c.startswith("city_") and c.endswith("_overpasses")]:
+        v = joint.groupby("replicate")[c].first().to_numpy(float)
+        counts[c[len("city_") : -len("_overpasses")]] = {
+            "min": float(v.min()),
+            "mean": float(v.mean()),
+            "max": float(v.max()),
+        }
+    per_rep = joint.groupby("replicate").first()
+    for k in ("n_files", "n_overpasses_used", "n_superobservations", "satellite_lifetime_factor"):
+        if k in per_rep:
+            counts[k] = [float(v) for v in per_rep[k]]
+    print(f"-- usable overpasses per city-month (min/mean/max over replicates), draws: {counts}")
+    verdicts = satellite_target_rows(table, focus, reactive)
+    print("-- satellite targets (joint vs surface only; paired replicates)")
+    for r in verdicts.itertuples():
+        mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
+        print(
+            f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
+            f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
+        )
+    timing = [r.get("timings", {}) for r in recs]
+    cols = [t.get("column_simulation_seconds", np.nan) for t in timing]
+    solve = [t.get("solve_seconds", np.nan) for t in timing]
+    print(
+        f"-- per replicate: column simulation (write + read + match) {np.nanmean(cols):.1f} s, "
+        f"three solves {np.nanmean(solve):.1f} s"
+    )
+    return {
+        "side_by_side": by,
+        "overpasses": counts,
+        "targets": verdicts.to_dict(orient="records"),
+    }
 
 
 def main() -> None:
@@ -290,7 +385,15 @@ def main() -> None:
         help="an inversion setting, e.g. osse.truth_nox_lifetime_factor_range=[0.5,2] or "
         "errors.model_error_nox_lifetime_rel=0.5 (repeatable; cached apart from the defaults)",
     )
+    ap.add_argument(
+        "--satellite",
+        choices=["none", "tropomi_no2"],
+        default="none",
+        help="satellite columns in the OSSE (osse.satellite): three inversions per replicate",
+    )
     args = ap.parse_args()
+    if args.satellite != "none":
+        args.set = [*args.set, f"osse.satellite={args.satellite}"]
     for m in args.months:
         if not 1 <= m <= 12:
             ap.error(f"--months: {m} is not a month (1-12)")

@@ -54,6 +54,7 @@ __all__ = [
     "write_prior",
     "write_prior_streamed",
     "prior_summary",
+    "osse_column_simulator",
 ]
 
 log = logging.getLogger(__name__)
@@ -870,6 +871,119 @@ def inversion_inputs(
         )
         observations = observation_set(table, scenario, ic, qa=table.attrs["observation_qa"])
     return scenario, observations
+
+
+def osse_column_simulator(
+    scenario: Scenario, config: Any, work_dir: str | Path | None = None
+) -> Callable[[Any, Any, int], Any]:
+    """The satellite columns of an OSSE replicate, made from its own truth
+    (``inversion.osse.satellite``; :func:`gridcarbon.inversion.osse.run_osse`'s
+    ``column_simulator``).  SYNTHETIC.
+
+    For ``tropomi_no2``: one TROPOMI NO2 overpass a day of the period (13:30 local solar time),
+    simulated by :func:`gridcarbon.scenario.satellite_synthetic.write_synthetic_tropomi_no2`
+    from the replicate's truth emissions at the overpass hour (area sources and the point
+    sources in each cell, kg h-1), with the writer's own transport, vertical profile and NO2/NOx
+    ratio (0.75 × U(0.8, 1.2) a day), its lifetime (3 h) × a factor drawn log-uniform in
+    ``osse.satellite_lifetime_factor_range`` per replicate, its along-swath correlated
+    air-mass-factor error (``osse.satellite_amf_error_sigma``) and slant-column noise (×
+    ``osse.satellite_noise_scale``), clouds and swath drawn from the replicate's seed; written
+    in the S5P L2 layout to a temporary folder (in ``work_dir`` when given), read back by
+    :func:`gridcarbon.io.satellite.read_tropomi_no2` on the system's grid and turned into one
+    :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its meteorology (the writer's wind, mixing height and cloud; the column operator's met).
+    config : InversionConfig
+        ``config.osse`` holds the satellite settings.
+    work_dir : path, optional
+        Where the temporary files go (default: the system's temporary folder).
+
+    Returns
+    -------
+    callable
+        ``simulate(system, truth, seed) -> ColumnSimulation``.
+    """
+    import tempfile
+
+    import pandas as pd
+
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
+    from gridcarbon.inversion.osse import ColumnSimulation
+    from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.scenario import satellite_synthetic as ss
+    from gridcarbon.species import CO2, NOX
+
+    o = config.osse
+    if o.satellite != "tropomi_no2":
+        raise ConfigError(
+            f"osse.satellite = {o.satellite!r}: only 'tropomi_no2' makes OSSE columns"
+        )
+    settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
+
+    def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
+        if species not in system.species:
+            return np.zeros(system.ncell)
+        si = system.species.index(species)
+        total = truth.area[si][hour].astype(np.float64)
+        if truth.points.shape[2]:
+            np.add.at(total, system.point_cells, truth.points[si][hour])
+        return total
+
+    def simulate(system: Any, truth: Any, seed: int) -> Any:
+        if NOX.name not in system.species:
+            raise ConfigError(
+                f"osse.satellite = {o.satellite!r} observes {NOX.name}, which the inversion's "
+                f"state {system.species} does not hold"
+            )
+        rng = np.random.default_rng([seed, 14])
+        low, high = np.log(o.satellite_lifetime_factor_range)
+        factor = float(np.exp(rng.uniform(low, high)))
+        times = pd.DatetimeIndex(system.times)
+        kinds, n_files, n_pixels = [], 0, 0
+        with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+            for day in times.normalize().unique():
+                when = ss.tropomi_overpass_time(system.grid, day)
+                hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
+                if not 0 <= hour < len(times):
+                    continue
+                fluxes = ss.fluxes_from_emissions(
+                    system.grid,
+                    cell_emissions(system, truth, CO2.name, hour),
+                    cell_emissions(system, truth, NOX.name, hour),
+                )
+                met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
+                path = ss.write_synthetic_tropomi_no2(
+                    Path(folder) / ss.tropomi_file_name(day),
+                    grid=system.grid,
+                    fluxes=fluxes,
+                    met=met,
+                    date=day,
+                    seed=seed,
+                    amf_error_sigma=o.satellite_amf_error_sigma,
+                    lifetime_factor=factor,
+                    noise_scale=o.satellite_noise_scale,
+                )
+                n_files += 1
+                columns = read_tropomi_no2(path, grid=system.grid)
+                if columns.value.size:
+                    n_pixels += int(columns.value.size)
+                    kinds.append(
+                        ColumnObservations(
+                            ColumnPixels.from_satellite(columns),
+                            NOX,
+                            "vertical_column",
+                            scenario.meteorology,
+                            settings,
+                            name=f"s5p_{day:%Y%m%d}",
+                        )
+                    )
+        info = {"satellite_lifetime_factor": factor, "n_files": n_files, "n_pixels": n_pixels}
+        return ColumnSimulation(kinds, info)
+
+    return simulate
 
 
 def _inversion_stage(

@@ -114,13 +114,16 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     against the synthetic truth (RMSE near/far and by band of distance to the stations that
     measure each species, in kg and as per-cell factors; city totals and their calibration;
     innovation chi2 per species and station class; 1- and 2-sigma coverage on constrained
-    cells, blocks, counties and cities), every score with its 95 % interval over replicates."""
+    cells, blocks, counties and cities), every score with its 95 % interval over replicates.
+    With inversion.osse.satellite: tropomi_no2 in the config, each replicate also gets simulated
+    TROPOMI NO2 columns of its own truth and is inverted three times (surface only, column
+    only, joint; the table's observations column)."""
     from gridcarbon.config import load_config
     from gridcarbon.inversion.osse import run_osse
     from gridcarbon.inversion.outputs import osse_documents, osse_file_names
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.io.runfolder import output_set
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import inversion_inputs, osse_column_simulator
 
     config = load_config(config_path)
     names = osse_file_names(mode or config.inversion.osse.mode)
@@ -128,6 +131,9 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
     with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
         prior, scenario = _prior(config, prior_path)
         scenario, _ = inversion_inputs(config, prior, with_observations=False, scenario=scenario)
+        simulator = None
+        if config.inversion.osse.satellite != "none":
+            simulator = osse_column_simulator(scenario, config.inversion)
         res = run_osse(
             prior,
             scenario,
@@ -135,6 +141,7 @@ def osse_command(config_path, prior_path, out, overwrite, mode, replicates):
             mode=mode,
             replicates=replicates,
             progress=True,
+            column_simulator=simulator,
         )
         write_documents(osse_documents(res), tmp)
     click.echo(json.dumps(res.summary, indent=2, default=str))

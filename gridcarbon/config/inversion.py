@@ -234,6 +234,36 @@ class OSSEConfig(BaseModel):
         "log-uniform in this range, once per replicate (e.g. [0.5, 2.0], so that the truth "
         "does not share the operator's chemistry); None = the model's lifetime (the default)",
     )
+    satellite: Literal["none", "tropomi_no2"] = Field(
+        "none",
+        description="satellite columns in the OSSE: 'none' (the default: station observations "
+        "only) or 'tropomi_no2' (one simulated TROPOMI NO2 overpass a day, made from the "
+        "replicate's own truth emissions with the synthetic retrieval's physics and errors, "
+        "written in the S5P L2 layout and read back; every replicate is then inverted three "
+        "times: surface only, column only and joint)",
+    )
+    satellite_lifetime_factor_range: tuple[float, float] = Field(
+        (0.5, 1.5),
+        description="the simulated columns' NOx lifetime (3 h) times a factor drawn "
+        "log-uniform in this range once per replicate (the issue's ±50 %)",
+    )
+    satellite_amf_error_sigma: float = Field(
+        0.15,
+        ge=0,
+        description="relative 1-sigma of the simulated retrieval's air-mass-factor error "
+        "(spatially correlated along the swath, 100 km)",
+    )
+    satellite_noise_scale: float = Field(
+        1.0,
+        ge=0,
+        description="the simulated slant-column noise (8.6 umol m-2) times this (0: no noise)",
+    )
+    satellite_min_upwind_fetch_km: float | None = Field(
+        None,
+        ge=0,
+        description="pixels closer than this to the grid's upwind edge are not used; None = the "
+        "column operator's default (its truncation, 150 km)",
+    )
     micro_drift_per_day: dict[str, float] = Field(
         default_factory=lambda: {"CO2": 0.05, "NO2": 0.1},
         description="1-sigma linear drift of micro-sensor bias per day (ppm, ppb)",
@@ -273,6 +303,13 @@ class OSSEConfig(BaseModel):
     def _lifetime_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         if v is not None and not 0 < v[0] <= v[1]:
             raise ValueError(f"truth_nox_lifetime_factor_range {v} must be 0 < low <= high")
+        return v
+
+    @field_validator("satellite_lifetime_factor_range")
+    @classmethod
+    def _satellite_lifetime_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"satellite_lifetime_factor_range {v} must be 0 < low <= high")
         return v
 
     @field_validator("distance_bands_km")

@@ -23,12 +23,22 @@ cross-species correlation set to 0; and the honest scores of
 :mod:`gridcarbon.inversion.osse_scores` (species-specific distance bands in kg and as per-cell
 factors, coverage on constrained cells, blocks, counties and cities, innovation χ² per species
 and station class), summarised with 95 % intervals.
+
+**Satellites in the OSSE** (``osse.satellite: tropomi_no2``; off by default): the caller hands
+:func:`run_osse` a ``column_simulator`` (``gridcarbon.pipeline.osse_column_simulator``: one
+simulated TROPOMI NO2 file a day, made from the replicate's own truth emissions at the overpass
+hour with the synthetic retrieval's own physics, NO2/NOx ratio, air-mass-factor, lifetime and
+retrieval errors, written in the S5P layout and read back by the reader).  Every replicate is
+then inverted three times on the same truth — surface only, column only and joint — and the
+table gets an ``observations`` column (``surface``, ``column``, ``joint``), with the number of
+usable overpasses per city (``city_<code>_overpasses``) on the column and joint rows.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,15 +52,18 @@ from gridcarbon.config.inversion import (
     InversionConfig,
     StateConfig,
 )
-from gridcarbon.contracts import ObservationSet, Scenario
+from gridcarbon.contracts import ObservationSet, ObservationType, Scenario
+from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
 from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import forward, row_dot
 from gridcarbon.inversion.osse_scores import (
+    OBSERVATION_SETS,
     ScoreContext,
     honest_scores,
     interval_summary,
+    satellite_target_rows,
     score_context,
 )
 from gridcarbon.inversion.posterior import cell_period_stats
@@ -76,6 +89,9 @@ __all__ = [
     "summarise",
     "perfect_transport_config",
     "OSSE_MODES",
+    "ColumnSimulation",
+    "ColumnSimulator",
+    "overpass_counts",
 ]
 
 #: The OSSE experiments (``osse.mode``).
@@ -103,6 +119,63 @@ class Truth:
         if include_points and self.points.shape[2]:
             np.add.at(tot, system.point_cells, self.points[si].sum(axis=0, dtype=np.float64))
         return tot
+
+
+@dataclass
+class ColumnSimulation:
+    """Satellite columns simulated for one OSSE replicate.
+
+    Attributes
+    ----------
+    kinds : list of ObservationType
+        The column observation types (e.g. one per overpass), made from the replicate's truth.
+    info : dict
+        What the simulation drew (e.g. ``lifetime_factor``) and counted (files, pixels); added
+        to the column and joint rows of the table.
+    """
+
+    kinds: list[ObservationType]
+    info: dict = field(default_factory=dict)
+
+
+#: ``simulator(system, truth, seed) -> ColumnSimulation``: the columns of a replicate from its
+#: truth (``seed``: the replicate's seed).
+ColumnSimulator = Callable[[ObservationSystem, "Truth", int], ColumnSimulation]
+
+
+def overpass_counts(
+    system: ObservationSystem,
+    kinds: Sequence[ObservationType],
+    cities: Any = None,
+    codes: Sequence[str] = (),
+) -> dict[str, int]:
+    """Usable overpasses of column observation types (:class:`~gridcarbon.inversion.columns.
+    ColumnObservations`) matched to ``system``: assimilated ones
+    (``n_overpasses_used``, ``n_superobservations``) and, per city of the coverage matrix
+    ``cities`` (cities × cells), those with a used superobservation whose centre lies in a cell
+    at least half inside the city (``city_<code>_overpasses``)."""
+    g = system.grid
+    out = {"n_overpasses_used": 0, "n_superobservations": 0}
+    per_city = {code: set() for code in codes}
+    for kind in kinds:
+        m = kind.match(system)
+        out["n_overpasses_used"] += int(m.counts.get("n_overpasses_used", 0))
+        out["n_superobservations"] += int(m.counts.get("n_superobservations", 0))
+        if cities is None or not len(m.superobs):
+            continue
+        t = m.superobs[m.superobs["used"].to_numpy(bool)]
+        col = np.floor((t["x"].to_numpy(float) - g.x_min) / g.cell_size).astype(np.int64)
+        row = np.floor((g.y_max - t["y"].to_numpy(float)) / g.cell_size).astype(np.int64)
+        ok = (col >= 0) & (col < g.nx) & (row >= 0) & (row < g.ny)
+        cell = row[ok] * g.nx + col[ok]
+        labels = t["overpass"].to_numpy()[ok]
+        for k, code in enumerate(codes):
+            w = np.asarray(cities[k].todense()).ravel()
+            inside = w[cell] >= 0.5
+            per_city[code].update(f"{kind.name}:{lab}" for lab in np.unique(labels[inside]))
+    for code, found in per_city.items():
+        out[f"city_{code}_overpasses"] = len(found)
+    return out
 
 
 def sector_multipliers(
@@ -708,6 +781,7 @@ def run_osse(
     keep_last: bool = False,
     progress: bool = False,
     honest: bool = True,
+    column_simulator: ColumnSimulator | None = None,
 ) -> OSSEResult:
     """Run seeded OSSE replicates (see module docstring).
 
@@ -737,6 +811,13 @@ def run_osse(
     progress : show a progress bar.
     honest : add the honest scores (:mod:`gridcarbon.inversion.osse_scores`) to the table and
         their 95 % intervals to ``summary["intervals"]``.
+    column_simulator : callable, optional
+        ``(system, truth, seed) -> ColumnSimulation``: the satellite columns of a replicate made
+        from its truth (``gridcarbon.pipeline.osse_column_simulator``); required when
+        ``osse.satellite`` is not ``"none"``.  Each replicate is then inverted three times
+        (surface only, column only, joint; the ``observations`` column of the table), the
+        summary's ``species``, ``intervals`` and city scores are the surface-only ones, and
+        ``summary["intervals_by_observations"]`` and ``summary["satellite_targets"]`` are added.
     """
     from tqdm.auto import tqdm
 
@@ -752,6 +833,14 @@ def run_osse(
                 "perfect_transport_config(config); build it with that configuration or pass none"
             )
     truth_mode = "perturbed" if mode == "perturbed" else "identical"
+    if cfg.osse.satellite != "none" and column_simulator is None:
+        raise ConfigError(
+            f"osse.satellite = {cfg.osse.satellite!r} needs the columns of each replicate: pass "
+            "column_simulator=gridcarbon.pipeline.osse_column_simulator(scenario, config), or "
+            "set osse.satellite: none"
+        )
+    if cfg.osse.satellite == "none":
+        column_simulator = None
     reps = cfg.osse.replicates if replicates is None else replicates
     seed0 = cfg.osse.seed if seed is None else seed
     focus = cfg.osse.focus_species
@@ -771,6 +860,7 @@ def run_osse(
     last = (None, None, None)
     t_solve = 0.0
     t_obs = 0.0
+    t_columns = 0.0
     for i in tqdm(range(reps), desc=f"OSSE ({mode})", disable=not progress):
         rng = np.random.default_rng(seed0 + i)
         ta = time.perf_counter()
@@ -782,22 +872,44 @@ def run_osse(
         obs = synthetic_observations(system, truth, rng, cfg, fp)
         kind = StationHourObservations(obs)
         t_obs += time.perf_counter() - ta
-        tb = time.perf_counter()
-        res = assimilate(system, kind, build_posterior=False)
-        t_solve += time.perf_counter() - tb
-        for r in score_replicate(
-            system, truth, res, cfg, near, cities, codes, "default", dist, context
-        ):
-            rows.append(
-                {
-                    "replicate": i,
-                    "seed": seed0 + i,
-                    "mode": mode,
-                    **r,
-                    "solver_seconds": res.solver.get("seconds", np.nan),
-                    "iterations": res.solver.get("iterations", np.nan),
-                }
+        sets: dict[str | None, list[ObservationType]] = {None: [kind]}
+        extra: dict[str | None, dict] = {None: {}}
+        if column_simulator is not None:
+            tc = time.perf_counter()
+            sim = column_simulator(system, truth, seed0 + i)
+            counts = {**sim.info, **overpass_counts(system, sim.kinds, cities, codes)}
+            t_columns += time.perf_counter() - tc
+            sets = {"surface": [kind]}
+            extra = {"surface": {"observations": "surface"}}
+            if sum(len(k.assimilated(system)) for k in sim.kinds):
+                sets.update({"column": list(sim.kinds), "joint": [kind, *sim.kinds]})
+                for name in ("column", "joint"):
+                    extra[name] = {"observations": name, **counts}
+            else:
+                log.warning("OSSE replicate %d: no overpass could be assimilated", i)
+        res = None
+        for name, kinds in sets.items():
+            tb = time.perf_counter()
+            res_k = assimilate(
+                system, kinds[0] if len(kinds) == 1 else kinds, build_posterior=False
             )
+            t_solve += time.perf_counter() - tb
+            if name in (None, "surface"):
+                res = res_k
+            for r in score_replicate(
+                system, truth, res_k, cfg, near, cities, codes, "default", dist, context
+            ):
+                rows.append(
+                    {
+                        "replicate": i,
+                        "seed": seed0 + i,
+                        "mode": mode,
+                        **extra[name],
+                        **r,
+                        "solver_seconds": res_k.solver.get("seconds", np.nan),
+                        "iterations": res_k.solver.get("iterations", np.nan),
+                    }
+                )
         if B0 is not None:
             res0 = assimilate(system, kind, prior_covariance=B0, build_posterior=False)
             for r in score_replicate(
@@ -813,20 +925,44 @@ def run_osse(
                 context,
                 only_species=focus,
             ):
-                rows.append({"replicate": i, "seed": seed0 + i, "mode": mode, **r})
+                rows.append(
+                    {
+                        "replicate": i,
+                        "seed": seed0 + i,
+                        "mode": mode,
+                        **extra[next(iter(sets))],
+                        **r,
+                    }
+                )
         if keep_last:
             last = (res, truth, obs)
     timings.update(
         {
             "observation_seconds": t_obs,
             "solve_seconds": t_solve,
+            **({"column_simulation_seconds": t_columns} if column_simulator is not None else {}),
             "total_seconds": time.perf_counter() - t0,
         }
     )
     table = pd.DataFrame(rows)
-    summary = summarise(table, mode, focus)
+    surface = table
+    if column_simulator is not None:
+        surface = table[table["observations"] == "surface"]
+    summary = summarise(surface, mode, focus)
     if honest:
-        summary["intervals"] = interval_summary(table, focus)
+        summary["intervals"] = interval_summary(surface, focus)
+    if column_simulator is not None:
+        summary["satellite"] = cfg.osse.satellite
+        if honest:
+            summary["intervals_by_observations"] = {
+                o: interval_summary(table[table["observations"] == o], focus)
+                for o in OBSERVATION_SETS
+                if (table["observations"] == o).any()
+            }
+            far = system.config.chemistry.reactive_species
+            summary["satellite_targets"] = satellite_target_rows(table, focus, far).to_dict(
+                orient="records"
+            )
     summary["operator"] = system.info()
     return OSSEResult(table, summary, timings, True, *last)
 

@@ -45,6 +45,9 @@ __all__ = [
     "SURFACE_TARGETS",
     "STACK_TARGETS",
     "judge_targets",
+    "OBSERVATION_SETS",
+    "JOINT_NO_WORSE",
+    "satellite_target_rows",
 ]
 
 #: Cells (and blocks) whose posterior σ of the period total is at least this much below the
@@ -492,4 +495,146 @@ def judge_targets(
                     "passes": ok,
                 }
             )
+    return pd.DataFrame(rows)
+
+
+# -- satellites in the OSSE: surface only, column only, joint ---------------------------------------
+
+#: The observation sets of an OSSE with satellite columns (``observations`` column of the table).
+OBSERVATION_SETS: tuple[str, ...] = ("surface", "column", "joint")
+
+#: Relative RMSE of the joint inversion allowed in every band and species (issue 14: ≤ 1.02 ×
+#: the surface-only inversion's).
+JOINT_NO_WORSE = 1.02
+
+
+def _paired(table: pd.DataFrame, score: str, species: str) -> pd.DataFrame:
+    """``score`` of ``species`` (label ``default``) with one row per replicate and one column
+    per observation set."""
+    t = table[(table["label"] == "default") & (table["species"] == species)]
+    if score not in t:
+        return pd.DataFrame()
+    return t.pivot_table(index="replicate", columns="observations", values=score, aggfunc="first")
+
+
+def satellite_target_rows(
+    table: pd.DataFrame,
+    focus_species: str,
+    far_species: str,
+    *,
+    seed: int = 12345,
+    n_resamples: int = 9999,
+) -> pd.DataFrame:
+    """The targets of satellites in the OSSE (issue 14 point 5), judged on paired replicates
+    (the three inversions of a replicate share its truth).
+
+    * city RMS error of ``focus_species`` with the columns (joint) ≤ 0.9 × surface only:
+      ``sqrt(mean e_joint² / mean e_surface²)`` over replicates, per city;
+    * far-field RMSE gain of ``far_species`` ≥ +10 % with the lower 95 % bound > 0: per
+      replicate ``1 − RMSE_far(joint) / RMSE_far(surface)`` (area-source cell totals beyond
+      the last distance band of the stations measuring the species), averaged;
+    * joint no worse than surface only in every distance band and species: per replicate
+      ``RMSE(joint) / RMSE(surface)`` (the same prior, so ``(1 − r_joint)/(1 − r_surface)``
+      of the bands' RMSE reductions), averaged, ≤ :data:`JOINT_NO_WORSE`;
+    * at least one usable overpass (assimilated, with a used superobservation over the city)
+      per city and month: the fewest over the replicates.
+
+    Intervals: percentile bootstrap over replicates (fixed ``seed``).  Pass: the point estimate
+    in the band and the 95 % interval overlapping it, and for the far-field gain also its lower
+    bound above 0.  One replicate gives a zero-width interval.
+
+    Returns
+    -------
+    DataFrame
+        One row per target and place: ``target``, ``for``, ``score``, ``band_low``,
+        ``band_high``, ``estimate``, ``low``, ``high``, ``passes`` (None: not measured).
+    """
+    boot = {"seed": seed, "n_resamples": n_resamples}
+    rows: list[dict] = []
+
+    def add(name, place, score, low, high, est_lo_hi, extra_ok=True):
+        e, lo, hi = (float(v) for v in est_lo_hi)
+        ok = None
+        if np.isfinite(e):
+            ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
+        rows.append(
+            {
+                "target": name,
+                "for": place,
+                "score": score,
+                "band_low": low,
+                "band_high": high,
+                "estimate": e,
+                "low": lo,
+                "high": hi,
+                "passes": ok,
+            }
+        )
+
+    d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
+    f = d[d["species"] == focus_species]
+    codes = [c[len("city_") : -len("_post_err")] for c in f.columns if c.endswith("_post_err")]
+    for code in sorted(codes):
+        p = _paired(d, f"city_{code}_post_err", focus_species)
+        if not {"surface", "joint"} <= set(p.columns):
+            continue
+        pair = p[["surface", "joint"]].to_numpy(float)
+        est = scores.percentile_bootstrap(
+            pair,
+            lambda b: np.sqrt((b[..., 1] ** 2).mean(axis=1) / (b[..., 0] ** 2).mean(axis=1)),
+            **boot,
+        )
+        add(
+            f"city {focus_species} RMS error ≤ 0.9 × surface only",
+            code,
+            "city_rms_error_joint_over_surface",
+            -np.inf,
+            0.9,
+            est,
+        )
+    p = _paired(d, "own_rmse_reduction_far", far_species)
+    if {"surface", "joint"} <= set(p.columns):
+        gain = 1.0 - (1.0 - p["joint"].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
+        est = scores.percentile_bootstrap(gain, **boot)
+        add(
+            f"{far_species} far-field RMSE gain ≥ +10 %, lower 95 % bound > 0",
+            far_species,
+            "far_rmse_gain_joint_vs_surface",
+            0.10,
+            np.inf,
+            est,
+            extra_ok=bool(est[1] > 0),
+        )
+    bands = sorted(
+        {c[len("own_rmse_reduction_") :] for c in d.columns if c.startswith("own_rmse_reduction_")}
+        - {"near"},
+        key=lambda b: (b == "far", float(b.split("-")[0]) if b != "far" else 0.0),
+    )
+    for s in sorted(d["species"].unique()):
+        for b in bands:
+            p = _paired(d, f"own_rmse_reduction_{b}", s)
+            if not {"surface", "joint"} <= set(p.columns):
+                continue
+            ratio = (1.0 - p["joint"].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
+            add(
+                f"joint RMSE ≤ {JOINT_NO_WORSE:g} × surface only",
+                f"{s} {b}",
+                "band_rmse_joint_over_surface",
+                -np.inf,
+                JOINT_NO_WORSE,
+                scores.percentile_bootstrap(ratio, **boot),
+            )
+    for c in sorted(c for c in d.columns if c.startswith("city_") and c.endswith("_overpasses")):
+        counts = d[d["observations"] == "joint"].groupby("replicate")[c].first()
+        if counts.empty:
+            continue
+        fewest = float(counts.min())
+        add(
+            "≥ 1 usable overpass per city-month (fewest over replicates)",
+            c[len("city_") : -len("_overpasses")],
+            "usable_overpasses",
+            1.0,
+            np.inf,
+            (fewest, fewest, float(counts.max())),
+        )
     return pd.DataFrame(rows)

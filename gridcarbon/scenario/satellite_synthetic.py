@@ -19,12 +19,14 @@ dispersion, vertical factor, chemistry or biosphere; the truth has its own:
   30 km) × a midday factor of 1.15; CO2 adds its own net ecosystem exchange at midday,
   (1.5 − (10·forest + 7·cropland)·s) µmol m⁻² s⁻¹ with s = 0.15 + 0.85·summer (summer: 0 in
   mid-January, 1 in mid-July).  The OSSE's truth lives in the inversion's state space; a caller
-  holding other fluxes passes them instead.
+  holding other fluxes passes them instead (:func:`fluxes_from_emissions`: an OSSE replicate's
+  truth emissions at the overpass hour, so that its columns and its station observations see
+  the same emissions).
 * horizontal transport: one wind per overpass, the domain mean of the met's 10 m wind at the
   overpass hour × 1.4 (the truth's mixed-layer mean; at least 1.5 m s⁻¹); a column plume
   ``Q/u · exp(−x/(u·τ)) · N(y; σ_y(x))`` along the wind with σ_y = √(1.5 km² + (0.1·x)²)
   (a linear spread, not Pasquill–Gifford), truncated at 300 km; τ = 3 h for NOx (none for
-  CO2).  The column field is a convolution on the grid, sampled at 3 × 3 points per pixel.
+  CO2), times ``lifetime_factor`` (an OSSE replicate's lifetime error).  The column field is a convolution on the grid, sampled at 3 × 3 points per pixel.
 * vertical: plume mass uniform up to 0.8·z_i, tapering linearly to 0 at 1.2·z_i (z_i: the met's
   mixing height at the grid centre and overpass hour); heights from pressure with a 7.4 km scale
   height.
@@ -46,7 +48,8 @@ dispersion, vertical factor, chemistry or biosphere; the truth has its own:
   M_trop = Σ_trop m'_l x^a_l / Σ_trop x^a_l, M = Σ m'_l x^a_l / Σ x^a_l, the stored kernel is
   A_l = m'_l / M, and the retrieved column y = (Σ_trop m_l x^true_l + e_S)/M_trop with slant
   noise e_S ~ N(0, 8.6 µmol m⁻²) (van Geffen et al. 2020, AMT 13, 1315) and precision
-  8.6 µmol m⁻² / M_trop.
+  8.6 µmol m⁻² / M_trop (the drawn noise × ``noise_scale``: 0 switches it off, the stored
+  precision stays).
 * clouds: a pixel cloud fraction f = clip(μ + 0.5·g, 0, 1), g a unit Gaussian random field
   (correlation length 30 km) and μ = the Yangtze River Delta's monthly mean cloud cover
   (:data:`YRD_MONTHLY_CLOUD`, June highest, December lowest) + (the met's ``tcc`` at the overpass
@@ -70,6 +73,7 @@ import pandas as pd
 import pyproj
 from scipy import ndimage, signal
 
+from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.io.satellite import (
     OcoLiteGranule,
@@ -82,6 +86,8 @@ from gridcarbon.species import CO2, NOX
 __all__ = [
     "TruthFluxes",
     "truth_fluxes",
+    "fluxes_from_emissions",
+    "tropomi_overpass_time",
     "write_synthetic_tropomi_no2",
     "write_synthetic_oco_lite",
     "write_synthetic_satellite_files",
@@ -318,6 +324,41 @@ def truth_fluxes(scenario, date: str | pd.Timestamp, seed: int = 20140) -> Truth
     )
 
 
+def fluxes_from_emissions(
+    grid: GridSpec, co2_kg_h: np.ndarray, nox_kg_h: np.ndarray
+) -> TruthFluxes:
+    """The truth's fluxes from emissions held by a caller (e.g. an OSSE replicate's truth at
+    the overpass hour, area and point sources summed per cell).
+
+    Parameters
+    ----------
+    grid : GridSpec
+    co2_kg_h, nox_kg_h : ndarray
+        Emissions per cell, kg h-1, ``(ny, nx)`` or flat in C order (NOx as NO2 mass).
+
+    Returns
+    -------
+    TruthFluxes
+        kg s-1 per cell.
+    """
+    shape = (grid.ny, grid.nx)
+    co2 = np.asarray(co2_kg_h, float)
+    nox = np.asarray(nox_kg_h, float)
+    if co2.size != grid.ny * grid.nx or nox.size != grid.ny * grid.nx:
+        raise InputDataError(
+            f"emissions of {co2.size} and {nox.size} cells for a grid of {grid.ny} x {grid.nx}: "
+            "pass one value per cell of the grid"
+        )
+    return TruthFluxes(grid=grid, co2=co2.reshape(shape) / 3600.0, nox=nox.reshape(shape) / 3600.0)
+
+
+def tropomi_overpass_time(grid: GridSpec, date: str | pd.Timestamp) -> pd.Timestamp:
+    """UTC time of the simulated TROPOMI overpass of ``date``: 13:30 local solar time at the
+    grid's centre (the time :func:`write_synthetic_tropomi_no2` uses)."""
+    _, lon0, _ = _local_frame(grid)
+    return _overpass_utc(pd.Timestamp(date), 13.5, lon0)
+
+
 def _overpass_met(met, grid: GridSpec, when: pd.Timestamp) -> tuple[float, float, float, float]:
     """Domain-mean wind (u, v, m s-1, ×1.4 to the mixed layer), mixing height (m) and the
     met's cloud cover at the overpass hour."""
@@ -424,6 +465,8 @@ def write_synthetic_tropomi_no2(
     seed: int = 20141,
     margin_m: float = 20_000.0,
     amf_error_sigma: float = 0.15,
+    lifetime_factor: float = 1.0,
+    noise_scale: float = 1.0,
     overwrite: bool = False,
 ) -> Path:
     """Write one simulated TROPOMI NO2 overpass over ``grid`` in the S5P L2 NO2 layout.
@@ -447,6 +490,12 @@ def write_synthetic_tropomi_no2(
         Pixels extend this far beyond the grid (so that the readers' grid filter has work).
     amf_error_sigma : float
         Relative 1-σ of the spatially correlated air-mass-factor error.
+    lifetime_factor : float
+        The truth's NOx lifetime (3 h) is multiplied by this (an OSSE replicate's lifetime
+        error).
+    noise_scale : float
+        The drawn slant-column noise is multiplied by this (0: no noise; the stored precision
+        is unchanged).
     overwrite : bool
         Replace an existing file.
 
@@ -454,6 +503,11 @@ def write_synthetic_tropomi_no2(
     -------
     Path
     """
+    if not lifetime_factor > 0 or not noise_scale >= 0:
+        raise ConfigError(
+            f"lifetime_factor = {lifetime_factor!r} must be > 0 and noise_scale = "
+            f"{noise_scale!r} >= 0"
+        )
     date = pd.Timestamp(date)
     rng = np.random.default_rng([seed, date.year, date.day_of_year])
     lon_c, lat_c, lon, lat, across, lon0, lat0 = _swath_pixels(
@@ -464,7 +518,8 @@ def write_synthetic_tropomi_no2(
     u, v, zi, met_cloud = _overpass_met(met, grid, when)
     ratio = 0.75 * rng.uniform(0.8, 1.2)
     nox_mol_s = fluxes.nox / (NOX.molar_mass_g_mol * 1e-3)
-    plume = ratio * _sample(_column_field(nox_mol_s, grid, u, v, 3 * 3600.0), grid, lon_c, lat_c)
+    lifetime_s = 3 * 3600.0 * lifetime_factor
+    plume = ratio * _sample(_column_field(nox_mol_s, grid, u, v, lifetime_s), grid, lon_c, lat_c)
     x, y = _local_xy(grid, lon, lat)
 
     # vertical grid
@@ -502,7 +557,7 @@ def write_synthetic_tropomi_no2(
     amf_trop = (m_ret * x_apriori * trop).sum(-1) / (x_apriori * trop).sum(-1)
     amf_total = (m_ret * x_apriori).sum(-1) / x_apriori.sum(-1)
     slant = (m_true * x_true * trop).sum(-1)
-    noise = rng.normal(0.0, SLANT_COLUMN_NOISE_MOL_M2, lon.shape)
+    noise = noise_scale * rng.normal(0.0, SLANT_COLUMN_NOISE_MOL_M2, lon.shape)
     column = (slant + noise) / amf_trop
     precision = SLANT_COLUMN_NOISE_MOL_M2 / amf_trop
 
@@ -539,6 +594,9 @@ def write_synthetic_tropomi_no2(
             "truth_no2_nox_ratio": f"{ratio:.4f}",
             "truth_wind_u_v_m_s": f"{u:.3f} {v:.3f}",
             "truth_mixing_height_m": f"{zi:.1f}",
+            "truth_nox_lifetime_h": f"{lifetime_s / 3600.0:.4f}",
+            "amf_error_sigma": f"{amf_error_sigma:g}",
+            "noise_scale": f"{noise_scale:g}",
             "seed": str(seed),
         },
     )

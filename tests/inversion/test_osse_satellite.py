@@ -1,0 +1,187 @@
+"""Satellites in the OSSE (issue 14 point 5): TROPOMI NO2 columns simulated from the replicate's
+own truth, written in the S5P layout and read back, and three inversions per replicate (surface
+only, column only, joint) on the small test region over two days.  Everything is SYNTHETIC."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from gridcarbon.config import RunConfig
+from gridcarbon.errors import ConfigError
+from gridcarbon.inversion.osse import make_truth, run_osse
+from gridcarbon.inversion.osse_scores import JOINT_NO_WORSE, satellite_target_rows
+from gridcarbon.inversion.system import ObservationSystem
+from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
+from gridcarbon.scenario import satellite_synthetic as ss
+from gridcarbon.species import CO2, NOX
+from tests.region import small_region_scenario
+
+PERIOD = {"start": "2023-06-03", "end": "2023-06-04"}  # 3 June has clear pixels over the region
+# the 60 km test region is smaller than the 150 km upwind fetch the column operator asks for
+SATELLITE = {"satellite": "tropomi_no2", "satellite_min_upwind_fetch_km": 0.0}
+
+
+def _config(**osse) -> RunConfig:
+    return RunConfig.validate_dict({"period": PERIOD, "inversion": {"osse": osse}})
+
+
+@pytest.fixture(scope="module")
+def setup():
+    scenario = small_region_scenario()
+    config = _config(**SATELLITE)
+    prior = build_prior(config, scenario)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False, scenario=scenario)
+    system = ObservationSystem(prior, scenario, config.inversion)
+    return prior, scenario, system, config.inversion
+
+
+def _truth_at(system, truth, species: str, hour: int) -> np.ndarray:
+    si = system.species.index(species)
+    total = truth.area[si][hour].astype(np.float64)
+    np.add.at(total, system.point_cells, truth.points[si][hour])
+    return total.reshape(system.grid.ny, system.grid.nx)
+
+
+def test_columns_are_simulated_from_the_replicates_truth(setup, monkeypatch):
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    calls = []
+    writer = ss.write_synthetic_tropomi_no2
+
+    def spy(path, **kw):
+        calls.append(kw)
+        return writer(path, **kw)
+
+    monkeypatch.setattr(ss, "write_synthetic_tropomi_no2", spy)
+    simulate = osse_column_simulator(scenario, ic)
+    sim = simulate(system, truth, 40000)
+    assert [pd.Timestamp(c["date"]) for c in calls] == list(pd.date_range(*PERIOD.values()))
+    assert sim.info["n_files"] == 2 and len(sim.kinds) >= 1
+    times = pd.DatetimeIndex(system.times)
+    for c in calls:
+        when = ss.tropomi_overpass_time(system.grid, c["date"])
+        hour = int((when.floor("h") - times[0]) / pd.Timedelta(hours=1))
+        # the replicate's own emissions at the overpass hour (area + point sources), kg s-1
+        np.testing.assert_allclose(c["fluxes"].nox, _truth_at(system, truth, NOX.name, hour) / 3600)
+        np.testing.assert_allclose(c["fluxes"].co2, _truth_at(system, truth, CO2.name, hour) / 3600)
+        assert c["seed"] == 40000 and c["amf_error_sigma"] == ic.osse.satellite_amf_error_sigma
+    # one lifetime error per replicate, log-uniform within ±50 %
+    factors = {c["lifetime_factor"] for c in calls}
+    assert len(factors) == 1 and 0.5 <= factors.pop() <= 1.5
+    assert sim.info["satellite_lifetime_factor"] == calls[0]["lifetime_factor"]
+    # doubling the truth doubles the fluxes the columns are made from
+    first = len(calls)
+    doubled = replace(truth, area=truth.area * 2, points=truth.points * 2)
+    simulate(system, doubled, 40000)
+    for a, b in zip(calls[:first], calls[first:], strict=True):
+        np.testing.assert_allclose(b["fluxes"].nox, 2 * a["fluxes"].nox, rtol=1e-6)
+    # another replicate draws another lifetime
+    simulate(system, truth, 40001)
+    assert calls[-1]["lifetime_factor"] != calls[0]["lifetime_factor"]
+
+
+def _slant_enhancement(tmp_path, scenario, nox, name, **kw) -> np.ndarray:
+    """Tropospheric slant column (column × tropospheric AMF) of a noise-free file."""
+    day = pd.Timestamp(PERIOD["start"])
+    met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
+    fluxes = ss.fluxes_from_emissions(scenario.grid, np.zeros_like(nox), nox)
+    path = ss.write_synthetic_tropomi_no2(
+        tmp_path / f"{name}.nc", grid=scenario.grid, fluxes=fluxes, met=met, date=day, **kw
+    )
+    with xr.open_dataset(path, group="PRODUCT") as p:
+        return (p["nitrogendioxide_tropospheric_column"] * p["air_mass_factor_troposphere"]).values
+
+
+def test_the_modelled_enhancement_is_linear_in_the_truth_without_noise(tmp_path, setup):
+    _, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(4), "perturbed", ic)
+    nox = _truth_at(system, truth, NOX.name, 5)
+    kw = {"noise_scale": 0.0, "seed": 7}
+    zero = _slant_enhancement(tmp_path, scenario, 0 * nox, "zero", **kw)
+    one = _slant_enhancement(tmp_path, scenario, nox, "one", **kw) - zero
+    two = _slant_enhancement(tmp_path, scenario, 2 * nox, "two", **kw) - zero
+    assert np.nanmax(one) > 1e-6  # a plume well above the 8.6e-6 mol m-2 noise
+    # to the float32 precision of the stored columns (~1e-11 of a 5e-5 mol m-2 column)
+    np.testing.assert_allclose(two, 2 * one, rtol=1e-4, atol=5e-11)
+    # a shorter lifetime leaves less NO2 in the column
+    short = _slant_enhancement(tmp_path, scenario, nox, "short", lifetime_factor=0.5, **kw) - zero
+    assert np.nansum(short) < np.nansum(one)
+    # with noise the same truth reads differently
+    noisy = _slant_enhancement(tmp_path, scenario, nox, "noisy", seed=7) - zero
+    assert np.nanstd(noisy - one) > 1e-6
+
+
+def test_three_inversions_per_replicate_on_the_same_truth(setup):
+    prior, scenario, system, ic = setup
+    sim = osse_column_simulator(scenario, ic)
+    res = run_osse(prior, scenario, ic, replicates=1, seed=5, system=system, column_simulator=sim)
+    t = res.table
+    d = t[t["label"] == "default"]
+    assert set(d["observations"]) == {"surface", "column", "joint"}
+    for _, g in d.groupby("observations"):
+        assert sorted(g["species"]) == sorted(system.species)
+    joint = d[d["observations"] == "joint"]
+    surface = d[d["observations"] == "surface"]
+    column = d[d["observations"] == "column"]
+    # the joint inversion assimilates both sets of rows
+    assert (joint["n_obs"].to_numpy() == surface["n_obs"].to_numpy() + column["n_obs"]).all()
+    assert (joint["n_overpasses_used"] >= 1).all()
+    assert (joint["city_510100_overpasses"] >= 1).all()
+    assert set(res.summary["intervals_by_observations"]) == {"surface", "column", "joint"}
+    targets = pd.DataFrame(res.summary["satellite_targets"])
+    assert "≥ 1 usable overpass per city-month (fewest over replicates)" in set(targets["target"])
+    # the same seed without satellites: the table of before, equal to the surface-only rows
+    plain = run_osse(prior, scenario, ic.model_copy(update={"osse": ic.osse.model_copy(
+        update={"satellite": "none"})}), replicates=1, seed=5, system=system)  # fmt: skip
+    assert "observations" not in plain.table
+    same = t[t["observations"] == "surface"].drop(columns="observations")
+    same = same.dropna(axis=1, how="all").reset_index(drop=True)
+    cols = [c for c in same.columns if not c.endswith("seconds")]
+    expected = plain.table.reset_index(drop=True)
+    assert set(expected.columns) - {"observations"} >= set(cols)
+    pd.testing.assert_frame_equal(same[cols], expected[cols])
+    assert res.summary["species"] == plain.summary["species"]
+
+
+def test_satellites_need_a_column_simulator(setup):
+    prior, scenario, system, ic = setup
+    with pytest.raises(ConfigError, match="column_simulator="):
+        run_osse(prior, scenario, ic, replicates=1, system=system)
+
+
+def test_satellite_targets_on_paired_replicates():
+    rows = []
+    for rep, (es, ej, fs, fj) in enumerate([(0.2, 0.1, 0.0, 0.2), (-0.2, -0.1, 0.1, 0.3)]):
+        for obs, e, far in (("surface", es, fs), ("joint", ej, fj)):
+            for s in (CO2.name, NOX.name):
+                rows.append(
+                    {
+                        "replicate": rep,
+                        "label": "default",
+                        "observations": obs,
+                        "species": s,
+                        "city_A_post_err": e if s == CO2.name else np.nan,
+                        "own_rmse_reduction_far": far,
+                        "own_rmse_reduction_0-5km": 0.5,
+                        "own_rmse_reduction_near": 0.5,
+                        "city_A_overpasses": 3 + rep if obs == "joint" else np.nan,
+                    }
+                )
+    v = satellite_target_rows(pd.DataFrame(rows), CO2.name, NOX.name, n_resamples=99)
+    by = {(r.score, r._2): r for r in v.itertuples()}
+    city = by[("city_rms_error_joint_over_surface", "A")]
+    assert city.estimate == pytest.approx(0.5) and city.passes
+    gain = by[("far_rmse_gain_joint_vs_surface", NOX.name)]
+    # per replicate 1 - (1 - 0.2)/(1 - 0) = 0.2 and 1 - 0.7/0.9 = 0.222
+    assert gain.estimate == pytest.approx((0.2 + (1 - 0.7 / 0.9)) / 2) and gain.passes
+    band = by[("band_rmse_joint_over_surface", f"{NOX.name} 0-5km")]
+    assert band.estimate == pytest.approx(1.0) and band.band_high == JOINT_NO_WORSE and band.passes
+    far = by[("band_rmse_joint_over_surface", f"{CO2.name} far")]
+    assert far.estimate == pytest.approx(np.mean([0.8, 0.7 / 0.9])) and far.passes
+    count = by[("usable_overpasses", "A")]
+    assert count.estimate == 3 and count.passes
