@@ -38,6 +38,25 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+def _dataset_encoding(ds: Any) -> dict:
+    """The NetCDF encoding of a (non-emission) Dataset: the CF coordinate encoding, arrays of 2
+    or more dimensions compressed, and a missing value the stage chose (e.g. -1 of a category
+    code) kept."""
+    return merge_encoding(
+        cf_encoding(ds),
+        {
+            v: {"zlib": True, "complevel": 1}
+            for v in ds.data_vars
+            if ds[v].ndim >= 2 and ds[v].dtype.kind in "fiu"
+        },
+        {
+            v: {"_FillValue": ds[v].encoding["_FillValue"]}
+            for v in ds.data_vars
+            if "_FillValue" in ds[v].encoding
+        },
+    )
+
+
 def write_dataset_netcdf(
     ds: Any, path: str | Path, attrs: Mapping[str, str] | None = None, overwrite: bool = False
 ) -> Path:
@@ -45,20 +64,7 @@ def write_dataset_netcdf(
     compressed, ``attrs`` added as global attributes (a ``title`` among them names the file's
     content), the CF attributes and coordinate encoding of :mod:`gridcarbon.io.cf`."""
     ds = _cf_ready(ds, attrs)
-    encoding = merge_encoding(
-        cf_encoding(ds),
-        {
-            v: {"zlib": True, "complevel": 1}
-            for v in ds.data_vars
-            if ds[v].ndim >= 2 and ds[v].dtype.kind in "fiu"
-        },
-        # a missing value the stage chose (e.g. -1 of a category code) is kept
-        {
-            v: {"_FillValue": ds[v].encoding["_FillValue"]}
-            for v in ds.data_vars
-            if "_FillValue" in ds[v].encoding
-        },
-    )
+    encoding = _dataset_encoding(ds)
     return atomic_write(Path(path), lambda tmp: ds.to_netcdf(tmp, encoding=encoding), overwrite)
 
 
@@ -120,17 +126,7 @@ def dataset_netcdf_stream(
 def _create_stream(tmp: Path, ds: Any) -> None:
     chunk = min(_STREAM_TIME_CHUNK, ds.sizes["time"])
     encoding = merge_encoding(
-        cf_encoding(ds),
-        {
-            v: {"zlib": True, "complevel": 1}
-            for v in ds.data_vars
-            if ds[v].ndim >= 2 and ds[v].dtype.kind in "fiu"
-        },
-        {
-            v: {"_FillValue": ds[v].encoding["_FillValue"]}
-            for v in ds.data_vars
-            if "_FillValue" in ds[v].encoding
-        },
+        _dataset_encoding(ds),
         {
             str(v): {"chunksizes": tuple(chunk if d == "time" else n for d, n in var.sizes.items())}
             for v, var in ds.variables.items()
