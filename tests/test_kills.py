@@ -32,10 +32,32 @@ def _interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start(cwd: Path, *args: str) -> subprocess.Popen:
+#: The CLI with the CSV writer holding each finished temporary file whose name starts with
+#: ``sys.argv[1]`` for two seconds before it is published: a small table lives only milliseconds
+#: in the temporary folder, too briefly for a poll to catch it on a fast machine.
+_SLOW_CSV = """
+import contextlib, sys, time
+import gridcarbon.io.tables as tables
+publish, prefix = tables.atomic_path, sys.argv.pop(1)
+
+@contextlib.contextmanager
+def held(path, overwrite=False):
+    with publish(path, overwrite=overwrite) as tmp:
+        yield tmp
+        if tmp.name.startswith(prefix):
+            time.sleep(2.0)
+
+tables.atomic_path = held
+from gridcarbon.cli import main
+main()
+"""
+
+
+def _start(cwd: Path, *args: str, hold_csv: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cli = ["-m", "gridcarbon.cli"] if hold_csv is None else ["-c", _SLOW_CSV, hold_csv]
     return subprocess.Popen(
-        [sys.executable, "-m", "gridcarbon.cli", "run", "--config", "run.yaml", *args],
+        [sys.executable, *cli, "run", "--config", "run.yaml", *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -173,7 +195,8 @@ def test_sigkill_during_overwrite_keeps_the_previous_result(tmp_path, reference)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_while_a_file_is_written_ends_the_run_cleanly(tmp_path, pattern, kind, signum):
     write_run_config(tmp_path)
-    proc = _start(tmp_path, "--out", "out")
+    hold = pattern.split(".tmp-")[0] if kind == "CSV" else None
+    proc = _start(tmp_path, "--out", "out", hold_csv=hold)
     _stop_when(proc, tmp_path, pattern, signum)
     rc, err = _finish(proc)
     assert rc == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], err
