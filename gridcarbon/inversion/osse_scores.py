@@ -437,6 +437,31 @@ def _verdict(rec: dict, low: float, high: float) -> tuple[float, float, float, b
     return e, lo, hi, bool(low <= e <= high and lo <= high and hi >= low)
 
 
+def _target_row(
+    name: str,
+    place: str,
+    score: str,
+    low: float,
+    high: float,
+    estimate: float,
+    lo: float,
+    hi: float,
+    passes: bool | None,
+) -> dict:
+    """One row of a targets table (None in ``passes``: not measured)."""
+    return {
+        "target": name,
+        "for": place,
+        "score": score,
+        "band_low": low,
+        "band_high": high,
+        "estimate": estimate,
+        "low": lo,
+        "high": hi,
+        "passes": passes,
+    }
+
+
 def judge_targets(
     label_summary: dict, targets: tuple = SURFACE_TARGETS, focus_species: str | None = None
 ) -> pd.DataFrame:
@@ -467,34 +492,9 @@ def judge_targets(
             places = [(s, label_summary.get(s, {}).get(key)) for s in wanted]
         for place, rec in places:
             if rec is None or not np.isfinite(float(rec.get("estimate", np.nan))):
-                rows.append(
-                    {
-                        "target": name,
-                        "for": place,
-                        "score": key,
-                        "band_low": low,
-                        "band_high": high,
-                        "estimate": np.nan,
-                        "low": np.nan,
-                        "high": np.nan,
-                        "passes": None,
-                    }
-                )
+                rows.append(_target_row(name, place, key, low, high, np.nan, np.nan, np.nan, None))
                 continue
-            e, lo, hi, ok = _verdict(rec, low, high)
-            rows.append(
-                {
-                    "target": name,
-                    "for": place,
-                    "score": key,
-                    "band_low": low,
-                    "band_high": high,
-                    "estimate": e,
-                    "low": lo,
-                    "high": hi,
-                    "passes": ok,
-                }
-            )
+            rows.append(_target_row(name, place, key, low, high, *_verdict(rec, low, high)))
     return pd.DataFrame(rows)
 
 
@@ -557,19 +557,7 @@ def satellite_target_rows(
         ok = None
         if np.isfinite(e):
             ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
-        rows.append(
-            {
-                "target": name,
-                "for": place,
-                "score": score,
-                "band_low": low,
-                "band_high": high,
-                "estimate": e,
-                "low": lo,
-                "high": hi,
-                "passes": ok,
-            }
-        )
+        rows.append(_target_row(name, place, score, low, high, e, lo, hi, ok))
 
     d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
     f = d[d["species"] == focus_species]
