@@ -216,6 +216,14 @@ RUN_FILES: tuple[RunFile, ...] = (
         False,
     ),
     RunFile(
+        "cross_validation",
+        "cross_validation.csv",
+        "inversion",
+        "leave-stations-out cross-validation per species and station class "
+        "(inversion.cross_validation)",
+        False,
+    ),
+    RunFile(
         "osse_perturbed",
         "osse_perturbed.csv",
         "inversion",
@@ -436,7 +444,9 @@ class InversionResult:
     were inverted (None when they were given); ``column_observations`` and ``overpass_stats``:
     with satellite columns among the observations, their superobservations with the prior and
     posterior fit and the fit statistics of each overpass
-    (:mod:`gridcarbon.inversion.column_fit`; None without columns).
+    (:mod:`gridcarbon.inversion.column_fit`; None without columns); ``cross_validation``: the
+    scores of the withheld stations per species and station class
+    (:mod:`gridcarbon.inversion.cross_validation`; None unless it was asked for).
     """
 
     posterior: xr.Dataset
@@ -451,6 +461,7 @@ class InversionResult:
     observations: pd.DataFrame | None = None
     column_observations: pd.DataFrame | None = None
     overpass_stats: pd.DataFrame | None = None
+    cross_validation: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

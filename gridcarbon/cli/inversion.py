@@ -71,7 +71,11 @@ def invert_command(config_path, prior_path, out, overwrite):
 
     config = load_config(config_path)
     check_period(config.period.start, config.period.end, config.inversion)
-    names = inversion_file_names(config.output.formats, config.inversion.observations is None)
+    names = inversion_file_names(
+        config.output.formats,
+        config.inversion.observations is None,
+        cross_validation=config.inversion.cross_validation.enabled,
+    )
     inputs = [p for p in (config_path, prior_path) if p]
     with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:
         t0 = time.perf_counter()

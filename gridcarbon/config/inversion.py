@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "InversionConfig",
     "OSSEConfig",
+    "CrossValidationConfig",
     "StateConfig",
     "ErrorsConfig",
     "TransportConfig",
@@ -702,6 +703,21 @@ MOVED_KEYS: dict[str, str] = {
 }
 
 
+class CrossValidationConfig(_Section):
+    """Leave-stations-out cross-validation after the inversion
+    (:mod:`gridcarbon.inversion.cross_validation`; ``cross_validation.csv``)."""
+
+    enabled: bool = Field(
+        False,
+        description="withhold about `fraction` of the stations at a time, invert the rest and "
+        "score the prediction of the withheld observations (costs ceil(1/fraction) more solves)",
+    )
+    fraction: float = Field(
+        0.1, gt=0, le=0.5, description="share of the stations withheld in each fold"
+    )
+    seed: int = Field(0, description="seed of the split of the stations into folds")
+
+
 class InversionConfig(_Section):
     """Settings of the inversion stage; every field has a documented default."""
 
@@ -751,6 +767,10 @@ class InversionConfig(_Section):
     )
     solver: SolverConfig = Field(default_factory=SolverConfig, description="the solver")
     osse: OSSEConfig = Field(default_factory=OSSEConfig)
+    cross_validation: CrossValidationConfig = Field(
+        default_factory=CrossValidationConfig,
+        description="leave-stations-out cross-validation (off by default)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from gridcarbon.inversion.solvers import (
     CorrelatedErrors,
     PosteriorCovariance,
     Problem,
+    Solution,
     solve_dense,
     solve_lanczos_cg,
     solve_lanczos_cg_obs,
@@ -29,7 +30,7 @@ from gridcarbon.inversion.solvers import (
 from gridcarbon.inversion.state import PriorCovariance, StateLayout
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["AssimilationResult", "assimilate", "observation_kinds", "SERIES_COLUMNS"]
+__all__ = ["AssimilationResult", "assimilate", "observation_kinds", "solve", "SERIES_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,25 @@ def _stack(
     return table, sp.vstack(blocks, format="csr"), np.concatenate(variances), R
 
 
+def solve(prob: Problem, solver: SolverConfig, *, seed: int) -> Solution:
+    """Solve ``prob`` with the method of ``solver`` (``auto``: dense up to
+    ``solver.dense_max_state`` unknowns, else Lanczos–CG in observation space); ``seed`` seeds
+    the Lanczos start vectors."""
+    method = solver.method
+    if method == "auto":
+        method = "dense" if prob.J.shape[1] <= solver.dense_max_state else "cg"
+    if method == "dense":
+        return solve_dense(prob)
+    lanczos = solve_lanczos_cg if method == "cg-state" else solve_lanczos_cg_obs
+    return lanczos(
+        prob,
+        tol=solver.cg_tol,
+        max_vectors=solver.lanczos_max_vectors,
+        min_vectors=solver.lanczos_min_vectors,
+        seed=seed,
+    )
+
+
 def assimilate(
     system: ObservationSystem,
     observations: ObservationSet | ObservationType | Sequence[ObservationType] | pd.DataFrame,
@@ -227,28 +247,7 @@ def assimilate(
     y = meta["observed"].to_numpy(float)
     yb = meta["prior"].to_numpy(float)
     d = y - yb
-    prob = Problem(Jo, d, r_var, B, R)
-    method = cfg.solver.method
-    if method == "auto":
-        method = "dense" if L.n <= cfg.solver.dense_max_state else "cg"
-    if method == "dense":
-        sol = solve_dense(prob)
-    elif method == "cg-state":
-        sol = solve_lanczos_cg(
-            prob,
-            tol=cfg.solver.cg_tol,
-            max_vectors=cfg.solver.lanczos_max_vectors,
-            min_vectors=cfg.solver.lanczos_min_vectors,
-            seed=cfg.seed,
-        )
-    else:
-        sol = solve_lanczos_cg_obs(
-            prob,
-            tol=cfg.solver.cg_tol,
-            max_vectors=cfg.solver.lanczos_max_vectors,
-            min_vectors=cfg.solver.lanczos_min_vectors,
-            seed=cfg.seed,
-        )
+    sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
     xb = L.xb()
     xa = xb + sol.x_inc
     m = d.size

@@ -160,11 +160,13 @@ def inversion_file_names(
     formats: Iterable[str] = ("netcdf",),
     synthetic_observations: bool = True,
     columns: bool = False,
+    cross_validation: bool = False,
 ) -> list[str]:
     """The files of :func:`inversion_documents`: ``posterior.nc`` (and ``posterior.zarr`` when
     ``formats`` has ``zarr``), the station tables, the extras, the metrics, with
     ``synthetic_observations`` ``observations.csv`` and with ``columns`` (satellite columns
-    among the observations) ``column_observations.csv`` and ``overpass_stats.csv``."""
+    among the observations) ``column_observations.csv`` and ``overpass_stats.csv``, with
+    ``cross_validation`` ``cross_validation.csv``."""
     roles = ["posterior_netcdf"]
     if "zarr" in formats:
         roles.append("posterior_zarr")
@@ -173,6 +175,8 @@ def inversion_file_names(
         roles.append("observations")
     if columns:
         roles += ["column_observations", "overpass_stats"]
+    if cross_validation:
+        roles.append("cross_validation")
     roles += ["inversion_metrics_json", "inversion_metrics_csv"]
     return [run_file_name(r) for r in roles]
 
@@ -184,7 +188,8 @@ def inversion_documents(
     ``formats`` has ``zarr``), ``station_stats.csv``, ``station_series.csv``,
     ``inversion_extras.csv``, ``observations.csv`` (only when the inverted observations were
     synthetic), ``column_observations.csv`` and ``overpass_stats.csv`` (only with satellite
-    columns), ``inversion_metrics.json`` and ``.csv``.  With synthetic inputs every table gets
+    columns), ``cross_validation.csv`` (only when asked for), ``inversion_metrics.json`` and
+    ``.csv``.  With synthetic inputs every table gets
     a ``synthetic`` column and the metrics a note saying so."""
     synthetic = bool(result.metrics.get("synthetic", False))
 
@@ -207,6 +212,8 @@ def inversion_documents(
         docs[run_file_name("column_observations")] = table(result.column_observations)
     if result.overpass_stats is not None:
         docs[run_file_name("overpass_stats")] = table(result.overpass_stats)
+    if result.cross_validation is not None:
+        docs[run_file_name("cross_validation")] = table(result.cross_validation)
     metrics = dict(result.metrics)
     metrics["note"] = SYNTHETIC_NOTE if synthetic else ""
     layout = getattr(result.details, "layout", None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 
 import pandas as pd
@@ -22,6 +23,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import InversionResult, ObservationSet, Scenario
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
+from gridcarbon.inversion.cross_validation import cross_validate
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.observations import normalise_observations, validate_stations
 from gridcarbon.inversion.osse import score_against_truth, synthetic_observation_set
@@ -144,6 +146,26 @@ def run_inversion(
     columns = column_fit(res, observations.kinds)
     if columns is not None:
         res.metrics["columns"] = columns[2]
+    validation = None
+    if config.cross_validation.enabled:
+        cv = config.cross_validation
+        validation = cross_validate(
+            system, observations, fraction=cv.fraction, seed=cv.seed
+        ).summary
+        log.log(level, "cross-validated: %d folds of withheld stations", math.ceil(1 / cv.fraction))
+        res.metrics["cross_validation"] = {
+            "fraction": cv.fraction,
+            "seed": cv.seed,
+            **{
+                row.species: {
+                    "rmse_ratio": row.rmse_ratio,
+                    "prior_chi2": row.prior_chi2,
+                    "posterior_chi2": row.posterior_chi2,
+                    "n_observations": row.n_observations,
+                }
+                for row in validation[validation["station_class"] == "all"].itertuples()
+            },
+        }
     res.metrics["stage_seconds"] = time.perf_counter() - t0
     _label(res, synthetic_obs, synthetic_inputs)
     return InversionResult(
@@ -159,6 +181,7 @@ def run_inversion(
         observations=table,
         column_observations=None if columns is None else columns[0],
         overpass_stats=None if columns is None else columns[1],
+        cross_validation=validation,
     )
 
 
