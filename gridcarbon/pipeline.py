@@ -42,6 +42,7 @@ __all__ = [
     "run",
     "run_streamed",
     "dask_client",
+    "satellite_observation_kinds",
     "write_prior_months",
     "write_posterior_months",
     "month_blocks",
@@ -825,7 +826,10 @@ def inversion_inputs(
     does not depend on them), with the station table
     (``inversion.stations``) and the ERA5 meteorology (``inversion.meteorology``) of the
     configuration when given; the observations are those of ``inversion.observations`` read
-    and checked against its stations (with ``with_observations``), else None (synthetic).
+    and checked against its stations (with ``with_observations``), else None (synthetic);
+    with ``inversion.columns`` files, the observation set also (or only, without
+    ``columns.with_stations``) holds their satellite overpasses
+    (:func:`satellite_observation_kinds`).
     """
     from dataclasses import replace
 
@@ -870,7 +874,126 @@ def inversion_inputs(
             known_species=scenario.species,
         )
         observations = observation_set(table, scenario, ic, qa=table.attrs["observation_qa"])
+    if with_observations and ic.columns.active:
+        observations = _with_columns(ic, scenario, observations)
     return scenario, observations
+
+
+def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
+    """The station observations (``inversion.columns.with_stations``) and the satellite
+    columns of ``inversion.columns`` as one :class:`~gridcarbon.contracts.ObservationSet`."""
+    from gridcarbon.contracts import ObservationSet
+
+    columns = ic.columns
+    if columns.with_stations and stations is None:
+        raise ConfigError(
+            "inversion.columns: the columns would be inverted with SYNTHETIC station "
+            "observations of another truth (inversion.observations is not set); set "
+            "inversion.observations to your station file for a joint inversion, or "
+            "inversion.columns.with_stations: false to invert the columns alone"
+        )
+    kinds, info = satellite_observation_kinds(columns, scenario)
+    if not kinds:
+        raise ConfigError(
+            f"inversion.columns: none of the {info['n_files']} satellite files has a usable "
+            "pixel on the grid (see the log for each file's counts); nothing to assimilate"
+        )
+    qa = {"columns": info}
+    synthetic = info["n_synthetic_files"] > 0
+    if columns.with_stations:
+        kinds = [*stations.kinds, *kinds]
+        qa = {**stations.qa, **qa}
+        synthetic = synthetic or bool(stations.synthetic)
+    log.info(
+        "assimilating %d satellite overpasses (%d pixels)%s",
+        info["n_overpasses"],
+        info["n_pixels"],
+        " with the station observations" if columns.with_stations else " alone",
+    )
+    return ObservationSet(
+        kinds=tuple(kinds), stations=scenario.stations, synthetic=synthetic, qa=qa
+    )
+
+
+def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[Any], dict]:
+    """The overpasses of ``inversion.columns``' files as column observation types.
+
+    Every pattern is expanded (sorted; a pattern or file that matches nothing is refused);
+    each file is read on the scenario's grid (pixels wholly inside it, the products' quality
+    rules) and is one overpass.  A file without a usable pixel gives no observation type (the
+    reader logs why).
+
+    Parameters
+    ----------
+    columns : ColumnsConfig
+        ``inversion.columns``.
+    scenario : Scenario
+        Its grid, species and meteorology.
+
+    Returns
+    -------
+    list of ColumnObservations, dict
+        The observation types and counts (``n_files``, ``n_overpasses``, ``n_pixels``,
+        ``n_synthetic_files``, ``files``).
+    """
+    import glob
+
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
+    from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
+    from gridcarbon.species import CO2, NOX
+
+    settings = ColumnSettings(
+        superobservation_km=columns.superobservation_km,
+        min_upwind_fetch_km=columns.min_upwind_fetch_km,
+    )
+    held = {sp.name for sp in scenario.species}
+    products = (
+        ("tropomi_no2", columns.tropomi_no2, read_tropomi_no2, NOX, "vertical_column", None),
+        (
+            "oco_lite",
+            columns.oco_lite,
+            read_oco_lite,
+            CO2,
+            "dry_air_mole_fraction",
+            columns.water_vapour_column_kg_m2,
+        ),
+    )
+    kinds: list[Any] = []
+    info = {"n_files": 0, "n_overpasses": 0, "n_pixels": 0, "n_synthetic_files": 0, "files": []}
+    for key, patterns, reader, species, quantity, water in products:
+        if patterns and species.name not in held:
+            raise ConfigError(
+                f"inversion.columns.{key} observes {species.name}, which this run's species "
+                f"{sorted(held)} do not include; add it to the species or drop the files"
+            )
+        for pattern in patterns:
+            paths = sorted(glob.glob(str(pattern))) if glob.has_magic(str(pattern)) else [pattern]
+            if not paths or not Path(paths[0]).exists():
+                raise ConfigError(
+                    f"inversion.columns.{key}: {str(pattern)!r} matches no file; give existing "
+                    "files or a glob pattern (*, ?) that matches them"
+                )
+            for path in paths:
+                read = reader(path, grid=scenario.grid)
+                info["n_files"] += 1
+                info["n_synthetic_files"] += int(read.synthetic)
+                n = int(read.value.size)
+                info["files"].append({"file": str(path), "n_pixels": n})
+                if n == 0:  # the reader has said why, in one log line
+                    continue
+                kinds.append(
+                    ColumnObservations(
+                        ColumnPixels.from_satellite(read, water),
+                        species,
+                        quantity,
+                        scenario.meteorology,
+                        settings,
+                        name=Path(path).name,
+                    )
+                )
+                info["n_overpasses"] += 1
+                info["n_pixels"] += n
+    return kinds, info
 
 
 def osse_column_simulator(

@@ -74,6 +74,7 @@ def invert_command(config_path, prior_path, out, overwrite):
     names = inversion_file_names(
         config.output.formats,
         config.inversion.observations is None,
+        columns=config.inversion.columns.active,
         cross_validation=config.inversion.cross_validation.enabled,
     )
     inputs = [p for p in (config_path, prior_path) if p]

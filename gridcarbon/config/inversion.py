@@ -26,6 +26,7 @@ __all__ = [
     "InversionConfig",
     "OSSEConfig",
     "CrossValidationConfig",
+    "ColumnsConfig",
     "StateConfig",
     "ErrorsConfig",
     "TransportConfig",
@@ -703,6 +704,58 @@ MOVED_KEYS: dict[str, str] = {
 }
 
 
+class ColumnsConfig(_Section):
+    """Satellite Level-2 files assimilated with (or instead of) the station observations
+    (``docs/satellites.md``).  A file is one overpass; a pattern (``*``, ``?``) is expanded."""
+
+    tropomi_no2: list[Path] = Field(
+        default_factory=list,
+        description="TROPOMI/S5P L2 NO2 files (or glob patterns): tropospheric NO2 columns of "
+        "the NOx emissions, qa_value > 0.75",
+    )
+    oco_lite: list[Path] = Field(
+        default_factory=list,
+        description="OCO-2/OCO-3 Lite (or CO2M-like) XCO2 files (or glob patterns): dry-air "
+        "mole fractions of CO2, xco2_quality_flag = 0; needs water_vapour_column_kg_m2",
+    )
+    water_vapour_column_kg_m2: float | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="total column water vapour at the soundings (kg m-2, e.g. the period's "
+        "mean ERA5 tcwv over the region) for the dry-air column of XCO2",
+    )
+    with_stations: bool = Field(
+        True,
+        description="assimilate the columns with the station observations of "
+        "inversion.observations (joint); false: the columns alone",
+    )
+    superobservation_km: float = Field(
+        9.0, gt=0, description="edge of the squares the pixels of an overpass are averaged into"
+    )
+    min_upwind_fetch_km: float | None = Field(
+        None,
+        ge=0,
+        description="pixels closer than this to the grid's upwind edge are not used; None = the "
+        "column operator's truncation (150 km)",
+    )
+
+    @property
+    def active(self) -> bool:
+        """Whether any file is configured."""
+        return bool(self.tropomi_no2 or self.oco_lite)
+
+    @model_validator(mode="after")
+    def _water(self) -> ColumnsConfig:
+        if self.oco_lite and self.water_vapour_column_kg_m2 is None:
+            raise ValueError(
+                "columns.oco_lite needs columns.water_vapour_column_kg_m2 (kg m-2, e.g. the "
+                "ERA5 tcwv at the soundings, about 5-60 over eastern China) for the dry-air "
+                "column of XCO2"
+            )
+        return self
+
+
 class CrossValidationConfig(_Section):
     """Leave-stations-out cross-validation after the inversion
     (:mod:`gridcarbon.inversion.cross_validation`; ``cross_validation.csv``)."""
@@ -767,6 +820,10 @@ class InversionConfig(_Section):
     )
     solver: SolverConfig = Field(default_factory=SolverConfig, description="the solver")
     osse: OSSEConfig = Field(default_factory=OSSEConfig)
+    columns: ColumnsConfig = Field(
+        default_factory=ColumnsConfig,
+        description="satellite column files to assimilate (none by default)",
+    )
     cross_validation: CrossValidationConfig = Field(
         default_factory=CrossValidationConfig,
         description="leave-stations-out cross-validation (off by default)",

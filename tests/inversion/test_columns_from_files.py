@@ -133,3 +133,116 @@ def _check_column_outputs(out, result, scenario, product):
     again = read_map_inputs(out, scenario.boundaries)
     assert again.column_observations is not None and len(again.column_observations) == len(superobs)
     assert json.dumps(COLUMN_LAYER_NAMES["residual"]) in map_html(make_map(again))
+
+
+# -- the same file through the configuration (inversion.columns) -----------------------------
+
+
+def _columns_config(tmp_path, **columns):
+    from gridcarbon.config import RunConfig
+
+    return RunConfig.validate_dict(
+        {
+            "period": {"start": str(DAY.date()), "end": str(DAY.date())},
+            "inversion": {"columns": columns},
+        }
+    )
+
+
+def test_configured_column_files_become_one_observation_type_per_overpass(
+    tmp_path, scenario, columns
+):
+    import shutil
+
+    from gridcarbon.pipeline import satellite_observation_kinds
+
+    (tmp_path / "s5p").mkdir()
+    path = shutil.copy(columns.metadata["file"], tmp_path / "s5p" / NAME)
+    pattern = str(tmp_path / "s5p" / "S5P_*_L2__NO2____*.nc")
+    config = _columns_config(tmp_path, tropomi_no2=[pattern], min_upwind_fetch_km=0.0)
+    kinds, info = satellite_observation_kinds(config.inversion.columns, scenario)
+    assert [k.name for k in kinds] == [NAME]
+    assert info["n_files"] == 1 and info["n_synthetic_files"] == 1
+    assert info["n_pixels"] == columns.value.size
+    direct = ColumnObservations(
+        ColumnPixels.from_satellite(columns),
+        NOX,
+        "vertical_column",
+        scenario.meteorology,
+        ColumnSettings(min_upwind_fetch_km=0.0),
+    )
+    np.testing.assert_array_equal(kinds[0].pixels.value, direct.pixels.value)
+    assert info["files"] == [{"file": str(path), "n_pixels": columns.value.size}]
+
+
+def test_configured_columns_are_refused_with_the_fix(tmp_path, scenario):
+    from gridcarbon.errors import ConfigError
+    from gridcarbon.pipeline import _with_columns, satellite_observation_kinds
+
+    config = _columns_config(tmp_path, tropomi_no2=[str(tmp_path / "nothing_*.nc")])
+    with pytest.raises(ConfigError, match="matches no file"):
+        satellite_observation_kinds(config.inversion.columns, scenario)
+    with pytest.raises(ConfigError, match="water_vapour_column_kg_m2"):
+        _columns_config(tmp_path, oco_lite=["x.nc4"])
+    # joint with synthetic stations of another truth: refused, naming both ways out
+    config = _columns_config(tmp_path, tropomi_no2=["x.nc"])
+    with pytest.raises(ConfigError, match="with_stations: false"):
+        _with_columns(config.inversion, scenario, None)
+
+
+@pytest.mark.slow
+def test_a_column_only_run_from_the_configuration(tmp_path, scenario, columns):
+    import json
+
+    import gridcarbon
+
+    config = _columns_config(
+        tmp_path,
+        tropomi_no2=[columns.metadata["file"]],
+        with_stations=False,
+        min_upwind_fetch_km=0.0,
+    )
+    gridcarbon.run(config, out_dir=tmp_path / "out", scenario=scenario)
+    metrics = json.loads((tmp_path / "out" / "inversion_metrics.json").read_text())
+    assert metrics["n_observations_by_type"] == {NAME: metrics["n_observations"]}
+    assert metrics["synthetic_observations"] is True  # the file says it is a simulation
+    assert metrics["columns"]["n_overpasses"] == 1
+    stats = pd.read_csv(tmp_path / "out" / "overpass_stats.csv")
+    assert list(stats["overpass"]) == [NAME]
+    assert (tmp_path / "out" / "column_observations.csv").exists()
+
+
+def test_configured_xco2_files_are_co2_dry_air_mole_fractions(tmp_path, scenario):
+    """An OCO Lite layout file (the CO2M-like simulation) through inversion.columns.oco_lite:
+    a CO2 observation type of dry-air mole fractions with the configured water vapour; a file
+    whose soundings are all cloudy gives no observation type."""
+    from gridcarbon.pipeline import satellite_observation_kinds
+    from gridcarbon.species import CO2
+
+    paths = []
+    for day in ("2023-01-07", "2023-01-14"):  # 726 usable soundings; all flagged cloudy
+        day = pd.Timestamp(day)
+        met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
+        paths.append(
+            ss.write_synthetic_oco_lite(
+                tmp_path / f"co2m_like_LtCO2_{day:%y%m%d}.nc4",
+                grid=scenario.grid,
+                fluxes=ss.truth_fluxes(scenario, day),
+                met=met,
+                date=day,
+            )
+        )
+    config = _columns_config(
+        tmp_path,
+        oco_lite=[str(tmp_path / "co2m_like_LtCO2_*.nc4")],
+        water_vapour_column_kg_m2=10.0,
+        min_upwind_fetch_km=0.0,
+    )
+    kinds, info = satellite_observation_kinds(config.inversion.columns, scenario)
+    assert info["n_files"] == 2 and info["n_overpasses"] == 1
+    assert [f["file"] for f in info["files"]] == [str(p) for p in paths]
+    (kind,) = kinds
+    assert kind.name == paths[0].name and kind.species is CO2
+    assert kind.quantity == "dry_air_mole_fraction"
+    np.testing.assert_array_equal(kind.pixels.water_vapour_column, 10.0)
+    assert 400 < np.median(kind.pixels.value) < 430  # ppm
