@@ -16,7 +16,10 @@ simulated TROPOMI NO2 overpass a day made from its own truth (written in the S5P
 back; ``gridcarbon.pipeline.osse_column_simulator``) and is inverted three times on the same
 truth — surface only, column only, joint.  The summary then prints the three side by side, the
 satellite targets of issue 14 (``osse_scores.satellite_target_rows``) and the usable overpasses
-per city and month.
+per city and month.  ``--satellite co2m_xco2`` adds a simulated CO2M-like XCO2 imager swath every
+``osse.satellite_imager_every_days`` (OCO Lite layout) instead, ``tropomi_no2+co2m_xco2`` both;
+with the imager the city targets of the imager (``osse_scores.imager_target_rows``) are judged
+too.
 
 Usage::
 
@@ -284,7 +287,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             if "observations" in full:
                 reactive = _run_config(month, args.set).inversion.chemistry.reactive_species
                 results[name]["satellite"] = satellite_summary(
-                    full, args.focus_species, reactive, recs
+                    full, args.focus_species, reactive, recs, "co2m_xco2" in args.satellite
                 )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "osse_intervals.json.tmp"
@@ -307,11 +310,15 @@ _SIDE_BY_SIDE = (
 )
 
 
-def satellite_summary(table: pd.DataFrame, focus: str, reactive: str, recs: list[dict]) -> dict:
-    """Print surface only, column only and joint side by side, the satellite targets and the
-    usable overpasses per city and month; return them."""
+def satellite_summary(
+    table: pd.DataFrame, focus: str, reactive: str, recs: list[dict], with_imager: bool = False
+) -> dict:
+    """Print surface only, column only and joint side by side, the satellite targets (with
+    ``with_imager`` also the imager's city targets) and the usable overpasses per city and
+    month; return them."""
     from gridcarbon.inversion.osse_scores import (
         OBSERVATION_SETS,
+        imager_target_rows,
         interval_summary,
         satellite_target_rows,
     )
@@ -353,6 +360,15 @@ def satellite_summary(table: pd.DataFrame, focus: str, reactive: str, recs: list
             f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
             f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
         )
+    imager = imager_target_rows(table, focus) if with_imager else pd.DataFrame()
+    if len(imager):
+        print("-- CO2M-like imager targets (joint; city totals, paired replicates)")
+        for r in imager.itertuples():
+            mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
+            print(
+                f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
+                f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
+            )
     timing = [r.get("timings", {}) for r in recs]
     cols = [t.get("column_simulation_seconds", np.nan) for t in timing]
     solve = [t.get("solve_seconds", np.nan) for t in timing]
@@ -364,6 +380,7 @@ def satellite_summary(table: pd.DataFrame, focus: str, reactive: str, recs: list
         "side_by_side": by,
         "overpasses": counts,
         "targets": verdicts.to_dict(orient="records"),
+        "imager_targets": imager.to_dict(orient="records"),
     }
 
 
@@ -387,7 +404,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--satellite",
-        choices=["none", "tropomi_no2"],
+        choices=["none", "tropomi_no2", "co2m_xco2", "tropomi_no2+co2m_xco2"],
         default="none",
         help="satellite columns in the OSSE (osse.satellite): three inversions per replicate",
     )

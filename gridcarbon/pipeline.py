@@ -996,6 +996,11 @@ def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[
     return kinds, info
 
 
+#: The simulated imager's random stream (swath, clouds, noise) is the replicate's seed plus
+#: this, apart from the TROPOMI files' (the replicate's seed; replicate seeds are consecutive).
+_IMAGER_SEED_OFFSET = 1_000_003
+
+
 def osse_column_simulator(
     scenario: Scenario, config: Any, work_dir: str | Path | None = None
 ) -> Callable[[Any, Any, int], Any]:
@@ -1003,7 +1008,7 @@ def osse_column_simulator(
     (``inversion.osse.satellite``; :func:`gridcarbon.inversion.osse.run_osse`'s
     ``column_simulator``).  SYNTHETIC.
 
-    For ``tropomi_no2``: one TROPOMI NO2 overpass a day of the period (13:30 local solar time),
+    ``tropomi_no2``: one TROPOMI NO2 overpass a day of the period (13:30 local solar time),
     simulated by :func:`gridcarbon.scenario.satellite_synthetic.write_synthetic_tropomi_no2`
     from the replicate's truth emissions at the overpass hour (area sources and the point
     sources in each cell, kg h-1), with the writer's own transport, vertical profile and NO2/NOx
@@ -1014,6 +1019,16 @@ def osse_column_simulator(
     in the S5P L2 layout to a temporary folder (in ``work_dir`` when given), read back by
     :func:`gridcarbon.io.satellite.read_tropomi_no2` on the system's grid and turned into one
     :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass.
+
+    ``co2m_xco2``: a CO2M-like XCO2 imager swath (11:30 local solar time) every
+    ``osse.satellite_imager_every_days`` from the period's first overpass, simulated by
+    :func:`~gridcarbon.scenario.satellite_synthetic.write_synthetic_oco_lite` from the truth's
+    CO2 at the overpass hour with the writer's own physics (its vertical profile and kernel,
+    its XCO2 bias of 0.5 ppm + 0.5 ppm per 100 km, 0.7 ppm noise, clouds: usable below a cloud
+    fraction of 0.01), written in the OCO Lite layout, read back by
+    :func:`~gridcarbon.io.satellite.read_oco_lite` and turned into one observation type of CO2
+    dry-air mole fractions per overpass.  The writer takes the whole column as dry air, so the
+    operator's dry-air column is given no water vapour.  ``tropomi_no2+co2m_xco2``: both.
 
     Parameters
     ----------
@@ -1035,15 +1050,14 @@ def osse_column_simulator(
 
     from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
     from gridcarbon.inversion.osse import ColumnSimulation
-    from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import CO2, NOX
 
     o = config.osse
-    if o.satellite != "tropomi_no2":
-        raise ConfigError(
-            f"osse.satellite = {o.satellite!r}: only 'tropomi_no2' makes OSSE columns"
-        )
+    products = set(o.satellite.split("+")) - {"none"}
+    if not products:
+        raise ConfigError("osse.satellite = 'none': no OSSE columns to make")
     settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
@@ -1056,51 +1070,81 @@ def osse_column_simulator(
         return total
 
     def simulate(system: Any, truth: Any, seed: int) -> Any:
-        if NOX.name not in system.species:
-            raise ConfigError(
-                f"osse.satellite = {o.satellite!r} observes {NOX.name}, which the inversion's "
-                f"state {system.species} does not hold"
-            )
+        for product, species in (("tropomi_no2", NOX), ("co2m_xco2", CO2)):
+            if product in products and species.name not in system.species:
+                raise ConfigError(
+                    f"osse.satellite = {o.satellite!r} observes {species.name}, which the "
+                    f"inversion's state {system.species} does not hold"
+                )
         rng = np.random.default_rng([seed, 14])
         low, high = np.log(o.satellite_lifetime_factor_range)
         factor = float(np.exp(rng.uniform(low, high)))
         times = pd.DatetimeIndex(system.times)
         kinds, n_files, n_pixels = [], 0, 0
+
+        def hour_of(when: pd.Timestamp) -> int | None:
+            hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
+            return hour if 0 <= hour < len(times) else None
+
+        def fluxes_at(when: pd.Timestamp) -> Any:
+            hour = hour_of(when)
+            if hour is None:
+                return None
+            return ss.fluxes_from_emissions(
+                system.grid,
+                cell_emissions(system, truth, CO2.name, hour),
+                cell_emissions(system, truth, NOX.name, hour),
+            )
+
+        days = times.normalize().unique()
+        in_period = [
+            d for d in days if hour_of(ss.imager_overpass_time(system.grid, d)) is not None
+        ]
+        imager_days = set(in_period[:: o.satellite_imager_every_days])
         with tempfile.TemporaryDirectory(dir=work_dir) as folder:
-            for day in times.normalize().unique():
-                when = ss.tropomi_overpass_time(system.grid, day)
-                hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
-                if not 0 <= hour < len(times):
-                    continue
-                fluxes = ss.fluxes_from_emissions(
-                    system.grid,
-                    cell_emissions(system, truth, CO2.name, hour),
-                    cell_emissions(system, truth, NOX.name, hour),
-                )
+            for day in days:
                 met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
-                path = ss.write_synthetic_tropomi_no2(
-                    Path(folder) / ss.tropomi_file_name(day),
-                    grid=system.grid,
-                    fluxes=fluxes,
-                    met=met,
-                    date=day,
-                    seed=seed,
-                    amf_error_sigma=o.satellite_amf_error_sigma,
-                    lifetime_factor=factor,
-                    noise_scale=o.satellite_noise_scale,
-                )
-                n_files += 1
-                columns = read_tropomi_no2(path, grid=system.grid)
-                if columns.value.size:
-                    n_pixels += int(columns.value.size)
+                made = []
+                fluxes = fluxes_at(ss.tropomi_overpass_time(system.grid, day))
+                if "tropomi_no2" in products and fluxes is not None:
+                    path = ss.write_synthetic_tropomi_no2(
+                        Path(folder) / ss.tropomi_file_name(day),
+                        grid=system.grid,
+                        fluxes=fluxes,
+                        met=met,
+                        date=day,
+                        seed=seed,
+                        amf_error_sigma=o.satellite_amf_error_sigma,
+                        lifetime_factor=factor,
+                        noise_scale=o.satellite_noise_scale,
+                    )
+                    read = read_tropomi_no2(path, grid=system.grid)
+                    made.append((read, NOX, "vertical_column", None, f"s5p_{day:%Y%m%d}"))
+                if "co2m_xco2" in products and day in imager_days:
+                    fluxes = fluxes_at(ss.imager_overpass_time(system.grid, day))
+                    path = ss.write_synthetic_oco_lite(
+                        Path(folder) / f"co2m_like_LtCO2_{day:%y%m%d}.nc4",
+                        grid=system.grid,
+                        fluxes=fluxes,
+                        met=met,
+                        date=day,
+                        seed=seed + _IMAGER_SEED_OFFSET,
+                    )
+                    read = read_oco_lite(path, grid=system.grid)
+                    made.append((read, CO2, "dry_air_mole_fraction", 0.0, f"co2m_{day:%Y%m%d}"))
+                for read, species, quantity, water, name in made:
+                    n_files += 1
+                    if not read.value.size:
+                        continue
+                    n_pixels += int(read.value.size)
                     kinds.append(
                         ColumnObservations(
-                            ColumnPixels.from_satellite(columns),
-                            NOX,
-                            "vertical_column",
+                            ColumnPixels.from_satellite(read, water),
+                            species,
+                            quantity,
                             scenario.meteorology,
                             settings,
-                            name=f"s5p_{day:%Y%m%d}",
+                            name=name,
                         )
                     )
         info = {"satellite_lifetime_factor": factor, "n_files": n_files, "n_pixels": n_pixels}

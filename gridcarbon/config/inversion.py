@@ -236,13 +236,20 @@ class OSSEConfig(BaseModel):
         "log-uniform in this range, once per replicate (e.g. [0.5, 2.0], so that the truth "
         "does not share the operator's chemistry); None = the model's lifetime (the default)",
     )
-    satellite: Literal["none", "tropomi_no2"] = Field(
+    satellite: Literal["none", "tropomi_no2", "co2m_xco2", "tropomi_no2+co2m_xco2"] = Field(
         "none",
         description="satellite columns in the OSSE: 'none' (the default: station observations "
-        "only) or 'tropomi_no2' (one simulated TROPOMI NO2 overpass a day, made from the "
-        "replicate's own truth emissions with the synthetic retrieval's physics and errors, "
-        "written in the S5P L2 layout and read back; every replicate is then inverted three "
-        "times: surface only, column only and joint)",
+        "only), 'tropomi_no2' (one simulated TROPOMI NO2 overpass a day), 'co2m_xco2' (a "
+        "simulated CO2M-like XCO2 imager swath every satellite_imager_every_days, OCO Lite "
+        "layout) or both; made from the replicate's own truth emissions with the synthetic "
+        "retrieval's physics and errors, written in the product's layout and read back; every "
+        "replicate is then inverted three times: surface only, column only and joint",
+    )
+    satellite_imager_every_days: int = Field(
+        3,
+        ge=1,
+        description="days between the simulated CO2M-like imager overpasses (the first on the "
+        "period's first overpass)",
     )
     satellite_lifetime_factor_range: tuple[float, float] = Field(
         (0.5, 1.5),

@@ -48,6 +48,7 @@ __all__ = [
     "OBSERVATION_SETS",
     "JOINT_NO_WORSE",
     "satellite_target_rows",
+    "imager_target_rows",
 ]
 
 #: Cells (and blocks) whose posterior σ of the period total is at least this much below the
@@ -625,4 +626,88 @@ def satellite_target_rows(
             np.inf,
             (fewest, fewest, float(counts.max())),
         )
+    return pd.DataFrame(rows)
+
+
+def imager_target_rows(
+    table: pd.DataFrame,
+    focus_species: str,
+    *,
+    seed: int = 12345,
+    n_resamples: int = 9999,
+) -> pd.DataFrame:
+    """The city targets of the CO2M-like imager with the surface network (issue 14: "plus the
+    CO2M-like imager"), per city, on the joint inversion's city totals of ``focus_species``:
+
+    * mean bias ``|mean e_joint| ≤ 3 %``;
+    * RMS error ≤ 0.6 × surface only (paired replicates, as :func:`satellite_target_rows`);
+    * within 10 % of the truth in ≥ 90 % of the replicates, the Wilson lower bound ≥ 0.8;
+    * calibration ``RMS(error / σ)`` in [0.7, 1.4] (``city_<code>_post_z``).
+
+    Intervals: percentile bootstrap over replicates (fixed ``seed``); the share within 10 %
+    carries its Wilson interval.  Pass rule as :func:`judge_targets`'s.
+    """
+    boot = {"seed": seed, "n_resamples": n_resamples}
+    rows: list[dict] = []
+
+    def add(name, place, score, low, high, est, extra_ok=True):
+        e, lo, hi = (float(v) for v in est)
+        ok = None
+        if np.isfinite(e):
+            ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
+        rows.append(_target_row(name, place, score, low, high, e, lo, hi, ok))
+
+    d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
+    f = d[d["species"] == focus_species]
+    codes = sorted(
+        c[len("city_") : -len("_post_err")] for c in f.columns if c.endswith("_post_err")
+    )
+    for code in codes:
+        p = _paired(d, f"city_{code}_post_err", focus_species)
+        if not {"surface", "joint"} <= set(p.columns):
+            continue
+        joint = p["joint"].to_numpy(float)
+        add(
+            f"city {focus_species} |bias| ≤ 3 % (joint)",
+            code,
+            "city_bias_joint",
+            -0.03,
+            0.03,
+            scores.percentile_bootstrap(joint, **boot),
+        )
+        add(
+            f"city {focus_species} RMS error ≤ 0.6 × surface only",
+            code,
+            "city_rms_error_joint_over_surface",
+            -np.inf,
+            0.6,
+            scores.percentile_bootstrap(
+                p[["surface", "joint"]].to_numpy(float),
+                lambda b: np.sqrt((b[..., 1] ** 2).mean(axis=1) / (b[..., 0] ** 2).mean(axis=1)),
+                **boot,
+            ),
+        )
+        ok = np.isfinite(joint)
+        w = scores.wilson_interval(int(np.count_nonzero(np.abs(joint[ok]) <= 0.10)), int(ok.sum()))
+        add(
+            f"city {focus_species} within 10 % in ≥ 90 % of replicates, Wilson lower ≥ 0.8",
+            code,
+            "city_within_10pct_joint",
+            0.90,
+            1.0,
+            w,
+            extra_ok=bool(w[1] >= 0.8),
+        )
+        z = _paired(d, f"city_{code}_post_z", focus_species)
+        if "joint" in z:
+            add(
+                f"city {focus_species} RMS(error / σ) in [0.7, 1.4] (joint)",
+                code,
+                "city_calibration_rms_joint",
+                0.7,
+                1.4,
+                scores.percentile_bootstrap(
+                    z["joint"].to_numpy(float), lambda b: np.sqrt((b**2).mean(axis=1)), **boot
+                ),
+            )
     return pd.DataFrame(rows)

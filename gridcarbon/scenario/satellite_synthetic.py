@@ -88,6 +88,7 @@ __all__ = [
     "truth_fluxes",
     "fluxes_from_emissions",
     "tropomi_overpass_time",
+    "imager_overpass_time",
     "write_synthetic_tropomi_no2",
     "write_synthetic_oco_lite",
     "write_synthetic_satellite_files",
@@ -357,6 +358,13 @@ def tropomi_overpass_time(grid: GridSpec, date: str | pd.Timestamp) -> pd.Timest
     grid's centre (the time :func:`write_synthetic_tropomi_no2` uses)."""
     _, lon0, _ = _local_frame(grid)
     return _overpass_utc(pd.Timestamp(date), 13.5, lon0)
+
+
+def imager_overpass_time(grid: GridSpec, date: str | pd.Timestamp) -> pd.Timestamp:
+    """UTC time of the simulated CO2M-like imager overpass of ``date``: 11:30 local solar time
+    at the grid's centre (the time :func:`write_synthetic_oco_lite` uses)."""
+    _, lon0, _ = _local_frame(grid)
+    return _overpass_utc(pd.Timestamp(date), 11.5, lon0)
 
 
 def _overpass_met(met, grid: GridSpec, when: pd.Timestamp) -> tuple[float, float, float, float]:

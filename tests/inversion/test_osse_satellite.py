@@ -185,3 +185,107 @@ def test_satellite_targets_on_paired_replicates():
     assert far.estimate == pytest.approx(np.mean([0.8, 0.7 / 0.9])) and far.passes
     count = by[("usable_overpasses", "A")]
     assert count.estimate == 3 and count.passes
+
+
+def test_the_imager_columns_are_simulated_from_the_replicates_co2(setup, monkeypatch):
+    """osse.satellite 'tropomi_no2+co2m_xco2': besides the NO2 files, a CO2M-like imager file
+    every satellite_imager_every_days from the replicate's own CO2 at the imager's hour
+    (11:30 local solar time), on its own random stream, read back as CO2 dry-air mole
+    fractions; the TROPOMI files are those of 'tropomi_no2' alone."""
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    both = ic.model_copy(
+        update={
+            "osse": ic.osse.model_copy(
+                update={"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
+            )
+        }
+    )
+    calls = []
+    writer = ss.write_synthetic_oco_lite
+
+    def spy(path, **kw):
+        calls.append(kw)
+        return writer(path, **kw)
+
+    monkeypatch.setattr(ss, "write_synthetic_oco_lite", spy)
+    sim = osse_column_simulator(scenario, both)(system, truth, 5)
+    assert [pd.Timestamp(c["date"]) for c in calls] == list(pd.date_range(*PERIOD.values()))
+    times = pd.DatetimeIndex(system.times)
+    for c in calls:
+        when = ss.imager_overpass_time(system.grid, c["date"])
+        assert when.hour != ss.tropomi_overpass_time(system.grid, c["date"]).hour
+        hour = int((when.floor("h") - times[0]) / pd.Timedelta(hours=1))
+        np.testing.assert_allclose(c["fluxes"].co2, _truth_at(system, truth, CO2.name, hour) / 3600)
+        assert c["seed"] != 5  # not the TROPOMI files' stream
+    xco2 = [k for k in sim.kinds if k.quantity == "dry_air_mole_fraction"]
+    assert xco2 and all(k.species is CO2 for k in xco2)  # seed 5: a usable swath on 4 June
+    assert sim.info["n_files"] == 4
+    no2 = [k for k in sim.kinds if k.quantity == "vertical_column"]
+    alone = osse_column_simulator(scenario, ic)(system, truth, 5)
+    assert [k.name for k in no2] == [k.name for k in alone.kinds]
+    for a, b in zip(no2, alone.kinds, strict=True):
+        np.testing.assert_array_equal(a.pixels.value, b.pixels.value)
+    # every third day: only the period's first day
+    third = both.model_copy(
+        update={"osse": both.osse.model_copy(update={"satellite_imager_every_days": 3})}
+    )
+    calls.clear()
+    osse_column_simulator(scenario, third)(system, truth, 5)
+    assert [pd.Timestamp(c["date"]) for c in calls] == [pd.Timestamp(PERIOD["start"])]
+
+
+def test_imager_targets_on_paired_replicates():
+    from gridcarbon.inversion.osse_scores import imager_target_rows
+
+    rows = []
+    errors = [(0.10, 0.02, 1.0), (-0.10, -0.02, -1.0), (0.12, 0.05, 0.8), (-0.08, 0.01, 0.5)]
+    for rep, (es, ej, z) in enumerate(errors):
+        for obs, e in (("surface", es), ("joint", ej)):
+            rows.append(
+                {
+                    "replicate": rep,
+                    "label": "default",
+                    "observations": obs,
+                    "species": CO2.name,
+                    "city_A_post_err": e,
+                    "city_A_post_z": z if obs == "joint" else 3.0,
+                }
+            )
+    v = imager_target_rows(pd.DataFrame(rows), CO2.name, n_resamples=99)
+    by = {r.score: r for r in v.itertuples()}
+    assert by["city_bias_joint"].estimate == pytest.approx(0.015) and by["city_bias_joint"].passes
+    rms = np.sqrt(
+        np.mean(np.square([0.02, 0.02, 0.05, 0.01])) / np.mean(np.square([0.1, 0.1, 0.12, 0.08]))
+    )
+    assert by["city_rms_error_joint_over_surface"].estimate == pytest.approx(rms)
+    assert by["city_rms_error_joint_over_surface"].passes
+    within = by["city_within_10pct_joint"]
+    assert within.estimate == 1.0 and not within.passes  # 4 of 4, but Wilson lower 0.51 < 0.8
+    calib = by["city_calibration_rms_joint"]
+    assert calib.estimate == pytest.approx(np.sqrt(np.mean(np.square([1.0, 1.0, 0.8, 0.5]))))
+    assert calib.passes
+
+
+@pytest.mark.slow
+def test_an_osse_with_the_imager_assimilates_xco2(setup):
+    prior, scenario, system, ic = setup
+    imager = ic.model_copy(
+        update={
+            "osse": ic.osse.model_copy(
+                update={"satellite": "co2m_xco2", "satellite_imager_every_days": 1}
+            )
+        }
+    )
+    sim = osse_column_simulator(scenario, imager)
+    res = run_osse(
+        prior, scenario, imager, replicates=1, seed=5, system=system, column_simulator=sim
+    )
+    d = res.table[res.table["label"] == "default"].set_index(["observations", "species"])
+    # n_obs: all the observations of the inversion (the same on every species' row)
+    assert d.loc[("column", CO2.name), "n_obs"] > 0  # the XCO2 superobservations
+    assert d.loc[("joint", CO2.name), "n_obs"] == (
+        d.loc[("surface", CO2.name), "n_obs"] + d.loc[("column", CO2.name), "n_obs"]
+    )
+    assert (d.loc["joint", "n_overpasses_used"] >= 1).all()
+    assert res.summary["satellite"] == "co2m_xco2"
