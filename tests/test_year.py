@@ -491,6 +491,53 @@ def test_prior_months_as_tasks_on_two_workers_equal_the_single_process_store(
     assert a.attrs == b.attrs
 
 
+def test_a_worker_killed_during_its_month_is_replaced_and_the_store_is_the_same(
+    tmp_path, scenario, uninterrupted, monkeypatch
+):
+    """A worker process killed (SIGKILL) while it computes a month: the scheduler gives the
+    month to a worker again, the marker is written only after the month's data, and the store
+    equals the uninterrupted single-process one."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from gridcarbon.pipeline import dask_client
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    out = tmp_path / "out"
+    errors: list[BaseException] = []
+    with dask_client(workers=2) as client:
+        pids = client.run(os.getpid)
+
+        def run() -> None:
+            try:
+                run_streamed(
+                    _config(), out, stages=(), resume=True, scenario=scenario, client=client
+                )
+            except BaseException as error:  # reported by the assertion below
+                errors.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and thread.is_alive() and time.monotonic() < deadline:
+            for address, keys in client.processing().items():
+                if any("_prior_month_task" in str(k) for k in keys):
+                    os.kill(pids[address], signal.SIGKILL)
+                    killed = address
+                    break
+            time.sleep(0.02)
+        thread.join(600)
+    assert killed is not None, "no month was seen running on a worker"
+    assert not errors, errors
+    assert sorted(p.name for p in (out / "_markers").iterdir()) == ["2023-01.json", "2023-02.json"]
+    a, b = _store(out), _store(uninterrupted)
+    np.testing.assert_array_equal(a["CO2"].values, b["CO2"].values)
+    xr.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_a_dask_client_is_one_of_workers_or_a_scheduler():
     from gridcarbon.pipeline import dask_client
 
