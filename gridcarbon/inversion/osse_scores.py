@@ -12,7 +12,10 @@ Per replicate and species (everything SYNTHETIC):
   the constrained cells (uncertainty reduction of the period total ≥ 20 %), on the 9 km state
   blocks (all, and those constrained), on the counties and on the city totals (counties and
   cities with their point sources);
-* the city totals' error over their posterior σ (``city_<code>_post_z``);
+* the city totals' error over their posterior σ (``city_<code>_post_z``), the correlation of
+  the posterior errors of each pair of cities (``city_error_correlation_<a>_<b>``) and of each
+  big point source's factor with the area emissions of its host state block (median and
+  minimum, ``big_point_host_block_correlation_*``);
 * the **innovation χ²** ``mean d²/(HBHᵀ + R)`` of the species' observations, per station class
   and of each class over all species (the default B only), and with ``errors.
   point_dominated_pairs: elevated_plume`` of the readmitted observations (those with a
@@ -34,7 +37,12 @@ import scipy.sparse as sp
 
 from gridcarbon.inversion import scores
 from gridcarbon.inversion.observations import station_species
-from gridcarbon.inversion.posterior import cell_period_stats, unit_period_stats
+from gridcarbon.inversion.posterior import (
+    big_point_host_correlation,
+    cell_period_stats,
+    city_error_correlation,
+    unit_period_stats,
+)
 
 __all__ = [
     "CONSTRAINED_REDUCTION",
@@ -189,6 +197,13 @@ def honest_scores(
             if ct[k] > 0:
                 rec[f"city_{code}_post_z"] = (c["posterior"][k] - ct[k]) / c["posterior_std"][k]
                 rec[f"city_{code}_post_std_rel"] = c["posterior_std"][k] / ct[k]
+        corr = city_error_correlation(system, res.covariance, si, cities)
+        for a, b in zip(*np.triu_indices(len(city_codes), 1), strict=True):
+            rec[f"city_error_correlation_{city_codes[a]}_{city_codes[b]}"] = float(corr[a, b])
+        host = big_point_host_correlation(system, res.covariance, si)
+        if host.size:
+            rec["big_point_host_block_correlation_median"] = float(np.nanmedian(host))
+            rec["big_point_host_block_correlation_min"] = float(np.nanmin(host))
     # -- innovation chi2 -------------------------------------------------------------------------
     if with_chi2:
         obs = res.obs

@@ -17,7 +17,14 @@ from gridcarbon.inversion.state import PriorCovariance
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["TotalsCovariance", "cell_period_stats", "unit_period_stats"]
+__all__ = [
+    "TotalsCovariance",
+    "cell_period_stats",
+    "unit_period_stats",
+    "pairwise_correlation",
+    "city_error_correlation",
+    "big_point_host_correlation",
+]
 
 
 def _cell_period_matrix(
@@ -240,6 +247,67 @@ def unit_period_stats(
         "posterior_std": np.sqrt(post_var),
         "prior_std": np.sqrt(np.clip(prior_var, 0, None)),
     }
+
+
+def pairwise_correlation(cov: PosteriorCovariance, A: sp.spmatrix, C: sp.spmatrix) -> np.ndarray:
+    """Correlation of the posterior errors of row ``i`` of ``A`` with row ``i`` of ``C`` (linear
+    combinations of the state, ``(k, n_state)`` each), from the variances of the rows and of
+    their sums: ``(var(a + c) − var(a) − var(c)) / (2 σ_a σ_c)`` (NaN where a σ is 0)."""
+    A, C = sp.csr_matrix(A), sp.csr_matrix(C)
+    va, vc = cov.aggregate_var(A), cov.aggregate_var(C)
+    vs = cov.aggregate_var(A + C)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (vs - va - vc) / (2.0 * np.sqrt(va * vc))
+    return np.where((va > 0) & (vc > 0), np.clip(r, -1.0, 1.0), np.nan)
+
+
+def city_error_correlation(
+    system: ObservationSystem,
+    cov: PosteriorCovariance,
+    si: int,
+    weights: sp.spmatrix,
+) -> np.ndarray:
+    """Correlation matrix ``(n_units, n_units)`` of the posterior errors of the period totals
+    of species ``si`` of the units (rows of ``weights``: coverage fractions of the cells; area
+    plus the point sources in their cells), e.g. two cities: a strongly negative value says the
+    network tells their sum better than how it splits between them."""
+    M = sp.csr_matrix(
+        sp.csr_matrix(weights) @ _cell_period_matrix(system, si, np.arange(system.nt), True)
+    )
+    k = M.shape[0]
+    out = np.eye(k)
+    i, j = np.triu_indices(k, 1)
+    if i.size:
+        out[i, j] = out[j, i] = pairwise_correlation(cov, M[i], M[j])
+    return out
+
+
+def big_point_host_correlation(
+    system: ObservationSystem, cov: PosteriorCovariance, si: int
+) -> np.ndarray:
+    """Correlation of the posterior error of each separately estimated point source's factor
+    of species ``si`` (``layout.point_index`` order) with that of the period's area emissions
+    of the state block holding its stack: negative when the observations cannot tell the stack
+    from the area sources around it."""
+    L = system.layout
+    n_big = L.point_index.size
+    if n_big == 0:
+        return np.zeros(0)
+    stacks = sp.csr_matrix(
+        (
+            np.ones(n_big),
+            (np.arange(n_big), L.segments["points"].start + si * n_big + np.arange(n_big)),
+        ),
+        shape=(n_big, L.n),
+    )
+    area = _cell_period_matrix(system, si, np.arange(system.nt), include_points=False)
+    cell_block = L.cell_block()
+    host = cell_block[system.point_cells[L.point_index]]
+    members = sp.csr_matrix(
+        (np.ones(cell_block.size), (cell_block, np.arange(cell_block.size))),
+        shape=(int(cell_block.max()) + 1, cell_block.size),
+    )
+    return pairwise_correlation(cov, stacks, members[host] @ area)
 
 
 def _fast_cell_var(
