@@ -199,6 +199,13 @@ def test_structure_and_randomised_ranges_are_validated():
         RandomisedErrors(wind_speed_error=(0.35, 0.10))
     assert not TruthStructure().transport_active and not TruthStructure().active
     assert InversionConfig().osse.mode == "perturbed"
+    assert InversionConfig(osse={"mode": "randomised"}).osse.mode == "randomised"
+    from gridcarbon.inversion.outputs import osse_file_names
+
+    assert osse_file_names("randomised") == [
+        "osse_randomised.csv",
+        "osse_randomised_summary.json",
+    ]
 
 
 def test_randomised_draws_are_reproducible_independent_and_within_their_ranges():
