@@ -423,7 +423,10 @@ def make_truth(
     area_shares: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> Truth:
     """Draw a truth: in perturbed mode from the OSSE's own error statistics
-    (:func:`truth_covariance`) plus sector biases, in the twins from the inversion's B."""
+    (:func:`truth_covariance`) plus sector biases and the sub-state structure of
+    ``osse.truth_structure`` (:func:`structured_emissions`; for its transport the stacks' own
+    rise factors and positions, :func:`structured_stacks`, kept on the truth for
+    :func:`perturbed_footprints`), in the twins from the inversion's B."""
     L = system.layout
     # the mixing-height scales are drawn from a child generator so that the emission truth and
     # every later draw (met errors, noise) stay the same with the unknowns on or off
