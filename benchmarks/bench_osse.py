@@ -33,6 +33,16 @@ Usage::
         --set errors.transport_error_model=quadrature \
         --set errors.point_dominated_pairs=elevated_plume
 
+The randomised-error OSSE (``--modes randomised``, issue 13 point 6): the perturbed case with
+its wind-direction, wind-speed, mixing-height and correlation-time errors drawn per replicate
+in the ranges of ``osse.randomised`` (change them with ``--set osse.randomised={...}``); the
+summary prints each replicate's draws.  The fixed +20 % perturbed case stays as the stress
+test.  ``--truth PIECE ...`` switches on pieces of the truth's sub-state structure at the
+issue's values (``TRUTH_PIECES``; ``all`` = every one), e.g.::
+
+    python benchmarks/bench_osse.py --months 1 --replicates 2 --seed 40000 \
+        --modes randomised --truth rise displaced
+
 Besides the surface targets it judges the targets of the point-dominated hours
 (``osse_scores.STACK_TARGETS``: the big-point factor RMSE of the focus species over the prior's,
 ``point_factor_rmse_ratio``, and the innovation χ² of the readmitted observations,
@@ -53,6 +63,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+#: ``--truth`` pieces: the truth structure (``osse.truth_structure``) and the truth's NOx
+#: lifetime at the values of issue 13 (points 5 and 6), as ``--set`` items.
+TRUTH_PIECES: dict[str, tuple[str, str]] = {
+    "cell": ("osse.truth_structure", "{cell_lognormal_sigma: 0.3}"),
+    "rush": ("osse.truth_structure", "{rush_hour_shift_h: 1}"),
+    "weekend": ("osse.truth_structure", "{weekend_ratio_range: [0.5, 1.0]}"),
+    "stack_daily": ("osse.truth_structure", "{stack_daily_sigma: 0.2}"),
+    "rise": ("osse.truth_structure", "{stack_rise_factor_range: [0.6, 1.4]}"),
+    "displaced": (
+        "osse.truth_structure",
+        "{stack_displaced_fraction: 0.05, stack_displacement_km: [1.0, 3.0]}",
+    ),
+    "lifetime": ("osse.truth_nox_lifetime_factor_range", "[0.5, 2.0]"),
+}
 
 
 def _key(month: int, mode: str, seed: int, config_hash: str) -> str:
@@ -100,7 +125,12 @@ def _run_config(month: int, settings: list[str] = ()):
         if not sep or "." not in key:
             raise SystemExit(f"--set {item!r}: give group.name=value, e.g. errors.x=0.5")
         group, name = key.split(".", 1)
-        inversion.setdefault(group, {})[name] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        section = inversion.setdefault(group, {})
+        if isinstance(parsed, dict) and isinstance(section.get(name), dict):
+            section[name] = {**section[name], **parsed}  # e.g. several truth-structure pieces
+        else:
+            section[name] = parsed
     return RunConfig.validate_dict(
         {"period": {"start": str(start), "end": str(end)}, "inversion": inversion}
     )
@@ -170,7 +200,7 @@ def run_missing(args, cache_path: Path) -> bool:
                     replicates=1,
                     seed=s,
                     system=system,
-                    cross_species_zero=(mode == "perturbed"),
+                    cross_species_zero=(mode in ("perturbed", "randomised")),
                     column_simulator=simulator,
                 )
                 wall = time.perf_counter() - t2
@@ -249,6 +279,22 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                 f"(min {wall.min():.1f}, max {wall.max():.1f}), CPU {np.nanmean(cpu):.1f} s ===",
                 flush=True,
             )
+            if mode == "randomised":
+                from gridcarbon.inversion.osse import RANDOMISED_COLUMNS
+
+                draws = (
+                    table[table["label"] == "default"]
+                    .groupby("replicate")[list(RANDOMISED_COLUMNS)]
+                    .first()
+                )
+                results[name]["randomised_draws"] = draws.reset_index().to_dict(orient="records")
+                print(
+                    "-- randomised transport errors per replicate (seed | "
+                    + " | ".join(RANDOMISED_COLUMNS)
+                    + ")"
+                )
+                for seed, row in draws.iterrows():
+                    print(f"{seed} | " + " | ".join(f"{v:.3f}" for v in row.to_numpy(float)))
             for label, by_species in summary.items():
                 species = [s for s in by_species if s != "cities"]
                 names = sorted({k for s in species for k in by_species[s]})
@@ -387,7 +433,22 @@ def satellite_summary(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--months", type=int, nargs="+", default=[1, 4, 7])
-    ap.add_argument("--modes", nargs="+", default=["perturbed", "identical", "perfect"])
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["perturbed", "randomised", "identical", "perfect"],
+        default=["perturbed", "identical", "perfect"],
+    )
+    ap.add_argument(
+        "--truth",
+        nargs="+",
+        choices=[*TRUTH_PIECES, "all"],
+        default=[],
+        metavar="PIECE",
+        help="pieces of the perturbed truth's structure at the issue's values: "
+        + ", ".join(f"{k} ({v[0].split('.')[1]}={v[1]})" for k, v in TRUTH_PIECES.items())
+        + "; all = every one (cached apart from the defaults)",
+    )
     ap.add_argument("--replicates", type=int, default=50)
     ap.add_argument("--seed", type=int, default=40000, help="seed of the first replicate")
     ap.add_argument("--out", default="osse-results", help="folder of the cache and summaries")
@@ -411,6 +472,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.satellite != "none":
         args.set = [*args.set, f"osse.satellite={args.satellite}"]
+    pieces = list(TRUTH_PIECES) if "all" in args.truth else args.truth
+    args.set = [*(f"{TRUTH_PIECES[p][0]}={TRUTH_PIECES[p][1]}" for p in pieces), *args.set]
     for m in args.months:
         if not 1 <= m <= 12:
             ap.error(f"--months: {m} is not a month (1-12)")

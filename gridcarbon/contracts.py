@@ -238,6 +238,22 @@ RUN_FILES: tuple[RunFile, ...] = (
         False,
     ),
     RunFile(
+        "osse_randomised",
+        "osse_randomised.csv",
+        "inversion",
+        "OSSE scores per replicate and species, transport errors drawn per replicate (with "
+        "the draws; `gridcarbon osse --mode randomised`)",
+        False,
+    ),
+    RunFile(
+        "osse_randomised_summary",
+        "osse_randomised_summary.json",
+        "inversion",
+        "OSSE targets against the measured figures, randomised transport errors "
+        "(`gridcarbon osse`)",
+        False,
+    ),
+    RunFile(
         "osse_identical",
         "osse_identical.csv",
         "inversion",

@@ -1066,7 +1066,7 @@ def osse_column_simulator(
         si = system.species.index(species)
         total = truth.area[si][hour].astype(np.float64)
         if truth.points.shape[2]:
-            np.add.at(total, system.point_cells, truth.points[si][hour])
+            np.add.at(total, truth.point_cells(system), truth.points[si][hour])
         return total
 
     def simulate(system: Any, truth: Any, seed: int) -> Any:

@@ -106,10 +106,11 @@ def invert_command(config_path, prior_path, out, overwrite):
 @_stage_options
 @click.option(
     "--mode",
-    type=click.Choice(["perturbed", "identical", "perfect"]),
+    type=click.Choice(["perturbed", "randomised", "identical", "perfect"]),
     default=None,
-    help="perturbed transport (default), identical twin, or the perfect-transport twin (R "
-    "without the transport term: the network's ceiling)",
+    help="perturbed transport with fixed errors (default; a stress test), randomised "
+    "transport errors drawn per replicate (inversion.osse.randomised), identical twin, or the "
+    "perfect-transport twin (R without the transport term: the network's ceiling)",
 )
 @click.option(
     "--replicates", type=click.IntRange(1, 1000), default=None, help="number of seeded replicates"

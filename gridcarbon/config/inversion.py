@@ -27,6 +27,7 @@ __all__ = [
     "OSSEConfig",
     "CrossValidationConfig",
     "ColumnsConfig",
+    "RandomisedErrors",
     "StateConfig",
     "ErrorsConfig",
     "TransportConfig",
@@ -121,8 +122,9 @@ COVARIANCE_SETTINGS = (
 
 class TruthStructure(BaseModel):
     """Structure of the perturbed OSSE truth that the state cannot represent (each off at its
-    default; each piece can be run alone or together): the truth's emissions only, drawn from
-    their own random stream so that turning one on changes no other draw."""
+    default; each piece can be run alone or together): the truth's emissions and, for the point
+    sources, its transport (plume rise, stack positions), each piece drawn from its own random
+    stream so that turning one on changes no other draw."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -158,6 +160,25 @@ class TruthStructure(BaseModel):
     stack_daily_correlation: float = Field(
         0.7, ge=0, lt=1, description="day-to-day correlation of the stacks' daily factors"
     )
+    stack_rise_factor_range: tuple[float, float] | None = Field(
+        None,
+        description="the truth's transport: each point source's Briggs plume rise times a "
+        "factor drawn uniform in this range, per stack and replicate (e.g. [0.6, 1.4]); None = "
+        "the formula's rise, as the model has it",
+    )
+    stack_displaced_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="the truth's transport: this fraction of the point sources (rounded to a "
+        "whole number of stacks, chosen per replicate; e.g. 0.05) sits elsewhere than the "
+        "inventory says, moved stack_displacement_km in a random direction",
+    )
+    stack_displacement_km: tuple[float, float] = Field(
+        (1.0, 3.0),
+        description="distance (km) of a displaced stack from its inventory position, drawn "
+        "uniform in this range",
+    )
 
     @field_validator("weekend_ratio_range")
     @classmethod
@@ -166,15 +187,79 @@ class TruthStructure(BaseModel):
             raise ValueError(f"weekend_ratio_range {v} must be 0 < low <= high")
         return v
 
+    @field_validator("stack_rise_factor_range")
+    @classmethod
+    def _rise(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 <= v[0] <= v[1]:
+            raise ValueError(f"stack_rise_factor_range {v} must be 0 <= low <= high")
+        return v
+
+    @field_validator("stack_displacement_km")
+    @classmethod
+    def _displacement(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1]:
+            raise ValueError(f"stack_displacement_km {v} must be 0 <= low <= high (km)")
+        return v
+
     @property
     def active(self) -> bool:
-        """Whether any piece is on."""
+        """Whether any piece of the truth's emissions is on."""
         return bool(
             self.cell_lognormal_sigma
             or self.rush_hour_shift_h
             or self.weekend_ratio_range
             or self.stack_daily_sigma
         )
+
+    @property
+    def transport_active(self) -> bool:
+        """Whether any piece of the truth's transport (stack rise, displaced stacks) is on."""
+        return self.stack_rise_factor_range is not None or self.stack_displaced_fraction > 0
+
+
+class RandomisedErrors(BaseModel):
+    """Ranges of the transport errors of the randomised-error OSSE (``osse.mode:
+    randomised``): per replicate each error is drawn uniform in its range, from a stream of its
+    own, in place of the fixed values of the perturbed case (``osse.wind_direction_error_deg``,
+    ``wind_speed_error``, ``mixing_height_bias``, ``error_time_scale_h``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    wind_direction_error_deg: tuple[float, float] = Field(
+        (15.0, 35.0), description="range of the 1-sigma wind-direction error, degrees"
+    )
+    wind_speed_error: tuple[float, float] = Field(
+        (0.10, 0.35), description="range of the 1-sigma relative wind-speed error"
+    )
+    mixing_height_bias: tuple[float, float] = Field(
+        (-0.30, 0.30),
+        description="range of the relative mixing-height bias seen by the truth (+0.2 = 20 % "
+        "higher)",
+    )
+    error_time_scale_h: tuple[float, float] = Field(
+        (3.0, 12.0), description="range of the e-folding time of the (AR(1)) wind errors, hours"
+    )
+
+    @field_validator("wind_direction_error_deg", "wind_speed_error")
+    @classmethod
+    def _non_negative(cls, v: tuple[float, float], info) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1]:
+            raise ValueError(f"randomised.{info.field_name} {v} must be 0 <= low <= high")
+        return v
+
+    @field_validator("mixing_height_bias")
+    @classmethod
+    def _bias(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not -1 < v[0] <= v[1]:
+            raise ValueError(f"randomised.mixing_height_bias {v} must be -1 < low <= high")
+        return v
+
+    @field_validator("error_time_scale_h")
+    @classmethod
+    def _time(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"randomised.error_time_scale_h {v} must be 0 < low <= high (hours)")
+        return v
 
 
 class OSSEConfig(BaseModel):
@@ -184,10 +269,12 @@ class OSSEConfig(BaseModel):
 
     replicates: int = Field(3, ge=1, description="seeded replicates in one call")
     seed: int = Field(20240, description="seed of replicate 0 (replicate i uses seed + i)")
-    mode: Literal["perturbed", "identical", "perfect"] = Field(
+    mode: Literal["perturbed", "identical", "perfect", "randomised"] = Field(
         "perturbed",
         description="'perturbed': observations made with perturbed winds and mixing height plus "
-        "unmodelled biogenic signal (the test that counts); 'identical': same transport as the "
+        "unmodelled biogenic signal, with the fixed errors below (a stress test); 'randomised': "
+        "the perturbed case with its transport errors drawn per replicate in the ranges of "
+        "osse.randomised (recorded in the table); 'identical': same transport as the "
         "inversion (identical twin, a consistency check); 'perfect': the identical twin with "
         "R made of the measurement errors, the model-error floors and perfect_transport_"
         "model_error_rel of the modelled signal, without the transport term (the network's "
@@ -212,6 +299,11 @@ class OSSEConfig(BaseModel):
     )
     error_length_scale_km: float = Field(
         150.0, gt=0, description="e-folding length of the wind errors between stations, km"
+    )
+    randomised: RandomisedErrors = Field(
+        default_factory=RandomisedErrors,
+        description="mode 'randomised': the ranges its transport errors are drawn from per "
+        "replicate (wind direction, wind speed, mixing-height bias, correlation time)",
     )
     truth_covariance: dict[str, Any] = Field(
         default_factory=dict,

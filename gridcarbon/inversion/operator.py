@@ -158,7 +158,7 @@ def build_footprints(
     no2_equilibrium: float = 0.75,
     no2_conversion_s: float = 1800.0,
     point_direction_sd_rad: float = 0.0,
-    point_rise_scale: float = 1.0,
+    point_rise_scale: float | np.ndarray = 1.0,
 ) -> Footprints:
     """Build the sparse operator for receptor-hours ``rec``.
 
@@ -176,9 +176,10 @@ def build_footprints(
         1-sigma uncertainty of the hourly wind direction (radians) folded into the point-source
         plumes, which then give the *expected* concentration under that uncertainty
         (``σy² += (x · sd)²``); 0 for the plume of a known wind.
-    point_rise_scale : float
-        Factor on the Briggs plume rise of every point source (1: the formula's rise; the
-        elevated-plume error term evaluates other factors).
+    point_rise_scale : float or ndarray ``(npt,)``
+        Factor on the Briggs plume rise of every point source, or one per point source (1: the
+        formula's rise; the elevated-plume error term evaluates other factors, an OSSE truth
+        draws one per stack).
     """
     import time
 
@@ -272,7 +273,9 @@ def build_footprints(
             float(lateral_sigmas),
             float(lid_factor),
             float(point_direction_sd_rad),
-            float(point_rise_scale),
+            np.ascontiguousarray(
+                np.broadcast_to(np.asarray(point_rise_scale, np.float64), (npoint,))
+            ),
             float(no2_primary),
             float(no2_equilibrium),
             float(no2_conversion_s),

@@ -14,7 +14,22 @@ the inversion, and scores against the truth.  Everything here is SYNTHETIC.
 * **perturbed transport** (``mode="perturbed"``, the one that counts): observations made with
   wind-direction, wind-speed and mixing-height errors, plus the biogenic signal (NEE, isoprene)
   that the inversion does not model (default), plus drifting micro-sensor biases and
-  measurement noise; the inversion keeps its default B and R.
+  measurement noise; the inversion keeps its default B and R.  Its fixed errors
+  (``osse.wind_direction_error_deg`` 20°, ``wind_speed_error`` 20 %, ``mixing_height_bias``
+  +20 %, ``error_time_scale_h`` 6 h) make it a reported stress test;
+* **randomised errors** (``mode="randomised"``): the perturbed case with those four errors
+  drawn per replicate, uniform in the ranges of ``osse.randomised`` (15–35°, 10–35 %,
+  −30 to +30 %, 3–12 h by default), from a stream of the replicate's seed of their own
+  (:func:`randomised_transport_errors`), so everything else a replicate draws is what the
+  perturbed case draws with the same seed; the draws are columns of the table
+  (:data:`RANDOMISED_COLUMNS`).
+
+The perturbed truth's optional sub-state structure (``osse.truth_structure``, each piece off
+by default and drawn from a stream of its own): in its emissions a 3 km log-normal field, a
+shifted rush hour, a weekend ratio and daily stack factors (:func:`structured_emissions`); in
+its transport each stack's Briggs rise times a factor and a fraction of the stacks displaced
+1–3 km (:func:`structured_stacks`; the truth's cell totals put a displaced stack's emission
+in the cell where the truth has it).
 
 Metrics per replicate and species: RMSE of per-cell period totals (kg) against the truth for
 prior and posterior, near (≤ ``station_radius_km`` from a station) and far; city totals; reduced
@@ -75,6 +90,9 @@ __all__ = [
     "make_truth",
     "truth_covariance",
     "structured_emissions",
+    "structured_stacks",
+    "randomised_transport_errors",
+    "RANDOMISED_COLUMNS",
     "synthetic_observations",
     "synthetic_observation_set",
     "OSSEResult",
@@ -95,7 +113,18 @@ __all__ = [
 ]
 
 #: The OSSE experiments (``osse.mode``).
-OSSE_MODES: tuple[str, ...] = ("perturbed", "identical", "perfect")
+OSSE_MODES: tuple[str, ...] = ("perturbed", "identical", "perfect", "randomised")
+
+#: The modes whose truth is the perturbed one (its own statistics, structure and transport).
+_PERTURBED_MODES = ("perturbed", "randomised")
+
+#: The randomised-error OSSE's draws per replicate: table column -> ``osse`` setting.
+RANDOMISED_COLUMNS: dict[str, str] = {
+    "truth_wind_direction_error_deg": "wind_direction_error_deg",
+    "truth_wind_speed_error": "wind_speed_error",
+    "truth_mixing_height_bias": "mixing_height_bias",
+    "truth_error_time_scale_h": "error_time_scale_h",
+}
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +139,25 @@ class Truth:
     micro_drift: dict = field(default_factory=dict)  # (station, obs species) -> per-day drift
     include_biogenic: bool = False
     mode: str = "perturbed"
+    #: the truth's factor on each point source's Briggs rise (None: the formula's rise)
+    point_rise_factor: np.ndarray | None = None
+    #: the truth's point-source positions ``(npt, 2)``, m (None: the inventory's)
+    point_xy: np.ndarray | None = None
+
+    def point_cells(self, system: ObservationSystem) -> np.ndarray:
+        """The cell of each point source where the truth has it (flat, C order)."""
+        if self.point_xy is None:
+            return system.point_cells
+        return system.cells_of(self.point_xy[:, 0], self.point_xy[:, 1])
 
     def cell_totals(
         self, system: ObservationSystem, si: int, include_points: bool = True
     ) -> np.ndarray:
-        """Period total per cell (area, or area + points in the cell), kg."""
+        """Period total per cell (area, or area + points in the cell where the truth has
+        them), kg."""
         tot = self.area[si].sum(axis=0, dtype=np.float64)
         if include_points and self.points.shape[2]:
-            np.add.at(tot, system.point_cells, self.points[si].sum(axis=0, dtype=np.float64))
+            np.add.at(tot, self.point_cells(system), self.points[si].sum(axis=0, dtype=np.float64))
         return tot
 
 
@@ -260,6 +300,12 @@ def _shift_hours(values: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
+def _structure_stream(seed: Any, piece: int) -> np.random.Generator:
+    """The random stream of one piece of the truth's structure for a replicate's entropy
+    ``seed``: independent of the replicate's own generator and of every other piece."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7919, piece)))
+
+
 def structured_emissions(
     system: ObservationSystem,
     area: np.ndarray,
@@ -279,7 +325,7 @@ def structured_emissions(
     """
 
     def stream(piece: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7919, piece)))
+        return _structure_stream(seed, piece)
 
     area = area.copy()
     points = points.copy()
@@ -311,6 +357,64 @@ def structured_emissions(
     return area, points
 
 
+def structured_stacks(
+    system: ObservationSystem, structure: Any, seed: Any
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The point sources' part of a truth's transport under ``structure``
+    (:class:`~gridcarbon.config.inversion.TruthStructure`), each piece from its own stream of
+    ``seed`` (the replicate's entropy), so that turning one on changes no other draw.
+
+    Returns
+    -------
+    rise : ndarray ``(npt,)`` or None
+        Factor on each stack's Briggs plume rise, uniform in ``stack_rise_factor_range``
+        (None when off).
+    xy : ndarray ``(npt, 2)`` or None
+        Each stack's position in the truth, m (grid CRS): the inventory's, with
+        ``round(stack_displaced_fraction × npt)`` stacks chosen at random moved a distance
+        uniform in ``stack_displacement_km`` in a direction uniform in [0, 2π) (None when off).
+    """
+    npt = len(system.points)
+    rise = xy = None
+    if not npt:
+        return rise, xy
+    if structure.stack_rise_factor_range is not None:
+        rise = _structure_stream(seed, 5).uniform(*structure.stack_rise_factor_range, npt)
+    if structure.stack_displaced_fraction > 0:
+        gen = _structure_stream(seed, 6)
+        n = int(round(structure.stack_displaced_fraction * npt))
+        moved = np.sort(gen.choice(npt, size=n, replace=False))
+        dist = 1000.0 * gen.uniform(*structure.stack_displacement_km, n)
+        angle = gen.uniform(0.0, 2.0 * np.pi, n)
+        xy = system.points[["x", "y"]].to_numpy(float).copy()
+        xy[moved, 0] += dist * np.cos(angle)
+        xy[moved, 1] += dist * np.sin(angle)
+    return rise, xy
+
+
+def randomised_transport_errors(ranges: Any, seed: int) -> dict[str, float]:
+    """The transport errors of one replicate of the randomised-error OSSE: each of
+    ``osse.randomised`` (:class:`~gridcarbon.config.inversion.RandomisedErrors`) drawn uniform
+    in its range, in a fixed order from a stream of the replicate's seed of its own (so the
+    truth, the met's random fields and the noise are those of the perturbed case with the same
+    seed, and narrowing one range changes none of the other draws).
+
+    Returns
+    -------
+    dict
+        ``osse`` setting -> value: ``wind_direction_error_deg`` (degrees),
+        ``wind_speed_error`` (relative), ``mixing_height_bias`` (relative),
+        ``error_time_scale_h`` (hours).
+    """
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7927,)))
+    u = gen.uniform(size=len(RANDOMISED_COLUMNS))
+    out = {}
+    for k, name in enumerate(RANDOMISED_COLUMNS.values()):
+        low, high = getattr(ranges, name)
+        out[name] = float(low + (high - low) * u[k])
+    return out
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -319,7 +423,10 @@ def make_truth(
     area_shares: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> Truth:
     """Draw a truth: in perturbed mode from the OSSE's own error statistics
-    (:func:`truth_covariance`) plus sector biases, in the twins from the inversion's B."""
+    (:func:`truth_covariance`) plus sector biases and the sub-state structure of
+    ``osse.truth_structure`` (:func:`structured_emissions`; for its transport the stacks' own
+    rise factors and positions, :func:`structured_stacks`, kept on the truth for
+    :func:`perturbed_footprints`), in the twins from the inversion's B."""
     L = system.layout
     # the mixing-height scales are drawn from a child generator so that the emission truth and
     # every later draw (met errors, noise) stay the same with the unknowns on or off
@@ -357,18 +464,20 @@ def make_truth(
                 )
                 pf[:, L.point_index] = x[ps][None, :]
             points[si] = system.Ep[si] * pf * m_pts[None, :]
-    if mode == "perturbed" and cfg.osse.truth_structure.active:
+    structure = cfg.osse.truth_structure
+    if mode == "perturbed" and structure.active:
         seed = rng.bit_generator.seed_seq.entropy
-        area, points = structured_emissions(
-            system, area, points, cfg.osse.truth_structure, seed, area_shares
-        )
+        area, points = structured_emissions(system, area, points, structure, seed, area_shares)
+    rise = point_xy = None
+    if mode == "perturbed" and structure.transport_active:
+        rise, point_xy = structured_stacks(system, structure, rng.bit_generator.seed_seq.entropy)
     drift = {}
     if mode == "perturbed":
         for sid, s in L.bias_keys:
             sd = cfg.osse.micro_drift_per_day.get(s, 0.0)
             drift[(sid, s)] = float(rng.normal(0.0, sd))
     include_bio = mode == "perturbed" or cfg.state.biogenic == "scaled"
-    return Truth(x, area, points, drift, include_bio, mode)
+    return Truth(x, area, points, drift, include_bio, mode, rise, point_xy)
 
 
 def _correlated_transport_noise(
@@ -423,12 +532,19 @@ def _model_error_noise(system: ObservationSystem, cfg: InversionConfig, rng) -> 
     return out
 
 
-def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cfg: InversionConfig):
+def perturbed_footprints(
+    system: ObservationSystem,
+    rng: np.random.Generator,
+    cfg: InversionConfig,
+    truth: Truth | None = None,
+):
     """The transport of a perturbed-transport truth: the system's met with the OSSE's wind
     direction, wind speed and mixing-height errors, plumes of a known wind and, with
     ``osse.truth_nox_lifetime_factor_range``, a NOx lifetime the model's times a log-uniform
     factor drawn for the replicate (after the met's draws, so the met is the same with or
-    without it)."""
+    without it).  With a ``truth`` whose stacks have their own plume rise or positions
+    (``osse.truth_structure``: :func:`structured_stacks`), its point plumes are made with
+    them."""
     o = cfg.osse
     pm = perturb_point_met(
         system.pm,
@@ -446,7 +562,12 @@ def perturbed_footprints(system: ObservationSystem, rng: np.random.Generator, cf
         factor = float(np.exp(rng.uniform(low, high)))
         log.debug("OSSE truth: reactive-species lifetime x %.3f", factor)
         receptors = replace(receptors, tau_nox_s=receptors.tau_nox_s * factor)
-    return system.build(receptors, known_wind=True)
+    rise = 1.0
+    point_xy = None
+    if truth is not None:
+        rise = 1.0 if truth.point_rise_factor is None else truth.point_rise_factor
+        point_xy = truth.point_xy
+    return system.build(receptors, known_wind=True, rise_scale=rise, point_xy=point_xy)
 
 
 def synthetic_observations(
@@ -794,8 +915,11 @@ def run_osse(
         of the truth's biases) and the cities scored (``boundaries["city"]``, ``cities``).
     config : InversionConfig
         ``config.osse`` holds the OSSE settings.
-    mode : "perturbed", "identical" or "perfect"; default ``config.osse.mode``.  "perfect"
-        inverts with :func:`perfect_transport_config` (its own system when none is given).
+    mode : "perturbed", "randomised", "identical" or "perfect"; default ``config.osse.mode``.
+        "perfect" inverts with :func:`perfect_transport_config` (its own system when none is
+        given); "randomised" is "perturbed" with the transport errors of each replicate drawn
+        by :func:`randomised_transport_errors` and recorded in the table
+        (:data:`RANDOMISED_COLUMNS`).
     replicates, seed : default from ``config.osse``; replicate i uses ``seed + i``.
     area_shares : per species and sector, each cell's share of the area emission (for the
         sector biases of the truth); default from the scenario's inventory
@@ -832,7 +956,7 @@ def run_osse(
                 "the perfect-transport twin needs a system built with "
                 "perfect_transport_config(config); build it with that configuration or pass none"
             )
-    truth_mode = "perturbed" if mode == "perturbed" else "identical"
+    truth_mode = "perturbed" if mode in _PERTURBED_MODES else "identical"
     if cfg.osse.satellite != "none" and column_simulator is None:
         raise ConfigError(
             f"osse.satellite = {cfg.osse.satellite!r} needs the columns of each replicate: pass "
@@ -865,11 +989,17 @@ def run_osse(
         rng = np.random.default_rng(seed0 + i)
         ta = time.perf_counter()
         truth = make_truth(system, rng, truth_mode, cfg, area_shares)
-        if mode == "perturbed":
-            fp = perturbed_footprints(system, rng, cfg)
+        drawn: dict[str, float] = {}
+        cfg_i = cfg
+        if mode == "randomised":
+            errors = randomised_transport_errors(cfg.osse.randomised, seed0 + i)
+            cfg_i = cfg.model_copy(update={"osse": cfg.osse.model_copy(update=errors)})
+            drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
+        if mode in _PERTURBED_MODES:
+            fp = perturbed_footprints(system, rng, cfg_i, truth)
         else:
             fp = system.footprints
-        obs = synthetic_observations(system, truth, rng, cfg, fp)
+        obs = synthetic_observations(system, truth, rng, cfg_i, fp)
         kind = StationHourObservations(obs)
         t_obs += time.perf_counter() - ta
         sets: dict[str | None, list[ObservationType]] = {None: [kind]}
@@ -904,6 +1034,7 @@ def run_osse(
                         "replicate": i,
                         "seed": seed0 + i,
                         "mode": mode,
+                        **drawn,
                         **extra[name],
                         **r,
                         "solver_seconds": res_k.solver.get("seconds", np.nan),
@@ -930,6 +1061,7 @@ def run_osse(
                         "replicate": i,
                         "seed": seed0 + i,
                         "mode": mode,
+                        **drawn,
                         **extra[next(iter(sets))],
                         **r,
                     }
@@ -982,7 +1114,7 @@ def synthetic_observation_set(
     if area_shares is None:
         area_shares = area_sector_shares(scenario.inventory, system)
     truth = make_truth(system, rng, "perturbed", config, area_shares)
-    fp = perturbed_footprints(system, rng, config)
+    fp = perturbed_footprints(system, rng, config, truth)
     obs = synthetic_observations(system, truth, rng, config, fp)
     observations = ObservationSet(
         kinds=(StationHourObservations(obs),), stations=system.stations, synthetic=True
@@ -1055,7 +1187,7 @@ def summarise(table: pd.DataFrame, mode: str, focus_species: str) -> dict:
             rec["chi2_ok"] = bool(0.5 <= rec["reduced_chi2_mean"] <= 2.0)
             rec["coverage_ok"] = bool(abs(rec["coverage_mean"] - 0.68) <= 0.10)
         out["species"][s] = rec
-    if mode == "perturbed" and focus_species in out["species"]:
+    if mode in _PERTURBED_MODES and focus_species in out["species"]:
         co2 = d[d["species"] == focus_species]
         cities = {}
         for c in [c for c in co2.columns if c.startswith("city_") and c.endswith("_prior_err")]:

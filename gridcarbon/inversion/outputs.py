@@ -228,7 +228,8 @@ def inversion_documents(
 
 
 def osse_file_names(mode: str) -> list[str]:
-    """The files of :func:`osse_documents` for ``mode`` (perturbed, identical or perfect)."""
+    """The files of :func:`osse_documents` for ``mode`` (perturbed, randomised, identical or
+    perfect)."""
     return [run_file_name(f"osse_{mode}"), run_file_name(f"osse_{mode}_summary")]
 
 

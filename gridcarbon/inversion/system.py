@@ -378,12 +378,16 @@ class ObservationSystem:
         rec: Receptors,
         coarse: bool = False,
         known_wind: bool = False,
-        rise_scale: float = 1.0,
+        rise_scale: float | np.ndarray = 1.0,
+        point_xy: np.ndarray | None = None,
     ) -> Footprints:
         """Plume operator for receptor-hours ``rec`` on this grid with this config
         (``coarse``: 3×3 / 7×7 sub-cell quadrature; ``known_wind``: point plumes for winds known
         exactly, as in an OSSE truth, without ``point_plume_direction_sd_deg``; ``rise_scale``:
-        a factor on every point source's Briggs plume rise)."""
+        a factor on every point source's Briggs plume rise, or one per point source;
+        ``point_xy``: ``(npt, 2)`` positions of the point sources (m, grid CRS) in place of the
+        inventory's, as in an OSSE truth with displaced stacks, each with the urban or rural
+        dispersion of the cell it is in)."""
         cfg = self.config
         g = self.grid
         pts = None
@@ -393,6 +397,10 @@ class ObservationSystem:
                 k: self.points[k].to_numpy(float)
                 for k in ("x", "y", "height", "diameter", "velocity", "temperature")
             }
+            if point_xy is not None:
+                pts["x"] = np.asarray(point_xy[:, 0], float)
+                pts["y"] = np.asarray(point_xy[:, 1], float)
+                cells = self.cells_of(pts["x"], pts["y"])
             pts["urban"] = self.urban[cells]
         return build_footprints(
             rec,
@@ -933,6 +941,14 @@ class ObservationSystem:
                     sh = np.where(y > 0, mx / y, 0.0)
                 share[m] = sh[pair_row[m]]
         return sig, share, point
+
+    def cells_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Flat index (C order) of the cell holding each position ``x``, ``y`` (m, grid CRS);
+        a position off the grid gets the nearest edge cell."""
+        g = self.grid
+        col = np.clip(np.floor((np.asarray(x, float) - g.x_min) / g.cell_size), 0, g.nx - 1)
+        row = np.clip(np.floor((g.y_max - np.asarray(y, float)) / g.cell_size), 0, g.ny - 1)
+        return (row.astype(np.int64) * g.nx + col.astype(np.int64)).astype(np.int64)
 
     @property
     def point_cells(self) -> np.ndarray:

@@ -344,9 +344,9 @@ def point_footprint_fill(
         sigma_z beyond which the plume is uniform below the lid, in mixing heights.
     dir_sd : float
         1-sigma wind-direction uncertainty, radians (0 for a known wind).
-    rise_scale : float
-        Factor on every Briggs rise (1 for the formula's own rise; the elevated-plume error
-        evaluates the plumes at other factors).
+    rise_scale : ndarray ``(npt,)`` float64
+        Factor on each point source's Briggs rise (1 for the formula's own rise; the
+        elevated-plume error evaluates the plumes at other factors, an OSSE truth at its own).
     r0, req, tauc : float
         NO2/NOx ratio at emission and at equilibrium, and the conversion time, s.
     max_per_row : int
@@ -375,7 +375,7 @@ def point_footprint_fill(
             urb = purban[p]
             sy, sz = sigmas(k, xd, urb)
             us = u * (max(ph[p], 10.0) / 10.0) ** wind_profile_exponent(k, urb)
-            dh = briggs_rise(k, us, ph[p], pd_[p], pv[p], pt[p], rtamb[r]) * rise_scale
+            dh = briggs_rise(k, us, ph[p], pd_[p], pv[p], pt[p], rtamb[r]) * rise_scale[p]
             he = ph[p] + dh
             # buoyancy-induced spread (Pasquill) and, for the expected plume, the spread of an
             # uncertain hourly wind direction (1-sigma dir_sd, radians) at distance xd
