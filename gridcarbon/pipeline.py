@@ -741,8 +741,8 @@ def run(
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
     client : distributed.Client, optional
-        Workers for the prior's months of a streamed run (:func:`dask_client`); a run that is
-        not streamed does not use them.
+        Workers for the prior's months and the zoning stage of a streamed run
+        (:func:`dask_client`); a run that is not streamed does not use them.
 
     A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
     longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
@@ -2073,7 +2073,9 @@ def run_streamed(
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
     client : distributed.Client, optional
         Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
-        :func:`dask_client`); None: in this process.
+        :func:`dask_client`), and the zoning stage's months
+        (:mod:`gridcarbon.zoning.distributed`: equal to the single-process path's); None: in
+        this process.
 
     Returns
     -------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -155,9 +154,7 @@ def test_task_log_has_a_row_per_task_with_its_worker_times_and_memory(on_workers
     start = pd.to_datetime(table["start_utc"], utc=True)
     stop = pd.to_datetime(table["stop_utc"], utc=True)
     assert (stop >= start).all() and (table["duration_s"] >= 0).all()
-    np.testing.assert_allclose(
-        (stop - start).dt.total_seconds(), table["duration_s"], atol=2e-3
-    )
+    np.testing.assert_allclose((stop - start).dt.total_seconds(), table["duration_s"], atol=2e-3)
     assert (months["peak_rss_bytes"] > 10_000_000).all()  # a process's RSS, in bytes
     assert set(table["status"]) == {"OK"}
 
@@ -165,8 +162,23 @@ def test_task_log_has_a_row_per_task_with_its_worker_times_and_memory(on_workers
 def test_diagnostics_need_workers(tmp_path):
     with dask_diagnostics(None):  # nothing asked: nothing recorded
         pass
-    with pytest.raises(ConfigError, match="--workers"), dask_diagnostics(
-        None, task_log=tmp_path / "t.csv"
+    with (
+        pytest.raises(ConfigError, match="--workers"),
+        dask_diagnostics(None, task_log=tmp_path / "t.csv"),
     ):
         pass
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_cli_refuses_a_task_log_without_workers(tmp_path):
+    from click.testing import CliRunner
+
+    from gridcarbon.cli import cli
+
+    out, log = tmp_path / "out", tmp_path / "tasks.csv"
+    args = ["run", "--year", "2023", "--no-inversion", "--task-log", str(log), "-o", str(out)]
+    r = CliRunner().invoke(cli, args, obj={})
+    assert r.exit_code == 1 and "--workers" in r.output
+    assert list(tmp_path.iterdir()) == []
+    r = CliRunner().invoke(cli, ["grid", "--help"], obj={})
+    assert "--performance-report" in r.output and "--task-log" in r.output
