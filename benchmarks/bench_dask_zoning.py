@@ -66,23 +66,27 @@ def _stage(mode: str, months: int, store: Path, out: Path, workers: int) -> dict
     from gridcarbon.pipeline import dask_client, month_blocks, plan_run, zone_report
 
     config = _config(months)
-    plan = plan_run(config, stages=("zoning",), streamed=True)
     grids = open_grids(store)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     figures: dict = {"mode": mode}
     if mode == "single":
+        plan = plan_run(config, stages=("zoning",), streamed=True)
         t = time.perf_counter()
         zone_report(config, grids, plan.zoning, out, blocks=month_blocks(open_grids(store, False)))
         figures["stage_s"] = time.perf_counter() - t
     else:
-        from gridcarbon.zoning.distributed import zoning_stream
+        from gridcarbon.zoning.distributed import warm_workers, zoning_stream
 
         t0 = time.perf_counter()
         with dask_client(workers=workers) as client:
             figures["cluster_start_s"] = time.perf_counter() - t0
+            # as a streamed run does: the workers load the stage while this process works
+            warming = warm_workers(client)
+            plan = plan_run(config, stages=("zoning",), streamed=True)
             stream = zoning_stream(client, store, config.zoning, out / ".parts")
             t = time.perf_counter()
+            [w.result() for w in warming]
             zone_report(config, grids, plan.zoning, out, stream=stream)
             figures["stage_s"] = time.perf_counter() - t
             shutil.rmtree(out / ".parts", ignore_errors=True)

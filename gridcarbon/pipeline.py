@@ -2129,6 +2129,11 @@ def run_streamed(
             check_resumable(folder, fingerprint)
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+        warming = []
+        if client is not None and "zoning" in stages:
+            from gridcarbon.zoning.distributed import warm_workers
+
+            warming = warm_workers(client)  # while this process builds the first month
         t0 = time.perf_counter()
         store = write_prior_months(
             config, plan.scenario, folder, fingerprint, progress, codec, client=client
@@ -2177,6 +2182,8 @@ def run_streamed(
                 stream = zoning_stream(client, source, config.zoning, parts)
             else:
                 zoning_blocks = blocks if posterior is None else month_blocks(by_month_post)
+            for future in warming:
+                future.result()  # a worker that cannot load the stage fails here, plainly
             try:
                 zoning, written = zone_report(
                     config,

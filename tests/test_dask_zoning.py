@@ -149,6 +149,7 @@ def test_task_log_has_a_row_per_task_with_its_worker_times_and_memory(on_workers
     months = table[table["key"].str.startswith("zone-month-")]
     assert sorted(months["key"].str.slice(11, 18)) == ["2023-01", "2023-02"]
     assert table["key"].str.startswith("zone-null-").any()
+    assert table["key"].str.startswith("zone-warm-up-").sum() == 2  # one on each worker
     assert table["key"].is_unique
     assert len(set(table["worker"])) == 2  # both workers ran tasks
     start = pd.to_datetime(table["start_utc"], utc=True)

@@ -12,6 +12,8 @@ numbers) come back identical.
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,6 @@ import numpy as np
 import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
-from gridcarbon.io.runfolder import atomic_path
 
 __all__ = ["read_arrays", "read_dataset_npz", "write_arrays", "write_dataset_npz"]
 
@@ -28,10 +29,20 @@ _HEADER = "__header__"
 
 
 def write_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write ``arrays`` by name into the ``.npz`` file ``path`` (atomically, replacing it)."""
+    """Write ``arrays`` by name into the ``.npz`` file ``path``, replacing it.
+
+    Written under a temporary name and renamed, so a reader never sees half a file; not
+    flushed to disk (a scratch file: a run killed before the stage ends computes it again).
+    """
     path = Path(path)
-    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -40,7 +40,14 @@ from gridcarbon.zoning.overlay import Overlay
 from gridcarbon.zoning.stage import StreamedFields, _empty_like_along_time
 from gridcarbon.zoning.tally import TallySums, beijing_labels
 
-__all__ = ["fields_on_workers", "toroidal_null_task", "zone_month_task", "zoning_stream"]
+__all__ = [
+    "fields_on_workers",
+    "toroidal_null_task",
+    "warm_up",
+    "warm_workers",
+    "zone_month_task",
+    "zoning_stream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,39 @@ def zone_month_task(
         files[s] = str(write_arrays(folder / f"{s}.npz", arrays))
         del arrays, area, pts
     return {"label": label, "hours": hours, "tally": str(tally), "species": files}
+
+
+def warm_up() -> str:
+    """On a worker: import the zoning stage's modules and load its numba kernels (from numba's
+    cache when it holds them) on tiny arrays of the dtypes the months use, so the first month's
+    task does not pay for them.  Returns ``"warm"``."""
+    import scipy.sparse as sp
+
+    from gridcarbon.io import year_store, zone_parts  # noqa: F401  (imported: the point)
+    from gridcarbon.zoning.gistar import fdr_bins, gi_star
+    from gridcarbon.zoning.tally import add_points, sparse_time_matmul_many
+
+    rng = np.random.default_rng(0)
+    fields = rng.random((2, 6, 6))
+    mask = np.ones((6, 6), bool)
+    z = gi_star(fields, mask, 4000.0, 3000.0, out=np.empty(fields.shape, np.float32))
+    fdr_bins(z, mask)
+    F = sp.csr_matrix(np.eye(2, 36))
+    hours = [rng.random((3, 36)).astype(np.float32) for _ in range(3)]
+    per_unit = sparse_time_matmul_many(F, hours)
+    add_points(np.array([0, -1]), rng.random((3, 2)).astype(np.float32), per_unit[0])
+    return "warm"
+
+
+def warm_workers(client: Any) -> list[Any]:
+    """Start :func:`warm_up` on every worker of ``client`` (one task each, not waited for), e.g.
+    while the driver builds the prior's first month; returns the futures."""
+    workers = list(client.scheduler_info()["workers"])
+    token = uuid.uuid4().hex[:8]
+    return [
+        client.submit(warm_up, workers=[w], key=f"zone-warm-up-{i}-{token}", pure=False)
+        for i, w in enumerate(workers)
+    ]
 
 
 def toroidal_null_task(
