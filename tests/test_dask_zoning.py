@@ -183,3 +183,21 @@ def test_cli_refuses_a_task_log_without_workers(tmp_path):
     assert list(tmp_path.iterdir()) == []
     r = CliRunner().invoke(cli, ["grid", "--help"], obj={})
     assert "--performance-report" in r.output and "--task-log" in r.output
+
+
+def test_zones_of_the_posterior_on_workers_equal_the_single_process_run(tmp_path, scenario, client):
+    """With the inversion the zones tally ``posterior.zarr``: on workers too (four days over
+    two months; each month inverted on its own in the driver)."""
+    doc = _config().model_dump(mode="json")
+    doc["period"] = {"start": "2023-01-30", "end": "2023-02-02"}
+    doc["inversion"] = {"enabled": True}
+    config = RunConfig.validate_dict(doc)
+    a, b = tmp_path / "single", tmp_path / "workers"
+    run_streamed(config, a, resume=True, scenario=scenario)
+    run_streamed(config, b, resume=True, scenario=scenario, client=client)
+    for name in ZONE_FILES:
+        with xr.open_dataset(a / name) as x, xr.open_dataset(b / name) as y:
+            xr.testing.assert_identical(x.load().drop_attrs(), y.load().drop_attrs())
+    units = pd.read_csv(b / "zone_units.csv")
+    assert "CO2_posterior_std_kg" in units
+    pd.testing.assert_frame_equal(pd.read_csv(a / "zone_units.csv"), units, check_exact=True)
