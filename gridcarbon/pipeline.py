@@ -742,8 +742,8 @@ def run(
     resume : bool
         Continue an interrupted streamed run (:func:`run_streamed`).
     client : distributed.Client, optional
-        Workers for the prior's months of a streamed run (:func:`dask_client`); a run that is
-        not streamed does not use them.
+        Workers for the prior's months and the zoning stage of a streamed run
+        (:func:`dask_client`); a run that is not streamed does not use them.
 
     A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
     longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
@@ -1401,6 +1401,7 @@ def zone_report(
     synergy: Callable[[Any], Any] | None = None,
     blocks: Iterable[xr.Dataset] | None = None,
     overwrite: bool = False,
+    stream: Callable[..., Any] | None = None,
 ) -> tuple[Any, dict[str, Path]]:
     """Run the zoning stage on ``grids`` and write its documents into ``folder``.
 
@@ -1410,7 +1411,8 @@ def zone_report(
     join the report (:func:`zone_synergy`; only ``gridcarbon run`` has the prior it needs).
     ``blocks``: the grids' data in blocks of whole Beijing months (``grids`` then gives the grid
     only; :func:`gridcarbon.zoning.stage.run_zoning`).  ``overwrite``: replace files of the same
-    names (a resumed run's own).
+    names (a resumed run's own).  ``stream``: in place of ``blocks``, the period's fields
+    computed elsewhere (:func:`gridcarbon.zoning.distributed.zoning_stream`: on Dask workers).
     """
     from gridcarbon.contracts import run_file_name
     from gridcarbon.errors import InputDataError
@@ -1442,7 +1444,7 @@ def zone_report(
             figures=_FIGURES[grids_kind],
         )
 
-    hourly_written = blocks is not None and inputs.qa is not None
+    hourly_written = (blocks is not None or stream is not None) and inputs.qa is not None
     with contextlib.ExitStack() as stack:
         hourly = None
         if hourly_written:  # the hourly tally goes to its file month by month, not kept
@@ -1461,6 +1463,7 @@ def zone_report(
             coverage_cache=CoverageCacheDir(config.zoning.cache_dir),
             blocks=blocks,
             hourly=hourly,
+            stream=stream,
         )
     provenance = provenance_of(result.qa)
     sections = ()
@@ -2101,6 +2104,66 @@ def dask_client(
         yield client
 
 
+#: The scratch folder of a streamed run's zoning tasks (removed when the stage is done).
+ZONING_PARTS = ".zoning-parts"
+
+
+@contextlib.contextmanager
+def dask_diagnostics(
+    client: Any,
+    performance_report: str | Path | None = None,
+    task_log: str | Path | None = None,
+) -> Iterator[None]:
+    """Record the Dask work done inside the block, on request.
+
+    ``performance_report``: Dask's performance report (task stream, worker profiles, bandwidth)
+    as one self-contained HTML file, its scripts inline so that it opens offline.
+    ``task_log``: a CSV with one row per task (:mod:`gridcarbon.io.task_log`): key, worker,
+    start and stop (UTC), duration (s), the peak RSS of the worker process while it ran
+    (sampled), its status.  Both are written when the block ends, also after an error.
+    Without a client (the single-process path) there is nothing to record: asking for either
+    file is refused.
+    """
+    if performance_report is None and task_log is None:
+        yield
+        return
+    if client is None:
+        raise ConfigError(
+            "--performance-report and --task-log record the work of Dask workers: give "
+            "--workers, --scheduler or --scheduler-file too"
+        )
+    from distributed import get_task_stream
+    from distributed import performance_report as report
+
+    from gridcarbon.io.task_log import TaskMemoryPlugin, write_task_log
+
+    with contextlib.ExitStack() as stack:
+        if performance_report is not None:
+            try:
+                import bokeh  # noqa: F401  (the report's plots)
+            except ImportError:
+                raise ConfigError(
+                    "--performance-report needs bokeh: pip install 'bokeh>=3.1'"
+                ) from None
+            Path(performance_report).parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(report(filename=str(performance_report), mode="inline"))
+        if task_log is None:
+            yield
+            return
+        plugin = TaskMemoryPlugin()
+        client.register_plugin(plugin)
+        stream = stack.enter_context(get_task_stream(client))
+        try:
+            yield
+        finally:
+            peaks: dict[str, int] = {}
+            for found in client.run(TaskMemoryPlugin.collect).values():
+                peaks.update(found)
+            client.unregister_worker_plugin(TaskMemoryPlugin.name)
+            stack.close()  # the task stream's records are complete when it closes
+            write_task_log(task_log, stream.data, peaks)
+
+
 def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
     """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
     the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
@@ -2177,7 +2240,9 @@ def run_streamed(
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
     client : distributed.Client, optional
         Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
-        :func:`dask_client`); None: in this process.
+        :func:`dask_client`), and the zoning stage's months
+        (:mod:`gridcarbon.zoning.distributed`: equal to the single-process path's); None: in
+        this process.
 
     Returns
     -------
@@ -2231,6 +2296,11 @@ def run_streamed(
             check_resumable(folder, fingerprint)
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+        warming = []
+        if client is not None and "zoning" in stages:
+            from gridcarbon.zoning.distributed import warm_workers
+
+            warming = warm_workers(client)  # while this process builds the first month
         t0 = time.perf_counter()
         store = write_prior_months(
             config, plan.scenario, folder, fingerprint, progress, codec, client=client
@@ -2266,23 +2336,39 @@ def run_streamed(
             posterior = open_grids(post_store)
             by_month_post = open_grids(post_store, chunked=False)
         t0 = time.perf_counter()
+        on_workers = client is not None and "zoning" in stages
         if "zoning" in stages:
             from gridcarbon.contracts import RUN_FILES
 
-            zoning, written = zone_report(
-                config,
-                prior if posterior is None else posterior,
-                plan.zoning,
-                folder,
-                covariance=covariance,
-                grids_kind="prior" if posterior is None else "posterior",
-                blocks=blocks if posterior is None else month_blocks(by_month_post),
-                overwrite=True,
-            )
+            zoning_blocks, stream, parts = None, None, folder / ZONING_PARTS
+            if on_workers:  # the months as tasks, each over the whole region
+                from gridcarbon.zoning.distributed import zoning_stream
+
+                shutil.rmtree(parts, ignore_errors=True)  # a killed run's leftovers
+                source = store if posterior is None else files["posterior_zarr"]
+                stream = zoning_stream(client, source, config.zoning, parts)
+            else:
+                zoning_blocks = blocks if posterior is None else month_blocks(by_month_post)
+            for future in warming:
+                future.result()  # a worker that cannot load the stage fails here, plainly
+            try:
+                zoning, written = zone_report(
+                    config,
+                    prior if posterior is None else posterior,
+                    plan.zoning,
+                    folder,
+                    covariance=covariance,
+                    grids_kind="prior" if posterior is None else "posterior",
+                    blocks=zoning_blocks,
+                    overwrite=True,
+                    stream=stream,
+                )
+            finally:
+                shutil.rmtree(parts, ignore_errors=True)
             result.stages["zoning"] = zoning
             files.update({f.role: written[f.name] for f in RUN_FILES if f.name in written})
             timings["zoning"] = time.perf_counter() - t0
-        if "zoning" not in stages or posterior is not None:
+        if "zoning" not in stages or posterior is not None or on_workers:
             for _ in blocks:  # the prior's period sums
                 pass
         formats = config.output.formats

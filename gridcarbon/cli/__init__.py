@@ -212,6 +212,8 @@ def grid_command(
     workers,
     scheduler,
     scheduler_file,
+    performance_report,
+    task_log,
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -225,6 +227,7 @@ def grid_command(
     from gridcarbon.pipeline import (
         build_prior,
         dask_client,
+        dask_diagnostics,
         is_streamed,
         plan_run,
         prior_summary,
@@ -242,7 +245,10 @@ def grid_command(
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
     if resume or is_streamed(cfg):
-        with dask_client(workers, scheduler, scheduler_file) as client:
+        with (
+            dask_client(workers, scheduler, scheduler_file) as client,
+            dask_diagnostics(client, performance_report, task_log),
+        ):
             result = run_streamed(
                 cfg,
                 out_dir,
@@ -325,6 +331,8 @@ def run_command(
     workers,
     scheduler,
     scheduler_file,
+    performance_report,
+    task_log,
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -333,7 +341,7 @@ def run_command(
     inversion.max_period_days with it) run streamed month by month into OUT.partial/, renamed to
     OUT at the end, each month inverted on its own; --resume continues an interrupted one.
     """
-    from gridcarbon.pipeline import dask_client, prior_summary, run
+    from gridcarbon.pipeline import dask_client, dask_diagnostics, prior_summary, run
 
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
@@ -342,7 +350,10 @@ def run_command(
         _echo_size(cfg)
         return
     inputs = [config_path] if config_path else []
-    with dask_client(workers, scheduler, scheduler_file) as client:
+    with (
+        dask_client(workers, scheduler, scheduler_file) as client,
+        dask_diagnostics(client, performance_report, task_log),
+    ):
         result = run(
             cfg,
             out_dir=output_folder(out, cfg),

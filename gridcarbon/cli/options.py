@@ -133,7 +133,22 @@ dry_run_option = click.option(
 
 def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--workers``, ``--scheduler`` and ``--scheduler-file``: the months of a streamed run's
-    prior as tasks on Dask workers."""
+    prior and zones as tasks on Dask workers; ``--performance-report`` and ``--task-log``: what
+    the workers did."""
+    f = click.option(
+        "--task-log",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="With Dask workers: write a CSV with one row per task (key, worker, start, stop, "
+        "duration, peak memory of the worker process while it ran).",
+    )(f)
+    f = click.option(
+        "--performance-report",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="With Dask workers: write Dask's performance report of the run, one HTML file "
+        "that opens offline.",
+    )(f)
     f = click.option(
         "--scheduler-file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -150,8 +165,8 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--workers",
         type=click.IntRange(min=1),
         default=None,
-        help="Compute the prior's months of a streamed run on N local Dask worker processes "
-        "(one thread each); default: in this process.",
+        help="Compute the prior's months and the zones of a streamed run on N local Dask "
+        "worker processes (one thread each); default: in this process.",
     )(f)
 
 

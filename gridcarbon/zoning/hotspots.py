@@ -24,7 +24,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -275,6 +275,8 @@ def hotspot_level(
     totals: dict[str, np.ndarray] | None = None,
     keep_z: bool = True,
     fields: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    scored: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    null_counts: Callable[[tuple[str, ...]], np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Hotspot z, BH bins, co-location and baselines of every species at one time ``level``.
 
@@ -290,6 +292,12 @@ def hotspot_level(
     fields : species → ``(fields (nbin, ny, nx), Beijing bin labels)`` at ``level``, already
         summed (e.g. month by month from a store, :func:`gridcarbon.zoning.stage.stream_fields`);
         then the grids' emission variables are not read
+    scored : species → ``(z (nbin, ny, nx) float32, bins (nbin, ny, nx) int8, Beijing bin
+        labels)`` at ``level``, already computed field by field (e.g. on Dask workers,
+        :mod:`gridcarbon.zoning.distributed`); then neither the grids nor ``fields`` are read
+    null_counts : called with a species set, returns its toroidal-null counts (those of
+        :func:`toroidal_null` of the set's hot maps with ``zoning.toroidal_shifts`` and
+        ``zoning.seed``, e.g. summed over time chunks on workers); default: computed here
 
     Returns
     -------
@@ -313,12 +321,15 @@ def hotspot_level(
     zs: dict[str, np.ndarray] = {}
     labels = None
     for s in species:
-        if fields is not None:
-            level_fields, labels = fields[s]
+        if scored is not None:
+            z, b, labels = scored[s]
         else:
-            level_fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
-        z = statistic_z(cfg.hotspot_statistic, level_fields, mask, cfg.gi_radius_m, cell)
-        b = fdr_bins(z, mask, cfg.fdr_levels)
+            if fields is not None:
+                level_fields, labels = fields[s]
+            else:
+                level_fields, labels = species_fields(grids, s, level, (totals or {}).get(s))
+            z = statistic_z(cfg.hotspot_statistic, level_fields, mask, cfg.gi_radius_m, cell)
+            b = fdr_bins(z, mask, cfg.fdr_levels)
         bins[s] = b
         hot[s] = b >= cfg.hotspot_min_bin
         zs[s] = z
@@ -391,9 +402,15 @@ def hotspot_level(
             "n_region_cells": n,
         }
         if cfg.toroidal_shifts > 0 and obs > 0:
-            null = toroidal_null(
-                [hot[s] for s in combo], cfg.toroidal_shifts, 2 * cfg.gi_radius_m / cell, cfg.seed
-            )
+            if null_counts is not None:
+                null = np.asarray(null_counts(combo))
+            else:
+                null = toroidal_null(
+                    [hot[s] for s in combo],
+                    cfg.toroidal_shifts,
+                    2 * cfg.gi_radius_m / cell,
+                    cfg.seed,
+                )
             row.update(
                 {
                     "toroidal_null_mean": float(null.mean()),

@@ -85,13 +85,20 @@ class StreamedFields:
 
     ``sums``: when the hourly tally was handed on block by block (``hourly`` of
     :func:`stream_fields`), what the stage needs of it, summed on the way; ``tally`` then holds
-    only the whole-grid series and the units."""
+    only the whole-grid series and the units.
+
+    ``scored``: by level (``day``, ``month``), species → ``(z, bins, labels)`` already computed
+    (e.g. on Dask workers, :mod:`gridcarbon.zoning.distributed`; ``day`` and ``month`` are then
+    empty); ``null_counts``: by level, the toroidal-null counts of a species set
+    (:func:`~gridcarbon.zoning.hotspots.hotspot_level`)."""
 
     tally: xr.Dataset
     day: dict[str, tuple[np.ndarray, np.ndarray]]
     month: dict[str, tuple[np.ndarray, np.ndarray]]
     daily: dict[str, tuple[np.ndarray, np.ndarray | None]]
     sums: TallySums | None = None
+    scored: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] | None = None
+    null_counts: dict[str, Callable[[tuple[str, ...]], np.ndarray]] | None = None
 
 
 def stream_fields(
@@ -219,6 +226,7 @@ def run_zoning(
     coverage_cache: CoverageCache | None = None,
     blocks: Iterable[xr.Dataset] | None = None,
     hourly: Callable[[xr.Dataset], None] | None = None,
+    stream: Callable[..., StreamedFields] | None = None,
 ) -> ZoningResult:
     """Every zoning result, in memory.
 
@@ -263,6 +271,11 @@ def run_zoning(
         kept for the period (the result's ``tally`` holds the whole-grid series
         ``<sp>_outside`` and ``<sp>_grid_total`` and the units only), and the period, day,
         month and diurnal figures are summed block by block, equal to the in-memory path's.
+    stream : callable, optional
+        In place of ``blocks``: ``stream(overlay, units, names, time, hourly)`` returns the
+        period's :class:`StreamedFields` computed elsewhere (e.g. as tasks on Dask workers,
+        :func:`gridcarbon.zoning.distributed.fields_on_workers`), equal to those of
+        :func:`stream_fields`; ``hourly`` as with ``blocks``.
 
     Returns
     -------
@@ -277,11 +290,13 @@ def run_zoning(
         Grids without a variable of a species; units that fail their checks.
     """
     statistic(config.hotspot_statistic)  # an unknown name is refused before any work
-    if hourly is not None and blocks is None:
+    if hourly is not None and blocks is None and stream is None:
         raise ConfigError(
             "hourly= hands on the hourly tally block by block: give the grids' blocks too "
             "(blocks=), or leave hourly out to keep the tally in memory"
         )
+    if blocks is not None and stream is not None:
+        raise ConfigError("give the grids' blocks (blocks=) or a stream (stream=), not both")
     if not isinstance(units, gpd.GeoDataFrame):
         raise InputDataError(
             f"units must be a GeoDataFrame, got {type(units).__name__}; read a unit file with "
@@ -306,7 +321,10 @@ def run_zoning(
 
     t = _time.perf_counter()
     streamed = None
-    if blocks is None:
+    if stream is not None:
+        streamed = stream(overlay, units, names, grids["time"].values, hourly)
+        tally = streamed.tally
+    elif blocks is None:
         tally = zone_tally(grids, overlay, units, names)
     else:
         streamed = stream_fields(blocks, overlay, units, names, grids["time"].values, hourly=hourly)
@@ -354,10 +372,27 @@ def run_zoning(
     hotspots: dict[str, xr.Dataset] = {}
     if streamed is not None:
         totals = None
+        scored = streamed.scored or {}
+        nulls = streamed.null_counts or {}
         hotspots["day"] = hotspot_level(
-            grids, "day", config, names, emerging=emerging, fields=streamed.day
+            grids,
+            "day",
+            config,
+            names,
+            emerging=emerging,
+            fields=streamed.day,
+            scored=scored.get("day"),
+            null_counts=nulls.get("day"),
         )
-        hotspots["month"] = hotspot_level(grids, "month", config, names, fields=streamed.month)
+        hotspots["month"] = hotspot_level(
+            grids,
+            "month",
+            config,
+            names,
+            fields=streamed.month,
+            scored=scored.get("month"),
+            null_counts=nulls.get("month"),
+        )
         if config.hourly_hotspots:
             log.warning(
                 "hourly hotspots are not computed for grids read block by block (a long "
