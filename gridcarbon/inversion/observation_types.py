@@ -24,6 +24,11 @@ from gridcarbon.inversion.errors_model import (
     correlated_transport_covariance,
     observation_errors,
 )
+from gridcarbon.inversion.upwind_downwind import (
+    apply_differences,
+    component_rows,
+    pairs_of_system,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
@@ -202,19 +207,39 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
             np.where(dominated & ~readmit, "single point source dominates", ""),
         ),
     )
-    A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
-    if readmit:
+    found = None
+    alone = used
+    if cfg.errors.upwind_downwind != "off":
+        # stations paired upwind-downwind are assimilated as differences, not alone
+        found = pairs_of_system(system, used)
+        alone = used & ~found.paired
+    A, meta = aggregation_matrix(P, alone, cfg.errors.aggregation)
+    if found is not None:
+        A_c, meta_c = component_rows(P, found)
+        A = sp.vstack([A, A_c], format="csr")
+        meta = pd.concat([meta, meta_c], ignore_index=True)
+    if readmit and found is None:
         # the point-dominated hours in each assimilated observation (the readmitted ones)
         n_dominated = (A @ dominated.astype(float)) * meta["n_hours"].to_numpy()
         meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
-    y = A @ np.where(used, y_h, 0.0)
-    Jo = (A @ system.J).tocsr()
-    yb = A @ system.y_prior
+    if found is None:
+        y = A @ np.where(used, y_h, 0.0)
+        Jo = (A @ system.J).tocsr()
+        yb = A @ system.y_prior
     meas, model, r_var = observation_errors(system, P, used, unc, cfg, A, meta)
     correlated = None
     if cfg.errors.transport_error_correlation == "same_day":
         correlated = correlated_transport_covariance(system, A, meta, cfg)
         r_var = r_var + correlated.diagonal()
+    if found is not None:
+        A, meta, r_var, correlated = apply_differences(A, meta, r_var, correlated, found)
+        if readmit:
+            # the point-dominated hours of both stations of a difference
+            n_dominated = (abs(A) @ dominated.astype(float)) * meta["n_hours"].to_numpy()
+            meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
+        y = A @ np.where(used, y_h, 0.0)
+        Jo = (A @ system.J).tocsr()
+        yb = A @ system.y_prior
     rows = meta.rename(columns={"obs_species": "species"}).assign(observed=y, prior=yb)
     counts = {
         "n_hourly_pairs_used": int(used.sum()),
@@ -223,4 +248,10 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     }
     if readmit:
         counts["n_readmitted_point_dominated"] = int((has & ~calm & dominated).sum())
+    if found is not None:
+        counts["n_upwind_downwind_differences"] = len(found)
+        counts["n_upwind_downwind_hours"] = int(2 * sum(h.size for h in found.up_pairs))
+        counts["n_upwind_downwind_hours_dropped"] = int(
+            (found.paired & used).sum() - counts["n_upwind_downwind_hours"]
+        )
     return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var, correlated)
