@@ -46,14 +46,19 @@ class StationHourMatch:
         The observed value of every pair (NaN: none).
     used : bool ndarray ``(n_pairs,)``
         Assimilated: observed, not calm, not dominated by one point source (unless
-        ``errors.point_dominated_pairs: elevated_plume`` readmits those).
+        ``errors.point_dominated_pairs: elevated_plume`` readmits those), and with
+        ``errors.upwind_downwind: replace`` not a paired station's hour outside its pair.
     reason : ndarray of str
         Why a pair is not used ("" when it is).
     counts : dict
         ``n_hourly_pairs_used``, ``n_excluded_calm``, ``n_excluded_point_dominated`` (and
-        ``n_readmitted_point_dominated`` with ``errors.point_dominated_pairs: elevated_plume``).
+        ``n_readmitted_point_dominated`` with ``errors.point_dominated_pairs: elevated_plume``;
+        ``n_upwind_downwind_differences``, ``n_upwind_downwind_hours`` and
+        ``n_upwind_downwind_hours_dropped`` with ``errors.upwind_downwind: replace``).
     aggregation : sparse ``(m, n_pairs)``
-        From the pairs to the assimilated observations (means or single hours).
+        From the pairs to the assimilated observations (means or single hours; an
+        upwind–downwind difference has ``+1/n`` on its downwind and ``−1/n`` on its upwind
+        station's hours).
     rows : DataFrame
         One row per assimilated observation (:meth:`StationHourObservations.assimilated`).
     jacobian : sparse ``(m, n_state)``
@@ -237,6 +242,11 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
             # the point-dominated hours of both stations of a difference
             n_dominated = (abs(A) @ dominated.astype(float)) * meta["n_hours"].to_numpy()
             meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
+        # a paired station's hours of the day outside its pair are not assimilated
+        assimilated = np.asarray(abs(A).sum(axis=0)).ravel() > 0
+        n_dropped = int((used & ~assimilated).sum())
+        reason = np.where(used & ~assimilated, "paired upwind-downwind at other hours", reason)
+        used = used & assimilated
         y = A @ np.where(used, y_h, 0.0)
         Jo = (A @ system.J).tocsr()
         yb = A @ system.y_prior
@@ -251,7 +261,5 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     if found is not None:
         counts["n_upwind_downwind_differences"] = len(found)
         counts["n_upwind_downwind_hours"] = int(2 * sum(h.size for h in found.up_pairs))
-        counts["n_upwind_downwind_hours_dropped"] = int(
-            (found.paired & used).sum() - counts["n_upwind_downwind_hours"]
-        )
+        counts["n_upwind_downwind_hours_dropped"] = n_dropped
     return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var, correlated)

@@ -211,6 +211,11 @@ def observations(correlated_off):
     return synthetic_observations(s, make_truth(s, rng, "perturbed", s.config), rng, s.config)
 
 
+def _before_pairing(m):
+    """The station-hours that would be assimilated without the pairing."""
+    return m.used | (m.reason == "paired upwind-downwind at other hours")
+
+
 def test_needs_city_boundaries(case):
     with pytest.raises(InputDataError, match="city boundaries"):
         _system(case, case.scenario, upwind_downwind="replace")
@@ -220,7 +225,7 @@ def test_h_and_r_of_the_differences_against_their_construction(correlated_on, ob
     s = correlated_on
     obs = StationHourObservations(observations)
     m = obs.match(s)
-    found = pairs_of_system(s, m.used)
+    found = pairs_of_system(s, _before_pairing(m))
     assert len(found) > 0
     diff = np.flatnonzero(m.rows["kind"].to_numpy() == DIFFERENCE_KIND)
     assert diff.size == len(found)
@@ -289,8 +294,15 @@ def test_no_station_hour_is_assimilated_twice_and_r_stays_positive_definite(
     m = obs.match(s)
     touched = np.asarray((abs(m.aggregation) > 0).sum(axis=0)).ravel()
     assert touched.max() == 1
+    # the hours assimilated are exactly those marked used; a paired station's other hours of
+    # the day are marked and counted
+    np.testing.assert_array_equal(touched == 1, m.used)
+    assert m.counts["n_hourly_pairs_used"] == int(m.used.sum())
+    dropped = m.reason == "paired upwind-downwind at other hours"
+    assert m.counts["n_upwind_downwind_hours_dropped"] == int(dropped.sum())
+    assert not (dropped & m.used).any()
     # a paired station's (station, quantity, day) has no observation alone
-    found = pairs_of_system(s, m.used)
+    found = pairs_of_system(s, _before_pairing(m))
     alone = m.rows[m.rows["kind"] != DIFFERENCE_KIND]
     keys_alone = set(zip(alone["station_id"], alone["species"], alone["day"], strict=True))
     for j in range(len(found)):
