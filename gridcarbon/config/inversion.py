@@ -647,6 +647,37 @@ class ErrorsConfig(_Section):
         "the rise dimension",
     )
 
+    upwind_downwind: Literal["off", "replace"] = Field(
+        "off",
+        description="'replace': for every city of the scenario's city boundaries, Beijing day "
+        "and observed quantity, pairs of stations inside the city that lie along the modelled "
+        "wind (upwind_downwind_angle_deg, upwind_downwind_separation_km) are assimilated as "
+        "the difference downwind - upwind of their afternoon means over the hours both share "
+        "with the wind along the pair line (H and R differenced from the full error "
+        "covariance), replacing both stations' afternoon means of that day; 'off': every "
+        "station alone (the default)",
+    )
+    upwind_downwind_angle_deg: float = Field(
+        30.0,
+        gt=0,
+        lt=90,
+        description="largest angle between the modelled wind (the mean of the two stations' "
+        "wind vectors) and the line from the upwind to the downwind station at an hour the "
+        "pair uses",
+    )
+    upwind_downwind_separation_km: list[float] = Field(
+        default_factory=lambda: [5.0, 50.0],
+        min_length=2,
+        max_length=2,
+        description="[min, max] distance (km) between the two stations of a pair",
+    )
+    upwind_downwind_min_hours: int = Field(
+        2,
+        ge=1,
+        description="fewest hours of a Beijing afternoon with the wind along the pair line "
+        "(both stations used) for the pair to be formed that day",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> ErrorsConfig:
         for sp, hours in self.assimilation_hours_local.items():
@@ -671,6 +702,18 @@ class ErrorsConfig(_Section):
                 "point_dominated_pairs 'elevated_plume' extends the transport quadrature: set "
                 f"transport_error_model 'quadrature' (not {self.transport_error_model!r}), or "
                 "keep point_dominated_pairs 'exclude'"
+            )
+        lo, hi = self.upwind_downwind_separation_km
+        if not 0 <= lo < hi:
+            raise ValueError(
+                f"upwind_downwind_separation_km {[lo, hi]} must be [min, max] with "
+                "0 <= min < max (km)"
+            )
+        if self.upwind_downwind != "off" and self.aggregation != "afternoon_mean":
+            raise ValueError(
+                f"upwind_downwind {self.upwind_downwind!r} differences afternoon means: set "
+                f"aggregation 'afternoon_mean' (not {self.aggregation!r}), or keep "
+                "upwind_downwind 'off'"
             )
         return self
 

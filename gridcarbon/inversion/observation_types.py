@@ -24,6 +24,11 @@ from gridcarbon.inversion.errors_model import (
     correlated_transport_covariance,
     observation_errors,
 )
+from gridcarbon.inversion.upwind_downwind import (
+    apply_differences,
+    component_rows,
+    pairs_of_system,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
@@ -41,14 +46,19 @@ class StationHourMatch:
         The observed value of every pair (NaN: none).
     used : bool ndarray ``(n_pairs,)``
         Assimilated: observed, not calm, not dominated by one point source (unless
-        ``errors.point_dominated_pairs: elevated_plume`` readmits those).
+        ``errors.point_dominated_pairs: elevated_plume`` readmits those), and with
+        ``errors.upwind_downwind: replace`` not a paired station's hour outside its pair.
     reason : ndarray of str
         Why a pair is not used ("" when it is).
     counts : dict
         ``n_hourly_pairs_used``, ``n_excluded_calm``, ``n_excluded_point_dominated`` (and
-        ``n_readmitted_point_dominated`` with ``errors.point_dominated_pairs: elevated_plume``).
+        ``n_readmitted_point_dominated`` with ``errors.point_dominated_pairs: elevated_plume``;
+        ``n_upwind_downwind_differences``, ``n_upwind_downwind_hours`` and
+        ``n_upwind_downwind_hours_dropped`` with ``errors.upwind_downwind: replace``).
     aggregation : sparse ``(m, n_pairs)``
-        From the pairs to the assimilated observations (means or single hours).
+        From the pairs to the assimilated observations (means or single hours; an
+        upwind–downwind difference has ``+1/n`` on its downwind and ``−1/n`` on its upwind
+        station's hours).
     rows : DataFrame
         One row per assimilated observation (:meth:`StationHourObservations.assimilated`).
     jacobian : sparse ``(m, n_state)``
@@ -202,19 +212,44 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
             np.where(dominated & ~readmit, "single point source dominates", ""),
         ),
     )
-    A, meta = aggregation_matrix(P, used, cfg.errors.aggregation)
-    if readmit:
+    found = None
+    alone = used
+    if cfg.errors.upwind_downwind != "off":
+        # stations paired upwind-downwind are assimilated as differences, not alone
+        found = pairs_of_system(system, used)
+        alone = used & ~found.paired
+    A, meta = aggregation_matrix(P, alone, cfg.errors.aggregation)
+    if found is not None:
+        A_c, meta_c = component_rows(P, found)
+        A = sp.vstack([A, A_c], format="csr")
+        meta = pd.concat([meta, meta_c], ignore_index=True)
+    if readmit and found is None:
         # the point-dominated hours in each assimilated observation (the readmitted ones)
         n_dominated = (A @ dominated.astype(float)) * meta["n_hours"].to_numpy()
         meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
-    y = A @ np.where(used, y_h, 0.0)
-    Jo = (A @ system.J).tocsr()
-    yb = A @ system.y_prior
+    if found is None:
+        y = A @ np.where(used, y_h, 0.0)
+        Jo = (A @ system.J).tocsr()
+        yb = A @ system.y_prior
     meas, model, r_var = observation_errors(system, P, used, unc, cfg, A, meta)
     correlated = None
     if cfg.errors.transport_error_correlation == "same_day":
         correlated = correlated_transport_covariance(system, A, meta, cfg)
         r_var = r_var + correlated.diagonal()
+    if found is not None:
+        A, meta, r_var, correlated = apply_differences(A, meta, r_var, correlated, found)
+        if readmit:
+            # the point-dominated hours of both stations of a difference
+            n_dominated = (abs(A) @ dominated.astype(float)) * meta["n_hours"].to_numpy()
+            meta = meta.assign(n_point_dominated=np.rint(n_dominated).astype(int))
+        # a paired station's hours of the day outside its pair are not assimilated
+        assimilated = np.asarray(abs(A).sum(axis=0)).ravel() > 0
+        n_dropped = int((used & ~assimilated).sum())
+        reason = np.where(used & ~assimilated, "paired upwind-downwind at other hours", reason)
+        used = used & assimilated
+        y = A @ np.where(used, y_h, 0.0)
+        Jo = (A @ system.J).tocsr()
+        yb = A @ system.y_prior
     rows = meta.rename(columns={"obs_species": "species"}).assign(observed=y, prior=yb)
     counts = {
         "n_hourly_pairs_used": int(used.sum()),
@@ -223,4 +258,8 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     }
     if readmit:
         counts["n_readmitted_point_dominated"] = int((has & ~calm & dominated).sum())
+    if found is not None:
+        counts["n_upwind_downwind_differences"] = len(found)
+        counts["n_upwind_downwind_hours"] = int(2 * sum(h.size for h in found.up_pairs))
+        counts["n_upwind_downwind_hours_dropped"] = n_dropped
     return StationHourMatch(y_h, used, reason, counts, A, rows, Jo, meas, model, r_var, correlated)

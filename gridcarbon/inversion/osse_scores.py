@@ -43,6 +43,7 @@ from gridcarbon.inversion.posterior import (
     city_error_correlation,
     unit_period_stats,
 )
+from gridcarbon.inversion.upwind_downwind import DIFFERENCE_KIND
 
 __all__ = [
     "CONSTRAINED_REDUCTION",
@@ -264,6 +265,10 @@ def _interval(est_lo_hi: tuple[float, float, float], n: int) -> dict:
 def _species_intervals(g: pd.DataFrame, seed: int, n_resamples: int) -> dict:
     out: dict = {}
     n = int(g["replicate"].nunique()) if "replicate" in g else len(g)
+    differences = f"n_obs_{DIFFERENCE_KIND}"
+    if differences in g and g[differences].notna().any():
+        # errors.upwind_downwind: the differences assimilated (mean per replicate)
+        out[f"{differences}_mean"] = float(g[differences].mean())
     boot = {"seed": seed, "n_resamples": n_resamples}
     for c in g.columns:
         if c.startswith(_MEAN_PREFIXES) and pd.api.types.is_numeric_dtype(g[c]):

@@ -146,6 +146,13 @@ class ObservationSystem:
         g = self.grid
         self.ncell = g.size
         self.stations = validate_stations(scenario.stations, g, known_species=scenario.species)
+        #: city code of each station ("" outside every city), only to pair stations for
+        #: errors.upwind_downwind (None when it is off)
+        self.station_city: np.ndarray | None = None
+        if cfg.errors.upwind_downwind != "off":
+            from gridcarbon.inversion.upwind_downwind import station_cities
+
+            self.station_city = station_cities(self.stations, scenario.boundaries.get("city"))
         landcover = dict(scenario.landcover)
         for name, fraction in landcover.items():
             if np.size(fraction) != g.size:
