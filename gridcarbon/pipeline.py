@@ -2064,13 +2064,21 @@ def dask_client(
     workers: int | None = None,
     scheduler: str | None = None,
     scheduler_file: str | Path | None = None,
+    worker_memory: str | None = None,
 ) -> Iterator[Any]:
     """A ``dask.distributed`` client for :func:`run_streamed`'s months, or None.
 
     ``workers``: start a local cluster of that many single-threaded worker processes (numba
-    limited to one thread in each); ``scheduler`` (an address) or ``scheduler_file``: join a
-    running scheduler.  None of them: yields None (the single-process path).
+    limited to one thread in each), each with the memory limit ``worker_memory`` (e.g.
+    ``"8GiB"``; default Dask's: the machine's memory shared between them); ``scheduler`` (an
+    address) or ``scheduler_file``: join a running scheduler.  None of them: yields None (the
+    single-process path).
     """
+    if worker_memory is not None and workers is None:
+        raise ConfigError(
+            f"a worker memory limit ({worker_memory}) is for the local workers of --workers; "
+            "a running scheduler's workers set their own (dask worker --memory-limit)"
+        )
     given = [workers is not None, scheduler is not None, scheduler_file is not None]
     if sum(given) > 1:
         raise ConfigError(
@@ -2091,6 +2099,7 @@ def dask_client(
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                memory_limit=worker_memory or "auto",
                 env={"NUMBA_NUM_THREADS": "1"},
             ) as cluster,
             Client(cluster) as client,

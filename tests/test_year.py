@@ -545,3 +545,14 @@ def test_a_dask_client_is_one_of_workers_or_a_scheduler():
         assert client is None
     with pytest.raises(ConfigError, match="not several"), dask_client(2, "tcp://x:1"):
         pass
+    with pytest.raises(ConfigError, match="dask worker --memory-limit"):
+        with dask_client(scheduler="tcp://x:1", worker_memory="8GiB"):
+            pass
+
+
+def test_local_workers_get_the_memory_limit_asked_for():
+    from gridcarbon.pipeline import dask_client
+
+    with dask_client(workers=1, worker_memory="1.5GiB") as client:
+        (worker,) = client.scheduler_info()["workers"].values()
+        assert worker["memory_limit"] == int(1.5 * 2**30)

@@ -212,6 +212,7 @@ def grid_command(
     workers,
     scheduler,
     scheduler_file,
+    worker_memory,
     performance_report,
     task_log,
 ) -> None:
@@ -246,7 +247,7 @@ def grid_command(
     inputs = [config_path] if config_path else []
     if resume or is_streamed(cfg):
         with (
-            dask_client(workers, scheduler, scheduler_file) as client,
+            dask_client(workers, scheduler, scheduler_file, worker_memory) as client,
             dask_diagnostics(client, performance_report, task_log),
         ):
             result = run_streamed(
@@ -331,6 +332,7 @@ def run_command(
     workers,
     scheduler,
     scheduler_file,
+    worker_memory,
     performance_report,
     task_log,
 ) -> None:
@@ -351,7 +353,7 @@ def run_command(
         return
     inputs = [config_path] if config_path else []
     with (
-        dask_client(workers, scheduler, scheduler_file) as client,
+        dask_client(workers, scheduler, scheduler_file, worker_memory) as client,
         dask_diagnostics(client, performance_report, task_log),
     ):
         result = run(

@@ -132,8 +132,8 @@ dry_run_option = click.option(
 
 
 def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--workers``, ``--scheduler`` and ``--scheduler-file``: the months of a streamed run's
-    prior and zones as tasks on Dask workers; ``--performance-report`` and ``--task-log``: what
+    """``--workers`` (and ``--worker-memory``), ``--scheduler`` and ``--scheduler-file``: the
+    months of a streamed run's prior and zones as tasks on Dask workers; ``--performance-report`` and ``--task-log``: what
     the workers did."""
     f = click.option(
         "--task-log",
@@ -148,6 +148,14 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="With Dask workers: write Dask's performance report of the run, one HTML file "
         "that opens offline.",
+    )(f)
+    f = click.option(
+        "--worker-memory",
+        metavar="SIZE",
+        default=None,
+        help="With --workers: each local worker's memory limit, e.g. 8GiB (Dask spills to disk "
+        "at 60 % of it and restarts a worker at 95 %); default: the machine's memory shared "
+        "between the workers.",
     )(f)
     f = click.option(
         "--scheduler-file",
