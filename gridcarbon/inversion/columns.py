@@ -667,13 +667,16 @@ class ColumnObservations:
         cfg = system.config
         if sel.size == 0:
             return out
-        # the whole period, as the surface operator interpolates it (in time, too)
-        met = with_cloud_cover(self.meteorology.for_hours(system.times))
+        # the whole period, as the surface operator interpolates it (in time, too), once per
+        # system and source for all overpasses; each hour interpolated from its neighbours
+        met = _period_met(system, self.meteorology)
+        met_times = met["time"].values
         for h in np.unique(hours[sel]):
             idx = sel[hours[sel] == h]
             hour = pd.DatetimeIndex([system.times[h]])
             lon, lat = system.grid.unproject(xc[idx], yc[idx])
-            pm = met_at_points(met, hour, lon, lat)
+            i = int(np.searchsorted(met_times, hour.values[0]))
+            pm = met_at_points(met.isel(time=slice(max(i - 1, 0), i + 2)), hour, lon, lat)
             th = np.radians(pm.direction_from[0])
             out["u10"][idx] = np.maximum(pm.speed[0], cfg.transport.calm_floor_m_s)
             out["ex"][idx] = -np.sin(th)
@@ -1177,6 +1180,21 @@ def mixing_height_sensitivity(
 _ROWS_EMPTY = pd.DataFrame(
     columns=["station_id", "species", "kind", "time", "lon", "lat", "observed", "prior"]
 )
+
+
+#: The period's meteorology of a system per source (:func:`_period_met`).
+_PERIOD_MET: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _period_met(system: ObservationSystem, meteorology: MeteorologySource) -> Any:
+    """``with_cloud_cover(meteorology.for_hours(system.times))``, computed once per system and
+    meteorology source (every overpass of a month reads the same hours)."""
+    per_source = _PERIOD_MET.setdefault(system, {})
+    hit = per_source.get(id(meteorology))
+    if hit is None or hit[0] is not meteorology:
+        hit = (meteorology, with_cloud_cover(meteorology.for_hours(system.times)))
+        per_source[id(meteorology)] = hit
+    return hit[1]
 
 
 def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:

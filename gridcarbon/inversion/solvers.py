@@ -106,9 +106,7 @@ class BlockRowJacobian:
         rows of J, as they are).
     """
 
-    def __init__(
-        self, H: sp.spmatrix, segments: list[tuple[int, int, np.ndarray | None]]
-    ) -> None:
+    def __init__(self, H: sp.spmatrix, segments: list[tuple[int, int, np.ndarray | None]]) -> None:
         self.H = sp.csr_matrix(H)
         merged: list[tuple[int, int, int, int, np.ndarray | None]] = []
         pos = out = 0
