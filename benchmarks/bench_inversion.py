@@ -197,7 +197,7 @@ def columns_cost(
     out["column_operator_build_cpu_s"] = time.process_time() - c
     out["column_rows"] = int(sum(len(m.rows) for m in matches))
     # what the solver applies: the superobservations' sparse H and each overpass's dense T
-    out["column_H_nnz"] = int(sum(m.H.nnz for m in matches))
+    out["column_H_nnz"] = int(sum(np.count_nonzero(m.H.data) for m in matches))
     out["column_H_nnz_per_superobservation"] = out["column_H_nnz"] / max(
         sum(m.H.shape[0] for m in matches), 1
     )
@@ -205,7 +205,11 @@ def columns_cost(
     # the rows T H formed densely (as before; not formed here): each row of an overpass touches
     # the union of the state elements its superobservations touch
     out["column_TH_nnz_not_formed"] = int(
-        sum(T.shape[0] * np.unique(m.H[idx].indices).size for m in matches for idx, T in m.blocks)
+        sum(
+            T.shape[0] * np.unique(m.H[idx].indices[m.H[idx].data != 0]).size
+            for m in matches
+            for idx, T in m.blocks
+        )
     )
     t, c = time.perf_counter(), time.process_time()
     res = assimilate(system, [StationHourObservations(station_obs), *kinds], build_posterior=False)

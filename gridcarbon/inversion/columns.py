@@ -441,7 +441,9 @@ class ColumnMatch:
         for idx, T in self.blocks:
             segments.append((start, start + idx.size, T))
             start += idx.size
-        return BlockRowJacobian(self.H[order], segments)
+        H = self.H[order]
+        H.eliminate_zeros()  # cells without emissions: stored zeros of the footprints
+        return BlockRowJacobian(H, segments)
 
 
 def layer_heights(pressure_edges: np.ndarray, temperature_k: np.ndarray) -> np.ndarray:
