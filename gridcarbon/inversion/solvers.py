@@ -174,6 +174,30 @@ class BlockRowJacobian:
             u[a:b] = z[c:d] if T is None else T.T @ z[c:d]
         return self.H.T @ u
 
+    def __getitem__(self, rows: np.ndarray) -> sp.csr_matrix | BlockRowJacobian:
+        """Rows of J (a boolean mask, or indices: taken in J's order), e.g. the observations
+        kept in a cross-validation fold: a BlockRowJacobian, or a sparse matrix when no row of
+        a dense block is among them (a dense block keeps all its rows of H)."""
+        mask = np.zeros(self.shape[0], bool)
+        mask[np.asarray(rows)] = True
+        pick, segments, pos = [], [], 0
+        for a, b, c, d, T in self.segments:
+            sel = mask[c:d]
+            if not sel.any():
+                continue
+            if T is None:
+                idx = a + np.flatnonzero(sel)
+                segments.append((pos, pos + idx.size, None))
+            else:
+                idx = np.arange(a, b)
+                segments.append((pos, pos + idx.size, T[sel]))
+            pick.append(idx)
+            pos += idx.size
+        H = self.H[np.concatenate(pick)] if pick else self.H[:0]
+        if all(T is None for *_, T in segments):
+            return H
+        return BlockRowJacobian(H, segments)
+
     @property
     def T(self) -> _AdjointRows:
         return _AdjointRows(self)

@@ -125,6 +125,17 @@ def test_the_operator_is_the_dense_rows(system, observations):
     np.testing.assert_allclose(
         both.T @ np.ones(both.shape[0]), ref.T @ np.ones(ref.shape[0]), rtol=1e-12, atol=1e-14
     )
+    # rows of it (a cross-validation fold): the same rows of the dense form
+    keep = rng.random(both.shape[0]) < 0.5
+    keep[:5] = True
+    kept = both[keep]
+    assert isinstance(kept, BlockRowJacobian) and kept.shape == (int(keep.sum()), both.shape[1])
+    np.testing.assert_allclose(
+        kept @ v, ref[keep] @ v, rtol=1e-12, atol=1e-12 * np.abs(ref @ v).max()
+    )
+    only_other = both[np.arange(5)]  # rows of no dense block: a sparse matrix
+    assert sp.issparse(only_other)
+    np.testing.assert_array_equal(only_other.toarray(), other.toarray())
 
 
 @pytest.mark.slow
