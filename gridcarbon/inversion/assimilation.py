@@ -19,6 +19,7 @@ from gridcarbon.errors import InputDataError
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
 from gridcarbon.inversion.solvers import (
+    BlockRowJacobian,
     CorrelatedErrors,
     PosteriorCovariance,
     Problem,
@@ -165,14 +166,22 @@ def _error_covariance(
 
 def _stack(
     system: ObservationSystem, kinds: tuple[ObservationType, ...]
-) -> tuple[pd.DataFrame, sp.csr_matrix, np.ndarray, CorrelatedErrors | None]:
+) -> tuple[pd.DataFrame, sp.csr_matrix | BlockRowJacobian, np.ndarray, CorrelatedErrors | None]:
     """Rows, H and R of all kinds: H = vstack of their blocks, R block-diagonal (its diagonal,
-    and the correlated R when a kind has one)."""
+    and the correlated R when a kind has one).
+
+    A kind with a ``jacobian_operator(system)`` (a :class:`BlockRowJacobian`: its rows kept as
+    sparse rows and a blockwise transform, e.g. whitened satellite overpasses) gives its block
+    in that form, and H is then a BlockRowJacobian too; it equals ``jacobian_block``.
+    """
     rows, blocks, variances = [], [], []
     n = system.layout.n
     for k in kinds:
         table = k.assimilated(system)
-        block = sp.csr_matrix(k.jacobian_block(system))
+        operator = getattr(k, "jacobian_operator", None)
+        block = (
+            operator(system) if operator is not None else sp.csr_matrix(k.jacobian_block(system))
+        )
         r_var = np.asarray(k.error_variance(system), dtype=np.float64)
         m = len(table)
         if block.shape != (m, n) or r_var.shape != (m,):
@@ -192,6 +201,8 @@ def _stack(
     if len(kinds) == 1:
         return rows[0], blocks[0], variances[0], R
     table = pd.concat(rows, ignore_index=True)
+    if any(isinstance(b, BlockRowJacobian) for b in blocks):
+        return table, BlockRowJacobian.stack(blocks), np.concatenate(variances), R
     return table, sp.vstack(blocks, format="csr"), np.concatenate(variances), R
 
 

@@ -38,7 +38,11 @@ assimilated rows are ``T y`` and ``T H`` with unit, uncorrelated errors.  This e
 estimating three background unknowns per overpass with an infinite prior σ (exact for linear
 least squares), without adding them to the state.  The same whitening carries the column
 error covariance ``C`` — precision²/n, representativeness, and an air-mass-factor error
-correlated in space within the overpass — so R of the assimilation stays diagonal.
+correlated in space within the overpass — so R of the assimilation stays diagonal.  ``T H``
+is not formed for the inversion: a row of it is dense over the footprints of the whole
+overpass, so H stays sparse and each overpass's dense ``T`` is applied blockwise
+(:meth:`ColumnObservations.jacobian_operator`, a
+:class:`~gridcarbon.inversion.solvers.BlockRowJacobian`); the posterior is the same.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.chemistry import nox_lifetime_s
 from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
+from gridcarbon.inversion.solvers import BlockRowJacobian
 from gridcarbon.kernels.column import (
     area_vertical_tables,
     column_rows_fill,
@@ -388,13 +393,14 @@ class ColumnMatch:
     footprints : Footprints
         Their sensitivities to each cell and point source per kg h-1 (observation units), the
         rows' hours in ``footprints.receptors.hour``.
-    transform : sparse ``(m, n_superobs)``
-        Whitening and plane projection, block-diagonal by overpass.
+    blocks : list of ``(idx, T)``
+        Per used overpass, in the order of the assimilated rows: its superobservations (rows
+        of ``superobs`` and H) and its whitening and plane projection ``T`` (dense,
+        ``(len(idx) − 3, len(idx))``).
     covariance : dict
         Overpass label → error covariance of its superobservations (used overpasses).
     rows : DataFrame
         The assimilated rows (:meth:`ColumnObservations.assimilated`).
-    jacobian : sparse ``(m, n_state)``
     counts : dict
         Pixels given, outside the period, outside the grid, too near the upwind edge, used;
         superobservations and overpasses used and dropped.
@@ -403,11 +409,41 @@ class ColumnMatch:
     superobs: pd.DataFrame
     H: sp.csr_matrix
     footprints: Footprints
-    transform: sp.csr_matrix
+    blocks: list[tuple[np.ndarray, np.ndarray]]
     covariance: dict
     rows: pd.DataFrame
-    jacobian: sp.csr_matrix
     counts: dict
+
+    @property
+    def transform(self) -> sp.csr_matrix:
+        """Whitening and plane projection, ``(m, n_superobs)``, block-diagonal by overpass."""
+        n_so = len(self.superobs)
+        if not self.blocks:
+            return sp.csr_matrix((0, n_so))
+        order = np.concatenate([idx for idx, _ in self.blocks])
+        tr = sp.block_diag([T for _, T in self.blocks], format="csr")
+        return tr @ sp.csr_matrix(
+            (np.ones(order.size), (np.arange(order.size), order)), shape=(order.size, n_so)
+        )
+
+    @property
+    def jacobian(self) -> sp.csr_matrix:
+        """``T H`` materialised, ``(m, n_state)``: each row is dense over the footprints of its
+        overpass (the inversion uses :meth:`jacobian_operator`)."""
+        return (self.transform @ self.H).tocsr()
+
+    def jacobian_operator(self) -> BlockRowJacobian:
+        """``T H`` as its factors: the rows of H of each used overpass and its dense ``T``."""
+        if not self.blocks:
+            return BlockRowJacobian(sp.csr_matrix((0, self.H.shape[1])), [])
+        order = np.concatenate([idx for idx, _ in self.blocks])
+        segments, start = [], 0
+        for idx, T in self.blocks:
+            segments.append((start, start + idx.size, T))
+            start += idx.size
+        H = self.H[order]
+        H.eliminate_zeros()  # cells without emissions: stored zeros of the footprints
+        return BlockRowJacobian(H, segments)
 
 
 def layer_heights(pressure_edges: np.ndarray, temperature_k: np.ndarray) -> np.ndarray:
@@ -514,8 +550,15 @@ class ColumnObservations:
         return self.match(system).rows
 
     def jacobian_block(self, system: ObservationSystem) -> sp.csr_matrix:
-        """``T H``: the whitened, plane-projected rows of H."""
+        """``T H``: the whitened, plane-projected rows of H (materialised; see
+        :meth:`jacobian_operator`)."""
         return self.match(system).jacobian
+
+    def jacobian_operator(self, system: ObservationSystem) -> BlockRowJacobian:
+        """:meth:`jacobian_block` kept as its factors, the sparse rows of H and each
+        overpass's dense ``T``: what the inversion applies (a row of ``T H`` is dense over the
+        footprints of its overpass)."""
+        return self.match(system).jacobian_operator()
 
     def error_variance(self, system: ObservationSystem) -> np.ndarray:
         """Ones: the column errors are whitened into the rows."""
@@ -626,13 +669,16 @@ class ColumnObservations:
         cfg = system.config
         if sel.size == 0:
             return out
-        # the whole period, as the surface operator interpolates it (in time, too)
-        met = with_cloud_cover(self.meteorology.for_hours(system.times))
+        # the whole period, as the surface operator interpolates it (in time, too), once per
+        # system and source for all overpasses; each hour interpolated from its neighbours
+        met = _period_met(system, self.meteorology)
+        met_times = met["time"].values
         for h in np.unique(hours[sel]):
             idx = sel[hours[sel] == h]
             hour = pd.DatetimeIndex([system.times[h]])
             lon, lat = system.grid.unproject(xc[idx], yc[idx])
-            pm = met_at_points(met, hour, lon, lat)
+            i = int(np.searchsorted(met_times, hour.values[0]))
+            pm = met_at_points(met.isel(time=slice(max(i - 1, 0), i + 2)), hour, lon, lat)
             th = np.radians(pm.direction_from[0])
             out["u10"][idx] = np.maximum(pm.speed[0], cfg.transport.calm_floor_m_s)
             out["ex"][idx] = -np.sin(th)
@@ -918,10 +964,9 @@ class ColumnObservations:
             pd.DataFrame(),
             sp.csr_matrix((0, n)),
             fp,
-            sp.csr_matrix((0, 0)),
+            [],
             {},
             _ROWS_EMPTY.copy(),
-            sp.csr_matrix((0, n)),
             counts,
         )
 
@@ -1053,15 +1098,8 @@ class ColumnObservations:
         table["used"] = used
         m = sum(T.shape[0] for _, T in blocks)
         if m:
-            tr = sp.block_diag([T for _, T in blocks], format="csr")
-            order_so = np.concatenate([idx for idx, _ in blocks])
-            tr = tr @ sp.csr_matrix(
-                (np.ones(order_so.size), (np.arange(order_so.size), order_so)),
-                shape=(order_so.size, n_so),
-            )
             rows = pd.concat(row_tables, ignore_index=True)
         else:
-            tr = sp.csr_matrix((0, n_so))
             rows = _ROWS_EMPTY.copy()
             log.info("%s: no overpass has %d superobservations", self.name, s.min_superobservations)
         counts = {
@@ -1070,7 +1108,7 @@ class ColumnObservations:
             "n_overpasses_used": len(blocks),
             "n_overpasses_dropped": n_dropped,
         }
-        return ColumnMatch(table, H, fp, tr, covariances, rows, (tr @ H).tocsr(), counts)
+        return ColumnMatch(table, H, fp, blocks, covariances, rows, counts)
 
 
 def mixing_height_sensitivity(
@@ -1144,6 +1182,21 @@ def mixing_height_sensitivity(
 _ROWS_EMPTY = pd.DataFrame(
     columns=["station_id", "species", "kind", "time", "lon", "lat", "observed", "prior"]
 )
+
+
+#: The period's meteorology of a system per source (:func:`_period_met`).
+_PERIOD_MET: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _period_met(system: ObservationSystem, meteorology: MeteorologySource) -> Any:
+    """``with_cloud_cover(meteorology.for_hours(system.times))``, computed once per system and
+    meteorology source (every overpass of a month reads the same hours)."""
+    per_source = _PERIOD_MET.setdefault(system, {})
+    hit = per_source.get(id(meteorology))
+    if hit is None or hit[0] is not meteorology:
+        hit = (meteorology, with_cloud_cover(meteorology.for_hours(system.times)))
+        per_source[id(meteorology)] = hit
+    return hit[1]
 
 
 def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:

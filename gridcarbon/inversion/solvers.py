@@ -30,6 +30,7 @@ __all__ = [
     "Solution",
     "PosteriorCovariance",
     "CorrelatedErrors",
+    "BlockRowJacobian",
     "solve_dense",
     "solve_lanczos_cg",
     "solve_lanczos_cg_obs",
@@ -86,13 +87,152 @@ class CorrelatedErrors:
         return self.whiten_T(self.whiten(v))
 
 
+class BlockRowJacobian:
+    """A Jacobian ``J = D H`` kept as its factors: ``H`` sparse ``(m_raw, n)`` and ``D`` block
+    diagonal, the identity on some row ranges of H and a dense matrix ``T_b`` on others (e.g.
+    the whitening and plane projection of one satellite overpass, ``T_b = Q₂ᵀ L⁻¹``).
+
+    ``J @ v`` is ``D (H v)`` and ``J.T @ z`` is ``Hᵀ (Dᵀ z)``: a row of ``T_b H`` mixes every row
+    of its block and would be dense over the block's footprints, while H stays sparse and the
+    blocks are applied as small dense products.
+
+    Parameters
+    ----------
+    H : sparse ``(m_raw, n)``
+        The rows before the transform, each block's rows contiguous.
+    segments : sequence of ``(start, stop, T)``
+        Row ranges of H covering ``0..m_raw`` in order, each with its dense ``T`` of shape
+        ``(m_b, stop − start)`` (``m_b`` rows of J), or None for the identity (``stop − start``
+        rows of J, as they are).
+    """
+
+    def __init__(self, H: sp.spmatrix, segments: list[tuple[int, int, np.ndarray | None]]) -> None:
+        self.H = sp.csr_matrix(H)
+        merged: list[tuple[int, int, int, int, np.ndarray | None]] = []
+        pos = out = 0
+        for start, stop, T in segments:
+            if start != pos or stop < start:
+                raise ValueError(
+                    f"segments of a BlockRowJacobian must cover the rows of H in order; got "
+                    f"rows {start}..{stop} after row {pos}"
+                )
+            if T is None:
+                if merged and merged[-1][4] is None:  # one identity range
+                    a, _, c, _, _ = merged[-1]
+                    merged[-1] = (a, stop, c, out + stop - start, None)
+                else:
+                    merged.append((start, stop, out, out + stop - start, None))
+                out += stop - start
+            else:
+                T = np.ascontiguousarray(T, dtype=np.float64)
+                if T.ndim != 2 or T.shape[1] != stop - start:
+                    raise ValueError(
+                        f"the block of rows {start}..{stop} has a transform of shape {T.shape}; "
+                        f"it needs {stop - start} columns"
+                    )
+                merged.append((start, stop, out, out + T.shape[0], T))
+                out += T.shape[0]
+            pos = stop
+        if pos != self.H.shape[0]:
+            raise ValueError(f"segments cover {pos} rows of H, which has {self.H.shape[0]}")
+        self.segments = merged
+        self.shape = (out, self.H.shape[1])
+
+    @classmethod
+    def stack(cls, parts: list[sp.spmatrix | BlockRowJacobian]) -> BlockRowJacobian:
+        """The rows of ``parts`` (sparse matrices or BlockRowJacobians) one after another."""
+        Hs, segments, offset = [], [], 0
+        for part in parts:
+            if isinstance(part, BlockRowJacobian):
+                Hs.append(part.H)
+                segments += [(offset + a, offset + b, T) for a, b, _, _, T in part.segments]
+            else:
+                Hs.append(sp.csr_matrix(part))
+                segments.append((offset, offset + part.shape[0], None))
+            offset += Hs[-1].shape[0]
+        return cls(sp.vstack(Hs, format="csr"), segments)
+
+    @property
+    def nnz(self) -> int:
+        """Non-zeros of H plus the elements of the dense blocks."""
+        return int(self.H.nnz + sum(T.size for *_, T in self.segments if T is not None))
+
+    def __matmul__(self, v: np.ndarray) -> np.ndarray:
+        u = self.H @ v
+        if not any(T is not None for *_, T in self.segments):
+            return np.asarray(u)
+        out = np.empty((self.shape[0],) + u.shape[1:])
+        for a, b, c, d, T in self.segments:
+            out[c:d] = u[a:b] if T is None else T @ u[a:b]
+        return out
+
+    def rmatvec(self, z: np.ndarray) -> np.ndarray:
+        """``Jᵀ z`` (``z`` a vector or a matrix with one row per row of J)."""
+        z = np.asarray(z, dtype=np.float64)
+        u = np.empty((self.H.shape[0],) + z.shape[1:])
+        for a, b, c, d, T in self.segments:
+            u[a:b] = z[c:d] if T is None else T.T @ z[c:d]
+        return self.H.T @ u
+
+    def __getitem__(self, rows: np.ndarray) -> sp.csr_matrix | BlockRowJacobian:
+        """Rows of J (a boolean mask, or indices: taken in J's order), e.g. the observations
+        kept in a cross-validation fold: a BlockRowJacobian, or a sparse matrix when no row of
+        a dense block is among them (a dense block keeps all its rows of H)."""
+        mask = np.zeros(self.shape[0], bool)
+        mask[np.asarray(rows)] = True
+        pick, segments, pos = [], [], 0
+        for a, b, c, d, T in self.segments:
+            sel = mask[c:d]
+            if not sel.any():
+                continue
+            if T is None:
+                idx = a + np.flatnonzero(sel)
+                segments.append((pos, pos + idx.size, None))
+            else:
+                idx = np.arange(a, b)
+                segments.append((pos, pos + idx.size, T[sel]))
+            pick.append(idx)
+            pos += idx.size
+        H = self.H[np.concatenate(pick)] if pick else self.H[:0]
+        if all(T is None for *_, T in segments):
+            return H
+        return BlockRowJacobian(H, segments)
+
+    @property
+    def T(self) -> _AdjointRows:
+        return _AdjointRows(self)
+
+    def tocsr(self) -> sp.csr_matrix:
+        """J materialised (rows of a dense block dense over its footprints: tests, small
+        problems)."""
+        parts = [
+            self.H[a:b] if T is None else sp.csr_matrix(T @ self.H[a:b])
+            for a, b, _, _, T in self.segments
+        ]
+        if not parts:
+            return sp.csr_matrix(self.shape)
+        return sp.vstack(parts, format="csr")
+
+
+class _AdjointRows:
+    """``Jᵀ`` of a :class:`BlockRowJacobian`, for ``J.T @ z``."""
+
+    def __init__(self, J: BlockRowJacobian) -> None:
+        self.J = J
+        self.shape = (J.shape[1], J.shape[0])
+
+    def __matmul__(self, z: np.ndarray) -> np.ndarray:
+        return self.J.rmatvec(z)
+
+
 @dataclass
 class Problem:
-    """A linear-Gaussian inversion: ``J`` (obs × state, sparse), innovations ``d``, obs error
-    variances ``r_var``, the prior covariance and, when the observation errors are correlated,
-    ``R`` (:class:`CorrelatedErrors`, whose diagonal is ``r_var``); None = R diagonal."""
+    """A linear-Gaussian inversion: ``J`` (obs × state, sparse, or a :class:`BlockRowJacobian`),
+    innovations ``d``, obs error variances ``r_var``, the prior covariance and, when the
+    observation errors are correlated, ``R`` (:class:`CorrelatedErrors`, whose diagonal is
+    ``r_var``); None = R diagonal."""
 
-    J: sp.csr_matrix
+    J: sp.csr_matrix | BlockRowJacobian
     d: np.ndarray
     r_var: np.ndarray
     B: PriorCovariance

@@ -28,7 +28,13 @@ import math
 import numba
 import numpy as np
 
-from gridcarbon.kernels.dispersion import briggs_rise, sigmas, wind_profile_exponent
+from gridcarbon.kernels.dispersion import (
+    briggs_rise,
+    sigma_y_rural,
+    sigma_y_urban,
+    sigmas,
+    wind_profile_exponent,
+)
 from gridcarbon.kernels.plume import _KGH_TO_UGS, _SQ2, _SQ2PI, no2_weight  # shared constants
 
 __all__ = [
@@ -459,6 +465,12 @@ def _table(tab, lx0, dlx, nn, xs):
 
 
 @numba.njit(cache=True)
+def _sigma_y(k, xs, urban):
+    """sigma_y of :func:`~gridcarbon.kernels.dispersion.sigmas` alone, m."""
+    return sigma_y_urban(k, xs) if urban else sigma_y_rural(k, xs)
+
+
+@numba.njit(cache=True)
 def _cell_reaches(dx, dy, ex, ey, R, reach, k, latk):
     """Whether sources within ``reach`` m of a point (dx, dy) upwind of a pixel centre can reach
     the pixel within the truncation."""
@@ -466,9 +478,29 @@ def _cell_reaches(dx, dy, ex, ey, R, reach, k, latk):
     yd = -dx * ey + dy * ex
     if xd < -reach or xd > R + reach:
         return False
-    sy1, _ = sigmas(k, xd + reach, False)
-    sy2, _ = sigmas(k, xd + reach, True)
+    sy1 = sigma_y_rural(k, xd + reach)
+    sy2 = sigma_y_urban(k, xd + reach)
     return abs(yd) <= latk * max(sy1, sy2) + reach
+
+
+@numba.njit(cache=True)
+def _area_unit(dx, dy, ex, ey, k, is_urban, w, latk, rmax, tab, lx0, dlx, u, tau, r0, req, tauc):
+    """Column at a sample (dx, dy) m from an area sub-source of width ``w`` m, per unit of the
+    sample's weight and of ``_KGH_TO_UGS``: inert, and NOx as NO2 (0, 0 beyond the
+    truncation)."""
+    xs = dx * ex + dy * ey
+    if xs < 1.0 or xs > rmax:
+        return 0.0, 0.0
+    ys = -dx * ey + dy * ex
+    sy = _sigma_y(k, xs, is_urban)
+    lim = latk * sy
+    a = max(ys - 0.5 * w, -lim)
+    b = min(ys + 0.5 * w, lim)
+    if b <= a:
+        return 0.0, 0.0
+    lat = (math.erf(b / (_SQ2 * sy)) - math.erf(a / (_SQ2 * sy))) / (2.0 * w)
+    v = lat * _table(tab, lx0, dlx, tab.size, xs) / u
+    return v, v * no2_weight(xs / u, tau, r0, req, tauc)
 
 
 @numba.njit(cache=True)
@@ -576,11 +608,14 @@ def column_row_fill(
     samples' conversion).
     """
     hd = cs * 0.7072
+    sp_ = 2.0 * samp_half  # the lattice of the samples: cs / m
+    m = int(round(cs / sp_))
     for p in pix:
         u10 = pix_u10[p]
         ex = pix_ex[p]
         ey = pix_ey[p]
         k = pix_k[p]
+        tau = pix_tau[p]
         reach = pix_reach[p] + hd
         c0 = max(int((pix_cx[p] - rmax - reach - x0) / cs), 0)
         c1 = min(int((pix_cx[p] + rmax + reach - x0) / cs) + 1, nx)
@@ -588,6 +623,47 @@ def column_row_fill(
         w1 = min(int((y1 - (pix_cy[p] - rmax - reach)) / cs) + 1, ny)
         u_rural = plume_depth_wind(u10, k, False, h_src, depth)
         u_urban = plume_depth_wind(u10, k, True, h_src, depth)
+        # The samples sit on a lattice of cs/m and the (sub-)sources on one of cs/ns, so a
+        # sample's offset from a source is one of a lattice of offsets (cs/(m ns)): the column
+        # of each offset is computed once per pixel (and width class, rural/urban) and looked up.
+        q0 = samp_ptr[p]
+        nq = samp_ptr[p + 1] - q0
+        if nq == 0:
+            continue
+        sc = np.empty(nq, np.int64)
+        sr = np.empty(nq, np.int64)
+        for t in range(nq):
+            sc[t] = int(round((samp_x[q0 + t] - x0) / sp_ - 0.5))
+            sr[t] = int(round((y1 - samp_y[q0 + t]) / sp_ - 0.5))
+        sc_min, sc_max = sc.min(), sc.max()
+        sr_min, sr_max = sr.min(), sr.max()
+        # far cells: one source at the cell centre; offset keys kx = sc − m col and
+        # ky = m (row + 1) − sr, offset ((kx + (1 − m)/2) sp_, (ky − (1 + m)/2) sp_)
+        fx0 = sc_min - m * (c1 - 1)
+        fy0 = m * (w0 + 1) - sr_max
+        fnx = max(sc_max - m * c0 - fx0 + 1, 1)
+        fny = max(m * w1 - sr_min - fy0 + 1, 1)
+        far_v = np.empty((2, fnx, fny, 2))
+        far_set = np.zeros((2, fnx, fny), np.bool_)
+        # near cells (ns sub-sources of cs/ns): keys kx = ns sc − m (ns col + i) and
+        # ky = m ns (row + 1) − ns sr − m j, offset ((kx + (ns − m)/2) g, (ky − (ns + m)/2) g),
+        # g = cs/(m ns), over the cells within reach of the near band (others: computed)
+        ns_n = nsub
+        g_n = cs / (m * ns_n)
+        near_lat = latk * max(
+            sigma_y_rural(k, near_m + 2 * reach), sigma_y_urban(k, near_m + 2 * reach)
+        )
+        near_r = math.hypot(near_m + reach, near_lat + reach) + hd
+        nc0 = max(int((pix_cx[p] - near_r - x0) / cs), c0)
+        nc1 = min(int((pix_cx[p] + near_r - x0) / cs) + 1, c1)
+        nw0 = max(int((y1 - (pix_cy[p] + near_r)) / cs), w0)
+        nw1 = min(int((y1 - (pix_cy[p] - near_r)) / cs) + 1, w1)
+        nx0 = ns_n * sc_min - m * (ns_n * (nc1 - 1) + ns_n - 1)
+        ny0 = m * ns_n * (nw0 + 1) - ns_n * sr_max - m * (ns_n - 1)
+        nnx = max(ns_n * sc_max - m * ns_n * nc0 - nx0 + 1, 1)
+        nny = max(m * ns_n * nw1 - ns_n * sr_min - ny0 + 1, 1)
+        near_v = np.empty((2, nnx, nny, 2))
+        near_set = np.zeros((2, nnx, nny), np.bool_)
         for row in range(w0, w1):
             sy_ = y1 - (row + 0.5) * cs
             for col in range(c0, c1):
@@ -600,33 +676,57 @@ def column_row_fill(
                 w = cs / ns
                 cell = row * nx + col
                 is_urban = urban[cell]
+                iu = 1 if is_urban else 0
                 u = u_urban if is_urban else u_rural
                 tab = tab_urban[p] if is_urban else tab_rural[p]
                 a_sum = 0.0
                 n_sum = 0.0
-                for i in range(ns):
-                    ox = sx_ - 0.5 * cs + (i + 0.5) * w
-                    for j in range(ns):
-                        oy = sy_ - 0.5 * cs + (j + 0.5) * w
-                        for q in range(samp_ptr[p], samp_ptr[p + 1]):
-                            dx = samp_x[q] - ox
-                            dy = samp_y[q] - oy
-                            xs = dx * ex + dy * ey
-                            if xs < 1.0 or xs > rmax:
-                                continue
-                            ys = -dx * ey + dy * ex
-                            sy, _ = sigmas(k, xs, is_urban)
-                            lim = latk * sy
-                            a = max(ys - 0.5 * w, -lim)
-                            b = min(ys + 0.5 * w, lim)
-                            if b <= a:
-                                continue
-                            lat = (math.erf(b / (_SQ2 * sy)) - math.erf(a / (_SQ2 * sy))) / (
-                                2.0 * w
-                            )
-                            v = samp_w[q] * lat * _table(tab, lx0, dlx, tab.size, xs) / u
-                            a_sum += v
-                            n_sum += v * no2_weight(xs / u, pix_tau[p], r0, req, tauc)
+                if ns == 1:
+                    for t in range(nq):
+                        kx = sc[t] - m * col - fx0
+                        ky = m * (row + 1) - sr[t] - fy0
+                        if not far_set[iu, kx, ky]:
+                            va, vn = _area_unit(
+                                (kx + fx0 + 0.5 * (1 - m)) * sp_,
+                                (ky + fy0 - 0.5 * (1 + m)) * sp_,
+                                ex, ey, k, is_urban, w, latk, rmax, tab, lx0, dlx, u, tau,
+                                r0, req, tauc,
+                            )  # fmt: skip
+                            far_v[iu, kx, ky, 0] = va
+                            far_v[iu, kx, ky, 1] = vn
+                            far_set[iu, kx, ky] = True
+                        a_sum += samp_w[q0 + t] * far_v[iu, kx, ky, 0]
+                        n_sum += samp_w[q0 + t] * far_v[iu, kx, ky, 1]
+                else:
+                    for i in range(ns):
+                        for j in range(ns):
+                            for t in range(nq):
+                                kx = ns * sc[t] - m * (ns * col + i)
+                                ky = m * ns * (row + 1) - ns * sr[t] - m * j
+                                ix = kx - nx0
+                                iy = ky - ny0
+                                if 0 <= ix < nnx and 0 <= iy < nny:
+                                    if not near_set[iu, ix, iy]:
+                                        va, vn = _area_unit(
+                                            (kx + 0.5 * (ns - m)) * g_n,
+                                            (ky - 0.5 * (ns + m)) * g_n,
+                                            ex, ey, k, is_urban, w, latk, rmax, tab, lx0, dlx,
+                                            u, tau, r0, req, tauc,
+                                        )  # fmt: skip
+                                        near_v[iu, ix, iy, 0] = va
+                                        near_v[iu, ix, iy, 1] = vn
+                                        near_set[iu, ix, iy] = True
+                                    va = near_v[iu, ix, iy, 0]
+                                    vn = near_v[iu, ix, iy, 1]
+                                else:
+                                    va, vn = _area_unit(
+                                        (kx + 0.5 * (ns - m)) * g_n,
+                                        (ky - 0.5 * (ns + m)) * g_n,
+                                        ex, ey, k, is_urban, w, latk, rmax, tab, lx0, dlx, u,
+                                        tau, r0, req, tauc,
+                                    )  # fmt: skip
+                                a_sum += samp_w[q0 + t] * va
+                                n_sum += samp_w[q0 + t] * vn
                 if a_sum > 0.0:
                     scale = _KGH_TO_UGS / (ns * ns)
                     acc[cell] += a_sum * scale
