@@ -329,7 +329,8 @@ class ColumnSettings:
         1-σ representativeness error of a superobservation as a fraction of its prior modelled
         column (pixel vs 3 km model).
     amf_error_rel : float
-        1-σ air-mass-factor error as a fraction of the column, correlated within an overpass.
+        1-σ air-mass-factor error as a fraction of the column, correlated within an overpass;
+        vertical columns only (a dry-air mole fraction such as XCO2 has no air-mass factor).
     amf_correlation_km : float
         e-folding distance of that correlation.
     min_superobservations : int
@@ -1060,6 +1061,10 @@ class ColumnObservations:
         blocks, row_tables = [], []
         covariances: dict[str, np.ndarray] = {}
         sigma_amf = np.zeros(n_so)
+        # an air-mass factor scales a retrieved vertical column (NO2); a dry-air mole fraction
+        # (XCO2) has none: 15 % of a 415 ppm column would be a 60 ppm error that drowns the
+        # few-ppm plumes, so XCO2 carries its retrieval and representativeness errors only
+        amf_rel = s.amf_error_rel if self.quantity == "vertical_column" else 0.0
         used = np.zeros(n_so, bool)
         n_dropped = 0
         for label in np.unique(so_label):
@@ -1070,7 +1075,7 @@ class ColumnObservations:
             X = _plane_design(so_x[idx], so_y[idx])
             # the reference column of the AMF error: prior model plus the overpass's fitted plane
             beta, *_ = np.linalg.lstsq(X, observed[idx] - prior[idx], rcond=None)
-            sig_amf = s.amf_error_rel * np.maximum(prior[idx] + X @ beta, 0.0)
+            sig_amf = amf_rel * np.maximum(prior[idx] + X @ beta, 0.0)
             d = np.hypot(so_x[idx, None] - so_x[None, idx], so_y[idx, None] - so_y[None, idx])
             C = np.diag(sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2) + np.outer(
                 sig_amf, sig_amf

@@ -289,3 +289,29 @@ def test_an_osse_with_the_imager_assimilates_xco2(setup):
     )
     assert (d.loc["joint", "n_overpasses_used"] >= 1).all()
     assert res.summary["satellite"] == "co2m_xco2"
+    # the XCO2 rows carry information: the column-only posterior moves off the prior and its
+    # innovations are not drowned in their error (an air-mass-factor error on XCO2 did that)
+    column = d.loc[("column", CO2.name)]
+    assert abs(column["rmse_reduction_near_with_points"]) > 1e-3
+    assert column["reduced_chi2"] > 0.05
+
+
+def test_xco2_superobservations_carry_no_air_mass_factor_error(setup):
+    """An XCO2 overpass's error covariance is its retrieval and representativeness errors
+    only: 15 % of a ~415 ppm column (the NO2 air-mass-factor term) would be a 60 ppm error."""
+    prior, scenario, system, ic = setup
+    imager = ic.model_copy(
+        update={
+            "osse": ic.osse.model_copy(
+                update={"satellite": "co2m_xco2", "satellite_imager_every_days": 1}
+            )
+        }
+    )
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    sim = osse_column_simulator(scenario, imager)(system, truth, 5)
+    (kind,) = [k for k in sim.kinds if len(k.assimilated(system))]
+    table = kind.match(system).superobs
+    used = table[table["used"]]
+    assert len(used) >= 4
+    assert (used["sigma_amf"] == 0).all()
+    assert used["sigma_retrieval"].max() < 1.0  # ppm: 0.7 ppm per sounding, averaged
