@@ -910,7 +910,12 @@ def osse_column_simulator(
 
     import pandas as pd
 
-    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
+    from gridcarbon.inversion.columns import (
+        NO2_COLUMN_SCALE_ERROR_REL,
+        ColumnObservations,
+        ColumnPixels,
+        ColumnSettings,
+    )
     from gridcarbon.inversion.osse import ColumnSimulation
     from gridcarbon.io.satellite import read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
@@ -921,7 +926,10 @@ def osse_column_simulator(
         raise ConfigError(
             f"osse.satellite = {o.satellite!r}: only 'tropomi_no2' makes OSSE columns"
         )
-    settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
+    settings = ColumnSettings(
+        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
+        scale_error_rel=NO2_COLUMN_SCALE_ERROR_REL if config.errors.column_scale_error else 0.0,
+    )
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
         if species not in system.species:
