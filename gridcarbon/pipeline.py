@@ -911,7 +911,7 @@ def osse_column_simulator(
     import pandas as pd
 
     from gridcarbon.inversion.columns import (
-        NO2_COLUMN_SCALE_ERROR_REL,
+        REACTIVE_COLUMN_SCALE_ERROR_REL,
         ColumnObservations,
         ColumnPixels,
         ColumnSettings,
@@ -928,7 +928,9 @@ def osse_column_simulator(
         )
     settings = ColumnSettings(
         min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
-        scale_error_rel=NO2_COLUMN_SCALE_ERROR_REL if config.errors.column_scale_error else 0.0,
+        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL
+        if config.errors.column_scale_error
+        else 0.0,
     )
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:

@@ -83,7 +83,7 @@ __all__ = [
     "dry_air_column",
     "mixing_height_sensitivity",
     "scale_error_covariance",
-    "NO2_COLUMN_SCALE_ERROR_REL",
+    "REACTIVE_COLUMN_SCALE_ERROR_REL",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,21 +98,21 @@ R_DRY_AIR = 287.05
 #: 1-σ relative errors of an NO2 column's modelled enhancement common to a whole overpass,
 #: chosen a priori (``docs/inversion.md``, "Overpass-wide scale error"): the NO2/NOx ratio of
 #: the early-afternoon boundary layer (~20 %); the NOx lifetime, whose fitted values span
-#: 2–8 h over TROPOMI sources (Lange et al., 2022, ACP 22, 2745) against the operator's fixed
-#: 3 h (~30 % of the enhancement: the enhancement grows less than in proportion to τ near the
+#: 2–8 h over TROPOMI sources (Lange et al., 2022, ACP 22, 2745) against the operator's one
+#: daytime value (~30 % of the enhancement: it grows less than in proportion to τ near the
 #: sources); the overpass-wide part of the tropospheric air-mass-factor error, which dominates
 #: the column's systematic uncertainty in polluted scenes (Lorente et al., 2017, AMT 10, 759;
 #: van Geffen et al., 2022, AMT 15, 2037), beyond the 15 % correlated over 50 km that
 #: ``amf_error_rel`` already carries (~20 %).
-NO2_COLUMN_SCALE_ERROR_PARTS: dict[str, float] = {
-    "no2_nox_ratio": 0.20,
-    "nox_lifetime": 0.30,
+REACTIVE_COLUMN_SCALE_ERROR_PARTS: dict[str, float] = {
+    "conversion_ratio": 0.20,
+    "lifetime": 0.30,
     "air_mass_factor": 0.20,
 }
 #: Their quadrature sum, ≈ 0.41: ``ColumnSettings.scale_error_rel`` of NO2 columns when
 #: ``errors.column_scale_error`` is on.
-NO2_COLUMN_SCALE_ERROR_REL: float = float(
-    np.sqrt(sum(v**2 for v in NO2_COLUMN_SCALE_ERROR_PARTS.values()))
+REACTIVE_COLUMN_SCALE_ERROR_REL: float = float(
+    np.sqrt(sum(v**2 for v in REACTIVE_COLUMN_SCALE_ERROR_PARTS.values()))
 )
 
 Quantity = Literal["vertical_column", "dry_air_mole_fraction"]
@@ -352,7 +352,7 @@ class ColumnSettings:
     scale_error_rel : float
         1-σ of a multiplicative error of the modelled enhancement common to every
         superobservation of an overpass (NO2/NOx ratio, lifetime and the overpass-wide part of
-        the air-mass factor; :data:`NO2_COLUMN_SCALE_ERROR_REL`), marginalised analytically
+        the air-mass factor; :data:`REACTIVE_COLUMN_SCALE_ERROR_REL`), marginalised analytically
         (:func:`scale_error_covariance`); 0 (the default): no such term.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.columns import (
-    NO2_COLUMN_SCALE_ERROR_PARTS,
-    NO2_COLUMN_SCALE_ERROR_REL,
+    REACTIVE_COLUMN_SCALE_ERROR_PARTS,
+    REACTIVE_COLUMN_SCALE_ERROR_REL,
     ColumnObservations,
     ColumnSettings,
     _plane_design,
@@ -47,9 +47,9 @@ def _columns(tiny_case, system, settings: ColumnSettings) -> ColumnObservations:
 
 
 def test_the_a_priori_scale_error_is_the_quadrature_of_its_parts():
-    parts = np.array(list(NO2_COLUMN_SCALE_ERROR_PARTS.values()))
-    assert NO2_COLUMN_SCALE_ERROR_REL == pytest.approx(np.sqrt((parts**2).sum()), rel=1e-15)
-    assert 0.40 < NO2_COLUMN_SCALE_ERROR_REL < 0.42
+    parts = np.array(list(REACTIVE_COLUMN_SCALE_ERROR_PARTS.values()))
+    assert REACTIVE_COLUMN_SCALE_ERROR_REL == pytest.approx(np.sqrt((parts**2).sum()), rel=1e-15)
+    assert 0.40 < REACTIVE_COLUMN_SCALE_ERROR_REL < 0.42
 
 
 @settings(max_examples=40, deadline=None)
@@ -99,7 +99,7 @@ def _posterior(G: np.ndarray, d: np.ndarray, b_var: np.ndarray):
 def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_case, tiny_system):
     """The rows with C + σ_s² m mᵀ give the same posterior of the state as rows with C and one
     scale unknown per overpass (prior N(0, σ_s²), Jacobian m) in the state, to 1e-8."""
-    sigma = NO2_COLUMN_SCALE_ERROR_REL
+    sigma = REACTIVE_COLUMN_SCALE_ERROR_REL
     off = _columns(tiny_case, tiny_system, SETTINGS)
     m_off = off.match(tiny_system)
     so = m_off.superobs
