@@ -890,7 +890,9 @@ def osse_column_simulator(
     ``osse.satellite_noise_scale``), clouds and swath drawn from the replicate's seed; written
     in the S5P L2 layout to a temporary folder (in ``work_dir`` when given), read back by
     :func:`gridcarbon.io.satellite.read_tropomi_no2` on the system's grid and turned into one
-    :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass.
+    :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass (with
+    ``errors.column_scale_error`` their error covariance carries the overpass-wide scale error,
+    :data:`~gridcarbon.inversion.columns.REACTIVE_COLUMN_SCALE_ERROR_REL`).
 
     Parameters
     ----------

@@ -38,7 +38,10 @@ assimilated rows are ``T y`` and ``T H`` with unit, uncorrelated errors.  This e
 estimating three background unknowns per overpass with an infinite prior σ (exact for linear
 least squares), without adding them to the state.  The same whitening carries the column
 error covariance ``C`` — precision²/n, representativeness, and an air-mass-factor error
-correlated in space within the overpass — so R of the assimilation stays diagonal.
+correlated in space within the overpass — so R of the assimilation stays diagonal.  With
+``scale_error_rel`` > 0 (``errors.column_scale_error``; off by default) ``C`` also carries an
+error of the whole overpass's modelled enhancement, a scale with prior σ_s marginalised as
+``C + σ_s² m mᵀ`` (:func:`scale_error_covariance`).
 """
 
 from __future__ import annotations
