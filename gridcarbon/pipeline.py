@@ -892,7 +892,10 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
             "inversion.observations to your station file for a joint inversion, or "
             "inversion.columns.with_stations: false to invert the columns alone"
         )
-    kinds, info = satellite_observation_kinds(columns, scenario)
+    from gridcarbon.inversion.columns import REACTIVE_COLUMN_SCALE_ERROR_REL
+
+    scale = REACTIVE_COLUMN_SCALE_ERROR_REL if ic.errors.column_scale_error else 0.0
+    kinds, info = satellite_observation_kinds(columns, scenario, scale_error_rel=scale)
     if not kinds:
         raise ConfigError(
             f"inversion.columns: none of the {info['n_files']} satellite files has a usable "
@@ -915,7 +918,9 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
     )
 
 
-def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[Any], dict]:
+def satellite_observation_kinds(
+    columns: Any, scenario: Scenario, *, scale_error_rel: float = 0.0
+) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
     Every pattern is expanded (sorted; a pattern or file that matches nothing is refused);
@@ -929,6 +934,9 @@ def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[
         ``inversion.columns``.
     scenario : Scenario
         Its grid, species and meteorology.
+    scale_error_rel : float
+        The NO2 overpasses' overpass-wide scale error (``errors.column_scale_error``: the
+        column operator's ``scale_error_rel``); XCO2 has none.
 
     Returns
     -------
@@ -942,13 +950,26 @@ def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[
     from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
     from gridcarbon.species import CO2, NOX
 
-    settings = ColumnSettings(
+    xco2_settings = ColumnSettings(
         superobservation_km=columns.superobservation_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
     )
+    no2_settings = ColumnSettings(
+        superobservation_km=columns.superobservation_km,
+        min_upwind_fetch_km=columns.min_upwind_fetch_km,
+        scale_error_rel=scale_error_rel,
+    )
     held = {sp.name for sp in scenario.species}
     products = (
-        ("tropomi_no2", columns.tropomi_no2, read_tropomi_no2, NOX, "vertical_column", None),
+        (
+            "tropomi_no2",
+            columns.tropomi_no2,
+            read_tropomi_no2,
+            NOX,
+            "vertical_column",
+            None,
+            no2_settings,
+        ),
         (
             "oco_lite",
             columns.oco_lite,
@@ -956,11 +977,12 @@ def satellite_observation_kinds(columns: Any, scenario: Scenario) -> tuple[list[
             CO2,
             "dry_air_mole_fraction",
             columns.water_vapour_column_kg_m2,
+            xco2_settings,
         ),
     )
     kinds: list[Any] = []
     info = {"n_files": 0, "n_overpasses": 0, "n_pixels": 0, "n_synthetic_files": 0, "files": []}
-    for key, patterns, reader, species, quantity, water in products:
+    for key, patterns, reader, species, quantity, water, settings in products:
         if patterns and species.name not in held:
             raise ConfigError(
                 f"inversion.columns.{key} observes {species.name}, which this run's species "
@@ -1018,7 +1040,9 @@ def osse_column_simulator(
     ``osse.satellite_noise_scale``), clouds and swath drawn from the replicate's seed; written
     in the S5P L2 layout to a temporary folder (in ``work_dir`` when given), read back by
     :func:`gridcarbon.io.satellite.read_tropomi_no2` on the system's grid and turned into one
-    :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass.
+    :class:`~gridcarbon.inversion.columns.ColumnObservations` of NOx per overpass (with
+    ``errors.column_scale_error`` their error covariance carries the overpass-wide scale error,
+    :data:`~gridcarbon.inversion.columns.REACTIVE_COLUMN_SCALE_ERROR_REL`).
 
     ``co2m_xco2``: a CO2M-like XCO2 imager swath (11:30 local solar time) every
     ``osse.satellite_imager_every_days`` from the period's first overpass, simulated by
@@ -1048,7 +1072,12 @@ def osse_column_simulator(
 
     import pandas as pd
 
-    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
+    from gridcarbon.inversion.columns import (
+        REACTIVE_COLUMN_SCALE_ERROR_REL,
+        ColumnObservations,
+        ColumnPixels,
+        ColumnSettings,
+    )
     from gridcarbon.inversion.osse import ColumnSimulation
     from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
@@ -1058,7 +1087,14 @@ def osse_column_simulator(
     products = set(o.satellite.split("+")) - {"none"}
     if not products:
         raise ConfigError("osse.satellite = 'none': no OSSE columns to make")
-    settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
+    xco2_settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
+    # the overpass-wide scale error (NO2/NOx ratio, lifetime, AMF) is the NO2 columns' only
+    settings = ColumnSettings(
+        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
+        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL
+        if config.errors.column_scale_error
+        else 0.0,
+    )
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
         if species not in system.species:
@@ -1119,7 +1155,7 @@ def osse_column_simulator(
                         noise_scale=o.satellite_noise_scale,
                     )
                     read = read_tropomi_no2(path, grid=system.grid)
-                    made.append((read, NOX, "vertical_column", None, f"s5p_{day:%Y%m%d}"))
+                    made.append((read, NOX, "vertical_column", None, settings, f"s5p_{day:%Y%m%d}"))
                 if "co2m_xco2" in products and day in imager_days:
                     fluxes = fluxes_at(ss.imager_overpass_time(system.grid, day))
                     path = ss.write_synthetic_oco_lite(
@@ -1131,8 +1167,17 @@ def osse_column_simulator(
                         seed=seed + _IMAGER_SEED_OFFSET,
                     )
                     read = read_oco_lite(path, grid=system.grid)
-                    made.append((read, CO2, "dry_air_mole_fraction", 0.0, f"co2m_{day:%Y%m%d}"))
-                for read, species, quantity, water, name in made:
+                    made.append(
+                        (
+                            read,
+                            CO2,
+                            "dry_air_mole_fraction",
+                            0.0,
+                            xco2_settings,
+                            f"co2m_{day:%Y%m%d}",
+                        )
+                    )
+                for read, species, quantity, water, product_settings, name in made:
                     n_files += 1
                     if not read.value.size:
                         continue
@@ -1143,7 +1188,7 @@ def osse_column_simulator(
                             species,
                             quantity,
                             scenario.meteorology,
-                            settings,
+                            product_settings,
                             name=name,
                         )
                     )

@@ -646,6 +646,14 @@ class ErrorsConfig(_Section):
         "(0.5: the inversion issue's plume rise x (1 +/- 0.5)); 0 = the quadrature without "
         "the rise dimension",
     )
+    column_scale_error: bool = Field(
+        False,
+        description="satellite NO2 columns: add an error of the modelled enhancement common to "
+        "each overpass, a multiplicative scale with an a-priori 1-sigma of 41 % (NO2/NOx ratio "
+        "20 %, NOx lifetime 30 %, overpass-wide air-mass factor 20 %, in quadrature), "
+        "marginalised analytically (C + sigma_s^2 m m^T, m the prior modelled enhancement); "
+        "off by default",
+    )
 
     upwind_downwind: Literal["off", "replace"] = Field(
         "off",

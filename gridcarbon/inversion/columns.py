@@ -42,7 +42,10 @@ correlated in space within the overpass — so R of the assimilation stays diago
 is not formed for the inversion: a row of it is dense over the footprints of the whole
 overpass, so H stays sparse and each overpass's dense ``T`` is applied blockwise
 (:meth:`ColumnObservations.jacobian_operator`, a
-:class:`~gridcarbon.inversion.solvers.BlockRowJacobian`); the posterior is the same.
+:class:`~gridcarbon.inversion.solvers.BlockRowJacobian`); the posterior is the same.  With
+``scale_error_rel`` > 0 (``errors.column_scale_error``; off by default) ``C`` also carries an
+error of the whole overpass's modelled enhancement, a scale with prior σ_s marginalised as
+``C + σ_s² m mᵀ`` (:func:`scale_error_covariance`).
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ __all__ = [
     "layer_heights",
     "dry_air_column",
     "mixing_height_sensitivity",
+    "scale_error_covariance",
+    "REACTIVE_COLUMN_SCALE_ERROR_REL",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,26 @@ GRAVITY = 9.80665
 M_DRY_AIR = 0.0289644
 #: Gas constant of dry air, J kg-1 K-1.
 R_DRY_AIR = 287.05
+
+#: 1-σ relative errors of an NO2 column's modelled enhancement common to a whole overpass,
+#: chosen a priori (``docs/inversion.md``, "Overpass-wide scale error"): the NO2/NOx ratio of
+#: the early-afternoon boundary layer (~20 %); the NOx lifetime, whose fitted values span
+#: 2–8 h over TROPOMI sources (Lange et al., 2022, ACP 22, 2745) against the operator's one
+#: daytime value (~30 % of the enhancement: it grows less than in proportion to τ near the
+#: sources); the overpass-wide part of the tropospheric air-mass-factor error, which dominates
+#: the column's systematic uncertainty in polluted scenes (Lorente et al., 2017, AMT 10, 759;
+#: van Geffen et al., 2022, AMT 15, 2037), beyond the 15 % correlated over 50 km that
+#: ``amf_error_rel`` already carries (~20 %).
+REACTIVE_COLUMN_SCALE_ERROR_PARTS: dict[str, float] = {
+    "conversion_ratio": 0.20,
+    "lifetime": 0.30,
+    "air_mass_factor": 0.20,
+}
+#: Their quadrature sum, ≈ 0.41: ``ColumnSettings.scale_error_rel`` of NO2 columns when
+#: ``errors.column_scale_error`` is on.
+REACTIVE_COLUMN_SCALE_ERROR_REL: float = float(
+    np.sqrt(sum(v**2 for v in REACTIVE_COLUMN_SCALE_ERROR_PARTS.values()))
+)
 
 Quantity = Literal["vertical_column", "dry_air_mole_fraction"]
 _UNITS = {"vertical_column": "mol m-2", "dry_air_mole_fraction": "ppm"}
@@ -333,6 +358,11 @@ class ColumnSettings:
         vertical columns only (a dry-air mole fraction such as XCO2 has no air-mass factor).
     amf_correlation_km : float
         e-folding distance of that correlation.
+    scale_error_rel : float
+        1-σ of a multiplicative error of the modelled enhancement common to every
+        superobservation of an overpass (NO2/NOx ratio, lifetime and the overpass-wide part of
+        the air-mass factor; :data:`REACTIVE_COLUMN_SCALE_ERROR_REL`), marginalised analytically
+        (:func:`scale_error_covariance`); 0 (the default): no such term.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -349,6 +379,7 @@ class ColumnSettings:
     representativeness_rel: float = 0.1
     amf_error_rel: float = 0.15
     amf_correlation_km: float = 50.0
+    scale_error_rel: float = 0.0
     min_superobservations: int = 4
 
     def __post_init__(self) -> None:
@@ -367,6 +398,7 @@ class ColumnSettings:
             "representativeness_rel": self.representativeness_rel >= 0,
             "amf_error_rel": self.amf_error_rel >= 0,
             "amf_correlation_km": self.amf_correlation_km > 0,
+            "scale_error_rel": 0 <= self.scale_error_rel < 10,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -388,7 +420,7 @@ class ColumnMatch:
         One row per superobservation: ``overpass``, ``x``, ``y`` (m), ``lon``, ``lat``,
         ``time`` (overpass hour, UTC), ``pixel_time`` (mean time of its pixels, UTC), ``hour``,
         ``n_pixels``, ``observed``, ``prior`` (modelled column at the prior, no background), ``sigma_retrieval``, ``sigma_representativeness``,
-        ``sigma_amf``.
+        ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|).
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
     footprints : Footprints
@@ -1080,6 +1112,7 @@ class ColumnObservations:
             C = np.diag(sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2) + np.outer(
                 sig_amf, sig_amf
             ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
+            C = scale_error_covariance(C, prior[idx], s.scale_error_rel)
             T = _whitening_projection(C, X)
             blocks.append((idx, T))
             covariances[label] = C
@@ -1100,6 +1133,8 @@ class ColumnObservations:
                 )
             )
         table["sigma_amf"] = sigma_amf
+        if s.scale_error_rel > 0:
+            table["sigma_scale"] = np.where(used, s.scale_error_rel * np.abs(prior), 0.0)
         table["used"] = used
         m = sum(T.shape[0] for _, T in blocks)
         if m:
@@ -1214,6 +1249,50 @@ def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``[1, (x − x̄)/100 km, (y − ȳ)/100 km]``: the plane's design matrix, centred and scaled
     for conditioning."""
     return np.column_stack([np.ones(x.size), (x - x.mean()) / 1e5, (y - y.mean()) / 1e5])
+
+
+def scale_error_covariance(
+    covariance: np.ndarray, modelled: np.ndarray, scale_error_rel: float
+) -> np.ndarray:
+    """The error covariance of an overpass's superobservations with an unknown multiplicative
+    scale of the modelled enhancement marginalised: ``C + σ_s² m mᵀ``.
+
+    The modelled superobservations are ``(1 + s) H x``; linearised at the prior,
+    ``(1 + s) H x ≈ H x + s m`` with ``m = H x_b``.  A scale ``s`` with prior ``N(0, σ_s²)``
+    estimated beside the state and integrated out leaves ``H x`` with the error covariance
+    ``C + σ_s² m mᵀ`` (exact for linear least squares, as the plane's marginalisation is):
+    no unknown is added to the state.
+
+    Parameters
+    ----------
+    covariance : ndarray ``(n, n)``
+        ``C``, symmetric positive definite, squared observation units (mol² m-4 or ppm²).
+    modelled : ndarray ``(n,)``
+        ``m``: the prior modelled enhancement of the overpass's superobservations (without
+        background), observation units.
+    scale_error_rel : float
+        ``σ_s``, dimensionless (0.41: 41 % of the modelled enhancement), ≥ 0.
+
+    Returns
+    -------
+    ndarray ``(n, n)``
+        ``covariance`` itself when ``scale_error_rel`` is 0 (nothing is recomputed), else the
+        new symmetric positive definite matrix (``C`` plus a positive semi-definite rank one
+        term).
+    """
+    if not scale_error_rel >= 0:
+        raise ConfigError(
+            f"column scale_error_rel = {scale_error_rel!r}: give a relative 1-σ ≥ 0 (0: off)"
+        )
+    if scale_error_rel == 0:
+        return covariance
+    m = np.asarray(modelled, float)
+    if m.shape != (covariance.shape[0],):
+        raise InputDataError(
+            f"scale error: {m.shape[0] if m.ndim == 1 else m.shape} modelled values for a "
+            f"covariance of {covariance.shape}; give one per superobservation"
+        )
+    return covariance + scale_error_rel**2 * np.outer(m, m)
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

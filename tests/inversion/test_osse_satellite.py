@@ -315,3 +315,26 @@ def test_xco2_superobservations_carry_no_air_mass_factor_error(setup):
     assert len(used) >= 4
     assert (used["sigma_amf"] == 0).all()
     assert used["sigma_retrieval"].max() < 1.0  # ppm: 0.7 ppm per sounding, averaged
+
+
+def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
+    from gridcarbon.inversion.columns import REACTIVE_COLUMN_SCALE_ERROR_REL
+
+    prior, scenario, system, ic = setup
+    on = ic.model_copy(
+        update={
+            "errors": ic.errors.model_copy(update={"column_scale_error": True}),
+            "osse": ic.osse.model_copy(
+                update={"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
+            ),
+        }
+    )
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    sim = osse_column_simulator(scenario, on)(system, truth, 5)
+    scale = {k.quantity: k.settings.scale_error_rel for k in sim.kinds}
+    assert scale == {
+        "vertical_column": REACTIVE_COLUMN_SCALE_ERROR_REL,
+        "dry_air_mole_fraction": 0.0,
+    }
+    off = osse_column_simulator(scenario, ic)(system, truth, 5)
+    assert {k.settings.scale_error_rel for k in off.kinds} == {0.0}

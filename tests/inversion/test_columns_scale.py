@@ -1,0 +1,186 @@
+"""The overpass-wide multiplicative scale error of satellite columns
+(:func:`gridcarbon.inversion.columns.scale_error_covariance`, ``errors.column_scale_error``) on
+the small SYNTHETIC case: C stays symmetric positive definite, the marginalised form equals an
+inversion with one explicit scale unknown per overpass, and the switch off changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion.columns import (
+    REACTIVE_COLUMN_SCALE_ERROR_PARTS,
+    REACTIVE_COLUMN_SCALE_ERROR_REL,
+    ColumnObservations,
+    ColumnSettings,
+    _plane_design,
+    _whitening_projection,
+    scale_error_covariance,
+)
+from gridcarbon.species import DEFAULT_SPECIES, by_name
+
+from .column_cases import swath_pixels, with_values
+from .conftest import build_system
+
+NOX = by_name(DEFAULT_SPECIES, "NOx")
+SETTINGS = ColumnSettings(min_upwind_fetch_km=0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_system(tiny_case):
+    return build_system(tiny_case)
+
+
+def _columns(tiny_case, system, settings: ColumnSettings) -> ColumnObservations:
+    """NO2 columns at 13:30 Beijing time of each day (05:30 UTC)."""
+    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
+    pixels = swath_pixels(system.grid, times, kernel="tropomi")
+    return ColumnObservations(
+        pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, settings
+    )
+
+
+def test_the_a_priori_scale_error_is_the_quadrature_of_its_parts():
+    parts = np.array(list(REACTIVE_COLUMN_SCALE_ERROR_PARTS.values()))
+    assert REACTIVE_COLUMN_SCALE_ERROR_REL == pytest.approx(np.sqrt((parts**2).sum()), rel=1e-15)
+    assert 0.40 < REACTIVE_COLUMN_SCALE_ERROR_REL < 0.42
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(4, 30),
+    sigma=st.floats(0.0, 3.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_the_covariance_stays_symmetric_positive_definite(n, sigma, seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 2e5, (n, 2))
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    amf = 0.15 * rng.uniform(0, 1e-4, n)
+    C = np.diag(rng.uniform(1e-12, 1e-10, n)) + np.outer(amf, amf) * np.exp(-d / 5e4)
+    m = rng.normal(0, 1e-4, n)
+    Cs = scale_error_covariance(C, m, sigma)
+    assert np.array_equal(Cs, Cs.T)
+    np.linalg.cholesky(Cs)  # raises unless positive definite
+    # C plus a positive semi-definite rank-one term: no eigenvalue falls below C's smallest
+    scale = np.abs(Cs).max()
+    assert np.linalg.eigvalsh(Cs).min() >= np.linalg.eigvalsh(C).min() - 1e-12 * scale
+    np.testing.assert_allclose(Cs - C, sigma**2 * np.outer(m, m), rtol=0, atol=1e-15 * scale)
+
+
+def test_off_returns_the_covariance_itself_and_bad_values_are_refused():
+    C = np.eye(5)
+    assert scale_error_covariance(C, np.ones(5), 0.0) is C
+    with pytest.raises(ConfigError, match="scale_error_rel"):
+        scale_error_covariance(C, np.ones(5), -0.1)
+    with pytest.raises(InputDataError, match="one per superobservation"):
+        scale_error_covariance(C, np.ones(4), 0.4)
+    with pytest.raises(ConfigError, match="scale_error_rel"):
+        ColumnSettings(scale_error_rel=-1.0)
+    assert InversionConfig().errors.column_scale_error is False
+    assert ColumnSettings().scale_error_rel == 0.0
+
+
+def _posterior(G: np.ndarray, d: np.ndarray, b_var: np.ndarray):
+    """Increment and posterior variances of ``x`` with prior variances ``b_var`` (diagonal B)
+    from whitened rows ``G`` (unit errors) and whitened innovations ``d``."""
+    BG = b_var[:, None] * G.T
+    S = G @ BG + np.eye(G.shape[0])
+    K = np.linalg.solve(S, BG.T).T
+    return K @ d, b_var - np.einsum("ij,ij->i", K, BG)
+
+
+def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_case, tiny_system):
+    """The rows with C + σ_s² m mᵀ give the same posterior of the state as rows with C and one
+    scale unknown per overpass (prior N(0, σ_s²), Jacobian m) in the state, to 1e-8."""
+    sigma = REACTIVE_COLUMN_SCALE_ERROR_REL
+    off = _columns(tiny_case, tiny_system, SETTINGS)
+    m_off = off.match(tiny_system)
+    so = m_off.superobs
+    prior = so["prior"].to_numpy()
+    rng = np.random.default_rng(11)
+    # superobservations: the prior model × (1 + a scale per overpass) + a background + noise
+    labels = list(m_off.covariance)
+    scale = dict(zip(labels, rng.normal(0, sigma, len(labels)), strict=True))
+    y = prior * (1 + so["overpass"].map(scale).to_numpy()) + 2e-5
+    y = y + rng.normal(0, 1e-6, y.size)
+    H = m_off.H.toarray()
+    xb = tiny_system.layout.xb()
+    b_var = (0.5 * np.abs(xb)) ** 2 + 1e-6  # a diagonal B (kg h-1 squared)
+
+    marg_rows, aug_rows, aug_d, marg_d = [], [], [], []
+    for j, label in enumerate(labels):
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        C = m_off.covariance[label]
+        Tm = _whitening_projection(scale_error_covariance(C, prior[idx], sigma), X)
+        T0 = _whitening_projection(C, X)
+        marg_rows.append(Tm @ H[idx])
+        marg_d.append(Tm @ (y[idx] - prior[idx]))
+        extra = np.zeros((T0.shape[0], len(labels)))
+        extra[:, j] = T0 @ prior[idx]
+        aug_rows.append(np.hstack([T0 @ H[idx], extra]))
+        aug_d.append(T0 @ (y[idx] - prior[idx]))
+    dx_m, var_m = _posterior(np.vstack(marg_rows), np.concatenate(marg_d), b_var)
+    dz_a, var_a = _posterior(
+        np.vstack(aug_rows),
+        np.concatenate(aug_d),
+        np.concatenate([b_var, np.full(len(labels), sigma**2)]),
+    )
+    n = xb.size
+    seen = np.abs(dx_m) > 0
+    assert seen.sum() > 10  # the columns move a part of the state
+    np.testing.assert_allclose(dz_a[:n], dx_m, rtol=0, atol=1e-8 * np.abs(dx_m).max())
+    np.testing.assert_allclose(var_a[:n], var_m, rtol=1e-8)
+    # and the scale is not a no-op: without it the increments differ
+    T0_rows = [r[:, :n] for r in aug_rows]
+    dx_0, _ = _posterior(np.vstack(T0_rows), np.concatenate(aug_d), b_var)
+    assert np.abs(dx_0 - dx_m).max() > 1e-3 * np.abs(dx_m).max()
+
+    # the library's own match with the setting on carries exactly that covariance and rows
+    on = _columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=sigma))
+    m_on = on.match(tiny_system)
+    for label in labels:
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        np.testing.assert_allclose(
+            m_on.covariance[label],
+            m_off.covariance[label] + sigma**2 * np.outer(prior[idx], prior[idx]),
+            rtol=1e-14,
+            atol=0,
+        )
+    np.testing.assert_allclose(
+        m_on.jacobian.toarray(), np.vstack(marg_rows), rtol=1e-9, atol=1e-12 * np.abs(H).max()
+    )
+    np.testing.assert_allclose(
+        m_on.superobs["sigma_scale"].to_numpy(), sigma * np.abs(prior), rtol=1e-15
+    )
+
+
+def test_switch_off_is_bit_identical(tiny_case, tiny_system):
+    """The default settings and scale_error_rel = 0 give the same rows, bit for bit, and no
+    new table column."""
+    a = _columns(tiny_case, tiny_system, SETTINGS)
+    b = _columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=0.0))
+    ma, mb = a.match(tiny_system), b.match(tiny_system)
+    assert "sigma_scale" not in ma.superobs
+    assert list(ma.superobs.columns) == list(mb.superobs.columns)
+    assert np.array_equal(ma.transform.toarray(), mb.transform.toarray())
+    assert np.array_equal(ma.jacobian.toarray(), mb.jacobian.toarray())
+    assert ma.rows.equals(mb.rows)
+    for label, C in ma.covariance.items():
+        assert np.array_equal(C, mb.covariance[label])
+    # with values the rows' observed contrasts are identical too
+    v = np.linspace(1e-5, 3e-5, a.pixels.n)
+    ra, rb = (
+        ColumnObservations(with_values(c.pixels, v), NOX, "vertical_column", c.meteorology, st_)
+        .assimilated(tiny_system)["observed"]
+        .to_numpy()
+        for c, st_ in ((a, SETTINGS), (b, replace(SETTINGS, scale_error_rel=0.0)))
+    )
+    assert np.array_equal(ra, rb)
