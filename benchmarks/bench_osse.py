@@ -110,6 +110,34 @@ def _default(o):
     return str(o)
 
 
+def perturbed_replicate(month: int, settings: list[str], seed: int):
+    """One perturbed-transport replicate of the default ``month`` with ``settings`` (the
+    truth and observations of ``bench_osse``'s replicate of ``seed``): the config, scenario,
+    observation system, truth and synthetic observations, and the system's build time, s."""
+    from gridcarbon.inversion.osse import (
+        area_sector_shares,
+        make_truth,
+        perturbed_footprints,
+        synthetic_observations,
+    )
+    from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior, inversion_inputs
+
+    config = _run_config(month, settings)
+    cfg = config.inversion
+    t0 = time.perf_counter()
+    prior = build_prior(config)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    system = ObservationSystem(prior, scenario, cfg)
+    seconds = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    truth = make_truth(
+        system, rng, "perturbed", cfg, area_sector_shares(scenario.inventory, system)
+    )
+    obs = synthetic_observations(system, truth, rng, cfg, perturbed_footprints(system, rng, cfg))
+    return config, scenario, system, truth, obs, seconds
+
+
 def _run_config(month: int, settings: list[str] = ()):
     """The default run's config for ``month`` of 2023, with ``settings`` (``group.name=value``
     of the ``inversion`` section, the value in YAML) applied."""

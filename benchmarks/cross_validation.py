@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 
@@ -35,34 +34,16 @@ def main() -> None:
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_osse import _run_config
+    from bench_osse import perturbed_replicate
 
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.cross_validation import cross_validate
     from gridcarbon.inversion.observation_types import StationHourObservations
-    from gridcarbon.inversion.osse import (
-        area_sector_shares,
-        make_truth,
-        perturbed_footprints,
-        score_replicate,
-        station_distance_km,
-        synthetic_observations,
-    )
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs
+    from gridcarbon.inversion.osse import score_replicate, station_distance_km
 
-    config = _run_config(args.month, args.set)
+    config, _, system, truth, obs, seconds = perturbed_replicate(args.month, args.set, args.seed)
     cfg = config.inversion
-    t0 = time.perf_counter()
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    system = ObservationSystem(prior, scenario, cfg)
-    print(f"settings {args.set}; system {time.perf_counter() - t0:.0f} s", flush=True)
-    rng = np.random.default_rng(args.seed)
-    truth = make_truth(
-        system, rng, "perturbed", cfg, area_sector_shares(scenario.inventory, system)
-    )
-    obs = synthetic_observations(system, truth, rng, cfg, perturbed_footprints(system, rng, cfg))
+    print(f"settings {args.set}; system {seconds:.0f} s", flush=True)
     kind = StationHourObservations(obs)
 
     t1 = time.perf_counter()

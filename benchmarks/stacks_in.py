@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,37 +36,20 @@ def main() -> None:
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_osse import _run_config
+    from bench_osse import perturbed_replicate
 
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.observation_types import StationHourObservations
-    from gridcarbon.inversion.osse import (
-        area_sector_shares,
-        make_truth,
-        perturbed_footprints,
-        synthetic_observations,
-    )
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs
+    from gridcarbon.inversion.osse import synthetic_observations
 
     settings = [
         "errors.transport_error_model=quadrature",
         "errors.point_dominated_pairs=elevated_plume",
         *args.set,
     ]
-    config = _run_config(args.month, settings)
+    config, _, system, truth, obs, seconds = perturbed_replicate(args.month, settings, args.seed)
     cfg = config.inversion
-    t0 = time.perf_counter()
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    system = ObservationSystem(prior, scenario, cfg)
-    print(f"settings {settings}; system {time.perf_counter() - t0:.0f} s", flush=True)
-    rng = np.random.default_rng(args.seed)
-    truth = make_truth(
-        system, rng, "perturbed", cfg, area_sector_shares(scenario.inventory, system)
-    )
-    fp = perturbed_footprints(system, rng, cfg)
-    obs = synthetic_observations(system, truth, rng, cfg, fp)
+    print(f"settings {settings}; system {seconds:.0f} s", flush=True)
     # the same truth seen through the model's own (central) transport: obs - same = the
     # transport error actually made (plus the difference of two measurement-noise draws)
     same = synthetic_observations(system, truth, np.random.default_rng(args.seed), cfg)

@@ -483,6 +483,24 @@ def _target_row(
     }
 
 
+def _judged_row(
+    name: str,
+    place: str,
+    score: str,
+    low: float,
+    high: float,
+    estimate: tuple[float, float, float],
+    extra_ok: bool = True,
+) -> dict:
+    """A targets row judged by the pass rule: the point estimate in ``[low, high]``, its 95 %
+    interval overlapping the band, and ``extra_ok``; not measured (None) without an estimate."""
+    e, lo, hi = (float(v) for v in estimate)
+    ok = None
+    if np.isfinite(e):
+        ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
+    return _target_row(name, place, score, low, high, e, lo, hi, ok)
+
+
 def judge_targets(
     label_summary: dict, targets: tuple = SURFACE_TARGETS, focus_species: str | None = None
 ) -> pd.DataFrame:
@@ -573,12 +591,8 @@ def satellite_target_rows(
     boot = {"seed": seed, "n_resamples": n_resamples}
     rows: list[dict] = []
 
-    def add(name, place, score, low, high, est_lo_hi, extra_ok=True):
-        e, lo, hi = (float(v) for v in est_lo_hi)
-        ok = None
-        if np.isfinite(e):
-            ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
-        rows.append(_target_row(name, place, score, low, high, e, lo, hi, ok))
+    def add(*args, **kwargs):
+        rows.append(_judged_row(*args, **kwargs))
 
     d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
     f = d[d["species"] == focus_species]
@@ -670,12 +684,8 @@ def imager_target_rows(
     boot = {"seed": seed, "n_resamples": n_resamples}
     rows: list[dict] = []
 
-    def add(name, place, score, low, high, est, extra_ok=True):
-        e, lo, hi = (float(v) for v in est)
-        ok = None
-        if np.isfinite(e):
-            ok = bool(low <= e <= high and lo <= high and hi >= low and extra_ok)
-        rows.append(_target_row(name, place, score, low, high, e, lo, hi, ok))
+    def add(*args, **kwargs):
+        rows.append(_judged_row(*args, **kwargs))
 
     d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
     f = d[d["species"] == focus_species]

@@ -37,7 +37,7 @@ import xarray as xr
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
 from gridcarbon.zoning.overlay import Overlay
-from gridcarbon.zoning.stage import StreamedFields, _empty_like_along_time
+from gridcarbon.zoning.stage import StreamedFields, place_tally_part
 from gridcarbon.zoning.tally import TallySums, beijing_labels
 
 __all__ = [
@@ -304,22 +304,7 @@ def _gather_months(
     for future in futures:
         done = future.result()  # raises the worker's error
         part = read_dataset_npz(done["tally"])
-        n = part.sizes["time"]
-        if not np.array_equal(time[at : at + n], part["time"].values):
-            raise InputDataError(
-                f"month {done['label']} of the grids is not at the hours the period has there"
-            )
-        if sums is not None:
-            sums.add(part)
-            hourly(part)
-        else:
-            if tally is None:
-                tally = _empty_like_along_time(part, time)
-            for name, var in part.data_vars.items():
-                axis = var.dims.index("time")
-                index = [slice(None)] * var.ndim
-                index[axis] = slice(at, at + n)
-                tally[name].values[tuple(index)] = var.values
+        tally, n = place_tally_part(part, time, at, tally, sums, hourly, f"month {done['label']}")
         at += n
         del part
         nd = 0

@@ -141,22 +141,9 @@ def stream_fields(
     sums = None if hourly is None else TallySums(names, time)
     for block in blocks:
         part = zone_tally(block, overlay, units, names)
-        n = part.sizes["time"]
-        if not np.array_equal(time[at : at + n], part["time"].values):
-            raise InputDataError(
-                f"block {at}..{at + n} of the grids is not at the hours the period has there"
-            )
-        if sums is not None:
-            sums.add(part)
-            hourly(part)
-        else:
-            if tally is None:
-                tally = _empty_like_along_time(part, time)
-            for name, var in part.data_vars.items():
-                axis = var.dims.index("time")
-                index = [slice(None)] * var.ndim
-                index[axis] = slice(at, at + n)
-                tally[name].values[tuple(index)] = var.values
+        tally, n = place_tally_part(
+            part, time, at, tally, sums, hourly, f"block {at}..{at + part.sizes['time']}"
+        )
         at += n
         del part
         nd = 0
@@ -192,6 +179,36 @@ def stream_fields(
         daily={s: (days[(s, "area")], days.get((s, "pts"))) for s in names},
         sums=sums,
     )
+
+
+def place_tally_part(
+    part: xr.Dataset,
+    time: np.ndarray,
+    at: int,
+    tally: xr.Dataset | None,
+    sums: TallySums | None,
+    hourly: Callable[[xr.Dataset], None] | None,
+    what: str,
+) -> tuple[xr.Dataset | None, int]:
+    """Put the tally of one time block (its hours from ``at`` on in the period's ``time``)
+    into the period's ``tally`` (made at the first block), or, with ``sums``, add it to the
+    running sums and hand it to ``hourly``.  ``what`` names the block in the error raised when
+    its hours are not the period's there.  Returns the tally and the block's hours."""
+    n = part.sizes["time"]
+    if not np.array_equal(time[at : at + n], part["time"].values):
+        raise InputDataError(f"{what} of the grids is not at the hours the period has there")
+    if sums is not None:
+        sums.add(part)
+        hourly(part)
+        return tally, n
+    if tally is None:
+        tally = _empty_like_along_time(part, time)
+    for name, var in part.data_vars.items():
+        axis = var.dims.index("time")
+        index = [slice(None)] * var.ndim
+        index[axis] = slice(at, at + n)
+        tally[name].values[tuple(index)] = var.values
+    return tally, n
 
 
 def _empty_like_along_time(part: xr.Dataset, time: np.ndarray) -> xr.Dataset:
