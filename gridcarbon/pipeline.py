@@ -2124,6 +2124,18 @@ def dask_client(
             f"a worker memory limit ({worker_memory}) is for the local workers of --workers; "
             "a running scheduler's workers set their own (dask worker --memory-limit)"
         )
+    if worker_memory is not None:
+        from dask.utils import parse_bytes
+
+        try:
+            limit = parse_bytes(worker_memory)
+        except ValueError:
+            limit = 0
+        if limit < 2**28:
+            raise ConfigError(
+                f"worker memory {worker_memory!r} is not a size of at least 256 MiB; give e.g. "
+                "8GiB or 4000MB"
+            )
     given = [workers is not None, scheduler is not None, scheduler_file is not None]
     if sum(given) > 1:
         raise ConfigError(

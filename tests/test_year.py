@@ -545,6 +545,10 @@ def test_a_dask_client_is_one_of_workers_or_a_scheduler():
         assert client is None
     with pytest.raises(ConfigError, match="not several"), dask_client(2, "tcp://x:1"):
         pass
+    for bad in ("eight gigs", "-3GB", "1MB"):
+        with pytest.raises(ConfigError, match="is not a size of at least 256 MiB"):
+            with dask_client(workers=1, worker_memory=bad):
+                pass
     with pytest.raises(ConfigError, match="dask worker --memory-limit"):
         with dask_client(scheduler="tcp://x:1", worker_memory="8GiB"):
             pass
