@@ -114,12 +114,7 @@ def perturbed_replicate(month: int, settings: list[str], seed: int):
     """One perturbed-transport replicate of the default ``month`` with ``settings`` (the
     truth and observations of ``bench_osse``'s replicate of ``seed``): the config, scenario,
     observation system, truth and synthetic observations, and the system's build time, s."""
-    from gridcarbon.inversion.osse import (
-        area_sector_shares,
-        make_truth,
-        perturbed_footprints,
-        synthetic_observations,
-    )
+    from gridcarbon.inversion.osse import area_sector_shares, replicate_truth
     from gridcarbon.inversion.system import ObservationSystem
     from gridcarbon.pipeline import build_prior, inversion_inputs
 
@@ -130,11 +125,8 @@ def perturbed_replicate(month: int, settings: list[str], seed: int):
     scenario, _ = inversion_inputs(config, prior, with_observations=False)
     system = ObservationSystem(prior, scenario, cfg)
     seconds = time.perf_counter() - t0
-    rng = np.random.default_rng(seed)
-    truth = make_truth(
-        system, rng, "perturbed", cfg, area_sector_shares(scenario.inventory, system)
-    )
-    obs = synthetic_observations(system, truth, rng, cfg, perturbed_footprints(system, rng, cfg))
+    shares = area_sector_shares(scenario.inventory, system)
+    truth, obs, _ = replicate_truth(system, cfg, "perturbed", seed, shares)
     return config, scenario, system, truth, obs, seconds
 
 

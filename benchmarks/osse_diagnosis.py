@@ -31,9 +31,9 @@ def main() -> None:
     ap.add_argument("--set", default="{}", help="JSON updates of the inversion config")
     ap.add_argument(
         "--mode",
-        choices=["perturbed", "identical"],
+        choices=["perturbed", "randomised", "identical"],
         default="perturbed",
-        help="perturbed transport (default) or the identical twin",
+        help="perturbed transport (default), the randomised-error OSSE or the identical twin",
     )
     args = ap.parse_args()
 
@@ -43,11 +43,9 @@ def main() -> None:
     from gridcarbon.inversion.osse import (
         area_sector_shares,
         city_matrix,
-        make_truth,
-        perturbed_footprints,
+        replicate_truth,
         score_replicate,
         station_distance_km,
-        synthetic_observations,
     )
     from gridcarbon.inversion.posterior import cell_period_stats
     from gridcarbon.inversion.system import ObservationSystem
@@ -89,12 +87,10 @@ def main() -> None:
         flush=True,
     )
     for i in range(args.replicates):
-        rng = np.random.default_rng(ic.osse.seed + i)
-        truth = make_truth(system, rng, args.mode, ic, shares)
-        fp = perturbed_footprints(system, rng, ic) if args.mode == "perturbed" else None
-        obs = synthetic_observations(system, truth, rng, ic, fp)
+        truth, obs, drawn = replicate_truth(system, ic, args.mode, ic.osse.seed + i, shares)
         res = assimilate(system, obs, build_posterior=False)
         line: dict = {"replicate": i, "seed": ic.osse.seed + i, "reduced_chi2": res.reduced_chi2}
+        line.update(drawn)
         for r in score_replicate(system, truth, res, ic, near, cities, codes, "", dist):
             s = r["species"]
             line[f"{s}_rmse_reduction_near"] = r["rmse_reduction_near"]

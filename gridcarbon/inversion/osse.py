@@ -94,6 +94,7 @@ __all__ = [
     "randomised_transport_errors",
     "RANDOMISED_COLUMNS",
     "synthetic_observations",
+    "replicate_truth",
     "synthetic_observation_set",
     "OSSEResult",
     "run_osse",
@@ -570,6 +571,54 @@ def perturbed_footprints(
     return system.build(receptors, known_wind=True, rise_scale=rise, point_xy=point_xy)
 
 
+def replicate_truth(
+    system: ObservationSystem,
+    cfg: InversionConfig,
+    mode: str,
+    seed: int,
+    area_shares: Any = None,
+) -> tuple[Truth, pd.DataFrame, dict[str, float]]:
+    """The truth and synthetic station observations of one OSSE replicate, as
+    :func:`run_osse` draws them: from ``np.random.default_rng(seed)``, with the replicate's own
+    transport errors in the ``randomised`` mode and the truth's own stacks (plume rise,
+    positions) in the perturbed ones.
+
+    Parameters
+    ----------
+    system : ObservationSystem
+    cfg : InversionConfig
+    mode : {"perturbed", "randomised", "identical", "perfect"}
+        The OSSE mode (the twins observe with the model's own transport).
+    seed : int
+        The replicate's seed.
+    area_shares : optional
+        :func:`area_sector_shares` of the inventory (computed when absent).
+
+    Returns
+    -------
+    truth : Truth
+    observations : pandas.DataFrame
+        Long table in canonical units (:func:`synthetic_observations`).
+    drawn : dict
+        The randomised mode's drawn transport errors by table column (empty otherwise).
+    """
+    if mode not in (*_PERTURBED_MODES, "identical", "perfect"):
+        raise ValueError(
+            f"OSSE mode {mode!r} is not one of perturbed, randomised, identical, perfect"
+        )
+    rng = np.random.default_rng(seed)
+    truth_mode = "perturbed" if mode in _PERTURBED_MODES else "identical"
+    truth = make_truth(system, rng, truth_mode, cfg, area_shares)
+    drawn: dict[str, float] = {}
+    cfg_i = cfg
+    if mode == "randomised":
+        errors = randomised_transport_errors(cfg.osse.randomised, seed)
+        cfg_i = cfg.model_copy(update={"osse": cfg.osse.model_copy(update=errors)})
+        drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
+    fp = perturbed_footprints(system, rng, cfg_i, truth) if mode in _PERTURBED_MODES else None
+    return truth, synthetic_observations(system, truth, rng, cfg_i, fp), drawn
+
+
 def synthetic_observations(
     system: ObservationSystem,
     truth: Truth,
@@ -956,7 +1005,6 @@ def run_osse(
                 "the perfect-transport twin needs a system built with "
                 "perfect_transport_config(config); build it with that configuration or pass none"
             )
-    truth_mode = "perturbed" if mode in _PERTURBED_MODES else "identical"
     if cfg.osse.satellite != "none" and column_simulator is None:
         raise ConfigError(
             f"osse.satellite = {cfg.osse.satellite!r} needs the columns of each replicate: pass "
@@ -986,20 +1034,8 @@ def run_osse(
     t_obs = 0.0
     t_columns = 0.0
     for i in tqdm(range(reps), desc=f"OSSE ({mode})", disable=not progress):
-        rng = np.random.default_rng(seed0 + i)
         ta = time.perf_counter()
-        truth = make_truth(system, rng, truth_mode, cfg, area_shares)
-        drawn: dict[str, float] = {}
-        cfg_i = cfg
-        if mode == "randomised":
-            errors = randomised_transport_errors(cfg.osse.randomised, seed0 + i)
-            cfg_i = cfg.model_copy(update={"osse": cfg.osse.model_copy(update=errors)})
-            drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
-        if mode in _PERTURBED_MODES:
-            fp = perturbed_footprints(system, rng, cfg_i, truth)
-        else:
-            fp = system.footprints
-        obs = synthetic_observations(system, truth, rng, cfg_i, fp)
+        truth, obs, drawn = replicate_truth(system, cfg, mode, seed0 + i, area_shares)
         kind = StationHourObservations(obs)
         t_obs += time.perf_counter() - ta
         sets: dict[str | None, list[ObservationType]] = {None: [kind]}
@@ -1110,12 +1146,9 @@ def synthetic_observation_set(
 
     Returns the observations (an :class:`~gridcarbon.contracts.ObservationSet` of station-hour
     observations, marked synthetic) and the truth they were made from."""
-    rng = np.random.default_rng(config.osse.seed)
     if area_shares is None:
         area_shares = area_sector_shares(scenario.inventory, system)
-    truth = make_truth(system, rng, "perturbed", config, area_shares)
-    fp = perturbed_footprints(system, rng, config, truth)
-    obs = synthetic_observations(system, truth, rng, config, fp)
+    truth, obs, _ = replicate_truth(system, config, "perturbed", config.osse.seed, area_shares)
     observations = ObservationSet(
         kinds=(StationHourObservations(obs),), stations=system.stations, synthetic=True
     )

@@ -16,6 +16,7 @@ Per replicate and species (everything SYNTHETIC):
   the posterior errors of each pair of cities (``city_error_correlation_<a>_<b>``) and of each
   big point source's factor with the area emissions of its host state block (median and
   minimum, ``big_point_host_block_correlation_*``);
+* the **DOFS of each city's total** (``city_<code>_dofs``, :func:`city_total_dofs`);
 * the **innovation χ²** ``mean d²/(HBHᵀ + R)`` of the species' observations, per station class
   and of each class over all species (the default B only), and with ``errors.
   point_dominated_pairs: elevated_plume`` of the readmitted observations (those with a
@@ -50,6 +51,7 @@ __all__ = [
     "ScoreContext",
     "score_context",
     "honest_scores",
+    "city_total_dofs",
     "interval_summary",
     "SURFACE_TARGETS",
     "STACK_TARGETS",
@@ -133,6 +135,20 @@ def _coverage(rec: dict, name: str, truth, est, std, mask) -> None:
     rec[f"n_{name}"] = int(np.count_nonzero(mask))
 
 
+def city_total_dofs(prior_std: float, posterior_std: float) -> float:
+    """Degrees of freedom for signal of one total (a city's, in kg): ``1 − σ²_post/σ²_prior``.
+
+    For a single linear function ``cᵀx`` of the state, the Gaussian posterior's averaging
+    kernel of that number is this scalar: 0 when the data leave the total at its prior
+    uncertainty, 1 when they fix it.  It is the city's DOFS in this sense only: the trace of
+    the averaging kernel over the city's cells would need ``B^(−1/2)``, which the state
+    covariance (applied as ``B^(1/2)``) does not provide.  NaN when ``prior_std`` is 0.
+    """
+    if not prior_std > 0:
+        return float("nan")
+    return float(1.0 - (posterior_std / prior_std) ** 2)
+
+
 def honest_scores(
     ctx: ScoreContext,
     system: Any,
@@ -198,6 +214,7 @@ def honest_scores(
             if ct[k] > 0:
                 rec[f"city_{code}_post_z"] = (c["posterior"][k] - ct[k]) / c["posterior_std"][k]
                 rec[f"city_{code}_post_std_rel"] = c["posterior_std"][k] / ct[k]
+            rec[f"city_{code}_dofs"] = city_total_dofs(c["prior_std"][k], c["posterior_std"][k])
         corr = city_error_correlation(system, res.covariance, si, cities)
         for a, b in zip(*np.triu_indices(len(city_codes), 1), strict=True):
             rec[f"city_error_correlation_{city_codes[a]}_{city_codes[b]}"] = float(corr[a, b])
@@ -304,8 +321,9 @@ def _species_intervals(g: pd.DataFrame, seed: int, n_resamples: int) -> dict:
 
 
 def _city_intervals(g: pd.DataFrame, seed: int, n_resamples: int) -> dict:
-    """Per city: mean bias, RMS error posterior/prior, the share within 10 % (Wilson), and the
-    calibration RMS(error/σ) and 1σ/2σ coverage of the city totals."""
+    """Per city: mean bias, RMS error posterior/prior, the share within 10 % (Wilson), the DOFS
+    of the city total, and the calibration RMS(error/σ) and 1σ/2σ coverage of the city
+    totals."""
     boot = {"seed": seed, "n_resamples": n_resamples}
     out: dict = {}
     n = int(g["replicate"].nunique())
@@ -336,6 +354,9 @@ def _city_intervals(g: pd.DataFrame, seed: int, n_resamples: int) -> dict:
             "wilson_low": w[1],
             "wilson_high": w[2],
         }
+        dc = f"city_{code}_dofs"
+        if dc in g:
+            rec["dofs"] = _interval(scores.percentile_bootstrap(g[dc].to_numpy(float), **boot), n)
         zc = f"city_{code}_post_z"
         if zc in g:
             z = g[zc].to_numpy(float)

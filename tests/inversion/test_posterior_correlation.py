@@ -55,3 +55,25 @@ def test_unit_and_stack_correlations_equal_the_dense_posteriors(case):
         stack[L.segments["points"].start + si * L.point_index.size + j] = 1.0
         block = area[cell_block == cell_block[system.point_cells[p]]].sum(axis=0)
         np.testing.assert_allclose(got[j], _corr(P, stack, block), rtol=1e-6, atol=1e-8)
+
+
+def test_the_dofs_of_a_total_is_one_minus_its_variance_ratio_on_the_dense_posterior(case):
+    """``city_total_dofs`` of ``unit_period_stats``' σ equals ``1 − mᵀPm / mᵀBm`` with the
+    dense posterior P and the dense prior B = SSᵀ, for totals over several random units."""
+    from gridcarbon.inversion.osse_scores import city_total_dofs
+    from gridcarbon.inversion.posterior import unit_period_stats
+
+    system, res = _dense_result(case)
+    P = res.covariance.P
+    S = res.covariance.B.dense_sqrt()
+    B = S @ S.T
+    rng = np.random.default_rng(5)
+    weights = sp.csr_matrix(rng.random((3, system.ncell)) * (rng.random((3, system.ncell)) < 0.3))
+    st = unit_period_stats(system, res.covariance, res.x_post, 0, weights, True)
+    M = (weights @ _cell_period_matrix(system, 0, np.arange(system.nt), True)).toarray()
+    for k in range(3):
+        got = city_total_dofs(st["prior_std"][k], st["posterior_std"][k])
+        expect = 1.0 - (M[k] @ P @ M[k]) / (M[k] @ B @ M[k])
+        np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-9)
+        assert 0.0 <= got <= 1.0
+    assert np.isnan(city_total_dofs(0.0, 0.0))
