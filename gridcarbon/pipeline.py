@@ -1948,6 +1948,7 @@ def write_posterior_months(
     overlay: Any = None,
     progress: bool = False,
     codec: str = "lz4",
+    client: Any = None,
 ) -> tuple[Path, Any, MonthlyTotalsCovariance | None]:
     """Invert each month of ``folder/prior.zarr`` on its own and write the posterior grids into
     ``folder/posterior.zarr`` month by month.
@@ -1971,6 +1972,14 @@ def write_posterior_months(
         kept, for σ of the period's unit totals (:class:`MonthlyTotalsCovariance`).
     progress : bool
     codec : {"lz4", "zstd"}
+    client : distributed.Client, optional
+        Each month not done is a task on a worker
+        (:func:`gridcarbon.inversion.distributed.invert_months_on_workers`: the same inversion,
+        :func:`invert_month`; the worker reads the month's prior from the store, writes the
+        posterior region and the month's files, and returns their paths and the month's
+        record); each month's marker is written here when its task has returned.  Refused
+        before any task when a month's inversion would need more than 60 % of a worker's
+        memory limit.
 
     Returns
     -------
@@ -1984,10 +1993,7 @@ def write_posterior_months(
 
     from tqdm.auto import tqdm
 
-    from gridcarbon.contracts import Document
     from gridcarbon.grids.prior import period_hours
-    from gridcarbon.inversion import stage as inversion_stage
-    from gridcarbon.inversion.outputs import inversion_documents
     from gridcarbon.io import open_grids
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.io.runfolder import deferred_signals
@@ -2002,6 +2008,28 @@ def write_posterior_months(
     store = folder / "posterior.zarr"
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
+    if client is not None:  # each month a task on a worker; the markers written here
+        from gridcarbon.inversion.distributed import invert_months_on_workers
+
+        records = invert_months_on_workers(
+            client,
+            invert_month,
+            _month_periods(config),
+            done,
+            prior_store=folder / "prior.zarr",
+            store=store,
+            hours=hours.values,
+            scenario=scenario,
+            overlay=overlay,
+            folder=folder,
+            fingerprint=fingerprint,
+            months_folder=MONTHS_FOLDER,
+            marker=POSTERIOR_MARKER,
+            codec=codec,
+            needed_bytes=inversion_month_bytes(config, scenario.grid.size),
+        )
+        consolidate_store(store)
+        return store, *_months_result(records, overlay)
     prior = open_grids(folder / "prior.zarr", chunked=False)
     records: list[dict[str, Any]] = []
     for label, sl, month_config in tqdm(
@@ -2016,33 +2044,26 @@ def write_posterior_months(
             continue
         with deferred_signals():
             part = prior.isel(time=sl).load()
-        inv_scenario, observations = inversion_inputs(month_config, part, True, scenario)
-        inversion = inversion_stage.run_inversion(
-            part, inv_scenario, month_config.inversion, observations
-        )
-        posterior = inversion.posterior
-        maps = [v for v in posterior.data_vars if str(v).endswith(_MONTH_MAPS)]
+        grids, docs, record = invert_month(month_config, part, scenario, label, overlay)
         if not store.exists():
-            create_store(
-                posterior.drop_vars(maps), hours.values, store, attrs=posterior.attrs, codec=codec
-            )
-        write_month(store, posterior.drop_vars(maps), sl.start)
-        docs = {
-            name: doc
-            for name, doc in inversion_documents(inversion, ("netcdf",)).items()
-            if doc.kind != "grids"
-        }
-        docs["posterior_maps.nc"] = Document("netcdf", posterior[maps], attrs=dict(posterior.attrs))
-        record = _month_record(inversion, label, sl.stop - sl.start, overlay)
-        docs["month.json"] = Document("json", record)
+            create_store(grids, hours.values, store, attrs=grids.attrs, codec=codec)
+        write_month(store, grids, sl.start)
         month_dir.mkdir(parents=True, exist_ok=True)
         write_documents(docs, month_dir, overwrite=True)
         records.append(record)
-        del part, inversion, posterior, inv_scenario, observations, docs
+        del part, grids, docs
         gc.collect()  # the month's system, covariance and Lanczos vectors before the next
         write_marker(folder, marker, span, fingerprint)
     prior.close()
     consolidate_store(store)
+    return store, *_months_result(records, overlay)
+
+
+def _months_result(
+    records: list[dict[str, Any]], overlay: Any
+) -> tuple[Any, MonthlyTotalsCovariance | None]:
+    """The months' table (:func:`months_table`) and, with ``overlay``, σ² of the units' period
+    totals summed over the months' ``records`` (in month order)."""
     covariance = None
     if overlay is not None:
         digest = _weights_digest(overlay.F, overlay.point_unit)
@@ -2056,7 +2077,69 @@ def write_posterior_months(
             for s, v in record["unit_variance_kg2"].items():
                 variance[s] = variance.get(s, 0.0) + np.asarray(v, np.float64)
         covariance = MonthlyTotalsCovariance(digest, variance)
-    return store, months_table([r["row"] for r in records]), covariance
+    return months_table([r["row"] for r in records]), covariance
+
+
+def invert_month(
+    month_config: RunConfig, part: xr.Dataset, scenario: Scenario, label: str, overlay: Any = None
+) -> tuple[xr.Dataset, dict[str, Any], dict[str, Any]]:
+    """The inversion of one month of a streamed run, as a run of that month alone makes it
+    (:func:`inversion_inputs` and :func:`gridcarbon.inversion.stage.run_inversion` with the
+    month's configuration, so synthetic observations are drawn from the month's own seed).
+
+    Parameters
+    ----------
+    month_config : RunConfig
+        The configuration of the month alone (:func:`_month_periods`).
+    part : Dataset
+        The month's prior grids (loaded).
+    scenario : Scenario
+    label : str
+        The month, ``YYYY-MM``.
+    overlay : Overlay, optional
+        The control units: the record keeps the posterior variance of their month totals.
+
+    Returns
+    -------
+    grids : Dataset
+        The posterior grids of the month without its own maps (what goes into the store).
+    documents : dict of str → Document
+        The month's files for ``inversion/YYYY-MM/`` (station tables, metrics, the maps in
+        ``posterior_maps.nc``, ``month.json``).
+    record : dict
+        The month's row of ``inversion_months.csv`` (:func:`_month_record`) and unit variances.
+    """
+    from gridcarbon.contracts import Document
+    from gridcarbon.inversion import stage as inversion_stage
+    from gridcarbon.inversion.outputs import inversion_documents
+
+    inv_scenario, observations = inversion_inputs(month_config, part, True, scenario)
+    inversion = inversion_stage.run_inversion(
+        part, inv_scenario, month_config.inversion, observations
+    )
+    posterior = inversion.posterior
+    maps = [v for v in posterior.data_vars if str(v).endswith(_MONTH_MAPS)]
+    docs = {
+        name: doc
+        for name, doc in inversion_documents(inversion, ("netcdf",)).items()
+        if doc.kind != "grids"
+    }
+    docs["posterior_maps.nc"] = Document("netcdf", posterior[maps], attrs=dict(posterior.attrs))
+    record = _month_record(inversion, label, part.sizes["time"], overlay)
+    docs["month.json"] = Document("json", record)
+    return posterior.drop_vars(maps), docs, record
+
+
+def inversion_month_bytes(config: RunConfig, cells: int) -> float:
+    """Estimated peak memory (bytes) of the inversion of the longest month of ``config``'s
+    period on a grid of ``cells`` cells: the ``inversion_month`` figure of :func:`size_run`
+    (:func:`gridcarbon.io.resources.estimate_memory`, a process's base included)."""
+    from gridcarbon.grids.prior import month_slices, period_hours
+    from gridcarbon.io.resources import estimate_memory
+
+    hours, positions = period_hours(config.period)
+    month_hours = max(sl.stop - sl.start for sl in month_slices(positions, hours))
+    return estimate_memory(cells, month_hours, len(config.species), 0, inversion=True).peak_bytes
 
 
 def _prior_month_task(month_config: RunConfig, scenario: Scenario, store: str, start: int) -> str:
@@ -2306,7 +2389,9 @@ def run_streamed(
         with the stage timings) or as ``gridcarbon grid`` does (the prior's summary alone).
     client : distributed.Client, optional
         Compute the prior's months as tasks on its workers (:func:`write_prior_months`,
-        :func:`dask_client`), and the zoning stage's months
+        :func:`dask_client`), the inversion's months (:func:`write_posterior_months`; refused
+        before any work when a month's inversion would need more than 60 % of a worker's
+        memory limit), and the zoning stage's months
         (:mod:`gridcarbon.zoning.distributed`: equal to the single-process path's); None: in
         this process.
 
@@ -2354,6 +2439,10 @@ def run_streamed(
     plan = plan_run(
         config, out_dir, overwrite, stages, inputs=inputs, streamed=True, scenario=scenario
     )
+    if client is not None and "inversion" in stages:  # refused before any work
+        from gridcarbon.inversion.distributed import check_worker_memory
+
+        check_worker_memory(client, inversion_month_bytes(config, plan.scenario.grid.size))
     timings: dict[str, float] = {}
     with resumable_directory(out_dir, overwrite, resume, inputs) as (folder, fresh):
         if fresh:
@@ -2367,6 +2456,10 @@ def run_streamed(
             from gridcarbon.zoning.distributed import warm_workers
 
             warming = warm_workers(client)  # while this process builds the first month
+        if client is not None and "inversion" in stages:
+            from gridcarbon.inversion.distributed import warm_workers as warm_inversion
+
+            warming += warm_inversion(client)
         t0 = time.perf_counter()
         store = write_prior_months(
             config, plan.scenario, folder, fingerprint, progress, codec, client=client
@@ -2390,7 +2483,7 @@ def run_streamed(
                     prior, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir)
                 )
             post_store, table, covariance = write_posterior_months(
-                config, plan.scenario, folder, fingerprint, overlay, progress, codec
+                config, plan.scenario, folder, fingerprint, overlay, progress, codec, client
             )
             del overlay
             files["posterior_zarr"] = post_store

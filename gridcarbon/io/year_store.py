@@ -43,7 +43,9 @@ __all__ = [
     "done_months",
     "read_run_state",
     "read_time_block",
+    "put_store_attrs",
     "run_fingerprint",
+    "store_attrs",
     "write_marker",
     "write_month",
     "write_run_state",
@@ -294,6 +296,25 @@ def write_month(path: str | Path, month: xr.Dataset, start: int) -> None:
         part.to_zarr(
             path, region={"time": slice(start, start + n)}, consolidated=False, zarr_format=2
         )
+
+
+def store_attrs(month: xr.Dataset, attrs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The global attributes :func:`create_store` writes for the template ``month`` and
+    ``attrs`` (the template's CF attributes, updated with ``attrs``)."""
+    out = dict(_prepared(month).attrs)
+    out.update(attrs or {})
+    return out
+
+
+def put_store_attrs(path: str | Path, attrs: Mapping[str, Any]) -> None:
+    """Replace the global attributes of the store (before its metadata are consolidated), e.g.
+    with those of the period's first month when another month created the store."""
+    import zarr
+    from xarray.backends.zarr import encode_zarr_attr_value
+
+    with deferred_signals():
+        group = zarr.open_group(str(path), mode="r+", zarr_format=2)
+        group.attrs.put({k: encode_zarr_attr_value(v) for k, v in attrs.items()})
 
 
 def consolidate_store(path: str | Path) -> None:
