@@ -2439,10 +2439,12 @@ def run_streamed(
     plan = plan_run(
         config, out_dir, overwrite, stages, inputs=inputs, streamed=True, scenario=scenario
     )
-    if client is not None and "inversion" in stages:  # refused before any work
-        from gridcarbon.inversion.distributed import check_worker_memory
+    inversion_client = client  # months too large for a worker are inverted in this process
+    if client is not None and "inversion" in stages:
+        from gridcarbon.inversion.distributed import months_fit_workers
 
-        check_worker_memory(client, inversion_month_bytes(config, plan.scenario.grid.size))
+        needed = inversion_month_bytes(config, plan.scenario.grid.size)
+        inversion_client = client if months_fit_workers(client, needed) else None
     timings: dict[str, float] = {}
     with resumable_directory(out_dir, overwrite, resume, inputs) as (folder, fresh):
         if fresh:
@@ -2456,7 +2458,7 @@ def run_streamed(
             from gridcarbon.zoning.distributed import warm_workers
 
             warming = warm_workers(client)  # while this process builds the first month
-        if client is not None and "inversion" in stages:
+        if inversion_client is not None and "inversion" in stages:
             from gridcarbon.inversion.distributed import warm_workers as warm_inversion
 
             warming += warm_inversion(client)
@@ -2483,7 +2485,14 @@ def run_streamed(
                     prior, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir)
                 )
             post_store, table, covariance = write_posterior_months(
-                config, plan.scenario, folder, fingerprint, overlay, progress, codec, client
+                config,
+                plan.scenario,
+                folder,
+                fingerprint,
+                overlay,
+                progress,
+                codec,
+                inversion_client,
             )
             del overlay
             files["posterior_zarr"] = post_store

@@ -21,7 +21,7 @@ import gridcarbon.io.year_store
 from gridcarbon.config import RunConfig
 from gridcarbon.inversion.distributed import WORKER_SHARE, check_worker_memory
 from gridcarbon.io.resources import ResourceError
-from gridcarbon.pipeline import inversion_month_bytes, run_streamed
+from gridcarbon.pipeline import run_streamed
 from tests.region import small_region_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,18 +195,23 @@ def test_inversion_on_workers_resumes_with_the_month_not_done(
 
 
 @pytest.mark.slow
-def test_a_month_beyond_60_percent_of_the_worker_limit_is_refused_before_any_work(
-    tmp_path, scenario
+def test_a_month_beyond_60_percent_of_the_worker_limit_is_inverted_in_this_process(
+    tmp_path, scenario, client, single, monkeypatch, caplog
 ):
-    from gridcarbon.pipeline import dask_client
+    """A month's inversion estimated above 60 % of the workers' limit is never submitted: the
+    run warns, names the fix, inverts the months in this process, and equals the
+    single-process run (the prior and the zones still on the workers)."""
+    import gridcarbon.pipeline
 
+    monkeypatch.setattr(gridcarbon.pipeline, "inversion_month_bytes", lambda *a: 1e15)
+    limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
+    assert all(1e15 > WORKER_SHARE * x for x in limits)
     out = tmp_path / "out"
-    needed = inversion_month_bytes(_config(), scenario.grid.size)
-    with dask_client(workers=1, worker_memory="512MiB") as small:
-        assert needed > WORKER_SHARE * 512 * 2**30 / 1024
-        with pytest.raises(ResourceError, match=r"needs about .* GB .*--worker-memory"):
-            run_streamed(_config(), out, resume=True, scenario=scenario, client=small)
-    assert not out.exists() and not Path(f"{out}.partial").exists()
+    with caplog.at_level("WARNING", logger="gridcarbon.inversion.distributed"):
+        run_streamed(_config(), out, scenario=scenario, client=client)
+    (warning,) = [r.getMessage() for r in caplog.records if "--worker-memory" in r.getMessage()]
+    assert "needs about 1000000.00 GB" in warning and "inverted in this process" in warning
+    _assert_same_inversion(single, out)
 
 
 class _Cluster:

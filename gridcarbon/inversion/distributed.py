@@ -18,7 +18,8 @@ single-process path's.
 Memory: a task holds one month's prior, observation system, posterior covariance factor and
 posterior grids, as the single-process path does for each month; numba's allocations are not
 seen by Dask's spilling, so a month is submitted only when its estimated peak is at most
-:data:`WORKER_SHARE` of the workers' memory limit (:func:`check_worker_memory`).
+:data:`WORKER_SHARE` of the workers' memory limit (:func:`check_worker_memory`); otherwise the
+months are inverted by the process that runs the stage (:func:`months_fit_workers`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gridcarbon.io.resources import ResourceError
 __all__ = [
     "WORKER_SHARE",
     "check_worker_memory",
+    "months_fit_workers",
     "invert_months_on_workers",
     "inversion_month_task",
     "warm_up",
@@ -76,6 +78,21 @@ def check_worker_memory(client: Any, needed_bytes: float) -> None:
         f"running cluster: dask worker --memory-limit {want:g}GiB), run without --workers, or "
         "use a coarser grid (grid.cell_size_m)"
     )
+
+
+def months_fit_workers(client: Any, needed_bytes: float) -> bool:
+    """Whether a month's inversion (estimated peak ``needed_bytes``) may run on ``client``'s
+    workers (:func:`check_worker_memory`).  When it may not, the reason and the fix are logged
+    as a warning and False is returned: the months are then inverted by the process that runs
+    the stage, as without workers, while the prior and the zones still run on the workers.
+    A task that would outgrow its worker is never submitted; a run that fits the driver is
+    not refused for it."""
+    try:
+        check_worker_memory(client, needed_bytes)
+    except ResourceError as too_big:
+        log.warning("%s. The months are inverted in this process instead.", too_big)
+        return False
+    return True
 
 
 def inversion_month_task(
