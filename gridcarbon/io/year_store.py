@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "RUN_STATE",
     "TIME_CHUNK",
     "RunFingerprint",
+    "TimeChunks",
     "check_resumable",
     "consolidate_store",
     "create_store",
@@ -44,6 +46,7 @@ __all__ = [
     "read_run_state",
     "read_time_block",
     "run_fingerprint",
+    "time_chunks",
     "write_marker",
     "write_month",
     "write_run_state",
@@ -390,3 +393,78 @@ def read_time_block(store: str | Path, ds: xr.Dataset, hours: slice) -> xr.Datas
     out = xr.Dataset(data, coords=rest.coords, attrs=rest.attrs)
     out.encoding = dict(rest.encoding)
     return out
+
+
+@dataclass(frozen=True)
+class TimeChunks:
+    """The chunk files of one array of a Zarr format 2 store chunked along ``time`` only, read
+    one chunk at a time into a buffer the caller owns (e.g. to reduce each chunk while it is
+    in the processor's cache instead of building a month or a year).
+
+    Attributes
+    ----------
+    path : Path
+        The array's folder in the store.
+    codec : numcodecs codec
+        Its compressor.
+    step : int
+        Hours per chunk.
+    hours : int
+        Hours of the whole array.
+    rest : tuple of int
+        The shape of one hour (e.g. ``(ny, nx)``).
+    dtype : numpy.dtype
+        The stored dtype.
+    sep : str
+        The chunk-key separator (``.`` or ``/``).
+    """
+
+    path: Path
+    codec: Any
+    step: int
+    hours: int
+    rest: tuple[int, ...]
+    dtype: np.dtype
+    sep: str
+
+    def chunks(self, start: int, stop: int) -> range:
+        """The indices of the chunks holding hours ``start:stop``."""
+        return range(start // self.step, -(-stop // self.step))
+
+    def buffer(self) -> np.ndarray:
+        """A new buffer for one chunk, ``(step, *rest)``."""
+        return np.empty((self.step, *self.rest), self.dtype)
+
+    def read(self, k: int, out: np.ndarray) -> np.ndarray:
+        """Decode chunk ``k`` into ``out`` (a C-contiguous ``(step, *rest)`` array of the
+        stored dtype); a chunk never written (only fill values) reads as NaN, as in Zarr.
+        Returns ``out``; its first ``min(step, hours - k * step)`` rows are the chunk's."""
+        tail = self.sep.join(["0"] * len(self.rest))
+        path = self.path / (f"{k}{self.sep}{tail}" if self.rest else str(k))
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            out[...] = np.nan
+            return out
+        self.codec.decode(raw, out=out)
+        return out
+
+
+def time_chunks(store: str | Path, ds: xr.Dataset, name: str) -> TimeChunks | None:
+    """The :class:`TimeChunks` of variable ``name`` of ``ds`` (opened lazily from the Zarr
+    store ``store``), or None when its layout is not one this reader decodes (see
+    :func:`read_time_block`; read it through xarray then)."""
+    array_dir = Path(store) / name
+    reader = _chunk_reader(array_dir, ds[name].variable)
+    if reader is None:
+        return None
+    codec, meta = reader
+    return TimeChunks(
+        path=array_dir,
+        codec=codec,
+        step=int(meta["chunks"][0]),
+        hours=int(meta["shape"][0]),
+        rest=tuple(int(n) for n in meta["shape"][1:]),
+        dtype=np.dtype(meta["dtype"]),
+        sep=meta.get("dimension_separator") or ".",
+    )
