@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,11 +68,13 @@ def _codec(name: str):
         return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
     if name == "zstd":
         return numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE)
+    if name == "lz4-noshuffle":  # decodes about three times faster than "lz4" (docs/scale.md)
+        return numcodecs.Blosc(cname="lz4", clevel=9, shuffle=numcodecs.Blosc.NOSHUFFLE)
     raise ConfigError(f"unknown Zarr codec {name!r}; use one of {sorted(CODECS)}")
 
 
 #: The codecs a store can be written with (docs/scale.md compares them).
-CODECS = ("lz4", "zstd")
+CODECS = ("lz4", "zstd", "lz4-noshuffle")
 
 
 # -- fingerprint ---------------------------------------------------------------------------------
@@ -435,17 +438,34 @@ class TimeChunks:
         """A new buffer for one chunk, ``(step, *rest)``."""
         return np.empty((self.step, *self.rest), self.dtype)
 
-    def read(self, k: int, out: np.ndarray) -> np.ndarray:
+    def read(self, k: int, out: np.ndarray, scratch: bytearray | None = None) -> np.ndarray:
         """Decode chunk ``k`` into ``out`` (a C-contiguous ``(step, *rest)`` array of the
         stored dtype); a chunk never written (only fill values) reads as NaN, as in Zarr.
-        Returns ``out``; its first ``min(step, hours - k * step)`` rows are the chunk's."""
+        ``scratch``: a buffer for the compressed bytes, reused from call to call (grown when
+        too small), which spares a new allocation per chunk.  Returns ``out``; its first
+        ``min(step, hours - k * step)`` rows are the chunk's."""
         tail = self.sep.join(["0"] * len(self.rest))
         path = self.path / (f"{k}{self.sep}{tail}" if self.rest else str(k))
         try:
-            raw = path.read_bytes()
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below)
         except FileNotFoundError:
             out[...] = np.nan
             return out
+        with f:
+            if scratch is None:
+                raw: Any = f.read()
+            else:
+                size = os.fstat(f.fileno()).st_size
+                if len(scratch) < size:
+                    scratch.extend(bytes(size - len(scratch)))
+                view = memoryview(scratch)[:size]
+                got = 0
+                while got < size:
+                    n = f.readinto(view[got:])
+                    if not n:
+                        raise InputDataError(f"{str(path)!r} ended after {got} of {size} bytes")
+                    got += n
+                raw = view
         self.codec.decode(raw, out=out)
         return out
 

@@ -99,9 +99,12 @@ def _area_tallies(
         bufs = getattr(local, "bufs", None)
         if bufs is None:
             bufs = local.bufs = [c.buffer() for c in chunks]
+            local.scratch = bytearray()
         for i, c in enumerate(chunks):
             a, b = max(k * c.step, start), min((k + 1) * c.step, stop)
-            x = c.read(k, bufs[i]).reshape(c.step, ncell)[a - k * c.step : b - k * c.step]
+            x = c.read(k, bufs[i], local.scratch).reshape(c.step, ncell)[
+                a - k * c.step : b - k * c.step
+            ]
             tally_rows(
                 *plan,
                 x,
@@ -184,18 +187,20 @@ def zone_tally_store(
     data: dict[str, tuple] = {}
     for i, s in enumerate(species):
         a = area[i]
+        total = a.copy()
+        point = np.zeros((nu, a.shape[0]))  # (unit, time): untouched rows cost no memory
         if s in pts:
-            point = np.zeros_like(a)
-            out_point = add_points(overlay.point_unit, pts[s], point)
+            cols, sums, out_point = _point_tallies(overlay.point_unit, pts[s])
+            point[cols] = sums.T
+            total[:, cols] += sums  # = a + point: adding the zeros elsewhere changes no bit
             grid_point = pts[s].sum(axis=1, dtype=np.float64)
         else:
-            point = np.zeros_like(a)
             out_point = np.zeros(a.shape[0])
             grid_point = np.zeros(a.shape[0])
         attrs = {"units": "kg h-1", "cell_methods": "time: mean"}
         data[s] = (
             ("unit", "time"),
-            (a + point).T,
+            total.T,
             {**attrs, "long_name": f"{s} emission in the unit (area + point sources)"},
         )
         data[f"{s}_area"] = (
@@ -205,7 +210,7 @@ def zone_tally_store(
         )
         data[f"{s}_point"] = (
             ("unit", "time"),
-            point.T,
+            point,
             {**attrs, "long_name": f"{s} point sources inside the unit"},
         )
         data[f"{s}_outside"] = (
@@ -234,6 +239,21 @@ def zone_tally_store(
     if nu != out.sizes["unit"]:
         raise InputDataError(f"the overlay has {nu} units, the units table {out.sizes['unit']}")
     return out
+
+
+def _point_tallies(
+    point_unit: np.ndarray, pts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The units holding points, the points' sums per hour in those units ``(nt, k)`` and the
+    sum of the points outside every unit ``(nt,)``: :func:`~gridcarbon.zoning.tally.add_points`
+    into ``k`` columns instead of one per unit (the sums in the same order, bit for bit)."""
+    point_unit = np.asarray(point_unit, np.int64)
+    cols = np.unique(point_unit[point_unit >= 0])
+    where = np.searchsorted(cols, point_unit)
+    remap = np.where(point_unit >= 0, where, -1).astype(np.int64)
+    sums = np.zeros((pts.shape[0], cols.size))
+    outside = add_points(remap, pts, sums)
+    return cols, sums, outside
 
 
 def _meta(c: TimeChunks) -> dict:
