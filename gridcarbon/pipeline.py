@@ -28,6 +28,7 @@ from gridcarbon.io import (
 )
 from gridcarbon.io.inputs import config_input_files
 from gridcarbon.io.tables import write_csv
+from gridcarbon.io.year_store import DEFAULT_CODEC
 
 if TYPE_CHECKING:
     from gridcarbon.contracts import Scenario
@@ -1746,7 +1747,7 @@ def write_prior_months(
     folder: Path,
     fingerprint: dict[str, Any],
     progress: bool = False,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     client: Any = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
@@ -1947,7 +1948,7 @@ def write_posterior_months(
     fingerprint: dict[str, Any],
     overlay: Any = None,
     progress: bool = False,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
 ) -> tuple[Path, Any, MonthlyTotalsCovariance | None]:
     """Invert each month of ``folder/prior.zarr`` on its own and write the posterior grids into
     ``folder/posterior.zarr`` month by month.
@@ -1970,7 +1971,7 @@ def write_posterior_months(
         The control units on the grid: each month's posterior variance of every unit total is
         kept, for σ of the period's unit totals (:class:`MonthlyTotalsCovariance`).
     progress : bool
-    codec : {"lz4", "zstd"}
+    codec : {"lz4-noshuffle", "lz4", "zstd"}
 
     Returns
     -------
@@ -2261,7 +2262,7 @@ def run_streamed(
     progress: bool = False,
     inputs: Iterable[str | Path] = (),
     scenario: Scenario | None = None,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     summary_layout: str = "run",
     client: Any = None,
 ) -> RunResult:
@@ -2299,7 +2300,7 @@ def run_streamed(
         Further input files (the configuration file) that the output folder must not hold.
     scenario : Scenario, optional
         The region (default: the embedded Zhejiang default of ``config``).
-    codec : {"lz4", "zstd"}
+    codec : {"lz4-noshuffle", "lz4", "zstd"}
         The store's compressor (docs/scale.md compares them).
     summary_layout : {"run", "grid"}
         ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,

@@ -35,6 +35,7 @@ from gridcarbon.io.runfolder import atomic_path, atomic_write, deferred_signals
 
 __all__ = [
     "CODECS",
+    "DEFAULT_CODEC",
     "MARKERS",
     "RUN_STATE",
     "TIME_CHUNK",
@@ -75,6 +76,10 @@ def _codec(name: str):
 
 #: The codecs a store can be written with (docs/scale.md compares them).
 CODECS = ("lz4", "zstd", "lz4-noshuffle")
+#: The codec of a streamed run's stores: Blosc-LZ4 without shuffle decodes a year of the default
+#: prior in a third of the time of LZ4 with byte shuffle, for 49 % of the raw size instead of 43 %
+#: (benchmarks/README.md, "Zone tallies of a year from the store").
+DEFAULT_CODEC = "lz4-noshuffle"
 
 
 # -- fingerprint ---------------------------------------------------------------------------------
@@ -196,7 +201,7 @@ def _prepared(part: xr.Dataset) -> xr.Dataset:
     return cf_dataset(part, zarr=True)
 
 
-def store_encoding(ds: xr.Dataset, codec: str = "lz4", tile: int | None = None) -> dict:
+def store_encoding(ds: xr.Dataset, codec: str = DEFAULT_CODEC, tile: int | None = None) -> dict:
     """The encoding of a store: every time-dependent array in chunks of :data:`TIME_CHUNK` hours
     (``tile`` × ``tile`` cells in space when given, else the whole grid), float data compressed
     with ``codec``; time in integer hours since 1970."""
@@ -227,7 +232,7 @@ def create_store(
     path: str | Path,
     *,
     attrs: Mapping[str, str] | None = None,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     tile: int | None = None,
 ) -> Path:
     """Create the whole store of a period: every variable of ``month`` (one month of the emission

@@ -81,13 +81,15 @@ def _area_tallies(
     stop: int,
     overlay: Overlay,
     threads: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per species: area per unit ``(nt, nu)``, outside ``(nt,)`` and grid total ``(nt,)`` of
-    hours ``start:stop``, each chunk decoded into a per-thread buffer and tallied at once."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per species: area per unit ``(nt, nu)``, a copy of it (to which the caller adds the
+    points), outside ``(nt,)`` and grid total ``(nt,)`` of hours ``start:stop``, each chunk
+    decoded into a per-thread buffer and tallied at once."""
     F = overlay.F
     plan = tally_plan(F, overlay.outside_weight())
     n, nu, ns = stop - start, F.shape[0], len(chunks)
     area = np.empty((ns, n, nu), np.float64)
+    total = np.empty((ns, n, nu), np.float64)  # area + points: the area copied here while hot
     outside = np.empty((ns, n), np.float64)
     grid = np.empty((ns, n), np.float64)
     local = threading.local()
@@ -112,6 +114,7 @@ def _area_tallies(
                 outside[i, a - start : b - start],
                 grid[i, a - start : b - start],
             )
+            total[i, a - start : b - start] = area[i, a - start : b - start]
 
     ks = chunks[0].chunks(start, stop)
     if threads <= 1:
@@ -121,7 +124,7 @@ def _area_tallies(
         with ThreadPoolExecutor(threads) as pool:
             for _ in pool.map(one, ks):
                 pass
-    return area, outside, grid
+    return area, total, outside, grid
 
 
 def zone_tally_store(
@@ -170,7 +173,7 @@ def zone_tally_store(
         return zone_tally(block, overlay, units, species)
     nu = overlay.F.shape[0]
     with deferred_signals():  # an interrupted read can dead-lock like a write
-        area, out_area, grid_area = _area_tallies(
+        area, totals, out_area, grid_area = _area_tallies(
             chunks, start, stop, overlay, tally_threads() if threads is None else threads
         )
         pts: dict[str, np.ndarray] = {}
@@ -187,7 +190,7 @@ def zone_tally_store(
     data: dict[str, tuple] = {}
     for i, s in enumerate(species):
         a = area[i]
-        total = a.copy()
+        total = totals[i]
         point = np.zeros((nu, a.shape[0]))  # (unit, time): untouched rows cost no memory
         if s in pts:
             cols, sums, out_point = _point_tallies(overlay.point_unit, pts[s])
