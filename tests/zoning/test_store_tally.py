@@ -134,3 +134,17 @@ def test_tally_rows_equals_coverage_apply_bit_for_bit(nt):
     np.testing.assert_array_equal(area, ref)
     np.testing.assert_allclose(grid, x.sum(axis=1, dtype=np.float64), rtol=RTOL)
     np.testing.assert_allclose(outside, x.astype(np.float64) @ w_out, rtol=RTOL)
+
+
+def test_a_store_tiled_in_space_is_tallied_through_the_block(store, tmp_path):
+    path, ds, overlay, species = store
+    full = ds.load()
+    tiled = create_store(
+        full.isel(time=slice(0, 48)), full["time"].values, tmp_path / "t.zarr", tile=8
+    )
+    write_month(tiled, full.isel(time=slice(0, 48)), 0)
+    write_month(tiled, full.isel(time=slice(48, 96)), 48)
+    lazy = xr.open_zarr(tiled, consolidated=False, chunks=None)
+    hours = slice(5, 70)
+    ref = zone_tally(read_time_block(tiled, lazy, hours), overlay, None, species)
+    xr.testing.assert_identical(zone_tally_store(tiled, lazy, overlay, None, species, hours), ref)
