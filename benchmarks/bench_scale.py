@@ -16,6 +16,17 @@ Run:  python benchmarks/bench_scale.py [--part year|store|all] [--months 3] [--o
    with their Blosc codec (file reads timed apart), and the months loaded through xarray (what
    ``month_blocks`` does).
 
+4. ``--part tally [--store DIR/prior.zarr]``: the zone tallies of a year read from the store,
+   each chunk decoded and tallied at once (``zone_tally_store``), against the path before it
+   (``month_blocks`` + ``zone_tally``) and the tallies of the year in memory.  The year's store
+   is written from the default prior into the scratch folder once per codec (``--codecs``,
+   default ``lz4,lz4-noshuffle``; ``--store`` adds a store of your own); for each: size against
+   raw, the tally cold (every file's pages dropped from the page cache with
+   ``posix_fadvise(POSIX_FADV_DONTNEED)``: ``/proc/sys/vm/drop_caches`` would empty the cache
+   of everyone on the machine) and warm (3 runs: best and median), at 1 and 2 threads, and the
+   diagnostic split: chunk files read and decoded only, and the tally kernel alone on a decoded
+   chunk, wall and CPU seconds (CPU seconds do not grow with other people's load).
+
 It takes minutes (a year: many); the machine should be quiet.  The figures go to docs/scale.md.
 """
 
@@ -209,10 +220,137 @@ def bench_read(store: Path) -> None:
     print(f"zone tallies of the year from memory (the same months again): {again:.1f} s")
 
 
+def _clock(f) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads of this process) of ``f()``."""
+    w, c = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def _runs(f, n: int = 3) -> str:
+    import statistics
+
+    runs = [_clock(f) for _ in range(n)]
+    walls = [r[0] for r in runs]
+    return (
+        f"best {min(walls):.2f} s, median {statistics.median(walls):.2f} s "
+        f"(CPU {min(r[1] for r in runs):.2f} s)"
+    )
+
+
+def _year_store(out: Path, codec: str) -> Path:
+    """The default prior of 2023 written into ``out/year-<codec>.zarr`` (about 30 s)."""
+    from gridcarbon.pipeline import prior_attrs
+
+    config = RunConfig()
+    config.period.start, config.period.end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    scenario = default_scenario(config)
+    path = out / f"year-{codec}.zarr"
+    shutil.rmtree(path, ignore_errors=True)
+    hours = period_hours(config.period)[0]
+    at = 0
+    for part in iter_prior(config, scenario):
+        if at == 0:
+            create_store(part, hours.values, path, attrs=prior_attrs(config, scenario), codec=codec)
+        write_month(path, part, at)
+        at += part.sizes["time"]
+    consolidate_store(path)
+    return path
+
+
+def _tally_store(
+    label: str, store: Path, threads: list[int], config, plan, names: list[str], first: bool
+) -> None:
+    """The figures of ``bench_tally`` for one store (and, for the first, the paths before)."""
+    import numpy as np
+
+    from gridcarbon.io.year_store import time_chunks
+    from gridcarbon.kernels.tally import tally_rows
+    from gridcarbon.zoning.store_tally import tally_plan, zone_tally_store
+    from gridcarbon.zoning.tally import add_points, sparse_time_matmul_many
+
+    ds = xr.open_zarr(store, consolidated=True, chunks=None)
+    overlay = overlay_units(ds, plan.zoning.units, CoverageCacheDir(config.zoning.cache_dir))
+    size, raw = folder_bytes(store), raw_bytes(store)
+    print(f"### {label}: {store}\n")
+    print(f"store {size / 1e9:.3f} GB for {raw / 1e9:.3f} GB raw ({100 * size / raw:.1f} %)")
+    zone_tally_store(store, ds, overlay, None, names, slice(0, 48))  # compile, warm
+    for n in threads:
+        drop_cache(store)
+        wall, cpu = _clock(lambda n=n: zone_tally_store(store, ds, overlay, None, names, threads=n))
+        print(f"fused tally, {n} thread(s), cold: {wall:.2f} s (CPU {cpu:.2f} s)")
+        print(
+            f"fused tally, {n} thread(s), warm: "
+            + _runs(lambda n=n: zone_tally_store(store, ds, overlay, None, names, threads=n))
+        )
+    # the diagnostic split, one thread: chunk files read + decoded, the kernel alone
+    chunks = [time_chunks(store, ds, s) for s in names]
+    ks = chunks[0].chunks(0, ds.sizes["time"])
+    bufs = [c.buffer() for c in chunks]
+    scratch = bytearray()
+
+    def decode_only() -> None:
+        for k in ks:
+            for c, b in zip(chunks, bufs, strict=True):
+                c.read(k, b, scratch)
+
+    args = tally_plan(overlay.F, overlay.outside_weight())
+    step = chunks[0].step
+    area = np.empty((step, overlay.F.shape[0]))
+    o, g = np.empty(step), np.empty(step)
+
+    def kernel_only() -> None:
+        for _ in ks:
+            for b in bufs:
+                tally_rows(*args, b.reshape(step, -1), area, o, g)
+
+    print("chunk files read and decoded only, 1 thread, warm: " + _runs(decode_only))
+    print("tally kernel alone on decoded chunks, 1 thread: " + _runs(kernel_only))
+    if first:  # the path before: month blocks read, then zone_tally of each
+
+        def before() -> None:
+            for block in month_blocks(ds):
+                zone_tally(block, overlay, None, names)
+
+        wall, cpu = _clock(before)
+        print(f"month_blocks + zone_tally (the path before), warm: {wall:.2f} s (CPU {cpu:.2f} s)")
+        memory = ds[names + [f"{s}_point" for s in names]].load()
+        arrays = [memory[s].values for s in names]
+        pts = [memory[f"{s}_point"].values for s in names]
+
+        def in_memory() -> None:  # bench_zoning's measure: F and points, year in memory
+            area = sparse_time_matmul_many(overlay.F, arrays)
+            for a, p in zip(area, pts, strict=True):
+                add_points(overlay.point_unit, p, a)
+
+        in_memory()
+        print("tally of the year in memory (F + points, as bench_zoning): " + _runs(in_memory))
+        print(
+            "zone_tally of the year in memory (the whole Dataset): "
+            + _runs(lambda: zone_tally(memory, overlay, None, names), 2)
+        )
+    ds.close()
+
+
+def bench_tally(stores: list[tuple[str, Path]], threads: list[int]) -> None:
+    config = RunConfig()
+    config.period.start, config.period.end = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+    plan = plan_run(config, stages=("zoning",), streamed=True)
+    names = list(config.species)
+    print(f"\n## Zone tallies of a year from the store (load {os.getloadavg()})\n")
+    for i, (label, store) in enumerate(stores):
+        _tally_store(label, store, threads, config, plan, names, first=i == 0)
+    print(f"\nload at the end {os.getloadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["year", "store", "read", "all"], default="all")
-    ap.add_argument("--store", type=Path, default=None, help="a year's prior.zarr (--part read)")
+    ap.add_argument("--part", choices=["year", "store", "read", "tally", "all"], default="all")
+    ap.add_argument(
+        "--store", type=Path, default=None, help="a year's prior.zarr (--part read, tally)"
+    )
+    ap.add_argument("--codecs", default="lz4,lz4-noshuffle", help="--part tally: store codecs")
+    ap.add_argument("--threads", default="1,2", help="--part tally: threads of the fused tally")
     ap.add_argument("--months", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temp one)")
     args = ap.parse_args()
@@ -227,6 +365,15 @@ def main() -> None:
         if args.store is None:
             sys.exit("--part read needs --store DIR/prior.zarr (e.g. of `run --year 2023`)")
         bench_read(args.store)
+    if args.part == "tally":
+        stores = [] if args.store is None else [("given store", args.store)]
+        for codec in args.codecs.split(","):
+            if codec:
+                t = time.perf_counter()
+                path = _year_store(out, codec)
+                print(f"year store written with {codec} in {time.perf_counter() - t:.1f} s")
+                stores.append((f"codec {codec}, 24-hour chunks", path))
+        bench_tally(stores, [int(n) for n in args.threads.split(",")])
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

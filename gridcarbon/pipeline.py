@@ -28,6 +28,7 @@ from gridcarbon.io import (
 )
 from gridcarbon.io.inputs import config_input_files
 from gridcarbon.io.tables import write_csv
+from gridcarbon.io.year_store import DEFAULT_CODEC
 
 if TYPE_CHECKING:
     from gridcarbon.contracts import Scenario
@@ -1746,7 +1747,7 @@ def write_prior_months(
     folder: Path,
     fingerprint: dict[str, Any],
     progress: bool = False,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     client: Any = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
@@ -1947,7 +1948,7 @@ def write_posterior_months(
     fingerprint: dict[str, Any],
     overlay: Any = None,
     progress: bool = False,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     client: Any = None,
 ) -> tuple[Path, Any, MonthlyTotalsCovariance | None]:
     """Invert each month of ``folder/prior.zarr`` on its own and write the posterior grids into
@@ -1971,7 +1972,7 @@ def write_posterior_months(
         The control units on the grid: each month's posterior variance of every unit total is
         kept, for σ of the period's unit totals (:class:`MonthlyTotalsCovariance`).
     progress : bool
-    codec : {"lz4", "zstd"}
+    codec : {"lz4-noshuffle", "lz4", "zstd"}
     client : distributed.Client, optional
         Each month not done is a task on a worker
         (:func:`gridcarbon.inversion.distributed.invert_months_on_workers`: the same inversion,
@@ -1979,7 +1980,7 @@ def write_posterior_months(
         posterior region and the month's files, and returns their paths and the month's
         record); each month's marker is written here when its task has returned.  Refused
         before any task when a month's inversion would need more than 60 % of a worker's
-        memory limit.
+        memory limit (:func:`run_streamed` inverts such months here instead).
 
     Returns
     -------
@@ -2344,7 +2345,7 @@ def run_streamed(
     progress: bool = False,
     inputs: Iterable[str | Path] = (),
     scenario: Scenario | None = None,
-    codec: str = "lz4",
+    codec: str = DEFAULT_CODEC,
     summary_layout: str = "run",
     client: Any = None,
 ) -> RunResult:
@@ -2382,7 +2383,7 @@ def run_streamed(
         Further input files (the configuration file) that the output folder must not hold.
     scenario : Scenario, optional
         The region (default: the embedded Zhejiang default of ``config``).
-    codec : {"lz4", "zstd"}
+    codec : {"lz4-noshuffle", "lz4", "zstd"}
         The store's compressor (docs/scale.md compares them).
     summary_layout : {"run", "grid"}
         ``summary.json`` as ``gridcarbon run`` writes it (the prior's summary under ``prior``,
