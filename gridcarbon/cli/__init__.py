@@ -215,6 +215,7 @@ def grid_command(
     worker_memory,
     performance_report,
     task_log,
+    task_days,
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -260,6 +261,7 @@ def grid_command(
                 inputs=inputs,
                 summary_layout="grid",
                 client=client,
+                task_days=task_days,
             )
         _echo_summary(result.summary, out_dir)
         return
@@ -335,6 +337,7 @@ def run_command(
     worker_memory,
     performance_report,
     task_log,
+    task_days,
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -364,6 +367,7 @@ def run_command(
             inputs=inputs,
             resume=resume,
             client=client,
+            task_days=task_days,
         )
     summary = result.summary if result.summary is not None else prior_summary(result.prior)
     _echo_summary(summary, result.out_dir)

@@ -136,6 +136,15 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     months of a streamed run's prior and zones as tasks on Dask workers; ``--performance-report`` and ``--task-log``: what
     the workers did."""
     f = click.option(
+        "--task-days",
+        type=click.IntRange(min=1, max=31),
+        default=None,
+        help="With Dask workers: split each month's tasks (the prior's and the zones') into "
+        "spans of N days, so that a large region's month uses several workers and no process "
+        "holds a whole month (mainland China at 3 km: 1 day, about 1.9 GB per task); default: "
+        "whole months.  The outputs are the same.",
+    )(f)
+    f = click.option(
         "--task-log",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
