@@ -130,6 +130,7 @@ def plan_run(
     inputs: Iterable[str | Path] = (),
     streamed: bool = False,
     scenario: Scenario | None = None,
+    block_hours: int | None = None,
 ) -> RunPlan:
     """Every check that can be made before the first stage, cheapest first; raises on the first
     problem (one message naming it and the way out).
@@ -152,6 +153,9 @@ def plan_run(
     scenario : the region's inputs (default: the embedded Zhejiang default of ``config``, built
         here after the cheap checks, with its synthetic control units when the zones run without
         a units file)
+    block_hours : a streamed run's hours of grids held at once by this process when fewer than a
+        month (Dask tasks of a few days, :func:`run_streamed`'s ``task_days``); not with the
+        inversion, which inverts each month whole in this process
     """
     from gridcarbon.grids.prior import period_hours
     from gridcarbon.io.inputs import check_input_file
@@ -187,6 +191,8 @@ def plan_run(
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
+    if streamed and block_hours is not None and "inversion" not in stages:
+        in_memory = min(in_memory, block_hours)  # the inversion holds a whole month here
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if scenario is None:  # built only once the grid is known to fit
         needs_units = "zoning" in stages and config.zoning.units_path is None
@@ -2412,7 +2418,14 @@ def run_streamed(
             summary=summary,
         )
     plan = plan_run(
-        config, out_dir, overwrite, stages, inputs=inputs, streamed=True, scenario=scenario
+        config,
+        out_dir,
+        overwrite,
+        stages,
+        inputs=inputs,
+        streamed=True,
+        scenario=scenario,
+        block_hours=None if task_days is None else 24 * task_days,
     )
     timings: dict[str, float] = {}
     with resumable_directory(out_dir, overwrite, resume, inputs) as (folder, fresh):

@@ -223,3 +223,18 @@ def test_a_month_gets_its_marker_only_after_all_its_days(tmp_path, scenario, cli
         _config(), out, stages=(), resume=True, scenario=scenario, client=client, task_days=3
     )
     xr.testing.assert_identical(_store(out), _store(single))
+
+
+def test_an_inversion_of_mainland_china_is_refused_before_any_work_even_in_day_tasks(tmp_path):
+    """Day tasks shrink the prior's and the zones' tasks, not the inversion (each month is
+    inverted whole in the driver): a mainland month with the inversion is refused before any
+    work, naming the inversion and the memory it would need."""
+    from gridcarbon.io.resources import ResourceError
+
+    config = RunConfig.validate_dict(
+        {"region": "mainland", "period": {"start": "2023-01-01", "end": "2023-01-31"}}
+    )
+    out = tmp_path / "out"
+    with pytest.raises(ResourceError, match=r"needs about \d+\.\d GB \(the inversion stage"):
+        run_streamed(config, out, resume=True, client=object(), task_days=1)
+    assert list(tmp_path.iterdir()) == []
