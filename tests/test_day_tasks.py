@@ -238,3 +238,18 @@ def test_an_inversion_of_mainland_china_is_refused_before_any_work_even_in_day_t
     with pytest.raises(ResourceError, match=r"needs about \d+\.\d GB \(the inversion stage"):
         run_streamed(config, out, resume=True, client=object(), task_days=1)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "grid"])
+def test_cli_refuses_task_days_without_workers(tmp_path, command):
+    from click.testing import CliRunner
+
+    from gridcarbon.cli import cli
+
+    out = tmp_path / "out"
+    args = [command, "--start", "2023-01-01", "--end", "2023-01-02", "--task-days", "1"]
+    r = CliRunner().invoke(cli, [*args, "-o", str(out)], obj={})
+    assert r.exit_code == 1 and "--task-days 1" in r.output and "--workers" in r.output
+    assert list(tmp_path.iterdir()) == []
+    r = CliRunner().invoke(cli, [command, "--help"], obj={})
+    assert "--task-days" in r.output

@@ -17,6 +17,7 @@ import click
 
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
+    check_task_days_option,
     config_option,
     dask_options,
     dry_run_option,
@@ -237,6 +238,7 @@ def grid_command(
         write_prior,
     )
 
+    check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = load_cli_config(config_path, start, end, year, region)
     out_dir = output_folder(out, cfg)
     if formats:
@@ -348,6 +350,7 @@ def run_command(
     """
     from gridcarbon.pipeline import dask_client, dask_diagnostics, prior_summary, run
 
+    check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False

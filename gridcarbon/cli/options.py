@@ -187,6 +187,19 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def check_task_days_option(
+    task_days: int | None, workers: int | None, scheduler: str | None, scheduler_file: Any
+) -> None:
+    """Refuse ``--task-days`` without a Dask option (it splits the workers' tasks)."""
+    if task_days is not None and workers is None and scheduler is None and scheduler_file is None:
+        from gridcarbon.errors import ConfigError
+
+        raise ConfigError(
+            f"--task-days {task_days} splits the months of Dask tasks: give --workers, "
+            "--scheduler or --scheduler-file too"
+        )
+
+
 def load_cli_config(
     config_path: Path | None,
     start: dt.datetime | None = None,
