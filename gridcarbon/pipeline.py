@@ -131,6 +131,7 @@ def plan_run(
     inputs: Iterable[str | Path] = (),
     streamed: bool = False,
     scenario: Scenario | None = None,
+    block_hours: int | None = None,
 ) -> RunPlan:
     """Every check that can be made before the first stage, cheapest first; raises on the first
     problem (one message naming it and the way out).
@@ -153,6 +154,9 @@ def plan_run(
     scenario : the region's inputs (default: the embedded Zhejiang default of ``config``, built
         here after the cheap checks, with its synthetic control units when the zones run without
         a units file)
+    block_hours : a streamed run's hours of grids held at once by this process when fewer than a
+        month (Dask tasks of a few days, :func:`run_streamed`'s ``task_days``); not with the
+        inversion, which inverts each month whole in this process
     """
     from gridcarbon.grids.prior import period_hours
     from gridcarbon.io.inputs import check_input_file
@@ -188,6 +192,8 @@ def plan_run(
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
+    if streamed and block_hours is not None and "inversion" not in stages:
+        in_memory = min(in_memory, block_hours)  # the inversion holds a whole month here
     plan.memory = check_memory(config, grid.size, in_memory, 0, stages)
     if scenario is None:  # built only once the grid is known to fit
         needs_units = "zoning" in stages and config.zoning.units_path is None
@@ -711,6 +717,7 @@ def run(
     scenario: Scenario | None = None,
     resume: bool = False,
     client: Any = None,
+    task_days: int | None = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -745,6 +752,9 @@ def run(
     client : distributed.Client, optional
         Workers for the prior's months and the zoning stage of a streamed run
         (:func:`dask_client`); a run that is not streamed does not use them.
+    task_days : int, optional
+        With ``client``: Dask tasks of that many days instead of whole months
+        (:func:`run_streamed`).
 
     A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
     longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
@@ -776,6 +786,7 @@ def run(
             inputs=inputs,
             scenario=scenario,
             client=client,
+            task_days=task_days,
         )
     if client is not None:
         log.warning("a period of at most two months runs in this process; the workers are unused")
@@ -1749,6 +1760,7 @@ def write_prior_months(
     progress: bool = False,
     codec: str = DEFAULT_CODEC,
     client: Any = None,
+    task_days: int | None = None,
 ) -> Path:
     """Write the prior of ``config``'s period into ``folder/prior.zarr`` month by month.
 
@@ -1760,6 +1772,9 @@ def write_prior_months(
     ``client``: a ``dask.distributed`` client; then each month (the store's first aside, which
     creates it) is computed and written into its region by a task on a worker
     (:func:`_prior_month_task`), and its marker is written here when the task has returned.
+    ``task_days`` (with ``client``): tasks of that many days instead of whole months, the store
+    created from the first day alone (:func:`gridcarbon.grids.distributed.
+    prior_months_in_day_tasks`), so that no month is held whole by any process.
     """
     from tqdm.auto import tqdm
 
@@ -1776,6 +1791,15 @@ def write_prior_months(
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
     months = _month_periods(config)
+    if client is not None and task_days is not None:
+        from gridcarbon.grids.distributed import prior_months_in_day_tasks
+
+        pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
+        if pending and not store.exists():  # the store's template: the first day, here
+            _create_store_from_a_day(config, pending[0][2], scenario, store, codec)
+        prior_months_in_day_tasks(client, pending, scenario, store, folder, fingerprint, task_days)
+        consolidate_store(store)
+        return store
     if client is not None:
         pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
         if pending and not store.exists():  # the store's template: the first month, here
@@ -1805,6 +1829,21 @@ def write_prior_months(
         write_marker(folder, label, span, fingerprint)
     consolidate_store(store)
     return store
+
+
+def _create_store_from_a_day(
+    config: RunConfig, month_config: RunConfig, scenario: Scenario, store: Path, codec: str
+) -> None:
+    """Create the prior's store of ``config``'s period with the first day of ``month_config``
+    as its template (its data not written: the day's task writes it)."""
+    from gridcarbon.grids.prior import period_hours
+    from gridcarbon.io.year_store import create_store
+
+    first = month_config.period.start
+    day = month_config.period.model_copy(update={"start": first, "end": first})
+    part = next(iter(iter_prior(month_config.model_copy(update={"period": day}), scenario)))
+    hours = period_hours(config.period)[0]
+    create_store(part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec)
 
 
 #: The label of a month's posterior completion marker (``posterior-YYYY-MM``).
@@ -2314,9 +2353,10 @@ def dask_diagnostics(
             write_task_log(task_log, stream.data, peaks)
 
 
-def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
+def month_blocks(ds: xr.Dataset, days: int | None = None) -> Iterator[xr.Dataset]:
     """The Beijing months of lazily opened grids (a store or a file), one in memory at a time:
-    the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`."""
+    the ``blocks`` of :func:`gridcarbon.zoning.stage.run_zoning`.  ``days``: each month in
+    blocks of that many days instead (the last one of a month shorter)."""
     import pandas as pd
 
     from gridcarbon.grids.prior import month_slices
@@ -2326,7 +2366,15 @@ def month_blocks(ds: xr.Dataset) -> Iterator[xr.Dataset]:
     hours = pd.DatetimeIndex(ds["time"].values)
     source = ds.encoding.get("source")
     store = Path(source) if source is not None and Path(source).is_dir() else None
-    for sl in month_slices(np.arange(hours.size), hours):
+    slices = month_slices(np.arange(hours.size), hours)
+    if days is not None:
+        step = 24 * days
+        slices = [
+            slice(a, min(a + step, sl.stop))
+            for sl in slices
+            for a in range(sl.start, sl.stop, step)
+        ]
+    for sl in slices:
         if store is not None:  # a Zarr store: its chunks decoded straight into the block
             block = read_time_block(store, ds, sl)
         else:
@@ -2348,6 +2396,7 @@ def run_streamed(
     codec: str = DEFAULT_CODEC,
     summary_layout: str = "run",
     client: Any = None,
+    task_days: int | None = None,
 ) -> RunResult:
     """Run the prior, the inversion, the zones and the map of a long period (e.g. a year) month
     by month, resumably; memory is bounded by one month of grids and one month's inversion
@@ -2395,6 +2444,14 @@ def run_streamed(
         memory limit), and the zoning stage's months
         (:mod:`gridcarbon.zoning.distributed`: equal to the single-process path's); None: in
         this process.
+    task_days : int, optional
+        With ``client``: the prior's and the zones' tasks cover that many days of a month
+        instead of the whole month (:mod:`gridcarbon.grids.distributed`,
+        :mod:`gridcarbon.zoning.distributed`: the same store, tallies and hotspots), and this
+        process reads the store in blocks of that many days for the period totals, so that no
+        process holds a whole month of a large region's grids.  The period totals (GeoTIFF,
+        summary) are then summed block by block in another order (equal to about 1e-15
+        relative).  Not part of the configuration: a resumed run may change it.
 
     Returns
     -------
@@ -2406,6 +2463,15 @@ def run_streamed(
     from gridcarbon.io.year_store import check_resumable, read_run_state, write_run_state
 
     config = RunConfig() if config is None else config
+    if task_days is not None:
+        from gridcarbon.grids.distributed import check_task_days
+
+        check_task_days(task_days)
+        if client is None:
+            raise ConfigError(
+                f"task days ({task_days}) split the months of Dask tasks: give --workers, "
+                "--scheduler or --scheduler-file too"
+            )
     if summary_layout not in ("run", "grid"):
         raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
     out_dir = Path(config.output.directory if out_dir is None else out_dir)
@@ -2438,7 +2504,14 @@ def run_streamed(
             summary=summary,
         )
     plan = plan_run(
-        config, out_dir, overwrite, stages, inputs=inputs, streamed=True, scenario=scenario
+        config,
+        out_dir,
+        overwrite,
+        stages,
+        inputs=inputs,
+        streamed=True,
+        scenario=scenario,
+        block_hours=None if task_days is None else 24 * task_days,
     )
     inversion_client = client  # months too large for a worker are inverted in this process
     if client is not None and "inversion" in stages:
@@ -2465,7 +2538,14 @@ def run_streamed(
             warming += warm_inversion(client)
         t0 = time.perf_counter()
         store = write_prior_months(
-            config, plan.scenario, folder, fingerprint, progress, codec, client=client
+            config,
+            plan.scenario,
+            folder,
+            fingerprint,
+            progress,
+            codec,
+            client=client,
+            task_days=task_days,
         )
         timings["prior"] = time.perf_counter() - t0
         prior = open_grids(store)
@@ -2473,7 +2553,7 @@ def run_streamed(
         result = RunResult(out_dir=out_dir, prior=prior, files=files, timings=timings, plan=plan)
         sums = _PeriodSums()
         by_month = open_grids(store, chunked=False)
-        blocks = sums.tap(month_blocks(by_month))
+        blocks = sums.tap(month_blocks(by_month, task_days))
         covariance, posterior, by_month_post = None, None, None
         if "inversion" in stages:
             t0 = time.perf_counter()
@@ -2515,7 +2595,7 @@ def run_streamed(
 
                 shutil.rmtree(parts, ignore_errors=True)  # a killed run's leftovers
                 source = store if posterior is None else files["posterior_zarr"]
-                stream = zoning_stream(client, source, config.zoning, parts)
+                stream = zoning_stream(client, source, config.zoning, parts, task_days)
             else:
                 zoning_blocks = blocks if posterior is None else month_blocks(by_month_post)
             for future in warming:
@@ -2551,12 +2631,12 @@ def run_streamed(
         if "netcdf" in formats:
             from gridcarbon.io.cf import strip_gdal_crs
 
-            parts = (strip_gdal_crs(b) for b in month_blocks(by_month))
+            parts = (strip_gdal_crs(b) for b in month_blocks(by_month, task_days))
             files["prior_netcdf"] = write_stream(
                 parts, {"netcdf": folder / "prior.nc"}, overwrite=True
             )["netcdf"]
             if by_month_post is not None:  # the posterior's copy (each month's maps aside)
-                parts = (strip_gdal_crs(b) for b in month_blocks(by_month_post))
+                parts = (strip_gdal_crs(b) for b in month_blocks(by_month_post, task_days))
                 files["posterior_netcdf"] = write_stream(
                     parts, {"netcdf": folder / "posterior.nc"}, overwrite=True
                 )["netcdf"]

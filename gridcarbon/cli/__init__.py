@@ -17,6 +17,7 @@ import click
 
 from gridcarbon._version import __version__
 from gridcarbon.cli.options import (
+    check_task_days_option,
     config_option,
     dask_options,
     dry_run_option,
@@ -215,6 +216,7 @@ def grid_command(
     worker_memory,
     performance_report,
     task_log,
+    task_days,
 ) -> None:
     """Build the hourly prior emission grids and write them.
 
@@ -236,6 +238,7 @@ def grid_command(
         write_prior,
     )
 
+    check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = load_cli_config(config_path, start, end, year, region)
     out_dir = output_folder(out, cfg)
     if formats:
@@ -260,6 +263,7 @@ def grid_command(
                 inputs=inputs,
                 summary_layout="grid",
                 client=client,
+                task_days=task_days,
             )
         _echo_summary(result.summary, out_dir)
         return
@@ -335,6 +339,7 @@ def run_command(
     worker_memory,
     performance_report,
     task_log,
+    task_days,
 ) -> None:
     """Run the whole pipeline: prior grids, inversion, zone tallies and hotspots, and the map.
 
@@ -345,6 +350,7 @@ def run_command(
     """
     from gridcarbon.pipeline import dask_client, dask_diagnostics, prior_summary, run
 
+    check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
@@ -364,6 +370,7 @@ def run_command(
             inputs=inputs,
             resume=resume,
             client=client,
+            task_days=task_days,
         )
     summary = result.summary if result.summary is not None else prior_summary(result.prior)
     _echo_summary(summary, result.out_dir)

@@ -136,6 +136,15 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     months of a streamed run's prior and zones as tasks on Dask workers; ``--performance-report`` and ``--task-log``: what
     the workers did."""
     f = click.option(
+        "--task-days",
+        type=click.IntRange(min=1, max=31),
+        default=None,
+        help="With Dask workers: split each month's tasks (the prior's and the zones') into "
+        "spans of N days, so that a large region's month uses several workers and no process "
+        "holds a whole month (mainland China at 3 km: 1 day, about 1.9 GB per task); default: "
+        "whole months.  The outputs are the same.",
+    )(f)
+    f = click.option(
         "--task-log",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
@@ -176,6 +185,19 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="Compute the prior's months and the zones of a streamed run on N local Dask "
         "worker processes (one thread each); default: in this process.",
     )(f)
+
+
+def check_task_days_option(
+    task_days: int | None, workers: int | None, scheduler: str | None, scheduler_file: Any
+) -> None:
+    """Refuse ``--task-days`` without a Dask option (it splits the workers' tasks)."""
+    if task_days is not None and workers is None and scheduler is None and scheduler_file is None:
+        from gridcarbon.errors import ConfigError
+
+        raise ConfigError(
+            f"--task-days {task_days} splits the months of Dask tasks: give --workers, "
+            "--scheduler or --scheduler-file too"
+        )
 
 
 def load_cli_config(

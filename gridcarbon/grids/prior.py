@@ -103,6 +103,29 @@ def _check_species(inventory: Inventory, species: Sequence[Species]) -> list[str
     return names
 
 
+def _clock_cells(
+    inventory: Inventory, names: Sequence[str], shifts: np.ndarray | None, clocks: Sequence[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per clock (hour shift from Beijing time), the cells on that clock where any sector emits
+    any species, and their annual maps ``(S, nsp, n_cells)`` float64 kg per year, C order: what
+    :func:`hourly_area_emissions` hands its kernel for the whole map masked to that clock, built
+    one species at a time so that no whole map per clock is held (the same arrays, so the same
+    values to the last bit)."""
+    n_sectors, size = len(inventory.sectors), inventory.grid.size
+    emits = np.zeros(size, bool)
+    for sp in names:
+        emits |= np.any(inventory.area_maps(sp).reshape(n_sectors, size) != 0.0, axis=0)
+    out = {}
+    for h in clocks:
+        on_clock = emits if shifts is None else emits & (shifts.ravel() == h)
+        cells = np.flatnonzero(on_clock).astype(np.int64)
+        annual = np.empty((n_sectors, len(names), cells.size), np.float64)
+        for j, sp in enumerate(names):
+            annual[:, j, :] = inventory.area_maps(sp).reshape(n_sectors, size)[:, cells]
+        out[h] = (cells, annual)
+    return out
+
+
 def iter_prior_grids(
     inventory: Inventory,
     period: PeriodConfig,
@@ -145,9 +168,12 @@ def iter_prior_grids(
     shifts = inventory.hour_shift_h
     clocks = [0] if shifts is None else [int(h) for h in np.unique(shifts)]
     W_year = {h: hourly_weight_matrix(period.year, list(sectors), hour_shift_h=h) for h in clocks}
-    maps = np.stack([inventory.area_maps(sp) for sp in names], axis=1)  # (S, nsp, ny, nx)
-    maps = maps.reshape(len(sectors), len(names), grid.size)
-    clock_maps = {h: maps if shifts is None else maps * (shifts.ravel() == h) for h in clocks}
+    if keep_sectors:
+        maps = np.stack([inventory.area_maps(sp) for sp in names], axis=1)  # (S, nsp, ny, nx)
+        maps = maps.reshape(len(sectors), len(names), grid.size)
+        clock_maps = {h: maps if shifts is None else maps * (shifts.ravel() == h) for h in clocks}
+    else:  # each clock's emitting cells only: no full map per clock (a large region's memory)
+        clock_cells = _clock_cells(inventory, names, shifts, clocks)
     sector_index = {s: i for i, s in enumerate(sectors)}
     pts = inventory.points
     p_sector = pts["sector"].map(sector_index).to_numpy(dtype=np.int64)
@@ -174,7 +200,9 @@ def iter_prior_grids(
         else:
             grids = np.zeros((len(names), nt, grid.size), np.float32)
             for h in clocks:  # the clocks' cells are disjoint: each call fills its own
-                hourly_area_emissions(W[h], clock_maps[h], out=grids)
+                cells, annual = clock_cells[h]
+                weights = np.ascontiguousarray(W[h], dtype=np.float64)
+                weighted_hourly_sum(weights, annual, cells, grids)
             area = {sp: grids[j].reshape(nt, *grid.shape) for j, sp in enumerate(names)}
         Wp = np.empty((nt, len(pts)))
         for h in clocks:

@@ -124,3 +124,13 @@ def read_dataset_npz(path: str | Path) -> xr.Dataset:
         return out
 
     return xr.Dataset(variables("data_vars"), coords=variables("coords"), attrs=header["attrs"])
+
+
+def read_dataset_npz_variable(path: str | Path, name: str) -> np.ndarray:
+    """The values of the data variable ``name`` of the Dataset written by
+    :func:`write_dataset_npz` into ``path``, read alone (in the layout it was written in)."""
+    header = json.loads(str(read_arrays(path, [_HEADER])[_HEADER]))
+    for key, entry in header["data_vars"].items():
+        if entry["name"] == name:
+            return read_arrays(path, [key])[key]
+    raise InputFileError(f"the zoning part {str(path)!r} holds no variable {name!r}")

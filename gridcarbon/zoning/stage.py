@@ -189,16 +189,19 @@ def place_tally_part(
     sums: TallySums | None,
     hourly: Callable[[xr.Dataset], None] | None,
     what: str,
+    month_bins: bool = True,
 ) -> tuple[xr.Dataset | None, int]:
     """Put the tally of one time block (its hours from ``at`` on in the period's ``time``)
     into the period's ``tally`` (made at the first block), or, with ``sums``, add it to the
     running sums and hand it to ``hourly``.  ``what`` names the block in the error raised when
-    its hours are not the period's there.  Returns the tally and the block's hours."""
+    its hours are not the period's there; ``month_bins=False``: the block is days of a month
+    whose month bins are added to ``sums`` apart (:meth:`TallySums.add_month_bins`).  Returns
+    the tally and the block's hours."""
     n = part.sizes["time"]
     if not np.array_equal(time[at : at + n], part["time"].values):
         raise InputDataError(f"{what} of the grids is not at the hours the period has there")
     if sums is not None:
-        sums.add(part)
+        sums.add(part, month_bins=month_bins)
         hourly(part)
         return tally, n
     if tally is None:

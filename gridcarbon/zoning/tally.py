@@ -9,7 +9,7 @@ kept as the ``outside`` remainder, so that units + outside = grid total.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ __all__ = [
     "rollup",
     "diurnal_profile",
     "TallySums",
+    "month_tally_bins",
     "unit_total_std_from_covariance",
 ]
 
@@ -566,8 +567,11 @@ class TallySums:
         self._month: list[xr.Dataset] = []
         self._at = 0
 
-    def add(self, part: xr.Dataset) -> None:
-        """Sum one block's tally (dims ``(unit, time)``, hours ``time[at : at + n]``)."""
+    def add(self, part: xr.Dataset, month_bins: bool = True) -> None:
+        """Sum one block's tally (dims ``(unit, time)``, hours ``time[at : at + n]``).
+
+        ``month_bins=False``: the block is part of a month (whole days of it), whose month
+        bins are handed in by :meth:`add_month_bins` once the month is complete."""
         n = part.sizes["time"]
         if not np.array_equal(self.time[self._at : self._at + n], part["time"].values):
             raise InputDataError(
@@ -598,8 +602,14 @@ class TallySums:
                 )
         self.hour_counts += np.bincount(hour, minlength=24)
         self._day.append(_binned(part, "day", self.per_unit))
-        self._month.append(_binned(part, "month", self.per_unit))
+        if month_bins:
+            self._month.append(_binned(part, "month", self.per_unit))
         self._at += n
+
+    def add_month_bins(self, binned: xr.Dataset) -> None:
+        """The month bins (dims ``(unit, month)``, as :func:`month_tally_bins` makes them) of
+        the blocks added last with ``month_bins=False``."""
+        self._month.append(binned)
 
     def complete(self) -> bool:
         """Whether the blocks added cover every hour of ``time``."""
@@ -620,6 +630,38 @@ class TallySums:
         ds = xr.Dataset(data)
         ds[freq].attrs["long_name"] = f"Beijing {freq} (UTC+8)"
         return ds
+
+
+def month_tally_bins(
+    var_parts: Callable[[str], list[np.ndarray]],
+    time: np.ndarray,
+    template: xr.Dataset,
+    names: Sequence[str],
+) -> xr.Dataset:
+    """The per-unit variables ``names`` of a month's tally summed to the Beijing month, from the
+    month's blocks of whole days, one variable in memory at a time.
+
+    ``var_parts(name)`` gives that variable's blocks in order, each ``(unit, hours)``;
+    ``time`` the month's hours; ``template`` one block's tally (coordinates and attributes).
+    The variable's blocks are joined into the layout the tally of a whole month has (hours
+    outer in memory) and summed by :func:`aggregate_time` as the whole month's tally is (a
+    segment sum of ``np.add.reduceat`` is no running sum: it cannot be continued block by
+    block), so the bins equal the whole month's to the last bit.
+    """
+    coords = {k: v for k, v in template.coords.items() if "time" not in v.dims}
+    out = {}
+    lab = None
+    for var in names:
+        rows = np.concatenate([np.asarray(p).T for p in var_parts(var)], axis=0)
+        if rows.shape[0] != np.asarray(time).size:
+            raise InputDataError(
+                f"the blocks of {var!r} hold {rows.shape[0]} hours, the month {np.asarray(time).size}"
+            )
+        v, lab = aggregate_time(rows.T, time, "month", axis=1)
+        del rows
+        out[var] = (("unit", "month"), v, _binned_attrs(template[var], var, "month"))
+    coords["month"] = ("month", lab)
+    return xr.Dataset(out, coords=coords)
 
 
 def _binned(part: xr.Dataset, freq: str, names: Sequence[str]) -> xr.Dataset:

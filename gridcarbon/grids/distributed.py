@@ -1,0 +1,138 @@
+"""The prior of a streamed run on ``dask.distributed`` in tasks shorter than a month.
+
+A month of the prior of a large region does not fit one worker (mainland China at 3 km: 19.4 GB
+of float32 grids per month), so each Beijing month is split into **day spans** of ``task_days``
+days, each a task (:func:`prior_days_task`) that computes its days and writes them into their
+region of the store.  The prior of an hour depends on that hour's row of the temporal profiles
+alone (:func:`gridcarbon.grids.prior.iter_prior_grids`: the weights of the Beijing year are
+computed whole and sliced), so the days computed apart equal the month computed at once to the
+last bit.  The month's completion marker is written by the caller's process only after **all**
+its day spans have returned (:func:`prior_months_in_day_tasks`): markers stay per month and the
+resume semantics do not change.  Spans are whole days, so whole 24-hour chunks of the store
+(:data:`gridcarbon.io.year_store.TIME_CHUNK`): no two tasks write one chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gridcarbon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gridcarbon.config import PeriodConfig, RunConfig
+    from gridcarbon.contracts import Scenario
+
+__all__ = ["day_spans", "prior_days_task", "prior_months_in_day_tasks", "check_task_days"]
+
+log = logging.getLogger(__name__)
+
+
+def check_task_days(task_days: int | None) -> int | None:
+    """``task_days`` checked: None (whole months) or a whole number of days from 1 to 31."""
+    if task_days is None:
+        return None
+    if isinstance(task_days, bool) or not isinstance(task_days, int) or not 1 <= task_days <= 31:
+        raise ConfigError(
+            f"task days must be a whole number of days from 1 to 31 (or none: whole months), "
+            f"got {task_days!r}"
+        )
+    return task_days
+
+
+def day_spans(period: PeriodConfig, task_days: int) -> list[tuple[dt.date, dt.date, int]]:
+    """The spans of ``task_days`` Beijing days (the last one shorter) that cover ``period``
+    (one Beijing month, or part of one): ``(first day, last day, offset in hours from the
+    period's first hour)``."""
+    out = []
+    day, k = period.start, 0
+    while day <= period.end:
+        last = min(day + dt.timedelta(days=task_days - 1), period.end)
+        out.append((day, last, 24 * k))
+        k += (last - day).days + 1
+        day = last + dt.timedelta(days=1)
+    return out
+
+
+def prior_days_task(
+    scenario: Scenario, period: PeriodConfig, keep_sectors: bool, store: str, start: int
+) -> str:
+    """On a worker: compute the prior of the Beijing days ``period`` (inside one month) and
+    write it into its region of ``store`` (store hours ``start`` onwards); returns the store's
+    path.  The values equal those of the whole month computed at once."""
+    from gridcarbon.grids.prior import iter_prior_grids
+    from gridcarbon.io.year_store import write_month
+
+    part = next(
+        iter(
+            iter_prior_grids(
+                scenario.inventory, period, scenario.species, keep_sectors=keep_sectors
+            )
+        )
+    )
+    write_month(store, part, start)
+    return store
+
+
+def prior_months_in_day_tasks(
+    client: Any,
+    months: Sequence[tuple[str, slice, RunConfig]],
+    scenario: Scenario,
+    store: Path,
+    folder: Path,
+    fingerprint: dict[str, Any],
+    task_days: int,
+) -> None:
+    """Submit every month of ``months`` (label, store hours, the month's configuration) as
+    tasks of ``task_days`` days (:func:`prior_days_task`), and write a month's completion
+    marker when every one of its tasks has returned.
+
+    The first failed task's error is raised; months whose tasks all returned keep their
+    markers, so a resumed run computes only the others (again whole: a month without its
+    marker proves nothing of its days).
+    """
+    from distributed import as_completed
+
+    from gridcarbon.io.year_store import write_marker
+
+    task_days = check_task_days(task_days)
+    if not months:
+        return
+    remote = client.scatter(scenario, broadcast=True)
+    futures: dict[Any, str] = {}
+    left: dict[str, int] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    token = uuid.uuid4().hex[:8]
+    for label, sl, month_config in months:
+        period = month_config.period
+        keep = month_config.prior.keep_sectors
+        spans[label] = (sl.start, sl.stop)
+        parts = day_spans(period, task_days)
+        left[label] = len(parts)
+        for first, last, offset in parts:
+            days = period.model_copy(update={"start": first, "end": last})
+            future = client.submit(
+                prior_days_task,
+                remote,
+                days,
+                keep,
+                str(store),
+                sl.start + offset,
+                key=f"prior-days-{first:%Y-%m-%d}-{last:%d}-{token}",
+                pure=False,
+            )
+            futures[future] = label
+    try:
+        for future in as_completed(futures):
+            future.result()  # raises the worker's error
+            label = futures[future]
+            left[label] -= 1
+            if left[label] == 0:
+                write_marker(folder, label, spans[label], fingerprint)
+                log.info("prior %s: written by the workers in spans of %d days", label, task_days)
+    finally:
+        client.cancel(list(futures))
