@@ -130,7 +130,7 @@ def inversion_month_task(
     overlay : Overlay or None
     month_dir : str
         The folder of the month's files (``inversion/YYYY-MM``).
-    codec : {"lz4", "zstd"}
+    codec : {"lz4-noshuffle", "lz4", "zstd"}
         The compressor of a store created here.
 
     Returns
