@@ -268,3 +268,29 @@ def test_desroziers_tuning_on_a_perturbed_replicate_with_correlated_r(case):
     assert len(many)
     assert ((abs(many["r_ratio"] - 1.0) < 0.1) | many["r_scale_at_bound"]).all()
     assert np.isfinite(res.x_post).all() and (res.post_std > 0).all()
+
+
+def test_the_stage_writes_innovation_statistics_csv(tmp_path, tiny_case):
+    """``errors.innovation_statistics``: the stage hands the table on and its documents hold
+    ``innovation_statistics.csv`` (the names of ``inversion_file_names``), written by the
+    CSV writer and read back with the same groups."""
+    import pandas as pd
+
+    from gridcarbon.inversion.outputs import inversion_documents
+    from gridcarbon.inversion.stage import run_inversion
+    from gridcarbon.io.outputs import write_documents
+
+    config = InversionConfig(errors={"innovation_statistics": True})
+    res = run_inversion(tiny_case.prior, tiny_case.scenario, config)
+    table = res.innovation_statistics
+    assert table is not None and tuple(table.columns) == INNOVATION_COLUMNS
+    assert table["n"].sum() == res.metrics["n_observations"]
+    docs = inversion_documents(res)
+    assert list(docs) == inversion_file_names(
+        ["netcdf"], synthetic_observations=True, innovation_statistics=True
+    )
+    write_documents(docs, tmp_path)
+    back = pd.read_csv(tmp_path / "innovation_statistics.csv")
+    assert list(back["station_class"]) == list(table["station_class"])
+    assert back["synthetic"].all()
+    np.testing.assert_allclose(back["r_ratio"], table["r_ratio"], rtol=1e-12)
