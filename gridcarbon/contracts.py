@@ -224,6 +224,15 @@ RUN_FILES: tuple[RunFile, ...] = (
         False,
     ),
     RunFile(
+        "innovation_statistics",
+        "innovation_statistics.csv",
+        "inversion",
+        "Desroziers innovation statistics per observation type, quantity and station class, "
+        "with the R factors applied (inversion.errors.innovation_statistics or "
+        "innovation_tuning)",
+        False,
+    ),
+    RunFile(
         "osse_perturbed",
         "osse_perturbed.csv",
         "inversion",
@@ -462,7 +471,10 @@ class InversionResult:
     posterior fit and the fit statistics of each overpass
     (:mod:`gridcarbon.inversion.column_fit`; None without columns); ``cross_validation``: the
     scores of the withheld stations per species and station class
-    (:mod:`gridcarbon.inversion.cross_validation`; None unless it was asked for).
+    (:mod:`gridcarbon.inversion.cross_validation`; None unless it was asked for);
+    ``innovation_statistics``: the Desroziers statistics per group of observations
+    (:mod:`gridcarbon.inversion.innovations`; None unless ``errors.innovation_statistics`` or
+    ``errors.innovation_tuning`` asked for them).
     """
 
     posterior: xr.Dataset
@@ -478,6 +490,7 @@ class InversionResult:
     column_observations: pd.DataFrame | None = None
     overpass_stats: pd.DataFrame | None = None
     cross_validation: pd.DataFrame | None = None
+    innovation_statistics: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

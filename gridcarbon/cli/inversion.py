@@ -76,6 +76,8 @@ def invert_command(config_path, prior_path, out, overwrite):
         config.inversion.observations is None,
         columns=config.inversion.columns.active,
         cross_validation=config.inversion.cross_validation.enabled,
+        innovation_statistics=config.inversion.errors.innovation_statistics
+        or config.inversion.errors.innovation_tuning != "off",
     )
     inputs = [p for p in (config_path, prior_path) if p]
     with output_set(output_folder(out, config), names, overwrite, inputs=inputs) as tmp:

@@ -686,6 +686,42 @@ class ErrorsConfig(_Section):
         "(both stations used) for the pair to be formed that day",
     )
 
+    innovation_tuning: Literal["off", "desroziers"] = Field(
+        "off",
+        description="'desroziers': after the first solve, rescale R per group of observations "
+        "(observation type x observed quantity x station class) by the Desroziers et al. "
+        "(2005, QJRMS 131:3385) ratio mean(d_a d_b / R_ii) of the analysis residuals "
+        "d_a = y - H x_a and innovations d_b = y - H x_b, bounded by innovation_scale_bounds, "
+        "and solve again (innovation_iterations times); groups with fewer than "
+        "innovation_min_observations keep their R; 'off': R as modelled (the default)",
+    )
+    innovation_iterations: int = Field(
+        1,
+        ge=1,
+        le=3,
+        description="rescale-and-solve passes of innovation_tuning 'desroziers' (each one "
+        "more solve); the scaling is the product of the passes' ratios",
+    )
+    innovation_scale_bounds: list[float] = Field(
+        default_factory=lambda: [0.25, 4.0],
+        min_length=2,
+        max_length=2,
+        description="[min, max] of the cumulative factor on a group's R variances "
+        "(innovation_tuning): a bound, not an estimate; a group at a bound is flagged",
+    )
+    innovation_min_observations: int = Field(
+        50,
+        ge=2,
+        description="fewest observations of a group for its R to be rescaled (the ratio's "
+        "sampling error is about sqrt(2/n) of itself for independent errors, more with "
+        "correlated ones)",
+    )
+    innovation_statistics: bool = Field(
+        False,
+        description="compute the innovation statistics per group (Desroziers R and HBH^T "
+        "estimates, chi2) after the last solve and write innovation_statistics.csv",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> ErrorsConfig:
         for sp, hours in self.assimilation_hours_local.items():
@@ -710,6 +746,12 @@ class ErrorsConfig(_Section):
                 "point_dominated_pairs 'elevated_plume' extends the transport quadrature: set "
                 f"transport_error_model 'quadrature' (not {self.transport_error_model!r}), or "
                 "keep point_dominated_pairs 'exclude'"
+            )
+        lo_s, hi_s = self.innovation_scale_bounds
+        if not 0 < lo_s <= 1 <= hi_s:
+            raise ValueError(
+                f"innovation_scale_bounds {[lo_s, hi_s]} must be [min, max] with "
+                "0 < min <= 1 <= max (factors on R's variances), e.g. [0.25, 4]"
             )
         lo, hi = self.upwind_downwind_separation_km
         if not 0 <= lo < hi:

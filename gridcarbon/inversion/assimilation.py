@@ -13,9 +13,10 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
-from gridcarbon.config.inversion import SolverConfig
+from gridcarbon.config.inversion import InversionConfig, SolverConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import InputDataError
+from gridcarbon.inversion.innovations import bounded_scaling, desroziers_statistics
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
 from gridcarbon.inversion.solvers import (
@@ -31,7 +32,15 @@ from gridcarbon.inversion.solvers import (
 from gridcarbon.inversion.state import PriorCovariance, StateLayout
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["AssimilationResult", "assimilate", "observation_kinds", "solve", "SERIES_COLUMNS"]
+__all__ = [
+    "AssimilationResult",
+    "assimilate",
+    "observation_kinds",
+    "solve",
+    "innovation_groups",
+    "SERIES_COLUMNS",
+    "INNOVATION_COLUMNS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,28 @@ SERIES_COLUMNS = (
     "reason",
     "measurement_error",
     "model_error",
+)
+
+#: Columns of the innovation statistics (``innovation_statistics.csv``): per observation type,
+#: observed quantity and station class, the number of observations, the mean R variance used
+#: in the last solve, the Desroziers estimate mean(d_a d_b) and ratio mean(d_a d_b / R_ii),
+#: the same for H B Hᵀ, the innovation χ², the cumulative factor applied to the group's R,
+#: whether it sits at a bound and whether the group was rescaled.
+INNOVATION_COLUMNS = (
+    "observation_type",
+    "species",
+    "station_class",
+    "n",
+    "mean_r",
+    "desroziers_r",
+    "r_ratio",
+    "mean_hbh",
+    "desroziers_hbh",
+    "hbh_ratio",
+    "chi2",
+    "r_scale",
+    "r_scale_at_bound",
+    "rescaled",
 )
 
 
@@ -99,7 +130,12 @@ class AssimilationResult:
     solver : dict
         Solver name, iterations, timings, sizes.
     metrics : dict
-        Summary figures (sizes, DOFS, χ², totals), JSON-ready.
+        Summary figures (sizes, DOFS, χ², totals), JSON-ready; with
+        ``errors.innovation_tuning`` the applied R factors (``innovation_tuning``).
+    innovation_statistics : DataFrame or None
+        With ``errors.innovation_tuning`` or ``errors.innovation_statistics``: the Desroziers
+        statistics per group of observations after the last solve
+        (:data:`INNOVATION_COLUMNS`); None otherwise.
     """
 
     posterior: xr.Dataset
@@ -122,6 +158,7 @@ class AssimilationResult:
     metrics: dict
     system: ObservationSystem | None = field(default=None, repr=False)
     kinds: tuple[ObservationType, ...] = ()
+    innovation_statistics: pd.DataFrame | None = None
 
 
 def observation_kinds(
@@ -259,6 +296,12 @@ def assimilate(
     yb = meta["prior"].to_numpy(float)
     d = y - yb
     sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
+    innovation_table = None
+    tuning_metrics: dict | None = None
+    if cfg.errors.innovation_tuning != "off" or cfg.errors.innovation_statistics:
+        sol, r_var, innovation_table, tuning_metrics = _innovation_tuning(
+            system, kinds, meta, Jo, d, r_var, B, R, sol, cfg
+        )
     xb = L.xb()
     xa = xb + sol.x_inc
     m = d.size
@@ -324,6 +367,8 @@ def assimilate(
             k.name: int((meta["observation_type"] == k.name).sum()) for k in kinds
         },
     }
+    if tuning_metrics is not None:
+        metrics["innovation_tuning"] = tuning_metrics
     posterior = None
     result = AssimilationResult(
         posterior,
@@ -346,6 +391,7 @@ def assimilate(
         metrics,
         system,
         kinds,
+        innovation_table,
     )
     if build_posterior:
         result.posterior = posterior_dataset(system, result, cfg)
@@ -355,6 +401,118 @@ def assimilate(
                 float(np.nanmedian(ur_map[ur_map >= 0.05])) if np.any(ur_map >= 0.05) else 0.0
             )
     return result
+
+
+def innovation_groups(meta: pd.DataFrame) -> np.ndarray:
+    """The group of each assimilated row for the innovation statistics:
+    ``<observation type>|<observed quantity>|<station class>`` (the class empty when the type
+    has none)."""
+    n = len(meta)
+    kind = meta["kind"].astype(str).to_numpy() if "kind" in meta else np.full(n, "")
+    otype = (
+        meta["observation_type"].astype(str).to_numpy()
+        if "observation_type" in meta
+        else np.full(n, "")
+    )
+    quantity = meta["species"].astype(str).to_numpy()
+    return np.array(
+        ["|".join(parts) for parts in zip(otype, quantity, kind, strict=True)], dtype=object
+    )
+
+
+def _hbh_variance(
+    system: ObservationSystem, kinds: tuple[ObservationType, ...], B: PriorCovariance
+) -> np.ndarray:
+    """diag(H B Hᵀ) of the assimilated rows of every kind (the materialised blocks of H)."""
+    H = sp.vstack([sp.csr_matrix(k.jacobian_block(system)) for k in kinds], format="csr")
+    return B.aggregate_var(H)
+
+
+def _innovation_tuning(
+    system: ObservationSystem,
+    kinds: tuple[ObservationType, ...],
+    meta: pd.DataFrame,
+    Jo: sp.csr_matrix | BlockRowJacobian,
+    d: np.ndarray,
+    r_var: np.ndarray,
+    B: PriorCovariance,
+    R: CorrelatedErrors | None,
+    sol: Solution,
+    cfg: InversionConfig,
+) -> tuple[Solution, np.ndarray, pd.DataFrame, dict | None]:
+    """``errors.innovation_tuning`` 'desroziers': rescale R per group by the Desroziers ratio
+    and solve again, ``errors.innovation_iterations`` times; then the statistics per group
+    after the last solve (with diag(HBHᵀ) when ``errors.innovation_statistics``).
+
+    Returns the last solution, its R variances, the statistics table and the metrics of the
+    tuning (None when only the statistics were asked)."""
+    e = cfg.errors
+    groups = innovation_groups(meta)
+    keys = list(dict.fromkeys(groups.tolist()))
+    factors: dict = {k: 1.0 for k in keys}
+    left: list = []
+    r_used = r_var
+    if e.innovation_tuning == "desroziers":
+        for it in range(e.innovation_iterations):
+            stats = desroziers_statistics(d, d - Jo @ sol.x_inc, r_used, groups)
+            factors, left = bounded_scaling(
+                {k: v["r_ratio"] for k, v in stats.items()},
+                {k: v["n"] for k, v in stats.items()},
+                factors,
+                e.innovation_scale_bounds,
+                e.innovation_min_observations,
+            )
+            if it == 0:
+                for k in left:
+                    log.info(
+                        "innovation tuning: group %s has %d observations (fewer than "
+                        "errors.innovation_min_observations = %d) or no usable ratio: its R "
+                        "is left unscaled",
+                        k,
+                        int(stats[k]["n"]),
+                        e.innovation_min_observations,
+                    )
+            scale = np.array([factors[k] for k in groups], dtype=np.float64)
+            r_used = r_var * scale
+            R_k = None if R is None else R.scaled(scale)
+            sol = solve(Problem(Jo, d, r_used, B, R_k), cfg.solver, seed=cfg.seed)
+            log.info(
+                "innovation tuning pass %d: R factors %s",
+                it + 1,
+                {k: round(v, 3) for k, v in factors.items()},
+            )
+    hbh = _hbh_variance(system, kinds, B) if e.innovation_statistics else None
+    stats = desroziers_statistics(d, d - Jo @ sol.x_inc, r_used, groups, hbh)
+    lo, hi = e.innovation_scale_bounds
+    rows = []
+    for k in keys:
+        otype, quantity, kind = k.split("|", 2)
+        f = factors[k]
+        rows.append(
+            {
+                "observation_type": otype,
+                "species": quantity,
+                "station_class": kind,
+                **stats[k],
+                "r_scale": f,
+                "r_scale_at_bound": bool(f <= lo or f >= hi) and k not in left,
+                "rescaled": e.innovation_tuning != "off" and k not in left,
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(INNOVATION_COLUMNS))
+    table["n"] = table["n"].astype(int)
+    if e.innovation_tuning == "off":
+        return sol, r_used, table, None
+    tuning = {
+        "method": e.innovation_tuning,
+        "iterations": int(e.innovation_iterations),
+        "scale_bounds": [float(lo), float(hi)],
+        "min_observations": int(e.innovation_min_observations),
+        "r_scale": {k: float(factors[k]) for k in keys},
+        "r_ratio_after": {k: float(stats[k]["r_ratio"]) for k in keys},
+        "left_unscaled": [str(k) for k in left],
+    }
+    return sol, r_used, table, tuning
 
 
 def _series(

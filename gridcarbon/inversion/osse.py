@@ -416,6 +416,20 @@ def randomised_transport_errors(ranges: Any, seed: int) -> dict[str, float]:
     return out
 
 
+def _r_scales(res: AssimilationResult) -> dict[str, float]:
+    """The R factors of ``errors.innovation_tuning`` per group (``r_scale_<group>``, the
+    group's ``|`` written ``:``), and the Desroziers ratio after the last solve
+    (``r_ratio_<group>``); empty when the tuning is off."""
+    tuning = res.metrics.get("innovation_tuning")
+    if not tuning:
+        return {}
+    out = {}
+    for name in ("r_scale", "r_ratio_after"):
+        for key, value in tuning[name].items():
+            out[f"{name.removesuffix('_after')}_{key.replace('|', ':')}"] = float(value)
+    return out
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -1075,6 +1089,7 @@ def run_osse(
                         **r,
                         "solver_seconds": res_k.solver.get("seconds", np.nan),
                         "iterations": res_k.solver.get("iterations", np.nan),
+                        **_r_scales(res_k),
                     }
                 )
         if B0 is not None:

@@ -161,12 +161,14 @@ def inversion_file_names(
     synthetic_observations: bool = True,
     columns: bool = False,
     cross_validation: bool = False,
+    innovation_statistics: bool = False,
 ) -> list[str]:
     """The files of :func:`inversion_documents`: ``posterior.nc`` (and ``posterior.zarr`` when
     ``formats`` has ``zarr``), the station tables, the extras, the metrics, with
     ``synthetic_observations`` ``observations.csv`` and with ``columns`` (satellite columns
     among the observations) ``column_observations.csv`` and ``overpass_stats.csv``, with
-    ``cross_validation`` ``cross_validation.csv``."""
+    ``cross_validation`` ``cross_validation.csv``, with ``innovation_statistics``
+    ``innovation_statistics.csv``."""
     roles = ["posterior_netcdf"]
     if "zarr" in formats:
         roles.append("posterior_zarr")
@@ -177,6 +179,8 @@ def inversion_file_names(
         roles += ["column_observations", "overpass_stats"]
     if cross_validation:
         roles.append("cross_validation")
+    if innovation_statistics:
+        roles.append("innovation_statistics")
     roles += ["inversion_metrics_json", "inversion_metrics_csv"]
     return [run_file_name(r) for r in roles]
 
@@ -188,7 +192,8 @@ def inversion_documents(
     ``formats`` has ``zarr``), ``station_stats.csv``, ``station_series.csv``,
     ``inversion_extras.csv``, ``observations.csv`` (only when the inverted observations were
     synthetic), ``column_observations.csv`` and ``overpass_stats.csv`` (only with satellite
-    columns), ``cross_validation.csv`` (only when asked for), ``inversion_metrics.json`` and
+    columns), ``cross_validation.csv`` and ``innovation_statistics.csv`` (only when asked
+    for), ``inversion_metrics.json`` and
     ``.csv``.  With synthetic inputs every table gets
     a ``synthetic`` column and the metrics a note saying so."""
     synthetic = bool(result.metrics.get("synthetic", False))
@@ -214,6 +219,8 @@ def inversion_documents(
         docs[run_file_name("overpass_stats")] = table(result.overpass_stats)
     if result.cross_validation is not None:
         docs[run_file_name("cross_validation")] = table(result.cross_validation)
+    if result.innovation_statistics is not None:
+        docs[run_file_name("innovation_statistics")] = table(result.innovation_statistics)
     metrics = dict(result.metrics)
     metrics["note"] = SYNTHETIC_NOTE if synthetic else ""
     layout = getattr(result.details, "layout", None)

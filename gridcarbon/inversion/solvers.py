@@ -86,6 +86,19 @@ class CorrelatedErrors:
         """``R⁻¹ v``."""
         return self.whiten_T(self.whiten(v))
 
+    def scaled(self, factor: np.ndarray) -> CorrelatedErrors:
+        """``D R D`` with ``D = diag(√factor)``: the variances times ``factor`` (> 0, one per
+        observation), the correlations unchanged; its factors are ``D_b L_b``."""
+        f = np.asarray(factor, dtype=np.float64)
+        if f.shape != (self.m,) or not np.all(f > 0):
+            raise ValueError(f"factor {f.shape} must be {self.m} values > 0")
+        out = object.__new__(CorrelatedErrors)
+        out.m = self.m
+        root = np.sqrt(f)
+        out.blocks = [(idx, root[idx, None] * factor_b) for idx, factor_b in self.blocks]
+        out.variance = self.variance * f
+        return out
+
 
 class BlockRowJacobian:
     """A Jacobian ``J = D H`` kept as its factors: ``H`` sparse ``(m_raw, n)`` and ``D`` block

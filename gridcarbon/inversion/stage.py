@@ -182,6 +182,7 @@ def run_inversion(
         column_observations=None if columns is None else columns[0],
         overpass_stats=None if columns is None else columns[1],
         cross_validation=validation,
+        innovation_statistics=res.innovation_statistics,
     )
 
 

@@ -1,0 +1,142 @@
+"""Observation- and background-error statistics from the innovations (Desroziers et al. 2005,
+QJRMS 131:3385): pure numpy functions on the assimilated rows, with no truth and no file
+access, so they run unchanged on real data.
+
+With ``d_b = y − H x_b`` (innovations), ``d_a = y − H x_a`` (analysis residuals) and
+``H(x_a − x_b) = d_b − d_a`` (analysis increments in observation space), a linear analysis
+with the right B and R satisfies
+
+* ``E[d_a d_bᵀ] = R``;
+* ``E[(d_b − d_a) d_bᵀ] = H B Hᵀ``;
+* ``E[d_b d_bᵀ] = H B Hᵀ + R``.
+
+Per group g of observations (observation type × observed quantity × station class) the
+diagnostic compares the diagonals in the trace form of Desroziers & Ivanov (2001) and
+Chapnik et al. (2006): ``s_R = mean_{i∈g} d_a,i d_b,i / R_ii`` is the factor by which the
+group's R variances would have to be multiplied; ``s_B = mean (d_b,i − d_a,i) d_b,i /
+(HBHᵀ)_ii`` the same for the prior's variance in observation space.  Both are 1 in
+expectation when B and R are right.  Iterating ``R_g ← s_R R_g`` and solving again is the
+fixed-point algorithm of Desroziers & Ivanov; it converges to the right scale of R when
+HBHᵀ is right and the observations are many, and when B is wrong the R estimate absorbs
+part of B's error (the two are separated only through their different structure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+__all__ = ["desroziers_statistics", "bounded_scaling"]
+
+
+def desroziers_statistics(
+    innovation: np.ndarray,
+    residual: np.ndarray,
+    r_variance: np.ndarray,
+    groups: np.ndarray,
+    hbh_variance: np.ndarray | None = None,
+) -> dict[Hashable, dict[str, float]]:
+    """Desroziers diagnostics of R (and of H B Hᵀ) per group of observations.
+
+    Parameters
+    ----------
+    innovation : ndarray ``(m,)``
+        ``d_b = y − H x_b``, observation units.
+    residual : ndarray ``(m,)``
+        ``d_a = y − H x_a`` of the same analysis whose R is ``r_variance``, observation units.
+    r_variance : ndarray ``(m,)``
+        The diagonal of the R used in that analysis, squared observation units (> 0).
+    groups : ndarray ``(m,)``
+        The group of each observation.
+    hbh_variance : ndarray ``(m,)``, optional
+        The diagonal of H B Hᵀ, squared observation units; without it the HBHᵀ and χ²
+        columns are NaN.
+
+    Returns
+    -------
+    dict ``{group: record}`` in order of first appearance; each record has ``n``,
+    ``mean_r`` (mean R_ii), ``desroziers_r`` (mean d_a d_b), ``r_ratio`` (mean d_a d_b / R_ii),
+    ``mean_hbh``, ``desroziers_hbh`` (mean (d_b − d_a) d_b), ``hbh_ratio`` (mean (d_b − d_a)
+    d_b / HBHᵀ_ii) and ``chi2`` (mean d_b² / (HBHᵀ_ii + R_ii)).
+    """
+    db = np.asarray(innovation, dtype=np.float64)
+    da = np.asarray(residual, dtype=np.float64)
+    r = np.asarray(r_variance, dtype=np.float64)
+    g = np.asarray(groups)
+    if not (db.shape == da.shape == r.shape == g.shape) or db.ndim != 1:
+        raise ValueError(
+            f"innovation {db.shape}, residual {da.shape}, r_variance {r.shape} and groups "
+            f"{g.shape} must be vectors of one length"
+        )
+    if not np.all(r > 0):
+        raise ValueError("the R variances must be > 0")
+    hbh = None if hbh_variance is None else np.asarray(hbh_variance, dtype=np.float64)
+    if hbh is not None and hbh.shape != db.shape:
+        raise ValueError(f"hbh_variance {hbh.shape} must match the innovations {db.shape}")
+    out: dict[Hashable, dict[str, float]] = {}
+    for key in dict.fromkeys(g.tolist()):
+        m = g == key
+        rec = {
+            "n": float(m.sum()),
+            "mean_r": float(r[m].mean()),
+            "desroziers_r": float(np.mean(da[m] * db[m])),
+            "r_ratio": float(np.mean(da[m] * db[m] / r[m])),
+            "mean_hbh": np.nan,
+            "desroziers_hbh": float(np.mean((db[m] - da[m]) * db[m])),
+            "hbh_ratio": np.nan,
+            "chi2": np.nan,
+        }
+        if hbh is not None:
+            h = hbh[m]
+            rec["mean_hbh"] = float(h.mean())
+            pos = h > 0
+            if pos.any():
+                rec["hbh_ratio"] = float(np.mean((db[m] - da[m])[pos] * db[m][pos] / h[pos]))
+            rec["chi2"] = float(np.mean(db[m] ** 2 / (h + r[m])))
+        out[key] = rec
+    return out
+
+
+def bounded_scaling(
+    ratios: dict[Hashable, float],
+    counts: dict[Hashable, float],
+    current: dict[Hashable, float],
+    bounds: Sequence[float],
+    min_observations: int,
+) -> tuple[dict[Hashable, float], list[Hashable]]:
+    """The next cumulative factor on each group's R variances: ``current × ratio``, clipped to
+    ``bounds``; a group with fewer than ``min_observations`` observations, or a ratio that is
+    not a positive finite number, keeps its current factor.
+
+    Parameters
+    ----------
+    ratios : dict ``{group: s_R}``
+        The Desroziers ratios of the last analysis (:func:`desroziers_statistics`).
+    counts : dict ``{group: n}``
+        The number of observations of each group.
+    current : dict ``{group: factor}``
+        The factors already applied (1 when absent).
+    bounds : ``[min, max]``
+        Bounds of the cumulative factor.
+    min_observations : int
+        Fewest observations of a group to be rescaled.
+
+    Returns
+    -------
+    ``(factors, left)``: the new cumulative factor of every group, and the groups left
+    unscaled (too few observations or no usable ratio).
+    """
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"scale bounds {list(bounds)} must be 0 < min <= max")
+    out: dict[Hashable, float] = {}
+    left: list[Hashable] = []
+    for key, s in ratios.items():
+        f = float(current.get(key, 1.0))
+        if counts.get(key, 0) < min_observations or not (np.isfinite(s) and s > 0):
+            out[key] = f
+            left.append(key)
+            continue
+        out[key] = float(np.clip(f * s, lo, hi))
+    return out, left

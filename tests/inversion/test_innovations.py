@@ -1,0 +1,296 @@
+"""Observation-error statistics from the innovations (gridcarbon.inversion.innovations) and the
+``errors.innovation_tuning`` option of the inversion."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from gridcarbon.config.inversion import ErrorsConfig, InversionConfig
+from gridcarbon.inversion.assimilation import INNOVATION_COLUMNS, assimilate
+from gridcarbon.inversion.innovations import bounded_scaling, desroziers_statistics
+from gridcarbon.inversion.observation_types import StationHourObservations
+from gridcarbon.inversion.osse import make_truth, synthetic_observations
+from gridcarbon.inversion.outputs import inversion_file_names
+from gridcarbon.inversion.solvers import CorrelatedErrors
+
+from .conftest import build_system
+
+# -- a linear-Gaussian problem with a known truth of B and R -----------------------------------
+
+
+def _linear_gaussian(seed: int, r_true_factor: dict[int, float], b_true_factor: float):
+    """Observations of a 40-element state through a random H, in two groups of 500: the
+    modelled variances R0 and B0, the true ones ``r_true_factor[g] R0`` and ``b_true_factor
+    B0``."""
+    rng = np.random.default_rng(seed)
+    n, m = 40, 1000
+    i = np.arange(n)
+    B0 = 0.5**2 * 0.6 ** np.abs(i[:, None] - i[None, :])
+    H = rng.standard_normal((m, n)) * (rng.random((m, n)) < 0.2)
+    group = np.repeat([0, 1], m // 2)
+    r0 = np.where(group == 0, 0.3, 0.8) * rng.uniform(0.5, 2.0, m)  # heterogeneous R_ii
+    r_true = r0 * np.array([r_true_factor[g] for g in group])
+    x_true = np.linalg.cholesky(b_true_factor * B0) @ rng.standard_normal(n)  # x_b = 0
+    y = H @ x_true + np.sqrt(r_true) * rng.standard_normal(m)
+    return H, B0, r0, y, group
+
+
+def _fixed_point(H, B0, r0, y, group, passes: int, tune_b: bool):
+    """The Desroziers–Ivanov fixed point: analyse, rescale R per group (and B), repeat."""
+    s_r = {0: 1.0, 1: 1.0}
+    s_b = 1.0
+    for _ in range(passes):
+        r = r0 * np.array([s_r[g] for g in group])
+        B = s_b * B0
+        HB = H @ B
+        hbh = np.einsum("ij,ij->i", HB, H)
+        x_a = HB.T @ np.linalg.solve(HB @ H.T + np.diag(r), y)
+        stats = desroziers_statistics(y, y - H @ x_a, r, group, hbh)
+        s_r, left = bounded_scaling(
+            {k: v["r_ratio"] for k, v in stats.items()},
+            {k: v["n"] for k, v in stats.items()},
+            s_r,
+            (0.01, 100.0),
+            50,
+        )
+        assert left == []
+        if tune_b:
+            s_b *= float(np.mean([v["hbh_ratio"] for v in stats.values()]))
+    return s_r, s_b
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_fixed_point_recovers_the_scale_of_r_when_b_is_right(seed):
+    """R modelled 3× too small in one group and 2× too large in the other, B right: after
+    six passes each group's factor is within 15 % of the truth (the sampling error of a ratio
+    of 500 observations is about 6–8 %)."""
+    H, B0, r0, y, group = _linear_gaussian(seed, {0: 3.0, 1: 0.5}, 1.0)
+    s_r, _ = _fixed_point(H, B0, r0, y, group, passes=6, tune_b=False)
+    assert s_r[0] == pytest.approx(3.0, rel=0.15)
+    assert s_r[1] == pytest.approx(0.5, rel=0.15)
+    # one pass already moves most of the way
+    one, _ = _fixed_point(H, B0, r0, y, group, passes=1, tune_b=False)
+    assert abs(np.log(one[0] / 3.0)) < abs(np.log(3.0)) / 2
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5, 6])
+def test_with_b_mis_specified_the_scale_of_r_is_still_recovered(seed):
+    """R 2× and 0.5× the modelled, B 2× the modelled.  With 25 observations per unknown the
+    residuals hardly depend on B: rescaling R alone recovers both factors within 20 %.  The
+    HBHᵀ ratio sees B's under-statement (the joint fixed point, B rescaled by the mean HBHᵀ
+    ratio, ends above 1.2; its sampling error with 40 unknowns is about 25 %, so no tighter
+    claim is made)."""
+    H, B0, r0, y, group = _linear_gaussian(seed, {0: 2.0, 1: 0.5}, 2.0)
+    alone, _ = _fixed_point(H, B0, r0, y, group, passes=6, tune_b=False)
+    assert alone[0] == pytest.approx(2.0, rel=0.2)
+    assert alone[1] == pytest.approx(0.5, rel=0.2)
+    s_r, s_b = _fixed_point(H, B0, r0, y, group, passes=6, tune_b=True)
+    assert s_b > 1.2
+    assert s_r[0] == pytest.approx(2.0, rel=0.2)
+    assert s_r[1] == pytest.approx(0.5, rel=0.2)
+
+
+def test_the_statistics_of_a_hand_made_case():
+    db = np.array([1.0, -2.0, 3.0, 0.5])
+    da = np.array([0.5, -1.0, 1.0, 0.5])
+    r = np.array([1.0, 2.0, 1.0, 0.25])
+    hbh = np.array([1.0, 1.0, 2.0, 1.0])
+    got = desroziers_statistics(db, da, r, np.array(["a", "a", "b", "b"]), hbh)
+    assert list(got) == ["a", "b"]
+    a = got["a"]
+    assert a["n"] == 2
+    assert a["mean_r"] == pytest.approx(1.5)
+    assert a["desroziers_r"] == pytest.approx((0.5 + 2.0) / 2)
+    assert a["r_ratio"] == pytest.approx((0.5 / 1 + 2.0 / 2) / 2)
+    assert a["desroziers_hbh"] == pytest.approx((0.5 * 1 + 1.0 * 2) / 2)
+    assert a["hbh_ratio"] == pytest.approx((0.5 + 2.0) / 2)
+    assert a["chi2"] == pytest.approx((1 / 2 + 4 / 3) / 2)
+    assert np.isnan(desroziers_statistics(db, da, r, np.zeros(4))[0.0]["hbh_ratio"])
+    with pytest.raises(ValueError, match="R variances"):
+        desroziers_statistics(db, da, np.zeros(4), np.zeros(4))
+
+
+def test_bounded_scaling_clips_and_leaves_small_groups():
+    f, left = bounded_scaling(
+        {"big": 9.0, "low": 0.01, "few": 3.0, "nan": np.nan},
+        {"big": 100, "low": 100, "few": 10, "nan": 100},
+        {"big": 1.0, "low": 0.5, "few": 2.0},
+        (0.25, 4.0),
+        50,
+    )
+    assert f == {"big": 4.0, "low": 0.25, "few": 2.0, "nan": 1.0}
+    assert left == ["few", "nan"]
+
+
+def test_scaled_correlated_errors_are_d_r_d():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 6))
+    R = A @ A.T + 6 * np.eye(6)
+    R[:3, 3:] = R[3:, :3] = 0.0
+    f = rng.uniform(0.3, 3.0, 6)
+    got = CorrelatedErrors(R).scaled(f)
+    D = np.diag(np.sqrt(f))
+    want = D @ R @ D
+    full = np.zeros((6, 6))
+    for idx, factor in got.blocks:
+        full[np.ix_(idx, idx)] = factor @ factor.T
+    np.testing.assert_allclose(full, want, rtol=1e-12)
+    np.testing.assert_allclose(got.variance, np.diag(want), rtol=1e-12)
+    v = rng.standard_normal(6)
+    np.testing.assert_allclose(got.inverse(v), np.linalg.solve(want, v), rtol=1e-10)
+
+
+def test_the_option_is_validated():
+    assert ErrorsConfig().innovation_tuning == "off"
+    with pytest.raises(ValidationError, match="innovation_scale_bounds"):
+        ErrorsConfig(innovation_scale_bounds=[2.0, 4.0])
+    with pytest.raises(ValidationError):
+        ErrorsConfig(innovation_iterations=4)
+    assert "innovation_statistics.csv" in inversion_file_names(innovation_statistics=True)
+    assert "innovation_statistics.csv" not in inversion_file_names()
+
+
+# -- the option in the inversion, on the small synthetic OSSE case ------------------------------
+
+
+def _perturbed_observations(system, seed=5):
+    """One perturbed-transport OSSE replicate's station observations (its own truth)."""
+    rng = np.random.default_rng(seed)
+    cfg = system.config
+    truth = make_truth(system, rng, "perturbed", cfg)
+    return StationHourObservations(synthetic_observations(system, truth, rng, cfg))
+
+
+@pytest.fixture(scope="module")
+def default_system(case):
+    return build_system(case)
+
+
+@pytest.fixture(scope="module")
+def kind(default_system):
+    return _perturbed_observations(default_system)
+
+
+def test_off_is_bit_identical_and_statistics_alone_do_not_change_the_solution(
+    case, default_system, kind
+):
+    base = assimilate(default_system, kind, build_posterior=False)
+    assert base.innovation_statistics is None
+    assert "innovation_tuning" not in base.metrics
+    stats_only = assimilate(
+        build_system(case, InversionConfig(errors={"innovation_statistics": True})),
+        kind,
+        build_posterior=False,
+    )
+    np.testing.assert_array_equal(stats_only.x_post, base.x_post)
+    np.testing.assert_array_equal(stats_only.post_std, base.post_std)
+    np.testing.assert_array_equal(stats_only.obs["r_std"], base.obs["r_std"])
+    table = stats_only.innovation_statistics
+    assert tuple(table.columns) == INNOVATION_COLUMNS
+    assert table["n"].sum() == len(base.obs)
+    assert (table["r_scale"] == 1.0).all() and not table["rescaled"].any()
+    assert np.isfinite(table["hbh_ratio"]).all() and np.isfinite(table["chi2"]).all()
+
+
+def _twin(system, seed=1):
+    """Identical-twin observations: truth from B, errors drawn from the system's own R."""
+    rng = np.random.default_rng(seed)
+    cfg = system.config
+    return StationHourObservations(
+        synthetic_observations(system, make_truth(system, rng, "identical", cfg), rng, cfg)
+    )
+
+
+def test_desroziers_tuning_finds_an_overstated_r(case, default_system, caplog):
+    """Identical-twin observations (errors drawn with the default R) inverted with R's model
+    error doubled (errors.model_error_rel 1.0 instead of 0.5): every group with at least 30
+    observations gets a factor below 1, its R is the modelled one times that factor, the
+    few-observation groups keep theirs with a log line, and after two passes the rescaled
+    groups' Desroziers ratio is within 5 % of 1 (the fixed point is reached)."""
+    kind = _twin(default_system)
+    overstated = {"model_error_rel": 1.0, "innovation_min_observations": 30}
+    base = assimilate(
+        build_system(case, InversionConfig(errors=overstated)), kind, build_posterior=False
+    )
+    cfg = InversionConfig(
+        errors={**overstated, "innovation_tuning": "desroziers", "innovation_iterations": 2}
+    )
+    with caplog.at_level(logging.INFO, logger="gridcarbon.inversion.assimilation"):
+        res = assimilate(build_system(case, cfg), kind, build_posterior=False)
+    table = res.innovation_statistics.set_index(["species", "station_class"])
+    few = table[table["n"] < 30]
+    many = table[table["n"] >= 30]
+    assert len(few) and len(many)
+    assert (few["r_scale"] == 1.0).all() and not few["rescaled"].any()
+    for (s, c), row in few.iterrows():
+        assert any(f"|{s}|{c} has {row['n']} observations" in m for m in caplog.messages)
+    assert many["rescaled"].all() and not many["r_scale_at_bound"].any()
+    assert (many["r_scale"] < 0.95).all()
+    assert (abs(many["r_ratio"] - 1.0) < 0.05).all()
+    want = (
+        base.obs["r_std"]
+        * np.sqrt(
+            table["r_scale"].loc[list(zip(base.obs["species"], base.obs["kind"], strict=True))]
+        ).to_numpy()
+    )
+    np.testing.assert_allclose(res.obs["r_std"], want, rtol=1e-12)
+    assert not np.array_equal(res.x_post, base.x_post)
+    assert res.metrics["innovation_tuning"]["iterations"] == 2
+    assert set(res.metrics["innovation_tuning"]["left_unscaled"]) == {
+        f"station_hour|{s}|{c}" for s, c in few.index
+    }
+
+
+def test_desroziers_tuning_on_a_perturbed_replicate_with_correlated_r(case):
+    """A perturbed-transport replicate (its transport errors correlated between nearby
+    stations, unlike the model's R) with the same-day correlated R: the rescaled R keeps its
+    correlations and the solve runs; each rescaled group either reaches the fixed point
+    (ratio within 10 % of 1) or sits at a bound, flagged."""
+    errors = {
+        "transport_error_model": "quadrature",
+        "transport_error_correlation": "same_day",
+        "innovation_min_observations": 30,
+    }
+    system = build_system(case, InversionConfig(errors=errors))
+    kind = _perturbed_observations(system, seed=6)
+    tuned = build_system(
+        case,
+        InversionConfig(
+            errors={**errors, "innovation_tuning": "desroziers", "innovation_iterations": 3}
+        ),
+    )
+    res = assimilate(tuned, kind, build_posterior=False)
+    many = res.innovation_statistics[res.innovation_statistics["rescaled"]]
+    assert len(many)
+    assert ((abs(many["r_ratio"] - 1.0) < 0.1) | many["r_scale_at_bound"]).all()
+    assert np.isfinite(res.x_post).all() and (res.post_std > 0).all()
+
+
+def test_the_stage_writes_innovation_statistics_csv(tmp_path, tiny_case):
+    """``errors.innovation_statistics``: the stage hands the table on and its documents hold
+    ``innovation_statistics.csv`` (the names of ``inversion_file_names``), written by the
+    CSV writer and read back with the same groups."""
+    import pandas as pd
+
+    from gridcarbon.inversion.outputs import inversion_documents
+    from gridcarbon.inversion.stage import run_inversion
+    from gridcarbon.io.outputs import write_documents
+
+    config = InversionConfig(errors={"innovation_statistics": True})
+    res = run_inversion(tiny_case.prior, tiny_case.scenario, config)
+    table = res.innovation_statistics
+    assert table is not None and tuple(table.columns) == INNOVATION_COLUMNS
+    assert table["n"].sum() == res.metrics["n_observations"]
+    docs = inversion_documents(res)
+    assert list(docs) == inversion_file_names(
+        ["netcdf"], synthetic_observations=True, innovation_statistics=True
+    )
+    write_documents(docs, tmp_path)
+    back = pd.read_csv(tmp_path / "innovation_statistics.csv")
+    assert list(back["station_class"]) == list(table["station_class"])
+    assert back["synthetic"].all()
+    np.testing.assert_allclose(back["r_ratio"], table["r_ratio"], rtol=1e-12)
