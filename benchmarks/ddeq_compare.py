@@ -1005,6 +1005,11 @@ def summarise(out: Path, seeds: list[int]) -> None:
         by_rep = q.groupby("seed")[["ddeq_abs_rel", "posterior_abs_rel"]].median()
         wins = int((by_rep["posterior_abs_rel"] < by_rep["ddeq_abs_rel"]).sum())
         print(
+            f"median estimate/truth there: ddeq {(q['ddeq_kg_h'] / q['truth_kg_h']).median():.2f}, "
+            f"gridcarbon {(q['posterior_kg_h'] / q['truth_kg_h']).median():.2f}, prior "
+            f"{(q['prior_kg_h'] / q['truth_kg_h']).median():.2f}"
+        )
+        print(
             f"per replicate: gridcarbon's median below ddeq's in {wins}/{len(by_rep)} replicates; "
             f"paired (same source-overpass) gridcarbon closer in "
             f"{int((q['posterior_abs_rel'] < q['ddeq_abs_rel']).sum())}/{len(q)}"
