@@ -6,15 +6,16 @@ ddeq is NOT a dependency of gridcarbon; it lives in its own environment and is r
 subprocess (this script with ``--ddeq-side``), data exchanged through the S5P-layout NetCDF
 files and JSON/npz files in ``--out``:
 
-    python -m venv /tmp/sat-ddeq && /tmp/sat-ddeq/bin/pip install ddeq
+    python -m venv /tmp/sat-ddeq
+    /tmp/sat-ddeq/bin/pip install ddeq "xarray<2025.6" "pandas<3"   # ddeq 1.1 fails on xarray 2026.9
     python benchmarks/ddeq_compare.py --part example --out ddeq-compare
     python benchmarks/ddeq_compare.py --part osse --replicates 10 --seed 40000 --out ddeq-compare
 
 ``--part example`` (ddeq side only): (a) ddeq's shipped CSF example
-(``ddeq/data/SMARTCARB_CSF_example.nc``: ddeq's CSF estimates of the SMARTCARB year beside the
-true emissions) summarised as ddeq's own figures — the shipped wheel lacks the SMARTCARB source
-list (``sources-smartcarb.csv``) and the L2 scenes of those images, so the estimates cannot be
-recomputed offline; (b) the closed-form case: a Gaussian NO2 plume of known NOx emission, NO2/NOx
+(``ddeq/data/SMARTCARB_CSF_example.nc``: ddeq's CSF estimates of SMARTCARB images beside the
+true emissions) summarised as ddeq's own figures, and the one SMARTCARB scene the wheel ships
+re-run through ddeq's CSF chain with its shipped winds, source list and true emissions (that
+scene is not among the stored estimates' images); (b) the closed-form case: a Gaussian NO2 plume of known NOx emission, NO2/NOx
 ratio and lifetime on TROPOMI-like pixels with TROPOMI-like noise, through the same ddeq chain as
 the OSSE (plume detection, centre curve, plume coordinates, background, CSF with the ratio and
 lifetime given): the emission ddeq gives back.
