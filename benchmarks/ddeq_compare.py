@@ -1,0 +1,1095 @@
+"""Benchmark-only anchor comparison with ddeq 1.1 (Empa; issue 14 point 6): the cross-sectional
+flux (CSF) method of ddeq against gridcarbon's column-only inversion on the same simulated
+TROPOMI NO2 scenes of the January OSSE.  Everything is SYNTHETIC.
+
+ddeq is NOT a dependency of gridcarbon; it lives in its own environment and is run as a
+subprocess (this script with ``--ddeq-side``), data exchanged through the S5P-layout NetCDF
+files and JSON/npz files in ``--out``:
+
+    python -m venv /tmp/sat-ddeq
+    /tmp/sat-ddeq/bin/pip install ddeq "xarray<2025.6" "pandas<3"   # ddeq 1.1 fails on xarray 2026.9
+    python benchmarks/ddeq_compare.py --part example --out ddeq-compare
+    python benchmarks/ddeq_compare.py --part osse --replicates 10 --seed 40000 --out ddeq-compare
+
+``--part example`` (ddeq side only): (a) ddeq's shipped CSF example
+(``ddeq/data/SMARTCARB_CSF_example.nc``: ddeq's CSF estimates of SMARTCARB images beside the
+true emissions) summarised as ddeq's own figures, and the one SMARTCARB scene the wheel ships
+re-run through ddeq's CSF chain with its shipped winds, source list and true emissions (that
+scene is not among the stored estimates' images); (b) the closed-form case: a Gaussian NO2 plume of known NOx emission, NO2/NOx
+ratio and lifetime on TROPOMI-like pixels with TROPOMI-like noise, through the same ddeq chain as
+the OSSE (plume detection, centre curve, plume coordinates, background, CSF with the ratio and
+lifetime given): the emission ddeq gives back.
+
+``--part osse``: per replicate (seed ``s``; the truth is the perturbed-transport truth that
+``bench_osse.py`` draws with that seed):
+
+1. gridcarbon side: one simulated TROPOMI NO2 file a day from the replicate's truth (as
+   ``gridcarbon.pipeline.osse_column_simulator`` makes them, kept in ``--out``); the column-only
+   inversion with a 100 % prior σ (``state.prior_error = state.point_prior_error = 1``);
+   the sources: the 20 largest CO2 point sources with their own factors, merged when within 10 km
+   (:func:`merge_within`), and the urban cores of Hangzhou and Ningbo; per usable overpass and
+   source the truth, prior and posterior NOx emission at the overpass hour and the prior's
+   plume-depth wind at the source (``kernels.column.plume_depth_wind`` on the prior met);
+2. ddeq side: per overpass and source the file read by ``ddeq.sats.read_S5P`` (qa > 0.75),
+   cropped to a ``--box-km`` square around the source, the plumes detected
+   (``ddeq.dplume.detect_plumes``, all sources in the box given, so that overlapping plumes are
+   rejected as ddeq does), the centre curve and plume coordinates, the background
+   (``ddeq.background.estimate``), and the CSF (``ddeq.csf.estimate_emissions``, Gaussian line
+   densities every ``--dx-km``) with gridcarbon's NO2/NOx ratio model and NOx lifetime given as
+   ``f_model`` (NOx emitted per NO2 observed at the plume age t): NOx emission in kg/s;
+3. scores: median absolute relative error of the overpass emissions of the sources ddeq could
+   quantify (its yield), ddeq and gridcarbon on the same (source, overpass) pairs.
+
+Every step is cached in ``--out`` (a finished replicate or ddeq job is skipped), so a long run
+is done in chunks by running the same command again.  No Gaussian-plume fit (``ddeq.gauss``) is
+run: see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+#: merge distance of sources, km (issue 14: "merge sources within 10 km a priori")
+MERGE_KM = 10.0
+#: molar mass of NO2, g/mol (NOx is counted as NO2 mass everywhere in gridcarbon and ddeq)
+M_NO2 = 46.0055
+
+
+# -- pure helpers (numpy only: importable in both environments) -----------------------------
+def merge_within(x_km: np.ndarray, y_km: np.ndarray, radius_km: float = MERGE_KM) -> np.ndarray:
+    """Group sources closer than ``radius_km`` (single linkage: a chain of sources each within
+    the radius of the next is one group).
+
+    Parameters
+    ----------
+    x_km, y_km : ndarray
+        Projected positions, km.
+    radius_km : float
+        Merge distance, km (inclusive).
+
+    Returns
+    -------
+    ndarray of int
+        Group label of each source, 0..n_groups-1, numbered by the first source of each group.
+    """
+    x = np.asarray(x_km, float)
+    y = np.asarray(y_km, float)
+    n = x.size
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+    for i, j in zip(*np.nonzero(np.triu(d <= radius_km, 1)), strict=True):
+        ri, rj = find(int(i)), find(int(j))
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([find(i) for i in range(n)])
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def nox_per_no2(t_s, tau_s: float, r0: float, req: float, tconv_s: float) -> np.ndarray:
+    """NOx emitted per NO2 observed in a plume of age ``t_s`` (s): ``e^(t/τ) / r(t)`` with the
+    NO2/NOx ratio ``r(t) = r_eq − (r_eq − r0) e^(−t/t_conv)`` (gridcarbon's
+    ``kernels.plume.no2_weight`` inverted; NOx counted as NO2 mass)."""
+    t = np.clip(np.asarray(t_s, float), 0.0, None)
+    r = req - (req - r0) * np.exp(-t / tconv_s)
+    return np.exp(t / tau_s) / r
+
+
+def crop_window(
+    lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float, half_km: float
+) -> tuple[slice, slice] | None:
+    """Index window (rows, columns) of a 2-D pixel array holding every pixel whose centre lies
+    within ``half_km`` (east-west and north-south, local equirectangular) of (lon0, lat0); None
+    when none does."""
+    dx = (np.asarray(lon) - lon0) * 111.32 * math.cos(math.radians(lat0))
+    dy = (np.asarray(lat) - lat0) * 110.57
+    inside = (np.abs(dx) <= half_km) & (np.abs(dy) <= half_km)
+    if not inside.any():
+        return None
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def median_abs_rel_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Median of ``|estimate − truth| / truth`` over the finite pairs (NaN when none)."""
+    e = np.asarray(estimate, float)
+    t = np.asarray(truth, float)
+    ok = np.isfinite(e) & np.isfinite(t) & (t > 0)
+    return float(np.median(np.abs(e[ok] - t[ok]) / t[ok])) if ok.any() else float("nan")
+
+
+def gaussian_plume_column(
+    x_m: np.ndarray,
+    y_m: np.ndarray,
+    q_kg_s: float,
+    u_m_s: float,
+    tau_s: float,
+    r0: float,
+    req: float,
+    tconv_s: float,
+    sigma0_m: float = 2000.0,
+    spread: float = 0.1,
+) -> np.ndarray:
+    """Closed-form NO2 column (kg m-2) of a NOx point source at the origin, wind along +x:
+    line density ``Q r(t) e^(−t/τ) / u`` (t = x/u) spread crosswind as a Gaussian of
+    ``σ = σ0 + spread·x``; zero upwind."""
+    x = np.asarray(x_m, float)
+    y = np.asarray(y_m, float)
+    xp = np.clip(x, 0.0, None)
+    t = xp / u_m_s
+    line = q_kg_s / u_m_s / nox_per_no2(t, tau_s, r0, req, tconv_s)
+    s = sigma0_m + spread * xp
+    col = line * np.exp(-0.5 * (y / s) ** 2) / (math.sqrt(2 * math.pi) * s)
+    return np.where(x > 0, col, 0.0)
+
+
+# -- ddeq side (runs in the ddeq environment: numpy, xarray, ddeq, cartopy) -----------------
+def _ddeq_sources(table: list[dict]):
+    import xarray as xr
+
+    names = [s["name"] for s in table]
+    src = xr.Dataset(coords={"source": np.array(names)})
+    src["lon"] = ("source", np.array([s["lon"] for s in table], float))
+    src["lat"] = ("source", np.array([s["lat"] for s in table], float))
+    src["diameter"] = ("source", np.array([s["diameter_m"] for s in table], float))
+    src["diameter"].attrs["units"] = "m"
+    src["label"] = ("source", np.array(names))
+    return src
+
+
+def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts: dict) -> dict:
+    """ddeq's plume detection + CSF for ``target`` on a cropped scene; returns the NOx
+    emission (kg/s) or the reason why none."""
+    import warnings
+
+    import cartopy.crs as ccrs
+    import ddeq
+    import xarray as xr
+
+    warnings.filterwarnings("ignore")
+    lon0 = float(next(s["lon"] for s in table if s["name"] == target))
+    crs = ccrs.UTM(int((lon0 + 180) // 6) + 1)
+    sources = _ddeq_sources(table)
+    out = {
+        "status": "",
+        "NOx_emissions_kg_s": float("nan"),
+        "NOx_emissions_precision_kg_s": float("nan"),
+    }
+    try:
+        data = ddeq.dplume.detect_plumes(
+            data,
+            sources,
+            variable="NO2",
+            variable_std="NO2_std",
+            var_sys=opts["var_sys"],
+            filter_type="gaussian",
+            filter_size=0.5,
+            q=0.99,
+            crs=crs,
+        )
+        if "detected_plume" not in data or target not in data.source.values:
+            out["status"] = "source not in scene"
+            return out
+        if int(data["detected_plume"].sel(source=target).sum()) == 0:
+            out["status"] = "no plume detected"
+            return out
+        if ddeq.misc.has_multiple_sources(data, target):
+            out["status"] = "plume shared with another source"
+            return out
+        keep = [
+            str(s) for s in data.source.values if int(data["detected_plume"].sel(source=s).sum())
+        ]
+        data = data.sel(source=keep)
+        data = ddeq.curves.fit_to_detections(data)
+        data = ddeq.curves.compute_natural_coords(data)
+        data = ddeq.curves.compute_plume_areas(data)
+        data = ddeq.background.estimate(data, "NO2")
+        data = ddeq.emissions.compute_plume_signal(data, "NO2")
+        ddeq.emissions.convert_units(data, "NO2", "NO2_minus_estimated_background")
+        winds = xr.Dataset(
+            {
+                "speed": ("source", [wind["speed"]]),
+                "speed_precision": ("source", [wind["speed_precision"]]),
+                "direction": ("source", [wind["direction"]]),
+            },
+            coords={"source": [target]},
+            attrs={"method": "prior plume-depth wind at the source (gridcarbon)"},
+        )
+
+        def f_model(seconds):
+            f = nox_per_no2(np.asarray(seconds, float), **chem)
+            return f, np.zeros_like(f)
+
+        res = ddeq.csf.estimate_emissions(
+            data,
+            winds,
+            sources.sel(source=[target]),
+            "NO2",
+            crs=crs,
+            dx=opts["dx_m"],
+            f_model=f_model,
+            decay_time=chem["tau_s"],
+            variable="NO2_minus_estimated_background_mass",
+        )
+    except Exception as exc:  # noqa: BLE001 - ddeq's failures are part of its yield
+        if os.environ.get("DDEQ_COMPARE_TRACEBACK"):
+            traceback.print_exc()
+        out["status"] = f"ddeq error: {type(exc).__name__}: {str(exc)[:120]}"
+        return out
+    if res is None or target not in res.source.values or "NOx_emissions" not in res:
+        out["status"] = "CSF gave no estimate"
+        return out
+    r = res.sel(source=target)
+    q = float(r["NOx_emissions"])
+    out["NOx_emissions_kg_s"] = q
+    out["NOx_emissions_precision_kg_s"] = float(r["NOx_emissions_precision"])
+    if "NOx_flux" in r:
+        fl = np.asarray(r["NOx_flux"], float)
+        out["NOx_flux_median_kg_s"] = (
+            float(np.nanmedian(fl)) if np.isfinite(fl).any() else float("nan")
+        )
+        out["n_polygons"] = int(np.isfinite(fl).sum())
+    out["status"] = "ok" if np.isfinite(q) else "CSF fit failed"
+    return out
+
+
+def _read_scene(path: str):
+    """A synthetic S5P file through ddeq's reader, with pixel-centre lon/lat from the file."""
+    import ddeq
+    import xarray as xr
+
+    data = ddeq.sats.read_S5P(path, gas="NO2", qa_value=0.75)
+    with xr.open_dataset(path, group="PRODUCT") as prod:
+        data["lon"] = (("scanline", "ground_pixel"), prod["longitude"].values[0])
+        data["lat"] = (("scanline", "ground_pixel"), prod["latitude"].values[0])
+    for name in ("scanline", "ground_pixel", "layer"):
+        if name in data.coords:
+            data = data.drop_vars(name)
+    keep = [
+        "lon",
+        "lat",
+        "NO2",
+        "NO2_std",
+        "surface_pressure",
+        "longitude_bounds",
+        "latitude_bounds",
+    ]
+    data = data[keep]
+    return data.assign_coords(lon=data["lon"], lat=data["lat"])
+
+
+def _ddeq_scene(scene: dict, job: dict) -> list[dict]:
+    """Every source of one overpass through ddeq (cropped around each source)."""
+    data = _read_scene(scene["file"])
+    results = []
+    for target in scene["targets"]:
+        src = next(s for s in job["sources"] if s["name"] == target["name"])
+        win = crop_window(
+            data["lon"].values, data["lat"].values, src["lon"], src["lat"], job["box_km"] / 2
+        )
+        rec = {"file": Path(scene["file"]).name, "hour": scene["hour"], "name": target["name"]}
+        if win is None:
+            rec.update(status="source outside the swath", NOx_emissions_kg_s=float("nan"))
+            results.append(rec)
+            continue
+        crop = data.isel(scanline=win[0], ground_pixel=win[1])
+        # the other sources in the box (their plumes may overlap the target's)
+        lo, la = crop["lon"].values, crop["lat"].values
+        inbox = [
+            s
+            for s in job["sources"]
+            if np.nanmin(lo) <= s["lon"] <= np.nanmax(lo)
+            and np.nanmin(la) <= s["lat"] <= np.nanmax(la)
+        ]
+        if not np.isfinite(crop["NO2"].values).any() or src not in inbox:
+            rec.update(status="no usable pixels at the source", NOx_emissions_kg_s=float("nan"))
+            results.append(rec)
+            continue
+        t0 = time.perf_counter()
+        rec.update(_ddeq_csf(crop, inbox, target["name"], target["wind"], job["chem"], job["opts"]))
+        rec["seconds"] = time.perf_counter() - t0
+        results.append(rec)
+    return results
+
+
+def ddeq_jobs(job_path: str, out_path: str) -> None:
+    """Run under the ddeq environment: every (overpass, source) job of ``job_path``.  Each
+    overpass is cached in ``<job folder>/ddeq_scenes/`` and claimed with a lock file, so several
+    of these processes can share a job (each waits for the others' overpasses, then writes
+    ``out_path``; after a crash remove the ``.lock`` files left without their ``.json``)."""
+    job = json.loads(Path(job_path).read_text())
+    folder = Path(job_path).parent / "ddeq_scenes"
+    folder.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    for scene in job["scenes"]:
+        done = folder / (Path(scene["file"]).stem + ".json")
+        lock = done.with_suffix(".lock")
+        if done.exists():
+            continue
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue  # another process has it
+        part = done.with_suffix(".part")
+        part.write_text(json.dumps(_ddeq_scene(scene, job)))
+        part.rename(done)
+    files = [folder / (Path(sc["file"]).stem + ".json") for sc in job["scenes"]]
+    while not all(f.exists() for f in files):  # another process is on the rest
+        time.sleep(10)
+    results = [r for f in files for r in json.loads(f.read_text())]
+    Path(out_path).write_text(
+        json.dumps({"results": results, "seconds": time.perf_counter() - t0}, indent=1)
+    )
+
+
+def _smartcarb_rerun() -> dict:
+    """ddeq's shipped SMARTCARB scene (CO2M-like, 2015-04-23 11 UTC, orbit 1670) through its CSF
+    chain with its shipped winds and source list (NO2 converted with ddeq's default factor
+    1.32); each estimate beside the SMARTCARB true emission of that hour."""
+    import warnings
+
+    import cartopy.crs as ccrs
+    import ddeq
+    import pandas as pd
+    import xarray as xr
+
+    warnings.filterwarnings("ignore")
+    t0 = time.perf_counter()
+    when = pd.Timestamp("2015-04-23 11:00")
+    path = Path(ddeq.DATA_PATH) / "Sentinel_7_CO2_2015042311_o1670_l0483.nc"
+    sources = ddeq.sources.read_smartcarb(time=xr.DataArray(when))
+    data = ddeq.smartcarb.read_level2(
+        str(path), co2_noise_scenario="medium", no2_noise_scenario="high"
+    )
+    winds = ddeq.wind.read_smartcarb(when, sources.lon, sources.lat, data_path=ddeq.DATA_PATH)
+    crs = ccrs.UTM(33)
+    data = ddeq.dplume.detect_plumes(
+        data, sources, variable="NO2", variable_std="NO2_std", var_sys=(0.5e15) ** 2, crs=crs
+    )
+    found = [str(s) for s in data.source.values if int(data["detected_plume"].sel(source=s).sum())]
+    data = data.sel(source=found)
+    data = ddeq.curves.fit_to_detections(data)
+    data = ddeq.curves.compute_natural_coords(data)
+    data = ddeq.curves.compute_plume_areas(data)
+    for gas in ("CO2", "NO2"):
+        data = ddeq.background.estimate(data, gas)
+        data = ddeq.emissions.compute_plume_signal(data, gas)
+        ddeq.emissions.convert_units(data, gas, f"{gas}_minus_estimated_background")
+    rows = []
+    for name in found:  # one source at a time (ddeq's concatenation of sources can fail)
+        try:
+            res = ddeq.csf.estimate_emissions(
+                data,
+                winds,
+                sources.sel(source=[name]),
+                ["CO2", "NO2"],
+                crs=crs,
+                dx=10e3,
+                f_model=1.32,
+                decay_time=4 * 3600.0,  # used only for a plume with one line density
+            )
+        except Exception as exc:  # noqa: BLE001 - reported
+            rows.append({"source": name, "status": f"{type(exc).__name__}: {str(exc)[:100]}"})
+            continue
+        s = sources.sel(source=name)
+        row = {
+            "source": name,
+            "status": "no estimate" if res is None else "ok",
+            "CO2_truth_kg_s": float(s["true_CO2_emissions"]),
+            "NOx_truth_kg_s": float(s["true_NOx_emissions"]),
+        }
+        if res is not None:
+            r = res.sel(source=name)
+            for gas in ("CO2", "NOx"):
+                key = f"{gas}_emissions"
+                row[f"{gas}_estimate_kg_s"] = float(r[key]) if key in r else float("nan")
+        rows.append(row)
+    return {
+        "scene": path.name,
+        "sources_in_scene": int(data.source.size),
+        "plumes_detected": found,
+        "estimates": rows,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def ddeq_example(out_path: str, n_noise: int) -> None:
+    """Run under the ddeq environment: (a) the shipped CSF example's own figures, (b) the
+    closed-form Gaussian plume through ddeq's chain."""
+    import importlib.metadata
+
+    import ddeq
+    import xarray as xr
+
+    rep: dict = {"ddeq_version": importlib.metadata.version("ddeq")}
+    # (a) the shipped example: ddeq's CSF estimates of the SMARTCARB images and the truth
+    ex = xr.open_dataset(Path(ddeq.DATA_PATH) / "SMARTCARB_CSF_example.nc")
+    shipped = {}
+    for gas in ("CO2", "NOx"):
+        est = ex[f"{gas}_estimates"].values
+        tru = ex[f"{gas}_truth"].values
+        ok = np.isfinite(est) & np.isfinite(tru) & (tru > 0)
+        rel = (est[ok] - tru[ok]) / tru[ok]
+        shipped[gas] = {
+            "n_estimates": int(ok.sum()),
+            "n_source_images": int(est.size),
+            "median_abs_rel_error": float(np.median(np.abs(rel))),
+            "median_rel_error": float(np.median(rel)),
+            "per_source_median_abs_rel_error": {
+                str(s): float(np.median(np.abs((e[o] - t[o]) / t[o]))) if o.any() else float("nan")
+                for s, e, t, o in zip(ex.source.values, est, tru, ok, strict=True)
+            },
+        }
+    rep["shipped_csf_example"] = shipped
+    rep["shipped_files"] = sorted(p.name for p in Path(ddeq.DATA_PATH).iterdir())
+    rep["missing_for_rerun"] = [
+        f
+        for f in ("sources-smartcarb.csv", "sources.csv")
+        if not (Path(ddeq.DATA_PATH) / f).exists()
+    ]
+    rep["smartcarb_rerun"] = _smartcarb_rerun()
+    # (b) closed form: TROPOMI-like pixels (3.5 km across x 5.5 km along track) around a source
+    lon0, lat0 = 121.0, 30.0
+    q, u, chem = 0.5, 4.0, {"tau_s": 4 * 3600.0, "r0": 0.1, "req": 0.75, "tconv_s": 1800.0}
+    nx, ny, dxp, dyp = 40, 26, 3500.0, 5500.0
+    xe = (np.arange(nx + 1) - nx / 2) * dxp
+    ye = (np.arange(ny + 1) - ny / 2) * dyp
+    kx = 111.32e3 * math.cos(math.radians(lat0))
+    ky = 110.57e3
+    xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
+    X, Y = np.meshgrid(xc, yc)
+    cases = []
+    for direction_to in (90.0, 30.0):
+        th = math.radians(direction_to)
+        along = X * math.sin(th) + Y * math.cos(th)
+        cross = -X * math.cos(th) + Y * math.sin(th)
+        kg = gaussian_plume_column(along, cross, q, u, **chem)
+        mol = kg / (M_NO2 * 1e-3)
+        for k in range(n_noise + 1):
+            rng = np.random.default_rng(k)
+            noise_sd = 0.0 if k == 0 else 8.6e-6 / 1.5  # slant noise / a typical tropospheric AMF
+            bg = 2e-5
+            no2 = bg + mol + rng.normal(0.0, max(noise_sd, 1e-12), mol.shape)
+            corners_x = np.stack([X - dxp / 2, X + dxp / 2, X + dxp / 2, X - dxp / 2], axis=-1)
+            corners_y = np.stack([Y - dyp / 2, Y - dyp / 2, Y + dyp / 2, Y + dyp / 2], axis=-1)
+            data = xr.Dataset(
+                {
+                    "NO2": (
+                        ("scanline", "ground_pixel"),
+                        no2,
+                        {"units": "mol m-2", "noise_level": max(noise_sd, 1e-7)},
+                    ),
+                    "NO2_std": (
+                        ("scanline", "ground_pixel"),
+                        np.full(mol.shape, max(noise_sd, 1e-7)),
+                        {"units": "mol m-2"},
+                    ),
+                    "surface_pressure": (
+                        ("scanline", "ground_pixel"),
+                        np.full(mol.shape, 101325.0),
+                    ),
+                    "longitude_bounds": (
+                        ("scanline", "ground_pixel", "corner"),
+                        lon0 + corners_x / kx,
+                    ),
+                    "latitude_bounds": (
+                        ("scanline", "ground_pixel", "corner"),
+                        lat0 + corners_y / ky,
+                    ),
+                },
+                coords={
+                    "lon": (("scanline", "ground_pixel"), lon0 + X / kx),
+                    "lat": (("scanline", "ground_pixel"), lat0 + Y / ky),
+                },
+            )
+            data.attrs["time"] = "2023-01-15T05:30:00"
+            table = [{"name": "closed_form", "lon": lon0, "lat": lat0, "diameter_m": 1000.0}]
+            wind = {"speed": u, "speed_precision": 0.0, "direction": (direction_to + 180.0) % 360}
+            res = _ddeq_csf(
+                data,
+                table,
+                "closed_form",
+                wind,
+                chem,
+                {"var_sys": (8.3e-6) ** 2 if k else 0.0, "radius_m": 25e3, "dx_m": 10e3},
+            )
+            cases.append({"direction_to_deg": direction_to, "noise_draw": k, **res})
+    rep["closed_form"] = {"q_true_kg_s": q, "wind_m_s": u, **chem, "cases": cases}
+    Path(out_path).write_text(json.dumps(rep, indent=1))
+
+
+def _run_ddeq(ddeq_python: str, args: list[str]) -> None:
+    subprocess.run([ddeq_python, __file__, "--ddeq-side", *args], check=True)
+
+
+def print_example(rep: dict) -> None:
+    print(f"ddeq version {rep['ddeq_version']}")
+    for gas, s in rep["shipped_csf_example"].items():
+        print(
+            f"shipped SMARTCARB_CSF_example.nc, {gas}: {s['n_estimates']} CSF estimates of "
+            f"{s['n_source_images']} source-images; median |rel. error| "
+            f"{s['median_abs_rel_error']:.3f}, median rel. error {s['median_rel_error']:+.3f}"
+        )
+    if rep["missing_for_rerun"]:
+        print(f"not shipped (needed to re-run the SMARTCARB example): {rep['missing_for_rerun']}")
+    sc = rep["smartcarb_rerun"]
+    print(
+        f"re-run of the shipped SMARTCARB scene {sc['scene']} ({sc['seconds']:.0f} s): "
+        f"{sc['sources_in_scene']} sources in the swath, NO2 plumes detected for "
+        f"{len(sc['plumes_detected'])}"
+    )
+    print(f"  {'source':16s} {'CO2 est/true':>13s} {'NOx est/true':>13s}  status")
+    for r in sc["estimates"]:
+        ratio = {
+            g: r.get(f"{g}_estimate_kg_s", float("nan")) / r[f"{g}_truth_kg_s"]
+            for g in ("CO2", "NOx")
+            if f"{g}_truth_kg_s" in r
+        }
+        print(
+            f"  {r['source']:16s} {ratio.get('CO2', float('nan')):13.2f} "
+            f"{ratio.get('NOx', float('nan')):13.2f}  {r['status']}"
+        )
+    for g in ("CO2", "NOx"):
+        est = np.array([r.get(f"{g}_estimate_kg_s", np.nan) for r in sc["estimates"]], float)
+        tru = np.array([r.get(f"{g}_truth_kg_s", np.nan) for r in sc["estimates"]], float)
+        print(
+            f"  {g}: {int(np.isfinite(est).sum())} estimates, median |rel. error| "
+            f"{median_abs_rel_error(est, tru):.3f}"
+        )
+    cf = rep["closed_form"]
+    print(
+        f"closed-form Gaussian plume: Q = {cf['q_true_kg_s']} kg/s NOx, u = {cf['wind_m_s']} m/s, "
+        f"tau = {cf['tau_s'] / 3600:.1f} h, r0 = {cf['r0']}, r_eq = {cf['req']}"
+    )
+    for d in sorted({c["direction_to_deg"] for c in cf["cases"]}):
+        cs = [c for c in cf["cases"] if c["direction_to_deg"] == d]
+        clean = cs[0]
+        noisy = np.array([c["NOx_emissions_kg_s"] for c in cs[1:]], float)
+        ok = np.isfinite(noisy)
+        print(
+            f"  wind to {d:.0f} deg: noise-free Q/Q_true = "
+            f"{clean['NOx_emissions_kg_s'] / cf['q_true_kg_s']:.3f} ({clean['status']}); "
+            f"with noise: {ok.sum()}/{noisy.size} quantified, median Q/Q_true "
+            f"{np.median(noisy[ok]) / cf['q_true_kg_s'] if ok.any() else float('nan'):.3f}, "
+            f"median |rel. error| {median_abs_rel_error(noisy, np.full(noisy.size, cf['q_true_kg_s'])):.3f}"
+        )
+
+
+# -- gridcarbon side -------------------------------------------------------------------------
+def _config(month: int, extra: list[str]):
+    import datetime as dt
+
+    import pandas as pd
+    import yaml
+
+    from gridcarbon.config import RunConfig
+
+    start = dt.date(2023, month, 1)
+    end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+    inversion: dict = {"state": {"prior_error": 1.0, "point_prior_error": 1.0}}
+    for item in extra:
+        key, _, value = item.partition("=")
+        group, name = key.split(".", 1)
+        inversion.setdefault(group, {})[name] = yaml.safe_load(value)
+    return RunConfig.validate_dict(
+        {"period": {"start": str(start), "end": str(end)}, "inversion": inversion}
+    )
+
+
+def _source_table(system, scenario, met_source, city_radius_cap_km: float) -> list[dict]:
+    """The 20 largest CO2 stacks (own factors) merged within 10 km, and the urban cores of the
+    scenario's cities: name, lon/lat, ddeq diameter, stack height, and the members."""
+    from gridcarbon.inversion.osse import city_matrix
+
+    g = system.grid
+    L = system.layout
+    pts = system.points.iloc[L.point_index]
+    labels = merge_within(pts["x"].to_numpy() / 1e3, pts["y"].to_numpy() / 1e3)
+    table = []
+    for k in np.unique(labels):
+        idx = L.point_index[labels == k]
+        own = np.flatnonzero(labels == k)
+        p = system.points.iloc[idx]
+        co2 = system.Ep[system.species.index("CO2")][:, idx].sum(axis=0)
+        w = co2 / co2.sum()
+        x, y = float(np.dot(w, p["x"])), float(np.dot(w, p["y"]))
+        lon, lat = g.unproject(x, y)
+        spread = float(np.max(np.hypot(p["x"] - x, p["y"] - y))) if len(p) > 1 else 0.0
+        table.append(
+            {
+                "name": "stack_" + "+".join(str(i) for i in p["point_id"]),
+                "kind": "stack",
+                "lon": float(lon),
+                "lat": float(lat),
+                "x": x,
+                "y": y,
+                "diameter_m": max(1000.0, 2 * spread),
+                "release_height_m": float(np.dot(w, p["height"])),
+                "points": [int(i) for i in idx],
+                "own": [int(i) for i in own],
+                "n_merged": len(idx),
+            }
+        )
+    codes = list(scenario.cities)
+    cover = city_matrix(system, scenario.boundaries["city"], codes)
+    nox = system.species.index("NOx")
+    ex, ey = np.meshgrid(g.x, g.y)
+    ex, ey = ex.ravel(), ey.ravel()
+    for r, code in enumerate(codes):
+        frac = np.asarray(cover[r].todense()).ravel()
+        urban = (frac > 0.5) & system.urban
+        e = system.E[nox][:, urban].mean(axis=0, dtype=np.float64)
+        x = float(np.dot(e, ex[urban]) / e.sum())
+        y = float(np.dot(e, ey[urban]) / e.sum())
+        radius = min(math.sqrt(urban.sum() * g.cell_area / math.pi), city_radius_cap_km * 1e3)
+        cells = np.flatnonzero(np.hypot(ex - x, ey - y) <= radius)
+        lon, lat = g.unproject(x, y)
+        table.append(
+            {
+                "name": f"city_{scenario.cities[code]}",
+                "kind": "city",
+                "lon": float(lon),
+                "lat": float(lat),
+                "x": x,
+                "y": y,
+                "diameter_m": 2 * radius,
+                "release_height_m": 10.0,
+                "cells": [int(c) for c in cells],
+            }
+        )
+    return table
+
+
+def _emission_at_hour(system, x: np.ndarray, src: dict, hour: int, truth=None) -> float:
+    """NOx emission (kg/h) of a source at ``hour``: prior × factors ``x`` (or the truth)."""
+    si = system.species.index("NOx")
+    L = system.layout
+    if src["kind"] == "stack":
+        if truth is not None:
+            return float(truth.points[si][hour, src["points"]].sum())
+        cols = L.segments["points"].start + si * L.point_index.size + np.array(src["own"])
+        return float(np.dot(system.Ep[si][hour, src["points"]], x[cols]))
+    cells = np.array(src["cells"])
+    in_cells = np.isin(system.point_cells, cells)
+    if truth is not None:
+        pc = truth.point_cells(system)
+        return float(
+            truth.area[si][hour, cells].sum(dtype=np.float64)
+            + truth.points[si][hour, np.isin(pc, cells)].sum(dtype=np.float64)
+        )
+    w = L.hour_window()[hour]
+    cb = L.cell_block()
+    area = np.dot(system.E[si][hour, cells].astype(np.float64), x[L.grid_col(si, w, cb[cells])])
+    own = np.full(len(system.points), -1)
+    own[L.point_index] = np.arange(L.point_index.size)
+    pts = np.flatnonzero(in_cells)
+    cols = np.where(
+        own[pts] >= 0,
+        L.segments["points"].start + si * L.point_index.size + own[pts],
+        L.grid_col(si, w, cb[system.point_cells[pts]]),
+    )
+    return float(area + np.dot(system.Ep[si][hour, pts].astype(np.float64), x[cols]))
+
+
+def _prior_wind(system, scenario, src: dict, when) -> dict:
+    """The prior's plume-depth mean wind at the source at ``when`` (speed, direction from)."""
+    import pandas as pd
+
+    from gridcarbon.inversion.columns import ColumnSettings
+    from gridcarbon.inversion.meteorology import met_at_points
+    from gridcarbon.kernels.column import plume_depth_wind
+
+    cfg = system.config
+    t = pd.DatetimeIndex([when])
+    met = scenario.meteorology.for_hours(pd.date_range(t[0].floor("h"), periods=2, freq="h"))
+    pm = met_at_points(met, t, np.array([src["lon"]]), np.array([src["lat"]]))
+    u10 = max(float(pm.speed[0, 0]), cfg.transport.calm_floor_m_s)
+    cell = system.cells_of(np.array([src["x"]]), np.array([src["y"]]))[0]
+    u = plume_depth_wind(
+        u10,
+        int(pm.stability[0, 0]),
+        bool(system.urban[cell]),
+        src["release_height_m"],
+        ColumnSettings().plume_depth_m,
+    )
+    return {"speed": float(u), "speed_precision": 0.0, "direction": float(pm.direction_from[0, 0])}
+
+
+def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
+    """Truth, simulated TROPOMI files (kept), column-only inversion and the per-source table of
+    one replicate; written to ``rep_dir/gridcarbon.json``."""
+    import pandas as pd
+
+    from gridcarbon.inversion.assimilation import assimilate
+    from gridcarbon.inversion.columns import (
+        REACTIVE_COLUMN_SCALE_ERROR_REL,
+        ColumnObservations,
+        ColumnPixels,
+        ColumnSettings,
+    )
+    from gridcarbon.inversion.osse import make_truth
+    from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.scenario import satellite_synthetic as ss
+    from gridcarbon.species import NOX
+
+    system, scenario, cfg, area_shares = ctx["system"], ctx["scenario"], ctx["cfg"], ctx["shares"]
+    o = cfg.osse
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    truth = make_truth(system, rng, "perturbed", cfg, area_shares)
+    # the satellite files as gridcarbon.pipeline.osse_column_simulator makes them (kept here)
+    srng = np.random.default_rng([seed, 14])
+    low, high = np.log(o.satellite_lifetime_factor_range)
+    factor = float(np.exp(srng.uniform(low, high)))
+    settings = ColumnSettings(
+        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
+        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL if cfg.errors.column_scale_error else 0.0,
+    )
+    times = pd.DatetimeIndex(system.times)
+    si_co2, si_nox = system.species.index("CO2"), system.species.index("NOx")
+
+    def cells(si: int, hour: int) -> np.ndarray:
+        tot = truth.area[si][hour].astype(np.float64)
+        np.add.at(tot, truth.point_cells(system), truth.points[si][hour])
+        return tot
+
+    kinds, scenes = [], []
+    rep_dir.mkdir(parents=True, exist_ok=True)
+    for day in times.normalize().unique():
+        when = ss.tropomi_overpass_time(system.grid, day)
+        hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
+        if not 0 <= hour < len(times):
+            continue
+        met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
+        path = ss.write_synthetic_tropomi_no2(
+            rep_dir / ss.tropomi_file_name(day),
+            grid=system.grid,
+            fluxes=ss.fluxes_from_emissions(system.grid, cells(si_co2, hour), cells(si_nox, hour)),
+            met=met,
+            date=day,
+            seed=seed,
+            amf_error_sigma=o.satellite_amf_error_sigma,
+            lifetime_factor=factor,
+            noise_scale=o.satellite_noise_scale,
+            overwrite=True,
+        )
+        read = read_tropomi_no2(path, grid=system.grid)
+        if not read.value.size:
+            continue
+        kind = ColumnObservations(
+            ColumnPixels.from_satellite(read, None),
+            NOX,
+            "vertical_column",
+            scenario.meteorology,
+            settings,
+            name=f"s5p_{day:%Y%m%d}",
+        )
+        if not len(kind.assimilated(system)):
+            continue
+        kinds.append(kind)
+        scenes.append(
+            {"file": str(path), "hour": hour, "time": str(when), "day": f"{day:%Y-%m-%d}"}
+        )
+    t_sim = time.perf_counter() - t0
+    res = assimilate(system, kinds, build_posterior=False)
+    t_inv = time.perf_counter() - t0 - t_sim
+    xb = system.layout.xb()
+    rows = []
+    for sc in scenes:
+        for src in ctx["sources"]:
+            rows.append(
+                {
+                    "name": src["name"],
+                    "kind": src["kind"],
+                    "hour": sc["hour"],
+                    "file": Path(sc["file"]).name,
+                    "truth_kg_h": _emission_at_hour(system, xb, src, sc["hour"], truth),
+                    "prior_kg_h": _emission_at_hour(system, xb, src, sc["hour"]),
+                    "posterior_kg_h": _emission_at_hour(system, res.x_post, src, sc["hour"]),
+                }
+            )
+    out = {
+        "seed": seed,
+        "lifetime_factor": factor,
+        "scenes": scenes,
+        "rows": rows,
+        "seconds_simulation": t_sim,
+        "seconds_inversion": t_inv,
+        "n_overpasses_used": len(kinds),
+    }
+    (rep_dir / "gridcarbon.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def _ddeq_job(ctx: dict, g: dict, rep_dir: Path, args) -> Path:
+    """The ddeq job of a replicate: every usable overpass × source with the prior wind."""
+    import pandas as pd
+
+    chem = ctx["chem"]
+    scenes = []
+    for sc in g["scenes"]:
+        when = pd.Timestamp(sc["time"])
+        targets = [
+            {"name": s["name"], "wind": _prior_wind(ctx["system"], ctx["scenario"], s, when)}
+            for s in ctx["sources"]
+        ]
+        scenes.append({"file": sc["file"], "hour": sc["hour"], "targets": targets})
+    job = {
+        "scenes": scenes,
+        "sources": [
+            {k: s[k] for k in ("name", "lon", "lat", "diameter_m")} for s in ctx["sources"]
+        ],
+        "chem": chem,
+        "box_km": args.box_km,
+        "opts": {"var_sys": (8.3e-6) ** 2, "radius_m": 25e3, "dx_m": args.dx_km * 1e3},
+    }
+    path = rep_dir / "ddeq_job.json"
+    path.write_text(json.dumps(job, indent=1))
+    return path
+
+
+def run_osse_part(args, out: Path) -> None:
+    from gridcarbon.inversion.osse import area_sector_shares
+    from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior, inversion_inputs
+
+    seeds = list(range(args.seed, args.seed + args.replicates))
+    t_start = time.perf_counter()
+    ctx: dict | None = None
+    for seed in seeds:
+        rep_dir = out / f"seed{seed}"
+        if (rep_dir / "ddeq.json").exists():
+            continue
+        if time.perf_counter() - t_start > args.budget_minutes * 60:
+            print(f"budget of {args.budget_minutes} min spent; run again to continue", flush=True)
+            break
+        if ctx is None:
+            t0 = time.perf_counter()
+            config = _config(1, args.set)
+            prior = build_prior(config)
+            scenario, _ = inversion_inputs(config, prior, with_observations=False)
+            system = ObservationSystem(prior, scenario, config.inversion)
+            chem = config.inversion.chemistry
+            ctx = {
+                "system": system,
+                "scenario": scenario,
+                "cfg": config.inversion,
+                "shares": area_sector_shares(scenario.inventory, system),
+                "chem": {
+                    "tau_s": chem.nox_lifetime_day_h * 3600.0,
+                    "r0": chem.no2_primary_fraction,
+                    "req": chem.no2_equilibrium_fraction,
+                    "tconv_s": chem.no2_conversion_time_h * 3600.0,
+                },
+            }
+            ctx["sources"] = _source_table(system, scenario, None, args.city_radius_km)
+            (out / "sources.json").write_text(json.dumps(ctx["sources"], indent=1))
+            print(f"prior, scenario and system {time.perf_counter() - t0:.1f} s", flush=True)
+        g_path = rep_dir / "gridcarbon.json"
+        if g_path.exists():
+            g = json.loads(g_path.read_text())
+        else:
+            g = gridcarbon_replicate(ctx, seed, rep_dir)
+            print(
+                f"seed {seed}: {g['n_overpasses_used']} overpasses; simulation "
+                f"{g['seconds_simulation']:.0f} s, column-only inversion "
+                f"{g['seconds_inversion']:.0f} s",
+                flush=True,
+            )
+        job = rep_dir / "ddeq_job.json"
+        if not job.exists():
+            _ddeq_job(ctx, g, rep_dir, args)
+        if args.no_inline_ddeq:
+            continue
+        t1 = time.perf_counter()
+        _ddeq_replicate(args, rep_dir)
+        print(f"seed {seed}: ddeq {time.perf_counter() - t1:.0f} s", flush=True)
+
+
+def _ddeq_replicate(args, rep_dir: Path) -> None:
+    part = rep_dir / f"ddeq.json.{os.getpid()}"
+    _run_ddeq(args.ddeq_python, ["jobs", str(rep_dir / "ddeq_job.json"), str(part)])
+    if part.exists():
+        part.rename(rep_dir / "ddeq.json")
+
+
+def run_ddeq_worker(args, out: Path) -> None:
+    """Run the ddeq jobs of the replicates whose gridcarbon side is done (beside the
+    gridcarbon process; overpasses are shared through lock files) until none is left and no
+    replicate is pending longer than ``--worker-wait-minutes``."""
+    seeds = list(range(args.seed, args.seed + args.replicates))
+    idle_since = time.perf_counter()
+    while True:
+        todo = [
+            out / f"seed{s}"
+            for s in seeds
+            if (out / f"seed{s}" / "ddeq_job.json").exists()
+            and not (out / f"seed{s}" / "ddeq.json").exists()
+        ]
+        if todo:
+            _ddeq_replicate(args, todo[0])
+            idle_since = time.perf_counter()
+            continue
+        if all((out / f"seed{s}" / "ddeq.json").exists() for s in seeds):
+            return
+        if time.perf_counter() - idle_since > args.worker_wait_minutes * 60:
+            return
+        time.sleep(20)
+
+
+def summarise(out: Path, seeds: list[int]) -> None:
+    import pandas as pd
+
+    frames = []
+    for seed in seeds:
+        rep_dir = out / f"seed{seed}"
+        scenes = sorted((rep_dir / "ddeq_scenes").glob("*.json"))
+        if not (rep_dir / "gridcarbon.json").exists() or not scenes:
+            continue
+        g = json.loads((rep_dir / "gridcarbon.json").read_text())
+        d = pd.DataFrame([r for f in scenes for r in json.loads(f.read_text())])
+        m = pd.DataFrame(g["rows"]).merge(
+            d[["name", "hour", "status", "NOx_emissions_kg_s"]], on=["name", "hour"]
+        )
+        print(
+            f"seed {seed}: ddeq has done {len(scenes)} of {len(g['scenes'])} overpasses "
+            f"(lifetime factor of the truth {g['lifetime_factor']:.2f})"
+        )
+        frames.append(m.assign(seed=seed))
+    if not frames:
+        print("no finished replicate")
+        return
+    t = pd.concat(frames, ignore_index=True)
+    t["ddeq_kg_h"] = t["NOx_emissions_kg_s"] * 3600.0
+    t["ok"] = t["status"].eq("ok") & np.isfinite(t["ddeq_kg_h"])
+    for col in ("ddeq", "posterior", "prior"):
+        t[f"{col}_abs_rel"] = (t[f"{col}_kg_h"] - t["truth_kg_h"]).abs() / t["truth_kg_h"]
+    t.to_csv(out / "ddeq_compare_table.csv", index=False)
+    n_rep = t["seed"].nunique()
+    n_ov = t.groupby("seed")["hour"].nunique().sum()
+    print(
+        f"replicates {n_rep}, overpasses scored {n_ov} (all usable; gridcarbon's column-only "
+        f"inversion assimilates all of them), source-overpasses {len(t)}"
+    )
+    print("ddeq outcome of the source-overpasses:")
+    for status, n in t["status"].str.slice(0, 60).value_counts().items():
+        print(f"  {n:5d}  {status}")
+    print("median |rel. error| at the overpass hour over the source-overpasses ddeq quantified")
+    print(f"{'sources':10s} {'ddeq yield':>12s} {'ddeq':>8s} {'gridcarbon':>11s} {'prior':>8s}")
+    for kind in ("stack", "city", "all"):
+        s = t if kind == "all" else t[t["kind"] == kind]
+        q = s[s["ok"]]
+        print(
+            f"{kind:10s} {len(q):5d}/{len(s):<6d} {q['ddeq_abs_rel'].median():8.3f} "
+            f"{q['posterior_abs_rel'].median():11.3f} {q['prior_abs_rel'].median():8.3f}"
+        )
+    if t["ok"].any():
+        q = t[t["ok"]]
+        by_rep = q.groupby("seed")[["ddeq_abs_rel", "posterior_abs_rel"]].median()
+        wins = int((by_rep["posterior_abs_rel"] < by_rep["ddeq_abs_rel"]).sum())
+        print(
+            f"median estimate/truth there: ddeq {(q['ddeq_kg_h'] / q['truth_kg_h']).median():.2f}, "
+            f"gridcarbon {(q['posterior_kg_h'] / q['truth_kg_h']).median():.2f}, prior "
+            f"{(q['prior_kg_h'] / q['truth_kg_h']).median():.2f}"
+        )
+        print(
+            f"per replicate: gridcarbon's median below ddeq's in {wins}/{len(by_rep)} replicates; "
+            f"paired (same source-overpass) gridcarbon closer in "
+            f"{int((q['posterior_abs_rel'] < q['ddeq_abs_rel']).sum())}/{len(q)}"
+        )
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, len(q), (2000, len(q)))
+        a, b = q["ddeq_abs_rel"].to_numpy(), q["posterior_abs_rel"].to_numpy()
+        diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+        print(
+            f"ddeq minus gridcarbon median |rel. error|: {np.median(a) - np.median(b):+.3f} "
+            f"[{np.percentile(diff, 2.5):+.3f}, {np.percentile(diff, 97.5):+.3f}] "
+            "(95 % bootstrap over source-overpasses)"
+        )
+    print(
+        f"all source-overpasses scored (ddeq or not): gridcarbon "
+        f"{t['posterior_abs_rel'].median():.3f}, prior {t['prior_abs_rel'].median():.3f}"
+    )
+    g_all = pd.concat(
+        [
+            pd.DataFrame(json.loads((out / f"seed{s}" / "gridcarbon.json").read_text())["rows"])
+            for s in seeds
+            if (out / f"seed{s}" / "gridcarbon.json").exists()
+        ]
+    )
+    for kind in ("stack", "city"):
+        k = g_all[g_all["kind"] == kind]
+        err = (k["posterior_kg_h"] - k["truth_kg_h"]).abs() / k["truth_kg_h"]
+        ratio = (k["posterior_kg_h"] / k["truth_kg_h"]).median()
+        print(
+            f"gridcarbon column-only, every overpass of the {g_all['hour'].nunique()} hours of "
+            f"the replicates done, {kind} sources: median |rel. error| {err.median():.3f}, median "
+            f"posterior/truth {ratio:.2f}"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--part", choices=["example", "osse", "ddeq-worker", "summary", "all"], default="all"
+    )
+    p.add_argument(
+        "--no-inline-ddeq",
+        action="store_true",
+        help="osse: only the gridcarbon side (leave the ddeq jobs to --part ddeq-worker)",
+    )
+    p.add_argument("--worker-wait-minutes", type=float, default=30.0)
+    p.add_argument("--out", default="ddeq-compare")
+    p.add_argument("--ddeq-python", default="/tmp/sat-ddeq/bin/python")
+    p.add_argument("--replicates", type=int, default=10)
+    p.add_argument("--seed", type=int, default=40000)
+    p.add_argument("--budget-minutes", type=float, default=600.0)
+    p.add_argument("--box-km", type=float, default=100.0, help="crop square around a source")
+    p.add_argument("--dx-km", type=float, default=10.0, help="CSF polygon length along the plume")
+    p.add_argument("--city-radius-km", type=float, default=15.0, help="cap of a city core radius")
+    p.add_argument("--noise-draws", type=int, default=20, help="closed-form case: noisy draws")
+    p.add_argument(
+        "--set", action="append", default=[], help="an inversion setting group.name=value"
+    )
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.part in ("example", "all"):
+        path = out / "example.json"
+        if not path.exists():
+            _run_ddeq(args.ddeq_python, ["example", str(path), str(args.noise_draws)])
+        print_example(json.loads(path.read_text()))
+    if args.part in ("osse", "all"):
+        run_osse_part(args, out)
+    if args.part == "ddeq-worker":
+        run_ddeq_worker(args, out)
+    if args.part in ("osse", "summary", "all"):
+        summarise(out, list(range(args.seed, args.seed + args.replicates)))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--ddeq-side":
+        if sys.argv[2] == "jobs":
+            ddeq_jobs(sys.argv[3], sys.argv[4])
+        else:
+            ddeq_example(sys.argv[3], int(sys.argv[4]))
+    else:
+        main()
