@@ -1579,7 +1579,11 @@ def _map_stage(
     out_dir: Path,
     overwrite: bool = False,
     grids_kind: str | None = None,
+    posterior: xr.Dataset | None = None,
 ) -> Any:
+    """The map of a run.  ``posterior``: the posterior grids when the inversion's result holds
+    none (a streamed run's lazily opened ``posterior.zarr``: its period means and the RMS of its
+    hourly σ against the prior's are drawn, month after month of chunks)."""
     from gridcarbon import contracts
     from gridcarbon._version import __version__
     from gridcarbon.io.outputs import write_documents
@@ -1609,7 +1613,7 @@ def _map_stage(
         )
     inputs = contracts.MapInputs(
         prior=result.prior,
-        posterior=inv.posterior if inv is not None else None,
+        posterior=inv.posterior if inv is not None else posterior,
         zoning=zoning,
         stations=inv.stations if inv is not None else None,
         station_stats=inv.station_stats if inv is not None else None,
@@ -2645,7 +2649,7 @@ def run_streamed(
             t0 = time.perf_counter()
             kind = "prior" if posterior is None else "posterior"
             result.stages["maps"] = _map_stage(
-                config, result, folder, overwrite=True, grids_kind=kind
+                config, result, folder, overwrite=True, grids_kind=kind, posterior=posterior
             )
             timings["maps"] = time.perf_counter() - t0
         result.summary = prior_summary(prior, sums={sp: tuple(v) for sp, v in sums.sums.items()})

@@ -560,3 +560,27 @@ def test_local_workers_get_the_memory_limit_asked_for():
     with dask_client(workers=1, worker_memory="1.5GiB") as client:
         (worker,) = client.scheduler_info()["workers"].values()
         assert worker["memory_limit"] == int(1.5 * 2**30)
+
+
+def test_the_map_of_a_streamed_inversion_draws_its_posterior(tmp_path, scenario):
+    """A streamed run with the inversion draws the posterior and posterior − prior rasters
+    from ``posterior.zarr``; the uncertainty reduction, which needs σ of the period totals that
+    the store does not hold, is left out rather than drawn from something else."""
+    from gridcarbon.io import open_grids
+    from gridcarbon.maps.layers_rasters import period_mean, raster_layer_name
+
+    doc = _inverted_config().model_dump(mode="json")
+    doc["maps"] = {"enabled": True}
+    out = tmp_path / "out"
+    run_streamed(RunConfig.validate_dict(doc), out, resume=True, scenario=scenario)
+    html = (out / "map.html").read_text(encoding="utf-8")
+
+    def drawn(name: str) -> bool:  # in the page as written, or as escaped in its scripts
+        return name in html or json.dumps(name)[1:-1] in html
+
+    for species in ("CO2", "NOx"):
+        for variant in ("prior", "posterior", "difference"):
+            assert drawn(raster_layer_name(variant, species)), (variant, species)
+        assert not drawn(raster_layer_name("uncertainty_reduction", species))
+    post, prior = open_grids(out / "posterior.zarr"), open_grids(out / "prior.zarr")
+    assert not np.allclose(period_mean(post, "CO2"), period_mean(prior, "CO2"))
