@@ -23,21 +23,14 @@ from gridcarbon.inversion.distributed import WORKER_SHARE, check_worker_memory
 from gridcarbon.io.resources import ResourceError
 from gridcarbon.pipeline import run_streamed
 from tests.region import small_region_scenario
+from tests.streamed_region import streamed_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS = ("2023-01", "2023-02")
 
 
 def _config() -> RunConfig:
-    return RunConfig.validate_dict(
-        {
-            "period": {"start": "2023-01-30", "end": "2023-02-02"},
-            "inversion": {"enabled": True},
-            "maps": {"enabled": False},
-            "zoning": {"hourly_hotspots": False, "toroidal_shifts": 19},
-            "output": {"formats": ["geotiff"]},
-        }
-    )
+    return streamed_config({"start": "2023-01-30", "end": "2023-02-02"}, inversion=True)
 
 
 @pytest.fixture(scope="module")

@@ -21,29 +21,10 @@ from gridcarbon.grids.distributed import check_task_days, day_spans
 from gridcarbon.pipeline import plan_run, run_streamed
 from gridcarbon.zoning.stage import run_zoning
 from tests.region import small_region_scenario
+from tests.streamed_region import ZONE_FILES, threads_cluster
+from tests.streamed_region import streamed_config as _config
 
 pytestmark = pytest.mark.slow  # a cluster and streamed runs of the small region
-
-PERIOD = {"start": "2023-01-25", "end": "2023-02-05"}
-ZONE_FILES = (
-    "zone_tally_hourly.nc",
-    "zone_tally_daily.nc",
-    "zone_diurnal.nc",
-    "hotspots_day.nc",
-    "hotspots_month.nc",
-)
-
-
-def _config() -> RunConfig:
-    return RunConfig.validate_dict(
-        {
-            "period": PERIOD,
-            "inversion": {"enabled": False},
-            "maps": {"enabled": False},
-            "zoning": {"hourly_hotspots": False, "toroidal_shifts": 19},
-            "output": {"formats": ["geotiff"]},
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +34,7 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    with threads_cluster() as c:
         yield c
 
 

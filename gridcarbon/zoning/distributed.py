@@ -102,43 +102,19 @@ def zone_month_task(
         ``day_labels``, ``month_z``, ``month_bin``, ``month_labels``, ``area`` and, with point
         sources, ``points``).
     """
-    from gridcarbon.grids.dataset import total_grid
-    from gridcarbon.io import open_grids
-    from gridcarbon.io.year_store import read_time_block
-    from gridcarbon.io.zone_parts import write_arrays, write_dataset_npz
-    from gridcarbon.zoning.gistar import fdr_bins
-    from gridcarbon.zoning.hotspots import daily_area_and_points, species_fields, statistic_z
-    from gridcarbon.zoning.tally import zone_tally
-
-    ds = open_grids(store, chunked=False)
-    try:
-        block = read_time_block(store, ds, slice(*hours))
-    finally:
-        ds.close()
-    folder = Path(parts_dir) / label
-    folder.mkdir(parents=True, exist_ok=True)
-    part = zone_tally(block, overlay, units, list(names))
-    tally = write_dataset_npz(part, folder / "tally.npz")
-    del part
-    files: dict[str, str] = {}
-    for s in names:
-        arrays: dict[str, np.ndarray] = {}
-        total = total_grid(block, s).values.astype(np.float64)
-        for level in ("day", "month"):
-            fields, labels = species_fields(block, s, level, total)
-            z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
-            arrays[f"{level}_z"] = z
-            arrays[f"{level}_bin"] = fdr_bins(z, mask, zoning.fdr_levels)
-            arrays[f"{level}_labels"] = labels
-            del fields
-        del total
-        area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
-        arrays["area"] = area
-        if pts is not None:
-            arrays["points"] = pts
-        files[s] = str(write_arrays(folder / f"{s}.npz", arrays))
-        del arrays, area, pts
-    return {"label": label, "hours": hours, "tally": str(tally), "species": files}
+    return _zone_parts(
+        store,
+        hours,
+        label,
+        overlay,
+        units,
+        names,
+        zoning,
+        mask,
+        cell_size_m,
+        parts_dir,
+        ("day", "month"),
+    )
 
 
 def zone_days_task(
@@ -163,6 +139,26 @@ def zone_days_task(
     ``2023-01/h0000``).  Returns ``label``, ``hours``, ``tally`` and ``species`` (species → file
     of ``day_z``, ``day_bin``, ``day_labels``, ``area`` and, with point sources, ``points``).
     """
+    return _zone_parts(
+        store, hours, label, overlay, units, names, zoning, mask, cell_size_m, parts_dir, ("day",)
+    )
+
+
+def _zone_parts(
+    store: str,
+    hours: tuple[int, int],
+    label: str,
+    overlay: Overlay,
+    units: pd.DataFrame,
+    names: Sequence[str],
+    zoning: ZoningConfig,
+    mask: np.ndarray,
+    cell_size_m: float,
+    parts_dir: str,
+    levels: tuple[str, ...],
+) -> dict[str, Any]:
+    """The work of :func:`zone_month_task` (``levels`` day and month) and of
+    :func:`zone_days_task` (day only) on the hours ``hours`` of the store."""
     from gridcarbon.grids.dataset import total_grid
     from gridcarbon.io.zone_parts import write_arrays, write_dataset_npz
     from gridcarbon.zoning.gistar import fdr_bins
@@ -179,13 +175,14 @@ def zone_days_task(
     for s in names:
         arrays: dict[str, np.ndarray] = {}
         total = total_grid(block, s).values.astype(np.float64)
-        fields, labels = species_fields(block, s, "day", total)
+        for level in levels:
+            fields, labels = species_fields(block, s, level, total)
+            z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
+            del fields
+            arrays[f"{level}_z"] = z
+            arrays[f"{level}_bin"] = fdr_bins(z, mask, zoning.fdr_levels)
+            arrays[f"{level}_labels"] = labels
         del total
-        z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
-        del fields
-        arrays["day_z"] = z
-        arrays["day_bin"] = fdr_bins(z, mask, zoning.fdr_levels)
-        arrays["day_labels"] = labels
         area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
         arrays["area"] = area
         if pts is not None:
