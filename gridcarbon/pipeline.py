@@ -1773,12 +1773,11 @@ def write_prior_months(
     else: no random stream runs through the months) and written into its region, then its
     completion marker.  Months whose marker names this run are skipped (a resumed run).
 
-    ``client``: a ``dask.distributed`` client; then each month (the store's first aside, which
-    creates it) is computed and written into its region by a task on a worker
-    (:func:`_prior_month_task`), and its marker is written here when the task has returned.
-    ``task_days`` (with ``client``): tasks of that many days instead of whole months, the store
-    created from the first day alone (:func:`gridcarbon.grids.distributed.
-    prior_months_in_day_tasks`), so that no month is held whole by any process.
+    ``client``: a ``dask.distributed`` client; then every month is computed and written into
+    its region by tasks on the workers, one per month or, with ``task_days``, one per span of
+    that many days, and its marker is written here when all its tasks have returned
+    (:func:`gridcarbon.grids.distributed.prior_months_in_day_tasks`); the store is created from
+    the first day alone, so that no month is held whole by this process.
     """
     from tqdm.auto import tqdm
 
@@ -1795,27 +1794,14 @@ def write_prior_months(
     hours = period_hours(config.period)[0]
     done = done_months(folder, fingerprint) if store.exists() else {}
     months = _month_periods(config)
-    if client is not None and task_days is not None:
+    if client is not None:  # tasks of task_days days, or of whole months (31 days at most)
         from gridcarbon.grids.distributed import prior_months_in_day_tasks
 
         pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
         if pending and not store.exists():  # the store's template: the first day, here
             _create_store_from_a_day(config, pending[0][2], scenario, store, codec)
-        prior_months_in_day_tasks(client, pending, scenario, store, folder, fingerprint, task_days)
-        consolidate_store(store)
-        return store
-    if client is not None:
-        pending = [m for m in months if done.get(m[0]) != (m[1].start, m[1].stop)]
-        if pending and not store.exists():  # the store's template: the first month, here
-            label, sl, month_config = pending.pop(0)
-            part = next(iter(iter_prior(month_config, scenario)))
-            create_store(
-                part, hours.values, store, attrs=prior_attrs(config, scenario), codec=codec
-            )
-            write_month(store, part, sl.start)
-            del part
-            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
-        _prior_months_as_tasks(client, pending, scenario, store, folder, fingerprint)
+        span = 31 if task_days is None else task_days
+        prior_months_in_day_tasks(client, pending, scenario, store, folder, fingerprint, span)
         consolidate_store(store)
         return store
     for label, sl, month_config in tqdm(months, desc="prior", unit="month", disable=not progress):
@@ -2184,51 +2170,6 @@ def inversion_month_bytes(config: RunConfig, cells: int) -> float:
     hours, positions = period_hours(config.period)
     month_hours = max(sl.stop - sl.start for sl in month_slices(positions, hours))
     return estimate_memory(cells, month_hours, len(config.species), 0, inversion=True).peak_bytes
-
-
-def _prior_month_task(month_config: RunConfig, scenario: Scenario, store: str, start: int) -> str:
-    """On a worker: compute the prior of one month and write it into its region of ``store``
-    (hours ``start`` onwards); returns the store's path."""
-    from gridcarbon.io.year_store import write_month
-
-    part = next(iter(iter_prior(month_config, scenario)))
-    write_month(store, part, start)
-    return store
-
-
-def _prior_months_as_tasks(
-    client: Any,
-    months: list[tuple[str, slice, RunConfig]],
-    scenario: Scenario,
-    store: Path,
-    folder: Path,
-    fingerprint: dict[str, Any],
-) -> None:
-    """Submit one task per month (:func:`_prior_month_task`) and write each month's marker as
-    its task returns; the first failed month's error is raised (months whose tasks returned
-    keep their markers, so a resumed run does only the others)."""
-    from distributed import as_completed
-
-    from gridcarbon.io.year_store import write_marker
-
-    if not months:
-        return
-    remote = client.scatter(scenario, broadcast=True)
-    futures = {
-        client.submit(_prior_month_task, month_config, remote, str(store), sl.start, pure=False): (
-            label,
-            sl,
-        )
-        for label, sl, month_config in months
-    }
-    try:
-        for future in as_completed(futures):
-            future.result()  # raises the worker's error
-            label, sl = futures[future]
-            write_marker(folder, label, (sl.start, sl.stop), fingerprint)
-            log.info("prior %s: written by a worker", label)
-    finally:
-        client.cancel(list(futures))
 
 
 @contextlib.contextmanager

@@ -524,7 +524,7 @@ def test_a_worker_killed_during_its_month_is_replaced_and_the_store_is_the_same(
         deadline = time.monotonic() + 300
         while killed is None and thread.is_alive() and time.monotonic() < deadline:
             for address, keys in client.processing().items():
-                if any("_prior_month_task" in str(k) for k in keys):
+                if any("prior-days-" in str(k) for k in keys):
                     os.kill(pids[address], signal.SIGKILL)
                     killed = address
                     break
