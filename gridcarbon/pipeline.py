@@ -48,13 +48,13 @@ __all__ = [
     "write_posterior_months",
     "month_blocks",
     "is_streamed",
+    "grid_formats",
     "STREAM_ABOVE_HOURS",
     "build_prior",
     "default_scenario",
     "iter_prior",
     "prior_attrs",
     "write_prior",
-    "write_prior_streamed",
     "prior_summary",
     "osse_column_simulator",
 ]
@@ -466,7 +466,7 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     except ResourceError as exc:
         refusals.append(str(exc))
     values = float(grid.size) * hours * n_species
-    formats = config.output.formats
+    formats = grid_formats(config)
     prior_disk = {}
     if streamed:
         prior_disk["prior.zarr"] = values * ZARR_PER_PRIOR_VALUE
@@ -509,7 +509,8 @@ def _check_disk(
 ) -> None:
     from gridcarbon.io.resources import ResourceError, estimate_output_bytes
 
-    grids = ("netcdf" in config.output.formats) + ("zarr" in config.output.formats)
+    formats = grid_formats(config)
+    grids = ("netcdf" in formats) + ("zarr" in formats)
     grids = max(grids, 1) * (2 if "inversion" in stages else 1)
     zoning = "zoning" in stages
     reports = bool(set(stages) & {"inversion", "zoning", "maps"})
@@ -676,11 +677,12 @@ def write_prior(
     """Write grids in the configured formats (NetCDF, Zarr, GeoTIFF of period totals) plus the
     point-source table; returns the paths by role."""
     files: dict[str, Path] = {}
-    if "netcdf" in config.output.formats:
+    formats = grid_formats(config)
+    if "netcdf" in formats:
         files[f"{stem}_netcdf"] = write_netcdf(ds, out_dir / f"{stem}.nc")
-    if "zarr" in config.output.formats:
+    if "zarr" in formats:
         files[f"{stem}_zarr"] = write_zarr(ds, out_dir / f"{stem}.zarr")
-    if "geotiff" in config.output.formats:
+    if "geotiff" in formats:
         files[f"{stem}_geotiff"] = write_geotiff(
             ds, out_dir / f"{stem}_totals.tif", totals=period_totals(ds)
         )
@@ -1226,7 +1228,7 @@ def _inversion_stage(
         config.inversion,
         configured if observations is None else observations,
     )
-    write_documents(inversion_documents(inversion, config.output.formats), out_dir)
+    write_documents(inversion_documents(inversion, grid_formats(config)), out_dir)
     return inversion
 
 
@@ -1637,48 +1639,6 @@ def _later_stages() -> list[tuple[str, Any]]:
     return [("inversion", _inversion_stage), ("zoning", _zoning_stage), ("maps", _map_stage)]
 
 
-def write_prior_streamed(
-    config: RunConfig, out_dir: Path, progress: bool = False, scenario: Scenario | None = None
-) -> tuple[dict[str, Path], dict[str, Any]]:
-    """Write the prior of a long period (e.g. a year) with one month in memory at a time.
-
-    The months (:func:`iter_prior` of ``config`` and ``scenario``) stream into the NetCDF file
-    and/or Zarr store; period totals and point sums accumulate on the way (for the GeoTIFF, the
-    point table and the summary).  Returns the files by role and the summary.  Not resumable:
-    :func:`run_streamed` writes a long period resumably, month by month into a Zarr store.
-    """
-    from gridcarbon.io import open_grids
-
-    sums = _PeriodSums()
-    formats = config.output.formats
-    targets = {
-        fmt: out_dir / f"prior.{ext}"
-        for fmt, ext in (("netcdf", "nc"), ("zarr", "zarr"))
-        if fmt in formats
-    }
-    if not targets:  # a GeoTIFF alone still needs the grid's metadata: keep a NetCDF aside
-        targets = {"netcdf": out_dir / ".prior-stream.nc"}
-    files = {
-        f"prior_{fmt}": path
-        for fmt, path in write_stream(
-            sums.tap(iter_prior(config, scenario, progress=progress)), targets
-        ).items()
-    }
-    ds = open_grids(next(iter(targets.values())))
-    if "geotiff" in formats:
-        files["prior_geotiff"] = write_geotiff(ds, out_dir / "prior_totals.tif", totals=sums.totals)
-    if sums.points:
-        csv = out_dir / "prior_point_sources.csv"
-        files["prior_points"] = _write_point_table(ds, sums.points, csv)
-    summary = prior_summary(ds, sums={sp: tuple(v) for sp, v in sums.sums.items()})
-    ds.close()
-    aside = out_dir / ".prior-stream.nc"
-    if aside.exists():
-        aside.unlink()
-        files.pop("prior_netcdf")
-    return files, summary
-
-
 #: Periods longer than this (62 days) run streamed month by month through a Zarr store.
 STREAM_ABOVE_HOURS = 24 * 62
 
@@ -1686,6 +1646,15 @@ STREAM_ABOVE_HOURS = 24 * 62
 def is_streamed(config: RunConfig) -> bool:
     """Whether ``config``'s period is long enough to run streamed (:func:`run_streamed`)."""
     return 24 * ((config.period.end - config.period.start).days + 1) > STREAM_ABOVE_HOURS
+
+
+def grid_formats(config: RunConfig) -> list[str]:
+    """The formats ``config``'s run writes its grids in: ``output.formats`` when set, else
+    NetCDF and GeoTIFF for a period held in memory and Zarr and GeoTIFF for a streamed one
+    (:func:`is_streamed`), whose NetCDF copies are written only on request."""
+    if config.output.formats is not None:
+        return list(config.output.formats)
+    return ["zarr" if is_streamed(config) else "netcdf", "geotiff"]
 
 
 def _streams(config: RunConfig) -> bool:
@@ -2565,7 +2534,7 @@ def run_streamed(
         if "zoning" not in stages or posterior is not None or on_workers:
             for _ in blocks:  # the prior's period sums
                 pass
-        formats = config.output.formats
+        formats = grid_formats(config)
         if "geotiff" in formats:
             files["prior_geotiff"] = write_geotiff(
                 prior, folder / "prior_totals.tif", overwrite=True, totals=sums.totals

@@ -125,6 +125,7 @@ def test_long_period_is_streamed_with_the_same_results(tmp_path, monkeypatch):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(small_config().to_yaml())
     args = ["grid", "--config", str(cfg), "--start", "2023-01-30", "--end", "2023-02-02"]
+    args += ["--format", "netcdf", "--format", "geotiff"]  # a streamed period's copy on request
     assert _invoke(*args, "--out", str(tmp_path / "mem")).exit_code == 0
     monkeypatch.setattr(gridcarbon.pipeline, "STREAM_ABOVE_HOURS", 24)  # stream 4 days, 2 months
     assert _invoke(*args, "--out", str(tmp_path / "str")).exit_code == 0
@@ -457,7 +458,11 @@ def test_dry_run_sizes_a_year_and_writes_nothing(tmp_path, monkeypatch):
     assert "25,591 cells in the box" in text and "8,760 hours, 365 days, 12 month(s)" in text
     assert "streamed month by month" in text and "2,082 control units" in text
     assert "prior.zarr about 1.17 GB" in text  # the measured ratio of the default year
+    assert "prior.nc" not in text  # a year's NetCDF copy only on request
     assert "expected peak:" in text and "would start" in text
+    asked = ("run", "--year", "2023", "--no-inversion", "--format", "netcdf", "--format", "zarr")
+    r = _invoke(*asked, "--dry-run", "-o", str(out))
+    assert r.exit_code == 0 and "prior.nc about" in r.output and "prior.zarr about" in r.output
     r = _invoke("grid", "--year", "2023", "--dry-run", "-o", str(out))
     assert r.exit_code == 0 and "control units" not in r.output and "stages: prior\n" in r.output
     assert list(tmp_path.iterdir()) == []

@@ -584,3 +584,28 @@ def test_the_map_of_a_streamed_inversion_draws_its_posterior(tmp_path, scenario)
         assert not drawn(raster_layer_name("uncertainty_reduction", species))
     post, prior = open_grids(out / "posterior.zarr"), open_grids(out / "prior.zarr")
     assert not np.allclose(period_mean(post, "CO2"), period_mean(prior, "CO2"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "formats"),
+    [
+        ({}, ["netcdf", "geotiff"]),  # a month, held in memory
+        ({"period": {"start": "2023-01-01", "end": "2023-12-31"}}, ["zarr", "geotiff"]),
+        ({"period": {"start": "2023-01-01", "end": "2023-03-03"}}, ["netcdf", "geotiff"]),
+        ({"period": {"start": "2023-01-01", "end": "2023-03-04"}}, ["zarr", "geotiff"]),
+        (
+            {
+                "period": {"start": "2023-01-01", "end": "2023-12-31"},
+                "output": {"formats": ["netcdf"]},
+            },
+            ["netcdf"],
+        ),
+        ({"output": {"formats": ["zarr"]}}, ["zarr"]),
+    ],
+)
+def test_grid_formats_leave_a_long_periods_netcdf_copy_to_a_request(settings, formats):
+    config = RunConfig.validate_dict(settings)
+    assert gridcarbon.pipeline.grid_formats(config) == formats
+    # the default survives the round trip through a written configuration
+    again = RunConfig.validate_dict(config.model_dump())
+    assert gridcarbon.pipeline.grid_formats(again) == formats

@@ -21,6 +21,7 @@ from gridcarbon.cli.options import (
     config_option,
     dask_options,
     dry_run_option,
+    format_option,
     lang_option,
     load_cli_config,
     out_option,
@@ -186,13 +187,7 @@ def config_command(config_path: Path | None, out: Path | None, overwrite: bool) 
 @period_options
 @region_option
 @out_option()
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(["netcdf", "zarr", "geotiff"]),
-    multiple=True,
-    help="Output formats (repeatable; default from the config: netcdf and geotiff).",
-)
+@format_option
 @overwrite_option
 @resume_option
 @dry_run_option
@@ -224,7 +219,8 @@ def grid_command(
     prior_totals.tif (period totals, one band per species, area + point sources),
     prior.zarr with --format zarr, prior_point_sources.csv and config.yaml.  Periods longer than
     two months are streamed month by month into prior.zarr (always written for them) so memory
-    stays bounded, resumable with --resume after an interruption.
+    stays bounded, resumable with --resume after an interruption; their NetCDF copy, several GB
+    for a year, is written only with --format netcdf.
     """
     from gridcarbon.io import atomic_directory
     from gridcarbon.pipeline import (
@@ -310,6 +306,7 @@ def _echo_summary(summary: dict, out_dir: Path) -> None:
 @region_option
 @out_option()
 @lang_option
+@format_option
 @overwrite_option
 @resume_option
 @dry_run_option
@@ -329,6 +326,7 @@ def run_command(
     region,
     out,
     lang,
+    formats,
     overwrite,
     resume,
     dry_run,
@@ -354,6 +352,8 @@ def run_command(
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
+    if formats:
+        cfg.output.formats = list(formats)
     if dry_run:
         _echo_size(cfg)
         return

@@ -67,12 +67,12 @@ def invert_command(config_path, prior_path, out, overwrite):
     from gridcarbon.inversion.stage import check_period, run_inversion
     from gridcarbon.io.outputs import write_documents
     from gridcarbon.io.runfolder import output_set
-    from gridcarbon.pipeline import inversion_inputs
+    from gridcarbon.pipeline import grid_formats, inversion_inputs
 
     config = load_config(config_path)
     check_period(config.period.start, config.period.end, config.inversion)
     names = inversion_file_names(
-        config.output.formats,
+        grid_formats(config),
         config.inversion.observations is None,
         columns=config.inversion.columns.active,
         cross_validation=config.inversion.cross_validation.enabled,
@@ -85,7 +85,7 @@ def invert_command(config_path, prior_path, out, overwrite):
         prior, scenario = _prior(config, prior_path)
         scenario, observations = inversion_inputs(config, prior, scenario=scenario)
         res = run_inversion(prior, scenario, config.inversion, observations, progress=True)
-        write_documents(inversion_documents(res, config.output.formats), tmp)
+        write_documents(inversion_documents(res, grid_formats(config)), tmp)
         seconds = time.perf_counter() - t0
     m = res.metrics
     click.echo(

@@ -24,6 +24,7 @@ __all__ = [
     "region_option",
     "resume_option",
     "dry_run_option",
+    "format_option",
     "dask_options",
     "load_cli_config",
     "output_folder",
@@ -121,6 +122,16 @@ resume_option = click.option(
     "configuration, the version or an input file changed; on a finished run, nothing to do.",
 )
 
+
+format_option = click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["netcdf", "zarr", "geotiff"]),
+    multiple=True,
+    help="Formats of the gridded results (repeatable; overrides the config's output.formats). "
+    "Default: netcdf and geotiff for a period held in memory; zarr and geotiff for a streamed "
+    "period (longer than two months), whose NetCDF copy is written only if netcdf is given.",
+)
 
 dry_run_option = click.option(
     "--dry-run",

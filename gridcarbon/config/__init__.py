@@ -166,9 +166,12 @@ class OutputConfig(_Section):
     """Where and how results are written."""
 
     directory: Path = Field(Path("gridcarbon-output"), description="output folder")
-    formats: list[Literal["netcdf", "zarr", "geotiff"]] = Field(
-        default_factory=lambda: ["netcdf", "geotiff"],
-        description="formats of the gridded results",
+    formats: list[Literal["netcdf", "zarr", "geotiff"]] | None = Field(
+        None,
+        description="formats of the gridded results; null (the default) means netcdf and geotiff "
+        "for a period held in memory (up to two months) and zarr and geotiff for a longer, "
+        "streamed period, whose grids are a Zarr store (a year's NetCDF copy takes GBs and "
+        "minutes to write: list netcdf to have one)",
     )
     language: Literal["en", "zh"] = Field(
         "en",
