@@ -15,8 +15,8 @@ Usage:
     python benchmarks/osse_paired.py OFF_DIR ON_DIR [--month 1] [--mode randomised]
         [--seeds 40000-40009] [--json out.json]
 
-``OFF_DIR``/``ON_DIR``: the ``--out`` folders of the runs (their ``osse`` subfolder holds the
-cache) or the cache files.  When a cache holds rows of more than one configuration hash for
+``OFF_DIR``/``ON_DIR``: the ``--out`` folders of the runs (the cache in them or in their
+``osse`` subfolder) or the cache files.  When a cache holds rows of more than one configuration hash for
 the month and mode, ``--off-hash``/``--on-hash`` pick one.
 """
 
@@ -55,7 +55,8 @@ def load_rows(
     """
     path = Path(where)
     if path.is_dir():
-        path = path / "osse" / "osse_replicates.jsonl"
+        direct = path / "osse_replicates.jsonl"
+        path = direct if direct.exists() else path / "osse" / "osse_replicates.jsonl"
     recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     recs = [r for r in recs if r["month"] == month and r["mode"] == mode]
     hashes = sorted({r["config_hash"] for r in recs})
