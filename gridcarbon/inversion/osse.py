@@ -107,6 +107,7 @@ __all__ = [
     "city_matrix",
     "summarise",
     "perfect_transport_config",
+    "mixing_height_scores",
     "OSSE_MODES",
     "ColumnSimulation",
     "ColumnSimulator",
@@ -894,6 +895,7 @@ def score_replicate(
             rec["expected_point_factor_rmse_ratio"] = float(
                 np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
             )
+        rec.update(mixing_height_scores(L, res))
         rec.update(
             {
                 "reduced_chi2": res.reduced_chi2,
@@ -920,6 +922,39 @@ def score_replicate(
             rec["honest_score_seconds"] = time.perf_counter() - t_honest
         out.append(rec)
     return out
+
+
+def mixing_height_scores(layout: Any, res: AssimilationResult) -> dict[str, float]:
+    """The posterior daily mixing-height scales δ (``state.mixing_height_unknowns``) of one
+    inversion, summarised for the OSSE table; empty when the state has none (the default).
+
+    Parameters
+    ----------
+    layout : StateLayout
+        The system's state layout (``transport_days`` daily scales in its ``transport``
+        segment).
+    res : AssimilationResult
+        The inversion.
+
+    Returns
+    -------
+    dict
+        ``mixing_height_post_mean`` (mean over the days of the posterior δ, relative: the
+        inversion's estimate of a month-long mixing-height bias, comparable with the randomised
+        mode's ``truth_mixing_height_bias``), ``mixing_height_post_day_sd`` (standard deviation
+        over the days of the posterior δ), ``mixing_height_post_std_mean`` and
+        ``mixing_height_prior_std_mean`` (mean over the days of δ's posterior and prior 1-σ).
+    """
+    if not layout.transport_days:
+        return {}
+    seg = layout.segments["transport"]
+    x = np.asarray(res.x_post[seg], float)
+    return {
+        "mixing_height_post_mean": float(x.mean()),
+        "mixing_height_post_day_sd": float(x.std()),
+        "mixing_height_post_std_mean": float(np.mean(res.post_std[seg])),
+        "mixing_height_prior_std_mean": float(np.mean(res.prior_std[seg])),
+    }
 
 
 @dataclass

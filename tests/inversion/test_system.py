@@ -252,3 +252,37 @@ def test_the_twins_draw_correlated_transport_noise_with_rs_covariance(correlated
     # 400 draws: correlations within about 3/sqrt(400) = 0.15
     assert np.abs((sample - C) / scale).max() < 0.3
     np.testing.assert_allclose(np.diag(sample), np.diag(C), rtol=0.25)
+
+
+def test_osse_row_records_the_posterior_mixing_height(case, mh_system, system):
+    """With the unknowns on, a randomised-OSSE row carries the posterior δ's summary next to
+    the replicate's drawn mixing-height bias; with them off (the default) it carries none."""
+    from gridcarbon.inversion.osse import mixing_height_scores, run_osse
+
+    res = run_osse(
+        case.prior,
+        case.scenario,
+        mh_system.config,
+        mode="randomised",
+        replicates=1,
+        seed=40000,
+        area_shares=case.area_shares,
+        city_codes=[],
+        system=mh_system,
+        keep_last=True,
+    )
+    rows = res.table[res.table["label"] == "default"]
+    assert len(rows) == len(mh_system.species)
+    tr = mh_system.layout.segments["transport"]
+    last = res.last_result
+    ext = last.extras[last.extras["segment"] == "transport"]
+    for _, row in rows.iterrows():  # the same δ on every species' row
+        assert np.isfinite(row["truth_mixing_height_bias"])
+        assert row["mixing_height_post_mean"] == pytest.approx(ext["posterior"].mean())
+        assert row["mixing_height_post_day_sd"] == pytest.approx(np.std(last.x_post[tr]))
+        assert row["mixing_height_post_std_mean"] == pytest.approx(ext["posterior_std"].mean())
+        assert row["mixing_height_prior_std_mean"] == pytest.approx(
+            mh_system.config.state.mixing_height_prior_error
+        )
+        assert row["mixing_height_post_std_mean"] < row["mixing_height_prior_std_mean"]
+    assert mixing_height_scores(system.layout, last) == {}
