@@ -100,7 +100,7 @@ def test_isolated_stacks_counts_other_points_and_city_disks(dc):
 
 
 def test_widen_reaches_the_minimum_inside_the_array(dc):
-    assert dc.widen(slice(60, 89), 50, 183) == slice(50, 100)
+    assert dc.widen(slice(60, 89), 50, 183) == slice(49, 99)
     assert dc.widen(slice(0, 29), 50, 183) == slice(0, 50)
     assert dc.widen(slice(170, 183), 50, 183) == slice(133, 183)
     assert dc.widen(slice(3, 60), 50, 183) == slice(3, 60)  # already wide enough
