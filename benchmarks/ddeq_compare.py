@@ -581,7 +581,8 @@ def ddeq_jobs(job_path: str, out_path: str, method: str = "csf") -> None:
     then writes ``out_path``; after a crash remove the ``.lock`` files left without their
     ``.json``)."""
     job = json.loads(Path(job_path).read_text())
-    folder = Path(job_path).parent / ("ddeq_scenes" if method == "csf" else "ddeq_gauss")
+    default = "ddeq_scenes" if method == "csf" else "ddeq_gauss"
+    folder = Path(job_path).parent / job.get("cache_folder", default)
     run_scene = _ddeq_scene if method == "csf" else _ddeq_gauss_scene
     folder.mkdir(exist_ok=True)
     t0 = time.perf_counter()
@@ -1177,20 +1178,27 @@ def _ddeq_job(ctx: dict, g: dict, rep_dir: Path, args) -> Path:
     return path
 
 
-def _gauss_job(rep_dir: Path, isolated: list[str]) -> Path:
+def _gauss_suffix(prior_factor: float) -> str:
+    """File-name suffix of a Gaussian-plume run started from ``prior_factor`` × the prior."""
+    return "" if prior_factor == 1.0 else f"_x{prior_factor:g}"
+
+
+def _gauss_job(rep_dir: Path, isolated: list[str], prior_factor: float = 1.0) -> Path:
     """The Gaussian-plume job of a replicate, from its CSF job (scenes, prior winds, chemistry)
-    and its gridcarbon rows (the prior NOx emission at the overpass hour, ddeq's starting value
-    and bounds): every usable overpass × isolated stack."""
+    and its gridcarbon rows (``prior_factor`` × the prior NOx emission at the overpass hour,
+    ddeq's starting value and bounds): every usable overpass × isolated stack."""
     job = json.loads((rep_dir / "ddeq_job.json").read_text())
     g = json.loads((rep_dir / "gridcarbon.json").read_text())
     prior = {(r["name"], r["hour"]): r["prior_kg_h"] / 3600.0 for r in g["rows"]}
     for sc in job["scenes"]:
         sc["targets"] = [
-            {**t, "prior_nox_kg_s": prior[(t["name"], sc["hour"])]}
+            {**t, "prior_nox_kg_s": prior_factor * prior[(t["name"], sc["hour"])]}
             for t in sc["targets"]
             if t["name"] in isolated
         ]
-    path = rep_dir / "gauss_job.json"
+    suffix = _gauss_suffix(prior_factor)
+    job["cache_folder"] = f"ddeq_gauss{suffix}"
+    path = rep_dir / f"gauss_job{suffix}.json"
     path.write_text(json.dumps(job, indent=1))
     return path
 
@@ -1249,14 +1257,15 @@ def run_gauss_part(args, out: Path) -> None:
         print(f"  {name:60s} {iso['neighbour_nox_share'][name]:.2f}")
     for seed in range(args.seed, args.seed + args.replicates):
         rep_dir = out / f"seed{seed}"
-        if (rep_dir / "ddeq_gauss.json").exists() or not (rep_dir / "ddeq_job.json").exists():
+        done = rep_dir / f"ddeq_gauss{_gauss_suffix(args.gauss_prior_factor)}.json"
+        if done.exists() or not (rep_dir / "ddeq_job.json").exists():
             continue
         t1 = time.perf_counter()
-        job = _gauss_job(rep_dir, isolated)
-        part = rep_dir / f"ddeq_gauss.json.{os.getpid()}"
+        job = _gauss_job(rep_dir, isolated, args.gauss_prior_factor)
+        part = done.with_name(f"{done.name}.{os.getpid()}")
         _run_ddeq(args.ddeq_python, ["gauss", str(job), str(part)])
         if part.exists():
-            part.rename(rep_dir / "ddeq_gauss.json")
+            part.rename(done)
         print(f"seed {seed}: ddeq Gaussian plume {time.perf_counter() - t1:.0f} s", flush=True)
 
 
@@ -1521,6 +1530,30 @@ def summarise_gauss(out: Path, seeds: list[int], csf: pd.DataFrame) -> None:
         f"{both['gauss_abs_rel'].median():.3f}, CSF {both['ddeq_abs_rel'].median():.3f}, "
         f"gridcarbon {both['posterior_abs_rel'].median():.3f}"
     )
+    est = q.set_index(["seed", "name", "hour"])["gauss_kg_h"]
+    for folder in sorted({p.name for p in out.glob("seed*/ddeq_gauss_x*") if p.is_dir()}):
+        rows = []
+        for seed in seeds:
+            for f in sorted((out / f"seed{seed}" / folder).glob("*.json")):
+                rows += [{**r, "seed": seed} for r in json.loads(f.read_text())]
+        if not rows:
+            continue
+        x = pd.DataFrame(rows).merge(
+            t[["seed", "name", "hour", "truth_kg_h"]], on=["seed", "name", "hour"]
+        )
+        x["kg_h"] = x["NOx_emissions_kg_s"] * 3600.0
+        ok = x["status"].eq("ok") & np.isfinite(x["kg_h"])
+        xk = x[ok].set_index(["seed", "name", "hour"])
+        common = xk.index.intersection(est.index)
+        print(
+            f"started from {folder.removeprefix('ddeq_gauss_x')} x the prior "
+            f"({x['seed'].nunique()} replicates, {len(x)} source-overpasses): yield "
+            f"{int(ok.sum())}, median |rel. error| "
+            f"{median_abs_rel_error(xk['kg_h'].to_numpy(), xk['truth_kg_h'].to_numpy()):.3f}, "
+            f"median estimate/truth {(xk['kg_h'] / xk['truth_kg_h']).median():.2f}; on the "
+            f"{len(common)} also quantified from the prior, median estimate / the one from the "
+            f"prior {(xk.loc[common, 'kg_h'] / est.loc[common]).median():.2f}"
+        )
     print(
         "by source (Gaussian-plume estimates): "
         + ", ".join(
@@ -1551,6 +1584,12 @@ def main() -> None:
     p.add_argument("--dx-km", type=float, default=10.0, help="CSF polygon length along the plume")
     p.add_argument("--city-radius-km", type=float, default=15.0, help="cap of a city core radius")
     p.add_argument("--noise-draws", type=int, default=20, help="closed-form case: noisy draws")
+    p.add_argument(
+        "--gauss-prior-factor",
+        type=float,
+        default=1.0,
+        help="gauss: start ddeq's Gaussian-plume fit from this factor x the prior (sensitivity)",
+    )
     p.add_argument(
         "--set", action="append", default=[], help="an inversion setting group.name=value"
     )
