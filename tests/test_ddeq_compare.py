@@ -78,3 +78,30 @@ def test_closed_form_plume_line_density(dc):
         line = np.sum(col) * (y[1] - y[0])
         assert line == pytest.approx(q / u / dc.nox_per_no2(x / u, **chem), rel=1e-6)
     assert np.all(dc.gaussian_plume_column(np.full(3, -1.0), np.zeros(3), q, u, **chem) == 0)
+
+
+def test_isolated_stacks_counts_other_points_and_city_disks(dc):
+    # points (m): 0-1 one group; 2 a small plant 4 km from it; 3 alone; 4 alone but 12 km from a
+    # city core of 5 km radius (disk edge 7 km away); 5 alone, 30 km from the core
+    px = np.array([0.0, 1e3, 5e3, 100e3, 212e3, 230e3])
+    py = np.zeros(6)
+    table = [
+        {"name": "a", "kind": "stack", "points": [0, 1]},
+        {"name": "b", "kind": "stack", "points": [3]},
+        {"name": "c", "kind": "stack", "points": [4]},
+        {"name": "d", "kind": "stack", "points": [5]},
+        {"name": "city", "kind": "city", "x": 200e3, "y": 0.0, "diameter_m": 10e3},
+    ]
+    assert dc.isolated_stacks(table, px, py, 10.0) == ["b", "d"]
+    # the small plant 2 not counted as another source: the group is isolated
+    counted = np.array([True, True, False, True, True, True])
+    assert dc.isolated_stacks(table, px, py, 10.0, counted=counted) == ["a", "b", "d"]
+    assert dc.isolated_stacks(table, px, py, 3.0, counted=counted) == ["a", "b", "c", "d"]
+
+
+def test_widen_reaches_the_minimum_inside_the_array(dc):
+    assert dc.widen(slice(60, 89), 50, 183) == slice(49, 99)
+    assert dc.widen(slice(0, 29), 50, 183) == slice(0, 50)
+    assert dc.widen(slice(170, 183), 50, 183) == slice(133, 183)
+    assert dc.widen(slice(3, 60), 50, 183) == slice(3, 60)  # already wide enough
+    assert dc.widen(slice(0, 10), 50, 30) == slice(0, 30)  # the array is narrower
