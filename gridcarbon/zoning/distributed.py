@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time as _time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -504,6 +505,7 @@ def _gather_months(
     for month, blocks in entries:
         month_at, tallies, template = at, [], None
         month_sums: dict[str, np.ndarray | None] = dict.fromkeys(names)
+        summing = 0.0  # seconds spent reading the day fields and adding them up
         for future in blocks:
             done = future.result()  # raises the worker's error
             part = read_dataset_npz(done["tally"])
@@ -534,9 +536,11 @@ def _gather_months(
                 day_labels[s].append(arrays["day_labels"])
                 nd = arrays["day_labels"].size
                 if split:
+                    started = _time.perf_counter()
                     fields = take_arrays(done["fields"][s])["day_fields"]
                     month_sums[s] = add_day_fields(month_sums[s], fields)
                     del fields
+                    summing += _time.perf_counter() - started
                 else:  # a whole month's file holds its month's scores
                     paths["month"][s].append(path)
                     for k in ("z", "bin"):
@@ -556,6 +560,7 @@ def _gather_months(
                     sums.per_unit,
                 )
             )
+        started = _time.perf_counter()
         label = np.unique(beijing_labels(time[month_at:at], "month"))
         for s in names:
             field = month_sums.pop(s)
@@ -570,7 +575,12 @@ def _gather_months(
                 months[s][k].append(arrays[f"month_{k}"])
             months[s]["lab"].append(arrays["month_labels"])
             del field, arrays
-        log.info("zoning %s: month fields summed from its days and scored", month)
+        log.info(
+            "zoning %s: month fields summed from its days in %.2f s, scored in %.2f s",
+            month,
+            summing,
+            _time.perf_counter() - started,
+        )
     if sums is not None and sums.complete():
         tally = sums.lines
     if tally is None or at != time.size or day_at != n_days:
