@@ -7,13 +7,18 @@ in a fresh Python process:
 
 * ``single``: one process, the store read month by month (the path without a client);
 * ``dask``: a ``LocalCluster`` of ``--workers`` single-threaded worker processes, the months
-  as tasks (:mod:`gridcarbon.zoning.distributed`).
+  as tasks (:mod:`gridcarbon.zoning.distributed`); with ``--task-days N``, each month as tasks
+  of N days (its month fields summed from their day fields in the stage's process).
+
+``--region`` runs another region than the default (e.g. ``yrd``; its store goes under
+``--work``/``prior-<region>``).
 
 Prints the wall time of the stage (and of the cluster's start), the peak RSS of the process
 that runs the stage and, for Dask, of each worker process and their sum; then checks that
 the two runs' zone files are equal.  Usage::
 
     python benchmarks/bench_dask_zoning.py --months 1 --workers 2 --work /tmp/bench-dask-zoning
+    python benchmarks/bench_dask_zoning.py --region yrd --task-days 1 --work /tmp/bench-dask-zoning
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ import time
 from pathlib import Path
 
 
-def _config(months: int):
+def _config(months: int, region: str | None = None):
     from gridcarbon.config import RunConfig
 
     end = {1: "2023-01-31", 2: "2023-02-28", 3: "2023-03-31"}[months]
     return RunConfig.validate_dict(
         {
+            **({} if region is None else {"region": region}),
             "period": {"start": "2023-01-01", "end": end},
             "inversion": {"enabled": False},
             "maps": {"enabled": False},
@@ -42,13 +48,17 @@ def _config(months: int):
     )
 
 
-def _prior(months: int, work: Path) -> Path:
+def _prior_dir(work: Path, region: str | None) -> Path:
+    return work / ("prior" if region is None else f"prior-{region}")
+
+
+def _prior(months: int, work: Path, region: str | None) -> Path:
     from gridcarbon.pipeline import run_streamed
 
-    out = work / "prior"
+    out = _prior_dir(work, region)
     if not (out / "prior.zarr").exists():
         t = time.perf_counter()
-        run_streamed(_config(months), out, stages=(), resume=True)
+        run_streamed(_config(months, region), out, stages=(), resume=True)
         print(f"prior store written in {time.perf_counter() - t:.1f} s")
     return out / "prior.zarr"
 
@@ -58,14 +68,22 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _stage(mode: str, months: int, store: Path, out: Path, workers: int) -> dict:
+def _stage(
+    mode: str,
+    months: int,
+    store: Path,
+    out: Path,
+    workers: int,
+    region: str | None,
+    task_days: int | None,
+) -> dict:
     """Run the zoning stage once (in this process), return its figures."""
     import shutil
 
     from gridcarbon.io import open_grids
     from gridcarbon.pipeline import dask_client, month_blocks, plan_run, zone_report
 
-    config = _config(months)
+    config = _config(months, region)
     grids = open_grids(store)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -84,7 +102,7 @@ def _stage(mode: str, months: int, store: Path, out: Path, workers: int) -> dict
             # as a streamed run does: the workers load the stage while this process works
             warming = warm_workers(client)
             plan = plan_run(config, stages=("zoning",), streamed=True)
-            stream = zoning_stream(client, store, config.zoning, out / ".parts")
+            stream = zoning_stream(client, store, config.zoning, out / ".parts", task_days)
             t = time.perf_counter()
             [w.result() for w in warming]
             zone_report(config, grids, plan.zoning, out, stream=stream)
@@ -115,19 +133,31 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=1, choices=(1, 2, 3))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("bench-dask-zoning"))
+    parser.add_argument("--region", help="a region other than the default, e.g. yrd")
+    parser.add_argument("--task-days", type=int, help="the Dask run's tasks of N days")
     parser.add_argument("--stage", choices=("single", "dask"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    store = _prior_dir(args.work, args.region) / "prior.zarr"
     if args.stage is not None:  # the child process: one run of the stage
-        store = args.work / "prior" / "prior.zarr"
-        figures = _stage(args.stage, args.months, store, args.work / args.stage, args.workers)
+        figures = _stage(
+            args.stage,
+            args.months,
+            store,
+            args.work / args.stage,
+            args.workers,
+            args.region,
+            args.task_days,
+        )
         print(json.dumps(figures))
         return
     args.work.mkdir(parents=True, exist_ok=True)
-    _prior(args.months, args.work)
+    _prior(args.months, args.work, args.region)
     gib = 1024**3
     for mode in ("single", "dask"):
         cmd = [sys.executable, __file__, "--stage", mode, "--months", str(args.months)]
         cmd += ["--workers", str(args.workers), "--work", str(args.work)]
+        cmd += [] if args.region is None else ["--region", args.region]
+        cmd += [] if args.task_days is None else ["--task-days", str(args.task_days)]
         t = time.perf_counter()
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t

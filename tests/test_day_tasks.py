@@ -126,6 +126,9 @@ def test_zoning_stream_in_day_tasks_equals_the_in_memory_stage(
     xr.testing.assert_identical(a.tally, b.tally)
     for level in ("day", "month"):
         xr.testing.assert_identical(a.hotspots[level], b.hotspots[level])
+    # the month fields came from the day tasks' day fields, each file read once and removed
+    assert sorted(p.name for p in tmp_path.rglob("*-fields.npz")) == []
+    assert len(list(tmp_path.glob("2023-0[12]/month/*.npz"))) == 2 * len(kwargs["species"])
     for name in ("tally_day", "tally_month", "diurnal"):
         xr.testing.assert_identical(getattr(a, name), getattr(b, name))
     pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)

@@ -23,7 +23,13 @@ import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
 
-__all__ = ["read_arrays", "read_dataset_npz", "write_arrays", "write_dataset_npz"]
+__all__ = [
+    "read_arrays",
+    "read_dataset_npz",
+    "take_arrays",
+    "write_arrays",
+    "write_dataset_npz",
+]
 
 _HEADER = "__header__"
 
@@ -54,6 +60,14 @@ def read_arrays(path: str | Path, names: Iterable[str] | None = None) -> dict[st
             return {k: z[k] for k in keys}
     except (OSError, KeyError, ValueError) as exc:
         raise InputFileError(f"cannot read the zoning part {str(path)!r}: {exc}") from None
+
+
+def take_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file ``path``, which is then removed (a scratch file read
+    once, e.g. the day fields a task hands on to be summed to its month)."""
+    arrays = read_arrays(path)
+    Path(path).unlink()
+    return arrays
 
 
 def _plain(value: Any, where: str) -> Any:

@@ -10,6 +10,11 @@ Beijing month of the grids, over the whole region, read from the store by its pa
   (each field's statistic uses that field alone, so a month's fields give what the whole
   period's give), and the daily area and point sums of the unit table;
 
+or, in tasks of a few days (:func:`zone_days_task`), the same for those days, with their day
+fields handed on: the process that runs the stage sums each month's fields from them in day
+order (:func:`~gridcarbon.zoning.hotspots.add_day_fields`, as every path sums a month) and
+scores them itself, so no task reads a month whole;
+
 writes them into ``.npz`` files under a scratch folder (:mod:`gridcarbon.io.zone_parts`) and
 returns their paths.  The process that runs the stage reads the months back **in order**
 (:func:`fields_on_workers`) and sums them exactly as
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time as _time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,7 +49,6 @@ from gridcarbon.zoning.tally import TallySums, beijing_labels, month_tally_bins
 __all__ = [
     "fields_on_workers",
     "zone_days_task",
-    "zone_month_fields_task",
     "toroidal_null_task",
     "warm_up",
     "warm_workers",
@@ -103,17 +108,7 @@ def zone_month_task(
         sources, ``points``).
     """
     return _zone_parts(
-        store,
-        hours,
-        label,
-        overlay,
-        units,
-        names,
-        zoning,
-        mask,
-        cell_size_m,
-        parts_dir,
-        ("day", "month"),
+        store, hours, label, overlay, units, names, zoning, mask, cell_size_m, parts_dir, True
     )
 
 
@@ -132,15 +127,17 @@ def zone_days_task(
     """On a worker: the zoning work of the hours ``hours`` (whole Beijing days inside one
     month) of the store that needs those days alone: the hourly unit tally, the day fields'
     z-scores and BH bins (each day's field on its own over the whole region), and the daily
-    area and point sums.  The month's fields are summed over all its hours by
-    :func:`zone_month_fields_task`.
+    area and point sums.  The day fields themselves (float64 kg) go into a file of their own,
+    from which the process that gathers the days sums the month's fields
+    (:func:`fields_on_workers`) and which it removes once read.
 
     Parameters as :func:`zone_month_task`; ``label`` names the span's folder (e.g.
-    ``2023-01/h0000``).  Returns ``label``, ``hours``, ``tally`` and ``species`` (species → file
-    of ``day_z``, ``day_bin``, ``day_labels``, ``area`` and, with point sources, ``points``).
+    ``2023-01/h0000``).  Returns ``label``, ``hours``, ``tally``, ``species`` (species → file
+    of ``day_z``, ``day_bin``, ``day_labels``, ``area`` and, with point sources, ``points``)
+    and ``fields`` (species → file of ``day_fields``, ``(ndays, ny, nx)`` float64).
     """
     return _zone_parts(
-        store, hours, label, overlay, units, names, zoning, mask, cell_size_m, parts_dir, ("day",)
+        store, hours, label, overlay, units, names, zoning, mask, cell_size_m, parts_dir, False
     )
 
 
@@ -155,14 +152,18 @@ def _zone_parts(
     mask: np.ndarray,
     cell_size_m: float,
     parts_dir: str,
-    levels: tuple[str, ...],
+    whole_month: bool,
 ) -> dict[str, Any]:
-    """The work of :func:`zone_month_task` (``levels`` day and month) and of
-    :func:`zone_days_task` (day only) on the hours ``hours`` of the store."""
+    """The work of :func:`zone_month_task` (``whole_month``: day and month fields scored) and
+    of :func:`zone_days_task` (day fields scored and handed on) on the hours ``hours`` of the
+    store."""
     from gridcarbon.grids.dataset import total_grid
     from gridcarbon.io.zone_parts import write_arrays, write_dataset_npz
-    from gridcarbon.zoning.gistar import fdr_bins
-    from gridcarbon.zoning.hotspots import daily_area_and_points, species_fields, statistic_z
+    from gridcarbon.zoning.hotspots import (
+        daily_area_and_points,
+        month_fields_of_days,
+        species_fields,
+    )
     from gridcarbon.zoning.tally import zone_tally
 
     block = _read_hours(store, hours)
@@ -172,91 +173,52 @@ def _zone_parts(
     tally = write_dataset_npz(part, folder / "tally.npz")
     del part
     files: dict[str, str] = {}
+    handed: dict[str, str] = {}
     for s in names:
         arrays: dict[str, np.ndarray] = {}
         total = total_grid(block, s).values.astype(np.float64)
-        for level in levels:
-            fields, labels = species_fields(block, s, level, total)
-            z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
-            del fields
-            arrays[f"{level}_z"] = z
-            arrays[f"{level}_bin"] = fdr_bins(z, mask, zoning.fdr_levels)
-            arrays[f"{level}_labels"] = labels
+        days, labels = species_fields(block, s, "day", total)
         del total
+        arrays.update(_scored("day", days, labels, zoning, mask, cell_size_m))
+        if whole_month:
+            month, month_labels = month_fields_of_days(days, labels)
+            del days
+            arrays.update(_scored("month", month, month_labels, zoning, mask, cell_size_m))
+            del month
+        else:
+            handed[s] = str(write_arrays(folder / f"{s}-fields.npz", {"day_fields": days}))
+            del days
         area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
         arrays["area"] = area
         if pts is not None:
             arrays["points"] = pts
         files[s] = str(write_arrays(folder / f"{s}.npz", arrays))
         del arrays, area, pts
-    return {"label": label, "hours": hours, "tally": str(tally), "species": files}
+    out = {"label": label, "hours": hours, "tally": str(tally), "species": files}
+    if not whole_month:
+        out["fields"] = handed
+    return out
 
 
-def zone_month_fields_task(
-    store: str,
-    hours: tuple[int, int],
-    label: str,
-    names: Sequence[str],
+def _scored(
+    level: str,
+    fields: np.ndarray,
+    labels: np.ndarray,
     zoning: ZoningConfig,
     mask: np.ndarray,
     cell_size_m: float,
-    parts_dir: str,
-    task_days: int,
-) -> dict[str, Any]:
-    """On a worker: the month fields (area + points, kg) of the hours ``hours`` (one Beijing
-    month) of the store and their z-scores and BH bins over the whole region.
-
-    The month is read ``task_days`` days at a time and each cell's field summed in float64
-    hour after hour, as :func:`~gridcarbon.zoning.hotspots.species_fields` sums the month held
-    whole (``np.add.reduceat`` along time runs row after row), so the fields, z-scores and bins
-    equal the whole month's to the last bit.  Returns ``label`` and ``species`` (species → file
-    of ``month_z``, ``month_bin``, ``month_labels``).
-    """
-    from gridcarbon.grids.dataset import total_grid
-    from gridcarbon.io.zone_parts import write_arrays
+) -> dict[str, np.ndarray]:
+    """``<level>_z``, ``<level>_bin`` and ``<level>_labels`` of the fields ``fields``
+    ``(nbin, ny, nx)``: the hotspot statistic's z-scores and their BH bins, field by field."""
     from gridcarbon.zoning.gistar import fdr_bins
     from gridcarbon.zoning.hotspots import statistic_z
-    from gridcarbon.zoning.tally import beijing_labels
 
-    start, stop = hours
-    sums: dict[str, np.ndarray] = {}
-    stamps = []
-    for a in range(start, stop, 24 * task_days):
-        block = _read_hours(store, (a, min(a + 24 * task_days, stop)))
-        stamps.append(block["time"].values)
-        for s in names:
-            total = total_grid(block, s).values
-            rows = total.reshape(total.shape[0], -1)
-            acc = sums.get(s)
-            for i in range(rows.shape[0]):  # float64, one hour after another
-                if acc is None:
-                    acc = rows[i].astype(np.float64)
-                else:
-                    acc += rows[i].astype(np.float64)
-            sums[s] = acc
-            del total, rows
-        del block
-    time = np.concatenate(stamps)
-    labels = beijing_labels(time, "month")
-    month_labels = labels[np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])]
-    if month_labels.size != 1:
-        raise InputDataError(
-            f"hours {start}..{stop} of the store span {month_labels.size} Beijing months, not one"
-        )
-    folder = Path(parts_dir) / label
-    folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    ny, nx = mask.shape
-    for s in names:
-        fields = sums.pop(s).reshape(1, ny, nx)
-        z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
-        arrays = {
-            "month_z": z,
-            "month_bin": fdr_bins(z, mask, zoning.fdr_levels),
-            "month_labels": month_labels,
-        }
-        files[s] = str(write_arrays(folder / f"{s}-month.npz", arrays))
-    return {"label": label, "hours": hours, "species": files}
+    z = statistic_z(zoning.hotspot_statistic, fields, mask, zoning.gi_radius_m, cell_size_m)
+    return {
+        f"{level}_z": z,
+        f"{level}_bin": fdr_bins(z, mask, zoning.fdr_levels),
+        f"{level}_labels": labels,
+    }
 
 
 def _read_hours(store: str, hours: tuple[int, int]) -> xr.Dataset:
@@ -336,11 +298,11 @@ def fields_on_workers(
 ) -> StreamedFields:
     """The period's :class:`~gridcarbon.zoning.stage.StreamedFields`, its months computed as
     tasks on ``client``'s workers (:func:`zone_month_task`; with ``task_days``, each month as
-    tasks of that many days, :func:`zone_days_task`, and one task of its month fields,
-    :func:`zone_month_fields_task`).
+    tasks of that many days, :func:`zone_days_task`, its month fields summed here from their
+    day fields in day order and scored here: no task reads a month whole).
 
     The months are submitted at once and read back in order; one month's files are in memory
-    at a time.  ``hourly`` gets each month's hourly tally as in
+    at a time (with ``task_days``, one span's, and one month field per species).  ``hourly`` gets each month's hourly tally as in
     :func:`~gridcarbon.zoning.stage.stream_fields`.  The result carries the z-scores and bins
     of the day and month fields (``scored``) and the toroidal null over the months'
     chunks (``null_counts``), for :func:`~gridcarbon.zoning.stage.run_zoning`.
@@ -381,11 +343,13 @@ def fields_on_workers(
         client.scatter(overlay, broadcast=True),
         client.scatter(table, broadcast=True),
     )
+    months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
     if task_days is not None:
         entries = _submit_day_spans(
             client,
             store,
             slices,
+            months,
             hours,
             remote_overlay,
             remote_units,
@@ -397,33 +361,46 @@ def fields_on_workers(
             task_days,
             token,
         )
-        futures = [f for days, month in entries for f in (*days, month)]
-        try:
-            return _gather_months(client, entries, names, time, units, zoning, cell, hourly, token)
-        except BaseException:
-            client.cancel(futures)
-            raise
-    futures = [
-        client.submit(
-            zone_month_task,
-            store,
-            (sl.start, sl.stop),
-            (hours[sl.start] + pd.Timedelta(hours=8)).strftime("%Y-%m"),
-            remote_overlay,
-            remote_units,
-            list(names),
+    else:
+        entries = [
+            (
+                month,
+                [
+                    client.submit(
+                        zone_month_task,
+                        store,
+                        (sl.start, sl.stop),
+                        month,
+                        remote_overlay,
+                        remote_units,
+                        list(names),
+                        zoning,
+                        mask,
+                        cell,
+                        str(parts_dir),
+                        key=f"zone-month-{month}-{token}",
+                        pure=False,
+                    )
+                ],
+            )
+            for sl, month in zip(slices, months, strict=True)
+        ]
+    futures = [f for _, blocks in entries for f in blocks]
+    try:
+        return _gather_months(
+            client,
+            entries,
+            names,
+            time,
+            units,
             zoning,
             mask,
             cell,
             str(parts_dir),
-            key=f"zone-month-{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}-{token}",
-            pure=False,
+            hourly,
+            token,
+            split=task_days is not None,
         )
-        for sl in slices
-    ]
-    try:
-        entries = [([f], f) for f in futures]
-        return _gather_months(client, entries, names, time, units, zoning, cell, hourly, token)
     except BaseException:
         client.cancel(futures)
         raise
@@ -433,6 +410,7 @@ def _submit_day_spans(
     client: Any,
     store: str,
     slices: list[slice],
+    months: list[str],
     hours: pd.DatetimeIndex,
     overlay: Any,
     units: Any,
@@ -443,14 +421,12 @@ def _submit_day_spans(
     parts_dir: str,
     task_days: int,
     token: str,
-) -> list[tuple[list[Any], Any]]:
-    """Submit each month's day spans (:func:`zone_days_task`) and its month fields
-    (:func:`zone_month_fields_task`); returns, by month in order, the spans' futures in order
-    and the month's."""
+) -> list[tuple[str, list[Any]]]:
+    """Submit each month's day spans (:func:`zone_days_task`); returns, by month in order,
+    the month (``YYYY-MM``) and its spans' futures in order."""
     step = 24 * task_days
     entries = []
-    for sl in slices:
-        month = f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}"
+    for sl, month in zip(slices, months, strict=True):
         days = []
         for a in range(sl.start, sl.stop, step):
             span = (a, min(a + step, sl.stop))
@@ -472,41 +448,41 @@ def _submit_day_spans(
                     pure=False,
                 )
             )
-        whole = client.submit(
-            zone_month_fields_task,
-            store,
-            (sl.start, sl.stop),
-            f"{month}/month",
-            names,
-            zoning,
-            mask,
-            cell,
-            parts_dir,
-            task_days,
-            key=f"zone-month-fields-{month}-{token}",
-            pure=False,
-        )
-        entries.append((days, whole))
+        entries.append((month, days))
     return entries
 
 
 def _gather_months(
     client: Any,
-    entries: list[tuple[list[Any], Any]],
+    entries: list[tuple[str, list[Any]]],
     names: list[str],
     time: np.ndarray,
     units: pd.DataFrame,
     zoning: ZoningConfig,
+    mask: np.ndarray,
     cell: float,
+    parts_dir: str,
     hourly: Callable[[xr.Dataset], None] | None,
     token: str,
+    split: bool,
 ) -> StreamedFields:
     """Read the months' files in order and sum them as :func:`stream_fields` sums its blocks.
 
-    ``entries``: by month, the futures of its time blocks in order (their tallies, day fields
-    and daily sums) and the future of its month fields (the same future when one task did the
-    whole month)."""
-    from gridcarbon.io.zone_parts import read_arrays, read_dataset_npz, read_dataset_npz_variable
+    ``entries``: by month, its label (``YYYY-MM``) and the futures of its time blocks in order
+    (their tallies, day fields and daily sums).  ``split``: the blocks are spans of days
+    (:func:`zone_days_task`): the month's tally bins are summed from their tally files, and
+    its fields from their day fields in day order
+    (:func:`~gridcarbon.zoning.hotspots.add_day_fields`, the order of every path), then scored
+    here and written where the toroidal null reads them; else each block is a whole month
+    (:func:`zone_month_task`) whose file holds its month's scores."""
+    from gridcarbon.io.zone_parts import (
+        read_arrays,
+        read_dataset_npz,
+        read_dataset_npz_variable,
+        take_arrays,
+        write_arrays,
+    )
+    from gridcarbon.zoning.hotspots import add_day_fields
 
     n_days = np.unique(beijing_labels(time, "day")).size
     tally: xr.Dataset | None = None
@@ -526,9 +502,10 @@ def _gather_months(
             days[key] = np.empty((n_days, *values.shape[1:]), values.dtype)
         days[key][day_at : day_at + values.shape[0]] = values
 
-    for blocks, whole in entries:
-        split = len(blocks) > 1 or blocks[0] is not whole  # days of the month: bins apart
+    for month, blocks in entries:
         month_at, tallies, template = at, [], None
+        month_sums: dict[str, np.ndarray | None] = dict.fromkeys(names)
+        summing = 0.0  # seconds spent reading the day fields and adding them up
         for future in blocks:
             done = future.result()  # raises the worker's error
             part = read_dataset_npz(done["tally"])
@@ -550,7 +527,7 @@ def _gather_months(
             for s in names:
                 path = done["species"][s]
                 paths["day"][s].append(path)
-                arrays = read_arrays(path)  # (a whole month's file holds its month fields too)
+                arrays = read_arrays(path)
                 put((s, "z"), arrays["day_z"])
                 put((s, "bin"), arrays["day_bin"])
                 put((s, "area"), arrays["area"])
@@ -558,10 +535,23 @@ def _gather_months(
                     put((s, "pts"), arrays["points"])
                 day_labels[s].append(arrays["day_labels"])
                 nd = arrays["day_labels"].size
+                if split:
+                    started = _time.perf_counter()
+                    fields = take_arrays(done["fields"][s])["day_fields"]
+                    month_sums[s] = add_day_fields(month_sums[s], fields)
+                    del fields
+                    summing += _time.perf_counter() - started
+                else:  # a whole month's file holds its month's scores
+                    paths["month"][s].append(path)
+                    for k in ("z", "bin"):
+                        months[s][k].append(arrays[f"month_{k}"])
+                    months[s]["lab"].append(arrays["month_labels"])
                 del arrays
             day_at += nd
             log.info("zoning %s: read back from its worker", done["label"])
-        if split and sums is not None:
+        if not split:
+            continue
+        if sums is not None:
             sums.add_month_bins(
                 month_tally_bins(
                     lambda var, paths=tallies: [read_dataset_npz_variable(p, var) for p in paths],
@@ -570,15 +560,27 @@ def _gather_months(
                     sums.per_unit,
                 )
             )
-        done = whole.result()
+        started = _time.perf_counter()
+        label = np.unique(beijing_labels(time[month_at:at], "month"))
         for s in names:
-            path = done["species"][s]
-            paths["month"][s].append(path)
-            arrays = read_arrays(path, ["month_z", "month_bin", "month_labels"])
+            field = month_sums.pop(s)
+            if field is None or label.size != 1:
+                raise InputDataError(
+                    f"the day tasks of {month} hold hours of {label.size} Beijing months, not one"
+                )
+            arrays = _month_scores(field, label, zoning, mask, cell)
+            path = write_arrays(Path(parts_dir) / month / "month" / f"{s}.npz", arrays)
+            paths["month"][s].append(str(path))
             for k in ("z", "bin"):
                 months[s][k].append(arrays[f"month_{k}"])
             months[s]["lab"].append(arrays["month_labels"])
-            del arrays
+            del field, arrays
+        log.info(
+            "zoning %s: month fields summed from its days in %.2f s, scored in %.2f s",
+            month,
+            summing,
+            _time.perf_counter() - started,
+        )
     if sums is not None and sums.complete():
         tally = sums.lines
     if tally is None or at != time.size or day_at != n_days:
@@ -606,6 +608,19 @@ def _gather_months(
         scored=scored,
         null_counts={level: functools.partial(null, level) for level in ("day", "month")},
     )
+
+
+def _month_scores(
+    field: np.ndarray,
+    label: np.ndarray,
+    zoning: ZoningConfig,
+    mask: np.ndarray,
+    cell_size_m: float,
+) -> dict[str, np.ndarray]:
+    """``month_z``, ``month_bin`` and ``month_labels`` of one month's field ``field``
+    (``(ny, nx)`` float64 kg, summed from its days) labelled ``label`` (one Beijing month)."""
+    ny, nx = mask.shape
+    return _scored("month", field.reshape(1, ny, nx), label, zoning, mask, cell_size_m)
 
 
 def _null_on_workers(

@@ -42,8 +42,10 @@ from gridcarbon.zoning.tally import aggregate_time, sparse_time_matmul
 
 __all__ = [
     "DEFAULT_STATISTIC",
+    "add_day_fields",
     "colocation_sets",
     "hotspot_level",
+    "month_fields_of_days",
     "region_mask",
     "register_statistic",
     "set_name",
@@ -162,7 +164,9 @@ def species_fields(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total (area + point) emission per cell at ``level`` (hour: kg h-1; day/month: kg).
 
-    ``total`` is the hourly ``total_grid(grids, species)`` if already computed.
+    Day fields sum each cell's hours in float64 in time order; month fields sum the day fields
+    in day order (:func:`month_fields_of_days`), as the zoning stage on Dask workers sums them
+    from day tasks.  ``total`` is the hourly ``total_grid(grids, species)`` if already computed.
     Returns ``(fields (nbin, ny, nx), bin labels in Beijing time)``.
     """
     from gridcarbon.grids.dataset import total_grid
@@ -171,8 +175,60 @@ def species_fields(
     time = grids["time"].values
     if level == "hour":
         return tot, (pd.DatetimeIndex(time) + pd.Timedelta(hours=8)).values
+    if level == "month":
+        return month_fields_of_days(*species_fields(grids, species, "day", tot))
     sums, labels = aggregate_time(tot.reshape(tot.shape[0], -1), time, level, axis=0)
     return sums.reshape((-1,) + tot.shape[1:]), labels
+
+
+def add_day_fields(acc: np.ndarray | None, day_fields: np.ndarray) -> np.ndarray:
+    """``acc`` plus the fields ``day_fields`` (``(ndays, ...)``) one day after another, in
+    float64 (``acc`` None: starting from the first day's field, copied).
+
+    The one order in which every path sums a month field from its days (in memory, block by
+    block, or in the process that gathers the days of Dask tasks), so that the month fields
+    are equal to the last bit however the days arrive.  ``acc`` is added to in place.
+    """
+    for field in day_fields:
+        if acc is None:
+            acc = np.array(field, dtype=np.float64)
+        else:
+            acc += field
+    if acc is None:
+        raise InputDataError("a month field needs at least one day field")
+    return acc
+
+
+def month_fields_of_days(
+    day_fields: np.ndarray, day_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Month fields (kg) from day fields: each Beijing month's day fields summed in float64 in
+    day order (:func:`add_day_fields`).
+
+    Parameters
+    ----------
+    day_fields : ndarray ``(ndays, ...)``
+        Fields per Beijing day (kg), days in order.
+    day_labels : ndarray ``(ndays,)`` datetime64
+        The Beijing dates of the days (naive, UTC+8), sorted.
+
+    Returns
+    -------
+    ``(fields (nmonths, ...) float64, labels)``: the labels the first of each Beijing month, as
+    :func:`~gridcarbon.zoning.tally.beijing_labels` gives them.
+    """
+    months = pd.DatetimeIndex(day_labels).to_period("M").to_timestamp().values
+    if months.size != day_fields.shape[0]:
+        raise InputDataError(
+            f"{day_fields.shape[0]} day fields but {months.size} day labels; give one label a day"
+        )
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+    if not np.all(np.diff(months[starts]) > np.timedelta64(0)):
+        raise InputDataError("the days must be sorted to sum them to months")
+    out = np.empty((starts.size, *day_fields.shape[1:]), np.float64)
+    for i, (a, b) in enumerate(zip(starts, np.r_[starts[1:], months.size], strict=True)):
+        out[i] = add_day_fields(None, day_fields[a:b])
+    return out, months[starts]
 
 
 def colocation_sets(species: Sequence[str]) -> list[tuple[str, ...]]:

@@ -29,6 +29,7 @@ from gridcarbon.zoning.emerging import MIN_BINS
 from gridcarbon.zoning.hotspots import (
     daily_area_and_points,
     hotspot_level,
+    month_fields_of_days,
     species_fields,
     statistic,
     unit_hotspot_table,
@@ -152,13 +153,14 @@ def stream_fields(
             total = total_grid(block, s).values.astype(np.float64)
             p = parts[s]
             f, labels = species_fields(block, s, "day", total)
+            del total
             put((s, "day"), f)
             p["day_t"].append(labels)
             nd = labels.size
-            f, labels = species_fields(block, s, "month", total)
+            f, labels = month_fields_of_days(f, labels)
             p["month"].append(f)
             p["month_t"].append(labels)
-            del total, f
+            del f
             area, pts = daily_area_and_points(block, s, overlay.point_unit is not None)
             put((s, "area"), area)
             if pts is not None:

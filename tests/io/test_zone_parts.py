@@ -9,6 +9,7 @@ from gridcarbon.errors import InputDataError, InputFileError
 from gridcarbon.io.zone_parts import (
     read_arrays,
     read_dataset_npz,
+    take_arrays,
     write_arrays,
     write_dataset_npz,
 )
@@ -48,3 +49,12 @@ def test_arrays_by_name_and_errors(tmp_path):
         write_dataset_npz(bad, tmp_path / "bad.npz")
     with pytest.raises(InputDataError, match="only text and numbers"):
         write_dataset_npz(xr.Dataset(attrs={"f": object()}), tmp_path / "bad2.npz")
+
+
+def test_taken_arrays_are_read_once(tmp_path):
+    fields = np.arange(12.0).reshape(2, 2, 3) / 3
+    path = write_arrays(tmp_path / "f.npz", {"day_fields": fields})
+    np.testing.assert_array_equal(take_arrays(path)["day_fields"], fields)
+    assert not path.exists()
+    with pytest.raises(InputFileError, match="zoning part"):
+        take_arrays(path)

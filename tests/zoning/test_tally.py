@@ -212,3 +212,40 @@ def test_sector_tallies(small_grid):
             t[f"{s}_sector"].sel(sector="solvent_use").values[1], u2_solvent, rtol=1e-6
         )
         assert ov.point_unit.tolist() == [0, 0, 1]
+
+
+def test_month_fields_are_the_day_fields_summed_in_day_order(small_grid):
+    """A month field is its days' fields summed in float64 one day after another, in memory
+    (``species_fields``), from day fields handed on block by block (``add_day_fields``, as
+    the stage on Dask workers sums them) and from ``month_fields_of_days``: equal to the last
+    bit; and it is the month's hours summed, up to rounding."""
+    from gridcarbon.grids.dataset import total_grid
+    from gridcarbon.zoning.hotspots import add_day_fields, month_fields_of_days, species_fields
+    from tests.zoning.synthetic import synthetic_grids
+
+    ds = synthetic_grids(small_grid, start="2023-01-28", days=8, n_points=5)
+    # float64 hours with full mantissas: their sums are rounded, so the order of the sum shows
+    # in the last bits (float32 hours, like the default's, often sum exactly in float64)
+    ds["NOx"] = ds["NOx"].astype(np.float64) / 3.0
+    days, day_labels = species_fields(ds, "NOx", "day")
+    month, labels = species_fields(ds, "NOx", "month")
+    assert days.dtype == month.dtype == np.float64
+    assert [str(x)[:7] for x in labels] == ["2023-01", "2023-02"]
+    assert labels.dtype == day_labels.dtype
+    np.testing.assert_array_equal(month_fields_of_days(days, day_labels)[0], month)
+    acc = None
+    for a, b in ((0, 1), (1, 4)):  # January's days in spans of one and three days
+        acc = add_day_fields(acc, days[a:b])
+    np.testing.assert_array_equal(acc, month[0])
+    running = days[4].copy()
+    for d in days[5:]:
+        running = running + d
+    np.testing.assert_array_equal(running, month[1])
+    hourly = total_grid(ds, "NOx").values.astype(np.float64)
+    by_hour = np.stack([hourly[:96].sum(axis=0), hourly[96:].sum(axis=0)])
+    np.testing.assert_allclose(month, by_hour, rtol=1e-12)
+    assert not np.array_equal(month, by_hour)  # the day order is a choice: it shows
+    with pytest.raises(InputDataError, match="at least one day"):
+        add_day_fields(None, days[:0])
+    with pytest.raises(InputDataError, match="sorted"):
+        month_fields_of_days(days[::-1], day_labels[::-1])
