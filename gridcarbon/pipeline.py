@@ -344,6 +344,7 @@ class RunSize:
     available : bytes of memory available now (None: unknown)
     refusals : why the run would be refused before any work (empty: it would start)
     tasks : the Dask tasks of a streamed run on workers (None: no workers, or not streamed)
+    workers_unused : Dask workers were given to a run that is not streamed (they stay idle)
     """
 
     region: str
@@ -367,6 +368,7 @@ class RunSize:
     available: float | None
     refusals: tuple[str, ...]
     tasks: TaskSizing | None = None
+    workers_unused: bool = False
 
     def lines(self) -> list[str]:
         """The sizing as lines of text (``gridcarbon run --dry-run`` prints them)."""
@@ -407,6 +409,11 @@ class RunSize:
         )
         if self.tasks is not None:
             out += self.tasks.lines()
+        elif self.workers_unused:
+            out.append(
+                "Dask workers: unused (a period run in memory stays in this process; --resume "
+                "runs it streamed, on the workers)"
+            )
         if self.refusals:
             out += [f"would be refused: {r}" for r in self.refusals]
         else:
@@ -419,6 +426,7 @@ def size_run(
     stages: Iterable[str] | None = None,
     task_days: int | str | None = None,
     worker_limit: float | None = None,
+    resume: bool = False,
 ) -> RunSize:
     """Size a run of ``config`` before it starts, from the region's geometry alone: no prior is
     built, no scenario, nothing is written (``gridcarbon run --dry-run``).
@@ -444,6 +452,8 @@ def size_run(
         The Dask tasks' days (None: no workers).
     worker_limit : float, optional
         The workers' memory limit, bytes (:func:`planned_worker_memory`; None: no limit).
+    resume : bool
+        The run is resumable (``--resume``): streamed whatever its period, as :func:`run`.
     """
     import shapely
 
@@ -464,8 +474,9 @@ def size_run(
     days = (config.period.end - config.period.start).days + 1
     # the route run() takes: a long period without the inversion, or one beyond the inversion's
     # period limit with it (then inverted month by month)
-    streamed = is_streamed(config) and (
-        "inversion" not in stages or days > config.inversion.max_period_days
+    streamed = resume or (
+        is_streamed(config)
+        and ("inversion" not in stages or days > config.inversion.max_period_days)
     )
     zones = "zoning" in stages
     if config.region == "zhejiang":
@@ -590,6 +601,7 @@ def size_run(
         available=None if have is None else float(have),
         refusals=tuple(refusals),
         tasks=tasks,
+        workers_unused=task_days is not None and not streamed,
     )
 
 

@@ -3,7 +3,7 @@ memory limit (:mod:`gridcarbon.io.task_memory`), the refusal when one day does n
 per-task lines of ``--dry-run``.
 
 The expected numbers of days are worked out by hand below from the calibration
-(:mod:`gridcarbon.io.task_memory`): a task peaks at ``0.36 GB + per_cell × cells × species +
+(:mod:`gridcarbon.io.task_memory`): a task peaks at ``0.5 GB + per_cell × cells × species +
 per_grid_byte × N days of float32 grids``, the per-cell terms set by the measured one-day tasks
 of mainland China (prior 1.84 GiB, zones 1.83 GiB).
 """
@@ -47,11 +47,12 @@ def test_a_one_day_task_of_the_mainland_is_estimated_at_its_measured_peak():
         (MAINLAND, 8 * GIB, False, 4),
         # 16 GiB: 10.308 GB; zones: N - 1 <= 6.66 -> 7
         (MAINLAND, 16 * GIB, True, 7),
-        # Zhejiang, G = 7.37 MB a day: zones 0.3642 GB + 14.74 MB N, prior 0.3694 GB + 9.655 MB N;
-        # 0.75 GiB: 60 % is 483.2 MB; zones N <= 8.08 -> 8; the prior alone N <= 11.8 -> 11
-        (ZHEJIANG, 0.75 * GIB, True, 8),
-        (ZHEJIANG, 0.75 * GIB, False, 11),
-        # 4 GiB: a month of zones is 0.821 GB, far below 2.577 GB -> 31 (whole months)
+        # Zhejiang, 76,773 cells x species, G = 7.37 MB a day; per cell and species 32.7 B
+        # (zones) and 100.6 B (prior): zones 502.5 MB + 14.74 MB N, prior 507.7 MB + 9.655 MB N;
+        # 1 GiB: 60 % is 644.2 MB; zones N <= 9.6 -> 9; the prior alone N <= 14.1 -> 14
+        (ZHEJIANG, 1 * GIB, True, 9),
+        (ZHEJIANG, 1 * GIB, False, 14),
+        # 4 GiB: a month of zones is 0.96 GB, far below 2.577 GB -> 31 (whole months)
         (ZHEJIANG, 4 * GIB, True, 31),
     ],
 )
@@ -125,24 +126,26 @@ def _invoke(*args: str):
 def test_dry_run_sizes_the_tasks_on_the_workers(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     year = ("run", "--year", "2023", "--no-inversion", "--dry-run")
-    r = _invoke(*year, "--workers", "2", "--worker-memory", "0.75GiB")  # auto: the default
+    r = _invoke(*year, "--workers", "2", "--worker-memory", "1GiB")  # auto: the default
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
+    # 9 days (above): prior 507.7 + 9 x 9.655 = 594.6 MB, zones 502.5 + 9 x 14.74 = 635.2 MB
     assert (
-        "Dask tasks: 8 day(s) per task (auto); per month of 31 days: 4 prior days, 4 zone days, "
+        "Dask tasks: 9 day(s) per task (auto); per month of 31 days: 4 prior days, 4 zone days, "
         "1 zone month fields"
     ) in lines
     assert (
-        "memory per task: prior about 0.45 GB, zones about 0.48 GB; workers' limit 0.75 GiB, "
-        "its 60% line 0.48 GB per task: fits"
+        "memory per task: prior about 0.59 GB, zones about 0.64 GB; workers' limit 1.00 GiB, "
+        "its 60% line 0.64 GB per task: fits"
     ) in lines
-    assert any(line.startswith("task days auto: 8 day(s) per task") for line in lines)
+    assert any(line.startswith("task days auto: 9 day(s) per task") for line in lines)
     assert "the run would start (nothing was written: a dry run)" in lines
     r = _invoke(*year, "--workers", "2", "--worker-memory", "300MiB")
     assert r.exit_code == 0, r.output
     assert "Dask tasks: 1 day(s) per task (auto: even one day does not fit)" in r.output
     assert "would be refused: a Dask task of one day" in r.output
-    assert "--worker-memory 0.75GiB or more" in r.output
+    # one day: 517.4 MB / 0.6 = 0.80 GiB, in quarters of a GiB: 1
+    assert "--worker-memory 1GiB or more" in r.output
     r = _invoke("grid", "--year", "2023", "--dry-run", "--workers", "1", "--task-days", "5")
     assert r.exit_code == 0, r.output
     assert "Dask tasks: 5 day(s) per task (given); per month of 31 days: 7 prior days\n" in (
@@ -159,6 +162,9 @@ def test_cli_takes_task_days_auto_and_refuses_bad_values_in_one_line(tmp_path, c
     period = ("--start", "2023-01-01", "--end", "2023-01-02")
     r = _invoke(command, *period, "--workers", "1", "--task-days", "auto", "--dry-run")
     assert r.exit_code == 0, r.output
+    assert "Dask workers: unused" in r.output and "Dask tasks" not in r.output  # in memory
+    r = _invoke(command, *period, "--workers", "1", "--dry-run", "--resume")  # streamed
+    assert r.exit_code == 0 and "per month of 2 days: 1 prior days" in r.output
     for bad in ("0", "32", "abc"):
         r = _invoke(command, *period, "--workers", "1", "--task-days", bad, "-o", str(out))
         assert r.exit_code == 2

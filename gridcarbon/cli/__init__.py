@@ -244,7 +244,7 @@ def grid_command(
     if formats:
         cfg.output.formats = list(formats)
     if dry_run:
-        _echo_size(cfg, (), task_days, (workers, scheduler, scheduler_file, worker_memory))
+        _echo_size(cfg, (), task_days, (workers, scheduler, scheduler_file, worker_memory), resume)
         return
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
@@ -277,15 +277,18 @@ def grid_command(
     _echo_summary(summary, out_dir)
 
 
-def _echo_size(cfg, stages=None, task_days=None, dask=(None, None, None, None)) -> None:
+def _echo_size(
+    cfg, stages=None, task_days=None, dask=(None, None, None, None), resume=False
+) -> None:
     """Print what a run of ``cfg`` would need (``--dry-run``); nothing is built or written.
 
     ``task_days`` (with the Dask options ``dask``: workers, scheduler, scheduler file, worker
-    memory): the tasks on the workers are sized against the workers' memory limit too."""
+    memory): the tasks on the workers are sized against the workers' memory limit too;
+    ``resume``: the run goes streamed whatever its period."""
     from gridcarbon.pipeline import planned_worker_memory, size_run
 
     limit = planned_worker_memory(*dask) if task_days is not None else None
-    for line in size_run(cfg, stages, task_days, limit).lines():
+    for line in size_run(cfg, stages, task_days, limit, resume).lines():
         click.echo(line)
 
 
@@ -359,7 +362,9 @@ def run_command(
     if no_inversion:
         cfg.inversion.enabled = False
     if dry_run:
-        _echo_size(cfg, None, task_days, (workers, scheduler, scheduler_file, worker_memory))
+        _echo_size(
+            cfg, None, task_days, (workers, scheduler, scheduler_file, worker_memory), resume
+        )
         return
     inputs = [config_path] if config_path else []
     with (

@@ -15,8 +15,9 @@ Calibration
 A task's peak resident set is ``TASK_BASE_BYTES + per_cell × cells × species + per_grid_byte
 × G`` where ``G = cells × 24 N × species × 4`` are the float32 grids of its ``N`` days:
 
-* ``TASK_BASE_BYTES`` 0.36 GB: a worker after its warm-up task (imports, numba kernels; Zhejiang,
-  0.336 GiB measured by ``--task-log``);
+* ``TASK_BASE_BYTES`` 0.5 GB: a worker after its warm-up task (imports, numba kernels), measured
+  by ``--task-log`` on the Zhejiang grid: 0.336 GiB with numba's cache warm, 0.462 GiB in a run
+  that compiled the kernels first; the larger is taken;
 * ``per_grid_byte``: the growth of a task with its days, measured on the Zhejiang grid (25,591
   cells, 3 species, January 2023, one worker, ``--task-days 1`` then ``--task-days 31``; the
   worker's resident set over its level before the task): a prior task grew by 0.041 GiB for one
@@ -27,13 +28,14 @@ A task's peak resident set is ``TASK_BASE_BYTES + per_cell × cells × species +
   cells, the coverage matrix, the day fields' Gi* work arrays), set so that the estimate of a
   one-day task on mainland China equals its measured peak (benchmarks/README.md, "Mainland
   China, one month": 2,172,918 cells, 3 species, 101,997 control units, 4 GiB workers; prior
-  days **1.84 GiB**, zone days **1.83 GiB**): 122 and 54 bytes per cell and species.
+  days **1.84 GiB**, zone days **1.83 GiB**): 101 and 33 bytes per cell and species.
 
-The estimate then gives 0.67 GB for Zhejiang's 31-day prior task (measured 0.646 GiB = 0.69 GB)
-and 0.82 GB for its 31-day zone task (measured 0.836 GiB = 0.90 GB).  The month-fields task
-(one per month) holds ``N`` days of grids and a float64 month field per species and peaked
-below the zone task (mainland 1.44 GiB against 1.83; Zhejiang 0.69 GB against 0.90), so the
-zone task's estimate bounds it.  The units' tally is inside the calibration at the densities
+The estimate then gives 0.81 GB for Zhejiang's 31-day prior task (measured 0.646 GiB = 0.69 GB)
+and 0.96 GB for its 31-day zone task (measured 0.836 GiB = 0.90 GB), and 0.52 GB for its
+one-day tasks (measured 0.50–0.51 GiB = 0.54 GB, in the run that compiled the kernels).  The
+month-fields task (one per month) holds ``N`` days of grids and a float64 month field per
+species and peaked below the zone task (mainland 1.44 GiB against 1.83; Zhejiang, 31 days,
+0.69 GiB against 0.84), so the zone task's estimate bounds it.  The units' tally is inside the calibration at the densities
 measured (0.05–0.08 units per cell).  The estimate is a planning figure, like
 :func:`~gridcarbon.io.resources.estimate_memory`'s: the 40 % above the 60 % line is the margin.
 """
@@ -63,8 +65,9 @@ _GIB = 2**30
 #: The share of a worker's memory limit one task may take at its peak (Dask starts spilling at
 #: 60 % of the limit; numba's arrays cannot be spilled).
 TASK_SHARE = 0.6
-#: A worker process after its warm-up task, bytes (Zhejiang, ``--task-log``: 0.336 GiB).
-TASK_BASE_BYTES = 0.36e9
+#: A worker process after its warm-up task, bytes (Zhejiang, ``--task-log``: 0.336 GiB with
+#: numba's cache warm, 0.462 GiB when the kernels were compiled; the larger, rounded up).
+TASK_BASE_BYTES = 0.5e9
 #: A task's growth per byte of its days' float32 grids (Zhejiang, 1 and 31 days; module doc).
 PRIOR_TASK_PER_GRID_BYTE = 1.31
 ZONE_TASK_PER_GRID_BYTE = 2.0
@@ -76,7 +79,7 @@ _MAINLAND_DAY_GRIDS = _MAINLAND_CELLS * 24 * _MAINLAND_SPECIES * 4  # 0.626 GB
 _MAINLAND_PRIOR_DAY_PEAK, _MAINLAND_ZONE_DAY_PEAK = 1.84 * _GIB, 1.83 * _GIB
 
 #: What a task holds whatever its days, bytes per cell and species: the rest of the measured
-#: mainland one-day peak (122 for the prior's task, 54 for the zones').
+#: mainland one-day peak (101 for the prior's task, 33 for the zones').
 PRIOR_TASK_PER_CELL = (
     _MAINLAND_PRIOR_DAY_PEAK - TASK_BASE_BYTES - PRIOR_TASK_PER_GRID_BYTE * _MAINLAND_DAY_GRIDS
 ) / (_MAINLAND_CELLS * _MAINLAND_SPECIES)
