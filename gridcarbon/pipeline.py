@@ -32,6 +32,7 @@ from gridcarbon.io.year_store import DEFAULT_CODEC
 
 if TYPE_CHECKING:
     from gridcarbon.contracts import Scenario
+    from gridcarbon.grids.gridspec import GridSpec
 
 __all__ = [
     "RunResult",
@@ -43,6 +44,8 @@ __all__ = [
     "run",
     "run_streamed",
     "dask_client",
+    "resolve_task_days",
+    "planned_worker_memory",
     "satellite_observation_kinds",
     "write_prior_months",
     "write_posterior_months",
@@ -179,16 +182,7 @@ def plan_run(
                 check_period(month.period.start, month.period.end, config.inversion)
         else:
             check_period(config.period.start, config.period.end, config.inversion)
-    if scenario is not None:
-        grid = scenario.grid
-    elif config.region == "zhejiang":
-        from gridcarbon.scenario.zhejiang import zhejiang_grid
-
-        grid = zhejiang_grid(config.grid)
-    else:
-        from gridcarbon.scenario.generic import region_grid
-
-        grid = region_grid(config.region, config)
+    grid = run_grid(config, scenario)
     hours = int(period_hours(config.period)[0].size)
     plan = RunPlan(grid=grid, hours=hours)
     in_memory = min(hours, 24 * 31) if streamed else hours
@@ -211,6 +205,20 @@ def plan_run(
         units = 0 if plan.units is None else len(plan.units)
         _check_disk(config, Path(out_dir), grid.size, hours, units, stages)
     return plan
+
+
+def run_grid(config: RunConfig, scenario: Scenario | None = None) -> GridSpec:
+    """The grid a run of ``config`` computes on: ``scenario``'s, else the configured region's
+    (built from its geometry alone, seconds: no layers)."""
+    if scenario is not None:
+        return scenario.grid
+    if config.region == "zhejiang":
+        from gridcarbon.scenario.zhejiang import zhejiang_grid
+
+        return zhejiang_grid(config.grid)
+    from gridcarbon.scenario.generic import region_grid
+
+    return region_grid(config.region, config)
 
 
 def check_memory(
@@ -258,6 +266,58 @@ def check_memory(
 
 
 @dataclass(frozen=True)
+class TaskSizing:
+    """The Dask tasks of a streamed run on workers, sized before it starts (:func:`size_run`).
+
+    Attributes
+    ----------
+    task_days : days per task (None: whole months, the workers reporting no memory limit)
+    chosen : ``"auto"`` (chosen from the limit) or ``"given"`` (``--task-days N``)
+    limit_bytes : the workers' memory limit, bytes (None: no limit reported)
+    estimate : :class:`gridcarbon.io.task_memory.TaskEstimate` of one task (of 31 days for
+        whole months)
+    month_days : days of the period's longest month
+    per_month : tasks of that month by kind
+    reason : why ``"auto"`` chose ``task_days`` (empty otherwise)
+    """
+
+    task_days: int | None
+    chosen: str
+    limit_bytes: float | None
+    estimate: Any
+    month_days: int
+    per_month: dict[str, int]
+    reason: str = ""
+
+    def lines(self) -> list[str]:
+        """The per-task lines of ``--dry-run``."""
+        from gridcarbon.io.task_memory import TASK_SHARE
+
+        e = self.estimate
+        span = "whole months" if self.task_days is None else f"{self.task_days} day(s) per task"
+        first = (
+            f"Dask tasks: {span} ({self.chosen}); per month of {self.month_days} days: "
+            + ", ".join(f"{n} {kind}" for kind, n in self.per_month.items())
+        )
+        memory = f"memory per task: prior about {e.prior_bytes / 1e9:,.2f} GB" + (
+            f", zones about {e.zone_bytes / 1e9:,.2f} GB" if e.zone_bytes else ""
+        )
+        if self.limit_bytes is None:
+            memory += "; the workers report no memory limit"
+        else:
+            line = TASK_SHARE * self.limit_bytes
+            fits = "fits" if e.peak_bytes <= line else "ABOVE the line"
+            memory += (
+                f"; workers' limit {self.limit_bytes / 2**30:,.2f} GiB, its {TASK_SHARE:.0%} "
+                f"line {line / 1e9:,.2f} GB per task: {fits}"
+            )
+        out = [first, memory]
+        if self.reason:
+            out.append(f"task days auto: {self.reason}")
+        return out
+
+
+@dataclass(frozen=True)
 class RunSize:
     """What a run would need, sized before any work (:func:`size_run`); every byte count is an
     estimate of :mod:`gridcarbon.io.resources`.
@@ -283,6 +343,8 @@ class RunSize:
     peak_stage : the stage that sets the peak
     available : bytes of memory available now (None: unknown)
     refusals : why the run would be refused before any work (empty: it would start)
+    tasks : the Dask tasks of a streamed run on workers (None: no workers, or not streamed)
+    workers_unused : Dask workers were given to a run that is not streamed (they stay idle)
     """
 
     region: str
@@ -305,6 +367,8 @@ class RunSize:
     peak_stage: str
     available: float | None
     refusals: tuple[str, ...]
+    tasks: TaskSizing | None = None
+    workers_unused: bool = False
 
     def lines(self) -> list[str]:
         """The sizing as lines of text (``gridcarbon run --dry-run`` prints them)."""
@@ -343,6 +407,13 @@ class RunSize:
             f"expected peak: {gb(self.memory['peak'])} (the {self.peak_stage} stage); "
             f"available now: {have}"
         )
+        if self.tasks is not None:
+            out += self.tasks.lines()
+        elif self.workers_unused:
+            out.append(
+                "Dask workers: unused (a period run in memory stays in this process; --resume "
+                "runs it streamed, on the workers)"
+            )
         if self.refusals:
             out += [f"would be refused: {r}" for r in self.refusals]
         else:
@@ -350,7 +421,13 @@ class RunSize:
         return out
 
 
-def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
+def size_run(
+    config: RunConfig,
+    stages: Iterable[str] | None = None,
+    task_days: int | str | None = None,
+    worker_limit: float | None = None,
+    resume: bool = False,
+) -> RunSize:
     """Size a run of ``config`` before it starts, from the region's geometry alone: no prior is
     built, no scenario, nothing is written (``gridcarbon run --dry-run``).
 
@@ -361,10 +438,22 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     embedded Zhejiang default (its synthetic units, seconds), or, for other regions, estimated
     from the counties' geometry (:func:`gridcarbon.scenario.generic.estimate_unit_count`).
 
+    With ``task_days`` (the run on Dask workers: ``"auto"`` or a number of days), a streamed
+    run's tasks are sized too (:class:`TaskSizing`: days per task as :func:`resolve_task_days`
+    would choose them for ``worker_limit``, tasks per month, each task's estimated peak against
+    60 % of the limit), a worker too small for one day is among the refusals, and this
+    process's memory is that of a run reading the store in blocks of those days.
+
     Parameters
     ----------
     config : RunConfig
     stages : later stages that would run (default: those enabled in ``config``)
+    task_days : int or "auto", optional
+        The Dask tasks' days (None: no workers).
+    worker_limit : float, optional
+        The workers' memory limit, bytes (:func:`planned_worker_memory`; None: no limit).
+    resume : bool
+        The run is resumable (``--resume``): streamed whatever its period, as :func:`run`.
     """
     import shapely
 
@@ -385,8 +474,9 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     days = (config.period.end - config.period.start).days + 1
     # the route run() takes: a long period without the inversion, or one beyond the inversion's
     # period limit with it (then inverted month by month)
-    streamed = is_streamed(config) and (
-        "inversion" not in stages or days > config.inversion.max_period_days
+    streamed = resume or (
+        is_streamed(config)
+        and ("inversion" not in stages or days > config.inversion.max_period_days)
     )
     zones = "zoning" in stages
     if config.region == "zhejiang":
@@ -422,6 +512,16 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     n_species = len(config.species)
     month_hours = max(sl.stop - sl.start for sl in month_slices(positions, hours_index))
     in_memory = month_hours if streamed else hours
+    tasks: TaskSizing | None = None
+    refusals: list[str] = []
+    if task_days is not None and streamed:
+        tasks, refused = _size_tasks(
+            grid.size, n_species, month_hours // 24, task_days, worker_limit, zones
+        )
+        if refused:
+            refusals.append(refused)
+        if tasks.task_days is not None and "inversion" not in stages:  # as plan_run's block_hours
+            in_memory = min(in_memory, 24 * tasks.task_days)
 
     def estimate(stage_hours: int, which: Iterable[str], **kw: Any) -> Any:
         return estimate_memory(
@@ -440,7 +540,6 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
     }
     if "inversion" in stages:  # streamed: one month at a time
         memory["inversion"] = estimate(in_memory, ("inversion",)).peak_bytes
-    refusals: list[str] = []
     if "inversion" in stages:
         from gridcarbon.inversion.stage import check_period
 
@@ -501,7 +600,43 @@ def size_run(config: RunConfig, stages: Iterable[str] | None = None) -> RunSize:
         peak_stage=est.stage,
         available=None if have is None else float(have),
         refusals=tuple(refusals),
+        tasks=tasks,
+        workers_unused=task_days is not None and not streamed,
     )
+
+
+def _size_tasks(
+    cells: int,
+    species: int,
+    month_days: int,
+    task_days: int | str,
+    limit: float | None,
+    zones: bool,
+) -> tuple[TaskSizing, str]:
+    """The Dask tasks of :func:`size_run`, and the refusal of ``"auto"`` when one day does not
+    fit a worker (empty: none)."""
+    from gridcarbon.io.resources import ResourceError
+    from gridcarbon.io.task_memory import choose_task_days, estimate_task_memory, tasks_per_month
+
+    refusal, reason = "", ""
+    days: int | None
+    if task_days != "auto":
+        chosen, days = "given", int(task_days)
+    elif limit is None:
+        chosen, days = "auto: the workers report no memory limit", None
+    else:
+        try:
+            choice = choose_task_days(cells, species, limit, zones)
+            chosen, days, reason = "auto", choice.task_days, choice.reason()
+        except ResourceError as exc:
+            chosen, days, refusal = "auto: even one day does not fit", 1, str(exc)
+    est = estimate_task_memory(cells, 31 if days is None else days, species, zones)
+    if days is None:
+        per_month = {"prior month": 1, "zone month": 1} if zones else {"prior month": 1}
+    else:
+        per_month = tasks_per_month(month_days, days, zones)
+    sizing = TaskSizing(days, chosen, limit, est, month_days, per_month, reason)
+    return sizing, refusal
 
 
 def _check_disk(
@@ -719,7 +854,7 @@ def run(
     scenario: Scenario | None = None,
     resume: bool = False,
     client: Any = None,
-    task_days: int | None = None,
+    task_days: int | str | None = None,
 ) -> RunResult:
     """Run every stage of the pipeline and write its results to one folder.
 
@@ -754,9 +889,9 @@ def run(
     client : distributed.Client, optional
         Workers for the prior's months and the zoning stage of a streamed run
         (:func:`dask_client`); a run that is not streamed does not use them.
-    task_days : int, optional
-        With ``client``: Dask tasks of that many days instead of whole months
-        (:func:`run_streamed`).
+    task_days : int or "auto", optional
+        With ``client``: Dask tasks of that many days instead of whole months; ``"auto"``: as
+        many as fit 60 % of a worker's memory limit (:func:`run_streamed`).
 
     A period longer than two months (:data:`STREAM_ABOVE_HOURS`) without the inversion, one
     longer than ``inversion.max_period_days`` with it, or ``resume``, runs streamed month by
@@ -2141,6 +2276,83 @@ def inversion_month_bytes(config: RunConfig, cells: int) -> float:
     return estimate_memory(cells, month_hours, len(config.species), 0, inversion=True).peak_bytes
 
 
+def resolve_task_days(
+    client: Any,
+    config: RunConfig,
+    task_days: int | str | None,
+    scenario: Scenario | None = None,
+    zones: bool = True,
+) -> int | None:
+    """``task_days`` as :func:`run_streamed` runs it: ``"auto"`` becomes the largest number of
+    days from 1 to 31 whose prior and zone tasks fit :data:`~gridcarbon.io.task_memory.
+    TASK_SHARE` of the smallest memory limit among ``client``'s workers
+    (:func:`gridcarbon.io.task_memory.choose_task_days`, the zones' tasks sized with ``zones``;
+    the choice and why are logged at INFO), or None (whole months) when the workers report no limit; other values are returned as given.
+
+    Raises :class:`~gridcarbon.io.resources.ResourceError` before any work when a task of one
+    day does not fit a worker (the message names the memory needed and the fix)."""
+    from gridcarbon.grids.distributed import TASK_DAYS_AUTO, workers_memory_limit
+
+    if task_days != TASK_DAYS_AUTO:
+        return task_days  # type: ignore[return-value]
+    from gridcarbon.io.task_memory import choose_task_days
+
+    limit = workers_memory_limit(client)
+    if limit is None:
+        log.info("task days auto: the workers report no memory limit; tasks of whole months")
+        return None
+    cells = run_grid(config, scenario).size
+    choice = choose_task_days(cells, len(config.species), limit, zones)
+    log.info("task days auto: %s", choice.reason())
+    return choice.task_days
+
+
+def _worker_memory_bytes(worker_memory: str) -> int:
+    """``--worker-memory`` in bytes, refused below 256 MiB or when it is not a size."""
+    from dask.utils import parse_bytes
+
+    try:
+        limit = parse_bytes(worker_memory)
+    except ValueError:
+        limit = 0
+    if limit < 2**28:
+        raise ConfigError(
+            f"worker memory {worker_memory!r} is not a size of at least 256 MiB; give e.g. "
+            "8GiB or 4000MB"
+        )
+    return int(limit)
+
+
+def planned_worker_memory(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | Path | None = None,
+    worker_memory: str | None = None,
+) -> int | None:
+    """The memory limit (bytes) each worker of :func:`dask_client` would have, without
+    starting it (``--dry-run``): ``worker_memory``, else Dask's default for a local worker of
+    one thread (the machine's memory over its cores); with ``scheduler`` or ``scheduler_file``,
+    the smallest limit the running cluster's workers report (this connects to it, no task is
+    submitted).  None: no Dask option, or workers without a limit."""
+    if worker_memory is not None and workers is None:
+        raise ConfigError(
+            f"a worker memory limit ({worker_memory}) is for the local workers of --workers; "
+            "a running scheduler's workers set their own (dask worker --memory-limit)"
+        )
+    if workers is not None:
+        from distributed.worker_memory import parse_memory_limit
+
+        if worker_memory is not None:
+            _worker_memory_bytes(worker_memory)
+        return parse_memory_limit(worker_memory or "auto", 1, logger=log)
+    if scheduler is None and scheduler_file is None:
+        return None
+    from gridcarbon.grids.distributed import workers_memory_limit
+
+    with dask_client(None, scheduler, scheduler_file) as client:
+        return workers_memory_limit(client)
+
+
 @contextlib.contextmanager
 def dask_client(
     workers: int | None = None,
@@ -2162,17 +2374,7 @@ def dask_client(
             "a running scheduler's workers set their own (dask worker --memory-limit)"
         )
     if worker_memory is not None:
-        from dask.utils import parse_bytes
-
-        try:
-            limit = parse_bytes(worker_memory)
-        except ValueError:
-            limit = 0
-        if limit < 2**28:
-            raise ConfigError(
-                f"worker memory {worker_memory!r} is not a size of at least 256 MiB; give e.g. "
-                "8GiB or 4000MB"
-            )
+        _worker_memory_bytes(worker_memory)
     given = [workers is not None, scheduler is not None, scheduler_file is not None]
     if sum(given) > 1:
         raise ConfigError(
@@ -2310,7 +2512,7 @@ def run_streamed(
     codec: str = DEFAULT_CODEC,
     summary_layout: str = "run",
     client: Any = None,
-    task_days: int | None = None,
+    task_days: int | str | None = None,
 ) -> RunResult:
     """Run the prior, the inversion, the zones and the map of a long period (e.g. a year) month
     by month, resumably; memory is bounded by one month of grids and one month's inversion
@@ -2358,13 +2560,15 @@ def run_streamed(
         memory limit), and the zoning stage's months
         (:mod:`gridcarbon.zoning.distributed`: equal to the single-process path's); None: in
         this process.
-    task_days : int, optional
+    task_days : int or "auto", optional
         With ``client``: the prior's and the zones' tasks cover that many days of a month
         instead of the whole month (:mod:`gridcarbon.grids.distributed`,
         :mod:`gridcarbon.zoning.distributed`: the same store, tallies and hotspots), and this
         process reads the store in blocks of that many days for the period totals, so that no
-        process holds a whole month of a large region's grids.  The period totals (GeoTIFF,
-        summary) are then summed block by block in another order (equal to about 1e-15
+        process holds a whole month of a large region's grids.  ``"auto"``: the most days
+        whose task fits 60 % of the workers' memory limit (:func:`resolve_task_days`; refused
+        before any work when one day does not fit).  The period totals (GeoTIFF, summary) are
+        then summed block by block in another order (equal to about 1e-15
         relative).  Not part of the configuration: a resumed run may change it.
 
     Returns
@@ -2386,6 +2590,8 @@ def run_streamed(
                 f"task days ({task_days}) split the months of Dask tasks: give --workers, "
                 "--scheduler or --scheduler-file too"
             )
+        zones = "zoning" in (_enabled_stages(config) if stages is None else tuple(stages))
+        task_days = resolve_task_days(client, config, task_days, scenario, zones)
     if summary_layout not in ("run", "grid"):
         raise ConfigError(f"summary_layout must be 'run' or 'grid', got {summary_layout!r}")
     out_dir = Path(config.output.directory if out_dir is None else out_dir)

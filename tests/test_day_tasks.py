@@ -230,3 +230,22 @@ def test_cli_refuses_task_days_without_workers(tmp_path, command):
     assert list(tmp_path.iterdir()) == []
     r = CliRunner().invoke(cli, [command, "--help"], obj={})
     assert "--task-days" in r.output
+
+
+def test_auto_task_days_run_the_small_region_in_month_tasks_equal_to_one_process(
+    tmp_path, scenario, client, single, caplog
+):
+    """``task_days="auto"`` on workers with Dask's default limit (the machine's memory over
+    the workers: gigabytes): a month of the small region fits, so a task covers 31 days, the
+    choice is logged, and every output equals the single-process run's."""
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="gridcarbon.pipeline"):
+        run_streamed(
+            _config(), out, resume=True, scenario=scenario, client=client, task_days="auto"
+        )
+    (line,) = [r.getMessage() for r in caplog.records if "task days auto" in r.getMessage()]
+    assert "31 day(s) per task" in line and "a whole month fits" in line
+    xr.testing.assert_identical(_store(out), _store(single))
+    for name in ZONE_FILES:
+        with xr.open_dataset(single / name) as a, xr.open_dataset(out / name) as b:
+            xr.testing.assert_identical(a.load().drop_attrs(), b.load().drop_attrs())

@@ -234,13 +234,13 @@ def grid_command(
         write_prior,
     )
 
-    check_task_days_option(task_days, workers, scheduler, scheduler_file)
+    task_days = check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = load_cli_config(config_path, start, end, year, region)
     out_dir = output_folder(out, cfg)
     if formats:
         cfg.output.formats = list(formats)
     if dry_run:
-        _echo_size(cfg, stages=())
+        _echo_size(cfg, (), task_days, (workers, scheduler, scheduler_file, worker_memory), resume)
         return
     progress = ctx.obj["progress"]
     inputs = [config_path] if config_path else []
@@ -273,11 +273,18 @@ def grid_command(
     _echo_summary(summary, out_dir)
 
 
-def _echo_size(cfg, stages=None) -> None:
-    """Print what a run of ``cfg`` would need (``--dry-run``); nothing is built or written."""
-    from gridcarbon.pipeline import size_run
+def _echo_size(
+    cfg, stages=None, task_days=None, dask=(None, None, None, None), resume=False
+) -> None:
+    """Print what a run of ``cfg`` would need (``--dry-run``); nothing is built or written.
 
-    for line in size_run(cfg, stages).lines():
+    ``task_days`` (with the Dask options ``dask``: workers, scheduler, scheduler file, worker
+    memory): the tasks on the workers are sized against the workers' memory limit too;
+    ``resume``: the run goes streamed whatever its period."""
+    from gridcarbon.pipeline import planned_worker_memory, size_run
+
+    limit = planned_worker_memory(*dask) if task_days is not None else None
+    for line in size_run(cfg, stages, task_days, limit, resume).lines():
         click.echo(line)
 
 
@@ -348,14 +355,16 @@ def run_command(
     """
     from gridcarbon.pipeline import dask_client, dask_diagnostics, prior_summary, run
 
-    check_task_days_option(task_days, workers, scheduler, scheduler_file)
+    task_days = check_task_days_option(task_days, workers, scheduler, scheduler_file)
     cfg = with_language(load_cli_config(config_path, start, end, year, region), lang)
     if no_inversion:
         cfg.inversion.enabled = False
     if formats:
         cfg.output.formats = list(formats)
     if dry_run:
-        _echo_size(cfg)
+        _echo_size(
+            cfg, None, task_days, (workers, scheduler, scheduler_file, worker_memory), resume
+        )
         return
     inputs = [config_path] if config_path else []
     with (

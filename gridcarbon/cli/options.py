@@ -148,12 +148,14 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     the workers did."""
     f = click.option(
         "--task-days",
-        type=click.IntRange(min=1, max=31),
+        type=TaskDays(),
         default=None,
         help="With Dask workers: split each month's tasks (the prior's and the zones') into "
-        "spans of N days, so that a large region's month uses several workers and no process "
-        "holds a whole month (mainland China at 3 km: 1 day, about 1.9 GB per task); default: "
-        "whole months.  The outputs are the same.",
+        "spans of N days (1 to 31), so that a large region's month uses several workers and no "
+        "process holds a whole month (mainland China at 3 km: 1 day, about 1.9 GB per task).  "
+        "auto (the default with --workers, --scheduler or --scheduler-file): the most days "
+        "whose task fits 60 % of a worker's memory limit; refused before any work when one day "
+        "does not.  The outputs are the same.",
     )(f)
     f = click.option(
         "--task-log",
@@ -198,17 +200,37 @@ def dask_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+class TaskDays(click.ParamType):
+    """``--task-days``: ``auto`` or a whole number of days from 1 to 31."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 31:
+            self.fail(f"{value!r} is not auto nor a whole number of days from 1 to 31", param, ctx)
+        return int(text)
+
+
 def check_task_days_option(
-    task_days: int | None, workers: int | None, scheduler: str | None, scheduler_file: Any
-) -> None:
-    """Refuse ``--task-days`` without a Dask option (it splits the workers' tasks)."""
-    if task_days is not None and workers is None and scheduler is None and scheduler_file is None:
+    task_days: int | str | None, workers: int | None, scheduler: str | None, scheduler_file: Any
+) -> int | str | None:
+    """``--task-days`` as the run takes it: refused without a Dask option (it splits the
+    workers' tasks); ``"auto"`` when a Dask option is given without it; None (the
+    single-process path) otherwise."""
+    dask = workers is not None or scheduler is not None or scheduler_file is not None
+    if task_days is not None and not dask:
         from gridcarbon.errors import ConfigError
 
         raise ConfigError(
             f"--task-days {task_days} splits the months of Dask tasks: give --workers, "
             "--scheduler or --scheduler-file too"
         )
+    if task_days is None and dask:
+        return "auto"
+    return task_days
 
 
 def load_cli_config(

@@ -27,21 +27,42 @@ if TYPE_CHECKING:
     from gridcarbon.config import PeriodConfig, RunConfig
     from gridcarbon.contracts import Scenario
 
-__all__ = ["day_spans", "prior_days_task", "prior_months_in_day_tasks", "check_task_days"]
+__all__ = [
+    "TASK_DAYS_AUTO",
+    "day_spans",
+    "prior_days_task",
+    "prior_months_in_day_tasks",
+    "check_task_days",
+    "workers_memory_limit",
+]
 
 log = logging.getLogger(__name__)
 
 
-def check_task_days(task_days: int | None) -> int | None:
-    """``task_days`` checked: None (whole months) or a whole number of days from 1 to 31."""
-    if task_days is None:
-        return None
+#: ``task_days`` chosen from the workers' memory limit (:func:`gridcarbon.io.task_memory.
+#: choose_task_days`).
+TASK_DAYS_AUTO = "auto"
+
+
+def check_task_days(task_days: int | str | None) -> int | str | None:
+    """``task_days`` checked: None (whole months), ``"auto"`` (:data:`TASK_DAYS_AUTO`) or a whole
+    number of days from 1 to 31."""
+    if task_days is None or task_days == TASK_DAYS_AUTO:
+        return task_days
     if isinstance(task_days, bool) or not isinstance(task_days, int) or not 1 <= task_days <= 31:
         raise ConfigError(
-            f"task days must be a whole number of days from 1 to 31 (or none: whole months), "
-            f"got {task_days!r}"
+            "task days must be a whole number of days from 1 to 31 or 'auto' (or none: whole "
+            f"months), got {task_days!r}"
         )
     return task_days
+
+
+def workers_memory_limit(client: Any) -> int | None:
+    """The smallest memory limit (bytes) among ``client``'s workers, as they report it; None
+    when none has a limit (or there is no worker yet)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    limits = [int(w["memory_limit"]) for w in workers if w.get("memory_limit")]
+    return min(limits) if limits else None
 
 
 def day_spans(period: PeriodConfig, task_days: int) -> list[tuple[dt.date, dt.date, int]]:
