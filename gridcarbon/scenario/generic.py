@@ -13,9 +13,9 @@ by the stated rules below; every synthetic part is named in ``synthetic_componen
   counties** (no county figures are typed in); Zhejiang's counties share their city's 2020
   census total instead.  Within a county, people follow the land-cover density of the default
   (urban 8, cropland 1, other 0.3, forest 0.12; plus GeoNames places in Zhejiang) where the
-  shipped MODIS MCD12C1 extract covers the whole county (116.5–124.5°E, 25.5–32.5°N), and are
-  **spread uniformly over the county elsewhere** (a labelled fallback: no China-wide extract
-  is shipped).
+  shipped MODIS MCD12C1 2019 extract (73.0–135.5°E, 17.5–54.0°N: every mainland county) covers
+  the whole county, and are **spread uniformly over the county elsewhere** (a fallback named in
+  ``synthetic_components`` when some county of the region is outside the extract).
 * **Emission totals** (synthetic): each province's sector totals are Zhejiang's assumed
   per-capita totals (:data:`~gridcarbon.scenario.zhejiang_inventory.PROVINCIAL_TOTALS` /
   Zhejiang's 64,567,588 people) × its census population.
@@ -71,7 +71,7 @@ from gridcarbon.scenario.china import (
     resolve_provinces,
 )
 from gridcarbon.scenario.geography import CITY_POPULATION_2020, PLACES_FILE, load_places
-from gridcarbon.scenario.landcover import LANDCOVER_FILE, landcover_fractions
+from gridcarbon.scenario.landcover import LANDCOVER_FILE, landcover_fractions, read_landcover
 from gridcarbon.scenario.stations import SPECIES_BY_KIND
 from gridcarbon.scenario.synthetic_units import UNIT_KINDS, polygonal, tile_polygon
 from gridcarbon.scenario.zhejiang import SyntheticMeteorology
@@ -284,7 +284,7 @@ def region_layers(geo: RegionGeography) -> dict[str, object]:
     F = coverage_matrix(grid, np.append(counties_m, geo.region)).tocsr()
     region_fraction = F[-1].toarray().reshape(grid.shape)
     F = F[:-1]
-    lc = landcover_fractions(grid)
+    lc = landcover_fractions(grid, read_landcover(None))
     has_data = (sum(lc.values()) > 0.5).ravel().astype(float)
     area = np.asarray(F.sum(axis=1)).ravel()
     has_lc = (F @ has_data) >= 0.999 * area
@@ -657,11 +657,15 @@ def region_scenario(
     )
     city_names = dict(zip(geo.cities["adcode"], geo.cities["name"], strict=True))
     cities = {c: city_names[c] for c in pop_city.index if c in city_names}
+    # the fallback is named only where it applies (a county not wholly inside the extract)
+    fallback = bool((~layers["county_has_landcover"]).any())
     components = [
         *inventory.synthetic_components,
-        "population below province level (equal per county; uniform within counties outside "
-        "the shipped MCD12C1 extract)",
-        "spatial proxies outside the shipped MCD12C1 extract (uniform within counties)",
+        "population below province level (equal per county)",
+        *(
+            ["spatial proxies outside the shipped MCD12C1 extract (uniform within counties)"]
+            * fallback
+        ),
         "station network",
         "meteorology",
     ]

@@ -8,9 +8,23 @@ from rasterio.warp import Resampling, reproject
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.io.geodata import ClassRaster, package_data_path, read_class_raster
 
-__all__ = ["landcover_fractions", "LANDCOVER_FILE", "IGBP_GROUPS"]
+__all__ = [
+    "landcover_fractions",
+    "read_landcover",
+    "LANDCOVER_FILE",
+    "ZHEJIANG_WINDOW",
+    "IGBP_GROUPS",
+]
 
-LANDCOVER_FILE = "zhejiang_igbp_mcd12c1_2019.tif"
+#: The shipped extract: mainland China with Hainan, 73.0–135.5°E, 17.5–54.0°N, 0.05 degrees.
+LANDCOVER_FILE = "china_igbp_mcd12c1_2019.tif"
+
+#: The window the Zhejiang default reads (lon_min, lat_min, lon_max, lat_max in degrees): its
+#: grid, buffer and the neighbours' edges.  Reading this window rather than the whole extract
+#: keeps the default's land-cover fractions and unit polygons those of the Zhejiang extract it
+#: was built on (the same pixels; polygons traced over a larger raster would be segmented
+#: differently).
+ZHEJIANG_WINDOW = (116.5, 25.5, 124.5, 32.5)
 
 #: Weights of each IGBP class in each proxy group.  Class 14 (cropland/natural vegetation mosaic)
 #: is split half cropland, half forest; woody savannas (8) count as forest, as they are wooded
@@ -24,14 +38,23 @@ IGBP_GROUPS: dict[str, dict[int, float]] = {
 }
 
 
+def read_landcover(
+    bounds: tuple[float, float, float, float] | None = ZHEJIANG_WINDOW,
+) -> ClassRaster:
+    """The shipped MODIS MCD12C1 2019 IGBP classes in ``bounds`` (lon_min, lat_min, lon_max,
+    lat_max in degrees, on the 0.05-degree pixel edges; the default's window by default,
+    ``None``: all of the extract)."""
+    return read_class_raster(package_data_path(LANDCOVER_FILE), bounds)
+
+
 def landcover_fractions(grid: GridSpec, raster: ClassRaster | None = None) -> dict[str, np.ndarray]:
     """Fraction of each grid cell in each land-cover group.
 
     The 0.05-degree IGBP majority classes are turned into per-group indicators and averaged onto
     the grid by area (GDAL ``average`` resampling).  Cells outside the raster get 0.
 
-    ``raster`` (from :func:`gridcarbon.io.geodata.read_class_raster`) defaults to the shipped
-    Zhejiang MCD12C1 extract.
+    ``raster`` (from :func:`read_landcover` or :func:`gridcarbon.io.geodata.read_class_raster`)
+    defaults to the shipped MCD12C1 extract in the Zhejiang default's window.
 
     Returns
     -------
@@ -39,7 +62,7 @@ def landcover_fractions(grid: GridSpec, raster: ClassRaster | None = None) -> di
         ``urban``, ``cropland``, ``forest``, ``water``, ``other``; each ``(ny, nx)`` float64 in
         [0, 1]; the groups sum to 1 where the raster has data.
     """
-    raster = read_class_raster(package_data_path(LANDCOVER_FILE)) if raster is None else raster
+    raster = read_landcover() if raster is None else raster
     classes, src_transform, src_crs, nodata = (
         raster.classes,
         raster.transform,

@@ -32,10 +32,9 @@ import rasterio.features
 import shapely
 
 from gridcarbon.grids.gridspec import GridSpec, to_projected
-from gridcarbon.io.geodata import package_data_path, read_class_raster
 from gridcarbon.io.runfolder import write_gpkg_atomic
 from gridcarbon.scenario.geography import load_boundaries, region_polygon
-from gridcarbon.scenario.landcover import LANDCOVER_FILE
+from gridcarbon.scenario.landcover import read_landcover
 from gridcarbon.scenario.parks import INDUSTRIAL_PARKS
 from gridcarbon.scenario.zhejiang_inventory import facility_catalogue
 
@@ -84,7 +83,7 @@ _DIGIT = {"priority_protection": "1", "key_control": "2", "general_control": "3"
 
 def _class_polygons(crs: pyproj.CRS) -> dict[str, shapely.Geometry]:
     """Urban and forest areas from the MODIS IGBP raster, in the grid CRS."""
-    raster = read_class_raster(package_data_path(LANDCOVER_FILE))
+    raster = read_landcover()
     classes, transform = raster.classes, raster.transform
     out = {}
     for name, codes in (("urban", _URBAN), ("forest", _FOREST)):
