@@ -77,7 +77,7 @@ def read_class_raster(
     """
     import rasterio
     import rasterio.windows
-    from affine import Affine
+    from rasterio.transform import Affine
 
     path = Path(path)
     _missing(path, "raster")
