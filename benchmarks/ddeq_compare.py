@@ -250,6 +250,29 @@ def _ddeq_sources(table: list[dict]):
     return src
 
 
+def _detect_plume(ddeq, data, sources, target: str, opts: dict, crs):
+    """ddeq's plume detection on NO2; returns the scene and "" when ``target`` has a plume of
+    its own, else the reason why not."""
+    data = ddeq.dplume.detect_plumes(
+        data,
+        sources,
+        variable="NO2",
+        variable_std="NO2_std",
+        var_sys=opts["var_sys"],
+        filter_type="gaussian",
+        filter_size=0.5,
+        q=0.99,
+        crs=crs,
+    )
+    if "detected_plume" not in data or target not in data.source.values:
+        return data, "source not in scene"
+    if int(data["detected_plume"].sel(source=target).sum()) == 0:
+        return data, "no plume detected"
+    if ddeq.misc.has_multiple_sources(data, target):
+        return data, "plume shared with another source"
+    return data, ""
+
+
 def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts: dict) -> dict:
     """ddeq's plume detection + CSF for ``target`` on a cropped scene; returns the NOx
     emission (kg/s) or the reason why none."""
@@ -269,25 +292,8 @@ def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts
         "NOx_emissions_precision_kg_s": float("nan"),
     }
     try:
-        data = ddeq.dplume.detect_plumes(
-            data,
-            sources,
-            variable="NO2",
-            variable_std="NO2_std",
-            var_sys=opts["var_sys"],
-            filter_type="gaussian",
-            filter_size=0.5,
-            q=0.99,
-            crs=crs,
-        )
-        if "detected_plume" not in data or target not in data.source.values:
-            out["status"] = "source not in scene"
-            return out
-        if int(data["detected_plume"].sel(source=target).sum()) == 0:
-            out["status"] = "no plume detected"
-            return out
-        if ddeq.misc.has_multiple_sources(data, target):
-            out["status"] = "plume shared with another source"
+        data, out["status"] = _detect_plume(ddeq, data, sources, target, opts, crs)
+        if out["status"]:
             return out
         keep = [
             str(s) for s in data.source.values if int(data["detected_plume"].sel(source=s).sum())
@@ -408,25 +414,8 @@ def _ddeq_gauss(
     try:
         data = data.copy()
         data["NO2"].attrs["noise_level"] = float(np.nanmedian(data["NO2_std"].values))
-        data = ddeq.dplume.detect_plumes(
-            data,
-            sources,
-            variable="NO2",
-            variable_std="NO2_std",
-            var_sys=opts["var_sys"],
-            filter_type="gaussian",
-            filter_size=0.5,
-            q=0.99,
-            crs=crs,
-        )
-        if "detected_plume" not in data or target not in data.source.values:
-            out["status"] = "source not in scene"
-            return out
-        if int(data["detected_plume"].sel(source=target).sum()) == 0:
-            out["status"] = "no plume detected"
-            return out
-        if ddeq.misc.has_multiple_sources(data, target):
-            out["status"] = "plume shared with another source"
+        data, out["status"] = _detect_plume(ddeq, data, sources, target, opts, crs)
+        if out["status"]:
             return out
         data = data.sel(source=[target])
         data = ddeq.curves.fit_to_detections(data)
