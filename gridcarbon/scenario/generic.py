@@ -9,13 +9,16 @@ by the stated rules below; every synthetic part is named in ``synthetic_componen
   ``grid.buffer_m``, at ``grid.cell_size_m`` (3 km by default).  The region is the land only:
   no territorial sea is added outside the Zhejiang default (its neighbours' land is known, other
   countries' is not).
-* **Population**: the provinces' 2020 census totals, split **equally between the province's
-  counties** (no county figures are typed in); Zhejiang's counties share their city's 2020
-  census total instead.  Within a county, people follow the land-cover density of the default
-  (urban 8, cropland 1, other 0.3, forest 0.12; plus GeoNames places in Zhejiang) where the
-  shipped MODIS MCD12C1 2019 extract (73.0–135.5°E, 17.5–54.0°N: every mainland county) covers
-  the whole county, and are **spread uniformly over the county elsewhere** (a fallback named in
-  ``synthetic_components`` when some county of the region is outside the extract).
+* **Population**: the provinces' 2020 census totals (Zhejiang: its cities' 2020 census
+  totals; no county figures are typed in), split between the counties in proportion to their
+  summed **population density**: the land-cover density of the default (urban 8, cropland 1,
+  other 0.3, forest 0.12) plus 3 × a kernel of the GeoNames places of China (√population,
+  4 km Gaussians, peak 1 over the region; `china_places_geonames.csv`), with cells MODIS calls
+  water counted as "other" land (a county is land by its boundary).  Within a county, people
+  follow the same density where the shipped MODIS MCD12C1 2019 extract (73.0–135.5°E,
+  17.5–54.0°N: every mainland county) covers the whole county, and are **spread uniformly over
+  the county elsewhere** (a fallback named in ``synthetic_components`` when some county of the
+  region is outside the extract; such a county weighs by its area).
 * **Emission totals** (synthetic): each province's sector totals are Zhejiang's assumed
   per-capita totals (:data:`~gridcarbon.scenario.zhejiang_inventory.PROVINCIAL_TOTALS` /
   Zhejiang's 64,567,588 people) × its census population.
@@ -70,12 +73,13 @@ from gridcarbon.scenario.china import (
     province_population,
     resolve_provinces,
 )
-from gridcarbon.scenario.geography import CITY_POPULATION_2020, PLACES_FILE, load_places
+from gridcarbon.scenario.geography import CHINA_PLACES_FILE, CITY_POPULATION_2020, load_places
 from gridcarbon.scenario.landcover import LANDCOVER_FILE, landcover_fractions, read_landcover
 from gridcarbon.scenario.stations import SPECIES_BY_KIND
 from gridcarbon.scenario.synthetic_units import UNIT_KINDS, polygonal, tile_polygon
 from gridcarbon.scenario.zhejiang import SyntheticMeteorology
 from gridcarbon.scenario.zhejiang_inventory import (
+    PLACE_SIGMA_M,
     POINT_SHARE,
     PROVINCIAL_TOTALS,
     SECTOR_LABELS,
@@ -247,19 +251,22 @@ def _spread(F: sp.csr_matrix, weights: np.ndarray, field: np.ndarray) -> np.ndar
     return out
 
 
-def _county_population(geo: RegionGeography) -> np.ndarray:
-    """Persons per county: the province's census total split equally between its counties
-    (Zhejiang: the city's census total split equally between the city's counties)."""
+def _county_population(geo: RegionGeography, weight: np.ndarray) -> np.ndarray:
+    """Persons per county: the province's census total split between its counties in
+    proportion to ``weight`` (the county's summed population density; equally where a
+    province's weights are all zero); Zhejiang: each city's census total split so."""
     census = province_population().set_index("adcode")["population_2020"]
     counties = geo.counties
-    per_province = counties.groupby("province_code")["adcode"].transform("size").to_numpy()
-    pop = counties["province_code"].map(census).to_numpy(float) / per_province
     zj = (counties["province_code"] == ZHEJIANG_CODE).to_numpy()
-    if zj.any():
-        per_city = counties.groupby("city_code")["adcode"].transform("size").to_numpy()
-        city_pop = counties["city_code"].map(CITY_POPULATION_2020).to_numpy(float)
-        pop[zj] = city_pop[zj] / per_city[zj]
-    return pop
+    group = np.where(zj, counties["city_code"], counties["province_code"])
+    total = np.where(
+        zj,
+        counties["city_code"].map(CITY_POPULATION_2020).to_numpy(float),
+        counties["province_code"].map(census).to_numpy(float),
+    )
+    share = pd.Series(np.asarray(weight, float)).groupby(group).transform("sum").to_numpy()
+    size = pd.Series(group).groupby(group).transform("size").to_numpy()
+    return np.where(share > 0, total * weight / np.where(share > 0, share, 1.0), total / size)
 
 
 def region_layers(geo: RegionGeography) -> dict[str, object]:
@@ -288,25 +295,30 @@ def region_layers(geo: RegionGeography) -> dict[str, object]:
     has_data = (sum(lc.values()) > 0.5).ravel().astype(float)
     area = np.asarray(F.sum(axis=1)).ravel()
     has_lc = (F @ has_data) >= 0.999 * area
-    kernel: np.ndarray | float = 0.0
-    zj = (geo.counties["province_code"] == ZHEJIANG_CODE).to_numpy()
-    if zj.any():
-        places = load_places().dropna(subset=["population"])
-        k = gaussian_kernel(
-            grid,
-            places[["lon", "lat"]].to_numpy(),
-            np.sqrt(places["population"].to_numpy()),
-            4000.0,
-        )
-        in_zj = np.asarray(F[np.flatnonzero(zj)].sum(axis=0)).reshape(grid.shape)
-        kernel = k / k.max() * np.clip(in_zj, 0.0, 1.0)
+    # GeoNames places (sqrt of their population, 4 km Gaussians, peak 1 over the region) add
+    # to the land-cover density, as in the default
+    places = load_places(china=True).dropna(subset=["population"])
+    k = gaussian_kernel(
+        grid,
+        places[["lon", "lat"]].to_numpy(),
+        np.sqrt(places["population"].to_numpy()),
+        PLACE_SIGMA_M,
+        truncate=5.0,
+    )
+    k *= np.clip(region_fraction, 0.0, 1.0)
+    kernel = k / k.max() if k.max() > 0 else k
     flat = {name: a.ravel() for name, a in lc.items()}
     fields = {
         "population": np.asarray(population_density(lc, kernel)).ravel(),
         "industry": flat["urban"] + 0.1,
         "agriculture": flat["cropland"],
     }
-    pop_c = _county_population(geo)
+    # Counties are land by their boundaries, so a cell MODIS calls water (islands, coasts)
+    # weighs as "other" land (0.3) between counties; a county outside the land cover weighs
+    # by its area alone (its density is unknown)
+    floor = population_density({"urban": 0.0, "cropland": 0.0, "forest": 0.0, "other": 1.0})
+    weight = np.where(has_lc, F @ np.maximum(fields["population"], floor), area)
+    pop_c = _county_population(geo, weight)
     population = _spread_by_landcover(F, has_lc, pop_c, fields["population"])
     return {
         "county_coverage": F,
@@ -611,8 +623,7 @@ def _input_files(geo: RegionGeography) -> dict[str, object]:
     }
     files[f"gridcarbon/data/{CENSUS_FILE}"] = package_data_path(CENSUS_FILE)
     files[f"gridcarbon/data/{LANDCOVER_FILE}"] = package_data_path(LANDCOVER_FILE)
-    if ZHEJIANG_CODE in geo.codes:
-        files[f"gridcarbon/data/{PLACES_FILE}"] = package_data_path(PLACES_FILE)
+    files[f"gridcarbon/data/{CHINA_PLACES_FILE}"] = package_data_path(CHINA_PLACES_FILE)
     return files
 
 
@@ -661,7 +672,7 @@ def region_scenario(
     fallback = bool((~layers["county_has_landcover"]).any())
     components = [
         *inventory.synthetic_components,
-        "population below province level (equal per county)",
+        "population below province level (census totals split by land-cover and GeoNames density)",
         *(
             ["spatial proxies outside the shipped MCD12C1 extract (uniform within counties)"]
             * fallback

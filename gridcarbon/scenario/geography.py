@@ -53,6 +53,8 @@ BOUNDARY_FILES = {
 }
 #: Package data file of the GeoNames places.
 PLACES_FILE = "zhejiang_places_geonames.csv"
+#: GeoNames places of all of China with 15,000 people or more (the region builder's).
+CHINA_PLACES_FILE = "china_places_geonames.csv"
 
 
 @lru_cache(maxsize=8)
@@ -83,12 +85,13 @@ def load_boundaries(level: str = "province") -> gpd.GeoDataFrame:
     return _read_boundaries(level).copy()
 
 
-def load_places() -> pd.DataFrame:
-    """GeoNames places of Zhejiang with population (CC BY 4.0, geonames.org).
+def load_places(china: bool = False) -> pd.DataFrame:
+    """GeoNames places of Zhejiang (``china``: of all of China) with population (CC BY 4.0,
+    geonames.org; 15,000 people or more).
 
     Rows whose population was found wrong carry an empty population and a ``note``.
     """
-    return read_places(package_data_path(PLACES_FILE))
+    return read_places(package_data_path(CHINA_PLACES_FILE if china else PLACES_FILE))
 
 
 def region_polygon(grid_crs, sea_m: float = TERRITORIAL_SEA_M) -> shapely.Geometry:

@@ -51,6 +51,7 @@ __all__ = [
     "spatial_proxies",
     "population_density",
     "gaussian_kernel",
+    "PLACE_SIGMA_M",
     "normalise",
     "STACK_PARAMETERS",
     "SECTOR_LABELS",
@@ -220,14 +221,32 @@ _SHORT = {
 }
 
 
-def gaussian_kernel(grid: GridSpec, centres_lonlat, weights, sigma_m: float) -> np.ndarray:
+#: Spread of a GeoNames place's population kernel, metres.
+PLACE_SIGMA_M = 4000.0
+
+
+def gaussian_kernel(
+    grid: GridSpec, centres_lonlat, weights, sigma_m: float, truncate: float | None = None
+) -> np.ndarray:
+    """Sum of isotropic Gaussians (σ ``sigma_m`` metres) of ``weights`` at the centres, at the
+    cell centres of ``grid``.  ``truncate``: each Gaussian only within that many σ of its
+    centre (a large grid with many centres; centres farther than that from the grid are
+    skipped); None: over the whole grid."""
     x, y = grid.x, grid.y
     out = np.zeros(grid.shape)
     for (lon, lat), w in zip(centres_lonlat, weights, strict=True):
         cx, cy = grid.project(lon, lat)
-        gx = np.exp(-0.5 * ((x - cx) / sigma_m) ** 2)
-        gy = np.exp(-0.5 * ((y - cy) / sigma_m) ** 2)
-        out += w * np.outer(gy, gx)
+        cols, rows = slice(None), slice(None)
+        if truncate is not None:
+            reach = truncate * sigma_m
+            cols = np.flatnonzero(np.abs(x - cx) <= reach)
+            rows = np.flatnonzero(np.abs(y - cy) <= reach)
+            if cols.size == 0 or rows.size == 0:
+                continue
+            cols, rows = slice(cols[0], cols[-1] + 1), slice(rows[0], rows[-1] + 1)
+        gx = np.exp(-0.5 * ((x[cols] - cx) / sigma_m) ** 2)
+        gy = np.exp(-0.5 * ((y[rows] - cy) / sigma_m) ** 2)
+        out[rows, cols] += w * np.outer(gy, gx)
     return out
 
 
@@ -271,7 +290,10 @@ def _build_proxies(grid: GridSpec, sea_m: float) -> dict[str, np.ndarray]:
 
     places = load_places().dropna(subset=["population"])
     place_kernel = gaussian_kernel(
-        grid, places[["lon", "lat"]].to_numpy(), np.sqrt(places["population"].to_numpy()), 4000.0
+        grid,
+        places[["lon", "lat"]].to_numpy(),
+        np.sqrt(places["population"].to_numpy()),
+        PLACE_SIGMA_M,
     )
     place_kernel /= place_kernel.max()
     density = population_density(lc, place_kernel)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -152,6 +153,26 @@ def test_shanghai_population_and_units(shanghai):
     assert shanghai.stations["station_id"].is_unique
     assert (shanghai.inventory.points["name"].str.endswith("(placed by proxy)")).all()
     assert any(c.startswith("control units") for c in shanghai.synthetic_components)
+
+
+def test_county_populations_follow_density_and_keep_the_census_totals():
+    from gridcarbon.scenario.generic import region_geography, region_layers
+    from gridcarbon.scenario.geography import CITY_POPULATION_2020
+
+    geo = region_geography(["上海市", "浙江省"], RunConfig())
+    layers = region_layers(geo)
+    pop = pd.Series(layers["county_population"], index=geo.counties["adcode"].to_numpy())
+    assert (pop > 0).all()
+    census = province_population().set_index("adcode")["population_2020"]
+    shanghai = pop[geo.counties["province_code"].to_numpy() == SHANGHAI]
+    assert shanghai.sum() == pytest.approx(census[SHANGHAI], rel=1e-12)
+    assert shanghai.idxmax() == "310115"  # Pudong, the most populous district in the census
+    assert shanghai.min() < 0.2 * shanghai.max()  # not split equally
+    # Zhejiang: each city's census total, split between its counties by density
+    by_city = pop.groupby(geo.counties["city_code"].to_numpy()).sum()
+    for city, total in CITY_POPULATION_2020.items():
+        assert by_city[city] == pytest.approx(total, rel=1e-12)
+    assert layers["population"].sum() == pytest.approx(pop.sum(), rel=1e-12)
 
 
 def test_region_config_and_cli_option():

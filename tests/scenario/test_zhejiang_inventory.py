@@ -135,3 +135,18 @@ def test_scenario_checksums_name_the_package_data(small_cfg):
     assert set(scenario.input_checksums) == set(zhejiang_input_files(small_cfg))
     assert all(len(v) == 64 for v in scenario.input_checksums.values())
     assert scenario.inventory.grid == scenario.grid
+
+
+def test_truncated_place_kernel_is_the_full_one_within_its_reach():
+    from gridcarbon.scenario.geography import default_grid
+    from gridcarbon.scenario.zhejiang_inventory import PLACE_SIGMA_M, gaussian_kernel
+
+    grid = default_grid()
+    centres = np.array([[120.15, 30.28], [121.55, 29.87], [135.0, 45.0]])  # the last far away
+    weights = np.array([2.0, 1.0, 5.0])
+    full = gaussian_kernel(grid, centres[:2], weights[:2], PLACE_SIGMA_M)
+    cut = gaussian_kernel(grid, centres, weights, PLACE_SIGMA_M, truncate=5.0)
+    # cut only where a Gaussian is below exp(-12.5) of its peak
+    np.testing.assert_allclose(cut, full, rtol=0, atol=2.0 * np.exp(-12.5))
+    assert np.count_nonzero(cut) < 0.05 * cut.size
+    assert cut.sum() == pytest.approx(full.sum(), rel=1e-4)
