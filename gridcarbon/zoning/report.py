@@ -717,7 +717,10 @@ def zoning_documents(
             [
                 utc_bin_axis(result.tally_day, "day", "day", hours),
                 utc_bin_axis(result.tally_month.rename(monthly_vars), "month", "month", hours),
-            ]
+            ],
+            # the two share unit coordinates: they must agree (xarray's default, stated so
+            # that its coming change of default cannot change this file)
+            compat="no_conflicts",
         ),
         attrs=cf_attrs("emission per control unit by Beijing day and month"),
     )
