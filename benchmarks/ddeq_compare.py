@@ -250,6 +250,30 @@ def _ddeq_sources(table: list[dict]):
     return src
 
 
+def _plume_signal_and_wind(ddeq, data, target: str, wind: dict):
+    """ddeq's steps shared by the CSF and the Gaussian-plume fit once a plume is detected: the
+    plume's centre curve, natural coordinates and area, the NO2 background and plume signal in
+    ddeq's units, and gridcarbon's prior plume-depth wind at the source as ddeq's wind input."""
+    import xarray as xr
+
+    data = ddeq.curves.fit_to_detections(data)
+    data = ddeq.curves.compute_natural_coords(data)
+    data = ddeq.curves.compute_plume_areas(data)
+    data = ddeq.background.estimate(data, "NO2")
+    data = ddeq.emissions.compute_plume_signal(data, "NO2")
+    ddeq.emissions.convert_units(data, "NO2", "NO2_minus_estimated_background")
+    winds = xr.Dataset(
+        {
+            "speed": ("source", [wind["speed"]]),
+            "speed_precision": ("source", [wind["speed_precision"]]),
+            "direction": ("source", [wind["direction"]]),
+        },
+        coords={"source": [target]},
+        attrs={"method": "prior plume-depth wind at the source (gridcarbon)"},
+    )
+    return data, winds
+
+
 def _detect_plume(ddeq, data, sources, target: str, opts: dict, crs):
     """ddeq's plume detection on NO2; returns the scene and "" when ``target`` has a plume of
     its own, else the reason why not."""
@@ -280,7 +304,6 @@ def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts
 
     import cartopy.crs as ccrs
     import ddeq
-    import xarray as xr
 
     warnings.filterwarnings("ignore")
     lon0 = float(next(s["lon"] for s in table if s["name"] == target))
@@ -299,21 +322,7 @@ def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts
             str(s) for s in data.source.values if int(data["detected_plume"].sel(source=s).sum())
         ]
         data = data.sel(source=keep)
-        data = ddeq.curves.fit_to_detections(data)
-        data = ddeq.curves.compute_natural_coords(data)
-        data = ddeq.curves.compute_plume_areas(data)
-        data = ddeq.background.estimate(data, "NO2")
-        data = ddeq.emissions.compute_plume_signal(data, "NO2")
-        ddeq.emissions.convert_units(data, "NO2", "NO2_minus_estimated_background")
-        winds = xr.Dataset(
-            {
-                "speed": ("source", [wind["speed"]]),
-                "speed_precision": ("source", [wind["speed_precision"]]),
-                "direction": ("source", [wind["direction"]]),
-            },
-            coords={"source": [target]},
-            attrs={"method": "prior plume-depth wind at the source (gridcarbon)"},
-        )
+        data, winds = _plume_signal_and_wind(ddeq, data, target, wind)
 
         def f_model(seconds):
             f = nox_per_no2(np.asarray(seconds, float), **chem)
@@ -397,7 +406,6 @@ def _ddeq_gauss(
 
     import cartopy.crs as ccrs
     import ddeq
-    import xarray as xr
 
     warnings.filterwarnings("ignore")
     lon0 = float(next(s["lon"] for s in table if s["name"] == target))
@@ -418,21 +426,7 @@ def _ddeq_gauss(
         if out["status"]:
             return out
         data = data.sel(source=[target])
-        data = ddeq.curves.fit_to_detections(data)
-        data = ddeq.curves.compute_natural_coords(data)
-        data = ddeq.curves.compute_plume_areas(data)
-        data = ddeq.background.estimate(data, "NO2")
-        data = ddeq.emissions.compute_plume_signal(data, "NO2")
-        ddeq.emissions.convert_units(data, "NO2", "NO2_minus_estimated_background")
-        winds = xr.Dataset(
-            {
-                "speed": ("source", [wind["speed"]]),
-                "speed_precision": ("source", [wind["speed_precision"]]),
-                "direction": ("source", [wind["direction"]]),
-            },
-            coords={"source": [target]},
-            attrs={"method": "prior plume-depth wind at the source (gridcarbon)"},
-        )
+        data, winds = _plume_signal_and_wind(ddeq, data, target, wind)
         priors = {target: {"NO2": {"Q": prior_nox_kg_s * req, "tau": chem["tau_s"]}}}
         _, res = ddeq.gauss.estimate_emissions(
             data,
@@ -1347,33 +1341,65 @@ def run_ddeq_worker(args, out: Path) -> None:
         time.sleep(20)
 
 
-def summarise(out: Path, seeds: list[int]) -> None:
+def _scored_estimates(
+    out: Path, seeds: list[int], folder: str, column: str, label: str, with_lifetime: bool = False
+):
+    """One method's estimates (``seed*/<folder>/*.json``) joined to gridcarbon's rows of each
+    finished replicate, with ``<column>_kg_h``, ``ok`` and the absolute relative errors of the
+    method, the posterior and the prior; None when no replicate has any."""
     import pandas as pd
 
     frames = []
     for seed in seeds:
         rep_dir = out / f"seed{seed}"
-        scenes = sorted((rep_dir / "ddeq_scenes").glob("*.json"))
+        scenes = sorted((rep_dir / folder).glob("*.json"))
         if not (rep_dir / "gridcarbon.json").exists() or not scenes:
             continue
         g = json.loads((rep_dir / "gridcarbon.json").read_text())
         d = pd.DataFrame([r for f in scenes for r in json.loads(f.read_text())])
+        if d.empty:
+            continue
         m = pd.DataFrame(g["rows"]).merge(
             d[["name", "hour", "status", "NOx_emissions_kg_s"]], on=["name", "hour"]
         )
+        lifetime = (
+            f" (lifetime factor of the truth {g['lifetime_factor']:.2f})" if with_lifetime else ""
+        )
         print(
-            f"seed {seed}: ddeq has done {len(scenes)} of {len(g['scenes'])} overpasses "
-            f"(lifetime factor of the truth {g['lifetime_factor']:.2f})"
+            f"seed {seed}: {label} has done {len(scenes)} of {len(g['scenes'])} overpasses{lifetime}"
         )
         frames.append(m.assign(seed=seed))
     if not frames:
+        return None
+    t = pd.concat(frames, ignore_index=True)
+    t[f"{column}_kg_h"] = t["NOx_emissions_kg_s"] * 3600.0
+    t["ok"] = t["status"].eq("ok") & np.isfinite(t[f"{column}_kg_h"])
+    for col in (column, "posterior", "prior"):
+        t[f"{col}_abs_rel"] = (t[f"{col}_kg_h"] - t["truth_kg_h"]).abs() / t["truth_kg_h"]
+    return t
+
+
+def _median_difference(q, column: str) -> str:
+    """The method's median |rel. error| minus gridcarbon's on the same source-overpasses, with
+    its 95 % bootstrap interval (2,000 resamples, seed 0), as printed."""
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(q), (2000, len(q)))
+    a, b = q[f"{column}_abs_rel"].to_numpy(), q["posterior_abs_rel"].to_numpy()
+    diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+    return (
+        f"median |rel. error|: {np.median(a) - np.median(b):+.3f} "
+        f"[{np.percentile(diff, 2.5):+.3f}, {np.percentile(diff, 97.5):+.3f}] "
+        "(95 % bootstrap over source-overpasses)"
+    )
+
+
+def summarise(out: Path, seeds: list[int]) -> None:
+    import pandas as pd
+
+    t = _scored_estimates(out, seeds, "ddeq_scenes", "ddeq", "ddeq", with_lifetime=True)
+    if t is None:
         print("no finished replicate")
         return
-    t = pd.concat(frames, ignore_index=True)
-    t["ddeq_kg_h"] = t["NOx_emissions_kg_s"] * 3600.0
-    t["ok"] = t["status"].eq("ok") & np.isfinite(t["ddeq_kg_h"])
-    for col in ("ddeq", "posterior", "prior"):
-        t[f"{col}_abs_rel"] = (t[f"{col}_kg_h"] - t["truth_kg_h"]).abs() / t["truth_kg_h"]
     t.to_csv(out / "ddeq_compare_table.csv", index=False)
     n_rep = t["seed"].nunique()
     n_ov = t.groupby("seed")["hour"].nunique().sum()
@@ -1407,15 +1433,7 @@ def summarise(out: Path, seeds: list[int]) -> None:
             f"paired (same source-overpass) gridcarbon closer in "
             f"{int((q['posterior_abs_rel'] < q['ddeq_abs_rel']).sum())}/{len(q)}"
         )
-        rng = np.random.default_rng(0)
-        idx = rng.integers(0, len(q), (2000, len(q)))
-        a, b = q["ddeq_abs_rel"].to_numpy(), q["posterior_abs_rel"].to_numpy()
-        diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
-        print(
-            f"ddeq minus gridcarbon median |rel. error|: {np.median(a) - np.median(b):+.3f} "
-            f"[{np.percentile(diff, 2.5):+.3f}, {np.percentile(diff, 97.5):+.3f}] "
-            "(95 % bootstrap over source-overpasses)"
-        )
+        print(f"ddeq minus gridcarbon {_median_difference(q, 'ddeq')}")
     print(
         f"all source-overpasses scored (ddeq or not): gridcarbon "
         f"{t['posterior_abs_rel'].median():.3f}, prior {t['prior_abs_rel'].median():.3f}"
@@ -1444,32 +1462,10 @@ def summarise_gauss(out: Path, seeds: list[int], csf: pd.DataFrame) -> None:
     table of :func:`summarise`, for the CSF on the same source-overpasses)."""
     import pandas as pd
 
-    frames = []
-    for seed in seeds:
-        rep_dir = out / f"seed{seed}"
-        scenes = sorted((rep_dir / "ddeq_gauss").glob("*.json"))
-        if not (rep_dir / "gridcarbon.json").exists() or not scenes:
-            continue
-        g = json.loads((rep_dir / "gridcarbon.json").read_text())
-        d = pd.DataFrame([r for f in scenes for r in json.loads(f.read_text())])
-        if d.empty:
-            continue
-        m = pd.DataFrame(g["rows"]).merge(
-            d[["name", "hour", "status", "NOx_emissions_kg_s"]], on=["name", "hour"]
-        )
-        print(
-            f"seed {seed}: ddeq's Gaussian-plume fit has done {len(scenes)} of "
-            f"{len(g['scenes'])} overpasses"
-        )
-        frames.append(m.assign(seed=seed))
-    if not frames:
+    t = _scored_estimates(out, seeds, "ddeq_gauss", "gauss", "ddeq's Gaussian-plume fit")
+    if t is None:
         print("no Gaussian-plume fit done")
         return
-    t = pd.concat(frames, ignore_index=True)
-    t["gauss_kg_h"] = t["NOx_emissions_kg_s"] * 3600.0
-    t["ok"] = t["status"].eq("ok") & np.isfinite(t["gauss_kg_h"])
-    for col in ("gauss", "posterior", "prior"):
-        t[f"{col}_abs_rel"] = (t[f"{col}_kg_h"] - t["truth_kg_h"]).abs() / t["truth_kg_h"]
     c = csf[["seed", "name", "hour", "ok", "ddeq_kg_h", "ddeq_abs_rel"]].rename(
         columns={"ok": "csf_ok"}
     )
@@ -1504,15 +1500,7 @@ def summarise_gauss(out: Path, seeds: list[int], csf: pd.DataFrame) -> None:
         f"replicates; paired gridcarbon closer in "
         f"{int((q['posterior_abs_rel'] < q['gauss_abs_rel']).sum())}/{len(q)}"
     )
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(q), (2000, len(q)))
-    a, b = q["gauss_abs_rel"].to_numpy(), q["posterior_abs_rel"].to_numpy()
-    diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
-    print(
-        f"Gaussian fit minus gridcarbon median |rel. error|: {np.median(a) - np.median(b):+.3f} "
-        f"[{np.percentile(diff, 2.5):+.3f}, {np.percentile(diff, 97.5):+.3f}] "
-        "(95 % bootstrap over source-overpasses)"
-    )
+    print(f"Gaussian fit minus gridcarbon {_median_difference(q, 'gauss')}")
     both = q[q["csf_ok"].fillna(False).astype(bool)]
     print(
         f"where the CSF also quantified ({len(both)}): median |rel. error| Gaussian plume "
