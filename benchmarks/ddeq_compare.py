@@ -452,51 +452,6 @@ def _ddeq_gauss(
     return out
 
 
-def _ddeq_gauss_scene(scene: dict, job: dict) -> list[dict]:
-    """The isolated stacks of one overpass through ddeq's Gaussian-plume fit (cropped around
-    each source as for the CSF)."""
-    data = _read_scene(scene["file"])
-    results = []
-    for target in scene["targets"]:
-        src = next(s for s in job["sources"] if s["name"] == target["name"])
-        win = crop_window(
-            data["lon"].values, data["lat"].values, src["lon"], src["lat"], job["box_km"] / 2
-        )
-        rec = {"file": Path(scene["file"]).name, "hour": scene["hour"], "name": target["name"]}
-        if win is None:
-            rec.update(status="source outside the swath", NOx_emissions_kg_s=float("nan"))
-            results.append(rec)
-            continue
-        cols = widen(win[1], GAUSS_MIN_ACROSS, data.sizes["ground_pixel"])
-        crop = data.isel(scanline=win[0], ground_pixel=cols)
-        lo, la = crop["lon"].values, crop["lat"].values
-        inbox = [
-            s
-            for s in job["sources"]
-            if np.nanmin(lo) <= s["lon"] <= np.nanmax(lo)
-            and np.nanmin(la) <= s["lat"] <= np.nanmax(la)
-        ]
-        if not np.isfinite(crop["NO2"].values).any() or src not in inbox:
-            rec.update(status="no usable pixels at the source", NOx_emissions_kg_s=float("nan"))
-            results.append(rec)
-            continue
-        t0 = time.perf_counter()
-        rec.update(
-            _ddeq_gauss(
-                crop,
-                inbox,
-                target["name"],
-                target["wind"],
-                job["chem"],
-                target["prior_nox_kg_s"],
-                job["opts"],
-            )
-        )
-        rec["seconds"] = time.perf_counter() - t0
-        results.append(rec)
-    return results
-
-
 def _read_scene(path: str):
     """A synthetic S5P file through ddeq's reader, with pixel-centre lon/lat from the file."""
     import ddeq
@@ -522,8 +477,10 @@ def _read_scene(path: str):
     return data.assign_coords(lon=data["lon"], lat=data["lat"])
 
 
-def _ddeq_scene(scene: dict, job: dict) -> list[dict]:
-    """Every source of one overpass through ddeq (cropped around each source)."""
+def _ddeq_scene(scene: dict, job: dict, method: str = "csf") -> list[dict]:
+    """Every source of one overpass through ddeq's CSF (``method="csf"``) or its Gaussian-plume
+    fit (``"gauss"``, the crop widened to ``GAUSS_MIN_ACROSS`` pixels across), each cropped
+    around its source."""
     data = _read_scene(scene["file"])
     results = []
     for target in scene["targets"]:
@@ -536,7 +493,12 @@ def _ddeq_scene(scene: dict, job: dict) -> list[dict]:
             rec.update(status="source outside the swath", NOx_emissions_kg_s=float("nan"))
             results.append(rec)
             continue
-        crop = data.isel(scanline=win[0], ground_pixel=win[1])
+        cols = (
+            widen(win[1], GAUSS_MIN_ACROSS, data.sizes["ground_pixel"])
+            if method == "gauss"
+            else win[1]
+        )
+        crop = data.isel(scanline=win[0], ground_pixel=cols)
         # the other sources in the box (their plumes may overlap the target's)
         lo, la = crop["lon"].values, crop["lat"].values
         inbox = [
@@ -550,7 +512,11 @@ def _ddeq_scene(scene: dict, job: dict) -> list[dict]:
             results.append(rec)
             continue
         t0 = time.perf_counter()
-        rec.update(_ddeq_csf(crop, inbox, target["name"], target["wind"], job["chem"], job["opts"]))
+        name, wind, chem, opts = target["name"], target["wind"], job["chem"], job["opts"]
+        if method == "gauss":
+            rec.update(_ddeq_gauss(crop, inbox, name, wind, chem, target["prior_nox_kg_s"], opts))
+        else:
+            rec.update(_ddeq_csf(crop, inbox, name, wind, chem, opts))
         rec["seconds"] = time.perf_counter() - t0
         results.append(rec)
     return results
@@ -566,7 +532,6 @@ def ddeq_jobs(job_path: str, out_path: str, method: str = "csf") -> None:
     job = json.loads(Path(job_path).read_text())
     default = "ddeq_scenes" if method == "csf" else "ddeq_gauss"
     folder = Path(job_path).parent / job.get("cache_folder", default)
-    run_scene = _ddeq_scene if method == "csf" else _ddeq_gauss_scene
     folder.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     for scene in job["scenes"]:
@@ -579,7 +544,7 @@ def ddeq_jobs(job_path: str, out_path: str, method: str = "csf") -> None:
         except FileExistsError:
             continue  # another process has it
         part = done.with_suffix(".part")
-        part.write_text(json.dumps(run_scene(scene, job)))
+        part.write_text(json.dumps(_ddeq_scene(scene, job, method)))
         part.rename(done)
     files = [folder / (Path(sc["file"]).stem + ".json") for sc in job["scenes"]]
     while not all(f.exists() for f in files):  # another process is on the rest
