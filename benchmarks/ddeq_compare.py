@@ -274,6 +274,19 @@ def _plume_signal_and_wind(ddeq, data, target: str, wind: dict):
     return data, winds
 
 
+def _ddeq_setup(table: list[dict], target: str):
+    """ddeq (its warnings silenced), the UTM projection (cartopy) of the zone holding
+    ``target``'s source, and ddeq's table of the sources in ``table``."""
+    import warnings
+
+    import cartopy.crs as ccrs
+    import ddeq
+
+    warnings.filterwarnings("ignore")
+    lon0 = float(next(s["lon"] for s in table if s["name"] == target))
+    return ddeq, ccrs.UTM(int((lon0 + 180) // 6) + 1), _ddeq_sources(table)
+
+
 def _detect_plume(ddeq, data, sources, target: str, opts: dict, crs):
     """ddeq's plume detection on NO2; returns the scene and "" when ``target`` has a plume of
     its own, else the reason why not."""
@@ -300,15 +313,7 @@ def _detect_plume(ddeq, data, sources, target: str, opts: dict, crs):
 def _ddeq_csf(data, table: list[dict], target: str, wind: dict, chem: dict, opts: dict) -> dict:
     """ddeq's plume detection + CSF for ``target`` on a cropped scene; returns the NOx
     emission (kg/s) or the reason why none."""
-    import warnings
-
-    import cartopy.crs as ccrs
-    import ddeq
-
-    warnings.filterwarnings("ignore")
-    lon0 = float(next(s["lon"] for s in table if s["name"] == target))
-    crs = ccrs.UTM(int((lon0 + 180) // 6) + 1)
-    sources = _ddeq_sources(table)
+    ddeq, crs, sources = _ddeq_setup(table, target)
     out = {
         "status": "",
         "NOx_emissions_kg_s": float("nan"),
@@ -402,15 +407,7 @@ def _ddeq_gauss(
         ``status``, ``NOx_emissions_kg_s`` (NaN when none), its precision and the fitted eddy
         diffusivity (m² s⁻¹).
     """
-    import warnings
-
-    import cartopy.crs as ccrs
-    import ddeq
-
-    warnings.filterwarnings("ignore")
-    lon0 = float(next(s["lon"] for s in table if s["name"] == target))
-    crs = ccrs.UTM(int((lon0 + 180) // 6) + 1)
-    sources = _ddeq_sources(table)
+    ddeq, crs, sources = _ddeq_setup(table, target)
     out = {
         "status": "",
         "NOx_emissions_kg_s": float("nan"),
