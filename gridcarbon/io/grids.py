@@ -16,6 +16,7 @@ import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
 from gridcarbon.io.cf import cf_dataset, cf_encoding, merge_encoding
+from gridcarbon.io.netcdf_lock import NETCDF_LOCK, open_netcdf
 from gridcarbon.io.runfolder import atomic_path, deferred_signals
 
 __all__ = [
@@ -87,28 +88,29 @@ def _append_zarr(tmp: Path, part: xr.Dataset, first: bool) -> None:
 
 
 def _append_netcdf(tmp: Path, part: xr.Dataset, first: bool) -> None:
-    if first:
-        part.to_netcdf(
-            tmp,
-            engine="netcdf4",
-            format="NETCDF4",
-            encoding=_encoding(part, False),
-            unlimited_dims=["time"],
-        )
-        return
-    import netCDF4
+    with NETCDF_LOCK:
+        if first:
+            part.to_netcdf(
+                tmp,
+                engine="netcdf4",
+                format="NETCDF4",
+                encoding=_encoding(part, False),
+                unlimited_dims=["time"],
+            )
+            return
+        import netCDF4
 
-    # xarray cannot append along a dimension of a NetCDF file; netCDF4 can, and the time
-    # encoding is ours (integer hours since 1970), so the new stamps are written directly.
-    hours = (part["time"].values - np.datetime64("1970-01-01T00")) // np.timedelta64(1, "h")
-    with netCDF4.Dataset(tmp, "a") as nc:
-        n0, n = len(nc.dimensions["time"]), hours.size
-        nc["time"][n0 : n0 + n] = hours
-        if "time_bnds" in nc.variables:
-            nc["time_bnds"][n0 : n0 + n, :] = np.stack([hours, hours + 1], axis=1)
-        for name, var in part.data_vars.items():
-            if "time" in var.dims and name != "time_bnds":
-                nc[name][n0 : n0 + n, ...] = var.values
+        # xarray cannot append along a dimension of a NetCDF file; netCDF4 can, and the time
+        # encoding is ours (integer hours since 1970), so the new stamps are written directly.
+        hours = (part["time"].values - np.datetime64("1970-01-01T00")) // np.timedelta64(1, "h")
+        with netCDF4.Dataset(tmp, "a") as nc:
+            n0, n = len(nc.dimensions["time"]), hours.size
+            nc["time"][n0 : n0 + n] = hours
+            if "time_bnds" in nc.variables:
+                nc["time_bnds"][n0 : n0 + n, :] = np.stack([hours, hours + 1], axis=1)
+            for name, var in part.data_vars.items():
+                if "time" in var.dims and name != "time_bnds":
+                    nc[name][n0 : n0 + n, ...] = var.values
 
 
 _APPENDERS = {"netcdf": _append_netcdf, "zarr": _append_zarr}
@@ -283,7 +285,7 @@ def open_grids(path: str | Path, chunked: bool = True) -> xr.Dataset:
         if path.is_dir():
             ds = xr.open_zarr(path, consolidated=None, chunks={} if chunked else None)
         else:
-            ds = xr.open_dataset(path, engine="netcdf4")
+            ds = open_netcdf(path)
     except Exception as exc:  # the backends raise many kinds of error for a wrong file
         raise InputFileError(
             f"{str(path)!r} is not a NetCDF file or Zarr store gridcarbon can read ({exc})"

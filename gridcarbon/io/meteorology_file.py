@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.netcdf_lock import open_netcdf
 
 __all__ = ["read_era5", "DatasetMeteorology"]
 
@@ -48,7 +49,7 @@ def read_era5(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise InputFileError(f"meteorology file {str(path)!r} does not exist")
     try:
-        ds = xr.open_dataset(path)
+        ds = open_netcdf(path)
     except (OSError, ValueError) as exc:
         raise InputFileError(f"cannot read meteorology {str(path)!r}: {exc}") from None
     ds = ds.rename({k: v for k, v in _RENAME.items() if k in ds.variables or k in ds.dims})

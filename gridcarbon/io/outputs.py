@@ -16,6 +16,7 @@ from typing import Any
 from gridcarbon.contracts import Document
 from gridcarbon.errors import InputDataError
 from gridcarbon.io.cf import cf_dataset, cf_encoding, merge_encoding
+from gridcarbon.io.netcdf_lock import NETCDF_LOCK
 from gridcarbon.io.runfolder import (
     atomic_path,
     atomic_write,
@@ -65,7 +66,12 @@ def write_dataset_netcdf(
     content), the CF attributes and coordinate encoding of :mod:`gridcarbon.io.cf`."""
     ds = _cf_ready(ds, attrs)
     encoding = _dataset_encoding(ds)
-    return atomic_write(Path(path), lambda tmp: ds.to_netcdf(tmp, encoding=encoding), overwrite)
+    return atomic_write(Path(path), lambda tmp: _to_netcdf(ds, tmp, encoding), overwrite)
+
+
+def _to_netcdf(ds: Any, path: Path, encoding: dict) -> None:
+    with NETCDF_LOCK:
+        ds.to_netcdf(path, engine="netcdf4", encoding=encoding)
 
 
 def _cf_ready(ds: Any, attrs: Mapping[str, str] | None) -> Any:
@@ -111,7 +117,8 @@ def dataset_netcdf_stream(
         n_written = [0]
 
         def write(block: Any) -> None:
-            with deferred_signals():  # an interrupt inside the netCDF library dead-locks
+            # an interrupt inside the netCDF library dead-locks
+            with deferred_signals(), NETCDF_LOCK:
                 if n_written[0] == 0:
                     _create_stream(tmp, _cf_ready(block, attrs))
                 else:

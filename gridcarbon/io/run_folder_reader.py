@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from gridcarbon.contracts import MapInputs, ZoningResult, run_file_name
 from gridcarbon.errors import InputFileError
 from gridcarbon.io.cf import beijing_bin_axis
+from gridcarbon.io.netcdf_lock import open_netcdf
 from gridcarbon.species import DEFAULT_SPECIES, Species
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
@@ -70,10 +71,8 @@ def read_run_config(run_dir: str | Path) -> RunConfig | None:
 
 
 def _open_dataset(path: Path) -> xr.Dataset:
-    import xarray as xr
-
     try:
-        return xr.open_dataset(path)
+        return open_netcdf(path)
     except (OSError, ValueError) as exc:
         raise InputFileError(f"{path} cannot be read as NetCDF ({exc}); re-run the stage") from None
 

@@ -30,8 +30,10 @@ uses them for the synthetic retrievals of the default scenario.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridcarbon.errors import InputDataError, InputFileError
+from gridcarbon.io.netcdf_lock import NETCDF_LOCK
 from gridcarbon.io.runfolder import atomic_path
 from gridcarbon.species import CO2, NOX
 
@@ -235,21 +238,25 @@ def _unit_factor(unit: str | None, target: str, path: Path, variable: str) -> fl
 # file access
 
 
-def _open(path: str | Path) -> tuple[Path, netCDF4.Dataset]:
+@contextlib.contextmanager
+def _opened(path: str | Path) -> Iterator[tuple[Path, netCDF4.Dataset]]:
+    """The product file open for reading, :data:`NETCDF_LOCK` held until it is closed."""
     import netCDF4
 
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: no such file. Fix: give the path of a Level-2 NetCDF file")
-    try:
-        ds = netCDF4.Dataset(p, "r")
-    except OSError as exc:
-        raise InputFileError(
-            f"{p}: not a NetCDF file ({exc}). Fix: give a Level-2 product file in NetCDF-4 "
-            "(.nc / .nc4) as distributed by the data centre"
-        ) from None
-    ds.set_auto_mask(True)
-    return p, ds
+    with NETCDF_LOCK:
+        try:
+            ds = netCDF4.Dataset(p, "r")
+        except OSError as exc:
+            raise InputFileError(
+                f"{p}: not a NetCDF file ({exc}). Fix: give a Level-2 product file in NetCDF-4 "
+                "(.nc / .nc4) as distributed by the data centre"
+            ) from None
+        with ds:
+            ds.set_auto_mask(True)
+            yield p, ds
 
 
 def _has(ds: netCDF4.Dataset, name: str) -> bool:
@@ -512,8 +519,7 @@ def read_tropomi_no2(
     InputDataError
         Units that cannot be converted to mol m-2, implausible magnitudes or unreadable times.
     """
-    p, ds = _open(path)
-    with ds:
+    with _opened(path) as (p, ds):
         _check_tropomi_identity(p, ds)
         err = _missing_error(p, ds, _TROPOMI_VARIABLES, f"TROPOMI L2 {_NO2}")
         if err is not None:
@@ -681,8 +687,7 @@ def read_oco_lite(
     """
     import pandas as pd
 
-    p, ds = _open(path)
-    with ds:
+    with _opened(path) as (p, ds):
         _check_oco_identity(p, ds)
         err = _missing_error(p, ds, _OCO_VARIABLES, "OCO Lite XCO2")
         if err is not None:
@@ -903,7 +908,7 @@ def write_tropomi_no2_l2(path: str | Path, granule: TropomiNo2Granule, overwrite
     ref = np.datetime64("2010-01-01T00:00:00", "s")
     t0 = np.datetime64(np.asarray(g.time_utc, "datetime64[ms]")[0], "D")
     p = Path(path)
-    with atomic_path(p, overwrite=overwrite) as tmp, netCDF4.Dataset(tmp, "w") as ds:
+    with atomic_path(p, overwrite=overwrite) as tmp, NETCDF_LOCK, netCDF4.Dataset(tmp, "w") as ds:
         for key, val in g.attributes.items():
             ds.setncattr(key, val)
         prod = ds.createGroup("PRODUCT")
@@ -1043,7 +1048,7 @@ def write_oco_lite(path: str | Path, granule: OcoLiteGranule, overwrite: bool = 
         [int(t.strftime("%Y%m%d%H%M%S")) * 10 + i % 10 for i, t in enumerate(stamp)], np.int64
     )
     p = Path(path)
-    with atomic_path(p, overwrite=overwrite) as tmp, netCDF4.Dataset(tmp, "w") as ds:
+    with atomic_path(p, overwrite=overwrite) as tmp, NETCDF_LOCK, netCDF4.Dataset(tmp, "w") as ds:
         for key, val in g.attributes.items():
             ds.setncattr(key, val)
         ds.createDimension("sounding_id", n)

@@ -20,6 +20,7 @@ import pandas as pd
 from gridcarbon.contracts import run_file_name
 from gridcarbon.errors import InputDataError, InputFileError
 from gridcarbon.io.geodata import package_data_path
+from gridcarbon.io.netcdf_lock import NETCDF_LOCK, open_netcdf
 from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.names import clean_text_values
 
@@ -396,11 +397,9 @@ def read_run_unit_geometries(run_dir: str | Path, unit_codes: Sequence[str]) -> 
 
 def open_run_grids(run_dir: str | Path, which: str) -> Any:
     """The run's ``prior`` or ``posterior`` grids (NetCDF), opened lazily; close them after."""
-    import xarray as xr
-
     if which not in ("prior", "posterior"):
         raise InputDataError(f"grids {which!r} are not prior or posterior")
-    return xr.open_dataset(_run_file(run_dir, f"{which}_netcdf"))
+    return open_netcdf(_run_file(run_dir, f"{which}_netcdf"))
 
 
 def read_run_daily_tally(
@@ -408,12 +407,10 @@ def read_run_daily_tally(
 ) -> np.ndarray | None:
     """The zoning stage's daily posterior tally of ``species`` per unit (``zone_tally_daily.nc``,
     ``(unit, day)`` kg, rows in the order of ``unit_codes``), or None when the run has none."""
-    import xarray as xr
-
     path = Path(run_dir) / run_file_name("tally_daily_nc")
     if not path.exists():
         return None
-    with xr.open_dataset(path) as ds:
+    with NETCDF_LOCK, open_netcdf(path) as ds:
         return ds[species].sel(unit=np.asarray(unit_codes)).to_numpy()
 
 
