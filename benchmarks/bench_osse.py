@@ -257,16 +257,37 @@ def _fmt(v: dict | float) -> str:
     return text
 
 
+def _replicate_table(recs: list[dict]) -> pd.DataFrame:
+    """The score rows of cached replicates as one table."""
+    return pd.DataFrame([row for r in recs for row in r["rows"]]).astype({"replicate": int})
+
+
+def _print_verdicts(verdicts: pd.DataFrame) -> None:
+    """One line per judged target: estimate, 95 % interval, band and verdict."""
+    for r in verdicts.itertuples():
+        mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
+        print(
+            f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
+            f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
+        )
+
+
 def summarise_cache(args, cache_path: Path, out: Path) -> None:
     """Print every score of the cached replicates with its 95 % interval; write them as JSON."""
-    from gridcarbon.inversion.osse_scores import STACK_TARGETS, interval_summary, judge_targets
+    from gridcarbon.inversion.osse_scores import (
+        STACK_TARGETS,
+        interval_summary,
+        judge_targets,
+        near_band_target_rows,
+    )
 
     cached = _read_cache(cache_path)
     results: dict = {}
     for month in args.months:
         chash = _config_hash(_run_config(month, args.set))
-        for mode in args.modes:
-            recs = [
+
+        def records(mode: str, month: int = month, chash: str = chash) -> list[dict]:
+            return [
                 r
                 for r in cached.values()
                 if r["month"] == month
@@ -274,11 +295,12 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                 and r["config_hash"] == chash
                 and args.seed <= r["seed"] < args.seed + args.replicates
             ]
+
+        for mode in args.modes:
+            recs = records(mode)
             if not recs:
                 continue
-            table = pd.DataFrame([row for r in recs for row in r["rows"]]).astype(
-                {"replicate": int}
-            )
+            table = _replicate_table(recs)
             full = table
             if "observations" in table:
                 table = table[table["observations"] == "surface"]
@@ -342,14 +364,16 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                         f"-- {title} (default; pass = estimate in band and 95 % interval "
                         "overlapping)"
                     )
-                    for r in verdicts.itertuples():
-                        mark = (
-                            "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
-                        )
-                        print(
-                            f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, "
-                            f"{r.high:+.3f}] | band [{r.band_low:g}, {r.band_high:g}] | {mark}"
-                        )
+                    _print_verdicts(verdicts)
+                if mode != "perfect":
+                    twin = records("perfect")
+                    near = near_band_target_rows(table, _replicate_table(twin) if twin else None)
+                    results[name]["near_band_targets"] = near.to_dict(orient="records")
+                    print(
+                        "-- near-station gains (default; the perfect-transport twin of the same "
+                        f"cache: {len(twin)} replicates)"
+                    )
+                    _print_verdicts(near)
             if "observations" in full:
                 reactive = _run_config(month, args.set).inversion.chemistry.reactive_species
                 results[name]["satellite"] = satellite_summary(
@@ -420,21 +444,11 @@ def satellite_summary(
     print(f"-- usable overpasses per city-month (min/mean/max over replicates), draws: {counts}")
     verdicts = satellite_target_rows(table, focus, reactive)
     print("-- satellite targets (joint vs surface only; paired replicates)")
-    for r in verdicts.itertuples():
-        mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
-        print(
-            f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
-            f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
-        )
+    _print_verdicts(verdicts)
     imager = imager_target_rows(table, focus) if with_imager else pd.DataFrame()
     if len(imager):
         print("-- CO2M-like imager targets (joint; city totals, paired replicates)")
-        for r in imager.itertuples():
-            mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
-            print(
-                f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
-                f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
-            )
+        _print_verdicts(imager)
     timing = [r.get("timings", {}) for r in recs]
     cols = [t.get("column_simulation_seconds", np.nan) for t in timing]
     solve = [t.get("solve_seconds", np.nan) for t in timing]

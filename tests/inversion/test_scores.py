@@ -251,3 +251,46 @@ def test_stack_targets_judge_the_ratio_and_the_readmitted_chi2():
     assert t.loc[("point_factor_rmse_ratio", "CO2"), "passes"]
     assert not t.loc[("innovation_chi2_readmitted", "CO2"), "passes"]
     assert t.loc[("innovation_chi2_readmitted", "VOC"), "passes"] is None
+
+
+def test_near_band_targets_against_the_perfect_twin():
+    """The near bands judged against the floor and against the perfect-transport twin's gain
+    (the ratio of the mean gains over shared replicates), the outer bands against the issue's
+    floors; without the twin the ratio is not measured."""
+    from gridcarbon.inversion.osse_scores import OUTER_BAND_FLOORS, near_band_target_rows
+
+    def rows(gains: dict[str, dict[str, float]], seeds=range(40000, 40010)):
+        out = []
+        for seed in seeds:
+            for species, by_band in gains.items():
+                out.append(
+                    {
+                        "replicate": seed,
+                        "label": "default",
+                        "species": species,
+                        **{f"own_rmse_reduction_{b}": g for b, g in by_band.items()},
+                    }
+                )
+        return pd.DataFrame(out)
+
+    bands = {"0-5km": 0.25, "5-10km": 0.15, "10-20km": 0.10, "20-30km": 0.05}
+    randomised = rows({"CO2": bands, "NOx": {**bands, "0-5km": 0.30}})
+    perfect = rows({"CO2": {"0-5km": 0.30, "5-10km": 0.30}, "NOx": {"0-5km": 0.60}})
+    t = near_band_target_rows(randomised, perfect, n_resamples=199).set_index(["score", "for"])
+    assert t.loc[("own_rmse_reduction_0-5km", "CO2 0-5km"), "passes"]
+    assert not t.loc[("own_rmse_reduction_5-10km", "CO2 5-10km"), "passes"]  # 0.15 < 0.20
+    ratio = t.loc[("gain_over_perfect_twin", "CO2 0-5km")]
+    assert ratio["estimate"] == pytest.approx(0.25 / 0.30) and ratio["passes"]
+    assert not t.loc[("gain_over_perfect_twin", "CO2 5-10km"), "passes"]  # 0.5 × the twin's
+    assert not t.loc[("gain_over_perfect_twin", "NOx 0-5km"), "passes"]  # 0.5 × the twin's
+    assert t.loc[("gain_over_perfect_twin", "NOx 5-10km"), "passes"] is None  # twin lacks it
+    # outer bands: CO2 10-20 km 0.10 ≥ 0.095 passes, NOx 10-20 km 0.10 < 0.132 fails
+    assert OUTER_BAND_FLOORS["CO2"]["10-20km"] == pytest.approx(0.095)
+    assert t.loc[("own_rmse_reduction_10-20km", "CO2 10-20km"), "passes"]
+    assert not t.loc[("own_rmse_reduction_10-20km", "NOx 10-20km"), "passes"]
+    alone = near_band_target_rows(randomised, None, n_resamples=199)
+    assert alone[alone["score"] == "gain_over_perfect_twin"]["passes"].isna().all()
+    # twins from other seeds: the ratio is still measured, from the two tables apart
+    other = near_band_target_rows(randomised, rows({"CO2": {"0-5km": 0.30}}, range(5)))
+    other = other.set_index(["score", "for"]).loc[("gain_over_perfect_twin", "CO2 0-5km")]
+    assert other["estimate"] == pytest.approx(0.25 / 0.30)
