@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -1228,7 +1229,7 @@ def osse_column_simulator(
         ColumnSettings,
     )
     from gridcarbon.inversion.osse import ColumnSimulation
-    from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
+    from gridcarbon.io.satellite import read_global_attributes, read_oco_lite, read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import CO2, NOX
 
@@ -1304,7 +1305,17 @@ def osse_column_simulator(
                         noise_scale=o.satellite_noise_scale,
                     )
                     read = read_tropomi_no2(path, grid=system.grid)
-                    made.append((read, NOX, "vertical_column", None, settings, f"s5p_{day:%Y%m%d}"))
+                    day_settings = settings
+                    if o.satellite_truth_chemistry:  # the diagnostic: the truth's own chemistry
+                        truth_attrs = read_global_attributes(path)
+                        day_settings = dataclasses.replace(
+                            settings,
+                            lifetime_h=float(truth_attrs["truth_nox_lifetime_h"]),
+                            no2_ratio=float(truth_attrs["truth_no2_nox_ratio"]),
+                        )
+                    made.append(
+                        (read, NOX, "vertical_column", None, day_settings, f"s5p_{day:%Y%m%d}")
+                    )
                 if "co2m_xco2" in products and day in imager_days:
                     fluxes = fluxes_at(ss.imager_overpass_time(system.grid, day))
                     path = ss.write_synthetic_oco_lite(

@@ -359,6 +359,12 @@ class OSSEConfig(BaseModel):
         ge=0,
         description="the simulated slant-column noise (8.6 umol m-2) times this (0: no noise)",
     )
+    satellite_truth_chemistry: bool = Field(
+        False,
+        description="DIAGNOSTIC, never a method: hand each simulated overpass's own NOx "
+        "lifetime and NO2/NOx ratio (the truth's, read from the file) to the column operator, "
+        "to tell the columns' chemistry error from their transport error",
+    )
     satellite_min_upwind_fetch_km: float | None = Field(
         None,
         ge=0,

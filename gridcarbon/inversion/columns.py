@@ -366,6 +366,13 @@ class ColumnSettings:
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
+    lifetime_h : float or None
+        The NOx e-folding lifetime (h) of the column plumes instead of the ``chemistry``
+        settings' (None, the default).  Set per overpass only by the OSSE's diagnostic
+        ``osse.satellite_truth_chemistry``, which hands the simulated truth's chemistry over.
+    no2_ratio : float or None
+        A flat NO2/NOx molar ratio in (0, 1] instead of the ``chemistry`` settings' ramp from
+        the primary to the equilibrium fraction (None, the default); the same diagnostic.
     """
 
     truncation_km: float = 150.0
@@ -381,6 +388,8 @@ class ColumnSettings:
     amf_correlation_km: float = 50.0
     scale_error_rel: float = 0.0
     min_superobservations: int = 4
+    lifetime_h: float | None = None
+    no2_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not self.truncation_km >= 150.0:
@@ -402,6 +411,8 @@ class ColumnSettings:
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
+            "lifetime_h": self.lifetime_h is None or self.lifetime_h > 0,
+            "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
         }
         for name, ok in checks.items():
             if not ok:
@@ -719,8 +730,12 @@ class ColumnObservations:
             out["k"][idx] = pm.stability[0].astype(np.int64)
             out["zi"][idx] = pm.blh[0]
             out["t2m"][idx] = pm.t2m[0]
-            out["tau"][idx] = nox_lifetime_s(
-                cfg.chemistry, np.repeat(hour.values, idx.size), pm.sun_elevation[0] > 0
+            out["tau"][idx] = (
+                nox_lifetime_s(
+                    cfg.chemistry, np.repeat(hour.values, idx.size), pm.sun_elevation[0] > 0
+                )
+                if self.settings.lifetime_h is None
+                else self.settings.lifetime_h * 3600.0
             )
         bad = sel[~np.isfinite(out["u10"][sel] + out["zi"][sel] + out["t2m"][sel])]
         if bad.size:
@@ -858,8 +873,8 @@ class ColumnObservations:
                 *parr,
                 purban,
                 float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
-                chem.no2_primary_fraction,
-                chem.no2_equilibrium_fraction,
+                chem.no2_primary_fraction if s.no2_ratio is None else s.no2_ratio,
+                chem.no2_equilibrium_fraction if s.no2_ratio is None else s.no2_ratio,
                 chem.no2_conversion_time_h * 3600.0,
                 acc,
                 accn,

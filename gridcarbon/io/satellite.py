@@ -59,6 +59,7 @@ __all__ = [
     "OcoLiteGranule",
     "read_tropomi_no2",
     "read_oco_lite",
+    "read_global_attributes",
     "write_tropomi_no2_l2",
     "write_oco_lite",
     "MIN_TROPOMI_PROCESSOR_VERSION",
@@ -649,6 +650,20 @@ def _check_oco_identity(path: Path, ds: netCDF4.Dataset) -> None:
         "'xco2_quality_flag'). Fix: give an OCO Lite (LtCO2) file; a TROPOMI file is read by "
         "read_tropomi_no2"
     )
+
+
+def read_global_attributes(path: str | Path) -> dict[str, str]:
+    """The global attributes of a Level-2 product file, as text (e.g. the ``truth_*``
+    attributes that :mod:`gridcarbon.scenario.satellite_synthetic` writes into its SYNTHETIC
+    files).
+
+    Raises
+    ------
+    InputFileError
+        No such file, or not a NetCDF file.
+    """
+    with _opened(path) as (_, ds):
+        return {name: str(ds.getncattr(name)) for name in ds.ncattrs()}
 
 
 def read_oco_lite(

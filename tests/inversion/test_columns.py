@@ -371,3 +371,39 @@ def test_whitening_projection_properties(n, seed, amf, length_km):
     assert T.shape == (n - 3, n)
     assert np.abs(T @ X).max() <= 1e-9 * np.abs(T).max()
     np.testing.assert_allclose(T @ C @ T.T, np.eye(n - 3), atol=1e-9)
+
+
+def test_a_handed_lifetime_and_flat_ratio_reach_the_column_plumes(no2, tiny_case, tiny_system):
+    """``ColumnSettings.lifetime_h`` and ``no2_ratio`` (the OSSE's truth-chemistry diagnostic):
+    with a flat ratio r and a lifetime far longer than the travel times the NO2 columns are r ×
+    the inert ones; a shorter lifetime only takes NO2 away; the chemistry settings' ramp from
+    the primary fraction gives less NO2 than a flat equilibrium ratio."""
+    rng = np.random.default_rng(8)
+    E = rng.random((tiny_system.nt, tiny_system.grid.size))
+    P = rng.random((tiny_system.nt, len(tiny_system.points))) * 100
+
+    def columns(**handed):
+        kind = ColumnObservations(
+            no2.pixels,
+            NOX,
+            "vertical_column",
+            tiny_case.scenario.meteorology,
+            replace(SETTINGS, **handed),
+        )
+        fp = kind.match(tiny_system).footprints
+        return forward(fp, E, P, nox=False), forward(fp, E, P, nox=True)
+
+    inert, flat = columns(no2_ratio=0.6, lifetime_h=1e6)
+    assert inert.max() > 0
+    # e^(-t/τ) ≥ 1 − 150 km / (1 m/s × 3.6e9 s) over the operator's reach
+    np.testing.assert_allclose(flat, 0.6 * inert, rtol=1e-4, atol=1e-12 * inert.max())
+    _, short = columns(no2_ratio=0.6, lifetime_h=1.0)
+    assert np.all(short <= flat * (1 + 1e-12)) and short.sum() < 0.99 * flat.sum()
+    chem = tiny_system.config.chemistry
+    _, ramp = columns(no2_ratio=chem.no2_equilibrium_fraction, lifetime_h=1e6)
+    _, configured = columns(lifetime_h=1e6)
+    assert chem.no2_primary_fraction < chem.no2_equilibrium_fraction
+    assert np.all(configured <= ramp * (1 + 1e-12)) and configured.sum() < ramp.sum()
+    for bad in ({"no2_ratio": 1.5}, {"no2_ratio": 0.0}, {"lifetime_h": 0.0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            ColumnSettings(**bad)

@@ -338,3 +338,22 @@ def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
     }
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
     assert {k.settings.scale_error_rel for k in off.kinds} == {0.0}
+
+
+def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
+    """``osse.satellite_truth_chemistry``: every NO2 overpass's operator gets the lifetime and
+    NO2/NOx ratio the writer used for that file (3 h × the replicate's factor; 0.75 × U(0.8,
+    1.2) a day); off, the operator keeps the chemistry settings."""
+    prior, scenario, system, ic = setup
+    on = ic.model_copy(
+        update={"osse": ic.osse.model_copy(update={"satellite_truth_chemistry": True})}
+    )
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    sim = osse_column_simulator(scenario, on)(system, truth, 5)
+    assert sim.kinds
+    factor = sim.info["satellite_lifetime_factor"]
+    for k in sim.kinds:
+        assert k.settings.lifetime_h == pytest.approx(3.0 * factor, abs=1e-4)
+        assert 0.75 * 0.8 <= k.settings.no2_ratio <= 0.75 * 1.2
+    off = osse_column_simulator(scenario, ic)(system, truth, 5)
+    assert {(k.settings.lifetime_h, k.settings.no2_ratio) for k in off.kinds} == {(None, None)}
