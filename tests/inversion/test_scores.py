@@ -257,7 +257,7 @@ def test_near_band_targets_against_the_perfect_twin():
     """The near bands judged against the floor and against the perfect-transport twin's gain
     (the ratio of the mean gains over shared replicates), the outer bands against the issue's
     floors; without the twin the ratio is not measured."""
-    from gridcarbon.inversion.osse_scores import OUTER_BAND_FLOORS, near_band_target_rows
+    from gridcarbon.inversion.osse_scores import near_band_target_rows
 
     def rows(gains: dict[str, dict[str, float]], seeds=range(40000, 40010)):
         out = []
@@ -276,7 +276,9 @@ def test_near_band_targets_against_the_perfect_twin():
     bands = {"0-5km": 0.25, "5-10km": 0.15, "10-20km": 0.10, "20-30km": 0.05}
     randomised = rows({"CO2": bands, "NOx": {**bands, "0-5km": 0.30}})
     perfect = rows({"CO2": {"0-5km": 0.30, "5-10km": 0.30}, "NOx": {"0-5km": 0.60}})
-    t = near_band_target_rows(randomised, perfect, n_resamples=199).set_index(["score", "for"])
+    floors = {"CO2": {"10-20km": 0.095}, "NOx": {"10-20km": 0.132}}
+    kw = {"species": ("CO2", "NOx"), "outer_floors": floors, "n_resamples": 199}
+    t = near_band_target_rows(randomised, perfect, **kw).set_index(["score", "for"])
     assert t.loc[("own_rmse_reduction_0-5km", "CO2 0-5km"), "passes"]
     assert not t.loc[("own_rmse_reduction_5-10km", "CO2 5-10km"), "passes"]  # 0.15 < 0.20
     ratio = t.loc[("gain_over_perfect_twin", "CO2 0-5km")]
@@ -284,13 +286,14 @@ def test_near_band_targets_against_the_perfect_twin():
     assert not t.loc[("gain_over_perfect_twin", "CO2 5-10km"), "passes"]  # 0.5 × the twin's
     assert not t.loc[("gain_over_perfect_twin", "NOx 0-5km"), "passes"]  # 0.5 × the twin's
     assert t.loc[("gain_over_perfect_twin", "NOx 5-10km"), "passes"] is None  # twin lacks it
-    # outer bands: CO2 10-20 km 0.10 ≥ 0.095 passes, NOx 10-20 km 0.10 < 0.132 fails
-    assert OUTER_BAND_FLOORS["CO2"]["10-20km"] == pytest.approx(0.095)
+    # outer bands: CO2 10-20 km 0.10 ≥ 0.095 passes, NOx 10-20 km 0.10 < 0.132 fails; a band
+    # without a floor is not judged
     assert t.loc[("own_rmse_reduction_10-20km", "CO2 10-20km"), "passes"]
     assert not t.loc[("own_rmse_reduction_10-20km", "NOx 10-20km"), "passes"]
-    alone = near_band_target_rows(randomised, None, n_resamples=199)
+    assert ("own_rmse_reduction_20-30km", "CO2 20-30km") not in t.index
+    alone = near_band_target_rows(randomised, None, **kw)
     assert alone[alone["score"] == "gain_over_perfect_twin"]["passes"].isna().all()
     # twins from other seeds: the ratio is still measured, from the two tables apart
-    other = near_band_target_rows(randomised, rows({"CO2": {"0-5km": 0.30}}, range(5)))
+    other = near_band_target_rows(randomised, rows({"CO2": {"0-5km": 0.30}}, range(5)), **kw)
     other = other.set_index(["score", "for"]).loc[("gain_over_perfect_twin", "CO2 0-5km")]
     assert other["estimate"] == pytest.approx(0.25 / 0.30)
