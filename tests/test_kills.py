@@ -32,11 +32,13 @@ def _interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-#: The CLI with the CSV writer holding each finished temporary file whose name starts with
-#: ``sys.argv[1]`` for two seconds before it is published: a small table lives only milliseconds
-#: in the temporary folder, too briefly for a poll to catch it on a fast machine.
-_SLOW_CSV = """
+#: The CLI with the CSV and GeoTIFF writers holding each finished temporary file whose name
+#: starts with ``sys.argv[1]`` for two seconds before it is published: a small table or raster
+#: lives only milliseconds in the temporary folder, too briefly for a poll to catch it on a fast
+#: machine, or on a loaded one whose poll sleeps longer than the file lives.
+_SLOW_WRITE = """
 import contextlib, sys, time
+import gridcarbon.io.grids as grids
 import gridcarbon.io.tables as tables
 publish, prefix = tables.atomic_path, sys.argv.pop(1)
 
@@ -48,14 +50,15 @@ def held(path, overwrite=False):
             time.sleep(2.0)
 
 tables.atomic_path = held
+grids.atomic_path = held
 from gridcarbon.cli import main
 main()
 """
 
 
-def _start(cwd: Path, *args: str, hold_csv: str | None = None) -> subprocess.Popen:
+def _start(cwd: Path, *args: str, hold: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = ["-m", "gridcarbon.cli"] if hold_csv is None else ["-c", _SLOW_CSV, hold_csv]
+    cli = ["-m", "gridcarbon.cli"] if hold is None else ["-c", _SLOW_WRITE, hold]
     return subprocess.Popen(
         [sys.executable, *cli, "run", "--config", "run.yaml", *args],
         cwd=cwd,
@@ -195,8 +198,8 @@ def test_sigkill_during_overwrite_keeps_the_previous_result(tmp_path, reference)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_while_a_file_is_written_ends_the_run_cleanly(tmp_path, pattern, kind, signum):
     write_run_config(tmp_path)
-    hold = pattern.split(".tmp-")[0] if kind == "CSV" else None
-    proc = _start(tmp_path, "--out", "out", hold_csv=hold)
+    hold = pattern.split(".tmp-")[0] if kind in ("CSV", "GeoTIFF") else None
+    proc = _start(tmp_path, "--out", "out", hold=hold)
     _stop_when(proc, tmp_path, pattern, signum)
     rc, err = _finish(proc)
     assert rc == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], err
