@@ -1308,6 +1308,12 @@ def osse_column_simulator(
                     day_settings = settings
                     if o.satellite_truth_chemistry:  # the diagnostic: the truth's own chemistry
                         truth_attrs = read_global_attributes(path)
+                        missing = {"truth_nox_lifetime_h", "truth_no2_nox_ratio"} - set(truth_attrs)
+                        if missing:
+                            raise ConfigError(
+                                f"{path} lacks the attributes {sorted(missing)}: "
+                                "osse.satellite_truth_chemistry needs files of the synthetic writer"
+                            )
                         day_settings = dataclasses.replace(
                             settings,
                             lifetime_h=float(truth_attrs["truth_nox_lifetime_h"]),

@@ -20,7 +20,7 @@ import pandas as pd
 from gridcarbon.contracts import run_file_name
 from gridcarbon.errors import InputDataError, InputFileError
 from gridcarbon.io.geodata import package_data_path
-from gridcarbon.io.netcdf_lock import NETCDF_LOCK, open_netcdf
+from gridcarbon.io.netcdf_lock import open_netcdf
 from gridcarbon.io.tables import write_csv, write_excel
 from gridcarbon.names import clean_text_values
 
@@ -410,7 +410,7 @@ def read_run_daily_tally(
     path = Path(run_dir) / run_file_name("tally_daily_nc")
     if not path.exists():
         return None
-    with NETCDF_LOCK, open_netcdf(path) as ds:
+    with open_netcdf(path) as ds:
         return ds[species].sel(unit=np.asarray(unit_codes)).to_numpy()
 
 
