@@ -727,6 +727,25 @@ class ErrorsConfig(_Section):
         description="compute the innovation statistics per group (Desroziers R and HBH^T "
         "estimates, chi2) after the last solve and write innovation_statistics.csv",
     )
+    prior_error_tuning: Literal["off", "desroziers"] = Field(
+        "off",
+        description="'desroziers': after each solve, rescale each species' emission-factor "
+        "variances in B (grid, point-source and neighbour-province factors; their "
+        "correlations kept) by the Desroziers et al. (2005) ratio of the rows that see that "
+        "species' emissions, sum((d_b - d_a) d_b - HB_oH^T)/R over sum(HB_eH^T)/R with B_o "
+        "the rest of B, bounded by prior_scale_bounds, and solve again "
+        "(innovation_iterations times, together with innovation_tuning when it is on); a "
+        "species with fewer than innovation_min_observations rows keeps its B; 'off': B as "
+        "configured (the default)",
+    )
+    prior_scale_bounds: list[float] = Field(
+        default_factory=lambda: [0.25, 4.0],
+        min_length=2,
+        max_length=2,
+        description="[min, max] of the cumulative factor on a species' emission-factor "
+        "variances (prior_error_tuning): a bound, not an estimate; a species at a bound is "
+        "flagged",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ErrorsConfig:
@@ -753,12 +772,16 @@ class ErrorsConfig(_Section):
                 f"transport_error_model 'quadrature' (not {self.transport_error_model!r}), or "
                 "keep point_dominated_pairs 'exclude'"
             )
-        lo_s, hi_s = self.innovation_scale_bounds
-        if not 0 < lo_s <= 1 <= hi_s:
-            raise ValueError(
-                f"innovation_scale_bounds {[lo_s, hi_s]} must be [min, max] with "
-                "0 < min <= 1 <= max (factors on R's variances), e.g. [0.25, 4]"
-            )
+        for name, what in (
+            ("innovation_scale_bounds", "R's variances"),
+            ("prior_scale_bounds", "B's emission-factor variances"),
+        ):
+            lo_s, hi_s = getattr(self, name)
+            if not 0 < lo_s <= 1 <= hi_s:
+                raise ValueError(
+                    f"{name} {[lo_s, hi_s]} must be [min, max] with 0 < min <= 1 <= max "
+                    f"(factors on {what}), e.g. [0.25, 4]"
+                )
         lo, hi = self.upwind_downwind_separation_km
         if not 0 <= lo < hi:
             raise ValueError(

@@ -16,7 +16,11 @@ import xarray as xr
 from gridcarbon.config.inversion import InversionConfig, SolverConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.innovations import bounded_scaling, desroziers_statistics
+from gridcarbon.inversion.innovations import (
+    bounded_scaling,
+    desroziers_prior_scale,
+    desroziers_statistics,
+)
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
 from gridcarbon.inversion.solvers import (
@@ -63,7 +67,9 @@ SERIES_COLUMNS = (
 #: observed quantity and station class, the number of observations, the mean R variance used
 #: in the last solve, the Desroziers estimate mean(d_a d_b) and ratio mean(d_a d_b / R_ii),
 #: the same for H B Hᵀ, the innovation χ², the cumulative factor applied to the group's R,
-#: whether it sits at a bound and whether the group was rescaled.
+#: whether it sits at a bound and whether the group was rescaled, and the factor applied to
+#: the emission-factor variances of the species the group sees (``errors.prior_error_tuning``;
+#: 1 when off or when the group sees no emissions).
 INNOVATION_COLUMNS = (
     "observation_type",
     "species",
@@ -79,6 +85,7 @@ INNOVATION_COLUMNS = (
     "r_scale",
     "r_scale_at_bound",
     "rescaled",
+    "b_scale",
 )
 
 
@@ -298,8 +305,9 @@ def assimilate(
     sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
     innovation_table = None
     tuning_metrics: dict | None = None
-    if cfg.errors.innovation_tuning != "off" or cfg.errors.innovation_statistics:
-        sol, r_var, innovation_table, tuning_metrics = _innovation_tuning(
+    e = cfg.errors
+    if e.innovation_tuning != "off" or e.prior_error_tuning != "off" or e.innovation_statistics:
+        sol, r_var, B, innovation_table, tuning_metrics = _innovation_tuning(
             system, kinds, meta, Jo, d, r_var, B, R, sol, cfg
         )
     xb = L.xb()
@@ -420,12 +428,57 @@ def innovation_groups(meta: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _hbh_variance(
-    system: ObservationSystem, kinds: tuple[ObservationType, ...], B: PriorCovariance
-) -> np.ndarray:
-    """diag(H B Hᵀ) of the assimilated rows of every kind (the materialised blocks of H)."""
-    H = sp.vstack([sp.csr_matrix(k.jacobian_block(system)) for k in kinds], format="csr")
-    return B.aggregate_var(H)
+def _materialised_jacobian(
+    system: ObservationSystem, kinds: tuple[ObservationType, ...]
+) -> sp.csr_matrix:
+    """H of the assimilated rows of every kind as one sparse matrix (the materialised blocks)."""
+    return sp.vstack([sp.csr_matrix(k.jacobian_block(system)) for k in kinds], format="csr")
+
+
+def _row_species(H: sp.csr_matrix, B: PriorCovariance) -> np.ndarray:
+    """The species whose emission factors each row of H sees (−1: none).  A row that sees
+    two species' emissions has no single scale and is refused."""
+    col_species = B.emission_species()
+    ns = B.layout.ns
+    sees = (
+        abs(H)
+        @ sp.csr_matrix(
+            (
+                np.ones(int((col_species >= 0).sum())),
+                (np.flatnonzero(col_species >= 0), col_species[col_species >= 0]),
+            ),
+            shape=(H.shape[1], ns),
+        )
+    ).toarray() > 0
+    many = sees.sum(axis=1) > 1
+    if many.any():
+        raise InputDataError(
+            f"errors.prior_error_tuning: {int(many.sum())} observation rows see the emissions "
+            "of more than one species, so no per-species scale of B can be estimated from "
+            "them; set errors.prior_error_tuning 'off'"
+        )
+    return np.where(sees.any(axis=1), sees.argmax(axis=1), -1)
+
+
+def _prior_ratios(
+    Jo: sp.csr_matrix | BlockRowJacobian,
+    sol: Solution,
+    d: np.ndarray,
+    r_used: np.ndarray,
+    hbh_e: np.ndarray,
+    emission: np.ndarray,
+    row_species: np.ndarray,
+    b_factors: dict,
+) -> dict:
+    """Desroziers ratio of each species' emission part of B after the analysis ``sol``, from
+    the emission increment seen at each row (``desroziers_prior_scale``); ``hbh_e`` is the
+    emission part of diag(HBHᵀ) at factor 1, ``emission`` the 0/1 mask of its elements."""
+    seen = row_species >= 0
+    increment = Jo @ (sol.x_inc * emission)
+    scale_now = np.array([b_factors[s] for s in row_species[seen]])
+    return desroziers_prior_scale(
+        d[seen], increment[seen], r_used[seen], hbh_e[seen] * scale_now, row_species[seen]
+    )
 
 
 def _innovation_tuning(
@@ -439,22 +492,40 @@ def _innovation_tuning(
     R: CorrelatedErrors | None,
     sol: Solution,
     cfg: InversionConfig,
-) -> tuple[Solution, np.ndarray, pd.DataFrame, dict | None]:
-    """``errors.innovation_tuning`` 'desroziers': rescale R per group by the Desroziers ratio
-    and solve again, ``errors.innovation_iterations`` times; then the statistics per group
-    after the last solve (with diag(HBHᵀ) when ``errors.innovation_statistics``).
+) -> tuple[Solution, np.ndarray, PriorCovariance, pd.DataFrame, dict | None]:
+    """``errors.innovation_tuning`` and ``errors.prior_error_tuning`` 'desroziers': rescale R
+    per group and each species' emission-factor variances in B by their Desroziers ratios of
+    the last analysis, and solve again, ``errors.innovation_iterations`` times; then the
+    statistics per group after the last solve (with diag(HBHᵀ) when
+    ``errors.innovation_statistics``).
 
-    Returns the last solution, its R variances, the statistics table and the metrics of the
-    tuning (None when only the statistics were asked)."""
+    Returns the last solution, its R variances and B, the statistics table and the metrics of
+    the tuning (None when only the statistics were asked)."""
     e = cfg.errors
     groups = innovation_groups(meta)
     keys = list(dict.fromkeys(groups.tolist()))
+    tune_r = e.innovation_tuning == "desroziers"
+    tune_b = e.prior_error_tuning == "desroziers"
     factors: dict = {k: 1.0 for k in keys}
     left: list = []
-    r_used = r_var
-    if e.innovation_tuning == "desroziers":
-        for it in range(e.innovation_iterations):
-            stats = desroziers_statistics(d, d - Jo @ sol.x_inc, r_used, groups)
+    species = list(B.layout.species)
+    b_factors: dict = {s: 1.0 for s in range(len(species))}
+    b_left: list = []
+    r_used, B_used = r_var, B
+    H = hbh_e = hbh_o = row_species = emission = None
+    if tune_b or e.innovation_statistics:
+        H = _materialised_jacobian(system, kinds)
+        if tune_b:  # B's emission part and the rest are independent: diag(HBHᵀ) = sum
+            emission = (B.emission_species() >= 0).astype(np.float64)
+            hbh_e = B.aggregate_var(H @ sp.diags(emission))
+            hbh_o = B.aggregate_var(H @ sp.diags(1.0 - emission))
+            row_species = _row_species(H, B)
+        else:
+            hbh_e, hbh_o = np.zeros(H.shape[0]), B.aggregate_var(H)
+    for it in range(e.innovation_iterations if tune_r or tune_b else 0):
+        da = d - Jo @ sol.x_inc
+        if tune_r:
+            stats = desroziers_statistics(d, da, r_used, groups)
             factors, left = bounded_scaling(
                 {k: v["r_ratio"] for k, v in stats.items()},
                 {k: v["n"] for k, v in stats.items()},
@@ -462,27 +533,63 @@ def _innovation_tuning(
                 e.innovation_scale_bounds,
                 e.innovation_min_observations,
             )
-            if it == 0:
-                for k in left:
-                    log.info(
-                        "innovation tuning: group %s has %d observations (fewer than "
-                        "errors.innovation_min_observations = %d) or no usable ratio: its R "
-                        "is left unscaled",
-                        k,
-                        int(stats[k]["n"]),
-                        e.innovation_min_observations,
-                    )
-            scale = np.array([factors[k] for k in groups], dtype=np.float64)
-            r_used = r_var * scale
-            R_k = None if R is None else R.scaled(scale)
-            sol = solve(Problem(Jo, d, r_used, B, R_k), cfg.solver, seed=cfg.seed)
-            log.info(
-                "innovation tuning pass %d: R factors %s",
-                it + 1,
-                {k: round(v, 3) for k, v in factors.items()},
+        if tune_b:
+            b_stats = _prior_ratios(Jo, sol, d, r_used, hbh_e, emission, row_species, b_factors)
+            b_factors, b_left = bounded_scaling(
+                {s: b_stats.get(s, {"b_ratio": np.nan})["b_ratio"] for s in b_factors},
+                {s: b_stats.get(s, {"n": 0})["n"] for s in b_factors},
+                b_factors,
+                e.prior_scale_bounds,
+                e.innovation_min_observations,
             )
-    hbh = _hbh_variance(system, kinds, B) if e.innovation_statistics else None
-    stats = desroziers_statistics(d, d - Jo @ sol.x_inc, r_used, groups, hbh)
+        if it == 0:
+            for k in left:
+                log.info(
+                    "innovation tuning: group %s has %d observations (fewer than "
+                    "errors.innovation_min_observations = %d) or no usable ratio: its R "
+                    "is left unscaled",
+                    k,
+                    int(stats[k]["n"]),
+                    e.innovation_min_observations,
+                )
+            for s in b_left:
+                log.info(
+                    "prior error tuning: %s has %d observations that see its emissions "
+                    "(fewer than errors.innovation_min_observations = %d) or no usable "
+                    "ratio: its B is left unscaled",
+                    species[s],
+                    int(b_stats.get(s, {"n": 0})["n"]),
+                    e.innovation_min_observations,
+                )
+        scale = np.array([factors[k] for k in groups], dtype=np.float64)
+        r_used = r_var * scale
+        R_k = None if R is None else R.scaled(scale)
+        if tune_b:
+            B_used = B.with_species_scale(np.array([b_factors[s] for s in range(len(species))]))
+        sol = solve(Problem(Jo, d, r_used, B_used, R_k), cfg.solver, seed=cfg.seed)
+        log.info(
+            "innovation tuning pass %d: R factors %s, B factors %s",
+            it + 1,
+            {k: round(v, 3) for k, v in factors.items()},
+            {species[s]: round(v, 3) for s, v in b_factors.items()},
+        )
+    hbh = None
+    if e.innovation_statistics:
+        scale_rows = np.ones(len(d))
+        if row_species is not None:
+            seen = row_species >= 0
+            scale_rows[seen] = [b_factors[s] for s in row_species[seen]]
+        hbh = hbh_e * scale_rows + hbh_o
+    da = d - Jo @ sol.x_inc
+    stats = desroziers_statistics(d, da, r_used, groups, hbh)
+    b_after = {}
+    if tune_b:
+        b_after = _prior_ratios(Jo, sol, d, r_used, hbh_e, emission, row_species, b_factors)
+    group_b_scale = {}
+    if row_species is not None:
+        for k in keys:
+            seen = row_species[(groups == k) & (row_species >= 0)]
+            group_b_scale[k] = b_factors[int(seen[0])] if seen.size else 1.0
     lo, hi = e.innovation_scale_bounds
     rows = []
     for k in keys:
@@ -495,24 +602,32 @@ def _innovation_tuning(
                 "station_class": kind,
                 **stats[k],
                 "r_scale": f,
-                "r_scale_at_bound": bool(f <= lo or f >= hi) and k not in left,
-                "rescaled": e.innovation_tuning != "off" and k not in left,
+                "r_scale_at_bound": bool(f <= lo or f >= hi) and tune_r and k not in left,
+                "rescaled": tune_r and k not in left,
+                "b_scale": group_b_scale.get(k, 1.0),
             }
         )
     table = pd.DataFrame(rows, columns=list(INNOVATION_COLUMNS))
     table["n"] = table["n"].astype(int)
-    if e.innovation_tuning == "off":
-        return sol, r_used, table, None
+    if not (tune_r or tune_b):
+        return sol, r_used, B_used, table, None
     tuning = {
         "method": e.innovation_tuning,
         "iterations": int(e.innovation_iterations),
         "scale_bounds": [float(lo), float(hi)],
         "min_observations": int(e.innovation_min_observations),
-        "r_scale": {k: float(factors[k]) for k in keys},
-        "r_ratio_after": {k: float(stats[k]["r_ratio"]) for k in keys},
+        "r_scale": {k: float(factors[k]) for k in keys} if tune_r else {},
+        "r_ratio_after": {k: float(stats[k]["r_ratio"]) for k in keys} if tune_r else {},
         "left_unscaled": [str(k) for k in left],
+        "prior_method": e.prior_error_tuning,
+        "prior_scale_bounds": [float(v) for v in e.prior_scale_bounds],
+        "b_scale": {species[s]: float(v) for s, v in b_factors.items()} if tune_b else {},
+        "b_ratio_after": (
+            {species[s]: float(v["b_ratio"]) for s, v in b_after.items()} if tune_b else {}
+        ),
+        "b_left_unscaled": [species[s] for s in b_left],
     }
-    return sol, r_used, table, tuning
+    return sol, r_used, B_used, table, tuning
 
 
 def _series(

@@ -19,6 +19,12 @@ expectation when B and R are right.  Iterating ``R_g ← s_R R_g`` and solving a
 fixed-point algorithm of Desroziers & Ivanov; it converges to the right scale of R when
 HBHᵀ is right and the observations are many, and when B is wrong the R estimate absorbs
 part of B's error (the two are separated only through their different structure).
+
+The same identity sizes a part of B that is independent of the rest (one species'
+emission factors): the part's own increment ``H_p δx_p`` has ``E[H_p δx_p d_bᵀ] = H_p B_p
+H_pᵀ``, so :func:`desroziers_prior_scale` estimates the factor on the part per group in the
+trace form of Chapnik et al. (2006); iterated with the analysis it is the fixed point of
+Desroziers & Ivanov (2001) applied to that part of B.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-__all__ = ["desroziers_statistics", "bounded_scaling"]
+__all__ = ["desroziers_statistics", "desroziers_prior_scale", "bounded_scaling"]
 
 
 def desroziers_statistics(
@@ -95,6 +101,66 @@ def desroziers_statistics(
                 rec["hbh_ratio"] = float(np.mean((db[m] - da[m])[pos] * db[m][pos] / h[pos]))
             rec["chi2"] = float(np.mean(db[m] ** 2 / (h + r[m])))
         out[key] = rec
+    return out
+
+
+def desroziers_prior_scale(
+    innovation: np.ndarray,
+    part_increment: np.ndarray,
+    r_variance: np.ndarray,
+    hbh_part: np.ndarray,
+    groups: np.ndarray,
+) -> dict[Hashable, dict[str, float]]:
+    """Desroziers ratio of one part of B per group of observations.
+
+    With B block-diagonal between a part ``p`` and the rest, the increment of the part seen
+    from the observations, ``H_p (x_a − x_b)_p = H_p B_p H_pᵀ (HBHᵀ + R)⁻¹ d_b``, has
+    ``E[H_p δx_p d_bᵀ] = H_p B_p H_pᵀ`` when B and R are right: the part is sized from its own
+    increment, without subtracting the (larger, noisier) rest of HBHᵀ.
+
+    Parameters
+    ----------
+    innovation : ndarray ``(m,)``
+        ``d_b = y − H x_b``, observation units.
+    part_increment : ndarray ``(m,)``
+        ``H_p (x_a − x_b)_p``: the analysis increment of the part alone, in observation space.
+    r_variance : ndarray ``(m,)``
+        Diagonal of the R of that analysis (the weights ``1/R_ii``), squared observation units.
+    hbh_part : ndarray ``(m,)``
+        ``diag(H_p B_p H_pᵀ)`` at the scale the analysis used.
+    groups : ndarray ``(m,)``
+        The group of each observation (e.g. the species whose emissions it sees).
+
+    Returns
+    -------
+    dict ``{group: {"n", "b_ratio"}}``: the number of observations and the factor
+    ``Σ (H_p δx_p)_i d_b,i / R_ii ÷ Σ (H_p B_p H_pᵀ)_ii / R_ii`` by which the group's part of B
+    would have to be multiplied (1 in expectation when B is right; NaN when the group has no
+    sensitivity to the part).
+    """
+    db = np.asarray(innovation, dtype=np.float64)
+    inc = np.asarray(part_increment, dtype=np.float64)
+    r = np.asarray(r_variance, dtype=np.float64)
+    hp = np.asarray(hbh_part, dtype=np.float64)
+    g = np.asarray(groups)
+    if not (db.shape == inc.shape == r.shape == hp.shape == g.shape) or db.ndim != 1:
+        raise ValueError(
+            f"innovation {db.shape}, part_increment {inc.shape}, r_variance {r.shape}, "
+            f"hbh_part {hp.shape} and groups {g.shape} must be vectors of one length"
+        )
+    if not np.all(r > 0):
+        raise ValueError("the R variances must be > 0")
+    out: dict[Hashable, dict[str, float]] = {}
+    for key in dict.fromkeys(g.tolist()):
+        m = g == key
+        w = 1.0 / r[m]
+        denominator = float(np.sum(w * hp[m]))
+        out[key] = {
+            "n": float(m.sum()),
+            "b_ratio": float(np.sum(w * inc[m] * db[m])) / denominator
+            if denominator > 0
+            else np.nan,
+        }
     return out
 
 

@@ -417,16 +417,17 @@ def randomised_transport_errors(ranges: Any, seed: int) -> dict[str, float]:
     return out
 
 
-def _r_scales(res: AssimilationResult) -> dict[str, float]:
+def _tuned_scales(res: AssimilationResult) -> dict[str, float]:
     """The R factors of ``errors.innovation_tuning`` per group (``r_scale_<group>``, the
-    group's ``|`` written ``:``), and the Desroziers ratio after the last solve
-    (``r_ratio_<group>``); empty when the tuning is off."""
+    group's ``|`` written ``:``) and the B factors of ``errors.prior_error_tuning`` per species
+    (``b_scale_<species>``), and the Desroziers ratios after the last solve
+    (``r_ratio_<group>``, ``b_ratio_<species>``); empty when the tuning is off."""
     tuning = res.metrics.get("innovation_tuning")
     if not tuning:
         return {}
     out = {}
-    for name in ("r_scale", "r_ratio_after"):
-        for key, value in tuning[name].items():
+    for name in ("r_scale", "r_ratio_after", "b_scale", "b_ratio_after"):
+        for key, value in tuning.get(name, {}).items():
             out[f"{name.removesuffix('_after')}_{key.replace('|', ':')}"] = float(value)
     return out
 
@@ -1124,7 +1125,7 @@ def run_osse(
                         **r,
                         "solver_seconds": res_k.solver.get("seconds", np.nan),
                         "iterations": res_k.solver.get("iterations", np.nan),
-                        **_r_scales(res_k),
+                        **_tuned_scales(res_k),
                     }
                 )
         if B0 is not None:

@@ -322,12 +322,12 @@ def _fast_cell_var(
     B = cov.B if cov is not None else prior
     g = L.segments["grid"]
     Mg = M[:, g.start : g.stop].tocsr()
-    # B part of grid: sigma² * a_wᵀ Ct a_w (same block and species)
+    # B part of grid: sigma² s_si a_wᵀ Ct a_w (same block and species; s the species scale)
     nb = L.nby * L.nbx
     coo = Mg.tocoo()
     w = (coo.col // nb) % L.nw
     Aw = sp.csr_matrix((coo.data, (coo.row, w)), shape=(M.shape[0], L.nw)).toarray()
-    var = B.sigma**2 * np.einsum("iw,wv,iv->i", Aw, B.Ct, Aw)
+    var = B.sigma**2 * B.species_scale[si] * np.einsum("iw,wv,iv->i", Aw, B.Ct, Aw)
     Mp = M[:, g.stop :].tocsr()
     if Mp.nnz:
         # rows hold one species, so the species correlation does not enter: the extra

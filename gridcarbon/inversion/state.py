@@ -258,6 +258,9 @@ class PriorCovariance:
         self.sd[L.segments["bias"]] = extra_sigma.get("bias", 1.0)
         self.sd[L.segments["transport"]] = extra_sigma.get("transport", 0.3)
         self.rho_transport = float(np.exp(-1.0 / transport_time_scale_days))
+        # per-species factor on the emission-factor variances (grid, points, neighbours):
+        # B_e = D B_e0 D with D = diag(sqrt(species_scale)) (with_species_scale)
+        self.species_scale = np.ones(L.ns)
 
     @property
     def n(self) -> int:
@@ -282,20 +285,26 @@ class PriorCovariance:
         g = L.segments["grid"]
         X = np.array(V[g].T, dtype=np.float64, order="C").reshape(k * L.ns, L.nw, L.nby, L.nbx)
         shape = X.shape
-        if transpose:
-            X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
+        d = np.sqrt(self.species_scale)[None, :, None]
+        if transpose:  # Sᵀ = (Ss ⊗ Lᵀ) D: the species scale first
+            X = (self.Ss @ (d * X.reshape(k, L.ns, -1))).reshape(shape)
         tr = bool(transpose)
         ar1_cholesky_apply(X.reshape(k * L.ns, L.nw, L.nby * L.nbx), self.rho_time, tr)
         ar1_cholesky_apply(X.reshape(k * L.ns * L.nw, L.nby, L.nbx), self.rho_space, tr)
         ar1_cholesky_apply(X.reshape(k * L.ns * L.nw * L.nby, L.nbx, 1), self.rho_space, tr)
-        if not transpose:
-            X = (self.Ss @ X.reshape(k, L.ns, -1)).reshape(shape)
+        if not transpose:  # S = D (Ss ⊗ L)
+            X = (d * (self.Ss @ X.reshape(k, L.ns, -1))).reshape(shape)
         out[g] = self.sigma * X.reshape(k, -1).T
-        for seg in ("points", "neighbours"):
+        for seg in ("points", "neighbours"):  # S = diag(sd) (Ss ⊗ I) within the segment
             sl = L.segments[seg]
             if sl.stop > sl.start:
-                Y = V[sl].reshape(L.ns, -1, k)
-                out[sl] = self.sd[sl][:, None] * (self.Ss @ Y.reshape(L.ns, -1)).reshape(-1, k)
+                sd = self.sd[sl][:, None]
+                if transpose:
+                    Y = (sd * V[sl]).reshape(L.ns, -1)
+                    out[sl] = (self.Ss @ Y).reshape(-1, k)
+                else:
+                    Y = V[sl].reshape(L.ns, -1)
+                    out[sl] = sd * (self.Ss @ Y).reshape(-1, k)
         for seg in ("biogenic", "background", "bias"):
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
@@ -321,6 +330,8 @@ class PriorCovariance:
         rhos = (self.rho_time, self.rho_space, self.rho_space)
         shared = [L.segments[k] for k in ("points", "neighbours")]
         tsl = L.segments["transport"]
+        d = np.sqrt(self.species_scale)
+        Cs_grid = d[:, None] * self.Cs * d[None, :]
         out = np.zeros(A.shape[0])
         for i in range(A.shape[0]):
             cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
@@ -331,7 +342,7 @@ class PriorCovariance:
                 axes = [np.unique(k, return_inverse=True) for k in idx]
                 T = np.zeros(tuple(u.size for u, _ in axes))
                 np.add.at(T, tuple(inv for _, inv in axes), vals[ing])
-                U = np.tensordot(self.Cs[np.ix_(axes[0][0], axes[0][0])], T, axes=(1, 0))
+                U = np.tensordot(Cs_grid[np.ix_(axes[0][0], axes[0][0])], T, axes=(1, 0))
                 for ax, rho in zip((1, 2, 3), rhos, strict=True):
                     u = axes[ax][0]
                     C = rho ** np.abs(u[:, None] - u[None, :])
@@ -370,6 +381,48 @@ class PriorCovariance:
             E[np.arange(a, b), np.arange(b - a)] = 1.0
             S[:, a:b] = self.sqrt_apply(E)
         return S
+
+    def with_species_scale(self, scale: np.ndarray) -> PriorCovariance:
+        """A copy whose emission-factor variances (grid, point-source and neighbour-province
+        factors) of species ``k`` are multiplied by ``scale[k]``; the species correlation,
+        the correlation lengths and the other segments are kept.
+
+        Parameters
+        ----------
+        scale : ndarray ``(ns,)``
+            Factors on the variances (dimensionless, > 0), in the layout's species order;
+            they multiply any scale this covariance already has.
+        """
+        scale = np.asarray(scale, dtype=np.float64)
+        L = self.layout
+        if scale.shape != (L.ns,) or not np.all(np.isfinite(scale) & (scale > 0)):
+            raise ValueError(
+                f"species scale {scale.tolist()} must be {L.ns} finite factors > 0, one per "
+                f"species of the state {list(L.species)}"
+            )
+        new = object.__new__(PriorCovariance)
+        new.__dict__.update(self.__dict__)
+        new.species_scale = self.species_scale * scale
+        new.sd = self.sd.copy()
+        root = np.sqrt(scale)
+        g = L.segments["grid"]
+        new.sd[g] = (new.sd[g].reshape(L.ns, -1) * root[:, None]).ravel()
+        for seg in ("points", "neighbours"):
+            sl = L.segments[seg]
+            if sl.stop > sl.start:
+                new.sd[sl] = (new.sd[sl].reshape(L.ns, -1) * root[:, None]).ravel()
+        return new
+
+    def emission_species(self) -> np.ndarray:
+        """The species index of each state element whose variance ``with_species_scale``
+        scales (grid, point-source and neighbour-province factors), −1 for the others."""
+        L = self.layout
+        out = np.full(L.n, -1, dtype=np.int64)
+        for seg in ("grid", "points", "neighbours"):
+            sl = L.segments[seg]
+            if sl.stop > sl.start:
+                out[sl] = np.repeat(np.arange(L.ns), (sl.stop - sl.start) // L.ns)
+        return out
 
     def with_species_correlation(self, Cs: np.ndarray) -> PriorCovariance:
         """A copy with another species correlation (e.g. identity)."""

@@ -11,7 +11,11 @@ from pydantic import ValidationError
 
 from gridcarbon.config.inversion import ErrorsConfig, InversionConfig
 from gridcarbon.inversion.assimilation import INNOVATION_COLUMNS, assimilate
-from gridcarbon.inversion.innovations import bounded_scaling, desroziers_statistics
+from gridcarbon.inversion.innovations import (
+    bounded_scaling,
+    desroziers_prior_scale,
+    desroziers_statistics,
+)
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.osse import make_truth, synthetic_observations
 from gridcarbon.inversion.outputs import inversion_file_names
@@ -92,6 +96,78 @@ def test_with_b_mis_specified_the_scale_of_r_is_still_recovered(seed):
     assert s_b > 1.2
     assert s_r[0] == pytest.approx(2.0, rel=0.2)
     assert s_r[1] == pytest.approx(0.5, rel=0.2)
+
+
+def _two_species_problem(seed: int, s_true: tuple[float, float]):
+    """Two species of 400 emission factors each (σ 0.5, AR(1) correlation 0.3) and one
+    background unknown per species (σ 1, not scaled); 1,200 rows per species, each seeing 8
+    factors of its species and its background; R right.  The true emission variances are
+    ``s_true`` × the modelled ones."""
+    rng = np.random.default_rng(seed)
+    n, m = 400, 2400
+    i = np.arange(n)
+    C = 0.25 * 0.3 ** np.abs(i[:, None] - i[None, :])
+    N = 2 * n + 2
+    B0 = np.zeros((N, N))
+    B0[:n, :n] = B0[n : 2 * n, n : 2 * n] = C
+    B0[2 * n, 2 * n] = B0[2 * n + 1, 2 * n + 1] = 1.0
+    species = np.repeat([0, 1], m // 2)
+    H = np.zeros((m, N))
+    for r, s in enumerate(species):
+        H[r, rng.choice(n, 8, replace=False) + s * n] = rng.uniform(0.0, 2.0, 8)
+        H[r, 2 * n + s] = 0.3
+    root = np.ones(N)
+    root[:n], root[n : 2 * n] = np.sqrt(s_true)
+    x_true = np.linalg.cholesky(root[:, None] * B0 * root[None, :]) @ rng.standard_normal(N)
+    r = rng.uniform(0.2, 0.6, m)
+    y = H @ x_true + np.sqrt(r) * rng.standard_normal(m)
+    return H, B0, r, y, species, n
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_fixed_point_recovers_the_scale_of_each_species_b(seed):
+    """B's emission part 2.5× too small for one species and 2.5× too large for the other,
+    the background unknowns right: four passes of :func:`desroziers_prior_scale` bring each
+    species' factor within 25 % of the truth (the sampling error of a variance from one
+    draw of 400 correlated factors is about 10 %; the rest is the observations' noise)."""
+    H, B0, r, y, species, n = _two_species_problem(seed, (2.5, 0.4))
+    emission = np.zeros(B0.shape[0], dtype=bool)
+    emission[: 2 * n] = True
+    He = H * emission
+    hbh_e = ((He @ B0) * He).sum(axis=1)
+    f = {0: 1.0, 1: 1.0}
+    for _ in range(4):
+        root = np.ones(B0.shape[0])
+        root[:n], root[n : 2 * n] = np.sqrt(f[0]), np.sqrt(f[1])
+        HB = H @ (root[:, None] * B0 * root[None, :])
+        x_a = HB.T @ np.linalg.solve(HB @ H.T + np.diag(r), y)
+        stats = desroziers_prior_scale(
+            y, He @ x_a, r, hbh_e * np.array([f[s] for s in species]), species
+        )
+        f, left = bounded_scaling(
+            {k: v["b_ratio"] for k, v in stats.items()},
+            {k: v["n"] for k, v in stats.items()},
+            f,
+            (0.01, 100.0),
+            50,
+        )
+        assert left == []
+    assert f[0] == pytest.approx(2.5, rel=0.25)
+    assert f[1] == pytest.approx(0.4, rel=0.25)
+
+
+def test_the_prior_scale_of_a_hand_made_case():
+    db = np.array([2.0, 1.0, -1.0, 3.0])
+    inc = np.array([1.0, 0.5, 0.0, 2.0])
+    r = np.array([1.0, 2.0, 1.0, 1.0])
+    hp = np.array([1.0, 0.5, 0.0, 4.0])
+    out = desroziers_prior_scale(db, inc, r, hp, np.array(["a", "a", "b", "c"]))
+    # a: (1*2)/1 + (0.5*1)/2 = 2.25 over 1/1 + 0.5/2 = 1.25
+    assert out["a"] == {"n": 2.0, "b_ratio": pytest.approx(1.8)}
+    assert np.isnan(out["b"]["b_ratio"])  # no sensitivity to the part
+    assert out["c"]["b_ratio"] == pytest.approx(6.0 / 4.0)
+    with pytest.raises(ValueError, match="one length"):
+        desroziers_prior_scale(db, inc, r, hp[:3], np.zeros(4))
 
 
 def test_the_statistics_of_a_hand_made_case():
@@ -243,6 +319,59 @@ def test_desroziers_tuning_finds_an_overstated_r(case, default_system, caplog):
     assert set(res.metrics["innovation_tuning"]["left_unscaled"]) == {
         f"station_hour|{s}|{c}" for s, c in few.index
     }
+
+
+def test_prior_error_tuning_scales_each_species_b(case, default_system, caplog):
+    """``errors.prior_error_tuning``: identical-twin observations (truth from the default B)
+    inverted with B's emission σ halved (state.prior_error 0.25).  After three passes each
+    species either sits at the fixed point (B ratio within 5 % of 1), at a bound (flagged), or
+    is left unscaled with a log line (too few rows or a ratio that is not positive: on four
+    days the background's share of HBHᵀ can swamp the emission part); the solution's prior σ
+    is the configured one times √factor, the statistics table carries each group's factor,
+    and R is untouched when only B is tuned."""
+    kind = _twin(default_system)
+    errors = {"innovation_min_observations": 30, "innovation_statistics": True}
+    state = {"prior_error": 0.25}
+    base = assimilate(
+        build_system(case, InversionConfig(state=state, errors=errors)),
+        kind,
+        build_posterior=False,
+    )
+    cfg = InversionConfig(
+        state=state,
+        errors={**errors, "prior_error_tuning": "desroziers", "innovation_iterations": 3},
+    )
+    with caplog.at_level(logging.INFO, logger="gridcarbon.inversion.assimilation"):
+        res = assimilate(build_system(case, cfg), kind, build_posterior=False)
+    tuning = res.metrics["innovation_tuning"]
+    assert tuning["prior_method"] == "desroziers" and tuning["r_scale"] == {}
+    lo, hi = cfg.errors.prior_scale_bounds
+    moved = 0
+    for s, f in tuning["b_scale"].items():
+        ratio = tuning["b_ratio_after"][s]
+        if s in tuning["b_left_unscaled"]:
+            assert f == 1.0
+            assert any(f"prior error tuning: {s} has" in m for m in caplog.messages)
+        else:
+            assert f in (lo, hi) or abs(ratio - 1.0) < 0.05, (s, f, ratio)
+            moved += 1
+    assert moved >= 1
+    L = res.layout
+    g = L.segments["grid"]
+    per_species = res.prior_std[g].reshape(L.ns, -1)
+    for k, s in enumerate(L.species):
+        np.testing.assert_allclose(per_species[k], 0.25 * np.sqrt(tuning["b_scale"][s]))
+    np.testing.assert_array_equal(res.obs["r_std"], base.obs["r_std"])
+    table = res.innovation_statistics
+    assert (table["r_scale"] == 1.0).all() and not table["rescaled"].any()
+    for _, row in table.iterrows():
+        assert row["b_scale"] == pytest.approx(tuning["b_scale"][_species_of(row["species"])])
+    assert not np.array_equal(res.x_post, base.x_post)
+
+
+def _species_of(quantity: str) -> str:
+    """The emitted species an observed quantity sees in the small case."""
+    return {"NO2": "NOx"}.get(quantity, quantity)
 
 
 def test_desroziers_tuning_on_a_perturbed_replicate_with_correlated_r(case):

@@ -243,3 +243,57 @@ def test_correlated_errors_refuse_a_covariance_that_is_not_positive_definite():
 
     with pytest.raises(ValueError, match="not positive definite"):
         CorrelatedErrors(sp.csr_matrix(np.array([[1.0, 2.0], [2.0, 1.0]])))
+
+
+def test_a_species_scale_multiplies_that_species_emission_variances():
+    """``with_species_scale``: B's grid, point and neighbour blocks become D B D with
+    D = diag(√s) per species (their correlations kept, the other segments unchanged); S stays
+    a square root (S Sᵀ = B, the transpose is Sᵀ), the closed-form diag(A B Aᵀ) and prior_std
+    follow."""
+    L = StateLayout(
+        ["CO2", "NOx", "VOC"],
+        8,
+        6,
+        2,
+        24,
+        48,
+        np.arange(3),
+        ["Jiangsu"],
+        [],
+        ["CO2", "NO2"],
+        2,
+        2,
+        [("m1", "CO2")],
+        transport_days=2,
+    )
+    corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
+    base = PriorCovariance(
+        L,
+        0.5,
+        species_correlation_matrix(L.species, corr),
+        15000.0,
+        3000.0,
+        48.0,
+        {"background": 2.0, "bias": 3.0, "transport": 0.3},
+    )
+    scale = np.array([4.0, 0.25, 1.5])
+    B = base.with_species_scale(scale)
+    S0, S = base.dense_sqrt(), B.dense_sqrt()
+    full0, full = S0 @ S0.T, S @ S.T
+    who = B.emission_species()
+    root = np.where(who >= 0, np.sqrt(scale[np.maximum(who, 0)]), 1.0)
+    np.testing.assert_allclose(full, root[:, None] * full0 * root[None, :], atol=1e-12)
+    assert (who[L.segments["background"]] == -1).all()
+    assert set(who[L.segments["points"]]) == {0, 1, 2}
+    np.testing.assert_allclose(B.prior_std(), np.sqrt(np.diag(full)), rtol=1e-12)
+    v = np.random.default_rng(4).standard_normal((L.n, 3))
+    np.testing.assert_allclose(B.sqrt_apply(v, transpose=True), S.T @ v, atol=1e-12)
+    np.testing.assert_allclose(B.sqrt_apply(v[:, 0]), S @ v[:, 0], atol=1e-12)
+    A = sp.random(30, L.n, density=0.05, random_state=2, format="csr")
+    np.testing.assert_allclose(
+        B.aggregate_var(A), np.einsum("ij,jk,ik->i", A.toarray(), full, A.toarray()), rtol=1e-10
+    )
+    twice = B.with_species_scale(np.array([0.5, 2.0, 1.0]))
+    np.testing.assert_allclose(twice.species_scale, [2.0, 0.5, 1.5])
+    with pytest.raises(ValueError, match="3 finite factors > 0"):
+        base.with_species_scale(np.array([1.0, -1.0, 1.0]))
