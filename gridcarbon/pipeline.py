@@ -1045,7 +1045,10 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
     from gridcarbon.inversion.columns import REACTIVE_COLUMN_SCALE_ERROR_REL
 
     scale = REACTIVE_COLUMN_SCALE_ERROR_REL if ic.errors.column_scale_error else 0.0
-    kinds, info = satellite_observation_kinds(columns, scenario, scale_error_rel=scale)
+    wind = ic.errors.model_error_wind_speed_rel if ic.errors.column_wind_speed_error else 0.0
+    kinds, info = satellite_observation_kinds(
+        columns, scenario, scale_error_rel=scale, wind_speed_error_rel=wind
+    )
     if not kinds:
         raise ConfigError(
             f"inversion.columns: none of the {info['n_files']} satellite files has a usable "
@@ -1069,7 +1072,11 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
 
 
 def satellite_observation_kinds(
-    columns: Any, scenario: Scenario, *, scale_error_rel: float = 0.0
+    columns: Any,
+    scenario: Scenario,
+    *,
+    scale_error_rel: float = 0.0,
+    wind_speed_error_rel: float = 0.0,
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
@@ -1087,6 +1094,9 @@ def satellite_observation_kinds(
     scale_error_rel : float
         The NO2 overpasses' overpass-wide scale error (``errors.column_scale_error``: the
         column operator's ``scale_error_rel``); XCO2 has none.
+    wind_speed_error_rel : float
+        Every overpass's wind-speed error on its urban and rural enhancement
+        (``errors.column_wind_speed_error``: the column operator's ``wind_speed_error_rel``).
 
     Returns
     -------
@@ -1103,11 +1113,13 @@ def satellite_observation_kinds(
     xco2_settings = ColumnSettings(
         superobservation_km=columns.superobservation_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
+        wind_speed_error_rel=wind_speed_error_rel,
     )
     no2_settings = ColumnSettings(
         superobservation_km=columns.superobservation_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         scale_error_rel=scale_error_rel,
+        wind_speed_error_rel=wind_speed_error_rel,
     )
     held = {sp.name for sp in scenario.species}
     products = (
@@ -1237,13 +1249,16 @@ def osse_column_simulator(
     products = set(o.satellite.split("+")) - {"none"}
     if not products:
         raise ConfigError("osse.satellite = 'none': no OSSE columns to make")
-    xco2_settings = ColumnSettings(min_upwind_fetch_km=o.satellite_min_upwind_fetch_km)
+    e = config.errors
+    wind = e.model_error_wind_speed_rel if e.column_wind_speed_error else 0.0
+    xco2_settings = ColumnSettings(
+        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km, wind_speed_error_rel=wind
+    )
     # the overpass-wide scale error (NO2/NOx ratio, lifetime, AMF) is the NO2 columns' only
     settings = ColumnSettings(
         min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
-        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL
-        if config.errors.column_scale_error
-        else 0.0,
+        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL if e.column_scale_error else 0.0,
+        wind_speed_error_rel=wind,
     )
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:

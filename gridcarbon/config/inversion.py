@@ -660,6 +660,15 @@ class ErrorsConfig(_Section):
         "marginalised analytically (C + sigma_s^2 m m^T, m the prior modelled enhancement); "
         "off by default",
     )
+    column_wind_speed_error: bool = Field(
+        False,
+        description="satellite columns (NO2 and XCO2): add an error of the operator's "
+        "plume-depth wind speed per overpass, drawn independently for the enhancement from "
+        "urban and from rural sources (a column enhancement scales as 1/wind), with the "
+        "1-sigma of model_error_wind_speed_rel, marginalised analytically "
+        "(C + sigma_w^2 (m_u m_u^T + m_r m_r^T), m_u and m_r the prior modelled enhancement "
+        "from urban and rural cells); off by default",
+    )
 
     upwind_downwind: Literal["off", "replace"] = Field(
         "off",

@@ -91,6 +91,7 @@ __all__ = [
     "dry_air_column",
     "mixing_height_sensitivity",
     "scale_error_covariance",
+    "urban_share",
     "REACTIVE_COLUMN_SCALE_ERROR_REL",
 ]
 
@@ -363,6 +364,13 @@ class ColumnSettings:
         superobservation of an overpass (NO2/NOx ratio, lifetime and the overpass-wide part of
         the air-mass factor; :data:`REACTIVE_COLUMN_SCALE_ERROR_REL`), marginalised analytically
         (:func:`scale_error_covariance`); 0 (the default): no such term.
+    wind_speed_error_rel : float
+        1-σ relative error of the plume-depth wind speed of an overpass, drawn independently
+        for the sources in urban and in rural cells (the dispersion's own urban rule): a
+        column enhancement scales as 1/wind, so the two parts of the prior modelled
+        enhancement, ``m_u`` and ``m_r``, are marginalised like the scale error,
+        ``C + σ_w² (m_u m_uᵀ + m_r m_rᵀ)`` (``errors.column_wind_speed_error``); 0 (the
+        default): no such term.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -387,6 +395,7 @@ class ColumnSettings:
     amf_error_rel: float = 0.15
     amf_correlation_km: float = 50.0
     scale_error_rel: float = 0.0
+    wind_speed_error_rel: float = 0.0
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -408,6 +417,7 @@ class ColumnSettings:
             "amf_error_rel": self.amf_error_rel >= 0,
             "amf_correlation_km": self.amf_correlation_km > 0,
             "scale_error_rel": 0 <= self.scale_error_rel < 10,
+            "wind_speed_error_rel": 0 <= self.wind_speed_error_rel < 1,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -1079,6 +1089,9 @@ class ColumnObservations:
         sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
         prior = H @ system.layout.xb()
         sigma_rep = s.representativeness_rel * np.abs(prior)
+        # the prior enhancement from urban and from rural sources (wind_speed_error_rel)
+        prior_urban = H @ (system.layout.xb() * urban_share(system))
+        by_class = np.stack([prior_urban, prior - prior_urban])
         lon, lat = g.unproject(so_x, so_y)
         so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
         # the mean time of each superobservation's pixels (ns after the period's start)
@@ -1128,6 +1141,7 @@ class ColumnObservations:
                 sig_amf, sig_amf
             ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
             C = scale_error_covariance(C, prior[idx], s.scale_error_rel)
+            C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             T = _whitening_projection(C, X)
             blocks.append((idx, T))
             covariances[label] = C
@@ -1150,6 +1164,10 @@ class ColumnObservations:
         table["sigma_amf"] = sigma_amf
         if s.scale_error_rel > 0:
             table["sigma_scale"] = np.where(used, s.scale_error_rel * np.abs(prior), 0.0)
+        if s.wind_speed_error_rel > 0:
+            table["sigma_wind"] = np.where(
+                used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0
+            )
         table["used"] = used
         m = sum(T.shape[0] for _, T in blocks)
         if m:
@@ -1266,11 +1284,37 @@ def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(x.size), (x - x.mean()) / 1e5, (y - y.mean()) / 1e5])
 
 
+def urban_share(system: ObservationSystem) -> np.ndarray:
+    """The share of each state element's emissions that sits in urban cells (the
+    dispersion's urban rule, ``transport.urban_fraction_threshold``): a grid factor's share is
+    the fraction of its block's cells that are urban, a point source's 1 or 0 by its cell; the
+    other elements (neighbour provinces, background, bias, mixing height) 0.
+
+    Returns
+    -------
+    ndarray ``(n,)`` in [0, 1], dimensionless.
+    """
+    L = system.layout
+    block = L.cell_block()
+    nb = L.nby * L.nbx
+    urban = np.asarray(system.urban, dtype=np.float64)
+    share_block = np.bincount(block, urban, nb) / np.maximum(np.bincount(block, minlength=nb), 1)
+    out = np.zeros(L.n)
+    g = L.segments["grid"]
+    out[g] = np.tile(share_block, L.ns * L.nw)
+    p = L.segments["points"]
+    if p.stop > p.start:
+        out[p] = np.tile(urban[system.point_cells[L.point_index]], L.ns)
+    return out
+
+
 def scale_error_covariance(
     covariance: np.ndarray, modelled: np.ndarray, scale_error_rel: float
 ) -> np.ndarray:
     """The error covariance of an overpass's superobservations with an unknown multiplicative
-    scale of the modelled enhancement marginalised: ``C + σ_s² m mᵀ``.
+    scale of the modelled enhancement marginalised: ``C + σ_s² m mᵀ`` — or, for parts of the
+    enhancement with independent scales of one 1-σ (the urban and rural parts of a wind-speed
+    error), ``C + σ_s² Σ_k m_k m_kᵀ``.
 
     The modelled superobservations are ``(1 + s) H x``; linearised at the prior,
     ``(1 + s) H x ≈ H x + s m`` with ``m = H x_b``.  A scale ``s`` with prior ``N(0, σ_s²)``
@@ -1282,9 +1326,9 @@ def scale_error_covariance(
     ----------
     covariance : ndarray ``(n, n)``
         ``C``, symmetric positive definite, squared observation units (mol² m-4 or ppm²).
-    modelled : ndarray ``(n,)``
+    modelled : ndarray ``(n,)`` or ``(k, n)``
         ``m``: the prior modelled enhancement of the overpass's superobservations (without
-        background), observation units.
+        background), observation units; or ``k`` parts of it, each with its own scale.
     scale_error_rel : float
         ``σ_s``, dimensionless (0.41: 41 % of the modelled enhancement), ≥ 0.
 
@@ -1292,8 +1336,8 @@ def scale_error_covariance(
     -------
     ndarray ``(n, n)``
         ``covariance`` itself when ``scale_error_rel`` is 0 (nothing is recomputed), else the
-        new symmetric positive definite matrix (``C`` plus a positive semi-definite rank one
-        term).
+        new symmetric positive definite matrix (``C`` plus a positive semi-definite term of
+        rank ≤ k).
     """
     if not scale_error_rel >= 0:
         raise ConfigError(
@@ -1301,13 +1345,14 @@ def scale_error_covariance(
         )
     if scale_error_rel == 0:
         return covariance
-    m = np.asarray(modelled, float)
-    if m.shape != (covariance.shape[0],):
+    m = np.atleast_2d(np.asarray(modelled, float))
+    if m.ndim != 2 or m.shape[1] != covariance.shape[0]:
         raise InputDataError(
-            f"scale error: {m.shape[0] if m.ndim == 1 else m.shape} modelled values for a "
-            f"covariance of {covariance.shape}; give one per superobservation"
+            f"scale error: modelled values of shape {np.shape(modelled)} for a covariance of "
+            f"{covariance.shape}; give one per superobservation (per part)"
         )
-    return covariance + scale_error_rel**2 * np.outer(m, m)
+    # one outer product per part: exactly symmetric
+    return covariance + scale_error_rel**2 * sum(np.outer(part, part) for part in m)
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from gridcarbon.inversion.columns import (
     _plane_design,
     _whitening_projection,
     scale_error_covariance,
+    urban_share,
 )
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
@@ -184,3 +185,78 @@ def test_switch_off_is_bit_identical(tiny_case, tiny_system):
         for c, st_ in ((a, SETTINGS), (b, replace(SETTINGS, scale_error_rel=0.0)))
     )
     assert np.array_equal(ra, rb)
+
+
+def test_urban_share_is_the_blocks_urban_cell_fraction(tiny_system):
+    L = tiny_system.layout
+    share = urban_share(tiny_system)
+    assert share.shape == (L.n,) and ((share >= 0) & (share <= 1)).all()
+    urban = tiny_system.urban.reshape(L.ny, L.nx)
+    grid = share[L.segments["grid"]].reshape(L.ns, L.nw, L.nby, L.nbx)
+    for by in range(L.nby):
+        for bx in range(L.nbx):
+            cells = urban[by * L.block : (by + 1) * L.block, bx * L.block : (bx + 1) * L.block]
+            assert (grid[:, :, by, bx] == cells.mean()).all()
+    assert 0 < grid.mean() < 1  # the tiny case has urban and rural blocks
+    points = share[L.segments["points"]].reshape(L.ns, -1)
+    want = tiny_system.urban[tiny_system.point_cells[L.point_index]]
+    assert (points == want[None, :]).all()
+    rest = np.ones(L.n, dtype=bool)
+    rest[L.segments["grid"]] = rest[L.segments["points"]] = False
+    assert (share[rest] == 0).all()
+
+
+def test_the_wind_speed_error_marginalises_an_urban_and_a_rural_scale(tiny_case, tiny_system):
+    """``wind_speed_error_rel``: each overpass's C gains σ_w² (m_u m_uᵀ + m_r m_rᵀ) with m_u and
+    m_r the prior enhancement from urban and rural state elements (summing to the prior), the
+    same posterior as two explicit scale unknowns per overpass with prior σ_w (to 1e-8), and a
+    ``sigma_wind`` column; the two parts are independent, unlike one overpass-wide scale."""
+    sigma = 0.3
+    m_off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    m_on = _columns(tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=sigma)).match(
+        tiny_system
+    )
+    so = m_off.superobs
+    prior = so["prior"].to_numpy()
+    H = m_off.H.toarray()
+    xb = tiny_system.layout.xb()
+    m_u = H @ (xb * urban_share(tiny_system))
+    m_r = prior - m_u
+    assert np.abs(m_u).max() > 0 and np.abs(m_r).max() > 0
+    labels = list(m_off.covariance)
+    rng = np.random.default_rng(5)
+    y = prior * (1 + rng.normal(0, sigma, prior.size)) + 2e-5
+    b_var = (0.5 * np.abs(xb)) ** 2 + 1e-6
+    marg_rows, marg_d, aug_rows, aug_d = [], [], [], []
+    for j, label in enumerate(labels):
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        C = m_off.covariance[label]
+        want = C + sigma**2 * (np.outer(m_u[idx], m_u[idx]) + np.outer(m_r[idx], m_r[idx]))
+        np.testing.assert_allclose(m_on.covariance[label], want, rtol=1e-14, atol=0)
+        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        Tm, T0 = _whitening_projection(want, X), _whitening_projection(C, X)
+        marg_rows.append(Tm @ H[idx])
+        marg_d.append(Tm @ (y[idx] - prior[idx]))
+        extra = np.zeros((T0.shape[0], 2 * len(labels)))
+        extra[:, 2 * j] = T0 @ m_u[idx]
+        extra[:, 2 * j + 1] = T0 @ m_r[idx]
+        aug_rows.append(np.hstack([T0 @ H[idx], extra]))
+        aug_d.append(T0 @ (y[idx] - prior[idx]))
+    dx_m, var_m = _posterior(np.vstack(marg_rows), np.concatenate(marg_d), b_var)
+    dz_a, var_a = _posterior(
+        np.vstack(aug_rows),
+        np.concatenate(aug_d),
+        np.concatenate([b_var, np.full(2 * len(labels), sigma**2)]),
+    )
+    n = xb.size
+    np.testing.assert_allclose(dz_a[:n], dx_m, rtol=0, atol=1e-8 * np.abs(dx_m).max())
+    np.testing.assert_allclose(var_a[:n], var_m, rtol=1e-8)
+    np.testing.assert_allclose(
+        m_on.superobs["sigma_wind"].to_numpy(),
+        np.where(m_on.superobs["used"], sigma * np.hypot(m_u, m_r), 0.0),
+        rtol=1e-12,
+    )
+    assert "sigma_wind" not in m_off.superobs
+    with pytest.raises(ConfigError, match="wind_speed_error_rel"):
+        ColumnSettings(wind_speed_error_rel=1.5)
+    assert InversionConfig().errors.column_wind_speed_error is False
