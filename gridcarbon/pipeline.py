@@ -1042,12 +1042,15 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
             "inversion.observations to your station file for a joint inversion, or "
             "inversion.columns.with_stations: false to invert the columns alone"
         )
-    from gridcarbon.inversion.columns import REACTIVE_COLUMN_SCALE_ERROR_REL
+    from gridcarbon.inversion.columns import reactive_column_errors
 
-    scale = REACTIVE_COLUMN_SCALE_ERROR_REL if ic.errors.column_scale_error else 0.0
-    wind = ic.errors.model_error_wind_speed_rel if ic.errors.column_wind_speed_error else 0.0
+    e = ic.errors
+    wind = e.model_error_wind_speed_rel if e.column_wind_speed_error else 0.0
     kinds, info = satellite_observation_kinds(
-        columns, scenario, scale_error_rel=scale, wind_speed_error_rel=wind
+        columns,
+        scenario,
+        **reactive_column_errors(e.column_scale_error, e.column_lifetime_error),
+        wind_speed_error_rel=wind,
     )
     if not kinds:
         raise ConfigError(
@@ -1076,6 +1079,7 @@ def satellite_observation_kinds(
     scenario: Scenario,
     *,
     scale_error_rel: float = 0.0,
+    lifetime_error_rel: float = 0.0,
     wind_speed_error_rel: float = 0.0,
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
@@ -1094,6 +1098,9 @@ def satellite_observation_kinds(
     scale_error_rel : float
         The NO2 overpasses' overpass-wide scale error (``errors.column_scale_error``: the
         column operator's ``scale_error_rel``); XCO2 has none.
+    lifetime_error_rel : float
+        The NO2 overpasses' NOx lifetime error (``errors.column_lifetime_error``: the column
+        operator's ``lifetime_error_rel``); XCO2 has none.
     wind_speed_error_rel : float
         Every overpass's wind-speed error on its urban and rural enhancement
         (``errors.column_wind_speed_error``: the column operator's ``wind_speed_error_rel``).
@@ -1119,6 +1126,7 @@ def satellite_observation_kinds(
         superobservation_km=columns.superobservation_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         scale_error_rel=scale_error_rel,
+        lifetime_error_rel=lifetime_error_rel,
         wind_speed_error_rel=wind_speed_error_rel,
     )
     held = {sp.name for sp in scenario.species}
@@ -1235,10 +1243,10 @@ def osse_column_simulator(
     import pandas as pd
 
     from gridcarbon.inversion.columns import (
-        REACTIVE_COLUMN_SCALE_ERROR_REL,
         ColumnObservations,
         ColumnPixels,
         ColumnSettings,
+        reactive_column_errors,
     )
     from gridcarbon.inversion.osse import ColumnSimulation
     from gridcarbon.io.satellite import read_global_attributes, read_oco_lite, read_tropomi_no2
@@ -1254,10 +1262,11 @@ def osse_column_simulator(
     xco2_settings = ColumnSettings(
         min_upwind_fetch_km=o.satellite_min_upwind_fetch_km, wind_speed_error_rel=wind
     )
-    # the overpass-wide scale error (NO2/NOx ratio, lifetime, AMF) is the NO2 columns' only
+    # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
+    # columns' only
     settings = ColumnSettings(
         min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
-        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL if e.column_scale_error else 0.0,
+        **reactive_column_errors(e.column_scale_error, e.column_lifetime_error),
         wind_speed_error_rel=wind,
     )
 

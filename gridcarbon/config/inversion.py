@@ -660,6 +660,15 @@ class ErrorsConfig(_Section):
         "marginalised analytically (C + sigma_s^2 m m^T, m the prior modelled enhancement); "
         "off by default",
     )
+    column_lifetime_error: bool = Field(
+        False,
+        description="satellite NO2 columns: add an error of the NOx lifetime per overpass, "
+        "1-sigma 50 % (the spread of the published daytime lifetimes over eastern China), "
+        "through the central difference of the prior modelled enhancement over "
+        "tau x (1 +/- 0.5), marginalised analytically (C + sigma^2 m_tau m_tau^T): the "
+        "lifetime changes the plumes' shape, not only their size; with column_scale_error "
+        "also on, the scale drops its lifetime part (0.28 instead of 0.41); off by default",
+    )
     column_wind_speed_error: bool = Field(
         False,
         description="satellite columns (NO2 and XCO2): add an error of the operator's "

@@ -92,6 +92,8 @@ __all__ = [
     "mixing_height_sensitivity",
     "scale_error_covariance",
     "urban_share",
+    "reactive_column_errors",
+    "COLUMN_LIFETIME_ERROR_REL",
     "REACTIVE_COLUMN_SCALE_ERROR_REL",
 ]
 
@@ -123,6 +125,27 @@ REACTIVE_COLUMN_SCALE_ERROR_PARTS: dict[str, float] = {
 REACTIVE_COLUMN_SCALE_ERROR_REL: float = float(
     np.sqrt(sum(v**2 for v in REACTIVE_COLUMN_SCALE_ERROR_PARTS.values()))
 )
+#: 1-σ relative error of the NOx lifetime of an NO2 overpass when
+#: ``errors.column_lifetime_error`` is on: ±50 %, the spread between the published daytime
+#: lifetimes over eastern China (Shah et al., 2020, ACP 20, 1483; Lange et al., 2022), the same
+#: as the surface operator's ``errors.model_error_nox_lifetime_rel`` for real data.
+COLUMN_LIFETIME_ERROR_REL: float = 0.5
+
+
+def reactive_column_errors(scale_error: bool, lifetime_error: bool) -> dict[str, float]:
+    """The NO2 columns' ``scale_error_rel`` and ``lifetime_error_rel`` for the switches
+    ``errors.column_scale_error`` and ``errors.column_lifetime_error``: with the lifetime's own
+    term on, the overpass-wide scale drops its lifetime part (√(0.2² + 0.2²) ≈ 0.28), so the
+    lifetime is not counted twice."""
+    parts = dict(REACTIVE_COLUMN_SCALE_ERROR_PARTS)
+    if lifetime_error:
+        parts.pop("lifetime")
+    scale = float(np.sqrt(sum(v**2 for v in parts.values()))) if scale_error else 0.0
+    return {
+        "scale_error_rel": scale,
+        "lifetime_error_rel": COLUMN_LIFETIME_ERROR_REL if lifetime_error else 0.0,
+    }
+
 
 Quantity = Literal["vertical_column", "dry_air_mole_fraction"]
 _UNITS = {"vertical_column": "mol m-2", "dry_air_mole_fraction": "ppm"}
@@ -371,6 +394,12 @@ class ColumnSettings:
         enhancement, ``m_u`` and ``m_r``, are marginalised like the scale error,
         ``C + σ_w² (m_u m_uᵀ + m_r m_rᵀ)`` (``errors.column_wind_speed_error``); 0 (the
         default): no such term.
+    lifetime_error_rel : float
+        1-σ relative error of the NOx lifetime of an overpass (:data:`COLUMN_LIFETIME_ERROR_REL`
+        with ``errors.column_lifetime_error``): it changes the plumes' decay length, their
+        shape and not only their size, so its column is the central difference of the prior
+        modelled enhancement over τ × (1 ± σ_τ), ``m_τ``, marginalised as ``C + σ_τ² m_τ
+        m_τᵀ``; 0 (the default): no such term.  Two more operator builds per overpass set.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -396,6 +425,7 @@ class ColumnSettings:
     amf_correlation_km: float = 50.0
     scale_error_rel: float = 0.0
     wind_speed_error_rel: float = 0.0
+    lifetime_error_rel: float = 0.0
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -418,6 +448,7 @@ class ColumnSettings:
             "amf_correlation_km": self.amf_correlation_km > 0,
             "scale_error_rel": 0 <= self.scale_error_rel < 10,
             "wind_speed_error_rel": 0 <= self.wind_speed_error_rel < 1,
+            "lifetime_error_rel": 0 <= self.lifetime_error_rel < 1,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -775,10 +806,11 @@ class ColumnObservations:
         row_hours: np.ndarray,
         sel: np.ndarray,
         zscale: float = 1.0,
+        tscale: float = 1.0,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
-        height scaled by ``zscale``."""
+        height scaled by ``zscale``, the NOx lifetime by ``tscale``."""
         s = self.settings
         cfg = system.config
         g = system.grid
@@ -858,7 +890,7 @@ class ColumnObservations:
                 met["ey"],
                 met["k"],
                 zi,
-                met["tau"],
+                met["tau"] * tscale,
                 met["t2m"],
                 tab_r,
                 tab_u,
@@ -1092,6 +1124,18 @@ class ColumnObservations:
         # the prior enhancement from urban and from rural sources (wind_speed_error_rel)
         prior_urban = H @ (system.layout.xb() * urban_share(system))
         by_class = np.stack([prior_urban, prior - prior_urban])
+        # the prior enhancement's change per relative change of the NOx lifetime
+        # (lifetime_error_rel): central difference over τ × (1 ± σ_τ)
+        lifetime_slope = np.zeros((1, n_so))
+        if s.lifetime_error_rel > 0:
+            up, down = (
+                self._operator(
+                    system, groups, weight, row_hours, sel, tscale=1.0 + sgn * s.lifetime_error_rel
+                )[0]
+                @ system.layout.xb()
+                for sgn in (1.0, -1.0)
+            )
+            lifetime_slope[0] = (up - down) / (2.0 * s.lifetime_error_rel)
         lon, lat = g.unproject(so_x, so_y)
         so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
         # the mean time of each superobservation's pixels (ns after the period's start)
@@ -1142,6 +1186,7 @@ class ColumnObservations:
             ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
             C = scale_error_covariance(C, prior[idx], s.scale_error_rel)
             C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
+            C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
             T = _whitening_projection(C, X)
             blocks.append((idx, T))
             covariances[label] = C
@@ -1164,6 +1209,10 @@ class ColumnObservations:
         table["sigma_amf"] = sigma_amf
         if s.scale_error_rel > 0:
             table["sigma_scale"] = np.where(used, s.scale_error_rel * np.abs(prior), 0.0)
+        if s.lifetime_error_rel > 0:
+            table["sigma_lifetime"] = np.where(
+                used, s.lifetime_error_rel * np.abs(lifetime_slope[0]), 0.0
+            )
         if s.wind_speed_error_rel > 0:
             table["sigma_wind"] = np.where(
                 used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.columns import (
+    COLUMN_LIFETIME_ERROR_REL,
     REACTIVE_COLUMN_SCALE_ERROR_PARTS,
     REACTIVE_COLUMN_SCALE_ERROR_REL,
     ColumnObservations,
     ColumnSettings,
     _plane_design,
     _whitening_projection,
+    reactive_column_errors,
     scale_error_covariance,
     urban_share,
 )
@@ -260,3 +262,63 @@ def test_the_wind_speed_error_marginalises_an_urban_and_a_rural_scale(tiny_case,
     with pytest.raises(ConfigError, match="wind_speed_error_rel"):
         ColumnSettings(wind_speed_error_rel=1.5)
     assert InversionConfig().errors.column_wind_speed_error is False
+
+
+def test_the_lifetime_error_is_the_central_difference_of_the_modelled_columns(
+    tiny_case, tiny_system
+):
+    """``lifetime_error_rel``: each overpass's C gains σ_τ² m_τ m_τᵀ with m_τ the change of the
+    prior modelled columns per relative change of the lifetime — checked against two
+    independent operators with the lifetime handed as τ × (1 ± σ_τ); a longer lifetime leaves
+    more NO2 downwind (m_τ ≥ 0, larger away from the sources than the scale's m)."""
+    tau_h, sigma = 4.0, 0.5
+    fixed = replace(SETTINGS, lifetime_h=tau_h)
+    m_off = _columns(tiny_case, tiny_system, fixed).match(tiny_system)
+    m_on = _columns(tiny_case, tiny_system, replace(fixed, lifetime_error_rel=sigma)).match(
+        tiny_system
+    )
+    longer, shorter = (
+        _columns(tiny_case, tiny_system, replace(SETTINGS, lifetime_h=tau_h * f))
+        .match(tiny_system)
+        .superobs["prior"]
+        .to_numpy()
+        for f in (1 + sigma, 1 - sigma)
+    )
+    slope = (longer - shorter) / (2 * sigma)
+    assert (slope >= -1e-12 * np.abs(slope).max()).all() and slope.max() > 0
+    so = m_off.superobs
+    for label, C in m_off.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        np.testing.assert_allclose(
+            m_on.covariance[label],
+            C + sigma**2 * np.outer(slope[idx], slope[idx]),
+            rtol=1e-6,
+            atol=1e-9 * np.abs(C).max(),
+        )
+    np.testing.assert_allclose(
+        m_on.superobs["sigma_lifetime"].to_numpy(),
+        np.where(m_on.superobs["used"], sigma * np.abs(slope), 0.0),
+        rtol=1e-6,
+    )
+    # the relative change differs between superobservations: a shape, not one scale
+    prior = so["prior"].to_numpy()
+    rel = slope[prior > 0] / prior[prior > 0]
+    assert rel.max() > 1.5 * rel.min()
+    with pytest.raises(ConfigError, match="lifetime_error_rel"):
+        ColumnSettings(lifetime_error_rel=1.0)
+
+
+def test_the_lifetime_term_takes_the_lifetime_out_of_the_scale():
+    assert reactive_column_errors(False, False) == {
+        "scale_error_rel": 0.0,
+        "lifetime_error_rel": 0.0,
+    }
+    assert reactive_column_errors(True, False)["scale_error_rel"] == REACTIVE_COLUMN_SCALE_ERROR_REL
+    both = reactive_column_errors(True, True)
+    assert both["scale_error_rel"] == pytest.approx(np.hypot(0.2, 0.2))
+    assert both["lifetime_error_rel"] == COLUMN_LIFETIME_ERROR_REL == 0.5
+    assert reactive_column_errors(False, True) == {
+        "scale_error_rel": 0.0,
+        "lifetime_error_rel": 0.5,
+    }
+    assert InversionConfig().errors.column_lifetime_error is False

@@ -318,7 +318,8 @@ def test_xco2_superobservations_carry_no_air_mass_factor_error(setup):
 
 
 def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
-    """``errors.column_scale_error`` reaches the NO2 overpasses only, and
+    """``errors.column_scale_error`` and ``errors.column_lifetime_error`` reach the NO2
+    overpasses only (the scale without its lifetime part when both are on), and
     ``errors.column_wind_speed_error`` both products with the transport speed σ."""
     from gridcarbon.inversion.columns import REACTIVE_COLUMN_SCALE_ERROR_REL
 
@@ -340,11 +341,26 @@ def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
         "vertical_column": REACTIVE_COLUMN_SCALE_ERROR_REL,
         "dry_air_mole_fraction": 0.0,
     }
+    lifetime_on = ic.model_copy(
+        update={
+            "errors": on.errors.model_copy(update={"column_lifetime_error": True}),
+            "osse": on.osse,
+        }
+    )
+    both = osse_column_simulator(scenario, lifetime_on)(system, truth, 5)
+    got = {
+        k.quantity: (k.settings.scale_error_rel, k.settings.lifetime_error_rel) for k in both.kinds
+    }
+    assert got == {
+        "vertical_column": (pytest.approx(np.hypot(0.2, 0.2)), 0.5),
+        "dry_air_mole_fraction": (0.0, 0.0),
+    }
     wind = {k.settings.wind_speed_error_rel for k in sim.kinds}
     assert wind == {ic.errors.model_error_wind_speed_rel} and wind != {0.0}
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
     assert {k.settings.scale_error_rel for k in off.kinds} == {0.0}
     assert {k.settings.wind_speed_error_rel for k in off.kinds} == {0.0}
+    assert {k.settings.lifetime_error_rel for k in off.kinds} == {0.0}
 
 
 def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
