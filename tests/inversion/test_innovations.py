@@ -423,3 +423,41 @@ def test_the_stage_writes_innovation_statistics_csv(tmp_path, tiny_case):
     assert list(back["station_class"]) == list(table["station_class"])
     assert back["synthetic"].all()
     np.testing.assert_allclose(back["r_ratio"], table["r_ratio"], rtol=1e-12)
+
+
+def test_prior_error_tuning_with_satellite_columns(tiny_case):
+    """B's tuning over station rows and whitened NO2 column contrasts (the blockwise column
+    Jacobian, with the wind-speed and lifetime terms in its C): each group carries the factor
+    of the species whose emissions it sees."""
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings
+    from gridcarbon.species import DEFAULT_SPECIES, by_name
+
+    from .column_cases import swath_pixels, with_values
+
+    cfg = InversionConfig(
+        errors={
+            "prior_error_tuning": "desroziers",
+            "innovation_min_observations": 5,
+            "innovation_statistics": True,
+        }
+    )
+    system = build_system(tiny_case, cfg)
+    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
+    pixels = swath_pixels(system.grid, times, kernel="tropomi")
+    rng = np.random.default_rng(2)
+    column = ColumnObservations(
+        with_values(pixels, 2e-5 + rng.normal(0, 1e-6, pixels.n)),
+        by_name(DEFAULT_SPECIES, "NOx"),
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        ColumnSettings(min_upwind_fetch_km=0.0, wind_speed_error_rel=0.3, lifetime_error_rel=0.5),
+    )
+    truth = make_truth(system, rng, "identical", cfg)
+    stations = StationHourObservations(synthetic_observations(system, truth, rng, cfg))
+    res = assimilate(system, [stations, column], build_posterior=False)
+    b = res.metrics["innovation_tuning"]["b_scale"]
+    assert set(b) == {"CO2", "NOx"} and all(0.25 <= v <= 4.0 for v in b.values())
+    table = res.innovation_statistics
+    on_columns = table[table["observation_type"] == "column"]
+    assert len(on_columns) and (on_columns["b_scale"] == b["NOx"]).all()
+    assert np.isfinite(res.x_post).all()
