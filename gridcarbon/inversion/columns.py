@@ -1122,8 +1122,10 @@ class ColumnObservations:
         prior = H @ system.layout.xb()
         sigma_rep = s.representativeness_rel * np.abs(prior)
         # the prior enhancement from urban and from rural sources (wind_speed_error_rel)
-        prior_urban = H @ (system.layout.xb() * urban_share(system))
-        by_class = np.stack([prior_urban, prior - prior_urban])
+        by_class = np.zeros((2, n_so))
+        if s.wind_speed_error_rel > 0:
+            by_class[0] = H @ (system.layout.xb() * urban_share(system))
+            by_class[1] = prior - by_class[0]
         # the prior enhancement's change per relative change of the NOx lifetime
         # (lifetime_error_rel): central difference over τ × (1 ± σ_τ)
         lifetime_slope = np.zeros((1, n_so))

@@ -19,25 +19,27 @@ from gridcarbon.inversion.state import (
 from .conftest import build_system
 
 
-def test_B_is_kronecker_of_exponentials():
+def _small_prior(ny, nx, nt, n_points, ndays, nsectors, transport_days, **kw) -> PriorCovariance:
+    """B of a small three-species layout (neighbours, background, a micro bias, mixing-height
+    days), species correlated, 15 km × 48 h correlation scales on 3 km cells."""
     L = StateLayout(
         ["CO2", "NOx", "VOC"],
-        11,
-        9,
+        ny,
+        nx,
         2,
         24,
-        72,
-        np.arange(2),
+        nt,
+        np.arange(n_points),
         ["Jiangsu"],
         [],
         ["CO2", "NO2"],
-        3,
-        4,
+        ndays,
+        nsectors,
         [("m1", "CO2")],
-        transport_days=3,
+        transport_days=transport_days,
     )
     corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
-    B = PriorCovariance(
+    return PriorCovariance(
         L,
         0.5,
         species_correlation_matrix(L.species, corr),
@@ -45,8 +47,13 @@ def test_B_is_kronecker_of_exponentials():
         3000.0,
         48.0,
         {"background": 2.0, "bias": 3.0, "transport": 0.3},
-        transport_time_scale_days=2.0,
+        **kw,
     )
+
+
+def test_B_is_kronecker_of_exponentials():
+    B = _small_prior(11, 9, 72, 2, 3, 4, 3, transport_time_scale_days=2.0)
+    L = B.layout
     S = B.dense_sqrt()
     full = S @ S.T
     g = L.segments["grid"]
@@ -250,32 +257,8 @@ def test_a_species_scale_multiplies_that_species_emission_variances():
     D = diag(√s) per species (their correlations kept, the other segments unchanged); S stays
     a square root (S Sᵀ = B, the transpose is Sᵀ), the closed-form diag(A B Aᵀ) and prior_std
     follow."""
-    L = StateLayout(
-        ["CO2", "NOx", "VOC"],
-        8,
-        6,
-        2,
-        24,
-        48,
-        np.arange(3),
-        ["Jiangsu"],
-        [],
-        ["CO2", "NO2"],
-        2,
-        2,
-        [("m1", "CO2")],
-        transport_days=2,
-    )
-    corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
-    base = PriorCovariance(
-        L,
-        0.5,
-        species_correlation_matrix(L.species, corr),
-        15000.0,
-        3000.0,
-        48.0,
-        {"background": 2.0, "bias": 3.0, "transport": 0.3},
-    )
+    base = _small_prior(8, 6, 48, 3, 2, 2, 2)
+    L = base.layout
     scale = np.array([4.0, 0.25, 1.5])
     B = base.with_species_scale(scale)
     S0, S = base.dense_sqrt(), B.dense_sqrt()
