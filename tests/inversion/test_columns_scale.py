@@ -99,6 +99,38 @@ def _posterior(G: np.ndarray, d: np.ndarray, b_var: np.ndarray):
     return K @ d, b_var - np.einsum("ij,ij->i", K, BG)
 
 
+def _marginalised_and_explicit(m_off, H, y, b_var, parts, sigma):
+    """Per overpass, rows whitened with C + σ² Σ_k m_k m_kᵀ (``parts`` the m_k over all
+    superobservations) and rows with C plus one explicit scale unknown per part and overpass
+    (prior σ, Jacobian m_k): the posteriors of both, the marginalised rows, and the explicit
+    rows with their whitened innovations."""
+    so = m_off.superobs
+    prior = so["prior"].to_numpy()
+    labels = list(m_off.covariance)
+    k = len(parts)
+    marg_rows, marg_d, aug_rows, aug_d = [], [], [], []
+    for j, label in enumerate(labels):
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        C = m_off.covariance[label]
+        modelled = np.stack([m[idx] for m in parts])
+        Tm = _whitening_projection(scale_error_covariance(C, modelled, sigma), X)
+        T0 = _whitening_projection(C, X)
+        marg_rows.append(Tm @ H[idx])
+        marg_d.append(Tm @ (y[idx] - prior[idx]))
+        extra = np.zeros((T0.shape[0], k * len(labels)))
+        extra[:, k * j : k * (j + 1)] = T0 @ modelled.T
+        aug_rows.append(np.hstack([T0 @ H[idx], extra]))
+        aug_d.append(T0 @ (y[idx] - prior[idx]))
+    dx_m, var_m = _posterior(np.vstack(marg_rows), np.concatenate(marg_d), b_var)
+    dz_a, var_a = _posterior(
+        np.vstack(aug_rows),
+        np.concatenate(aug_d),
+        np.concatenate([b_var, np.full(k * len(labels), sigma**2)]),
+    )
+    return dx_m, var_m, dz_a, var_a, marg_rows, aug_rows, aug_d
+
+
 def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_case, tiny_system):
     """The rows with C + σ_s² m mᵀ give the same posterior of the state as rows with C and one
     scale unknown per overpass (prior N(0, σ_s²), Jacobian m) in the state, to 1e-8."""
@@ -117,24 +149,8 @@ def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_c
     xb = tiny_system.layout.xb()
     b_var = (0.5 * np.abs(xb)) ** 2 + 1e-6  # a diagonal B (kg h-1 squared)
 
-    marg_rows, aug_rows, aug_d, marg_d = [], [], [], []
-    for j, label in enumerate(labels):
-        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
-        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
-        C = m_off.covariance[label]
-        Tm = _whitening_projection(scale_error_covariance(C, prior[idx], sigma), X)
-        T0 = _whitening_projection(C, X)
-        marg_rows.append(Tm @ H[idx])
-        marg_d.append(Tm @ (y[idx] - prior[idx]))
-        extra = np.zeros((T0.shape[0], len(labels)))
-        extra[:, j] = T0 @ prior[idx]
-        aug_rows.append(np.hstack([T0 @ H[idx], extra]))
-        aug_d.append(T0 @ (y[idx] - prior[idx]))
-    dx_m, var_m = _posterior(np.vstack(marg_rows), np.concatenate(marg_d), b_var)
-    dz_a, var_a = _posterior(
-        np.vstack(aug_rows),
-        np.concatenate(aug_d),
-        np.concatenate([b_var, np.full(len(labels), sigma**2)]),
+    dx_m, var_m, dz_a, var_a, marg_rows, aug_rows, aug_d = _marginalised_and_explicit(
+        m_off, H, y, b_var, [prior], sigma
     )
     n = xb.size
     seen = np.abs(dx_m) > 0
@@ -229,27 +245,12 @@ def test_the_wind_speed_error_marginalises_an_urban_and_a_rural_scale(tiny_case,
     rng = np.random.default_rng(5)
     y = prior * (1 + rng.normal(0, sigma, prior.size)) + 2e-5
     b_var = (0.5 * np.abs(xb)) ** 2 + 1e-6
-    marg_rows, marg_d, aug_rows, aug_d = [], [], [], []
-    for j, label in enumerate(labels):
+    for label in labels:
         idx = np.flatnonzero((so["overpass"] == label).to_numpy())
         C = m_off.covariance[label]
         want = C + sigma**2 * (np.outer(m_u[idx], m_u[idx]) + np.outer(m_r[idx], m_r[idx]))
         np.testing.assert_allclose(m_on.covariance[label], want, rtol=1e-14, atol=0)
-        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
-        Tm, T0 = _whitening_projection(want, X), _whitening_projection(C, X)
-        marg_rows.append(Tm @ H[idx])
-        marg_d.append(Tm @ (y[idx] - prior[idx]))
-        extra = np.zeros((T0.shape[0], 2 * len(labels)))
-        extra[:, 2 * j] = T0 @ m_u[idx]
-        extra[:, 2 * j + 1] = T0 @ m_r[idx]
-        aug_rows.append(np.hstack([T0 @ H[idx], extra]))
-        aug_d.append(T0 @ (y[idx] - prior[idx]))
-    dx_m, var_m = _posterior(np.vstack(marg_rows), np.concatenate(marg_d), b_var)
-    dz_a, var_a = _posterior(
-        np.vstack(aug_rows),
-        np.concatenate(aug_d),
-        np.concatenate([b_var, np.full(2 * len(labels), sigma**2)]),
-    )
+    dx_m, var_m, dz_a, var_a, *_ = _marginalised_and_explicit(m_off, H, y, b_var, [m_u, m_r], sigma)
     n = xb.size
     np.testing.assert_allclose(dz_a[:n], dx_m, rtol=0, atol=1e-8 * np.abs(dx_m).max())
     np.testing.assert_allclose(var_a[:n], var_m, rtol=1e-8)
