@@ -117,6 +117,8 @@ COVARIANCE_SETTINGS = (
     "biogenic_prior_error",
     "mixing_height_prior_error",
     "mixing_height_time_scale_days",
+    "column_wind_prior_error",
+    "column_lifetime_prior_error",
 )
 
 
@@ -522,6 +524,36 @@ class StateConfig(_Section):
         gt=0,
         description="e-folding time of the correlation between days of the mixing-height scale "
         "(synoptic regimes, whose boundary-layer errors persist, last about 3-7 days)",
+    )
+
+    column_transport_unknowns: bool = Field(
+        False,
+        description="put three column transport unknowns in the state, shared by every "
+        "satellite overpass of the period (a month by default) and estimated beside the "
+        "emissions: the relative change of the modelled column enhancement from urban sources "
+        "and from rural sources (a persistent error of the plume-depth wind speed, as a column "
+        "scales as 1/wind) and the relative change of the reactive species' lifetime; "
+        "linearised at the prior like the mixing-height unknowns. They answer a mismatch every "
+        "overpass shares, which a per-overpass error in R (errors.column_wind_speed_error, "
+        "column_lifetime_error) only widens; without column observations they stay at their "
+        "prior. Off by default (docs/inversion.md)",
+    )
+    column_wind_prior_error: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="1-sigma of the urban and of the rural column transport scale "
+        "(column_transport_unknowns): the plume-depth wind speed's relative uncertainty, the "
+        "same as errors.model_error_wind_speed_rel",
+    )
+    column_lifetime_prior_error: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="1-sigma of the relative change of the reactive species' lifetime "
+        "(column_transport_unknowns): the spread of the published daytime NOx lifetimes over "
+        "eastern China (Shah et al. 2020; Lange et al. 2022); also the step of the central "
+        "difference that gives its column",
     )
 
     @field_validator("species_correlation")

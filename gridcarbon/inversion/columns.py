@@ -30,6 +30,10 @@ The operator (each choice documented in ``docs/inversion.md``, "Satellite column
 
 With ``state.mixing_height_unknowns`` the columns see the daily mixing-height scale δ through
 the central difference of their modelled values with the mixing height scaled by 1 ± step.
+With ``state.column_transport_unknowns`` they see three unknowns shared by every overpass of
+the period: the prior modelled enhancement from urban and from rural sources, ``m_u`` and
+``m_r`` (a persistent plume-depth wind error scales each), and the central difference over
+the reactive species' lifetime ``m_τ`` (:data:`~gridcarbon.inversion.state.COLUMN_TERMS`).
 
 The **background** of each overpass is a plane ``a + b x + c y`` with a flat prior: it is
 marginalised exactly by projecting the whitened superobservations of the overpass onto the
@@ -1119,25 +1123,49 @@ class ColumnObservations:
         so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
         observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
         sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
-        prior = H @ system.layout.xb()
+        prior = H @ L.xb()
         sigma_rep = s.representativeness_rel * np.abs(prior)
-        # the prior enhancement from urban and from rural sources (wind_speed_error_rel)
+        # the prior enhancement from urban and from rural sources (wind_speed_error_rel and
+        # the state's column transport scales)
         by_class = np.zeros((2, n_so))
-        if s.wind_speed_error_rel > 0:
-            by_class[0] = H @ (system.layout.xb() * urban_share(system))
+        if s.wind_speed_error_rel > 0 or L.column_terms:
+            by_class[0] = H @ (L.xb() * urban_share(system))
             by_class[1] = prior - by_class[0]
-        # the prior enhancement's change per relative change of the NOx lifetime
-        # (lifetime_error_rel): central difference over τ × (1 ± σ_τ)
+        # the prior enhancement's change per relative change of the reactive species' lifetime
+        # (lifetime_error_rel, or the state's lifetime scale): central difference over
+        # τ × (1 ± step); an inert species' columns do not depend on it
         lifetime_slope = np.zeros((1, n_so))
-        if s.lifetime_error_rel > 0:
+        step = s.lifetime_error_rel or (
+            system.config.state.column_lifetime_prior_error if L.column_terms else 0.0
+        )
+        if step > 0 and self.species.name == system.config.chemistry.reactive_species:
             up, down = (
-                self._operator(
-                    system, groups, weight, row_hours, sel, tscale=1.0 + sgn * s.lifetime_error_rel
-                )[0]
-                @ system.layout.xb()
+                self._operator(system, groups, weight, row_hours, sel, tscale=1.0 + sgn * step)[0]
+                @ L.xb()
                 for sgn in (1.0, -1.0)
             )
-            lifetime_slope[0] = (up - down) / (2.0 * s.lifetime_error_rel)
+            lifetime_slope[0] = (up - down) / (2.0 * step)
+        if L.column_terms:
+            # the columns of the persistent transport unknowns, shared by every overpass
+            slope = {
+                "urban_transport_scale": by_class[0],
+                "rural_transport_scale": by_class[1],
+                "lifetime_scale": lifetime_slope[0],
+            }
+            first = L.segments["column_transport"].start
+            H = (
+                H
+                + sp.csr_matrix(
+                    (
+                        np.concatenate([slope[t] for t in L.column_terms]),
+                        (
+                            np.tile(np.arange(n_so), len(L.column_terms)),
+                            np.repeat(first + np.arange(len(L.column_terms)), n_so),
+                        ),
+                    ),
+                    shape=H.shape,
+                )
+            ).tocsr()
         lon, lat = g.unproject(so_x, so_y)
         so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
         # the mean time of each superobservation's pixels (ns after the period's start)

@@ -12,7 +12,11 @@ State layout (segments in this order; :attr:`StateLayout.segments` gives their s
                  sector, in ppm / ppb / ppbC; prior mean 0;
 ``bias``        constant bias per micro station and observed species; prior mean 0;
 ``transport``   (only with ``mixing_height_unknowns``) relative change of the mixing height per
-                 Beijing day, province-wide; prior mean 0.
+                 Beijing day, province-wide; prior mean 0;
+``column_transport`` (only with ``column_transport_unknowns``) :data:`COLUMN_TERMS`: the
+                 relative change of the satellite columns' modelled enhancement from urban and
+                 from rural sources and of the reactive species' lifetime, one each for the
+                 period, shared by every overpass; prior mean 0.
 
 B = species ⊗ time ⊗ space for the grid factors, with exponential correlations
 ``exp(-|Δ|/L)`` separately along block rows and columns (a separable exponential,
@@ -33,7 +37,19 @@ import scipy.sparse as sp
 from gridcarbon.errors import ConfigError
 from gridcarbon.kernels.covariance import ar1_cholesky_apply
 
-__all__ = ["StateLayout", "PriorCovariance", "species_correlation_matrix", "exp_corr"]
+__all__ = [
+    "COLUMN_TERMS",
+    "StateLayout",
+    "PriorCovariance",
+    "species_correlation_matrix",
+    "exp_corr",
+]
+
+#: The column transport unknowns (``state.column_transport_unknowns``), in state order: the
+#: relative change of the modelled column enhancement from sources in urban cells and from
+#: those in rural cells (a persistent plume-depth wind-speed error: a column enhancement
+#: scales as 1/wind), and the relative change of the reactive species' lifetime.
+COLUMN_TERMS: tuple[str, ...] = ("urban_transport_scale", "rural_transport_scale", "lifetime_scale")
 
 
 def exp_corr(n: int, step: float, scale: float) -> np.ndarray:
@@ -93,6 +109,8 @@ class StateLayout:
         Micro-station biases.
     transport_days : int
         Days with a mixing-height scale unknown (0 = none).
+    column_terms : tuple of str
+        The column transport unknowns (:data:`COLUMN_TERMS`, or none).
     """
 
     species: list[str]
@@ -109,6 +127,7 @@ class StateLayout:
     nsectors: int
     bias_keys: list[tuple[str, str]]
     transport_days: int = 0
+    column_terms: tuple[str, ...] = ()
     segments: dict[str, slice] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +142,7 @@ class StateLayout:
             "background": len(self.obs_species) * self.ndays * self.nsectors,
             "bias": len(self.bias_keys),
             "transport": self.transport_days,
+            "column_transport": len(self.column_terms),
         }
         self.segments = {}
         off = 0
@@ -183,6 +203,8 @@ class StateLayout:
             rows.append(("bias", s, sid))
         for d in range(self.transport_days):
             rows.append(("transport", "", f"day{d}/mixing_height"))
+        for term in self.column_terms:
+            rows.append(("column_transport", "", term))
         df = pd.DataFrame(rows, columns=["segment", "species", "key"])
         df.index = np.arange(self.segments["grid"].stop, self.n)
         return df
@@ -208,6 +230,7 @@ class StateLayout:
             "nsectors": self.nsectors,
             "bias_keys": [list(k) for k in self.bias_keys],
             "transport_days": self.transport_days,
+            "column_terms": list(self.column_terms),
         }
 
 
@@ -224,7 +247,7 @@ class PriorCovariance:
     length_scale_m, cell_size_m, time_scale_h : float
     extra_sigma : dict
         ``points``, ``neighbours``, ``biogenic``, ``transport`` (float) and ``background``,
-        ``bias`` (arrays of per-element 1-sigma).
+        ``bias``, ``column_transport`` (arrays of per-element 1-sigma).
     transport_time_scale_days : float
         e-folding time of the correlation of the daily mixing-height scales.
     """
@@ -257,6 +280,7 @@ class PriorCovariance:
         self.sd[L.segments["background"]] = extra_sigma.get("background", 1.0)
         self.sd[L.segments["bias"]] = extra_sigma.get("bias", 1.0)
         self.sd[L.segments["transport"]] = extra_sigma.get("transport", 0.3)
+        self.sd[L.segments["column_transport"]] = extra_sigma.get("column_transport", 0.3)
         self.rho_transport = float(np.exp(-1.0 / transport_time_scale_days))
         # per-species factor on the emission-factor variances (grid, points, neighbours):
         # B_e = D B_e0 D with D = diag(sqrt(species_scale)) (with_species_scale)
@@ -305,7 +329,7 @@ class PriorCovariance:
                 else:
                     Y = V[sl].reshape(L.ns, -1)
                     out[sl] = sd * (self.Ss @ Y).reshape(-1, k)
-        for seg in ("biogenic", "background", "bias"):
+        for seg in ("biogenic", "background", "bias", "column_transport"):
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
         sl = L.segments["transport"]

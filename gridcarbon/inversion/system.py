@@ -34,7 +34,12 @@ from gridcarbon.inversion.operator import (
     forward,
     row_dot,
 )
-from gridcarbon.inversion.state import PriorCovariance, StateLayout, species_correlation_matrix
+from gridcarbon.inversion.state import (
+    COLUMN_TERMS,
+    PriorCovariance,
+    StateLayout,
+    species_correlation_matrix,
+)
 from gridcarbon.kernels.jacobian import jacobian_fill, point_max_and_sum
 from gridcarbon.species import Species
 
@@ -489,6 +494,7 @@ class ObservationSystem:
             cfg.state.background_sectors,
             bias,
             len(self.days) if cfg.state.mixing_height_unknowns else 0,
+            COLUMN_TERMS if cfg.state.column_transport_unknowns else (),
         )
 
     def prior_covariance(
@@ -525,6 +531,14 @@ class ObservationSystem:
                 "background": bg if bg.size else 1.0,
                 "bias": bias if bias.size else 1.0,
                 "transport": st.mixing_height_prior_error,
+                "column_transport": np.array(
+                    [
+                        st.column_lifetime_prior_error
+                        if term == "lifetime_scale"
+                        else st.column_wind_prior_error
+                        for term in L.column_terms
+                    ]
+                ),
             },
             st.mixing_height_time_scale_days,
         )
