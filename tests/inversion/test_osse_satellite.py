@@ -380,3 +380,28 @@ def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
         assert 0.75 * 0.8 <= k.settings.no2_ratio <= 0.75 * 1.2
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
     assert {(k.settings.lifetime_h, k.settings.no2_ratio) for k in off.kinds} == {(None, None)}
+
+
+def test_the_column_transport_unknowns_reach_the_osse_table(setup):
+    """``state.column_transport_unknowns``: every row of the table carries the posterior urban,
+    rural and lifetime scales and their σ; the surface-only inversion leaves them at the prior
+    (no row sees them), the columns move them and shrink their σ."""
+    prior, scenario, _, ic = setup
+    on = ic.model_copy(
+        update={"state": ic.state.model_copy(update={"column_transport_unknowns": True})}
+    )
+    system = ObservationSystem(prior, scenario, on)
+    sim = osse_column_simulator(scenario, on)
+    res = run_osse(prior, scenario, on, replicates=1, seed=5, system=system, column_simulator=sim)
+    d = res.table[res.table["label"] == "default"].groupby("observations").first()
+    sd = {"urban_transport_scale": 0.3, "rural_transport_scale": 0.3, "lifetime_scale": 0.5}
+    for term, prior_sd in sd.items():
+        assert d.loc["surface", f"column_{term}_post"] == 0.0
+        assert d.loc["surface", f"column_{term}_post_std"] == pytest.approx(prior_sd)
+    moved = [
+        term
+        for term in sd
+        if d.loc["joint", f"column_{term}_post"] != 0.0
+        and d.loc["joint", f"column_{term}_post_std"] < sd[term]
+    ]
+    assert moved, d.filter(like="column_").to_dict()
