@@ -538,6 +538,19 @@ class StateConfig(_Section):
         "column_lifetime_error) only widens; without column observations they stay at their "
         "prior. Off by default (docs/inversion.md)",
     )
+    column_transport_terms: list[
+        Literal["urban_transport_scale", "rural_transport_scale", "lifetime_scale"]
+    ] = Field(
+        default_factory=lambda: [
+            "urban_transport_scale",
+            "rural_transport_scale",
+            "lifetime_scale",
+        ],
+        min_length=1,
+        description="which column transport unknowns column_transport_unknowns puts in the "
+        "state (kept in this order whatever the order given): the urban and the rural "
+        "transport scale and the lifetime scale",
+    )
     column_wind_prior_error: float = Field(
         0.3,
         gt=0,

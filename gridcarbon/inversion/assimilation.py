@@ -42,6 +42,7 @@ __all__ = [
     "observation_kinds",
     "solve",
     "innovation_groups",
+    "column_transport_summary",
     "SERIES_COLUMNS",
     "INNOVATION_COLUMNS",
 ]
@@ -377,6 +378,10 @@ def assimilate(
     }
     if tuning_metrics is not None:
         metrics["innovation_tuning"] = tuning_metrics
+    if L.column_terms:
+        metrics["column_transport"] = column_transport_summary(
+            L, xa, prior_std, post_std, cfg.state.column_lifetime_prior_error
+        )
     posterior = None
     result = AssimilationResult(
         posterior,
@@ -409,6 +414,61 @@ def assimilate(
                 float(np.nanmedian(ur_map[ur_map >= 0.05])) if np.any(ur_map >= 0.05) else 0.0
             )
     return result
+
+
+def column_transport_summary(
+    layout: StateLayout,
+    x: np.ndarray,
+    prior_std: np.ndarray,
+    post_std: np.ndarray,
+    lifetime_step: float,
+) -> dict[str, dict]:
+    """The posterior column transport unknowns (``state.column_transport_unknowns``), each
+    with its prior and posterior 1-σ and a flag when it leaves the range where its linear
+    column can be trusted; each flag is also logged as a warning.
+
+    Parameters
+    ----------
+    layout : StateLayout
+    x, prior_std, post_std : ndarray ``(n,)``
+        Posterior state and the prior and posterior 1-σ, dimensionless for these unknowns.
+    lifetime_step : float
+        The relative step of the lifetime's central difference
+        (``state.column_lifetime_prior_error``): beyond ±step the column is extrapolated.
+
+    Returns
+    -------
+    dict
+        Term → ``posterior``, ``prior_std``, ``posterior_std`` (relative changes) and
+        ``outside_linear_range`` (bool): at or below −1 for every term (a negative column
+        enhancement or lifetime cannot be), beyond ±``lifetime_step`` for the lifetime.
+    """
+    seg = layout.segments["column_transport"]
+    out = {}
+    for i, term in enumerate(layout.column_terms):
+        k = seg.start + i
+        value = float(x[k])
+        bound = lifetime_step if term == "lifetime_scale" else np.inf
+        outside = value <= -1.0 or abs(value) > bound
+        if outside:
+            log.warning(
+                "column transport unknown %s = %+.2f (prior 0 ± %.2f, posterior σ %.2f) lies "
+                "outside the range its linearised column holds for (%s): the columns' "
+                "mismatch with the operator is larger than these unknowns represent, so read "
+                "the posterior near the column plumes with care",
+                term,
+                value,
+                prior_std[k],
+                post_std[k],
+                "above −1" if np.isinf(bound) else f"±{bound:g}, above −1",
+            )
+        out[term] = {
+            "posterior": value,
+            "prior_std": float(prior_std[k]),
+            "posterior_std": float(post_std[k]),
+            "outside_linear_range": bool(outside),
+        }
+    return out
 
 
 def innovation_groups(meta: pd.DataFrame) -> np.ndarray:

@@ -494,7 +494,9 @@ class ObservationSystem:
             cfg.state.background_sectors,
             bias,
             len(self.days) if cfg.state.mixing_height_unknowns else 0,
-            COLUMN_TERMS if cfg.state.column_transport_unknowns else (),
+            tuple(t for t in COLUMN_TERMS if t in cfg.state.column_transport_terms)
+            if cfg.state.column_transport_unknowns
+            else (),
         )
 
     def prior_covariance(

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.inversion import assimilate
+from gridcarbon.inversion.assimilation import column_transport_summary
 from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
@@ -22,7 +24,7 @@ from gridcarbon.inversion.osse import column_transport_scores
 from gridcarbon.inversion.state import COLUMN_TERMS
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
-from .column_cases import swath_pixels
+from .column_cases import swath_pixels, with_values
 from .conftest import build_system
 
 NOX = by_name(DEFAULT_SPECIES, "NOx")
@@ -192,3 +194,59 @@ def test_a_linear_twin_recovers_a_mismatch_every_overpass_shares(tiny_case, on_s
     scores = column_transport_scores(L, res)
     assert scores["column_urban_transport_scale_post"] == pytest.approx(urban)
     assert set(scores) == {f"column_{t}_post{s}" for t in COLUMN_TERMS for s in ("", "_std")}
+
+
+def test_the_inversion_reports_them_and_warns_outside_the_linear_range(
+    tiny_case, on_system, caplog
+):
+    """``inversion_metrics.json`` gains ``column_transport`` (each term's posterior, prior and
+    posterior σ and a flag); a value at or below −1 (a negative enhancement or lifetime) or a
+    lifetime beyond the central difference's ±step is flagged and logged."""
+    L = on_system.layout
+    seg = L.segments["column_transport"]
+    columns = _columns(tiny_case, on_system)
+    m = columns.match(on_system)
+    # flat columns of 3e-5 mol m-2: the plane takes the level, and the modelled plumes have
+    # nothing to match, so the unknowns move
+    observed = with_values(columns.pixels, np.full(columns.pixels.n, 3e-5))
+    fitted = ColumnObservations(
+        observed, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+    )
+    res = assimilate(on_system, [fitted], build_posterior=False)
+    report = res.metrics["column_transport"]
+    assert list(report) == list(COLUMN_TERMS)
+    for i, term in enumerate(COLUMN_TERMS):
+        assert report[term]["posterior"] == pytest.approx(res.x_post[seg.start + i])
+        assert report[term]["posterior_std"] < report[term]["prior_std"]
+    assert len(m.superobs) > 0
+    x = np.zeros(L.n)
+    x[seg] = [-1.2, 0.1, 0.6]
+    sd = np.full(L.n, 0.3)
+    with caplog.at_level("WARNING"):
+        flags = column_transport_summary(L, x, sd, 0.5 * sd, 0.5)
+    assert [flags[t]["outside_linear_range"] for t in COLUMN_TERMS] == [True, False, True]
+    warned = [
+        r.getMessage() for r in caplog.records if "column transport unknown" in r.getMessage()
+    ]
+    assert len(warned) == 2 and "urban_transport_scale = -1.20" in warned[0]
+    assert "±0.5" in warned[1]
+
+
+def test_a_subset_of_the_terms(tiny_case):
+    config = InversionConfig.model_validate(
+        {
+            "state": {
+                "column_transport_unknowns": True,
+                "column_transport_terms": ["lifetime_scale", "urban_transport_scale"],
+            }
+        }
+    )
+    system = build_system(tiny_case, config)
+    assert system.layout.column_terms == ("urban_transport_scale", "lifetime_scale")
+    np.testing.assert_array_equal(
+        system.B.prior_std()[system.layout.segments["column_transport"]], [0.3, 0.5]
+    )
+    with pytest.raises(ValueError, match="column_transport_terms"):
+        InversionConfig.model_validate({"state": {"column_transport_terms": ["wind"]}})
+    with pytest.raises(ValueError, match="column_transport_terms"):
+        InversionConfig.model_validate({"state": {"column_transport_terms": []}})
