@@ -459,6 +459,14 @@ def satellite_summary(
         if k in per_rep:
             counts[k] = [float(v) for v in per_rep[k]]
     print(f"-- usable overpasses per city-month (min/mean/max over replicates), draws: {counts}")
+    terms = [c for c in table.columns if c.startswith("column_") and c.endswith("_post")]
+    if terms:  # state.column_transport_unknowns: the posterior of each term, per replicate
+        print("-- column transport unknowns (posterior ± σ per replicate; relative changes)")
+        print("observations | replicate | " + " | ".join(t[len("column_") : -5] for t in terms))
+        rows = table[table["label"] == "default"].groupby(["observations", "replicate"]).first()
+        for (obs, rep), r in rows.iterrows():
+            cells = [f"{r[t]:+.3f} ± {r[t + '_std']:.3f}" for t in terms]
+            print(f"{obs} | {rep} | " + " | ".join(cells))
     verdicts = satellite_target_rows(table, focus, reactive)
     print("-- satellite targets (joint vs surface only; paired replicates)")
     _print_verdicts(verdicts)
