@@ -551,6 +551,17 @@ class StateConfig(_Section):
         "state (kept in this order whatever the order given): the urban and the rural "
         "transport scale and the lifetime scale",
     )
+    column_lifetime_iterations: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Gauss-Newton outer iterations of the lifetime scale "
+        "(column_transport_unknowns): after each solve the column operator of the reactive "
+        "species is rebuilt at the posterior lifetime tau (1 + c) (c clipped to [-0.8, 2]) and "
+        "the problem solved again with the model linearised there; 0: one linearisation at the "
+        "prior (the lifetime's column is then a secant over tau x (1 +/- "
+        "column_lifetime_prior_error))",
+    )
     column_wind_prior_error: float = Field(
         0.3,
         gt=0,

@@ -49,6 +49,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The range of the lifetime scale an outer iteration linearises the columns at
+#: (``state.column_lifetime_iterations``): the lifetime between 0.2 and 3 × the chemistry's.
+LIFETIME_REFERENCE_RANGE = (-0.8, 2.0)
+
 #: Columns of the hourly fit at the stations (``station_series``).
 SERIES_COLUMNS = (
     "time",
@@ -304,6 +308,25 @@ def assimilate(
     yb = meta["prior"].to_numpy(float)
     d = y - yb
     sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
+    lifetime_path = []
+    if "lifetime_scale" in L.column_terms and cfg.state.column_lifetime_iterations:
+        k_life = L.segments["column_transport"].start + L.column_terms.index("lifetime_scale")
+        for _ in range(cfg.state.column_lifetime_iterations):
+            scale = float(np.clip(sol.x_inc[k_life], *LIFETIME_REFERENCE_RANGE))
+            lifetime_path.append(scale)
+            kinds = tuple(
+                k.at_lifetime(scale)
+                if callable(getattr(k, "at_lifetime", None))
+                and getattr(getattr(k, "species", None), "name", None)
+                == cfg.chemistry.reactive_species
+                else k
+                for k in kinds
+            )
+            meta, Jo, r_var, R = _stack(system, kinds)
+            y = meta["observed"].to_numpy(float)
+            yb = meta["prior"].to_numpy(float)
+            d = y - yb
+            sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
     innovation_table = None
     tuning_metrics: dict | None = None
     e = cfg.errors
@@ -380,7 +403,7 @@ def assimilate(
         metrics["innovation_tuning"] = tuning_metrics
     if L.column_terms:
         metrics["column_transport"] = column_transport_summary(
-            L, xa, prior_std, post_std, cfg.state.column_lifetime_prior_error
+            L, xa, prior_std, post_std, cfg.state.column_lifetime_prior_error, lifetime_path
         )
     posterior = None
     result = AssimilationResult(
@@ -422,6 +445,7 @@ def column_transport_summary(
     prior_std: np.ndarray,
     post_std: np.ndarray,
     lifetime_step: float,
+    lifetime_references: Sequence[float] = (),
 ) -> dict[str, dict]:
     """The posterior column transport unknowns (``state.column_transport_unknowns``), each
     with its prior and posterior 1-σ and a flag when it leaves the range where its linear
@@ -433,23 +457,31 @@ def column_transport_summary(
     x, prior_std, post_std : ndarray ``(n,)``
         Posterior state and the prior and posterior 1-σ, dimensionless for these unknowns.
     lifetime_step : float
-        The relative step of the lifetime's central difference
-        (``state.column_lifetime_prior_error``): beyond ±step the column is extrapolated.
+        The relative step ``h`` of the lifetime's central difference
+        (``state.column_lifetime_prior_error``).
+    lifetime_references : sequence of float
+        The lifetime scales the columns were linearised at by the outer iterations
+        (``state.column_lifetime_iterations``), in order; empty: once, at 0.
 
     Returns
     -------
     dict
         Term → ``posterior``, ``prior_std``, ``posterior_std`` (relative changes) and
         ``outside_linear_range`` (bool): at or below −1 for every term (a negative column
-        enhancement or lifetime cannot be), beyond ±``lifetime_step`` for the lifetime.
+        enhancement or lifetime cannot be), and for the lifetime outside the span of its last
+        central difference, ``(1 + c₀)(1 ± h) − 1``; the lifetime also gives
+        ``linearised_at`` (the references).
     """
     seg = layout.segments["column_transport"]
+    c0 = float(lifetime_references[-1]) if len(lifetime_references) else 0.0
     out = {}
     for i, term in enumerate(layout.column_terms):
         k = seg.start + i
         value = float(x[k])
-        bound = lifetime_step if term == "lifetime_scale" else np.inf
-        outside = value <= -1.0 or abs(value) > bound
+        span = (-1.0, np.inf)
+        if term == "lifetime_scale":
+            span = ((1 + c0) * (1 - lifetime_step) - 1, (1 + c0) * (1 + lifetime_step) - 1)
+        outside = value <= -1.0 or not span[0] <= value <= span[1]
         if outside:
             log.warning(
                 "column transport unknown %s = %+.2f (prior 0 ± %.2f, posterior σ %.2f) lies "
@@ -460,7 +492,7 @@ def column_transport_summary(
                 value,
                 prior_std[k],
                 post_std[k],
-                "above −1" if np.isinf(bound) else f"±{bound:g}, above −1",
+                "above −1" if np.isinf(span[1]) else f"{span[0]:+.2f} to {span[1]:+.2f}",
             )
         out[term] = {
             "posterior": value,
@@ -468,6 +500,8 @@ def column_transport_summary(
             "posterior_std": float(post_std[k]),
             "outside_linear_range": bool(outside),
         }
+        if term == "lifetime_scale":
+            out[term]["linearised_at"] = [0.0, *map(float, lifetime_references)]
     return out
 
 

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -414,6 +414,11 @@ class ColumnSettings:
     no2_ratio : float or None
         A flat NO2/NOx molar ratio in (0, 1] instead of the ``chemistry`` settings' ramp from
         the primary to the equilibrium fraction (None, the default); the same diagnostic.
+    lifetime_reference : float
+        The state's lifetime scale ``c₀`` the operator is linearised at: the lifetime is
+        τ (1 + c₀), and with ``state.column_transport_unknowns`` the rows carry the linearised
+        model ``H(c₀) x + m (c − c₀)`` (Gauss–Newton, ``state.column_lifetime_iterations``;
+        :meth:`ColumnObservations.at_lifetime`); 0 (the default): the chemistry's lifetime.
     """
 
     truncation_km: float = 150.0
@@ -433,6 +438,7 @@ class ColumnSettings:
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
+    lifetime_reference: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.truncation_km >= 150.0:
@@ -458,6 +464,7 @@ class ColumnSettings:
             or self.min_upwind_fetch_km >= 0,
             "lifetime_h": self.lifetime_h is None or self.lifetime_h > 0,
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
+            "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -475,7 +482,9 @@ class ColumnMatch:
     superobs : DataFrame
         One row per superobservation: ``overpass``, ``x``, ``y`` (m), ``lon``, ``lat``,
         ``time`` (overpass hour, UTC), ``pixel_time`` (mean time of its pixels, UTC), ``hour``,
-        ``n_pixels``, ``observed``, ``prior`` (modelled column at the prior, no background), ``sigma_retrieval``, ``sigma_representativeness``,
+        ``n_pixels``, ``observed``, ``prior`` (modelled column at the prior, no background;
+        with a ``lifetime_reference`` c₀ ≠ 0 the linearised model's value at the prior state,
+        ``H(c₀) x_b − m c₀``), ``sigma_retrieval``, ``sigma_representativeness``,
         ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|).
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
@@ -601,6 +610,17 @@ class ColumnObservations:
         self.settings = ColumnSettings() if settings is None else settings
         self.name = name
         self._match: tuple[weakref.ref, ColumnMatch] | None = None
+
+    def at_lifetime(self, scale: float) -> ColumnObservations:
+        """The same columns with the operator linearised at the state's lifetime scale
+        ``scale`` (relative change of the chemistry's lifetime, > −1): one Gauss–Newton step of
+        ``state.column_lifetime_iterations``; these columns themselves when already there."""
+        if self.settings.lifetime_reference == scale:
+            return self
+        settings = replace(self.settings, lifetime_reference=float(scale))
+        return ColumnObservations(
+            self.pixels, self.species, self.quantity, self.meteorology, settings, self.name
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_match": None}
@@ -894,7 +914,7 @@ class ColumnObservations:
                 met["ey"],
                 met["k"],
                 zi,
-                met["tau"] * tscale,
+                met["tau"] * tscale * (1.0 + s.lifetime_reference),
                 met["t2m"],
                 tab_r,
                 tab_u,
@@ -1123,17 +1143,19 @@ class ColumnObservations:
         so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
         observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
         sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
-        prior = H @ L.xb()
-        sigma_rep = s.representativeness_rel * np.abs(prior)
+        # the modelled enhancement at the prior emissions and the reference lifetime
+        modelled = H @ L.xb()
+        sigma_rep = s.representativeness_rel * np.abs(modelled)
         # the prior enhancement from urban and from rural sources (wind_speed_error_rel and
         # the state's column transport scales)
         by_class = np.zeros((2, n_so))
         if s.wind_speed_error_rel > 0 or L.column_terms:
             by_class[0] = H @ (L.xb() * urban_share(system))
-            by_class[1] = prior - by_class[0]
+            by_class[1] = modelled - by_class[0]
         # the prior enhancement's change per relative change of the reactive species' lifetime
         # (lifetime_error_rel, or the state's lifetime scale): central difference over
-        # τ × (1 ± step); an inert species' columns do not depend on it
+        # τ × (1 ± step) around the reference lifetime; an inert species' columns do not
+        # depend on it
         lifetime_slope = np.zeros((1, n_so))
         step = s.lifetime_error_rel or (
             system.config.state.column_lifetime_prior_error if L.column_terms else 0.0
@@ -1145,13 +1167,21 @@ class ColumnObservations:
                 for sgn in (1.0, -1.0)
             )
             lifetime_slope[0] = (up - down) / (2.0 * step)
+        prior = modelled
         if L.column_terms:
-            # the columns of the persistent transport unknowns, shared by every overpass
+            # the columns of the persistent transport unknowns, shared by every overpass; the
+            # state's lifetime scale c is relative to the chemistry's τ, the slope above to
+            # the reference τ (1 + c₀): d/dc = slope / (1 + c₀), and the rows carry the model
+            # linearised at c₀, H(c₀) x + m (c − c₀), whose value at the prior state is
+            # ``prior`` (Gauss–Newton)
+            c0 = s.lifetime_reference
             slope = {
                 "urban_transport_scale": by_class[0],
                 "rural_transport_scale": by_class[1],
-                "lifetime_scale": lifetime_slope[0],
+                "lifetime_scale": lifetime_slope[0] / (1.0 + c0),
             }
+            if c0 != 0.0 and "lifetime_scale" in L.column_terms:
+                prior = modelled - slope["lifetime_scale"] * c0
             first = L.segments["column_transport"].start
             H = (
                 H
@@ -1208,13 +1238,13 @@ class ColumnObservations:
                 continue
             X = _plane_design(so_x[idx], so_y[idx])
             # the reference column of the AMF error: prior model plus the overpass's fitted plane
-            beta, *_ = np.linalg.lstsq(X, observed[idx] - prior[idx], rcond=None)
-            sig_amf = amf_rel * np.maximum(prior[idx] + X @ beta, 0.0)
+            beta, *_ = np.linalg.lstsq(X, observed[idx] - modelled[idx], rcond=None)
+            sig_amf = amf_rel * np.maximum(modelled[idx] + X @ beta, 0.0)
             d = np.hypot(so_x[idx, None] - so_x[None, idx], so_y[idx, None] - so_y[None, idx])
             C = np.diag(sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2) + np.outer(
                 sig_amf, sig_amf
             ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
-            C = scale_error_covariance(C, prior[idx], s.scale_error_rel)
+            C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
             C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
             T = _whitening_projection(C, X)
@@ -1238,7 +1268,7 @@ class ColumnObservations:
             )
         table["sigma_amf"] = sigma_amf
         if s.scale_error_rel > 0:
-            table["sigma_scale"] = np.where(used, s.scale_error_rel * np.abs(prior), 0.0)
+            table["sigma_scale"] = np.where(used, s.scale_error_rel * np.abs(modelled), 0.0)
         if s.lifetime_error_rel > 0:
             table["sigma_lifetime"] = np.where(
                 used, s.lifetime_error_rel * np.abs(lifetime_slope[0]), 0.0

@@ -143,7 +143,7 @@ def run_inversion(
         res.metrics["osse_scores_vs_synthetic_truth"] = score_against_truth(
             system, scenario, config, truth, res
         )
-    columns = column_fit(res, observations.kinds)
+    columns = column_fit(res, res.kinds)
     if columns is not None:
         res.metrics["columns"] = columns[2]
     validation = None
