@@ -246,6 +246,8 @@ def test_a_subset_of_the_terms(tiny_case):
     np.testing.assert_array_equal(
         system.B.prior_std()[system.layout.segments["column_transport"]], [0.3, 0.5]
     )
+    # the configuration offers exactly the state's terms
+    assert list(InversionConfig().state.column_transport_terms) == list(COLUMN_TERMS)
     with pytest.raises(ValueError, match="column_transport_terms"):
         InversionConfig.model_validate({"state": {"column_transport_terms": ["wind"]}})
     with pytest.raises(ValueError, match="column_transport_terms"):
