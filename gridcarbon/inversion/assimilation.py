@@ -118,8 +118,8 @@ class AssimilationResult:
         Grid factors: ``mean``, ``std``, ``prior_std``, ``uncertainty_reduction`` on
         ``(species, window, block_y, block_x)``.
     extras : DataFrame
-        The non-grid unknowns (points, neighbours, biogenic, background, bias): prior, posterior,
-        prior and posterior std.
+        The non-grid unknowns (points, neighbours, biogenic, background, bias, mixing height,
+        column transport): prior, posterior, prior and posterior std.
     dofs : float
         Degrees of freedom for signal, ``trace(I - A⁻¹)``.
     reduced_chi2 : float
@@ -143,7 +143,14 @@ class AssimilationResult:
         Solver name, iterations, timings, sizes.
     metrics : dict
         Summary figures (sizes, DOFS, χ², totals), JSON-ready; with
-        ``errors.innovation_tuning`` the applied R factors (``innovation_tuning``).
+        ``errors.innovation_tuning`` the applied R factors (``innovation_tuning``); with
+        ``state.column_transport_unknowns`` the column transport unknowns
+        (``column_transport``, :func:`column_transport_summary`).
+    system : ObservationSystem or None
+        The system inverted.
+    kinds : tuple of ObservationType
+        The observation types as last assimilated (with ``state.column_lifetime_iterations``
+        the columns relinearised at the final lifetime reference).
     innovation_statistics : DataFrame or None
         With ``errors.innovation_tuning`` or ``errors.innovation_statistics``: the Desroziers
         statistics per group of observations after the last solve
