@@ -262,6 +262,22 @@ def _stack(
     return table, sp.vstack(blocks, format="csr"), np.concatenate(variances), R
 
 
+def _stack_and_solve(
+    system: ObservationSystem,
+    kinds: tuple[ObservationType, ...],
+    B: PriorCovariance,
+    cfg: InversionConfig,
+) -> tuple:
+    """Rows, H and R of ``kinds`` (:func:`_stack`), their observed and prior values, the
+    innovations ``d = y − H x_b`` and the solution of the problem with ``B``."""
+    meta, Jo, r_var, R = _stack(system, kinds)
+    y = meta["observed"].to_numpy(float)
+    yb = meta["prior"].to_numpy(float)
+    d = y - yb
+    sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
+    return meta, Jo, r_var, R, y, yb, d, sol
+
+
 def solve(prob: Problem, solver: SolverConfig, *, seed: int) -> Solution:
     """Solve ``prob`` with the method of ``solver`` (``auto``: dense up to
     ``solver.dense_max_state`` unknowns, else Lanczos–CG in observation space); ``seed`` seeds
@@ -310,11 +326,7 @@ def assimilate(
     B = system.B if prior_covariance is None else prior_covariance
     L = system.layout
     kinds = observation_kinds(observations)
-    meta, Jo, r_var, R = _stack(system, kinds)
-    y = meta["observed"].to_numpy(float)
-    yb = meta["prior"].to_numpy(float)
-    d = y - yb
-    sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
+    meta, Jo, r_var, R, y, yb, d, sol = _stack_and_solve(system, kinds, B, cfg)
     lifetime_path = []
     if "lifetime_scale" in L.column_terms and cfg.state.column_lifetime_iterations:
         k_life = L.segments["column_transport"].start + L.column_terms.index("lifetime_scale")
@@ -329,11 +341,7 @@ def assimilate(
                 else k
                 for k in kinds
             )
-            meta, Jo, r_var, R = _stack(system, kinds)
-            y = meta["observed"].to_numpy(float)
-            yb = meta["prior"].to_numpy(float)
-            d = y - yb
-            sol = solve(Problem(Jo, d, r_var, B, R), cfg.solver, seed=cfg.seed)
+            meta, Jo, r_var, R, y, yb, d, sol = _stack_and_solve(system, kinds, B, cfg)
     innovation_table = None
     tuning_metrics: dict | None = None
     e = cfg.errors
