@@ -9,7 +9,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "resolve_task_days",
     "planned_worker_memory",
     "satellite_observation_kinds",
+    "column_transport_errors",
     "write_prior_months",
     "write_posterior_months",
     "month_blocks",
@@ -981,8 +982,6 @@ def inversion_inputs(
     ``columns.with_stations``) holds their satellite overpasses
     (:func:`satellite_observation_kinds`).
     """
-    from dataclasses import replace
-
     from gridcarbon.grids.gridspec import GridSpec
     from gridcarbon.inversion.observations import (
         read_observations,
@@ -1045,12 +1044,11 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
     from gridcarbon.inversion.columns import reactive_column_errors
 
     e = ic.errors
-    wind = e.model_error_wind_speed_rel if e.column_wind_speed_error else 0.0
     kinds, info = satellite_observation_kinds(
         columns,
         scenario,
         **reactive_column_errors(e.column_scale_error, e.column_lifetime_error),
-        wind_speed_error_rel=wind,
+        **column_transport_errors(e),
     )
     if not kinds:
         raise ConfigError(
@@ -1074,6 +1072,25 @@ def _with_columns(ic: Any, scenario: Scenario, stations: Any) -> Any:
     )
 
 
+def column_transport_errors(errors: Any) -> dict[str, Any]:
+    """The column operator's transport-error settings for the ``errors`` section
+    (``inversion.errors``): the wind-speed error on the urban and rural enhancement
+    (``column_wind_speed_error``, 1-σ ``model_error_wind_speed_rel``) and the plume-shape
+    error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
+    ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``); zeros for the
+    switches that are off."""
+    return {
+        "wind_speed_error_rel": (
+            errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0
+        ),
+        "wind_direction_error_deg": (
+            errors.model_error_wind_direction_deg if errors.column_wind_direction_error else 0.0
+        ),
+        "shape_localisation_km": errors.column_shape_localisation_km,
+        "quadrature_nodes": errors.quadrature_nodes,
+    }
+
+
 def satellite_observation_kinds(
     columns: Any,
     scenario: Scenario,
@@ -1081,6 +1098,9 @@ def satellite_observation_kinds(
     scale_error_rel: float = 0.0,
     lifetime_error_rel: float = 0.0,
     wind_speed_error_rel: float = 0.0,
+    wind_direction_error_deg: float = 0.0,
+    shape_localisation_km: float = 100.0,
+    quadrature_nodes: int = 3,
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
@@ -1104,6 +1124,9 @@ def satellite_observation_kinds(
     wind_speed_error_rel : float
         Every overpass's wind-speed error on its urban and rural enhancement
         (``errors.column_wind_speed_error``: the column operator's ``wind_speed_error_rel``).
+    wind_direction_error_deg, shape_localisation_km, quadrature_nodes
+        Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
+        operator's settings of the same names; :func:`column_transport_errors`).
 
     Returns
     -------
@@ -1121,13 +1144,12 @@ def satellite_observation_kinds(
         superobservation_km=columns.superobservation_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         wind_speed_error_rel=wind_speed_error_rel,
+        wind_direction_error_deg=wind_direction_error_deg,
+        shape_localisation_km=shape_localisation_km,
+        quadrature_nodes=quadrature_nodes,
     )
-    no2_settings = ColumnSettings(
-        superobservation_km=columns.superobservation_km,
-        min_upwind_fetch_km=columns.min_upwind_fetch_km,
-        scale_error_rel=scale_error_rel,
-        lifetime_error_rel=lifetime_error_rel,
-        wind_speed_error_rel=wind_speed_error_rel,
+    no2_settings = replace(
+        xco2_settings, scale_error_rel=scale_error_rel, lifetime_error_rel=lifetime_error_rel
     )
     held = {sp.name for sp in scenario.species}
     products = (
@@ -1258,16 +1280,13 @@ def osse_column_simulator(
     if not products:
         raise ConfigError("osse.satellite = 'none': no OSSE columns to make")
     e = config.errors
-    wind = e.model_error_wind_speed_rel if e.column_wind_speed_error else 0.0
     xco2_settings = ColumnSettings(
-        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km, wind_speed_error_rel=wind
+        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km, **column_transport_errors(e)
     )
     # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
     # columns' only
-    settings = ColumnSettings(
-        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
-        **reactive_column_errors(e.column_scale_error, e.column_lifetime_error),
-        wind_speed_error_rel=wind,
+    settings = replace(
+        xco2_settings, **reactive_column_errors(e.column_scale_error, e.column_lifetime_error)
     )
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:

@@ -734,6 +734,24 @@ class ErrorsConfig(_Section):
         "(C + sigma_w^2 (m_u m_u^T + m_r m_r^T), m_u and m_r the prior modelled enhancement "
         "from urban and rural cells); off by default",
     )
+    column_wind_direction_error: bool = Field(
+        False,
+        description="satellite columns (NO2 and XCO2): add a plume-shape error per overpass, "
+        "the spread of the prior modelled enhancement with every pixel's wind turned by the "
+        "Gauss-Hermite nodes (quadrature_nodes) of a normal direction error of 1-sigma "
+        "model_error_wind_direction_deg; the nodes' covariance, tapered with Gaspari-Cohn of "
+        "half-width column_shape_localisation_km, is added to the overpass's error covariance "
+        "(a turned plume moves its enhancement across the wind: an error correlated along each "
+        "plume that no scale of its strength describes); off by default",
+    )
+    column_shape_localisation_km: float = Field(
+        100.0,
+        gt=0,
+        description="half-width c of the Gaspari-Cohn taper of the columns' plume-shape error "
+        "(zero beyond 2c): a plume's direction error is coherent along the plume, which the "
+        "column operator follows 150 km downwind, and reanalysis wind errors are correlated "
+        "over synoptic scales; a setting, not a fitted value",
+    )
 
     upwind_downwind: Literal["off", "replace"] = Field(
         "off",

@@ -68,9 +68,11 @@ import scipy.sparse as sp
 from gridcarbon.contracts import MeteorologySource
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.chemistry import nox_lifetime_s
+from gridcarbon.inversion.errors_model import gaspari_cohn
 from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
 from gridcarbon.inversion.solvers import BlockRowJacobian
+from gridcarbon.inversion.system import quadrature_moments, transport_quadrature
 from gridcarbon.kernels.column import (
     area_vertical_tables,
     column_rows_fill,
@@ -95,6 +97,7 @@ __all__ = [
     "dry_air_column",
     "mixing_height_sensitivity",
     "scale_error_covariance",
+    "plume_shape_covariance",
     "urban_share",
     "reactive_column_errors",
     "COLUMN_LIFETIME_ERROR_REL",
@@ -404,6 +407,20 @@ class ColumnSettings:
         shape and not only their size, so its column is the central difference of the prior
         modelled enhancement over τ × (1 ± σ_τ), ``m_τ``, marginalised as ``C + σ_τ² m_τ
         m_τᵀ``; 0 (the default): no such term.  Two more operator builds per overpass set.
+    wind_direction_error_deg : float
+        1-σ (degrees, normal) of the direction of every pixel's wind in an overpass, the
+        plume-shape error (``errors.column_wind_direction_error``): the prior modelled
+        enhancement is recomputed with the wind turned by the Gauss–Hermite nodes of that
+        normal (``quadrature_nodes``), and the nodes' covariance, tapered with Gaspari–Cohn of
+        half-width ``shape_localisation_km``, is added to ``C``
+        (:func:`plume_shape_covariance`): a turned plume moves its enhancement across the
+        wind, an error correlated along each plume that no scale of its strength describes;
+        0 (the default): no such term.  ``quadrature_nodes − 1`` more operator builds.
+    shape_localisation_km : float
+        Half-width ``c`` of the Gaspari–Cohn taper of the plume-shape error (correlation 0
+        beyond ``2c``).
+    quadrature_nodes : int
+        Gauss–Hermite nodes of the plume-shape error (2–15).
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -435,6 +452,9 @@ class ColumnSettings:
     scale_error_rel: float = 0.0
     wind_speed_error_rel: float = 0.0
     lifetime_error_rel: float = 0.0
+    wind_direction_error_deg: float = 0.0
+    shape_localisation_km: float = 100.0
+    quadrature_nodes: int = 3
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -459,6 +479,9 @@ class ColumnSettings:
             "scale_error_rel": 0 <= self.scale_error_rel < 10,
             "wind_speed_error_rel": 0 <= self.wind_speed_error_rel < 1,
             "lifetime_error_rel": 0 <= self.lifetime_error_rel < 1,
+            "wind_direction_error_deg": 0 <= self.wind_direction_error_deg <= 90,
+            "shape_localisation_km": self.shape_localisation_km > 0,
+            "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -831,15 +854,21 @@ class ColumnObservations:
         sel: np.ndarray,
         zscale: float = 1.0,
         tscale: float = 1.0,
+        turn_rad: float = 0.0,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
-        height scaled by ``zscale``, the NOx lifetime by ``tscale``."""
+        height scaled by ``zscale``, the NOx lifetime by ``tscale``, every wind turned by
+        ``turn_rad`` (radians, clockwise seen from above: the direction it blows from grows)."""
         s = self.settings
         cfg = system.config
         g = system.grid
         px = self.pixels
         met = {k: v[sel] for k, v in self._met.items()}
+        if turn_rad:
+            # (ex, ey) points downwind, (−sin θ, −cos θ) for a wind from θ: θ + t turns it
+            c, s_ = np.cos(turn_rad), np.sin(turn_rad)
+            met["ex"], met["ey"] = c * met["ex"] + s_ * met["ey"], c * met["ey"] - s_ * met["ex"]
         n = sel.size
         spacing = g.cell_size / int(s.sample_cells)
         cx = np.ascontiguousarray(np.asarray(px.corner_x, float)[sel])
@@ -1167,6 +1196,35 @@ class ColumnObservations:
                 for sgn in (1.0, -1.0)
             )
             lifetime_slope[0] = (up - down) / (2.0 * step)
+        # the plume-shape error: the prior enhancement with every wind turned by the
+        # Gauss–Hermite nodes of the direction error (the central node is ``modelled``)
+        shape_deviations = np.zeros((0, n_so))
+        if s.wind_direction_error_deg > 0:
+            nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
+            signals = [
+                modelled
+                if z == 0.0
+                else self._operator(
+                    system,
+                    groups,
+                    weight,
+                    row_hours,
+                    sel,
+                    turn_rad=np.radians(s.wind_direction_error_deg * z),
+                )[0]
+                @ L.xb()
+                for z in nodes
+            ]
+            shape_mean, _, deviations = quadrature_moments(signals, node_weights)
+            shape_deviations = np.stack(deviations)
+            log.info(
+                "%s: plume-shape error (wind direction ±%.0f°, %d nodes): the nodes' mean "
+                "enhancement is %.3f × the central plume's",
+                self.name,
+                s.wind_direction_error_deg,
+                len(nodes),
+                float(shape_mean.sum() / modelled.sum()) if modelled.sum() else float("nan"),
+            )
         prior = modelled
         if L.column_terms:
             # the columns of the persistent transport unknowns, shared by every overpass; the
@@ -1247,6 +1305,10 @@ class ColumnObservations:
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
             C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
+            if shape_deviations.size:
+                C = C + plume_shape_covariance(
+                    shape_deviations[:, idx], d, s.shape_localisation_km * 1000.0
+                )
             T = _whitening_projection(C, X)
             blocks.append((idx, T))
             covariances[label] = C
@@ -1277,6 +1339,8 @@ class ColumnObservations:
             table["sigma_wind"] = np.where(
                 used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0
             )
+        if shape_deviations.size:
+            table["sigma_shape"] = np.where(used, np.sqrt((shape_deviations**2).sum(axis=0)), 0.0)
         table["used"] = used
         m = sum(T.shape[0] for _, T in blocks)
         if m:
@@ -1462,6 +1526,41 @@ def scale_error_covariance(
         )
     # one outer product per part: exactly symmetric
     return covariance + scale_error_rel**2 * sum(np.outer(part, part) for part in m)
+
+
+def plume_shape_covariance(
+    deviations: np.ndarray, distance_m: np.ndarray, localisation_m: float
+) -> np.ndarray:
+    """The plume-shape part of an overpass's error covariance: the covariance of the prior
+    modelled enhancement over the wind-direction quadrature, tapered with distance,
+    ``(Σ_k δ_k δ_kᵀ) ∘ GC(d / c)``.
+
+    Parameters
+    ----------
+    deviations : ndarray ``(k, n)``
+        ``δ_k = √w_k (m_k − m̄)``: each node's weighted deviation of the modelled
+        superobservations from the nodes' mean (:func:`~gridcarbon.inversion.system.
+        quadrature_moments`), observation units.
+    distance_m : ndarray ``(n, n)``
+        Distances between the superobservations, m.
+    localisation_m : float
+        ``c``, the Gaspari–Cohn half-width, m (> 0; the correlation is 0 beyond ``2c``).
+
+    Returns
+    -------
+    ndarray ``(n, n)``
+        Symmetric positive semi-definite (a Schur product of two such matrices), squared
+        observation units; its diagonal is the nodes' variance.
+    """
+    if not localisation_m > 0:
+        raise ConfigError(f"plume-shape localisation {localisation_m!r} m: give a length > 0")
+    dev = np.atleast_2d(np.asarray(deviations, float))
+    if dev.shape[1] != np.shape(distance_m)[0]:
+        raise InputDataError(
+            f"plume-shape error: deviations of shape {dev.shape} for distances of shape "
+            f"{np.shape(distance_m)}; give one value per superobservation and node"
+        )
+    return (dev.T @ dev) * gaspari_cohn(np.asarray(distance_m, float) / localisation_m)
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

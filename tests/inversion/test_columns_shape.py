@@ -1,0 +1,205 @@
+"""The plume-shape error of satellite columns (``errors.column_wind_direction_error``,
+:func:`gridcarbon.inversion.columns.plume_shape_covariance`) on the small SYNTHETIC case: the
+turned operator equals an operator handed met whose wind is turned, C gains exactly the tapered
+covariance of the quadrature nodes, the term is positive semi-definite, and off changes
+nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings, plume_shape_covariance
+from gridcarbon.inversion.errors_model import gaspari_cohn
+from gridcarbon.pipeline import column_transport_errors
+from gridcarbon.species import DEFAULT_SPECIES, by_name
+
+from .column_cases import swath_pixels
+from .conftest import build_system
+
+NOX = by_name(DEFAULT_SPECIES, "NOx")
+SETTINGS = ColumnSettings(min_upwind_fetch_km=0.0)
+
+
+class TurnedMeteorology:
+    """The met of ``source`` with every wind turned by ``degrees``: the direction it blows
+    from grows by that angle, its speed and everything else unchanged."""
+
+    def __init__(self, source, degrees: float) -> None:
+        self.source = source
+        self.turn = np.radians(degrees)
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def for_hours(self, hours_utc):
+        met = self.source.for_hours(hours_utc)
+        c, s = np.cos(self.turn), np.sin(self.turn)
+        u, v = met["u10"], met["v10"]
+        return met.assign(u10=c * u + s * v, v10=c * v - s * u)
+
+
+@pytest.fixture(scope="module")
+def tiny_system(tiny_case):
+    return build_system(tiny_case)
+
+
+def _columns(tiny_case, system, settings: ColumnSettings, meteorology=None) -> ColumnObservations:
+    """NO2 columns at 13:30 Beijing time of each day (05:30 UTC), TROPOMI-like kernel."""
+    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
+    pixels = swath_pixels(system.grid, times, kernel="tropomi")
+    met = tiny_case.scenario.meteorology if meteorology is None else meteorology
+    return ColumnObservations(pixels, NOX, "vertical_column", met, settings)
+
+
+def test_the_turned_operator_is_the_operator_of_turned_winds(tiny_case, tiny_system):
+    """The operator with every wind turned by 25° (``turn_rad``) equals the operator built
+    from met whose u10 and v10 were turned by 25° (to 1e-9 of its largest value), differs
+    from the central one, and a whole turn gives the central one back."""
+    central = _columns(tiny_case, tiny_system, SETTINGS)
+    central.match(tiny_system)  # sets the pixels' met
+    turned_met = _columns(
+        tiny_case, tiny_system, SETTINGS, TurnedMeteorology(tiny_case.scenario.meteorology, 25.0)
+    )
+    handed = turned_met.match(tiny_system).H
+    want = handed.toarray()
+    n_so = want.shape[0]
+
+    def build(turn_rad: float) -> np.ndarray:
+        # the groups of ``_build``: one row per superobservation, in the same order
+        so = central.match(tiny_system).superobs
+        sel, labels, hours = central._usable(tiny_system)
+        xc, yc = central.pixels.centres()
+        g = tiny_system.grid
+        size = central.settings.superobservation_km * 1000.0
+        key = (
+            labels[sel],
+            np.floor((xc[sel] - g.x_min) / size).astype(np.int64),
+            np.floor((g.y_max - yc[sel]) / size).astype(np.int64),
+        )
+        gid = pd.DataFrame(dict(zip("abc", key, strict=True))).groupby(list("abc")).ngroup()
+        gid = gid.to_numpy()
+        n_in = np.bincount(gid)
+        order = np.argsort(gid, kind="stable")
+        groups = np.split(order, np.cumsum(n_in)[:-1])
+        assert len(groups) == len(so) == n_so
+        return central._operator(
+            tiny_system, groups, 1.0 / n_in[gid], so["hour"].to_numpy(), sel, turn_rad=turn_rad
+        )[0].toarray()
+
+    got = build(np.radians(25.0))
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * scale)
+    base = central.match(tiny_system).H.toarray()
+    assert np.abs(got - base).max() > 1e-2 * scale
+    np.testing.assert_allclose(build(2 * np.pi), base, rtol=0, atol=1e-9 * scale)
+
+
+def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case, tiny_system):
+    """With ``wind_direction_error_deg`` σ and 3 nodes, each overpass's C gains
+    ``(Σ_k w_k (m_k − m̄)(m_k − m̄)ᵀ) ∘ GC(d/c)``, the m_k the prior enhancement from
+    operators handed met turned by 0 and ±√3 σ (the Gauss–Hermite nodes, weights 2/3, 1/6,
+    1/6), and the table gains ``sigma_shape``, the square root of that variance."""
+    sigma, c_km = 20.0, 60.0
+    on = _columns(
+        tiny_case,
+        tiny_system,
+        replace(SETTINGS, wind_direction_error_deg=sigma, shape_localisation_km=c_km),
+    ).match(tiny_system)
+    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    xb = tiny_system.layout.xb()
+    nodes = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * sigma
+    weights = np.array([1.0, 4.0, 1.0]) / 6.0
+    signals = [
+        _columns(
+            tiny_case,
+            tiny_system,
+            SETTINGS,
+            TurnedMeteorology(tiny_case.scenario.meteorology, float(t)),
+        )
+        .match(tiny_system)
+        .H
+        @ xb
+        for t in nodes
+    ]
+    mean = sum(w * m for w, m in zip(weights, signals, strict=True))
+    dev = np.stack([np.sqrt(w) * (m - mean) for w, m in zip(weights, signals, strict=True)])
+    so = off.superobs
+    assert so["prior"].to_numpy() == pytest.approx(signals[1], rel=1e-12, abs=0)
+    assert list(on.covariance) == list(off.covariance)
+    for label, C in off.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        d = np.hypot(
+            *(
+                np.stack([so["x"], so["y"]], 1)[idx, None]
+                - np.stack([so["x"], so["y"]], 1)[None, idx]
+            ).transpose(2, 0, 1)
+        )
+        want = C + (dev[:, idx].T @ dev[:, idx]) * gaspari_cohn(d / (c_km * 1000.0))
+        np.testing.assert_allclose(
+            on.covariance[label], want, rtol=1e-9, atol=1e-9 * np.abs(want).max()
+        )
+        np.linalg.cholesky(on.covariance[label])
+        # the plume-shape term is a real part of the error, not a rounding
+        assert np.abs(on.covariance[label] - C).max() > 1e-3 * np.abs(C).max()
+    used = on.superobs["used"].to_numpy()
+    np.testing.assert_allclose(
+        on.superobs["sigma_shape"].to_numpy(),
+        np.where(used, np.sqrt((dev**2).sum(0)), 0.0),
+        rtol=1e-9,
+        atol=1e-9 * np.abs(dev).max(),
+    )
+    assert "sigma_shape" not in off.superobs
+    # the rows' prior and H do not change: the term is in the error model only
+    np.testing.assert_array_equal(on.superobs["prior"], off.superobs["prior"])
+    assert (on.H != off.H).nnz == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 25),
+    k=st.integers(2, 7),
+    c_km=st.floats(1.0, 300.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_the_plume_shape_term_is_positive_semidefinite(n, k, c_km, seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 2e5, (n, 2))
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    dev = rng.normal(0, 1e-5, (k, n))
+    P = plume_shape_covariance(dev, d, c_km * 1000.0)
+    assert np.array_equal(P, P.T)
+    np.testing.assert_allclose(np.diag(P), (dev**2).sum(0), rtol=1e-12)
+    assert np.linalg.eigvalsh(P).min() >= -1e-10 * max(np.abs(P).max(), 1e-300)
+
+
+def test_bad_settings_are_refused_and_the_switch_is_off_by_default():
+    with pytest.raises(ConfigError, match="wind_direction_error_deg"):
+        ColumnSettings(wind_direction_error_deg=120.0)
+    with pytest.raises(ConfigError, match="quadrature_nodes"):
+        ColumnSettings(quadrature_nodes=1)
+    with pytest.raises(ConfigError, match="shape_localisation_km"):
+        ColumnSettings(shape_localisation_km=0.0)
+    with pytest.raises(ConfigError, match="localisation"):
+        plume_shape_covariance(np.ones((2, 3)), np.zeros((3, 3)), 0.0)
+    with pytest.raises(InputDataError, match="one value per superobservation"):
+        plume_shape_covariance(np.ones((2, 3)), np.zeros((4, 4)), 1e4)
+    errors = InversionConfig().errors
+    assert errors.column_wind_direction_error is False
+    assert column_transport_errors(errors)["wind_direction_error_deg"] == 0.0
+    on = errors.model_copy(
+        update={"column_wind_direction_error": True, "column_wind_speed_error": True}
+    )
+    got = column_transport_errors(on)
+    assert got["wind_direction_error_deg"] == errors.model_error_wind_direction_deg == 30.0
+    assert got["wind_speed_error_rel"] == errors.model_error_wind_speed_rel
+    assert got["quadrature_nodes"] == errors.quadrature_nodes
+    assert got["shape_localisation_km"] == errors.column_shape_localisation_km == 100.0
+    ColumnSettings(**got)  # the settings accept what the configuration gives
