@@ -793,6 +793,15 @@ class ErrorsConfig(_Section):
         "and solve again (innovation_iterations times); groups with fewer than "
         "innovation_min_observations keep their R; 'off': R as modelled (the default)",
     )
+    innovation_column_groups: Literal["overpass", "product"] = Field(
+        "overpass",
+        description="the groups of the satellite columns' rows in innovation_tuning and "
+        "innovation_statistics: 'overpass' = each overpass a group of its own (the default; an "
+        "overpass has tens of rows, so with innovation_min_observations 50 most keep their "
+        "error covariance), 'product' = every overpass of one observed quantity (NO2 columns, "
+        "XCO2) one group 'columns', whose factor then scales every overpass's whole error "
+        "covariance: the columns' representativeness sized from their own innovations",
+    )
     innovation_iterations: int = Field(
         1,
         ge=1,

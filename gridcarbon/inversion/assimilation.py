@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,8 @@ import xarray as xr
 
 from gridcarbon.config.inversion import InversionConfig, SolverConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
-from gridcarbon.errors import InputDataError
+from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion.columns import COLUMN_ROW_KIND
 from gridcarbon.inversion.innovations import (
     bounded_scaling,
     desroziers_prior_scale,
@@ -520,10 +522,14 @@ def column_transport_summary(
     return out
 
 
-def innovation_groups(meta: pd.DataFrame) -> np.ndarray:
+def innovation_groups(
+    meta: pd.DataFrame, column_groups: Literal["overpass", "product"] = "overpass"
+) -> np.ndarray:
     """The group of each assimilated row for the innovation statistics:
     ``<observation type>|<observed quantity>|<station class>`` (the class empty when the type
-    has none)."""
+    has none).  A column overpass is an observation type of its own; with ``column_groups``
+    'product' every column row of one observed quantity has the type ``columns`` instead
+    (``errors.innovation_column_groups``)."""
     n = len(meta)
     kind = meta["kind"].astype(str).to_numpy() if "kind" in meta else np.full(n, "")
     otype = (
@@ -531,6 +537,12 @@ def innovation_groups(meta: pd.DataFrame) -> np.ndarray:
         if "observation_type" in meta
         else np.full(n, "")
     )
+    if column_groups == "product":
+        otype = np.where(kind == COLUMN_ROW_KIND, "columns", otype)
+    elif column_groups != "overpass":
+        raise ConfigError(
+            f"innovation column groups {column_groups!r}: give 'overpass' or 'product'"
+        )
     quantity = meta["species"].astype(str).to_numpy()
     return np.array(
         ["|".join(parts) for parts in zip(otype, quantity, kind, strict=True)], dtype=object
@@ -611,7 +623,7 @@ def _innovation_tuning(
     Returns the last solution, its R variances and B, the statistics table and the metrics of
     the tuning (None when only the statistics were asked)."""
     e = cfg.errors
-    groups = innovation_groups(meta)
+    groups = innovation_groups(meta, e.innovation_column_groups)
     keys = list(dict.fromkeys(groups.tolist()))
     tune_r = e.innovation_tuning == "desroziers"
     tune_b = e.prior_error_tuning == "desroziers"

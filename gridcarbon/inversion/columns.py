@@ -98,6 +98,7 @@ __all__ = [
     "mixing_height_sensitivity",
     "scale_error_covariance",
     "plume_shape_covariance",
+    "COLUMN_ROW_KIND",
     "urban_share",
     "reactive_column_errors",
     "COLUMN_LIFETIME_ERROR_REL",
@@ -106,6 +107,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The ``kind`` of the assimilated rows of satellite columns (whitened overpass contrasts).
+COLUMN_ROW_KIND = "column contrast"
 #: Standard gravity, m s-2 (the dry-air column and the scale height).
 GRAVITY = 9.80665
 #: Molar mass of dry air, kg mol-1.
@@ -1319,7 +1322,7 @@ class ColumnObservations:
                     {
                         "station_id": f"{self.name}:{label}",
                         "species": self.species.observed_as,
-                        "kind": "column contrast",
+                        "kind": COLUMN_ROW_KIND,
                         "time": system.times.values[row_hours[idx[0]]],
                         "lon": float(lon[idx].mean()),
                         "lat": float(lat[idx].mean()),

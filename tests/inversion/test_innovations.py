@@ -461,3 +461,69 @@ def test_prior_error_tuning_with_satellite_columns(tiny_case):
     on_columns = table[table["observation_type"] == "column"]
     assert len(on_columns) and (on_columns["b_scale"] == b["NOx"]).all()
     assert np.isfinite(res.x_post).all()
+
+
+def _overpass_columns(tiny_case, system, noise: float, seed: int):
+    """One NO2 column type per overpass (13:30 Beijing time each day), named like the OSSE's
+    and a reader's (``tropomi_<day>``): the prior modelled columns plus 2e-5 mol m-2 of
+    background and Gaussian noise of ``noise`` per pixel (the pixels' precision says 1e-5)."""
+    from dataclasses import replace
+
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings
+    from gridcarbon.species import DEFAULT_SPECIES, by_name
+
+    from .column_cases import swath_pixels, with_values
+
+    nox = by_name(DEFAULT_SPECIES, "NOx")
+    settings = ColumnSettings(min_upwind_fetch_km=0.0)
+    rng = np.random.default_rng(seed)
+    kinds = []
+    for t in [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]:
+        pixels = swath_pixels(system.grid, [t], kernel="tropomi")
+        probe = ColumnObservations(
+            pixels, nox, "vertical_column", tiny_case.scenario.meteorology, settings
+        )
+        table, H = probe.pixel_operator(system)
+        value = 2e-5 + rng.normal(0, noise, pixels.n)
+        value[table["pixel"].to_numpy()] += H @ system.layout.xb()
+        kinds.append(
+            ColumnObservations(
+                replace(with_values(pixels, value), overpass=np.full(pixels.n, str(t)[:10])),
+                nox,
+                "vertical_column",
+                tiny_case.scenario.meteorology,
+                settings,
+                name=f"tropomi_{str(t)[:10]}",
+            )
+        )
+    return kinds
+
+
+def test_column_overpasses_pooled_into_one_group_by_product(tiny_case):
+    """``errors.innovation_column_groups: product``: every overpass of one observed quantity
+    is the group ``columns``; with pixel noise 2× their stated precision the pooled columns'
+    R is scaled up (2.4×, off its bounds, the ratio after the pass near 1) (each overpass alone has fewer rows than the minimum and keeps its R) and
+    the solution changes."""
+    base = {
+        "innovation_tuning": "desroziers",
+        "innovation_min_observations": 30,
+        "innovation_statistics": True,
+    }
+    results = {}
+    for groups in ("overpass", "product"):
+        cfg = InversionConfig(errors={**base, "innovation_column_groups": groups})
+        system = build_system(tiny_case, cfg)
+        columns = _overpass_columns(tiny_case, system, noise=2e-5, seed=3)
+        results[groups] = assimilate(system, columns, build_posterior=False)
+    per_overpass = results["overpass"].innovation_statistics
+    pooled = results["product"].innovation_statistics
+    assert set(per_overpass["observation_type"]) == {k.name for k in columns}
+    assert (per_overpass["n"] < 30).all() and not per_overpass["rescaled"].any()
+    assert list(pooled["observation_type"]) == ["columns"]
+    assert pooled["n"].iloc[0] == per_overpass["n"].sum() >= 30
+    assert bool(pooled["rescaled"].iloc[0]) and not pooled["r_scale_at_bound"].iloc[0]
+    assert 1.5 < pooled["r_scale"].iloc[0] < 4.0
+    assert 0.8 < pooled["r_ratio"].iloc[0] < 1.25
+    assert not np.allclose(results["product"].x_post, results["overpass"].x_post)
+    with pytest.raises(ValidationError):
+        ErrorsConfig(innovation_column_groups="orbit")
