@@ -13,10 +13,12 @@ One simulated TROPOMI NO2 file per day of January is written in the S5P L2 layou
 (``gridcarbon.scenario.satellite_synthetic``, SYNTHETIC), read back by the reader and assimilated
 with the station observations; printed: the seconds to read the files and build the pixels, the
 joint solve against the station-only solve, the added seconds and the peak RSS before and
-after (added), and the load average.
+after (added), and the load average.  ``--column-shape-error`` gives the columns the
+plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
+builds per overpass).
 
 Usage (from the repository root): python benchmarks/bench_inversion.py [--skip-stage]
-[--skip-dense] [--columns]
+[--skip-dense] [--columns [--column-shape-error]]
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ def main() -> None:
     ap.add_argument("--skip-stage", action="store_true")
     ap.add_argument("--skip-dense", action="store_true")
     ap.add_argument("--columns", action="store_true", help="also cost a month of TROPOMI columns")
+    ap.add_argument(
+        "--column-shape-error",
+        action="store_true",
+        help="with --columns: the columns carry the plume-shape error (wind direction ±30°)",
+    )
     args = ap.parse_args()
     import numba
 
@@ -126,6 +133,7 @@ def main() -> None:
             obs,
             out["solve_with_posterior_sigma_s"],
             out["solve_with_posterior_sigma_cpu_s"],
+            shape_error=args.column_shape_error,
         )
     if not args.skip_stage:
         del res, truth, obs
@@ -146,18 +154,28 @@ def main() -> None:
 
 
 def columns_cost(
-    system, scenario, station_obs: pd.DataFrame, station_solve_s: float, station_solve_cpu_s: float
+    system,
+    scenario,
+    station_obs: pd.DataFrame,
+    station_solve_s: float,
+    station_solve_cpu_s: float,
+    shape_error: bool = False,
 ) -> dict:
     """What a month of daily TROPOMI NO2 overpasses adds to the default inversion."""
+    from gridcarbon.config.inversion import ErrorsConfig
     from gridcarbon.inversion.assimilation import assimilate
-    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
     from gridcarbon.inversion.observation_types import StationHourObservations
     from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.pipeline import column_transport_errors
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import NOX
 
     days = pd.date_range("2023-01-01", "2023-01-31", freq="D")
-    out: dict = {"days": len(days), "peak_rss_gb_before": rss_gb()}
+    out: dict = {"days": len(days), "peak_rss_gb_before": rss_gb(), "shape_error": shape_error}
+    settings = ColumnSettings(
+        **column_transport_errors(ErrorsConfig(column_wind_direction_error=shape_error))
+    )
     kinds = []
     write_s = read_s = read_cpu = 0.0
     with tempfile.TemporaryDirectory() as d:
@@ -180,7 +198,12 @@ def columns_cost(
                 pixels = ColumnPixels.from_satellite(cols)
                 kinds.append(
                     ColumnObservations(
-                        pixels, NOX, "vertical_column", scenario.meteorology, name=f"s5p_{stamp}"
+                        pixels,
+                        NOX,
+                        "vertical_column",
+                        scenario.meteorology,
+                        settings,
+                        name=f"s5p_{stamp}",
                     )
                 )
             read_s += time.perf_counter() - t
