@@ -1077,8 +1077,8 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     (``inversion.errors``): the wind-speed error on the urban and rural enhancement
     (``column_wind_speed_error``, 1-σ ``model_error_wind_speed_rel``) and the plume-shape
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
-    ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``); zeros for the
-    switches that are off."""
+    ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
+    ``column_expected_plume`` H the nodes' mean); zeros for the switches that are off."""
     return {
         "wind_speed_error_rel": (
             errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0
@@ -1088,6 +1088,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
         ),
         "shape_localisation_km": errors.column_shape_localisation_km,
         "quadrature_nodes": errors.quadrature_nodes,
+        "expected_plume": errors.column_expected_plume,
     }
 
 
@@ -1101,6 +1102,7 @@ def satellite_observation_kinds(
     wind_direction_error_deg: float = 0.0,
     shape_localisation_km: float = 100.0,
     quadrature_nodes: int = 3,
+    expected_plume: bool = False,
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
@@ -1124,7 +1126,7 @@ def satellite_observation_kinds(
     wind_speed_error_rel : float
         Every overpass's wind-speed error on its urban and rural enhancement
         (``errors.column_wind_speed_error``: the column operator's ``wind_speed_error_rel``).
-    wind_direction_error_deg, shape_localisation_km, quadrature_nodes
+    wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
 
@@ -1147,6 +1149,7 @@ def satellite_observation_kinds(
         wind_direction_error_deg=wind_direction_error_deg,
         shape_localisation_km=shape_localisation_km,
         quadrature_nodes=quadrature_nodes,
+        expected_plume=expected_plume,
     )
     no2_settings = replace(
         xco2_settings, scale_error_rel=scale_error_rel, lifetime_error_rel=lifetime_error_rel

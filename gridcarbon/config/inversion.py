@@ -744,6 +744,13 @@ class ErrorsConfig(_Section):
         "(a turned plume moves its enhancement across the wind: an error correlated along each "
         "plume that no scale of its strength describes); off by default",
     )
+    column_expected_plume: bool = Field(
+        False,
+        description="with column_wind_direction_error: the columns' H is the mean of the "
+        "operator over the direction nodes, the expected plume under the direction error (as "
+        "transport_error_model 'quadrature' does for the stations), so the plume-shape term "
+        "of R is the spread about what H models; off: H is the central plume (the default)",
+    )
     column_shape_localisation_km: float = Field(
         100.0,
         gt=0,
@@ -863,6 +870,12 @@ class ErrorsConfig(_Section):
                 "transport_error_correlation 'same_day' needs transport_error_model "
                 f"'quadrature' (not {self.transport_error_model!r}) and aggregation "
                 f"'afternoon_mean' (not {self.aggregation!r})"
+            )
+        if self.column_expected_plume and not self.column_wind_direction_error:
+            raise ValueError(
+                "column_expected_plume takes the columns' H as the mean over the nodes of the "
+                "wind-direction error: set column_wind_direction_error: true as well, or "
+                "column_expected_plume: false"
             )
         if (
             self.point_dominated_pairs == "elevated_plume"

@@ -424,6 +424,13 @@ class ColumnSettings:
         beyond ``2c``).
     quadrature_nodes : int
         Gauss–Hermite nodes of the plume-shape error (2–15).
+    expected_plume : bool
+        With ``wind_direction_error_deg`` > 0: the rows of H are the nodes' weighted mean, the
+        expected plume under the direction error (as ``errors.transport_error_model``
+        'quadrature' does for the stations), so R's term is the spread about what H models;
+        the mixing-height and lifetime columns stay the central plume's, and ``footprints``
+        are the central plume's (``errors.column_expected_plume``).  False (the default): H
+        is the central plume.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -458,6 +465,7 @@ class ColumnSettings:
     wind_direction_error_deg: float = 0.0
     shape_localisation_km: float = 100.0
     quadrature_nodes: int = 3
+    expected_plume: bool = False
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -485,6 +493,7 @@ class ColumnSettings:
             "wind_direction_error_deg": 0 <= self.wind_direction_error_deg <= 90,
             "shape_localisation_km": self.shape_localisation_km > 0,
             "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
+            "expected_plume": not self.expected_plume or self.wind_direction_error_deg > 0,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -496,6 +505,11 @@ class ColumnSettings:
             if not ok:
                 raise ConfigError(
                     f"column setting {name} = {getattr(self, name)!r} is out of range"
+                    + (
+                        " (it needs wind_direction_error_deg > 0)"
+                        if name == "expected_plume"
+                        else ""
+                    )
                 )
 
 
@@ -1146,6 +1160,41 @@ class ColumnObservations:
         row_hours = np.array([hours[sel[grp[0]]] for grp in groups], np.int64)
         H, fp = self._operator(system, groups, weight, row_hours, sel)
         L = system.layout
+        # the plume-shape error: the operator with every wind turned by the Gauss–Hermite nodes
+        # of the direction error (the central node is H itself); with ``expected_plume`` H
+        # becomes the nodes' mean, the expected plume, and R's term is the spread about it
+        shape_deviations = np.zeros((0, len(groups)))
+        if s.wind_direction_error_deg > 0:
+            nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
+            operators = [
+                H
+                if z == 0.0
+                else self._operator(
+                    system,
+                    groups,
+                    weight,
+                    row_hours,
+                    sel,
+                    turn_rad=np.radians(s.wind_direction_error_deg * z),
+                )[0]
+                for z in nodes
+            ]
+            central = H @ L.xb()
+            shape_mean, _, deviations = quadrature_moments(
+                [op @ L.xb() for op in operators], node_weights
+            )
+            shape_deviations = np.stack(deviations)
+            if s.expected_plume:
+                H = sum(w * op for w, op in zip(node_weights, operators, strict=True)).tocsr()
+            log.info(
+                "%s: plume-shape error (wind direction ±%.0f°, %d nodes): the nodes' mean "
+                "enhancement is %.3f × the central plume's%s",
+                self.name,
+                s.wind_direction_error_deg,
+                len(nodes),
+                float(shape_mean.sum() / central.sum()) if central.sum() else float("nan"),
+                "; H is the expected plume" if s.expected_plume else "",
+            )
         if L.transport_days:
             # the column of the day's mixing-height scale δ: central difference of the modelled
             # columns with zi scaled by 1 ± step (the step of the surface operator's column)
@@ -1199,35 +1248,6 @@ class ColumnObservations:
                 for sgn in (1.0, -1.0)
             )
             lifetime_slope[0] = (up - down) / (2.0 * step)
-        # the plume-shape error: the prior enhancement with every wind turned by the
-        # Gauss–Hermite nodes of the direction error (the central node is ``modelled``)
-        shape_deviations = np.zeros((0, n_so))
-        if s.wind_direction_error_deg > 0:
-            nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
-            signals = [
-                modelled
-                if z == 0.0
-                else self._operator(
-                    system,
-                    groups,
-                    weight,
-                    row_hours,
-                    sel,
-                    turn_rad=np.radians(s.wind_direction_error_deg * z),
-                )[0]
-                @ L.xb()
-                for z in nodes
-            ]
-            shape_mean, _, deviations = quadrature_moments(signals, node_weights)
-            shape_deviations = np.stack(deviations)
-            log.info(
-                "%s: plume-shape error (wind direction ±%.0f°, %d nodes): the nodes' mean "
-                "enhancement is %.3f × the central plume's",
-                self.name,
-                s.wind_direction_error_deg,
-                len(nodes),
-                float(shape_mean.sum() / modelled.sum()) if modelled.sum() else float("nan"),
-            )
         prior = modelled
         if L.column_terms:
             # the columns of the persistent transport unknowns, shared by every overpass; the

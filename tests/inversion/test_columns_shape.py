@@ -162,6 +162,49 @@ def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case
     assert (on.H != off.H).nnz == 0
 
 
+def test_the_expected_plume_is_the_nodes_mean_of_the_operator(tiny_case, tiny_system):
+    """``expected_plume``: H is Σ w_k H_k over the operators handed met turned by the nodes
+    (to 1e-9), the superobservations' prior its value at x_b, the same plume-shape σ as
+    without it (the spread about the nodes' mean) and the representativeness of the mean
+    plume; the mean plume is wider: its largest modelled column is lower than the central
+    plume's."""
+    sigma = 20.0
+    settings_on = replace(SETTINGS, wind_direction_error_deg=sigma)
+    on = _columns(tiny_case, tiny_system, settings_on).match(tiny_system)
+    mean = _columns(tiny_case, tiny_system, replace(settings_on, expected_plume=True)).match(
+        tiny_system
+    )
+    nodes = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * sigma
+    weights = np.array([1.0, 4.0, 1.0]) / 6.0
+    want = sum(
+        w
+        * _columns(
+            tiny_case, tiny_system, SETTINGS, TurnedMeteorology(tiny_case.scenario.meteorology, t)
+        )
+        .match(tiny_system)
+        .H.toarray()
+        for w, t in zip(weights, nodes, strict=True)
+    )
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(mean.H.toarray(), want, rtol=0, atol=1e-9 * scale)
+    xb = tiny_system.layout.xb()
+    np.testing.assert_allclose(mean.superobs["prior"], want @ xb, rtol=1e-9)
+    # the same spread about the nodes' mean; the representativeness follows the mean plume
+    np.testing.assert_allclose(mean.superobs["sigma_shape"], on.superobs["sigma_shape"], rtol=1e-9)
+    np.testing.assert_allclose(
+        mean.superobs["sigma_representativeness"],
+        SETTINGS.representativeness_rel * np.abs(want @ xb),
+        rtol=1e-9,
+    )
+    for label in on.covariance:
+        np.linalg.cholesky(mean.covariance[label])
+    assert mean.superobs["prior"].max() < on.superobs["prior"].max()
+    with pytest.raises(ConfigError, match="needs wind_direction_error_deg"):
+        ColumnSettings(expected_plume=True)
+    with pytest.raises(ValueError, match="column_wind_direction_error"):
+        InversionConfig(errors={"column_expected_plume": True})
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(2, 25),
