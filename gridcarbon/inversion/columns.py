@@ -525,7 +525,10 @@ class ColumnMatch:
         ``n_pixels``, ``observed``, ``prior`` (modelled column at the prior, no background;
         with a ``lifetime_reference`` c₀ ≠ 0 the linearised model's value at the prior state,
         ``H(c₀) x_b − m c₀``), ``sigma_retrieval``, ``sigma_representativeness``,
-        ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|).
+        ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|); with
+        ``wind_direction_error_deg`` > 0 ``sigma_shape`` (the plume-shape σ), ``prior_central``
+        and ``prior_nodes_mean`` (the central plume's and the direction nodes' mean modelled
+        column at the prior).
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
     footprints : Footprints
@@ -1164,6 +1167,7 @@ class ColumnObservations:
         # of the direction error (the central node is H itself); with ``expected_plume`` H
         # becomes the nodes' mean, the expected plume, and R's term is the spread about it
         shape_deviations = np.zeros((0, len(groups)))
+        central = shape_mean = None
         if s.wind_direction_error_deg > 0:
             nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
             operators = [
@@ -1363,6 +1367,8 @@ class ColumnObservations:
                 used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0
             )
         if shape_deviations.size:
+            table["prior_central"] = central
+            table["prior_nodes_mean"] = shape_mean
             table["sigma_shape"] = np.where(used, np.sqrt((shape_deviations**2).sum(axis=0)), 0.0)
         table["used"] = used
         m = sum(T.shape[0] for _, T in blocks)

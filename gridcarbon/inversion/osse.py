@@ -191,19 +191,25 @@ def overpass_counts(
     kinds: Sequence[ObservationType],
     cities: Any = None,
     codes: Sequence[str] = (),
-) -> dict[str, int]:
+) -> dict[str, float]:
     """Usable overpasses of column observation types (:class:`~gridcarbon.inversion.columns.
     ColumnObservations`) matched to ``system``: assimilated ones
     (``n_overpasses_used``, ``n_superobservations``) and, per city of the coverage matrix
     ``cities`` (cities × cells), those with a used superobservation whose centre lies in a cell
-    at least half inside the city (``city_<code>_overpasses``)."""
+    at least half inside the city (``city_<code>_overpasses``); with the columns' plume-shape
+    error, ``column_shape_mean_ratio``: the direction nodes' mean modelled enhancement over the
+    central plume's, summed over the used superobservations."""
     g = system.grid
-    out = {"n_overpasses_used": 0, "n_superobservations": 0}
+    out: dict = {"n_overpasses_used": 0, "n_superobservations": 0}
     per_city = {code: set() for code in codes}
+    shape_sums = np.zeros(2)
     for kind in kinds:
         m = kind.match(system)
         out["n_overpasses_used"] += int(m.counts.get("n_overpasses_used", 0))
         out["n_superobservations"] += int(m.counts.get("n_superobservations", 0))
+        if "prior_nodes_mean" in m.superobs:
+            used = m.superobs[m.superobs["used"].to_numpy(bool)]
+            shape_sums += [used["prior_nodes_mean"].sum(), used["prior_central"].sum()]
         if cities is None or not len(m.superobs):
             continue
         t = m.superobs[m.superobs["used"].to_numpy(bool)]
@@ -218,6 +224,8 @@ def overpass_counts(
             per_city[code].update(f"{kind.name}:{lab}" for lab in np.unique(labels[inside]))
     for code, found in per_city.items():
         out[f"city_{code}_overpasses"] = len(found)
+    if shape_sums[1]:
+        out["column_shape_mean_ratio"] = float(shape_sums[0] / shape_sums[1])
     return out
 
 

@@ -18,6 +18,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings, plume_shape_covariance
 from gridcarbon.inversion.errors_model import gaspari_cohn
+from gridcarbon.inversion.osse import overpass_counts
 from gridcarbon.pipeline import column_transport_errors
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
@@ -157,6 +158,19 @@ def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case
         atol=1e-9 * np.abs(dev).max(),
     )
     assert "sigma_shape" not in off.superobs
+    np.testing.assert_allclose(on.superobs["prior_nodes_mean"], mean, rtol=1e-9)
+    np.testing.assert_allclose(on.superobs["prior_central"], signals[1], rtol=1e-12)
+    # the OSSE's record of the nodes' mean against the central plume
+    kind_on = _columns(
+        tiny_case,
+        tiny_system,
+        replace(SETTINGS, wind_direction_error_deg=sigma, shape_localisation_km=c_km),
+    )
+    ratio = overpass_counts(tiny_system, [kind_on])["column_shape_mean_ratio"]
+    assert ratio == pytest.approx(mean[used].sum() / signals[1][used].sum(), rel=1e-9)
+    assert "column_shape_mean_ratio" not in overpass_counts(
+        tiny_system, [_columns(tiny_case, tiny_system, SETTINGS)]
+    )
     # the rows' prior and H do not change: the term is in the error model only
     np.testing.assert_array_equal(on.superobs["prior"], off.superobs["prior"])
     assert (on.H != off.H).nnz == 0
