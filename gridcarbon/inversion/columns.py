@@ -493,7 +493,6 @@ class ColumnSettings:
             "wind_direction_error_deg": 0 <= self.wind_direction_error_deg <= 90,
             "shape_localisation_km": self.shape_localisation_km > 0,
             "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
-            "expected_plume": not self.expected_plume or self.wind_direction_error_deg > 0,
             "min_superobservations": int(self.min_superobservations) >= 4,
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
@@ -501,15 +500,15 @@ class ColumnSettings:
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
             "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
+        if self.expected_plume and not self.wind_direction_error_deg > 0:
+            raise ConfigError(
+                "column setting expected_plume = True needs wind_direction_error_deg > 0 (the "
+                "expected plume is the mean over the direction nodes)"
+            )
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(
                     f"column setting {name} = {getattr(self, name)!r} is out of range"
-                    + (
-                        " (it needs wind_direction_error_deg > 0)"
-                        if name == "expected_plume"
-                        else ""
-                    )
                 )
 
 
