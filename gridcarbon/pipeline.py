@@ -1078,7 +1078,9 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     (``column_wind_speed_error``, 1-σ ``model_error_wind_speed_rel``) and the plume-shape
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
-    ``column_expected_plume`` H the nodes' mean); zeros for the switches that are off."""
+    ``column_expected_plume`` H the nodes' mean) and the mixing-height error
+    (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``, in R instead of
+    the state's daily scale in H); zeros for the switches that are off."""
     return {
         "wind_speed_error_rel": (
             errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0
@@ -1089,6 +1091,9 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
         "shape_localisation_km": errors.column_shape_localisation_km,
         "quadrature_nodes": errors.quadrature_nodes,
         "expected_plume": errors.column_expected_plume,
+        "mixing_height_error_rel": (
+            errors.model_error_mixing_height_rel if errors.column_mixing_height_error else 0.0
+        ),
     }
 
 
@@ -1103,6 +1108,7 @@ def satellite_observation_kinds(
     shape_localisation_km: float = 100.0,
     quadrature_nodes: int = 3,
     expected_plume: bool = False,
+    mixing_height_error_rel: float = 0.0,
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
@@ -1129,6 +1135,9 @@ def satellite_observation_kinds(
     wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
+    mixing_height_error_rel : float
+        Every overpass's mixing-height error in R instead of the state's daily scale in H
+        (``errors.column_mixing_height_error``: the column operator's setting of that name).
 
     Returns
     -------
@@ -1150,6 +1159,7 @@ def satellite_observation_kinds(
         shape_localisation_km=shape_localisation_km,
         quadrature_nodes=quadrature_nodes,
         expected_plume=expected_plume,
+        mixing_height_error_rel=mixing_height_error_rel,
     )
     no2_settings = replace(
         xco2_settings, scale_error_rel=scale_error_rel, lifetime_error_rel=lifetime_error_rel

@@ -751,6 +751,16 @@ class ErrorsConfig(_Section):
         "transport_error_model 'quadrature' does for the stations), so the plume-shape term "
         "of R is the spread about what H models; off: H is the central plume (the default)",
     )
+    column_mixing_height_error: bool = Field(
+        False,
+        description="satellite columns (NO2 and XCO2): add a mixing-height error per overpass "
+        "to R, the central difference of the prior modelled enhancement over the mixing "
+        "height scaled by 1 +/- model_error_mixing_height_rel, marginalised as "
+        "C + sigma^2 m_z m_z^T (under a retrieval's averaging kernel a column still depends "
+        "on the mixing height); with state.mixing_height_unknowns the columns then carry no "
+        "column of the daily scales in H, which the stations alone set; off by default (the "
+        "columns carry the daily scales' column when the unknowns are on)",
+    )
     column_shape_localisation_km: float = Field(
         100.0,
         gt=0,

@@ -431,6 +431,16 @@ class ColumnSettings:
         the mixing-height and lifetime columns stay the central plume's, and ``footprints``
         are the central plume's (``errors.column_expected_plume``).  False (the default): H
         is the central plume.
+    mixing_height_error_rel : float
+        1-σ relative error of the mixing height of an overpass
+        (``errors.column_mixing_height_error``): under a retrieval's averaging kernel a column
+        still depends on it (the kernel is below 1 near the ground), so the central difference
+        of the prior modelled enhancement over zi × (1 ± σ), ``m_z``, is marginalised as
+        ``C + σ² m_z m_zᵀ``; with the state's mixing-height unknowns the columns' rows then
+        carry no column for them, so the daily scales are set by the stations alone and the
+        columns are told how much of their signal the scale could explain.  0 (the default):
+        no such term, and with the unknowns the columns carry their column in H.  Two more
+        operator builds per overpass set.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -466,6 +476,7 @@ class ColumnSettings:
     shape_localisation_km: float = 100.0
     quadrature_nodes: int = 3
     expected_plume: bool = False
+    mixing_height_error_rel: float = 0.0
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -490,6 +501,7 @@ class ColumnSettings:
             "scale_error_rel": 0 <= self.scale_error_rel < 10,
             "wind_speed_error_rel": 0 <= self.wind_speed_error_rel < 1,
             "lifetime_error_rel": 0 <= self.lifetime_error_rel < 1,
+            "mixing_height_error_rel": 0 <= self.mixing_height_error_rel < 1,
             "wind_direction_error_deg": 0 <= self.wind_direction_error_deg <= 90,
             "shape_localisation_km": self.shape_localisation_km > 0,
             "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
@@ -527,7 +539,7 @@ class ColumnMatch:
         ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|); with
         ``wind_direction_error_deg`` > 0 ``sigma_shape`` (the plume-shape σ), ``prior_central``
         and ``prior_nodes_mean`` (the central plume's and the direction nodes' mean modelled
-        column at the prior).
+        column at the prior); with ``mixing_height_error_rel`` > 0 ``sigma_mixing_height``.
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
     footprints : Footprints
@@ -1198,21 +1210,28 @@ class ColumnObservations:
                 float(shape_mean.sum() / central.sum()) if central.sum() else float("nan"),
                 "; H is the expected plume" if s.expected_plume else "",
             )
-        if L.transport_days:
-            # the column of the day's mixing-height scale δ: central difference of the modelled
-            # columns with zi scaled by 1 ± step (the step of the surface operator's column)
+        # the modelled columns' change per relative change of the mixing height: central
+        # difference with zi scaled by 1 ± step (the step of the surface operator's column),
+        # for R's mixing-height term or for the state's daily scale δ
+        mixing_height_slope = np.zeros((1, n_so))
+        if s.mixing_height_error_rel > 0 or L.transport_days:
             cfg = system.config
-            step = cfg.errors.model_error_mixing_height_rel or cfg.state.mixing_height_prior_error
+            step = s.mixing_height_error_rel or (
+                cfg.errors.model_error_mixing_height_rel or cfg.state.mixing_height_prior_error
+            )
             up, down = (
                 self._operator(system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step)[0]
                 @ L.xb()
                 for sgn in (1.0, -1.0)
             )
+            mixing_height_slope[0] = (up - down) / (2.0 * step)
+        if L.transport_days and s.mixing_height_error_rel == 0:
+            # the column of the day's mixing-height scale δ
             H = (
                 H
                 + sp.csr_matrix(
                     (
-                        (up - down) / (2.0 * step),
+                        mixing_height_slope[0],
                         (
                             np.arange(n_so),
                             L.segments["transport"].start + _beijing_day(system, row_hours),
@@ -1331,6 +1350,7 @@ class ColumnObservations:
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
             C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
+            C = scale_error_covariance(C, mixing_height_slope[:, idx], s.mixing_height_error_rel)
             if shape_deviations.size:
                 C = C + plume_shape_covariance(
                     shape_deviations[:, idx], d, s.shape_localisation_km * 1000.0
@@ -1360,6 +1380,10 @@ class ColumnObservations:
         if s.lifetime_error_rel > 0:
             table["sigma_lifetime"] = np.where(
                 used, s.lifetime_error_rel * np.abs(lifetime_slope[0]), 0.0
+            )
+        if s.mixing_height_error_rel > 0:
+            table["sigma_mixing_height"] = np.where(
+                used, s.mixing_height_error_rel * np.abs(mixing_height_slope[0]), 0.0
             )
         if s.wind_speed_error_rel > 0:
             table["sigma_wind"] = np.where(

@@ -26,6 +26,7 @@ from gridcarbon.inversion.columns import (
     scale_error_covariance,
     urban_share,
 )
+from gridcarbon.pipeline import column_transport_errors
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
 from .column_cases import swath_pixels, with_values
@@ -323,3 +324,78 @@ def test_the_lifetime_term_takes_the_lifetime_out_of_the_scale():
         "lifetime_error_rel": 0.5,
     }
     assert InversionConfig().errors.column_lifetime_error is False
+
+
+class _ScaledMixingHeight:
+    """The met of ``source`` with its mixing height (``blh``) times ``factor``."""
+
+    def __init__(self, source, factor: float) -> None:
+        self.source = source
+        self.factor = factor
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def for_hours(self, hours_utc):
+        met = self.source.for_hours(hours_utc)
+        return met.assign(blh=met["blh"] * self.factor)
+
+
+def test_the_mixing_height_error_moves_the_daily_scale_from_h_into_r(tiny_case):
+    """``mixing_height_error_rel``: each overpass's C gains σ² m_z m_zᵀ, m_z the central
+    difference of the prior modelled columns over the mixing height × (1 ± σ) — checked
+    against columns built from met whose ``blh`` was scaled — and with the state's daily
+    mixing-height scales the columns' rows no longer carry them: their column is the same m_z
+    when the switch is off and zero when it is on."""
+    sigma = 0.3
+    config = InversionConfig.model_validate({"state": {"mixing_height_unknowns": True}})
+    system = build_system(tiny_case, config)
+    transport = system.layout.segments["transport"]
+    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
+    pixels = swath_pixels(system.grid, times, kernel="tropomi")
+
+    def match(settings, meteorology=None):
+        met = tiny_case.scenario.meteorology if meteorology is None else meteorology
+        return ColumnObservations(pixels, NOX, "vertical_column", met, settings).match(system)
+
+    m_state = match(SETTINGS)
+    m_error = match(replace(SETTINGS, mixing_height_error_rel=sigma))
+    deeper, shallower = (
+        match(SETTINGS, _ScaledMixingHeight(tiny_case.scenario.meteorology, f))
+        .superobs["prior"]
+        .to_numpy()
+        for f in (1 + sigma, 1 - sigma)
+    )
+    slope = (deeper - shallower) / (2 * sigma)
+    assert slope.max() > 0
+    np.testing.assert_allclose(
+        m_state.H[:, transport].toarray().sum(axis=1), slope, rtol=1e-6, atol=1e-9 * slope.max()
+    )
+    assert m_error.H[:, transport].nnz == 0
+    np.testing.assert_array_equal(
+        m_error.H[:, : transport.start].toarray(), m_state.H[:, : transport.start].toarray()
+    )
+    so = m_state.superobs
+    for label, C in m_state.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        np.testing.assert_allclose(
+            m_error.covariance[label],
+            C + sigma**2 * np.outer(slope[idx], slope[idx]),
+            rtol=1e-6,
+            atol=1e-9 * np.abs(C).max(),
+        )
+    np.testing.assert_allclose(
+        m_error.superobs["sigma_mixing_height"].to_numpy(),
+        np.where(m_error.superobs["used"], sigma * np.abs(slope), 0.0),
+        rtol=1e-6,
+    )
+    assert "sigma_mixing_height" not in so
+    with pytest.raises(ConfigError, match="mixing_height_error_rel"):
+        ColumnSettings(mixing_height_error_rel=1.0)
+    errors = InversionConfig().errors
+    assert errors.column_mixing_height_error is False
+    assert column_transport_errors(errors)["mixing_height_error_rel"] == 0.0
+    on = errors.model_copy(update={"column_mixing_height_error": True})
+    assert column_transport_errors(on)["mixing_height_error_rel"] == (
+        errors.model_error_mixing_height_rel
+    )
