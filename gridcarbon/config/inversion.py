@@ -635,6 +635,24 @@ class ErrorsConfig(_Section):
         description="... and with the mixing height scaled by 1 +/- this "
         "(typical boundary-layer-height uncertainty); 0 disables",
     )
+    wind_direction_error: Literal["configured", "innovations"] = Field(
+        "configured",
+        description="the wind-direction error that sizes the stations' transport error (the "
+        "'stencil' model): 'configured' = model_error_wind_direction_deg (the default); "
+        "'innovations' = estimated per run, before the solve, as the angle that maximises the "
+        "Gaussian likelihood of the station innovations d = y - H x_b taken one by one "
+        "(variance (HBH^T)_ii + R_ii(angle); a composite likelihood, which ignores the "
+        "correlations between rows: consistent for the angle, over-confident about it), "
+        "searched within wind_direction_error_bounds_deg; uses no truth, so it runs "
+        "unchanged on real data",
+    )
+    wind_direction_error_bounds_deg: list[float] = Field(
+        default_factory=lambda: [5.0, 60.0],
+        min_length=2,
+        max_length=2,
+        description="[min, max] of the angle searched by wind_direction_error 'innovations' "
+        "(degrees); an estimate within 1 degree of a bound is flagged",
+    )
     transport_error_model: Literal["stencil", "quadrature"] = Field(
         "stencil",
         description="how the transport error of R is sized: 'stencil' = the spread of the "
@@ -880,6 +898,18 @@ class ErrorsConfig(_Section):
                 "transport_error_correlation 'same_day' needs transport_error_model "
                 f"'quadrature' (not {self.transport_error_model!r}) and aggregation "
                 f"'afternoon_mean' (not {self.aggregation!r})"
+            )
+        if self.wind_direction_error == "innovations" and self.transport_error_model != "stencil":
+            raise ValueError(
+                "wind_direction_error 'innovations' sizes the 'stencil' transport error: set "
+                f"transport_error_model 'stencil' (not {self.transport_error_model!r}), or keep "
+                "wind_direction_error 'configured'"
+            )
+        lo, hi = self.wind_direction_error_bounds_deg
+        if not 0 < lo < hi < 90:
+            raise ValueError(
+                f"wind_direction_error_bounds_deg = {self.wind_direction_error_bounds_deg}: "
+                "give [min, max] with 0 < min < max < 90 degrees"
             )
         if self.column_expected_plume and not self.column_wind_direction_error:
             raise ValueError(

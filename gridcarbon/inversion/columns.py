@@ -698,11 +698,14 @@ class ColumnObservations:
         )
 
     def match(self, system: ObservationSystem) -> ColumnMatch:
-        """The columns matched to ``system`` (computed once per system)."""
-        if self._match is not None and self._match[0]() is system:
+        """The columns matched to ``system`` (computed once per system; a view of a system
+        that differs only in the stations' errors shares its match,
+        :attr:`ObservationSystem.operators_of`)."""
+        owner = system.operators_of
+        if self._match is not None and self._match[0]() is owner:
             return self._match[1]
         found = self._build(system)
-        self._match = (weakref.ref(system), found)
+        self._match = (weakref.ref(owner), found)
         return found
 
     def assimilated(self, system: ObservationSystem) -> pd.DataFrame:

@@ -33,7 +33,12 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-__all__ = ["desroziers_statistics", "desroziers_prior_scale", "bounded_scaling"]
+__all__ = [
+    "desroziers_statistics",
+    "desroziers_prior_scale",
+    "bounded_scaling",
+    "innovation_log_likelihood",
+]
 
 
 def desroziers_statistics(
@@ -206,3 +211,30 @@ def bounded_scaling(
             continue
         out[key] = float(np.clip(f * s, lo, hi))
     return out, left
+
+
+def innovation_log_likelihood(innovation: np.ndarray, variance: np.ndarray) -> float:
+    """Gaussian log-likelihood of innovations taken one by one (a composite likelihood):
+    ``−½ Σ (log 2π v_i + d_i² / v_i)``.
+
+    Parameters
+    ----------
+    innovation : ndarray ``(m,)``
+        ``d = y − H x_b``, observation units.
+    variance : ndarray ``(m,)``
+        Their predicted variances ``(HBHᵀ)_ii + R_ii``, observation units squared, > 0.
+
+    Returns
+    -------
+    float
+        The log-likelihood (nats).  Maximised over a parameter of R it estimates that
+        parameter consistently when the rows' marginal variances are right, whatever their
+        correlations; its curvature overstates the information when rows are correlated.
+    """
+    d = np.asarray(innovation, float)
+    v = np.asarray(variance, float)
+    if d.shape != v.shape or d.ndim != 1:
+        raise ValueError(f"innovations {d.shape} and variances {v.shape}: give two 1-D arrays")
+    if not np.all(v > 0):
+        raise ValueError("innovation variances must be > 0")
+    return float(-0.5 * np.sum(np.log(2.0 * np.pi * v) + d * d / v))

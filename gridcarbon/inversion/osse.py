@@ -441,6 +441,21 @@ def _tuned_scales(res: AssimilationResult) -> dict[str, float]:
     return out
 
 
+def _direction_estimate(res: AssimilationResult) -> dict[str, float]:
+    """The wind-direction error of ``errors.wind_direction_error: innovations``
+    (``estimated_wind_direction_error_deg``, ``estimated_wind_direction_at_bound`` 0/1 and the
+    innovations' χ² at the configured and the estimated angle); empty when it is off."""
+    found = res.metrics.get("wind_direction_error")
+    if not found:
+        return {}
+    return {
+        "estimated_wind_direction_error_deg": float(found["angle_deg"]),
+        "estimated_wind_direction_at_bound": float(found["at_bound"]),
+        "wind_direction_innovation_chi2_configured": float(found["innovation_chi2_configured"]),
+        "wind_direction_innovation_chi2_estimated": float(found["innovation_chi2"]),
+    }
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -1164,6 +1179,7 @@ def run_osse(
                         "solver_seconds": res_k.solver.get("seconds", np.nan),
                         "iterations": res_k.solver.get("iterations", np.nan),
                         **_tuned_scales(res_k),
+                        **_direction_estimate(res_k),
                     }
                 )
         if B0 is not None:

@@ -4,6 +4,7 @@ layout, B and the Jacobian of the modelled observations with respect to the stat
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import time
@@ -812,11 +813,15 @@ class ObservationSystem:
         base = self._local_signal
         sq = np.zeros(npair)
         share = np.zeros(npair)
+        #: per pair, the direction part of ``sq`` (:meth:`direction_spread_at` swaps it)
+        self._direction_sq = np.zeros(npair)
         for angle, zscale, in_spread in variants:
             sig, sh = self.pair_signal(angle, zscale)
             if in_spread:
                 share = np.maximum(share, sh)
                 sq += (sig - base) ** 2
+            if angle != 0.0:
+                self._direction_sq += (sig - base) ** 2
             if zscale != 1.0 and cfg.state.mixing_height_unknowns:
                 sens += np.sign(zscale - 1.0) * sig / (2.0 * step)
         if dtau > 0 and self.reactive_observed:
@@ -827,6 +832,53 @@ class ObservationSystem:
         # the directions, the mixing heights and the lifetimes are independent error sources,
         # each pair of variants an estimate of its variance (mean square deviation)
         return np.sqrt(sq / 2.0), share, sens
+
+    @property
+    def operators_of(self) -> ObservationSystem:
+        """The system whose operators this one has: itself, or for a view made by
+        :meth:`with_wind_direction_error` (which changes only the stations' R) the system it
+        was made from, so that other observation types keep their matches."""
+        return self.__dict__.get("_operators_of", self)
+
+    def direction_spread_at(self, angle_deg: float) -> np.ndarray:
+        """The 'stencil' transport error of every pair (obs units) with the wind turned by
+        ±``angle_deg`` (degrees, ≥ 0) instead of ``errors.model_error_wind_direction_deg``; its
+        mixing-height and lifetime parts unchanged.  Two coarse operator builds."""
+        if self.config.errors.transport_error_model != "stencil":
+            raise ConfigError(
+                "direction_spread_at needs errors.transport_error_model: stencil (the "
+                "quadrature's mean changes H as well as R)"
+            )
+        if not 0.0 <= angle_deg < 90.0:
+            raise ConfigError(f"wind-direction error {angle_deg!r}° is outside [0°, 90°)")
+        # kept per angle on the base system, for it and its views
+        cache = self.operators_of.__dict__.setdefault("_direction_sq_at", {})
+        key = float(angle_deg)
+        if key not in cache:
+            base = self._local_signal
+            turned = np.zeros_like(base)
+            if angle_deg > 0:
+                for sgn in (-1.0, 1.0):
+                    turned += (self.pair_signal(sgn * angle_deg)[0] - base) ** 2
+            cache[key] = turned
+        # the spread is sqrt(Σ squared deviations / 2) over its pairs of variants; the views'
+        # own spread is their base's with the direction part swapped, so start from the base
+        base_spread = self.operators_of.direction_spread
+        return np.sqrt(np.maximum(base_spread**2 + (cache[key] - self._direction_sq) / 2, 0))
+
+    def with_wind_direction_error(self, angle_deg: float) -> ObservationSystem:
+        """This system with the stations' transport error sized for a wind-direction error of
+        ``angle_deg`` (:meth:`direction_spread_at`): a shallow copy sharing H and everything
+        else, whose configuration says ``model_error_wind_direction_deg: angle_deg``.  The
+        pairs flagged as dominated by one point source stay those of the configured angle."""
+        spread = self.direction_spread_at(angle_deg)
+        view = copy.copy(self)
+        errors = self.config.errors.model_copy(update={"model_error_wind_direction_deg": angle_deg})
+        view.config = self.config.model_copy(update={"errors": errors})
+        view.direction_spread = spread
+        view.pairs = self.pairs.assign(direction_spread=spread)
+        view._operators_of = self.operators_of
+        return view
 
     def _quadrature_spread(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``quadrature`` transport error: the standard deviation of every pair's prior
