@@ -17,8 +17,14 @@ after (added), and the load average.  ``--column-shape-error`` gives the columns
 plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
 builds per overpass).
 
+With ``--transport-error-estimate``: the cost of ``errors.transport_error_estimate:
+wind_direction_and_relative`` on the month's station observations, its first call (the turned
+coarse operators of every angle tried) and a second call on another replicate's observations
+(the angles kept on the system, as an OSSE's later replicates find them), with the values found
+and the angles tried.
+
 Usage (from the repository root): python benchmarks/bench_inversion.py [--skip-stage]
-[--skip-dense] [--columns [--column-shape-error]]
+[--skip-dense] [--columns [--column-shape-error]] [--transport-error-estimate]
 """
 
 from __future__ import annotations
@@ -80,6 +86,11 @@ def main() -> None:
         action="store_true",
         help="with --columns: the columns carry the plume-shape error (wind direction ±30°)",
     )
+    ap.add_argument(
+        "--transport-error-estimate",
+        action="store_true",
+        help="also cost the transport errors estimated from the station innovations",
+    )
     args = ap.parse_args()
     import numba
 
@@ -126,6 +137,8 @@ def main() -> None:
     out["solver"] = res.solver
     out["dofs"] = res.dofs
     out["peak_rss_gb_after_solve"] = rss_gb()
+    if args.transport_error_estimate:
+        out["transport_error_estimate"] = transport_error_estimate_cost(system, obs, ic)
     if args.columns:
         out["columns"] = columns_cost(
             system,
@@ -151,6 +164,39 @@ def main() -> None:
         out["dense_vs_cg"] = dense_vs_cg()
     out["peak_rss_gb"] = rss_gb()
     print(json.dumps(out, indent=2, default=str))
+
+
+def transport_error_estimate_cost(system, obs: pd.DataFrame, ic) -> dict:
+    """Seconds of ``estimate_transport_errors`` (wind direction and relative error) on the
+    month's station observations (identical twin: its errors drawn at the configured 30° and
+    50 %), then on a perturbed-transport replicate's."""
+    from gridcarbon.inversion.observation_types import StationHourObservations
+    from gridcarbon.inversion.osse import make_truth, synthetic_observations
+    from gridcarbon.inversion.transport_estimate import estimate_transport_errors
+
+    rng = np.random.default_rng(2)
+    other = synthetic_observations(system, make_truth(system, rng, "perturbed", ic), rng, ic)
+    errors = system.config.errors.model_copy(
+        update={"transport_error_estimate": "wind_direction_and_relative"}
+    )
+    system.config = system.config.model_copy(update={"errors": errors})
+    out: dict = {}
+    for name, table in (("twin", obs), ("perturbed", other)):
+        t, c = time.perf_counter(), time.process_time()
+        _, found = estimate_transport_errors(system, [StationHourObservations(table)], system.B)
+        out[f"{name}_s"] = time.perf_counter() - t
+        out[f"{name}_cpu_s"] = time.process_time() - c
+        out[name] = found
+    out["peak_rss_gb"] = rss_gb()
+    print(
+        f"transport-error estimate: first (twin) {out['twin_s']:.1f} s wall, "
+        f"{out['twin']['angles']} angles: {out['twin']['wind_direction_deg']:.1f}°, "
+        f"{out['twin']['model_error_rel']:.2f}; second (perturbed) {out['perturbed_s']:.1f} s: "
+        f"{out['perturbed']['wind_direction_deg']:.1f}°, "
+        f"{out['perturbed']['model_error_rel']:.2f}",
+        file=sys.stderr,
+    )
+    return out
 
 
 def columns_cost(

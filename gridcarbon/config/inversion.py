@@ -635,23 +635,36 @@ class ErrorsConfig(_Section):
         description="... and with the mixing height scaled by 1 +/- this "
         "(typical boundary-layer-height uncertainty); 0 disables",
     )
-    wind_direction_error: Literal["configured", "innovations"] = Field(
-        "configured",
-        description="the wind-direction error that sizes the stations' transport error (the "
-        "'stencil' model): 'configured' = model_error_wind_direction_deg (the default); "
-        "'innovations' = estimated per run, before the solve, as the angle that maximises the "
-        "Gaussian likelihood of the station innovations d = y - H x_b taken one by one "
-        "(variance (HBH^T)_ii + R_ii(angle); a composite likelihood, which ignores the "
-        "correlations between rows: consistent for the angle, over-confident about it), "
-        "searched within wind_direction_error_bounds_deg; uses no truth, so it runs "
-        "unchanged on real data",
+    transport_error_estimate: Literal["off", "wind_direction", "wind_direction_and_relative"] = (
+        Field(
+            "off",
+            description="estimate the stations' transport-error hyperparameters per run, "
+            "before the solve, from their innovations d = y - H x_b, by maximising the "
+            "Gaussian likelihood of the rows taken one by one (variance (HBH^T)_ii + R_ii; a "
+            "composite likelihood, which ignores the correlations between rows: consistent "
+            "for the parameters, over-confident about them): 'wind_direction' = the angle of "
+            "the 'stencil' transport error (model_error_wind_direction_deg) within "
+            "wind_direction_error_bounds_deg; 'wind_direction_and_relative' = that angle and "
+            "the relative model error (model_error_rel, within model_error_rel_bounds) "
+            "together, so that an error that scales with the signal is not read as a "
+            "direction error; uses no truth, so it runs unchanged on real data; 'off': both as "
+            "configured (the default)",
+        )
     )
     wind_direction_error_bounds_deg: list[float] = Field(
         default_factory=lambda: [5.0, 60.0],
         min_length=2,
         max_length=2,
-        description="[min, max] of the angle searched by wind_direction_error 'innovations' "
-        "(degrees); an estimate within 1 degree of a bound is flagged",
+        description="[min, max] of the angle searched by transport_error_estimate (degrees); "
+        "an estimate within 1 degree of a bound is flagged",
+    )
+    model_error_rel_bounds: list[float] = Field(
+        default_factory=lambda: [0.05, 1.5],
+        min_length=2,
+        max_length=2,
+        description="[min, max] of the relative model error searched by "
+        "transport_error_estimate 'wind_direction_and_relative'; an estimate within 2 % of a "
+        "bound is flagged",
     )
     transport_error_model: Literal["stencil", "quadrature"] = Field(
         "stencil",
@@ -899,17 +912,26 @@ class ErrorsConfig(_Section):
                 f"'quadrature' (not {self.transport_error_model!r}) and aggregation "
                 f"'afternoon_mean' (not {self.aggregation!r})"
             )
-        if self.wind_direction_error == "innovations" and self.transport_error_model != "stencil":
+        if self.transport_error_estimate != "off" and (
+            self.transport_error_model != "stencil" or self.upwind_downwind != "off"
+        ):
             raise ValueError(
-                "wind_direction_error 'innovations' sizes the 'stencil' transport error: set "
-                f"transport_error_model 'stencil' (not {self.transport_error_model!r}), or keep "
-                "wind_direction_error 'configured'"
+                "transport_error_estimate sizes the 'stencil' transport error of single "
+                f"stations: set transport_error_model 'stencil' (not "
+                f"{self.transport_error_model!r}) and upwind_downwind 'off' (not "
+                f"{self.upwind_downwind!r}), or keep transport_error_estimate 'off'"
             )
         lo, hi = self.wind_direction_error_bounds_deg
         if not 0 < lo < hi < 90:
             raise ValueError(
                 f"wind_direction_error_bounds_deg = {self.wind_direction_error_bounds_deg}: "
                 "give [min, max] with 0 < min < max < 90 degrees"
+            )
+        lo, hi = self.model_error_rel_bounds
+        if not 0 < lo < hi < 10:
+            raise ValueError(
+                f"model_error_rel_bounds = {self.model_error_rel_bounds}: give [min, max] with "
+                "0 < min < max < 10"
             )
         if self.column_expected_plume and not self.column_wind_direction_error:
             raise ValueError(

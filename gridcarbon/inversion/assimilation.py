@@ -22,7 +22,6 @@ from gridcarbon.inversion.innovations import (
     bounded_scaling,
     desroziers_prior_scale,
     desroziers_statistics,
-    innovation_log_likelihood,
 )
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.outputs import posterior_dataset
@@ -38,6 +37,7 @@ from gridcarbon.inversion.solvers import (
 )
 from gridcarbon.inversion.state import PriorCovariance, StateLayout
 from gridcarbon.inversion.system import ObservationSystem
+from gridcarbon.inversion.transport_estimate import estimate_transport_errors
 
 __all__ = [
     "AssimilationResult",
@@ -329,9 +329,9 @@ def assimilate(
     B = system.B if prior_covariance is None else prior_covariance
     L = system.layout
     kinds = observation_kinds(observations)
-    direction_estimate = None
-    if cfg.errors.wind_direction_error == "innovations":
-        system, direction_estimate = estimate_wind_direction_error(system, kinds, B)
+    transport_estimate = None
+    if cfg.errors.transport_error_estimate != "off":
+        system, transport_estimate = estimate_transport_errors(system, kinds, B)
         cfg = system.config.model_copy(update={"solver": cfg.solver})
     meta, Jo, r_var, R, y, yb, d, sol = _stack_and_solve(system, kinds, B, cfg)
     lifetime_path = []
@@ -423,8 +423,8 @@ def assimilate(
     }
     if tuning_metrics is not None:
         metrics["innovation_tuning"] = tuning_metrics
-    if direction_estimate is not None:
-        metrics["wind_direction_error"] = direction_estimate
+    if transport_estimate is not None:
+        metrics["transport_error_estimate"] = transport_estimate
     if L.column_terms:
         metrics["column_transport"] = column_transport_summary(
             L, xa, prior_std, post_std, cfg.state.column_lifetime_prior_error, lifetime_path
@@ -461,119 +461,6 @@ def assimilate(
                 float(np.nanmedian(ur_map[ur_map >= 0.05])) if np.any(ur_map >= 0.05) else 0.0
             )
     return result
-
-
-#: Step (degrees) of the grid of angles ``estimate_wind_direction_error`` starts from.
-WIND_DIRECTION_GRID_STEP_DEG = 2.5
-
-
-def estimate_wind_direction_error(
-    system: ObservationSystem,
-    kinds: Sequence[ObservationType],
-    B: PriorCovariance,
-) -> tuple[ObservationSystem, dict]:
-    """``errors.wind_direction_error: innovations``: the wind-direction error that sizes the
-    stations' transport error, estimated from their innovations before the solve.
-
-    The angle maximises :func:`~gridcarbon.inversion.innovations.innovation_log_likelihood`
-    of the station rows' innovations ``d = y − H x_b`` with variances ``(HBHᵀ)_ii +
-    R_ii(angle)`` over ``errors.wind_direction_error_bounds_deg``: a grid of
-    :data:`WIND_DIRECTION_GRID_STEP_DEG`, then Brent's method to 0.5° around the grid's best
-    (the likelihood is not smooth in the angle).  Each angle costs two coarse operator builds
-    the first time a system meets it (:meth:`ObservationSystem.direction_spread_at` keeps
-    them), so an OSSE pays them once for all its replicates.
-    Only R moves with the angle; H, the innovations and HBHᵀ are those of the system.  No
-    truth is used: the same code runs on real observations.
-
-    Parameters
-    ----------
-    system : ObservationSystem
-        With ``errors.transport_error_model: stencil``.
-    kinds : sequence of ObservationType
-        The kinds to be assimilated; their station-hour kinds give the innovations.
-    B : PriorCovariance
-
-    Returns
-    -------
-    ObservationSystem, dict
-        The system with the stations' R at the estimated angle
-        (:meth:`ObservationSystem.with_wind_direction_error`), and the estimate:
-        ``angle_deg``, ``configured_deg``, ``bounds_deg``, ``at_bound`` (within 1° of a
-        bound: the data push beyond the range searched), ``log_likelihood`` and
-        ``log_likelihood_configured`` (nats), ``innovation_chi2`` and
-        ``innovation_chi2_configured`` (mean d²/(HBHᵀ + R)), ``n_rows``, ``evaluations``.
-    """
-    from scipy.optimize import minimize_scalar
-
-    e = system.config.errors
-    stations = [k for k in kinds if isinstance(k, StationHourObservations)]
-    if not stations:
-        raise ConfigError(
-            "errors.wind_direction_error 'innovations' estimates the angle from the stations' "
-            "innovations, but no station observations are assimilated; set it to 'configured'"
-        )
-    d, hbh, r_configured = [], [], []
-    for k in stations:
-        m = k.match(system)
-        d.append(m.rows["observed"].to_numpy(float) - m.rows["prior"].to_numpy(float))
-        hbh.append(B.aggregate_var(m.jacobian))
-        r_configured.append(m.r_var)
-    d, hbh, r_configured = (np.concatenate(a) for a in (d, hbh, r_configured))
-    trials: dict[float, tuple[float, ObservationSystem, float]] = {}
-
-    def trial(angle: float) -> tuple[float, ObservationSystem, float]:
-        if angle not in trials:
-            view = system.with_wind_direction_error(angle)
-            # a fresh kind per trial: matched to the view, without touching the kinds' caches
-            r = np.concatenate(
-                [StationHourObservations(k.table()).error_variance(view) for k in stations]
-            )
-            v = hbh + r
-            trials[angle] = (innovation_log_likelihood(d, v), view, float(np.mean(d * d / v)))
-        return trials[angle]
-
-    lo, hi = e.wind_direction_error_bounds_deg
-    # the likelihood is not smooth in the angle (a turned plume crosses a station): a grid of
-    # WIND_DIRECTION_GRID_STEP_DEG first, then Brent's method around the grid's best
-    grid = np.unique(np.append(np.arange(lo, hi, WIND_DIRECTION_GRID_STEP_DEG), hi))
-    best = float(grid[int(np.argmax([trial(float(a))[0] for a in grid]))])
-    found = minimize_scalar(
-        lambda a: -trial(float(a))[0],
-        bounds=(
-            max(lo, best - WIND_DIRECTION_GRID_STEP_DEG),
-            min(hi, best + WIND_DIRECTION_GRID_STEP_DEG),
-        ),
-        method="bounded",
-        options={"xatol": 0.5},
-    )
-    angle = max((best, float(found.x)), key=lambda a: trial(a)[0])
-    loglik, view, chi2 = trial(angle)
-    v0 = hbh + r_configured
-    estimate = {
-        "angle_deg": angle,
-        "configured_deg": float(e.model_error_wind_direction_deg),
-        "bounds_deg": [float(lo), float(hi)],
-        "at_bound": bool(angle - lo < 1.0 or hi - angle < 1.0),
-        "log_likelihood": loglik,
-        "log_likelihood_configured": innovation_log_likelihood(d, v0),
-        "innovation_chi2": chi2,
-        "innovation_chi2_configured": float(np.mean(d * d / v0)),
-        "n_rows": int(d.size),
-        "evaluations": len(trials),
-    }
-    level = logging.WARNING if estimate["at_bound"] else logging.INFO
-    log.log(
-        level,
-        "wind-direction error from %d station innovations: %.1f° (configured %.1f°; χ² %.2f "
-        "→ %.2f)%s",
-        d.size,
-        angle,
-        estimate["configured_deg"],
-        estimate["innovation_chi2_configured"],
-        chi2,
-        f"; at a bound of {estimate['bounds_deg']}" if estimate["at_bound"] else "",
-    )
-    return view, estimate
 
 
 def column_transport_summary(

@@ -3,6 +3,7 @@ aggregation to the assimilated observations (daily afternoon means or hourly val
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "aggregation_matrix",
     "observation_errors",
+    "hourly_model_error",
+    "StationErrorParts",
     "ess_factor",
     "gaspari_cohn",
     "correlated_transport_covariance",
@@ -55,6 +58,79 @@ def ess_factor(times_h: np.ndarray, tau_h: float) -> float:
     return float(np.exp(-np.abs(t[:, None] - t[None, :]) / tau_h).sum() / (n * n))
 
 
+def hourly_model_error(
+    system: ObservationSystem,
+    pairs: pd.DataFrame,
+    cfg: InversionConfig,
+    direction_spread: np.ndarray | None = None,
+) -> np.ndarray:
+    """Hourly 1-σ model error of every pair, observation units: the species' floor, the
+    relative error ``errors.model_error_rel`` of the prior modelled enhancement and (unless the
+    transport errors are correlated and sit in R's correlated part) the transport spread —
+    the system's own, or ``direction_spread`` when given."""
+    floor = pairs["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
+    # with correlated transport errors the transport term is in the correlated part instead
+    transport = 0.0 if cfg.errors.transport_error_correlation == "same_day" else 1.0
+    spread = system.direction_spread if direction_spread is None else direction_spread
+    return np.sqrt(
+        floor**2 + (cfg.errors.model_error_rel * system.enhancement) ** 2 + transport * spread**2
+    )
+
+
+@dataclass(frozen=True)
+class StationErrorParts:
+    """The parts of the R variances of assimilated station rows that do not depend on the
+    hourly model error: ``variance(model)`` gives the variances for any hourly model error.
+
+    Attributes
+    ----------
+    aggregation : sparse ``(m, n_pairs)``
+        From the pairs to the rows (means of their hours; one hour each for hourly rows).
+    measurement_variance : ndarray ``(m,)``
+        The rows' measurement-error variance (of the mean of independent hourly errors).
+    inflation : ndarray ``(m,)``
+        Factor on the row's squared mean hourly model error: ``n_eff``-corrected for errors
+        correlated in time (:func:`ess_factor`).
+    """
+
+    aggregation: sp.csr_matrix
+    measurement_variance: np.ndarray
+    inflation: np.ndarray
+
+    def variance(self, model: np.ndarray) -> np.ndarray:
+        """R variances of the rows for the hourly 1-σ model error ``model`` ``(n_pairs,)``."""
+        return self.measurement_variance + (self.aggregation @ model) ** 2 * self.inflation
+
+
+def station_error_parts(
+    pairs: pd.DataFrame, used: np.ndarray, meas: np.ndarray, cfg: InversionConfig, A: sp.csr_matrix
+) -> StationErrorParts:
+    """:class:`StationErrorParts` of the rows ``A`` aggregates from the used ``pairs``, with
+    hourly measurement errors ``meas`` (observation units)."""
+    hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
+    hours = np.asarray(hours, float)
+    tau = cfg.errors.model_error_time_scale_h
+    if cfg.errors.aggregation == "hourly":
+        # each row one hour; its model error inflated by n / n_eff of its (station, species,
+        # day) block
+        idx = np.flatnonzero(used)
+        g = pairs["group"].to_numpy()[idx]
+        infl = np.ones(idx.size)
+        for key in np.unique(g):
+            m = g == key
+            infl[m] = int(m.sum()) * ess_factor(hours[idx][m], tau)
+        return StationErrorParts(sp.csr_matrix(A), meas[idx] ** 2, infl)
+    A = A.tocsr()
+    n_rows = A.shape[0]
+    meas_var = np.empty(n_rows)
+    infl = np.empty(n_rows)
+    for i in range(n_rows):
+        cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
+        meas_var[i] = (meas[cols] ** 2).mean() / cols.size
+        infl[i] = ess_factor(hours[cols], tau)
+    return StationErrorParts(A, meas_var, infl)
+
+
 def observation_errors(
     system: ObservationSystem,
     pairs: pd.DataFrame,
@@ -80,34 +156,8 @@ def observation_errors(
             f"no measurement error for station class {kinds[i]!r}, species {species[i]}: add it "
             "to inversion.errors.measurement_error or give an uncertainty column"
         )
-    floor = pairs["obs_species"].map(cfg.errors.model_error_floor).to_numpy(float)
-    # with correlated transport errors the transport term is in the correlated part instead
-    transport = 0.0 if cfg.errors.transport_error_correlation == "same_day" else 1.0
-    model = np.sqrt(
-        floor**2
-        + (cfg.errors.model_error_rel * system.enhancement) ** 2
-        + transport * system.direction_spread**2
-    )
-    hours = (pd.DatetimeIndex(pairs["time"]) - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1)
-    hours = np.asarray(hours, float)
-    idx = np.flatnonzero(used)
-    if cfg.errors.aggregation == "hourly":
-        # inflate the model error by n / n_eff of its (station, species, day) block
-        g = pairs["group"].to_numpy()[idx]
-        infl = np.ones(idx.size)
-        for key in np.unique(g):
-            m = g == key
-            n = int(m.sum())
-            infl[m] = n * ess_factor(hours[idx][m], cfg.errors.model_error_time_scale_h)
-        r_var = meas[idx] ** 2 + model[idx] ** 2 * infl
-        return meas, model, r_var
-    r_var = np.empty(A.shape[0])
-    A = A.tocsr()
-    for i in range(A.shape[0]):
-        cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
-        n = cols.size
-        f = ess_factor(hours[cols], cfg.errors.model_error_time_scale_h)
-        r_var[i] = (meas[cols] ** 2).mean() / n + (model[cols].mean() ** 2) * f
+    model = hourly_model_error(system, pairs, cfg)
+    r_var = station_error_parts(pairs, used, meas, cfg, A).variance(model)
     return meas, model, r_var
 
 

@@ -441,18 +441,21 @@ def _tuned_scales(res: AssimilationResult) -> dict[str, float]:
     return out
 
 
-def _direction_estimate(res: AssimilationResult) -> dict[str, float]:
-    """The wind-direction error of ``errors.wind_direction_error: innovations``
-    (``estimated_wind_direction_error_deg``, ``estimated_wind_direction_at_bound`` 0/1 and the
-    innovations' χ² at the configured and the estimated angle); empty when it is off."""
-    found = res.metrics.get("wind_direction_error")
+def _transport_estimate(res: AssimilationResult) -> dict[str, float]:
+    """The stations' transport-error hyperparameters of ``errors.transport_error_estimate``
+    (``estimated_wind_direction_deg``, ``estimated_model_error_rel``, their ``..._at_bound``
+    flags as 0/1, and the innovations' χ² at the configured and the estimated values); empty
+    when it is off."""
+    found = res.metrics.get("transport_error_estimate")
     if not found:
         return {}
     return {
-        "estimated_wind_direction_error_deg": float(found["angle_deg"]),
-        "estimated_wind_direction_at_bound": float(found["at_bound"]),
-        "wind_direction_innovation_chi2_configured": float(found["innovation_chi2_configured"]),
-        "wind_direction_innovation_chi2_estimated": float(found["innovation_chi2"]),
+        "estimated_wind_direction_deg": float(found["wind_direction_deg"]),
+        "estimated_wind_direction_at_bound": float(found["wind_direction_at_bound"]),
+        "estimated_model_error_rel": float(found["model_error_rel"]),
+        "estimated_model_error_rel_at_bound": float(found["model_error_rel_at_bound"]),
+        "transport_estimate_chi2_configured": float(found["innovation_chi2_configured"]),
+        "transport_estimate_chi2": float(found["innovation_chi2"]),
     }
 
 
@@ -1179,7 +1182,7 @@ def run_osse(
                         "solver_seconds": res_k.solver.get("seconds", np.nan),
                         "iterations": res_k.solver.get("iterations", np.nan),
                         **_tuned_scales(res_k),
-                        **_direction_estimate(res_k),
+                        **_transport_estimate(res_k),
                     }
                 )
         if B0 is not None:

@@ -836,7 +836,7 @@ class ObservationSystem:
     @property
     def operators_of(self) -> ObservationSystem:
         """The system whose operators this one has: itself, or for a view made by
-        :meth:`with_wind_direction_error` (which changes only the stations' R) the system it
+        :meth:`with_transport_errors` (which changes only the stations' R) the system it
         was made from, so that other observation types keep their matches."""
         return self.__dict__.get("_operators_of", self)
 
@@ -866,14 +866,20 @@ class ObservationSystem:
         base_spread = self.operators_of.direction_spread
         return np.sqrt(np.maximum(base_spread**2 + (cache[key] - self._direction_sq) / 2, 0))
 
-    def with_wind_direction_error(self, angle_deg: float) -> ObservationSystem:
-        """This system with the stations' transport error sized for a wind-direction error of
-        ``angle_deg`` (:meth:`direction_spread_at`): a shallow copy sharing H and everything
-        else, whose configuration says ``model_error_wind_direction_deg: angle_deg``.  The
-        pairs flagged as dominated by one point source stay those of the configured angle."""
-        spread = self.direction_spread_at(angle_deg)
+    def with_transport_errors(
+        self, wind_direction_deg: float, model_error_rel: float | None = None
+    ) -> ObservationSystem:
+        """This system with the stations' R sized for a wind-direction error of
+        ``wind_direction_deg`` (:meth:`direction_spread_at`) and, when given, a relative model
+        error ``model_error_rel``: a shallow copy sharing H and everything else, whose
+        configuration holds the two values.  The pairs flagged as dominated by one point source
+        stay those of the configured angle."""
+        spread = self.direction_spread_at(wind_direction_deg)
         view = copy.copy(self)
-        errors = self.config.errors.model_copy(update={"model_error_wind_direction_deg": angle_deg})
+        update: dict[str, float] = {"model_error_wind_direction_deg": float(wind_direction_deg)}
+        if model_error_rel is not None:
+            update["model_error_rel"] = float(model_error_rel)
+        errors = self.config.errors.model_copy(update=update)
         view.config = self.config.model_copy(update={"errors": errors})
         view.direction_spread = spread
         view.pairs = self.pairs.assign(direction_spread=spread)
