@@ -444,8 +444,9 @@ def _tuned_scales(res: AssimilationResult) -> dict[str, float]:
 def _transport_estimate(res: AssimilationResult) -> dict[str, float]:
     """The stations' transport-error hyperparameters of ``errors.transport_error_estimate``
     (``estimated_wind_direction_deg``, ``estimated_model_error_rel``, their ``..._at_bound``
-    flags as 0/1, and the innovations' χ² at the configured and the estimated values); empty
-    when it is off."""
+    flags as 0/1, the innovations' χ² at the configured and the estimated values, and per city
+    and observed quantity ``city_offset_sigma_<city>:<quantity>`` and
+    ``city_offset_ratio_<city>:<quantity>``); empty when it is off."""
     found = res.metrics.get("transport_error_estimate")
     if not found:
         return {}
@@ -456,6 +457,11 @@ def _transport_estimate(res: AssimilationResult) -> dict[str, float]:
         "estimated_model_error_rel_at_bound": float(found["model_error_rel_at_bound"]),
         "transport_estimate_chi2_configured": float(found["innovation_chi2_configured"]),
         "transport_estimate_chi2": float(found["innovation_chi2"]),
+        **{
+            f"city_offset_{name}_{key.replace('|', ':')}": float(value[field])
+            for key, value in found.get("city_offsets", {}).items()
+            for name, field in (("sigma", "sigma_offset"), ("ratio", "variance_ratio"))
+        },
     }
 
 

@@ -152,13 +152,19 @@ class ObservationSystem:
         g = self.grid
         self.ncell = g.size
         self.stations = validate_stations(scenario.stations, g, known_species=scenario.species)
-        #: city code of each station ("" outside every city), only to pair stations for
-        #: errors.upwind_downwind (None when it is off)
+        #: city code of each station ("" outside every city), to pair stations for
+        #: errors.upwind_downwind and for the cities' offsets of errors.transport_error_estimate
+        #: (None without city boundaries, unless upwind_downwind needs them: it refuses then)
         self.station_city: np.ndarray | None = None
-        if cfg.errors.upwind_downwind != "off":
+        city_boundaries = scenario.boundaries.get("city")
+        if cfg.errors.upwind_downwind != "off" or (
+            cfg.errors.transport_error_estimate != "off"
+            and city_boundaries is not None
+            and len(city_boundaries)
+        ):
             from gridcarbon.inversion.upwind_downwind import station_cities
 
-            self.station_city = station_cities(self.stations, scenario.boundaries.get("city"))
+            self.station_city = station_cities(self.stations, city_boundaries)
         landcover = dict(scenario.landcover)
         for name, fraction in landcover.items():
             if np.size(fraction) != g.size:

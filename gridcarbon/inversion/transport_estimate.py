@@ -21,6 +21,8 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 
 from gridcarbon.contracts import ObservationType
@@ -31,7 +33,7 @@ from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.state import PriorCovariance
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["estimate_transport_errors", "WIND_DIRECTION_GRID_STEP_DEG"]
+__all__ = ["estimate_transport_errors", "city_offsets", "WIND_DIRECTION_GRID_STEP_DEG"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,10 @@ def estimate_transport_errors(
         ``model_error_rel_configured``, ``model_error_rel_at_bound`` (within 2 %; False when
         not estimated), ``estimated`` (the parameters estimated), ``log_likelihood`` and
         ``log_likelihood_configured`` (nats), ``innovation_chi2`` and
-        ``innovation_chi2_configured`` (mean ``d²/(HBHᵀ + R)``), ``n_rows`` and ``angles``
-        (angles whose operators were evaluated for this estimate).
+        ``innovation_chi2_configured`` (mean ``d²/(HBHᵀ + R)``), ``n_rows``, ``angles``
+        (angles whose operators were evaluated for this estimate) and, when the scenario has
+        city boundaries, ``city_offsets`` (:func:`city_offsets`, at the estimate; reported,
+        not used in R).
     """
     cfg = system.config
     e = cfg.errors
@@ -166,6 +170,8 @@ def estimate_transport_errors(
         "n_rows": int(d.size),
         "angles": len(profile),
     }
+    if system.station_city is not None:
+        estimate["city_offsets"] = city_offsets(system, stations, d, v_best - hbh, B)
     flagged = estimate["wind_direction_at_bound"] or estimate["model_error_rel_at_bound"]
     log.log(
         logging.WARNING if flagged else logging.INFO,
@@ -181,3 +187,91 @@ def estimate_transport_errors(
         "; at a bound of the search" if flagged else "",
     )
     return view, estimate
+
+
+def city_offsets(
+    system: ObservationSystem,
+    stations: Sequence[StationHourObservations],
+    innovation: np.ndarray,
+    r_var: np.ndarray,
+    B: PriorCovariance,
+) -> dict[str, dict[str, float]]:
+    """An error shared by a city's stations on a day (a city-wide transport offset), sized from
+    the innovations by moments: for each city, observed quantity and Beijing day with at least
+    two assimilated rows, the sum ``S`` of their innovations has the predicted variance
+    ``Var(S) = 1ᵀ(HBHᵀ)1 + Σ R_ii`` (R diagonal) and, with a shared offset of variance ``σ_c²``
+    besides, ``Var(S) + n² σ_c²``; so ``σ_c² = mean over days of (S² − Var(S)) / n²``.
+
+    Parameters
+    ----------
+    system : ObservationSystem
+        With ``station_city`` (the scenario's city boundaries).
+    stations : sequence of StationHourObservations
+        The station kinds whose rows ``innovation`` and ``r_var`` list, in order.
+    innovation, r_var : ndarray ``(m,)``
+        ``d = y − H x_b`` and R's variances of those rows (observation units, squared).
+    B : PriorCovariance
+
+    Returns
+    -------
+    dict
+        ``"<city>|<quantity>"`` → ``sigma_offset`` (observation units; 0 when the moment is
+        negative, i.e. no offset beyond what HBHᵀ + R predict), ``moment`` (σ_c², may be
+        negative), ``variance_ratio`` (mean S² / mean Var(S): 1 when HBHᵀ + R are right and
+        there is no offset), ``predicted_sd_of_mean`` (the RMS over days of the predicted σ of
+        the rows' mean, observation units: the scale to judge ``sigma_offset`` by),
+        ``n_days`` and ``mean_stations``.  Reported, not used in R.
+    """
+    city_of = dict(zip(system.stations["station_id"], system.station_city, strict=True))
+    rows, H = [], []
+    for k in stations:
+        m = k.match(system)
+        rows.append(m.rows[["station_id", "species", "day"]])
+        H.append(m.jacobian)
+    meta = pd.concat(rows, ignore_index=True)
+    H = sp.vstack(H, format="csr")
+    meta["city"] = meta["station_id"].map(city_of).fillna("")
+    # positions in ``meta`` (a RangeIndex): the labels of the groups of its city rows
+    in_city = meta[meta["city"] != ""]
+    groups = [
+        (key, np.asarray(labels, np.int64))
+        for key, labels in in_city.groupby(["city", "species", "day"]).groups.items()
+        if len(labels) >= 2
+    ]
+    if not groups:
+        return {}
+    # one row per (city, quantity, day): the sum of its rows
+    S = sp.csr_matrix(
+        (
+            np.ones(sum(idx.size for _, idx in groups)),
+            (
+                np.repeat(np.arange(len(groups)), [idx.size for _, idx in groups]),
+                np.concatenate([idx for _, idx in groups]),
+            ),
+        ),
+        shape=(len(groups), len(meta)),
+    )
+    total = S @ innovation
+    predicted = B.aggregate_var(S @ H) + S @ r_var
+    n = np.asarray(S.sum(axis=1)).ravel()
+    table = pd.DataFrame(
+        {
+            "key": [f"{city}|{quantity}" for (city, quantity, _), _ in groups],
+            "moment": (total**2 - predicted) / n**2,
+            "square": total**2,
+            "predicted": predicted,
+            "n": n,
+        }
+    )
+    out = {}
+    for key, g in table.groupby("key"):
+        moment = float(g["moment"].mean())
+        out[str(key)] = {
+            "sigma_offset": float(np.sqrt(max(moment, 0.0))),
+            "moment": moment,
+            "variance_ratio": float(g["square"].mean() / g["predicted"].mean()),
+            "predicted_sd_of_mean": float(np.sqrt((g["predicted"] / g["n"] ** 2).mean())),
+            "n_days": len(g),
+            "mean_stations": float(g["n"].mean()),
+        }
+    return out
