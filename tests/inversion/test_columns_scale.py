@@ -266,6 +266,25 @@ def test_the_wind_speed_error_marginalises_an_urban_and_a_rural_scale(tiny_case,
     assert InversionConfig().errors.column_wind_speed_error is False
 
 
+def _assert_rank_one_term(m_off, m_on, slope, sigma, column):
+    """Each overpass's covariance of ``m_on`` is that of ``m_off`` plus σ² m mᵀ (m =
+    ``slope``), and the superobservations' ``column`` is σ |m| where used."""
+    so = m_off.superobs
+    for label, C in m_off.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        np.testing.assert_allclose(
+            m_on.covariance[label],
+            C + sigma**2 * np.outer(slope[idx], slope[idx]),
+            rtol=1e-6,
+            atol=1e-9 * np.abs(C).max(),
+        )
+    np.testing.assert_allclose(
+        m_on.superobs[column].to_numpy(),
+        np.where(m_on.superobs["used"], sigma * np.abs(slope), 0.0),
+        rtol=1e-6,
+    )
+
+
 def test_the_lifetime_error_is_the_central_difference_of_the_modelled_columns(
     tiny_case, tiny_system
 ):
@@ -288,20 +307,8 @@ def test_the_lifetime_error_is_the_central_difference_of_the_modelled_columns(
     )
     slope = (longer - shorter) / (2 * sigma)
     assert (slope >= -1e-12 * np.abs(slope).max()).all() and slope.max() > 0
+    _assert_rank_one_term(m_off, m_on, slope, sigma, "sigma_lifetime")
     so = m_off.superobs
-    for label, C in m_off.covariance.items():
-        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
-        np.testing.assert_allclose(
-            m_on.covariance[label],
-            C + sigma**2 * np.outer(slope[idx], slope[idx]),
-            rtol=1e-6,
-            atol=1e-9 * np.abs(C).max(),
-        )
-    np.testing.assert_allclose(
-        m_on.superobs["sigma_lifetime"].to_numpy(),
-        np.where(m_on.superobs["used"], sigma * np.abs(slope), 0.0),
-        rtol=1e-6,
-    )
     # the relative change differs between superobservations: a shape, not one scale
     prior = so["prior"].to_numpy()
     rel = slope[prior > 0] / prior[prior > 0]
@@ -375,21 +382,8 @@ def test_the_mixing_height_error_moves_the_daily_scale_from_h_into_r(tiny_case):
     np.testing.assert_array_equal(
         m_error.H[:, : transport.start].toarray(), m_state.H[:, : transport.start].toarray()
     )
-    so = m_state.superobs
-    for label, C in m_state.covariance.items():
-        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
-        np.testing.assert_allclose(
-            m_error.covariance[label],
-            C + sigma**2 * np.outer(slope[idx], slope[idx]),
-            rtol=1e-6,
-            atol=1e-9 * np.abs(C).max(),
-        )
-    np.testing.assert_allclose(
-        m_error.superobs["sigma_mixing_height"].to_numpy(),
-        np.where(m_error.superobs["used"], sigma * np.abs(slope), 0.0),
-        rtol=1e-6,
-    )
-    assert "sigma_mixing_height" not in so
+    _assert_rank_one_term(m_state, m_error, slope, sigma, "sigma_mixing_height")
+    assert "sigma_mixing_height" not in m_state.superobs
     with pytest.raises(ConfigError, match="mixing_height_error_rel"):
         ColumnSettings(mixing_height_error_rel=1.0)
     errors = InversionConfig().errors
