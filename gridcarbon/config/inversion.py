@@ -651,6 +651,14 @@ class ErrorsConfig(_Section):
             "configured (the default)",
         )
     )
+    city_offset_error: bool = Field(
+        False,
+        description="with transport_error_estimate: add to R an error shared by a city's "
+        "stations on a day (same observed quantity), of the variance the estimate sizes from "
+        "the innovations by moments (its city_offsets; 0 where the moment is negative), so "
+        "that a city's stations are not counted as independent witnesses of its emissions; "
+        "needs the scenario's city boundaries; off by default",
+    )
     wind_direction_error_bounds_deg: list[float] = Field(
         default_factory=lambda: [5.0, 60.0],
         min_length=2,
@@ -920,6 +928,12 @@ class ErrorsConfig(_Section):
                 f"stations: set transport_error_model 'stencil' (not "
                 f"{self.transport_error_model!r}) and upwind_downwind 'off' (not "
                 f"{self.upwind_downwind!r}), or keep transport_error_estimate 'off'"
+            )
+        if self.city_offset_error and self.transport_error_estimate == "off":
+            raise ValueError(
+                "city_offset_error adds the cities' offsets that transport_error_estimate sizes: "
+                "set transport_error_estimate 'wind_direction_and_relative' (or "
+                "'wind_direction') as well, or city_offset_error: false"
             )
         lo, hi = self.wind_direction_error_bounds_deg
         if not 0 < lo < hi < 90:

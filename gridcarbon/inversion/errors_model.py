@@ -21,6 +21,7 @@ __all__ = [
     "observation_errors",
     "hourly_model_error",
     "StationErrorParts",
+    "city_offset_covariance",
     "ess_factor",
     "gaspari_cohn",
     "correlated_transport_covariance",
@@ -159,6 +160,50 @@ def observation_errors(
     model = hourly_model_error(system, pairs, cfg)
     r_var = station_error_parts(pairs, used, meas, cfg, A).variance(model)
     return meas, model, r_var
+
+
+def city_offset_covariance(
+    rows: pd.DataFrame, station_city: dict[str, str], variance: dict[tuple[str, str], float]
+) -> sp.csr_matrix:
+    """R's part for an error shared by a city's stations on a day: ``σ_c²`` between every two
+    assimilated rows (and on the diagonal) of one city, observed quantity and Beijing day.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        The assimilated rows: ``station_id``, ``obs_species`` (or ``species``), ``day``.
+    station_city : dict
+        Station id → city code ("" outside every city).
+    variance : dict
+        ``(city, quantity)`` → ``σ_c²`` (observation units squared, ≥ 0); pairs not in it
+        have none.
+
+    Returns
+    -------
+    sparse ``(m, m)``
+        Symmetric positive semi-definite, block diagonal by city, quantity and day.
+    """
+    quantity = rows["obs_species"] if "obs_species" in rows else rows["species"]
+    key = pd.DataFrame(
+        {
+            "city": rows["station_id"].map(station_city).fillna("").to_numpy(),
+            "quantity": quantity.to_numpy(),
+            "day": rows["day"].to_numpy(),
+        }
+    )
+    r, c, v = [], [], []
+    for (city, q, _), labels in key.groupby(["city", "quantity", "day"]).groups.items():
+        s2 = variance.get((city, q), 0.0)
+        if city == "" or not s2 > 0:
+            continue
+        idx = np.asarray(labels, np.int64)
+        r.append(np.repeat(idx, idx.size))
+        c.append(np.tile(idx, idx.size))
+        v.append(np.full(idx.size * idx.size, s2))
+    m = len(rows)
+    if not r:
+        return sp.csr_matrix((m, m))
+    return sp.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))), shape=(m, m))
 
 
 def gaspari_cohn(r_over_c: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from gridcarbon.errors import InputDataError
 from gridcarbon.inversion.errors_model import (
     aggregation_matrix,
+    city_offset_covariance,
     correlated_transport_covariance,
     observation_errors,
 )
@@ -236,6 +237,13 @@ def _match(obs: pd.DataFrame, system: ObservationSystem) -> StationHourMatch:
     if cfg.errors.transport_error_correlation == "same_day":
         correlated = correlated_transport_covariance(system, A, meta, cfg)
         r_var = r_var + correlated.diagonal()
+    offsets = system.__dict__.get("city_offset_variance")
+    if offsets and found is None:
+        # errors.city_offset_error: the cities' shared offsets of the transport estimate
+        city = dict(zip(system.stations["station_id"], system.station_city, strict=True))
+        shared = city_offset_covariance(meta.reset_index(drop=True), city, offsets)
+        correlated = shared if correlated is None else (correlated + shared).tocsr()
+        r_var = r_var + shared.diagonal()
     if found is not None:
         A, meta, r_var, correlated = apply_differences(A, meta, r_var, correlated, found)
         if readmit:

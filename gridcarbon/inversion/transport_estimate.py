@@ -80,8 +80,8 @@ def estimate_transport_errors(
         ``log_likelihood_configured`` (nats), ``innovation_chi2`` and
         ``innovation_chi2_configured`` (mean ``d²/(HBHᵀ + R)``), ``n_rows``, ``angles``
         (angles whose operators were evaluated for this estimate) and, when the scenario has
-        city boundaries, ``city_offsets`` (:func:`city_offsets`, at the estimate; reported,
-        not used in R).
+        city boundaries, ``city_offsets`` (:func:`city_offsets`, at the estimate; in R only
+        with ``errors.city_offset_error``, as a shared error of each city's rows of a day).
     """
     cfg = system.config
     e = cfg.errors
@@ -172,6 +172,18 @@ def estimate_transport_errors(
     }
     if system.station_city is not None:
         estimate["city_offsets"] = city_offsets(system, stations, d, v_best - hbh, B)
+    if e.city_offset_error:
+        if system.station_city is None:
+            raise ConfigError(
+                "errors.city_offset_error needs the cities of the stations, but the scenario "
+                "has no city boundaries (boundaries['city']): add them, or set "
+                "city_offset_error: false"
+            )
+        # used by the stations' match on the view (errors_model.city_offset_covariance)
+        view.city_offset_variance = {
+            tuple(key.split("|", 1)): max(value["moment"], 0.0)
+            for key, value in estimate["city_offsets"].items()
+        }
     flagged = estimate["wind_direction_at_bound"] or estimate["model_error_rel_at_bound"]
     log.log(
         logging.WARNING if flagged else logging.INFO,
@@ -220,7 +232,7 @@ def city_offsets(
         negative), ``variance_ratio`` (mean S² / mean Var(S): 1 when HBHᵀ + R are right and
         there is no offset), ``predicted_sd_of_mean`` (the RMS over days of the predicted σ of
         the rows' mean, observation units: the scale to judge ``sigma_offset`` by),
-        ``n_days`` and ``mean_stations``.  Reported, not used in R.
+        ``n_days`` and ``mean_stations``.  In R with ``errors.city_offset_error``.
     """
     city_of = dict(zip(system.stations["station_id"], system.station_city, strict=True))
     rows, H = [], []

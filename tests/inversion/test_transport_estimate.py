@@ -212,3 +212,54 @@ def test_a_city_offset_is_sized_from_the_innovations(case):
     print(f"offset {c:.2f}: {offset}")
     assert offset["sigma_offset"] == pytest.approx(c, rel=0.25)
     assert offset["variance_ratio"] > 2.0
+
+
+def test_the_city_offsets_go_into_r_with_city_offset_error(case):
+    """``errors.city_offset_error``: the solve's R gains σ_c² between every two rows of the
+    city's stations on a day (and on their diagonal), σ_c² the estimate's moment; other rows
+    keep their variance; the option needs the estimate and city boundaries."""
+    import dataclasses
+
+    import geopandas as gpd
+    import shapely
+
+    st = case.scenario.stations
+    lon, lat = st["lon"].to_numpy(), st["lat"].to_numpy()
+    west = lon <= np.median(lon)
+    box = shapely.box(lon.min() - 0.01, lat.min() - 0.01, np.median(lon) + 1e-6, lat.max() + 0.01)
+    cities = gpd.GeoDataFrame({"adcode": ["111"]}, geometry=[box], crs=4326)
+    scenario = dataclasses.replace(case.scenario, boundaries={"city": cities})
+    on = InversionConfig(
+        errors={"transport_error_estimate": "wind_direction", "city_offset_error": True}
+    )
+    system = ObservationSystem(case.prior, scenario, on)
+    table = _twin(system, 1).table()
+    in_city = table["station_id"].isin(st.loc[west, "station_id"]) & (table["species"] == "CO2")
+    kind = StationHourObservations(table.assign(value=table["value"] + np.where(in_city, 20.0, 0)))
+    res = assimilate(system, kind, build_posterior=False)
+    moment = res.metrics["transport_error_estimate"]["city_offsets"]["111|CO2"]["moment"]
+    assert moment > 100.0
+    R = kind.error_covariance(res.system).tocsr()
+    rows = res.obs.reset_index(drop=True)
+    city_rows = np.flatnonzero(
+        rows["station_id"].isin(st.loc[west, "station_id"]).to_numpy()
+        & (rows["species"] == "CO2").to_numpy()
+    )
+    day = rows["day"].to_numpy()
+    first = city_rows[day[city_rows] == day[city_rows[0]]]
+    assert first.size >= 2
+    np.testing.assert_allclose(R[first[0], first[1]], moment, rtol=1e-12)
+    others = np.setdiff1d(np.arange(len(rows)), city_rows)
+    assert R[others][:, others].nnz == others.size  # diagonal only
+    plain = assimilate(
+        ObservationSystem(case.prior, scenario, ESTIMATE), kind, build_posterior=False
+    )
+    np.testing.assert_allclose(
+        res.obs["r_std"].to_numpy()[city_rows] ** 2,
+        plain.obs["r_std"].to_numpy()[city_rows] ** 2 + moment,
+        rtol=1e-9,
+    )
+    with pytest.raises(ValueError, match="city_offset_error"):
+        InversionConfig(errors={"city_offset_error": True})
+    with pytest.raises(ConfigError, match="city boundaries"):
+        assimilate(build_system(case, on), kind, build_posterior=False)
