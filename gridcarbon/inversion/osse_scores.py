@@ -229,7 +229,11 @@ def honest_scores(
     # -- innovation chi2 -------------------------------------------------------------------------
     if with_chi2:
         obs = res.obs
-        H = sp.vstack([sp.csr_matrix(k.jacobian_block(system)) for k in res.kinds], format="csr")
+        # the system the solve used (a view of ``system`` with the stations' R estimated under
+        # errors.transport_error_estimate; the same H), so the kinds keep their matches
+        H = sp.vstack(
+            [sp.csr_matrix(k.jacobian_block(res.system)) for k in res.kinds], format="csr"
+        )
         hbh = ctx.hbh_variance(res.covariance.B, H)
         d = (obs["observed"] - obs["prior"]).to_numpy(float)
         r_var = obs["r_std"].to_numpy(float) ** 2
