@@ -47,6 +47,12 @@ compared source within 10 km, :func:`isolated_stacks`), on the same scenes, prio
 chemistry, started from (and bounded by ddeq to 0.1–1.9 ×) the prior NOx emission at the
 overpass hour; scored like the CSF; and the closed-form plume through the same fit.
 
+``--truth-chemistry`` (with ``--part osse``, into its own ``--out``): the diagnostic that
+separates the chemistry's error from the methods' — each overpass's truth NOx lifetime and flat
+NO2/NOx ratio (the synthetic file's ``truth_nox_lifetime_h`` and ``truth_no2_nox_ratio``) are
+given to gridcarbon's column operator (as ``osse.satellite_truth_chemistry`` does) and to
+ddeq's CSF and Gaussian fit in place of gridcarbon's lifetime and ratio model.
+
 Every step is cached in ``--out`` (a finished replicate or ddeq job is skipped), so a long run
 is done in chunks by running the same command again.
 """
@@ -509,7 +515,8 @@ def _ddeq_scene(scene: dict, job: dict, method: str = "csf") -> list[dict]:
             results.append(rec)
             continue
         t0 = time.perf_counter()
-        name, wind, chem, opts = target["name"], target["wind"], job["chem"], job["opts"]
+        name, wind, opts = target["name"], target["wind"], job["opts"]
+        chem = scene.get("chem", job["chem"])  # the truth's, per overpass, with --truth-chemistry
         if method == "gauss":
             rec.update(_ddeq_gauss(crop, inbox, name, wind, chem, target["prior_nox_kg_s"], opts))
         else:
@@ -1004,10 +1011,12 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
     )
     from gridcarbon.inversion.osse import make_truth
     from gridcarbon.io.satellite import read_tropomi_no2
+    from gridcarbon.pipeline import truth_chemistry_settings
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import NOX
 
     system, scenario, cfg, area_shares = ctx["system"], ctx["scenario"], ctx["cfg"], ctx["shares"]
+    truth_chemistry = bool(ctx["truth_chemistry"])
     o = cfg.osse
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -1051,20 +1060,28 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
         read = read_tropomi_no2(path, grid=system.grid)
         if not read.value.size:
             continue
+        day_settings = truth_chemistry_settings(path, settings) if truth_chemistry else settings
         kind = ColumnObservations(
             ColumnPixels.from_satellite(read, None),
             NOX,
             "vertical_column",
             scenario.meteorology,
-            settings,
+            day_settings,
             name=f"s5p_{day:%Y%m%d}",
         )
         if not len(kind.assimilated(system)):
             continue
         kinds.append(kind)
-        scenes.append(
-            {"file": str(path), "hour": hour, "time": str(when), "day": f"{day:%Y-%m-%d}"}
-        )
+        scene = {"file": str(path), "hour": hour, "time": str(when), "day": f"{day:%Y-%m-%d}"}
+        if truth_chemistry:  # ddeq gets the same: the truth's lifetime and flat NO2/NOx ratio
+            ratio = float(day_settings.no2_ratio)
+            scene["chem"] = {
+                **ctx["chem"],
+                "tau_s": float(day_settings.lifetime_h) * 3600.0,
+                "r0": ratio,
+                "req": ratio,
+            }
+        scenes.append(scene)
     t_sim = time.perf_counter() - t0
     res = assimilate(system, kinds, build_posterior=False)
     t_inv = time.perf_counter() - t0 - t_sim
@@ -1091,6 +1108,7 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
         "seconds_simulation": t_sim,
         "seconds_inversion": t_inv,
         "n_overpasses_used": len(kinds),
+        "truth_chemistry": truth_chemistry,
     }
     (rep_dir / "gridcarbon.json").write_text(json.dumps(out, indent=1))
     return out
@@ -1108,7 +1126,10 @@ def _ddeq_job(ctx: dict, g: dict, rep_dir: Path, args) -> Path:
             {"name": s["name"], "wind": _prior_wind(ctx["system"], ctx["scenario"], s, when)}
             for s in ctx["sources"]
         ]
-        scenes.append({"file": sc["file"], "hour": sc["hour"], "targets": targets})
+        scene = {"file": sc["file"], "hour": sc["hour"], "targets": targets}
+        if "chem" in sc:
+            scene["chem"] = sc["chem"]
+        scenes.append(scene)
     job = {
         "scenes": scenes,
         "sources": [
@@ -1247,6 +1268,7 @@ def run_osse_part(args, out: Path) -> None:
                     "req": chem.no2_equilibrium_fraction,
                     "tconv_s": chem.no2_conversion_time_h * 3600.0,
                 },
+                "truth_chemistry": args.truth_chemistry,
             }
             ctx["sources"] = _source_table(system, scenario, None, args.city_radius_km)
             (out / "sources.json").write_text(json.dumps(ctx["sources"], indent=1))
@@ -1254,6 +1276,11 @@ def run_osse_part(args, out: Path) -> None:
         g_path = rep_dir / "gridcarbon.json"
         if g_path.exists():
             g = json.loads(g_path.read_text())
+            if bool(g.get("truth_chemistry", False)) != args.truth_chemistry:
+                raise SystemExit(
+                    f"{g_path} was made with truth_chemistry = {g.get('truth_chemistry', False)}; "
+                    "give --truth-chemistry as it was, or another --out"
+                )
         else:
             g = gridcarbon_replicate(ctx, seed, rep_dir)
             print(
@@ -1528,6 +1555,14 @@ def main() -> None:
         type=float,
         default=1.0,
         help="gauss: start ddeq's Gaussian-plume fit from this factor x the prior (sensitivity)",
+    )
+    p.add_argument(
+        "--truth-chemistry",
+        action="store_true",
+        help="osse: hand the truth's NOx lifetime and flat NO2/NOx ratio of each overpass (the "
+        "synthetic files' attributes) to gridcarbon's column operator and to ddeq's CSF and "
+        "Gaussian fit alike, separating the chemistry's error from the methods' (use its own "
+        "--out)",
     )
     p.add_argument(
         "--set", action="append", default=[], help="an inversion setting group.name=value"

@@ -1228,6 +1228,33 @@ def satellite_observation_kinds(
 _IMAGER_SEED_OFFSET = 1_000_003
 
 
+def truth_chemistry_settings(path: Path, settings: Any) -> Any:
+    """``settings`` (:class:`~gridcarbon.inversion.columns.ColumnSettings`) with the NOx
+    lifetime (h) and the flat NO2/NOx ratio of the truth that the synthetic writer recorded in
+    the file at ``path`` (``truth_nox_lifetime_h``, ``truth_no2_nox_ratio``): the OSSE's
+    diagnostic ``osse.satellite_truth_chemistry``, which hands the truth's chemistry over.
+
+    Raises
+    ------
+    ConfigError
+        When the file lacks those attributes (it is not a file of the synthetic writer).
+    """
+    from gridcarbon.io.satellite import read_global_attributes
+
+    attrs = read_global_attributes(path)
+    missing = {"truth_nox_lifetime_h", "truth_no2_nox_ratio"} - set(attrs)
+    if missing:
+        raise ConfigError(
+            f"{path} lacks the attributes {sorted(missing)}: the truth's chemistry is known "
+            "only for files of the synthetic writer (osse.satellite_truth_chemistry)"
+        )
+    return dataclasses.replace(
+        settings,
+        lifetime_h=float(attrs["truth_nox_lifetime_h"]),
+        no2_ratio=float(attrs["truth_no2_nox_ratio"]),
+    )
+
+
 def osse_column_simulator(
     scenario: Scenario, config: Any, work_dir: str | Path | None = None
 ) -> Callable[[Any, Any, int], Any]:
@@ -1284,7 +1311,7 @@ def osse_column_simulator(
         reactive_column_errors,
     )
     from gridcarbon.inversion.osse import ColumnSimulation
-    from gridcarbon.io.satellite import read_global_attributes, read_oco_lite, read_tropomi_no2
+    from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import CO2, NOX
 
@@ -1361,20 +1388,11 @@ def osse_column_simulator(
                         noise_scale=o.satellite_noise_scale,
                     )
                     read = read_tropomi_no2(path, grid=system.grid)
-                    day_settings = settings
-                    if o.satellite_truth_chemistry:  # the diagnostic: the truth's own chemistry
-                        truth_attrs = read_global_attributes(path)
-                        missing = {"truth_nox_lifetime_h", "truth_no2_nox_ratio"} - set(truth_attrs)
-                        if missing:
-                            raise ConfigError(
-                                f"{path} lacks the attributes {sorted(missing)}: "
-                                "osse.satellite_truth_chemistry needs files of the synthetic writer"
-                            )
-                        day_settings = dataclasses.replace(
-                            settings,
-                            lifetime_h=float(truth_attrs["truth_nox_lifetime_h"]),
-                            no2_ratio=float(truth_attrs["truth_no2_nox_ratio"]),
-                        )
+                    day_settings = (
+                        truth_chemistry_settings(path, settings)
+                        if o.satellite_truth_chemistry  # the diagnostic: the truth's own
+                        else settings
+                    )
                     made.append(
                         (read, NOX, "vertical_column", None, day_settings, f"s5p_{day:%Y%m%d}")
                     )

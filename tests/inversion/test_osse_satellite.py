@@ -13,10 +13,16 @@ import xarray as xr
 
 from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError
+from gridcarbon.inversion.columns import ColumnSettings
 from gridcarbon.inversion.osse import make_truth, run_osse
 from gridcarbon.inversion.osse_scores import JOINT_NO_WORSE, satellite_target_rows
 from gridcarbon.inversion.system import ObservationSystem
-from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
+from gridcarbon.pipeline import (
+    build_prior,
+    inversion_inputs,
+    osse_column_simulator,
+    truth_chemistry_settings,
+)
 from gridcarbon.scenario import satellite_synthetic as ss
 from gridcarbon.species import CO2, NOX
 from tests.region import small_region_scenario
@@ -380,6 +386,18 @@ def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
         assert 0.75 * 0.8 <= k.settings.no2_ratio <= 0.75 * 1.2
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
     assert {(k.settings.lifetime_h, k.settings.no2_ratio) for k in off.kinds} == {(None, None)}
+
+
+def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
+    """A NetCDF file without the writer's ``truth_*`` attributes (a real product's) is
+    refused with both names; with them, the settings take the file's values."""
+    path = tmp_path / "real.nc"
+    xr.Dataset(attrs={"title": "not the synthetic writer's"}).to_netcdf(path)
+    with pytest.raises(ConfigError, match="truth_no2_nox_ratio.*truth_nox_lifetime_h"):
+        truth_chemistry_settings(path, ColumnSettings())
+    xr.Dataset(attrs={"truth_nox_lifetime_h": 2.5, "truth_no2_nox_ratio": 0.7}).to_netcdf(path)
+    got = truth_chemistry_settings(path, ColumnSettings(truncation_km=200.0))
+    assert (got.lifetime_h, got.no2_ratio, got.truncation_km) == (2.5, 0.7, 200.0)
 
 
 def test_the_column_transport_unknowns_reach_the_osse_table(setup):
