@@ -93,11 +93,27 @@ def _assert_same_attrs(a: dict, b: dict) -> None:
     for key, value in a.items():
         if key == "inversion":
             ja, jb = json.loads(value), json.loads(b[key])
-            assert ja.keys() == jb.keys()
-            for name, v in ja.items():
-                assert v == pytest.approx(jb[name], rel=1e-9), (key, name)
+            _assert_same_json(ja, jb, key)
         else:
             assert value == b[key], key
+
+
+def _assert_same_json(a, b, where: str) -> None:
+    """Equal JSON values: numbers to 1e-9 relative, text, booleans and nulls exactly, lists and
+    objects item by item."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for name in a:
+            _assert_same_json(a[name], b[name], f"{where}.{name}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same_json(x, y, f"{where}[{i}]")
+    elif isinstance(a, (int, float)) and not isinstance(a, bool):
+        assert isinstance(b, (int, float)) and not isinstance(b, bool), where
+        assert a == pytest.approx(b, rel=1e-9, nan_ok=True), where
+    else:
+        assert a == b, where
 
 
 def _assert_same_inversion(a: Path, b: Path) -> None:
