@@ -1003,15 +1003,10 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
     import pandas as pd
 
     from gridcarbon.inversion.assimilation import assimilate
-    from gridcarbon.inversion.columns import (
-        REACTIVE_COLUMN_SCALE_ERROR_REL,
-        ColumnObservations,
-        ColumnPixels,
-        ColumnSettings,
-    )
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
     from gridcarbon.inversion.osse import make_truth
     from gridcarbon.io.satellite import read_tropomi_no2
-    from gridcarbon.pipeline import truth_chemistry_settings
+    from gridcarbon.pipeline import osse_column_settings, truth_chemistry_settings
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import NOX
 
@@ -1025,10 +1020,8 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
     srng = np.random.default_rng([seed, 14])
     low, high = np.log(o.satellite_lifetime_factor_range)
     factor = float(np.exp(srng.uniform(low, high)))
-    settings = ColumnSettings(
-        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km,
-        scale_error_rel=REACTIVE_COLUMN_SCALE_ERROR_REL if cfg.errors.column_scale_error else 0.0,
-    )
+    # the column settings of gridcarbon's OSSE (its --set errors.* switches included)
+    _, settings = osse_column_settings(cfg)
     times = pd.DatetimeIndex(system.times)
     si_co2, si_nox = system.species.index("CO2"), system.species.index("NOx")
 
@@ -1109,6 +1102,7 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
         "seconds_inversion": t_inv,
         "n_overpasses_used": len(kinds),
         "truth_chemistry": truth_chemistry,
+        "settings": ctx["settings"],
     }
     (rep_dir / "gridcarbon.json").write_text(json.dumps(out, indent=1))
     return out
@@ -1269,6 +1263,7 @@ def run_osse_part(args, out: Path) -> None:
                     "tconv_s": chem.no2_conversion_time_h * 3600.0,
                 },
                 "truth_chemistry": args.truth_chemistry,
+                "settings": list(args.set),
             }
             ctx["sources"] = _source_table(system, scenario, None, args.city_radius_km)
             (out / "sources.json").write_text(json.dumps(ctx["sources"], indent=1))
@@ -1280,6 +1275,11 @@ def run_osse_part(args, out: Path) -> None:
                 raise SystemExit(
                     f"{g_path} was made with truth_chemistry = {g.get('truth_chemistry', False)}; "
                     "give --truth-chemistry as it was, or another --out"
+                )
+            if g.get("settings", []) != list(args.set):
+                raise SystemExit(
+                    f"{g_path} was made with --set {g.get('settings', [])}, not {args.set}; "
+                    "give the same --set, or another --out"
                 )
         else:
             g = gridcarbon_replicate(ctx, seed, rep_dir)

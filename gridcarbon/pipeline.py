@@ -1097,6 +1097,35 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     }
 
 
+def osse_column_settings(config: Any) -> tuple[Any, Any]:
+    """The column operator's settings for the OSSE's simulated overpasses: the minimum upwind
+    fetch of ``osse.satellite_min_upwind_fetch_km`` and the transport errors of ``errors``
+    (:func:`column_transport_errors`) for every column, and for the NO2 columns also their
+    overpass-wide scale and lifetime errors (``errors.column_scale_error``,
+    ``errors.column_lifetime_error``).
+
+    Parameters
+    ----------
+    config : InversionConfig
+
+    Returns
+    -------
+    ColumnSettings, ColumnSettings
+        The XCO2 columns' settings and the NO2 columns'.
+    """
+    from gridcarbon.inversion.columns import ColumnSettings, reactive_column_errors
+
+    e = config.errors
+    xco2 = ColumnSettings(
+        min_upwind_fetch_km=config.osse.satellite_min_upwind_fetch_km,
+        **column_transport_errors(e),
+    )
+    # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
+    # columns' only
+    no2 = replace(xco2, **reactive_column_errors(e.column_scale_error, e.column_lifetime_error))
+    return xco2, no2
+
+
 def satellite_observation_kinds(
     columns: Any,
     scenario: Scenario,
@@ -1304,12 +1333,7 @@ def osse_column_simulator(
 
     import pandas as pd
 
-    from gridcarbon.inversion.columns import (
-        ColumnObservations,
-        ColumnPixels,
-        ColumnSettings,
-        reactive_column_errors,
-    )
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
     from gridcarbon.inversion.osse import ColumnSimulation
     from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
     from gridcarbon.scenario import satellite_synthetic as ss
@@ -1319,15 +1343,7 @@ def osse_column_simulator(
     products = set(o.satellite.split("+")) - {"none"}
     if not products:
         raise ConfigError("osse.satellite = 'none': no OSSE columns to make")
-    e = config.errors
-    xco2_settings = ColumnSettings(
-        min_upwind_fetch_km=o.satellite_min_upwind_fetch_km, **column_transport_errors(e)
-    )
-    # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
-    # columns' only
-    settings = replace(
-        xco2_settings, **reactive_column_errors(e.column_scale_error, e.column_lifetime_error)
-    )
+    xco2_settings, settings = osse_column_settings(config)
 
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
         if species not in system.species:

@@ -20,6 +20,7 @@ from gridcarbon.inversion.system import ObservationSystem
 from gridcarbon.pipeline import (
     build_prior,
     inversion_inputs,
+    osse_column_settings,
     osse_column_simulator,
     truth_chemistry_settings,
 )
@@ -398,6 +399,31 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     xr.Dataset(attrs={"truth_nox_lifetime_h": 2.5, "truth_no2_nox_ratio": 0.7}).to_netcdf(path)
     got = truth_chemistry_settings(path, ColumnSettings(truncation_km=200.0))
     assert (got.lifetime_h, got.no2_ratio, got.truncation_km) == (2.5, 0.7, 200.0)
+
+
+def test_the_osse_column_settings_follow_the_error_switches():
+    """The OSSE's column settings: the upwind fetch of ``osse``, the transport terms of
+    ``errors`` on both products, the scale and lifetime terms on the NO2 columns alone."""
+    off = RunConfig.validate_dict({"inversion": {"osse": SATELLITE}}).inversion
+    xco2, no2 = osse_column_settings(off)
+    assert xco2 == no2 == ColumnSettings(min_upwind_fetch_km=0.0)
+    on = RunConfig.validate_dict(
+        {
+            "inversion": {
+                "osse": SATELLITE,
+                "errors": {
+                    "column_wind_direction_error": True,
+                    "column_scale_error": True,
+                    "column_lifetime_error": True,
+                },
+            }
+        }
+    ).inversion
+    xco2, no2 = osse_column_settings(on)
+    deg = on.errors.model_error_wind_direction_deg
+    assert xco2.wind_direction_error_deg == no2.wind_direction_error_deg == deg > 0
+    assert xco2.scale_error_rel == xco2.lifetime_error_rel == 0.0
+    assert no2.scale_error_rel > 0 and no2.lifetime_error_rel > 0
 
 
 def test_the_column_transport_unknowns_reach_the_osse_table(setup):
