@@ -1443,6 +1443,26 @@ def summarise(out: Path, seeds: list[int]) -> None:
             f"the replicates done, {kind} sources: median |rel. error| {err.median():.3f}, median "
             f"posterior/truth {ratio:.2f}"
         )
+    # per source: a monthly factor far from 1, or below 0, shows where the column-only
+    # inversion trades one source against its neighbours
+    g_all = g_all.assign(
+        post=g_all["posterior_kg_h"] / g_all["truth_kg_h"],
+        prior=g_all["prior_kg_h"] / g_all["truth_kg_h"],
+    )
+    by_source = g_all.groupby("name").agg(
+        post=("post", "median"),
+        prior=("prior", "median"),
+        negative=("post", lambda r: (r < 0).mean()),
+    )
+    print(
+        "gridcarbon column-only per source, median over the overpasses of posterior/truth "
+        "(prior/truth; share of overpasses with a negative posterior):"
+    )
+    for name, row in by_source.sort_values("post").iterrows():
+        print(
+            f"  {name.removeprefix('stack_ZJ-'):60s} {row['post']:+.2f} ({row['prior']:.2f}; "
+            f"{row['negative']:.0%})"
+        )
     summarise_gauss(out, seeds, t)
 
 
