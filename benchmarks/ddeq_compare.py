@@ -942,6 +942,28 @@ def _source_table(system, scenario, met_source, city_radius_cap_km: float) -> li
     return table
 
 
+def site_disks(system, stacks: list[dict], radius_km: float) -> list[dict]:
+    """Per stack source, its site: every cell within ``radius_km`` of it (area and point
+    emissions of those cells), scored for gridcarbon alone.  At TROPOMI's 3.5 × 5.5 km pixels a
+    stack and the area sources of its own and the next cells have nearly the same columns, so
+    the site's total is what the columns can tell; the split inside it is the prior's."""
+    g = system.grid
+    ex, ey = np.meshgrid(g.x, g.y)
+    ex, ey = ex.ravel(), ey.ravel()
+    return [
+        {
+            "name": "site_" + src["name"].removeprefix("stack_"),
+            "kind": "site",
+            "cells": [
+                int(c)
+                for c in np.flatnonzero(np.hypot(ex - src["x"], ey - src["y"]) <= radius_km * 1e3)
+            ],
+        }
+        for src in stacks
+        if src["kind"] == "stack"
+    ]
+
+
 def _emission_at_hour(system, x: np.ndarray, src: dict, hour: int, truth=None) -> float:
     """NOx emission (kg/h) of a source at ``hour``: prior × factors ``x`` (or the truth)."""
     si = system.species.index("NOx")
@@ -1093,11 +1115,24 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
                     "posterior_kg_h": _emission_at_hour(system, res.x_post, src, sc["hour"]),
                 }
             )
+    site_rows = [
+        {
+            "name": site["name"],
+            "hour": sc["hour"],
+            "truth_kg_h": _emission_at_hour(system, xb, site, sc["hour"], truth),
+            "prior_kg_h": _emission_at_hour(system, xb, site, sc["hour"]),
+            "posterior_kg_h": _emission_at_hour(system, res.x_post, site, sc["hour"]),
+        }
+        for sc in scenes
+        for site in site_disks(system, ctx["sources"], ctx["site_radius_km"])
+    ]
     out = {
         "seed": seed,
         "lifetime_factor": factor,
         "scenes": scenes,
         "rows": rows,
+        "site_radius_km": ctx["site_radius_km"],
+        "site_rows": site_rows,
         "seconds_simulation": t_sim,
         "seconds_inversion": t_inv,
         "n_overpasses_used": len(kinds),
@@ -1264,6 +1299,7 @@ def run_osse_part(args, out: Path) -> None:
                 },
                 "truth_chemistry": args.truth_chemistry,
                 "settings": list(args.set),
+                "site_radius_km": args.site_radius_km,
             }
             ctx["sources"] = _source_table(system, scenario, None, args.city_radius_km)
             (out / "sources.json").write_text(json.dumps(ctx["sources"], indent=1))
@@ -1427,13 +1463,12 @@ def summarise(out: Path, seeds: list[int]) -> None:
         f"all source-overpasses scored (ddeq or not): gridcarbon "
         f"{t['posterior_abs_rel'].median():.3f}, prior {t['prior_abs_rel'].median():.3f}"
     )
-    g_all = pd.concat(
-        [
-            pd.DataFrame(json.loads((out / f"seed{s}" / "gridcarbon.json").read_text())["rows"])
-            for s in seeds
-            if (out / f"seed{s}" / "gridcarbon.json").exists()
-        ]
-    )
+    done = [
+        json.loads((out / f"seed{s}" / "gridcarbon.json").read_text())
+        for s in seeds
+        if (out / f"seed{s}" / "gridcarbon.json").exists()
+    ]
+    g_all = pd.concat([pd.DataFrame(g["rows"]) for g in done])
     for kind in ("stack", "city"):
         k = g_all[g_all["kind"] == kind]
         err = (k["posterior_kg_h"] - k["truth_kg_h"]).abs() / k["truth_kg_h"]
@@ -1445,25 +1480,35 @@ def summarise(out: Path, seeds: list[int]) -> None:
         )
     # per source: a monthly factor far from 1, or below 0, shows where the column-only
     # inversion trades one source against its neighbours
-    g_all = g_all.assign(
-        post=g_all["posterior_kg_h"] / g_all["truth_kg_h"],
-        prior=g_all["prior_kg_h"] / g_all["truth_kg_h"],
+    _print_per_source(g_all, "source")
+    sites = [pd.DataFrame(g["site_rows"]) for g in done if "site_rows" in g]
+    if sites:
+        radius = {g["site_radius_km"] for g in done if "site_rows" in g}
+        _print_per_source(
+            pd.concat(sites), f"stack's site (all cells within {'/'.join(map(str, radius))} km)"
+        )
+    summarise_gauss(out, seeds, t)
+
+
+def _print_per_source(rows: pd.DataFrame, what: str) -> None:
+    """gridcarbon's column-only estimates per source: median over the overpasses of
+    posterior/truth and prior/truth, and the share of negative posteriors."""
+    rows = rows.assign(
+        post=rows["posterior_kg_h"] / rows["truth_kg_h"],
+        prior=rows["prior_kg_h"] / rows["truth_kg_h"],
     )
-    by_source = g_all.groupby("name").agg(
+    by_source = rows.groupby("name").agg(
         post=("post", "median"),
         prior=("prior", "median"),
         negative=("post", lambda r: (r < 0).mean()),
     )
     print(
-        "gridcarbon column-only per source, median over the overpasses of posterior/truth "
+        f"gridcarbon column-only per {what}, median over the overpasses of posterior/truth "
         "(prior/truth; share of overpasses with a negative posterior):"
     )
     for name, row in by_source.sort_values("post").iterrows():
-        print(
-            f"  {name.removeprefix('stack_ZJ-'):60s} {row['post']:+.2f} ({row['prior']:.2f}; "
-            f"{row['negative']:.0%})"
-        )
-    summarise_gauss(out, seeds, t)
+        short = name.removeprefix("stack_").removeprefix("site_").replace("ZJ-", "")
+        print(f"  {short:60s} {row['post']:+.2f} ({row['prior']:.2f}; {row['negative']:.0%})")
 
 
 def summarise_gauss(out: Path, seeds: list[int], csf: pd.DataFrame) -> None:
@@ -1569,6 +1614,13 @@ def main() -> None:
     p.add_argument("--box-km", type=float, default=100.0, help="crop square around a source")
     p.add_argument("--dx-km", type=float, default=10.0, help="CSF polygon length along the plume")
     p.add_argument("--city-radius-km", type=float, default=15.0, help="cap of a city core radius")
+    p.add_argument(
+        "--site-radius-km",
+        type=float,
+        default=5.0,
+        help="radius of a stack's site (its own and nearby cells, area and points), scored for "
+        "gridcarbon alone",
+    )
     p.add_argument("--noise-draws", type=int, default=20, help="closed-form case: noisy draws")
     p.add_argument(
         "--gauss-prior-factor",

@@ -105,3 +105,20 @@ def test_widen_reaches_the_minimum_inside_the_array(dc):
     assert dc.widen(slice(170, 183), 50, 183) == slice(133, 183)
     assert dc.widen(slice(3, 60), 50, 183) == slice(3, 60)  # already wide enough
     assert dc.widen(slice(0, 10), 50, 30) == slice(0, 30)  # the array is narrower
+
+
+def test_site_disks_hold_the_cells_within_the_radius_of_each_stack(dc):
+    from types import SimpleNamespace
+
+    grid = SimpleNamespace(x=np.arange(10) * 3000.0 + 1500.0, y=np.arange(8) * 3000.0 + 1500.0)
+    stacks = [
+        {"name": "stack_A+B", "kind": "stack", "x": 13500.0, "y": 10500.0},
+        {"name": "city_C", "kind": "city", "x": 0.0, "y": 0.0},
+    ]
+    (site,) = dc.site_disks(SimpleNamespace(grid=grid), stacks, 5.0)
+    assert site["name"] == "site_A+B" and site["kind"] == "site"
+    ex, ey = np.meshgrid(grid.x, grid.y)
+    d = np.hypot(ex.ravel() - 13500.0, ey.ravel() - 10500.0)
+    # the stack's own cell and its 4 edge neighbours (3 km); the diagonals (4.24 km) too
+    assert sorted(site["cells"]) == np.flatnonzero(d <= 5000.0).tolist()
+    assert len(site["cells"]) == 9 and int(np.argmin(d)) in site["cells"]
