@@ -38,7 +38,10 @@ lifetime given): the emission ddeq gives back.
    densities every ``--dx-km``) with gridcarbon's NO2/NOx ratio model and NOx lifetime given as
    ``f_model`` (NOx emitted per NO2 observed at the plume age t): NOx emission in kg/s;
 3. scores: median absolute relative error of the overpass emissions of the sources ddeq could
-   quantify (its yield), ddeq and gridcarbon on the same (source, overpass) pairs.
+   quantify (its yield), ddeq and gridcarbon on the same (source, overpass) pairs; the same
+   pairs against each stack's site (``--site-radius-km``: the stack and every cell within that
+   distance, area and points, :func:`site_disks`), which is what a CSF integrates and what
+   TROPOMI-sized pixels can tell apart; gridcarbon's posterior/truth per source and per site.
 
 ``--part gauss`` (after ``--part osse``): ddeq's Gaussian-plume fit
 (``ddeq.gauss.estimate_emissions``, the NO2 plume with first-order decay, NOx = the fitted NO2
