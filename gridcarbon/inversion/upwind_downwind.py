@@ -333,6 +333,8 @@ def apply_differences(
     :data:`DIFFERENCE_KIND`, ``upwind_station_id`` the upwind station's; "" for the others)
     and R (:func:`difference_covariance`)."""
     n_diff = len(found)
+    if n_diff == 0:  # no pair formed: the rows, H and R as they were, to the last bit
+        return sp.csr_matrix(A), meta.assign(upwind_station_id=""), r_var, correlated
     n_single = A.shape[0] - 2 * n_diff
     D = difference_operator(n_single, n_diff)
     r_out, c_out = difference_covariance(D, r_var, correlated)

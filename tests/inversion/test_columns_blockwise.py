@@ -142,7 +142,10 @@ def test_the_operator_is_the_dense_rows(system, observations):
 @pytest.mark.parametrize("method", ["dense", "cg"])
 def test_same_posterior_as_the_dense_rows(system, observations, method):
     stations, columns = observations
-    solver = SolverConfig(method=method, lanczos_max_vectors=300, lanczos_min_vectors=300)
+    # 100 Lanczos vectors, well below the 339 observations: near their number the Lanczos
+    # sequence loses orthogonality, its Ritz values (σ, DOFS) then follow the last bits of the
+    # two row forms (σ 1.3 % apart, DOFS 105.7 / 103.2 for an exact 73.2 at 300 vectors)
+    solver = SolverConfig(method=method, lanczos_max_vectors=100, lanczos_min_vectors=100)
     new = assimilate(system, [stations, columns], solver=solver, build_posterior=False)
     old = assimilate(system, [stations, DenseRows(columns)], solver=solver, build_posterior=False)
     assert new.metrics["n_observations"] == old.metrics["n_observations"]
