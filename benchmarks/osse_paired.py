@@ -66,8 +66,9 @@ def load_rows(
         raise SystemExit(f"{path}: configuration hashes {hashes}; pick one with --off/--on-hash")
     out: dict[int, dict[str, dict]] = {}
     for r in recs:
+        cost = {k: r.get(k, np.nan) for k in ("wall_s", "cpu_s", "peak_rss_gb")}
         out[int(r["seed"])] = {
-            row["species"]: row for row in r["rows"] if row.get("label") == "default"
+            row["species"]: {**row, **cost} for row in r["rows"] if row.get("label") == "default"
         }
     return out
 
@@ -140,7 +141,8 @@ def compare(
     cities: tuple[str, ...] = ("330100", "330200"),
 ) -> dict[str, dict]:
     """The paired scores of two caches' rows (:func:`load_rows`) over ``seeds``: name ->
-    :func:`paired` / :func:`paired_rms` record; ``corr:`` entries hold correlations over the
+    :func:`paired` / :func:`paired_rms` record; ``cost:`` holds the replicates' median wall and
+    CPU seconds and peak RSS of each side; ``corr:`` entries hold correlations over the
     seeds (``{"off": r, "on": r}``)."""
     out: dict[str, dict] = {}
     species = [s for s in off[seeds[0]] if s in on[seeds[0]]]
@@ -192,6 +194,38 @@ def compare(
             _col(off, seeds, focus, f"innovation_chi2_class_{c}"),
             _col(on, seeds, focus, f"innovation_chi2_class_{c}"),
         )
+    for name, key, bound, drawn in (
+        (
+            "θ",
+            "estimated_wind_direction_deg",
+            "estimated_wind_direction_at_bound",
+            "truth_wind_direction_error_deg",
+        ),
+        (
+            "r",
+            "estimated_model_error_rel",
+            "estimated_model_error_rel_at_bound",
+            "truth_mixing_height_bias",
+        ),
+    ):
+        est = _col(on, seeds, focus, key)
+        if np.isfinite(est).any():  # errors.transport_error_estimate on the "on" side
+            out[f"corr: estimated {name} vs {drawn}"] = {
+                "on": _corr(est, _col(on, seeds, focus, drawn)),
+                "mean": float(np.nanmean(est)),
+                "min": float(np.nanmin(est)),
+                "max": float(np.nanmax(est)),
+                "at_bound": float(np.nansum(_col(on, seeds, focus, bound))),
+            }
+    out["cost: a replicate, median (peak RSS: max)"] = {
+        f"{name}_{side}": float(agg(_col(rows, seeds, focus, name)))
+        for name, agg in (
+            ("wall_s", np.nanmedian),
+            ("cpu_s", np.nanmedian),
+            ("peak_rss_gb", np.nanmax),
+        )
+        for side, rows in (("off", off), ("on", on))
+    }
     delta = _col(on, seeds, focus, "mixing_height_post_mean")
     bias = _col(on, seeds, focus, "truth_mixing_height_bias")
     if np.isfinite(delta).any():
@@ -213,7 +247,7 @@ def compare(
 
 
 def _fmt(name: str, rec: dict) -> str:
-    if name.startswith("corr:"):
+    if name.startswith(("corr:", "cost:")):
         return f"{name}: " + ", ".join(
             f"{k} {v:+.3f}" for k, v in rec.items() if isinstance(v, float)
         )
