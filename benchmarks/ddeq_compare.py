@@ -1490,6 +1490,7 @@ def summarise(out: Path, seeds: list[int]) -> None:
     # per source: a monthly factor far from 1, or below 0, shows where the column-only
     # inversion trades one source against its neighbours
     _print_per_source(g_all, "source")
+    _print_wind_agreement(out, seeds)
     sites = [pd.DataFrame(g["site_rows"]) for g in done if "site_rows" in g]
     if sites:
         radius = {g["site_radius_km"] for g in done if "site_rows" in g}
@@ -1497,6 +1498,43 @@ def summarise(out: Path, seeds: list[int]) -> None:
             pd.concat(sites), f"stack's site (all cells within {'/'.join(map(str, radius))} km)"
         )
     summarise_gauss(out, seeds, t)
+
+
+def _print_wind_agreement(out: Path, seeds: list[int]) -> None:
+    """Per source, the prior's plume-depth wind handed to ddeq (``ddeq_job.json``) against the
+    writer's overpass wind (the file's ``truth_wind_u_v_m_s``): median over the overpasses of
+    the speed ratio and of the absolute direction difference."""
+    import pandas as pd
+
+    from gridcarbon.io.satellite import read_global_attributes
+
+    rows = []
+    for seed in seeds:
+        job_path = out / f"seed{seed}" / "ddeq_job.json"
+        if not job_path.exists():
+            continue
+        for scene in json.loads(job_path.read_text())["scenes"]:
+            u, v = map(float, read_global_attributes(scene["file"])["truth_wind_u_v_m_s"].split())
+            truth_from = math.degrees(math.atan2(-u, -v)) % 360.0  # direction the wind is from
+            for target in scene["targets"]:
+                w = target["wind"]
+                rows.append(
+                    {
+                        "name": target["name"],
+                        "speed_ratio": w["speed"] / math.hypot(u, v),
+                        "direction_deg": abs((w["direction"] - truth_from + 180.0) % 360.0 - 180.0),
+                    }
+                )
+    if not rows:
+        return
+    by = pd.DataFrame(rows).groupby("name")[["speed_ratio", "direction_deg"]].median()
+    print(
+        "prior plume-depth wind at the source against the writer's overpass wind, median over "
+        "the overpasses (speed ratio; |direction difference| deg):"
+    )
+    for name, row in by.iterrows():
+        short = name.removeprefix("stack_").replace("ZJ-", "")
+        print(f"  {short:60s} {row['speed_ratio']:.2f}; {row['direction_deg']:.1f}")
 
 
 def _print_site_scores(q: pd.DataFrame, column: str) -> None:
