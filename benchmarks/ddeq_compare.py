@@ -1118,6 +1118,7 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
                     "posterior_kg_h": _emission_at_hour(system, res.x_post, src, sc["hour"]),
                 }
             )
+    sites = site_disks(system, ctx["sources"], ctx["site_radius_km"])
     site_rows = [
         {
             "name": site["name"],
@@ -1127,7 +1128,7 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
             "posterior_kg_h": _emission_at_hour(system, res.x_post, site, sc["hour"]),
         }
         for sc in scenes
-        for site in site_disks(system, ctx["sources"], ctx["site_radius_km"])
+        for site in sites
     ]
     out = {
         "seed": seed,
