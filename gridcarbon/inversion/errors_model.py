@@ -246,7 +246,9 @@ def correlated_transport_covariance(
     for d in np.unique(day):
         idx = np.flatnonzero(day == d)
         dist = np.hypot(*(xy[idx, None, :] - xy[None, idx, :]).transpose(2, 0, 1))
-        block = (deviations[idx] @ deviations[idx].T) * gaspari_cohn(dist / c)
+        gram = deviations[idx] @ deviations[idx].T
+        # symmetric to the last bit: a general matrix product need not be
+        block = (0.5 * (gram + gram.T)) * gaspari_cohn(dist / c)
         r, k = np.nonzero(block)
         rows.append(idx[r])
         cols.append(idx[k])
