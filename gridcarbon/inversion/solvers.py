@@ -525,6 +525,27 @@ def solve_lanczos_cg_obs(
     def K(z: np.ndarray) -> np.ndarray:
         return whiten(prob.J @ prob.B_apply(prob.J.T @ whiten_T(z)))
 
+    def k_norm(w: np.ndarray) -> tuple[float, np.ndarray]:
+        """``‖w‖_K`` and ``K w`` from ``K = M Mᵀ``, ``M = R^-1/2 J S``: the norm as ``‖Mᵀ w‖``.
+
+        Where w is nearly K-orthogonal to range(K), ``wᵀ (K w)`` with K w updated by the
+        orthogonalisation keeps only about half the digits (its rounding is
+        ``eps ‖w‖ ‖K w‖``); ``‖Mᵀ w‖`` keeps them all. Without it, a Krylov space run out
+        (fewer unknowns than observations) took rounding for a new direction, and the
+        recurrence blew up: DOFS 144.7 for an exact 73.2.
+        """
+        u = prob.B.sqrt_apply(prob.J.T @ whiten_T(w), transpose=True)
+        return float(np.linalg.norm(u)), whiten(prob.J @ prob.B.sqrt_apply(u))
+
+    def in_null_space(norm_k: float, w: np.ndarray) -> bool:
+        """Whether ``w`` with K-norm ``norm_k`` is null(K) and rounding rather than a direction.
+
+        The part of z in null(K) is invisible to the K-orthogonalisation, and dividing by a
+        tiny β amplifies it; ``Mᵀ z`` then carries a rounding of ``eps ‖z‖ √λ_max``. Taking
+        only directions with ``‖w‖_K ≥ √eps ‖w‖ √λ_max`` keeps that below √eps.
+        """
+        return norm_k < np.sqrt(np.finfo(float).eps * max(a_max, 1.0)) * float(np.linalg.norm(w))
+
     z0 = whiten(prob.d)
     Kz0 = K(z0)
     bnorm = float(np.sqrt(max(z0 @ Kz0, 0.0)))
@@ -547,11 +568,13 @@ def solve_lanczos_cg_obs(
     converged_at = None
     restarts = 0
     res = 1.0
+    a_max = 0.0  # the largest Rayleigh quotient met: a lower bound of λ_max(K)
     y = np.zeros(0)
     while k < kmax:
         Z[k], KZ[k] = z, Kz
         KKz = K(Kz)
         a = float(Kz @ Kz)  # <z, K z>_K: Rayleigh quotient of GᵀR⁻¹G
+        a_max = max(a_max, a)
         w = Kz - a * z
         Kw = KKz - a * Kz
         if k > 0 and beta[k - 1] != 0.0:
@@ -566,6 +589,8 @@ def solve_lanczos_cg_obs(
             if bk >= 0.7 * n0:
                 break
             n0 = bk
+        if bk**2 < 1e4 * np.finfo(float).eps * float(np.linalg.norm(w) * np.linalg.norm(Kw)):
+            bk, Kw = k_norm(w)  # fewer than 4 digits of bk left: the exact form
         alpha[k] = 1.0 + a  # A = I + GᵀR⁻¹G
         k += 1
         T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
@@ -577,18 +602,21 @@ def solve_lanczos_cg_obs(
             converged_at = k
         if (converged_at is not None and k >= min_vectors) or k >= kmax:
             break
-        if bk < 1e-10 * max(1.0, alpha[k - 1]):
+        if bk < 1e-10 * max(1.0, alpha[k - 1]) or in_null_space(bk, w):
             # invariant subspace: restart from a random vector of range(Gᵀ)
             w = rng.standard_normal(m)
-            Kw = K(w)
-            nw0 = float(np.sqrt(max(w @ Kw, 0.0)))
+            nw0, Kw = k_norm(w)
             for _ in range(2):
-                c = KZ[:k] @ w
-                w -= Z[:k].T @ c
-                Kw -= KZ[:k].T @ c
-            nw = float(np.sqrt(max(w @ Kw, 0.0)))
-            if nw < 1e-8 * max(nw0, 1e-300):
-                break  # range(Gᵀ) exhausted: the Krylov basis is exact
+                w -= Z[:k].T @ (KZ[:k] @ w)
+            nw, Kw = k_norm(w)
+            if (
+                nw < 1e-10 * max(nw0, 1e-300)
+                or in_null_space(nw, w)
+                or float(Kw @ Kw) < keep_tol * nw**2
+            ):
+                # range(Gᵀ) exhausted, or what is left of it carries eigenvalues of GᵀR⁻¹G
+                # below keep_tol (their μ would be dropped): the Krylov basis is complete
+                break
             beta[k - 1] = 0.0
             z, Kz = w / nw, Kw / nw
             restarts += 1

@@ -142,10 +142,10 @@ def test_the_operator_is_the_dense_rows(system, observations):
 @pytest.mark.parametrize("method", ["dense", "cg"])
 def test_same_posterior_as_the_dense_rows(system, observations, method):
     stations, columns = observations
-    # 100 Lanczos vectors, well below the 339 observations: near their number the Lanczos
-    # sequence loses orthogonality, its Ritz values (σ, DOFS) then follow the last bits of the
-    # two row forms (σ 1.3 % apart, DOFS 105.7 / 103.2 for an exact 73.2 at 300 vectors)
-    solver = SolverConfig(method=method, lanczos_max_vectors=100, lanczos_min_vectors=100)
+    # as many Lanczos vectors as observations (339, for 320 unknowns): the CG stops once its
+    # Krylov space is spanned (before, it went on into rounding, and the two row forms came out
+    # σ 1.3 % apart with DOFS 105.7 / 103.2 for an exact 73.2)
+    solver = SolverConfig(method=method, lanczos_max_vectors=339, lanczos_min_vectors=339)
     new = assimilate(system, [stations, columns], solver=solver, build_posterior=False)
     old = assimilate(system, [stations, DenseRows(columns)], solver=solver, build_posterior=False)
     assert new.metrics["n_observations"] == old.metrics["n_observations"]
@@ -157,6 +157,12 @@ def test_same_posterior_as_the_dense_rows(system, observations, method):
     np.testing.assert_allclose(new.post_std, old.post_std, rtol=1e-8, atol=0)
     assert new.reduced_chi2 == pytest.approx(old.reduced_chi2, rel=1e-8)
     assert new.dofs == pytest.approx(old.dofs, rel=1e-8)
+    if method == "cg":
+        exact = assimilate(
+            system, [stations, columns], solver=SolverConfig(method="dense"), build_posterior=False
+        )
+        assert new.dofs == pytest.approx(exact.dofs, rel=1e-8)
+        np.testing.assert_allclose(new.post_std, exact.post_std, rtol=1e-6)
     np.testing.assert_allclose(new.obs["posterior"], old.obs["posterior"], rtol=1e-8, atol=1e-12)
     # the per-overpass fit (column_fit) of the two posteriors
     _, fit_new = columns.overpass_fit(system, new.x_post - xb)
