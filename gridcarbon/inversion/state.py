@@ -35,7 +35,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridcarbon.errors import ConfigError
-from gridcarbon.kernels.covariance import ar1_cholesky_apply
+from gridcarbon.kernels.covariance import (
+    KIND_DAYS,
+    KIND_GRID,
+    KIND_INDEPENDENT,
+    KIND_SPECIES_SHARED,
+    KIND_SPECIES_SHARED_2,
+    ar1_cholesky_apply,
+    sparse_row_quadratic_forms,
+)
 
 __all__ = [
     "COLUMN_TERMS",
@@ -342,54 +350,103 @@ class PriorCovariance:
     def aggregate_var(self, A) -> np.ndarray:
         """``diag(A B Aᵀ)``: prior variances of linear combinations (rows of sparse ``A``).
 
-        Closed form, row by row, on the few blocks, windows and species each row touches: B's
-        grid part is ``σ² Cs ⊗ Ct ⊗ Cy ⊗ Cx`` with ``C[i, j] = ρ^|i−j|`` along each axis, so a
-        row's quadratic form needs the correlation matrices only among the indices it uses —
-        much cheaper than applying ``B^1/2`` to every row (which touches the whole grid).
+        Closed form on the few blocks, windows and species each row touches: B's grid part is
+        ``σ² Cs ⊗ Ct ⊗ Cy ⊗ Cx`` with ``C[i, j] = ρ^|i−j|`` along each axis, so a row's
+        quadratic form needs the correlations only among the indices it uses — much cheaper
+        than applying ``B^1/2`` to every row (which touches the whole grid). Rows of up to
+        :attr:`PAIRWISE_MAX_NNZ` non-zeros (observations' rows) take the double sum over their
+        non-zeros in compiled code; longer ones (zone totals) the Kronecker form per row.
         """
         L = self.layout
-        A = sp.csr_matrix(A, dtype=np.float64)
+        A = sp.csr_matrix(A, dtype=np.float64, copy=True)
+        A.sum_duplicates()  # sorted indices, each once: a row's kinds are contiguous
+        cols = A.indices.astype(np.int64)
+        nnz = cols.size
+        kind = np.full(nnz, KIND_INDEPENDENT, np.int64)
+        s, t, y, x = (np.zeros(nnz, np.int64) for _ in range(4))
+        weight = A.data * self.sd[cols]
         g = L.segments["grid"]
-        shape = (L.ns, L.nw, L.nby, L.nbx)
-        rhos = (self.rho_time, self.rho_space, self.rho_space)
-        shared = [L.segments[k] for k in ("points", "neighbours")]
+        ing = (cols >= g.start) & (cols < g.stop)
+        kind[ing] = KIND_GRID
+        s[ing], t[ing], y[ing], x[ing] = np.unravel_index(
+            cols[ing] - g.start, (L.ns, L.nw, L.nby, L.nbx)
+        )
+        weight[ing] = A.data[ing] * self.sigma  # the species scale is in Cs_grid
+        for code, name in ((KIND_SPECIES_SHARED, "points"), (KIND_SPECIES_SHARED_2, "neighbours")):
+            sl = L.segments[name]
+            sel = (cols >= sl.start) & (cols < sl.stop)
+            if sel.any():
+                kind[sel] = code
+                s[sel], t[sel] = np.divmod(cols[sel] - sl.start, (sl.stop - sl.start) // L.ns)
         tsl = L.segments["transport"]
-        d = np.sqrt(self.species_scale)
-        Cs_grid = d[:, None] * self.Cs * d[None, :]
+        sel = (cols >= tsl.start) & (cols < tsl.stop)
+        kind[sel] = KIND_DAYS
+        t[sel] = cols[sel] - tsl.start
+        root = np.sqrt(self.species_scale)
+        Cs_grid = root[:, None] * self.Cs * root[None, :]
         out = np.zeros(A.shape[0])
-        for i in range(A.shape[0]):
-            cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
-            vals = A.data[A.indptr[i] : A.indptr[i + 1]]
-            ing = (cols >= g.start) & (cols < g.stop)
-            if ing.any():
-                idx = np.unravel_index(cols[ing] - g.start, shape)
-                axes = [np.unique(k, return_inverse=True) for k in idx]
-                T = np.zeros(tuple(u.size for u, _ in axes))
-                np.add.at(T, tuple(inv for _, inv in axes), vals[ing])
-                U = np.tensordot(Cs_grid[np.ix_(axes[0][0], axes[0][0])], T, axes=(1, 0))
-                for ax, rho in zip((1, 2, 3), rhos, strict=True):
-                    u = axes[ax][0]
-                    C = rho ** np.abs(u[:, None] - u[None, :])
-                    U = np.moveaxis(np.tensordot(C, U, axes=(1, ax)), 0, ax)
-                out[i] += self.sigma**2 * float(np.vdot(T, U))
-            rest = ~ing
-            for sl in shared:  # sd ⊙ (Cs ⊗ I) ⊙ sd within the segment
-                sel = rest & (cols >= sl.start) & (cols < sl.stop)
-                if sel.any():
-                    u = np.zeros(sl.stop - sl.start)
-                    u[cols[sel] - sl.start] = vals[sel] * self.sd[cols[sel]]
-                    u = u.reshape(L.ns, -1)
-                    out[i] += float(np.vdot(u, self.Cs @ u))
-                    rest &= ~sel
-            sel = rest & (cols >= tsl.start) & (cols < tsl.stop)
-            if sel.any():  # sd ⊙ AR(1) ⊙ sd over days
-                d = cols[sel] - tsl.start
-                u = vals[sel] * self.sd[cols[sel]]
-                C = self.rho_transport ** np.abs(d[:, None] - d[None, :])
-                out[i] += float(u @ C @ u)
-                rest &= ~sel
-            out[i] += float(np.sum((vals[rest] * self.sd[cols[rest]]) ** 2))
+        per_row = np.diff(A.indptr)
+        sparse_row_quadratic_forms(
+            A.indptr.astype(np.int64),
+            weight,
+            kind,
+            s,
+            t,
+            y,
+            x,
+            np.flatnonzero(per_row <= self.PAIRWISE_MAX_NNZ).astype(np.int64),
+            Cs_grid,
+            np.ascontiguousarray(self.Cs, dtype=np.float64),
+            self.rho_time ** np.arange(max(L.nw, 1)),
+            self.rho_space ** np.arange(max(L.nby, L.nbx, 1)),
+            self.rho_transport ** np.arange(max(tsl.stop - tsl.start, 1)),
+            out,
+        )
+        for i in np.flatnonzero(per_row > self.PAIRWISE_MAX_NNZ):
+            row = slice(A.indptr[i], A.indptr[i + 1])
+            out[i] = self._long_row_var(cols[row], A.data[row], Cs_grid)
         return out
+
+    #: rows with more non-zeros than this take the Kronecker form (the double sum costs nnz²)
+    PAIRWISE_MAX_NNZ = 2048
+
+    def _long_row_var(self, cols: np.ndarray, vals: np.ndarray, Cs_grid: np.ndarray) -> float:
+        """``a B aᵀ`` of one row with many non-zeros (sorted, unique ``cols``): the grid part
+        contracted axis by axis with the correlations among the indices it uses."""
+        L = self.layout
+        g = L.segments["grid"]
+        total = 0.0
+        ing = (cols >= g.start) & (cols < g.stop)
+        if ing.any():
+            idx = np.unravel_index(cols[ing] - g.start, (L.ns, L.nw, L.nby, L.nbx))
+            axes = [np.unique(k, return_inverse=True) for k in idx]
+            T = np.zeros(tuple(u.size for u, _ in axes))
+            T[tuple(inv for _, inv in axes)] = vals[ing]
+            U = np.tensordot(Cs_grid[np.ix_(axes[0][0], axes[0][0])], T, axes=(1, 0))
+            rhos = (self.rho_time, self.rho_space, self.rho_space)
+            for ax, rho in zip((1, 2, 3), rhos, strict=True):
+                u = axes[ax][0]
+                C = rho ** np.abs(u[:, None] - u[None, :])
+                U = np.moveaxis(np.tensordot(C, U, axes=(1, ax)), 0, ax)
+            total += self.sigma**2 * float(np.vdot(T, U))
+        rest = ~ing
+        for name in ("points", "neighbours"):  # sd ⊙ (Cs ⊗ I) ⊙ sd within the segment
+            sl = L.segments[name]
+            sel = rest & (cols >= sl.start) & (cols < sl.stop)
+            if sel.any():
+                u = np.zeros(sl.stop - sl.start)
+                u[cols[sel] - sl.start] = vals[sel] * self.sd[cols[sel]]
+                u = u.reshape(L.ns, -1)
+                total += float(np.vdot(u, self.Cs @ u))
+                rest &= ~sel
+        tsl = L.segments["transport"]
+        sel = rest & (cols >= tsl.start) & (cols < tsl.stop)
+        if sel.any():  # sd ⊙ AR(1) ⊙ sd over days
+            day = cols[sel] - tsl.start
+            u = vals[sel] * self.sd[cols[sel]]
+            total += float(u @ (self.rho_transport ** np.abs(day[:, None] - day[None, :])) @ u)
+            rest &= ~sel
+        return total + float(np.sum((vals[rest] * self.sd[cols[rest]]) ** 2))
 
     def dense_sqrt(self) -> np.ndarray:
         """S as a dense ``(n, n)`` matrix (small problems only); B = S Sᵀ."""

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["ar1_cholesky_apply"]
+__all__ = ["ar1_cholesky_apply", "sparse_row_quadratic_forms"]
 
 
 @numba.njit(cache=True)
@@ -45,3 +45,71 @@ def ar1_cholesky_apply(X, rho, transpose):
                 for b in range(post):
                     u[b] = X[a, i, b] + rho * u[b]
                     X[a, i, b] = ci * u[b]
+
+
+#: the kinds of state element :func:`sparse_row_quadratic_forms` tells apart
+KIND_GRID, KIND_SPECIES_SHARED, KIND_SPECIES_SHARED_2, KIND_DAYS, KIND_INDEPENDENT = range(5)
+
+
+@numba.njit(cache=True)
+def sparse_row_quadratic_forms(
+    indptr, weight, kind, s, t, y, x, rows, Cs_grid, Cs, pow_t, pow_s, pow_days, out
+):
+    """``out[r] = a_r B a_rᵀ`` for the listed rows of a sparse ``A``, by the double sum over
+    each row's non-zeros (for rows with few of them; cost ``nnz²`` per row).
+
+    B is block diagonal over the kinds of element, and within a kind:
+
+    * grid: ``Cs_grid[s, s'] ρ_t^|t−t'| ρ_s^|y−y'| ρ_s^|x−x'|`` (weights carry σ);
+    * two species-shared kinds (points, neighbours): ``Cs[s, s']`` where ``t == t'`` (the
+      element's position within its species), else 0;
+    * days: ``ρ_d^|t−t'|``;
+    * independent: the identity.
+
+    Parameters
+    ----------
+    indptr : ndarray int64
+        CSR row pointers of A; within a row the non-zeros are sorted by kind (CSR with sorted
+        column indices, the kinds being contiguous segments of the state).
+    weight : ndarray float64
+        Per non-zero: A's value times the element's prior σ (dimension of the state's unit).
+    kind, s, t, y, x : ndarray int64
+        Per non-zero: its kind and its indices (species, window or position or day, block row,
+        block column); unused ones are 0.
+    rows : ndarray int64
+        The rows to compute.
+    Cs_grid, Cs : ndarray float64
+        Species correlation of the grid and of the shared kinds.
+    pow_t, pow_s, pow_days : ndarray float64
+        ``ρ^k`` for k = 0, 1, … along windows, block rows/columns and days.
+    out : ndarray float64
+        Written at ``rows``.
+    """
+    for r in rows:
+        total = 0.0
+        for i in range(indptr[r], indptr[r + 1]):
+            ki = kind[i]
+            wi = weight[i]
+            total += wi * wi * (Cs_grid[s[i], s[i]] if ki == KIND_GRID else 1.0)
+            if ki == KIND_INDEPENDENT:
+                continue
+            pair = 0.0
+            for j in range(i + 1, indptr[r + 1]):
+                if kind[j] != ki:
+                    break
+                if ki == KIND_GRID:
+                    c = (
+                        Cs_grid[s[i], s[j]]
+                        * pow_t[abs(t[i] - t[j])]
+                        * pow_s[abs(y[i] - y[j])]
+                        * pow_s[abs(x[i] - x[j])]
+                    )
+                elif ki == KIND_DAYS:
+                    c = pow_days[abs(t[i] - t[j])]
+                elif t[i] == t[j]:
+                    c = Cs[s[i], s[j]]
+                else:
+                    continue
+                pair += weight[j] * c
+            total += 2.0 * wi * pair
+        out[r] = total
