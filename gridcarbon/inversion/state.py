@@ -12,7 +12,8 @@ State layout (segments in this order; :attr:`StateLayout.segments` gives their s
                  sector, in ppm / ppb / ppbC; prior mean 0;
 ``bias``        constant bias per micro station and observed species; prior mean 0;
 ``transport``   (only with ``mixing_height_unknowns``) relative change of the mixing height per
-                 Beijing day, province-wide; prior mean 0;
+                 Beijing day, province-wide or per region (``transport_regions``, region by
+                 region, each its days); prior mean 0;
 ``column_transport`` (only with ``column_transport_unknowns``) :data:`COLUMN_TERMS`: the
                  relative change of the satellite columns' modelled enhancement from urban and
                  from rural sources and of the reactive species' lifetime, one each for the
@@ -22,7 +23,8 @@ B = species ⊗ time ⊗ space for the grid factors, with exponential correlatio
 ``exp(-|Δ|/L)`` separately along block rows and columns (a separable exponential,
 ``exp(-(|dx|+|dy|)/L)``), ``exp(-|Δt|/T)`` between windows and a species correlation matrix;
 point and neighbour factors share the species correlation; the daily mixing-height scales have
-``exp(-|Δday|/T_zi)``; the other unknowns are independent.
+``exp(-|Δday|/T_zi)``, and between regions the given correlation; the other unknowns are
+independent.
 ``B^1/2`` is the symmetric square root, applied factor by factor (:class:`PriorCovariance`).
 """
 
@@ -117,6 +119,8 @@ class StateLayout:
         Micro-station biases.
     transport_days : int
         Days with a mixing-height scale unknown (0 = none).
+    transport_regions : tuple of str
+        Regions with their own daily mixing-height scales (empty: one for the province).
     column_terms : tuple of str
         The column transport unknowns (:data:`COLUMN_TERMS`, or none).
     """
@@ -136,6 +140,7 @@ class StateLayout:
     bias_keys: list[tuple[str, str]]
     transport_days: int = 0
     column_terms: tuple[str, ...] = ()
+    transport_regions: tuple[str, ...] = ()
     segments: dict[str, slice] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -149,7 +154,7 @@ class StateLayout:
             "biogenic": len(self.biogenic_species) * self.ndays,
             "background": len(self.obs_species) * self.ndays * self.nsectors,
             "bias": len(self.bias_keys),
-            "transport": self.transport_days,
+            "transport": self.transport_days * max(len(self.transport_regions), 1),
             "column_transport": len(self.column_terms),
         }
         self.segments = {}
@@ -209,8 +214,10 @@ class StateLayout:
                     rows.append(("background", s, f"day{d}/sector{k}"))
         for sid, s in self.bias_keys:
             rows.append(("bias", s, sid))
-        for d in range(self.transport_days):
-            rows.append(("transport", "", f"day{d}/mixing_height"))
+        for region in self.transport_regions or ("",):
+            for d in range(self.transport_days):
+                where = f"{region}/" if region else ""
+                rows.append(("transport", "", f"{where}day{d}/mixing_height"))
         for term in self.column_terms:
             rows.append(("column_transport", "", term))
         df = pd.DataFrame(rows, columns=["segment", "species", "key"])
@@ -239,7 +246,22 @@ class StateLayout:
             "bias_keys": [list(k) for k in self.bias_keys],
             "transport_days": self.transport_days,
             "column_terms": list(self.column_terms),
+            # only when set: the province-wide layout's document stays as it was
+            **(
+                {"transport_regions": list(self.transport_regions)}
+                if self.transport_regions
+                else {}
+            ),
         }
+
+    def transport_col(self, region: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
+        """State index of the mixing-height scale of ``region`` (index into
+        :attr:`transport_regions`; 0 for the province-wide layout) on Beijing ``day``."""
+        return (
+            self.segments["transport"].start
+            + np.asarray(region) * self.transport_days
+            + np.asarray(day)
+        )
 
 
 class PriorCovariance:
@@ -258,6 +280,10 @@ class PriorCovariance:
         ``bias``, ``column_transport`` (arrays of per-element 1-sigma).
     transport_time_scale_days : float
         e-folding time of the correlation of the daily mixing-height scales.
+    transport_region_correlation : ndarray, optional
+        Correlation between the regions' mixing-height scales of one day
+        (``len(layout.transport_regions)`` square, positive definite); default none between
+        them.
     """
 
     def __init__(
@@ -270,6 +296,7 @@ class PriorCovariance:
         time_scale_h: float,
         extra_sigma: dict,
         transport_time_scale_days: float = 5.0,
+        transport_region_correlation: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         self.sigma = float(sigma)
@@ -290,6 +317,16 @@ class PriorCovariance:
         self.sd[L.segments["transport"]] = extra_sigma.get("transport", 0.3)
         self.sd[L.segments["column_transport"]] = extra_sigma.get("column_transport", 0.3)
         self.rho_transport = float(np.exp(-1.0 / transport_time_scale_days))
+        nr = max(len(layout.transport_regions), 1)
+        Cr = np.eye(nr) if transport_region_correlation is None else transport_region_correlation
+        Cr = np.asarray(Cr, dtype=np.float64)
+        if Cr.shape != (nr, nr):
+            raise ValueError(
+                f"the regions' mixing-height correlation is {Cr.shape}, but the state has {nr} "
+                "regions with mixing-height scales"
+            )
+        self.Cr = Cr
+        self.Sr = _sym_sqrt(Cr)
         # per-species factor on the emission-factor variances (grid, points, neighbours):
         # B_e = D B_e0 D with D = diag(sqrt(species_scale)) (with_species_scale)
         self.species_scale = np.ones(L.ns)
@@ -341,10 +378,12 @@ class PriorCovariance:
             sl = L.segments[seg]
             out[sl] = self.sd[sl][:, None] * V[sl]
         sl = L.segments["transport"]
-        if sl.stop > sl.start:
-            Y = np.array(V[sl].T, dtype=np.float64, order="C")  # (k, days)
-            ar1_cholesky_apply(Y.reshape(k, -1, 1), self.rho_transport, tr)
-            out[sl] = self.sd[sl][:, None] * Y.T
+        if sl.stop > sl.start:  # S = diag(sd) (Sr ⊗ L_days)
+            nr = self.Cr.shape[0]
+            Y = np.array(V[sl].T, dtype=np.float64, order="C").reshape(k, nr, -1)
+            ar1_cholesky_apply(Y.reshape(k * nr, -1, 1), self.rho_transport, tr)
+            Y = np.einsum("ij,kjd->kid", self.Sr, Y)
+            out[sl] = self.sd[sl][:, None] * Y.reshape(k, -1).T
         return out[:, 0] if one else out
 
     def aggregate_var(self, A) -> np.ndarray:
@@ -381,7 +420,7 @@ class PriorCovariance:
         tsl = L.segments["transport"]
         sel = (cols >= tsl.start) & (cols < tsl.stop)
         kind[sel] = KIND_DAYS
-        t[sel] = cols[sel] - tsl.start
+        s[sel], t[sel] = np.divmod(cols[sel] - tsl.start, max(L.transport_days, 1))
         root = np.sqrt(self.species_scale)
         Cs_grid = root[:, None] * self.Cs * root[None, :]
         out = np.zeros(A.shape[0])
@@ -399,7 +438,8 @@ class PriorCovariance:
             np.ascontiguousarray(self.Cs, dtype=np.float64),
             self.rho_time ** np.arange(max(L.nw, 1)),
             self.rho_space ** np.arange(max(L.nby, L.nbx, 1)),
-            self.rho_transport ** np.arange(max(tsl.stop - tsl.start, 1)),
+            self.rho_transport ** np.arange(max(L.transport_days, 1)),
+            self.Cr,
             out,
         )
         for i in np.flatnonzero(per_row > self.PAIRWISE_MAX_NNZ):
@@ -441,10 +481,13 @@ class PriorCovariance:
                 rest &= ~sel
         tsl = L.segments["transport"]
         sel = rest & (cols >= tsl.start) & (cols < tsl.stop)
-        if sel.any():  # sd ⊙ AR(1) ⊙ sd over days
-            day = cols[sel] - tsl.start
-            u = vals[sel] * self.sd[cols[sel]]
-            total += float(u @ (self.rho_transport ** np.abs(day[:, None] - day[None, :])) @ u)
+        if sel.any():  # sd ⊙ (Cr ⊗ AR(1) over days) ⊙ sd
+            u = np.zeros(tsl.stop - tsl.start)
+            u[cols[sel] - tsl.start] = vals[sel] * self.sd[cols[sel]]
+            u = u.reshape(self.Cr.shape[0], -1)
+            day = np.arange(u.shape[1])
+            Cd = self.rho_transport ** np.abs(day[:, None] - day[None, :])
+            total += float(np.vdot(u, self.Cr @ u @ Cd))
             rest &= ~sel
         return total + float(np.sum((vals[rest] * self.sd[cols[rest]]) ** 2))
 

@@ -53,7 +53,7 @@ KIND_GRID, KIND_SPECIES_SHARED, KIND_SPECIES_SHARED_2, KIND_DAYS, KIND_INDEPENDE
 
 @numba.njit(cache=True)
 def sparse_row_quadratic_forms(
-    indptr, weight, kind, s, t, y, x, rows, Cs_grid, Cs, pow_t, pow_s, pow_days, out
+    indptr, weight, kind, s, t, y, x, rows, Cs_grid, Cs, pow_t, pow_s, pow_days, Cr, out
 ):
     """``out[r] = a_r B a_rᵀ`` for the listed rows of a sparse ``A``, by the double sum over
     each row's non-zeros (for rows with few of them; cost ``nnz²`` per row).
@@ -63,7 +63,7 @@ def sparse_row_quadratic_forms(
     * grid: ``Cs_grid[s, s'] ρ_t^|t−t'| ρ_s^|y−y'| ρ_s^|x−x'|`` (weights carry σ);
     * two species-shared kinds (points, neighbours): ``Cs[s, s']`` where ``t == t'`` (the
       element's position within its species), else 0;
-    * days: ``ρ_d^|t−t'|``;
+    * days: ``Cr[s, s'] ρ_d^|t−t'|`` (s the region, t the day);
     * independent: the identity.
 
     Parameters
@@ -82,6 +82,8 @@ def sparse_row_quadratic_forms(
         Species correlation of the grid and of the shared kinds.
     pow_t, pow_s, pow_days : ndarray float64
         ``ρ^k`` for k = 0, 1, … along windows, block rows/columns and days.
+    Cr : ndarray float64
+        Correlation between the regions of the days kind.
     out : ndarray float64
         Written at ``rows``.
     """
@@ -105,7 +107,7 @@ def sparse_row_quadratic_forms(
                         * pow_s[abs(x[i] - x[j])]
                     )
                 elif ki == KIND_DAYS:
-                    c = pow_days[abs(t[i] - t[j])]
+                    c = Cr[s[i], s[j]] * pow_days[abs(t[i] - t[j])]
                 elif t[i] == t[j]:
                     c = Cs[s[i], s[j]]
                 else:

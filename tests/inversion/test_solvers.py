@@ -21,9 +21,12 @@ from gridcarbon.inversion.state import (
 from .conftest import build_system
 
 
-def _small_prior(ny, nx, nt, n_points, ndays, nsectors, transport_days, **kw) -> PriorCovariance:
+def _small_prior(
+    ny, nx, nt, n_points, ndays, nsectors, transport_days, regions=(), **kw
+) -> PriorCovariance:
     """B of a small three-species layout (neighbours, background, a micro bias, mixing-height
-    days), species correlated, 15 km × 48 h correlation scales on 3 km cells."""
+    days, optionally per region), species correlated, 15 km × 48 h correlation scales on 3 km
+    cells."""
     L = StateLayout(
         ["CO2", "NOx", "VOC"],
         ny,
@@ -39,6 +42,7 @@ def _small_prior(ny, nx, nt, n_points, ndays, nsectors, transport_days, **kw) ->
         nsectors,
         [("m1", "CO2")],
         transport_days=transport_days,
+        transport_regions=tuple(regions),
     )
     corr = {"CO2-NOx": 0.6, "CO2-VOC": 0.2, "NOx-VOC": 0.3}
     return PriorCovariance(
@@ -309,6 +313,35 @@ def test_observation_space_cg_stops_when_its_krylov_space_is_spanned(width, per_
     np.testing.assert_allclose(sol.cov.diag(), exact.cov.diag(), rtol=1e-5, atol=1e-9)
 
 
+#: three regions' mixing-height scales, correlated
+REGIONS = {
+    "transport_region_correlation": np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.5], [0.3, 0.5, 1.0]])
+}
+
+
+def test_regions_mixing_height_scales_are_correlated_by_region_and_day():
+    """The regions' daily mixing-height scales: B = sd² (Cr ⊗ exp(−|Δday|/T)), region by region
+    in the state, and S Sᵀ = B; a correlation of the wrong size is refused."""
+    B = _small_prior(4, 4, 48, 1, 2, 1, 4, regions=("a", "b", "c"), **REGIONS)
+    L = B.layout
+    tr = L.segments["transport"]
+    assert tr.stop - tr.start == 12
+    assert L.transport_col(2, 1) == tr.start + 9
+    assert list(L.describe().loc[tr.start : tr.start + 1, "key"]) == [
+        "a/day0/mixing_height",
+        "a/day1/mixing_height",
+    ]
+    S = B.dense_sqrt()
+    full = S @ S.T
+    expect = 0.09 * np.kron(REGIONS["transport_region_correlation"], exp_corr(4, 1.0, 5.0))
+    np.testing.assert_allclose(full[tr, tr], expect, atol=1e-12)
+    np.testing.assert_allclose(full[tr, : tr.start], 0.0, atol=1e-15)
+    with pytest.raises(ValueError, match="3 regions"):
+        _small_prior(
+            4, 4, 48, 1, 2, 1, 4, regions=("a", "b", "c"), transport_region_correlation=np.eye(2)
+        )
+
+
 @given(
     seed=st.integers(0, 2**31 - 1),
     density=st.floats(0.005, 0.3),
@@ -318,7 +351,9 @@ def test_observation_space_cg_stops_when_its_krylov_space_is_spanned(width, per_
 def test_aggregate_var_both_forms_equal_the_dense_product(seed, density, scale):
     """diag(A B Aᵀ) by the double sum over a row's non-zeros (compiled) and by the Kronecker
     form per row both equal the dense product, whatever the rows hold (duplicates summed)."""
-    B = _small_prior(8, 6, 48, 3, 2, 2, 3).with_species_scale(np.array(scale))
+    B = _small_prior(8, 6, 48, 3, 2, 2, 3, regions=("a", "b", "c"), **REGIONS).with_species_scale(
+        np.array(scale)
+    )
     S = B.dense_sqrt()
     full = S @ S.T
     rng = np.random.default_rng(seed)
