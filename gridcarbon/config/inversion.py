@@ -296,6 +296,23 @@ class OSSEConfig(BaseModel):
     mixing_height_bias: float = Field(
         0.20, description="relative bias of the mixing height seen by the truth (+0.2 = 20% higher)"
     )
+    truth_mixing_height_by_city: bool = Field(
+        False,
+        description="perturbed and randomised modes: the truth's mixing height is scaled per "
+        "city and Beijing day, by 1 + b_city + e, instead of by one province-wide 1 + "
+        "mixing_height_bias: b_city drawn for the replicate uniform in "
+        "randomised.mixing_height_bias, e independent N(0, truth_mixing_height_daily_sd) per "
+        "city and day (cities: boundaries['city']; a station outside every city takes the "
+        "nearest). The stations' transport sees it; the synthetic satellite files keep the "
+        "met's mixing height (their writer's physics is domain-mean). SYNTHETIC",
+    )
+    truth_mixing_height_daily_sd: float = Field(
+        0.15,
+        ge=0,
+        lt=0.5,
+        description="with truth_mixing_height_by_city: 1-sigma of the daily part of each city's "
+        "relative mixing-height error",
+    )
     error_time_scale_h: float = Field(
         6.0, gt=0, description="e-folding time of the (AR(1)) wind errors, hours"
     )
@@ -524,6 +541,21 @@ class StateConfig(_Section):
         gt=0,
         description="e-folding time of the correlation between days of the mixing-height scale "
         "(synoptic regimes, whose boundary-layer errors persist, last about 3-7 days)",
+    )
+    mixing_height_regions: Literal["province", "city"] = Field(
+        "province",
+        description="with mixing_height_unknowns: one scale per Beijing day for the province, or "
+        "one per city and day (the scenario's boundaries['city']; an observation takes the "
+        "city its station or superobservation lies in, or outside every city the nearest "
+        "city's centroid), for boundary layers that differ between the coast, the basins and "
+        "the hills",
+    )
+    mixing_height_region_length_km: float = Field(
+        200.0,
+        gt=0,
+        description="with mixing_height_regions 'city': the same day's scales of two cities "
+        "correlate as exp(-d / L), d between their centroids. An a-priori choice (the size of "
+        "a synoptic boundary-layer regime across the province), not tuned",
     )
 
     column_transport_unknowns: bool = Field(

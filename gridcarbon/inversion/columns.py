@@ -1228,8 +1228,11 @@ class ColumnObservations:
                 for sgn in (1.0, -1.0)
             )
             mixing_height_slope[0] = (up - down) / (2.0 * step)
+        so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
+        so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
         if L.transport_days and s.mixing_height_error_rel == 0:
-            # the column of the day's mixing-height scale δ
+            # the column of the day's mixing-height scale δ (of the superobservation's city,
+            # with state.mixing_height_regions 'city')
             H = (
                 H
                 + sp.csr_matrix(
@@ -1237,7 +1240,10 @@ class ColumnObservations:
                         mixing_height_slope[0],
                         (
                             np.arange(n_so),
-                            L.segments["transport"].start + _beijing_day(system, row_hours),
+                            L.transport_col(
+                                system.mixing_height_region_of(so_x, so_y),
+                                _beijing_day(system, row_hours),
+                            ),
                         ),
                     ),
                     shape=H.shape,
@@ -1245,8 +1251,6 @@ class ColumnObservations:
             ).tocsr()
         value = np.asarray(px.value, float)[sel]
         prec2 = np.asarray(px.precision, float)[sel] ** 2
-        so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
-        so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
         observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
         sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
         # the modelled enhancement at the prior emissions and the reference lifetime

@@ -152,12 +152,14 @@ def perturb_point_met(
     blh_bias: float,
     time_scale_h: float,
     length_scale_km: float,
+    blh_scale: np.ndarray | None = None,
 ) -> PointMet:
     """Perturbed copy of point met for the 'perturbed transport' OSSE.
 
     Wind-direction errors (additive, degrees) and wind-speed errors (multiplicative, lognormal)
     are AR(1) in time with e-folding ``time_scale_h`` and correlated between points as
-    ``exp(-d / length_scale_km)``; the mixing height is multiplied by ``1 + blh_bias``.  The
+    ``exp(-d / length_scale_km)``; the mixing height is multiplied by ``1 + blh_bias`` and, when
+    given, by ``blh_scale`` (``(time, point)``, dimensionless: a per-city, per-day error).  The
     stability class is recomputed from the perturbed wind.
     """
     nt, npt = pm.speed.shape
@@ -178,6 +180,6 @@ def perturb_point_met(
     new.direction_from = (pm.direction_from + direction_sd_deg * ar1()) % 360.0
     sig = np.log1p(speed_sd)
     new.speed = pm.speed * np.exp(sig * ar1() - 0.5 * sig * sig)
-    new.blh = pm.blh * (1.0 + blh_bias)
+    new.blh = pm.blh * (1.0 + blh_bias) * (1.0 if blh_scale is None else blh_scale)
     new.stability = turner_class(new.speed, pm.sun_elevation, pm.cloud)
     return new

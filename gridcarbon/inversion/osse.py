@@ -82,6 +82,7 @@ from gridcarbon.inversion.osse_scores import (
     score_context,
 )
 from gridcarbon.inversion.posterior import cell_period_stats
+from gridcarbon.inversion.regions import MixingHeightRegions, mixing_height_regions
 from gridcarbon.inversion.scores import nearest_distance_km
 from gridcarbon.inversion.system import ObservationSystem
 
@@ -108,6 +109,7 @@ __all__ = [
     "summarise",
     "perfect_transport_config",
     "mixing_height_scores",
+    "city_day_mixing_height",
     "column_transport_scores",
     "OSSE_MODES",
     "ColumnSimulation",
@@ -146,6 +148,11 @@ class Truth:
     point_rise_factor: np.ndarray | None = None
     #: the truth's point-source positions ``(npt, 2)``, m (None: the inventory's)
     point_xy: np.ndarray | None = None
+    #: the truth's relative mixing-height error per city and Beijing day
+    #: (``osse.truth_mixing_height_by_city``), ``(city, day)``; None: province-wide
+    mixing_height_delta: np.ndarray | None = None
+    #: the cities of ``mixing_height_delta``
+    mixing_height_cities: MixingHeightRegions | None = None
 
     def point_cells(self, system: ObservationSystem) -> np.ndarray:
         """The cell of each point source where the truth has it (flat, C order)."""
@@ -596,15 +603,24 @@ def perturbed_footprints(
     (``osse.truth_structure``: :func:`structured_stacks`), its point plumes are made with
     them."""
     o = cfg.osse
+    xy = system.stations[["x", "y"]].to_numpy()
+    blh_scale = None
+    if truth is not None and truth.mixing_height_delta is not None:
+        city = truth.mixing_height_cities.region_of(xy[:, 0], xy[:, 1])
+        day = np.searchsorted(
+            system.days.values, (system.times + pd.Timedelta(hours=8)).normalize().values
+        )
+        blh_scale = 1.0 + truth.mixing_height_delta[city[None, :], day[:, None]]
     pm = perturb_point_met(
         system.pm,
-        system.stations[["x", "y"]].to_numpy(),
+        xy,
         rng,
         o.wind_direction_error_deg,
         o.wind_speed_error,
         o.mixing_height_bias,
         o.error_time_scale_h,
         o.error_length_scale_km,
+        blh_scale,
     )
     receptors = system.receptors_with(pm)
     if o.truth_nox_lifetime_factor_range is not None:
@@ -664,8 +680,42 @@ def replicate_truth(
         errors = randomised_transport_errors(cfg.osse.randomised, seed)
         cfg_i = cfg.model_copy(update={"osse": cfg.osse.model_copy(update=errors)})
         drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
+    if cfg.osse.truth_mixing_height_by_city and mode in _PERTURBED_MODES:
+        truth = city_day_mixing_height(system, cfg, seed, truth)
+        # the city-day errors replace the province-wide bias
+        cfg_i = cfg_i.model_copy(
+            update={"osse": cfg_i.osse.model_copy(update={"mixing_height_bias": 0.0})}
+        )
+        if mode == "randomised":
+            drawn["truth_mixing_height_bias"] = float(truth.mixing_height_delta.mean())
     fp = perturbed_footprints(system, rng, cfg_i, truth) if mode in _PERTURBED_MODES else None
     return truth, synthetic_observations(system, truth, rng, cfg_i, fp), drawn
+
+
+def city_day_mixing_height(
+    system: ObservationSystem, cfg: InversionConfig, seed: int, truth: Truth
+) -> Truth:
+    """``truth`` with its relative mixing-height error per city and Beijing day
+    (``osse.truth_mixing_height_by_city``): each city's bias drawn uniform in
+    ``osse.randomised.mixing_height_bias`` for the replicate, plus an independent daily
+    N(0, ``osse.truth_mixing_height_daily_sd``), from a stream of the replicate's seed of its
+    own (every other draw of the replicate unchanged).  The cities are the state's regions
+    when it has them (``state.mixing_height_regions: city``), else the scenario's.  SYNTHETIC.
+    """
+    regions = system.mixing_height_regions or mixing_height_regions(
+        system.city_boundaries,
+        system.grid,
+        cfg.state.mixing_height_region_length_km,
+        needed_by="osse.truth_mixing_height_by_city",
+    )
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7929,)))
+    low, high = cfg.osse.randomised.mixing_height_bias
+    n = len(regions.names)
+    bias = gen.uniform(low, high, n)
+    daily = cfg.osse.truth_mixing_height_daily_sd * gen.standard_normal((n, len(system.days)))
+    # a mixing height scaled by less than 0.2 is not a plausible error of a met model
+    delta = np.maximum(bias[:, None] + daily, -0.8)
+    return replace(truth, mixing_height_delta=delta, mixing_height_cities=regions)
 
 
 def synthetic_observations(
@@ -752,7 +802,7 @@ def synthetic_observations(
     if truth.mode == "identical":
         val += _model_error_noise(system, cfg, rng)
         if L.transport_days:  # the truth's mixing-height scales, through the same linear model
-            tr = truth.x[L.segments["transport"].start + P["day"].to_numpy()]
+            tr = truth.x[L.transport_col(system.pair_mixing_height_region(), P["day"].to_numpy())]
             val += system.mixing_height_sensitivity * tr
     # not clipped at zero: a micro sensor with a negative bias can read below zero, and the
     # identical twin's statistics need the linear-Gaussian model unaltered
@@ -929,7 +979,7 @@ def score_replicate(
             rec["expected_point_factor_rmse_ratio"] = float(
                 np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
             )
-        rec.update(mixing_height_scores(L, res))
+        rec.update(mixing_height_scores(L, res, truth))
         rec.update(column_transport_scores(L, res))
         rec.update(
             {
@@ -959,37 +1009,81 @@ def score_replicate(
     return out
 
 
-def mixing_height_scores(layout: Any, res: AssimilationResult) -> dict[str, float]:
+def mixing_height_scores(
+    layout: Any, res: AssimilationResult, truth: Truth | None = None
+) -> dict[str, float]:
     """The posterior daily mixing-height scales δ (``state.mixing_height_unknowns``) of one
     inversion, summarised for the OSSE table; empty when the state has none (the default).
 
     Parameters
     ----------
     layout : StateLayout
-        The system's state layout (``transport_days`` daily scales in its ``transport``
-        segment).
+        The system's state layout (``transport_days`` daily scales, per region of
+        ``transport_regions`` or province-wide, in its ``transport`` segment).
     res : AssimilationResult
         The inversion.
+    truth : Truth, optional
+        With a per-city, per-day mixing-height error (``osse.truth_mixing_height_by_city``),
+        the posterior δ is also scored against it city-day by city-day.
 
     Returns
     -------
     dict
-        ``mixing_height_post_mean`` (mean over the days of the posterior δ, relative: the
-        inversion's estimate of a month-long mixing-height bias, comparable with the randomised
-        mode's ``truth_mixing_height_bias``), ``mixing_height_post_day_sd`` (standard deviation
-        over the days of the posterior δ), ``mixing_height_post_std_mean`` and
-        ``mixing_height_prior_std_mean`` (mean over the days of δ's posterior and prior 1-σ).
+        ``mixing_height_post_mean`` (mean over the days, and regions, of the posterior δ,
+        relative: the inversion's estimate of a month-long mixing-height bias, comparable with
+        the randomised mode's ``truth_mixing_height_bias``), ``mixing_height_post_day_sd``
+        (standard deviation over them of the posterior δ), ``mixing_height_post_std_mean`` and
+        ``mixing_height_prior_std_mean`` (mean over them of δ's posterior and prior 1-σ).
+        Against a city-day truth, over every city and day and, when columns were assimilated,
+        over the days with an overpass (suffix ``_overpass``): ``mixing_height_rms_error``
+        (RMS of δ̂ − δ, δ̂ the city's own scale or the province's), ``..._rms_error_prior``
+        (the prior's, δ̂ = 0), ``..._rms_error_ratio`` (RMS error ÷ the prior σ of δ) and
+        ``..._rms_z`` (RMS of (δ̂ − δ) / posterior σ), and ``..._days``.
     """
     if not layout.transport_days:
         return {}
     seg = layout.segments["transport"]
     x = np.asarray(res.x_post[seg], float)
-    return {
+    out = {
         "mixing_height_post_mean": float(x.mean()),
         "mixing_height_post_day_sd": float(x.std()),
         "mixing_height_post_std_mean": float(np.mean(res.post_std[seg])),
         "mixing_height_prior_std_mean": float(np.mean(res.prior_std[seg])),
     }
+    if truth is None or truth.mixing_height_delta is None:
+        return out
+    names = truth.mixing_height_cities.names
+    region = (
+        np.array([layout.transport_regions.index(c) for c in names])
+        if layout.transport_regions
+        else np.zeros(len(names), np.int64)
+    )
+    ndays = layout.transport_days
+    cols = layout.transport_col(region[:, None], np.arange(ndays)[None, :])
+    err = res.x_post[cols] - truth.mixing_height_delta[:, :ndays]
+    z = err / res.post_std[cols]
+    prior = res.prior_std[cols]
+    days = {"": np.ones(ndays, bool)}
+    columns = res.obs[res.obs["observation_type"] != StationHourObservations.name]
+    if len(columns):
+        bj = (pd.DatetimeIndex(columns["time"]) + pd.Timedelta(hours=8)).normalize()
+        first = (pd.Timestamp(res.obs["time"].min()) + pd.Timedelta(hours=8)).normalize()
+        seen = np.zeros(ndays, bool)
+        seen[np.clip(((bj - first) / pd.Timedelta(days=1)).astype(int), 0, ndays - 1)] = True
+        days["_overpass"] = seen
+    for suffix, on in days.items():
+        if not on.any():
+            continue
+        e, zz, p = err[:, on], z[:, on], prior[:, on]
+        rms = float(np.sqrt(np.mean(e**2)))
+        out[f"mixing_height_rms_error{suffix}"] = rms
+        out[f"mixing_height_rms_error_prior{suffix}"] = float(
+            np.sqrt(np.mean(truth.mixing_height_delta[:, :ndays][:, on] ** 2))
+        )
+        out[f"mixing_height_rms_error_ratio{suffix}"] = rms / float(np.sqrt(np.mean(p**2)))
+        out[f"mixing_height_rms_z{suffix}"] = float(np.sqrt(np.mean(zz**2)))
+        out[f"mixing_height_days{suffix}"] = float(on.sum())
+    return out
 
 
 def column_transport_scores(layout: Any, res: AssimilationResult) -> dict[str, float]:

@@ -35,6 +35,7 @@ from gridcarbon.inversion.operator import (
     forward,
     row_dot,
 )
+from gridcarbon.inversion.regions import MixingHeightRegions, mixing_height_regions
 from gridcarbon.inversion.state import (
     COLUMN_TERMS,
     PriorCovariance,
@@ -157,6 +158,8 @@ class ObservationSystem:
         #: (None without city boundaries, unless upwind_downwind needs them: it refuses then)
         self.station_city: np.ndarray | None = None
         city_boundaries = scenario.boundaries.get("city")
+        #: the scenario's city boundaries (lon/lat GeoDataFrame) or None
+        self.city_boundaries = city_boundaries
         if cfg.errors.upwind_downwind != "off" or (
             cfg.errors.transport_error_estimate != "off"
             and city_boundaries is not None
@@ -165,6 +168,17 @@ class ObservationSystem:
             from gridcarbon.inversion.upwind_downwind import station_cities
 
             self.station_city = station_cities(self.stations, city_boundaries)
+        #: the cities with their own daily mixing-height scales (state.mixing_height_regions
+        #: 'city'), and the city of each station; None for one province-wide scale a day
+        self.mixing_height_regions: MixingHeightRegions | None = None
+        self.station_mixing_height_region: np.ndarray | None = None
+        if cfg.state.mixing_height_unknowns and cfg.state.mixing_height_regions == "city":
+            self.mixing_height_regions = mixing_height_regions(
+                city_boundaries, g, cfg.state.mixing_height_region_length_km
+            )
+            self.station_mixing_height_region = self.mixing_height_regions.region_of(
+                self.stations["x"].to_numpy(float), self.stations["y"].to_numpy(float)
+            )
         landcover = dict(scenario.landcover)
         for name, fraction in landcover.items():
             if np.size(fraction) != g.size:
@@ -504,6 +518,7 @@ class ObservationSystem:
             tuple(t for t in COLUMN_TERMS if t in cfg.state.column_transport_terms)
             if cfg.state.column_transport_unknowns
             else (),
+            () if self.mixing_height_regions is None else self.mixing_height_regions.names,
         )
 
     def prior_covariance(
@@ -550,6 +565,7 @@ class ObservationSystem:
                 ),
             },
             st.mixing_height_time_scale_days,
+            None if self.mixing_height_regions is None else self.mixing_height_regions.correlation,
         )
 
     # ---------------------------------------------------------------------------------------
@@ -702,7 +718,7 @@ class ObservationSystem:
         self.mixing_height_sensitivity = zi_sens
         if L.transport_days:
             rows.append(np.arange(npair))
-            cols.append(L.segments["transport"].start + P["day"].to_numpy())
+            cols.append(L.transport_col(self.pair_mixing_height_region(), P["day"].to_numpy()))
             vals.append(zi_sens)
         self.J = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(npair, L.n)
@@ -1041,6 +1057,23 @@ class ObservationSystem:
     def point_cells(self) -> np.ndarray:
         """Flat (C-order) grid-cell index of every point source."""
         return (self.points["row"] * self.grid.nx + self.points["col"]).to_numpy(np.int64)
+
+    def pair_mixing_height_region(self) -> np.ndarray:
+        """Index of each pair's mixing-height region (its station's city; 0 for one
+        province-wide scale a day)."""
+        if self.station_mixing_height_region is None:
+            return np.zeros(len(self.pairs), np.int64)
+        where = pd.Series(
+            self.station_mixing_height_region, index=self.stations["station_id"].to_numpy()
+        )
+        return where.loc[self.pairs["station_id"].to_numpy()].to_numpy(np.int64)
+
+    def mixing_height_region_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Index of the mixing-height region of grid points ``x, y`` (metres); 0 for one
+        province-wide scale a day."""
+        if self.mixing_height_regions is None:
+            return np.zeros(np.shape(x), np.int64)
+        return self.mixing_height_regions.region_of(x, y)
 
     def info(self) -> dict:
         fp = self.footprints

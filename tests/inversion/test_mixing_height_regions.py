@@ -1,0 +1,202 @@
+"""Mixing-height scales per city and day (``state.mixing_height_regions: city``) and the OSSE
+truth's mixing-height error per city and day (``osse.truth_mixing_height_by_city``), on a
+small SYNTHETIC case split into two made-up cities."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.errors import ConfigError
+from gridcarbon.inversion.meteorology import perturb_point_met
+from gridcarbon.inversion.osse import (
+    Truth,
+    make_truth,
+    mixing_height_scores,
+    replicate_truth,
+    synthetic_observations,
+)
+
+from .cases import small_case
+from .conftest import build_system
+
+SPLIT_LON = 120.3  # the made-up cities' border
+CITY = InversionConfig(state={"mixing_height_unknowns": True, "mixing_height_regions": "city"})
+
+
+@pytest.fixture(scope="module")
+def two_city_case():
+    """The small case (lon 119.85–120.75) with a western and an eastern city."""
+    case = small_case(days=3, seed=7, species=("CO2", "NOx"), n_points=3)
+    cities = gpd.GeoDataFrame(
+        {"adcode": ["330100", "330200"], "name": ["West", "East"]},
+        geometry=[
+            shapely.box(119.80, 29.80, SPLIT_LON, 30.60),
+            shapely.box(SPLIT_LON, 29.80, 120.60, 30.60),  # short of the case's east edge
+        ],
+        crs="EPSG:4326",
+    )
+    return replace(case, scenario=replace(case.scenario, boundaries={"city": cities}))
+
+
+@pytest.fixture(scope="module")
+def city_system(two_city_case):
+    return build_system(two_city_case, CITY)
+
+
+def _expected_region(system) -> np.ndarray:
+    """West of the border 0, east 1 (every station of the case lies inside one of the two or
+    east of both, where the eastern city's centroid is the nearest)."""
+    return (system.stations["lon"].to_numpy() >= SPLIT_LON).astype(int)
+
+
+def test_each_pair_sees_its_own_city_and_day(city_system, two_city_case):
+    system = city_system
+    L = system.layout
+    assert L.transport_regions == ("330100", "330200")
+    tr = L.segments["transport"]
+    ndays = len(system.days)
+    assert tr.stop - tr.start == 2 * ndays
+    region = _expected_region(system)
+    np.testing.assert_array_equal(system.station_mixing_height_region, region)
+    assert set(region) == {0, 1}  # both cities hold stations
+    # the same column values as the province-wide scale's, in the station's city's column
+    province = build_system(two_city_case, InversionConfig(state={"mixing_height_unknowns": True}))
+    sens = province.mixing_height_sensitivity
+    np.testing.assert_allclose(system.mixing_height_sensitivity, sens, rtol=1e-12)
+    of_pair = (
+        pd.Series(region, index=system.stations["station_id"])
+        .loc[system.pairs["station_id"]]
+        .to_numpy()
+    )
+    expect = np.zeros((len(sens), 2 * ndays))
+    expect[np.arange(len(sens)), of_pair * ndays + system.pairs["day"].to_numpy()] = sens
+    np.testing.assert_array_equal(system.J[:, tr].toarray(), expect)
+    # B: the same day's scales of the two cities correlate as exp(-d / 200 km)
+    S = system.B.dense_sqrt()[tr]
+    Bt = S @ S.T
+    c = system.mixing_height_regions.centroids
+    d_km = np.hypot(*(c[0] - c[1])) / 1000.0
+    assert 30 < d_km < 60
+    assert Bt[0, ndays] / Bt[0, 0] == pytest.approx(np.exp(-d_km / 200.0), rel=1e-12)
+    assert Bt[0, 0] == pytest.approx(0.3**2, rel=1e-12)
+
+
+def test_city_scales_need_city_boundaries(two_city_case):
+    no_cities = replace(two_city_case, scenario=replace(two_city_case.scenario, boundaries={}))
+    with pytest.raises(ConfigError, match=r"boundaries\['city'\].*mixing_height_regions"):
+        build_system(no_cities, CITY)
+
+
+def test_city_scales_in_the_identical_twin(city_system):
+    """The twin draws the cities' scales from B; the inversion recovers them within 3
+    posterior σ, with σ below the prior's."""
+    from gridcarbon.inversion.assimilation import assimilate
+
+    cfg = city_system.config
+    rng = np.random.default_rng(5)
+    truth = make_truth(city_system, rng, "identical", cfg)
+    obs = synthetic_observations(city_system, truth, rng, cfg)
+    res = assimilate(city_system, obs, build_posterior=False)
+    tr = city_system.layout.segments["transport"]
+    ext = res.extras[res.extras["segment"] == "transport"]
+    assert len(ext) == tr.stop - tr.start
+    assert ext["key"].iloc[0] == "330100/day0/mixing_height"
+    assert np.all(ext["posterior_std"] < ext["prior_std"])
+    err = np.abs(ext["posterior"].to_numpy() - truth.x[tr])
+    assert np.all(err < 3 * ext["posterior_std"].to_numpy()), (err, ext["posterior_std"])
+
+
+def test_perturbed_met_takes_a_mixing_height_scale_per_hour_and_point(city_system):
+    pm = city_system.pm
+    xy = city_system.stations[["x", "y"]].to_numpy()
+    scale = np.random.default_rng(1).uniform(0.7, 1.3, pm.blh.shape)
+    new = perturb_point_met(pm, xy, np.random.default_rng(2), 0.0, 0.0, 0.1, 6.0, 150.0, scale)
+    np.testing.assert_allclose(new.blh, pm.blh * 1.1 * scale, rtol=1e-12)
+
+
+def test_the_truth_mixing_height_per_city_and_day(two_city_case):
+    """The city-day truth: each city's bias in the randomised range plus a daily N(0, 0.15),
+    from a stream of its own (the emission truth and the province-wide draws unchanged); the
+    stations' transport sees their city's scale of the day."""
+    cfg = InversionConfig(osse={"truth_mixing_height_by_city": True})
+    system = build_system(two_city_case, cfg)
+    off = cfg.model_copy(
+        update={"osse": cfg.osse.model_copy(update={"truth_mixing_height_by_city": False})}
+    )
+    truth, obs, drawn = replicate_truth(system, cfg, "randomised", 40000)
+    truth_off, obs_off, drawn_off = replicate_truth(system, off, "randomised", 40000)
+    delta = truth.mixing_height_delta
+    assert delta.shape == (2, len(system.days))
+    assert truth.mixing_height_cities.names == ("330100", "330200")
+    np.testing.assert_array_equal(truth.x, truth_off.x)
+    assert truth_off.mixing_height_delta is None
+    assert drawn["truth_mixing_height_bias"] == pytest.approx(delta.mean())
+    assert drawn["truth_wind_direction_error_deg"] == drawn_off["truth_wind_direction_error_deg"]
+    # each city's days scatter about its own bias; another seed draws other biases
+    again, _, _ = replicate_truth(system, cfg, "randomised", 40001)
+    assert not np.allclose(again.mixing_height_delta, delta)
+    assert np.all(np.abs(delta) < 0.3 + 5 * 0.15)
+    # the observations differ from the province-wide bias's only through the mixing height
+    assert not np.allclose(obs["value"], obs_off["value"])
+
+
+def test_mixing_height_scores_against_a_city_day_truth(city_system):
+    """RMS(δ̂ − δ) over every city-day, its ratio to the prior σ and the RMS of z, and the
+    same over the days with an overpass, computed from a made-up posterior."""
+    system = city_system
+    L = system.layout
+    tr = L.segments["transport"]
+    ndays = L.transport_days
+    rng = np.random.default_rng(3)
+    delta = rng.normal(0.0, 0.2, (2, ndays))
+    truth = Truth(
+        x=L.xb(),
+        area=np.zeros((1, 1, 1), np.float32),
+        points=np.zeros((1, 1, 0), np.float32),
+        mixing_height_delta=delta,
+        mixing_height_cities=system.mixing_height_regions,
+    )
+    x_post = L.xb()
+    x_post[tr] = delta.ravel() + 0.1  # every city-day 0.1 high
+    post_std = np.full(L.n, 0.2)
+    prior_std = np.full(L.n, 0.3)
+    first = system.times[0]
+    obs = pd.DataFrame(
+        {
+            "observation_type": ["station_hour", "s5p_column"],
+            "time": [first, first + pd.Timedelta(hours=29)],  # the column on day 1 (Beijing)
+        }
+    )
+    res = SimpleNamespace(x_post=x_post, post_std=post_std, prior_std=prior_std, obs=obs)
+    got = mixing_height_scores(L, res, truth)
+    assert got["mixing_height_rms_error"] == pytest.approx(0.1)
+    assert got["mixing_height_rms_error_ratio"] == pytest.approx(0.1 / 0.3)
+    assert got["mixing_height_rms_z"] == pytest.approx(0.5)
+    assert got["mixing_height_rms_error_prior"] == pytest.approx(np.sqrt(np.mean(delta**2)))
+    assert got["mixing_height_days"] == ndays
+    assert got["mixing_height_days_overpass"] == 1
+    assert got["mixing_height_rms_error_prior_overpass"] == pytest.approx(
+        np.sqrt(np.mean(delta[:, 1] ** 2))
+    )
+    # a province-wide layout is scored against every city's own day
+    province = SimpleNamespace(
+        transport_days=ndays,
+        transport_regions=(),
+        segments={"transport": slice(0, ndays)},
+        transport_col=lambda region, day: np.asarray(region) * ndays + np.asarray(day),
+    )
+    shared = np.full(ndays, 0.05)
+    res_p = SimpleNamespace(
+        x_post=shared, post_std=np.full(ndays, 0.2), prior_std=np.full(ndays, 0.3), obs=obs[:1]
+    )
+    got = mixing_height_scores(province, res_p, truth)
+    assert got["mixing_height_rms_error"] == pytest.approx(np.sqrt(np.mean((0.05 - delta) ** 2)))
+    assert "mixing_height_days_overpass" not in got
