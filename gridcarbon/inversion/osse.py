@@ -1024,7 +1024,8 @@ def mixing_height_scores(
         The inversion.
     truth : Truth, optional
         With a per-city, per-day mixing-height error (``osse.truth_mixing_height_by_city``),
-        the posterior δ is also scored against it city-day by city-day.
+        the posterior δ is also scored against it city-day by city-day; in the twins against
+        the truth's own δ (drawn from B), element by element.
 
     Returns
     -------
@@ -1050,17 +1051,23 @@ def mixing_height_scores(
         "mixing_height_post_std_mean": float(np.mean(res.post_std[seg])),
         "mixing_height_prior_std_mean": float(np.mean(res.prior_std[seg])),
     }
-    if truth is None or truth.mixing_height_delta is None:
-        return out
-    names = truth.mixing_height_cities.names
-    region = (
-        np.array([layout.transport_regions.index(c) for c in names])
-        if layout.transport_regions
-        else np.zeros(len(names), np.int64)
-    )
     ndays = layout.transport_days
+    if truth is not None and truth.mixing_height_delta is not None:
+        names = truth.mixing_height_cities.names
+        region = (
+            np.array([layout.transport_regions.index(c) for c in names])
+            if layout.transport_regions
+            else np.zeros(len(names), np.int64)
+        )
+        delta = truth.mixing_height_delta[:, :ndays]
+    elif truth is not None and truth.mode != "perturbed":
+        # the twins draw the state's own δ (B's) and observe it through H's column
+        region = np.arange(max(len(layout.transport_regions), 1))
+        delta = truth.x[seg].reshape(region.size, ndays)
+    else:
+        return out
     cols = layout.transport_col(region[:, None], np.arange(ndays)[None, :])
-    err = res.x_post[cols] - truth.mixing_height_delta[:, :ndays]
+    err = res.x_post[cols] - delta
     z = err / res.post_std[cols]
     prior = res.prior_std[cols]
     days = {"": np.ones(ndays, bool)}
@@ -1077,9 +1084,7 @@ def mixing_height_scores(
         e, zz, p = err[:, on], z[:, on], prior[:, on]
         rms = float(np.sqrt(np.mean(e**2)))
         out[f"mixing_height_rms_error{suffix}"] = rms
-        out[f"mixing_height_rms_error_prior{suffix}"] = float(
-            np.sqrt(np.mean(truth.mixing_height_delta[:, :ndays][:, on] ** 2))
-        )
+        out[f"mixing_height_rms_error_prior{suffix}"] = float(np.sqrt(np.mean(delta[:, on] ** 2)))
         out[f"mixing_height_rms_error_ratio{suffix}"] = rms / float(np.sqrt(np.mean(p**2)))
         out[f"mixing_height_rms_z{suffix}"] = float(np.sqrt(np.mean(zz**2)))
         out[f"mixing_height_days{suffix}"] = float(on.sum())

@@ -112,6 +112,11 @@ def test_city_scales_in_the_identical_twin(city_system):
     assert np.all(ext["posterior_std"] < ext["prior_std"])
     err = np.abs(ext["posterior"].to_numpy() - truth.x[tr])
     assert np.all(err < 3 * ext["posterior_std"].to_numpy()), (err, ext["posterior_std"])
+    # scored against the twin's own δ, element by element
+    got = mixing_height_scores(city_system.layout, res, truth)
+    assert got["mixing_height_rms_error"] == pytest.approx(np.sqrt(np.mean(err**2)))
+    assert got["mixing_height_rms_error_prior"] == pytest.approx(np.sqrt(np.mean(truth.x[tr] ** 2)))
+    assert got["mixing_height_days"] == len(city_system.days)
 
 
 def test_perturbed_met_takes_a_mixing_height_scale_per_hour_and_point(city_system):
