@@ -205,3 +205,48 @@ def test_mixing_height_scores_against_a_city_day_truth(city_system):
     got = mixing_height_scores(province, res_p, truth)
     assert got["mixing_height_rms_error"] == pytest.approx(np.sqrt(np.mean((0.05 - delta) ** 2)))
     assert "mixing_height_days_overpass" not in got
+
+
+def test_a_column_superobservation_sees_its_own_city(two_city_case, city_system):
+    """With δ in the columns' H, each superobservation's δ column is its centre's city's of its
+    day, with the values of the province-wide column."""
+    from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings
+    from gridcarbon.species import NOX
+
+    from .column_cases import swath_pixels
+
+    times = [t + np.timedelta64(30, "m") for t in city_system.times if t.hour == 5]
+    pixels = swath_pixels(city_system.grid, times, kernel="tropomi")
+    province = build_system(two_city_case, InversionConfig(state={"mixing_height_unknowns": True}))
+
+    def match(system):
+        return ColumnObservations(
+            pixels,
+            NOX,
+            "vertical_column",
+            two_city_case.scenario.meteorology,
+            ColumnSettings(min_upwind_fetch_km=0.0),
+        ).match(system)
+
+    m_city, m_province = match(city_system), match(province)
+    L = city_system.layout
+    tr = L.segments["transport"]
+    delta = m_city.H[:, tr].tocsr()
+    rows = np.flatnonzero(np.diff(delta.indptr))
+    assert rows.size > 10
+    assert np.all(np.diff(delta.indptr) <= 1)  # one δ a superobservation
+    so = m_city.superobs
+    city = city_system.mixing_height_regions.region_of(
+        so["x"].to_numpy()[rows], so["y"].to_numpy()[rows]
+    )
+    assert set(city) == {0, 1}
+    np.testing.assert_array_equal(delta.indices // L.transport_days, city)
+    np.testing.assert_array_equal(
+        delta.indices % L.transport_days,
+        m_province.H[:, province.layout.segments["transport"]].tocsr().indices,
+    )
+    np.testing.assert_allclose(
+        delta.toarray().sum(axis=1),
+        m_province.H[:, province.layout.segments["transport"]].toarray().sum(axis=1),
+        rtol=1e-12,
+    )
