@@ -1506,8 +1506,7 @@ def _period_met(system: ObservationSystem, meteorology: MeteorologySource) -> An
 
 def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:
     """Index of the Beijing day of each hour of the period in ``system.days``."""
-    bj_day = (system.times[hours] + pd.Timedelta(hours=8)).normalize()
-    return np.searchsorted(system.days.values, bj_day.values)
+    return system.hour_day[hours]
 
 
 def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:

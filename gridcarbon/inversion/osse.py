@@ -607,10 +607,7 @@ def perturbed_footprints(
     blh_scale = None
     if truth is not None and truth.mixing_height_delta is not None:
         city = truth.mixing_height_cities.region_of(xy[:, 0], xy[:, 1])
-        day = np.searchsorted(
-            system.days.values, (system.times + pd.Timedelta(hours=8)).normalize().values
-        )
-        blh_scale = 1.0 + truth.mixing_height_delta[city[None, :], day[:, None]]
+        blh_scale = 1.0 + truth.mixing_height_delta[city[None, :], system.hour_day[:, None]]
     pm = perturb_point_met(
         system.pm,
         xy,
@@ -979,7 +976,7 @@ def score_replicate(
             rec["expected_point_factor_rmse_ratio"] = float(
                 np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
             )
-        rec.update(mixing_height_scores(L, res, truth))
+        rec.update(mixing_height_scores(L, res, truth, system.days))
         rec.update(column_transport_scores(L, res))
         rec.update(
             {
@@ -1010,7 +1007,10 @@ def score_replicate(
 
 
 def mixing_height_scores(
-    layout: Any, res: AssimilationResult, truth: Truth | None = None
+    layout: Any,
+    res: AssimilationResult,
+    truth: Truth | None = None,
+    days: pd.DatetimeIndex | None = None,
 ) -> dict[str, float]:
     """The posterior daily mixing-height scales δ (``state.mixing_height_unknowns``) of one
     inversion, summarised for the OSSE table; empty when the state has none (the default).
@@ -1026,6 +1026,9 @@ def mixing_height_scores(
         With a per-city, per-day mixing-height error (``osse.truth_mixing_height_by_city``),
         the posterior δ is also scored against it city-day by city-day; in the twins against
         the truth's own δ (drawn from B), element by element.
+    days : DatetimeIndex, optional
+        The system's Beijing days (``ObservationSystem.days``), to find the days with an
+        overpass; without them the ``_overpass`` scores are not made.
 
     Returns
     -------
@@ -1070,15 +1073,14 @@ def mixing_height_scores(
     err = res.x_post[cols] - delta
     z = err / res.post_std[cols]
     prior = res.prior_std[cols]
-    days = {"": np.ones(ndays, bool)}
+    on_days = {"": np.ones(ndays, bool)}
     columns = res.obs[res.obs["observation_type"] != StationHourObservations.name]
-    if len(columns):
+    if len(columns) and days is not None:
         bj = (pd.DatetimeIndex(columns["time"]) + pd.Timedelta(hours=8)).normalize()
-        first = (pd.Timestamp(res.obs["time"].min()) + pd.Timedelta(hours=8)).normalize()
         seen = np.zeros(ndays, bool)
-        seen[np.clip(((bj - first) / pd.Timedelta(days=1)).astype(int), 0, ndays - 1)] = True
-        days["_overpass"] = seen
-    for suffix, on in days.items():
+        seen[np.searchsorted(days.values, bj.values)] = True
+        on_days["_overpass"] = seen
+    for suffix, on in on_days.items():
         if not on.any():
             continue
         e, zz, p = err[:, on], z[:, on], prior[:, on]

@@ -18,7 +18,7 @@ import shapely
 from gridcarbon.errors import ConfigError
 from gridcarbon.grids.gridspec import GridSpec, to_projected
 
-__all__ = ["MixingHeightRegions", "mixing_height_regions"]
+__all__ = ["MixingHeightRegions", "city_codes", "mixing_height_regions"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,14 @@ class MixingHeightRegions:
         return out
 
 
+def city_codes(cities: Any) -> np.ndarray:
+    """The code of each city of a boundary GeoDataFrame: its ``adcode`` column as text, else
+    its index."""
+    if "adcode" in cities:
+        return cities["adcode"].astype(str).to_numpy()
+    return cities.index.astype(str).to_numpy()
+
+
 def mixing_height_regions(
     cities: Any,
     grid: GridSpec,
@@ -79,11 +87,7 @@ def mixing_height_regions(
             "the scenario has no city boundaries (boundaries['city']), which "
             f"{needed_by} needs: add them to the scenario"
         )
-    codes = (
-        cities["adcode"].astype(str).to_numpy()
-        if "adcode" in cities
-        else cities.index.astype(str).to_numpy()
-    )
+    codes = city_codes(cities)
     geometries = [to_projected(geom, grid.crs) for geom in cities.geometry]
     centroids = np.array([[g.centroid.x, g.centroid.y] for g in geometries], dtype=np.float64)
     d_km = np.hypot(*(centroids[:, None, :] - centroids[None, :, :]).transpose(2, 0, 1)) / 1000.0

@@ -41,8 +41,8 @@ from gridcarbon.kernels.covariance import (
     KIND_DAYS,
     KIND_GRID,
     KIND_INDEPENDENT,
-    KIND_SPECIES_SHARED,
-    KIND_SPECIES_SHARED_2,
+    KIND_NEIGHBOURS,
+    KIND_POINTS,
     ar1_cholesky_apply,
     sparse_row_quadratic_forms,
 )
@@ -411,7 +411,7 @@ class PriorCovariance:
             cols[ing] - g.start, (L.ns, L.nw, L.nby, L.nbx)
         )
         weight[ing] = A.data[ing] * self.sigma  # the species scale is in Cs_grid
-        for code, name in ((KIND_SPECIES_SHARED, "points"), (KIND_SPECIES_SHARED_2, "neighbours")):
+        for code, name in ((KIND_POINTS, "points"), (KIND_NEIGHBOURS, "neighbours")):
             sl = L.segments[name]
             sel = (cols >= sl.start) & (cols < sl.stop)
             if sel.any():

@@ -324,6 +324,8 @@ class ObservationSystem:
         bj_days = (self.times + pd.Timedelta(hours=8)).normalize()
         self.days = pd.DatetimeIndex(np.unique(bj_days.values))
         day_idx = np.searchsorted(self.days.values, bj_days.values)
+        #: index into ``days`` of the Beijing day of every hour of the period
+        self.hour_day = day_idx
         sp_of = station_species(st)
         rows, pairs = [], []
         hours_by_sp = {s: set(h) for s, h in cfg.errors.assimilation_hours_local.items()}

@@ -33,6 +33,7 @@ import shapely
 
 from gridcarbon.config.inversion import ErrorsConfig
 from gridcarbon.errors import InputDataError
+from gridcarbon.inversion.regions import city_codes
 
 if TYPE_CHECKING:  # pragma: no cover
     from gridcarbon.inversion.system import ObservationSystem
@@ -106,11 +107,7 @@ def station_cities(stations: pd.DataFrame, cities: Any) -> np.ndarray:
             "has no city boundaries (boundaries['city']): add them, or set "
             "errors.upwind_downwind 'off'"
         )
-    codes = (
-        cities["adcode"].astype(str).to_numpy()
-        if "adcode" in cities
-        else cities.index.astype(str).to_numpy()
-    )
+    codes = city_codes(cities)
     lon = stations["lon"].to_numpy(float)
     lat = stations["lat"].to_numpy(float)
     out = np.full(lon.size, "", dtype=object)

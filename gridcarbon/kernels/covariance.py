@@ -48,7 +48,7 @@ def ar1_cholesky_apply(X, rho, transpose):
 
 
 #: the kinds of state element :func:`sparse_row_quadratic_forms` tells apart
-KIND_GRID, KIND_SPECIES_SHARED, KIND_SPECIES_SHARED_2, KIND_DAYS, KIND_INDEPENDENT = range(5)
+KIND_GRID, KIND_POINTS, KIND_NEIGHBOURS, KIND_DAYS, KIND_INDEPENDENT = range(5)
 
 
 @numba.njit(cache=True)
@@ -61,8 +61,8 @@ def sparse_row_quadratic_forms(
     B is block diagonal over the kinds of element, and within a kind:
 
     * grid: ``Cs_grid[s, s'] ρ_t^|t−t'| ρ_s^|y−y'| ρ_s^|x−x'|`` (weights carry σ);
-    * two species-shared kinds (points, neighbours): ``Cs[s, s']`` where ``t == t'`` (the
-      element's position within its species), else 0;
+    * points, and neighbours: ``Cs[s, s']`` where ``t == t'`` (the element's position within
+      its species), else 0;
     * days: ``Cr[s, s'] ρ_d^|t−t'|`` (s the region, t the day);
     * independent: the identity.
 
