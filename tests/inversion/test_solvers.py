@@ -307,8 +307,8 @@ def test_observation_space_cg_stops_when_its_krylov_space_is_spanned(width, per_
     prob = Problem(sp.csr_matrix(J), rng.normal(0.0, 1.0, m), rng.uniform(0.2, 1.0, m), B)
     exact = solve_dense(prob)
     sol = solve_lanczos_cg_obs(prob, tol=1e-12, max_vectors=m, min_vectors=m)
-    assert sol.info["iterations"] <= n
     assert sol.dofs == pytest.approx(exact.dofs, rel=1e-6)
+    assert sol.info["iterations"] <= n
     np.testing.assert_allclose(sol.x_inc, exact.x_inc, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(sol.cov.diag(), exact.cov.diag(), rtol=1e-5, atol=1e-9)
 
