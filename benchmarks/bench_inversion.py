@@ -23,8 +23,15 @@ coarse operators of every angle tried) and a second call on another replicate's 
 (the angles kept on the system, as an OSSE's later replicates find them), with the values found
 and the angles tried.
 
+With ``--set group.name=value`` (repeatable, as in ``bench_osse.py``): the same figures with
+settings of the ``inversion`` section changed, e.g. the transport-error quadrature of issue 13
+(``--set errors.transport_error_model=quadrature --set errors.quadrature_nodes=5``; each node
+off the centre is one more coarse operator, streamed: only its per-pair signals are kept) and
+its same-day correlated part (``--set errors.transport_error_correlation=same_day``).
+
 Usage (from the repository root): python benchmarks/bench_inversion.py [--skip-stage]
 [--skip-dense] [--columns [--column-shape-error]] [--transport-error-estimate]
+[--set group.name=value ...]
 """
 
 from __future__ import annotations
@@ -91,10 +98,17 @@ def main() -> None:
         action="store_true",
         help="also cost the transport errors estimated from the station innovations",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="GROUP.NAME=VALUE",
+        help="an inversion setting for the month's run (repeatable; as in bench_osse.py)",
+    )
     args = ap.parse_args()
     import numba
+    from bench_osse import run_config
 
-    from gridcarbon.config import RunConfig
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.osse import make_truth, synthetic_observations
     from gridcarbon.inversion.system import ObservationSystem
@@ -104,7 +118,8 @@ def main() -> None:
     t = time.perf_counter()
     warm()
     out["warmup_s"] = time.perf_counter() - t
-    config = RunConfig()
+    config = run_config(1, args.set)
+    out["settings"] = args.set
     t = time.perf_counter()
     prior = build_prior(config)
     out["prior_s"] = time.perf_counter() - t

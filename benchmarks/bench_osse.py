@@ -120,7 +120,7 @@ def perturbed_replicate(month: int, settings: list[str], seed: int):
     from gridcarbon.inversion.system import ObservationSystem
     from gridcarbon.pipeline import build_prior, inversion_inputs
 
-    config = _run_config(month, settings)
+    config = run_config(month, settings)
     cfg = config.inversion
     t0 = time.perf_counter()
     prior = build_prior(config)
@@ -132,7 +132,7 @@ def perturbed_replicate(month: int, settings: list[str], seed: int):
     return config, scenario, system, truth, obs, seconds
 
 
-def _run_config(month: int, settings: list[str] = ()):
+def run_config(month: int, settings: list[str] = ()):
     """The default run's config for ``month`` of 2023, with ``settings`` (``group.name=value``
     of the ``inversion`` section, the value in YAML) applied."""
     import yaml
@@ -176,7 +176,7 @@ def run_missing(args, cache_path: Path) -> bool:
     budget = args.budget_minutes * 60.0
     cached = _read_cache(cache_path)
     for month in args.months:
-        config = _run_config(month, args.set)
+        config = run_config(month, args.set)
         chash = _config_hash(config)
         todo = {
             mode: [
@@ -295,7 +295,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
     cached = _read_cache(cache_path)
     results: dict = {}
     for month in args.months:
-        chash = _config_hash(_run_config(month, args.set))
+        chash = _config_hash(run_config(month, args.set))
 
         def records(mode: str, month: int = month, chash: str = chash) -> list[dict]:
             return [
@@ -378,7 +378,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                     _print_verdicts(verdicts)
                 if mode != "perfect":
                     twin = records("perfect")
-                    reactive = _run_config(month, args.set).inversion.chemistry.reactive_species
+                    reactive = run_config(month, args.set).inversion.chemistry.reactive_species
                     near = near_band_target_rows(
                         table,
                         _replicate_table(twin) if twin else None,
@@ -392,7 +392,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                     )
                     _print_verdicts(near)
             if "observations" in full:
-                reactive = _run_config(month, args.set).inversion.chemistry.reactive_species
+                reactive = run_config(month, args.set).inversion.chemistry.reactive_species
                 results[name]["satellite"] = satellite_summary(
                     full, args.focus_species, reactive, recs, "co2m_xco2" in args.satellite
                 )

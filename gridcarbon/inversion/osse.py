@@ -875,6 +875,7 @@ def score_replicate(
     distance_km: np.ndarray | None = None,
     context: ScoreContext | None = None,
     only_species: str | None = None,
+    overpass_days: np.ndarray | None = None,
 ) -> list[dict]:
     """Scores of one inversion against the truth, one dict per species.
 
@@ -886,7 +887,8 @@ def score_replicate(
     (:func:`~gridcarbon.inversion.osse_scores.score_context`) the honest scores of
     :func:`~gridcarbon.inversion.osse_scores.honest_scores` are added (the innovation χ² only
     for ``label == "default"``, the system's own B; ``honest_score_seconds``: their time).
-    ``only_species``: score that species only.
+    ``only_species``: score that species only.  ``overpass_days``: the replicate's days with
+    an assimilated overpass, for the mixing-height scores (:func:`mixing_height_scores`).
     """
     out = []
     region = system.region_fraction > 0
@@ -976,7 +978,7 @@ def score_replicate(
             rec["expected_point_factor_rmse_ratio"] = float(
                 np.sqrt(np.sum(res.post_std[ps] ** 2) / np.sum(res.prior_std[ps] ** 2))
             )
-        rec.update(mixing_height_scores(L, res, truth, system.days))
+        rec.update(mixing_height_scores(L, res, truth, overpass_days))
         rec.update(column_transport_scores(L, res))
         rec.update(
             {
@@ -1006,11 +1008,24 @@ def score_replicate(
     return out
 
 
+def overpass_day_indices(system: ObservationSystem, kinds: list[ObservationType]) -> np.ndarray:
+    """The Beijing days (indices of ``system.days``) on which any of the column observation
+    types ``kinds`` has an assimilated row (by the row's ``time``, an hour of the period),
+    sorted; empty without any."""
+    days = [np.zeros(0, np.int64)]
+    for k in kinds:
+        rows = k.assimilated(system)
+        if len(rows):
+            hours = system.times.get_indexer(pd.DatetimeIndex(rows["time"]))
+            days.append(system.hour_day[hours])
+    return np.unique(np.concatenate(days)).astype(np.int64)
+
+
 def mixing_height_scores(
     layout: Any,
     res: AssimilationResult,
     truth: Truth | None = None,
-    days: pd.DatetimeIndex | None = None,
+    overpass_days: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The posterior daily mixing-height scales δ (``state.mixing_height_unknowns``) of one
     inversion, summarised for the OSSE table; empty when the state has none (the default).
@@ -1026,9 +1041,11 @@ def mixing_height_scores(
         With a per-city, per-day mixing-height error (``osse.truth_mixing_height_by_city``),
         the posterior δ is also scored against it city-day by city-day; in the twins against
         the truth's own δ (drawn from B), element by element.
-    days : DatetimeIndex, optional
-        The system's Beijing days (``ObservationSystem.days``), to find the days with an
-        overpass; without them the ``_overpass`` scores are not made.
+    overpass_days : ndarray of int, optional
+        The Beijing days (indices of ``ObservationSystem.days``) with an assimilated overpass
+        in the replicate (:func:`overpass_day_indices`), the same for its surface-only, column
+        and joint inversions so that the three are scored on the same days; without them (or
+        with none) the ``_overpass`` scores are not made.
 
     Returns
     -------
@@ -1074,11 +1091,9 @@ def mixing_height_scores(
     z = err / res.post_std[cols]
     prior = res.prior_std[cols]
     on_days = {"": np.ones(ndays, bool)}
-    columns = res.obs[res.obs["observation_type"] != StationHourObservations.name]
-    if len(columns) and days is not None:
-        bj = (pd.DatetimeIndex(columns["time"]) + pd.Timedelta(hours=8)).normalize()
+    if overpass_days is not None and len(overpass_days):
         seen = np.zeros(ndays, bool)
-        seen[np.searchsorted(days.values, bj.values)] = True
+        seen[np.asarray(overpass_days, np.int64)] = True
         on_days["_overpass"] = seen
     for suffix, on in on_days.items():
         if not on.any():
@@ -1253,10 +1268,12 @@ def run_osse(
         t_obs += time.perf_counter() - ta
         sets: dict[str | None, list[ObservationType]] = {None: [kind]}
         extra: dict[str | None, dict] = {None: {}}
+        seen = None
         if column_simulator is not None:
             tc = time.perf_counter()
             sim = column_simulator(system, truth, seed0 + i)
             counts = {**sim.info, **overpass_counts(system, sim.kinds, cities, codes)}
+            seen = overpass_day_indices(system, sim.kinds)
             t_columns += time.perf_counter() - tc
             sets = {"surface": [kind]}
             extra = {"surface": {"observations": "surface"}}
@@ -1276,8 +1293,9 @@ def run_osse(
             if name in (None, "surface"):
                 res = res_k
             for r in score_replicate(
-                system, truth, res_k, cfg, near, cities, codes, "default", dist, context
-            ):
+                system, truth, res_k, cfg, near, cities, codes, "default", dist, context,
+                overpass_days=seen,
+            ):  # fmt: skip
                 rows.append(
                     {
                         "replicate": i,

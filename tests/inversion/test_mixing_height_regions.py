@@ -19,6 +19,7 @@ from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.osse import (
     Truth,
     mixing_height_scores,
+    overpass_day_indices,
     replicate_truth,
 )
 
@@ -161,15 +162,8 @@ def test_mixing_height_scores_against_a_city_day_truth(city_system):
     x_post[tr] = delta.ravel() + 0.1  # every city-day 0.1 high
     post_std = np.full(L.n, 0.2)
     prior_std = np.full(L.n, 0.3)
-    first = system.times[0]
-    obs = pd.DataFrame(
-        {
-            "observation_type": ["station_hour", "s5p_column"],
-            "time": [first, first + pd.Timedelta(hours=29)],  # the column on day 1 (Beijing)
-        }
-    )
-    res = SimpleNamespace(x_post=x_post, post_std=post_std, prior_std=prior_std, obs=obs)
-    got = mixing_height_scores(L, res, truth, system.days)
+    res = SimpleNamespace(x_post=x_post, post_std=post_std, prior_std=prior_std)
+    got = mixing_height_scores(L, res, truth, overpass_days=np.array([1]))
     assert got["mixing_height_rms_error"] == pytest.approx(0.1)
     assert got["mixing_height_rms_error_ratio"] == pytest.approx(0.1 / 0.3)
     assert got["mixing_height_rms_z"] == pytest.approx(0.5)
@@ -188,11 +182,14 @@ def test_mixing_height_scores_against_a_city_day_truth(city_system):
     )
     shared = np.full(ndays, 0.05)
     res_p = SimpleNamespace(
-        x_post=shared, post_std=np.full(ndays, 0.2), prior_std=np.full(ndays, 0.3), obs=obs[:1]
+        x_post=shared, post_std=np.full(ndays, 0.2), prior_std=np.full(ndays, 0.3)
     )
-    got = mixing_height_scores(province, res_p, truth, system.days)
+    got = mixing_height_scores(province, res_p, truth)
     assert got["mixing_height_rms_error"] == pytest.approx(np.sqrt(np.mean((0.05 - delta) ** 2)))
     assert "mixing_height_days_overpass" not in got
+    assert "mixing_height_days_overpass" not in mixing_height_scores(
+        province, res_p, truth, overpass_days=np.zeros(0, np.int64)
+    )
 
 
 def test_a_column_superobservation_sees_its_own_city(two_city_case, city_system):
@@ -238,3 +235,18 @@ def test_a_column_superobservation_sees_its_own_city(two_city_case, city_system)
         m_province.H[:, province.layout.segments["transport"]].toarray().sum(axis=1),
         rtol=1e-12,
     )
+
+
+def test_overpass_days_are_the_beijing_days_of_the_column_rows(city_system):
+    """The replicate's overpass days, shared by its surface-only, column and joint scores,
+    come from the column rows' hours (Beijing days), whichever inversion is scored."""
+    system = city_system
+    when = system.times[29]
+    expected = system.days.get_loc((when + pd.Timedelta(hours=8)).normalize())
+
+    def kind(times):
+        return SimpleNamespace(assimilated=lambda s: pd.DataFrame({"time": times}))
+
+    got = overpass_day_indices(system, [kind([when, when]), kind(pd.DatetimeIndex([]))])
+    np.testing.assert_array_equal(got, [expected])
+    assert overpass_day_indices(system, []).size == 0
