@@ -45,6 +45,7 @@ from gridcarbon.kernels.covariance import (
     KIND_POINTS,
     ar1_cholesky_apply,
     sparse_row_quadratic_forms,
+    support_correlation,
 )
 
 __all__ = [
@@ -425,6 +426,25 @@ class PriorCovariance:
         Cs_grid = root[:, None] * self.Cs * root[None, :]
         out = np.zeros(A.shape[0])
         per_row = np.diff(A.indptr)
+        correlations = (
+            Cs_grid,
+            np.ascontiguousarray(self.Cs, dtype=np.float64),
+            self.rho_time ** np.arange(max(L.nw, 1)),
+            self.rho_space ** np.arange(max(L.nby, L.nbx, 1)),
+            self.rho_transport ** np.arange(max(L.transport_days, 1)),
+            self.Cr,
+        )
+        done = np.zeros(A.shape[0], bool)
+        for r0, r1 in _shared_support_runs(A, self.SHARED_MIN_NNZ, self.SHARED_MAX_NNZ):
+            # rows over one support (e.g. an overpass's whitened column contrasts): B's block
+            # on it once, then one dense product for all of them
+            lo, hi = A.indptr[r0], A.indptr[r0 + 1]
+            C = support_correlation(
+                kind[lo:hi], s[lo:hi], t[lo:hi], y[lo:hi], x[lo:hi], *correlations
+            )
+            W = weight[lo : A.indptr[r1]].reshape(r1 - r0, hi - lo)
+            out[r0:r1] = np.einsum("ij,ij->i", W @ C, W)
+            done[r0:r1] = True
         sparse_row_quadratic_forms(
             A.indptr.astype(np.int64),
             weight,
@@ -433,22 +453,21 @@ class PriorCovariance:
             t,
             y,
             x,
-            np.flatnonzero(per_row <= self.PAIRWISE_MAX_NNZ).astype(np.int64),
-            Cs_grid,
-            np.ascontiguousarray(self.Cs, dtype=np.float64),
-            self.rho_time ** np.arange(max(L.nw, 1)),
-            self.rho_space ** np.arange(max(L.nby, L.nbx, 1)),
-            self.rho_transport ** np.arange(max(L.transport_days, 1)),
-            self.Cr,
+            np.flatnonzero(~done & (per_row <= self.PAIRWISE_MAX_NNZ)).astype(np.int64),
+            *correlations,
             out,
         )
-        for i in np.flatnonzero(per_row > self.PAIRWISE_MAX_NNZ):
+        for i in np.flatnonzero(~done & (per_row > self.PAIRWISE_MAX_NNZ)):
             row = slice(A.indptr[i], A.indptr[i + 1])
             out[i] = self._long_row_var(cols[row], A.data[row], Cs_grid)
         return out
 
     #: rows with more non-zeros than this take the Kronecker form (the double sum costs nnz²)
     PAIRWISE_MAX_NNZ = 2048
+    #: consecutive rows over one support of this many non-zeros share one dense block of B
+    #: (at most 4096² × 8 bytes = 134 MB)
+    SHARED_MIN_NNZ = 64
+    SHARED_MAX_NNZ = 4096
 
     def _long_row_var(self, cols: np.ndarray, vals: np.ndarray, Cs_grid: np.ndarray) -> float:
         """``a B aᵀ`` of one row with many non-zeros (sorted, unique ``cols``): the grid part
@@ -556,3 +575,28 @@ class PriorCovariance:
         new.Ss = _sym_sqrt(Cs)
         new.sd = self.sd.copy()
         return new
+
+
+def _shared_support_runs(A: sp.csr_matrix, min_nnz: int, max_nnz: int) -> list[tuple[int, int]]:
+    """Runs ``[r0, r1)`` of at least two consecutive rows of ``A`` (CSR, sorted indices) with
+    one and the same support of ``min_nnz`` to ``max_nnz`` non-zeros."""
+    per_row = np.diff(A.indptr)
+    runs = []
+    r, n = 0, A.shape[0]
+    while r < n:
+        q = per_row[r]
+        if not min_nnz <= q <= max_nnz:
+            r += 1
+            continue
+        support = A.indices[A.indptr[r] : A.indptr[r + 1]]
+        e = r + 1
+        while (
+            e < n
+            and per_row[e] == q
+            and np.array_equal(A.indices[A.indptr[e] : A.indptr[e + 1]], support)
+        ):
+            e += 1
+        if e - r >= 2:
+            runs.append((r, e))
+        r = e
+    return runs

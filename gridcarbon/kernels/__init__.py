@@ -18,6 +18,7 @@ Modules, by topic:
 * :mod:`.tally` — coverage-matrix products over time, point sums per unit;
 * :mod:`.trend` — Mann–Kendall tests and emerging-hotspot categories;
 * :mod:`.colocation` — toroidal-shift co-location counts;
+* :mod:`.random_fields` — sums of Fourier modes (the synthetic satellite error fields);
 * :mod:`.threads` — how many chunks a parallel kernel splits its work into.
 
 Submodules are not imported here, so that importing one kernel loads only what it needs.

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["ar1_cholesky_apply", "sparse_row_quadratic_forms"]
+__all__ = ["ar1_cholesky_apply", "sparse_row_quadratic_forms", "support_correlation"]
 
 
 @numba.njit(cache=True)
@@ -49,6 +49,22 @@ def ar1_cholesky_apply(X, rho, transpose):
 
 #: the kinds of state element :func:`sparse_row_quadratic_forms` tells apart
 KIND_GRID, KIND_POINTS, KIND_NEIGHBOURS, KIND_DAYS, KIND_INDEPENDENT = range(5)
+
+
+@numba.njit(cache=True, inline="always")
+def _correlation(ki, si, ti, yi, xi, sj, tj, yj, xj, Cs_grid, Cs, pow_t, pow_s, pow_days, Cr):
+    """B's correlation between two elements of one kind ``ki`` (see
+    :func:`sparse_row_quadratic_forms`); 0 between elements of the shared kinds at different
+    positions."""
+    if ki == KIND_GRID:
+        return Cs_grid[si, sj] * pow_t[abs(ti - tj)] * pow_s[abs(yi - yj)] * pow_s[abs(xi - xj)]
+    if ki == KIND_DAYS:
+        return Cr[si, sj] * pow_days[abs(ti - tj)]
+    if ki == KIND_INDEPENDENT:
+        return 0.0
+    if ti == tj:
+        return Cs[si, sj]
+    return 0.0
 
 
 @numba.njit(cache=True)
@@ -99,19 +115,38 @@ def sparse_row_quadratic_forms(
             for j in range(i + 1, indptr[r + 1]):
                 if kind[j] != ki:
                     break
-                if ki == KIND_GRID:
-                    c = (
-                        Cs_grid[s[i], s[j]]
-                        * pow_t[abs(t[i] - t[j])]
-                        * pow_s[abs(y[i] - y[j])]
-                        * pow_s[abs(x[i] - x[j])]
-                    )
-                elif ki == KIND_DAYS:
-                    c = Cr[s[i], s[j]] * pow_days[abs(t[i] - t[j])]
-                elif t[i] == t[j]:
-                    c = Cs[s[i], s[j]]
-                else:
-                    continue
+                c = _correlation(
+                    ki, s[i], t[i], y[i], x[i], s[j], t[j], y[j], x[j],
+                    Cs_grid, Cs, pow_t, pow_s, pow_days, Cr,
+                )  # fmt: skip
                 pair += weight[j] * c
             total += 2.0 * wi * pair
         out[r] = total
+
+
+@numba.njit(cache=True)
+def support_correlation(kind, s, t, y, x, Cs_grid, Cs, pow_t, pow_s, pow_days, Cr):
+    """B's correlation matrix among ``q`` state elements (the support shared by several rows),
+    described as in :func:`sparse_row_quadratic_forms` (kinds contiguous); the weights' σ
+    are applied by the caller.
+
+    Returns
+    -------
+    ndarray ``(q, q)`` float64
+        Symmetric; the grid diagonal is ``Cs_grid[s, s]``, every other diagonal 1.
+    """
+    q = kind.size
+    C = np.zeros((q, q))
+    for i in range(q):
+        ki = kind[i]
+        C[i, i] = Cs_grid[s[i], s[i]] if ki == KIND_GRID else 1.0
+        for j in range(i + 1, q):
+            if kind[j] != ki:
+                break
+            c = _correlation(
+                ki, s[i], t[i], y[i], x[i], s[j], t[j], y[j], x[j],
+                Cs_grid, Cs, pow_t, pow_s, pow_days, Cr,
+            )  # fmt: skip
+            C[i, j] = c
+            C[j, i] = c
+    return C

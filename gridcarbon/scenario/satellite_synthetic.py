@@ -81,6 +81,7 @@ from gridcarbon.io.satellite import (
     write_oco_lite,
     write_tropomi_no2_l2,
 )
+from gridcarbon.kernels.random_fields import cosine_mode_sum
 from gridcarbon.species import CO2, NOX
 
 __all__ = [
@@ -197,9 +198,15 @@ def _gaussian_field(
     evaluated at points ``(x, y)`` (metres), by random Fourier modes."""
     k = rng.normal(0.0, 1.0 / length_m, size=(n_modes, 2))
     phase = rng.uniform(0, 2 * np.pi, n_modes)
-    xs = np.asarray(x, float)
-    arg = xs[..., None] * k[:, 0] + np.asarray(y, float)[..., None] * k[:, 1] + phase
-    return np.sqrt(2.0 / n_modes) * np.cos(arg).sum(axis=-1)
+    xs, ys = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    total = cosine_mode_sum(
+        np.ascontiguousarray(xs).ravel(),
+        np.ascontiguousarray(ys).ravel(),
+        np.ascontiguousarray(k[:, 0]),
+        np.ascontiguousarray(k[:, 1]),
+        phase,
+    )
+    return np.sqrt(2.0 / n_modes) * total.reshape(xs.shape)
 
 
 def _summer(date: pd.Timestamp) -> float:

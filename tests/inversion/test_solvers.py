@@ -14,6 +14,7 @@ from gridcarbon.inversion.posterior import TotalsCovariance
 from gridcarbon.inversion.state import (
     PriorCovariance,
     StateLayout,
+    _shared_support_runs,
     exp_corr,
     species_correlation_matrix,
 )
@@ -346,11 +347,15 @@ def test_regions_mixing_height_scales_are_correlated_by_region_and_day():
     seed=st.integers(0, 2**31 - 1),
     density=st.floats(0.005, 0.3),
     scale=st.lists(st.floats(0.2, 5.0), min_size=3, max_size=3),
+    shared=st.integers(0, 4),
+    support=st.integers(1, 300),
 )
 @settings(max_examples=25, deadline=None)
-def test_aggregate_var_both_forms_equal_the_dense_product(seed, density, scale):
-    """diag(A B Aᵀ) by the double sum over a row's non-zeros (compiled) and by the Kronecker
-    form per row both equal the dense product, whatever the rows hold (duplicates summed)."""
+def test_aggregate_var_every_form_equals_the_dense_product(seed, density, scale, shared, support):
+    """diag(A B Aᵀ) by the double sum over a row's non-zeros (compiled), by the Kronecker
+    form per row and by one dense block of B for consecutive rows over one support (an
+    overpass's whitened column rows) all equal the dense product, whatever the rows hold
+    (duplicates summed)."""
     B = _small_prior(8, 6, 48, 3, 2, 2, 3, regions=("a", "b", "c"), **REGIONS).with_species_scale(
         np.array(scale)
     )
@@ -361,9 +366,18 @@ def test_aggregate_var_both_forms_equal_the_dense_product(seed, density, scale):
     nnz = rng.binomial(12 * n, density / 12)
     rows, cols = rng.integers(0, 12, nnz), rng.integers(0, n, nnz)
     A = sp.coo_matrix((rng.normal(size=nnz), (rows, cols)), shape=(12, n))  # duplicates kept
+    # then ``shared`` rows over one support, of every kind of element the state has
+    on = np.sort(rng.choice(n, min(support, n), replace=False))
+    A = sp.vstack([A, sp.csr_matrix((rng.normal(size=shared * on.size), (
+        np.repeat(np.arange(shared), on.size), np.tile(on, shared))), shape=(shared, n))])  # fmt: skip
+    A = sp.csr_matrix(A)
     expect = np.einsum("ij,jk,ik->i", A.toarray(), full, A.toarray())
-    pairwise = B.aggregate_var(A)
+    np.testing.assert_allclose(B.aggregate_var(A), expect, rtol=1e-10, atol=1e-12)
+    B.SHARED_MIN_NNZ = 1  # every run of two or more rows over one support the dense way
+    runs = _shared_support_runs(sp.csr_matrix(A), 1, B.SHARED_MAX_NNZ)
+    assert (shared < 2) or (12, 12 + shared) in runs
+    np.testing.assert_allclose(B.aggregate_var(A), expect, rtol=1e-10, atol=1e-12)
+    B.SHARED_MAX_NNZ = 0  # no dense block: the double sum and, below, the Kronecker form
+    np.testing.assert_allclose(B.aggregate_var(A), expect, rtol=1e-10, atol=1e-12)
     B.PAIRWISE_MAX_NNZ = -1  # every row the Kronecker way
-    kronecker = B.aggregate_var(A)
-    np.testing.assert_allclose(pairwise, expect, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(kronecker, expect, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(B.aggregate_var(A), expect, rtol=1e-10, atol=1e-12)
