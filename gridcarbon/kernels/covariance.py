@@ -52,19 +52,23 @@ KIND_GRID, KIND_POINTS, KIND_NEIGHBOURS, KIND_DAYS, KIND_INDEPENDENT = range(5)
 
 
 @numba.njit(cache=True, inline="always")
-def _correlation(ki, si, ti, yi, xi, sj, tj, yj, xj, Cs_grid, Cs, pow_t, pow_s, pow_days, Cr):
-    """B's correlation between two elements of one kind ``ki`` (see
-    :func:`sparse_row_quadratic_forms`); 0 between elements of the shared kinds at different
-    positions."""
+def _correlation(ki, i, j, s, t, y, x, tables):
+    """B's correlation between elements ``i`` and ``j`` of one kind ``ki`` (see
+    :func:`sparse_row_quadratic_forms`; ``tables`` = ``(Cs_grid, Cs, pow_t, pow_s, pow_days,
+    Cr)``); 0 between elements of the shared kinds at different positions."""
+    Cs_grid, Cs, pow_t, pow_s, pow_days, Cr = tables
     if ki == KIND_GRID:
-        return Cs_grid[si, sj] * pow_t[abs(ti - tj)] * pow_s[abs(yi - yj)] * pow_s[abs(xi - xj)]
+        return (
+            Cs_grid[s[i], s[j]]
+            * pow_t[abs(t[i] - t[j])]
+            * pow_s[abs(y[i] - y[j])]
+            * pow_s[abs(x[i] - x[j])]
+        )
     if ki == KIND_DAYS:
-        return Cr[si, sj] * pow_days[abs(ti - tj)]
-    if ki == KIND_INDEPENDENT:
+        return Cr[s[i], s[j]] * pow_days[abs(t[i] - t[j])]
+    if ki == KIND_INDEPENDENT or t[i] != t[j]:
         return 0.0
-    if ti == tj:
-        return Cs[si, sj]
-    return 0.0
+    return Cs[s[i], s[j]]
 
 
 @numba.njit(cache=True)
@@ -103,6 +107,7 @@ def sparse_row_quadratic_forms(
     out : ndarray float64
         Written at ``rows``.
     """
+    tables = (Cs_grid, Cs, pow_t, pow_s, pow_days, Cr)
     for r in rows:
         total = 0.0
         for i in range(indptr[r], indptr[r + 1]):
@@ -115,11 +120,7 @@ def sparse_row_quadratic_forms(
             for j in range(i + 1, indptr[r + 1]):
                 if kind[j] != ki:
                     break
-                c = _correlation(
-                    ki, s[i], t[i], y[i], x[i], s[j], t[j], y[j], x[j],
-                    Cs_grid, Cs, pow_t, pow_s, pow_days, Cr,
-                )  # fmt: skip
-                pair += weight[j] * c
+                pair += weight[j] * _correlation(ki, i, j, s, t, y, x, tables)
             total += 2.0 * wi * pair
         out[r] = total
 
@@ -135,6 +136,7 @@ def support_correlation(kind, s, t, y, x, Cs_grid, Cs, pow_t, pow_s, pow_days, C
     ndarray ``(q, q)`` float64
         Symmetric; the grid diagonal is ``Cs_grid[s, s]``, every other diagonal 1.
     """
+    tables = (Cs_grid, Cs, pow_t, pow_s, pow_days, Cr)
     q = kind.size
     C = np.zeros((q, q))
     for i in range(q):
@@ -143,10 +145,5 @@ def support_correlation(kind, s, t, y, x, Cs_grid, Cs, pow_t, pow_s, pow_days, C
         for j in range(i + 1, q):
             if kind[j] != ki:
                 break
-            c = _correlation(
-                ki, s[i], t[i], y[i], x[i], s[j], t[j], y[j], x[j],
-                Cs_grid, Cs, pow_t, pow_s, pow_days, Cr,
-            )  # fmt: skip
-            C[i, j] = c
-            C[j, i] = c
+            C[i, j] = C[j, i] = _correlation(ki, i, j, s, t, y, x, tables)
     return C
