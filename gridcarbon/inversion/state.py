@@ -581,13 +581,17 @@ def _shared_support_runs(A: sp.csr_matrix, min_nnz: int, max_nnz: int) -> list[t
     """Runs ``[r0, r1)`` of at least two consecutive rows of ``A`` (CSR, sorted indices) with
     one and the same support of ``min_nnz`` to ``max_nnz`` non-zeros."""
     per_row = np.diff(A.indptr)
-    runs = []
-    r, n = 0, A.shape[0]
-    while r < n:
+    # only a row as long as the next one, within the bounds, can start a run: the rest are
+    # skipped without a look at their indices (the station rows, on every call)
+    starts = np.flatnonzero(
+        (per_row[:-1] == per_row[1:]) & (per_row[:-1] >= min_nnz) & (per_row[:-1] <= max_nnz)
+    )
+    runs: list[tuple[int, int]] = []
+    n = A.shape[0]
+    for r in starts:
+        if runs and r < runs[-1][1]:
+            continue  # inside the run found last
         q = per_row[r]
-        if not min_nnz <= q <= max_nnz:
-            r += 1
-            continue
         support = A.indices[A.indptr[r] : A.indptr[r + 1]]
         e = r + 1
         while (
@@ -597,6 +601,5 @@ def _shared_support_runs(A: sp.csr_matrix, min_nnz: int, max_nnz: int) -> list[t
         ):
             e += 1
         if e - r >= 2:
-            runs.append((r, e))
-        r = e
+            runs.append((int(r), int(e)))
     return runs
