@@ -427,13 +427,13 @@ def satellite_summary(
         OBSERVATION_SETS,
         imager_target_rows,
         interval_summary,
-        satellite_target_rows,
+        satellite_targets,
     )
 
     sets = [o for o in OBSERVATION_SETS if (table["observations"] == o).any()]
     by = {o: interval_summary(table[table["observations"] == o], focus)["default"] for o in sets}
     species = [s for s in by[sets[0]] if s != "cities"]
-    print("-- satellites: surface only | column only | joint (95 % intervals over replicates)")
+    print(f"-- satellites: {' | '.join(sets)} (95 % intervals over replicates)")
     print("score | species | " + " | ".join(sets))
     for s in species:
         for k in _SIDE_BY_SIDE:
@@ -467,9 +467,10 @@ def satellite_summary(
         for (obs, rep), r in rows.iterrows():
             cells = [f"{r[t]:+.3f} ± {r[t + '_std']:.3f}" for t in terms]
             print(f"{obs} | {rep} | " + " | ".join(cells))
-    verdicts = satellite_target_rows(table, focus, reactive)
-    print("-- satellite targets (joint vs surface only; paired replicates)")
-    _print_verdicts(verdicts)
+    verdicts = satellite_targets(table, focus, reactive)
+    for joint, part in verdicts.groupby("observations", sort=False) if len(verdicts) else ():
+        print(f"-- satellite targets ({joint} vs surface only; paired replicates)")
+        _print_verdicts(part)
     imager = imager_target_rows(table, focus) if with_imager else pd.DataFrame()
     if len(imager):
         print("-- CO2M-like imager targets (joint; city totals, paired replicates)")

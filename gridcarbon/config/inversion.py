@@ -890,6 +890,12 @@ class ErrorsConfig(_Section):
         "XCO2) one group 'columns', whose factor then scales every overpass's whole error "
         "covariance: the columns' representativeness sized from their own innovations",
     )
+    innovation_tuning_scope: Literal["all", "columns"] = Field(
+        "all",
+        description="the groups innovation_tuning 'desroziers' rescales: 'all' (the default) "
+        "or 'columns' = only the satellite columns' groups, so the stations keep the R they "
+        "are modelled with and a station-only inversion is the untuned one (no extra solve)",
+    )
     innovation_iterations: int = Field(
         1,
         ge=1,

@@ -556,6 +556,11 @@ def innovation_groups(
     )
 
 
+def _is_column_group(group: str) -> bool:
+    """Whether an innovation group (:func:`innovation_groups`) holds satellite-column rows."""
+    return group.rsplit("|", 1)[-1] == COLUMN_ROW_KIND
+
+
 def _materialised_jacobian(
     system: ObservationSystem, kinds: tuple[ObservationType, ...]
 ) -> sp.csr_matrix:
@@ -632,7 +637,10 @@ def _innovation_tuning(
     e = cfg.errors
     groups = innovation_groups(meta, e.innovation_column_groups)
     keys = list(dict.fromkeys(groups.tolist()))
-    tune_r = e.innovation_tuning == "desroziers"
+    # With the scope 'columns' the stations' groups are never offered for rescaling, and
+    # without a column row there is nothing to tune: no second solve.
+    tunable = [k for k in keys if e.innovation_tuning_scope == "all" or _is_column_group(k)]
+    tune_r = e.innovation_tuning == "desroziers" and bool(tunable)
     tune_b = e.prior_error_tuning == "desroziers"
     factors: dict = {k: 1.0 for k in keys}
     left: list = []
@@ -654,13 +662,14 @@ def _innovation_tuning(
         da = d - Jo @ sol.x_inc
         if tune_r:
             stats = desroziers_statistics(d, da, r_used, groups)
-            factors, left = bounded_scaling(
-                {k: v["r_ratio"] for k, v in stats.items()},
-                {k: v["n"] for k, v in stats.items()},
+            scaled, left = bounded_scaling(
+                {k: stats[k]["r_ratio"] for k in tunable},
+                {k: stats[k]["n"] for k in tunable},
                 factors,
                 e.innovation_scale_bounds,
                 e.innovation_min_observations,
             )
+            factors = {**factors, **scaled}
         if tune_b:
             b_stats = _prior_ratios(Jo, sol, d, r_used, hbh_e, emission, row_species, b_factors)
             b_factors, b_left = bounded_scaling(
@@ -719,6 +728,7 @@ def _innovation_tuning(
             seen = row_species[(groups == k) & (row_species >= 0)]
             group_b_scale[k] = b_factors[int(seen[0])] if seen.size else 1.0
     lo, hi = e.innovation_scale_bounds
+    rescaled = {k for k in tunable if k not in left} if tune_r else set()
     rows = []
     for k in keys:
         otype, quantity, kind = k.split("|", 2)
@@ -730,8 +740,8 @@ def _innovation_tuning(
                 "station_class": kind,
                 **stats[k],
                 "r_scale": f,
-                "r_scale_at_bound": bool(f <= lo or f >= hi) and tune_r and k not in left,
-                "rescaled": tune_r and k not in left,
+                "r_scale_at_bound": bool(f <= lo or f >= hi) and k in rescaled,
+                "rescaled": k in rescaled,
                 "b_scale": group_b_scale.get(k, 1.0),
             }
         )

@@ -78,7 +78,7 @@ from gridcarbon.inversion.osse_scores import (
     ScoreContext,
     honest_scores,
     interval_summary,
-    satellite_target_rows,
+    satellite_targets,
     score_context,
 )
 from gridcarbon.inversion.posterior import cell_period_stats
@@ -1281,6 +1281,15 @@ def run_osse(
                 sets.update({"column": list(sim.kinds), "joint": [kind, *sim.kinds]})
                 for name in ("column", "joint"):
                     extra[name] = {"observations": name, **counts}
+                no2 = [k for k in sim.kinds if getattr(k, "quantity", None) == "vertical_column"]
+                if no2 and len(no2) < len(sim.kinds):
+                    # the NO2 columns' own target ("TROPOMI NO2 + surface") beside the imager's
+                    sets["joint_no2"] = [kind, *no2]
+                    extra["joint_no2"] = {
+                        "observations": "joint_no2",
+                        **sim.info,
+                        **overpass_counts(system, no2, cities, codes),
+                    }
             else:
                 log.warning("OSSE replicate %d: no overpass could be assimilated", i)
         res = None
@@ -1361,7 +1370,7 @@ def run_osse(
                 if (table["observations"] == o).any()
             }
             far = system.config.chemistry.reactive_species
-            summary["satellite_targets"] = satellite_target_rows(table, focus, far).to_dict(
+            summary["satellite_targets"] = satellite_targets(table, focus, far).to_dict(
                 orient="records"
             )
     summary["operator"] = system.info()

@@ -63,6 +63,7 @@ __all__ = [
     "OBSERVATION_SETS",
     "JOINT_NO_WORSE",
     "satellite_target_rows",
+    "satellite_targets",
     "imager_target_rows",
 ]
 
@@ -678,8 +679,10 @@ def near_band_target_rows(
 
 # -- satellites in the OSSE: surface only, column only, joint ---------------------------------------
 
-#: The observation sets of an OSSE with satellite columns (``observations`` column of the table).
-OBSERVATION_SETS: tuple[str, ...] = ("surface", "column", "joint")
+#: The observation sets of an OSSE with satellite columns (``observations`` column of the table):
+#: the inversions of a satellite OSSE replicate; ``joint_no2`` (surface + the NO2 columns only)
+#: is run when the imager flies too, so that both of the issue's joints are scored.
+OBSERVATION_SETS: tuple[str, ...] = ("surface", "column", "joint", "joint_no2")
 
 #: Relative RMSE of the joint inversion allowed in every band and species (issue 14: ≤ 1.02 ×
 #: the surface-only inversion's).
@@ -700,6 +703,7 @@ def satellite_target_rows(
     focus_species: str,
     far_species: str,
     *,
+    joint: str = "joint",
     seed: int = 12345,
     n_resamples: int = 9999,
 ) -> pd.DataFrame:
@@ -725,7 +729,8 @@ def satellite_target_rows(
     -------
     DataFrame
         One row per target and place: ``target``, ``for``, ``score``, ``band_low``,
-        ``band_high``, ``estimate``, ``low``, ``high``, ``passes`` (None: not measured).
+        ``band_high``, ``estimate``, ``low``, ``high``, ``passes`` (None: not measured),
+        ``observations`` (``joint``).
     """
     boot = {"seed": seed, "n_resamples": n_resamples}
     rows: list[dict] = []
@@ -738,9 +743,9 @@ def satellite_target_rows(
     codes = [c[len("city_") : -len("_post_err")] for c in f.columns if c.endswith("_post_err")]
     for code in sorted(codes):
         p = _paired(d, f"city_{code}_post_err", focus_species)
-        if not {"surface", "joint"} <= set(p.columns):
+        if not {"surface", joint} <= set(p.columns):
             continue
-        pair = p[["surface", "joint"]].to_numpy(float)
+        pair = p[["surface", joint]].to_numpy(float)
         est = scores.percentile_bootstrap(
             pair,
             lambda b: np.sqrt((b[..., 1] ** 2).mean(axis=1) / (b[..., 0] ** 2).mean(axis=1)),
@@ -755,8 +760,8 @@ def satellite_target_rows(
             est,
         )
     p = _paired(d, "own_rmse_reduction_far", far_species)
-    if {"surface", "joint"} <= set(p.columns):
-        gain = 1.0 - (1.0 - p["joint"].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
+    if {"surface", joint} <= set(p.columns):
+        gain = 1.0 - (1.0 - p[joint].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
         est = scores.percentile_bootstrap(gain, **boot)
         add(
             f"{far_species} far-field RMSE gain ≥ +10 %, lower 95 % bound > 0",
@@ -775,9 +780,9 @@ def satellite_target_rows(
     for s in sorted(d["species"].unique()):
         for b in bands:
             p = _paired(d, f"own_rmse_reduction_{b}", s)
-            if not {"surface", "joint"} <= set(p.columns):
+            if not {"surface", joint} <= set(p.columns):
                 continue
-            ratio = (1.0 - p["joint"].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
+            ratio = (1.0 - p[joint].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
             add(
                 f"joint RMSE ≤ {JOINT_NO_WORSE:g} × surface only",
                 f"{s} {b}",
@@ -787,7 +792,7 @@ def satellite_target_rows(
                 scores.percentile_bootstrap(ratio, **boot),
             )
     for c in sorted(c for c in d.columns if c.startswith("city_") and c.endswith("_overpasses")):
-        counts = d[d["observations"] == "joint"].groupby("replicate")[c].first()
+        counts = d[d["observations"] == joint].groupby("replicate")[c].first()
         if counts.empty:
             continue
         fewest = float(counts.min())
@@ -799,7 +804,19 @@ def satellite_target_rows(
             np.inf,
             (fewest, fewest, float(counts.max())),
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(observations=joint) if rows else pd.DataFrame(rows)
+
+
+def satellite_targets(table: pd.DataFrame, focus_species: str, far_species: str) -> pd.DataFrame:
+    """:func:`satellite_target_rows` of every joint inversion in ``table``: ``joint`` and, when
+    the imager flies beside TROPOMI, ``joint_no2`` (the issue's "TROPOMI NO2 + surface")."""
+    present = set(table["observations"]) if "observations" in table else set()
+    parts = [
+        satellite_target_rows(table, focus_species, far_species, joint=j)
+        for j in ("joint", "joint_no2")
+        if j in present
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def imager_target_rows(

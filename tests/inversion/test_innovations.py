@@ -527,3 +527,47 @@ def test_column_overpasses_pooled_into_one_group_by_product(tiny_case):
     assert not np.allclose(results["product"].x_post, results["overpass"].x_post)
     with pytest.raises(ValidationError):
         ErrorsConfig(innovation_column_groups="orbit")
+
+
+def test_tuning_scope_columns_leaves_the_stations_r_alone(tiny_case):
+    """``errors.innovation_tuning_scope: columns``: beside stations, only the pooled columns'
+    group is rescaled (the stations' groups keep factor 1 and are not flagged rescaled); with
+    stations alone there is nothing to tune, and the solution is bit for bit the untuned one."""
+    base = {
+        "innovation_tuning": "desroziers",
+        "innovation_min_observations": 30,
+        "innovation_column_groups": "product",
+    }
+    cfg = InversionConfig(errors={**base, "innovation_tuning_scope": "columns"})
+    system = build_system(tiny_case, cfg)
+    rng = np.random.default_rng(4)
+    stations = StationHourObservations(
+        synthetic_observations(system, make_truth(system, rng, "identical", cfg), rng, cfg)
+    )
+    columns = _overpass_columns(tiny_case, system, noise=2e-5, seed=3)
+    res = assimilate(system, [stations, *columns], build_posterior=False)
+    table = res.innovation_statistics
+    on_columns = table["observation_type"] == "columns"
+    assert on_columns.sum() == 1 and bool(table.loc[on_columns, "rescaled"].iloc[0])
+    assert table.loc[on_columns, "r_scale"].iloc[0] > 1.5
+    assert (~on_columns).sum() >= 1
+    assert (table.loc[~on_columns, "r_scale"] == 1.0).all()
+    assert not table.loc[~on_columns, "rescaled"].any()
+    assert set(res.metrics["innovation_tuning"]["r_scale"]) == set(
+        table["observation_type"] + "|" + table["species"] + "|" + table["station_class"]
+    )
+    # with every group open to the tuning, the stations' factors move too
+    every = assimilate(
+        build_system(tiny_case, InversionConfig(errors=base)),
+        [stations, *columns],
+        build_posterior=False,
+    ).innovation_statistics
+    assert (every.loc[every["observation_type"] != "columns", "r_scale"] != 1.0).any()
+    alone = assimilate(system, stations, build_posterior=False)
+    untuned = assimilate(
+        build_system(tiny_case, InversionConfig()), stations, build_posterior=False
+    )
+    assert "innovation_tuning" not in alone.metrics or alone.metrics["innovation_tuning"] is None
+    np.testing.assert_array_equal(alone.x_post, untuned.x_post)
+    with pytest.raises(ValidationError):
+        ErrorsConfig(innovation_tuning_scope="stations")

@@ -15,7 +15,11 @@ from gridcarbon.config import RunConfig
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.columns import ColumnSettings
 from gridcarbon.inversion.osse import make_truth, run_osse
-from gridcarbon.inversion.osse_scores import JOINT_NO_WORSE, satellite_target_rows
+from gridcarbon.inversion.osse_scores import (
+    JOINT_NO_WORSE,
+    satellite_target_rows,
+    satellite_targets,
+)
 from gridcarbon.inversion.system import ObservationSystem
 from gridcarbon.pipeline import (
     build_prior,
@@ -194,6 +198,36 @@ def test_satellite_targets_on_paired_replicates():
     assert count.estimate == 3 and count.passes
 
 
+def test_both_joints_are_judged_when_the_imager_flies_beside_tropomi():
+    """With ``joint_no2`` (surface + NO2 columns) beside ``joint`` (every product), each is
+    judged against surface only on its own errors and overpass counts."""
+    rows = []
+    for rep, (es, ej, en) in enumerate([(0.2, 0.1, 0.3), (-0.2, -0.1, -0.3)]):
+        for obs, e in (("surface", es), ("joint", ej), ("joint_no2", en)):
+            rows.append(
+                {
+                    "replicate": rep,
+                    "label": "default",
+                    "observations": obs,
+                    "species": CO2.name,
+                    "city_A_post_err": e,
+                    "city_A_overpasses": {"surface": np.nan, "joint": 5, "joint_no2": 2}[obs],
+                }
+            )
+    v = satellite_targets(pd.DataFrame(rows), CO2.name, NOX.name)
+    assert list(dict.fromkeys(v["observations"])) == ["joint", "joint_no2"]
+    by = {(r.observations, r.score): r for r in v.itertuples()}
+    assert by[("joint", "city_rms_error_joint_over_surface")].estimate == pytest.approx(0.5)
+    assert by[("joint_no2", "city_rms_error_joint_over_surface")].estimate == pytest.approx(1.5)
+    assert not by[("joint_no2", "city_rms_error_joint_over_surface")].passes
+    assert by[("joint", "usable_overpasses")].estimate == 5
+    assert by[("joint_no2", "usable_overpasses")].estimate == 2
+    surface_only = pd.DataFrame(rows)
+    assert satellite_targets(
+        surface_only[surface_only.observations == "surface"], "CO2", "NOx"
+    ).empty
+
+
 def test_the_imager_columns_are_simulated_from_the_replicates_co2(setup, monkeypatch):
     """osse.satellite 'tropomi_no2+co2m_xco2': besides the NO2 files, a CO2M-like imager file
     every satellite_imager_every_days from the replicate's own CO2 at the imager's hour
@@ -301,6 +335,35 @@ def test_an_osse_with_the_imager_assimilates_xco2(setup):
     column = d.loc[("column", CO2.name)]
     assert abs(column["rmse_reduction_near_with_points"]) > 1e-3
     assert column["reduced_chi2"] > 0.05
+
+
+@pytest.mark.slow
+def test_with_both_products_the_no2_joint_is_run_beside_the_full_joint(setup):
+    """osse.satellite 'tropomi_no2+co2m_xco2': a fourth inversion, surface + NO2 columns
+    (``joint_no2``), on the same truth; the full joint adds the XCO2 rows to it."""
+    prior, scenario, system, ic = setup
+    both = ic.model_copy(
+        update={
+            "osse": ic.osse.model_copy(
+                update={"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
+            )
+        }
+    )
+    sim = osse_column_simulator(scenario, both)
+    res = run_osse(prior, scenario, both, replicates=1, seed=5, system=system, column_simulator=sim)
+    d = res.table[res.table["label"] == "default"].set_index(["observations", "species"])
+    assert set(d.index.get_level_values(0)) == {"surface", "column", "joint", "joint_no2"}
+    n = {o: d.loc[(o, CO2.name), "n_obs"] for o in ("surface", "column", "joint", "joint_no2")}
+    assert n["surface"] < n["joint_no2"] < n["joint"] == n["surface"] + n["column"]
+    assert (d.loc["joint_no2", "n_overpasses_used"] < d.loc["joint", "n_overpasses_used"]).all()
+    targets = pd.DataFrame(res.summary["satellite_targets"])
+    assert set(targets["observations"]) == {"joint", "joint_no2"}
+    assert set(res.summary["intervals_by_observations"]) == {
+        "surface",
+        "column",
+        "joint",
+        "joint_no2",
+    }
 
 
 def test_xco2_superobservations_carry_no_air_mass_factor_error(setup):
