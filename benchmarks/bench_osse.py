@@ -58,6 +58,7 @@ import gc
 import hashlib
 import json
 import resource
+import subprocess
 import time
 from pathlib import Path
 
@@ -166,6 +167,25 @@ def _config_hash(config) -> str:
     return hashlib.sha1(changed.encode()).hexdigest()[:12]
 
 
+def _code_version() -> str:
+    """The commit the replicates ran on (``+changes`` when the package differs from it), kept
+    with each cached replicate so that a cache built over several sessions can be checked for
+    a change of code between its replicates; empty outside a git checkout."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "gridcarbon"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if dirty else "")
+
+
 def run_missing(args, cache_path: Path) -> bool:
     """Run the replicates missing from the cache within the time budget; True when all done."""
     from gridcarbon.inversion.osse import perfect_transport_config, run_osse
@@ -175,6 +195,7 @@ def run_missing(args, cache_path: Path) -> bool:
     t_start = time.perf_counter()
     budget = args.budget_minutes * 60.0
     cached = _read_cache(cache_path)
+    code = _code_version()
     for month in args.months:
         config = run_config(month, args.set)
         chash = _config_hash(config)
@@ -233,6 +254,7 @@ def run_missing(args, cache_path: Path) -> bool:
                     "mode": mode,
                     "seed": s,
                     "config_hash": chash,
+                    "code": code,
                     "wall_s": wall,
                     "cpu_s": cpu,
                     "system_s": t_system,
@@ -321,6 +343,7 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             name = f"2023-{month:02d} {mode}"
             results[name] = {
                 "replicates": len(recs),
+                "code": sorted({r.get("code") or "unrecorded" for r in recs}),
                 "seconds_per_replicate_mean": float(wall.mean()),
                 "cpu_seconds_per_replicate_mean": float(np.nanmean(cpu))
                 if np.isfinite(cpu).any()
@@ -329,7 +352,8 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             }
             print(
                 f"\n=== {name}: {len(recs)} replicates, {wall.mean():.1f} s wall per replicate "
-                f"(min {wall.min():.1f}, max {wall.max():.1f}), CPU {np.nanmean(cpu):.1f} s ===",
+                f"(min {wall.min():.1f}, max {wall.max():.1f}), CPU {np.nanmean(cpu):.1f} s; "
+                f"code {', '.join(results[name]['code'])} ===",
                 flush=True,
             )
             if mode == "randomised":
