@@ -1080,7 +1080,8 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
     ``column_expected_plume`` H the nodes' mean) and the mixing-height error
     (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``, in R instead of
-    the state's daily scale in H); zeros for the switches that are off."""
+    the state's daily scale in H), and the sampling of the auxiliary operators those terms
+    build (``column_auxiliary_sampling``); zeros for the switches that are off."""
     return {
         "wind_speed_error_rel": (
             errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0
@@ -1094,6 +1095,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
         "mixing_height_error_rel": (
             errors.model_error_mixing_height_rel if errors.column_mixing_height_error else 0.0
         ),
+        "auxiliary_sampling": errors.column_auxiliary_sampling,
     }
 
 
@@ -1138,6 +1140,7 @@ def satellite_observation_kinds(
     quadrature_nodes: int = 3,
     expected_plume: bool = False,
     mixing_height_error_rel: float = 0.0,
+    auxiliary_sampling: str = "full",
 ) -> tuple[list[Any], dict]:
     """The overpasses of ``inversion.columns``' files as column observation types.
 
@@ -1167,6 +1170,9 @@ def satellite_observation_kinds(
     mixing_height_error_rel : float
         Every overpass's mixing-height error in R instead of the state's daily scale in H
         (``errors.column_mixing_height_error``: the column operator's setting of that name).
+    auxiliary_sampling : {'full', 'coarse'}
+        The sampling of the operators built only for those terms
+        (``errors.column_auxiliary_sampling``: the column operator's setting of that name).
 
     Returns
     -------
@@ -1189,6 +1195,7 @@ def satellite_observation_kinds(
         quadrature_nodes=quadrature_nodes,
         expected_plume=expected_plume,
         mixing_height_error_rel=mixing_height_error_rel,
+        auxiliary_sampling=auxiliary_sampling,
     )
     no2_settings = replace(
         xco2_settings, scale_error_rel=scale_error_rel, lifetime_error_rel=lifetime_error_rel

@@ -441,6 +441,13 @@ class ColumnSettings:
         columns are told how much of their signal the scale could explain.  0 (the default):
         no such term, and with the unknowns the columns carry their column in H.  Two more
         operator builds per overpass set.
+    auxiliary_sampling : {'full', 'coarse'}
+        The sampling of the operators built only for an error term or a state slope (the
+        plume-shape nodes, the mixing height and the lifetime at 1 ± their step): 'full' (the
+        default) = ``sample_cells`` and ``source_subcells``; 'coarse' = 1 and 1, about half the
+        cost of a build.  With 'coarse' every plume-shape node, the central one included, is
+        built coarse (the spread is then not a difference of two samplings); H itself stays at
+        full sampling, so 'coarse' is refused with ``expected_plume``.
     min_superobservations : int
         Overpasses with fewer superobservations are not used (4 at least: three go into the
         plane).
@@ -477,6 +484,7 @@ class ColumnSettings:
     quadrature_nodes: int = 3
     expected_plume: bool = False
     mixing_height_error_rel: float = 0.0
+    auxiliary_sampling: Literal["full", "coarse"] = "full"
     min_superobservations: int = 4
     lifetime_h: float | None = None
     no2_ratio: float | None = None
@@ -506,6 +514,8 @@ class ColumnSettings:
             "shape_localisation_km": self.shape_localisation_km > 0,
             "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
             "min_superobservations": int(self.min_superobservations) >= 4,
+            "auxiliary_sampling": self.auxiliary_sampling in ("full", "coarse")
+            and not (self.expected_plume and self.auxiliary_sampling == "coarse"),
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
             or self.min_upwind_fetch_km >= 0,
             "lifetime_h": self.lifetime_h is None or self.lifetime_h > 0,
@@ -539,7 +549,8 @@ class ColumnMatch:
         ``sigma_amf`` and, with ``scale_error_rel`` > 0, ``sigma_scale`` (σ_s |prior|); with
         ``wind_direction_error_deg`` > 0 ``sigma_shape`` (the plume-shape σ), ``prior_central``
         and ``prior_nodes_mean`` (the central plume's and the direction nodes' mean modelled
-        column at the prior); with ``mixing_height_error_rel`` > 0 ``sigma_mixing_height``.
+        column at the prior; both of coarse operators with ``auxiliary_sampling``
+        'coarse'); with ``mixing_height_error_rel`` > 0 ``sigma_mixing_height``.
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
     footprints : Footprints
@@ -889,12 +900,18 @@ class ColumnObservations:
         zscale: float = 1.0,
         tscale: float = 1.0,
         turn_rad: float = 0.0,
+        auxiliary: bool = False,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
         height scaled by ``zscale``, the NOx lifetime by ``tscale``, every wind turned by
-        ``turn_rad`` (radians, clockwise seen from above: the direction it blows from grows)."""
+        ``turn_rad`` (radians, clockwise seen from above: the direction it blows from grows);
+        ``auxiliary``: an operator built for an error term or a slope, sampled as
+        ``auxiliary_sampling`` says."""
         s = self.settings
+        coarse = auxiliary and s.auxiliary_sampling == "coarse"
+        sample_cells = 1 if coarse else int(s.sample_cells)
+        source_subcells = 1 if coarse else int(s.source_subcells)
         cfg = system.config
         g = system.grid
         px = self.pixels
@@ -904,7 +921,7 @@ class ColumnObservations:
             c, s_ = np.cos(turn_rad), np.sin(turn_rad)
             met["ex"], met["ey"] = c * met["ex"] + s_ * met["ey"], c * met["ey"] - s_ * met["ex"]
         n = sel.size
-        spacing = g.cell_size / int(s.sample_cells)
+        spacing = g.cell_size / sample_cells
         cx = np.ascontiguousarray(np.asarray(px.corner_x, float)[sel])
         cy = np.ascontiguousarray(np.asarray(px.corner_y, float)[sel])
         nc = np.full(n, cx.shape[1], np.int64)
@@ -992,7 +1009,7 @@ class ColumnObservations:
                 g.nx,
                 g.ny,
                 system.urban,
-                int(s.source_subcells),
+                source_subcells,
                 s.source_subcells_near_km * 1000.0,
                 h_src,
                 lid_f,
@@ -1184,9 +1201,10 @@ class ColumnObservations:
         central = shape_mean = None
         if s.wind_direction_error_deg > 0:
             nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
+            coarse = s.auxiliary_sampling == "coarse"
             operators = [
                 H
-                if z == 0.0
+                if z == 0.0 and not coarse
                 else self._operator(
                     system,
                     groups,
@@ -1194,10 +1212,13 @@ class ColumnObservations:
                     row_hours,
                     sel,
                     turn_rad=np.radians(s.wind_direction_error_deg * z),
+                    auxiliary=True,
                 )[0]
                 for z in nodes
             ]
-            central = H @ L.xb()
+            # with coarse nodes the central plume of the ratio below is theirs too
+            at_zero = [op for z, op in zip(nodes, operators, strict=True) if z == 0.0]
+            central = (at_zero[0] if at_zero else H) @ L.xb()
             shape_mean, _, deviations = quadrature_moments(
                 [op @ L.xb() for op in operators], node_weights
             )
@@ -1223,7 +1244,9 @@ class ColumnObservations:
                 cfg.errors.model_error_mixing_height_rel or cfg.state.mixing_height_prior_error
             )
             up, down = (
-                self._operator(system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step)[0]
+                self._operator(
+                    system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step, auxiliary=True
+                )[0]
                 @ L.xb()
                 for sgn in (1.0, -1.0)
             )
@@ -1272,7 +1295,9 @@ class ColumnObservations:
         )
         if step > 0 and self.species.name == system.config.chemistry.reactive_species:
             up, down = (
-                self._operator(system, groups, weight, row_hours, sel, tscale=1.0 + sgn * step)[0]
+                self._operator(
+                    system, groups, weight, row_hours, sel, tscale=1.0 + sgn * step, auxiliary=True
+                )[0]
                 @ L.xb()
                 for sgn in (1.0, -1.0)
             )

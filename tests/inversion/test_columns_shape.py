@@ -260,3 +260,45 @@ def test_bad_settings_are_refused_and_the_switch_is_off_by_default():
     assert got["quadrature_nodes"] == errors.quadrature_nodes
     assert got["shape_localisation_km"] == errors.column_shape_localisation_km == 100.0
     ColumnSettings(**got)  # the settings accept what the configuration gives
+
+
+def test_coarse_auxiliary_operators_leave_h_and_size_the_terms_as_coarse_ones(
+    tiny_case, tiny_system
+):
+    """``auxiliary_sampling`` 'coarse': H and the prior columns are those of full sampling (bit
+    for bit), while the plume-shape and mixing-height σ are those of an operator sampled
+    coarse throughout (one sample point per cell, no source sub-cells), and differ from the
+    full ones."""
+    terms = {"wind_direction_error_deg": 30.0, "mixing_height_error_rel": 0.3}
+    full = replace(SETTINGS, **terms)
+    mixed = _columns(tiny_case, tiny_system, replace(full, auxiliary_sampling="coarse")).match(
+        tiny_system
+    )
+    fine = _columns(tiny_case, tiny_system, full).match(tiny_system)
+    coarse = _columns(
+        tiny_case, tiny_system, replace(full, sample_cells=1, source_subcells=1)
+    ).match(tiny_system)
+    assert (mixed.H != fine.H).nnz == 0
+    np.testing.assert_array_equal(mixed.superobs["prior"], fine.superobs["prior"])
+    for column in ("sigma_shape", "sigma_mixing_height", "prior_central", "prior_nodes_mean"):
+        got, want = mixed.superobs[column].to_numpy(), coarse.superobs[column].to_numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    other = fine.superobs["sigma_shape"].to_numpy()
+    assert np.abs(mixed.superobs["sigma_shape"].to_numpy() - other).max() > 1e-6 * other.max()
+    # the configuration's switch reaches the settings; the expected plume refuses it
+    errors = InversionConfig().errors
+    assert column_transport_errors(errors)["auxiliary_sampling"] == "full"
+    on = errors.model_copy(update={"column_auxiliary_sampling": "coarse"})
+    assert ColumnSettings(**column_transport_errors(on)).auxiliary_sampling == "coarse"
+    with pytest.raises(ConfigError, match="auxiliary_sampling"):
+        ColumnSettings(
+            wind_direction_error_deg=30.0, expected_plume=True, auxiliary_sampling="coarse"
+        )
+    with pytest.raises(ValueError, match="column_auxiliary_sampling"):
+        InversionConfig(
+            errors={
+                "column_wind_direction_error": True,
+                "column_expected_plume": True,
+                "column_auxiliary_sampling": "coarse",
+            }
+        )
