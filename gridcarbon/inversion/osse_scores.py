@@ -29,6 +29,7 @@ Per replicate and species (everything SYNTHETIC):
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,22 @@ class ScoreContext:
     blocks: sp.csr_matrix
     counties: sp.csr_matrix | None
     _hbh: dict[str, np.ndarray] = field(default_factory=dict)
+    _last_result: tuple[weakref.ref, np.ndarray] | None = None
+
+    def result_hbh_variance(self, res: Any) -> np.ndarray:
+        """diag(H B Hᵀ) of the rows an inversion result assimilated; the last result's is
+        kept, since its species are scored one after the other (stacking the columns' blocks
+        and hashing them is the cost, not B)."""
+        if self._last_result is not None and self._last_result[0]() is res:
+            return self._last_result[1]
+        # the system the solve used (a view of ``system`` with the stations' R estimated under
+        # errors.transport_error_estimate; the same H), so the kinds keep their matches
+        H = sp.vstack(
+            [sp.csr_matrix(k.jacobian_block(res.system)) for k in res.kinds], format="csr"
+        )
+        hbh = self.hbh_variance(res.covariance.B, H)
+        self._last_result = (weakref.ref(res), hbh)
+        return hbh
 
     def hbh_variance(self, B: Any, H: sp.csr_matrix) -> np.ndarray:
         """diag(H B Hᵀ) of the assimilated rows (cached: the same H in every replicate)."""
@@ -230,12 +247,7 @@ def honest_scores(
     # -- innovation chi2 -------------------------------------------------------------------------
     if with_chi2:
         obs = res.obs
-        # the system the solve used (a view of ``system`` with the stations' R estimated under
-        # errors.transport_error_estimate; the same H), so the kinds keep their matches
-        H = sp.vstack(
-            [sp.csr_matrix(k.jacobian_block(res.system)) for k in res.kinds], format="csr"
-        )
-        hbh = ctx.hbh_variance(res.covariance.B, H)
+        hbh = ctx.result_hbh_variance(res)
         d = (obs["observed"] - obs["prior"]).to_numpy(float)
         r_var = obs["r_std"].to_numpy(float) ** 2
         emitted = np.array([system.observed[q].name for q in obs["species"]])

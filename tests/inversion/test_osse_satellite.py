@@ -512,3 +512,31 @@ def test_the_column_transport_unknowns_reach_the_osse_table(setup):
         and d.loc["joint", f"column_{term}_post_std"] < sd[term]
     ]
     assert moved, d.filter(like="column_").to_dict()
+
+
+def test_the_innovation_variance_of_a_result_is_computed_once_for_its_species(setup):
+    """``ScoreContext.result_hbh_variance``: diag(H B Hᵀ) of a joint result's rows (stations and
+    whitened column contrasts) as B.aggregate_var of the stacked blocks; asked again for the
+    same result (its next species) it is the same array, for another result its own."""
+    import scipy.sparse as sp
+
+    from gridcarbon.inversion.assimilation import assimilate
+    from gridcarbon.inversion.observation_types import StationHourObservations
+    from gridcarbon.inversion.osse import replicate_truth
+    from gridcarbon.inversion.osse_scores import score_context
+
+    prior, scenario, system, ic = setup
+    truth, obs, _ = replicate_truth(system, ic, "perturbed", 7, None)
+    sim = osse_column_simulator(scenario, ic)(system, truth, 7)
+    stations = StationHourObservations(obs)
+    joint = assimilate(system, [stations, *sim.kinds], build_posterior=False)
+    alone = assimilate(system, stations, build_posterior=False)
+    ctx = score_context(system, ic)
+    got = ctx.result_hbh_variance(joint)
+    H = sp.vstack([sp.csr_matrix(k.jacobian_block(system)) for k in joint.kinds], format="csr")
+    assert H.shape[0] > alone.obs.shape[0]  # the column rows are in
+    np.testing.assert_allclose(got, joint.covariance.B.aggregate_var(H), rtol=1e-12)
+    assert ctx.result_hbh_variance(joint) is got
+    other = ctx.result_hbh_variance(alone)
+    assert other.shape == (alone.obs.shape[0],)
+    np.testing.assert_allclose(other, got[: other.size], rtol=1e-12)  # the stations come first
