@@ -901,13 +901,16 @@ class ColumnObservations:
         tscale: float = 1.0,
         turn_rad: float = 0.0,
         auxiliary: bool = False,
+        tables: dict | None = None,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
         height scaled by ``zscale``, the NOx lifetime by ``tscale``, every wind turned by
         ``turn_rad`` (radians, clockwise seen from above: the direction it blows from grows);
         ``auxiliary``: an operator built for an error term or a slope, sampled as
-        ``auxiliary_sampling`` says."""
+        ``auxiliary_sampling`` says; ``tables``: the area sources' vertical tables of the
+        builds of one match by ``zscale`` (they do not depend on the wind's direction, the
+        lifetime or the sampling), filled and reused."""
         s = self.settings
         coarse = auxiliary and s.auxiliary_sampling == "coarse"
         sample_cells = 1 if coarse else int(s.sample_cells)
@@ -951,11 +954,16 @@ class ColumnObservations:
         zi = met["zi"] * zscale
         rmax = s.truncation_km * 1000.0
         nodes = np.geomspace(1.0, rmax, 128)
-        tab_r = np.zeros((n, nodes.size))
-        tab_u = np.zeros((n, nodes.size))
         lid_f = cfg.transport.lid_uniform_factor
         h_src = cfg.transport.area_source_height_m
-        area_vertical_tables(met["k"], zi, h_src, lid_f, z, ak, nl, nodes, tab_r, tab_u)
+        if tables is not None and zscale in tables:
+            tab_r, tab_u = tables[zscale]
+        else:
+            tab_r = np.zeros((n, nodes.size))
+            tab_u = np.zeros((n, nodes.size))
+            area_vertical_tables(met["k"], zi, h_src, lid_f, z, ak, nl, nodes, tab_r, tab_u)
+            if tables is not None:
+                tables[zscale] = (tab_r, tab_u)
         lx0 = 0.0
         dlx = float(np.log(nodes[1] / nodes[0]))
         chem = cfg.chemistry
@@ -1192,7 +1200,8 @@ class ColumnObservations:
         order = np.argsort(gid, kind="stable")
         groups = np.split(order, np.cumsum(n_in)[:-1])
         row_hours = np.array([hours[sel[grp[0]]] for grp in groups], np.int64)
-        H, fp = self._operator(system, groups, weight, row_hours, sel)
+        tables: dict = {}
+        H, fp = self._operator(system, groups, weight, row_hours, sel, tables=tables)
         L = system.layout
         # the plume-shape error: the operator with every wind turned by the Gauss–Hermite nodes
         # of the direction error (the central node is H itself); with ``expected_plume`` H
@@ -1213,6 +1222,7 @@ class ColumnObservations:
                     sel,
                     turn_rad=np.radians(s.wind_direction_error_deg * z),
                     auxiliary=True,
+                    tables=tables,
                 )[0]
                 for z in nodes
             ]
@@ -1296,7 +1306,14 @@ class ColumnObservations:
         if step > 0 and self.species.name == system.config.chemistry.reactive_species:
             up, down = (
                 self._operator(
-                    system, groups, weight, row_hours, sel, tscale=1.0 + sgn * step, auxiliary=True
+                    system,
+                    groups,
+                    weight,
+                    row_hours,
+                    sel,
+                    tscale=1.0 + sgn * step,
+                    auxiliary=True,
+                    tables=tables,
                 )[0]
                 @ L.xb()
                 for sgn in (1.0, -1.0)
