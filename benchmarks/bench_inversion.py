@@ -15,7 +15,8 @@ with the station observations; printed: the seconds to read the files and build 
 joint solve against the station-only solve, the added seconds and the peak RSS before and
 after (added), and the load average.  ``--column-shape-error`` gives the columns the
 plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
-builds per overpass).
+builds per overpass).  The columns take the run's ``errors`` settings, ``--set`` included (e.g.
+``--set errors.column_auxiliary_sampling=coarse``: the shape nodes at coarse sampling).
 
 With ``--transport-error-estimate``: the cost of ``errors.transport_error_estimate:
 wind_direction_and_relative`` on the month's station observations, its first call (the turned
@@ -162,6 +163,7 @@ def main() -> None:
             out["solve_with_posterior_sigma_s"],
             out["solve_with_posterior_sigma_cpu_s"],
             shape_error=args.column_shape_error,
+            errors=ic.errors,
         )
     if not args.skip_stage:
         del res, truth, obs
@@ -221,8 +223,11 @@ def columns_cost(
     station_solve_s: float,
     station_solve_cpu_s: float,
     shape_error: bool = False,
+    errors=None,
 ) -> dict:
-    """What a month of daily TROPOMI NO2 overpasses adds to the default inversion."""
+    """What a month of daily TROPOMI NO2 overpasses adds to the default inversion; the column
+    settings from ``errors`` (the run's ``inversion.errors``, with ``--set``), the plume-shape
+    error switched on by ``shape_error``."""
     from gridcarbon.config.inversion import ErrorsConfig
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
@@ -234,9 +239,11 @@ def columns_cost(
 
     days = pd.date_range("2023-01-01", "2023-01-31", freq="D")
     out: dict = {"days": len(days), "peak_rss_gb_before": rss_gb(), "shape_error": shape_error}
-    settings = ColumnSettings(
-        **column_transport_errors(ErrorsConfig(column_wind_direction_error=shape_error))
-    )
+    errors = ErrorsConfig() if errors is None else errors
+    if shape_error:
+        errors = errors.model_copy(update={"column_wind_direction_error": True})
+    out["column_settings"] = column_transport_errors(errors)
+    settings = ColumnSettings(**out["column_settings"])
     kinds = []
     write_s = read_s = read_cpu = 0.0
     with tempfile.TemporaryDirectory() as d:
