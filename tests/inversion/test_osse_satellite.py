@@ -51,6 +51,12 @@ def setup():
     return prior, scenario, system, config.inversion
 
 
+def _daily_imager(ic, satellite: str):
+    """The inversion settings with ``osse.satellite`` and an imager swath every day."""
+    osse = ic.osse.model_copy(update={"satellite": satellite, "satellite_imager_every_days": 1})
+    return ic.model_copy(update={"osse": osse})
+
+
 def _truth_at(system, truth, species: str, hour: int) -> np.ndarray:
     si = system.species.index(species)
     total = truth.area[si][hour].astype(np.float64)
@@ -198,22 +204,26 @@ def test_satellite_targets_on_paired_replicates():
     assert count.estimate == 3 and count.passes
 
 
+def _city_row(rep: int, observations: str, error: float, **more) -> dict:
+    """One replicate's CO2 row of an OSSE table for city ``A`` (relative error ``error``)."""
+    return {
+        "replicate": rep,
+        "label": "default",
+        "observations": observations,
+        "species": CO2.name,
+        "city_A_post_err": error,
+        **more,
+    }
+
+
 def test_both_joints_are_judged_when_the_imager_flies_beside_tropomi():
     """With ``joint_no2`` (surface + NO2 columns) beside ``joint`` (every product), each is
     judged against surface only on its own errors and overpass counts."""
     rows = []
     for rep, (es, ej, en) in enumerate([(0.2, 0.1, 0.3), (-0.2, -0.1, -0.3)]):
         for obs, e in (("surface", es), ("joint", ej), ("joint_no2", en)):
-            rows.append(
-                {
-                    "replicate": rep,
-                    "label": "default",
-                    "observations": obs,
-                    "species": CO2.name,
-                    "city_A_post_err": e,
-                    "city_A_overpasses": {"surface": np.nan, "joint": 5, "joint_no2": 2}[obs],
-                }
-            )
+            overpasses = {"surface": np.nan, "joint": 5, "joint_no2": 2}[obs]
+            rows.append(_city_row(rep, obs, e, city_A_overpasses=overpasses))
     v = satellite_targets(pd.DataFrame(rows), CO2.name, NOX.name)
     assert list(dict.fromkeys(v["observations"])) == ["joint", "joint_no2"]
     by = {(r.observations, r.score): r for r in v.itertuples()}
@@ -235,13 +245,7 @@ def test_the_imager_columns_are_simulated_from_the_replicates_co2(setup, monkeyp
     fractions; the TROPOMI files are those of 'tropomi_no2' alone."""
     prior, scenario, system, ic = setup
     truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
-    both = ic.model_copy(
-        update={
-            "osse": ic.osse.model_copy(
-                update={"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
-            )
-        }
-    )
+    both = _daily_imager(ic, "tropomi_no2+co2m_xco2")
     calls = []
     writer = ss.write_synthetic_oco_lite
 
@@ -283,16 +287,7 @@ def test_imager_targets_on_paired_replicates():
     errors = [(0.10, 0.02, 1.0), (-0.10, -0.02, -1.0), (0.12, 0.05, 0.8), (-0.08, 0.01, 0.5)]
     for rep, (es, ej, z) in enumerate(errors):
         for obs, e in (("surface", es), ("joint", ej)):
-            rows.append(
-                {
-                    "replicate": rep,
-                    "label": "default",
-                    "observations": obs,
-                    "species": CO2.name,
-                    "city_A_post_err": e,
-                    "city_A_post_z": z if obs == "joint" else 3.0,
-                }
-            )
+            rows.append(_city_row(rep, obs, e, city_A_post_z=z if obs == "joint" else 3.0))
     v = imager_target_rows(pd.DataFrame(rows), CO2.name, n_resamples=99)
     by = {r.score: r for r in v.itertuples()}
     assert by["city_bias_joint"].estimate == pytest.approx(0.015) and by["city_bias_joint"].passes
@@ -311,13 +306,7 @@ def test_imager_targets_on_paired_replicates():
 @pytest.mark.slow
 def test_an_osse_with_the_imager_assimilates_xco2(setup):
     prior, scenario, system, ic = setup
-    imager = ic.model_copy(
-        update={
-            "osse": ic.osse.model_copy(
-                update={"satellite": "co2m_xco2", "satellite_imager_every_days": 1}
-            )
-        }
-    )
+    imager = _daily_imager(ic, "co2m_xco2")
     sim = osse_column_simulator(scenario, imager)
     res = run_osse(
         prior, scenario, imager, replicates=1, seed=5, system=system, column_simulator=sim
@@ -342,13 +331,7 @@ def test_with_both_products_the_no2_joint_is_run_beside_the_full_joint(setup):
     """osse.satellite 'tropomi_no2+co2m_xco2': a fourth inversion, surface + NO2 columns
     (``joint_no2``), on the same truth; the full joint adds the XCO2 rows to it."""
     prior, scenario, system, ic = setup
-    both = ic.model_copy(
-        update={
-            "osse": ic.osse.model_copy(
-                update={"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
-            )
-        }
-    )
+    both = _daily_imager(ic, "tropomi_no2+co2m_xco2")
     sim = osse_column_simulator(scenario, both)
     res = run_osse(prior, scenario, both, replicates=1, seed=5, system=system, column_simulator=sim)
     d = res.table[res.table["label"] == "default"].set_index(["observations", "species"])
@@ -370,13 +353,7 @@ def test_xco2_superobservations_carry_no_air_mass_factor_error(setup):
     """An XCO2 overpass's error covariance is its retrieval and representativeness errors
     only: 15 % of a ~415 ppm column (the NO2 air-mass-factor term) would be a 60 ppm error."""
     prior, scenario, system, ic = setup
-    imager = ic.model_copy(
-        update={
-            "osse": ic.osse.model_copy(
-                update={"satellite": "co2m_xco2", "satellite_imager_every_days": 1}
-            )
-        }
-    )
+    imager = _daily_imager(ic, "co2m_xco2")
     truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
     sim = osse_column_simulator(scenario, imager)(system, truth, 5)
     (kind,) = [k for k in sim.kinds if len(k.assimilated(system))]
