@@ -45,8 +45,9 @@ simulated TROPOMI NO2 file a day, made from the replicate's own truth emissions 
 hour with the synthetic retrieval's own physics, NO2/NOx ratio, air-mass-factor, lifetime and
 retrieval errors, written in the S5P layout and read back by the reader).  Every replicate is
 then inverted three times on the same truth — surface only, column only and joint — and the
-table gets an ``observations`` column (``surface``, ``column``, ``joint``), with the number of
-usable overpasses per city (``city_<code>_overpasses``) on the column and joint rows.
+table gets an ``observations`` column (``surface``, ``column``, ``joint``; with the imager beside
+TROPOMI also ``joint_no2``, surface + NO2 columns), with the number of usable overpasses per city
+(``city_<code>_overpasses``) on the column and joint rows.
 """
 
 from __future__ import annotations
@@ -1216,7 +1217,8 @@ def run_osse(
         ``(system, truth, seed) -> ColumnSimulation``: the satellite columns of a replicate made
         from its truth (``gridcarbon.pipeline.osse_column_simulator``); required when
         ``osse.satellite`` is not ``"none"``.  Each replicate is then inverted three times
-        (surface only, column only, joint; the ``observations`` column of the table), the
+        (surface only, column only, joint; the ``observations`` column of the table; with the
+        NO2 columns beside another product a fourth time, ``joint_no2``), the
         summary's ``species``, ``intervals`` and city scores are the surface-only ones, and
         ``summary["intervals_by_observations"]`` and ``summary["satellite_targets"]`` are added.
     """
