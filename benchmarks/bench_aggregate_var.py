@@ -75,8 +75,10 @@ def main() -> None:
     )
 
 
-def columns(days: int) -> None:
-    """The shared-support block against the double sum on each overpass's column rows."""
+def simulated_overpasses(days: int, errors: dict | None = None):
+    """The first ``days`` days of January 2023 and the simulated TROPOMI NO2 overpasses of the
+    randomised-error OSSE replicate of seed 40000 (SYNTHETIC), with the ``inversion.errors``
+    settings ``errors``: ``(scenario, system, simulation)``."""
     from gridcarbon.config import RunConfig
     from gridcarbon.inversion.osse import replicate_truth
     from gridcarbon.inversion.system import ObservationSystem
@@ -85,7 +87,7 @@ def columns(days: int) -> None:
     config = RunConfig.validate_dict(
         {
             "period": {"start": "2023-01-01", "end": str(dt.date(2023, 1, days))},
-            "inversion": {"osse": {"satellite": "tropomi_no2"}},
+            "inversion": {"osse": {"satellite": "tropomi_no2"}, "errors": errors or {}},
         }
     )
     prior = build_prior(config)
@@ -93,7 +95,12 @@ def columns(days: int) -> None:
     ic = config.inversion
     system = ObservationSystem(prior, scenario, ic)
     truth, _, _ = replicate_truth(system, ic, "randomised", 40000, None)
-    sim = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    return scenario, system, osse_column_simulator(scenario, ic)(system, truth, 40000)
+
+
+def columns(days: int) -> None:
+    """The shared-support block against the double sum on each overpass's column rows."""
+    _, system, sim = simulated_overpasses(days)
     B = system.B
     B.aggregate_var(sp.csr_matrix(sim.kinds[0].jacobian_block(system))[:4])  # compile
     rows = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import time
 
 import numpy as np
@@ -24,27 +23,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=4)
     args = ap.parse_args()
-    from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.columns import ColumnObservations
-    from gridcarbon.inversion.osse import replicate_truth
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
+    from bench_aggregate_var import simulated_overpasses
 
-    config = RunConfig.validate_dict(
-        {
-            "period": {"start": "2023-01-01", "end": str(dt.date(2023, 1, args.days))},
-            "inversion": {
-                "osse": {"satellite": "tropomi_no2"},
-                "errors": {"column_wind_direction_error": True},
-            },
-        }
-    )
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    ic = config.inversion
-    system = ObservationSystem(prior, scenario, ic)
-    truth, _, _ = replicate_truth(system, ic, "randomised", 40000, None)
-    sim = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    from gridcarbon.inversion.columns import ColumnObservations
+
+    scenario, system, sim = simulated_overpasses(args.days, {"column_wind_direction_error": True})
     variants = {
         "full": {},
         "coarse": {"sample_cells": 1, "source_subcells": 1},
