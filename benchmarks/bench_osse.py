@@ -298,7 +298,11 @@ def _replicate_table(recs: list[dict]) -> pd.DataFrame:
 def _print_verdicts(verdicts: pd.DataFrame) -> None:
     """One line per judged target: estimate, 95 % interval, band and verdict."""
     for r in verdicts.itertuples():
-        mark = "not measured" if r.passes is None else ("PASS" if r.passes else "FAIL")
+        if r.passes is None:
+            band = (r.band_low, r.band_high)
+            mark = "reference" if not np.isfinite(band).any() else "not measured"
+        else:
+            mark = "PASS" if r.passes else "FAIL"
         print(
             f"{r.target} | {r._2} | {r.estimate:+.3f} [{r.low:+.3f}, {r.high:+.3f}] "
             f"| band [{r.band_low:g}, {r.band_high:g}] | {mark}"
@@ -451,6 +455,7 @@ def satellite_summary(
         OBSERVATION_SETS,
         imager_target_rows,
         interval_summary,
+        mixing_height_target_rows,
         satellite_targets,
     )
 
@@ -499,6 +504,10 @@ def satellite_summary(
     if len(imager):
         print("-- CO2M-like imager targets (joint; city totals, paired replicates)")
         _print_verdicts(imager)
+    mixing = mixing_height_target_rows(table)
+    if len(mixing):
+        print("-- mixing-height targets (a truth δ per city and day; overpass days, pooled)")
+        _print_verdicts(mixing)
     timing = [r.get("timings", {}) for r in recs]
     cols = [t.get("column_simulation_seconds", np.nan) for t in timing]
     solve = [t.get("solve_seconds", np.nan) for t in timing]
@@ -512,6 +521,7 @@ def satellite_summary(
         "overpasses": counts,
         "targets": verdicts.to_dict(orient="records"),
         "imager_targets": imager.to_dict(orient="records"),
+        "mixing_height_targets": mixing.to_dict(orient="records"),
     }
 
 

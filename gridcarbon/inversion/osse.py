@@ -79,6 +79,7 @@ from gridcarbon.inversion.osse_scores import (
     ScoreContext,
     honest_scores,
     interval_summary,
+    mixing_height_target_rows,
     satellite_targets,
     score_context,
 )
@@ -1220,7 +1221,9 @@ def run_osse(
         (surface only, column only, joint; the ``observations`` column of the table; with the
         NO2 columns beside another product a fourth time, ``joint_no2``), the
         summary's ``species``, ``intervals`` and city scores are the surface-only ones, and
-        ``summary["intervals_by_observations"]`` and ``summary["satellite_targets"]`` are added.
+        ``summary["intervals_by_observations"]`` and ``summary["satellite_targets"]`` are added,
+        and with a truth δ per city and day (``osse.truth_mixing_height_by_city``)
+        ``summary["mixing_height_targets"]``.
     """
     from tqdm.auto import tqdm
 
@@ -1375,6 +1378,9 @@ def run_osse(
             summary["satellite_targets"] = satellite_targets(table, focus, far).to_dict(
                 orient="records"
             )
+            mixing = mixing_height_target_rows(table)
+            if len(mixing):
+                summary["mixing_height_targets"] = mixing.to_dict(orient="records")
     summary["operator"] = system.info()
     return OSSEResult(table, summary, timings, True, *last)
 

@@ -66,6 +66,8 @@ __all__ = [
     "satellite_target_rows",
     "satellite_targets",
     "imager_target_rows",
+    "mixing_height_target_rows",
+    "MIXING_HEIGHT_ERROR_SHARE",
 ]
 
 #: Cells (and blocks) whose posterior σ of the period total is at least this much below the
@@ -829,6 +831,99 @@ def satellite_targets(table: pd.DataFrame, focus_species: str, far_species: str)
         if j in present
     ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+#: The mixing-height target of issue 14, on the days with an overpass: RMS(δ̂ − δ) ≤ this share
+#: of the prior σ of δ, per city and day.
+MIXING_HEIGHT_ERROR_SHARE = 0.5
+
+
+def mixing_height_target_rows(
+    table: pd.DataFrame, *, seed: int = 12345, n_resamples: int = 9999
+) -> pd.DataFrame:
+    """The mixing-height targets of issue 14 (a truth δ per city and day,
+    ``osse.truth_mixing_height_by_city``, and the state's daily δ), per observation set present:
+
+    * on overpass days RMS(δ̂ − δ) ≤ :data:`MIXING_HEIGHT_ERROR_SHARE` × the prior σ of δ;
+    * on overpass days RMS(z) in [0.7, 1.4], z = (δ̂ − δ) / posterior σ.
+
+    The replicates' city-days are pooled: ``sqrt(Σ_r d_r s_r² / Σ_r d_r)`` of each replicate's
+    RMS score ``s_r`` over its ``d_r`` overpass days (``mixing_height_*_overpass`` of the table,
+    made by ``osse.mixing_height_scores``).  The surface-only inversion is scored on the same
+    days as the joints.  Beside each set, the prior's own (δ̂ = 0) error ratio is given as a
+    reference row with no band (``passes`` None).
+
+    Intervals: percentile bootstrap over replicates (fixed ``seed``); pass rule as
+    :func:`judge_targets`'s.
+    """
+    boot = {"seed": seed, "n_resamples": n_resamples}
+    rows: list[dict] = []
+    if "mixing_height_rms_error_ratio_overpass" not in table:
+        return pd.DataFrame(rows)
+    d = table[table["label"] == "default"] if "label" in table else table
+
+    def pooled(b: np.ndarray) -> np.ndarray:
+        return np.sqrt((b[..., 1] * b[..., 0] ** 2).sum(axis=-1) / b[..., 1].sum(axis=-1))
+
+    present = set(d["observations"]) if "observations" in d else set()
+    sets = [o for o in OBSERVATION_SETS if o in present] or [None]
+    for obs in sets:
+        t = d if obs is None else d[d["observations"] == obs]
+        per = t.groupby("replicate")[
+            [
+                "mixing_height_rms_error_ratio_overpass",
+                "mixing_height_rms_z_overpass",
+                "mixing_height_rms_error_prior_overpass",
+                "mixing_height_rms_error_overpass",
+                "mixing_height_days_overpass",
+            ]
+        ].first()
+        per = per[np.isfinite(per["mixing_height_rms_error_ratio_overpass"].astype(float))]
+        if per.empty:
+            continue
+        days = per["mixing_height_days_overpass"].to_numpy(float)
+        ratio = per["mixing_height_rms_error_ratio_overpass"].to_numpy(float)
+        # the prior σ of each replicate, from its error and its ratio: δ̂ = 0 in the same units
+        sigma = per["mixing_height_rms_error_overpass"].to_numpy(float) / ratio
+        prior_ratio = per["mixing_height_rms_error_prior_overpass"].to_numpy(float) / sigma
+        where = obs or "all"
+        rows.append(
+            _judged_row(
+                f"RMS(δ̂ − δ) on overpass days ≤ {MIXING_HEIGHT_ERROR_SHARE:g} × prior σ",
+                where,
+                "mixing_height_rms_error_ratio_overpass",
+                -np.inf,
+                MIXING_HEIGHT_ERROR_SHARE,
+                scores.percentile_bootstrap(np.column_stack([ratio, days]), pooled, **boot),
+            )
+        )
+        rows.append(
+            _judged_row(
+                "RMS(z) of δ on overpass days in [0.7, 1.4]",
+                where,
+                "mixing_height_rms_z_overpass",
+                0.7,
+                1.4,
+                scores.percentile_bootstrap(
+                    np.column_stack([per["mixing_height_rms_z_overpass"].to_numpy(float), days]),
+                    pooled,
+                    **boot,
+                ),
+            )
+        )
+        e = scores.percentile_bootstrap(np.column_stack([prior_ratio, days]), pooled, **boot)
+        rows.append(
+            _target_row(
+                "reference: the prior's δ̂ = 0, RMS(δ) ÷ prior σ",
+                where,
+                "mixing_height_rms_error_prior_ratio_overpass",
+                -np.inf,
+                np.inf,
+                *(float(v) for v in e),
+                None,
+            )
+        )
+    return pd.DataFrame(rows)
 
 
 def imager_target_rows(

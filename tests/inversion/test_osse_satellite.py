@@ -303,6 +303,53 @@ def test_imager_targets_on_paired_replicates():
     assert calib.passes
 
 
+def test_mixing_height_targets_pool_the_overpass_days_of_each_set():
+    from gridcarbon.inversion.osse_scores import mixing_height_target_rows
+
+    sigma = 0.3
+    rows = []
+    # (observations, replicate, RMS error, RMS z, days, RMS of the truth δ)
+    for obs, rep, err, z, days, truth in (
+        ("surface", 0, 0.24, 1.0, 30, 0.25),
+        ("surface", 1, 0.27, 1.2, 20, 0.26),
+        ("joint", 0, 0.12, 0.9, 30, 0.25),
+        ("joint", 1, 0.09, 1.6, 20, 0.26),
+    ):
+        rows.append(
+            {
+                "label": "default",
+                "species": CO2.name,
+                "observations": obs,
+                "replicate": rep,
+                "mixing_height_rms_error_overpass": err,
+                "mixing_height_rms_error_ratio_overpass": err / sigma,
+                "mixing_height_rms_z_overpass": z,
+                "mixing_height_days_overpass": float(days),
+                "mixing_height_rms_error_prior_overpass": truth,
+            }
+        )
+    v = mixing_height_target_rows(pd.DataFrame(rows), n_resamples=99)
+    by = {(r.observations, r.score): r for r in v.assign(observations=v["for"]).itertuples()}
+
+    def pooled(values, days=(30, 20)):
+        return np.sqrt(np.dot(days, np.square(values)) / sum(days))
+
+    surface = by["surface", "mixing_height_rms_error_ratio_overpass"]
+    assert surface.estimate == pytest.approx(pooled([0.8, 0.9])) and not surface.passes
+    joint = by["joint", "mixing_height_rms_error_ratio_overpass"]
+    assert joint.estimate == pytest.approx(pooled([0.4, 0.3])) and joint.passes
+    assert by["joint", "mixing_height_rms_z_overpass"].estimate == pytest.approx(pooled([0.9, 1.6]))
+    reference = by["joint", "mixing_height_rms_error_prior_ratio_overpass"]
+    assert reference.estimate == pytest.approx(pooled([0.25 / sigma, 0.26 / sigma]))
+    assert reference.passes is None
+    # a table without a city-day truth has no mixing-height target
+    assert mixing_height_target_rows(
+        pd.DataFrame(rows).drop(
+            columns=rows[0].keys() - {"label", "species", "observations", "replicate"}
+        )
+    ).empty
+
+
 @pytest.mark.slow
 def test_an_osse_with_the_imager_assimilates_xco2(setup):
     prior, scenario, system, ic = setup
