@@ -675,6 +675,8 @@ class ColumnObservations:
         self.settings = ColumnSettings() if settings is None else settings
         self.name = name
         self._match: tuple[weakref.ref, ColumnMatch] | None = None
+        #: the superobservations' values put in place of the pixels' means (:meth:`with_observed`)
+        self._observed: np.ndarray | None = None
 
     def at_lifetime(self, scale: float) -> ColumnObservations:
         """The same columns with the operator linearised at the state's lifetime scale
@@ -683,9 +685,32 @@ class ColumnObservations:
         if self.settings.lifetime_reference == scale:
             return self
         settings = replace(self.settings, lifetime_reference=float(scale))
-        return ColumnObservations(
+        out = ColumnObservations(
             self.pixels, self.species, self.quantity, self.meteorology, settings, self.name
         )
+        # the observed values do not depend on where the operator is linearised
+        out._observed = self._observed
+        return out
+
+    def with_observed(self, system: ObservationSystem, observed: np.ndarray) -> ColumnObservations:
+        """The same columns matched to ``system`` with each superobservation's value replaced
+        by ``observed`` (one per row of ``match(system).superobs``, observation units): the
+        superobservations, their error covariances and H stay those of the pixels; the
+        assimilated rows are whitened anew.  For diagnostics that hand the inversion columns
+        made otherwise (e.g. ``osse.satellite_columns: operator``)."""
+        found = self.match(system)
+        observed = np.asarray(observed, float)
+        if observed.shape != (len(found.superobs),):
+            raise InputDataError(
+                f"{self.name}: {observed.shape} values for {len(found.superobs)} "
+                "superobservations; give one value per superobservation"
+            )
+        out = ColumnObservations(
+            self.pixels, self.species, self.quantity, self.meteorology, self.settings, self.name
+        )
+        out._observed = observed
+        out._match = (weakref.ref(system.operators_of), _with_observed(found, observed))
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_match": None}
@@ -716,6 +741,8 @@ class ColumnObservations:
         if self._match is not None and self._match[0]() is owner:
             return self._match[1]
         found = self._build(system)
+        if self._observed is not None:
+            found = _with_observed(found, self._observed)
         self._match = (weakref.ref(owner), found)
         return found
 
@@ -742,6 +769,49 @@ class ColumnObservations:
         return np.ones(len(self.match(system).rows))
 
     # -- beyond the protocol --------------------------------------------------------------------
+    def modelled(
+        self,
+        system: ObservationSystem,
+        area: np.ndarray,
+        points: np.ndarray | None = None,
+        neighbour_factors: np.ndarray | None = None,
+        biogenic_factors: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The operator's column enhancement of every superobservation (observation units, no
+        background) for given emissions, through its footprints: what ``H x`` gives when the
+        emissions are those of a state, for emissions that need not be one.
+
+        Parameters
+        ----------
+        area : array ``(nt, ncell)``
+            Area-source emissions of the columns' species, kg h-1 per cell (flat, C order), at
+            the system's hours.
+        points : array ``(nt, npoint)``, optional
+            Point-source emissions, kg h-1, of the system's point sources.
+        neighbour_factors : array ``(n_neighbours,)``, optional
+            Factors on the neighbouring provinces' inflow (``system.neighbour_used``); None:
+            no inflow.
+        biogenic_factors : array ``(ndays,)``, optional
+            Factors on the biogenic flux per Beijing day; None: no biogenic flux.
+        """
+        fp = self.match(system).footprints
+        name = self.species.name
+        reactive = name == system.config.chemistry.reactive_species
+        has_points = points is not None and fp.npoint and np.asarray(points).shape[-1]
+        out = forward(fp, area, points if has_points else None, nox=reactive)
+        hrs = fp.receptors.hour
+        if neighbour_factors is not None:
+            for j, pj in enumerate(system.neighbour_used):
+                out += (
+                    neighbour_factors[j]
+                    * row_dot(fp, system.neighbour_W[pj], nox=reactive)
+                    * system.neighbour_density[name][hrs]
+                )
+        if biogenic_factors is not None and name in system.bio and not reactive:
+            days = _beijing_day(system, hrs)
+            out += np.asarray(biogenic_factors, float)[days] * forward(fp, system.bio[name])
+        return out
+
     def superobservations(
         self, system: ObservationSystem, x_increment: np.ndarray | None = None
     ) -> pd.DataFrame:
@@ -1661,6 +1731,20 @@ def plume_shape_covariance(
             f"{np.shape(distance_m)}; give one value per superobservation and node"
         )
     return (dev.T @ dev) * gaspari_cohn(np.asarray(distance_m, float) / localisation_m)
+
+
+def _with_observed(found: ColumnMatch, observed: np.ndarray) -> ColumnMatch:
+    """``found`` with its superobservations' values replaced and its rows whitened anew."""
+    if observed.size != len(found.superobs):
+        raise InputDataError(
+            f"{observed.size} replacement values for {len(found.superobs)} superobservations: "
+            "the columns were matched to a different system"
+        )
+    table = found.superobs.assign(observed=observed)
+    rows = found.rows.copy()
+    if found.blocks:
+        rows["observed"] = np.concatenate([T @ observed[idx] for idx, T in found.blocks])
+    return replace(found, superobs=table, rows=rows)
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -117,6 +117,7 @@ __all__ = [
     "ColumnSimulation",
     "ColumnSimulator",
     "overpass_counts",
+    "operator_columns",
 ]
 
 #: The OSSE experiments (``osse.mode``).
@@ -1010,6 +1011,61 @@ def score_replicate(
     return out
 
 
+def operator_columns(
+    system: ObservationSystem,
+    truth: Truth,
+    kinds: Sequence[ObservationType],
+    rng: np.random.Generator | None,
+) -> list[ObservationType]:
+    """The column twin (``osse.satellite_columns: operator``, a DIAGNOSTIC): each column
+    observation type of ``kinds`` with the value of every superobservation of a used overpass
+    replaced by the column operator's own model of the truth's emissions
+    (:meth:`~gridcarbon.inversion.columns.ColumnObservations.modelled`: the truth's hourly area
+    and point emissions, its neighbours' factors and, when the truth has it, its biogenic flux),
+    plus the overpass's background (the plane fitted by least squares to the simulated values
+    less that model, which the inversion's plane projection removes anyway) and, with ``rng``,
+    a draw from the overpass's own error covariance.  Pixels, clouds, superobservations, H
+    and R stay those of the simulated files; other observation types pass unchanged.  The
+    model sees its own meteorology (not the truth's mixing height).  SYNTHETIC.
+    """
+    from gridcarbon.inversion.columns import ColumnObservations
+
+    L = system.layout
+    out: list[ObservationType] = []
+    for k in kinds:
+        found = k.match(system) if isinstance(k, ColumnObservations) else None
+        if found is None or not found.blocks:
+            out.append(k)
+            continue
+        si = system.species.index(k.species.name)
+        first = L.segments["neighbours"].start + si * len(L.neighbours)
+        bio = None
+        if k.species.name in L.biogenic_species:
+            bi = L.biogenic_species.index(k.species.name)
+            start = L.segments["biogenic"].start + bi * L.ndays
+            bio = truth.x[start : start + L.ndays]
+        elif truth.include_biogenic:
+            bio = np.ones(L.ndays)
+        true = k.modelled(
+            system,
+            truth.area[si],
+            truth.points[si],
+            np.array([truth.x[first + j] for j in range(len(system.neighbour_used))]),
+            bio,
+        )
+        table = found.superobs
+        observed = table["observed"].to_numpy(float).copy()
+        for (idx, _), C in zip(found.blocks, found.covariance.values(), strict=True):
+            x = table["x"].to_numpy(float)[idx]
+            y = table["y"].to_numpy(float)[idx]
+            X = np.column_stack([np.ones(idx.size), x - x.mean(), y - y.mean()])
+            beta, *_ = np.linalg.lstsq(X, observed[idx] - true[idx], rcond=None)
+            noise = 0.0 if rng is None else np.linalg.cholesky(C) @ rng.standard_normal(idx.size)
+            observed[idx] = true[idx] + X @ beta + noise
+        out.append(k.with_observed(system, observed))
+    return out
+
+
 def overpass_day_indices(system: ObservationSystem, kinds: list[ObservationType]) -> np.ndarray:
     """The Beijing days (indices of ``system.days``) on which any of the column observation
     types ``kinds`` has an assimilated row (by the row's ``time``, an hour of the period),
@@ -1277,6 +1333,10 @@ def run_osse(
         if column_simulator is not None:
             tc = time.perf_counter()
             sim = column_simulator(system, truth, seed0 + i)
+            if cfg.osse.satellite_columns == "operator":
+                # its own stream, so the simulated files' draws stay those of the replicate
+                twin_rng = np.random.default_rng([seed0 + i, 2_000_003])
+                sim = replace(sim, kinds=operator_columns(system, truth, sim.kinds, twin_rng))
             counts = {**sim.info, **overpass_counts(system, sim.kinds, cities, codes)}
             seen = overpass_day_indices(system, sim.kinds)
             t_columns += time.perf_counter() - tc

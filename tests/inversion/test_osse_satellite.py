@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from gridcarbon.config import RunConfig
-from gridcarbon.errors import ConfigError
+from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.columns import ColumnSettings
 from gridcarbon.inversion.osse import make_truth, run_osse
 from gridcarbon.inversion.osse_scores import (
@@ -100,6 +100,82 @@ def test_columns_are_simulated_from_the_replicates_truth(setup, monkeypatch):
     # another replicate draws another lifetime
     simulate(system, truth, 40001)
     assert calls[-1]["lifetime_factor"] != calls[0]["lifetime_factor"]
+
+
+def test_the_column_twin_puts_the_operators_own_model_of_the_truth_in_place(setup):
+    import pickle
+
+    from gridcarbon.inversion.osse import operator_columns
+
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "identical", ic)
+    sim = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    kind = next(k for k in sim.kinds if k.match(system).blocks)
+    found = kind.match(system)
+    si = system.species.index(kind.species.name)
+    L = system.layout
+    ones = np.ones(len(system.neighbour_used))
+    # at the prior emissions the operator's model is H x_b, for the twin's truth H x_true
+    np.testing.assert_allclose(
+        kind.modelled(system, system.E[si], system.Ep[si], ones),
+        found.superobs["prior"],
+        rtol=1e-5,
+    )
+    first = L.segments["neighbours"].start + si * len(L.neighbours)
+    factors = truth.x[first : first + len(system.neighbour_used)]
+    true = kind.modelled(system, truth.area[si], truth.points[si], factors)
+    np.testing.assert_allclose(true, found.H @ truth.x, rtol=1e-4, atol=1e-6 * np.abs(true).max())
+    # without noise the whitened rows are T H x_true: the background plane is projected out
+    (twin,) = operator_columns(system, truth, [kind], None)
+    rows = twin.match(system).rows
+    np.testing.assert_allclose(
+        rows["observed"], found.transform @ (found.H @ truth.x), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_array_equal(rows["prior"], found.rows["prior"])
+    assert not np.allclose(rows["observed"], found.rows["observed"])
+    # the superobservations keep the simulated overpass's background level
+    used = found.superobs["used"].to_numpy()
+    twin_so = twin.match(system).superobs["observed"].to_numpy()[used]
+    sim_so = found.superobs["observed"].to_numpy()[used]
+    assert abs(twin_so.mean() - sim_so.mean()) < 0.5 * np.abs(sim_so - sim_so.mean()).max()
+    # with noise the whitened rows differ from the noise-free ones by N(0, I)
+    (noisy,) = operator_columns(system, truth, [kind], np.random.default_rng(0))
+    z = noisy.match(system).rows["observed"].to_numpy() - rows["observed"].to_numpy()
+    assert z.size >= 20 and 0.5 < np.mean(z**2) < 1.7
+    # the replaced values survive pickling (the match is rebuilt from the pixels)
+    again = pickle.loads(pickle.dumps(noisy))
+    np.testing.assert_allclose(
+        again.match(system).rows["observed"], noisy.match(system).rows["observed"], rtol=1e-12
+    )
+    # and the original columns are untouched
+    np.testing.assert_array_equal(kind.match(system).rows["observed"], found.rows["observed"])
+    with pytest.raises(InputDataError, match="one value per superobservation"):
+        kind.with_observed(system, np.zeros(3))
+
+
+def test_an_osse_with_the_column_twin_changes_only_the_columns(setup):
+    prior, scenario, system, ic = setup
+    sim = osse_column_simulator(scenario, ic)
+    twin_ic = ic.model_copy(
+        update={"osse": ic.osse.model_copy(update={"satellite_columns": "operator"})}
+    )
+    kw = {
+        "replicates": 1,
+        "seed": 5,
+        "system": system,
+        "column_simulator": sim,
+        "mode": "identical",
+    }
+    twin = run_osse(prior, scenario, twin_ic, **kw).table
+    plain = run_osse(prior, scenario, ic, **kw).table
+    d = {name: t[t["label"] == "default"].set_index(["observations", "species"]) for name, t in
+         (("twin", twin), ("plain", plain))}  # fmt: skip
+    cols = ["rmse_post_near_kg", "reduced_chi2", "n_obs"]
+    pd.testing.assert_frame_equal(d["twin"].loc["surface", cols], d["plain"].loc["surface", cols])
+    assert (d["twin"].loc["column", "n_obs"] == d["plain"].loc["column", "n_obs"]).all()
+    assert not np.allclose(
+        d["twin"].loc["column", "rmse_post_near_kg"], d["plain"].loc["column", "rmse_post_near_kg"]
+    )
 
 
 def _slant_enhancement(tmp_path, scenario, nox, name, **kw) -> np.ndarray:
