@@ -263,6 +263,10 @@ def test_satellite_targets_on_paired_replicates():
                         "own_rmse_reduction_0-5km": 0.5,
                         "own_rmse_reduction_near": 0.5,
                         "city_A_overpasses": 3 + rep if obs == "joint" else np.nan,
+                        # the stacks: CO2's factors halve their error, NOx's keep it
+                        "point_factor_rmse_prior": 0.3 + 0.1 * rep,
+                        "point_factor_rmse_post": (0.3 + 0.1 * rep)
+                        * (0.5 if s == CO2.name and obs == "joint" else 1.0),
                     }
                 )
     v = satellite_target_rows(pd.DataFrame(rows), CO2.name, NOX.name, n_resamples=99)
@@ -278,6 +282,10 @@ def test_satellite_targets_on_paired_replicates():
     assert far.estimate == pytest.approx(np.mean([0.8, 0.7 / 0.9])) and far.passes
     count = by[("usable_overpasses", "A")]
     assert count.estimate == 3 and count.passes
+    stacks = by[("point_factor_rmse_ratio", CO2.name)]
+    assert stacks.estimate == pytest.approx(0.5) and stacks.band_high == 0.7 and stacks.passes
+    stacks = by[("point_factor_rmse_ratio", NOX.name)]
+    assert stacks.estimate == pytest.approx(1.0) and not stacks.passes
 
 
 def _city_row(rep: int, observations: str, error: float, **more) -> dict:
