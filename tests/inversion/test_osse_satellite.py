@@ -147,6 +147,9 @@ def test_the_column_twin_puts_the_operators_own_model_of_the_truth_in_place(setu
     np.testing.assert_allclose(
         again.match(system).rows["observed"], noisy.match(system).rows["observed"], rtol=1e-12
     )
+    # and relinearising the lifetime keeps them (the observed values do not depend on it)
+    moved = noisy.at_lifetime(0.2).match(system).superobs["observed"]
+    np.testing.assert_array_equal(moved, noisy.match(system).superobs["observed"])
     # and the original columns are untouched
     np.testing.assert_array_equal(kind.match(system).rows["observed"], found.rows["observed"])
     with pytest.raises(InputDataError, match="one value per superobservation"):
