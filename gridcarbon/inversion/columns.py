@@ -698,18 +698,13 @@ class ColumnObservations:
         superobservations, their error covariances and H stay those of the pixels; the
         assimilated rows are whitened anew.  For diagnostics that hand the inversion columns
         made otherwise (e.g. ``osse.satellite_columns: operator``)."""
-        found = self.match(system)
         observed = np.asarray(observed, float)
-        if observed.shape != (len(found.superobs),):
-            raise InputDataError(
-                f"{self.name}: {observed.shape} values for {len(found.superobs)} "
-                "superobservations; give one value per superobservation"
-            )
+        replaced = _with_observed(self.match(system), observed, self.name)
         out = ColumnObservations(
             self.pixels, self.species, self.quantity, self.meteorology, self.settings, self.name
         )
         out._observed = observed
-        out._match = (weakref.ref(system.operators_of), _with_observed(found, observed))
+        out._match = (weakref.ref(system.operators_of), replaced)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -742,7 +737,7 @@ class ColumnObservations:
             return self._match[1]
         found = self._build(system)
         if self._observed is not None:
-            found = _with_observed(found, self._observed)
+            found = _with_observed(found, self._observed, self.name)
         self._match = (weakref.ref(owner), found)
         return found
 
@@ -1733,12 +1728,12 @@ def plume_shape_covariance(
     return (dev.T @ dev) * gaspari_cohn(np.asarray(distance_m, float) / localisation_m)
 
 
-def _with_observed(found: ColumnMatch, observed: np.ndarray) -> ColumnMatch:
+def _with_observed(found: ColumnMatch, observed: np.ndarray, name: str) -> ColumnMatch:
     """``found`` with its superobservations' values replaced and its rows whitened anew."""
-    if observed.size != len(found.superobs):
+    if observed.shape != (len(found.superobs),):
         raise InputDataError(
-            f"{observed.size} replacement values for {len(found.superobs)} superobservations: "
-            "the columns were matched to a different system"
+            f"{name}: {observed.shape} values for {len(found.superobs)} superobservations; give "
+            "one value per superobservation of the system the columns are matched to"
         )
     table = found.superobs.assign(observed=observed)
     rows = found.rows.copy()
