@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
-from gridcarbon.inversion.columns import _plane_design
+from gridcarbon.inversion.columns import plane_design
 
 __all__ = [
     "SUPEROBSERVATION_COLUMNS",
@@ -128,7 +128,7 @@ def plane_fit(
     chi2 : float
         ``rᵀ C⁻¹ r``.
     """
-    X = _plane_design(np.asarray(x, float), np.asarray(y, float))
+    X = plane_design(np.asarray(x, float), np.asarray(y, float))
     d = np.asarray(departure, float)
     Lc = np.linalg.cholesky(np.asarray(covariance, float)) if cholesky is None else cholesky
     Xw = sla.solve_triangular(Lc, X, lower=True)

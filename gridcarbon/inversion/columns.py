@@ -94,6 +94,7 @@ __all__ = [
     "ColumnObservations",
     "ColumnMatch",
     "layer_heights",
+    "plane_design",
     "dry_air_column",
     "mixing_height_sensitivity",
     "scale_error_covariance",
@@ -821,7 +822,7 @@ class ColumnObservations:
         background = np.full(len(table), np.nan)
         for label, C in m.covariance.items():
             sel = np.flatnonzero((table["overpass"] == label).to_numpy())
-            X = _plane_design(table["x"].to_numpy()[sel], table["y"].to_numpy()[sel])
+            X = plane_design(table["x"].to_numpy()[sel], table["y"].to_numpy()[sel])
             r = table["observed"].to_numpy()[sel] - post[sel]
             Ci_X = np.linalg.solve(C, X)
             beta = np.linalg.solve(X.T @ Ci_X, Ci_X.T @ r)
@@ -1453,7 +1454,7 @@ class ColumnObservations:
             if idx.size < s.min_superobservations:
                 n_dropped += 1
                 continue
-            X = _plane_design(so_x[idx], so_y[idx])
+            X = plane_design(so_x[idx], so_y[idx])
             # the reference column of the AMF error: prior model plus the overpass's fitted plane
             beta, *_ = np.linalg.lstsq(X, observed[idx] - modelled[idx], rcond=None)
             sig_amf = amf_rel * np.maximum(modelled[idx] + X @ beta, 0.0)
@@ -1616,7 +1617,7 @@ def _beijing_day(system: ObservationSystem, hours: np.ndarray) -> np.ndarray:
     return system.hour_day[hours]
 
 
-def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``[1, (x − x̄)/100 km, (y − ȳ)/100 km]``: the plane's design matrix, centred and scaled
     for conditioning."""
     return np.column_stack([np.ones(x.size), (x - x.mean()) / 1e5, (y - y.mean()) / 1e5])

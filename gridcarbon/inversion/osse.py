@@ -1028,7 +1028,7 @@ def operator_columns(
     and R stay those of the simulated files; other observation types pass unchanged.  The
     model sees its own meteorology (not the truth's mixing height).  SYNTHETIC.
     """
-    from gridcarbon.inversion.columns import ColumnObservations
+    from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
     L = system.layout
     out: list[ObservationType] = []
@@ -1050,15 +1050,13 @@ def operator_columns(
             system,
             truth.area[si],
             truth.points[si],
-            np.array([truth.x[first + j] for j in range(len(system.neighbour_used))]),
+            truth.x[first : first + len(system.neighbour_used)],
             bio,
         )
         table = found.superobs
         observed = table["observed"].to_numpy(float).copy()
         for (idx, _), C in zip(found.blocks, found.covariance.values(), strict=True):
-            x = table["x"].to_numpy(float)[idx]
-            y = table["y"].to_numpy(float)[idx]
-            X = np.column_stack([np.ones(idx.size), x - x.mean(), y - y.mean()])
+            X = plane_design(table["x"].to_numpy(float)[idx], table["y"].to_numpy(float)[idx])
             beta, *_ = np.linalg.lstsq(X, observed[idx] - true[idx], rcond=None)
             noise = 0.0 if rng is None else np.linalg.cholesky(C) @ rng.standard_normal(idx.size)
             observed[idx] = true[idx] + X @ beta + noise

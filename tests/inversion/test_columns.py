@@ -20,11 +20,11 @@ from gridcarbon.inversion import assimilate, run_inversion
 from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
-    _plane_design,
     _whitening_projection,
     dry_air_column,
     layer_heights,
     mixing_height_sensitivity,
+    plane_design,
 )
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import adjoint, forward
@@ -101,7 +101,7 @@ def test_whitening_removes_the_plane_and_whitens_the_errors(no2, tiny_system):
     for label, C in m.covariance.items():
         idx = np.flatnonzero((so["overpass"] == label).to_numpy())
         Tb = T[row : row + idx.size - 3][:, idx]
-        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        X = plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
         assert np.abs(Tb @ X).max() <= 1e-10 * np.abs(Tb).max()
         np.testing.assert_allclose(Tb @ C @ Tb.T, np.eye(idx.size - 3), atol=1e-10)
         row += idx.size - 3
@@ -366,7 +366,7 @@ def test_whitening_projection_properties(n, seed, amf, length_km):
     sig = amf * rng.uniform(0, 1e-5, n)
     d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
     C = np.diag(rng.uniform(1e-12, 1e-10, n)) + np.outer(sig, sig) * np.exp(-d / (length_km * 1e3))
-    X = _plane_design(x, y)
+    X = plane_design(x, y)
     T = _whitening_projection(C, X)
     assert T.shape == (n - 3, n)
     assert np.abs(T @ X).max() <= 1e-9 * np.abs(T).max()

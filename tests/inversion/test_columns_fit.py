@@ -14,7 +14,7 @@ from gridcarbon.inversion.column_fit import (
     overpass_fit_tables,
     plane_fit,
 )
-from gridcarbon.inversion.columns import _plane_design, _whitening_projection
+from gridcarbon.inversion.columns import _whitening_projection, plane_design
 
 
 def _orthogonal(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -28,7 +28,7 @@ def _overpass(rng, n, label, sigma, plane, hour):
     to the plane (so the fitted plane is ``plane`` and the residual is e exactly)."""
     x = rng.uniform(0, 60e3, n)
     y = rng.uniform(0, 60e3, n)
-    X = _plane_design(x, y)
+    X = plane_design(x, y)
     e = _orthogonal(X, rng.normal(0.0, sigma, n))
     post = rng.uniform(0, 4e-5, n)
     prior = 0.5 * post
@@ -134,10 +134,10 @@ def test_chi2_is_the_sum_of_squares_of_the_assimilated_rows():
     C = np.diag(s**2) + 0.5 * np.outer(s, s) * np.exp(-d / 5e4)
     dep = rng.normal(size=n)
     _, r, chi2 = plane_fit(x, y, dep, C)
-    T = _whitening_projection(C, _plane_design(x, y))
+    T = _whitening_projection(C, plane_design(x, y))
     assert chi2 == pytest.approx(float(np.sum((T @ dep) ** 2)), rel=1e-9)
     # the GLS residual is C-orthogonal to the plane
-    np.testing.assert_allclose(_plane_design(x, y).T @ np.linalg.solve(C, r), 0.0, atol=1e-9)
+    np.testing.assert_allclose(plane_design(x, y).T @ np.linalg.solve(C, r), 0.0, atol=1e-9)
 
 
 def test_no_assimilated_overpass_gives_empty_tables_with_their_columns():

@@ -20,8 +20,8 @@ from gridcarbon.inversion.columns import (
     REACTIVE_COLUMN_SCALE_ERROR_REL,
     ColumnObservations,
     ColumnSettings,
-    _plane_design,
     _whitening_projection,
+    plane_design,
     reactive_column_errors,
     scale_error_covariance,
     urban_share,
@@ -112,7 +112,7 @@ def _marginalised_and_explicit(m_off, H, y, b_var, parts, sigma):
     marg_rows, marg_d, aug_rows, aug_d = [], [], [], []
     for j, label in enumerate(labels):
         idx = np.flatnonzero((so["overpass"] == label).to_numpy())
-        X = _plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
+        X = plane_design(so["x"].to_numpy()[idx], so["y"].to_numpy()[idx])
         C = m_off.covariance[label]
         modelled = np.stack([m[idx] for m in parts])
         Tm = _whitening_projection(scale_error_covariance(C, modelled, sigma), X)
