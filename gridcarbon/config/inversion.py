@@ -384,14 +384,17 @@ class OSSEConfig(BaseModel):
         "lifetime and NO2/NOx ratio (the truth's, read from the file) to the column operator, "
         "to tell the columns' chemistry error from their transport error",
     )
-    satellite_columns: Literal["simulated", "operator"] = Field(
+    satellite_columns: Literal["simulated", "operator", "operator_perturbed"] = Field(
         "simulated",
         description="DIAGNOSTIC, never a method: 'simulated' (the default) assimilates the "
         "simulated files' columns; 'operator' keeps their pixels, clouds, superobservations "
         "and R but puts in place of each used superobservation's value the column operator's "
         "own model of the replicate's truth emissions plus a draw from that overpass's R, so "
         "that the columns' physics is the model's (the column twin: what columns would add if "
-        "the operator were right)",
+        "the operator were right); 'operator_perturbed' makes that model's plumes with the "
+        "met perturbed as the stations' truth's is in the perturbed and randomised modes (the "
+        "replicate's wind direction, wind speed and mixing-height errors, same statistics, "
+        "own draws): the twin with the stations' kind of transport error",
     )
     satellite_min_upwind_fetch_km: float | None = Field(
         None,

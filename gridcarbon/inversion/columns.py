@@ -68,6 +68,7 @@ import scipy.sparse as sp
 from gridcarbon.contracts import MeteorologySource
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion.chemistry import nox_lifetime_s
+from gridcarbon.inversion.dispersion import turner_class
 from gridcarbon.inversion.errors_model import gaspari_cohn
 from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
@@ -93,6 +94,7 @@ __all__ = [
     "ColumnSettings",
     "ColumnObservations",
     "ColumnMatch",
+    "SuperobservationPixels",
     "layer_heights",
     "plane_design",
     "dry_air_column",
@@ -536,6 +538,36 @@ class ColumnSettings:
 
 
 @dataclass(frozen=True, eq=False)
+class SuperobservationPixels:
+    """The pixels behind the superobservations of a match.
+
+    Attributes
+    ----------
+    pixels : int array ``(n_used,)``
+        Indices (into the column's pixels) of the pixels used.
+    order : int array ``(n_used,)``
+        Positions in ``pixels``, grouped by superobservation (the rows' order).
+    counts : int array ``(n_superobs,)``
+        Pixels per superobservation.
+    weight : array ``(n_used,)``
+        Each used pixel's weight in its superobservation (1 / its count).
+    hours : int array ``(n_superobs,)``
+        Each superobservation's hour (index of the system's hours).
+    """
+
+    pixels: np.ndarray
+    order: np.ndarray
+    counts: np.ndarray
+    weight: np.ndarray
+    hours: np.ndarray
+
+    @property
+    def groups(self) -> list[np.ndarray]:
+        """Positions in ``pixels`` of each superobservation's pixels."""
+        return np.split(self.order, np.cumsum(self.counts)[:-1])
+
+
+@dataclass(frozen=True, eq=False)
 class ColumnMatch:
     """Column pixels matched to an observation system.
 
@@ -568,6 +600,8 @@ class ColumnMatch:
     counts : dict
         Pixels given, outside the period, outside the grid, too near the upwind edge, used;
         superobservations and overpasses used and dropped.
+    members : SuperobservationPixels, optional
+        Which pixels each superobservation averages, with what weight (None: no pixel used).
     """
 
     superobs: pd.DataFrame
@@ -577,6 +611,7 @@ class ColumnMatch:
     covariance: dict
     rows: pd.DataFrame
     counts: dict
+    members: SuperobservationPixels | None = None
 
     @property
     def transform(self) -> sp.csr_matrix:
@@ -772,6 +807,7 @@ class ColumnObservations:
         points: np.ndarray | None = None,
         neighbour_factors: np.ndarray | None = None,
         biogenic_factors: np.ndarray | None = None,
+        footprints: Footprints | None = None,
     ) -> np.ndarray:
         """The operator's column enhancement of every superobservation (observation units, no
         background) for given emissions, through its footprints: what ``H x`` gives when the
@@ -789,8 +825,11 @@ class ColumnObservations:
             no inflow.
         biogenic_factors : array ``(ndays,)``, optional
             Factors on the biogenic flux per Beijing day; None: no biogenic flux.
+        footprints : Footprints, optional
+            Footprints of the superobservations other than the match's own, e.g. of
+            :meth:`perturbed_footprints`.
         """
-        fp = self.match(system).footprints
+        fp = self.match(system).footprints if footprints is None else footprints
         name = self.species.name
         reactive = name == system.config.chemistry.reactive_species
         has_points = points is not None and fp.npoint and np.asarray(points).shape[-1]
@@ -807,6 +846,91 @@ class ColumnObservations:
             days = _beijing_day(system, hrs)
             out += np.asarray(biogenic_factors, float)[days] * forward(fp, system.bio[name])
         return out
+
+    def pixels_used(self, system: ObservationSystem) -> pd.DataFrame:
+        """The pixels the superobservations of the match with ``system`` average, in the order
+        :meth:`perturbed_footprints` takes them: ``pixel`` (index into the pixels), ``x``,
+        ``y`` (centre, m, the grid's projection), ``hour`` (index of the system's hours: its
+        superobservation's hour) and ``superobservation`` (row of ``match(system).superobs``)."""
+        mem = self.match(system).members
+        if mem is None:
+            return pd.DataFrame(
+                {k: np.zeros(0, t) for k, t in (("pixel", np.int64), ("x", float), ("y", float))}
+                | {"hour": np.zeros(0, np.int64), "superobservation": np.zeros(0, np.int64)}
+            )
+        row = np.empty(mem.pixels.size, np.int64)
+        row[mem.order] = np.repeat(np.arange(mem.counts.size), mem.counts)
+        xc, yc = self.pixels.centres()
+        return pd.DataFrame(
+            {
+                "pixel": mem.pixels,
+                "x": xc[mem.pixels],
+                "y": yc[mem.pixels],
+                "hour": mem.hours[row],
+                "superobservation": row,
+            }
+        )
+
+    def perturbed_footprints(
+        self,
+        system: ObservationSystem,
+        *,
+        wind_turn_deg: np.ndarray,
+        wind_speed_factor: np.ndarray,
+        mixing_height_factor: np.ndarray,
+        lifetime_factor: float = 1.0,
+    ) -> Footprints:
+        """The footprints of the match's superobservations — the same pixels, weights and
+        sampling — with the operator's met at each used pixel perturbed: for an OSSE whose
+        truth's columns see other winds and mixing heights than the model's (a diagnostic).
+
+        Parameters
+        ----------
+        wind_turn_deg : array ``(n_used,)``
+            Added to the direction each used pixel's wind blows from, degrees (clockwise seen
+            from above); pixels as :meth:`pixels_used`.
+        wind_speed_factor : array ``(n_used,)``
+            The 10 m wind speed times this (dimensionless, > 0; the calm floor,
+            ``transport.calm_floor_m_s``, still applies); the Turner stability class is
+            recomputed from the new speed, as the surface OSSE's perturbed met does.
+        mixing_height_factor : array ``(n_used,)``
+            The mixing height times this (dimensionless, > 0).
+        lifetime_factor : float
+            The reactive species' lifetime times this.
+
+        Returns
+        -------
+        Footprints
+            For :meth:`modelled` (``footprints=``); the match's own when no pixel is used.
+        """
+        m = self.match(system)
+        if m.members is None:
+            return m.footprints
+        p = m.members.pixels
+        arrays = {
+            "wind_turn_deg": wind_turn_deg,
+            "wind_speed_factor": wind_speed_factor,
+            "mixing_height_factor": mixing_height_factor,
+        }
+        arrays = {k: np.broadcast_to(np.asarray(v, float), p.shape) for k, v in arrays.items()}
+        for name, v in arrays.items():
+            if not np.isfinite(v).all() or (name != "wind_turn_deg" and not (v > 0).all()):
+                raise ConfigError(f"{self.name}: {name} must be finite (and factors > 0)")
+        if not lifetime_factor > 0:
+            raise ConfigError(f"{self.name}: lifetime_factor {lifetime_factor!r} must be > 0")
+        met = {k: v.copy() for k, v in self._met.items()}
+        th = np.radians(arrays["wind_turn_deg"])
+        # (ex, ey) points downwind; turning the wind's source by t turns it likewise (_operator)
+        ex, ey = met["ex"][p], met["ey"][p]
+        met["ex"][p] = np.cos(th) * ex + np.sin(th) * ey
+        met["ey"][p] = np.cos(th) * ey - np.sin(th) * ex
+        speed = met["speed"][p] * arrays["wind_speed_factor"]
+        met["u10"][p] = np.maximum(speed, system.config.transport.calm_floor_m_s)
+        met["k"][p] = turner_class(speed, met["sun_elevation"][p], met["cloud"][p])
+        met["zi"][p] = met["zi"][p] * arrays["mixing_height_factor"]
+        met["tau"][p] = met["tau"][p] * float(lifetime_factor)
+        mem = m.members
+        return self._operator(system, mem.groups, mem.weight, mem.hours, p, pixel_met=met)[1]
 
     def superobservations(
         self, system: ObservationSystem, x_increment: np.ndarray | None = None
@@ -906,7 +1030,8 @@ class ColumnObservations:
     def _pixel_met(self, system: ObservationSystem, sel: np.ndarray, hours: np.ndarray) -> dict:
         """Met at each selected pixel's centre at its overpass hour (NaN elsewhere)."""
         n = self.pixels.n
-        out = {k: np.full(n, np.nan) for k in ("u10", "ex", "ey", "zi", "tau", "t2m")}
+        keys = ("u10", "ex", "ey", "zi", "tau", "t2m", "speed", "sun_elevation", "cloud")
+        out = {k: np.full(n, np.nan) for k in keys}
         out["k"] = np.zeros(n, np.int64)
         xc, yc = self.pixels.centres()
         cfg = system.config
@@ -929,6 +1054,10 @@ class ColumnObservations:
             out["k"][idx] = pm.stability[0].astype(np.int64)
             out["zi"][idx] = pm.blh[0]
             out["t2m"][idx] = pm.t2m[0]
+            # kept for a stability class of a perturbed wind (:meth:`perturbed_footprints`)
+            out["speed"][idx] = pm.speed[0]
+            out["sun_elevation"][idx] = pm.sun_elevation[0]
+            out["cloud"][idx] = pm.cloud[0]
             out["tau"][idx] = (
                 nox_lifetime_s(
                     cfg.chemistry, np.repeat(hour.values, idx.size), pm.sun_elevation[0] > 0
@@ -968,6 +1097,7 @@ class ColumnObservations:
         turn_rad: float = 0.0,
         auxiliary: bool = False,
         tables: dict | None = None,
+        pixel_met: dict[str, np.ndarray] | None = None,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
@@ -976,7 +1106,8 @@ class ColumnObservations:
         ``auxiliary``: an operator built for an error term or a slope, sampled as
         ``auxiliary_sampling`` says; ``tables``: the area sources' vertical tables of the
         builds of one match by ``zscale`` (they do not depend on the wind's direction, the
-        lifetime or the sampling), filled and reused."""
+        lifetime or the sampling), filled and reused; ``pixel_met``: every pixel's met in
+        place of the columns' own (arrays like :meth:`_pixel_met`'s; give no ``tables``)."""
         s = self.settings
         coarse = auxiliary and s.auxiliary_sampling == "coarse"
         sample_cells = 1 if coarse else int(s.sample_cells)
@@ -984,7 +1115,7 @@ class ColumnObservations:
         cfg = system.config
         g = system.grid
         px = self.pixels
-        met = {k: v[sel] for k, v in self._met.items()}
+        met = {k: v[sel] for k, v in (self._met if pixel_met is None else pixel_met).items()}
         if turn_rad:
             # (ex, ey) points downwind, (−sin θ, −cos θ) for a wind from θ: θ + t turns it
             c, s_ = np.cos(turn_rad), np.sin(turn_rad)
@@ -1521,7 +1652,8 @@ class ColumnObservations:
             "n_overpasses_used": len(blocks),
             "n_overpasses_dropped": n_dropped,
         }
-        return ColumnMatch(table, H, fp, blocks, covariances, rows, counts)
+        members = SuperobservationPixels(sel, order, n_in, weight, row_hours)
+        return ColumnMatch(table, H, fp, blocks, covariances, rows, counts, members)
 
 
 def mixing_height_sensitivity(

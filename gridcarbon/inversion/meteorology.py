@@ -22,7 +22,14 @@ from gridcarbon.errors import InputDataError
 from gridcarbon.grids.gridspec import GridSpec
 from gridcarbon.inversion.dispersion import sun_elevation, turner_class
 
-__all__ = ["with_cloud_cover", "met_at_points", "met_on_grid", "PointMet", "perturb_point_met"]
+__all__ = [
+    "with_cloud_cover",
+    "met_at_points",
+    "met_on_grid",
+    "PointMet",
+    "perturb_point_met",
+    "error_fields_at",
+]
 
 #: The variables the inversion uses, in order.
 MET_VARIABLES = ("u10", "v10", "blh", "tcc", "t2m")
@@ -162,24 +169,94 @@ def perturb_point_met(
     given, by ``blh_scale`` (``(time, point)``, dimensionless: a per-city, per-day error).  The
     stability class is recomputed from the perturbed wind.
     """
-    nt, npt = pm.speed.shape
-    d = np.hypot(xy_m[:, 0][:, None] - xy_m[:, 0][None], xy_m[:, 1][:, None] - xy_m[:, 1][None])
-    C = np.exp(-d / (length_scale_km * 1000.0)) + 1e-9 * np.eye(npt)
-    L = np.linalg.cholesky(C)
-    a = np.exp(-1.0 / time_scale_h)
-
-    def ar1() -> np.ndarray:
-        z = rng.standard_normal((nt, npt)) @ L.T
-        out = np.empty_like(z)
-        out[0] = z[0]
-        for i in range(1, nt):
-            out[i] = a * out[i - 1] + np.sqrt(1 - a * a) * z[i]
-        return out
-
+    nt = pm.speed.shape[0]
+    L = np.linalg.cholesky(_exponential_correlation(xy_m, length_scale_km))
+    hours = np.arange(nt, dtype=float)
     new = pm.copy()
-    new.direction_from = (pm.direction_from + direction_sd_deg * ar1()) % 360.0
+    new.direction_from = (
+        pm.direction_from + direction_sd_deg * _ar1_fields(rng, hours, L, time_scale_h)
+    ) % 360.0
     sig = np.log1p(speed_sd)
-    new.speed = pm.speed * np.exp(sig * ar1() - 0.5 * sig * sig)
+    new.speed = pm.speed * np.exp(sig * _ar1_fields(rng, hours, L, time_scale_h) - 0.5 * sig * sig)
     new.blh = pm.blh * (1.0 + blh_bias) * (1.0 if blh_scale is None else blh_scale)
     new.stability = turner_class(new.speed, pm.sun_elevation, pm.cloud)
     return new
+
+
+def _exponential_correlation(xy_m: np.ndarray, length_scale_km: float) -> np.ndarray:
+    """``exp(−d / ℓ)`` between points ``(n, 2)`` (m), with a 1e-9 ridge for its Cholesky."""
+    d = np.hypot(xy_m[:, 0][:, None] - xy_m[:, 0][None], xy_m[:, 1][:, None] - xy_m[:, 1][None])
+    return np.exp(-d / (length_scale_km * 1000.0)) + 1e-9 * np.eye(len(xy_m))
+
+
+def _ar1_fields(
+    rng: np.random.Generator, hours: np.ndarray, L: np.ndarray, time_scale_h: float
+) -> np.ndarray:
+    """Unit-variance fields ``(len(hours), n)``: spatial correlation ``L Lᵀ`` at each of the
+    increasing ``hours``, AR(1) between them with correlation ``exp(−Δt / τ)``."""
+    z = rng.standard_normal((hours.size, L.shape[0])) @ L.T
+    out = np.empty_like(z)
+    out[0] = z[0]
+    for i in range(1, hours.size):
+        a = np.exp(-(hours[i] - hours[i - 1]) / time_scale_h)
+        out[i] = a * out[i - 1] + np.sqrt(1 - a * a) * z[i]
+    return out
+
+
+def error_fields_at(
+    xy_m: np.ndarray,
+    hours: np.ndarray,
+    rng: np.random.Generator,
+    time_scale_h: float,
+    length_scale_km: float,
+    n_fields: int,
+) -> np.ndarray:
+    """Unit-variance Gaussian error fields at scattered points and hours, with the correlation
+    of :func:`perturb_point_met`'s errors: ``exp(−d / ℓ)`` in space, AR(1) with e-folding
+    ``time_scale_h`` in time.  For many points (a satellite's pixels) they are drawn on a
+    square lattice of spacing ℓ / 5 over the points' extent, at each distinct hour, and
+    interpolated bilinearly, each point's value divided by the interpolation's standard
+    deviation so that its variance is exactly 1 (the correlation between points is then close
+    to, not exactly, ``exp(−d / ℓ)``).
+
+    Parameters
+    ----------
+    xy_m : array ``(n, 2)``
+        The points, m (a projected CRS).
+    hours : array ``(n,)``
+        Each point's time, hours (any origin).
+    rng : numpy.random.Generator
+    time_scale_h, length_scale_km : float
+        The e-folding time (h) and length (km).
+    n_fields : int
+        How many independent fields.
+
+    Returns
+    -------
+    array ``(n_fields, n)``
+    """
+    xy_m = np.asarray(xy_m, float)
+    hours = np.asarray(hours, float)
+    if xy_m.size == 0:
+        return np.zeros((n_fields, 0))
+    h = length_scale_km * 1000.0 / 5.0
+    origin = xy_m.min(axis=0) - h
+    shape = np.ceil((xy_m.max(axis=0) - origin) / h).astype(int) + 2  # (nx, ny)
+    gx, gy = np.meshgrid(origin[0] + h * np.arange(shape[0]), origin[1] + h * np.arange(shape[1]))
+    C = _exponential_correlation(np.column_stack([gx.ravel(), gy.ravel()]), length_scale_km)
+    L = np.linalg.cholesky(C)
+    distinct, at = np.unique(hours, return_inverse=True)
+    f = (xy_m - origin) / h
+    i = np.clip(np.floor(f).astype(int), 0, shape - 2)
+    t = f - i
+    corners = [(0, 0), (1, 0), (0, 1), (1, 1)]
+    node = np.stack([(i[:, 1] + dy) * shape[0] + i[:, 0] + dx for dx, dy in corners])
+    w = np.stack(
+        [(t[:, 0] if dx else 1 - t[:, 0]) * (t[:, 1] if dy else 1 - t[:, 1]) for dx, dy in corners]
+    )
+    sd = np.sqrt(sum(w[a] * w[b] * C[node[a], node[b]] for a in range(4) for b in range(4)))
+    out = np.empty((n_fields, xy_m.shape[0]))
+    for k in range(n_fields):
+        fields = _ar1_fields(rng, distinct, L, time_scale_h)
+        out[k] = (w * fields[at[None, :], node]).sum(axis=0) / sd
+    return out

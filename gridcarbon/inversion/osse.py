@@ -71,7 +71,7 @@ from gridcarbon.config.inversion import (
 from gridcarbon.contracts import ObservationSet, ObservationType, Scenario
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
-from gridcarbon.inversion.meteorology import perturb_point_met
+from gridcarbon.inversion.meteorology import error_fields_at, perturb_point_met
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import forward, row_dot
 from gridcarbon.inversion.osse_scores import (
@@ -118,6 +118,8 @@ __all__ = [
     "ColumnSimulator",
     "overpass_counts",
     "operator_columns",
+    "column_transport_errors",
+    "replicate_transport_settings",
 ]
 
 #: The OSSE experiments (``osse.mode``).
@@ -674,22 +676,40 @@ def replicate_truth(
     rng = np.random.default_rng(seed)
     truth_mode = "perturbed" if mode in _PERTURBED_MODES else "identical"
     truth = make_truth(system, rng, truth_mode, cfg, area_shares)
-    drawn: dict[str, float] = {}
-    cfg_i = cfg
-    if mode == "randomised":
-        errors = randomised_transport_errors(cfg.osse.randomised, seed)
-        cfg_i = cfg.model_copy(update={"osse": cfg.osse.model_copy(update=errors)})
-        drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
+    settings, drawn = replicate_transport_settings(cfg, mode, seed)
+    cfg_i = cfg.model_copy(update={"osse": settings})
     if cfg.osse.truth_mixing_height_by_city and mode in _PERTURBED_MODES:
         truth = city_day_mixing_height(system, cfg, seed, truth)
-        # the city-day errors replace the province-wide bias
-        cfg_i = cfg_i.model_copy(
-            update={"osse": cfg_i.osse.model_copy(update={"mixing_height_bias": 0.0})}
-        )
         if mode == "randomised":
             drawn["truth_mixing_height_bias"] = float(truth.mixing_height_delta.mean())
     fp = perturbed_footprints(system, rng, cfg_i, truth) if mode in _PERTURBED_MODES else None
     return truth, synthetic_observations(system, truth, rng, cfg_i, fp), drawn
+
+
+def replicate_transport_settings(
+    cfg: InversionConfig, mode: str, seed: int
+) -> tuple[Any, dict[str, float]]:
+    """The ``osse`` settings whose transport errors a replicate's truth sees: in the
+    ``randomised`` mode its own draws (:func:`randomised_transport_errors`), and with
+    ``osse.truth_mixing_height_by_city`` in the perturbed modes no province-wide mixing-height
+    bias (the truth's city-day errors replace it).
+
+    Returns
+    -------
+    settings : OSSESettings
+    drawn : dict
+        The randomised mode's draws by table column (:data:`RANDOMISED_COLUMNS`; empty
+        otherwise).
+    """
+    settings = cfg.osse
+    drawn: dict[str, float] = {}
+    if mode == "randomised":
+        errors = randomised_transport_errors(settings.randomised, seed)
+        settings = settings.model_copy(update=errors)
+        drawn = {col: errors[name] for col, name in RANDOMISED_COLUMNS.items()}
+    if settings.truth_mixing_height_by_city and mode in _PERTURBED_MODES:
+        settings = settings.model_copy(update={"mixing_height_bias": 0.0})
+    return settings, drawn
 
 
 def city_day_mixing_height(
@@ -1016,6 +1036,8 @@ def operator_columns(
     truth: Truth,
     kinds: Sequence[ObservationType],
     rng: np.random.Generator | None,
+    transport_errors: Any = None,
+    transport_rng: np.random.Generator | None = None,
 ) -> list[ObservationType]:
     """The column twin (``osse.satellite_columns: operator``, a DIAGNOSTIC): each column
     observation type of ``kinds`` with the value of every superobservation of a used overpass
@@ -1025,18 +1047,34 @@ def operator_columns(
     plus the overpass's background (the plane fitted by least squares to the simulated values
     less that model, which the inversion's plane projection removes anyway) and, with ``rng``,
     a draw from the overpass's own error covariance.  Pixels, clouds, superobservations, H
-    and R stay those of the simulated files; other observation types pass unchanged.  The
-    model sees its own meteorology (not the truth's mixing height).  SYNTHETIC.
+    and R stay those of the simulated files; other observation types pass unchanged.
+
+    Without ``transport_errors`` the model sees its own meteorology.  With them (the
+    replicate's ``osse`` settings, :func:`replicate_transport_settings`; the twin
+    ``operator_perturbed``) its plumes are made with the met perturbed as the stations'
+    truth's is (:func:`column_transport_errors`, drawn from ``transport_rng``): the same error
+    statistics, the truth's city-day mixing heights, independent draws of the random fields.
+    SYNTHETIC.
     """
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
     L = system.layout
+    lifetime = 1.0
+    if transport_errors is not None and transport_errors.truth_nox_lifetime_factor_range:
+        low, high = np.log(transport_errors.truth_nox_lifetime_factor_range)
+        lifetime = float(np.exp(transport_rng.uniform(low, high)))
     out: list[ObservationType] = []
     for k in kinds:
         found = k.match(system) if isinstance(k, ColumnObservations) else None
         if found is None or not found.blocks:
             out.append(k)
             continue
+        fp = None
+        if transport_errors is not None:
+            perturbation = column_transport_errors(
+                system, k.pixels_used(system), transport_errors, truth, transport_rng
+            )
+            fp = k.perturbed_footprints(system, **perturbation, lifetime_factor=lifetime)
         si = system.species.index(k.species.name)
         first = L.segments["neighbours"].start + si * len(L.neighbours)
         bio = None
@@ -1052,6 +1090,7 @@ def operator_columns(
             truth.points[si],
             truth.x[first : first + len(system.neighbour_used)],
             bio,
+            footprints=fp,
         )
         table = found.superobs
         observed = table["observed"].to_numpy(float).copy()
@@ -1062,6 +1101,59 @@ def operator_columns(
             observed[idx] = true[idx] + X @ beta + noise
         out.append(k.with_observed(system, observed))
     return out
+
+
+def column_transport_errors(
+    system: ObservationSystem,
+    pixels: pd.DataFrame,
+    settings: Any,
+    truth: Truth,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """The perturbed OSSE's transport errors at satellite pixels: the wind direction's error
+    (``settings.wind_direction_error_deg`` × a unit field, degrees) and the wind speed's
+    log-normal factor (``settings.wind_speed_error``), the fields of
+    :func:`~gridcarbon.inversion.meteorology.error_fields_at` (the stations' correlations in
+    space and time, ``settings.error_length_scale_km`` and ``error_time_scale_h``, drawn
+    anew from ``rng``), and the mixing height's factor ``1 + settings.mixing_height_bias``
+    times, when the truth has them, its city-day errors (``osse.truth_mixing_height_by_city``).
+
+    Parameters
+    ----------
+    pixels : DataFrame
+        ``x``, ``y`` (m) and ``hour`` (index of the system's hours) per pixel
+        (:meth:`~gridcarbon.inversion.columns.ColumnObservations.pixels_used`).
+    settings : OSSESettings
+        The replicate's (:func:`replicate_transport_settings`).
+
+    Returns
+    -------
+    dict
+        ``wind_turn_deg``, ``wind_speed_factor``, ``mixing_height_factor``, one value per
+        pixel (the keyword arguments of
+        :meth:`~gridcarbon.inversion.columns.ColumnObservations.perturbed_footprints`).
+    """
+    x = pixels["x"].to_numpy(float)
+    y = pixels["y"].to_numpy(float)
+    hour = pixels["hour"].to_numpy(np.int64)
+    direction, speed = error_fields_at(
+        np.column_stack([x, y]),
+        hour.astype(float),
+        rng,
+        settings.error_time_scale_h,
+        settings.error_length_scale_km,
+        2,
+    )
+    sig = np.log1p(settings.wind_speed_error)
+    blh = np.full(x.size, 1.0 + settings.mixing_height_bias)
+    if truth.mixing_height_delta is not None:
+        city = truth.mixing_height_cities.region_of(x, y)
+        blh *= 1.0 + truth.mixing_height_delta[city, system.hour_day[hour]]
+    return {
+        "wind_turn_deg": settings.wind_direction_error_deg * direction,
+        "wind_speed_factor": np.exp(sig * speed - 0.5 * sig * sig),
+        "mixing_height_factor": blh,
+    }
 
 
 def overpass_day_indices(system: ObservationSystem, kinds: list[ObservationType]) -> np.ndarray:
@@ -1331,10 +1423,15 @@ def run_osse(
         if column_simulator is not None:
             tc = time.perf_counter()
             sim = column_simulator(system, truth, seed0 + i)
-            if cfg.osse.satellite_columns == "operator":
-                # its own stream, so the simulated files' draws stay those of the replicate
+            if cfg.osse.satellite_columns != "simulated":
+                # streams of their own, so the simulated files' draws stay the replicate's
                 twin_rng = np.random.default_rng([seed0 + i, 2_000_003])
-                sim = replace(sim, kinds=operator_columns(system, truth, sim.kinds, twin_rng))
+                errors = met_rng = None
+                if cfg.osse.satellite_columns == "operator_perturbed" and mode in _PERTURBED_MODES:
+                    errors = replicate_transport_settings(cfg, mode, seed0 + i)[0]
+                    met_rng = np.random.default_rng([seed0 + i, 2_000_004])
+                twin = operator_columns(system, truth, sim.kinds, twin_rng, errors, met_rng)
+                sim = replace(sim, kinds=twin)
             counts = {**sim.info, **overpass_counts(system, sim.kinds, cities, codes)}
             seen = overpass_day_indices(system, sim.kinds)
             t_columns += time.perf_counter() - tc

@@ -7,7 +7,12 @@ import pytest
 import xarray as xr
 
 from gridcarbon.errors import InputDataError
-from gridcarbon.inversion.meteorology import met_at_points, perturb_point_met, with_cloud_cover
+from gridcarbon.inversion.meteorology import (
+    error_fields_at,
+    met_at_points,
+    perturb_point_met,
+    with_cloud_cover,
+)
 from gridcarbon.io.meteorology_file import DatasetMeteorology, read_era5
 from gridcarbon.scenario.meteorology import synthetic_met
 
@@ -90,3 +95,30 @@ def test_perturbation_statistics():
     r = np.log(pert.speed / pm.speed)
     assert 0.1 < r.std() < 0.3
     assert np.corrcoef(d[:, 0], d[:, 1])[0, 1] > 0.4  # correlated between nearby stations
+
+
+def test_error_fields_at_scattered_points_have_the_stations_statistics():
+    """The pixels' error fields: unit variance at every point (the lattice interpolation's
+    variance restored), the exponential correlation in space and the AR(1) one in time, within
+    sampling and interpolation error; the same seed draws the same fields."""
+    rng = np.random.default_rng(0)
+    ell, tau = 150.0, 6.0
+    # three points at one hour, 0, 33.5 and 162.7 km apart (the second and third between the
+    # lattice's nodes, which are 30 km apart from the first), and the first again 3 h and 24 h
+    # later
+    xy = np.array([[1.3e4, 2.7e4], [4.3e4, 4.2e4], [1.75e5, 4.2e4], [1.3e4, 2.7e4], [1.3e4, 2.7e4]])
+    hours = np.array([10.0, 10.0, 10.0, 13.0, 34.0])
+    draws = np.concatenate(
+        [error_fields_at(xy, hours, rng, tau, ell, 2) for _ in range(1500)], axis=0
+    )  # (3000, 5)
+    np.testing.assert_allclose(draws.var(axis=0), 1.0, atol=0.08)
+    C = np.corrcoef(draws.T)
+    assert C[0, 1] == pytest.approx(np.exp(-np.hypot(30, 15) / ell), abs=0.06)
+    assert C[0, 2] == pytest.approx(np.exp(-np.hypot(162, 15) / ell), abs=0.06)
+    assert C[0, 3] == pytest.approx(np.exp(-3 / tau), abs=0.06)
+    assert abs(C[0, 4]) < 0.07  # a day later: exp(-4) = 0.018
+    a = error_fields_at(xy, hours, np.random.default_rng(4), tau, ell, 2)
+    np.testing.assert_array_equal(
+        a, error_fields_at(xy, hours, np.random.default_rng(4), tau, ell, 2)
+    )
+    assert error_fields_at(np.zeros((0, 2)), np.zeros(0), rng, tau, ell, 2).shape == (2, 0)

@@ -18,8 +18,10 @@ from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.meteorology import perturb_point_met
 from gridcarbon.inversion.osse import (
     Truth,
+    column_transport_errors,
     mixing_height_scores,
     overpass_day_indices,
+    replicate_transport_settings,
     replicate_truth,
 )
 
@@ -250,3 +252,46 @@ def test_overpass_days_are_the_beijing_days_of_the_column_rows(city_system):
     got = overpass_day_indices(system, [kind([when, when]), kind(pd.DatetimeIndex([]))])
     np.testing.assert_array_equal(got, [expected])
     assert overpass_day_indices(system, []).size == 0
+
+
+def test_the_columns_transport_errors_see_the_truths_city_days(two_city_case):
+    """The column twin with the stations' kind of transport error: at each pixel the
+    mixing height's factor is its city's 1 + δ of the day (the randomised bias replaced), the
+    wind's turn and speed factor have the replicate's drawn spreads."""
+    cfg = InversionConfig(osse={"truth_mixing_height_by_city": True})
+    system = build_system(two_city_case, cfg)
+    truth, _, drawn = replicate_truth(system, cfg, "randomised", 40000)
+    settings, again = replicate_transport_settings(cfg, "randomised", 40000)
+    assert settings.mixing_height_bias == 0.0
+    assert settings.wind_direction_error_deg == drawn["truth_wind_direction_error_deg"]
+    assert again["truth_wind_speed_error"] == drawn["truth_wind_speed_error"]
+    rng = np.random.default_rng(0)
+    n = 4000
+    hour = rng.integers(0, system.nt, n)
+    lon = rng.uniform(119.9, 120.7, n)
+    lat = rng.uniform(29.9, 30.5, n)
+    x, y = system.grid.project(lon, lat)
+    pixels = pd.DataFrame({"x": x, "y": y, "hour": hour})
+    got = column_transport_errors(system, pixels, settings, truth, rng)
+    city = (lon >= SPLIT_LON).astype(int)  # east of the eastern box: its centroid is nearest
+    expected = 1.0 + truth.mixing_height_delta[city, system.hour_day[hour]]
+    np.testing.assert_allclose(got["mixing_height_factor"], expected, rtol=1e-12)
+    # over many draws (one replicate's fields are correlated over this small region)
+    few = pixels.iloc[:50]
+    draws = [column_transport_errors(system, few, settings, truth, rng) for _ in range(60)]
+    turn = np.concatenate([d["wind_turn_deg"] for d in draws])
+    assert np.sqrt(np.mean(turn**2)) == pytest.approx(settings.wind_direction_error_deg, rel=0.15)
+    sig = np.log1p(settings.wind_speed_error)
+    log_speed = np.concatenate([np.log(d["wind_speed_factor"]) for d in draws])
+    # the log-normal factor has mean 1: log mean −σ²/2, spread σ
+    assert log_speed.mean() == pytest.approx(-0.5 * sig * sig, abs=0.15 * sig)
+    assert log_speed.std() == pytest.approx(sig, rel=0.15)
+    # without city-days: the replicate's province-wide bias
+    off = cfg.model_copy(
+        update={"osse": cfg.osse.model_copy(update={"truth_mixing_height_by_city": False})}
+    )
+    plain, _ = replicate_transport_settings(off, "randomised", 40000)
+    truth_off, _, _ = replicate_truth(system, off, "randomised", 40000)
+    got = column_transport_errors(system, pixels, plain, truth_off, rng)
+    np.testing.assert_allclose(got["mixing_height_factor"], 1.0 + plain.mixing_height_bias)
+    assert plain.mixing_height_bias != 0.0

@@ -181,6 +181,72 @@ def test_an_osse_with_the_column_twin_changes_only_the_columns(setup):
     )
 
 
+def test_perturbed_footprints_move_the_plumes_of_the_pixels_they_are_given(setup):
+    """The operator's footprints with the used pixels' met perturbed: no perturbation gives the
+    match's own columns; a mixing height changed at one superobservation's pixels changes that
+    row alone; a wind turned round or twice as fast changes (and dilutes) the plumes."""
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "identical", ic)
+    sim = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    kind = next(k for k in sim.kinds if k.match(system).blocks)
+    found = kind.match(system)
+    px = kind.pixels_used(system)
+    n = len(px)
+    assert n == found.superobs["n_pixels"].sum()
+    hours = found.superobs["hour"].to_numpy()
+    np.testing.assert_array_equal(px["hour"], hours[px["superobservation"]])
+    si = system.species.index(kind.species.name)
+    emissions = (system.E[si], system.Ep[si], np.ones(len(system.neighbour_used)))
+    base = kind.modelled(system, *emissions)
+
+    def modelled(turn=0.0, speed=1.0, mixing=1.0):
+        fp = kind.perturbed_footprints(
+            system,
+            wind_turn_deg=np.broadcast_to(turn, n),
+            wind_speed_factor=np.broadcast_to(speed, n),
+            mixing_height_factor=np.broadcast_to(mixing, n),
+        )
+        return kind.modelled(system, *emissions, footprints=fp)
+
+    np.testing.assert_allclose(modelled(), base, rtol=1e-6, atol=1e-9 * np.abs(base).max())
+    row = int(np.argmax(np.abs(base)))
+    one = np.where(px["superobservation"].to_numpy() == row, 0.4, 1.0)
+    moved = modelled(mixing=one)
+    others = np.arange(len(base)) != row
+    np.testing.assert_allclose(moved[others], base[others], rtol=1e-6, atol=1e-9)
+    assert abs(moved[row] - base[row]) > 1e-3 * abs(base[row])
+    turned = modelled(turn=180.0)
+    assert np.abs(turned - base).max() > 0.1 * np.abs(base).max()
+    assert np.abs(modelled(speed=2.0)).sum() < 0.9 * np.abs(base).sum()
+    with pytest.raises(ConfigError, match="wind_speed_factor"):
+        modelled(speed=0.0)
+
+
+def test_the_perturbed_column_twin_changes_only_the_columns_of_the_twin(setup):
+    """``operator_perturbed`` in the randomised mode: the surface-only rows are the plain
+    twin's, the columns' differ (their plumes see the replicate's transport errors)."""
+    prior, scenario, system, ic = setup
+    sim = osse_column_simulator(scenario, ic)
+
+    def table(columns: str) -> pd.DataFrame:
+        cfg = ic.model_copy(
+            update={"osse": ic.osse.model_copy(update={"satellite_columns": columns})}
+        )
+        t = run_osse(
+            prior, scenario, cfg, replicates=1, seed=5, system=system, column_simulator=sim,
+            mode="randomised",
+        ).table  # fmt: skip
+        return t[t["label"] == "default"].set_index(["observations", "species"])
+
+    twin, perturbed = table("operator"), table("operator_perturbed")
+    cols = ["rmse_post_near_kg", "reduced_chi2", "n_obs"]
+    pd.testing.assert_frame_equal(twin.loc["surface", cols], perturbed.loc["surface", cols])
+    assert (twin.loc["column", "n_obs"] == perturbed.loc["column", "n_obs"]).all()
+    assert not np.allclose(
+        twin.loc["column", "rmse_post_near_kg"], perturbed.loc["column", "rmse_post_near_kg"]
+    )
+
+
 def _slant_enhancement(tmp_path, scenario, nox, name, **kw) -> np.ndarray:
     """Tropospheric slant column (column × tropospheric AMF) of a noise-free file."""
     day = pd.Timestamp(PERIOD["start"])
