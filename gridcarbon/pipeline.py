@@ -1101,7 +1101,8 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
 
 def osse_column_settings(config: Any) -> tuple[Any, Any]:
     """The column operator's settings for the OSSE's simulated overpasses: the minimum upwind
-    fetch of ``osse.satellite_min_upwind_fetch_km`` and the transport errors of ``errors``
+    fetch of ``osse.satellite_min_upwind_fetch_km``, the pixels kept alone near the stacks
+    (``columns.stack_pixels_km``) and the transport errors of ``errors``
     (:func:`column_transport_errors`) for every column, and for the NO2 columns also their
     overpass-wide scale and lifetime errors (``errors.column_scale_error``,
     ``errors.column_lifetime_error``).
@@ -1120,6 +1121,7 @@ def osse_column_settings(config: Any) -> tuple[Any, Any]:
     e = config.errors
     xco2 = ColumnSettings(
         min_upwind_fetch_km=config.osse.satellite_min_upwind_fetch_km,
+        stack_pixels_km=config.columns.stack_pixels_km,
         **column_transport_errors(e),
     )
     # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
@@ -1188,6 +1190,7 @@ def satellite_observation_kinds(
 
     xco2_settings = ColumnSettings(
         superobservation_km=columns.superobservation_km,
+        stack_pixels_km=columns.stack_pixels_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         wind_speed_error_rel=wind_speed_error_rel,
         wind_direction_error_deg=wind_direction_error_deg,

@@ -1210,6 +1210,14 @@ class ColumnsConfig(_Section):
     superobservation_km: float = Field(
         9.0, gt=0, description="edge of the squares the pixels of an overpass are averaged into"
     )
+    stack_pixels_km: float = Field(
+        0.0,
+        ge=0,
+        description="pixels within this distance (km) of a point source with its own unknowns "
+        "(state.n_point_unknowns) stay rows of their own instead of being averaged into a "
+        "square, so a stack's plume is not mixed with its surroundings; 0 (the default): none. "
+        "Also the OSSE's simulated overpasses",
+    )
     min_upwind_fetch_km: float | None = Field(
         None,
         ge=0,

@@ -387,6 +387,10 @@ class ColumnSettings:
     source_subcells_near_km : float
     superobservation_km : float
         Edge of the squares pixels are averaged into (per overpass).
+    stack_pixels_km : float
+        Pixels whose centre lies within this distance (km) of a point source with its own
+        unknowns are kept as superobservations of one pixel each, so that a stack's plume is
+        not averaged with its surroundings; 0 (the default): none.
     representativeness_rel : float
         1-σ representativeness error of a superobservation as a fraction of its prior modelled
         column (pixel vs 3 km model).
@@ -489,6 +493,7 @@ class ColumnSettings:
     mixing_height_error_rel: float = 0.0
     auxiliary_sampling: Literal["full", "coarse"] = "full"
     min_superobservations: int = 4
+    stack_pixels_km: float = 0.0
     lifetime_h: float | None = None
     no2_ratio: float | None = None
     lifetime_reference: float = 0.0
@@ -506,6 +511,7 @@ class ColumnSettings:
             "source_subcells": int(self.source_subcells) >= 1,
             "source_subcells_near_km": self.source_subcells_near_km >= 0,
             "superobservation_km": self.superobservation_km > 0,
+            "stack_pixels_km": self.stack_pixels_km >= 0,
             "representativeness_rel": self.representativeness_rel >= 0,
             "amf_error_rel": self.amf_error_rel >= 0,
             "amf_correlation_km": self.amf_correlation_km > 0,
@@ -1344,6 +1350,19 @@ class ColumnObservations:
         H.sum_duplicates()
         return H
 
+    def _near_stacks(self, system: ObservationSystem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether each pixel centre (m) lies within ``stack_pixels_km`` of a point source with
+        its own unknowns (``state.n_point_unknowns``); all False when the setting is 0."""
+        near = np.zeros(x.size, bool)
+        index = system.layout.point_index
+        if not self.settings.stack_pixels_km > 0 or not system.has_points or not len(index):
+            return near
+        stacks = system.points.iloc[index]
+        r2 = (self.settings.stack_pixels_km * 1000.0) ** 2
+        for sx, sy in zip(stacks["x"].to_numpy(float), stacks["y"].to_numpy(float), strict=True):
+            near |= (x - sx) ** 2 + (y - sy) ** 2 <= r2
+        return near
+
     def _empty(self, system: ObservationSystem) -> ColumnMatch:
         """The match of no usable pixel: no rows (logged once by :meth:`_usable`)."""
         n = system.layout.n
@@ -1383,13 +1402,15 @@ class ColumnObservations:
             return self._empty(system)
         xc, yc = px.centres()
         size = s.superobservation_km * 1000.0
-        box = pd.DataFrame(
-            {
-                "overpass": labels[sel],
-                "bx": np.floor((xc[sel] - g.x_min) / size).astype(np.int64),
-                "by": np.floor((g.y_max - yc[sel]) / size).astype(np.int64),
-            }
-        )
+        bx = np.floor((xc[sel] - g.x_min) / size).astype(np.int64)
+        by = np.floor((g.y_max - yc[sel]) / size).astype(np.int64)
+        alone = self._near_stacks(system, xc[sel], yc[sel])
+        # a box of its own (negative, so no square's) for each pixel near a stack
+        bx[alone] = -1 - np.arange(int(alone.sum()))
+        by[alone] = -1
+        if s.stack_pixels_km > 0:
+            self._counts["n_stack_pixel_rows"] = int(alone.sum())
+        box = pd.DataFrame({"overpass": labels[sel], "bx": bx, "by": by})
         gid = box.groupby(["overpass", "bx", "by"], sort=True).ngroup().to_numpy()
         n_so = int(gid.max()) + 1 if gid.size else 0
         n_in = np.bincount(gid, minlength=n_so)

@@ -155,6 +155,52 @@ def test_superobservations_are_means_of_pixels(no2, tiny_system):
     np.testing.assert_allclose(so["prior"], means, rtol=1e-6, atol=1e-20)
 
 
+def test_pixels_near_the_stacks_stay_rows_of_their_own(no2, tiny_case, tiny_system):
+    """``stack_pixels_km``: each pixel within the distance of a point source with its own
+    unknowns is a superobservation of one pixel (its own modelled column); every pixel is
+    still used once; squares with no such pixel keep their means."""
+    system = tiny_system
+    index = system.layout.point_index
+    assert len(index) >= 1
+    near = ColumnObservations(
+        no2.pixels,
+        NOX,
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        replace(SETTINGS, stack_pixels_km=6.0),
+    )
+    plain, alone = no2.match(system).superobs, near.match(system).superobs
+    assert alone["n_pixels"].sum() == plain["n_pixels"].sum()
+    table, H_pix = no2.pixel_operator(system)
+    x, y = no2.pixels.centres()
+    px, py = x[table["pixel"]], y[table["pixel"]]
+    stacks = system.points.iloc[index]
+    d = np.hypot(px[:, None] - stacks["x"].to_numpy()[None], py[:, None] - stacks["y"].to_numpy())
+    is_near = d.min(axis=1) <= 6000.0
+    assert 0 < is_near.sum() < is_near.size
+    assert near.match(system).counts["n_stack_pixel_rows"] == is_near.sum()
+    # the one-pixel rows are those pixels, with their own modelled columns
+    own = pd.DataFrame(
+        {"overpass": table["overpass"], "x": px, "y": py, "model": H_pix @ system.layout.xb()}
+    )[is_near]
+    got = alone[alone["n_pixels"] == 1].merge(own, on=["overpass", "x", "y"])
+    assert len(got) == is_near.sum()
+    np.testing.assert_allclose(got["prior"], got["model"], rtol=1e-6, atol=1e-20)
+    # squares far from every stack are unchanged
+    far = (
+        np.hypot(
+            plain["x"].to_numpy()[:, None] - stacks["x"].to_numpy()[None],
+            plain["y"].to_numpy()[:, None] - stacks["y"].to_numpy()[None],
+        ).min(axis=1)
+        > 6000.0 + 9000.0
+    )
+    kept = plain[far].merge(alone, on=["overpass", "x", "y"], suffixes=("", "_near"))
+    assert len(kept) == far.sum() > 0
+    np.testing.assert_allclose(kept["prior_near"], kept["prior"], rtol=1e-12)
+    with pytest.raises(ConfigError, match="stack_pixels_km"):
+        ColumnSettings(stack_pixels_km=-1.0)
+
+
 def test_mixing_height_sensitivity_under_a_tropomi_like_kernel():
     edges = SIGMA_EDGES * 100_500.0
     zi = np.array([500.0, 1000.0, 1500.0, 2000.0])

@@ -643,7 +643,8 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
 
 def test_the_osse_column_settings_follow_the_error_switches():
     """The OSSE's column settings: the upwind fetch of ``osse``, the transport terms of
-    ``errors`` on both products, the scale and lifetime terms on the NO2 columns alone."""
+    ``errors`` and the stacks' own pixels of ``columns`` on both products, the scale and
+    lifetime terms on the NO2 columns alone."""
     off = RunConfig.validate_dict({"inversion": {"osse": SATELLITE}}).inversion
     xco2, no2 = osse_column_settings(off)
     assert xco2 == no2 == ColumnSettings(min_upwind_fetch_km=0.0)
@@ -656,6 +657,7 @@ def test_the_osse_column_settings_follow_the_error_switches():
                     "column_scale_error": True,
                     "column_lifetime_error": True,
                 },
+                "columns": {"stack_pixels_km": 5.0},
             }
         }
     ).inversion
@@ -664,6 +666,7 @@ def test_the_osse_column_settings_follow_the_error_switches():
     assert xco2.wind_direction_error_deg == no2.wind_direction_error_deg == deg > 0
     assert xco2.scale_error_rel == xco2.lifetime_error_rel == 0.0
     assert no2.scale_error_rel > 0 and no2.lifetime_error_rel > 0
+    assert xco2.stack_pixels_km == no2.stack_pixels_km == 5.0
 
 
 def test_the_column_transport_unknowns_reach_the_osse_table(setup):
