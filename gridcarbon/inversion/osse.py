@@ -1052,29 +1052,41 @@ def operator_columns(
     Without ``transport_errors`` the model sees its own meteorology.  With them (the
     replicate's ``osse`` settings, :func:`replicate_transport_settings`; the twin
     ``operator_perturbed``) its plumes are made with the met perturbed as the stations'
-    truth's is (:func:`column_transport_errors`, drawn from ``transport_rng``): the same error
-    statistics, the truth's city-day mixing heights, independent draws of the random fields.
-    SYNTHETIC.
+    truth's is (:func:`column_transport_errors`, drawn once for the pixels of every overpass
+    from ``transport_rng``): the same error statistics, the truth's city-day mixing heights,
+    independent draws of the random fields, and with ``osse.truth_nox_lifetime_factor_range``
+    a lifetime factor of its own drawn in that range.  SYNTHETIC.
     """
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
     L = system.layout
+    used = [isinstance(k, ColumnObservations) and bool(k.match(system).blocks) for k in kinds]
     lifetime = 1.0
-    if transport_errors is not None and transport_errors.truth_nox_lifetime_factor_range:
-        low, high = np.log(transport_errors.truth_nox_lifetime_factor_range)
-        lifetime = float(np.exp(transport_rng.uniform(low, high)))
+    perturbations: dict[int, dict[str, np.ndarray]] = {}
+    if transport_errors is not None:
+        if transport_errors.truth_nox_lifetime_factor_range:
+            low, high = np.log(transport_errors.truth_nox_lifetime_factor_range)
+            lifetime = float(np.exp(transport_rng.uniform(low, high)))
+        # one draw for the pixels of every overpass, so that overpasses hours apart share
+        # their errors as the AR(1) says
+        pixels = {i: kinds[i].pixels_used(system) for i in np.flatnonzero(used)}
+        if pixels:
+            drawn = column_transport_errors(
+                system, pd.concat(pixels.values()), transport_errors, truth, transport_rng
+            )
+            ends = np.cumsum([len(p) for p in pixels.values()])[:-1]
+            for name, values in drawn.items():
+                for i, part in zip(pixels, np.split(values, ends), strict=True):
+                    perturbations.setdefault(i, {})[name] = part
     out: list[ObservationType] = []
-    for k in kinds:
-        found = k.match(system) if isinstance(k, ColumnObservations) else None
-        if found is None or not found.blocks:
+    for i, k in enumerate(kinds):
+        if not used[i]:
             out.append(k)
             continue
+        found = k.match(system)
         fp = None
-        if transport_errors is not None:
-            perturbation = column_transport_errors(
-                system, k.pixels_used(system), transport_errors, truth, transport_rng
-            )
-            fp = k.perturbed_footprints(system, **perturbation, lifetime_factor=lifetime)
+        if i in perturbations:
+            fp = k.perturbed_footprints(system, **perturbations[i], lifetime_factor=lifetime)
         si = system.species.index(k.species.name)
         first = L.segments["neighbours"].start + si * len(L.neighbours)
         bio = None
