@@ -920,8 +920,12 @@ class ColumnObservations:
         }
         arrays = {k: np.broadcast_to(np.asarray(v, float), p.shape) for k, v in arrays.items()}
         for name, v in arrays.items():
-            if not np.isfinite(v).all() or (name != "wind_turn_deg" and not (v > 0).all()):
-                raise ConfigError(f"{self.name}: {name} must be finite (and factors > 0)")
+            bad = np.flatnonzero(~np.isfinite(v) | ((name != "wind_turn_deg") & ~(v > 0)))
+            if bad.size:
+                raise ConfigError(
+                    f"{self.name}: {name} = {v[bad[0]]!r} at used pixel {bad[0]} ({bad.size} "
+                    "such); give finite values, and factors > 0"
+                )
         if not lifetime_factor > 0:
             raise ConfigError(f"{self.name}: lifetime_factor {lifetime_factor!r} must be > 0")
         met = {k: v.copy() for k, v in self._met.items()}
