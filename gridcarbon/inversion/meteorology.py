@@ -235,8 +235,13 @@ def error_fields_at(
     -------
     array ``(n_fields, n)``
     """
-    xy_m = np.asarray(xy_m, float)
+    xy_m = np.asarray(xy_m, float).reshape(-1, 2)
     hours = np.asarray(hours, float)
+    if hours.shape != (xy_m.shape[0],):
+        raise ValueError(
+            f"error_fields_at: {hours.shape} hours for {xy_m.shape[0]} points; give one hour "
+            "per point"
+        )
     if xy_m.size == 0:
         return np.zeros((n_fields, 0))
     h = length_scale_km * 1000.0 / 5.0

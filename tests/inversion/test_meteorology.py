@@ -122,3 +122,5 @@ def test_error_fields_at_scattered_points_have_the_stations_statistics():
         a, error_fields_at(xy, hours, np.random.default_rng(4), tau, ell, 2)
     )
     assert error_fields_at(np.zeros((0, 2)), np.zeros(0), rng, tau, ell, 2).shape == (2, 0)
+    with pytest.raises(ValueError, match="one hour per point"):
+        error_fields_at(xy, hours[:3], rng, tau, ell, 2)
