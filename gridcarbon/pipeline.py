@@ -1078,7 +1078,8 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     (``column_wind_speed_error``, 1-σ ``model_error_wind_speed_rel``) and the plume-shape
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
-    ``column_expected_plume`` H the nodes' mean) and the mixing-height error
+    ``column_expected_plume`` H the nodes' mean; with ``column_wind_direction_fit`` a turn
+    fitted per overpass) and the mixing-height error
     (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``, in R instead of
     the state's daily scale in H), and the sampling of the auxiliary operators those terms
     build (``column_auxiliary_sampling``); zeros for the switches that are off."""
@@ -1089,6 +1090,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
         "wind_direction_error_deg": (
             errors.model_error_wind_direction_deg if errors.column_wind_direction_error else 0.0
         ),
+        "wind_direction_fit": errors.column_wind_direction_fit,
         "shape_localisation_km": errors.column_shape_localisation_km,
         "quadrature_nodes": errors.quadrature_nodes,
         "expected_plume": errors.column_expected_plume,
@@ -1138,6 +1140,7 @@ def satellite_observation_kinds(
     lifetime_error_rel: float = 0.0,
     wind_speed_error_rel: float = 0.0,
     wind_direction_error_deg: float = 0.0,
+    wind_direction_fit: bool = False,
     shape_localisation_km: float = 100.0,
     quadrature_nodes: int = 3,
     expected_plume: bool = False,
@@ -1169,6 +1172,9 @@ def satellite_observation_kinds(
     wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
+    wind_direction_fit : bool
+        Fit a wind turn per overpass (``errors.column_wind_direction_fit``: the column
+        operator's setting of that name).
     mixing_height_error_rel : float
         Every overpass's mixing-height error in R instead of the state's daily scale in H
         (``errors.column_mixing_height_error``: the column operator's setting of that name).
@@ -1194,6 +1200,7 @@ def satellite_observation_kinds(
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         wind_speed_error_rel=wind_speed_error_rel,
         wind_direction_error_deg=wind_direction_error_deg,
+        wind_direction_fit=wind_direction_fit,
         shape_localisation_km=shape_localisation_km,
         quadrature_nodes=quadrature_nodes,
         expected_plume=expected_plume,

@@ -827,6 +827,19 @@ class ErrorsConfig(_Section):
         "(a turned plume moves its enhancement across the wind: an error correlated along each "
         "plume that no scale of its strength describes); off by default",
     )
+    column_wind_direction_fit: bool = Field(
+        False,
+        description="with column_wind_direction_error: fit one turn of the wind per satellite "
+        "overpass to the overpass's own columns before the inversion (five candidate turns, "
+        "-2 to +2 sigma of model_error_wind_direction_deg; the most probable turn "
+        "given the background-free columns, with the plume's strength 1 +/- 1 times the "
+        "prior's integrated out and the direction error's normal prior, refined by a "
+        "parabola), and build H and the "
+        "error terms with the winds turned "
+        "by it: a plume displaced by a wind error is a dipole along the plume that R's spread "
+        "cannot remove; six more operator builds per overpass set; off by default "
+        "(docs/inversion.md)",
+    )
     column_expected_plume: bool = Field(
         False,
         description="with column_wind_direction_error: the columns' H is the mean of the "
@@ -1007,6 +1020,12 @@ class ErrorsConfig(_Section):
             raise ValueError(
                 f"model_error_rel_bounds = {self.model_error_rel_bounds}: give [min, max] with "
                 "0 < min < max < 10"
+            )
+        if self.column_wind_direction_fit and not self.column_wind_direction_error:
+            raise ValueError(
+                "column_wind_direction_fit fits the wind turn with the prior sigma of the "
+                "columns' wind-direction error: set column_wind_direction_error: true as well, "
+                "or column_wind_direction_fit: false"
             )
         if self.column_expected_plume and not self.column_wind_direction_error:
             raise ValueError(

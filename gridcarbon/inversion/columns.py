@@ -161,6 +161,15 @@ def reactive_column_errors(scale_error: bool, lifetime_error: bool) -> dict[str,
 
 
 Quantity = Literal["vertical_column", "dry_air_mole_fraction"]
+#: The candidate turns of ``ColumnSettings.wind_direction_fit``, in units of the direction
+#: error's σ: ±2σ holds 95 % of the prior, and a step of σ (30° by default) is about the
+#: width of a 9 km superobservation seen from a plume 20 km downwind.
+DIRECTION_FIT_NODES = np.linspace(-2.0, 2.0, 5)
+#: 1-σ of a plume's strength relative to the prior's in that fit: the prior emissions'
+#: plume, give or take its own size (emissions in a city-scale cell are uncertain by tens of
+#: per cent, and the lifetime and NO2/NOx ratio add to it).
+DIRECTION_FIT_STRENGTH_SD = 1.0
+
 _UNITS = {"vertical_column": "mol m-2", "dry_air_mole_fraction": "ppm"}
 
 
@@ -426,6 +435,21 @@ class ColumnSettings:
         (:func:`plume_shape_covariance`): a turned plume moves its enhancement across the
         wind, an error correlated along each plume that no scale of its strength describes;
         0 (the default): no such term.  ``quadrature_nodes − 1`` more operator builds.
+    wind_direction_fit : bool
+        With ``wind_direction_error_deg`` > 0: before H is built, fit one turn of the wind per
+        overpass to the overpass's own columns (:func:`fit_plume_turn`): the prior modelled
+        enhancement is made with every wind of the overpass turned by
+        :data:`DIRECTION_FIT_NODES` × the direction σ (coarse operators with
+        ``auxiliary_sampling`` 'coarse'), and the most probable turn given the
+        background-free columns, the plume's strength integrated out and the normal prior of
+        the direction error, is kept; H, the plume-shape nodes and the mixing-height and lifetime
+        slopes are then built with the overpass's winds turned by it
+        (``errors.column_wind_direction_fit``).  A displaced plume is a dipole along the plume
+        that no scale of its strength and no spread about the unturned plume removes; the
+        fitted turn moves the plume.  The plume-shape term keeps its σ: the turn is one per
+        overpass, the error a field.  ``match().footprints`` stay the unturned operator's.
+        Six more operator builds per overpass set (five candidate turns and H).  False (the
+        default): no fit.
     shape_localisation_km : float
         Half-width ``c`` of the Gaspari–Cohn taper of the plume-shape error (correlation 0
         beyond ``2c``).
@@ -487,6 +511,7 @@ class ColumnSettings:
     wind_speed_error_rel: float = 0.0
     lifetime_error_rel: float = 0.0
     wind_direction_error_deg: float = 0.0
+    wind_direction_fit: bool = False
     shape_localisation_km: float = 100.0
     quadrature_nodes: int = 3
     expected_plume: bool = False
@@ -531,6 +556,11 @@ class ColumnSettings:
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
             "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
+        if self.wind_direction_fit and not self.wind_direction_error_deg > 0:
+            raise ConfigError(
+                "column setting wind_direction_fit = True needs wind_direction_error_deg > 0 "
+                "(the prior σ of the fitted turn)"
+            )
         if self.expected_plume and not self.wind_direction_error_deg > 0:
             raise ConfigError(
                 "column setting expected_plume = True needs wind_direction_error_deg > 0 (the "
@@ -589,12 +619,14 @@ class ColumnMatch:
         ``wind_direction_error_deg`` > 0 ``sigma_shape`` (the plume-shape σ), ``prior_central``
         and ``prior_nodes_mean`` (the central plume's and the direction nodes' mean modelled
         column at the prior; both of coarse operators with ``auxiliary_sampling``
-        'coarse'); with ``mixing_height_error_rel`` > 0 ``sigma_mixing_height``.
+        'coarse'); with ``mixing_height_error_rel`` > 0 ``sigma_mixing_height``; with
+        ``wind_direction_fit`` ``wind_turn_deg`` (the overpass's fitted turn, degrees).
     H : sparse ``(n_superobs, n_state)``
         Jacobian of the modelled superobservations.
     footprints : Footprints
         Their sensitivities to each cell and point source per kg h-1 (observation units), the
-        rows' hours in ``footprints.receptors.hour``.
+        rows' hours in ``footprints.receptors.hour``: the operator's own winds, never turned
+        by ``wind_direction_fit`` (an OSSE's truth is made with them).
     blocks : list of ``(idx, T)``
         Per used overpass, in the order of the assimilated rows: its superobservations (rows
         of ``superobs`` and H) and its whitening and plane projection ``T`` (dense,
@@ -717,6 +749,8 @@ class ColumnObservations:
         self.settings = ColumnSettings() if settings is None else settings
         self.name = name
         self._match: tuple[weakref.ref, ColumnMatch] | None = None
+        #: the prior enhancement at the candidate turns of ``wind_direction_fit``, per system
+        self._turn_plumes: tuple[weakref.ref, np.ndarray] | None = None
         #: the superobservations' values put in place of the pixels' means (:meth:`with_observed`)
         self._observed: np.ndarray | None = None
 
@@ -739,18 +773,23 @@ class ColumnObservations:
         by ``observed`` (one per row of ``match(system).superobs``, observation units): the
         superobservations, their error covariances and H stay those of the pixels; the
         assimilated rows are whitened anew.  For diagnostics that hand the inversion columns
-        made otherwise (e.g. ``osse.satellite_columns: operator``)."""
+        made otherwise (e.g. ``osse.satellite_columns: operator``).  With
+        ``wind_direction_fit`` the turns are fitted to these values instead, so H and the
+        covariances are built anew with them (the candidate plumes are not)."""
         observed = np.asarray(observed, float)
         replaced = _with_observed(self.match(system), observed, self.name)
         out = ColumnObservations(
             self.pixels, self.species, self.quantity, self.meteorology, self.settings, self.name
         )
         out._observed = observed
-        out._match = (weakref.ref(system.operators_of), replaced)
+        if self.settings.wind_direction_fit:
+            out._turn_plumes = self._turn_plumes
+        else:
+            out._match = (weakref.ref(system.operators_of), replaced)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_match": None}
+        return {**self.__dict__, "_match": None, "_turn_plumes": None}
 
     # -- the ObservationType members ------------------------------------------------------------
     def table(self) -> pd.DataFrame:
@@ -1104,7 +1143,7 @@ class ColumnObservations:
         sel: np.ndarray,
         zscale: float = 1.0,
         tscale: float = 1.0,
-        turn_rad: float = 0.0,
+        turn_rad: float | np.ndarray = 0.0,
         auxiliary: bool = False,
         tables: dict | None = None,
         pixel_met: dict[str, np.ndarray] | None = None,
@@ -1114,7 +1153,8 @@ class ColumnObservations:
         height scaled by ``zscale``, the NOx lifetime by ``tscale``, every wind turned by
         ``turn_rad`` (radians, clockwise seen from above: the direction it blows from grows);
         ``auxiliary``: an operator built for an error term or a slope, sampled as
-        ``auxiliary_sampling`` says; ``tables``: the area sources' vertical tables of the
+        ``auxiliary_sampling`` says (``turn_rad`` may also be one angle per pixel of ``sel``);
+        ``tables``: the area sources' vertical tables of the
         builds of one match by ``zscale`` (they do not depend on the wind's direction, the
         lifetime or the sampling), filled and reused; ``pixel_met``: every pixel's met in
         place of the columns' own (arrays like :meth:`_pixel_met`'s; give no ``tables``)."""
@@ -1126,9 +1166,10 @@ class ColumnObservations:
         g = system.grid
         px = self.pixels
         met = {k: v[sel] for k, v in (self._met if pixel_met is None else pixel_met).items()}
-        if turn_rad:
+        turn = np.asarray(turn_rad, float)
+        if turn.any():
             # (ex, ey) points downwind, (−sin θ, −cos θ) for a wind from θ: θ + t turns it
-            c, s_ = np.cos(turn_rad), np.sin(turn_rad)
+            c, s_ = np.cos(turn), np.sin(turn)
             met["ex"], met["ey"] = c * met["ex"] + s_ * met["ey"], c * met["ey"] - s_ * met["ex"]
         n = sel.size
         spacing = g.cell_size / sample_cells
@@ -1354,6 +1395,66 @@ class ColumnObservations:
         H.sum_duplicates()
         return H
 
+    def _fitted_turns(
+        self,
+        system: ObservationSystem,
+        rows: tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray],
+        tables: dict,
+        superobs: pd.DataFrame,
+        sigma_retrieval: np.ndarray,
+        amf_rel: float,
+    ) -> np.ndarray:
+        """The wind turn (radians) fitted to each overpass's superobservations
+        (``wind_direction_fit``), one per superobservation; 0 for overpasses too small to use.
+
+        ``rows`` are the match's ``groups``, pixel weights, row hours and pixels used;
+        ``superobs`` has ``overpass``, ``x``, ``y`` and ``observed``.  The prior enhancement at
+        each candidate turn is kept per system, so that a copy with other values
+        (:meth:`with_observed`) fits again without building it again."""
+        s = self.settings
+        owner = system.operators_of
+        if self._turn_plumes is not None and self._turn_plumes[0]() is owner:
+            plumes = self._turn_plumes[1]
+        else:
+            sd = np.radians(s.wind_direction_error_deg)
+            plumes = np.stack(
+                [
+                    self._operator(system, *rows, turn_rad=sd * z, auxiliary=True, tables=tables)[0]
+                    @ system.layout.xb()
+                    for z in DIRECTION_FIT_NODES
+                ]
+            )
+            self._turn_plumes = (weakref.ref(owner), plumes)
+        central = plumes[int(np.argmin(np.abs(DIRECTION_FIT_NODES)))]
+        label = superobs["overpass"].to_numpy()
+        x, y = superobs["x"].to_numpy(float), superobs["y"].to_numpy(float)
+        observed = superobs["observed"].to_numpy(float)
+        turn = np.zeros(len(superobs))
+        for each in np.unique(label):
+            idx = np.flatnonzero(label == each)
+            if idx.size < s.min_superobservations:
+                continue
+            C, X, _, _ = retrieval_covariance(
+                x[idx],
+                y[idx],
+                observed[idx],
+                central[idx],
+                sigma_retrieval[idx] ** 2 + (s.representativeness_rel * central[idx]) ** 2,
+                amf_rel,
+                s.amf_correlation_km * 1000.0,
+            )
+            z = fit_plume_turn(observed[idx], plumes[:, idx], C, X, DIRECTION_FIT_NODES)
+            turn[idx] = np.radians(s.wind_direction_error_deg * z)
+        fitted = np.degrees(np.unique(turn[turn != 0.0])) if turn.any() else np.zeros(1)
+        log.info(
+            "%s: wind turn fitted per overpass (σ %.0f°): median |turn| %.1f°, largest %.1f°",
+            self.name,
+            s.wind_direction_error_deg,
+            float(np.median(np.abs(fitted))),
+            float(np.abs(fitted).max()),
+        )
+        return turn
+
     def _near_stacks(self, system: ObservationSystem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each pixel centre (m) lies within ``stack_pixels_km`` of a point source with
         its own unknowns (``state.n_point_unknowns``); all False when the setting is 0."""
@@ -1425,6 +1526,38 @@ class ColumnObservations:
         tables: dict = {}
         H, fp = self._operator(system, groups, weight, row_hours, sel, tables=tables)
         L = system.layout
+        so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
+        so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
+        so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
+        value = np.asarray(px.value, float)[sel]
+        prec2 = np.asarray(px.precision, float)[sel] ** 2
+        observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
+        sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
+        # an air-mass factor scales a retrieved vertical column (NO2); a dry-air mole fraction
+        # (XCO2) has none: 15 % of a 415 ppm column would be a 60 ppm error that drowns the
+        # few-ppm plumes, so XCO2 carries its retrieval and representativeness errors only
+        amf_rel = s.amf_error_rel if self.quantity == "vertical_column" else 0.0
+        # the wind turn fitted to each overpass's columns (the values handed over by
+        # with_observed when there are such), one per pixel of ``sel``; H and every auxiliary
+        # operator below are built with the winds turned by it
+        base_turn: float | np.ndarray = 0.0
+        if s.wind_direction_fit:
+            values = observed
+            if self._observed is not None and np.shape(self._observed) == observed.shape:
+                values = np.asarray(self._observed, float)
+            turn = self._fitted_turns(
+                system,
+                (groups, weight, row_hours, sel),
+                tables,
+                pd.DataFrame({"overpass": so_label, "x": so_x, "y": so_y, "observed": values}),
+                sigma_ret,
+                amf_rel,
+            )
+            base_turn = turn[gid]
+            if base_turn.any():
+                H, _ = self._operator(
+                    system, groups, weight, row_hours, sel, turn_rad=base_turn, tables=tables
+                )
         # the plume-shape error: the operator with every wind turned by the Gauss–Hermite nodes
         # of the direction error (the central node is H itself); with ``expected_plume`` H
         # becomes the nodes' mean, the expected plume, and R's term is the spread about it
@@ -1442,7 +1575,7 @@ class ColumnObservations:
                     weight,
                     row_hours,
                     sel,
-                    turn_rad=np.radians(s.wind_direction_error_deg * z),
+                    turn_rad=base_turn + np.radians(s.wind_direction_error_deg * z),
                     auxiliary=True,
                     tables=tables,
                 )[0]
@@ -1477,14 +1610,19 @@ class ColumnObservations:
             )
             up, down = (
                 self._operator(
-                    system, groups, weight, row_hours, sel, zscale=1.0 + sgn * step, auxiliary=True
+                    system,
+                    groups,
+                    weight,
+                    row_hours,
+                    sel,
+                    zscale=1.0 + sgn * step,
+                    turn_rad=base_turn,
+                    auxiliary=True,
                 )[0]
                 @ L.xb()
                 for sgn in (1.0, -1.0)
             )
             mixing_height_slope[0] = (up - down) / (2.0 * step)
-        so_x = np.bincount(gid, xc[sel], n_so) / np.maximum(n_in, 1)
-        so_y = np.bincount(gid, yc[sel], n_so) / np.maximum(n_in, 1)
         if L.transport_days and s.mixing_height_error_rel == 0:
             # the column of the day's mixing-height scale δ (of the superobservation's city,
             # with state.mixing_height_regions 'city')
@@ -1504,10 +1642,6 @@ class ColumnObservations:
                     shape=H.shape,
                 )
             ).tocsr()
-        value = np.asarray(px.value, float)[sel]
-        prec2 = np.asarray(px.precision, float)[sel] ** 2
-        observed = np.bincount(gid, value, n_so) / np.maximum(n_in, 1)
-        sigma_ret = np.sqrt(np.bincount(gid, prec2, n_so)) / np.maximum(n_in, 1)
         # the modelled enhancement at the prior emissions and the reference lifetime
         modelled = H @ L.xb()
         sigma_rep = s.representativeness_rel * np.abs(modelled)
@@ -1534,6 +1668,7 @@ class ColumnObservations:
                     row_hours,
                     sel,
                     tscale=1.0 + sgn * step,
+                    turn_rad=base_turn,
                     auxiliary=True,
                     tables=tables,
                 )[0]
@@ -1571,7 +1706,6 @@ class ColumnObservations:
                 )
             ).tocsr()
         lon, lat = g.unproject(so_x, so_y)
-        so_label = np.array([labels[sel[grp[0]]] for grp in groups], dtype=str)
         # the mean time of each superobservation's pixels (ns after the period's start)
         t_pix = (np.asarray(px.time, "datetime64[ns]")[sel] - system.times.values[0]).astype(
             np.int64
@@ -1599,10 +1733,6 @@ class ColumnObservations:
         blocks, row_tables = [], []
         covariances: dict[str, np.ndarray] = {}
         sigma_amf = np.zeros(n_so)
-        # an air-mass factor scales a retrieved vertical column (NO2); a dry-air mole fraction
-        # (XCO2) has none: 15 % of a 415 ppm column would be a 60 ppm error that drowns the
-        # few-ppm plumes, so XCO2 carries its retrieval and representativeness errors only
-        amf_rel = s.amf_error_rel if self.quantity == "vertical_column" else 0.0
         used = np.zeros(n_so, bool)
         n_dropped = 0
         for label in np.unique(so_label):
@@ -1610,14 +1740,15 @@ class ColumnObservations:
             if idx.size < s.min_superobservations:
                 n_dropped += 1
                 continue
-            X = plane_design(so_x[idx], so_y[idx])
-            # the reference column of the AMF error: prior model plus the overpass's fitted plane
-            beta, *_ = np.linalg.lstsq(X, observed[idx] - modelled[idx], rcond=None)
-            sig_amf = amf_rel * np.maximum(modelled[idx] + X @ beta, 0.0)
-            d = np.hypot(so_x[idx, None] - so_x[None, idx], so_y[idx, None] - so_y[None, idx])
-            C = np.diag(sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2) + np.outer(
-                sig_amf, sig_amf
-            ) * np.exp(-d / (s.amf_correlation_km * 1000.0))
+            C, X, d, sig_amf = retrieval_covariance(
+                so_x[idx],
+                so_y[idx],
+                observed[idx],
+                modelled[idx],
+                sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2,
+                amf_rel,
+                s.amf_correlation_km * 1000.0,
+            )
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
             C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
@@ -1660,6 +1791,8 @@ class ColumnObservations:
             table["sigma_wind"] = np.where(
                 used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0
             )
+        if s.wind_direction_fit:
+            table["wind_turn_deg"] = np.degrees(turn)
         if shape_deviations.size:
             table["prior_central"] = central
             table["prior_nodes_mean"] = shape_mean
@@ -1898,6 +2031,126 @@ def _with_observed(found: ColumnMatch, observed: np.ndarray, name: str) -> Colum
     if found.blocks:
         rows["observed"] = np.concatenate([T @ observed[idx] for idx, T in found.blocks])
     return replace(found, superobs=table, rows=rows)
+
+
+def retrieval_covariance(
+    x: np.ndarray,
+    y: np.ndarray,
+    observed: np.ndarray,
+    modelled: np.ndarray,
+    independent_variance: np.ndarray,
+    amf_error_rel: float,
+    amf_correlation_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The error covariance of one overpass's superobservations before any transport term.
+
+    Parameters
+    ----------
+    x, y : array ``(n,)``
+        Superobservation centres, m.
+    observed, modelled : array ``(n,)``
+        Observed column and prior modelled enhancement (observation units).
+    independent_variance : array ``(n,)``
+        Retrieval plus representativeness variance of each superobservation.
+    amf_error_rel : float
+        1-σ air-mass-factor error as a fraction of the column (0 for a mole fraction); its
+        reference column is the prior model plus the overpass's least-squares plane.
+    amf_correlation_m : float
+        e-folding distance of the AMF error's correlation, m.
+
+    Returns
+    -------
+    C : array ``(n, n)``
+    X : array ``(n, 3)``
+        The background plane's design (:func:`plane_design`).
+    d : array ``(n, n)``
+        Distances between the superobservations, m.
+    sigma_amf : array ``(n,)``
+    """
+    X = plane_design(x, y)
+    beta, *_ = np.linalg.lstsq(X, observed - modelled, rcond=None)
+    sig_amf = amf_error_rel * np.maximum(modelled + X @ beta, 0.0)
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    C = np.diag(independent_variance) + np.outer(sig_amf, sig_amf) * np.exp(-d / amf_correlation_m)
+    return C, X, d, sig_amf
+
+
+def fit_plume_turn(
+    observed: np.ndarray,
+    plumes: np.ndarray,
+    covariance: np.ndarray,
+    design: np.ndarray,
+    nodes: np.ndarray,
+    strength_sd: float = DIRECTION_FIT_STRENGTH_SD,
+) -> float:
+    """The most probable wind turn of one overpass, in units of the direction error's σ,
+    given its columns.
+
+    The background-free, whitened columns ``r = T y`` (``T`` the whitening and plane
+    projection of ``covariance`` and ``design``) are modelled at each candidate turn ``z_j`` as
+    ``a T m_j`` plus unit noise, with the plume's strength ``a ~ N(1, strength_sd²)`` (the
+    prior emissions give 1; the inversion sets it) integrated out: ``r ~ N(v_j, I + s² v_j
+    v_jᵀ)``, ``v_j = T m_j``.  Its −2 log evidence plus the normal prior's ``z_j²`` is the
+    cost; the turn is the vertex of the parabola through the least cost and its neighbours
+    (never past them; an end candidate when the least cost is there).  Columns that cannot
+    tell the candidates apart leave the prior's 0; a plume seen clearly gives its place to a
+    fraction of the candidates' step (a turned plume's cost is not a parabola: it rises as
+    fast as the plumes part, then flattens).
+
+    Parameters
+    ----------
+    observed : array ``(n,)``
+        The overpass's superobservations (observation units).
+    plumes : array ``(n_nodes, n)``
+        The prior modelled enhancement with the winds turned by each node.
+    covariance : array ``(n, n)``
+        Their error covariance (:func:`retrieval_covariance`).
+    design : array ``(n, k)``
+        The background's design, projected out (:func:`plane_design`).
+    nodes : array ``(n_nodes,)``
+        The candidate turns in σ, increasing and evenly spaced.
+    strength_sd : float
+        1-σ of the plume's strength relative to the prior's (> 0).
+
+    Returns
+    -------
+    float
+        The fitted turn in σ, within ``[nodes[0], nodes[-1]]``.
+    """
+    cost = turn_costs(observed, plumes, covariance, design, nodes, strength_sd)
+    j = int(np.argmin(cost))
+    z = float(nodes[j])
+    if 0 < j < len(nodes) - 1:
+        # the parabola through the least cost and its neighbours: never past them
+        curvature = cost[j - 1] - 2.0 * cost[j] + cost[j + 1]
+        if curvature > 0:
+            z += 0.5 * float(nodes[j + 1] - nodes[j]) * (cost[j - 1] - cost[j + 1]) / curvature
+    return z
+
+
+def turn_costs(
+    observed: np.ndarray,
+    plumes: np.ndarray,
+    covariance: np.ndarray,
+    design: np.ndarray,
+    nodes: np.ndarray,
+    strength_sd: float = DIRECTION_FIT_STRENGTH_SD,
+) -> np.ndarray:
+    """−2 log posterior of each candidate turn of :func:`fit_plume_turn` (same parameters),
+    up to a constant common to all: ``eᵀ (I + s² v vᵀ)⁻¹ e + log det (I + s² v vᵀ) + z²``,
+    ``e = r − v``."""
+    if not strength_sd > 0:
+        raise ConfigError(f"strength_sd = {strength_sd!r}: give a 1-σ > 0")
+    T = _whitening_projection(covariance, design)
+    r = T @ np.asarray(observed, float)
+    V = np.asarray(plumes, float) @ T.T
+    vv = np.einsum("ij,ij->i", V, V)
+    s2 = strength_sd**2
+    e = r[None, :] - V
+    ve = np.einsum("ij,ij->i", V, e)
+    # Sherman–Morrison for the inverse, the matrix determinant lemma for the determinant
+    cost = np.einsum("ij,ij->i", e, e) - s2 * ve**2 / (1.0 + s2 * vv)
+    return cost + np.log1p(s2 * vv) + np.asarray(nodes, float) ** 2
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

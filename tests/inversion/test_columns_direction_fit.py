@@ -1,0 +1,193 @@
+"""The wind turn fitted per overpass to the columns (``errors.column_wind_direction_fit``,
+:func:`gridcarbon.inversion.columns.fit_plume_turn`): the fit on made-up plumes (a known turn
+found, columns that cannot tell the turns apart give the prior, a background plane changes
+nothing, never past the candidates) and on the small SYNTHETIC case (the columns of winds
+turned by 30° give back about 30°, H is the operator of the fitted turn, the candidate plumes
+are not built twice)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import multivariate_normal
+
+from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.errors import ConfigError
+from gridcarbon.inversion import columns as columns_module
+from gridcarbon.inversion.columns import (
+    DIRECTION_FIT_NODES,
+    ColumnSettings,
+    _whitening_projection,
+    fit_plume_turn,
+    plane_design,
+    turn_costs,
+)
+from gridcarbon.pipeline import column_transport_errors
+
+from .conftest import build_system
+from .test_columns_shape import SETTINGS, TurnedMeteorology, _columns
+
+# a transect of 30 superobservations, 3 km apart, across a plume whose place moves with the
+# turn: 6 km per σ
+X_KM = np.arange(30) * 3.0
+Y_KM = np.sin(np.arange(30))  # off a line, so the plane is determined
+DESIGN = plane_design(X_KM * 1e3, Y_KM * 1e3)
+NOISE = 0.05
+
+
+def _plume(z: float) -> np.ndarray:
+    return np.exp(-0.5 * ((X_KM - 45.0 - 6.0 * z) / 5.0) ** 2)
+
+
+PLUMES = np.stack([_plume(z) for z in DIRECTION_FIT_NODES])
+COVARIANCE = NOISE**2 * np.eye(X_KM.size)
+
+
+def test_a_known_turn_is_found_between_the_candidates():
+    """Columns of 1.5 × the plume at a turn between or on the candidates, over a sloping
+    background, with noise of 5 % of the plume's peak: the fit lies within 0.25 σ of it."""
+    rng = np.random.default_rng(7)
+    background = DESIGN @ np.array([3.0, 2e-5, -1e-5])
+    for z_true in (0.7, 1.0, -1.4, 0.3):
+        observed = 1.5 * _plume(z_true) + background + NOISE * rng.standard_normal(X_KM.size)
+        got = fit_plume_turn(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES)
+        assert abs(got - z_true) < 0.25, (z_true, got)
+
+
+def test_columns_that_cannot_tell_the_turns_apart_give_the_prior():
+    """Noise 200 times the plume's peak: whatever the plume's place, the cost is the prior's
+    and the turn 0 within 0.15 σ; with no noise at all a plume at ±1 σ is found there."""
+    rng = np.random.default_rng(5)
+    loud = (200.0 * NOISE) ** 2 * np.eye(X_KM.size)
+    for z_true in (-1.5, 1.5):
+        observed = _plume(z_true) + 200.0 * NOISE * rng.standard_normal(X_KM.size)
+        got = fit_plume_turn(observed, PLUMES, loud, DESIGN, DIRECTION_FIT_NODES)
+        assert abs(got) < 0.15, got
+        on_node = np.sign(z_true)
+        sharp = fit_plume_turn(_plume(on_node), PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES)
+        assert abs(sharp - on_node) < 0.1, sharp
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    z_true=st.floats(-2.5, 2.5),
+    strength=st.floats(0.2, 5.0),
+    plane=st.tuples(st.floats(-5, 5), st.floats(-1e-4, 1e-4), st.floats(-1e-4, 1e-4)),
+    seed=st.integers(0, 2**16),
+)
+def test_a_background_plane_changes_nothing_and_the_fit_stays_within_the_candidates(
+    z_true, strength, plane, seed
+):
+    rng = np.random.default_rng(seed)
+    observed = strength * _plume(z_true) + NOISE * rng.standard_normal(X_KM.size)
+    bare = fit_plume_turn(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES)
+    shifted = fit_plume_turn(
+        observed + DESIGN @ np.asarray(plane), PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES
+    )
+    assert shifted == pytest.approx(bare, abs=1e-6)
+    assert DIRECTION_FIT_NODES[0] <= bare <= DIRECTION_FIT_NODES[-1]
+
+
+def test_the_costs_are_scipys_gaussian_evidence_plus_the_prior():
+    """Each candidate's cost is −2 log of scipy's ``N(r; v_j, I + s² v_j v_jᵀ)`` plus
+    ``z_j²``, up to one constant; the fit lies within half a step of the least."""
+    rng = np.random.default_rng(3)
+    observed = 1.5 * _plume(-0.6) + NOISE * rng.standard_normal(X_KM.size)
+    T = _whitening_projection(COVARIANCE, DESIGN)
+    r = T @ observed
+    for s in (0.3, 1.0, 2.0):
+        want = np.array(
+            [
+                -2.0
+                * multivariate_normal(
+                    T @ m, np.eye(r.size) + s * s * np.outer(T @ m, T @ m)
+                ).logpdf(r)
+                + z * z
+                for z, m in zip(DIRECTION_FIT_NODES, PLUMES, strict=True)
+            ]
+        )
+        got = turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, s)
+        np.testing.assert_allclose(got - got.min(), want - want.min(), rtol=1e-9, atol=1e-9)
+        fitted = fit_plume_turn(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, s)
+        assert abs(fitted - DIRECTION_FIT_NODES[np.argmin(want)]) <= 0.5
+    with pytest.raises(ConfigError, match="strength_sd"):
+        turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, 0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_system(tiny_case):
+    return build_system(tiny_case)
+
+
+FIT = replace(SETTINGS, wind_direction_error_deg=30.0, wind_direction_fit=True)
+
+
+def test_the_columns_of_turned_winds_give_back_the_turn(tiny_case, tiny_system):
+    """Hand the fitting columns the prior enhancement of an operator whose met was turned by
+    +30° (one σ): every overpass fits a turn within 8° of it, H is the operator of the winds
+    turned by each overpass's fitted turn, the footprints stay the unturned operator's, and
+    the columns of the unturned winds fit within 8° of none."""
+    xb = tiny_system.layout.xb()
+    met = tiny_case.scenario.meteorology
+    turned = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    plain = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    fitting = _columns(tiny_case, tiny_system, FIT)
+    fitting.match(tiny_system)
+    got = fitting.with_observed(tiny_system, turned.match(tiny_system).H @ xb).match(tiny_system)
+    fitted = got.superobs.loc[got.superobs["used"], "wind_turn_deg"].to_numpy()
+    assert fitted.size and np.all(np.abs(fitted - 30.0) < 8.0), np.unique(fitted)
+    # H: the operator with each overpass's winds turned by its fitted turn
+    for turn in np.unique(fitted):
+        rows = np.flatnonzero(got.superobs["wind_turn_deg"].to_numpy() == turn)
+        other = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
+        want = other.match(tiny_system).H[rows].toarray()
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(got.H[rows].toarray(), want, rtol=0, atol=1e-9 * scale)
+    assert (got.footprints.area_val == plain.footprints.area_val).all()
+    back = fitting.with_observed(tiny_system, plain.H @ xb).match(tiny_system)
+    still = back.superobs.loc[back.superobs["used"], "wind_turn_deg"].to_numpy()
+    assert np.all(np.abs(still) < 8.0), np.unique(still)
+
+
+def test_the_candidate_plumes_are_built_once_per_system(tiny_case, tiny_system, monkeypatch):
+    """A copy with other values (:meth:`with_observed`) fits again on the candidate plumes of
+    the first match: six operator builds for the first match's fit (five candidates and the
+    turned H), one (the turned H) for the copy's, beside the central plume and the plume-shape
+    nodes each builds."""
+    columns = _columns(tiny_case, tiny_system, FIT)
+    calls = []
+    real = columns_module.ColumnObservations._operator
+
+    def counting(self, *args, **kwargs):
+        calls.append(np.ndim(kwargs.get("turn_rad", 0.0)))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(columns_module.ColumnObservations, "_operator", counting)
+    found = columns.match(tiny_system)
+    first = len(calls)
+    columns.with_observed(tiny_system, found.superobs["observed"].to_numpy() * 1.1).match(
+        tiny_system
+    )
+    # the central plume, five candidates, the turned H and the plume-shape nodes at ±√3 σ
+    # (full sampling: the central node is H); then the central plume, the turned H and the
+    # two nodes again
+    assert first == 1 + 5 + 1 + 2
+    assert len(calls) - first == 1 + 1 + 2
+
+
+def test_the_switch_is_off_by_default_and_needs_the_direction_error():
+    errors = InversionConfig().errors
+    assert errors.column_wind_direction_fit is False
+    assert column_transport_errors(errors)["wind_direction_fit"] is False
+    on = errors.model_copy(
+        update={"column_wind_direction_error": True, "column_wind_direction_fit": True}
+    )
+    assert ColumnSettings(**column_transport_errors(on)).wind_direction_fit is True
+    with pytest.raises(ValueError, match="column_wind_direction_error: true"):
+        InversionConfig(errors={"column_wind_direction_fit": True})
+    with pytest.raises(ConfigError, match="wind_direction_fit"):
+        ColumnSettings(wind_direction_fit=True)
