@@ -1038,6 +1038,7 @@ def operator_columns(
     rng: np.random.Generator | None,
     transport_errors: Any = None,
     transport_rng: np.random.Generator | None = None,
+    turn_fit: dict[str, pd.DataFrame] | None = None,
 ) -> list[ObservationType]:
     """The column twin (``osse.satellite_columns: operator``, a DIAGNOSTIC): each column
     observation type of ``kinds`` with the value of every superobservation of a used overpass
@@ -1056,6 +1057,14 @@ def operator_columns(
     from ``transport_rng``): the same error statistics, the truth's city-day mixing heights,
     independent draws of the random fields, and with ``osse.truth_nox_lifetime_factor_range``
     a lifetime factor of its own drawn in that range.  SYNTHETIC.
+
+    With transport errors, columns that fit a wind turn per overpass
+    (``errors.column_wind_direction_fit``) and a dict ``turn_fit``, each such type's fit is
+    set against the truth's turn: ``turn_fit[observed]`` (the observed species, ``NO2`` or
+    ``CO2``) gets one row per used overpass, ``observation_type``, ``overpass``, ``fitted_deg`` (its fitted turn), ``truth_mean_deg`` and
+    ``truth_within_rms_deg`` (the mean of the truth's turn over the overpass's pixels and the
+    RMS about it: what one turn per overpass cannot represent) — a diagnostic of the fit's
+    skill, never an input to it.
     """
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
@@ -1112,6 +1121,56 @@ def operator_columns(
             noise = 0.0 if rng is None else np.linalg.cholesky(C) @ rng.standard_normal(idx.size)
             observed[idx] = true[idx] + X @ beta + noise
         out.append(k.with_observed(system, observed))
+        if turn_fit is not None and i in perturbations and k.settings.wind_direction_fit:
+            key = k.species.observed_as
+            table = _turn_fit_table(
+                out[-1].match(system).superobs,
+                k.pixels_used(system)["superobservation"].to_numpy(),
+                perturbations[i]["wind_turn_deg"],
+            ).assign(observation_type=k.name)
+            turn_fit[key] = pd.concat([turn_fit.get(key), table], ignore_index=True)
+    return out
+
+
+def _turn_fit_table(
+    superobs: pd.DataFrame, pixel_rows: np.ndarray, truth_turn_deg: np.ndarray
+) -> pd.DataFrame:
+    """Per used overpass: the fitted turn against the mean and spread of the truth's turn over
+    its pixels (``pixel_rows``: each used pixel's superobservation; :func:`operator_columns`)."""
+    overpass = superobs["overpass"].to_numpy()[pixel_rows]
+    used = superobs["used"].to_numpy()[pixel_rows]
+    pixels = pd.DataFrame({"overpass": overpass[used], "truth": truth_turn_deg[used]})
+    by = pixels.groupby("overpass")["truth"]
+    mean = by.mean()
+    within = np.sqrt(by.apply(lambda v: float(np.mean((v - v.mean()) ** 2))))
+    fitted = superobs[superobs["used"]].groupby("overpass")["wind_turn_deg"].first()
+    return pd.DataFrame(
+        {
+            "overpass": mean.index.to_numpy(),
+            "fitted_deg": fitted.reindex(mean.index).to_numpy(float),
+            "truth_mean_deg": mean.to_numpy(float),
+            "truth_within_rms_deg": within.to_numpy(float),
+        }
+    )
+
+
+def turn_fit_summary(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Replicate figures of :func:`operator_columns`' ``turn_fit`` tables, per observed
+    species ``name``: ``column_turn_fit_<name>_rms_truth_deg`` (RMS over overpasses of the truth's
+    mean turn), ``…_rms_fitted_deg``, ``…_rms_error_deg`` (fitted − truth's mean),
+    ``…_correlation`` and ``…_within_rms_deg`` (the RMS of the truth's turn about each
+    overpass's mean, over all pixels' overpasses)."""
+    out: dict[str, float] = {}
+    for name, tab in tables.items():
+        f, m = tab["fitted_deg"].to_numpy(float), tab["truth_mean_deg"].to_numpy(float)
+        key = f"column_turn_fit_{name}"
+        out[f"{key}_rms_truth_deg"] = float(np.sqrt(np.mean(m**2)))
+        out[f"{key}_rms_fitted_deg"] = float(np.sqrt(np.mean(f**2)))
+        out[f"{key}_rms_error_deg"] = float(np.sqrt(np.mean((f - m) ** 2)))
+        both = f.size > 1 and np.std(f) > 0 and np.std(m) > 0
+        out[f"{key}_correlation"] = float(np.corrcoef(f, m)[0, 1]) if both else float("nan")
+        w = tab["truth_within_rms_deg"].to_numpy(float)
+        out[f"{key}_within_rms_deg"] = float(np.sqrt(np.mean(w**2)))
     return out
 
 
@@ -1442,8 +1501,11 @@ def run_osse(
                 if cfg.osse.satellite_columns == "operator_perturbed" and mode in _PERTURBED_MODES:
                     errors = replicate_transport_settings(cfg, mode, seed0 + i)[0]
                     met_rng = np.random.default_rng([seed0 + i, 2_000_004])
-                twin = operator_columns(system, truth, sim.kinds, twin_rng, errors, met_rng)
-                sim = replace(sim, kinds=twin)
+                turn_fit: dict[str, pd.DataFrame] = {}
+                twin = operator_columns(
+                    system, truth, sim.kinds, twin_rng, errors, met_rng, turn_fit=turn_fit
+                )
+                sim = replace(sim, kinds=twin, info={**sim.info, **turn_fit_summary(turn_fit)})
             counts = {**sim.info, **overpass_counts(system, sim.kinds, cities, codes)}
             seen = overpass_day_indices(system, sim.kinds)
             t_columns += time.perf_counter() - tc

@@ -720,3 +720,56 @@ def test_the_innovation_variance_of_a_result_is_computed_once_for_its_species(se
     other = ctx.result_hbh_variance(alone)
     assert other.shape == (alone.obs.shape[0],)
     np.testing.assert_allclose(other, got[: other.size], rtol=1e-12)  # the stations come first
+
+
+def test_the_perturbed_twin_scores_the_fitted_turn_against_the_truths(setup):
+    """With ``errors.column_wind_direction_fit`` the perturbed twin's ``turn_fit`` tables hold
+    one row per used overpass: its fitted turn is the twin's own, and the truth's mean and
+    spread are those of the turns drawn for its pixels (drawn again from the same stream);
+    the replicate's figures follow from the table."""
+    from gridcarbon.inversion.osse import (
+        column_transport_errors,
+        operator_columns,
+        replicate_transport_settings,
+        turn_fit_summary,
+    )
+
+    prior, scenario, system, ic = setup
+    errors = ic.errors.model_copy(
+        update={"column_wind_direction_error": True, "column_wind_direction_fit": True}
+    )
+    cfg = ic.model_copy(update={"errors": errors})
+    truth = make_truth(system, np.random.default_rng(3), "identical", cfg)
+    sim = osse_column_simulator(scenario, cfg)(system, truth, 40000)
+    settings = replicate_transport_settings(cfg, "randomised", 40000)[0]
+    tables: dict = {}
+    twin = operator_columns(
+        system, truth, sim.kinds, None, settings, np.random.default_rng(9), turn_fit=tables
+    )
+    used = [k for k in sim.kinds if k.match(system).blocks]
+    assert used and set(tables) == {"NO2"}
+    table = tables["NO2"]
+    pixels = [k.pixels_used(system) for k in used]
+    drawn = column_transport_errors(
+        system, pd.concat(pixels), settings, truth, np.random.default_rng(9)
+    )["wind_turn_deg"]
+    ends = np.cumsum([len(p) for p in pixels])[:-1]
+    rows = iter(table.itertuples())
+    twins = [t for k, t in zip(sim.kinds, twin, strict=True) if k.match(system).blocks]
+    for k, t, px, turns in zip(used, twins, pixels, np.split(drawn, ends), strict=True):
+        so = t.match(system).superobs
+        overpass = so["overpass"].to_numpy()[px["superobservation"].to_numpy()]
+        for label in np.unique(so.loc[so["used"], "overpass"]):
+            row = next(rows)
+            assert row.observation_type == k.name and row.overpass == label
+            assert row.fitted_deg == so.loc[so["overpass"] == label, "wind_turn_deg"].iloc[0]
+            mine = turns[overpass == label]
+            assert row.truth_mean_deg == pytest.approx(mine.mean(), rel=1e-12)
+            assert row.truth_within_rms_deg == pytest.approx(mine.std(), rel=1e-9)
+    assert next(rows, None) is None
+    figures = turn_fit_summary(tables)
+    f, m = table["fitted_deg"].to_numpy(), table["truth_mean_deg"].to_numpy()
+    assert figures["column_turn_fit_NO2_rms_error_deg"] == pytest.approx(
+        np.sqrt(np.mean((f - m) ** 2))
+    )
+    assert figures["column_turn_fit_NO2_rms_truth_deg"] == pytest.approx(np.sqrt(np.mean(m**2)))

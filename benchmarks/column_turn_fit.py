@@ -1,0 +1,100 @@
+"""How well the wind turn fitted per overpass (``errors.column_wind_direction_fit``) finds the
+turn of the truth's winds, in the column twin with transport errors
+(``osse.satellite_columns: operator_perturbed``): the column stage of randomised OSSE replicates
+(SYNTHETIC), issue 14's frozen column settings plus the columns' wind-speed term and the fit,
+no inversion.  For each replicate and product it prints, over the used overpasses, the RMS of
+the truth's turn averaged over each overpass's pixels, the RMS of the fitted turn, the RMS of
+their difference and their correlation, and the RMS of the truth's turn about each overpass's
+mean (what one turn per overpass cannot represent).  The truth only scores the fit here.
+
+Usage::
+
+    python benchmarks/column_turn_fit.py [--month 1] [--days 31] [--seeds 40000 40001]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--month", type=int, default=1)
+    ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[40000, 40001])
+    args = ap.parse_args()
+    import pandas as pd
+
+    from gridcarbon.config import RunConfig
+    from gridcarbon.inversion.osse import (
+        operator_columns,
+        replicate_transport_settings,
+        replicate_truth,
+        turn_fit_summary,
+    )
+    from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
+
+    start = pd.Timestamp(2023, args.month, 1)
+    end = start + pd.Timedelta(days=args.days - 1)
+    config = RunConfig.validate_dict(
+        {
+            "period": {"start": str(start.date()), "end": str(end.date())},
+            "inversion": {
+                "osse": {
+                    "satellite": "tropomi_no2+co2m_xco2",
+                    "satellite_columns": "operator_perturbed",
+                },
+                "state": {"mixing_height_unknowns": True},
+                "errors": {
+                    "column_wind_direction_error": True,
+                    "column_wind_direction_fit": True,
+                    "column_wind_speed_error": True,
+                    "column_mixing_height_error": True,
+                    "column_auxiliary_sampling": "coarse",
+                },
+            },
+        }
+    )
+    prior = build_prior(config)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    ic = config.inversion
+    system = ObservationSystem(prior, scenario, ic)
+    simulate = osse_column_simulator(scenario, ic)
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        truth, _, drawn = replicate_truth(system, ic, "randomised", seed, None)
+        sim = simulate(system, truth, seed)
+        errors = replicate_transport_settings(ic, "randomised", seed)[0]
+        tables: dict = {}
+        operator_columns(
+            system,
+            truth,
+            sim.kinds,
+            np.random.default_rng([seed, 2_000_003]),
+            errors,
+            np.random.default_rng([seed, 2_000_004]),
+            turn_fit=tables,
+        )
+        print(
+            f"seed {seed} (truth's direction error σ {errors.wind_direction_error_deg:.1f}°, "
+            f"{time.perf_counter() - t0:.0f} s):"
+        )
+        figures = turn_fit_summary(tables)
+        for name, tab in tables.items():
+            key = f"column_turn_fit_{name}"
+            print(
+                f"  {name} columns: {len(tab)} overpasses; truth's mean turn RMS "
+                f"{figures[f'{key}_rms_truth_deg']:.1f}°, fitted RMS "
+                f"{figures[f'{key}_rms_fitted_deg']:.1f}°, fitted − truth RMS "
+                f"{figures[f'{key}_rms_error_deg']:.1f}°, correlation "
+                f"{figures[f'{key}_correlation']:+.2f}; the truth's turn about each "
+                f"overpass's mean RMS {figures[f'{key}_within_rms_deg']:.1f}°"
+            )
+
+
+if __name__ == "__main__":
+    main()
