@@ -112,9 +112,11 @@ def prior_months_in_day_tasks(
     tasks of ``task_days`` days (:func:`prior_days_task`), and write a month's completion
     marker when every one of its tasks has returned.
 
-    The first failed task's error is raised; months whose tasks all returned keep their
-    markers, so a resumed run computes only the others (again whole: a month without its
-    marker proves nothing of its days).
+    A failed task stops its own month (its other tasks are cancelled) but not the others: they
+    run to the end and keep their markers, so a resumed run computes only the months that
+    failed (again whole: a month without its marker proves nothing of its days); then the
+    first failed task's error is raised.  Whether a month finished never depends on how soon
+    another's failure was seen.
     """
     from distributed import as_completed
 
@@ -147,13 +149,25 @@ def prior_months_in_day_tasks(
                 pure=False,
             )
             futures[future] = label
+    failed: Exception | None = None
     try:
         for future in as_completed(futures):
-            future.result()  # raises the worker's error
             label = futures[future]
+            if future.cancelled() or left[label] < 0:
+                continue
+            try:
+                future.result()  # raises the worker's error
+            except Exception as error:  # re-raised once the other months are done
+                log.error("prior %s: a day task failed (%s); the other months go on", label, error)
+                failed = failed or error
+                left[label] = -1
+                client.cancel([f for f, m in futures.items() if m == label and not f.done()])
+                continue
             left[label] -= 1
             if left[label] == 0:
                 write_marker(folder, label, spans[label], fingerprint)
                 log.info("prior %s: written by the workers in spans of %d days", label, task_days)
     finally:
         client.cancel(list(futures))
+    if failed is not None:
+        raise failed
