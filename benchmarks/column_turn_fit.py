@@ -10,6 +10,7 @@ mean (what one turn per overpass cannot represent).  The truth only scores the f
 Usage::
 
     python benchmarks/column_turn_fit.py [--month 1] [--days 31] [--seeds 40000 40001]
+        [--fit-prior pointwise|overpass_mean]
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def main() -> None:
     ap.add_argument("--month", type=int, default=1)
     ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[40000, 40001])
+    ap.add_argument(
+        "--fit-prior",
+        choices=("pointwise", "overpass_mean"),
+        default="pointwise",
+        help="errors.column_wind_direction_fit_prior",
+    )
     args = ap.parse_args()
     import pandas as pd
 
@@ -52,6 +59,7 @@ def main() -> None:
                 "errors": {
                     "column_wind_direction_error": True,
                     "column_wind_direction_fit": True,
+                    "column_wind_direction_fit_prior": args.fit_prior,
                     "column_wind_speed_error": True,
                     "column_mixing_height_error": True,
                     "column_auxiliary_sampling": "coarse",

@@ -1091,6 +1091,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
             errors.model_error_wind_direction_deg if errors.column_wind_direction_error else 0.0
         ),
         "wind_direction_fit": errors.column_wind_direction_fit,
+        "wind_direction_fit_prior": errors.column_wind_direction_fit_prior,
         "shape_localisation_km": errors.column_shape_localisation_km,
         "quadrature_nodes": errors.quadrature_nodes,
         "expected_plume": errors.column_expected_plume,
@@ -1141,6 +1142,7 @@ def satellite_observation_kinds(
     wind_speed_error_rel: float = 0.0,
     wind_direction_error_deg: float = 0.0,
     wind_direction_fit: bool = False,
+    wind_direction_fit_prior: str = "pointwise",
     shape_localisation_km: float = 100.0,
     quadrature_nodes: int = 3,
     expected_plume: bool = False,
@@ -1172,9 +1174,9 @@ def satellite_observation_kinds(
     wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
-    wind_direction_fit : bool
-        Fit a wind turn per overpass (``errors.column_wind_direction_fit``: the column
-        operator's setting of that name).
+    wind_direction_fit, wind_direction_fit_prior
+        Fit a wind turn per overpass, and the σ of its prior (``errors.column_wind_direction_fit``
+        and ``column_wind_direction_fit_prior``: the column operator's settings of those names).
     mixing_height_error_rel : float
         Every overpass's mixing-height error in R instead of the state's daily scale in H
         (``errors.column_mixing_height_error``: the column operator's setting of that name).
@@ -1201,6 +1203,7 @@ def satellite_observation_kinds(
         wind_speed_error_rel=wind_speed_error_rel,
         wind_direction_error_deg=wind_direction_error_deg,
         wind_direction_fit=wind_direction_fit,
+        wind_direction_fit_prior=wind_direction_fit_prior,
         shape_localisation_km=shape_localisation_km,
         quadrature_nodes=quadrature_nodes,
         expected_plume=expected_plume,

@@ -840,6 +840,14 @@ class ErrorsConfig(_Section):
         "cannot remove; six more operator builds per overpass set; off by default "
         "(docs/inversion.md)",
     )
+    column_wind_direction_fit_prior: Literal["pointwise", "overpass_mean"] = Field(
+        "pointwise",
+        description="with column_wind_direction_fit: the sigma of the fitted turn's prior, "
+        "'pointwise' (model_error_wind_direction_deg) or 'overpass_mean' (the sigma of an "
+        "overpass's mean of a direction-error field correlated as the plume-shape term's "
+        "Gaspari-Cohn taper of column_shape_localisation_km: smaller, as the fitted turn is an "
+        "average over the overpass)",
+    )
     column_expected_plume: bool = Field(
         False,
         description="with column_wind_direction_error: the columns' H is the mean of the "

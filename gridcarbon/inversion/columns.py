@@ -450,6 +450,12 @@ class ColumnSettings:
         overpass, the error a field.  ``match().footprints`` stay the unturned operator's.
         Six more operator builds per overpass set (five candidate turns and H).  False (the
         default): no fit.
+    wind_direction_fit_prior : {'pointwise', 'overpass_mean'}
+        The σ of the fitted turn's normal prior: 'pointwise' (the default), the direction
+        error's σ; 'overpass_mean', the σ of the overpass's mean of a direction-error field
+        whose correlation is the plume-shape term's taper (σ × √(mean over the overpass's
+        superobservation pairs of GC(d / ``shape_localisation_km``))), smaller: the turn
+        fitted is an average over the overpass, not a pixel's error.
     shape_localisation_km : float
         Half-width ``c`` of the Gaspari–Cohn taper of the plume-shape error (correlation 0
         beyond ``2c``).
@@ -512,6 +518,7 @@ class ColumnSettings:
     lifetime_error_rel: float = 0.0
     wind_direction_error_deg: float = 0.0
     wind_direction_fit: bool = False
+    wind_direction_fit_prior: Literal["pointwise", "overpass_mean"] = "pointwise"
     shape_localisation_km: float = 100.0
     quadrature_nodes: int = 3
     expected_plume: bool = False
@@ -548,6 +555,8 @@ class ColumnSettings:
             "shape_localisation_km": self.shape_localisation_km > 0,
             "quadrature_nodes": 2 <= int(self.quadrature_nodes) <= 15,
             "min_superobservations": int(self.min_superobservations) >= 4,
+            "wind_direction_fit_prior": self.wind_direction_fit_prior
+            in ("pointwise", "overpass_mean"),
             "auxiliary_sampling": self.auxiliary_sampling in ("full", "coarse")
             and not (self.expected_plume and self.auxiliary_sampling == "coarse"),
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
@@ -1434,7 +1443,7 @@ class ColumnObservations:
             idx = np.flatnonzero(label == each)
             if idx.size < s.min_superobservations:
                 continue
-            C, X, _, _ = retrieval_covariance(
+            C, X, d, _ = retrieval_covariance(
                 x[idx],
                 y[idx],
                 observed[idx],
@@ -1443,7 +1452,16 @@ class ColumnObservations:
                 amf_rel,
                 s.amf_correlation_km * 1000.0,
             )
-            z = fit_plume_turn(observed[idx], plumes[:, idx], C, X, DIRECTION_FIT_NODES)
+            prior_sd = 1.0
+            if s.wind_direction_fit_prior == "overpass_mean":
+                # the σ of the mean of a field whose correlation is the plume-shape term's
+                # taper, over this overpass's superobservations (in units of the pointwise σ)
+                prior_sd = float(
+                    np.sqrt(np.mean(gaspari_cohn(d / (s.shape_localisation_km * 1000.0))))
+                )
+            z = fit_plume_turn(
+                observed[idx], plumes[:, idx], C, X, DIRECTION_FIT_NODES, prior_sd=prior_sd
+            )
             turn[idx] = np.radians(s.wind_direction_error_deg * z)
         fitted = np.degrees(np.unique(turn[turn != 0.0])) if turn.any() else np.zeros(1)
         log.info(
@@ -2082,6 +2100,7 @@ def fit_plume_turn(
     design: np.ndarray,
     nodes: np.ndarray,
     strength_sd: float = DIRECTION_FIT_STRENGTH_SD,
+    prior_sd: float = 1.0,
 ) -> float:
     """The most probable wind turn of one overpass, in units of the direction error's σ,
     given its columns.
@@ -2111,13 +2130,17 @@ def fit_plume_turn(
         The candidate turns in σ, increasing and evenly spaced.
     strength_sd : float
         1-σ of the plume's strength relative to the prior's (> 0).
+    prior_sd : float
+        1-σ of the turn's normal prior in units of the direction error's σ (> 0; the prior
+        term is ``(z / prior_sd)²``): 1 for the pointwise error, less for an overpass's mean
+        turn (``ColumnSettings.wind_direction_fit_prior``).
 
     Returns
     -------
     float
         The fitted turn in σ, within ``[nodes[0], nodes[-1]]``.
     """
-    cost = turn_costs(observed, plumes, covariance, design, nodes, strength_sd)
+    cost = turn_costs(observed, plumes, covariance, design, nodes, strength_sd, prior_sd)
     j = int(np.argmin(cost))
     z = float(nodes[j])
     if 0 < j < len(nodes) - 1:
@@ -2135,12 +2158,14 @@ def turn_costs(
     design: np.ndarray,
     nodes: np.ndarray,
     strength_sd: float = DIRECTION_FIT_STRENGTH_SD,
+    prior_sd: float = 1.0,
 ) -> np.ndarray:
     """−2 log posterior of each candidate turn of :func:`fit_plume_turn` (same parameters),
-    up to a constant common to all: ``eᵀ (I + s² v vᵀ)⁻¹ e + log det (I + s² v vᵀ) + z²``,
-    ``e = r − v``."""
-    if not strength_sd > 0:
-        raise ConfigError(f"strength_sd = {strength_sd!r}: give a 1-σ > 0")
+    up to a constant common to all: ``eᵀ (I + s² v vᵀ)⁻¹ e + log det (I + s² v vᵀ) +
+    (z / prior_sd)²``, ``e = r − v``."""
+    for name, value in (("strength_sd", strength_sd), ("prior_sd", prior_sd)):
+        if not value > 0:
+            raise ConfigError(f"{name} = {value!r}: give a 1-σ > 0")
     T = _whitening_projection(covariance, design)
     r = T @ np.asarray(observed, float)
     V = np.asarray(plumes, float) @ T.T
@@ -2150,7 +2175,7 @@ def turn_costs(
     ve = np.einsum("ij,ij->i", V, e)
     # Sherman–Morrison for the inverse, the matrix determinant lemma for the determinant
     cost = np.einsum("ij,ij->i", e, e) - s2 * ve**2 / (1.0 + s2 * vv)
-    return cost + np.log1p(s2 * vv) + np.asarray(nodes, float) ** 2
+    return cost + np.log1p(s2 * vv) + (np.asarray(nodes, float) / prior_sd) ** 2
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

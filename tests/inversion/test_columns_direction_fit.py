@@ -112,10 +112,17 @@ def test_the_costs_are_scipys_gaussian_evidence_plus_the_prior():
         )
         got = turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, s)
         np.testing.assert_allclose(got - got.min(), want - want.min(), rtol=1e-9, atol=1e-9)
+        # a prior of σ 0.5 (an overpass's mean turn) adds (z / 0.5)² instead of z²
+        narrow = turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, s, 0.5)
+        np.testing.assert_allclose(
+            narrow - got, 3.0 * DIRECTION_FIT_NODES**2, rtol=1e-12, atol=1e-9
+        )
         fitted = fit_plume_turn(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, s)
         assert abs(fitted - DIRECTION_FIT_NODES[np.argmin(want)]) <= 0.5
     with pytest.raises(ConfigError, match="strength_sd"):
         turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, 0.0)
+    with pytest.raises(ConfigError, match="prior_sd"):
+        turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, 1.0, 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +198,35 @@ def test_the_switch_is_off_by_default_and_needs_the_direction_error():
         InversionConfig(errors={"column_wind_direction_fit": True})
     with pytest.raises(ConfigError, match="wind_direction_fit"):
         ColumnSettings(wind_direction_fit=True)
+
+
+def test_the_overpass_mean_prior_pulls_the_fit_towards_none(tiny_case, tiny_system):
+    """``wind_direction_fit_prior`` 'overpass_mean': the prior's σ is that of an overpass's
+    mean turn (below the pointwise σ), so the turn fitted to the columns of winds turned by
+    30° is nearer 0 than the pointwise prior's, and still of the same sign; the
+    configuration's switch reaches the settings."""
+    xb = tiny_system.layout.xb()
+    met = tiny_case.scenario.meteorology
+    values = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    values = values.match(tiny_system).H @ xb
+
+    def fitted(settings):
+        columns = _columns(tiny_case, tiny_system, settings)
+        found = columns.with_observed(tiny_system, values).match(tiny_system).superobs
+        return found.loc[found["used"], "wind_turn_deg"].to_numpy()
+
+    pointwise = fitted(FIT)
+    mean = fitted(replace(FIT, wind_direction_fit_prior="overpass_mean"))
+    assert np.all(mean > 0) and np.all(mean <= pointwise + 1e-9)
+    assert np.any(mean < pointwise - 0.1)
+    errors = InversionConfig().errors.model_copy(
+        update={
+            "column_wind_direction_error": True,
+            "column_wind_direction_fit": True,
+            "column_wind_direction_fit_prior": "overpass_mean",
+        }
+    )
+    got = ColumnSettings(**column_transport_errors(errors))
+    assert got.wind_direction_fit_prior == "overpass_mean"
+    with pytest.raises(ConfigError, match="wind_direction_fit_prior"):
+        ColumnSettings(wind_direction_error_deg=30.0, wind_direction_fit_prior="regional")
