@@ -1142,7 +1142,7 @@ def _turn_fit_table(
     pixels = pd.DataFrame({"overpass": overpass[used], "truth": truth_turn_deg[used]})
     by = pixels.groupby("overpass")["truth"]
     mean = by.mean()
-    within = np.sqrt(by.apply(lambda v: float(np.mean((v - v.mean()) ** 2))))
+    within = by.std(ddof=0)
     fitted = superobs[superobs["used"]].groupby("overpass")["wind_turn_deg"].first()
     return pd.DataFrame(
         {
