@@ -1,6 +1,7 @@
 """The inversion's months of a streamed run as Dask tasks equal the single-process path's; a run
-interrupted after one month's marker resumes with the other month alone; a month's inversion
-that would exceed 60 % of a worker's memory limit is refused before any work.
+interrupted after one month's marker resumes with the other month alone; a month that fails on
+its worker does not stop the other; a month's inversion that would exceed 60 % of a worker's
+memory limit is refused before any work.
 
 The small test region (:mod:`tests.region`) over four days across a month boundary (two
 months) on a two-worker ``LocalCluster`` of worker processes (as ``--workers 2`` starts it).
@@ -214,6 +215,39 @@ def test_inversion_on_workers_resumes_with_the_month_not_done(
     moved = {out / p.relative_to(partial): t for p, t in kept.items()}
     assert {p: p.stat().st_mtime_ns for p in (out / "inversion" / done).iterdir()} == moved
     assert (out / "inversion" / other / "month.json").stat().st_mtime_ns != before
+    _assert_same_inversion(single, out)
+
+
+def _invert_failing_in_january(month_config, part, scenario, label, overlay):
+    """On a worker: the pipeline's month inversion, except that January fails at once."""
+    import gridcarbon.pipeline
+
+    if label == MONTHS[0]:
+        raise RuntimeError(f"injected failure of {label}")
+    return gridcarbon.pipeline.invert_month(month_config, part, scenario, label, overlay)
+
+
+@pytest.mark.slow
+def test_a_failed_month_on_workers_does_not_stop_the_other(
+    tmp_path, scenario, client, single, monkeypatch
+):
+    """January fails at once on its worker: February still runs to the end and keeps its
+    marker, the failure is raised after it, and the resumed run inverts January alone."""
+    import gridcarbon.pipeline
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(gridcarbon.pipeline, "invert_month", _invert_failing_in_january)
+    with pytest.raises(RuntimeError, match="injected failure of 2023-01"):
+        run_streamed(_config(), out, scenario=scenario, client=client)
+    monkeypatch.undo()
+    partial = Path(f"{out}.partial")
+    markers = sorted(p.name for p in (partial / "_markers").iterdir())
+    assert "posterior-2023-02.json" in markers and "posterior-2023-01.json" not in markers
+    kept = {p: p.stat().st_mtime_ns for p in (partial / "inversion" / "2023-02").iterdir()}
+    run_streamed(_config(), out, scenario=scenario, client=client, resume=True)
+    assert out.is_dir() and not partial.exists()
+    moved = {out / p.relative_to(partial): t for p, t in kept.items()}
+    assert {p: p.stat().st_mtime_ns for p in (out / "inversion" / "2023-02").iterdir()} == moved
     _assert_same_inversion(single, out)
 
 

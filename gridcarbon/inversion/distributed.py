@@ -200,8 +200,10 @@ def invert_months_on_workers(
     ``month.json``; the others are submitted at once, the scenario and the overlay scattered
     once to every worker, after :func:`check_worker_memory` with ``needed_bytes``.  Each month's
     marker is written here when its task has returned (after setting the store's attributes to
-    the first month's, for that month); the first failed month's error is raised, and months
-    whose tasks returned keep their markers, so a resumed run does only the others.
+    the first month's, for that month).  A failed month does not stop the others: they run to
+    the end and keep their markers, so a resumed run inverts only the months that failed; then
+    the first failure's error is raised.  Whether a month finished never depends on how soon
+    another's failure was seen.
     """
     import json
 
@@ -243,10 +245,16 @@ def invert_months_on_workers(
             ): (label, sl)
             for label, sl, month_config in pending
         }
+        failed: Exception | None = None
         try:
             for future in as_completed(futures):
-                out = future.result()  # raises the worker's error
                 label, sl = futures[future]
+                try:
+                    out = future.result()  # raises the worker's error
+                except Exception as error:  # re-raised once the other months are done
+                    log.error("inversion %s: failed (%s); the other months go on", label, error)
+                    failed = failed or error
+                    continue
                 if label == first:  # the store's attributes are the first month's
                     year_store.put_store_attrs(store, out["attrs"])
                 records[label] = out["record"]
@@ -256,6 +264,8 @@ def invert_months_on_workers(
                 log.info("inversion %s: inverted by a worker", label)
         finally:
             client.cancel(list(futures))
+        if failed is not None:
+            raise failed
     return [records[label] for label, _, _ in months]
 
 
