@@ -5,12 +5,14 @@ turn of the truth's winds, in the column twin with transport errors
 no inversion.  For each replicate and product it prints, over the used overpasses, the RMS of
 the truth's turn averaged over each overpass's pixels, the RMS of the fitted turn, the RMS of
 their difference and their correlation, and the RMS of the truth's turn about each overpass's
-mean (what one turn per overpass cannot represent).  The truth only scores the fit here.
+mean (what one turn per overpass cannot represent), and over all pixels the RMS of the truth's
+turn and of the fitted turn there minus the truth's (``--tile-km``: a turn per tile, the field
+of ``errors.column_wind_direction_fit_tile_km``).  The truth only scores the fit here.
 
 Usage::
 
     python benchmarks/column_turn_fit.py [--month 1] [--days 31] [--seeds 40000 40001]
-        [--fit-prior pointwise|overpass_mean]
+        [--fit-prior pointwise|overpass_mean] [--tile-km 150]
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ def main() -> None:
         choices=("pointwise", "overpass_mean"),
         default="pointwise",
         help="errors.column_wind_direction_fit_prior",
+    )
+    ap.add_argument(
+        "--tile-km",
+        type=float,
+        default=None,
+        help="errors.column_wind_direction_fit_tile_km (one turn per tile of this side; "
+        "default one per overpass)",
     )
     args = ap.parse_args()
     import pandas as pd
@@ -60,6 +69,7 @@ def main() -> None:
                     "column_wind_direction_error": True,
                     "column_wind_direction_fit": True,
                     "column_wind_direction_fit_prior": args.fit_prior,
+                    "column_wind_direction_fit_tile_km": args.tile_km,
                     "column_wind_speed_error": True,
                     "column_mixing_height_error": True,
                     "column_auxiliary_sampling": "coarse",
@@ -100,7 +110,9 @@ def main() -> None:
                 f"{figures[f'{key}_rms_fitted_deg']:.1f}°, fitted − truth RMS "
                 f"{figures[f'{key}_rms_error_deg']:.1f}°, correlation "
                 f"{figures[f'{key}_correlation']:+.2f}; the truth's turn about each "
-                f"overpass's mean RMS {figures[f'{key}_within_rms_deg']:.1f}°"
+                f"overpass's mean RMS {figures[f'{key}_within_rms_deg']:.1f}°; over pixels, "
+                f"the truth's turn RMS {figures[f'{key}_pixel_rms_truth_deg']:.1f}°, fitted − "
+                f"truth RMS {figures[f'{key}_pixel_rms_error_deg']:.1f}°"
             )
 
 

@@ -1079,7 +1079,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
     ``column_expected_plume`` H the nodes' mean; with ``column_wind_direction_fit`` a turn
-    fitted per overpass) and the mixing-height error
+    fitted per overpass or per tile of ``column_wind_direction_fit_tile_km``) and the mixing-height error
     (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``, in R instead of
     the state's daily scale in H), and the sampling of the auxiliary operators those terms
     build (``column_auxiliary_sampling``); zeros for the switches that are off."""
@@ -1092,6 +1092,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
         ),
         "wind_direction_fit": errors.column_wind_direction_fit,
         "wind_direction_fit_prior": errors.column_wind_direction_fit_prior,
+        "wind_direction_fit_tile_km": errors.column_wind_direction_fit_tile_km,
         "shape_localisation_km": errors.column_shape_localisation_km,
         "quadrature_nodes": errors.quadrature_nodes,
         "expected_plume": errors.column_expected_plume,
@@ -1143,6 +1144,7 @@ def satellite_observation_kinds(
     wind_direction_error_deg: float = 0.0,
     wind_direction_fit: bool = False,
     wind_direction_fit_prior: str = "pointwise",
+    wind_direction_fit_tile_km: float | None = None,
     shape_localisation_km: float = 100.0,
     quadrature_nodes: int = 3,
     expected_plume: bool = False,
@@ -1174,9 +1176,10 @@ def satellite_observation_kinds(
     wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
-    wind_direction_fit, wind_direction_fit_prior
-        Fit a wind turn per overpass, and the σ of its prior (``errors.column_wind_direction_fit``
-        and ``column_wind_direction_fit_prior``: the column operator's settings of those names).
+    wind_direction_fit, wind_direction_fit_prior, wind_direction_fit_tile_km
+        Fit a wind turn per overpass (or per tile of that side, km), and the σ of its prior
+        (``errors.column_wind_direction_fit``, ``column_wind_direction_fit_prior`` and
+        ``column_wind_direction_fit_tile_km``: the column operator's settings of those names).
     mixing_height_error_rel : float
         Every overpass's mixing-height error in R instead of the state's daily scale in H
         (``errors.column_mixing_height_error``: the column operator's setting of that name).
@@ -1204,6 +1207,7 @@ def satellite_observation_kinds(
         wind_direction_error_deg=wind_direction_error_deg,
         wind_direction_fit=wind_direction_fit,
         wind_direction_fit_prior=wind_direction_fit_prior,
+        wind_direction_fit_tile_km=wind_direction_fit_tile_km,
         shape_localisation_km=shape_localisation_km,
         quadrature_nodes=quadrature_nodes,
         expected_plume=expected_plume,

@@ -848,6 +848,15 @@ class ErrorsConfig(_Section):
         "Gaspari-Cohn taper of column_shape_localisation_km: smaller, as the fitted turn is an "
         "average over the overpass)",
     )
+    column_wind_direction_fit_tile_km: float | None = Field(
+        None,
+        gt=0,
+        description="with column_wind_direction_fit: fit the wind turn as a field, one turn "
+        "per square tile of this side (km, a lattice from the grid's origin), jointly per "
+        "overpass with the tiles' prior correlated as the plume-shape term's taper (the "
+        "truth's direction error varies within an overpass); unset (the default): one turn "
+        "per overpass",
+    )
     column_expected_plume: bool = Field(
         False,
         description="with column_wind_direction_error: the columns' H is the mean of the "
@@ -1034,6 +1043,15 @@ class ErrorsConfig(_Section):
                 "column_wind_direction_fit fits the wind turn with the prior sigma of the "
                 "columns' wind-direction error: set column_wind_direction_error: true as well, "
                 "or column_wind_direction_fit: false"
+            )
+        if (
+            self.column_wind_direction_fit_tile_km is not None
+            and not self.column_wind_direction_fit
+        ):
+            raise ValueError(
+                "column_wind_direction_fit_tile_km = "
+                f"{self.column_wind_direction_fit_tile_km!r} sets the tiles of the fitted wind "
+                "turn: set column_wind_direction_fit: true as well, or leave the tiles unset"
             )
         if self.column_expected_plume and not self.column_wind_direction_error:
             raise ValueError(

@@ -455,7 +455,16 @@ class ColumnSettings:
         error's σ; 'overpass_mean', the σ of the overpass's mean of a direction-error field
         whose correlation is the plume-shape term's taper (σ × √(mean over the overpass's
         superobservation pairs of GC(d / ``shape_localisation_km``))), smaller: the turn
-        fitted is an average over the overpass, not a pixel's error.
+        fitted is an average over the overpass, not a pixel's error.  With
+        ``wind_direction_fit_tile_km`` the same two choices for each tile: the field's σ at
+        the tile's centre, tiles correlated as the taper of their centres' distance, or the σ
+        and correlations of the tiles' means.
+    wind_direction_fit_tile_km : float or None
+        With ``wind_direction_fit``: fit the turn as a field, one turn per square tile of this
+        side (a lattice from the grid's origin in its CRS; each overpass's superobservations
+        grouped by the tile of their centre), jointly, with the normal prior of the tiles'
+        turns correlated as the plume-shape term's taper (:func:`fit_plume_turns`).  None
+        (the default): one turn per overpass.
     shape_localisation_km : float
         Half-width ``c`` of the Gaspari–Cohn taper of the plume-shape error (correlation 0
         beyond ``2c``).
@@ -519,6 +528,7 @@ class ColumnSettings:
     wind_direction_error_deg: float = 0.0
     wind_direction_fit: bool = False
     wind_direction_fit_prior: Literal["pointwise", "overpass_mean"] = "pointwise"
+    wind_direction_fit_tile_km: float | None = None
     shape_localisation_km: float = 100.0
     quadrature_nodes: int = 3
     expected_plume: bool = False
@@ -557,6 +567,8 @@ class ColumnSettings:
             "min_superobservations": int(self.min_superobservations) >= 4,
             "wind_direction_fit_prior": self.wind_direction_fit_prior
             in ("pointwise", "overpass_mean"),
+            "wind_direction_fit_tile_km": self.wind_direction_fit_tile_km is None
+            or self.wind_direction_fit_tile_km > 0,
             "auxiliary_sampling": self.auxiliary_sampling in ("full", "coarse")
             and not (self.expected_plume and self.auxiliary_sampling == "coarse"),
             "min_upwind_fetch_km": self.min_upwind_fetch_km is None
@@ -565,6 +577,12 @@ class ColumnSettings:
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
             "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
+        if self.wind_direction_fit_tile_km is not None and not self.wind_direction_fit:
+            raise ConfigError(
+                "column setting wind_direction_fit_tile_km = "
+                f"{self.wind_direction_fit_tile_km!r} sets the tiles of the fitted turn: it "
+                "needs wind_direction_fit = True"
+            )
         if self.wind_direction_fit and not self.wind_direction_error_deg > 0:
             raise ConfigError(
                 "column setting wind_direction_fit = True needs wind_direction_error_deg > 0 "
@@ -1452,17 +1470,21 @@ class ColumnObservations:
                 amf_rel,
                 s.amf_correlation_km * 1000.0,
             )
-            prior_sd = 1.0
-            if s.wind_direction_fit_prior == "overpass_mean":
-                # the σ of the mean of a field whose correlation is the plume-shape term's
-                # taper, over this overpass's superobservations (in units of the pointwise σ)
-                prior_sd = float(
-                    np.sqrt(np.mean(gaspari_cohn(d / (s.shape_localisation_km * 1000.0))))
-                )
-            z = fit_plume_turn(
-                observed[idx], plumes[:, idx], C, X, DIRECTION_FIT_NODES, prior_sd=prior_sd
+            tiles = np.zeros(idx.size, np.int64)
+            if s.wind_direction_fit_tile_km is not None:
+                side = s.wind_direction_fit_tile_km * 1000.0
+                cells = np.column_stack([np.floor(x[idx] / side), np.floor(y[idx] / side)])
+                tiles = np.unique(cells, axis=0, return_inverse=True)[1].reshape(-1)
+            z = fit_plume_turns(
+                observed[idx],
+                plumes[:, idx],
+                C,
+                X,
+                DIRECTION_FIT_NODES,
+                tiles,
+                self._turn_prior(x[idx], y[idx], d, tiles),
             )
-            turn[idx] = np.radians(s.wind_direction_error_deg * z)
+            turn[idx] = np.radians(s.wind_direction_error_deg * z[tiles])
         fitted = np.degrees(np.unique(turn[turn != 0.0])) if turn.any() else np.zeros(1)
         log.info(
             "%s: wind turn fitted per overpass (σ %.0f°): median |turn| %.1f°, largest %.1f°",
@@ -1472,6 +1494,25 @@ class ColumnObservations:
             float(np.abs(fitted).max()),
         )
         return turn
+
+    def _turn_prior(
+        self, x: np.ndarray, y: np.ndarray, distance: np.ndarray, tiles: np.ndarray
+    ) -> np.ndarray:
+        """The prior covariance (in σ²) of the turns of ``tiles`` (one per superobservation at
+        ``x``, ``y``, m; ``distance`` their pairwise distances, m) of a direction-error field
+        correlated as the plume-shape term's taper (``wind_direction_fit_prior``): 'pointwise',
+        the field at the tiles' centres (their superobservations' mean place); 'overpass_mean',
+        the tiles' means over their superobservations.  A nugget of 1e-9 keeps tiles whose
+        centres nearly meet invertible."""
+        scale = self.settings.shape_localisation_km * 1000.0
+        member = np.eye(int(tiles.max()) + 1)[tiles]  # (n, n_tiles)
+        count = member.sum(axis=0)
+        if self.settings.wind_direction_fit_prior == "overpass_mean":
+            prior = member.T @ gaspari_cohn(distance / scale) @ member / np.outer(count, count)
+        else:
+            cx, cy = (member.T @ v / count for v in (x, y))
+            prior = gaspari_cohn(np.hypot(cx[:, None] - cx, cy[:, None] - cy) / scale)
+        return prior + 1e-9 * np.eye(count.size)
 
     def _near_stacks(self, system: ObservationSystem, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether each pixel centre (m) lies within ``stack_pixels_km`` of a point source with
@@ -2114,7 +2155,7 @@ def fit_plume_turn(
     (never past them; an end candidate when the least cost is there).  Columns that cannot
     tell the candidates apart leave the prior's 0; a plume seen clearly gives its place to a
     fraction of the candidates' step (a turned plume's cost is not a parabola: it rises as
-    fast as the plumes part, then flattens).
+    fast as the plumes part, then flattens).  :func:`fit_plume_turns` with a single tile.
 
     Parameters
     ----------
@@ -2140,14 +2181,135 @@ def fit_plume_turn(
     float
         The fitted turn in σ, within ``[nodes[0], nodes[-1]]``.
     """
-    cost = turn_costs(observed, plumes, covariance, design, nodes, strength_sd, prior_sd)
-    j = int(np.argmin(cost))
-    z = float(nodes[j])
-    if 0 < j < len(nodes) - 1:
-        # the parabola through the least cost and its neighbours: never past them
-        curvature = cost[j - 1] - 2.0 * cost[j] + cost[j + 1]
-        if curvature > 0:
-            z += 0.5 * float(nodes[j + 1] - nodes[j]) * (cost[j - 1] - cost[j + 1]) / curvature
+    if not prior_sd > 0:
+        raise ConfigError(f"prior_sd = {prior_sd!r}: give a 1-σ > 0")
+    one = np.zeros(np.shape(observed)[0], np.int64)
+    prior = np.array([[prior_sd**2]])
+    return float(
+        fit_plume_turns(observed, plumes, covariance, design, nodes, one, prior, strength_sd)[0]
+    )
+
+
+def fit_plume_turns(
+    observed: np.ndarray,
+    plumes: np.ndarray,
+    covariance: np.ndarray,
+    design: np.ndarray,
+    nodes: np.ndarray,
+    tiles: np.ndarray,
+    prior_covariance: np.ndarray,
+    strength_sd: float = DIRECTION_FIT_STRENGTH_SD,
+) -> np.ndarray:
+    """The most probable wind turn of each tile of one overpass, in units of the direction
+    error's σ, given the overpass's columns: the turn as a field, one value per tile.
+
+    The model of :func:`fit_plume_turn`, with each superobservation's modelled enhancement
+    taken at its own tile's turn (a pixel's column depends on its own winds only), one plume
+    strength and one background plane for the overpass, and a joint normal prior on the
+    tiles' turns, ``zᵀ P⁻¹ z``.  The candidates of every tile are searched by coordinate
+    descent from no turn (each tile in turn takes its best candidate, the others held, then
+    the whole field shifted by the best whole number of candidates, until nothing changes; a
+    single tile's is thus the least of its candidates), then the turns are the vertex of the
+    quadratic through the costs of the chosen candidates and their neighbours (central
+    differences; tiles at an end candidate keep it), within half a step of the candidates.
+
+    Parameters
+    ----------
+    observed, plumes, covariance, design, nodes, strength_sd
+        As :func:`fit_plume_turn`.
+    tiles : int array ``(n,)``
+        Each superobservation's tile, 0 … n_tiles − 1, every tile holding at least one.
+    prior_covariance : array ``(n_tiles, n_tiles)``
+        The prior covariance of the tiles' turns in σ² (symmetric positive definite).
+
+    Returns
+    -------
+    array ``(n_tiles,)``
+        The fitted turns in σ, each within ``[nodes[0], nodes[-1]]``.
+    """
+    if not strength_sd > 0:
+        raise ConfigError(f"strength_sd = {strength_sd!r}: give a 1-σ > 0")
+    tiles = np.asarray(tiles, np.int64)
+    n_tiles = int(tiles.max()) + 1
+    P = np.asarray(prior_covariance, float)
+    if P.shape != (n_tiles, n_tiles) or np.bincount(tiles, minlength=n_tiles).min() == 0:
+        raise ValueError(
+            f"fit_plume_turns: {P.shape} prior covariance for tiles 0…{n_tiles - 1}; give one "
+            "row and column per tile, and every tile at least one superobservation"
+        )
+    nodes = np.asarray(nodes, float)
+    precision = np.linalg.inv(P)
+    T = _whitening_projection(covariance, design)
+    r = T @ np.asarray(observed, float)
+    # V[t, j]: the whitened enhancement of tile t's superobservations at candidate j
+    V = np.stack([(np.asarray(plumes, float) * (tiles == t)) @ T.T for t in range(n_tiles)])
+    choice = np.full(n_tiles, int(np.argmin(np.abs(nodes))))
+
+    def costs_of(t: int) -> np.ndarray:
+        """Every candidate's cost for tile ``t``, the other tiles at their choice."""
+        others = V[np.arange(n_tiles), choice].sum(axis=0) - V[t, choice[t]]
+        z = np.tile(nodes[choice], (nodes.size, 1))
+        z[:, t] = nodes
+        prior = np.einsum("ij,jk,ik->i", z, precision, z)
+        return _plume_evidence(r, others[None, :] + V[t], strength_sd) + prior
+
+    def cost_of(picked: np.ndarray) -> float:
+        v = V[np.arange(n_tiles), picked].sum(axis=0)
+        z = nodes[picked]
+        return float(_plume_evidence(r, v[None, :], strength_sd)[0] + z @ precision @ z)
+
+    for _ in range(4 * n_tiles * nodes.size):  # each sweep that changes lowers the cost
+        changed = False
+        for t in range(n_tiles):
+            best = int(np.argmin(costs_of(t)))
+            changed |= best != choice[t]
+            choice[t] = best
+        # the whole field shifted by every whole number of steps that fits: tiles tied by
+        # their prior move together, past costs that rise before they fall
+        shifts = np.arange(-int(choice.min()), nodes.size - int(choice.max()))
+        costs = [cost_of(choice + k) for k in shifts]
+        k = int(shifts[int(np.argmin(costs))])
+        if k != 0 and min(costs) < cost_of(choice):
+            choice, changed = choice + k, True
+        if not changed:
+            break
+    # the vertex of the quadratic through the costs at the chosen candidates and their
+    # neighbours, by central differences over the tiles not at an end (those keep their
+    # candidate; a single tile's is the parabola through three costs), never more than half
+    # a step from the candidates; where the quadratic is not convex, each tile's parabola
+    # alone, the others held
+    z = nodes[choice].copy()
+    inner = np.flatnonzero((choice > 0) & (choice < nodes.size - 1))
+    if inner.size:
+        at = cost_of(choice)
+
+        def moved(*steps: tuple[int, int]) -> float:
+            picked = choice.copy()
+            for t, k in steps:
+                picked[t] += k
+            return cost_of(picked)
+
+        up = np.array([moved((t, 1)) for t in inner])
+        down = np.array([moved((t, -1)) for t in inner])
+        gradient = 0.5 * (up - down)
+        hessian = np.diag(up - 2.0 * at + down)
+        for a in range(inner.size):
+            for b in range(a + 1, inner.size):
+                ta, tb = inner[a], inner[b]
+                hessian[a, b] = hessian[b, a] = 0.25 * (
+                    moved((ta, 1), (tb, 1))
+                    - moved((ta, 1), (tb, -1))
+                    - moved((ta, -1), (tb, 1))
+                    + moved((ta, -1), (tb, -1))
+                )
+        try:
+            np.linalg.cholesky(hessian)
+            offset = -np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            curvature = np.diag(hessian)
+            safe = np.where(curvature > 0, curvature, 1.0)
+            offset = np.where(curvature > 0, -gradient / safe, 0.0)
+        z[inner] += float(nodes[1] - nodes[0]) * np.clip(offset, -0.5, 0.5)
     return z
 
 
@@ -2169,13 +2331,18 @@ def turn_costs(
     T = _whitening_projection(covariance, design)
     r = T @ np.asarray(observed, float)
     V = np.asarray(plumes, float) @ T.T
+    return _plume_evidence(r, V, strength_sd) + (np.asarray(nodes, float) / prior_sd) ** 2
+
+
+def _plume_evidence(r: np.ndarray, V: np.ndarray, strength_sd: float) -> np.ndarray:
+    """−2 log evidence (up to a constant) of whitened columns ``r`` for each row ``v`` of
+    ``V``: ``r ~ N(v, I + s² v vᵀ)``, the plume's strength ``N(1, s²)`` integrated out."""
     vv = np.einsum("ij,ij->i", V, V)
     s2 = strength_sd**2
     e = r[None, :] - V
     ve = np.einsum("ij,ij->i", V, e)
     # Sherman–Morrison for the inverse, the matrix determinant lemma for the determinant
-    cost = np.einsum("ij,ij->i", e, e) - s2 * ve**2 / (1.0 + s2 * vv)
-    return cost + np.log1p(s2 * vv) + (np.asarray(nodes, float) / prior_sd) ** 2
+    return np.einsum("ij,ij->i", e, e) - s2 * ve**2 / (1.0 + s2 * vv) + np.log1p(s2 * vv)
 
 
 def _whitening_projection(C: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -1058,13 +1058,15 @@ def operator_columns(
     independent draws of the random fields, and with ``osse.truth_nox_lifetime_factor_range``
     a lifetime factor of its own drawn in that range.  SYNTHETIC.
 
-    With transport errors, columns that fit a wind turn per overpass
-    (``errors.column_wind_direction_fit``) and a dict ``turn_fit``, each such type's fit is
-    set against the truth's turn: ``turn_fit[observed]`` (the observed species, ``NO2`` or
-    ``CO2``) gets one row per used overpass, ``observation_type``, ``overpass``, ``fitted_deg`` (its fitted turn), ``truth_mean_deg`` and
-    ``truth_within_rms_deg`` (the mean of the truth's turn over the overpass's pixels and the
-    RMS about it: what one turn per overpass cannot represent) — a diagnostic of the fit's
-    skill, never an input to it.
+    With transport errors, columns that fit a wind turn (``errors.column_wind_direction_fit``)
+    and a dict ``turn_fit``, each such type's fit is set against the truth's turn:
+    ``turn_fit[observed]`` (the observed species, ``NO2`` or ``CO2``) gets one row per used
+    overpass, ``observation_type``, ``overpass``, ``pixels``, ``fitted_deg`` (its fitted turn,
+    the mean over its pixels), ``truth_mean_deg`` and ``truth_within_rms_deg`` (the mean of the
+    truth's turn over the overpass's pixels and the RMS about it: what one turn per overpass
+    cannot represent), ``pixel_rms_error_deg`` and ``pixel_rms_truth_deg`` (over its pixels,
+    the RMS of the fitted turn there minus the truth's, and of the truth's) — a diagnostic of
+    the fit's skill, never an input to it.
     """
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
@@ -1135,21 +1137,33 @@ def operator_columns(
 def _turn_fit_table(
     superobs: pd.DataFrame, pixel_rows: np.ndarray, truth_turn_deg: np.ndarray
 ) -> pd.DataFrame:
-    """Per used overpass: the fitted turn against the mean and spread of the truth's turn over
-    its pixels (``pixel_rows``: each used pixel's superobservation; :func:`operator_columns`)."""
-    overpass = superobs["overpass"].to_numpy()[pixel_rows]
+    """Per used overpass: the fitted turn (its mean over the overpass's pixels) against the
+    mean and spread of the truth's turn over its pixels, and the RMS over its pixels of the
+    fitted turn at each pixel minus the truth's there (``pixel_rows``: each used pixel's
+    superobservation; :func:`operator_columns`)."""
     used = superobs["used"].to_numpy()[pixel_rows]
-    pixels = pd.DataFrame({"overpass": overpass[used], "truth": truth_turn_deg[used]})
-    by = pixels.groupby("overpass")["truth"]
-    mean = by.mean()
-    within = by.std(ddof=0)
-    fitted = superobs[superobs["used"]].groupby("overpass")["wind_turn_deg"].first()
+    rows = pixel_rows[used]
+    fitted = superobs["wind_turn_deg"].to_numpy(float)[rows]
+    truth = truth_turn_deg[used]
+    pixels = pd.DataFrame(
+        {
+            "overpass": superobs["overpass"].to_numpy()[rows],
+            "fitted": fitted,
+            "truth": truth,
+            "squared_error": (fitted - truth) ** 2,
+            "squared_truth": truth**2,
+        }
+    )
+    by = pixels.groupby("overpass")
     return pd.DataFrame(
         {
-            "overpass": mean.index.to_numpy(),
-            "fitted_deg": fitted.reindex(mean.index).to_numpy(float),
-            "truth_mean_deg": mean.to_numpy(float),
-            "truth_within_rms_deg": within.to_numpy(float),
+            "overpass": by.size().index.to_numpy(),
+            "pixels": by.size().to_numpy(np.int64),
+            "fitted_deg": by["fitted"].mean().to_numpy(float),
+            "truth_mean_deg": by["truth"].mean().to_numpy(float),
+            "truth_within_rms_deg": by["truth"].std(ddof=0).to_numpy(float),
+            "pixel_rms_error_deg": np.sqrt(by["squared_error"].mean().to_numpy(float)),
+            "pixel_rms_truth_deg": np.sqrt(by["squared_truth"].mean().to_numpy(float)),
         }
     )
 
@@ -1159,7 +1173,10 @@ def turn_fit_summary(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     species ``name``: ``column_turn_fit_<name>_rms_truth_deg`` (RMS over overpasses of the truth's
     mean turn), ``…_rms_fitted_deg``, ``…_rms_error_deg`` (fitted − truth's mean),
     ``…_correlation`` and ``…_within_rms_deg`` (the RMS of the truth's turn about each
-    overpass's mean, over all pixels' overpasses)."""
+    overpass's mean, over all pixels' overpasses); and over all pixels, ``…_pixel_rms_error_deg``
+    (the fitted turn at each pixel − the truth's there: what a turn fitted per tile can lower
+    below one per overpass) and ``…_pixel_rms_truth_deg`` (the truth's turn: the error of not
+    fitting)."""
     out: dict[str, float] = {}
     for name, tab in tables.items():
         f, m = tab["fitted_deg"].to_numpy(float), tab["truth_mean_deg"].to_numpy(float)
@@ -1171,6 +1188,10 @@ def turn_fit_summary(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
         out[f"{key}_correlation"] = float(np.corrcoef(f, m)[0, 1]) if both else float("nan")
         w = tab["truth_within_rms_deg"].to_numpy(float)
         out[f"{key}_within_rms_deg"] = float(np.sqrt(np.mean(w**2)))
+        n = tab["pixels"].to_numpy(float)
+        for part in ("error", "truth"):
+            squares = tab[f"pixel_rms_{part}_deg"].to_numpy(float) ** 2
+            out[f"{key}_pixel_rms_{part}_deg"] = float(np.sqrt(np.sum(n * squares) / n.sum()))
     return out
 
 

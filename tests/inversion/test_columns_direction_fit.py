@@ -3,7 +3,10 @@
 found, columns that cannot tell the turns apart give the prior, a background plane changes
 nothing, never past the candidates) and on the small SYNTHETIC case (the columns of winds
 turned by 30° give back about 30°, H is the operator of the fitted turn, the candidate plumes
-are not built twice)."""
+are not built twice); the turn fitted as a field, one per tile (``errors.column_wind_direction_fit_tile_km``,
+:func:`~gridcarbon.inversion.columns.fit_plume_turns`): two plumes turned apart are each found,
+the candidates chosen are the brute-force joint optimum, a prior correlation near 1 ties the
+tiles, and one tile is the overpass's fit."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from gridcarbon.inversion.columns import (
     ColumnSettings,
     _whitening_projection,
     fit_plume_turn,
+    fit_plume_turns,
     plane_design,
     turn_costs,
 )
@@ -125,6 +129,109 @@ def test_the_costs_are_scipys_gaussian_evidence_plus_the_prior():
         turn_costs(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, 1.0, 0.0)
 
 
+# two tiles of the transect, each with its own plume: tile 0 the first 15 superobservations
+# (plume at 21 km), tile 1 the others (plume at 66 km)
+TILES = (np.arange(30) >= 15).astype(np.int64)
+
+
+def _two_plumes(z0: float, z1: float) -> np.ndarray:
+    return np.where(
+        TILES == 0,
+        np.exp(-0.5 * ((X_KM - 21.0 - 6.0 * z0) / 5.0) ** 2),
+        np.exp(-0.5 * ((X_KM - 66.0 - 6.0 * z1) / 5.0) ** 2),
+    )
+
+
+TWO_PLUMES = np.stack([_two_plumes(z, z) for z in DIRECTION_FIT_NODES])
+
+
+def test_two_plumes_turned_apart_are_each_found_by_their_tile():
+    """Each tile's plume turned its own way (+1.2 σ and −0.8 σ; priors independent): the
+    field fit finds each within 0.25 σ; one turn for the whole overpass cannot."""
+    rng = np.random.default_rng(11)
+    observed = 1.3 * _two_plumes(1.2, -0.8) + NOISE * rng.standard_normal(X_KM.size)
+    got = fit_plume_turns(
+        observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, TILES, np.eye(2)
+    )
+    np.testing.assert_allclose(got, [1.2, -0.8], atol=0.25)
+    one = fit_plume_turn(observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES)
+    assert max(abs(one - 1.2), abs(one + 0.8)) > 0.5
+    # a prior correlation near 1 ties the tiles' turns, which then move together
+    rho = 1.0 - 1e-7
+    tied = fit_plume_turns(
+        observed,
+        TWO_PLUMES,
+        COVARIANCE,
+        DESIGN,
+        DIRECTION_FIT_NODES,
+        TILES,
+        np.array([[1.0, rho], [rho, 1.0]]),
+    )
+    assert abs(tied[0] - tied[1]) < 0.1 < 1.0 < abs(got[0] - got[1])
+    both = 1.3 * _two_plumes(1.3, 1.3) + NOISE * rng.standard_normal(X_KM.size)
+    moved = fit_plume_turns(
+        both,
+        TWO_PLUMES,
+        COVARIANCE,
+        DESIGN,
+        DIRECTION_FIT_NODES,
+        TILES,
+        np.array([[1.0, rho], [rho, 1.0]]),
+    )
+    np.testing.assert_allclose(moved, [1.3, 1.3], atol=0.25)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    z=st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)),
+    strength=st.floats(0.3, 3.0),
+    rho=st.floats(-0.6, 0.999),
+    seed=st.integers(0, 2**16),
+)
+def test_the_tiles_candidates_are_the_brute_force_joint_optimum(z, strength, rho, seed):
+    """The candidates chosen by coordinate descent are those of least joint cost over all 25
+    pairs, the cost −2 log of scipy's evidence ``N(r; v, I + s² v vᵀ)`` plus ``zᵀ P⁻¹ z``; the
+    refined turns lie within half a step of them."""
+    rng = np.random.default_rng(seed)
+    observed = strength * _two_plumes(*z) + NOISE * rng.standard_normal(X_KM.size)
+    prior = np.array([[1.0, rho], [rho, 1.0]])
+    T = _whitening_projection(COVARIANCE, DESIGN)
+    r = T @ observed
+    best, least = None, np.inf
+    for j0, z0 in enumerate(DIRECTION_FIT_NODES):
+        for j1, z1 in enumerate(DIRECTION_FIT_NODES):
+            v = T @ np.where(TILES == 0, TWO_PLUMES[j0], TWO_PLUMES[j1])
+            zz = np.array([z0, z1])
+            cost = -2.0 * multivariate_normal(v, np.eye(r.size) + np.outer(v, v)).logpdf(r)
+            cost += zz @ np.linalg.solve(prior, zz)
+            if cost < least:
+                best, least = zz, cost
+    got = fit_plume_turns(
+        observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, TILES, prior
+    )
+    assert np.all(np.abs(got - best) <= 0.5 + 1e-12), (got, best)
+
+
+def test_one_tile_is_the_overpass_fit_and_bad_tiles_are_refused():
+    rng = np.random.default_rng(2)
+    observed = 1.5 * _plume(0.4) + NOISE * rng.standard_normal(X_KM.size)
+    one = np.zeros(X_KM.size, np.int64)
+    for prior_sd in (1.0, 0.6):
+        field = fit_plume_turns(
+            observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, one, [[prior_sd**2]]
+        )
+        want = fit_plume_turn(
+            observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, prior_sd=prior_sd
+        )
+        assert field.shape == (1,) and field[0] == pytest.approx(want, abs=1e-12)
+    with pytest.raises(ValueError, match="one row and column per tile"):
+        fit_plume_turns(observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, TILES, [[1]])
+    with pytest.raises(ValueError, match="at least one superobservation"):
+        fit_plume_turns(
+            observed, PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, 2 * TILES, np.eye(3)
+        )
+
+
 @pytest.fixture(scope="module")
 def tiny_system(tiny_case):
     return build_system(tiny_case)
@@ -158,6 +265,68 @@ def test_the_columns_of_turned_winds_give_back_the_turn(tiny_case, tiny_system):
     back = fitting.with_observed(tiny_system, plain.H @ xb).match(tiny_system)
     still = back.superobs.loc[back.superobs["used"], "wind_turn_deg"].to_numpy()
     assert np.all(np.abs(still) < 8.0), np.unique(still)
+
+
+def test_a_turn_per_tile_gives_back_the_turn_and_h_is_each_tiles_operator(tiny_case, tiny_system):
+    """``wind_direction_fit_tile_km`` 20 (about nine tiles over the small case): the columns of
+    winds turned by +30° give each tile a turn within 15° of it, several per overpass, and each
+    superobservation's row of H is the operator of the winds turned by its tile's turn; a tile
+    wider than the grid gives the overpass's one turn (the overpass-mean prior's σ then equals
+    the fit per overpass's, to its nugget)."""
+    xb = tiny_system.layout.xb()
+    met = tiny_case.scenario.meteorology
+    values = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    values = values.match(tiny_system).H @ xb
+    tiled = replace(FIT, wind_direction_fit_tile_km=20.0)
+    got = _columns(tiny_case, tiny_system, tiled).with_observed(tiny_system, values)
+    found = got.match(tiny_system)
+    used = found.superobs[found.superobs["used"]]
+    assert np.all(np.abs(used["wind_turn_deg"] - 30.0) < 15.0), used["wind_turn_deg"].unique()
+    assert used.groupby("overpass")["wind_turn_deg"].nunique().min() >= 2
+    turns = found.superobs["wind_turn_deg"].to_numpy()
+    for turn in np.unique(used["wind_turn_deg"])[:4]:
+        rows = np.flatnonzero(turns == turn)
+        other = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
+        want = other.match(tiny_system).H[rows].toarray()
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(found.H[rows].toarray(), want, rtol=0, atol=1e-9 * scale)
+    for prior in ("pointwise", "overpass_mean"):
+        one = replace(FIT, wind_direction_fit_prior=prior)
+        wide = replace(one, wind_direction_fit_tile_km=1000.0)
+        a, b = (
+            _columns(tiny_case, tiny_system, x).with_observed(tiny_system, values)
+            for x in (one, wide)
+        )
+        np.testing.assert_allclose(
+            b.match(tiny_system).superobs["wind_turn_deg"],
+            a.match(tiny_system).superobs["wind_turn_deg"],
+            rtol=0,
+            atol=1e-6,
+        )
+
+
+def test_the_tiles_need_the_fit_and_reach_the_settings():
+    errors = InversionConfig().errors.model_copy(
+        update={
+            "column_wind_direction_error": True,
+            "column_wind_direction_fit": True,
+            "column_wind_direction_fit_tile_km": 150.0,
+        }
+    )
+    assert ColumnSettings(**column_transport_errors(errors)).wind_direction_fit_tile_km == 150.0
+    assert InversionConfig().errors.column_wind_direction_fit_tile_km is None
+    with pytest.raises(ValueError, match="column_wind_direction_fit: true"):
+        InversionConfig(
+            errors={"column_wind_direction_error": True, "column_wind_direction_fit_tile_km": 150}
+        )
+    with pytest.raises(ValueError, match="greater than 0"):
+        InversionConfig(errors={"column_wind_direction_fit_tile_km": 0})
+    with pytest.raises(ConfigError, match="needs wind_direction_fit = True"):
+        ColumnSettings(wind_direction_error_deg=30.0, wind_direction_fit_tile_km=150.0)
+    with pytest.raises(ConfigError, match="wind_direction_fit_tile_km"):
+        ColumnSettings(
+            wind_direction_error_deg=30.0, wind_direction_fit=True, wind_direction_fit_tile_km=-1
+        )
 
 
 def test_the_candidate_plumes_are_built_once_per_system(tiny_case, tiny_system, monkeypatch):

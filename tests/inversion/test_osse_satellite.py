@@ -762,10 +762,15 @@ def test_the_perturbed_twin_scores_the_fitted_turn_against_the_truths(setup):
         for label in np.unique(so.loc[so["used"], "overpass"]):
             row = next(rows)
             assert row.observation_type == k.name and row.overpass == label
-            assert row.fitted_deg == so.loc[so["overpass"] == label, "wind_turn_deg"].iloc[0]
+            fitted = so.loc[so["overpass"] == label, "wind_turn_deg"].iloc[0]
+            assert row.fitted_deg == pytest.approx(fitted, rel=1e-12)  # one turn per overpass
             mine = turns[overpass == label]
+            assert row.pixels == mine.size
             assert row.truth_mean_deg == pytest.approx(mine.mean(), rel=1e-12)
             assert row.truth_within_rms_deg == pytest.approx(mine.std(), rel=1e-9)
+            rms = np.sqrt(np.mean((fitted - mine) ** 2))
+            assert row.pixel_rms_error_deg == pytest.approx(rms, rel=1e-9)
+            assert row.pixel_rms_truth_deg == pytest.approx(np.sqrt(np.mean(mine**2)), rel=1e-9)
     assert next(rows, None) is None
     figures = turn_fit_summary(tables)
     f, m = table["fitted_deg"].to_numpy(), table["truth_mean_deg"].to_numpy()
@@ -773,3 +778,7 @@ def test_the_perturbed_twin_scores_the_fitted_turn_against_the_truths(setup):
         np.sqrt(np.mean((f - m) ** 2))
     )
     assert figures["column_turn_fit_NO2_rms_truth_deg"] == pytest.approx(np.sqrt(np.mean(m**2)))
+    n, e = table["pixels"].to_numpy(), table["pixel_rms_error_deg"].to_numpy()
+    assert figures["column_turn_fit_NO2_pixel_rms_error_deg"] == pytest.approx(
+        np.sqrt(np.sum(n * e**2) / n.sum())
+    )
