@@ -6,8 +6,9 @@ no inversion.  For each replicate and product it prints, over the used overpasse
 the truth's turn averaged over each overpass's pixels, the RMS of the fitted turn, the RMS of
 their difference and their correlation, and the RMS of the truth's turn about each overpass's
 mean (what one turn per overpass cannot represent), and over all pixels the RMS of the truth's
-turn and of the fitted turn there minus the truth's (``--tile-km``: a turn per tile, the field
-of ``errors.column_wind_direction_fit_tile_km``).  The truth only scores the fit here.
+turn and of the fitted turn there minus the truth's, also weighted by where the turn changes the
+modelled column (``--tile-km``: a turn per tile, the field of
+``errors.column_wind_direction_fit_tile_km``).  The truth only scores the fit here.
 
 Usage::
 
@@ -112,7 +113,9 @@ def main() -> None:
                 f"{figures[f'{key}_correlation']:+.2f}; the truth's turn about each "
                 f"overpass's mean RMS {figures[f'{key}_within_rms_deg']:.1f}°; over pixels, "
                 f"the truth's turn RMS {figures[f'{key}_pixel_rms_truth_deg']:.1f}°, fitted − "
-                f"truth RMS {figures[f'{key}_pixel_rms_error_deg']:.1f}°"
+                f"truth RMS {figures[f'{key}_pixel_rms_error_deg']:.1f}°; weighted by "
+                f"where the turn matters, {figures[f'{key}_weighted_rms_truth_deg']:.1f}° "
+                f"and {figures[f'{key}_weighted_rms_error_deg']:.1f}°"
             )
 
 

@@ -1065,8 +1065,11 @@ def operator_columns(
     the mean over its pixels), ``truth_mean_deg`` and ``truth_within_rms_deg`` (the mean of the
     truth's turn over the overpass's pixels and the RMS about it: what one turn per overpass
     cannot represent), ``pixel_rms_error_deg`` and ``pixel_rms_truth_deg`` (over its pixels,
-    the RMS of the fitted turn there minus the truth's, and of the truth's) — a diagnostic of
-    the fit's skill, never an input to it.
+    the RMS of the fitted turn there minus the truth's, and of the truth's), ``weight`` and
+    ``weighted_rms_error_deg``, ``weighted_rms_truth_deg`` (the same, each pixel weighted by
+    its superobservation's (``sigma_shape`` / the retrieval's and representativeness σ)²:
+    where the turn changes the modelled column) — a diagnostic of the fit's skill, never an
+    input to it.
     """
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
 
@@ -1145,6 +1148,9 @@ def _turn_fit_table(
     rows = pixel_rows[used]
     fitted = superobs["wind_turn_deg"].to_numpy(float)[rows]
     truth = truth_turn_deg[used]
+    # where the turn matters: the plume-shape spread against the retrieval's own noise
+    noise = superobs["sigma_retrieval"] ** 2 + superobs["sigma_representativeness"] ** 2
+    weight = (superobs["sigma_shape"] ** 2 / noise).to_numpy(float)[rows]
     pixels = pd.DataFrame(
         {
             "overpass": superobs["overpass"].to_numpy()[rows],
@@ -1152,9 +1158,20 @@ def _turn_fit_table(
             "truth": truth,
             "squared_error": (fitted - truth) ** 2,
             "squared_truth": truth**2,
+            "weight": weight,
+            "weighted_squared_error": weight * (fitted - truth) ** 2,
+            "weighted_squared_truth": weight * truth**2,
         }
     )
     by = pixels.groupby("overpass")
+    weights = by["weight"].sum().to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted = {
+            f"weighted_rms_{part}_deg": np.sqrt(
+                by[f"weighted_squared_{part}"].sum().to_numpy(float) / weights
+            )
+            for part in ("error", "truth")
+        }
     return pd.DataFrame(
         {
             "overpass": by.size().index.to_numpy(),
@@ -1164,6 +1181,8 @@ def _turn_fit_table(
             "truth_within_rms_deg": by["truth"].std(ddof=0).to_numpy(float),
             "pixel_rms_error_deg": np.sqrt(by["squared_error"].mean().to_numpy(float)),
             "pixel_rms_truth_deg": np.sqrt(by["squared_truth"].mean().to_numpy(float)),
+            "weight": weights,
+            **weighted,
         }
     )
 
@@ -1176,7 +1195,9 @@ def turn_fit_summary(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     overpass's mean, over all pixels' overpasses); and over all pixels, ``…_pixel_rms_error_deg``
     (the fitted turn at each pixel − the truth's there: what a turn fitted per tile can lower
     below one per overpass) and ``…_pixel_rms_truth_deg`` (the truth's turn: the error of not
-    fitting)."""
+    fitting), and both again as ``…_weighted_rms_{error,truth}_deg``, each pixel weighted by
+    where the turn matters: its superobservation's (plume-shape σ / retrieval and
+    representativeness σ)²."""
     out: dict[str, float] = {}
     for name, tab in tables.items():
         f, m = tab["fitted_deg"].to_numpy(float), tab["truth_mean_deg"].to_numpy(float)
@@ -1189,9 +1210,12 @@ def turn_fit_summary(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
         w = tab["truth_within_rms_deg"].to_numpy(float)
         out[f"{key}_within_rms_deg"] = float(np.sqrt(np.mean(w**2)))
         n = tab["pixels"].to_numpy(float)
+        w = tab["weight"].to_numpy(float)
         for part in ("error", "truth"):
             squares = tab[f"pixel_rms_{part}_deg"].to_numpy(float) ** 2
             out[f"{key}_pixel_rms_{part}_deg"] = float(np.sqrt(np.sum(n * squares) / n.sum()))
+            squares = np.nan_to_num(tab[f"weighted_rms_{part}_deg"].to_numpy(float) ** 2)
+            out[f"{key}_weighted_rms_{part}_deg"] = float(np.sqrt(np.sum(w * squares) / w.sum()))
     return out
 
 

@@ -771,6 +771,14 @@ def test_the_perturbed_twin_scores_the_fitted_turn_against_the_truths(setup):
             rms = np.sqrt(np.mean((fitted - mine) ** 2))
             assert row.pixel_rms_error_deg == pytest.approx(rms, rel=1e-9)
             assert row.pixel_rms_truth_deg == pytest.approx(np.sqrt(np.mean(mine**2)), rel=1e-9)
+            sup = so.iloc[px["superobservation"].to_numpy()[overpass == label]]
+            w = sup["sigma_shape"] ** 2 / (
+                sup["sigma_retrieval"] ** 2 + sup["sigma_representativeness"] ** 2
+            )
+            w = w.to_numpy()
+            assert w.min() >= 0 and w.sum() > 0 and row.weight == pytest.approx(w.sum())
+            rms = np.sqrt(np.sum(w * (fitted - mine) ** 2) / w.sum())
+            assert row.weighted_rms_error_deg == pytest.approx(rms, rel=1e-9)
     assert next(rows, None) is None
     figures = turn_fit_summary(tables)
     f, m = table["fitted_deg"].to_numpy(), table["truth_mean_deg"].to_numpy()
