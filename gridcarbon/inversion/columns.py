@@ -1487,8 +1487,11 @@ class ColumnObservations:
             turn[idx] = np.radians(s.wind_direction_error_deg * z[tiles])
         fitted = np.degrees(np.unique(turn[turn != 0.0])) if turn.any() else np.zeros(1)
         log.info(
-            "%s: wind turn fitted per overpass (σ %.0f°): median |turn| %.1f°, largest %.1f°",
+            "%s: wind turn fitted per %s (σ %.0f°): median |turn| %.1f°, largest %.1f°",
             self.name,
+            "overpass"
+            if s.wind_direction_fit_tile_km is None
+            else f"tile of {s.wind_direction_fit_tile_km:g} km",
             s.wind_direction_error_deg,
             float(np.median(np.abs(fitted))),
             float(np.abs(fitted).max()),
@@ -2241,8 +2244,13 @@ def fit_plume_turns(
     precision = np.linalg.inv(P)
     T = _whitening_projection(covariance, design)
     r = T @ np.asarray(observed, float)
-    # V[t, j]: the whitened enhancement of tile t's superobservations at candidate j
-    V = np.stack([(np.asarray(plumes, float) * (tiles == t)) @ T.T for t in range(n_tiles)])
+    # V[t, j]: the whitened enhancement of tile t's superobservations at candidate j (only
+    # the tile's columns of T: all tiles together cost one product of the whole plumes)
+    plumes = np.asarray(plumes, float)
+    V = np.zeros((n_tiles, nodes.size, T.shape[0]))
+    for t in range(n_tiles):
+        mine = tiles == t
+        V[t] = plumes[:, mine] @ T[:, mine].T
     choice = np.full(n_tiles, int(np.argmin(np.abs(nodes))))
 
     def costs_of(t: int) -> np.ndarray:
