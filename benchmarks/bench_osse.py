@@ -59,6 +59,7 @@ import hashlib
 import json
 import resource
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -424,6 +425,19 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
                 results[name]["satellite"] = satellite_summary(
                     full, args.focus_species, reactive, recs, "co2m_xco2" in args.satellite
                 )
+    if not results:
+        # never overwrite a cache's summary with nothing: a --set list other than the one the
+        # cache was run with matches no replicate
+        wanted = sorted({_config_hash(run_config(m, args.set)) for m in args.months})
+        held = sorted({r["config_hash"] for r in cached.values()})
+        print(
+            f"no replicate of {cache_path} matches these months, modes and seeds with the "
+            f"configuration hash {', '.join(wanted)} (the cache holds {', '.join(held) or 'none'}"
+            "): give the --set options the cache was run with; "
+            f"{out / 'osse_intervals.json'} left as it was",
+            file=sys.stderr,
+        )
+        return
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "osse_intervals.json.tmp"
     tmp.write_text(json.dumps(results, indent=1, default=_default), encoding="utf-8")

@@ -1,10 +1,14 @@
 """The benchmark scripts import only names the package has (they are not run by the suite;
-a rename in the package must not leave them broken)."""
+a rename in the package must not leave them broken); ``bench_osse.py``'s summary never writes
+nothing over a cache's summary."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -42,3 +46,26 @@ def test_the_check_finds_a_missing_name():
 @pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
 def test_benchmark_imports_exist(script):
     assert _missing_names(script.read_text(encoding="utf-8")) == []
+
+
+def test_a_summary_matching_no_replicate_leaves_the_cache_summary_alone(tmp_path, capsys):
+    """``bench_osse.py --summary-only`` with a ``--set`` list other than the cache's matches no
+    replicate: it says so, names both configuration hashes and the fix, and leaves
+    ``osse_intervals.json`` as it was instead of writing an empty summary over it."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_osse.py"
+    spec = importlib.util.spec_from_file_location("bench_osse", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cache = tmp_path / "osse_replicates.jsonl"
+    record = {"key": "k", "month": 1, "mode": "randomised", "seed": 40000, "config_hash": "0" * 12}
+    cache.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    summary = tmp_path / "osse_intervals.json"
+    summary.write_text('{"2023-01 randomised": {"replicates": 1}}', encoding="utf-8")
+    args = argparse.Namespace(
+        months=[1], modes=["randomised"], set=[], seed=40000, replicates=1, satellite="none"
+    )
+    bench.summarise_cache(args, cache, tmp_path)
+    assert summary.read_text(encoding="utf-8") == '{"2023-01 randomised": {"replicates": 1}}'
+    err = capsys.readouterr().err
+    assert "000000000000" in err and "give the --set options" in err
+    assert bench._config_hash(bench.run_config(1, [])) in err
