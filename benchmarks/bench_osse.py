@@ -9,7 +9,8 @@ is skipped, and no new replicate is started after ``--budget-minutes`` (a run en
 plus one replicate), so a long experiment is done in chunks by running the same command again.
 At the end (and with ``--summary-only``) it prints every score of the cached replicates with
 its 95 % interval (percentile bootstrap over replicates; proportions with Wilson intervals)
-and writes the summaries to ``<out>/osse_intervals.json``.
+and writes the summaries to ``<out>/osse_intervals.json``; when no cached replicate matches
+the months, modes, seeds and ``--set`` list it says so and leaves that file as it was.
 
 With ``--satellite tropomi_no2`` (the setting ``osse.satellite``): each replicate also gets one
 simulated TROPOMI NO2 overpass a day made from its own truth (written in the S5P layout, read
