@@ -1079,10 +1079,10 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
     ``column_expected_plume`` H the nodes' mean; with ``column_wind_direction_fit`` a turn
-    fitted per overpass or per tile of ``column_wind_direction_fit_tile_km``) and the mixing-height error
-    (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``, in R instead of
-    the state's daily scale in H), and the sampling of the auxiliary operators those terms
-    build (``column_auxiliary_sampling``); zeros for the switches that are off."""
+    fitted per overpass or per tile of ``column_wind_direction_fit_tile_km``) and the
+    mixing-height error (``column_mixing_height_error``, 1-σ ``model_error_mixing_height_rel``,
+    in R instead of the state's daily scale in H), and the sampling of the auxiliary operators
+    those terms build (``column_auxiliary_sampling``); zeros for the switches that are off."""
     return {
         "wind_speed_error_rel": (
             errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0

@@ -853,9 +853,9 @@ class ErrorsConfig(_Section):
         gt=0,
         description="with column_wind_direction_fit: fit the wind turn as a field, one turn "
         "per square tile of this side (km, a lattice from the grid's origin), jointly per "
-        "overpass with the tiles' prior correlated as the plume-shape term's taper (the "
-        "truth's direction error varies within an overpass); unset (the default): one turn "
-        "per overpass",
+        "overpass with the tiles' prior correlated as the plume-shape term's taper (a wind "
+        "error varies within an overpass); unset (the default): one turn per overpass; "
+        "measured in the OSSE twin, it does not help (docs/inversion.md)",
     )
     column_expected_plume: bool = Field(
         False,
