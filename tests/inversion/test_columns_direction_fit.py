@@ -145,39 +145,29 @@ def _two_plumes(z0: float, z1: float) -> np.ndarray:
 TWO_PLUMES = np.stack([_two_plumes(z, z) for z in DIRECTION_FIT_NODES])
 
 
+def _fit_two_tiles(observed: np.ndarray, rho: float) -> np.ndarray:
+    """The two tiles' turns fitted with unit prior σ and prior correlation ``rho``."""
+    prior = np.array([[1.0, rho], [rho, 1.0]])
+    return fit_plume_turns(
+        observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, TILES, prior
+    )
+
+
 def test_two_plumes_turned_apart_are_each_found_by_their_tile():
     """Each tile's plume turned its own way (+1.2 σ and −0.8 σ; priors independent): the
     field fit finds each within 0.25 σ; one turn for the whole overpass cannot."""
     rng = np.random.default_rng(11)
     observed = 1.3 * _two_plumes(1.2, -0.8) + NOISE * rng.standard_normal(X_KM.size)
-    got = fit_plume_turns(
-        observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES, TILES, np.eye(2)
-    )
+    got = _fit_two_tiles(observed, 0.0)
     np.testing.assert_allclose(got, [1.2, -0.8], atol=0.25)
     one = fit_plume_turn(observed, TWO_PLUMES, COVARIANCE, DESIGN, DIRECTION_FIT_NODES)
     assert max(abs(one - 1.2), abs(one + 0.8)) > 0.5
     # a prior correlation near 1 ties the tiles' turns, which then move together
     rho = 1.0 - 1e-7
-    tied = fit_plume_turns(
-        observed,
-        TWO_PLUMES,
-        COVARIANCE,
-        DESIGN,
-        DIRECTION_FIT_NODES,
-        TILES,
-        np.array([[1.0, rho], [rho, 1.0]]),
-    )
+    tied = _fit_two_tiles(observed, rho)
     assert abs(tied[0] - tied[1]) < 0.1 < 1.0 < abs(got[0] - got[1])
     both = 1.3 * _two_plumes(1.3, 1.3) + NOISE * rng.standard_normal(X_KM.size)
-    moved = fit_plume_turns(
-        both,
-        TWO_PLUMES,
-        COVARIANCE,
-        DESIGN,
-        DIRECTION_FIT_NODES,
-        TILES,
-        np.array([[1.0, rho], [rho, 1.0]]),
-    )
+    moved = _fit_two_tiles(both, rho)
     np.testing.assert_allclose(moved, [1.3, 1.3], atol=0.25)
 
 
