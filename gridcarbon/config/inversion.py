@@ -817,6 +817,17 @@ class ErrorsConfig(_Section):
         "(C + sigma_w^2 (m_u m_u^T + m_r m_r^T), m_u and m_r the prior modelled enhancement "
         "from urban and rural cells); off by default",
     )
+    column_wind_speed_shape: bool = Field(
+        False,
+        description="with column_wind_speed_error: the columns' wind-speed term as a plume-shape "
+        "term instead of the two scales per overpass: the prior modelled enhancement "
+        "recomputed with every pixel's wind speed times exp(sigma z) at the Gauss-Hermite "
+        "nodes z (quadrature_nodes, sigma = model_error_wind_speed_rel, the Turner class "
+        "recomputed), the nodes' covariance tapered with Gaspari-Cohn of half-width "
+        "column_shape_localisation_km (a faster wind thins a plume and carries NOx farther "
+        "before it decays, and a wind-speed error varies within an overpass); "
+        "quadrature_nodes - 1 more operator builds; off by default (docs/inversion.md)",
+    )
     column_wind_direction_error: bool = Field(
         False,
         description="satellite columns (NO2 and XCO2): add a plume-shape error per overpass, "
@@ -1037,6 +1048,12 @@ class ErrorsConfig(_Section):
             raise ValueError(
                 f"model_error_rel_bounds = {self.model_error_rel_bounds}: give [min, max] with "
                 "0 < min < max < 10"
+            )
+        if self.column_wind_speed_shape and not self.column_wind_speed_error:
+            raise ValueError(
+                "column_wind_speed_shape recomputes the plumes at the nodes of the columns' "
+                "wind-speed error: set column_wind_speed_error: true as well, or "
+                "column_wind_speed_shape: false"
             )
         if self.column_wind_direction_fit and not self.column_wind_direction_error:
             raise ValueError(

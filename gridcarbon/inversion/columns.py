@@ -420,6 +420,18 @@ class ColumnSettings:
         enhancement, ``m_u`` and ``m_r``, are marginalised like the scale error,
         ``C + σ_w² (m_u m_uᵀ + m_r m_rᵀ)`` (``errors.column_wind_speed_error``); 0 (the
         default): no such term.
+    wind_speed_shape : bool
+        With ``wind_speed_error_rel`` > 0: the wind-speed term as a plume-shape term instead
+        of the two scales above (``errors.column_wind_speed_shape``): the prior modelled
+        enhancement is recomputed with every pixel's wind speed times ``exp(σ_w z)`` at the
+        Gauss–Hermite nodes ``z`` (``quadrature_nodes``; the calm floor still applies and the
+        Turner class is recomputed from the new speed), and the nodes' covariance, tapered as
+        the direction's (``shape_localisation_km``, :func:`plume_shape_covariance`), is
+        added to ``C``: a faster wind thins a plume, carries a reactive species farther
+        before it decays and changes its stability, so the error is not one scale of the
+        overpass, and a wind-speed error varies within an overpass.  ``quadrature_nodes − 1``
+        more operator builds (its central node is shared with the direction's when both are
+        on and sampled coarse).
     lifetime_error_rel : float
         1-σ relative error of the NOx lifetime of an overpass (:data:`COLUMN_LIFETIME_ERROR_REL`
         with ``errors.column_lifetime_error``): it changes the plumes' decay length, their
@@ -524,6 +536,7 @@ class ColumnSettings:
     amf_correlation_km: float = 50.0
     scale_error_rel: float = 0.0
     wind_speed_error_rel: float = 0.0
+    wind_speed_shape: bool = False
     lifetime_error_rel: float = 0.0
     wind_direction_error_deg: float = 0.0
     wind_direction_fit: bool = False
@@ -582,6 +595,11 @@ class ColumnSettings:
                 "column setting wind_direction_fit_tile_km = "
                 f"{self.wind_direction_fit_tile_km!r} sets the tiles of the fitted turn: it "
                 "needs wind_direction_fit = True"
+            )
+        if self.wind_speed_shape and not self.wind_speed_error_rel > 0:
+            raise ConfigError(
+                "column setting wind_speed_shape = True needs wind_speed_error_rel > 0 (the "
+                "log-sd of the wind-speed factor whose nodes it recomputes the plumes at)"
             )
         if self.wind_direction_fit and not self.wind_direction_error_deg > 0:
             raise ConfigError(
@@ -1000,9 +1018,7 @@ class ColumnObservations:
         ex, ey = met["ex"][p], met["ey"][p]
         met["ex"][p] = np.cos(th) * ex + np.sin(th) * ey
         met["ey"][p] = np.cos(th) * ey - np.sin(th) * ex
-        speed = met["speed"][p] * arrays["wind_speed_factor"]
-        met["u10"][p] = np.maximum(speed, system.config.transport.calm_floor_m_s)
-        met["k"][p] = turner_class(speed, met["sun_elevation"][p], met["cloud"][p])
+        _scale_wind_speed(met, arrays["wind_speed_factor"], system.config.transport, p)
         met["zi"][p] = met["zi"][p] * arrays["mixing_height_factor"]
         met["tau"][p] = met["tau"][p] * float(lifetime_factor)
         mem = m.members
@@ -1174,6 +1190,7 @@ class ColumnObservations:
         auxiliary: bool = False,
         tables: dict | None = None,
         pixel_met: dict[str, np.ndarray] | None = None,
+        speed_scale: float = 1.0,
     ) -> tuple[sp.csr_matrix, Footprints]:
         """H of rows that are weighted means of pixels: ``groups`` index ``sel`` (the pixels
         used), ``pixel_weight`` is the weight of each pixel of ``sel`` in its row; the mixing
@@ -1182,9 +1199,11 @@ class ColumnObservations:
         ``auxiliary``: an operator built for an error term or a slope, sampled as
         ``auxiliary_sampling`` says (``turn_rad`` may also be one angle per pixel of ``sel``);
         ``tables``: the area sources' vertical tables of the
-        builds of one match by ``zscale`` (they do not depend on the wind's direction, the
-        lifetime or the sampling), filled and reused; ``pixel_met``: every pixel's met in
-        place of the columns' own (arrays like :meth:`_pixel_met`'s; give no ``tables``)."""
+        builds of one match by ``zscale`` and ``speed_scale`` (they do not depend on the
+        wind's direction, the lifetime or the sampling), filled and reused; ``pixel_met``:
+        every pixel's met in place of the columns' own (arrays like :meth:`_pixel_met`'s; give
+        no ``tables``); ``speed_scale``: every pixel's wind speed times this, its Turner class
+        recomputed (:func:`_scale_wind_speed`)."""
         s = self.settings
         coarse = auxiliary and s.auxiliary_sampling == "coarse"
         sample_cells = 1 if coarse else int(s.sample_cells)
@@ -1193,6 +1212,8 @@ class ColumnObservations:
         g = system.grid
         px = self.pixels
         met = {k: v[sel] for k, v in (self._met if pixel_met is None else pixel_met).items()}
+        if speed_scale != 1.0:
+            _scale_wind_speed(met, speed_scale, cfg.transport)
         turn = np.asarray(turn_rad, float)
         if turn.any():
             # (ex, ey) points downwind, (−sin θ, −cos θ) for a wind from θ: θ + t turns it
@@ -1231,14 +1252,16 @@ class ColumnObservations:
         nodes = np.geomspace(1.0, rmax, 128)
         lid_f = cfg.transport.lid_uniform_factor
         h_src = cfg.transport.area_source_height_m
-        if tables is not None and zscale in tables:
-            tab_r, tab_u = tables[zscale]
+        # the Turner class, which the speed sets, enters the tables
+        key = (zscale, speed_scale)
+        if tables is not None and key in tables:
+            tab_r, tab_u = tables[key]
         else:
             tab_r = np.zeros((n, nodes.size))
             tab_u = np.zeros((n, nodes.size))
             area_vertical_tables(met["k"], zi, h_src, lid_f, z, ak, nl, nodes, tab_r, tab_u)
             if tables is not None:
-                tables[zscale] = (tab_r, tab_u)
+                tables[key] = (tab_r, tab_u)
         lx0 = 0.0
         dlx = float(np.log(nodes[1] / nodes[0]))
         chem = cfg.chemistry
@@ -1624,25 +1647,33 @@ class ColumnObservations:
         # of the direction error (the central node is H itself); with ``expected_plume`` H
         # becomes the nodes' mean, the expected plume, and R's term is the spread about it
         shape_deviations = np.zeros((0, len(groups)))
+        speed_deviations = np.zeros((0, len(groups)))
         central = shape_mean = None
-        if s.wind_direction_error_deg > 0:
-            nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
-            coarse = s.auxiliary_sampling == "coarse"
-            operators = [
-                H
-                if z == 0.0 and not coarse
-                else self._operator(
+        nodes, node_weights = transport_quadrature(int(s.quadrature_nodes))
+        coarse = s.auxiliary_sampling == "coarse"
+        # the central plume's operator, kept as H may become the expected plume below
+        built: dict[tuple[float, float], sp.csr_matrix] = {} if coarse else {(0.0, 0.0): H}
+
+        def node_operator(turn_deg: float, log_speed: float) -> sp.csr_matrix:
+            """The operator at one node of the direction or the speed error, built once; the
+            central node is H's own unless the nodes are sampled coarse."""
+            key = (turn_deg, log_speed)
+            if key not in built:
+                built[key] = self._operator(
                     system,
                     groups,
                     weight,
                     row_hours,
                     sel,
-                    turn_rad=base_turn + np.radians(s.wind_direction_error_deg * z),
+                    turn_rad=base_turn + np.radians(turn_deg),
                     auxiliary=True,
                     tables=tables,
+                    speed_scale=float(np.exp(log_speed)),
                 )[0]
-                for z in nodes
-            ]
+            return built[key]
+
+        if s.wind_direction_error_deg > 0:
+            operators = [node_operator(s.wind_direction_error_deg * z, 0.0) for z in nodes]
             # with coarse nodes the central plume of the ratio below is theirs too
             at_zero = [op for z, op in zip(nodes, operators, strict=True) if z == 0.0]
             central = (at_zero[0] if at_zero else H) @ L.xb()
@@ -1661,6 +1692,13 @@ class ColumnObservations:
                 float(shape_mean.sum() / central.sum()) if central.sum() else float("nan"),
                 "; H is the expected plume" if s.expected_plume else "",
             )
+        if s.wind_speed_shape:
+            # the wind-speed term as plumes recomputed at the nodes of the log-speed error
+            _, _, deviations = quadrature_moments(
+                [node_operator(0.0, s.wind_speed_error_rel * z) @ L.xb() for z in nodes],
+                node_weights,
+            )
+            speed_deviations = np.stack(deviations)
         # the modelled columns' change per relative change of the mixing height: central
         # difference with zi scaled by 1 ± step (the step of the surface operator's column),
         # for R's mixing-height term or for the state's daily scale δ
@@ -1812,7 +1850,12 @@ class ColumnObservations:
                 s.amf_correlation_km * 1000.0,
             )
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
-            C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
+            if speed_deviations.size:
+                C = C + plume_shape_covariance(
+                    speed_deviations[:, idx], d, s.shape_localisation_km * 1000.0
+                )
+            else:
+                C = scale_error_covariance(C, by_class[:, idx], s.wind_speed_error_rel)
             C = scale_error_covariance(C, lifetime_slope[:, idx], s.lifetime_error_rel)
             C = scale_error_covariance(C, mixing_height_slope[:, idx], s.mixing_height_error_rel)
             if shape_deviations.size:
@@ -1850,9 +1893,12 @@ class ColumnObservations:
                 used, s.mixing_height_error_rel * np.abs(mixing_height_slope[0]), 0.0
             )
         if s.wind_speed_error_rel > 0:
-            table["sigma_wind"] = np.where(
-                used, s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1]), 0.0
+            sigma_wind = (
+                np.sqrt((speed_deviations**2).sum(axis=0))
+                if speed_deviations.size
+                else s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1])
             )
+            table["sigma_wind"] = np.where(used, sigma_wind, 0.0)
         if s.wind_direction_fit:
             table["wind_turn_deg"] = np.degrees(turn)
         if shape_deviations.size:
@@ -2044,6 +2090,21 @@ def scale_error_covariance(
         )
     # one outer product per part: exactly symmetric
     return covariance + scale_error_rel**2 * sum(np.outer(part, part) for part in m)
+
+
+def _scale_wind_speed(
+    met: dict[str, np.ndarray],
+    factor: float | np.ndarray,
+    transport: Any,
+    where: np.ndarray | slice = slice(None),
+) -> None:
+    """Multiply the 10 m wind speed of the pixels ``where`` of ``met`` (arrays like
+    :meth:`ColumnObservations._pixel_met`'s, changed in place) by ``factor``: the plume's
+    wind ``u10`` keeps the calm floor (``transport.calm_floor_m_s``) and the Turner class is
+    recomputed from the new speed, as the surface OSSE's perturbed met does."""
+    speed = met["speed"][where] * factor
+    met["u10"][where] = np.maximum(speed, transport.calm_floor_m_s)
+    met["k"][where] = turner_class(speed, met["sun_elevation"][where], met["cloud"][where])
 
 
 def plume_shape_covariance(
