@@ -1076,7 +1076,8 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     """The column operator's transport-error settings for the ``errors`` section
     (``inversion.errors``): the wind-speed error on the urban and rural enhancement
     (``column_wind_speed_error``, 1-σ ``model_error_wind_speed_rel``; with
-    ``column_wind_speed_shape`` as plumes recomputed at its nodes) and the plume-shape
+    ``column_wind_speed_shape`` as plumes recomputed at its nodes, correlated as
+    ``column_wind_speed_shape_correlation``) and the plume-shape
     error (``column_wind_direction_error``, 1-σ ``model_error_wind_direction_deg`` over
     ``quadrature_nodes`` nodes, tapered at ``column_shape_localisation_km``; with
     ``column_expected_plume`` H the nodes' mean; with ``column_wind_direction_fit`` a turn
@@ -1089,6 +1090,7 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
             errors.model_error_wind_speed_rel if errors.column_wind_speed_error else 0.0
         ),
         "wind_speed_shape": errors.column_wind_speed_shape,
+        "wind_speed_shape_correlation": errors.column_wind_speed_shape_correlation,
         "wind_direction_error_deg": (
             errors.model_error_wind_direction_deg if errors.column_wind_direction_error else 0.0
         ),
@@ -1144,6 +1146,7 @@ def satellite_observation_kinds(
     lifetime_error_rel: float = 0.0,
     wind_speed_error_rel: float = 0.0,
     wind_speed_shape: bool = False,
+    wind_speed_shape_correlation: str = "tapered",
     wind_direction_error_deg: float = 0.0,
     wind_direction_fit: bool = False,
     wind_direction_fit_prior: str = "pointwise",
@@ -1176,9 +1179,10 @@ def satellite_observation_kinds(
     wind_speed_error_rel : float
         Every overpass's wind-speed error on its urban and rural enhancement
         (``errors.column_wind_speed_error``: the column operator's ``wind_speed_error_rel``).
-    wind_speed_shape : bool
-        That term as plumes recomputed at its nodes (``errors.column_wind_speed_shape``: the
-        column operator's setting of that name).
+    wind_speed_shape, wind_speed_shape_correlation
+        That term as plumes recomputed at its nodes, and its correlation
+        (``errors.column_wind_speed_shape`` and ``column_wind_speed_shape_correlation``: the
+        column operator's settings of those names).
     wind_direction_error_deg, shape_localisation_km, quadrature_nodes, expected_plume
         Every overpass's plume-shape error (``errors.column_wind_direction_error``: the column
         operator's settings of the same names; :func:`column_transport_errors`).
@@ -1211,6 +1215,7 @@ def satellite_observation_kinds(
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
         wind_speed_error_rel=wind_speed_error_rel,
         wind_speed_shape=wind_speed_shape,
+        wind_speed_shape_correlation=wind_speed_shape_correlation,
         wind_direction_error_deg=wind_direction_error_deg,
         wind_direction_fit=wind_direction_fit,
         wind_direction_fit_prior=wind_direction_fit_prior,

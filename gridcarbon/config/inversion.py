@@ -828,6 +828,13 @@ class ErrorsConfig(_Section):
         "before it decays, and a wind-speed error varies within an overpass); "
         "quadrature_nodes - 1 more operator builds; off by default (docs/inversion.md)",
     )
+    column_wind_speed_shape_correlation: Literal["tapered", "overpass"] = Field(
+        "tapered",
+        description="with column_wind_speed_shape: the speed nodes' covariance 'tapered' as "
+        "the direction's (column_shape_localisation_km; the default) or whole over the "
+        "overpass, 'overpass' (one speed error per overpass, as column_wind_speed_error's "
+        "scales, with the plumes recomputed at its nodes)",
+    )
     column_wind_direction_error: bool = Field(
         False,
         description="satellite columns (NO2 and XCO2): add a plume-shape error per overpass, "
@@ -1054,6 +1061,15 @@ class ErrorsConfig(_Section):
                 "column_wind_speed_shape recomputes the plumes at the nodes of the columns' "
                 "wind-speed error: set column_wind_speed_error: true as well, or "
                 "column_wind_speed_shape: false"
+            )
+        if self.column_wind_speed_shape_correlation != "tapered" and not (
+            self.column_wind_speed_shape
+        ):
+            raise ValueError(
+                "column_wind_speed_shape_correlation = "
+                f"{self.column_wind_speed_shape_correlation!r} sets the correlation of the "
+                "wind-speed nodes' term: set column_wind_speed_shape: true as well, or leave it "
+                "'tapered'"
             )
         if self.column_wind_direction_fit and not self.column_wind_direction_error:
             raise ValueError(

@@ -432,6 +432,12 @@ class ColumnSettings:
         overpass, and a wind-speed error varies within an overpass.  ``quadrature_nodes − 1``
         more operator builds (its central node is shared with the direction's when both are
         on and sampled coarse).
+    wind_speed_shape_correlation : {'tapered', 'overpass'}
+        With ``wind_speed_shape``: the nodes' covariance tapered as the direction's
+        ('tapered', the default: a wind-speed error varies within an overpass) or whole over
+        the overpass ('overpass': one speed error per overpass, as the two scales have, but
+        with the plumes recomputed: ``C + Σ_k δ_k δ_kᵀ``)
+        (``errors.column_wind_speed_shape_correlation``).
     lifetime_error_rel : float
         1-σ relative error of the NOx lifetime of an overpass (:data:`COLUMN_LIFETIME_ERROR_REL`
         with ``errors.column_lifetime_error``): it changes the plumes' decay length, their
@@ -537,6 +543,7 @@ class ColumnSettings:
     scale_error_rel: float = 0.0
     wind_speed_error_rel: float = 0.0
     wind_speed_shape: bool = False
+    wind_speed_shape_correlation: Literal["tapered", "overpass"] = "tapered"
     lifetime_error_rel: float = 0.0
     wind_direction_error_deg: float = 0.0
     wind_direction_fit: bool = False
@@ -580,6 +587,8 @@ class ColumnSettings:
             "min_superobservations": int(self.min_superobservations) >= 4,
             "wind_direction_fit_prior": self.wind_direction_fit_prior
             in ("pointwise", "overpass_mean"),
+            "wind_speed_shape_correlation": self.wind_speed_shape_correlation
+            in ("tapered", "overpass"),
             "wind_direction_fit_tile_km": self.wind_direction_fit_tile_km is None
             or self.wind_direction_fit_tile_km > 0,
             "auxiliary_sampling": self.auxiliary_sampling in ("full", "coarse")
@@ -600,6 +609,12 @@ class ColumnSettings:
             raise ConfigError(
                 "column setting wind_speed_shape = True needs wind_speed_error_rel > 0 (the "
                 "log-sd of the wind-speed factor whose nodes it recomputes the plumes at)"
+            )
+        if self.wind_speed_shape_correlation != "tapered" and not self.wind_speed_shape:
+            raise ConfigError(
+                "column setting wind_speed_shape_correlation = "
+                f"{self.wind_speed_shape_correlation!r} sets the correlation of the wind-speed "
+                "nodes' term: it needs wind_speed_shape = True"
             )
         if self.wind_direction_fit and not self.wind_direction_error_deg > 0:
             raise ConfigError(
@@ -1850,7 +1865,9 @@ class ColumnObservations:
                 s.amf_correlation_km * 1000.0,
             )
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
-            if speed_deviations.size:
+            if speed_deviations.size and s.wind_speed_shape_correlation == "overpass":
+                C = scale_error_covariance(C, speed_deviations[:, idx], 1.0)
+            elif speed_deviations.size:
                 C = C + plume_shape_covariance(
                     speed_deviations[:, idx], d, s.shape_localisation_km * 1000.0
                 )

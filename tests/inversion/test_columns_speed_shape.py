@@ -126,6 +126,31 @@ def test_the_covariance_gains_the_speed_nodes_in_place_of_the_scales(tiny_case, 
     assert (on.H != off.H).nnz == 0
 
 
+def test_the_overpass_correlation_takes_the_nodes_whole(tiny_case, tiny_system):
+    """``wind_speed_shape_correlation`` 'overpass': C gains ``Σ_k δ_k δ_kᵀ`` untapered (one
+    speed error per overpass), with the same ``sigma_wind`` as the tapered term."""
+    whole = _columns(
+        tiny_case, tiny_system, replace(SHAPE, wind_speed_shape_correlation="overpass")
+    ).match(tiny_system)
+    short = replace(SHAPE, shape_localisation_km=10.0)
+    tapered = _columns(tiny_case, tiny_system, short).match(tiny_system)
+    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    dev = _node_deviations(tiny_case, tiny_system, SIGMA)
+    so = off.superobs
+    for label, C in off.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        want = C + dev[:, idx].T @ dev[:, idx]
+        np.testing.assert_allclose(
+            whole.covariance[label], want, rtol=1e-9, atol=1e-9 * np.abs(want).max()
+        )
+        # superobservations farther apart than 2c are correlated here, not with a taper
+        far = _distances(so, idx) > 2 * short.shape_localisation_km * 1000.0
+        assert far.any()
+        gap = np.abs(whole.covariance[label] - tapered.covariance[label])[far]
+        np.testing.assert_allclose(gap, np.abs(dev[:, idx].T @ dev[:, idx])[far], rtol=1e-9)
+    np.testing.assert_allclose(whole.superobs["sigma_wind"], tapered.superobs["sigma_wind"])
+
+
 def test_a_faster_wind_thins_the_plume_but_not_in_proportion(tiny_case, tiny_system):
     """The nodes are not one scale of the plume: the prior enhancement at 1.68 × the speed is
     lower than at 1 ×, but its ratio to it varies over the superobservations by more than
@@ -193,6 +218,12 @@ def test_the_switch_needs_the_speed_error_and_reaches_the_settings():
         ColumnSettings(wind_speed_shape=True)
     with pytest.raises(ValueError, match="column_wind_speed_error: true"):
         InversionConfig(errors={"column_wind_speed_shape": True})
+    with pytest.raises(ConfigError, match="needs wind_speed_shape = True"):
+        ColumnSettings(wind_speed_error_rel=0.3, wind_speed_shape_correlation="overpass")
+    with pytest.raises(ConfigError, match="wind_speed_shape_correlation"):
+        replace(SHAPE, wind_speed_shape_correlation="global")
+    with pytest.raises(ValueError, match="column_wind_speed_shape: true"):
+        InversionConfig(errors={"column_wind_speed_shape_correlation": "overpass"})
     errors = InversionConfig().errors
     assert errors.column_wind_speed_shape is False
     assert column_transport_errors(errors)["wind_speed_shape"] is False
@@ -201,4 +232,9 @@ def test_the_switch_needs_the_speed_error_and_reaches_the_settings():
     )
     got = ColumnSettings(**column_transport_errors(on))
     assert got.wind_speed_shape is True
+    assert got.wind_speed_shape_correlation == "tapered"
+    whole = on.model_copy(update={"column_wind_speed_shape_correlation": "overpass"})
+    assert ColumnSettings(**column_transport_errors(whole)).wind_speed_shape_correlation == (
+        "overpass"
+    )
     assert got.wind_speed_error_rel == errors.model_error_wind_speed_rel
