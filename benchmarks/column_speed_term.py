@@ -1,0 +1,184 @@
+"""Which form of the columns' wind-speed term describes the transport error of the column twin
+(``osse.satellite_columns: operator_perturbed``) best — SYNTHETIC, a diagnostic.
+
+For each randomised replicate (January by default) the column stage alone, no inversion:
+the realised transport error of every superobservation, ``e`` = the operator's model of the
+truth's emissions with the replicate's perturbed met (direction, speed, mixing height,
+lifetime, as the twin draws them) − the same with the model's own met, plus a draw of the
+retrieval, representativeness and air-mass-factor errors (fixed seed, the same for every
+form); then, for each form of the speed term, the overpasses' error covariance C of issue
+14's frozen column settings (direction and mixing-height terms in R, coarse auxiliary
+operators) with that speed term, and over the used overpasses the Gaussian log-likelihood of
+``e`` with the background plane integrated out (restricted likelihood: ``−½ (eᵀ Π e + log
+det C + log det XᵀC⁻¹X + (n − 3) log 2π)``, ``Π`` the plane-projected precision) and its
+χ² per degree of freedom ``eᵀ Π e / (n − 3)``.  A higher likelihood is the better description
+of the error; the truth enters only through ``e``.
+
+Forms: ``none`` (no speed term), ``scales`` (``errors.column_wind_speed_error``: two scales
+per overpass, urban and rural), ``nodes_tapered`` and ``nodes_overpass``
+(``errors.column_wind_speed_shape`` with ``column_wind_speed_shape_correlation``).
+
+Usage::
+
+    python benchmarks/column_speed_term.py [--month 1] [--days 31] [--seeds 40000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+#: The forms of the speed term, as ``inversion.errors`` updates.
+FORMS = {
+    "none": {"column_wind_speed_error": False},
+    "scales": {"column_wind_speed_error": True},
+    "nodes_tapered": {"column_wind_speed_error": True, "column_wind_speed_shape": True},
+    "nodes_overpass": {
+        "column_wind_speed_error": True,
+        "column_wind_speed_shape": True,
+        "column_wind_speed_shape_correlation": "overpass",
+    },
+}
+
+
+def restricted_scores(e: np.ndarray, C: np.ndarray, X: np.ndarray) -> tuple[float, float, int]:
+    """Log-likelihood of ``e`` under ``N(Xβ, C)`` with β integrated out (flat prior), its
+    ``eᵀ Π e`` and degrees of freedom ``n − rank X``."""
+    L = np.linalg.cholesky(C)
+    Li_e = np.linalg.solve(L, e)
+    Li_X = np.linalg.solve(L, X)
+    Q, R = np.linalg.qr(Li_X)
+    r = Li_e - Q @ (Q.T @ Li_e)
+    quad = float(r @ r)
+    dof = e.size - X.shape[1]
+    logdet = 2.0 * np.log(np.diag(L)).sum() + 2.0 * np.log(np.abs(np.diag(R))).sum()
+    return -0.5 * (quad + logdet + dof * np.log(2.0 * np.pi)), quad, dof
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--month", type=int, default=1)
+    ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[40000])
+    args = ap.parse_args()
+    import pandas as pd
+
+    from gridcarbon.config import RunConfig
+    from gridcarbon.inversion.columns import ColumnObservations, plane_design
+    from gridcarbon.inversion.osse import (
+        operator_columns,
+        replicate_transport_settings,
+        replicate_truth,
+    )
+    from gridcarbon.inversion.system import ObservationSystem
+    from gridcarbon.pipeline import (
+        build_prior,
+        inversion_inputs,
+        osse_column_settings,
+        osse_column_simulator,
+    )
+
+    start = pd.Timestamp(2023, args.month, 1)
+    end = start + pd.Timedelta(days=args.days - 1)
+    config = RunConfig.validate_dict(
+        {
+            "period": {"start": str(start.date()), "end": str(end.date())},
+            "inversion": {
+                "osse": {
+                    "satellite": "tropomi_no2+co2m_xco2",
+                    "satellite_columns": "operator_perturbed",
+                },
+                "state": {"mixing_height_unknowns": True},
+                "errors": {
+                    "column_wind_direction_error": True,
+                    "column_mixing_height_error": True,
+                    "column_auxiliary_sampling": "coarse",
+                },
+            },
+        }
+    )
+    prior = build_prior(config)
+    scenario, _ = inversion_inputs(config, prior, with_observations=False)
+    ic = config.inversion
+    system = ObservationSystem(prior, scenario, ic)
+    simulate = osse_column_simulator(scenario, ic)
+    quiet = ic.model_copy(
+        update={
+            "errors": ic.errors.model_copy(
+                update={"column_wind_direction_error": False, "column_mixing_height_error": False}
+            )
+        }
+    )
+
+    def rebuilt(kinds, inversion) -> list:
+        """The column types of ``kinds`` with the column settings of ``inversion``."""
+        xco2, no2 = osse_column_settings(inversion)
+        return [
+            ColumnObservations(
+                k.pixels,
+                k.species,
+                k.quantity,
+                k.meteorology,
+                no2 if k.quantity == "vertical_column" else xco2,
+                name=k.name,
+            )
+            if isinstance(k, ColumnObservations)
+            else k
+            for k in kinds
+        ]
+
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        truth, _, _ = replicate_truth(system, ic, "randomised", seed, None)
+        sim = simulate(system, truth, seed)
+        errors = replicate_transport_settings(ic, "randomised", seed)[0]
+        base = rebuilt(sim.kinds, quiet)
+        own = operator_columns(system, truth, base, None)
+        perturbed = operator_columns(
+            system, truth, base, None, errors, np.random.default_rng([seed, 2_000_004])
+        )
+        noise_rng = np.random.default_rng([seed, 7])
+        residual: dict[str, np.ndarray] = {}
+        for k, a, b in zip(base, own, perturbed, strict=True):
+            if not isinstance(k, ColumnObservations) or not k.match(system).blocks:
+                continue
+            m = k.match(system)
+            e = b.match(system).superobs["observed"].to_numpy(float) - a.match(system).superobs[
+                "observed"
+            ].to_numpy(float)
+            for (idx, _), C in zip(m.blocks, m.covariance.values(), strict=True):
+                e[idx] += np.linalg.cholesky(C) @ noise_rng.standard_normal(idx.size)
+            residual[k.name] = e
+        print(
+            f"seed {seed} (truth's direction error σ {errors.wind_direction_error_deg:.1f}°, "
+            f"speed {errors.wind_speed_error:.2f}, mixing-height bias "
+            f"{errors.mixing_height_bias:+.2f}; {time.perf_counter() - t0:.0f} s)"
+        )
+        for form, update in FORMS.items():
+            t1 = time.perf_counter()
+            inversion = ic.model_copy(update={"errors": ic.errors.model_copy(update=update)})
+            totals: dict[str, list[float]] = {}
+            for k in rebuilt(sim.kinds, inversion):
+                if k.name not in residual:
+                    continue
+                m = k.match(system)
+                so = m.superobs
+                part = totals.setdefault(k.species.observed_as, [0.0, 0.0, 0, 0])
+                for (idx, _), C in zip(m.blocks, m.covariance.values(), strict=True):
+                    X = plane_design(so["x"].to_numpy(float)[idx], so["y"].to_numpy(float)[idx])
+                    ll, quad, dof = restricted_scores(residual[k.name][idx], C, X)
+                    part[0] += ll
+                    part[1] += quad
+                    part[2] += dof
+                    part[3] += 1
+            text = "; ".join(
+                f"{name} ({n} overpasses): log-likelihood {ll:,.1f}, χ²/dof {quad / dof:.3f}"
+                for name, (ll, quad, dof, n) in sorted(totals.items())
+            )
+            print(f"  {form:15s} {text}  [{time.perf_counter() - t1:.0f} s]")
+
+
+if __name__ == "__main__":
+    main()
