@@ -69,3 +69,33 @@ def test_a_summary_matching_no_replicate_leaves_the_cache_summary_alone(tmp_path
     err = capsys.readouterr().err
     assert "000000000000" in err and "give the --set options" in err
     assert bench._config_hash(bench.run_config(1, [])) in err
+
+
+def test_the_speed_term_diagnostic_scores_the_restricted_likelihood():
+    """``column_speed_term.restricted_scores`` is the restricted (plane-marginalised) Gaussian
+    log-likelihood written out with dense inverses, and a plane added to the residual changes
+    nothing."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "column_speed_term.py"
+    spec = importlib.util.spec_from_file_location("column_speed_term", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 12
+    A = rng.normal(size=(n, n))
+    C = A @ A.T + n * np.eye(n)
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    e = rng.normal(size=n)
+    Ci = np.linalg.inv(C)
+    G = X.T @ Ci @ X
+    P = Ci - Ci @ X @ np.linalg.solve(G, X.T @ Ci)
+    want = -0.5 * (
+        e @ P @ e + np.linalg.slogdet(C)[1] + np.linalg.slogdet(G)[1] + (n - 3) * np.log(2 * np.pi)
+    )
+    ll, quad, dof = bench.restricted_scores(e, C, X)
+    assert dof == n - 3
+    assert quad == pytest.approx(e @ P @ e, rel=1e-10)
+    assert ll == pytest.approx(want, rel=1e-10)
+    moved = bench.restricted_scores(e + X @ np.array([5.0, -2.0, 0.5]), C, X)
+    assert moved[0] == pytest.approx(ll, rel=1e-9)
