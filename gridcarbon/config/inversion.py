@@ -826,7 +826,9 @@ class ErrorsConfig(_Section):
         "recomputed), the nodes' covariance tapered with Gaspari-Cohn of half-width "
         "column_shape_localisation_km (a faster wind thins a plume and carries NOx farther "
         "before it decays, and a wind-speed error varies within an overpass); "
-        "quadrature_nodes - 1 more operator builds; off by default (docs/inversion.md)",
+        "quadrature_nodes - 1 more operator builds; off by default: measured in the OSSE "
+        "twin it describes the transport error better but the inversion does worse "
+        "(docs/inversion.md)",
     )
     column_wind_speed_shape_correlation: Literal["tapered", "overpass"] = Field(
         "tapered",
