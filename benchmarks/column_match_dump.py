@@ -21,31 +21,15 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--compare", help="another dump to compare with, array by array")
     args = ap.parse_args()
-    from gridcarbon.config import RunConfig
-    from gridcarbon.inversion.osse import replicate_truth
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
+    from column_stage import column_stage
 
-    config = RunConfig.validate_dict(
-        {
-            "period": {"start": "2023-01-01", "end": "2023-01-02"},
-            "inversion": {
-                "osse": {"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1},
-                "state": {"mixing_height_unknowns": True},
-                "errors": {
-                    "column_wind_direction_error": True,
-                    "column_mixing_height_error": True,
-                    "column_auxiliary_sampling": "coarse",
-                },
-            },
-        }
+    from gridcarbon.inversion.osse import replicate_truth
+
+    ic, system, simulate = column_stage(
+        1, 2, {"satellite": "tropomi_no2+co2m_xco2", "satellite_imager_every_days": 1}
     )
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    ic = config.inversion
-    system = ObservationSystem(prior, scenario, ic)
     truth, _, _ = replicate_truth(system, ic, "randomised", 40000, None)
-    sim = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    sim = simulate(system, truth, 40000)
     out: dict[str, np.ndarray] = {}
     for kind in sim.kinds:
         m = kind.match(system)

@@ -63,47 +63,21 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[40000])
     args = ap.parse_args()
-    import pandas as pd
+    from column_stage import PERTURBED_TWIN, column_stage
 
-    from gridcarbon.config import RunConfig
     from gridcarbon.inversion.columns import ColumnObservations, plane_design
     from gridcarbon.inversion.osse import (
         operator_columns,
         replicate_transport_settings,
         replicate_truth,
     )
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import (
-        build_prior,
-        inversion_inputs,
-        osse_column_settings,
-        osse_column_simulator,
-    )
+    from gridcarbon.pipeline import osse_column_settings
 
-    start = pd.Timestamp(2023, args.month, 1)
-    end = start + pd.Timedelta(days=args.days - 1)
-    config = RunConfig.validate_dict(
-        {
-            "period": {"start": str(start.date()), "end": str(end.date())},
-            "inversion": {
-                "osse": {
-                    "satellite": "tropomi_no2+co2m_xco2",
-                    "satellite_columns": "operator_perturbed",
-                },
-                "state": {"mixing_height_unknowns": True},
-                "errors": {
-                    "column_wind_direction_error": True,
-                    "column_mixing_height_error": True,
-                    "column_auxiliary_sampling": "coarse",
-                },
-            },
-        }
+    ic, system, simulate = column_stage(
+        args.month,
+        args.days,
+        PERTURBED_TWIN,
     )
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    ic = config.inversion
-    system = ObservationSystem(prior, scenario, ic)
-    simulate = osse_column_simulator(scenario, ic)
     quiet = ic.model_copy(
         update={
             "errors": ic.errors.model_copy(

@@ -43,46 +43,26 @@ def main() -> None:
         "default one per overpass)",
     )
     args = ap.parse_args()
-    import pandas as pd
+    from column_stage import PERTURBED_TWIN, column_stage
 
-    from gridcarbon.config import RunConfig
     from gridcarbon.inversion.osse import (
         operator_columns,
         replicate_transport_settings,
         replicate_truth,
         turn_fit_summary,
     )
-    from gridcarbon.inversion.system import ObservationSystem
-    from gridcarbon.pipeline import build_prior, inversion_inputs, osse_column_simulator
 
-    start = pd.Timestamp(2023, args.month, 1)
-    end = start + pd.Timedelta(days=args.days - 1)
-    config = RunConfig.validate_dict(
+    ic, system, simulate = column_stage(
+        args.month,
+        args.days,
+        PERTURBED_TWIN,
         {
-            "period": {"start": str(start.date()), "end": str(end.date())},
-            "inversion": {
-                "osse": {
-                    "satellite": "tropomi_no2+co2m_xco2",
-                    "satellite_columns": "operator_perturbed",
-                },
-                "state": {"mixing_height_unknowns": True},
-                "errors": {
-                    "column_wind_direction_error": True,
-                    "column_wind_direction_fit": True,
-                    "column_wind_direction_fit_prior": args.fit_prior,
-                    "column_wind_direction_fit_tile_km": args.tile_km,
-                    "column_wind_speed_error": True,
-                    "column_mixing_height_error": True,
-                    "column_auxiliary_sampling": "coarse",
-                },
-            },
-        }
+            "column_wind_direction_fit": True,
+            "column_wind_direction_fit_prior": args.fit_prior,
+            "column_wind_direction_fit_tile_km": args.tile_km,
+            "column_wind_speed_error": True,
+        },
     )
-    prior = build_prior(config)
-    scenario, _ = inversion_inputs(config, prior, with_observations=False)
-    ic = config.inversion
-    system = ObservationSystem(prior, scenario, ic)
-    simulate = osse_column_simulator(scenario, ic)
     for seed in args.seeds:
         t0 = time.perf_counter()
         truth, _, drawn = replicate_truth(system, ic, "randomised", seed, None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridcarbon.inversion.columns import ColumnPixels
+from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
+from gridcarbon.species import DEFAULT_SPECIES, by_name
 
 #: Layer edges as fractions of the surface pressure (a TM5-like spacing, finer near the ground).
 SIGMA_EDGES = np.array(
@@ -82,3 +83,15 @@ def with_values(pixels: ColumnPixels, value: np.ndarray) -> ColumnPixels:
     from dataclasses import replace
 
     return replace(pixels, value=np.asarray(value, float))
+
+
+def noon_no2_columns(case, system, settings, meteorology=None):
+    """NO2 columns (a :class:`~gridcarbon.inversion.columns.ColumnObservations`) at 13:30
+    Beijing time of each day of ``system`` (05:30 UTC), TROPOMI-like kernel, with ``settings``
+    and the case's meteorology or ``meteorology``."""
+    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
+    pixels = swath_pixels(system.grid, times, kernel="tropomi")
+    met = case.scenario.meteorology if meteorology is None else meteorology
+    return ColumnObservations(
+        pixels, by_name(DEFAULT_SPECIES, "NOx"), "vertical_column", met, settings
+    )

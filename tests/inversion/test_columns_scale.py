@@ -29,7 +29,7 @@ from gridcarbon.inversion.columns import (
 from gridcarbon.pipeline import column_transport_errors
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
-from .column_cases import swath_pixels, with_values
+from .column_cases import noon_no2_columns, swath_pixels, with_values
 from .conftest import build_system
 
 NOX = by_name(DEFAULT_SPECIES, "NOx")
@@ -39,15 +39,6 @@ SETTINGS = ColumnSettings(min_upwind_fetch_km=0.0)
 @pytest.fixture(scope="module")
 def tiny_system(tiny_case):
     return build_system(tiny_case)
-
-
-def _columns(tiny_case, system, settings: ColumnSettings) -> ColumnObservations:
-    """NO2 columns at 13:30 Beijing time of each day (05:30 UTC)."""
-    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
-    pixels = swath_pixels(system.grid, times, kernel="tropomi")
-    return ColumnObservations(
-        pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, settings
-    )
 
 
 def test_the_a_priori_scale_error_is_the_quadrature_of_its_parts():
@@ -136,7 +127,7 @@ def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_c
     """The rows with C + σ_s² m mᵀ give the same posterior of the state as rows with C and one
     scale unknown per overpass (prior N(0, σ_s²), Jacobian m) in the state, to 1e-8."""
     sigma = REACTIVE_COLUMN_SCALE_ERROR_REL
-    off = _columns(tiny_case, tiny_system, SETTINGS)
+    off = noon_no2_columns(tiny_case, tiny_system, SETTINGS)
     m_off = off.match(tiny_system)
     so = m_off.superobs
     prior = so["prior"].to_numpy()
@@ -164,7 +155,7 @@ def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_c
     assert np.abs(dx_0 - dx_m).max() > 1e-3 * np.abs(dx_m).max()
 
     # the library's own match with the setting on carries exactly that covariance and rows
-    on = _columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=sigma))
+    on = noon_no2_columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=sigma))
     m_on = on.match(tiny_system)
     for label in labels:
         idx = np.flatnonzero((so["overpass"] == label).to_numpy())
@@ -185,8 +176,8 @@ def test_marginalised_scale_equals_an_explicit_scale_unknown_per_overpass(tiny_c
 def test_switch_off_is_bit_identical(tiny_case, tiny_system):
     """The default settings and scale_error_rel = 0 give the same rows, bit for bit, and no
     new table column."""
-    a = _columns(tiny_case, tiny_system, SETTINGS)
-    b = _columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=0.0))
+    a = noon_no2_columns(tiny_case, tiny_system, SETTINGS)
+    b = noon_no2_columns(tiny_case, tiny_system, replace(SETTINGS, scale_error_rel=0.0))
     ma, mb = a.match(tiny_system), b.match(tiny_system)
     assert "sigma_scale" not in ma.superobs
     assert list(ma.superobs.columns) == list(mb.superobs.columns)
@@ -231,10 +222,10 @@ def test_the_wind_speed_error_marginalises_an_urban_and_a_rural_scale(tiny_case,
     same posterior as two explicit scale unknowns per overpass with prior σ_w (to 1e-8), and a
     ``sigma_wind`` column; the two parts are independent, unlike one overpass-wide scale."""
     sigma = 0.3
-    m_off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
-    m_on = _columns(tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=sigma)).match(
-        tiny_system
-    )
+    m_off = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    m_on = noon_no2_columns(
+        tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=sigma)
+    ).match(tiny_system)
     so = m_off.superobs
     prior = so["prior"].to_numpy()
     H = m_off.H.toarray()
@@ -294,12 +285,12 @@ def test_the_lifetime_error_is_the_central_difference_of_the_modelled_columns(
     more NO2 downwind (m_τ ≥ 0, larger away from the sources than the scale's m)."""
     tau_h, sigma = 4.0, 0.5
     fixed = replace(SETTINGS, lifetime_h=tau_h)
-    m_off = _columns(tiny_case, tiny_system, fixed).match(tiny_system)
-    m_on = _columns(tiny_case, tiny_system, replace(fixed, lifetime_error_rel=sigma)).match(
+    m_off = noon_no2_columns(tiny_case, tiny_system, fixed).match(tiny_system)
+    m_on = noon_no2_columns(tiny_case, tiny_system, replace(fixed, lifetime_error_rel=sigma)).match(
         tiny_system
     )
     longer, shorter = (
-        _columns(tiny_case, tiny_system, replace(SETTINGS, lifetime_h=tau_h * f))
+        noon_no2_columns(tiny_case, tiny_system, replace(SETTINGS, lifetime_h=tau_h * f))
         .match(tiny_system)
         .superobs["prior"]
         .to_numpy()

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import ConfigError, InputDataError
-from gridcarbon.inversion.columns import ColumnObservations, ColumnSettings, plume_shape_covariance
+from gridcarbon.inversion.columns import ColumnSettings, plume_shape_covariance
 from gridcarbon.inversion.errors_model import gaspari_cohn
 from gridcarbon.inversion.osse import overpass_counts
 from gridcarbon.pipeline import column_transport_errors
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
-from .column_cases import swath_pixels
+from .column_cases import noon_no2_columns
 from .conftest import build_system
 
 NOX = by_name(DEFAULT_SPECIES, "NOx")
@@ -52,21 +52,13 @@ def tiny_system(tiny_case):
     return build_system(tiny_case)
 
 
-def _columns(tiny_case, system, settings: ColumnSettings, meteorology=None) -> ColumnObservations:
-    """NO2 columns at 13:30 Beijing time of each day (05:30 UTC), TROPOMI-like kernel."""
-    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
-    pixels = swath_pixels(system.grid, times, kernel="tropomi")
-    met = tiny_case.scenario.meteorology if meteorology is None else meteorology
-    return ColumnObservations(pixels, NOX, "vertical_column", met, settings)
-
-
 def test_the_turned_operator_is_the_operator_of_turned_winds(tiny_case, tiny_system):
     """The operator with every wind turned by 25° (``turn_rad``) equals the operator built
     from met whose u10 and v10 were turned by 25° (to 1e-9 of its largest value), differs
     from the central one, and a whole turn gives the central one back."""
-    central = _columns(tiny_case, tiny_system, SETTINGS)
+    central = noon_no2_columns(tiny_case, tiny_system, SETTINGS)
     central.match(tiny_system)  # sets the pixels' met
-    turned_met = _columns(
+    turned_met = noon_no2_columns(
         tiny_case, tiny_system, SETTINGS, TurnedMeteorology(tiny_case.scenario.meteorology, 25.0)
     )
     handed = turned_met.match(tiny_system).H
@@ -109,17 +101,17 @@ def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case
     operators handed met turned by 0 and ±√3 σ (the Gauss–Hermite nodes, weights 2/3, 1/6,
     1/6), and the table gains ``sigma_shape``, the square root of that variance."""
     sigma, c_km = 20.0, 60.0
-    on = _columns(
+    on = noon_no2_columns(
         tiny_case,
         tiny_system,
         replace(SETTINGS, wind_direction_error_deg=sigma, shape_localisation_km=c_km),
     ).match(tiny_system)
-    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    off = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
     xb = tiny_system.layout.xb()
     nodes = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * sigma
     weights = np.array([1.0, 4.0, 1.0]) / 6.0
     signals = [
-        _columns(
+        noon_no2_columns(
             tiny_case,
             tiny_system,
             SETTINGS,
@@ -161,7 +153,7 @@ def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case
     np.testing.assert_allclose(on.superobs["prior_nodes_mean"], mean, rtol=1e-9)
     np.testing.assert_allclose(on.superobs["prior_central"], signals[1], rtol=1e-12)
     # the OSSE's record of the nodes' mean against the central plume
-    kind_on = _columns(
+    kind_on = noon_no2_columns(
         tiny_case,
         tiny_system,
         replace(SETTINGS, wind_direction_error_deg=sigma, shape_localisation_km=c_km),
@@ -169,7 +161,7 @@ def test_the_covariance_gains_the_tapered_covariance_of_the_quadrature(tiny_case
     ratio = overpass_counts(tiny_system, [kind_on])["column_shape_mean_ratio"]
     assert ratio == pytest.approx(mean[used].sum() / signals[1][used].sum(), rel=1e-9)
     assert "column_shape_mean_ratio" not in overpass_counts(
-        tiny_system, [_columns(tiny_case, tiny_system, SETTINGS)]
+        tiny_system, [noon_no2_columns(tiny_case, tiny_system, SETTINGS)]
     )
     # the rows' prior and H do not change: the term is in the error model only
     np.testing.assert_array_equal(on.superobs["prior"], off.superobs["prior"])
@@ -184,15 +176,15 @@ def test_the_expected_plume_is_the_nodes_mean_of_the_operator(tiny_case, tiny_sy
     plume's."""
     sigma = 20.0
     settings_on = replace(SETTINGS, wind_direction_error_deg=sigma)
-    on = _columns(tiny_case, tiny_system, settings_on).match(tiny_system)
-    mean = _columns(tiny_case, tiny_system, replace(settings_on, expected_plume=True)).match(
-        tiny_system
-    )
+    on = noon_no2_columns(tiny_case, tiny_system, settings_on).match(tiny_system)
+    mean = noon_no2_columns(
+        tiny_case, tiny_system, replace(settings_on, expected_plume=True)
+    ).match(tiny_system)
     nodes = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * sigma
     weights = np.array([1.0, 4.0, 1.0]) / 6.0
     want = sum(
         w
-        * _columns(
+        * noon_no2_columns(
             tiny_case, tiny_system, SETTINGS, TurnedMeteorology(tiny_case.scenario.meteorology, t)
         )
         .match(tiny_system)
@@ -271,11 +263,11 @@ def test_coarse_auxiliary_operators_leave_h_and_size_the_terms_as_coarse_ones(
     full ones."""
     terms = {"wind_direction_error_deg": 30.0, "mixing_height_error_rel": 0.3}
     full = replace(SETTINGS, **terms)
-    mixed = _columns(tiny_case, tiny_system, replace(full, auxiliary_sampling="coarse")).match(
-        tiny_system
-    )
-    fine = _columns(tiny_case, tiny_system, full).match(tiny_system)
-    coarse = _columns(
+    mixed = noon_no2_columns(
+        tiny_case, tiny_system, replace(full, auxiliary_sampling="coarse")
+    ).match(tiny_system)
+    fine = noon_no2_columns(tiny_case, tiny_system, full).match(tiny_system)
+    coarse = noon_no2_columns(
         tiny_case, tiny_system, replace(full, sample_cells=1, source_subcells=1)
     ).match(tiny_system)
     assert (mixed.H != fine.H).nnz == 0

@@ -14,7 +14,6 @@ import pytest
 from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.columns import (
-    ColumnObservations,
     ColumnSettings,
     plume_shape_covariance,
     scale_error_covariance,
@@ -23,7 +22,7 @@ from gridcarbon.inversion.columns import (
 from gridcarbon.pipeline import column_transport_errors
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
-from .column_cases import swath_pixels
+from .column_cases import noon_no2_columns
 from .conftest import build_system
 
 NOX = by_name(DEFAULT_SPECIES, "NOx")
@@ -60,14 +59,6 @@ def tiny_system(tiny_case):
     return build_system(tiny_case)
 
 
-def _columns(tiny_case, system, settings: ColumnSettings, meteorology=None) -> ColumnObservations:
-    """NO2 columns at 13:30 Beijing time of each day (05:30 UTC), TROPOMI-like kernel."""
-    times = [t + np.timedelta64(30, "m") for t in system.times if t.hour == 5]
-    pixels = swath_pixels(system.grid, times, kernel="tropomi")
-    met = tiny_case.scenario.meteorology if meteorology is None else meteorology
-    return ColumnObservations(pixels, NOX, "vertical_column", met, settings)
-
-
 def _distances(so, idx: np.ndarray) -> np.ndarray:
     xy = np.stack([so["x"], so["y"]], 1)[idx]
     return np.hypot(*(xy[:, None] - xy[None, :]).transpose(2, 0, 1))
@@ -79,7 +70,7 @@ def _node_deviations(tiny_case, system, sigma: float) -> np.ndarray:
     xb = system.layout.xb()
     weights = np.array([1.0, 4.0, 1.0]) / 6.0
     signals = [
-        _columns(
+        noon_no2_columns(
             tiny_case,
             system,
             SETTINGS,
@@ -98,11 +89,11 @@ def test_the_covariance_gains_the_speed_nodes_in_place_of_the_scales(tiny_case, 
     """Each overpass's C is the C without a speed term plus ``(Σ_k δ_k δ_kᵀ) ∘ GC(d/c)``, δ_k
     from operators of met 0.59, 1 and 1.68 × as fast; not the two scales' term; the table's
     ``sigma_wind`` is the nodes' spread; H and the prior columns do not change."""
-    on = _columns(tiny_case, tiny_system, SHAPE).match(tiny_system)
-    scales = _columns(tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=SIGMA)).match(
-        tiny_system
-    )
-    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    on = noon_no2_columns(tiny_case, tiny_system, SHAPE).match(tiny_system)
+    scales = noon_no2_columns(
+        tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=SIGMA)
+    ).match(tiny_system)
+    off = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
     dev = _node_deviations(tiny_case, tiny_system, SIGMA)
     so = off.superobs
     assert list(on.covariance) == list(off.covariance)
@@ -129,12 +120,12 @@ def test_the_covariance_gains_the_speed_nodes_in_place_of_the_scales(tiny_case, 
 def test_the_overpass_correlation_takes_the_nodes_whole(tiny_case, tiny_system):
     """``wind_speed_shape_correlation`` 'overpass': C gains ``Σ_k δ_k δ_kᵀ`` untapered (one
     speed error per overpass), with the same ``sigma_wind`` as the tapered term."""
-    whole = _columns(
+    whole = noon_no2_columns(
         tiny_case, tiny_system, replace(SHAPE, wind_speed_shape_correlation="overpass")
     ).match(tiny_system)
     short = replace(SHAPE, shape_localisation_km=10.0)
-    tapered = _columns(tiny_case, tiny_system, short).match(tiny_system)
-    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    tapered = noon_no2_columns(tiny_case, tiny_system, short).match(tiny_system)
+    off = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
     dev = _node_deviations(tiny_case, tiny_system, SIGMA)
     so = off.superobs
     for label, C in off.covariance.items():
@@ -158,7 +149,7 @@ def test_a_faster_wind_thins_the_plume_but_not_in_proportion(tiny_case, tiny_sys
     what the scales' cannot."""
     xb = tiny_system.layout.xb()
     base, fast = (
-        _columns(
+        noon_no2_columns(
             tiny_case,
             tiny_system,
             SETTINGS,
@@ -179,10 +170,10 @@ def test_the_direction_and_speed_terms_add(tiny_case, tiny_system):
     """With both on, C is the C with the direction's term alone plus the speed nodes' term,
     and ``sigma_shape`` is the direction's own: the terms are independent errors."""
     direction = replace(SETTINGS, wind_direction_error_deg=20.0, shape_localisation_km=C_KM)
-    both = _columns(tiny_case, tiny_system, replace(SHAPE, wind_direction_error_deg=20.0)).match(
-        tiny_system
-    )
-    alone = _columns(tiny_case, tiny_system, direction).match(tiny_system)
+    both = noon_no2_columns(
+        tiny_case, tiny_system, replace(SHAPE, wind_direction_error_deg=20.0)
+    ).match(tiny_system)
+    alone = noon_no2_columns(tiny_case, tiny_system, direction).match(tiny_system)
     dev = _node_deviations(tiny_case, tiny_system, SIGMA)
     so = alone.superobs
     for label, C in alone.covariance.items():
@@ -196,10 +187,10 @@ def test_the_direction_and_speed_terms_add(tiny_case, tiny_system):
 
 def test_the_scales_term_is_unchanged_without_the_switch(tiny_case, tiny_system):
     """Without ``wind_speed_shape`` the speed term is still ``σ_w² (m_u m_uᵀ + m_r m_rᵀ)``."""
-    scales = _columns(tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=SIGMA)).match(
-        tiny_system
-    )
-    off = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    scales = noon_no2_columns(
+        tiny_case, tiny_system, replace(SETTINGS, wind_speed_error_rel=SIGMA)
+    ).match(tiny_system)
+    off = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
     so = off.superobs
     xb = tiny_system.layout.xb()
     m_u = off.H @ (xb * urban_share(tiny_system))
