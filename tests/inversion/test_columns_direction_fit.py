@@ -32,8 +32,9 @@ from gridcarbon.inversion.columns import (
 )
 from gridcarbon.pipeline import column_transport_errors
 
+from .column_cases import noon_no2_columns
 from .conftest import build_system
-from .test_columns_shape import SETTINGS, TurnedMeteorology, _columns
+from .test_columns_shape import SETTINGS, TurnedMeteorology
 
 # a transect of 30 superobservations, 3 km apart, across a plume whose place moves with the
 # turn: 6 km per σ
@@ -237,9 +238,9 @@ def test_the_columns_of_turned_winds_give_back_the_turn(tiny_case, tiny_system):
     the columns of the unturned winds fit within 8° of none."""
     xb = tiny_system.layout.xb()
     met = tiny_case.scenario.meteorology
-    turned = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
-    plain = _columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
-    fitting = _columns(tiny_case, tiny_system, FIT)
+    turned = noon_no2_columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    plain = noon_no2_columns(tiny_case, tiny_system, SETTINGS).match(tiny_system)
+    fitting = noon_no2_columns(tiny_case, tiny_system, FIT)
     fitting.match(tiny_system)
     got = fitting.with_observed(tiny_system, turned.match(tiny_system).H @ xb).match(tiny_system)
     fitted = got.superobs.loc[got.superobs["used"], "wind_turn_deg"].to_numpy()
@@ -247,7 +248,7 @@ def test_the_columns_of_turned_winds_give_back_the_turn(tiny_case, tiny_system):
     # H: the operator with each overpass's winds turned by its fitted turn
     for turn in np.unique(fitted):
         rows = np.flatnonzero(got.superobs["wind_turn_deg"].to_numpy() == turn)
-        other = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
+        other = noon_no2_columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
         want = other.match(tiny_system).H[rows].toarray()
         scale = np.abs(want).max()
         np.testing.assert_allclose(got.H[rows].toarray(), want, rtol=0, atol=1e-9 * scale)
@@ -265,10 +266,10 @@ def test_a_turn_per_tile_gives_back_the_turn_and_h_is_each_tiles_operator(tiny_c
     the fit per overpass's, to its nugget)."""
     xb = tiny_system.layout.xb()
     met = tiny_case.scenario.meteorology
-    values = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    values = noon_no2_columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
     values = values.match(tiny_system).H @ xb
     tiled = replace(FIT, wind_direction_fit_tile_km=20.0)
-    got = _columns(tiny_case, tiny_system, tiled).with_observed(tiny_system, values)
+    got = noon_no2_columns(tiny_case, tiny_system, tiled).with_observed(tiny_system, values)
     found = got.match(tiny_system)
     used = found.superobs[found.superobs["used"]]
     assert np.all(np.abs(used["wind_turn_deg"] - 30.0) < 15.0), used["wind_turn_deg"].unique()
@@ -276,7 +277,7 @@ def test_a_turn_per_tile_gives_back_the_turn_and_h_is_each_tiles_operator(tiny_c
     turns = found.superobs["wind_turn_deg"].to_numpy()
     for turn in np.unique(used["wind_turn_deg"])[:4]:
         rows = np.flatnonzero(turns == turn)
-        other = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
+        other = noon_no2_columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, turn))
         want = other.match(tiny_system).H[rows].toarray()
         scale = np.abs(want).max()
         np.testing.assert_allclose(found.H[rows].toarray(), want, rtol=0, atol=1e-9 * scale)
@@ -284,7 +285,7 @@ def test_a_turn_per_tile_gives_back_the_turn_and_h_is_each_tiles_operator(tiny_c
         one = replace(FIT, wind_direction_fit_prior=prior)
         wide = replace(one, wind_direction_fit_tile_km=1000.0)
         a, b = (
-            _columns(tiny_case, tiny_system, x).with_observed(tiny_system, values)
+            noon_no2_columns(tiny_case, tiny_system, x).with_observed(tiny_system, values)
             for x in (one, wide)
         )
         np.testing.assert_allclose(
@@ -324,7 +325,7 @@ def test_the_candidate_plumes_are_built_once_per_system(tiny_case, tiny_system, 
     the first match: six operator builds for the first match's fit (five candidates and the
     turned H), one (the turned H) for the copy's, beside the central plume and the plume-shape
     nodes each builds."""
-    columns = _columns(tiny_case, tiny_system, FIT)
+    columns = noon_no2_columns(tiny_case, tiny_system, FIT)
     calls = []
     real = columns_module.ColumnObservations._operator
 
@@ -366,11 +367,11 @@ def test_the_overpass_mean_prior_pulls_the_fit_towards_none(tiny_case, tiny_syst
     configuration's switch reaches the settings."""
     xb = tiny_system.layout.xb()
     met = tiny_case.scenario.meteorology
-    values = _columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
+    values = noon_no2_columns(tiny_case, tiny_system, SETTINGS, TurnedMeteorology(met, 30.0))
     values = values.match(tiny_system).H @ xb
 
     def fitted(settings):
-        columns = _columns(tiny_case, tiny_system, settings)
+        columns = noon_no2_columns(tiny_case, tiny_system, settings)
         found = columns.with_observed(tiny_system, values).match(tiny_system).superobs
         return found.loc[found["used"], "wind_turn_deg"].to_numpy()
 
