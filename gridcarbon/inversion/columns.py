@@ -72,7 +72,7 @@ from gridcarbon.inversion.dispersion import turner_class
 from gridcarbon.inversion.errors_model import gaspari_cohn
 from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
-from gridcarbon.inversion.solvers import BlockRowJacobian
+from gridcarbon.inversion.solvers import BlockRowJacobian, PosteriorCovariance
 from gridcarbon.inversion.system import quadrature_moments, transport_quadrature
 from gridcarbon.kernels.column import (
     area_vertical_tables,
@@ -1064,7 +1064,7 @@ class ColumnObservations:
         self,
         system: ObservationSystem,
         x_increment: np.ndarray,
-        covariance: Any = None,
+        covariance: PosteriorCovariance | None = None,
         r_factor: dict[str, float] | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The fit of the assimilated overpasses at ``x_prior + x_increment``: one row per
@@ -1073,8 +1073,7 @@ class ColumnObservations:
 
         With the wind-speed term as two scales (``wind_speed_error_rel`` > 0, not
         ``wind_speed_shape``) each overpass also gets the posterior of its urban and rural
-        scales; ``covariance`` (the posterior :class:`~gridcarbon.inversion.solvers.PosteriorCovariance`
-        of the state) adds the emissions' uncertainty to their σ, and ``r_factor`` (overpass
+        scales; ``covariance`` (the state's posterior covariance) adds the emissions' uncertainty to their σ, and ``r_factor`` (overpass
         label → the factor applied to its R, e.g. Desroziers') scales their own."""
         from gridcarbon.inversion.column_fit import overpass_fit_tables
 
