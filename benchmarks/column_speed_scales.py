@@ -16,7 +16,8 @@ the residual.  In the twin the residual splits exactly into
 (the background plane is annihilated by ``Π``), so ``ŝ`` splits into the same three parts.  For
 each replicate: the inversion of the stations and the NO2 columns (``joint_no2``; ``--joint``
 adds the imager), then per product and scale the RMS over the overpasses of ``ŝ`` and of each
-part, the correlation of ``ŝ`` with each part, and the same split of the prior's emission error
+part, the correlation of ``ŝ`` with each part and of the transport part with the emission
+part (negative where the emissions took up transport error), and the same split of the prior's emission error
 (``H x_true − H x_b``: what the scales would have taken from the prior alone).  The truth
 enters only through the split, never into the inversion.
 
@@ -73,10 +74,21 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if a.size > 2 and a.std() and b.std() else float("nan")
 
 
-def report(name: str, split: dict, prior_split: dict) -> None:
-    """Print, per scale, the RMS of ``ŝ`` and of each part, and their correlations."""
+def report(name: str, split: dict, prior_split: dict, fitted: np.ndarray) -> None:
+    """Print, per scale, the RMS of ``ŝ`` and of each part, and their correlations; and from
+    ``fitted`` (per overpass: ``ŝ``, its posterior σ and the R factor f of each scale, as
+    ``overpass_stats.csv`` has them) the data-only consistency ratio ``mean ŝ² / mean(f σ_w² −
+    σ²)`` (1 when the scales' prior σ_w fits the data: the spread of the posterior means is the
+    prior variance less the posterior's)."""
     total = sum(split[p] for p in PARTS)
     for j, scale in enumerate(("urban", "rural")):
+        s_fit, sd_fit, f, prior_var = fitted[:, j], fitted[:, 2 + j], fitted[:, 4], fitted[:, 5]
+        ratio = np.mean(s_fit**2) / np.mean(f * prior_var - sd_fit**2)
+        print(
+            f"    {name} {scale:5s}: from overpass_stats ŝ = the split's to "
+            f"{np.abs(s_fit - total[:, j]).max():.1e}; posterior σ {np.sqrt(np.mean(sd_fit**2)):.3f} "
+            f"(R factor {f.mean():.2f}); consistency mean ŝ² / mean(f σ_w² − σ²) {ratio:.2f}"
+        )
         s = total[:, j]
         parts = "; ".join(
             f"{p} {np.sqrt(np.mean(split[p][:, j] ** 2)):.3f} (r {_corr(s, split[p][:, j]):+.2f})"
@@ -85,8 +97,9 @@ def report(name: str, split: dict, prior_split: dict) -> None:
         prior = prior_split["emissions"][:, j]
         print(
             f"    {name} {scale:5s} ({s.size} overpasses): RMS ŝ {np.sqrt(np.mean(s**2)):.3f}, "
-            f"mean {s.mean():+.3f} = {parts}; the prior's emission error alone "
-            f"{np.sqrt(np.mean(prior**2)):.3f} (mean {prior.mean():+.3f})"
+            f"mean {s.mean():+.3f} = {parts}; r(transport, emissions) "
+            f"{_corr(split['transport'][:, j], split['emissions'][:, j]):+.2f}; the prior's "
+            f"emission error alone {np.sqrt(np.mean(prior**2)):.3f} (mean {prior.mean():+.3f})"
         )
 
 
@@ -109,6 +122,7 @@ def main() -> None:
         replicate_transport_settings,
         replicate_truth,
     )
+    from gridcarbon.inversion.stage import overpass_r_factors
     from gridcarbon.pipeline import osse_column_settings
 
     ic, system, simulate = column_stage(
@@ -190,23 +204,43 @@ def main() -> None:
             prior_split = split_scales(
                 so, {"emissions": model - so["prior"].to_numpy(float)}, m.covariance, sigma
             )
+            # the same scales as the inversion's outputs report them, with their σ
+            factors = overpass_r_factors(res.obs, k.name)
+            _, stats = k.overpass_fit(system, res.x_post - xb, res.covariance, factors)
+            fitted = np.column_stack(
+                [
+                    stats[c].to_numpy(float)
+                    for c in (
+                        "urban_transport_scale",
+                        "rural_transport_scale",
+                        "urban_transport_scale_std",
+                        "rural_transport_scale_std",
+                    )
+                ]
+                + [
+                    np.array([factors.get(str(o), 1.0) for o in stats["overpass"]]),
+                    np.full(len(stats), sigma**2),
+                ]
+            )
             name = k.species.observed_as
             acc, prior_acc = by_product.setdefault(name, ({}, {}))
             for p, v in split.items():
                 acc.setdefault(p, []).append(v)
+            acc.setdefault("fitted", []).append(fitted)
             prior_acc.setdefault("emissions", []).append(prior_split["emissions"])
         for name, (acc, prior_acc) in sorted(by_product.items()):
             split = {p: np.concatenate(v) for p, v in acc.items()}
             prior_split = {p: np.concatenate(v) for p, v in prior_acc.items()}
-            report(name, split, prior_split)
+            fitted = split.pop("fitted")
+            report(name, split, prior_split, fitted)
             into = pooled.setdefault(name, {})
-            for p, v in {**split, "prior": prior_split["emissions"]}.items():
+            for p, v in {**split, "prior": prior_split["emissions"], "fitted": fitted}.items():
                 into.setdefault(p, []).append(v)
     if len(args.seeds) > 1:
         print(f"pooled over seeds {args.seeds}:")
         for name, acc in sorted(pooled.items()):
             split = {p: np.concatenate(v) for p, v in acc.items()}
-            report(name, split, {"emissions": split.pop("prior")})
+            report(name, split, {"emissions": split.pop("prior")}, split.pop("fitted"))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from gridcarbon.inversion.osse import score_against_truth, synthetic_observation
 from gridcarbon.inversion.posterior import TotalsCovariance
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["run_inversion", "check_period", "observation_set", "column_fit"]
+__all__ = ["run_inversion", "check_period", "observation_set", "column_fit", "overpass_r_factors"]
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def column_fit(
     increment = result.x_post - result.x_prior
     parts = [
         k.overpass_fit(
-            result.system, increment, result.covariance, _overpass_r_factors(result.obs, k.name)
+            result.system, increment, result.covariance, overpass_r_factors(result.obs, k.name)
         )
         for k in fitted
     ]
@@ -211,7 +211,7 @@ def column_fit(
     return superobs, stats, column_summary(superobs, stats, counts)
 
 
-def _overpass_r_factors(obs: pd.DataFrame, name: str) -> dict[str, float]:
+def overpass_r_factors(obs: pd.DataFrame, name: str) -> dict[str, float]:
     """Overpass label → the factor the assimilation applied to its whitened rows' unit error
     variance (``r_std²``; 1 unless R was tuned), for the observation type ``name``, whose
     rows' ``station_id`` is ``<name>:<overpass>``."""

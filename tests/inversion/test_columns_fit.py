@@ -266,7 +266,7 @@ def test_overpass_table_gains_the_scales_only_with_their_parts():
 
 
 def test_the_r_factor_of_each_overpass_is_read_from_its_rows():
-    from gridcarbon.inversion.stage import _overpass_r_factors
+    from gridcarbon.inversion.stage import overpass_r_factors
 
     obs = pd.DataFrame(
         {
@@ -275,5 +275,5 @@ def test_the_r_factor_of_each_overpass_is_read_from_its_rows():
             "r_std": [1.2, 1.2, 0.5, 9.0],
         }
     )
-    assert _overpass_r_factors(obs, "S5P:x") == pytest.approx({"orbit-1": 1.44, "orbit-2": 0.25})
-    assert _overpass_r_factors(obs, "other") == {}
+    assert overpass_r_factors(obs, "S5P:x") == pytest.approx({"orbit-1": 1.44, "orbit-2": 0.25})
+    assert overpass_r_factors(obs, "other") == {}
