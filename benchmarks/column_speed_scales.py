@@ -15,7 +15,7 @@ the residual.  In the twin the residual splits exactly into
 
 (the background plane is annihilated by ``Π``), so ``ŝ`` splits into the same three parts.  For
 each replicate: the inversion of the stations and the NO2 columns (``joint_no2``; ``--joint``
-adds the imager), then per product and scale the RMS over the overpasses of ``ŝ`` and of each
+adds the imager; the frozen configuration's column errors and R tuning), then per product and scale the RMS over the overpasses of ``ŝ`` and of each
 part, the correlation of ``ŝ`` with each part and of the transport part with the emission
 part (negative where the emissions took up transport error), and the same split of the prior's emission error
 (``H x_true − H x_b``: what the scales would have taken from the prior alone).  The truth
@@ -33,6 +33,13 @@ import time
 
 import numpy as np
 
+#: The frozen configuration's R tuning: the columns' R scaled by one Desroziers factor per
+#: product, the stations' left alone.
+FROZEN_TUNING = {
+    "innovation_tuning": "desroziers",
+    "innovation_column_groups": "product",
+    "innovation_tuning_scope": "columns",
+}
 #: Parts of the residual, in print order.
 PARTS = ("transport", "emissions", "noise")
 
@@ -126,7 +133,7 @@ def main() -> None:
     from gridcarbon.pipeline import osse_column_settings
 
     ic, system, simulate = column_stage(
-        args.month, args.days, PERTURBED_TWIN, {"column_wind_speed_error": True}
+        args.month, args.days, PERTURBED_TWIN, {"column_wind_speed_error": True, **FROZEN_TUNING}
     )
     sigma = ic.errors.model_error_wind_speed_rel
     quiet = ic.model_copy(
