@@ -24,6 +24,7 @@ enters only through the split, never into the inversion.
 Usage::
 
     python benchmarks/column_speed_scales.py [--month 1] [--days 15] [--seeds 40000] [--joint]
+        [--no-tuning]
 """
 
 from __future__ import annotations
@@ -118,6 +119,9 @@ def main() -> None:
     ap.add_argument(
         "--joint", action="store_true", help="the imager's columns in the inversion too"
     )
+    ap.add_argument(
+        "--no-tuning", action="store_true", help="without the Desroziers factor on the columns' R"
+    )
     args = ap.parse_args()
     from column_stage import PERTURBED_TWIN, column_stage
 
@@ -133,7 +137,10 @@ def main() -> None:
     from gridcarbon.pipeline import osse_column_settings
 
     ic, system, simulate = column_stage(
-        args.month, args.days, PERTURBED_TWIN, {"column_wind_speed_error": True, **FROZEN_TUNING}
+        args.month,
+        args.days,
+        PERTURBED_TWIN,
+        {"column_wind_speed_error": True, **({} if args.no_tuning else FROZEN_TUNING)},
     )
     sigma = ic.errors.model_error_wind_speed_rel
     quiet = ic.model_copy(
