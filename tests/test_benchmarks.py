@@ -99,3 +99,37 @@ def test_the_speed_term_diagnostic_scores_the_restricted_likelihood():
     assert ll == pytest.approx(want, rel=1e-10)
     moved = bench.restricted_scores(e + X @ np.array([5.0, -2.0, 0.5]), C, X)
     assert moved[0] == pytest.approx(ll, rel=1e-9)
+
+
+def test_the_speed_scales_diagnostic_splits_the_scales_exactly():
+    """``column_speed_scales.split_scales``: the scales of the parts of a residual add up to
+    the scales of the whole (``transport_scales`` is linear in the residual), overpass by
+    overpass."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "column_speed_scales.py"
+    spec = importlib.util.spec_from_file_location("column_speed_scales", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    n = 20
+    so = pd.DataFrame(
+        {
+            "overpass": np.repeat(["a", "b"], n // 2),
+            "x": rng.uniform(0, 9e4, n),
+            "y": rng.uniform(0, 9e4, n),
+            "prior_urban": rng.uniform(0, 1, n),
+            "prior_rural": rng.uniform(0, 1, n),
+        }
+    )
+    M = so[["prior_urban", "prior_rural"]].to_numpy().T
+    covariance = {}
+    for label in ("a", "b"):
+        idx = np.flatnonzero(so["overpass"] == label)
+        covariance[label] = 0.01 * np.eye(idx.size) + 0.09 * M[:, idx].T @ M[:, idx]
+    parts = {name: rng.normal(0, 0.3, n) for name in bench.PARTS}
+    split = bench.split_scales(so, parts, covariance, 0.3)
+    whole = bench.split_scales(so, {"all": sum(parts.values())}, covariance, 0.3)["all"]
+    assert whole.shape == (2, 2) and np.abs(whole).max() > 0
+    np.testing.assert_allclose(sum(split.values()), whole, rtol=1e-10, atol=1e-14)

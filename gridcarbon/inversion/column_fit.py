@@ -19,6 +19,12 @@ once for the posterior modelled columns:
   the plane takes up most of a uniform offset, so the bias is small unless the errors are
   strongly correlated), and the correlation of the observed enhancement ``y − b`` with ``m``.
 
+With the columns' wind-speed term as two scales (``errors.column_wind_speed_error``: ``C``
+carries ``σ_w² (m_u m_uᵀ + m_r m_rᵀ)``, ``m_u`` and ``m_r`` the prior enhancement from urban
+and from rural sources), each overpass also gets the **posterior of its two scales**, which the
+assimilation integrated out (:func:`transport_scales`): the same numbers the two scales would
+have as unknowns of the state, one pair per overpass, without adding them to it.
+
 Numbers only: no file is read or written here.
 """
 
@@ -36,7 +42,9 @@ from gridcarbon.inversion.columns import plane_design
 __all__ = [
     "SUPEROBSERVATION_COLUMNS",
     "OVERPASS_COLUMNS",
+    "TRANSPORT_SCALE_COLUMNS",
     "plane_fit",
+    "transport_scales",
     "overpass_fit_tables",
     "column_summary",
 ]
@@ -104,7 +112,16 @@ OVERPASS_COLUMNS = (
     "background_gradient_y_per_100km",
     "background_lon",
     "background_lat",
+    "urban_transport_scale",
+    "urban_transport_scale_std",
+    "rural_transport_scale",
+    "rural_transport_scale_std",
 )
+
+#: The superobservation columns of the prior enhancement from urban and from rural sources
+#: (``ColumnMatch.superobs``, with the wind-speed term as two scales), in the order of the
+#: ``urban_transport_scale`` / ``rural_transport_scale`` columns of :data:`OVERPASS_COLUMNS`.
+TRANSPORT_SCALE_COLUMNS = ("prior_urban", "prior_rural")
 
 
 def plane_fit(
@@ -139,6 +156,84 @@ def plane_fit(
     return beta, residual, float(rw @ rw)
 
 
+def transport_scales(
+    x: np.ndarray,
+    y: np.ndarray,
+    residual: np.ndarray,
+    covariance: np.ndarray,
+    parts: np.ndarray,
+    scale_sd: float,
+    r_factor: float = 1.0,
+    emission_variance: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior of an overpass's relative scales of parts of its modelled enhancement,
+    which its error covariance integrates out.
+
+    The superobservations are ``y = H x + Σ_k s_k m_k + X β + ε``: scales ``s_k ~ N(0, σ²)``
+    of the parts ``m_k`` (e.g. the prior enhancement from urban and from rural sources), a
+    plane ``X β`` with a flat prior and ``ε ~ N(0, C₀)``; ``covariance`` is
+    ``C = C₀ + σ² Σ_k m_k m_kᵀ``, as the assimilation used it (before its Desroziers factor).
+    With ``Π = C⁻¹ − C⁻¹X (XᵀC⁻¹X)⁻¹ XᵀC⁻¹`` (the precision with the plane integrated out) the
+    joint minimum over ``(x, s, β)`` has the ``x̂`` of the assimilation, which integrated ``s``
+    and ``β`` out, and
+
+    * ``ŝ = σ² Mᵀ Π (y − H x̂)``, ``M = [m_k]`` (not changed by a factor on the whole R);
+    * ``Cov(s | y) = f (σ² I − σ⁴ Mᵀ Π M) + G H P Hᵀ Gᵀ``, ``G = σ² Mᵀ Π``, ``f`` the R
+      factor, ``P`` the posterior covariance of the state: the scales' own uncertainty given
+      the emissions, plus the emissions' uncertainty carried through ``ŝ``.  A factor on R
+      multiplies the whole of ``C``, so the scales' prior variance is then ``f σ²``.
+
+    Exactly what the scales would be as unknowns of the state, one set per overpass (tested
+    against that formulation).
+
+    Parameters
+    ----------
+    x, y : ndarray ``(n,)``
+        Superobservation centres, m.
+    residual : ndarray ``(n,)``
+        Observed − posterior modelled column (no background), observation units.
+    covariance : ndarray ``(n, n)``
+        ``C``, squared observation units, with the scales' term.
+    parts : ndarray ``(k, n)``
+        ``m_k``, observation units.
+    scale_sd : float
+        ``σ``, dimensionless (> 0).
+    r_factor : float
+        ``f``, the factor the assimilation applied to the overpass's R (1: none).
+    emission_variance : callable, optional
+        ``A (k, n) → diag(A H P Hᵀ Aᵀ)`` for this overpass's rows of H; without it the σ is
+        the one given the posterior emissions (a lower bound).
+
+    Returns
+    -------
+    scales : ndarray ``(k,)``
+        ``ŝ``, dimensionless: +0.3 is an enhancement 30 % (of the prior's part) stronger than
+        modelled, as a plume-depth wind 1/1.3 × as fast would make it.
+    std : ndarray ``(k,)``
+        Their posterior 1-σ, dimensionless.
+    """
+    if not scale_sd > 0:
+        raise ValueError(f"transport scales: scale_sd = {scale_sd!r}; give a 1-σ > 0")
+    M = np.atleast_2d(np.asarray(parts, float))
+    Lc = np.linalg.cholesky(np.asarray(covariance, float))
+    X = plane_design(np.asarray(x, float), np.asarray(y, float))
+    # Π through the whitened plane's orthogonal complement: Π = L⁻ᵀ (I − Q Qᵀ) L⁻¹
+    Q, _ = np.linalg.qr(sla.solve_triangular(Lc, X, lower=True))
+    Mw = sla.solve_triangular(Lc, M.T, lower=True)
+    Mw -= Q @ (Q.T @ Mw)
+    rw = sla.solve_triangular(Lc, np.asarray(residual, float), lower=True)
+    rw -= Q @ (Q.T @ rw)
+    var = scale_sd * scale_sd
+    scales = var * (Mw.T @ rw)
+    cov = r_factor * (var * np.eye(M.shape[0]) - var * var * (Mw.T @ Mw))
+    std2 = np.diag(cov).copy()
+    if emission_variance is not None:
+        # G = σ² Mᵀ Π, row by row over the superobservations: L⁻ᵀ of the projected M
+        G = var * sla.solve_triangular(Lc, Mw, lower=True, trans="T").T
+        std2 += np.asarray(emission_variance(G), float)
+    return scales, np.sqrt(np.clip(std2, 0.0, None))
+
+
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 3 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
@@ -155,6 +250,9 @@ def overpass_fit_tables(
     unit: str,
     box: tuple[float, float, float] | None = None,
     unproject: Callable[[Any, Any], tuple[np.ndarray, np.ndarray]] | None = None,
+    transport_scale_sd: float = 0.0,
+    r_factor: Mapping[str, float] | None = None,
+    emission_variance: Callable[[str, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The superobservations with their fit, and the fit statistics of each overpass.
 
@@ -176,6 +274,16 @@ def overpass_fit_tables(
         ``box_*`` columns (the square each superobservation averages).
     unproject : callable, optional
         Grid x, y → lon, lat (the plane's centre in lon/lat).
+    transport_scale_sd : float
+        With the wind-speed term as two scales: their prior 1-σ (``σ_w``), and ``superobs``
+        has :data:`TRANSPORT_SCALE_COLUMNS`; each overpass then gets the posterior of its
+        scales (:func:`transport_scales`).  0 (the default): the scale columns are NaN.
+    r_factor : mapping, optional
+        Overpass label → the factor the assimilation applied to its R (default 1).
+    emission_variance : callable, optional
+        ``(label, idx, G) → diag(G H_idx P H_idxᵀ Gᵀ)``: the posterior emissions' variance
+        carried into the scales (``idx`` the overpass's superobservations); without it their
+        σ is the one given the posterior emissions.
 
     Returns
     -------
@@ -218,6 +326,15 @@ def overpass_fit_tables(
     post = so["posterior"].to_numpy(float)
     times = pd.to_datetime(so["time"])
     labels = so["overpass"].astype(str).to_numpy()
+    with_scales = transport_scale_sd > 0
+    if with_scales:
+        missing = [c for c in TRANSPORT_SCALE_COLUMNS if c not in so.columns]
+        if missing:
+            raise ValueError(
+                f"transport scales: the superobservations have no {missing} columns; the "
+                "column match carries them with the wind-speed term as two scales"
+            )
+        parts = so[list(TRANSPORT_SCALE_COLUMNS)].to_numpy(float).T
     rows = []
     for label in dict.fromkeys(labels):  # in the order of the superobservations
         C = covariance.get(label)
@@ -270,6 +387,22 @@ def overpass_fit_tables(
         row["background_gradient_y_per_100km"] = float(beta[2])
         row["background_lon"] = float(np.asarray(lon))
         row["background_lat"] = float(np.asarray(lat))
+        if with_scales:
+            scales, std = transport_scales(
+                x[idx],
+                y[idx],
+                obs[idx] - post[idx],
+                C,
+                parts[:, idx],
+                transport_scale_sd,
+                (r_factor or {}).get(label, 1.0),
+                None
+                if emission_variance is None
+                else lambda G, label=label, idx=idx: emission_variance(label, idx, G),
+            )
+            for name, v, sd in zip(("urban", "rural"), scales, std, strict=True):
+                row[f"{name}_transport_scale"] = float(v)
+                row[f"{name}_transport_scale_std"] = float(sd)
         rows.append(row)
     so["prior_fit"] = prior + so["prior_background"].to_numpy(float)
     so["posterior_fit"] = post + so["background"].to_numpy(float)

@@ -72,7 +72,7 @@ from gridcarbon.inversion.dispersion import turner_class
 from gridcarbon.inversion.errors_model import gaspari_cohn
 from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
 from gridcarbon.inversion.operator import Footprints, Receptors, forward, row_dot
-from gridcarbon.inversion.solvers import BlockRowJacobian
+from gridcarbon.inversion.solvers import BlockRowJacobian, PosteriorCovariance
 from gridcarbon.inversion.system import quadrature_moments, transport_quadrature
 from gridcarbon.kernels.column import (
     area_vertical_tables,
@@ -1061,17 +1061,35 @@ class ColumnObservations:
         return table.assign(posterior=post, background=background)
 
     def overpass_fit(
-        self, system: ObservationSystem, x_increment: np.ndarray
+        self,
+        system: ObservationSystem,
+        x_increment: np.ndarray,
+        covariance: PosteriorCovariance | None = None,
+        r_factor: dict[str, float] | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The fit of the assimilated overpasses at ``x_prior + x_increment``: one row per
         superobservation and one per overpass
-        (:func:`gridcarbon.inversion.column_fit.overpass_fit_tables`)."""
+        (:func:`gridcarbon.inversion.column_fit.overpass_fit_tables`).
+
+        With the wind-speed term as two scales (``wind_speed_error_rel`` > 0, not
+        ``wind_speed_shape``) each overpass also gets the posterior of its urban and rural
+        scales; ``covariance`` (the state's posterior covariance) adds the emissions' uncertainty to their σ, and ``r_factor`` (overpass
+        label → the factor applied to its R, e.g. Desroziers') scales their own."""
         from gridcarbon.inversion.column_fit import overpass_fit_tables
 
         m = self.match(system)
         table = m.superobs if len(m.superobs) == 0 else self.superobservations(system, x_increment)
         size = self.settings.superobservation_km * 1000.0
         g = system.grid
+        s = self.settings
+        scale_sd = s.wind_speed_error_rel if not s.wind_speed_shape else 0.0
+        emission_variance = None
+        if covariance is not None and scale_sd > 0:
+
+            def emission_variance(label: str, idx: np.ndarray, G: np.ndarray) -> np.ndarray:
+                # rows G H_idx of the state: the scales' estimate as a function of x̂
+                return covariance.aggregate_var(sp.csr_matrix((m.H[idx].T @ G.T).T))
+
         return overpass_fit_tables(
             table,
             m.covariance,
@@ -1081,6 +1099,9 @@ class ColumnObservations:
             unit=self.unit,
             box=(g.x_min, g.y_max, size),
             unproject=g.unproject,
+            transport_scale_sd=scale_sd,
+            r_factor=r_factor,
+            emission_variance=emission_variance,
         )
 
     def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:
@@ -1916,6 +1937,11 @@ class ColumnObservations:
                 else s.wind_speed_error_rel * np.hypot(by_class[0], by_class[1])
             )
             table["sigma_wind"] = np.where(used, sigma_wind, 0.0)
+        if s.wind_speed_error_rel > 0 and not s.wind_speed_shape:
+            # the parts the two scales multiply: their posterior per overpass is reported
+            # (column_fit.transport_scales)
+            table["prior_urban"] = by_class[0]
+            table["prior_rural"] = by_class[1]
         if s.wind_direction_fit:
             table["wind_turn_deg"] = np.degrees(turn)
         if shape_deviations.size:

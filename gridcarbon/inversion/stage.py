@@ -30,7 +30,7 @@ from gridcarbon.inversion.osse import score_against_truth, synthetic_observation
 from gridcarbon.inversion.posterior import TotalsCovariance
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["run_inversion", "check_period", "observation_set", "column_fit"]
+__all__ = ["run_inversion", "check_period", "observation_set", "column_fit", "overpass_r_factors"]
 
 log = logging.getLogger(__name__)
 
@@ -199,11 +199,28 @@ def column_fit(
     from gridcarbon.inversion.column_fit import column_summary
 
     increment = result.x_post - result.x_prior
-    parts = [k.overpass_fit(result.system, increment) for k in fitted]
+    parts = [
+        k.overpass_fit(
+            result.system, increment, result.covariance, overpass_r_factors(result.obs, k.name)
+        )
+        for k in fitted
+    ]
     superobs = pd.concat([p[0] for p in parts if len(p[0])] or [parts[0][0]], ignore_index=True)
     stats = pd.concat([p[1] for p in parts if len(p[1])] or [parts[0][1]], ignore_index=True)
     counts = [k.match(result.system).counts for k in fitted]
     return superobs, stats, column_summary(superobs, stats, counts)
+
+
+def overpass_r_factors(obs: pd.DataFrame, name: str) -> dict[str, float]:
+    """Overpass label → the factor the assimilation applied to its whitened rows' unit error
+    variance (``r_std²``; 1 unless R was tuned), for the observation type ``name``, whose
+    rows' ``station_id`` is ``<name>:<overpass>``."""
+    rows = obs[obs["observation_type"] == name]
+    if rows.empty:
+        return {}
+    labels = rows["station_id"].astype(str).str.slice(len(name) + 1)
+    variance = (rows["r_std"].astype(float) ** 2).groupby(labels.to_numpy()).mean()
+    return {str(label): float(v) for label, v in variance.items()}
 
 
 def _label(result: AssimilationResult, synthetic_obs: bool, synthetic_inputs: bool) -> None:

@@ -13,6 +13,7 @@ from gridcarbon.inversion.column_fit import (
     column_summary,
     overpass_fit_tables,
     plane_fit,
+    transport_scales,
 )
 from gridcarbon.inversion.columns import _whitening_projection, plane_design
 
@@ -153,3 +154,126 @@ def test_no_assimilated_overpass_gives_empty_tables_with_their_columns():
     assert len(stats) == 0 and list(stats.columns) == list(OVERPASS_COLUMNS)
     summary = column_summary(so, stats)
     assert summary["n_overpasses"] == 0 and summary["posterior_reduced_chi2"] is None
+
+
+def _plane_precision(C: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``C⁻¹ − C⁻¹X (XᵀC⁻¹X)⁻¹ XᵀC⁻¹``, dense."""
+    Ci = np.linalg.inv(C)
+    CiX = Ci @ X
+    return Ci - CiX @ np.linalg.solve(X.T @ CiX, CiX.T)
+
+
+@pytest.mark.parametrize("r_factor", [1.0, 1.7])
+def test_transport_scales_are_those_of_per_overpass_state_unknowns(r_factor):
+    # two overpasses share 9 emission unknowns; each has an urban and a rural scale of its
+    # prior enhancement and a plane.  Integrating the scales and planes out (as the
+    # assimilation does) and recovering the scales afterwards must give exactly the joint
+    # posterior of (x, s) with the scales as unknowns, mean and σ.
+    rng = np.random.default_rng(11)
+    n_x, sigma = 9, 0.35
+    xb = rng.uniform(0.5, 1.5, n_x)
+    B = np.diag(rng.uniform(0.1, 0.4, n_x) ** 2)
+    urban = (np.arange(n_x) % 3 == 0).astype(float)
+    blocks = []
+    for n in (14, 11):
+        x = rng.uniform(0, 80e3, n)
+        y = rng.uniform(0, 80e3, n)
+        H = rng.uniform(0, 1, (n, n_x)) * (rng.random((n, n_x)) < 0.6)
+        d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+        C0 = (0.05**2) * np.exp(-d / 20e3) + np.diag(rng.uniform(0.02, 0.05, n) ** 2)
+        M = np.stack([H @ (xb * urban), H @ (xb * (1 - urban))])
+        obs = H @ (xb * rng.uniform(0.6, 1.4, n_x)) + rng.normal(0, 0.05, n)
+        blocks.append((x, y, H, C0, M, obs, plane_design(x, y)))
+    # the assimilation's problem: the scales' term in C, planes integrated out, R × f
+    prec = np.linalg.inv(B)
+    rhs = np.zeros(n_x)
+    for _x, _y, H, C0, M, obs, X in blocks:
+        Pi = _plane_precision(r_factor * (C0 + sigma**2 * M.T @ M), X)
+        prec = prec + H.T @ Pi @ H
+        rhs = rhs + H.T @ Pi @ (obs - H @ xb)
+    P_x = np.linalg.inv(prec)
+    x_hat = xb + P_x @ rhs
+    # the joint problem: z = (x, s_1, s_2), planes integrated out of C0 f; the factor
+    # multiplies the whole of C, the scales' term too, so their prior is N(0, f σ²)
+    n_z = n_x + 2 * len(blocks)
+    prec_z = np.zeros((n_z, n_z))
+    prec_z[:n_x, :n_x] = np.linalg.inv(B)
+    prec_z[n_x:, n_x:] = np.eye(n_z - n_x) / (r_factor * sigma**2)
+    rhs_z = np.zeros(n_z)
+    for i, (_x, _y, H, C0, M, obs, X) in enumerate(blocks):
+        K = np.zeros((len(obs), n_z))
+        K[:, :n_x] = H
+        K[:, n_x + 2 * i : n_x + 2 * i + 2] = M.T
+        Pi0 = _plane_precision(r_factor * C0, X)
+        prec_z += K.T @ Pi0 @ K
+        rhs_z += K.T @ Pi0 @ (obs - H @ xb)
+    P_z = np.linalg.inv(prec_z)
+    z_hat = P_z @ rhs_z
+    np.testing.assert_allclose(z_hat[:n_x] + xb, x_hat, rtol=1e-9)
+    for i, (x, y, H, C0, M, obs, X) in enumerate(blocks):
+        scales, std = transport_scales(
+            x,
+            y,
+            obs - H @ x_hat,
+            C0 + sigma**2 * M.T @ M,
+            M,
+            sigma,
+            r_factor,
+            lambda G, H=H: np.diag(G @ H @ P_x @ H.T @ G.T),
+        )
+        joint = slice(n_x + 2 * i, n_x + 2 * i + 2)
+        np.testing.assert_allclose(scales, z_hat[joint], rtol=1e-8)
+        np.testing.assert_allclose(std, np.sqrt(np.diag(P_z)[joint]), rtol=1e-8)
+        # given the emissions (no emission_variance) the σ is smaller
+        _, given = transport_scales(
+            x, y, obs - H @ x_hat, C0 + sigma**2 * M.T @ M, M, sigma, r_factor
+        )
+        assert np.all(given < std)
+        # a plane added to the residual changes nothing
+        moved, _ = transport_scales(
+            x,
+            y,
+            obs - H @ x_hat + X @ [3.0, -1.0, 0.5],
+            C0 + sigma**2 * M.T @ M,
+            M,
+            sigma,
+            r_factor,
+        )
+        np.testing.assert_allclose(moved, scales, rtol=1e-8, atol=1e-12)
+
+
+def test_overpass_table_gains_the_scales_only_with_their_parts():
+    rng = np.random.default_rng(5)
+    table, C, _ = _overpass(rng, 12, "orbit-a", 2e-6, (1.5e-5, 2e-6, -1e-6), 5)
+    common = dict(observation_type="no2", product="p", species="NO2", unit="mol m-2")
+    _, plain = overpass_fit_tables(table, {"orbit-a": C}, **common)
+    assert plain[["urban_transport_scale", "rural_transport_scale"]].isna().all().all()
+    with pytest.raises(ValueError, match="prior_urban"):
+        overpass_fit_tables(table, {"orbit-a": C}, transport_scale_sd=0.3, **common)
+    urban = table["posterior"].to_numpy() * (np.arange(12) % 3 == 0)
+    # observed = posterior + 30 % of the urban part: the urban scale moves up, the rural less
+    table = table.assign(
+        prior_urban=urban,
+        prior_rural=table["posterior"].to_numpy() - urban,
+        observed=table["observed"] + 0.3 * urban,
+    )
+    C = C + 0.3**2 * (np.outer(urban, urban) + np.outer(table["prior_rural"], table["prior_rural"]))
+    _, fit = overpass_fit_tables(table, {"orbit-a": C}, transport_scale_sd=0.3, **common)
+    row = fit.iloc[0]
+    assert row["urban_transport_scale"] > 0.1
+    assert abs(row["urban_transport_scale"]) > abs(row["rural_transport_scale"])
+    assert 0 < row["urban_transport_scale_std"] < 0.3
+
+
+def test_the_r_factor_of_each_overpass_is_read_from_its_rows():
+    from gridcarbon.inversion.stage import overpass_r_factors
+
+    obs = pd.DataFrame(
+        {
+            "observation_type": ["S5P:x", "S5P:x", "S5P:x", "stations"],
+            "station_id": ["S5P:x:orbit-1", "S5P:x:orbit-1", "S5P:x:orbit-2", "S5P:x:orbit-1"],
+            "r_std": [1.2, 1.2, 0.5, 9.0],
+        }
+    )
+    assert overpass_r_factors(obs, "S5P:x") == pytest.approx({"orbit-1": 1.44, "orbit-2": 0.25})
+    assert overpass_r_factors(obs, "other") == {}

@@ -212,6 +212,40 @@ def test_a_column_only_run_from_the_configuration(tmp_path, scenario, columns):
     assert (tmp_path / "out" / "column_observations.csv").exists()
 
 
+def test_a_run_with_the_two_wind_speed_scales_reports_each_overpass_s(tmp_path, scenario, columns):
+    """With the columns' wind-speed term as two scales, overpass_stats.csv carries each
+    overpass's posterior urban and rural scale and σ; without the term the columns are there,
+    empty."""
+    import gridcarbon
+    from gridcarbon.config import RunConfig
+
+    tables = {}
+    for on in (True, False):
+        config = RunConfig.validate_dict(
+            {
+                "period": {"start": str(DAY.date()), "end": str(DAY.date())},
+                "inversion": {
+                    "columns": {
+                        "tropomi_no2": [columns.metadata["file"]],
+                        "with_stations": False,
+                        "min_upwind_fetch_km": 0.0,
+                    },
+                    "errors": {"column_wind_speed_error": on},
+                },
+            }
+        )
+        out = tmp_path / f"out-{on}"
+        gridcarbon.run(config, out_dir=out, scenario=scenario)
+        tables[on] = pd.read_csv(out / "overpass_stats.csv")
+    on, off = tables[True].iloc[0], tables[False].iloc[0]
+    sigma = RunConfig.validate_dict({}).inversion.errors.model_error_wind_speed_rel
+    for part in ("urban", "rural"):
+        assert np.isfinite(on[f"{part}_transport_scale"])
+        assert 0 < on[f"{part}_transport_scale_std"]
+        assert np.isnan(off[f"{part}_transport_scale"])
+    assert abs(on["urban_transport_scale"]) < 5 * sigma
+
+
 def test_configured_xco2_files_are_co2_dry_air_mole_fractions(tmp_path, scenario):
     """An OCO Lite layout file (the CO2M-like simulation) through inversion.columns.oco_lite:
     a CO2 observation type of dry-air mole fractions with the configured water vapour; a file

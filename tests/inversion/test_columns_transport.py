@@ -21,6 +21,7 @@ from gridcarbon.inversion.columns import (
     urban_share,
 )
 from gridcarbon.inversion.osse import column_transport_scores
+from gridcarbon.inversion.solvers import PosteriorCovariance
 from gridcarbon.inversion.state import COLUMN_TERMS
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
@@ -159,6 +160,49 @@ def test_with_one_overpass_they_equal_the_marginalised_per_overpass_terms(
         np.abs(every["state"][0] - every["marginalised"][0]).max()
         > 1e-3 * np.abs(every["marginalised"][0]).max()
     )
+
+
+def test_the_overpass_table_reports_what_the_state_scales_would_be(tiny_case, off_system):
+    """The marginalised two scales' posterior that ``overpass_fit`` reports (mean and σ, the
+    emissions' uncertainty included) is the posterior of the state's urban and rural scales
+    when there is one overpass (to 1e-8)."""
+    terms = ["urban_transport_scale", "rural_transport_scale"]
+    two = InversionConfig.model_validate(
+        {"state": {"column_transport_unknowns": True, "column_transport_terms": terms}}
+    )
+    state_system = build_system(tiny_case, two)
+    n = off_system.layout.n
+    xb = off_system.layout.xb()
+    b_var = (0.5 * np.abs(xb)) ** 2 + 1e-6
+    marginalised = _columns(
+        tiny_case, off_system, replace(SETTINGS, wind_speed_error_rel=0.3), days=[1]
+    )
+    m_marg = marginalised.match(off_system)
+    m_on = _columns(tiny_case, state_system, days=[1]).match(state_system)
+    prior = m_marg.superobs["prior"].to_numpy()
+    rng = np.random.default_rng(4)
+    urban = m_marg.superobs["prior_urban"].to_numpy()
+    y = prior + 0.25 * urban + 2e-5 + rng.normal(0, 1e-6, prior.size)
+    posterior = {}
+    for name, m, bv in (
+        ("marginalised", m_marg, b_var),
+        ("state", m_on, np.concatenate([b_var, [0.3**2, 0.3**2]])),
+    ):
+        G = m.jacobian.toarray()
+        P = np.linalg.inv(np.diag(1.0 / bv) + G.T @ G)
+        posterior[name] = (P @ (G.T @ (m.transform @ (y - prior))), P)
+    dx, P_x = posterior["marginalised"]
+    dz, P_z = posterior["state"]
+    np.testing.assert_allclose(dz[:n], dx, rtol=0, atol=1e-8 * np.abs(dx).max())
+    _, stats = marginalised.with_observed(off_system, y).overpass_fit(
+        off_system, dx, PosteriorCovariance(None, P=P_x)
+    )
+    assert len(stats) == 1
+    got = stats.iloc[0]
+    assert dz[n] > 0.05  # the data moved the urban scale
+    for i, term in enumerate(terms):
+        assert got[term] == pytest.approx(dz[n + i], rel=1e-8, abs=1e-10)
+        assert got[f"{term}_std"] == pytest.approx(np.sqrt(P_z[n + i, n + i]), rel=1e-8)
 
 
 def test_a_linear_twin_recovers_a_mismatch_every_overpass_shares(tiny_case, on_system):
