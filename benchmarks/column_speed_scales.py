@@ -123,18 +123,19 @@ def main() -> None:
         "--no-tuning", action="store_true", help="without the Desroziers factor on the columns' R"
     )
     args = ap.parse_args()
-    from column_stage import PERTURBED_TWIN, column_stage
+    from column_stage import (
+        PERTURBED_TWIN,
+        column_stage,
+        quiet_errors,
+        twin_error_parts,
+        with_column_settings,
+    )
 
     from gridcarbon.inversion import assimilate
     from gridcarbon.inversion.columns import ColumnObservations
     from gridcarbon.inversion.observation_types import StationHourObservations
-    from gridcarbon.inversion.osse import (
-        operator_columns,
-        replicate_transport_settings,
-        replicate_truth,
-    )
+    from gridcarbon.inversion.osse import replicate_truth
     from gridcarbon.inversion.stage import overpass_r_factors
-    from gridcarbon.pipeline import osse_column_settings
 
     ic, system, simulate = column_stage(
         args.month,
@@ -143,18 +144,7 @@ def main() -> None:
         {"column_wind_speed_error": True, **({} if args.no_tuning else FROZEN_TUNING)},
     )
     sigma = ic.errors.model_error_wind_speed_rel
-    quiet = ic.model_copy(
-        update={
-            "errors": ic.errors.model_copy(
-                update={
-                    "column_wind_direction_error": False,
-                    "column_mixing_height_error": False,
-                    "column_wind_speed_error": False,
-                }
-            )
-        }
-    )
-    xco2_quiet, no2_quiet = osse_column_settings(quiet)
+    quiet = quiet_errors(ic)
     xb = system.layout.xb()
     pooled: dict[str, dict[str, list]] = {}
     for seed in args.seeds:
@@ -165,37 +155,10 @@ def main() -> None:
         if not args.joint:
             columns = [k for k in columns if k.quantity == "vertical_column"]
         # the noise's covariance: retrieval, representativeness and air-mass factor only
-        base = [
-            ColumnObservations(
-                k.pixels,
-                k.species,
-                k.quantity,
-                k.meteorology,
-                no2_quiet if k.quantity == "vertical_column" else xco2_quiet,
-                name=k.name,
-            )
-            for k in columns
+        parts, _ = twin_error_parts(system, ic, truth, with_column_settings(columns, quiet), seed)
+        assimilated = [
+            k.with_observed(system, sum(parts[k.name])) for k in columns if k.name in parts
         ]
-        errors = replicate_transport_settings(ic, "randomised", seed)[0]
-        own = operator_columns(system, truth, base, None)
-        perturbed = operator_columns(
-            system, truth, base, None, errors, np.random.default_rng([seed, 2_000_004])
-        )
-        noise_rng = np.random.default_rng([seed, 7])
-        parts, assimilated = {}, []
-        for k, b, a, p in zip(columns, base, own, perturbed, strict=True):
-            m = k.match(system)
-            if not m.blocks:
-                continue
-            model = a.match(system).superobs["observed"].to_numpy(float)
-            transport = p.match(system).superobs["observed"].to_numpy(float) - model
-            noise = np.zeros(model.size)
-            for (idx, _), C in zip(
-                b.match(system).blocks, b.match(system).covariance.values(), strict=True
-            ):
-                noise[idx] = np.linalg.cholesky(C) @ noise_rng.standard_normal(idx.size)
-            parts[k.name] = (model, transport, noise)
-            assimilated.append(k.with_observed(system, model + transport + noise))
         res = assimilate(
             system, [StationHourObservations(obs), *assimilated], build_posterior=False
         )

@@ -63,68 +63,26 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[40000])
     args = ap.parse_args()
-    from column_stage import PERTURBED_TWIN, column_stage
-
-    from gridcarbon.inversion.columns import ColumnObservations, plane_design
-    from gridcarbon.inversion.osse import (
-        operator_columns,
-        replicate_transport_settings,
-        replicate_truth,
-    )
-    from gridcarbon.pipeline import osse_column_settings
-
-    ic, system, simulate = column_stage(
-        args.month,
-        args.days,
+    from column_stage import (
         PERTURBED_TWIN,
-    )
-    quiet = ic.model_copy(
-        update={
-            "errors": ic.errors.model_copy(
-                update={"column_wind_direction_error": False, "column_mixing_height_error": False}
-            )
-        }
+        column_stage,
+        quiet_errors,
+        twin_error_parts,
+        with_column_settings,
     )
 
-    def rebuilt(kinds, inversion) -> list:
-        """The column types of ``kinds`` with the column settings of ``inversion``."""
-        xco2, no2 = osse_column_settings(inversion)
-        return [
-            ColumnObservations(
-                k.pixels,
-                k.species,
-                k.quantity,
-                k.meteorology,
-                no2 if k.quantity == "vertical_column" else xco2,
-                name=k.name,
-            )
-            if isinstance(k, ColumnObservations)
-            else k
-            for k in kinds
-        ]
+    from gridcarbon.inversion.columns import plane_design
+    from gridcarbon.inversion.osse import replicate_truth
 
+    ic, system, simulate = column_stage(args.month, args.days, PERTURBED_TWIN)
+    quiet = quiet_errors(ic)
     for seed in args.seeds:
         t0 = time.perf_counter()
         truth, _, _ = replicate_truth(system, ic, "randomised", seed, None)
         sim = simulate(system, truth, seed)
-        errors = replicate_transport_settings(ic, "randomised", seed)[0]
-        base = rebuilt(sim.kinds, quiet)
-        own = operator_columns(system, truth, base, None)
-        perturbed = operator_columns(
-            system, truth, base, None, errors, np.random.default_rng([seed, 2_000_004])
-        )
-        noise_rng = np.random.default_rng([seed, 7])
-        residual: dict[str, np.ndarray] = {}
-        for k, a, b in zip(base, own, perturbed, strict=True):
-            if not isinstance(k, ColumnObservations) or not k.match(system).blocks:
-                continue
-            m = k.match(system)
-            e = b.match(system).superobs["observed"].to_numpy(float) - a.match(system).superobs[
-                "observed"
-            ].to_numpy(float)
-            for (idx, _), C in zip(m.blocks, m.covariance.values(), strict=True):
-                e[idx] += np.linalg.cholesky(C) @ noise_rng.standard_normal(idx.size)
-            residual[k.name] = e
+        base = with_column_settings(sim.kinds, quiet)
+        parts, errors = twin_error_parts(system, ic, truth, base, seed)
+        residual = {name: transport + noise for name, (_, transport, noise) in parts.items()}
         print(
             f"seed {seed} (truth's direction error σ {errors.wind_direction_error_deg:.1f}°, "
             f"speed {errors.wind_speed_error:.2f}, mixing-height bias "
@@ -134,7 +92,7 @@ def main() -> None:
             t1 = time.perf_counter()
             inversion = ic.model_copy(update={"errors": ic.errors.model_copy(update=update)})
             totals: dict[str, list[float]] = {}
-            for k in rebuilt(sim.kinds, inversion):
+            for k in with_column_settings(sim.kinds, inversion):
                 if k.name not in residual:
                     continue
                 m = k.match(system)

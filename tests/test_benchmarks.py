@@ -16,6 +16,15 @@ import pytest
 BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py"))
 
 
+def _benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (not run: its ``main`` is guarded)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _missing_names(source: str) -> list[str]:
     missing = []
     for node in ast.walk(ast.parse(source)):
@@ -52,10 +61,7 @@ def test_a_summary_matching_no_replicate_leaves_the_cache_summary_alone(tmp_path
     """``bench_osse.py --summary-only`` with a ``--set`` list other than the cache's matches no
     replicate: it says so, names both configuration hashes and the fix, and leaves
     ``osse_intervals.json`` as it was instead of writing an empty summary over it."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_osse.py"
-    spec = importlib.util.spec_from_file_location("bench_osse", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark("bench_osse")
     cache = tmp_path / "osse_replicates.jsonl"
     record = {"key": "k", "month": 1, "mode": "randomised", "seed": 40000, "config_hash": "0" * 12}
     cache.write_text(json.dumps(record) + "\n", encoding="utf-8")
@@ -75,10 +81,7 @@ def test_the_speed_term_diagnostic_scores_the_restricted_likelihood():
     """``column_speed_term.restricted_scores`` is the restricted (plane-marginalised) Gaussian
     log-likelihood written out with dense inverses, and a plane added to the residual changes
     nothing."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "column_speed_term.py"
-    spec = importlib.util.spec_from_file_location("column_speed_term", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark("column_speed_term")
     import numpy as np
 
     rng = np.random.default_rng(3)
@@ -105,10 +108,7 @@ def test_the_speed_scales_diagnostic_splits_the_scales_exactly():
     """``column_speed_scales.split_scales``: the scales of the parts of a residual add up to
     the scales of the whole (``transport_scales`` is linear in the residual), overpass by
     overpass."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "column_speed_scales.py"
-    spec = importlib.util.spec_from_file_location("column_speed_scales", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark("column_speed_scales")
     import numpy as np
     import pandas as pd
 
