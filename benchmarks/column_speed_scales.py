@@ -123,13 +123,7 @@ def main() -> None:
         "--no-tuning", action="store_true", help="without the Desroziers factor on the columns' R"
     )
     args = ap.parse_args()
-    from column_stage import (
-        PERTURBED_TWIN,
-        column_stage,
-        quiet_errors,
-        twin_error_parts,
-        with_column_settings,
-    )
+    import column_stage as stage
 
     from gridcarbon.inversion import assimilate
     from gridcarbon.inversion.columns import ColumnObservations
@@ -137,14 +131,14 @@ def main() -> None:
     from gridcarbon.inversion.osse import replicate_truth
     from gridcarbon.inversion.stage import overpass_r_factors
 
-    ic, system, simulate = column_stage(
+    ic, system, simulate = stage.column_stage(
         args.month,
         args.days,
-        PERTURBED_TWIN,
+        stage.PERTURBED_TWIN,
         {"column_wind_speed_error": True, **({} if args.no_tuning else FROZEN_TUNING)},
     )
     sigma = ic.errors.model_error_wind_speed_rel
-    quiet = quiet_errors(ic)
+    quiet = stage.quiet_errors(ic)
     xb = system.layout.xb()
     pooled: dict[str, dict[str, list]] = {}
     for seed in args.seeds:
@@ -155,7 +149,9 @@ def main() -> None:
         if not args.joint:
             columns = [k for k in columns if k.quantity == "vertical_column"]
         # the noise's covariance: retrieval, representativeness and air-mass factor only
-        parts, _ = twin_error_parts(system, ic, truth, with_column_settings(columns, quiet), seed)
+        parts, _ = stage.twin_error_parts(
+            system, ic, truth, stage.with_column_settings(columns, quiet), seed
+        )
         assimilated = [
             k.with_observed(system, sum(parts[k.name])) for k in columns if k.name in parts
         ]

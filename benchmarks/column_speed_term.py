@@ -63,25 +63,19 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[40000])
     args = ap.parse_args()
-    from column_stage import (
-        PERTURBED_TWIN,
-        column_stage,
-        quiet_errors,
-        twin_error_parts,
-        with_column_settings,
-    )
+    import column_stage as stage
 
     from gridcarbon.inversion.columns import plane_design
     from gridcarbon.inversion.osse import replicate_truth
 
-    ic, system, simulate = column_stage(args.month, args.days, PERTURBED_TWIN)
-    quiet = quiet_errors(ic)
+    ic, system, simulate = stage.column_stage(args.month, args.days, stage.PERTURBED_TWIN)
+    quiet = stage.quiet_errors(ic)
     for seed in args.seeds:
         t0 = time.perf_counter()
         truth, _, _ = replicate_truth(system, ic, "randomised", seed, None)
         sim = simulate(system, truth, seed)
-        base = with_column_settings(sim.kinds, quiet)
-        parts, errors = twin_error_parts(system, ic, truth, base, seed)
+        base = stage.with_column_settings(sim.kinds, quiet)
+        parts, errors = stage.twin_error_parts(system, ic, truth, base, seed)
         residual = {name: transport + noise for name, (_, transport, noise) in parts.items()}
         print(
             f"seed {seed} (truth's direction error σ {errors.wind_direction_error_deg:.1f}°, "
@@ -92,7 +86,7 @@ def main() -> None:
             t1 = time.perf_counter()
             inversion = ic.model_copy(update={"errors": ic.errors.model_copy(update=update)})
             totals: dict[str, list[float]] = {}
-            for k in with_column_settings(sim.kinds, inversion):
+            for k in stage.with_column_settings(sim.kinds, inversion):
                 if k.name not in residual:
                     continue
                 m = k.match(system)
