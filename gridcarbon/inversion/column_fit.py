@@ -43,8 +43,11 @@ __all__ = [
     "SUPEROBSERVATION_COLUMNS",
     "OVERPASS_COLUMNS",
     "TRANSPORT_SCALE_COLUMNS",
+    "PERSISTENCE_Z",
     "plane_fit",
     "transport_scales",
+    "transport_scale_persistence",
+    "persistence_warnings",
     "overpass_fit_tables",
     "column_summary",
 ]
@@ -116,6 +119,7 @@ OVERPASS_COLUMNS = (
     "urban_transport_scale_std",
     "rural_transport_scale",
     "rural_transport_scale_std",
+    "transport_scale_prior_std",
 )
 
 #: The superobservation columns of the prior enhancement from urban and from rural sources
@@ -388,6 +392,7 @@ def overpass_fit_tables(
         row["background_lon"] = float(np.asarray(lon))
         row["background_lat"] = float(np.asarray(lat))
         if with_scales:
+            factor = (r_factor or {}).get(label, 1.0)
             scales, std = transport_scales(
                 x[idx],
                 y[idx],
@@ -395,7 +400,7 @@ def overpass_fit_tables(
                 C,
                 parts[:, idx],
                 transport_scale_sd,
-                (r_factor or {}).get(label, 1.0),
+                factor,
                 None
                 if emission_variance is None
                 else lambda G, label=label, idx=idx: emission_variance(label, idx, G),
@@ -403,6 +408,7 @@ def overpass_fit_tables(
             for name, v, sd in zip(("urban", "rural"), scales, std, strict=True):
                 row[f"{name}_transport_scale"] = float(v)
                 row[f"{name}_transport_scale_std"] = float(sd)
+            row["transport_scale_prior_std"] = float(np.sqrt(factor) * transport_scale_sd)
         rows.append(row)
     so["prior_fit"] = prior + so["prior_background"].to_numpy(float)
     so["posterior_fit"] = post + so["background"].to_numpy(float)
@@ -410,6 +416,79 @@ def overpass_fit_tables(
     so["residual"] = obs - so["posterior_fit"].to_numpy(float)
     stats = pd.DataFrame(rows, columns=list(OVERPASS_COLUMNS))
     return so[so_cols], stats
+
+
+#: |z| of a scale's mean over the period beyond which :func:`transport_scale_persistence` calls
+#: it persistent: the two-sided 1 % point of a standard normal.  An a-priori level, not tuned.
+PERSISTENCE_Z = 2.576
+
+
+def transport_scale_persistence(overpasses: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Whether the overpasses' wind-speed scales share a sign over the period: the cue for a
+    transport error every overpass shares (``state.column_transport_unknowns``), which scales
+    drawn independently per overpass cannot hold.
+
+    If the scales' prior fits the data and the error is independent from one overpass to the
+    next, each posterior mean ``ŝ_k`` has mean 0 and variance ``f_k σ_w² − σ_k²`` (its prior
+    variance less its posterior's: the law of total variance), so
+
+    ``z = Σ ŝ_k / √Σ (f_k σ_w² − σ_k²)``
+
+    is about standard normal; a persistent part of the error moves it away from 0 as √n.
+    Data only: no truth enters.
+
+    Parameters
+    ----------
+    overpasses : DataFrame
+        Rows of ``overpass_stats.csv`` (:data:`OVERPASS_COLUMNS`) of one observation type;
+        overpasses whose scale is empty (the wind-speed term not the two scales) are left out.
+
+    Returns
+    -------
+    dict
+        ``"urban"`` and ``"rural"`` (those with at least one finite scale) → ``n_overpasses``,
+        ``mean`` and ``rms`` of ``ŝ`` (dimensionless), ``z`` and ``persistent``
+        (``|z| > PERSISTENCE_Z``).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    if "transport_scale_prior_std" not in overpasses.columns:
+        return out
+    prior_var = overpasses["transport_scale_prior_std"].to_numpy(float) ** 2
+    for name in ("urban", "rural"):
+        s = overpasses[f"{name}_transport_scale"].to_numpy(float)
+        sd = overpasses[f"{name}_transport_scale_std"].to_numpy(float)
+        ok = np.isfinite(s) & np.isfinite(sd) & np.isfinite(prior_var)
+        if not ok.any():
+            continue
+        spread = float(np.clip(prior_var[ok] - sd[ok] ** 2, 0.0, None).sum())
+        z = float(s[ok].sum() / np.sqrt(spread)) if spread > 0 else float("nan")
+        out[name] = {
+            "n_overpasses": int(ok.sum()),
+            "mean": float(s[ok].mean()),
+            "rms": float(np.sqrt(np.mean(s[ok] ** 2))),
+            "z": _finite(z),
+            "persistent": bool(np.isfinite(z) and abs(z) > PERSISTENCE_Z),
+        }
+    return out
+
+
+def persistence_warnings(summary: Mapping[str, Any]) -> list[str]:
+    """One message per observation type and scale that :func:`column_summary`'s
+    ``transport_scales`` calls persistent (for the log: the user's cue to put the shared part
+    in the state)."""
+    messages = []
+    for kind, entry in summary.get("by_type", {}).items():
+        for part, cue in entry.get("transport_scales", {}).items():
+            if cue["persistent"]:
+                messages.append(
+                    f"{kind}: the {part} wind-speed scales of its {cue['n_overpasses']} "
+                    f"overpasses share a sign (mean {cue['mean']:+.2f}, z = {cue['z']:+.1f}, "
+                    f"beyond ±{PERSISTENCE_Z}): a transport error every overpass shares, which "
+                    "scales drawn per overpass in R cannot hold; "
+                    "state.column_transport_unknowns: true estimates it beside the emissions "
+                    "(docs/inversion.md, column transport unknowns)"
+                )
+    return messages
 
 
 def _finite(v: float) -> float | None:
@@ -424,7 +503,8 @@ def column_summary(
     """The ``columns`` section of the inversion metrics: counts, and figures pooled over the
     assimilated overpasses — the reduced χ² ``Σχ²/Σ(n − 3)`` over every type, and per
     observation type (its unit) the RMS residual, bias and correlation over its
-    superobservations.
+    superobservations, and with the wind-speed scales their persistence over the period
+    (``transport_scales``: :func:`transport_scale_persistence`).
 
     ``counts``: each column type's pixel and overpass counts (``ColumnMatch.counts``), summed.
     """
@@ -460,6 +540,9 @@ def column_summary(
             entry[f"{name}_rms"] = _finite(np.sqrt(np.mean(r**2)))
             entry[f"{name}_bias"] = _finite(-r.mean())
             entry[f"{name}_r"] = _finite(_corr(o - g[bg].to_numpy(float), g[name].to_numpy(float)))
+        scales = transport_scale_persistence(ov)
+        if scales:
+            entry["transport_scales"] = scales
         by_type[str(kind)] = entry
     out["by_type"] = by_type
     return out

@@ -196,7 +196,7 @@ def column_fit(
     fitted = [k for k in kinds if callable(getattr(k, "overpass_fit", None))]
     if not fitted or result.system is None:
         return None
-    from gridcarbon.inversion.column_fit import column_summary
+    from gridcarbon.inversion.column_fit import column_summary, persistence_warnings
 
     increment = result.x_post - result.x_prior
     parts = [
@@ -208,7 +208,10 @@ def column_fit(
     superobs = pd.concat([p[0] for p in parts if len(p[0])] or [parts[0][0]], ignore_index=True)
     stats = pd.concat([p[1] for p in parts if len(p[1])] or [parts[0][1]], ignore_index=True)
     counts = [k.match(result.system).counts for k in fitted]
-    return superobs, stats, column_summary(superobs, stats, counts)
+    summary = column_summary(superobs, stats, counts)
+    for message in persistence_warnings(summary):
+        log.warning(message)
+    return superobs, stats, summary
 
 
 def overpass_r_factors(obs: pd.DataFrame, name: str) -> dict[str, float]:

@@ -9,10 +9,13 @@ import pytest
 
 from gridcarbon.inversion.column_fit import (
     OVERPASS_COLUMNS,
+    PERSISTENCE_Z,
     SUPEROBSERVATION_COLUMNS,
     column_summary,
     overpass_fit_tables,
+    persistence_warnings,
     plane_fit,
+    transport_scale_persistence,
     transport_scales,
 )
 from gridcarbon.inversion.columns import _whitening_projection, plane_design
@@ -277,3 +280,68 @@ def test_the_r_factor_of_each_overpass_is_read_from_its_rows():
     )
     assert overpass_r_factors(obs, "S5P:x") == pytest.approx({"orbit-1": 1.44, "orbit-2": 0.25})
     assert overpass_r_factors(obs, "other") == {}
+
+
+def _scale_month(rng, n_overpasses, r_factor, shift):
+    """Overpass rows of one month whose data follow the scales' model exactly: per overpass
+    the scales drawn from N(shift, f σ²), the rest of the error from f C₀, a plane; the
+    emissions known (residual = y − H x_true)."""
+    sigma, rows = 0.3, []
+    for k in range(n_overpasses):
+        n = 12
+        x, y = rng.uniform(0, 90e3, n), rng.uniform(0, 90e3, n)
+        d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+        C0 = 0.04 * np.exp(-d / 25e3) + np.diag(rng.uniform(0.02, 0.06, n))
+        M = np.stack([rng.gamma(1.5, 0.5, n) * (rng.random(n) < 0.5), rng.gamma(1.5, 0.3, n)])
+        s = shift + np.sqrt(r_factor) * sigma * rng.standard_normal(2)
+        noise = np.linalg.cholesky(r_factor * C0) @ rng.standard_normal(n)
+        residual = M.T @ s + plane_design(x, y) @ rng.normal(0, 1, 3) + noise
+        scales, std = transport_scales(x, y, residual, C0 + sigma**2 * M.T @ M, M, sigma, r_factor)
+        rows.append(
+            {
+                "overpass": f"orbit-{k}",
+                "urban_transport_scale": scales[0],
+                "urban_transport_scale_std": std[0],
+                "rural_transport_scale": scales[1],
+                "rural_transport_scale_std": std[1],
+                "transport_scale_prior_std": np.sqrt(r_factor) * sigma,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("r_factor", [1.0, 1.8])
+def test_the_persistence_z_is_standard_normal_without_a_shared_error(r_factor):
+    # the law of total variance: with the scales' prior right and independent overpasses,
+    # Σ ŝ / √Σ(f σ² − σ_post²) has mean 0 and variance 1 (Monte Carlo over 250 months)
+    rng = np.random.default_rng(23)
+    z = np.array(
+        [
+            [
+                transport_scale_persistence(_scale_month(rng, 5, r_factor, 0.0))[p]["z"]
+                for p in ("urban", "rural")
+            ]
+            for _ in range(250)
+        ]
+    )
+    assert np.abs(z.mean(axis=0)).max() < 0.2
+    np.testing.assert_allclose(z.std(axis=0), 1.0, atol=0.12)
+    # at the 1 % level about 1 % are called persistent
+    assert (np.abs(z) > PERSISTENCE_Z).mean() < 0.03
+
+
+def test_a_shared_transport_error_is_called_persistent_and_warned_of():
+    rng = np.random.default_rng(4)
+    month = _scale_month(rng, 30, 1.6, -0.3)  # every overpass's scales 0.3 low
+    cue = transport_scale_persistence(month)
+    assert cue["urban"]["n_overpasses"] == 30
+    assert cue["urban"]["z"] < -PERSISTENCE_Z and cue["urban"]["persistent"]
+    assert cue["urban"]["mean"] == pytest.approx(month["urban_transport_scale"].mean())
+    summary = {"by_type": {"S5P:no2": {"transport_scales": cue}}}
+    messages = persistence_warnings(summary)
+    assert any("S5P:no2: the urban wind-speed scales of its 30 overpasses" in m for m in messages)
+    assert all("state.column_transport_unknowns" in m for m in messages)
+    # empty scales (the term off) give no cue and no message
+    off = month.assign(urban_transport_scale=np.nan, rural_transport_scale=np.nan)
+    assert transport_scale_persistence(off) == {}
+    assert persistence_warnings({"by_type": {"S5P:no2": {}}}) == []

@@ -4,6 +4,8 @@ assimilated by ``gridcarbon.run`` with no station data."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,7 +221,7 @@ def test_a_run_with_the_two_wind_speed_scales_reports_each_overpass_s(tmp_path, 
     import gridcarbon
     from gridcarbon.config import RunConfig
 
-    tables = {}
+    tables, cues = {}, {}
     for on in (True, False):
         config = RunConfig.validate_dict(
             {
@@ -237,7 +239,19 @@ def test_a_run_with_the_two_wind_speed_scales_reports_each_overpass_s(tmp_path, 
         out = tmp_path / f"out-{on}"
         gridcarbon.run(config, out_dir=out, scenario=scenario)
         tables[on] = pd.read_csv(out / "overpass_stats.csv")
+        metrics = json.loads((out / "inversion_metrics.json").read_text())
+        (entry,) = metrics["columns"]["by_type"].values()
+        cues[on] = entry.get("transport_scales")
     on, off = tables[True].iloc[0], tables[False].iloc[0]
+    # the month's persistence cue: one overpass, its own scale and the z of it alone
+    assert cues[False] is None
+    urban = cues[True]["urban"]
+    assert urban["n_overpasses"] == 1 and urban["mean"] == pytest.approx(
+        on["urban_transport_scale"]
+    )
+    spread = on["transport_scale_prior_std"] ** 2 - on["urban_transport_scale_std"] ** 2
+    assert urban["z"] == pytest.approx(on["urban_transport_scale"] / np.sqrt(spread))
+    assert np.isnan(off["transport_scale_prior_std"])
     sigma = RunConfig.validate_dict({}).inversion.errors.model_error_wind_speed_rel
     for part in ("urban", "rural"):
         assert np.isfinite(on[f"{part}_transport_scale"])
