@@ -472,21 +472,34 @@ def transport_scale_persistence(overpasses: pd.DataFrame) -> dict[str, dict[str,
     return out
 
 
-def persistence_warnings(summary: Mapping[str, Any]) -> list[str]:
+def persistence_warnings(summary: Mapping[str, Any], in_state: Sequence[str] = ()) -> list[str]:
     """One message per observation type and scale that :func:`column_summary`'s
     ``transport_scales`` calls persistent (for the log: the user's cue to put the shared part
-    in the state)."""
+    in the state).  ``in_state``: the column transport terms the state already has
+    (``StateLayout.column_terms``, e.g. ``"urban_transport_scale"``); for those the message
+    says what is left once the state's term took its share."""
     messages = []
     for kind, entry in summary.get("by_type", {}).items():
         for part, cue in entry.get("transport_scales", {}).items():
-            if cue["persistent"]:
+            if not cue["persistent"]:
+                continue
+            head = (
+                f"{kind}: the {part} wind-speed scales of its {cue['n_overpasses']} overpasses "
+                f"share a sign (mean {cue['mean']:+.2f}, z = {cue['z']:+.1f}, beyond "
+                f"±{PERSISTENCE_Z})"
+            )
+            if f"{part}_transport_scale" in in_state:
                 messages.append(
-                    f"{kind}: the {part} wind-speed scales of its {cue['n_overpasses']} "
-                    f"overpasses share a sign (mean {cue['mean']:+.2f}, z = {cue['z']:+.1f}, "
-                    f"beyond ±{PERSISTENCE_Z}): a transport error every overpass shares, which "
-                    "scales drawn per overpass in R cannot hold; "
-                    "state.column_transport_unknowns: true estimates it beside the emissions "
-                    "(docs/inversion.md, column transport unknowns)"
+                    f"{head} after the state's own {part} transport scale took its share: the "
+                    "shared error is larger than that term's prior (state.column_wind_prior_error) "
+                    "allows, or is not a scale of the modelled plume (a turned or displaced "
+                    "plume); see the metrics' column_transport section"
+                )
+            else:
+                messages.append(
+                    f"{head}: a transport error every overpass shares, which scales drawn per "
+                    "overpass in R cannot hold; state.column_transport_unknowns: true estimates "
+                    "it beside the emissions (docs/inversion.md, column transport unknowns)"
                 )
     return messages
 

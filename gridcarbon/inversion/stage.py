@@ -209,7 +209,7 @@ def column_fit(
     stats = pd.concat([p[1] for p in parts if len(p[1])] or [parts[0][1]], ignore_index=True)
     counts = [k.match(result.system).counts for k in fitted]
     summary = column_summary(superobs, stats, counts)
-    for message in persistence_warnings(summary):
+    for message in persistence_warnings(summary, result.system.layout.column_terms):
         log.warning(message)
     return superobs, stats, summary
 
