@@ -425,8 +425,8 @@ PERSISTENCE_Z = 2.576
 
 def transport_scale_persistence(overpasses: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Whether the overpasses' wind-speed scales share a sign over the period: the cue for a
-    transport error every overpass shares (``state.column_transport_unknowns``), which scales
-    drawn independently per overpass cannot hold.
+    transport error every overpass shares, which scales drawn independently per overpass
+    cannot hold.
 
     If the scales' prior fits the data and the error is independent from one overpass to the
     next, each posterior mean ``ŝ_k`` has mean 0 and variance ``f_k σ_w² − σ_k²`` (its prior
@@ -474,8 +474,8 @@ def transport_scale_persistence(overpasses: pd.DataFrame) -> dict[str, dict[str,
 
 def persistence_warnings(summary: Mapping[str, Any], in_state: Sequence[str] = ()) -> list[str]:
     """One message per observation type and scale that :func:`column_summary`'s
-    ``transport_scales`` calls persistent (for the log: the user's cue to put the shared part
-    in the state).  ``in_state``: the column transport terms the state already has
+    ``transport_scales`` calls persistent (for the log: the user's cue that the columns carry
+    a transport error every overpass shares).  ``in_state``: the column transport terms the state already has
     (``StateLayout.column_terms``, e.g. ``"urban_transport_scale"``); for those the message
     says what is left once the state's term took its share."""
     messages = []
@@ -497,9 +497,14 @@ def persistence_warnings(summary: Mapping[str, Any], in_state: Sequence[str] = (
                 )
             else:
                 messages.append(
-                    f"{head}: a transport error every overpass shares, which scales drawn per "
-                    "overpass in R cannot hold; state.column_transport_unknowns: true estimates "
-                    "it beside the emissions (docs/inversion.md, column transport unknowns)"
+                    f"{head}: a transport error every overpass shares (plume-depth winds "
+                    "biased, or plumes turned alike on every overpass), which scales drawn per "
+                    "overpass in R cannot hold, so the emissions near the sources take it up; "
+                    "check the winds behind the column operator before reading the emissions "
+                    "the columns moved.  state.column_transport_unknowns estimates a shared "
+                    "scale, but the columns cannot tell it from the cities' own emissions: in "
+                    "the twin with transport errors it cost the near field (docs/inversion.md, "
+                    "'The shared part in the state, beside the scales')"
                 )
     return messages
 

@@ -340,11 +340,11 @@ def test_a_shared_transport_error_is_called_persistent_and_warned_of():
     summary = {"by_type": {"S5P:no2": {"transport_scales": cue}}}
     messages = persistence_warnings(summary)
     assert any("S5P:no2: the urban wind-speed scales of its 30 overpasses" in m for m in messages)
-    assert all("state.column_transport_unknowns" in m for m in messages)
+    assert all("check the winds behind the column operator" in m for m in messages)
     # with the state's own urban term the message says what is left
     urban_in_state, rural = persistence_warnings(summary, ("urban_transport_scale",))
     assert "after the state's own urban transport scale" in urban_in_state
-    assert "state.column_transport_unknowns: true" in rural
+    assert "check the winds behind the column operator" in rural
     # empty scales (the term off) give no cue and no message
     off = month.assign(urban_transport_scale=np.nan, rural_transport_scale=np.nan)
     assert transport_scale_persistence(off) == {}
