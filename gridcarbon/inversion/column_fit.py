@@ -475,9 +475,9 @@ def transport_scale_persistence(overpasses: pd.DataFrame) -> dict[str, dict[str,
 def persistence_warnings(summary: Mapping[str, Any], in_state: Sequence[str] = ()) -> list[str]:
     """One message per observation type and scale that :func:`column_summary`'s
     ``transport_scales`` calls persistent (for the log: the user's cue that the columns carry
-    a transport error every overpass shares).  ``in_state``: the column transport terms the state already has
-    (``StateLayout.column_terms``, e.g. ``"urban_transport_scale"``); for those the message
-    says what is left once the state's term took its share."""
+    a transport error every overpass shares).  ``in_state``: the column transport terms the
+    state already has (``StateLayout.column_terms``, e.g. ``"urban_transport_scale"``); for
+    those the message says what is left once the state's term took its share."""
     messages = []
     for kind, entry in summary.get("by_type", {}).items():
         for part, cue in entry.get("transport_scales", {}).items():
