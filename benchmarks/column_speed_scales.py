@@ -15,11 +15,12 @@ the residual.  In the twin the residual splits exactly into
 
 (the background plane is annihilated by ``Π``), so ``ŝ`` splits into the same three parts.  For
 each replicate: the inversion of the stations and the NO2 columns (``joint_no2``; ``--joint``
-adds the imager; the frozen configuration's column errors and R tuning), then per product and scale the RMS over the overpasses of ``ŝ`` and of each
-part, the correlation of ``ŝ`` with each part and of the transport part with the emission
-part (negative where the emissions took up transport error), and the same split of the prior's emission error
-(``H x_true − H x_b``: what the scales would have taken from the prior alone).  The truth
-enters only through the split, never into the inversion.
+adds the imager; the frozen configuration's column errors and R tuning), then per product and
+scale the RMS over the overpasses of ``ŝ`` and of each part, the correlation of ``ŝ`` with
+each part and of the transport part with the emission part (negative where the emissions took
+up transport error), and the same split of the prior's emission error (``H x_true − H x_b``:
+what the scales would have taken from the prior alone).  The truth enters only through the
+split, never into the inversion.
 
 Usage::
 
