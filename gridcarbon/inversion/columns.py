@@ -79,6 +79,7 @@ from gridcarbon.kernels.column import (
     column_rows_fill,
     polygon_lattice_counts,
     polygon_lattice_fill,
+    rows_nonzero,
     vertical_kernel_weight,
 )
 from gridcarbon.kernels.dispersion import sigmas
@@ -1307,8 +1308,7 @@ class ColumnObservations:
         parr = [pts[c].to_numpy(float) if has_pts else np.zeros(0) for c in pcols]
         purban = system.urban[system.point_cells] if has_pts else np.zeros(0, np.bool_)
         npt = parr[0].size
-        a_ptr, a_idx, a_val, a_nox = [0], [], [], []
-        p_ptr, p_idx, p_val, p_nox = [0], [], [], []
+        area_parts, point_parts = [], []
         chunk = 16
         acc = np.zeros((chunk, g.size))
         accn = np.zeros((chunk, g.size))
@@ -1369,17 +1369,8 @@ class ColumnObservations:
                 pacc,
                 paccn,
             )
-            for r in range(len(part)):
-                nz = np.flatnonzero(acc[r])
-                a_idx.append(nz)
-                a_val.append(acc[r, nz])
-                a_nox.append(accn[r, nz])
-                a_ptr.append(a_ptr[-1] + nz.size)
-                pz = np.flatnonzero(pacc[r])
-                p_idx.append(pz)
-                p_val.append(pacc[r, pz])
-                p_nox.append(paccn[r, pz])
-                p_ptr.append(p_ptr[-1] + pz.size)
+            area_parts.append(rows_nonzero(acc, accn, len(part)))
+            point_parts.append(rows_nonzero(pacc, paccn, len(part)))
         nrow = len(groups)
         rec = Receptors(
             *(np.zeros(nrow) for _ in range(3)),
@@ -1389,21 +1380,12 @@ class ColumnObservations:
             *(np.zeros(nrow) for _ in range(3)),
         )
 
-        def cat(parts, dtype):
-            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
-
         fp = Footprints(
             rec,
             g.size,
             npt,
-            np.asarray(a_ptr, np.int64),
-            cat(a_idx, np.int32),
-            cat(a_val, np.float32),
-            cat(a_nox, np.float32),
-            np.asarray(p_ptr, np.int64),
-            cat(p_idx, np.int32),
-            cat(p_val, np.float32),
-            cat(p_nox, np.float32),
+            *_stacked_rows(area_parts),
+            *_stacked_rows(point_parts),
         )
         return self._jacobian(system, fp), fp
 
@@ -1963,6 +1945,24 @@ class ColumnObservations:
         }
         members = SuperobservationPixels(sel, order, n_in, weight, row_hours)
         return ColumnMatch(table, H, fp, blocks, covariances, rows, counts, members)
+
+
+def _stacked_rows(
+    parts: list[tuple[np.ndarray, ...]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The CSR rows of :func:`rows_nonzero` of successive chunks as one: row pointers (int64),
+    columns (int32), inert and NOx values (float32)."""
+    if not parts:
+        return np.zeros(1, np.int64), np.zeros(0, np.int32), *(np.zeros(0, np.float32),) * 2
+    ptr = [np.zeros(1, np.int64)]
+    for p, *_ in parts:
+        ptr.append(p[1:] + ptr[-1][-1])
+    return (
+        np.concatenate(ptr),
+        np.concatenate([q[1] for q in parts]).astype(np.int32),
+        np.concatenate([q[2] for q in parts]).astype(np.float32),
+        np.concatenate([q[3] for q in parts]).astype(np.float32),
+    )
 
 
 def mixing_height_sensitivity(

@@ -32,6 +32,8 @@ from gridcarbon.kernels.dispersion import (
     briggs_rise,
     sigma_y_rural,
     sigma_y_urban,
+    sigma_z_rural,
+    sigma_z_urban,
     sigmas,
     wind_profile_exponent,
 )
@@ -81,11 +83,22 @@ def plume_depth_wind(u10, k, urban, release_height, depth):
 
 
 @numba.njit(cache=True)
+def _erf(x):
+    """``math.erf``, without the call where its value in double precision is ±1 (|x| ≥ 6;
+    erf(x) rounds to 1 from x ≈ 5.92): most image terms of a plume are that far."""
+    if x >= 6.0:
+        return 1.0
+    if x <= -6.0:
+        return -1.0
+    return math.erf(x)
+
+
+@numba.njit(cache=True)
 def _segment(a, b, c, s):
     """∫_a^b of a normal density centred on ``c`` with sd ``s``."""
     if b <= a:
         return 0.0
-    return 0.5 * (math.erf((b - c) / (_SQ2 * s)) - math.erf((a - c) / (_SQ2 * s)))
+    return 0.5 * (_erf((b - c) / (_SQ2 * s)) - _erf((a - c) / (_SQ2 * s)))
 
 
 @numba.njit(cache=True)
@@ -93,9 +106,7 @@ def _images_cdf(z, h, s, zi, nimg):
     """Σ over the images ``±h + 2 n zi`` (|n| ≤ nimg) of their normal CDFs at ``z`` (× 2)."""
     c = 0.0
     for n in range(-nimg, nimg + 1):
-        c += math.erf((z - h - 2.0 * n * zi) / (_SQ2 * s)) + math.erf(
-            (z + h - 2.0 * n * zi) / (_SQ2 * s)
-        )
+        c += _erf((z - h - 2.0 * n * zi) / (_SQ2 * s)) + _erf((z + h - 2.0 * n * zi) / (_SQ2 * s))
     return c
 
 
@@ -170,16 +181,22 @@ def vertical_kernel_weight(k, h, sz, sz_free, zi, lid_f, z_edges, kernel, nl):
 
 
 @numba.njit(cache=True)
-def _point_plume(xs, k, urban, u10, he, dh, zi, lid_f, depth, dir_sd, z_edges, kernel, nl):
-    """sigma_y (m), the kernel-weighted vertical share and the plume-depth wind (m/s) of a point
-    source at effective height ``he`` (rise ``dh``) at ``xs`` m downwind."""
-    sy, sz = sigmas(k, xs, urban)
-    sy = math.sqrt(sy * sy + (dh / 3.5) ** 2 + (xs * dir_sd) ** 2)
+def _point_sigma_y(xs, k, urban, dh, dir_sd):
+    """sigma_y (m) of a point plume of rise ``dh`` at ``xs`` m downwind, widened by the rise
+    and the wind-direction spread ``dir_sd`` (radians)."""
+    sy = _sigma_y(k, xs, urban)
+    return math.sqrt(sy * sy + (dh / 3.5) ** 2 + (xs * dir_sd) ** 2)
+
+
+@numba.njit(cache=True)
+def _point_vertical(xs, k, urban, he, dh, zi, lid_f, z_edges, kernel, nl):
+    """The kernel-weighted vertical share of a point plume at effective height ``he`` (rise
+    ``dh``) at ``xs`` m downwind (:func:`vertical_kernel_weight`)."""
+    sz = sigma_z_urban(k, xs) if urban else sigma_z_rural(k, xs)
     sz = math.sqrt(sz * sz + (dh / 3.5) ** 2)
     _, szf = sigmas(_FREE_TROPOSPHERE_CLASS, xs, urban)
     szf = math.sqrt(szf * szf + (dh / 3.5) ** 2)
-    v = vertical_kernel_weight(k, he, sz, szf, zi, lid_f, z_edges, kernel, nl)
-    return sy, v, plume_depth_wind(u10, k, urban, he, depth)
+    return vertical_kernel_weight(k, he, sz, szf, zi, lid_f, z_edges, kernel, nl)
 
 
 @numba.njit(cache=True)
@@ -232,9 +249,9 @@ def point_column(
     tuple of float
         Inert column and NOx seen as NO2 column, µg m-2 per kg h-1 (kernel-weighted).
     """
-    sy, v, u = _point_plume(
-        xs, k, urban, u10, he, dh, zi, lid_f, depth, dir_sd, z_edges, kernel, nl
-    )
+    sy = _point_sigma_y(xs, k, urban, dh, dir_sd)
+    v = _point_vertical(xs, k, urban, he, dh, zi, lid_f, z_edges, kernel, nl)
+    u = plume_depth_wind(u10, k, urban, he, depth)
     c = _KGH_TO_UGS * math.exp(-0.5 * (ys / sy) ** 2) / (_SQ2PI * sy) * v / u
     return c, c * no2_weight(xs / u, tau, r0, req, tauc)
 
@@ -471,6 +488,18 @@ def _sigma_y(k, xs, urban):
 
 
 @numba.njit(cache=True)
+def _solve_between(a, b, lo, hi):
+    """The interval of t with lo ≤ a t + b ≤ hi (empty: lower end above the upper)."""
+    if a > 0.0:
+        return (lo - b) / a, (hi - b) / a
+    if a < 0.0:
+        return (hi - b) / a, (lo - b) / a
+    if lo <= b <= hi:
+        return -np.inf, np.inf
+    return np.inf, -np.inf
+
+
+@numba.njit(cache=True)
 def _cell_reaches(dx, dy, ex, ey, R, reach, k, latk):
     """Whether sources within ``reach`` m of a point (dx, dy) upwind of a pixel centre can reach
     the pixel within the truncation."""
@@ -664,12 +693,30 @@ def column_row_fill(
         nny = max(m * ns_n * nw1 - ns_n * sr_min - ny0 + 1, 1)
         near_v = np.empty((2, nnx, nny, 2))
         near_set = np.zeros((2, nnx, nny), np.bool_)
+        # the cone of _cell_reaches lies within a rectangle along the wind: crosswind half-width
+        # at most its width at the far end (sigma_y grows with distance); per row only the
+        # columns the rectangle crosses are tested (a cell more on each side, for rounding)
+        half = latk * max(sigma_y_rural(k, rmax + 2 * reach), sigma_y_urban(k, rmax + 2 * reach))
+        half += reach
         for row in range(w0, w1):
             sy_ = y1 - (row + 0.5) * cs
-            for col in range(c0, c1):
+            dcy = pix_cy[p] - sy_
+            # dcx such that −reach ≤ dcx ex + dcy ey ≤ rmax + reach and |dcy ex − dcx ey| ≤ half,
+            # each band a metre wider so that rounding never drops a cell the test keeps
+            lo0, hi0 = _solve_between(ex, dcy * ey, -reach - 1.0, rmax + reach + 1.0)
+            lo1, hi1 = _solve_between(-ey, dcy * ex, -half - 1.0, half + 1.0)
+            lo = max(lo0, lo1)
+            hi = min(hi0, hi1)
+            if hi < lo:
+                continue
+            # dcx = pix_cx − (x0 + (col + 0.5) cs): the columns of dcx in [lo, hi]
+            first = max((pix_cx[p] - x0 - hi) / cs - 1.5, c0)
+            last = min((pix_cx[p] - x0 - lo) / cs + 0.5, c1 - 1)
+            if last < first:
+                continue
+            for col in range(int(first), int(last) + 1):
                 sx_ = x0 + (col + 0.5) * cs
                 dcx = pix_cx[p] - sx_
-                dcy = pix_cy[p] - sy_
                 if not _cell_reaches(dcx, dcy, ex, ey, rmax, reach, k, latk):
                     continue
                 ns = nsub if abs(dcx * ex + dcy * ey) <= near_m + reach else 1
@@ -746,6 +793,9 @@ def column_row_fill(
             sy_far = math.sqrt(sy_far * sy_far + (dh / 3.5) ** 2 + (far * dir_sd) ** 2)
             if abs(-dcx * ey + dcy * ex) > latk * sy_far + pix_reach[p] + samp_half:
                 continue
+            # the plume-depth wind does not depend on the distance; the vertical share is
+            # the costly part, computed only for samples within the lateral truncation
+            u = plume_depth_wind(u10, k, purban[s], he, depth)
             for q in range(samp_ptr[p], samp_ptr[p + 1]):
                 dx = samp_x[q] - px[s]
                 dy = samp_y[q] - py[s]
@@ -753,26 +803,15 @@ def column_row_fill(
                 if xs < 1.0 or xs > rmax:
                     continue
                 ys = -dx * ey + dy * ex
-                sy, v, u = _point_plume(
-                    xs,
-                    k,
-                    purban[s],
-                    u10,
-                    he,
-                    dh,
-                    pix_zi[p],
-                    lid_f,
-                    depth,
-                    dir_sd,
-                    z_edges[p],
-                    kernel[p],
-                    n_layers[p],
-                )
+                sy = _point_sigma_y(xs, k, purban[s], dh, dir_sd)
                 lim = latk * sy
                 a = max(ys - samp_half, -lim)
                 b = min(ys + samp_half, lim)
                 if b <= a:
                     continue
+                v = _point_vertical(
+                    xs, k, purban[s], he, dh, pix_zi[p], lid_f, z_edges[p], kernel[p], n_layers[p]
+                )
                 lat = (math.erf(b / (_SQ2 * sy)) - math.erf(a / (_SQ2 * sy))) / (4.0 * samp_half)
                 c = _KGH_TO_UGS * samp_w[q] * lat * v / u
                 pacc[s] += c
@@ -903,3 +942,39 @@ def column_rows_fill(
             pacc[r],
             paccn[r],
         )
+
+
+@numba.njit(cache=True, parallel=True)
+def rows_nonzero(acc, accn, nrow):
+    """The non-zero entries of the first ``nrow`` rows of ``acc``, and ``accn`` at the same
+    places, row after row (CSR): ``np.flatnonzero`` of each row, in parallel over rows.
+
+    Returns
+    -------
+    ptr : ndarray ``(nrow + 1,)`` int64
+    idx : ndarray int64
+        Column of each entry, increasing within a row.
+    val, valn : ndarray float64
+        ``acc`` and ``accn`` there.
+    """
+    counts = np.zeros(nrow, np.int64)
+    for r in numba.prange(nrow):
+        c = 0
+        for j in range(acc.shape[1]):
+            if acc[r, j] != 0.0:
+                c += 1
+        counts[r] = c
+    ptr = np.zeros(nrow + 1, np.int64)
+    ptr[1:] = np.cumsum(counts)
+    idx = np.empty(ptr[-1], np.int64)
+    val = np.empty(ptr[-1])
+    valn = np.empty(ptr[-1])
+    for r in numba.prange(nrow):
+        q = ptr[r]
+        for j in range(acc.shape[1]):
+            if acc[r, j] != 0.0:
+                idx[q] = j
+                val[q] = acc[r, j]
+                valn[q] = accn[r, j]
+                q += 1
+    return ptr, idx, val, valn

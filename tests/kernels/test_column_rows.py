@@ -9,13 +9,18 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridcarbon.kernels.column import (
+    _erf,
+    _solve_between,
     area_vertical_tables,
     column_rows_fill,
     plume_depth_wind,
     polygon_lattice_counts,
     polygon_lattice_fill,
+    rows_nonzero,
 )
 from gridcarbon.kernels.dispersion import sigmas
 from gridcarbon.kernels.plume import _KGH_TO_UGS, no2_weight
@@ -168,3 +173,60 @@ def test_rows_equal_the_direct_evaluation(sample_cells, nsub):
         assert np.array_equal(acc[p] != 0, ref != 0)
         np.testing.assert_allclose(acc[p], ref, rtol=1e-10, atol=0)
         np.testing.assert_allclose(accn[p], refn, rtol=1e-10, atol=0)
+
+
+def test_sigma_y_grows_with_distance():
+    """The kernel bounds each pixel's cone by its crosswind width at the far end, which holds
+    only while sigma_y grows with distance: every class, rural and urban, 1 m to 1,000 km."""
+    x = np.geomspace(1.0, 1e6, 2000)
+    for k in range(6):
+        for urban in (False, True):
+            sy = np.array([sigmas(k, xi, urban)[0] for xi in x])
+            assert np.all(np.diff(sy) > 0), (k, urban)
+
+
+def test_saturated_erf_is_math_erf_bit_for_bit():
+    x = np.concatenate([np.linspace(-8.0, 8.0, 20001), [-6.0, 6.0, 5.92, -5.92, 1e300, -1e300]])
+    assert all(_erf(v) == math.erf(v) for v in x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a=st.floats(-1, 1),
+    b=st.floats(-1e6, 1e6),
+    lo=st.floats(-1e6, 1e6),
+    width=st.floats(0, 1e6),
+    t=st.floats(-1e7, 1e7),
+)
+def test_solve_between_keeps_every_value_in_band(a, b, lo, width, t):
+    """As the kernel uses it: the band widened by a metre holds every t whose computed
+    a t + b is in the band, whatever the rounding (a is a component of a unit vector, b and
+    the band are metres); and nothing far outside it."""
+    hi = lo + width
+    first, last = _solve_between(a, b, lo - 1.0, hi + 1.0)
+    slack = 1e-9 * max(1.0, abs(t))  # the division's rounding; the kernel adds a cell
+    if lo <= a * t + b <= hi:
+        assert first - slack <= t <= last + slack
+    if first <= t <= last:
+        assert lo - 1.0 - 1e-6 <= a * t + b <= hi + 1.0 + 1e-6
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    nrow=st.integers(0, 6),
+    ncol=st.integers(0, 40),
+    density=st.floats(0, 1),
+)
+def test_rows_nonzero_is_flatnonzero_of_each_row(seed, nrow, ncol, density):
+    rng = np.random.default_rng(seed)
+    acc = np.where(rng.random((8, ncol)) < density, rng.normal(size=(8, ncol)), 0.0)
+    accn = rng.normal(size=(8, ncol))
+    ptr, idx, val, valn = rows_nonzero(acc, accn, nrow)
+    assert ptr[0] == 0 and ptr.size == nrow + 1
+    for r in range(nrow):
+        nz = np.flatnonzero(acc[r])
+        np.testing.assert_array_equal(idx[ptr[r] : ptr[r + 1]], nz)
+        np.testing.assert_array_equal(val[ptr[r] : ptr[r + 1]], acc[r, nz])
+        np.testing.assert_array_equal(valn[ptr[r] : ptr[r + 1]], accn[r, nz])
+    assert ptr[-1] == idx.size == val.size == valn.size
