@@ -500,6 +500,38 @@ def _solve_between(a, b, lo, hi):
 
 
 @numba.njit(cache=True)
+def _cone_half_width(k, rmax, reach, latk):
+    """Crosswind half-width (m) of a rectangle along the wind that holds every cell
+    :func:`_cell_reaches` keeps: the cone's width at its far end, as sigma_y grows with
+    distance."""
+    return (
+        latk * max(sigma_y_rural(k, rmax + 2 * reach), sigma_y_urban(k, rmax + 2 * reach)) + reach
+    )
+
+
+@numba.njit(cache=True)
+def _cone_row_columns(pcx, dcy, ex, ey, reach, rmax, half, x0, cs, c0, c1):
+    """The columns ``[first, end)`` within ``[c0, c1)`` of one grid row whose cells the
+    rectangle of :func:`_cone_half_width` crosses (along the wind from −reach to rmax + reach),
+    seen from a pixel centred ``pcx`` m east and ``dcy`` m north of the row's centres; each
+    band a metre wider and a cell more on each side, so that rounding never drops a cell
+    :func:`_cell_reaches` keeps."""
+    # dcx such that −reach ≤ dcx ex + dcy ey ≤ rmax + reach and |dcy ex − dcx ey| ≤ half
+    lo0, hi0 = _solve_between(ex, dcy * ey, -reach - 1.0, rmax + reach + 1.0)
+    lo1, hi1 = _solve_between(-ey, dcy * ex, -half - 1.0, half + 1.0)
+    lo = max(lo0, lo1)
+    hi = min(hi0, hi1)
+    if hi < lo:
+        return c0, c0
+    # dcx = pcx − (x0 + (col + 0.5) cs): the columns of dcx in [lo, hi]
+    first = max((pcx - x0 - hi) / cs - 1.5, c0)
+    last = min((pcx - x0 - lo) / cs + 0.5, c1 - 1)
+    if last < first:
+        return c0, c0
+    return int(first), int(last) + 1
+
+
+@numba.njit(cache=True)
 def _cell_reaches(dx, dy, ex, ey, R, reach, k, latk):
     """Whether sources within ``reach`` m of a point (dx, dy) upwind of a pixel centre can reach
     the pixel within the truncation."""
@@ -693,28 +725,14 @@ def column_row_fill(
         nny = max(m * ns_n * nw1 - ns_n * sr_min - ny0 + 1, 1)
         near_v = np.empty((2, nnx, nny, 2))
         near_set = np.zeros((2, nnx, nny), np.bool_)
-        # the cone of _cell_reaches lies within a rectangle along the wind: crosswind half-width
-        # at most its width at the far end (sigma_y grows with distance); per row only the
-        # columns the rectangle crosses are tested (a cell more on each side, for rounding)
-        half = latk * max(sigma_y_rural(k, rmax + 2 * reach), sigma_y_urban(k, rmax + 2 * reach))
-        half += reach
+        half = _cone_half_width(k, rmax, reach, latk)
         for row in range(w0, w1):
             sy_ = y1 - (row + 0.5) * cs
             dcy = pix_cy[p] - sy_
-            # dcx such that −reach ≤ dcx ex + dcy ey ≤ rmax + reach and |dcy ex − dcx ey| ≤ half,
-            # each band a metre wider so that rounding never drops a cell the test keeps
-            lo0, hi0 = _solve_between(ex, dcy * ey, -reach - 1.0, rmax + reach + 1.0)
-            lo1, hi1 = _solve_between(-ey, dcy * ex, -half - 1.0, half + 1.0)
-            lo = max(lo0, lo1)
-            hi = min(hi0, hi1)
-            if hi < lo:
-                continue
-            # dcx = pix_cx − (x0 + (col + 0.5) cs): the columns of dcx in [lo, hi]
-            first = max((pix_cx[p] - x0 - hi) / cs - 1.5, c0)
-            last = min((pix_cx[p] - x0 - lo) / cs + 0.5, c1 - 1)
-            if last < first:
-                continue
-            for col in range(int(first), int(last) + 1):
+            first, end = _cone_row_columns(
+                pix_cx[p], dcy, ex, ey, reach, rmax, half, x0, cs, c0, c1
+            )
+            for col in range(first, end):
                 sx_ = x0 + (col + 0.5) * cs
                 dcx = pix_cx[p] - sx_
                 if not _cell_reaches(dcx, dcy, ex, ey, rmax, reach, k, latk):

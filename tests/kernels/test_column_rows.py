@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridcarbon.kernels.column import (
+    _cell_reaches,
+    _cone_half_width,
+    _cone_row_columns,
     _erf,
     _solve_between,
     area_vertical_tables,
@@ -230,3 +234,42 @@ def test_rows_nonzero_is_flatnonzero_of_each_row(seed, nrow, ncol, density):
         np.testing.assert_array_equal(val[ptr[r] : ptr[r + 1]], acc[r, nz])
         np.testing.assert_array_equal(valn[ptr[r] : ptr[r + 1]], accn[r, nz])
     assert ptr[-1] == idx.size == val.size == valn.size
+
+
+@numba.njit
+def _cone_cells_outside_rows(n, pcx, pcy, ex, ey, reach, k):
+    """Over an n × n grid: the cells ``_cell_reaches`` keeps, and those of them outside the
+    columns ``_cone_row_columns`` gives for their row."""
+    half = _cone_half_width(k, RMAX, reach, LATK)
+    kept = outside = 0
+    for row in range(n):
+        dcy = pcy - (Y1 - (row + 0.5) * CS)
+        first, end = _cone_row_columns(pcx, dcy, ex, ey, reach, RMAX, half, X0, CS, 0, n)
+        for col in range(n):
+            dcx = pcx - (X0 + (col + 0.5) * CS)
+            if _cell_reaches(dcx, dcy, ex, ey, RMAX, reach, k, LATK):
+                kept += 1
+                if col < first or col >= end:
+                    outside += 1
+    return kept, outside
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    k=st.integers(0, 5),
+    theta=st.one_of(
+        st.sampled_from([0.0, math.pi / 2, math.pi, 3 * math.pi / 2]), st.floats(0, 2 * math.pi)
+    ),
+    reach=st.floats(1000.0, 9000.0),
+    fx=st.floats(0.25, 0.75),
+    fy=st.floats(0.25, 0.75),
+)
+def test_cone_rows_hold_every_cell_the_cone_keeps(k, theta, reach, fx, fy):
+    """The kernel tests only the columns ``_cone_row_columns`` gives for each row: on a grid
+    wider than the cone (390 km), every cell ``_cell_reaches`` keeps is among them, whatever
+    the wind (also exactly along a grid axis), class and pixel position."""
+    n = 130
+    kept, outside = _cone_cells_outside_rows(
+        n, X0 + fx * n * CS, Y1 - fy * n * CS, math.sin(theta), math.cos(theta), reach, k
+    )
+    assert kept > 100 and outside == 0
