@@ -34,7 +34,6 @@ from gridcarbon.kernels.dispersion import (
     sigma_y_urban,
     sigma_z_rural,
     sigma_z_urban,
-    sigmas,
     wind_profile_exponent,
 )
 from gridcarbon.kernels.plume import _KGH_TO_UGS, _SQ2, _SQ2PI, no2_weight  # shared constants
@@ -192,9 +191,9 @@ def _point_sigma_y(xs, k, urban, dh, dir_sd):
 def _point_vertical(xs, k, urban, he, dh, zi, lid_f, z_edges, kernel, nl):
     """The kernel-weighted vertical share of a point plume at effective height ``he`` (rise
     ``dh``) at ``xs`` m downwind (:func:`vertical_kernel_weight`)."""
-    sz = sigma_z_urban(k, xs) if urban else sigma_z_rural(k, xs)
+    sz = _sigma_z(k, xs, urban)
     sz = math.sqrt(sz * sz + (dh / 3.5) ** 2)
-    _, szf = sigmas(_FREE_TROPOSPHERE_CLASS, xs, urban)
+    szf = _sigma_z(_FREE_TROPOSPHERE_CLASS, xs, urban)
     szf = math.sqrt(szf * szf + (dh / 3.5) ** 2)
     return vertical_kernel_weight(k, he, sz, szf, zi, lid_f, z_edges, kernel, nl)
 
@@ -463,8 +462,8 @@ def area_vertical_tables(
 @numba.njit(cache=True)
 def _area_weight(k, xs, urban, h_src, zi, lid_f, z_edges, kernel, nl):
     """:func:`vertical_kernel_weight` of an area source ``xs`` m downwind."""
-    _, sz = sigmas(k, xs, urban)
-    _, szf = sigmas(_FREE_TROPOSPHERE_CLASS, xs, urban)
+    sz = _sigma_z(k, xs, urban)
+    szf = _sigma_z(_FREE_TROPOSPHERE_CLASS, xs, urban)
     return vertical_kernel_weight(k, h_src, sz, szf, zi, lid_f, z_edges, kernel, nl)
 
 
@@ -485,6 +484,12 @@ def _table(tab, lx0, dlx, nn, xs):
 def _sigma_y(k, xs, urban):
     """sigma_y of :func:`~gridcarbon.kernels.dispersion.sigmas` alone, m."""
     return sigma_y_urban(k, xs) if urban else sigma_y_rural(k, xs)
+
+
+@numba.njit(cache=True)
+def _sigma_z(k, xs, urban):
+    """sigma_z of :func:`~gridcarbon.kernels.dispersion.sigmas` alone, m."""
+    return sigma_z_urban(k, xs) if urban else sigma_z_rural(k, xs)
 
 
 @numba.njit(cache=True)
@@ -807,7 +812,7 @@ def column_row_fill(
             he = ph[s] + dh
             # no sample of the pixel within the lateral truncation: skip the source
             far = max(xd + pix_reach[p], 1.0)
-            sy_far, _ = sigmas(k, far, purban[s])
+            sy_far = _sigma_y(k, far, purban[s])
             sy_far = math.sqrt(sy_far * sy_far + (dh / 3.5) ** 2 + (far * dir_sd) ** 2)
             if abs(-dcx * ey + dcy * ex) > latk * sy_far + pix_reach[p] + samp_half:
                 continue
