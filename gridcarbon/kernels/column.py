@@ -505,22 +505,21 @@ def _solve_between(a, b, lo, hi):
 
 
 @numba.njit(cache=True)
-def _cone_half_width(k, rmax, reach, latk):
-    """Crosswind half-width (m) of a rectangle along the wind that holds every cell
-    :func:`_cell_reaches` keeps: the cone's width at its far end, as sigma_y grows with
-    distance."""
-    return (
-        latk * max(sigma_y_rural(k, rmax + 2 * reach), sigma_y_urban(k, rmax + 2 * reach)) + reach
-    )
+def _cone_half_width(k, xd, reach, latk):
+    """Crosswind half-width (m) of the cone of :func:`_cell_reaches` for cells whose centre is
+    ``xd`` m upwind of the pixel: ``latk`` sigma_y (the wider of rural and urban) at the
+    farthest distance within ``reach``, plus ``reach``.  It grows with ``xd`` (as sigma_y
+    does), so its value at the far end bounds the whole cone."""
+    return latk * max(sigma_y_rural(k, xd + reach), sigma_y_urban(k, xd + reach)) + reach
 
 
 @numba.njit(cache=True)
 def _cone_row_columns(pcx, dcy, ex, ey, reach, rmax, half, x0, cs, c0, c1):
-    """The columns ``[first, end)`` within ``[c0, c1)`` of one grid row whose cells the
-    rectangle of :func:`_cone_half_width` crosses (along the wind from −reach to rmax + reach),
-    seen from a pixel centred ``pcx`` m east and ``dcy`` m north of the row's centres; each
-    band a metre wider and a cell more on each side, so that rounding never drops a cell
-    :func:`_cell_reaches` keeps."""
+    """The columns ``[first, end)`` within ``[c0, c1)`` of one grid row whose cells a
+    rectangle crosses: crosswind half-width ``half`` (:func:`_cone_half_width` at the far end),
+    along the wind from −reach to rmax + reach, seen from a pixel centred ``pcx`` m east and
+    ``dcy`` m north of the row's centres; each band a metre wider and a cell more on each side,
+    so that rounding never drops a cell :func:`_cell_reaches` keeps."""
     # dcx such that −reach ≤ dcx ex + dcy ey ≤ rmax + reach and |dcy ex − dcx ey| ≤ half
     lo0, hi0 = _solve_between(ex, dcy * ey, -reach - 1.0, rmax + reach + 1.0)
     lo1, hi1 = _solve_between(-ey, dcy * ex, -half - 1.0, half + 1.0)
@@ -544,9 +543,7 @@ def _cell_reaches(dx, dy, ex, ey, R, reach, k, latk):
     yd = -dx * ey + dy * ex
     if xd < -reach or xd > R + reach:
         return False
-    sy1 = sigma_y_rural(k, xd + reach)
-    sy2 = sigma_y_urban(k, xd + reach)
-    return abs(yd) <= latk * max(sy1, sy2) + reach
+    return abs(yd) <= _cone_half_width(k, xd, reach, latk)
 
 
 @numba.njit(cache=True)
@@ -730,7 +727,7 @@ def column_row_fill(
         nny = max(m * ns_n * nw1 - ns_n * sr_min - ny0 + 1, 1)
         near_v = np.empty((2, nnx, nny, 2))
         near_set = np.zeros((2, nnx, nny), np.bool_)
-        half = _cone_half_width(k, rmax, reach, latk)
+        half = _cone_half_width(k, rmax + reach, reach, latk)
         for row in range(w0, w1):
             sy_ = y1 - (row + 0.5) * cs
             dcy = pix_cy[p] - sy_

@@ -246,7 +246,7 @@ def test_rows_nonzero_is_flatnonzero_of_each_row(seed, nrow, ncol, density):
 def _cone_cells_outside_rows(n, pcx, pcy, ex, ey, reach, k):
     """Over an n × n grid: the cells ``_cell_reaches`` keeps, and those of them outside the
     columns ``_cone_row_columns`` gives for their row."""
-    half = _cone_half_width(k, RMAX, reach, LATK)
+    half = _cone_half_width(k, RMAX + reach, reach, LATK)
     kept = outside = 0
     for row in range(n):
         dcy = pcy - (Y1 - (row + 0.5) * CS)
