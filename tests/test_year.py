@@ -491,6 +491,46 @@ def test_prior_months_as_tasks_on_two_workers_equal_the_single_process_store(
     assert a.attrs == b.attrs
 
 
+def _streamed_on_workers(out: Path, scenario, act) -> tuple[list[BaseException], object]:
+    """The streamed prior of :func:`_config` on two local workers, in a thread, while
+    ``act(client)`` is called every 20 ms until it returns something true (or 300 s pass);
+    returns the run's errors and what ``act`` returned."""
+    import threading
+    import time
+
+    from gridcarbon.pipeline import dask_client
+
+    errors: list[BaseException] = []
+    done = None
+    with dask_client(workers=2) as client:
+
+        def run() -> None:
+            try:
+                run_streamed(
+                    _config(), out, stages=(), resume=True, scenario=scenario, client=client
+                )
+            except BaseException as error:  # reported by the caller's assertions
+                errors.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 300
+        while not done and thread.is_alive() and time.monotonic() < deadline:
+            done = act(client)
+            time.sleep(0.02)
+        thread.join(600)
+        assert not thread.is_alive(), "the streamed run did not end within 600 s (a hang)"
+    return errors, done
+
+
+def _processing_day_task(client) -> str | None:
+    for keys in client.processing().values():
+        for key in keys:
+            if "prior-days-" in str(key):
+                return str(key)
+    return None
+
+
 def test_a_worker_killed_during_its_month_is_replaced_and_the_store_is_the_same(
     tmp_path, scenario, uninterrupted, monkeypatch
 ):
@@ -499,43 +539,90 @@ def test_a_worker_killed_during_its_month_is_replaced_and_the_store_is_the_same(
     equals the uninterrupted single-process one."""
     import os
     import signal
-    import threading
-    import time
-
-    from gridcarbon.pipeline import dask_client
 
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     out = tmp_path / "out"
-    errors: list[BaseException] = []
-    with dask_client(workers=2) as client:
-        pids = client.run(os.getpid)
 
-        def run() -> None:
-            try:
-                run_streamed(
-                    _config(), out, stages=(), resume=True, scenario=scenario, client=client
-                )
-            except BaseException as error:  # reported by the assertion below
-                errors.append(error)
+    pids: dict[str, int] = {}
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        killed = None
-        deadline = time.monotonic() + 300
-        while killed is None and thread.is_alive() and time.monotonic() < deadline:
-            for address, keys in client.processing().items():
-                if any("prior-days-" in str(k) for k in keys):
-                    os.kill(pids[address], signal.SIGKILL)
-                    killed = address
-                    break
-            time.sleep(0.02)
-        thread.join(600)
+    def kill_a_worker(client) -> str | None:
+        pids.update(pids or client.run(os.getpid))  # asked once, before the months start
+        for address, keys in client.processing().items():
+            if any("prior-days-" in str(k) for k in keys):
+                os.kill(pids[address], signal.SIGKILL)
+                return address
+        return None
+
+    errors, killed = _streamed_on_workers(out, scenario, kill_a_worker)
     assert killed is not None, "no month was seen running on a worker"
     assert not errors, errors
     assert sorted(p.name for p in (out / "_markers").iterdir()) == ["2023-01.json", "2023-02.json"]
     a, b = _store(out), _store(uninterrupted)
     np.testing.assert_array_equal(a["CO2"].values, b["CO2"].values)
     xr.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_every_worker_holding_the_scenario_killed_and_the_store_is_the_same(
+    tmp_path, scenario, uninterrupted, monkeypatch
+):
+    """Every worker that holds the shared scenario is killed (SIGKILL) while a month is computed:
+    the scheduler computes the scenario again (it is a task, not scattered data, which Dask
+    cannot recompute and whose loss cancelled the months: dask/distributed#3149), and the
+    store equals the uninterrupted one."""
+    import os
+    import signal
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    out = tmp_path / "out"
+
+    pids: dict[str, int] = {}
+
+    def kill_the_holders(client) -> list[str] | None:
+        pids.update(pids or client.run(os.getpid))  # asked once, before the months start
+        if _processing_day_task(client) is None:
+            return None
+        # the scenario is the only key in memory that is not a day task's (whatever its name)
+        held = [v for k, v in client.who_has().items() if "prior-days-" not in str(k)]
+        holders = sorted({a for addresses in held for a in addresses})
+        for address in holders:
+            os.kill(pids[address], signal.SIGKILL)
+        return holders
+
+    errors, killed = _streamed_on_workers(out, scenario, kill_the_holders)
+    assert killed, "no month was seen running on a worker holding the scenario"
+    assert not errors, errors
+    assert sorted(p.name for p in (out / "_markers").iterdir()) == ["2023-01.json", "2023-02.json"]
+    a, b = _store(out), _store(uninterrupted)
+    np.testing.assert_array_equal(a["CO2"].values, b["CO2"].values)
+
+
+def test_a_day_task_cancelled_by_the_cluster_fails_its_month_and_not_silently(
+    tmp_path, scenario, monkeypatch
+):
+    """A day task that Dask cancels (as it does when the task's inputs are lost or its workers
+    died too often) computed nothing: the run raises TaskCancelledError naming the month after
+    the other month has finished with its marker; the cancelled month has none."""
+    from distributed import Future
+
+    from gridcarbon.io.cluster import TaskCancelledError
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    out = tmp_path / "out"
+
+    def cancel_one(client) -> str | None:
+        key = _processing_day_task(client)
+        if key is not None:
+            client.cancel([Future(key, client)])
+        return key
+
+    errors, key = _streamed_on_workers(out, scenario, cancel_one)
+    assert key, "no day task was seen running on a worker"
+    month = key.removeprefix("prior-days-")[:7]
+    assert len(errors) == 1 and isinstance(errors[0], TaskCancelledError), errors
+    assert f"prior {month}: Dask cancelled its task" in str(errors[0])
+    assert "--resume" in str(errors[0])
+    other = {"2023-01": "2023-02.json", "2023-02": "2023-01.json"}[month]
+    assert sorted(p.name for p in (out.parent / "out.partial" / "_markers").iterdir()) == [other]
 
 
 def test_a_dask_client_is_one_of_workers_or_a_scheduler():

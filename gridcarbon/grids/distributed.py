@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridcarbon.errors import ConfigError
+from gridcarbon.io.cluster import share_with_workers, task_result
 
 if TYPE_CHECKING:
     from gridcarbon.config import PeriodConfig, RunConfig
@@ -125,7 +126,7 @@ def prior_months_in_day_tasks(
     task_days = check_task_days(task_days)
     if not months:
         return
-    remote = client.scatter(scenario, broadcast=True)
+    remote = share_with_workers(client, scenario, "scenario")
     futures: dict[Any, str] = {}
     left: dict[str, int] = {}
     spans: dict[str, tuple[int, int]] = {}
@@ -153,10 +154,10 @@ def prior_months_in_day_tasks(
     try:
         for future in as_completed(futures):
             label = futures[future]
-            if future.cancelled() or left[label] < 0:
+            if left[label] < 0:  # its month failed: cancelled here, not computed
                 continue
             try:
-                future.result()  # raises the worker's error
+                task_result(future, f"prior {label}")  # the worker's error, or a cancellation
             except Exception as error:  # re-raised once the other months are done
                 log.error("prior %s: a day task failed (%s); the other months go on", label, error)
                 failed = failed or error

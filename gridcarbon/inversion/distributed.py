@@ -10,7 +10,8 @@ month's posterior into its region of ``posterior.zarr`` and the month's files in
 runs the stage writes each month's completion marker when its task has returned
 (:func:`invert_months_on_workers`): markers stay the only proof that a month is done.
 
-The scenario and the units' overlay are scattered once to every worker.  The store is created
+The scenario and the units' overlay are shared with the workers as tasks the scheduler can run
+again (:func:`gridcarbon.io.cluster.share_with_workers`).  The store is created
 by the first task to finish its inversion (under a cluster-wide lock); its global attributes are
 set to those of the period's first month before that month's marker, so the store equals the
 single-process path's.
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from gridcarbon.io.cluster import share_with_workers, task_result
 from gridcarbon.io.resources import ResourceError
 
 __all__ = [
@@ -197,8 +199,8 @@ def invert_months_on_workers(
     every month's record in month order.
 
     Months whose marker (``marker.format(label)``) is in ``done`` are read back from their
-    ``month.json``; the others are submitted at once, the scenario and the overlay scattered
-    once to every worker, after :func:`check_worker_memory` with ``needed_bytes``.  Each month's
+    ``month.json``; the others are submitted at once, the scenario and the overlay shared with
+    the workers, after :func:`check_worker_memory` with ``needed_bytes``.  Each month's
     marker is written here when its task has returned (after setting the store's attributes to
     the first month's, for that month).  A failed month does not stop the others: they run to
     the end and keep their markers, so a resumed run inverts only the months that failed; then
@@ -223,8 +225,8 @@ def invert_months_on_workers(
     if pending:
         check_worker_memory(client, needed_bytes)
         first = months[0][0]
-        remote_scenario = client.scatter(scenario, broadcast=True)
-        remote_overlay = None if overlay is None else client.scatter(overlay, broadcast=True)
+        remote_scenario = share_with_workers(client, scenario, "scenario")
+        remote_overlay = None if overlay is None else share_with_workers(client, overlay, "overlay")
         token = uuid.uuid4().hex[:8]
         futures = {
             client.submit(
@@ -250,7 +252,7 @@ def invert_months_on_workers(
             for future in as_completed(futures):
                 label, sl = futures[future]
                 try:
-                    out = future.result()  # raises the worker's error
+                    out = task_result(future, f"inversion {label}")  # the worker's error
                 except Exception as error:  # re-raised once the other months are done
                     log.error("inversion %s: failed (%s); the other months go on", label, error)
                     failed = failed or error

@@ -42,6 +42,7 @@ import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
+from gridcarbon.io.cluster import share_with_workers, task_result
 from gridcarbon.zoning.overlay import Overlay
 from gridcarbon.zoning.stage import StreamedFields, place_tally_part
 from gridcarbon.zoning.tally import TallySums, beijing_labels, month_tally_bins
@@ -340,8 +341,8 @@ def fields_on_workers(
     table = pd.DataFrame(units[columns])
     token = uuid.uuid4().hex[:8]
     remote_overlay, remote_units = (
-        client.scatter(overlay, broadcast=True),
-        client.scatter(table, broadcast=True),
+        share_with_workers(client, overlay, "overlay"),
+        share_with_workers(client, table, "units"),
     )
     months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
     if task_days is not None:
@@ -507,7 +508,7 @@ def _gather_months(
         month_sums: dict[str, np.ndarray | None] = dict.fromkeys(names)
         summing = 0.0  # seconds spent reading the day fields and adding them up
         for future in blocks:
-            done = future.result()  # raises the worker's error
+            done = task_result(future, f"zones {month}")  # raises the worker's error
             part = read_dataset_npz(done["tally"])
             tally, n = place_tally_part(
                 part,
@@ -650,7 +651,7 @@ def _null_on_workers(
         for i in range(len(paths[combo[0]]))
     ]
     try:
-        counts = [f.result() for f in futures]
+        counts = [task_result(f, f"co-location null ({level}, {'+'.join(combo)})") for f in futures]
     except BaseException:
         client.cancel(futures)
         raise
