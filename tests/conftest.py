@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -16,6 +19,23 @@ from gridcarbon.config import RunConfig
 settings.register_profile("default", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile("default")
+
+
+#: The xdist group of the tests that read the default run (:func:`default_run`): with
+#: ``--dist loadgroup`` (pyproject's addopts) they run on one worker, which makes the run once.
+DEFAULT_RUN_GROUP = "default-run"
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Iterator[Path]:
+    """The folder of ``gridcarbon run`` with no configuration (the embedded default, the files
+    the frozen fingerprint holds), made once for the tests marked
+    ``pytest.mark.xdist_group(DEFAULT_RUN_GROUP)``.  Read it, never write into it."""
+    from tests.fingerprint import run_default
+
+    work = tmp_path_factory.mktemp("default-run")
+    yield run_default(work / "run")
+    shutil.rmtree(work, ignore_errors=True)  # several GB: not left in the temporary folder
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -492,25 +493,37 @@ def compare_folder(ref: dict[str, dict], new: dict[str, dict]) -> list[str]:
 
 
 # -- the commands fingerprinted -------------------------------------------------------------------
-def run_commands(work: Path) -> dict[str, Path]:
+def run_default(out: Path) -> Path:
+    """``gridcarbon run --out out`` with no configuration (the embedded default), in a process
+    of its own that imports this checkout's package; returns ``out``."""
+    _gridcarbon("run", "--out", str(out))
+    return out
+
+
+def _gridcarbon(*args: str) -> None:
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-m", "gridcarbon.cli", *args], check=True, env=env)
+
+
+def run_commands(work: Path, run: Path | None = None) -> dict[str, Path]:
     """Run the fingerprinted commands into ``work``; return the output folder of each.
 
-    ``run`` (the whole default pipeline); ``grid``; ``invert``, ``zones`` and ``map`` on the run's
+    ``run`` (the whole default pipeline, or the folder of one already made by
+    :func:`run_default`); ``grid``; ``invert``, ``zones`` and ``map`` on the run's
     prior/posterior (each a stage alone, as a user chains them); one ``osse`` replicate.
     """
-
-    def gc(*args: str) -> None:
-        subprocess.run([sys.executable, "-m", "gridcarbon.cli", *args], check=True)
-
-    run = work / "run"
-    gc("run", "--out", str(run))
-    gc("grid", "--out", str(work / "grid"))
-    gc("invert", "--prior", str(run / "prior.nc"), "--out", str(work / "invert"))
-    gc("zones", "--grids", str(run / "posterior.nc"), "--out", str(work / "zones"))
+    run = run_default(work / "run") if run is None else run
+    _gridcarbon("grid", "--out", str(work / "grid"))
+    _gridcarbon("invert", "--prior", str(run / "prior.nc"), "--out", str(work / "invert"))
+    _gridcarbon("zones", "--grids", str(run / "posterior.nc"), "--out", str(work / "zones"))
     (work / "map").mkdir()
-    gc("map", "--run-dir", str(run), "--out", str(work / "map" / "map.html"))
-    gc("osse", "--prior", str(run / "prior.nc"), "--replicates", "1", "--out", str(work / "osse"))
-    return {name: work / name for name in ("run", "grid", "invert", "zones", "map", "osse")}
+    _gridcarbon("map", "--run-dir", str(run), "--out", str(work / "map" / "map.html"))
+    _gridcarbon(
+        "osse", "--prior", str(run / "prior.nc"), "--replicates", "1", "--out", str(work / "osse")
+    )
+    folders = {name: work / name for name in ("grid", "invert", "zones", "map", "osse")}
+    return {"run": run, **folders}
 
 
 def record(target: Path) -> None:

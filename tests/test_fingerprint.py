@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEFAULT_RUN_GROUP
 from tests.fingerprint import compare_folder, folder_fingerprint, run_commands
 
 REFERENCE = Path(__file__).parent / "data" / "default_fingerprint.json"
@@ -22,11 +23,12 @@ def reference() -> dict:
 
 
 @pytest.fixture(scope="module")
-def command_outputs(tmp_path_factory) -> dict[str, Path]:
-    return run_commands(tmp_path_factory.mktemp("fingerprint"))
+def command_outputs(tmp_path_factory, default_run) -> dict[str, Path]:
+    return run_commands(tmp_path_factory.mktemp("fingerprint"), run=default_run)
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group(DEFAULT_RUN_GROUP)
 @pytest.mark.parametrize("command", ["run", "grid", "invert", "zones", "map", "osse"])
 def test_command_matches_frozen_fingerprint(command, reference, command_outputs):
     ref = reference["commands"][command]

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,14 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from tests.conftest import DEFAULT_RUN_GROUP
 from tests.runs import write_run_config
 
 SYSTEM_GDALINFO = "/usr/bin/gdalinfo"
-COMPLIANCE_CHECKER = shutil.which("compliance-checker")
+# Beside this interpreter first: a venv's scripts are found even when the venv is not activated.
+COMPLIANCE_CHECKER = shutil.which(
+    "compliance-checker", path=str(Path(sys.executable).parent)
+) or shutil.which("compliance-checker")
 
 
 def compliance_errors(path: Path) -> tuple[int, str]:
@@ -94,27 +97,12 @@ def test_every_netcdf_of_a_run_passes_the_cf_checker(run_dir):
     assert not failed, failed
 
 
-@pytest.fixture(scope="module")
-def default_run_dir(tmp_path_factory) -> Iterator[Path]:
-    """The default run, as `gridcarbon run` makes it with no configuration (the files the
-    fingerprint freezes)."""
-    work = tmp_path_factory.mktemp("default-run")
-    subprocess.run(
-        [sys.executable, "-m", "gridcarbon.cli", "run", "--out", "out"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-    )
-    yield work / "out"
-    shutil.rmtree(work, ignore_errors=True)  # several GB: not kept for the session
-
-
 @pytest.mark.slow
-def test_every_netcdf_of_the_default_run_passes_the_cf_checker(default_run_dir):
+@pytest.mark.xdist_group(DEFAULT_RUN_GROUP)
+def test_every_netcdf_of_the_default_run_passes_the_cf_checker(default_run):
     """The compliance-checker (cf:1.10, normal criteria, offline) on every NetCDF the default
     run writes: exit 0 for each."""
-    files = sorted(default_run_dir.glob("*.nc"))
+    files = sorted(default_run.glob("*.nc"))
     names = {p.name for p in files}
     assert {"prior.nc", "posterior.nc", "hotspots_day.nc", "zone_tally_daily.nc"} <= names
     failed = {}
