@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,21 +23,59 @@ settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile("default")
 
 
-#: The xdist group of the tests that read the default run (:func:`default_run`): with
-#: ``--dist loadgroup`` (pyproject's addopts) they run on one worker, which makes the run once.
-DEFAULT_RUN_GROUP = "default-run"
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], object]) -> Path:
+    """``make(folder)`` done once in the whole test session, whichever pytest-xdist workers ask
+    for it: the first makes it under a lock, the others wait for it and read it.  Returns the
+    folder (removed at the end of the session, :func:`pytest_sessionfinish`).  Read it, never
+    write into it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    folder = root / f"{SHARED_PREFIX}{name}"
+    with open(root / f"{SHARED_PREFIX}{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
+#: The names of :func:`made_once`'s folders start with this.
+SHARED_PREFIX = "made-once-"
+
+
+def pytest_sessionfinish(session) -> None:
+    """The folders :func:`made_once` filled (hundreds of MB) are not left in the temporary
+    folder: removed by the process that ran the session (with xdist, after every worker)."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller removes them
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or factory._basetemp is None:  # no temporary folder was made
+        return
+    for path in factory.getbasetemp().glob(f"{SHARED_PREFIX}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of the default run first, together: pytest-xdist's ``load`` schedule hands
+    each worker a first chunk of consecutive tests (a quarter of its share), so one worker makes
+    the run (the suite's longest setup, started first) and serves all of them while the others
+    run the rest, rather than waiting at :func:`made_once`'s lock."""
+    items.sort(key=lambda item: "default_run" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory) -> Iterator[Path]:
+def default_run(tmp_path_factory) -> Path:
     """The folder of ``gridcarbon run`` with no configuration (the embedded default, the files
-    the frozen fingerprint holds), made once for the tests marked
-    ``pytest.mark.xdist_group(DEFAULT_RUN_GROUP)``.  Read it, never write into it."""
+    the frozen fingerprint holds), made once in the session."""
     from tests.fingerprint import run_default
 
-    work = tmp_path_factory.mktemp("default-run")
-    yield run_default(work / "run")
-    shutil.rmtree(work, ignore_errors=True)  # several GB: not left in the temporary folder
+    return made_once(tmp_path_factory, "default-run", lambda f: run_default(f / "run")) / "run"
 
 
 @pytest.fixture(autouse=True)

@@ -493,6 +493,10 @@ def compare_folder(ref: dict[str, dict], new: dict[str, dict]) -> list[str]:
 
 
 # -- the commands fingerprinted -------------------------------------------------------------------
+#: The commands fingerprinted beside ``run`` (:func:`run_commands`), each into ``work/<name>``.
+STAGE_COMMANDS = ("grid", "invert", "zones", "map", "osse")
+
+
 def run_default(out: Path) -> Path:
     """``gridcarbon run --out out`` with no configuration (the embedded default), in a process
     of its own that imports this checkout's package; returns ``out``."""
@@ -522,8 +526,7 @@ def run_commands(work: Path, run: Path | None = None) -> dict[str, Path]:
     _gridcarbon(
         "osse", "--prior", str(run / "prior.nc"), "--replicates", "1", "--out", str(work / "osse")
     )
-    folders = {name: work / name for name in ("grid", "invert", "zones", "map", "osse")}
-    return {"run": run, **folders}
+    return {"run": run, **{name: work / name for name in STAGE_COMMANDS}}
 
 
 def record(target: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEFAULT_RUN_GROUP
-from tests.fingerprint import compare_folder, folder_fingerprint, run_commands
+from tests.conftest import made_once
+from tests.fingerprint import STAGE_COMMANDS, compare_folder, folder_fingerprint, run_commands
 
 REFERENCE = Path(__file__).parent / "data" / "default_fingerprint.json"
 
@@ -24,11 +24,13 @@ def reference() -> dict:
 
 @pytest.fixture(scope="module")
 def command_outputs(tmp_path_factory, default_run) -> dict[str, Path]:
-    return run_commands(tmp_path_factory.mktemp("fingerprint"), run=default_run)
+    """Every fingerprinted command's folder, made once in the session (the tests of this module
+    may run on several xdist workers)."""
+    made = made_once(tmp_path_factory, "fingerprint", lambda f: run_commands(f, run=default_run))
+    return {"run": default_run, **{name: made / name for name in STAGE_COMMANDS}}
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(DEFAULT_RUN_GROUP)
 @pytest.mark.parametrize("command", ["run", "grid", "invert", "zones", "map", "osse"])
 def test_command_matches_frozen_fingerprint(command, reference, command_outputs):
     ref = reference["commands"][command]

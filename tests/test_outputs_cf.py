@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from tests.conftest import DEFAULT_RUN_GROUP
 from tests.runs import write_run_config
 
 SYSTEM_GDALINFO = "/usr/bin/gdalinfo"
@@ -98,7 +97,6 @@ def test_every_netcdf_of_a_run_passes_the_cf_checker(run_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(DEFAULT_RUN_GROUP)
 def test_every_netcdf_of_the_default_run_passes_the_cf_checker(default_run):
     """The compliance-checker (cf:1.10, normal criteria, offline) on every NetCDF the default
     run writes: exit 0 for each."""
