@@ -73,7 +73,7 @@ def task_result(future: Any, what: str) -> Any:
         return future.result()
     except CancelledError as error:
         raise TaskCancelledError(
-            f"{what}: Dask cancelled its task {future.key!r} ({error}); nothing of it is kept. "
-            "The months already finished are: run the same command with --resume to compute "
-            "the rest"
+            f"{what}: Dask cancelled its task {future.key!r} ({error}), so its month is not "
+            "written; the months that finished are kept: run the same command with --resume "
+            "to compute the rest"
         ) from None
