@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gridcarbon.errors import ConfigError
-from gridcarbon.io.cluster import share_with_workers, task_result
+from gridcarbon.io.cluster import shared_with_workers, task_result
 
 if TYPE_CHECKING:
     from gridcarbon.config import PeriodConfig, RunConfig
@@ -126,49 +126,53 @@ def prior_months_in_day_tasks(
     task_days = check_task_days(task_days)
     if not months:
         return
-    remote = share_with_workers(client, scenario, "scenario")
-    futures: dict[Any, str] = {}
-    left: dict[str, int] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    token = uuid.uuid4().hex[:8]
-    for label, sl, month_config in months:
-        period = month_config.period
-        keep = month_config.prior.keep_sectors
-        spans[label] = (sl.start, sl.stop)
-        parts = day_spans(period, task_days)
-        left[label] = len(parts)
-        for first, last, offset in parts:
-            days = period.model_copy(update={"start": first, "end": last})
-            future = client.submit(
-                prior_days_task,
-                remote,
-                days,
-                keep,
-                str(store),
-                sl.start + offset,
-                key=f"prior-days-{first:%Y-%m-%d}-{last:%d}-{token}",
-                pure=False,
-            )
-            futures[future] = label
-    failed: Exception | None = None
-    try:
-        for future in as_completed(futures):
-            label = futures[future]
-            if left[label] < 0:  # its month failed: cancelled here, not computed
-                continue
-            try:
-                task_result(future, f"prior {label}")  # the worker's error, or a cancellation
-            except Exception as error:  # re-raised once the other months are done
-                log.error("prior %s: a day task failed (%s); the other months go on", label, error)
-                failed = failed or error
-                left[label] = -1
-                client.cancel([f for f, m in futures.items() if m == label and not f.done()])
-                continue
-            left[label] -= 1
-            if left[label] == 0:
-                write_marker(folder, label, spans[label], fingerprint)
-                log.info("prior %s: written by the workers in spans of %d days", label, task_days)
-    finally:
-        client.cancel(list(futures))
+    with shared_with_workers(client, folder, scenario=scenario) as shared:
+        futures: dict[Any, str] = {}
+        left: dict[str, int] = {}
+        spans: dict[str, tuple[int, int]] = {}
+        token = uuid.uuid4().hex[:8]
+        for label, sl, month_config in months:
+            period = month_config.period
+            keep = month_config.prior.keep_sectors
+            spans[label] = (sl.start, sl.stop)
+            parts = day_spans(period, task_days)
+            left[label] = len(parts)
+            for first, last, offset in parts:
+                days = period.model_copy(update={"start": first, "end": last})
+                future = client.submit(
+                    prior_days_task,
+                    shared["scenario"],
+                    days,
+                    keep,
+                    str(store),
+                    sl.start + offset,
+                    key=f"prior-days-{first:%Y-%m-%d}-{last:%d}-{token}",
+                    pure=False,
+                )
+                futures[future] = label
+        failed: Exception | None = None
+        try:
+            for future in as_completed(futures):
+                label = futures[future]
+                if left[label] < 0:  # its month failed: cancelled here, not computed
+                    continue
+                try:
+                    task_result(future, f"prior {label}")  # the worker's error, or a cancellation
+                except Exception as error:  # re-raised once the other months are done
+                    log.error(
+                        "prior %s: a day task failed (%s); the other months go on", label, error
+                    )
+                    failed = failed or error
+                    left[label] = -1
+                    client.cancel([f for f, m in futures.items() if m == label and not f.done()])
+                    continue
+                left[label] -= 1
+                if left[label] == 0:
+                    write_marker(folder, label, spans[label], fingerprint)
+                    log.info(
+                        "prior %s: written by the workers in spans of %d days", label, task_days
+                    )
+        finally:
+            client.cancel(list(futures))
     if failed is not None:
         raise failed

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from gridcarbon.io.cluster import share_with_workers, task_result
+from gridcarbon.io.cluster import shared_with_workers, task_result
 from gridcarbon.io.resources import ResourceError
 
 __all__ = [
@@ -225,47 +225,47 @@ def invert_months_on_workers(
     if pending:
         check_worker_memory(client, needed_bytes)
         first = months[0][0]
-        remote_scenario = share_with_workers(client, scenario, "scenario")
-        remote_overlay = None if overlay is None else share_with_workers(client, overlay, "overlay")
-        token = uuid.uuid4().hex[:8]
-        futures = {
-            client.submit(
-                inversion_month_task,
-                invert,
-                str(prior_store),
-                str(store),
-                hours,
-                label,
-                (sl.start, sl.stop),
-                month_config,
-                remote_scenario,
-                remote_overlay,
-                str(folder / months_folder / label),
-                codec,
-                key=f"invert-month-{label}-{token}",
-                pure=False,
-            ): (label, sl)
-            for label, sl, month_config in pending
-        }
-        failed: Exception | None = None
-        try:
-            for future in as_completed(futures):
-                label, sl = futures[future]
-                try:
-                    out = task_result(future, f"inversion {label}")  # the worker's error
-                except Exception as error:  # re-raised once the other months are done
-                    log.error("inversion %s: failed (%s); the other months go on", label, error)
-                    failed = failed or error
-                    continue
-                if label == first:  # the store's attributes are the first month's
-                    year_store.put_store_attrs(store, out["attrs"])
-                records[label] = out["record"]
-                year_store.write_marker(
-                    folder, marker.format(label), (sl.start, sl.stop), fingerprint
-                )
-                log.info("inversion %s: inverted by a worker", label)
-        finally:
-            client.cancel(list(futures))
+        shared = shared_with_workers(client, folder, scenario=scenario, overlay=overlay)
+        with shared as remote:
+            token = uuid.uuid4().hex[:8]
+            futures = {
+                client.submit(
+                    inversion_month_task,
+                    invert,
+                    str(prior_store),
+                    str(store),
+                    hours,
+                    label,
+                    (sl.start, sl.stop),
+                    month_config,
+                    remote["scenario"],
+                    remote["overlay"],
+                    str(folder / months_folder / label),
+                    codec,
+                    key=f"invert-month-{label}-{token}",
+                    pure=False,
+                ): (label, sl)
+                for label, sl, month_config in pending
+            }
+            failed: Exception | None = None
+            try:
+                for future in as_completed(futures):
+                    label, sl = futures[future]
+                    try:
+                        out = task_result(future, f"inversion {label}")  # the worker's error
+                    except Exception as error:  # re-raised once the other months are done
+                        log.error("inversion %s: failed (%s); the other months go on", label, error)
+                        failed = failed or error
+                        continue
+                    if label == first:  # the store's attributes are the first month's
+                        year_store.put_store_attrs(store, out["attrs"])
+                    records[label] = out["record"]
+                    year_store.write_marker(
+                        folder, marker.format(label), (sl.start, sl.stop), fingerprint
+                    )
+                    log.info("inversion %s: inverted by a worker", label)
+            finally:
+                client.cancel(list(futures))
         if failed is not None:
             raise failed
     return [records[label] for label, _, _ in months]

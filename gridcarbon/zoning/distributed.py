@@ -42,7 +42,7 @@ import xarray as xr
 
 from gridcarbon.config.zoning import ZoningConfig
 from gridcarbon.errors import InputDataError
-from gridcarbon.io.cluster import share_with_workers, task_result
+from gridcarbon.io.cluster import shared_with_workers, task_result
 from gridcarbon.zoning.overlay import Overlay
 from gridcarbon.zoning.stage import StreamedFields, place_tally_part
 from gridcarbon.zoning.tally import TallySums, beijing_labels, month_tally_bins
@@ -340,71 +340,69 @@ def fields_on_workers(
     columns = [c for c in _UNIT_COLUMNS + ("area_km2",) if c in units]
     table = pd.DataFrame(units[columns])
     token = uuid.uuid4().hex[:8]
-    remote_overlay, remote_units = (
-        share_with_workers(client, overlay, "overlay"),
-        share_with_workers(client, table, "units"),
-    )
-    months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
-    if task_days is not None:
-        entries = _submit_day_spans(
-            client,
-            store,
-            slices,
-            months,
-            hours,
-            remote_overlay,
-            remote_units,
-            list(names),
-            zoning,
-            mask,
-            cell,
-            str(parts_dir),
-            task_days,
-            token,
-        )
-    else:
-        entries = [
-            (
-                month,
-                [
-                    client.submit(
-                        zone_month_task,
-                        store,
-                        (sl.start, sl.stop),
-                        month,
-                        remote_overlay,
-                        remote_units,
-                        list(names),
-                        zoning,
-                        mask,
-                        cell,
-                        str(parts_dir),
-                        key=f"zone-month-{month}-{token}",
-                        pure=False,
-                    )
-                ],
+    with shared_with_workers(client, parts_dir, overlay=overlay, units=table) as shared:
+        remote_overlay, remote_units = shared["overlay"], shared["units"]
+        months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
+        if task_days is not None:
+            entries = _submit_day_spans(
+                client,
+                store,
+                slices,
+                months,
+                hours,
+                remote_overlay,
+                remote_units,
+                list(names),
+                zoning,
+                mask,
+                cell,
+                str(parts_dir),
+                task_days,
+                token,
             )
-            for sl, month in zip(slices, months, strict=True)
-        ]
-    futures = [f for _, blocks in entries for f in blocks]
-    try:
-        return _gather_months(
-            client,
-            entries,
-            names,
-            time,
-            units,
-            zoning,
-            mask,
-            cell,
-            str(parts_dir),
-            hourly,
-            token,
-            split=task_days is not None,
-        )
-    except BaseException:
-        client.cancel(futures)
-        raise
+        else:
+            entries = [
+                (
+                    month,
+                    [
+                        client.submit(
+                            zone_month_task,
+                            store,
+                            (sl.start, sl.stop),
+                            month,
+                            remote_overlay,
+                            remote_units,
+                            list(names),
+                            zoning,
+                            mask,
+                            cell,
+                            str(parts_dir),
+                            key=f"zone-month-{month}-{token}",
+                            pure=False,
+                        )
+                    ],
+                )
+                for sl, month in zip(slices, months, strict=True)
+            ]
+        futures = [f for _, blocks in entries for f in blocks]
+        try:
+            return _gather_months(
+                client,
+                entries,
+                names,
+                time,
+                units,
+                zoning,
+                mask,
+                cell,
+                str(parts_dir),
+                hourly,
+                token,
+                split=task_days is not None,
+            )
+        except BaseException:
+            client.cancel(futures)
+            raise
 
 
 def _submit_day_spans(
