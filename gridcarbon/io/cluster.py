@@ -86,6 +86,7 @@ def shared_with_workers(client: Any, folder: str | Path, **values: Any) -> Itera
                 continue
             path = shared / f"{name}-{token}.pickle"
             partial = path.with_name(f".{path.name}.tmp")
+            paths.append(partial)  # removed below if the write fails (a full disk)
             with open(partial, "wb") as file:
                 pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(partial, path)  # a task never reads half a file
@@ -126,7 +127,7 @@ def task_result(future: Any, what: str) -> Any:
         return future.result()
     except CancelledError as error:
         raise TaskCancelledError(
-            f"{what}: Dask cancelled its task {future.key!r} ({error}), so its month is not "
-            "written; the months that finished are kept: run the same command with --resume "
-            "to compute the rest"
+            f"{what}: Dask cancelled its task {future.key!r} ({error}), so nothing of it was "
+            "written; what finished is kept: run the same command with --resume to compute "
+            "the rest"
         ) from None
