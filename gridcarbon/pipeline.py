@@ -2790,10 +2790,6 @@ def run_streamed(
             check_resumable(folder, fingerprint)
             log.info("resuming the run in %s", folder)
         (folder / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
-        if client is not None:
-            from gridcarbon.io.cluster import remove_leftovers
-
-            remove_leftovers(folder)  # a killed run's inputs for its workers
         warming = []
         if client is not None and "zoning" in stages:
             from gridcarbon.zoning.distributed import warm_workers

@@ -126,7 +126,7 @@ def prior_months_in_day_tasks(
     task_days = check_task_days(task_days)
     if not months:
         return
-    with shared_with_workers(client, folder, scenario=scenario) as shared:
+    with shared_with_workers(client, scenario=scenario) as shared:
         futures: dict[Any, str] = {}
         left: dict[str, int] = {}
         spans: dict[str, tuple[int, int]] = {}

@@ -225,7 +225,7 @@ def invert_months_on_workers(
     if pending:
         check_worker_memory(client, needed_bytes)
         first = months[0][0]
-        shared = shared_with_workers(client, folder, scenario=scenario, overlay=overlay)
+        shared = shared_with_workers(client, scenario=scenario, overlay=overlay)
         with shared as remote:
             token = uuid.uuid4().hex[:8]
             futures = {

@@ -340,7 +340,7 @@ def fields_on_workers(
     columns = [c for c in _UNIT_COLUMNS + ("area_km2",) if c in units]
     table = pd.DataFrame(units[columns])
     token = uuid.uuid4().hex[:8]
-    with shared_with_workers(client, parts_dir, overlay=overlay, units=table) as shared:
+    with shared_with_workers(client, overlay=overlay, units=table) as shared:
         remote_overlay, remote_units = shared["overlay"], shared["units"]
         months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
         if task_days is not None:

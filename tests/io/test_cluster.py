@@ -8,13 +8,7 @@ import time
 
 import pytest
 
-from gridcarbon.io.cluster import (
-    SHARED_FOLDER,
-    TaskCancelledError,
-    remove_leftovers,
-    shared_with_workers,
-    task_result,
-)
+from gridcarbon.io.cluster import TaskCancelledError, shared_with_workers, task_result
 
 pytestmark = pytest.mark.slow  # a local cluster of two worker processes
 
@@ -28,19 +22,18 @@ def _sleep(seconds: float) -> float:
     return seconds
 
 
-def test_a_shared_value_is_read_again_when_every_worker_holding_it_died(tmp_path):
+def test_a_shared_value_is_computed_again_when_every_worker_holding_it_died():
     """Killed twice, each time every holder: the next task still receives the value (scattered
-    data would be lost for good, and the task cancelled); its file is gone after the block."""
+    data would be lost for good, and the task cancelled); released after the block."""
     from gridcarbon.pipeline import dask_client
 
     value = b"x" * 1_000_000
     with (
         dask_client(workers=2) as client,
-        shared_with_workers(client, tmp_path, test=value, nothing=None) as futures,
+        shared_with_workers(client, test=value, nothing=None) as futures,
     ):
         shared = futures["test"]
         assert futures["nothing"] is None
-        assert [p.name[:5] for p in (tmp_path / SHARED_FOLDER).iterdir()] == ["test-"]
         assert task_result(client.submit(_length, shared, 1, pure=False), "first") == 1_000_001
         for round_ in range(2):
             holders = client.who_has([shared])[shared.key]
@@ -55,15 +48,23 @@ def test_a_shared_value_is_read_again_when_every_worker_holding_it_died(tmp_path
             again = client.submit(_length, shared, round_, pure=False)
             assert task_result(again, f"round {round_}") == 1_000_000 + round_
         assert shared.key.startswith("shared-test-")  # named in the dashboard and the logs
-    assert not (tmp_path / SHARED_FOLDER).exists()
+    assert shared.cancelled()  # released: the workers do not keep it after the stage
 
 
-def test_a_killed_runs_shared_inputs_are_removed(tmp_path):
-    (tmp_path / SHARED_FOLDER).mkdir()
-    (tmp_path / SHARED_FOLDER / "scenario-0123abcd.pickle").write_bytes(b"left by a kill")
-    (tmp_path / "prior.zarr").mkdir()
-    remove_leftovers(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["prior.zarr"]
+def test_a_large_shared_value_sends_no_large_graph_warning():
+    """A province's scenario is over Dask's 10 MB warning: sharing it is the point, not a slip."""
+    import warnings
+
+    from gridcarbon.pipeline import dask_client
+
+    with dask_client(workers=1) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with shared_with_workers(client, big=b"x" * 12_000_000) as futures:
+                again = client.submit(_length, futures["big"], 0, pure=False)
+                assert task_result(again, "big") == 12_000_000
+        with pytest.warns(UserWarning, match="large graph"):  # Dask's own, elsewhere
+            client.submit(_length, b"x" * 12_000_000, 0, pure=False).result()
 
 
 def test_a_task_cancelled_by_the_cluster_is_an_error_naming_what_it_computed():
