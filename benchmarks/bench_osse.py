@@ -468,6 +468,7 @@ def satellite_summary(
     month; return them."""
     from gridcarbon.inversion.osse_scores import (
         OBSERVATION_SETS,
+        far_field_scale_rows,
         imager_target_rows,
         interval_summary,
         mixing_height_target_rows,
@@ -515,6 +516,25 @@ def satellite_summary(
     for joint, part in verdicts.groupby("observations", sort=False) if len(verdicts) else ():
         print(f"-- satellite targets ({joint} vs surface only; paired replicates)")
         _print_verdicts(part)
+    scales = {}
+    for joint in [j for j in ("joint_no2", "joint") if j in sets]:
+        for s in dict.fromkeys((reactive, focus)):
+            rows = far_field_scale_rows(table, s, joint=joint)
+            if not len(rows):
+                continue
+            scales[f"{joint} {s}"] = rows.to_dict(orient="records")
+            print(f"-- {s} far-field gain by scale, {joint} vs surface only (a diagnostic)")
+            for r in rows.to_dict(orient="records"):
+                if "gain" in r and np.isfinite(r["gain"]):
+                    print(
+                        f"{r['scale']} | {r['gain']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+                        f" | {r['replicates']} replicates"
+                    )
+                elif np.isfinite(r.get("prior", np.nan)):
+                    print(
+                        f"{r['scale']} | prior {r['prior']:+.3f} | surface {r['surface']:+.3f}"
+                        f" | {joint} {r['joint']:+.3f}"
+                    )
     imager = imager_target_rows(table, focus) if with_imager else pd.DataFrame()
     if len(imager):
         print("-- CO2M-like imager targets (joint; city totals, paired replicates)")
@@ -537,6 +557,7 @@ def satellite_summary(
         "targets": verdicts.to_dict(orient="records"),
         "imager_targets": imager.to_dict(orient="records"),
         "mixing_height_targets": mixing.to_dict(orient="records"),
+        "far_field_scales": scales,
     }
 
 

@@ -413,6 +413,13 @@ class OSSEConfig(BaseModel):
         description="upper edges (km) of the bands of distance to the nearest station in which "
         "the RMSE reduction of the area-source cells is also scored (where the gain sits)",
     )
+    far_field_block_km: list[float] = Field(
+        default_factory=lambda: [9.0, 27.0, 81.0],
+        description="sides (km, rounded to whole cells) of the square blocks in which the "
+        "far field's area-source totals are also scored (own_far_block_rmse_reduction_<side>"
+        "km): how the far-field gain depends on the scale it is judged at; a diagnostic, not "
+        "a target",
+    )
     cities: list[str] | None = Field(
         None,
         description="city codes (of the scenario's city boundaries) whose totals of "
@@ -449,6 +456,13 @@ class OSSEConfig(BaseModel):
         if not 0 < v[0] <= v[1]:
             raise ValueError(f"satellite_lifetime_factor_range {v} must be 0 < low <= high")
         return v
+
+    @field_validator("far_field_block_km")
+    @classmethod
+    def _far_blocks(cls, v: list[float]) -> list[float]:
+        if any(not d > 0 for d in v) or len(set(v)) != len(v):
+            raise ValueError(f"far_field_block_km {v} must be distinct sides > 0 km")
+        return sorted(v)
 
     @field_validator("distance_bands_km")
     @classmethod

@@ -8,6 +8,10 @@ Per replicate and species (everything SYNTHETIC):
   cell totals (kg; ``own_rmse_reduction_<band>``) and of the unweighted per-cell factors
   (``own_factor_reduction_<band>``) in the bands 0–5, 5–10, 10–20, 20–30 km (``osse.
   distance_bands_km``) and ``far``, and within ``osse.station_radius_km`` (``near``);
+* the **far field at coarser scales**: the RMSE reduction of its area-source totals summed in
+  square blocks of ``osse.far_field_block_km`` (``own_far_block_rmse_reduction_<side>km``), and
+  the relative error of its whole total, prior and posterior (``own_far_total_rel_error``,
+  ``…_prior``);
 * **coverage** of 1σ and 2σ intervals (``hits`` and ``n`` so that replicates can be pooled) on
   the constrained cells (uncertainty reduction of the period total ≥ 20 %), on the 9 km state
   blocks (all, and those constrained), on the counties and on the city totals (counties and
@@ -66,6 +70,7 @@ __all__ = [
     "BIG_POINT_SHARE",
     "satellite_target_rows",
     "satellite_targets",
+    "far_field_scale_rows",
     "imager_target_rows",
     "mixing_height_target_rows",
     "MIXING_HEIGHT_ERROR_SHARE",
@@ -89,6 +94,9 @@ class ScoreContext:
     radius_km: float
     blocks: sp.csr_matrix
     counties: sp.csr_matrix | None
+    #: the far field's block labels (:func:`~gridcarbon.inversion.scores.block_labels`) by
+    #: block side in km (``osse.far_field_block_km`` rounded to whole cells)
+    far_blocks: dict[float, np.ndarray] = field(default_factory=dict)
     _hbh: dict[str, np.ndarray] = field(default_factory=dict)
     _last_result: tuple[weakref.ref, np.ndarray] | None = None
 
@@ -147,8 +155,17 @@ def score_context(system: Any, cfg: Any, counties: Any = None) -> ScoreContext:
 
         geoms = [to_projected(geom, g.crs) for geom in counties.geometry]
         county_w = coverage_matrix(g, geoms)
+    far_blocks = {}
+    for side_km in cfg.osse.far_field_block_km:
+        k = max(1, round(side_km * 1000.0 / g.cell_size))
+        far_blocks[k * g.cell_size / 1000.0] = scores.block_labels(g.shape, k)
     return ScoreContext(
-        dist, list(cfg.osse.distance_bands_km), cfg.osse.station_radius_km, blocks, county_w
+        dist,
+        list(cfg.osse.distance_bands_km),
+        cfg.osse.station_radius_km,
+        blocks,
+        county_w,
+        far_blocks,
     )
 
 
@@ -201,6 +218,18 @@ def honest_scores(
         rec[f"own_factor_reduction_{label}"] = scores.factor_rmse_reduction(pr, po, tt, ok & m)
         rec[f"own_n_cells_{label}"] = int(np.count_nonzero(ok & m))
     rec["own_rmse_change_far"] = -rec["own_rmse_reduction_far"]
+    # -- the far field at coarser scales, and its total: does the columns' harm to the far
+    # field's cells cancel in larger blocks (a plume put a few cells off) or not (mass put in
+    # the wrong place or in the wrong amount)?
+    far = ok & masks["far"]
+    for side_km, labels in ctx.far_blocks.items():
+        rec[f"own_far_block_rmse_reduction_{side_km:g}km"] = scores.block_rmse_reduction(
+            pr, po, tt, far, labels
+        )
+    total = tt[far].sum()
+    if total > 0:
+        rec["own_far_total_rel_error_prior"] = float(pr[far].sum() / total - 1.0)
+        rec["own_far_total_rel_error"] = float(po[far].sum() / total - 1.0)
     # -- coverage: constrained cells, blocks, counties ----------------------------------------
     with np.errstate(invalid="ignore", divide="ignore"):
         ur = np.where(sd0 > 0, 1 - sd / sd0, 0.0)
@@ -846,6 +875,73 @@ def satellite_target_rows(
             (fewest, fewest, float(counts.max())),
         )
     return pd.DataFrame(rows).assign(observations=joint) if rows else pd.DataFrame(rows)
+
+
+def far_field_scale_rows(
+    table: pd.DataFrame,
+    species: str,
+    *,
+    joint: str = "joint",
+    seed: int = 12345,
+    n_resamples: int = 9999,
+) -> pd.DataFrame:
+    """The far-field gain of ``joint`` over surface only at every scale the replicates scored
+    (a diagnostic of issue 14's far-field target, not a target): per replicate
+    ``1 − RMSE(joint) / RMSE(surface)`` of the far field's cells (``cells``, the target's
+    score), of its block totals (``own_far_block_rmse_reduction_<side>km``) and of its whole
+    total (``1 − |e_joint| / |e_surface|``), with percentile-bootstrap 95 % intervals over the
+    paired replicates; and the mean relative error of the far field's total, prior, surface
+    only and joint.
+
+    Returns
+    -------
+    DataFrame
+        One row per scale: ``scale``, ``gain``, ``low``, ``high``, ``replicates``; then one
+        row ``total relative error`` with the prior's, surface only's and the joint's means in
+        ``prior``, ``surface``, ``joint``.  Empty when the table holds no such scores.
+    """
+    boot = {"seed": seed, "n_resamples": n_resamples}
+    d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]
+    prefix = "own_far_block_rmse_reduction_"
+    sides = sorted(
+        (c[len(prefix) : -len("km")] for c in d.columns if c.startswith(prefix)), key=float
+    )
+    rows = []
+
+    def gain_row(scale: str, gain: np.ndarray) -> None:
+        gain = gain[np.isfinite(gain)]
+        est = scores.percentile_bootstrap(gain, **boot) if gain.size else (np.nan,) * 3
+        rows.append(
+            {"scale": scale, "gain": est[0], "low": est[1], "high": est[2], "replicates": gain.size}
+        )
+
+    if not sides:
+        return pd.DataFrame(rows)
+    for scale, score in [
+        ("cells", "own_rmse_reduction_far"),
+        *((f"{side} km blocks", f"{prefix}{side}km") for side in sides),
+    ]:
+        p = _paired(d, score, species)
+        if {"surface", joint} <= set(p.columns):
+            gain_row(
+                scale, 1.0 - (1.0 - p[joint].to_numpy(float)) / (1.0 - p["surface"].to_numpy(float))
+            )
+    p = _paired(d, "own_far_total_rel_error", species)
+    if {"surface", joint} <= set(p.columns):
+        e_s, e_j = p["surface"].to_numpy(float), p[joint].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain_row("whole far field", 1.0 - np.abs(e_j) / np.abs(e_s))
+        prior = _paired(d, "own_far_total_rel_error_prior", species)["surface"].to_numpy(float)
+        rows.append(
+            {
+                "scale": "total relative error (mean)",
+                "prior": float(np.mean(prior)),
+                "surface": float(np.mean(e_s)),
+                "joint": float(np.mean(e_j)),
+                "replicates": len(e_s),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def satellite_targets(table: pd.DataFrame, focus_species: str, far_species: str) -> pd.DataFrame:
