@@ -113,13 +113,19 @@ def test_distance_bands_validated():
     for bad in ([0.0, 10.0], [10.0, 10.0], []):
         with pytest.raises(ConfigError, match="distance_bands_km"):
             RunConfig.validate_dict({"inversion": {"osse": {"distance_bands_km": bad}}})
+    assert InversionConfig(osse={"far_field_block_km": [27, 9]}).osse.far_field_block_km == [9, 27]
+    for bad in ([0.0, 10.0], [10.0, 10.0], [-3.0]):
+        with pytest.raises(ConfigError, match="far_field_block_km"):
+            RunConfig.validate_dict({"inversion": {"osse": {"far_field_block_km": bad}}})
 
 
 @pytest.mark.slow
 def test_perfect_transport_twin_and_honest_scores(case, system):
     from gridcarbon.inversion.osse import perfect_transport_config
 
-    cfg = InversionConfig()
+    cell_km = system.grid.cell_size / 1000.0
+    # blocks of one cell and one block of the whole grid, beside the default's 9 km
+    cfg = InversionConfig(osse={"far_field_block_km": [cell_km, 9.0, 3000.0]})
     perfect = perfect_transport_config(cfg)
     assert perfect.errors.model_error_rel == cfg.osse.perfect_transport_model_error_rel == 0.1
     assert perfect.errors.model_error_wind_direction_deg == 0.0
@@ -157,6 +163,15 @@ def test_perfect_transport_twin_and_honest_scores(case, system):
     n_band = d[[f"own_n_cells_{b}" for b in bands]].sum(axis=1)
     assert (n_band == d["n_cells_near"] + d["n_cells_far"]).all()
     assert (d["cov2_blocks_hits"] >= d["cov1_blocks_hits"]).all()
+    # the far field at coarser scales: one cell a block is the cells' score, one block the
+    # total's (1 − |e_post| / |e_prior|)
+    assert (d["own_n_cells_far"] > 0).all()
+    far = d["own_rmse_reduction_far"].to_numpy(float)
+    assert np.isfinite(far).all()
+    np.testing.assert_allclose(d[f"own_far_block_rmse_reduction_{cell_km:g}km"], far, rtol=1e-12)
+    assert np.isfinite(d["own_far_block_rmse_reduction_9km"]).all()
+    total = 1 - d["own_far_total_rel_error"].abs() / d["own_far_total_rel_error_prior"].abs()
+    np.testing.assert_allclose(d["own_far_block_rmse_reduction_3000km"], total, rtol=1e-9)
     assert (d["n_cells_ur20"] <= d["n_cells_constrained"]).all()
     assert d["innovation_chi2"].between(0.05, 20).all()
     iv = res.summary["intervals"]["default"]["CO2"]

@@ -357,6 +357,41 @@ def test_satellite_targets_on_paired_replicates():
     assert stacks.estimate == pytest.approx(1.0) and not stacks.passes
 
 
+def test_the_far_field_gain_by_scale_on_paired_replicates():
+    from gridcarbon.inversion.osse_scores import far_field_scale_rows
+
+    rows = []
+    # per replicate: the cells' reductions (surface, joint), the 27 km blocks', the totals'
+    data = [((0.1, -0.8), (0.2, 0.3), (0.05, 0.02)), ((0.0, -0.6), (0.1, 0.1), (-0.04, 0.08))]
+    for rep, (cells, blocks, totals) in enumerate(data):
+        for k, obs in enumerate(("surface", "joint")):
+            rows.append(
+                {
+                    "replicate": rep,
+                    "label": "default",
+                    "observations": obs,
+                    "species": NOX.name,
+                    "own_rmse_reduction_far": cells[k],
+                    "own_far_block_rmse_reduction_27km": blocks[k],
+                    "own_far_total_rel_error": totals[k],
+                    "own_far_total_rel_error_prior": 0.3,
+                }
+            )
+    got = far_field_scale_rows(pd.DataFrame(rows), NOX.name, n_resamples=99)
+    by = {r["scale"]: r for r in got.to_dict(orient="records")}
+    assert list(by) == ["cells", "27 km blocks", "whole far field", "total relative error (mean)"]
+    # the target's own score: per replicate 1 − (1 − r_joint)/(1 − r_surface)
+    assert by["cells"]["gain"] == pytest.approx(np.mean([1 - 1.8 / 0.9, 1 - 1.6 / 1.0]))
+    assert by["27 km blocks"]["gain"] == pytest.approx(np.mean([1 - 0.7 / 0.8, 0.0]))
+    assert by["whole far field"]["gain"] == pytest.approx(np.mean([1 - 0.02 / 0.05, -1.0]))
+    assert by["27 km blocks"]["replicates"] == 2
+    total = by["total relative error (mean)"]
+    assert (total["prior"], total["surface"], total["joint"]) == pytest.approx((0.3, 0.005, 0.05))
+    # without block scores (a cache from before them) there is nothing to print
+    old = pd.DataFrame(rows).drop(columns=["own_far_block_rmse_reduction_27km"])
+    assert far_field_scale_rows(old, NOX.name).empty
+
+
 def _city_row(rep: int, observations: str, error: float, **more) -> dict:
     """One replicate's CO2 row of an OSSE table for city ``A`` (relative error ``error``)."""
     return {

@@ -4,6 +4,8 @@ intervals against scipy and statsmodels."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -113,6 +115,76 @@ def test_innovation_chi2_is_one_for_draws_from_its_variances_per_group():
     assert chi["urban"][0] == pytest.approx(4.0, abs=16 * np.sqrt(2 / chi["urban"][1]))
     with pytest.raises(ValueError, match="> 0"):
         scores.innovation_chi2(d[:2], np.zeros(2), np.zeros(2), groups[:2])
+
+
+def test_block_labels_tile_the_grid_row_major_with_partial_edge_blocks():
+    labels = scores.block_labels((5, 7), 3)
+    # 2 block rows × 3 block columns; the last row and column of blocks are partial
+    expected = np.array([[(r // 3) * 3 + c // 3 for c in range(7)] for r in range(5)]).ravel()
+    np.testing.assert_array_equal(labels, expected)
+    np.testing.assert_array_equal(scores.block_labels((4, 6), 1), np.arange(24))
+    with pytest.raises(ValueError, match="cells_per_block 0"):
+        scores.block_labels((4, 6), 0)
+
+
+def test_block_reduction_agrees_with_scipy_binned_sums():
+    rng = np.random.default_rng(3)
+    ny, nx, k = 11, 13, 4
+    truth, prior, post = rng.gamma(2.0, 5.0, (3, ny * nx))
+    mask = rng.random(ny * nx) < 0.6
+    row, col = np.divmod(np.arange(ny * nx), nx)
+    edges_r, edges_c = np.arange(0, ny + k, k), np.arange(0, nx + k, k)
+
+    def sums(v):
+        return stats.binned_statistic_2d(
+            row[mask], col[mask], v[mask], "sum", bins=[edges_r, edges_c]
+        ).statistic.ravel()
+
+    used = (
+        stats.binned_statistic_2d(
+            row[mask], col[mask], None, "count", bins=[edges_r, edges_c]
+        ).statistic.ravel()
+        > 0
+    )
+    t, p, q = (sums(v)[used] for v in (truth, prior, post))
+    expected = 1 - np.sqrt(np.mean((q - t) ** 2)) / np.sqrt(np.mean((p - t) ** 2))
+    got = scores.block_rmse_reduction(prior, post, truth, mask, scores.block_labels((ny, nx), k))
+    assert got == pytest.approx(expected, rel=1e-12)
+    # one cell a block: the cells' score; one block: the total's
+    one = scores.block_labels((ny, nx), 1)
+    assert scores.block_rmse_reduction(prior, post, truth, mask, one) == pytest.approx(
+        scores.rmse_reduction(prior, post, truth, mask), rel=1e-12
+    )
+    whole = scores.block_labels((ny, nx), max(ny, nx))
+    e_post, e_prior = (abs(v[mask].sum() - truth[mask].sum()) for v in (post, prior))
+    assert scores.block_rmse_reduction(prior, post, truth, mask, whole) == pytest.approx(
+        1 - e_post / e_prior, rel=1e-12
+    )
+    assert np.isnan(scores.block_rmse_reduction(prior, post, truth, mask & False, one))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(1, 5),
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+)
+def test_a_posterior_that_moves_mass_within_blocks_is_perfect_at_their_scale(seed, k, shape):
+    """The truth's cells shuffled within each block (a plume put a few cells off, inside the
+    block): every block total is right, so the block score is 1 whatever the cells' is."""
+    rng = np.random.default_rng(seed)
+    n = shape[0] * shape[1]
+    truth = rng.gamma(2.0, 5.0, n)
+    prior = truth * rng.uniform(0.2, 3.0, n)
+    labels = scores.block_labels(shape, k)
+    post = truth.copy()
+    for b in np.unique(labels):
+        cells = np.flatnonzero(labels == b)
+        post[cells] = truth[rng.permutation(cells)]
+    mask = np.ones(n, bool)
+    assume(np.bincount(labels, weights=prior - truth).any())
+    assert scores.block_rmse_reduction(prior, post, truth, mask, labels) == pytest.approx(1.0)
+    assert scores.rmse_reduction(prior, post, truth, mask) <= 1.0
 
 
 def test_percentile_bootstrap_agrees_with_scipy():
