@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "InversionConfig",
@@ -457,18 +464,11 @@ class OSSEConfig(BaseModel):
             raise ValueError(f"satellite_lifetime_factor_range {v} must be 0 < low <= high")
         return v
 
-    @field_validator("far_field_block_km")
+    @field_validator("distance_bands_km", "far_field_block_km")
     @classmethod
-    def _far_blocks(cls, v: list[float]) -> list[float]:
+    def _distinct_distances(cls, v: list[float], info: ValidationInfo) -> list[float]:
         if any(not d > 0 for d in v) or len(set(v)) != len(v):
-            raise ValueError(f"far_field_block_km {v} must be distinct sides > 0 km")
-        return sorted(v)
-
-    @field_validator("distance_bands_km")
-    @classmethod
-    def _bands(cls, v: list[float]) -> list[float]:
-        if any(not d > 0 for d in v) or len(set(v)) != len(v):
-            raise ValueError(f"distance_bands_km {v} must be distinct distances > 0 km")
+            raise ValueError(f"{info.field_name} {v} must be distinct distances > 0 km")
         return sorted(v)
 
 
