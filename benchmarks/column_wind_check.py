@@ -12,7 +12,8 @@ For each day of a month of the default scenario, at the TROPOMI overpass (05:30 
 meteorology's grid points: the share of the stability classes, the median angle between the
 local and the domain-mean wind, the ratio of the domain-mean vector's length to the mean speed,
 and the median ratio of the operator's plume-depth wind (rural and urban exponents) to the
-writer's wind.
+writer's wind; and the scale at which a direction error moves an NO2 plume (the NOx e-folding
+length at the operator's wind, turned by the a-priori direction error).
 
 Usage:
     python benchmarks/column_wind_check.py [--month 1]
@@ -47,7 +48,7 @@ def main() -> None:
         {"period": {"start": str(start.date()), "end": str(end.date())}}
     )
     met = default_scenario(config).meteorology
-    classes, angles, lengths, rural, urban = [], [], [], [], []
+    classes, angles, lengths, rural, urban, speeds = [], [], [], [], [], []
     for day in pd.date_range(start, end, freq="D"):
         ds = met.for_hours(pd.date_range(day, periods=24, freq="h"))
         lon, lat = (a.ravel() for a in np.meshgrid(ds["lon"].values, ds["lat"].values))
@@ -67,6 +68,7 @@ def main() -> None:
                 for s, c in zip(pm.speed[0], k, strict=True)
             ]
             out.append(np.median(wind) / writer)
+            speeds.append(np.median(wind))
     k = np.concatenate(classes)
     share = np.bincount(k, minlength=6) / k.size
     print(f"2023-{args.month:02d}, overpass 05:30 UTC, {len(angles)} days, {lon.size} grid points")
@@ -80,6 +82,17 @@ def main() -> None:
     )
     print(
         f"|domain-mean vector| / mean speed: {np.median(lengths):.2f} (days {min(lengths):.2f}–{max(lengths):.2f})"
+    )
+    # the scale a direction error moves a plume at: its NOx e-folding length u·τ at the
+    # operator's plume-depth wind, turned by the a-priori direction error
+    tau_h = config.inversion.chemistry.nox_lifetime_day_h
+    turn = config.inversion.errors.model_error_wind_direction_deg
+    u = np.median(speeds)
+    length_km = u * tau_h * 3.6
+    print(
+        f"operator's plume-depth wind, median over days and exponents: {u:.1f} m s-1; NOx "
+        f"e-folding length u·τ (τ {tau_h:g} h): {length_km:.0f} km; a {turn:g}° turn moves "
+        f"the plume there by {length_km * np.sin(np.radians(turn)):.0f} km across the wind"
     )
     for name, r in (("rural", rural), ("urban", urban)):
         print(
