@@ -898,8 +898,9 @@ def far_field_scale_rows(
     -------
     DataFrame
         One row per scale: ``scale``, ``gain``, ``low``, ``high``, ``replicates``; then one
-        row ``total relative error`` with the prior's, surface only's and the joint's means in
-        ``prior``, ``surface``, ``joint``.  Empty when the table holds no such scores.
+        row ``total relative error (mean)`` with the prior's, surface only's and the joint's
+        means (fractions of the truth's total) in ``prior``, ``surface``, ``joint``.  Empty
+        when the table holds no block scores (a cache from before them).
     """
     boot = {"seed": seed, "n_resamples": n_resamples}
     d = table[table["label"] == "default"] if "observations" in table else table.iloc[:0]

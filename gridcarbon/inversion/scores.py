@@ -135,7 +135,20 @@ def rmse_reduction(
 def block_labels(shape: tuple[int, int], cells_per_block: int) -> np.ndarray:
     """The block of each cell of a grid of ``shape`` (rows, columns; cells in row-major order)
     on a lattice of square blocks ``cells_per_block`` cells on a side, from the grid's first
-    row and column (the last row and column of blocks may be partial)."""
+    row and column (the last row and column of blocks may be partial).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The grid's ``(ny, nx)``.
+    cells_per_block : int
+        The block's side in cells (≥ 1).
+
+    Returns
+    -------
+    ndarray ``(ny * nx,)`` of int
+        Block number of each cell, row-major over the blocks.
+    """
     ny, nx = (int(v) for v in shape)
     k = int(cells_per_block)
     if k < 1:
@@ -155,7 +168,17 @@ def block_rmse_reduction(
     block of ``labels`` (:func:`block_labels`), every block holding at least one of them
     counted once.  At one cell a block it is the cells' :func:`rmse_reduction`; with one block
     it is ``1 − |Σ posterior − Σ truth| / |Σ prior − Σ truth|``.  NaN for an empty mask or a
-    perfect prior."""
+    perfect prior.
+
+    Parameters
+    ----------
+    prior, posterior, truth : ndarray ``(ncell,)``
+        Cell totals over the period, in one unit (kg in the OSSE).
+    mask : ndarray of bool ``(ncell,)``
+        The cells scored.
+    labels : ndarray of int ``(ncell,)``
+        Block number of each cell.
+    """
     m = np.asarray(mask, bool)
     if not m.any():
         return float("nan")
