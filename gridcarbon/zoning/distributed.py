@@ -341,7 +341,16 @@ def fields_on_workers(
     table = pd.DataFrame(units[columns])
     token = uuid.uuid4().hex[:8]
     with shared_with_workers(client, overlay=overlay, units=table) as shared:
-        remote_overlay, remote_units = shared["overlay"], shared["units"]
+        # what every month's task gets after its hours, whether whole or in day spans
+        month_args = (
+            shared["overlay"],
+            shared["units"],
+            list(names),
+            zoning,
+            mask,
+            cell,
+            str(parts_dir),
+        )
         months = [f"{(hours[sl.start] + pd.Timedelta(hours=8)):%Y-%m}" for sl in slices]
         if task_days is not None:
             entries = _submit_day_spans(
@@ -350,13 +359,7 @@ def fields_on_workers(
                 slices,
                 months,
                 hours,
-                remote_overlay,
-                remote_units,
-                list(names),
-                zoning,
-                mask,
-                cell,
-                str(parts_dir),
+                *month_args,
                 task_days,
                 token,
             )
@@ -370,13 +373,7 @@ def fields_on_workers(
                             store,
                             (sl.start, sl.stop),
                             month,
-                            remote_overlay,
-                            remote_units,
-                            list(names),
-                            zoning,
-                            mask,
-                            cell,
-                            str(parts_dir),
+                            *month_args,
                             key=f"zone-month-{month}-{token}",
                             pure=False,
                         )
