@@ -1293,6 +1293,21 @@ def satellite_observation_kinds(
 _IMAGER_SEED_OFFSET = 1_000_003
 
 
+def _truth_attributes(path: Path, names: set[str], option: str) -> dict[str, str]:
+    """The synthetic writer's ``truth_*`` attributes ``names`` of the file at ``path``, for the
+    OSSE's diagnostic ``option``; a file without them is refused (ConfigError)."""
+    from gridcarbon.io.satellite import read_global_attributes
+
+    attrs = read_global_attributes(path)
+    missing = names - set(attrs)
+    if missing:
+        raise ConfigError(
+            f"{path} lacks the attributes {sorted(missing)}: the truth's values are known "
+            f"only for files of the synthetic writer ({option})"
+        )
+    return attrs
+
+
 def truth_chemistry_settings(path: Path, settings: Any) -> Any:
     """``settings`` (:class:`~gridcarbon.inversion.columns.ColumnSettings`) with the NOx
     lifetime (h) and the flat NO2/NOx ratio of the truth that the synthetic writer recorded in
@@ -1304,20 +1319,42 @@ def truth_chemistry_settings(path: Path, settings: Any) -> Any:
     ConfigError
         When the file lacks those attributes (it is not a file of the synthetic writer).
     """
-    from gridcarbon.io.satellite import read_global_attributes
-
-    attrs = read_global_attributes(path)
-    missing = {"truth_nox_lifetime_h", "truth_no2_nox_ratio"} - set(attrs)
-    if missing:
-        raise ConfigError(
-            f"{path} lacks the attributes {sorted(missing)}: the truth's chemistry is known "
-            "only for files of the synthetic writer (osse.satellite_truth_chemistry)"
-        )
+    attrs = _truth_attributes(
+        path, {"truth_nox_lifetime_h", "truth_no2_nox_ratio"}, "osse.satellite_truth_chemistry"
+    )
     return dataclasses.replace(
         settings,
         lifetime_h=float(attrs["truth_nox_lifetime_h"]),
         no2_ratio=float(attrs["truth_no2_nox_ratio"]),
     )
+
+
+def truth_wind_settings(path: Path, settings: Any) -> Any:
+    """``settings`` (:class:`~gridcarbon.inversion.columns.ColumnSettings`) with the one wind
+    ``(u, v)`` (m s⁻¹) that carried every plume of the truth's columns, as the synthetic writer
+    recorded it in the file at ``path`` (``truth_wind_u_v_m_s``: 1.4 × the domain-mean 10 m
+    wind, at least 1.5 m s⁻¹), as ``plume_wind_m_s``: the OSSE's diagnostic
+    ``osse.satellite_truth_wind``, which hands the truth's transport wind over.
+
+    Raises
+    ------
+    ConfigError
+        When the file lacks that attribute (it is not a file of the synthetic writer).
+    """
+    attrs = _truth_attributes(path, {"truth_wind_u_v_m_s"}, "osse.satellite_truth_wind")
+    u, v = (float(part) for part in attrs["truth_wind_u_v_m_s"].split())
+    return dataclasses.replace(settings, plume_wind_m_s=(u, v))
+
+
+def _truth_settings(path: Path, settings: Any, osse: Any, *, reactive: bool) -> Any:
+    """The column settings of one simulated file with what the OSSE's diagnostics hand over
+    from its truth (``osse.satellite_truth_chemistry`` for a reactive product,
+    ``osse.satellite_truth_wind`` for both)."""
+    if reactive and osse.satellite_truth_chemistry:
+        settings = truth_chemistry_settings(path, settings)
+    if osse.satellite_truth_wind:
+        settings = truth_wind_settings(path, settings)
+    return settings
 
 
 def osse_column_simulator(
@@ -1440,11 +1477,8 @@ def osse_column_simulator(
                         noise_scale=o.satellite_noise_scale,
                     )
                     read = read_tropomi_no2(path, grid=system.grid)
-                    day_settings = (
-                        truth_chemistry_settings(path, settings)
-                        if o.satellite_truth_chemistry  # the diagnostic: the truth's own
-                        else settings
-                    )
+                    # the diagnostics: the truth's own chemistry and wind, if asked for
+                    day_settings = _truth_settings(path, settings, o, reactive=True)
                     made.append(
                         (read, NOX, "vertical_column", None, day_settings, f"s5p_{day:%Y%m%d}")
                     )
@@ -1465,7 +1499,7 @@ def osse_column_simulator(
                             CO2,
                             "dry_air_mole_fraction",
                             0.0,
-                            xco2_settings,
+                            _truth_settings(path, xco2_settings, o, reactive=False),
                             f"co2m_{day:%Y%m%d}",
                         )
                     )

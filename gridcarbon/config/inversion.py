@@ -391,6 +391,14 @@ class OSSEConfig(BaseModel):
         "lifetime and NO2/NOx ratio (the truth's, read from the file) to the column operator, "
         "to tell the columns' chemistry error from their transport error",
     )
+    satellite_truth_wind: bool = Field(
+        False,
+        description="DIAGNOSTIC, never a method: hand each simulated overpass's one transport "
+        "wind (the truth's, read from the file: 1.4 x the domain-mean 10 m wind) to the column "
+        "operator as the wind of every plume, NO2 and XCO2, in place of each pixel's wind with "
+        "the plume-depth profile, to tell the columns' wind error from the rest of their "
+        "mismatch (spread, vertical profile, retrieval)",
+    )
     satellite_columns: Literal["simulated", "operator", "operator_perturbed"] = Field(
         "simulated",
         description="DIAGNOSTIC, never a method: 'simulated' (the default) assimilates the "

@@ -523,6 +523,13 @@ class ColumnSettings:
     no2_ratio : float or None
         A flat NO2/NOx molar ratio in (0, 1] instead of the ``chemistry`` settings' ramp from
         the primary to the equilibrium fraction (None, the default); the same diagnostic.
+    plume_wind_m_s : tuple of float or None
+        One wind ``(u, v)`` (m s⁻¹, towards grid east and grid north) that carries every
+        plume of every pixel — its direction and its speed, urban and rural sources and stacks
+        alike — instead of each pixel's 10 m wind with the ISC3 profile's plume-depth mean
+        (None, the default).  The stability class, the spreads and the stacks' rise stay the
+        met's.  Set per overpass only by the OSSE's diagnostic ``osse.satellite_truth_wind``,
+        which hands the simulated truth's one wind per overpass over.
     lifetime_reference : float
         The state's lifetime scale ``c₀`` the operator is linearised at: the lifetime is
         τ (1 + c₀), and with ``state.column_transport_unknowns`` the rows carry the linearised
@@ -559,6 +566,7 @@ class ColumnSettings:
     stack_pixels_km: float = 0.0
     lifetime_h: float | None = None
     no2_ratio: float | None = None
+    plume_wind_m_s: tuple[float, float] | None = None
     lifetime_reference: float = 0.0
 
     def __post_init__(self) -> None:
@@ -598,6 +606,12 @@ class ColumnSettings:
             or self.min_upwind_fetch_km >= 0,
             "lifetime_h": self.lifetime_h is None or self.lifetime_h > 0,
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
+            "plume_wind_m_s": self.plume_wind_m_s is None
+            or (
+                len(self.plume_wind_m_s) == 2
+                and bool(np.all(np.isfinite(self.plume_wind_m_s)))
+                and float(np.hypot(*self.plume_wind_m_s)) > 0
+            ),
             "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
         if self.wind_direction_fit_tile_km is not None and not self.wind_direction_fit:
@@ -1162,6 +1176,7 @@ class ColumnObservations:
         keys = ("u10", "ex", "ey", "zi", "tau", "t2m", "speed", "sun_elevation", "cloud")
         out = {k: np.full(n, np.nan) for k in keys}
         out["k"] = np.zeros(n, np.int64)
+        out["uplume"] = np.zeros(n)  # 0: the plume-depth wind of the ISC3 profile
         xc, yc = self.pixels.centres()
         cfg = system.config
         if sel.size == 0:
@@ -1194,6 +1209,11 @@ class ColumnObservations:
                 if self.settings.lifetime_h is None
                 else self.settings.lifetime_h * 3600.0
             )
+        if self.settings.plume_wind_m_s is not None:
+            u, v = self.settings.plume_wind_m_s
+            speed = float(np.hypot(u, v))
+            out["ex"][sel], out["ey"][sel] = u / speed, v / speed
+            out["uplume"][sel] = speed
         bad = sel[~np.isfinite(out["u10"][sel] + out["zi"][sel] + out["t2m"][sel])]
         if bad.size:
             raise InputDataError(
@@ -1338,6 +1358,7 @@ class ColumnObservations:
                 zi,
                 met["tau"] * tscale * (1.0 + s.lifetime_reference),
                 met["t2m"],
+                met["uplume"],
                 tab_r,
                 tab_u,
                 lx0,
@@ -2147,6 +2168,7 @@ def _scale_wind_speed(
     recomputed from the new speed, as the surface OSSE's perturbed met does."""
     speed = met["speed"][where] * factor
     met["u10"][where] = np.maximum(speed, transport.calm_floor_m_s)
+    met["uplume"][where] = met["uplume"][where] * factor  # a given plume wind, too
     met["k"][where] = turner_class(speed, met["sun_elevation"][where], met["cloud"][where])
 
 

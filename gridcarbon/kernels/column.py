@@ -584,6 +584,7 @@ def column_row_fill(
     pix_zi,
     pix_tau,
     pix_tamb,
+    pix_uplume,
     tab_rural,
     tab_urban,
     lx0,
@@ -637,6 +638,10 @@ def column_row_fill(
     pix_u10, pix_ex, pix_ey, pix_k, pix_zi, pix_tau, pix_tamb : ndarray ``(npix,)``
         Met of each pixel: 10 m wind (floored, m/s), the unit vector it blows towards,
         stability class, mixing height (m), NOx lifetime (s), 2 m temperature (K).
+    pix_uplume : ndarray ``(npix,)`` float64
+        The wind that carries every plume of the pixel, m/s, in place of the plume-depth
+        wind of the ISC3 profile (:func:`plume_depth_wind`) where > 0; 0: the profile's.  The
+        stacks' rise still uses the 10 m wind.
     tab_rural, tab_urban : ndarray ``(npix, nn)`` float64
         :func:`area_vertical_tables`; ``lx0``, ``dlx`` the log of its first node and its step.
     z_edges, kernel, n_layers
@@ -686,6 +691,9 @@ def column_row_fill(
         w1 = min(int((y1 - (pix_cy[p] - rmax - reach)) / cs) + 1, ny)
         u_rural = plume_depth_wind(u10, k, False, h_src, depth)
         u_urban = plume_depth_wind(u10, k, True, h_src, depth)
+        if pix_uplume[p] > 0.0:
+            u_rural = pix_uplume[p]
+            u_urban = pix_uplume[p]
         # The samples sit on a lattice of cs/m and the (sub-)sources on one of cs/ns, so a
         # sample's offset from a source is one of a lattice of offsets (cs/(m ns)): the column
         # of each offset is computed once per pixel (and width class, rural/urban) and looked up.
@@ -816,6 +824,8 @@ def column_row_fill(
             # the plume-depth wind does not depend on the distance; the vertical share is
             # the costly part, computed only for samples within the lateral truncation
             u = plume_depth_wind(u10, k, purban[s], he, depth)
+            if pix_uplume[p] > 0.0:
+                u = pix_uplume[p]
             for q in range(samp_ptr[p], samp_ptr[p + 1]):
                 dx = samp_x[q] - px[s]
                 dy = samp_y[q] - py[s]
@@ -857,6 +867,7 @@ def column_rows_fill(
     pix_zi,
     pix_tau,
     pix_tamb,
+    pix_uplume,
     tab_rural,
     tab_urban,
     lx0,
@@ -926,6 +937,7 @@ def column_rows_fill(
             pix_zi,
             pix_tau,
             pix_tamb,
+            pix_uplume,
             tab_rural,
             tab_urban,
             lx0,

@@ -453,3 +453,38 @@ def test_a_handed_lifetime_and_flat_ratio_reach_the_column_plumes(no2, tiny_case
     for bad in ({"no2_ratio": 1.5}, {"no2_ratio": 0.0}, {"lifetime_h": 0.0}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             ColumnSettings(**bad)
+
+
+def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
+    """``ColumnSettings.plume_wind_m_s`` (the OSSE's truth-wind diagnostic): one wind carries
+    every plume, urban, rural and stacks alike, so the inert columns go exactly as 1/speed
+    (the spreads, the vertical shares and the stacks' rise are the met's, which the given
+    wind leaves alone), a plume carried another way lands elsewhere, and the met's own winds
+    (the default) give other columns again.  Bad winds are refused."""
+    rng = np.random.default_rng(9)
+    E = rng.random((tiny_system.nt, tiny_system.grid.size))
+    P = rng.random((tiny_system.nt, len(tiny_system.points))) * 100
+    assert len(tiny_system.points) > 0
+
+    def inert(**handed):
+        kind = ColumnObservations(
+            no2.pixels,
+            NOX,
+            "vertical_column",
+            tiny_case.scenario.meteorology,
+            replace(SETTINGS, **handed),
+        )
+        fp = kind.match(tiny_system).footprints
+        return forward(fp, E, P, nox=False), fp
+
+    slow, fp_slow = inert(plume_wind_m_s=(3.0, -1.0))
+    fast, _ = inert(plume_wind_m_s=(6.0, -2.0))
+    assert slow.max() > 0 and fp_slow.pt_ptr[-1] > 0  # the stacks reach the pixels
+    np.testing.assert_allclose(fast, slow / 2.0, rtol=1e-12, atol=0)
+    across, _ = inert(plume_wind_m_s=(1.0, 3.0))
+    own, _ = inert()
+    for other in (across, own):
+        assert np.abs(other - slow).max() > 0.1 * slow.max()
+    for bad in ((0.0, 0.0), (np.nan, 1.0), (1.0, 2.0, 3.0)):
+        with pytest.raises(ConfigError, match="plume_wind_m_s"):
+            ColumnSettings(plume_wind_m_s=bad)

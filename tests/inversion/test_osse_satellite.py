@@ -27,6 +27,7 @@ from gridcarbon.pipeline import (
     osse_column_settings,
     osse_column_simulator,
     truth_chemistry_settings,
+    truth_wind_settings,
 )
 from gridcarbon.scenario import satellite_synthetic as ss
 from gridcarbon.species import CO2, NOX
@@ -666,6 +667,43 @@ def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
     assert {(k.settings.lifetime_h, k.settings.no2_ratio) for k in off.kinds} == {(None, None)}
 
 
+def test_the_truth_wind_diagnostic_hands_each_overpass_its_own(setup, monkeypatch):
+    """``osse.satellite_truth_wind``: every overpass's operator, NO2 and XCO2 alike, gets the
+    one wind the writer carried that file's plumes with (1.4 × the domain-mean 10 m wind at the
+    overpass hour, at least 1.5 m s⁻¹); the chemistry stays the settings' unless the chemistry
+    diagnostic is on as well; off, no wind is handed over."""
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    both = _daily_imager(ic, "tropomi_no2+co2m_xco2")
+    on = both.model_copy(
+        update={"osse": both.osse.model_copy(update={"satellite_truth_wind": True})}
+    )
+    winds = {}
+    for product, name, hour_of in (
+        ("s5p", "write_synthetic_tropomi_no2", ss.tropomi_overpass_time),
+        ("co2m", "write_synthetic_oco_lite", ss.imager_overpass_time),
+    ):
+        writer = getattr(ss, name)
+
+        def spy(path, _writer=writer, _product=product, _hour_of=hour_of, **kw):
+            when = _hour_of(kw["grid"], kw["date"])
+            key = (_product, f"{pd.Timestamp(kw['date']):%Y%m%d}")
+            winds[key] = ss._overpass_met(kw["met"], kw["grid"], when)[:2]
+            return _writer(path, **kw)
+
+        monkeypatch.setattr(ss, name, spy)
+    sim = osse_column_simulator(scenario, on)(system, truth, 5)
+    quantities = {k.quantity for k in sim.kinds}
+    assert quantities == {"vertical_column", "dry_air_mole_fraction"}
+    for k in sim.kinds:
+        product, day = k.name.split("_")
+        np.testing.assert_allclose(k.settings.plume_wind_m_s, winds[product, day], atol=5e-4)
+        assert np.hypot(*k.settings.plume_wind_m_s) >= 1.5 - 1e-3
+        assert (k.settings.lifetime_h, k.settings.no2_ratio) == (None, None)
+    off = osse_column_simulator(scenario, both)(system, truth, 5)
+    assert {k.settings.plume_wind_m_s for k in off.kinds} == {None}
+
+
 def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     """A NetCDF file without the writer's ``truth_*`` attributes (a real product's) is
     refused with both names; with them, the settings take the file's values."""
@@ -676,6 +714,11 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     xr.Dataset(attrs={"truth_nox_lifetime_h": 2.5, "truth_no2_nox_ratio": 0.7}).to_netcdf(path)
     got = truth_chemistry_settings(path, ColumnSettings(truncation_km=200.0))
     assert (got.lifetime_h, got.no2_ratio, got.truncation_km) == (2.5, 0.7, 200.0)
+    with pytest.raises(ConfigError, match="truth_wind_u_v_m_s.*osse.satellite_truth_wind"):
+        truth_wind_settings(path, ColumnSettings())
+    xr.Dataset(attrs={"truth_wind_u_v_m_s": "-3.250 1.500"}).to_netcdf(path)
+    got = truth_wind_settings(path, ColumnSettings(truncation_km=200.0))
+    assert (got.plume_wind_m_s, got.truncation_km) == ((-3.25, 1.5), 200.0)
 
 
 def test_the_osse_column_settings_follow_the_error_switches():

@@ -60,6 +60,8 @@ def _direct(p, sx, sy, sw, ptr, met, tab_r, tab_u, lx0, dlx, urban, nsub, near_m
     accn = np.zeros(NX * NY)
     u_rural = plume_depth_wind(u10, k, False, H_SRC, DEPTH)
     u_urban = plume_depth_wind(u10, k, True, H_SRC, DEPTH)
+    if met["uplume"][p] > 0:  # a wind given for every plume of the pixel
+        u_rural = u_urban = met["uplume"][p]
     for row in range(NY):
         cy_ = Y1 - (row + 0.5) * CS
         for col in range(NX):
@@ -114,8 +116,13 @@ def _direct(p, sx, sy, sw, ptr, met, tab_r, tab_u, lx0, dlx, urban, nsub, near_m
     return acc, accn
 
 
-@pytest.mark.parametrize(("sample_cells", "nsub"), [(2, 3), (1, 2), (3, 3)])
-def test_rows_equal_the_direct_evaluation(sample_cells, nsub):
+@pytest.mark.parametrize(
+    ("sample_cells", "nsub", "given_wind"),
+    [(2, 3, False), (1, 2, False), (3, 3, False), (2, 3, True)],
+)
+def test_rows_equal_the_direct_evaluation(sample_cells, nsub, given_wind):
+    """``given_wind``: a plume wind given per pixel (``pix_uplume``, one pixel left at 0: the
+    profile's) in place of the ISC3 profile's plume-depth wind."""
     rng = np.random.default_rng(sample_cells * 10 + nsub)
     n = 4
     cx, cy = _pixels(rng, n)
@@ -144,6 +151,7 @@ def test_rows_equal_the_direct_evaluation(sample_cells, nsub):
         "zi": rng.uniform(300, 1500, n),
         "tau": np.full(n, TAU),
         "t2m": np.full(n, 285.0),
+        "uplume": rng.uniform(2.0, 9.0, n) * (np.arange(n) > 0) if given_wind else np.zeros(n),
         "cx": pcx,
         "cy": pcy,
     }
@@ -164,7 +172,7 @@ def test_rows_equal_the_direct_evaluation(sample_cells, nsub):
     column_rows_fill(
         rows, np.arange(n, dtype=np.int64), ptr, sx, sy, sw, 0.5 * s, pcx, pcy, reach,
         met["u10"], met["ex"], met["ey"], met["k"], met["zi"], met["tau"], met["t2m"],
-        tab_r, tab_u, lx0, dlx, z, ak, np.full(n, nl, np.int64), X0, Y1, CS, NX, NY, urban,
+        met["uplume"], tab_r, tab_u, lx0, dlx, z, ak, np.full(n, nl, np.int64), X0, Y1, CS, NX, NY, urban,
         nsub, near_m, H_SRC, LID, DEPTH, RMAX, LATK, none, none, none, none, none, none,
         np.zeros(0, np.bool_), 0.0, R0, REQ, TAUC * 1.0, acc, accn, np.zeros((n, 0)),
         np.zeros((n, 0)),
