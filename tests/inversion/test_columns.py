@@ -419,6 +419,15 @@ def test_whitening_projection_properties(n, seed, amf, length_km):
     np.testing.assert_allclose(T @ C @ T.T, np.eye(n - 3), atol=1e-9)
 
 
+def _handed_footprints(no2, case, system, **handed):
+    """The footprints of ``no2``'s pixels with ``handed`` column settings (the OSSE's
+    truth diagnostics) on top of ``SETTINGS``."""
+    kind = ColumnObservations(
+        no2.pixels, NOX, "vertical_column", case.scenario.meteorology, replace(SETTINGS, **handed)
+    )
+    return kind.match(system).footprints
+
+
 def test_a_handed_lifetime_and_flat_ratio_reach_the_column_plumes(no2, tiny_case, tiny_system):
     """``ColumnSettings.lifetime_h`` and ``no2_ratio`` (the OSSE's truth-chemistry diagnostic):
     with a flat ratio r and a lifetime far longer than the travel times the NO2 columns are r ×
@@ -429,14 +438,7 @@ def test_a_handed_lifetime_and_flat_ratio_reach_the_column_plumes(no2, tiny_case
     P = rng.random((tiny_system.nt, len(tiny_system.points))) * 100
 
     def columns(**handed):
-        kind = ColumnObservations(
-            no2.pixels,
-            NOX,
-            "vertical_column",
-            tiny_case.scenario.meteorology,
-            replace(SETTINGS, **handed),
-        )
-        fp = kind.match(tiny_system).footprints
+        fp = _handed_footprints(no2, tiny_case, tiny_system, **handed)
         return forward(fp, E, P, nox=False), forward(fp, E, P, nox=True)
 
     inert, flat = columns(no2_ratio=0.6, lifetime_h=1e6)
@@ -467,14 +469,7 @@ def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
     assert len(tiny_system.points) > 0
 
     def inert(**handed):
-        kind = ColumnObservations(
-            no2.pixels,
-            NOX,
-            "vertical_column",
-            tiny_case.scenario.meteorology,
-            replace(SETTINGS, **handed),
-        )
-        fp = kind.match(tiny_system).footprints
+        fp = _handed_footprints(no2, tiny_case, tiny_system, **handed)
         return forward(fp, E, P, nox=False), fp
 
     slow, fp_slow = inert(plume_wind_m_s=(3.0, -1.0))
