@@ -606,12 +606,7 @@ class ColumnSettings:
             or self.min_upwind_fetch_km >= 0,
             "lifetime_h": self.lifetime_h is None or self.lifetime_h > 0,
             "no2_ratio": self.no2_ratio is None or 0 < self.no2_ratio <= 1,
-            "plume_wind_m_s": self.plume_wind_m_s is None
-            or (
-                len(self.plume_wind_m_s) == 2
-                and bool(np.all(np.isfinite(self.plume_wind_m_s)))
-                and float(np.hypot(*self.plume_wind_m_s)) > 0
-            ),
+            "plume_wind_m_s": self.plume_wind_m_s is None or _is_wind(self.plume_wind_m_s),
             "lifetime_reference": -1.0 < self.lifetime_reference < 10.0,
         }
         if self.wind_direction_fit_tile_km is not None and not self.wind_direction_fit:
@@ -2154,6 +2149,15 @@ def scale_error_covariance(
         )
     # one outer product per part: exactly symmetric
     return covariance + scale_error_rel**2 * sum(np.outer(part, part) for part in m)
+
+
+def _is_wind(value: Any) -> bool:
+    """Whether ``value`` is a wind vector ``(u, v)``: two finite numbers, not both 0."""
+    try:
+        uv = np.asarray(value, float)
+    except (TypeError, ValueError):
+        return False
+    return uv.shape == (2,) and bool(np.all(np.isfinite(uv))) and float(np.hypot(*uv)) > 0
 
 
 def _scale_wind_speed(

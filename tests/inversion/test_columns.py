@@ -480,6 +480,6 @@ def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
     own, _ = inert()
     for other in (across, own):
         assert np.abs(other - slow).max() > 0.1 * slow.max()
-    for bad in ((0.0, 0.0), (np.nan, 1.0), (1.0, 2.0, 3.0)):
+    for bad in ((0.0, 0.0), (np.nan, 1.0), (1.0, 2.0, 3.0), 3.0, ("east", 1.0)):
         with pytest.raises(ConfigError, match="plume_wind_m_s"):
             ColumnSettings(plume_wind_m_s=bad)
