@@ -1342,7 +1342,14 @@ def truth_wind_settings(path: Path, settings: Any) -> Any:
         When the file lacks that attribute (it is not a file of the synthetic writer).
     """
     attrs = _truth_attributes(path, {"truth_wind_u_v_m_s"}, "osse.satellite_truth_wind")
-    u, v = (float(part) for part in attrs["truth_wind_u_v_m_s"].split())
+    text = attrs["truth_wind_u_v_m_s"]
+    try:
+        u, v = (float(part) for part in text.split())
+    except ValueError:
+        raise ConfigError(
+            f"{path}: truth_wind_u_v_m_s = {text!r} is not two numbers 'u v' (m s-1) "
+            "(osse.satellite_truth_wind)"
+        ) from None
     return dataclasses.replace(settings, plume_wind_m_s=(u, v))
 
 

@@ -716,6 +716,10 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     assert (got.lifetime_h, got.no2_ratio, got.truncation_km) == (2.5, 0.7, 200.0)
     with pytest.raises(ConfigError, match="truth_wind_u_v_m_s.*osse.satellite_truth_wind"):
         truth_wind_settings(path, ColumnSettings())
+    for text in ("3.2", "east 1.5", "1 2 3"):
+        xr.Dataset(attrs={"truth_wind_u_v_m_s": text}).to_netcdf(path)
+        with pytest.raises(ConfigError, match="is not two numbers"):
+            truth_wind_settings(path, ColumnSettings())
     xr.Dataset(attrs={"truth_wind_u_v_m_s": "-3.250 1.500"}).to_netcdf(path)
     got = truth_wind_settings(path, ColumnSettings(truncation_km=200.0))
     assert (got.plume_wind_m_s, got.truncation_km) == ((-3.25, 1.5), 200.0)
