@@ -1107,6 +1107,15 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     }
 
 
+def column_amf_errors(columns: Any) -> dict[str, Any]:
+    """The column operator's air-mass-factor error settings of ``inversion.columns``."""
+    return {
+        "amf_error_rel": columns.amf_error_rel,
+        "amf_correlation_km": columns.amf_correlation_km,
+        "amf_correlation_shape": columns.amf_correlation_shape,
+    }
+
+
 def osse_column_settings(config: Any) -> tuple[Any, Any]:
     """The column operator's settings for the OSSE's simulated overpasses: the minimum upwind
     fetch of ``osse.satellite_min_upwind_fetch_km``, the pixels kept alone near the stacks
@@ -1130,6 +1139,7 @@ def osse_column_settings(config: Any) -> tuple[Any, Any]:
     xco2 = ColumnSettings(
         min_upwind_fetch_km=config.osse.satellite_min_upwind_fetch_km,
         stack_pixels_km=config.columns.stack_pixels_km,
+        **column_amf_errors(config.columns),
         **column_transport_errors(e),
     )
     # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
@@ -1213,6 +1223,7 @@ def satellite_observation_kinds(
         superobservation_km=columns.superobservation_km,
         stack_pixels_km=columns.stack_pixels_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
+        **column_amf_errors(columns),
         wind_speed_error_rel=wind_speed_error_rel,
         wind_speed_shape=wind_speed_shape,
         wind_speed_shape_correlation=wind_speed_shape_correlation,

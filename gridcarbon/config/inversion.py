@@ -1326,6 +1326,27 @@ class ColumnsConfig(_Section):
         description="pixels closer than this to the grid's upwind edge are not used; None = the "
         "column operator's truncation (150 km)",
     )
+    amf_error_rel: float = Field(
+        0.15,
+        ge=0,
+        lt=1,
+        description="1-σ air-mass-factor error of a vertical column (NO2) as a fraction of the "
+        "column, correlated within an overpass (0.15: the structural AMF uncertainty of "
+        "TROPOMI NO2 over polluted scenes, van Geffen et al. 2022). Also the OSSE's simulated "
+        "overpasses",
+    )
+    amf_correlation_km: float = Field(
+        50.0,
+        gt=0,
+        description="length of that error's correlation, km (e-folding distance of the "
+        "exponential, standard deviation of the Gaussian). Read it off the innovations with "
+        "benchmarks/column_innovation_correlation.py",
+    )
+    amf_correlation_shape: Literal["exponential", "gaussian"] = Field(
+        "exponential",
+        description="form of that correlation: exponential exp(-d/L) or the smoother "
+        "Gaussian exp(-d²/2L²)",
+    )
 
     @property
     def active(self) -> bool:

@@ -113,6 +113,8 @@ log = logging.getLogger(__name__)
 
 #: The ``kind`` of the assimilated rows of satellite columns (whitened overpass contrasts).
 COLUMN_ROW_KIND = "column contrast"
+#: The forms of the air-mass-factor error's correlation (:func:`amf_correlation`).
+AMF_CORRELATION_SHAPES: tuple[str, ...] = ("exponential", "gaussian")
 #: Standard gravity, m s-2 (the dry-air column and the scale height).
 GRAVITY = 9.80665
 #: Molar mass of dry air, kg mol-1.
@@ -408,7 +410,12 @@ class ColumnSettings:
         1-σ air-mass-factor error as a fraction of the column, correlated within an overpass;
         vertical columns only (a dry-air mole fraction such as XCO2 has no air-mass factor).
     amf_correlation_km : float
-        e-folding distance of that correlation.
+        Length of that correlation, km: the e-folding distance of the exponential
+        ``exp(−d/L)`` or the standard deviation of the Gaussian ``exp(−d²/2L²)``.
+    amf_correlation_shape : {'exponential', 'gaussian'}
+        Its form (:func:`amf_correlation`); a Gaussian is smoother, its errors reach further
+        before they decorrelate (the choice and L can be read off the innovations:
+        ``benchmarks/column_innovation_correlation.py``).
     scale_error_rel : float
         1-σ of a multiplicative error of the modelled enhancement common to every
         superobservation of an overpass (NO2/NOx ratio, lifetime and the overpass-wide part of
@@ -548,6 +555,7 @@ class ColumnSettings:
     representativeness_rel: float = 0.1
     amf_error_rel: float = 0.15
     amf_correlation_km: float = 50.0
+    amf_correlation_shape: Literal["exponential", "gaussian"] = "exponential"
     scale_error_rel: float = 0.0
     wind_speed_error_rel: float = 0.0
     wind_speed_shape: bool = False
@@ -598,6 +606,7 @@ class ColumnSettings:
             in ("pointwise", "overpass_mean"),
             "wind_speed_shape_correlation": self.wind_speed_shape_correlation
             in ("tapered", "overpass"),
+            "amf_correlation_shape": self.amf_correlation_shape in AMF_CORRELATION_SHAPES,
             "wind_direction_fit_tile_km": self.wind_direction_fit_tile_km is None
             or self.wind_direction_fit_tile_km > 0,
             "auxiliary_sampling": self.auxiliary_sampling in ("full", "coarse")
@@ -1526,6 +1535,7 @@ class ColumnObservations:
                 sigma_retrieval[idx] ** 2 + (s.representativeness_rel * central[idx]) ** 2,
                 amf_rel,
                 s.amf_correlation_km * 1000.0,
+                s.amf_correlation_shape,
             )
             tiles = np.zeros(idx.size, np.int64)
             if s.wind_direction_fit_tile_km is not None:
@@ -1882,6 +1892,7 @@ class ColumnObservations:
                 sigma_ret[idx] ** 2 + sigma_rep[idx] ** 2,
                 amf_rel,
                 s.amf_correlation_km * 1000.0,
+                s.amf_correlation_shape,
             )
             C = scale_error_covariance(C, modelled[idx], s.scale_error_rel)
             if speed_deviations.size and s.wind_speed_shape_correlation == "overpass":
@@ -2233,6 +2244,7 @@ def retrieval_covariance(
     independent_variance: np.ndarray,
     amf_error_rel: float,
     amf_correlation_m: float,
+    amf_correlation_shape: str = "exponential",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The error covariance of one overpass's superobservations before any transport term.
 
@@ -2248,7 +2260,9 @@ def retrieval_covariance(
         1-σ air-mass-factor error as a fraction of the column (0 for a mole fraction); its
         reference column is the prior model plus the overpass's least-squares plane.
     amf_correlation_m : float
-        e-folding distance of the AMF error's correlation, m.
+        Length of the AMF error's correlation, m.
+    amf_correlation_shape : {'exponential', 'gaussian'}
+        Its form (:func:`amf_correlation`).
 
     Returns
     -------
@@ -2263,8 +2277,23 @@ def retrieval_covariance(
     beta, *_ = np.linalg.lstsq(X, observed - modelled, rcond=None)
     sig_amf = amf_error_rel * np.maximum(modelled + X @ beta, 0.0)
     d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
-    C = np.diag(independent_variance) + np.outer(sig_amf, sig_amf) * np.exp(-d / amf_correlation_m)
+    C = np.diag(independent_variance) + np.outer(sig_amf, sig_amf) * amf_correlation(
+        d, amf_correlation_m, amf_correlation_shape
+    )
     return C, X, d, sig_amf
+
+
+def amf_correlation(distance: np.ndarray, length: float, shape: str) -> np.ndarray:
+    """The air-mass-factor error's correlation at ``distance`` (the unit of ``length``):
+    ``exp(−d/L)`` ('exponential') or ``exp(−d²/2L²)`` ('gaussian')."""
+    d = np.asarray(distance, float)
+    if shape == "exponential":
+        return np.exp(-d / length)
+    if shape == "gaussian":
+        return np.exp(-0.5 * (d / length) ** 2)
+    raise ConfigError(
+        f"amf_correlation_shape = {shape!r} is not one of {', '.join(AMF_CORRELATION_SHAPES)}"
+    )
 
 
 def fit_plume_turn(

@@ -38,6 +38,8 @@ __all__ = [
     "desroziers_prior_scale",
     "bounded_scaling",
     "innovation_log_likelihood",
+    "distance_binned_covariance",
+    "fit_correlation_length",
 ]
 
 
@@ -238,3 +240,101 @@ def innovation_log_likelihood(innovation: np.ndarray, variance: np.ndarray) -> f
     if not np.all(v > 0):
         raise ValueError("innovation variances must be > 0")
     return float(-0.5 * np.sum(np.log(2.0 * np.pi * v) + d * d / v))
+
+
+def distance_binned_covariance(
+    x: np.ndarray, y: np.ndarray, Q: np.ndarray, scale: np.ndarray, edges_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of a covariance over the pairs of one set of points binned by separation, the
+    statistic of Hollingsworth & Lönnberg (1986, Tellus 38A:111) for the spatial correlation
+    of observation errors.
+
+    Parameters
+    ----------
+    x, y : ndarray ``(n,)``
+        Positions, m.
+    Q : ndarray ``(n, n)``
+        A covariance of the points' values: ``outer(r, r)`` of residuals ``r`` (the empirical
+        one) or the covariance a model predicts for them.
+    scale : ndarray ``(n,)``
+        Each point's normalising standard deviation (> 0), in the units of ``r``: every
+        element is divided by ``scale_i scale_j``, so sums from several sets add up.
+    edges_m : ndarray ``(k + 1,)``
+        Increasing bin edges of the separation, m; pairs beyond the last edge are left out.
+
+    Returns
+    -------
+    sums : ndarray ``(k + 1,)``
+        Element 0: the sum of the normalised diagonal ``Q_ii / scale_i²``; element b ≥ 1:
+        the sum of ``Q_ij / (scale_i scale_j)`` over the pairs i < j whose separation lies in
+        ``[edges_m[b − 1], edges_m[b])``.
+    counts : ndarray ``(k + 1,)``
+        The number of points (element 0) and of pairs in each bin.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    s = np.asarray(scale, float)
+    Q = np.asarray(Q, float)
+    edges = np.asarray(edges_m, float)
+    n = x.size
+    if Q.shape != (n, n) or y.shape != (n,) or s.shape != (n,):
+        raise ValueError(f"{n} points need y and scale of ({n},) and Q of ({n}, {n})")
+    if not np.all(s > 0):
+        raise ValueError("normalising scales must be > 0")
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bin edges {edges.tolist()} must increase")
+    k = edges.size - 1
+    Z = Q / np.outer(s, s)
+    i, j = np.triu_indices(n, 1)
+    b = np.searchsorted(edges, np.hypot(x[i] - x[j], y[i] - y[j]), side="right")
+    keep = (b >= 1) & (b <= k)
+    sums = np.concatenate(
+        [[np.trace(Z)], np.bincount(b[keep] - 1, weights=Z[i[keep], j[keep]], minlength=k)]
+    )
+    counts = np.concatenate([[n], np.bincount(b[keep] - 1, minlength=k)]).astype(np.int64)
+    return sums, counts
+
+
+def fit_correlation_length(
+    empirical: np.ndarray,
+    fixed: np.ndarray,
+    candidates: dict[float, np.ndarray],
+    counts: np.ndarray,
+) -> dict[str, float]:
+    """The correlation length of one error term whose binned covariance fits the empirical
+    one best, with the term's variance scaled freely (≥ 0).
+
+    Every argument is a binned sum over the same points and pairs
+    (:func:`distance_binned_covariance`): ``empirical`` of the residuals, ``fixed`` of the
+    model's covariance without the term, ``candidates[L]`` of the term with correlation
+    length ``L`` at unit scale.  For each L the scale ``a`` minimises
+    ``Σ_b counts_b (ē_b − f̄_b − a t̄_b)²`` over the bins' means (pairs weigh as many times as
+    they are counted, a composite least squares), and the L with the least misfit wins.
+
+    Returns
+    -------
+    dict
+        ``length`` (the best L, the candidates' unit), ``scale`` (its a) and ``misfit`` (the
+        weighted sum of squares of the bins' means), and ``misfit_<L>`` / ``scale_<L>`` for
+        every candidate.
+    """
+    c = np.asarray(counts, float)
+    ok = c > 0
+    e = np.asarray(empirical, float)[ok] / c[ok]
+    f = np.asarray(fixed, float)[ok] / c[ok]
+    w = c[ok]
+    if not candidates:
+        raise ValueError("no candidate correlation length given")
+    out: dict[str, float] = {}
+    best = (np.inf, np.nan, np.nan)
+    for length, term in sorted(candidates.items()):
+        t = np.asarray(term, float)[ok] / c[ok]
+        tt = float(np.sum(w * t * t))
+        a = max(float(np.sum(w * t * (e - f))) / tt, 0.0) if tt > 0 else 0.0
+        misfit = float(np.sum(w * (e - f - a * t) ** 2))
+        out[f"misfit_{length:g}"] = misfit
+        out[f"scale_{length:g}"] = a
+        if misfit < best[0]:
+            best = (misfit, float(length), a)
+    out.update(misfit=best[0], length=best[1], scale=best[2])
+    return out

@@ -21,6 +21,7 @@ from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
     _whitening_projection,
+    amf_correlation,
     dry_air_column,
     layer_heights,
     mixing_height_sensitivity,
@@ -199,6 +200,43 @@ def test_pixels_near_the_stacks_stay_rows_of_their_own(no2, tiny_case, tiny_syst
     np.testing.assert_allclose(kept["prior_near"], kept["prior"], rtol=1e-12)
     with pytest.raises(ConfigError, match="stack_pixels_km"):
         ColumnSettings(stack_pixels_km=-1.0)
+
+
+def test_the_amf_error_correlation_takes_its_form_and_length(no2, tiny_case, tiny_system):
+    """``amf_correlation_shape``: each overpass's covariance differs from the exponential's
+    by the AMF term alone, σ_i σ_j (exp(−d²/2L²) − exp(−d/L)); a bad form is refused."""
+    system = tiny_system
+    gaussian = ColumnObservations(
+        no2.pixels,
+        NOX,
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        replace(SETTINGS, amf_correlation_km=30.0, amf_correlation_shape="gaussian"),
+    )
+    exponential = ColumnObservations(
+        no2.pixels,
+        NOX,
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        replace(SETTINGS, amf_correlation_km=30.0),
+    )
+    a, b = gaussian.match(system), exponential.match(system)
+    assert a.covariance.keys() == b.covariance.keys() and a.covariance
+    so = a.superobs
+    for label, C in a.covariance.items():
+        idx = np.flatnonzero((so["overpass"] == label).to_numpy())
+        x, y, sig = (so[k].to_numpy()[idx] for k in ("x", "y", "sigma_amf"))
+        d = np.hypot(x[:, None] - x[None], y[:, None] - y[None]) / 30_000.0
+        assert np.any(sig > 0)
+        term = np.outer(sig, sig) * (np.exp(-0.5 * d**2) - np.exp(-d))
+        np.testing.assert_allclose(C - b.covariance[label], term, rtol=1e-9, atol=1e-12 * C.max())
+    assert amf_correlation(np.array([0.0, 2.0]), 2.0, "exponential") == pytest.approx(
+        [1.0, np.exp(-1.0)]
+    )
+    with pytest.raises(ConfigError, match="amf_correlation_shape"):
+        ColumnSettings(amf_correlation_shape="spherical")
+    with pytest.raises(ConfigError, match="'spherical' is not one of exponential, gaussian"):
+        amf_correlation(np.zeros(1), 1.0, "spherical")
 
 
 def test_mixing_height_sensitivity_under_a_tropomi_like_kernel():

@@ -175,6 +175,12 @@ def test_configured_column_files_become_one_observation_type_per_overpass(
     )
     np.testing.assert_array_equal(kinds[0].pixels.value, direct.pixels.value)
     assert info["files"] == [{"file": str(path), "n_pixels": columns.value.size}]
+    assert kinds[0].settings.amf_correlation_shape == "exponential"
+    # the AMF error's settings reach the operator
+    amf = {"amf_error_rel": 0.3, "amf_correlation_km": 120.0, "amf_correlation_shape": "gaussian"}
+    config = _columns_config(tmp_path, tropomi_no2=[pattern], min_upwind_fetch_km=0.0, **amf)
+    (kind,), _ = satellite_observation_kinds(config.inversion.columns, scenario)
+    assert {k: getattr(kind.settings, k) for k in amf} == amf
 
 
 def test_configured_columns_are_refused_with_the_fix(tmp_path, scenario):

@@ -15,6 +15,8 @@ from gridcarbon.inversion.innovations import (
     bounded_scaling,
     desroziers_prior_scale,
     desroziers_statistics,
+    distance_binned_covariance,
+    fit_correlation_length,
 )
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.osse import make_truth, synthetic_observations
@@ -571,3 +573,96 @@ def test_tuning_scope_columns_leaves_the_stations_r_alone(tiny_case):
     np.testing.assert_array_equal(alone.x_post, untuned.x_post)
     with pytest.raises(ValidationError):
         ErrorsConfig(innovation_tuning_scope="stations")
+
+
+def test_binned_covariance_of_a_hand_made_case():
+    x = np.array([0.0, 10_000.0, 0.0])
+    y = np.array([0.0, 0.0, 40_000.0])
+    Q = np.array([[4.0, 1.0, 2.0], [1.0, 1.0, 0.5], [2.0, 0.5, 9.0]])
+    s = np.array([2.0, 1.0, 3.0])
+    sums, counts = distance_binned_covariance(x, y, Q, s, np.array([0.0, 20e3, 50e3]))
+    # pairs: (0,1) 10 km → bin 1; (0,2) 40 km and (1,2) 41.2 km → bin 2
+    np.testing.assert_allclose(sums, [3.0, 1.0 / 2.0, 2.0 / 6.0 + 0.5 / 3.0])
+    np.testing.assert_array_equal(counts, [3, 1, 2])
+    # beyond the last edge: left out
+    sums, counts = distance_binned_covariance(x, y, Q, s, np.array([0.0, 20e3]))
+    np.testing.assert_array_equal(counts, [3, 1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale": np.array([1.0, 0.0, 1.0])}, "scales must be > 0"),
+        ({"edges_m": np.array([0.0, 5.0, 5.0])}, "must increase"),
+        ({"Q": np.eye(2)}, "need y and scale"),
+    ],
+)
+def test_binned_covariance_refuses_bad_arguments(kwargs, message):
+    args = {
+        "x": np.zeros(3),
+        "y": np.arange(3.0),
+        "Q": np.eye(3),
+        "scale": np.ones(3),
+        "edges_m": np.array([0.0, 10.0]),
+    }
+    with pytest.raises(ValueError, match=message):
+        distance_binned_covariance(**{**args, **kwargs})
+
+
+@pytest.mark.parametrize(("shape", "length_km"), [("gaussian", 80.0), ("exponential", 40.0)])
+def test_the_fit_recovers_the_form_length_and_variance_of_a_correlated_error(shape, length_km):
+    """Residuals drawn from white noise plus a correlated term of known form, length and
+    variance: the binned statistic agrees with the covariance they were drawn from, and the
+    fit picks that form and length among others, with the variance scale near its value."""
+    from gridcarbon.inversion.columns import amf_correlation
+
+    rng = np.random.default_rng(7)
+    edges = np.array([0.0, 15, 30, 50, 75, 100, 150, 200, 300]) * 1000.0
+    lengths = (20.0, 40.0, 80.0, 160.0)
+    families = ("exponential", "gaussian")
+    empirical = model = fixed = all_counts = 0
+    terms: dict = {}
+    for _ in range(40):  # 40 overpasses of 60 points on a 250 km square
+        x, y = rng.uniform(0, 250e3, (2, 60))
+        dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+        noise = np.eye(60)
+        C = noise + 2.0 * amf_correlation(dist, length_km * 1000.0, shape)
+        s = np.sqrt(np.diag(C))
+        L = np.linalg.cholesky(C)
+        for r in (L @ rng.standard_normal((60, 25))).T:
+            empirical = (
+                empirical + distance_binned_covariance(x, y, np.outer(r, r), s, edges)[0] / 25
+            )
+        m, counts = distance_binned_covariance(x, y, C, s, edges)
+        model = model + m
+        all_counts = all_counts + counts
+        fixed = fixed + distance_binned_covariance(x, y, noise, s, edges)[0]
+        for fam in families:
+            for ell in lengths:
+                t = distance_binned_covariance(
+                    x, y, amf_correlation(dist, ell * 1000.0, fam), s, edges
+                )[0]
+                terms[(fam, ell)] = terms.get((fam, ell), 0.0) + t
+    np.testing.assert_allclose(empirical / all_counts, model / all_counts, atol=0.05)
+    fits = {
+        fam: fit_correlation_length(
+            empirical, fixed, {ell: terms[(fam, ell)] for ell in lengths}, all_counts
+        )
+        for fam in families
+    }
+    best = min(fits, key=lambda f: fits[f]["misfit"])
+    assert best == shape
+    assert fits[shape]["length"] == length_km
+    assert fits[shape]["scale"] == pytest.approx(2.0, rel=0.15)
+
+
+def test_the_fit_needs_a_candidate_and_keeps_the_scale_non_negative():
+    counts = np.array([10, 5, 5])
+    with pytest.raises(ValueError, match="no candidate"):
+        fit_correlation_length(np.zeros(3), np.zeros(3), {}, counts)
+    # a term that would need a negative variance to fit is given none
+    fit = fit_correlation_length(
+        np.array([10.0, 0.0, 0.0]), np.array([10.0, 1.0, 1.0]), {50.0: np.ones(3)}, counts
+    )
+    assert fit["scale"] == 0.0
+    assert fit["length"] == 50.0

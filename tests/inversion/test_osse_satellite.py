@@ -643,6 +643,18 @@ def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
     wind = {k.settings.wind_speed_error_rel for k in sim.kinds}
     assert wind == {ic.errors.model_error_wind_speed_rel} and wind != {0.0}
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
+    assert {k.settings.amf_correlation_shape for k in off.kinds} == {"exponential"}
+    gaussian = ic.model_copy(
+        update={
+            "columns": ic.columns.model_copy(
+                update={"amf_correlation_shape": "gaussian", "amf_correlation_km": 150.0}
+            )
+        }
+    )
+    got = osse_column_simulator(scenario, gaussian)(system, truth, 5).kinds
+    assert {(k.settings.amf_correlation_shape, k.settings.amf_correlation_km) for k in got} == {
+        ("gaussian", 150.0)
+    }
     assert {k.settings.scale_error_rel for k in off.kinds} == {0.0}
     assert {k.settings.wind_speed_error_rel for k in off.kinds} == {0.0}
     assert {k.settings.lifetime_error_rel for k in off.kinds} == {0.0}
