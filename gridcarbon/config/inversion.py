@@ -927,6 +927,17 @@ class ErrorsConfig(_Section):
         "column_expected_plume, whose H is the nodes' mean).  "
         "benchmarks/column_auxiliary_sampling.py: shape sigma coarse / full, median 0.999",
     )
+    column_amf_error_estimate: Literal["off", "innovations"] = Field(
+        "off",
+        description="'innovations': before the solve, read each column product's "
+        "air-mass-factor error (its form, exponential or Gaussian, its correlation length "
+        "and its size) off the prior innovations of all its overpasses (pairs of "
+        "superobservations binned by separation against P (HBH^T + C) P^T, Hollingsworth & "
+        "Lonnberg 1986; gridcarbon.inversion.column_errors) and put it in their R in place "
+        "of columns.amf_error_rel / amf_correlation_km / amf_correlation_shape; uses no "
+        "truth, so it runs unchanged on real data; reported in the metrics "
+        "(column_amf_error_estimate); 'off': as configured (the default)",
+    )
     column_shape_localisation_km: float = Field(
         100.0,
         gt=0,

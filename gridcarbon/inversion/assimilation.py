@@ -17,6 +17,7 @@ import xarray as xr
 from gridcarbon.config.inversion import InversionConfig, SolverConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import ConfigError, InputDataError
+from gridcarbon.inversion.column_errors import estimate_column_amf_errors
 from gridcarbon.inversion.columns import COLUMN_ROW_KIND
 from gridcarbon.inversion.innovations import (
     bounded_scaling,
@@ -333,6 +334,9 @@ def assimilate(
     if cfg.errors.transport_error_estimate != "off":
         system, transport_estimate = estimate_transport_errors(system, kinds, B)
         cfg = system.config.model_copy(update={"solver": cfg.solver})
+    amf_estimate = None
+    if cfg.errors.column_amf_error_estimate != "off":
+        kinds, amf_estimate = estimate_column_amf_errors(system, kinds, B)
     meta, Jo, r_var, R, y, yb, d, sol = _stack_and_solve(system, kinds, B, cfg)
     lifetime_path = []
     if "lifetime_scale" in L.column_terms and cfg.state.column_lifetime_iterations:
@@ -425,6 +429,8 @@ def assimilate(
         metrics["innovation_tuning"] = tuning_metrics
     if transport_estimate is not None:
         metrics["transport_error_estimate"] = transport_estimate
+    if amf_estimate is not None:
+        metrics["column_amf_error_estimate"] = amf_estimate
     if L.column_terms:
         metrics["column_transport"] = column_transport_summary(
             L, xa, prior_std, post_std, cfg.state.column_lifetime_prior_error, lifetime_path

@@ -867,6 +867,75 @@ class ColumnObservations:
             out._match = (weakref.ref(system.operators_of), replaced)
         return out
 
+    def with_amf_error(
+        self,
+        system: ObservationSystem,
+        amf_error_rel: float,
+        amf_correlation_km: float,
+        amf_correlation_shape: str,
+    ) -> ColumnObservations:
+        """The same columns matched to ``system`` with another air-mass-factor error in each
+        overpass's R (:func:`retrieval_covariance`): C's AMF term ``σ_i σ_j ρ(d)`` is swapped
+        for the new one (σ in proportion to ``amf_error_rel``) and the rows are whitened anew;
+        H, the superobservations and every other term of C stay — the wind turns of
+        ``wind_direction_fit`` too, fitted under the old C.  A rebuilt match (another system,
+        a new lifetime reference) takes the new settings from the start.
+
+        Parameters
+        ----------
+        system : ObservationSystem
+        amf_error_rel : float
+            1-σ AMF error as a fraction of the column (≥ 0).
+        amf_correlation_km : float
+            Its correlation length, km.
+        amf_correlation_shape : {'exponential', 'gaussian'}
+        """
+        s = self.settings
+        settings = replace(
+            s,
+            amf_error_rel=float(amf_error_rel),
+            amf_correlation_km=float(amf_correlation_km),
+            amf_correlation_shape=amf_correlation_shape,
+        )
+        m = self.match(system)
+        if s.amf_error_rel == 0 and amf_error_rel > 0 and m.blocks:
+            raise ConfigError(
+                f"{self.name}: its columns were matched with amf_error_rel = 0, so their AMF "
+                "error has no scale to start from; match them with amf_error_rel > 0"
+            )
+        ratio = amf_error_rel / s.amf_error_rel if s.amf_error_rel > 0 else 0.0
+        table = m.superobs.copy()
+        x, y = table["x"].to_numpy(float), table["y"].to_numpy(float)
+        sigma = table["sigma_amf"].to_numpy(float)
+        observed, prior = table["observed"].to_numpy(float), table["prior"].to_numpy(float)
+        blocks, covariances, observed_rows, prior_rows = [], {}, [], []
+        for (idx, _), (label, C) in zip(m.blocks, m.covariance.items(), strict=True):
+            d = np.hypot(x[idx, None] - x[None, idx], y[idx, None] - y[None, idx])
+            old = np.outer(sigma[idx], sigma[idx]) * amf_correlation(
+                d, s.amf_correlation_km * 1000.0, s.amf_correlation_shape
+            )
+            new = (ratio**2 * np.outer(sigma[idx], sigma[idx])) * amf_correlation(
+                d, settings.amf_correlation_km * 1000.0, amf_correlation_shape
+            )
+            covariances[label] = C - old + new
+            T = _whitening_projection(covariances[label], plane_design(x[idx], y[idx]))
+            blocks.append((idx, T))
+            observed_rows.append(T @ observed[idx])
+            prior_rows.append(T @ prior[idx])
+        table["sigma_amf"] = ratio * sigma
+        rows = m.rows.copy()
+        if blocks:
+            rows["observed"] = np.concatenate(observed_rows)
+            rows["prior"] = np.concatenate(prior_rows)
+        out = ColumnObservations(
+            self.pixels, self.species, self.quantity, self.meteorology, settings, self.name
+        )
+        out._observed = self._observed
+        out._turn_plumes = self._turn_plumes
+        found = replace(m, superobs=table, blocks=blocks, covariance=covariances, rows=rows)
+        out._match = (weakref.ref(system.operators_of), found)
+        return out
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_match": None, "_turn_plumes": None}
 

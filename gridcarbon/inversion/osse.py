@@ -477,6 +477,25 @@ def _transport_estimate(res: AssimilationResult) -> dict[str, float]:
     }
 
 
+def _amf_estimate(res: AssimilationResult) -> dict[str, float]:
+    """The columns' AMF error of ``errors.column_amf_error_estimate`` per product estimated
+    (``amf_estimate_<product>_km``, ``..._rel``, ``..._gaussian`` (1: Gaussian, 0:
+    exponential), ``..._at_bound``, ``..._misfit`` and ``..._misfit_configured``); empty when
+    it is off."""
+    out = {}
+    for product, found in (res.metrics.get("column_amf_error_estimate") or {}).items():
+        if not found["estimated"]:
+            continue
+        key = f"amf_estimate_{product}"
+        out[f"{key}_km"] = float(found["amf_correlation_km"])
+        out[f"{key}_rel"] = float(found["amf_error_rel"])
+        out[f"{key}_gaussian"] = float(found["amf_correlation_shape"] == "gaussian")
+        out[f"{key}_at_bound"] = float(found["amf_error_rel_at_bound"])
+        out[f"{key}_misfit"] = float(found["misfit"])
+        out[f"{key}_misfit_configured"] = float(found["misfit_configured"])
+    return out
+
+
 def make_truth(
     system: ObservationSystem,
     rng: np.random.Generator,
@@ -1596,6 +1615,7 @@ def run_osse(
                         "iterations": res_k.solver.get("iterations", np.nan),
                         **_tuned_scales(res_k),
                         **_transport_estimate(res_k),
+                        **_amf_estimate(res_k),
                     }
                 )
         if B0 is not None:
