@@ -22,6 +22,7 @@ would be of real data — R then carries it, whatever its cause.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,6 +133,20 @@ def amf_innovation_sums(
     return sums
 
 
+#: match → (B, its sums): the sums depend on the superobservations, H, C and B only, so the
+#: inversions of one OSSE replicate (column-only and joint) share them
+_SUMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_sums(match: ColumnMatch, B: Any, settings: Any) -> dict[Any, np.ndarray]:
+    found = _SUMS.get(match)
+    if found is not None and found[0]() is B:
+        return found[1]
+    sums = amf_innovation_sums(match, B, settings)
+    _SUMS[match] = (weakref.ref(B), sums)
+    return sums
+
+
 def _fit(sums: dict[Any, np.ndarray]) -> dict[str, Any]:
     """The best form, length and variance scale of the AMF term for pooled sums."""
     c = sums["counts"]
@@ -205,7 +220,7 @@ def estimate_column_amf_errors(
                     f"columns of {product} with different AMF error settings: estimate them "
                     "one setting at a time"
                 )
-            for key, v in amf_innovation_sums(k.match(system), B, k.settings).items():
+            for key, v in _cached_sums(k.match(system), B, k.settings).items():
                 total[key] = total.get(key, 0) + v
         n_pairs = int(np.sum(total["counts"][1:])) if total else 0
         entry: dict[str, Any] = {

@@ -886,3 +886,28 @@ def test_the_perturbed_twin_scores_the_fitted_turn_against_the_truths(setup):
     assert figures["column_turn_fit_NO2_pixel_rms_error_deg"] == pytest.approx(
         np.sqrt(np.sum(n * e**2) / n.sum())
     )
+
+
+def test_the_amf_error_estimate_is_made_per_inversion_and_reported(setup, monkeypatch):
+    """``errors.column_amf_error_estimate: innovations`` in the OSSE: the column and joint
+    inversions carry the estimate per product in their rows (the same in both: one replicate's
+    innovations), the surface-only one none."""
+    from gridcarbon.inversion import column_errors
+
+    prior, scenario, system, ic = setup
+    monkeypatch.setattr(column_errors, "MIN_PAIRS", 1)  # the 60 km test region has few pairs
+    on = ic.model_copy(
+        update={"errors": ic.errors.model_copy(update={"column_amf_error_estimate": "innovations"})}
+    )
+    system_on = ObservationSystem(prior, scenario, on)
+    sim = osse_column_simulator(scenario, on)
+    res = run_osse(
+        prior, scenario, on, replicates=1, seed=5, system=system_on, column_simulator=sim
+    )
+    t = res.table
+    key = "amf_estimate_S5P_L2_NO2"
+    assert {f"{key}_km", f"{key}_rel", f"{key}_gaussian", f"{key}_misfit"} <= set(t.columns)
+    by = t.groupby("observations")[f"{key}_km"]
+    assert by.apply(lambda s: s.isna().all())["surface"]
+    assert by.apply(lambda s: s.notna().all())[["column", "joint"]].all()
+    assert t.loc[t["observations"] != "surface", f"{key}_rel"].nunique() == 1
