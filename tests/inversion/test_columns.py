@@ -58,6 +58,17 @@ def no2(tiny_case, tiny_system):
     )
 
 
+def _like(no2, tiny_case, **changes) -> ColumnObservations:
+    """The NO2 columns of ``no2`` with its settings changed."""
+    return ColumnObservations(
+        no2.pixels,
+        NOX,
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        replace(SETTINGS, **changes),
+    )
+
+
 def test_columns_are_an_observation_type(no2, tiny_system):
     assert isinstance(no2, ObservationType)
     m = no2.match(tiny_system)
@@ -163,13 +174,7 @@ def test_pixels_near_the_stacks_stay_rows_of_their_own(no2, tiny_case, tiny_syst
     system = tiny_system
     index = system.layout.point_index
     assert len(index) >= 1
-    near = ColumnObservations(
-        no2.pixels,
-        NOX,
-        "vertical_column",
-        tiny_case.scenario.meteorology,
-        replace(SETTINGS, stack_pixels_km=6.0),
-    )
+    near = _like(no2, tiny_case, stack_pixels_km=6.0)
     plain, alone = no2.match(system).superobs, near.match(system).superobs
     assert alone["n_pixels"].sum() == plain["n_pixels"].sum()
     table, H_pix = no2.pixel_operator(system)
@@ -206,20 +211,8 @@ def test_the_amf_error_correlation_takes_its_form_and_length(no2, tiny_case, tin
     """``amf_correlation_shape``: each overpass's covariance differs from the exponential's
     by the AMF term alone, σ_i σ_j (exp(−d²/2L²) − exp(−d/L)); a bad form is refused."""
     system = tiny_system
-    gaussian = ColumnObservations(
-        no2.pixels,
-        NOX,
-        "vertical_column",
-        tiny_case.scenario.meteorology,
-        replace(SETTINGS, amf_correlation_km=30.0, amf_correlation_shape="gaussian"),
-    )
-    exponential = ColumnObservations(
-        no2.pixels,
-        NOX,
-        "vertical_column",
-        tiny_case.scenario.meteorology,
-        replace(SETTINGS, amf_correlation_km=30.0),
-    )
+    gaussian = _like(no2, tiny_case, amf_correlation_km=30.0, amf_correlation_shape="gaussian")
+    exponential = _like(no2, tiny_case, amf_correlation_km=30.0)
     a, b = gaussian.match(system), exponential.match(system)
     assert a.covariance.keys() == b.covariance.keys() and a.covariance
     so = a.superobs
