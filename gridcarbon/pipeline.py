@@ -1384,8 +1384,9 @@ def osse_column_simulator(
 
     ``tropomi_no2``: one TROPOMI NO2 overpass a day of the period (13:30 local solar time),
     simulated by :func:`gridcarbon.scenario.satellite_synthetic.write_synthetic_tropomi_no2`
-    from the replicate's truth emissions at the overpass hour (area sources and the point
-    sources in each cell, kg h-1), with the writer's own transport, vertical profile and NO2/NOx
+    from the replicate's truth emissions at the overpass hour (everything its stations see:
+    area sources, the point sources in each cell, the neighbouring regions' inflow and the
+    biogenic flux, :meth:`~gridcarbon.inversion.osse.Truth.emissions_at`, kg h-1), with the writer's own transport, vertical profile and NO2/NOx
     ratio (0.75 × U(0.8, 1.2) a day), its lifetime (3 h) × a factor drawn log-uniform in
     ``osse.satellite_lifetime_factor_range`` per replicate, its along-swath correlated
     air-mass-factor error (``osse.satellite_amf_error_sigma``) and slant-column noise (×
@@ -1439,11 +1440,7 @@ def osse_column_simulator(
     def cell_emissions(system: Any, truth: Any, species: str, hour: int) -> np.ndarray:
         if species not in system.species:
             return np.zeros(system.ncell)
-        si = system.species.index(species)
-        total = truth.area[si][hour].astype(np.float64)
-        if truth.points.shape[2]:
-            np.add.at(total, truth.point_cells(system), truth.points[si][hour])
-        return total
+        return truth.emissions_at(system, system.species.index(species), hour)
 
     def simulate(system: Any, truth: Any, seed: int) -> Any:
         for product, species in (("tropomi_no2", NOX), ("co2m_xco2", CO2)):

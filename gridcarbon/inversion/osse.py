@@ -175,6 +175,31 @@ class Truth:
             np.add.at(tot, self.point_cells(system), self.points[si].sum(axis=0, dtype=np.float64))
         return tot
 
+    def emissions_at(self, system: ObservationSystem, si: int, hour: int) -> np.ndarray:
+        """Everything the truth emits of species ``si`` in each cell at ``hour``, kg h-1 (flat,
+        C order), as its stations see it (:func:`synthetic_observations`): the area sources,
+        the point sources in the cells where the truth has them, the neighbouring regions'
+        inflow at the truth's factors and, when the truth has it, the biogenic flux (at the
+        truth's daily scale when the state holds one) — for the simulated satellite files,
+        whose plumes must come from the same world as the stations'."""
+        L = system.layout
+        emitted = system.species[si]
+        total = self.area[si][hour].astype(np.float64)
+        if self.points.shape[2]:
+            np.add.at(total, self.point_cells(system), self.points[si][hour])
+        first = L.segments["neighbours"].start + si * len(L.neighbours)
+        for j, pj in enumerate(system.neighbour_used):
+            total += (
+                self.x[first + j] * system.neighbour_density[emitted][hour] * system.neighbour_W[pj]
+            )
+        if self.include_biogenic and emitted in system.bio:
+            scale = 1.0
+            if emitted in L.biogenic_species:
+                bi = L.biogenic_species.index(emitted)
+                scale = self.x[L.segments["biogenic"].start + bi * L.ndays + system.hour_day[hour]]
+            total += scale * np.asarray(system.bio[emitted][hour], np.float64)
+        return total
+
 
 @dataclass
 class ColumnSimulation:

@@ -312,3 +312,52 @@ def test_truth_structure_reaches_the_perturbed_truth_only(case, system):
     np.testing.assert_array_equal(rough.area, plain.area)
     assert np.abs(rough.points / plain.points - 1).max() > 0.05
     np.testing.assert_array_equal(twin.points, plain_twin.points)
+
+
+def test_the_truths_emissions_hold_what_its_stations_see():
+    """``Truth.emissions_at``: area sources, point sources in their cells, each neighbouring
+    region's inflow at the truth's factor (density × W) and the biogenic flux at the truth's
+    daily scale — what ``synthetic_observations`` carries to the stations, so the simulated
+    satellite files see the same world."""
+    from types import SimpleNamespace
+
+    from gridcarbon.inversion.osse import Truth
+
+    rng = np.random.default_rng(1)
+    nt, ncell, npt = 30, 6, 2
+    layout = SimpleNamespace(
+        segments={"neighbours": slice(10, 14), "biogenic": slice(14, 16)},
+        neighbours=["a", "b"],
+        biogenic_species=["CO2"],
+        ndays=2,
+    )
+    W = rng.random((3, ncell))
+    system = SimpleNamespace(
+        layout=layout,
+        species=["CO2", "NOx"],
+        point_cells=np.array([1, 1]),
+        neighbour_used=[0, 2],
+        neighbour_W=W,
+        neighbour_density={"CO2": rng.random(nt), "NOx": rng.random(nt)},
+        bio={"CO2": -rng.random((nt, ncell))},
+        hour_day=np.repeat([0, 1], 15),
+    )
+    x = rng.random(16)
+    truth = Truth(
+        x=x,
+        area=rng.random((2, nt, ncell)).astype(np.float32),
+        points=rng.random((2, nt, npt)).astype(np.float32),
+        include_biogenic=True,
+    )
+    hour = 20  # day 1
+    got = truth.emissions_at(system, 1, hour)  # NOx: neighbours at x[12], x[13]
+    want = truth.area[1][hour].astype(float)
+    want[1] += truth.points[1][hour].astype(float).sum()
+    want += system.neighbour_density["NOx"][hour] * (x[12] * W[0] + x[13] * W[2])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    got = truth.emissions_at(system, 0, hour)  # CO2: neighbours x[10], x[11], biogenic x[15]
+    want = truth.area[0][hour].astype(float)
+    want[1] += truth.points[0][hour].astype(float).sum()
+    want += system.neighbour_density["CO2"][hour] * (x[10] * W[0] + x[11] * W[2])
+    want += x[15] * system.bio["CO2"][hour]
+    np.testing.assert_allclose(got, want, rtol=1e-12)

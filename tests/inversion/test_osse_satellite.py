@@ -59,9 +59,23 @@ def _daily_imager(ic, satellite: str):
 
 
 def _truth_at(system, truth, species: str, hour: int) -> np.ndarray:
+    """The truth's emissions at ``hour`` as its stations see them: area and point sources,
+    the neighbouring regions' inflow at the truth's factors (field density × W) and the
+    biogenic flux, kg h-1."""
     si = system.species.index(species)
     total = truth.area[si][hour].astype(np.float64)
     np.add.at(total, system.point_cells, truth.points[si][hour])
+    L = system.layout
+    for j, pj in enumerate(system.neighbour_used):
+        factor = truth.x[L.segments["neighbours"].start + si * len(L.neighbours) + j]
+        total += factor * system.neighbour_density[species][hour] * system.neighbour_W[pj]
+    if truth.include_biogenic and species in system.bio:  # June: CO2's biogenic flux
+        scale = 1.0
+        if species in L.biogenic_species:
+            day = system.hour_day[hour]
+            b = L.segments["biogenic"].start + L.biogenic_species.index(species) * L.ndays
+            scale = truth.x[b + day]
+        total += scale * system.bio[species][hour]
     return total.reshape(system.grid.ny, system.grid.nx)
 
 
@@ -92,9 +106,12 @@ def test_columns_are_simulated_from_the_replicates_truth(setup, monkeypatch):
     factors = {c["lifetime_factor"] for c in calls}
     assert len(factors) == 1 and 0.5 <= factors.pop() <= 1.5
     assert sim.info["satellite_lifetime_factor"] == calls[0]["lifetime_factor"]
-    # doubling the truth doubles the fluxes the columns are made from
+    # (the test region has no neighbouring regions; their inflow in the fluxes:
+    # test_osse.py::test_the_truths_emissions_hold_what_its_stations_see)
+    # doubling the truth (its neighbours' factors too) doubles the fluxes the columns are made
+    # from
     first = len(calls)
-    doubled = replace(truth, area=truth.area * 2, points=truth.points * 2)
+    doubled = replace(truth, area=truth.area * 2, points=truth.points * 2, x=truth.x * 2)
     simulate(system, doubled, 40000)
     for a, b in zip(calls[:first], calls[first:], strict=True):
         np.testing.assert_allclose(b["fluxes"].nox, 2 * a["fluxes"].nox, rtol=1e-6)
