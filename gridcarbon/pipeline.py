@@ -1488,6 +1488,7 @@ def osse_column_simulator(
                         date=day,
                         seed=seed,
                         amf_error_sigma=o.satellite_amf_error_sigma,
+                        free_troposphere_no2_mol_m2=o.satellite_no2_free_troposphere_mol_m2,
                         lifetime_factor=factor,
                         noise_scale=o.satellite_noise_scale,
                     )

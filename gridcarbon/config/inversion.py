@@ -380,6 +380,15 @@ class OSSEConfig(BaseModel):
         description="relative 1-sigma of the simulated retrieval's air-mass-factor error "
         "(spatially correlated along the swath, 100 km)",
     )
+    satellite_no2_free_troposphere_mol_m2: float = Field(
+        1.2e-5,
+        ge=0,
+        le=1e-3,
+        description="the simulated TROPOMI files' free-tropospheric NO2 column above 2 km "
+        "(mol m-2), a background seen through the retrieval's own air-mass factor, which "
+        "the column operator models only as the overpass's plane; 0 takes it out (a "
+        "diagnostic of the truth, never a method)",
+    )
     satellite_noise_scale: float = Field(
         1.0,
         ge=0,

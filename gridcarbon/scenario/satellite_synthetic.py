@@ -120,6 +120,9 @@ YRD_MONTHLY_CLOUD: tuple[float, ...] = (
 
 #: TROPOMI slant-column noise, mol m-2 (~0.52e15 molecules cm-2; van Geffen et al. 2020).
 SLANT_COLUMN_NOISE_MOL_M2 = 8.6e-6
+#: The free troposphere's NO2 column (above 2 km) of the TM5-like a priori and, by default, of
+#: the truth, mol m-2.
+TM5_LIKE_FREE_TROPOSPHERE_MOL_M2 = 1.2e-5
 
 _SCALE_HEIGHT_M = 7400.0
 _G = 9.80665
@@ -482,6 +485,7 @@ def write_synthetic_tropomi_no2(
     amf_error_sigma: float = 0.15,
     lifetime_factor: float = 1.0,
     noise_scale: float = 1.0,
+    free_troposphere_no2_mol_m2: float = TM5_LIKE_FREE_TROPOSPHERE_MOL_M2,
     overwrite: bool = False,
 ) -> Path:
     """Write one simulated TROPOMI NO2 overpass over ``grid`` in the S5P L2 NO2 layout.
@@ -511,6 +515,10 @@ def write_synthetic_tropomi_no2(
     noise_scale : float
         The drawn slant-column noise is multiplied by this (0: no noise; the stored precision
         is unchanged).
+    free_troposphere_no2_mol_m2 : float
+        The truth's NO2 column of the free troposphere (above 2 km, below the tropopause),
+        spread in proportion to pressure, mol m-2 (≥ 0; 0: none); the a priori keeps
+        :data:`TM5_LIKE_FREE_TROPOSPHERE_MOL_M2`.
     overwrite : bool
         Replace an existing file.
 
@@ -518,6 +526,10 @@ def write_synthetic_tropomi_no2(
     -------
     Path
     """
+    if not free_troposphere_no2_mol_m2 >= 0:
+        raise ConfigError(
+            f"free_troposphere_no2_mol_m2 = {free_troposphere_no2_mol_m2!r} must be >= 0"
+        )
     if not lifetime_factor > 0 or not noise_scale >= 0:
         raise ConfigError(
             f"lifetime_factor = {lifetime_factor!r} must be > 0 and noise_scale = "
@@ -553,11 +565,20 @@ def write_synthetic_tropomi_no2(
     dp = p_int[..., 0] - p_int[..., 1]
     free_share = np.where(free, dp, 0) / np.where(free, dp, 0).sum(axis=-1, keepdims=True)
     strat_share = np.where(strat, dp, 0) / np.where(strat, dp, 0).sum(axis=-1, keepdims=True)
-    background = 1.2e-5 * free_share + 5e-5 * strat_share
-    x_true = background + plume[..., None] * _profile_fraction(z_bot, z_top, zi)
+    stratosphere = 5e-5 * strat_share
+    x_true = (
+        free_troposphere_no2_mol_m2 * free_share
+        + stratosphere
+        + plume[..., None] * _profile_fraction(z_bot, z_top, zi)
+    )
     coarse = _one_degree_mean(plume, lon, lat)
     expo = np.exp(-z_bot / 1000.0) - np.exp(-z_top / 1000.0)
-    x_apriori = background + coarse[..., None] * np.where(trop, expo, 0.0)
+    # the TM5-like a priori keeps its own free troposphere, whatever the truth's
+    x_apriori = (
+        TM5_LIKE_FREE_TROPOSPHERE_MOL_M2 * free_share
+        + stratosphere
+        + coarse[..., None] * np.where(trop, expo, 0.0)
+    )
 
     # air-mass factors
     sza = _solar_zenith(date, lat, 13.5)

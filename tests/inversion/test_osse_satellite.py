@@ -102,6 +102,7 @@ def test_columns_are_simulated_from_the_replicates_truth(setup, monkeypatch):
         np.testing.assert_allclose(c["fluxes"].nox, _truth_at(system, truth, NOX.name, hour) / 3600)
         np.testing.assert_allclose(c["fluxes"].co2, _truth_at(system, truth, CO2.name, hour) / 3600)
         assert c["seed"] == 40000 and c["amf_error_sigma"] == ic.osse.satellite_amf_error_sigma
+        assert c["free_troposphere_no2_mol_m2"] == 1.2e-5
     # one lifetime error per replicate, log-uniform within ±50 %
     factors = {c["lifetime_factor"] for c in calls}
     assert len(factors) == 1 and 0.5 <= factors.pop() <= 1.5

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gridcarbon.errors import ConfigError
 from gridcarbon.io.satellite import read_oco_lite, read_tropomi_no2
 from gridcarbon.scenario import satellite_synthetic as ss
 from tests.region import small_region_scenario
@@ -130,6 +131,23 @@ def test_no2_plume_is_the_truth_through_the_retrieval(tmp_path, scenario, fluxes
     assert diff.min() >= -1e-3 * diff.max()
     # the background alone: free troposphere 1.2e-5 mol m-2 seen through the kernel ± noise
     np.testing.assert_allclose(np.mean(without.value), 1.2e-5, rtol=0.5)
+    # without the free troposphere's NO2 and without noise nothing is left; with it, the
+    # background scales with it
+    quiet = dict(kw, fluxes=none, noise_scale=0.0, amf_error_sigma=0.0)
+    columns = [
+        read_tropomi_no2(
+            ss.write_synthetic_tropomi_no2(
+                tmp_path / f"bg{i}.nc", free_troposphere_no2_mol_m2=bg, **quiet
+            ),
+            grid=grid,
+        ).value
+        for i, bg in enumerate((0.0, 1.2e-5, 2.4e-5))
+    ]
+    assert np.abs(columns[0]).max() < 1e-12
+    np.testing.assert_allclose(np.mean(columns[1]), 1.2e-5, rtol=0.5)
+    np.testing.assert_allclose(columns[2], 2 * columns[1], rtol=1e-4)
+    with pytest.raises(ConfigError, match="free_troposphere_no2_mol_m2"):
+        ss.write_synthetic_tropomi_no2(tmp_path / "c.nc", free_troposphere_no2_mol_m2=-1.0, **quiet)
 
 
 @pytest.mark.parametrize("lifetime_h", [None, 3.0])
