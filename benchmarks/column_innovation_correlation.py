@@ -24,7 +24,9 @@ Usage::
         [--seeds 40002 40003] [--amf-sigma 0.15]
 
 ``--amf-sigma`` is the simulated retrievals' air-mass-factor error
-(``osse.satellite_amf_error_sigma``; 0: none, the switch of the diagnostic runs).  The sums
+(``osse.satellite_amf_error_sigma``; 0: none, the switch of the diagnostic runs),
+``--free-troposphere`` their free-tropospheric NO2 column
+(``osse.satellite_no2_free_troposphere_mol_m2``).  The sums
 and the fit are the inversion's own (``errors.column_amf_error_estimate``,
 :mod:`gridcarbon.inversion.column_errors`), pooled over the seeds' overpasses.
 """
@@ -42,6 +44,13 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=31, help="days of the month from its first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[40002, 40003])
     ap.add_argument("--amf-sigma", type=float, default=0.15)
+    ap.add_argument(
+        "--free-troposphere",
+        type=float,
+        default=1.2e-5,
+        help="the retrievals' free-tropospheric NO2, mol m-2 "
+        "(osse.satellite_no2_free_troposphere_mol_m2; 0: none)",
+    )
     ap.add_argument("--json", default=None, help="also write the estimates to this file")
     args = ap.parse_args()
     from column_stage import column_stage
@@ -50,7 +59,11 @@ def main() -> None:
     from gridcarbon.inversion.columns import ColumnObservations
     from gridcarbon.inversion.osse import replicate_truth
 
-    osse = {"satellite": "tropomi_no2+co2m_xco2", "satellite_amf_error_sigma": args.amf_sigma}
+    osse = {
+        "satellite": "tropomi_no2+co2m_xco2",
+        "satellite_amf_error_sigma": args.amf_sigma,
+        "satellite_no2_free_troposphere_mol_m2": args.free_troposphere,
+    }
     ic, system, simulate = column_stage(args.month, args.days, osse)
     kinds: list = []
     for seed in args.seeds:
@@ -67,7 +80,8 @@ def main() -> None:
     print(f"estimate: {time.perf_counter() - t0:.1f} s")
     for product, e in report.items():
         print(
-            f"\n{product}, seeds {args.seeds}, the retrievals' AMF error σ {args.amf_sigma:g}: "
+            f"\n{product}, seeds {args.seeds}, the retrievals' AMF error σ {args.amf_sigma:g}, "
+            f"free troposphere {args.free_troposphere:g} mol m-2: "
             f"{e['n_superobservations']} superobservations, {e['n_pairs']} pairs"
         )
         if not e["estimated"]:
