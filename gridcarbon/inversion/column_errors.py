@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.columns import (
     AMF_CORRELATION_SHAPES,
     ColumnMatch,
@@ -56,8 +57,6 @@ AMF_LENGTHS_KM = (10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0)
 MAX_AMF_ERROR_REL = 1.0
 #: Superobservation pairs below which a product's estimate is not made.
 MIN_PAIRS = 200
-
-_SHARED = ("empirical", "model", "hbh", "fixed")
 
 
 def amf_innovation_sums(
@@ -147,6 +146,15 @@ def _cached_sums(match: ColumnMatch, B: Any, settings: Any) -> dict[Any, np.ndar
     return sums
 
 
+def _amf_settings(settings: Any) -> tuple:
+    """The AMF error's settings of a column type: its size, length and form."""
+    return (
+        settings.amf_error_rel,
+        settings.amf_correlation_km,
+        settings.amf_correlation_shape,
+    )
+
+
 def _fit(sums: dict[Any, np.ndarray]) -> dict[str, Any]:
     """The best form, length and variance scale of the AMF term for pooled sums."""
     c = sums["counts"]
@@ -203,22 +211,14 @@ def estimate_column_amf_errors(
     report: dict[str, Any] = {}
     for product, members in groups.items():
         total: dict[Any, np.ndarray] = {}
-        settings = None
+        settings = kinds[members[0]].settings
         for i in members:
             k = kinds[i]
-            settings = k.settings if settings is None else settings
-            if (
-                k.settings.amf_error_rel,
-                k.settings.amf_correlation_km,
-                k.settings.amf_correlation_shape,
-            ) != (
-                settings.amf_error_rel,
-                settings.amf_correlation_km,
-                settings.amf_correlation_shape,
-            ):
-                raise ValueError(
-                    f"columns of {product} with different AMF error settings: estimate them "
-                    "one setting at a time"
+            if _amf_settings(k.settings) != _amf_settings(settings):
+                raise ConfigError(
+                    f"columns of {product} with different AMF error settings "
+                    f"({_amf_settings(k.settings)} and {_amf_settings(settings)}): estimate "
+                    "them one setting at a time"
                 )
             for key, v in _cached_sums(k.match(system), B, k.settings).items():
                 total[key] = total.get(key, 0) + v

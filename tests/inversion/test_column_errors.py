@@ -172,3 +172,9 @@ def test_the_inversion_uses_and_reports_the_estimate(tiny_case):
     assert not np.allclose(results["on"].x_post, results["off"].x_post)
     with pytest.raises(ValidationError, match="column_amf_error_estimate"):
         InversionConfig(errors={"column_amf_error_estimate": "truth"})
+
+
+def test_columns_of_one_product_with_other_amf_settings_are_refused(no2, tiny_system):
+    other = no2.with_amf_error(tiny_system, 0.3, 50.0, "exponential")
+    with pytest.raises(ConfigError, match="different AMF error settings"):
+        estimate_column_amf_errors(tiny_system, [no2, other], tiny_system.B)
