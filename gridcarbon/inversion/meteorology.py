@@ -113,12 +113,25 @@ def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
         raise InputDataError(f"meteorology covers {mt.min()}..{mt.max()}, not {t.min()}..{t.max()}")
     pts = xr.Dataset({"lon": ("p", lon), "lat": ("p", lat)})
     sub = met.interp(lon=pts["lon"], lat=pts["lat"], method="linear")
-    sub = sub.interp(time=t.values, method="linear")
-    return {
+    # xarray interpolates datetimes as numbers in each index's own unit: times in ns against a
+    # met file read in us (pandas 3, xarray 2025+) gave NaN everywhere; one unit for both.
+    sub = sub.assign_coords(time=mt.as_unit("ns").values)
+    sub = sub.interp(time=t.as_unit("ns").values, method="linear")
+    out = {
         v: np.asarray(sub[v].transpose("time", "p").values, float)
         for v in ("u10", "v10", "blh", "tcc", "t2m", "sp")
         if v in sub
     }
+    for v, a in out.items():
+        if np.isnan(a).any():
+            ti, pi = np.argwhere(np.isnan(a))[0]
+            raise InputDataError(
+                f"meteorology variable {v!r} has missing values (NaN) where it is needed, at "
+                f"{t[ti]} (UTC) near lon "
+                f"{lon[pi]:.3f}, lat {lat[pi]:.3f}; fill the gaps in the met file or give one "
+                "without missing values there"
+            )
+    return out
 
 
 def met_at_points(met: xr.Dataset, times, lon, lat) -> PointMet:

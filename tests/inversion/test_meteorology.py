@@ -124,3 +124,42 @@ def test_error_fields_at_scattered_points_have_the_stations_statistics():
     assert error_fields_at(np.zeros((0, 2)), np.zeros(0), rng, tau, ell, 2).shape == (2, 0)
     with pytest.raises(ValueError, match="one hour per point"):
         error_fields_at(xy, hours[:3], rng, tau, ell, 2)
+
+
+@pytest.mark.parametrize("met_unit", ["s", "us", "ns"])
+@pytest.mark.parametrize("query_unit", ["s", "us", "ns"])
+def test_interpolation_in_time_whatever_the_datetime_units(met_unit, query_unit):
+    # pandas 3 and recent xarray keep a file's datetime unit; a mismatch once gave NaN
+    times = pd.date_range("2023-01-01", periods=4, freq="h").as_unit(met_unit)
+    blh = np.array([400.0, 800.0, 1200.0, 1600.0])[:, None, None] * np.ones((4, 2, 3))
+    met = xr.Dataset(
+        {
+            "u10": (("time", "lat", "lon"), np.full((4, 2, 3), 3.0)),
+            "v10": (("time", "lat", "lon"), np.full((4, 2, 3), 4.0)),
+            "blh": (("time", "lat", "lon"), blh),
+            "tcc": (("time", "lat", "lon"), np.full((4, 2, 3), 0.3)),
+            "t2m": (("time", "lat", "lon"), np.full((4, 2, 3), 280.0)),
+        },
+        coords={"time": times.values, "lat": [29.0, 30.0], "lon": [119.0, 120.0, 121.0]},
+    )
+    when = pd.DatetimeIndex(["2023-01-01 01:30", "2023-01-01 03:00"]).as_unit(query_unit)
+    pm = met_at_points(met, when, [120.2], [29.5])
+    np.testing.assert_allclose(pm.blh[:, 0], [1000.0, 1600.0])
+    np.testing.assert_allclose(pm.speed, 5.0)
+
+
+def test_a_gap_in_the_met_is_refused_with_where_it_is():
+    times = pd.date_range("2023-01-01", periods=3, freq="h")
+    met = xr.Dataset(
+        {v: (("time", "lat", "lon"), np.full((3, 2, 2), 1.0)) for v in ("u10", "v10", "tcc")}
+        | {
+            "blh": (("time", "lat", "lon"), np.full((3, 2, 2), 500.0)),
+            "t2m": (("time", "lat", "lon"), np.full((3, 2, 2), 280.0)),
+        },
+        coords={"time": times, "lat": [29.0, 30.0], "lon": [119.0, 120.0]},
+    )
+    met["blh"][1, 0, 0] = np.nan
+    with pytest.raises(
+        InputDataError, match=r"'blh' has missing values \(NaN\).*near lon 119.200, lat 29.100"
+    ):
+        met_at_points(met, times, [119.2], [29.1])
