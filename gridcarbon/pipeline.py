@@ -1375,6 +1375,46 @@ def _truth_settings(path: Path, settings: Any, osse: Any, *, reactive: bool) -> 
     return settings
 
 
+def operator_lateral_spread(system: Any, met: Any, when: Any) -> Any:
+    """The column operator's lateral plume spread at an overpass, for the simulated files
+    (the DIAGNOSTIC ``osse.satellite_operator_lateral_spread``; SYNTHETIC).
+
+    The operator spreads each pixel's plumes with the σ_y of the pixel's own Turner class; the
+    writer's one convolution per overpass takes the class most cells of the grid have at the
+    overpass hour (10 m wind, sun elevation and cloud cover at each cell centre), ISC3 rural
+    σ_y for sources in rural cells and Briggs urban σ_y in urban ones
+    (``system.urban``, the dispersion's own rule).
+
+    Parameters
+    ----------
+    system : ObservationSystem
+        Its grid and urban cells.
+    met : xarray.Dataset
+        The met of the overpass's day (``scenario.meteorology.for_hours``).
+    when : Timestamp
+        The overpass time, UTC.
+
+    Returns
+    -------
+    LateralSpread
+    """
+    import pandas as pd
+
+    from gridcarbon.inversion.dispersion import CLASS_NAMES, sigma_y_rural, sigma_y_urban
+    from gridcarbon.inversion.meteorology import met_on_grid, with_cloud_cover
+    from gridcarbon.scenario.satellite_synthetic import LateralSpread
+
+    hour = met_on_grid(with_cloud_cover(met), system.grid, pd.DatetimeIndex([when]))
+    k = int(np.bincount(hour.stability[0].astype(np.int64), minlength=6).argmax())
+    return LateralSpread(
+        rural=lambda x: sigma_y_rural(k, x),
+        urban=lambda x: sigma_y_urban(k, x),
+        urban_cells=np.asarray(system.urban, bool).reshape(system.grid.ny, system.grid.nx),
+        description=f"the column operator's ISC3 rural / Briggs urban sigma_y, class "
+        f"{CLASS_NAMES[k]} (the grid's most common at the overpass)",
+    )
+
+
 def osse_column_simulator(
     scenario: Scenario, config: Any, work_dir: str | Path | None = None
 ) -> Callable[[Any, Any, int], Any]:
@@ -1442,6 +1482,11 @@ def osse_column_simulator(
             return np.zeros(system.ncell)
         return truth.emissions_at(system, system.species.index(species), hour)
 
+    def spread_at(system: Any, met: Any, when: Any) -> Any:
+        if not o.satellite_operator_lateral_spread:
+            return None
+        return operator_lateral_spread(system, met, when)
+
     def simulate(system: Any, truth: Any, seed: int) -> Any:
         for product, species in (("tropomi_no2", NOX), ("co2m_xco2", CO2)):
             if product in products and species.name not in system.species:
@@ -1478,7 +1523,8 @@ def osse_column_simulator(
             for day in days:
                 met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
                 made = []
-                fluxes = fluxes_at(ss.tropomi_overpass_time(system.grid, day))
+                when = ss.tropomi_overpass_time(system.grid, day)
+                fluxes = fluxes_at(when)
                 if "tropomi_no2" in products and fluxes is not None:
                     path = ss.write_synthetic_tropomi_no2(
                         Path(folder) / ss.tropomi_file_name(day),
@@ -1491,6 +1537,7 @@ def osse_column_simulator(
                         free_troposphere_no2_mol_m2=o.satellite_no2_free_troposphere_mol_m2,
                         lifetime_factor=factor,
                         noise_scale=o.satellite_noise_scale,
+                        lateral_spread=spread_at(system, met, when),
                     )
                     read = read_tropomi_no2(path, grid=system.grid)
                     # the diagnostics: the truth's own chemistry and wind, if asked for
@@ -1499,7 +1546,8 @@ def osse_column_simulator(
                         (read, NOX, "vertical_column", None, day_settings, f"s5p_{day:%Y%m%d}")
                     )
                 if "co2m_xco2" in products and day in imager_days:
-                    fluxes = fluxes_at(ss.imager_overpass_time(system.grid, day))
+                    when = ss.imager_overpass_time(system.grid, day)
+                    fluxes = fluxes_at(when)
                     path = ss.write_synthetic_oco_lite(
                         Path(folder) / f"co2m_like_LtCO2_{day:%y%m%d}.nc4",
                         grid=system.grid,
@@ -1507,6 +1555,7 @@ def osse_column_simulator(
                         met=met,
                         date=day,
                         seed=seed + _IMAGER_SEED_OFFSET,
+                        lateral_spread=spread_at(system, met, when),
                     )
                     read = read_oco_lite(path, grid=system.grid)
                     made.append(

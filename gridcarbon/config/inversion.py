@@ -408,6 +408,14 @@ class OSSEConfig(BaseModel):
         "the plume-depth profile, to tell the columns' wind error from the rest of their "
         "mismatch (spread, vertical profile, retrieval)",
     )
+    satellite_operator_lateral_spread: bool = Field(
+        False,
+        description="DIAGNOSTIC of the truth, never a method: the simulated files spread "
+        "their plumes laterally as the column operator does (ISC3 rural and Briggs urban "
+        "sigma_y of the overpass's most common stability class over the grid, urban by the "
+        "dispersion's own rule) in place of the writer's linear sqrt((1.5 km)^2 + (0.1 x)^2), "
+        "to tell the columns' spread mismatch from the rest",
+    )
     satellite_columns: Literal["simulated", "operator", "operator_perturbed"] = Field(
         "simulated",
         description="DIAGNOSTIC, never a method: 'simulated' (the default) assimilates the "

@@ -64,7 +64,7 @@ dispersion, vertical factor, chemistry or biosphere; the truth has its own:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +188,32 @@ class TruthFluxes:
     grid: GridSpec
     co2: np.ndarray
     nox: np.ndarray
+
+
+@dataclass(frozen=True)
+class LateralSpread:
+    """A lateral plume spread in place of the truth's own linear one — a DIAGNOSTIC of the
+    OSSE (``osse.satellite_operator_lateral_spread``), never the truth's physics.
+
+    Parameters
+    ----------
+    rural, urban : callable
+        σ_y (m) of the downwind distance (m, array) for sources in rural and in urban cells.
+    urban_cells : bool ndarray ``(ny, nx)``
+        Which cells of the grid are urban.
+    description : str
+        What it is, for the files' ``truth_lateral_spread`` attribute.
+    """
+
+    rural: Callable[[np.ndarray], np.ndarray]
+    urban: Callable[[np.ndarray], np.ndarray]
+    urban_cells: np.ndarray
+    description: str
+
+
+def _linear_spread(along_m: np.ndarray) -> np.ndarray:
+    """The truth's own lateral spread: σ_y = √(1.5 km² + (0.1·x)²), m."""
+    return np.sqrt(1500.0**2 + (0.1 * along_m) ** 2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,10 +421,34 @@ def _overpass_met(met, grid: GridSpec, when: pd.Timestamp) -> tuple[float, float
 
 
 def _column_field(
-    flux_mol_s: np.ndarray, grid: GridSpec, u: float, v: float, lifetime_s: float | None
+    flux_mol_s: np.ndarray,
+    grid: GridSpec,
+    u: float,
+    v: float,
+    lifetime_s: float | None,
+    spread: LateralSpread | None = None,
 ) -> np.ndarray:
     """The truth's vertical column (mol m-2) on the grid: each cell's flux carried along the
-    wind as a column plume, by convolution with a 3 × 3 sub-sampled kernel."""
+    wind as a column plume, by convolution with a 3 × 3 sub-sampled kernel (with ``spread``,
+    one convolution each for the rural and the urban cells' flux)."""
+    if spread is not None:
+        urban = np.asarray(spread.urban_cells, bool).reshape(flux_mol_s.shape)
+        return _column_field_with(
+            np.where(urban, 0.0, flux_mol_s), grid, u, v, lifetime_s, spread.rural
+        ) + _column_field_with(
+            np.where(urban, flux_mol_s, 0.0), grid, u, v, lifetime_s, spread.urban
+        )
+    return _column_field_with(flux_mol_s, grid, u, v, lifetime_s, _linear_spread)
+
+
+def _column_field_with(
+    flux_mol_s: np.ndarray,
+    grid: GridSpec,
+    u: float,
+    v: float,
+    lifetime_s: float | None,
+    sigma_y: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
     cell = grid.cell_size
     radius = int(np.ceil(300_000.0 / cell))
     speed = np.hypot(u, v)
@@ -412,7 +462,8 @@ def _column_field(
             dy = -(off[:, None] + sr) * cell
             along = dx * du + dy * dv
             cross = -dx * dv + dy * du
-            sigma = np.sqrt(1500.0**2 + (0.1 * along) ** 2)
+            sigma = np.ones_like(along)
+            sigma[along > 0] = sigma_y(along[along > 0])
             decay = (
                 1.0 if lifetime_s is None else np.exp(-np.maximum(along, 0) / (speed * lifetime_s))
             )
@@ -486,6 +537,7 @@ def write_synthetic_tropomi_no2(
     lifetime_factor: float = 1.0,
     noise_scale: float = 1.0,
     free_troposphere_no2_mol_m2: float = TM5_LIKE_FREE_TROPOSPHERE_MOL_M2,
+    lateral_spread: LateralSpread | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write one simulated TROPOMI NO2 overpass over ``grid`` in the S5P L2 NO2 layout.
@@ -519,6 +571,8 @@ def write_synthetic_tropomi_no2(
         The truth's NO2 column of the free troposphere (above 2 km, below the tropopause),
         spread in proportion to pressure, mol m-2 (≥ 0; 0: none); the a priori keeps
         :data:`TM5_LIKE_FREE_TROPOSPHERE_MOL_M2`.
+    lateral_spread : LateralSpread, optional
+        A DIAGNOSTIC lateral plume spread in place of the truth's own linear one.
     overwrite : bool
         Replace an existing file.
 
@@ -546,7 +600,9 @@ def write_synthetic_tropomi_no2(
     ratio = 0.75 * rng.uniform(0.8, 1.2)
     nox_mol_s = fluxes.nox / (NOX.molar_mass_g_mol * 1e-3)
     lifetime_s = 3 * 3600.0 * lifetime_factor
-    plume = ratio * _sample(_column_field(nox_mol_s, grid, u, v, lifetime_s), grid, lon_c, lat_c)
+    plume = ratio * _sample(
+        _column_field(nox_mol_s, grid, u, v, lifetime_s, lateral_spread), grid, lon_c, lat_c
+    )
     x, y = _local_xy(grid, lon, lat)
 
     # vertical grid
@@ -631,12 +687,19 @@ def write_synthetic_tropomi_no2(
             "truth_wind_u_v_m_s": f"{u:.3f} {v:.3f}",
             "truth_mixing_height_m": f"{zi:.1f}",
             "truth_nox_lifetime_h": f"{lifetime_s / 3600.0:.4f}",
+            **_spread_attribute(lateral_spread),
             "amf_error_sigma": f"{amf_error_sigma:g}",
             "noise_scale": f"{noise_scale:g}",
             "seed": str(seed),
         },
     )
     return write_tropomi_no2_l2(path, granule, overwrite=overwrite)
+
+
+def _spread_attribute(spread: LateralSpread | None) -> dict[str, str]:
+    """The file's record of its lateral plume spread: only written when a diagnostic replaced
+    the truth's own (files made without one keep their attributes as before)."""
+    return {} if spread is None else {"truth_lateral_spread": f"DIAGNOSTIC: {spread.description}"}
 
 
 def _one_degree_mean(values: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -662,6 +725,7 @@ def write_synthetic_oco_lite(
     margin_m: float = 20_000.0,
     swath_width_m: float = 250_000.0,
     precision_ppm: float = 0.7,
+    lateral_spread: LateralSpread | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write one simulated CO2M-like XCO2 imager overpass in the OCO Lite layout.
@@ -670,7 +734,7 @@ def write_synthetic_oco_lite(
     ----------
     path : path
         The ``.nc4`` file to write (atomically).
-    grid, fluxes, met, seed, margin_m, overwrite
+    grid, fluxes, met, seed, margin_m, lateral_spread, overwrite
         As in :func:`write_synthetic_tropomi_no2`.
     date : date
         The day; the overpass is at 11:30 local solar time at the grid centre.
@@ -695,7 +759,9 @@ def write_synthetic_oco_lite(
     when = _overpass_utc(date, 11.5, lon0)
     u, v, zi, met_cloud = _overpass_met(met, grid, when)
     co2_mol_s = fluxes.co2 / (CO2.molar_mass_g_mol * 1e-3)
-    column = _sample(_column_field(co2_mol_s, grid, u, v, None), grid, lon_c[None], lat_c[None])[0]
+    column = _sample(
+        _column_field(co2_mol_s, grid, u, v, None, lateral_spread), grid, lon_c[None], lat_c[None]
+    )[0]
     x, y = _local_xy(grid, lon, lat)
 
     psurf_pa = 101000.0 + 300.0 * _gaussian_field(x, y, 200_000.0, rng)
@@ -753,6 +819,7 @@ def write_synthetic_oco_lite(
             "truth_bias_ppm": "0.5 + 0.5 per 100 km",
             "truth_bias_direction_deg": f"{np.degrees(direction):.1f}",
             "truth_wind_u_v_m_s": f"{u:.3f} {v:.3f}",
+            **_spread_attribute(lateral_spread),
             "seed": str(seed),
         },
     )

@@ -489,6 +489,64 @@ def test_the_imager_columns_are_simulated_from_the_replicates_co2(setup, monkeyp
     assert [pd.Timestamp(c["date"]) for c in calls] == [pd.Timestamp(PERIOD["start"])]
 
 
+def test_the_operators_lateral_spread_reaches_both_writers_when_asked(setup, monkeypatch):
+    """osse.satellite_operator_lateral_spread (a diagnostic of the truth): each simulated
+    file is made with the column operator's σ_y of the grid's most common Turner class at the
+    overpass, urban by the system's own cells, and says so in its attributes; off, the
+    writers get none."""
+    import netCDF4
+
+    from gridcarbon.inversion.dispersion import sigma_y_rural, sigma_y_urban, turner_class
+    from gridcarbon.inversion.meteorology import met_at_points, with_cloud_cover
+
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    both = _daily_imager(ic, "tropomi_no2+co2m_xco2")
+    calls = []
+    for name in ("write_synthetic_tropomi_no2", "write_synthetic_oco_lite"):
+        writer = getattr(ss, name)
+
+        def spy(path, _writer=writer, _name=name, **kw):
+            out = _writer(path, **kw)
+            with netCDF4.Dataset(out) as ds:
+                attr = getattr(ds, "truth_lateral_spread", None)
+            calls.append((_name, kw, attr))
+            return out
+
+        monkeypatch.setattr(ss, name, spy)
+    osse_column_simulator(scenario, both)(system, truth, 5)
+    assert len(calls) == 4 and all(c[1]["lateral_spread"] is None and c[2] is None for c in calls)
+    calls.clear()
+    on = both.model_copy(
+        update={"osse": both.osse.model_copy(update={"satellite_operator_lateral_spread": True})}
+    )
+    osse_column_simulator(scenario, on)(system, truth, 5)
+    assert (
+        sorted(c[0] for c in calls)
+        == ["write_synthetic_oco_lite"] * 2 + ["write_synthetic_tropomi_no2"] * 2
+    )
+    lon, lat = system.grid.lonlat()
+    x = np.array([500.0, 5_000.0, 50_000.0])
+    for name, kw, attr in calls:
+        tropomi = name == "write_synthetic_tropomi_no2"
+        when = (ss.tropomi_overpass_time if tropomi else ss.imager_overpass_time)(
+            system.grid, kw["date"]
+        )
+        met = with_cloud_cover(
+            scenario.meteorology.for_hours(pd.date_range(kw["date"], periods=24, freq="h"))
+        )
+        pm = met_at_points(met, pd.DatetimeIndex([when]), lon.ravel(), lat.ravel())
+        classes = turner_class(pm.speed, pm.sun_elevation, pm.cloud)[0]
+        k = int(np.bincount(classes.astype(int), minlength=6).argmax())
+        spread = kw["lateral_spread"]
+        np.testing.assert_array_equal(spread.rural(x), sigma_y_rural(k, x))
+        np.testing.assert_array_equal(spread.urban(x), sigma_y_urban(k, x))
+        np.testing.assert_array_equal(spread.urban_cells.ravel(), system.urban)
+        assert (
+            attr.startswith("DIAGNOSTIC: the column operator's") and f"class {'ABCDEF'[k]} " in attr
+        )
+
+
 def test_imager_targets_on_paired_replicates():
     from gridcarbon.inversion.osse_scores import imager_target_rows
 

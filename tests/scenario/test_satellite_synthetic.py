@@ -165,6 +165,55 @@ def test_truth_column_plume_carries_q_over_u(scenario, lifetime_h):
     assert field[:, :3].max() < 1e-12
 
 
+def test_a_lateral_spread_handed_over_spreads_as_told_and_keeps_q_over_u(scenario):
+    """The diagnostic spread (``osse.satellite_operator_lateral_spread``): each source's plume
+    takes the rural or the urban σ_y by its cell, the crosswind line density stays Q/u, and
+    the truth's own linear spread handed over as both gives the default field."""
+    grid = scenario.grid
+    q = np.zeros(grid.shape)
+    q[10, 3] = 1.0
+    u, col = 4.0, 13  # 30 km downwind
+
+    def field(urban_cells, rural_m=4000.0, urban_m=1000.0):
+        spread = ss.LateralSpread(
+            rural=lambda x: np.full_like(x, rural_m),
+            urban=lambda x: np.full_like(x, urban_m),
+            urban_cells=urban_cells,
+            description="test",
+        )
+        return ss._column_field(q, grid, u, 0.0, None, spread)
+
+    def crosswind_sd_m(f):
+        w = f[:, col]
+        rows = np.arange(w.size)
+        mean = (w * rows).sum() / w.sum()
+        return float(np.sqrt((w * (rows - mean) ** 2).sum() / w.sum())) * grid.cell_size
+
+    rural = field(np.zeros(grid.shape, bool))
+    urban_cells = np.zeros(grid.shape, bool)
+    urban_cells[10, 3] = True
+    urban = field(urban_cells)
+    for f in (rural, urban):
+        np.testing.assert_allclose(f[:, col].sum() * grid.cell_size, 1.0 / u, rtol=0.02)
+    # the grid's 3 km cells add their own width (a uniform cell: 3 km / sqrt(12))
+    cell_sd = grid.cell_size / np.sqrt(12)
+    np.testing.assert_allclose(crosswind_sd_m(rural), np.hypot(4000.0, cell_sd), rtol=0.05)
+    assert crosswind_sd_m(urban) < 0.6 * crosswind_sd_m(rural)
+    # an urban cell elsewhere does not change this source's plume
+    elsewhere = np.zeros(grid.shape, bool)
+    elsewhere[2, 2] = True
+    np.testing.assert_array_equal(field(elsewhere), rural)
+    linear = ss.LateralSpread(
+        ss._linear_spread, ss._linear_spread, urban_cells, "the truth's own, as a test"
+    )
+    np.testing.assert_allclose(
+        ss._column_field(q, grid, u, 0.0, None, linear),
+        ss._column_field(q, grid, u, 0.0, None),
+        rtol=0,
+        atol=1e-12 * ss._column_field(q, grid, u, 0.0, None).max(),
+    )
+
+
 def test_nox_ratio_is_drawn_per_day(tmp_path, scenario, fluxes, met):
     ratios = []
     for i, day in enumerate(pd.date_range(DAY, periods=3)):
