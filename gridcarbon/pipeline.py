@@ -1107,9 +1107,11 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
     }
 
 
-def column_amf_errors(columns: Any) -> dict[str, Any]:
-    """The column operator's air-mass-factor error settings of ``inversion.columns``."""
+def column_model_settings(columns: Any) -> dict[str, Any]:
+    """The column operator's settings of ``inversion.columns`` shared by the files' overpasses
+    and the OSSE's simulated ones: its downwind truncation and its air-mass-factor error."""
     return {
+        "truncation_km": columns.truncation_km,
         "amf_error_rel": columns.amf_error_rel,
         "amf_correlation_km": columns.amf_correlation_km,
         "amf_correlation_shape": columns.amf_correlation_shape,
@@ -1139,7 +1141,7 @@ def osse_column_settings(config: Any) -> tuple[Any, Any]:
     xco2 = ColumnSettings(
         min_upwind_fetch_km=config.osse.satellite_min_upwind_fetch_km,
         stack_pixels_km=config.columns.stack_pixels_km,
-        **column_amf_errors(config.columns),
+        **column_model_settings(config.columns),
         **column_transport_errors(e),
     )
     # the overpass-wide scale (NO2/NOx ratio, lifetime, AMF) and the lifetime are the NO2
@@ -1223,7 +1225,7 @@ def satellite_observation_kinds(
         superobservation_km=columns.superobservation_km,
         stack_pixels_km=columns.stack_pixels_km,
         min_upwind_fetch_km=columns.min_upwind_fetch_km,
-        **column_amf_errors(columns),
+        **column_model_settings(columns),
         wind_speed_error_rel=wind_speed_error_rel,
         wind_speed_shape=wind_speed_shape,
         wind_speed_shape_correlation=wind_speed_shape_correlation,

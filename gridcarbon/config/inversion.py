@@ -1340,6 +1340,16 @@ class ColumnsConfig(_Section):
     superobservation_km: float = Field(
         9.0, gt=0, description="edge of the squares the pixels of an overpass are averaged into"
     )
+    truncation_km: float = Field(
+        150.0,
+        ge=150.0,
+        le=2000.0,
+        description="how far downwind (km) the column operator follows each plume (at least "
+        "150 km: a city's column plume is visible that far); what reaches a pixel from "
+        "further upwind is left to its overpass's plane, which takes up only the smooth part "
+        "of it, and an inert tracer's column plume keeps its line density Q/u at any "
+        "distance. Also the OSSE's simulated overpasses. min_upwind_fetch_km defaults to it",
+    )
     stack_pixels_km: float = Field(
         0.0,
         ge=0,

@@ -156,6 +156,7 @@ def test_configured_column_files_become_one_observation_type_per_overpass(
 ):
     import shutil
 
+    from gridcarbon.errors import ConfigError
     from gridcarbon.pipeline import satellite_observation_kinds
 
     (tmp_path / "s5p").mkdir()
@@ -181,6 +182,15 @@ def test_configured_column_files_become_one_observation_type_per_overpass(
     config = _columns_config(tmp_path, tropomi_no2=[pattern], min_upwind_fetch_km=0.0, **amf)
     (kind,), _ = satellite_observation_kinds(config.inversion.columns, scenario)
     assert {k: getattr(kind.settings, k) for k in amf} == amf
+    # and so does the truncation (150 km unless set; never less)
+    assert kind.settings.truncation_km == 150.0
+    config = _columns_config(
+        tmp_path, tropomi_no2=[pattern], min_upwind_fetch_km=0.0, truncation_km=300.0
+    )
+    (kind,), _ = satellite_observation_kinds(config.inversion.columns, scenario)
+    assert kind.settings.truncation_km == 300.0
+    with pytest.raises(ConfigError, match="truncation_km"):
+        _columns_config(tmp_path, tropomi_no2=[pattern], truncation_km=100.0)
 
 
 def test_configured_columns_are_refused_with_the_fix(tmp_path, scenario):

@@ -731,6 +731,12 @@ def test_the_scale_error_switch_reaches_the_no2_overpasses_only(setup):
     assert {(k.settings.amf_correlation_shape, k.settings.amf_correlation_km) for k in got} == {
         ("gaussian", 150.0)
     }
+    assert {k.settings.truncation_km for k in off.kinds} == {150.0}
+    longer = ic.model_copy(
+        update={"columns": ic.columns.model_copy(update={"truncation_km": 300.0})}
+    )
+    got = osse_column_simulator(scenario, longer)(system, truth, 5).kinds
+    assert {k.settings.truncation_km for k in got} == {300.0}
     assert {k.settings.scale_error_rel for k in off.kinds} == {0.0}
     assert {k.settings.wind_speed_error_rel for k in off.kinds} == {0.0}
     assert {k.settings.lifetime_error_rel for k in off.kinds} == {0.0}
