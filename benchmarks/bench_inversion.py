@@ -164,6 +164,7 @@ def main() -> None:
             out["solve_with_posterior_sigma_cpu_s"],
             shape_error=args.column_shape_error,
             errors=ic.errors,
+            columns=ic.columns,
         )
     if not args.skip_stage:
         del res, truth, obs
@@ -224,16 +225,18 @@ def columns_cost(
     station_solve_cpu_s: float,
     shape_error: bool = False,
     errors=None,
+    columns=None,
 ) -> dict:
     """What a month of daily TROPOMI NO2 overpasses adds to the default inversion; the column
-    settings from ``errors`` (the run's ``inversion.errors``, with ``--set``), the plume-shape
-    error switched on by ``shape_error``."""
-    from gridcarbon.config.inversion import ErrorsConfig
+    settings from ``errors`` and ``columns`` (the run's ``inversion.errors`` and
+    ``inversion.columns``, with ``--set``: the transport terms, the truncation, the AMF error
+    and the upwind fetch), the plume-shape error switched on by ``shape_error``."""
+    from gridcarbon.config.inversion import ColumnsConfig, ErrorsConfig
     from gridcarbon.inversion.assimilation import assimilate
     from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels, ColumnSettings
     from gridcarbon.inversion.observation_types import StationHourObservations
     from gridcarbon.io.satellite import read_tropomi_no2
-    from gridcarbon.pipeline import column_transport_errors
+    from gridcarbon.pipeline import column_model_settings, column_transport_errors
     from gridcarbon.scenario import satellite_synthetic as ss
     from gridcarbon.species import NOX
 
@@ -242,7 +245,12 @@ def columns_cost(
     errors = ErrorsConfig() if errors is None else errors
     if shape_error:
         errors = errors.model_copy(update={"column_wind_direction_error": True})
-    out["column_settings"] = column_transport_errors(errors)
+    columns = ColumnsConfig() if columns is None else columns
+    out["column_settings"] = {
+        **column_transport_errors(errors),
+        **column_model_settings(columns),
+        "min_upwind_fetch_km": columns.min_upwind_fetch_km,
+    }
     settings = ColumnSettings(**out["column_settings"])
     kinds = []
     write_s = read_s = read_cpu = 0.0
