@@ -127,9 +127,8 @@ def _interp(met: xr.Dataset, times, lon, lat) -> dict[str, np.ndarray]:
             ti, pi = np.argwhere(np.isnan(a))[0]
             raise InputDataError(
                 f"meteorology variable {v!r} has missing values (NaN) where it is needed, at "
-                f"{t[ti]} (UTC) near lon "
-                f"{lon[pi]:.3f}, lat {lat[pi]:.3f}; fill the gaps in the met file or give one "
-                "without missing values there"
+                f"{t[ti]} (UTC) near lon {lon[pi]:.3f}, lat {lat[pi]:.3f}; fill the gaps in "
+                "the met file or give one without missing values there"
             )
     return out
 
