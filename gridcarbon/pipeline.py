@@ -1321,11 +1321,13 @@ def _truth_attributes(path: Path, names: set[str], option: str) -> dict[str, str
     return attrs
 
 
-def truth_chemistry_settings(path: Path, settings: Any) -> Any:
+def truth_chemistry_settings(path: Path, settings: Any, parts: str = "lifetime+ratio") -> Any:
     """``settings`` (:class:`~gridcarbon.inversion.columns.ColumnSettings`) with the NOx
     lifetime (h) and the flat NO2/NOx ratio of the truth that the synthetic writer recorded in
     the file at ``path`` (``truth_nox_lifetime_h``, ``truth_no2_nox_ratio``): the OSSE's
-    diagnostic ``osse.satellite_truth_chemistry``, which hands the truth's chemistry over.
+    diagnostic ``osse.satellite_truth_chemistry``, which hands the truth's chemistry over —
+    both, or only the ``"lifetime"`` or the ``"ratio"`` (``parts``,
+    ``osse.satellite_truth_chemistry_parts``).
 
     Raises
     ------
@@ -1335,11 +1337,12 @@ def truth_chemistry_settings(path: Path, settings: Any) -> Any:
     attrs = _truth_attributes(
         path, {"truth_nox_lifetime_h", "truth_no2_nox_ratio"}, "osse.satellite_truth_chemistry"
     )
-    return dataclasses.replace(
-        settings,
-        lifetime_h=float(attrs["truth_nox_lifetime_h"]),
-        no2_ratio=float(attrs["truth_no2_nox_ratio"]),
-    )
+    handed = {}
+    if "lifetime" in parts:
+        handed["lifetime_h"] = float(attrs["truth_nox_lifetime_h"])
+    if "ratio" in parts:
+        handed["no2_ratio"] = float(attrs["truth_no2_nox_ratio"])
+    return dataclasses.replace(settings, **handed)
 
 
 def truth_wind_settings(path: Path, settings: Any) -> Any:
@@ -1371,7 +1374,7 @@ def _truth_settings(path: Path, settings: Any, osse: Any, *, reactive: bool) -> 
     from its truth (``osse.satellite_truth_chemistry`` for a reactive product,
     ``osse.satellite_truth_wind`` for both)."""
     if reactive and osse.satellite_truth_chemistry:
-        settings = truth_chemistry_settings(path, settings)
+        settings = truth_chemistry_settings(path, settings, osse.satellite_truth_chemistry_parts)
     if osse.satellite_truth_wind:
         settings = truth_wind_settings(path, settings)
     return settings

@@ -400,6 +400,12 @@ class OSSEConfig(BaseModel):
         "lifetime and NO2/NOx ratio (the truth's, read from the file) to the column operator, "
         "to tell the columns' chemistry error from their transport error",
     )
+    satellite_truth_chemistry_parts: Literal["lifetime+ratio", "lifetime", "ratio"] = Field(
+        "lifetime+ratio",
+        description="what satellite_truth_chemistry hands over: both (the default), only "
+        "the lifetime (the operator keeps its NO2/NOx ramp) or only the flat NO2/NOx ratio "
+        "(the operator keeps its lifetime), to tell the two apart",
+    )
     satellite_truth_wind: bool = Field(
         False,
         description="DIAGNOSTIC, never a method: hand each simulated overpass's one transport "

@@ -759,6 +759,12 @@ def test_the_truth_chemistry_diagnostic_hands_each_overpass_its_own(setup):
         assert 0.75 * 0.8 <= k.settings.no2_ratio <= 0.75 * 1.2
     off = osse_column_simulator(scenario, ic)(system, truth, 5)
     assert {(k.settings.lifetime_h, k.settings.no2_ratio) for k in off.kinds} == {(None, None)}
+    ratio_only = on.model_copy(
+        update={"osse": on.osse.model_copy(update={"satellite_truth_chemistry_parts": "ratio"})}
+    )
+    handed = osse_column_simulator(scenario, ratio_only)(system, truth, 5)
+    assert [k.settings.no2_ratio for k in handed.kinds] == [k.settings.no2_ratio for k in sim.kinds]
+    assert {k.settings.lifetime_h for k in handed.kinds} == {None}
 
 
 def test_the_truth_wind_diagnostic_hands_each_overpass_its_own(setup, monkeypatch):
@@ -808,6 +814,10 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     xr.Dataset(attrs={"truth_nox_lifetime_h": 2.5, "truth_no2_nox_ratio": 0.7}).to_netcdf(path)
     got = truth_chemistry_settings(path, ColumnSettings(truncation_km=200.0))
     assert (got.lifetime_h, got.no2_ratio, got.truncation_km) == (2.5, 0.7, 200.0)
+    lifetime = truth_chemistry_settings(path, ColumnSettings(), "lifetime")
+    assert (lifetime.lifetime_h, lifetime.no2_ratio) == (2.5, None)
+    ratio = truth_chemistry_settings(path, ColumnSettings(), "ratio")
+    assert (ratio.lifetime_h, ratio.no2_ratio) == (None, 0.7)
     with pytest.raises(ConfigError, match="truth_wind_u_v_m_s.*osse.satellite_truth_wind"):
         truth_wind_settings(path, ColumnSettings())
     for text in ("3.2", "east 1.5", "1 2 3"):
