@@ -1109,9 +1109,11 @@ def column_transport_errors(errors: Any) -> dict[str, Any]:
 
 def column_model_settings(columns: Any) -> dict[str, Any]:
     """The column operator's settings of ``inversion.columns`` shared by the files' overpasses
-    and the OSSE's simulated ones: its downwind truncation and its air-mass-factor error."""
+    and the OSSE's simulated ones: its downwind truncation, its NO2/NOx ratio and its
+    air-mass-factor error."""
     return {
         "truncation_km": columns.truncation_km,
+        "photostationary_no2": columns.no2_conversion == "photostationary",
         "amf_error_rel": columns.amf_error_rel,
         "amf_correlation_km": columns.amf_correlation_km,
         "amf_correlation_shape": columns.amf_correlation_shape,

@@ -1356,6 +1356,17 @@ class ColumnsConfig(_Section):
         "of it, and an inert tracer's column plume keeps its line density Q/u at any "
         "distance. Also the OSSE's simulated overpasses. min_upwind_fetch_km defaults to it",
     )
+    no2_conversion: Literal["ramp", "photostationary"] = Field(
+        "ramp",
+        description="the NO2/NOx ratio of the NO2 columns' plumes: 'ramp' (the default, as "
+        "the stations' operator) from chemistry.no2_primary_fraction to "
+        "no2_equilibrium_fraction with the e-folding time no2_conversion_time_h; "
+        "'photostationary' the equilibrium fraction from the source on (NO titrated by "
+        "ozone within minutes; the constant NOx/NO2 of the TROPOMI source studies, Beirle et "
+        "al. 2019). benchmarks/column_truncation_tail.py --against instant-conversion tells "
+        "from the columns' innovations which one the data hold. Also the OSSE's simulated "
+        "overpasses",
+    )
     stack_pixels_km: float = Field(
         0.0,
         ge=0,

@@ -530,6 +530,12 @@ class ColumnSettings:
     no2_ratio : float or None
         A flat NO2/NOx molar ratio in (0, 1] instead of the ``chemistry`` settings' ramp from
         the primary to the equilibrium fraction (None, the default); the same diagnostic.
+    photostationary_no2 : bool
+        The column plumes' NO2/NOx ratio is the ``chemistry`` settings' equilibrium
+        (photostationary) fraction from the source on — NO titrated by ozone within minutes,
+        the constant ratio of the TROPOMI source studies — instead of its ramp from the primary
+        fraction (``inversion.columns.no2_conversion: photostationary``; False, the default:
+        the ramp, as the stations' operator has it).  ``no2_ratio`` overrides it.
     plume_wind_m_s : tuple of float or None
         One wind ``(u, v)`` (m s⁻¹, towards grid east and grid north) that carries every
         plume of every pixel — its direction and its speed, urban and rural sources and stacks
@@ -574,6 +580,7 @@ class ColumnSettings:
     stack_pixels_km: float = 0.0
     lifetime_h: float | None = None
     no2_ratio: float | None = None
+    photostationary_no2: bool = False
     plume_wind_m_s: tuple[float, float] | None = None
     lifetime_reference: float = 0.0
 
@@ -1455,8 +1462,7 @@ class ColumnObservations:
                 *parr,
                 purban,
                 float(np.radians(cfg.transport.point_plume_direction_sd_deg)),
-                chem.no2_primary_fraction if s.no2_ratio is None else s.no2_ratio,
-                chem.no2_equilibrium_fraction if s.no2_ratio is None else s.no2_ratio,
+                *_no2_ramp(s, chem),
                 chem.no2_conversion_time_h * 3600.0,
                 acc,
                 accn,
@@ -2229,6 +2235,14 @@ def scale_error_covariance(
         )
     # one outer product per part: exactly symmetric
     return covariance + scale_error_rel**2 * sum(np.outer(part, part) for part in m)
+
+
+def _no2_ramp(settings: ColumnSettings, chemistry: Any) -> tuple[float, float]:
+    """The NO2/NOx fractions (at the source, reached by an aged plume) of the column plumes."""
+    if settings.no2_ratio is not None:
+        return settings.no2_ratio, settings.no2_ratio
+    aged = chemistry.no2_equilibrium_fraction
+    return (aged if settings.photostationary_no2 else chemistry.no2_primary_fraction), aged
 
 
 def _is_wind(value: Any) -> bool:

@@ -488,6 +488,42 @@ def test_a_handed_lifetime_and_flat_ratio_reach_the_column_plumes(no2, tiny_case
             ColumnSettings(**bad)
 
 
+def test_photostationary_no2_is_the_equilibrium_ratio_from_the_source(no2, tiny_case, tiny_system):
+    """``ColumnSettings.photostationary_no2`` (``inversion.columns.no2_conversion:
+    photostationary``): the columns are those of a flat ratio equal to the chemistry's
+    equilibrium fraction, to 1e-12, with the chemistry's lifetime; the ramp of the default
+    gives less NO2 everywhere; a handed flat ratio (the truth diagnostic) overrides it; and
+    the config reaches the settings of the files' and the OSSE's overpasses."""
+    rng = np.random.default_rng(9)
+    E = rng.random((tiny_system.nt, tiny_system.grid.size))
+    P = rng.random((tiny_system.nt, len(tiny_system.points))) * 100
+
+    def columns(**handed):
+        fp = _handed_footprints(no2, tiny_case, tiny_system, **handed)
+        return forward(fp, E, P, nox=True)
+
+    chem = tiny_system.config.chemistry
+    photostationary = columns(photostationary_no2=True)
+    assert photostationary.max() > 0
+    np.testing.assert_allclose(
+        photostationary,
+        columns(no2_ratio=chem.no2_equilibrium_fraction),
+        rtol=1e-12,
+        atol=1e-12 * photostationary.max(),
+    )
+    ramp = columns()
+    assert np.all(ramp <= photostationary * (1 + 1e-12)) and ramp.sum() < photostationary.sum()
+    np.testing.assert_array_equal(
+        columns(photostationary_no2=True, no2_ratio=0.5), columns(no2_ratio=0.5)
+    )
+    from gridcarbon.config.inversion import InversionConfig
+    from gridcarbon.pipeline import column_model_settings
+
+    config = InversionConfig.model_validate({"columns": {"no2_conversion": "photostationary"}})
+    assert column_model_settings(config.columns)["photostationary_no2"] is True
+    assert column_model_settings(InversionConfig().columns)["photostationary_no2"] is False
+
+
 def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
     """``ColumnSettings.plume_wind_m_s`` (the OSSE's truth-wind diagnostic): one wind carries
     every plume, urban, rural and stacks alike, so the inert columns go exactly as 1/speed
