@@ -10,7 +10,11 @@ inversion.  Two approximations (``--against``):
   from the primary fraction (0.1) to the photostationary one (0.75) with an e-folding time of
   ``chemistry.no2_conversion_time_h`` (0.5 h), against the photostationary fraction from
   the source on (NO titrated by ozone within minutes, the constant NOx/NO2 of the TROPOMI
-  source studies: Beirle et al. 2019 use 1.32).  NO2 only.
+  source studies: Beirle et al. 2019 use 1.32).  NO2 only;
+* ``lifetime``: the NOx lifetime by day (``chemistry.nox_lifetime_day_h``, 4 h) against
+  ``--lifetime-factor`` times it.  NO2 only.
+
+``--no2-conversion`` sets ``inversion.columns.no2_conversion`` of both operators.
 
 For each used overpass the script builds the column operator twice on the same pixels, the
 default and the alternative, and prints per product, calling "the tail" the alternative's
@@ -33,7 +37,8 @@ prior modelled enhancement less the default's (``H₃₀₀`` and ``H₁₅₀``
 Usage::
 
     python benchmarks/column_truncation_tail.py [--month 1] [--days 6] [--seed 40002]
-        [--against truncation|instant-conversion] [--long-km 300]
+        [--against truncation|instant-conversion|lifetime] [--long-km 300]
+        [--lifetime-factor 0.5] [--no2-conversion ramp|photostationary]
 """
 
 from __future__ import annotations
@@ -52,9 +57,21 @@ def main() -> None:
     ap.add_argument("--long-km", type=float, default=300.0, help="the longer truncation, km")
     ap.add_argument(
         "--against",
-        choices=("truncation", "instant-conversion"),
+        choices=("truncation", "instant-conversion", "lifetime"),
         default="truncation",
         help="the approximation to measure (see the module docstring)",
+    )
+    ap.add_argument(
+        "--lifetime-factor",
+        type=float,
+        default=0.5,
+        help="--against lifetime: the other lifetime, a factor of the chemistry's by day",
+    )
+    ap.add_argument(
+        "--no2-conversion",
+        choices=("ramp", "photostationary"),
+        default="ramp",
+        help="inversion.columns.no2_conversion of both operators",
     )
     args = ap.parse_args()
     import dataclasses
@@ -78,30 +95,45 @@ def main() -> None:
     kinds = [
         k for k in simulate(system, truth, args.seed).kinds if isinstance(k, ColumnObservations)
     ]
+    ic = ic.model_copy(
+        update={"columns": ic.columns.model_copy(update={"no2_conversion": args.no2_conversion})}
+    )
     default_kinds = with_column_settings(kinds, ic)
+
+    def replaced(**settings):
+        return [
+            ColumnObservations(
+                k.pixels,
+                k.species,
+                k.quantity,
+                k.meteorology,
+                dataclasses.replace(k.settings, **settings),
+                name=k.name,
+            )
+            for k in default_kinds
+        ]
+
     if args.against == "truncation":
         longer = ic.model_copy(
             update={"columns": ic.columns.model_copy(update={"truncation_km": args.long_km})}
         )
         alternative_kinds = with_column_settings(kinds, longer)
         what = f"truncation 150 km against {args.long_km:g} km, upwind fetch 150 km"
-    else:
+    elif args.against == "instant-conversion":
         equilibrium = ic.chemistry.no2_equilibrium_fraction
         default_kinds = [k for k in default_kinds if k.quantity == "vertical_column"]
-        alternative_kinds = [
-            ColumnObservations(
-                k.pixels,
-                k.species,
-                k.quantity,
-                k.meteorology,
-                dataclasses.replace(k.settings, no2_ratio=equilibrium),
-                name=k.name,
-            )
-            for k in default_kinds
-        ]
+        alternative_kinds = replaced(no2_ratio=equilibrium)
         what = (
             f"the NO2/NOx ramp ({ic.chemistry.no2_primary_fraction:g} -> {equilibrium:g}, "
             f"{ic.chemistry.no2_conversion_time_h:g} h) against {equilibrium:g} from the source"
+        )
+    else:
+        tau = ic.chemistry.nox_lifetime_day_h
+        default_kinds = [k for k in default_kinds if k.quantity == "vertical_column"]
+        alternative_kinds = replaced(lifetime_h=tau * args.lifetime_factor)
+        what = (
+            f"the NOx lifetime {tau:g} h against {tau * args.lifetime_factor:g} h, "
+            f"NO2/NOx {args.no2_conversion}"
         )
     xb = system.layout.xb()
     rows: dict[str, list] = {}
