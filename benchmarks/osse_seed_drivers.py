@@ -1,0 +1,116 @@
+"""Which drawn error of the truth a satellite OSSE's scores go with, seed by seed — SYNTHETIC.
+
+Reads the replicate rows (``osse_replicates.jsonl``) of one ``bench_osse.py --satellite`` run
+and prints, per seed, the far-field scores of one inversion against surface only — the gain
+``1 − RMSE(obs)/RMSE(surface)`` of the area-source cells beyond 30 km of the species' stations
+(the target's score) and of their 81 km blocks, and the far field's total relative error of
+the column-only and of that inversion — beside the errors the replicate drew for its truth:
+the stations' wind-direction error (°), its time scale (h), the wind-speed error, the
+mixing-height bias, and the simulated satellite files' NOx lifetime factor.  Then the Pearson
+and Spearman correlation of every score with every drawn error over the seeds.
+
+The drawn errors are read from the rows; nothing is re-run.  With a dozen seeds a
+correlation is a lead, not a finding: it says which diagnostic to run next.
+
+Usage::
+
+    python benchmarks/osse_seed_drivers.py CACHE [--observations joint_no2] [--species NOx]
+
+``CACHE``: a ``bench_osse.py`` ``--out`` folder or its ``osse_replicates.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+#: The errors each replicate drew for its truth, as the rows name them, and a short label.
+DRAWN = {
+    "truth_wind_direction_error_deg": "wind dir. (deg)",
+    "truth_error_time_scale_h": "time scale (h)",
+    "truth_wind_speed_error": "wind speed",
+    "truth_mixing_height_bias": "zi bias",
+    "satellite_lifetime_factor": "lifetime factor",
+}
+
+
+def default_rows(path: Path, observations: str, species: str) -> dict[int, dict[str, dict]]:
+    """``{seed: {observations: row}}`` of the default-label rows of ``species``."""
+    if path.is_dir():
+        path = path / "osse_replicates.jsonl"
+    out: dict[int, dict[str, dict]] = {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        rows = {
+            r["observations"]: r
+            for r in rec["rows"]
+            if r.get("label") == "default" and r["species"] == species and "observations" in r
+        }
+        missing = {"surface", "column", observations} - set(rows)
+        if missing:
+            raise SystemExit(
+                f"{path}: seed {rec['seed']} has no {species} rows of {sorted(missing)}: "
+                "is it a run with --satellite?"
+            )
+        out[int(rec["seed"])] = rows
+    if not out:
+        raise SystemExit(f"{path}: no replicate rows")
+    return out
+
+
+def gain(obs: dict, surface: dict, key: str) -> float:
+    """``1 − RMSE(obs)/RMSE(surface)`` from the two rows' reductions against the prior."""
+    return 1.0 - (1.0 - obs[key]) / (1.0 - surface[key])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("cache", type=Path)
+    ap.add_argument("--observations", default="joint_no2", help="the inversion scored")
+    ap.add_argument("--species", default="NOx")
+    args = ap.parse_args()
+    rows = default_rows(args.cache, args.observations, args.species)
+    scores = {
+        "gain, cells": lambda r: gain(r[args.observations], r["surface"], "own_rmse_reduction_far"),
+        "gain, 81 km": lambda r: gain(
+            r[args.observations], r["surface"], "own_far_block_rmse_reduction_81km"
+        ),
+        "total, column": lambda r: r["column"]["own_far_total_rel_error"],
+        f"total, {args.observations}": lambda r: r[args.observations]["own_far_total_rel_error"],
+    }
+    seeds = sorted(rows)
+    table = {name: np.array([f(rows[s]) for s in seeds]) for name, f in scores.items()}
+    drawn = {
+        label: np.array([rows[s][args.observations].get(k, np.nan) for s in seeds], float)
+        for k, label in DRAWN.items()
+    }
+    print(
+        f"{args.cache}: {len(seeds)} seeds, {args.species}, far field of {args.observations} "
+        "(gain over surface only; the far total's relative error)"
+    )
+    names = [*scores, *drawn]
+    print("seed   " + "".join(f"{n:>17}" for n in names))
+    for i, s in enumerate(seeds):
+        values = [table[n][i] for n in scores] + [drawn[n][i] for n in drawn]
+        print(f"{s}  " + "".join(f"{v:>+17.3f}" for v in values))
+    if len(seeds) < 3:
+        print("fewer than 3 seeds: no correlation")
+        return
+    print("correlation over the seeds, Pearson / Spearman:")
+    for k in drawn:
+        cells = []
+        for n in scores:
+            pearson = stats.pearsonr(table[n], drawn[k]).statistic
+            spearman = stats.spearmanr(table[n], drawn[k]).statistic
+            cells.append(f"{n} {pearson:+.2f} / {spearman:+.2f}")
+        print(f"  {k}: " + "; ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
