@@ -13,7 +13,7 @@ replicate's drawn mixing-height bias.
 
 Usage:
     python benchmarks/osse_paired.py OFF_DIR ON_DIR [--month 1] [--mode randomised]
-        [--seeds 40000-40009] [--json out.json]
+        [--seeds 40000-40009] [--observations joint_no2] [--json out.json]
 
 ``OFF_DIR``/``ON_DIR``: the ``--out`` folders of the runs (the cache in them or in their
 ``osse`` subfolder) or the cache files.  When a cache holds rows of more than one configuration hash for
@@ -39,10 +39,15 @@ N_RESAMPLES = 10_000
 
 
 def load_rows(
-    where: str | Path, month: int, mode: str, config_hash: str | None = None
+    where: str | Path,
+    month: int,
+    mode: str,
+    config_hash: str | None = None,
+    observations: str | None = None,
 ) -> dict[int, dict[str, dict]]:
     """The default-label rows of one cache: ``{seed: {species: row}}``, the drawn transport
-    errors included in each row.
+    errors included in each row.  A run with satellites has a row per inversion
+    (``observations``: surface, column, joint_no2, joint); one of them must be picked.
 
     Parameters
     ----------
@@ -52,6 +57,9 @@ def load_rows(
     config_hash : optional
         The configuration hash to keep; required when the cache holds more than one for the
         month and mode.
+    observations : optional
+        The inversion whose rows are kept (a satellite run's ``observations``); required
+        when the rows have more than one.
     """
     path = Path(where)
     if path.is_dir():
@@ -67,9 +75,17 @@ def load_rows(
     out: dict[int, dict[str, dict]] = {}
     for r in recs:
         cost = {k: r.get(k, np.nan) for k in ("wall_s", "cpu_s", "peak_rss_gb")}
-        out[int(r["seed"])] = {
-            row["species"]: {**row, **cost} for row in r["rows"] if row.get("label") == "default"
-        }
+        rows = [row for row in r["rows"] if row.get("label") == "default"]
+        kinds = {row.get("observations") for row in rows}
+        if observations is not None:
+            rows = [row for row in rows if row.get("observations") == observations]
+            if not rows:
+                raise SystemExit(f"{path}: no rows of observations {observations!r} in {kinds}")
+        elif len(kinds) > 1:
+            raise SystemExit(
+                f"{path}: rows of observations {sorted(kinds)}; pick one with --observations"
+            )
+        out[int(r["seed"])] = {row["species"]: {**row, **cost} for row in rows}
     return out
 
 
@@ -188,6 +204,13 @@ def compare(
         for band in BANDS:
             out[f"{sp} RMSE gain {band}"] = pair(f"own_rmse_reduction_{band}")
         out[f"{sp} far field change"] = pair("own_rmse_change_far")
+        for key, name in (
+            ("own_rmse_reduction_far", "far field RMSE gain, cells"),
+            ("own_far_block_rmse_reduction_81km", "far field RMSE gain, 81 km blocks"),
+            ("own_far_total_rel_error", "far field total, relative error"),
+        ):
+            if np.isfinite(_col(off, seeds, sp, key)).any():
+                out[f"{sp} {name}"] = pair(key)
         out[f"{sp} reduced χ²"] = pair("reduced_chi2")
     for c in CLASSES:
         out[f"χ² class {c}"] = paired(
@@ -278,10 +301,15 @@ def main() -> None:
     ap.add_argument("--seeds", default=None, help="first-last seed, e.g. 40000-40009")
     ap.add_argument("--off-hash", default=None)
     ap.add_argument("--on-hash", default=None)
+    ap.add_argument(
+        "--observations",
+        default=None,
+        help="a satellite run's inversion to compare: surface, column, joint_no2 or joint",
+    )
     ap.add_argument("--json", default=None, help="also write the records to this file")
     args = ap.parse_args()
-    off = load_rows(args.off, args.month, args.mode, args.off_hash)
-    on = load_rows(args.on, args.month, args.mode, args.on_hash)
+    off = load_rows(args.off, args.month, args.mode, args.off_hash, args.observations)
+    on = load_rows(args.on, args.month, args.mode, args.on_hash, args.observations)
     seeds = _seeds(args.seeds, off, on)
     if not seeds:
         raise SystemExit("no seed in both caches")
