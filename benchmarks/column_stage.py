@@ -74,18 +74,20 @@ def with_column_settings(kinds: list, inversion: Any) -> list:
 
     xco2, no2 = osse_column_settings(inversion)
     return [
-        ColumnObservations(
-            k.pixels,
-            k.species,
-            k.quantity,
-            k.meteorology,
-            no2 if k.quantity == "vertical_column" else xco2,
-            name=k.name,
-        )
+        with_settings(k, no2 if k.quantity == "vertical_column" else xco2)
         if isinstance(k, ColumnObservations)
         else k
         for k in kinds
     ]
+
+
+def with_settings(kind: Any, settings: Any) -> Any:
+    """The column type ``kind`` (ColumnObservations) with the column settings ``settings``."""
+    from gridcarbon.inversion.columns import ColumnObservations
+
+    return ColumnObservations(
+        kind.pixels, kind.species, kind.quantity, kind.meteorology, settings, name=kind.name
+    )
 
 
 def twin_error_parts(system: Any, inversion: Any, truth: Any, kinds: list, seed: int) -> tuple:

@@ -76,7 +76,7 @@ def main() -> None:
     args = ap.parse_args()
     import dataclasses
 
-    from column_stage import column_stage, with_column_settings
+    from column_stage import column_stage, with_column_settings, with_settings
 
     from gridcarbon.inversion.columns import ColumnObservations
     from gridcarbon.inversion.osse import replicate_truth
@@ -102,15 +102,7 @@ def main() -> None:
 
     def replaced(**settings):
         return [
-            ColumnObservations(
-                k.pixels,
-                k.species,
-                k.quantity,
-                k.meteorology,
-                dataclasses.replace(k.settings, **settings),
-                name=k.name,
-            )
-            for k in default_kinds
+            with_settings(k, dataclasses.replace(k.settings, **settings)) for k in default_kinds
         ]
 
     if args.against == "truncation":
