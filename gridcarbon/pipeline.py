@@ -1336,6 +1336,11 @@ def truth_chemistry_settings(path: Path, settings: Any, parts: str = "lifetime+r
     ConfigError
         When the file lacks those attributes (it is not a file of the synthetic writer).
     """
+    if parts not in ("lifetime+ratio", "lifetime", "ratio"):
+        raise ConfigError(
+            f"osse.satellite_truth_chemistry_parts = {parts!r}: 'lifetime+ratio', 'lifetime' "
+            "or 'ratio'"
+        )
     attrs = _truth_attributes(
         path, {"truth_nox_lifetime_h", "truth_no2_nox_ratio"}, "osse.satellite_truth_chemistry"
     )

@@ -818,6 +818,8 @@ def test_the_truth_chemistry_of_a_file_without_it_is_refused(tmp_path):
     assert (lifetime.lifetime_h, lifetime.no2_ratio) == (2.5, None)
     ratio = truth_chemistry_settings(path, ColumnSettings(), "ratio")
     assert (ratio.lifetime_h, ratio.no2_ratio) == (None, 0.7)
+    with pytest.raises(ConfigError, match="chemistry_parts = 'lifetime,ratio'"):
+        truth_chemistry_settings(path, ColumnSettings(), "lifetime,ratio")
     with pytest.raises(ConfigError, match="truth_wind_u_v_m_s.*osse.satellite_truth_wind"):
         truth_wind_settings(path, ColumnSettings())
     for text in ("3.2", "east 1.5", "1 2 3"):
