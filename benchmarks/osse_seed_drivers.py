@@ -15,6 +15,7 @@ correlation is a lead, not a finding: it says which diagnostic to run next.
 Usage::
 
     python benchmarks/osse_seed_drivers.py CACHE [--observations joint_no2] [--species NOx]
+        [--month 1] [--mode randomised]
 
 ``CACHE``: a ``bench_osse.py`` ``--out`` folder or its ``osse_replicates.jsonl``.
 """
@@ -22,10 +23,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+from osse_paired import load_rows
 from scipy import stats
 
 #: The errors each replicate drew for its truth, as the rows name them, and a short label.
@@ -38,30 +39,19 @@ DRAWN = {
 }
 
 
-def default_rows(path: Path, observations: str, species: str) -> dict[int, dict[str, dict]]:
-    """``{seed: {observations: row}}`` of the default-label rows of ``species``."""
-    if path.is_dir():
-        path = path / "osse_replicates.jsonl"
-    out: dict[int, dict[str, dict]] = {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        rec = json.loads(line)
-        rows = {
-            r["observations"]: r
-            for r in rec["rows"]
-            if r.get("label") == "default" and r["species"] == species and "observations" in r
-        }
-        missing = {"surface", "column", observations} - set(rows)
-        if missing:
-            raise SystemExit(
-                f"{path}: seed {rec['seed']} has no {species} rows of {sorted(missing)}: "
-                "is it a run with --satellite?"
-            )
-        out[int(rec["seed"])] = rows
-    if not out:
-        raise SystemExit(f"{path}: no replicate rows")
-    return out
+def default_rows(
+    path: Path, observations: str, species: str, month: int, mode: str
+) -> dict[int, dict[str, dict]]:
+    """``{seed: {observations: row}}`` of the default-label rows of ``species`` for surface
+    only, column only and ``observations`` (:func:`osse_paired.load_rows` of each)."""
+    per_kind = {
+        kind: load_rows(path, month, mode, observations=kind)
+        for kind in ("surface", "column", observations)
+    }
+    seeds = set.intersection(*(set(rows) for rows in per_kind.values()))
+    if not seeds:
+        raise SystemExit(f"{path}: no replicate rows of month {month}, mode {mode}")
+    return {s: {kind: rows[s][species] for kind, rows in per_kind.items()} for s in seeds}
 
 
 def gain(obs: dict, surface: dict, key: str) -> float:
@@ -74,8 +64,10 @@ def main() -> None:
     ap.add_argument("cache", type=Path)
     ap.add_argument("--observations", default="joint_no2", help="the inversion scored")
     ap.add_argument("--species", default="NOx")
+    ap.add_argument("--month", type=int, default=1)
+    ap.add_argument("--mode", default="randomised")
     args = ap.parse_args()
-    rows = default_rows(args.cache, args.observations, args.species)
+    rows = default_rows(args.cache, args.observations, args.species, args.month, args.mode)
     scores = {
         "gain, cells": lambda r: gain(r[args.observations], r["surface"], "own_rmse_reduction_far"),
         "gain, 81 km": lambda r: gain(

@@ -11,42 +11,43 @@ surface-only rows of the two caches must agree (the same truths), or the script 
 
 Usage::
 
-    python benchmarks/osse_seed_table.py BEFORE_CACHE AFTER_CACHE
+    python benchmarks/osse_seed_table.py BEFORE_CACHE AFTER_CACHE [--month 1] [--mode randomised]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from osse_paired import load_rows
 
-def load(where: Path) -> dict[int, dict]:
-    """``{seed: record}`` of a ``--out`` folder or its ``osse_replicates.jsonl``."""
-    path = where / "osse_replicates.jsonl" if where.is_dir() else where
-    return {
-        int(rec["seed"]): rec
-        for rec in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    }
+#: The inversions of a satellite run the table reads.
+KINDS = ("surface", "joint_no2", "joint")
+
+
+def load(where: Path, month: int, mode: str) -> dict[int, dict[str, dict]]:
+    """``{seed: {observations: {species: row}}}`` of one cache (:func:`osse_paired.load_rows`)."""
+    per_kind = {kind: load_rows(where, month, mode, observations=kind) for kind in KINDS}
+    seeds = set.intersection(*(set(rows) for rows in per_kind.values()))
+    return {s: {kind: rows[s] for kind, rows in per_kind.items()} for s in seeds}
 
 
 def row(rec: dict, observations: str, species: str) -> dict:
     """The default-label row of one inversion and species."""
-    return next(
-        r
-        for r in rec["rows"]
-        if r["species"] == species
-        and r["label"] == "default"
-        and r.get("observations") == observations
-    )
+    return rec[observations][species]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
+    ap.add_argument("--month", type=int, default=1)
+    ap.add_argument("--mode", default="randomised")
     args = ap.parse_args()
-    before, after = load(args.before), load(args.after)
+    before, after = (
+        load(args.before, args.month, args.mode),
+        load(args.after, args.month, args.mode),
+    )
 
     def num(r: dict, key: str) -> str:
         return f"{r[key]:+.3f}".replace("-", "−")
