@@ -1363,9 +1363,18 @@ class ColumnsConfig(_Section):
         "no2_equilibrium_fraction with the e-folding time no2_conversion_time_h; "
         "'photostationary' the equilibrium fraction from the source on (NO titrated by "
         "ozone within minutes; the constant NOx/NO2 of the TROPOMI source studies, Beirle et "
-        "al. 2019). benchmarks/column_truncation_tail.py --against instant-conversion tells "
-        "from the columns' innovations which one the data hold. Also the OSSE's simulated "
-        "overpasses",
+        "al. 2019). no2_conversion_check tells from the columns' innovations which one the "
+        "data hold. Also the OSSE's simulated overpasses",
+    )
+    no2_conversion_check: bool = Field(
+        False,
+        description="after the inversion, fit the NO2 columns' prior innovations (whitened, "
+        "free of each overpass's plane) as a x (the modelled enhancement) + b x (the other "
+        "no2_conversion's enhancement less it) and report a, b and b's 95 % interval "
+        "(robust to errors shared within an overpass) in inversion_metrics.json "
+        "(columns.by_type.<type>.no2_conversion), with a warning when the columns hold the "
+        "other conversion (b >= 0.5, interval above 0, at least 5 overpasses). No truth is "
+        "used. Costs a second build of the NO2 column operator",
     )
     stack_pixels_km: float = Field(
         0.0,

@@ -1199,6 +1199,60 @@ class ColumnObservations:
             emission_variance=emission_variance,
         )
 
+    def conversion_rows(self, system: ObservationSystem) -> pd.DataFrame | None:
+        """The rows that tell which NO2/NOx conversion of the plumes these columns hold
+        (``inversion.columns.no2_conversion_check``), with no truth: the other conversion's
+        operator is built on the same pixels and each assimilated row (whitened, free of its
+        overpass's plane) gets ``enhancement`` (the prior modelled column ``m``),
+        ``difference`` (the other conversion's less it, ``Δ``), ``innovation`` (observed less
+        ``m``) and ``overpass`` (``<name>:<overpass>``), for
+        :func:`gridcarbon.inversion.column_fit.conversion_evidence` pooled over every NO2
+        observation type (one per file).  ``attrs["in_use"]`` and ``attrs["other"]`` name the
+        conversions (``"ramp"``, ``"photostationary"``).
+
+        None for columns of an inert species, with a handed ratio (``no2_ratio``) or with no
+        used overpass.
+        """
+        s = self.settings
+        if self.species.name != system.config.chemistry.reactive_species or s.no2_ratio is not None:
+            return None
+        found = self.match(system)
+        if not found.blocks:
+            return None
+        other = ColumnObservations(
+            self.pixels,
+            self.species,
+            self.quantity,
+            self.meteorology,
+            replace(s, photostationary_no2=not s.photostationary_no2),
+            self.name,
+        )
+        other._observed = self._observed
+        prior = found.superobs["prior"].to_numpy(float)
+        difference = other.match(system).superobs["prior"].to_numpy(float) - prior
+        innovation = found.superobs["observed"].to_numpy(float) - prior
+        labels = found.superobs["overpass"].astype(str).to_numpy()
+        # a block is one overpass; its rows are T's (len(idx) − 3) plane-free contrasts
+        rows = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "enhancement": T @ prior[idx],
+                        "difference": T @ difference[idx],
+                        "innovation": T @ innovation[idx],
+                        "overpass": f"{self.name}:{labels[idx[0]]}",
+                    }
+                )
+                for idx, T in found.blocks
+            ],
+            ignore_index=True,
+        )
+        names = ("ramp", "photostationary")
+        rows.attrs.update(
+            in_use=names[s.photostationary_no2], other=names[not s.photostationary_no2]
+        )
+        return rows
+
     def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:
         """The operator of single pixels (no averaging, no background): one row per pixel used,
         ``pixel`` (index into the pixels), ``overpass``, ``hour``, and H of their modelled

@@ -29,6 +29,7 @@ from gridcarbon.inversion.columns import (
 )
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import adjoint, forward
+from gridcarbon.inversion.stage import conversion_check
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
 from .column_cases import SIGMA_EDGES, swath_pixels, tropomi_like_kernel, with_values
@@ -522,6 +523,70 @@ def test_photostationary_no2_is_the_equilibrium_ratio_from_the_source(no2, tiny_
     config = InversionConfig.model_validate({"columns": {"no2_conversion": "photostationary"}})
     assert column_model_settings(config.columns)["photostationary_no2"] is True
     assert column_model_settings(InversionConfig().columns)["photostationary_no2"] is False
+
+
+def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_case, tiny_system):
+    """``inversion.columns.no2_conversion_check``: columns of 1.1 × the prior made with the
+    photostationary conversion give, with the ramp in use, ``d = 0.1 m + 1.1 Δ`` exactly
+    (a = 0.1, b = 1.1); made with the ramp, b = 0; seen from the photostationary operator,
+    data of the ramp are all of the difference (b = 1, a = 0); inert columns and a handed
+    ratio give nothing; and a run's metrics carry the fit."""
+    ramp = _like(no2, tiny_case)
+    photostationary = _like(no2, tiny_case, photostationary_no2=True)
+
+    def prior(kind):
+        return kind.match(tiny_system).superobs["prior"].to_numpy(float)
+
+    def evidence(kind, observed):
+        return conversion_check(tiny_system, [kind.with_observed(tiny_system, observed)])
+
+    got = evidence(ramp, 1.1 * prior(photostationary))
+    assert (got["in_use"], got["other"]) == ("ramp", "photostationary")
+    assert got["n_overpasses"] == len(_overpasses(tiny_system)) == 3
+    assert got["a"] == pytest.approx(0.1, abs=1e-8) and got["b"] == pytest.approx(1.1, abs=1e-8)
+    assert got["verdict"] == "inconclusive"  # three overpasses are too few for a verdict
+    got = evidence(ramp, 1.1 * prior(ramp))
+    assert got["a"] == pytest.approx(0.1, abs=1e-8) and got["b"] == pytest.approx(0.0, abs=1e-8)
+    got = evidence(photostationary, prior(ramp))
+    assert got["in_use"] == "photostationary"
+    assert got["a"] == pytest.approx(0.0, abs=1e-8) and got["b"] == pytest.approx(1.0, abs=1e-8)
+    # pooled over the types (each file is one): the same columns under two names
+    made = 1.1 * prior(photostationary)
+    twice = [
+        ColumnObservations(
+            no2.pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS, name
+        ).with_observed(tiny_system, made)
+        for name in ("a", "b")
+    ]
+    got = conversion_check(tiny_system, twice)
+    assert got["n_overpasses"] == 6 and got["observation_types"] == ["a", "b"]
+    assert got["b"] == pytest.approx(1.1, abs=1e-8)
+    inert = ColumnObservations(
+        no2.pixels, CO2, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+    )
+    assert inert.conversion_rows(tiny_system) is None
+    assert _like(no2, tiny_case, no2_ratio=0.5).conversion_rows(tiny_system) is None
+    assert conversion_check(tiny_system, [inert]) is None
+    with pytest.raises(ConfigError, match="different NO2/NOx conversions"):
+        conversion_check(tiny_system, [ramp, photostationary])
+
+    config = InversionConfig.model_validate({"columns": {"no2_conversion_check": True}})
+    made = ramp.with_observed(tiny_system, made)
+    run = run_inversion(
+        tiny_case.prior,
+        tiny_case.scenario,
+        config,
+        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
+    )
+    found = run.metrics["columns"]["no2_conversion"]
+    assert found["b"] == pytest.approx(1.1, abs=1e-8)
+    off = run_inversion(
+        tiny_case.prior,
+        tiny_case.scenario,
+        InversionConfig(),
+        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
+    )
+    assert "no2_conversion" not in off.metrics["columns"]
 
 
 def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
