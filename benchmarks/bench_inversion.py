@@ -16,7 +16,10 @@ joint solve against the station-only solve, the added seconds and the peak RSS b
 after (added), and the load average.  ``--column-shape-error`` gives the columns the
 plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
 builds per overpass).  The columns take the run's ``errors`` settings, ``--set`` included (e.g.
-``--set errors.column_auxiliary_sampling=coarse``: the shape nodes at coarse sampling).
+``--set errors.column_auxiliary_sampling=coarse``: the shape nodes at coarse sampling).  With
+``--set columns.no2_conversion_check=true`` also the files' NO2/NOx conversion check (the other
+conversion's operator built on the same pixels and the innovations fitted, pooled over the
+month's files), its fit and its seconds apart from ``added_s`` (the check is opt-in).
 
 With ``--transport-error-estimate``: the cost of ``errors.transport_error_estimate:
 wind_direction_and_relative`` on the month's station observations, its first call (the turned
@@ -317,6 +320,14 @@ def columns_cost(
     out["joint_solver"] = res.solver
     by_type = res.metrics.get("n_observations_by_type", {})
     out["superobservations"] = int(sum(v for k, v in by_type.items() if k.startswith("s5p_")))
+    if columns.no2_conversion_check:
+        # what the files' innovations say of the NO2/NOx conversion (a second operator build)
+        from gridcarbon.inversion.stage import conversion_check
+
+        t, c = time.perf_counter(), time.process_time()
+        out["no2_conversion_check"] = conversion_check(system, kinds)
+        out["no2_conversion_check_s"] = time.perf_counter() - t
+        out["no2_conversion_check_cpu_s"] = time.process_time() - c
     out["station_only_solve_s"] = station_solve_s
     out["added_s"] = (
         out["column_operator_build_s"] + out["joint_solve_s"] - station_solve_s + read_s
@@ -341,6 +352,16 @@ def columns_cost(
         f"station-only {station_solve_s:.1f} s, load average {os.getloadavg()}",
         flush=True,
     )
+    found = out.get("no2_conversion_check")
+    if found is not None:
+        print(
+            f"NO2/NOx conversion check ({out['no2_conversion_check_s']:.1f} s, not in the added "
+            f"seconds): in use {found['in_use']}, a = {found['a']:+.3f} ± {found['a_se']:.3f}, "
+            f"b = {found['b']:+.3f} [{found['b_low']:+.3f}, {found['b_high']:+.3f}] of the "
+            f"difference to {found['other']}, {found['n_overpasses']} overpasses, "
+            f"{found['n_rows']} rows: verdict {found['verdict']!r}",
+            flush=True,
+        )
     return out
 
 
