@@ -17,9 +17,10 @@ after (added), and the load average.  ``--column-shape-error`` gives the columns
 plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
 builds per overpass).  The columns take the run's ``errors`` settings, ``--set`` included (e.g.
 ``--set errors.column_auxiliary_sampling=coarse``: the shape nodes at coarse sampling).  With
-``--set columns.no2_conversion_check=true`` also the files' NO2/NOx conversion check (the other
-conversion's operator built on the same pixels and the innovations fitted, pooled over the
-month's files), its fit and its seconds apart from ``added_s`` (the check is opt-in).
+``--set columns.no2_conversion_check=true`` and/or ``--set columns.truncation_check_km=300``
+also the operator checks against the files' innovations (``gridcarbon.inversion.column_checks``:
+the other operator built on the same pixels, the innovations fitted, pooled over the month's
+files), their fits and their seconds apart from ``added_s`` (the checks are opt-in).
 
 With ``--transport-error-estimate``: the cost of ``errors.transport_error_estimate:
 wind_direction_and_relative`` on the month's station observations, its first call (the turned
@@ -320,14 +321,14 @@ def columns_cost(
     out["joint_solver"] = res.solver
     by_type = res.metrics.get("n_observations_by_type", {})
     out["superobservations"] = int(sum(v for k, v in by_type.items() if k.startswith("s5p_")))
-    if columns.no2_conversion_check:
-        # what the files' innovations say of the NO2/NOx conversion (a second operator build)
-        from gridcarbon.inversion.stage import conversion_check
+    if columns.no2_conversion_check or columns.truncation_check_km is not None:
+        # the operator checks against the files' innovations (a second operator build each)
+        from gridcarbon.inversion.column_checks import operator_checks
 
         t, c = time.perf_counter(), time.process_time()
-        out["no2_conversion_check"] = conversion_check(system, kinds)
-        out["no2_conversion_check_s"] = time.perf_counter() - t
-        out["no2_conversion_check_cpu_s"] = time.process_time() - c
+        out["operator_checks"] = operator_checks(system, kinds)
+        out["operator_checks_s"] = time.perf_counter() - t
+        out["operator_checks_cpu_s"] = time.process_time() - c
     out["station_only_solve_s"] = station_solve_s
     out["added_s"] = (
         out["column_operator_build_s"] + out["joint_solve_s"] - station_solve_s + read_s
@@ -352,16 +353,26 @@ def columns_cost(
         f"station-only {station_solve_s:.1f} s, load average {os.getloadavg()}",
         flush=True,
     )
-    found = out.get("no2_conversion_check")
-    if found is not None:
+    if "operator_checks" in out:
+        checks = out["operator_checks"]
+        found = (
+            [("NO2/NOx conversion", checks["no2_conversion"])] if "no2_conversion" in checks else []
+        )
+        found += [(f"truncation, {q}", v) for q, v in checks.get("truncation", {}).items()]
         print(
-            f"NO2/NOx conversion check ({out['no2_conversion_check_s']:.1f} s, not in the added "
-            f"seconds): in use {found['in_use']}, a = {found['a']:+.3f} ± {found['a_se']:.3f}, "
-            f"b = {found['b']:+.3f} [{found['b_low']:+.3f}, {found['b_high']:+.3f}] of the "
-            f"difference to {found['other']}, {found['n_overpasses']} overpasses, "
-            f"{found['n_rows']} rows: verdict {found['verdict']!r}",
+            f"operator checks: {out['operator_checks_s']:.1f} s wall, "
+            f"{out['operator_checks_cpu_s']:.1f} s CPU (not in the added seconds)",
             flush=True,
         )
+        for what, v in found:
+            print(
+                f"  {what}: a = {v['a']:+.3f} ± {v['a_se']:.3f}, b = {v['b']:+.3f} "
+                f"[{v['b_low']:+.3f}, {v['b_high']:+.3f}]; after the planes the difference "
+                f"{v['rms_difference']:.2f} σ, the enhancement {v['rms_enhancement']:.2f} σ; "
+                f"{v['n_overpasses']} overpasses, {v['n_rows']} rows; verdict {v['verdict']!r}"
+                + (f"; share beyond {v['share_beyond']:.1%}" if "share_beyond" in v else ""),
+                flush=True,
+            )
     return out
 
 

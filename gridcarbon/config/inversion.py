@@ -1372,9 +1372,20 @@ class ColumnsConfig(_Section):
         "free of each overpass's plane) as a x (the modelled enhancement) + b x (the other "
         "no2_conversion's enhancement less it) and report a, b and b's 95 % interval "
         "(robust to errors shared within an overpass) in inversion_metrics.json "
-        "(columns.by_type.<type>.no2_conversion), with a warning when the columns hold the "
-        "other conversion (b >= 0.5, interval above 0, at least 5 overpasses). No truth is "
-        "used. Costs a second build of the NO2 column operator",
+        "(columns.no2_conversion), with a warning when the columns hold the other "
+        "conversion (b >= 0.5, interval above 0, at least 5 overpasses). No truth is used. "
+        "Costs a second build of the NO2 column operator",
+    )
+    truncation_check_km: float | None = Field(
+        None,
+        description="after the inversion, build the column operator again following the "
+        "plumes this far downwind (km, more than truncation_km; e.g. 300) on the same pixels "
+        "and report, per column quantity in inversion_metrics.json (columns.truncation), the "
+        "share of the longer operator's prior enhancement that lies beyond truncation_km, "
+        "its size after the overpasses' planes in units of R, and the innovations' fit "
+        "a x (the modelled enhancement) + b x (the part beyond), with a warning when the "
+        "part beyond is a quarter or more of the enhancement or the columns hold it (b >= "
+        "0.5, interval above 0). No truth is used. None (the default): no check",
     )
     stack_pixels_km: float = Field(
         0.0,
@@ -1416,6 +1427,18 @@ class ColumnsConfig(_Section):
     def active(self) -> bool:
         """Whether any file is configured."""
         return bool(self.tropomi_no2 or self.oco_lite)
+
+    @model_validator(mode="after")
+    def _truncation_check(self) -> ColumnsConfig:
+        if self.truncation_check_km is not None and not (
+            self.truncation_check_km > self.truncation_km
+        ):
+            raise ValueError(
+                f"columns.truncation_check_km = {self.truncation_check_km!r} must exceed "
+                f"columns.truncation_km = {self.truncation_km!r}: the check compares the "
+                "operator with one that follows the plumes further"
+            )
+        return self
 
     @model_validator(mode="after")
     def _water(self) -> ColumnsConfig:

@@ -25,9 +25,10 @@ and from rural sources), each overpass also gets the **posterior of its two scal
 assimilation integrated out (:func:`transport_scales`): the same numbers the two scales would
 have as unknowns of the state, one pair per overpass, without adding them to it.
 
-With ``inversion.columns.no2_conversion_check`` the NO2 columns also get the **evidence of
-their innovations for the NO2/NOx conversion** (:func:`conversion_evidence`), with no truth:
-which of the two conversions of ``inversion.columns.no2_conversion`` the data hold.
+With ``inversion.columns.no2_conversion_check`` or ``truncation_check`` the columns also get
+the **evidence of their innovations for another operator** (:func:`innovation_evidence`), with
+no truth: whether the data hold what the other NO2/NOx conversion, or a longer truncation,
+adds to the modelled columns.
 
 Numbers only: no file is read or written here.
 """
@@ -54,8 +55,8 @@ __all__ = [
     "persistence_warnings",
     "overpass_fit_tables",
     "column_summary",
-    "conversion_evidence",
-    "CONVERSION_MIN_OVERPASSES",
+    "innovation_evidence",
+    "EVIDENCE_MIN_OVERPASSES",
 ]
 
 #: Columns of ``column_observations.csv`` (one row per superobservation).
@@ -572,33 +573,34 @@ def column_summary(
     return out
 
 
-#: Overpasses below which :func:`conversion_evidence` gives no verdict: its standard errors
+#: Overpasses below which :func:`innovation_evidence` gives no verdict: its standard errors
 #: come from the spread between overpasses (errors shared within one are not independent).
-CONVERSION_MIN_OVERPASSES = 5
+EVIDENCE_MIN_OVERPASSES = 5
 
 
-def conversion_evidence(
+def innovation_evidence(
     enhancement: np.ndarray,
     difference: np.ndarray,
     innovation: np.ndarray,
     overpass: np.ndarray,
 ) -> dict[str, Any] | None:
-    """What the NO2 columns' prior innovations say of the NO2/NOx conversion of their plumes,
-    with no truth: the least-squares fit of ``d = a m + b Δ`` over the assimilated rows.
+    """Whether the columns' prior innovations hold what another operator adds to the modelled
+    columns (another NO2/NOx conversion, a longer truncation), with no truth: the
+    least-squares fit of ``d = a m + b Δ`` over the assimilated rows.
 
     Every argument is one value per assimilated row — whitened and free of the overpasses'
     planes (``T`` of :class:`~gridcarbon.inversion.columns.ColumnMatch`), so each row has unit
     error under R:
 
-    * ``m`` the prior modelled enhancement of the conversion in use;
-    * ``Δ`` the other conversion's prior modelled enhancement less it;
+    * ``m`` the prior modelled enhancement of the operator in use;
+    * ``Δ`` the other operator's prior modelled enhancement less it;
     * ``d`` the prior innovation, observed less ``m``.
 
     ``a`` is the emissions' overall error (the state's to fix); ``b`` near 1 says the columns
-    hold the other conversion, near 0 that they hold the one in use.  Standard errors are
-    robust to errors shared within an overpass (cluster sandwich over overpasses, with the
-    small-sample factor ``G/(G−1)·(n−1)/(n−k)`` of statsmodels' ``cov_type="cluster"``), and
-    the 95 % interval uses Student's t with ``G − 1`` degrees of freedom (``G`` overpasses).
+    hold the other operator's ``Δ``, near 0 that they do not.  Standard errors are robust to
+    errors shared within an overpass (cluster sandwich over overpasses, with the small-sample
+    factor ``G/(G−1)·(n−1)/(n−k)`` of statsmodels' ``cov_type="cluster"``), and the 95 %
+    interval uses Student's t with ``G − 1`` degrees of freedom (``G`` overpasses).
 
     Parameters
     ----------
@@ -611,11 +613,12 @@ def conversion_evidence(
     -------
     dict or None
         ``a``, ``a_se``, ``b``, ``b_se``, ``b_low``, ``b_high`` (95 %), ``n_rows``,
-        ``n_overpasses`` and ``verdict``: ``"other"`` (``b ≥ 0.5`` and its interval above 0),
-        ``"in use"`` (``b < 0.5`` and its interval below 1) or ``"inconclusive"`` (either
-        interval overlaps, or fewer than :data:`CONVERSION_MIN_OVERPASSES` overpasses).  None
-        when the fit is not defined: fewer than two overpasses or three rows, or ``m`` and
-        ``Δ`` collinear.
+        ``n_overpasses``, ``rms_enhancement`` and ``rms_difference`` (of ``m`` and ``Δ``
+        after the planes: 1 is one σ of R), and ``verdict``: ``"other"`` (``b ≥ 0.5`` and its
+        interval above 0), ``"in use"`` (``b < 0.5`` and its interval below 1) or
+        ``"inconclusive"`` (either interval overlaps, or fewer than
+        :data:`EVIDENCE_MIN_OVERPASSES` overpasses).  None when the fit is not defined: fewer
+        than two overpasses or three rows, or ``m`` and ``Δ`` collinear.
     """
     from scipy.stats import t as student_t
 
@@ -634,7 +637,7 @@ def conversion_evidence(
     se = np.sqrt(np.diag(small_sample * bread @ (scores.T @ scores) @ bread))
     half = float(student_t.ppf(0.975, n_groups - 1)) * se[1]
     b, low, high = float(coef[1]), float(coef[1] - half), float(coef[1] + half)
-    if n_groups < CONVERSION_MIN_OVERPASSES:
+    if n_groups < EVIDENCE_MIN_OVERPASSES:
         verdict = "inconclusive"
     elif b >= 0.5 and low > 0:
         verdict = "other"
@@ -651,5 +654,7 @@ def conversion_evidence(
         "b_high": high,
         "n_rows": int(n),
         "n_overpasses": int(n_groups),
+        "rms_enhancement": float(np.sqrt(np.mean(X[:, 0] ** 2))),
+        "rms_difference": float(np.sqrt(np.mean(X[:, 1] ** 2))),
         "verdict": verdict,
     }

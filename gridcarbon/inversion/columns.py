@@ -1199,37 +1199,36 @@ class ColumnObservations:
             emission_variance=emission_variance,
         )
 
-    def conversion_rows(self, system: ObservationSystem) -> pd.DataFrame | None:
-        """The rows that tell which NO2/NOx conversion of the plumes these columns hold
-        (``inversion.columns.no2_conversion_check``), with no truth: the other conversion's
-        operator is built on the same pixels and each assimilated row (whitened, free of its
-        overpass's plane) gets ``enhancement`` (the prior modelled column ``m``),
-        ``difference`` (the other conversion's less it, ``Δ``), ``innovation`` (observed less
-        ``m``) and ``overpass`` (``<name>:<overpass>``), for
-        :func:`gridcarbon.inversion.column_fit.conversion_evidence` pooled over every NO2
-        observation type (one per file).  ``attrs["in_use"]`` and ``attrs["other"]`` name the
-        conversions (``"ramp"``, ``"photostationary"``).
+    def alternative_rows(
+        self, system: ObservationSystem, settings: ColumnSettings
+    ) -> pd.DataFrame | None:
+        """The rows that tell whether these columns hold what another operator — these pixels
+        with the column settings ``settings`` — adds to the modelled columns, with no truth:
+        each assimilated row (whitened, free of its overpass's plane) gets ``enhancement``
+        (the prior modelled column ``m``), ``difference`` (the other operator's less it,
+        ``Δ``), ``innovation`` (observed less ``m``) and ``overpass``
+        (``<name>:<overpass>``), for :func:`gridcarbon.inversion.column_fit.innovation_evidence`
+        pooled over observation types (one per file).  ``attrs`` holds ``quantity`` and
+        ``prior_sum`` and ``difference_sum``, the sums of ``m`` and ``Δ`` over the used
+        superobservations before the planes (observation units).
 
-        None for columns of an inert species, with a handed ratio (``no2_ratio``) or with no
-        used overpass.
+        None with no used overpass.
         """
-        s = self.settings
-        if self.species.name != system.config.chemistry.reactive_species or s.no2_ratio is not None:
-            return None
         found = self.match(system)
         if not found.blocks:
             return None
         other = ColumnObservations(
-            self.pixels,
-            self.species,
-            self.quantity,
-            self.meteorology,
-            replace(s, photostationary_no2=not s.photostationary_no2),
-            self.name,
+            self.pixels, self.species, self.quantity, self.meteorology, settings, self.name
         )
         other._observed = self._observed
+        alternative = other.match(system).superobs
+        if not np.array_equal(alternative["observed"], found.superobs["observed"]):
+            raise ConfigError(
+                f"{self.name}: the other column settings use other pixels or superobservations "
+                "than these; the innovations can only be compared on the same ones"
+            )
         prior = found.superobs["prior"].to_numpy(float)
-        difference = other.match(system).superobs["prior"].to_numpy(float) - prior
+        difference = alternative["prior"].to_numpy(float) - prior
         innovation = found.superobs["observed"].to_numpy(float) - prior
         labels = found.superobs["overpass"].astype(str).to_numpy()
         # a block is one overpass; its rows are T's (len(idx) − 3) plane-free contrasts
@@ -1247,10 +1246,50 @@ class ColumnObservations:
             ],
             ignore_index=True,
         )
-        names = ("ramp", "photostationary")
+        used = np.concatenate([idx for idx, _ in found.blocks])
         rows.attrs.update(
-            in_use=names[s.photostationary_no2], other=names[not s.photostationary_no2]
+            quantity=self.quantity,
+            prior_sum=float(prior[used].sum()),
+            difference_sum=float(difference[used].sum()),
         )
+        return rows
+
+    def conversion_rows(self, system: ObservationSystem) -> pd.DataFrame | None:
+        """:meth:`alternative_rows` of the other NO2/NOx conversion of the plumes
+        (``inversion.columns.no2_conversion_check``), ``attrs["in_use"]`` and
+        ``attrs["other"]`` naming the conversions (``"ramp"``, ``"photostationary"``).  None
+        for columns of an inert species, with a handed ratio (``no2_ratio``) or with no used
+        overpass."""
+        s = self.settings
+        if self.species.name != system.config.chemistry.reactive_species or s.no2_ratio is not None:
+            return None
+        rows = self.alternative_rows(
+            system, replace(s, photostationary_no2=not s.photostationary_no2)
+        )
+        if rows is not None:
+            names = ("ramp", "photostationary")
+            rows.attrs.update(
+                in_use=names[s.photostationary_no2], other=names[not s.photostationary_no2]
+            )
+        return rows
+
+    def truncation_rows(self, system: ObservationSystem, longer_km: float) -> pd.DataFrame | None:
+        """:meth:`alternative_rows` of the operator that follows the plumes ``longer_km``
+        downwind instead of ``truncation_km`` (``inversion.columns.truncation_check``), on the
+        same pixels (the upwind fetch kept); ``attrs["truncation_km"]`` and
+        ``attrs["longer_km"]`` the two.  None with no used overpass."""
+        s = self.settings
+        if not longer_km > s.truncation_km:
+            raise ConfigError(
+                f"the truncation check's longer truncation ({longer_km!r} km) must exceed the "
+                f"operator's truncation_km ({s.truncation_km!r} km)"
+            )
+        fetch = s.truncation_km if s.min_upwind_fetch_km is None else s.min_upwind_fetch_km
+        rows = self.alternative_rows(
+            system, replace(s, truncation_km=float(longer_km), min_upwind_fetch_km=fetch)
+        )
+        if rows is not None:
+            rows.attrs.update(truncation_km=s.truncation_km, longer_km=float(longer_km))
         return rows
 
     def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Sequence
 
 import pandas as pd
 import xarray as xr
@@ -24,6 +23,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import InversionResult, ObservationSet, Scenario
 from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.assimilation import AssimilationResult, assimilate
+from gridcarbon.inversion.column_checks import operator_checks
 from gridcarbon.inversion.cross_validation import cross_validate
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.observations import normalise_observations, validate_stations
@@ -212,68 +212,8 @@ def column_fit(
     summary = column_summary(superobs, stats, counts)
     for message in persistence_warnings(summary, result.system.layout.column_terms):
         log.warning(message)
-    if result.system.config.columns.no2_conversion_check:
-        found = conversion_check(result.system, fitted)
-        if found is not None:
-            summary["no2_conversion"] = found
-            _report_conversion(found)
+    summary.update(operator_checks(result.system, fitted))
     return superobs, stats, summary
-
-
-def conversion_check(system: ObservationSystem, kinds: Sequence) -> dict | None:
-    """What the NO2 columns' prior innovations say of their NO2/NOx conversion
-    (``inversion.columns.no2_conversion_check``), pooled over every NO2 observation type of
-    ``kinds`` (each file is one): :func:`gridcarbon.inversion.column_fit.conversion_evidence`
-    with ``in_use``, ``other`` and the types' names; None when no type has a ``conversion_rows``
-    member that gives rows, or the fit is not defined."""
-    from gridcarbon.inversion.column_fit import conversion_evidence
-
-    parts, names = [], set()
-    for k in kinds:
-        rows = getattr(k, "conversion_rows", None)
-        got = rows(system) if callable(rows) else None
-        if got is not None and len(got):
-            parts.append(got)
-            names.add(k.name)
-    if not parts:
-        return None
-    in_use = {p.attrs["in_use"] for p in parts}
-    if len(in_use) > 1:
-        raise ConfigError(
-            f"the NO2 column types {sorted(names)} use different NO2/NOx conversions "
-            f"({sorted(in_use)}); the conversion check pools them, so give them one"
-        )
-    rows = pd.concat(parts, ignore_index=True)
-    fit = conversion_evidence(
-        rows["enhancement"], rows["difference"], rows["innovation"], rows["overpass"]
-    )
-    if fit is None:
-        return None
-    return {
-        "in_use": parts[0].attrs["in_use"],
-        "other": parts[0].attrs["other"],
-        **fit,
-        "observation_types": sorted(names),
-    }
-
-
-def _report_conversion(found: dict) -> None:
-    """Log what the NO2 columns' innovations say of their NO2/NOx conversion
-    (``inversion.columns.no2_conversion_check``): a warning when they hold the other one."""
-    figures = (
-        f"b = {found['b']:+.2f} [{found['b_low']:+.2f}, {found['b_high']:+.2f}] of the "
-        f"difference to no2_conversion '{found['other']}' (1: all of it, 0: none), "
-        f"{found['n_overpasses']} overpasses"
-    )
-    if found["verdict"] == "other":
-        log.warning(
-            "the NO2 columns' innovations hold the other NO2/NOx conversion: %s; consider "
-            "inversion.columns.no2_conversion: %s",
-            figures,
-            found["other"],
-        )
-    else:
-        log.info("NO2/NOx conversion check (%s): %s", found["verdict"], figures)
 
 
 def overpass_r_factors(obs: pd.DataFrame, name: str) -> dict[str, float]:

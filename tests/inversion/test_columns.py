@@ -17,6 +17,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion import assimilate, run_inversion
+from gridcarbon.inversion.column_checks import conversion_check
 from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
@@ -29,7 +30,6 @@ from gridcarbon.inversion.columns import (
 )
 from gridcarbon.inversion.observation_types import StationHourObservations
 from gridcarbon.inversion.operator import adjoint, forward
-from gridcarbon.inversion.stage import conversion_check
 from gridcarbon.species import DEFAULT_SPECIES, by_name
 
 from .column_cases import SIGMA_EDGES, swath_pixels, tropomi_like_kernel, with_values
@@ -567,7 +567,17 @@ def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_ca
     assert inert.conversion_rows(tiny_system) is None
     assert _like(no2, tiny_case, no2_ratio=0.5).conversion_rows(tiny_system) is None
     assert conversion_check(tiny_system, [inert]) is None
+    named = ColumnObservations(
+        no2.pixels,
+        NOX,
+        "vertical_column",
+        tiny_case.scenario.meteorology,
+        replace(SETTINGS, photostationary_no2=True),
+        "other",
+    )
     with pytest.raises(ConfigError, match="different NO2/NOx conversions"):
+        conversion_check(tiny_system, [ramp, named])
+    with pytest.raises(ConfigError, match="named 'column'"):
         conversion_check(tiny_system, [ramp, photostationary])
 
     config = InversionConfig.model_validate({"columns": {"no2_conversion_check": True}})

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from gridcarbon.inversion.column_fit import (
-    CONVERSION_MIN_OVERPASSES,
+    EVIDENCE_MIN_OVERPASSES,
     OVERPASS_COLUMNS,
     PERSISTENCE_Z,
     SUPEROBSERVATION_COLUMNS,
     column_summary,
-    conversion_evidence,
+    innovation_evidence,
     overpass_fit_tables,
     persistence_warnings,
     plane_fit,
@@ -353,8 +353,9 @@ def test_a_shared_transport_error_is_called_persistent_and_warned_of():
     assert persistence_warnings({"by_type": {"S5P:no2": {}}}) == []
 
 
-def test_conversion_evidence_is_statsmodels_cluster_robust_least_squares():
-    """The NO2/NOx conversion check's fit (``inversion.columns.no2_conversion_check``) is
+def test_innovation_evidence_is_statsmodels_cluster_robust_least_squares():
+    """The fit of the operator checks (``inversion.columns.no2_conversion_check``,
+    ``truncation_check_km``) is
     ordinary least squares without intercept, its standard errors and 95 % interval those of
     statsmodels' cluster-robust covariance by overpass with Student's t (G − 1 dof)."""
     sm = pytest.importorskip("statsmodels.api")
@@ -365,11 +366,12 @@ def test_conversion_evidence_is_statsmodels_cluster_robust_least_squares():
     # an error shared by the rows of an overpass, which the interval must allow for
     d = 0.3 * X[:, 0] + 0.9 * X[:, 1] + rng.normal(size=n) + rng.normal(size=n_groups)[group]
     ref = sm.OLS(d, X).fit(cov_type="cluster", cov_kwds={"groups": group}, use_t=True)
-    got = conversion_evidence(X[:, 0], X[:, 1], d, group)
+    got = innovation_evidence(X[:, 0], X[:, 1], d, group)
     np.testing.assert_allclose([got["a"], got["b"]], ref.params, rtol=1e-10)
     np.testing.assert_allclose([got["a_se"], got["b_se"]], ref.bse, rtol=1e-10)
     np.testing.assert_allclose([got["b_low"], got["b_high"]], ref.conf_int()[1], rtol=1e-10)
     assert got["n_rows"] == n and got["n_overpasses"] == n_groups
+    assert got["rms_difference"] == pytest.approx(np.sqrt(np.mean(X[:, 1] ** 2)))
 
 
 @pytest.mark.parametrize(
@@ -384,15 +386,15 @@ def test_conversion_verdict_needs_its_interval_and_five_overpasses(b_true, n_gro
     group = np.repeat(np.arange(n_groups), 40)
     m, delta = rng.normal(size=(2, group.size))
     d = 0.2 * m + b_true * delta + 0.3 * rng.normal(size=group.size)
-    got = conversion_evidence(m, delta, d, group)
+    got = innovation_evidence(m, delta, d, group)
     assert got["verdict"] == verdict
     assert got["b_low"] < b_true < got["b_high"]
-    assert CONVERSION_MIN_OVERPASSES == 5
+    assert EVIDENCE_MIN_OVERPASSES == 5
 
 
-def test_conversion_evidence_is_none_when_the_fit_is_not_defined():
+def test_innovation_evidence_is_none_when_the_fit_is_not_defined():
     """One overpass (no spread between overpasses) or a difference proportional to the
     enhancement (``a`` and ``b`` not separable) gives no fit rather than a number."""
     m = np.arange(1.0, 11.0)
-    assert conversion_evidence(m, m[::-1], m, np.zeros(10)) is None
-    assert conversion_evidence(m, 2 * m, m, np.arange(10) % 3) is None
+    assert innovation_evidence(m, m[::-1], m, np.zeros(10)) is None
+    assert innovation_evidence(m, 2 * m, m, np.arange(10) % 3) is None
