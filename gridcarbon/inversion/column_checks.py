@@ -171,7 +171,10 @@ def _log_truncation(quantity: str, found: dict[str, Any]) -> None:
         f"{found['truncation_km']:g} km, {found['rms_difference']:.2f} σ of R after the planes "
         f"against {found['rms_enhancement']:.2f} σ modelled; " + _figures(found, "the part beyond")
     )
-    if found["verdict"] == "other" or (share is not None and share >= TRUNCATION_SHARE_WARN):
+    # a longer truncation only adds physics: any part the columns hold is worth taking
+    if found["verdict"] in ("other", "partly") or (
+        share is not None and share >= TRUNCATION_SHARE_WARN
+    ):
         log.warning(
             "%s columns: the operator's truncation leaves out a part of the columns: %s; "
             "consider inversion.columns.truncation_km: %g",

@@ -614,9 +614,10 @@ def innovation_evidence(
     dict or None
         ``a``, ``a_se``, ``b``, ``b_se``, ``b_low``, ``b_high`` (95 %), ``n_rows``,
         ``n_overpasses``, ``rms_enhancement`` and ``rms_difference`` (of ``m`` and ``Δ``
-        after the planes: 1 is one σ of R), and ``verdict``: ``"other"`` (``b ≥ 0.5`` and its
-        interval above 0), ``"in use"`` (``b < 0.5`` and its interval below 1) or
-        ``"inconclusive"`` (either interval overlaps, or fewer than
+        after the planes: 1 is one σ of R), and ``verdict``: ``"other"`` (``b ≥ 0.5``, its
+        interval above 0: the columns hold most of ``Δ``), ``"partly"`` (``b < 0.5``, its
+        interval above 0: a part), ``"in use"`` (the interval reaches 0 and stays below 1)
+        or ``"inconclusive"`` (the interval spans 0 to 1, or fewer than
         :data:`EVIDENCE_MIN_OVERPASSES` overpasses).  None when the fit is not defined: fewer
         than two overpasses or three rows, or ``m`` and ``Δ`` collinear.
     """
@@ -639,9 +640,9 @@ def innovation_evidence(
     b, low, high = float(coef[1]), float(coef[1] - half), float(coef[1] + half)
     if n_groups < EVIDENCE_MIN_OVERPASSES:
         verdict = "inconclusive"
-    elif b >= 0.5 and low > 0:
-        verdict = "other"
-    elif b < 0.5 and high < 1:
+    elif low > 0:
+        verdict = "other" if b >= 0.5 else "partly"
+    elif high < 1:
         verdict = "in use"
     else:
         verdict = "inconclusive"

@@ -375,17 +375,24 @@ def test_innovation_evidence_is_statsmodels_cluster_robust_least_squares():
 
 
 @pytest.mark.parametrize(
-    ("b_true", "n_groups", "verdict"),
-    [(1.0, 30, "other"), (0.0, 30, "in use"), (1.0, 4, "inconclusive")],
+    ("b_true", "n_groups", "noise", "verdict"),
+    [
+        (1.0, 30, 0.3, "other"),
+        (0.3, 30, 0.3, "partly"),
+        (0.0, 30, 0.3, "in use"),
+        (0.5, 30, 30.0, "inconclusive"),
+        (1.0, 4, 0.3, "inconclusive"),
+    ],
 )
-def test_conversion_verdict_needs_its_interval_and_five_overpasses(b_true, n_groups, verdict):
-    """The verdict: 'other' when the columns hold the other conversion (b ≥ 0.5, interval
-    above 0), 'in use' when they hold the one in use (b < 0.5, interval below 1), else, or
-    with fewer than five overpasses, 'inconclusive'."""
+def test_the_verdict_needs_its_interval_and_five_overpasses(b_true, n_groups, noise, verdict):
+    """The verdict: 'other' when the columns hold most of the other operator's difference
+    (b ≥ 0.5, interval above 0), 'partly' a part (b < 0.5, interval above 0), 'in use' none
+    (interval reaching 0 and below 1), else — an interval from 0 to 1, or fewer than five
+    overpasses — 'inconclusive'."""
     rng = np.random.default_rng(5)
     group = np.repeat(np.arange(n_groups), 40)
     m, delta = rng.normal(size=(2, group.size))
-    d = 0.2 * m + b_true * delta + 0.3 * rng.normal(size=group.size)
+    d = 0.2 * m + b_true * delta + noise * rng.normal(size=group.size)
     got = innovation_evidence(m, delta, d, group)
     assert got["verdict"] == verdict
     assert got["b_low"] < b_true < got["b_high"]
