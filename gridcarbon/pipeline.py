@@ -1267,6 +1267,10 @@ def satellite_observation_kinds(
     )
     kinds: list[Any] = []
     info = {"n_files": 0, "n_overpasses": 0, "n_pixels": 0, "n_synthetic_files": 0, "files": []}
+    # a file listed twice is read once; two files holding the same measurements are refused
+    read_paths: set[Path] = set()
+    names: dict[str, str] = {}
+    measurements: dict[tuple, str] = {}
     for key, patterns, reader, species, quantity, water, settings in products:
         if patterns and species.name not in held:
             raise ConfigError(
@@ -1281,6 +1285,11 @@ def satellite_observation_kinds(
                     "files or a glob pattern (*, ?) that matches them"
                 )
             for path in paths:
+                resolved = Path(path).resolve()
+                if resolved in read_paths:
+                    log.info("%s: matched more than once in inversion.columns; read once", path)
+                    continue
+                read_paths.add(resolved)
                 read = reader(path, grid=scenario.grid)
                 info["n_files"] += 1
                 info["n_synthetic_files"] += int(read.synthetic)
@@ -1288,6 +1297,7 @@ def satellite_observation_kinds(
                 info["files"].append({"file": str(path), "n_pixels": n})
                 if n == 0:  # the reader has said why, in one log line
                     continue
+                _refuse_repeated_measurements(read, str(path), key, names, measurements)
                 kinds.append(
                     ColumnObservations(
                         ColumnPixels.from_satellite(read, water),
@@ -1301,6 +1311,44 @@ def satellite_observation_kinds(
                 info["n_overpasses"] += 1
                 info["n_pixels"] += n
     return kinds, info
+
+
+def _refuse_repeated_measurements(
+    read: Any, path: str, key: str, names: dict[str, str], measurements: dict[tuple, str]
+) -> None:
+    """Refuse a column file whose name, or any of whose used measurements, an earlier file of
+    the run already has: its observation type is named after the file, and assimilating a
+    measurement twice (the near-real-time and offline versions of one orbit, a granule copied
+    into two folders) halves its error as if it were two.  A TROPOMI measurement is its
+    scanline time and ground pixel, an OCO one its time and footprint centre (to 100 m).  ``names`` and
+    ``measurements`` (what the earlier files hold → their path) are updated in place."""
+    name = Path(path).name
+    if name in names:
+        raise ConfigError(
+            f"inversion.columns.{key}: {path} and {names[name]} have the same file name; each "
+            "file is an observation type named after it. Keep one of them, or rename one if "
+            "they really are different overpasses"
+        )
+    names[name] = path
+    times = np.asarray(read.time, "datetime64[ns]").astype(np.int64).tolist()
+    if "ground_pixel" in read.extra:
+        where = [np.asarray(read.extra["ground_pixel"]).tolist()]
+    else:
+        # OCO's sounding_id is optional to the reader: the footprint's centre to 100 m instead
+        centre = read.polygons.centroid
+        where = [np.round(centre.x.to_numpy() / 100.0).tolist()]
+        where.append(np.round(centre.y.to_numpy() / 100.0).tolist())
+    keys = [(read.product, *k) for k in zip(times, *where, strict=True)]
+    earlier = next((measurements[k] for k in keys if k in measurements), None)
+    if earlier is not None:
+        repeated = sum(k in measurements for k in keys)
+        raise ConfigError(
+            f"inversion.columns.{key}: {path} holds {repeated} of the {len(keys)} usable "
+            f"measurements of {earlier} (the same orbit or soundings, e.g. the near-real-time "
+            "and offline versions of one orbit): assimilating both would count them twice. "
+            "Keep one of the two files"
+        )
+    measurements.update(dict.fromkeys(keys, path))
 
 
 #: The simulated imager's random stream (swath, clouds, noise) is the replicate's seed plus

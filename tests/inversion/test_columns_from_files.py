@@ -310,3 +310,45 @@ def test_configured_xco2_files_are_co2_dry_air_mole_fractions(tmp_path, scenario
     assert kind.quantity == "dry_air_mole_fraction"
     np.testing.assert_array_equal(kind.pixels.water_vapour_column, 10.0)
     assert 400 < np.median(kind.pixels.value) < 430  # ppm
+    # the same soundings under another name: refused, naming both files
+    import shutil
+
+    from gridcarbon.errors import ConfigError
+
+    twin = shutil.copy(paths[0], tmp_path / "copy_LtCO2.nc4")
+    config = _columns_config(
+        tmp_path,
+        oco_lite=[str(paths[0]), str(twin)],
+        water_vapour_column_kg_m2=10.0,
+        min_upwind_fetch_km=0.0,
+    )
+    with pytest.raises(ConfigError, match="count them twice") as refused:
+        satellite_observation_kinds(config.inversion.columns, scenario)
+    assert str(paths[0]) in str(refused.value) and str(twin) in str(refused.value)
+
+
+def test_a_measurement_is_assimilated_once(tmp_path, scenario, columns):
+    """A file matched by two patterns is read once; a copy in another folder (the same name)
+    and a copy under another name (e.g. the near-real-time and offline versions of one
+    orbit) are refused with both paths: each would count the same measurements twice."""
+    import shutil
+
+    from gridcarbon.errors import ConfigError
+    from gridcarbon.pipeline import satellite_observation_kinds
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    path = shutil.copy(columns.metadata["file"], tmp_path / "a" / NAME)
+    both = [str(tmp_path / "a" / "S5P_*.nc"), str(path)]
+    config = _columns_config(tmp_path, tropomi_no2=both, min_upwind_fetch_km=0.0)
+    kinds, info = satellite_observation_kinds(config.inversion.columns, scenario)
+    assert [k.name for k in kinds] == [NAME] and info["n_files"] == 1
+    same_name = shutil.copy(path, tmp_path / "b" / NAME)
+    other_name = shutil.copy(path, tmp_path / "b" / NAME.replace("_SYNT_", "_NRTI_"))
+    for copy, match in ((same_name, "same file name"), (other_name, "count them twice")):
+        config = _columns_config(
+            tmp_path, tropomi_no2=[str(path), str(copy)], min_upwind_fetch_km=0.0
+        )
+        with pytest.raises(ConfigError, match=match) as refused:
+            satellite_observation_kinds(config.inversion.columns, scenario)
+        assert str(path) in str(refused.value) and str(copy) in str(refused.value)
