@@ -59,8 +59,9 @@ def conversion_check(system: ObservationSystem, kinds: Sequence) -> dict[str, An
     -------
     dict or None
         :func:`~gridcarbon.inversion.column_fit.innovation_evidence` with ``in_use`` and
-        ``other`` (``"ramp"``, ``"photostationary"``) and ``observation_types``; None when no
-        type gives rows or the fit is not defined.
+        ``other`` (``"ramp"``, ``"photostationary"``), ``observed`` and ``emitted`` (the
+        species seen and emitted) and ``observation_types``; None when no type gives rows or
+        the fit is not defined.
     """
     parts = _rows(kinds, lambda k: k.conversion_rows(system), "conversion_rows")
     if not parts:
@@ -68,16 +69,16 @@ def conversion_check(system: ObservationSystem, kinds: Sequence) -> dict[str, An
     in_use = {rows.attrs["in_use"] for rows in parts.values()}
     if len(in_use) > 1:
         raise ConfigError(
-            f"the NO2 column types {sorted(parts)} use different NO2/NOx conversions "
-            f"({sorted(in_use)}); the conversion check pools them, so give them one"
+            f"the reactive species' column types {sorted(parts)} use different conversions "
+            f"of their plumes ({sorted(in_use)}); the conversion check pools them, so give "
+            "them one"
         )
     first = next(iter(parts.values()))
     fit = _pooled(parts)
-    return (
-        None
-        if fit is None
-        else {"in_use": first.attrs["in_use"], "other": first.attrs["other"], **fit}
-    )
+    if fit is None:
+        return None
+    names = {key: first.attrs[key] for key in ("in_use", "other", "observed", "emitted")}
+    return {**names, **fit}
 
 
 def truncation_check(
@@ -152,16 +153,19 @@ def _figures(found: dict[str, Any], of_what: str) -> str:
 
 
 def _log_conversion(found: dict[str, Any]) -> None:
+    ratio = f"{found['observed']}/{found['emitted']}"
     figures = _figures(found, f"the difference to no2_conversion '{found['other']}'")
     if found["verdict"] == "other":
         log.warning(
-            "the NO2 columns' innovations hold the other NO2/NOx conversion: %s; consider "
+            "the %s columns' innovations hold the other %s conversion: %s; consider "
             "inversion.columns.no2_conversion: %s",
+            found["observed"],
+            ratio,
             figures,
             found["other"],
         )
     else:
-        log.info("NO2/NOx conversion check (%s): %s", found["verdict"], figures)
+        log.info("%s conversion check (%s): %s", ratio, found["verdict"], figures)
 
 
 def _log_truncation(quantity: str, found: dict[str, Any]) -> None:

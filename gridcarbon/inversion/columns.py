@@ -1257,7 +1257,8 @@ class ColumnObservations:
     def conversion_rows(self, system: ObservationSystem) -> pd.DataFrame | None:
         """:meth:`alternative_rows` of the other NO2/NOx conversion of the plumes
         (``inversion.columns.no2_conversion_check``), ``attrs["in_use"]`` and
-        ``attrs["other"]`` naming the conversions (``"ramp"``, ``"photostationary"``).  None
+        ``attrs["other"]`` naming the conversions (``"ramp"``, ``"photostationary"``),
+        ``attrs["observed"]`` and ``attrs["emitted"]`` the species seen and emitted.  None
         for columns of an inert species, with a handed ratio (``no2_ratio``) or with no used
         overpass."""
         s = self.settings
@@ -1269,7 +1270,10 @@ class ColumnObservations:
         if rows is not None:
             names = ("ramp", "photostationary")
             rows.attrs.update(
-                in_use=names[s.photostationary_no2], other=names[not s.photostationary_no2]
+                in_use=names[s.photostationary_no2],
+                other=names[not s.photostationary_no2],
+                observed=self.species.observed_as,
+                emitted=self.species.name,
             )
         return rows
 

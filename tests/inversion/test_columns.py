@@ -575,7 +575,7 @@ def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_ca
         replace(SETTINGS, photostationary_no2=True),
         "other",
     )
-    with pytest.raises(ConfigError, match="different NO2/NOx conversions"):
+    with pytest.raises(ConfigError, match="different conversions"):
         conversion_check(tiny_system, [ramp, named])
     with pytest.raises(ConfigError, match="named 'column'"):
         conversion_check(tiny_system, [ramp, photostationary])
