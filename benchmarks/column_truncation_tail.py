@@ -32,7 +32,9 @@ prior modelled enhancement less the default's (``H₃₀₀`` and ``H₁₅₀``
 * what the simulated files ask for, from their innovations alone (``d = y − H₁₅₀ x_b``, no
   truth): the least-squares fit of ``T d`` by ``a T H x_b + b T tail``: ``b`` near 1 says
   the files hold the difference, near 0 that they do not (``a`` is the emissions' scale,
-  which the truth's factors set).
+  which the truth's factors set) — the fit of the run's own checks
+  (``inversion.columns.no2_conversion_check``, ``truncation_check_km``;
+  ``gridcarbon.inversion.column_fit.innovation_evidence``), with its interval and verdict.
 
 Usage::
 
@@ -78,6 +80,7 @@ def main() -> None:
 
     from column_stage import column_stage, with_column_settings, with_settings
 
+    from gridcarbon.inversion.column_fit import innovation_evidence
     from gridcarbon.inversion.columns import ColumnObservations
     from gridcarbon.inversion.osse import replicate_truth
 
@@ -156,14 +159,21 @@ def main() -> None:
         nw = np.concatenate([g[3] for g in got])
         beta = float(tw @ nw / (nw @ nw))
         dw = np.concatenate([g[4] for g in got])
-        (scale, held), *_ = np.linalg.lstsq(np.column_stack([nw, tw]), dw, rcond=None)
+        overpass = np.concatenate([np.full(g[2].size, i) for i, g in enumerate(got)])
+        fit = innovation_evidence(nw, tw, dw, overpass)
+        files = (
+            "not defined"
+            if fit is None
+            else f"a = {fit['a']:+.2f} ± {fit['a_se']:.2f}, b = {fit['b']:+.2f} "
+            f"[{fit['b_low']:+.2f}, {fit['b_high']:+.2f}], verdict {fit['verdict']}"
+        )
         print(
             f"  {quantity}: {len(got)} overpasses, {tw.size} rows after the planes; the tail's "
             f"share of the prior enhancement {1 - near_sum / full_sum:.1%}; after the plane, "
             f"RMS of the tail {np.sqrt(np.mean(tw**2)):.2f} σ against {np.sqrt(np.mean(nw**2)):.2f} "
             f"σ of the modelled enhancement; the scale of the enhancement that best fits it "
-            f"β = {beta:+.2f}; the files' innovations fitted as a·enhancement + b·difference: "
-            f"a = {scale:+.2f}, b = {held:+.2f}"
+            f"β = {beta:+.2f}; the files' innovations fitted as a·enhancement + b·difference "
+            f"(standard errors robust by overpass, 95 % interval of b): {files}"
         )
     print(f"{time.perf_counter() - t0:.0f} s")
 
