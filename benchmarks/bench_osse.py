@@ -10,7 +10,10 @@ plus one replicate), so a long experiment is done in chunks by running the same 
 At the end (and with ``--summary-only``) it prints every score of the cached replicates with
 its 95 % interval (percentile bootstrap over replicates; proportions with Wilson intervals)
 and writes the summaries to ``<out>/osse_intervals.json``; when no cached replicate matches
-the months, modes, seeds and ``--set`` list it says so and leaves that file as it was.
+the months, modes, seeds and ``--set`` list it says so and leaves that file as it was.  A
+summary of only some of the cache's seeds (``--replicates`` fewer than it holds) goes to
+``<out>/osse_intervals.seeds-<first>-<last>.json`` instead, so the summary of every seed is
+never replaced by one of a subset.
 
 With ``--satellite tropomi_no2`` (the setting ``osse.satellite``): each replicate also gets one
 simulated TROPOMI NO2 overpass a day made from its own truth (written in the S5P layout, read
@@ -311,6 +314,20 @@ def _print_verdicts(verdicts: pd.DataFrame) -> None:
         )
 
 
+def summary_file_name(args, cached: dict) -> str:
+    """``osse_intervals.json`` when the summary covers every seed the cache holds for these
+    months, modes and ``--set`` list, else ``osse_intervals.seeds-<first>-<last>.json``: a
+    summary of some seeds never replaces the summary of all of them."""
+    hashes = {_config_hash(run_config(m, args.set)) for m in args.months}
+    last = args.seed + args.replicates - 1
+    outside = any(
+        not args.seed <= r["seed"] <= last
+        for r in cached.values()
+        if r["month"] in args.months and r["mode"] in args.modes and r["config_hash"] in hashes
+    )
+    return f"osse_intervals.seeds-{args.seed}-{last}.json" if outside else "osse_intervals.json"
+
+
 def summarise_cache(args, cache_path: Path, out: Path) -> None:
     """Print every score of the cached replicates with its 95 % interval; write them as JSON."""
     from gridcarbon.inversion.osse_scores import (
@@ -439,10 +456,18 @@ def summarise_cache(args, cache_path: Path, out: Path) -> None:
             file=sys.stderr,
         )
         return
+    name = summary_file_name(args, cached)
+    if name != "osse_intervals.json":
+        print(
+            f"the cache holds seeds outside {args.seed}–{args.seed + args.replicates - 1}: this "
+            f"summary goes to {out / name}, and {out / 'osse_intervals.json'} (the summary of "
+            "every seed) is left as it was",
+            file=sys.stderr,
+        )
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "osse_intervals.json.tmp"
+    tmp = out / f"{name}.tmp"
     tmp.write_text(json.dumps(results, indent=1, default=_default), encoding="utf-8")
-    tmp.replace(out / "osse_intervals.json")
+    tmp.replace(out / name)
 
 
 #: The scores printed side by side for surface only, column only and joint.

@@ -77,6 +77,30 @@ def test_a_summary_matching_no_replicate_leaves_the_cache_summary_alone(tmp_path
     assert bench._config_hash(bench.run_config(1, [])) in err
 
 
+def test_a_summary_of_some_seeds_never_replaces_the_summary_of_all():
+    """``bench_osse.py --summary-only --replicates N`` with fewer seeds than the cache holds
+    names its own file; ``osse_intervals.json`` is the summary of every seed of the
+    configuration (other configurations, months and modes in the same cache do not count)."""
+    bench = _benchmark("bench_osse")
+    chash = bench._config_hash(bench.run_config(1, []))
+    cached = {
+        f"k{seed}": {"month": 1, "mode": "randomised", "seed": seed, "config_hash": chash}
+        for seed in (40000, 40001, 40002)
+    }
+    cached["other"] = {"month": 1, "mode": "randomised", "seed": 40009, "config_hash": "0" * 12}
+    cached["april"] = {"month": 4, "mode": "randomised", "seed": 40009, "config_hash": chash}
+
+    def name(replicates, seed=40000):
+        args = argparse.Namespace(
+            months=[1], modes=["randomised"], set=[], seed=seed, replicates=replicates
+        )
+        return bench.summary_file_name(args, cached)
+
+    assert name(3) == name(50) == "osse_intervals.json"
+    assert name(2) == "osse_intervals.seeds-40000-40001.json"
+    assert name(2, seed=40001) == "osse_intervals.seeds-40001-40002.json"
+
+
 def test_the_speed_term_diagnostic_scores_the_restricted_likelihood():
     """``column_speed_term.restricted_scores`` is the restricted (plane-marginalised) Gaussian
     log-likelihood written out with dense inverses, and a plane added to the residual changes
