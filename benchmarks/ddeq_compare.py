@@ -1297,7 +1297,12 @@ def run_osse_part(args, out: Path) -> None:
                 "shares": area_sector_shares(scenario.inventory, system),
                 "chem": {
                     "tau_s": chem.nox_lifetime_day_h * 3600.0,
-                    "r0": chem.no2_primary_fraction,
+                    # ddeq is given the conversion gridcarbon's column operator uses
+                    # (inversion.columns.no2_conversion): the ramp from the primary fraction,
+                    # or the photostationary fraction from the source on
+                    "r0": chem.no2_equilibrium_fraction
+                    if config.inversion.columns.no2_conversion == "photostationary"
+                    else chem.no2_primary_fraction,
                     "req": chem.no2_equilibrium_fraction,
                     "tconv_s": chem.no2_conversion_time_h * 3600.0,
                 },
