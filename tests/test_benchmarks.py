@@ -157,3 +157,48 @@ def test_the_speed_scales_diagnostic_splits_the_scales_exactly():
     whole = bench.split_scales(so, {"all": sum(parts.values())}, covariance, 0.3)["all"]
     assert whole.shape == (2, 2) and np.abs(whole).max() > 0
     np.testing.assert_allclose(sum(split.values()), whole, rtol=1e-10, atol=1e-14)
+
+
+def test_the_targets_side_by_side_keep_each_runs_verdict(tmp_path):
+    """``osse_targets_side_by_side``: one row per target, set and city, each run's estimate,
+    interval and verdict as its summary wrote them; the worst band per species with its name;
+    an empty cell where a run did not judge a target; a missing summary named."""
+    bench = _benchmark("osse_targets_side_by_side")
+
+    def row(target, for_, score, est, passes, obs="joint_no2"):
+        return {
+            "target": target,
+            "for": for_,
+            "score": score,
+            "estimate": est,
+            "low": est - 0.1,
+            "high": est + 0.1,
+            "passes": passes,
+            "observations": obs,
+        }
+
+    band = "joint RMSE ≤ 1.02 × surface only"
+    city = row("city CO2 RMS error ≤ 0.9 × surface only", "330200", "city_rms", 0.74, True)
+    first = [
+        city,
+        row(band, "NOx 0-5km", "band_rmse", 1.5, False),
+        row(band, "NOx 5-10km", "band_rmse", 1.9, False),
+    ]
+    second = [{**city, "estimate": 1.2, "low": 1.0, "high": 1.4, "passes": False}]
+    for name, rows in (("a", first), ("b", second)):
+        (tmp_path / name).mkdir()
+        summary = {"2023-01 randomised": {"replicates": 3, "satellite": {"targets": rows}}}
+        (tmp_path / name / "osse_intervals.json").write_text(json.dumps(summary))
+    runs = {
+        label: (n, bench.worst_bands(rows))
+        for label in ("a", "b")
+        for n, rows in [bench.load_verdicts(tmp_path / label, 1, "randomised")]
+    }
+    lines = bench.table(runs)
+    assert lines[0].endswith("| a (3 replicates) | b (3 replicates) |")
+    ningbo = next(line for line in lines if "Ningbo" in line)
+    assert "0.74 [0.64, 0.84] pass" in ningbo and "1.20 [1.00, 1.40] **fail**" in ningbo
+    worst = [line for line in lines if "worst of the bands" in line]
+    assert len(worst) == 1 and "1.90 [1.80, 2.00] (5-10km) **fail** |  |" in worst[0]
+    with pytest.raises(SystemExit, match="no summary of 2023-04 randomised"):
+        bench.load_verdicts(tmp_path / "a", 4, "randomised")
