@@ -15,7 +15,7 @@ correlation is a lead, not a finding: it says which diagnostic to run next.
 Usage::
 
     python benchmarks/osse_seed_drivers.py CACHE [--observations joint_no2] [--species NOx]
-        [--month 1] [--mode randomised]
+        [--month 1] [--mode randomised] [--city 330100 ...] [--city-species CO2]
 
 ``CACHE``: a ``bench_osse.py`` ``--out`` folder or its ``osse_replicates.jsonl``.
 """
@@ -66,18 +66,36 @@ def main() -> None:
     ap.add_argument("--species", default="NOx")
     ap.add_argument("--month", type=int, default=1)
     ap.add_argument("--mode", default="randomised")
+    ap.add_argument(
+        "--city",
+        action="append",
+        default=[],
+        help="also a city's total relative error (its code, e.g. 330100), surface only and the "
+        "inversion scored, of --city-species; repeatable",
+    )
+    ap.add_argument("--city-species", default="CO2")
     args = ap.parse_args()
     rows = default_rows(args.cache, args.observations, args.species, args.month, args.mode)
-    scores = {
-        "gain, cells": lambda r: gain(r[args.observations], r["surface"], "own_rmse_reduction_far"),
-        "gain, 81 km": lambda r: gain(
-            r[args.observations], r["surface"], "own_far_block_rmse_reduction_81km"
+    obs = args.observations
+    scores = {  # each a function of the seed
+        "gain, cells": lambda s: gain(rows[s][obs], rows[s]["surface"], "own_rmse_reduction_far"),
+        "gain, 81 km": lambda s: gain(
+            rows[s][obs], rows[s]["surface"], "own_far_block_rmse_reduction_81km"
         ),
-        "total, column": lambda r: r["column"]["own_far_total_rel_error"],
-        f"total, {args.observations}": lambda r: r[args.observations]["own_far_total_rel_error"],
+        "total, column": lambda s: rows[s]["column"]["own_far_total_rel_error"],
+        f"total, {obs}": lambda s: rows[s][obs]["own_far_total_rel_error"],
     }
+    if args.city:
+        city_rows = default_rows(
+            args.cache, args.observations, args.city_species, args.month, args.mode
+        )
+        for code in args.city:
+            for kind in ("surface", args.observations):
+                scores[f"{code} {kind}"] = lambda s, code=code, kind=kind: city_rows[s][kind][
+                    f"city_{code}_post_err"
+                ]
     seeds = sorted(rows)
-    table = {name: np.array([f(rows[s]) for s in seeds]) for name, f in scores.items()}
+    table = {name: np.array([f(s) for s in seeds]) for name, f in scores.items()}
     drawn = {
         label: np.array([rows[s][args.observations].get(k, np.nan) for s in seeds], float)
         for k, label in DRAWN.items()
