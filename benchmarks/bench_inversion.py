@@ -17,8 +17,8 @@ after (added), and the load average.  ``--column-shape-error`` gives the columns
 plume-shape error (``errors.column_wind_direction_error``: 30°, 3 nodes, two more operator
 builds per overpass).  The columns take the run's ``errors`` settings, ``--set`` included (e.g.
 ``--set errors.column_auxiliary_sampling=coarse``: the shape nodes at coarse sampling).  With
-``--set columns.no2_conversion_check=true`` and/or ``--set columns.truncation_check_km=300``
-also the operator checks against the files' innovations (``gridcarbon.inversion.column_checks``:
+``--set columns.no2_conversion_check=true``, ``--set columns.truncation_check_km=300`` and/or
+``--set columns.lifetime_check_factor=0.5`` also the operator checks against the files' innovations (``gridcarbon.inversion.column_checks``:
 the other operator built on the same pixels, the innovations fitted, pooled over the month's
 files), their fits and their seconds apart from ``added_s`` (the checks are opt-in).
 
@@ -321,7 +321,11 @@ def columns_cost(
     out["joint_solver"] = res.solver
     by_type = res.metrics.get("n_observations_by_type", {})
     out["superobservations"] = int(sum(v for k, v in by_type.items() if k.startswith("s5p_")))
-    if columns.no2_conversion_check or columns.truncation_check_km is not None:
+    if (
+        columns.no2_conversion_check
+        or columns.truncation_check_km is not None
+        or columns.lifetime_check_factor is not None
+    ):
         # the operator checks against the files' innovations (a second operator build each)
         from gridcarbon.inversion.column_checks import operator_checks
 
@@ -359,6 +363,8 @@ def columns_cost(
             [("NO2/NOx conversion", checks["no2_conversion"])] if "no2_conversion" in checks else []
         )
         found += [(f"truncation, {q}", v) for q, v in checks.get("truncation", {}).items()]
+        if "lifetime" in checks:
+            found.append((f"lifetime x {checks['lifetime']['factor']:g}", checks["lifetime"]))
         print(
             f"operator checks: {out['operator_checks_s']:.1f} s wall, "
             f"{out['operator_checks_cpu_s']:.1f} s CPU (not in the added seconds)",
@@ -370,7 +376,13 @@ def columns_cost(
                 f"[{v['b_low']:+.3f}, {v['b_high']:+.3f}]; after the planes the difference "
                 f"{v['rms_difference']:.2f} σ, the enhancement {v['rms_enhancement']:.2f} σ; "
                 f"{v['n_overpasses']} overpasses, {v['n_rows']} rows; verdict {v['verdict']!r}"
-                + (f"; share beyond {v['share_beyond']:.1%}" if "share_beyond" in v else ""),
+                + (f"; share beyond {v['share_beyond']:.1%}" if "share_beyond" in v else "")
+                + (
+                    f"; first-order reading {v['implied_factor']:.2f} x the lifetime "
+                    f"[{v['implied_low']:.2f}, {v['implied_high']:.2f}]"
+                    if "implied_factor" in v
+                    else ""
+                ),
                 flush=True,
             )
     return out

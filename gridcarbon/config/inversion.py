@@ -1387,6 +1387,19 @@ class ColumnsConfig(_Section):
         "part beyond is a quarter or more of the enhancement or the columns hold it (b >= "
         "0.5, interval above 0). No truth is used. None (the default): no check",
     )
+    lifetime_check_factor: float | None = Field(
+        None,
+        gt=0,
+        le=5,
+        description="after the inversion, build the column operator of the reactive species "
+        "again with its plumes' lifetime times this factor (e.g. 0.5 or 1.5; not 1) on the "
+        "same pixels and report in inversion_metrics.json (columns.lifetime) the innovations' "
+        "fit a x (the modelled enhancement) + b x (what the other lifetime changes), b's 95 % "
+        "interval and a first-order reading of the lifetime the columns hold, 1 + b (factor - "
+        "1), with a warning when the interval excludes 0 (at least 5 overpasses). No truth is "
+        "used. Not with the state's lifetime scale (state.column_transport_unknowns with "
+        "'lifetime_scale'), which estimates it. None (the default): no check",
+    )
     stack_pixels_km: float = Field(
         0.0,
         ge=0,
@@ -1437,6 +1450,15 @@ class ColumnsConfig(_Section):
                 f"columns.truncation_check_km = {self.truncation_check_km!r} must exceed "
                 f"columns.truncation_km = {self.truncation_km!r}: the check compares the "
                 "operator with one that follows the plumes further"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lifetime_check(self) -> ColumnsConfig:
+        if self.lifetime_check_factor == 1:
+            raise ValueError(
+                "columns.lifetime_check_factor = 1 compares the lifetime with itself; give "
+                "another factor (e.g. 0.5 or 1.5) or null for no check"
             )
         return self
 
@@ -1537,6 +1559,21 @@ class InversionConfig(_Section):
                     f"(`gridcarbon config` shows the sections)"
                 )
         return data
+
+    @model_validator(mode="after")
+    def _lifetime_check_without_its_unknown(self) -> InversionConfig:
+        state = self.state
+        if (
+            self.columns.lifetime_check_factor is not None
+            and state.column_transport_unknowns
+            and "lifetime_scale" in state.column_transport_terms
+        ):
+            raise ValueError(
+                "columns.lifetime_check_factor compares two fixed lifetimes, but "
+                "state.column_transport_unknowns with 'lifetime_scale' estimates the lifetime "
+                "(its posterior is column_lifetime_scale); drop one of the two"
+            )
+        return self
 
     @field_validator("observation_time_zone")
     @classmethod

@@ -1,7 +1,8 @@
 """Checks of the column operator against the columns' own innovations, with no truth
-(``inversion.columns.no2_conversion_check`` and ``truncation_check_km``): the operator is
-built a second time on the same pixels with one approximation changed — the other NO2/NOx
-conversion of the plumes, or a longer truncation — and the prior innovations of every file,
+(``inversion.columns.no2_conversion_check``, ``truncation_check_km`` and
+``lifetime_check_factor``): the operator is built a second time on the same pixels with one
+approximation changed — the other NO2/NOx conversion of the plumes, a longer truncation, or
+another lifetime of the reactive species — and the prior innovations of every file,
 pooled, are fitted as ``a × the modelled enhancement + b × what the other operator adds``
 (:func:`gridcarbon.inversion.column_fit.innovation_evidence`): ``b`` near 1 says the columns
 hold it, near 0 that they do not.  The results go to the ``columns`` section of
@@ -21,7 +22,13 @@ from gridcarbon.errors import ConfigError
 from gridcarbon.inversion.column_fit import innovation_evidence
 from gridcarbon.inversion.system import ObservationSystem
 
-__all__ = ["conversion_check", "truncation_check", "operator_checks", "TRUNCATION_SHARE_WARN"]
+__all__ = [
+    "conversion_check",
+    "lifetime_check",
+    "truncation_check",
+    "operator_checks",
+    "TRUNCATION_SHARE_WARN",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +40,9 @@ TRUNCATION_SHARE_WARN = 0.25
 
 def operator_checks(system: ObservationSystem, kinds: Sequence) -> dict[str, Any]:
     """The checks that ``system.config.columns`` asks for, on the column types ``kinds``:
-    ``{"no2_conversion": ..., "truncation": ...}`` with the checks that gave a result
-    (:func:`conversion_check`, :func:`truncation_check`), each logged."""
+    ``{"no2_conversion": ..., "truncation": ..., "lifetime": ...}`` with the checks that gave
+    a result (:func:`conversion_check`, :func:`truncation_check`, :func:`lifetime_check`),
+    each logged."""
     columns = system.config.columns
     out: dict[str, Any] = {}
     if columns.no2_conversion_check:
@@ -48,6 +56,11 @@ def operator_checks(system: ObservationSystem, kinds: Sequence) -> dict[str, Any
             out["truncation"] = found
             for quantity, entry in found.items():
                 _log_truncation(quantity, entry)
+    if columns.lifetime_check_factor is not None:
+        found = lifetime_check(system, kinds, columns.lifetime_check_factor)
+        if found is not None:
+            out["lifetime"] = found
+            _log_lifetime(found)
     return out
 
 
@@ -116,6 +129,50 @@ def truncation_check(
             **fit,
         }
     return out
+
+
+def lifetime_check(
+    system: ObservationSystem, kinds: Sequence, factor: float
+) -> dict[str, Any] | None:
+    """What the reactive species' columns' prior innovations say of the lifetime of its
+    plumes, pooled over every such observation type of ``kinds`` (their ``lifetime_rows`` at
+    ``factor`` × the lifetime in use).
+
+    ``b`` near 1 says the columns look like plumes of ``factor`` × the lifetime, near 0 like
+    those of the lifetime in use; its interval below 0 that they lie the other way
+    (``verdict`` ``"opposite"``).  The modelled columns are not linear in the lifetime, so
+    ``implied_factor = 1 + b (factor − 1)`` (with ``implied_low``, ``implied_high`` from
+    ``b``'s interval) is a first-order reading, not an estimate: for a lifetime error of the
+    size of ``factor`` it leans toward ``factor``'s side (the columns are concave in the
+    lifetime).  ``state.column_transport_unknowns`` with ``'lifetime_scale'`` estimates it.
+
+    Returns
+    -------
+    dict or None
+        :func:`~gridcarbon.inversion.column_fit.innovation_evidence` with ``factor``,
+        ``implied_factor``, ``implied_low``, ``implied_high``, ``observed`` and ``emitted``
+        (the species seen and emitted) and ``observation_types``; None when no type gives
+        rows or the fit is not defined.
+    """
+    parts = _rows(kinds, lambda k: k.lifetime_rows(system, factor), "lifetime_rows")
+    if not parts:
+        return None
+    fit = _pooled(parts)
+    if fit is None:
+        return None
+    if fit["verdict"] == "in use" and fit["b_high"] < 0:
+        fit["verdict"] = "opposite"
+    ends = sorted(1.0 + b * (factor - 1.0) for b in (fit["b_low"], fit["b_high"]))
+    reactive = system.config.chemistry.reactive_species
+    return {
+        "factor": float(factor),
+        "implied_factor": 1.0 + fit["b"] * (factor - 1.0),
+        "implied_low": ends[0],
+        "implied_high": ends[1],
+        "observed": next(k.species.observed_as for k in kinds if k.name in parts),
+        "emitted": reactive,
+        **fit,
+    }
 
 
 def _rows(kinds: Sequence, rows_of: Callable, member: str) -> dict[str, pd.DataFrame]:
@@ -188,3 +245,21 @@ def _log_truncation(quantity: str, found: dict[str, Any]) -> None:
         )
     else:
         log.info("%s columns, truncation check (%s): %s", quantity, found["verdict"], figures)
+
+
+def _log_lifetime(found: dict[str, Any]) -> None:
+    figures = _figures(found, f"the difference to {found['factor']:g} x the lifetime") + (
+        f"; first-order reading {found['implied_factor']:.2f} x the lifetime "
+        f"[{found['implied_low']:.2f}, {found['implied_high']:.2f}]"
+    )
+    if found["verdict"] in ("other", "partly", "opposite"):
+        log.warning(
+            "the %s columns' innovations say the %s lifetime of their plumes is not the one "
+            "in use: %s; consider inversion.chemistry.nox_lifetime_day_h, or "
+            "inversion.state.column_transport_unknowns with 'lifetime_scale' to estimate it",
+            found["observed"],
+            found["emitted"],
+            figures,
+        )
+    else:
+        log.info("%s lifetime check (%s): %s", found["emitted"], found["verdict"], figures)

@@ -1296,6 +1296,37 @@ class ColumnObservations:
             rows.attrs.update(truncation_km=s.truncation_km, longer_km=float(longer_km))
         return rows
 
+    def lifetime_rows(self, system: ObservationSystem, factor: float) -> pd.DataFrame | None:
+        """:meth:`alternative_rows` of the operator whose plumes of the reactive species decay
+        with ``factor`` × the lifetime in use (``inversion.columns.lifetime_check_factor``), on
+        the same pixels; ``attrs["factor"]`` the factor.  None for columns of an inert species
+        or with no used overpass.
+
+        The state's lifetime scale must not be in the state: with it the rows carry the model
+        linearised at its reference, which another reference would not tell apart.
+        """
+        if self.species.name != system.config.chemistry.reactive_species:
+            return None
+        if not (factor > 0 and factor != 1):
+            raise ConfigError(
+                f"the lifetime check's factor ({factor!r}) must be positive and not 1: the "
+                "check compares the operator with one whose lifetime differs"
+            )
+        if "lifetime_scale" in system.layout.column_terms:
+            raise ConfigError(
+                "the lifetime check compares two fixed lifetimes, but the state estimates the "
+                "lifetime (state.column_transport_unknowns with 'lifetime_scale'): its "
+                "posterior, column_lifetime_scale, is the answer; drop one of the two"
+            )
+        s = self.settings
+        # the lifetime is τ (1 + c₀): another factor is another reference, built in full
+        rows = self.alternative_rows(
+            system, replace(s, lifetime_reference=(1.0 + s.lifetime_reference) * factor - 1.0)
+        )
+        if rows is not None:
+            rows.attrs.update(factor=float(factor))
+        return rows
+
     def pixel_operator(self, system: ObservationSystem) -> tuple[pd.DataFrame, sp.csr_matrix]:
         """The operator of single pixels (no averaging, no background): one row per pixel used,
         ``pixel`` (index into the pixels), ``overpass``, ``hour``, and H of their modelled

@@ -17,7 +17,7 @@ from gridcarbon.config.inversion import InversionConfig
 from gridcarbon.contracts import ObservationSet, ObservationType
 from gridcarbon.errors import ConfigError, InputDataError
 from gridcarbon.inversion import assimilate, run_inversion
-from gridcarbon.inversion.column_checks import conversion_check
+from gridcarbon.inversion.column_checks import conversion_check, lifetime_check
 from gridcarbon.inversion.columns import (
     ColumnObservations,
     ColumnSettings,
@@ -597,6 +597,68 @@ def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_ca
         ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
     )
     assert "no2_conversion" not in off.metrics["columns"]
+
+
+def test_the_innovations_tell_the_lifetime_the_columns_hold(no2, tiny_case, tiny_system):
+    """``inversion.columns.lifetime_check_factor``: columns of 1.1 × the prior made with half
+    the lifetime give, to the operator in use checked at 0.5, ``d = 0.1 m + 1.1 Δ`` exactly
+    (a = 0.1, b = 1.1, first-order reading 1 + 1.1 × (0.5 − 1) = 0.45); columns of the lifetime
+    in use give b = 0; columns of a doubled lifetime lie the other way (b < 0, verdict
+    "opposite" with enough overpasses); inert columns give nothing, a factor of 1 is refused,
+    and a run's metrics carry the fit only when asked."""
+
+    def prior(kind):
+        return kind.match(tiny_system).superobs["prior"].to_numpy(float)
+
+    def evidence(observed, copies=("column",)):
+        kinds = [
+            ColumnObservations(
+                no2.pixels, NOX, "vertical_column", tiny_case.scenario.meteorology, SETTINGS, name
+            ).with_observed(tiny_system, observed)
+            for name in copies
+        ]
+        return lifetime_check(tiny_system, kinds, 0.5)
+
+    half = prior(_like(no2, tiny_case, lifetime_reference=-0.5))
+    got = evidence(1.1 * half)
+    assert got["factor"] == 0.5 and got["n_overpasses"] == 3
+    assert got["a"] == pytest.approx(0.1, abs=1e-8) and got["b"] == pytest.approx(1.1, abs=1e-8)
+    assert got["implied_factor"] == pytest.approx(0.45, abs=1e-8)
+    assert got["implied_low"] <= got["implied_factor"] <= got["implied_high"]
+    assert got["verdict"] == "inconclusive"  # three overpasses are too few for a verdict
+    got = evidence(1.1 * prior(no2))
+    assert got["a"] == pytest.approx(0.1, abs=1e-8) and got["b"] == pytest.approx(0.0, abs=1e-8)
+    doubled = prior(_like(no2, tiny_case, lifetime_reference=1.0))
+    got = evidence(doubled, copies=("a", "b", "c"))
+    assert got["n_overpasses"] == 9 and got["b_high"] < 0
+    assert got["verdict"] == "opposite" and got["implied_factor"] > 1
+    inert = ColumnObservations(
+        no2.pixels, CO2, "vertical_column", tiny_case.scenario.meteorology, SETTINGS
+    )
+    assert inert.lifetime_rows(tiny_system, 0.5) is None
+    assert lifetime_check(tiny_system, [inert], 0.5) is None
+    with pytest.raises(ConfigError, match="not 1"):
+        no2.lifetime_rows(tiny_system, 1.0)
+    with pytest.raises(ValueError, match="compares the lifetime with itself"):
+        InversionConfig.model_validate({"columns": {"lifetime_check_factor": 1}})
+    with pytest.raises(ValueError, match="drop one of the two"):
+        InversionConfig.model_validate(
+            {
+                "columns": {"lifetime_check_factor": 0.5},
+                "state": {"column_transport_unknowns": True},
+            }
+        )
+
+    config = InversionConfig.model_validate({"columns": {"lifetime_check_factor": 0.5}})
+    made = no2.with_observed(tiny_system, 1.1 * half)
+    run = run_inversion(
+        tiny_case.prior,
+        tiny_case.scenario,
+        config,
+        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
+    )
+    found = run.metrics["columns"]["lifetime"]
+    assert found["b"] == pytest.approx(1.1, abs=1e-8) and found["factor"] == 0.5
 
 
 def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):

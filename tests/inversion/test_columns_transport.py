@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from gridcarbon.config.inversion import InversionConfig
+from gridcarbon.errors import ConfigError
 from gridcarbon.inversion import assimilate
 from gridcarbon.inversion.assimilation import column_transport_summary
 from gridcarbon.inversion.columns import (
@@ -61,6 +62,13 @@ def _posterior(G: np.ndarray, d: np.ndarray, b_var: np.ndarray):
     BG = b_var[:, None] * G.T
     K = np.linalg.solve(G @ BG + np.eye(G.shape[0]), BG.T).T
     return K @ d, b_var - np.einsum("ij,ij->i", K, BG)
+
+
+def test_the_lifetime_check_is_refused_beside_the_lifetime_unknown(tiny_case, on_system):
+    """With the state's lifetime scale the rows carry the model linearised at its reference,
+    so the lifetime check (two fixed lifetimes) is refused, naming both settings."""
+    with pytest.raises(ConfigError, match="column_transport_unknowns"):
+        _columns(tiny_case, on_system).lifetime_rows(on_system, 0.5)
 
 
 def test_the_unknowns_sit_at_the_end_of_the_state_with_their_prior(off_system, on_system):
