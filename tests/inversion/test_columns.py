@@ -525,6 +525,18 @@ def test_photostationary_no2_is_the_equilibrium_ratio_from_the_source(no2, tiny_
     assert column_model_settings(InversionConfig().columns)["photostationary_no2"] is False
 
 
+def _columns_metrics(tiny_case, made, columns: dict | None = None) -> dict:
+    """The ``columns`` metrics of a run of the tiny case on the columns ``made`` and the
+    case's stations, with the ``inversion.columns`` settings ``columns``."""
+    run = run_inversion(
+        tiny_case.prior,
+        tiny_case.scenario,
+        InversionConfig.model_validate({"columns": columns or {}}),
+        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
+    )
+    return run.metrics["columns"]
+
+
 def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_case, tiny_system):
     """``inversion.columns.no2_conversion_check``: columns of 1.1 × the prior made with the
     photostationary conversion give, with the ramp in use, ``d = 0.1 m + 1.1 Δ`` exactly
@@ -580,23 +592,10 @@ def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_ca
     with pytest.raises(ConfigError, match="named 'column'"):
         conversion_check(tiny_system, [ramp, photostationary])
 
-    config = InversionConfig.model_validate({"columns": {"no2_conversion_check": True}})
     made = ramp.with_observed(tiny_system, made)
-    run = run_inversion(
-        tiny_case.prior,
-        tiny_case.scenario,
-        config,
-        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
-    )
-    found = run.metrics["columns"]["no2_conversion"]
+    found = _columns_metrics(tiny_case, made, {"no2_conversion_check": True})["no2_conversion"]
     assert found["b"] == pytest.approx(1.1, abs=1e-8)
-    off = run_inversion(
-        tiny_case.prior,
-        tiny_case.scenario,
-        InversionConfig(),
-        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
-    )
-    assert "no2_conversion" not in off.metrics["columns"]
+    assert "no2_conversion" not in _columns_metrics(tiny_case, made)
 
 
 def test_the_innovations_tell_the_lifetime_the_columns_hold(no2, tiny_case, tiny_system):
@@ -649,16 +648,10 @@ def test_the_innovations_tell_the_lifetime_the_columns_hold(no2, tiny_case, tiny
             }
         )
 
-    config = InversionConfig.model_validate({"columns": {"lifetime_check_factor": 0.5}})
     made = no2.with_observed(tiny_system, 1.1 * half)
-    run = run_inversion(
-        tiny_case.prior,
-        tiny_case.scenario,
-        config,
-        ObservationSet(kinds=(made,), stations=tiny_case.stations, synthetic=True),
-    )
-    found = run.metrics["columns"]["lifetime"]
+    found = _columns_metrics(tiny_case, made, {"lifetime_check_factor": 0.5})["lifetime"]
     assert found["b"] == pytest.approx(1.1, abs=1e-8) and found["factor"] == 0.5
+    assert "lifetime" not in _columns_metrics(tiny_case, made)
 
 
 def test_a_handed_wind_carries_every_plume(no2, tiny_case, tiny_system):
