@@ -395,7 +395,8 @@ def columns_cost(
                 f"{v['n_overpasses']} overpasses, {v['n_rows']} rows; verdict {v['verdict']!r}"
                 + (f"; share beyond {v['share_beyond']:.1%}" if "share_beyond" in v else "")
                 + (
-                    f"; first-order reading {v['implied_factor']:.2f} x the lifetime "
+                    f"; first-order reading of the decay length (wind x lifetime) "
+                    f"{v['implied_factor']:.2f} x the operator's "
                     f"[{v['implied_low']:.2f}, {v['implied_high']:.2f}]"
                     if "implied_factor" in v
                     else ""

@@ -1395,10 +1395,12 @@ class ColumnsConfig(_Section):
         "again with its plumes' lifetime times this factor (e.g. 0.5 or 1.5; not 1) on the "
         "same pixels and report in inversion_metrics.json (columns.lifetime) the innovations' "
         "fit a x (the modelled enhancement) + b x (what the other lifetime changes), b's 95 % "
-        "interval and a first-order reading of the lifetime the columns hold, 1 + b (factor - "
-        "1), with a warning when the interval excludes 0 (at least 5 overpasses). No truth is "
-        "used. Not with the state's lifetime scale (state.column_transport_unknowns with "
-        "'lifetime_scale'), which estimates it. None (the default): no check",
+        "interval and a first-order reading 1 + b (factor - 1) of how far the columns' plumes "
+        "decay, in units of the operator's decay length (plume-depth wind x lifetime: the "
+        "columns cannot tell the two apart), with a warning when the interval excludes 0 (at "
+        "least 5 overpasses). No truth is used. Not with the state's lifetime scale "
+        "(state.column_transport_unknowns with 'lifetime_scale'), which estimates it. None "
+        "(the default): no check",
     )
     stack_pixels_km: float = Field(
         0.0,

@@ -2,7 +2,8 @@
 (``inversion.columns.no2_conversion_check``, ``truncation_check_km`` and
 ``lifetime_check_factor``): the operator is built a second time on the same pixels with one
 approximation changed — the other NO2/NOx conversion of the plumes, a longer truncation, or
-another lifetime of the reactive species — and the prior innovations of every file,
+another lifetime of the reactive species (which the columns see as another decay length) —
+and the prior innovations of every file,
 pooled, are fitted as ``a × the modelled enhancement + b × what the other operator adds``
 (:func:`gridcarbon.inversion.column_fit.innovation_evidence`): ``b`` near 1 says the columns
 hold it, near 0 that they do not.  The results go to the ``columns`` section of
@@ -134,17 +135,21 @@ def truncation_check(
 def lifetime_check(
     system: ObservationSystem, kinds: Sequence, factor: float
 ) -> dict[str, Any] | None:
-    """What the reactive species' columns' prior innovations say of the lifetime of its
-    plumes, pooled over every such observation type of ``kinds`` (their ``lifetime_rows`` at
-    ``factor`` × the lifetime in use).
+    """What the reactive species' columns' prior innovations say of how far downwind its
+    plumes decay, pooled over every such observation type of ``kinds`` (their
+    ``lifetime_rows`` at ``factor`` × the lifetime in use).
 
-    ``b`` near 1 says the columns look like plumes of ``factor`` × the lifetime, near 0 like
-    those of the lifetime in use; its interval below 0 that they lie the other way
-    (``verdict`` ``"opposite"``).  The modelled columns are not linear in the lifetime, so
-    ``implied_factor = 1 + b (factor − 1)`` (with ``implied_low``, ``implied_high`` from
-    ``b``'s interval) is a first-order reading, not an estimate: for a lifetime error of the
-    size of ``factor`` it leans toward ``factor``'s side (the columns are concave in the
-    lifetime).  ``state.column_transport_unknowns`` with ``'lifetime_scale'`` estimates it.
+    A plume decays as ``exp(−x / (ū τ))`` with the distance ``x``: the columns tell the decay
+    length ``ū τ``, not the lifetime ``τ`` apart from the plume-depth wind ``ū`` (a wind too
+    fast by some factor reads as a lifetime too long by it).  ``b`` near 1 says the columns
+    look like plumes of ``factor`` × the decay length in use, near 0 like those in use; its
+    interval below 0 that they lie the other way (``verdict`` ``"opposite"``).  The modelled
+    columns are not linear in it, so ``implied_factor = 1 + b (factor − 1)`` (with
+    ``implied_low``, ``implied_high`` from ``b``'s interval) is a first-order reading of the
+    columns' decay length in units of the operator's, not an estimate; the plumes' other
+    errors (their spread, truncation, direction) project onto it too.
+    ``state.column_transport_unknowns`` estimates the lifetime (``'lifetime_scale'``) and the
+    wind (the transport scales) in the state.
 
     Returns
     -------
@@ -249,17 +254,19 @@ def _log_truncation(quantity: str, found: dict[str, Any]) -> None:
 
 def _log_lifetime(found: dict[str, Any]) -> None:
     figures = _figures(found, f"the difference to {found['factor']:g} x the lifetime") + (
-        f"; first-order reading {found['implied_factor']:.2f} x the lifetime "
+        f"; first-order reading of the decay length (wind x lifetime) "
+        f"{found['implied_factor']:.2f} x the operator's "
         f"[{found['implied_low']:.2f}, {found['implied_high']:.2f}]"
     )
     if found["verdict"] in ("other", "partly", "opposite"):
         log.warning(
-            "the %s columns' innovations say the %s lifetime of their plumes is not the one "
-            "in use: %s; consider inversion.chemistry.nox_lifetime_day_h, or "
-            "inversion.state.column_transport_unknowns with 'lifetime_scale' to estimate it",
+            "the %s columns' innovations say their plumes decay over another distance than the "
+            "operator's (the %s lifetime times the plume-depth wind): %s; check "
+            "inversion.chemistry.nox_lifetime_day_h and the meteorology's wind, or estimate "
+            "both with inversion.state.column_transport_unknowns",
             found["observed"],
             found["emitted"],
             figures,
         )
     else:
-        log.info("%s lifetime check (%s): %s", found["emitted"], found["verdict"], figures)
+        log.info("%s decay-length check (%s): %s", found["emitted"], found["verdict"], figures)

@@ -1299,8 +1299,10 @@ class ColumnObservations:
     def lifetime_rows(self, system: ObservationSystem, factor: float) -> pd.DataFrame | None:
         """:meth:`alternative_rows` of the operator whose plumes of the reactive species decay
         with ``factor`` × the lifetime in use (``inversion.columns.lifetime_check_factor``), on
-        the same pixels; ``attrs["factor"]`` the factor.  None for columns of an inert species
-        or with no used overpass.
+        the same pixels — in the plumes' decay ``exp(−x / (ū τ))`` the same as ``factor`` × the
+        decay length ``ū τ`` (the ramp's NO2/NOx, a function of ``x / ū``, aside);
+        ``attrs["factor"]`` the factor.  None for columns of an
+        inert species or with no used overpass.
 
         The state's lifetime scale must not be in the state: with it the rows carry the model
         linearised at its reference, which another reference would not tell apart.

@@ -598,9 +598,9 @@ def test_the_innovations_tell_which_no2_conversion_the_columns_hold(no2, tiny_ca
     assert "no2_conversion" not in _columns_metrics(tiny_case, made)
 
 
-def test_the_innovations_tell_the_lifetime_the_columns_hold(no2, tiny_case, tiny_system):
-    """``inversion.columns.lifetime_check_factor``: columns of 1.1 × the prior made with half
-    the lifetime give, to the operator in use checked at 0.5, ``d = 0.1 m + 1.1 Δ`` exactly
+def test_the_innovations_tell_the_decay_length_the_columns_hold(no2, tiny_case, tiny_system):
+    """``inversion.columns.lifetime_check_factor`` (the plumes' decay length ū τ, through the
+    lifetime): columns of 1.1 × the prior made with half the lifetime give, to the operator in use checked at 0.5, ``d = 0.1 m + 1.1 Δ`` exactly
     (a = 0.1, b = 1.1, first-order reading 1 + 1.1 × (0.5 − 1) = 0.45); columns of the lifetime
     in use give b = 0; columns of a doubled lifetime lie the other way (b < 0, verdict
     "opposite" with enough overpasses); inert columns give nothing, a factor of 1 is refused,
