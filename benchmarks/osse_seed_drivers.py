@@ -40,10 +40,10 @@ DRAWN = {
 
 
 def default_rows(
-    path: Path, observations: str, species: str, month: int, mode: str
-) -> dict[int, dict[str, dict]]:
-    """``{seed: {observations: row}}`` of the default-label rows of ``species`` for surface
-    only, column only and ``observations`` (:func:`osse_paired.load_rows` of each)."""
+    path: Path, observations: str, month: int, mode: str
+) -> dict[int, dict[str, dict[str, dict]]]:
+    """``{seed: {observations: {species: row}}}`` of the default-label rows for surface only,
+    column only and ``observations`` (:func:`osse_paired.load_rows` of each)."""
     per_kind = {
         kind: load_rows(path, month, mode, observations=kind)
         for kind in ("surface", "column", observations)
@@ -51,7 +51,7 @@ def default_rows(
     seeds = set.intersection(*(set(rows) for rows in per_kind.values()))
     if not seeds:
         raise SystemExit(f"{path}: no replicate rows of month {month}, mode {mode}")
-    return {s: {kind: rows[s][species] for kind, rows in per_kind.items()} for s in seeds}
+    return {s: {kind: rows[s] for kind, rows in per_kind.items()} for s in seeds}
 
 
 def gain(obs: dict, surface: dict, key: str) -> float:
@@ -75,7 +75,11 @@ def main() -> None:
     )
     ap.add_argument("--city-species", default="CO2")
     args = ap.parse_args()
-    rows = default_rows(args.cache, args.observations, args.species, args.month, args.mode)
+    by_species = default_rows(args.cache, args.observations, args.month, args.mode)
+    rows = {
+        seed: {kind: r[args.species] for kind, r in kinds.items()}
+        for seed, kinds in by_species.items()
+    }
     obs = args.observations
     scores = {  # each a function of the seed
         "gain, cells": lambda s: gain(rows[s][obs], rows[s]["surface"], "own_rmse_reduction_far"),
@@ -85,15 +89,11 @@ def main() -> None:
         "total, column": lambda s: rows[s]["column"]["own_far_total_rel_error"],
         f"total, {obs}": lambda s: rows[s][obs]["own_far_total_rel_error"],
     }
-    if args.city:
-        city_rows = default_rows(
-            args.cache, args.observations, args.city_species, args.month, args.mode
-        )
-        for code in args.city:
-            for kind in ("surface", args.observations):
-                scores[f"{code} {kind}"] = lambda s, code=code, kind=kind: city_rows[s][kind][
-                    f"city_{code}_post_err"
-                ]
+    for code in args.city:
+        for kind in ("surface", obs):
+            scores[f"{code} {kind}"] = lambda s, code=code, kind=kind: by_species[s][kind][
+                args.city_species
+            ][f"city_{code}_post_err"]
     seeds = sorted(rows)
     table = {name: np.array([f(s) for s in seeds]) for name, f in scores.items()}
     drawn = {

@@ -27,8 +27,7 @@ import json
 import math
 from pathlib import Path
 
-#: Names of the cities in the targets' ``for`` column.
-CITIES = {"330100": "Hangzhou", "330200": "Ningbo"}
+from gridcarbon.scenario.zhejiang import ZHEJIANG_CITIES
 
 #: The target whose rows are one per species and distance band.
 BANDED = "joint RMSE ≤ 1.02 × surface only"
@@ -82,10 +81,9 @@ def cell(row: dict | None) -> str:
     if row is None:
         return ""
     est, low, high = row["estimate"], row.get("low"), row.get("high")
-    pct = "bias" in row["score"]
     if row["score"] == "usable_overpasses":
         text = f"{est:.0f}"
-    elif pct:
+    elif "bias" in row["score"]:
         text = f"{est:+.1%} [{low:+.1%}, {high:+.1%}]"
     elif row["score"].startswith("far_rmse_gain"):
         text = f"{est:+.2f} [{low:+.2f}, {high:+.2f}]"
@@ -122,7 +120,7 @@ def table(runs: dict[str, tuple[int, list[dict]]]) -> list[str]:
     ]
     for key in order:
         target, obs, what = key
-        what = CITIES.get(what, what)
+        what = ZHEJIANG_CITIES.get(what, what)
         cells = " | ".join(cell(by_run[label].get(key)) for label in runs)
         lines.append(f"| {target.replace('|', chr(92) + '|')} | `{obs}` | {what} | {cells} |")
     return lines
