@@ -49,6 +49,11 @@ def load_verdicts(path: Path, month: int, mode: str) -> tuple[int, list[dict]]:
         The replicates summarised and every satellite verdict row.
     """
     file = path / "osse_intervals.json" if path.is_dir() else path
+    if not file.is_file():
+        raise SystemExit(
+            f"{file}: no such summary; give a bench_osse.py --out folder (run it with "
+            "--summary-only to write its osse_intervals.json) or the file itself"
+        )
     summary = json.loads(file.read_text(encoding="utf-8"))
     key = f"2023-{month:02d} {mode}"
     if key not in summary:

@@ -202,3 +202,5 @@ def test_the_targets_side_by_side_keep_each_runs_verdict(tmp_path):
     assert len(worst) == 1 and "1.90 [1.80, 2.00] (5-10km) **fail** |  |" in worst[0]
     with pytest.raises(SystemExit, match="no summary of 2023-04 randomised"):
         bench.load_verdicts(tmp_path / "a", 4, "randomised")
+    with pytest.raises(SystemExit, match="no such summary"):
+        bench.load_verdicts(tmp_path / "missing", 1, "randomised")
