@@ -49,11 +49,12 @@ def main() -> None:
         load(args.after, args.month, args.mode),
     )
 
+    # Caches written before a score existed lack its key: "n/a", not a traceback.
     def num(r: dict, key: str) -> str:
-        return f"{r[key]:+.3f}".replace("-", "−")
+        return f"{r[key]:+.3f}".replace("-", "−") if key in r else "n/a"
 
     def pct(r: dict, key: str) -> str:
-        return f"{100 * r[key]:+.1f} %".replace("-", "−")
+        return f"{100 * r[key]:+.1f} %".replace("-", "−") if key in r else "n/a"
 
     print(
         "| seed (lifetime factor) | NOx `joint_no2`, far cells | 81 km blocks | far total, rel. "
