@@ -82,6 +82,9 @@ if TYPE_CHECKING:
 MERGE_KM = 10.0
 #: molar mass of NO2, g/mol (NOx is counted as NO2 mass everywhere in gridcarbon and ddeq)
 M_NO2 = 46.0055
+#: what the replicates' TROPOMI files are made from, recorded in gridcarbon.json: the OSSE's own
+#: simulator on the truth's whole world (earlier caches were made from its inventory alone)
+SATELLITE_FILES = "gridcarbon.pipeline.osse_column_simulator, whole truth"
 
 
 # -- pure helpers (numpy only: importable in both environments) -----------------------------
@@ -861,7 +864,10 @@ def print_example(rep: dict) -> None:
 
 
 # -- gridcarbon side -------------------------------------------------------------------------
-def _config(month: int, extra: list[str]):
+def _config(month: int, extra: list[str], truth_chemistry: bool = False):
+    """The comparison's run configuration: the month, a 100 % prior σ, the OSSE's simulated
+    TROPOMI NO2 files (with ``truth_chemistry`` the diagnostic that hands each file's truth
+    chemistry to the column operator) and the ``--set`` items."""
     import datetime as dt
 
     import pandas as pd
@@ -871,7 +877,10 @@ def _config(month: int, extra: list[str]):
 
     start = dt.date(2023, month, 1)
     end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
-    inversion: dict = {"state": {"prior_error": 1.0, "point_prior_error": 1.0}}
+    inversion: dict = {
+        "state": {"prior_error": 1.0, "point_prior_error": 1.0},
+        "osse": {"satellite": "tropomi_no2", "satellite_truth_chemistry": truth_chemistry},
+    }
     for item in extra:
         key, _, value = item.partition("=")
         group, name = key.split(".", 1)
@@ -1028,74 +1037,40 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
     import pandas as pd
 
     from gridcarbon.inversion.assimilation import assimilate
-    from gridcarbon.inversion.columns import ColumnObservations, ColumnPixels
     from gridcarbon.inversion.osse import make_truth
-    from gridcarbon.io.satellite import read_tropomi_no2
-    from gridcarbon.pipeline import osse_column_settings, truth_chemistry_settings
+    from gridcarbon.pipeline import osse_column_simulator
     from gridcarbon.scenario import satellite_synthetic as ss
-    from gridcarbon.species import NOX
 
     system, scenario, cfg, area_shares = ctx["system"], ctx["scenario"], ctx["cfg"], ctx["shares"]
     truth_chemistry = bool(ctx["truth_chemistry"])
-    o = cfg.osse
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     truth = make_truth(system, rng, "perturbed", cfg, area_shares)
-    # the satellite files as gridcarbon.pipeline.osse_column_simulator makes them (kept here)
-    srng = np.random.default_rng([seed, 14])
-    low, high = np.log(o.satellite_lifetime_factor_range)
-    factor = float(np.exp(srng.uniform(low, high)))
-    # the column settings of gridcarbon's OSSE (its --set errors.* switches included)
-    _, settings = osse_column_settings(cfg)
-    times = pd.DatetimeIndex(system.times)
-    si_co2, si_nox = system.species.index("CO2"), system.species.index("NOx")
-
-    def cells(si: int, hour: int) -> np.ndarray:
-        tot = truth.area[si][hour].astype(np.float64)
-        np.add.at(tot, truth.point_cells(system), truth.points[si][hour])
-        return tot
-
-    kinds, scenes = [], []
+    # the satellite files of gridcarbon's OSSE, made by its own simulator from the replicate's
+    # whole truth (its --set errors.* switches and, with --truth-chemistry, the diagnostic
+    # osse.satellite_truth_chemistry included) and kept for ddeq; a killed replicate's files
+    # (this script's own) are made again
     rep_dir.mkdir(parents=True, exist_ok=True)
-    for day in times.normalize().unique():
-        when = ss.tropomi_overpass_time(system.grid, day)
-        hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
-        if not 0 <= hour < len(times):
-            continue
-        met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
-        path = ss.write_synthetic_tropomi_no2(
-            rep_dir / ss.tropomi_file_name(day),
-            grid=system.grid,
-            fluxes=ss.fluxes_from_emissions(system.grid, cells(si_co2, hour), cells(si_nox, hour)),
-            met=met,
-            date=day,
-            seed=seed,
-            amf_error_sigma=o.satellite_amf_error_sigma,
-            lifetime_factor=factor,
-            noise_scale=o.satellite_noise_scale,
-            overwrite=True,
-        )
-        read = read_tropomi_no2(path, grid=system.grid)
-        if not read.value.size:
-            continue
-        day_settings = truth_chemistry_settings(path, settings) if truth_chemistry else settings
-        kind = ColumnObservations(
-            ColumnPixels.from_satellite(read, None),
-            NOX,
-            "vertical_column",
-            scenario.meteorology,
-            day_settings,
-            name=f"s5p_{day:%Y%m%d}",
-        )
+    for old in rep_dir.glob("S5P_SYNT_L2__NO2____*.nc"):
+        old.unlink()
+    simulation = osse_column_simulator(scenario, cfg, files_dir=rep_dir)(system, truth, seed)
+    factor = float(simulation.info["satellite_lifetime_factor"])
+    times = pd.DatetimeIndex(system.times)
+    kinds, scenes = [], []
+    for kind in simulation.kinds:
         if not len(kind.assimilated(system)):
             continue
+        day = pd.Timestamp(kind.name.removeprefix("s5p_"))
+        when = ss.tropomi_overpass_time(system.grid, day)
+        hour = int(np.floor((when - times[0]) / pd.Timedelta(hours=1)))
         kinds.append(kind)
+        path = rep_dir / ss.tropomi_file_name(day)
         scene = {"file": str(path), "hour": hour, "time": str(when), "day": f"{day:%Y-%m-%d}"}
         if truth_chemistry:  # ddeq gets the same: the truth's lifetime and flat NO2/NOx ratio
-            ratio = float(day_settings.no2_ratio)
+            ratio = float(kind.settings.no2_ratio)
             scene["chem"] = {
                 **ctx["chem"],
-                "tau_s": float(day_settings.lifetime_h) * 3600.0,
+                "tau_s": float(kind.settings.lifetime_h) * 3600.0,
                 "r0": ratio,
                 "req": ratio,
             }
@@ -1142,6 +1117,7 @@ def gridcarbon_replicate(ctx: dict, seed: int, rep_dir: Path) -> dict:
         "n_overpasses_used": len(kinds),
         "truth_chemistry": truth_chemistry,
         "settings": ctx["settings"],
+        "satellite_files": SATELLITE_FILES,
     }
     (rep_dir / "gridcarbon.json").write_text(json.dumps(out, indent=1))
     return out
@@ -1285,7 +1261,7 @@ def run_osse_part(args, out: Path) -> None:
             break
         if ctx is None:
             t0 = time.perf_counter()
-            config = _config(1, args.set)
+            config = _config(1, args.set, args.truth_chemistry)
             prior = build_prior(config)
             scenario, _ = inversion_inputs(config, prior, with_observations=False)
             system = ObservationSystem(prior, scenario, config.inversion)
@@ -1320,6 +1296,12 @@ def run_osse_part(args, out: Path) -> None:
                 raise SystemExit(
                     f"{g_path} was made with truth_chemistry = {g.get('truth_chemistry', False)}; "
                     "give --truth-chemistry as it was, or another --out"
+                )
+            if g.get("satellite_files") != SATELLITE_FILES:
+                raise SystemExit(
+                    f"{g_path} was made from files of the truth's inventory alone (before "
+                    "2026-12-07: no neighbouring regions' inflow, no biogenic flux); use another "
+                    "--out"
                 )
             if g.get("settings", []) != list(args.set):
                 raise SystemExit(

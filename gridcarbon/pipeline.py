@@ -1476,7 +1476,10 @@ def operator_lateral_spread(system: Any, met: Any, when: Any) -> Any:
 
 
 def osse_column_simulator(
-    scenario: Scenario, config: Any, work_dir: str | Path | None = None
+    scenario: Scenario,
+    config: Any,
+    work_dir: str | Path | None = None,
+    files_dir: str | Path | None = None,
 ) -> Callable[[Any, Any, int], Any]:
     """The satellite columns of an OSSE replicate, made from its own truth
     (``inversion.osse.satellite``; :func:`gridcarbon.inversion.osse.run_osse`'s
@@ -1515,6 +1518,10 @@ def osse_column_simulator(
         ``config.osse`` holds the satellite settings.
     work_dir : path, optional
         Where the temporary files go (default: the system's temporary folder).
+    files_dir : path, optional
+        A folder where the files are written and kept instead (the product's own file names,
+        e.g. for reading them with another tool, as ``benchmarks/ddeq_compare.py`` does); a
+        file already there is never replaced (:class:`~gridcarbon.errors.OutputExistsError`).
 
     Returns
     -------
@@ -1579,7 +1586,8 @@ def osse_column_simulator(
             d for d in days if hour_of(ss.imager_overpass_time(system.grid, d)) is not None
         ]
         imager_days = set(in_period[:: o.satellite_imager_every_days])
-        with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        kept = contextlib.nullcontext(files_dir) if files_dir is not None else None
+        with kept or tempfile.TemporaryDirectory(dir=work_dir) as folder:
             for day in days:
                 met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
                 made = []
