@@ -121,6 +121,27 @@ def test_columns_are_simulated_from_the_replicates_truth(setup, monkeypatch):
     assert calls[-1]["lifetime_factor"] != calls[0]["lifetime_factor"]
 
 
+def test_the_simulated_files_can_be_kept_and_are_never_replaced(setup, tmp_path):
+    from gridcarbon.errors import OutputExistsError
+
+    prior, scenario, system, ic = setup
+    truth = make_truth(system, np.random.default_rng(3), "perturbed", ic)
+    in_temporary = osse_column_simulator(scenario, ic)(system, truth, 40000)
+    kept = osse_column_simulator(scenario, ic, files_dir=tmp_path / "files")(system, truth, 40000)
+    # the product's own names, one a day, read into the same observations as the temporary ones
+    names = sorted(p.name for p in (tmp_path / "files").iterdir())
+    assert names == [ss.tropomi_file_name(d) for d in pd.date_range(*PERIOD.values())]
+    assert [k.name for k in kept.kinds] == [k.name for k in in_temporary.kinds]
+    for a, b in zip(kept.kinds, in_temporary.kinds, strict=True):
+        np.testing.assert_array_equal(a.pixels.value, b.pixels.value)
+    assert kept.info == in_temporary.info
+    # a file already there is refused, not replaced
+    before = (tmp_path / "files" / names[0]).read_bytes()
+    with pytest.raises(OutputExistsError, match=names[0]):
+        osse_column_simulator(scenario, ic, files_dir=tmp_path / "files")(system, truth, 40001)
+    assert (tmp_path / "files" / names[0]).read_bytes() == before
+
+
 def test_the_column_twin_puts_the_operators_own_model_of_the_truth_in_place(setup):
     import pickle
 
