@@ -23,8 +23,10 @@ lifetime given): the emission ddeq gives back.
 ``--part osse``: per replicate (seed ``s``; the truth is the perturbed-transport truth that
 ``bench_osse.py`` draws with that seed):
 
-1. gridcarbon side: one simulated TROPOMI NO2 file a day from the replicate's truth (as
-   ``gridcarbon.pipeline.osse_column_simulator`` makes them, kept in ``--out``); the column-only
+1. gridcarbon side: one simulated TROPOMI NO2 file a day from the replicate's whole truth
+   (its inventory, the neighbouring regions' inflow and the biogenic flux), made by
+   ``gridcarbon.pipeline.osse_column_simulator`` itself and kept in ``--out`` (caches made
+   before 2026-12-07 from the inventory alone are refused); the column-only
    inversion with a 100 % prior σ (``state.prior_error = state.point_prior_error = 1``);
    the sources: the 20 largest CO2 point sources with their own factors, merged when within 10 km
    (:func:`merge_within`), and the urban cores of Hangzhou and Ningbo; per usable overpass and
