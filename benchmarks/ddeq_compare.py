@@ -1391,7 +1391,7 @@ def _scored_estimates(
         print(
             f"seed {seed}: {label} has done {len(scenes)} of {len(g['scenes'])} overpasses{lifetime}"
         )
-        frames.append(m.assign(seed=seed))
+        frames.append(m.assign(seed=seed, complete=len(scenes) == len(g["scenes"])))
     if not frames:
         return None
     t = pd.concat(frames, ignore_index=True)
@@ -1416,6 +1416,14 @@ def _median_difference(q, column: str) -> str:
     )
 
 
+def _replicates(t: pd.DataFrame) -> str:
+    """How many replicates a method's table holds, and how many of them only in part (a run
+    stopped during a replicate's overpasses)."""
+    done = t.groupby("seed")["complete"].first()
+    partial = int((~done).sum())
+    return f"{done.size}" + (f" ({partial} of them only in part)" if partial else "")
+
+
 def summarise(out: Path, seeds: list[int]) -> None:
     import pandas as pd
 
@@ -1424,7 +1432,7 @@ def summarise(out: Path, seeds: list[int]) -> None:
         print("no finished replicate")
         return
     t.to_csv(out / "ddeq_compare_table.csv", index=False)
-    n_rep = t["seed"].nunique()
+    n_rep = _replicates(t)
     n_ov = t.groupby("seed")["hour"].nunique().sum()
     print(
         f"replicates {n_rep}, overpasses scored {n_ov} (all usable; gridcarbon's column-only "
@@ -1585,7 +1593,7 @@ def summarise_gauss(out: Path, seeds: list[int], csf: pd.DataFrame) -> None:
     t = t.merge(c, on=["seed", "name", "hour"], how="left")
     t.to_csv(out / "ddeq_gauss_table.csv", index=False)
     print(
-        f"ddeq Gaussian-plume fit, isolated stacks: replicates {t['seed'].nunique()}, "
+        f"ddeq Gaussian-plume fit, isolated stacks: replicates {_replicates(t)}, "
         f"sources {t['name'].nunique()}, source-overpasses {len(t)}"
     )
     for status, n in t["status"].str.slice(0, 60).value_counts().items():
