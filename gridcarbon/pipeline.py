@@ -1586,8 +1586,12 @@ def osse_column_simulator(
             d for d in days if hour_of(ss.imager_overpass_time(system.grid, d)) is not None
         ]
         imager_days = set(in_period[:: o.satellite_imager_every_days])
-        kept = contextlib.nullcontext(files_dir) if files_dir is not None else None
-        with kept or tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        folders = (
+            tempfile.TemporaryDirectory(dir=work_dir)
+            if files_dir is None
+            else contextlib.nullcontext(files_dir)
+        )
+        with folders as folder:
             for day in days:
                 met = scenario.meteorology.for_hours(pd.date_range(day, periods=24, freq="h"))
                 made = []
