@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests import user_environment
 
 REL_TOL = 1e-6
 N_SAMPLES = 256
@@ -506,7 +507,8 @@ def run_default(out: Path) -> Path:
 
 def _gridcarbon(*args: str) -> None:
     root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": root}
+    # every core, as a user's shell runs it: the frozen figures also check the parallel kernels
+    env = user_environment(PYTHONPATH=root)
     subprocess.run([sys.executable, "-m", "gridcarbon.cli", *args], check=True, env=env)
 
 
