@@ -9,6 +9,7 @@ timeout, never by a clock in an assertion.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,13 +168,20 @@ def test_sigkill_at_every_stage_leaves_no_output_and_a_rerun_matches(tmp_path, r
     assert_same_outputs(tmp_path / "out", reference)
 
 
+#: Where an overwriting run is killed: while it writes its first file, with every stage done
+#: and the folder not yet swapped in, and during the swap.  The previous folder is untouched
+#: until the swap, so the stage boundaries between add nothing here; that no stage writes into
+#: the output folder itself, the fresh run killed at every stage shows (test above).
+OVERWRITE_KILL_POINTS = [KILL_POINTS[0], "map.html", ".gridcarbon-manifest.json"]
+
+
 def test_sigkill_during_overwrite_keeps_the_previous_result(tmp_path, reference):
     write_run_config(tmp_path)
-    _run(tmp_path, "--out", "out")
+    shutil.copytree(reference, tmp_path / "out")  # the previous result: a whole run's folder
     before = file_hashes(tmp_path / "out")
-    for point in KILL_POINTS:
+    for point in OVERWRITE_KILL_POINTS:
         proc = _start(tmp_path, "--out", "out", "--overwrite")
-        last = point == KILL_POINTS[-1]
+        last = point == OVERWRITE_KILL_POINTS[-1]
         seen = _stop_when(proc, tmp_path, point, signal.SIGKILL, may_finish=last)
         assert _finish(proc)[0] == (0 if seen is None else -signal.SIGKILL)
         after = file_hashes(tmp_path / "out")

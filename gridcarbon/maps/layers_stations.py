@@ -3,6 +3,7 @@ posterior to the observations and daily-mean charts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import folium
@@ -104,8 +105,9 @@ def station_statistics(series: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
-def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | None) -> dict:
-    """What a station's popup shows, as text and numbers (drawn by ``gc.stationPopup``)."""
+def _station_data(row: pd.Series, st: pd.DataFrame, s: pd.DataFrame) -> dict:
+    """What a station's popup shows, as text and numbers (drawn by ``gc.stationPopup``), from
+    the station's rows ``st`` of the statistics and ``s`` of the hourly series."""
     data: dict[str, Any] = {
         "name": row["name"],
         "station_id": row["station_id"],
@@ -115,7 +117,6 @@ def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | No
         "charts": [],
         "legend": [],
     }
-    st = stats[stats["station_id"] == row["station_id"]] if len(stats) else stats
     if len(st):
         has_post = "bias_posterior" in st.columns
         models = ("prior", "posterior") if has_post else ("prior",)
@@ -130,8 +131,7 @@ def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | No
                 cells += [fmt(getattr(r, f"{stat}_{m}"), digits) for m in models]
             rows.append(cells)
         data["stats"] = {"head": head, "rows": rows}
-    if series is not None and len(series):
-        s = series[series["station_id"] == row["station_id"]]
+    if len(s):
         for sp, g in s.groupby("species", sort=True):
             t = pd.DatetimeIndex(g["time"]) + pd.Timedelta(hours=8)
             day = t.floor("D")
@@ -155,11 +155,23 @@ def _station_data(row: pd.Series, stats: pd.DataFrame, series: pd.DataFrame | No
     return data
 
 
+def _rows_by_station(table: pd.DataFrame | None) -> Callable[[str], pd.DataFrame]:
+    """A lookup of ``table``'s rows by ``station_id`` (an empty frame for a station without)."""
+    if table is None or not len(table):
+        return lambda _sid: pd.DataFrame()
+    groups = dict(list(table.groupby("station_id", sort=False)))
+    empty = table.iloc[:0]
+    return lambda sid: groups.get(sid, empty)
+
+
 def add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.DataFrame | None) -> str:
     """One circle marker per station with its popup and tooltip, and the class legend;
     returns the layer name."""
     st = station_frame(stations)
     stats = station_statistics(station_series) if station_series is not None else pd.DataFrame()
+    # each station's rows picked once (a mask per station over a month's series took seconds)
+    stats_of = _rows_by_station(stats)
+    series_of = _rows_by_station(station_series)
     group = folium.FeatureGroup(name=STATIONS_LAYER_NAME, show=True)
     for _, row in st.iterrows():
         colour = STATION_COLORS.get(row["kind"].lower(), "#666666")
@@ -174,7 +186,7 @@ def add_stations(m: folium.Map, stations: pd.DataFrame, station_series: pd.DataF
         )
         marker.add_child(
             StationContent(
-                _station_data(row, stats, station_series),
+                _station_data(row, stats_of(row["station_id"]), series_of(row["station_id"])),
                 tooltip=f"{row['name']} ({row['kind']})",
             )
         )
